@@ -1,0 +1,75 @@
+/* The vnetsim command: subcommands and what they share. */
+#ifndef VNETSIM_CLI_CMD_H
+#define VNETSIM_CLI_CMD_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cli/scn.h"
+
+/* Exit codes: 0 success, 1 the run itself failed, 2 bad usage or input. */
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+
+int cmd_demo(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* Options every simulating subcommand takes. */
+typedef struct cli_sim_opts {
+  const char *cmd; /* subcommand name, for messages */
+  scn_config cfg;
+  const char *trace_path;
+  int json;
+} cli_sim_opts;
+
+/* getopt_long ids for the shared options, above any single-letter option. */
+enum {
+  CLI_OPT_SEED = 0x100,
+  CLI_OPT_QSIZE,
+  CLI_OPT_BUG,
+  CLI_OPT_TRACE,
+  CLI_OPT_JSON,
+  CLI_OPT_BACKLOG,
+  CLI_OPT_GUEST_IP,
+  CLI_OPT_GUEST_MAC,
+  CLI_OPT_SHARED_END
+};
+
+/* The shared long options, to splice into a subcommand's table. */
+#define CLI_SIM_LONG_OPTIONS                                        \
+  {"seed", required_argument, NULL, CLI_OPT_SEED},                  \
+      {"qsize", required_argument, NULL, CLI_OPT_QSIZE},            \
+      {"bug", required_argument, NULL, CLI_OPT_BUG},                \
+      {"trace", required_argument, NULL, CLI_OPT_TRACE},            \
+      {"json", no_argument, NULL, CLI_OPT_JSON},                    \
+      {"backlog", required_argument, NULL, CLI_OPT_BACKLOG},        \
+      {"guest-ip", required_argument, NULL, CLI_OPT_GUEST_IP},      \
+      {"guest-mac", required_argument, NULL, CLI_OPT_GUEST_MAC}
+
+/* Help text for the shared options. */
+extern const char cli_sim_options_help[];
+
+void cli_sim_opts_default(cli_sim_opts *o, const char *cmd);
+/* Applies one shared option; returns 0, or CLI_EXIT_USAGE after printing a
+ * one-line error, or -1 when opt is not a shared option. */
+int cli_sim_opt(cli_sim_opts *o, int opt, const char *arg);
+
+/* One-line error on stderr, "vnetsim CMD: message". Returns code. */
+int cli_error(const char *cmd, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Parses an unsigned decimal in [min, max]; 0 or -1 when malformed. */
+int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Opens the trace file if asked and fills cfg.trace_sink. */
+int cli_open_trace(const char *cmd, cli_sim_opts *o, FILE **sink);
+/* Closes it, reporting a write error. 0 or CLI_EXIT_FAIL. */
+int cli_close_trace(const char *cmd, const char *path, FILE *sink, const scn *s);
+
+/* The run's counters: fates, device, driver, trace. */
+void cli_print_summary(FILE *out, const scn *s);
+/* The same as members of an open JSON object (no braces). */
+void cli_print_summary_json(FILE *out, const scn *s);
+
+#endif

@@ -1,0 +1,202 @@
+/* getopt_long and strdup-free parsing: POSIX and GNU declarations. */
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cmd.h"
+#include "emu/err.h"
+
+const char cli_sim_options_help[] =
+    "  --seed N         seed of the run's PRNG (default 1); same seed and inputs, same trace\n"
+    "  --qsize N        queue size, a power of two from 2 to 32768 (default 256)\n"
+    "  --bug LIST       driver bugs to switch on: rx-no-recycle, rx-last-only,\n"
+    "                   rx-no-irq-wake, comma-separated; 'redox' for all three\n"
+    "  --backlog N      frames the device holds while no RX buffer is posted (default 8)\n"
+    "  --guest-ip A.B.C.D   the guest's IPv4 address (default 10.0.2.15, netmask /24)\n"
+    "  --guest-mac MAC  the guest's MAC address (default 52:54:00:12:34:56)\n"
+    "  --trace FILE     write every ring and notification event as JSON lines\n"
+    "  --json           print the summary as one JSON object\n";
+
+int cli_error(const char *cmd, int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "vnetsim %s: ", cmd);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  return code;
+}
+
+int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
+  if (!s || !*s || *s == '-' || *s == '+') return -1;
+  errno = 0;
+  char *end;
+  unsigned long long v = strtoull(s, &end, 0);
+  if (errno || *end || v < min || v > max) return -1;
+  *out = v;
+  return 0;
+}
+
+static int cli_parse_ipv4(const char *s, uint32_t *ip) {
+  unsigned a[4];
+  char tail;
+  if (sscanf(s, "%3u.%3u.%3u.%3u%c", &a[0], &a[1], &a[2], &a[3], &tail) != 4) return -1;
+  for (int i = 0; i < 4; i++)
+    if (a[i] > 255) return -1;
+  *ip = a[0] << 24 | a[1] << 16 | a[2] << 8 | a[3];
+  return 0;
+}
+
+static int cli_parse_mac(const char *s, uint8_t mac[6]) {
+  unsigned b[6];
+  char tail;
+  if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
+    return -1;
+  for (int i = 0; i < 6; i++) mac[i] = (uint8_t)b[i];
+  return (mac[0] & 1) ? -1 : 0; /* a group address cannot be an interface's */
+}
+
+void cli_sim_opts_default(cli_sim_opts *o, const char *cmd) {
+  memset(o, 0, sizeof *o);
+  o->cmd = cmd;
+  scn_config_default(&o->cfg);
+}
+
+int cli_sim_opt(cli_sim_opts *o, int opt, const char *arg) {
+  uint64_t v;
+  switch (opt) {
+    case CLI_OPT_SEED:
+      if (cli_parse_uint(arg, 0, UINT64_MAX, &v))
+        return cli_error(o->cmd, CLI_EXIT_USAGE, "--seed: '%s' is not an unsigned 64-bit number", arg);
+      o->cfg.seed = v;
+      return 0;
+    case CLI_OPT_QSIZE:
+      if (cli_parse_uint(arg, 2, VQ_MAX_SIZE, &v) || !vq_size_valid((uint32_t)v))
+        return cli_error(o->cmd, CLI_EXIT_USAGE,
+                         "--qsize: '%s' is not a power of two from 2 to 32768 (virtio 1.2 §2.7)",
+                         arg);
+      o->cfg.queue_size = (uint16_t)v;
+      return 0;
+    case CLI_OPT_BUG:
+      if (vnet_drv_parse_bugs(arg, &o->cfg.bugs))
+        return cli_error(o->cmd, CLI_EXIT_USAGE,
+                         "--bug: '%s' is not a list of rx-no-recycle, rx-last-only, "
+                         "rx-no-irq-wake, redox, none",
+                         arg);
+      return 0;
+    case CLI_OPT_TRACE:
+      o->trace_path = arg;
+      return 0;
+    case CLI_OPT_JSON:
+      o->json = 1;
+      return 0;
+    case CLI_OPT_BACKLOG:
+      if (cli_parse_uint(arg, 0, 65536, &v))
+        return cli_error(o->cmd, CLI_EXIT_USAGE, "--backlog: '%s' is not a number from 0 to 65536",
+                         arg);
+      o->cfg.rx_backlog = (uint32_t)v;
+      return 0;
+    case CLI_OPT_GUEST_IP:
+      if (cli_parse_ipv4(arg, &o->cfg.guest.ip) || o->cfg.guest.ip == 0)
+        return cli_error(o->cmd, CLI_EXIT_USAGE, "--guest-ip: '%s' is not an IPv4 address", arg);
+      o->cfg.guest.gateway = (o->cfg.guest.ip & 0xffffff00u) | 2u;
+      return 0;
+    case CLI_OPT_GUEST_MAC:
+      if (cli_parse_mac(arg, o->cfg.guest.mac))
+        return cli_error(o->cmd, CLI_EXIT_USAGE,
+                         "--guest-mac: '%s' is not a unicast MAC like 52:54:00:12:34:56", arg);
+      return 0;
+    default:
+      return -1;
+  }
+}
+
+int cli_open_trace(const char *cmd, cli_sim_opts *o, FILE **sink) {
+  *sink = NULL;
+  if (!o->trace_path) return 0;
+  *sink = fopen(o->trace_path, "w");
+  if (!*sink)
+    return cli_error(cmd, CLI_EXIT_USAGE, "--trace: cannot create '%s': %s", o->trace_path,
+                     strerror(errno));
+  o->cfg.trace_sink = *sink;
+  return 0;
+}
+
+int cli_close_trace(const char *cmd, const char *path, FILE *sink, const scn *s) {
+  if (!sink) return 0;
+  int bad = s->trace.io_error;
+  if (fclose(sink) != 0) bad = 1;
+  if (bad) return cli_error(cmd, CLI_EXIT_FAIL, "--trace: writing '%s' failed", path);
+  return 0;
+}
+
+void cli_print_summary(FILE *out, const scn *s) {
+  const emu_fates *f = &s->fates;
+  const vnet_dev_stats *dv = &s->dev.stats;
+  const vnet_drv_stats *dr = &s->drv.stats;
+  char bugs[64];
+  fprintf(out, "fates of %zu frames host->guest (all accounted: %s):\n", f->nframes,
+          emu_fates_total(f) == f->nframes && !f->double_fates ? "yes" : "NO");
+  for (int i = EMU_FATE_PENDING; i < EMU_FATE_COUNT; i++) {
+    uint64_t n = i == EMU_FATE_PENDING ? f->nframes - emu_fates_total(f) : f->counts[i];
+    if (n) fprintf(out, "  %-20s %" PRIu64 "\n", emu_fate_name((emu_fate)i), n);
+  }
+  fprintf(out, "guest->host frames: %" PRIu64 "\n", s->guest_frames);
+  fprintf(out,
+          "device: rx %" PRIu64 " frames (%" PRIu64 " via backlog), tx %" PRIu64
+          " frames, bad tx chains %" PRIu64 ", kicks rx %" PRIu64 " tx %" PRIu64
+          ", interrupts %" PRIu64 " (%" PRIu64 " suppressed)%s%s\n",
+          dv->rx_frames, dv->rx_backlogged, dv->tx_frames, dv->tx_bad_chains, dv->kicks[VNET_RXQ],
+          dv->kicks[VNET_TXQ], dv->interrupts, dv->interrupts_suppressed,
+          s->dev.violation ? ", NEEDS RESET: " : "",
+          s->dev.violation ? vq_rule_name(s->dev.violation) : "");
+  fprintf(out,
+          "driver (bugs: %s): rx %" PRIu64 " frames, buffers reposted %" PRIu64 ", tx %" PRIu64
+          " frames, tx ring full %" PRIu64 ", kicks sent rx %" PRIu64 " tx %" PRIu64
+          " (suppressed %" PRIu64 "), interrupts %" PRIu64 " (spurious %" PRIu64 ")\n",
+          vnet_drv_bug_names(s->drv.opts.bugs, bugs, sizeof bugs), dr->rx_frames, dr->rx_reposted,
+          dr->tx_frames, dr->tx_ring_full, dr->kicks[VNET_RXQ], dr->kicks[VNET_TXQ],
+          dr->kicks_suppressed[VNET_RXQ] + dr->kicks_suppressed[VNET_TXQ], dr->interrupts,
+          dr->interrupts_spurious);
+  fprintf(out, "rings: rx avail %u used %u, tx avail %u used %u; virtual time %.6f ms\n",
+          s->drv.rxq.avail_idx_published, s->dev.q[VNET_RXQ].vq.used_idx_published,
+          s->drv.txq.avail_idx_published, s->dev.q[VNET_TXQ].vq.used_idx_published,
+          (double)(scn_now(s) - s->cfg.start_ns) / 1e6);
+  fprintf(out, "trace: %" PRIu64 " events, hash %016" PRIx64 " (seed %" PRIu64 ")\n",
+          s->trace.events, s->trace.hash, s->cfg.seed);
+}
+
+void cli_print_summary_json(FILE *out, const scn *s) {
+  const emu_fates *f = &s->fates;
+  const vnet_dev_stats *dv = &s->dev.stats;
+  const vnet_drv_stats *dr = &s->drv.stats;
+  char bugs[64];
+  fprintf(out, "\"frames_in\":%zu,\"fates_accounted\":%s,\"fates\":{", f->nframes,
+          emu_fates_total(f) == f->nframes && !f->double_fates ? "true" : "false");
+  for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT; i++)
+    fprintf(out, "%s\"%s\":%" PRIu64, i > 1 ? "," : "", emu_fate_name((emu_fate)i), f->counts[i]);
+  fprintf(out, "},\"frames_out\":%" PRIu64, s->guest_frames);
+  fprintf(out,
+          ",\"device\":{\"rx_frames\":%" PRIu64 ",\"rx_backlogged\":%" PRIu64
+          ",\"tx_frames\":%" PRIu64 ",\"tx_bad_chains\":%" PRIu64 ",\"kicks_rx\":%" PRIu64
+          ",\"kicks_tx\":%" PRIu64 ",\"interrupts\":%" PRIu64
+          ",\"interrupts_suppressed\":%" PRIu64 ",\"needs_reset\":\"%s\"}",
+          dv->rx_frames, dv->rx_backlogged, dv->tx_frames, dv->tx_bad_chains, dv->kicks[VNET_RXQ],
+          dv->kicks[VNET_TXQ], dv->interrupts, dv->interrupts_suppressed,
+          s->dev.violation ? vq_rule_name(s->dev.violation) : "");
+  fprintf(out,
+          ",\"driver\":{\"bugs\":\"%s\",\"rx_frames\":%" PRIu64 ",\"rx_reposted\":%" PRIu64
+          ",\"rx_bad_used\":%" PRIu64 ",\"tx_frames\":%" PRIu64 ",\"tx_ring_full\":%" PRIu64
+          ",\"kicks_rx\":%" PRIu64 ",\"kicks_tx\":%" PRIu64 ",\"interrupts\":%" PRIu64 "}",
+          vnet_drv_bug_names(s->drv.opts.bugs, bugs, sizeof bugs), dr->rx_frames,
+          dr->rx_reposted, dr->rx_bad_used, dr->tx_frames, dr->tx_ring_full, dr->kicks[VNET_RXQ],
+          dr->kicks[VNET_TXQ], dr->interrupts);
+  fprintf(out, ",\"virtual_ns\":%" PRIu64 ",\"seed\":%" PRIu64
+          ",\"trace_events\":%" PRIu64 ",\"trace_hash\":\"%016" PRIx64 "\"",
+          scn_now(s) - s->cfg.start_ns, s->cfg.seed, s->trace.events, s->trace.hash);
+}

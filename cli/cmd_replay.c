@@ -1,0 +1,165 @@
+#define _GNU_SOURCE
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "cli/cmd.h"
+#include "emu/err.h"
+#include "emu/pcapio.h"
+
+static const char replay_usage[] =
+    "usage: vnetsim replay IN.pcap [-o OUT.pcap] [OPTIONS]\n"
+    "\n"
+    "Injects every frame of a pcap or pcapng capture (Ethernet link type) into the\n"
+    "guest through the device's RX path, at its capture time on a virtual clock\n"
+    "that starts at the first frame. Whatever the guest sends is written to\n"
+    "OUT.pcap with virtual timestamps on the same time base, so a reply's time\n"
+    "minus its request's is the modelled latency. The summary gives every input\n"
+    "frame's fate; fates always add up to the number of input frames.\n"
+    "\n"
+    "Frames addressed to other hosts get the fate not_for_guest; give the guest\n"
+    "the capture's address with --guest-ip/--guest-mac to make it answer them.\n"
+    "Frames out of time order are injected right after their predecessor.\n"
+    "\n"
+    "  -o, --out FILE   write the frames the guest sent (pcap, nanosecond)\n"
+    "%s"
+    "  -h, --help       this text\n";
+
+typedef struct replay_out {
+  emu_pcap_writer w;
+  int open;
+} replay_out;
+
+static void replay_on_guest_frame(void *ctx, const uint8_t *frame, size_t len, uint64_t now) {
+  replay_out *out = ctx;
+  if (out->open) emu_pcap_writer_write(&out->w, now, frame, len);
+}
+
+static void replay_print_frames(const scn *s, const emu_pcap_file *in, int json) {
+  for (size_t i = 0; i < s->fates.nframes && i < in->nframes; i++) {
+    const emu_fate_rec *r = &s->fates.frames[i];
+    if (json) {
+      printf("%s{\"frame\":%zu,\"t_ns\":%" PRIu64 ",\"len\":%u,\"fate\":\"%s\"}", i ? "," : "",
+             i + 1, r->entered_ns, in->frames[i].caplen, emu_fate_name(r->fate));
+    } else {
+      printf("  frame %4zu  t=%" PRIu64 ".%09" PRIu64 "  len %5u  %s\n", i + 1,
+             r->entered_ns / 1000000000u, r->entered_ns % 1000000000u, in->frames[i].caplen,
+             emu_fate_name(r->fate));
+    }
+  }
+}
+
+int cmd_replay(int argc, char **argv) {
+  static const struct option longopts[] = {{"out", required_argument, NULL, 'o'},
+                                           {"help", no_argument, NULL, 'h'},
+                                           CLI_SIM_LONG_OPTIONS,
+                                           {NULL, 0, NULL, 0}};
+  cli_sim_opts o;
+  cli_sim_opts_default(&o, "replay");
+  const char *out_path = NULL;
+  int c;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
+    switch (c) {
+      case 'h':
+        printf(replay_usage, cli_sim_options_help);
+        return CLI_EXIT_OK;
+      case 'o':
+        out_path = optarg;
+        break;
+      case '?':
+        return cli_error("replay", CLI_EXIT_USAGE,
+                         "unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
+      default: {
+        int rc = cli_sim_opt(&o, c, optarg);
+        if (rc) return rc;
+      }
+    }
+  }
+  if (optind >= argc)
+    return cli_error("replay", CLI_EXIT_USAGE, "missing the input capture (see --help)");
+  if (optind + 1 < argc)
+    return cli_error("replay", CLI_EXIT_USAGE, "unexpected argument '%s'", argv[optind + 1]);
+  const char *in_path = argv[optind];
+
+  char err[512];
+  emu_pcap_file in;
+  int rc = emu_pcap_load(in_path, &in, err, sizeof err);
+  if (rc) return cli_error("replay", CLI_EXIT_USAGE, "%s", err);
+
+  replay_out out = {0};
+  if (out_path) {
+    if (emu_pcap_writer_open(&out.w, out_path, err, sizeof err)) {
+      emu_pcap_free(&in);
+      return cli_error("replay", CLI_EXIT_USAGE, "-o: %s", err);
+    }
+    out.open = 1;
+  }
+  FILE *trace = NULL;
+  rc = cli_open_trace("replay", &o, &trace);
+  if (rc) {
+    if (out.open) emu_pcap_writer_close(&out.w);
+    emu_pcap_free(&in);
+    return rc;
+  }
+
+  /* Virtual time starts at the first frame's capture time, so output
+   * timestamps share the input's time base. */
+  o.cfg.start_ns = in.nframes ? in.frames[0].ts_ns : 0;
+  scn s;
+  rc = scn_init(&s, &o.cfg);
+  if (rc) {
+    if (trace) fclose(trace);
+    if (out.open) emu_pcap_writer_close(&out.w);
+    emu_pcap_free(&in);
+    return cli_error("replay", CLI_EXIT_FAIL, "cannot build the simulation: %s", emu_strerror(rc));
+  }
+  scn_set_host_rx(&s, replay_on_guest_frame, &out);
+  uint64_t at = o.cfg.start_ns, out_of_order = 0, truncated = 0;
+  for (size_t i = 0; i < in.nframes; i++) {
+    const emu_pcap_frame *f = &in.frames[i];
+    if (f->ts_ns < at)
+      out_of_order++;
+    else
+      at = f->ts_ns;
+    truncated += f->caplen < f->origlen;
+    if (scn_inject_at(&s, at, f->data, f->caplen)) {
+      rc = cli_error("replay", CLI_EXIT_FAIL, "out of memory queuing frame %zu", i + 1);
+      break;
+    }
+  }
+  if (!rc) {
+    scn_run(&s, EMU_TIME_NEVER, UINT64_MAX);
+    scn_finish(&s);
+    if (o.json) {
+      printf("{\"command\":\"replay\",\"input\":\"%s\",\"frames_out_of_order\":%" PRIu64
+             ",\"frames_truncated\":%" PRIu64 ",\"frames\":[",
+             in_path, out_of_order, truncated);
+      replay_print_frames(&s, &in, 1);
+      printf("],");
+      cli_print_summary_json(stdout, &s);
+      printf("}\n");
+    } else {
+      printf("vnetsim replay: %s, %zu frames (seed %" PRIu64 ", queue %u)\n", in_path,
+             in.nframes, o.cfg.seed, o.cfg.queue_size);
+      if (out_of_order)
+        printf("  note: %" PRIu64 " frames were earlier than their predecessor and were "
+               "injected right after it\n", out_of_order);
+      if (truncated)
+        printf("  note: %" PRIu64 " frames were truncated by the capture; their captured bytes "
+               "were injected\n", truncated);
+      replay_print_frames(&s, &in, 0);
+      cli_print_summary(stdout, &s);
+      if (out.open) printf("wrote %" PRIu64 " guest frames to %s\n", out.w.frames, out_path);
+    }
+  }
+  if (out.open && emu_pcap_writer_close(&out.w) && !rc)
+    rc = cli_error("replay", CLI_EXIT_FAIL, "-o: writing '%s' failed", out_path);
+  int trc = cli_close_trace("replay", o.trace_path, trace, &s);
+  if (!rc) rc = trc;
+  scn_close(&s);
+  emu_pcap_free(&in);
+  return rc;
+}

@@ -1,0 +1,93 @@
+/* A scenario: one simulated machine and the host beside it, wired together.
+ *
+ *   host actor --(backend latency)--> device actor <--guest memory--> driver actor
+ *        ^                                |  (kick / interrupt channels)   |
+ *        +---------- guest frames --------+                       guest stack (net_iface)
+ *
+ * The host side injects frames (from a capture, or from a scripted peer that
+ * is itself a net_iface with slirp's gateway identity) and receives what the
+ * guest sends. Every injected frame is entered in the fate ledger when it
+ * leaves the host, so fates count exactly the frames offered. */
+#ifndef VNETSIM_CLI_SCN_H
+#define VNETSIM_CLI_SCN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "emu/fate.h"
+#include "emu/gmem.h"
+#include "emu/rng.h"
+#include "emu/sched.h"
+#include "emu/trace.h"
+#include "stack/iface.h"
+#include "virtio/vnet_dev.h"
+#include "virtio/vnet_drv.h"
+
+typedef struct scn_config {
+  uint64_t seed;
+  uint64_t start_ns;          /* virtual time at the start */
+  uint16_t queue_size;        /* device maximum and driver choice */
+  uint32_t rx_backlog;
+  unsigned bugs;
+  emu_latency kick_latency, irq_latency, backend_latency;
+  uint32_t batch_min, batch_max;
+  net_iface_config guest;     /* the guest stack's identity */
+  FILE *trace_sink;           /* JSON lines, or NULL */
+  int trace_hash;             /* compute the trace hash */
+} scn_config;
+
+/* seed 1, queue 256, backlog 8, no bugs, the device's and driver's default
+ * latencies, backend latency 5..20 us, slirp's guest identity, no trace,
+ * hashing on. */
+void scn_config_default(scn_config *cfg);
+
+/* Receives each frame the guest sent, at its virtual arrival time. */
+typedef void (*scn_host_rx_fn)(void *ctx, const uint8_t *frame, size_t len, uint64_t now_ns);
+
+typedef struct scn {
+  scn_config cfg;
+  gmem mem;
+  emu_rng rng;
+  emu_sched sched;
+  emu_trace trace;
+  emu_fates fates;
+  vnet_dev dev;
+  vnet_drv drv;
+  net_iface guest;
+  emu_actor host;
+  emu_channel host_to_device;
+  emu_port host_port;   /* the host side's end of the link, for a peer iface */
+  net_iface *peer;      /* scripted host peer, or NULL */
+  uint64_t peer_timer_at;
+  scn_host_rx_fn host_rx;
+  void *host_rx_ctx;
+  uint64_t injected, guest_frames;
+  int probe_rc;
+} scn;
+
+/* Builds and starts everything: guest memory, device, driver (probed), guest
+ * stack. Returns 0 or a negative emu_err code; s is closed on failure. */
+int scn_init(scn *s, const scn_config *cfg);
+void scn_close(scn *s);
+
+/* Queues frame to leave the host at virtual time at_ns. Returns 0 or
+ * EMU_ENOMEM. */
+int scn_inject_at(scn *s, uint64_t at_ns, const uint8_t *frame, size_t len);
+/* Attaches a scripted host peer: it sends through the link and gets every
+ * guest frame; its timers run on the host actor. peer must be initialised
+ * with scn_host_port(s) as its port. */
+void scn_attach_peer(scn *s, net_iface *peer);
+emu_port *scn_host_port(scn *s);
+/* Also hands every guest frame to fn (after the peer, if any). */
+void scn_set_host_rx(scn *s, scn_host_rx_fn fn, void *ctx);
+/* Asks the host peer to ping dst_ip at at_ns (ident 0x7653, seq as given). */
+int scn_peer_ping_at(scn *s, uint64_t at_ns, uint32_t dst_ip, uint16_t seq, uint16_t payload);
+
+/* Runs until no event is due at or before until_ns (EMU_TIME_NEVER: until
+ * idle) or max_steps events ran. Returns the number of events run. */
+uint64_t scn_run(scn *s, uint64_t until_ns, uint64_t max_steps);
+/* Ends the run: frames still waiting get their fates. Call once, at the end. */
+void scn_finish(scn *s);
+uint64_t scn_now(const scn *s);
+
+#endif

@@ -1,0 +1,132 @@
+#include "emu/fate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu/err.h"
+
+#define EMU_FATES_NO_FRAME UINT32_MAX
+
+static const char *const emu_fate_names[EMU_FATE_COUNT] = {
+    [EMU_FATE_PENDING] = "pending",
+    [EMU_FATE_DELIVERED] = "delivered",
+    [EMU_FATE_ANSWERED] = "answered",
+    [EMU_FATE_RX_NO_BUFFER] = "rx_no_buffer",
+    [EMU_FATE_RX_BUFFER_TOO_SMALL] = "rx_buffer_too_small",
+    [EMU_FATE_DEVICE_NOT_READY] = "device_not_ready",
+    [EMU_FATE_DEVICE_BROKEN] = "device_broken",
+    [EMU_FATE_LINK_DOWN] = "link_down",
+    [EMU_FATE_FRAME_INVALID] = "frame_invalid",
+    [EMU_FATE_DRIVER_SKIPPED] = "driver_skipped",
+    [EMU_FATE_RX_NOT_CONSUMED] = "rx_not_consumed",
+    [EMU_FATE_NOT_FOR_GUEST] = "not_for_guest",
+    [EMU_FATE_MALFORMED] = "malformed",
+    [EMU_FATE_BAD_CHECKSUM] = "bad_checksum",
+    [EMU_FATE_UNSUPPORTED] = "unsupported",
+    [EMU_FATE_NO_LISTENER] = "no_listener",
+};
+
+const char *emu_fate_name(emu_fate fate) {
+  if ((unsigned)fate >= EMU_FATE_COUNT) return "invalid_fate";
+  return emu_fate_names[fate];
+}
+
+int emu_fate_is_success(emu_fate fate) {
+  return fate == EMU_FATE_DELIVERED || fate == EMU_FATE_ANSWERED;
+}
+
+int emu_fates_init(emu_fates *f, uint32_t rx_queue_size) {
+  memset(f, 0, sizeof *f);
+  if (rx_queue_size == 0) return EMU_EINVAL;
+  f->slot_frame = malloc(sizeof *f->slot_frame * rx_queue_size);
+  f->order = malloc(sizeof *f->order * rx_queue_size);
+  if (!f->slot_frame || !f->order) {
+    emu_fates_close(f);
+    return EMU_ENOMEM;
+  }
+  f->nslots = rx_queue_size;
+  for (uint32_t i = 0; i < rx_queue_size; i++) f->slot_frame[i] = EMU_FATES_NO_FRAME;
+  return 0;
+}
+
+void emu_fates_close(emu_fates *f) {
+  free(f->frames);
+  free(f->slot_frame);
+  free(f->order);
+  memset(f, 0, sizeof *f);
+}
+
+int64_t emu_fates_enter(emu_fates *f, uint64_t now_ns) {
+  if (f->nframes == f->cap) {
+    size_t cap = f->cap ? f->cap * 2 : 256;
+    if (cap > UINT32_MAX - 1) return EMU_ENOSPC;
+    emu_fate_rec *grown = realloc(f->frames, cap * sizeof *grown);
+    if (!grown) return EMU_ENOMEM;
+    f->frames = grown;
+    f->cap = cap;
+  }
+  f->frames[f->nframes] = (emu_fate_rec){EMU_FATE_PENDING, now_ns, 0};
+  return (int64_t)f->nframes++;
+}
+
+int emu_fates_set(emu_fates *f, uint32_t id, emu_fate fate, uint64_t now_ns) {
+  if (id >= f->nframes || fate == EMU_FATE_PENDING || (unsigned)fate >= EMU_FATE_COUNT)
+    return EMU_EINVAL;
+  emu_fate_rec *r = &f->frames[id];
+  if (r->fate != EMU_FATE_PENDING) {
+    f->double_fates++;
+    return EMU_ESTATE;
+  }
+  r->fate = fate;
+  r->fated_ns = now_ns;
+  f->counts[fate]++;
+  return 0;
+}
+
+void emu_fates_in_buffer(emu_fates *f, uint32_t head, uint32_t id) {
+  if (head >= f->nslots) return;
+  if (f->slot_frame[head] != EMU_FATES_NO_FRAME) {
+    /* The device reused a buffer the driver never read: the old frame is gone. */
+    emu_fates_set(f, f->slot_frame[head], EMU_FATE_DRIVER_SKIPPED, f->frames[id].entered_ns);
+  }
+  f->slot_frame[head] = id;
+  /* Each tracked head appears at most once in order[] while it holds a frame,
+   * so nslots entries always suffice; a stale entry is dropped when passed. */
+  if (f->order_len == f->nslots) {
+    f->order_first = (f->order_first + 1) % f->nslots;
+    f->order_len--;
+  }
+  f->order[(f->order_first + f->order_len++) % f->nslots] = head;
+}
+
+int64_t emu_fates_take_buffer(emu_fates *f, uint32_t head, uint64_t now_ns) {
+  if (head >= f->nslots || f->slot_frame[head] == EMU_FATES_NO_FRAME) return -1;
+  while (f->order_len > 0) {
+    uint32_t older = f->order[f->order_first];
+    f->order_first = (f->order_first + 1) % f->nslots;
+    f->order_len--;
+    if (older == head) break;
+    if (f->slot_frame[older] != EMU_FATES_NO_FRAME) {
+      emu_fates_set(f, f->slot_frame[older], EMU_FATE_DRIVER_SKIPPED, now_ns);
+      f->slot_frame[older] = EMU_FATES_NO_FRAME;
+    }
+  }
+  uint32_t id = f->slot_frame[head];
+  f->slot_frame[head] = EMU_FATES_NO_FRAME;
+  return id;
+}
+
+void emu_fates_finish(emu_fates *f, uint64_t now_ns) {
+  for (uint32_t head = 0; head < f->nslots; head++) {
+    if (f->slot_frame[head] == EMU_FATES_NO_FRAME) continue;
+    emu_fates_set(f, f->slot_frame[head], EMU_FATE_RX_NOT_CONSUMED, now_ns);
+    f->slot_frame[head] = EMU_FATES_NO_FRAME;
+  }
+  f->order_len = 0;
+}
+
+uint64_t emu_fates_total(const emu_fates *f) {
+  uint64_t total = 0;
+  for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT; i++) total += f->counts[i];
+  return total;
+}

@@ -1,0 +1,83 @@
+/* Fates: every frame that enters the system gets exactly one, counted.
+ *
+ * The ledger is an observer, not a channel between actors: the device and the
+ * driver report to it what they did with a frame (which RX buffer it was
+ * written into, which used position it took, what the guest stack did with
+ * it), and the ledger keeps one fate per inbound frame. Neither actor's
+ * behaviour depends on what the ledger holds. */
+#ifndef VNETSIM_EMU_FATE_H
+#define VNETSIM_EMU_FATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum emu_fate {
+  EMU_FATE_PENDING = 0,     /* still travelling: not a final fate */
+  EMU_FATE_DELIVERED,       /* consumed by the guest stack (ARP cache, socket, ping) */
+  EMU_FATE_ANSWERED,        /* the guest stack replied to it */
+  /* drops at the device */
+  EMU_FATE_RX_NO_BUFFER,    /* no RX buffer posted, backlog full or never drained */
+  EMU_FATE_RX_BUFFER_TOO_SMALL, /* the posted chain cannot hold header + frame */
+  EMU_FATE_DEVICE_NOT_READY, /* DRIVER_OK not set, or the queue not enabled */
+  EMU_FATE_DEVICE_BROKEN,   /* the device needs a reset after a driver violation */
+  EMU_FATE_LINK_DOWN,       /* link status is down */
+  EMU_FATE_FRAME_INVALID,   /* empty or longer than the device accepts */
+  /* drops in the guest driver */
+  EMU_FATE_DRIVER_SKIPPED,  /* the driver's used cursor moved past it unread */
+  EMU_FATE_RX_NOT_CONSUMED, /* in the used ring when the run ended, never read */
+  /* drops in the guest stack */
+  EMU_FATE_NOT_FOR_GUEST,   /* another MAC or IP address */
+  EMU_FATE_MALFORMED,       /* truncated or inconsistent headers */
+  EMU_FATE_BAD_CHECKSUM,    /* a header checksum did not verify */
+  EMU_FATE_UNSUPPORTED,     /* an ethertype, protocol or message the stack does not handle */
+  EMU_FATE_NO_LISTENER,     /* no socket or service for it */
+  EMU_FATE_COUNT
+} emu_fate;
+
+/* The stable snake_case name used in traces and summaries ("rx_no_buffer"). */
+const char *emu_fate_name(emu_fate fate);
+/* 1 for DELIVERED and ANSWERED, 0 for a drop or PENDING. */
+int emu_fate_is_success(emu_fate fate);
+
+typedef struct emu_fate_rec {
+  emu_fate fate;
+  uint64_t entered_ns; /* virtual time the frame entered the system */
+  uint64_t fated_ns;   /* virtual time its fate was decided */
+} emu_fate_rec;
+
+typedef struct emu_fates {
+  emu_fate_rec *frames;
+  size_t nframes, cap;
+  uint64_t counts[EMU_FATE_COUNT];
+  uint64_t double_fates; /* a second fate for one frame: a bug in vnetsim */
+  /* RX buffers holding a frame, indexed by descriptor head */
+  uint32_t *slot_frame; /* UINT32_MAX when the buffer holds no tracked frame */
+  uint32_t nslots;
+  /* Heads in the order their used elements were pushed: the driver reads the
+   * used ring in that order, so anything older than what it reads was skipped. */
+  uint32_t *order;
+  uint32_t order_first, order_len;
+} emu_fates;
+
+/* rx_queue_size: number of descriptor heads in the RX queue (buffers tracked). */
+int emu_fates_init(emu_fates *f, uint32_t rx_queue_size);
+void emu_fates_close(emu_fates *f);
+/* Registers a new inbound frame; returns its id (0, 1, ...) or a negative error. */
+int64_t emu_fates_enter(emu_fates *f, uint64_t now_ns);
+/* Gives frame id its one fate. A second call for the same frame is counted in
+ * double_fates and ignored; returns EMU_ESTATE then. */
+int emu_fates_set(emu_fates *f, uint32_t id, emu_fate fate, uint64_t now_ns);
+/* The device wrote frame id into the RX chain with this head and pushed its
+ * used element. */
+void emu_fates_in_buffer(emu_fates *f, uint32_t head, uint32_t id);
+/* The driver read the used element for head; returns the frame it holds, or
+ * -1 when the buffer holds no tracked frame. Frames whose used elements were
+ * pushed before this one and are still unread get DRIVER_SKIPPED now. */
+int64_t emu_fates_take_buffer(emu_fates *f, uint32_t head, uint64_t now_ns);
+/* Ends a run: frames still in RX buffers become RX_NOT_CONSUMED. */
+void emu_fates_finish(emu_fates *f, uint64_t now_ns);
+/* Frames with a final fate; equal to nframes after emu_fates_finish() unless
+ * some are still pending (a bug the tests look for). */
+uint64_t emu_fates_total(const emu_fates *f);
+
+#endif

@@ -1,0 +1,77 @@
+/* Guest memory: the one thing the device and the driver share.
+ *
+ * A contiguous guest-physical range [base, base + size) backed by host memory.
+ * base is never 0, so a zero address written by a buggy driver is always out
+ * of range. Every access is bounds-checked and returns EMU_ERANGE instead of
+ * touching host memory outside the range, including when gpa + len overflows
+ * 64 bits. Multi-byte values are little-endian in guest memory (virtio 1.2
+ * §2.4: "le" fields), whatever the host's byte order. */
+#ifndef VNETSIM_EMU_GMEM_H
+#define VNETSIM_EMU_GMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GMEM_DEFAULT_BASE 0x40000000ull
+
+typedef struct gmem {
+  uint8_t *host;  /* backing store, owned */
+  uint64_t base;  /* first guest-physical address */
+  uint64_t size;  /* bytes */
+  uint64_t brk;   /* allocator cursor, an offset from base */
+} gmem;
+
+/* Reserves size bytes of zeroed guest memory starting at guest-physical base.
+ * EMU_EINVAL when base is 0, size is 0 or base + size overflows;
+ * EMU_ENOMEM when the host allocation fails. */
+int gmem_init(gmem *m, uint64_t base, uint64_t size);
+void gmem_close(gmem *m);
+
+/* Allocates len bytes aligned to align (a power of two) from the bump
+ * allocator and stores the guest-physical address in *gpa. Memory is never
+ * freed individually: rings and buffers live as long as the guest does.
+ * EMU_EINVAL for a bad alignment or len 0, EMU_ENOSPC when full. */
+int gmem_alloc(gmem *m, uint64_t len, uint64_t align, uint64_t *gpa);
+
+/* 1 when [gpa, gpa + len) lies inside guest memory, 0 otherwise (also on
+ * 64-bit overflow). len 0 is in range at any address inside or at the end. */
+int gmem_in_range(const gmem *m, uint64_t gpa, uint64_t len);
+
+/* Copies between guest memory and a host buffer; EMU_ERANGE when out of
+ * range, in which case nothing is copied. */
+int gmem_read(const gmem *m, uint64_t gpa, void *dst, size_t len);
+int gmem_write(gmem *m, uint64_t gpa, const void *src, size_t len);
+int gmem_fill(gmem *m, uint64_t gpa, uint8_t byte, size_t len);
+
+/* Little-endian scalar access; on EMU_ERANGE *out is left untouched. */
+int gmem_read_le16(const gmem *m, uint64_t gpa, uint16_t *out);
+int gmem_read_le32(const gmem *m, uint64_t gpa, uint32_t *out);
+int gmem_read_le64(const gmem *m, uint64_t gpa, uint64_t *out);
+int gmem_write_le16(gmem *m, uint64_t gpa, uint16_t v);
+int gmem_write_le32(gmem *m, uint64_t gpa, uint32_t v);
+int gmem_write_le64(gmem *m, uint64_t gpa, uint64_t v);
+
+/* Byte-order helpers for buffers in host memory. */
+static inline uint16_t emu_get_le16(const uint8_t *p) {
+  return (uint16_t)(p[0] | (unsigned)p[1] << 8);
+}
+static inline uint32_t emu_get_le32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t emu_get_le64(const uint8_t *p) {
+  return (uint64_t)emu_get_le32(p) | (uint64_t)emu_get_le32(p + 4) << 32;
+}
+static inline void emu_put_le16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+}
+static inline void emu_put_le32(uint8_t *p, uint32_t v) {
+  emu_put_le16(p, (uint16_t)v);
+  emu_put_le16(p + 2, (uint16_t)(v >> 16));
+}
+static inline void emu_put_le64(uint8_t *p, uint64_t v) {
+  emu_put_le32(p, (uint32_t)v);
+  emu_put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+#endif

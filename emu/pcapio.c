@@ -1,0 +1,115 @@
+/* libpcap's headers use the BSD u_int/u_char types, hidden by strict C11. */
+#define _DEFAULT_SOURCE
+
+#include "emu/pcapio.h"
+
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu/err.h"
+
+int emu_pcap_load(const char *path, emu_pcap_file *f, char *err, size_t errcap) {
+  memset(f, 0, sizeof *f);
+  char perr[PCAP_ERRBUF_SIZE] = "";
+  pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, perr);
+  if (!p) {
+    snprintf(err, errcap, "%s: %s", path, perr);
+    return EMU_EIO;
+  }
+  f->linktype = pcap_datalink(p);
+  if (f->linktype != DLT_EN10MB) {
+    const char *name = pcap_datalink_val_to_name(f->linktype);
+    snprintf(err, errcap, "%s: link type %s (%d) is not Ethernet; only Ethernet captures can "
+             "be injected", path, name ? name : "unknown", f->linktype);
+    pcap_close(p);
+    return EMU_EFORMAT;
+  }
+  int rc = 0;
+  for (;;) {
+    struct pcap_pkthdr *h;
+    const u_char *bytes;
+    int r = pcap_next_ex(p, &h, &bytes);
+    if (r == PCAP_ERROR_BREAK) break;
+    if (r != 1) {
+      snprintf(err, errcap, "%s: frame %zu: %s (the %zu frames before it were read)", path,
+               f->nframes + 1, pcap_geterr(p), f->nframes);
+      rc = EMU_EFORMAT;
+      break;
+    }
+    if (f->nframes == f->cap) {
+      size_t cap = f->cap ? f->cap * 2 : 64;
+      emu_pcap_frame *grown = realloc(f->frames, cap * sizeof *grown);
+      if (!grown) {
+        rc = EMU_ENOMEM;
+        snprintf(err, errcap, "%s: out of memory", path);
+        break;
+      }
+      f->frames = grown;
+      f->cap = cap;
+    }
+    emu_pcap_frame *fr = &f->frames[f->nframes];
+    /* Negative seconds (a garbage timestamp) become time 0 rather than a wrap. */
+    int64_t sec = (int64_t)h->ts.tv_sec;
+    fr->ts_ns = sec < 0 ? 0 : (uint64_t)sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
+    fr->caplen = h->caplen;
+    fr->origlen = h->len;
+    fr->data = malloc(h->caplen ? h->caplen : 1);
+    if (!fr->data) {
+      rc = EMU_ENOMEM;
+      snprintf(err, errcap, "%s: out of memory", path);
+      break;
+    }
+    memcpy(fr->data, bytes, h->caplen);
+    f->nframes++;
+  }
+  pcap_close(p);
+  if (rc) emu_pcap_free(f);
+  return rc;
+}
+
+void emu_pcap_free(emu_pcap_file *f) {
+  for (size_t i = 0; i < f->nframes; i++) free(f->frames[i].data);
+  free(f->frames);
+  memset(f, 0, sizeof *f);
+}
+
+int emu_pcap_writer_open(emu_pcap_writer *w, const char *path, char *err, size_t errcap) {
+  memset(w, 0, sizeof *w);
+  pcap_t *p = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535, PCAP_TSTAMP_PRECISION_NANO);
+  if (!p) {
+    snprintf(err, errcap, "%s: cannot set up a pcap writer", path);
+    return EMU_EIO;
+  }
+  pcap_dumper_t *d = pcap_dump_open(p, path);
+  if (!d) {
+    snprintf(err, errcap, "%s: %s", path, pcap_geterr(p));
+    pcap_close(p);
+    return EMU_EIO;
+  }
+  w->pcap = p;
+  w->dumper = d;
+  return 0;
+}
+
+void emu_pcap_writer_write(emu_pcap_writer *w, uint64_t ts_ns, const uint8_t *frame, size_t len) {
+  struct pcap_pkthdr h;
+  memset(&h, 0, sizeof h);
+  h.ts.tv_sec = (time_t)(ts_ns / 1000000000ull);
+  h.ts.tv_usec = (suseconds_t)(ts_ns % 1000000000ull); /* nanoseconds: the file says so */
+  h.caplen = h.len = (bpf_u_int32)len;
+  pcap_dump(w->dumper, &h, frame);
+  w->frames++;
+}
+
+int emu_pcap_writer_close(emu_pcap_writer *w) {
+  int rc = 0;
+  if (w->dumper) {
+    if (pcap_dump_flush(w->dumper) != 0 || ferror(pcap_dump_file(w->dumper))) rc = EMU_EIO;
+    pcap_dump_close(w->dumper);
+  }
+  if (w->pcap) pcap_close(w->pcap);
+  memset(w, 0, sizeof *w);
+  return rc;
+}

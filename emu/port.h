@@ -1,0 +1,49 @@
+/* A frame port: the one seam between a frame producer and a frame consumer.
+ *
+ * The guest driver offers a port to the guest stack (the stack's netdev), the
+ * device offers one to the host side (its backend), and wrappers such as a
+ * pcap writer sit between two ports. The owner of the port fills send/impl;
+ * the user attaches its receive callback with emu_port_attach(). */
+#ifndef VNETSIM_EMU_PORT_H
+#define VNETSIM_EMU_PORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "emu/fate.h"
+
+typedef struct emu_port emu_port;
+
+/* Called with a received frame, valid for the duration of the call only.
+ * Returns what became of it (DELIVERED, ANSWERED or a drop reason). */
+typedef emu_fate (*emu_port_rx_fn)(void *rx_ctx, const uint8_t *frame, size_t len,
+                                   uint64_t now_ns);
+/* Sends a frame through the port; the port copies it before returning.
+ * Returns 0 or a negative emu_err code (EMU_ENOSPC when the ring is full). */
+typedef int (*emu_port_send_fn)(void *impl, const uint8_t *frame, size_t len,
+                                uint64_t now_ns);
+
+struct emu_port {
+  emu_port_send_fn send;
+  void *impl;
+  emu_port_rx_fn on_rx;
+  void *rx_ctx;
+};
+
+static inline void emu_port_attach(emu_port *p, emu_port_rx_fn on_rx, void *rx_ctx) {
+  p->on_rx = on_rx;
+  p->rx_ctx = rx_ctx;
+}
+
+static inline int emu_port_send(emu_port *p, const uint8_t *frame, size_t len,
+                                uint64_t now_ns) {
+  return p->send(p->impl, frame, len, now_ns);
+}
+
+/* Hands a frame to whoever attached; NO_LISTENER when nobody did. */
+static inline emu_fate emu_port_deliver(emu_port *p, const uint8_t *frame, size_t len,
+                                        uint64_t now_ns) {
+  return p->on_rx ? p->on_rx(p->rx_ctx, frame, len, now_ns) : EMU_FATE_NO_LISTENER;
+}
+
+#endif

@@ -1,0 +1,153 @@
+#include "emu/sched.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu/err.h"
+
+static int emu_event_before(const emu_event *a, const emu_event *b) {
+  return a->at_ns < b->at_ns || (a->at_ns == b->at_ns && a->seq < b->seq);
+}
+
+static void emu_heap_swap(emu_event *a, emu_event *b) {
+  emu_event t = *a;
+  *a = *b;
+  *b = t;
+}
+
+static void emu_heap_push(emu_actor *a, const emu_event *ev) {
+  size_t i = a->ninbox++;
+  a->inbox[i] = *ev;
+  while (i > 0) {
+    size_t parent = (i - 1) / 2;
+    if (!emu_event_before(&a->inbox[i], &a->inbox[parent])) break;
+    emu_heap_swap(&a->inbox[i], &a->inbox[parent]);
+    i = parent;
+  }
+}
+
+static emu_event emu_heap_pop(emu_actor *a) {
+  emu_event top = a->inbox[0];
+  a->inbox[0] = a->inbox[--a->ninbox];
+  size_t i = 0;
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < a->ninbox && emu_event_before(&a->inbox[l], &a->inbox[m])) m = l;
+    if (r < a->ninbox && emu_event_before(&a->inbox[r], &a->inbox[m])) m = r;
+    if (m == i) break;
+    emu_heap_swap(&a->inbox[i], &a->inbox[m]);
+    i = m;
+  }
+  return top;
+}
+
+void emu_sched_init(emu_sched *s, emu_rng *rng, uint64_t start_ns) {
+  memset(s, 0, sizeof *s);
+  s->rng = rng;
+  s->now_ns = start_ns;
+}
+
+void emu_sched_close(emu_sched *s) {
+  for (int i = 0; i < s->nactors; i++) {
+    emu_actor *a = s->actors[i];
+    for (size_t j = 0; j < a->ninbox; j++) free(a->inbox[j].data);
+    free(a->inbox);
+    a->inbox = NULL;
+    a->ninbox = a->cap = 0;
+  }
+  s->nactors = 0;
+}
+
+int emu_actor_init(emu_actor *a, emu_sched *s, const char *name, emu_actor_fn handle,
+                   void *ctx) {
+  memset(a, 0, sizeof *a);
+  if (s->nactors == EMU_SCHED_MAX_ACTORS) return EMU_ENOSPC;
+  a->name = name;
+  a->handle = handle;
+  a->ctx = ctx;
+  a->sched = s;
+  s->actors[s->nactors++] = a;
+  return 0;
+}
+
+int emu_actor_post(emu_actor *to, uint64_t at_ns, int kind, uint32_t arg,
+                   uint32_t frame_id, const void *data, size_t len) {
+  emu_sched *s = to->sched;
+  if (to->ninbox == to->cap) {
+    size_t cap = to->cap ? to->cap * 2 : 64;
+    emu_event *grown = realloc(to->inbox, cap * sizeof *grown);
+    if (!grown) return EMU_ENOMEM;
+    to->inbox = grown;
+    to->cap = cap;
+  }
+  emu_event ev = {.at_ns = at_ns < s->now_ns ? s->now_ns : at_ns,
+                  .seq = s->next_seq++,
+                  .kind = kind,
+                  .arg = arg,
+                  .frame_id = frame_id};
+  if (data) {
+    ev.data = malloc(len ? len : 1);
+    if (!ev.data) return EMU_ENOMEM;
+    memcpy(ev.data, data, len);
+    ev.len = len;
+  }
+  emu_heap_push(to, &ev);
+  return 0;
+}
+
+uint64_t emu_sched_next_at(const emu_sched *s) {
+  uint64_t next = EMU_TIME_NEVER;
+  for (int i = 0; i < s->nactors; i++)
+    if (s->actors[i]->ninbox && s->actors[i]->inbox[0].at_ns < next)
+      next = s->actors[i]->inbox[0].at_ns;
+  return next;
+}
+
+int emu_sched_step(emu_sched *s, uint64_t until_ns) {
+  uint64_t next = emu_sched_next_at(s);
+  if (next == EMU_TIME_NEVER || next > until_ns) return 0;
+  emu_actor *due[EMU_SCHED_MAX_ACTORS];
+  int ndue = 0;
+  for (int i = 0; i < s->nactors; i++)
+    if (s->actors[i]->ninbox && s->actors[i]->inbox[0].at_ns == next)
+      due[ndue++] = s->actors[i];
+  /* Simultaneous events in different actors have no natural order: the seed
+   * picks one, so each seed explores one interleaving, reproducibly. */
+  emu_actor *a = ndue == 1 ? due[0] : due[emu_rng_range(s->rng, 0, (uint64_t)ndue - 1)];
+  emu_event ev = emu_heap_pop(a);
+  s->now_ns = ev.at_ns;
+  s->steps++;
+  a->handled++;
+  a->handle(a, &ev);
+  free(ev.data);
+  return 1;
+}
+
+uint64_t emu_sched_run(emu_sched *s, uint64_t until_ns, uint64_t max_steps) {
+  uint64_t ran = 0;
+  while (ran < max_steps && emu_sched_step(s, until_ns)) ran++;
+  return ran;
+}
+
+uint64_t emu_latency_draw(emu_sched *s, emu_latency lat) {
+  return lat.max_ns > lat.min_ns ? emu_rng_range(s->rng, lat.min_ns, lat.max_ns) : lat.min_ns;
+}
+
+void emu_channel_init(emu_channel *c, emu_actor *to, int kind, emu_latency latency) {
+  c->to = to;
+  c->kind = kind;
+  c->latency = latency;
+  c->last_at = 0;
+  c->sent = 0;
+}
+
+int emu_channel_send(emu_channel *c, uint32_t arg, uint32_t frame_id, const void *data,
+                     size_t len) {
+  if (!c->to) return EMU_ESTATE;
+  emu_sched *s = c->to->sched;
+  uint64_t at = s->now_ns + emu_latency_draw(s, c->latency);
+  if (at < c->last_at) at = c->last_at;
+  c->last_at = at;
+  c->sent++;
+  return emu_actor_post(c->to, at, c->kind, arg, frame_id, data, len);
+}

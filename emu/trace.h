@@ -1,0 +1,78 @@
+/* The trace: every ring and notification event of a run, one JSON line each.
+ *
+ * A line looks like
+ *   {"t":1000250,"actor":"device","ev":"used_pushed","q":"rx","head":3,"idx":4,"len":110}
+ * with "t" the virtual time in ns and the integer fields present only when
+ * they apply. The trace hash is FNV-1a (64-bit) over every line's bytes in
+ * order: two runs have the same hash exactly when they have the same trace.
+ * When no sink, hash or observer is enabled, emitting costs one branch. */
+#ifndef VNETSIM_EMU_TRACE_H
+#define VNETSIM_EMU_TRACE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum emu_trace_kind {
+  EMU_TR_DESC_WRITTEN,    /* driver wrote a descriptor (head, idx = descriptor, len) */
+  EMU_TR_AVAIL_ADDED,     /* driver put a head in an avail slot (head, idx = slot index) */
+  EMU_TR_AVAIL_PUBLISHED, /* driver stored avail.idx (idx) */
+  EMU_TR_KICK,            /* driver notified the device (idx = avail.idx) */
+  EMU_TR_KICK_SUPPRESSED, /* driver skipped a kick the device did not ask for */
+  EMU_TR_KICK_RECEIVED,   /* the notification reached the device */
+  EMU_TR_POP,             /* device took a chain (head, idx = its avail cursor, len) */
+  EMU_TR_USED_PUSHED,     /* device wrote a used element (head, idx = used slot, len) */
+  EMU_TR_USED_PUBLISHED,  /* device stored used.idx (idx) */
+  EMU_TR_INTERRUPT,       /* device raised the interrupt */
+  EMU_TR_INTERRUPT_SUPPRESSED,
+  EMU_TR_INTERRUPT_RECEIVED,
+  EMU_TR_USED_CONSUMED,   /* driver read a used element (head, idx = its cursor, len) */
+  EMU_TR_BUFFER_REPOSTED, /* driver offered an RX buffer again (head) */
+  EMU_TR_TX_RECLAIMED,    /* driver took back a TX buffer (head) */
+  EMU_TR_FRAME_IN,        /* a frame reached the device from the host (frame, len) */
+  EMU_TR_FRAME_OUT,       /* the device handed a guest frame to the host (len) */
+  EMU_TR_FRAME_FATE,      /* a frame's one fate (frame, detail = fate) */
+  EMU_TR_STATUS,          /* device status written (idx = status byte) */
+  EMU_TR_VIOLATION,       /* a virtio rule broken (detail = rule and section) */
+  EMU_TR_KIND_COUNT
+} emu_trace_kind;
+
+typedef struct emu_trace_rec {
+  uint64_t t_ns;
+  const char *actor;
+  emu_trace_kind kind;
+  const char *queue;  /* NULL when not about one queue */
+  int64_t head, idx, len, frame; /* -1 when absent */
+  const char *detail; /* NULL when absent */
+} emu_trace_rec;
+
+typedef void (*emu_trace_observer_fn)(void *ctx, const emu_trace_rec *rec);
+
+typedef struct emu_trace {
+  const uint64_t *clock; /* the virtual clock the records are stamped with */
+  FILE *sink;            /* JSON lines, not owned; NULL for none */
+  int hashing;
+  uint64_t hash;
+  uint64_t events;
+  emu_trace_observer_fn observer;
+  void *observer_ctx;
+  int io_error; /* a write to the sink failed */
+} emu_trace;
+
+/* A trace stamped from *clock; everything off until enabled below. */
+void emu_trace_init(emu_trace *t, const uint64_t *clock);
+void emu_trace_set_sink(emu_trace *t, FILE *sink);
+void emu_trace_set_hashing(emu_trace *t, int on);
+void emu_trace_set_observer(emu_trace *t, emu_trace_observer_fn fn, void *ctx);
+
+static inline int emu_trace_on(const emu_trace *t) {
+  return t && (t->sink || t->hashing || t->observer);
+}
+
+const char *emu_trace_kind_name(emu_trace_kind kind);
+/* Records one event; a no-op when the trace is off or t is NULL. */
+void emu_trace_emit(emu_trace *t, const char *actor, emu_trace_kind kind, const char *queue,
+                    int64_t head, int64_t idx, int64_t len, int64_t frame, const char *detail);
+/* Formats rec as its JSON line (no newline) into buf; returns the length. */
+int emu_trace_format(const emu_trace_rec *rec, char *buf, size_t cap);
+
+#endif

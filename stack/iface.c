@@ -1,0 +1,508 @@
+/* The guest interface: addresses, ARP cache and resolution queue, ICMP echo.
+ * See iface.h for the contract; comments here say which rule a branch follows. */
+#include "stack/iface.h"
+
+#include <string.h>
+
+#include "emu/err.h"
+
+/* Offsets inside an outgoing frame: we never send IPv4 options. */
+#define IP_OFF NET_ETH_HEADER_LEN
+#define L4_OFF (NET_ETH_HEADER_LEN + NET_IPV4_HEADER_LEN)
+#define ICMP_DATA_OFF (L4_OFF + NET_ICMP_HEADER_LEN)
+#define MAX_ICMP_DATA (NET_IFACE_MTU - NET_IPV4_HEADER_LEN - NET_ICMP_HEADER_LEN)
+
+/* ---- identities --------------------------------------------------------------- */
+
+void net_iface_config_slirp_guest(net_iface_config *cfg) {
+  static const uint8_t mac[NET_MAC_LEN] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+  memcpy(cfg->mac, mac, NET_MAC_LEN);
+  cfg->ip = 0x0a00020f;      /* 10.0.2.15 */
+  cfg->netmask = 0xffffff00; /* /24 */
+  cfg->gateway = 0x0a000202; /* 10.0.2.2 */
+}
+
+void net_iface_config_slirp_host(net_iface_config *cfg) {
+  static const uint8_t mac[NET_MAC_LEN] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
+  memcpy(cfg->mac, mac, NET_MAC_LEN);
+  cfg->ip = 0x0a000202;      /* 10.0.2.2 */
+  cfg->netmask = 0xffffff00; /* /24 */
+  cfg->gateway = 0;          /* it is the gateway */
+}
+
+int net_iface_init(net_iface *ifc, const net_iface_config *cfg, emu_port *port) {
+  if (!ifc || !cfg || !port || !port->send) return EMU_EINVAL;
+  if (cfg->ip == 0 || net_mac_is_group(cfg->mac)) return EMU_EINVAL;
+  uint32_t host_bits = ~cfg->netmask;
+  if ((host_bits & (host_bits + 1)) != 0) return EMU_EINVAL; /* ones, then zeros */
+  memset(ifc, 0, sizeof *ifc);
+  ifc->cfg = *cfg;
+  ifc->port = port;
+  return 0;
+}
+
+void net_iface_close(net_iface *ifc) {
+  if (ifc) memset(ifc, 0, sizeof *ifc);
+}
+
+const net_iface_stats *net_iface_stats_get(const net_iface *ifc) { return &ifc->stats; }
+
+/* ---- addressing ------------------------------------------------------------------ */
+
+static uint32_t subnet_broadcast(const net_iface *ifc) {
+  return ifc->cfg.ip | ~ifc->cfg.netmask;
+}
+
+static int is_broadcast_ip(const net_iface *ifc, uint32_t ip) {
+  if (ip == NET_IPV4_BROADCAST) return 1;
+  /* A /32 has no subnet broadcast: its only address is ours. */
+  return ifc->cfg.netmask != 0xffffffff && ip == subnet_broadcast(ifc);
+}
+
+static int is_multicast_ip(uint32_t ip) { return (ip >> 28) == 0xe; } /* 224.0.0.0/4 */
+
+/* Virtual time never runs backwards inside one run, but a replayed capture's
+ * timestamps may: treat "earlier" as no time elapsed rather than wrapping. */
+static uint64_t elapsed_ns(uint64_t now_ns, uint64_t since_ns) {
+  return now_ns >= since_ns ? now_ns - since_ns : 0;
+}
+
+static int on_subnet(const net_iface *ifc, uint32_t ip) {
+  return ((ip ^ ifc->cfg.ip) & ifc->cfg.netmask) == 0;
+}
+
+/* ---- transmit ------------------------------------------------------------------ */
+
+/* Hands a finished frame to the port; the port copies it (emu_port_send). */
+static int transmit(net_iface *ifc, const uint8_t *frame, size_t len, uint64_t now_ns) {
+  int err = emu_port_send(ifc->port, frame, len, now_ns);
+  if (err < 0) {
+    ifc->stats.tx_errors++;
+    return err;
+  }
+  ifc->stats.tx_frames++;
+  ifc->stats.tx_bytes += len;
+  return 0;
+}
+
+static void put_eth_header(const net_iface *ifc, uint8_t *frame, const uint8_t *dst_mac,
+                           uint16_t ethertype) {
+  net_eth_repr eth = {.ethertype = ethertype};
+  memcpy(eth.dst, dst_mac, NET_MAC_LEN);
+  memcpy(eth.src, ifc->cfg.mac, NET_MAC_LEN);
+  (void)net_eth_emit(&eth, frame, NET_ETH_HEADER_LEN);
+}
+
+/* Builds and sends one Ethernet/IPv4 ARP packet in the scratch buffer. */
+static int send_arp(net_iface *ifc, uint16_t oper, const uint8_t *eth_dst,
+                    const uint8_t *target_mac, uint32_t target_ip, uint64_t now_ns) {
+  uint8_t *frame = ifc->scratch;
+  put_eth_header(ifc, frame, eth_dst, NET_ETHERTYPE_ARP);
+  net_arp_repr arp = {.oper = oper, .spa = ifc->cfg.ip, .tpa = target_ip};
+  memcpy(arp.sha, ifc->cfg.mac, NET_MAC_LEN);
+  memcpy(arp.tha, target_mac, NET_MAC_LEN);
+  (void)net_arp_emit(&arp, frame + NET_ETH_HEADER_LEN, NET_ARP_LEN);
+  int err = transmit(ifc, frame, NET_ETH_HEADER_LEN + NET_ARP_LEN, now_ns);
+  if (err == 0) {
+    if (oper == NET_ARP_OPER_REQUEST)
+      ifc->stats.arp_requests_sent++;
+    else
+      ifc->stats.arp_replies_sent++;
+  }
+  return err;
+}
+
+/* RFC 826 "Packet Generation": a request goes to the broadcast address with
+ * the target hardware address left unknown (zero). */
+static int send_arp_request(net_iface *ifc, uint32_t target_ip, uint64_t now_ns) {
+  static const uint8_t unknown[NET_MAC_LEN] = {0};
+  return send_arp(ifc, NET_ARP_OPER_REQUEST, net_mac_broadcast, unknown, target_ip, now_ns);
+}
+
+/* ---- ARP cache ------------------------------------------------------------------- */
+
+static net_iface_arp_entry *arp_find(net_iface *ifc, uint32_t ip) {
+  for (size_t i = 0; i < NET_IFACE_ARP_CACHE_SIZE; i++)
+    if (ifc->arp_cache[i].ip == ip) return &ifc->arp_cache[i];
+  return NULL;
+}
+
+int net_iface_arp_lookup(const net_iface *ifc, uint32_t ip, uint8_t mac_out[NET_MAC_LEN]) {
+  if (ip == 0) return EMU_EAGAIN;
+  for (size_t i = 0; i < NET_IFACE_ARP_CACHE_SIZE; i++) {
+    if (ifc->arp_cache[i].ip == ip) {
+      memcpy(mac_out, ifc->arp_cache[i].mac, NET_MAC_LEN);
+      return 0;
+    }
+  }
+  return EMU_EAGAIN;
+}
+
+static void arp_touch(net_iface *ifc, net_iface_arp_entry *e) {
+  e->last_used = ++ifc->arp_use_tick;
+}
+
+/* Adds ip -> mac, taking a free slot or else the least recently used one. */
+static net_iface_arp_entry *arp_insert(net_iface *ifc, uint32_t ip, const uint8_t *mac) {
+  net_iface_arp_entry *victim = &ifc->arp_cache[0];
+  for (size_t i = 0; i < NET_IFACE_ARP_CACHE_SIZE; i++) {
+    net_iface_arp_entry *e = &ifc->arp_cache[i];
+    if (e->ip == 0) {
+      victim = e;
+      break;
+    }
+    if (e->last_used < victim->last_used) victim = e;
+  }
+  victim->ip = ip;
+  memcpy(victim->mac, mac, NET_MAC_LEN);
+  arp_touch(ifc, victim);
+  return victim;
+}
+
+/* ---- packets waiting for ARP ----------------------------------------------------- */
+
+static net_iface_arp_wait *arp_wait_find(net_iface *ifc, uint32_t ip) {
+  for (size_t i = 0; i < NET_IFACE_ARP_QUEUE_SIZE; i++)
+    if (ifc->arp_waits[i].ip == ip) return &ifc->arp_waits[i];
+  return NULL;
+}
+
+/* Removes the packets queued for next_hop, keeping the others in order. When
+ * mac is given they are sent to it first; otherwise they are dropped.
+ * Returns how many were removed. */
+static uint64_t pending_take(net_iface *ifc, uint32_t next_hop, const uint8_t *mac,
+                             uint64_t now_ns) {
+  uint64_t taken = 0;
+  size_t kept = 0;
+  for (size_t i = 0; i < ifc->npending; i++) {
+    net_iface_pending *p = &ifc->pending[i];
+    if (p->next_hop == next_hop) {
+      if (mac) {
+        memcpy(p->frame, mac, NET_MAC_LEN);
+        (void)transmit(ifc, p->frame, p->len, now_ns); /* failures are in tx_errors */
+      }
+      taken++;
+      continue;
+    }
+    if (kept != i) ifc->pending[kept] = *p;
+    kept++;
+  }
+  ifc->npending = kept;
+  net_iface_arp_wait *w = arp_wait_find(ifc, next_hop);
+  if (w) memset(w, 0, sizeof *w);
+  return taken;
+}
+
+/* Holds the IPv4 frame in scratch until next_hop answers ARP, asking for it
+ * if nobody is asking yet. */
+static int pending_add(net_iface *ifc, uint32_t next_hop, size_t len, uint64_t now_ns) {
+  if (ifc->npending == NET_IFACE_ARP_QUEUE_SIZE) {
+    ifc->stats.arp_queue_full++;
+    return EMU_ENOSPC;
+  }
+  net_iface_pending *p = &ifc->pending[ifc->npending++];
+  p->next_hop = next_hop;
+  p->len = len;
+  memcpy(p->frame, ifc->scratch, len);
+  if (arp_wait_find(ifc, next_hop)) return 0;
+  /* Each wait has at least one queued packet, so with the queue not full
+   * before this packet a free wait slot exists. */
+  net_iface_arp_wait *w = arp_wait_find(ifc, 0);
+  w->ip = next_hop;
+  w->tries = 1;
+  w->deadline_ns = now_ns + NET_IFACE_ARP_RETRY_NS;
+  (void)send_arp_request(ifc, next_hop, now_ns); /* a refused request is retried */
+  return 0;
+}
+
+/* Sends the IPv4 packet whose payload (l4_len bytes) is already in scratch at
+ * L4_OFF: writes the IPv4 and Ethernet headers, then sends it, or queues it
+ * while the next hop is resolved. */
+static int ipv4_output(net_iface *ifc, uint32_t dst, uint8_t protocol, size_t l4_len,
+                       uint64_t now_ns) {
+  /* No loopback, and no multicast: we would have no group MAC to send to. */
+  if (dst == 0 || dst == ifc->cfg.ip || is_multicast_ip(dst)) return EMU_EINVAL;
+  net_ipv4_repr ip = {
+      .src = ifc->cfg.ip,
+      .dst = dst,
+      .protocol = protocol,
+      .ttl = NET_IFACE_TTL,
+      .ident = ifc->next_ip_ident++,
+      .dont_frag = 1, /* we never fragment, so neither should routers */
+      .payload_len = l4_len,
+  };
+  int err = net_ipv4_emit(&ip, ifc->scratch + IP_OFF, NET_IFACE_MTU);
+  if (err < 0) return err;
+  size_t len = L4_OFF + l4_len;
+
+  if (is_broadcast_ip(ifc, dst)) {
+    put_eth_header(ifc, ifc->scratch, net_mac_broadcast, NET_ETHERTYPE_IPV4);
+    return transmit(ifc, ifc->scratch, len, now_ns);
+  }
+  /* RFC 1122 §3.3.1.1: on-subnet destinations are reached directly, the rest
+   * through the gateway. */
+  uint32_t next_hop = on_subnet(ifc, dst) ? dst : ifc->cfg.gateway;
+  if (next_hop == 0) return EMU_EINVAL; /* no route */
+  net_iface_arp_entry *e = arp_find(ifc, next_hop);
+  if (!e) {
+    put_eth_header(ifc, ifc->scratch, net_mac_broadcast, NET_ETHERTYPE_IPV4);
+    return pending_add(ifc, next_hop, len, now_ns);
+  }
+  arp_touch(ifc, e);
+  put_eth_header(ifc, ifc->scratch, e->mac, NET_ETHERTYPE_IPV4);
+  return transmit(ifc, ifc->scratch, len, now_ns);
+}
+
+/* ---- receive: ARP ---------------------------------------------------------------- */
+
+/* RFC 826 "Packet Reception", in its order: merge the sender into an existing
+ * entry; only if we are the target add a new one; only then answer a request. */
+static emu_fate input_arp(net_iface *ifc, const uint8_t *pkt, size_t len, uint64_t now_ns) {
+  int err = net_arp_check(pkt, len);
+  if (err == EMU_ENOTSUP) return EMU_FATE_UNSUPPORTED;
+  if (err) return EMU_FATE_MALFORMED;
+  uint16_t oper = net_arp_oper(pkt);
+  if (oper != NET_ARP_OPER_REQUEST && oper != NET_ARP_OPER_REPLY) return EMU_FATE_UNSUPPORTED;
+
+  uint32_t spa = net_arp_spa(pkt);
+  const uint8_t *sha = net_arp_sha(pkt);
+  /* Never learn an unusable mapping: 0.0.0.0 is an RFC 5227 probe's sender,
+   * our own address would be a conflict, a group MAC cannot own an address. */
+  int learnable = spa != 0 && spa != ifc->cfg.ip && !net_mac_is_group(sha) &&
+                  !is_broadcast_ip(ifc, spa);
+  int merged = 0;
+  net_iface_arp_entry *e = learnable ? arp_find(ifc, spa) : NULL;
+  if (e) {
+    memcpy(e->mac, sha, NET_MAC_LEN);
+    arp_touch(ifc, e);
+    merged = 1;
+  }
+  if (net_arp_tpa(pkt) != ifc->cfg.ip) {
+    if (merged) pending_take(ifc, spa, sha, now_ns);
+    return merged ? EMU_FATE_DELIVERED : EMU_FATE_NOT_FOR_GUEST;
+  }
+  if (learnable && !merged) arp_insert(ifc, spa, sha);
+
+  emu_fate fate = EMU_FATE_DELIVERED;
+  if (oper == NET_ARP_OPER_REQUEST) {
+    /* RFC 826: swap sender and target, put in our addresses, send it back to
+     * the asker's hardware address. A refused reply leaves the frame merely
+     * delivered (the cache learned from it). */
+    if (send_arp(ifc, NET_ARP_OPER_REPLY, sha, sha, spa, now_ns) == 0)
+      fate = EMU_FATE_ANSWERED;
+  }
+  /* The sender is resolved now: whatever waited for it can go, after the
+   * answer to its question. */
+  if (learnable) pending_take(ifc, spa, sha, now_ns);
+  return fate;
+}
+
+/* ---- receive: ICMP --------------------------------------------------------------- */
+
+static net_ping_result *ping_find_pending(net_iface *ifc, uint32_t from, uint16_t ident,
+                                          uint16_t seq) {
+  for (size_t i = 0; i < ifc->npings; i++) {
+    net_ping_result *r = &ifc->pings[i];
+    if (r->state == NET_PING_PENDING && r->dst_ip == from && r->ident == ident &&
+        r->seq == seq)
+      return r;
+  }
+  return NULL;
+}
+
+static emu_fate input_echo_request(net_iface *ifc, const uint8_t *ip_pkt, const uint8_t *msg,
+                                   size_t msg_len, uint64_t now_ns) {
+  /* RFC 1122 §3.2.2.6: an echo request to a broadcast address MAY be silently
+   * discarded; like most hosts we do. */
+  if (net_ipv4_dst(ip_pkt) != ifc->cfg.ip) return EMU_FATE_UNSUPPORTED;
+  if (msg_len - NET_ICMP_HEADER_LEN > MAX_ICMP_DATA) return EMU_FATE_UNSUPPORTED;
+  /* RFC 792 "Echo or Echo Reply Message": swap the addresses, type 0, and
+   * return identifier, sequence number and data unchanged. */
+  net_icmp_repr reply = {
+      .type = NET_ICMP_ECHO_REPLY,
+      .code = 0,
+      .ident = net_icmp_echo_ident(msg),
+      .seq = net_icmp_echo_seq(msg),
+      .data = net_icmp_data(msg),
+      .data_len = msg_len - NET_ICMP_HEADER_LEN,
+  };
+  int n = net_icmp_emit(&reply, ifc->scratch + L4_OFF, NET_IFACE_FRAME_MAX - L4_OFF);
+  if (n < 0) return EMU_FATE_UNSUPPORTED;
+  if (ipv4_output(ifc, net_ipv4_src(ip_pkt), NET_IP_PROTO_ICMP, (size_t)n, now_ns) != 0)
+    return EMU_FATE_DELIVERED;
+  ifc->stats.echo_replies_sent++;
+  return EMU_FATE_ANSWERED;
+}
+
+static emu_fate input_echo_reply(net_iface *ifc, const uint8_t *ip_pkt, const uint8_t *msg,
+                                 uint64_t now_ns) {
+  net_ping_result *r = ping_find_pending(ifc, net_ipv4_src(ip_pkt), net_icmp_echo_ident(msg),
+                                         net_icmp_echo_seq(msg));
+  if (!r) return EMU_FATE_NO_LISTENER;
+  /* The timeout is decided by time alone, not by whether poll ran first: a
+   * reply at or after the deadline finds the ping lost either way. */
+  uint64_t rtt_ns = elapsed_ns(now_ns, r->sent_ns);
+  if (rtt_ns >= NET_IFACE_PING_TIMEOUT_NS) {
+    r->state = NET_PING_LOST;
+    return EMU_FATE_NO_LISTENER;
+  }
+  r->state = NET_PING_REPLIED;
+  r->rtt_ns = rtt_ns;
+  return EMU_FATE_DELIVERED;
+}
+
+static emu_fate input_icmp(net_iface *ifc, const uint8_t *ip_pkt, uint64_t now_ns) {
+  const uint8_t *msg = net_ipv4_payload(ip_pkt);
+  size_t msg_len = net_ipv4_payload_len(ip_pkt);
+  if (net_icmp_check(msg, msg_len) != 0) return EMU_FATE_MALFORMED;
+  if (!net_icmp_checksum_ok(msg, msg_len)) return EMU_FATE_BAD_CHECKSUM;
+  switch (net_icmp_type(msg)) {
+  case NET_ICMP_ECHO_REQUEST:
+    return input_echo_request(ifc, ip_pkt, msg, msg_len, now_ns);
+  case NET_ICMP_ECHO_REPLY:
+    return input_echo_reply(ifc, ip_pkt, msg, now_ns);
+  default:
+    return EMU_FATE_UNSUPPORTED;
+  }
+}
+
+/* ---- receive: UDP and TCP -------------------------------------------------------- */
+
+/* Stand-in for the socket layer: with no UDP or TCP sockets yet, no port has a
+ * listener. stack/udp and stack/tcp replace this function with their demux. */
+static emu_fate input_udp_tcp_no_sockets_yet(net_iface *ifc, const uint8_t *ip_pkt,
+                                             uint64_t now_ns) {
+  (void)ifc;
+  (void)ip_pkt;
+  (void)now_ns;
+  return EMU_FATE_NO_LISTENER;
+}
+
+/* ---- receive: IPv4 --------------------------------------------------------------- */
+
+static emu_fate input_ipv4(net_iface *ifc, const uint8_t *pkt, size_t len, uint64_t now_ns) {
+  if (net_ipv4_check(pkt, len) != 0) return EMU_FATE_MALFORMED;
+  if (!net_ipv4_checksum_ok(pkt)) return EMU_FATE_BAD_CHECKSUM;
+  uint32_t dst = net_ipv4_dst(pkt);
+  if (dst != ifc->cfg.ip && !is_broadcast_ip(ifc, dst)) return EMU_FATE_NOT_FOR_GUEST;
+  /* RFC 1122 §3.2.1.3: a datagram whose source is a broadcast or multicast
+   * address MUST be silently discarded. */
+  uint32_t src = net_ipv4_src(pkt);
+  if (is_broadcast_ip(ifc, src) || is_multicast_ip(src)) return EMU_FATE_MALFORMED;
+  /* RFC 791 §3.2 "Fragmentation and Reassembly": without a reassembler a
+   * fragment's payload cannot be used. */
+  if (net_ipv4_is_fragment(pkt)) return EMU_FATE_UNSUPPORTED;
+  switch (net_ipv4_protocol(pkt)) {
+  case NET_IP_PROTO_ICMP:
+    return input_icmp(ifc, pkt, now_ns);
+  case NET_IP_PROTO_UDP:
+  case NET_IP_PROTO_TCP:
+    return input_udp_tcp_no_sockets_yet(ifc, pkt, now_ns);
+  default:
+    return EMU_FATE_UNSUPPORTED;
+  }
+}
+
+/* ---- receive: Ethernet ----------------------------------------------------------- */
+
+static emu_fate input_ethernet(net_iface *ifc, const uint8_t *frame, size_t len,
+                               uint64_t now_ns) {
+  if (!frame || net_eth_check(frame, len) != 0) return EMU_FATE_MALFORMED;
+  const uint8_t *dst = net_eth_dst(frame);
+  /* We join no multicast group: only our unicast address and broadcast. */
+  if (memcmp(dst, ifc->cfg.mac, NET_MAC_LEN) != 0 && !net_mac_is_broadcast(dst))
+    return EMU_FATE_NOT_FOR_GUEST;
+  const uint8_t *payload = net_eth_payload(frame);
+  size_t payload_len = len - NET_ETH_HEADER_LEN;
+  switch (net_eth_ethertype(frame)) {
+  case NET_ETHERTYPE_ARP:
+    return input_arp(ifc, payload, payload_len, now_ns);
+  case NET_ETHERTYPE_IPV4:
+    return input_ipv4(ifc, payload, payload_len, now_ns);
+  default:
+    return EMU_FATE_UNSUPPORTED; /* IPv6, 802.1Q VLAN tags, LLDP, ... */
+  }
+}
+
+emu_fate net_iface_input(void *ctx, const uint8_t *frame, size_t len, uint64_t now_ns) {
+  net_iface *ifc = ctx;
+  ifc->stats.rx_frames++;
+  ifc->stats.rx_bytes += len;
+  emu_fate fate = input_ethernet(ifc, frame, len, now_ns);
+  ifc->stats.rx_fates[fate]++;
+  return fate;
+}
+
+/* ---- ping ------------------------------------------------------------------------ */
+
+int net_iface_ping(net_iface *ifc, uint32_t dst_ip, uint16_t ident, uint16_t seq,
+                   size_t payload_len, uint64_t now_ns) {
+  if (payload_len > MAX_ICMP_DATA) return EMU_EINVAL;
+  if (ifc->npings == NET_IFACE_PING_MAX) return EMU_ENOSPC;
+  uint8_t *data = ifc->scratch + ICMP_DATA_OFF;
+  for (size_t i = 0; i < payload_len; i++) data[i] = (uint8_t)(i & 0xff);
+  net_icmp_repr echo = {
+      .type = NET_ICMP_ECHO_REQUEST,
+      .ident = ident,
+      .seq = seq,
+      .data = data,
+      .data_len = payload_len,
+  };
+  int n = net_icmp_emit(&echo, ifc->scratch + L4_OFF, NET_IFACE_FRAME_MAX - L4_OFF);
+  if (n < 0) return n;
+  int err = ipv4_output(ifc, dst_ip, NET_IP_PROTO_ICMP, (size_t)n, now_ns);
+  if (err) return err;
+  ifc->stats.echo_requests_sent++;
+  ifc->pings[ifc->npings++] = (net_ping_result){
+      .dst_ip = dst_ip,
+      .ident = ident,
+      .seq = seq,
+      .payload_len = payload_len,
+      .sent_ns = now_ns,
+      .state = NET_PING_PENDING,
+  };
+  return 0;
+}
+
+size_t net_iface_ping_results(const net_iface *ifc, const net_ping_result **out) {
+  *out = ifc->pings;
+  return ifc->npings;
+}
+
+void net_iface_ping_reset(net_iface *ifc) { ifc->npings = 0; }
+
+/* ---- timers ---------------------------------------------------------------------- */
+
+void net_iface_poll(net_iface *ifc, uint64_t now_ns) {
+  for (size_t i = 0; i < NET_IFACE_ARP_QUEUE_SIZE; i++) {
+    net_iface_arp_wait *w = &ifc->arp_waits[i];
+    if (w->ip == 0 || now_ns < w->deadline_ns) continue;
+    if (w->tries < NET_IFACE_ARP_TRIES) {
+      w->tries++;
+      w->deadline_ns = now_ns + NET_IFACE_ARP_RETRY_NS;
+      (void)send_arp_request(ifc, w->ip, now_ns);
+    } else {
+      ifc->stats.arp_unresolved += pending_take(ifc, w->ip, NULL, now_ns);
+    }
+  }
+  for (size_t i = 0; i < ifc->npings; i++) {
+    net_ping_result *r = &ifc->pings[i];
+    if (r->state == NET_PING_PENDING &&
+        elapsed_ns(now_ns, r->sent_ns) >= NET_IFACE_PING_TIMEOUT_NS)
+      r->state = NET_PING_LOST;
+  }
+}
+
+uint64_t net_iface_poll_at(const net_iface *ifc) {
+  uint64_t at = UINT64_MAX;
+  for (size_t i = 0; i < NET_IFACE_ARP_QUEUE_SIZE; i++) {
+    const net_iface_arp_wait *w = &ifc->arp_waits[i];
+    if (w->ip != 0 && w->deadline_ns < at) at = w->deadline_ns;
+  }
+  for (size_t i = 0; i < ifc->npings; i++) {
+    const net_ping_result *r = &ifc->pings[i];
+    if (r->state == NET_PING_PENDING && r->sent_ns + NET_IFACE_PING_TIMEOUT_NS < at)
+      at = r->sent_ns + NET_IFACE_PING_TIMEOUT_NS;
+  }
+  return at;
+}

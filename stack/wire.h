@@ -1,0 +1,264 @@
+/* Wire formats: Ethernet II, ARP, IPv4 and ICMP as views over byte buffers.
+ *
+ * Nothing here casts a struct onto a frame. Each format has:
+ *   - a check function, net_X_check(buf, len), that proves the buffer is long
+ *     enough and self-consistent; it returns 0 or a negative emu_err code
+ *     (EMU_EFORMAT for truncated or inconsistent bytes);
+ *   - inline accessors that read (or write) one field at a fixed byte offset,
+ *     big-endian (network order). They do no length checks of their own: call
+ *     them only on a buffer the check function accepted;
+ *   - a parsed representation (net_X_repr) with parse and emit functions. Emit
+ *     writes into a caller buffer of `cap` bytes and returns the number of
+ *     bytes written, or EMU_ENOSPC when they do not fit.
+ *
+ * Addresses in reprs: IPv4 as uint32_t in host order (10.0.2.15 is 0x0a00020f),
+ * MAC addresses as uint8_t[6] in wire order. Nothing allocates, nothing keeps a
+ * pointer to a buffer beyond one call, except where a repr field says it
+ * borrows one (net_icmp_repr.data). */
+#ifndef VNETSIM_STACK_WIRE_H
+#define VNETSIM_STACK_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- byte order ---------------------------------------------------------- */
+
+static inline uint16_t net_get_be16(const uint8_t *p) {
+  return (uint16_t)((unsigned)p[0] << 8 | p[1]);
+}
+static inline uint32_t net_get_be32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline void net_put_be16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+static inline void net_put_be32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+}
+
+/* ---- Internet checksum (RFC 1071) ---------------------------------------- */
+
+/* Adds the bytes of data, taken as big-endian 16-bit words, to the running
+ * ones'-complement sum acc (start with 0) and returns the new sum. Sums can be
+ * chained over several pieces as long as every piece but the last has an even
+ * length (RFC 1071 §2(A): an odd final byte is padded with a zero byte). */
+uint32_t net_inet_sum(uint32_t acc, const uint8_t *data, size_t len);
+/* Folds the carries of a running sum into 16 bits and returns its ones'
+ * complement: the value to store in a checksum field (RFC 1071 §2(C)). A
+ * region that already holds a correct checksum folds to 0. */
+uint16_t net_inet_fold(uint32_t acc);
+/* net_inet_fold(net_inet_sum(0, data, len)): the checksum of one region. */
+uint16_t net_inet_checksum(const uint8_t *data, size_t len);
+
+/* ---- MAC addresses -------------------------------------------------------- */
+
+#define NET_MAC_LEN 6
+extern const uint8_t net_mac_broadcast[NET_MAC_LEN];
+
+/* 1 when mac is ff:ff:ff:ff:ff:ff. */
+int net_mac_is_broadcast(const uint8_t *mac);
+/* 1 when the group bit (least significant bit of the first octet, IEEE 802-2014
+ * §8.2) is set: multicast, and broadcast as its special case. */
+static inline int net_mac_is_group(const uint8_t *mac) { return mac[0] & 1; }
+
+/* ---- Ethernet II ----------------------------------------------------------- */
+
+#define NET_ETH_HEADER_LEN 14
+#define NET_ETHERTYPE_IPV4 0x0800
+#define NET_ETHERTYPE_ARP 0x0806
+#define NET_ETHERTYPE_VLAN 0x8100
+#define NET_ETHERTYPE_IPV6 0x86dd
+
+/* 0 when frame holds a whole 14-byte header; EMU_EFORMAT when shorter. Frames
+ * may be longer than their payload needs (padding to 60 bytes on the wire):
+ * upper layers trim by their own length fields. */
+int net_eth_check(const uint8_t *frame, size_t len);
+
+static inline const uint8_t *net_eth_dst(const uint8_t *frame) { return frame; }
+static inline const uint8_t *net_eth_src(const uint8_t *frame) { return frame + 6; }
+static inline uint16_t net_eth_ethertype(const uint8_t *frame) {
+  return net_get_be16(frame + 12);
+}
+static inline const uint8_t *net_eth_payload(const uint8_t *frame) {
+  return frame + NET_ETH_HEADER_LEN;
+}
+
+typedef struct net_eth_repr {
+  uint8_t dst[NET_MAC_LEN];
+  uint8_t src[NET_MAC_LEN];
+  uint16_t ethertype;
+} net_eth_repr;
+
+/* Checks frame and fills *out; 0 or EMU_EFORMAT. */
+int net_eth_parse(const uint8_t *frame, size_t len, net_eth_repr *out);
+/* Writes the 14-byte header; the payload goes at buf + NET_ETH_HEADER_LEN.
+ * Returns NET_ETH_HEADER_LEN or EMU_ENOSPC. */
+int net_eth_emit(const net_eth_repr *r, uint8_t *buf, size_t cap);
+
+/* ---- ARP for Ethernet and IPv4 (RFC 826) ---------------------------------- */
+
+#define NET_ARP_LEN 28
+#define NET_ARP_HTYPE_ETHERNET 1
+#define NET_ARP_OPER_REQUEST 1
+#define NET_ARP_OPER_REPLY 2
+
+/* 0 when pkt holds 28 bytes of ARP for Ethernet (htype 1, hlen 6) and IPv4
+ * (ptype 0x0800, plen 4); EMU_EFORMAT when shorter; EMU_ENOTSUP for another
+ * hardware or protocol type (RFC 826 lets those exist; this stack does not
+ * speak them). The operation is not checked: see net_arp_oper(). */
+int net_arp_check(const uint8_t *pkt, size_t len);
+
+static inline uint16_t net_arp_htype(const uint8_t *pkt) { return net_get_be16(pkt); }
+static inline uint16_t net_arp_ptype(const uint8_t *pkt) { return net_get_be16(pkt + 2); }
+static inline uint8_t net_arp_hlen(const uint8_t *pkt) { return pkt[4]; }
+static inline uint8_t net_arp_plen(const uint8_t *pkt) { return pkt[5]; }
+static inline uint16_t net_arp_oper(const uint8_t *pkt) { return net_get_be16(pkt + 6); }
+static inline const uint8_t *net_arp_sha(const uint8_t *pkt) { return pkt + 8; }
+static inline uint32_t net_arp_spa(const uint8_t *pkt) { return net_get_be32(pkt + 14); }
+static inline const uint8_t *net_arp_tha(const uint8_t *pkt) { return pkt + 18; }
+static inline uint32_t net_arp_tpa(const uint8_t *pkt) { return net_get_be32(pkt + 24); }
+
+typedef struct net_arp_repr {
+  uint16_t oper;              /* NET_ARP_OPER_REQUEST or _REPLY */
+  uint8_t sha[NET_MAC_LEN];   /* sender hardware address */
+  uint32_t spa;               /* sender protocol (IPv4) address */
+  uint8_t tha[NET_MAC_LEN];   /* target hardware address (zero in a request) */
+  uint32_t tpa;               /* target protocol address */
+} net_arp_repr;
+
+/* Checks pkt (as net_arp_check) and fills *out. */
+int net_arp_parse(const uint8_t *pkt, size_t len, net_arp_repr *out);
+/* Writes the 28-byte Ethernet/IPv4 ARP packet; NET_ARP_LEN or EMU_ENOSPC. */
+int net_arp_emit(const net_arp_repr *r, uint8_t *buf, size_t cap);
+
+/* ---- IPv4 (RFC 791) ---------------------------------------------------------- */
+
+#define NET_IPV4_HEADER_LEN 20 /* without options */
+#define NET_IPV4_MAX_LEN 65535
+#define NET_IP_PROTO_ICMP 1
+#define NET_IP_PROTO_TCP 6
+#define NET_IP_PROTO_UDP 17
+#define NET_IPV4_BROADCAST 0xffffffffu
+
+/* 0 when pkt holds a consistent IPv4 header: at least 20 bytes, version 4,
+ * IHL >= 5 with the whole header inside the buffer, and a total length that
+ * covers the header and fits in the buffer (the buffer may be longer: Ethernet
+ * pads short frames). EMU_EFORMAT otherwise. The header checksum is NOT
+ * verified here: see net_ipv4_checksum_ok(), so that a caller can tell a
+ * truncated packet from a corrupted one. */
+int net_ipv4_check(const uint8_t *pkt, size_t len);
+/* 1 when the header checksum verifies (RFC 791 §3.1 "Header Checksum"), else 0.
+ * Needs a buffer that net_ipv4_check() accepted. */
+int net_ipv4_checksum_ok(const uint8_t *pkt);
+
+static inline uint8_t net_ipv4_version(const uint8_t *pkt) { return pkt[0] >> 4; }
+/* Header length in bytes (IHL * 4). */
+static inline size_t net_ipv4_header_len(const uint8_t *pkt) {
+  return (size_t)(pkt[0] & 0x0f) * 4;
+}
+static inline uint8_t net_ipv4_tos(const uint8_t *pkt) { return pkt[1]; }
+static inline uint16_t net_ipv4_total_len(const uint8_t *pkt) { return net_get_be16(pkt + 2); }
+static inline uint16_t net_ipv4_ident(const uint8_t *pkt) { return net_get_be16(pkt + 4); }
+/* Flags and fragment offset share bytes 6-7: bit 14 DF, bit 13 MF, low 13 bits
+ * the offset in 8-byte units (RFC 791 §3.1). */
+static inline int net_ipv4_dont_frag(const uint8_t *pkt) { return (pkt[6] >> 6) & 1; }
+static inline int net_ipv4_more_frags(const uint8_t *pkt) { return (pkt[6] >> 5) & 1; }
+/* Fragment offset in bytes (the field times 8). */
+static inline uint32_t net_ipv4_frag_offset(const uint8_t *pkt) {
+  return (uint32_t)(net_get_be16(pkt + 6) & 0x1fff) * 8;
+}
+/* 1 when the packet is a fragment (MF set or a non-zero offset): only a
+ * reassembler may use its payload. */
+static inline int net_ipv4_is_fragment(const uint8_t *pkt) {
+  return net_ipv4_more_frags(pkt) || net_ipv4_frag_offset(pkt) != 0;
+}
+static inline uint8_t net_ipv4_ttl(const uint8_t *pkt) { return pkt[8]; }
+static inline uint8_t net_ipv4_protocol(const uint8_t *pkt) { return pkt[9]; }
+static inline uint16_t net_ipv4_checksum(const uint8_t *pkt) { return net_get_be16(pkt + 10); }
+static inline uint32_t net_ipv4_src(const uint8_t *pkt) { return net_get_be32(pkt + 12); }
+static inline uint32_t net_ipv4_dst(const uint8_t *pkt) { return net_get_be32(pkt + 16); }
+static inline const uint8_t *net_ipv4_payload(const uint8_t *pkt) {
+  return pkt + net_ipv4_header_len(pkt);
+}
+/* Payload length from the total length field; trailing link padding excluded. */
+static inline size_t net_ipv4_payload_len(const uint8_t *pkt) {
+  return net_ipv4_total_len(pkt) - net_ipv4_header_len(pkt);
+}
+
+typedef struct net_ipv4_repr {
+  uint32_t src, dst;
+  uint8_t protocol;
+  uint8_t ttl;
+  uint8_t tos;
+  uint16_t ident;
+  uint8_t dont_frag, more_frags;
+  uint32_t frag_offset;  /* bytes; a multiple of 8 */
+  size_t payload_len;    /* total length minus header length */
+} net_ipv4_repr;
+
+/* Checks pkt (as net_ipv4_check) and fills *out. Options are skipped, the
+ * checksum is not verified (net_ipv4_checksum_ok does that). */
+int net_ipv4_parse(const uint8_t *pkt, size_t len, net_ipv4_repr *out);
+/* Writes a 20-byte header without options, checksum filled in. buf must have
+ * room for the whole packet (cap >= 20 + payload_len): the caller writes the
+ * payload at buf + NET_IPV4_HEADER_LEN. Returns NET_IPV4_HEADER_LEN,
+ * EMU_ENOSPC, or EMU_EINVAL when the total length would exceed 65535 or
+ * frag_offset is not a multiple of 8 below 65536. */
+int net_ipv4_emit(const net_ipv4_repr *r, uint8_t *buf, size_t cap);
+
+/* ---- ICMP for IPv4 (RFC 792) ------------------------------------------------ */
+
+#define NET_ICMP_HEADER_LEN 8
+#define NET_ICMP_ECHO_REPLY 0
+#define NET_ICMP_DEST_UNREACHABLE 3
+#define NET_ICMP_SOURCE_QUENCH 4
+#define NET_ICMP_REDIRECT 5
+#define NET_ICMP_ECHO_REQUEST 8
+#define NET_ICMP_TIME_EXCEEDED 11
+
+/* 0 when msg holds at least the 8-byte ICMP header; EMU_EFORMAT otherwise.
+ * len must be the message length from the IP layer (not including padding):
+ * the checksum covers exactly that many bytes. */
+int net_icmp_check(const uint8_t *msg, size_t len);
+/* 1 when the checksum over the whole len-byte message verifies (RFC 792,
+ * "Checksum": the 16-bit ones' complement of the ones' complement sum of the
+ * ICMP message starting with the ICMP Type), else 0. */
+int net_icmp_checksum_ok(const uint8_t *msg, size_t len);
+
+static inline uint8_t net_icmp_type(const uint8_t *msg) { return msg[0]; }
+static inline uint8_t net_icmp_code(const uint8_t *msg) { return msg[1]; }
+static inline uint16_t net_icmp_checksum(const uint8_t *msg) { return net_get_be16(msg + 2); }
+/* Identifier and sequence number of an echo or echo reply (RFC 792 p.14). */
+static inline uint16_t net_icmp_echo_ident(const uint8_t *msg) {
+  return net_get_be16(msg + 4);
+}
+static inline uint16_t net_icmp_echo_seq(const uint8_t *msg) {
+  return net_get_be16(msg + 6);
+}
+static inline const uint8_t *net_icmp_data(const uint8_t *msg) {
+  return msg + NET_ICMP_HEADER_LEN;
+}
+
+typedef struct net_icmp_repr {
+  uint8_t type, code;
+  /* For echo and echo reply the identifier and sequence number; for other
+   * types the two halves of header bytes 4-7, kept so that emit reproduces
+   * them (a gateway address, a pointer, or zero). */
+  uint16_t ident, seq;
+  const uint8_t *data; /* borrowed: the bytes after the 8-byte header */
+  size_t data_len;
+} net_icmp_repr;
+
+/* Checks msg and fills *out; out->data points into msg. The checksum is not
+ * verified here (net_icmp_checksum_ok does that). */
+int net_icmp_parse(const uint8_t *msg, size_t len, net_icmp_repr *out);
+/* Writes header and data (r->data may already sit at buf + 8, or be NULL when
+ * data_len is 0) and fills in the checksum. Returns 8 + data_len,
+ * EMU_ENOSPC, or EMU_EINVAL when data_len exceeds any IPv4 packet (65535). */
+int net_icmp_emit(const net_icmp_repr *r, uint8_t *buf, size_t cap);
+
+#endif

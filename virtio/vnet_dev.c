@@ -1,0 +1,370 @@
+#include "virtio/vnet_dev.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu/err.h"
+
+void vnet_dev_config_default(vnet_dev_config *cfg) {
+  static const uint8_t slirp_guest_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+  memset(cfg, 0, sizeof *cfg);
+  memcpy(cfg->mac, slirp_guest_mac, sizeof cfg->mac);
+  cfg->max_queue_size = 256;
+  cfg->features = VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_NET_F_MAC) |
+                  VIRTIO_BIT(VIRTIO_NET_F_STATUS) | VIRTIO_BIT(VIRTIO_F_EVENT_IDX) |
+                  VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC);
+  cfg->rx_backlog = 8;
+  cfg->batch_min = 1;
+  cfg->batch_max = 16;
+  cfg->kick_latency = (emu_latency){200, 800};
+  cfg->link_up = 1;
+}
+
+static void vnet_dev_fate(vnet_dev *d, uint32_t id, emu_fate fate) {
+  if (d->fates) emu_fates_set(d->fates, id, fate, d->actor.sched->now_ns);
+  emu_trace_emit(d->trace, "device", EMU_TR_FRAME_FATE, NULL, -1, -1, -1, id,
+                 emu_fate_name(fate));
+}
+
+/* §2.1.2: on a driver error the device sets DEVICE_NEEDS_RESET and stops
+ * using its queues until reset. */
+static void vnet_dev_needs_reset(vnet_dev *d, uint16_t q, vq_rule rule) {
+  if (d->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) return;
+  d->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
+  d->violation = rule;
+  d->violation_queue = vnet_queue_name(q);
+  emu_trace_emit(d->trace, "device", EMU_TR_STATUS, vnet_queue_name(q), -1, d->status, -1, -1,
+                 vq_rule_name(rule));
+}
+
+static void vnet_dev_interrupt(vnet_dev *d, uint16_t q) {
+  if (vq_dev_need_interrupt(&d->q[q].vq)) {
+    d->stats.interrupts++;
+    emu_trace_emit(d->trace, "device", EMU_TR_INTERRUPT, vnet_queue_name(q), -1,
+                   d->q[q].vq.used_idx_published, -1, -1, NULL);
+    emu_channel_send(&d->irq, q, 0, NULL, 0);
+  } else {
+    d->stats.interrupts_suppressed++;
+    emu_trace_emit(d->trace, "device", EMU_TR_INTERRUPT_SUPPRESSED, vnet_queue_name(q), -1,
+                   d->q[q].vq.used_idx_published, -1, -1, NULL);
+  }
+}
+
+static int vnet_dev_queue_live(const vnet_dev *d, uint16_t q) {
+  return (d->status & VIRTIO_STATUS_DRIVER_OK) && d->q[q].enabled &&
+         !(d->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+}
+
+/* Pops the next RX chain, asking for a kick when there is none (§2.7.10.2)
+ * and rechecking once for the race. 0, EMU_EAGAIN or EMU_EPROTO. */
+static int vnet_dev_pop_rx(vnet_dev *d, vq_chain *c) {
+  vq_dev *vq = &d->q[VNET_RXQ].vq;
+  int rc = vq_dev_pop(vq, c);
+  if (rc == EMU_EAGAIN && vq_dev_enable_notify(vq)) rc = vq_dev_pop(vq, c);
+  if (rc == 0) d->stats.pops[VNET_RXQ]++;
+  if (rc == EMU_EPROTO) vnet_dev_needs_reset(d, VNET_RXQ, vq->broken);
+  return rc;
+}
+
+/* Writes one frame into the next RX chain. Returns EMU_EAGAIN when no chain
+ * is posted (the caller keeps or drops the frame), 0 when the frame got a
+ * buffer or a fate. */
+static int vnet_dev_write_rx(vnet_dev *d, uint32_t id, const uint8_t *frame, uint32_t len) {
+  vq_chain c;
+  int rc = vnet_dev_pop_rx(d, &c);
+  if (rc == EMU_EAGAIN) return rc;
+  if (rc) {
+    vnet_dev_fate(d, id, EMU_FATE_DEVICE_BROKEN);
+    return 0;
+  }
+  vq_dev *vq = &d->q[VNET_RXQ].vq;
+  uint32_t used_len = 0;
+  if (c.writable_len < VNET_HDR_LEN + (uint64_t)len) {
+    /* Give the buffer back empty so the driver can reuse it; the frame is lost. */
+    vnet_dev_fate(d, id, EMU_FATE_RX_BUFFER_TOO_SMALL);
+  } else {
+    uint8_t hdr[VNET_HDR_LEN] = {0};
+    /* §5.1.6.4: with VERSION_1, num_buffers is 1 when MRG_RXBUF is off. */
+    emu_put_le16(hdr + VNET_HDR_NUM_BUFFERS, 1);
+    rc = vq_chain_write(vq, &c, 0, hdr, sizeof hdr);
+    if (!rc) rc = vq_chain_write(vq, &c, VNET_HDR_LEN, frame, len);
+    if (rc) {
+      vnet_dev_fate(d, id, EMU_FATE_DEVICE_BROKEN);
+    } else {
+      used_len = VNET_HDR_LEN + len;
+      d->stats.rx_frames++;
+      d->stats.rx_bytes += len;
+    }
+  }
+  if (vq_dev_push(vq, c.head, used_len) == 0 && used_len && d->fates)
+    emu_fates_in_buffer(d->fates, c.head, id);
+  vq_dev_publish_used(vq);
+  vnet_dev_interrupt(d, VNET_RXQ);
+  return 0;
+}
+
+static int vnet_dev_backlog_push(vnet_dev *d, uint32_t id, const uint8_t *frame, uint32_t len) {
+  if (d->backlog_len == d->cfg.rx_backlog) return EMU_ENOSPC;
+  uint8_t *copy = malloc(len);
+  if (!copy) return EMU_ENOMEM;
+  memcpy(copy, frame, len);
+  d->backlog[(d->backlog_first + d->backlog_len++) % d->cfg.rx_backlog] =
+      (vnet_dev_frame){id, len, copy};
+  d->stats.rx_backlogged++;
+  return 0;
+}
+
+static void vnet_dev_drain_backlog(vnet_dev *d) {
+  while (d->backlog_len) {
+    vnet_dev_frame *f = &d->backlog[d->backlog_first];
+    if (vnet_dev_write_rx(d, f->id, f->data, f->len) == EMU_EAGAIN) return;
+    free(f->data);
+    d->backlog_first = (d->backlog_first + 1) % d->cfg.rx_backlog;
+    d->backlog_len--;
+  }
+}
+
+void vnet_dev_rx_frame(vnet_dev *d, uint32_t id, const uint8_t *frame, size_t len) {
+  emu_trace_emit(d->trace, "device", EMU_TR_FRAME_IN, NULL, -1, -1, (int64_t)len, id, NULL);
+  if (d->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) {
+    vnet_dev_fate(d, id, EMU_FATE_DEVICE_BROKEN);
+    return;
+  }
+  if (!vnet_dev_queue_live(d, VNET_RXQ)) {
+    vnet_dev_fate(d, id, EMU_FATE_DEVICE_NOT_READY);
+    return;
+  }
+  if (!d->cfg.link_up) {
+    vnet_dev_fate(d, id, EMU_FATE_LINK_DOWN);
+    return;
+  }
+  if (len == 0 || len > VNET_MAX_FRAME) {
+    vnet_dev_fate(d, id, EMU_FATE_FRAME_INVALID);
+    return;
+  }
+  /* Frames keep their order: while older ones wait, a new one waits too. */
+  if (d->backlog_len == 0 && vnet_dev_write_rx(d, id, frame, (uint32_t)len) == 0) return;
+  if (d->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) {
+    vnet_dev_fate(d, id, EMU_FATE_DEVICE_BROKEN);
+    return;
+  }
+  if (vnet_dev_backlog_push(d, id, frame, (uint32_t)len) != 0)
+    vnet_dev_fate(d, id, EMU_FATE_RX_NO_BUFFER);
+}
+
+/* Handles up to one batch of TX chains; returns 1 when more are waiting. */
+static int vnet_dev_process_tx(vnet_dev *d) {
+  vq_dev *vq = &d->q[VNET_TXQ].vq;
+  uint64_t batch = emu_rng_range(d->actor.sched->rng, d->cfg.batch_min, d->cfg.batch_max);
+  uint64_t done = 0;
+  vq_dev_disable_notify(vq);
+  for (;;) {
+    vq_chain c;
+    int rc = done < batch ? vq_dev_pop(vq, &c) : EMU_EAGAIN;
+    if (rc == EMU_EAGAIN) {
+      if (done >= batch) break;
+      /* Ring empty: ask for the next kick, then look once more for the race. */
+      if (!vq_dev_enable_notify(vq)) break;
+      continue;
+    }
+    if (rc) {
+      vnet_dev_needs_reset(d, VNET_TXQ, vq->broken);
+      break;
+    }
+    d->stats.pops[VNET_TXQ]++;
+    done++;
+    uint64_t frame_len = c.readable_len > VNET_HDR_LEN ? c.readable_len - VNET_HDR_LEN : 0;
+    /* §5.1.6.2: TX chains are device-readable; header then frame. */
+    if (c.writable_len || frame_len == 0 || frame_len > VNET_MAX_FRAME ||
+        vq_chain_read(vq, &c, 0, d->scratch, (size_t)c.readable_len) != 0) {
+      d->stats.tx_bad_chains++;
+    } else {
+      d->stats.tx_frames++;
+      d->stats.tx_bytes += frame_len;
+      emu_trace_emit(d->trace, "device", EMU_TR_FRAME_OUT, "tx", c.head, -1,
+                     (int64_t)frame_len, -1, NULL);
+      emu_channel_send(&d->to_host, 0, 0, d->scratch + VNET_HDR_LEN, (size_t)frame_len);
+    }
+    vq_dev_push(vq, c.head, 0);
+  }
+  vq_dev_publish_used(vq);
+  vnet_dev_interrupt(d, VNET_TXQ);
+  return done >= batch && vq_dev_has_avail(vq);
+}
+
+static void vnet_dev_handle(emu_actor *self, const emu_event *ev) {
+  vnet_dev *d = self->ctx;
+  switch (ev->kind) {
+    case VNET_DEV_EV_FRAME:
+      vnet_dev_rx_frame(d, ev->frame_id, ev->data, ev->len);
+      break;
+    case VNET_DEV_EV_KICK:
+    case VNET_DEV_EV_CONTINUE:
+      if (ev->arg >= VNET_NUM_QUEUES) break;
+      if (ev->kind == VNET_DEV_EV_KICK) {
+        d->stats.kicks[ev->arg]++;
+        emu_trace_emit(d->trace, "device", EMU_TR_KICK_RECEIVED, vnet_queue_name((uint16_t)ev->arg),
+                       -1, -1, -1, -1, NULL);
+      }
+      if (!vnet_dev_queue_live(d, (uint16_t)ev->arg)) break;
+      if (ev->arg == VNET_RXQ) {
+        vnet_dev_drain_backlog(d);
+      } else if (vnet_dev_process_tx(d)) {
+        /* Yield between batches so other actors' events at this instant run. */
+        emu_actor_post(&d->actor, self->sched->now_ns, VNET_DEV_EV_CONTINUE, VNET_TXQ, 0, NULL, 0);
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+/* --- transport: what the driver can reach ------------------------------- */
+
+static uint64_t vnet_dev_t_features(void *dev) { return ((vnet_dev *)dev)->cfg.features; }
+
+static int vnet_dev_t_set_features(void *dev, uint64_t features) {
+  vnet_dev *d = dev;
+  /* §3.1.1: features are written after DRIVER and before FEATURES_OK. */
+  if (!(d->status & VIRTIO_STATUS_DRIVER) || (d->status & VIRTIO_STATUS_FEATURES_OK))
+    return EMU_ESTATE;
+  d->driver_features = features;
+  return 0;
+}
+
+static uint8_t vnet_dev_t_get_status(void *dev) { return ((vnet_dev *)dev)->status; }
+
+static void vnet_dev_reset(vnet_dev *d) {
+  for (uint16_t q = 0; q < VNET_NUM_QUEUES; q++) {
+    if (d->q[q].enabled) vq_dev_close(&d->q[q].vq);
+    memset(&d->q[q], 0, sizeof d->q[q]);
+  }
+  d->status = 0;
+  d->driver_features = d->features = 0;
+  d->violation = VQ_RULE_NONE;
+}
+
+static int vnet_dev_t_set_status(void *dev, uint8_t status) {
+  vnet_dev *d = dev;
+  emu_trace_emit(d->trace, "device", EMU_TR_STATUS, NULL, -1, status, -1, -1, NULL);
+  if (status == 0) {
+    vnet_dev_reset(d);
+    return 0;
+  }
+  uint8_t added = (uint8_t)(status & ~d->status);
+  if (status & ~d->status & ~(VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+                               VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK |
+                               VIRTIO_STATUS_FAILED))
+    return EMU_EINVAL;
+  if ((d->status & ~status) & ~VIRTIO_STATUS_DEVICE_NEEDS_RESET)
+    return EMU_ESTATE; /* bits are only cleared by a reset (§2.1) */
+  if (added & VIRTIO_STATUS_FEATURES_OK) {
+    /* §3.1.1 step 5-6: refuse features we did not offer, or a modern device
+     * driven without VERSION_1; the driver sees FEATURES_OK unset. */
+    if ((d->driver_features & ~d->cfg.features) ||
+        !(d->driver_features & VIRTIO_BIT(VIRTIO_F_VERSION_1))) {
+      status &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+    } else {
+      d->features = d->driver_features;
+    }
+  }
+  if ((added & VIRTIO_STATUS_DRIVER_OK) && !(status & VIRTIO_STATUS_FEATURES_OK))
+    return EMU_ESTATE;
+  d->status = (uint8_t)(status | (d->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET));
+  return 0;
+}
+
+static int vnet_dev_t_read_config(void *dev, uint32_t off, void *buf, uint32_t len) {
+  vnet_dev *d = dev;
+  uint8_t cfg[VNET_CFG_SIZE];
+  memcpy(cfg + VNET_CFG_MAC, d->cfg.mac, 6);
+  emu_put_le16(cfg + VNET_CFG_STATUS, d->cfg.link_up ? VIRTIO_NET_S_LINK_UP : 0);
+  if (off > sizeof cfg || len > sizeof cfg - off) return EMU_ERANGE;
+  memcpy(buf, cfg + off, len);
+  return 0;
+}
+
+static uint16_t vnet_dev_t_queue_max(void *dev, uint16_t q) {
+  return q < VNET_NUM_QUEUES ? ((vnet_dev *)dev)->cfg.max_queue_size : 0;
+}
+
+static int vnet_dev_t_queue_setup(void *dev, uint16_t q, const vq_layout *layout) {
+  vnet_dev *d = dev;
+  if (q >= VNET_NUM_QUEUES) return EMU_EINVAL;
+  /* §4.1.4.3.2 (and the MMIO equivalent): queues are configured before DRIVER_OK. */
+  if (!(d->status & VIRTIO_STATUS_FEATURES_OK) || (d->status & VIRTIO_STATUS_DRIVER_OK) ||
+      d->q[q].enabled)
+    return EMU_ESTATE;
+  if (!vq_size_valid(layout->size) || layout->size > d->cfg.max_queue_size) return EMU_EINVAL;
+  int rc = vq_dev_init(&d->q[q].vq, d->mem, layout,
+                       (d->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) != 0,
+                       (d->features & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC)) != 0);
+  if (rc) {
+    vq_dev_close(&d->q[q].vq);
+    return rc;
+  }
+  vq_dev_set_trace(&d->q[q].vq, d->trace, "device", vnet_queue_name(q));
+  d->q[q].layout = *layout;
+  d->q[q].enabled = 1;
+  return 0;
+}
+
+static void vnet_dev_t_notify(void *dev, uint16_t q) {
+  vnet_dev *d = dev;
+  emu_channel_send(&d->kick, q, 0, NULL, 0);
+}
+
+int vnet_dev_init(vnet_dev *d, const vnet_dev_config *cfg, gmem *mem, emu_sched *s,
+                  emu_fates *fates, emu_trace *trace) {
+  memset(d, 0, sizeof *d);
+  if (!vq_size_valid(cfg->max_queue_size) || cfg->batch_min == 0 ||
+      cfg->batch_max < cfg->batch_min)
+    return EMU_EINVAL;
+  d->cfg = *cfg;
+  d->mem = mem;
+  d->fates = fates;
+  d->trace = trace;
+  if (cfg->rx_backlog) {
+    d->backlog = calloc(cfg->rx_backlog, sizeof *d->backlog);
+    if (!d->backlog) return EMU_ENOMEM;
+  }
+  int rc = emu_actor_init(&d->actor, s, "device", vnet_dev_handle, d);
+  if (rc) {
+    vnet_dev_close(d);
+    return rc;
+  }
+  emu_channel_init(&d->kick, &d->actor, VNET_DEV_EV_KICK, cfg->kick_latency);
+  d->transport = (virtio_transport){d,
+                                    vnet_dev_t_features,
+                                    vnet_dev_t_set_features,
+                                    vnet_dev_t_get_status,
+                                    vnet_dev_t_set_status,
+                                    vnet_dev_t_read_config,
+                                    vnet_dev_t_queue_max,
+                                    vnet_dev_t_queue_setup,
+                                    vnet_dev_t_notify};
+  return 0;
+}
+
+void vnet_dev_close(vnet_dev *d) {
+  for (uint32_t i = 0; i < d->backlog_len; i++)
+    free(d->backlog[(d->backlog_first + i) % d->cfg.rx_backlog].data);
+  free(d->backlog);
+  for (uint16_t q = 0; q < VNET_NUM_QUEUES; q++)
+    if (d->q[q].enabled) vq_dev_close(&d->q[q].vq);
+  memset(d, 0, sizeof *d);
+}
+
+const virtio_transport *vnet_dev_transport(vnet_dev *d) { return &d->transport; }
+
+void vnet_dev_finish(vnet_dev *d) {
+  while (d->backlog_len) {
+    vnet_dev_frame *f = &d->backlog[d->backlog_first];
+    vnet_dev_fate(d, f->id, EMU_FATE_RX_NO_BUFFER);
+    free(f->data);
+    d->backlog_first = (d->backlog_first + 1) % d->cfg.rx_backlog;
+    d->backlog_len--;
+  }
+}
+
+uint32_t vnet_dev_backlog_len(const vnet_dev *d) { return d->backlog_len; }

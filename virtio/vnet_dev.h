@@ -1,0 +1,98 @@
+/* The virtio-net device model: one RX and one TX queue, an actor of its own.
+ *
+ * Frames from the host arrive as events on the device's actor; each is
+ * written into the next RX chain the driver offered, or waits in a small
+ * backlog (as a real device's queue does), or is dropped with a fate. Guest
+ * frames leave through the TX queue to the host channel. The driver reaches
+ * the device only through vnet_dev_transport(): configuration calls are
+ * synchronous, notifications (kicks) arrive after the modelled latency. */
+#ifndef VNETSIM_VIRTIO_VNET_DEV_H
+#define VNETSIM_VIRTIO_VNET_DEV_H
+
+#include <stdint.h>
+
+#include "emu/fate.h"
+#include "emu/gmem.h"
+#include "emu/sched.h"
+#include "emu/trace.h"
+#include "virtio/vnet.h"
+#include "virtio/vq_dev.h"
+
+/* Event kinds the device actor understands. */
+enum {
+  VNET_DEV_EV_FRAME = 1, /* a frame from the host: data, frame_id */
+  VNET_DEV_EV_KICK,      /* the driver notified queue arg */
+  VNET_DEV_EV_CONTINUE,  /* more TX work after a batch */
+};
+
+typedef struct vnet_dev_config {
+  uint8_t mac[6];
+  uint16_t max_queue_size; /* offered per queue; a power of two <= 32768 */
+  uint64_t features;       /* offered feature bits */
+  uint32_t rx_backlog;     /* frames held while no RX buffer is posted */
+  uint32_t batch_min, batch_max; /* TX chains handled per run, drawn each run */
+  emu_latency kick_latency;      /* driver notify -> device actor */
+  int link_up;
+} vnet_dev_config;
+
+/* slirp's guest MAC, queue size 256, VERSION_1|MAC|STATUS|EVENT_IDX|
+ * INDIRECT_DESC, backlog 8, batch 1..16, kick latency 200..800 ns, link up. */
+void vnet_dev_config_default(vnet_dev_config *cfg);
+
+typedef struct vnet_dev_stats {
+  uint64_t rx_frames, rx_bytes;     /* written into RX buffers */
+  uint64_t rx_backlogged;           /* frames that waited in the backlog */
+  uint64_t tx_frames, tx_bytes;     /* handed to the host */
+  uint64_t tx_bad_chains;           /* TX chains too short, too long or writable */
+  uint64_t kicks[VNET_NUM_QUEUES];
+  uint64_t interrupts, interrupts_suppressed;
+  uint64_t pops[VNET_NUM_QUEUES];
+} vnet_dev_stats;
+
+typedef struct vnet_dev_frame {
+  uint32_t id;
+  uint32_t len;
+  uint8_t *data;
+} vnet_dev_frame;
+
+typedef struct vnet_dev {
+  vnet_dev_config cfg;
+  gmem *mem;
+  emu_actor actor;
+  emu_channel kick;    /* from the driver's notify to this actor */
+  emu_channel irq;     /* to the driver */
+  emu_channel to_host; /* guest frames, to whoever plays the host */
+  emu_fates *fates;
+  emu_trace *trace;
+  uint8_t status;
+  uint64_t driver_features, features;
+  struct vnet_dev_queue {
+    vq_layout layout;
+    int enabled;
+    vq_dev vq;
+  } q[VNET_NUM_QUEUES];
+  vnet_dev_frame *backlog; /* FIFO of cfg.rx_backlog */
+  uint32_t backlog_first, backlog_len;
+  uint8_t scratch[VNET_HDR_LEN + VNET_MAX_FRAME]; /* one TX frame being handed out */
+  vq_rule violation;    /* what made the device need a reset */
+  const char *violation_queue;
+  vnet_dev_stats stats;
+  virtio_transport transport;
+} vnet_dev;
+
+/* Creates the device and its actor on s. fates and trace may be NULL.
+ * EMU_EINVAL for a bad configuration, EMU_ENOMEM, EMU_ENOSPC (actors). */
+int vnet_dev_init(vnet_dev *d, const vnet_dev_config *cfg, gmem *mem, emu_sched *s,
+                  emu_fates *fates, emu_trace *trace);
+void vnet_dev_close(vnet_dev *d);
+/* The transport a driver uses to reach this device. */
+const virtio_transport *vnet_dev_transport(vnet_dev *d);
+/* Handles a host frame right now (what a VNET_DEV_EV_FRAME event does);
+ * the frame must already have an id in the fate ledger. */
+void vnet_dev_rx_frame(vnet_dev *d, uint32_t frame_id, const uint8_t *frame, size_t len);
+/* Ends a run: frames still in the backlog never found a buffer. */
+void vnet_dev_finish(vnet_dev *d);
+/* Frames waiting in the backlog. */
+uint32_t vnet_dev_backlog_len(const vnet_dev *d);
+
+#endif

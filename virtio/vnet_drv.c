@@ -1,0 +1,340 @@
+#include "virtio/vnet_drv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu/err.h"
+
+static const struct {
+  unsigned bit;
+  const char *name;
+} vnet_drv_bug_table[] = {
+    {VNET_DRV_BUG_RX_NO_RECYCLE, "rx-no-recycle"},
+    {VNET_DRV_BUG_RX_LAST_ONLY, "rx-last-only"},
+    {VNET_DRV_BUG_RX_NO_IRQ_WAKE, "rx-no-irq-wake"},
+};
+#define VNET_DRV_NBUGS (sizeof vnet_drv_bug_table / sizeof vnet_drv_bug_table[0])
+
+int vnet_drv_parse_bugs(const char *list, unsigned *bugs) {
+  unsigned out = 0;
+  const char *p = list;
+  while (*p) {
+    size_t n = strcspn(p, ",");
+    int known = 0;
+    if (n == 4 && !strncmp(p, "none", 4)) known = 1;
+    if (n == 5 && !strncmp(p, "redox", 5)) {
+      out |= VNET_DRV_BUGS_ALL;
+      known = 1;
+    }
+    for (size_t i = 0; i < VNET_DRV_NBUGS && !known; i++) {
+      if (strlen(vnet_drv_bug_table[i].name) == n && !strncmp(p, vnet_drv_bug_table[i].name, n)) {
+        out |= vnet_drv_bug_table[i].bit;
+        known = 1;
+      }
+    }
+    if (!known) return EMU_EINVAL;
+    p += n;
+    if (*p == ',') p++;
+  }
+  *bugs = out;
+  return 0;
+}
+
+const char *vnet_drv_bug_names(unsigned bugs, char *buf, size_t cap) {
+  size_t used = 0;
+  if (cap) buf[0] = '\0';
+  for (size_t i = 0; i < VNET_DRV_NBUGS; i++) {
+    if (!(bugs & vnet_drv_bug_table[i].bit)) continue;
+    int w = snprintf(buf + used, cap > used ? cap - used : 0, "%s%s", used ? "," : "",
+                     vnet_drv_bug_table[i].name);
+    if (w > 0) used += (size_t)w;
+  }
+  if (!used) snprintf(buf, cap, "none");
+  return buf;
+}
+
+void vnet_drv_opts_default(vnet_drv_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->features = VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_NET_F_MAC) |
+                VIRTIO_BIT(VIRTIO_NET_F_STATUS) | VIRTIO_BIT(VIRTIO_F_EVENT_IDX) |
+                VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC);
+  o->rx_buf_len = VNET_MIN_RX_BUF;
+  o->irq_latency = (emu_latency){1000, 3000};
+}
+
+static uint64_t vnet_drv_now(const vnet_drv *drv) { return drv->actor.sched->now_ns; }
+
+static void vnet_drv_kick_if_needed(vnet_drv *drv, vq_drv *vq, uint16_t q) {
+  int need = vq_drv_publish(vq);
+  if (need < 0) return;
+  if (need) {
+    drv->stats.kicks[q]++;
+    emu_trace_emit(drv->trace, "driver", EMU_TR_KICK, vnet_queue_name(q), -1,
+                   vq->avail_idx_published, -1, -1, NULL);
+    drv->t->notify(drv->t->dev, q);
+  } else if (vq->avail_idx_published) {
+    drv->stats.kicks_suppressed[q]++;
+    emu_trace_emit(drv->trace, "driver", EMU_TR_KICK_SUPPRESSED, vnet_queue_name(q), -1,
+                   vq->avail_idx_published, -1, -1, NULL);
+  }
+}
+
+static int vnet_drv_post_rx(vnet_drv *drv, uint32_t buf) {
+  vq_sg sg = {drv->rx_bufs + (uint64_t)buf * drv->opts.rx_buf_len, drv->opts.rx_buf_len};
+  return vq_drv_add(&drv->rxq, &sg, 0, 1, (void *)(uintptr_t)(buf + 1));
+}
+
+/* Hands one used RX element to the stack and gives its buffer back. */
+static void vnet_drv_rx_one(vnet_drv *drv, const vq_used_elem *e, uint16_t used_pos) {
+  uint64_t now = vnet_drv_now(drv);
+  uint32_t buf = (uint32_t)((uintptr_t)e->token - 1);
+  emu_trace_emit(drv->trace, "driver", EMU_TR_USED_CONSUMED, "rx", e->head, used_pos, e->len, -1,
+                 NULL);
+  int64_t id = drv->fates ? emu_fates_take_buffer(drv->fates, e->head, now) : -1;
+  if (e->len > VNET_HDR_LEN) {
+    uint32_t len = e->len - VNET_HDR_LEN;
+    uint64_t gpa = drv->rx_bufs + (uint64_t)buf * drv->opts.rx_buf_len + VNET_HDR_LEN;
+    if (gmem_read(drv->mem, gpa, drv->rx_scratch, len) == 0) {
+      drv->stats.rx_frames++;
+      drv->stats.rx_bytes += len;
+      emu_fate fate = emu_port_deliver(&drv->netdev, drv->rx_scratch, len, now);
+      if (id >= 0) {
+        emu_fates_set(drv->fates, (uint32_t)id, fate, now);
+        emu_trace_emit(drv->trace, "driver", EMU_TR_FRAME_FATE, "rx", e->head, -1, len, id,
+                       emu_fate_name(fate));
+      }
+    }
+  } else {
+    drv->stats.rx_empty++;
+  }
+  if (drv->opts.bugs & VNET_DRV_BUG_RX_NO_RECYCLE) return;
+  if (vnet_drv_post_rx(drv, buf) >= 0) {
+    drv->stats.rx_reposted++;
+    emu_trace_emit(drv->trace, "driver", EMU_TR_BUFFER_REPOSTED, "rx", -1,
+                   drv->rxq.avail_idx_shadow - 1, -1, -1, NULL);
+  }
+}
+
+/* Redox's try_recv(): reads the newest used element only and moves the
+ * cursor to used.idx, so older elements are passed over. uint16_t arithmetic
+ * keeps "used.idx - 1" right when used.idx has wrapped to 0. */
+static int vnet_drv_rx_last_only(vnet_drv *drv) {
+  uint16_t used_idx = vq_drv_read_used_idx(&drv->rxq);
+  if (used_idx == drv->rxq.last_used_idx) return 0;
+  uint16_t newest = (uint16_t)(used_idx - 1);
+  vq_used_elem e;
+  int rc = vq_drv_take_used_at(&drv->rxq, newest, &e);
+  vq_drv_set_last_used(&drv->rxq, used_idx);
+  if (rc == 0)
+    vnet_drv_rx_one(drv, &e, newest);
+  else
+    drv->stats.rx_bad_used++;
+  return 1;
+}
+
+void vnet_drv_rx_poll(vnet_drv *drv) {
+  if (drv->in_rx) return; /* a frame handed to the stack made it poll again */
+  drv->in_rx = 1;
+  vq_drv_disable_interrupts(&drv->rxq);
+  for (;;) {
+    if (drv->opts.bugs & VNET_DRV_BUG_RX_LAST_ONLY) {
+      if (vnet_drv_rx_last_only(drv)) continue;
+    } else {
+      vq_used_elem e;
+      uint16_t pos = drv->rxq.last_used_idx;
+      int rc = vq_drv_get_used(&drv->rxq, &e);
+      if (rc == 0) {
+        vnet_drv_rx_one(drv, &e, pos);
+        continue;
+      }
+      if (rc == EMU_EPROTO) {
+        drv->stats.rx_bad_used++;
+        if (drv->rxq.last_violation == VQ_RULE_USED_IDX_JUMP) break; /* no progress possible */
+        if (e.token) vnet_drv_rx_one(drv, &e, pos); /* len rejected: recycle the buffer */
+        continue;
+      }
+    }
+    /* Empty: ask for the interrupt, and poll once more if an element slipped
+     * in before the request was visible (§2.7.7.1 race). */
+    if (!vq_drv_enable_interrupts(&drv->rxq)) break;
+  }
+  vnet_drv_kick_if_needed(drv, &drv->rxq, VNET_RXQ);
+  drv->in_rx = 0;
+}
+
+static void vnet_drv_tx_reclaim(vnet_drv *drv) {
+  vq_used_elem e;
+  int rc;
+  while ((rc = vq_drv_get_used(&drv->txq, &e)) != EMU_EAGAIN) {
+    if (rc == EMU_EPROTO && drv->txq.last_violation == VQ_RULE_USED_IDX_JUMP) break;
+    if (!e.token) continue;
+    drv->tx_free[drv->tx_nfree++] = (uint16_t)((uintptr_t)e.token - 1);
+    drv->stats.tx_reclaimed++;
+    emu_trace_emit(drv->trace, "driver", EMU_TR_TX_RECLAIMED, "tx", e.head, -1, -1, -1, NULL);
+  }
+}
+
+static void vnet_drv_run_stack(vnet_drv *drv) {
+  if (!drv->poll) return;
+  uint64_t now = vnet_drv_now(drv);
+  uint64_t next = drv->poll(drv->poll_ctx, now);
+  /* Arm only a new earliest deadline; a stale timer event that fires later
+   * finds nothing due and costs one poll. */
+  if (next != EMU_TIME_NEVER && (drv->timer_at <= now || next < drv->timer_at)) {
+    drv->timer_at = next;
+    emu_actor_post(&drv->actor, next, VNET_DRV_EV_TIMER, 0, 0, NULL, 0);
+  }
+}
+
+static int vnet_drv_transmit(void *impl, const uint8_t *frame, size_t len, uint64_t now_ns) {
+  vnet_drv *drv = impl;
+  (void)now_ns;
+  if (len == 0 || len > VNET_MAX_FRAME) return EMU_EINVAL;
+  vnet_drv_tx_reclaim(drv);
+  if (drv->tx_nfree == 0) {
+    drv->stats.tx_ring_full++;
+    return EMU_ENOSPC;
+  }
+  uint16_t buf = drv->tx_free[drv->tx_nfree - 1];
+  uint64_t gpa = drv->tx_bufs + (uint64_t)buf * drv->tx_buf_len;
+  /* No offloads negotiated: an all-zero header (§5.1.6.2). */
+  int rc = gmem_fill(drv->mem, gpa, 0, VNET_HDR_LEN);
+  if (!rc) rc = gmem_write(drv->mem, gpa + VNET_HDR_LEN, frame, len);
+  if (rc) return rc;
+  vq_sg sg[2] = {{gpa, VNET_HDR_LEN}, {gpa + VNET_HDR_LEN, (uint32_t)len}};
+  rc = vq_drv_add(&drv->txq, sg, 2, 0, (void *)(uintptr_t)(buf + 1));
+  if (rc == EMU_ENOSPC) drv->stats.tx_ring_full++;
+  if (rc < 0) return rc;
+  drv->tx_nfree--;
+  drv->stats.tx_frames++;
+  drv->stats.tx_bytes += len;
+  vnet_drv_kick_if_needed(drv, &drv->txq, VNET_TXQ);
+  /* The buggy driver only looks at RX when the stack calls it for its own
+   * reasons, such as this send; defer it so the stack is not re-entered. */
+  if ((drv->opts.bugs & VNET_DRV_BUG_RX_NO_IRQ_WAKE) && !drv->rx_poll_queued) {
+    drv->rx_poll_queued = 1;
+    emu_actor_post(&drv->actor, vnet_drv_now(drv), VNET_DRV_EV_POLL, 0, 0, NULL, 0);
+  }
+  return 0;
+}
+
+static void vnet_drv_handle(emu_actor *self, const emu_event *ev) {
+  vnet_drv *drv = self->ctx;
+  switch (ev->kind) {
+    case VNET_DRV_EV_IRQ: {
+      drv->stats.interrupts++;
+      emu_trace_emit(drv->trace, "driver", EMU_TR_INTERRUPT_RECEIVED,
+                     vnet_queue_name((uint16_t)ev->arg), -1, -1, -1, -1, NULL);
+      int pending = vq_drv_has_used(&drv->rxq) || vq_drv_has_used(&drv->txq);
+      if (!pending) drv->stats.interrupts_spurious++;
+      if (!(drv->opts.bugs & VNET_DRV_BUG_RX_NO_IRQ_WAKE)) vnet_drv_rx_poll(drv);
+      vnet_drv_tx_reclaim(drv);
+      break;
+    }
+    case VNET_DRV_EV_TIMER:
+      if (ev->at_ns < drv->timer_at) return; /* superseded by an earlier deadline */
+      drv->timer_at = 0;
+      vnet_drv_rx_poll(drv);
+      break;
+    case VNET_DRV_EV_POLL:
+      drv->rx_poll_queued = 0;
+      vnet_drv_rx_poll(drv);
+      break;
+    default:
+      return;
+  }
+  vnet_drv_run_stack(drv);
+}
+
+int vnet_drv_init(vnet_drv *drv, const vnet_drv_opts *opts, gmem *mem, emu_sched *s,
+                  const virtio_transport *t, emu_fates *fates, emu_trace *trace) {
+  memset(drv, 0, sizeof *drv);
+  if ((opts->queue_size && !vq_size_valid(opts->queue_size)) ||
+      opts->rx_buf_len < VNET_HDR_LEN + 1 || opts->rx_buf_len > sizeof drv->rx_scratch ||
+      (opts->bugs & ~VNET_DRV_BUGS_ALL))
+    return EMU_EINVAL;
+  drv->opts = *opts;
+  drv->mem = mem;
+  drv->t = t;
+  drv->fates = fates;
+  drv->trace = trace;
+  drv->netdev = (emu_port){vnet_drv_transmit, drv, NULL, NULL};
+  return emu_actor_init(&drv->actor, s, "driver", vnet_drv_handle, drv);
+}
+
+void vnet_drv_close(vnet_drv *drv) {
+  vq_drv_close(&drv->rxq);
+  vq_drv_close(&drv->txq);
+  free(drv->tx_free);
+  drv->tx_free = NULL;
+}
+
+static int vnet_drv_setup_queue(vnet_drv *drv, uint16_t q, vq_drv *vq, uint16_t size) {
+  int indirect = (drv->features & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC)) != 0;
+  int rc = vq_drv_init(vq, drv->mem, size, (drv->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) != 0,
+                       indirect && q == VNET_TXQ, 2);
+  if (rc) return rc;
+  vq_drv_set_trace(vq, drv->trace, "driver", vnet_queue_name(q));
+  return drv->t->queue_setup(drv->t->dev, q, &vq->layout);
+}
+
+int vnet_drv_probe(vnet_drv *drv) {
+  const virtio_transport *t = drv->t;
+  void *dev = t->dev;
+  /* §3.1.1 driver initialisation, in order. */
+  int rc = t->set_status(dev, 0);
+  if (!rc) rc = t->set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE);
+  if (!rc) rc = t->set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+  if (rc) return rc;
+  drv->features = t->device_features(dev) & drv->opts.features;
+  rc = t->set_driver_features(dev, drv->features);
+  if (rc) return rc;
+  uint8_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
+  rc = t->set_status(dev, st);
+  if (rc) return rc;
+  if (!(t->get_status(dev) & VIRTIO_STATUS_FEATURES_OK)) {
+    t->set_status(dev, st | VIRTIO_STATUS_FAILED);
+    return EMU_ENOTSUP;
+  }
+  if (drv->features & VIRTIO_BIT(VIRTIO_NET_F_MAC)) t->read_config(dev, VNET_CFG_MAC, drv->mac, 6);
+  drv->link_up = 1;
+  if (drv->features & VIRTIO_BIT(VIRTIO_NET_F_STATUS)) {
+    uint8_t raw[2];
+    if (t->read_config(dev, VNET_CFG_STATUS, raw, 2) == 0)
+      drv->link_up = (emu_get_le16(raw) & VIRTIO_NET_S_LINK_UP) != 0;
+  }
+  uint16_t size = drv->opts.queue_size;
+  uint16_t rx_max = t->queue_max_size(dev, VNET_RXQ), tx_max = t->queue_max_size(dev, VNET_TXQ);
+  if (size == 0) size = rx_max < tx_max ? rx_max : tx_max;
+  if (size > rx_max || size > tx_max) return EMU_EINVAL;
+  rc = vnet_drv_setup_queue(drv, VNET_RXQ, &drv->rxq, size);
+  if (!rc) rc = vnet_drv_setup_queue(drv, VNET_TXQ, &drv->txq, size);
+  if (!rc) rc = gmem_alloc(drv->mem, (uint64_t)size * drv->opts.rx_buf_len, 64, &drv->rx_bufs);
+  drv->tx_buf_len = (VNET_HDR_LEN + VNET_MAX_FRAME + 63) & ~63u;
+  if (!rc) rc = gmem_alloc(drv->mem, (uint64_t)size * drv->tx_buf_len, 64, &drv->tx_bufs);
+  if (rc) return rc;
+  drv->tx_free = malloc(sizeof *drv->tx_free * size);
+  if (!drv->tx_free) return EMU_ENOMEM;
+  for (uint32_t i = 0; i < size; i++) drv->tx_free[i] = (uint16_t)(size - 1 - i);
+  drv->tx_nfree = size;
+  /* Redox posts every RX buffer once, at start. */
+  for (uint32_t i = 0; i < size; i++) {
+    rc = vnet_drv_post_rx(drv, i);
+    if (rc < 0) return rc;
+  }
+  /* TX completions are reaped on the send path; their interrupt is not needed. */
+  vq_drv_disable_interrupts(&drv->txq);
+  rc = t->set_status(dev, st | VIRTIO_STATUS_DRIVER_OK);
+  if (rc) return rc;
+  vnet_drv_kick_if_needed(drv, &drv->rxq, VNET_RXQ);
+  return 0;
+}
+
+emu_port *vnet_drv_netdev(vnet_drv *drv) { return &drv->netdev; }
+
+void vnet_drv_set_poll(vnet_drv *drv, vnet_drv_poll_fn fn, void *ctx) {
+  drv->poll = fn;
+  drv->poll_ctx = ctx;
+  vnet_drv_run_stack(drv);
+}

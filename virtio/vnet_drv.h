@@ -1,0 +1,111 @@
+/* The guest's virtio-net driver model, shaped like Redox's virtio-netd.
+ *
+ * probe: reset, ACKNOWLEDGE, DRIVER, feature negotiation, FEATURES_OK, queue
+ * setup, every RX buffer posted, DRIVER_OK. RX: on the interrupt, every used
+ * element from the cursor to used.idx is read, handed to the guest stack and
+ * its buffer posted again. TX: header + frame in one chain, kick unless the
+ * device suppressed it, used TX buffers reclaimed before each send.
+ *
+ * The driver is an actor of its own (the guest CPU): interrupts arrive as
+ * events, and the guest stack above it is run from the same actor through a
+ * poll hook, so the stack's timers are the driver's timers.
+ *
+ * Bug switches reproduce the Redox try_recv() defects on demand; with none
+ * set the driver is correct. */
+#ifndef VNETSIM_VIRTIO_VNET_DRV_H
+#define VNETSIM_VIRTIO_VNET_DRV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "emu/fate.h"
+#include "emu/gmem.h"
+#include "emu/port.h"
+#include "emu/sched.h"
+#include "emu/trace.h"
+#include "virtio/vnet.h"
+#include "virtio/vq_drv.h"
+
+enum {
+  VNET_DRV_EV_IRQ = 1, /* the device's interrupt (arg = queue it was for) */
+  VNET_DRV_EV_TIMER,   /* the guest stack's next deadline */
+  VNET_DRV_EV_POLL,    /* an RX poll deferred from the transmit path */
+};
+
+/* RX buffers taken from the used ring are never posted again. */
+#define VNET_DRV_BUG_RX_NO_RECYCLE 0x1u
+/* Only the used element at used.idx - 1 is read; the cursor jumps to used.idx. */
+#define VNET_DRV_BUG_RX_LAST_ONLY 0x2u
+/* The interrupt does not make the driver look at RX. */
+#define VNET_DRV_BUG_RX_NO_IRQ_WAKE 0x4u
+#define VNET_DRV_BUGS_ALL 0x7u
+
+/* Parses a comma-separated list of bug names ("rx-no-recycle,rx-last-only"),
+ * also "none" and "redox" (all three). EMU_EINVAL on an unknown name. */
+int vnet_drv_parse_bugs(const char *list, unsigned *bugs);
+/* The canonical comma-separated names of a bug set into buf ("none" if empty). */
+const char *vnet_drv_bug_names(unsigned bugs, char *buf, size_t cap);
+
+typedef struct vnet_drv_opts {
+  uint16_t queue_size;   /* 0: the device's maximum */
+  uint64_t features;     /* asked for; negotiated = asked & offered */
+  uint32_t rx_buf_len;   /* bytes per RX buffer, header included */
+  unsigned bugs;
+  emu_latency irq_latency; /* device interrupt to driver actor */
+} vnet_drv_opts;
+
+/* queue_size 0, VERSION_1|MAC|STATUS|EVENT_IDX|INDIRECT_DESC, 1526-byte RX
+ * buffers, no bugs, interrupt latency 1..3 us. */
+void vnet_drv_opts_default(vnet_drv_opts *o);
+
+/* Runs the guest stack's timers; returns its next deadline or EMU_TIME_NEVER. */
+typedef uint64_t (*vnet_drv_poll_fn)(void *ctx, uint64_t now_ns);
+
+typedef struct vnet_drv_stats {
+  uint64_t rx_frames, rx_bytes, rx_empty, rx_reposted;
+  uint64_t rx_bad_used;       /* used elements rejected (vq_drv distrust) */
+  uint64_t tx_frames, tx_bytes, tx_ring_full, tx_reclaimed;
+  uint64_t kicks[VNET_NUM_QUEUES], kicks_suppressed[VNET_NUM_QUEUES];
+  uint64_t interrupts, interrupts_spurious;
+} vnet_drv_stats;
+
+typedef struct vnet_drv {
+  vnet_drv_opts opts;
+  gmem *mem;
+  const virtio_transport *t;
+  emu_actor actor;
+  emu_fates *fates;
+  emu_trace *trace;
+  uint64_t features;
+  uint8_t mac[6];
+  int link_up;
+  vq_drv rxq, txq;
+  uint64_t rx_bufs, tx_bufs; /* guest-physical bases of the buffer pools */
+  uint32_t tx_buf_len;
+  uint16_t *tx_free;         /* indices of free TX buffers (a stack) */
+  uint32_t tx_nfree;
+  emu_port netdev;           /* the guest stack's view of this driver */
+  vnet_drv_poll_fn poll;
+  void *poll_ctx;
+  uint64_t timer_at;         /* earliest armed stack deadline */
+  int rx_poll_queued, in_rx;
+  vnet_drv_stats stats;
+  uint8_t rx_scratch[65536];
+} vnet_drv;
+
+/* Creates the driver and its actor on s; fates and trace may be NULL.
+ * EMU_EINVAL for bad options, EMU_ENOSPC (actors). */
+int vnet_drv_init(vnet_drv *drv, const vnet_drv_opts *opts, gmem *mem, emu_sched *s,
+                  const virtio_transport *t, emu_fates *fates, emu_trace *trace);
+void vnet_drv_close(vnet_drv *drv);
+/* Initialises the device (§3.1.1) and posts the RX buffers. Returns 0, or
+ * EMU_ENOTSUP when the device refuses FEATURES_OK, or the transport's error. */
+int vnet_drv_probe(vnet_drv *drv);
+/* The netdev port the guest stack sends through and attaches its receive to. */
+emu_port *vnet_drv_netdev(vnet_drv *drv);
+/* Installs the guest stack's timer hook and runs it once now. */
+void vnet_drv_set_poll(vnet_drv *drv, vnet_drv_poll_fn fn, void *ctx);
+/* Looks at the RX used ring now, as the interrupt handler does. */
+void vnet_drv_rx_poll(vnet_drv *drv);
+
+#endif

@@ -1,0 +1,47 @@
+#include "virtio/vq.h"
+
+static const struct {
+  const char *name, *section, *text;
+} vq_rules[VQ_RULE_COUNT] = {
+    [VQ_RULE_NONE] = {"none", "-", "no violation"},
+    [VQ_RULE_DESC_INDEX_RANGE] = {"desc_index_range", "2.7.5",
+                                  "a descriptor index (head or next) is not below the queue size"},
+    [VQ_RULE_DESC_ADDR_RANGE] = {"desc_addr_range", "2.7.5",
+                                 "a descriptor's buffer lies outside guest memory"},
+    [VQ_RULE_DESC_LEN_ZERO] = {"desc_len_zero", "2.7.4.2",
+                               "a descriptor describes an empty buffer"},
+    [VQ_RULE_CHAIN_TOO_LONG] = {"chain_too_long", "2.7.5.2",
+                                "a descriptor chain is longer than the queue size (a loop?)"},
+    [VQ_RULE_WRITE_BEFORE_READ] = {"write_before_read", "2.7.4.2",
+                                   "a device-readable descriptor follows a device-writable one"},
+    [VQ_RULE_INDIRECT_NOT_NEGOTIATED] = {"indirect_not_negotiated", "2.7.5.3.1",
+                                         "INDIRECT used without VIRTIO_F_INDIRECT_DESC"},
+    [VQ_RULE_INDIRECT_WITH_NEXT] = {"indirect_with_next", "2.7.5.3.1",
+                                    "a descriptor sets both INDIRECT and NEXT"},
+    [VQ_RULE_INDIRECT_NESTED] = {"indirect_nested", "2.7.5.3.1",
+                                 "an indirect table contains an INDIRECT descriptor"},
+    [VQ_RULE_INDIRECT_LEN] = {"indirect_len", "2.7.5.3.2",
+                              "an indirect table's length is zero or not a multiple of 16"},
+    [VQ_RULE_AVAIL_IDX_JUMP] = {"avail_idx_jump", "2.7.6",
+                                "avail.idx moved more than the queue size past the device"},
+    [VQ_RULE_RING_ADDR_RANGE] = {"ring_addr_range", "2.7",
+                                 "a ring part does not lie inside guest memory"},
+    [VQ_RULE_USED_ID_RANGE] = {"used_id_range", "2.7.8",
+                               "a used element's id is not below the queue size"},
+    [VQ_RULE_USED_ID_NOT_IN_FLIGHT] = {"used_id_not_in_flight", "2.7.8",
+                                       "a used element names a head the driver did not offer"},
+    [VQ_RULE_USED_LEN_TOO_BIG] = {"used_len_too_big", "2.7.8.2",
+                                  "a used length exceeds the chain's device-writable bytes"},
+    [VQ_RULE_USED_IDX_JUMP] = {"used_idx_jump", "2.7.8",
+                               "used.idx moved past the buffers in flight"},
+};
+
+const char *vq_rule_name(vq_rule rule) {
+  return (unsigned)rule < VQ_RULE_COUNT ? vq_rules[rule].name : "unknown";
+}
+const char *vq_rule_section(vq_rule rule) {
+  return (unsigned)rule < VQ_RULE_COUNT ? vq_rules[rule].section : "?";
+}
+const char *vq_rule_text(vq_rule rule) {
+  return (unsigned)rule < VQ_RULE_COUNT ? vq_rules[rule].text : "unknown rule";
+}

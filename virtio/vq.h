@@ -1,0 +1,105 @@
+/* Split virtqueue layout and the protocol rules both halves share
+ * (virtio 1.2 §2.7).
+ *
+ * The ring lives in guest memory only; the driver half (vq_drv.h) and the
+ * device half (vq_dev.h) each keep their own private cursors and never look at
+ * each other's. Indices are free-running uint16_t and are masked only when a
+ * slot is addressed, so wrap-around past 65535 needs no special case. */
+#ifndef VNETSIM_VIRTIO_VQ_H
+#define VNETSIM_VIRTIO_VQ_H
+
+#include <stdint.h>
+
+/* §2.7: a split queue's size is a power of 2, at most 32768. */
+#define VQ_MAX_SIZE 32768u
+
+/* §2.7.5 descriptor: le64 addr, le32 len, le16 flags, le16 next */
+#define VQ_DESC_SIZE 16u
+#define VQ_DESC_F_NEXT 1u
+#define VQ_DESC_F_WRITE 2u
+#define VQ_DESC_F_INDIRECT 4u
+
+/* §2.7.6 available ring: le16 flags, le16 idx, le16 ring[size], le16 used_event */
+#define VQ_AVAIL_F_NO_INTERRUPT 1u
+/* §2.7.8 used ring: le16 flags, le16 idx, {le32 id, le32 len}[size], le16 avail_event */
+#define VQ_USED_F_NO_NOTIFY 1u
+#define VQ_USED_ELEM_SIZE 8u
+
+/* Alignments from §2.7 table "Virtqueue Part Alignment". */
+#define VQ_DESC_ALIGN 16u
+#define VQ_AVAIL_ALIGN 2u
+#define VQ_USED_ALIGN 4u
+
+/* Feature bits the ring itself depends on (§6). */
+#define VIRTIO_F_INDIRECT_DESC 28
+#define VIRTIO_F_EVENT_IDX 29
+#define VIRTIO_F_VERSION_1 32
+
+typedef struct vq_layout {
+  uint16_t size; /* 32768 fits; 0 means not configured */
+  uint64_t desc, avail, used; /* guest-physical addresses */
+} vq_layout;
+
+static inline uint64_t vq_desc_table_bytes(uint32_t size) { return (uint64_t)VQ_DESC_SIZE * size; }
+static inline uint64_t vq_avail_bytes(uint32_t size) { return 6 + 2ull * size; }
+static inline uint64_t vq_used_bytes(uint32_t size) { return 6 + (uint64_t)VQ_USED_ELEM_SIZE * size; }
+
+static inline uint64_t vq_desc_addr(const vq_layout *l, uint32_t i) {
+  return l->desc + (uint64_t)VQ_DESC_SIZE * i;
+}
+static inline uint64_t vq_avail_flags_addr(const vq_layout *l) { return l->avail; }
+static inline uint64_t vq_avail_idx_addr(const vq_layout *l) { return l->avail + 2; }
+static inline uint64_t vq_avail_slot_addr(const vq_layout *l, uint16_t idx) {
+  return l->avail + 4 + 2ull * (idx & (l->size - 1u));
+}
+static inline uint64_t vq_used_event_addr(const vq_layout *l) {
+  return l->avail + 4 + 2ull * l->size;
+}
+static inline uint64_t vq_used_flags_addr(const vq_layout *l) { return l->used; }
+static inline uint64_t vq_used_idx_addr(const vq_layout *l) { return l->used + 2; }
+static inline uint64_t vq_used_slot_addr(const vq_layout *l, uint16_t idx) {
+  return l->used + 4 + (uint64_t)VQ_USED_ELEM_SIZE * (idx & (l->size - 1u));
+}
+static inline uint64_t vq_avail_event_addr(const vq_layout *l) {
+  return l->used + 4 + (uint64_t)VQ_USED_ELEM_SIZE * l->size;
+}
+
+static inline int vq_size_valid(uint32_t size) {
+  return size > 0 && size <= VQ_MAX_SIZE && (size & (size - 1)) == 0;
+}
+
+/* §2.7.10 (and §2.7.7): with VIRTIO_F_EVENT_IDX, notify when the index moved
+ * from old_idx to new_idx across the other side's event index, that is when
+ * event_idx lies in [old_idx, new_idx) in 16-bit modular arithmetic. */
+static inline int vq_need_event(uint16_t event_idx, uint16_t new_idx, uint16_t old_idx) {
+  return (uint16_t)(new_idx - event_idx - 1) < (uint16_t)(new_idx - old_idx);
+}
+
+/* The rules a driver or device can break, each with the spec clause it
+ * comes from. The device half checks the DEV rules on what the driver wrote;
+ * the driver half checks the DRV rules on what the device wrote. */
+typedef enum vq_rule {
+  VQ_RULE_NONE = 0,
+  VQ_RULE_DESC_INDEX_RANGE,      /* head or next >= queue size */
+  VQ_RULE_DESC_ADDR_RANGE,       /* buffer outside guest memory */
+  VQ_RULE_DESC_LEN_ZERO,         /* zero-length buffer */
+  VQ_RULE_CHAIN_TOO_LONG,        /* longer than the queue size: a loop */
+  VQ_RULE_WRITE_BEFORE_READ,     /* device-readable after device-writable */
+  VQ_RULE_INDIRECT_NOT_NEGOTIATED,
+  VQ_RULE_INDIRECT_WITH_NEXT,
+  VQ_RULE_INDIRECT_NESTED,
+  VQ_RULE_INDIRECT_LEN,
+  VQ_RULE_AVAIL_IDX_JUMP,        /* avail.idx more than size ahead of the device */
+  VQ_RULE_RING_ADDR_RANGE,       /* ring parts not inside guest memory */
+  VQ_RULE_USED_ID_RANGE,         /* used id >= queue size */
+  VQ_RULE_USED_ID_NOT_IN_FLIGHT, /* used id not a head the driver made available */
+  VQ_RULE_USED_LEN_TOO_BIG,      /* used len beyond the writable part of the chain */
+  VQ_RULE_USED_IDX_JUMP,         /* used.idx ahead of what is in flight */
+  VQ_RULE_COUNT
+} vq_rule;
+
+const char *vq_rule_name(vq_rule rule);    /* "desc_index_range" */
+const char *vq_rule_section(vq_rule rule); /* "2.7.5.2" */
+const char *vq_rule_text(vq_rule rule);    /* one line for a driver author */
+
+#endif

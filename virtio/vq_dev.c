@@ -1,0 +1,264 @@
+#include "virtio/vq_dev.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu/err.h"
+
+int vq_dev_init(vq_dev *q, gmem *mem, const vq_layout *layout, int event_idx, int indirect) {
+  memset(q, 0, sizeof *q);
+  q->broken_head = -1;
+  q->actor = "device";
+  q->name = "vq";
+  if (!vq_size_valid(layout->size)) return EMU_EINVAL;
+  q->mem = mem;
+  q->layout = *layout;
+  q->event_idx = event_idx;
+  q->indirect = indirect;
+  if (!gmem_in_range(mem, layout->desc, vq_desc_table_bytes(layout->size)) ||
+      !gmem_in_range(mem, layout->avail, vq_avail_bytes(layout->size)) ||
+      !gmem_in_range(mem, layout->used, vq_used_bytes(layout->size))) {
+    q->broken = VQ_RULE_RING_ADDR_RANGE;
+    return EMU_EPROTO;
+  }
+  q->segs = malloc(sizeof *q->segs * layout->size);
+  if (!q->segs) return EMU_ENOMEM;
+  return 0;
+}
+
+void vq_dev_close(vq_dev *q) {
+  free(q->segs);
+  memset(q, 0, sizeof *q);
+}
+
+void vq_dev_set_trace(vq_dev *q, emu_trace *t, const char *actor, const char *name) {
+  q->trace = t;
+  q->actor = actor;
+  q->name = name;
+}
+
+static int vq_dev_break(vq_dev *q, vq_rule rule, int64_t head) {
+  if (q->broken == VQ_RULE_NONE) {
+    q->broken = rule;
+    q->broken_head = head;
+  }
+  emu_trace_emit(q->trace, q->actor, EMU_TR_VIOLATION, q->name, head, -1, -1, -1,
+                 vq_rule_name(rule));
+  return EMU_EPROTO;
+}
+
+static int vq_dev_read_avail_idx(const vq_dev *q, uint16_t *idx) {
+  return gmem_read_le16(q->mem, vq_avail_idx_addr(&q->layout), idx);
+}
+
+int vq_dev_has_avail(const vq_dev *q) {
+  uint16_t idx;
+  if (q->broken || vq_dev_read_avail_idx(q, &idx)) return 0;
+  return idx != q->last_avail_idx;
+}
+
+typedef struct vq_desc {
+  uint64_t addr;
+  uint32_t len;
+  uint16_t flags, next;
+} vq_desc;
+
+static int vq_read_desc(const gmem *m, uint64_t at, vq_desc *d) {
+  uint8_t raw[VQ_DESC_SIZE];
+  int rc = gmem_read(m, at, raw, sizeof raw);
+  if (rc) return rc;
+  d->addr = emu_get_le64(raw);
+  d->len = emu_get_le32(raw + 8);
+  d->flags = emu_get_le16(raw + 12);
+  d->next = emu_get_le16(raw + 14);
+  return 0;
+}
+
+/* Appends one buffer descriptor to the chain being collected, checking the
+ * rules that apply to every buffer. */
+static int vq_dev_take_buffer(vq_dev *q, vq_chain *c, const vq_desc *d, int *seen_writable) {
+  if (c->nseg >= q->layout.size) return vq_dev_break(q, VQ_RULE_CHAIN_TOO_LONG, c->head);
+  if (d->len == 0) return vq_dev_break(q, VQ_RULE_DESC_LEN_ZERO, c->head);
+  if (!gmem_in_range(q->mem, d->addr, d->len))
+    return vq_dev_break(q, VQ_RULE_DESC_ADDR_RANGE, c->head);
+  int writable = (d->flags & VQ_DESC_F_WRITE) != 0;
+  if (!writable && *seen_writable) return vq_dev_break(q, VQ_RULE_WRITE_BEFORE_READ, c->head);
+  *seen_writable |= writable;
+  q->segs[c->nseg++] = (vq_seg){d->addr, d->len, (uint8_t)writable};
+  if (writable)
+    c->writable_len += d->len;
+  else
+    c->readable_len += d->len;
+  return 0;
+}
+
+/* §2.7.5.3: an indirect table is a descriptor chain of its own, indexed from
+ * its start, which must not itself contain indirect descriptors. */
+static int vq_dev_walk_indirect(vq_dev *q, vq_chain *c, const vq_desc *d, int *seen_writable) {
+  if (!q->indirect) return vq_dev_break(q, VQ_RULE_INDIRECT_NOT_NEGOTIATED, c->head);
+  if (d->flags & VQ_DESC_F_NEXT) return vq_dev_break(q, VQ_RULE_INDIRECT_WITH_NEXT, c->head);
+  if (d->len == 0 || d->len % VQ_DESC_SIZE)
+    return vq_dev_break(q, VQ_RULE_INDIRECT_LEN, c->head);
+  if (!gmem_in_range(q->mem, d->addr, d->len))
+    return vq_dev_break(q, VQ_RULE_DESC_ADDR_RANGE, c->head);
+  uint32_t n = d->len / VQ_DESC_SIZE;
+  uint32_t i = 0;
+  for (uint32_t steps = 0;; steps++) {
+    if (steps >= n) return vq_dev_break(q, VQ_RULE_CHAIN_TOO_LONG, c->head);
+    vq_desc e;
+    int rc = vq_read_desc(q->mem, d->addr + (uint64_t)i * VQ_DESC_SIZE, &e);
+    if (rc) return rc;
+    if (e.flags & VQ_DESC_F_INDIRECT) return vq_dev_break(q, VQ_RULE_INDIRECT_NESTED, c->head);
+    rc = vq_dev_take_buffer(q, c, &e, seen_writable);
+    if (rc) return rc;
+    if (!(e.flags & VQ_DESC_F_NEXT)) return 0;
+    if (e.next >= n) return vq_dev_break(q, VQ_RULE_DESC_INDEX_RANGE, c->head);
+    i = e.next;
+  }
+}
+
+int vq_dev_pop(vq_dev *q, vq_chain *c) {
+  if (q->broken) return EMU_EPROTO;
+  uint16_t avail_idx;
+  int rc = vq_dev_read_avail_idx(q, &avail_idx);
+  if (rc) return rc;
+  if (avail_idx == q->last_avail_idx) return EMU_EAGAIN;
+  /* A driver can have at most `size` heads outstanding; a larger step means
+   * it scribbled on avail.idx (QEMU reports the same as "moved avail index"). */
+  if ((uint16_t)(avail_idx - q->last_avail_idx) > q->layout.size)
+    return vq_dev_break(q, VQ_RULE_AVAIL_IDX_JUMP, -1);
+  /* A read barrier belongs here: avail.idx before the slot it covers. */
+  uint16_t head;
+  rc = gmem_read_le16(q->mem, vq_avail_slot_addr(&q->layout, q->last_avail_idx), &head);
+  if (rc) return rc;
+  memset(c, 0, sizeof *c);
+  c->head = head;
+  c->avail_idx = q->last_avail_idx;
+  c->seg = q->segs;
+  if (head >= q->layout.size) return vq_dev_break(q, VQ_RULE_DESC_INDEX_RANGE, head);
+
+  int seen_writable = 0;
+  uint16_t i = head;
+  for (uint32_t steps = 0;; steps++) {
+    /* §2.7.5.2: no chain is longer than the queue; a longer walk is a loop. */
+    if (steps >= q->layout.size) return vq_dev_break(q, VQ_RULE_CHAIN_TOO_LONG, head);
+    vq_desc d;
+    rc = vq_read_desc(q->mem, vq_desc_addr(&q->layout, i), &d);
+    if (rc) return rc;
+    if (d.flags & VQ_DESC_F_INDIRECT) {
+      rc = vq_dev_walk_indirect(q, c, &d, &seen_writable);
+      if (rc) return rc;
+      break;
+    }
+    rc = vq_dev_take_buffer(q, c, &d, &seen_writable);
+    if (rc) return rc;
+    if (!(d.flags & VQ_DESC_F_NEXT)) break;
+    if (d.next >= q->layout.size) return vq_dev_break(q, VQ_RULE_DESC_INDEX_RANGE, head);
+    i = d.next;
+  }
+  q->last_avail_idx++;
+  emu_trace_emit(q->trace, q->actor, EMU_TR_POP, q->name, head, c->avail_idx,
+                 (int64_t)(c->readable_len + c->writable_len), -1, NULL);
+  return 0;
+}
+
+int vq_dev_push(vq_dev *q, uint16_t head, uint32_t len) {
+  uint64_t slot = vq_used_slot_addr(&q->layout, q->used_idx_shadow);
+  int rc = gmem_write_le32(q->mem, slot, head);
+  if (!rc) rc = gmem_write_le32(q->mem, slot + 4, len);
+  if (rc) return rc;
+  emu_trace_emit(q->trace, q->actor, EMU_TR_USED_PUSHED, q->name, head, q->used_idx_shadow,
+                 len, -1, NULL);
+  q->used_idx_shadow++;
+  return 0;
+}
+
+int vq_dev_publish_used(vq_dev *q) {
+  if (q->used_idx_published == q->used_idx_shadow) return 0;
+  /* Write barrier: elements before the index (§2.7.8.2: len set before idx). */
+  int rc = gmem_write_le16(q->mem, vq_used_idx_addr(&q->layout), q->used_idx_shadow);
+  if (rc) return rc;
+  q->used_idx_published = q->used_idx_shadow;
+  emu_trace_emit(q->trace, q->actor, EMU_TR_USED_PUBLISHED, q->name, -1, q->used_idx_shadow,
+                 -1, -1, NULL);
+  return 0;
+}
+
+int vq_dev_need_interrupt(vq_dev *q) {
+  uint16_t old = q->signalled_used, now = q->used_idx_published;
+  if (old == now) return 0;
+  q->signalled_used = now;
+  if (q->event_idx) {
+    uint16_t used_event = 0;
+    (void)gmem_read_le16(q->mem, vq_used_event_addr(&q->layout), &used_event);
+    return vq_need_event(used_event, now, old);
+  }
+  uint16_t flags = 0;
+  (void)gmem_read_le16(q->mem, vq_avail_flags_addr(&q->layout), &flags);
+  return !(flags & VQ_AVAIL_F_NO_INTERRUPT);
+}
+
+int vq_dev_enable_notify(vq_dev *q) {
+  if (q->event_idx)
+    (void)gmem_write_le16(q->mem, vq_avail_event_addr(&q->layout), q->last_avail_idx);
+  else
+    (void)gmem_write_le16(q->mem, vq_used_flags_addr(&q->layout), 0);
+  /* Full barrier, then recheck: the driver may have published just before it
+   * could see the request and so not kick. */
+  return vq_dev_has_avail(q);
+}
+
+void vq_dev_disable_notify(vq_dev *q) {
+  /* With EVENT_IDX the flag is not used (§2.7.10.2); avail_event stays put and
+   * suppresses kicks until the driver crosses it. */
+  if (!q->event_idx)
+    (void)gmem_write_le16(q->mem, vq_used_flags_addr(&q->layout), VQ_USED_F_NO_NOTIFY);
+}
+
+/* Walks the segments of one direction, calling copy for each piece that
+ * overlaps [off, off + len). */
+static int vq_chain_copy(const vq_chain *c, int writable, uint64_t off, size_t len,
+                         int (*copy)(void *ctx, uint64_t gpa, size_t done, size_t n),
+                         void *ctx) {
+  size_t done = 0;
+  for (uint32_t i = 0; i < c->nseg && done < len; i++) {
+    const vq_seg *s = &c->seg[i];
+    if (s->writable != writable) continue;
+    if (off >= s->len) {
+      off -= s->len;
+      continue;
+    }
+    size_t n = s->len - off;
+    if (n > len - done) n = len - done;
+    int rc = copy(ctx, s->gpa + off, done, n);
+    if (rc) return rc;
+    done += n;
+    off = 0;
+  }
+  return done == len ? 0 : EMU_ERANGE;
+}
+
+struct vq_copy_ctx {
+  gmem *mem;
+  uint8_t *host;
+};
+
+static int vq_copy_out(void *ctx, uint64_t gpa, size_t done, size_t n) {
+  struct vq_copy_ctx *x = ctx;
+  return gmem_read(x->mem, gpa, x->host + done, n);
+}
+
+static int vq_copy_in(void *ctx, uint64_t gpa, size_t done, size_t n) {
+  struct vq_copy_ctx *x = ctx;
+  return gmem_write(x->mem, gpa, x->host + done, n);
+}
+
+int vq_chain_read(const vq_dev *q, const vq_chain *c, uint64_t off, void *dst, size_t len) {
+  struct vq_copy_ctx x = {q->mem, dst};
+  return vq_chain_copy(c, 0, off, len, vq_copy_out, &x);
+}
+
+int vq_chain_write(vq_dev *q, const vq_chain *c, uint64_t off, const void *src, size_t len) {
+  struct vq_copy_ctx x = {q->mem, (uint8_t *)src};
+  return vq_chain_copy(c, 1, off, len, vq_copy_in, &x);
+}

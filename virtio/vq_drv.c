@@ -1,0 +1,229 @@
+#include "virtio/vq_drv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu/err.h"
+
+static void vq_drv_trace(vq_drv *q, emu_trace_kind kind, int64_t head, int64_t idx,
+                         int64_t len) {
+  emu_trace_emit(q->trace, q->actor, kind, q->name, head, idx, len, -1, NULL);
+}
+
+int vq_drv_init(vq_drv *q, gmem *mem, uint16_t size, int event_idx, int indirect,
+                uint16_t max_indirect) {
+  memset(q, 0, sizeof *q);
+  if (!vq_size_valid(size) || (indirect && max_indirect == 0)) return EMU_EINVAL;
+  q->mem = mem;
+  q->layout.size = size;
+  q->event_idx = event_idx;
+  q->indirect = indirect;
+  q->max_indirect = indirect ? max_indirect : 0;
+  q->actor = "driver";
+  q->name = "vq";
+  int rc = gmem_alloc(mem, vq_desc_table_bytes(size), VQ_DESC_ALIGN, &q->layout.desc);
+  if (!rc) rc = gmem_alloc(mem, vq_avail_bytes(size), VQ_AVAIL_ALIGN, &q->layout.avail);
+  if (!rc) rc = gmem_alloc(mem, vq_used_bytes(size), VQ_USED_ALIGN, &q->layout.used);
+  if (!rc && indirect)
+    rc = gmem_alloc(mem, (uint64_t)size * max_indirect * VQ_DESC_SIZE, VQ_DESC_ALIGN,
+                    &q->indirect_base);
+  if (rc) return rc;
+  q->free_next = malloc(sizeof *q->free_next * size);
+  q->heads = calloc(size, sizeof *q->heads);
+  if (!q->free_next || !q->heads) {
+    vq_drv_close(q);
+    return EMU_ENOMEM;
+  }
+  for (uint32_t i = 0; i < size; i++) q->free_next[i] = (uint16_t)(i + 1);
+  q->num_free = size;
+  /* The device's ring parts start zeroed (§2.7: the driver zeroes used ring
+   * memory before handing it over); gmem_alloc'd memory already is. */
+  return 0;
+}
+
+void vq_drv_close(vq_drv *q) {
+  free(q->free_next);
+  free(q->heads);
+  memset(q, 0, sizeof *q);
+}
+
+void vq_drv_set_trace(vq_drv *q, emu_trace *t, const char *actor, const char *name) {
+  q->trace = t;
+  q->actor = actor;
+  q->name = name;
+}
+
+static int vq_drv_write_desc(vq_drv *q, uint64_t at, uint64_t addr, uint32_t len,
+                             uint16_t flags, uint16_t next) {
+  int rc = gmem_write_le64(q->mem, at, addr);
+  if (!rc) rc = gmem_write_le32(q->mem, at + 8, len);
+  if (!rc) rc = gmem_write_le16(q->mem, at + 12, flags);
+  if (!rc) rc = gmem_write_le16(q->mem, at + 14, next);
+  return rc;
+}
+
+int vq_drv_add(vq_drv *q, const vq_sg *sg, unsigned n_out, unsigned n_in, void *token) {
+  unsigned total = n_out + n_in;
+  if (total == 0) return EMU_EINVAL;
+  int use_indirect = q->indirect && total > 1 && total <= q->max_indirect;
+  unsigned needed = use_indirect ? 1 : total;
+  if (needed > q->num_free) return EMU_ENOSPC;
+
+  uint16_t head = q->free_head, tail = head;
+  uint32_t writable = 0;
+  int rc = 0;
+  if (use_indirect) {
+    /* §2.7.5.3: the table is a chain of its own, indices relative to it. */
+    uint64_t table = q->indirect_base + (uint64_t)head * q->max_indirect * VQ_DESC_SIZE;
+    for (unsigned i = 0; i < total && !rc; i++) {
+      uint16_t flags = (uint16_t)((i + 1 < total ? VQ_DESC_F_NEXT : 0) |
+                                  (i >= n_out ? VQ_DESC_F_WRITE : 0));
+      rc = vq_drv_write_desc(q, table + (uint64_t)i * VQ_DESC_SIZE, sg[i].gpa, sg[i].len,
+                             flags, (uint16_t)(i + 1 < total ? i + 1 : 0));
+      if (i >= n_out) writable += sg[i].len;
+    }
+    if (!rc)
+      rc = vq_drv_write_desc(q, vq_desc_addr(&q->layout, head), table,
+                             total * VQ_DESC_SIZE, VQ_DESC_F_INDIRECT, 0);
+    if (rc) return rc;
+    vq_drv_trace(q, EMU_TR_DESC_WRITTEN, head, head, total * VQ_DESC_SIZE);
+    q->free_head = q->free_next[head];
+  } else {
+    uint16_t d = head;
+    for (unsigned i = 0; i < total; i++) {
+      uint16_t next = q->free_next[d];
+      uint16_t flags = (uint16_t)((i + 1 < total ? VQ_DESC_F_NEXT : 0) |
+                                  (i >= n_out ? VQ_DESC_F_WRITE : 0));
+      rc = vq_drv_write_desc(q, vq_desc_addr(&q->layout, d), sg[i].gpa, sg[i].len, flags,
+                             i + 1 < total ? next : 0);
+      if (rc) return rc;
+      if (i >= n_out) writable += sg[i].len;
+      vq_drv_trace(q, EMU_TR_DESC_WRITTEN, head, d, sg[i].len);
+      tail = d;
+      d = next;
+    }
+    q->free_head = d;
+  }
+  q->num_free = (uint16_t)(q->num_free - needed);
+  q->heads[head] = (vq_drv_head){token, writable, (uint16_t)needed, tail, 1};
+  q->in_flight++;
+
+  uint16_t slot = q->avail_idx_shadow;
+  rc = gmem_write_le16(q->mem, vq_avail_slot_addr(&q->layout, slot), head);
+  if (rc) return rc;
+  vq_drv_trace(q, EMU_TR_AVAIL_ADDED, head, slot, -1);
+  q->avail_idx_shadow = (uint16_t)(slot + 1);
+  return head;
+}
+
+int vq_drv_publish(vq_drv *q) {
+  uint16_t old = q->avail_idx_published, now = q->avail_idx_shadow;
+  if (old == now) return 0;
+  /* A real driver puts a write barrier here (virtio_wmb): the descriptors and
+   * ring slots must be visible before the index that exposes them (§2.7.13.3). */
+  int rc = gmem_write_le16(q->mem, vq_avail_idx_addr(&q->layout), now);
+  if (rc) return rc;
+  q->avail_idx_published = now;
+  vq_drv_trace(q, EMU_TR_AVAIL_PUBLISHED, -1, now, -1);
+  /* ...and a full barrier here: the index store must be visible before the
+   * suppression fields are read, or a device going idle is missed (§2.7.13.4). */
+  if (q->event_idx) {
+    uint16_t avail_event = 0;
+    rc = gmem_read_le16(q->mem, vq_avail_event_addr(&q->layout), &avail_event);
+    if (rc) return rc;
+    return vq_need_event(avail_event, now, old);
+  }
+  uint16_t used_flags = 0;
+  rc = gmem_read_le16(q->mem, vq_used_flags_addr(&q->layout), &used_flags);
+  if (rc) return rc;
+  return !(used_flags & VQ_USED_F_NO_NOTIFY);
+}
+
+uint16_t vq_drv_read_used_idx(const vq_drv *q) {
+  uint16_t idx = q->last_used_idx;
+  /* In range by construction: the ring was allocated in this memory. */
+  (void)gmem_read_le16(q->mem, vq_used_idx_addr(&q->layout), &idx);
+  return idx;
+}
+
+int vq_drv_has_used(const vq_drv *q) { return vq_drv_read_used_idx(q) != q->last_used_idx; }
+
+static int vq_drv_violation(vq_drv *q, vq_rule rule) {
+  q->last_violation = rule;
+  q->violations[rule]++;
+  emu_trace_emit(q->trace, q->actor, EMU_TR_VIOLATION, q->name, -1, -1, -1, -1,
+                 vq_rule_name(rule));
+  return EMU_EPROTO;
+}
+
+static void vq_drv_free_head(vq_drv *q, uint16_t head) {
+  vq_drv_head *h = &q->heads[head];
+  q->free_next[h->tail] = q->free_head;
+  q->free_head = head;
+  q->num_free = (uint16_t)(q->num_free + h->ndesc);
+  h->in_flight = 0;
+  h->token = NULL;
+  q->in_flight--;
+}
+
+int vq_drv_take_used_at(vq_drv *q, uint16_t used_idx, vq_used_elem *elem) {
+  uint64_t slot = vq_used_slot_addr(&q->layout, used_idx);
+  uint32_t id = 0, len = 0;
+  int rc = gmem_read_le32(q->mem, slot, &id);
+  if (!rc) rc = gmem_read_le32(q->mem, slot + 4, &len);
+  if (rc) return rc;
+  elem->head = (uint16_t)id;
+  elem->len = len;
+  elem->token = NULL;
+  /* Distrust the device (like Linux's BAD_RING): an id that is not a head in
+   * flight would make us free or reuse a buffer we never offered. */
+  if (id >= q->layout.size) return vq_drv_violation(q, VQ_RULE_USED_ID_RANGE);
+  if (!q->heads[id].in_flight) return vq_drv_violation(q, VQ_RULE_USED_ID_NOT_IN_FLIGHT);
+  elem->token = q->heads[id].token;
+  uint32_t writable = q->heads[id].writable_len;
+  vq_drv_free_head(q, (uint16_t)id);
+  if (len > writable) {
+    elem->len = 0;
+    return vq_drv_violation(q, VQ_RULE_USED_LEN_TOO_BIG);
+  }
+  return 0;
+}
+
+void vq_drv_set_last_used(vq_drv *q, uint16_t idx) { q->last_used_idx = idx; }
+
+int vq_drv_get_used(vq_drv *q, vq_used_elem *elem) {
+  uint16_t used_idx = vq_drv_read_used_idx(q);
+  if (used_idx == q->last_used_idx) return EMU_EAGAIN;
+  /* A real driver puts a read barrier here (virtio_rmb): read used.idx before
+   * the element it covers (§2.7.13.6 / §2.7.8). */
+  if ((uint16_t)(used_idx - q->last_used_idx) > q->in_flight) {
+    /* More elements than buffers offered: nothing past the cursor can be
+     * trusted, so do not advance it. */
+    elem->token = NULL;
+    return vq_drv_violation(q, VQ_RULE_USED_IDX_JUMP);
+  }
+  int rc = vq_drv_take_used_at(q, q->last_used_idx, elem);
+  q->last_used_idx++;
+  if (!rc) vq_drv_trace(q, EMU_TR_USED_CONSUMED, elem->head, q->last_used_idx - 1, elem->len);
+  return rc;
+}
+
+void vq_drv_disable_interrupts(vq_drv *q) {
+  /* With EVENT_IDX the flag is ignored by the device (§2.7.7.2), so leave
+   * used_event where it is: the device interrupts only when crossing it. */
+  if (q->event_idx) return;
+  q->avail_flags_shadow |= VQ_AVAIL_F_NO_INTERRUPT;
+  (void)gmem_write_le16(q->mem, vq_avail_flags_addr(&q->layout), q->avail_flags_shadow);
+}
+
+int vq_drv_enable_interrupts(vq_drv *q) {
+  if (q->event_idx) {
+    (void)gmem_write_le16(q->mem, vq_used_event_addr(&q->layout), q->last_used_idx);
+  } else {
+    q->avail_flags_shadow &= (uint16_t)~VQ_AVAIL_F_NO_INTERRUPT;
+    (void)gmem_write_le16(q->mem, vq_avail_flags_addr(&q->layout), q->avail_flags_shadow);
+  }
+  /* A full barrier belongs here: the device may have pushed an element just
+   * before seeing the new used_event, and would then not interrupt. */
+  return vq_drv_has_used(q);
+}
