@@ -67,6 +67,9 @@ int cli_open_trace(const char *cmd, cli_sim_opts *o, FILE **sink);
 /* Closes it, reporting a write error. 0 or CLI_EXIT_FAIL. */
 int cli_close_trace(const char *cmd, const char *path, FILE *sink, const scn *s);
 
+/* A JSON string literal, quotes and escapes included. */
+void cli_print_json_string(FILE *out, const char *s);
+
 /* The run's counters: fates, device, driver, trace. */
 void cli_print_summary(FILE *out, const scn *s);
 /* The same as members of an open JSON object (no braces). */

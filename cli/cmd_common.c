@@ -200,3 +200,16 @@ void cli_print_summary_json(FILE *out, const scn *s) {
           ",\"trace_events\":%" PRIu64 ",\"trace_hash\":\"%016" PRIx64 "\"",
           scn_now(s) - s->cfg.start_ns, s->cfg.seed, s->trace.events, s->trace.hash);
 }
+
+void cli_print_json_string(FILE *out, const char *s) {
+  fputc('"', out);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\')
+      fprintf(out, "\\%c", *p);
+    else if (*p < 0x20)
+      fprintf(out, "\\u%04x", *p);
+    else
+      fputc(*p, out);
+  }
+  fputc('"', out);
+}

@@ -117,26 +117,18 @@ int cmd_replay(int argc, char **argv) {
     return cli_error("replay", CLI_EXIT_FAIL, "cannot build the simulation: %s", emu_strerror(rc));
   }
   scn_set_host_rx(&s, replay_on_guest_frame, &out);
-  uint64_t at = o.cfg.start_ns, out_of_order = 0, truncated = 0;
-  for (size_t i = 0; i < in.nframes; i++) {
-    const emu_pcap_frame *f = &in.frames[i];
-    if (f->ts_ns < at)
-      out_of_order++;
-    else
-      at = f->ts_ns;
-    truncated += f->caplen < f->origlen;
-    if (scn_inject_at(&s, at, f->data, f->caplen)) {
-      rc = cli_error("replay", CLI_EXIT_FAIL, "out of memory queuing frame %zu", i + 1);
-      break;
-    }
-  }
+  scn_capture_notes notes;
+  if (scn_inject_capture(&s, &in, &notes))
+    rc = cli_error("replay", CLI_EXIT_FAIL, "out of memory queuing the capture's frames");
   if (!rc) {
     scn_run(&s, EMU_TIME_NEVER, UINT64_MAX);
     scn_finish(&s);
     if (o.json) {
-      printf("{\"command\":\"replay\",\"input\":\"%s\",\"frames_out_of_order\":%" PRIu64
-             ",\"frames_truncated\":%" PRIu64 ",\"frames\":[",
-             in_path, out_of_order, truncated);
+      printf("{\"command\":\"replay\",\"input\":");
+      cli_print_json_string(stdout, in_path);
+      printf(",\"frames_out_of_order\":%" PRIu64 ",\"frames_truncated\":%" PRIu64
+             ",\"frames\":[",
+             notes.out_of_order, notes.truncated);
       replay_print_frames(&s, &in, 1);
       printf("],");
       cli_print_summary_json(stdout, &s);
@@ -144,12 +136,12 @@ int cmd_replay(int argc, char **argv) {
     } else {
       printf("vnetsim replay: %s, %zu frames (seed %" PRIu64 ", queue %u)\n", in_path,
              in.nframes, o.cfg.seed, o.cfg.queue_size);
-      if (out_of_order)
+      if (notes.out_of_order)
         printf("  note: %" PRIu64 " frames were earlier than their predecessor and were "
-               "injected right after it\n", out_of_order);
-      if (truncated)
+               "injected right after it\n", notes.out_of_order);
+      if (notes.truncated)
         printf("  note: %" PRIu64 " frames were truncated by the capture; their captured bytes "
-               "were injected\n", truncated);
+               "were injected\n", notes.truncated);
       replay_print_frames(&s, &in, 0);
       cli_print_summary(stdout, &s);
       if (out.open) printf("wrote %" PRIu64 " guest frames to %s\n", out.w.frames, out_path);

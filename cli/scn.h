@@ -83,6 +83,18 @@ void scn_set_host_rx(scn *s, scn_host_rx_fn fn, void *ctx);
 /* Asks the host peer to ping dst_ip at at_ns (ident 0x7653, seq as given). */
 int scn_peer_ping_at(scn *s, uint64_t at_ns, uint32_t dst_ip, uint16_t seq, uint16_t payload);
 
+/* What scn_inject_capture() found in a capture. */
+typedef struct scn_capture_notes {
+  uint64_t out_of_order; /* earlier than their predecessor: sent right after it */
+  uint64_t truncated;    /* caplen < origlen: the captured bytes are sent */
+} scn_capture_notes;
+
+struct emu_pcap_file;
+/* Queues every frame of a loaded capture at its capture time; frame i of the
+ * file becomes ledger frame i. Call on a scenario whose start_ns is the first
+ * frame's time. Returns 0 or EMU_ENOMEM. */
+int scn_inject_capture(scn *s, const struct emu_pcap_file *in, scn_capture_notes *notes);
+
 /* Runs until no event is due at or before until_ns (EMU_TIME_NEVER: until
  * idle) or max_steps events ran. Returns the number of events run. */
 uint64_t scn_run(scn *s, uint64_t until_ns, uint64_t max_steps);

@@ -156,23 +156,17 @@ void vnet_dev_rx_frame(vnet_dev *d, uint32_t id, const uint8_t *frame, size_t le
 static int vnet_dev_process_tx(vnet_dev *d) {
   vq_dev *vq = &d->q[VNET_TXQ].vq;
   uint64_t batch = emu_rng_range(d->actor.sched->rng, d->cfg.batch_min, d->cfg.batch_max);
-  uint64_t done = 0;
+  /* No kicks while the device is busy on this queue anyway (§2.7.10). */
   vq_dev_disable_notify(vq);
-  for (;;) {
+  for (uint64_t done = 0; done < batch; done++) {
     vq_chain c;
-    int rc = done < batch ? vq_dev_pop(vq, &c) : EMU_EAGAIN;
-    if (rc == EMU_EAGAIN) {
-      if (done >= batch) break;
-      /* Ring empty: ask for the next kick, then look once more for the race. */
-      if (!vq_dev_enable_notify(vq)) break;
-      continue;
-    }
+    int rc = vq_dev_pop(vq, &c);
+    if (rc == EMU_EAGAIN) break;
     if (rc) {
       vnet_dev_needs_reset(d, VNET_TXQ, vq->broken);
-      break;
+      return 0;
     }
     d->stats.pops[VNET_TXQ]++;
-    done++;
     uint64_t frame_len = c.readable_len > VNET_HDR_LEN ? c.readable_len - VNET_HDR_LEN : 0;
     /* §5.1.6.2: TX chains are device-readable; header then frame. */
     if (c.writable_len || frame_len == 0 || frame_len > VNET_MAX_FRAME ||
@@ -189,7 +183,10 @@ static int vnet_dev_process_tx(vnet_dev *d) {
   }
   vq_dev_publish_used(vq);
   vnet_dev_interrupt(d, VNET_TXQ);
-  return done >= batch && vq_dev_has_avail(vq);
+  if (vq_dev_has_avail(vq)) return 1;
+  /* Going idle: ask for the next kick, and look once more in case the driver
+   * published before it could see the request. */
+  return vq_dev_enable_notify(vq);
 }
 
 static void vnet_dev_handle(emu_actor *self, const emu_event *ev) {

@@ -86,11 +86,9 @@ static int vnet_drv_post_rx(vnet_drv *drv, uint32_t buf) {
 }
 
 /* Hands one used RX element to the stack and gives its buffer back. */
-static void vnet_drv_rx_one(vnet_drv *drv, const vq_used_elem *e, uint16_t used_pos) {
+static void vnet_drv_rx_one(vnet_drv *drv, const vq_used_elem *e) {
   uint64_t now = vnet_drv_now(drv);
   uint32_t buf = (uint32_t)((uintptr_t)e->token - 1);
-  emu_trace_emit(drv->trace, "driver", EMU_TR_USED_CONSUMED, "rx", e->head, used_pos, e->len, -1,
-                 NULL);
   int64_t id = drv->fates ? emu_fates_take_buffer(drv->fates, e->head, now) : -1;
   if (e->len > VNET_HDR_LEN) {
     uint32_t len = e->len - VNET_HDR_LEN;
@@ -127,7 +125,7 @@ static int vnet_drv_rx_last_only(vnet_drv *drv) {
   int rc = vq_drv_take_used_at(&drv->rxq, newest, &e);
   vq_drv_set_last_used(&drv->rxq, used_idx);
   if (rc == 0)
-    vnet_drv_rx_one(drv, &e, newest);
+    vnet_drv_rx_one(drv, &e);
   else
     drv->stats.rx_bad_used++;
   return 1;
@@ -142,16 +140,15 @@ void vnet_drv_rx_poll(vnet_drv *drv) {
       if (vnet_drv_rx_last_only(drv)) continue;
     } else {
       vq_used_elem e;
-      uint16_t pos = drv->rxq.last_used_idx;
       int rc = vq_drv_get_used(&drv->rxq, &e);
       if (rc == 0) {
-        vnet_drv_rx_one(drv, &e, pos);
+        vnet_drv_rx_one(drv, &e);
         continue;
       }
       if (rc == EMU_EPROTO) {
         drv->stats.rx_bad_used++;
         if (drv->rxq.last_violation == VQ_RULE_USED_IDX_JUMP) break; /* no progress possible */
-        if (e.token) vnet_drv_rx_one(drv, &e, pos); /* len rejected: recycle the buffer */
+        if (e.token) vnet_drv_rx_one(drv, &e); /* len rejected: recycle the buffer */
         continue;
       }
     }

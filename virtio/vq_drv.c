@@ -182,6 +182,7 @@ int vq_drv_take_used_at(vq_drv *q, uint16_t used_idx, vq_used_elem *elem) {
   elem->token = q->heads[id].token;
   uint32_t writable = q->heads[id].writable_len;
   vq_drv_free_head(q, (uint16_t)id);
+  vq_drv_trace(q, EMU_TR_USED_CONSUMED, id, used_idx, len);
   if (len > writable) {
     elem->len = 0;
     return vq_drv_violation(q, VQ_RULE_USED_LEN_TOO_BIG);
@@ -204,7 +205,6 @@ int vq_drv_get_used(vq_drv *q, vq_used_elem *elem) {
   }
   int rc = vq_drv_take_used_at(q, q->last_used_idx, elem);
   q->last_used_idx++;
-  if (!rc) vq_drv_trace(q, EMU_TR_USED_CONSUMED, elem->head, q->last_used_idx - 1, elem->len);
   return rc;
 }
 
