@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the dependencies, then builds and runs every Check suite twice:
+# under AddressSanitizer + UndefinedBehaviorSanitizer, then as the release
+# build with warnings as errors. The last lines are ctest's summary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "== sanitizer build (ASan + UBSan)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVNETSIM_SANITIZE=ON -DVNETSIM_WERROR=ON >/dev/null
+cmake --build build-asan -j "$jobs" >/dev/null
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan -j "$jobs" --output-on-failure
+
+echo "== release build"
+cmake -S . -B build -DVNETSIM_WERROR=ON >/dev/null
+cmake --build build -j "$jobs" >/dev/null
+ctest --test-dir build -j "$jobs" --output-on-failure

@@ -1,0 +1,189 @@
+/* The vnetsim command as a user runs it: exit codes, one-line errors, help,
+ * and output a script can parse. Runs the built binary in a shell. */
+#define _DEFAULT_SOURCE /* mkdtemp */
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static char tmpdir[64];
+static char out_buf[1 << 16], err_buf[1 << 12];
+
+static size_t slurp(const char *path, char *buf, size_t cap) {
+  FILE *f = fopen(path, "r");
+  size_t n = 0;
+  if (f) {
+    n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+  }
+  buf[n] = '\0';
+  return n;
+}
+
+/* Runs "vnetsim ARGS" with stdin closed; returns its exit status and leaves
+ * stdout and stderr in out_buf and err_buf. */
+static int run(const char *args) {
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "cd %s && '%s' %s >%s/out 2>%s/err </dev/null", VNETSIM_CAPTURES_DIR,
+           VNETSIM_BIN, args, tmpdir, tmpdir);
+  int st = system(cmd);
+  char path[128];
+  snprintf(path, sizeof path, "%s/out", tmpdir);
+  slurp(path, out_buf, sizeof out_buf);
+  snprintf(path, sizeof path, "%s/err", tmpdir);
+  slurp(path, err_buf, sizeof err_buf);
+  ck_assert_msg(WIFEXITED(st), "'%s' did not exit normally", args);
+  return WEXITSTATUS(st);
+}
+
+static int count_lines(const char *s) {
+  int n = 0;
+  for (; *s; s++) n += *s == '\n';
+  return n;
+}
+
+static void setup(void) {
+  strcpy(tmpdir, "/tmp/vnetsim-cli-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void teardown(void) {
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(test_no_arguments_runs_the_demo) {
+  ck_assert_int_eq(run(""), 0);
+  ck_assert_ptr_nonnull(strstr(out_buf, "4 of 4 pings answered"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "answered             5"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "all accounted: yes"));
+  ck_assert_str_eq(err_buf, "");
+}
+END_TEST
+
+START_TEST(test_demo_json_is_one_object) {
+  ck_assert_int_eq(run("demo --pings 3 --seed 9 --json"), 0);
+  ck_assert_int_eq(count_lines(out_buf), 1);
+  ck_assert_int_eq(out_buf[0], '{');
+  ck_assert_ptr_nonnull(strstr(out_buf, "\"replied\":3,"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "\"fates_accounted\":true"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "\"answered\":4"));
+}
+END_TEST
+
+START_TEST(test_same_seed_prints_same_output) {
+  char first[sizeof out_buf];
+  ck_assert_int_eq(run("--seed 42"), 0);
+  strcpy(first, out_buf);
+  ck_assert_int_eq(run("--seed 42"), 0);
+  ck_assert_str_eq(out_buf, first);
+}
+END_TEST
+
+START_TEST(test_every_command_explains_itself) {
+  static const char *const cmds[] = {"--help", "demo --help", "replay --help", "bench --help"};
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+    ck_assert_int_eq(run(cmds[i]), 0);
+    ck_assert_msg(strstr(out_buf, "usage: vnetsim") != NULL, "%s prints no usage", cmds[i]);
+  }
+}
+END_TEST
+
+/* Each bad invocation: exit 2, one line on stderr naming the problem. */
+static const struct {
+  const char *args, *names;
+} bad_calls[] = {
+    {"--bogus", "--bogus"},
+    {"demo --qsize 100", "power of two"},
+    {"demo --qsize 65536", "power of two"},
+    {"demo --seed -1", "--seed"},
+    {"demo --bug rx-everything", "rx-everything"},
+    {"demo --pings 0", "--pings"},
+    {"demo --guest-ip 10.0.2", "--guest-ip"},
+    {"demo --guest-mac 01:00:5e:00:00:01", "unicast"},
+    {"demo extra", "extra"},
+    {"replay", "missing the input"},
+    {"replay /nonexistent/in.pcap", "/nonexistent/in.pcap"},
+    {"replay README.md", "README.md"},
+    {"replay tcpdump_tcp-handshake-nano.pcap", "not Ethernet"},
+    {"replay pcpp_pcapng-example.pcapng", "frame 60"},
+    {"replay pcpp_microsecs.pcap -o /nonexistent/out.pcap", "/nonexistent/out.pcap"},
+    {"replay pcpp_microsecs.pcap --trace /nonexistent/t.jsonl", "/nonexistent/t.jsonl"},
+    {"bench --frames 5", "--frames"},
+    {"frobnicate", "frobnicate"},
+};
+
+START_TEST(test_bad_input_exits_2_with_one_line) {
+  int rc = run(bad_calls[_i].args);
+  ck_assert_msg(rc == 2, "'%s' exited %d", bad_calls[_i].args, rc);
+  ck_assert_msg(count_lines(err_buf) == 1, "'%s' printed %d lines on stderr: %s",
+                bad_calls[_i].args, count_lines(err_buf), err_buf);
+  ck_assert_msg(strstr(err_buf, bad_calls[_i].names) != NULL, "'%s': stderr '%s' lacks '%s'",
+                bad_calls[_i].args, err_buf, bad_calls[_i].names);
+}
+END_TEST
+
+START_TEST(test_replay_writes_answers_and_fates) {
+  char args[256];
+  snprintf(args, sizeof args,
+           "replay pcpp_ArpRequestPacket.pcap --guest-ip 10.0.0.138 -o %s/o.pcap --trace %s/t.jsonl",
+           tmpdir, tmpdir);
+  ck_assert_int_eq(run(args), 0);
+  ck_assert_ptr_nonnull(strstr(out_buf, "frame    1"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "answered"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "wrote 1 guest frames"));
+  /* the output capture: a 24-byte pcap header, a 16-byte record header and
+   * the 42-byte ARP reply; the nanosecond magic */
+  char path[128];
+  snprintf(path, sizeof path, "%s/o.pcap", tmpdir);
+  static char pcap[256];
+  ck_assert_uint_eq(slurp(path, pcap, sizeof pcap), 24 + 16 + 42);
+  ck_assert_uint_eq((uint8_t)pcap[0], 0x4d);
+  ck_assert_uint_eq((uint8_t)pcap[3], 0xa1);
+  /* every trace line is a JSON object with a time and an event */
+  snprintf(path, sizeof path, "%s/t.jsonl", tmpdir);
+  static char trace[1 << 20];
+  slurp(path, trace, sizeof trace);
+  int lines = count_lines(trace);
+  ck_assert_int_gt(lines, 500);
+  ck_assert_int_eq(strncmp(trace, "{\"t\":", 5), 0);
+  ck_assert_ptr_nonnull(strstr(trace, "\"ev\":\"frame_fate\""));
+  ck_assert_ptr_nonnull(strstr(trace, "\"detail\":\"answered\""));
+}
+END_TEST
+
+START_TEST(test_bench_reports_ratio) {
+  ck_assert_int_eq(run("bench --frames 2000 --json"), 0);
+  ck_assert_ptr_nonnull(strstr(out_buf, "\"size\":64"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "\"size\":1500"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "\"ratio\":"));
+}
+END_TEST
+
+static Suite *cli_suite(void) {
+  Suite *s = suite_create("cli");
+  TCase *tc = tcase_create("command");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, test_no_arguments_runs_the_demo);
+  tcase_add_test(tc, test_demo_json_is_one_object);
+  tcase_add_test(tc, test_same_seed_prints_same_output);
+  tcase_add_test(tc, test_every_command_explains_itself);
+  tcase_add_loop_test(tc, test_bad_input_exits_2_with_one_line, 0,
+                      (int)(sizeof bad_calls / sizeof bad_calls[0]));
+  tcase_add_test(tc, test_replay_writes_answers_and_fates);
+  tcase_add_test(tc, test_bench_reports_ratio);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(cli_suite());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
