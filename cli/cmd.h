@@ -34,6 +34,7 @@ enum {
   CLI_OPT_BACKLOG,
   CLI_OPT_GUEST_IP,
   CLI_OPT_GUEST_MAC,
+  CLI_OPT_LATENCY,
   CLI_OPT_SHARED_END
 };
 
@@ -46,7 +47,8 @@ enum {
       {"json", no_argument, NULL, CLI_OPT_JSON},                    \
       {"backlog", required_argument, NULL, CLI_OPT_BACKLOG},        \
       {"guest-ip", required_argument, NULL, CLI_OPT_GUEST_IP},      \
-      {"guest-mac", required_argument, NULL, CLI_OPT_GUEST_MAC}
+      {"guest-mac", required_argument, NULL, CLI_OPT_GUEST_MAC},    \
+      {"latency", required_argument, NULL, CLI_OPT_LATENCY}
 
 /* Help text for the shared options. */
 extern const char cli_sim_options_help[];

@@ -19,6 +19,9 @@ const char cli_sim_options_help[] =
     "  --backlog N      frames the device holds while no RX buffer is posted (default 8)\n"
     "  --guest-ip A.B.C.D   the guest's IPv4 address (default 10.0.2.15, netmask /24)\n"
     "  --guest-mac MAC  the guest's MAC address (default 52:54:00:12:34:56)\n"
+    "  --latency LIST   modelled latencies in virtual ns, each drawn per use from MIN-MAX:\n"
+    "                   kick=200-800,irq=1000-3000,link=5000-20000 (the defaults), and\n"
+    "                   batch=1-16, the TX chains the device handles per run\n"
     "  --trace FILE     write every ring and notification event as JSON lines\n"
     "  --json           print the summary as one JSON object\n";
 
@@ -59,6 +62,38 @@ static int cli_parse_mac(const char *s, uint8_t mac[6]) {
     return -1;
   for (int i = 0; i < 6; i++) mac[i] = (uint8_t)b[i];
   return (mac[0] & 1) ? -1 : 0; /* a group address cannot be an interface's */
+}
+
+/* "name=MIN-MAX" or "name=N", comma-separated, into the scenario's latencies. */
+static int cli_parse_latency(const char *list, scn_config *cfg) {
+  char buf[256];
+  if (strlen(list) >= sizeof buf) return -1;
+  strcpy(buf, list);
+  for (char *save = NULL, *item = strtok_r(buf, ",", &save); item;
+       item = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(item, '=');
+    if (!eq) return -1;
+    *eq = '\0';
+    char *range = eq + 1, *dash = strchr(range, '-');
+    uint64_t lo, hi;
+    if (dash) *dash = '\0';
+    if (cli_parse_uint(range, 0, 1000000000000ull, &lo)) return -1;
+    if (dash ? cli_parse_uint(dash + 1, lo, 1000000000000ull, &hi) : 0) return -1;
+    if (!dash) hi = lo;
+    emu_latency lat = {lo, hi};
+    if (!strcmp(item, "kick"))
+      cfg->kick_latency = lat;
+    else if (!strcmp(item, "irq"))
+      cfg->irq_latency = lat;
+    else if (!strcmp(item, "link"))
+      cfg->backend_latency = lat;
+    else if (!strcmp(item, "batch") && lo >= 1 && hi <= UINT32_MAX) {
+      cfg->batch_min = (uint32_t)lo;
+      cfg->batch_max = (uint32_t)hi;
+    } else
+      return -1;
+  }
+  return 0;
 }
 
 void cli_sim_opts_default(cli_sim_opts *o, const char *cmd) {
@@ -110,6 +145,13 @@ int cli_sim_opt(cli_sim_opts *o, int opt, const char *arg) {
       if (cli_parse_mac(arg, o->cfg.guest.mac))
         return cli_error(o->cmd, CLI_EXIT_USAGE,
                          "--guest-mac: '%s' is not a unicast MAC like 52:54:00:12:34:56", arg);
+      return 0;
+    case CLI_OPT_LATENCY:
+      if (cli_parse_latency(arg, &o->cfg))
+        return cli_error(o->cmd, CLI_EXIT_USAGE,
+                         "--latency: '%s' is not a list like kick=200-800,irq=1000,link=5000-20000,"
+                         "batch=1-16",
+                         arg);
       return 0;
     default:
       return -1;

@@ -83,6 +83,15 @@ START_TEST(test_same_seed_prints_same_output) {
 }
 END_TEST
 
+START_TEST(test_fixed_latencies_give_fixed_round_trips) {
+  /* link 10 us each way, kick 1 us, interrupt 2 us: every echo after the
+   * first (which waits for ARP) takes exactly link + irq + kick + link */
+  ck_assert_int_eq(run("--latency kick=1000,irq=2000,link=10000,batch=4 --pings 3"), 0);
+  ck_assert_ptr_nonnull(strstr(out_buf, "ping seq=2   reply after 23.000 us"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "ping seq=3   reply after 23.000 us"));
+}
+END_TEST
+
 START_TEST(test_every_command_explains_itself) {
   static const char *const cmds[] = {"--help", "demo --help", "replay --help", "bench --help"};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
@@ -105,6 +114,9 @@ static const struct {
     {"demo --guest-ip 10.0.2", "--guest-ip"},
     {"demo --guest-mac 01:00:5e:00:00:01", "unicast"},
     {"demo extra", "extra"},
+    {"demo --latency kick=5-1", "--latency"},
+    {"demo --latency warp=1", "--latency"},
+    {"demo --latency batch=0-4", "--latency"},
     {"replay", "missing the input"},
     {"replay /nonexistent/in.pcap", "/nonexistent/in.pcap"},
     {"replay README.md", "README.md"},
@@ -172,6 +184,7 @@ static Suite *cli_suite(void) {
   tcase_add_test(tc, test_demo_json_is_one_object);
   tcase_add_test(tc, test_same_seed_prints_same_output);
   tcase_add_test(tc, test_every_command_explains_itself);
+  tcase_add_test(tc, test_fixed_latencies_give_fixed_round_trips);
   tcase_add_loop_test(tc, test_bad_input_exits_2_with_one_line, 0,
                       (int)(sizeof bad_calls / sizeof bad_calls[0]));
   tcase_add_test(tc, test_replay_writes_answers_and_fates);
