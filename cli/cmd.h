@@ -35,6 +35,7 @@ enum {
   CLI_OPT_GUEST_IP,
   CLI_OPT_GUEST_MAC,
   CLI_OPT_LATENCY,
+  CLI_OPT_GUEST_POLL,
   CLI_OPT_SHARED_END
 };
 
@@ -48,7 +49,8 @@ enum {
       {"backlog", required_argument, NULL, CLI_OPT_BACKLOG},        \
       {"guest-ip", required_argument, NULL, CLI_OPT_GUEST_IP},      \
       {"guest-mac", required_argument, NULL, CLI_OPT_GUEST_MAC},    \
-      {"latency", required_argument, NULL, CLI_OPT_LATENCY}
+      {"latency", required_argument, NULL, CLI_OPT_LATENCY},        \
+      {"guest-poll-ms", required_argument, NULL, CLI_OPT_GUEST_POLL}
 
 /* Help text for the shared options. */
 extern const char cli_sim_options_help[];

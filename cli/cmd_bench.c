@@ -30,29 +30,6 @@ typedef struct bench_result {
   double ring_ns, full_ns; /* wall-clock ns per frame */
 } bench_result;
 
-/* An ICMP echo reply to the guest that nobody asked for: the stack checks
- * every header and checksum on the way up, then sinks it (no_listener). */
-static size_t bench_build_frame(uint8_t *buf, size_t size, const net_iface_config *guest) {
-  net_iface_config host;
-  net_iface_config_slirp_host(&host);
-  net_eth_repr eth;
-  memcpy(eth.dst, guest->mac, 6);
-  memcpy(eth.src, host.mac, 6);
-  eth.ethertype = NET_ETHERTYPE_IPV4;
-  size_t icmp_len = size - NET_ETH_HEADER_LEN - NET_IPV4_HEADER_LEN;
-  net_ipv4_repr ip = {.src = host.ip, .dst = guest->ip, .protocol = NET_IP_PROTO_ICMP,
-                      .ttl = 64, .payload_len = icmp_len};
-  uint8_t *ip_at = buf + NET_ETH_HEADER_LEN, *icmp_at = ip_at + NET_IPV4_HEADER_LEN;
-  memset(icmp_at, 0xa5, icmp_len);
-  net_icmp_repr icmp = {.type = NET_ICMP_ECHO_REPLY, .ident = 0xbe, .seq = 1,
-                        .data = icmp_at + NET_ICMP_HEADER_LEN,
-                        .data_len = icmp_len - NET_ICMP_HEADER_LEN};
-  net_eth_emit(&eth, buf, size);
-  net_ipv4_emit(&ip, ip_at, size - NET_ETH_HEADER_LEN);
-  net_icmp_emit(&icmp, icmp_at, icmp_len);
-  return size;
-}
-
 /* The baseline: the ring protocol alone, both halves on one thread. */
 static int bench_ring(const uint8_t *frame, size_t len, uint64_t frames, double *ns_per_frame) {
   gmem mem;
@@ -149,7 +126,12 @@ int cmd_bench(int argc, char **argv) {
   bench_result res[2] = {{64, 0, 0}, {1500, 0, 0}};
   uint8_t frame[1514];
   for (int i = 0; i < 2; i++) {
-    size_t len = bench_build_frame(frame, res[i].size, &guest);
+    /* An echo reply nobody asked for: the stack checks every header and
+     * checksum on the way up, then sinks it (no_listener). */
+    net_iface_config host;
+    net_iface_config_slirp_host(&host);
+    size_t len = scn_frame_icmp_echo(frame, sizeof frame, NET_ICMP_ECHO_REPLY, &host, guest.mac,
+                                     guest.ip, 0xbe, 1, res[i].size);
     int rc = bench_ring(frame, len, frames, &res[i].ring_ns);
     if (rc) return cli_error("bench", CLI_EXIT_FAIL, "ring loop failed: %s", emu_strerror(rc));
     rc = bench_full(frame, len, frames, &res[i].full_ns);

@@ -14,8 +14,10 @@
 const char cli_sim_options_help[] =
     "  --seed N         seed of the run's PRNG (default 1); same seed and inputs, same trace\n"
     "  --qsize N        queue size, a power of two from 2 to 32768 (default 256)\n"
-    "  --bug LIST       driver bugs to switch on: rx-no-recycle, rx-last-only,\n"
-    "                   rx-no-irq-wake, comma-separated; 'redox' for all three\n"
+    "  --bug LIST       ring bugs to switch on, comma-separated ('vnetsim bugs' lists\n"
+    "                   them); 'redox' is the original Redox driver's three\n"
+    "  --guest-poll-ms N  the guest stack also wakes every N virtual ms (default 0: only\n"
+    "                   on interrupts and its own timers)\n"
     "  --backlog N      frames the device holds while no RX buffer is posted (default 8)\n"
     "  --guest-ip A.B.C.D   the guest's IPv4 address (default 10.0.2.15, netmask /24)\n"
     "  --guest-mac MAC  the guest's MAC address (default 52:54:00:12:34:56)\n"
@@ -118,11 +120,16 @@ int cli_sim_opt(cli_sim_opts *o, int opt, const char *arg) {
       o->cfg.queue_size = (uint16_t)v;
       return 0;
     case CLI_OPT_BUG:
-      if (vnet_drv_parse_bugs(arg, &o->cfg.bugs))
+      if (vbug_parse(arg, &o->cfg.bugs, &o->cfg.dev_bugs))
         return cli_error(o->cmd, CLI_EXIT_USAGE,
-                         "--bug: '%s' is not a list of rx-no-recycle, rx-last-only, "
-                         "rx-no-irq-wake, redox, none",
+                         "--bug: '%s' names a bug vnetsim does not know ('vnetsim bugs' lists them)",
                          arg);
+      return 0;
+    case CLI_OPT_GUEST_POLL:
+      if (cli_parse_uint(arg, 0, 3600000, &v))
+        return cli_error(o->cmd, CLI_EXIT_USAGE,
+                         "--guest-poll-ms: '%s' is not a number from 0 to 3600000", arg);
+      o->cfg.guest_poll_ns = v * 1000000u;
       return 0;
     case CLI_OPT_TRACE:
       o->trace_path = arg;
@@ -181,7 +188,7 @@ void cli_print_summary(FILE *out, const scn *s) {
   const emu_fates *f = &s->fates;
   const vnet_dev_stats *dv = &s->dev.stats;
   const vnet_drv_stats *dr = &s->drv.stats;
-  char bugs[64];
+  char bugs[512];
   fprintf(out, "fates of %zu frames host->guest (all accounted: %s):\n", f->nframes,
           emu_fates_total(f) == f->nframes && !f->double_fates ? "yes" : "NO");
   for (int i = EMU_FATE_PENDING; i < EMU_FATE_COUNT; i++) {
@@ -201,7 +208,7 @@ void cli_print_summary(FILE *out, const scn *s) {
           "driver (bugs: %s): rx %" PRIu64 " frames, buffers reposted %" PRIu64 ", tx %" PRIu64
           " frames, tx ring full %" PRIu64 ", kicks sent rx %" PRIu64 " tx %" PRIu64
           " (suppressed %" PRIu64 "), interrupts %" PRIu64 " (spurious %" PRIu64 ")\n",
-          vnet_drv_bug_names(s->drv.opts.bugs, bugs, sizeof bugs), dr->rx_frames, dr->rx_reposted,
+          vbug_names(s->drv.opts.bugs, s->dev.cfg.bugs, bugs, sizeof bugs), dr->rx_frames, dr->rx_reposted,
           dr->tx_frames, dr->tx_ring_full, dr->kicks[VNET_RXQ], dr->kicks[VNET_TXQ],
           dr->kicks_suppressed[VNET_RXQ] + dr->kicks_suppressed[VNET_TXQ], dr->interrupts,
           dr->interrupts_spurious);
@@ -217,7 +224,7 @@ void cli_print_summary_json(FILE *out, const scn *s) {
   const emu_fates *f = &s->fates;
   const vnet_dev_stats *dv = &s->dev.stats;
   const vnet_drv_stats *dr = &s->drv.stats;
-  char bugs[64];
+  char bugs[512];
   fprintf(out, "\"frames_in\":%zu,\"fates_accounted\":%s,\"fates\":{", f->nframes,
           emu_fates_total(f) == f->nframes && !f->double_fates ? "true" : "false");
   for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT; i++)
@@ -235,7 +242,7 @@ void cli_print_summary_json(FILE *out, const scn *s) {
           ",\"driver\":{\"bugs\":\"%s\",\"rx_frames\":%" PRIu64 ",\"rx_reposted\":%" PRIu64
           ",\"rx_bad_used\":%" PRIu64 ",\"tx_frames\":%" PRIu64 ",\"tx_ring_full\":%" PRIu64
           ",\"kicks_rx\":%" PRIu64 ",\"kicks_tx\":%" PRIu64 ",\"interrupts\":%" PRIu64 "}",
-          vnet_drv_bug_names(s->drv.opts.bugs, bugs, sizeof bugs), dr->rx_frames,
+          vbug_names(s->drv.opts.bugs, s->dev.cfg.bugs, bugs, sizeof bugs), dr->rx_frames,
           dr->rx_reposted, dr->rx_bad_used, dr->tx_frames, dr->tx_ring_full, dr->kicks[VNET_RXQ],
           dr->kicks[VNET_TXQ], dr->interrupts);
   fprintf(out, ",\"virtual_ns\":%" PRIu64 ",\"seed\":%" PRIu64

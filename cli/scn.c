@@ -89,10 +89,18 @@ static void scn_host_handle(emu_actor *self, const emu_event *ev) {
 }
 
 static uint64_t scn_guest_poll(void *ctx, uint64_t now_ns) {
-  net_iface *guest = ctx;
-  net_iface_poll(guest, now_ns);
-  uint64_t next = net_iface_poll_at(guest);
-  return next == UINT64_MAX ? EMU_TIME_NEVER : next;
+  scn *s = ctx;
+  net_iface_poll(&s->guest, now_ns);
+  uint64_t next = net_iface_poll_at(&s->guest);
+  if (next == UINT64_MAX) next = EMU_TIME_NEVER;
+  /* A guest whose network loop also wakes on a period (as smoltcp users
+   * often do) polls at every multiple of it. */
+  uint64_t period = s->cfg.guest_poll_ns;
+  if (period) {
+    uint64_t tick = (now_ns / period + 1) * period;
+    if (tick < next) next = tick;
+  }
+  return next;
 }
 
 int scn_init(scn *s, const scn_config *cfg) {
@@ -120,6 +128,7 @@ int scn_init(scn *s, const scn_config *cfg) {
   dc.batch_min = cfg->batch_min;
   dc.batch_max = cfg->batch_max;
   dc.kick_latency = cfg->kick_latency;
+  dc.bugs = cfg->dev_bugs;
   rc = vnet_dev_init(&s->dev, &dc, &s->mem, &s->sched, &s->fates, &s->trace);
   if (rc) goto fail;
 
@@ -144,7 +153,7 @@ int scn_init(scn *s, const scn_config *cfg) {
   rc = net_iface_init(&s->guest, &cfg->guest, vnet_drv_netdev(&s->drv));
   if (rc) goto fail;
   emu_port_attach(vnet_drv_netdev(&s->drv), net_iface_input, &s->guest);
-  vnet_drv_set_poll(&s->drv, scn_guest_poll, &s->guest);
+  vnet_drv_set_poll(&s->drv, scn_guest_poll, s);
   return 0;
 fail:
   scn_close(s);

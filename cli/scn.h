@@ -28,7 +28,9 @@ typedef struct scn_config {
   uint64_t start_ns;          /* virtual time at the start */
   uint16_t queue_size;        /* device maximum and driver choice */
   uint32_t rx_backlog;
-  unsigned bugs;
+  unsigned bugs;               /* driver bugs, VBUG_* */
+  unsigned dev_bugs;           /* device bugs, VBUG_DEV_* */
+  uint64_t guest_poll_ns;      /* the guest stack also polls this often; 0: never */
   emu_latency kick_latency, irq_latency, backend_latency;
   uint32_t batch_min, batch_max;
   net_iface_config guest;     /* the guest stack's identity */
@@ -94,6 +96,16 @@ struct emu_pcap_file;
  * file becomes ledger frame i. Call on a scenario whose start_ns is the first
  * frame's time. Returns 0 or EMU_ENOMEM. */
 int scn_inject_capture(scn *s, const struct emu_pcap_file *in, scn_capture_notes *notes);
+
+/* Frame builders for host-side traffic; each returns the frame length, or 0
+ * when cap is too small. */
+/* A broadcast ARP who-has target_ip from `from`. */
+size_t scn_frame_arp_request(uint8_t *buf, size_t cap, const net_iface_config *from,
+                             uint32_t target_ip);
+/* An ICMP echo request (8) or reply (0) of frame_len bytes in all. */
+size_t scn_frame_icmp_echo(uint8_t *buf, size_t cap, uint8_t type, const net_iface_config *from,
+                           const uint8_t to_mac[6], uint32_t to_ip, uint16_t ident, uint16_t seq,
+                           size_t frame_len);
 
 /* Runs until no event is due at or before until_ns (EMU_TIME_NEVER: until
  * idle) or max_steps events ran. Returns the number of events run. */

@@ -317,15 +317,9 @@ END_TEST
 static size_t build_arp_request(uint8_t *buf, uint32_t target_ip) {
   net_iface_config host;
   net_iface_config_slirp_host(&host);
-  net_eth_repr eth = {.ethertype = NET_ETHERTYPE_ARP};
-  memset(eth.dst, 0xff, 6);
-  memcpy(eth.src, host.mac, 6);
-  net_arp_repr arp = {.oper = 1, .spa = host.ip, .tpa = target_ip};
-  memcpy(arp.sha, host.mac, 6);
-  ck_assert_int_eq(net_eth_emit(&eth, buf, 64), NET_ETH_HEADER_LEN);
-  int n = net_arp_emit(&arp, buf + NET_ETH_HEADER_LEN, 64 - NET_ETH_HEADER_LEN);
-  ck_assert_int_gt(n, 0);
-  return NET_ETH_HEADER_LEN + (size_t)n;
+  size_t n = scn_frame_arp_request(buf, 64, &host, target_ip);
+  ck_assert_uint_eq(n, 42);
+  return n;
 }
 
 static void fixed_latencies(scn_config *cfg) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "emu/err.h"
+#include "virtio/vbug.h"
 
 void vnet_dev_config_default(vnet_dev_config *cfg) {
   static const uint8_t slirp_guest_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
@@ -301,6 +302,7 @@ static int vnet_dev_t_queue_setup(void *dev, uint16_t q, const vq_layout *layout
     return rc;
   }
   vq_dev_set_trace(&d->q[q].vq, d->trace, "device", vnet_queue_name(q));
+  d->q[q].vq.bug_used_event_equal = (d->cfg.bugs & VBUG_DEV_USED_EVENT_EQUAL) != 0;
   d->q[q].layout = *layout;
   d->q[q].enabled = 1;
   return 0;
@@ -315,7 +317,7 @@ int vnet_dev_init(vnet_dev *d, const vnet_dev_config *cfg, gmem *mem, emu_sched 
                   emu_fates *fates, emu_trace *trace) {
   memset(d, 0, sizeof *d);
   if (!vq_size_valid(cfg->max_queue_size) || cfg->batch_min == 0 ||
-      cfg->batch_max < cfg->batch_min)
+      cfg->batch_max < cfg->batch_min || (cfg->bugs & ~VBUG_DEVICE_ALL))
     return EMU_EINVAL;
   d->cfg = *cfg;
   d->mem = mem;

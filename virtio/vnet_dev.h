@@ -33,6 +33,7 @@ typedef struct vnet_dev_config {
   uint32_t batch_min, batch_max; /* TX chains handled per run, drawn each run */
   emu_latency kick_latency;      /* driver notify -> device actor */
   int link_up;
+  unsigned bugs; /* VBUG_DEV_* bits (virtio/vbug.h) */
 } vnet_dev_config;
 
 /* slirp's guest MAC, queue size 256, VERSION_1|MAC|STATUS|EVENT_IDX|

@@ -1,58 +1,9 @@
 #include "virtio/vnet_drv.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "emu/err.h"
-
-static const struct {
-  unsigned bit;
-  const char *name;
-} vnet_drv_bug_table[] = {
-    {VNET_DRV_BUG_RX_NO_RECYCLE, "rx-no-recycle"},
-    {VNET_DRV_BUG_RX_LAST_ONLY, "rx-last-only"},
-    {VNET_DRV_BUG_RX_NO_IRQ_WAKE, "rx-no-irq-wake"},
-};
-#define VNET_DRV_NBUGS (sizeof vnet_drv_bug_table / sizeof vnet_drv_bug_table[0])
-
-int vnet_drv_parse_bugs(const char *list, unsigned *bugs) {
-  unsigned out = 0;
-  const char *p = list;
-  while (*p) {
-    size_t n = strcspn(p, ",");
-    int known = 0;
-    if (n == 4 && !strncmp(p, "none", 4)) known = 1;
-    if (n == 5 && !strncmp(p, "redox", 5)) {
-      out |= VNET_DRV_BUGS_ALL;
-      known = 1;
-    }
-    for (size_t i = 0; i < VNET_DRV_NBUGS && !known; i++) {
-      if (strlen(vnet_drv_bug_table[i].name) == n && !strncmp(p, vnet_drv_bug_table[i].name, n)) {
-        out |= vnet_drv_bug_table[i].bit;
-        known = 1;
-      }
-    }
-    if (!known) return EMU_EINVAL;
-    p += n;
-    if (*p == ',') p++;
-  }
-  *bugs = out;
-  return 0;
-}
-
-const char *vnet_drv_bug_names(unsigned bugs, char *buf, size_t cap) {
-  size_t used = 0;
-  if (cap) buf[0] = '\0';
-  for (size_t i = 0; i < VNET_DRV_NBUGS; i++) {
-    if (!(bugs & vnet_drv_bug_table[i].bit)) continue;
-    int w = snprintf(buf + used, cap > used ? cap - used : 0, "%s%s", used ? "," : "",
-                     vnet_drv_bug_table[i].name);
-    if (w > 0) used += (size_t)w;
-  }
-  if (!used) snprintf(buf, cap, "none");
-  return buf;
-}
 
 void vnet_drv_opts_default(vnet_drv_opts *o) {
   memset(o, 0, sizeof *o);
@@ -61,23 +12,47 @@ void vnet_drv_opts_default(vnet_drv_opts *o) {
                 VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC);
   o->rx_buf_len = VNET_MIN_RX_BUF;
   o->irq_latency = (emu_latency){1000, 3000};
+  o->rearm_delay = (emu_latency){0, 1000};
+  o->store_delay = (emu_latency){0, 2000};
 }
+
+static int vnet_drv_bug(const vnet_drv *drv, unsigned bug) { return (drv->opts.bugs & bug) != 0; }
 
 static uint64_t vnet_drv_now(const vnet_drv *drv) { return drv->actor.sched->now_ns; }
 
-static void vnet_drv_kick_if_needed(vnet_drv *drv, vq_drv *vq, uint16_t q) {
-  int need = vq_drv_publish(vq);
-  if (need < 0) return;
+static void vnet_drv_notify(vnet_drv *drv, vq_drv *vq, uint16_t q, int need) {
   if (need) {
     drv->stats.kicks[q]++;
     emu_trace_emit(drv->trace, "driver", EMU_TR_KICK, vnet_queue_name(q), -1,
-                   vq->avail_idx_published, -1, -1, NULL);
+                   vq->avail_idx_shadow, -1, -1, NULL);
     drv->t->notify(drv->t->dev, q);
-  } else if (vq->avail_idx_published) {
+  } else {
     drv->stats.kicks_suppressed[q]++;
     emu_trace_emit(drv->trace, "driver", EMU_TR_KICK_SUPPRESSED, vnet_queue_name(q), -1,
-                   vq->avail_idx_published, -1, -1, NULL);
+                   vq->avail_idx_shadow, -1, -1, NULL);
   }
+}
+
+/* Publishes what was added to queue q and notifies the device if it asked. */
+static void vnet_drv_kick_if_needed(vnet_drv *drv, vq_drv *vq, uint16_t q) {
+  if (vq->avail_idx_shadow == vq->avail_idx_published) return;
+  if (vnet_drv_bug(drv, VBUG_KICK_BEFORE_PUBLISH)) {
+    /* Decide and notify first; the store lands later, and a device quick
+     * enough to look in between finds nothing new. */
+    int need = vq_drv_kick_needed_unpublished(vq);
+    if (need >= 0) vnet_drv_notify(drv, vq, q, need);
+    if (!drv->publish_queued[q]) {
+      drv->publish_queued[q] = 1;
+      emu_actor_post(&drv->actor,
+                     vnet_drv_now(drv) + emu_latency_draw(drv->actor.sched, drv->opts.store_delay),
+                     VNET_DRV_EV_PUBLISH, q, 0, NULL, 0);
+    }
+    return;
+  }
+  int need = vq_drv_publish(vq);
+  if (need < 0) return;
+  if (q == VNET_TXQ && vnet_drv_bug(drv, VBUG_TX_NO_KICK)) return;
+  vnet_drv_notify(drv, vq, q, need);
 }
 
 static int vnet_drv_post_rx(vnet_drv *drv, uint32_t buf) {
@@ -90,9 +65,9 @@ static void vnet_drv_rx_one(vnet_drv *drv, const vq_used_elem *e) {
   uint64_t now = vnet_drv_now(drv);
   uint32_t buf = (uint32_t)((uintptr_t)e->token - 1);
   int64_t id = drv->fates ? emu_fates_take_buffer(drv->fates, e->head, now) : -1;
-  if (e->len > VNET_HDR_LEN) {
-    uint32_t len = e->len - VNET_HDR_LEN;
-    uint64_t gpa = drv->rx_bufs + (uint64_t)buf * drv->opts.rx_buf_len + VNET_HDR_LEN;
+  if (e->len > drv->hdr_len) {
+    uint32_t len = e->len - drv->hdr_len;
+    uint64_t gpa = drv->rx_bufs + (uint64_t)buf * drv->opts.rx_buf_len + drv->hdr_len;
     if (gmem_read(drv->mem, gpa, drv->rx_scratch, len) == 0) {
       drv->stats.rx_frames++;
       drv->stats.rx_bytes += len;
@@ -106,7 +81,7 @@ static void vnet_drv_rx_one(vnet_drv *drv, const vq_used_elem *e) {
   } else {
     drv->stats.rx_empty++;
   }
-  if (drv->opts.bugs & VNET_DRV_BUG_RX_NO_RECYCLE) return;
+  if (vnet_drv_bug(drv, VBUG_RX_NO_RECYCLE)) return;
   if (vnet_drv_post_rx(drv, buf) >= 0) {
     drv->stats.rx_reposted++;
     emu_trace_emit(drv->trace, "driver", EMU_TR_BUFFER_REPOSTED, "rx", -1,
@@ -116,55 +91,76 @@ static void vnet_drv_rx_one(vnet_drv *drv, const vq_used_elem *e) {
 
 /* Redox's try_recv(): reads the newest used element only and moves the
  * cursor to used.idx, so older elements are passed over. uint16_t arithmetic
- * keeps "used.idx - 1" right when used.idx has wrapped to 0. */
-static int vnet_drv_rx_last_only(vnet_drv *drv) {
-  uint16_t used_idx = vq_drv_read_used_idx(&drv->rxq);
-  if (used_idx == drv->rxq.last_used_idx) return 0;
-  uint16_t newest = (uint16_t)(used_idx - 1);
-  vq_used_elem e;
-  int rc = vq_drv_take_used_at(&drv->rxq, newest, &e);
-  vq_drv_set_last_used(&drv->rxq, used_idx);
-  if (rc == 0)
-    vnet_drv_rx_one(drv, &e);
-  else
-    drv->stats.rx_bad_used++;
+ * keeps "used.idx - 1" right when used.idx has wrapped to 0. Returns 1 when
+ * it took an element, with *elem filled (token NULL when it was rejected). */
+static int vnet_drv_take_newest(vq_drv *vq, vq_used_elem *elem) {
+  uint16_t used_idx = vq_drv_read_used_idx(vq);
+  if (used_idx == vq->last_used_idx) return 0;
+  int rc = vq_drv_take_used_at(vq, (uint16_t)(used_idx - 1), elem);
+  vq_drv_set_last_used(vq, used_idx);
+  return rc ? rc : 1;
+}
+
+/* Takes the next used element the way this driver does: 1 with *elem, 0
+ * when there is none. An element the device got wrong is counted in *bad
+ * and comes back with len 0 (its buffer, if the id was good, is recycled). */
+static int vnet_drv_next_used(vq_drv *vq, int last_only, vq_used_elem *elem, uint64_t *bad) {
+  int rc;
+  if (last_only) {
+    rc = vnet_drv_take_newest(vq, elem);
+    if (rc >= 0) return rc;
+  } else {
+    rc = vq_drv_get_used(vq, elem);
+    if (rc == 0) return 1;
+    if (rc == EMU_EAGAIN) return 0;
+  }
+  (*bad)++;
+  /* No progress is possible past an index that jumped: stop here. */
+  if (vq->last_violation == VQ_RULE_USED_IDX_JUMP) return 0;
+  elem->len = 0;
   return 1;
+}
+
+static void vnet_drv_schedule_rearm(vnet_drv *drv) {
+  if (drv->rearm_queued) return;
+  drv->rearm_queued = 1;
+  emu_actor_post(&drv->actor,
+                 vnet_drv_now(drv) + emu_latency_draw(drv->actor.sched, drv->opts.rearm_delay),
+                 VNET_DRV_EV_REARM, VNET_RXQ, 0, NULL, 0);
 }
 
 void vnet_drv_rx_poll(vnet_drv *drv) {
   if (drv->in_rx) return; /* a frame handed to the stack made it poll again */
   drv->in_rx = 1;
   vq_drv_disable_interrupts(&drv->rxq);
-  for (;;) {
-    if (drv->opts.bugs & VNET_DRV_BUG_RX_LAST_ONLY) {
-      if (vnet_drv_rx_last_only(drv)) continue;
-    } else {
-      vq_used_elem e;
-      int rc = vq_drv_get_used(&drv->rxq, &e);
-      if (rc == 0) {
-        vnet_drv_rx_one(drv, &e);
-        continue;
-      }
-      if (rc == EMU_EPROTO) {
-        drv->stats.rx_bad_used++;
-        if (drv->rxq.last_violation == VQ_RULE_USED_IDX_JUMP) break; /* no progress possible */
-        if (e.token) vnet_drv_rx_one(drv, &e); /* len rejected: recycle the buffer */
-        continue;
-      }
-    }
-    /* Empty: ask for the interrupt, and poll once more if an element slipped
-     * in before the request was visible (§2.7.7.1 race). */
-    if (!vq_drv_enable_interrupts(&drv->rxq)) break;
-  }
+  vq_used_elem e;
+  int last_only = vnet_drv_bug(drv, VBUG_RX_LAST_ONLY);
+  while (vnet_drv_next_used(&drv->rxq, last_only, &e, &drv->stats.rx_bad_used))
+    if (e.token) vnet_drv_rx_one(drv, &e);
   vnet_drv_kick_if_needed(drv, &drv->rxq, VNET_RXQ);
   drv->in_rx = 0;
+  vnet_drv_schedule_rearm(drv);
+}
+
+/* Ring empty a moment ago: ask for the interrupt again, then look once more,
+ * since an element pushed before the request was visible raises none
+ * (§2.7.7.1). */
+static void vnet_drv_rearm(vnet_drv *drv) {
+  drv->rearm_queued = 0;
+  int more;
+  if (drv->rxq.event_idx && vnet_drv_bug(drv, VBUG_USED_EVENT_STALE))
+    more = vq_drv_has_used(&drv->rxq);
+  else
+    more = vq_drv_enable_interrupts(&drv->rxq);
+  if (vnet_drv_bug(drv, VBUG_IRQ_NO_RECHECK)) more = 0;
+  if (more) vnet_drv_rx_poll(drv);
 }
 
 static void vnet_drv_tx_reclaim(vnet_drv *drv) {
+  if (vnet_drv_bug(drv, VBUG_TX_NO_RECLAIM)) return;
   vq_used_elem e;
-  int rc;
-  while ((rc = vq_drv_get_used(&drv->txq, &e)) != EMU_EAGAIN) {
-    if (rc == EMU_EPROTO && drv->txq.last_violation == VQ_RULE_USED_IDX_JUMP) break;
+  while (vnet_drv_next_used(&drv->txq, vnet_drv_bug(drv, VBUG_TX_LAST_ONLY), &e,
+                            &drv->stats.tx_bad_used)) {
     if (!e.token) continue;
     drv->tx_free[drv->tx_nfree++] = (uint16_t)((uintptr_t)e.token - 1);
     drv->stats.tx_reclaimed++;
@@ -196,10 +192,10 @@ static int vnet_drv_transmit(void *impl, const uint8_t *frame, size_t len, uint6
   uint16_t buf = drv->tx_free[drv->tx_nfree - 1];
   uint64_t gpa = drv->tx_bufs + (uint64_t)buf * drv->tx_buf_len;
   /* No offloads negotiated: an all-zero header (§5.1.6.2). */
-  int rc = gmem_fill(drv->mem, gpa, 0, VNET_HDR_LEN);
-  if (!rc) rc = gmem_write(drv->mem, gpa + VNET_HDR_LEN, frame, len);
+  int rc = gmem_fill(drv->mem, gpa, 0, drv->hdr_len);
+  if (!rc) rc = gmem_write(drv->mem, gpa + drv->hdr_len, frame, len);
   if (rc) return rc;
-  vq_sg sg[2] = {{gpa, VNET_HDR_LEN}, {gpa + VNET_HDR_LEN, (uint32_t)len}};
+  vq_sg sg[2] = {{gpa, drv->hdr_len}, {gpa + drv->hdr_len, (uint32_t)len}};
   rc = vq_drv_add(&drv->txq, sg, 2, 0, (void *)(uintptr_t)(buf + 1));
   if (rc == EMU_ENOSPC) drv->stats.tx_ring_full++;
   if (rc < 0) return rc;
@@ -209,7 +205,7 @@ static int vnet_drv_transmit(void *impl, const uint8_t *frame, size_t len, uint6
   vnet_drv_kick_if_needed(drv, &drv->txq, VNET_TXQ);
   /* The buggy driver only looks at RX when the stack calls it for its own
    * reasons, such as this send; defer it so the stack is not re-entered. */
-  if ((drv->opts.bugs & VNET_DRV_BUG_RX_NO_IRQ_WAKE) && !drv->rx_poll_queued) {
+  if (vnet_drv_bug(drv, VBUG_RX_NO_IRQ_WAKE) && !drv->rx_poll_queued) {
     drv->rx_poll_queued = 1;
     emu_actor_post(&drv->actor, vnet_drv_now(drv), VNET_DRV_EV_POLL, 0, 0, NULL, 0);
   }
@@ -225,7 +221,7 @@ static void vnet_drv_handle(emu_actor *self, const emu_event *ev) {
                      vnet_queue_name((uint16_t)ev->arg), -1, -1, -1, -1, NULL);
       int pending = vq_drv_has_used(&drv->rxq) || vq_drv_has_used(&drv->txq);
       if (!pending) drv->stats.interrupts_spurious++;
-      if (!(drv->opts.bugs & VNET_DRV_BUG_RX_NO_IRQ_WAKE)) vnet_drv_rx_poll(drv);
+      if (!vnet_drv_bug(drv, VBUG_RX_NO_IRQ_WAKE)) vnet_drv_rx_poll(drv);
       vnet_drv_tx_reclaim(drv);
       break;
     }
@@ -238,6 +234,14 @@ static void vnet_drv_handle(emu_actor *self, const emu_event *ev) {
       drv->rx_poll_queued = 0;
       vnet_drv_rx_poll(drv);
       break;
+    case VNET_DRV_EV_REARM:
+      vnet_drv_rearm(drv);
+      break;
+    case VNET_DRV_EV_PUBLISH:
+      if (ev->arg >= VNET_NUM_QUEUES) return;
+      drv->publish_queued[ev->arg] = 0;
+      vq_drv_publish(ev->arg == VNET_RXQ ? &drv->rxq : &drv->txq);
+      break;
     default:
       return;
   }
@@ -249,7 +253,7 @@ int vnet_drv_init(vnet_drv *drv, const vnet_drv_opts *opts, gmem *mem, emu_sched
   memset(drv, 0, sizeof *drv);
   if ((opts->queue_size && !vq_size_valid(opts->queue_size)) ||
       opts->rx_buf_len < VNET_HDR_LEN + 1 || opts->rx_buf_len > sizeof drv->rx_scratch ||
-      (opts->bugs & ~VNET_DRV_BUGS_ALL))
+      (opts->bugs & ~VBUG_DRIVER_ALL))
     return EMU_EINVAL;
   drv->opts = *opts;
   drv->mem = mem;
@@ -257,6 +261,7 @@ int vnet_drv_init(vnet_drv *drv, const vnet_drv_opts *opts, gmem *mem, emu_sched
   drv->fates = fates;
   drv->trace = trace;
   drv->netdev = (emu_port){vnet_drv_transmit, drv, NULL, NULL};
+  drv->hdr_len = vnet_drv_bug(drv, VBUG_LEGACY_HDR) ? 10 : VNET_HDR_LEN;
   return emu_actor_init(&drv->actor, s, "driver", vnet_drv_handle, drv);
 }
 
@@ -272,6 +277,7 @@ static int vnet_drv_setup_queue(vnet_drv *drv, uint16_t q, vq_drv *vq, uint16_t 
   int rc = vq_drv_init(vq, drv->mem, size, (drv->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) != 0,
                        indirect && q == VNET_TXQ, 2);
   if (rc) return rc;
+  if (vnet_drv_bug(drv, VBUG_USED_SLOT_MOD_256)) vq->used_slot_modulus = 256;
   vq_drv_set_trace(vq, drv->trace, "driver", vnet_queue_name(q));
   return drv->t->queue_setup(drv->t->dev, q, &vq->layout);
 }

@@ -23,6 +23,7 @@
 #include "emu/port.h"
 #include "emu/sched.h"
 #include "emu/trace.h"
+#include "virtio/vbug.h"
 #include "virtio/vnet.h"
 #include "virtio/vq_drv.h"
 
@@ -30,32 +31,26 @@ enum {
   VNET_DRV_EV_IRQ = 1, /* the device's interrupt (arg = queue it was for) */
   VNET_DRV_EV_TIMER,   /* the guest stack's next deadline */
   VNET_DRV_EV_POLL,    /* an RX poll deferred from the transmit path */
+  VNET_DRV_EV_REARM,   /* RX found empty: re-enable its interrupt now */
+  VNET_DRV_EV_PUBLISH, /* a delayed avail.idx store lands (arg = queue) */
 };
-
-/* RX buffers taken from the used ring are never posted again. */
-#define VNET_DRV_BUG_RX_NO_RECYCLE 0x1u
-/* Only the used element at used.idx - 1 is read; the cursor jumps to used.idx. */
-#define VNET_DRV_BUG_RX_LAST_ONLY 0x2u
-/* The interrupt does not make the driver look at RX. */
-#define VNET_DRV_BUG_RX_NO_IRQ_WAKE 0x4u
-#define VNET_DRV_BUGS_ALL 0x7u
-
-/* Parses a comma-separated list of bug names ("rx-no-recycle,rx-last-only"),
- * also "none" and "redox" (all three). EMU_EINVAL on an unknown name. */
-int vnet_drv_parse_bugs(const char *list, unsigned *bugs);
-/* The canonical comma-separated names of a bug set into buf ("none" if empty). */
-const char *vnet_drv_bug_names(unsigned bugs, char *buf, size_t cap);
 
 typedef struct vnet_drv_opts {
   uint16_t queue_size;   /* 0: the device's maximum */
   uint64_t features;     /* asked for; negotiated = asked & offered */
   uint32_t rx_buf_len;   /* bytes per RX buffer, header included */
-  unsigned bugs;
-  emu_latency irq_latency; /* device interrupt to driver actor */
+  unsigned bugs;            /* VBUG_* driver bits (virtio/vbug.h) */
+  emu_latency irq_latency;  /* device interrupt to driver actor */
+  /* From finding the RX ring empty to re-enabling its interrupt: the
+   * instructions in between, during which the device can push unseen. */
+  emu_latency rearm_delay;
+  /* How long a delayed avail.idx store takes to land (kick-before-publish). */
+  emu_latency store_delay;
 } vnet_drv_opts;
 
 /* queue_size 0, VERSION_1|MAC|STATUS|EVENT_IDX|INDIRECT_DESC, 1526-byte RX
- * buffers, no bugs, interrupt latency 1..3 us. */
+ * buffers, no bugs, interrupt latency 1..3 us, re-arm 0..1 us, store delay
+ * 0..2 us. */
 void vnet_drv_opts_default(vnet_drv_opts *o);
 
 /* Runs the guest stack's timers; returns its next deadline or EMU_TIME_NEVER. */
@@ -64,7 +59,7 @@ typedef uint64_t (*vnet_drv_poll_fn)(void *ctx, uint64_t now_ns);
 typedef struct vnet_drv_stats {
   uint64_t rx_frames, rx_bytes, rx_empty, rx_reposted;
   uint64_t rx_bad_used;       /* used elements rejected (vq_drv distrust) */
-  uint64_t tx_frames, tx_bytes, tx_ring_full, tx_reclaimed;
+  uint64_t tx_frames, tx_bytes, tx_ring_full, tx_reclaimed, tx_bad_used;
   uint64_t kicks[VNET_NUM_QUEUES], kicks_suppressed[VNET_NUM_QUEUES];
   uint64_t interrupts, interrupts_spurious;
 } vnet_drv_stats;
@@ -88,7 +83,9 @@ typedef struct vnet_drv {
   vnet_drv_poll_fn poll;
   void *poll_ctx;
   uint64_t timer_at;         /* earliest armed stack deadline */
-  int rx_poll_queued, in_rx;
+  int rx_poll_queued, in_rx, rearm_queued;
+  int publish_queued[VNET_NUM_QUEUES];
+  uint32_t hdr_len;          /* 12, or 10 for the legacy-header bug */
   vnet_drv_stats stats;
   uint8_t rx_scratch[65536];
 } vnet_drv;

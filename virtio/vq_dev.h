@@ -38,6 +38,9 @@ typedef struct vq_dev {
   uint16_t used_idx_published;
   uint16_t signalled_used;  /* used.idx when the last interrupt decision was made */
   vq_seg *segs;             /* size entries: a valid chain is never longer */
+  /* A device bug to model (lkl's virtio before its fix): interrupt only when
+   * used_event equals the last index pushed, not when a batch crosses it. */
+  int bug_used_event_equal;
   vq_rule broken;           /* first rule broken, VQ_RULE_NONE while healthy */
   int64_t broken_head;
   emu_trace *trace;

@@ -116,6 +116,19 @@ int vq_drv_add(vq_drv *q, const vq_sg *sg, unsigned n_out, unsigned n_in, void *
   return head;
 }
 
+/* §2.7.10: does moving avail.idx from old to new need a notification? */
+static int vq_drv_kick_decision(const vq_drv *q, uint16_t old, uint16_t now) {
+  int rc;
+  if (q->event_idx) {
+    uint16_t avail_event = 0;
+    rc = gmem_read_le16(q->mem, vq_avail_event_addr(&q->layout), &avail_event);
+    return rc ? rc : vq_need_event(avail_event, now, old);
+  }
+  uint16_t used_flags = 0;
+  rc = gmem_read_le16(q->mem, vq_used_flags_addr(&q->layout), &used_flags);
+  return rc ? rc : !(used_flags & VQ_USED_F_NO_NOTIFY);
+}
+
 int vq_drv_publish(vq_drv *q) {
   uint16_t old = q->avail_idx_published, now = q->avail_idx_shadow;
   if (old == now) return 0;
@@ -127,16 +140,12 @@ int vq_drv_publish(vq_drv *q) {
   vq_drv_trace(q, EMU_TR_AVAIL_PUBLISHED, -1, now, -1);
   /* ...and a full barrier here: the index store must be visible before the
    * suppression fields are read, or a device going idle is missed (§2.7.13.4). */
-  if (q->event_idx) {
-    uint16_t avail_event = 0;
-    rc = gmem_read_le16(q->mem, vq_avail_event_addr(&q->layout), &avail_event);
-    if (rc) return rc;
-    return vq_need_event(avail_event, now, old);
-  }
-  uint16_t used_flags = 0;
-  rc = gmem_read_le16(q->mem, vq_used_flags_addr(&q->layout), &used_flags);
-  if (rc) return rc;
-  return !(used_flags & VQ_USED_F_NO_NOTIFY);
+  return vq_drv_kick_decision(q, old, now);
+}
+
+int vq_drv_kick_needed_unpublished(const vq_drv *q) {
+  if (q->avail_idx_published == q->avail_idx_shadow) return 0;
+  return vq_drv_kick_decision(q, q->avail_idx_published, q->avail_idx_shadow);
 }
 
 uint16_t vq_drv_read_used_idx(const vq_drv *q) {
@@ -167,7 +176,9 @@ static void vq_drv_free_head(vq_drv *q, uint16_t head) {
 }
 
 int vq_drv_take_used_at(vq_drv *q, uint16_t used_idx, vq_used_elem *elem) {
-  uint64_t slot = vq_used_slot_addr(&q->layout, used_idx);
+  uint64_t slot = q->used_slot_modulus
+                      ? q->layout.used + 4 + (uint64_t)VQ_USED_ELEM_SIZE * (used_idx % q->used_slot_modulus)
+                      : vq_used_slot_addr(&q->layout, used_idx);
   uint32_t id = 0, len = 0;
   int rc = gmem_read_le32(q->mem, slot, &id);
   if (!rc) rc = gmem_read_le32(q->mem, slot + 4, &len);

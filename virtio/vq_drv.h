@@ -45,6 +45,9 @@ typedef struct vq_drv {
   uint16_t last_used_idx;
   uint16_t free_head, num_free;
   uint16_t *free_next; /* private free list: the device never sees it */
+  /* 0, or the fixed modulus a buggy driver uses for used slots (index % 256
+   * whatever the size); models Redox's slot arithmetic */
+  uint32_t used_slot_modulus;
   vq_drv_head *heads;
   uint32_t in_flight;
   /* tracing */
@@ -73,6 +76,10 @@ int vq_drv_add(vq_drv *q, const vq_sg *sg, unsigned n_out, unsigned n_in, void *
  * device wants a notification for it (§2.7.10), 0 when it does not, or a
  * negative error. */
 int vq_drv_publish(vq_drv *q);
+/* The notification decision for what is added but not yet published, made
+ * without storing avail.idx: what a driver that kicks before it publishes
+ * decides (1, 0 or a negative error). */
+int vq_drv_kick_needed_unpublished(const vq_drv *q);
 
 /* 1 when the device published used elements past the driver's cursor. */
 int vq_drv_has_used(const vq_drv *q);

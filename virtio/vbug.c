@@ -1,0 +1,112 @@
+#include "virtio/vbug.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "emu/err.h"
+
+static const vbug_info vbug_table[] = {
+    {"rx-no-recycle", VBUG_SIDE_DRIVER, VBUG_RX_NO_RECYCLE,
+     "a buffer read from the RX used ring is never added to the available ring again",
+     "after queue-size frames the device has no buffer: every later frame is rx_no_buffer",
+     "post each RX buffer again once its frame is handed to the stack", "2.7.13"},
+    {"rx-last-only", VBUG_SIDE_DRIVER, VBUG_RX_LAST_ONLY,
+     "each receive reads only the used element at used.idx - 1 and sets the cursor to used.idx",
+     "of k frames that arrive between two polls, 1 is delivered and k-1 are driver_skipped; "
+     "their buffers never return",
+     "read every element from the cursor up to used.idx, one by one", "2.7.14"},
+    {"rx-no-irq-wake", VBUG_SIDE_DRIVER, VBUG_RX_NO_IRQ_WAKE,
+     "the RX interrupt does not wake the driver; RX is looked at only when the stack sends or "
+     "a stack timer fires",
+     "an idle guest never answers: ARP and pings time out, inbound frames wait in the used ring",
+     "run the RX path from the interrupt handler", "2.7.14"},
+    {"tx-no-reclaim", VBUG_SIDE_DRIVER, VBUG_TX_NO_RECLAIM,
+     "used TX buffers are never taken back from the used ring",
+     "after queue-size sends the TX ring is full and the guest cannot send at all",
+     "reclaim used TX buffers before each send (or on the TX interrupt)", "2.7.14"},
+    {"tx-no-kick", VBUG_SIDE_DRIVER, VBUG_TX_NO_KICK,
+     "the driver publishes TX buffers but never notifies the device",
+     "the device never looks at the TX ring: the guest's frames never leave",
+     "notify after publishing unless the device suppressed it (vq_need_event)", "2.7.13.4"},
+    {"kick-before-publish", VBUG_SIDE_DRIVER, VBUG_KICK_BEFORE_PUBLISH,
+     "the driver notifies the device before the store to avail.idx is visible",
+     "when the kick outruns the store, the device finds nothing, goes idle, and the frame waits "
+     "for the next kick (seed-dependent)",
+     "store avail.idx, full barrier, then decide and notify", "2.7.13.3"},
+    {"legacy-hdr-10", VBUG_SIDE_DRIVER, VBUG_LEGACY_HDR,
+     "the driver uses the 10-byte legacy virtio_net_hdr although VERSION_1 makes it 12 bytes",
+     "every frame is shifted by 2 bytes both ways: the guest sees malformed or foreign frames, "
+     "the host receives corrupted ones",
+     "with VIRTIO_F_VERSION_1 the header always has num_buffers: 12 bytes", "5.1.6"},
+    {"used-event-stale", VBUG_SIDE_DRIVER, VBUG_USED_EVENT_STALE,
+     "under VIRTIO_F_EVENT_IDX the driver never writes used_event after start",
+     "the device interrupts once, then never again until the index wraps: RX stalls",
+     "write used_event = last seen used index when re-enabling interrupts", "2.7.7"},
+    {"irq-enable-no-recheck", VBUG_SIDE_DRIVER, VBUG_IRQ_NO_RECHECK,
+     "the driver re-enables interrupts and sleeps without looking at the used ring again",
+     "a frame pushed while interrupts were being re-enabled raises no interrupt: the driver "
+     "sleeps forever (a lost wakeup; only some interleavings, see 'vnetsim explore')",
+     "after enabling, check used.idx once more and poll again if it moved", "2.7.7.1"},
+    {"used-slot-mod-256", VBUG_SIDE_DRIVER, VBUG_USED_SLOT_MOD_256,
+     "the used-ring slot is computed as index % 256 whatever the queue size",
+     "correct at queue size 256 only: smaller queues read past the ring, larger ones reread "
+     "stale slots; bad ids are rejected and frames lost",
+     "mask the free-running index with queue size - 1", "2.7.8"},
+    {"tx-last-only", VBUG_SIDE_DRIVER, VBUG_TX_LAST_ONLY,
+     "TX completion reads only the newest used element and jumps the cursor",
+     "TX buffers completed together leak one by one until the TX ring is full",
+     "reclaim every used element from the cursor to used.idx", "2.7.14"},
+    {"dev-used-event-equal", VBUG_SIDE_DEVICE, VBUG_DEV_USED_EVENT_EQUAL,
+     "the device interrupts only when used_event equals the index of the last element it "
+     "pushed, instead of when a batch crosses used_event",
+     "a batch that steps over used_event raises no interrupt and the driver hangs; whether a "
+     "batch does depends on timing, so some seeds hang and others do not",
+     "interrupt when used_event lies in [old, new): vq_need_event()", "2.7.7.2"},
+};
+
+const vbug_info *vbug_catalogue(size_t *count) {
+  *count = sizeof vbug_table / sizeof vbug_table[0];
+  return vbug_table;
+}
+
+const vbug_info *vbug_find(const char *name, size_t len) {
+  for (size_t i = 0; i < sizeof vbug_table / sizeof vbug_table[0]; i++)
+    if (strlen(vbug_table[i].name) == len && !strncmp(vbug_table[i].name, name, len))
+      return &vbug_table[i];
+  return NULL;
+}
+
+int vbug_parse(const char *list, unsigned *driver_bugs, unsigned *device_bugs) {
+  unsigned drv = 0, dev = 0;
+  for (const char *p = list; *p;) {
+    size_t n = strcspn(p, ",");
+    const vbug_info *b = vbug_find(p, n);
+    if (b && b->side == VBUG_SIDE_DRIVER)
+      drv |= b->bit;
+    else if (b)
+      dev |= b->bit;
+    else if (n == 5 && !strncmp(p, "redox", 5))
+      drv |= VBUG_REDOX;
+    else if (!(n == 4 && !strncmp(p, "none", 4)))
+      return EMU_EINVAL;
+    p += n;
+    if (*p == ',') p++;
+  }
+  *driver_bugs = drv;
+  *device_bugs = dev;
+  return 0;
+}
+
+const char *vbug_names(unsigned driver_bugs, unsigned device_bugs, char *buf, size_t cap) {
+  size_t used = 0;
+  if (cap) buf[0] = '\0';
+  for (size_t i = 0; i < sizeof vbug_table / sizeof vbug_table[0]; i++) {
+    const vbug_info *b = &vbug_table[i];
+    unsigned set = b->side == VBUG_SIDE_DRIVER ? driver_bugs : device_bugs;
+    if (!(set & b->bit)) continue;
+    int w = snprintf(buf + used, cap > used ? cap - used : 0, "%s%s", used ? "," : "", b->name);
+    if (w > 0) used += (size_t)w;
+  }
+  if (!used) snprintf(buf, cap, "none");
+  return buf;
+}
