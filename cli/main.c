@@ -14,6 +14,9 @@ static const char usage[] =
     "            device's RX ring; the guest answers through TX; prints what happened\n"
     "  replay    inject a pcap/pcapng capture into the guest; write what it sends\n"
     "  bench     frames per second through the RX path against a bare ring loop\n"
+    "  story     the Redox virtio-netd bugs against the fixed driver, side by side\n"
+    "  bugs      every ring bug switch: cause, symptom, fix, spec section\n"
+    "  explore   run many seeds with a bug; report the first seed that shows it\n"
     "\n"
     "'vnetsim COMMAND --help' explains a command's options.\n"
     "Exit status: 0 success, 1 the run failed, 2 bad usage or input.\n";
@@ -34,6 +37,9 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "demo")) return cmd_demo(argc - 1, argv + 1);
   if (!strcmp(cmd, "replay")) return cmd_replay(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
+  if (!strcmp(cmd, "story")) return cmd_story(argc - 1, argv + 1);
+  if (!strcmp(cmd, "bugs")) return cmd_bugs(argc - 1, argv + 1);
+  if (!strcmp(cmd, "explore")) return cmd_explore(argc - 1, argv + 1);
   if (!strcmp(cmd, "help")) {
     fputs(usage, stdout);
     return CLI_EXIT_OK;

@@ -12,6 +12,8 @@ enum {
 };
 
 #define SCN_PING_IDENT 0x7653
+#define SCN_GUEST_PING_IDENT 0x6775
+#define SCN_QUIET_NS 2000000000ull
 #define SCN_GUEST_MEM_BASE GMEM_DEFAULT_BASE
 
 void scn_config_default(scn_config *cfg) {
@@ -88,15 +90,24 @@ static void scn_host_handle(emu_actor *self, const emu_event *ev) {
   scn_peer_arm(s);
 }
 
+/* The guest's network loop, run on the driver's actor: its application
+ * (scheduled pings), then the stack's timers. Returns the next wake-up. */
 static uint64_t scn_guest_poll(void *ctx, uint64_t now_ns) {
   scn *s = ctx;
+  while (s->next_guest_ping < s->nguest_pings &&
+         s->guest_pings[s->next_guest_ping].at_ns <= now_ns) {
+    const struct scn_guest_ping *p = &s->guest_pings[s->next_guest_ping++];
+    net_iface_ping(&s->guest, p->dst_ip, SCN_GUEST_PING_IDENT, p->seq, 56, now_ns);
+  }
   net_iface_poll(&s->guest, now_ns);
   uint64_t next = net_iface_poll_at(&s->guest);
   if (next == UINT64_MAX) next = EMU_TIME_NEVER;
+  if (s->next_guest_ping < s->nguest_pings && s->guest_pings[s->next_guest_ping].at_ns < next)
+    next = s->guest_pings[s->next_guest_ping].at_ns;
   /* A guest whose network loop also wakes on a period (as smoltcp users
    * often do) polls at every multiple of it. */
   uint64_t period = s->cfg.guest_poll_ns;
-  if (period) {
+  if (period && now_ns < s->poll_horizon_ns) {
     uint64_t tick = (now_ns / period + 1) * period;
     if (tick < next) next = tick;
   }
@@ -106,6 +117,7 @@ static uint64_t scn_guest_poll(void *ctx, uint64_t now_ns) {
 int scn_init(scn *s, const scn_config *cfg) {
   memset(s, 0, sizeof *s);
   s->cfg = *cfg;
+  s->poll_horizon_ns = cfg->start_ns + SCN_QUIET_NS;
   if (!vq_size_valid(cfg->queue_size)) return EMU_EINVAL;
   emu_rng_init(&s->rng, cfg->seed);
   emu_sched_init(&s->sched, &s->rng, cfg->start_ns);
@@ -169,7 +181,14 @@ void scn_close(scn *s) {
   gmem_close(&s->mem);
 }
 
+/* Inputs scheduled from outside keep a periodically polling guest awake
+ * until 2 s after the last of them. */
+static void scn_extend_horizon(scn *s, uint64_t at_ns) {
+  if (at_ns + SCN_QUIET_NS > s->poll_horizon_ns) s->poll_horizon_ns = at_ns + SCN_QUIET_NS;
+}
+
 int scn_inject_at(scn *s, uint64_t at_ns, const uint8_t *frame, size_t len) {
+  scn_extend_horizon(s, at_ns);
   return emu_actor_post(&s->host, at_ns, SCN_HOST_EV_INJECT, 0, 0, frame, len);
 }
 
@@ -186,8 +205,19 @@ void scn_set_host_rx(scn *s, scn_host_rx_fn fn, void *ctx) {
 }
 
 int scn_peer_ping_at(scn *s, uint64_t at_ns, uint32_t dst_ip, uint16_t seq, uint16_t payload) {
+  scn_extend_horizon(s, at_ns);
   return emu_actor_post(&s->host, at_ns, SCN_HOST_EV_PING, seq, payload, &dst_ip,
                         sizeof dst_ip);
+}
+
+int scn_guest_ping_at(scn *s, uint64_t at_ns, uint32_t dst_ip, uint16_t seq) {
+  size_t n = s->nguest_pings;
+  if (n == sizeof s->guest_pings / sizeof s->guest_pings[0]) return EMU_ENOSPC;
+  if (n && at_ns < s->guest_pings[n - 1].at_ns) return EMU_EINVAL;
+  s->guest_pings[s->nguest_pings++] = (struct scn_guest_ping){at_ns, dst_ip, seq};
+  scn_extend_horizon(s, at_ns);
+  vnet_drv_wake_stack(&s->drv);
+  return 0;
 }
 
 uint64_t scn_run(scn *s, uint64_t until_ns, uint64_t max_steps) {

@@ -30,7 +30,9 @@ typedef struct scn_config {
   uint32_t rx_backlog;
   unsigned bugs;               /* driver bugs, VBUG_* */
   unsigned dev_bugs;           /* device bugs, VBUG_DEV_* */
-  uint64_t guest_poll_ns;      /* the guest stack also polls this often; 0: never */
+  uint64_t guest_poll_ns;      /* the guest stack also polls this often; 0: never. It
+                                * stops 2 s after the last scheduled input, so a run
+                                * still ends. */
   emu_latency kick_latency, irq_latency, backend_latency;
   uint32_t batch_min, batch_max;
   net_iface_config guest;     /* the guest stack's identity */
@@ -64,6 +66,14 @@ typedef struct scn {
   scn_host_rx_fn host_rx;
   void *host_rx_ctx;
   uint64_t injected, guest_frames;
+  /* the guest's own application: pings it sends, in time order */
+  struct scn_guest_ping {
+    uint64_t at_ns;
+    uint32_t dst_ip;
+    uint16_t seq;
+  } guest_pings[64];
+  size_t nguest_pings, next_guest_ping;
+  uint64_t poll_horizon_ns; /* the periodic guest poll stops here */
   int probe_rc;
 } scn;
 
@@ -107,11 +117,55 @@ size_t scn_frame_icmp_echo(uint8_t *buf, size_t cap, uint8_t type, const net_ifa
                            const uint8_t to_mac[6], uint32_t to_ip, uint16_t ident, uint16_t seq,
                            size_t frame_len);
 
+/* The guest pings dst_ip at at_ns (ident 0x6775); at most 64 in a run,
+ * queued in time order. EMU_ENOSPC when full, EMU_EINVAL out of order. */
+int scn_guest_ping_at(scn *s, uint64_t at_ns, uint32_t dst_ip, uint16_t seq);
+
 /* Runs until no event is due at or before until_ns (EMU_TIME_NEVER: until
  * idle) or max_steps events ran. Returns the number of events run. */
 uint64_t scn_run(scn *s, uint64_t until_ns, uint64_t max_steps);
 /* Ends the run: frames still waiting get their fates. Call once, at the end. */
 void scn_finish(scn *s);
 uint64_t scn_now(const scn *s);
+
+/* --- workloads and stories built on a scenario ------------------------- */
+
+/* A seeded burst workload: `bursts` bursts of 1..8 frames (ARP who-has and
+ * ICMP echo requests for the guest, from slirp's gateway), separated by
+ * 20..400 us, all drawn from a PRNG seeded with `seed`. Every frame is one
+ * a healthy guest answers. Returns 0 or EMU_ENOMEM. */
+int scn_workload_bursts(scn *s, uint64_t seed, unsigned bursts);
+
+/* One run of a workload, reduced to what a bug changes. */
+typedef struct scn_outcome {
+  size_t nframes;
+  emu_fate *fates;      /* per host->guest frame, owned */
+  uint64_t frames_out;  /* guest->host frames the host received */
+  uint64_t trace_hash;
+  uint64_t counts[EMU_FATE_COUNT];
+} scn_outcome;
+
+/* Builds a scenario from cfg, runs the burst workload to the end and
+ * records the outcome. Returns 0 or a negative emu_err code. */
+int scn_run_bursts(const scn_config *cfg, unsigned bursts, scn_outcome *out);
+void scn_outcome_free(scn_outcome *out);
+/* The first frame whose fate differs (its index), or -1 when all agree. */
+int64_t scn_outcome_first_difference(const scn_outcome *a, const scn_outcome *b);
+
+/* The note's story: the guest pings its gateway, a busy LAN sends the guest
+ * 300 broadcasts meant for others, then the host ARPs for and pings the
+ * guest. TCP to port 8023 waits for the guest TCP stack. */
+typedef struct scn_story {
+  size_t guest_pings_replied, guest_pings;  /* guest -> gateway */
+
+  size_t host_pings_replied, host_pings;    /* host -> guest */
+  uint64_t counts[EMU_FATE_COUNT];
+  uint64_t frames_in;
+  emu_fate host_arp_fate;                   /* of the host's ARP request for the guest */
+  int64_t first_rx_no_buffer;               /* frame index, or -1 */
+  uint64_t first_rx_no_buffer_sent_ns;      /* when it left the host, from the start */
+} scn_story;
+
+int scn_story_run(const scn_config *cfg, scn_story *out);
 
 #endif

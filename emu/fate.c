@@ -19,6 +19,7 @@ static const char *const emu_fate_names[EMU_FATE_COUNT] = {
     [EMU_FATE_FRAME_INVALID] = "frame_invalid",
     [EMU_FATE_DRIVER_SKIPPED] = "driver_skipped",
     [EMU_FATE_RX_NOT_CONSUMED] = "rx_not_consumed",
+    [EMU_FATE_DRIVER_REJECTED] = "driver_rejected",
     [EMU_FATE_NOT_FOR_GUEST] = "not_for_guest",
     [EMU_FATE_MALFORMED] = "malformed",
     [EMU_FATE_BAD_CHECKSUM] = "bad_checksum",

@@ -25,6 +25,7 @@ typedef enum emu_fate {
   /* drops in the guest driver */
   EMU_FATE_DRIVER_SKIPPED,  /* the driver's used cursor moved past it unread */
   EMU_FATE_RX_NOT_CONSUMED, /* in the used ring when the run ended, never read */
+  EMU_FATE_DRIVER_REJECTED, /* the driver discarded the used element that held it */
   /* drops in the guest stack */
   EMU_FATE_NOT_FOR_GUEST,   /* another MAC or IP address */
   EMU_FATE_MALFORMED,       /* truncated or inconsistent headers */

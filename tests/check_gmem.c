@@ -246,6 +246,9 @@ START_TEST(test_alloc_enospc_when_full_and_cursor_unchanged) {
   ck_assert_uint_eq(a, BASE);
   uint64_t untouched = 0x5555;
   ck_assert_int_eq(gmem_alloc(&m, 17, 1, &untouched), EMU_ENOSPC);
+  /* cursor + len wrapping past 2^64 must not look like a small fit */
+  ck_assert_int_eq(gmem_alloc(&m, UINT64_MAX, 1, &untouched), EMU_ENOSPC);
+  ck_assert_int_eq(gmem_alloc(&m, UINT64_MAX - SIZE, 1, &untouched), EMU_ENOSPC);
   ck_assert_uint_eq(untouched, 0x5555);
   ck_assert_uint_eq(m.brk, SIZE - 16);
   /* exactly the rest still fits, then nothing does */

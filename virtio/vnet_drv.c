@@ -12,8 +12,8 @@ void vnet_drv_opts_default(vnet_drv_opts *o) {
                 VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC);
   o->rx_buf_len = VNET_MIN_RX_BUF;
   o->irq_latency = (emu_latency){1000, 3000};
-  o->rearm_delay = (emu_latency){0, 1000};
-  o->store_delay = (emu_latency){0, 2000};
+  o->rearm_delay = (emu_latency){0, 200};
+  o->store_delay = (emu_latency){0, 500};
 }
 
 static int vnet_drv_bug(const vnet_drv *drv, unsigned bug) { return (drv->opts.bugs & bug) != 0; }
@@ -65,21 +65,24 @@ static void vnet_drv_rx_one(vnet_drv *drv, const vq_used_elem *e) {
   uint64_t now = vnet_drv_now(drv);
   uint32_t buf = (uint32_t)((uintptr_t)e->token - 1);
   int64_t id = drv->fates ? emu_fates_take_buffer(drv->fates, e->head, now) : -1;
+  emu_fate fate = EMU_FATE_DRIVER_REJECTED;
   if (e->len > drv->hdr_len) {
     uint32_t len = e->len - drv->hdr_len;
     uint64_t gpa = drv->rx_bufs + (uint64_t)buf * drv->opts.rx_buf_len + drv->hdr_len;
     if (gmem_read(drv->mem, gpa, drv->rx_scratch, len) == 0) {
       drv->stats.rx_frames++;
       drv->stats.rx_bytes += len;
-      emu_fate fate = emu_port_deliver(&drv->netdev, drv->rx_scratch, len, now);
-      if (id >= 0) {
-        emu_fates_set(drv->fates, (uint32_t)id, fate, now);
-        emu_trace_emit(drv->trace, "driver", EMU_TR_FRAME_FATE, "rx", e->head, -1, len, id,
-                       emu_fate_name(fate));
-      }
+      fate = emu_port_deliver(&drv->netdev, drv->rx_scratch, len, now);
     }
   } else {
+    /* No frame in it (a length the device got wrong, or a header-only
+     * element): whatever the buffer held is discarded. */
     drv->stats.rx_empty++;
+  }
+  if (id >= 0) {
+    emu_fates_set(drv->fates, (uint32_t)id, fate, now);
+    emu_trace_emit(drv->trace, "driver", EMU_TR_FRAME_FATE, "rx", e->head, -1, e->len, id,
+                   emu_fate_name(fate));
   }
   if (vnet_drv_bug(drv, VBUG_RX_NO_RECYCLE)) return;
   if (vnet_drv_post_rx(drv, buf) >= 0) {
@@ -341,3 +344,5 @@ void vnet_drv_set_poll(vnet_drv *drv, vnet_drv_poll_fn fn, void *ctx) {
   drv->poll_ctx = ctx;
   vnet_drv_run_stack(drv);
 }
+
+void vnet_drv_wake_stack(vnet_drv *drv) { vnet_drv_run_stack(drv); }

@@ -49,8 +49,8 @@ typedef struct vnet_drv_opts {
 } vnet_drv_opts;
 
 /* queue_size 0, VERSION_1|MAC|STATUS|EVENT_IDX|INDIRECT_DESC, 1526-byte RX
- * buffers, no bugs, interrupt latency 1..3 us, re-arm 0..1 us, store delay
- * 0..2 us. */
+ * buffers, no bugs, interrupt latency 1..3 us, re-arm 0..200 ns, store
+ * delay 0..500 ns. */
 void vnet_drv_opts_default(vnet_drv_opts *o);
 
 /* Runs the guest stack's timers; returns its next deadline or EMU_TIME_NEVER. */
@@ -102,6 +102,9 @@ int vnet_drv_probe(vnet_drv *drv);
 emu_port *vnet_drv_netdev(vnet_drv *drv);
 /* Installs the guest stack's timer hook and runs it once now. */
 void vnet_drv_set_poll(vnet_drv *drv, vnet_drv_poll_fn fn, void *ctx);
+/* Runs the stack's poll hook now and re-arms its timer: for callers that
+ * gave the stack new work from outside the driver's actor. */
+void vnet_drv_wake_stack(vnet_drv *drv);
 /* Looks at the RX used ring now, as the interrupt handler does. */
 void vnet_drv_rx_poll(vnet_drv *drv);
 
