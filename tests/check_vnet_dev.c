@@ -605,6 +605,21 @@ START_TEST(test_finish_gives_backlogged_frames_rx_no_buffer) {
 }
 END_TEST
 
+START_TEST(test_reset_drops_backlog_as_device_not_ready) {
+  bring_up(4);
+  uint8_t f[60] = {0};
+  uint32_t a = inject(f, sizeof f);
+  uint32_t b = inject(f, sizeof f);
+  ck_assert_int_eq(set_status(0), 0);
+  /* the frames were for the old driver's rings: they go with the reset */
+  ck_assert_int_eq(fate(a), EMU_FATE_DEVICE_NOT_READY);
+  ck_assert_int_eq(fate(b), EMU_FATE_DEVICE_NOT_READY);
+  ck_assert_uint_eq(vnet_dev_backlog_len(&r->dev), 0);
+  vnet_dev_finish(&r->dev);
+  ck_assert_uint_eq(r->fates.double_fates, 0);
+}
+END_TEST
+
 /* ---- TX -------------------------------------------------------------------------- */
 
 /* Adds a TX chain: the 12-byte header and the frame in separate descriptors,
@@ -764,6 +779,7 @@ static Suite *vnet_dev_suite(void) {
   tcase_add_test(rx, test_rx_driver_violation_needs_reset_and_later_frames_broken);
   tcase_add_test(rx, test_backlogged_frames_get_device_broken_when_kick_meets_violation);
   tcase_add_test(rx, test_finish_gives_backlogged_frames_rx_no_buffer);
+  tcase_add_test(rx, test_reset_drops_backlog_as_device_not_ready);
   suite_add_tcase(s, rx);
 
   TCase *tx = tcase_create("tx");

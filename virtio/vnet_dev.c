@@ -232,7 +232,20 @@ static int vnet_dev_t_set_features(void *dev, uint64_t features) {
 
 static uint8_t vnet_dev_t_get_status(void *dev) { return ((vnet_dev *)dev)->status; }
 
+static void vnet_dev_drop_backlog(vnet_dev *d, emu_fate fate) {
+  while (d->backlog_len) {
+    vnet_dev_frame *f = &d->backlog[d->backlog_first];
+    vnet_dev_fate(d, f->id, fate);
+    free(f->data);
+    d->backlog_first = (d->backlog_first + 1) % d->cfg.rx_backlog;
+    d->backlog_len--;
+  }
+}
+
+/* §2.1.1: a reset returns the device to its initial state; frames it held
+ * for the old driver's rings go with them. */
 static void vnet_dev_reset(vnet_dev *d) {
+  vnet_dev_drop_backlog(d, EMU_FATE_DEVICE_NOT_READY);
   for (uint16_t q = 0; q < VNET_NUM_QUEUES; q++) {
     if (d->q[q].enabled) vq_dev_close(&d->q[q].vq);
     memset(&d->q[q], 0, sizeof d->q[q]);
@@ -356,14 +369,6 @@ void vnet_dev_close(vnet_dev *d) {
 
 const virtio_transport *vnet_dev_transport(vnet_dev *d) { return &d->transport; }
 
-void vnet_dev_finish(vnet_dev *d) {
-  while (d->backlog_len) {
-    vnet_dev_frame *f = &d->backlog[d->backlog_first];
-    vnet_dev_fate(d, f->id, EMU_FATE_RX_NO_BUFFER);
-    free(f->data);
-    d->backlog_first = (d->backlog_first + 1) % d->cfg.rx_backlog;
-    d->backlog_len--;
-  }
-}
+void vnet_dev_finish(vnet_dev *d) { vnet_dev_drop_backlog(d, EMU_FATE_RX_NO_BUFFER); }
 
 uint32_t vnet_dev_backlog_len(const vnet_dev *d) { return d->backlog_len; }

@@ -221,6 +221,9 @@ void vq_dev_disable_notify(vq_dev *q) {
 static int vq_chain_copy(const vq_chain *c, int writable, uint64_t off, size_t len,
                          int (*copy)(void *ctx, uint64_t gpa, size_t done, size_t n),
                          void *ctx) {
+  /* Refuse before copying anything, as gmem does: no half-written buffers. */
+  uint64_t part = writable ? c->writable_len : c->readable_len;
+  if (off > part || len > part - off) return EMU_ERANGE;
   size_t done = 0;
   for (uint32_t i = 0; i < c->nseg && done < len; i++) {
     const vq_seg *s = &c->seg[i];

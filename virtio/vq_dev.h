@@ -75,7 +75,8 @@ void vq_dev_disable_notify(vq_dev *q);
 
 /* Copy between a chain's buffers and host memory, honouring direction:
  * reads cover the device-readable part, writes the device-writable part.
- * off counts from the start of that part. EMU_ERANGE past its end. */
+ * off counts from the start of that part. EMU_ERANGE past its end, in
+ * which case nothing is copied. */
 int vq_chain_read(const vq_dev *q, const vq_chain *c, uint64_t off, void *dst, size_t len);
 int vq_chain_write(vq_dev *q, const vq_chain *c, uint64_t off, const void *src, size_t len);
 
