@@ -22,8 +22,10 @@ const char cli_sim_options_help[] =
     "  --guest-ip A.B.C.D   the guest's IPv4 address (default 10.0.2.15, netmask /24)\n"
     "  --guest-mac MAC  the guest's MAC address (default 52:54:00:12:34:56)\n"
     "  --latency LIST   modelled latencies in virtual ns, each drawn per use from MIN-MAX:\n"
-    "                   kick=200-800,irq=1000-3000,link=5000-20000 (the defaults), and\n"
-    "                   batch=1-16, the TX chains the device handles per run\n"
+    "                   kick=200-800,irq=1000-3000,link=5000-20000 (the defaults);\n"
+    "                   rearm=0-200, from the driver finding RX empty to re-enabling its\n"
+    "                   interrupt; store=0-500, how late a delayed avail.idx store lands\n"
+    "                   (kick-before-publish); batch=1-16, TX chains per device run\n"
     "  --trace FILE     write every ring and notification event as JSON lines\n"
     "  --json           print the summary as one JSON object\n";
 
@@ -89,6 +91,10 @@ static int cli_parse_latency(const char *list, scn_config *cfg) {
       cfg->irq_latency = lat;
     else if (!strcmp(item, "link"))
       cfg->backend_latency = lat;
+    else if (!strcmp(item, "rearm"))
+      cfg->rearm_delay = lat;
+    else if (!strcmp(item, "store"))
+      cfg->store_delay = lat;
     else if (!strcmp(item, "batch") && lo >= 1 && hi <= UINT32_MAX) {
       cfg->batch_min = (uint32_t)lo;
       cfg->batch_max = (uint32_t)hi;

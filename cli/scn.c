@@ -27,6 +27,8 @@ void scn_config_default(scn_config *cfg) {
   cfg->rx_backlog = dc.rx_backlog;
   cfg->kick_latency = dc.kick_latency;
   cfg->irq_latency = dopts.irq_latency;
+  cfg->rearm_delay = dopts.rearm_delay;
+  cfg->store_delay = dopts.store_delay;
   cfg->backend_latency = (emu_latency){5000, 20000};
   cfg->batch_min = dc.batch_min;
   cfg->batch_max = dc.batch_max;
@@ -149,6 +151,8 @@ int scn_init(scn *s, const scn_config *cfg) {
   dopts.queue_size = cfg->queue_size;
   dopts.bugs = cfg->bugs;
   dopts.irq_latency = cfg->irq_latency;
+  dopts.rearm_delay = cfg->rearm_delay;
+  dopts.store_delay = cfg->store_delay;
   rc = vnet_drv_init(&s->drv, &dopts, &s->mem, &s->sched, vnet_dev_transport(&s->dev),
                      &s->fates, &s->trace);
   if (!rc) rc = emu_actor_init(&s->host, &s->sched, "host", scn_host_handle, s);

@@ -34,6 +34,7 @@ typedef struct scn_config {
                                 * stops 2 s after the last scheduled input, so a run
                                 * still ends. */
   emu_latency kick_latency, irq_latency, backend_latency;
+  emu_latency rearm_delay, store_delay; /* see vnet_drv_opts */
   uint32_t batch_min, batch_max;
   net_iface_config guest;     /* the guest stack's identity */
   FILE *trace_sink;           /* JSON lines, or NULL */

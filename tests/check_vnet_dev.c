@@ -397,8 +397,9 @@ START_TEST(test_rx_backlog_holds_n_then_drops_then_drains_in_order_on_kick) {
   ck_assert_uint_eq(r->dev.stats.rx_bytes, 60 + 61 + 62);
   ck_assert_uint_eq(rd16(vq_used_idx_addr(&r->rx.layout)), 3);
   ck_assert_uint_eq(r->dev.q[VNET_RXQ].vq.last_avail_idx, 3);
-  ck_assert_uint_eq(r->dev.stats.interrupts, 3);
-  ck_assert_uint_eq(r->irqs[VNET_RXQ], 3);
+  /* the drain is one batch: one publish, one interrupt decision */
+  ck_assert_uint_eq(r->dev.stats.interrupts, 1);
+  ck_assert_uint_eq(r->irqs[VNET_RXQ], 1);
   for (int i = 0; i < 3; i++) {
     vq_used_elem e;
     ck_assert_int_eq(vq_drv_get_used(&r->rx, &e), 0);

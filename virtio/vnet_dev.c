@@ -67,8 +67,9 @@ static int vnet_dev_pop_rx(vnet_dev *d, vq_chain *c) {
   return rc;
 }
 
-/* Writes one frame into the next RX chain. Returns EMU_EAGAIN when no chain
- * is posted (the caller keeps or drops the frame), 0 when the frame got a
+/* Writes one frame into the next RX chain and pushes its used element; the
+ * caller publishes (vnet_dev_flush_rx). Returns EMU_EAGAIN when no chain is
+ * posted (the caller keeps or drops the frame), 0 when the frame got a
  * buffer or a fate. */
 static int vnet_dev_write_rx(vnet_dev *d, uint32_t id, const uint8_t *frame, uint32_t len) {
   vq_chain c;
@@ -99,9 +100,15 @@ static int vnet_dev_write_rx(vnet_dev *d, uint32_t id, const uint8_t *frame, uin
   }
   if (vq_dev_push(vq, c.head, used_len) == 0 && used_len && d->fates)
     emu_fates_in_buffer(d->fates, c.head, id);
+  return 0;
+}
+
+/* Makes what was pushed visible and decides on one interrupt for all of it. */
+static void vnet_dev_flush_rx(vnet_dev *d) {
+  vq_dev *vq = &d->q[VNET_RXQ].vq;
+  if (vq->used_idx_shadow == vq->used_idx_published) return;
   vq_dev_publish_used(vq);
   vnet_dev_interrupt(d, VNET_RXQ);
-  return 0;
 }
 
 static int vnet_dev_backlog_push(vnet_dev *d, uint32_t id, const uint8_t *frame, uint32_t len) {
@@ -115,14 +122,17 @@ static int vnet_dev_backlog_push(vnet_dev *d, uint32_t id, const uint8_t *frame,
   return 0;
 }
 
+/* Moves waiting frames into newly posted buffers, publishing them as one
+ * batch, as a device flushing its queue does. */
 static void vnet_dev_drain_backlog(vnet_dev *d) {
   while (d->backlog_len) {
     vnet_dev_frame *f = &d->backlog[d->backlog_first];
-    if (vnet_dev_write_rx(d, f->id, f->data, f->len) == EMU_EAGAIN) return;
+    if (vnet_dev_write_rx(d, f->id, f->data, f->len) == EMU_EAGAIN) break;
     free(f->data);
     d->backlog_first = (d->backlog_first + 1) % d->cfg.rx_backlog;
     d->backlog_len--;
   }
+  vnet_dev_flush_rx(d);
 }
 
 void vnet_dev_rx_frame(vnet_dev *d, uint32_t id, const uint8_t *frame, size_t len) {
@@ -144,7 +154,10 @@ void vnet_dev_rx_frame(vnet_dev *d, uint32_t id, const uint8_t *frame, size_t le
     return;
   }
   /* Frames keep their order: while older ones wait, a new one waits too. */
-  if (d->backlog_len == 0 && vnet_dev_write_rx(d, id, frame, (uint32_t)len) == 0) return;
+  if (d->backlog_len == 0 && vnet_dev_write_rx(d, id, frame, (uint32_t)len) == 0) {
+    vnet_dev_flush_rx(d);
+    return;
+  }
   if (d->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) {
     vnet_dev_fate(d, id, EMU_FATE_DEVICE_BROKEN);
     return;
