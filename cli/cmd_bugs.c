@@ -171,8 +171,9 @@ int cmd_explore(int argc, char **argv) {
                    ob.counts[i]);
         printf("\n  reproduced exactly from the seed: %s (trace hash %016" PRIx64 ")\n",
                exact ? "yes" : "NO", ob.trace_hash);
-        printf("  again: vnetsim explore --bug %s --seeds %" PRIu64 "..%" PRIu64 "\n", names, seed,
-               seed);
+        printf("  again: vnetsim explore --bug %s --qsize %u --backlog %u --bursts %" PRIu64
+               " --seeds %" PRIu64 "..%" PRIu64 "\n",
+               names, o.cfg.queue_size, o.cfg.rx_backlog, bursts, seed, seed);
       }
       scn_outcome_free(&ob);
       scn_outcome_free(&of);
