@@ -23,6 +23,8 @@ static const char replay_usage[] =
     "Frames out of time order are injected right after their predecessor.\n"
     "\n"
     "  -o, --out FILE   write the frames the guest sent (pcap, nanosecond)\n"
+    "  --compare LIST   run the input twice, through the fixed driver and through one\n"
+    "                   with the bugs in LIST, and print every frame whose fate differs\n"
     "%s"
     "  -h, --help       this text\n";
 
@@ -50,14 +52,93 @@ static void replay_print_frames(const scn *s, const emu_pcap_file *in, int json)
   }
 }
 
+/* Runs the capture through a scenario built from cfg, to the end. */
+static int replay_run(const scn_config *cfg, const emu_pcap_file *in, scn *s,
+                      scn_capture_notes *notes) {
+  int rc = scn_init(s, cfg);
+  if (rc) return rc;
+  rc = scn_inject_capture(s, in, notes);
+  if (rc) {
+    scn_close(s);
+    return rc;
+  }
+  scn_run(s, EMU_TIME_NEVER, UINT64_MAX);
+  scn_finish(s);
+  return 0;
+}
+
+static int replay_compare(const cli_sim_opts *o, const emu_pcap_file *in, const char *in_path,
+                          unsigned drv_bugs, unsigned dev_bugs) {
+  scn_config fixed_cfg = o->cfg, buggy_cfg = o->cfg;
+  fixed_cfg.bugs = fixed_cfg.dev_bugs = 0;
+  buggy_cfg.bugs = drv_bugs;
+  buggy_cfg.dev_bugs = dev_bugs;
+  static scn fixed, buggy;
+  scn_capture_notes notes;
+  int rc = replay_run(&fixed_cfg, in, &fixed, &notes);
+  if (rc) return cli_error("replay", CLI_EXIT_FAIL, "fixed run: %s", emu_strerror(rc));
+  rc = replay_run(&buggy_cfg, in, &buggy, &notes);
+  if (rc) {
+    scn_close(&fixed);
+    return cli_error("replay", CLI_EXIT_FAIL, "buggy run: %s", emu_strerror(rc));
+  }
+  char names[512];
+  vbug_names(drv_bugs, dev_bugs, names, sizeof names);
+  size_t differ = 0;
+  if (o->json) {
+    printf("{\"command\":\"replay\",\"input\":");
+    cli_print_json_string(stdout, in_path);
+    printf(",\"compare\":\"%s\",\"frames\":%zu,\"differences\":[", names, in->nframes);
+  } else {
+    printf("vnetsim replay: %s, %zu frames, fixed driver against %s (seed %" PRIu64
+           ", queue %u)\n",
+           in_path, in->nframes, names, o->cfg.seed, o->cfg.queue_size);
+    printf("  %-7s %-22s %-20s %s\n", "frame", "time", "fixed", "buggy");
+  }
+  for (size_t i = 0; i < in->nframes; i++) {
+    emu_fate a = fixed.fates.frames[i].fate, b = buggy.fates.frames[i].fate;
+    if (a == b) continue;
+    uint64_t t = fixed.fates.frames[i].entered_ns;
+    if (o->json)
+      printf("%s{\"frame\":%zu,\"t_ns\":%" PRIu64 ",\"fixed\":\"%s\",\"buggy\":\"%s\"}",
+             differ ? "," : "", i + 1, t, emu_fate_name(a), emu_fate_name(b));
+    else
+      printf("  %-7zu %10" PRIu64 ".%09" PRIu64 "  %-20s %s\n", i + 1, t / 1000000000u,
+             t % 1000000000u, emu_fate_name(a), emu_fate_name(b));
+    differ++;
+  }
+  if (o->json) {
+    printf("],\"differ\":%zu,\"fixed\":{", differ);
+    cli_print_summary_json(stdout, &fixed);
+    printf("},\"buggy\":{");
+    cli_print_summary_json(stdout, &buggy);
+    printf("}}\n");
+  } else {
+    printf("%zu of %zu frames differ\n", differ, in->nframes);
+    printf("fixed (guest->host frames %" PRIu64 "):", fixed.guest_frames);
+    for (int f = EMU_FATE_PENDING + 1; f < EMU_FATE_COUNT; f++)
+      if (fixed.fates.counts[f]) printf(" %s %" PRIu64, emu_fate_name((emu_fate)f), fixed.fates.counts[f]);
+    printf("\nbuggy (guest->host frames %" PRIu64 "):", buggy.guest_frames);
+    for (int f = EMU_FATE_PENDING + 1; f < EMU_FATE_COUNT; f++)
+      if (buggy.fates.counts[f]) printf(" %s %" PRIu64, emu_fate_name((emu_fate)f), buggy.fates.counts[f]);
+    printf("\n");
+  }
+  scn_close(&fixed);
+  scn_close(&buggy);
+  return CLI_EXIT_OK;
+}
+
 int cmd_replay(int argc, char **argv) {
   static const struct option longopts[] = {{"out", required_argument, NULL, 'o'},
+                                           {"compare", required_argument, NULL, 'c'},
                                            {"help", no_argument, NULL, 'h'},
                                            CLI_SIM_LONG_OPTIONS,
                                            {NULL, 0, NULL, 0}};
   cli_sim_opts o;
   cli_sim_opts_default(&o, "replay");
   const char *out_path = NULL;
+  const char *compare = NULL;
+  unsigned cmp_drv = 0, cmp_dev = 0;
   int c;
   optind = 1;
   opterr = 0;
@@ -68,6 +149,13 @@ int cmd_replay(int argc, char **argv) {
         return CLI_EXIT_OK;
       case 'o':
         out_path = optarg;
+        break;
+      case 'c':
+        if (vbug_parse(optarg, &cmp_drv, &cmp_dev) || (!cmp_drv && !cmp_dev))
+          return cli_error("replay", CLI_EXIT_USAGE,
+                           "--compare: '%s' is not a list of bugs ('vnetsim bugs' lists them)",
+                           optarg);
+        compare = optarg;
         break;
       case '?':
         return cli_error("replay", CLI_EXIT_USAGE,
@@ -83,11 +171,23 @@ int cmd_replay(int argc, char **argv) {
   if (optind + 1 < argc)
     return cli_error("replay", CLI_EXIT_USAGE, "unexpected argument '%s'", argv[optind + 1]);
   const char *in_path = argv[optind];
+  if (compare && (out_path || o.trace_path || o.cfg.bugs || o.cfg.dev_bugs))
+    return cli_error("replay", CLI_EXIT_USAGE,
+                     "--compare runs twice: it takes no -o, --trace or --bug (run one side alone "
+                     "for those)");
 
   char err[512];
   emu_pcap_file in;
   int rc = emu_pcap_load(in_path, &in, err, sizeof err);
   if (rc) return cli_error("replay", CLI_EXIT_USAGE, "%s", err);
+  /* Virtual time starts at the first frame's capture time, so output
+   * timestamps share the input's time base. */
+  o.cfg.start_ns = in.nframes ? in.frames[0].ts_ns : 0;
+  if (compare) {
+    rc = replay_compare(&o, &in, in_path, cmp_drv, cmp_dev);
+    emu_pcap_free(&in);
+    return rc;
+  }
 
   replay_out out = {0};
   if (out_path) {
@@ -105,9 +205,6 @@ int cmd_replay(int argc, char **argv) {
     return rc;
   }
 
-  /* Virtual time starts at the first frame's capture time, so output
-   * timestamps share the input's time base. */
-  o.cfg.start_ns = in.nframes ? in.frames[0].ts_ns : 0;
   scn s;
   rc = scn_init(&s, &o.cfg);
   if (rc) {

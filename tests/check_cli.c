@@ -126,6 +126,13 @@ static const struct {
     {"replay pcpp_microsecs.pcap --trace /nonexistent/t.jsonl", "/nonexistent/t.jsonl"},
     {"bench --frames 5", "--frames"},
     {"frobnicate", "frobnicate"},
+    {"explore --bug rx-no-recycle --seeds 5..1", "--seeds"},
+    {"explore --seeds 1..2", "--bug"},
+    {"explore --bug rx-no-recycle", "--seeds"},
+    {"bugs --everything", "--everything"},
+    {"story --bug nonsense", "nonsense"},
+    {"replay pcpp_microsecs.pcap --compare bogus", "bogus"},
+    {"replay pcpp_microsecs.pcap --compare rx-no-recycle -o /tmp/x.pcap", "--compare"},
 };
 
 START_TEST(test_bad_input_exits_2_with_one_line) {
@@ -167,6 +174,52 @@ START_TEST(test_replay_writes_answers_and_fates) {
 }
 END_TEST
 
+START_TEST(test_bugs_lists_every_switch) {
+  ck_assert_int_eq(run("bugs --json"), 0);
+  int entries = 0;
+  for (const char *p = out_buf; (p = strstr(p, "\"name\":")) != NULL; p++) entries++;
+  ck_assert_int_eq(entries, 12);
+  static const char *const names[] = {"rx-no-recycle", "rx-last-only", "rx-no-irq-wake",
+                                      "tx-no-reclaim", "tx-no-kick", "kick-before-publish",
+                                      "legacy-hdr-10", "used-event-stale", "irq-enable-no-recheck",
+                                      "used-slot-mod-256", "tx-last-only", "dev-used-event-equal"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    ck_assert_msg(strstr(out_buf, names[i]) != NULL, "bugs lacks %s", names[i]);
+  ck_assert_ptr_nonnull(strstr(out_buf, "\"name\":\"rx-no-recycle\",\"side\":\"driver\""));
+  ck_assert_int_eq(run("bugs"), 0);
+  ck_assert_ptr_nonnull(strstr(out_buf, "rx-last-only (driver, Redox virtio-netd, virtio 1.2 §"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "  fix:     "));
+}
+END_TEST
+
+START_TEST(test_story_prints_symptoms_side_by_side) {
+  ck_assert_int_eq(run("story"), 0);
+  ck_assert_ptr_nonnull(strstr(out_buf, "host -> guest ping                       0/3 replied"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "3/3 replied\nTCP to guest port 8023"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "host ARP request for the guest           rx_no_buffer"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "frame 257 (sent at"));
+}
+END_TEST
+
+START_TEST(test_explore_finds_first_seed_and_reproduces_it) {
+  ck_assert_int_eq(run("explore --bug dev-used-event-equal --qsize 4 --bursts 2 --seeds 1..5 --json"), 0);
+  ck_assert_ptr_nonnull(strstr(out_buf, "\"found\":true,\"seed\":2,"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "\"reproduced\":true"));
+  /* 16 frames never exhaust 256 buffers: nothing to find, exit 1 */
+  ck_assert_int_eq(run("explore --bug rx-no-recycle --bursts 2 --seeds 1..3"), 1);
+  ck_assert_ptr_nonnull(strstr(out_buf, "does not show in seeds 1..3"));
+}
+END_TEST
+
+START_TEST(test_replay_compare_lists_frames_that_differ) {
+  ck_assert_int_eq(run("replay libpcap_gateway_or_not.pcap --guest-ip 10.20.30.40 "
+                       "--guest-mac aa:00:04:00:14:0e --compare legacy-hdr-10"),
+                   0);
+  ck_assert_ptr_nonnull(strstr(out_buf, "4 of 14 frames differ"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "  1       1760884476.122148000  answered             not_for_guest"));
+}
+END_TEST
+
 START_TEST(test_bench_reports_ratio) {
   ck_assert_int_eq(run("bench --frames 2000 --json"), 0);
   ck_assert_ptr_nonnull(strstr(out_buf, "\"size\":64"));
@@ -189,6 +242,10 @@ static Suite *cli_suite(void) {
                       (int)(sizeof bad_calls / sizeof bad_calls[0]));
   tcase_add_test(tc, test_replay_writes_answers_and_fates);
   tcase_add_test(tc, test_bench_reports_ratio);
+  tcase_add_test(tc, test_bugs_lists_every_switch);
+  tcase_add_test(tc, test_story_prints_symptoms_side_by_side);
+  tcase_add_test(tc, test_explore_finds_first_seed_and_reproduces_it);
+  tcase_add_test(tc, test_replay_compare_lists_frames_that_differ);
   suite_add_tcase(s, tc);
   return s;
 }
