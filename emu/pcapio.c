@@ -1,5 +1,7 @@
 /* libpcap's headers use the BSD u_int/u_char types, hidden by strict C11. */
 #define _DEFAULT_SOURCE
+/* fmemopen is POSIX 2008 */
+#define _POSIX_C_SOURCE 200809L
 
 #include "emu/pcapio.h"
 
@@ -10,14 +12,9 @@
 
 #include "emu/err.h"
 
-int emu_pcap_load(const char *path, emu_pcap_file *f, char *err, size_t errcap) {
-  memset(f, 0, sizeof *f);
-  char perr[PCAP_ERRBUF_SIZE] = "";
-  pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, perr);
-  if (!p) {
-    snprintf(err, errcap, "%s: %s", path, perr);
-    return EMU_EIO;
-  }
+/* Reads every frame of an opened capture; closes p. */
+static int emu_pcap_read_all(pcap_t *p, const char *path, emu_pcap_file *f, char *err,
+                             size_t errcap) {
   f->linktype = pcap_datalink(p);
   if (f->linktype != DLT_EN10MB) {
     const char *name = pcap_datalink_val_to_name(f->linktype);
@@ -67,6 +64,41 @@ int emu_pcap_load(const char *path, emu_pcap_file *f, char *err, size_t errcap) 
   pcap_close(p);
   if (rc) emu_pcap_free(f);
   return rc;
+}
+
+int emu_pcap_load(const char *path, emu_pcap_file *f, char *err, size_t errcap) {
+  memset(f, 0, sizeof *f);
+  char perr[PCAP_ERRBUF_SIZE] = "";
+  pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, perr);
+  if (!p) {
+    snprintf(err, errcap, "%s: %s", path, perr);
+    return EMU_EIO;
+  }
+  return emu_pcap_read_all(p, path, f, err, errcap);
+}
+
+int emu_pcap_load_mem(const void *data, size_t len, const char *name, emu_pcap_file *f,
+                      char *err, size_t errcap) {
+  memset(f, 0, sizeof *f);
+  if (len == 0) {
+    snprintf(err, errcap, "%s: empty", name);
+    return EMU_EFORMAT;
+  }
+  /* libpcap reads from a stdio stream; fmemopen gives it one without a file.
+   * pcap_close() closes the stream. */
+  FILE *mem = fmemopen((void *)data, len, "rb");
+  if (!mem) {
+    snprintf(err, errcap, "%s: cannot open a memory stream", name);
+    return EMU_ENOMEM;
+  }
+  char perr[PCAP_ERRBUF_SIZE] = "";
+  pcap_t *p = pcap_fopen_offline_with_tstamp_precision(mem, PCAP_TSTAMP_PRECISION_NANO, perr);
+  if (!p) {
+    fclose(mem);
+    snprintf(err, errcap, "%s: %s", name, perr);
+    return EMU_EFORMAT;
+  }
+  return emu_pcap_read_all(p, name, f, err, errcap);
 }
 
 void emu_pcap_free(emu_pcap_file *f) {

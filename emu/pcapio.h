@@ -28,6 +28,9 @@ typedef struct emu_pcap_file {
  * EMU_EFORMAT (not a capture, link type not Ethernet, damaged record) or
  * EMU_ENOMEM, with the reason in err, and leaves f empty. */
 int emu_pcap_load(const char *path, emu_pcap_file *f, char *err, size_t errcap);
+/* The same from a capture held in memory; name is used in messages. */
+int emu_pcap_load_mem(const void *data, size_t len, const char *name, emu_pcap_file *f,
+                      char *err, size_t errcap);
 void emu_pcap_free(emu_pcap_file *f);
 
 typedef struct emu_pcap_writer {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the dependencies, then builds and runs every Check suite twice:
 # under AddressSanitizer + UndefinedBehaviorSanitizer, then as the release
-# build with warnings as errors. The last lines are ctest's summary.
+# build with warnings as errors; between the two, each libFuzzer target runs
+# for VNETSIM_FUZZ_SECONDS (default 45). The last lines are ctest's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -12,6 +13,9 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVNETSIM_SANITIZE=ON -DVNETSI
 cmake --build build-asan -j "$jobs" >/dev/null
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan -j "$jobs" --output-on-failure
+
+echo "== fuzzing, ${VNETSIM_FUZZ_SECONDS:-45} s per target (clang, ASan + UBSan)"
+bash fuzz/run.sh "${VNETSIM_FUZZ_SECONDS:-45}"
 
 echo "== release build"
 cmake -S . -B build -DVNETSIM_WERROR=ON >/dev/null
