@@ -71,6 +71,7 @@ static int bench_full(const uint8_t *frame, size_t len, uint64_t frames, double 
   scn_config cfg;
   scn_config_default(&cfg);
   cfg.trace_hash = 0;
+  cfg.conformance = 0;
   scn s;
   int rc = scn_init(&s, &cfg);
   if (rc) return rc;

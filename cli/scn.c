@@ -34,6 +34,16 @@ void scn_config_default(scn_config *cfg) {
   cfg->batch_max = dc.batch_max;
   net_iface_config_slirp_guest(&cfg->guest);
   cfg->trace_hash = 1;
+  cfg->conformance = 1;
+}
+
+static void scn_log_violation(void *ctx, const emu_trace_rec *rec) {
+  if (rec->kind != EMU_TR_VIOLATION) return;
+  scn *s = ctx;
+  s->violations_total++;
+  if (s->nviolations == SCN_MAX_VIOLATIONS) return;
+  s->violations[s->nviolations++] =
+      (scn_violation){rec->t_ns, rec->actor, rec->queue, vq_rule_from_name(rec->detail), rec->head};
 }
 
 uint64_t scn_now(const scn *s) { return s->sched.now_ns; }
@@ -126,6 +136,7 @@ int scn_init(scn *s, const scn_config *cfg) {
   emu_trace_init(&s->trace, &s->sched.now_ns);
   emu_trace_set_sink(&s->trace, cfg->trace_sink);
   emu_trace_set_hashing(&s->trace, cfg->trace_hash);
+  if (cfg->conformance) emu_trace_add_observer(&s->trace, scn_log_violation, s);
 
   /* Rings, RX buffers and TX buffers of both queues, with room to spare. */
   uint64_t qs = cfg->queue_size;

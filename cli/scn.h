@@ -39,6 +39,7 @@ typedef struct scn_config {
   net_iface_config guest;     /* the guest stack's identity */
   FILE *trace_sink;           /* JSON lines, or NULL */
   int trace_hash;             /* compute the trace hash */
+  int conformance;            /* keep the log of violated rules (default on) */
 } scn_config;
 
 /* seed 1, queue 256, backlog 8, no bugs, the device's and driver's default
@@ -48,6 +49,18 @@ void scn_config_default(scn_config *cfg);
 
 /* Receives each frame the guest sent, at its virtual arrival time. */
 typedef void (*scn_host_rx_fn)(void *ctx, const uint8_t *frame, size_t len, uint64_t now_ns);
+
+/* A virtio rule broken during the run, by the driver (seen by the device)
+ * or by the device (seen by the driver). */
+typedef struct scn_violation {
+  uint64_t t_ns;
+  const char *actor; /* who noticed: "device" or "driver" */
+  const char *queue; /* "rx", "tx" or NULL */
+  vq_rule rule;
+  int64_t head;      /* -1 when not about one chain */
+} scn_violation;
+
+#define SCN_MAX_VIOLATIONS 256
 
 typedef struct scn {
   scn_config cfg;
@@ -75,6 +88,9 @@ typedef struct scn {
   } guest_pings[64];
   size_t nguest_pings, next_guest_ping;
   uint64_t poll_horizon_ns; /* the periodic guest poll stops here */
+  scn_violation violations[SCN_MAX_VIOLATIONS];
+  size_t nviolations;
+  uint64_t violations_total; /* including those past the log's end */
   int probe_rc;
 } scn;
 

@@ -25,6 +25,15 @@ static const char *const emu_fate_names[EMU_FATE_COUNT] = {
     [EMU_FATE_BAD_CHECKSUM] = "bad_checksum",
     [EMU_FATE_UNSUPPORTED] = "unsupported",
     [EMU_FATE_NO_LISTENER] = "no_listener",
+    [EMU_FATE_REJECTED] = "rejected",
+    [EMU_FATE_SOCKET_FULL] = "socket_full",
+    [EMU_FATE_FAULT_DROP] = "fault_drop",
+    [EMU_FATE_FAULT_RATE_LIMIT] = "fault_rate_limit",
+    [EMU_FATE_FAULT_MTU] = "fault_mtu",
+    [EMU_FATE_FAULT_DUPLICATE] = "fault_duplicate",
+    [EMU_FATE_FAULT_REORDER] = "fault_reorder",
+    [EMU_FATE_FAULT_CORRUPT] = "fault_corrupt",
+    [EMU_FATE_FAULT_DELAY] = "fault_delay",
 };
 
 const char *emu_fate_name(emu_fate fate) {

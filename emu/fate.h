@@ -32,6 +32,20 @@ typedef enum emu_fate {
   EMU_FATE_BAD_CHECKSUM,    /* a header checksum did not verify */
   EMU_FATE_UNSUPPORTED,     /* an ethertype, protocol or message the stack does not handle */
   EMU_FATE_NO_LISTENER,     /* no socket or service for it */
+  /* drops in the guest stack's transports (stack/udp, stack/tcp) */
+  EMU_FATE_REJECTED,        /* a TCP segment its connection could not accept in its
+                             * state (outside the window, unacceptable ACK, stray RST);
+                             * RFC 9293 may have it answered by an ACK or a RST */
+  EMU_FATE_SOCKET_FULL,     /* the socket had no room: UDP receive queue full */
+  /* link faults (emu/fault): the first three remove the frame; the other four
+   * name a fault done to a frame that travels on and gets its own fate later */
+  EMU_FATE_FAULT_DROP,      /* dropped by the fault injector's drop probability */
+  EMU_FATE_FAULT_RATE_LIMIT, /* over the link's rate limit (token bucket empty) */
+  EMU_FATE_FAULT_MTU,       /* longer than the link's MTU cap */
+  EMU_FATE_FAULT_DUPLICATE, /* a copy the fault injector added */
+  EMU_FATE_FAULT_REORDER,   /* held back and released after later frames */
+  EMU_FATE_FAULT_CORRUPT,   /* one byte changed */
+  EMU_FATE_FAULT_DELAY,     /* held for an extra delay */
   EMU_FATE_COUNT
 } emu_fate;
 

@@ -1,6 +1,8 @@
 #include "emu/trace.h"
 
 #include <inttypes.h>
+
+#include "emu/err.h"
 #include <string.h>
 
 static const char *const emu_trace_kind_names[EMU_TR_KIND_COUNT] = {
@@ -43,6 +45,13 @@ void emu_trace_set_observer(emu_trace *t, emu_trace_observer_fn fn, void *ctx) {
   t->observer_ctx = ctx;
 }
 
+int emu_trace_add_observer(emu_trace *t, emu_trace_observer_fn fn, void *ctx) {
+  if (t->nextra == (int)(sizeof t->extra / sizeof t->extra[0])) return EMU_ENOSPC;
+  t->extra[t->nextra].fn = fn;
+  t->extra[t->nextra++].ctx = ctx;
+  return 0;
+}
+
 int emu_trace_format(const emu_trace_rec *r, char *buf, size_t cap) {
   size_t n = 0;
 #define EMU_TR_PUT(...)                                                  \
@@ -71,6 +80,7 @@ void emu_trace_emit(emu_trace *t, const char *actor, emu_trace_kind kind, const 
                        detail};
   t->events++;
   if (t->observer) t->observer(t->observer_ctx, &rec);
+  for (int i = 0; i < t->nextra; i++) t->extra[i].fn(t->extra[i].ctx, &rec);
   if (!t->sink && !t->hashing) return;
   char line[320];
   int n = emu_trace_format(&rec, line, sizeof line);

@@ -53,8 +53,14 @@ typedef struct emu_trace {
   int hashing;
   uint64_t hash;
   uint64_t events;
-  emu_trace_observer_fn observer;
+  emu_trace_observer_fn observer; /* the user's observer */
   void *observer_ctx;
+  /* observers vnetsim itself attaches (conformance log, ...) */
+  struct {
+    emu_trace_observer_fn fn;
+    void *ctx;
+  } extra[3];
+  int nextra;
   int io_error; /* a write to the sink failed */
 } emu_trace;
 
@@ -62,10 +68,14 @@ typedef struct emu_trace {
 void emu_trace_init(emu_trace *t, const uint64_t *clock);
 void emu_trace_set_sink(emu_trace *t, FILE *sink);
 void emu_trace_set_hashing(emu_trace *t, int on);
+/* Sets (or with fn NULL clears) the user's observer: called with every
+ * record, valid for the duration of the call. */
 void emu_trace_set_observer(emu_trace *t, emu_trace_observer_fn fn, void *ctx);
+/* Adds another observer beside the user's; EMU_ENOSPC past three. */
+int emu_trace_add_observer(emu_trace *t, emu_trace_observer_fn fn, void *ctx);
 
 static inline int emu_trace_on(const emu_trace *t) {
-  return t && (t->sink || t->hashing || t->observer);
+  return t && (t->sink || t->hashing || t->observer || t->nextra);
 }
 
 const char *emu_trace_kind_name(emu_trace_kind kind);

@@ -82,7 +82,10 @@ static int vnet_dev_write_rx(vnet_dev *d, uint32_t id, const uint8_t *frame, uin
   vq_dev *vq = &d->q[VNET_RXQ].vq;
   uint32_t used_len = 0;
   if (c.writable_len < VNET_HDR_LEN + (uint64_t)len) {
-    /* Give the buffer back empty so the driver can reuse it; the frame is lost. */
+    /* §5.1.6.3.1 is the driver's duty and the device's reaction is not
+     * defined: give the buffer back empty, so a driver can recover, and lose
+     * only this frame (counted) rather than the whole device. */
+    vq_dev_report(vq, VQ_RULE_RX_BUF_TOO_SMALL, c.head);
     vnet_dev_fate(d, id, EMU_FATE_RX_BUFFER_TOO_SMALL);
   } else {
     uint8_t hdr[VNET_HDR_LEN] = {0};
@@ -182,9 +185,17 @@ static int vnet_dev_process_tx(vnet_dev *d) {
     }
     d->stats.pops[VNET_TXQ]++;
     uint64_t frame_len = c.readable_len > VNET_HDR_LEN ? c.readable_len - VNET_HDR_LEN : 0;
-    /* §5.1.6.2: TX chains are device-readable; header then frame. */
-    if (c.writable_len || frame_len == 0 || frame_len > VNET_MAX_FRAME ||
-        vq_chain_read(vq, &c, 0, d->scratch, (size_t)c.readable_len) != 0) {
+    /* §5.1.6.2: TX chains are device-readable, header then frame. A bad one
+     * costs only that frame (counted, reported, returned with len 0): one
+     * malformed packet should not take the link down. */
+    vq_rule bad = c.writable_len ? VQ_RULE_TX_CHAIN_WRITABLE
+                  : frame_len == 0 ? VQ_RULE_TX_FRAME_SHORT
+                  : frame_len > VNET_MAX_FRAME ? VQ_RULE_TX_FRAME_TOO_LONG
+                                               : VQ_RULE_NONE;
+    if (bad == VQ_RULE_NONE && vq_chain_read(vq, &c, 0, d->scratch, (size_t)c.readable_len))
+      bad = VQ_RULE_DESC_ADDR_RANGE;
+    if (bad != VQ_RULE_NONE) {
+      vq_dev_report(vq, bad, c.head);
       d->stats.tx_bad_chains++;
     } else {
       d->stats.tx_frames++;
@@ -287,6 +298,9 @@ static int vnet_dev_t_set_status(void *dev, uint8_t status) {
      * driven without VERSION_1; the driver sees FEATURES_OK unset. */
     if ((d->driver_features & ~d->cfg.features) ||
         !(d->driver_features & VIRTIO_BIT(VIRTIO_F_VERSION_1))) {
+      if (d->driver_features & ~d->cfg.features)
+        emu_trace_emit(d->trace, "device", EMU_TR_VIOLATION, NULL, -1, -1, -1, -1,
+                       vq_rule_name(VQ_RULE_FEATURE_NOT_OFFERED));
       status &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
     } else {
       d->features = d->driver_features;
@@ -316,9 +330,12 @@ static int vnet_dev_t_queue_setup(void *dev, uint16_t q, const vq_layout *layout
   vnet_dev *d = dev;
   if (q >= VNET_NUM_QUEUES) return EMU_EINVAL;
   /* §4.1.4.3.2 (and the MMIO equivalent): queues are configured before DRIVER_OK. */
-  if (!(d->status & VIRTIO_STATUS_FEATURES_OK) || (d->status & VIRTIO_STATUS_DRIVER_OK) ||
-      d->q[q].enabled)
+  if (d->status & VIRTIO_STATUS_DRIVER_OK) {
+    emu_trace_emit(d->trace, "device", EMU_TR_VIOLATION, vnet_queue_name(q), -1, -1, -1, -1,
+                   vq_rule_name(VQ_RULE_QUEUE_AFTER_DRIVER_OK));
     return EMU_ESTATE;
+  }
+  if (!(d->status & VIRTIO_STATUS_FEATURES_OK) || d->q[q].enabled) return EMU_ESTATE;
   if (!vq_size_valid(layout->size) || layout->size > d->cfg.max_queue_size) return EMU_EINVAL;
   int rc = vq_dev_init(&d->q[q].vq, d->mem, layout,
                        (d->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) != 0,

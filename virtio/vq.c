@@ -1,5 +1,7 @@
 #include "virtio/vq.h"
 
+#include <string.h>
+
 static const struct {
   const char *name, *section, *text;
 } vq_rules[VQ_RULE_COUNT] = {
@@ -34,6 +36,21 @@ static const struct {
                                   "a used length exceeds the chain's device-writable bytes"},
     [VQ_RULE_USED_IDX_JUMP] = {"used_idx_jump", "2.7.8",
                                "used.idx moved past the buffers in flight"},
+    [VQ_RULE_HEAD_IN_FLIGHT] = {"head_in_flight", "2.7.13",
+                                "a descriptor head was made available again while the device "
+                                "still held it"},
+    [VQ_RULE_RX_BUF_TOO_SMALL] = {"rx_buf_too_small", "5.1.6.3.1",
+                                  "an RX buffer cannot hold the 12-byte header and the frame"},
+    [VQ_RULE_TX_CHAIN_WRITABLE] = {"tx_chain_writable", "5.1.6.2",
+                                   "a TX chain has device-writable descriptors"},
+    [VQ_RULE_TX_FRAME_SHORT] = {"tx_frame_short", "5.1.6.2",
+                                "a TX chain holds no frame after the 12-byte header"},
+    [VQ_RULE_TX_FRAME_TOO_LONG] = {"tx_frame_too_long", "5.1.6.2",
+                                   "a TX frame is longer than the device accepts without GSO"},
+    [VQ_RULE_QUEUE_AFTER_DRIVER_OK] = {"queue_after_driver_ok", "3.1.1",
+                                       "a queue was configured after DRIVER_OK"},
+    [VQ_RULE_FEATURE_NOT_OFFERED] = {"feature_not_offered", "3.1.1",
+                                     "the driver accepted a feature the device did not offer"},
 };
 
 const char *vq_rule_name(vq_rule rule) {
@@ -44,4 +61,10 @@ const char *vq_rule_section(vq_rule rule) {
 }
 const char *vq_rule_text(vq_rule rule) {
   return (unsigned)rule < VQ_RULE_COUNT ? vq_rules[rule].text : "unknown rule";
+}
+
+vq_rule vq_rule_from_name(const char *name) {
+  for (int r = VQ_RULE_NONE + 1; r < VQ_RULE_COUNT; r++)
+    if (!strcmp(vq_rules[r].name, name)) return (vq_rule)r;
+  return VQ_RULE_NONE;
 }

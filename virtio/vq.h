@@ -95,11 +95,21 @@ typedef enum vq_rule {
   VQ_RULE_USED_ID_NOT_IN_FLIGHT, /* used id not a head the driver made available */
   VQ_RULE_USED_LEN_TOO_BIG,      /* used len beyond the writable part of the chain */
   VQ_RULE_USED_IDX_JUMP,         /* used.idx ahead of what is in flight */
+  VQ_RULE_HEAD_IN_FLIGHT,        /* a head offered again before the device used it */
+  /* virtio-net's own rules (§5.1.6) and the device status protocol (§3.1.1) */
+  VQ_RULE_RX_BUF_TOO_SMALL,      /* RX chain cannot hold header + frame */
+  VQ_RULE_TX_CHAIN_WRITABLE,     /* a TX chain with a device-writable part */
+  VQ_RULE_TX_FRAME_SHORT,        /* TX chain no longer than the header */
+  VQ_RULE_TX_FRAME_TOO_LONG,     /* TX frame longer than the device takes */
+  VQ_RULE_QUEUE_AFTER_DRIVER_OK, /* queue configured after DRIVER_OK */
+  VQ_RULE_FEATURE_NOT_OFFERED,   /* driver accepted a feature the device lacks */
   VQ_RULE_COUNT
 } vq_rule;
 
 const char *vq_rule_name(vq_rule rule);    /* "desc_index_range" */
 const char *vq_rule_section(vq_rule rule); /* "2.7.5.2" */
 const char *vq_rule_text(vq_rule rule);    /* one line for a driver author */
+/* The rule with that name, VQ_RULE_NONE when there is none. */
+vq_rule vq_rule_from_name(const char *name);
 
 #endif

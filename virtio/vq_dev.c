@@ -22,12 +22,14 @@ int vq_dev_init(vq_dev *q, gmem *mem, const vq_layout *layout, int event_idx, in
     return EMU_EPROTO;
   }
   q->segs = malloc(sizeof *q->segs * layout->size);
-  if (!q->segs) return EMU_ENOMEM;
+  q->head_offers = calloc(layout->size, 1);
+  if (!q->segs || !q->head_offers) return EMU_ENOMEM;
   return 0;
 }
 
 void vq_dev_close(vq_dev *q) {
   free(q->segs);
+  free(q->head_offers);
   memset(q, 0, sizeof *q);
 }
 
@@ -45,6 +47,11 @@ static int vq_dev_break(vq_dev *q, vq_rule rule, int64_t head) {
   emu_trace_emit(q->trace, q->actor, EMU_TR_VIOLATION, q->name, head, -1, -1, -1,
                  vq_rule_name(rule));
   return EMU_EPROTO;
+}
+
+void vq_dev_report(vq_dev *q, vq_rule rule, int64_t head) {
+  emu_trace_emit(q->trace, q->actor, EMU_TR_VIOLATION, q->name, head, -1, -1, -1,
+                 vq_rule_name(rule));
 }
 
 static int vq_dev_read_avail_idx(const vq_dev *q, uint16_t *idx) {
@@ -117,6 +124,21 @@ static int vq_dev_walk_indirect(vq_dev *q, vq_chain *c, const vq_desc *d, int *s
   }
 }
 
+/* A head belongs to the device from its offer until its used element: the
+ * same head offered again meanwhile makes two owners of one set of buffers.
+ * Each avail slot is looked at once, so this costs one read per offer. */
+static int vq_dev_count_offers(vq_dev *q, uint16_t avail_idx) {
+  for (; q->avail_scanned != avail_idx; q->avail_scanned++) {
+    uint16_t head;
+    int rc = gmem_read_le16(q->mem, vq_avail_slot_addr(&q->layout, q->avail_scanned), &head);
+    if (rc) return rc;
+    if (head >= q->layout.size) continue; /* reported when popped */
+    if (q->head_offers[head]) return vq_dev_break(q, VQ_RULE_HEAD_IN_FLIGHT, head);
+    q->head_offers[head] = 1;
+  }
+  return 0;
+}
+
 int vq_dev_pop(vq_dev *q, vq_chain *c) {
   if (q->broken) return EMU_EPROTO;
   uint16_t avail_idx;
@@ -128,6 +150,8 @@ int vq_dev_pop(vq_dev *q, vq_chain *c) {
   if ((uint16_t)(avail_idx - q->last_avail_idx) > q->layout.size)
     return vq_dev_break(q, VQ_RULE_AVAIL_IDX_JUMP, -1);
   /* A read barrier belongs here: avail.idx before the slot it covers. */
+  rc = vq_dev_count_offers(q, avail_idx);
+  if (rc) return rc;
   uint16_t head;
   rc = gmem_read_le16(q->mem, vq_avail_slot_addr(&q->layout, q->last_avail_idx), &head);
   if (rc) return rc;
@@ -163,6 +187,7 @@ int vq_dev_pop(vq_dev *q, vq_chain *c) {
 }
 
 int vq_dev_push(vq_dev *q, uint16_t head, uint32_t len) {
+  if (head < q->layout.size) q->head_offers[head] = 0;
   uint64_t slot = vq_used_slot_addr(&q->layout, q->used_idx_shadow);
   int rc = gmem_write_le32(q->mem, slot, head);
   if (!rc) rc = gmem_write_le32(q->mem, slot + 4, len);

@@ -38,6 +38,10 @@ typedef struct vq_dev {
   uint16_t used_idx_published;
   uint16_t signalled_used;  /* used.idx when the last interrupt decision was made */
   vq_seg *segs;             /* size entries: a valid chain is never longer */
+  /* Per head: offers seen in the avail ring and not yet returned through
+   * the used ring. Slots are counted once each, up to avail_scanned. */
+  uint8_t *head_offers;
+  uint16_t avail_scanned;
   /* A device bug to model (lkl's virtio before its fix): interrupt only when
    * used_event equals the last index pushed, not when a batch crosses it. */
   int bug_used_event_equal;
@@ -56,6 +60,9 @@ void vq_dev_set_trace(vq_dev *q, emu_trace *t, const char *actor, const char *na
 
 /* 1 when the driver published heads the device has not taken. */
 int vq_dev_has_avail(const vq_dev *q);
+/* Records a rule the driver broke that the caller handles itself (dropping
+ * a chain rather than breaking the queue): traced, not fatal. */
+void vq_dev_report(vq_dev *q, vq_rule rule, int64_t head);
 /* Takes the next available chain and validates every descriptor in it.
  * 0 on success, EMU_EAGAIN when the ring is empty, EMU_EPROTO when the driver
  * broke a rule (q->broken names it; the queue stays broken). */
