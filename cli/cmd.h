@@ -77,6 +77,12 @@ int cli_close_trace(const char *cmd, const char *path, FILE *sink, const scn *s)
 /* A JSON string literal, quotes and escapes included. */
 void cli_print_json_string(FILE *out, const char *s);
 
+/* The conformance report: every rule broken in the run, with its spec
+ * section and a one-line explanation; "no violations" when there were none. */
+void cli_print_violations(FILE *out, const scn *s);
+/* The same as a JSON array member value (no leading comma). */
+void cli_print_violations_json(FILE *out, const scn *s);
+
 /* The run's counters: fates, device, driver, trace. */
 void cli_print_summary(FILE *out, const scn *s);
 /* The same as members of an open JSON object (no braces). */

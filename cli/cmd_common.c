@@ -222,6 +222,9 @@ void cli_print_summary(FILE *out, const scn *s) {
           s->drv.rxq.avail_idx_published, s->dev.q[VNET_RXQ].vq.used_idx_published,
           s->drv.txq.avail_idx_published, s->dev.q[VNET_TXQ].vq.used_idx_published,
           (double)(scn_now(s) - s->cfg.start_ns) / 1e6);
+  if (s->violations_total)
+    fprintf(out, "conformance: %" PRIu64 " virtio rule violations (replay --check lists them)\n",
+            s->violations_total);
   fprintf(out, "trace: %" PRIu64 " events, hash %016" PRIx64 " (seed %" PRIu64 ")\n",
           s->trace.events, s->trace.hash, s->cfg.seed);
 }
@@ -251,6 +254,7 @@ void cli_print_summary_json(FILE *out, const scn *s) {
           vbug_names(s->drv.opts.bugs, s->dev.cfg.bugs, bugs, sizeof bugs), dr->rx_frames,
           dr->rx_reposted, dr->rx_bad_used, dr->tx_frames, dr->tx_ring_full, dr->kicks[VNET_RXQ],
           dr->kicks[VNET_TXQ], dr->interrupts);
+  fprintf(out, ",\"violations\":%" PRIu64, s->violations_total);
   fprintf(out, ",\"virtual_ns\":%" PRIu64 ",\"seed\":%" PRIu64
           ",\"trace_events\":%" PRIu64 ",\"trace_hash\":\"%016" PRIx64 "\"",
           scn_now(s) - s->cfg.start_ns, s->cfg.seed, s->trace.events, s->trace.hash);
@@ -267,4 +271,39 @@ void cli_print_json_string(FILE *out, const char *s) {
       fputc(*p, out);
   }
   fputc('"', out);
+}
+
+void cli_print_violations(FILE *out, const scn *s) {
+  if (s->violations_total == 0) {
+    fprintf(out, "conformance: no violations\n");
+    return;
+  }
+  fprintf(out, "conformance: %" PRIu64 " violation%s\n", s->violations_total,
+          s->violations_total == 1 ? "" : "s");
+  for (size_t i = 0; i < s->nviolations; i++) {
+    const scn_violation *v = &s->violations[i];
+    uint64_t t = v->t_ns - s->cfg.start_ns;
+    fprintf(out, "  +%" PRIu64 ".%06" PRIu64 " ms  %s saw, on %s: %s (virtio 1.2 §%s): %s", t / 1000000,
+            t % 1000000, v->actor, v->queue ? v->queue : "the device", vq_rule_name(v->rule),
+            vq_rule_section(v->rule), vq_rule_text(v->rule));
+    if (v->head >= 0) fprintf(out, " [head %" PRId64 "]", v->head);
+    fputc('\n', out);
+  }
+  if (s->violations_total > s->nviolations)
+    fprintf(out, "  ... and %" PRIu64 " more, not listed\n", s->violations_total - s->nviolations);
+}
+
+void cli_print_violations_json(FILE *out, const scn *s) {
+  fputc('[', out);
+  for (size_t i = 0; i < s->nviolations; i++) {
+    const scn_violation *v = &s->violations[i];
+    fprintf(out,
+            "%s{\"t_ns\":%" PRIu64 ",\"actor\":\"%s\",\"queue\":\"%s\",\"rule\":\"%s\","
+            "\"section\":\"%s\",\"head\":%" PRId64 ",\"explanation\":",
+            i ? "," : "", v->t_ns, v->actor, v->queue ? v->queue : "", vq_rule_name(v->rule),
+            vq_rule_section(v->rule), v->head);
+    cli_print_json_string(out, vq_rule_text(v->rule));
+    fputc('}', out);
+  }
+  fputc(']', out);
 }
