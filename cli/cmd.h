@@ -18,6 +18,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_story(int argc, char **argv);
 int cmd_bugs(int argc, char **argv);
 int cmd_explore(int argc, char **argv);
+int cmd_teach(int argc, char **argv);
 
 /* Options every simulating subcommand takes. */
 typedef struct cli_sim_opts {

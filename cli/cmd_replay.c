@@ -1,10 +1,12 @@
 #define _GNU_SOURCE
 
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <string.h>
 
 #include "cli/cmd.h"
+#include "cli/teach.h"
 #include "emu/err.h"
 #include "emu/pcapio.h"
 
@@ -25,6 +27,9 @@ static const char replay_usage[] =
     "  -o, --out FILE   write the frames the guest sent (pcap, nanosecond)\n"
     "  --compare LIST   run the input twice, through the fixed driver and through one\n"
     "                   with the bugs in LIST, and print every frame whose fate differs\n"
+    "  --html FILE      also write the run as one self-contained HTML page: ring occupancy\n"
+    "                   over virtual time, kicks, interrupts, drops, and the ring states\n"
+    "  --check          list every virtio rule broken in the run, by spec section\n"
     "%s"
     "  -h, --help       this text\n";
 
@@ -131,6 +136,8 @@ static int replay_compare(const cli_sim_opts *o, const emu_pcap_file *in, const 
 int cmd_replay(int argc, char **argv) {
   static const struct option longopts[] = {{"out", required_argument, NULL, 'o'},
                                            {"compare", required_argument, NULL, 'c'},
+                                           {"html", required_argument, NULL, 'H'},
+                                           {"check", no_argument, NULL, 'C'},
                                            {"help", no_argument, NULL, 'h'},
                                            CLI_SIM_LONG_OPTIONS,
                                            {NULL, 0, NULL, 0}};
@@ -139,6 +146,8 @@ int cmd_replay(int argc, char **argv) {
   const char *out_path = NULL;
   const char *compare = NULL;
   unsigned cmp_drv = 0, cmp_dev = 0;
+  const char *html_path = NULL;
+  int check = 0;
   int c;
   optind = 1;
   opterr = 0;
@@ -149,6 +158,12 @@ int cmd_replay(int argc, char **argv) {
         return CLI_EXIT_OK;
       case 'o':
         out_path = optarg;
+        break;
+      case 'H':
+        html_path = optarg;
+        break;
+      case 'C':
+        check = 1;
         break;
       case 'c':
         if (vbug_parse(optarg, &cmp_drv, &cmp_dev) || (!cmp_drv && !cmp_dev))
@@ -171,6 +186,8 @@ int cmd_replay(int argc, char **argv) {
   if (optind + 1 < argc)
     return cli_error("replay", CLI_EXIT_USAGE, "unexpected argument '%s'", argv[optind + 1]);
   const char *in_path = argv[optind];
+  if (compare && html_path)
+    return cli_error("replay", CLI_EXIT_USAGE, "--compare runs twice: it takes no --html");
   if (compare && (out_path || o.trace_path || o.cfg.bugs || o.cfg.dev_bugs))
     return cli_error("replay", CLI_EXIT_USAGE,
                      "--compare runs twice: it takes no -o, --trace or --bug (run one side alone "
@@ -204,10 +221,32 @@ int cmd_replay(int argc, char **argv) {
     emu_pcap_free(&in);
     return rc;
   }
+  /* The page records this very run: its recorder watches from the probe on. */
+  FILE *html = NULL;
+  teach_rec *rec = NULL;
+  static scn s;
+  if (html_path) {
+    teach_opts to;
+    teach_opts_for_replay(&to);
+    html = fopen(html_path, "w");
+    rec = html ? teach_rec_new(&to) : NULL;
+    if (!rec) {
+      rc = html ? cli_error("replay", CLI_EXIT_FAIL, "--html: out of memory")
+                : cli_error("replay", CLI_EXIT_USAGE, "--html: cannot create '%s': %s",
+                            html_path, strerror(errno));
+      if (html) fclose(html);
+      if (trace) fclose(trace);
+      if (out.open) emu_pcap_writer_close(&out.w);
+      emu_pcap_free(&in);
+      return rc;
+    }
+    teach_rec_hook(rec, &s, &o.cfg);
+  }
 
-  scn s;
   rc = scn_init(&s, &o.cfg);
   if (rc) {
+    if (html) fclose(html);
+    teach_rec_free(rec);
     if (trace) fclose(trace);
     if (out.open) emu_pcap_writer_close(&out.w);
     emu_pcap_free(&in);
@@ -228,6 +267,11 @@ int cmd_replay(int argc, char **argv) {
              notes.out_of_order, notes.truncated);
       replay_print_frames(&s, &in, 1);
       printf("],");
+      if (check) {
+        printf("\"violations_list\":");
+        cli_print_violations_json(stdout, &s);
+        printf(",");
+      }
       cli_print_summary_json(stdout, &s);
       printf("}\n");
     } else {
@@ -243,9 +287,23 @@ int cmd_replay(int argc, char **argv) {
       cli_print_summary(stdout, &s);
       if (out.open) printf("wrote %" PRIu64 " guest frames to %s\n", out.w.frames, out_path);
     }
+    if (check && !o.json) cli_print_violations(stdout, &s);
+    if (html) {
+      teach_rec_attach(rec);
+      teach_rec_finish(rec);
+      char title[512];
+      snprintf(title, sizeof title, "vnetsim replay of %s", in_path);
+      int hrc = teach_write_html(html, &s, rec, title, "replay");
+      if (fclose(html) != 0) hrc = EMU_EIO;
+      html = NULL;
+      if (hrc) rc = cli_error("replay", CLI_EXIT_FAIL, "--html: writing '%s' failed", html_path);
+      else if (!o.json) printf("wrote %s\n", html_path);
+    }
   }
   if (out.open && emu_pcap_writer_close(&out.w) && !rc)
     rc = cli_error("replay", CLI_EXIT_FAIL, "-o: writing '%s' failed", out_path);
+  if (html) fclose(html);
+  teach_rec_free(rec);
   int trc = cli_close_trace("replay", o.trace_path, trace, &s);
   if (!rc) rc = trc;
   scn_close(&s);

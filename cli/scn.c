@@ -137,6 +137,7 @@ int scn_init(scn *s, const scn_config *cfg) {
   emu_trace_set_sink(&s->trace, cfg->trace_sink);
   emu_trace_set_hashing(&s->trace, cfg->trace_hash);
   if (cfg->conformance) emu_trace_add_observer(&s->trace, scn_log_violation, s);
+  if (cfg->trace_observer) emu_trace_set_observer(&s->trace, cfg->trace_observer, cfg->trace_observer_ctx);
 
   /* Rings, RX buffers and TX buffers of both queues, with room to spare. */
   uint64_t qs = cfg->queue_size;

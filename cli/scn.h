@@ -40,6 +40,10 @@ typedef struct scn_config {
   FILE *trace_sink;           /* JSON lines, or NULL */
   int trace_hash;             /* compute the trace hash */
   int conformance;            /* keep the log of violated rules (default on) */
+  /* Sees every trace record from the very first (the driver's probe runs
+   * inside scn_init, before a caller could attach to the trace). */
+  emu_trace_observer_fn trace_observer;
+  void *trace_observer_ctx;
 } scn_config;
 
 /* seed 1, queue 256, backlog 8, no bugs, the device's and driver's default

@@ -133,6 +133,7 @@ static const struct {
     {"story --bug nonsense", "nonsense"},
     {"replay pcpp_microsecs.pcap --compare bogus", "bogus"},
     {"replay pcpp_microsecs.pcap --compare rx-no-recycle -o /tmp/x.pcap", "--compare"},
+    {"replay pcpp_microsecs.pcap --html /nonexistent/x.html", "/nonexistent/x.html"},
 };
 
 START_TEST(test_bad_input_exits_2_with_one_line) {
@@ -220,6 +221,21 @@ START_TEST(test_replay_compare_lists_frames_that_differ) {
 }
 END_TEST
 
+START_TEST(test_replay_check_reports_rules_by_section) {
+  ck_assert_int_eq(run("replay pcpp_microsecs.pcap --check"), 0);
+  ck_assert_ptr_nonnull(strstr(out_buf, "conformance: no violations"));
+  /* the driver computes used slots modulo 256 on a queue of 4: it reads
+   * past the ring, takes a head that is still on offer and offers it again */
+  ck_assert_int_eq(run("replay tcpreplay_test.pcap --bug used-slot-mod-256 --qsize 4 --check"), 0);
+  ck_assert_ptr_nonnull(strstr(out_buf, "conformance: 1 violation\n"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "device saw, on rx: head_in_flight (virtio 1.2 §2.7.13)"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "NEEDS RESET: head_in_flight"));
+  ck_assert_int_eq(run("replay tcpreplay_test.pcap --bug used-slot-mod-256 --qsize 4 --check --json"), 0);
+  ck_assert_ptr_nonnull(strstr(out_buf, "\"violations_list\":[{\"t_ns\":"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "\"rule\":\"head_in_flight\",\"section\":\"2.7.13\""));
+}
+END_TEST
+
 START_TEST(test_bench_reports_ratio) {
   ck_assert_int_eq(run("bench --frames 2000 --json"), 0);
   ck_assert_ptr_nonnull(strstr(out_buf, "\"size\":64"));
@@ -242,6 +258,7 @@ static Suite *cli_suite(void) {
                       (int)(sizeof bad_calls / sizeof bad_calls[0]));
   tcase_add_test(tc, test_replay_writes_answers_and_fates);
   tcase_add_test(tc, test_bench_reports_ratio);
+  tcase_add_test(tc, test_replay_check_reports_rules_by_section);
   tcase_add_test(tc, test_bugs_lists_every_switch);
   tcase_add_test(tc, test_story_prints_symptoms_side_by_side);
   tcase_add_test(tc, test_explore_finds_first_seed_and_reproduces_it);

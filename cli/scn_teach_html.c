@@ -1,0 +1,491 @@
+/* The teaching view as one self-contained HTML page: an occupancy timeline
+ * drawn as inline SVG (so it shows even without scripts), the run's data as
+ * an embedded JSON block, and a few lines of plain JavaScript to step
+ * through the recorded ring states from the timeline. Nothing is loaded
+ * from anywhere else. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/teach.h"
+#include "emu/err.h"
+#include "emu/pcapio.h"
+#include "virtio/vbug.h"
+
+#define HTML_COLS 600          /* timeline columns: the occupancy is downsampled to these */
+#define HTML_W 1100            /* drawing width in SVG units */
+#define HTML_X0 60             /* left margin for the axis labels */
+#define HTML_GAP_NS 1000000ull /* idle gaps longer than this are drawn this wide */
+#define HTML_MAX_GAP_LINES 40
+
+static const char *const html_owner_colour[TEACH_OWN_COUNT] = {"#d9d9d9", "#3b82c4", "#8e44ad",
+                                                               "#27ae60", "#e74c3c"};
+
+/* A JSON string literal that is also safe inside a <script> element. */
+static void html_json_str(FILE *out, const char *s) {
+  fputc('"', out);
+  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+    if (*p == '"' || *p == '\\')
+      fprintf(out, "\\%c", *p);
+    else if (*p < 0x20 || *p == '<' || *p == '>' || *p == '&')
+      fprintf(out, "\\u%04x", *p);
+    else
+      fputc(*p, out);
+  }
+  fputc('"', out);
+}
+
+static void html_text(FILE *out, const char *s) {
+  for (const char *p = s ? s : ""; *p; p++) {
+    switch (*p) {
+      case '&': fputs("&amp;", out); break;
+      case '<': fputs("&lt;", out); break;
+      case '>': fputs("&gt;", out); break;
+      case '"': fputs("&quot;", out); break;
+      default: fputc(*p, out);
+    }
+  }
+}
+
+static void html_time(char *buf, size_t cap, uint64_t ns) {
+  if (ns >= 1000000000ull)
+    snprintf(buf, cap, "%.3f s", (double)ns / 1e9);
+  else if (ns >= 1000000ull)
+    snprintf(buf, cap, "%.3f ms", (double)ns / 1e6);
+  else
+    snprintf(buf, cap, "%.3f us", (double)ns / 1e3);
+}
+
+/* Virtual time to drawing position, with long idle gaps compressed: the
+ * points' cumulative x, where no gap counts for more than HTML_GAP_NS. */
+typedef struct html_axis {
+  const teach_point *p;
+  size_t n;
+  uint64_t *cx; /* compressed x of each point, in ns */
+  uint64_t total;
+  size_t gaps;
+} html_axis;
+
+static int html_axis_init(html_axis *a, const teach_point *p, size_t n) {
+  memset(a, 0, sizeof *a);
+  a->p = p;
+  a->n = n;
+  a->cx = calloc(n ? n : 1, sizeof *a->cx);
+  if (!a->cx) return EMU_ENOMEM;
+  for (size_t i = 1; i < n; i++) {
+    uint64_t dt = p[i].t_ns - p[i - 1].t_ns;
+    if (dt > HTML_GAP_NS) {
+      dt = HTML_GAP_NS;
+      a->gaps++;
+    }
+    a->cx[i] = a->cx[i - 1] + dt;
+  }
+  a->total = n ? a->cx[n - 1] : 0;
+  if (!a->total) a->total = 1;
+  return 0;
+}
+
+static uint64_t html_axis_cx(const html_axis *a, uint64_t t) {
+  if (!a->n || t <= a->p[0].t_ns) return 0;
+  size_t lo = 0, hi = a->n;
+  while (hi - lo > 1) { /* last point at or before t */
+    size_t mid = (lo + hi) / 2;
+    if (a->p[mid].t_ns <= t)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  uint64_t dt = t - a->p[lo].t_ns;
+  if (dt > HTML_GAP_NS) dt = HTML_GAP_NS;
+  uint64_t x = a->cx[lo] + dt;
+  return x > a->total ? a->total : x;
+}
+
+static double html_x(const html_axis *a, uint64_t t) {
+  return HTML_X0 + (double)html_axis_cx(a, t) * (HTML_W - HTML_X0 - 10) / (double)a->total;
+}
+
+/* One band: the queue's heads per owner over time, stacked (used at the
+ * bottom, then device, avail, lost, and free filling the rest). */
+static void html_band(FILE *out, const html_axis *a, int q, uint16_t size, double y0, double h,
+                      const char *label) {
+  fprintf(out, "<g class=\"band\"><rect x=\"%d\" y=\"%.0f\" width=\"%d\" height=\"%.0f\" fill=\"%s\"/>\n",
+          HTML_X0, y0, HTML_W - HTML_X0 - 10, h, html_owner_colour[TEACH_OWN_FREE]);
+  fprintf(out, "<text x=\"4\" y=\"%.0f\" class=\"lbl\">%s</text>\n", y0 + h / 2, label);
+  if (!a->n || !size) {
+    fputs("</g>\n", out);
+    return;
+  }
+  /* Per column, the last point that falls in it (or the one before). */
+  static const int order[] = {TEACH_OWN_LOST, TEACH_OWN_AVAIL, TEACH_OWN_DEVICE, TEACH_OWN_USED};
+  uint16_t cum[HTML_COLS + 1][4];
+  size_t k = 0;
+  for (int c = 0; c <= HTML_COLS; c++) {
+    uint64_t limit = a->total * (uint64_t)c / HTML_COLS;
+    while (k + 1 < a->n && a->cx[k + 1] <= limit) k++;
+    const uint16_t *cnt = a->p[k].count[q];
+    /* cumulative from the bottom: used, +device, +avail, +lost */
+    cum[c][3] = cnt[TEACH_OWN_USED];
+    cum[c][2] = (uint16_t)(cum[c][3] + cnt[TEACH_OWN_DEVICE]);
+    cum[c][1] = (uint16_t)(cum[c][2] + cnt[TEACH_OWN_AVAIL]);
+    cum[c][0] = (uint16_t)(cum[c][1] + cnt[TEACH_OWN_LOST]);
+  }
+  double w = HTML_W - HTML_X0 - 10;
+  for (int layer = 0; layer < 4; layer++) {
+    fprintf(out, "<polygon fill=\"%s\" points=\"%d,%.0f", html_owner_colour[order[layer]], HTML_X0,
+            y0 + h);
+    for (int c = 0; c <= HTML_COLS; c++) {
+      uint16_t v = cum[c][layer] > size ? size : cum[c][layer];
+      fprintf(out, " %.1f,%.1f", HTML_X0 + w * c / HTML_COLS, y0 + h - h * v / size);
+    }
+    fprintf(out, " %d,%.0f\"/>\n", HTML_W - 10, y0 + h);
+  }
+  fprintf(out, "<text x=\"%d\" y=\"%.0f\" class=\"tick\">%u</text>", HTML_X0 - 4, y0 + 9, size);
+  fprintf(out, "<text x=\"%d\" y=\"%.0f\" class=\"tick\">0</text></g>\n", HTML_X0 - 4, y0 + h);
+}
+
+static void html_marks(FILE *out, const html_axis *a, const teach_rec *r, int what, double y,
+                       double len, const char *colour, const char *name) {
+  size_t n;
+  uint64_t total;
+  const teach_mark *m = teach_rec_marks(r, what, &n, &total);
+  fprintf(out, "<g class=\"marks\" stroke=\"%s\"><title>%s: %" PRIu64 "%s</title>\n", colour, name,
+          total, n < total ? " (sampled)" : "");
+  for (size_t i = 0; i < n; i++) {
+    double x = html_x(a, m[i].t_ns);
+    double yy = y + (m[i].queue == VNET_TXQ ? len + 2 : 0);
+    fprintf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.0f\"/>", x, x, yy, yy + len);
+  }
+  fputs("</g>\n", out);
+}
+
+static void html_drops(FILE *out, const html_axis *a, const teach_rec *r, double y) {
+  size_t n;
+  uint64_t total;
+  const teach_mark *m = teach_rec_marks(r, TEACH_MARK_DROP, &n, &total);
+  char tbuf[32];
+  for (size_t i = 0; i < n; i++) {
+    double x = html_x(a, m[i].t_ns);
+    unsigned hue = (m[i].fate * 37u) % 50u; /* reds to oranges: drops stand out from the bands */
+    html_time(tbuf, sizeof tbuf, m[i].t_ns);
+    fprintf(out,
+            "<path class=\"drop\" d=\"M%.1f %.0fl-4 -8h8z\" fill=\"hsl(%u,70%%,45%%)\"><title>frame "
+            "%" PRId64 ": %s at %s</title></path>\n",
+            x, y, hue, m[i].frame + 1, emu_fate_name((emu_fate)m[i].fate), tbuf);
+  }
+  m = teach_rec_marks(r, TEACH_MARK_VIOLATION, &n, &total);
+  for (size_t i = 0; i < n; i++) {
+    double x = html_x(a, m[i].t_ns);
+    html_time(tbuf, sizeof tbuf, m[i].t_ns);
+    fprintf(out,
+            "<circle cx=\"%.1f\" cy=\"%.0f\" r=\"4\" fill=\"#000\"><title>rule broken at "
+            "%s</title></circle>\n",
+            x, y - 4, tbuf);
+  }
+}
+
+static void html_counters_json(FILE *out, const scn *s) {
+  const emu_fates *f = &s->fates;
+  fprintf(out, "\"counters\":{\"frames_in\":%zu,\"fates\":{", f->nframes);
+  for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT; i++)
+    fprintf(out, "%s\"%s\":%" PRIu64, i > 1 ? "," : "", emu_fate_name((emu_fate)i), f->counts[i]);
+  const vnet_drv_stats *dr = &s->drv.stats;
+  const vnet_dev_stats *dv = &s->dev.stats;
+  fprintf(out,
+          "},\"frames_out\":%" PRIu64 ",\"kicks\":{\"rx\":%" PRIu64 ",\"tx\":%" PRIu64
+          "},\"kicks_suppressed\":{\"rx\":%" PRIu64 ",\"tx\":%" PRIu64
+          "},\"kicks_received\":{\"rx\":%" PRIu64 ",\"tx\":%" PRIu64 "},\"interrupts\":%" PRIu64
+          ",\"interrupts_suppressed\":%" PRIu64 ",\"interrupts_received\":%" PRIu64 "}",
+          s->guest_frames, dr->kicks[VNET_RXQ], dr->kicks[VNET_TXQ], dr->kicks_suppressed[VNET_RXQ],
+          dr->kicks_suppressed[VNET_TXQ], dv->kicks[VNET_RXQ], dv->kicks[VNET_TXQ], dv->interrupts,
+          dv->interrupts_suppressed, dr->interrupts);
+}
+
+/* A ring as the changes from the previous kept ring of the same queue. */
+static void html_ring_json(FILE *out, const teach_ring *g, const teach_ring *prev) {
+  static const teach_ring zero;
+  if (!prev || prev->size != g->size) prev = &zero;
+  int have = prev->size == g->size && prev->desc;
+  fprintf(out,
+          "{\"n\":%u,\"h\":[%u,%u,%u,%u,%u,%u,%u,%u,%u,%u,%u],\"c\":[%u,%u,%u,%u,%u]", g->size,
+          g->avail_flags, g->avail_idx, g->used_event, g->used_flags, g->used_idx, g->avail_event,
+          g->drv_avail_shadow, g->drv_last_used, g->drv_num_free, g->dev_last_avail,
+          g->dev_used_shadow, g->count[0], g->count[1], g->count[2], g->count[3], g->count[4]);
+  const char *sep = "";
+  fputs(",\"d\":[", out);
+  for (uint32_t i = 0; i < g->size; i++) {
+    const teach_desc *d = &g->desc[i];
+    if (have ? !memcmp(d, &prev->desc[i], sizeof *d) : !(d->addr | d->len | d->flags | d->next))
+      continue;
+    fprintf(out, "%s[%u,%" PRIu64 ",%u,%u,%u]", sep, i, d->addr, d->len, d->flags, d->next);
+    sep = ",";
+  }
+  sep = "";
+  fputs("],\"a\":[", out);
+  for (uint32_t i = 0; i < g->size; i++) {
+    if (have ? g->avail[i] == prev->avail[i] : !g->avail[i]) continue;
+    fprintf(out, "%s[%u,%u]", sep, i, g->avail[i]);
+    sep = ",";
+  }
+  sep = "";
+  fputs("],\"u\":[", out);
+  for (uint32_t i = 0; i < g->size; i++) {
+    const teach_used_elem *u = &g->used[i];
+    if (have ? (u->id == prev->used[i].id && u->len == prev->used[i].len) : !(u->id | u->len))
+      continue;
+    fprintf(out, "%s[%u,%u,%u]", sep, i, u->id, u->len);
+    sep = ",";
+  }
+  sep = "";
+  fputs("],\"o\":[", out);
+  for (uint32_t i = 0; i < g->size; i++) {
+    if (have ? g->owner[i] == prev->owner[i] : !g->owner[i]) continue;
+    fprintf(out, "%s[%u,%u]", sep, i, g->owner[i]);
+    sep = ",";
+  }
+  fputs("]}", out);
+}
+
+static const char *const html_kind_names[TEACH_K_COUNT] = {
+    "status", "post", "publish", "dev_take", "dev_push", "dev_publish",
+    "irq",    "consume", "drop", "violation", "fast"};
+
+static const char html_style[] =
+    "body{font:14px/1.4 system-ui,sans-serif;margin:16px;color:#222;background:#fff}"
+    "h1{font-size:20px;margin:0 0 4px}.sub{color:#555;margin:0 0 10px}"
+    "table.k{border-collapse:collapse;margin:6px 0}table.k td,table.k th{padding:1px 8px;"
+    "border-bottom:1px solid #eee;text-align:right}"
+    "svg{display:block;border:1px solid #ccc;background:#fafafa;cursor:crosshair}"
+    ".lbl{font-size:12px;fill:#333}.tick{font-size:10px;fill:#555;text-anchor:end}"
+    ".axis{font-size:10px;fill:#555}.marks line{stroke-width:1}"
+    ".legend span{display:inline-block;margin-right:14px}.sw{display:inline-block;width:12px;"
+    "height:12px;vertical-align:middle;margin-right:4px;border:1px solid #999}"
+    "#step{margin-top:12px;border:1px solid #ccc;padding:8px 12px}"
+    "#step h2{font-size:16px;margin:4px 0}#step .wrong{color:#c0392b;font-weight:bold}"
+    ".rings{display:flex;gap:18px;align-items:flex-start;flex-wrap:wrap}"
+    ".rings table{border-collapse:collapse;font:12px monospace}"
+    ".rings td,.rings th{padding:0 6px;text-align:right;border-bottom:1px solid #eee}"
+    ".ch{background:#ffe066}.stale{color:#999}button{margin-right:6px}"
+    ".o0{color:#777}.o1{color:#3b82c4}.o2{color:#8e44ad}.o3{color:#27ae60}.o4{color:#e74c3c;"
+    "font-weight:bold}.note{color:#666;font-size:12px}";
+
+/* Rebuilds every kept step's rings from the deltas, draws one step's three
+ * tables, and moves with the buttons, the arrow keys and timeline clicks. */
+static const char html_script[] =
+    "(function(){\n"
+    "var D=JSON.parse(document.getElementById('vnetsim-data').textContent);\n"
+    "var S=D.steps,last={},full=[];\n"
+    "S.forEach(function(s){var f={};['rx','tx'].forEach(function(q){var r=s.rings[q];if(!r)return;\n"
+    " var p=last[q]&&last[q].n==r.n?last[q]:{n:r.n,d:[],a:[],u:[],o:[]},g={n:r.n,h:r.h,c:r.c,\n"
+    " d:p.d.slice(),a:p.a.slice(),u:p.u.slice(),o:p.o.slice()};\n"
+    " for(var i=0;i<r.n;i++){if(!g.d[i])g.d[i]=[0,0,0,0];if(g.a[i]==null)g.a[i]=0;\n"
+    "  if(!g.u[i])g.u[i]=[0,0];if(g.o[i]==null)g.o[i]=0;}\n"
+    " r.d.forEach(function(e){g.d[e[0]]=e.slice(1)});r.a.forEach(function(e){g.a[e[0]]=e[1]});\n"
+    " r.u.forEach(function(e){g.u[e[0]]=[e[1],e[2]]});r.o.forEach(function(e){g.o[e[0]]=e[1]});\n"
+    " f[q]=last[q]=g;});full.push(f);});\n"
+    "var cur=0,OWN=['free','avail','device','used','lost'],FL=function(f){return ((f&1)?'N':'')+\n"
+    " ((f&2)?'W':'')+((f&4)?'I':'')||'-'};\n"
+    "function cell(v,ch,cls){return '<td class=\"'+(ch?'ch ':'')+(cls||'')+'\">'+v+'</td>'}\n"
+    "function show(i){if(!S.length)return;cur=Math.max(0,Math.min(S.length-1,i));var s=S[cur],\n"
+    " q=s.q||'rx',g=full[cur][q],pv=cur>0?full[cur-1][q]:null,h='';\n"
+    " h+='<div>step '+(cur+1)+' of '+S.length+' kept (run step '+(s.i+1)+' of '+D.steps_total+\n"
+    "  '), t = '+(s.t/1000).toFixed(3)+' us, '+q+' queue</div>';\n"
+    " if(s.wrong)h+='<div class=\"wrong\">'+(s.wrong==1?'Here it goes wrong':'A consequence')+'</div>';\n"
+    " h+='<h2></h2><p class=\"txt\"></p>';\n"
+    " if(g){var n=g.n,m=n-1,H=g.h,P=pv&&pv.n==n?pv:null,hc=function(k){return P&&P.h[k]!=H[k]};\n"
+    "  h+='<div class=\"rings\"><table><tr><th colspan=6>descriptor table</th></tr><tr><th>#</th>'+\n"
+    "   '<th>addr</th><th>len</th><th>flags</th><th>next</th><th>owner</th></tr>';\n"
+    "  for(var k=0;k<n;k++){var d=g.d[k],pd=P?P.d[k]:d;h+='<tr><td>'+k+'</td>'+\n"
+    "   cell('0x'+d[0].toString(16),d[0]!=pd[0])+cell(d[1],d[1]!=pd[1])+cell(FL(d[2]),d[2]!=pd[2])+\n"
+    "   cell(d[3],d[3]!=pd[3])+cell(OWN[g.o[k]],P&&g.o[k]!=P.o[k],'o'+g.o[k])+'</tr>';}\n"
+    "  h+='</table><table><tr><th colspan=3>available ring</th></tr><tr><td colspan=3>flags '+H[0]+\n"
+    "   ' idx '+(hc(1)?'<b class=ch>'+H[1]+'</b>':H[1])+' used_event '+H[2]+'</td></tr><tr><th>slot</th>'+\n"
+    "   '<th>head</th><th></th></tr>';\n"
+    "  for(k=0;k<n;k++){var live=((k-H[9])&m)<Math.min(n,(H[6]-H[9])&0xffff);\n"
+    "   h+='<tr><td>'+k+'</td>'+cell(g.a[k],P&&g.a[k]!=P.a[k],live?'':'stale')+'<td>'+\n"
+    "   ((k==(H[6]&m)?'&larr;drv ':'')+(k==(H[9]&m)?'&larr;dev':''))+'</td></tr>';}\n"
+    "  h+='</table><table><tr><th colspan=4>used ring</th></tr><tr><td colspan=4>flags '+H[3]+\n"
+    "   ' idx '+(hc(4)?'<b class=ch>'+H[4]+'</b>':H[4])+' avail_event '+H[5]+'</td></tr><tr>'+\n"
+    "   '<th>slot</th><th>id</th><th>len</th><th></th></tr>';\n"
+    "  for(k=0;k<n;k++){var u=g.u[k],pu=P?P.u[k]:u,lv=((k-H[7])&m)<Math.min(n,(H[10]-H[7])&0xffff);\n"
+    "   h+='<tr><td>'+k+'</td>'+cell(u[0],u[0]!=pu[0],lv?'':'stale')+cell(u[1],u[1]!=pu[1],\n"
+    "   lv?'':'stale')+'<td>'+((k==(H[7]&m)?'&larr;drv ':'')+(k==(H[10]&m)?'&larr;dev':''))+\n"
+    "   '</td></tr>';}\n"
+    "  h+='</table></div><div class=\"note\">driver: avail_idx_shadow '+H[6]+', last_used_idx '+H[7]+\n"
+    "   ', free '+H[8]+'; device: last_avail_idx '+H[9]+', used_idx_shadow '+H[10]+'; owners: '+\n"
+    "   g.c.map(function(v,j){return v+' '+OWN[j]}).join(', ')+'</div>';}\n"
+    " var el=document.getElementById('step');el.innerHTML=h;el.querySelector('h2').textContent=s.title;\n"
+    " el.querySelector('.txt').textContent=s.text;var c=document.getElementById('cursor');\n"
+    " c.setAttribute('x1',s.x);c.setAttribute('x2',s.x);}\n"
+    "document.getElementById('prev').onclick=function(){show(cur-1)};\n"
+    "document.getElementById('next').onclick=function(){show(cur+1)};\n"
+    "document.addEventListener('keydown',function(e){if(e.key=='ArrowLeft')show(cur-1);\n"
+    " if(e.key=='ArrowRight')show(cur+1)});\n"
+    "var svg=document.getElementById('timeline');svg.addEventListener('click',function(e){\n"
+    " var b=svg.getBoundingClientRect(),x=(e.clientX-b.left)*svg.viewBox.baseVal.width/b.width,\n"
+    " best=0;S.forEach(function(s,i){if(Math.abs(s.x-x)<Math.abs(S[best].x-x))best=i});show(best)});\n"
+    "var m=/step=(\\d+)/.exec(location.hash);show(m?parseInt(m[1],10)-1:0);})();\n";
+
+int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *title,
+                     const char *source) {
+  size_t npoints, pstride, nsteps;
+  const teach_point *points = teach_rec_points(r, &npoints, &pstride);
+  const teach_step *steps = teach_rec_steps(r, &nsteps);
+  html_axis a;
+  if (html_axis_init(&a, points, npoints)) return EMU_ENOMEM;
+  char bugs[256], tbuf[32];
+  vbug_names(s->drv.opts.bugs, s->dev.cfg.bugs, bugs, sizeof bugs);
+  uint16_t size_rx = s->drv.rxq.layout.size, size_tx = s->drv.txq.layout.size;
+  uint64_t span = npoints ? points[npoints - 1].t_ns : 0;
+
+  fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>", out);
+  html_text(out, title);
+  fprintf(out, "</title>\n<style>%s</style></head><body>\n<h1>", html_style);
+  html_text(out, title);
+  html_time(tbuf, sizeof tbuf, span);
+  fprintf(out,
+          "</h1>\n<p class=\"sub\">vnetsim %s: seed %" PRIu64 ", queue size %u, bugs %s, %zu "
+          "frames host&rarr;guest, %" PRIu64 " guest&rarr;host, %s of virtual time.</p>\n",
+          source, s->cfg.seed, size_rx, bugs, s->fates.nframes, s->guest_frames, tbuf);
+
+  /* counters */
+  fputs("<table class=\"k\"><tr><th style=\"text-align:left\">fate</th><th>frames</th></tr>", out);
+  for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT; i++)
+    if (s->fates.counts[i])
+      fprintf(out, "<tr><td style=\"text-align:left\">%s</td><td>%" PRIu64 "</td></tr>",
+              emu_fate_name((emu_fate)i), s->fates.counts[i]);
+  fprintf(out,
+          "</table>\n<p>kicks sent: rx %" PRIu64 ", tx %" PRIu64 " (suppressed %" PRIu64
+          "); interrupts raised %" PRIu64 " (suppressed %" PRIu64 ")</p>\n",
+          s->drv.stats.kicks[VNET_RXQ], s->drv.stats.kicks[VNET_TXQ],
+          s->drv.stats.kicks_suppressed[VNET_RXQ] + s->drv.stats.kicks_suppressed[VNET_TXQ],
+          s->dev.stats.interrupts, s->dev.stats.interrupts_suppressed);
+
+  /* the timeline */
+  const double top = 24, band_rx = 150, gap = 34, band_tx = 90;
+  double y_tx = top + band_rx + gap, height = y_tx + band_tx + 30;
+  fprintf(out,
+          "<div class=\"legend\"><span><i class=\"sw\" style=\"background:%s\"></i>free</span>"
+          "<span><i class=\"sw\" style=\"background:%s\"></i>available</span>"
+          "<span><i class=\"sw\" style=\"background:%s\"></i>in flight (device)</span>"
+          "<span><i class=\"sw\" style=\"background:%s\"></i>used</span>"
+          "<span><i class=\"sw\" style=\"background:%s\"></i>lost</span>"
+          "<span>| blue ticks: kicks, orange: interrupts, triangles: drops by reason (hover)</span>"
+          "</div>\n",
+          html_owner_colour[0], html_owner_colour[1], html_owner_colour[2], html_owner_colour[3],
+          html_owner_colour[4]);
+  fprintf(out,
+          "<svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %.0f\" "
+          "width=\"100%%\" role=\"img\" aria-label=\"ring occupancy over virtual time\">\n",
+          HTML_W, height);
+  html_band(out, &a, VNET_RXQ, size_rx, top, band_rx, "rx");
+  html_band(out, &a, VNET_TXQ, size_tx, y_tx, band_tx, "tx");
+  html_marks(out, &a, r, TEACH_MARK_KICK, top - 20, 7, "#1f5fbf", "kicks");
+  html_marks(out, &a, r, TEACH_MARK_IRQ, y_tx - 30, 7, "#e67e22", "interrupts");
+  html_drops(out, &a, r, top - 1);
+  size_t gap_lines = 0;
+  for (size_t i = 1; i < npoints && a.gaps <= HTML_MAX_GAP_LINES; i++)
+    if (points[i].t_ns - points[i - 1].t_ns > HTML_GAP_NS) {
+      double x = html_x(&a, points[i - 1].t_ns) + (html_x(&a, points[i].t_ns) -
+                                                   html_x(&a, points[i - 1].t_ns)) / 2;
+      fprintf(out,
+              "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"#999\" "
+              "stroke-dasharray=\"2 4\"/>\n",
+              x, x, top, y_tx + band_tx);
+      gap_lines++;
+    }
+  for (int k = 0; k <= 4; k++) {
+    /* the virtual time under each fifth of the axis */
+    uint64_t want = a.total * (uint64_t)k / 4;
+    size_t i = 0;
+    while (i + 1 < npoints && a.cx[i + 1] <= want) i++;
+    uint64_t t = npoints ? points[i].t_ns + (want - a.cx[i]) : 0;
+    html_time(tbuf, sizeof tbuf, t);
+    fprintf(out, "<text class=\"axis\" x=\"%.0f\" y=\"%.0f\" text-anchor=\"%s\">%s</text>\n",
+            HTML_X0 + (HTML_W - HTML_X0 - 10) * k / 4.0, height - 10,
+            k == 0 ? "start" : k == 4 ? "end" : "middle", tbuf);
+  }
+  fprintf(out,
+          "<line id=\"cursor\" x1=\"0\" x2=\"0\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"#c00\" "
+          "stroke-width=\"2\"/>\n</svg>\n",
+          top - 20, y_tx + band_tx);
+  /* the drop reasons, coloured as their triangles */
+  fputs("<p class=\"legend\">drops:", out);
+  int any_drop = 0;
+  for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT; i++) {
+    if (emu_fate_is_success((emu_fate)i) || !s->fates.counts[i]) continue;
+    fprintf(out, " <span><i class=\"sw\" style=\"background:hsl(%u,70%%,45%%)\"></i>%s %" PRIu64
+                 "</span>",
+            (unsigned)(i * 37) % 50u, emu_fate_name((emu_fate)i), s->fates.counts[i]);
+    any_drop = 1;
+  }
+  fputs(any_drop ? "</p>\n" : " none</p>\n", out);
+  size_t nkick, nirq;
+  uint64_t tkick, tirq;
+  teach_rec_marks(r, TEACH_MARK_KICK, &nkick, &tkick);
+  teach_rec_marks(r, TEACH_MARK_IRQ, &nirq, &tirq);
+  fprintf(out,
+          "<p class=\"note\">x: virtual time; %zu idle gap%s longer than 1 ms %s drawn 1 ms "
+          "wide%s. The occupancy shows %zu of %zu recorded points (every %zu%s); marks: %zu of "
+          "%" PRIu64 " kicks, %zu of %" PRIu64 " interrupts. Click the timeline to see the "
+          "rings at that moment.</p>\n",
+          a.gaps, a.gaps == 1 ? "" : "s", a.gaps == 1 ? "is" : "are",
+          gap_lines ? " (dashed lines)" : "", npoints, (size_t)teach_rec_total_steps(r), pstride,
+          pstride == 1 ? "" : ", downsampled", nkick, tkick, nirq, tirq);
+
+  /* the step-through */
+  fprintf(out,
+          "<div id=\"step\"><p>Ring states need JavaScript to step through; the data is in the "
+          "page.</p></div>\n<p><button id=\"prev\">&larr; previous</button><button "
+          "id=\"next\">next &rarr;</button> <span class=\"note\">%zu of %zu steps kept%s</span>"
+          "</p>\n",
+          nsteps, teach_rec_total_steps(r),
+          teach_rec_step_stride(r) > 1 ? " (every one in a stride, to keep the page small)" : "");
+
+  /* the data */
+  fprintf(out, "<script type=\"application/json\" id=\"vnetsim-data\">{\"format\":\"vnetsim-teach-1\","
+               "\"source\":");
+  html_json_str(out, source);
+  fputs(",\"title\":", out);
+  html_json_str(out, title);
+  fprintf(out, ",\"seed\":%" PRIu64 ",\"queue_size\":%u,\"bugs\":", s->cfg.seed, size_rx);
+  html_json_str(out, bugs);
+  fputc(',', out);
+  html_counters_json(out, s);
+  fprintf(out,
+          ",\"steps_total\":%zu,\"steps_stored\":%zu,\"step_stride\":%zu,\"points_stored\":%zu,"
+          "\"point_stride\":%zu,\"marks_total\":{\"kick\":%" PRIu64 ",\"irq\":%" PRIu64 "}",
+          teach_rec_total_steps(r), nsteps, teach_rec_step_stride(r), npoints, pstride, tkick,
+          tirq);
+  fputs(",\"steps\":[", out);
+  const teach_ring *prev[2] = {NULL, NULL};
+  for (size_t i = 0; i < nsteps; i++) {
+    const teach_step *st = &steps[i];
+    fprintf(out, "%s{\"i\":%u,\"t\":%" PRIu64 ",\"x\":%.1f,\"q\":\"%s\",\"k\":\"%s\",\"wrong\":%d,"
+                 "\"title\":",
+            i ? ",\n" : "", st->index, st->t_ns, html_x(&a, st->t_ns),
+            st->queue == (int)VNET_TXQ ? "tx" : "rx", html_kind_names[st->kind], st->wrong);
+    html_json_str(out, st->title);
+    fputs(",\"text\":", out);
+    html_json_str(out, st->text);
+    fputs(",\"rings\":{", out);
+    const char *sep = "";
+    for (int q = 0; q < 2; q++) {
+      if (!st->ring[q].size) continue;
+      fprintf(out, "%s\"%s\":", sep, q ? "tx" : "rx");
+      html_ring_json(out, &st->ring[q], prev[q]);
+      prev[q] = &st->ring[q];
+      sep = ",";
+    }
+    fputs("}}", out);
+  }
+  fputs("]}</script>\n<script>", out);
+  fputs(html_script, out);
+  fputs("</script>\n</body></html>\n", out);
+  free(a.cx);
+  return ferror(out) ? EMU_EIO : 0;
+}
+
+void teach_opts_for_replay(teach_opts *o) {
+  *o = (teach_opts){.max_steps = 300, .max_points = 4000, .max_marks = 2000};
+}

@@ -1,0 +1,422 @@
+/* The teaching view for a terminal: each step as the three ring tables of
+ * one queue side by side, what changed marked, and the explanation. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "cli/teach.h"
+#include "virtio/vbug.h"
+
+#define TEACH_WIDTH 100
+#define TEACH_DESC_W 44
+#define TEACH_AVAIL_W 22
+#define TEACH_USED_W 28
+
+#define SGR_RESET "\033[0m"
+#define SGR_CHANGED "\033[1;33m"
+#define SGR_DIM "\033[2m"
+#define SGR_BOLD "\033[1m"
+#define SGR_WRONG "\033[1;31m"
+
+/* One output line under construction; w counts visible columns, which
+ * differ from bytes by colour codes and UTF-8. */
+typedef struct tline {
+  char b[1024];
+  size_t n;
+  int w;
+} tline;
+
+static int teach_visible(const char *s) {
+  int w = 0;
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) w += (*p & 0xc0) != 0x80;
+  return w;
+}
+
+static void tl_raw(tline *l, const char *s, int visible) {
+  size_t n = strlen(s);
+  if (l->n + n >= sizeof l->b) n = sizeof l->b - 1 - l->n;
+  memcpy(l->b + l->n, s, n);
+  l->n += n;
+  l->b[l->n] = '\0';
+  l->w += visible;
+}
+
+static void tl_add(tline *l, const char *s) { tl_raw(l, s, teach_visible(s)); }
+
+static void tl_addf(tline *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tl_addf(tline *l, const char *fmt, ...) {
+  char tmp[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  tl_add(l, tmp);
+}
+
+static void tl_pad(tline *l, int to) {
+  while (l->w < to) tl_raw(l, " ", 1);
+}
+
+/* A value in a column of `width`, then one marker column: '*' when it
+ * changed since the last step (without colour), else a space. sgr colours
+ * the value; a changed value is drawn bold yellow instead. */
+static void tl_cell(tline *l, const teach_render_opts *ro, int changed, const char *sgr, int width,
+                    int left, const char *value) {
+  char pad[64];
+  int vw = teach_visible(value);
+  int np = width > vw ? width - vw : 0;
+  if (np > (int)sizeof pad - 1) np = (int)sizeof pad - 1;
+  memset(pad, ' ', (size_t)np);
+  pad[np] = '\0';
+  if (!left) tl_add(l, pad);
+  const char *colour = ro->colour ? (changed ? SGR_CHANGED : sgr) : NULL;
+  if (colour) tl_raw(l, colour, 0);
+  tl_add(l, value);
+  if (colour) tl_raw(l, SGR_RESET, 0);
+  if (left) tl_add(l, pad);
+  tl_add(l, changed && !ro->colour ? "*" : " ");
+}
+
+static void tl_cellf(tline *l, const teach_render_opts *ro, int changed, const char *sgr,
+                     int width, int left, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+static void tl_cellf(tline *l, const teach_render_opts *ro, int changed, const char *sgr,
+                     int width, int left, const char *fmt, ...) {
+  char tmp[128];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  tl_cell(l, ro, changed, sgr, width, left, tmp);
+}
+
+static void tl_put(FILE *out, tline *l) {
+  /* no trailing blanks: they make golden files fragile */
+  while (l->n && l->b[l->n - 1] == ' ') l->b[--l->n] = '\0';
+  fputs(l->b, out);
+  fputc('\n', out);
+  l->n = 0;
+  l->w = 0;
+  l->b[0] = '\0';
+}
+
+/* Prints text wrapped to the page width with an indent. */
+static void teach_wrap_text(FILE *out, const char *text, int indent) {
+  if (!text) return;
+  int col = 0;
+  const char *p = text;
+  while (*p) {
+    while (*p == ' ') p++;
+    const char *e = p;
+    while (*e && *e != ' ') e++;
+    if (e == p) break;
+    char word[256];
+    size_t n = (size_t)(e - p) < sizeof word - 1 ? (size_t)(e - p) : sizeof word - 1;
+    memcpy(word, p, n);
+    word[n] = '\0';
+    int w = teach_visible(word);
+    if (col && col + 1 + w > TEACH_WIDTH - 2) {
+      fputc('\n', out);
+      col = 0;
+    }
+    if (!col) {
+      fprintf(out, "%*s", indent, "");
+      col = indent;
+    } else {
+      fputc(' ', out);
+      col++;
+    }
+    fputs(word, out);
+    col += w;
+    p = e;
+  }
+  if (col) fputc('\n', out);
+}
+
+static const char *teach_owner_sgr(int o) {
+  switch (o) {
+    case TEACH_OWN_AVAIL: return "\033[36m";
+    case TEACH_OWN_DEVICE: return "\033[35m";
+    case TEACH_OWN_USED: return "\033[32m";
+    case TEACH_OWN_LOST: return "\033[1;31m";
+    default: return NULL;
+  }
+}
+
+static void teach_flags(char *buf, size_t cap, uint16_t f) {
+  snprintf(buf, cap, "%s%s%s%s", f & VQ_DESC_F_NEXT ? "N" : "", f & VQ_DESC_F_WRITE ? "W" : "",
+           f & VQ_DESC_F_INDIRECT ? "I" : "", f ? "" : "-");
+}
+
+static int teach_in_window(uint16_t idx_from, uint16_t idx_to, uint16_t slot, uint16_t size) {
+  uint16_t n = (uint16_t)(idx_to - idx_from);
+  if (n > size) n = size;
+  return (uint16_t)((slot - idx_from) & (size - 1u)) < n;
+}
+
+static void teach_tag(char *buf, size_t cap, int drv, int dev) {
+  snprintf(buf, cap, "%s", drv && dev ? "<-drv,dev" : drv ? "<-drv" : dev ? "<-dev" : "");
+}
+
+/* Draws queue q's rings after step i, marking what differs from prev. */
+static void teach_draw_rings(FILE *out, const teach_ring *g, const teach_ring *prev, int q,
+                             const teach_render_opts *ro) {
+  static const teach_ring zero;
+  if (!prev || prev->size != g->size) prev = &zero;
+  int have = prev->size != 0;
+  uint16_t size = g->size, mask = (uint16_t)(size - 1u);
+  tline l = {0};
+  char v[64];
+#define CH(field) (!have ? g->field != 0 : g->field != prev->field)
+  tl_addf(&l, "  descriptor table (%s)", q == 1 ? "tx" : "rx");
+  tl_pad(&l, TEACH_DESC_W + 2);
+  tl_add(&l, "available ring");
+  tl_pad(&l, TEACH_DESC_W + 2 + TEACH_AVAIL_W + 2);
+  tl_add(&l, "used ring");
+  tl_put(out, &l);
+
+  tl_pad(&l, TEACH_DESC_W + 2);
+  tl_add(&l, "flags ");
+  tl_cellf(&l, ro, CH(avail_flags), NULL, 1, 1, "%u", g->avail_flags);
+  tl_add(&l, " idx ");
+  tl_cellf(&l, ro, CH(avail_idx), NULL, 1, 1, "%u", g->avail_idx);
+  tl_pad(&l, TEACH_DESC_W + 2 + TEACH_AVAIL_W + 2);
+  tl_add(&l, "flags ");
+  tl_cellf(&l, ro, CH(used_flags), NULL, 1, 1, "%u", g->used_flags);
+  tl_add(&l, " idx ");
+  tl_cellf(&l, ro, CH(used_idx), NULL, 1, 1, "%u", g->used_idx);
+  tl_put(out, &l);
+
+  tl_pad(&l, TEACH_DESC_W + 2);
+  tl_add(&l, "used_event ");
+  tl_cellf(&l, ro, CH(used_event), NULL, 1, 1, "%u", g->used_event);
+  tl_pad(&l, TEACH_DESC_W + 2 + TEACH_AVAIL_W + 2);
+  tl_add(&l, "avail_event ");
+  tl_cellf(&l, ro, CH(avail_event), NULL, 1, 1, "%u", g->avail_event);
+  tl_put(out, &l);
+
+  tl_add(&l, "   #  ");
+  tl_cell(&l, ro, 0, NULL, 10, 1, "addr");
+  tl_add(&l, " ");
+  tl_cell(&l, ro, 0, NULL, 5, 0, "len");
+  tl_add(&l, "  ");
+  tl_cell(&l, ro, 0, NULL, 3, 1, "flg");
+  tl_cell(&l, ro, 0, NULL, 4, 0, "next");
+  tl_add(&l, "  owner");
+  tl_pad(&l, TEACH_DESC_W + 2);
+  tl_add(&l, "slot head");
+  tl_pad(&l, TEACH_DESC_W + 2 + TEACH_AVAIL_W + 2);
+  tl_add(&l, "slot   id    len");
+  tl_put(out, &l);
+
+  for (uint16_t i = 0; i < size; i++) {
+    const teach_desc *d = &g->desc[i], *pd = have ? &prev->desc[i] : NULL;
+    int blank = !d->addr && !d->len && !d->flags && !d->next;
+    tl_addf(&l, "  %2u  ", i);
+    if (blank)
+      tl_cell(&l, ro, pd ? pd->addr != 0 : 0, NULL, 10, 1, "-");
+    else
+      tl_cellf(&l, ro, pd ? d->addr != pd->addr : d->addr != 0, NULL, 10, 1, "0x%08" PRIx64,
+               d->addr);
+    tl_add(&l, " ");
+    if (blank)
+      tl_cell(&l, ro, pd ? pd->len != 0 : 0, NULL, 5, 0, "");
+    else
+      tl_cellf(&l, ro, pd ? d->len != pd->len : d->len != 0, NULL, 5, 0, "%u", d->len);
+    teach_flags(v, sizeof v, d->flags);
+    tl_add(&l, "  ");
+    tl_cell(&l, ro, pd ? d->flags != pd->flags : d->flags != 0, NULL, 3, 1, blank ? "" : v);
+    if (blank)
+      tl_cell(&l, ro, pd ? pd->next != 0 : 0, NULL, 4, 0, "");
+    else
+      tl_cellf(&l, ro, pd ? d->next != pd->next : d->next != 0, NULL, 4, 0, "%u", d->next);
+    tl_add(&l, "  ");
+    tl_cell(&l, ro, pd ? g->owner[i] != prev->owner[i] : g->owner[i] != 0,
+            teach_owner_sgr(g->owner[i]), 6, 1, teach_owner_name((teach_owner)g->owner[i]));
+
+    /* avail slot i: live between the device's cursor and the driver's */
+    tl_pad(&l, TEACH_DESC_W + 2);
+    tl_addf(&l, " %2u ", i);
+    int live = teach_in_window(g->dev_last_avail, g->drv_avail_shadow, i, size);
+    int written = g->drv_avail_shadow >= size || i < g->drv_avail_shadow;
+    if (!written)
+      snprintf(v, sizeof v, "-");
+    else
+      snprintf(v, sizeof v, live ? "%u" : "(%u)", g->avail[i]);
+    tl_cell(&l, ro, have ? g->avail[i] != prev->avail[i] : 0, live || !ro->colour ? NULL : SGR_DIM,
+            4, 0, v);
+    teach_tag(v, sizeof v, i == (g->drv_avail_shadow & mask), i == (g->dev_last_avail & mask));
+    tl_add(&l, v);
+
+    /* used slot i: live between the driver's cursor and the device's */
+    tl_pad(&l, TEACH_DESC_W + 2 + TEACH_AVAIL_W + 2);
+    tl_addf(&l, " %2u ", i);
+    live = teach_in_window(g->drv_last_used, g->dev_used_shadow, i, size);
+    written = g->dev_used_shadow >= size || i < g->dev_used_shadow;
+    const teach_used_elem *u = &g->used[i], *pu = have ? &prev->used[i] : NULL;
+    int uch = pu ? (u->id != pu->id || u->len != pu->len) : 0;
+    if (!written) {
+      tl_cell(&l, ro, 0, NULL, 4, 0, "-");
+      tl_cell(&l, ro, 0, NULL, 6, 0, "-");
+    } else {
+      const char *sgr = live || !ro->colour ? NULL : SGR_DIM;
+      tl_cellf(&l, ro, uch && pu->id != u->id, sgr, 4, 0, live ? "%u" : "(%u)", u->id);
+      tl_cellf(&l, ro, uch && pu->len != u->len, sgr, 6, 0, live ? "%u" : "(%u)", u->len);
+    }
+    teach_tag(v, sizeof v, i == (g->drv_last_used & mask), i == (g->dev_used_shadow & mask));
+    tl_add(&l, v);
+    tl_put(out, &l);
+  }
+
+  tl_add(&l, "  driver: avail_idx_shadow ");
+  tl_cellf(&l, ro, CH(drv_avail_shadow), NULL, 1, 1, "%u", g->drv_avail_shadow);
+  tl_add(&l, " last_used_idx ");
+  tl_cellf(&l, ro, CH(drv_last_used), NULL, 1, 1, "%u", g->drv_last_used);
+  tl_add(&l, " free descriptors ");
+  tl_cellf(&l, ro, CH(drv_num_free), NULL, 1, 1, "%u", g->drv_num_free);
+  tl_put(out, &l);
+  tl_add(&l, "  device: last_avail_idx ");
+  tl_cellf(&l, ro, CH(dev_last_avail), NULL, 1, 1, "%u", g->dev_last_avail);
+  tl_add(&l, " used_idx_shadow ");
+  tl_cellf(&l, ro, CH(dev_used_shadow), NULL, 1, 1, "%u", g->dev_used_shadow);
+  tl_put(out, &l);
+#undef CH
+}
+
+static void teach_owner_line(tline *l, const char *what, const teach_ring *g) {
+  tl_addf(l, "%s%u avail, %u device, %u used, %u free", what, g->count[TEACH_OWN_AVAIL],
+          g->count[TEACH_OWN_DEVICE], g->count[TEACH_OWN_USED], g->count[TEACH_OWN_FREE]);
+  if (g->count[TEACH_OWN_LOST]) tl_addf(l, ", %u LOST", g->count[TEACH_OWN_LOST]);
+}
+
+static const vbug_info *teach_first_bug(const teach_walk *w) {
+  size_t n;
+  const vbug_info *cat = vbug_catalogue(&n);
+  for (size_t i = 0; i < n; i++) {
+    unsigned set = cat[i].side == VBUG_SIDE_DRIVER ? w->opts.bugs : w->opts.dev_bugs;
+    if (set & cat[i].bit) return &cat[i];
+  }
+  return NULL;
+}
+
+void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts *ro) {
+  char bugs[256];
+  vbug_names(w->opts.bugs, w->opts.dev_bugs, bugs, sizeof bugs);
+  if (ro->colour) fputs(SGR_BOLD, out);
+  fputs("vnetsim teach: a virtio-net device and its driver, step by step (virtio 1.2 split rings)",
+        out);
+  if (ro->colour) fputs(SGR_RESET, out);
+  fputc('\n', out);
+  fprintf(out,
+          "  scenario: the host (10.0.2.2) ARPs for the guest (10.0.2.15), then pings it: %u "
+          "frames,\n  200 us apart; queue size %u; seed %" PRIu64 "; the device keeps no backlog; "
+          "bugs: %s\n",
+          w->opts.frames, w->opts.queue_size, w->opts.seed, bugs);
+  if (w->opts.detailed < w->opts.frames)
+    fprintf(out,
+            "  frames 1-%u are shown action by action, later ones fast-forwarded (one step per "
+            "frame)\n",
+            w->opts.detailed);
+  const vbug_info *b = teach_first_bug(w);
+  if (b) {
+    if (ro->colour) fputs(SGR_WRONG, out);
+    fprintf(out, "  bug %s (breaks virtio 1.2 §%s):", b->name, b->section);
+    if (ro->colour) fputs(SGR_RESET, out);
+    fputc('\n', out);
+    teach_wrap_text(out, b->cause, 4);
+  }
+  fputs("  how to read a step: owner = who holds each descriptor: free (the driver's free list),\n"
+        "  avail (offered, not yet taken), device (taken by the device: in flight), used\n"
+        "  (returned, waiting for the driver). <-drv and <-dev: where each side's private cursor\n"
+        "  points. (n): an old ring entry the reader has passed; -: never written.\n",
+        out);
+  fputs(ro->colour ? "  Yellow: changed since the previous step.\n"
+                   : "  *: changed since the previous step.\n",
+        out);
+}
+
+void teach_render_step(FILE *out, const teach_walk *w, size_t i, const teach_render_opts *ro) {
+  size_t n;
+  const teach_step *steps = teach_rec_steps(w->rec, &n);
+  if (i >= n) return;
+  const teach_step *st = &steps[i];
+  int q = st->queue < 0 ? 0 : st->queue;
+  tline l = {0};
+  char head[160];
+  snprintf(head, sizeof head, "== step %zu of %zu == t = %" PRIu64 ".%03" PRIu64 " us == %s ",
+           i + 1, n, st->t_ns / 1000, st->t_ns % 1000,
+           st->queue < 0 ? (st->kind == TEACH_K_FAST ? "both queues" : "device status")
+                         : (q == 1 ? "tx queue" : "rx queue"));
+  fputc('\n', out);
+  if (ro->colour) tl_raw(&l, SGR_BOLD, 0);
+  tl_add(&l, head);
+  while (l.w < TEACH_WIDTH) tl_raw(&l, "=", 1);
+  if (ro->colour) tl_raw(&l, SGR_RESET, 0);
+  tl_put(out, &l);
+  if (st->wrong) {
+    const vbug_info *b = teach_first_bug(w);
+    if (ro->colour) fputs(SGR_WRONG, out);
+    if (st->wrong == 1)
+      fprintf(out, "!! HERE IT GOES WRONG%s%s%s\n", b ? " (bug " : "", b ? b->name : "",
+              b ? ")" : "");
+    else
+      fprintf(out, "!  this goes wrong too%s%s%s\n", b ? " (bug " : "", b ? b->name : "",
+              b ? ")" : "");
+    if (ro->colour) fputs(SGR_RESET, out);
+  }
+  if (ro->colour) fputs(SGR_BOLD, out);
+  fputs(st->title, out);
+  if (ro->colour) fputs(SGR_RESET, out);
+  fputc('\n', out);
+  teach_wrap_text(out, st->text, 2);
+  fputc('\n', out);
+  const teach_ring *g = &st->ring[q];
+  if (!g->size) {
+    fputs("  (the queues are not set up yet)\n", out);
+    return;
+  }
+  /* Changes since this queue was last on screen, so nothing that happened
+   * while the other queue was shown goes unmarked. */
+  const teach_ring *prev = i > 0 ? &steps[i - 1].ring[q] : NULL;
+  for (size_t j = i; j-- > 0;)
+    if ((steps[j].queue < 0 ? 0 : steps[j].queue) == q && steps[j].ring[q].size) {
+      prev = &steps[j].ring[q];
+      break;
+    }
+  teach_draw_rings(out, g, prev, q, ro);
+  teach_owner_line(&l, "  owners: ", g);
+  tl_put(out, &l);
+  const teach_ring *o = &st->ring[1 - q];
+  if (o->size) {
+    tl_addf(&l, "  meanwhile the %s queue: avail.idx %u, used.idx %u; ", q == 1 ? "rx" : "tx",
+            o->avail_idx, o->used_idx);
+    teach_owner_line(&l, "", o);
+    tl_put(out, &l);
+  }
+}
+
+void teach_render_outro(FILE *out, const teach_walk *w, const teach_render_opts *ro) {
+  const scn *s = w->s;
+  const emu_fates *f = &s->fates;
+  fputc('\n', out);
+  if (ro->colour) fputs(SGR_BOLD, out);
+  fputs("== the run in numbers ", out);
+  for (int i = 22; i < TEACH_WIDTH; i++) fputc('=', out);
+  if (ro->colour) fputs(SGR_RESET, out);
+  fputc('\n', out);
+  fprintf(out, "  fates of %zu frames host->guest:", f->nframes);
+  for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT; i++)
+    if (f->counts[i]) fprintf(out, " %s %" PRIu64, emu_fate_name((emu_fate)i), f->counts[i]);
+  fputc('\n', out);
+  const vnet_drv_stats *dr = &s->drv.stats;
+  const vnet_dev_stats *dv = &s->dev.stats;
+  fprintf(out,
+          "  kicks sent: rx %" PRIu64 " (suppressed %" PRIu64 "), tx %" PRIu64
+          " (suppressed %" PRIu64 "); interrupts raised %" PRIu64 " (suppressed %" PRIu64 ")\n",
+          dr->kicks[VNET_RXQ], dr->kicks_suppressed[VNET_RXQ], dr->kicks[VNET_TXQ],
+          dr->kicks_suppressed[VNET_TXQ], dv->interrupts, dv->interrupts_suppressed);
+  fprintf(out, "  guest->host frames %" PRIu64 "; rx avail.idx %u used.idx %u; tx avail.idx %u "
+               "used.idx %u; %zu steps\n",
+          s->guest_frames, s->drv.rxq.avail_idx_published, s->dev.q[VNET_RXQ].vq.used_idx_published,
+          s->drv.txq.avail_idx_published, s->dev.q[VNET_TXQ].vq.used_idx_published,
+          teach_rec_total_steps(w->rec));
+}

@@ -1,0 +1,202 @@
+/* The teaching view: a run recorded as steps of the virtqueue protocol.
+ *
+ * A recorder watches a scenario through the trace (every ring and
+ * notification event), merges consecutive events that make up one action
+ * ("the driver posts 8 buffers", "the device publishes used.idx and
+ * interrupts") into a step, and at the end of each step reads the three ring
+ * areas of both queues back from guest memory, together with the driver's
+ * and the device's private cursors and who owns each descriptor. Each step
+ * is explained in a sentence or two and tied to the virtio 1.2 section that
+ * rules it. Renderers draw the steps for a terminal or as one self-contained
+ * HTML page.
+ *
+ * The recorder sees the driver's initialisation (which happens inside
+ * scn_init) through the trace sink, the only part of the trace scn_init
+ * installs before it probes; after scn_init it switches to the observer.
+ * Nothing here prints: errors are returned, the command decides. */
+#ifndef VNETSIM_CLI_TEACH_H
+#define VNETSIM_CLI_TEACH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cli/scn.h"
+
+struct emu_pcap_file;
+
+/* Who holds a descriptor at a given moment. */
+typedef enum teach_owner {
+  TEACH_OWN_FREE = 0, /* on the driver's free list */
+  TEACH_OWN_AVAIL,    /* offered in the available ring, not yet taken by the device */
+  TEACH_OWN_DEVICE,   /* taken by the device (popped), not yet returned: in flight */
+  TEACH_OWN_USED,     /* returned in the used ring, waiting for the driver */
+  TEACH_OWN_LOST,     /* the driver still counts it as offered, but its used element
+                       * was passed over: no one will ever give it back */
+  TEACH_OWN_COUNT
+} teach_owner;
+
+const char *teach_owner_name(teach_owner o); /* "free", "avail", "device", "used", "lost" */
+
+typedef struct teach_desc {
+  uint64_t addr;
+  uint32_t len;
+  uint16_t flags, next;
+} teach_desc;
+
+typedef struct teach_used_elem {
+  uint32_t id, len;
+} teach_used_elem;
+
+/* One queue's ring as guest memory held it, plus both sides' cursors. */
+typedef struct teach_ring {
+  uint16_t size; /* 0: the queue was not set up yet */
+  uint16_t avail_flags, avail_idx, used_event;
+  uint16_t used_flags, used_idx, avail_event;
+  /* the driver's private cursors (vq_drv) */
+  uint16_t drv_avail_shadow, drv_avail_published, drv_last_used, drv_num_free;
+  /* the device's private cursors (vq_dev) */
+  uint16_t dev_last_avail, dev_used_shadow;
+  teach_desc *desc;          /* size entries */
+  uint16_t *avail;           /* size entries */
+  teach_used_elem *used;     /* size entries */
+  uint8_t *owner;            /* size entries, teach_owner */
+  uint16_t count[TEACH_OWN_COUNT];
+} teach_ring;
+
+/* What a step is about. */
+typedef enum teach_kind {
+  TEACH_K_STATUS,      /* the driver wrote the device status byte */
+  TEACH_K_POST,        /* the driver wrote descriptors and avail slots */
+  TEACH_K_PUBLISH,     /* the driver stored avail.idx, then kicked or not */
+  TEACH_K_DEV_TAKE,    /* a kick or a frame reached the device; it popped chains */
+  TEACH_K_DEV_PUSH,    /* the device wrote used elements */
+  TEACH_K_DEV_PUBLISH, /* the device stored used.idx, then interrupted or not */
+  TEACH_K_IRQ,         /* the interrupt reached the driver */
+  TEACH_K_CONSUME,     /* the driver read used elements */
+  TEACH_K_DROP,        /* a frame was dropped (its fate names why) */
+  TEACH_K_VIOLATION,   /* a side broke a ring rule */
+  TEACH_K_FAST,        /* several frames fast-forwarded into one step */
+  TEACH_K_COUNT
+} teach_kind;
+
+/* One step: the merged events, what they did, and (for kept steps) the
+ * rings after it. */
+typedef struct teach_step {
+  uint32_t index;   /* among every step of the run, from 0 */
+  uint64_t t_ns;    /* virtual time of its first event, from the run's start */
+  teach_kind kind;
+  int queue;        /* VNET_RXQ, VNET_TXQ, or -1 */
+  uint32_t events;  /* trace events merged into it */
+  uint32_t evmask;  /* 1 << emu_trace_kind of each */
+  int64_t head;     /* the last descriptor head it concerns, or -1 */
+  int wrong;        /* 1: the moment a bug shows; 2: a later consequence */
+  char title[120];
+  char *text;       /* the explanation, with its spec section(s) */
+  teach_ring ring[2]; /* rx and tx after the step (size 0 when not kept or not set up) */
+} teach_step;
+
+/* One point of the occupancy timeline: heads per owner in each queue. */
+typedef struct teach_point {
+  uint64_t t_ns;
+  uint32_t step;
+  uint16_t count[2][TEACH_OWN_COUNT];
+} teach_point;
+
+/* A notification or a drop, for the timeline's marks. */
+typedef struct teach_mark {
+  uint64_t t_ns;
+  uint32_t step;
+  uint8_t what;  /* TEACH_MARK_* */
+  uint8_t queue; /* VNET_RXQ / VNET_TXQ */
+  uint16_t fate; /* emu_fate, for drops */
+  int64_t frame;
+} teach_mark;
+
+enum { TEACH_MARK_KICK, TEACH_MARK_IRQ, TEACH_MARK_DROP, TEACH_MARK_VIOLATION };
+
+typedef struct teach_opts {
+  size_t max_steps;  /* steps kept with their rings; beyond, every other one is
+                      * dropped and the stride doubles (0: 1000) */
+  size_t max_points; /* timeline points kept the same way (0: 4000) */
+  size_t max_marks;  /* per mark kind (0: 4000) */
+} teach_opts;
+
+typedef struct teach_rec teach_rec;
+
+/* A new recorder; NULL when out of memory. */
+teach_rec *teach_rec_new(const teach_opts *opts);
+void teach_rec_free(teach_rec *r);
+
+/* Before scn_init(s, cfg): makes the recorder cfg's trace observer, so the
+ * probe inside scn_init is recorded too. Returns 0. */
+int teach_rec_hook(teach_rec *r, scn *s, scn_config *cfg);
+/* After scn_init succeeded: records from the trace observer from now on. */
+void teach_rec_attach(teach_rec *r);
+/* Closes the last step and releases the hook; call after the run (and after
+ * scn_finish, so the last fates are recorded). */
+void teach_rec_finish(teach_rec *r);
+/* From now on, one step per host frame (plus drops and violations on their
+ * own), instead of one per action: a fast-forward. */
+void teach_rec_set_coarse(teach_rec *r, int on);
+
+/* Kept steps in order, and how many steps the run had in all. */
+const teach_step *teach_rec_steps(const teach_rec *r, size_t *n);
+size_t teach_rec_total_steps(const teach_rec *r);
+size_t teach_rec_step_stride(const teach_rec *r);
+const teach_point *teach_rec_points(const teach_rec *r, size_t *n, size_t *stride);
+const teach_mark *teach_rec_marks(const teach_rec *r, int what, size_t *n, uint64_t *total);
+
+/* --- the walkthrough ---------------------------------------------------- */
+
+typedef struct teach_walk_opts {
+  uint64_t seed;
+  uint16_t queue_size;   /* 2..64 */
+  unsigned bugs, dev_bugs;
+  unsigned frames;       /* host frames: an ARP request, then echo requests */
+  unsigned detailed;     /* frames shown action by action; later ones fast-forward */
+  FILE *trace_sink;      /* or NULL */
+} teach_walk_opts;
+
+/* queue 8, seed 1, no bugs, 10 frames, the first 2 detailed. */
+void teach_walk_opts_default(teach_walk_opts *o);
+
+/* A finished walkthrough: the scenario's counters and the recording. */
+typedef struct teach_walk {
+  teach_walk_opts opts;
+  scn *s;          /* finished scenario, owned */
+  net_iface *peer; /* the host peer, owned */
+  teach_rec *rec;
+} teach_walk;
+
+/* Runs the walkthrough scenario: the host (slirp's gateway) ARPs for the
+ * guest and pings it, each frame 200 us after the last, with a device that
+ * keeps no backlog, so a frame with no buffer is dropped at once. Returns 0
+ * or a negative emu_err code. */
+int teach_walk_run(const teach_walk_opts *o, teach_walk *w);
+void teach_walk_free(teach_walk *w);
+
+/* --- renderers ---------------------------------------------------------- */
+
+typedef struct teach_render_opts {
+  int colour; /* ANSI colour; otherwise changes are marked with '*' */
+} teach_render_opts;
+
+/* The header of the walkthrough (scenario, features, bug). */
+void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts *ro);
+/* Step i of the kept steps (i < n), with what changed since step i - 1. */
+void teach_render_step(FILE *out, const teach_walk *w, size_t i, const teach_render_opts *ro);
+/* The run's counters at the end. */
+void teach_render_outro(FILE *out, const teach_walk *w, const teach_render_opts *ro);
+
+/* Writes the HTML page for a recorded, finished scenario. title is shown
+ * in the page; source names where the run came from ("teach", "replay"). 0,
+ * or EMU_EIO when writing failed. */
+int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *title,
+                     const char *source);
+
+/* The recorder options a replay page uses: at most 300 steps with their
+ * rings, 4000 timeline points and 2000 marks of each kind. */
+void teach_opts_for_replay(teach_opts *o);
+
+#endif

@@ -1,0 +1,524 @@
+/* The teaching view: the recorder's steps and ring snapshots, the terminal
+ * rendering against a reviewed golden file, and the HTML page loaded in
+ * headless Chromium with its embedded data checked against the run. */
+#define _DEFAULT_SOURCE /* mkdtemp */
+
+#include <check.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/teach.h"
+#include "emu/err.h"
+#include "emu/pcapio.h"
+
+#define CHROMIUM "/usr/bin/chromium"
+#define GOLDEN VNETSIM_TEST_DATA_DIR "/teach_seed1.txt"
+
+static char tmpdir[64];
+
+static void setup(void) {
+  strcpy(tmpdir, "/tmp/vnetsim-teach-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void teardown(void) {
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
+/* The whole file, NUL-terminated, in a malloc'd buffer (NULL if unreadable). */
+static char *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 1 << 16, n = 0;
+  char *buf = malloc(cap);
+  for (size_t got; buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
+    n += got;
+    if (cap - n - 1 == 0) {
+      char *p = realloc(buf, cap * 2);
+      if (!p) {
+        free(buf);
+        buf = NULL;
+        break;
+      }
+      buf = p;
+      cap *= 2;
+    }
+  }
+  fclose(f);
+  if (buf) buf[n] = '\0';
+  if (len) *len = n;
+  return buf;
+}
+
+/* Runs a shell command line; returns its exit status. */
+static int sh(const char *cmd) {
+  int st = system(cmd);
+  ck_assert_msg(WIFEXITED(st), "'%s' did not exit normally", cmd);
+  return WEXITSTATUS(st);
+}
+
+/* --- the recorder, through the library ----------------------------------- */
+
+static teach_walk walk;
+
+static void run_walk(unsigned bugs) {
+  teach_walk_opts o;
+  teach_walk_opts_default(&o);
+  o.bugs = bugs;
+  ck_assert_int_eq(teach_walk_run(&o, &walk), 0);
+}
+
+static int has_kind(teach_kind k, const char *text_part) {
+  size_t n;
+  const teach_step *st = teach_rec_steps(walk.rec, &n);
+  for (size_t i = 0; i < n; i++)
+    if (st[i].kind == k && (!text_part || (st[i].text && strstr(st[i].text, text_part)) ||
+                            strstr(st[i].title, text_part)))
+      return 1;
+  return 0;
+}
+
+START_TEST(test_walkthrough_shows_every_part_of_the_protocol) {
+  run_walk(0);
+  ck_assert(has_kind(TEACH_K_STATUS, "FEATURES_OK"));
+  ck_assert(has_kind(TEACH_K_STATUS, "DRIVER_OK"));
+  ck_assert(has_kind(TEACH_K_POST, "The driver posts 8 RX buffers"));
+  ck_assert(has_kind(TEACH_K_PUBLISH, "and kicks"));
+  ck_assert(has_kind(TEACH_K_PUBLISH, "Event-idx suppression"));
+  ck_assert(has_kind(TEACH_K_DEV_TAKE, "Frame #1 (42 bytes) arrives"));
+  ck_assert(has_kind(TEACH_K_DEV_PUSH, "used element {id 0, len 54}"));
+  ck_assert(has_kind(TEACH_K_DEV_PUBLISH, "and interrupts"));
+  ck_assert(has_kind(TEACH_K_DEV_PUBLISH, "Interrupt suppressed"));
+  ck_assert(has_kind(TEACH_K_IRQ, NULL));
+  ck_assert(has_kind(TEACH_K_CONSUME, "The guest stack answered it (frame #1)"));
+  ck_assert(has_kind(TEACH_K_POST, "The guest sends a frame"));
+  ck_assert(has_kind(TEACH_K_POST, "Wrap-around: rx avail index 8 lands in slot 8 & 7 = 0"));
+  ck_assert(has_kind(TEACH_K_FAST, "Wrap-around: rx used index 8"));
+  /* every step but the status ones names a spec section */
+  size_t n;
+  const teach_step *st = teach_rec_steps(walk.rec, &n);
+  ck_assert_uint_eq(n, teach_rec_total_steps(walk.rec));
+  for (size_t i = 0; i < n; i++) {
+    ck_assert_msg(st[i].text && strstr(st[i].text, "§"), "step %zu (%s) cites no section", i + 1,
+                  st[i].title);
+    ck_assert_int_eq(st[i].wrong, 0);
+  }
+  ck_assert_uint_eq(walk.s->fates.counts[EMU_FATE_ANSWERED], 10);
+  teach_walk_free(&walk);
+}
+END_TEST
+
+/* The snapshots agree with the protocol at every step: owners account for
+ * every descriptor, the published avail.idx in memory is the driver's, and
+ * what the driver sees as used never runs ahead of what the device pushed. */
+START_TEST(test_every_snapshot_is_consistent) {
+  run_walk(0);
+  size_t n;
+  const teach_step *st = teach_rec_steps(walk.rec, &n);
+  size_t with_rings = 0;
+  for (size_t i = 0; i < n; i++) {
+    for (int q = 0; q < 2; q++) {
+      const teach_ring *g = &st[i].ring[q];
+      if (!g->size) continue;
+      with_rings++;
+      unsigned sum = 0;
+      for (int o = 0; o < TEACH_OWN_COUNT; o++) sum += g->count[o];
+      ck_assert_uint_eq(sum, g->size);
+      ck_assert_uint_eq(g->count[TEACH_OWN_LOST], 0);
+      ck_assert_uint_eq(g->avail_idx, g->drv_avail_published);
+      ck_assert_uint_le((uint16_t)(g->used_idx - g->drv_last_used),
+                        (uint16_t)(g->dev_used_shadow - g->drv_last_used));
+      ck_assert_uint_eq(g->count[TEACH_OWN_FREE], g->drv_num_free);
+    }
+  }
+  ck_assert_uint_gt(with_rings, 60);
+  /* after the first frame's round trip the device held head 0 and gave it back */
+  ck_assert(has_kind(TEACH_K_DEV_TAKE, "takes head 0 from avail slot 0"));
+  teach_walk_free(&walk);
+}
+END_TEST
+
+START_TEST(test_rx_no_recycle_shows_the_moment_it_goes_wrong) {
+  run_walk(VBUG_RX_NO_RECYCLE);
+  size_t n;
+  const teach_step *st = teach_rec_steps(walk.rec, &n);
+  ssize_t first = -1, drop = -1;
+  int moments = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (st[i].wrong == 1) {
+      moments++;
+      if (first < 0) first = (ssize_t)i;
+    }
+    if (st[i].kind == TEACH_K_DROP && drop < 0) drop = (ssize_t)i;
+  }
+  ck_assert_int_eq(moments, 1);
+  ck_assert_int_ge(first, 0);
+  ck_assert_int_eq(st[first].kind, TEACH_K_CONSUME);
+  ck_assert_ptr_nonnull(strstr(st[first].text, "Head 0 is never posted again"));
+  /* 8 buffers, never returned: frame 9 is the first with nowhere to go */
+  ck_assert_int_gt(drop, first);
+  ck_assert_str_eq(st[drop].title, "Frame #9 is dropped: rx_no_buffer");
+  ck_assert_uint_eq(st[drop].ring[0].count[TEACH_OWN_AVAIL], 0);
+  ck_assert_uint_eq(walk.s->fates.counts[EMU_FATE_RX_NO_BUFFER], 2);
+  teach_walk_free(&walk);
+}
+END_TEST
+
+START_TEST(test_sampled_recording_keeps_memory_bounded) {
+  /* a long replay keeps at most max_steps steps, evenly strided */
+  scn_config cfg;
+  scn_config_default(&cfg);
+  teach_opts to = {.max_steps = 16, .max_points = 32, .max_marks = 8};
+  teach_rec *r = teach_rec_new(&to);
+  ck_assert_ptr_nonnull(r);
+  static scn s;
+  ck_assert_int_eq(teach_rec_hook(r, &s, &cfg), 0);
+  ck_assert_int_eq(scn_init(&s, &cfg), 0);
+  teach_rec_attach(r);
+  ck_assert_int_eq(scn_workload_bursts(&s, 7, 20), 0);
+  scn_run(&s, EMU_TIME_NEVER, UINT64_MAX);
+  scn_finish(&s);
+  teach_rec_finish(r);
+  size_t n, np, stride;
+  const teach_step *st = teach_rec_steps(r, &n);
+  ck_assert_uint_le(n, 16);
+  ck_assert_uint_gt(teach_rec_total_steps(r), 16);
+  for (size_t i = 0; i < n; i++) ck_assert_uint_eq(st[i].index % teach_rec_step_stride(r), 0);
+  teach_rec_points(r, &np, &stride);
+  ck_assert_uint_le(np, 32);
+  uint64_t kicks;
+  size_t nk;
+  teach_rec_marks(r, TEACH_MARK_KICK, &nk, &kicks);
+  ck_assert_uint_le(nk, 8);
+  ck_assert_uint_eq(kicks, s.drv.stats.kicks[0] + s.drv.stats.kicks[1]);
+  scn_close(&s);
+  teach_rec_free(r);
+}
+END_TEST
+
+/* --- the terminal rendering --------------------------------------------- */
+
+START_TEST(test_terminal_rendering_matches_golden_file) {
+  char cmd[512], out[128];
+  snprintf(out, sizeof out, "%s/teach.txt", tmpdir);
+  snprintf(cmd, sizeof cmd, "NO_COLOR=1 '%s' teach --no-pause --seed 1 >%s </dev/null", VNETSIM_BIN,
+           out);
+  ck_assert_int_eq(sh(cmd), 0);
+  size_t n_got, n_want;
+  char *got = slurp(out, &n_got);
+  ck_assert_ptr_nonnull(got);
+  if (getenv("VNETSIM_UPDATE_GOLDEN")) {
+    /* Regenerate deliberately, then review the diff before committing it. */
+    FILE *f = fopen(GOLDEN, "wb");
+    ck_assert_ptr_nonnull(f);
+    fwrite(got, 1, n_got, f);
+    fclose(f);
+  }
+  char *want = slurp(GOLDEN, &n_want);
+  ck_assert_msg(want != NULL, "golden file %s is missing", GOLDEN);
+  if (n_got != n_want || memcmp(got, want, n_got)) {
+    size_t i = 0, line = 1;
+    while (i < n_got && i < n_want && got[i] == want[i]) line += got[i++] == '\n';
+    ck_abort_msg("teach output differs from %s from line %zu (run with VNETSIM_UPDATE_GOLDEN=1 "
+                 "to regenerate, then review); got %zu bytes, want %zu",
+                 GOLDEN, line, n_got, n_want);
+  }
+  ck_assert(!strstr(got, "\033[")); /* no colour into a pipe */
+  free(got);
+  free(want);
+}
+END_TEST
+
+START_TEST(test_bug_walkthrough_says_where_it_goes_wrong) {
+  char cmd[512], out[128];
+  snprintf(out, sizeof out, "%s/bug.txt", tmpdir);
+  snprintf(cmd, sizeof cmd, "'%s' teach --no-pause --bug rx-no-recycle >%s </dev/null",
+           VNETSIM_BIN, out);
+  ck_assert_int_eq(sh(cmd), 0);
+  char *got = slurp(out, NULL);
+  ck_assert_ptr_nonnull(got);
+  const char *moment = strstr(got, "!! HERE IT GOES WRONG (bug rx-no-recycle)");
+  ck_assert_ptr_nonnull(moment);
+  ck_assert_ptr_null(strstr(moment + 1, "!! HERE"));
+  const char *drop = strstr(got, "Frame #9 is dropped: rx_no_buffer");
+  ck_assert_ptr_nonnull(drop);
+  ck_assert(moment < drop);
+  ck_assert_ptr_nonnull(strstr(got, "bug rx-no-recycle (breaks virtio 1.2 §"));
+  free(got);
+}
+END_TEST
+
+static const struct {
+  const char *args, *names;
+} bad_calls[] = {
+    {"teach --qsize 128", "--qsize"},
+    {"teach --qsize 6", "power of two"},
+    {"teach --frames 0", "--frames"},
+    {"teach --bug nonsense", "nonsense"},
+    {"teach --bogus", "--bogus"},
+    {"teach extra", "extra"},
+    {"teach --json", "--json"},
+    {"teach --no-pause --html /nonexistent/t.html", "/nonexistent/t.html"},
+    {"replay pcpp_ArpRequestPacket.pcap --html /nonexistent/r.html", "/nonexistent/r.html"},
+    {"replay pcpp_microsecs.pcap --compare rx-no-recycle --html x.html", "--html"},
+};
+
+START_TEST(test_bad_input_exits_2_with_one_line) {
+  char cmd[512], err[128];
+  snprintf(err, sizeof err, "%s/err", tmpdir);
+  snprintf(cmd, sizeof cmd, "cd %s && '%s' %s >/dev/null 2>%s </dev/null", VNETSIM_CAPTURES_DIR,
+           VNETSIM_BIN, bad_calls[_i].args, err);
+  int rc = sh(cmd);
+  ck_assert_msg(rc == 2, "'%s' exited %d", bad_calls[_i].args, rc);
+  char *e = slurp(err, NULL);
+  ck_assert_ptr_nonnull(e);
+  int lines = 0;
+  for (const char *p = e; *p; p++) lines += *p == '\n';
+  ck_assert_msg(lines == 1, "'%s' printed %d lines: %s", bad_calls[_i].args, lines, e);
+  ck_assert_msg(strstr(e, bad_calls[_i].names) != NULL, "'%s': '%s' lacks '%s'",
+                bad_calls[_i].args, e, bad_calls[_i].names);
+  free(e);
+}
+END_TEST
+
+START_TEST(test_help_explains_the_keys) {
+  char cmd[512], out[128];
+  snprintf(out, sizeof out, "%s/help", tmpdir);
+  snprintf(cmd, sizeof cmd, "'%s' teach --help >%s", VNETSIM_BIN, out);
+  ck_assert_int_eq(sh(cmd), 0);
+  char *got = slurp(out, NULL);
+  ck_assert_ptr_nonnull(strstr(got, "usage: vnetsim teach"));
+  ck_assert_ptr_nonnull(strstr(got, "Enter for the next, b (then Enter) to go back"));
+  ck_assert_ptr_nonnull(strstr(got, "NO_COLOR"));
+  free(got);
+}
+END_TEST
+
+/* --- the HTML page ------------------------------------------------------- */
+
+#define GW_CAPTURE "libpcap_gateway_or_not.pcap"
+#define GW_ARGS "--guest-ip 10.20.30.40 --guest-mac aa:00:04:00:14:0e"
+
+/* The value after "key": inside json (searched from json), or -1. */
+static int64_t json_int(const char *json, const char *key) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\":", key);
+  const char *p = strstr(json, pat);
+  return p ? strtoll(p + strlen(pat), NULL, 10) : -1;
+}
+
+/* The run the page describes, computed here through cli/scn.h. */
+static void reference_run(scn *s) {
+  scn_config cfg;
+  scn_config_default(&cfg);
+  cfg.guest.ip = 10u << 24 | 20u << 16 | 30u << 8 | 40u;
+  cfg.guest.gateway = (cfg.guest.ip & 0xffffff00u) | 2u;
+  static const uint8_t mac[6] = {0xaa, 0x00, 0x04, 0x00, 0x14, 0x0e};
+  memcpy(cfg.guest.mac, mac, 6);
+  emu_pcap_file in;
+  char err[256];
+  ck_assert_int_eq(emu_pcap_load(VNETSIM_CAPTURES_DIR "/" GW_CAPTURE, &in, err, sizeof err), 0);
+  cfg.start_ns = in.nframes ? in.frames[0].ts_ns : 0;
+  ck_assert_int_eq(scn_init(s, &cfg), 0);
+  scn_capture_notes notes;
+  ck_assert_int_eq(scn_inject_capture(s, &in, &notes), 0);
+  scn_run(s, EMU_TIME_NEVER, UINT64_MAX);
+  scn_finish(s);
+  emu_pcap_free(&in);
+}
+
+static char *write_replay_page(char *path, size_t cap) {
+  snprintf(path, cap, "%s/replay.html", tmpdir);
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "cd %s && '%s' replay %s %s --html %s >/dev/null </dev/null",
+           VNETSIM_CAPTURES_DIR, VNETSIM_BIN, GW_CAPTURE, GW_ARGS, path);
+  ck_assert_int_eq(sh(cmd), 0);
+  char *html = slurp(path, NULL);
+  ck_assert_ptr_nonnull(html);
+  return html;
+}
+
+START_TEST(test_html_data_matches_the_runs_counters) {
+  char path[128];
+  char *html = write_replay_page(path, sizeof path);
+  /* self-contained: nothing fetched from elsewhere */
+  ck_assert_ptr_null(strstr(html, "src=\"http"));
+  ck_assert_ptr_null(strstr(html, "href=\"http"));
+  ck_assert_ptr_null(strstr(html, "@import"));
+  ck_assert_ptr_null(strstr(html, "url("));
+  const char *data = strstr(html, "<script type=\"application/json\" id=\"vnetsim-data\">");
+  ck_assert_ptr_nonnull(data);
+  const char *end = strstr(data, "</script>");
+  ck_assert_ptr_nonnull(end);
+  const char *counters = strstr(data, "\"counters\":{");
+  ck_assert(counters && counters < end);
+  const char *fates = strstr(counters, "\"fates\":{");
+  ck_assert_ptr_nonnull(fates);
+
+  static scn s;
+  reference_run(&s);
+  ck_assert_int_eq(json_int(counters, "frames_in"), (int64_t)s.fates.nframes);
+  uint64_t sum = 0;
+  for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT; i++) {
+    int64_t v = json_int(fates, emu_fate_name((emu_fate)i));
+    ck_assert_msg(v == (int64_t)s.fates.counts[i], "fate %s: page %" PRId64 ", run %" PRIu64,
+                  emu_fate_name((emu_fate)i), v, s.fates.counts[i]);
+    sum += (uint64_t)v;
+  }
+  ck_assert_uint_eq(sum, s.fates.nframes);
+  ck_assert_uint_gt(s.fates.counts[EMU_FATE_ANSWERED], 0); /* a run with something to show */
+  const char *kicks = strstr(counters, "\"kicks\":{");
+  ck_assert_int_eq(json_int(kicks, "rx"), (int64_t)s.drv.stats.kicks[0]);
+  ck_assert_int_eq(json_int(kicks, "tx"), (int64_t)s.drv.stats.kicks[1]);
+  const char *supp = strstr(counters, "\"kicks_suppressed\":{");
+  ck_assert_int_eq(json_int(supp, "rx"), (int64_t)s.drv.stats.kicks_suppressed[0]);
+  ck_assert_int_eq(json_int(supp, "tx"), (int64_t)s.drv.stats.kicks_suppressed[1]);
+  ck_assert_int_eq(json_int(counters, "interrupts"), (int64_t)s.dev.stats.interrupts);
+  ck_assert_int_eq(json_int(counters, "interrupts_suppressed"),
+                   (int64_t)s.dev.stats.interrupts_suppressed);
+  ck_assert_int_eq(json_int(counters, "frames_out"), (int64_t)s.guest_frames);
+  /* every kick and interrupt of the run is a mark on the timeline */
+  const char *marks = strstr(data, "\"marks_total\":{");
+  ck_assert_int_eq(json_int(marks, "kick"),
+                   (int64_t)(s.drv.stats.kicks[0] + s.drv.stats.kicks[1]));
+  ck_assert_int_eq(json_int(marks, "irq"), (int64_t)s.dev.stats.interrupts);
+  ck_assert_int_gt(json_int(data, "steps_stored"), 10);
+  scn_close(&s);
+  free(html);
+}
+END_TEST
+
+/* Runs headless Chromium on url with a fresh profile; "screenshot" or
+ * "dump-dom" (to out). Returns its exit status. */
+static int chromium(const char *mode, const char *url, const char *out, const char *profile) {
+  char cmd[1024];
+  if (!strcmp(mode, "dump-dom"))
+    snprintf(cmd, sizeof cmd,
+             "timeout 90 %s --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+             "--disable-background-networking --disable-component-update --disable-sync "
+             "--user-data-dir=%s --dump-dom '%s' >%s 2>/dev/null",
+             CHROMIUM, profile, url, out);
+  else
+    snprintf(cmd, sizeof cmd,
+             "timeout 90 %s --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+             "--disable-background-networking --disable-component-update --disable-sync "
+             "--user-data-dir=%s --screenshot=%s --window-size=1200,800 '%s' >/dev/null 2>&1",
+             CHROMIUM, profile, out, url);
+  return sh(cmd);
+}
+
+/* Width and height from a PNG's IHDR; 0 when it is not a PNG. */
+static int png_size(const char *buf, size_t n, uint32_t *w, uint32_t *h) {
+  static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (n < 24 || memcmp(buf, sig, 8) || memcmp(buf + 12, "IHDR", 4)) return 0;
+  const unsigned char *p = (const unsigned char *)buf + 16;
+  *w = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+  *h = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
+  return 1;
+}
+
+START_TEST(test_html_renders_in_headless_chromium) {
+  ck_assert_msg(access(CHROMIUM, X_OK) == 0,
+                "%s is not installed: this test needs Debian's chromium package "
+                "(apt-get install -y chromium, as scripts/install-deps.sh does); it does not "
+                "pass without it",
+                CHROMIUM);
+  char path[128], url[256], png[128], blank_png[128], dom[128], profile[128];
+  char *html = write_replay_page(path, sizeof path);
+  free(html);
+  snprintf(url, sizeof url, "file://%s", path);
+  snprintf(png, sizeof png, "%s/page.png", tmpdir);
+  snprintf(blank_png, sizeof blank_png, "%s/blank.png", tmpdir);
+  snprintf(dom, sizeof dom, "%s/dom.html", tmpdir);
+
+  /* The script ran and parsed the data: the step panel it fills is there. */
+  snprintf(profile, sizeof profile, "%s/profile-dom", tmpdir);
+  ck_assert_int_eq(chromium("dump-dom", url, dom, profile), 0);
+  char *d = slurp(dom, NULL);
+  ck_assert_ptr_nonnull(d);
+  ck_assert_msg(strstr(d, "step 1 of ") != NULL, "the page's script did not draw a step");
+  ck_assert_ptr_nonnull(strstr(d, "descriptor table"));
+  ck_assert_ptr_nonnull(strstr(d, "<polygon"));
+  free(d);
+
+  /* The screenshot is a real picture: far more detail than a blank page's
+   * at the same size (a blank 1200x800 PNG compresses to a few KB). */
+  snprintf(profile, sizeof profile, "%s/profile-shot", tmpdir);
+  ck_assert_int_eq(chromium("screenshot", url, png, profile), 0);
+  snprintf(profile, sizeof profile, "%s/profile-blank", tmpdir);
+  ck_assert_int_eq(chromium("screenshot", "about:blank", blank_png, profile), 0);
+  size_t n, nb;
+  char *shot = slurp(png, &n), *blank = slurp(blank_png, &nb);
+  ck_assert_ptr_nonnull(shot);
+  ck_assert_ptr_nonnull(blank);
+  uint32_t w = 0, h = 0, bw = 0, bh = 0;
+  ck_assert_msg(png_size(shot, n, &w, &h), "the screenshot is not a PNG");
+  ck_assert(png_size(blank, nb, &bw, &bh));
+  ck_assert_uint_eq(w, 1200);
+  ck_assert_uint_eq(h, 800);
+  ck_assert_uint_eq(bw, w);
+  ck_assert_msg(n > 20000 && n > 4 * nb, "screenshot looks blank: %zu bytes, a blank page %zu", n,
+                nb);
+  free(shot);
+  free(blank);
+}
+END_TEST
+
+START_TEST(test_teach_html_carries_the_walkthrough) {
+  char path[128], cmd[512];
+  snprintf(path, sizeof path, "%s/teach.html", tmpdir);
+  snprintf(cmd, sizeof cmd, "'%s' teach --no-pause --bug rx-no-recycle --html %s >/dev/null",
+           VNETSIM_BIN, path);
+  ck_assert_int_eq(sh(cmd), 0);
+  char *html = slurp(path, NULL);
+  ck_assert_ptr_nonnull(html);
+  ck_assert_ptr_nonnull(strstr(html, "\"source\":\"teach\""));
+  ck_assert_ptr_nonnull(strstr(html, "\"rx_no_buffer\":2"));
+  ck_assert_ptr_nonnull(strstr(html, "\"wrong\":1"));
+  ck_assert_ptr_nonnull(strstr(html, "frame 9: rx_no_buffer"));
+  free(html);
+}
+END_TEST
+
+static Suite *teach_suite(void) {
+  Suite *s = suite_create("teach");
+  TCase *tc = tcase_create("recorder");
+  tcase_add_test(tc, test_walkthrough_shows_every_part_of_the_protocol);
+  tcase_add_test(tc, test_every_snapshot_is_consistent);
+  tcase_add_test(tc, test_rx_no_recycle_shows_the_moment_it_goes_wrong);
+  tcase_add_test(tc, test_sampled_recording_keeps_memory_bounded);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("command");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, test_terminal_rendering_matches_golden_file);
+  tcase_add_test(tc, test_bug_walkthrough_says_where_it_goes_wrong);
+  tcase_add_loop_test(tc, test_bad_input_exits_2_with_one_line, 0,
+                      (int)(sizeof bad_calls / sizeof bad_calls[0]));
+  tcase_add_test(tc, test_help_explains_the_keys);
+  tcase_add_test(tc, test_html_data_matches_the_runs_counters);
+  tcase_add_test(tc, test_teach_html_carries_the_walkthrough);
+  suite_add_tcase(s, tc);
+
+  tc = tcase_create("browser");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 280);
+  tcase_add_test(tc, test_html_renders_in_headless_chromium);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(teach_suite());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
