@@ -95,7 +95,8 @@ static void vnet_drv_rx_one(vnet_drv *drv, const vq_used_elem *e) {
 /* Redox's try_recv(): reads the newest used element only and moves the
  * cursor to used.idx, so older elements are passed over. uint16_t arithmetic
  * keeps "used.idx - 1" right when used.idx has wrapped to 0. Returns 1 when
- * it took an element, with *elem filled (token NULL when it was rejected). */
+ * it took an element, 0 when there was none, or vq_drv's error when the
+ * element was rejected. */
 static int vnet_drv_take_newest(vq_drv *vq, vq_used_elem *elem) {
   uint16_t used_idx = vq_drv_read_used_idx(vq);
   if (used_idx == vq->last_used_idx) return 0;
