@@ -2,6 +2,8 @@
  * See iface.h for the contract; comments here say which rule a branch follows. */
 #include "stack/iface.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "emu/err.h"
@@ -38,11 +40,20 @@ int net_iface_init(net_iface *ifc, const net_iface_config *cfg, emu_port *port) 
   memset(ifc, 0, sizeof *ifc);
   ifc->cfg = *cfg;
   ifc->port = port;
-  return 0;
+  ifc->next_ephemeral = NET_TCP_EPHEMERAL_FIRST;
+  /* A deterministic default seed, different for each address, so that two
+   * ifaces that were never configured still draw different ISSs. */
+  net_tcp_config tcfg;
+  net_tcp_config_default(&tcfg);
+  tcfg.seed = (uint64_t)cfg->ip << 16 ^ (uint64_t)cfg->mac[4] << 8 ^ cfg->mac[5];
+  return net_tcp_configure(ifc, &tcfg);
 }
 
 void net_iface_close(net_iface *ifc) {
-  if (ifc) memset(ifc, 0, sizeof *ifc);
+  if (!ifc) return;
+  net_tcp_free_all(ifc);
+  net_udp_unbind_all(ifc);
+  memset(ifc, 0, sizeof *ifc);
 }
 
 const net_iface_stats *net_iface_stats_get(const net_iface *ifc) { return &ifc->stats; }
@@ -220,6 +231,7 @@ static int pending_add(net_iface *ifc, uint32_t next_hop, size_t len, uint64_t n
  * while the next hop is resolved. */
 static int ipv4_output(net_iface *ifc, uint32_t dst, uint8_t protocol, size_t l4_len,
                        uint64_t now_ns) {
+  if (l4_len > NET_IFACE_MTU - NET_IPV4_HEADER_LEN) return EMU_EINVAL;
   /* No loopback, and no multicast: we would have no group MAC to send to. */
   if (dst == 0 || dst == ifc->cfg.ip || is_multicast_ip(dst)) return EMU_EINVAL;
   net_ipv4_repr ip = {
@@ -366,16 +378,84 @@ static emu_fate input_icmp(net_iface *ifc, const uint8_t *ip_pkt, uint64_t now_n
   }
 }
 
-/* ---- receive: UDP and TCP -------------------------------------------------------- */
+/* ---- for the transports ------------------------------------------------------------ */
 
-/* Stand-in for the socket layer: with no UDP or TCP sockets yet, no port has a
- * listener. stack/udp and stack/tcp replace this function with their demux. */
-static emu_fate input_udp_tcp_no_sockets_yet(net_iface *ifc, const uint8_t *ip_pkt,
-                                             uint64_t now_ns) {
-  (void)ifc;
-  (void)ip_pkt;
-  (void)now_ns;
-  return EMU_FATE_NO_LISTENER;
+uint8_t *net_iface_l4_buf(net_iface *ifc, size_t *cap) {
+  if (cap) *cap = NET_IFACE_MTU - NET_IPV4_HEADER_LEN;
+  return ifc->scratch + L4_OFF;
+}
+
+int net_iface_ip_send(net_iface *ifc, uint32_t dst, uint8_t protocol, size_t l4_len,
+                      uint64_t now_ns) {
+  return ipv4_output(ifc, dst, protocol, l4_len, now_ns);
+}
+
+int net_iface_is_broadcast(const net_iface *ifc, uint32_t ip) { return is_broadcast_ip(ifc, ip); }
+
+int net_iface_icmp_unreachable(net_iface *ifc, const uint8_t *ip_pkt, uint8_t code,
+                               uint64_t now_ns) {
+  /* RFC 1122 §3.2.2: no ICMP error about a datagram sent to a broadcast or
+   * multicast address, about a non-initial fragment, or about an ICMP error
+   * message (only echo may be answered with an error). */
+  if (net_ipv4_dst(ip_pkt) != ifc->cfg.ip) return EMU_EINVAL;
+  if (net_ipv4_frag_offset(ip_pkt) != 0) return EMU_EINVAL;
+  size_t hl = net_ipv4_header_len(ip_pkt), plen = net_ipv4_payload_len(ip_pkt);
+  if (net_ipv4_protocol(ip_pkt) == NET_IP_PROTO_ICMP) {
+    if (plen < 1) return EMU_EINVAL;
+    uint8_t type = net_ipv4_payload(ip_pkt)[0];
+    if (type != NET_ICMP_ECHO_REQUEST && type != NET_ICMP_ECHO_REPLY) return EMU_EINVAL;
+  }
+  /* RFC 792 "Destination Unreachable Message": the internet header plus the
+   * first 64 bits of the original datagram's data; bytes 4-7 unused (zero). */
+  size_t quote = hl + (plen < 8 ? plen : 8);
+  uint8_t *msg = ifc->scratch + L4_OFF;
+  memcpy(msg + NET_ICMP_HEADER_LEN, ip_pkt, quote);
+  net_icmp_repr r = {.type = NET_ICMP_DEST_UNREACHABLE, .code = code,
+                     .data = msg + NET_ICMP_HEADER_LEN, .data_len = quote};
+  int n = net_icmp_emit(&r, msg, NET_IFACE_MTU - NET_IPV4_HEADER_LEN);
+  if (n < 0) return n;
+  return ipv4_output(ifc, net_ipv4_src(ip_pkt), NET_IP_PROTO_ICMP, (size_t)n, now_ns);
+}
+
+void net_iface_set_stats_fn(net_iface *ifc, net_iface_stats_fn fn, void *ctx) {
+  ifc->stats_fn = fn;
+  ifc->stats_ctx = ctx;
+}
+
+size_t net_iface_stats_report(const net_iface *ifc, char *buf, size_t cap) {
+  if (ifc->stats_fn) return ifc->stats_fn(ifc->stats_ctx, buf, cap);
+  return net_iface_stats_json(ifc, buf, cap);
+}
+
+/* Appends to buf like snprintf, keeping *len at most cap - 1. */
+static void json_add(char *buf, size_t cap, size_t *len, const char *key, uint64_t v) {
+  if (*len + 1 >= cap) return;
+  int n = snprintf(buf + *len, cap - *len, "%s\"%s\":%" PRIu64, *len > 1 ? "," : "", key, v);
+  if (n < 0) return;
+  *len += (size_t)n < cap - *len ? (size_t)n : cap - *len - 1;
+}
+
+size_t net_iface_stats_json(const net_iface *ifc, char *buf, size_t cap) {
+  if (!buf || cap == 0) return 0;
+  const net_iface_stats *s = &ifc->stats;
+  size_t len = 0;
+  buf[0] = '\0';
+  if (cap > 1) buf[len++] = '{', buf[len] = '\0';
+  json_add(buf, cap, &len, "rx_frames", s->rx_frames);
+  json_add(buf, cap, &len, "rx_bytes", s->rx_bytes);
+  json_add(buf, cap, &len, "tx_frames", s->tx_frames);
+  json_add(buf, cap, &len, "tx_bytes", s->tx_bytes);
+  json_add(buf, cap, &len, "tx_errors", s->tx_errors);
+  for (int f = EMU_FATE_PENDING + 1; f < EMU_FATE_COUNT; f++)
+    if (s->rx_fates[f]) json_add(buf, cap, &len, emu_fate_name((emu_fate)f), s->rx_fates[f]);
+  json_add(buf, cap, &len, "udp_rx", s->udp_rx);
+  json_add(buf, cap, &len, "udp_tx", s->udp_tx);
+  json_add(buf, cap, &len, "tcp_segs_in", s->tcp_segs_in);
+  json_add(buf, cap, &len, "tcp_segs_out", s->tcp_segs_out);
+  json_add(buf, cap, &len, "tcp_retransmits", s->tcp_retransmits);
+  json_add(buf, cap, &len, "tcp_conns", ifc->tcp_nconns);
+  if (len + 1 < cap) buf[len++] = '}', buf[len] = '\0';
+  return len;
 }
 
 /* ---- receive: IPv4 --------------------------------------------------------------- */
@@ -396,8 +476,9 @@ static emu_fate input_ipv4(net_iface *ifc, const uint8_t *pkt, size_t len, uint6
   case NET_IP_PROTO_ICMP:
     return input_icmp(ifc, pkt, now_ns);
   case NET_IP_PROTO_UDP:
+    return net_udp_input(ifc, pkt, now_ns);
   case NET_IP_PROTO_TCP:
-    return input_udp_tcp_no_sockets_yet(ifc, pkt, now_ns);
+    return net_tcp_input(ifc, pkt, now_ns);
   default:
     return EMU_FATE_UNSUPPORTED;
   }
@@ -474,6 +555,7 @@ void net_iface_ping_reset(net_iface *ifc) { ifc->npings = 0; }
 /* ---- timers ---------------------------------------------------------------------- */
 
 void net_iface_poll(net_iface *ifc, uint64_t now_ns) {
+  net_tcp_poll(ifc, now_ns);
   for (size_t i = 0; i < NET_IFACE_ARP_QUEUE_SIZE; i++) {
     net_iface_arp_wait *w = &ifc->arp_waits[i];
     if (w->ip == 0 || now_ns < w->deadline_ns) continue;
@@ -494,7 +576,7 @@ void net_iface_poll(net_iface *ifc, uint64_t now_ns) {
 }
 
 uint64_t net_iface_poll_at(const net_iface *ifc) {
-  uint64_t at = UINT64_MAX;
+  uint64_t at = net_tcp_poll_at(ifc);
   for (size_t i = 0; i < NET_IFACE_ARP_QUEUE_SIZE; i++) {
     const net_iface_arp_wait *w = &ifc->arp_waits[i];
     if (w->ip != 0 && w->deadline_ns < at) at = w->deadline_ns;

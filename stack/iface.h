@@ -1,5 +1,6 @@
 /* The guest network interface: one Ethernet port, one IPv4 address, an ARP
- * cache, ICMP echo (both answering and pinging).
+ * cache, ICMP echo (both answering and pinging), and the demux to the UDP
+ * sockets (stack/udp.h) and TCP connections (stack/tcp.h) bound to it.
  *
  * The iface sends through an emu_port it is given and receives through
  * net_iface_input(), which the caller attaches as that port's receive
@@ -10,9 +11,11 @@
  *
  * Every received frame gets exactly one emu_fate, returned and counted in the
  * iface's stats. Time is only ever a parameter (now_ns, virtual nanoseconds):
- * timers (ARP retries, ping timeouts) run in net_iface_poll(), and
- * net_iface_poll_at() says when that is next needed. The iface never reads a
- * clock, never draws a random number, never allocates, never prints.
+ * timers (ARP retries, ping timeouts, TCP retransmission and TIME-WAIT) run
+ * in net_iface_poll(), and net_iface_poll_at() says when that is next needed.
+ * The iface never reads a clock and never prints; its only randomness is the
+ * TCP ISS, drawn from a PRNG seeded through net_tcp_configure(); its only heap
+ * memory is TCP connections (freed by net_iface_close()).
  *
  * The port's send must copy the frame and return before delivering anything
  * back to this iface (queue, do not call net_iface_input from inside send):
@@ -28,6 +31,9 @@
 
 #include "emu/fate.h"
 #include "emu/port.h"
+#include "emu/rng.h"
+#include "stack/tcp.h"
+#include "stack/udp.h"
 #include "stack/wire.h"
 
 /* IP MTU: the largest IPv4 packet sent, and queued while ARP resolves. */
@@ -70,7 +76,20 @@ typedef struct net_iface_stats {
   uint64_t echo_requests_sent, echo_replies_sent; /* sent, or queued behind ARP */
   uint64_t arp_queue_full;  /* packets dropped: the pending queue was full */
   uint64_t arp_unresolved;  /* packets dropped: their next hop never answered */
+  uint64_t icmp_unreachable_sent; /* port unreachable for closed UDP ports */
+  uint64_t udp_rx, udp_tx;        /* datagrams delivered to a socket / sent */
+  uint64_t tcp_segs_in, tcp_segs_out; /* segments to a connection or listener / sent */
+  uint64_t tcp_rst_sent;
+  uint64_t tcp_retransmits, tcp_fast_retransmits, tcp_timeouts;
+  uint64_t tcp_conns_opened;      /* active opens */
+  uint64_t tcp_conns_accepted;    /* passive opens that completed the handshake */
+  uint64_t tcp_conns_reset;       /* closed by a RST from the peer */
 } net_iface_stats;
+
+/* Writes a JSON object describing the machine (ring and stack counters) to buf,
+ * at most cap - 1 bytes plus a NUL, and returns its length (truncated output
+ * is cut short, not repaired). Used by the HTTP service's GET /stats. */
+typedef size_t (*net_iface_stats_fn)(void *ctx, char *buf, size_t cap);
 
 typedef enum net_ping_state {
   NET_PING_PENDING = 0,
@@ -118,6 +137,20 @@ typedef struct net_iface {
   net_ping_result pings[NET_IFACE_PING_MAX];
   size_t npings;
   net_iface_stats stats;
+  /* transports */
+  net_udp_sock *udp_socks;
+  struct net_tcp_listener {
+    uint16_t port; /* 0: slot free */
+    net_tcp_event_fn fn;
+    void *ctx;
+  } tcp_listeners[NET_TCP_MAX_LISTENERS];
+  net_tcp_conn *tcp_conns;
+  size_t tcp_nconns;
+  net_tcp_config tcp_cfg;
+  emu_rng tcp_rng;
+  uint16_t next_ephemeral;
+  net_iface_stats_fn stats_fn;
+  void *stats_ctx;
   uint8_t scratch[NET_IFACE_FRAME_MAX]; /* outgoing frames are built here */
 } net_iface;
 
@@ -127,7 +160,8 @@ typedef struct net_iface {
  * EMU_EINVAL when an argument is NULL, cfg->ip is 0, the MAC is a group
  * address, or the netmask is not contiguous. Holds no heap memory. */
 int net_iface_init(net_iface *ifc, const net_iface_config *cfg, emu_port *port);
-/* Forgets all state (queued packets are dropped uncounted). ifc may be
+/* Forgets all state (queued packets are dropped uncounted), frees every TCP
+ * connection (handles become invalid) and unbinds every UDP socket. ifc may be
  * initialised again afterwards. Does not detach from the port. */
 void net_iface_close(net_iface *ifc);
 
@@ -148,8 +182,10 @@ void net_iface_close(net_iface *ifc);
  *                 other ARP operations, IPv4 fragments, other IP protocols,
  *                 ICMP types other than echo/echo reply, broadcast echo
  *                 requests, echo requests too large to answer
- *   NO_LISTENER   echo reply matching no pending ping; UDP and TCP (no
- *                 sockets yet)
+ *   NO_LISTENER   echo reply matching no pending ping; UDP to a closed port
+ *                 (ICMP port unreachable sent unless broadcast); TCP to a
+ *                 closed port (RST sent unless it was a RST)
+ *   (UDP and TCP fates in full: net_udp_input(), net_tcp_input().)
  * The frame's fate is also counted in stats.rx_fates. */
 emu_fate net_iface_input(void *ifc, const uint8_t *frame, size_t len, uint64_t now_ns);
 
@@ -170,7 +206,8 @@ size_t net_iface_ping_results(const net_iface *ifc, const net_ping_result **out)
  * count as NO_LISTENER). */
 void net_iface_ping_reset(net_iface *ifc);
 
-/* Runs the timers due at now_ns: repeats ARP requests every
+/* Runs the timers due at now_ns: TCP retransmissions and TIME-WAIT ends
+ * (net_tcp_poll); repeats ARP requests every
  * NET_IFACE_ARP_RETRY_NS, and after NET_IFACE_ARP_TRIES unanswered ones drops
  * the packets waiting for that address (counted in arp_unresolved); marks
  * pings LOST once NET_IFACE_PING_TIMEOUT_NS passed without a reply. */
@@ -184,5 +221,36 @@ uint64_t net_iface_poll_at(const net_iface *ifc);
 int net_iface_arp_lookup(const net_iface *ifc, uint32_t ip, uint8_t mac_out[NET_MAC_LEN]);
 /* The iface's counters; the pointer stays valid as long as ifc. */
 const net_iface_stats *net_iface_stats_get(const net_iface *ifc);
+
+/* Sets what the HTTP service's GET /stats returns (the stack cannot see the
+ * driver or the device: the embedder can). fn NULL restores the default,
+ * net_iface_stats_json(). */
+void net_iface_set_stats_fn(net_iface *ifc, net_iface_stats_fn fn, void *ctx);
+/* Calls the registered stats function (or the default). */
+size_t net_iface_stats_report(const net_iface *ifc, char *buf, size_t cap);
+/* The default report: this iface's counters and fates as one JSON object. */
+size_t net_iface_stats_json(const net_iface *ifc, char *buf, size_t cap);
+
+/* ---- for the stack's transports (stack/udp.c, stack/tcp.c) ------------------ */
+
+/* Where a transport builds its packet (the IPv4 payload) before calling
+ * net_iface_ip_send(); *cap receives the room there (NET_IFACE_MTU - 20). */
+uint8_t *net_iface_l4_buf(net_iface *ifc, size_t *cap);
+/* Sends the l4_len bytes at net_iface_l4_buf() to dst as an IPv4 packet of
+ * the given protocol: to the next hop's MAC, or queued while ARP resolves
+ * it. Returns 0, EMU_EINVAL (no route, unusable address, too long), EMU_ENOSPC
+ * (ARP queue full) or the port's error. */
+int net_iface_ip_send(net_iface *ifc, uint32_t dst, uint8_t protocol, size_t l4_len,
+                      uint64_t now_ns);
+/* 1 when ip is a broadcast address on ifc's subnet (or 255.255.255.255). */
+int net_iface_is_broadcast(const net_iface *ifc, uint32_t ip);
+/* Answers the IPv4 packet ip_pkt (accepted by net_ipv4_check, addressed to
+ * us) with ICMP destination unreachable of the given code, quoting its
+ * header and first 8 payload bytes (RFC 792; RFC 1122 §3.2.2). Returns 0 when
+ * sent or queued, EMU_EINVAL when RFC 1122 §3.2.2 forbids an error about it
+ * (not to our unicast address, an ICMP error itself, a non-first fragment),
+ * or a send error. */
+int net_iface_icmp_unreachable(net_iface *ifc, const uint8_t *ip_pkt, uint8_t code,
+                               uint64_t now_ns);
 
 #endif

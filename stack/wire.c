@@ -203,3 +203,141 @@ int net_icmp_emit(const net_icmp_repr *r, uint8_t *buf, size_t cap) {
   net_put_be16(buf + 2, net_inet_checksum(buf, total));
   return (int)total;
 }
+
+/* ---- pseudo-header -------------------------------------------------------------- */
+
+uint32_t net_ipv4_pseudo_sum(uint32_t src, uint32_t dst, uint8_t protocol, size_t l4_len) {
+  uint8_t ph[12];
+  net_put_be32(ph, src);
+  net_put_be32(ph + 4, dst);
+  ph[8] = 0;
+  ph[9] = protocol;
+  net_put_be16(ph + 10, (uint16_t)l4_len);
+  return net_inet_sum(0, ph, sizeof ph);
+}
+
+/* ---- UDP -------------------------------------------------------------------------- */
+
+int net_udp_check(const uint8_t *dgram, size_t len) {
+  if (len < NET_UDP_HEADER_LEN) return EMU_EFORMAT;
+  /* RFC 768 "Fields": Length counts header and data, so it is at least 8;
+   * it cannot claim more than the IP layer carried. */
+  size_t ulen = net_udp_length(dgram);
+  if (ulen < NET_UDP_HEADER_LEN || ulen > len) return EMU_EFORMAT;
+  return 0;
+}
+
+int net_udp_checksum_ok(const uint8_t *dgram, uint32_t src_ip, uint32_t dst_ip) {
+  if (net_udp_checksum(dgram) == 0) return 1; /* RFC 768: the sender computed none */
+  size_t ulen = net_udp_length(dgram);
+  uint32_t sum = net_ipv4_pseudo_sum(src_ip, dst_ip, NET_IP_PROTO_UDP, ulen);
+  return net_inet_fold(net_inet_sum(sum, dgram, ulen)) == 0;
+}
+
+int net_udp_parse(const uint8_t *dgram, size_t len, net_udp_repr *out) {
+  int err = net_udp_check(dgram, len);
+  if (err) return err;
+  out->src_port = net_udp_src_port(dgram);
+  out->dst_port = net_udp_dst_port(dgram);
+  out->payload = net_udp_payload(dgram);
+  out->payload_len = net_udp_length(dgram) - NET_UDP_HEADER_LEN;
+  return 0;
+}
+
+int net_udp_emit(const net_udp_repr *r, uint32_t src_ip, uint32_t dst_ip, uint8_t *buf,
+                 size_t cap) {
+  if (r->payload_len > 65535 - NET_UDP_HEADER_LEN) return EMU_EINVAL;
+  size_t total = NET_UDP_HEADER_LEN + r->payload_len;
+  if (cap < total) return EMU_ENOSPC;
+  if (r->payload_len && r->payload != buf + NET_UDP_HEADER_LEN)
+    memmove(buf + NET_UDP_HEADER_LEN, r->payload, r->payload_len);
+  net_put_be16(buf, r->src_port);
+  net_put_be16(buf + 2, r->dst_port);
+  net_put_be16(buf + 4, (uint16_t)total);
+  net_put_be16(buf + 6, 0);
+  uint32_t sum = net_ipv4_pseudo_sum(src_ip, dst_ip, NET_IP_PROTO_UDP, total);
+  uint16_t ck = net_inet_fold(net_inet_sum(sum, buf, total));
+  /* RFC 768: an all-zero computed checksum is transmitted as all ones, since
+   * 0 means "no checksum". */
+  net_put_be16(buf + 6, ck == 0 ? 0xffff : ck);
+  return (int)total;
+}
+
+/* ---- TCP -------------------------------------------------------------------------- */
+
+/* Walks the options of a header already known to lie inside its buffer.
+ * Returns 0 and the MSS (0 when absent), or EMU_EFORMAT. RFC 9293 §3.1
+ * "Options": End of Option List and No-Operation are one byte, every other
+ * option is kind, length (counting both), data. */
+static int tcp_options(const uint8_t *seg, uint16_t *mss) {
+  const uint8_t *p = seg + NET_TCP_HEADER_LEN, *end = seg + net_tcp_header_len(seg);
+  *mss = 0;
+  while (p < end) {
+    if (p[0] == NET_TCP_OPT_END) break;
+    if (p[0] == NET_TCP_OPT_NOP) {
+      p++;
+      continue;
+    }
+    if (end - p < 2 || p[1] < 2 || p[1] > end - p) return EMU_EFORMAT;
+    if (p[0] == NET_TCP_OPT_MSS) {
+      if (p[1] != 4) return EMU_EFORMAT;
+      *mss = net_get_be16(p + 2);
+    }
+    p += p[1];
+  }
+  return 0;
+}
+
+int net_tcp_check(const uint8_t *seg, size_t len) {
+  if (len < NET_TCP_HEADER_LEN) return EMU_EFORMAT;
+  size_t hl = net_tcp_header_len(seg);
+  if (hl < NET_TCP_HEADER_LEN || hl > len) return EMU_EFORMAT;
+  uint16_t mss;
+  return tcp_options(seg, &mss);
+}
+
+int net_tcp_checksum_ok(const uint8_t *seg, size_t len, uint32_t src_ip, uint32_t dst_ip) {
+  uint32_t sum = net_ipv4_pseudo_sum(src_ip, dst_ip, NET_IP_PROTO_TCP, len);
+  return net_inet_fold(net_inet_sum(sum, seg, len)) == 0;
+}
+
+int net_tcp_parse(const uint8_t *seg, size_t len, net_tcp_repr *out) {
+  int err = net_tcp_check(seg, len);
+  if (err) return err;
+  out->src_port = net_tcp_src_port(seg);
+  out->dst_port = net_tcp_dst_port(seg);
+  out->seq = net_tcp_seq(seg);
+  out->ack = net_tcp_ack(seg);
+  out->flags = net_tcp_flags(seg);
+  out->window = net_tcp_window(seg);
+  (void)tcp_options(seg, &out->mss);
+  out->payload = net_tcp_payload(seg);
+  out->payload_len = len - net_tcp_header_len(seg);
+  return 0;
+}
+
+int net_tcp_emit(const net_tcp_repr *r, uint32_t src_ip, uint32_t dst_ip, uint8_t *buf,
+                 size_t cap) {
+  size_t hl = net_tcp_emit_header_len(r);
+  if (r->payload_len > 65535 - hl) return EMU_EINVAL;
+  size_t total = hl + r->payload_len;
+  if (cap < total) return EMU_ENOSPC;
+  if (r->payload_len && r->payload != buf + hl) memmove(buf + hl, r->payload, r->payload_len);
+  net_put_be16(buf, r->src_port);
+  net_put_be16(buf + 2, r->dst_port);
+  net_put_be32(buf + 4, r->seq);
+  net_put_be32(buf + 8, r->ack);
+  buf[12] = (uint8_t)((hl / 4) << 4);
+  buf[13] = r->flags & 0x3f;
+  net_put_be16(buf + 14, r->window);
+  net_put_be16(buf + 16, 0); /* RFC 9293 §3.1: zero while computing the sum */
+  net_put_be16(buf + 18, 0); /* no urgent data is ever sent */
+  if (r->mss) {
+    buf[20] = NET_TCP_OPT_MSS;
+    buf[21] = 4;
+    net_put_be16(buf + 22, r->mss);
+  }
+  uint32_t sum = net_ipv4_pseudo_sum(src_ip, dst_ip, NET_IP_PROTO_TCP, total);
+  net_put_be16(buf + 16, net_inet_fold(net_inet_sum(sum, buf, total)));
+  return (int)total;
+}

@@ -1,4 +1,5 @@
-/* Wire formats: Ethernet II, ARP, IPv4 and ICMP as views over byte buffers.
+/* Wire formats: Ethernet II, ARP, IPv4, ICMP, UDP and TCP as views over byte
+ * buffers.
  *
  * Nothing here casts a struct onto a frame. Each format has:
  *   - a check function, net_X_check(buf, len), that proves the buffer is long
@@ -14,7 +15,7 @@
  * Addresses in reprs: IPv4 as uint32_t in host order (10.0.2.15 is 0x0a00020f),
  * MAC addresses as uint8_t[6] in wire order. Nothing allocates, nothing keeps a
  * pointer to a buffer beyond one call, except where a repr field says it
- * borrows one (net_icmp_repr.data). */
+ * borrows one (net_icmp_repr.data, net_udp_repr.payload, net_tcp_repr.payload). */
 #ifndef VNETSIM_STACK_WIRE_H
 #define VNETSIM_STACK_WIRE_H
 
@@ -260,5 +261,108 @@ int net_icmp_parse(const uint8_t *msg, size_t len, net_icmp_repr *out);
  * data_len is 0) and fills in the checksum. Returns 8 + data_len,
  * EMU_ENOSPC, or EMU_EINVAL when data_len exceeds any IPv4 packet (65535). */
 int net_icmp_emit(const net_icmp_repr *r, uint8_t *buf, size_t cap);
+
+/* ---- the IPv4 pseudo-header (RFC 768 "Fields", RFC 9293 §3.1) --------------- */
+
+/* The running sum of the 12-byte pseudo-header that UDP and TCP checksums
+ * cover in front of their own bytes: source and destination address, a zero
+ * byte, the protocol and the transport length. Chain it into net_inet_sum(). */
+uint32_t net_ipv4_pseudo_sum(uint32_t src, uint32_t dst, uint8_t protocol, size_t l4_len);
+
+/* ---- UDP (RFC 768) ----------------------------------------------------------- */
+
+#define NET_UDP_HEADER_LEN 8
+/* The largest UDP payload in one unfragmented 1500-byte IPv4 packet. */
+#define NET_UDP_MAX_PAYLOAD (1500 - NET_IPV4_HEADER_LEN - NET_UDP_HEADER_LEN)
+
+/* 0 when dgram (len bytes: the IPv4 payload) holds an 8-byte header whose
+ * Length field is at least 8 and at most len; EMU_EFORMAT otherwise. Bytes past
+ * the Length field are ignored. */
+int net_udp_check(const uint8_t *dgram, size_t len);
+/* 1 when the checksum verifies over pseudo-header, header and the Length
+ * field's bytes, or when it is 0 ("no checksum", RFC 768 "Fields"); else 0. */
+int net_udp_checksum_ok(const uint8_t *dgram, uint32_t src_ip, uint32_t dst_ip);
+
+static inline uint16_t net_udp_src_port(const uint8_t *d) { return net_get_be16(d); }
+static inline uint16_t net_udp_dst_port(const uint8_t *d) { return net_get_be16(d + 2); }
+static inline uint16_t net_udp_length(const uint8_t *d) { return net_get_be16(d + 4); }
+static inline uint16_t net_udp_checksum(const uint8_t *d) { return net_get_be16(d + 6); }
+static inline const uint8_t *net_udp_payload(const uint8_t *d) { return d + NET_UDP_HEADER_LEN; }
+
+typedef struct net_udp_repr {
+  uint16_t src_port, dst_port;
+  const uint8_t *payload; /* borrowed */
+  size_t payload_len;
+} net_udp_repr;
+
+/* Checks dgram and fills *out (payload points into dgram, its length from the
+ * Length field). The checksum is not verified (net_udp_checksum_ok does). */
+int net_udp_parse(const uint8_t *dgram, size_t len, net_udp_repr *out);
+/* Writes header and payload (r->payload may already sit at buf + 8) with the
+ * checksum over the pseudo-header of src_ip/dst_ip; a computed 0 is sent as
+ * 0xffff (RFC 768). Returns 8 + payload_len, EMU_ENOSPC, or EMU_EINVAL when
+ * the datagram would exceed 65535 bytes. */
+int net_udp_emit(const net_udp_repr *r, uint32_t src_ip, uint32_t dst_ip, uint8_t *buf,
+                 size_t cap);
+
+/* ---- TCP (RFC 9293) ------------------------------------------------------------ */
+
+#define NET_TCP_HEADER_LEN 20 /* without options */
+#define NET_TCP_FIN 0x01
+#define NET_TCP_SYN 0x02
+#define NET_TCP_RST 0x04
+#define NET_TCP_PSH 0x08
+#define NET_TCP_ACK 0x10
+#define NET_TCP_URG 0x20
+#define NET_TCP_OPT_END 0
+#define NET_TCP_OPT_NOP 1
+#define NET_TCP_OPT_MSS 2
+
+/* 0 when seg (len bytes: the IPv4 payload) holds a header whose Data Offset
+ * is at least 5 and lies inside len, and whose options are well formed (each
+ * option's length at least 2 and inside the header, MSS of length 4; RFC 9293
+ * §3.1 "Options"); EMU_EFORMAT otherwise. */
+int net_tcp_check(const uint8_t *seg, size_t len);
+/* 1 when the checksum over pseudo-header and the len-byte segment verifies
+ * (RFC 9293 §3.1 "Checksum"; unlike UDP, 0 is not "none"), else 0. */
+int net_tcp_checksum_ok(const uint8_t *seg, size_t len, uint32_t src_ip, uint32_t dst_ip);
+
+static inline uint16_t net_tcp_src_port(const uint8_t *s) { return net_get_be16(s); }
+static inline uint16_t net_tcp_dst_port(const uint8_t *s) { return net_get_be16(s + 2); }
+static inline uint32_t net_tcp_seq(const uint8_t *s) { return net_get_be32(s + 4); }
+static inline uint32_t net_tcp_ack(const uint8_t *s) { return net_get_be32(s + 8); }
+/* Header length in bytes (Data Offset * 4). */
+static inline size_t net_tcp_header_len(const uint8_t *s) { return (size_t)(s[12] >> 4) * 4; }
+static inline uint8_t net_tcp_flags(const uint8_t *s) { return s[13] & 0x3f; }
+static inline uint16_t net_tcp_window(const uint8_t *s) { return net_get_be16(s + 14); }
+static inline uint16_t net_tcp_checksum(const uint8_t *s) { return net_get_be16(s + 16); }
+static inline uint16_t net_tcp_urgent(const uint8_t *s) { return net_get_be16(s + 18); }
+static inline const uint8_t *net_tcp_payload(const uint8_t *s) {
+  return s + net_tcp_header_len(s);
+}
+
+typedef struct net_tcp_repr {
+  uint16_t src_port, dst_port;
+  uint32_t seq, ack;
+  uint8_t flags;          /* NET_TCP_* bits */
+  uint16_t window;
+  uint16_t mss;           /* the MSS option's value; 0 when absent (and not sent) */
+  const uint8_t *payload; /* borrowed */
+  size_t payload_len;
+} net_tcp_repr;
+
+/* Checks seg and fills *out: the MSS option is read, other options skipped.
+ * The checksum is not verified (net_tcp_checksum_ok does). */
+int net_tcp_parse(const uint8_t *seg, size_t len, net_tcp_repr *out);
+/* Writes a header (24 bytes with the MSS option when r->mss is non-zero,
+ * else 20) and the payload (r->payload may already sit at buf + header
+ * length), checksum filled in over the pseudo-header of src_ip/dst_ip.
+ * Returns the segment length, EMU_ENOSPC, or EMU_EINVAL past 65535 bytes. */
+int net_tcp_emit(const net_tcp_repr *r, uint32_t src_ip, uint32_t dst_ip, uint8_t *buf,
+                 size_t cap);
+/* The header length net_tcp_emit() will use for r: 24 with MSS, else 20. */
+static inline size_t net_tcp_emit_header_len(const net_tcp_repr *r) {
+  return r->mss ? NET_TCP_HEADER_LEN + 4 : NET_TCP_HEADER_LEN;
+}
 
 #endif

@@ -493,14 +493,15 @@ START_TEST(test_truncated_frames_malformed_at_each_layer) {
 }
 END_TEST
 
-START_TEST(test_udp_and_tcp_have_no_listener_other_protocols_unsupported) {
+START_TEST(test_udp_and_tcp_to_closed_ports_refused_other_protocols_unsupported) {
   uint8_t f[64];
   const uint8_t udp[8] = {0x30, 0x39, 0x00, 0x07, 0x00, 0x08, 0x00, 0x00};
   size_t n = build_ipv4(f, guest_mac, HOST_IP, GUEST_IP, NET_IP_PROTO_UDP, udp, 8);
   ck_assert_int_eq(net_iface_input(&fx->guest, f, n, 0), EMU_FATE_NO_LISTENER);
-  uint8_t tcp[20] = {0x30, 0x39, 0x00, 0x17};
-  tcp[12] = 0x50;
-  tcp[13] = 0x02; /* SYN */
+  /* a SYN to port 23, checksum over the pseudo-header filled in */
+  uint8_t tcp[20];
+  net_tcp_repr syn = {.src_port = 12345, .dst_port = 0x17, .flags = NET_TCP_SYN};
+  ck_assert_int_eq(net_tcp_emit(&syn, HOST_IP, GUEST_IP, tcp, sizeof tcp), 20);
   n = build_ipv4(f, guest_mac, HOST_IP, GUEST_IP, NET_IP_PROTO_TCP, tcp, 20);
   ck_assert_int_eq(net_iface_input(&fx->guest, f, n, 0), EMU_FATE_NO_LISTENER);
   n = build_ipv4(f, guest_mac, HOST_IP, GUEST_IP, 2 /* IGMP */, udp, 8);
@@ -511,7 +512,21 @@ START_TEST(test_udp_and_tcp_have_no_listener_other_protocols_unsupported) {
   ck_assert_int_eq(net_icmp_emit(&r, ts, sizeof ts), 20);
   n = build_ipv4(f, guest_mac, HOST_IP, GUEST_IP, NET_IP_PROTO_ICMP, ts, 20);
   ck_assert_int_eq(net_iface_input(&fx->guest, f, n, 0), EMU_FATE_UNSUPPORTED);
-  ck_assert_uint_eq(fx->guest_end.n, 0);
+  /* the closed UDP port got an ICMP port unreachable and the closed TCP port
+   * a RST; both wait behind one ARP request for the host */
+  const net_iface_stats *s = net_iface_stats_get(&fx->guest);
+  ck_assert_uint_eq(s->icmp_unreachable_sent, 1);
+  ck_assert_uint_eq(s->tcp_rst_sent, 1);
+  ck_assert_uint_eq(fx->guest_end.n, 1);
+  ck_assert_uint_eq(net_eth_ethertype(fx->guest_end.data[0]), NET_ETHERTYPE_ARP);
+  pump(0);
+  ck_assert_uint_eq(fx->guest_end.n, 3);
+  const uint8_t *icmp = fx->guest_end.data[1] + 34;
+  ck_assert_uint_eq(net_icmp_type(icmp), NET_ICMP_DEST_UNREACHABLE);
+  ck_assert_uint_eq(net_icmp_code(icmp), 3);
+  const uint8_t *rst = fx->guest_end.data[2] + 34;
+  ck_assert_uint_eq(net_tcp_flags(rst), NET_TCP_RST | NET_TCP_ACK);
+  ck_assert_uint_eq(net_tcp_src_port(rst), 0x17);
 }
 END_TEST
 
@@ -697,7 +712,7 @@ static Suite *iface_suite(void) {
   tcase_add_test(drops, test_bad_ipv4_and_icmp_checksums_counted_and_not_answered);
   tcase_add_test(drops, test_frames_for_other_macs_and_addresses_are_not_for_guest);
   tcase_add_test(drops, test_truncated_frames_malformed_at_each_layer);
-  tcase_add_test(drops, test_udp_and_tcp_have_no_listener_other_protocols_unsupported);
+  tcase_add_test(drops, test_udp_and_tcp_to_closed_ports_refused_other_protocols_unsupported);
   tcase_add_test(drops, test_ipv6_and_vlan_ethertypes_unsupported);
   tcase_add_test(drops, test_refused_send_counted_as_tx_error_and_frame_delivered);
   tcase_add_test(drops, test_init_rejects_bad_configs);

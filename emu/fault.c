@@ -1,0 +1,378 @@
+/* Link fault injection: see fault.h for the order of faults and the reports. */
+#include "emu/fault.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu/err.h"
+
+#define ETH_HEADER 14
+#define NS_PER_S 1000000000ull
+
+void emu_fault_config_default(emu_fault_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->dirs = EMU_FAULT_BOTH;
+  cfg->delay_min_ns = cfg->delay_max_ns = 1000000;
+  cfg->reorder_gap = 3;
+  cfg->reorder_max_ns = 10000000;
+  cfg->max_held = 1024;
+}
+
+int emu_fault_config_active(const emu_fault_config *cfg) {
+  return cfg->drop > 0 || cfg->corrupt > 0 || cfg->duplicate > 0 || cfg->delay > 0 ||
+         cfg->reorder > 0 || cfg->rate_bps > 0 || cfg->mtu > 0;
+}
+
+/* ---- parsing -------------------------------------------------------------------------- */
+
+static int parse_error(char *err, size_t errlen, const char *fmt, ...) {
+  if (err && errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return EMU_EINVAL;
+}
+
+static int parse_prob(const char *v, double *out) {
+  char *end;
+  errno = 0;
+  double d = strtod(v, &end);
+  if (errno || end == v || *end || !isfinite(d) || d < 0 || d > 1) return -1;
+  *out = d;
+  return 0;
+}
+
+static int parse_u64(const char *v, uint64_t lo, uint64_t hi, uint64_t *out) {
+  char *end;
+  if (*v < '0' || *v > '9') return -1;
+  errno = 0;
+  unsigned long long x = strtoull(v, &end, 10);
+  if (errno || *end || x < lo || x > hi) return -1;
+  *out = x;
+  return 0;
+}
+
+int emu_fault_config_parse(const char *spec, emu_fault_config *cfg, char *err, size_t errlen) {
+  emu_fault_config_default(cfg);
+  if (!spec) return parse_error(err, errlen, "no fault specification");
+  char buf[512];
+  if (strlen(spec) >= sizeof buf) return parse_error(err, errlen, "fault specification too long");
+  strcpy(buf, spec);
+  int delay_max_set = 0;
+  for (char *item = buf, *next; item; item = next) {
+    next = strchr(item, ',');
+    if (next) *next++ = '\0';
+    if (*item == '\0') {
+      if (next || item != buf) return parse_error(err, errlen, "empty fault in '%s'", spec);
+      break; /* the empty specification */
+    }
+    char *eq = strchr(item, '=');
+    if (!eq) return parse_error(err, errlen, "fault '%s': expected key=value", item);
+    *eq = '\0';
+    const char *key = item, *val = eq + 1;
+    uint64_t u = 0;
+    double *prob = !strcmp(key, "drop")                            ? &cfg->drop
+                   : !strcmp(key, "corrupt")                       ? &cfg->corrupt
+                   : !strcmp(key, "duplicate") || !strcmp(key, "dup") ? &cfg->duplicate
+                   : !strcmp(key, "delay")                         ? &cfg->delay
+                   : !strcmp(key, "reorder")                       ? &cfg->reorder
+                                                                   : NULL;
+    if (prob) {
+      if (parse_prob(val, prob))
+        return parse_error(err, errlen, "fault %s: '%s' is not a probability from 0 to 1", key,
+                           val);
+    } else if (!strcmp(key, "delay_us") || !strcmp(key, "delay_max_us")) {
+      if (parse_u64(val, 0, 60000000, &u))
+        return parse_error(err, errlen, "fault %s: '%s' is not microseconds from 0 to 60000000",
+                           key, val);
+      if (!strcmp(key, "delay_max_us")) {
+        cfg->delay_max_ns = u * 1000;
+        delay_max_set = 1;
+      } else {
+        cfg->delay_min_ns = u * 1000;
+        if (!delay_max_set) cfg->delay_max_ns = u * 1000;
+      }
+    } else if (!strcmp(key, "reorder_gap")) {
+      if (parse_u64(val, 1, 1000, &u))
+        return parse_error(err, errlen, "fault reorder_gap: '%s' is not a count from 1 to 1000",
+                           val);
+      cfg->reorder_gap = (unsigned)u;
+    } else if (!strcmp(key, "reorder_max_us")) {
+      if (parse_u64(val, 1, 60000000, &u))
+        return parse_error(err, errlen,
+                           "fault reorder_max_us: '%s' is not microseconds from 1 to 60000000", val);
+      cfg->reorder_max_ns = u * 1000;
+    } else if (!strcmp(key, "rate")) {
+      if (parse_u64(val, 1, 100000000000ull, &u))
+        return parse_error(err, errlen, "fault rate: '%s' is not bytes per second from 1 to 1e11",
+                           val);
+      cfg->rate_bps = u;
+    } else if (!strcmp(key, "burst")) {
+      if (parse_u64(val, 64, 1000000000ull, &u))
+        return parse_error(err, errlen, "fault burst: '%s' is not bytes from 64 to 1e9", val);
+      cfg->burst_bytes = u;
+    } else if (!strcmp(key, "mtu")) {
+      if (parse_u64(val, 68, 65535, &u)) /* RFC 791: every host takes 68-byte datagrams */
+        return parse_error(err, errlen, "fault mtu: '%s' is not bytes from 68 to 65535", val);
+      cfg->mtu = (uint32_t)u;
+    } else if (!strcmp(key, "dir")) {
+      if (!strcmp(val, "send")) cfg->dirs = EMU_FAULT_SEND;
+      else if (!strcmp(val, "recv")) cfg->dirs = EMU_FAULT_RECV;
+      else if (!strcmp(val, "both")) cfg->dirs = EMU_FAULT_BOTH;
+      else return parse_error(err, errlen, "fault dir: '%s' is not send, recv or both", val);
+    } else {
+      return parse_error(err, errlen,
+                         "unknown fault '%s' (known: drop, corrupt, duplicate, delay, reorder, "
+                         "delay_us, delay_max_us, reorder_gap, reorder_max_us, rate, burst, mtu, "
+                         "dir)",
+                         key);
+    }
+  }
+  if (cfg->delay_min_ns > cfg->delay_max_ns)
+    return parse_error(err, errlen, "fault delay_max_us is below delay_us");
+  return 0;
+}
+
+/* ---- the wrapper ------------------------------------------------------------------------- */
+
+static void report(emu_fault *f, emu_fault_event ev, emu_fault_dir dir, emu_fate reason,
+                   int removed, uint64_t frame_no, const uint8_t *frame, size_t len,
+                   uint64_t now_ns, size_t offset, uint64_t release_ns, emu_fate fate) {
+  if (ev == EMU_FAULT_EV_APPLIED) f->stats.faults[reason]++;
+  if (!f->report) return;
+  emu_fault_report r = {ev,     dir,    reason, removed,    frame_no, frame,
+                        len,    offset, now_ns, release_ns, fate};
+  f->report(f->report_ctx, &r);
+}
+
+/* Moves one frame on in its direction; returns the receiver's fate (RECV) or
+ * PENDING (SEND: the far side decides later). */
+static emu_fate pass_on(emu_fault *f, emu_fault_dir dir, const uint8_t *frame, size_t len,
+                        uint64_t now_ns) {
+  f->stats.frames_out[dir]++;
+  if (dir == EMU_FAULT_SEND) {
+    (void)emu_port_send(f->inner, frame, len, now_ns);
+    return EMU_FATE_PENDING;
+  }
+  return emu_port_deliver(&f->outer, frame, len, now_ns);
+}
+
+/* One uniform draw in [0, 1) compared with p; no draw when p is 0, so that
+ * a fault switched off leaves the others' draws where they were. */
+static int chance(emu_fault *f, double p) {
+  if (p <= 0) return 0;
+  double u = (double)(emu_rng_next(&f->rng) >> 11) * (1.0 / 9007199254740992.0);
+  return u < p;
+}
+
+static uint64_t burst_of(const emu_fault *f) {
+  return f->cfg.burst_bytes ? f->cfg.burst_bytes : 15140;
+}
+
+/* Token bucket: refills at rate_bps; 1 when len bytes may pass now. */
+static int rate_ok(emu_fault *f, size_t len, uint64_t now_ns) {
+  uint64_t cap = burst_of(f) * NS_PER_S;
+  if (!f->tokens_started) {
+    f->tokens_started = 1;
+    f->tokens = cap;
+  } else if (now_ns > f->tokens_last_ns) {
+    uint64_t dt = now_ns - f->tokens_last_ns;
+    /* Refill without overflow: past the time to fill the bucket it is full. */
+    if (dt >= cap / f->cfg.rate_bps) f->tokens = cap;
+    else f->tokens = f->tokens + dt * f->cfg.rate_bps > cap ? cap : f->tokens + dt * f->cfg.rate_bps;
+  }
+  f->tokens_last_ns = now_ns > f->tokens_last_ns ? now_ns : f->tokens_last_ns;
+  uint64_t need = (uint64_t)len * NS_PER_S;
+  if (f->tokens < need) return 0;
+  f->tokens -= need;
+  return 1;
+}
+
+static int hold(emu_fault *f, emu_fault_dir dir, emu_fate reason, uint64_t frame_no,
+                const uint8_t *frame, size_t len, uint64_t release_ns) {
+  if (f->nheld >= f->cfg.max_held) {
+    f->stats.not_held++;
+    return 0;
+  }
+  if (f->nheld == f->held_cap) {
+    size_t cap = f->held_cap ? f->held_cap * 2 : 16;
+    emu_fault_held *grown = realloc(f->held, cap * sizeof *grown);
+    if (!grown) return 0;
+    f->held = grown;
+    f->held_cap = cap;
+  }
+  uint8_t *copy = malloc(len ? len : 1);
+  if (!copy) return 0;
+  memcpy(copy, frame, len);
+  f->held[f->nheld++] = (emu_fault_held){dir, reason, frame_no, release_ns, f->held_order++,
+                                         f->cfg.reorder_gap, copy, len};
+  return 1;
+}
+
+/* Takes held frame i out and sends it on. */
+static void release(emu_fault *f, size_t i, uint64_t now_ns) {
+  emu_fault_held h = f->held[i];
+  memmove(&f->held[i], &f->held[i + 1], (f->nheld - i - 1) * sizeof *f->held);
+  f->nheld--;
+  emu_fate fate = pass_on(f, h.dir, h.data, h.len, now_ns);
+  report(f, EMU_FAULT_EV_RELEASED, h.dir, h.reason, 0, h.frame_no, h.data, h.len, now_ns, 0,
+         h.release_ns, fate);
+  free(h.data);
+}
+
+/* A frame went by in dir: reordered frames waiting for gap_left more frames
+ * leave once it reaches 0, right after the frame that overtook them. */
+static void count_overtake(emu_fault *f, emu_fault_dir dir, uint64_t now_ns) {
+  for (size_t i = 0; i < f->nheld;) {
+    emu_fault_held *h = &f->held[i];
+    if (h->dir == dir && h->reason == EMU_FATE_FAULT_REORDER && --h->gap_left == 0) {
+      release(f, i, now_ns);
+      continue;
+    }
+    i++;
+  }
+}
+
+static emu_fate fault_frame(emu_fault *f, emu_fault_dir dir, const uint8_t *frame, size_t len,
+                            uint64_t now_ns) {
+  uint64_t no = f->frame_no[dir]++;
+  f->stats.frames_in[dir]++;
+  if (!(f->cfg.dirs & dir)) {
+    emu_fate fate = pass_on(f, dir, frame, len, now_ns);
+    count_overtake(f, dir, now_ns);
+    return fate;
+  }
+  const emu_fault_config *c = &f->cfg;
+  emu_fate removed = EMU_FATE_PENDING;
+  if (c->mtu && len > ETH_HEADER + (size_t)c->mtu) removed = EMU_FATE_FAULT_MTU;
+  else if (c->rate_bps && !rate_ok(f, len, now_ns)) removed = EMU_FATE_FAULT_RATE_LIMIT;
+  else if (chance(f, c->drop)) removed = EMU_FATE_FAULT_DROP;
+  if (removed != EMU_FATE_PENDING) {
+    report(f, EMU_FAULT_EV_APPLIED, dir, removed, 1, no, frame, len, now_ns, 0, 0,
+           EMU_FATE_PENDING);
+    return removed;
+  }
+  uint8_t *corrupted = NULL;
+  if (chance(f, c->corrupt) && len > ETH_HEADER) {
+    corrupted = malloc(len);
+    if (corrupted) {
+      memcpy(corrupted, frame, len);
+      size_t off = (size_t)emu_rng_range(&f->rng, ETH_HEADER, len - 1);
+      corrupted[off] ^= (uint8_t)emu_rng_range(&f->rng, 1, 255);
+      frame = corrupted;
+      report(f, EMU_FAULT_EV_APPLIED, dir, EMU_FATE_FAULT_CORRUPT, 0, no, frame, len, now_ns,
+             off, 0, EMU_FATE_PENDING);
+    }
+  }
+  int dup = chance(f, c->duplicate);
+  emu_fate fate = EMU_FATE_PENDING;
+  int held = 0;
+  if (chance(f, c->delay)) {
+    uint64_t at = now_ns + emu_rng_range(&f->rng, c->delay_min_ns, c->delay_max_ns);
+    held = hold(f, dir, EMU_FATE_FAULT_DELAY, no, frame, len, at);
+    if (held)
+      report(f, EMU_FAULT_EV_APPLIED, dir, EMU_FATE_FAULT_DELAY, 0, no, frame, len, now_ns, 0,
+             at, EMU_FATE_PENDING);
+  }
+  if (!held && chance(f, c->reorder)) {
+    held = hold(f, dir, EMU_FATE_FAULT_REORDER, no, frame, len, now_ns + c->reorder_max_ns);
+    if (held)
+      report(f, EMU_FAULT_EV_APPLIED, dir, EMU_FATE_FAULT_REORDER, 0, no, frame, len, now_ns, 0,
+             now_ns + c->reorder_max_ns, EMU_FATE_PENDING);
+  }
+  if (!held) {
+    fate = pass_on(f, dir, frame, len, now_ns);
+    /* count_overtake before the copy: the copy is not a new frame that
+     * overtakes anything. */
+    count_overtake(f, dir, now_ns);
+  }
+  if (dup) {
+    emu_fate copy_fate = pass_on(f, dir, frame, len, now_ns);
+    report(f, EMU_FAULT_EV_APPLIED, dir, EMU_FATE_FAULT_DUPLICATE, 0, no, frame, len, now_ns, 0,
+           0, copy_fate);
+  }
+  free(corrupted);
+  return fate;
+}
+
+static int fault_send(void *impl, const uint8_t *frame, size_t len, uint64_t now_ns) {
+  (void)fault_frame(impl, EMU_FAULT_SEND, frame, len, now_ns);
+  return 0; /* a wire loses frames silently: the sender never hears of it */
+}
+
+static emu_fate fault_rx(void *ctx, const uint8_t *frame, size_t len, uint64_t now_ns) {
+  return fault_frame(ctx, EMU_FAULT_RECV, frame, len, now_ns);
+}
+
+int emu_fault_init(emu_fault *f, const emu_fault_config *cfg, uint64_t seed, emu_port *inner) {
+  if (!f || !cfg || !inner || !inner->send) return EMU_EINVAL;
+  const double p[] = {cfg->drop, cfg->corrupt, cfg->duplicate, cfg->delay, cfg->reorder};
+  for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+    if (!(p[i] >= 0 && p[i] <= 1)) return EMU_EINVAL;
+  if (cfg->delay_min_ns > cfg->delay_max_ns || cfg->reorder_gap == 0) return EMU_EINVAL;
+  memset(f, 0, sizeof *f);
+  f->cfg = *cfg;
+  emu_rng_init(&f->rng, seed);
+  f->inner = inner;
+  f->outer = (emu_port){fault_send, f, NULL, NULL};
+  emu_port_attach(inner, fault_rx, f);
+  return 0;
+}
+
+void emu_fault_close(emu_fault *f, uint64_t now_ns) {
+  for (size_t i = 0; i < f->nheld; i++) {
+    emu_fault_held *h = &f->held[i];
+    report(f, EMU_FAULT_EV_APPLIED, h->dir, EMU_FATE_FAULT_DROP, 1, h->frame_no, h->data, h->len,
+           now_ns, 0, 0, EMU_FATE_PENDING);
+    free(h->data);
+  }
+  free(f->held);
+  f->held = NULL;
+  f->nheld = f->held_cap = 0;
+}
+
+emu_port *emu_fault_port(emu_fault *f) { return &f->outer; }
+
+void emu_fault_set_report(emu_fault *f, emu_fault_report_fn fn, void *ctx) {
+  f->report = fn;
+  f->report_ctx = ctx;
+}
+
+/* Index of the held frame to leave first (earliest release, then earliest
+ * held), or nheld when there is none due at until_ns. */
+static size_t next_due(const emu_fault *f, uint64_t until_ns) {
+  size_t best = f->nheld;
+  for (size_t i = 0; i < f->nheld; i++) {
+    const emu_fault_held *h = &f->held[i];
+    if (h->release_ns > until_ns) continue;
+    if (best == f->nheld || h->release_ns < f->held[best].release_ns ||
+        (h->release_ns == f->held[best].release_ns && h->order < f->held[best].order))
+      best = i;
+  }
+  return best;
+}
+
+void emu_fault_poll(emu_fault *f, uint64_t now_ns) {
+  size_t i;
+  while ((i = next_due(f, now_ns)) < f->nheld) release(f, i, now_ns);
+}
+
+void emu_fault_flush(emu_fault *f, uint64_t now_ns) {
+  size_t i;
+  while ((i = next_due(f, UINT64_MAX)) < f->nheld) release(f, i, now_ns);
+}
+
+uint64_t emu_fault_poll_at(const emu_fault *f) {
+  uint64_t at = UINT64_MAX;
+  for (size_t i = 0; i < f->nheld; i++)
+    if (f->held[i].release_ns < at) at = f->held[i].release_ns;
+  return at;
+}
+
+const emu_fault_stats *emu_fault_stats_get(const emu_fault *f) { return &f->stats; }
