@@ -40,6 +40,7 @@ enum {
   CLI_OPT_GUEST_MAC,
   CLI_OPT_LATENCY,
   CLI_OPT_GUEST_POLL,
+  CLI_OPT_FAULT,
   CLI_OPT_SHARED_END
 };
 
@@ -54,7 +55,8 @@ enum {
       {"guest-ip", required_argument, NULL, CLI_OPT_GUEST_IP},      \
       {"guest-mac", required_argument, NULL, CLI_OPT_GUEST_MAC},    \
       {"latency", required_argument, NULL, CLI_OPT_LATENCY},        \
-      {"guest-poll-ms", required_argument, NULL, CLI_OPT_GUEST_POLL}
+      {"guest-poll-ms", required_argument, NULL, CLI_OPT_GUEST_POLL}, \
+      {"fault", required_argument, NULL, CLI_OPT_FAULT}
 
 /* Help text for the shared options. */
 extern const char cli_sim_options_help[];

@@ -26,6 +26,10 @@ const char cli_sim_options_help[] =
     "                   rearm=0-200, from the driver finding RX empty to re-enabling its\n"
     "                   interrupt; store=0-500, how late a delayed avail.idx store lands\n"
     "                   (kick-before-publish); batch=1-16, TX chains per device run\n"
+    "  --fault LIST     faults on the host<->device link, each seeded: drop=P, corrupt=P,\n"
+    "                   dup=P, delay=P (delay_us=N[,delay_max_us=N]), reorder=P\n"
+    "                   (reorder_gap=N), rate=BYTES_PER_S (burst=N), mtu=N, dir=send|recv|both\n"
+    "                   (P a probability 0..1); every faulted frame's fate names the fault\n"
     "  --trace FILE     write every ring and notification event as JSON lines\n"
     "  --json           print the summary as one JSON object\n";
 
@@ -137,6 +141,12 @@ int cli_sim_opt(cli_sim_opts *o, int opt, const char *arg) {
                          "--guest-poll-ms: '%s' is not a number from 0 to 3600000", arg);
       o->cfg.guest_poll_ns = v * 1000000u;
       return 0;
+    case CLI_OPT_FAULT: {
+      char why[160];
+      if (emu_fault_config_parse(arg, &o->cfg.fault, why, sizeof why))
+        return cli_error(o->cmd, CLI_EXIT_USAGE, "--fault: %s", why);
+      return 0;
+    }
     case CLI_OPT_TRACE:
       o->trace_path = arg;
       return 0;
@@ -222,6 +232,14 @@ void cli_print_summary(FILE *out, const scn *s) {
           s->drv.rxq.avail_idx_published, s->dev.q[VNET_RXQ].vq.used_idx_published,
           s->drv.txq.avail_idx_published, s->dev.q[VNET_TXQ].vq.used_idx_published,
           (double)(scn_now(s) - s->cfg.start_ns) / 1e6);
+  if (emu_fault_config_active(&s->cfg.fault)) {
+    const emu_fault_stats *fs = emu_fault_stats_get(&s->fault);
+    fprintf(out, "link faults:");
+    for (int i = 0; i < EMU_FATE_COUNT; i++)
+      if (fs->faults[i]) fprintf(out, " %s %" PRIu64, emu_fate_name((emu_fate)i), fs->faults[i]);
+    fprintf(out, " (frames to guest %" PRIu64 ", to host %" PRIu64 ")\n",
+            fs->frames_in[EMU_FAULT_SEND], fs->frames_in[EMU_FAULT_RECV]);
+  }
   if (s->violations_total)
     fprintf(out, "conformance: %" PRIu64 " virtio rule violations (replay --check lists them)\n",
             s->violations_total);

@@ -44,17 +44,26 @@ static void replay_on_guest_frame(void *ctx, const uint8_t *frame, size_t len, u
 }
 
 static void replay_print_frames(const scn *s, const emu_pcap_file *in, int json) {
-  for (size_t i = 0; i < s->fates.nframes && i < in->nframes; i++) {
-    const emu_fate_rec *r = &s->fates.frames[i];
+  for (size_t i = 0; i < in->nframes; i++) {
+    int64_t id = scn_sent_id(s, i);
+    if (id < 0) break;
+    const emu_fate_rec *r = &s->fates.frames[id];
+    int faulted = r->fault != EMU_FATE_PENDING;
     if (json) {
-      printf("%s{\"frame\":%zu,\"t_ns\":%" PRIu64 ",\"len\":%u,\"fate\":\"%s\"}", i ? "," : "",
+      printf("%s{\"frame\":%zu,\"t_ns\":%" PRIu64 ",\"len\":%u,\"fate\":\"%s\"", i ? "," : "",
              i + 1, r->entered_ns, in->frames[i].caplen, emu_fate_name(r->fate));
+      if (faulted) printf(",\"fault\":\"%s\"", emu_fate_name(r->fault));
+      printf("}");
     } else {
-      printf("  frame %4zu  t=%" PRIu64 ".%09" PRIu64 "  len %5u  %s\n", i + 1,
+      printf("  frame %4zu  t=%" PRIu64 ".%09" PRIu64 "  len %5u  %s%s%s%s\n", i + 1,
              r->entered_ns / 1000000000u, r->entered_ns % 1000000000u, in->frames[i].caplen,
-             emu_fate_name(r->fate));
+             emu_fate_name(r->fate), faulted ? " (after " : "",
+             faulted ? emu_fate_name(r->fault) : "", faulted ? ")" : "");
     }
   }
+  /* copies a duplicate fault made are frames of their own, after the input's */
+  if (!json && s->fates.nframes > in->nframes)
+    printf("  + %zu duplicate copies made on the link\n", s->fates.nframes - in->nframes);
 }
 
 /* Runs the capture through a scenario built from cfg, to the end. */
@@ -101,9 +110,11 @@ static int replay_compare(const cli_sim_opts *o, const emu_pcap_file *in, const 
     printf("  %-7s %-22s %-20s %s\n", "frame", "time", "fixed", "buggy");
   }
   for (size_t i = 0; i < in->nframes; i++) {
-    emu_fate a = fixed.fates.frames[i].fate, b = buggy.fates.frames[i].fate;
+    int64_t ia = scn_sent_id(&fixed, i), ib = scn_sent_id(&buggy, i);
+    if (ia < 0 || ib < 0) break;
+    emu_fate a = fixed.fates.frames[ia].fate, b = buggy.fates.frames[ib].fate;
     if (a == b) continue;
-    uint64_t t = fixed.fates.frames[i].entered_ns;
+    uint64_t t = fixed.fates.frames[ia].entered_ns;
     if (o->json)
       printf("%s{\"frame\":%zu,\"t_ns\":%" PRIu64 ",\"fixed\":\"%s\",\"buggy\":\"%s\"}",
              differ ? "," : "", i + 1, t, emu_fate_name(a), emu_fate_name(b));

@@ -1,5 +1,8 @@
 #include "cli/scn.h"
 
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "emu/err.h"
@@ -9,12 +12,43 @@ enum {
   SCN_HOST_EV_INJECT,          /* a frame to send to the device */
   SCN_HOST_EV_PING,            /* the peer pings (arg = seq, frame_id = payload) */
   SCN_HOST_EV_TIMER,           /* the peer's next deadline */
+  SCN_HOST_EV_FAULT,           /* a frame the fault injector held is due */
 };
 
 #define SCN_PING_IDENT 0x7653
 #define SCN_GUEST_PING_IDENT 0x6775
 #define SCN_QUIET_NS 2000000000ull
 #define SCN_GUEST_MEM_BASE GMEM_DEFAULT_BASE
+/* Independent PRNG streams derived from the run's seed. */
+#define SCN_FAULT_SEED 0x6661756c74ull
+#define SCN_GUEST_TCP_SEED 0x6775657374ull
+#define SCN_PEER_TCP_SEED 0x70656572ull
+
+/* /stats in the guest's HTTP service: the rings and the device beside the
+ * stack's own counters. */
+static size_t scn_stats_json(void *ctx, char *buf, size_t cap) {
+  const scn *s = ctx;
+  const vnet_dev_stats *dv = &s->dev.stats;
+  const vnet_drv_stats *dr = &s->drv.stats;
+  int n = snprintf(buf, cap,
+                   "{\"rx_ring\":{\"avail_idx\":%u,\"used_idx\":%u,\"size\":%u},"
+                   "\"tx_ring\":{\"avail_idx\":%u,\"used_idx\":%u},"
+                   "\"device\":{\"rx_frames\":%" PRIu64 ",\"tx_frames\":%" PRIu64
+                   ",\"interrupts\":%" PRIu64 ",\"kicks_rx\":%" PRIu64 ",\"kicks_tx\":%" PRIu64
+                   "},\"driver\":{\"rx_frames\":%" PRIu64 ",\"rx_reposted\":%" PRIu64
+                   ",\"tx_frames\":%" PRIu64 ",\"tx_ring_full\":%" PRIu64 "},\"stack\":",
+                   s->drv.rxq.avail_idx_published, s->dev.q[VNET_RXQ].vq.used_idx_published,
+                   s->drv.rxq.layout.size, s->drv.txq.avail_idx_published,
+                   s->dev.q[VNET_TXQ].vq.used_idx_published, dv->rx_frames, dv->tx_frames,
+                   dv->interrupts, dv->kicks[VNET_RXQ], dv->kicks[VNET_TXQ], dr->rx_frames,
+                   dr->rx_reposted, dr->tx_frames, dr->tx_ring_full);
+  if (n < 0 || (size_t)n >= cap) return 0;
+  size_t used = (size_t)n + net_iface_stats_json(&s->guest, buf + n, cap - (size_t)n);
+  if (used + 2 > cap) return 0;
+  buf[used++] = '}';
+  buf[used] = '\0';
+  return used;
+}
 
 void scn_config_default(scn_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
@@ -35,6 +69,8 @@ void scn_config_default(scn_config *cfg) {
   net_iface_config_slirp_guest(&cfg->guest);
   cfg->trace_hash = 1;
   cfg->conformance = 1;
+  emu_fault_config_default(&cfg->fault);
+  cfg->services = 1;
 }
 
 static void scn_log_violation(void *ctx, const emu_trace_rec *rec) {
@@ -48,13 +84,91 @@ static void scn_log_violation(void *ctx, const emu_trace_rec *rec) {
 
 uint64_t scn_now(const scn *s) { return s->sched.now_ns; }
 
+int64_t scn_sent_id(const scn *s, size_t k) {
+  return k < s->nsent ? (int64_t)s->sent_ids[k] : -1;
+}
+
+/* The wire itself: whatever reaches the host's end goes to the device, as
+ * the ledger frame it is. With faults, the injector names which frame is
+ * passing (a copy it made is a new frame entering the system). */
+static int scn_link_send(void *impl, const uint8_t *frame, size_t len, uint64_t now_ns) {
+  scn *s = impl;
+  uint32_t id = s->sending_id;
+  if (s->fault_on) {
+    uint64_t no;
+    int copy;
+    emu_fault_passing(&s->fault, &no, &copy);
+    if (copy) {
+      int64_t cid = emu_fates_enter(&s->fates, now_ns);
+      if (cid < 0) return (int)cid;
+      emu_fates_note_fault(&s->fates, (uint32_t)cid, EMU_FATE_FAULT_DUPLICATE);
+      id = (uint32_t)cid;
+    } else if (no < s->nsent) {
+      id = s->sent_ids[no];
+    }
+  }
+  if (emu_channel_send(&s->host_to_device, 0, id, frame, len) != 0)
+    /* out of host memory: the frame never reached the device */
+    emu_fates_set(&s->fates, id, EMU_FATE_RX_NO_BUFFER, now_ns);
+  return 0;
+}
+
+static void scn_fault_arm(scn *s) {
+  if (!s->fault_on) return;
+  uint64_t now = scn_now(s), next = emu_fault_poll_at(&s->fault);
+  if (next == UINT64_MAX) return;
+  if (s->fault_timer_at <= now || next < s->fault_timer_at) {
+    s->fault_timer_at = next;
+    emu_actor_post(&s->host, next, SCN_HOST_EV_FAULT, 0, 0, NULL, 0);
+  }
+}
+
 /* The host sends: the frame enters the system (and the ledger) now. */
 static void scn_host_send_now(scn *s, const uint8_t *frame, size_t len) {
   int64_t id = emu_fates_enter(&s->fates, scn_now(s));
   if (id < 0) return;
   s->injected++;
-  if (emu_channel_send(&s->host_to_device, 0, (uint32_t)id, frame, len) != 0)
-    emu_fates_set(&s->fates, (uint32_t)id, EMU_FATE_RX_NO_BUFFER, scn_now(s));
+  if (s->nsent == s->sent_cap) {
+    size_t cap = s->sent_cap ? 2 * s->sent_cap : 1024;
+    uint32_t *grown = realloc(s->sent_ids, cap * sizeof *grown);
+    if (!grown) {
+      /* out of host memory: the frame never left the host */
+      emu_fates_set(&s->fates, (uint32_t)id, EMU_FATE_RX_NO_BUFFER, scn_now(s));
+      return;
+    }
+    s->sent_ids = grown;
+    s->sent_cap = cap;
+  }
+  s->sent_ids[s->nsent++] = (uint32_t)id;
+  s->sending_id = (uint32_t)id;
+  emu_port_send(s->host_out, frame, len, scn_now(s));
+  scn_fault_arm(s);
+}
+
+/* Every fault is traced; one that removes a host->guest frame is its fate,
+ * one that only changes it is noted beside the fate it gets later. */
+static void scn_on_fault(void *ctx, const emu_fault_report *r) {
+  scn *s = ctx;
+  const char *dir = r->dir == EMU_FAULT_SEND ? "to_guest" : "to_host";
+  int64_t id = -1;
+  if (r->dir == EMU_FAULT_SEND && r->frame_no < s->nsent) id = s->sent_ids[r->frame_no];
+  if (r->event == EMU_FAULT_EV_APPLIED)
+    emu_trace_emit(&s->trace, "link", EMU_TR_FAULT, dir, -1, (int64_t)r->frame_no,
+                   (int64_t)r->len, id, emu_fate_name(r->reason));
+  if (id < 0 || r->event != EMU_FAULT_EV_APPLIED) return;
+  if (r->removed)
+    emu_fates_set(&s->fates, (uint32_t)id, r->reason, r->now_ns);
+  else if (r->reason != EMU_FATE_FAULT_DUPLICATE) /* the copy carries that one */
+    emu_fates_note_fault(&s->fates, (uint32_t)id, r->reason);
+}
+
+/* Guest frames that made it to the host's side of the link. */
+static emu_fate scn_host_deliver(void *ctx, const uint8_t *frame, size_t len, uint64_t now_ns) {
+  scn *s = ctx;
+  s->guest_frames++;
+  emu_fate fate = s->peer ? net_iface_input(s->peer, frame, len, now_ns) : EMU_FATE_DELIVERED;
+  if (s->host_rx) s->host_rx(s->host_rx_ctx, frame, len, now_ns);
+  return fate;
 }
 
 static int scn_host_port_send(void *impl, const uint8_t *frame, size_t len, uint64_t now_ns) {
@@ -78,9 +192,7 @@ static void scn_host_handle(emu_actor *self, const emu_event *ev) {
   uint64_t now = scn_now(s);
   switch (ev->kind) {
     case SCN_HOST_EV_GUEST_FRAME:
-      s->guest_frames++;
-      if (s->peer) emu_port_deliver(&s->host_port, ev->data, ev->len, now);
-      if (s->host_rx) s->host_rx(s->host_rx_ctx, ev->data, ev->len, now);
+      emu_port_deliver(&s->link, ev->data, ev->len, now);
       break;
     case SCN_HOST_EV_INJECT:
       scn_host_send_now(s, ev->data, ev->len);
@@ -96,10 +208,16 @@ static void scn_host_handle(emu_actor *self, const emu_event *ev) {
       s->peer_timer_at = 0;
       if (s->peer) net_iface_poll(s->peer, now);
       break;
+    case SCN_HOST_EV_FAULT:
+      if (ev->at_ns < s->fault_timer_at) return;
+      s->fault_timer_at = 0;
+      emu_fault_poll(&s->fault, now);
+      break;
     default:
       break;
   }
   scn_peer_arm(s);
+  scn_fault_arm(s);
 }
 
 /* The guest's network loop, run on the driver's actor: its application
@@ -174,6 +292,16 @@ int scn_init(scn *s, const scn_config *cfg) {
   emu_channel_init(&s->dev.to_host, &s->host, SCN_HOST_EV_GUEST_FRAME, cfg->backend_latency);
   emu_channel_init(&s->host_to_device, &s->dev.actor, VNET_DEV_EV_FRAME, cfg->backend_latency);
   s->host_port = (emu_port){scn_host_port_send, s, NULL, NULL};
+  s->link = (emu_port){scn_link_send, s, NULL, NULL};
+  s->host_out = &s->link;
+  if (emu_fault_config_active(&cfg->fault)) {
+    rc = emu_fault_init(&s->fault, &cfg->fault, cfg->seed ^ SCN_FAULT_SEED, &s->link);
+    if (rc) goto fail;
+    emu_fault_set_report(&s->fault, scn_on_fault, s);
+    s->fault_on = 1;
+    s->host_out = emu_fault_port(&s->fault);
+  }
+  emu_port_attach(s->host_out, scn_host_deliver, s);
 
   rc = vnet_drv_probe(&s->drv);
   s->probe_rc = rc;
@@ -181,6 +309,13 @@ int scn_init(scn *s, const scn_config *cfg) {
   rc = net_iface_init(&s->guest, &cfg->guest, vnet_drv_netdev(&s->drv));
   if (rc) goto fail;
   emu_port_attach(vnet_drv_netdev(&s->drv), net_iface_input, &s->guest);
+  net_tcp_config tcp;
+  net_tcp_config_default(&tcp);
+  tcp.seed = cfg->seed ^ SCN_GUEST_TCP_SEED;
+  rc = net_tcp_configure(&s->guest, &tcp);
+  if (!rc && cfg->services) rc = net_services_start(&s->services, &s->guest, NET_SVC_ALL);
+  if (rc) goto fail;
+  net_iface_set_stats_fn(&s->guest, scn_stats_json, s);
   vnet_drv_set_poll(&s->drv, scn_guest_poll, s);
   return 0;
 fail:
@@ -189,6 +324,9 @@ fail:
 }
 
 void scn_close(scn *s) {
+  if (s->fault_on) emu_fault_close(&s->fault, scn_now(s));
+  free(s->sent_ids);
+  if (s->services.running) net_services_stop(&s->services);
   emu_sched_close(&s->sched);
   net_iface_close(&s->guest);
   vnet_drv_close(&s->drv);
@@ -212,7 +350,10 @@ emu_port *scn_host_port(scn *s) { return &s->host_port; }
 
 void scn_attach_peer(scn *s, net_iface *peer) {
   s->peer = peer;
-  emu_port_attach(&s->host_port, net_iface_input, peer);
+  net_tcp_config tcp;
+  net_tcp_config_default(&tcp);
+  tcp.seed = s->cfg.seed ^ SCN_PEER_TCP_SEED;
+  net_tcp_configure(peer, &tcp); /* EMU_ESTATE only with connections open: keep theirs */
 }
 
 void scn_set_host_rx(scn *s, scn_host_rx_fn fn, void *ctx) {
@@ -242,6 +383,11 @@ uint64_t scn_run(scn *s, uint64_t until_ns, uint64_t max_steps) {
 
 void scn_finish(scn *s) {
   uint64_t now = scn_now(s);
+  /* Frames still held on the wire never arrive. */
+  if (s->fault_on) {
+    emu_fault_close(&s->fault, now);
+    s->fault_on = 0;
+  }
   vnet_dev_finish(&s->dev);
   emu_fates_finish(&s->fates, now);
 }

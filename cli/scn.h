@@ -15,11 +15,13 @@
 #include <stdio.h>
 
 #include "emu/fate.h"
+#include "emu/fault.h"
 #include "emu/gmem.h"
 #include "emu/rng.h"
 #include "emu/sched.h"
 #include "emu/trace.h"
 #include "stack/iface.h"
+#include "stack/services.h"
 #include "virtio/vnet_dev.h"
 #include "virtio/vnet_drv.h"
 
@@ -44,6 +46,10 @@ typedef struct scn_config {
    * inside scn_init, before a caller could attach to the trace). */
   emu_trace_observer_fn trace_observer;
   void *trace_observer_ctx;
+  /* Faults on the host<->device link, drawn from their own PRNG seeded from
+   * seed (default: none). */
+  emu_fault_config fault;
+  int services; /* the guest runs echo, discard and HTTP (default on) */
 } scn_config;
 
 /* seed 1, queue 256, backlog 8, no bugs, the device's and driver's default
@@ -78,7 +84,18 @@ typedef struct scn {
   net_iface guest;
   emu_actor host;
   emu_channel host_to_device;
-  emu_port host_port;   /* the host side's end of the link, for a peer iface */
+  emu_port host_port;   /* what a host-side peer sends through */
+  emu_port link;        /* the host's end of the wire itself */
+  emu_port *host_out;   /* link, or the fault injector around it */
+  emu_fault fault;
+  int fault_on;
+  uint64_t fault_timer_at;
+  /* Ledger id of every frame the host sent, in sending order; also what the
+   * fault injector's frame_no (host->guest) indexes. */
+  uint32_t *sent_ids;
+  size_t nsent, sent_cap;
+  uint32_t sending_id;  /* the frame on its way through host_out now */
+  net_services services;
   net_iface *peer;      /* scripted host peer, or NULL */
   uint64_t peer_timer_at;
   scn_host_rx_fn host_rx;
@@ -127,6 +144,10 @@ struct emu_pcap_file;
  * file becomes ledger frame i. Call on a scenario whose start_ns is the first
  * frame's time. Returns 0 or EMU_ENOMEM. */
 int scn_inject_capture(scn *s, const struct emu_pcap_file *in, scn_capture_notes *notes);
+
+/* The ledger id of the k-th frame the host sent (for a replay: input frame
+ * k), or -1. Copies a duplicate fault makes are not among them. */
+int64_t scn_sent_id(const scn *s, size_t k);
 
 /* Frame builders for host-side traffic; each returns the frame length, or 0
  * when cap is too small. */

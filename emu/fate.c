@@ -75,8 +75,12 @@ int64_t emu_fates_enter(emu_fates *f, uint64_t now_ns) {
     f->frames = grown;
     f->cap = cap;
   }
-  f->frames[f->nframes] = (emu_fate_rec){EMU_FATE_PENDING, now_ns, 0};
+  f->frames[f->nframes] = (emu_fate_rec){EMU_FATE_PENDING, EMU_FATE_PENDING, now_ns, 0};
   return (int64_t)f->nframes++;
+}
+
+void emu_fates_note_fault(emu_fates *f, uint32_t id, emu_fate fault) {
+  if (id < f->nframes && f->frames[id].fault == EMU_FATE_PENDING) f->frames[id].fault = fault;
 }
 
 int emu_fates_set(emu_fates *f, uint32_t id, emu_fate fate, uint64_t now_ns) {

@@ -56,6 +56,7 @@ int emu_fate_is_success(emu_fate fate);
 
 typedef struct emu_fate_rec {
   emu_fate fate;
+  emu_fate fault;      /* a link fault done to it on the way (FAULT_*), or PENDING */
   uint64_t entered_ns; /* virtual time the frame entered the system */
   uint64_t fated_ns;   /* virtual time its fate was decided */
 } emu_fate_rec;
@@ -79,6 +80,9 @@ int emu_fates_init(emu_fates *f, uint32_t rx_queue_size);
 void emu_fates_close(emu_fates *f);
 /* Registers a new inbound frame; returns its id (0, 1, ...) or a negative error. */
 int64_t emu_fates_enter(emu_fates *f, uint64_t now_ns);
+/* Notes a fault done to frame id that did not remove it (corrupt, delay,
+ * reorder, duplicate): its fate will name both. The first fault noted stays. */
+void emu_fates_note_fault(emu_fates *f, uint32_t id, emu_fate fault);
 /* Gives frame id its one fate. A second call for the same frame is counted in
  * double_fates and ignored; returns EMU_ESTATE then. */
 int emu_fates_set(emu_fates *f, uint32_t id, emu_fate fate, uint64_t now_ns);

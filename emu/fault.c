@@ -153,9 +153,11 @@ static void report(emu_fault *f, emu_fault_event ev, emu_fault_dir dir, emu_fate
 
 /* Moves one frame on in its direction; returns the receiver's fate (RECV) or
  * PENDING (SEND: the far side decides later). */
-static emu_fate pass_on(emu_fault *f, emu_fault_dir dir, const uint8_t *frame, size_t len,
-                        uint64_t now_ns) {
+static emu_fate pass_on(emu_fault *f, emu_fault_dir dir, uint64_t frame_no, int copy,
+                        const uint8_t *frame, size_t len, uint64_t now_ns) {
   f->stats.frames_out[dir]++;
+  f->passing_no = frame_no;
+  f->passing_copy = copy;
   if (dir == EMU_FAULT_SEND) {
     (void)emu_port_send(f->inner, frame, len, now_ns);
     return EMU_FATE_PENDING;
@@ -220,7 +222,7 @@ static void release(emu_fault *f, size_t i, uint64_t now_ns) {
   emu_fault_held h = f->held[i];
   memmove(&f->held[i], &f->held[i + 1], (f->nheld - i - 1) * sizeof *f->held);
   f->nheld--;
-  emu_fate fate = pass_on(f, h.dir, h.data, h.len, now_ns);
+  emu_fate fate = pass_on(f, h.dir, h.frame_no, 0, h.data, h.len, now_ns);
   report(f, EMU_FAULT_EV_RELEASED, h.dir, h.reason, 0, h.frame_no, h.data, h.len, now_ns, 0,
          h.release_ns, fate);
   free(h.data);
@@ -244,7 +246,7 @@ static emu_fate fault_frame(emu_fault *f, emu_fault_dir dir, const uint8_t *fram
   uint64_t no = f->frame_no[dir]++;
   f->stats.frames_in[dir]++;
   if (!(f->cfg.dirs & dir)) {
-    emu_fate fate = pass_on(f, dir, frame, len, now_ns);
+    emu_fate fate = pass_on(f, dir, no, 0, frame, len, now_ns);
     count_overtake(f, dir, now_ns);
     return fate;
   }
@@ -287,13 +289,13 @@ static emu_fate fault_frame(emu_fault *f, emu_fault_dir dir, const uint8_t *fram
              now_ns + c->reorder_max_ns, EMU_FATE_PENDING);
   }
   if (!held) {
-    fate = pass_on(f, dir, frame, len, now_ns);
+    fate = pass_on(f, dir, no, 0, frame, len, now_ns);
     /* count_overtake before the copy: the copy is not a new frame that
      * overtakes anything. */
     count_overtake(f, dir, now_ns);
   }
   if (dup) {
-    emu_fate copy_fate = pass_on(f, dir, frame, len, now_ns);
+    emu_fate copy_fate = pass_on(f, dir, no, 1, frame, len, now_ns);
     report(f, EMU_FAULT_EV_APPLIED, dir, EMU_FATE_FAULT_DUPLICATE, 0, no, frame, len, now_ns, 0,
            0, copy_fate);
   }
@@ -376,3 +378,8 @@ uint64_t emu_fault_poll_at(const emu_fault *f) {
 }
 
 const emu_fault_stats *emu_fault_stats_get(const emu_fault *f) { return &f->stats; }
+
+void emu_fault_passing(const emu_fault *f, uint64_t *frame_no, int *is_copy) {
+  *frame_no = f->passing_no;
+  *is_copy = f->passing_copy;
+}

@@ -137,6 +137,9 @@ typedef struct emu_fault {
   uint64_t held_order;
   uint64_t frame_no[3];
   emu_fault_stats stats;
+  /* the frame being handed on right now (see emu_fault_passing) */
+  uint64_t passing_no;
+  int passing_copy;
 } emu_fault;
 
 /* Sets f up around inner (whose send must be set) and attaches f as inner's
@@ -159,5 +162,10 @@ uint64_t emu_fault_poll_at(const emu_fault *f);
 /* Sends on every held frame now, in release order. */
 void emu_fault_flush(emu_fault *f, uint64_t now_ns);
 const emu_fault_stats *emu_fault_stats_get(const emu_fault *f);
+/* While a frame is being handed on (inside the inner port's send, or the
+ * outer receiver), names it: its frame_no in its direction, and whether it
+ * is a copy the duplicate fault made. Lets the embedder keep per-frame
+ * bookkeeping (a fate ledger) across held and duplicated frames. */
+void emu_fault_passing(const emu_fault *f, uint64_t *frame_no, int *is_copy);
 
 #endif

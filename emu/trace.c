@@ -26,6 +26,7 @@ static const char *const emu_trace_kind_names[EMU_TR_KIND_COUNT] = {
     [EMU_TR_FRAME_FATE] = "frame_fate",
     [EMU_TR_STATUS] = "status",
     [EMU_TR_VIOLATION] = "violation",
+    [EMU_TR_FAULT] = "fault",
 };
 
 const char *emu_trace_kind_name(emu_trace_kind kind) {

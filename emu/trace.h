@@ -33,6 +33,7 @@ typedef enum emu_trace_kind {
   EMU_TR_FRAME_FATE,      /* a frame's one fate (frame, detail = fate) */
   EMU_TR_STATUS,          /* device status written (idx = status byte) */
   EMU_TR_VIOLATION,       /* a virtio rule broken (detail = rule and section) */
+  EMU_TR_FAULT,           /* a link fault (q = direction, idx = frame_no, detail = fault) */
   EMU_TR_KIND_COUNT
 } emu_trace_kind;
 

@@ -117,6 +117,8 @@ static const struct {
     {"demo --latency kick=5-1", "--latency"},
     {"demo --latency warp=1", "--latency"},
     {"demo --latency batch=0-4", "--latency"},
+    {"demo --fault bogus=1", "--fault"},
+    {"demo --fault drop=2", "--fault"},
     {"replay", "missing the input"},
     {"replay /nonexistent/in.pcap", "/nonexistent/in.pcap"},
     {"replay README.md", "README.md"},

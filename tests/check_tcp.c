@@ -899,13 +899,11 @@ static void run_scn_echo(uint64_t seed, unsigned bugs, size_t total, uint64_t un
   cfg.trace_hash = 0;
   scn *s = calloc(1, sizeof *s);
   net_iface *peer = calloc(1, sizeof *peer);
-  net_services *svc = calloc(1, sizeof *svc);
-  ck_assert_int_eq(scn_init(s, &cfg), 0);
+  ck_assert_int_eq(scn_init(s, &cfg), 0); /* the guest runs its services */
   net_tcp_config tc;
   net_tcp_config_default(&tc);
   tc.seed = seed;
   ck_assert_int_eq(net_tcp_configure(&s->guest, &tc), 0);
-  ck_assert_int_eq(net_services_start(svc, &s->guest, NET_SVC_ALL), 0);
   net_iface_config pc;
   net_iface_config_slirp_host(&pc);
   ck_assert_int_eq(net_iface_init(peer, &pc, scn_host_port(s)), 0);
@@ -935,7 +933,6 @@ static void run_scn_echo(uint64_t seed, unsigned bugs, size_t total, uint64_t un
   net_tcp_release(cl.c, scn_now(s));
   net_iface_close(peer);
   scn_close(s);
-  free(svc);
   free(peer);
   free(s);
 }
