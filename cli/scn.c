@@ -13,6 +13,12 @@ enum {
   SCN_HOST_EV_PING,            /* the peer pings (arg = seq, frame_id = payload) */
   SCN_HOST_EV_TIMER,           /* the peer's next deadline */
   SCN_HOST_EV_FAULT,           /* a frame the fault injector held is due */
+  SCN_HOST_EV_CALL,            /* a host-side script: data holds fn and ctx */
+};
+
+struct scn_host_call {
+  scn_host_fn fn;
+  void *ctx;
 };
 
 #define SCN_PING_IDENT 0x7653
@@ -208,6 +214,12 @@ static void scn_host_handle(emu_actor *self, const emu_event *ev) {
       s->peer_timer_at = 0;
       if (s->peer) net_iface_poll(s->peer, now);
       break;
+    case SCN_HOST_EV_CALL: {
+      struct scn_host_call call;
+      memcpy(&call, ev->data, sizeof call);
+      call.fn(call.ctx, now);
+      break;
+    }
     case SCN_HOST_EV_FAULT:
       if (ev->at_ns < s->fault_timer_at) return;
       s->fault_timer_at = 0;
@@ -375,6 +387,12 @@ int scn_guest_ping_at(scn *s, uint64_t at_ns, uint32_t dst_ip, uint16_t seq) {
   scn_extend_horizon(s, at_ns);
   vnet_drv_wake_stack(&s->drv);
   return 0;
+}
+
+int scn_host_call_at(scn *s, uint64_t at_ns, scn_host_fn fn, void *ctx) {
+  struct scn_host_call call = {fn, ctx};
+  scn_extend_horizon(s, at_ns);
+  return emu_actor_post(&s->host, at_ns, SCN_HOST_EV_CALL, 0, 0, &call, sizeof call);
 }
 
 uint64_t scn_run(scn *s, uint64_t until_ns, uint64_t max_steps) {

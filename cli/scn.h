@@ -163,6 +163,11 @@ size_t scn_frame_icmp_echo(uint8_t *buf, size_t cap, uint8_t type, const net_ifa
  * queued in time order. EMU_ENOSPC when full, EMU_EINVAL out of order. */
 int scn_guest_ping_at(scn *s, uint64_t at_ns, uint32_t dst_ip, uint16_t seq);
 
+/* Calls fn(ctx, now) on the host actor at at_ns: host-side scripts (a
+ * client that starts sending later, say). EMU_ENOMEM. */
+typedef void (*scn_host_fn)(void *ctx, uint64_t now_ns);
+int scn_host_call_at(scn *s, uint64_t at_ns, scn_host_fn fn, void *ctx);
+
 /* Runs until no event is due at or before until_ns (EMU_TIME_NEVER: until
  * idle) or max_steps events ran. Returns the number of events run. */
 uint64_t scn_run(scn *s, uint64_t until_ns, uint64_t max_steps);
@@ -194,9 +199,10 @@ void scn_outcome_free(scn_outcome *out);
 /* The first frame whose fate differs (its index), or -1 when all agree. */
 int64_t scn_outcome_first_difference(const scn_outcome *a, const scn_outcome *b);
 
-/* The note's story: the guest pings its gateway, a busy LAN sends the guest
- * 300 broadcasts meant for others, then the host ARPs for and pings the
- * guest. TCP to port 8023 waits for the guest TCP stack. */
+/* The note's story: the guest pings its gateway and the host opens a TCP
+ * connection to the guest's echo port 8023; a busy LAN sends the guest 300
+ * broadcasts meant for others; then the host ARPs for and pings the guest
+ * and sends 4 KiB through the connection. */
 typedef struct scn_story {
   size_t guest_pings_replied, guest_pings;  /* guest -> gateway */
 
@@ -206,8 +212,33 @@ typedef struct scn_story {
   emu_fate host_arp_fate;                   /* of the host's ARP request for the guest */
   int64_t first_rx_no_buffer;               /* frame index, or -1 */
   uint64_t first_rx_no_buffer_sent_ns;      /* when it left the host, from the start */
+  int tcp_established;                      /* host -> guest:8023 handshake completed */
+  size_t tcp_sent, tcp_echoed;              /* bytes sent after the LAN noise, and back */
 } scn_story;
 
 int scn_story_run(const scn_config *cfg, scn_story *out);
+
+/* A TCP echo client on the host peer: connects at one time, sends a
+ * pattern of bytes from another, and checks what comes back. */
+typedef struct scn_echo_client {
+  scn *s;
+  net_tcp_conn *c;
+  uint32_t ip;
+  uint16_t port;
+  size_t to_send;          /* bytes it sends once its send time comes */
+  size_t total;            /* bytes released for sending so far */
+  size_t sent, received;
+  size_t mismatch_at;      /* first byte that came back wrong; SIZE_MAX when none */
+  int established, eof, failed;
+  uint64_t established_ns; /* when the handshake completed */
+  uint64_t done_ns;        /* when the last byte came back */
+} scn_echo_client;
+
+/* Needs a peer attached. Connects to ip:port at connect_ns and sends
+ * `bytes` from send_ns (send_ns <= connect_ns: right away). */
+int scn_echo_client_start(scn *s, scn_echo_client *cl, uint32_t ip, uint16_t port,
+                          uint64_t connect_ns, uint64_t send_ns, size_t bytes);
+/* Releases the connection (call before closing the peer). */
+void scn_echo_client_release(scn_echo_client *cl);
 
 #endif

@@ -552,7 +552,12 @@ START_TEST(test_story_buggy_against_fixed) {
   ck_assert_uint_eq(good.host_pings_replied, 3);
   ck_assert_int_eq(good.host_arp_fate, EMU_FATE_ANSWERED);
   ck_assert_int_eq(good.first_rx_no_buffer, -1);
-  ck_assert_uint_gt(bad.guest_pings_replied, 0); /* outbound still works */
+  ck_assert_uint_eq(good.tcp_echoed, 4096);
+  /* the note's symptoms: outbound ping works, the TCP handshake completes,
+   * but inbound data, host pings and host ARP never get through */
+  ck_assert_uint_eq(bad.guest_pings_replied, 3);
+  ck_assert_int_eq(bad.tcp_established, 1);
+  ck_assert_uint_eq(bad.tcp_echoed, 0);
   ck_assert_uint_eq(bad.host_pings_replied, 0);
   ck_assert_int_eq(bad.host_arp_fate, EMU_FATE_RX_NO_BUFFER);
   /* the 257th frame of the story is the first with no buffer */
