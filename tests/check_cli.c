@@ -240,7 +240,8 @@ START_TEST(test_replay_check_reports_rules_by_section) {
 END_TEST
 
 START_TEST(test_bench_reports_ratio) {
-  ck_assert_int_eq(run("bench --frames 2000 --json"), 0);
+  ck_assert_int_eq(run("bench --frames 2000 --tcp-bytes 65536 --json"), 0);
+  ck_assert_ptr_nonnull(strstr(out_buf, "\"tcp\":{\"bytes\":65536,\"wall_bytes_per_s\":"));
   ck_assert_ptr_nonnull(strstr(out_buf, "\"size\":64"));
   ck_assert_ptr_nonnull(strstr(out_buf, "\"size\":1500"));
   ck_assert_ptr_nonnull(strstr(out_buf, "\"ratio\":"));
