@@ -691,9 +691,7 @@ static void teach_explain(teach_rec *r, teach_step *st) {
       break;
     case TEACH_K_VIOLATION: {
       const char *name = f->detail ? f->detail : "?";
-      vq_rule rule = VQ_RULE_NONE;
-      for (int i = 1; i < VQ_RULE_COUNT; i++)
-        if (!strcmp(vq_rule_name((vq_rule)i), name)) rule = (vq_rule)i;
+      vq_rule rule = vq_rule_from_name(name);
       snprintf(title, tcap, "The %s breaks a ring rule: %s", f->actor ? f->actor : "?", name);
       if (rule != VQ_RULE_NONE)
         teach_str_add(&t, "%s (virtio 1.2 §%s).", vq_rule_text(rule), vq_rule_section(rule));

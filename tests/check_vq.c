@@ -1010,7 +1010,7 @@ START_TEST(test_trace_observer_sees_one_round_in_order) {
 }
 END_TEST
 
-START_TEST(test_trace_observer_sees_violation_with_rule_name) {
+START_TEST(test_trace_observer_sees_violation_with_rule_and_section) {
   emu_trace t;
   emu_trace_init(&t, NULL);
   rec_log log = {0};
@@ -1022,7 +1022,8 @@ START_TEST(test_trace_observer_sees_violation_with_rule_name) {
   ck_assert_int_eq(vq_dev_pop(&dev, &c), EMU_EPROTO);
   ck_assert_int_eq(log.n, 1);
   ck_assert_int_eq(log.r[0].kind, EMU_TR_VIOLATION);
-  ck_assert_str_eq(log.r[0].detail, "desc_index_range");
+  /* the rule and the clause it comes from */
+  ck_assert_str_eq(log.r[0].detail, "desc_index_range \u00a72.7.5");
   ck_assert_int_eq(log.r[0].head, 7);
   ck_assert_uint_eq(log.r[0].t_ns, 0);
 }
@@ -1096,7 +1097,7 @@ static Suite *vq_suite(void) {
   TCase *trace = tcase_create("trace");
   tcase_add_checked_fixture(trace, setup, teardown);
   tcase_add_test(trace, test_trace_observer_sees_one_round_in_order);
-  tcase_add_test(trace, test_trace_observer_sees_violation_with_rule_name);
+  tcase_add_test(trace, test_trace_observer_sees_violation_with_rule_and_section);
   suite_add_tcase(s, trace);
   return s;
 }

@@ -300,7 +300,7 @@ static int vnet_dev_t_set_status(void *dev, uint8_t status) {
         !(d->driver_features & VIRTIO_BIT(VIRTIO_F_VERSION_1))) {
       if (d->driver_features & ~d->cfg.features)
         emu_trace_emit(d->trace, "device", EMU_TR_VIOLATION, NULL, -1, -1, -1, -1,
-                       vq_rule_name(VQ_RULE_FEATURE_NOT_OFFERED));
+                       vq_rule_tag(VQ_RULE_FEATURE_NOT_OFFERED));
       status &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
     } else {
       d->features = d->driver_features;
@@ -332,7 +332,7 @@ static int vnet_dev_t_queue_setup(void *dev, uint16_t q, const vq_layout *layout
   /* §4.1.4.3.2 (and the MMIO equivalent): queues are configured before DRIVER_OK. */
   if (d->status & VIRTIO_STATUS_DRIVER_OK) {
     emu_trace_emit(d->trace, "device", EMU_TR_VIOLATION, vnet_queue_name(q), -1, -1, -1, -1,
-                   vq_rule_name(VQ_RULE_QUEUE_AFTER_DRIVER_OK));
+                   vq_rule_tag(VQ_RULE_QUEUE_AFTER_DRIVER_OK));
     return EMU_ESTATE;
   }
   if (!(d->status & VIRTIO_STATUS_FEATURES_OK) || d->q[q].enabled) return EMU_ESTATE;

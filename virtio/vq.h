@@ -109,7 +109,9 @@ typedef enum vq_rule {
 const char *vq_rule_name(vq_rule rule);    /* "desc_index_range" */
 const char *vq_rule_section(vq_rule rule); /* "2.7.5.2" */
 const char *vq_rule_text(vq_rule rule);    /* one line for a driver author */
-/* The rule with that name, VQ_RULE_NONE when there is none. */
+/* "name §section", what a violation's trace line carries. */
+const char *vq_rule_tag(vq_rule rule);
+/* The rule with that name (or tag), VQ_RULE_NONE when there is none. */
 vq_rule vq_rule_from_name(const char *name);
 
 #endif

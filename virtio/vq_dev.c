@@ -45,13 +45,13 @@ static int vq_dev_break(vq_dev *q, vq_rule rule, int64_t head) {
     q->broken_head = head;
   }
   emu_trace_emit(q->trace, q->actor, EMU_TR_VIOLATION, q->name, head, -1, -1, -1,
-                 vq_rule_name(rule));
+                 vq_rule_tag(rule));
   return EMU_EPROTO;
 }
 
 void vq_dev_report(vq_dev *q, vq_rule rule, int64_t head) {
   emu_trace_emit(q->trace, q->actor, EMU_TR_VIOLATION, q->name, head, -1, -1, -1,
-                 vq_rule_name(rule));
+                 vq_rule_tag(rule));
 }
 
 static int vq_dev_read_avail_idx(const vq_dev *q, uint16_t *idx) {

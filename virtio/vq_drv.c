@@ -161,7 +161,7 @@ static int vq_drv_violation(vq_drv *q, vq_rule rule) {
   q->last_violation = rule;
   q->violations[rule]++;
   emu_trace_emit(q->trace, q->actor, EMU_TR_VIOLATION, q->name, -1, -1, -1, -1,
-                 vq_rule_name(rule));
+                 vq_rule_tag(rule));
   return EMU_EPROTO;
 }
 
