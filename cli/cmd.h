@@ -19,6 +19,11 @@ int cmd_story(int argc, char **argv);
 int cmd_bugs(int argc, char **argv);
 int cmd_explore(int argc, char **argv);
 int cmd_teach(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+/* bench --live (cli/cmd_bench_live.c): echo `bytes` through slirp and the
+ * simulated guest, then through a plain loopback echo server; prints MB/s of
+ * both and their ratio. Returns a CLI exit code. */
+int cli_bench_live(FILE *out, const scn_config *cfg, size_t bytes, int json);
 
 /* Options every simulating subcommand takes. */
 typedef struct cli_sim_opts {

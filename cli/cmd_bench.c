@@ -13,7 +13,8 @@
 #include "virtio/vq_drv.h"
 
 static const char bench_usage[] =
-    "usage: vnetsim bench [--frames N] [--json]\n"
+    "usage: vnetsim bench [--frames N] [--tcp-bytes B] [--json]\n"
+    "       vnetsim bench --live [--tcp-bytes B] [--json]\n"
     "\n"
     "Measures, in wall-clock time, frames per second through the full RX path\n"
     "(host link -> device actor -> RX ring in guest memory -> driver actor ->\n"
@@ -28,6 +29,9 @@ static const char bench_usage[] =
     "\n"
     "  --frames N   frames per measurement (1000..100000000, default 200000)\n"
     "  --tcp-bytes B  bytes of the TCP transfer (4096..1073741824, default 4194304)\n"
+    "  --live       instead: echo throughput through libslirp and the simulated guest\n"
+    "               in real time (loopback only), beside the same client against a plain\n"
+    "               loopback echo server in the same run, and their ratio\n"
     "  --json       one JSON object instead of the table\n"
     "  -h, --help   this text\n";
 
@@ -135,11 +139,12 @@ static int bench_tcp(size_t bytes, double *wall_s, double *virtual_s) {
 int cmd_bench(int argc, char **argv) {
   static const struct option longopts[] = {{"frames", required_argument, NULL, 'n'},
                                            {"tcp-bytes", required_argument, NULL, 't'},
+                                           {"live", no_argument, NULL, 'l'},
                                            {"json", no_argument, NULL, 'j'},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
   uint64_t frames = 200000, tcp_bytes = 4u << 20;
-  int json = 0, c;
+  int json = 0, live = 0, c;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -155,6 +160,9 @@ int cmd_bench(int argc, char **argv) {
       case 'j':
         json = 1;
         break;
+      case 'l':
+        live = 1;
+        break;
       case 't':
         if (cli_parse_uint(optarg, 4096, 1u << 30, &tcp_bytes))
           return cli_error("bench", CLI_EXIT_USAGE,
@@ -168,6 +176,12 @@ int cmd_bench(int argc, char **argv) {
   if (optind < argc)
     return cli_error("bench", CLI_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
 
+  if (live) {
+    scn_config cfg;
+    scn_config_default(&cfg);
+    cfg.trace_hash = 0;
+    return cli_bench_live(stdout, &cfg, (size_t)tcp_bytes, json);
+  }
   net_iface_config guest;
   net_iface_config_slirp_guest(&guest);
   bench_result res[2] = {{64, 0, 0}, {1500, 0, 0}};

@@ -18,6 +18,7 @@ static const char usage[] =
     "  bugs      every ring bug switch: cause, symptom, fix, spec section\n"
     "  explore   run many seeds with a bug; report the first seed that shows it\n"
     "  teach     step through the rings as they change, each step tied to the spec\n"
+    "  run       the guest live behind libslirp: nc/curl it through forwarded ports\n"
     "\n"
     "'vnetsim COMMAND --help' explains a command's options.\n"
     "Exit status: 0 success, 1 the run failed, 2 bad usage or input.\n";
@@ -42,6 +43,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "bugs")) return cmd_bugs(argc - 1, argv + 1);
   if (!strcmp(cmd, "explore")) return cmd_explore(argc - 1, argv + 1);
   if (!strcmp(cmd, "teach")) return cmd_teach(argc - 1, argv + 1);
+  if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "help")) {
     fputs(usage, stdout);
     return CLI_EXIT_OK;

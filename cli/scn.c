@@ -278,6 +278,7 @@ int scn_init(scn *s, const scn_config *cfg) {
 
   vnet_dev_config dc;
   vnet_dev_config_default(&dc);
+  if (cfg->device_features) dc.features = cfg->device_features;
   memcpy(dc.mac, cfg->guest.mac, sizeof dc.mac);
   dc.max_queue_size = cfg->queue_size;
   dc.rx_backlog = cfg->rx_backlog;
@@ -290,6 +291,7 @@ int scn_init(scn *s, const scn_config *cfg) {
 
   vnet_drv_opts dopts;
   vnet_drv_opts_default(&dopts);
+  if (cfg->driver_features) dopts.features = cfg->driver_features;
   dopts.queue_size = cfg->queue_size;
   dopts.bugs = cfg->bugs;
   dopts.irq_latency = cfg->irq_latency;

@@ -17,6 +17,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 echo "== fuzzing, ${VNETSIM_FUZZ_SECONDS:-45} s per target (clang, ASan + UBSan)"
 bash fuzz/run.sh "${VNETSIM_FUZZ_SECONDS:-45}"
 
+bash scripts/test-install.sh
+
 echo "== release build"
 cmake -S . -B build -DVNETSIM_WERROR=ON >/dev/null
 cmake --build build -j "$jobs" >/dev/null

@@ -1,0 +1,139 @@
+/* Bring your own device: the device-half ring helpers and the calls a user
+ * device makes to the rest of the run (interrupt, host, fate ledger). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "emu/err.h"
+
+static int vns_is_user_device(const vns_sim *sim) {
+  return sim && sim->mode == VNS_MODE_USER_DEVICE;
+}
+
+VNS_API int vns_device_interrupt(vns_sim *sim, uint16_t q) {
+  if (!vns_is_user_device(sim) || q >= VNET_NUM_QUEUES) return VNS_EINVAL;
+  emu_trace_emit(sim->trace, "device", EMU_TR_INTERRUPT, vnet_queue_name(q), -1, -1, -1, -1, NULL);
+  return emu_channel_send(&sim->irq, q, 0, NULL, 0);
+}
+
+VNS_API int vns_device_send(vns_sim *sim, const void *frame, size_t len) {
+  if (!vns_is_user_device(sim) || !frame || len == 0) return VNS_EINVAL;
+  emu_trace_emit(sim->trace, "device", EMU_TR_FRAME_OUT, "tx", -1, -1, (int64_t)len, -1, NULL);
+  return emu_channel_send(&sim->to_host, 0, 0, frame, len);
+}
+
+VNS_API int vns_device_frame_placed(vns_sim *sim, uint32_t frame_id, uint16_t head) {
+  if (!vns_is_user_device(sim) || frame_id >= sim->fates->nframes || head >= sim->fates->nslots)
+    return VNS_EINVAL;
+  emu_fates_in_buffer(sim->fates, head, frame_id);
+  return 0;
+}
+
+VNS_API int vns_device_frame_dropped(vns_sim *sim, uint32_t frame_id, const char *fate) {
+  if (!vns_is_user_device(sim) || !fate) return VNS_EINVAL;
+  int f;
+  int rc = vns_fate_lookup(fate, &f);
+  if (rc) return rc;
+  if (frame_id >= sim->fates->nframes || f == EMU_FATE_PENDING) return VNS_EINVAL;
+  rc = emu_fates_set(sim->fates, frame_id, (emu_fate)f, sim->sched->now_ns);
+  if (rc) return rc;
+  emu_trace_emit(sim->trace, "device", EMU_TR_FRAME_FATE, NULL, -1, -1, -1, frame_id,
+                 emu_fate_name((emu_fate)f));
+  return 0;
+}
+
+VNS_API int vns_device_timer_at(vns_sim *sim, uint64_t at_ns) {
+  if (!vns_is_user_device(sim)) return VNS_EINVAL;
+  if (!sim->opts.device->on_timer) return VNS_ENOTSUP;
+  return emu_actor_post(&sim->user, at_ns, VNS_UEV_TIMER, 0, 0, NULL, 0);
+}
+
+/* --- the device half ------------------------------------------------------ */
+
+VNS_API int vns_dvq_new(vns_sim *sim, uint16_t q, const vns_ring_layout *layout, unsigned flags,
+                        vns_dvq **out) {
+  if (!out) return VNS_EINVAL;
+  *out = NULL;
+  if (!vns_is_user_device(sim) || !layout || q >= VNET_NUM_QUEUES ||
+      (flags & ~(VNS_DVQ_EVENT_IDX | VNS_DVQ_INDIRECT)))
+    return VNS_EINVAL;
+  vns_dvq *dq = calloc(1, sizeof *dq);
+  if (!dq) return VNS_ENOMEM;
+  vq_layout l = {layout->size, layout->desc, layout->avail, layout->used};
+  int rc = vq_dev_init(&dq->vq, sim->mem, &l, (flags & VNS_DVQ_EVENT_IDX) != 0,
+                       (flags & VNS_DVQ_INDIRECT) != 0);
+  if (rc == VNS_EPROTO)
+    /* vq_dev_init only records the rule; log it, as the queue's own checks do */
+    emu_trace_emit(sim->trace, "device", EMU_TR_VIOLATION, vnet_queue_name(q), -1, -1, -1, -1,
+                   vq_rule_name(dq->vq.broken));
+  if (rc) {
+    vq_dev_close(&dq->vq);
+    free(dq);
+    return rc;
+  }
+  vq_dev_set_trace(&dq->vq, sim->trace, "device", vnet_queue_name(q));
+  dq->sim = sim;
+  dq->q = q;
+  dq->next = sim->dvqs;
+  sim->dvqs = dq;
+  *out = dq;
+  return 0;
+}
+
+VNS_API void vns_dvq_free(vns_dvq *dq) {
+  if (!dq) return;
+  for (vns_dvq **p = &dq->sim->dvqs; *p; p = &(*p)->next)
+    if (*p == dq) {
+      *p = dq->next;
+      break;
+    }
+  vq_dev_close(&dq->vq);
+  free(dq);
+}
+
+VNS_API int vns_dvq_pop(vns_dvq *dq, vns_chain *out) {
+  if (!dq || !out) return VNS_EINVAL;
+  vq_chain c;
+  int rc = vq_dev_pop(&dq->vq, &c);
+  if (rc) return rc;
+  dq->last = c;
+  dq->has_chain = 1;
+  *out = (vns_chain){c.head, c.avail_idx, c.nseg, c.readable_len, c.writable_len};
+  return 0;
+}
+
+VNS_API int vns_dvq_read(vns_dvq *dq, uint64_t off, void *dst, size_t len) {
+  if (!dq || (!dst && len)) return VNS_EINVAL;
+  if (!dq->has_chain) return VNS_ESTATE;
+  return vq_chain_read(&dq->vq, &dq->last, off, dst, len);
+}
+
+VNS_API int vns_dvq_write(vns_dvq *dq, uint64_t off, const void *src, size_t len) {
+  if (!dq || (!src && len)) return VNS_EINVAL;
+  if (!dq->has_chain) return VNS_ESTATE;
+  return vq_chain_write(&dq->vq, &dq->last, off, src, len);
+}
+
+VNS_API int vns_dvq_push(vns_dvq *dq, uint16_t head, uint32_t len) {
+  if (!dq || head >= dq->vq.layout.size) return VNS_EINVAL;
+  return vq_dev_push(&dq->vq, head, len);
+}
+
+VNS_API int vns_dvq_publish(vns_dvq *dq) {
+  if (!dq) return VNS_EINVAL;
+  int rc = vq_dev_publish_used(&dq->vq);
+  return rc ? rc : vq_dev_need_interrupt(&dq->vq);
+}
+
+VNS_API int vns_dvq_enable_notify(vns_dvq *dq) {
+  return dq ? vq_dev_enable_notify(&dq->vq) : VNS_EINVAL;
+}
+
+VNS_API void vns_dvq_disable_notify(vns_dvq *dq) {
+  if (dq) vq_dev_disable_notify(&dq->vq);
+}
+
+VNS_API const char *vns_dvq_broken(const vns_dvq *dq) {
+  if (!dq || dq->vq.broken == VQ_RULE_NONE) return NULL;
+  return vq_rule_name(dq->vq.broken);
+}

@@ -1,0 +1,666 @@
+/* The simulation handle: composition, runs, fates, counters, rings,
+ * violations and the trace store.
+ *
+ * With both halves modelled the scenario (cli/scn.h) does the composition,
+ * so the library runs exactly what the command runs. With a user half the
+ * scenario cannot be used (it builds the modelled device and driver itself),
+ * so this file wires the same pieces the same way around the user's half: one
+ * scheduler and PRNG, one trace, one fate ledger, a host actor, and an actor
+ * of its own for the user's code. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "emu/err.h"
+#include "virtio/vbug.h"
+
+/* As the scenario: a periodically polling guest stops 2 s after the last
+ * input so that a run to idle ends. */
+#define VNS_QUIET_NS 2000000000ull
+#define VNS_GUEST_TCP_SEED 0x6775657374ull
+
+VNS_API void vns_sim_opts_init(vns_sim_opts *o) {
+  if (!o) return;
+  memset(o, 0, sizeof *o);
+  scn_config sc;
+  scn_config_default(&sc);
+  o->seed = sc.seed;
+  o->queue_size = sc.queue_size;
+  o->rx_backlog = sc.rx_backlog;
+  o->kick_latency = (vns_latency){sc.kick_latency.min_ns, sc.kick_latency.max_ns};
+  o->irq_latency = (vns_latency){sc.irq_latency.min_ns, sc.irq_latency.max_ns};
+  o->link_latency = (vns_latency){sc.backend_latency.min_ns, sc.backend_latency.max_ns};
+  o->rearm_delay = (vns_latency){sc.rearm_delay.min_ns, sc.rearm_delay.max_ns};
+  o->store_delay = (vns_latency){sc.store_delay.min_ns, sc.store_delay.max_ns};
+  o->tx_batch_min = sc.batch_min;
+  o->tx_batch_max = sc.batch_max;
+  o->guest_ip = sc.guest.ip;
+  memcpy(o->guest_mac, sc.guest.mac, sizeof o->guest_mac);
+  o->max_events = 100000000ull;
+  o->keep_trace = 1;
+}
+
+static emu_latency vns_lat(vns_latency l) { return (emu_latency){l.min_ns, l.max_ns}; }
+
+/* --- the trace observer: store, log violations, pass on ------------------ */
+
+static void vns_event_from_rec(const emu_trace_rec *r, vns_trace_event *ev) {
+  *ev = (vns_trace_event){r->t_ns,  r->actor, emu_trace_kind_name(r->kind), r->queue, r->head,
+                          r->idx,   r->len,   r->frame,                     r->detail};
+}
+
+static void vns_log_violation(vns_sim *sim, const emu_trace_rec *r) {
+  if (sim->nviols == sim->capviols) {
+    size_t cap = sim->capviols ? 2 * sim->capviols : 16;
+    vns_violation *grown = realloc(sim->viols, cap * sizeof *grown);
+    if (!grown) {
+      sim->store_failed = 1;
+      return;
+    }
+    sim->viols = grown;
+    sim->capviols = cap;
+  }
+  /* the detail may carry the section after the name ("rx_buf_too_small §5.1.6.3.1") */
+  vq_rule rule = r->detail ? vq_rule_from_name(r->detail) : VQ_RULE_NONE;
+  sim->viols[sim->nviols++] = (vns_violation){r->t_ns,
+                                              r->actor,
+                                              r->queue,
+                                              rule != VQ_RULE_NONE ? vq_rule_name(rule) : r->detail ? r->detail : "unknown",
+                                              vq_rule_section(rule),
+                                              vq_rule_text(rule),
+                                              r->head};
+}
+
+static void vns_observe(void *ctx, const emu_trace_rec *r) {
+  vns_sim *sim = ctx;
+  if (r->kind == EMU_TR_VIOLATION) vns_log_violation(sim, r);
+  if (sim->opts.keep_trace) {
+    if (sim->nrecs == sim->caprecs) {
+      size_t cap = sim->caprecs ? 2 * sim->caprecs : 1024;
+      emu_trace_rec *grown = realloc(sim->recs, cap * sizeof *grown);
+      if (grown) {
+        sim->recs = grown;
+        sim->caprecs = cap;
+      }
+    }
+    /* The strings in a record are static (vnetsim's own name tables), so
+     * keeping the record keeps them. */
+    if (sim->nrecs < sim->caprecs)
+      sim->recs[sim->nrecs++] = *r;
+    else
+      sim->store_failed = 1;
+  }
+  if (sim->opts.trace_fn) {
+    vns_trace_event ev;
+    vns_event_from_rec(r, &ev);
+    sim->opts.trace_fn(sim->opts.trace_ctx, &ev);
+  }
+}
+
+/* --- the host actor and the user's actor (user-half modes) --------------- */
+
+static void vns_sim_host_send(vns_sim *sim, const uint8_t *frame, size_t len) {
+  uint64_t now = sim->sched->now_ns;
+  int64_t id = emu_fates_enter(sim->fates, now);
+  if (id < 0) return;
+  sim->host_sent++;
+  if (emu_channel_send(&sim->host_to_device, 0, (uint32_t)id, frame, len) != 0)
+    /* out of host memory: the frame never reached the device (as scn does) */
+    emu_fates_set(sim->fates, (uint32_t)id, EMU_FATE_RX_NO_BUFFER, now);
+}
+
+static void vns_host_handle(emu_actor *self, const emu_event *ev) {
+  vns_sim *sim = self->ctx;
+  if (ev->kind == VNS_HEV_INJECT) {
+    vns_sim_host_send(sim, ev->data, ev->len);
+  } else if (ev->kind == VNS_HEV_GUEST_FRAME) {
+    sim->host_received++;
+    if (sim->opts.host_rx)
+      sim->opts.host_rx(sim->opts.host_rx_ctx, ev->data, ev->len, sim->sched->now_ns);
+  }
+}
+
+static void vns_user_handle(emu_actor *self, const emu_event *ev) {
+  vns_sim *sim = self->ctx;
+  const vns_driver_ops *drv = sim->opts.driver;
+  const vns_device_ops *dev = sim->opts.device;
+  void *dctx = sim->opts.driver_ctx, *vctx = sim->opts.device_ctx;
+  uint64_t now = sim->sched->now_ns;
+  uint16_t q = (uint16_t)ev->arg;
+  switch (ev->kind) {
+    case VNS_UEV_IRQ:
+      emu_trace_emit(sim->trace, "driver", EMU_TR_INTERRUPT_RECEIVED, vnet_queue_name(q), -1, -1,
+                     -1, -1, NULL);
+      drv->on_interrupt(dctx, sim, q);
+      break;
+    case VNS_UEV_TIMER:
+      if (drv && drv->on_timer) drv->on_timer(dctx, sim, now);
+      if (dev && dev->on_timer) dev->on_timer(vctx, sim, now);
+      break;
+    case VNS_UEV_KICK:
+      emu_trace_emit(sim->trace, "device", EMU_TR_KICK_RECEIVED, vnet_queue_name(q), -1, -1, -1,
+                     -1, NULL);
+      dev->on_kick(vctx, sim, q);
+      break;
+    case VNS_UEV_FRAME:
+      emu_trace_emit(sim->trace, "device", EMU_TR_FRAME_IN, NULL, -1, -1, (int64_t)ev->len,
+                     ev->frame_id, NULL);
+      dev->on_frame(vctx, sim, ev->frame_id, ev->data, ev->len);
+      break;
+    default:
+      break;
+  }
+}
+
+/* --- the user's device as the modelled driver's transport ---------------- */
+
+static uint64_t vns_ud_features(void *d) {
+  vns_sim *sim = d;
+  return sim->opts.device->device_features(sim->opts.device_ctx, sim);
+}
+static int vns_ud_set_features(void *d, uint64_t f) {
+  vns_sim *sim = d;
+  return sim->opts.device->set_driver_features(sim->opts.device_ctx, sim, f);
+}
+static uint8_t vns_ud_get_status(void *d) {
+  vns_sim *sim = d;
+  return sim->opts.device->get_status(sim->opts.device_ctx, sim);
+}
+static int vns_ud_set_status(void *d, uint8_t status) {
+  vns_sim *sim = d;
+  /* traced as the modelled device traces a status write */
+  emu_trace_emit(sim->trace, "device", EMU_TR_STATUS, NULL, -1, status, -1, -1, NULL);
+  return sim->opts.device->set_status(sim->opts.device_ctx, sim, status);
+}
+static int vns_ud_read_config(void *d, uint32_t off, void *buf, uint32_t len) {
+  vns_sim *sim = d;
+  if (!sim->opts.device->read_config) return EMU_ERANGE;
+  return sim->opts.device->read_config(sim->opts.device_ctx, sim, off, buf, len);
+}
+static uint16_t vns_ud_queue_max(void *d, uint16_t q) {
+  vns_sim *sim = d;
+  return sim->opts.device->queue_max_size(sim->opts.device_ctx, sim, q);
+}
+static int vns_ud_queue_setup(void *d, uint16_t q, const vq_layout *l) {
+  vns_sim *sim = d;
+  vns_ring_layout pl = {l->size, l->desc, l->avail, l->used};
+  return sim->opts.device->queue_setup(sim->opts.device_ctx, sim, q, &pl);
+}
+static void vns_ud_notify(void *d, uint16_t q) {
+  vns_sim *sim = d;
+  emu_channel_send(&sim->kick, q, 0, NULL, 0);
+}
+
+/* --- the guest stack above the modelled driver (user-device mode) -------- */
+
+static uint64_t vns_guest_poll(void *ctx, uint64_t now_ns) {
+  vns_sim *sim = ctx;
+  net_iface_poll(&sim->guest, now_ns);
+  uint64_t next = net_iface_poll_at(&sim->guest);
+  uint64_t period = sim->opts.guest_poll_ns;
+  if (period && now_ns < sim->poll_horizon_ns) {
+    uint64_t tick = (now_ns / period + 1) * period;
+    if (tick < next) next = tick;
+  }
+  return next == UINT64_MAX ? EMU_TIME_NEVER : next;
+}
+
+/* --- building ------------------------------------------------------------ */
+
+static int vns_check_opts(const vns_sim_opts *o, unsigned *dbugs, unsigned *vbugs) {
+  if (o->driver && o->device) return VNS_EINVAL;
+  if (o->driver && (!o->driver->probe || !o->driver->on_interrupt)) return VNS_EINVAL;
+  const vns_device_ops *d = o->device;
+  if (d && (!d->device_features || !d->set_driver_features || !d->get_status || !d->set_status ||
+            !d->queue_max_size || !d->queue_setup || !d->on_kick || !d->on_frame))
+    return VNS_EINVAL;
+  if (!vq_size_valid(o->queue_size) || o->max_events == 0 || o->tx_batch_min == 0 ||
+      o->tx_batch_max < o->tx_batch_min)
+    return VNS_EINVAL;
+  unsigned pd = 0, pv = 0;
+  if (o->bugs && vbug_parse(o->bugs, &pd, &pv)) return VNS_ENOENT;
+  *dbugs = pd | o->driver_bugs;
+  *vbugs = pv | o->device_bugs;
+  if ((*dbugs & ~VBUG_DRIVER_ALL) || (*vbugs & ~VBUG_DEVICE_ALL)) return VNS_EINVAL;
+  if ((o->driver && *dbugs) || (o->device && *vbugs)) return VNS_EINVAL;
+  return 0;
+}
+
+static int vns_build_modelled(vns_sim *sim) {
+  const vns_sim_opts *o = &sim->opts;
+  scn_config cfg;
+  scn_config_default(&cfg);
+  cfg.seed = o->seed;
+  cfg.start_ns = o->start_ns;
+  cfg.queue_size = o->queue_size;
+  cfg.rx_backlog = o->rx_backlog;
+  cfg.bugs = sim->driver_bugs;
+  cfg.dev_bugs = sim->device_bugs;
+  cfg.device_features = o->device_features;
+  cfg.driver_features = o->driver_features;
+  cfg.guest_poll_ns = o->guest_poll_ns;
+  cfg.kick_latency = vns_lat(o->kick_latency);
+  cfg.irq_latency = vns_lat(o->irq_latency);
+  cfg.backend_latency = vns_lat(o->link_latency);
+  cfg.rearm_delay = vns_lat(o->rearm_delay);
+  cfg.store_delay = vns_lat(o->store_delay);
+  cfg.batch_min = o->tx_batch_min;
+  cfg.batch_max = o->tx_batch_max;
+  cfg.guest.ip = o->guest_ip;
+  memcpy(cfg.guest.mac, o->guest_mac, sizeof cfg.guest.mac);
+  cfg.trace_hash = 1;
+  cfg.conformance = 0; /* the API keeps its own, unbounded log */
+  cfg.trace_observer = vns_observe;
+  cfg.trace_observer_ctx = sim;
+  sim->scn = calloc(1, sizeof *sim->scn);
+  if (!sim->scn) return VNS_ENOMEM;
+  int rc = scn_init(sim->scn, &cfg);
+  if (rc) {
+    free(sim->scn); /* scn_init closed it */
+    sim->scn = NULL;
+    return rc;
+  }
+  if (o->host_rx) scn_set_host_rx(sim->scn, o->host_rx, o->host_rx_ctx);
+  sim->mem = &sim->scn->mem;
+  sim->sched = &sim->scn->sched;
+  sim->trace = &sim->scn->trace;
+  sim->fates = &sim->scn->fates;
+  sim->dev = &sim->scn->dev;
+  sim->drv = &sim->scn->drv;
+  return 0;
+}
+
+static int vns_build_user_driver(vns_sim *sim) {
+  const vns_sim_opts *o = &sim->opts;
+  vnet_dev_config dc;
+  vnet_dev_config_default(&dc);
+  memcpy(dc.mac, o->guest_mac, sizeof dc.mac);
+  dc.max_queue_size = o->queue_size;
+  dc.rx_backlog = o->rx_backlog;
+  dc.batch_min = o->tx_batch_min;
+  dc.batch_max = o->tx_batch_max;
+  dc.kick_latency = vns_lat(o->kick_latency);
+  dc.bugs = sim->device_bugs;
+  if (o->device_features) dc.features = o->device_features;
+  int rc = vnet_dev_init(&sim->own_dev, &dc, sim->mem, sim->sched, sim->fates, sim->trace);
+  if (rc) return rc;
+  sim->dev_up = 1;
+  sim->dev = &sim->own_dev;
+  rc = emu_actor_init(&sim->user, sim->sched, "driver", vns_user_handle, sim);
+  if (rc) return rc;
+  emu_channel_init(&sim->own_dev.irq, &sim->user, VNS_UEV_IRQ, vns_lat(o->irq_latency));
+  emu_channel_init(&sim->own_dev.to_host, &sim->host, VNS_HEV_GUEST_FRAME, vns_lat(o->link_latency));
+  emu_channel_init(&sim->host_to_device, &sim->own_dev.actor, VNET_DEV_EV_FRAME,
+                   vns_lat(o->link_latency));
+  sim->transport = (vns_transport){sim, vnet_dev_transport(&sim->own_dev)};
+  sim->probed = 1;
+  rc = o->driver->probe(o->driver_ctx, sim, &sim->transport);
+  return rc < 0 ? rc : 0;
+}
+
+static int vns_build_user_device(vns_sim *sim) {
+  const vns_sim_opts *o = &sim->opts;
+  int rc = emu_actor_init(&sim->user, sim->sched, "device", vns_user_handle, sim);
+  if (rc) return rc;
+  vnet_drv_opts dopts;
+  vnet_drv_opts_default(&dopts);
+  dopts.queue_size = o->queue_size;
+  dopts.bugs = sim->driver_bugs;
+  dopts.irq_latency = vns_lat(o->irq_latency);
+  dopts.rearm_delay = vns_lat(o->rearm_delay);
+  dopts.store_delay = vns_lat(o->store_delay);
+  if (o->driver_features) dopts.features = o->driver_features;
+  sim->udev_transport = (virtio_transport){sim,
+                                           vns_ud_features,
+                                           vns_ud_set_features,
+                                           vns_ud_get_status,
+                                           vns_ud_set_status,
+                                           vns_ud_read_config,
+                                           vns_ud_queue_max,
+                                           vns_ud_queue_setup,
+                                           vns_ud_notify};
+  rc = vnet_drv_init(&sim->own_drv, &dopts, sim->mem, sim->sched, &sim->udev_transport,
+                     sim->fates, sim->trace);
+  if (rc) return rc;
+  sim->drv_up = 1;
+  sim->drv = &sim->own_drv;
+  emu_channel_init(&sim->kick, &sim->user, VNS_UEV_KICK, vns_lat(o->kick_latency));
+  emu_channel_init(&sim->irq, &sim->own_drv.actor, VNET_DRV_EV_IRQ, vns_lat(o->irq_latency));
+  emu_channel_init(&sim->to_host, &sim->host, VNS_HEV_GUEST_FRAME, vns_lat(o->link_latency));
+  emu_channel_init(&sim->host_to_device, &sim->user, VNS_UEV_FRAME, vns_lat(o->link_latency));
+  rc = vnet_drv_probe(&sim->own_drv);
+  if (rc) return rc;
+  /* the guest stack, as the scenario builds it */
+  net_iface_config gc;
+  net_iface_config_slirp_guest(&gc);
+  gc.ip = o->guest_ip;
+  memcpy(gc.mac, o->guest_mac, sizeof gc.mac);
+  rc = net_iface_init(&sim->guest, &gc, vnet_drv_netdev(&sim->own_drv));
+  if (rc) return rc;
+  sim->guest_up = 1;
+  emu_port_attach(vnet_drv_netdev(&sim->own_drv), net_iface_input, &sim->guest);
+  net_tcp_config tcp;
+  net_tcp_config_default(&tcp);
+  tcp.seed = o->seed ^ VNS_GUEST_TCP_SEED;
+  rc = net_tcp_configure(&sim->guest, &tcp);
+  if (!rc) rc = net_services_start(&sim->services, &sim->guest, NET_SVC_ALL);
+  if (rc) return rc;
+  vnet_drv_set_poll(&sim->own_drv, vns_guest_poll, sim);
+  return 0;
+}
+
+static int vns_build_own(vns_sim *sim) {
+  const vns_sim_opts *o = &sim->opts;
+  sim->mem = &sim->own_mem;
+  sim->sched = &sim->own_sched;
+  sim->trace = &sim->own_trace;
+  sim->fates = &sim->own_fates;
+  sim->poll_horizon_ns = o->start_ns + VNS_QUIET_NS;
+  emu_rng_init(&sim->rng, o->seed);
+  emu_sched_init(&sim->own_sched, &sim->rng, o->start_ns);
+  sim->sched_up = 1;
+  emu_trace_init(&sim->own_trace, &sim->own_sched.now_ns);
+  emu_trace_set_hashing(&sim->own_trace, 1);
+  emu_trace_set_observer(&sim->own_trace, vns_observe, sim);
+  /* the scenario's sizing: rings, RX and TX buffers of both queues, spare */
+  uint64_t qs = o->queue_size;
+  uint64_t size =
+      o->mem_size ? o->mem_size : qs * (16 * 2 + 16 + 2 * VNET_MIN_RX_BUF + 2 * 2048 + 64) + (1u << 20);
+  int rc = gmem_init(&sim->own_mem, GMEM_DEFAULT_BASE, size);
+  if (rc) return rc;
+  sim->mem_up = 1;
+  rc = emu_fates_init(&sim->own_fates, o->queue_size);
+  if (rc) return rc;
+  sim->fates_up = 1;
+  rc = emu_actor_init(&sim->host, &sim->own_sched, "host", vns_host_handle, sim);
+  if (rc) return rc;
+  return o->driver ? vns_build_user_driver(sim) : vns_build_user_device(sim);
+}
+
+VNS_API int vns_sim_new(const vns_sim_opts *o, vns_sim **out) {
+  if (!out) return VNS_EINVAL;
+  *out = NULL;
+  vns_sim_opts defaults;
+  if (!o) {
+    vns_sim_opts_init(&defaults);
+    o = &defaults;
+  }
+  unsigned dbugs, vbugs;
+  int rc = vns_check_opts(o, &dbugs, &vbugs);
+  if (rc) return rc;
+  vns_sim *sim = calloc(1, sizeof *sim);
+  if (!sim) return VNS_ENOMEM;
+  sim->opts = *o;
+  sim->opts.bugs = NULL; /* parsed; the caller's string is not kept */
+  sim->driver_bugs = dbugs;
+  sim->device_bugs = vbugs;
+  sim->mode = o->driver ? VNS_MODE_USER_DRIVER : o->device ? VNS_MODE_USER_DEVICE : VNS_MODE_MODELLED;
+  rc = sim->mode == VNS_MODE_MODELLED ? vns_build_modelled(sim) : vns_build_own(sim);
+  if (rc) {
+    vns_sim_free(sim);
+    return rc;
+  }
+  *out = sim;
+  return 0;
+}
+
+VNS_API void vns_sim_free(vns_sim *sim) {
+  if (!sim) return;
+  if (sim->probed && sim->opts.driver->remove) sim->opts.driver->remove(sim->opts.driver_ctx, sim);
+  if (sim->mode == VNS_MODE_USER_DEVICE && sim->opts.device->remove)
+    sim->opts.device->remove(sim->opts.device_ctx, sim);
+  if (sim->scn) {
+    scn_close(sim->scn);
+    free(sim->scn);
+  }
+  if (sim->sched_up) emu_sched_close(&sim->own_sched);
+  if (sim->services.running) net_services_stop(&sim->services);
+  if (sim->guest_up) net_iface_close(&sim->guest);
+  if (sim->drv_up) vnet_drv_close(&sim->own_drv);
+  if (sim->dev_up) vnet_dev_close(&sim->own_dev);
+  while (sim->vqs) vns_vq_free(sim->vqs);
+  while (sim->dvqs) vns_dvq_free(sim->dvqs);
+  if (sim->fates_up) emu_fates_close(&sim->own_fates);
+  if (sim->mem_up) gmem_close(&sim->own_mem);
+  free(sim->recs);
+  free(sim->viols);
+  free(sim);
+}
+
+/* --- running ------------------------------------------------------------- */
+
+VNS_API int vns_sim_inject(vns_sim *sim, uint64_t at_ns, const void *frame, size_t len) {
+  if (!sim || !frame || len == 0) return VNS_EINVAL;
+  if (sim->finished) return VNS_ESTATE;
+  if (sim->scn) return scn_inject_at(sim->scn, at_ns, frame, len);
+  if (at_ns + VNS_QUIET_NS > sim->poll_horizon_ns) sim->poll_horizon_ns = at_ns + VNS_QUIET_NS;
+  return emu_actor_post(&sim->host, at_ns, VNS_HEV_INJECT, 0, 0, frame, len);
+}
+
+VNS_API int64_t vns_sim_run(vns_sim *sim, uint64_t until_ns) {
+  if (!sim) return VNS_EINVAL;
+  if (sim->finished) return VNS_ESTATE;
+  uint64_t n = emu_sched_run(sim->sched, until_ns, sim->opts.max_events);
+  if (sim->store_failed) return VNS_ENOMEM;
+  uint64_t next = emu_sched_next_at(sim->sched);
+  if (n == sim->opts.max_events && next != EMU_TIME_NEVER && next <= until_ns) return VNS_ELIMIT;
+  return n > INT64_MAX ? INT64_MAX : (int64_t)n;
+}
+
+VNS_API uint64_t vns_sim_now(const vns_sim *sim) { return sim ? sim->sched->now_ns : 0; }
+
+VNS_API int vns_sim_finish(vns_sim *sim) {
+  if (!sim) return VNS_EINVAL;
+  if (sim->finished) return VNS_ESTATE;
+  sim->finished = 1;
+  if (sim->scn) {
+    scn_finish(sim->scn);
+    return 0;
+  }
+  if (sim->dev) vnet_dev_finish(sim->dev);
+  emu_fates_finish(sim->fates, sim->sched->now_ns);
+  return 0;
+}
+
+/* --- fates --------------------------------------------------------------- */
+
+static int vns_fate_from_name(const char *name, emu_fate *out) {
+  if (!name) return VNS_EINVAL;
+  for (int f = 0; f < EMU_FATE_COUNT; f++)
+    if (strcmp(emu_fate_name((emu_fate)f), name) == 0) {
+      *out = (emu_fate)f;
+      return 0;
+    }
+  return VNS_ENOENT;
+}
+
+VNS_API size_t vns_sim_frame_count(const vns_sim *sim) { return sim ? sim->fates->nframes : 0; }
+
+VNS_API const char *vns_sim_frame_fate(const vns_sim *sim, size_t i) {
+  if (!sim || i >= sim->fates->nframes) return NULL;
+  return emu_fate_name(sim->fates->frames[i].fate);
+}
+
+VNS_API int vns_sim_frame_times(const vns_sim *sim, size_t i, uint64_t *entered_ns,
+                                uint64_t *fated_ns) {
+  if (!sim || i >= sim->fates->nframes) return VNS_EINVAL;
+  const emu_fate_rec *r = &sim->fates->frames[i];
+  if (entered_ns) *entered_ns = r->entered_ns;
+  if (fated_ns) *fated_ns = r->fate == EMU_FATE_PENDING ? 0 : r->fated_ns;
+  return 0;
+}
+
+VNS_API int vns_sim_fate_count(const vns_sim *sim, const char *fate, uint64_t *out) {
+  if (!sim || !out) return VNS_EINVAL;
+  emu_fate f;
+  int rc = vns_fate_from_name(fate, &f);
+  if (rc) return rc;
+  if (f == EMU_FATE_PENDING) {
+    /* the ledger counts final fates only */
+    uint64_t n = 0;
+    for (size_t i = 0; i < sim->fates->nframes; i++) n += sim->fates->frames[i].fate == f;
+    *out = n;
+  } else {
+    *out = sim->fates->counts[f];
+  }
+  return 0;
+}
+
+int vns_fate_lookup(const char *name, int *fate) {
+  emu_fate f;
+  int rc = vns_fate_from_name(name, &f);
+  if (!rc) *fate = (int)f;
+  return rc;
+}
+
+/* --- counters ------------------------------------------------------------ */
+
+enum { VNS_CG_DEVICE, VNS_CG_DRIVER, VNS_CG_SIM };
+
+#define VNS_DEV_C(name, field) {"device." name, VNS_CG_DEVICE, offsetof(vnet_dev_stats, field)}
+#define VNS_DRV_C(name, field) {"driver." name, VNS_CG_DRIVER, offsetof(vnet_drv_stats, field)}
+static const struct {
+  const char *name;
+  int group;
+  size_t off;
+} vns_counters[] = {
+    VNS_DEV_C("rx_frames", rx_frames),
+    VNS_DEV_C("rx_bytes", rx_bytes),
+    VNS_DEV_C("rx_backlogged", rx_backlogged),
+    VNS_DEV_C("tx_frames", tx_frames),
+    VNS_DEV_C("tx_bytes", tx_bytes),
+    VNS_DEV_C("tx_bad_chains", tx_bad_chains),
+    VNS_DEV_C("kicks_rx", kicks[VNET_RXQ]),
+    VNS_DEV_C("kicks_tx", kicks[VNET_TXQ]),
+    VNS_DEV_C("interrupts", interrupts),
+    VNS_DEV_C("interrupts_suppressed", interrupts_suppressed),
+    VNS_DEV_C("pops_rx", pops[VNET_RXQ]),
+    VNS_DEV_C("pops_tx", pops[VNET_TXQ]),
+    VNS_DRV_C("rx_frames", rx_frames),
+    VNS_DRV_C("rx_bytes", rx_bytes),
+    VNS_DRV_C("rx_empty", rx_empty),
+    VNS_DRV_C("rx_reposted", rx_reposted),
+    VNS_DRV_C("rx_bad_used", rx_bad_used),
+    VNS_DRV_C("tx_frames", tx_frames),
+    VNS_DRV_C("tx_bytes", tx_bytes),
+    VNS_DRV_C("tx_ring_full", tx_ring_full),
+    VNS_DRV_C("tx_reclaimed", tx_reclaimed),
+    VNS_DRV_C("tx_bad_used", tx_bad_used),
+    VNS_DRV_C("kicks_rx", kicks[VNET_RXQ]),
+    VNS_DRV_C("kicks_tx", kicks[VNET_TXQ]),
+    VNS_DRV_C("kicks_suppressed_rx", kicks_suppressed[VNET_RXQ]),
+    VNS_DRV_C("kicks_suppressed_tx", kicks_suppressed[VNET_TXQ]),
+    VNS_DRV_C("interrupts", interrupts),
+    VNS_DRV_C("interrupts_spurious", interrupts_spurious),
+    {"host.frames_sent", VNS_CG_SIM, 0},
+    {"host.frames_received", VNS_CG_SIM, 1},
+    {"trace.events", VNS_CG_SIM, 2},
+    {"violations", VNS_CG_SIM, 3},
+};
+
+VNS_API const char *vns_counter_name(size_t i) {
+  return i < sizeof vns_counters / sizeof vns_counters[0] ? vns_counters[i].name : NULL;
+}
+
+VNS_API int vns_sim_counter(const vns_sim *sim, const char *name, uint64_t *out) {
+  if (!sim || !name || !out) return VNS_EINVAL;
+  for (size_t i = 0; i < sizeof vns_counters / sizeof vns_counters[0]; i++) {
+    if (strcmp(vns_counters[i].name, name) != 0) continue;
+    const uint8_t *base;
+    switch (vns_counters[i].group) {
+      case VNS_CG_DEVICE:
+        if (!sim->dev) return VNS_ENOTSUP;
+        base = (const uint8_t *)&sim->dev->stats;
+        break;
+      case VNS_CG_DRIVER:
+        if (!sim->drv) return VNS_ENOTSUP;
+        base = (const uint8_t *)&sim->drv->stats;
+        break;
+      default: {
+        uint64_t v[4] = {sim->scn ? sim->scn->injected : sim->host_sent,
+                         sim->scn ? sim->scn->guest_frames : sim->host_received,
+                         sim->trace->events, sim->nviols};
+        *out = v[vns_counters[i].off];
+        return 0;
+      }
+    }
+    memcpy(out, base + vns_counters[i].off, sizeof *out);
+    return 0;
+  }
+  return VNS_ENOENT;
+}
+
+/* --- rings and status ---------------------------------------------------- */
+
+VNS_API int vns_sim_ring(const vns_sim *sim, uint16_t q, vns_ring_state *out) {
+  if (!sim || !out || q >= VNET_NUM_QUEUES) return VNS_EINVAL;
+  memset(out, 0, sizeof *out);
+  out->driver_last_used = out->device_last_avail = -1;
+  const vq_layout *l = NULL;
+  if (sim->dev) {
+    if (sim->dev->q[q].enabled) {
+      l = &sim->dev->q[q].layout;
+      out->device_last_avail = sim->dev->q[q].vq.last_avail_idx;
+    }
+  } else if (sim->drv) {
+    const vq_drv *dq = q == VNET_RXQ ? &sim->drv->rxq : &sim->drv->txq;
+    if (dq->layout.size) l = &dq->layout;
+  }
+  if (!l) return VNS_ESTATE;
+  if (sim->drv) out->driver_last_used = (q == VNET_RXQ ? &sim->drv->rxq : &sim->drv->txq)->last_used_idx;
+  out->layout = (vns_ring_layout){l->size, l->desc, l->avail, l->used};
+  /* The ring was accepted inside guest memory, so these reads are in range. */
+  gmem_read_le16(sim->mem, vq_avail_flags_addr(l), &out->avail_flags);
+  gmem_read_le16(sim->mem, vq_avail_idx_addr(l), &out->avail_idx);
+  gmem_read_le16(sim->mem, vq_used_event_addr(l), &out->used_event);
+  gmem_read_le16(sim->mem, vq_used_flags_addr(l), &out->used_flags);
+  gmem_read_le16(sim->mem, vq_used_idx_addr(l), &out->used_idx);
+  gmem_read_le16(sim->mem, vq_avail_event_addr(l), &out->avail_event);
+  return 0;
+}
+
+VNS_API uint8_t vns_sim_device_status(const vns_sim *sim) {
+  if (!sim) return 0;
+  if (sim->dev) return sim->dev->status;
+  return sim->opts.device->get_status(sim->opts.device_ctx, (vns_sim *)sim);
+}
+
+/* --- violations and the trace -------------------------------------------- */
+
+VNS_API size_t vns_sim_violation_count(const vns_sim *sim) { return sim ? sim->nviols : 0; }
+
+VNS_API int vns_sim_violation(const vns_sim *sim, size_t i, vns_violation *out) {
+  if (!sim || !out || i >= sim->nviols) return VNS_EINVAL;
+  *out = sim->viols[i];
+  return 0;
+}
+
+VNS_API size_t vns_sim_trace_count(const vns_sim *sim) { return sim ? sim->nrecs : 0; }
+
+VNS_API int vns_sim_trace_event(const vns_sim *sim, size_t i, vns_trace_event *out) {
+  if (!sim || !out) return VNS_EINVAL;
+  if (!sim->opts.keep_trace) return VNS_ENOTSUP;
+  if (i >= sim->nrecs) return VNS_EINVAL;
+  vns_event_from_rec(&sim->recs[i], out);
+  return 0;
+}
+
+VNS_API uint64_t vns_sim_trace_hash(const vns_sim *sim) { return sim ? sim->trace->hash : 0; }
+
+VNS_API int vns_trace_format(const vns_trace_event *ev, char *buf, size_t cap) {
+  if (!ev || !buf || !ev->event || !ev->actor) return VNS_EINVAL;
+  int kind = -1;
+  for (int k = 0; k < EMU_TR_KIND_COUNT; k++)
+    if (strcmp(emu_trace_kind_name((emu_trace_kind)k), ev->event) == 0) kind = k;
+  if (kind < 0) return VNS_ENOENT;
+  emu_trace_rec r = {ev->t_ns, ev->actor, (emu_trace_kind)kind, ev->queue, ev->head,
+                     ev->idx,  ev->len,   ev->frame,           ev->detail};
+  /* Formatted in full first: emu_trace_format truncates silently, and a
+   * caller comparing lines must know when its buffer was short. */
+  char line[512];
+  int n = emu_trace_format(&r, line, sizeof line);
+  if (n < 0 || (size_t)n + 1 >= sizeof line) return VNS_ENOSPC;
+  if ((size_t)n + 1 > cap) return VNS_ENOSPC;
+  memcpy(buf, line, (size_t)n + 1);
+  return n;
+}

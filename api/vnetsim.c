@@ -1,0 +1,106 @@
+/* libvnetsim's public API layer: version, errors, the bug catalogue and
+ * host-side frame builders.
+ *
+ * Why a top-level api/ folder: the folders of vnetsim tell its architecture
+ * (emu <- virtio, stack <- cli), and the public surface fits none of them.
+ * It reaches into every layer (the scenario in cli/scn*.c, the device and
+ * driver models in virtio/, guest memory and the trace in emu/), so it cannot
+ * live in a lower folder without making that folder reach upward; and cli/ is
+ * the command, whose code is free to change its output and options, while
+ * what lives here is a contract with other people's programs: the vns_
+ * prefix, opaque handles, negative error codes, exported symbols. Keeping the
+ * contract in its own folder, beside its headers in include/vnetsim/, makes
+ * every change to it visible in review as a change to api/ or include/, and
+ * lets the shared library export exactly what is here (VNS_API) and nothing
+ * from the layers under it. Like cli/, it may include everything; nothing
+ * includes it. */
+#include <string.h>
+
+#include "api/internal.h"
+#include "emu/err.h"
+#include "virtio/vbug.h"
+#include "vnetsim/version.h"
+
+/* The public codes are the internal ones, so a code from any layer passes
+ * through unchanged; these pin that. */
+_Static_assert((int)VNS_EINVAL == (int)EMU_EINVAL &&
+                   (int)VNS_ENOMEM == (int)EMU_ENOMEM &&
+                   (int)VNS_ERANGE == (int)EMU_ERANGE &&
+                   (int)VNS_EAGAIN == (int)EMU_EAGAIN &&
+                   (int)VNS_ENOSPC == (int)EMU_ENOSPC &&
+                   (int)VNS_EPROTO == (int)EMU_EPROTO &&
+                   (int)VNS_EIO == (int)EMU_EIO &&
+                   (int)VNS_ENOTSUP == (int)EMU_ENOTSUP &&
+                   (int)VNS_EFORMAT == (int)EMU_EFORMAT &&
+                   (int)VNS_ESTATE == (int)EMU_ESTATE,
+               "public error codes mirror emu_err");
+_Static_assert(VNS_BUG_RX_NO_RECYCLE == VBUG_RX_NO_RECYCLE && VNS_BUG_RX_LAST_ONLY == VBUG_RX_LAST_ONLY &&
+                   VNS_BUG_RX_NO_IRQ_WAKE == VBUG_RX_NO_IRQ_WAKE &&
+                   VNS_BUG_TX_NO_RECLAIM == VBUG_TX_NO_RECLAIM && VNS_BUG_TX_NO_KICK == VBUG_TX_NO_KICK &&
+                   VNS_BUG_KICK_BEFORE_PUBLISH == VBUG_KICK_BEFORE_PUBLISH &&
+                   VNS_BUG_LEGACY_HDR == VBUG_LEGACY_HDR &&
+                   VNS_BUG_USED_EVENT_STALE == VBUG_USED_EVENT_STALE &&
+                   VNS_BUG_IRQ_NO_RECHECK == VBUG_IRQ_NO_RECHECK &&
+                   VNS_BUG_USED_SLOT_MOD_256 == VBUG_USED_SLOT_MOD_256 &&
+                   VNS_BUG_TX_LAST_ONLY == VBUG_TX_LAST_ONLY && VNS_BUG_REDOX == VBUG_REDOX &&
+                   VNS_BUG_DEV_USED_EVENT_EQUAL == VBUG_DEV_USED_EVENT_EQUAL,
+               "public bug bits mirror virtio/vbug.h");
+_Static_assert(VNS_STATUS_DEVICE_NEEDS_RESET == VIRTIO_STATUS_DEVICE_NEEDS_RESET &&
+                   VNS_NET_HDR_LEN == VNET_HDR_LEN && VNS_NET_MIN_RX_BUF == VNET_MIN_RX_BUF &&
+                   VNS_F_EVENT_IDX == VIRTIO_F_EVENT_IDX && VNS_F_VERSION_1 == VIRTIO_F_VERSION_1,
+               "public virtio constants mirror virtio/");
+
+VNS_API const char *vns_version(void) { return VNS_VERSION_STRING; }
+
+static const struct {
+  int code;
+  const char *name, *text;
+} vns_own_errors[] = {
+    {VNS_ENOENT, "VNS_ENOENT", "no such name"},
+    {VNS_ELIMIT, "VNS_ELIMIT", "event limit reached with events still due"},
+};
+
+VNS_API const char *vns_errname(int err) {
+  for (size_t i = 0; i < sizeof vns_own_errors / sizeof vns_own_errors[0]; i++)
+    if (vns_own_errors[i].code == err) return vns_own_errors[i].name;
+  /* The shared codes' names, with the public prefix ("EMU_EINVAL" -> "VNS_EINVAL"). */
+  static const char *const shared[] = {"VNS_OK",     "VNS_EINVAL", "VNS_ENOMEM", "VNS_ERANGE",
+                                       "VNS_EAGAIN", "VNS_ENOSPC", "VNS_EPROTO", "VNS_EIO",
+                                       "VNS_ENOTSUP", "VNS_EFORMAT", "VNS_ESTATE"};
+  if (err <= 0 && err >= VNS_ESTATE) return shared[-err];
+  return "VNS_E?";
+}
+
+VNS_API const char *vns_strerror(int err) {
+  for (size_t i = 0; i < sizeof vns_own_errors / sizeof vns_own_errors[0]; i++)
+    if (vns_own_errors[i].code == err) return vns_own_errors[i].text;
+  return emu_strerror(err);
+}
+
+VNS_API int vns_bug_parse(const char *list, unsigned *driver_bugs, unsigned *device_bugs) {
+  if (!list || !driver_bugs || !device_bugs) return VNS_EINVAL;
+  /* vbug_parse's EINVAL means "an unknown name": ours is ENOENT. */
+  return vbug_parse(list, driver_bugs, device_bugs) ? VNS_ENOENT : 0;
+}
+
+VNS_API const char *vns_bug_name(size_t i) {
+  size_t n;
+  const vbug_info *cat = vbug_catalogue(&n);
+  return i < n ? cat[i].name : NULL;
+}
+
+VNS_API size_t vns_frame_arp_request(uint8_t *buf, size_t cap, uint32_t target_ip) {
+  if (!buf) return 0;
+  net_iface_config host;
+  net_iface_config_slirp_host(&host);
+  return scn_frame_arp_request(buf, cap, &host, target_ip);
+}
+
+VNS_API size_t vns_frame_ping(uint8_t *buf, size_t cap, const uint8_t dst_mac[6], uint32_t dst_ip,
+                              uint16_t seq, size_t frame_len) {
+  if (!buf || !dst_mac) return 0;
+  net_iface_config host;
+  net_iface_config_slirp_host(&host);
+  /* the identifier the scenario's own host peer uses for its pings */
+  return scn_frame_icmp_echo(buf, cap, NET_ICMP_ECHO_REQUEST, &host, dst_mac, dst_ip, 0x7653, seq, frame_len);
+}

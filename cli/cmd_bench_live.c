@@ -1,0 +1,233 @@
+/* `vnetsim bench --live`: TCP echo throughput through libslirp and the
+ * simulated guest, next to the same client against a plain echo server on
+ * the same libuv loop, in the same run. The ratio is what the simulated
+ * machine (device, rings, driver, guest TCP) costs on top of loopback. */
+#define _POSIX_C_SOURCE 200809L /* uv.h, poll, sockets */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "cli/cmd.h"
+#include "emu/clock.h"
+#include "emu/err.h"
+#include "emu/live.h"
+
+/* --- the plain echo server: libuv only, no simulation ------------------- */
+
+typedef struct blive_conn {
+  uv_tcp_t h;
+  struct blive_conn *next, **prev;
+} blive_conn;
+
+typedef struct blive_server {
+  uv_tcp_t listener;
+  blive_conn *conns;
+  uint16_t port;
+} blive_server;
+
+typedef struct blive_write {
+  uv_write_t req;
+  char *data;
+} blive_write;
+
+static void blive_conn_closed(uv_handle_t *h) {
+  blive_conn *c = h->data;
+  if (c->next) c->next->prev = c->prev;
+  *c->prev = c->next;
+  free(c);
+}
+
+static void blive_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  (void)h;
+  buf->base = malloc(hint);
+  buf->len = buf->base ? hint : 0;
+}
+
+static void blive_written(uv_write_t *req, int status) {
+  (void)status;
+  blive_write *w = (blive_write *)req;
+  free(w->data);
+  free(w);
+}
+
+static void blive_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  if (n > 0) {
+    blive_write *w = malloc(sizeof *w);
+    if (w) {
+      w->data = buf->base; /* the write takes the buffer over */
+      uv_buf_t out = uv_buf_init(buf->base, (unsigned)n);
+      if (uv_write(&w->req, s, &out, 1, blive_written) == 0) return;
+      free(w);
+    }
+  } else if (n < 0 && !uv_is_closing((uv_handle_t *)s)) {
+    uv_close((uv_handle_t *)s, blive_conn_closed); /* EOF or error */
+  }
+  free(buf->base);
+}
+
+static void blive_accept(uv_stream_t *listener, int status) {
+  blive_server *srv = listener->data;
+  if (status < 0) return;
+  blive_conn *c = calloc(1, sizeof *c);
+  if (!c) return;
+  uv_tcp_init(listener->loop, &c->h);
+  c->h.data = c;
+  c->next = srv->conns;
+  c->prev = &srv->conns;
+  if (srv->conns) srv->conns->prev = &c->next;
+  srv->conns = c;
+  if (uv_accept(listener, (uv_stream_t *)&c->h) == 0)
+    uv_read_start((uv_stream_t *)&c->h, blive_alloc, blive_read);
+  else
+    uv_close((uv_handle_t *)&c->h, blive_conn_closed);
+}
+
+static int blive_server_start(blive_server *srv, uv_loop_t *loop) {
+  memset(srv, 0, sizeof *srv);
+  struct sockaddr_in sa;
+  uv_ip4_addr("127.0.0.1", 0, &sa);
+  uv_tcp_init(loop, &srv->listener);
+  srv->listener.data = srv;
+  if (uv_tcp_bind(&srv->listener, (const struct sockaddr *)&sa, 0) ||
+      uv_listen((uv_stream_t *)&srv->listener, 16, blive_accept))
+    return EMU_EIO;
+  int len = sizeof sa;
+  if (uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&sa, &len)) return EMU_EIO;
+  srv->port = ntohs(sa.sin_port);
+  return 0;
+}
+
+/* With the loop stopped: close what is left (emu_live_free runs the loop
+ * once more to finish the closes). */
+static void blive_server_close(blive_server *srv) {
+  for (blive_conn *c = srv->conns; c; c = c->next)
+    if (!uv_is_closing((uv_handle_t *)&c->h)) uv_close((uv_handle_t *)&c->h, blive_conn_closed);
+  uv_close((uv_handle_t *)&srv->listener, NULL);
+}
+
+/* --- the client ---------------------------------------------------------- */
+
+/* Sends `bytes` to 127.0.0.1:port and reads the echo, both at once; returns
+ * the wall time from connect to the last byte, or 0 when the echo was short,
+ * wrong or slower than 60 s. */
+static uint64_t blive_client(uint16_t port, size_t bytes) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sa.sin_port = htons(port);
+  uint64_t t0 = emu_wallclock_ns();
+  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+    close(fd);
+    return 0;
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  static uint8_t out[65536], in[65536];
+  for (size_t i = 0; i < sizeof out; i++) out[i] = (uint8_t)(i * 131 + 7);
+  size_t sent = 0, got = 0;
+  int ok = 1;
+  uint64_t deadline = t0 + 60000000000ull;
+  while (ok && got < bytes && emu_wallclock_ns() < deadline) {
+    struct pollfd p = {fd, (short)(POLLIN | (sent < bytes ? POLLOUT : 0)), 0};
+    if (poll(&p, 1, 100) < 0 && errno != EINTR) break;
+    if ((p.revents & POLLOUT) && sent < bytes) {
+      size_t off = sent % sizeof out, k = sizeof out - off;
+      if (k > bytes - sent) k = bytes - sent;
+      ssize_t w = send(fd, out + off, k, 0);
+      if (w > 0) sent += (size_t)w;
+    }
+    if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t r = recv(fd, in, sizeof in, 0);
+      if (r <= 0 && !(r < 0 && errno == EAGAIN)) ok = 0;
+      for (ssize_t j = 0; j < r; j++)
+        if (in[j] != out[(got + (size_t)j) % sizeof out]) ok = 0;
+      if (r > 0) got += (size_t)r;
+    }
+  }
+  uint64_t t = emu_wallclock_ns() - t0;
+  close(fd);
+  return ok && got == bytes ? t : 0;
+}
+
+/* --- the run ----------------------------------------------------------------- */
+
+typedef struct blive_thread {
+  scn_live *sl;
+  int rc;
+} blive_thread;
+
+static void *blive_loop_thread(void *arg) {
+  blive_thread *t = arg;
+  t->rc = scn_live_run(t->sl, 0);
+  return NULL;
+}
+
+int cli_bench_live(FILE *out, const scn_config *cfg, size_t bytes, int json) {
+  static scn_live_config lc;
+  scn_live_config_default(&lc);
+  lc.scn = *cfg;
+  char err[512];
+  if (scn_hostfwd_parse("tcp:127.0.0.1:0-:8023", &lc.fwds[0], err, sizeof err))
+    return cli_error("bench", CLI_EXIT_FAIL, "%s", err);
+  lc.nfwds = 1;
+  static scn_live sl;
+  int rc = scn_live_init(&sl, &lc, err, sizeof err);
+  if (rc) return cli_error("bench", CLI_EXIT_FAIL, "--live: %s", err);
+  signal(SIGPIPE, SIG_IGN);
+  /* Both servers on the one loop, set up before its thread starts: the
+   * loop is touched by one thread at a time. */
+  static blive_server srv;
+  if (blive_server_start(&srv, emu_live_loop(sl.live))) {
+    scn_live_close(&sl);
+    return cli_error("bench", CLI_EXIT_FAIL, "--live: cannot start the loopback echo server");
+  }
+  blive_thread th = {&sl, 0};
+  pthread_t tid;
+  if (pthread_create(&tid, NULL, blive_loop_thread, &th)) {
+    blive_server_close(&srv);
+    scn_live_close(&sl);
+    return cli_error("bench", CLI_EXIT_FAIL, "--live: cannot start the loop thread");
+  }
+  uint64_t t_sim = blive_client(sl.fwds[0].bound_port, bytes);
+  uint64_t t_plain = blive_client(srv.port, bytes);
+  emu_live_request_stop(sl.live);
+  pthread_join(tid, NULL);
+  blive_server_close(&srv);
+  scn_live_finish(&sl);
+  if (!t_sim || !t_plain) {
+    scn_live_close(&sl);
+    return cli_error("bench", CLI_EXIT_FAIL, "--live: the %s echo came back short or wrong",
+                     !t_sim ? "simulated guest's" : "loopback server's");
+  }
+  double mb = (double)bytes / 1e6;
+  double sim = mb / ((double)t_sim / 1e9), plain = mb / ((double)t_plain / 1e9);
+  if (json) {
+    fprintf(out,
+            "{\"command\":\"bench\",\"live\":{\"bytes\":%zu,\"through_slirp_mb_s\":%.1f,"
+            "\"loopback_mb_s\":%.1f,\"ratio\":%.4f,\"inbound_frames\":%zu}}\n",
+            bytes, sim, plain, sim / plain, sl.s.fates.nframes);
+  } else {
+    fprintf(out, "live TCP echo of %.1f MB (seed %" PRIu64 ", queue %u):\n", mb, cfg->seed,
+            cfg->queue_size);
+    fprintf(out, "  through slirp + simulated guest  %8.1f MB/s  (%zu frames in, %" PRIu64
+                 " out)\n",
+            sim, sl.s.fates.nframes, sl.s.guest_frames);
+    fprintf(out, "  plain loopback echo (libuv)      %8.1f MB/s\n", plain);
+    fprintf(out, "  ratio                            %8.4f\n", sim / plain);
+  }
+  scn_live_close(&sl);
+  return th.rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}

@@ -1,0 +1,228 @@
+/* getopt_long, isatty, fileno: POSIX and GNU declarations. */
+#define _GNU_SOURCE
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cmd.h"
+#include "emu/err.h"
+#include "emu/live.h"
+
+static const char run_usage[] =
+    "usage: vnetsim run [--hostfwd SPEC]... [--pcap FILE] [--record FILE] [--duration-s N]\n"
+    "                   [OPTIONS]\n"
+    "\n"
+    "Runs the simulated guest in real time behind libslirp (user-mode NAT, no\n"
+    "privileges): what you send to a forwarded port crosses slirp, the device, the\n"
+    "RX ring, the driver and the guest's TCP stack, and comes back through the TX\n"
+    "ring. The guest is 10.0.2.15, its gateway 10.0.2.2, DNS 10.0.2.3; at start it\n"
+    "pings the gateway and prints the round trip. Ctrl-C (or SIGTERM) prints the\n"
+    "summary and exits 0. While stderr is a terminal a status line shows frames,\n"
+    "drops and RX ring occupancy.\n"
+    "\n"
+    "The guest serves TCP echo on 8023, HTTP on 80 (GET /stats: its counters as\n"
+    "JSON), discard on 9, UDP echo on 7.\n"
+    "\n"
+    "  --hostfwd SPEC   forward a host port to the guest, as QEMU's hostfwd=:\n"
+    "                   tcp|udp:[hostaddr]:hostport-[guestaddr]:guestport; hostaddr\n"
+    "                   defaults to 127.0.0.1, hostport 0 lets the kernel choose (the\n"
+    "                   port is printed). Repeatable. Default: tcp:127.0.0.1:8023-:8023\n"
+    "                   and tcp:127.0.0.1:8080-:80\n"
+    "  --pcap FILE      write both directions as seen on the link (virtual ns since start)\n"
+    "  --record FILE    write the host->guest frames with their arrival times; 'vnetsim\n"
+    "                   replay FILE' with the same --seed replays the inbound side\n"
+    "  --duration-s N   stop after N seconds (default: run until Ctrl-C)\n"
+    "%s"
+    "  -h, --help       this text\n";
+
+enum { RUN_OPT_HOSTFWD = CLI_OPT_SHARED_END + 1, RUN_OPT_PCAP, RUN_OPT_RECORD, RUN_OPT_DURATION };
+
+#define RUN_STATUS_PERIOD_NS 250000000ull
+
+typedef struct run_ui {
+  scn_live *sl;
+  int status;       /* stderr is a terminal: keep a status line */
+  int status_shown;
+  int ping_reported;
+  int json;
+} run_ui;
+
+static void run_report_ping(run_ui *ui) {
+  if (ui->ping_reported || ui->json) return;
+  uint64_t rtt = 0;
+  net_ping_state st = scn_live_gateway_ping(ui->sl, &rtt);
+  if (st == NET_PING_PENDING) return;
+  ui->ping_reported = 1;
+  if (ui->status_shown) fputs("\r\033[K", stderr);
+  if (st == NET_PING_REPLIED)
+    printf("guest ping 10.0.2.2: reply after %.3f ms (guest -> slirp -> guest)\n", (double)rtt / 1e6);
+  else
+    printf("guest ping 10.0.2.2: no reply within 1 s\n");
+  fflush(stdout);
+}
+
+static void run_on_tick(void *ctx, uint64_t now_ns) {
+  (void)now_ns;
+  run_ui *ui = ctx;
+  run_report_ping(ui);
+  if (!ui->status) return;
+  const scn *s = &ui->sl->s;
+  uint64_t drops = 0;
+  for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT; i++)
+    if (!emu_fate_is_success((emu_fate)i)) drops += s->fates.counts[i];
+  /* Buffers the driver has offered and the device has not used yet. */
+  uint16_t offered = (uint16_t)(s->drv.rxq.avail_idx_published -
+                                s->dev.q[VNET_RXQ].vq.used_idx_published);
+  fprintf(stderr,
+          "\r\033[Kframes in %zu out %" PRIu64 "  drops %" PRIu64 " (rx_no_buffer %" PRIu64
+          ")  rx ring %u/%u buffers posted",
+          s->fates.nframes, s->guest_frames, drops, s->fates.counts[EMU_FATE_RX_NO_BUFFER],
+          (unsigned)offered, s->drv.rxq.layout.size);
+  ui->status_shown = 1;
+}
+
+int cmd_run(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"hostfwd", required_argument, NULL, RUN_OPT_HOSTFWD},
+      {"pcap", required_argument, NULL, RUN_OPT_PCAP},
+      {"record", required_argument, NULL, RUN_OPT_RECORD},
+      {"duration-s", required_argument, NULL, RUN_OPT_DURATION},
+      {"help", no_argument, NULL, 'h'},
+      CLI_SIM_LONG_OPTIONS,
+      {NULL, 0, NULL, 0}};
+  cli_sim_opts o;
+  cli_sim_opts_default(&o, "run");
+  static scn_live_config lc;
+  scn_live_config_default(&lc);
+  uint64_t duration_s = 0;
+  char why[256];
+  int c;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    switch (c) {
+      case 'h':
+        printf(run_usage, cli_sim_options_help);
+        return CLI_EXIT_OK;
+      case RUN_OPT_HOSTFWD:
+        if (lc.nfwds == SCN_LIVE_MAX_FWDS)
+          return cli_error("run", CLI_EXIT_USAGE, "--hostfwd: at most %d forwards",
+                           SCN_LIVE_MAX_FWDS);
+        if (scn_hostfwd_parse(optarg, &lc.fwds[lc.nfwds], why, sizeof why))
+          return cli_error("run", CLI_EXIT_USAGE, "--hostfwd: %s", why);
+        lc.nfwds++;
+        break;
+      case RUN_OPT_PCAP:
+        lc.pcap_path = optarg;
+        break;
+      case RUN_OPT_RECORD:
+        lc.record_path = optarg;
+        break;
+      case RUN_OPT_DURATION:
+        if (cli_parse_uint(optarg, 1, 86400 * 365, &duration_s))
+          return cli_error("run", CLI_EXIT_USAGE,
+                           "--duration-s: '%s' is not a number of seconds from 1", optarg);
+        break;
+      case '?':
+        return cli_error("run", CLI_EXIT_USAGE, "unknown or incomplete option '%s' (see --help)",
+                         argv[optind - 1]);
+      default: {
+        int rc = cli_sim_opt(&o, c, optarg);
+        if (rc) return rc;
+      }
+    }
+  }
+  if (optind < argc)
+    return cli_error("run", CLI_EXIT_USAGE, "unexpected argument '%s' (see --help)", argv[optind]);
+
+  FILE *trace = NULL;
+  int rc = cli_open_trace("run", &o, &trace);
+  if (rc) return rc;
+  lc.scn = o.cfg;
+  /* A live run has no end of its own to hash towards; the trace file is
+   * the record, the hash is still printed. */
+  static scn_live sl;
+  char err[512];
+  rc = scn_live_init(&sl, &lc, err, sizeof err);
+  if (rc) {
+    if (trace) fclose(trace);
+    return cli_error("run", rc == EMU_EIO ? CLI_EXIT_USAGE : CLI_EXIT_FAIL, "%s", err);
+  }
+  /* slirp writes to sockets whose peer may be gone: an EPIPE, not a death */
+  signal(SIGPIPE, SIG_IGN);
+  rc = emu_live_catch_signals(sl.live);
+  if (rc) {
+    scn_live_close(&sl);
+    if (trace) fclose(trace);
+    return cli_error("run", CLI_EXIT_FAIL, "cannot catch SIGINT/SIGTERM: %s", emu_strerror(rc));
+  }
+
+  run_ui ui = {.sl = &sl, .status = isatty(fileno(stderr)), .json = o.json};
+  uint32_t ip = o.cfg.guest.ip;
+  /* With --json stdout carries one object at the end; where to connect goes
+   * to stderr, so that a script can still find a kernel-chosen port. */
+  FILE *info = o.json ? stderr : stdout;
+  {
+    fprintf(info, "vnetsim run: guest %u.%u.%u.%u behind libslirp (gateway .2, DNS .3), queue %u, "
+           "seed %" PRIu64 "%s%s\n",
+           ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, o.cfg.queue_size, o.cfg.seed,
+           o.cfg.bugs || o.cfg.dev_bugs ? ", bugs: " : "",
+           o.cfg.bugs || o.cfg.dev_bugs ? vbug_names(o.cfg.bugs, o.cfg.dev_bugs, err, sizeof err)
+                                        : "");
+    for (size_t i = 0; i < sl.nfwds; i++) {
+      const scn_hostfwd *f = &sl.fwds[i];
+      char hint[96] = "";
+      if (!f->udp && f->guest_port == NET_SVC_PORT_TCP_ECHO)
+        snprintf(hint, sizeof hint, "   try: nc %u.%u.%u.%u %u", f->host_ip >> 24,
+                 (f->host_ip >> 16) & 255, (f->host_ip >> 8) & 255, f->host_ip & 255,
+                 f->bound_port);
+      else if (!f->udp && f->guest_port == NET_SVC_PORT_HTTP)
+        snprintf(hint, sizeof hint, "   try: curl http://%u.%u.%u.%u:%u/stats", f->host_ip >> 24,
+                 (f->host_ip >> 16) & 255, (f->host_ip >> 8) & 255, f->host_ip & 255,
+                 f->bound_port);
+      fprintf(info, "  forwarding %s %u.%u.%u.%u:%u -> guest :%u%s\n", f->udp ? "udp" : "tcp",
+             f->host_ip >> 24, (f->host_ip >> 16) & 255, (f->host_ip >> 8) & 255,
+             f->host_ip & 255, f->bound_port, f->guest_port, hint);
+    }
+    fprintf(info, "%s\n",
+            duration_s ? "running (Ctrl-C to stop early)" : "running; Ctrl-C to stop");
+    fflush(info);
+  }
+  emu_live_set_tick(sl.live, run_on_tick, &ui, RUN_STATUS_PERIOD_NS);
+  rc = scn_live_run(&sl, duration_s * 1000000000ull);
+  if (ui.status_shown) fputs("\r\033[K", stderr);
+  int frc = scn_live_finish(&sl);
+  int sig = emu_live_stop_signal(sl.live);
+  if (o.json) {
+    uint64_t rtt = 0;
+    net_ping_state st = scn_live_gateway_ping(&sl, &rtt);
+    printf("{\"command\":\"run\",\"forwards\":[");
+    for (size_t i = 0; i < sl.nfwds; i++)
+      printf("%s{\"proto\":\"%s\",\"host_port\":%u,\"guest_port\":%u}", i ? "," : "",
+             sl.fwds[i].udp ? "udp" : "tcp", sl.fwds[i].bound_port, sl.fwds[i].guest_port);
+    printf("],\"gateway_ping\":{\"state\":\"%s\",\"rtt_ns\":%" PRIu64 "},\"stopped_by\":\"%s\",",
+           st == NET_PING_REPLIED ? "replied" : st == NET_PING_LOST ? "lost" : "pending",
+           st == NET_PING_REPLIED ? rtt : 0,
+           sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "duration");
+    cli_print_summary_json(stdout, &sl.s);
+    printf("}\n");
+  } else {
+    run_report_ping(&ui);
+    printf("stopped (%s)\n", sig == SIGINT    ? "SIGINT"
+                             : sig == SIGTERM ? "SIGTERM"
+                                              : "--duration-s elapsed");
+    cli_print_summary(stdout, &sl.s);
+  }
+  if (!rc && frc)
+    rc = cli_error("run", CLI_EXIT_FAIL, "writing --pcap or --record failed");
+  else if (rc)
+    rc = cli_error("run", CLI_EXIT_FAIL, "the event loop failed: %s", emu_strerror(rc));
+  int trc = cli_close_trace("run", o.trace_path, trace, &sl.s);
+  if (!rc) rc = trc;
+  scn_live_close(&sl);
+  return rc;
+}

@@ -1,0 +1,252 @@
+/* The live scenario: the simulated machine with libslirp as its host side.
+ *
+ * Glue only: emu/live runs the scheduler in real time and owns slirp; this
+ * file connects slirp's frames to the scenario's host actor (so they enter
+ * the fate ledger like any host send) and the guest's frames to slirp, and
+ * writes the capture files. */
+#include "cli/scn.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu/err.h"
+#include "emu/live.h"
+
+#define SCN_LIVE_GUEST_PING_SEQ 1
+
+void scn_live_config_default(scn_live_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  scn_config_default(&cfg->scn);
+  cfg->ping_gateway = 1;
+}
+
+/* --- hostfwd=, QEMU's syntax --------------------------------------------- */
+
+static int scn_parse_ip(const char *s, size_t n, uint32_t *ip) {
+  char buf[16];
+  unsigned a[4];
+  char tail;
+  if (n == 0 || n >= sizeof buf) return -1;
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  if (sscanf(buf, "%3u.%3u.%3u.%3u%c", &a[0], &a[1], &a[2], &a[3], &tail) != 4) return -1;
+  for (int i = 0; i < 4; i++)
+    if (a[i] > 255) return -1;
+  *ip = a[0] << 24 | a[1] << 16 | a[2] << 8 | a[3];
+  return 0;
+}
+
+static int scn_parse_port(const char *s, size_t n, int allow_zero, uint16_t *port) {
+  if (n == 0 || n > 5) return -1;
+  unsigned v = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9') return -1;
+    v = v * 10 + (unsigned)(s[i] - '0');
+  }
+  if (v > 65535 || (!allow_zero && v == 0)) return -1;
+  *port = (uint16_t)v;
+  return 0;
+}
+
+/* "[addr]:port" ending at end; addr may be empty. */
+static int scn_parse_addr_port(const char *s, const char *end, uint32_t *ip, uint16_t *port,
+                               int allow_zero_port) {
+  const char *colon = NULL;
+  for (const char *p = s; p < end; p++)
+    if (*p == ':') colon = p;
+  if (!colon) return -1;
+  if (colon > s && scn_parse_ip(s, (size_t)(colon - s), ip)) return -1;
+  return scn_parse_port(colon + 1, (size_t)(end - colon - 1), allow_zero_port, port);
+}
+
+int scn_hostfwd_parse(const char *spec, scn_hostfwd *out, char *why, size_t whycap) {
+  memset(out, 0, sizeof *out);
+  out->host_ip = 0x7f000001u; /* loopback unless the user names another address */
+  const char *rest;
+  if (!strncmp(spec, "tcp:", 4)) {
+    rest = spec + 4;
+  } else if (!strncmp(spec, "udp:", 4)) {
+    out->udp = 1;
+    rest = spec + 4;
+  } else {
+    snprintf(why, whycap, "'%s' does not start with tcp: or udp:", spec);
+    return EMU_EINVAL;
+  }
+  const char *dash = strchr(rest, '-');
+  if (!dash || strchr(dash + 1, '-')) {
+    snprintf(why, whycap, "'%s' is not [hostaddr]:hostport-[guestaddr]:guestport", spec);
+    return EMU_EINVAL;
+  }
+  if (scn_parse_addr_port(rest, dash, &out->host_ip, &out->host_port, 1)) {
+    snprintf(why, whycap, "'%s': the host side is not [A.B.C.D]:PORT (0 to 65535)", spec);
+    return EMU_EINVAL;
+  }
+  const char *g = dash + 1;
+  if (scn_parse_addr_port(g, g + strlen(g), &out->guest_ip, &out->guest_port, 0)) {
+    snprintf(why, whycap, "'%s': the guest side is not [A.B.C.D]:PORT (1 to 65535)", spec);
+    return EMU_EINVAL;
+  }
+  return 0;
+}
+
+/* --- the two directions ------------------------------------------------ */
+
+/* When a frame from slirp enters, chosen so that a replay of the recording
+ * runs it in the same place among the host actor's events. A replay queues
+ * every recorded frame before the run starts, so it runs each one first
+ * among host events at the same nanosecond; live, the frame is queued late
+ * and would run after them. So the frame never shares its nanosecond with a
+ * host event that ran already or waits already: strictly after the last
+ * event run, and past any host event queued at that time. */
+static uint64_t scn_live_arrival_time(const scn *s, uint64_t now_ns) {
+  uint64_t at = now_ns > s->sched.now_ns ? now_ns : s->sched.now_ns + 1;
+  for (int clash = 1; clash;) {
+    clash = 0;
+    for (size_t i = 0; i < s->host.ninbox; i++)
+      if (s->host.inbox[i].at_ns == at) {
+        at++;
+        clash = 1;
+        break;
+      }
+  }
+  return at;
+}
+
+/* slirp -> guest: the host actor sends it at its arrival time. */
+static void scn_live_on_slirp_frame(void *ctx, const uint8_t *frame, size_t len,
+                                    uint64_t now_ns) {
+  scn_live *sl = ctx;
+  now_ns = scn_live_arrival_time(&sl->s, now_ns);
+  if (scn_inject_at(&sl->s, now_ns, frame, len) != 0) return; /* out of memory: lost */
+  if (sl->record_on) emu_pcap_writer_write(&sl->record, now_ns, frame, len);
+  if (sl->pcap_on) emu_pcap_writer_write(&sl->pcap, now_ns, frame, len);
+}
+
+/* guest -> slirp, as it reaches the host's end of the link. */
+static void scn_live_on_guest_frame(void *ctx, const uint8_t *frame, size_t len,
+                                    uint64_t now_ns) {
+  scn_live *sl = ctx;
+  if (sl->pcap_on) emu_pcap_writer_write(&sl->pcap, now_ns, frame, len);
+  emu_live_input(sl->live, frame, len);
+}
+
+/* --- life cycle ---------------------------------------------------------- */
+
+int scn_live_sim_init(scn *s, const scn_config *cfg, int ping_gateway) {
+  scn_config c = *cfg;
+  c.start_ns = 0;
+  int rc = scn_init(s, &c);
+  if (rc) return rc;
+  /* The ping also announces the guest: its ARP request teaches slirp the
+   * guest's MAC, so the first forwarded connection does not wait for
+   * slirp's own ARP. */
+  if (ping_gateway) {
+    rc = scn_guest_ping_at(s, 0, c.guest.gateway, SCN_LIVE_GUEST_PING_SEQ);
+    if (rc) scn_close(s);
+  }
+  return rc;
+}
+
+static const char *scn_ip_str(uint32_t ip, char buf[16]) {
+  snprintf(buf, 16, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
+  return buf;
+}
+
+int scn_live_init(scn_live *sl, const scn_live_config *cfg, char *err, size_t errcap) {
+  memset(sl, 0, sizeof *sl);
+  int rc = scn_live_sim_init(&sl->s, &cfg->scn, cfg->ping_gateway);
+  if (rc) {
+    snprintf(err, errcap, "cannot build the simulation: %s", emu_strerror(rc));
+    return rc;
+  }
+  const net_iface_config *g = &cfg->scn.guest;
+  sl->gateway = g->gateway;
+  scn_set_host_rx(&sl->s, scn_live_on_guest_frame, sl);
+
+  emu_live_config lc;
+  emu_live_config_default(&lc);
+  /* slirp's network is the guest's /24: gateway .2, DNS .3, DHCP at the
+   * guest's own address. */
+  lc.network = g->ip & 0xffffff00u;
+  lc.netmask = 0xffffff00u;
+  lc.host = g->gateway;
+  lc.nameserver = lc.network | 3u;
+  lc.dhcp_start = g->ip;
+  lc.sched = &sl->s.sched;
+  lc.on_frame = scn_live_on_slirp_frame;
+  lc.frame_ctx = sl;
+  rc = emu_live_new(&sl->live, &lc);
+  if (rc) {
+    snprintf(err, errcap, "cannot start libuv and libslirp: %s", emu_strerror(rc));
+    goto fail;
+  }
+
+  if (cfg->nfwds) {
+    memcpy(sl->fwds, cfg->fwds, cfg->nfwds * sizeof cfg->fwds[0]);
+    sl->nfwds = cfg->nfwds;
+  } else {
+    scn_hostfwd_parse("tcp:127.0.0.1:8023-:8023", &sl->fwds[0], err, errcap);
+    scn_hostfwd_parse("tcp:127.0.0.1:8080-:80", &sl->fwds[1], err, errcap);
+    sl->nfwds = 2;
+  }
+  for (size_t i = 0; i < sl->nfwds; i++) {
+    scn_hostfwd *f = &sl->fwds[i];
+    uint32_t gip = f->guest_ip ? f->guest_ip : g->ip;
+    rc = emu_live_add_hostfwd(sl->live, f->udp, f->host_ip, f->host_port, gip, f->guest_port,
+                              &f->bound_port);
+    if (rc) {
+      char ip[16];
+      snprintf(err, errcap, "cannot forward %s %s:%u (in use, or not an address of this host?)",
+               f->udp ? "udp" : "tcp", scn_ip_str(f->host_ip, ip), f->host_port);
+      goto fail;
+    }
+  }
+  if (cfg->pcap_path) {
+    rc = emu_pcap_writer_open(&sl->pcap, cfg->pcap_path, err, errcap);
+    if (rc) goto fail;
+    sl->pcap_on = 1;
+  }
+  if (cfg->record_path) {
+    rc = emu_pcap_writer_open(&sl->record, cfg->record_path, err, errcap);
+    if (rc) goto fail;
+    sl->record_on = 1;
+  }
+  return 0;
+fail:
+  scn_live_close(sl);
+  return rc;
+}
+
+int scn_live_run(scn_live *sl, uint64_t duration_ns) { return emu_live_run(sl->live, duration_ns); }
+
+net_ping_state scn_live_gateway_ping(const scn_live *sl, uint64_t *rtt_ns) {
+  const net_ping_result *res;
+  size_t n = net_iface_ping_results(&sl->s.guest, &res);
+  for (size_t i = 0; i < n; i++)
+    if (res[i].dst_ip == sl->gateway && res[i].seq == SCN_LIVE_GUEST_PING_SEQ) {
+      if (rtt_ns) *rtt_ns = res[i].rtt_ns;
+      return res[i].state;
+    }
+  return NET_PING_PENDING;
+}
+
+int scn_live_finish(scn_live *sl) {
+  scn_finish(&sl->s);
+  int rc = 0;
+  if (sl->pcap_on && emu_pcap_writer_close(&sl->pcap)) rc = EMU_EIO;
+  if (sl->record_on && emu_pcap_writer_close(&sl->record)) rc = EMU_EIO;
+  sl->pcap_on = sl->record_on = 0;
+  return rc;
+}
+
+void scn_live_close(scn_live *sl) {
+  /* slirp first: its last frames must not reach a closed scenario */
+  emu_live_free(sl->live);
+  sl->live = NULL;
+  if (sl->pcap_on) emu_pcap_writer_close(&sl->pcap);
+  if (sl->record_on) emu_pcap_writer_close(&sl->record);
+  sl->pcap_on = sl->record_on = 0;
+  scn_close(&sl->s);
+}

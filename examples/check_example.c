@@ -1,0 +1,645 @@
+/* Worked examples of libvnetsim, as a Check suite that uses only the
+ * installed API (<vnetsim/vnetsim.h>). Each test asserts exact outcomes:
+ * with fixed latencies every frame's fate and time follow from the model.
+ *
+ *   1. the modelled driver against the simulated device, with and without
+ *      its Redox bug switches;
+ *   2. bring your own driver: a C port of Redox's virtio-netd try_recv()
+ *      (reads only used.idx - 1, never re-posts) and the fixed one;
+ *   3. bring your own device: a minimal virtio-net device half against the
+ *      modelled driver and the guest stack;
+ *   4. the trace: iterate its events and recompute its hash. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <vnetsim/vnetsim.h>
+
+#define US 1000ull
+#define T0 1000000000ull /* the first frame leaves the host at 1 s */
+#define QSIZE 256u
+#define RX_BUF VNS_NET_MIN_RX_BUF
+
+/* Fixed latencies (link 10 us each way, kick 1 us, interrupt 2 us) and no
+ * device backlog, so outcomes are exact. */
+static void fixed_opts(vns_sim_opts *o) {
+  vns_sim_opts_init(o);
+  o->queue_size = QSIZE;
+  o->rx_backlog = 0;
+  o->link_latency = (vns_latency){10 * US, 10 * US};
+  o->kick_latency = (vns_latency){1 * US, 1 * US};
+  o->irq_latency = (vns_latency){2 * US, 2 * US};
+  o->rearm_delay = (vns_latency){0, 0};
+  o->store_delay = (vns_latency){0, 0};
+  o->tx_batch_min = o->tx_batch_max = 16;
+}
+
+/* Who-has for the guest, from the host, at `at`. */
+static void inject_arp(vns_sim *sim, uint64_t at) {
+  uint8_t f[64];
+  size_t len = vns_frame_arp_request(f, sizeof f, VNS_GUEST_IP);
+  ck_assert_uint_eq(len, 42);
+  ck_assert_int_eq(vns_sim_inject(sim, at, f, len), 0);
+}
+
+static uint64_t counter(const vns_sim *sim, const char *name) {
+  uint64_t v = 0;
+  ck_assert_int_eq(vns_sim_counter(sim, name, &v), 0);
+  return v;
+}
+
+static uint64_t fate_count(const vns_sim *sim, const char *fate) {
+  uint64_t v = 0;
+  ck_assert_int_eq(vns_sim_fate_count(sim, fate, &v), 0);
+  return v;
+}
+
+/* Runs to idle and settles the fates; every frame must have exactly one. */
+static void run_to_end(vns_sim *sim) {
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  ck_assert_uint_eq(fate_count(sim, "pending"), 0);
+}
+
+typedef struct host_log {
+  size_t n;
+  size_t len[8];
+  uint8_t data[8][128];
+} host_log;
+
+static void host_rx(void *ctx, const uint8_t *frame, size_t len, uint64_t now_ns) {
+  host_log *h = ctx;
+  (void)now_ns;
+  if (h->n < 8) {
+    h->len[h->n] = len;
+    memcpy(h->data[h->n], frame, len < 128 ? len : 128);
+  }
+  h->n++;
+}
+
+/* An ARP reply (ethertype 0x0806, operation 2) from the guest. */
+static void assert_arp_reply(const uint8_t *f, size_t len) {
+  ck_assert_uint_eq(len, 42);
+  ck_assert_uint_eq(f[12], 0x08);
+  ck_assert_uint_eq(f[13], 0x06);
+  ck_assert_uint_eq(f[21], 2);
+}
+
+/* === 1. the modelled driver ============================================== */
+
+START_TEST(test_modelled_driver_answers_an_arp_request) {
+  vns_sim_opts o;
+  fixed_opts(&o);
+  host_log host = {0};
+  o.host_rx = host_rx;
+  o.host_rx_ctx = &host;
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  inject_arp(sim, T0);
+  run_to_end(sim);
+
+  ck_assert_uint_eq(vns_sim_frame_count(sim), 1);
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 0), "answered");
+  uint64_t entered, fated;
+  ck_assert_int_eq(vns_sim_frame_times(sim, 0, &entered, &fated), 0);
+  ck_assert_uint_eq(entered, T0);
+  ck_assert_uint_eq(fated, T0 + 12 * US); /* link 10 us + interrupt 2 us */
+  ck_assert_uint_eq(host.n, 1);
+  assert_arp_reply(host.data[0], host.len[0]);
+
+  ck_assert_uint_eq(counter(sim, "device.rx_frames"), 1);
+  ck_assert_uint_eq(counter(sim, "driver.rx_frames"), 1);
+  ck_assert_uint_eq(counter(sim, "driver.rx_reposted"), 1);
+  ck_assert_uint_eq(counter(sim, "driver.tx_frames"), 1);
+  ck_assert_uint_eq(counter(sim, "host.frames_received"), 1);
+  ck_assert_uint_eq(counter(sim, "violations"), 0);
+
+  vns_ring_state rx;
+  ck_assert_int_eq(vns_sim_ring(sim, VNS_QUEUE_RX, &rx), 0);
+  ck_assert_uint_eq(rx.layout.size, QSIZE);
+  ck_assert_uint_eq(rx.avail_idx, QSIZE + 1); /* all posted at probe, one re-posted */
+  ck_assert_uint_eq(rx.used_idx, 1);
+  ck_assert_int_eq(rx.driver_last_used, 1);
+  ck_assert_int_eq(rx.device_last_avail, 1);
+  vns_sim_free(sim);
+}
+END_TEST
+
+/* 300 ARP requests 100 us apart through 256 RX buffers. */
+static void rx_no_recycle_case(const char *bugs) {
+  vns_sim_opts o;
+  fixed_opts(&o);
+  o.bugs = bugs;
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  for (uint64_t i = 0; i < 300; i++) inject_arp(sim, T0 + i * 100 * US);
+  run_to_end(sim);
+  ck_assert_uint_eq(vns_sim_frame_count(sim), 300);
+  for (size_t i = 0; i < 256; i++) ck_assert_str_eq(vns_sim_frame_fate(sim, i), "answered");
+  if (bugs) {
+    /* frame 257 (index 256) finds the 256 buffers posted at start all used */
+    for (size_t i = 256; i < 300; i++) ck_assert_str_eq(vns_sim_frame_fate(sim, i), "rx_no_buffer");
+    uint64_t fated;
+    ck_assert_int_eq(vns_sim_frame_times(sim, 256, NULL, &fated), 0);
+    ck_assert_uint_eq(fated, T0 + 256 * 100 * US + 10 * US);
+    ck_assert_uint_eq(counter(sim, "driver.rx_reposted"), 0);
+  } else {
+    ck_assert_uint_eq(fate_count(sim, "answered"), 300);
+    ck_assert_uint_eq(counter(sim, "driver.rx_reposted"), 300);
+  }
+  vns_sim_free(sim);
+}
+
+START_TEST(test_modelled_driver_rx_no_recycle_drops_from_frame_257) {
+  rx_no_recycle_case("rx-no-recycle");
+}
+END_TEST
+
+START_TEST(test_modelled_driver_fixed_answers_all_300) { rx_no_recycle_case(NULL); }
+END_TEST
+
+START_TEST(test_modelled_driver_rx_last_only_burst_of_5_skips_4) {
+  vns_sim_opts o;
+  fixed_opts(&o);
+  o.driver_bugs = VNS_BUG_RX_LAST_ONLY; /* by bit this time */
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  for (int i = 0; i < 5; i++) inject_arp(sim, T0);
+  run_to_end(sim);
+  for (size_t i = 0; i < 4; i++) ck_assert_str_eq(vns_sim_frame_fate(sim, i), "driver_skipped");
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 4), "answered");
+  vns_sim_free(sim);
+}
+END_TEST
+
+/* === 2. bring your own driver: Redox's try_recv in C ===================== */
+
+/* A port of virtio-netd's receive path as the note describes it, with its
+ * rings written by hand through guest memory. Redox keeps one cursor,
+ * recv_head, and in try_recv():
+ *   if recv_head == used.idx: nothing
+ *   element = used.ring[used.idx - 1]      <- only the newest
+ *   copy the frame out of rx_buffers[element.id]
+ *   recv_head = used.idx                   <- older elements passed over
+ * and the buffer is never offered again. The fixed version reads the element
+ * at recv_head, advances by one, and puts the buffer back. */
+typedef struct redox_net {
+  vns_sim *sim;
+  vns_transport *t;
+  vns_ring_layout rx, tx;
+  uint64_t rx_bufs;
+  uint16_t recv_head; /* the driver's used cursor */
+  uint16_t avail_idx; /* the driver's avail index */
+  int fixed;
+  size_t received;
+} redox_net;
+
+static int redox_alloc_ring(vns_sim *sim, uint16_t size, vns_ring_layout *l) {
+  l->size = size;
+  int rc = vns_mem_alloc(sim, VNS_DESC_TABLE_BYTES(size), VNS_DESC_ALIGN, &l->desc);
+  if (!rc) rc = vns_mem_alloc(sim, VNS_AVAIL_BYTES(size), VNS_AVAIL_ALIGN, &l->avail);
+  if (!rc) rc = vns_mem_alloc(sim, VNS_USED_BYTES(size), VNS_USED_ALIGN, &l->used);
+  return rc;
+}
+
+/* Offers RX buffer `id` (descriptor `id`, one device-writable segment). */
+static int redox_post(redox_net *n, uint16_t id) {
+  vns_sim *sim = n->sim;
+  uint64_t d = VNS_DESC_ADDR(&n->rx, id);
+  int rc = vns_mem_write_le64(sim, d, n->rx_bufs + (uint64_t)id * RX_BUF);
+  if (!rc) rc = vns_mem_write_le32(sim, d + 8, RX_BUF);
+  if (!rc) rc = vns_mem_write_le16(sim, d + 12, VNS_DESC_F_WRITE);
+  if (!rc) rc = vns_mem_write_le16(sim, d + 14, 0);
+  if (!rc) rc = vns_mem_write_le16(sim, VNS_AVAIL_SLOT_ADDR(&n->rx, n->avail_idx), id);
+  n->avail_idx++;
+  return rc;
+}
+
+/* Stores avail.idx, then kicks unless the device said not to (§2.7.10). */
+static void redox_publish_rx(redox_net *n) {
+  uint16_t flags = 0;
+  vns_mem_write_le16(n->sim, VNS_AVAIL_IDX_ADDR(&n->rx), n->avail_idx);
+  vns_mem_read_le16(n->sim, VNS_USED_FLAGS_ADDR(&n->rx), &flags);
+  if (!(flags & VNS_USED_F_NO_NOTIFY)) vns_transport_notify(n->t, VNS_QUEUE_RX);
+}
+
+static int redox_probe(void *ctx, vns_sim *sim, vns_transport *t) {
+  redox_net *n = ctx;
+  n->sim = sim;
+  n->t = t;
+  /* §3.1.1: reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK */
+  int rc = vns_transport_set_status(t, 0);
+  if (!rc) rc = vns_transport_set_status(t, VNS_STATUS_ACKNOWLEDGE);
+  if (!rc) rc = vns_transport_set_status(t, VNS_STATUS_ACKNOWLEDGE | VNS_STATUS_DRIVER);
+  if (!rc)
+    rc = vns_transport_set_driver_features(
+        t, vns_transport_device_features(t) & VNS_BIT(VNS_F_VERSION_1));
+  uint8_t st = VNS_STATUS_ACKNOWLEDGE | VNS_STATUS_DRIVER | VNS_STATUS_FEATURES_OK;
+  if (!rc) rc = vns_transport_set_status(t, st);
+  if (rc) return rc;
+  if (!(vns_transport_status(t) & VNS_STATUS_FEATURES_OK)) return VNS_ENOTSUP;
+  uint16_t size = vns_transport_queue_max_size(t, VNS_QUEUE_RX);
+  rc = redox_alloc_ring(sim, size, &n->rx);
+  if (!rc) rc = redox_alloc_ring(sim, size, &n->tx);
+  if (!rc) rc = vns_transport_queue_setup(t, VNS_QUEUE_RX, &n->rx);
+  if (!rc) rc = vns_transport_queue_setup(t, VNS_QUEUE_TX, &n->tx);
+  if (!rc) rc = vns_mem_alloc(sim, (uint64_t)size * RX_BUF, 64, &n->rx_bufs);
+  /* every RX buffer posted once, at start, as Redox does */
+  for (uint16_t id = 0; !rc && id < size; id++) rc = redox_post(n, id);
+  if (!rc) rc = vns_transport_set_status(t, st | VNS_STATUS_DRIVER_OK);
+  if (!rc) redox_publish_rx(n);
+  return rc;
+}
+
+/* Reads the used element at used index idx: its buffer and length. */
+static void redox_read_used(redox_net *n, uint16_t idx, uint32_t *id, uint32_t *len) {
+  vns_mem_read_le32(n->sim, VNS_USED_SLOT_ADDR(&n->rx, idx), id);
+  vns_mem_read_le32(n->sim, VNS_USED_SLOT_ADDR(&n->rx, idx) + 4, len);
+}
+
+/* Returns the frame length, 0 when there is nothing to receive. */
+static size_t redox_try_recv(redox_net *n, uint8_t *target, size_t cap) {
+  uint16_t used_idx = 0;
+  vns_mem_read_le16(n->sim, VNS_USED_IDX_ADDR(&n->rx), &used_idx);
+  if (n->recv_head == used_idx) return 0;
+  uint16_t at = n->fixed ? n->recv_head : (uint16_t)(used_idx - 1);
+  uint32_t id = 0, len = 0;
+  redox_read_used(n, at, &id, &len);
+  /* distrust the device: a foreign id or a length past the buffer */
+  int ok = id < n->rx.size && len > VNS_NET_HDR_LEN && len <= RX_BUF;
+  if (id < n->rx.size) vns_driver_rx_consumed(n->sim, (uint16_t)id, ok);
+  size_t payload = ok ? len - VNS_NET_HDR_LEN : 0;
+  if (payload > cap) payload = cap;
+  if (payload)
+    vns_mem_read(n->sim, n->rx_bufs + (uint64_t)id * RX_BUF + VNS_NET_HDR_LEN, target, payload);
+  if (n->fixed) {
+    n->recv_head++;
+    if (id < n->rx.size) {
+      redox_post(n, (uint16_t)id); /* the fix: give the buffer back */
+      redox_publish_rx(n);
+    }
+  } else {
+    n->recv_head = used_idx; /* the bug: everything older is passed over */
+  }
+  return payload ? payload : 1; /* an empty element still counts as read */
+}
+
+static void redox_on_interrupt(void *ctx, vns_sim *sim, uint16_t q) {
+  redox_net *n = ctx;
+  (void)sim;
+  if (q != VNS_QUEUE_RX) return;
+  uint8_t frame[1600];
+  /* the network stack reads until there is nothing left */
+  while (redox_try_recv(n, frame, sizeof frame) > 0) n->received++;
+}
+
+static const vns_driver_ops redox_ops = {redox_probe, redox_on_interrupt, NULL, NULL};
+
+static vns_sim *redox_start(redox_net *n, int fixed) {
+  memset(n, 0, sizeof *n);
+  n->fixed = fixed;
+  vns_sim_opts o;
+  fixed_opts(&o);
+  o.driver = &redox_ops;
+  o.driver_ctx = n;
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  return sim;
+}
+
+static void redox_300_case(int fixed) {
+  redox_net n;
+  vns_sim *sim = redox_start(&n, fixed);
+  for (uint64_t i = 0; i < 300; i++) inject_arp(sim, T0 + i * 100 * US);
+  run_to_end(sim);
+  ck_assert_uint_eq(vns_sim_frame_count(sim), 300);
+  for (size_t i = 0; i < 256; i++) ck_assert_str_eq(vns_sim_frame_fate(sim, i), "delivered");
+  if (fixed) {
+    ck_assert_uint_eq(fate_count(sim, "delivered"), 300);
+    ck_assert_uint_eq(n.received, 300);
+  } else {
+    for (size_t i = 256; i < 300; i++) ck_assert_str_eq(vns_sim_frame_fate(sim, i), "rx_no_buffer");
+    ck_assert_uint_eq(n.received, 256);
+  }
+  ck_assert_uint_eq(vns_sim_violation_count(sim), 0);
+  ck_assert_uint_eq(vns_sim_device_status(sim) & VNS_STATUS_DEVICE_NEEDS_RESET, 0);
+  vns_sim_free(sim);
+}
+
+START_TEST(test_redox_try_recv_never_reposts_frame_257_dropped) { redox_300_case(0); }
+END_TEST
+
+START_TEST(test_fixed_try_recv_delivers_all_300) { redox_300_case(1); }
+END_TEST
+
+static void redox_burst_case(int fixed) {
+  redox_net n;
+  vns_sim *sim = redox_start(&n, fixed);
+  /* five frames reach the device together, before the interrupt for the
+   * first reaches the driver */
+  for (int i = 0; i < 5; i++) inject_arp(sim, T0);
+  run_to_end(sim);
+  if (fixed) {
+    ck_assert_uint_eq(fate_count(sim, "delivered"), 5);
+    ck_assert_uint_eq(n.received, 5);
+  } else {
+    for (size_t i = 0; i < 4; i++) ck_assert_str_eq(vns_sim_frame_fate(sim, i), "driver_skipped");
+    ck_assert_str_eq(vns_sim_frame_fate(sim, 4), "delivered");
+    ck_assert_uint_eq(n.received, 1);
+  }
+  vns_sim_free(sim);
+}
+
+START_TEST(test_redox_try_recv_burst_of_5_reads_only_the_newest) { redox_burst_case(0); }
+END_TEST
+
+START_TEST(test_fixed_try_recv_reads_the_whole_burst) { redox_burst_case(1); }
+END_TEST
+
+/* === 3. bring your own device ============================================ */
+
+/* A minimal virtio-net device half: VERSION_1 and MAC, no backlog (a frame
+ * without a posted buffer is dropped), TX handed to the host per kick. */
+typedef struct tiny_dev {
+  uint8_t status;
+  uint64_t features;
+  vns_dvq *q[2];
+  uint64_t frames_in, frames_out;
+} tiny_dev;
+
+static const uint8_t tiny_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+
+static uint64_t tiny_features(void *ctx, vns_sim *sim) {
+  (void)ctx;
+  (void)sim;
+  return VNS_BIT(VNS_F_VERSION_1) | VNS_BIT(VNS_F_NET_MAC);
+}
+
+static int tiny_set_features(void *ctx, vns_sim *sim, uint64_t f) {
+  tiny_dev *d = ctx;
+  if (!(d->status & VNS_STATUS_DRIVER) || (d->status & VNS_STATUS_FEATURES_OK)) return VNS_ESTATE;
+  (void)sim;
+  d->features = f;
+  return 0;
+}
+
+static uint8_t tiny_get_status(void *ctx, vns_sim *sim) {
+  (void)sim;
+  return ((tiny_dev *)ctx)->status;
+}
+
+static int tiny_set_status(void *ctx, vns_sim *sim, uint8_t s) {
+  tiny_dev *d = ctx;
+  if (s == 0) { /* §2.1.1 reset: forget the rings */
+    for (int q = 0; q < 2; q++) {
+      vns_dvq_free(d->q[q]);
+      d->q[q] = NULL;
+    }
+    d->status = 0;
+    d->features = 0;
+    return 0;
+  }
+  /* §3.1.1: refuse features not offered by leaving FEATURES_OK unset */
+  if ((s & VNS_STATUS_FEATURES_OK) && (d->features & ~tiny_features(ctx, sim)))
+    s &= (uint8_t)~VNS_STATUS_FEATURES_OK;
+  d->status = s;
+  return 0;
+}
+
+static int tiny_read_config(void *ctx, vns_sim *sim, uint32_t off, void *buf, uint32_t len) {
+  (void)ctx;
+  (void)sim;
+  if (off > 6 || len > 6 - off) return VNS_ERANGE;
+  memcpy(buf, tiny_mac + off, len);
+  return 0;
+}
+
+static uint16_t tiny_queue_max(void *ctx, vns_sim *sim, uint16_t q) {
+  (void)ctx;
+  (void)sim;
+  return q < 2 ? QSIZE : 0;
+}
+
+static int tiny_queue_setup(void *ctx, vns_sim *sim, uint16_t q, const vns_ring_layout *l) {
+  tiny_dev *d = ctx;
+  if (q >= 2 || d->q[q]) return VNS_EINVAL;
+  return vns_dvq_new(sim, q, l, 0, &d->q[q]);
+}
+
+static void tiny_on_frame(void *ctx, vns_sim *sim, uint32_t id, const uint8_t *frame, size_t len) {
+  tiny_dev *d = ctx;
+  vns_dvq *rx = d->q[VNS_QUEUE_RX];
+  d->frames_in++;
+  if (!(d->status & VNS_STATUS_DRIVER_OK) || !rx) {
+    vns_device_frame_dropped(sim, id, "device_not_ready");
+    return;
+  }
+  vns_chain c;
+  int rc = vns_dvq_pop(rx, &c);
+  if (rc == VNS_EAGAIN) {
+    vns_device_frame_dropped(sim, id, "rx_no_buffer");
+    return;
+  }
+  if (rc) { /* the driver broke a rule: §2.1.2 */
+    d->status |= VNS_STATUS_DEVICE_NEEDS_RESET;
+    vns_device_frame_dropped(sim, id, "device_broken");
+    return;
+  }
+  uint32_t used_len = 0;
+  if (c.writable_len < VNS_NET_HDR_LEN + len) {
+    vns_device_frame_dropped(sim, id, "rx_buffer_too_small");
+  } else {
+    uint8_t hdr[VNS_NET_HDR_LEN] = {0};
+    hdr[10] = 1; /* num_buffers = 1 (§5.1.6.4) */
+    vns_dvq_write(rx, 0, hdr, sizeof hdr);
+    vns_dvq_write(rx, VNS_NET_HDR_LEN, frame, len);
+    used_len = (uint32_t)(VNS_NET_HDR_LEN + len);
+    vns_device_frame_placed(sim, id, c.head);
+  }
+  vns_dvq_push(rx, c.head, used_len);
+  if (vns_dvq_publish(rx) == 1) vns_device_interrupt(sim, VNS_QUEUE_RX);
+}
+
+static void tiny_on_kick(void *ctx, vns_sim *sim, uint16_t q) {
+  tiny_dev *d = ctx;
+  vns_dvq *tx = d->q[VNS_QUEUE_TX];
+  if (q != VNS_QUEUE_TX || !tx || !(d->status & VNS_STATUS_DRIVER_OK)) return;
+  vns_chain c;
+  while (vns_dvq_pop(tx, &c) == 0) {
+    uint8_t buf[VNS_NET_HDR_LEN + 1518];
+    if (c.readable_len > VNS_NET_HDR_LEN && c.readable_len <= sizeof buf &&
+        vns_dvq_read(tx, 0, buf, c.readable_len) == 0) {
+      vns_device_send(sim, buf + VNS_NET_HDR_LEN, c.readable_len - VNS_NET_HDR_LEN);
+      d->frames_out++;
+    }
+    vns_dvq_push(tx, c.head, 0);
+  }
+  if (vns_dvq_publish(tx) == 1) vns_device_interrupt(sim, VNS_QUEUE_TX);
+}
+
+static const vns_device_ops tiny_ops = {
+    .device_features = tiny_features,
+    .set_driver_features = tiny_set_features,
+    .get_status = tiny_get_status,
+    .set_status = tiny_set_status,
+    .read_config = tiny_read_config,
+    .queue_max_size = tiny_queue_max,
+    .queue_setup = tiny_queue_setup,
+    .on_kick = tiny_on_kick,
+    .on_frame = tiny_on_frame,
+};
+
+START_TEST(test_own_device_serves_the_modelled_driver_and_guest_stack) {
+  tiny_dev dev = {0};
+  host_log host = {0};
+  vns_sim_opts o;
+  fixed_opts(&o);
+  o.device = &tiny_ops;
+  o.device_ctx = &dev;
+  o.host_rx = host_rx;
+  o.host_rx_ctx = &host;
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  ck_assert_uint_eq(vns_sim_device_status(sim),
+                    VNS_STATUS_ACKNOWLEDGE | VNS_STATUS_DRIVER | VNS_STATUS_FEATURES_OK |
+                        VNS_STATUS_DRIVER_OK);
+  inject_arp(sim, T0);
+  run_to_end(sim);
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 0), "answered");
+  uint64_t fated;
+  ck_assert_int_eq(vns_sim_frame_times(sim, 0, NULL, &fated), 0);
+  ck_assert_uint_eq(fated, T0 + 12 * US);
+  ck_assert_uint_eq(host.n, 1);
+  assert_arp_reply(host.data[0], host.len[0]);
+  ck_assert_uint_eq(dev.frames_in, 1);
+  ck_assert_uint_eq(dev.frames_out, 1);
+  ck_assert_uint_eq(counter(sim, "driver.rx_frames"), 1);
+  ck_assert_uint_eq(counter(sim, "driver.tx_frames"), 1);
+  uint64_t v;
+  ck_assert_int_eq(vns_sim_counter(sim, "device.rx_frames", &v), VNS_ENOTSUP);
+  ck_assert_uint_eq(vns_sim_violation_count(sim), 0);
+  vns_sim_free(sim);
+}
+END_TEST
+
+START_TEST(test_own_device_shows_the_modelled_drivers_rx_no_recycle) {
+  tiny_dev dev = {0};
+  vns_sim_opts o;
+  fixed_opts(&o);
+  o.device = &tiny_ops;
+  o.device_ctx = &dev;
+  o.bugs = "rx-no-recycle";
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  for (uint64_t i = 0; i < 300; i++) inject_arp(sim, T0 + i * 100 * US);
+  run_to_end(sim);
+  ck_assert_uint_eq(fate_count(sim, "answered"), 256);
+  ck_assert_uint_eq(fate_count(sim, "rx_no_buffer"), 44);
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 256), "rx_no_buffer");
+  vns_sim_free(sim);
+}
+END_TEST
+
+/* === 4. the trace ======================================================== */
+
+typedef struct trace_tally {
+  size_t events, frame_in;
+} trace_tally;
+
+static void tally(void *ctx, const vns_trace_event *ev) {
+  trace_tally *t = ctx;
+  t->events++;
+  if (strcmp(ev->event, "frame_in") == 0) t->frame_in++;
+}
+
+static vns_sim *traced_run(uint64_t seed, trace_tally *t) {
+  vns_sim_opts o;
+  vns_sim_opts_init(&o); /* default (drawn) latencies: the seed matters */
+  o.seed = seed;
+  o.trace_fn = tally;
+  o.trace_ctx = t;
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  inject_arp(sim, T0);
+  run_to_end(sim);
+  return sim;
+}
+
+START_TEST(test_trace_events_and_hash) {
+  trace_tally t = {0};
+  vns_sim *sim = traced_run(1, &t);
+  size_t n = vns_sim_trace_count(sim);
+  ck_assert_uint_gt(n, 0);
+  ck_assert_uint_eq(n, t.events); /* the callback saw every stored event */
+  ck_assert_uint_eq(counter(sim, "trace.events"), n);
+  ck_assert_uint_eq(t.frame_in, 1);
+
+  /* the first event: the driver's reset reaching the device (§3.1.1 step 1) */
+  vns_trace_event ev;
+  ck_assert_int_eq(vns_sim_trace_event(sim, 0, &ev), 0);
+  ck_assert_str_eq(ev.event, "status");
+  ck_assert_str_eq(ev.actor, "device");
+  ck_assert_int_eq(ev.idx, 0);
+
+  /* the hash is FNV-1a 64 over every JSON line and its newline */
+  uint64_t h = 0xcbf29ce484222325ull;
+  int fates = 0;
+  for (size_t i = 0; i < n; i++) {
+    char line[512];
+    ck_assert_int_eq(vns_sim_trace_event(sim, i, &ev), 0);
+    int len = vns_trace_format(&ev, line, sizeof line);
+    ck_assert_int_gt(len, 0);
+    line[len++] = '\n';
+    for (int k = 0; k < len; k++) h = (h ^ (uint8_t)line[k]) * 0x100000001b3ull;
+    if (strcmp(ev.event, "frame_fate") == 0) {
+      ck_assert_int_eq(ev.frame, 0);
+      ck_assert_str_eq(ev.detail, "answered");
+      fates++;
+    }
+  }
+  ck_assert_int_eq(fates, 1);
+  ck_assert_uint_eq(h, vns_sim_trace_hash(sim));
+
+  /* same seed, same trace; another seed, other latencies */
+  trace_tally t2 = {0}, t3 = {0};
+  vns_sim *again = traced_run(1, &t2), *other = traced_run(2, &t3);
+  ck_assert_uint_eq(vns_sim_trace_hash(again), vns_sim_trace_hash(sim));
+  ck_assert_uint_ne(vns_sim_trace_hash(other), vns_sim_trace_hash(sim));
+  vns_sim_free(other);
+  vns_sim_free(again);
+  vns_sim_free(sim);
+}
+END_TEST
+
+static Suite *example_suite(void) {
+  Suite *s = suite_create("vnetsim_example");
+  TCase *modelled = tcase_create("1_modelled_driver");
+  tcase_add_test(modelled, test_modelled_driver_answers_an_arp_request);
+  tcase_add_test(modelled, test_modelled_driver_rx_no_recycle_drops_from_frame_257);
+  tcase_add_test(modelled, test_modelled_driver_fixed_answers_all_300);
+  tcase_add_test(modelled, test_modelled_driver_rx_last_only_burst_of_5_skips_4);
+  suite_add_tcase(s, modelled);
+  TCase *driver = tcase_create("2_own_driver");
+  tcase_add_test(driver, test_redox_try_recv_never_reposts_frame_257_dropped);
+  tcase_add_test(driver, test_fixed_try_recv_delivers_all_300);
+  tcase_add_test(driver, test_redox_try_recv_burst_of_5_reads_only_the_newest);
+  tcase_add_test(driver, test_fixed_try_recv_reads_the_whole_burst);
+  suite_add_tcase(s, driver);
+  TCase *device = tcase_create("3_own_device");
+  tcase_add_test(device, test_own_device_serves_the_modelled_driver_and_guest_stack);
+  tcase_add_test(device, test_own_device_shows_the_modelled_drivers_rx_no_recycle);
+  suite_add_tcase(s, device);
+  TCase *trace = tcase_create("4_trace");
+  tcase_add_test(trace, test_trace_events_and_hash);
+  suite_add_tcase(s, trace);
+  return s;
+}
+
+int main(void) {
+  printf("libvnetsim %s (built against %s)\n", vns_version(), VNS_VERSION_STRING);
+  SRunner *sr = srunner_create(example_suite());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

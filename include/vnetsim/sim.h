@@ -1,0 +1,224 @@
+/* The simulation: a guest (guest memory, a virtio-net device, the driver
+ * that drives it) and the host beside it, on one virtual clock.
+ *
+ *   host --(link latency)--> device <--guest memory, kicks, interrupts--> driver
+ *
+ * Three ways to build one, chosen by vns_sim_opts:
+ * 1. driver and device both NULL: the modelled driver (shaped like Redox's
+ *    virtio-netd, with its bug switches) against the modelled device, with
+ *    the guest's network stack (ARP, ICMP, UDP, TCP; echo, discard and HTTP
+ *    services) above the driver. The same composition the vnetsim command
+ *    runs, so a run here matches `vnetsim demo` and `vnetsim replay`.
+ * 2. driver set: your driver (vnetsim/driver.h) against the modelled device.
+ * 3. device set: your device half (vnetsim/device.h) against the modelled
+ *    driver and the guest stack.
+ *
+ * A run: vns_sim_new(), vns_sim_inject() frames at virtual times,
+ * vns_sim_run() to idle or to a time, then read fates, counters, rings,
+ * violations and the trace; vns_sim_finish() settles frames still in flight;
+ * vns_sim_free(). Everything is single-threaded and deterministic: the same
+ * options and inputs give the same trace hash. A sim must not be used from
+ * two threads at once; distinct sims are independent. */
+#ifndef VNETSIM_PUBLIC_SIM_H
+#define VNETSIM_PUBLIC_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vnetsim/common.h"
+#include "vnetsim/device.h"
+#include "vnetsim/driver.h"
+#include "vnetsim/trace.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Ring bug switches of the modelled driver (vns_sim_opts.driver_bugs);
+ * `vnetsim bugs` and vns_bug_name() list them. The first three are the Redox
+ * virtio-netd try_recv() defects. */
+#define VNS_BUG_RX_NO_RECYCLE 0x001u     /* RX buffers never posted again */
+#define VNS_BUG_RX_LAST_ONLY 0x002u      /* only used.idx - 1 read, cursor jumps */
+#define VNS_BUG_RX_NO_IRQ_WAKE 0x004u    /* the interrupt does not make the driver look at RX */
+#define VNS_BUG_TX_NO_RECLAIM 0x008u
+#define VNS_BUG_TX_NO_KICK 0x010u
+#define VNS_BUG_KICK_BEFORE_PUBLISH 0x020u
+#define VNS_BUG_LEGACY_HDR 0x040u
+#define VNS_BUG_USED_EVENT_STALE 0x080u
+#define VNS_BUG_IRQ_NO_RECHECK 0x100u
+#define VNS_BUG_USED_SLOT_MOD_256 0x200u
+#define VNS_BUG_TX_LAST_ONLY 0x400u
+#define VNS_BUG_REDOX 0x007u
+/* ...and of the modelled device (vns_sim_opts.device_bugs). */
+#define VNS_BUG_DEV_USED_EVENT_EQUAL 0x001u
+
+/* IPv4 addresses are host-order integers: VNS_IP(10, 0, 2, 15). */
+#define VNS_IP(a, b, c, d) \
+  ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (uint32_t)(d))
+/* slirp's defaults, which the guest and the host side use */
+#define VNS_GUEST_IP VNS_IP(10, 0, 2, 15)
+#define VNS_HOST_IP VNS_IP(10, 0, 2, 2)
+
+typedef void (*vns_host_rx_fn)(void *ctx, const uint8_t *frame, size_t len, uint64_t now_ns);
+
+typedef struct vns_sim_opts {
+  uint64_t seed;          /* the one PRNG seed: latencies, tie-breaks (1) */
+  uint64_t start_ns;      /* virtual time at the start (0) */
+  uint16_t queue_size;    /* the device's maximum, and the modelled driver's
+                           * choice: a power of two <= 32768 (256) */
+  uint32_t rx_backlog;    /* frames the modelled device holds while no RX
+                           * buffer is posted (8) */
+  /* Bug switches of the modelled halves by name ("rx-no-recycle,
+   * rx-last-only", "redox", "none" or NULL), added to the bits below.
+   * Switching on a bug of a half you bring is VNS_EINVAL. */
+  const char *bugs;
+  unsigned driver_bugs;   /* VNS_BUG_* (0) */
+  unsigned device_bugs;   /* VNS_BUG_DEV_* (0) */
+  /* Feature bits the modelled device offers / the modelled driver asks for
+   * (0: VERSION_1, MAC, STATUS, EVENT_IDX, INDIRECT_DESC). Only with a half
+   * you bring: with both halves modelled a non-zero value is VNS_ENOTSUP. */
+  uint64_t device_features, driver_features;
+  vns_latency kick_latency;   /* driver notify -> device (200..800 ns) */
+  vns_latency irq_latency;    /* device interrupt -> driver (1..3 us) */
+  vns_latency link_latency;   /* host <-> device, each way (5..20 us) */
+  vns_latency rearm_delay;    /* modelled driver: RX empty -> interrupt re-enabled (0..200 ns) */
+  vns_latency store_delay;    /* modelled driver: delayed avail.idx store (0..500 ns) */
+  uint32_t tx_batch_min, tx_batch_max; /* modelled device: TX chains per run (1..16) */
+  uint64_t guest_poll_ns;     /* modelled driver: the guest also polls this often (0: never) */
+  uint32_t guest_ip;          /* the guest stack's address (VNS_GUEST_IP) */
+  uint8_t guest_mac[6];       /* its MAC, also the device's (52:54:00:12:34:56) */
+  uint64_t mem_size;          /* guest memory in bytes (0: enough for the queues
+                               * and their buffers, plus 1 MiB) */
+  uint64_t max_events;        /* per vns_sim_run() call (100 000 000) */
+  int keep_trace;             /* store every trace event (1) */
+  vns_trace_fn trace_fn;      /* sees every trace event (NULL) */
+  void *trace_ctx;
+  vns_host_rx_fn host_rx;     /* receives each frame the guest sent (NULL) */
+  void *host_rx_ctx;
+  const vns_driver_ops *driver; /* your driver, or NULL for the modelled one */
+  void *driver_ctx;
+  const vns_device_ops *device; /* your device, or NULL for the modelled one */
+  void *device_ctx;
+} vns_sim_opts;
+
+/* Fills o with the defaults given in parentheses above. */
+VNS_API void vns_sim_opts_init(vns_sim_opts *o);
+
+/* Builds a sim from o (NULL: the defaults) and probes its driver. The ops
+ * tables, ctx pointers and callbacks in o must outlive the sim; o itself
+ * and the bugs string are copied or parsed at once. *out is the caller's,
+ * freed with vns_sim_free(). Errors (nothing to free then): VNS_EINVAL for
+ * a bad option or both halves user-supplied, VNS_ENOENT for an unknown bug
+ * name, VNS_ENOTSUP (features with both halves modelled; a device that
+ * refuses FEATURES_OK), VNS_ENOMEM, or your probe's own code. */
+VNS_API int vns_sim_new(const vns_sim_opts *o, vns_sim **out);
+/* Calls the user halves' remove, then frees everything, including vns_vq
+ * and vns_dvq handles not freed yet. NULL is a no-op. */
+VNS_API void vns_sim_free(vns_sim *sim);
+
+/* Queues a frame (copied) to leave the host at virtual time at_ns (now when
+ * in the past). Frames are numbered 0, 1, ... in the order they leave the
+ * host: time order, and injection order at equal times. VNS_EINVAL for NULL
+ * or len 0, VNS_ESTATE after vns_sim_finish(), VNS_ENOMEM. */
+VNS_API int vns_sim_inject(vns_sim *sim, uint64_t at_ns, const void *frame, size_t len);
+/* Runs events until none is due at or before until_ns (VNS_TIME_IDLE: until
+ * nothing is left). Returns the number of events run, VNS_ELIMIT when
+ * max_events ran with more still due, VNS_ESTATE after vns_sim_finish(). */
+VNS_API int64_t vns_sim_run(vns_sim *sim, uint64_t until_ns);
+/* The virtual time now. */
+VNS_API uint64_t vns_sim_now(const vns_sim *sim);
+/* Ends the run: frames still in the device's backlog become "rx_no_buffer",
+ * frames in RX buffers the driver never read "rx_not_consumed". Call once;
+ * afterwards the sim is read-only. VNS_ESTATE the second time. */
+VNS_API int vns_sim_finish(vns_sim *sim);
+
+/* --- fates: every frame the host sent gets exactly one --------------------
+ * Names: "pending" (still travelling), "delivered", "answered",
+ * "rx_no_buffer", "rx_buffer_too_small", "device_not_ready",
+ * "device_broken", "link_down", "frame_invalid", "driver_skipped",
+ * "rx_not_consumed", "driver_rejected", "not_for_guest", "malformed",
+ * "bad_checksum", "unsupported", "no_listener", "rejected", "socket_full"
+ * (and "fault_*" for link faults). */
+
+/* Frames that have left the host so far. */
+VNS_API size_t vns_sim_frame_count(const vns_sim *sim);
+/* Frame i's fate name; NULL when i >= vns_sim_frame_count(). */
+VNS_API const char *vns_sim_frame_fate(const vns_sim *sim, size_t i);
+/* When frame i left the host and when its fate was decided (0 while
+ * pending); either pointer may be NULL. VNS_EINVAL when out of range. */
+VNS_API int vns_sim_frame_times(const vns_sim *sim, size_t i, uint64_t *entered_ns,
+                                uint64_t *fated_ns);
+/* How many frames have fate `fate` now, in *out. VNS_ENOENT for an unknown
+ * name. */
+VNS_API int vns_sim_fate_count(const vns_sim *sim, const char *fate, uint64_t *out);
+
+/* --- counters --------------------------------------------------------------
+ * By name, so the set can grow without breaking callers:
+ *   device.rx_frames device.rx_bytes device.rx_backlogged device.tx_frames
+ *   device.tx_bytes device.tx_bad_chains device.kicks_rx device.kicks_tx
+ *   device.interrupts device.interrupts_suppressed device.pops_rx
+ *   device.pops_tx                          (the modelled device only)
+ *   driver.rx_frames driver.rx_bytes driver.rx_empty driver.rx_reposted
+ *   driver.rx_bad_used driver.tx_frames driver.tx_bytes driver.tx_ring_full
+ *   driver.tx_reclaimed driver.tx_bad_used driver.kicks_rx driver.kicks_tx
+ *   driver.kicks_suppressed_rx driver.kicks_suppressed_tx
+ *   driver.interrupts driver.interrupts_spurious (the modelled driver only)
+ *   host.frames_sent host.frames_received trace.events violations (always)
+ * Stores the value in *out. VNS_ENOENT for an unknown name, VNS_ENOTSUP for
+ * a counter of a half you brought. */
+VNS_API int vns_sim_counter(const vns_sim *sim, const char *name, uint64_t *out);
+/* The i-th counter name (stable order), NULL past the end. */
+VNS_API const char *vns_counter_name(size_t i);
+
+/* --- rings ----------------------------------------------------------------- */
+typedef struct vns_ring_state {
+  vns_ring_layout layout;          /* size 0 while the queue is not set up */
+  uint16_t avail_flags, avail_idx, used_event; /* as stored in guest memory */
+  uint16_t used_flags, used_idx, avail_event;
+  int32_t driver_last_used;  /* the modelled driver's private cursor, -1 for yours */
+  int32_t device_last_avail; /* the modelled device's private cursor, -1 for yours */
+} vns_ring_state;
+
+/* Queue q's ring as both sides see it now. VNS_EINVAL for a bad queue,
+ * VNS_ESTATE when the queue is not set up. */
+VNS_API int vns_sim_ring(const vns_sim *sim, uint16_t q, vns_ring_state *out);
+/* The device status byte (VNS_STATUS_*). */
+VNS_API uint8_t vns_sim_device_status(const vns_sim *sim);
+
+/* --- conformance: virtio rules broken during the run ---------------------- */
+typedef struct vns_violation {
+  uint64_t t_ns;
+  const char *actor;   /* who noticed: "device" (a driver broke it) or "driver" */
+  const char *queue;   /* "rx", "tx" or NULL */
+  const char *rule;    /* "desc_index_range", "rx_buf_too_small", ... */
+  const char *section; /* the virtio 1.2 section, "2.7.5.2" */
+  const char *text;    /* one line for a driver author */
+  int64_t head;        /* -1 when not about one chain */
+} vns_violation;
+
+VNS_API size_t vns_sim_violation_count(const vns_sim *sim);
+/* VNS_EINVAL when i is out of range. */
+VNS_API int vns_sim_violation(const vns_sim *sim, size_t i, vns_violation *out);
+
+/* --- bugs and frames ------------------------------------------------------- */
+/* Parses a bug list ("rx-no-recycle,rx-last-only", "redox", "none") into
+ * driver and device bits. VNS_ENOENT for an unknown name, VNS_EINVAL for
+ * NULL pointers. */
+VNS_API int vns_bug_parse(const char *list, unsigned *driver_bugs, unsigned *device_bugs);
+/* The i-th bug switch name, in catalogue order; NULL past the end. */
+VNS_API const char *vns_bug_name(size_t i);
+
+/* Frame builders for host-side traffic, from the host's identity (slirp's
+ * gateway, 10.0.2.2, MAC 52:55:0a:00:02:02). Each returns the frame length,
+ * or 0 when cap is too small or an argument is bad. */
+/* A broadcast ARP request: who has target_ip? (42 bytes) */
+VNS_API size_t vns_frame_arp_request(uint8_t *buf, size_t cap, uint32_t target_ip);
+/* An ICMP echo request of frame_len bytes in all (at least 42) to dst. */
+VNS_API size_t vns_frame_ping(uint8_t *buf, size_t cap, const uint8_t dst_mac[6], uint32_t dst_ip,
+                              uint16_t seq, size_t frame_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,686 @@
+/* Check suite for the public API (include/vnetsim/), linked against the
+ * shared library as a user links it: version, errors, option checking, run
+ * states, counters, rings, memory, the trace, both user-half seams with the
+ * ring helpers, conformance through the API, and the library's exported
+ * symbol list. The scenario comparison also links the internal scenario
+ * (cli/scn.h) to show the library runs exactly what the command runs. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <vnetsim/vnetsim.h>
+
+#include "cli/scn.h"
+
+#define US 1000ull
+#define T0 1000000000ull
+
+static void fixed_opts(vns_sim_opts *o) {
+  vns_sim_opts_init(o);
+  o->rx_backlog = 0;
+  o->link_latency = (vns_latency){10 * US, 10 * US};
+  o->kick_latency = (vns_latency){1 * US, 1 * US};
+  o->irq_latency = (vns_latency){2 * US, 2 * US};
+  o->rearm_delay = (vns_latency){0, 0};
+  o->store_delay = (vns_latency){0, 0};
+}
+
+static void inject_arp(vns_sim *sim, uint64_t at) {
+  uint8_t f[64];
+  size_t len = vns_frame_arp_request(f, sizeof f, VNS_GUEST_IP);
+  ck_assert_int_eq(vns_sim_inject(sim, at, f, len), 0);
+}
+
+/* --- version and errors ---------------------------------------------------- */
+
+START_TEST(test_version_macros_match_the_runtime_call) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%d.%d.%d", VNS_VERSION_MAJOR, VNS_VERSION_MINOR, VNS_VERSION_PATCH);
+  ck_assert_str_eq(buf, VNS_VERSION_STRING);
+  ck_assert_str_eq(vns_version(), VNS_VERSION_STRING);
+  ck_assert_str_eq(vns_version(), "0.1.0");
+  ck_assert_int_eq(VNS_VERSION_HEX, 0x000100);
+}
+END_TEST
+
+START_TEST(test_every_error_code_has_a_name_and_a_text) {
+  for (int e = VNS_OK; e >= VNS_ELIMIT; e--) {
+    ck_assert_str_ne(vns_errname(e), "VNS_E?");
+    ck_assert_str_ne(vns_strerror(e), "unknown error");
+  }
+  ck_assert_str_eq(vns_errname(VNS_EINVAL), "VNS_EINVAL");
+  ck_assert_str_eq(vns_errname(VNS_ELIMIT), "VNS_ELIMIT");
+  ck_assert_str_eq(vns_strerror(VNS_ENOENT), "no such name");
+  ck_assert_str_eq(vns_errname(-99), "VNS_E?");
+  ck_assert_str_eq(vns_strerror(-99), "unknown error");
+}
+END_TEST
+
+/* --- options --------------------------------------------------------------- */
+
+static int new_with(const vns_sim_opts *o) {
+  vns_sim *sim = (vns_sim *)1;
+  int rc = vns_sim_new(o, &sim);
+  if (rc == 0) vns_sim_free(sim);
+  else ck_assert_ptr_null(sim);
+  return rc;
+}
+
+static int noop_probe(void *ctx, vns_sim *sim, vns_transport *t) {
+  (void)ctx, (void)sim, (void)t;
+  return 0;
+}
+static void noop_irq(void *ctx, vns_sim *sim, uint16_t q) { (void)ctx, (void)sim, (void)q; }
+static const vns_driver_ops noop_driver = {noop_probe, noop_irq, NULL, NULL};
+static const vns_driver_ops no_probe_driver = {NULL, noop_irq, NULL, NULL};
+
+START_TEST(test_options_are_checked) {
+  vns_sim_opts o;
+  ck_assert_int_eq(new_with(NULL), 0);
+  ck_assert_int_eq(vns_sim_new(NULL, NULL), VNS_EINVAL);
+  vns_sim_opts_init(&o);
+  ck_assert_uint_eq(o.seed, 1);
+  ck_assert_uint_eq(o.queue_size, 256);
+  ck_assert_uint_eq(o.guest_ip, VNS_GUEST_IP);
+  o.queue_size = 100;
+  ck_assert_int_eq(new_with(&o), VNS_EINVAL);
+  vns_sim_opts_init(&o);
+  o.bugs = "rx-no-recycle,no-such-bug";
+  ck_assert_int_eq(new_with(&o), VNS_ENOENT);
+  vns_sim_opts_init(&o);
+  o.driver_bugs = 0x800;
+  ck_assert_int_eq(new_with(&o), VNS_EINVAL);
+  vns_sim_opts_init(&o);
+  /* features reach the modelled pair: without VERSION_1 the driver gives up */
+  o.device_features = VNS_BIT(5);
+  ck_assert_int_eq(new_with(&o), VNS_ENOTSUP);
+  vns_sim_opts_init(&o);
+  o.device_features = VNS_BIT(VNS_F_VERSION_1);
+  ck_assert_int_eq(new_with(&o), 0);
+  vns_sim_opts_init(&o);
+  o.driver = &no_probe_driver;
+  ck_assert_int_eq(new_with(&o), VNS_EINVAL);
+  o.driver = &noop_driver;
+  ck_assert_int_eq(new_with(&o), 0);
+  o.bugs = "redox"; /* driver bugs belong to the modelled driver */
+  ck_assert_int_eq(new_with(&o), VNS_EINVAL);
+  o.bugs = "dev-used-event-equal"; /* device bugs to the modelled device: fine */
+  ck_assert_int_eq(new_with(&o), 0);
+  vns_sim_opts_init(&o);
+  o.max_events = 0;
+  ck_assert_int_eq(new_with(&o), VNS_EINVAL);
+}
+END_TEST
+
+START_TEST(test_bug_catalogue_by_name) {
+  unsigned d = 0, v = 0;
+  ck_assert_int_eq(vns_bug_parse("redox", &d, &v), 0);
+  ck_assert_uint_eq(d, VNS_BUG_REDOX);
+  ck_assert_uint_eq(v, 0);
+  ck_assert_int_eq(vns_bug_parse("tx-no-kick,dev-used-event-equal", &d, &v), 0);
+  ck_assert_uint_eq(d, VNS_BUG_TX_NO_KICK);
+  ck_assert_uint_eq(v, VNS_BUG_DEV_USED_EVENT_EQUAL);
+  ck_assert_int_eq(vns_bug_parse("bogus", &d, &v), VNS_ENOENT);
+  ck_assert_int_eq(vns_bug_parse(NULL, &d, &v), VNS_EINVAL);
+  size_t n = 0;
+  while (vns_bug_name(n)) {
+    ck_assert_int_eq(vns_bug_parse(vns_bug_name(n), &d, &v), 0);
+    n++;
+  }
+  ck_assert_uint_eq(n, 12);
+}
+END_TEST
+
+/* --- runs, counters, rings --------------------------------------------------- */
+
+START_TEST(test_run_states_and_event_limit) {
+  vns_sim_opts o;
+  fixed_opts(&o);
+  o.max_events = 3;
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  inject_arp(sim, T0);
+  ck_assert_int_eq(vns_sim_run(sim, VNS_TIME_IDLE), VNS_ELIMIT);
+  int64_t n;
+  while ((n = vns_sim_run(sim, VNS_TIME_IDLE)) == VNS_ELIMIT) {
+  }
+  ck_assert_int_ge(n, 0);
+  ck_assert_int_eq(vns_sim_run(sim, VNS_TIME_IDLE), 0); /* idle */
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 0), "answered");
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  ck_assert_int_eq(vns_sim_finish(sim), VNS_ESTATE);
+  ck_assert_int_eq(vns_sim_run(sim, VNS_TIME_IDLE), VNS_ESTATE);
+  uint8_t f[1] = {0};
+  ck_assert_int_eq(vns_sim_inject(sim, T0, f, 1), VNS_ESTATE);
+  ck_assert_int_eq(vns_sim_inject(sim, T0, f, 0), VNS_EINVAL);
+  ck_assert_ptr_null(vns_sim_frame_fate(sim, 1));
+  ck_assert_int_eq(vns_sim_frame_times(sim, 1, NULL, NULL), VNS_EINVAL);
+  vns_sim_free(sim);
+  vns_sim_free(NULL);
+}
+END_TEST
+
+START_TEST(test_run_until_a_time_stops_there) {
+  vns_sim_opts o;
+  fixed_opts(&o);
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  inject_arp(sim, T0);
+  ck_assert_int_ge(vns_sim_run(sim, T0 + 5 * US), 1);
+  ck_assert_uint_le(vns_sim_now(sim), T0 + 5 * US);
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 0), "pending");
+  uint64_t pending = 0;
+  ck_assert_int_eq(vns_sim_fate_count(sim, "pending", &pending), 0);
+  ck_assert_uint_eq(pending, 1);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 1);
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 0), "answered");
+  ck_assert_int_eq(vns_sim_fate_count(sim, "nonsense", &pending), VNS_ENOENT);
+  vns_sim_free(sim);
+}
+END_TEST
+
+START_TEST(test_every_counter_name_resolves) {
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(NULL, &sim), 0);
+  size_t i = 0;
+  uint64_t v;
+  for (; vns_counter_name(i); i++) ck_assert_int_eq(vns_sim_counter(sim, vns_counter_name(i), &v), 0);
+  ck_assert_uint_eq(i, 32);
+  ck_assert_int_eq(vns_sim_counter(sim, "device.nothing", &v), VNS_ENOENT);
+  ck_assert_int_eq(vns_sim_counter(sim, "driver.kicks_rx", &v), 0);
+  ck_assert_uint_eq(v, 1); /* the kick after posting every RX buffer */
+  vns_ring_state r;
+  ck_assert_int_eq(vns_sim_ring(sim, 2, &r), VNS_EINVAL);
+  ck_assert_int_eq(vns_sim_ring(sim, VNS_QUEUE_TX, &r), 0);
+  ck_assert_uint_eq(r.avail_idx, 0);
+  ck_assert_uint_eq(r.used_idx, 0);
+  ck_assert_uint_eq(vns_sim_device_status(sim), 0x0f);
+  vns_sim_free(sim);
+}
+END_TEST
+
+/* The library composes through the scenario: the same options give the same
+ * trace, hash for hash, as the scenario the command runs. */
+START_TEST(test_modelled_sim_matches_the_scenario) {
+  vns_sim *sim;
+  vns_sim_opts o;
+  vns_sim_opts_init(&o);
+  o.seed = 7;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  inject_arp(sim, T0);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+
+  scn_config cfg;
+  scn_config_default(&cfg);
+  cfg.seed = 7;
+  scn *s = calloc(1, sizeof *s);
+  ck_assert_int_eq(scn_init(s, &cfg), 0);
+  uint8_t f[64];
+  size_t len = vns_frame_arp_request(f, sizeof f, VNS_GUEST_IP);
+  ck_assert_int_eq(scn_inject_at(s, T0, f, len), 0);
+  scn_run(s, EMU_TIME_NEVER, UINT64_MAX);
+  ck_assert_uint_eq(vns_sim_trace_hash(sim), s->trace.hash);
+  ck_assert_uint_eq(vns_sim_trace_count(sim), s->trace.events);
+  scn_close(s);
+  free(s);
+  vns_sim_free(sim);
+}
+END_TEST
+
+/* --- memory and trace ------------------------------------------------------------ */
+
+START_TEST(test_guest_memory_is_bounds_checked_and_little_endian) {
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(NULL, &sim), 0);
+  uint64_t gpa = 0;
+  ck_assert_int_eq(vns_mem_alloc(sim, 64, 64, &gpa), 0);
+  ck_assert_uint_eq(gpa % 64, 0);
+  ck_assert_uint_ne(gpa, 0);
+  ck_assert_int_eq(vns_mem_write_le32(sim, gpa, 0x11223344u), 0);
+  uint8_t raw[4];
+  ck_assert_int_eq(vns_mem_read(sim, gpa, raw, 4), 0);
+  ck_assert_uint_eq(raw[0], 0x44);
+  ck_assert_uint_eq(raw[3], 0x11);
+  uint64_t v64 = 0;
+  ck_assert_int_eq(vns_mem_write_le64(sim, gpa + 8, 0x0102030405060708ull), 0);
+  ck_assert_int_eq(vns_mem_read_le64(sim, gpa + 8, &v64), 0);
+  ck_assert_uint_eq(v64, 0x0102030405060708ull);
+  uint16_t v16 = 7;
+  ck_assert_int_eq(vns_mem_read_le16(sim, 0, &v16), VNS_ERANGE);
+  ck_assert_uint_eq(v16, 7);
+  ck_assert_int_eq(vns_mem_write(sim, UINT64_MAX - 1, raw, 4), VNS_ERANGE);
+  ck_assert_int_eq(vns_mem_alloc(sim, 1ull << 40, 8, &gpa), VNS_ENOSPC);
+  ck_assert_int_eq(vns_mem_alloc(sim, 8, 3, &gpa), VNS_EINVAL);
+  vns_sim_free(sim);
+}
+END_TEST
+
+START_TEST(test_trace_without_store_still_hashes) {
+  vns_sim_opts o;
+  vns_sim_opts_init(&o);
+  o.keep_trace = 0;
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  inject_arp(sim, T0);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_uint_eq(vns_sim_trace_count(sim), 0);
+  vns_trace_event ev;
+  ck_assert_int_eq(vns_sim_trace_event(sim, 0, &ev), VNS_ENOTSUP);
+  ck_assert_uint_ne(vns_sim_trace_hash(sim), 0xcbf29ce484222325ull);
+  vns_sim_free(sim);
+}
+END_TEST
+
+START_TEST(test_trace_format_reports_short_buffers_and_unknown_events) {
+  vns_trace_event ev = {56245, "device", "used_pushed", "rx", 1, 1, 110, -1, NULL};
+  char line[128];
+  int n = vns_trace_format(&ev, line, sizeof line);
+  ck_assert_str_eq(line,
+                   "{\"t\":56245,\"actor\":\"device\",\"ev\":\"used_pushed\",\"q\":\"rx\",\"head\":1,"
+                   "\"idx\":1,\"len\":110}");
+  ck_assert_int_eq(n, (int)strlen(line));
+  ck_assert_int_eq(vns_trace_format(&ev, line, (size_t)n), VNS_ENOSPC);
+  ev.event = "no_such_event";
+  ck_assert_int_eq(vns_trace_format(&ev, line, sizeof line), VNS_ENOENT);
+  ck_assert_int_eq(vns_trace_format(NULL, line, sizeof line), VNS_EINVAL);
+}
+END_TEST
+
+START_TEST(test_frame_builders_refuse_short_buffers) {
+  uint8_t buf[100];
+  ck_assert_uint_eq(vns_frame_arp_request(buf, 20, VNS_GUEST_IP), 0);
+  static const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+  ck_assert_uint_eq(vns_frame_ping(buf, sizeof buf, mac, VNS_GUEST_IP, 1, 98), 98);
+  ck_assert_uint_eq(vns_frame_ping(buf, sizeof buf, mac, VNS_GUEST_IP, 1, 200), 0);
+  ck_assert_uint_eq(vns_frame_ping(buf, sizeof buf, mac, VNS_GUEST_IP, 1, 20), 0);
+}
+END_TEST
+
+START_TEST(test_ping_is_answered) {
+  vns_sim_opts o;
+  fixed_opts(&o);
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  uint8_t f[128];
+  inject_arp(sim, T0); /* the guest learns the host's MAC first */
+  size_t len = vns_frame_ping(f, sizeof f, o.guest_mac, VNS_GUEST_IP, 1, 98);
+  ck_assert_int_eq(vns_sim_inject(sim, T0 + 100 * US, f, len), 0);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 1), "answered");
+  vns_sim_free(sim);
+}
+END_TEST
+
+/* --- a user driver on the ring helpers -------------------------------------------------- */
+
+/* A correct driver written on vns_vq_*: EVENT_IDX, all RX buffers posted,
+ * every used entry consumed and re-posted, interrupts re-enabled with a
+ * second look. Options let tests make it break rules on purpose. */
+typedef struct helper_drv {
+  vns_transport *t;
+  vns_vq *rx, *tx;
+  uint64_t bufs;
+  uint32_t buf_len;   /* RX buffer size */
+  int setup_late;     /* set up TX after DRIVER_OK: a rule broken */
+  int bad_first_desc; /* write descriptor 0's next past the queue, with NEXT set */
+  size_t received, timers, removed;
+  uint64_t timer_at;
+} helper_drv;
+
+static int helper_probe(void *ctx, vns_sim *sim, vns_transport *t) {
+  helper_drv *d = ctx;
+  d->t = t;
+  ck_assert_ptr_eq(vns_sim_transport(sim), t);
+  int rc = vns_transport_set_status(t, 0);
+  if (!rc) rc = vns_transport_set_status(t, VNS_STATUS_ACKNOWLEDGE | VNS_STATUS_DRIVER);
+  uint64_t want = VNS_BIT(VNS_F_VERSION_1) | VNS_BIT(VNS_F_EVENT_IDX) | VNS_BIT(VNS_F_NET_MAC);
+  if (!rc) rc = vns_transport_set_driver_features(t, vns_transport_device_features(t) & want);
+  uint8_t st = VNS_STATUS_ACKNOWLEDGE | VNS_STATUS_DRIVER | VNS_STATUS_FEATURES_OK;
+  if (!rc) rc = vns_transport_set_status(t, st);
+  if (rc) return rc;
+  uint8_t mac[6];
+  ck_assert_int_eq(vns_transport_read_config(t, VNS_CFG_MAC, mac, 6), 0);
+  ck_assert_uint_eq(mac[0], 0x52);
+  ck_assert_int_eq(vns_transport_read_config(t, 6, mac, 6), VNS_ERANGE);
+  uint16_t size = 16;
+  ck_assert_uint_ge(vns_transport_queue_max_size(t, VNS_QUEUE_RX), size);
+  ck_assert_uint_eq(vns_transport_queue_max_size(t, 5), 0);
+  rc = vns_vq_new(sim, VNS_QUEUE_RX, size, VNS_VQ_EVENT_IDX, &d->rx);
+  if (!rc) rc = vns_vq_new(sim, VNS_QUEUE_TX, size, VNS_VQ_EVENT_IDX, &d->tx);
+  vns_ring_layout rl = vns_vq_layout(d->rx), tl = vns_vq_layout(d->tx);
+  if (!rc) rc = vns_transport_queue_setup(t, VNS_QUEUE_RX, &rl);
+  if (!rc && !d->setup_late) rc = vns_transport_queue_setup(t, VNS_QUEUE_TX, &tl);
+  if (!rc) rc = vns_mem_alloc(sim, (uint64_t)size * d->buf_len, 64, &d->bufs);
+  for (uint16_t i = 0; !rc && i < size; i++) {
+    vns_sg sg = {d->bufs + (uint64_t)i * d->buf_len, d->buf_len};
+    int head = vns_vq_add(d->rx, &sg, 0, 1, (void *)(uintptr_t)(i + 1));
+    if (head < 0) rc = head;
+  }
+  if (rc) return rc;
+  if (d->bad_first_desc) {
+    /* descriptor 0 now claims a next descriptor 999 in a queue of 16 */
+    vns_ring_layout l = vns_vq_layout(d->rx);
+    vns_mem_write_le16(sim, VNS_DESC_ADDR(&l, 0) + 12, VNS_DESC_F_WRITE | VNS_DESC_F_NEXT);
+    vns_mem_write_le16(sim, VNS_DESC_ADDR(&l, 0) + 14, 999);
+  }
+  ck_assert_uint_eq(vns_vq_num_free(d->rx), 0);
+  rc = vns_transport_set_status(t, st | VNS_STATUS_DRIVER_OK);
+  if (rc) return rc;
+  if (d->setup_late) ck_assert_int_eq(vns_transport_queue_setup(t, VNS_QUEUE_TX, &tl), VNS_ESTATE);
+  if (vns_vq_publish(d->rx) == 1) vns_transport_notify(t, VNS_QUEUE_RX);
+  return 0;
+}
+
+static void helper_irq(void *ctx, vns_sim *sim, uint16_t q) {
+  helper_drv *d = ctx;
+  (void)sim;
+  if (q != VNS_QUEUE_RX) return;
+  do {
+    vns_used u;
+    int rc;
+    while ((rc = vns_vq_get_used(d->rx, &u)) != VNS_EAGAIN) {
+      if (!u.token) break;
+      if (rc == 0) d->received++;
+      uint32_t i = (uint32_t)((uintptr_t)u.token - 1);
+      vns_sg sg = {d->bufs + (uint64_t)i * d->buf_len, d->buf_len};
+      vns_vq_add(d->rx, &sg, 0, 1, u.token);
+    }
+    if (vns_vq_publish(d->rx) == 1) vns_transport_notify(d->t, VNS_QUEUE_RX);
+  } while (vns_vq_enable_interrupts(d->rx)); /* §2.7.7.1: look again */
+}
+
+static void helper_timer(void *ctx, vns_sim *sim, uint64_t now) {
+  helper_drv *d = ctx;
+  (void)sim;
+  d->timers++;
+  d->timer_at = now;
+}
+
+static void helper_remove(void *ctx, vns_sim *sim) {
+  helper_drv *d = ctx;
+  (void)sim;
+  vns_vq_free(d->tx); /* freeing early is allowed; the sim frees the rest */
+  d->tx = NULL;
+  d->removed++;
+}
+
+static const vns_driver_ops helper_ops = {helper_probe, helper_irq, helper_timer, helper_remove};
+
+static vns_sim *helper_start(helper_drv *d) {
+  vns_sim_opts o;
+  fixed_opts(&o);
+  o.queue_size = 16;
+  o.driver = &helper_ops;
+  o.driver_ctx = d;
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  return sim;
+}
+
+START_TEST(test_user_driver_on_helpers_delivers_every_frame) {
+  helper_drv d = {.buf_len = VNS_NET_MIN_RX_BUF};
+  vns_sim *sim = helper_start(&d);
+  for (uint64_t i = 0; i < 40; i++) inject_arp(sim, T0 + (i / 4) * 50 * US);
+  ck_assert_int_eq(vns_driver_timer_at(sim, T0 + 7 * US), 0);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  uint64_t n = 0;
+  ck_assert_int_eq(vns_sim_fate_count(sim, "delivered", &n), 0);
+  ck_assert_uint_eq(n, 40);
+  ck_assert_uint_eq(d.received, 40);
+  ck_assert_uint_eq(d.timers, 1);
+  ck_assert_uint_eq(d.timer_at, T0 + 7 * US);
+  ck_assert_int_eq(vns_sim_counter(sim, "device.rx_frames", &n), 0);
+  ck_assert_uint_eq(n, 40);
+  ck_assert_int_eq(vns_sim_counter(sim, "driver.rx_frames", &n), VNS_ENOTSUP);
+  vns_ring_state r;
+  ck_assert_int_eq(vns_sim_ring(sim, VNS_QUEUE_RX, &r), 0);
+  ck_assert_uint_eq(r.used_idx, 40);
+  ck_assert_uint_eq(r.avail_idx, 16 + 40);
+  ck_assert_uint_eq(r.used_event, 40); /* EVENT_IDX: interrupt at the next one */
+  ck_assert_int_eq(r.driver_last_used, -1);
+  ck_assert_int_eq(r.device_last_avail, 40);
+  ck_assert_uint_eq(vns_sim_violation_count(sim), 0);
+  vns_sim_free(sim);
+  ck_assert_uint_eq(d.removed, 1);
+}
+END_TEST
+
+START_TEST(test_user_driver_small_buffers_are_reported_by_rule) {
+  helper_drv d = {.buf_len = 64};
+  vns_sim *sim = helper_start(&d);
+  inject_arp(sim, T0); /* 12 + 42 bytes fit in 64 */
+  uint8_t big[200] = {0};
+  memset(big, 0xff, 6); /* broadcast, so only its size matters */
+  ck_assert_int_eq(vns_sim_inject(sim, T0 + 100 * US, big, sizeof big), 0);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 0), "delivered");
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 1), "rx_buffer_too_small");
+  ck_assert_uint_eq(vns_sim_violation_count(sim), 1);
+  vns_violation v;
+  ck_assert_int_eq(vns_sim_violation(sim, 0, &v), 0);
+  ck_assert_str_eq(v.rule, "rx_buf_too_small");
+  ck_assert_str_eq(v.actor, "device");
+  ck_assert_str_eq(v.queue, "rx");
+  ck_assert_str_eq(v.section, "5.1.6.3.1");
+  ck_assert_int_eq(vns_sim_violation(sim, 1, &v), VNS_EINVAL);
+  /* one bad buffer costs one frame, not the device */
+  ck_assert_uint_eq(vns_sim_device_status(sim) & VNS_STATUS_DEVICE_NEEDS_RESET, 0);
+  vns_sim_free(sim);
+}
+END_TEST
+
+START_TEST(test_user_driver_bad_descriptor_breaks_the_device) {
+  helper_drv d = {.buf_len = VNS_NET_MIN_RX_BUF, .bad_first_desc = 1};
+  vns_sim *sim = helper_start(&d);
+  inject_arp(sim, T0);
+  inject_arp(sim, T0 + 100 * US);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 0), "device_broken");
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 1), "device_broken");
+  ck_assert_uint_ne(vns_sim_device_status(sim) & VNS_STATUS_DEVICE_NEEDS_RESET, 0);
+  vns_violation v;
+  ck_assert_int_eq(vns_sim_violation(sim, 0, &v), 0);
+  ck_assert_str_eq(v.rule, "desc_index_range");
+  ck_assert_int_eq(v.head, 0);
+  vns_sim_free(sim);
+}
+END_TEST
+
+START_TEST(test_user_driver_queue_setup_after_driver_ok_is_a_violation) {
+  helper_drv d = {.buf_len = VNS_NET_MIN_RX_BUF, .setup_late = 1};
+  vns_sim *sim = helper_start(&d);
+  ck_assert_uint_eq(vns_sim_violation_count(sim), 1);
+  vns_violation v;
+  ck_assert_int_eq(vns_sim_violation(sim, 0, &v), 0);
+  ck_assert_str_eq(v.rule, "queue_after_driver_ok");
+  ck_assert_str_eq(v.queue, "tx");
+  vns_sim_free(sim);
+}
+END_TEST
+
+START_TEST(test_user_half_calls_refuse_the_wrong_mode) {
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(NULL, &sim), 0);
+  vns_vq *vq = (vns_vq *)1;
+  vns_dvq *dq = (vns_dvq *)1;
+  vns_ring_layout l = {16, 0x40000000, 0x40000100, 0x40000200};
+  ck_assert_ptr_null(vns_sim_transport(sim));
+  ck_assert_int_eq(vns_vq_new(sim, 0, 16, 0, &vq), VNS_EINVAL);
+  ck_assert_ptr_null(vq);
+  ck_assert_int_eq(vns_dvq_new(sim, 0, &l, 0, &dq), VNS_EINVAL);
+  ck_assert_ptr_null(dq);
+  ck_assert_int_eq(vns_driver_timer_at(sim, 0), VNS_ENOTSUP);
+  ck_assert_int_eq(vns_driver_rx_consumed(sim, 0, 1), VNS_ENOTSUP);
+  ck_assert_int_eq(vns_device_interrupt(sim, 0), VNS_EINVAL);
+  ck_assert_int_eq(vns_device_frame_dropped(sim, 0, "rx_no_buffer"), VNS_EINVAL);
+  ck_assert_int_eq(vns_transport_notify(NULL, 0), VNS_EINVAL);
+  vns_sim_free(sim);
+}
+END_TEST
+
+/* --- a user device ----------------------------------------------------------------- */
+
+/* Just enough device for the modelled driver's probe; frames are dropped by
+ * name, and a ring outside guest memory is refused at setup. */
+typedef struct stub_dev {
+  uint8_t status;
+  vns_dvq *q[2];
+  int misplace_rx; /* hand vns_dvq_new a ring outside guest memory */
+  int rc_setup;
+} stub_dev;
+
+static uint64_t stub_features(void *c, vns_sim *s) {
+  (void)c, (void)s;
+  return VNS_BIT(VNS_F_VERSION_1);
+}
+static int stub_set_features(void *c, vns_sim *s, uint64_t f) {
+  (void)c, (void)s, (void)f;
+  return 0;
+}
+static uint8_t stub_get_status(void *c, vns_sim *s) {
+  (void)s;
+  return ((stub_dev *)c)->status;
+}
+static int stub_set_status(void *c, vns_sim *s, uint8_t st) {
+  (void)s;
+  ((stub_dev *)c)->status = st;
+  return 0;
+}
+static uint16_t stub_qmax(void *c, vns_sim *s, uint16_t q) {
+  (void)c, (void)s;
+  return q < 2 ? 16 : 0;
+}
+static int stub_setup(void *c, vns_sim *s, uint16_t q, const vns_ring_layout *l) {
+  stub_dev *d = c;
+  vns_ring_layout copy = *l;
+  if (d->misplace_rx && q == VNS_QUEUE_RX) copy.used = 0x10;
+  int rc = vns_dvq_new(s, q, &copy, 0, &d->q[q]);
+  if (q == VNS_QUEUE_RX) d->rc_setup = rc;
+  return rc;
+}
+static void stub_kick(void *c, vns_sim *s, uint16_t q) { (void)c, (void)s, (void)q; }
+static void stub_frame(void *c, vns_sim *s, uint32_t id, const uint8_t *f, size_t len) {
+  stub_dev *d = c;
+  (void)f, (void)len;
+  ck_assert_ptr_null(vns_dvq_broken(d->q[VNS_QUEUE_RX]));
+  ck_assert_int_eq(vns_device_frame_dropped(s, id, "no_such_fate"), VNS_ENOENT);
+  ck_assert_int_eq(vns_device_frame_dropped(s, id, "link_down"), 0);
+  ck_assert_int_eq(vns_device_frame_dropped(s, id, "link_down"), VNS_ESTATE);
+  ck_assert_int_eq(vns_device_frame_placed(s, id + 100, 0), VNS_EINVAL);
+}
+static const vns_device_ops stub_ops = {stub_features, stub_set_features, stub_get_status,
+                                        stub_set_status, NULL, stub_qmax, stub_setup, stub_kick,
+                                        stub_frame, NULL, NULL};
+
+START_TEST(test_user_device_drops_by_fate_name) {
+  stub_dev d = {0};
+  vns_sim_opts o;
+  fixed_opts(&o);
+  o.queue_size = 16;
+  o.device = &stub_ops;
+  o.device_ctx = &d;
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  inject_arp(sim, T0);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 0), "link_down");
+  ck_assert_int_eq(vns_device_timer_at(sim, T0), VNS_ENOTSUP);
+  vns_ring_state r;
+  ck_assert_int_eq(vns_sim_ring(sim, VNS_QUEUE_RX, &r), 0);
+  ck_assert_uint_eq(r.avail_idx, 16);
+  ck_assert_int_eq(r.device_last_avail, -1);
+  vns_sim_free(sim);
+}
+END_TEST
+
+START_TEST(test_user_device_ring_outside_memory_is_refused) {
+  stub_dev d = {.misplace_rx = 1};
+  vns_sim_opts o;
+  fixed_opts(&o);
+  o.queue_size = 16;
+  o.device = &stub_ops;
+  o.device_ctx = &d;
+  vns_sim *sim = NULL;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), VNS_EPROTO);
+  ck_assert_ptr_null(sim);
+  ck_assert_int_eq(d.rc_setup, VNS_EPROTO);
+}
+END_TEST
+
+/* --- the exported symbols ------------------------------------------------------------- */
+
+/* The shared library is built with hidden visibility: only VNS_API functions
+ * are exported. Any other defined dynamic symbol is an internal that leaked
+ * (a missing static, a flag lost from the build) and becomes ABI by
+ * accident. */
+START_TEST(test_shared_library_exports_only_vns_symbols) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "nm -D --defined-only '%s'", VNS_SHARED_LIB);
+  FILE *p = popen(cmd, "r");
+  ck_assert_ptr_nonnull(p);
+  char line[512], leaked[2048] = "";
+  size_t exported = 0;
+  while (fgets(line, sizeof line, p)) {
+    char addr[64], type[8], name[400];
+    if (sscanf(line, "%63s %7s %399s", addr, type, name) != 3) continue;
+    if (strncmp(name, "vns_", 4) == 0) {
+      exported++;
+      continue;
+    }
+    if (strlen(leaked) + strlen(name) + 2 < sizeof leaked) {
+      strcat(leaked, name);
+      strcat(leaked, " ");
+    }
+  }
+  ck_assert_int_eq(pclose(p), 0);
+  ck_assert_msg(leaked[0] == '\0', "internal symbols exported: %s", leaked);
+  /* the whole public surface, counted: adding or removing a function is a
+   * deliberate change to this number */
+  ck_assert_uint_eq(exported, 76);
+}
+END_TEST
+
+static Suite *api_suite(void) {
+  Suite *s = suite_create("api");
+  TCase *basics = tcase_create("basics");
+  tcase_add_test(basics, test_version_macros_match_the_runtime_call);
+  tcase_add_test(basics, test_every_error_code_has_a_name_and_a_text);
+  tcase_add_test(basics, test_options_are_checked);
+  tcase_add_test(basics, test_bug_catalogue_by_name);
+  tcase_add_test(basics, test_frame_builders_refuse_short_buffers);
+  suite_add_tcase(s, basics);
+  TCase *runs = tcase_create("runs");
+  tcase_add_test(runs, test_run_states_and_event_limit);
+  tcase_add_test(runs, test_run_until_a_time_stops_there);
+  tcase_add_test(runs, test_every_counter_name_resolves);
+  tcase_add_test(runs, test_modelled_sim_matches_the_scenario);
+  tcase_add_test(runs, test_guest_memory_is_bounds_checked_and_little_endian);
+  tcase_add_test(runs, test_trace_without_store_still_hashes);
+  tcase_add_test(runs, test_trace_format_reports_short_buffers_and_unknown_events);
+  tcase_add_test(runs, test_ping_is_answered);
+  suite_add_tcase(s, runs);
+  TCase *drv = tcase_create("own_driver");
+  tcase_add_test(drv, test_user_driver_on_helpers_delivers_every_frame);
+  tcase_add_test(drv, test_user_driver_small_buffers_are_reported_by_rule);
+  tcase_add_test(drv, test_user_driver_bad_descriptor_breaks_the_device);
+  tcase_add_test(drv, test_user_driver_queue_setup_after_driver_ok_is_a_violation);
+  tcase_add_test(drv, test_user_half_calls_refuse_the_wrong_mode);
+  suite_add_tcase(s, drv);
+  TCase *dev = tcase_create("own_device");
+  tcase_add_test(dev, test_user_device_drops_by_fate_name);
+  tcase_add_test(dev, test_user_device_ring_outside_memory_is_refused);
+  suite_add_tcase(s, dev);
+  TCase *abi = tcase_create("abi");
+  tcase_add_test(abi, test_shared_library_exports_only_vns_symbols);
+  suite_add_tcase(s, abi);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(api_suite());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
