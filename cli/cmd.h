@@ -67,9 +67,11 @@ enum {
 extern const char cli_sim_options_help[];
 
 void cli_sim_opts_default(cli_sim_opts *o, const char *cmd);
-/* Applies one shared option; returns 0, or CLI_EXIT_USAGE after printing a
- * one-line error, or -1 when opt is not a shared option. */
-int cli_sim_opt(cli_sim_opts *o, int opt, const char *arg);
+/* Applies one shared option as getopt_long returned it (given: the word on
+ * the command line, for messages). Returns 0, or CLI_EXIT_USAGE after a
+ * one-line error: a bad value, or an option that is unknown ('?') or not
+ * one of the shared ones. */
+int cli_sim_opt(cli_sim_opts *o, int opt, const char *arg, const char *given);
 
 /* One-line error on stderr, "vnetsim CMD: message". Returns code. */
 int cli_error(const char *cmd, int code, const char *fmt, ...)

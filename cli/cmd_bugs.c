@@ -111,15 +111,12 @@ int cmd_explore(int argc, char **argv) {
           return cli_error("explore", CLI_EXIT_USAGE,
                            "--bursts: '%s' is not a number from 1 to 10000", optarg);
         break;
-      case '?':
-        return cli_error("explore", CLI_EXIT_USAGE,
-                         "unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
       case CLI_OPT_TRACE:
       case CLI_OPT_SEED:
         return cli_error("explore", CLI_EXIT_USAGE, "%s: explore chooses the seeds itself; use "
                          "--seeds A..B", argv[optind - 1]);
       default: {
-        int rc = cli_sim_opt(&o, c, optarg);
+        int rc = cli_sim_opt(&o, c, optarg, argv[optind - 1]);
         if (rc) return rc;
       }
     }

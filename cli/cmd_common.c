@@ -114,7 +114,7 @@ void cli_sim_opts_default(cli_sim_opts *o, const char *cmd) {
   scn_config_default(&o->cfg);
 }
 
-int cli_sim_opt(cli_sim_opts *o, int opt, const char *arg) {
+int cli_sim_opt(cli_sim_opts *o, int opt, const char *arg, const char *given) {
   uint64_t v;
   switch (opt) {
     case CLI_OPT_SEED:
@@ -176,8 +176,9 @@ int cli_sim_opt(cli_sim_opts *o, int opt, const char *arg) {
                          "batch=1-16",
                          arg);
       return 0;
-    default:
-      return -1;
+    default: /* '?' included: unknown, or missing its value */
+      return cli_error(o->cmd, CLI_EXIT_USAGE, "unknown or incomplete option '%s' (see --help)",
+                       given);
   }
 }
 

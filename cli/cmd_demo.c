@@ -48,11 +48,8 @@ int cmd_demo(int argc, char **argv) {
           return cli_error("demo", CLI_EXIT_USAGE,
                            "--interval-us: '%s' is not a number from 1 to 10000000", optarg);
         break;
-      case '?':
-        return cli_error("demo", CLI_EXIT_USAGE, "unknown or incomplete option '%s' (see --help)",
-                         argv[optind - 1]);
       default: {
-        int rc = cli_sim_opt(&o, c, optarg);
+        int rc = cli_sim_opt(&o, c, optarg, argv[optind - 1]);
         if (rc) return rc;
       }
     }

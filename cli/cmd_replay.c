@@ -183,11 +183,8 @@ int cmd_replay(int argc, char **argv) {
                            optarg);
         compare = optarg;
         break;
-      case '?':
-        return cli_error("replay", CLI_EXIT_USAGE,
-                         "unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
       default: {
-        int rc = cli_sim_opt(&o, c, optarg);
+        int rc = cli_sim_opt(&o, c, optarg, argv[optind - 1]);
         if (rc) return rc;
       }
     }

@@ -127,11 +127,8 @@ int cmd_run(int argc, char **argv) {
           return cli_error("run", CLI_EXIT_USAGE,
                            "--duration-s: '%s' is not a number of seconds from 1", optarg);
         break;
-      case '?':
-        return cli_error("run", CLI_EXIT_USAGE, "unknown or incomplete option '%s' (see --help)",
-                         argv[optind - 1]);
       default: {
-        int rc = cli_sim_opt(&o, c, optarg);
+        int rc = cli_sim_opt(&o, c, optarg, argv[optind - 1]);
         if (rc) return rc;
       }
     }

@@ -49,13 +49,10 @@ int cmd_story(int argc, char **argv) {
       printf(story_usage, cli_sim_options_help);
       return CLI_EXIT_OK;
     }
-    if (c == '?')
-      return cli_error("story", CLI_EXIT_USAGE, "unknown or incomplete option '%s' (see --help)",
-                       argv[optind - 1]);
     if (c == CLI_OPT_TRACE)
       return cli_error("story", CLI_EXIT_USAGE, "--trace: story runs twice; trace one run with "
                        "'vnetsim demo' or 'replay' instead");
-    int rc = cli_sim_opt(&o, c, optarg);
+    int rc = cli_sim_opt(&o, c, optarg, argv[optind - 1]);
     if (rc) return rc;
   }
   if (optind < argc)

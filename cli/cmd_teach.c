@@ -100,11 +100,8 @@ int cmd_teach(int argc, char **argv) {
       case CLI_OPT_JSON:
         return cli_error("teach", CLI_EXIT_USAGE,
                          "--json: teach has no JSON summary; --html embeds the run's data");
-      case '?':
-        return cli_error("teach", CLI_EXIT_USAGE, "unknown or incomplete option '%s' (see --help)",
-                         argv[optind - 1]);
       default: {
-        int rc = cli_sim_opt(&o, c, optarg);
+        int rc = cli_sim_opt(&o, c, optarg, argv[optind - 1]);
         if (rc) return rc;
       }
     }
