@@ -3,7 +3,7 @@
 #ifndef VNETSIM_API_INTERNAL_H
 #define VNETSIM_API_INTERNAL_H
 
-#include "cli/scn.h"
+#include "sim/scn.h"
 #include "emu/fate.h"
 #include "emu/gmem.h"
 #include "emu/sched.h"

@@ -1,7 +1,7 @@
 /* The simulation handle: composition, runs, fates, counters, rings,
  * violations and the trace store.
  *
- * With both halves modelled the scenario (cli/scn.h) does the composition,
+ * With both halves modelled the scenario (sim/scn.h) does the composition,
  * so the library runs exactly what the command runs. With a user half the
  * scenario cannot be used (it builds the modelled device and driver itself),
  * so this file wires the same pieces the same way around the user's half: one

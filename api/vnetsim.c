@@ -3,7 +3,7 @@
  *
  * Why a top-level api/ folder: the folders of vnetsim tell its architecture
  * (emu <- virtio, stack <- cli), and the public surface fits none of them.
- * It reaches into every layer (the scenario in cli/scn*.c, the device and
+ * It reaches into every layer (the scenario in sim/, the device and
  * driver models in virtio/, guest memory and the trace in emu/), so it cannot
  * live in a lower folder without making that folder reach upward; and cli/ is
  * the command, whose code is free to change its output and options, while

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "cli/scn.h"
+#include "sim/scn.h"
 
 /* Exit codes: 0 success, 1 the run itself failed, 2 bad usage or input. */
 #define CLI_EXIT_OK 0

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli/cmd.h"
-#include "emu/clock.h"
+#include "host/clock.h"
 #include "emu/err.h"
 #include "stack/services.h"
 #include "stack/wire.h"
@@ -53,7 +53,7 @@ static int bench_ring(const uint8_t *frame, size_t len, uint64_t frames, double 
   if (!rc) rc = vq_dev_init(&dev, &mem, &drv.layout, 1, 0);
   if (!rc) rc = gmem_alloc(&mem, (uint64_t)size * VNET_MIN_RX_BUF, 64, &bufs);
   uint8_t hdr[VNET_HDR_LEN] = {0}, rx[VNET_MIN_RX_BUF];
-  uint64_t start = emu_wallclock_ns();
+  uint64_t start = host_wallclock_ns();
   for (uint64_t i = 0; i < frames && !rc; i++) {
     vq_sg sg = {bufs + (i % size) * VNET_MIN_RX_BUF, VNET_MIN_RX_BUF};
     vq_chain c;
@@ -69,7 +69,7 @@ static int bench_ring(const uint8_t *frame, size_t len, uint64_t frames, double 
     if (!rc) rc = vq_drv_get_used(&drv, &e);
     if (!rc) rc = gmem_read(&mem, sg.gpa + VNET_HDR_LEN, rx, e.len - VNET_HDR_LEN);
   }
-  *ns_per_frame = (double)(emu_wallclock_ns() - start) / (double)frames;
+  *ns_per_frame = (double)(host_wallclock_ns() - start) / (double)frames;
   vq_dev_close(&dev);
   vq_drv_close(&drv);
   gmem_close(&mem);
@@ -86,7 +86,7 @@ static int bench_full(const uint8_t *frame, size_t len, uint64_t frames, double 
   int rc = scn_init(&s, &cfg);
   if (rc) return rc;
   const uint64_t chunk = 256, spacing_ns = 2000;
-  uint64_t start = emu_wallclock_ns();
+  uint64_t start = host_wallclock_ns();
   for (uint64_t done = 0; done < frames && !rc;) {
     uint64_t n = frames - done < chunk ? frames - done : chunk;
     uint64_t t = scn_now(&s) + spacing_ns;
@@ -94,7 +94,7 @@ static int bench_full(const uint8_t *frame, size_t len, uint64_t frames, double 
     scn_run(&s, EMU_TIME_NEVER, UINT64_MAX);
     done += n;
   }
-  *ns_per_frame = (double)(emu_wallclock_ns() - start) / (double)frames;
+  *ns_per_frame = (double)(host_wallclock_ns() - start) / (double)frames;
   scn_finish(&s);
   /* Only a run where every frame reached the stack measured what it claims. */
   if (!rc && s.fates.counts[EMU_FATE_NO_LISTENER] != frames) rc = EMU_EPROTO;
@@ -124,9 +124,9 @@ static int bench_tcp(size_t bytes, double *wall_s, double *virtual_s) {
   scn_echo_client cl;
   rc = scn_echo_client_start(&s, &cl, cfg.guest.ip, NET_SVC_PORT_TCP_ECHO, scn_now(&s),
                              scn_now(&s), bytes);
-  uint64_t start = emu_wallclock_ns(), v0 = scn_now(&s);
+  uint64_t start = host_wallclock_ns(), v0 = scn_now(&s);
   if (!rc) scn_run(&s, EMU_TIME_NEVER, UINT64_MAX);
-  *wall_s = (double)(emu_wallclock_ns() - start) / 1e9;
+  *wall_s = (double)(host_wallclock_ns() - start) / 1e9;
   *virtual_s = (double)(cl.done_ns - v0) / 1e9;
   /* Only a transfer that came back whole measured what it claims. */
   if (!rc && (cl.received != bytes || cl.mismatch_at != SIZE_MAX)) rc = EMU_EPROTO;

@@ -19,9 +19,10 @@
 #include <uv.h>
 
 #include "cli/cmd.h"
-#include "emu/clock.h"
+#include "host/clock.h"
 #include "emu/err.h"
-#include "emu/live.h"
+#include "host/live.h"
+#include "host/scn_live.h"
 
 /* --- the plain echo server: libuv only, no simulation ------------------- */
 
@@ -108,7 +109,7 @@ static int blive_server_start(blive_server *srv, uv_loop_t *loop) {
   return 0;
 }
 
-/* With the loop stopped: close what is left (emu_live_free runs the loop
+/* With the loop stopped: close what is left (host_live_free runs the loop
  * once more to finish the closes). */
 static void blive_server_close(blive_server *srv) {
   for (blive_conn *c = srv->conns; c; c = c->next)
@@ -129,7 +130,7 @@ static uint64_t blive_client(uint16_t port, size_t bytes) {
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   sa.sin_port = htons(port);
-  uint64_t t0 = emu_wallclock_ns();
+  uint64_t t0 = host_wallclock_ns();
   if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
     close(fd);
     return 0;
@@ -140,7 +141,7 @@ static uint64_t blive_client(uint16_t port, size_t bytes) {
   size_t sent = 0, got = 0;
   int ok = 1;
   uint64_t deadline = t0 + 60000000000ull;
-  while (ok && got < bytes && emu_wallclock_ns() < deadline) {
+  while (ok && got < bytes && host_wallclock_ns() < deadline) {
     struct pollfd p = {fd, (short)(POLLIN | (sent < bytes ? POLLOUT : 0)), 0};
     if (poll(&p, 1, 100) < 0 && errno != EINTR) break;
     if ((p.revents & POLLOUT) && sent < bytes) {
@@ -157,7 +158,7 @@ static uint64_t blive_client(uint16_t port, size_t bytes) {
       if (r > 0) got += (size_t)r;
     }
   }
-  uint64_t t = emu_wallclock_ns() - t0;
+  uint64_t t = host_wallclock_ns() - t0;
   close(fd);
   return ok && got == bytes ? t : 0;
 }
@@ -190,7 +191,7 @@ int cli_bench_live(FILE *out, const scn_config *cfg, size_t bytes, int json) {
   /* Both servers on the one loop, set up before its thread starts: the
    * loop is touched by one thread at a time. */
   static blive_server srv;
-  if (blive_server_start(&srv, emu_live_loop(sl.live))) {
+  if (blive_server_start(&srv, host_live_loop(sl.live))) {
     scn_live_close(&sl);
     return cli_error("bench", CLI_EXIT_FAIL, "--live: cannot start the loopback echo server");
   }
@@ -203,7 +204,7 @@ int cli_bench_live(FILE *out, const scn_config *cfg, size_t bytes, int json) {
   }
   uint64_t t_sim = blive_client(sl.fwds[0].bound_port, bytes);
   uint64_t t_plain = blive_client(srv.port, bytes);
-  emu_live_request_stop(sl.live);
+  host_live_request_stop(sl.live);
   pthread_join(tid, NULL);
   blive_server_close(&srv);
   scn_live_finish(&sl);

@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "cli/cmd.h"
-#include "cli/teach.h"
+#include "teach/teach.h"
 #include "emu/err.h"
-#include "emu/pcapio.h"
+#include "host/pcapio.h"
 
 static const char replay_usage[] =
     "usage: vnetsim replay IN.pcap [-o OUT.pcap] [OPTIONS]\n"
@@ -34,16 +34,16 @@ static const char replay_usage[] =
     "  -h, --help       this text\n";
 
 typedef struct replay_out {
-  emu_pcap_writer w;
+  host_pcap_writer w;
   int open;
 } replay_out;
 
 static void replay_on_guest_frame(void *ctx, const uint8_t *frame, size_t len, uint64_t now) {
   replay_out *out = ctx;
-  if (out->open) emu_pcap_writer_write(&out->w, now, frame, len);
+  if (out->open) host_pcap_writer_write(&out->w, now, frame, len);
 }
 
-static void replay_print_frames(const scn *s, const emu_pcap_file *in, int json) {
+static void replay_print_frames(const scn *s, const scn_capture *in, int json) {
   for (size_t i = 0; i < in->nframes; i++) {
     int64_t id = scn_sent_id(s, i);
     if (id < 0) break;
@@ -67,7 +67,7 @@ static void replay_print_frames(const scn *s, const emu_pcap_file *in, int json)
 }
 
 /* Runs the capture through a scenario built from cfg, to the end. */
-static int replay_run(const scn_config *cfg, const emu_pcap_file *in, scn *s,
+static int replay_run(const scn_config *cfg, const scn_capture *in, scn *s,
                       scn_capture_notes *notes) {
   int rc = scn_init(s, cfg);
   if (rc) return rc;
@@ -81,7 +81,7 @@ static int replay_run(const scn_config *cfg, const emu_pcap_file *in, scn *s,
   return 0;
 }
 
-static int replay_compare(const cli_sim_opts *o, const emu_pcap_file *in, const char *in_path,
+static int replay_compare(const cli_sim_opts *o, const scn_capture *in, const char *in_path,
                           unsigned drv_bugs, unsigned dev_bugs) {
   scn_config fixed_cfg = o->cfg, buggy_cfg = o->cfg;
   fixed_cfg.bugs = fixed_cfg.dev_bugs = 0;
@@ -202,22 +202,22 @@ int cmd_replay(int argc, char **argv) {
                      "for those)");
 
   char err[512];
-  emu_pcap_file in;
-  int rc = emu_pcap_load(in_path, &in, err, sizeof err);
+  scn_capture in;
+  int rc = host_pcap_load(in_path, &in, err, sizeof err);
   if (rc) return cli_error("replay", CLI_EXIT_USAGE, "%s", err);
   /* Virtual time starts at the first frame's capture time, so output
    * timestamps share the input's time base. */
   o.cfg.start_ns = in.nframes ? in.frames[0].ts_ns : 0;
   if (compare) {
     rc = replay_compare(&o, &in, in_path, cmp_drv, cmp_dev);
-    emu_pcap_free(&in);
+    host_pcap_free(&in);
     return rc;
   }
 
   replay_out out = {0};
   if (out_path) {
-    if (emu_pcap_writer_open(&out.w, out_path, err, sizeof err)) {
-      emu_pcap_free(&in);
+    if (host_pcap_writer_open(&out.w, out_path, err, sizeof err)) {
+      host_pcap_free(&in);
       return cli_error("replay", CLI_EXIT_USAGE, "-o: %s", err);
     }
     out.open = 1;
@@ -225,8 +225,8 @@ int cmd_replay(int argc, char **argv) {
   FILE *trace = NULL;
   rc = cli_open_trace("replay", &o, &trace);
   if (rc) {
-    if (out.open) emu_pcap_writer_close(&out.w);
-    emu_pcap_free(&in);
+    if (out.open) host_pcap_writer_close(&out.w);
+    host_pcap_free(&in);
     return rc;
   }
   /* The page records this very run: its recorder watches from the probe on. */
@@ -244,8 +244,8 @@ int cmd_replay(int argc, char **argv) {
                             html_path, strerror(errno));
       if (html) fclose(html);
       if (trace) fclose(trace);
-      if (out.open) emu_pcap_writer_close(&out.w);
-      emu_pcap_free(&in);
+      if (out.open) host_pcap_writer_close(&out.w);
+      host_pcap_free(&in);
       return rc;
     }
     teach_rec_hook(rec, &s, &o.cfg);
@@ -256,8 +256,8 @@ int cmd_replay(int argc, char **argv) {
     if (html) fclose(html);
     teach_rec_free(rec);
     if (trace) fclose(trace);
-    if (out.open) emu_pcap_writer_close(&out.w);
-    emu_pcap_free(&in);
+    if (out.open) host_pcap_writer_close(&out.w);
+    host_pcap_free(&in);
     return cli_error("replay", CLI_EXIT_FAIL, "cannot build the simulation: %s", emu_strerror(rc));
   }
   scn_set_host_rx(&s, replay_on_guest_frame, &out);
@@ -308,13 +308,13 @@ int cmd_replay(int argc, char **argv) {
       else if (!o.json) printf("wrote %s\n", html_path);
     }
   }
-  if (out.open && emu_pcap_writer_close(&out.w) && !rc)
+  if (out.open && host_pcap_writer_close(&out.w) && !rc)
     rc = cli_error("replay", CLI_EXIT_FAIL, "-o: writing '%s' failed", out_path);
   if (html) fclose(html);
   teach_rec_free(rec);
   int trc = cli_close_trace("replay", o.trace_path, trace, &s);
   if (!rc) rc = trc;
   scn_close(&s);
-  emu_pcap_free(&in);
+  host_pcap_free(&in);
   return rc;
 }

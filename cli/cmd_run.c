@@ -10,7 +10,8 @@
 
 #include "cli/cmd.h"
 #include "emu/err.h"
-#include "emu/live.h"
+#include "host/live.h"
+#include "host/scn_live.h"
 
 static const char run_usage[] =
     "usage: vnetsim run [--hostfwd SPEC]... [--pcap FILE] [--record FILE] [--duration-s N]\n"
@@ -151,7 +152,7 @@ int cmd_run(int argc, char **argv) {
   }
   /* slirp writes to sockets whose peer may be gone: an EPIPE, not a death */
   signal(SIGPIPE, SIG_IGN);
-  rc = emu_live_catch_signals(sl.live);
+  rc = host_live_catch_signals(sl.live);
   if (rc) {
     scn_live_close(&sl);
     if (trace) fclose(trace);
@@ -189,11 +190,11 @@ int cmd_run(int argc, char **argv) {
             duration_s ? "running (Ctrl-C to stop early)" : "running; Ctrl-C to stop");
     fflush(info);
   }
-  emu_live_set_tick(sl.live, run_on_tick, &ui, RUN_STATUS_PERIOD_NS);
+  host_live_set_tick(sl.live, run_on_tick, &ui, RUN_STATUS_PERIOD_NS);
   rc = scn_live_run(&sl, duration_s * 1000000000ull);
   if (ui.status_shown) fputs("\r\033[K", stderr);
   int frc = scn_live_finish(&sl);
-  int sig = emu_live_stop_signal(sl.live);
+  int sig = host_live_stop_signal(sl.live);
   if (o.json) {
     uint64_t rtt = 0;
     net_ping_state st = scn_live_gateway_ping(&sl, &rtt);

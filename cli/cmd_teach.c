@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cmd.h"
-#include "cli/teach.h"
+#include "teach/teach.h"
 #include "emu/err.h"
 
 static const char teach_usage[] =

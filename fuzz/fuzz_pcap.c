@@ -1,24 +1,24 @@
 /* libFuzzer target: the capture input path. Arbitrary bytes go through
- * libpcap's pcap/pcapng reader into emu_pcap_load_mem, and whatever loads is
+ * libpcap's pcap/pcapng reader into host_pcap_load_mem, and whatever loads is
  * replayed into a small simulated guest; every frame must end with exactly
  * one fate. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "cli/scn.h"
-#include "emu/pcapio.h"
+#include "sim/scn.h"
+#include "host/pcapio.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  emu_pcap_file in;
+  scn_capture in;
   char err[256];
-  if (emu_pcap_load_mem(data, size, "fuzz", &in, err, sizeof err)) {
+  if (host_pcap_load_mem(data, size, "fuzz", &in, err, sizeof err)) {
     if (!err[0]) abort(); /* a refusal must say why */
     return 0;
   }
-  emu_pcap_file head = in; /* at most 64 frames per run keeps each run short */
+  scn_capture head = in; /* at most 64 frames per run keeps each run short */
   if (head.nframes > 64) head.nframes = 64;
   scn_config cfg;
   scn_config_default(&cfg);
@@ -33,6 +33,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   scn_finish(&s);
   if (emu_fates_total(&s.fates) != s.fates.nframes || s.fates.double_fates) abort();
   scn_close(&s);
-  emu_pcap_free(&in);
+  host_pcap_free(&in);
   return 0;
 }

@@ -3,14 +3,14 @@
  * states, counters, rings, memory, the trace, both user-half seams with the
  * ring helpers, conformance through the API, and the library's exported
  * symbol list. The scenario comparison also links the internal scenario
- * (cli/scn.h) to show the library runs exactly what the command runs. */
+ * (sim/scn.h) to show the library runs exactly what the command runs. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <vnetsim/vnetsim.h>
 
-#include "cli/scn.h"
+#include "sim/scn.h"
 
 #define US 1000ull
 #define T0 1000000000ull

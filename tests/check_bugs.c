@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/scn.h"
+#include "sim/scn.h"
 #include "emu/err.h"
 #include "stack/wire.h"
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/scn.h"
+#include "sim/scn.h"
 #include "emu/err.h"
 #include "stack/wire.h"
 

@@ -20,11 +20,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli/scn.h"
-#include "emu/clock.h"
+#include "sim/scn.h"
+#include "host/clock.h"
 #include "emu/err.h"
-#include "emu/live.h"
-#include "emu/pcapio.h"
+#include "host/live.h"
+#include "host/pcapio.h"
+#include "host/scn_live.h"
 
 #define MS 1000000ull
 #define SEC 1000000000ull
@@ -74,7 +75,7 @@ static void live_start(live_run *r, unsigned bugs, uint64_t duration_ns) {
 
 /* Stops the loop, joins, ends the run: the scenario may be read after. */
 static void live_stop(live_run *r) {
-  emu_live_request_stop(r->sl->live);
+  host_live_request_stop(r->sl->live);
   ck_assert_int_eq(pthread_join(r->thread, NULL), 0);
   ck_assert_int_eq(r->rc, 0);
   ck_assert_int_eq(scn_live_finish(r->sl), 0);
@@ -88,7 +89,7 @@ static void live_close(live_run *r) {
 
 /* --- loopback clients ---------------------------------------------------- */
 
-static uint64_t now_ns(void) { return emu_wallclock_ns(); }
+static uint64_t now_ns(void) { return host_wallclock_ns(); }
 
 static int connect_loopback(uint16_t port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -370,8 +371,8 @@ START_TEST(test_idle_runtime_does_not_poll) {
   live_run r;
   live_start(&r, 0, 1500 * MS);
   ck_assert_int_eq(pthread_join(r.thread, NULL), 0);
-  emu_live_stats ls;
-  emu_live_stats_get(r.sl->live, &ls);
+  host_live_stats ls;
+  host_live_stats_get(r.sl->live, &ls);
   ck_assert_int_eq(scn_live_finish(r.sl), 0);
   /* the start (probe, gateway ping) takes a handful of rounds; then at most
    * a few per second */
@@ -435,16 +436,16 @@ START_TEST(test_recorded_session_replays_to_same_fates_and_trace) {
   echo_streams(st, 3, now_ns() + 10 * SEC, 1 * SEC);
   for (unsigned i = 0; i < 3; i++) close(st[i].fd);
   usleep(100 * 1000);
-  emu_live_request_stop(r.sl->live);
+  host_live_request_stop(r.sl->live);
   ck_assert_int_eq(pthread_join(r.thread, NULL), 0);
   uint64_t end = scn_now(&r.sl->s);
   ck_assert_int_eq(scn_live_finish(r.sl), 0);
   const scn *live = &r.sl->s;
   ck_assert_uint_gt(live->fates.counts[EMU_FATE_RX_NO_BUFFER], 0);
 
-  emu_pcap_file in;
+  scn_capture in;
   char err[256];
-  ck_assert_int_eq(emu_pcap_load(rec, &in, err, sizeof err), 0);
+  ck_assert_int_eq(host_pcap_load(rec, &in, err, sizeof err), 0);
   ck_assert_uint_eq(in.nframes, live->fates.nframes);
   static scn rp;
   ck_assert_int_eq(scn_live_sim_init(&rp, &cfg.scn, 1), 0);
@@ -494,7 +495,7 @@ START_TEST(test_recorded_session_replays_to_same_fates_and_trace) {
   ck_assert_uint_eq(k, in.nframes);
   ck_assert_uint_eq(differ, 1);
 
-  emu_pcap_free(&in);
+  host_pcap_free(&in);
   scn_close(&rp);
   live_close(&r);
 }

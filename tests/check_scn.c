@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/scn.h"
+#include "sim/scn.h"
 #include "emu/err.h"
-#include "emu/pcapio.h"
+#include "host/pcapio.h"
 #include "stack/wire.h"
 
 #define IP4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
@@ -139,10 +139,10 @@ static void record_guest_frame(void *ctx, const uint8_t *frame, size_t len, uint
 
 /* Loads path, replays it with cfg (start time set from the capture) and
  * leaves the finished scenario in s. */
-static void replay_file(const char *path, scn_config *cfg, scn *s, emu_pcap_file *in,
+static void replay_file(const char *path, scn_config *cfg, scn *s, scn_capture *in,
                         host_capture *hc) {
   char err[512];
-  int rc = emu_pcap_load(path, in, err, sizeof err);
+  int rc = host_pcap_load(path, in, err, sizeof err);
   ck_assert_msg(rc == 0, "cannot load %s: %s", path, err);
   cfg->start_ns = in->nframes ? in->frames[0].ts_ns : 0;
   ck_assert_int_eq(scn_init(s, cfg), 0);
@@ -185,7 +185,7 @@ START_TEST(test_replay_gateway_capture_fate_per_frame) {
   scn_config cfg;
   config_gateway_guest(&cfg, 1);
   scn s;
-  emu_pcap_file in;
+  scn_capture in;
   static host_capture hc;
   memset(&hc, 0, sizeof hc);
   replay_file(capture("libpcap_gateway_or_not.pcap"), &cfg, &s, &in, &hc);
@@ -222,7 +222,7 @@ START_TEST(test_replay_gateway_capture_fate_per_frame) {
   ck_assert_uint_ge(hc.t[2], hc.t[1]); /* the link never reorders */
   ck_assert_uint_lt(hc.t[2] - hc.t[1], 1 * MS);
   scn_close(&s);
-  emu_pcap_free(&in);
+  host_pcap_free(&in);
 }
 END_TEST
 
@@ -231,13 +231,13 @@ START_TEST(test_replay_fates_identical_over_50_seeds) {
     scn_config cfg;
     config_gateway_guest(&cfg, seed);
     scn s;
-    emu_pcap_file in;
+    scn_capture in;
     replay_file(capture("libpcap_gateway_or_not.pcap"), &cfg, &s, &in, NULL);
     for (int i = 0; i < 14; i++)
       ck_assert_msg(s.fates.frames[i].fate == gateway_expected[i], "seed %llu frame %d: %s",
                     (unsigned long long)seed, i + 1, emu_fate_name(s.fates.frames[i].fate));
     scn_close(&s);
-    emu_pcap_free(&in);
+    host_pcap_free(&in);
   }
 }
 END_TEST
@@ -268,7 +268,7 @@ START_TEST(test_every_capture_gets_one_fate_per_frame) {
   scn_config cfg;
   scn_config_default(&cfg);
   scn s;
-  emu_pcap_file in;
+  scn_capture in;
   replay_file(capture(name), &cfg, &s, &in, NULL);
   ck_assert_uint_gt(in.nframes, 0);
   ck_assert_uint_eq(s.fates.nframes, in.nframes);
@@ -278,14 +278,14 @@ START_TEST(test_every_capture_gets_one_fate_per_frame) {
   for (size_t i = 0; i < in.nframes; i++)
     ck_assert_int_ne(s.fates.frames[i].fate, EMU_FATE_PENDING);
   scn_close(&s);
-  emu_pcap_free(&in);
+  host_pcap_free(&in);
 }
 END_TEST
 
 START_TEST(test_non_ethernet_capture_refused_with_reason) {
-  emu_pcap_file in;
+  scn_capture in;
   char err[512];
-  ck_assert_int_eq(emu_pcap_load(capture("tcpdump_tcp-handshake-nano.pcap"), &in, err, sizeof err),
+  ck_assert_int_eq(host_pcap_load(capture("tcpdump_tcp-handshake-nano.pcap"), &in, err, sizeof err),
                    EMU_EFORMAT);
   ck_assert_ptr_nonnull(strstr(err, "not Ethernet"));
   ck_assert_uint_eq(in.nframes, 0);
@@ -293,21 +293,21 @@ START_TEST(test_non_ethernet_capture_refused_with_reason) {
 END_TEST
 
 START_TEST(test_damaged_pcapng_names_the_frame) {
-  emu_pcap_file in;
+  scn_capture in;
   char err[512];
   /* the second interface is Linux SLL; libpcap stops at its first frame */
-  ck_assert_int_eq(emu_pcap_load(capture("pcpp_pcapng-example.pcapng"), &in, err, sizeof err),
+  ck_assert_int_eq(host_pcap_load(capture("pcpp_pcapng-example.pcapng"), &in, err, sizeof err),
                    EMU_EFORMAT);
   ck_assert_ptr_nonnull(strstr(err, "frame 60"));
 }
 END_TEST
 
 START_TEST(test_missing_and_non_capture_files_refused) {
-  emu_pcap_file in;
+  scn_capture in;
   char err[512];
-  ck_assert_int_eq(emu_pcap_load("/nonexistent/x.pcap", &in, err, sizeof err), EMU_EIO);
+  ck_assert_int_eq(host_pcap_load("/nonexistent/x.pcap", &in, err, sizeof err), EMU_EIO);
   ck_assert_ptr_nonnull(strstr(err, "/nonexistent/x.pcap"));
-  ck_assert_int_eq(emu_pcap_load(capture("README.md"), &in, err, sizeof err), EMU_EIO);
+  ck_assert_int_eq(host_pcap_load(capture("README.md"), &in, err, sizeof err), EMU_EIO);
 }
 END_TEST
 
@@ -333,13 +333,13 @@ START_TEST(test_burst_fills_ring_then_backlog_then_drops) {
   int fd = mkstemp(path);
   ck_assert_int_ge(fd, 0);
   char err[512];
-  emu_pcap_writer w;
-  ck_assert_int_eq(emu_pcap_writer_open(&w, path, err, sizeof err), 0);
+  host_pcap_writer w;
+  ck_assert_int_eq(host_pcap_writer_open(&w, path, err, sizeof err), 0);
   uint8_t frame[64];
   size_t len = build_arp_request(frame, IP4(10, 0, 2, 15));
   /* 40 requests captured at the same instant */
-  for (int i = 0; i < 40; i++) emu_pcap_writer_write(&w, 5000000000ull, frame, len);
-  ck_assert_int_eq(emu_pcap_writer_close(&w), 0);
+  for (int i = 0; i < 40; i++) host_pcap_writer_write(&w, 5000000000ull, frame, len);
+  ck_assert_int_eq(host_pcap_writer_close(&w), 0);
 
   scn_config cfg;
   scn_config_default(&cfg);
@@ -347,7 +347,7 @@ START_TEST(test_burst_fills_ring_then_backlog_then_drops) {
   cfg.queue_size = 8;
   cfg.rx_backlog = 4;
   scn s;
-  emu_pcap_file in;
+  scn_capture in;
   replay_file(path, &cfg, &s, &in, NULL);
   ck_assert_uint_eq(in.nframes, 40);
   ck_assert_uint_eq(in.frames[0].ts_ns, 5000000000ull);
@@ -359,7 +359,7 @@ START_TEST(test_burst_fills_ring_then_backlog_then_drops) {
   ck_assert_uint_eq(s.dev.stats.rx_backlogged, 4);
   ck_assert_uint_eq(s.fates.frames[12].fated_ns, 5000000000ull + 10 * US);
   scn_close(&s);
-  emu_pcap_free(&in);
+  host_pcap_free(&in);
   unlink(path);
 }
 END_TEST

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/scn.h"
+#include "sim/scn.h"
 #include "emu/err.h"
 #include "emu/fault.h"
 #include "stack/iface.h"

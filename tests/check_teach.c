@@ -11,9 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli/teach.h"
+#include "teach/teach.h"
 #include "emu/err.h"
-#include "emu/pcapio.h"
+#include "host/pcapio.h"
 
 #define CHROMIUM "/usr/bin/chromium"
 #define GOLDEN VNETSIM_TEST_DATA_DIR "/teach_seed1.txt"
@@ -313,7 +313,7 @@ static int64_t json_int(const char *json, const char *key) {
   return p ? strtoll(p + strlen(pat), NULL, 10) : -1;
 }
 
-/* The run the page describes, computed here through cli/scn.h. */
+/* The run the page describes, computed here through sim/scn.h. */
 static void reference_run(scn *s) {
   scn_config cfg;
   scn_config_default(&cfg);
@@ -321,16 +321,16 @@ static void reference_run(scn *s) {
   cfg.guest.gateway = (cfg.guest.ip & 0xffffff00u) | 2u;
   static const uint8_t mac[6] = {0xaa, 0x00, 0x04, 0x00, 0x14, 0x0e};
   memcpy(cfg.guest.mac, mac, 6);
-  emu_pcap_file in;
+  scn_capture in;
   char err[256];
-  ck_assert_int_eq(emu_pcap_load(VNETSIM_CAPTURES_DIR "/" GW_CAPTURE, &in, err, sizeof err), 0);
+  ck_assert_int_eq(host_pcap_load(VNETSIM_CAPTURES_DIR "/" GW_CAPTURE, &in, err, sizeof err), 0);
   cfg.start_ns = in.nframes ? in.frames[0].ts_ns : 0;
   ck_assert_int_eq(scn_init(s, &cfg), 0);
   scn_capture_notes notes;
   ck_assert_int_eq(scn_inject_capture(s, &in, &notes), 0);
   scn_run(s, EMU_TIME_NEVER, UINT64_MAX);
   scn_finish(s);
-  emu_pcap_free(&in);
+  host_pcap_free(&in);
 }
 
 static char *write_replay_page(char *path, size_t cap) {

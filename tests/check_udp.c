@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "emu/err.h"
-#include "emu/pcapio.h"
+#include "host/pcapio.h"
 #include "stack/iface.h"
 #include "stack/services.h"
 #include "stack/udp.h"
@@ -239,8 +239,8 @@ END_TEST
 static void count_checksums(const char *name, size_t *udp_ok, size_t *tcp_ok, size_t *bad) {
   char path[512], err[256];
   snprintf(path, sizeof path, "%s/%s", VNETSIM_CAPTURES_DIR, name);
-  emu_pcap_file in;
-  ck_assert_msg(emu_pcap_load(path, &in, err, sizeof err) == 0, "%s", err);
+  scn_capture in;
+  ck_assert_msg(host_pcap_load(path, &in, err, sizeof err) == 0, "%s", err);
   for (size_t i = 0; i < in.nframes; i++) {
     const uint8_t *fr = in.frames[i].data;
     size_t len = in.frames[i].caplen;
@@ -258,7 +258,7 @@ static void count_checksums(const char *name, size_t *udp_ok, size_t *tcp_ok, si
       else (*bad)++;
     }
   }
-  emu_pcap_free(&in);
+  host_pcap_free(&in);
 }
 
 START_TEST(test_checksums_of_captured_udp_and_tcp_verify) {

@@ -8,8 +8,8 @@
  * is itself a net_iface with slirp's gateway identity) and receives what the
  * guest sends. Every injected frame is entered in the fate ledger when it
  * leaves the host, so fates count exactly the frames offered. */
-#ifndef VNETSIM_CLI_SCN_H
-#define VNETSIM_CLI_SCN_H
+#ifndef VNETSIM_SIM_SCN_H
+#define VNETSIM_SIM_SCN_H
 
 #include <stdint.h>
 #include <stdio.h>
@@ -140,11 +140,25 @@ typedef struct scn_capture_notes {
   uint64_t truncated;    /* caplen < origlen: the captured bytes are sent */
 } scn_capture_notes;
 
-struct emu_pcap_file;
+/* A capture held in memory: frames with their timestamps (host/pcapio.h
+ * loads one from a file). */
+typedef struct scn_capture_frame {
+  uint64_t ts_ns;
+  uint32_t caplen;  /* bytes present in data */
+  uint32_t origlen; /* length on the wire; larger when the capture truncated it */
+  uint8_t *data;
+} scn_capture_frame;
+
+typedef struct scn_capture {
+  scn_capture_frame *frames;
+  size_t nframes, cap;
+  int linktype;
+} scn_capture;
+
 /* Queues every frame of a loaded capture at its capture time; frame i of the
  * file becomes ledger frame i. Call on a scenario whose start_ns is the first
  * frame's time. Returns 0 or EMU_ENOMEM. */
-int scn_inject_capture(scn *s, const struct emu_pcap_file *in, scn_capture_notes *notes);
+int scn_inject_capture(scn *s, const scn_capture *in, scn_capture_notes *notes);
 
 /* The ledger id of the k-th frame the host sent (for a replay: input frame
  * k), or -1. Copies a duplicate fault makes are not among them. */
@@ -242,69 +256,12 @@ int scn_echo_client_start(scn *s, scn_echo_client *cl, uint32_t ip, uint16_t por
 /* Releases the connection (call before closing the peer). */
 void scn_echo_client_release(scn_echo_client *cl);
 
-/* === live: a scenario whose host side is libslirp (cli/scn_live.c) ======
- * The same device, driver and guest stack, run in real time by emu/live with
- * slirp's user-mode NAT as the host: frames slirp sends enter through the
- * host actor (and the fate ledger) at their arrival time; frames the guest
- * sends go to slirp. Virtual time starts at 0 and follows the wall clock. */
-
-struct emu_live;
-#include "emu/pcapio.h"
-
-#define SCN_LIVE_MAX_FWDS 16
-
-/* One forward, as QEMU's hostfwd= takes it:
- *   tcp|udp:[hostaddr]:hostport-[guestaddr]:guestport
- * hostaddr defaults to 127.0.0.1 (never anything wider unless asked);
- * guestaddr 0 means the guest's address; hostport 0 asks the kernel. */
-typedef struct scn_hostfwd {
-  int udp;
-  uint32_t host_ip, guest_ip; /* host order */
-  uint16_t host_port, guest_port;
-  uint16_t bound_port;        /* the host port in use once added */
-} scn_hostfwd;
-
-/* Parses spec; 0, or EMU_EINVAL with the reason in why. */
-int scn_hostfwd_parse(const char *spec, scn_hostfwd *out, char *why, size_t whycap);
-
-typedef struct scn_live_config {
-  scn_config scn;                          /* start_ns is ignored: live starts at 0 */
-  scn_hostfwd fwds[SCN_LIVE_MAX_FWDS];
-  size_t nfwds;                            /* 0: tcp 127.0.0.1:8023->8023, :8080->80 */
-  int ping_gateway;                        /* the guest pings 10.0.2.2 at start (default 1) */
-  const char *pcap_path;                   /* both directions on the link, or NULL */
-  const char *record_path;                 /* host->guest frames with arrival times, or NULL */
-} scn_live_config;
-
-void scn_live_config_default(scn_live_config *cfg);
-
-typedef struct scn_live {
-  scn s;
-  struct emu_live *live;
-  scn_hostfwd fwds[SCN_LIVE_MAX_FWDS];
-  size_t nfwds;
-  emu_pcap_writer pcap, record;
-  int pcap_on, record_on;
-  uint32_t gateway;
-} scn_live;
-
-/* Builds a scenario exactly as the live runtime does (virtual time from 0,
- * the gateway ping at 0 when asked), so that injecting a recording into it
- * (scn_inject_capture) reproduces the session's inbound side. */
+/* Builds a scenario exactly as the live runtime (host/scn_live.h) does:
+ * virtual time from 0, and the guest's gateway ping at 0 when asked, so that
+ * injecting a recording into it (scn_inject_capture) reproduces a live
+ * session's inbound side. */
 int scn_live_sim_init(scn *s, const scn_config *cfg, int ping_gateway);
-
-/* Builds the scenario, slirp and the forwards, opens the capture files.
- * Returns 0, or an emu_err code with a one-line reason in err (EMU_EIO: a
- * port could not be bound or a file not created); sl is closed then. */
-int scn_live_init(scn_live *sl, const scn_live_config *cfg, char *err, size_t errcap);
-/* Runs in real time until stopped (emu_live_stop / _request_stop / a caught
- * signal) or for duration_ns (0: no limit). */
-int scn_live_run(scn_live *sl, uint64_t duration_ns);
-/* The guest's gateway ping: its state, and the round trip when answered. */
-net_ping_state scn_live_gateway_ping(const scn_live *sl, uint64_t *rtt_ns);
-/* Ends the run (scn_finish) and flushes the capture files; EMU_EIO when a
- * file could not be written. Call once, after the last run. */
-int scn_live_finish(scn_live *sl);
-void scn_live_close(scn_live *sl);
+/* The sequence number of that ping. */
+#define SCN_LIVE_GUEST_PING_SEQ 1
 
 #endif

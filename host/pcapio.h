@@ -5,44 +5,33 @@
  * nanosecond timestamps, Ethernet link type. Problems come back as an error
  * code plus a one-line message naming the file and, where it applies, the
  * frame number. */
-#ifndef VNETSIM_EMU_PCAPIO_H
-#define VNETSIM_EMU_PCAPIO_H
+#ifndef VNETSIM_HOST_PCAPIO_H
+#define VNETSIM_HOST_PCAPIO_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct emu_pcap_frame {
-  uint64_t ts_ns;
-  uint32_t caplen;  /* bytes present in data */
-  uint32_t origlen; /* length on the wire; larger when the capture truncated it */
-  uint8_t *data;
-} emu_pcap_frame;
-
-typedef struct emu_pcap_file {
-  emu_pcap_frame *frames;
-  size_t nframes, cap;
-  int linktype;
-} emu_pcap_file;
+#include "sim/scn.h"
 
 /* Loads a whole file. On failure returns EMU_EIO (cannot open or read),
  * EMU_EFORMAT (not a capture, link type not Ethernet, damaged record) or
  * EMU_ENOMEM, with the reason in err, and leaves f empty. */
-int emu_pcap_load(const char *path, emu_pcap_file *f, char *err, size_t errcap);
+int host_pcap_load(const char *path, scn_capture *f, char *err, size_t errcap);
 /* The same from a capture held in memory; name is used in messages. */
-int emu_pcap_load_mem(const void *data, size_t len, const char *name, emu_pcap_file *f,
+int host_pcap_load_mem(const void *data, size_t len, const char *name, scn_capture *f,
                       char *err, size_t errcap);
-void emu_pcap_free(emu_pcap_file *f);
+void host_pcap_free(scn_capture *f);
 
-typedef struct emu_pcap_writer {
+typedef struct host_pcap_writer {
   void *pcap;   /* pcap_t, opened dead */
   void *dumper; /* pcap_dumper_t */
   uint64_t frames;
-} emu_pcap_writer;
+} host_pcap_writer;
 
 /* Creates (truncates) path. EMU_EIO with a message in err on failure. */
-int emu_pcap_writer_open(emu_pcap_writer *w, const char *path, char *err, size_t errcap);
-void emu_pcap_writer_write(emu_pcap_writer *w, uint64_t ts_ns, const uint8_t *frame, size_t len);
+int host_pcap_writer_open(host_pcap_writer *w, const char *path, char *err, size_t errcap);
+void host_pcap_writer_write(host_pcap_writer *w, uint64_t ts_ns, const uint8_t *frame, size_t len);
 /* Flushes and closes; EMU_EIO when anything failed to reach the file. */
-int emu_pcap_writer_close(emu_pcap_writer *w);
+int host_pcap_writer_close(host_pcap_writer *w);
 
 #endif

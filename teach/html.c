@@ -7,9 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/teach.h"
+#include "teach/teach.h"
 #include "emu/err.h"
-#include "emu/pcapio.h"
 #include "virtio/vbug.h"
 
 #define HTML_COLS 600          /* timeline columns: the occupancy is downsampled to these */

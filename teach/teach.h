@@ -14,16 +14,15 @@
  * scn_init) through the trace sink, the only part of the trace scn_init
  * installs before it probes; after scn_init it switches to the observer.
  * Nothing here prints: errors are returned, the command decides. */
-#ifndef VNETSIM_CLI_TEACH_H
-#define VNETSIM_CLI_TEACH_H
+#ifndef VNETSIM_TEACH_TEACH_H
+#define VNETSIM_TEACH_TEACH_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#include "cli/scn.h"
+#include "sim/scn.h"
 
-struct emu_pcap_file;
 
 /* Who holds a descriptor at a given moment. */
 typedef enum teach_owner {

@@ -1,11 +1,11 @@
 /* The live runtime: the deterministic scheduler's actors, run in real time on
  * a libuv loop, with libslirp (user-mode NAT) as the host side.
  *
- * Virtual time is wall time since emu_live_new() (plus the scheduler's start
+ * Virtual time is wall time since host_live_new() (plus the scheduler's start
  * time): a uv_timer is armed for the scheduler's earliest event and, when it
  * fires, every event due by then runs through emu_sched_step(). Modelled
  * latencies shorter than the timer's millisecond resolution are not slept
- * through: events due within EMU_LIVE_LEAD_NS of the wall clock run at once,
+ * through: events due within HOST_LIVE_LEAD_NS of the wall clock run at once,
  * so virtual time may run ahead of the wall clock by at most that much (and
  * behind it by however late the loop wakes). Nothing polls: with no event due
  * and no socket ready, the loop sleeps.
@@ -15,12 +15,12 @@
  * timers are uv_timers. A frame slirp sends to the guest is queued and handed
  * to the embedder's frame callback outside any slirp call, stamped with the
  * virtual time it arrives at; the embedder gives frames the guest sent to
- * emu_live_input().
+ * host_live_input().
  *
- * Everything here runs on the thread that calls emu_live_run(), except
- * emu_live_request_stop(), which any thread may call. */
-#ifndef VNETSIM_EMU_LIVE_H
-#define VNETSIM_EMU_LIVE_H
+ * Everything here runs on the thread that calls host_live_run(), except
+ * host_live_request_stop(), which any thread may call. */
+#ifndef VNETSIM_HOST_LIVE_H
+#define VNETSIM_HOST_LIVE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -28,21 +28,21 @@
 #include "emu/sched.h"
 
 /* How far ahead of the wall clock events may run (see above). */
-#define EMU_LIVE_LEAD_NS 1000000ull
+#define HOST_LIVE_LEAD_NS 1000000ull
 /* Events run per pass before the loop gets a turn at its sockets. */
-#define EMU_LIVE_MAX_STEPS_PER_PASS 65536u
+#define HOST_LIVE_MAX_STEPS_PER_PASS 65536u
 
-typedef struct emu_live emu_live;
+typedef struct host_live host_live;
 
 /* A frame slirp sends towards the guest, valid for the duration of the call.
  * now_ns is the virtual time to deliver it at: never earlier than the
  * scheduler's current time. */
-typedef void (*emu_live_frame_fn)(void *ctx, const uint8_t *frame, size_t len, uint64_t now_ns);
+typedef void (*host_live_frame_fn)(void *ctx, const uint8_t *frame, size_t len, uint64_t now_ns);
 /* Called after a pass of events ran (at most once per tick period; see
- * emu_live_set_tick) and once more when the run ends. */
-typedef void (*emu_live_tick_fn)(void *ctx, uint64_t now_ns);
+ * host_live_set_tick) and once more when the run ends. */
+typedef void (*host_live_tick_fn)(void *ctx, uint64_t now_ns);
 
-typedef struct emu_live_config {
+typedef struct host_live_config {
   emu_sched *sched;      /* run in real time; its now_ns is the start */
   /* slirp's network, IPv4, host byte order (defaults: QEMU's user network) */
   uint32_t network, netmask; /* 10.0.2.0/24 */
@@ -50,14 +50,14 @@ typedef struct emu_live_config {
   uint32_t nameserver;   /* 10.0.2.3 */
   uint32_t dhcp_start;   /* 10.0.2.15 */
   int restricted;        /* 1: the guest may not reach the outside (default 0) */
-  emu_live_frame_fn on_frame;
+  host_live_frame_fn on_frame;
   void *frame_ctx;
-} emu_live_config;
+} host_live_config;
 
 /* QEMU's user-network addresses, no scheduler, no callback. */
-void emu_live_config_default(emu_live_config *cfg);
+void host_live_config_default(host_live_config *cfg);
 
-typedef struct emu_live_stats {
+typedef struct host_live_stats {
   uint64_t passes;        /* timer wake-ups that ran events */
   uint64_t steps;         /* scheduler events run */
   uint64_t frames_to_guest, bytes_to_guest; /* from slirp */
@@ -66,55 +66,55 @@ typedef struct emu_live_stats {
   uint64_t guest_errors;  /* slirp's complaints about guest frames */
   size_t poll_fds;        /* descriptors watched now */
   uint64_t max_lag_ns;    /* worst lateness of an event behind the wall clock */
-} emu_live_stats;
+} host_live_stats;
 
 /* Creates the loop and the slirp instance. EMU_EINVAL without a scheduler or
  * frame callback, EMU_ENOMEM, or EMU_EIO when libuv or slirp cannot start. */
-int emu_live_new(emu_live **out, const emu_live_config *cfg);
+int host_live_new(host_live **out, const host_live_config *cfg);
 /* Closes slirp (its sockets) and every handle, and frees l. Not while
- * emu_live_run() runs. */
-void emu_live_free(emu_live *l);
+ * host_live_run() runs. */
+void host_live_free(host_live *l);
 
 /* Forwards host_ip:host_port (TCP, or UDP when udp is 1) to
  * guest_ip:guest_port. host_port 0 picks a free port: the runtime binds
  * host_ip:0, reads the port the kernel chose, releases it and hands it to
  * slirp (retrying on the rare clash); *bound_port gets the port used.
  * EMU_EINVAL, or EMU_EIO when the port cannot be bound. */
-int emu_live_add_hostfwd(emu_live *l, int udp, uint32_t host_ip, uint16_t host_port,
+int host_live_add_hostfwd(host_live *l, int udp, uint32_t host_ip, uint16_t host_port,
                          uint32_t guest_ip, uint16_t guest_port, uint16_t *bound_port);
 
 /* A frame the guest sent, into slirp now. Call from an actor's handler (the
  * frame is copied by slirp before this returns). */
-void emu_live_input(emu_live *l, const uint8_t *frame, size_t len);
+void host_live_input(host_live *l, const uint8_t *frame, size_t len);
 
-/* Virtual now: the scheduler's start plus wall time since emu_live_new(). */
-uint64_t emu_live_now(const emu_live *l);
+/* Virtual now: the scheduler's start plus wall time since host_live_new(). */
+uint64_t host_live_now(const host_live *l);
 /* Calls fn after passes of events, at most every period_ns of virtual time;
  * a pass that comes too soon arms one trailing call, so the last state is
  * always reported. fn NULL turns it off. */
-void emu_live_set_tick(emu_live *l, emu_live_tick_fn fn, void *ctx, uint64_t period_ns);
-/* SIGINT and SIGTERM end emu_live_run() (which then returns 0). Not for
+void host_live_set_tick(host_live *l, host_live_tick_fn fn, void *ctx, uint64_t period_ns);
+/* SIGINT and SIGTERM end host_live_run() (which then returns 0). Not for
  * runtimes on threads other than the main one. */
-int emu_live_catch_signals(emu_live *l);
+int host_live_catch_signals(host_live *l);
 /* The signal that ended the run, or 0. */
-int emu_live_stop_signal(const emu_live *l);
+int host_live_stop_signal(const host_live *l);
 
 /* Events were posted to the scheduler from outside a handler: re-arm the
  * timer for the earliest. */
-void emu_live_poke(emu_live *l);
-/* Runs the loop until emu_live_stop(), a caught signal, or duration_ns of
+void host_live_poke(host_live *l);
+/* Runs the loop until host_live_stop(), a caught signal, or duration_ns of
  * virtual time (0: no limit). Returns 0 or EMU_EIO. */
-int emu_live_run(emu_live *l, uint64_t duration_ns);
-/* Ends emu_live_run() after the current callback (loop thread only). */
-void emu_live_stop(emu_live *l);
-/* Ends emu_live_run() from any thread. */
-void emu_live_request_stop(emu_live *l);
+int host_live_run(host_live *l, uint64_t duration_ns);
+/* Ends host_live_run() after the current callback (loop thread only). */
+void host_live_stop(host_live *l);
+/* Ends host_live_run() from any thread. */
+void host_live_request_stop(host_live *l);
 
-void emu_live_stats_get(const emu_live *l, emu_live_stats *out);
+void host_live_stats_get(const host_live *l, host_live_stats *out);
 
 /* The libuv loop, for embedders and tests that add their own handles (a
  * benchmark's loopback server). Opaque here so that this header does not
  * pull in uv.h; it is a uv_loop_t *. */
-void *emu_live_loop(emu_live *l);
+void *host_live_loop(host_live *l);
 
 #endif

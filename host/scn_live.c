@@ -1,10 +1,10 @@
 /* The live scenario: the simulated machine with libslirp as its host side.
  *
- * Glue only: emu/live runs the scheduler in real time and owns slirp; this
+ * Glue only: host/live runs the scheduler in real time and owns slirp; this
  * file connects slirp's frames to the scenario's host actor (so they enter
  * the fate ledger like any host send) and the guest's frames to slirp, and
  * writes the capture files. */
-#include "cli/scn.h"
+#include "host/scn_live.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,9 +12,7 @@
 #include <string.h>
 
 #include "emu/err.h"
-#include "emu/live.h"
-
-#define SCN_LIVE_GUEST_PING_SEQ 1
+#include "host/live.h"
 
 void scn_live_config_default(scn_live_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
@@ -120,34 +118,19 @@ static void scn_live_on_slirp_frame(void *ctx, const uint8_t *frame, size_t len,
   scn_live *sl = ctx;
   now_ns = scn_live_arrival_time(&sl->s, now_ns);
   if (scn_inject_at(&sl->s, now_ns, frame, len) != 0) return; /* out of memory: lost */
-  if (sl->record_on) emu_pcap_writer_write(&sl->record, now_ns, frame, len);
-  if (sl->pcap_on) emu_pcap_writer_write(&sl->pcap, now_ns, frame, len);
+  if (sl->record_on) host_pcap_writer_write(&sl->record, now_ns, frame, len);
+  if (sl->pcap_on) host_pcap_writer_write(&sl->pcap, now_ns, frame, len);
 }
 
 /* guest -> slirp, as it reaches the host's end of the link. */
 static void scn_live_on_guest_frame(void *ctx, const uint8_t *frame, size_t len,
                                     uint64_t now_ns) {
   scn_live *sl = ctx;
-  if (sl->pcap_on) emu_pcap_writer_write(&sl->pcap, now_ns, frame, len);
-  emu_live_input(sl->live, frame, len);
+  if (sl->pcap_on) host_pcap_writer_write(&sl->pcap, now_ns, frame, len);
+  host_live_input(sl->live, frame, len);
 }
 
 /* --- life cycle ---------------------------------------------------------- */
-
-int scn_live_sim_init(scn *s, const scn_config *cfg, int ping_gateway) {
-  scn_config c = *cfg;
-  c.start_ns = 0;
-  int rc = scn_init(s, &c);
-  if (rc) return rc;
-  /* The ping also announces the guest: its ARP request teaches slirp the
-   * guest's MAC, so the first forwarded connection does not wait for
-   * slirp's own ARP. */
-  if (ping_gateway) {
-    rc = scn_guest_ping_at(s, 0, c.guest.gateway, SCN_LIVE_GUEST_PING_SEQ);
-    if (rc) scn_close(s);
-  }
-  return rc;
-}
 
 static const char *scn_ip_str(uint32_t ip, char buf[16]) {
   snprintf(buf, 16, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
@@ -165,8 +148,8 @@ int scn_live_init(scn_live *sl, const scn_live_config *cfg, char *err, size_t er
   sl->gateway = g->gateway;
   scn_set_host_rx(&sl->s, scn_live_on_guest_frame, sl);
 
-  emu_live_config lc;
-  emu_live_config_default(&lc);
+  host_live_config lc;
+  host_live_config_default(&lc);
   /* slirp's network is the guest's /24: gateway .2, DNS .3, DHCP at the
    * guest's own address. */
   lc.network = g->ip & 0xffffff00u;
@@ -177,7 +160,7 @@ int scn_live_init(scn_live *sl, const scn_live_config *cfg, char *err, size_t er
   lc.sched = &sl->s.sched;
   lc.on_frame = scn_live_on_slirp_frame;
   lc.frame_ctx = sl;
-  rc = emu_live_new(&sl->live, &lc);
+  rc = host_live_new(&sl->live, &lc);
   if (rc) {
     snprintf(err, errcap, "cannot start libuv and libslirp: %s", emu_strerror(rc));
     goto fail;
@@ -194,7 +177,7 @@ int scn_live_init(scn_live *sl, const scn_live_config *cfg, char *err, size_t er
   for (size_t i = 0; i < sl->nfwds; i++) {
     scn_hostfwd *f = &sl->fwds[i];
     uint32_t gip = f->guest_ip ? f->guest_ip : g->ip;
-    rc = emu_live_add_hostfwd(sl->live, f->udp, f->host_ip, f->host_port, gip, f->guest_port,
+    rc = host_live_add_hostfwd(sl->live, f->udp, f->host_ip, f->host_port, gip, f->guest_port,
                               &f->bound_port);
     if (rc) {
       char ip[16];
@@ -204,12 +187,12 @@ int scn_live_init(scn_live *sl, const scn_live_config *cfg, char *err, size_t er
     }
   }
   if (cfg->pcap_path) {
-    rc = emu_pcap_writer_open(&sl->pcap, cfg->pcap_path, err, errcap);
+    rc = host_pcap_writer_open(&sl->pcap, cfg->pcap_path, err, errcap);
     if (rc) goto fail;
     sl->pcap_on = 1;
   }
   if (cfg->record_path) {
-    rc = emu_pcap_writer_open(&sl->record, cfg->record_path, err, errcap);
+    rc = host_pcap_writer_open(&sl->record, cfg->record_path, err, errcap);
     if (rc) goto fail;
     sl->record_on = 1;
   }
@@ -219,7 +202,7 @@ fail:
   return rc;
 }
 
-int scn_live_run(scn_live *sl, uint64_t duration_ns) { return emu_live_run(sl->live, duration_ns); }
+int scn_live_run(scn_live *sl, uint64_t duration_ns) { return host_live_run(sl->live, duration_ns); }
 
 net_ping_state scn_live_gateway_ping(const scn_live *sl, uint64_t *rtt_ns) {
   const net_ping_result *res;
@@ -235,18 +218,18 @@ net_ping_state scn_live_gateway_ping(const scn_live *sl, uint64_t *rtt_ns) {
 int scn_live_finish(scn_live *sl) {
   scn_finish(&sl->s);
   int rc = 0;
-  if (sl->pcap_on && emu_pcap_writer_close(&sl->pcap)) rc = EMU_EIO;
-  if (sl->record_on && emu_pcap_writer_close(&sl->record)) rc = EMU_EIO;
+  if (sl->pcap_on && host_pcap_writer_close(&sl->pcap)) rc = EMU_EIO;
+  if (sl->record_on && host_pcap_writer_close(&sl->record)) rc = EMU_EIO;
   sl->pcap_on = sl->record_on = 0;
   return rc;
 }
 
 void scn_live_close(scn_live *sl) {
   /* slirp first: its last frames must not reach a closed scenario */
-  emu_live_free(sl->live);
+  host_live_free(sl->live);
   sl->live = NULL;
-  if (sl->pcap_on) emu_pcap_writer_close(&sl->pcap);
-  if (sl->record_on) emu_pcap_writer_close(&sl->record);
+  if (sl->pcap_on) host_pcap_writer_close(&sl->pcap);
+  if (sl->record_on) host_pcap_writer_close(&sl->record);
   sl->pcap_on = sl->record_on = 0;
   scn_close(&sl->s);
 }

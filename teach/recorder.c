@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/teach.h"
+#include "teach/teach.h"
 #include "emu/err.h"
 #include "virtio/vbug.h"
 

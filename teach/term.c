@@ -4,7 +4,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "cli/teach.h"
+#include "teach/teach.h"
 #include "virtio/vbug.h"
 
 #define TEACH_WIDTH 100

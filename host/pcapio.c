@@ -3,7 +3,7 @@
 /* fmemopen is POSIX 2008 */
 #define _POSIX_C_SOURCE 200809L
 
-#include "emu/pcapio.h"
+#include "host/pcapio.h"
 
 #include <pcap/pcap.h>
 #include <stdio.h>
@@ -13,7 +13,7 @@
 #include "emu/err.h"
 
 /* Reads every frame of an opened capture; closes p. */
-static int emu_pcap_read_all(pcap_t *p, const char *path, emu_pcap_file *f, char *err,
+static int host_pcap_read_all(pcap_t *p, const char *path, scn_capture *f, char *err,
                              size_t errcap) {
   f->linktype = pcap_datalink(p);
   if (f->linktype != DLT_EN10MB) {
@@ -37,7 +37,7 @@ static int emu_pcap_read_all(pcap_t *p, const char *path, emu_pcap_file *f, char
     }
     if (f->nframes == f->cap) {
       size_t cap = f->cap ? f->cap * 2 : 64;
-      emu_pcap_frame *grown = realloc(f->frames, cap * sizeof *grown);
+      scn_capture_frame *grown = realloc(f->frames, cap * sizeof *grown);
       if (!grown) {
         rc = EMU_ENOMEM;
         snprintf(err, errcap, "%s: out of memory", path);
@@ -46,7 +46,7 @@ static int emu_pcap_read_all(pcap_t *p, const char *path, emu_pcap_file *f, char
       f->frames = grown;
       f->cap = cap;
     }
-    emu_pcap_frame *fr = &f->frames[f->nframes];
+    scn_capture_frame *fr = &f->frames[f->nframes];
     /* Negative seconds (a garbage timestamp) become time 0 rather than a wrap. */
     int64_t sec = (int64_t)h->ts.tv_sec;
     fr->ts_ns = sec < 0 ? 0 : (uint64_t)sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
@@ -62,11 +62,11 @@ static int emu_pcap_read_all(pcap_t *p, const char *path, emu_pcap_file *f, char
     f->nframes++;
   }
   pcap_close(p);
-  if (rc) emu_pcap_free(f);
+  if (rc) host_pcap_free(f);
   return rc;
 }
 
-int emu_pcap_load(const char *path, emu_pcap_file *f, char *err, size_t errcap) {
+int host_pcap_load(const char *path, scn_capture *f, char *err, size_t errcap) {
   memset(f, 0, sizeof *f);
   char perr[PCAP_ERRBUF_SIZE] = "";
   pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, perr);
@@ -74,10 +74,10 @@ int emu_pcap_load(const char *path, emu_pcap_file *f, char *err, size_t errcap) 
     snprintf(err, errcap, "%s: %s", path, perr);
     return EMU_EIO;
   }
-  return emu_pcap_read_all(p, path, f, err, errcap);
+  return host_pcap_read_all(p, path, f, err, errcap);
 }
 
-int emu_pcap_load_mem(const void *data, size_t len, const char *name, emu_pcap_file *f,
+int host_pcap_load_mem(const void *data, size_t len, const char *name, scn_capture *f,
                       char *err, size_t errcap) {
   memset(f, 0, sizeof *f);
   if (len == 0) {
@@ -98,16 +98,16 @@ int emu_pcap_load_mem(const void *data, size_t len, const char *name, emu_pcap_f
     snprintf(err, errcap, "%s: %s", name, perr);
     return EMU_EFORMAT;
   }
-  return emu_pcap_read_all(p, name, f, err, errcap);
+  return host_pcap_read_all(p, name, f, err, errcap);
 }
 
-void emu_pcap_free(emu_pcap_file *f) {
+void host_pcap_free(scn_capture *f) {
   for (size_t i = 0; i < f->nframes; i++) free(f->frames[i].data);
   free(f->frames);
   memset(f, 0, sizeof *f);
 }
 
-int emu_pcap_writer_open(emu_pcap_writer *w, const char *path, char *err, size_t errcap) {
+int host_pcap_writer_open(host_pcap_writer *w, const char *path, char *err, size_t errcap) {
   memset(w, 0, sizeof *w);
   pcap_t *p = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535, PCAP_TSTAMP_PRECISION_NANO);
   if (!p) {
@@ -125,7 +125,7 @@ int emu_pcap_writer_open(emu_pcap_writer *w, const char *path, char *err, size_t
   return 0;
 }
 
-void emu_pcap_writer_write(emu_pcap_writer *w, uint64_t ts_ns, const uint8_t *frame, size_t len) {
+void host_pcap_writer_write(host_pcap_writer *w, uint64_t ts_ns, const uint8_t *frame, size_t len) {
   struct pcap_pkthdr h;
   memset(&h, 0, sizeof h);
   h.ts.tv_sec = (time_t)(ts_ns / 1000000000ull);
@@ -135,7 +135,7 @@ void emu_pcap_writer_write(emu_pcap_writer *w, uint64_t ts_ns, const uint8_t *fr
   w->frames++;
 }
 
-int emu_pcap_writer_close(emu_pcap_writer *w) {
+int host_pcap_writer_close(host_pcap_writer *w) {
   int rc = 0;
   if (w->dumper) {
     if (pcap_dump_flush(w->dumper) != 0 || ferror(pcap_dump_file(w->dumper))) rc = EMU_EIO;

@@ -1,6 +1,6 @@
 #include <string.h>
 
-#include "cli/scn.h"
+#include "sim/scn.h"
 #include "stack/wire.h"
 
 size_t scn_frame_arp_request(uint8_t *buf, size_t cap, const net_iface_config *from,

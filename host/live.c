@@ -2,7 +2,7 @@
  * strict C11 hides. */
 #define _POSIX_C_SOURCE 200809L
 
-#include "emu/live.h"
+#include "host/live.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,7 +15,7 @@
 #include <slirp/libslirp.h>
 #include <uv.h>
 
-#include "emu/clock.h"
+#include "host/clock.h"
 #include "emu/err.h"
 
 /* libslirp 4.9 deprecates the int-fd poll API in favour of slirp_os_socket
@@ -36,7 +36,7 @@
  * this round's index table stays valid until the loop's closing phase. */
 typedef struct live_pollh {
   uv_poll_t h;
-  emu_live *l;
+  host_live *l;
   int fd;
   int wanted;    /* SLIRP_POLL_* asked for in this round */
   int armed;     /* UV_* events the handle is started with, 0 when stopped */
@@ -48,7 +48,7 @@ typedef struct live_pollh {
 /* One slirp timer. */
 typedef struct live_stimer {
   uv_timer_t t;
-  emu_live *l;
+  host_live *l;
   SlirpTimerId id;
   SlirpTimerCb cb; /* the pre-version-4 style; NULL with timer_new_opaque */
   void *cb_opaque;
@@ -59,9 +59,9 @@ typedef struct live_frame {
   size_t len;
 } live_frame;
 
-struct emu_live {
+struct host_live {
   uv_loop_t loop;
-  emu_live_config cfg;
+  host_live_config cfg;
   emu_sched *sched;
   uint64_t start_wall, start_virt;
   Slirp *slirp;
@@ -85,14 +85,14 @@ struct emu_live {
   size_t nround, cap_round;
   uint64_t round_no;
 
-  emu_live_tick_fn tick;
+  host_live_tick_fn tick;
   void *tick_ctx;
   uint64_t tick_period, last_tick;
 
-  emu_live_stats stats;
+  host_live_stats stats;
 };
 
-void emu_live_config_default(emu_live_config *cfg) {
+void host_live_config_default(host_live_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->network = 0x0a000200u;
   cfg->netmask = 0xffffff00u;
@@ -101,8 +101,8 @@ void emu_live_config_default(emu_live_config *cfg) {
   cfg->dhcp_start = 0x0a00020fu;
 }
 
-uint64_t emu_live_now(const emu_live *l) {
-  return l->start_virt + (emu_wallclock_ns() - l->start_wall);
+uint64_t host_live_now(const host_live *l) {
+  return l->start_virt + (host_wallclock_ns() - l->start_wall);
 }
 
 static struct in_addr live_in_addr(uint32_t host_order) {
@@ -113,19 +113,19 @@ static struct in_addr live_in_addr(uint32_t host_order) {
 
 /* --- the scheduler, in real time ---------------------------------------- */
 
-static void live_arm_sched_timer(emu_live *l, int again_now);
-static void live_tick(emu_live *l, uint64_t now, int force);
+static void live_arm_sched_timer(host_live *l, int again_now);
+static void live_tick(host_live *l, uint64_t now, int force);
 
 /* Hands queued slirp frames to the guest side and runs every event due, until
  * neither is left. Frames slirp sends while the actors run (an answer from
  * inside slirp_input) are queued and picked up by the next turn here. */
-static void live_pump(emu_live *l) {
+static void live_pump(host_live *l) {
   if (l->pumping) return; /* a frame callback poked: the running pass sees it */
   l->pumping = 1;
   uint64_t ran = 0;
   int ran_any = 0;
   for (;;) {
-    uint64_t now = emu_live_now(l);
+    uint64_t now = host_live_now(l);
     if (now < l->sched->now_ns) now = l->sched->now_ns;
     for (size_t i = 0; i < l->nq; i++) {
       l->cfg.on_frame(l->cfg.frame_ctx, l->q[i].data, l->q[i].len, now);
@@ -135,24 +135,24 @@ static void live_pump(emu_live *l) {
     uint64_t next = emu_sched_next_at(l->sched);
     if (next != EMU_TIME_NEVER && next < now && now - next > l->stats.max_lag_ns)
       l->stats.max_lag_ns = now - next;
-    uint64_t until = now + EMU_LIVE_LEAD_NS;
-    while (ran < EMU_LIVE_MAX_STEPS_PER_PASS && emu_sched_step(l->sched, until)) ran++;
+    uint64_t until = now + HOST_LIVE_LEAD_NS;
+    while (ran < HOST_LIVE_MAX_STEPS_PER_PASS && emu_sched_step(l->sched, until)) ran++;
     ran_any |= ran > 0;
-    if (l->nq == 0 || ran >= EMU_LIVE_MAX_STEPS_PER_PASS) break;
+    if (l->nq == 0 || ran >= HOST_LIVE_MAX_STEPS_PER_PASS) break;
   }
   l->pumping = 0;
   l->stats.steps += ran;
   if (ran_any) {
     l->stats.passes++;
-    live_tick(l, emu_live_now(l), 0);
+    live_tick(l, host_live_now(l), 0);
   }
   /* Out of step budget: let the loop see its sockets, then carry on. */
-  live_arm_sched_timer(l, ran >= EMU_LIVE_MAX_STEPS_PER_PASS || l->nq > 0);
+  live_arm_sched_timer(l, ran >= HOST_LIVE_MAX_STEPS_PER_PASS || l->nq > 0);
 }
 
 static void live_on_sched_timer(uv_timer_t *t) { live_pump(t->data); }
 
-static void live_arm_sched_timer(emu_live *l, int again_now) {
+static void live_arm_sched_timer(host_live *l, int again_now) {
   uint64_t next = emu_sched_next_at(l->sched);
   if (!again_now && next == EMU_TIME_NEVER) {
     uv_timer_stop(&l->sched_timer);
@@ -160,26 +160,26 @@ static void live_arm_sched_timer(emu_live *l, int again_now) {
   }
   uint64_t ms = 0;
   if (!again_now) {
-    uint64_t now = emu_live_now(l);
+    uint64_t now = host_live_now(l);
     /* Wake when the event enters the lead window; never sleep less than a
      * whole millisecond for it, or the loop would spin until then. */
-    if (next > now + EMU_LIVE_LEAD_NS) ms = (next - EMU_LIVE_LEAD_NS - now + 999999u) / 1000000u;
+    if (next > now + HOST_LIVE_LEAD_NS) ms = (next - HOST_LIVE_LEAD_NS - now + 999999u) / 1000000u;
   }
   /* The loop's cached time may be stale after a long pass. */
   uv_update_time(&l->loop);
   uv_timer_start(&l->sched_timer, live_on_sched_timer, ms, 0);
 }
 
-void emu_live_poke(emu_live *l) {
+void host_live_poke(host_live *l) {
   if (!l->pumping) live_arm_sched_timer(l, 0);
 }
 
 static void live_on_tick_timer(uv_timer_t *t) {
-  emu_live *l = t->data;
-  live_tick(l, emu_live_now(l), 1);
+  host_live *l = t->data;
+  live_tick(l, host_live_now(l), 1);
 }
 
-static void live_tick(emu_live *l, uint64_t now, int force) {
+static void live_tick(host_live *l, uint64_t now, int force) {
   if (!l->tick) return;
   if (force || now - l->last_tick >= l->tick_period) {
     uv_timer_stop(&l->tick_timer);
@@ -191,7 +191,7 @@ static void live_tick(emu_live *l, uint64_t now, int force) {
   }
 }
 
-void emu_live_set_tick(emu_live *l, emu_live_tick_fn fn, void *ctx, uint64_t period_ns) {
+void host_live_set_tick(host_live *l, host_live_tick_fn fn, void *ctx, uint64_t period_ns) {
   l->tick = fn;
   l->tick_ctx = ctx;
   l->tick_period = period_ns;
@@ -204,7 +204,7 @@ void emu_live_set_tick(emu_live *l, emu_live_tick_fn fn, void *ctx, uint64_t per
 /* slirp -> guest. Never runs the actors from here (slirp may be in the middle
  * of slirp_input, called by an actor): queue and deliver from the pump. */
 static ssize_t live_cb_send_packet(const void *buf, size_t len, void *opaque) {
-  emu_live *l = opaque;
+  host_live *l = opaque;
   if (l->nq == l->capq) {
     size_t cap = l->capq ? 2 * l->capq : 64;
     live_frame *grown = realloc(l->q, cap * sizeof *grown);
@@ -223,19 +223,19 @@ static ssize_t live_cb_send_packet(const void *buf, size_t len, void *opaque) {
 
 static void live_cb_guest_error(const char *msg, void *opaque) {
   (void)msg; /* a library does not print; the count is in the stats */
-  emu_live *l = opaque;
+  host_live *l = opaque;
   l->stats.guest_errors++;
 }
 
 /* slirp's clock: wall time since the start, the same clock as the actors'. */
 static int64_t live_cb_clock_get_ns(void *opaque) {
-  emu_live *l = opaque;
-  return (int64_t)(emu_live_now(l) - l->start_virt);
+  host_live *l = opaque;
+  return (int64_t)(host_live_now(l) - l->start_virt);
 }
 
 static void live_on_slirp_timer(uv_timer_t *t) {
   live_stimer *st = t->data;
-  emu_live *l = st->l;
+  host_live *l = st->l;
   if (st->cb)
     st->cb(st->cb_opaque);
   else
@@ -243,7 +243,7 @@ static void live_on_slirp_timer(uv_timer_t *t) {
   live_pump(l);
 }
 
-static live_stimer *live_stimer_new(emu_live *l) {
+static live_stimer *live_stimer_new(host_live *l) {
   live_stimer *st = calloc(1, sizeof *st);
   if (!st) return NULL;
   st->l = l;
@@ -280,7 +280,7 @@ static void live_cb_timer_free(void *timer, void *opaque) {
 
 /* expire_ms is on slirp's clock (live_cb_clock_get_ns, in ms). */
 static void live_cb_timer_mod(void *timer, int64_t expire_ms, void *opaque) {
-  emu_live *l = opaque;
+  host_live *l = opaque;
   live_stimer *st = timer;
   if (!st) return;
   int64_t now_ms = live_cb_clock_get_ns(l) / 1000000;
@@ -289,7 +289,7 @@ static void live_cb_timer_mod(void *timer, int64_t expire_ms, void *opaque) {
   uv_timer_start(&st->t, live_on_slirp_timer, delay, 0);
 }
 
-static live_pollh *live_poll_find(emu_live *l, int fd, size_t *at) {
+static live_pollh *live_poll_find(host_live *l, int fd, size_t *at) {
   for (size_t i = 0; i < l->npolls; i++)
     if (l->polls[i]->fd == fd) {
       if (at) *at = i;
@@ -300,7 +300,7 @@ static live_pollh *live_poll_find(emu_live *l, int fd, size_t *at) {
 
 /* Stops watching the descriptor at index i (slirp closed it, or stopped
  * asking): the handle closes now, its memory goes in the close callback. */
-static void live_poll_drop(emu_live *l, size_t i) {
+static void live_poll_drop(host_live *l, size_t i) {
   live_pollh *p = l->polls[i];
   p->dead = 1;
   p->revents = 0;
@@ -316,7 +316,7 @@ static void live_cb_register_poll_fd(int fd, void *opaque) {
 /* slirp is about to close fd: its number may come back for another socket,
  * which must get a fresh registration. */
 static void live_cb_unregister_poll_fd(int fd, void *opaque) {
-  emu_live *l = opaque;
+  host_live *l = opaque;
   size_t i;
   if (live_poll_find(l, fd, &i)) live_poll_drop(l, i);
 }
@@ -325,7 +325,7 @@ static void live_on_idle(uv_idle_t *h) { (void)h; }
 
 /* An active idle handle keeps the loop from sleeping: the next prepare/check
  * round comes at once. Stopped again in the check. */
-static void live_round_soon(emu_live *l) { uv_idle_start(&l->idle, live_on_idle); }
+static void live_round_soon(host_live *l) { uv_idle_start(&l->idle, live_on_idle); }
 
 static void live_cb_notify(void *opaque) {
   /* a socket can take more data: give slirp a round without sleeping */
@@ -350,7 +350,7 @@ static void live_on_poll(uv_poll_t *h, int status, int events) {
 }
 
 static int live_cb_add_poll(int fd, int events, void *opaque) {
-  emu_live *l = opaque;
+  host_live *l = opaque;
   if (l->nround == l->cap_round) {
     size_t cap = l->cap_round ? 2 * l->cap_round : 64;
     live_pollh **grown = realloc(l->round, cap * sizeof *grown);
@@ -388,7 +388,7 @@ static int live_cb_add_poll(int fd, int events, void *opaque) {
 }
 
 static int live_cb_get_revents(int idx, void *opaque) {
-  emu_live *l = opaque;
+  host_live *l = opaque;
   if (idx < 0 || (size_t)idx >= l->nround) return 0;
   live_pollh *p = l->round[idx];
   return p->dead ? 0 : p->revents;
@@ -397,7 +397,7 @@ static int live_cb_get_revents(int idx, void *opaque) {
 /* Before the loop sleeps: what slirp wants watched, and for how long it may
  * sleep before its TCP timers need a look. */
 static void live_on_prepare(uv_prepare_t *h) {
-  emu_live *l = h->data;
+  host_live *l = h->data;
   l->round_no++;
   l->nround = 0;
   uint32_t timeout = UINT32_MAX;
@@ -431,7 +431,7 @@ static void live_on_prepare(uv_prepare_t *h) {
 /* After the sleep: slirp reads, writes, accepts and runs its timers; then
  * whatever it sent the guest goes in. */
 static void live_on_check(uv_check_t *h) {
-  emu_live *l = h->data;
+  host_live *l = h->data;
   uv_idle_stop(&l->idle);
   slirp_pollfds_poll(l->slirp, 0, live_cb_get_revents, l);
   l->stats.slirp_polls++;
@@ -439,7 +439,7 @@ static void live_on_check(uv_check_t *h) {
   if (l->nq) live_pump(l);
 }
 
-void emu_live_input(emu_live *l, const uint8_t *frame, size_t len) {
+void host_live_input(host_live *l, const uint8_t *frame, size_t len) {
   if (len > INT32_MAX) return;
   l->stats.frames_to_host++;
   l->stats.bytes_to_host += len;
@@ -471,7 +471,7 @@ static int live_free_port(int udp, uint32_t ip, uint16_t *port) {
   return rc;
 }
 
-int emu_live_add_hostfwd(emu_live *l, int udp, uint32_t host_ip, uint16_t host_port,
+int host_live_add_hostfwd(host_live *l, int udp, uint32_t host_ip, uint16_t host_port,
                          uint32_t guest_ip, uint16_t guest_port, uint16_t *bound_port) {
   if (!l || guest_port == 0 || (udp != 0 && udp != 1)) return EMU_EINVAL;
   /* slirp cannot tell which port it bound for port 0: choose one ourselves.
@@ -493,20 +493,20 @@ int emu_live_add_hostfwd(emu_live *l, int udp, uint32_t host_ip, uint16_t host_p
 
 /* --- life cycle --------------------------------------------------------- */
 
-static void live_on_stop_async(uv_async_t *h) { emu_live_stop(h->data); }
+static void live_on_stop_async(uv_async_t *h) { host_live_stop(h->data); }
 
-static void live_on_duration(uv_timer_t *t) { emu_live_stop(t->data); }
+static void live_on_duration(uv_timer_t *t) { host_live_stop(t->data); }
 
 static void live_on_signal(uv_signal_t *h, int signum) {
-  emu_live *l = h->data;
+  host_live *l = h->data;
   l->stop_signal = signum;
-  emu_live_stop(l);
+  host_live_stop(l);
 }
 
-int emu_live_new(emu_live **out, const emu_live_config *cfg) {
+int host_live_new(host_live **out, const host_live_config *cfg) {
   *out = NULL;
   if (!cfg || !cfg->sched || !cfg->on_frame) return EMU_EINVAL;
-  emu_live *l = calloc(1, sizeof *l);
+  host_live *l = calloc(1, sizeof *l);
   if (!l) return EMU_ENOMEM;
   l->cfg = *cfg;
   l->sched = cfg->sched;
@@ -528,7 +528,7 @@ int emu_live_new(emu_live **out, const emu_live_config *cfg) {
                          (uv_handle_t *)&l->idle, (uv_handle_t *)&l->stop_async};
   for (size_t i = 0; i < sizeof mine / sizeof mine[0]; i++) mine[i]->data = l;
 
-  l->start_wall = emu_wallclock_ns();
+  l->start_wall = host_wallclock_ns();
   l->start_virt = l->sched->now_ns;
 
   SlirpConfig sc;
@@ -556,7 +556,7 @@ int emu_live_new(emu_live **out, const emu_live_config *cfg) {
   };
   l->slirp = slirp_new(&sc, &cbs, l);
   if (!l->slirp) {
-    emu_live_free(l);
+    host_live_free(l);
     return EMU_EIO;
   }
   uv_prepare_start(&l->prepare, live_on_prepare);
@@ -567,7 +567,7 @@ int emu_live_new(emu_live **out, const emu_live_config *cfg) {
   return 0;
 }
 
-int emu_live_catch_signals(emu_live *l) {
+int host_live_catch_signals(host_live *l) {
   if (l->signals_on) return 0;
   uv_signal_init(&l->loop, &l->sig_int);
   uv_signal_init(&l->loop, &l->sig_term);
@@ -579,9 +579,9 @@ int emu_live_catch_signals(emu_live *l) {
   return 0;
 }
 
-int emu_live_stop_signal(const emu_live *l) { return l->stop_signal; }
+int host_live_stop_signal(const host_live *l) { return l->stop_signal; }
 
-int emu_live_run(emu_live *l, uint64_t duration_ns) {
+int host_live_run(host_live *l, uint64_t duration_ns) {
   l->stopping = 0;
   if (duration_ns) {
     uv_update_time(&l->loop);
@@ -592,23 +592,23 @@ int emu_live_run(emu_live *l, uint64_t duration_ns) {
    * through uv_stop(). */
   while (!l->stopping) uv_run(&l->loop, UV_RUN_DEFAULT);
   uv_timer_stop(&l->duration_timer);
-  if (l->tick) live_tick(l, emu_live_now(l), 1);
+  if (l->tick) live_tick(l, host_live_now(l), 1);
   return 0;
 }
 
-void emu_live_stop(emu_live *l) {
+void host_live_stop(host_live *l) {
   l->stopping = 1;
   uv_stop(&l->loop);
 }
 
-void emu_live_request_stop(emu_live *l) { uv_async_send(&l->stop_async); }
+void host_live_request_stop(host_live *l) { uv_async_send(&l->stop_async); }
 
 static void live_close_any(uv_handle_t *h, void *arg) {
   (void)arg;
   if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
-void emu_live_free(emu_live *l) {
+void host_live_free(host_live *l) {
   if (!l) return;
   /* Poll handles first, while their descriptors are still open; then slirp,
    * which closes its sockets and frees its timers (through our callbacks). */
@@ -637,6 +637,6 @@ void emu_live_free(emu_live *l) {
   free(l);
 }
 
-void emu_live_stats_get(const emu_live *l, emu_live_stats *out) { *out = l->stats; }
+void host_live_stats_get(const host_live *l, host_live_stats *out) { *out = l->stats; }
 
-void *emu_live_loop(emu_live *l) { return &l->loop; }
+void *host_live_loop(host_live *l) { return &l->loop; }

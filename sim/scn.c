@@ -1,4 +1,4 @@
-#include "cli/scn.h"
+#include "sim/scn.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -410,4 +410,19 @@ void scn_finish(scn *s) {
   }
   vnet_dev_finish(&s->dev);
   emu_fates_finish(&s->fates, now);
+}
+
+int scn_live_sim_init(scn *s, const scn_config *cfg, int ping_gateway) {
+  scn_config c = *cfg;
+  c.start_ns = 0;
+  int rc = scn_init(s, &c);
+  if (rc) return rc;
+  /* The ping also announces the guest: its ARP request teaches slirp the
+   * guest's MAC, so the first forwarded connection does not wait for
+   * slirp's own ARP. */
+  if (ping_gateway) {
+    rc = scn_guest_ping_at(s, 0, c.guest.gateway, SCN_LIVE_GUEST_PING_SEQ);
+    if (rc) scn_close(s);
+  }
+  return rc;
 }
