@@ -155,7 +155,9 @@ VNS_API int vns_vq_take_used_at(vns_vq *vq, uint16_t idx, vns_used *out) {
   return rc;
 }
 
-VNS_API uint16_t vns_vq_used_idx(const vns_vq *vq) { return vq ? vq_drv_read_used_idx(&vq->vq) : 0; }
+VNS_API uint16_t vns_vq_used_idx(const vns_vq *vq) {
+  return vq ? vq_drv_read_used_idx(&vq->vq) : 0;
+}
 
 VNS_API uint16_t vns_vq_last_used(const vns_vq *vq) { return vq ? vq->vq.last_used_idx : 0; }
 

@@ -3,11 +3,11 @@
 #ifndef VNETSIM_API_INTERNAL_H
 #define VNETSIM_API_INTERNAL_H
 
-#include "sim/scn.h"
 #include "emu/fate.h"
 #include "emu/gmem.h"
 #include "emu/sched.h"
 #include "emu/trace.h"
+#include "sim/scn.h"
 #include "stack/iface.h"
 #include "stack/services.h"
 #include "virtio/vnet_dev.h"
@@ -30,7 +30,7 @@ enum {
   VNS_UEV_FRAME,   /* a frame from the host (frame_id, data) */
 };
 enum {
-  VNS_HEV_INJECT = 1, /* a frame to send to the device */
+  VNS_HEV_INJECT = 1,  /* a frame to send to the device */
   VNS_HEV_GUEST_FRAME, /* a frame the guest sent */
 };
 
@@ -59,7 +59,7 @@ struct vns_sim {
   vns_sim_opts opts;
   enum vns_mode mode;
   int finished;
-  int probed;      /* the user driver's probe ran: remove is owed */
+  int probed;       /* the user driver's probe ran: remove is owed */
   int store_failed; /* a trace record or violation could not be stored */
   unsigned driver_bugs, device_bugs;
 
@@ -88,9 +88,9 @@ struct vns_sim {
   uint64_t poll_horizon_ns;
   emu_actor host, user;
   emu_channel host_to_device;
-  emu_channel kick, irq, to_host; /* the user device's notification channels */
+  emu_channel kick, irq, to_host;  /* the user device's notification channels */
   virtio_transport udev_transport; /* the user device as the modelled driver sees it */
-  vns_transport transport;        /* the modelled device as the user driver sees it */
+  vns_transport transport;         /* the modelled device as the user driver sees it */
   uint64_t host_sent, host_received;
 
   /* What the API keeps of the trace. */

@@ -16,7 +16,7 @@
 
 /* As the scenario: a periodically polling guest stops 2 s after the last
  * input so that a run to idle ends. */
-#define VNS_QUIET_NS 2000000000ull
+#define VNS_QUIET_NS       2000000000ull
 #define VNS_GUEST_TCP_SEED 0x6775657374ull
 
 VNS_API void vns_sim_opts_init(vns_sim_opts *o) {
@@ -45,8 +45,9 @@ static emu_latency vns_lat(vns_latency l) { return (emu_latency){l.min_ns, l.max
 /* --- the trace observer: store, log violations, pass on ------------------ */
 
 static void vns_event_from_rec(const emu_trace_rec *r, vns_trace_event *ev) {
-  *ev = (vns_trace_event){r->t_ns,  r->actor, emu_trace_kind_name(r->kind), r->queue, r->head,
-                          r->idx,   r->len,   r->frame,                     r->detail};
+  *ev = (vns_trace_event){r->t_ns,  r->actor, emu_trace_kind_name(r->kind),
+                          r->queue, r->head,  r->idx,
+                          r->len,   r->frame, r->detail};
 }
 
 static void vns_log_violation(vns_sim *sim, const emu_trace_rec *r) {
@@ -65,7 +66,9 @@ static void vns_log_violation(vns_sim *sim, const emu_trace_rec *r) {
   sim->viols[sim->nviols++] = (vns_violation){r->t_ns,
                                               r->actor,
                                               r->queue,
-                                              rule != VQ_RULE_NONE ? vq_rule_name(rule) : r->detail ? r->detail : "unknown",
+                                              rule != VQ_RULE_NONE ? vq_rule_name(rule)
+                                              : r->detail          ? r->detail
+                                                                   : "unknown",
                                               vq_rule_section(rule),
                                               vq_rule_text(rule),
                                               r->head};
@@ -138,8 +141,8 @@ static void vns_user_handle(emu_actor *self, const emu_event *ev) {
       if (dev && dev->on_timer) dev->on_timer(vctx, sim, now);
       break;
     case VNS_UEV_KICK:
-      emu_trace_emit(sim->trace, "device", EMU_TR_KICK_RECEIVED, vnet_queue_name(q), -1, -1, -1,
-                     -1, NULL);
+      emu_trace_emit(sim->trace, "device", EMU_TR_KICK_RECEIVED, vnet_queue_name(q), -1, -1, -1, -1,
+                     NULL);
       dev->on_kick(vctx, sim, q);
       break;
     case VNS_UEV_FRAME:
@@ -289,7 +292,8 @@ static int vns_build_user_driver(vns_sim *sim) {
   rc = emu_actor_init(&sim->user, sim->sched, "driver", vns_user_handle, sim);
   if (rc) return rc;
   emu_channel_init(&sim->own_dev.irq, &sim->user, VNS_UEV_IRQ, vns_lat(o->irq_latency));
-  emu_channel_init(&sim->own_dev.to_host, &sim->host, VNS_HEV_GUEST_FRAME, vns_lat(o->link_latency));
+  emu_channel_init(&sim->own_dev.to_host, &sim->host, VNS_HEV_GUEST_FRAME,
+                   vns_lat(o->link_latency));
   emu_channel_init(&sim->host_to_device, &sim->own_dev.actor, VNET_DEV_EV_FRAME,
                    vns_lat(o->link_latency));
   sim->transport = (vns_transport){sim, vnet_dev_transport(&sim->own_dev)};
@@ -319,8 +323,8 @@ static int vns_build_user_device(vns_sim *sim) {
                                            vns_ud_queue_max,
                                            vns_ud_queue_setup,
                                            vns_ud_notify};
-  rc = vnet_drv_init(&sim->own_drv, &dopts, sim->mem, sim->sched, &sim->udev_transport,
-                     sim->fates, sim->trace);
+  rc = vnet_drv_init(&sim->own_drv, &dopts, sim->mem, sim->sched, &sim->udev_transport, sim->fates,
+                     sim->trace);
   if (rc) return rc;
   sim->drv_up = 1;
   sim->drv = &sim->own_drv;
@@ -364,8 +368,9 @@ static int vns_build_own(vns_sim *sim) {
   emu_trace_set_observer(&sim->own_trace, vns_observe, sim);
   /* the scenario's sizing: rings, RX and TX buffers of both queues, spare */
   uint64_t qs = o->queue_size;
-  uint64_t size =
-      o->mem_size ? o->mem_size : qs * (16 * 2 + 16 + 2 * VNET_MIN_RX_BUF + 2 * 2048 + 64) + (1u << 20);
+  uint64_t size = o->mem_size
+                      ? o->mem_size
+                      : qs * (16 * 2 + 16 + 2 * VNET_MIN_RX_BUF + 2 * 2048 + 64) + (1u << 20);
   int rc = gmem_init(&sim->own_mem, GMEM_DEFAULT_BASE, size);
   if (rc) return rc;
   sim->mem_up = 1;
@@ -394,7 +399,9 @@ VNS_API int vns_sim_new(const vns_sim_opts *o, vns_sim **out) {
   sim->opts.bugs = NULL; /* parsed; the caller's string is not kept */
   sim->driver_bugs = dbugs;
   sim->device_bugs = vbugs;
-  sim->mode = o->driver ? VNS_MODE_USER_DRIVER : o->device ? VNS_MODE_USER_DEVICE : VNS_MODE_MODELLED;
+  sim->mode = o->driver   ? VNS_MODE_USER_DRIVER
+              : o->device ? VNS_MODE_USER_DEVICE
+                          : VNS_MODE_MODELLED;
   rc = sim->mode == VNS_MODE_MODELLED ? vns_build_modelled(sim) : vns_build_own(sim);
   if (rc) {
     vns_sim_free(sim);
@@ -517,8 +524,10 @@ int vns_fate_lookup(const char *name, int *fate) {
 
 enum { VNS_CG_DEVICE, VNS_CG_DRIVER, VNS_CG_SIM };
 
-#define VNS_DEV_C(name, field) {"device." name, VNS_CG_DEVICE, offsetof(vnet_dev_stats, field)}
-#define VNS_DRV_C(name, field) {"driver." name, VNS_CG_DRIVER, offsetof(vnet_drv_stats, field)}
+#define VNS_DEV_C(name, field) \
+  { "device." name, VNS_CG_DEVICE, offsetof(vnet_dev_stats, field) }
+#define VNS_DRV_C(name, field) \
+  { "driver." name, VNS_CG_DRIVER, offsetof(vnet_drv_stats, field) }
 static const struct {
   const char *name;
   int group;
@@ -578,8 +587,8 @@ VNS_API int vns_sim_counter(const vns_sim *sim, const char *name, uint64_t *out)
         break;
       default: {
         uint64_t v[4] = {sim->scn ? sim->scn->injected : sim->host_sent,
-                         sim->scn ? sim->scn->guest_frames : sim->host_received,
-                         sim->trace->events, sim->nviols};
+                         sim->scn ? sim->scn->guest_frames : sim->host_received, sim->trace->events,
+                         sim->nviols};
         *out = v[vns_counters[i].off];
         return 0;
       }
@@ -607,7 +616,8 @@ VNS_API int vns_sim_ring(const vns_sim *sim, uint16_t q, vns_ring_state *out) {
     if (dq->layout.size) l = &dq->layout;
   }
   if (!l) return VNS_ESTATE;
-  if (sim->drv) out->driver_last_used = (q == VNET_RXQ ? &sim->drv->rxq : &sim->drv->txq)->last_used_idx;
+  if (sim->drv)
+    out->driver_last_used = (q == VNET_RXQ ? &sim->drv->rxq : &sim->drv->txq)->last_used_idx;
   out->layout = (vns_ring_layout){l->size, l->desc, l->avail, l->used};
   /* The ring was accepted inside guest memory, so these reads are in range. */
   gmem_read_le16(sim->mem, vq_avail_flags_addr(l), &out->avail_flags);
@@ -653,8 +663,9 @@ VNS_API int vns_trace_format(const vns_trace_event *ev, char *buf, size_t cap) {
   for (int k = 0; k < EMU_TR_KIND_COUNT; k++)
     if (strcmp(emu_trace_kind_name((emu_trace_kind)k), ev->event) == 0) kind = k;
   if (kind < 0) return VNS_ENOENT;
-  emu_trace_rec r = {ev->t_ns, ev->actor, (emu_trace_kind)kind, ev->queue, ev->head,
-                     ev->idx,  ev->len,   ev->frame,           ev->detail};
+  emu_trace_rec r = {ev->t_ns,  ev->actor, (emu_trace_kind)kind,
+                     ev->queue, ev->head,  ev->idx,
+                     ev->len,   ev->frame, ev->detail};
   /* Formatted in full first: emu_trace_format truncates silently, and a
    * caller comparing lines must know when its buffer was short. */
   char line[512];

@@ -23,20 +23,17 @@
 
 /* The public codes are the internal ones, so a code from any layer passes
  * through unchanged; these pin that. */
-_Static_assert((int)VNS_EINVAL == (int)EMU_EINVAL &&
-                   (int)VNS_ENOMEM == (int)EMU_ENOMEM &&
-                   (int)VNS_ERANGE == (int)EMU_ERANGE &&
-                   (int)VNS_EAGAIN == (int)EMU_EAGAIN &&
-                   (int)VNS_ENOSPC == (int)EMU_ENOSPC &&
-                   (int)VNS_EPROTO == (int)EMU_EPROTO &&
-                   (int)VNS_EIO == (int)EMU_EIO &&
-                   (int)VNS_ENOTSUP == (int)EMU_ENOTSUP &&
-                   (int)VNS_EFORMAT == (int)EMU_EFORMAT &&
-                   (int)VNS_ESTATE == (int)EMU_ESTATE,
+_Static_assert((int)VNS_EINVAL == (int)EMU_EINVAL && (int)VNS_ENOMEM == (int)EMU_ENOMEM &&
+                   (int)VNS_ERANGE == (int)EMU_ERANGE && (int)VNS_EAGAIN == (int)EMU_EAGAIN &&
+                   (int)VNS_ENOSPC == (int)EMU_ENOSPC && (int)VNS_EPROTO == (int)EMU_EPROTO &&
+                   (int)VNS_EIO == (int)EMU_EIO && (int)VNS_ENOTSUP == (int)EMU_ENOTSUP &&
+                   (int)VNS_EFORMAT == (int)EMU_EFORMAT && (int)VNS_ESTATE == (int)EMU_ESTATE,
                "public error codes mirror emu_err");
-_Static_assert(VNS_BUG_RX_NO_RECYCLE == VBUG_RX_NO_RECYCLE && VNS_BUG_RX_LAST_ONLY == VBUG_RX_LAST_ONLY &&
+_Static_assert(VNS_BUG_RX_NO_RECYCLE == VBUG_RX_NO_RECYCLE &&
+                   VNS_BUG_RX_LAST_ONLY == VBUG_RX_LAST_ONLY &&
                    VNS_BUG_RX_NO_IRQ_WAKE == VBUG_RX_NO_IRQ_WAKE &&
-                   VNS_BUG_TX_NO_RECLAIM == VBUG_TX_NO_RECLAIM && VNS_BUG_TX_NO_KICK == VBUG_TX_NO_KICK &&
+                   VNS_BUG_TX_NO_RECLAIM == VBUG_TX_NO_RECLAIM &&
+                   VNS_BUG_TX_NO_KICK == VBUG_TX_NO_KICK &&
                    VNS_BUG_KICK_BEFORE_PUBLISH == VBUG_KICK_BEFORE_PUBLISH &&
                    VNS_BUG_LEGACY_HDR == VBUG_LEGACY_HDR &&
                    VNS_BUG_USED_EVENT_STALE == VBUG_USED_EVENT_STALE &&
@@ -64,8 +61,8 @@ VNS_API const char *vns_errname(int err) {
   for (size_t i = 0; i < sizeof vns_own_errors / sizeof vns_own_errors[0]; i++)
     if (vns_own_errors[i].code == err) return vns_own_errors[i].name;
   /* The shared codes' names, with the public prefix ("EMU_EINVAL" -> "VNS_EINVAL"). */
-  static const char *const shared[] = {"VNS_OK",     "VNS_EINVAL", "VNS_ENOMEM", "VNS_ERANGE",
-                                       "VNS_EAGAIN", "VNS_ENOSPC", "VNS_EPROTO", "VNS_EIO",
+  static const char *const shared[] = {"VNS_OK",      "VNS_EINVAL",  "VNS_ENOMEM", "VNS_ERANGE",
+                                       "VNS_EAGAIN",  "VNS_ENOSPC",  "VNS_EPROTO", "VNS_EIO",
                                        "VNS_ENOTSUP", "VNS_EFORMAT", "VNS_ESTATE"};
   if (err <= 0 && err >= VNS_ESTATE) return shared[-err];
   return "VNS_E?";
@@ -102,5 +99,6 @@ VNS_API size_t vns_frame_ping(uint8_t *buf, size_t cap, const uint8_t dst_mac[6]
   net_iface_config host;
   net_iface_config_slirp_host(&host);
   /* the identifier the scenario's own host peer uses for its pings */
-  return scn_frame_icmp_echo(buf, cap, NET_ICMP_ECHO_REQUEST, &host, dst_mac, dst_ip, 0x7653, seq, frame_len);
+  return scn_frame_icmp_echo(buf, cap, NET_ICMP_ECHO_REQUEST, &host, dst_mac, dst_ip, 0x7653, seq,
+                             frame_len);
 }

@@ -8,8 +8,8 @@
 #include "sim/scn.h"
 
 /* Exit codes: 0 success, 1 the run itself failed, 2 bad usage or input. */
-#define CLI_EXIT_OK 0
-#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_OK    0
+#define CLI_EXIT_FAIL  1
 #define CLI_EXIT_USAGE 2
 
 int cmd_demo(int argc, char **argv);
@@ -50,18 +50,19 @@ enum {
 };
 
 /* The shared long options, to splice into a subcommand's table. */
-#define CLI_SIM_LONG_OPTIONS                                        \
-  {"seed", required_argument, NULL, CLI_OPT_SEED},                  \
-      {"qsize", required_argument, NULL, CLI_OPT_QSIZE},            \
-      {"bug", required_argument, NULL, CLI_OPT_BUG},                \
-      {"trace", required_argument, NULL, CLI_OPT_TRACE},            \
-      {"json", no_argument, NULL, CLI_OPT_JSON},                    \
-      {"backlog", required_argument, NULL, CLI_OPT_BACKLOG},        \
-      {"guest-ip", required_argument, NULL, CLI_OPT_GUEST_IP},      \
-      {"guest-mac", required_argument, NULL, CLI_OPT_GUEST_MAC},    \
-      {"latency", required_argument, NULL, CLI_OPT_LATENCY},        \
-      {"guest-poll-ms", required_argument, NULL, CLI_OPT_GUEST_POLL}, \
-      {"fault", required_argument, NULL, CLI_OPT_FAULT}
+#define CLI_SIM_LONG_OPTIONS                                            \
+  {"seed", required_argument, NULL, CLI_OPT_SEED},                      \
+      {"qsize", required_argument, NULL, CLI_OPT_QSIZE},                \
+      {"bug", required_argument, NULL, CLI_OPT_BUG},                    \
+      {"trace", required_argument, NULL, CLI_OPT_TRACE},                \
+      {"json", no_argument, NULL, CLI_OPT_JSON},                        \
+      {"backlog", required_argument, NULL, CLI_OPT_BACKLOG},            \
+      {"guest-ip", required_argument, NULL, CLI_OPT_GUEST_IP},          \
+      {"guest-mac", required_argument, NULL, CLI_OPT_GUEST_MAC},        \
+      {"latency", required_argument, NULL, CLI_OPT_LATENCY},            \
+      {"guest-poll-ms", required_argument, NULL, CLI_OPT_GUEST_POLL}, { \
+    "fault", required_argument, NULL, CLI_OPT_FAULT                     \
+  }
 
 /* Help text for the shared options. */
 extern const char cli_sim_options_help[];

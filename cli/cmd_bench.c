@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "cli/cmd.h"
-#include "host/clock.h"
 #include "emu/err.h"
+#include "host/clock.h"
 #include "stack/services.h"
 #include "stack/wire.h"
 #include "virtio/vq_dev.h"
@@ -122,8 +122,8 @@ static int bench_tcp(size_t bytes, double *wall_s, double *virtual_s) {
   }
   scn_attach_peer(&s, &peer);
   scn_echo_client cl;
-  rc = scn_echo_client_start(&s, &cl, cfg.guest.ip, NET_SVC_PORT_TCP_ECHO, scn_now(&s),
-                             scn_now(&s), bytes);
+  rc = scn_echo_client_start(&s, &cl, cfg.guest.ip, NET_SVC_PORT_TCP_ECHO, scn_now(&s), scn_now(&s),
+                             bytes);
   uint64_t start = host_wallclock_ns(), v0 = scn_now(&s);
   if (!rc) scn_run(&s, EMU_TIME_NEVER, UINT64_MAX);
   *wall_s = (double)(host_wallclock_ns() - start) / 1e9;
@@ -137,12 +137,10 @@ static int bench_tcp(size_t bytes, double *wall_s, double *virtual_s) {
 }
 
 int cmd_bench(int argc, char **argv) {
-  static const struct option longopts[] = {{"frames", required_argument, NULL, 'n'},
-                                           {"tcp-bytes", required_argument, NULL, 't'},
-                                           {"live", no_argument, NULL, 'l'},
-                                           {"json", no_argument, NULL, 'j'},
-                                           {"help", no_argument, NULL, 'h'},
-                                           {NULL, 0, NULL, 0}};
+  static const struct option longopts[] = {
+      {"frames", required_argument, NULL, 'n'}, {"tcp-bytes", required_argument, NULL, 't'},
+      {"live", no_argument, NULL, 'l'},         {"json", no_argument, NULL, 'j'},
+      {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
   uint64_t frames = 200000, tcp_bytes = 4u << 20;
   int json = 0, live = 0, c;
   optind = 1;
@@ -196,8 +194,7 @@ int cmd_bench(int argc, char **argv) {
     int rc = bench_ring(frame, len, frames, &res[i].ring_ns);
     if (rc) return cli_error("bench", CLI_EXIT_FAIL, "ring loop failed: %s", emu_strerror(rc));
     rc = bench_full(frame, len, frames, &res[i].full_ns);
-    if (rc)
-      return cli_error("bench", CLI_EXIT_FAIL, "full RX path failed: %s", emu_strerror(rc));
+    if (rc) return cli_error("bench", CLI_EXIT_FAIL, "full RX path failed: %s", emu_strerror(rc));
   }
   double tcp_wall, tcp_virtual;
   int trc = bench_tcp((size_t)tcp_bytes, &tcp_wall, &tcp_virtual);
@@ -208,21 +205,23 @@ int cmd_bench(int argc, char **argv) {
            ",\"wall_bytes_per_s\":%.0f,\"virtual_s\":%.6f},\"results\":[",
            frames, tcp_bytes, tcp_bps, tcp_virtual);
     for (int i = 0; i < 2; i++)
-      printf("%s{\"size\":%u,\"ring_ns_per_frame\":%.1f,\"ring_fps\":%.0f,"
-             "\"full_ns_per_frame\":%.1f,\"full_fps\":%.0f,\"ratio\":%.2f}",
-             i ? "," : "", res[i].size, res[i].ring_ns, 1e9 / res[i].ring_ns, res[i].full_ns,
-             1e9 / res[i].full_ns, res[i].full_ns / res[i].ring_ns);
+      printf(
+          "%s{\"size\":%u,\"ring_ns_per_frame\":%.1f,\"ring_fps\":%.0f,"
+          "\"full_ns_per_frame\":%.1f,\"full_fps\":%.0f,\"ratio\":%.2f}",
+          i ? "," : "", res[i].size, res[i].ring_ns, 1e9 / res[i].ring_ns, res[i].full_ns,
+          1e9 / res[i].full_ns, res[i].full_ns / res[i].ring_ns);
     printf("]}\n");
     return CLI_EXIT_OK;
   }
   printf("vnetsim bench: %" PRIu64 " frames per measurement, wall-clock time\n", frames);
-  printf("%-6s %14s %12s %14s %12s %8s\n", "size", "ring fps", "ring ns", "full-RX fps",
-         "full ns", "ratio");
+  printf("%-6s %14s %12s %14s %12s %8s\n", "size", "ring fps", "ring ns", "full-RX fps", "full ns",
+         "ratio");
   for (int i = 0; i < 2; i++)
     printf("%-6u %14.0f %12.1f %14.0f %12.1f %7.2fx\n", res[i].size, 1e9 / res[i].ring_ns,
            res[i].ring_ns, 1e9 / res[i].full_ns, res[i].full_ns, res[i].full_ns / res[i].ring_ns);
   printf("ratio = full RX path time / bare ring loop time per frame, same run\n");
-  printf("TCP echo of %" PRIu64 " bytes host->guest:8023->host: %.1f MB/s of wall time each way "
+  printf("TCP echo of %" PRIu64
+         " bytes host->guest:8023->host: %.1f MB/s of wall time each way "
          "(%.3f s virtual, %.3f s wall; the 1500-byte ring loop moves %.1f MB/s)\n",
          tcp_bytes, tcp_bps / 1e6, tcp_virtual, tcp_wall, 1500.0 * 1e3 / res[1].ring_ns);
   return CLI_EXIT_OK;

@@ -19,8 +19,8 @@
 #include <uv.h>
 
 #include "cli/cmd.h"
-#include "host/clock.h"
 #include "emu/err.h"
+#include "host/clock.h"
 #include "host/live.h"
 #include "host/scn_live.h"
 
@@ -223,8 +223,8 @@ int cli_bench_live(FILE *out, const scn_config *cfg, size_t bytes, int json) {
   } else {
     fprintf(out, "live TCP echo of %.1f MB (seed %" PRIu64 ", queue %u):\n", mb, cfg->seed,
             cfg->queue_size);
-    fprintf(out, "  through slirp + simulated guest  %8.1f MB/s  (%zu frames in, %" PRIu64
-                 " out)\n",
+    fprintf(out,
+            "  through slirp + simulated guest  %8.1f MB/s  (%zu frames in, %" PRIu64 " out)\n",
             sim, sl.s.fates.nframes, sl.s.guest_frames);
     fprintf(out, "  plain loopback echo (libuv)      %8.1f MB/s\n", plain);
     fprintf(out, "  ratio                            %8.4f\n", sim / plain);

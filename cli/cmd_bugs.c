@@ -113,8 +113,10 @@ int cmd_explore(int argc, char **argv) {
         break;
       case CLI_OPT_TRACE:
       case CLI_OPT_SEED:
-        return cli_error("explore", CLI_EXIT_USAGE, "%s: explore chooses the seeds itself; use "
-                         "--seeds A..B", argv[optind - 1]);
+        return cli_error("explore", CLI_EXIT_USAGE,
+                         "%s: explore chooses the seeds itself; use "
+                         "--seeds A..B",
+                         argv[optind - 1]);
       default: {
         int rc = cli_sim_opt(&o, c, optarg, argv[optind - 1]);
         if (rc) return rc;
@@ -137,7 +139,8 @@ int cmd_explore(int argc, char **argv) {
     scn_outcome ob, of;
     int rc = scn_run_bursts(&buggy, (unsigned)bursts, &ob);
     if (!rc) rc = scn_run_bursts(&fixed, (unsigned)bursts, &of);
-    if (rc) return cli_error("explore", CLI_EXIT_FAIL, "seed %" PRIu64 ": %s", seed, emu_strerror(rc));
+    if (rc)
+      return cli_error("explore", CLI_EXIT_FAIL, "seed %" PRIu64 ": %s", seed, emu_strerror(rc));
     int64_t diff = scn_outcome_first_difference(&of, &ob);
     if (diff >= 0 || ob.frames_out != of.frames_out) {
       scn_outcome again;
@@ -146,12 +149,14 @@ int cmd_explore(int argc, char **argv) {
       scn_outcome_free(&again);
       if (o.json) {
         printf("{\"command\":\"explore\",\"bugs\":\"%s\",\"found\":true,\"seed\":%" PRIu64
-               ",\"frame\":%" PRId64 ",\"fixed_fate\":\"%s\",\"buggy_fate\":\"%s\","
+               ",\"frame\":%" PRId64
+               ",\"fixed_fate\":\"%s\",\"buggy_fate\":\"%s\","
                "\"frames_out_fixed\":%" PRIu64 ",\"frames_out_buggy\":%" PRIu64
                ",\"trace_hash\":\"%016" PRIx64 "\",\"reproduced\":%s}\n",
                names, seed, diff >= 0 ? diff + 1 : -1,
-               diff >= 0 ? emu_fate_name(of.fates[diff]) : "", diff >= 0 ? emu_fate_name(ob.fates[diff]) : "",
-               of.frames_out, ob.frames_out, ob.trace_hash, exact ? "true" : "false");
+               diff >= 0 ? emu_fate_name(of.fates[diff]) : "",
+               diff >= 0 ? emu_fate_name(ob.fates[diff]) : "", of.frames_out, ob.frames_out,
+               ob.trace_hash, exact ? "true" : "false");
       } else {
         printf("vnetsim explore: %s shows at seed %" PRIu64 " (seeds %" PRIu64 "..%" PRIu64
                " tried up to it)\n",

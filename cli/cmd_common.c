@@ -119,7 +119,8 @@ int cli_sim_opt(cli_sim_opts *o, int opt, const char *arg, const char *given) {
   switch (opt) {
     case CLI_OPT_SEED:
       if (cli_parse_uint(arg, 0, UINT64_MAX, &v))
-        return cli_error(o->cmd, CLI_EXIT_USAGE, "--seed: '%s' is not an unsigned 64-bit number", arg);
+        return cli_error(o->cmd, CLI_EXIT_USAGE, "--seed: '%s' is not an unsigned 64-bit number",
+                         arg);
       o->cfg.seed = v;
       return 0;
     case CLI_OPT_QSIZE:
@@ -131,9 +132,9 @@ int cli_sim_opt(cli_sim_opts *o, int opt, const char *arg, const char *given) {
       return 0;
     case CLI_OPT_BUG:
       if (vbug_parse(arg, &o->cfg.bugs, &o->cfg.dev_bugs))
-        return cli_error(o->cmd, CLI_EXIT_USAGE,
-                         "--bug: '%s' names a bug vnetsim does not know ('vnetsim bugs' lists them)",
-                         arg);
+        return cli_error(
+            o->cmd, CLI_EXIT_USAGE,
+            "--bug: '%s' names a bug vnetsim does not know ('vnetsim bugs' lists them)", arg);
       return 0;
     case CLI_OPT_GUEST_POLL:
       if (cli_parse_uint(arg, 0, 3600000, &v))
@@ -225,10 +226,10 @@ void cli_print_summary(FILE *out, const scn *s) {
           "driver (bugs: %s): rx %" PRIu64 " frames, buffers reposted %" PRIu64 ", tx %" PRIu64
           " frames, tx ring full %" PRIu64 ", kicks sent rx %" PRIu64 " tx %" PRIu64
           " (suppressed %" PRIu64 "), interrupts %" PRIu64 " (spurious %" PRIu64 ")\n",
-          vbug_names(s->drv.opts.bugs, s->dev.cfg.bugs, bugs, sizeof bugs), dr->rx_frames, dr->rx_reposted,
-          dr->tx_frames, dr->tx_ring_full, dr->kicks[VNET_RXQ], dr->kicks[VNET_TXQ],
-          dr->kicks_suppressed[VNET_RXQ] + dr->kicks_suppressed[VNET_TXQ], dr->interrupts,
-          dr->interrupts_spurious);
+          vbug_names(s->drv.opts.bugs, s->dev.cfg.bugs, bugs, sizeof bugs), dr->rx_frames,
+          dr->rx_reposted, dr->tx_frames, dr->tx_ring_full, dr->kicks[VNET_RXQ],
+          dr->kicks[VNET_TXQ], dr->kicks_suppressed[VNET_RXQ] + dr->kicks_suppressed[VNET_TXQ],
+          dr->interrupts, dr->interrupts_spurious);
   fprintf(out, "rings: rx avail %u used %u, tx avail %u used %u; virtual time %.6f ms\n",
           s->drv.rxq.avail_idx_published, s->dev.q[VNET_RXQ].vq.used_idx_published,
           s->drv.txq.avail_idx_published, s->dev.q[VNET_TXQ].vq.used_idx_published,
@@ -261,8 +262,8 @@ void cli_print_summary_json(FILE *out, const scn *s) {
   fprintf(out,
           ",\"device\":{\"rx_frames\":%" PRIu64 ",\"rx_backlogged\":%" PRIu64
           ",\"tx_frames\":%" PRIu64 ",\"tx_bad_chains\":%" PRIu64 ",\"kicks_rx\":%" PRIu64
-          ",\"kicks_tx\":%" PRIu64 ",\"interrupts\":%" PRIu64
-          ",\"interrupts_suppressed\":%" PRIu64 ",\"needs_reset\":\"%s\"}",
+          ",\"kicks_tx\":%" PRIu64 ",\"interrupts\":%" PRIu64 ",\"interrupts_suppressed\":%" PRIu64
+          ",\"needs_reset\":\"%s\"}",
           dv->rx_frames, dv->rx_backlogged, dv->tx_frames, dv->tx_bad_chains, dv->kicks[VNET_RXQ],
           dv->kicks[VNET_TXQ], dv->interrupts, dv->interrupts_suppressed,
           s->dev.violation ? vq_rule_name(s->dev.violation) : "");
@@ -274,8 +275,9 @@ void cli_print_summary_json(FILE *out, const scn *s) {
           dr->rx_reposted, dr->rx_bad_used, dr->tx_frames, dr->tx_ring_full, dr->kicks[VNET_RXQ],
           dr->kicks[VNET_TXQ], dr->interrupts);
   fprintf(out, ",\"violations\":%" PRIu64, s->violations_total);
-  fprintf(out, ",\"virtual_ns\":%" PRIu64 ",\"seed\":%" PRIu64
-          ",\"trace_events\":%" PRIu64 ",\"trace_hash\":\"%016" PRIx64 "\"",
+  fprintf(out,
+          ",\"virtual_ns\":%" PRIu64 ",\"seed\":%" PRIu64 ",\"trace_events\":%" PRIu64
+          ",\"trace_hash\":\"%016" PRIx64 "\"",
           scn_now(s) - s->cfg.start_ns, s->cfg.seed, s->trace.events, s->trace.hash);
 }
 
@@ -302,9 +304,9 @@ void cli_print_violations(FILE *out, const scn *s) {
   for (size_t i = 0; i < s->nviolations; i++) {
     const scn_violation *v = &s->violations[i];
     uint64_t t = v->t_ns - s->cfg.start_ns;
-    fprintf(out, "  +%" PRIu64 ".%06" PRIu64 " ms  %s saw, on %s: %s (virtio 1.2 §%s): %s", t / 1000000,
-            t % 1000000, v->actor, v->queue ? v->queue : "the device", vq_rule_name(v->rule),
-            vq_rule_section(v->rule), vq_rule_text(v->rule));
+    fprintf(out, "  +%" PRIu64 ".%06" PRIu64 " ms  %s saw, on %s: %s (virtio 1.2 §%s): %s",
+            t / 1000000, t % 1000000, v->actor, v->queue ? v->queue : "the device",
+            vq_rule_name(v->rule), vq_rule_section(v->rule), vq_rule_text(v->rule));
     if (v->head >= 0) fprintf(out, " [head %" PRId64 "]", v->head);
     fputc('\n', out);
   }
@@ -317,7 +319,8 @@ void cli_print_violations_json(FILE *out, const scn *s) {
   for (size_t i = 0; i < s->nviolations; i++) {
     const scn_violation *v = &s->violations[i];
     fprintf(out,
-            "%s{\"t_ns\":%" PRIu64 ",\"actor\":\"%s\",\"queue\":\"%s\",\"rule\":\"%s\","
+            "%s{\"t_ns\":%" PRIu64
+            ",\"actor\":\"%s\",\"queue\":\"%s\",\"rule\":\"%s\","
             "\"section\":\"%s\",\"head\":%" PRId64 ",\"explanation\":",
             i ? "," : "", v->t_ns, v->actor, v->queue ? v->queue : "", vq_rule_name(v->rule),
             vq_rule_section(v->rule), v->head);

@@ -21,12 +21,11 @@ static const char demo_usage[] =
     "  -h, --help       this text\n";
 
 int cmd_demo(int argc, char **argv) {
-  static const struct option longopts[] = {
-      {"pings", required_argument, NULL, 'p'},
-      {"interval-us", required_argument, NULL, 'i'},
-      {"help", no_argument, NULL, 'h'},
-      CLI_SIM_LONG_OPTIONS,
-      {NULL, 0, NULL, 0}};
+  static const struct option longopts[] = {{"pings", required_argument, NULL, 'p'},
+                                           {"interval-us", required_argument, NULL, 'i'},
+                                           {"help", no_argument, NULL, 'h'},
+                                           CLI_SIM_LONG_OPTIONS,
+                                           {NULL, 0, NULL, 0}};
   cli_sim_opts o;
   cli_sim_opts_default(&o, "demo");
   uint64_t pings = 4, interval_us = 1000;

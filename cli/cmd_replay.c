@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "cli/cmd.h"
-#include "teach/teach.h"
 #include "emu/err.h"
 #include "host/pcapio.h"
+#include "teach/teach.h"
 
 static const char replay_usage[] =
     "usage: vnetsim replay IN.pcap [-o OUT.pcap] [OPTIONS]\n"
@@ -104,8 +104,7 @@ static int replay_compare(const cli_sim_opts *o, const scn_capture *in, const ch
     cli_print_json_string(stdout, in_path);
     printf(",\"compare\":\"%s\",\"frames\":%zu,\"differences\":[", names, in->nframes);
   } else {
-    printf("vnetsim replay: %s, %zu frames, fixed driver against %s (seed %" PRIu64
-           ", queue %u)\n",
+    printf("vnetsim replay: %s, %zu frames, fixed driver against %s (seed %" PRIu64 ", queue %u)\n",
            in_path, in->nframes, names, o->cfg.seed, o->cfg.queue_size);
     printf("  %-7s %-22s %-20s %s\n", "frame", "time", "fixed", "buggy");
   }
@@ -133,10 +132,12 @@ static int replay_compare(const cli_sim_opts *o, const scn_capture *in, const ch
     printf("%zu of %zu frames differ\n", differ, in->nframes);
     printf("fixed (guest->host frames %" PRIu64 "):", fixed.guest_frames);
     for (int f = EMU_FATE_PENDING + 1; f < EMU_FATE_COUNT; f++)
-      if (fixed.fates.counts[f]) printf(" %s %" PRIu64, emu_fate_name((emu_fate)f), fixed.fates.counts[f]);
+      if (fixed.fates.counts[f])
+        printf(" %s %" PRIu64, emu_fate_name((emu_fate)f), fixed.fates.counts[f]);
     printf("\nbuggy (guest->host frames %" PRIu64 "):", buggy.guest_frames);
     for (int f = EMU_FATE_PENDING + 1; f < EMU_FATE_COUNT; f++)
-      if (buggy.fates.counts[f]) printf(" %s %" PRIu64, emu_fate_name((emu_fate)f), buggy.fates.counts[f]);
+      if (buggy.fates.counts[f])
+        printf(" %s %" PRIu64, emu_fate_name((emu_fate)f), buggy.fates.counts[f]);
     printf("\n");
   }
   scn_close(&fixed);
@@ -240,8 +241,8 @@ int cmd_replay(int argc, char **argv) {
     rec = html ? teach_rec_new(&to) : NULL;
     if (!rec) {
       rc = html ? cli_error("replay", CLI_EXIT_FAIL, "--html: out of memory")
-                : cli_error("replay", CLI_EXIT_USAGE, "--html: cannot create '%s': %s",
-                            html_path, strerror(errno));
+                : cli_error("replay", CLI_EXIT_USAGE, "--html: cannot create '%s': %s", html_path,
+                            strerror(errno));
       if (html) fclose(html);
       if (trace) fclose(trace);
       if (out.open) host_pcap_writer_close(&out.w);
@@ -270,8 +271,7 @@ int cmd_replay(int argc, char **argv) {
     if (o.json) {
       printf("{\"command\":\"replay\",\"input\":");
       cli_print_json_string(stdout, in_path);
-      printf(",\"frames_out_of_order\":%" PRIu64 ",\"frames_truncated\":%" PRIu64
-             ",\"frames\":[",
+      printf(",\"frames_out_of_order\":%" PRIu64 ",\"frames_truncated\":%" PRIu64 ",\"frames\":[",
              notes.out_of_order, notes.truncated);
       replay_print_frames(&s, &in, 1);
       printf("],");
@@ -283,14 +283,18 @@ int cmd_replay(int argc, char **argv) {
       cli_print_summary_json(stdout, &s);
       printf("}\n");
     } else {
-      printf("vnetsim replay: %s, %zu frames (seed %" PRIu64 ", queue %u)\n", in_path,
-             in.nframes, o.cfg.seed, o.cfg.queue_size);
+      printf("vnetsim replay: %s, %zu frames (seed %" PRIu64 ", queue %u)\n", in_path, in.nframes,
+             o.cfg.seed, o.cfg.queue_size);
       if (notes.out_of_order)
-        printf("  note: %" PRIu64 " frames were earlier than their predecessor and were "
-               "injected right after it\n", notes.out_of_order);
+        printf("  note: %" PRIu64
+               " frames were earlier than their predecessor and were "
+               "injected right after it\n",
+               notes.out_of_order);
       if (notes.truncated)
-        printf("  note: %" PRIu64 " frames were truncated by the capture; their captured bytes "
-               "were injected\n", notes.truncated);
+        printf("  note: %" PRIu64
+               " frames were truncated by the capture; their captured bytes "
+               "were injected\n",
+               notes.truncated);
       replay_print_frames(&s, &in, 0);
       cli_print_summary(stdout, &s);
       if (out.open) printf("wrote %" PRIu64 " guest frames to %s\n", out.w.frames, out_path);
@@ -304,8 +308,10 @@ int cmd_replay(int argc, char **argv) {
       int hrc = teach_write_html(html, &s, rec, title, "replay");
       if (fclose(html) != 0) hrc = EMU_EIO;
       html = NULL;
-      if (hrc) rc = cli_error("replay", CLI_EXIT_FAIL, "--html: writing '%s' failed", html_path);
-      else if (!o.json) printf("wrote %s\n", html_path);
+      if (hrc)
+        rc = cli_error("replay", CLI_EXIT_FAIL, "--html: writing '%s' failed", html_path);
+      else if (!o.json)
+        printf("wrote %s\n", html_path);
     }
   }
   if (out.open && host_pcap_writer_close(&out.w) && !rc)

@@ -46,7 +46,7 @@ enum { RUN_OPT_HOSTFWD = CLI_OPT_SHARED_END + 1, RUN_OPT_PCAP, RUN_OPT_RECORD, R
 
 typedef struct run_ui {
   scn_live *sl;
-  int status;       /* stderr is a terminal: keep a status line */
+  int status; /* stderr is a terminal: keep a status line */
   int status_shown;
   int ping_reported;
   int json;
@@ -60,7 +60,8 @@ static void run_report_ping(run_ui *ui) {
   ui->ping_reported = 1;
   if (ui->status_shown) fputs("\r\033[K", stderr);
   if (st == NET_PING_REPLIED)
-    printf("guest ping 10.0.2.2: reply after %.3f ms (guest -> slirp -> guest)\n", (double)rtt / 1e6);
+    printf("guest ping 10.0.2.2: reply after %.3f ms (guest -> slirp -> guest)\n",
+           (double)rtt / 1e6);
   else
     printf("guest ping 10.0.2.2: no reply within 1 s\n");
   fflush(stdout);
@@ -76,8 +77,8 @@ static void run_on_tick(void *ctx, uint64_t now_ns) {
   for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT; i++)
     if (!emu_fate_is_success((emu_fate)i)) drops += s->fates.counts[i];
   /* Buffers the driver has offered and the device has not used yet. */
-  uint16_t offered = (uint16_t)(s->drv.rxq.avail_idx_published -
-                                s->dev.q[VNET_RXQ].vq.used_idx_published);
+  uint16_t offered =
+      (uint16_t)(s->drv.rxq.avail_idx_published - s->dev.q[VNET_RXQ].vq.used_idx_published);
   fprintf(stderr,
           "\r\033[Kframes in %zu out %" PRIu64 "  drops %" PRIu64 " (rx_no_buffer %" PRIu64
           ")  rx ring %u/%u buffers posted",
@@ -165,12 +166,13 @@ int cmd_run(int argc, char **argv) {
    * to stderr, so that a script can still find a kernel-chosen port. */
   FILE *info = o.json ? stderr : stdout;
   {
-    fprintf(info, "vnetsim run: guest %u.%u.%u.%u behind libslirp (gateway .2, DNS .3), queue %u, "
-           "seed %" PRIu64 "%s%s\n",
-           ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, o.cfg.queue_size, o.cfg.seed,
-           o.cfg.bugs || o.cfg.dev_bugs ? ", bugs: " : "",
-           o.cfg.bugs || o.cfg.dev_bugs ? vbug_names(o.cfg.bugs, o.cfg.dev_bugs, err, sizeof err)
-                                        : "");
+    fprintf(info,
+            "vnetsim run: guest %u.%u.%u.%u behind libslirp (gateway .2, DNS .3), queue %u, "
+            "seed %" PRIu64 "%s%s\n",
+            ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, o.cfg.queue_size, o.cfg.seed,
+            o.cfg.bugs || o.cfg.dev_bugs ? ", bugs: " : "",
+            o.cfg.bugs || o.cfg.dev_bugs ? vbug_names(o.cfg.bugs, o.cfg.dev_bugs, err, sizeof err)
+                                         : "");
     for (size_t i = 0; i < sl.nfwds; i++) {
       const scn_hostfwd *f = &sl.fwds[i];
       char hint[96] = "";
@@ -183,8 +185,8 @@ int cmd_run(int argc, char **argv) {
                  (f->host_ip >> 16) & 255, (f->host_ip >> 8) & 255, f->host_ip & 255,
                  f->bound_port);
       fprintf(info, "  forwarding %s %u.%u.%u.%u:%u -> guest :%u%s\n", f->udp ? "udp" : "tcp",
-             f->host_ip >> 24, (f->host_ip >> 16) & 255, (f->host_ip >> 8) & 255,
-             f->host_ip & 255, f->bound_port, f->guest_port, hint);
+              f->host_ip >> 24, (f->host_ip >> 16) & 255, (f->host_ip >> 8) & 255, f->host_ip & 255,
+              f->bound_port, f->guest_port, hint);
     }
     fprintf(info, "%s\n",
             duration_s ? "running (Ctrl-C to stop early)" : "running; Ctrl-C to stop");
@@ -203,9 +205,13 @@ int cmd_run(int argc, char **argv) {
       printf("%s{\"proto\":\"%s\",\"host_port\":%u,\"guest_port\":%u}", i ? "," : "",
              sl.fwds[i].udp ? "udp" : "tcp", sl.fwds[i].bound_port, sl.fwds[i].guest_port);
     printf("],\"gateway_ping\":{\"state\":\"%s\",\"rtt_ns\":%" PRIu64 "},\"stopped_by\":\"%s\",",
-           st == NET_PING_REPLIED ? "replied" : st == NET_PING_LOST ? "lost" : "pending",
+           st == NET_PING_REPLIED ? "replied"
+           : st == NET_PING_LOST  ? "lost"
+                                  : "pending",
            st == NET_PING_REPLIED ? rtt : 0,
-           sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "duration");
+           sig == SIGINT    ? "SIGINT"
+           : sig == SIGTERM ? "SIGTERM"
+                            : "duration");
     cli_print_summary_json(stdout, &sl.s);
     printf("}\n");
   } else {

@@ -21,14 +21,14 @@ static const char story_usage[] =
     "%s"
     "  -h, --help       this text\n";
 
-
 static void story_print_json(const char *name, const scn_story *st) {
-  printf("\"%s\":{\"guest_pings_replied\":%zu,\"host_arp\":\"%s\","
-         "\"host_pings_replied\":%zu,\"tcp_established\":%s,\"tcp_echoed\":%zu,"
-         "\"frames_in\":%" PRIu64 ",\"first_rx_no_buffer\":%" PRId64 ",\"fates\":{",
-         name, st->guest_pings_replied, emu_fate_name(st->host_arp_fate),
-         st->host_pings_replied, st->tcp_established ? "true" : "false", st->tcp_echoed,
-         st->frames_in, st->first_rx_no_buffer >= 0 ? st->first_rx_no_buffer + 1 : -1);
+  printf(
+      "\"%s\":{\"guest_pings_replied\":%zu,\"host_arp\":\"%s\","
+      "\"host_pings_replied\":%zu,\"tcp_established\":%s,\"tcp_echoed\":%zu,"
+      "\"frames_in\":%" PRIu64 ",\"first_rx_no_buffer\":%" PRId64 ",\"fates\":{",
+      name, st->guest_pings_replied, emu_fate_name(st->host_arp_fate), st->host_pings_replied,
+      st->tcp_established ? "true" : "false", st->tcp_echoed, st->frames_in,
+      st->first_rx_no_buffer >= 0 ? st->first_rx_no_buffer + 1 : -1);
   for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT; i++)
     printf("%s\"%s\":%" PRIu64, i > 1 ? "," : "", emu_fate_name((emu_fate)i), st->counts[i]);
   printf("}}");
@@ -50,7 +50,8 @@ int cmd_story(int argc, char **argv) {
       return CLI_EXIT_OK;
     }
     if (c == CLI_OPT_TRACE)
-      return cli_error("story", CLI_EXIT_USAGE, "--trace: story runs twice; trace one run with "
+      return cli_error("story", CLI_EXIT_USAGE,
+                       "--trace: story runs twice; trace one run with "
                        "'vnetsim demo' or 'replay' instead");
     int rc = cli_sim_opt(&o, c, optarg, argv[optind - 1]);
     if (rc) return rc;
@@ -84,23 +85,25 @@ int cmd_story(int argc, char **argv) {
   snprintf(a, sizeof a, "%zu/%zu replied", buggy_st.guest_pings_replied, buggy_st.guest_pings);
   snprintf(b, sizeof b, "%zu/%zu replied", fixed_st.guest_pings_replied, fixed_st.guest_pings);
   printf("%-40s %-22s %s\n", "guest -> gateway ping works", a, b);
-  printf("%-40s %-22s %s\n", "host ARP request for the guest", emu_fate_name(buggy_st.host_arp_fate),
-         emu_fate_name(fixed_st.host_arp_fate));
+  printf("%-40s %-22s %s\n", "host ARP request for the guest",
+         emu_fate_name(buggy_st.host_arp_fate), emu_fate_name(fixed_st.host_arp_fate));
   snprintf(a, sizeof a, "%zu/%zu replied", buggy_st.host_pings_replied, buggy_st.host_pings);
   snprintf(b, sizeof b, "%zu/%zu replied", fixed_st.host_pings_replied, fixed_st.host_pings);
   printf("%-40s %-22s %s\n", "host -> guest ping", a, b);
-  printf("%-40s %-22s %s\n", "TCP handshake to guest port 8023", 
-         buggy_st.tcp_established ? "completes" : "FAILS", fixed_st.tcp_established ? "completes" : "FAILS");
+  printf("%-40s %-22s %s\n", "TCP handshake to guest port 8023",
+         buggy_st.tcp_established ? "completes" : "FAILS",
+         fixed_st.tcp_established ? "completes" : "FAILS");
   snprintf(a, sizeof a, "%zu/%zu bytes", buggy_st.tcp_echoed, (size_t)4096);
   snprintf(b, sizeof b, "%zu/%zu bytes", fixed_st.tcp_echoed, (size_t)4096);
   printf("%-40s %-22s %s\n", "TCP data echoed by the guest", a, b);
   printf("\nfates of the %" PRIu64 " frames host->guest:\n", buggy_st.frames_in);
   for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT; i++)
     if (buggy_st.counts[i] || fixed_st.counts[i])
-      printf("  %-24s %-22" PRIu64 " %" PRIu64 "\n", emu_fate_name((emu_fate)i),
-             buggy_st.counts[i], fixed_st.counts[i]);
+      printf("  %-24s %-22" PRIu64 " %" PRIu64 "\n", emu_fate_name((emu_fate)i), buggy_st.counts[i],
+             fixed_st.counts[i]);
   if (buggy_st.first_rx_no_buffer >= 0)
-    printf("\nbuggy driver: frame %" PRId64 " (sent at +%.3f ms) is the first that never found an "
+    printf("\nbuggy driver: frame %" PRId64
+           " (sent at +%.3f ms) is the first that never found an "
            "RX buffer:\nthe ring's %u buffers were used once and never posted again\n",
            buggy_st.first_rx_no_buffer + 1, (double)buggy_st.first_rx_no_buffer_sent_ns / 1e6,
            o.cfg.queue_size);

@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "cli/cmd.h"
-#include "teach/teach.h"
 #include "emu/err.h"
+#include "teach/teach.h"
 
 static const char teach_usage[] =
     "usage: vnetsim teach [--qsize 8] [--bug NAME] [--frames N] [--seed N] [--no-pause]\n"
@@ -40,7 +40,8 @@ enum { TEACH_OPT_NO_PAUSE = CLI_OPT_SHARED_END + 1, TEACH_OPT_FRAMES, TEACH_OPT_
 
 /* Reads one key line from the terminal; returns 'n', 'b' or 'q'. */
 static int teach_prompt(FILE *in, int colour) {
-  fputs(colour ? "\033[2m[Enter] next  [b] back  [q] quit\033[0m " : "[Enter] next  [b] back  [q] quit ",
+  fputs(colour ? "\033[2m[Enter] next  [b] back  [q] quit\033[0m "
+               : "[Enter] next  [b] back  [q] quit ",
         stdout);
   fflush(stdout);
   char line[64];
@@ -54,11 +55,12 @@ static int teach_prompt(FILE *in, int colour) {
 
 static int teach_write_page(const char *path, const teach_walk *w) {
   FILE *f = fopen(path, "w");
-  if (!f) return cli_error("teach", CLI_EXIT_USAGE, "--html: cannot create '%s': %s", path,
-                           strerror(errno));
+  if (!f)
+    return cli_error("teach", CLI_EXIT_USAGE, "--html: cannot create '%s': %s", path,
+                     strerror(errno));
   char title[160];
-  snprintf(title, sizeof title, "vnetsim teach: queue %u, %u frames, seed %llu",
-           w->opts.queue_size, w->opts.frames, (unsigned long long)w->opts.seed);
+  snprintf(title, sizeof title, "vnetsim teach: queue %u, %u frames, seed %llu", w->opts.queue_size,
+           w->opts.frames, (unsigned long long)w->opts.seed);
   int rc = teach_write_html(f, w->s, w->rec, title, "teach");
   if (fclose(f) != 0) rc = EMU_EIO;
   if (rc) return cli_error("teach", CLI_EXIT_FAIL, "--html: writing '%s' failed", path);
@@ -107,7 +109,8 @@ int cmd_teach(int argc, char **argv) {
     }
   }
   if (optind < argc)
-    return cli_error("teach", CLI_EXIT_USAGE, "unexpected argument '%s' (see --help)", argv[optind]);
+    return cli_error("teach", CLI_EXIT_USAGE, "unexpected argument '%s' (see --help)",
+                     argv[optind]);
   if (o.cfg.queue_size > 64)
     return cli_error("teach", CLI_EXIT_USAGE,
                      "--qsize: %u is too big to draw; teach takes a power of two from 2 to 64",

@@ -8,16 +8,16 @@
 
 enum emu_err {
   EMU_OK = 0,
-  EMU_EINVAL = -1,   /* an argument is out of its documented range */
-  EMU_ENOMEM = -2,   /* host allocation failed */
-  EMU_ERANGE = -3,   /* a guest-physical access falls outside guest memory */
-  EMU_EAGAIN = -4,   /* nothing to do now (empty ring, no buffer) */
-  EMU_ENOSPC = -5,   /* no room (ring full, guest memory exhausted) */
-  EMU_EPROTO = -6,   /* the other side broke a virtio rule */
-  EMU_EIO = -7,      /* a file could not be read or written */
-  EMU_ENOTSUP = -8,  /* a valid request this build does not handle */
-  EMU_EFORMAT = -9,  /* malformed input (file, frame) */
-  EMU_ESTATE = -10,  /* the call is not valid in the object's current state */
+  EMU_EINVAL = -1,  /* an argument is out of its documented range */
+  EMU_ENOMEM = -2,  /* host allocation failed */
+  EMU_ERANGE = -3,  /* a guest-physical access falls outside guest memory */
+  EMU_EAGAIN = -4,  /* nothing to do now (empty ring, no buffer) */
+  EMU_ENOSPC = -5,  /* no room (ring full, guest memory exhausted) */
+  EMU_EPROTO = -6,  /* the other side broke a virtio rule */
+  EMU_EIO = -7,     /* a file could not be read or written */
+  EMU_ENOTSUP = -8, /* a valid request this build does not handle */
+  EMU_EFORMAT = -9, /* malformed input (file, frame) */
+  EMU_ESTATE = -10, /* the call is not valid in the object's current state */
 };
 
 /* A short name for an error code ("EMU_ERANGE"); never NULL. */

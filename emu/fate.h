@@ -12,40 +12,40 @@
 #include <stdint.h>
 
 typedef enum emu_fate {
-  EMU_FATE_PENDING = 0,     /* still travelling: not a final fate */
-  EMU_FATE_DELIVERED,       /* consumed by the guest stack (ARP cache, socket, ping) */
-  EMU_FATE_ANSWERED,        /* the guest stack replied to it */
+  EMU_FATE_PENDING = 0, /* still travelling: not a final fate */
+  EMU_FATE_DELIVERED,   /* consumed by the guest stack (ARP cache, socket, ping) */
+  EMU_FATE_ANSWERED,    /* the guest stack replied to it */
   /* drops at the device */
-  EMU_FATE_RX_NO_BUFFER,    /* no RX buffer posted, backlog full or never drained */
+  EMU_FATE_RX_NO_BUFFER,        /* no RX buffer posted, backlog full or never drained */
   EMU_FATE_RX_BUFFER_TOO_SMALL, /* the posted chain cannot hold header + frame */
-  EMU_FATE_DEVICE_NOT_READY, /* DRIVER_OK not set, or the queue not enabled */
-  EMU_FATE_DEVICE_BROKEN,   /* the device needs a reset after a driver violation */
-  EMU_FATE_LINK_DOWN,       /* link status is down */
-  EMU_FATE_FRAME_INVALID,   /* empty or longer than the device accepts */
+  EMU_FATE_DEVICE_NOT_READY,    /* DRIVER_OK not set, or the queue not enabled */
+  EMU_FATE_DEVICE_BROKEN,       /* the device needs a reset after a driver violation */
+  EMU_FATE_LINK_DOWN,           /* link status is down */
+  EMU_FATE_FRAME_INVALID,       /* empty or longer than the device accepts */
   /* drops in the guest driver */
   EMU_FATE_DRIVER_SKIPPED,  /* the driver's used cursor moved past it unread */
   EMU_FATE_RX_NOT_CONSUMED, /* in the used ring when the run ended, never read */
   EMU_FATE_DRIVER_REJECTED, /* the driver discarded the used element that held it */
   /* drops in the guest stack */
-  EMU_FATE_NOT_FOR_GUEST,   /* another MAC or IP address */
-  EMU_FATE_MALFORMED,       /* truncated or inconsistent headers */
-  EMU_FATE_BAD_CHECKSUM,    /* a header checksum did not verify */
-  EMU_FATE_UNSUPPORTED,     /* an ethertype, protocol or message the stack does not handle */
-  EMU_FATE_NO_LISTENER,     /* no socket or service for it */
+  EMU_FATE_NOT_FOR_GUEST, /* another MAC or IP address */
+  EMU_FATE_MALFORMED,     /* truncated or inconsistent headers */
+  EMU_FATE_BAD_CHECKSUM,  /* a header checksum did not verify */
+  EMU_FATE_UNSUPPORTED,   /* an ethertype, protocol or message the stack does not handle */
+  EMU_FATE_NO_LISTENER,   /* no socket or service for it */
   /* drops in the guest stack's transports (stack/udp, stack/tcp) */
-  EMU_FATE_REJECTED,        /* a TCP segment its connection could not accept in its
+  EMU_FATE_REJECTED,    /* a TCP segment its connection could not accept in its
                              * state (outside the window, unacceptable ACK, stray RST);
                              * RFC 9293 may have it answered by an ACK or a RST */
-  EMU_FATE_SOCKET_FULL,     /* the socket had no room: UDP receive queue full */
+  EMU_FATE_SOCKET_FULL, /* the socket had no room: UDP receive queue full */
   /* link faults (emu/fault): the first three remove the frame; the other four
    * name a fault done to a frame that travels on and gets its own fate later */
-  EMU_FATE_FAULT_DROP,      /* dropped by the fault injector's drop probability */
+  EMU_FATE_FAULT_DROP,       /* dropped by the fault injector's drop probability */
   EMU_FATE_FAULT_RATE_LIMIT, /* over the link's rate limit (token bucket empty) */
-  EMU_FATE_FAULT_MTU,       /* longer than the link's MTU cap */
-  EMU_FATE_FAULT_DUPLICATE, /* a copy the fault injector added */
-  EMU_FATE_FAULT_REORDER,   /* held back and released after later frames */
-  EMU_FATE_FAULT_CORRUPT,   /* one byte changed */
-  EMU_FATE_FAULT_DELAY,     /* held for an extra delay */
+  EMU_FATE_FAULT_MTU,        /* longer than the link's MTU cap */
+  EMU_FATE_FAULT_DUPLICATE,  /* a copy the fault injector added */
+  EMU_FATE_FAULT_REORDER,    /* held back and released after later frames */
+  EMU_FATE_FAULT_CORRUPT,    /* one byte changed */
+  EMU_FATE_FAULT_DELAY,      /* held for an extra delay */
   EMU_FATE_COUNT
 } emu_fate;
 

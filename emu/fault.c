@@ -11,7 +11,7 @@
 #include "emu/err.h"
 
 #define ETH_HEADER 14
-#define NS_PER_S 1000000000ull
+#define NS_PER_S   1000000000ull
 
 void emu_fault_config_default(emu_fault_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
@@ -77,12 +77,12 @@ int emu_fault_config_parse(const char *spec, emu_fault_config *cfg, char *err, s
     *eq = '\0';
     const char *key = item, *val = eq + 1;
     uint64_t u = 0;
-    double *prob = !strcmp(key, "drop")                            ? &cfg->drop
-                   : !strcmp(key, "corrupt")                       ? &cfg->corrupt
+    double *prob = !strcmp(key, "drop")                               ? &cfg->drop
+                   : !strcmp(key, "corrupt")                          ? &cfg->corrupt
                    : !strcmp(key, "duplicate") || !strcmp(key, "dup") ? &cfg->duplicate
-                   : !strcmp(key, "delay")                         ? &cfg->delay
-                   : !strcmp(key, "reorder")                       ? &cfg->reorder
-                                                                   : NULL;
+                   : !strcmp(key, "delay")                            ? &cfg->delay
+                   : !strcmp(key, "reorder")                          ? &cfg->reorder
+                                                                      : NULL;
     if (prob) {
       if (parse_prob(val, prob))
         return parse_error(err, errlen, "fault %s: '%s' is not a probability from 0 to 1", key,
@@ -105,8 +105,8 @@ int emu_fault_config_parse(const char *spec, emu_fault_config *cfg, char *err, s
       cfg->reorder_gap = (unsigned)u;
     } else if (!strcmp(key, "reorder_max_us")) {
       if (parse_u64(val, 1, 60000000, &u))
-        return parse_error(err, errlen,
-                           "fault reorder_max_us: '%s' is not microseconds from 1 to 60000000", val);
+        return parse_error(
+            err, errlen, "fault reorder_max_us: '%s' is not microseconds from 1 to 60000000", val);
       cfg->reorder_max_ns = u * 1000;
     } else if (!strcmp(key, "rate")) {
       if (parse_u64(val, 1, 100000000000ull, &u))
@@ -122,10 +122,14 @@ int emu_fault_config_parse(const char *spec, emu_fault_config *cfg, char *err, s
         return parse_error(err, errlen, "fault mtu: '%s' is not bytes from 68 to 65535", val);
       cfg->mtu = (uint32_t)u;
     } else if (!strcmp(key, "dir")) {
-      if (!strcmp(val, "send")) cfg->dirs = EMU_FAULT_SEND;
-      else if (!strcmp(val, "recv")) cfg->dirs = EMU_FAULT_RECV;
-      else if (!strcmp(val, "both")) cfg->dirs = EMU_FAULT_BOTH;
-      else return parse_error(err, errlen, "fault dir: '%s' is not send, recv or both", val);
+      if (!strcmp(val, "send"))
+        cfg->dirs = EMU_FAULT_SEND;
+      else if (!strcmp(val, "recv"))
+        cfg->dirs = EMU_FAULT_RECV;
+      else if (!strcmp(val, "both"))
+        cfg->dirs = EMU_FAULT_BOTH;
+      else
+        return parse_error(err, errlen, "fault dir: '%s' is not send, recv or both", val);
     } else {
       return parse_error(err, errlen,
                          "unknown fault '%s' (known: drop, corrupt, duplicate, delay, reorder, "
@@ -146,8 +150,8 @@ static void report(emu_fault *f, emu_fault_event ev, emu_fault_dir dir, emu_fate
                    uint64_t now_ns, size_t offset, uint64_t release_ns, emu_fate fate) {
   if (ev == EMU_FAULT_EV_APPLIED) f->stats.faults[reason]++;
   if (!f->report) return;
-  emu_fault_report r = {ev,     dir,    reason, removed,    frame_no, frame,
-                        len,    offset, now_ns, release_ns, fate};
+  emu_fault_report r = {ev,  dir,    reason, removed,    frame_no, frame,
+                        len, offset, now_ns, release_ns, fate};
   f->report(f->report_ctx, &r);
 }
 
@@ -186,8 +190,10 @@ static int rate_ok(emu_fault *f, size_t len, uint64_t now_ns) {
   } else if (now_ns > f->tokens_last_ns) {
     uint64_t dt = now_ns - f->tokens_last_ns;
     /* Refill without overflow: past the time to fill the bucket it is full. */
-    if (dt >= cap / f->cfg.rate_bps) f->tokens = cap;
-    else f->tokens = f->tokens + dt * f->cfg.rate_bps > cap ? cap : f->tokens + dt * f->cfg.rate_bps;
+    if (dt >= cap / f->cfg.rate_bps)
+      f->tokens = cap;
+    else
+      f->tokens = f->tokens + dt * f->cfg.rate_bps > cap ? cap : f->tokens + dt * f->cfg.rate_bps;
   }
   f->tokens_last_ns = now_ns > f->tokens_last_ns ? now_ns : f->tokens_last_ns;
   uint64_t need = (uint64_t)len * NS_PER_S;
@@ -212,8 +218,8 @@ static int hold(emu_fault *f, emu_fault_dir dir, emu_fate reason, uint64_t frame
   uint8_t *copy = malloc(len ? len : 1);
   if (!copy) return 0;
   memcpy(copy, frame, len);
-  f->held[f->nheld++] = (emu_fault_held){dir, reason, frame_no, release_ns, f->held_order++,
-                                         f->cfg.reorder_gap, copy, len};
+  f->held[f->nheld++] = (emu_fault_held){
+      dir, reason, frame_no, release_ns, f->held_order++, f->cfg.reorder_gap, copy, len};
   return 1;
 }
 
@@ -252,9 +258,12 @@ static emu_fate fault_frame(emu_fault *f, emu_fault_dir dir, const uint8_t *fram
   }
   const emu_fault_config *c = &f->cfg;
   emu_fate removed = EMU_FATE_PENDING;
-  if (c->mtu && len > ETH_HEADER + (size_t)c->mtu) removed = EMU_FATE_FAULT_MTU;
-  else if (c->rate_bps && !rate_ok(f, len, now_ns)) removed = EMU_FATE_FAULT_RATE_LIMIT;
-  else if (chance(f, c->drop)) removed = EMU_FATE_FAULT_DROP;
+  if (c->mtu && len > ETH_HEADER + (size_t)c->mtu)
+    removed = EMU_FATE_FAULT_MTU;
+  else if (c->rate_bps && !rate_ok(f, len, now_ns))
+    removed = EMU_FATE_FAULT_RATE_LIMIT;
+  else if (chance(f, c->drop))
+    removed = EMU_FATE_FAULT_DROP;
   if (removed != EMU_FATE_PENDING) {
     report(f, EMU_FAULT_EV_APPLIED, dir, removed, 1, no, frame, len, now_ns, 0, 0,
            EMU_FATE_PENDING);
@@ -268,8 +277,8 @@ static emu_fate fault_frame(emu_fault *f, emu_fault_dir dir, const uint8_t *fram
       size_t off = (size_t)emu_rng_range(&f->rng, ETH_HEADER, len - 1);
       corrupted[off] ^= (uint8_t)emu_rng_range(&f->rng, 1, 255);
       frame = corrupted;
-      report(f, EMU_FAULT_EV_APPLIED, dir, EMU_FATE_FAULT_CORRUPT, 0, no, frame, len, now_ns,
-             off, 0, EMU_FATE_PENDING);
+      report(f, EMU_FAULT_EV_APPLIED, dir, EMU_FATE_FAULT_CORRUPT, 0, no, frame, len, now_ns, off,
+             0, EMU_FATE_PENDING);
     }
   }
   int dup = chance(f, c->duplicate);
@@ -279,8 +288,8 @@ static emu_fate fault_frame(emu_fault *f, emu_fault_dir dir, const uint8_t *fram
     uint64_t at = now_ns + emu_rng_range(&f->rng, c->delay_min_ns, c->delay_max_ns);
     held = hold(f, dir, EMU_FATE_FAULT_DELAY, no, frame, len, at);
     if (held)
-      report(f, EMU_FAULT_EV_APPLIED, dir, EMU_FATE_FAULT_DELAY, 0, no, frame, len, now_ns, 0,
-             at, EMU_FATE_PENDING);
+      report(f, EMU_FAULT_EV_APPLIED, dir, EMU_FATE_FAULT_DELAY, 0, no, frame, len, now_ns, 0, at,
+             EMU_FATE_PENDING);
   }
   if (!held && chance(f, c->reorder)) {
     held = hold(f, dir, EMU_FATE_FAULT_REORDER, no, frame, len, now_ns + c->reorder_max_ns);
@@ -296,8 +305,8 @@ static emu_fate fault_frame(emu_fault *f, emu_fault_dir dir, const uint8_t *fram
   }
   if (dup) {
     emu_fate copy_fate = pass_on(f, dir, no, 1, frame, len, now_ns);
-    report(f, EMU_FAULT_EV_APPLIED, dir, EMU_FATE_FAULT_DUPLICATE, 0, no, frame, len, now_ns, 0,
-           0, copy_fate);
+    report(f, EMU_FAULT_EV_APPLIED, dir, EMU_FATE_FAULT_DUPLICATE, 0, no, frame, len, now_ns, 0, 0,
+           copy_fate);
   }
   free(corrupted);
   return fate;

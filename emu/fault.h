@@ -58,15 +58,15 @@ typedef enum emu_fault_dir {
 } emu_fault_dir;
 
 typedef struct emu_fault_config {
-  unsigned dirs;            /* EMU_FAULT_* bits the faults apply to; default BOTH */
+  unsigned dirs; /* EMU_FAULT_* bits the faults apply to; default BOTH */
   double drop, corrupt, duplicate, delay, reorder; /* probabilities in [0, 1] */
-  uint64_t delay_min_ns, delay_max_ns; /* default 1 ms .. 1 ms */
-  unsigned reorder_gap;     /* later frames that overtake a reordered one; default 3 */
-  uint64_t reorder_max_ns;  /* held at most this long; default 10 ms */
-  uint64_t rate_bps;        /* bytes per second; 0: no limit */
-  uint64_t burst_bytes;     /* bucket depth; 0: 10 full-size frames (15140) */
-  uint32_t mtu;             /* largest payload after the Ethernet header; 0: no cap */
-  size_t max_held;          /* frames held at once; more are not held. default 1024 */
+  uint64_t delay_min_ns, delay_max_ns;             /* default 1 ms .. 1 ms */
+  unsigned reorder_gap;    /* later frames that overtake a reordered one; default 3 */
+  uint64_t reorder_max_ns; /* held at most this long; default 10 ms */
+  uint64_t rate_bps;       /* bytes per second; 0: no limit */
+  uint64_t burst_bytes;    /* bucket depth; 0: 10 full-size frames (15140) */
+  uint32_t mtu;            /* largest payload after the Ethernet header; 0: no cap */
+  size_t max_held;         /* frames held at once; more are not held. default 1024 */
 } emu_fault_config;
 
 /* No faults, the defaults above. */
@@ -90,34 +90,34 @@ typedef enum emu_fault_event {
 typedef struct emu_fault_report {
   emu_fault_event event;
   emu_fault_dir dir;
-  emu_fate reason;       /* EMU_FATE_FAULT_* */
-  int removed;           /* 1: the frame is gone; reason is its final fate */
-  uint64_t frame_no;     /* 0, 1, ... per direction, in the order frames entered */
-  const uint8_t *frame;  /* as it is now (corrupted already), valid during the call */
+  emu_fate reason;      /* EMU_FATE_FAULT_* */
+  int removed;          /* 1: the frame is gone; reason is its final fate */
+  uint64_t frame_no;    /* 0, 1, ... per direction, in the order frames entered */
+  const uint8_t *frame; /* as it is now (corrupted already), valid during the call */
   size_t len;
-  size_t offset;         /* FAULT_CORRUPT: the byte changed */
+  size_t offset; /* FAULT_CORRUPT: the byte changed */
   uint64_t now_ns;
-  uint64_t release_ns;   /* FAULT_DELAY applied: when it will leave */
-  emu_fate fate;         /* RECV direction: what the receiver did with a released
+  uint64_t release_ns; /* FAULT_DELAY applied: when it will leave */
+  emu_fate fate;       /* RECV direction: what the receiver did with a released
                           * frame or a duplicate copy; PENDING otherwise */
 } emu_fault_report;
 
 typedef void (*emu_fault_report_fn)(void *ctx, const emu_fault_report *r);
 
 typedef struct emu_fault_stats {
-  uint64_t frames_in[3], frames_out[3];  /* indexed by emu_fault_dir (1, 2) */
-  uint64_t faults[EMU_FATE_COUNT];       /* by reason, both directions */
-  uint64_t not_held;                     /* delay/reorder skipped: max_held reached */
+  uint64_t frames_in[3], frames_out[3]; /* indexed by emu_fault_dir (1, 2) */
+  uint64_t faults[EMU_FATE_COUNT];      /* by reason, both directions */
+  uint64_t not_held;                    /* delay/reorder skipped: max_held reached */
 } emu_fault_stats;
 
 /* Internal; use the functions. */
 typedef struct emu_fault_held {
   emu_fault_dir dir;
-  emu_fate reason;       /* FAULT_DELAY or FAULT_REORDER */
+  emu_fate reason; /* FAULT_DELAY or FAULT_REORDER */
   uint64_t frame_no;
   uint64_t release_ns;
-  uint64_t order;        /* tie-break: held earlier leaves first */
-  unsigned gap_left;     /* reorder: frames still to let by */
+  uint64_t order;    /* tie-break: held earlier leaves first */
+  unsigned gap_left; /* reorder: frames still to let by */
   uint8_t *data;
   size_t len;
 } emu_fault_held;
@@ -130,7 +130,7 @@ typedef struct emu_fault {
   emu_fault_report_fn report;
   void *report_ctx;
   uint64_t tokens_last_ns;
-  uint64_t tokens;       /* bytes available, times 1e9 (fractions of a byte per ns) */
+  uint64_t tokens; /* bytes available, times 1e9 (fractions of a byte per ns) */
   int tokens_started;
   emu_fault_held *held;
   size_t nheld, held_cap;

@@ -15,10 +15,10 @@
 #define GMEM_DEFAULT_BASE 0x40000000ull
 
 typedef struct gmem {
-  uint8_t *host;  /* backing store, owned */
-  uint64_t base;  /* first guest-physical address */
-  uint64_t size;  /* bytes */
-  uint64_t brk;   /* allocator cursor, an offset from base */
+  uint8_t *host; /* backing store, owned */
+  uint64_t base; /* first guest-physical address */
+  uint64_t size; /* bytes */
+  uint64_t brk;  /* allocator cursor, an offset from base */
 } gmem;
 
 /* Reserves size bytes of zeroed guest memory starting at guest-physical base.

@@ -16,12 +16,10 @@ typedef struct emu_port emu_port;
 
 /* Called with a received frame, valid for the duration of the call only.
  * Returns what became of it (DELIVERED, ANSWERED or a drop reason). */
-typedef emu_fate (*emu_port_rx_fn)(void *rx_ctx, const uint8_t *frame, size_t len,
-                                   uint64_t now_ns);
+typedef emu_fate (*emu_port_rx_fn)(void *rx_ctx, const uint8_t *frame, size_t len, uint64_t now_ns);
 /* Sends a frame through the port; the port copies it before returning.
  * Returns 0 or a negative emu_err code (EMU_ENOSPC when the ring is full). */
-typedef int (*emu_port_send_fn)(void *impl, const uint8_t *frame, size_t len,
-                                uint64_t now_ns);
+typedef int (*emu_port_send_fn)(void *impl, const uint8_t *frame, size_t len, uint64_t now_ns);
 
 struct emu_port {
   emu_port_send_fn send;
@@ -35,8 +33,7 @@ static inline void emu_port_attach(emu_port *p, emu_port_rx_fn on_rx, void *rx_c
   p->rx_ctx = rx_ctx;
 }
 
-static inline int emu_port_send(emu_port *p, const uint8_t *frame, size_t len,
-                                uint64_t now_ns) {
+static inline int emu_port_send(emu_port *p, const uint8_t *frame, size_t len, uint64_t now_ns) {
   return p->send(p->impl, frame, len, now_ns);
 }
 

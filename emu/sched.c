@@ -58,8 +58,7 @@ void emu_sched_close(emu_sched *s) {
   s->nactors = 0;
 }
 
-int emu_actor_init(emu_actor *a, emu_sched *s, const char *name, emu_actor_fn handle,
-                   void *ctx) {
+int emu_actor_init(emu_actor *a, emu_sched *s, const char *name, emu_actor_fn handle, void *ctx) {
   memset(a, 0, sizeof *a);
   if (s->nactors == EMU_SCHED_MAX_ACTORS) return EMU_ENOSPC;
   a->name = name;
@@ -70,8 +69,8 @@ int emu_actor_init(emu_actor *a, emu_sched *s, const char *name, emu_actor_fn ha
   return 0;
 }
 
-int emu_actor_post(emu_actor *to, uint64_t at_ns, int kind, uint32_t arg,
-                   uint32_t frame_id, const void *data, size_t len) {
+int emu_actor_post(emu_actor *to, uint64_t at_ns, int kind, uint32_t arg, uint32_t frame_id,
+                   const void *data, size_t len) {
   emu_sched *s = to->sched;
   if (to->ninbox == to->cap) {
     size_t cap = to->cap ? to->cap * 2 : 64;
@@ -109,8 +108,7 @@ int emu_sched_step(emu_sched *s, uint64_t until_ns) {
   emu_actor *due[EMU_SCHED_MAX_ACTORS];
   int ndue = 0;
   for (int i = 0; i < s->nactors; i++)
-    if (s->actors[i]->ninbox && s->actors[i]->inbox[0].at_ns == next)
-      due[ndue++] = s->actors[i];
+    if (s->actors[i]->ninbox && s->actors[i]->inbox[0].at_ns == next) due[ndue++] = s->actors[i];
   /* Simultaneous events in different actors have no natural order: the seed
    * picks one, so each seed explores one interleaving, reproducibly. */
   emu_actor *a = ndue == 1 ? due[0] : due[emu_rng_range(s->rng, 0, (uint64_t)ndue - 1)];

@@ -18,7 +18,7 @@
 #include "emu/rng.h"
 
 #define EMU_SCHED_MAX_ACTORS 8
-#define EMU_TIME_NEVER UINT64_MAX
+#define EMU_TIME_NEVER       UINT64_MAX
 
 typedef struct emu_event {
   uint64_t at_ns;
@@ -60,14 +60,13 @@ void emu_sched_init(emu_sched *s, emu_rng *rng, uint64_t start_ns);
 void emu_sched_close(emu_sched *s);
 /* Registers an actor (owned by the caller); EMU_ENOSPC past
  * EMU_SCHED_MAX_ACTORS. */
-int emu_actor_init(emu_actor *a, emu_sched *s, const char *name, emu_actor_fn handle,
-                   void *ctx);
+int emu_actor_init(emu_actor *a, emu_sched *s, const char *name, emu_actor_fn handle, void *ctx);
 
 /* Queues an event for actor `to` at time at_ns (not earlier than now: an
  * event in the past runs now). When data is non-NULL, len bytes are copied.
  * EMU_ENOMEM on allocation failure. */
-int emu_actor_post(emu_actor *to, uint64_t at_ns, int kind, uint32_t arg,
-                   uint32_t frame_id, const void *data, size_t len);
+int emu_actor_post(emu_actor *to, uint64_t at_ns, int kind, uint32_t arg, uint32_t frame_id,
+                   const void *data, size_t len);
 
 /* A modelled latency: each use draws uniformly from [min_ns, max_ns]. */
 typedef struct emu_latency {
@@ -90,8 +89,7 @@ typedef struct emu_channel {
 
 void emu_channel_init(emu_channel *c, emu_actor *to, int kind, emu_latency latency);
 /* Posts kind/arg/frame_id/payload to c->to; EMU_ESTATE when unconnected. */
-int emu_channel_send(emu_channel *c, uint32_t arg, uint32_t frame_id, const void *data,
-                     size_t len);
+int emu_channel_send(emu_channel *c, uint32_t arg, uint32_t frame_id, const void *data, size_t len);
 
 /* Runs the earliest due event. Returns 1 when one ran, 0 when every inbox is
  * empty or the earliest event lies after `until_ns`. */

@@ -2,8 +2,8 @@
 
 #include <inttypes.h>
 
-#include "emu/err.h"
 #include <string.h>
+#include "emu/err.h"
 
 static const char *const emu_trace_kind_names[EMU_TR_KIND_COUNT] = {
     [EMU_TR_DESC_WRITTEN] = "desc_written",
@@ -55,10 +55,10 @@ int emu_trace_add_observer(emu_trace *t, emu_trace_observer_fn fn, void *ctx) {
 
 int emu_trace_format(const emu_trace_rec *r, char *buf, size_t cap) {
   size_t n = 0;
-#define EMU_TR_PUT(...)                                                  \
-  do {                                                                   \
-    int w = snprintf(buf + n, n < cap ? cap - n : 0, __VA_ARGS__);       \
-    if (w > 0) n += (size_t)w;                                           \
+#define EMU_TR_PUT(...)                                            \
+  do {                                                             \
+    int w = snprintf(buf + n, n < cap ? cap - n : 0, __VA_ARGS__); \
+    if (w > 0) n += (size_t)w;                                     \
   } while (0)
   EMU_TR_PUT("{\"t\":%" PRIu64 ",\"actor\":\"%s\",\"ev\":\"%s\"", r->t_ns, r->actor,
              emu_trace_kind_name(r->kind));
@@ -77,8 +77,7 @@ int emu_trace_format(const emu_trace_rec *r, char *buf, size_t cap) {
 void emu_trace_emit(emu_trace *t, const char *actor, emu_trace_kind kind, const char *queue,
                     int64_t head, int64_t idx, int64_t len, int64_t frame, const char *detail) {
   if (!emu_trace_on(t)) return;
-  emu_trace_rec rec = {t->clock ? *t->clock : 0, actor, kind, queue, head, idx, len, frame,
-                       detail};
+  emu_trace_rec rec = {t->clock ? *t->clock : 0, actor, kind, queue, head, idx, len, frame, detail};
   t->events++;
   if (t->observer) t->observer(t->observer_ctx, &rec);
   for (int i = 0; i < t->nextra; i++) t->extra[i].fn(t->extra[i].ctx, &rec);

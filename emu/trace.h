@@ -41,9 +41,9 @@ typedef struct emu_trace_rec {
   uint64_t t_ns;
   const char *actor;
   emu_trace_kind kind;
-  const char *queue;  /* NULL when not about one queue */
+  const char *queue;             /* NULL when not about one queue */
   int64_t head, idx, len, frame; /* -1 when absent */
-  const char *detail; /* NULL when absent */
+  const char *detail;            /* NULL when absent */
 } emu_trace_rec;
 
 typedef void (*emu_trace_observer_fn)(void *ctx, const emu_trace_rec *rec);

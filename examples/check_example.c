@@ -15,9 +15,9 @@
 #include <string.h>
 #include <vnetsim/vnetsim.h>
 
-#define US 1000ull
-#define T0 1000000000ull /* the first frame leaves the host at 1 s */
-#define QSIZE 256u
+#define US     1000ull
+#define T0     1000000000ull /* the first frame leaves the host at 1 s */
+#define QSIZE  256u
 #define RX_BUF VNS_NET_MIN_RX_BUF
 
 /* Fixed latencies (link 10 us each way, kick 1 us, interrupt 2 us) and no
@@ -500,9 +500,8 @@ START_TEST(test_own_device_serves_the_modelled_driver_and_guest_stack) {
   o.host_rx_ctx = &host;
   vns_sim *sim;
   ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
-  ck_assert_uint_eq(vns_sim_device_status(sim),
-                    VNS_STATUS_ACKNOWLEDGE | VNS_STATUS_DRIVER | VNS_STATUS_FEATURES_OK |
-                        VNS_STATUS_DRIVER_OK);
+  ck_assert_uint_eq(vns_sim_device_status(sim), VNS_STATUS_ACKNOWLEDGE | VNS_STATUS_DRIVER |
+                                                    VNS_STATUS_FEATURES_OK | VNS_STATUS_DRIVER_OK);
   inject_arp(sim, T0);
   run_to_end(sim);
   ck_assert_str_eq(vns_sim_frame_fate(sim, 0), "answered");

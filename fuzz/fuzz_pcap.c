@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "sim/scn.h"
 #include "host/pcapio.h"
+#include "sim/scn.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -15,8 +15,8 @@
 #include <slirp/libslirp.h>
 #include <uv.h>
 
-#include "host/clock.h"
 #include "emu/err.h"
+#include "host/clock.h"
 
 /* libslirp 4.9 deprecates the int-fd poll API in favour of slirp_os_socket
  * variants; config version 4 still selects the old one there, so the same
@@ -29,7 +29,7 @@
 #endif
 
 #define LIVE_SLIRP_CONFIG_VERSION 4
-#define LIVE_HOSTFWD_TRIES 8
+#define LIVE_HOSTFWD_TRIES        8
 
 /* One watched slirp descriptor. Heap-allocated on its own so that the
  * uv_poll_t never moves; freed from its close callback, so a pointer held in
@@ -66,12 +66,12 @@ struct host_live {
   uint64_t start_wall, start_virt;
   Slirp *slirp;
 
-  uv_timer_t sched_timer;  /* the scheduler's earliest event */
-  uv_timer_t slirp_timer;  /* slirp's own TCP timers (its poll timeout) */
+  uv_timer_t sched_timer; /* the scheduler's earliest event */
+  uv_timer_t slirp_timer; /* slirp's own TCP timers (its poll timeout) */
   uv_timer_t duration_timer, tick_timer;
-  uv_prepare_t prepare;    /* fills slirp's poll set before the loop sleeps */
-  uv_check_t check;        /* dispatches what the sleep found */
-  uv_idle_t idle;          /* while active, the loop does not sleep: one more round */
+  uv_prepare_t prepare; /* fills slirp's poll set before the loop sleeps */
+  uv_check_t check;     /* dispatches what the sleep found */
+  uv_idle_t idle;       /* while active, the loop does not sleep: one more round */
   uv_async_t stop_async;
   uv_signal_t sig_int, sig_term;
   int signals_on, stop_signal, stopping, pumping;
@@ -472,7 +472,7 @@ static int live_free_port(int udp, uint32_t ip, uint16_t *port) {
 }
 
 int host_live_add_hostfwd(host_live *l, int udp, uint32_t host_ip, uint16_t host_port,
-                         uint32_t guest_ip, uint16_t guest_port, uint16_t *bound_port) {
+                          uint32_t guest_ip, uint16_t guest_port, uint16_t *bound_port) {
   if (!l || guest_port == 0 || (udp != 0 && udp != 1)) return EMU_EINVAL;
   /* slirp cannot tell which port it bound for port 0: choose one ourselves.
    * Another process may take it between our probe and slirp's bind, hence
@@ -522,10 +522,10 @@ int host_live_new(host_live **out, const host_live_config *cfg) {
   uv_check_init(&l->loop, &l->check);
   uv_idle_init(&l->loop, &l->idle);
   uv_async_init(&l->loop, &l->stop_async, live_on_stop_async);
-  uv_handle_t *mine[] = {(uv_handle_t *)&l->sched_timer, (uv_handle_t *)&l->slirp_timer,
+  uv_handle_t *mine[] = {(uv_handle_t *)&l->sched_timer,    (uv_handle_t *)&l->slirp_timer,
                          (uv_handle_t *)&l->duration_timer, (uv_handle_t *)&l->tick_timer,
-                         (uv_handle_t *)&l->prepare, (uv_handle_t *)&l->check,
-                         (uv_handle_t *)&l->idle, (uv_handle_t *)&l->stop_async};
+                         (uv_handle_t *)&l->prepare,        (uv_handle_t *)&l->check,
+                         (uv_handle_t *)&l->idle,           (uv_handle_t *)&l->stop_async};
   for (size_t i = 0; i < sizeof mine / sizeof mine[0]; i++) mine[i]->data = l;
 
   l->start_wall = host_wallclock_ns();
@@ -615,10 +615,10 @@ void host_live_free(host_live *l) {
   while (l->npolls) live_poll_drop(l, l->npolls - 1);
   if (l->slirp) slirp_cleanup(l->slirp);
   l->slirp = NULL;
-  uv_handle_t *mine[] = {(uv_handle_t *)&l->sched_timer, (uv_handle_t *)&l->slirp_timer,
+  uv_handle_t *mine[] = {(uv_handle_t *)&l->sched_timer,    (uv_handle_t *)&l->slirp_timer,
                          (uv_handle_t *)&l->duration_timer, (uv_handle_t *)&l->tick_timer,
-                         (uv_handle_t *)&l->prepare, (uv_handle_t *)&l->check,
-                         (uv_handle_t *)&l->idle, (uv_handle_t *)&l->stop_async};
+                         (uv_handle_t *)&l->prepare,        (uv_handle_t *)&l->check,
+                         (uv_handle_t *)&l->idle,           (uv_handle_t *)&l->stop_async};
   for (size_t i = 0; i < sizeof mine / sizeof mine[0]; i++)
     if (!uv_is_closing(mine[i])) uv_close(mine[i], NULL);
   if (l->signals_on) {

@@ -43,13 +43,13 @@ typedef void (*host_live_frame_fn)(void *ctx, const uint8_t *frame, size_t len, 
 typedef void (*host_live_tick_fn)(void *ctx, uint64_t now_ns);
 
 typedef struct host_live_config {
-  emu_sched *sched;      /* run in real time; its now_ns is the start */
+  emu_sched *sched; /* run in real time; its now_ns is the start */
   /* slirp's network, IPv4, host byte order (defaults: QEMU's user network) */
   uint32_t network, netmask; /* 10.0.2.0/24 */
-  uint32_t host;         /* slirp's gateway address: 10.0.2.2 */
-  uint32_t nameserver;   /* 10.0.2.3 */
-  uint32_t dhcp_start;   /* 10.0.2.15 */
-  int restricted;        /* 1: the guest may not reach the outside (default 0) */
+  uint32_t host;             /* slirp's gateway address: 10.0.2.2 */
+  uint32_t nameserver;       /* 10.0.2.3 */
+  uint32_t dhcp_start;       /* 10.0.2.15 */
+  int restricted;            /* 1: the guest may not reach the outside (default 0) */
   host_live_frame_fn on_frame;
   void *frame_ctx;
 } host_live_config;
@@ -58,14 +58,14 @@ typedef struct host_live_config {
 void host_live_config_default(host_live_config *cfg);
 
 typedef struct host_live_stats {
-  uint64_t passes;        /* timer wake-ups that ran events */
-  uint64_t steps;         /* scheduler events run */
+  uint64_t passes;                          /* timer wake-ups that ran events */
+  uint64_t steps;                           /* scheduler events run */
   uint64_t frames_to_guest, bytes_to_guest; /* from slirp */
   uint64_t frames_to_host, bytes_to_host;   /* into slirp */
-  uint64_t slirp_polls;   /* slirp_pollfds_poll rounds */
-  uint64_t guest_errors;  /* slirp's complaints about guest frames */
-  size_t poll_fds;        /* descriptors watched now */
-  uint64_t max_lag_ns;    /* worst lateness of an event behind the wall clock */
+  uint64_t slirp_polls;                     /* slirp_pollfds_poll rounds */
+  uint64_t guest_errors;                    /* slirp's complaints about guest frames */
+  size_t poll_fds;                          /* descriptors watched now */
+  uint64_t max_lag_ns;                      /* worst lateness of an event behind the wall clock */
 } host_live_stats;
 
 /* Creates the loop and the slirp instance. EMU_EINVAL without a scheduler or
@@ -81,7 +81,7 @@ void host_live_free(host_live *l);
  * slirp (retrying on the rare clash); *bound_port gets the port used.
  * EMU_EINVAL, or EMU_EIO when the port cannot be bound. */
 int host_live_add_hostfwd(host_live *l, int udp, uint32_t host_ip, uint16_t host_port,
-                         uint32_t guest_ip, uint16_t guest_port, uint16_t *bound_port);
+                          uint32_t guest_ip, uint16_t guest_port, uint16_t *bound_port);
 
 /* A frame the guest sent, into slirp now. Call from an actor's handler (the
  * frame is copied by slirp before this returns). */

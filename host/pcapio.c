@@ -14,12 +14,14 @@
 
 /* Reads every frame of an opened capture; closes p. */
 static int host_pcap_read_all(pcap_t *p, const char *path, scn_capture *f, char *err,
-                             size_t errcap) {
+                              size_t errcap) {
   f->linktype = pcap_datalink(p);
   if (f->linktype != DLT_EN10MB) {
     const char *name = pcap_datalink_val_to_name(f->linktype);
-    snprintf(err, errcap, "%s: link type %s (%d) is not Ethernet; only Ethernet captures can "
-             "be injected", path, name ? name : "unknown", f->linktype);
+    snprintf(err, errcap,
+             "%s: link type %s (%d) is not Ethernet; only Ethernet captures can "
+             "be injected",
+             path, name ? name : "unknown", f->linktype);
     pcap_close(p);
     return EMU_EFORMAT;
   }
@@ -77,8 +79,8 @@ int host_pcap_load(const char *path, scn_capture *f, char *err, size_t errcap) {
   return host_pcap_read_all(p, path, f, err, errcap);
 }
 
-int host_pcap_load_mem(const void *data, size_t len, const char *name, scn_capture *f,
-                      char *err, size_t errcap) {
+int host_pcap_load_mem(const void *data, size_t len, const char *name, scn_capture *f, char *err,
+                       size_t errcap) {
   memset(f, 0, sizeof *f);
   if (len == 0) {
     snprintf(err, errcap, "%s: empty", name);

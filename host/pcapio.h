@@ -18,8 +18,8 @@
  * EMU_ENOMEM, with the reason in err, and leaves f empty. */
 int host_pcap_load(const char *path, scn_capture *f, char *err, size_t errcap);
 /* The same from a capture held in memory; name is used in messages. */
-int host_pcap_load_mem(const void *data, size_t len, const char *name, scn_capture *f,
-                      char *err, size_t errcap);
+int host_pcap_load_mem(const void *data, size_t len, const char *name, scn_capture *f, char *err,
+                       size_t errcap);
 void host_pcap_free(scn_capture *f);
 
 typedef struct host_pcap_writer {

@@ -113,8 +113,7 @@ static uint64_t scn_live_arrival_time(const scn *s, uint64_t now_ns) {
 }
 
 /* slirp -> guest: the host actor sends it at its arrival time. */
-static void scn_live_on_slirp_frame(void *ctx, const uint8_t *frame, size_t len,
-                                    uint64_t now_ns) {
+static void scn_live_on_slirp_frame(void *ctx, const uint8_t *frame, size_t len, uint64_t now_ns) {
   scn_live *sl = ctx;
   now_ns = scn_live_arrival_time(&sl->s, now_ns);
   if (scn_inject_at(&sl->s, now_ns, frame, len) != 0) return; /* out of memory: lost */
@@ -123,8 +122,7 @@ static void scn_live_on_slirp_frame(void *ctx, const uint8_t *frame, size_t len,
 }
 
 /* guest -> slirp, as it reaches the host's end of the link. */
-static void scn_live_on_guest_frame(void *ctx, const uint8_t *frame, size_t len,
-                                    uint64_t now_ns) {
+static void scn_live_on_guest_frame(void *ctx, const uint8_t *frame, size_t len, uint64_t now_ns) {
   scn_live *sl = ctx;
   if (sl->pcap_on) host_pcap_writer_write(&sl->pcap, now_ns, frame, len);
   host_live_input(sl->live, frame, len);
@@ -178,7 +176,7 @@ int scn_live_init(scn_live *sl, const scn_live_config *cfg, char *err, size_t er
     scn_hostfwd *f = &sl->fwds[i];
     uint32_t gip = f->guest_ip ? f->guest_ip : g->ip;
     rc = host_live_add_hostfwd(sl->live, f->udp, f->host_ip, f->host_port, gip, f->guest_port,
-                              &f->bound_port);
+                               &f->bound_port);
     if (rc) {
       char ip[16];
       snprintf(err, errcap, "cannot forward %s %s:%u (in use, or not an address of this host?)",
@@ -202,7 +200,9 @@ fail:
   return rc;
 }
 
-int scn_live_run(scn_live *sl, uint64_t duration_ns) { return host_live_run(sl->live, duration_ns); }
+int scn_live_run(scn_live *sl, uint64_t duration_ns) {
+  return host_live_run(sl->live, duration_ns);
+}
 
 net_ping_state scn_live_gateway_ping(const scn_live *sl, uint64_t *rtt_ns) {
   const net_ping_result *res;

@@ -22,19 +22,19 @@ typedef struct scn_hostfwd {
   int udp;
   uint32_t host_ip, guest_ip; /* host order */
   uint16_t host_port, guest_port;
-  uint16_t bound_port;        /* the host port in use once added */
+  uint16_t bound_port; /* the host port in use once added */
 } scn_hostfwd;
 
 /* Parses spec; 0, or EMU_EINVAL with the reason in why. */
 int scn_hostfwd_parse(const char *spec, scn_hostfwd *out, char *why, size_t whycap);
 
 typedef struct scn_live_config {
-  scn_config scn;                          /* start_ns is ignored: live starts at 0 */
+  scn_config scn; /* start_ns is ignored: live starts at 0 */
   scn_hostfwd fwds[SCN_LIVE_MAX_FWDS];
-  size_t nfwds;                            /* 0: tcp 127.0.0.1:8023->8023, :8080->80 */
-  int ping_gateway;                        /* the guest pings 10.0.2.2 at start (default 1) */
-  const char *pcap_path;                   /* both directions on the link, or NULL */
-  const char *record_path;                 /* host->guest frames with arrival times, or NULL */
+  size_t nfwds;            /* 0: tcp 127.0.0.1:8023->8023, :8080->80 */
+  int ping_gateway;        /* the guest pings 10.0.2.2 at start (default 1) */
+  const char *pcap_path;   /* both directions on the link, or NULL */
+  const char *record_path; /* host->guest frames with arrival times, or NULL */
 } scn_live_config;
 
 void scn_live_config_default(scn_live_config *cfg);
@@ -62,6 +62,5 @@ net_ping_state scn_live_gateway_ping(const scn_live *sl, uint64_t *rtt_ns);
  * file could not be written. Call once, after the last run. */
 int scn_live_finish(scn_live *sl);
 void scn_live_close(scn_live *sl);
-
 
 #endif

@@ -21,14 +21,14 @@ struct scn_host_call {
   void *ctx;
 };
 
-#define SCN_PING_IDENT 0x7653
+#define SCN_PING_IDENT       0x7653
 #define SCN_GUEST_PING_IDENT 0x6775
-#define SCN_QUIET_NS 2000000000ull
-#define SCN_GUEST_MEM_BASE GMEM_DEFAULT_BASE
+#define SCN_QUIET_NS         2000000000ull
+#define SCN_GUEST_MEM_BASE   GMEM_DEFAULT_BASE
 /* Independent PRNG streams derived from the run's seed. */
-#define SCN_FAULT_SEED 0x6661756c74ull
+#define SCN_FAULT_SEED     0x6661756c74ull
 #define SCN_GUEST_TCP_SEED 0x6775657374ull
-#define SCN_PEER_TCP_SEED 0x70656572ull
+#define SCN_PEER_TCP_SEED  0x70656572ull
 
 /* /stats in the guest's HTTP service: the rings and the device beside the
  * stack's own counters. */
@@ -90,9 +90,7 @@ static void scn_log_violation(void *ctx, const emu_trace_rec *rec) {
 
 uint64_t scn_now(const scn *s) { return s->sched.now_ns; }
 
-int64_t scn_sent_id(const scn *s, size_t k) {
-  return k < s->nsent ? (int64_t)s->sent_ids[k] : -1;
-}
+int64_t scn_sent_id(const scn *s, size_t k) { return k < s->nsent ? (int64_t)s->sent_ids[k] : -1; }
 
 /* The wire itself: whatever reaches the host's end goes to the device, as
  * the ledger frame it is. With faults, the injector names which frame is
@@ -159,8 +157,8 @@ static void scn_on_fault(void *ctx, const emu_fault_report *r) {
   int64_t id = -1;
   if (r->dir == EMU_FAULT_SEND && r->frame_no < s->nsent) id = s->sent_ids[r->frame_no];
   if (r->event == EMU_FAULT_EV_APPLIED)
-    emu_trace_emit(&s->trace, "link", EMU_TR_FAULT, dir, -1, (int64_t)r->frame_no,
-                   (int64_t)r->len, id, emu_fate_name(r->reason));
+    emu_trace_emit(&s->trace, "link", EMU_TR_FAULT, dir, -1, (int64_t)r->frame_no, (int64_t)r->len,
+                   id, emu_fate_name(r->reason));
   if (id < 0 || r->event != EMU_FAULT_EV_APPLIED) return;
   if (r->removed)
     emu_fates_set(&s->fates, (uint32_t)id, r->reason, r->now_ns);
@@ -206,7 +204,8 @@ static void scn_host_handle(emu_actor *self, const emu_event *ev) {
     case SCN_HOST_EV_PING: {
       uint32_t dst;
       memcpy(&dst, ev->data, sizeof dst);
-      if (s->peer) net_iface_ping(s->peer, dst, SCN_PING_IDENT, (uint16_t)ev->arg, ev->frame_id, now);
+      if (s->peer)
+        net_iface_ping(s->peer, dst, SCN_PING_IDENT, (uint16_t)ev->arg, ev->frame_id, now);
       break;
     }
     case SCN_HOST_EV_TIMER:
@@ -267,7 +266,8 @@ int scn_init(scn *s, const scn_config *cfg) {
   emu_trace_set_sink(&s->trace, cfg->trace_sink);
   emu_trace_set_hashing(&s->trace, cfg->trace_hash);
   if (cfg->conformance) emu_trace_add_observer(&s->trace, scn_log_violation, s);
-  if (cfg->trace_observer) emu_trace_set_observer(&s->trace, cfg->trace_observer, cfg->trace_observer_ctx);
+  if (cfg->trace_observer)
+    emu_trace_set_observer(&s->trace, cfg->trace_observer, cfg->trace_observer_ctx);
 
   /* Rings, RX buffers and TX buffers of both queues, with room to spare. */
   uint64_t qs = cfg->queue_size;
@@ -297,8 +297,8 @@ int scn_init(scn *s, const scn_config *cfg) {
   dopts.irq_latency = cfg->irq_latency;
   dopts.rearm_delay = cfg->rearm_delay;
   dopts.store_delay = cfg->store_delay;
-  rc = vnet_drv_init(&s->drv, &dopts, &s->mem, &s->sched, vnet_dev_transport(&s->dev),
-                     &s->fates, &s->trace);
+  rc = vnet_drv_init(&s->drv, &dopts, &s->mem, &s->sched, vnet_dev_transport(&s->dev), &s->fates,
+                     &s->trace);
   if (!rc) rc = emu_actor_init(&s->host, &s->sched, "host", scn_host_handle, s);
   if (rc) goto fail;
 
@@ -377,8 +377,7 @@ void scn_set_host_rx(scn *s, scn_host_rx_fn fn, void *ctx) {
 
 int scn_peer_ping_at(scn *s, uint64_t at_ns, uint32_t dst_ip, uint16_t seq, uint16_t payload) {
   scn_extend_horizon(s, at_ns);
-  return emu_actor_post(&s->host, at_ns, SCN_HOST_EV_PING, seq, payload, &dst_ip,
-                        sizeof dst_ip);
+  return emu_actor_post(&s->host, at_ns, SCN_HOST_EV_PING, seq, payload, &dst_ip, sizeof dst_ip);
 }
 
 int scn_guest_ping_at(scn *s, uint64_t at_ns, uint32_t dst_ip, uint16_t seq) {

@@ -27,21 +27,21 @@
 
 typedef struct scn_config {
   uint64_t seed;
-  uint64_t start_ns;          /* virtual time at the start */
-  uint16_t queue_size;        /* device maximum and driver choice */
+  uint64_t start_ns;   /* virtual time at the start */
+  uint16_t queue_size; /* device maximum and driver choice */
   uint32_t rx_backlog;
-  unsigned bugs;               /* driver bugs, VBUG_* */
-  unsigned dev_bugs;           /* device bugs, VBUG_DEV_* */
-  uint64_t guest_poll_ns;      /* the guest stack also polls this often; 0: never. It
+  unsigned bugs;          /* driver bugs, VBUG_* */
+  unsigned dev_bugs;      /* device bugs, VBUG_DEV_* */
+  uint64_t guest_poll_ns; /* the guest stack also polls this often; 0: never. It
                                 * stops 2 s after the last scheduled input, so a run
                                 * still ends. */
   emu_latency kick_latency, irq_latency, backend_latency;
   emu_latency rearm_delay, store_delay; /* see vnet_drv_opts */
   uint32_t batch_min, batch_max;
-  net_iface_config guest;     /* the guest stack's identity */
-  FILE *trace_sink;           /* JSON lines, or NULL */
-  int trace_hash;             /* compute the trace hash */
-  int conformance;            /* keep the log of violated rules (default on) */
+  net_iface_config guest; /* the guest stack's identity */
+  FILE *trace_sink;       /* JSON lines, or NULL */
+  int trace_hash;         /* compute the trace hash */
+  int conformance;        /* keep the log of violated rules (default on) */
   /* Sees every trace record from the very first (the driver's probe runs
    * inside scn_init, before a caller could attach to the trace). */
   emu_trace_observer_fn trace_observer;
@@ -68,7 +68,7 @@ typedef struct scn_violation {
   const char *actor; /* who noticed: "device" or "driver" */
   const char *queue; /* "rx", "tx" or NULL */
   vq_rule rule;
-  int64_t head;      /* -1 when not about one chain */
+  int64_t head; /* -1 when not about one chain */
 } scn_violation;
 
 #define SCN_MAX_VIOLATIONS 256
@@ -85,9 +85,9 @@ typedef struct scn {
   net_iface guest;
   emu_actor host;
   emu_channel host_to_device;
-  emu_port host_port;   /* what a host-side peer sends through */
-  emu_port link;        /* the host's end of the wire itself */
-  emu_port *host_out;   /* link, or the fault injector around it */
+  emu_port host_port; /* what a host-side peer sends through */
+  emu_port link;      /* the host's end of the wire itself */
+  emu_port *host_out; /* link, or the fault injector around it */
   emu_fault fault;
   int fault_on;
   uint64_t fault_timer_at;
@@ -95,9 +95,9 @@ typedef struct scn {
    * fault injector's frame_no (host->guest) indexes. */
   uint32_t *sent_ids;
   size_t nsent, sent_cap;
-  uint32_t sending_id;  /* the frame on its way through host_out now */
+  uint32_t sending_id; /* the frame on its way through host_out now */
   net_services services;
-  net_iface *peer;      /* scripted host peer, or NULL */
+  net_iface *peer; /* scripted host peer, or NULL */
   uint64_t peer_timer_at;
   scn_host_rx_fn host_rx;
   void *host_rx_ctx;
@@ -201,8 +201,8 @@ int scn_workload_bursts(scn *s, uint64_t seed, unsigned bursts);
 /* One run of a workload, reduced to what a bug changes. */
 typedef struct scn_outcome {
   size_t nframes;
-  emu_fate *fates;      /* per host->guest frame, owned */
-  uint64_t frames_out;  /* guest->host frames the host received */
+  emu_fate *fates;     /* per host->guest frame, owned */
+  uint64_t frames_out; /* guest->host frames the host received */
   uint64_t trace_hash;
   uint64_t counts[EMU_FATE_COUNT];
 } scn_outcome;
@@ -219,16 +219,16 @@ int64_t scn_outcome_first_difference(const scn_outcome *a, const scn_outcome *b)
  * broadcasts meant for others; then the host ARPs for and pings the guest
  * and sends 4 KiB through the connection. */
 typedef struct scn_story {
-  size_t guest_pings_replied, guest_pings;  /* guest -> gateway */
+  size_t guest_pings_replied, guest_pings; /* guest -> gateway */
 
-  size_t host_pings_replied, host_pings;    /* host -> guest */
+  size_t host_pings_replied, host_pings; /* host -> guest */
   uint64_t counts[EMU_FATE_COUNT];
   uint64_t frames_in;
-  emu_fate host_arp_fate;                   /* of the host's ARP request for the guest */
-  int64_t first_rx_no_buffer;               /* frame index, or -1 */
-  uint64_t first_rx_no_buffer_sent_ns;      /* when it left the host, from the start */
-  int tcp_established;                      /* host -> guest:8023 handshake completed */
-  size_t tcp_sent, tcp_echoed;              /* bytes sent after the LAN noise, and back */
+  emu_fate host_arp_fate;              /* of the host's ARP request for the guest */
+  int64_t first_rx_no_buffer;          /* frame index, or -1 */
+  uint64_t first_rx_no_buffer_sent_ns; /* when it left the host, from the start */
+  int tcp_established;                 /* host -> guest:8023 handshake completed */
+  size_t tcp_sent, tcp_echoed;         /* bytes sent after the LAN noise, and back */
 } scn_story;
 
 int scn_story_run(const scn_config *cfg, scn_story *out);
@@ -240,10 +240,10 @@ typedef struct scn_echo_client {
   net_tcp_conn *c;
   uint32_t ip;
   uint16_t port;
-  size_t to_send;          /* bytes it sends once its send time comes */
-  size_t total;            /* bytes released for sending so far */
+  size_t to_send; /* bytes it sends once its send time comes */
+  size_t total;   /* bytes released for sending so far */
   size_t sent, received;
-  size_t mismatch_at;      /* first byte that came back wrong; SIZE_MAX when none */
+  size_t mismatch_at; /* first byte that came back wrong; SIZE_MAX when none */
   int established, eof, failed;
   uint64_t established_ns; /* when the handshake completed */
   uint64_t done_ns;        /* when the last byte came back */

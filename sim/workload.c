@@ -1,8 +1,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/scn.h"
 #include "emu/err.h"
+#include "sim/scn.h"
 #include "stack/services.h"
 #include "stack/tcp.h"
 #include "stack/wire.h"

@@ -9,8 +9,8 @@
 #include "emu/err.h"
 
 /* Offsets inside an outgoing frame: we never send IPv4 options. */
-#define IP_OFF NET_ETH_HEADER_LEN
-#define L4_OFF (NET_ETH_HEADER_LEN + NET_IPV4_HEADER_LEN)
+#define IP_OFF        NET_ETH_HEADER_LEN
+#define L4_OFF        (NET_ETH_HEADER_LEN + NET_IPV4_HEADER_LEN)
 #define ICMP_DATA_OFF (L4_OFF + NET_ICMP_HEADER_LEN)
 #define MAX_ICMP_DATA (NET_IFACE_MTU - NET_IPV4_HEADER_LEN - NET_ICMP_HEADER_LEN)
 
@@ -60,9 +60,7 @@ const net_iface_stats *net_iface_stats_get(const net_iface *ifc) { return &ifc->
 
 /* ---- addressing ------------------------------------------------------------------ */
 
-static uint32_t subnet_broadcast(const net_iface *ifc) {
-  return ifc->cfg.ip | ~ifc->cfg.netmask;
-}
+static uint32_t subnet_broadcast(const net_iface *ifc) { return ifc->cfg.ip | ~ifc->cfg.netmask; }
 
 static int is_broadcast_ip(const net_iface *ifc, uint32_t ip) {
   if (ip == NET_IPV4_BROADCAST) return 1;
@@ -280,8 +278,8 @@ static emu_fate input_arp(net_iface *ifc, const uint8_t *pkt, size_t len, uint64
   const uint8_t *sha = net_arp_sha(pkt);
   /* Never learn an unusable mapping: 0.0.0.0 is an RFC 5227 probe's sender,
    * our own address would be a conflict, a group MAC cannot own an address. */
-  int learnable = spa != 0 && spa != ifc->cfg.ip && !net_mac_is_group(sha) &&
-                  !is_broadcast_ip(ifc, spa);
+  int learnable =
+      spa != 0 && spa != ifc->cfg.ip && !net_mac_is_group(sha) && !is_broadcast_ip(ifc, spa);
   int merged = 0;
   net_iface_arp_entry *e = learnable ? arp_find(ifc, spa) : NULL;
   if (e) {
@@ -300,8 +298,7 @@ static emu_fate input_arp(net_iface *ifc, const uint8_t *pkt, size_t len, uint64
     /* RFC 826: swap sender and target, put in our addresses, send it back to
      * the asker's hardware address. A refused reply leaves the frame merely
      * delivered (the cache learned from it). */
-    if (send_arp(ifc, NET_ARP_OPER_REPLY, sha, sha, spa, now_ns) == 0)
-      fate = EMU_FATE_ANSWERED;
+    if (send_arp(ifc, NET_ARP_OPER_REPLY, sha, sha, spa, now_ns) == 0) fate = EMU_FATE_ANSWERED;
   }
   /* The sender is resolved now: whatever waited for it can go, after the
    * answer to its question. */
@@ -315,8 +312,7 @@ static net_ping_result *ping_find_pending(net_iface *ifc, uint32_t from, uint16_
                                           uint16_t seq) {
   for (size_t i = 0; i < ifc->npings; i++) {
     net_ping_result *r = &ifc->pings[i];
-    if (r->state == NET_PING_PENDING && r->dst_ip == from && r->ident == ident &&
-        r->seq == seq)
+    if (r->state == NET_PING_PENDING && r->dst_ip == from && r->ident == ident && r->seq == seq)
       return r;
   }
   return NULL;
@@ -369,12 +365,12 @@ static emu_fate input_icmp(net_iface *ifc, const uint8_t *ip_pkt, uint64_t now_n
   if (net_icmp_check(msg, msg_len) != 0) return EMU_FATE_MALFORMED;
   if (!net_icmp_checksum_ok(msg, msg_len)) return EMU_FATE_BAD_CHECKSUM;
   switch (net_icmp_type(msg)) {
-  case NET_ICMP_ECHO_REQUEST:
-    return input_echo_request(ifc, ip_pkt, msg, msg_len, now_ns);
-  case NET_ICMP_ECHO_REPLY:
-    return input_echo_reply(ifc, ip_pkt, msg, now_ns);
-  default:
-    return EMU_FATE_UNSUPPORTED;
+    case NET_ICMP_ECHO_REQUEST:
+      return input_echo_request(ifc, ip_pkt, msg, msg_len, now_ns);
+    case NET_ICMP_ECHO_REPLY:
+      return input_echo_reply(ifc, ip_pkt, msg, now_ns);
+    default:
+      return EMU_FATE_UNSUPPORTED;
   }
 }
 
@@ -410,8 +406,10 @@ int net_iface_icmp_unreachable(net_iface *ifc, const uint8_t *ip_pkt, uint8_t co
   size_t quote = hl + (plen < 8 ? plen : 8);
   uint8_t *msg = ifc->scratch + L4_OFF;
   memcpy(msg + NET_ICMP_HEADER_LEN, ip_pkt, quote);
-  net_icmp_repr r = {.type = NET_ICMP_DEST_UNREACHABLE, .code = code,
-                     .data = msg + NET_ICMP_HEADER_LEN, .data_len = quote};
+  net_icmp_repr r = {.type = NET_ICMP_DEST_UNREACHABLE,
+                     .code = code,
+                     .data = msg + NET_ICMP_HEADER_LEN,
+                     .data_len = quote};
   int n = net_icmp_emit(&r, msg, NET_IFACE_MTU - NET_IPV4_HEADER_LEN);
   if (n < 0) return n;
   return ipv4_output(ifc, net_ipv4_src(ip_pkt), NET_IP_PROTO_ICMP, (size_t)n, now_ns);
@@ -473,21 +471,20 @@ static emu_fate input_ipv4(net_iface *ifc, const uint8_t *pkt, size_t len, uint6
    * fragment's payload cannot be used. */
   if (net_ipv4_is_fragment(pkt)) return EMU_FATE_UNSUPPORTED;
   switch (net_ipv4_protocol(pkt)) {
-  case NET_IP_PROTO_ICMP:
-    return input_icmp(ifc, pkt, now_ns);
-  case NET_IP_PROTO_UDP:
-    return net_udp_input(ifc, pkt, now_ns);
-  case NET_IP_PROTO_TCP:
-    return net_tcp_input(ifc, pkt, now_ns);
-  default:
-    return EMU_FATE_UNSUPPORTED;
+    case NET_IP_PROTO_ICMP:
+      return input_icmp(ifc, pkt, now_ns);
+    case NET_IP_PROTO_UDP:
+      return net_udp_input(ifc, pkt, now_ns);
+    case NET_IP_PROTO_TCP:
+      return net_tcp_input(ifc, pkt, now_ns);
+    default:
+      return EMU_FATE_UNSUPPORTED;
   }
 }
 
 /* ---- receive: Ethernet ----------------------------------------------------------- */
 
-static emu_fate input_ethernet(net_iface *ifc, const uint8_t *frame, size_t len,
-                               uint64_t now_ns) {
+static emu_fate input_ethernet(net_iface *ifc, const uint8_t *frame, size_t len, uint64_t now_ns) {
   if (!frame || net_eth_check(frame, len) != 0) return EMU_FATE_MALFORMED;
   const uint8_t *dst = net_eth_dst(frame);
   /* We join no multicast group: only our unicast address and broadcast. */
@@ -496,12 +493,12 @@ static emu_fate input_ethernet(net_iface *ifc, const uint8_t *frame, size_t len,
   const uint8_t *payload = net_eth_payload(frame);
   size_t payload_len = len - NET_ETH_HEADER_LEN;
   switch (net_eth_ethertype(frame)) {
-  case NET_ETHERTYPE_ARP:
-    return input_arp(ifc, payload, payload_len, now_ns);
-  case NET_ETHERTYPE_IPV4:
-    return input_ipv4(ifc, payload, payload_len, now_ns);
-  default:
-    return EMU_FATE_UNSUPPORTED; /* IPv6, 802.1Q VLAN tags, LLDP, ... */
+    case NET_ETHERTYPE_ARP:
+      return input_arp(ifc, payload, payload_len, now_ns);
+    case NET_ETHERTYPE_IPV4:
+      return input_ipv4(ifc, payload, payload_len, now_ns);
+    default:
+      return EMU_FATE_UNSUPPORTED; /* IPv6, 802.1Q VLAN tags, LLDP, ... */
   }
 }
 
@@ -569,8 +566,7 @@ void net_iface_poll(net_iface *ifc, uint64_t now_ns) {
   }
   for (size_t i = 0; i < ifc->npings; i++) {
     net_ping_result *r = &ifc->pings[i];
-    if (r->state == NET_PING_PENDING &&
-        elapsed_ns(now_ns, r->sent_ns) >= NET_IFACE_PING_TIMEOUT_NS)
+    if (r->state == NET_PING_PENDING && elapsed_ns(now_ns, r->sent_ns) >= NET_IFACE_PING_TIMEOUT_NS)
       r->state = NET_PING_LOST;
   }
 }

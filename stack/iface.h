@@ -37,8 +37,8 @@
 #include "stack/wire.h"
 
 /* IP MTU: the largest IPv4 packet sent, and queued while ARP resolves. */
-#define NET_IFACE_MTU 1500
-#define NET_IFACE_FRAME_MAX (NET_ETH_HEADER_LEN + NET_IFACE_MTU)
+#define NET_IFACE_MTU            1500
+#define NET_IFACE_FRAME_MAX      (NET_ETH_HEADER_LEN + NET_IFACE_MTU)
 #define NET_IFACE_ARP_CACHE_SIZE 16
 /* IPv4 packets held while their next hop is being resolved. */
 #define NET_IFACE_ARP_QUEUE_SIZE 4
@@ -55,9 +55,9 @@
 
 typedef struct net_iface_config {
   uint8_t mac[NET_MAC_LEN];
-  uint32_t ip;       /* host order */
-  uint32_t netmask;  /* host order, e.g. 0xffffff00 for /24 */
-  uint32_t gateway;  /* host order; 0 when there is none (off-subnet unreachable) */
+  uint32_t ip;      /* host order */
+  uint32_t netmask; /* host order, e.g. 0xffffff00 for /24 */
+  uint32_t gateway; /* host order; 0 when there is none (off-subnet unreachable) */
 } net_iface_config;
 
 /* Fills cfg with the identity libslirp gives its guest by default: MAC
@@ -70,20 +70,20 @@ void net_iface_config_slirp_host(net_iface_config *cfg);
 typedef struct net_iface_stats {
   uint64_t rx_fates[EMU_FATE_COUNT]; /* each received frame, by its fate */
   uint64_t rx_frames, rx_bytes;
-  uint64_t tx_frames, tx_bytes;      /* accepted by the port */
-  uint64_t tx_errors;                /* frames the port refused */
+  uint64_t tx_frames, tx_bytes; /* accepted by the port */
+  uint64_t tx_errors;           /* frames the port refused */
   uint64_t arp_requests_sent, arp_replies_sent;
   uint64_t echo_requests_sent, echo_replies_sent; /* sent, or queued behind ARP */
-  uint64_t arp_queue_full;  /* packets dropped: the pending queue was full */
-  uint64_t arp_unresolved;  /* packets dropped: their next hop never answered */
-  uint64_t icmp_unreachable_sent; /* port unreachable for closed UDP ports */
-  uint64_t udp_rx, udp_tx;        /* datagrams delivered to a socket / sent */
+  uint64_t arp_queue_full;                        /* packets dropped: the pending queue was full */
+  uint64_t arp_unresolved;            /* packets dropped: their next hop never answered */
+  uint64_t icmp_unreachable_sent;     /* port unreachable for closed UDP ports */
+  uint64_t udp_rx, udp_tx;            /* datagrams delivered to a socket / sent */
   uint64_t tcp_segs_in, tcp_segs_out; /* segments to a connection or listener / sent */
   uint64_t tcp_rst_sent;
   uint64_t tcp_retransmits, tcp_fast_retransmits, tcp_timeouts;
-  uint64_t tcp_conns_opened;      /* active opens */
-  uint64_t tcp_conns_accepted;    /* passive opens that completed the handshake */
-  uint64_t tcp_conns_reset;       /* closed by a RST from the peer */
+  uint64_t tcp_conns_opened;   /* active opens */
+  uint64_t tcp_conns_accepted; /* passive opens that completed the handshake */
+  uint64_t tcp_conns_reset;    /* closed by a RST from the peer */
 } net_iface_stats;
 
 /* Writes a JSON object describing the machine (ring and stack counters) to buf,
@@ -101,16 +101,16 @@ typedef struct net_ping_result {
   uint32_t dst_ip;
   uint16_t ident, seq;
   size_t payload_len;
-  uint64_t sent_ns;  /* when net_iface_ping() was called (ARP time counts in the RTT) */
-  uint64_t rtt_ns;   /* valid when state is NET_PING_REPLIED */
+  uint64_t sent_ns; /* when net_iface_ping() was called (ARP time counts in the RTT) */
+  uint64_t rtt_ns;  /* valid when state is NET_PING_REPLIED */
   net_ping_state state;
 } net_ping_result;
 
 /* Internal state below; read it through the functions, not the fields. */
 typedef struct net_iface_arp_entry {
-  uint32_t ip;          /* 0: slot free */
+  uint32_t ip; /* 0: slot free */
   uint8_t mac[NET_MAC_LEN];
-  uint64_t last_used;   /* use tick for least-recently-used replacement */
+  uint64_t last_used; /* use tick for least-recently-used replacement */
 } net_iface_arp_entry;
 
 typedef struct net_iface_arp_wait {
@@ -121,7 +121,7 @@ typedef struct net_iface_arp_wait {
 
 typedef struct net_iface_pending {
   uint32_t next_hop;
-  size_t len;           /* whole frame; its destination MAC is filled on resolve */
+  size_t len; /* whole frame; its destination MAC is filled on resolve */
   uint8_t frame[NET_IFACE_FRAME_MAX];
 } net_iface_pending;
 

@@ -7,7 +7,7 @@
 #include "emu/err.h"
 
 #define HTTP_HEAD_MAX 2048
-#define CHUNK 4096
+#define CHUNK         4096
 
 /* ---- UDP ---------------------------------------------------------------------------- */
 
@@ -22,9 +22,8 @@ static emu_fate udp_echo_rx(void *ctx, net_udp_sock *sock, uint32_t src_ip, uint
   return EMU_FATE_ANSWERED;
 }
 
-static emu_fate udp_discard_rx(void *ctx, net_udp_sock *sock, uint32_t src_ip,
-                               uint16_t src_port, const uint8_t *data, size_t len,
-                               uint64_t now_ns) {
+static emu_fate udp_discard_rx(void *ctx, net_udp_sock *sock, uint32_t src_ip, uint16_t src_port,
+                               const uint8_t *data, size_t len, uint64_t now_ns) {
   (void)sock, (void)src_ip, (void)src_port, (void)data, (void)len, (void)now_ns;
   net_services *svc = ctx;
   svc->stats.udp_discarded++;

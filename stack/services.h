@@ -23,10 +23,10 @@
 
 #include "stack/iface.h"
 
-#define NET_SVC_PORT_ECHO 7
-#define NET_SVC_PORT_DISCARD 9
+#define NET_SVC_PORT_ECHO     7
+#define NET_SVC_PORT_DISCARD  9
 #define NET_SVC_PORT_TCP_ECHO 8023
-#define NET_SVC_PORT_HTTP 80
+#define NET_SVC_PORT_HTTP     80
 
 enum {
   NET_SVC_UDP_ECHO = 1,
@@ -39,15 +39,15 @@ enum {
 
 typedef struct net_services_stats {
   uint64_t udp_echoed, udp_discarded;         /* datagrams */
-  uint64_t tcp_echo_bytes, tcp_discard_bytes;  /* bytes */
-  uint64_t tcp_conns;                          /* connections accepted by any service */
-  uint64_t http_requests;                      /* answered with 200 */
-  uint64_t http_errors;                        /* answered with 4xx */
+  uint64_t tcp_echo_bytes, tcp_discard_bytes; /* bytes */
+  uint64_t tcp_conns;                         /* connections accepted by any service */
+  uint64_t http_requests;                     /* answered with 200 */
+  uint64_t http_errors;                       /* answered with 4xx */
 } net_services_stats;
 
 typedef struct net_services {
   net_iface *ifc;
-  unsigned running;       /* NET_SVC_* bits */
+  unsigned running; /* NET_SVC_* bits */
   net_udp_sock udp_echo, udp_discard;
   net_services_stats stats;
 } net_services;

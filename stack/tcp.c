@@ -8,9 +8,9 @@
 #include "emu/err.h"
 #include "stack/iface.h"
 
-#define NEVER UINT64_MAX
+#define NEVER      UINT64_MAX
 #define MAX_WINDOW 65535u /* no window scaling (RFC 7323) */
-#define MAX_MSS (NET_IFACE_MTU - NET_IPV4_HEADER_LEN - NET_TCP_HEADER_LEN)
+#define MAX_MSS    (NET_IFACE_MTU - NET_IPV4_HEADER_LEN - NET_TCP_HEADER_LEN)
 
 struct net_tcp_conn {
   net_iface *ifc;
@@ -38,7 +38,9 @@ struct net_tcp_conn {
   uint32_t irs, rcv_nxt, rcv_adv; /* rcv_adv: right window edge last advertised */
   uint8_t *rbuf;
   size_t rcap, rhead, rlen;
-  struct { uint32_t start, end; } ooo[NET_TCP_OOO_RANGES]; /* sorted, disjoint */
+  struct {
+    uint32_t start, end;
+  } ooo[NET_TCP_OOO_RANGES]; /* sorted, disjoint */
   size_t nooo;
   int fin_rcvd;
 
@@ -47,11 +49,11 @@ struct net_tcp_conn {
   /* RFC 6298 estimator */
   uint64_t srtt_ns, rttvar_ns, rto_ns;
   int have_rtt;
-  int rtt_timing;       /* one segment is being timed (Karn: never a retransmitted one) */
-  uint32_t rtt_seq;     /* an ACK at or past this ends the measurement */
+  int rtt_timing;   /* one segment is being timed (Karn: never a retransmitted one) */
+  uint32_t rtt_seq; /* an ACK at or past this ends the measurement */
   uint64_t rtt_start;
-  unsigned backoffs;    /* consecutive timeouts */
-  int probe;            /* the persist timer fired: send one byte past a zero window */
+  unsigned backoffs; /* consecutive timeouts */
+  int probe;         /* the persist timer fired: send one byte past a zero window */
 
   /* RFC 5681 congestion control, RFC 6582 recovery point */
   uint32_t cwnd, ssthresh, recover;
@@ -61,18 +63,23 @@ struct net_tcp_conn {
   /* the application */
   net_tcp_event_fn fn;
   void *ctx;
-  unsigned events;   /* to dispatch after the current input or timer */
-  int released;      /* the stack owns it (half-open, or given back) */
-  int ack_pending;   /* an ACK must go out before the input returns */
+  unsigned events; /* to dispatch after the current input or timer */
+  int released;    /* the stack owns it (half-open, or given back) */
+  int ack_pending; /* an ACK must go out before the input returns */
   net_tcp_conn_stats stats;
 };
 
 static const char *const state_names[] = {
-    [NET_TCP_CLOSED] = "CLOSED",           [NET_TCP_SYN_SENT] = "SYN-SENT",
-    [NET_TCP_SYN_RECEIVED] = "SYN-RECEIVED", [NET_TCP_ESTABLISHED] = "ESTABLISHED",
-    [NET_TCP_FIN_WAIT_1] = "FIN-WAIT-1",   [NET_TCP_FIN_WAIT_2] = "FIN-WAIT-2",
-    [NET_TCP_CLOSE_WAIT] = "CLOSE-WAIT",   [NET_TCP_CLOSING] = "CLOSING",
-    [NET_TCP_LAST_ACK] = "LAST-ACK",       [NET_TCP_TIME_WAIT] = "TIME-WAIT",
+    [NET_TCP_CLOSED] = "CLOSED",
+    [NET_TCP_SYN_SENT] = "SYN-SENT",
+    [NET_TCP_SYN_RECEIVED] = "SYN-RECEIVED",
+    [NET_TCP_ESTABLISHED] = "ESTABLISHED",
+    [NET_TCP_FIN_WAIT_1] = "FIN-WAIT-1",
+    [NET_TCP_FIN_WAIT_2] = "FIN-WAIT-2",
+    [NET_TCP_CLOSE_WAIT] = "CLOSE-WAIT",
+    [NET_TCP_CLOSING] = "CLOSING",
+    [NET_TCP_LAST_ACK] = "LAST-ACK",
+    [NET_TCP_TIME_WAIT] = "TIME-WAIT",
 };
 
 const char *net_tcp_state_name(net_tcp_state s) {
@@ -117,8 +124,8 @@ int net_tcp_configure(net_iface *ifc, const net_tcp_config *cfg) {
 static net_tcp_conn *conn_find(net_iface *ifc, uint32_t remote_ip, uint16_t remote_port,
                                uint16_t local_port) {
   for (net_tcp_conn *c = ifc->tcp_conns; c; c = c->next)
-    if (c->state != NET_TCP_CLOSED && c->remote_ip == remote_ip &&
-        c->remote_port == remote_port && c->local_port == local_port)
+    if (c->state != NET_TCP_CLOSED && c->remote_ip == remote_ip && c->remote_port == remote_port &&
+        c->local_port == local_port)
       return c;
   return NULL;
 }
@@ -209,8 +216,7 @@ static uint32_t flight_size(const net_tcp_conn *c) { return c->snd_max - c->snd_
 /* Builds and sends one segment. Data bytes are copied from the send ring at
  * the offset of seq; SYN and FIN take no data room. Every segment after the
  * SYN carries an ACK of rcv_nxt and advertises the current window. */
-static int send_segment(net_tcp_conn *c, uint32_t seq, size_t len, uint8_t flags,
-                        uint64_t now_ns) {
+static int send_segment(net_tcp_conn *c, uint32_t seq, size_t len, uint8_t flags, uint64_t now_ns) {
   net_iface *ifc = c->ifc;
   size_t cap;
   uint8_t *buf = net_iface_l4_buf(ifc, &cap);
@@ -258,8 +264,8 @@ static void send_ack(net_tcp_conn *c, uint64_t now_ns) {
 
 /* A RST for a segment that has no connection, or one the connection refuses
  * (§3.10.7.1): answer the ACK field if it had one, else acknowledge it. */
-static void send_rst_for(net_iface *ifc, uint32_t dst_ip, const net_tcp_repr *in,
-                         size_t seg_len, uint64_t now_ns) {
+static void send_rst_for(net_iface *ifc, uint32_t dst_ip, const net_tcp_repr *in, size_t seg_len,
+                         uint64_t now_ns) {
   if (in->flags & NET_TCP_RST) return; /* never answer a RST */
   size_t cap;
   uint8_t *buf = net_iface_l4_buf(ifc, &cap);
@@ -283,14 +289,14 @@ static void arm_rto(net_tcp_conn *c, uint64_t now_ns) { c->rto_at = now_ns + c->
 
 static int can_send_data(const net_tcp_conn *c) {
   switch (c->state) {
-  case NET_TCP_ESTABLISHED:
-  case NET_TCP_CLOSE_WAIT:
-  case NET_TCP_FIN_WAIT_1:
-  case NET_TCP_CLOSING:
-  case NET_TCP_LAST_ACK:
-    return 1;
-  default:
-    return 0;
+    case NET_TCP_ESTABLISHED:
+    case NET_TCP_CLOSE_WAIT:
+    case NET_TCP_FIN_WAIT_1:
+    case NET_TCP_CLOSING:
+    case NET_TCP_LAST_ACK:
+      return 1;
+    default:
+      return 0;
   }
 }
 
@@ -350,8 +356,10 @@ static void tcp_output(net_tcp_conn *c, uint64_t now_ns) {
     c->snd_nxt += (uint32_t)n + (uint32_t)fin;
     if (net_tcp_seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
     if (fin) {
-      if (c->state == NET_TCP_ESTABLISHED) c->state = NET_TCP_FIN_WAIT_1;
-      else if (c->state == NET_TCP_CLOSE_WAIT) c->state = NET_TCP_LAST_ACK;
+      if (c->state == NET_TCP_ESTABLISHED)
+        c->state = NET_TCP_FIN_WAIT_1;
+      else if (c->state == NET_TCP_CLOSE_WAIT)
+        c->state = NET_TCP_LAST_ACK;
     }
     /* RFC 6298 §5.1: the timer runs whenever data is outstanding. */
     if (c->rto_at == NEVER) arm_rto(c, now_ns);
@@ -468,8 +476,10 @@ static void on_new_ack(net_tcp_conn *c, uint32_t ack, uint64_t now_ns) {
   }
   c->dupacks = 0;
   /* RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart. */
-  if (c->snd_una == c->snd_max) c->rto_at = NEVER;
-  else arm_rto(c, now_ns);
+  if (c->snd_una == c->snd_max)
+    c->rto_at = NEVER;
+  else
+    arm_rto(c, now_ns);
 }
 
 /* RFC 5681 §3.2: the third duplicate ACK starts fast retransmit. */
@@ -747,20 +757,20 @@ static emu_fate input_synchronized(net_tcp_conn *c, const net_tcp_repr *s, uint6
   }
   int fin_acked = c->fin_queued && net_tcp_seq_gt(c->snd_una, c->fin_seq);
   switch (c->state) {
-  case NET_TCP_FIN_WAIT_1:
-    if (fin_acked) c->state = NET_TCP_FIN_WAIT_2;
-    break;
-  case NET_TCP_CLOSING:
-    if (fin_acked) enter_time_wait(c, now_ns);
-    break;
-  case NET_TCP_LAST_ACK:
-    if (fin_acked) {
-      enter_closed(c, NET_TCP_CLOSED_NORMAL);
-      return EMU_FATE_DELIVERED;
-    }
-    break;
-  default:
-    break;
+    case NET_TCP_FIN_WAIT_1:
+      if (fin_acked) c->state = NET_TCP_FIN_WAIT_2;
+      break;
+    case NET_TCP_CLOSING:
+      if (fin_acked) enter_time_wait(c, now_ns);
+      break;
+    case NET_TCP_LAST_ACK:
+      if (fin_acked) {
+        enter_closed(c, NET_TCP_CLOSED_NORMAL);
+        return EMU_FATE_DELIVERED;
+      }
+      break;
+    default:
+      break;
   }
 
   /* seventh: the text, in the states that still receive */
@@ -781,8 +791,10 @@ static emu_fate input_synchronized(net_tcp_conn *c, const net_tcp_repr *s, uint6
     if (c->state == NET_TCP_ESTABLISHED) {
       c->state = NET_TCP_CLOSE_WAIT;
     } else if (c->state == NET_TCP_FIN_WAIT_1) {
-      if (net_tcp_seq_gt(c->snd_una, c->fin_seq)) enter_time_wait(c, now_ns);
-      else c->state = NET_TCP_CLOSING; /* simultaneous close (§3.6 figure 13) */
+      if (net_tcp_seq_gt(c->snd_una, c->fin_seq))
+        enter_time_wait(c, now_ns);
+      else
+        c->state = NET_TCP_CLOSING; /* simultaneous close (§3.6 figure 13) */
     } else {
       enter_time_wait(c, now_ns);
     }
@@ -854,8 +866,8 @@ emu_fate net_tcp_input(net_iface *ifc, const uint8_t *ip_pkt, uint64_t now_ns) {
   /* RFC 1122 §4.2.3.10: TCP is unicast only; a SYN to a broadcast address
    * MUST be ignored, and so is everything else sent there. */
   if (dst != ifc->cfg.ip) return EMU_FATE_UNSUPPORTED;
-  uint32_t l4_seq_len = (uint32_t)s.payload_len + !!(s.flags & NET_TCP_SYN) +
-                        !!(s.flags & NET_TCP_FIN);
+  uint32_t l4_seq_len =
+      (uint32_t)s.payload_len + !!(s.flags & NET_TCP_SYN) + !!(s.flags & NET_TCP_FIN);
   uint64_t out_before = ifc->stats.tcp_segs_out;
   emu_fate fate;
   net_tcp_conn *c = conn_find(ifc, src, s.src_port, s.dst_port);
@@ -881,8 +893,7 @@ emu_fate net_tcp_input(net_iface *ifc, const uint8_t *ip_pkt, uint64_t now_ns) {
   }
   sweep(ifc);
   /* Accepted and replied to: the conversation went on because of it. */
-  if (fate == EMU_FATE_DELIVERED && ifc->stats.tcp_segs_out != out_before)
-    fate = EMU_FATE_ANSWERED;
+  if (fate == EMU_FATE_DELIVERED && ifc->stats.tcp_segs_out != out_before) fate = EMU_FATE_ANSWERED;
   return fate;
 }
 
@@ -897,8 +908,10 @@ static void on_rto(net_tcp_conn *c, uint64_t now_ns) {
   int persist = c->snd_wnd == 0 && can_send_data(c);
   if (!persist && ++c->backoffs > cfg->max_retries) {
     if (c->state != NET_TCP_SYN_SENT) {
-      net_tcp_repr fake = {.src_port = c->remote_port, .dst_port = c->local_port,
-                           .flags = NET_TCP_ACK, .ack = c->snd_nxt};
+      net_tcp_repr fake = {.src_port = c->remote_port,
+                           .dst_port = c->local_port,
+                           .flags = NET_TCP_ACK,
+                           .ack = c->snd_nxt};
       send_rst_for(c->ifc, c->remote_ip, &fake, 0, now_ns);
     }
     enter_closed(c, NET_TCP_CLOSED_TIMEOUT);
@@ -925,7 +938,7 @@ static void on_rto(net_tcp_conn *c, uint64_t now_ns) {
   c->in_recovery = 0;
   c->recover = c->snd_max;
   c->dupacks = 0;
-  c->rtt_timing = 0; /* Karn: no sample from a retransmitted segment */
+  c->rtt_timing = 0;       /* Karn: no sample from a retransmitted segment */
   c->snd_nxt = c->snd_una; /* go back and resend from the first hole */
   if (c->state == NET_TCP_SYN_SENT || c->state == NET_TCP_SYN_RECEIVED) c->snd_nxt = c->iss;
   tcp_output(c, now_ns);
@@ -1014,13 +1027,13 @@ void net_tcp_set_handler(net_tcp_conn *c, net_tcp_event_fn fn, void *ctx) {
 
 int net_tcp_send(net_tcp_conn *c, const uint8_t *data, size_t len, uint64_t now_ns) {
   switch (c->state) {
-  case NET_TCP_SYN_SENT:
-  case NET_TCP_SYN_RECEIVED:
-  case NET_TCP_ESTABLISHED:
-  case NET_TCP_CLOSE_WAIT:
-    break;
-  default:
-    return EMU_ESTATE;
+    case NET_TCP_SYN_SENT:
+    case NET_TCP_SYN_RECEIVED:
+    case NET_TCP_ESTABLISHED:
+    case NET_TCP_CLOSE_WAIT:
+      break;
+    default:
+      return EMU_ESTATE;
   }
   if (c->fin_queued) return EMU_ESTATE;
   size_t room = c->scap - c->slen;
@@ -1073,20 +1086,20 @@ size_t net_tcp_send_space(const net_tcp_conn *c) { return c->scap - c->slen; }
 
 int net_tcp_close(net_tcp_conn *c, uint64_t now_ns) {
   switch (c->state) {
-  case NET_TCP_SYN_SENT:
-    enter_closed(c, NET_TCP_CLOSED_ABORTED);
-    c->events = 0;
-    return 0;
-  case NET_TCP_SYN_RECEIVED:
-  case NET_TCP_ESTABLISHED:
-  case NET_TCP_CLOSE_WAIT:
-    if (c->fin_queued) return EMU_ESTATE;
-    c->fin_queued = 1;
-    c->fin_seq = c->sbuf_seq + (uint32_t)c->slen;
-    tcp_output(c, now_ns);
-    return 0;
-  default:
-    return EMU_ESTATE;
+    case NET_TCP_SYN_SENT:
+      enter_closed(c, NET_TCP_CLOSED_ABORTED);
+      c->events = 0;
+      return 0;
+    case NET_TCP_SYN_RECEIVED:
+    case NET_TCP_ESTABLISHED:
+    case NET_TCP_CLOSE_WAIT:
+      if (c->fin_queued) return EMU_ESTATE;
+      c->fin_queued = 1;
+      c->fin_seq = c->sbuf_seq + (uint32_t)c->slen;
+      tcp_output(c, now_ns);
+      return 0;
+    default:
+      return EMU_ESTATE;
   }
 }
 
@@ -1094,8 +1107,10 @@ void net_tcp_abort(net_tcp_conn *c, uint64_t now_ns) {
   if (c->state == NET_TCP_CLOSED) return;
   if (c->state != NET_TCP_SYN_SENT) {
     /* §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST> */
-    net_tcp_repr fake = {.src_port = c->remote_port, .dst_port = c->local_port,
-                         .flags = NET_TCP_ACK, .ack = c->snd_nxt};
+    net_tcp_repr fake = {.src_port = c->remote_port,
+                         .dst_port = c->local_port,
+                         .flags = NET_TCP_ACK,
+                         .ack = c->snd_nxt};
     send_rst_for(c->ifc, c->remote_ip, &fake, 0, now_ns);
   }
   enter_closed(c, NET_TCP_CLOSED_ABORTED);

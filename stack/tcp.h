@@ -58,25 +58,25 @@ static inline int net_tcp_seq_ge(uint32_t a, uint32_t b) { return (int32_t)(a - 
 
 /* ---- configuration ------------------------------------------------------------- */
 
-#define NET_TCP_MAX_LISTENERS 8
-#define NET_TCP_OOO_RANGES 8
-#define NET_TCP_DEFAULT_MSS 536 /* RFC 9293 §3.7.1: assumed when no MSS option */
+#define NET_TCP_MAX_LISTENERS   8
+#define NET_TCP_OOO_RANGES      8
+#define NET_TCP_DEFAULT_MSS     536 /* RFC 9293 §3.7.1: assumed when no MSS option */
 #define NET_TCP_EPHEMERAL_FIRST 49152
 
 typedef struct net_tcp_config {
-  uint64_t seed;          /* seeds the ISS draws */
-  int fixed_iss;          /* tests: when set, every connection's ISS is iss */
+  uint64_t seed; /* seeds the ISS draws */
+  int fixed_iss; /* tests: when set, every connection's ISS is iss */
   uint32_t iss;
-  uint16_t mss;           /* MSS we advertise and send at most; 1..1460 */
-  uint32_t snd_buf;       /* bytes of send buffer per connection, >= 1 */
-  uint32_t rcv_buf;       /* bytes of receive buffer; the window is min(free, 65535) */
+  uint16_t mss;            /* MSS we advertise and send at most; 1..1460 */
+  uint32_t snd_buf;        /* bytes of send buffer per connection, >= 1 */
+  uint32_t rcv_buf;        /* bytes of receive buffer; the window is min(free, 65535) */
   uint64_t rto_initial_ns; /* before any RTT sample (RFC 6298 §2.1: 1 s) */
-  uint64_t rto_min_ns;    /* RFC 6298 §2.4 says 1 s; Linux uses 200 ms */
-  uint64_t rto_max_ns;    /* RFC 6298 §2.5: at least 60 s */
-  uint64_t time_wait_ns;  /* 2*MSL (RFC 9293 §3.4.2 suggests MSL = 2 min; simulations
+  uint64_t rto_min_ns;     /* RFC 6298 §2.4 says 1 s; Linux uses 200 ms */
+  uint64_t rto_max_ns;     /* RFC 6298 §2.5: at least 60 s */
+  uint64_t time_wait_ns;   /* 2*MSL (RFC 9293 §3.4.2 suggests MSL = 2 min; simulations
                            * shorten it) */
-  unsigned max_retries;   /* consecutive timeouts before the connection is dropped */
-  unsigned max_conns;     /* connections in any state, listeners excluded */
+  unsigned max_retries;    /* consecutive timeouts before the connection is dropped */
+  unsigned max_conns;      /* connections in any state, listeners excluded */
 } net_tcp_config;
 
 /* seed 0, random ISS, MSS 1460, 64 KiB buffers, RTO 1 s initial / 200 ms
@@ -122,17 +122,16 @@ enum {
   NET_TCP_EV_CLOSED = 16,     /* the connection is CLOSED: see net_tcp_info.close_reason */
 };
 
-typedef void (*net_tcp_event_fn)(void *ctx, net_tcp_conn *c, unsigned events,
-                                 uint64_t now_ns);
+typedef void (*net_tcp_event_fn)(void *ctx, net_tcp_conn *c, unsigned events, uint64_t now_ns);
 
 typedef struct net_tcp_conn_stats {
   uint64_t segs_in, segs_out, bytes_in, bytes_out; /* bytes: payload, first copies only */
-  uint64_t retransmits;      /* segments sent again, for any reason */
-  uint64_t timeouts;         /* RTO expiries */
-  uint64_t fast_retransmits; /* third duplicate ACKs acted on */
-  uint64_t dup_acks;         /* duplicate ACKs received (RFC 5681 §2) */
-  uint64_t ooo_segments;     /* segments buffered out of order */
-  uint64_t rejected;         /* segments not acceptable (answered with ACK/RST or dropped) */
+  uint64_t retransmits;                            /* segments sent again, for any reason */
+  uint64_t timeouts;                               /* RTO expiries */
+  uint64_t fast_retransmits;                       /* third duplicate ACKs acted on */
+  uint64_t dup_acks;                               /* duplicate ACKs received (RFC 5681 §2) */
+  uint64_t ooo_segments;                           /* segments buffered out of order */
+  uint64_t rejected; /* segments not acceptable (answered with ACK/RST or dropped) */
 } net_tcp_conn_stats;
 
 typedef struct net_tcp_info {
@@ -142,10 +141,10 @@ typedef struct net_tcp_info {
   uint16_t local_port, remote_port;
   uint32_t iss, irs, snd_una, snd_nxt, rcv_nxt;
   uint32_t snd_wnd, rcv_wnd, cwnd, ssthresh;
-  uint16_t snd_mss;       /* what we send: min(peer's MSS, ours) */
+  uint16_t snd_mss;                    /* what we send: min(peer's MSS, ours) */
   uint64_t srtt_ns, rttvar_ns, rto_ns; /* srtt/rttvar 0 before the first sample */
-  size_t send_queued;     /* bytes in the send buffer (unacknowledged or unsent) */
-  size_t recv_ready;      /* bytes net_tcp_recv() can return now */
+  size_t send_queued;                  /* bytes in the send buffer (unacknowledged or unsent) */
+  size_t recv_ready;                   /* bytes net_tcp_recv() can return now */
   net_tcp_conn_stats stats;
 } net_tcp_info;
 

@@ -66,8 +66,8 @@ int net_udp_sendto(net_udp_sock *sock, uint32_t dst_ip, uint16_t dst_port, const
   net_iface *ifc = sock->ifc;
   size_t cap;
   uint8_t *buf = net_iface_l4_buf(ifc, &cap);
-  net_udp_repr r = {.src_port = sock->port, .dst_port = dst_port, .payload = data,
-                    .payload_len = len};
+  net_udp_repr r = {
+      .src_port = sock->port, .dst_port = dst_port, .payload = data, .payload_len = len};
   int n = net_udp_emit(&r, ifc->cfg.ip, dst_ip, buf, cap);
   if (n < 0) return n;
   int err = net_iface_ip_send(ifc, dst_ip, NET_IP_PROTO_UDP, (size_t)n, now_ns);

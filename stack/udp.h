@@ -30,9 +30,8 @@ typedef struct net_udp_sock net_udp_sock;
 /* Called with a datagram for the socket, valid only during the call. Returns
  * its fate: DELIVERED when consumed, ANSWERED when the handler replied. The
  * handler may send on any socket of the iface. */
-typedef emu_fate (*net_udp_rx_fn)(void *ctx, net_udp_sock *sock, uint32_t src_ip,
-                                  uint16_t src_port, const uint8_t *data, size_t len,
-                                  uint64_t now_ns);
+typedef emu_fate (*net_udp_rx_fn)(void *ctx, net_udp_sock *sock, uint32_t src_ip, uint16_t src_port,
+                                  const uint8_t *data, size_t len, uint64_t now_ns);
 
 typedef struct net_udp_dgram {
   uint32_t src_ip;
@@ -43,8 +42,8 @@ typedef struct net_udp_dgram {
 
 /* Fields are private: use the functions. */
 struct net_udp_sock {
-  net_iface *ifc;      /* NULL when unbound */
-  net_udp_sock *next;  /* the iface's list of bound sockets */
+  net_iface *ifc;     /* NULL when unbound */
+  net_udp_sock *next; /* the iface's list of bound sockets */
   uint16_t port;
   net_udp_rx_fn on_rx;
   void *rx_ctx;

@@ -75,9 +75,8 @@ int net_arp_check(const uint8_t *pkt, size_t len) {
   if (len < NET_ARP_LEN) return EMU_EFORMAT;
   /* RFC 826 "Packet format": the address lengths are carried in the packet so
    * that other link and protocol types fit; we only parse the 6/4 layout. */
-  if (net_arp_htype(pkt) != NET_ARP_HTYPE_ETHERNET ||
-      net_arp_ptype(pkt) != NET_ETHERTYPE_IPV4 || net_arp_hlen(pkt) != NET_MAC_LEN ||
-      net_arp_plen(pkt) != 4)
+  if (net_arp_htype(pkt) != NET_ARP_HTYPE_ETHERNET || net_arp_ptype(pkt) != NET_ETHERTYPE_IPV4 ||
+      net_arp_hlen(pkt) != NET_MAC_LEN || net_arp_plen(pkt) != 4)
     return EMU_ENOTSUP;
   return 0;
 }

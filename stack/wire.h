@@ -70,7 +70,7 @@ static inline int net_mac_is_group(const uint8_t *mac) { return mac[0] & 1; }
 
 #define NET_ETH_HEADER_LEN 14
 #define NET_ETHERTYPE_IPV4 0x0800
-#define NET_ETHERTYPE_ARP 0x0806
+#define NET_ETHERTYPE_ARP  0x0806
 #define NET_ETHERTYPE_VLAN 0x8100
 #define NET_ETHERTYPE_IPV6 0x86dd
 
@@ -81,9 +81,7 @@ int net_eth_check(const uint8_t *frame, size_t len);
 
 static inline const uint8_t *net_eth_dst(const uint8_t *frame) { return frame; }
 static inline const uint8_t *net_eth_src(const uint8_t *frame) { return frame + 6; }
-static inline uint16_t net_eth_ethertype(const uint8_t *frame) {
-  return net_get_be16(frame + 12);
-}
+static inline uint16_t net_eth_ethertype(const uint8_t *frame) { return net_get_be16(frame + 12); }
 static inline const uint8_t *net_eth_payload(const uint8_t *frame) {
   return frame + NET_ETH_HEADER_LEN;
 }
@@ -102,10 +100,10 @@ int net_eth_emit(const net_eth_repr *r, uint8_t *buf, size_t cap);
 
 /* ---- ARP for Ethernet and IPv4 (RFC 826) ---------------------------------- */
 
-#define NET_ARP_LEN 28
+#define NET_ARP_LEN            28
 #define NET_ARP_HTYPE_ETHERNET 1
-#define NET_ARP_OPER_REQUEST 1
-#define NET_ARP_OPER_REPLY 2
+#define NET_ARP_OPER_REQUEST   1
+#define NET_ARP_OPER_REPLY     2
 
 /* 0 when pkt holds 28 bytes of ARP for Ethernet (htype 1, hlen 6) and IPv4
  * (ptype 0x0800, plen 4); EMU_EFORMAT when shorter; EMU_ENOTSUP for another
@@ -124,11 +122,11 @@ static inline const uint8_t *net_arp_tha(const uint8_t *pkt) { return pkt + 18; 
 static inline uint32_t net_arp_tpa(const uint8_t *pkt) { return net_get_be32(pkt + 24); }
 
 typedef struct net_arp_repr {
-  uint16_t oper;              /* NET_ARP_OPER_REQUEST or _REPLY */
-  uint8_t sha[NET_MAC_LEN];   /* sender hardware address */
-  uint32_t spa;               /* sender protocol (IPv4) address */
-  uint8_t tha[NET_MAC_LEN];   /* target hardware address (zero in a request) */
-  uint32_t tpa;               /* target protocol address */
+  uint16_t oper;            /* NET_ARP_OPER_REQUEST or _REPLY */
+  uint8_t sha[NET_MAC_LEN]; /* sender hardware address */
+  uint32_t spa;             /* sender protocol (IPv4) address */
+  uint8_t tha[NET_MAC_LEN]; /* target hardware address (zero in a request) */
+  uint32_t tpa;             /* target protocol address */
 } net_arp_repr;
 
 /* Checks pkt (as net_arp_check) and fills *out. */
@@ -139,11 +137,11 @@ int net_arp_emit(const net_arp_repr *r, uint8_t *buf, size_t cap);
 /* ---- IPv4 (RFC 791) ---------------------------------------------------------- */
 
 #define NET_IPV4_HEADER_LEN 20 /* without options */
-#define NET_IPV4_MAX_LEN 65535
-#define NET_IP_PROTO_ICMP 1
-#define NET_IP_PROTO_TCP 6
-#define NET_IP_PROTO_UDP 17
-#define NET_IPV4_BROADCAST 0xffffffffu
+#define NET_IPV4_MAX_LEN    65535
+#define NET_IP_PROTO_ICMP   1
+#define NET_IP_PROTO_TCP    6
+#define NET_IP_PROTO_UDP    17
+#define NET_IPV4_BROADCAST  0xffffffffu
 
 /* 0 when pkt holds a consistent IPv4 header: at least 20 bytes, version 4,
  * IHL >= 5 with the whole header inside the buffer, and a total length that
@@ -158,9 +156,7 @@ int net_ipv4_checksum_ok(const uint8_t *pkt);
 
 static inline uint8_t net_ipv4_version(const uint8_t *pkt) { return pkt[0] >> 4; }
 /* Header length in bytes (IHL * 4). */
-static inline size_t net_ipv4_header_len(const uint8_t *pkt) {
-  return (size_t)(pkt[0] & 0x0f) * 4;
-}
+static inline size_t net_ipv4_header_len(const uint8_t *pkt) { return (size_t)(pkt[0] & 0x0f) * 4; }
 static inline uint8_t net_ipv4_tos(const uint8_t *pkt) { return pkt[1]; }
 static inline uint16_t net_ipv4_total_len(const uint8_t *pkt) { return net_get_be16(pkt + 2); }
 static inline uint16_t net_ipv4_ident(const uint8_t *pkt) { return net_get_be16(pkt + 4); }
@@ -197,8 +193,8 @@ typedef struct net_ipv4_repr {
   uint8_t tos;
   uint16_t ident;
   uint8_t dont_frag, more_frags;
-  uint32_t frag_offset;  /* bytes; a multiple of 8 */
-  size_t payload_len;    /* total length minus header length */
+  uint32_t frag_offset; /* bytes; a multiple of 8 */
+  size_t payload_len;   /* total length minus header length */
 } net_ipv4_repr;
 
 /* Checks pkt (as net_ipv4_check) and fills *out. Options are skipped, the
@@ -213,13 +209,13 @@ int net_ipv4_emit(const net_ipv4_repr *r, uint8_t *buf, size_t cap);
 
 /* ---- ICMP for IPv4 (RFC 792) ------------------------------------------------ */
 
-#define NET_ICMP_HEADER_LEN 8
-#define NET_ICMP_ECHO_REPLY 0
+#define NET_ICMP_HEADER_LEN       8
+#define NET_ICMP_ECHO_REPLY       0
 #define NET_ICMP_DEST_UNREACHABLE 3
-#define NET_ICMP_SOURCE_QUENCH 4
-#define NET_ICMP_REDIRECT 5
-#define NET_ICMP_ECHO_REQUEST 8
-#define NET_ICMP_TIME_EXCEEDED 11
+#define NET_ICMP_SOURCE_QUENCH    4
+#define NET_ICMP_REDIRECT         5
+#define NET_ICMP_ECHO_REQUEST     8
+#define NET_ICMP_TIME_EXCEEDED    11
 
 /* 0 when msg holds at least the 8-byte ICMP header; EMU_EFORMAT otherwise.
  * len must be the message length from the IP layer (not including padding):
@@ -234,15 +230,9 @@ static inline uint8_t net_icmp_type(const uint8_t *msg) { return msg[0]; }
 static inline uint8_t net_icmp_code(const uint8_t *msg) { return msg[1]; }
 static inline uint16_t net_icmp_checksum(const uint8_t *msg) { return net_get_be16(msg + 2); }
 /* Identifier and sequence number of an echo or echo reply (RFC 792 p.14). */
-static inline uint16_t net_icmp_echo_ident(const uint8_t *msg) {
-  return net_get_be16(msg + 4);
-}
-static inline uint16_t net_icmp_echo_seq(const uint8_t *msg) {
-  return net_get_be16(msg + 6);
-}
-static inline const uint8_t *net_icmp_data(const uint8_t *msg) {
-  return msg + NET_ICMP_HEADER_LEN;
-}
+static inline uint16_t net_icmp_echo_ident(const uint8_t *msg) { return net_get_be16(msg + 4); }
+static inline uint16_t net_icmp_echo_seq(const uint8_t *msg) { return net_get_be16(msg + 6); }
+static inline const uint8_t *net_icmp_data(const uint8_t *msg) { return msg + NET_ICMP_HEADER_LEN; }
 
 typedef struct net_icmp_repr {
   uint8_t type, code;
@@ -302,21 +292,20 @@ int net_udp_parse(const uint8_t *dgram, size_t len, net_udp_repr *out);
  * checksum over the pseudo-header of src_ip/dst_ip; a computed 0 is sent as
  * 0xffff (RFC 768). Returns 8 + payload_len, EMU_ENOSPC, or EMU_EINVAL when
  * the datagram would exceed 65535 bytes. */
-int net_udp_emit(const net_udp_repr *r, uint32_t src_ip, uint32_t dst_ip, uint8_t *buf,
-                 size_t cap);
+int net_udp_emit(const net_udp_repr *r, uint32_t src_ip, uint32_t dst_ip, uint8_t *buf, size_t cap);
 
 /* ---- TCP (RFC 9293) ------------------------------------------------------------ */
 
 #define NET_TCP_HEADER_LEN 20 /* without options */
-#define NET_TCP_FIN 0x01
-#define NET_TCP_SYN 0x02
-#define NET_TCP_RST 0x04
-#define NET_TCP_PSH 0x08
-#define NET_TCP_ACK 0x10
-#define NET_TCP_URG 0x20
-#define NET_TCP_OPT_END 0
-#define NET_TCP_OPT_NOP 1
-#define NET_TCP_OPT_MSS 2
+#define NET_TCP_FIN        0x01
+#define NET_TCP_SYN        0x02
+#define NET_TCP_RST        0x04
+#define NET_TCP_PSH        0x08
+#define NET_TCP_ACK        0x10
+#define NET_TCP_URG        0x20
+#define NET_TCP_OPT_END    0
+#define NET_TCP_OPT_NOP    1
+#define NET_TCP_OPT_MSS    2
 
 /* 0 when seg (len bytes: the IPv4 payload) holds a header whose Data Offset
  * is at least 5 and lies inside len, and whose options are well formed (each
@@ -337,14 +326,12 @@ static inline uint8_t net_tcp_flags(const uint8_t *s) { return s[13] & 0x3f; }
 static inline uint16_t net_tcp_window(const uint8_t *s) { return net_get_be16(s + 14); }
 static inline uint16_t net_tcp_checksum(const uint8_t *s) { return net_get_be16(s + 16); }
 static inline uint16_t net_tcp_urgent(const uint8_t *s) { return net_get_be16(s + 18); }
-static inline const uint8_t *net_tcp_payload(const uint8_t *s) {
-  return s + net_tcp_header_len(s);
-}
+static inline const uint8_t *net_tcp_payload(const uint8_t *s) { return s + net_tcp_header_len(s); }
 
 typedef struct net_tcp_repr {
   uint16_t src_port, dst_port;
   uint32_t seq, ack;
-  uint8_t flags;          /* NET_TCP_* bits */
+  uint8_t flags; /* NET_TCP_* bits */
   uint16_t window;
   uint16_t mss;           /* the MSS option's value; 0 when absent (and not sent) */
   const uint8_t *payload; /* borrowed */
@@ -358,8 +345,7 @@ int net_tcp_parse(const uint8_t *seg, size_t len, net_tcp_repr *out);
  * else 20) and the payload (r->payload may already sit at buf + header
  * length), checksum filled in over the pseudo-header of src_ip/dst_ip.
  * Returns the segment length, EMU_ENOSPC, or EMU_EINVAL past 65535 bytes. */
-int net_tcp_emit(const net_tcp_repr *r, uint32_t src_ip, uint32_t dst_ip, uint8_t *buf,
-                 size_t cap);
+int net_tcp_emit(const net_tcp_repr *r, uint32_t src_ip, uint32_t dst_ip, uint8_t *buf, size_t cap);
 /* The header length net_tcp_emit() will use for r: 24 with MSS, else 20. */
 static inline size_t net_tcp_emit_header_len(const net_tcp_repr *r) {
   return r->mss ? NET_TCP_HEADER_LEN + 4 : NET_TCP_HEADER_LEN;

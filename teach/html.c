@@ -7,14 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "teach/teach.h"
 #include "emu/err.h"
+#include "teach/teach.h"
 #include "virtio/vbug.h"
 
-#define HTML_COLS 600          /* timeline columns: the occupancy is downsampled to these */
-#define HTML_W 1100            /* drawing width in SVG units */
-#define HTML_X0 60             /* left margin for the axis labels */
-#define HTML_GAP_NS 1000000ull /* idle gaps longer than this are drawn this wide */
+#define HTML_COLS          600        /* timeline columns: the occupancy is downsampled to these */
+#define HTML_W             1100       /* drawing width in SVG units */
+#define HTML_X0            60         /* left margin for the axis labels */
+#define HTML_GAP_NS        1000000ull /* idle gaps longer than this are drawn this wide */
 #define HTML_MAX_GAP_LINES 40
 
 static const char *const html_owner_colour[TEACH_OWN_COUNT] = {"#d9d9d9", "#3b82c4", "#8e44ad",
@@ -37,11 +37,20 @@ static void html_json_str(FILE *out, const char *s) {
 static void html_text(FILE *out, const char *s) {
   for (const char *p = s ? s : ""; *p; p++) {
     switch (*p) {
-      case '&': fputs("&amp;", out); break;
-      case '<': fputs("&lt;", out); break;
-      case '>': fputs("&gt;", out); break;
-      case '"': fputs("&quot;", out); break;
-      default: fputc(*p, out);
+      case '&':
+        fputs("&amp;", out);
+        break;
+      case '<':
+        fputs("&lt;", out);
+        break;
+      case '>':
+        fputs("&gt;", out);
+        break;
+      case '"':
+        fputs("&quot;", out);
+        break;
+      default:
+        fputc(*p, out);
     }
   }
 }
@@ -108,8 +117,10 @@ static double html_x(const html_axis *a, uint64_t t) {
  * bottom, then device, avail, lost, and free filling the rest). */
 static void html_band(FILE *out, const html_axis *a, int q, uint16_t size, double y0, double h,
                       const char *label) {
-  fprintf(out, "<g class=\"band\"><rect x=\"%d\" y=\"%.0f\" width=\"%d\" height=\"%.0f\" fill=\"%s\"/>\n",
-          HTML_X0, y0, HTML_W - HTML_X0 - 10, h, html_owner_colour[TEACH_OWN_FREE]);
+  fprintf(
+      out,
+      "<g class=\"band\"><rect x=\"%d\" y=\"%.0f\" width=\"%d\" height=\"%.0f\" fill=\"%s\"/>\n",
+      HTML_X0, y0, HTML_W - HTML_X0 - 10, h, html_owner_colour[TEACH_OWN_FREE]);
   fprintf(out, "<text x=\"4\" y=\"%.0f\" class=\"lbl\">%s</text>\n", y0 + h / 2, label);
   if (!a->n || !size) {
     fputs("</g>\n", out);
@@ -167,10 +178,11 @@ static void html_drops(FILE *out, const html_axis *a, const teach_rec *r, double
     double x = html_x(a, m[i].t_ns);
     unsigned hue = (m[i].fate * 37u) % 50u; /* reds to oranges: drops stand out from the bands */
     html_time(tbuf, sizeof tbuf, m[i].t_ns);
-    fprintf(out,
-            "<path class=\"drop\" d=\"M%.1f %.0fl-4 -8h8z\" fill=\"hsl(%u,70%%,45%%)\"><title>frame "
-            "%" PRId64 ": %s at %s</title></path>\n",
-            x, y, hue, m[i].frame + 1, emu_fate_name((emu_fate)m[i].fate), tbuf);
+    fprintf(
+        out,
+        "<path class=\"drop\" d=\"M%.1f %.0fl-4 -8h8z\" fill=\"hsl(%u,70%%,45%%)\"><title>frame "
+        "%" PRId64 ": %s at %s</title></path>\n",
+        x, y, hue, m[i].frame + 1, emu_fate_name((emu_fate)m[i].fate), tbuf);
   }
   m = teach_rec_marks(r, TEACH_MARK_VIOLATION, &n, &total);
   for (size_t i = 0; i < n; i++) {
@@ -205,8 +217,7 @@ static void html_ring_json(FILE *out, const teach_ring *g, const teach_ring *pre
   static const teach_ring zero;
   if (!prev || prev->size != g->size) prev = &zero;
   int have = prev->size == g->size && prev->desc;
-  fprintf(out,
-          "{\"n\":%u,\"h\":[%u,%u,%u,%u,%u,%u,%u,%u,%u,%u,%u],\"c\":[%u,%u,%u,%u,%u]", g->size,
+  fprintf(out, "{\"n\":%u,\"h\":[%u,%u,%u,%u,%u,%u,%u,%u,%u,%u,%u],\"c\":[%u,%u,%u,%u,%u]", g->size,
           g->avail_flags, g->avail_idx, g->used_event, g->used_flags, g->used_idx, g->avail_event,
           g->drv_avail_shadow, g->drv_last_used, g->drv_num_free, g->dev_last_avail,
           g->dev_used_shadow, g->count[0], g->count[1], g->count[2], g->count[3], g->count[4]);
@@ -246,8 +257,8 @@ static void html_ring_json(FILE *out, const teach_ring *g, const teach_ring *pre
 }
 
 static const char *const html_kind_names[TEACH_K_COUNT] = {
-    "status", "post", "publish", "dev_take", "dev_push", "dev_publish",
-    "irq",    "consume", "drop", "violation", "fast"};
+    "status", "post",    "publish", "dev_take",  "dev_push", "dev_publish",
+    "irq",    "consume", "drop",    "violation", "fast"};
 
 static const char html_style[] =
     "body{font:14px/1.4 system-ui,sans-serif;margin:16px;color:#222;background:#fff}"
@@ -274,7 +285,8 @@ static const char html_script[] =
     "(function(){\n"
     "var D=JSON.parse(document.getElementById('vnetsim-data').textContent);\n"
     "var S=D.steps,last={},full=[];\n"
-    "S.forEach(function(s){var f={};['rx','tx'].forEach(function(q){var r=s.rings[q];if(!r)return;\n"
+    "S.forEach(function(s){var f={};['rx','tx'].forEach(function(q){var "
+    "r=s.rings[q];if(!r)return;\n"
     " var p=last[q]&&last[q].n==r.n?last[q]:{n:r.n,d:[],a:[],u:[],o:[]},g={n:r.n,h:r.h,c:r.c,\n"
     " d:p.d.slice(),a:p.a.slice(),u:p.u.slice(),o:p.o.slice()};\n"
     " for(var i=0;i<r.n;i++){if(!g.d[i])g.d[i]=[0,0,0,0];if(g.a[i]==null)g.a[i]=0;\n"
@@ -289,16 +301,21 @@ static const char html_script[] =
     " q=s.q||'rx',g=full[cur][q],pv=cur>0?full[cur-1][q]:null,h='';\n"
     " h+='<div>step '+(cur+1)+' of '+S.length+' kept (run step '+(s.i+1)+' of '+D.steps_total+\n"
     "  '), t = '+(s.t/1000).toFixed(3)+' us, '+q+' queue</div>';\n"
-    " if(s.wrong)h+='<div class=\"wrong\">'+(s.wrong==1?'Here it goes wrong':'A consequence')+'</div>';\n"
+    " if(s.wrong)h+='<div class=\"wrong\">'+(s.wrong==1?'Here it goes wrong':'A "
+    "consequence')+'</div>';\n"
     " h+='<h2></h2><p class=\"txt\"></p>';\n"
     " if(g){var n=g.n,m=n-1,H=g.h,P=pv&&pv.n==n?pv:null,hc=function(k){return P&&P.h[k]!=H[k]};\n"
-    "  h+='<div class=\"rings\"><table><tr><th colspan=6>descriptor table</th></tr><tr><th>#</th>'+\n"
+    "  h+='<div class=\"rings\"><table><tr><th colspan=6>descriptor "
+    "table</th></tr><tr><th>#</th>'+\n"
     "   '<th>addr</th><th>len</th><th>flags</th><th>next</th><th>owner</th></tr>';\n"
     "  for(var k=0;k<n;k++){var d=g.d[k],pd=P?P.d[k]:d;h+='<tr><td>'+k+'</td>'+\n"
-    "   cell('0x'+d[0].toString(16),d[0]!=pd[0])+cell(d[1],d[1]!=pd[1])+cell(FL(d[2]),d[2]!=pd[2])+\n"
+    "   "
+    "cell('0x'+d[0].toString(16),d[0]!=pd[0])+cell(d[1],d[1]!=pd[1])+cell(FL(d[2]),d[2]!=pd[2])+\n"
     "   cell(d[3],d[3]!=pd[3])+cell(OWN[g.o[k]],P&&g.o[k]!=P.o[k],'o'+g.o[k])+'</tr>';}\n"
-    "  h+='</table><table><tr><th colspan=3>available ring</th></tr><tr><td colspan=3>flags '+H[0]+\n"
-    "   ' idx '+(hc(1)?'<b class=ch>'+H[1]+'</b>':H[1])+' used_event '+H[2]+'</td></tr><tr><th>slot</th>'+\n"
+    "  h+='</table><table><tr><th colspan=3>available ring</th></tr><tr><td colspan=3>flags "
+    "'+H[0]+\n"
+    "   ' idx '+(hc(1)?'<b class=ch>'+H[1]+'</b>':H[1])+' used_event "
+    "'+H[2]+'</td></tr><tr><th>slot</th>'+\n"
     "   '<th>head</th><th></th></tr>';\n"
     "  for(k=0;k<n;k++){var live=((k-H[9])&m)<Math.min(n,(H[6]-H[9])&0xffff);\n"
     "   h+='<tr><td>'+k+'</td>'+cell(g.a[k],P&&g.a[k]!=P.a[k],live?'':'stale')+'<td>'+\n"
@@ -306,14 +323,18 @@ static const char html_script[] =
     "  h+='</table><table><tr><th colspan=4>used ring</th></tr><tr><td colspan=4>flags '+H[3]+\n"
     "   ' idx '+(hc(4)?'<b class=ch>'+H[4]+'</b>':H[4])+' avail_event '+H[5]+'</td></tr><tr>'+\n"
     "   '<th>slot</th><th>id</th><th>len</th><th></th></tr>';\n"
-    "  for(k=0;k<n;k++){var u=g.u[k],pu=P?P.u[k]:u,lv=((k-H[7])&m)<Math.min(n,(H[10]-H[7])&0xffff);\n"
+    "  for(k=0;k<n;k++){var "
+    "u=g.u[k],pu=P?P.u[k]:u,lv=((k-H[7])&m)<Math.min(n,(H[10]-H[7])&0xffff);\n"
     "   h+='<tr><td>'+k+'</td>'+cell(u[0],u[0]!=pu[0],lv?'':'stale')+cell(u[1],u[1]!=pu[1],\n"
     "   lv?'':'stale')+'<td>'+((k==(H[7]&m)?'&larr;drv ':'')+(k==(H[10]&m)?'&larr;dev':''))+\n"
     "   '</td></tr>';}\n"
-    "  h+='</table></div><div class=\"note\">driver: avail_idx_shadow '+H[6]+', last_used_idx '+H[7]+\n"
+    "  h+='</table></div><div class=\"note\">driver: avail_idx_shadow '+H[6]+', last_used_idx "
+    "'+H[7]+\n"
     "   ', free '+H[8]+'; device: last_avail_idx '+H[9]+', used_idx_shadow '+H[10]+'; owners: '+\n"
     "   g.c.map(function(v,j){return v+' '+OWN[j]}).join(', ')+'</div>';}\n"
-    " var el=document.getElementById('step');el.innerHTML=h;el.querySelector('h2').textContent=s.title;\n"
+    " var "
+    "el=document.getElementById('step');el.innerHTML=h;el.querySelector('h2').textContent=s.title;"
+    "\n"
     " el.querySelector('.txt').textContent=s.text;var c=document.getElementById('cursor');\n"
     " c.setAttribute('x1',s.x);c.setAttribute('x2',s.x);}\n"
     "document.getElementById('prev').onclick=function(){show(cur-1)};\n"
@@ -322,7 +343,8 @@ static const char html_script[] =
     " if(e.key=='ArrowRight')show(cur+1)});\n"
     "var svg=document.getElementById('timeline');svg.addEventListener('click',function(e){\n"
     " var b=svg.getBoundingClientRect(),x=(e.clientX-b.left)*svg.viewBox.baseVal.width/b.width,\n"
-    " best=0;S.forEach(function(s,i){if(Math.abs(s.x-x)<Math.abs(S[best].x-x))best=i});show(best)});\n"
+    " best=0;S.forEach(function(s,i){if(Math.abs(s.x-x)<Math.abs(S[best].x-x))best=i});show(best)})"
+    ";\n"
     "var m=/step=(\\d+)/.exec(location.hash);show(m?parseInt(m[1],10)-1:0);})();\n";
 
 int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *title,
@@ -343,7 +365,8 @@ int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *ti
   html_text(out, title);
   html_time(tbuf, sizeof tbuf, span);
   fprintf(out,
-          "</h1>\n<p class=\"sub\">vnetsim %s: seed %" PRIu64 ", queue size %u, bugs %s, %zu "
+          "</h1>\n<p class=\"sub\">vnetsim %s: seed %" PRIu64
+          ", queue size %u, bugs %s, %zu "
           "frames host&rarr;guest, %" PRIu64 " guest&rarr;host, %s of virtual time.</p>\n",
           source, s->cfg.seed, size_rx, bugs, s->fates.nframes, s->guest_frames, tbuf);
 
@@ -385,8 +408,8 @@ int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *ti
   size_t gap_lines = 0;
   for (size_t i = 1; i < npoints && a.gaps <= HTML_MAX_GAP_LINES; i++)
     if (points[i].t_ns - points[i - 1].t_ns > HTML_GAP_NS) {
-      double x = html_x(&a, points[i - 1].t_ns) + (html_x(&a, points[i].t_ns) -
-                                                   html_x(&a, points[i - 1].t_ns)) / 2;
+      double x = html_x(&a, points[i - 1].t_ns) +
+                 (html_x(&a, points[i].t_ns) - html_x(&a, points[i - 1].t_ns)) / 2;
       fprintf(out,
               "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"#999\" "
               "stroke-dasharray=\"2 4\"/>\n",
@@ -402,7 +425,10 @@ int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *ti
     html_time(tbuf, sizeof tbuf, t);
     fprintf(out, "<text class=\"axis\" x=\"%.0f\" y=\"%.0f\" text-anchor=\"%s\">%s</text>\n",
             HTML_X0 + (HTML_W - HTML_X0 - 10) * k / 4.0, height - 10,
-            k == 0 ? "start" : k == 4 ? "end" : "middle", tbuf);
+            k == 0   ? "start"
+            : k == 4 ? "end"
+                     : "middle",
+            tbuf);
   }
   fprintf(out,
           "<line id=\"cursor\" x1=\"0\" x2=\"0\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"#c00\" "
@@ -413,8 +439,9 @@ int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *ti
   int any_drop = 0;
   for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT; i++) {
     if (emu_fate_is_success((emu_fate)i) || !s->fates.counts[i]) continue;
-    fprintf(out, " <span><i class=\"sw\" style=\"background:hsl(%u,70%%,45%%)\"></i>%s %" PRIu64
-                 "</span>",
+    fprintf(out,
+            " <span><i class=\"sw\" style=\"background:hsl(%u,70%%,45%%)\"></i>%s %" PRIu64
+            "</span>",
             (unsigned)(i * 37) % 50u, emu_fate_name((emu_fate)i), s->fates.counts[i]);
     any_drop = 1;
   }
@@ -426,7 +453,8 @@ int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *ti
   fprintf(out,
           "<p class=\"note\">x: virtual time; %zu idle gap%s longer than 1 ms %s drawn 1 ms "
           "wide%s. The occupancy shows %zu of %zu recorded points (every %zu%s); marks: %zu of "
-          "%" PRIu64 " kicks, %zu of %" PRIu64 " interrupts. Click the timeline to see the "
+          "%" PRIu64 " kicks, %zu of %" PRIu64
+          " interrupts. Click the timeline to see the "
           "rings at that moment.</p>\n",
           a.gaps, a.gaps == 1 ? "" : "s", a.gaps == 1 ? "is" : "are",
           gap_lines ? " (dashed lines)" : "", npoints, (size_t)teach_rec_total_steps(r), pstride,
@@ -442,8 +470,9 @@ int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *ti
           teach_rec_step_stride(r) > 1 ? " (every one in a stride, to keep the page small)" : "");
 
   /* the data */
-  fprintf(out, "<script type=\"application/json\" id=\"vnetsim-data\">{\"format\":\"vnetsim-teach-1\","
-               "\"source\":");
+  fprintf(out,
+          "<script type=\"application/json\" id=\"vnetsim-data\">{\"format\":\"vnetsim-teach-1\","
+          "\"source\":");
   html_json_str(out, source);
   fputs(",\"title\":", out);
   html_json_str(out, title);
@@ -460,8 +489,10 @@ int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *ti
   const teach_ring *prev[2] = {NULL, NULL};
   for (size_t i = 0; i < nsteps; i++) {
     const teach_step *st = &steps[i];
-    fprintf(out, "%s{\"i\":%u,\"t\":%" PRIu64 ",\"x\":%.1f,\"q\":\"%s\",\"k\":\"%s\",\"wrong\":%d,"
-                 "\"title\":",
+    fprintf(out,
+            "%s{\"i\":%u,\"t\":%" PRIu64
+            ",\"x\":%.1f,\"q\":\"%s\",\"k\":\"%s\",\"wrong\":%d,"
+            "\"title\":",
             i ? ",\n" : "", st->index, st->t_ns, html_x(&a, st->t_ns),
             st->queue == (int)VNET_TXQ ? "tx" : "rx", html_kind_names[st->kind], st->wrong);
     html_json_str(out, st->title);

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "teach/teach.h"
 #include "emu/err.h"
+#include "teach/teach.h"
 #include "virtio/vbug.h"
 
 /* --- a growable string -------------------------------------------------- */
@@ -45,7 +45,8 @@ static void teach_str_add(teach_str *s, const char *fmt, ...) {
 }
 
 /* Appends to a step's malloc'd text. */
-static void teach_text_append(char **text, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void teach_text_append(char **text, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void teach_text_append(char **text, const char *fmt, ...) {
   teach_str s = {*text, *text ? strlen(*text) : 0, *text ? strlen(*text) + 1 : 0};
   va_list ap;
@@ -67,7 +68,7 @@ const char *teach_owner_name(teach_owner o) {
 /* What one side did to one queue within a step, in ring indices. */
 typedef struct teach_span {
   uint32_t n;
-  int64_t idx_first, idx_last;   /* free-running ring index */
+  int64_t idx_first, idx_last; /* free-running ring index */
   int64_t head_first, head_last;
   uint32_t len_last;
 } teach_span;
@@ -117,15 +118,15 @@ struct teach_rec {
   size_t nsteps, step_stride;
   teach_sampled points, marks[4];
   /* recorder's own knowledge of the rings */
-  uint8_t *held[2];       /* per head: popped by the device, not yet pushed */
+  uint8_t *held[2]; /* per head: popped by the device, not yet pushed */
   uint16_t held_size[2];
   uint16_t held_count[2];
   uint16_t avail_pub[2], used_pub[2]; /* last published indices, for "old -> new" */
   /* an RX head consumed and not yet offered again: the step that consumed it */
   int64_t *pending_repost;
   uint16_t pending_size;
-  int wrap_told[2][2];     /* [queue][avail, used] */
-  int wrap_explained;      /* the long explanation was given once */
+  int wrap_told[2][2]; /* [queue][avail, used] */
+  int wrap_explained;  /* the long explanation was given once */
   uint16_t lost_before[2];
   /* cursor values the emitting code has not stored yet when the event fires */
   int fix_q;
@@ -174,7 +175,8 @@ teach_rec *teach_rec_new(const teach_opts *opts) {
   }
   r->step_stride = 1;
   teach_sampled_init(&r->points, r->opts.max_points, sizeof(teach_point));
-  for (int i = 0; i < 4; i++) teach_sampled_init(&r->marks[i], r->opts.max_marks, sizeof(teach_mark));
+  for (int i = 0; i < 4; i++)
+    teach_sampled_init(&r->marks[i], r->opts.max_marks, sizeof(teach_mark));
   return r;
 }
 
@@ -272,8 +274,8 @@ static void teach_count(const teach_rec *r, int q, uint16_t count[TEACH_OWN_COUN
   count[TEACH_OWN_DEVICE] = r->held_size[q] == size ? r->held_count[q] : 0;
   count[TEACH_OWN_USED] = teach_window(g.drv_last_used, g.dev_used_shadow, size);
   count[TEACH_OWN_FREE] = g.drv_num_free;
-  int rest = (int)size - count[TEACH_OWN_AVAIL] - count[TEACH_OWN_DEVICE] -
-             count[TEACH_OWN_USED] - count[TEACH_OWN_FREE];
+  int rest = (int)size - count[TEACH_OWN_AVAIL] - count[TEACH_OWN_DEVICE] - count[TEACH_OWN_USED] -
+             count[TEACH_OWN_FREE];
   count[TEACH_OWN_LOST] = rest > 0 ? (uint16_t)rest : 0;
 }
 
@@ -368,8 +370,10 @@ static void teach_features(teach_str *t, uint64_t f) {
   static const struct {
     int bit;
     const char *name;
-  } names[] = {{VIRTIO_F_VERSION_1, "VERSION_1"},     {VIRTIO_NET_F_MAC, "MAC"},
-               {VIRTIO_NET_F_STATUS, "STATUS"},       {VIRTIO_F_EVENT_IDX, "EVENT_IDX"},
+  } names[] = {{VIRTIO_F_VERSION_1, "VERSION_1"},
+               {VIRTIO_NET_F_MAC, "MAC"},
+               {VIRTIO_NET_F_STATUS, "STATUS"},
+               {VIRTIO_F_EVENT_IDX, "EVENT_IDX"},
                {VIRTIO_F_INDIRECT_DESC, "INDIRECT_DESC"}};
   int any = 0;
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -421,17 +425,21 @@ static void teach_wrap(teach_rec *r, teach_str *t, int q, int used, const teach_
                 used ? "used" : "avail", i, i, size - 1u, i & (size - 1u));
   if (r->wrap_explained) return;
   r->wrap_explained = 1;
-  teach_str_add(t, " The indices are free-running 16-bit counters and only the slot is masked "
-                   "(§2.7.6, §2.7.8), so the same arithmetic carries on when a counter itself "
-                   "wraps from 65535 to 0; showing that would take 65536 buffers, so this "
-                   "walkthrough shows the slot wrap only.");
+  teach_str_add(t,
+                " The indices are free-running 16-bit counters and only the slot is masked "
+                "(§2.7.6, §2.7.8), so the same arithmetic carries on when a counter itself "
+                "wraps from 65535 to 0; showing that would take 65536 buffers, so this "
+                "walkthrough shows the slot wrap only.");
 }
 
 static const char *teach_fate_phrase(emu_fate f) {
   switch (f) {
-    case EMU_FATE_ANSWERED: return "answered it";
-    case EMU_FATE_DELIVERED: return "took it";
-    default: return NULL;
+    case EMU_FATE_ANSWERED:
+      return "answered it";
+    case EMU_FATE_DELIVERED:
+      return "took it";
+    default:
+      return NULL;
   }
 }
 
@@ -449,9 +457,10 @@ static void teach_explain(teach_rec *r, teach_step *st) {
       uint8_t b = f->status;
       if (b == 0) {
         snprintf(title, tcap, "Reset: the driver writes 0 to the device status");
-        teach_str_add(&t, "The status byte is where driver and device agree on how far "
-                          "initialisation got. Writing 0 resets the device: no features, no "
-                          "queues, nothing offered. §3.1.1 step 1, §2.1.");
+        teach_str_add(&t,
+                      "The status byte is where driver and device agree on how far "
+                      "initialisation got. Writing 0 resets the device: no features, no "
+                      "queues, nothing offered. §3.1.1 step 1, §2.1.");
       } else if (b == VIRTIO_STATUS_ACKNOWLEDGE) {
         snprintf(title, tcap, "Status ACKNOWLEDGE (1): the guest has noticed the device");
         teach_str_add(&t, "The guest found a virtio device and says so. §3.1.1 step 2.");
@@ -460,20 +469,23 @@ static void teach_explain(teach_rec *r, teach_step *st) {
         teach_str_add(&t, "A driver for network devices claimed it. §3.1.1 step 3.");
       } else if (!(b & VIRTIO_STATUS_DRIVER_OK) && (b & VIRTIO_STATUS_FEATURES_OK)) {
         snprintf(title, tcap, "Features negotiated; status FEATURES_OK (%u)", b);
-        teach_str_add(&t, "The driver read the device's feature bits, kept the ones it "
-                          "understands and wrote them back: ");
+        teach_str_add(&t,
+                      "The driver read the device's feature bits, kept the ones it "
+                      "understands and wrote them back: ");
         teach_features(&t, f->features);
-        teach_str_add(&t, ". FEATURES_OK asks the device to accept exactly these; a device "
-                          "that cannot would leave the bit clear. EVENT_IDX lets each side say "
-                          "at which index it wants the next notification (§2.7.7, §2.7.10). "
-                          "§3.1.1 steps 4-6, §2.2. Next the driver allocates each queue's "
-                          "descriptor table, available ring and used ring in guest memory and "
-                          "gives the device their addresses (§3.1.1 step 7, §2.7).");
+        teach_str_add(&t,
+                      ". FEATURES_OK asks the device to accept exactly these; a device "
+                      "that cannot would leave the bit clear. EVENT_IDX lets each side say "
+                      "at which index it wants the next notification (§2.7.7, §2.7.10). "
+                      "§3.1.1 steps 4-6, §2.2. Next the driver allocates each queue's "
+                      "descriptor table, available ring and used ring in guest memory and "
+                      "gives the device their addresses (§3.1.1 step 7, §2.7).");
       } else if (b & VIRTIO_STATUS_DRIVER_OK) {
         snprintf(title, tcap, "Status DRIVER_OK (%u): the device is live", b);
-        teach_str_add(&t, "Set-up is done and the device may use its queues. The RX buffers "
-                          "are written, but avail.idx is still %u, so the device does not see "
-                          "them yet. §3.1.1 step 8.",
+        teach_str_add(&t,
+                      "Set-up is done and the device may use its queues. The RX buffers "
+                      "are written, but avail.idx is still %u, so the device does not see "
+                      "them yet. §3.1.1 step 8.",
                       g->avail_idx);
       } else {
         snprintf(title, tcap, "Status %u", b);
@@ -485,37 +497,44 @@ static void teach_explain(teach_rec *r, teach_step *st) {
       const teach_span *sp = &f->post[q];
       if (q == (int)VNET_RXQ && f->reposts) {
         snprintf(title, tcap, "The driver re-posts RX buffer head %" PRId64, sp->head_last);
-        teach_str_add(&t, "Having read the frame out of it, the driver offers the same buffer "
-                          "again: descriptor %" PRId64 " keeps its address and length, and its "
-                          "index goes into avail ",
+        teach_str_add(&t,
+                      "Having read the frame out of it, the driver offers the same buffer "
+                      "again: descriptor %" PRId64
+                      " keeps its address and length, and its "
+                      "index goes into avail ",
                       sp->head_last);
         teach_slots(&t, sp, size);
         teach_str_add(&t, ". avail.idx has not moved yet. §2.7.13.1-2.");
       } else if (q == (int)VNET_RXQ) {
         snprintf(title, tcap, "The driver posts %u RX buffer%s", sp->n, sp->n == 1 ? "" : "s");
-        teach_str_add(&t, "For each buffer the driver takes a free descriptor, writes the "
-                          "buffer's address and length with flag W (device-writable), and puts "
-                          "the descriptor's index, its head, in the next available slot: ");
+        teach_str_add(&t,
+                      "For each buffer the driver takes a free descriptor, writes the "
+                      "buffer's address and length with flag W (device-writable), and puts "
+                      "the descriptor's index, its head, in the next available slot: ");
         teach_heads(&t, sp);
         teach_str_add(&t, " in ");
         teach_slots(&t, sp, size);
-        teach_str_add(&t, ". Each RX buffer holds the 12-byte virtio_net_hdr and a 1514-byte "
-                          "frame (§5.1.6.3). avail.idx is still %u: the device cannot see "
-                          "these yet. §2.7.13.1-2.",
+        teach_str_add(&t,
+                      ". Each RX buffer holds the 12-byte virtio_net_hdr and a 1514-byte "
+                      "frame (§5.1.6.3). avail.idx is still %u: the device cannot see "
+                      "these yet. §2.7.13.1-2.",
                       g->avail_idx);
       } else {
         snprintf(title, tcap, "The guest sends a frame: the driver fills a TX descriptor");
-        int indirect = sp->n && g->size && (g->desc[(uint16_t)sp->head_last & (size - 1)].flags &
-                                            VQ_DESC_F_INDIRECT);
+        int indirect = sp->n && g->size &&
+                       (g->desc[(uint16_t)sp->head_last & (size - 1)].flags & VQ_DESC_F_INDIRECT);
         if (indirect)
-          teach_str_add(&t, "The driver takes one descriptor, head %" PRId64 ", and points it "
-                            "(flag I, INDIRECT) at a two-entry table elsewhere in guest memory: "
-                            "the 12-byte header, then the frame, both device-readable. One "
-                            "descriptor per frame however many pieces it has (§2.7.5.3). ",
+          teach_str_add(&t,
+                        "The driver takes one descriptor, head %" PRId64
+                        ", and points it "
+                        "(flag I, INDIRECT) at a two-entry table elsewhere in guest memory: "
+                        "the 12-byte header, then the frame, both device-readable. One "
+                        "descriptor per frame however many pieces it has (§2.7.5.3). ",
                         sp->head_last);
         else
-          teach_str_add(&t, "The driver writes a chain for the header and the frame, both "
-                            "device-readable, starting at head %" PRId64 ". ",
+          teach_str_add(&t,
+                        "The driver writes a chain for the header and the frame, both "
+                        "device-readable, starting at head %" PRId64 ". ",
                         sp->head_last);
         teach_str_add(&t, "The head goes into avail ");
         teach_slots(&t, sp, size);
@@ -528,37 +547,45 @@ static void teach_explain(teach_rec *r, teach_step *st) {
       uint16_t old = f->avail_old[q], now = f->avail_new[q];
       if (f->avail_published[q]) {
         snprintf(title, tcap, "The driver publishes %s avail.idx = %u%s", teach_qname(q), now,
-                 f->kicks[q] ? " and kicks" : f->kicks_supp[q] ? "; no kick needed" : "");
-        teach_str_add(&t, "Storing avail.idx (%u -> %u) is what hands the new entries to the "
-                          "device; a write barrier before it makes sure the device sees the "
-                          "slots before the index that covers them (§2.7.13.3).",
+                 f->kicks[q]        ? " and kicks"
+                 : f->kicks_supp[q] ? "; no kick needed"
+                                    : "");
+        teach_str_add(&t,
+                      "Storing avail.idx (%u -> %u) is what hands the new entries to the "
+                      "device; a write barrier before it makes sure the device sees the "
+                      "slots before the index that covers them (§2.7.13.3).",
                       old, now);
       } else {
         snprintf(title, tcap, "The driver kicks the %s queue before publishing", teach_qname(q));
-        teach_str_add(&t, "The driver notified the device, but avail.idx in memory is still "
-                          "%u: a device that looks now finds nothing new and goes back to "
-                          "sleep. §2.7.13.4 says: update the index first, then notify.",
+        teach_str_add(&t,
+                      "The driver notified the device, but avail.idx in memory is still "
+                      "%u: a device that looks now finds nothing new and goes back to "
+                      "sleep. §2.7.13.4 says: update the index first, then notify.",
                       g->avail_idx);
         st->wrong = 1;
       }
       if (f->kicks[q] && event_idx && f->avail_published[q])
-        teach_str_add(&t, " With EVENT_IDX the driver notifies only when the new entries pass "
-                          "the device's avail_event = %u, that is when it lies in [%u, %u): it "
-                          "does, so the driver kicks (§2.7.10, §2.7.13.4).",
+        teach_str_add(&t,
+                      " With EVENT_IDX the driver notifies only when the new entries pass "
+                      "the device's avail_event = %u, that is when it lies in [%u, %u): it "
+                      "does, so the driver kicks (§2.7.10, §2.7.13.4).",
                       g->avail_event, old, now);
       else if (f->kicks[q] && f->avail_published[q])
-        teach_str_add(&t, " The device has not set NO_NOTIFY in used.flags, so the driver "
-                          "kicks (§2.7.10).");
+        teach_str_add(&t,
+                      " The device has not set NO_NOTIFY in used.flags, so the driver "
+                      "kicks (§2.7.10).");
       else if (f->kicks_supp[q] && event_idx)
-        teach_str_add(&t, " Event-idx suppression: avail_event = %u is not in [%u, %u). The "
-                          "device is still working through the ring and will read the new "
-                          "index by itself, so the driver does not kick (§2.7.10).",
+        teach_str_add(&t,
+                      " Event-idx suppression: avail_event = %u is not in [%u, %u). The "
+                      "device is still working through the ring and will read the new "
+                      "index by itself, so the driver does not kick (§2.7.10).",
                       g->avail_event, old, now);
       else if (f->kicks_supp[q])
         teach_str_add(&t, " The device set NO_NOTIFY in used.flags, so no kick (§2.7.10).");
       else if (f->avail_published[q]) {
-        teach_str_add(&t, " The driver made no notification decision at all: a device that "
-                          "went idle will never look at these entries (§2.7.13.4).");
+        teach_str_add(&t,
+                      " The driver made no notification decision at all: a device that "
+                      "went idle will never look at these entries (§2.7.13.4).");
         st->wrong = 1;
       }
       break;
@@ -579,29 +606,35 @@ static void teach_explain(teach_rec *r, teach_step *st) {
                  q == (int)VNET_TXQ ? "TX chains" : "RX buffers");
       }
       if (sp->n) {
-        teach_str_add(&t, "The device reads avail.idx = %u, which is ahead of its "
-                          "last_avail_idx, and takes ",
+        teach_str_add(&t,
+                      "The device reads avail.idx = %u, which is ahead of its "
+                      "last_avail_idx, and takes ",
                       g->avail_idx);
         teach_heads(&t, sp);
         teach_str_add(&t, " from avail ");
         teach_slots(&t, sp, size);
-        teach_str_add(&t, "; its last_avail_idx is now %u (§2.7.6). The descriptor is in flight: "
-                          "the device's until it returns it. ",
+        teach_str_add(&t,
+                      "; its last_avail_idx is now %u (§2.7.6). The descriptor is in flight: "
+                      "the device's until it returns it. ",
                       g->dev_last_avail);
         if (q == (int)VNET_RXQ)
-          teach_str_add(&t, "It writes a virtio_net_hdr and the frame into the buffer "
-                            "(§5.1.6.4).");
+          teach_str_add(&t,
+                        "It writes a virtio_net_hdr and the frame into the buffer "
+                        "(§5.1.6.4).");
         else if (f->frames_out)
-          teach_str_add(&t, "It reads header and frame and hands the %u-byte frame to the "
-                            "host (§5.1.6.2).",
+          teach_str_add(&t,
+                        "It reads header and frame and hands the %u-byte frame to the "
+                        "host (§5.1.6.2).",
                         f->out_len);
       } else if (f->frames_in) {
-        teach_str_add(&t, "No RX buffer is offered: avail.idx = %u equals the device's "
-                          "last_avail_idx. The frame cannot be placed anywhere.",
+        teach_str_add(&t,
+                      "No RX buffer is offered: avail.idx = %u equals the device's "
+                      "last_avail_idx. The frame cannot be placed anywhere.",
                       g->avail_idx);
       } else if (q == (int)VNET_RXQ) {
-        teach_str_add(&t, "The device takes an RX buffer only when a frame arrives; until then "
-                          "the %u buffers it was offered stay where they are.",
+        teach_str_add(&t,
+                      "The device takes an RX buffer only when a frame arrives; until then "
+                      "the %u buffers it was offered stay where they are.",
                       (unsigned)(uint16_t)(g->avail_idx - g->dev_last_avail));
       } else {
         teach_str_add(&t, "Nothing new to take: avail.idx = %u.", g->avail_idx);
@@ -616,8 +649,9 @@ static void teach_explain(teach_rec *r, teach_step *st) {
                     sp->head_last, sp->len_last);
       teach_slots(&t, sp, size);
       if (q == (int)VNET_RXQ)
-        teach_str_add(&t, ": len counts the bytes it wrote, the 12-byte header plus the frame "
-                          "(§2.7.8).");
+        teach_str_add(&t,
+                      ": len counts the bytes it wrote, the 12-byte header plus the frame "
+                      "(§2.7.8).");
       else
         teach_str_add(&t, ": len 0, since it wrote nothing into a TX buffer (§2.7.8).");
       teach_str_add(&t, " used.idx is still %u, so the driver cannot see it yet.", g->used_idx);
@@ -627,20 +661,25 @@ static void teach_explain(teach_rec *r, teach_step *st) {
     case TEACH_K_DEV_PUBLISH: {
       uint16_t old = f->used_old[q], now = f->used_new[q];
       snprintf(title, tcap, "The device publishes %s used.idx = %u%s", teach_qname(q), now,
-               f->irqs[q] ? " and interrupts" : f->irqs_supp[q] ? "; no interrupt" : "");
-      teach_str_add(&t, "used.idx moves %u -> %u, after a write barrier so the element is "
-                        "visible first (§2.7.8.2).",
+               f->irqs[q]        ? " and interrupts"
+               : f->irqs_supp[q] ? "; no interrupt"
+                                 : "");
+      teach_str_add(&t,
+                    "used.idx moves %u -> %u, after a write barrier so the element is "
+                    "visible first (§2.7.8.2).",
                     old, now);
       if (f->irqs[q] && event_idx)
-        teach_str_add(&t, " With EVENT_IDX the device interrupts only when the driver's "
-                          "used_event = %u lies in [%u, %u): it does, so it raises the "
-                          "interrupt (§2.7.7.2, §2.7.10).",
+        teach_str_add(&t,
+                      " With EVENT_IDX the device interrupts only when the driver's "
+                      "used_event = %u lies in [%u, %u): it does, so it raises the "
+                      "interrupt (§2.7.7.2, §2.7.10).",
                       g->used_event, old, now);
       else if (f->irqs[q])
         teach_str_add(&t, " avail.flags does not say NO_INTERRUPT, so it interrupts (§2.7.7).");
       else if (f->irqs_supp[q] && event_idx)
-        teach_str_add(&t, " Interrupt suppressed: used_event = %u is not in [%u, %u), the "
-                          "driver did not ask to hear about these (§2.7.7, §2.7.10).%s",
+        teach_str_add(&t,
+                      " Interrupt suppressed: used_event = %u is not in [%u, %u), the "
+                      "driver did not ask to hear about these (§2.7.7, §2.7.10).%s",
                       g->used_event, old, now,
                       q == (int)VNET_TXQ ? " This driver reaps TX buffers on its next send "
                                            "and leaves TX used_event where it was."
@@ -651,9 +690,10 @@ static void teach_explain(teach_rec *r, teach_step *st) {
     }
     case TEACH_K_IRQ:
       snprintf(title, tcap, "The interrupt reaches the driver");
-      teach_str_add(&t, "After its modelled latency the interrupt runs the driver's handler "
-                        "on the guest CPU. It will compare used.idx with its own "
-                        "last_used_idx (§2.7.14).");
+      teach_str_add(&t,
+                    "After its modelled latency the interrupt runs the driver's handler "
+                    "on the guest CPU. It will compare used.idx with its own "
+                    "last_used_idx (§2.7.14).");
       break;
     case TEACH_K_CONSUME: {
       const teach_span *sp = &f->consume[q];
@@ -664,12 +704,14 @@ static void teach_explain(teach_rec *r, teach_step *st) {
       teach_slots(&t, sp, size);
       teach_str_add(&t, ": ");
       teach_heads(&t, sp);
-      teach_str_add(&t, ", len %u. Its last_used_idx moves to %u and the descriptor is free "
-                        "again (§2.7.14).",
+      teach_str_add(&t,
+                    ", len %u. Its last_used_idx moves to %u and the descriptor is free "
+                    "again (§2.7.14).",
                     sp->len_last, g->drv_last_used);
       if (q == (int)VNET_RXQ && sp->len_last > VNET_HDR_LEN)
-        teach_str_add(&t, " It hands the %u-byte frame (len minus the header) to the guest "
-                          "stack.",
+        teach_str_add(&t,
+                      " It hands the %u-byte frame (len minus the header) to the guest "
+                      "stack.",
                       sp->len_last - VNET_HDR_LEN);
       else if (q == (int)VNET_TXQ)
         teach_str_add(&t, " The TX buffer can carry the next frame.");
@@ -680,9 +722,10 @@ static void teach_explain(teach_rec *r, teach_step *st) {
       snprintf(title, tcap, "Frame #%" PRId64 " is dropped: %s", f->fate_frame + 1,
                emu_fate_name(f->fate));
       if (f->fate == EMU_FATE_RX_NO_BUFFER)
-        teach_str_add(&t, "The device has no RX buffer to put it in: avail.idx = %u equals its "
-                          "last_avail_idx = %u, and it keeps no backlog. A NIC drops the frame "
-                          "the same way (§5.1.6.4 needs a buffer from the receive queue).",
+        teach_str_add(&t,
+                      "The device has no RX buffer to put it in: avail.idx = %u equals its "
+                      "last_avail_idx = %u, and it keeps no backlog. A NIC drops the frame "
+                      "the same way (§5.1.6.4 needs a buffer from the receive queue).",
                       st->ring[VNET_RXQ].avail_idx, st->ring[VNET_RXQ].dev_last_avail);
       else
         teach_str_add(&t, "Its fate, decided by the %s: %s.", f->actor ? f->actor : "?",
@@ -699,19 +742,19 @@ static void teach_explain(teach_rec *r, teach_step *st) {
       break;
     }
     case TEACH_K_FAST: {
-      const char *outcome = !f->pop[VNET_RXQ].n && f->frames_in  ? "finds no RX buffer"
-                            : f->stack_fate == EMU_FATE_ANSWERED    ? "in and answered"
+      const char *outcome = !f->pop[VNET_RXQ].n && f->frames_in   ? "finds no RX buffer"
+                            : f->stack_fate == EMU_FATE_ANSWERED  ? "in and answered"
                             : f->stack_fate == EMU_FATE_DELIVERED ? "in and delivered"
                             : f->stack_fate != EMU_FATE_PENDING   ? emu_fate_name(f->stack_fate)
                                                                   : "in";
       snprintf(title, tcap, "Fast-forward: frame #%" PRId64 " (%u bytes), %s", f->frame_first + 1,
                f->frame_len, outcome);
-      if (!f->frames_in)
-        snprintf(title, tcap, "Fast-forward: the rest of the run");
+      if (!f->frames_in) snprintf(title, tcap, "Fast-forward: the rest of the run");
       teach_str_add(&t, "The same steps as above, in one (§2.7.13, §2.7.8, §2.7.14). ");
       if (f->frames_in && !f->pop[VNET_RXQ].n)
-        teach_str_add(&t, "The device finds no RX buffer to take: avail.idx = %u equals its "
-                          "last_avail_idx. ",
+        teach_str_add(&t,
+                      "The device finds no RX buffer to take: avail.idx = %u equals its "
+                      "last_avail_idx. ",
                       st->ring[VNET_RXQ].avail_idx);
       const teach_span *sp;
       uint16_t sz = teach_drv_q(r->s, VNET_RXQ)->layout.size;
@@ -773,12 +816,14 @@ static void teach_explain(teach_rec *r, teach_step *st) {
     if ((r->steps[j].queue < 0 ? 0 : r->steps[j].queue) == q) pg = &r->steps[j].ring[q];
   if (st->kind != TEACH_K_FAST && pg && pg->size && g->size == pg->size && event_idx) {
     if (g->avail_event != pg->avail_event)
-      teach_str_add(&t, " Meanwhile the device, finding nothing more to take, set avail_event = "
-                        "%u: kick me when avail.idx moves past %u (§2.7.10).",
+      teach_str_add(&t,
+                    " Meanwhile the device, finding nothing more to take, set avail_event = "
+                    "%u: kick me when avail.idx moves past %u (§2.7.10).",
                     g->avail_event, g->avail_event);
     if (g->used_event != pg->used_event)
-      teach_str_add(&t, " Meanwhile the driver, done with the ring, set used_event = %u: "
-                        "interrupt me when used.idx moves past %u (§2.7.7).",
+      teach_str_add(&t,
+                    " Meanwhile the driver, done with the ring, set used_event = %u: "
+                    "interrupt me when used.idx moves past %u (§2.7.7).",
                     g->used_event, g->used_event);
   }
   /* Drop a trailing space left by the fast-forward list. */
@@ -862,8 +907,8 @@ static void teach_close_step(teach_rec *r) {
   r->open = 0;
   teach_step *st = &r->cur;
   /* Heads the driver passed over appear: the moment a cursor bug bites. */
-  uint16_t lost = r->cur_point.count[VNET_RXQ][TEACH_OWN_LOST] +
-                  r->cur_point.count[VNET_TXQ][TEACH_OWN_LOST];
+  uint16_t lost =
+      r->cur_point.count[VNET_RXQ][TEACH_OWN_LOST] + r->cur_point.count[VNET_TXQ][TEACH_OWN_LOST];
   int newly_lost = lost > r->lost_before[0];
   r->lost_before[0] = lost;
   if (r->cur_keep) {
@@ -929,7 +974,7 @@ static void teach_span_add(teach_span *sp, int64_t idx, int64_t head, int64_t le
 
 static void teach_mark_add(teach_rec *r, int what, const emu_trace_rec *rec, int q, emu_fate f) {
   teach_mark m = {rec->t_ns - r->s->cfg.start_ns, r->cur.index, (uint8_t)what,
-                  (uint8_t)(q < 0 ? 0 : q), (uint16_t)f, rec->frame};
+                  (uint8_t)(q < 0 ? 0 : q),       (uint16_t)f,  rec->frame};
   teach_sampled_push(&r->marks[what], &m);
 }
 
@@ -1041,8 +1086,7 @@ static void teach_on_event(teach_rec *r, const emu_trace_rec *rec) {
       r->fix_q = qq;
       r->fix_avail_shadow = 1;
       r->fix_avail_v = (uint16_t)(rec->idx + 1);
-      if (qq == (int)VNET_RXQ && r->pending_repost && rec->head >= 0 &&
-          rec->head < r->pending_size)
+      if (qq == (int)VNET_RXQ && r->pending_repost && rec->head >= 0 && rec->head < r->pending_size)
         r->pending_repost[rec->head] = -1;
       break;
     case EMU_TR_BUFFER_REPOSTED:
@@ -1203,7 +1247,7 @@ void teach_rec_finish(teach_rec *r) {
 /* --- the walkthrough scenario ------------------------------------------- */
 
 #define TEACH_FIRST_FRAME_NS 10000ull
-#define TEACH_INTERVAL_NS 200000ull
+#define TEACH_INTERVAL_NS    200000ull
 
 void teach_walk_opts_default(teach_walk_opts *o) {
   memset(o, 0, sizeof *o);

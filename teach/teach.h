@@ -23,7 +23,6 @@
 
 #include "sim/scn.h"
 
-
 /* Who holds a descriptor at a given moment. */
 typedef enum teach_owner {
   TEACH_OWN_FREE = 0, /* on the driver's free list */
@@ -56,10 +55,10 @@ typedef struct teach_ring {
   uint16_t drv_avail_shadow, drv_avail_published, drv_last_used, drv_num_free;
   /* the device's private cursors (vq_dev) */
   uint16_t dev_last_avail, dev_used_shadow;
-  teach_desc *desc;          /* size entries */
-  uint16_t *avail;           /* size entries */
-  teach_used_elem *used;     /* size entries */
-  uint8_t *owner;            /* size entries, teach_owner */
+  teach_desc *desc;      /* size entries */
+  uint16_t *avail;       /* size entries */
+  teach_used_elem *used; /* size entries */
+  uint8_t *owner;        /* size entries, teach_owner */
   uint16_t count[TEACH_OWN_COUNT];
 } teach_ring;
 
@@ -82,16 +81,16 @@ typedef enum teach_kind {
 /* One step: the merged events, what they did, and (for kept steps) the
  * rings after it. */
 typedef struct teach_step {
-  uint32_t index;   /* among every step of the run, from 0 */
-  uint64_t t_ns;    /* virtual time of its first event, from the run's start */
+  uint32_t index; /* among every step of the run, from 0 */
+  uint64_t t_ns;  /* virtual time of its first event, from the run's start */
   teach_kind kind;
-  int queue;        /* VNET_RXQ, VNET_TXQ, or -1 */
-  uint32_t events;  /* trace events merged into it */
-  uint32_t evmask;  /* 1 << emu_trace_kind of each */
-  int64_t head;     /* the last descriptor head it concerns, or -1 */
-  int wrong;        /* 1: the moment a bug shows; 2: a later consequence */
+  int queue;       /* VNET_RXQ, VNET_TXQ, or -1 */
+  uint32_t events; /* trace events merged into it */
+  uint32_t evmask; /* 1 << emu_trace_kind of each */
+  int64_t head;    /* the last descriptor head it concerns, or -1 */
+  int wrong;       /* 1: the moment a bug shows; 2: a later consequence */
   char title[120];
-  char *text;       /* the explanation, with its spec section(s) */
+  char *text;         /* the explanation, with its spec section(s) */
   teach_ring ring[2]; /* rx and tx after the step (size 0 when not kept or not set up) */
 } teach_step;
 
@@ -150,11 +149,11 @@ const teach_mark *teach_rec_marks(const teach_rec *r, int what, size_t *n, uint6
 
 typedef struct teach_walk_opts {
   uint64_t seed;
-  uint16_t queue_size;   /* 2..64 */
+  uint16_t queue_size; /* 2..64 */
   unsigned bugs, dev_bugs;
-  unsigned frames;       /* host frames: an ARP request, then echo requests */
-  unsigned detailed;     /* frames shown action by action; later ones fast-forward */
-  FILE *trace_sink;      /* or NULL */
+  unsigned frames;   /* host frames: an ARP request, then echo requests */
+  unsigned detailed; /* frames shown action by action; later ones fast-forward */
+  FILE *trace_sink;  /* or NULL */
 } teach_walk_opts;
 
 /* queue 8, seed 1, no bugs, 10 frames, the first 2 detailed. */

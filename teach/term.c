@@ -7,16 +7,16 @@
 #include "teach/teach.h"
 #include "virtio/vbug.h"
 
-#define TEACH_WIDTH 100
-#define TEACH_DESC_W 44
+#define TEACH_WIDTH   100
+#define TEACH_DESC_W  44
 #define TEACH_AVAIL_W 22
-#define TEACH_USED_W 28
+#define TEACH_USED_W  28
 
-#define SGR_RESET "\033[0m"
+#define SGR_RESET   "\033[0m"
 #define SGR_CHANGED "\033[1;33m"
-#define SGR_DIM "\033[2m"
-#define SGR_BOLD "\033[1m"
-#define SGR_WRONG "\033[1;31m"
+#define SGR_DIM     "\033[2m"
+#define SGR_BOLD    "\033[1m"
+#define SGR_WRONG   "\033[1;31m"
 
 /* One output line under construction; w counts visible columns, which
  * differ from bytes by colour codes and UTF-8. */
@@ -77,10 +77,10 @@ static void tl_cell(tline *l, const teach_render_opts *ro, int changed, const ch
   tl_add(l, changed && !ro->colour ? "*" : " ");
 }
 
-static void tl_cellf(tline *l, const teach_render_opts *ro, int changed, const char *sgr,
-                     int width, int left, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
-static void tl_cellf(tline *l, const teach_render_opts *ro, int changed, const char *sgr,
-                     int width, int left, const char *fmt, ...) {
+static void tl_cellf(tline *l, const teach_render_opts *ro, int changed, const char *sgr, int width,
+                     int left, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+static void tl_cellf(tline *l, const teach_render_opts *ro, int changed, const char *sgr, int width,
+                     int left, const char *fmt, ...) {
   char tmp[128];
   va_list ap;
   va_start(ap, fmt);
@@ -134,11 +134,16 @@ static void teach_wrap_text(FILE *out, const char *text, int indent) {
 
 static const char *teach_owner_sgr(int o) {
   switch (o) {
-    case TEACH_OWN_AVAIL: return "\033[36m";
-    case TEACH_OWN_DEVICE: return "\033[35m";
-    case TEACH_OWN_USED: return "\033[32m";
-    case TEACH_OWN_LOST: return "\033[1;31m";
-    default: return NULL;
+    case TEACH_OWN_AVAIL:
+      return "\033[36m";
+    case TEACH_OWN_DEVICE:
+      return "\033[35m";
+    case TEACH_OWN_USED:
+      return "\033[32m";
+    case TEACH_OWN_LOST:
+      return "\033[1;31m";
+    default:
+      return NULL;
   }
 }
 
@@ -308,7 +313,8 @@ void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts 
   fputc('\n', out);
   fprintf(out,
           "  scenario: the host (10.0.2.2) ARPs for the guest (10.0.2.15), then pings it: %u "
-          "frames,\n  200 us apart; queue size %u; seed %" PRIu64 "; the device keeps no backlog; "
+          "frames,\n  200 us apart; queue size %u; seed %" PRIu64
+          "; the device keeps no backlog; "
           "bugs: %s\n",
           w->opts.frames, w->opts.queue_size, w->opts.seed, bugs);
   if (w->opts.detailed < w->opts.frames)
@@ -324,11 +330,12 @@ void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts 
     fputc('\n', out);
     teach_wrap_text(out, b->cause, 4);
   }
-  fputs("  how to read a step: owner = who holds each descriptor: free (the driver's free list),\n"
-        "  avail (offered, not yet taken), device (taken by the device: in flight), used\n"
-        "  (returned, waiting for the driver). <-drv and <-dev: where each side's private cursor\n"
-        "  points. (n): an old ring entry the reader has passed; -: never written.\n",
-        out);
+  fputs(
+      "  how to read a step: owner = who holds each descriptor: free (the driver's free list),\n"
+      "  avail (offered, not yet taken), device (taken by the device: in flight), used\n"
+      "  (returned, waiting for the driver). <-drv and <-dev: where each side's private cursor\n"
+      "  points. (n): an old ring entry the reader has passed; -: never written.\n",
+      out);
   fputs(ro->colour ? "  Yellow: changed since the previous step.\n"
                    : "  *: changed since the previous step.\n",
         out);
@@ -414,8 +421,10 @@ void teach_render_outro(FILE *out, const teach_walk *w, const teach_render_opts 
           " (suppressed %" PRIu64 "); interrupts raised %" PRIu64 " (suppressed %" PRIu64 ")\n",
           dr->kicks[VNET_RXQ], dr->kicks_suppressed[VNET_RXQ], dr->kicks[VNET_TXQ],
           dr->kicks_suppressed[VNET_TXQ], dv->interrupts, dv->interrupts_suppressed);
-  fprintf(out, "  guest->host frames %" PRIu64 "; rx avail.idx %u used.idx %u; tx avail.idx %u "
-               "used.idx %u; %zu steps\n",
+  fprintf(out,
+          "  guest->host frames %" PRIu64
+          "; rx avail.idx %u used.idx %u; tx avail.idx %u "
+          "used.idx %u; %zu steps\n",
           s->guest_frames, s->drv.rxq.avail_idx_published, s->dev.q[VNET_RXQ].vq.used_idx_published,
           s->drv.txq.avail_idx_published, s->dev.q[VNET_TXQ].vq.used_idx_published,
           teach_rec_total_steps(w->rec));

@@ -61,8 +61,10 @@ END_TEST
 static int new_with(const vns_sim_opts *o) {
   vns_sim *sim = (vns_sim *)1;
   int rc = vns_sim_new(o, &sim);
-  if (rc == 0) vns_sim_free(sim);
-  else ck_assert_ptr_null(sim);
+  if (rc == 0)
+    vns_sim_free(sim);
+  else
+    ck_assert_ptr_null(sim);
   return rc;
 }
 
@@ -184,7 +186,8 @@ START_TEST(test_every_counter_name_resolves) {
   ck_assert_int_eq(vns_sim_new(NULL, &sim), 0);
   size_t i = 0;
   uint64_t v;
-  for (; vns_counter_name(i); i++) ck_assert_int_eq(vns_sim_counter(sim, vns_counter_name(i), &v), 0);
+  for (; vns_counter_name(i); i++)
+    ck_assert_int_eq(vns_sim_counter(sim, vns_counter_name(i), &v), 0);
   ck_assert_uint_eq(i, 32);
   ck_assert_int_eq(vns_sim_counter(sim, "device.nothing", &v), VNS_ENOENT);
   ck_assert_int_eq(vns_sim_counter(sim, "driver.kicks_rx", &v), 0);
@@ -275,9 +278,10 @@ START_TEST(test_trace_format_reports_short_buffers_and_unknown_events) {
   vns_trace_event ev = {56245, "device", "used_pushed", "rx", 1, 1, 110, -1, NULL};
   char line[128];
   int n = vns_trace_format(&ev, line, sizeof line);
-  ck_assert_str_eq(line,
-                   "{\"t\":56245,\"actor\":\"device\",\"ev\":\"used_pushed\",\"q\":\"rx\",\"head\":1,"
-                   "\"idx\":1,\"len\":110}");
+  ck_assert_str_eq(
+      line,
+      "{\"t\":56245,\"actor\":\"device\",\"ev\":\"used_pushed\",\"q\":\"rx\",\"head\":1,"
+      "\"idx\":1,\"len\":110}");
   ck_assert_int_eq(n, (int)strlen(line));
   ck_assert_int_eq(vns_trace_format(&ev, line, (size_t)n), VNS_ENOSPC);
   ev.event = "no_such_event";
@@ -569,9 +573,10 @@ static void stub_frame(void *c, vns_sim *s, uint32_t id, const uint8_t *f, size_
   ck_assert_int_eq(vns_device_frame_dropped(s, id, "link_down"), VNS_ESTATE);
   ck_assert_int_eq(vns_device_frame_placed(s, id + 100, 0), VNS_EINVAL);
 }
-static const vns_device_ops stub_ops = {stub_features, stub_set_features, stub_get_status,
-                                        stub_set_status, NULL, stub_qmax, stub_setup, stub_kick,
-                                        stub_frame, NULL, NULL};
+static const vns_device_ops stub_ops = {
+    stub_features, stub_set_features, stub_get_status, stub_set_status, NULL,
+    stub_qmax,     stub_setup,        stub_kick,       stub_frame,      NULL,
+    NULL};
 
 START_TEST(test_user_device_drops_by_fate_name) {
   stub_dev d = {0};

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/scn.h"
 #include "emu/err.h"
+#include "sim/scn.h"
 #include "stack/wire.h"
 
 #define US 1000ull
@@ -118,7 +118,9 @@ static void rx_no_recycle_case(unsigned bugs) {
   stop(r);
 }
 
-START_TEST(test_rx_no_recycle_frame_257_is_first_rx_no_buffer) { rx_no_recycle_case(VBUG_RX_NO_RECYCLE); }
+START_TEST(test_rx_no_recycle_frame_257_is_first_rx_no_buffer) {
+  rx_no_recycle_case(VBUG_RX_NO_RECYCLE);
+}
 END_TEST
 START_TEST(test_fixed_driver_answers_all_300) { rx_no_recycle_case(0); }
 END_TEST
@@ -142,23 +144,23 @@ static void rx_last_only_case(unsigned bugs) {
     ck_assert_int_eq(fate(r, 4), EMU_FATE_ANSWERED); /* the newest only */
     /* only its buffer came back: the device has 252 left, not 256 */
     ck_assert_uint_eq(r->s.drv.rxq.avail_idx_published, 256 + 1);
-    ck_assert_uint_eq((uint16_t)(r->s.drv.rxq.avail_idx_published -
-                                 r->s.dev.q[VNET_RXQ].vq.last_avail_idx),
-                      252);
+    ck_assert_uint_eq(
+        (uint16_t)(r->s.drv.rxq.avail_idx_published - r->s.dev.q[VNET_RXQ].vq.last_avail_idx), 252);
   } else {
     for (size_t i = 0; i < 5; i++) {
       ck_assert_int_eq(fate(r, i), EMU_FATE_ANSWERED);
       ck_assert_uint_eq(fated_at(r, i), T0 + 12 * US);
     }
     ck_assert_uint_eq(r->s.drv.rxq.avail_idx_published, 256 + 5);
-    ck_assert_uint_eq((uint16_t)(r->s.drv.rxq.avail_idx_published -
-                                 r->s.dev.q[VNET_RXQ].vq.last_avail_idx),
-                      256);
+    ck_assert_uint_eq(
+        (uint16_t)(r->s.drv.rxq.avail_idx_published - r->s.dev.q[VNET_RXQ].vq.last_avail_idx), 256);
   }
   stop(r);
 }
 
-START_TEST(test_rx_last_only_burst_of_5_delivers_1_skips_4) { rx_last_only_case(VBUG_RX_LAST_ONLY); }
+START_TEST(test_rx_last_only_burst_of_5_delivers_1_skips_4) {
+  rx_last_only_case(VBUG_RX_LAST_ONLY);
+}
 END_TEST
 START_TEST(test_fixed_driver_delivers_the_whole_burst) { rx_last_only_case(0); }
 END_TEST
@@ -229,7 +231,9 @@ START_TEST(test_rx_no_irq_wake_answers_only_at_the_guests_own_poll) {
   rx_no_irq_wake_case(VBUG_RX_NO_IRQ_WAKE, 100 * MS);
 }
 END_TEST
-START_TEST(test_rx_no_irq_wake_idle_guest_never_answers) { rx_no_irq_wake_case(VBUG_RX_NO_IRQ_WAKE, 0); }
+START_TEST(test_rx_no_irq_wake_idle_guest_never_answers) {
+  rx_no_irq_wake_case(VBUG_RX_NO_IRQ_WAKE, 0);
+}
 END_TEST
 START_TEST(test_fixed_driver_answers_on_the_interrupt) { rx_no_irq_wake_case(0, 100 * MS); }
 END_TEST
@@ -333,7 +337,7 @@ START_TEST(test_legacy_header_shifts_frames_both_ways) {
    * gateway; the device takes 2 bytes of that frame as header, and the host
    * gets the ARP request minus its first 2 bytes */
   ck_assert_uint_eq(good->host_n, 2); /* ARP reply, echo request */
-  ck_assert_uint_eq(bad->host_n, 3); /* three tries, 1 s apart, unanswered */
+  ck_assert_uint_eq(bad->host_n, 3);  /* three tries, 1 s apart, unanswered */
   uint8_t expected[64];
   size_t len = scn_frame_arp_request(expected, sizeof expected, &cfg.guest, host.ip);
   for (size_t i = 0; i < 3; i++) {
@@ -365,7 +369,9 @@ static void used_event_stale_case(unsigned bugs) {
   stop(r);
 }
 
-START_TEST(test_used_event_stale_only_first_frame_interrupts) { used_event_stale_case(VBUG_USED_EVENT_STALE); }
+START_TEST(test_used_event_stale_only_first_frame_interrupts) {
+  used_event_stale_case(VBUG_USED_EVENT_STALE);
+}
 END_TEST
 START_TEST(test_fixed_driver_advances_used_event) { used_event_stale_case(0); }
 END_TEST
@@ -398,7 +404,9 @@ static void irq_no_recheck_case(unsigned bugs) {
   stop(r);
 }
 
-START_TEST(test_irq_enable_no_recheck_loses_frame_in_the_gap) { irq_no_recheck_case(VBUG_IRQ_NO_RECHECK); }
+START_TEST(test_irq_enable_no_recheck_loses_frame_in_the_gap) {
+  irq_no_recheck_case(VBUG_IRQ_NO_RECHECK);
+}
 END_TEST
 START_TEST(test_fixed_driver_rechecks_after_enabling) { irq_no_recheck_case(0); }
 END_TEST
@@ -423,9 +431,13 @@ static void used_slot_case(unsigned bugs, uint16_t qsize) {
   stop(r);
 }
 
-START_TEST(test_used_slot_mod_256_breaks_at_queue_128) { used_slot_case(VBUG_USED_SLOT_MOD_256, 128); }
+START_TEST(test_used_slot_mod_256_breaks_at_queue_128) {
+  used_slot_case(VBUG_USED_SLOT_MOD_256, 128);
+}
 END_TEST
-START_TEST(test_used_slot_mod_256_harmless_at_queue_256) { used_slot_case(VBUG_USED_SLOT_MOD_256, 256); }
+START_TEST(test_used_slot_mod_256_harmless_at_queue_256) {
+  used_slot_case(VBUG_USED_SLOT_MOD_256, 256);
+}
 END_TEST
 START_TEST(test_fixed_driver_masks_slots_at_queue_128) { used_slot_case(0, 128); }
 END_TEST
@@ -470,8 +482,8 @@ static int bursts_differ(unsigned bugs, unsigned dev_bugs, uint16_t qsize, uint6
   cfg.bugs = bugs;
   cfg.dev_bugs = dev_bugs;
   ck_assert_int_eq(scn_run_bursts(&cfg, bursts, &buggy), 0);
-  int differ = scn_outcome_first_difference(&fixed, &buggy) >= 0 ||
-               fixed.frames_out != buggy.frames_out;
+  int differ =
+      scn_outcome_first_difference(&fixed, &buggy) >= 0 || fixed.frames_out != buggy.frames_out;
   if (hash) *hash = buggy.trace_hash;
   scn_outcome_free(&fixed);
   scn_outcome_free(&buggy);
@@ -534,7 +546,8 @@ START_TEST(test_catalogue_names_parse_and_round_trip) {
   ck_assert_int_eq(vbug_parse("redox", &drv, &dev), 0);
   ck_assert_uint_eq(drv, VBUG_RX_NO_RECYCLE | VBUG_RX_LAST_ONLY | VBUG_RX_NO_IRQ_WAKE);
   char buf[256];
-  ck_assert_str_eq(vbug_names(drv, dev, buf, sizeof buf), "rx-no-recycle,rx-last-only,rx-no-irq-wake");
+  ck_assert_str_eq(vbug_names(drv, dev, buf, sizeof buf),
+                   "rx-no-recycle,rx-last-only,rx-no-irq-wake");
   ck_assert_int_eq(vbug_parse("rx-no-recycle,bogus", &drv, &dev), EMU_EINVAL);
 }
 END_TEST

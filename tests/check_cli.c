@@ -150,9 +150,10 @@ END_TEST
 
 START_TEST(test_replay_writes_answers_and_fates) {
   char args[256];
-  snprintf(args, sizeof args,
-           "replay pcpp_ArpRequestPacket.pcap --guest-ip 10.0.0.138 -o %s/o.pcap --trace %s/t.jsonl",
-           tmpdir, tmpdir);
+  snprintf(
+      args, sizeof args,
+      "replay pcpp_ArpRequestPacket.pcap --guest-ip 10.0.0.138 -o %s/o.pcap --trace %s/t.jsonl",
+      tmpdir, tmpdir);
   ck_assert_int_eq(run(args), 0);
   ck_assert_ptr_nonnull(strstr(out_buf, "frame    1"));
   ck_assert_ptr_nonnull(strstr(out_buf, "answered"));
@@ -182,10 +183,11 @@ START_TEST(test_bugs_lists_every_switch) {
   int entries = 0;
   for (const char *p = out_buf; (p = strstr(p, "\"name\":")) != NULL; p++) entries++;
   ck_assert_int_eq(entries, 12);
-  static const char *const names[] = {"rx-no-recycle", "rx-last-only", "rx-no-irq-wake",
-                                      "tx-no-reclaim", "tx-no-kick", "kick-before-publish",
-                                      "legacy-hdr-10", "used-event-stale", "irq-enable-no-recheck",
-                                      "used-slot-mod-256", "tx-last-only", "dev-used-event-equal"};
+  static const char *const names[] = {
+      "rx-no-recycle",     "rx-last-only",     "rx-no-irq-wake",
+      "tx-no-reclaim",     "tx-no-kick",       "kick-before-publish",
+      "legacy-hdr-10",     "used-event-stale", "irq-enable-no-recheck",
+      "used-slot-mod-256", "tx-last-only",     "dev-used-event-equal"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     ck_assert_msg(strstr(out_buf, names[i]) != NULL, "bugs lacks %s", names[i]);
   ck_assert_ptr_nonnull(strstr(out_buf, "\"name\":\"rx-no-recycle\",\"side\":\"driver\""));
@@ -199,14 +201,16 @@ START_TEST(test_story_prints_symptoms_side_by_side) {
   ck_assert_int_eq(run("story"), 0);
   ck_assert_ptr_nonnull(strstr(out_buf, "host -> guest ping                       0/3 replied"));
   ck_assert_ptr_nonnull(strstr(out_buf, "TCP handshake to guest port 8023         completes"));
-  ck_assert_ptr_nonnull(strstr(out_buf, "TCP data echoed by the guest             0/4096 bytes           4096/4096 bytes"));
+  ck_assert_ptr_nonnull(strstr(
+      out_buf, "TCP data echoed by the guest             0/4096 bytes           4096/4096 bytes"));
   ck_assert_ptr_nonnull(strstr(out_buf, "host ARP request for the guest           rx_no_buffer"));
   ck_assert_ptr_nonnull(strstr(out_buf, "frame 257 (sent at"));
 }
 END_TEST
 
 START_TEST(test_explore_finds_first_seed_and_reproduces_it) {
-  ck_assert_int_eq(run("explore --bug dev-used-event-equal --qsize 4 --bursts 2 --seeds 1..5 --json"), 0);
+  ck_assert_int_eq(
+      run("explore --bug dev-used-event-equal --qsize 4 --bursts 2 --seeds 1..5 --json"), 0);
   ck_assert_ptr_nonnull(strstr(out_buf, "\"found\":true,\"seed\":2,"));
   ck_assert_ptr_nonnull(strstr(out_buf, "\"reproduced\":true"));
   /* 16 frames never exhaust 256 buffers: nothing to find, exit 1 */
@@ -220,7 +224,8 @@ START_TEST(test_replay_compare_lists_frames_that_differ) {
                        "--guest-mac aa:00:04:00:14:0e --compare legacy-hdr-10"),
                    0);
   ck_assert_ptr_nonnull(strstr(out_buf, "4 of 14 frames differ"));
-  ck_assert_ptr_nonnull(strstr(out_buf, "  1       1760884476.122148000  answered             not_for_guest"));
+  ck_assert_ptr_nonnull(
+      strstr(out_buf, "  1       1760884476.122148000  answered             not_for_guest"));
 }
 END_TEST
 
@@ -233,7 +238,8 @@ START_TEST(test_replay_check_reports_rules_by_section) {
   ck_assert_ptr_nonnull(strstr(out_buf, "conformance: 1 violation\n"));
   ck_assert_ptr_nonnull(strstr(out_buf, "device saw, on rx: head_in_flight (virtio 1.2 §2.7.13)"));
   ck_assert_ptr_nonnull(strstr(out_buf, "NEEDS RESET: head_in_flight"));
-  ck_assert_int_eq(run("replay tcpreplay_test.pcap --bug used-slot-mod-256 --qsize 4 --check --json"), 0);
+  ck_assert_int_eq(
+      run("replay tcpreplay_test.pcap --bug used-slot-mod-256 --qsize 4 --check --json"), 0);
   ck_assert_ptr_nonnull(strstr(out_buf, "\"violations_list\":[{\"t_ns\":"));
   ck_assert_ptr_nonnull(strstr(out_buf, "\"rule\":\"head_in_flight\",\"section\":\"2.7.13\""));
 }

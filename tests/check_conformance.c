@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/scn.h"
 #include "emu/err.h"
+#include "sim/scn.h"
 #include "stack/wire.h"
 
 #define US 1000ull
@@ -175,7 +175,8 @@ START_TEST(test_feature_not_offered_refused_and_logged) {
   const virtio_transport *t = vnet_dev_transport(&s.dev);
   ck_assert_int_eq(t->set_status(t->dev, 0), 0);
   ck_assert_int_eq(t->set_status(t->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER), 0);
-  ck_assert_int_eq(t->set_driver_features(t->dev, VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(40)), 0);
+  ck_assert_int_eq(t->set_driver_features(t->dev, VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(40)),
+                   0);
   ck_assert_int_eq(t->set_status(t->dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
                                              VIRTIO_STATUS_FEATURES_OK),
                    0);

@@ -20,9 +20,9 @@
 #endif
 
 #define IP4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
-#define SEC 1000000000ull
-#define GUEST_IP IP4(10, 0, 2, 15)
-#define HOST_IP IP4(10, 0, 2, 2)
+#define SEC             1000000000ull
+#define GUEST_IP        IP4(10, 0, 2, 15)
+#define HOST_IP         IP4(10, 0, 2, 2)
 
 static const uint8_t guest_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
 static const uint8_t host_mac[6] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
@@ -32,9 +32,9 @@ static const uint8_t host_mac[6] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
 #define END_MAX_FRAMES 64
 
 typedef struct link_end {
-  emu_port port;     /* the iface on this end sends into it */
-  int refuse;        /* when set, send fails with EMU_ENOSPC */
-  size_t head, n;    /* frames [head, n) not yet delivered to the other end */
+  emu_port port;  /* the iface on this end sends into it */
+  int refuse;     /* when set, send fails with EMU_ENOSPC */
+  size_t head, n; /* frames [head, n) not yet delivered to the other end */
   size_t len[END_MAX_FRAMES];
   uint64_t sent_ns[END_MAX_FRAMES];
   uint8_t data[END_MAX_FRAMES][NET_IFACE_FRAME_MAX];
@@ -113,8 +113,8 @@ static size_t build_ipv4(uint8_t *buf, const uint8_t *dst_mac, uint32_t src, uin
   memcpy(eth.dst, dst_mac, 6);
   memcpy(eth.src, host_mac, 6);
   ck_assert_int_eq(net_eth_emit(&eth, buf, 14), 14);
-  net_ipv4_repr ip = {.src = src, .dst = dst, .protocol = protocol, .ttl = 64,
-                      .payload_len = l4_len};
+  net_ipv4_repr ip = {
+      .src = src, .dst = dst, .protocol = protocol, .ttl = 64, .payload_len = l4_len};
   ck_assert_int_eq(net_ipv4_emit(&ip, buf + 14, 20 + l4_len), 20);
   memcpy(buf + 34, l4, l4_len);
   return 34 + l4_len;
@@ -128,8 +128,8 @@ static size_t build_echo(uint8_t *buf, const uint8_t *dst_mac, uint32_t src, uin
   return build_ipv4(buf, dst_mac, src, dst, NET_IP_PROTO_ICMP, icmp, sizeof icmp);
 }
 
-static size_t build_arp(uint8_t *buf, const uint8_t *eth_dst, uint16_t oper,
-                        const uint8_t *sha, uint32_t spa, const uint8_t *tha, uint32_t tpa) {
+static size_t build_arp(uint8_t *buf, const uint8_t *eth_dst, uint16_t oper, const uint8_t *sha,
+                        uint32_t spa, const uint8_t *tha, uint32_t tpa) {
   net_eth_repr eth = {.ethertype = NET_ETHERTYPE_ARP};
   memcpy(eth.dst, eth_dst, 6);
   memcpy(eth.src, sha, 6);
@@ -176,8 +176,8 @@ START_TEST(test_arp_for_other_target_learns_only_already_cached_sender) {
   uint8_t f[42];
   uint8_t mac[6];
   /* 10.0.2.3 asks for 10.0.2.4: not for us, and 10.0.2.3 is not cached */
-  build_arp(f, net_mac_broadcast, NET_ARP_OPER_REQUEST, other_mac, IP4(10, 0, 2, 3),
-            zero_mac, IP4(10, 0, 2, 4));
+  build_arp(f, net_mac_broadcast, NET_ARP_OPER_REQUEST, other_mac, IP4(10, 0, 2, 3), zero_mac,
+            IP4(10, 0, 2, 4));
   ck_assert_int_eq(net_iface_input(&fx->guest, f, 42, 0), EMU_FATE_NOT_FOR_GUEST);
   ck_assert_int_eq(net_iface_arp_lookup(&fx->guest, IP4(10, 0, 2, 3), mac), EMU_EAGAIN);
 
@@ -185,8 +185,7 @@ START_TEST(test_arp_for_other_target_learns_only_already_cached_sender) {
   build_arp(f, net_mac_broadcast, NET_ARP_OPER_REQUEST, host_mac, HOST_IP, zero_mac, GUEST_IP);
   ck_assert_int_eq(net_iface_input(&fx->guest, f, 42, 0), EMU_FATE_ANSWERED);
   /* ... so its gratuitous ARP with a new MAC updates the entry (RFC 826 merge) */
-  build_arp(f, net_mac_broadcast, NET_ARP_OPER_REQUEST, new_host_mac, HOST_IP, zero_mac,
-            HOST_IP);
+  build_arp(f, net_mac_broadcast, NET_ARP_OPER_REQUEST, new_host_mac, HOST_IP, zero_mac, HOST_IP);
   ck_assert_int_eq(net_iface_input(&fx->guest, f, 42, 0), EMU_FATE_DELIVERED);
   ck_assert_int_eq(net_iface_arp_lookup(&fx->guest, HOST_IP, mac), 0);
   ck_assert_mem_eq(mac, new_host_mac, 6);
@@ -478,8 +477,8 @@ END_TEST
 START_TEST(test_truncated_frames_malformed_at_each_layer) {
   uint8_t f[64];
   size_t n = build_echo(f, guest_mac, HOST_IP, GUEST_IP, NET_ICMP_ECHO_REQUEST, 1, 1);
-  ck_assert_int_eq(net_iface_input(&fx->guest, f, 13, 0), EMU_FATE_MALFORMED); /* Ethernet */
-  ck_assert_int_eq(net_iface_input(&fx->guest, f, 33, 0), EMU_FATE_MALFORMED); /* IPv4 hdr */
+  ck_assert_int_eq(net_iface_input(&fx->guest, f, 13, 0), EMU_FATE_MALFORMED);    /* Ethernet */
+  ck_assert_int_eq(net_iface_input(&fx->guest, f, 33, 0), EMU_FATE_MALFORMED);    /* IPv4 hdr */
   ck_assert_int_eq(net_iface_input(&fx->guest, f, n - 1, 0), EMU_FATE_MALFORMED); /* total */
   /* an IPv4 packet whose ICMP part is only 4 bytes long */
   const uint8_t short_icmp[4] = {8, 0, 0xf7, 0xff};
@@ -628,13 +627,11 @@ START_TEST(test_gateway_capture_replayed_as_10_20_30_40_gets_exact_fates) {
   static const emu_fate expect[14] = {
       EMU_FATE_ANSWERED,      /* echo request to .40: reply waits for ARP */
       EMU_FATE_NOT_FOR_GUEST, /* the capture's own reply, to .41's MAC */
-      EMU_FATE_NOT_FOR_GUEST, EMU_FATE_NOT_FOR_GUEST,
-      EMU_FATE_UNSUPPORTED,   /* ICMPv6 to our MAC */
+      EMU_FATE_NOT_FOR_GUEST, EMU_FATE_NOT_FOR_GUEST, EMU_FATE_UNSUPPORTED, /* ICMPv6 to our MAC */
       EMU_FATE_NOT_FOR_GUEST, EMU_FATE_NOT_FOR_GUEST, EMU_FATE_NOT_FOR_GUEST,
       EMU_FATE_ANSWERED,      /* ARP who-has .40 tell .41 */
       EMU_FATE_NOT_FOR_GUEST, /* our MAC, but 10.20.230.243: we do not route */
-      EMU_FATE_NOT_FOR_GUEST, EMU_FATE_NOT_FOR_GUEST,
-      EMU_FATE_UNSUPPORTED,   /* ICMPv6 to our MAC */
+      EMU_FATE_NOT_FOR_GUEST, EMU_FATE_NOT_FOR_GUEST, EMU_FATE_UNSUPPORTED, /* ICMPv6 to our MAC */
       EMU_FATE_NOT_FOR_GUEST,
   };
   ck_assert_uint_eq(c->n, 14);
@@ -668,7 +665,7 @@ START_TEST(test_fragment_capture_replayed_as_receiver_is_unsupported) {
   ck_assert_uint_eq(c->n, 53);
   for (size_t i = 0; i < c->n; i++) net_iface_input(&fx->guest, c->data[i], c->len[i], 0);
   const net_iface_stats *s = net_iface_stats_get(&fx->guest);
-  ck_assert_uint_eq(s->rx_fates[EMU_FATE_UNSUPPORTED], 50); /* every fragment to us */
+  ck_assert_uint_eq(s->rx_fates[EMU_FATE_UNSUPPORTED], 50);  /* every fragment to us */
   ck_assert_uint_eq(s->rx_fates[EMU_FATE_NOT_FOR_GUEST], 3); /* the other direction */
   ck_assert_uint_eq(fx->guest_end.n, 0);
   free(c);

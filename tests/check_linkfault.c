@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/scn.h"
 #include "emu/err.h"
+#include "sim/scn.h"
 #include "stack/wire.h"
 
 #define US 1000ull

@@ -20,14 +20,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sim/scn.h"
-#include "host/clock.h"
 #include "emu/err.h"
+#include "host/clock.h"
 #include "host/live.h"
 #include "host/pcapio.h"
 #include "host/scn_live.h"
+#include "sim/scn.h"
 
-#define MS 1000000ull
+#define MS  1000000ull
 #define SEC 1000000000ull
 
 /* --- the runtime on a thread -------------------------------------------- */
@@ -196,8 +196,8 @@ START_TEST(test_hostfwd_parses_qemu_syntax_with_loopback_default) {
   ck_assert_uint_eq(f.host_port, 0);
   ck_assert_uint_eq(f.guest_ip, 0x0a00020fu);
   ck_assert_uint_eq(f.guest_port, 7);
-  static const char *bad[] = {"sctp::1-:2", "tcp:8080-:80", "tcp::8080:80", "tcp::70000-:80",
-                              "tcp::80-:0", "tcp:1.2.3:80-:80", "tcp::80-:8x", "tcp::1-:2-:3"};
+  static const char *bad[] = {"sctp::1-:2", "tcp:8080-:80",     "tcp::8080:80", "tcp::70000-:80",
+                              "tcp::80-:0", "tcp:1.2.3:80-:80", "tcp::80-:8x",  "tcp::1-:2-:3"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     ck_assert_msg(scn_hostfwd_parse(bad[i], &f, why, sizeof why) == EMU_EINVAL && why[0],
                   "'%s' accepted", bad[i]);
@@ -459,8 +459,8 @@ START_TEST(test_recorded_session_replays_to_same_fates_and_trace) {
     ck_assert_int_ge(a, 0);
     ck_assert_int_ge(b, 0);
     ck_assert_msg(live->fates.frames[a].fate == rp.fates.frames[b].fate,
-                  "frame %zu: live %s, replay %s", i + 1,
-                  emu_fate_name(live->fates.frames[a].fate), emu_fate_name(rp.fates.frames[b].fate));
+                  "frame %zu: live %s, replay %s", i + 1, emu_fate_name(live->fates.frames[a].fate),
+                  emu_fate_name(rp.fates.frames[b].fate));
   }
   ck_assert_uint_eq(rp.trace.events, live->trace.events);
   ck_assert_uint_eq(rp.trace.hash, live->trace.hash);

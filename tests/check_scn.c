@@ -4,19 +4,19 @@
 #define _DEFAULT_SOURCE /* mkstemp, unlink */
 
 #include <check.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "sim/scn.h"
 #include "emu/err.h"
 #include "host/pcapio.h"
+#include "sim/scn.h"
 #include "stack/wire.h"
 
 #define IP4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
-#define US 1000ull
-#define MS 1000000ull
+#define US              1000ull
+#define MS              1000000ull
 
 static char capture_path[512];
 static const char *capture(const char *name) {
@@ -49,8 +49,8 @@ static void run_pings(uint64_t seed, unsigned bugs, int npings, ping_run *out) {
   ck_assert_int_eq(net_iface_init(&peer, &pc, scn_host_port(&s)), 0);
   scn_attach_peer(&s, &peer);
   for (int i = 0; i < npings; i++)
-    ck_assert_int_eq(scn_peer_ping_at(&s, 10 * US + (uint64_t)i * MS, cfg.guest.ip,
-                                      (uint16_t)(i + 1), 56), 0);
+    ck_assert_int_eq(
+        scn_peer_ping_at(&s, 10 * US + (uint64_t)i * MS, cfg.guest.ip, (uint16_t)(i + 1), 56), 0);
   scn_run(&s, EMU_TIME_NEVER, 1000000);
   scn_finish(&s);
   memset(out, 0, sizeof *out);
@@ -191,8 +191,8 @@ START_TEST(test_replay_gateway_capture_fate_per_frame) {
   replay_file(capture("libpcap_gateway_or_not.pcap"), &cfg, &s, &in, &hc);
   ck_assert_uint_eq(s.fates.nframes, 14);
   for (int i = 0; i < 14; i++)
-    ck_assert_msg(s.fates.frames[i].fate == gateway_expected[i], "frame %d: %s, expected %s",
-                  i + 1, emu_fate_name(s.fates.frames[i].fate), emu_fate_name(gateway_expected[i]));
+    ck_assert_msg(s.fates.frames[i].fate == gateway_expected[i], "frame %d: %s, expected %s", i + 1,
+                  emu_fate_name(s.fates.frames[i].fate), emu_fate_name(gateway_expected[i]));
   /* The guest does not know 10.20.30.41's MAC, so it asks first and holds
    * the echo reply; the capture's ARP request from .41 (frame 9) teaches it,
    * and the ARP reply and the held echo reply leave together. */
@@ -272,8 +272,8 @@ START_TEST(test_every_capture_gets_one_fate_per_frame) {
   replay_file(capture(name), &cfg, &s, &in, NULL);
   ck_assert_uint_gt(in.nframes, 0);
   ck_assert_uint_eq(s.fates.nframes, in.nframes);
-  ck_assert_msg(emu_fates_total(&s.fates) == in.nframes, "%s: %llu of %zu frames have a fate",
-                name, (unsigned long long)emu_fates_total(&s.fates), in.nframes);
+  ck_assert_msg(emu_fates_total(&s.fates) == in.nframes, "%s: %llu of %zu frames have a fate", name,
+                (unsigned long long)emu_fates_total(&s.fates), in.nframes);
   ck_assert_uint_eq(s.fates.double_fates, 0);
   for (size_t i = 0; i < in.nframes; i++)
     ck_assert_int_ne(s.fates.frames[i].fate, EMU_FATE_PENDING);

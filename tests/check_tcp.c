@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/scn.h"
 #include "emu/err.h"
 #include "emu/fault.h"
+#include "sim/scn.h"
 #include "stack/iface.h"
 #include "stack/services.h"
 #include "stack/tcp.h"
@@ -18,14 +18,14 @@
 #include "virtio/vbug.h"
 
 #define IP4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
-#define US 1000ull
-#define MS 1000000ull
-#define SEC 1000000000ull
-#define GUEST_IP IP4(10, 0, 2, 15)
-#define HOST_IP IP4(10, 0, 2, 2)
-#define LATENCY (10 * US)
-#define GUEST 0
-#define HOST 1
+#define US              1000ull
+#define MS              1000000ull
+#define SEC             1000000000ull
+#define GUEST_IP        IP4(10, 0, 2, 15)
+#define HOST_IP         IP4(10, 0, 2, 2)
+#define LATENCY         (10 * US)
+#define GUEST           0
+#define HOST            1
 
 /* ---- a timed wire between two ifaces ------------------------------------------------ */
 
@@ -85,8 +85,7 @@ static void log_segment(wire *w, int from, const uint8_t *frame, size_t len) {
     w->log = realloc(w->log, w->caplog * sizeof *w->log);
     ck_assert_ptr_nonnull(w->log);
   }
-  w->log[w->nlog++] = (seglog){w->now, from, r.seq, r.ack, r.flags, r.window, r.mss,
-                               r.payload_len};
+  w->log[w->nlog++] = (seglog){w->now, from, r.seq, r.ack, r.flags, r.window, r.mss, r.payload_len};
 }
 
 static int wire_send(void *impl, const uint8_t *frame, size_t len, uint64_t now_ns) {
@@ -321,7 +320,8 @@ START_TEST(test_handshake_exchanges_mss_and_both_sides_reach_established) {
   ck_assert_uint_eq(svc.stats.tcp_conns, 1);
   ck_assert_uint_eq(net_iface_stats_get(&w->ifc[GUEST])->tcp_conns_accepted, 1);
   ck_assert_uint_eq(net_iface_stats_get(&w->ifc[HOST])->tcp_conns_opened, 1);
-  ck_assert_uint_eq(net_iface_stats_get(&w->ifc[GUEST])->rx_fates[EMU_FATE_ANSWERED], 2); /* ARP, SYN */
+  ck_assert_uint_eq(net_iface_stats_get(&w->ifc[GUEST])->rx_fates[EMU_FATE_ANSWERED],
+                    2); /* ARP, SYN */
   ck_assert_uint_eq(net_iface_stats_get(&w->ifc[GUEST])->rx_fates[EMU_FATE_DELIVERED], 1); /* ACK */
   net_tcp_release(c, w->now);
   wire_free(w);
@@ -368,7 +368,10 @@ static size_t build_tcp(uint8_t *buf, const net_tcp_repr *r) {
   net_eth_emit(&eth, buf, 14);
   int n = net_tcp_emit(r, HOST_IP, GUEST_IP, buf + 34, 1500);
   ck_assert_int_gt(n, 0);
-  net_ipv4_repr ip = {.src = HOST_IP, .dst = GUEST_IP, .protocol = NET_IP_PROTO_TCP, .ttl = 64,
+  net_ipv4_repr ip = {.src = HOST_IP,
+                      .dst = GUEST_IP,
+                      .protocol = NET_IP_PROTO_TCP,
+                      .ttl = 64,
                       .payload_len = (size_t)n};
   ck_assert_int_eq(net_ipv4_emit(&ip, buf + 14, 1500), 20);
   return 34 + (size_t)n;
@@ -379,8 +382,12 @@ START_TEST(test_bad_checksum_counted_and_never_answered) {
   net_services svc;
   ck_assert_int_eq(net_services_start(&svc, &w->ifc[GUEST], NET_SVC_TCP_ECHO), 0);
   uint8_t f[128];
-  net_tcp_repr syn = {.src_port = 1234, .dst_port = 8023, .seq = 1, .flags = NET_TCP_SYN,
-                      .window = 1000, .mss = 1460};
+  net_tcp_repr syn = {.src_port = 1234,
+                      .dst_port = 8023,
+                      .seq = 1,
+                      .flags = NET_TCP_SYN,
+                      .window = 1000,
+                      .mss = 1460};
   size_t n = build_tcp(f, &syn);
   f[34 + 4] ^= 0x40; /* sequence number: the checksum no longer matches */
   ck_assert_int_eq(net_iface_input(&w->ifc[GUEST], f, n, w->now), EMU_FATE_BAD_CHECKSUM);
@@ -412,8 +419,12 @@ START_TEST(test_ack_to_listening_port_without_connection_gets_rst_at_its_ack) {
   wire_run(w, w->now + MS);
   size_t before = w->nlog;
   uint8_t f[128];
-  net_tcp_repr ack = {.src_port = 1234, .dst_port = 8023, .seq = 100, .ack = 0xdeadbeef,
-                      .flags = NET_TCP_ACK, .window = 1000};
+  net_tcp_repr ack = {.src_port = 1234,
+                      .dst_port = 8023,
+                      .seq = 100,
+                      .ack = 0xdeadbeef,
+                      .flags = NET_TCP_ACK,
+                      .window = 1000};
   size_t n = build_tcp(f, &ack);
   ck_assert_int_eq(net_iface_input(&w->ifc[GUEST], f, n, w->now), EMU_FATE_REJECTED);
   ck_assert_uint_eq(w->nlog, before + 1);
@@ -592,7 +603,8 @@ START_TEST(test_third_duplicate_ack_triggers_fast_retransmit_before_rto) {
   uint64_t third_dup_t = 0;
   for (size_t i = 0; i < w->nlog; i++) {
     const seglog *s = &w->log[i];
-    if (s->from == HOST && s->seq == drop_seq && s->len) *(first == SIZE_MAX ? &first : &second) = i;
+    if (s->from == HOST && s->seq == drop_seq && s->len)
+      *(first == SIZE_MAX ? &first : &second) = i;
     if (first != SIZE_MAX && second == SIZE_MAX && s->from == GUEST && s->ack == drop_seq &&
         s->len == 0 && ++dups == 3)
       third_dup_t = s->t;
@@ -801,8 +813,7 @@ static void http_get(wire *w, const char *req, char *out, size_t cap) {
   memset(&cl, 0, sizeof cl);
   ck_assert_int_eq(net_tcp_connect(&w->ifc[HOST], GUEST_IP, 80, 0, w->now, &cl.c), 0);
   wire_run(w, w->now + MS);
-  ck_assert_int_eq(net_tcp_send(cl.c, (const uint8_t *)req, strlen(req), w->now),
-                   (int)strlen(req));
+  ck_assert_int_eq(net_tcp_send(cl.c, (const uint8_t *)req, strlen(req), w->now), (int)strlen(req));
   wire_run(w, w->now + 10 * MS);
   int n = net_tcp_recv(cl.c, (uint8_t *)out, cap - 1, w->now);
   ck_assert_int_gt(n, 0);

@@ -11,12 +11,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "teach/teach.h"
 #include "emu/err.h"
 #include "host/pcapio.h"
+#include "teach/teach.h"
 
 #define CHROMIUM "/usr/bin/chromium"
-#define GOLDEN VNETSIM_TEST_DATA_DIR "/teach_seed1.txt"
+#define GOLDEN   VNETSIM_TEST_DATA_DIR "/teach_seed1.txt"
 
 static char tmpdir[64];
 
@@ -225,9 +225,10 @@ START_TEST(test_terminal_rendering_matches_golden_file) {
   if (n_got != n_want || memcmp(got, want, n_got)) {
     size_t i = 0, line = 1;
     while (i < n_got && i < n_want && got[i] == want[i]) line += got[i++] == '\n';
-    ck_abort_msg("teach output differs from %s from line %zu (run with VNETSIM_UPDATE_GOLDEN=1 "
-                 "to regenerate, then review); got %zu bytes, want %zu",
-                 GOLDEN, line, n_got, n_want);
+    ck_abort_msg(
+        "teach output differs from %s from line %zu (run with VNETSIM_UPDATE_GOLDEN=1 "
+        "to regenerate, then review); got %zu bytes, want %zu",
+        GOLDEN, line, n_got, n_want);
   }
   ck_assert(!strstr(got, "\033[")); /* no colour into a pipe */
   free(got);
@@ -238,8 +239,8 @@ END_TEST
 START_TEST(test_bug_walkthrough_says_where_it_goes_wrong) {
   char cmd[512], out[128];
   snprintf(out, sizeof out, "%s/bug.txt", tmpdir);
-  snprintf(cmd, sizeof cmd, "'%s' teach --no-pause --bug rx-no-recycle >%s </dev/null",
-           VNETSIM_BIN, out);
+  snprintf(cmd, sizeof cmd, "'%s' teach --no-pause --bug rx-no-recycle >%s </dev/null", VNETSIM_BIN,
+           out);
   ck_assert_int_eq(sh(cmd), 0);
   char *got = slurp(out, NULL);
   ck_assert_ptr_nonnull(got);
@@ -281,8 +282,8 @@ START_TEST(test_bad_input_exits_2_with_one_line) {
   int lines = 0;
   for (const char *p = e; *p; p++) lines += *p == '\n';
   ck_assert_msg(lines == 1, "'%s' printed %d lines: %s", bad_calls[_i].args, lines, e);
-  ck_assert_msg(strstr(e, bad_calls[_i].names) != NULL, "'%s': '%s' lacks '%s'",
-                bad_calls[_i].args, e, bad_calls[_i].names);
+  ck_assert_msg(strstr(e, bad_calls[_i].names) != NULL, "'%s': '%s' lacks '%s'", bad_calls[_i].args,
+                e, bad_calls[_i].names);
   free(e);
 }
 END_TEST
@@ -303,7 +304,7 @@ END_TEST
 /* --- the HTML page ------------------------------------------------------- */
 
 #define GW_CAPTURE "libpcap_gateway_or_not.pcap"
-#define GW_ARGS "--guest-ip 10.20.30.40 --guest-mac aa:00:04:00:14:0e"
+#define GW_ARGS    "--guest-ip 10.20.30.40 --guest-mac aa:00:04:00:14:0e"
 
 /* The value after "key": inside json (searched from json), or -1. */
 static int64_t json_int(const char *json, const char *key) {
@@ -385,8 +386,7 @@ START_TEST(test_html_data_matches_the_runs_counters) {
   ck_assert_int_eq(json_int(counters, "frames_out"), (int64_t)s.guest_frames);
   /* every kick and interrupt of the run is a mark on the timeline */
   const char *marks = strstr(data, "\"marks_total\":{");
-  ck_assert_int_eq(json_int(marks, "kick"),
-                   (int64_t)(s.drv.stats.kicks[0] + s.drv.stats.kicks[1]));
+  ck_assert_int_eq(json_int(marks, "kick"), (int64_t)(s.drv.stats.kicks[0] + s.drv.stats.kicks[1]));
   ck_assert_int_eq(json_int(marks, "irq"), (int64_t)s.dev.stats.interrupts);
   ck_assert_int_gt(json_int(data, "steps_stored"), 10);
   scn_close(&s);

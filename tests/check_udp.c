@@ -14,8 +14,8 @@
 #include "stack/wire.h"
 
 #define IP4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
-#define GUEST_IP IP4(10, 0, 2, 15)
-#define HOST_IP IP4(10, 0, 2, 2)
+#define GUEST_IP        IP4(10, 0, 2, 15)
+#define HOST_IP         IP4(10, 0, 2, 2)
 
 /* ---- an instant link: frames queue, pump() delivers them ---------------------------- */
 
@@ -251,11 +251,15 @@ static void count_checksums(const char *name, size_t *udp_ok, size_t *tcp_ok, si
     size_t l4len = net_ipv4_payload_len(ip);
     uint32_t src = net_ipv4_src(ip), dst = net_ipv4_dst(ip);
     if (net_ipv4_protocol(ip) == NET_IP_PROTO_UDP && net_udp_check(l4, l4len) == 0) {
-      if (net_udp_checksum_ok(l4, src, dst)) (*udp_ok)++;
-      else (*bad)++;
+      if (net_udp_checksum_ok(l4, src, dst))
+        (*udp_ok)++;
+      else
+        (*bad)++;
     } else if (net_ipv4_protocol(ip) == NET_IP_PROTO_TCP && net_tcp_check(l4, l4len) == 0) {
-      if (net_tcp_checksum_ok(l4, l4len, src, dst)) (*tcp_ok)++;
-      else (*bad)++;
+      if (net_tcp_checksum_ok(l4, l4len, src, dst))
+        (*tcp_ok)++;
+      else
+        (*bad)++;
     }
   }
   host_pcap_free(&in);
@@ -274,9 +278,15 @@ END_TEST
 START_TEST(test_tcp_emit_parse_round_trip_with_mss_option) {
   uint8_t buf[64];
   const uint8_t data[3] = {1, 2, 3};
-  net_tcp_repr r = {.src_port = 80, .dst_port = 40000, .seq = 0xfffffffe, .ack = 7,
-                    .flags = NET_TCP_SYN | NET_TCP_ACK, .window = 512, .mss = 1460,
-                    .payload = data, .payload_len = 3};
+  net_tcp_repr r = {.src_port = 80,
+                    .dst_port = 40000,
+                    .seq = 0xfffffffe,
+                    .ack = 7,
+                    .flags = NET_TCP_SYN | NET_TCP_ACK,
+                    .window = 512,
+                    .mss = 1460,
+                    .payload = data,
+                    .payload_len = 3};
   ck_assert_int_eq(net_tcp_emit(&r, HOST_IP, GUEST_IP, buf, sizeof buf), 27);
   ck_assert_uint_eq(net_tcp_header_len(buf), 24);
   ck_assert(net_tcp_checksum_ok(buf, 27, HOST_IP, GUEST_IP));

@@ -16,11 +16,11 @@
 #include "virtio/vnet_dev.h"
 #include "virtio/vq_drv.h"
 
-#define QSIZE 8u
+#define QSIZE         8u
 #define DEV_MAX_QSIZE 16u
-#define RX_BUF (VNET_HDR_LEN + 1514u)
-#define TOK(n) ((void *)(uintptr_t)(n))
-#define MAX_HOST 8
+#define RX_BUF        (VNET_HDR_LEN + 1514u)
+#define TOK(n)        ((void *)(uintptr_t)(n))
+#define MAX_HOST      8
 
 enum { HOST_EV_FRAME = 100, HOST_EV_IRQ };
 
@@ -101,9 +101,9 @@ static void dev_start(uint32_t backlog) {
 static uint8_t status(void) { return r->t->get_status(r->t->dev); }
 static int set_status(uint8_t s) { return r->t->set_status(r->t->dev, s); }
 
-#define S_ACK VIRTIO_STATUS_ACKNOWLEDGE
-#define S_DRV (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER)
-#define S_FOK (S_DRV | VIRTIO_STATUS_FEATURES_OK)
+#define S_ACK  VIRTIO_STATUS_ACKNOWLEDGE
+#define S_DRV  (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER)
+#define S_FOK  (S_DRV | VIRTIO_STATUS_FEATURES_OK)
 #define S_LIVE (S_FOK | VIRTIO_STATUS_DRIVER_OK)
 
 /* §3.1.1 steps 1-5; returns the status read back after FEATURES_OK. */
@@ -180,9 +180,9 @@ static void make_frame(uint8_t *f, size_t len, uint8_t seed) {
 
 START_TEST(test_features_and_queue_max_readable_before_anything) {
   dev_start(0);
-  ck_assert_uint_eq(r->t->device_features(r->t->dev),
-                    base_features | VIRTIO_BIT(VIRTIO_F_EVENT_IDX) |
-                        VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC));
+  ck_assert_uint_eq(r->t->device_features(r->t->dev), base_features |
+                                                          VIRTIO_BIT(VIRTIO_F_EVENT_IDX) |
+                                                          VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC));
   ck_assert_uint_eq(status(), 0);
   ck_assert_uint_eq(r->t->queue_max_size(r->t->dev, VNET_RXQ), DEV_MAX_QSIZE);
   ck_assert_uint_eq(r->t->queue_max_size(r->t->dev, VNET_TXQ), DEV_MAX_QSIZE);

@@ -50,10 +50,10 @@ static emu_fate stack_rx(void *ctx, const uint8_t *frame, size_t len, uint64_t n
   return EMU_FATE_DELIVERED;
 }
 
-static const uint64_t all_features =
-    VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_NET_F_MAC) |
-    VIRTIO_BIT(VIRTIO_NET_F_STATUS) | VIRTIO_BIT(VIRTIO_F_EVENT_IDX) |
-    VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC);
+static const uint64_t all_features = VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_NET_F_MAC) |
+                                     VIRTIO_BIT(VIRTIO_NET_F_STATUS) |
+                                     VIRTIO_BIT(VIRTIO_F_EVENT_IDX) |
+                                     VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC);
 
 /* Builds device and driver with fixed latencies (kick 1 us, interrupt 2 us),
  * batch 16, backlog 0; returns vnet_drv_probe()'s result. */
@@ -76,9 +76,9 @@ static int rig_init(rig *r, uint16_t qsize, uint64_t dev_features, uint64_t drv_
   vnet_drv_opts_default(&o);
   o.features = drv_features;
   o.irq_latency = (emu_latency){2 * US, 2 * US};
-  ck_assert_int_eq(vnet_drv_init(&r->drv, &o, &r->mem, &r->s, vnet_dev_transport(&r->dev),
-                                 &r->fates, &r->trace),
-                   0);
+  ck_assert_int_eq(
+      vnet_drv_init(&r->drv, &o, &r->mem, &r->s, vnet_dev_transport(&r->dev), &r->fates, &r->trace),
+      0);
   ck_assert_int_eq(emu_actor_init(&r->host, &r->s, "host", host_handle, r), 0);
   emu_channel_init(&r->dev.irq, &r->drv.actor, VNET_DRV_EV_IRQ, o.irq_latency);
   emu_channel_init(&r->dev.to_host, &r->host, HOST_EV_FRAME, (emu_latency){0, 0});
@@ -97,7 +97,8 @@ static void rig_close(rig *r) {
 static uint32_t rig_inject(rig *r, uint64_t at, const uint8_t *frame, size_t len) {
   int64_t id = emu_fates_enter(&r->fates, at);
   ck_assert_int_ge(id, 0);
-  ck_assert_int_eq(emu_actor_post(&r->dev.actor, at, VNET_DEV_EV_FRAME, 0, (uint32_t)id, frame, len), 0);
+  ck_assert_int_eq(
+      emu_actor_post(&r->dev.actor, at, VNET_DEV_EV_FRAME, 0, (uint32_t)id, frame, len), 0);
   return (uint32_t)id;
 }
 
@@ -224,7 +225,8 @@ END_TEST
 START_TEST(test_tx_ring_full_refused_and_counted) {
   rig r;
   /* queue of 2 without indirect: one frame takes both descriptors */
-  ck_assert_int_eq(rig_init(&r, 2, all_features, all_features & ~VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC)), 0);
+  ck_assert_int_eq(
+      rig_init(&r, 2, all_features, all_features & ~VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC)), 0);
   uint8_t f[64];
   fill_frame(f, sizeof f, 5);
   emu_port *nd = vnet_drv_netdev(&r.drv);
@@ -277,8 +279,8 @@ START_TEST(test_bad_used_length_rejected_buffer_recycled) {
   emu_sched_run(&r.s, EMU_TIME_NEVER, 10000);
   ck_assert_uint_eq(r.drv.stats.rx_bad_used, 1);
   ck_assert_uint_eq(r.drv.rxq.violations[VQ_RULE_USED_LEN_TOO_BIG], 1);
-  ck_assert_uint_eq(r.stack_n, 0);                 /* nothing reached the stack */
-  ck_assert_uint_eq(r.drv.stats.rx_reposted, 1);   /* but the buffer came back */
+  ck_assert_uint_eq(r.stack_n, 0);               /* nothing reached the stack */
+  ck_assert_uint_eq(r.drv.stats.rx_reposted, 1); /* but the buffer came back */
   ck_assert_uint_eq(ring_u16(&r, vq_avail_idx_addr(l)), 9);
   rig_close(&r);
 }

@@ -16,7 +16,7 @@
 
 #define MEM_BASE 0x100000ull
 #define MEM_SIZE (1ull << 20)
-#define TOK(n) ((void *)(uintptr_t)(n))
+#define TOK(n)   ((void *)(uintptr_t)(n))
 
 static gmem mem;
 static vq_drv drv;
@@ -422,7 +422,7 @@ START_TEST(test_need_interrupt_used_event_across_wrap) {
   vq_dev_publish_used(&dev);
   ck_assert_uint_eq(rd16(vq_used_idx_addr(&drv.layout)), 1);
   ck_assert_int_eq(vq_dev_need_interrupt(&dev), 1); /* 0 in [65535, 1) */
-  wr16(ev, 65535); /* left behind by the wrap */
+  wr16(ev, 65535);                                  /* left behind by the wrap */
   vq_dev_push(&dev, heads[3], 0);
   vq_dev_publish_used(&dev);
   ck_assert_int_eq(vq_dev_need_interrupt(&dev), 0); /* 65535 not in [1, 2) */
@@ -964,8 +964,8 @@ static void record(void *ctx, const emu_trace_rec *rec) {
   log->r[log->n++] = *rec;
 }
 
-static void expect_rec(const emu_trace_rec *r, const char *actor, emu_trace_kind kind,
-                       int64_t head, int64_t idx, int64_t len) {
+static void expect_rec(const emu_trace_rec *r, const char *actor, emu_trace_kind kind, int64_t head,
+                       int64_t idx, int64_t len) {
   ck_assert_str_eq(r->actor, actor);
   ck_assert_str_eq(emu_trace_kind_name(r->kind), emu_trace_kind_name(kind));
   ck_assert_str_eq(r->queue, "rx");

@@ -20,7 +20,7 @@
 /* ---- capture loading ------------------------------------------------------------- */
 
 #define CAP_MAX_FRAMES 64
-#define CAP_MAX_LEN 2048
+#define CAP_MAX_LEN    2048
 
 typedef struct capture {
   size_t n;
@@ -42,8 +42,7 @@ static capture *load_capture(const char *name) {
   const u_char *bytes;
   while (pcap_next_ex(p, &h, &bytes) == 1) {
     ck_assert_msg(c->n < CAP_MAX_FRAMES, "%s: more frames than the test expects", name);
-    ck_assert_msg(h->caplen == h->len && h->caplen <= CAP_MAX_LEN, "%s: frame %zu cut", name,
-                  c->n);
+    ck_assert_msg(h->caplen == h->len && h->caplen <= CAP_MAX_LEN, "%s: frame %zu cut", name, c->n);
     memcpy(c->data[c->n], bytes, h->caplen);
     c->len[c->n++] = h->caplen;
   }
@@ -70,7 +69,7 @@ START_TEST(test_checksum_odd_length_pads_last_byte_with_zero) {
   ck_assert_uint_eq(net_inet_checksum(one, 1), 0xfeff);
   const uint8_t three[3] = {0x12, 0x34, 0x56};
   ck_assert_uint_eq(net_inet_sum(0, three, 3), 0x1234 + 0x5600);
-  ck_assert_uint_eq(net_inet_checksum(three, 3), (uint16_t)~(0x1234 + 0x5600));
+  ck_assert_uint_eq(net_inet_checksum(three, 3), (uint16_t) ~(0x1234 + 0x5600));
 }
 END_TEST
 
@@ -253,8 +252,7 @@ END_TEST
 START_TEST(test_icmp_pcapng_capture_types_and_checksums_all_verify) {
   capture *c = load_capture("pcpp_IcmpPackets.pcap");
   static const uint8_t types[15] = {10, 5, 9, 9, 11, 3, 13, 14, 8, 0, 11, 3, 4, 17, 18};
-  static const size_t msg_lens[15] = {8,  36, 50, 16, 148, 36, 20, 20,
-                                      64, 64, 92, 92, 36,  12, 12};
+  static const size_t msg_lens[15] = {8, 36, 50, 16, 148, 36, 20, 20, 64, 64, 92, 92, 36, 12, 12};
   ck_assert_uint_eq(c->n, 15);
   for (size_t i = 0; i < 15; i++) {
     const uint8_t *ip = net_eth_payload(c->data[i]);
@@ -388,17 +386,17 @@ START_TEST(test_truncated_or_inconsistent_ipv4_rejected) {
   uint8_t ip[84];
   memcpy(ip, c->data[0] + 14, 84);
   ck_assert_int_eq(net_ipv4_check(ip, 84), 0);
-  ck_assert_int_eq(net_ipv4_check(ip, 19), EMU_EFORMAT);  /* shorter than a header */
-  ck_assert_int_eq(net_ipv4_check(ip, 83), EMU_EFORMAT);  /* total length 84 > 83 */
-  ip[0] = 0x65;                                            /* version 6 */
+  ck_assert_int_eq(net_ipv4_check(ip, 19), EMU_EFORMAT); /* shorter than a header */
+  ck_assert_int_eq(net_ipv4_check(ip, 83), EMU_EFORMAT); /* total length 84 > 83 */
+  ip[0] = 0x65;                                          /* version 6 */
   ck_assert_int_eq(net_ipv4_check(ip, 84), EMU_EFORMAT);
-  ip[0] = 0x44;                                            /* IHL 4 < 5 */
+  ip[0] = 0x44; /* IHL 4 < 5 */
   ck_assert_int_eq(net_ipv4_check(ip, 84), EMU_EFORMAT);
-  ip[0] = 0x46;                                            /* IHL 6: 24 bytes */
+  ip[0] = 0x46; /* IHL 6: 24 bytes */
   ck_assert_int_eq(net_ipv4_check(ip, 84), 0);
-  ck_assert_int_eq(net_ipv4_check(ip, 22), EMU_EFORMAT);  /* header beyond buffer */
+  ck_assert_int_eq(net_ipv4_check(ip, 22), EMU_EFORMAT); /* header beyond buffer */
   ip[0] = 0x45;
-  net_put_be16(ip + 2, 19);                                /* total < header */
+  net_put_be16(ip + 2, 19); /* total < header */
   ck_assert_int_eq(net_ipv4_check(ip, 84), EMU_EFORMAT);
   net_put_be16(ip + 2, 84);
   net_ipv4_repr r;
@@ -472,10 +470,16 @@ START_TEST(test_arp_emit_parse_round_trip_and_enospc) {
 END_TEST
 
 START_TEST(test_ipv4_emit_parse_round_trip_with_fragment_fields) {
-  net_ipv4_repr in = {.src = IP4(10, 0, 2, 15), .dst = IP4(10, 0, 2, 2),
-                      .protocol = NET_IP_PROTO_UDP, .ttl = 64, .tos = 0x10,
-                      .ident = 0xbeef, .dont_frag = 0, .more_frags = 1,
-                      .frag_offset = 1480, .payload_len = 12};
+  net_ipv4_repr in = {.src = IP4(10, 0, 2, 15),
+                      .dst = IP4(10, 0, 2, 2),
+                      .protocol = NET_IP_PROTO_UDP,
+                      .ttl = 64,
+                      .tos = 0x10,
+                      .ident = 0xbeef,
+                      .dont_frag = 0,
+                      .more_frags = 1,
+                      .frag_offset = 1480,
+                      .payload_len = 12};
   uint8_t buf[32] = {0};
   ck_assert_int_eq(net_ipv4_emit(&in, buf, 31), EMU_ENOSPC); /* 20 + 12 needed */
   ck_assert_int_eq(net_ipv4_emit(&in, buf, 32), 20);
@@ -511,8 +515,8 @@ END_TEST
 START_TEST(test_icmp_echo_emit_parse_round_trip_in_place_data) {
   uint8_t buf[8 + 5];
   for (int i = 0; i < 5; i++) buf[8 + i] = (uint8_t)(0xa0 + i);
-  net_icmp_repr in = {.type = NET_ICMP_ECHO_REQUEST, .ident = 0x1234, .seq = 9,
-                      .data = buf + 8, .data_len = 5};
+  net_icmp_repr in = {
+      .type = NET_ICMP_ECHO_REQUEST, .ident = 0x1234, .seq = 9, .data = buf + 8, .data_len = 5};
   ck_assert_int_eq(net_icmp_emit(&in, buf, 12), EMU_ENOSPC);
   ck_assert_int_eq(net_icmp_emit(&in, buf, sizeof buf), 13);
   ck_assert(net_icmp_checksum_ok(buf, 13));

@@ -8,23 +8,23 @@
 
 /* Driver-side bugs (vnet_drv_opts.bugs). The first three are the Redox OS
  * virtio-netd try_recv() defects. */
-#define VBUG_RX_NO_RECYCLE 0x001u    /* RX buffers never posted again */
-#define VBUG_RX_LAST_ONLY 0x002u     /* only used.idx - 1 read, cursor jumps */
-#define VBUG_RX_NO_IRQ_WAKE 0x004u   /* interrupt does not make the driver look at RX */
-#define VBUG_TX_NO_RECLAIM 0x008u    /* used TX buffers never taken back */
-#define VBUG_TX_NO_KICK 0x010u       /* TX never notifies the device */
+#define VBUG_RX_NO_RECYCLE       0x001u /* RX buffers never posted again */
+#define VBUG_RX_LAST_ONLY        0x002u /* only used.idx - 1 read, cursor jumps */
+#define VBUG_RX_NO_IRQ_WAKE      0x004u /* interrupt does not make the driver look at RX */
+#define VBUG_TX_NO_RECLAIM       0x008u /* used TX buffers never taken back */
+#define VBUG_TX_NO_KICK          0x010u /* TX never notifies the device */
 #define VBUG_KICK_BEFORE_PUBLISH 0x020u /* notify, then store avail.idx */
-#define VBUG_LEGACY_HDR 0x040u       /* 10-byte header although VERSION_1 makes it 12 */
-#define VBUG_USED_EVENT_STALE 0x080u /* used_event never advanced under EVENT_IDX */
-#define VBUG_IRQ_NO_RECHECK 0x100u   /* interrupts re-enabled without a second look */
-#define VBUG_USED_SLOT_MOD_256 0x200u /* used slot = index % 256 whatever the size */
-#define VBUG_TX_LAST_ONLY 0x400u     /* TX completion reads only the newest element */
-#define VBUG_DRIVER_ALL 0x7ffu
-#define VBUG_REDOX (VBUG_RX_NO_RECYCLE | VBUG_RX_LAST_ONLY | VBUG_RX_NO_IRQ_WAKE)
+#define VBUG_LEGACY_HDR          0x040u /* 10-byte header although VERSION_1 makes it 12 */
+#define VBUG_USED_EVENT_STALE    0x080u /* used_event never advanced under EVENT_IDX */
+#define VBUG_IRQ_NO_RECHECK      0x100u /* interrupts re-enabled without a second look */
+#define VBUG_USED_SLOT_MOD_256   0x200u /* used slot = index % 256 whatever the size */
+#define VBUG_TX_LAST_ONLY        0x400u /* TX completion reads only the newest element */
+#define VBUG_DRIVER_ALL          0x7ffu
+#define VBUG_REDOX               (VBUG_RX_NO_RECYCLE | VBUG_RX_LAST_ONLY | VBUG_RX_NO_IRQ_WAKE)
 
 /* Device-side bugs (vnet_dev_config.bugs). */
 #define VBUG_DEV_USED_EVENT_EQUAL 0x001u /* interrupt only when used_event == new - 1 */
-#define VBUG_DEVICE_ALL 0x001u
+#define VBUG_DEVICE_ALL           0x001u
 
 typedef enum vbug_side { VBUG_SIDE_DRIVER, VBUG_SIDE_DEVICE } vbug_side;
 

@@ -9,34 +9,34 @@
 #include "virtio/vq.h"
 
 /* §2.1 device status field */
-#define VIRTIO_STATUS_ACKNOWLEDGE 1u
-#define VIRTIO_STATUS_DRIVER 2u
-#define VIRTIO_STATUS_DRIVER_OK 4u
-#define VIRTIO_STATUS_FEATURES_OK 8u
+#define VIRTIO_STATUS_ACKNOWLEDGE        1u
+#define VIRTIO_STATUS_DRIVER             2u
+#define VIRTIO_STATUS_DRIVER_OK          4u
+#define VIRTIO_STATUS_FEATURES_OK        8u
 #define VIRTIO_STATUS_DEVICE_NEEDS_RESET 64u
-#define VIRTIO_STATUS_FAILED 128u
+#define VIRTIO_STATUS_FAILED             128u
 
 /* §5.1.3 feature bits */
-#define VIRTIO_NET_F_MAC 5
+#define VIRTIO_NET_F_MAC    5
 #define VIRTIO_NET_F_STATUS 16
 
 #define VIRTIO_BIT(b) (1ull << (b))
 
 /* §5.1.2 virtqueues of a single-queue-pair device */
-#define VNET_RXQ 0u
-#define VNET_TXQ 1u
+#define VNET_RXQ        0u
+#define VNET_TXQ        1u
 #define VNET_NUM_QUEUES 2u
 
 /* §5.1.4 config space: u8 mac[6], le16 status, ... */
-#define VNET_CFG_MAC 0u
-#define VNET_CFG_STATUS 6u
-#define VNET_CFG_SIZE 8u
+#define VNET_CFG_MAC         0u
+#define VNET_CFG_STATUS      6u
+#define VNET_CFG_SIZE        8u
 #define VIRTIO_NET_S_LINK_UP 1u
 
 /* §5.1.6 struct virtio_net_hdr with VERSION_1: 12 bytes
  * (u8 flags, u8 gso_type, le16 hdr_len, le16 gso_size, le16 csum_start,
  *  le16 csum_offset, le16 num_buffers). */
-#define VNET_HDR_LEN 12u
+#define VNET_HDR_LEN         12u
 #define VNET_HDR_NUM_BUFFERS 10u
 /* Largest frame without VLAN or GSO: 1514 bytes of Ethernet, plus 4 for one
  * 802.1Q tag, which the device passes through. */

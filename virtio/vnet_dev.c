@@ -23,8 +23,7 @@ void vnet_dev_config_default(vnet_dev_config *cfg) {
 
 static void vnet_dev_fate(vnet_dev *d, uint32_t id, emu_fate fate) {
   if (d->fates) emu_fates_set(d->fates, id, fate, d->actor.sched->now_ns);
-  emu_trace_emit(d->trace, "device", EMU_TR_FRAME_FATE, NULL, -1, -1, -1, id,
-                 emu_fate_name(fate));
+  emu_trace_emit(d->trace, "device", EMU_TR_FRAME_FATE, NULL, -1, -1, -1, id, emu_fate_name(fate));
 }
 
 /* §2.1.2: on a driver error the device sets DEVICE_NEEDS_RESET and stops
@@ -188,8 +187,8 @@ static int vnet_dev_process_tx(vnet_dev *d) {
     /* §5.1.6.2: TX chains are device-readable, header then frame. A bad one
      * costs only that frame (counted, reported, returned with len 0): one
      * malformed packet should not take the link down. */
-    vq_rule bad = c.writable_len ? VQ_RULE_TX_CHAIN_WRITABLE
-                  : frame_len == 0 ? VQ_RULE_TX_FRAME_SHORT
+    vq_rule bad = c.writable_len               ? VQ_RULE_TX_CHAIN_WRITABLE
+                  : frame_len == 0             ? VQ_RULE_TX_FRAME_SHORT
                   : frame_len > VNET_MAX_FRAME ? VQ_RULE_TX_FRAME_TOO_LONG
                                                : VQ_RULE_NONE;
     if (bad == VQ_RULE_NONE && vq_chain_read(vq, &c, 0, d->scratch, (size_t)c.readable_len))
@@ -200,8 +199,8 @@ static int vnet_dev_process_tx(vnet_dev *d) {
     } else {
       d->stats.tx_frames++;
       d->stats.tx_bytes += frame_len;
-      emu_trace_emit(d->trace, "device", EMU_TR_FRAME_OUT, "tx", c.head, -1,
-                     (int64_t)frame_len, -1, NULL);
+      emu_trace_emit(d->trace, "device", EMU_TR_FRAME_OUT, "tx", c.head, -1, (int64_t)frame_len, -1,
+                     NULL);
       emu_channel_send(&d->to_host, 0, 0, d->scratch + VNET_HDR_LEN, (size_t)frame_len);
     }
     vq_dev_push(vq, c.head, 0);
@@ -287,9 +286,9 @@ static int vnet_dev_t_set_status(void *dev, uint8_t status) {
     return 0;
   }
   uint8_t added = (uint8_t)(status & ~d->status);
-  if (status & ~d->status & ~(VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-                               VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK |
-                               VIRTIO_STATUS_FAILED))
+  if (status & ~d->status &
+      ~(VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+        VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FAILED))
     return EMU_EINVAL;
   if ((d->status & ~status) & ~VIRTIO_STATUS_DEVICE_NEEDS_RESET)
     return EMU_ESTATE; /* bits are only cleared by a reset (§2.1) */
@@ -306,8 +305,7 @@ static int vnet_dev_t_set_status(void *dev, uint8_t status) {
       d->features = d->driver_features;
     }
   }
-  if ((added & VIRTIO_STATUS_DRIVER_OK) && !(status & VIRTIO_STATUS_FEATURES_OK))
-    return EMU_ESTATE;
+  if ((added & VIRTIO_STATUS_DRIVER_OK) && !(status & VIRTIO_STATUS_FEATURES_OK)) return EMU_ESTATE;
   d->status = (uint8_t)(status | (d->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET));
   return 0;
 }
@@ -337,9 +335,9 @@ static int vnet_dev_t_queue_setup(void *dev, uint16_t q, const vq_layout *layout
   }
   if (!(d->status & VIRTIO_STATUS_FEATURES_OK) || d->q[q].enabled) return EMU_ESTATE;
   if (!vq_size_valid(layout->size) || layout->size > d->cfg.max_queue_size) return EMU_EINVAL;
-  int rc = vq_dev_init(&d->q[q].vq, d->mem, layout,
-                       (d->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) != 0,
-                       (d->features & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC)) != 0);
+  int rc =
+      vq_dev_init(&d->q[q].vq, d->mem, layout, (d->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) != 0,
+                  (d->features & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC)) != 0);
   if (rc) {
     vq_dev_close(&d->q[q].vq);
     return rc;

@@ -27,9 +27,9 @@ enum {
 
 typedef struct vnet_dev_config {
   uint8_t mac[6];
-  uint16_t max_queue_size; /* offered per queue; a power of two <= 32768 */
-  uint64_t features;       /* offered feature bits */
-  uint32_t rx_backlog;     /* frames held while no RX buffer is posted */
+  uint16_t max_queue_size;       /* offered per queue; a power of two <= 32768 */
+  uint64_t features;             /* offered feature bits */
+  uint32_t rx_backlog;           /* frames held while no RX buffer is posted */
   uint32_t batch_min, batch_max; /* TX chains handled per run, drawn each run */
   emu_latency kick_latency;      /* driver notify -> device actor */
   int link_up;
@@ -41,10 +41,10 @@ typedef struct vnet_dev_config {
 void vnet_dev_config_default(vnet_dev_config *cfg);
 
 typedef struct vnet_dev_stats {
-  uint64_t rx_frames, rx_bytes;     /* written into RX buffers */
-  uint64_t rx_backlogged;           /* frames that waited in the backlog */
-  uint64_t tx_frames, tx_bytes;     /* handed to the host */
-  uint64_t tx_bad_chains;           /* TX chains too short, too long or writable */
+  uint64_t rx_frames, rx_bytes; /* written into RX buffers */
+  uint64_t rx_backlogged;       /* frames that waited in the backlog */
+  uint64_t tx_frames, tx_bytes; /* handed to the host */
+  uint64_t tx_bad_chains;       /* TX chains too short, too long or writable */
   uint64_t kicks[VNET_NUM_QUEUES];
   uint64_t interrupts, interrupts_suppressed;
   uint64_t pops[VNET_NUM_QUEUES];
@@ -75,7 +75,7 @@ typedef struct vnet_dev {
   vnet_dev_frame *backlog; /* FIFO of cfg.rx_backlog */
   uint32_t backlog_first, backlog_len;
   uint8_t scratch[VNET_HDR_LEN + VNET_MAX_FRAME]; /* one TX frame being handed out */
-  vq_rule violation;    /* what made the device need a reset */
+  vq_rule violation;                              /* what made the device need a reset */
   const char *violation_queue;
   vnet_dev_stats stats;
   virtio_transport transport;

@@ -23,8 +23,8 @@ static uint64_t vnet_drv_now(const vnet_drv *drv) { return drv->actor.sched->now
 static void vnet_drv_notify(vnet_drv *drv, vq_drv *vq, uint16_t q, int need) {
   if (need) {
     drv->stats.kicks[q]++;
-    emu_trace_emit(drv->trace, "driver", EMU_TR_KICK, vnet_queue_name(q), -1,
-                   vq->avail_idx_shadow, -1, -1, NULL);
+    emu_trace_emit(drv->trace, "driver", EMU_TR_KICK, vnet_queue_name(q), -1, vq->avail_idx_shadow,
+                   -1, -1, NULL);
     drv->t->notify(drv->t->dev, q);
   } else {
     drv->stats.kicks_suppressed[q]++;

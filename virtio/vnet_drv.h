@@ -36,11 +36,11 @@ enum {
 };
 
 typedef struct vnet_drv_opts {
-  uint16_t queue_size;   /* 0: the device's maximum */
-  uint64_t features;     /* asked for; negotiated = asked & offered */
-  uint32_t rx_buf_len;   /* bytes per RX buffer, header included */
-  unsigned bugs;            /* VBUG_* driver bits (virtio/vbug.h) */
-  emu_latency irq_latency;  /* device interrupt to driver actor */
+  uint16_t queue_size;     /* 0: the device's maximum */
+  uint64_t features;       /* asked for; negotiated = asked & offered */
+  uint32_t rx_buf_len;     /* bytes per RX buffer, header included */
+  unsigned bugs;           /* VBUG_* driver bits (virtio/vbug.h) */
+  emu_latency irq_latency; /* device interrupt to driver actor */
   /* From finding the RX ring empty to re-enabling its interrupt: the
    * instructions in between, during which the device can push unseen. */
   emu_latency rearm_delay;
@@ -58,7 +58,7 @@ typedef uint64_t (*vnet_drv_poll_fn)(void *ctx, uint64_t now_ns);
 
 typedef struct vnet_drv_stats {
   uint64_t rx_frames, rx_bytes, rx_empty, rx_reposted;
-  uint64_t rx_bad_used;       /* used elements rejected (vq_drv distrust) */
+  uint64_t rx_bad_used; /* used elements rejected (vq_drv distrust) */
   uint64_t tx_frames, tx_bytes, tx_ring_full, tx_reclaimed, tx_bad_used;
   uint64_t kicks[VNET_NUM_QUEUES], kicks_suppressed[VNET_NUM_QUEUES];
   uint64_t interrupts, interrupts_spurious;
@@ -77,15 +77,15 @@ typedef struct vnet_drv {
   vq_drv rxq, txq;
   uint64_t rx_bufs, tx_bufs; /* guest-physical bases of the buffer pools */
   uint32_t tx_buf_len;
-  uint16_t *tx_free;         /* indices of free TX buffers (a stack) */
+  uint16_t *tx_free; /* indices of free TX buffers (a stack) */
   uint32_t tx_nfree;
-  emu_port netdev;           /* the guest stack's view of this driver */
+  emu_port netdev; /* the guest stack's view of this driver */
   vnet_drv_poll_fn poll;
   void *poll_ctx;
-  uint64_t timer_at;         /* earliest armed stack deadline */
+  uint64_t timer_at; /* earliest armed stack deadline */
   int rx_poll_queued, in_rx, rearm_queued;
   int publish_queued[VNET_NUM_QUEUES];
-  uint32_t hdr_len;          /* 12, or 10 for the legacy-header bug */
+  uint32_t hdr_len; /* 12, or 10 for the legacy-header bug */
   vnet_drv_stats stats;
   uint8_t rx_scratch[65536];
 } vnet_drv;

@@ -4,56 +4,61 @@
 
 /* name, section, explanation; the trace tag "name §section" is built from
  * the first two so a trace line carries the clause it cites. */
-#define VQ_RULE(name, section, text) {name, section, text, name " \u00a7" section}
+#define VQ_RULE(name, section, text) \
+  { name, section, text, name " \u00a7" section }
 static const struct {
   const char *name, *section, *text, *tag;
 } vq_rules[VQ_RULE_COUNT] = {
     [VQ_RULE_NONE] = VQ_RULE("none", "-", "no violation"),
-    [VQ_RULE_DESC_INDEX_RANGE] = VQ_RULE("desc_index_range", "2.7.5",
-                                  "a descriptor index (head or next) is not below the queue size"),
-    [VQ_RULE_DESC_ADDR_RANGE] = VQ_RULE("desc_addr_range", "2.7.5",
-                                 "a descriptor's buffer lies outside guest memory"),
-    [VQ_RULE_DESC_LEN_ZERO] = VQ_RULE("desc_len_zero", "2.7.4.2",
-                               "a descriptor describes an empty buffer"),
-    [VQ_RULE_CHAIN_TOO_LONG] = VQ_RULE("chain_too_long", "2.7.5.2",
-                                "a descriptor chain is longer than the queue size (a loop?)"),
-    [VQ_RULE_WRITE_BEFORE_READ] = VQ_RULE("write_before_read", "2.7.4.2",
-                                   "a device-readable descriptor follows a device-writable one"),
+    [VQ_RULE_DESC_INDEX_RANGE] =
+        VQ_RULE("desc_index_range", "2.7.5",
+                "a descriptor index (head or next) is not below the queue size"),
+    [VQ_RULE_DESC_ADDR_RANGE] =
+        VQ_RULE("desc_addr_range", "2.7.5", "a descriptor's buffer lies outside guest memory"),
+    [VQ_RULE_DESC_LEN_ZERO] =
+        VQ_RULE("desc_len_zero", "2.7.4.2", "a descriptor describes an empty buffer"),
+    [VQ_RULE_CHAIN_TOO_LONG] = VQ_RULE(
+        "chain_too_long", "2.7.5.2", "a descriptor chain is longer than the queue size (a loop?)"),
+    [VQ_RULE_WRITE_BEFORE_READ] =
+        VQ_RULE("write_before_read", "2.7.4.2",
+                "a device-readable descriptor follows a device-writable one"),
     [VQ_RULE_INDIRECT_NOT_NEGOTIATED] = VQ_RULE("indirect_not_negotiated", "2.7.5.3.1",
-                                         "INDIRECT used without VIRTIO_F_INDIRECT_DESC"),
-    [VQ_RULE_INDIRECT_WITH_NEXT] = VQ_RULE("indirect_with_next", "2.7.5.3.1",
-                                    "a descriptor sets both INDIRECT and NEXT"),
+                                                "INDIRECT used without VIRTIO_F_INDIRECT_DESC"),
+    [VQ_RULE_INDIRECT_WITH_NEXT] =
+        VQ_RULE("indirect_with_next", "2.7.5.3.1", "a descriptor sets both INDIRECT and NEXT"),
     [VQ_RULE_INDIRECT_NESTED] = VQ_RULE("indirect_nested", "2.7.5.3.1",
-                                 "an indirect table contains an INDIRECT descriptor"),
+                                        "an indirect table contains an INDIRECT descriptor"),
     [VQ_RULE_INDIRECT_LEN] = VQ_RULE("indirect_len", "2.7.5.3.2",
-                              "an indirect table's length is zero or not a multiple of 16"),
+                                     "an indirect table's length is zero or not a multiple of 16"),
     [VQ_RULE_AVAIL_IDX_JUMP] = VQ_RULE("avail_idx_jump", "2.7.6",
-                                "avail.idx moved more than the queue size past the device"),
-    [VQ_RULE_RING_ADDR_RANGE] = VQ_RULE("ring_addr_range", "2.7",
-                                 "a ring part does not lie inside guest memory"),
-    [VQ_RULE_USED_ID_RANGE] = VQ_RULE("used_id_range", "2.7.8",
-                               "a used element's id is not below the queue size"),
-    [VQ_RULE_USED_ID_NOT_IN_FLIGHT] = VQ_RULE("used_id_not_in_flight", "2.7.8",
-                                       "a used element names a head the driver did not offer"),
+                                       "avail.idx moved more than the queue size past the device"),
+    [VQ_RULE_RING_ADDR_RANGE] =
+        VQ_RULE("ring_addr_range", "2.7", "a ring part does not lie inside guest memory"),
+    [VQ_RULE_USED_ID_RANGE] =
+        VQ_RULE("used_id_range", "2.7.8", "a used element's id is not below the queue size"),
+    [VQ_RULE_USED_ID_NOT_IN_FLIGHT] = VQ_RULE(
+        "used_id_not_in_flight", "2.7.8", "a used element names a head the driver did not offer"),
     [VQ_RULE_USED_LEN_TOO_BIG] = VQ_RULE("used_len_too_big", "2.7.8.2",
-                                  "a used length exceeds the chain's device-writable bytes"),
-    [VQ_RULE_USED_IDX_JUMP] = VQ_RULE("used_idx_jump", "2.7.8",
-                               "used.idx moved past the buffers in flight"),
-    [VQ_RULE_HEAD_IN_FLIGHT] = VQ_RULE("head_in_flight", "2.7.13",
-                                "a descriptor head was made available again while the device "
-                                "still held it"),
-    [VQ_RULE_RX_BUF_TOO_SMALL] = VQ_RULE("rx_buf_too_small", "5.1.6.3.1",
-                                  "an RX buffer cannot hold the 12-byte header and the frame"),
-    [VQ_RULE_TX_CHAIN_WRITABLE] = VQ_RULE("tx_chain_writable", "5.1.6.2",
-                                   "a TX chain has device-writable descriptors"),
-    [VQ_RULE_TX_FRAME_SHORT] = VQ_RULE("tx_frame_short", "5.1.6.2",
-                                "a TX chain holds no frame after the 12-byte header"),
-    [VQ_RULE_TX_FRAME_TOO_LONG] = VQ_RULE("tx_frame_too_long", "5.1.6.2",
-                                   "a TX frame is longer than the device accepts without GSO"),
-    [VQ_RULE_QUEUE_AFTER_DRIVER_OK] = VQ_RULE("queue_after_driver_ok", "3.1.1",
-                                       "a queue was configured after DRIVER_OK"),
-    [VQ_RULE_FEATURE_NOT_OFFERED] = VQ_RULE("feature_not_offered", "3.1.1",
-                                     "the driver accepted a feature the device did not offer"),
+                                         "a used length exceeds the chain's device-writable bytes"),
+    [VQ_RULE_USED_IDX_JUMP] =
+        VQ_RULE("used_idx_jump", "2.7.8", "used.idx moved past the buffers in flight"),
+    [VQ_RULE_HEAD_IN_FLIGHT] =
+        VQ_RULE("head_in_flight", "2.7.13",
+                "a descriptor head was made available again while the device "
+                "still held it"),
+    [VQ_RULE_RX_BUF_TOO_SMALL] =
+        VQ_RULE("rx_buf_too_small", "5.1.6.3.1",
+                "an RX buffer cannot hold the 12-byte header and the frame"),
+    [VQ_RULE_TX_CHAIN_WRITABLE] =
+        VQ_RULE("tx_chain_writable", "5.1.6.2", "a TX chain has device-writable descriptors"),
+    [VQ_RULE_TX_FRAME_SHORT] =
+        VQ_RULE("tx_frame_short", "5.1.6.2", "a TX chain holds no frame after the 12-byte header"),
+    [VQ_RULE_TX_FRAME_TOO_LONG] = VQ_RULE(
+        "tx_frame_too_long", "5.1.6.2", "a TX frame is longer than the device accepts without GSO"),
+    [VQ_RULE_QUEUE_AFTER_DRIVER_OK] =
+        VQ_RULE("queue_after_driver_ok", "3.1.1", "a queue was configured after DRIVER_OK"),
+    [VQ_RULE_FEATURE_NOT_OFFERED] = VQ_RULE(
+        "feature_not_offered", "3.1.1", "the driver accepted a feature the device did not offer"),
 };
 #undef VQ_RULE
 

@@ -14,35 +14,37 @@
 #define VQ_MAX_SIZE 32768u
 
 /* §2.7.5 descriptor: le64 addr, le32 len, le16 flags, le16 next */
-#define VQ_DESC_SIZE 16u
-#define VQ_DESC_F_NEXT 1u
-#define VQ_DESC_F_WRITE 2u
+#define VQ_DESC_SIZE       16u
+#define VQ_DESC_F_NEXT     1u
+#define VQ_DESC_F_WRITE    2u
 #define VQ_DESC_F_INDIRECT 4u
 
 /* §2.7.6 available ring: le16 flags, le16 idx, le16 ring[size], le16 used_event */
 #define VQ_AVAIL_F_NO_INTERRUPT 1u
 /* §2.7.8 used ring: le16 flags, le16 idx, {le32 id, le32 len}[size], le16 avail_event */
 #define VQ_USED_F_NO_NOTIFY 1u
-#define VQ_USED_ELEM_SIZE 8u
+#define VQ_USED_ELEM_SIZE   8u
 
 /* Alignments from §2.7 table "Virtqueue Part Alignment". */
-#define VQ_DESC_ALIGN 16u
+#define VQ_DESC_ALIGN  16u
 #define VQ_AVAIL_ALIGN 2u
-#define VQ_USED_ALIGN 4u
+#define VQ_USED_ALIGN  4u
 
 /* Feature bits the ring itself depends on (§6). */
 #define VIRTIO_F_INDIRECT_DESC 28
-#define VIRTIO_F_EVENT_IDX 29
-#define VIRTIO_F_VERSION_1 32
+#define VIRTIO_F_EVENT_IDX     29
+#define VIRTIO_F_VERSION_1     32
 
 typedef struct vq_layout {
-  uint16_t size; /* 32768 fits; 0 means not configured */
+  uint16_t size;              /* 32768 fits; 0 means not configured */
   uint64_t desc, avail, used; /* guest-physical addresses */
 } vq_layout;
 
 static inline uint64_t vq_desc_table_bytes(uint32_t size) { return (uint64_t)VQ_DESC_SIZE * size; }
 static inline uint64_t vq_avail_bytes(uint32_t size) { return 6 + 2ull * size; }
-static inline uint64_t vq_used_bytes(uint32_t size) { return 6 + (uint64_t)VQ_USED_ELEM_SIZE * size; }
+static inline uint64_t vq_used_bytes(uint32_t size) {
+  return 6 + (uint64_t)VQ_USED_ELEM_SIZE * size;
+}
 
 static inline uint64_t vq_desc_addr(const vq_layout *l, uint32_t i) {
   return l->desc + (uint64_t)VQ_DESC_SIZE * i;
@@ -80,11 +82,11 @@ static inline int vq_need_event(uint16_t event_idx, uint16_t new_idx, uint16_t o
  * the driver half checks the DRV rules on what the device wrote. */
 typedef enum vq_rule {
   VQ_RULE_NONE = 0,
-  VQ_RULE_DESC_INDEX_RANGE,      /* head or next >= queue size */
-  VQ_RULE_DESC_ADDR_RANGE,       /* buffer outside guest memory */
-  VQ_RULE_DESC_LEN_ZERO,         /* zero-length buffer */
-  VQ_RULE_CHAIN_TOO_LONG,        /* longer than the queue size: a loop */
-  VQ_RULE_WRITE_BEFORE_READ,     /* device-readable after device-writable */
+  VQ_RULE_DESC_INDEX_RANGE,  /* head or next >= queue size */
+  VQ_RULE_DESC_ADDR_RANGE,   /* buffer outside guest memory */
+  VQ_RULE_DESC_LEN_ZERO,     /* zero-length buffer */
+  VQ_RULE_CHAIN_TOO_LONG,    /* longer than the queue size: a loop */
+  VQ_RULE_WRITE_BEFORE_READ, /* device-readable after device-writable */
   VQ_RULE_INDIRECT_NOT_NEGOTIATED,
   VQ_RULE_INDIRECT_WITH_NEXT,
   VQ_RULE_INDIRECT_NESTED,

@@ -104,8 +104,7 @@ static int vq_dev_take_buffer(vq_dev *q, vq_chain *c, const vq_desc *d, int *see
 static int vq_dev_walk_indirect(vq_dev *q, vq_chain *c, const vq_desc *d, int *seen_writable) {
   if (!q->indirect) return vq_dev_break(q, VQ_RULE_INDIRECT_NOT_NEGOTIATED, c->head);
   if (d->flags & VQ_DESC_F_NEXT) return vq_dev_break(q, VQ_RULE_INDIRECT_WITH_NEXT, c->head);
-  if (d->len == 0 || d->len % VQ_DESC_SIZE)
-    return vq_dev_break(q, VQ_RULE_INDIRECT_LEN, c->head);
+  if (d->len == 0 || d->len % VQ_DESC_SIZE) return vq_dev_break(q, VQ_RULE_INDIRECT_LEN, c->head);
   if (!gmem_in_range(q->mem, d->addr, d->len))
     return vq_dev_break(q, VQ_RULE_DESC_ADDR_RANGE, c->head);
   uint32_t n = d->len / VQ_DESC_SIZE;
@@ -192,8 +191,8 @@ int vq_dev_push(vq_dev *q, uint16_t head, uint32_t len) {
   int rc = gmem_write_le32(q->mem, slot, head);
   if (!rc) rc = gmem_write_le32(q->mem, slot + 4, len);
   if (rc) return rc;
-  emu_trace_emit(q->trace, q->actor, EMU_TR_USED_PUSHED, q->name, head, q->used_idx_shadow,
-                 len, -1, NULL);
+  emu_trace_emit(q->trace, q->actor, EMU_TR_USED_PUSHED, q->name, head, q->used_idx_shadow, len, -1,
+                 NULL);
   q->used_idx_shadow++;
   return 0;
 }
@@ -204,8 +203,8 @@ int vq_dev_publish_used(vq_dev *q) {
   int rc = gmem_write_le16(q->mem, vq_used_idx_addr(&q->layout), q->used_idx_shadow);
   if (rc) return rc;
   q->used_idx_published = q->used_idx_shadow;
-  emu_trace_emit(q->trace, q->actor, EMU_TR_USED_PUBLISHED, q->name, -1, q->used_idx_shadow,
-                 -1, -1, NULL);
+  emu_trace_emit(q->trace, q->actor, EMU_TR_USED_PUBLISHED, q->name, -1, q->used_idx_shadow, -1, -1,
+                 NULL);
   return 0;
 }
 
@@ -244,8 +243,7 @@ void vq_dev_disable_notify(vq_dev *q) {
 /* Walks the segments of one direction, calling copy for each piece that
  * overlaps [off, off + len). */
 static int vq_chain_copy(const vq_chain *c, int writable, uint64_t off, size_t len,
-                         int (*copy)(void *ctx, uint64_t gpa, size_t done, size_t n),
-                         void *ctx) {
+                         int (*copy)(void *ctx, uint64_t gpa, size_t done, size_t n), void *ctx) {
   /* Refuse before copying anything, as gmem does: no half-written buffers. */
   uint64_t part = writable ? c->writable_len : c->readable_len;
   if (off > part || len > part - off) return EMU_ERANGE;

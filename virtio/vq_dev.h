@@ -36,8 +36,8 @@ typedef struct vq_dev {
   uint16_t last_avail_idx;  /* device cursor into the avail ring */
   uint16_t used_idx_shadow; /* next used slot */
   uint16_t used_idx_published;
-  uint16_t signalled_used;  /* used.idx when the last interrupt decision was made */
-  vq_seg *segs;             /* size entries: a valid chain is never longer */
+  uint16_t signalled_used; /* used.idx when the last interrupt decision was made */
+  vq_seg *segs;            /* size entries: a valid chain is never longer */
   /* Per head: offers seen in the avail ring and not yet returned through
    * the used ring. Slots are counted once each, up to avail_scanned. */
   uint8_t *head_offers;
@@ -45,7 +45,7 @@ typedef struct vq_dev {
   /* A device bug to model (lkl's virtio before its fix): interrupt only when
    * used_event equals the last index pushed, not when a batch crosses it. */
   int bug_used_event_equal;
-  vq_rule broken;           /* first rule broken, VQ_RULE_NONE while healthy */
+  vq_rule broken; /* first rule broken, VQ_RULE_NONE while healthy */
   int64_t broken_head;
   emu_trace *trace;
   const char *actor, *name;

@@ -5,8 +5,7 @@
 
 #include "emu/err.h"
 
-static void vq_drv_trace(vq_drv *q, emu_trace_kind kind, int64_t head, int64_t idx,
-                         int64_t len) {
+static void vq_drv_trace(vq_drv *q, emu_trace_kind kind, int64_t head, int64_t idx, int64_t len) {
   emu_trace_emit(q->trace, q->actor, kind, q->name, head, idx, len, -1, NULL);
 }
 
@@ -53,8 +52,8 @@ void vq_drv_set_trace(vq_drv *q, emu_trace *t, const char *actor, const char *na
   q->name = name;
 }
 
-static int vq_drv_write_desc(vq_drv *q, uint64_t at, uint64_t addr, uint32_t len,
-                             uint16_t flags, uint16_t next) {
+static int vq_drv_write_desc(vq_drv *q, uint64_t at, uint64_t addr, uint32_t len, uint16_t flags,
+                             uint16_t next) {
   int rc = gmem_write_le64(q->mem, at, addr);
   if (!rc) rc = gmem_write_le32(q->mem, at + 8, len);
   if (!rc) rc = gmem_write_le16(q->mem, at + 12, flags);
@@ -76,15 +75,15 @@ int vq_drv_add(vq_drv *q, const vq_sg *sg, unsigned n_out, unsigned n_in, void *
     /* §2.7.5.3: the table is a chain of its own, indices relative to it. */
     uint64_t table = q->indirect_base + (uint64_t)head * q->max_indirect * VQ_DESC_SIZE;
     for (unsigned i = 0; i < total && !rc; i++) {
-      uint16_t flags = (uint16_t)((i + 1 < total ? VQ_DESC_F_NEXT : 0) |
-                                  (i >= n_out ? VQ_DESC_F_WRITE : 0));
-      rc = vq_drv_write_desc(q, table + (uint64_t)i * VQ_DESC_SIZE, sg[i].gpa, sg[i].len,
-                             flags, (uint16_t)(i + 1 < total ? i + 1 : 0));
+      uint16_t flags =
+          (uint16_t)((i + 1 < total ? VQ_DESC_F_NEXT : 0) | (i >= n_out ? VQ_DESC_F_WRITE : 0));
+      rc = vq_drv_write_desc(q, table + (uint64_t)i * VQ_DESC_SIZE, sg[i].gpa, sg[i].len, flags,
+                             (uint16_t)(i + 1 < total ? i + 1 : 0));
       if (i >= n_out) writable += sg[i].len;
     }
     if (!rc)
-      rc = vq_drv_write_desc(q, vq_desc_addr(&q->layout, head), table,
-                             total * VQ_DESC_SIZE, VQ_DESC_F_INDIRECT, 0);
+      rc = vq_drv_write_desc(q, vq_desc_addr(&q->layout, head), table, total * VQ_DESC_SIZE,
+                             VQ_DESC_F_INDIRECT, 0);
     if (rc) return rc;
     vq_drv_trace(q, EMU_TR_DESC_WRITTEN, head, head, total * VQ_DESC_SIZE);
     q->free_head = q->free_next[head];
@@ -92,8 +91,8 @@ int vq_drv_add(vq_drv *q, const vq_sg *sg, unsigned n_out, unsigned n_in, void *
     uint16_t d = head;
     for (unsigned i = 0; i < total; i++) {
       uint16_t next = q->free_next[d];
-      uint16_t flags = (uint16_t)((i + 1 < total ? VQ_DESC_F_NEXT : 0) |
-                                  (i >= n_out ? VQ_DESC_F_WRITE : 0));
+      uint16_t flags =
+          (uint16_t)((i + 1 < total ? VQ_DESC_F_NEXT : 0) | (i >= n_out ? VQ_DESC_F_WRITE : 0));
       rc = vq_drv_write_desc(q, vq_desc_addr(&q->layout, d), sg[i].gpa, sg[i].len, flags,
                              i + 1 < total ? next : 0);
       if (rc) return rc;
@@ -160,8 +159,7 @@ int vq_drv_has_used(const vq_drv *q) { return vq_drv_read_used_idx(q) != q->last
 static int vq_drv_violation(vq_drv *q, vq_rule rule) {
   q->last_violation = rule;
   q->violations[rule]++;
-  emu_trace_emit(q->trace, q->actor, EMU_TR_VIOLATION, q->name, -1, -1, -1, -1,
-                 vq_rule_tag(rule));
+  emu_trace_emit(q->trace, q->actor, EMU_TR_VIOLATION, q->name, -1, -1, -1, -1, vq_rule_tag(rule));
   return EMU_EPROTO;
 }
 
@@ -176,9 +174,10 @@ static void vq_drv_free_head(vq_drv *q, uint16_t head) {
 }
 
 int vq_drv_take_used_at(vq_drv *q, uint16_t used_idx, vq_used_elem *elem) {
-  uint64_t slot = q->used_slot_modulus
-                      ? q->layout.used + 4 + (uint64_t)VQ_USED_ELEM_SIZE * (used_idx % q->used_slot_modulus)
-                      : vq_used_slot_addr(&q->layout, used_idx);
+  uint64_t slot =
+      q->used_slot_modulus
+          ? q->layout.used + 4 + (uint64_t)VQ_USED_ELEM_SIZE * (used_idx % q->used_slot_modulus)
+          : vq_used_slot_addr(&q->layout, used_idx);
   uint32_t id = 0, len = 0;
   int rc = gmem_read_le32(q->mem, slot, &id);
   if (!rc) rc = gmem_read_le32(q->mem, slot + 4, &len);

@@ -37,8 +37,8 @@ typedef struct vq_drv {
   gmem *mem;
   vq_layout layout;
   int event_idx, indirect;
-  uint16_t max_indirect;   /* entries per indirect table; 0 when unused */
-  uint64_t indirect_base;  /* one table per head, max_indirect * 16 bytes each */
+  uint16_t max_indirect;     /* entries per indirect table; 0 when unused */
+  uint64_t indirect_base;    /* one table per head, max_indirect * 16 bytes each */
   uint16_t avail_idx_shadow; /* next avail index to fill */
   uint16_t avail_idx_published;
   uint16_t avail_flags_shadow;

@@ -34,18 +34,18 @@ extern "C" {
 /* Error codes: always negative, stable across versions. */
 enum vns_err {
   VNS_OK = 0,
-  VNS_EINVAL = -1,   /* an argument is out of its documented range */
-  VNS_ENOMEM = -2,   /* host allocation failed */
-  VNS_ERANGE = -3,   /* a guest-physical access falls outside guest memory */
-  VNS_EAGAIN = -4,   /* nothing to do now (empty ring, no buffer) */
-  VNS_ENOSPC = -5,   /* no room (ring full, guest memory exhausted) */
-  VNS_EPROTO = -6,   /* the other side broke a virtio rule */
-  VNS_EIO = -7,      /* a file could not be read or written */
-  VNS_ENOTSUP = -8,  /* valid, but not available in this configuration */
-  VNS_EFORMAT = -9,  /* malformed input */
-  VNS_ESTATE = -10,  /* not valid in the object's current state */
-  VNS_ENOENT = -11,  /* no such name (counter, fate, bug, event) */
-  VNS_ELIMIT = -12,  /* a run stopped at its event limit with events still due */
+  VNS_EINVAL = -1,  /* an argument is out of its documented range */
+  VNS_ENOMEM = -2,  /* host allocation failed */
+  VNS_ERANGE = -3,  /* a guest-physical access falls outside guest memory */
+  VNS_EAGAIN = -4,  /* nothing to do now (empty ring, no buffer) */
+  VNS_ENOSPC = -5,  /* no room (ring full, guest memory exhausted) */
+  VNS_EPROTO = -6,  /* the other side broke a virtio rule */
+  VNS_EIO = -7,     /* a file could not be read or written */
+  VNS_ENOTSUP = -8, /* valid, but not available in this configuration */
+  VNS_EFORMAT = -9, /* malformed input */
+  VNS_ESTATE = -10, /* not valid in the object's current state */
+  VNS_ENOENT = -11, /* no such name (counter, fate, bug, event) */
+  VNS_ELIMIT = -12, /* a run stopped at its event limit with events still due */
 };
 
 /* A one-line explanation of an error code; never NULL ("unknown error"). */

@@ -50,8 +50,7 @@ typedef struct vns_device_ops {
   void (*on_kick)(void *ctx, vns_sim *sim, uint16_t q);
   /* A frame from the host, valid during the call; frame_id numbers it in
    * the fate ledger (vns_sim_frame_fate()). */
-  void (*on_frame)(void *ctx, vns_sim *sim, uint32_t frame_id, const uint8_t *frame,
-                   size_t len);
+  void (*on_frame)(void *ctx, vns_sim *sim, uint32_t frame_id, const uint8_t *frame, size_t len);
   void (*on_timer)(void *ctx, vns_sim *sim, uint64_t now_ns);
   void (*remove)(void *ctx, vns_sim *sim);
 } vns_device_ops;
@@ -87,14 +86,14 @@ typedef struct vns_dvq vns_dvq;
 
 typedef struct vns_chain {
   uint16_t head;
-  uint16_t avail_idx;     /* the avail index it was taken from */
+  uint16_t avail_idx; /* the avail index it was taken from */
   uint32_t nseg;
-  uint64_t readable_len;  /* bytes the device may read */
-  uint64_t writable_len;  /* bytes the device may write */
+  uint64_t readable_len; /* bytes the device may read */
+  uint64_t writable_len; /* bytes the device may write */
 } vns_chain;
 
-#define VNS_DVQ_EVENT_IDX 1u     /* EVENT_IDX negotiated */
-#define VNS_DVQ_INDIRECT 2u      /* INDIRECT_DESC negotiated */
+#define VNS_DVQ_EVENT_IDX 1u /* EVENT_IDX negotiated */
+#define VNS_DVQ_INDIRECT  2u /* INDIRECT_DESC negotiated */
 
 /* Takes over the ring the driver set up for queue q (call from
  * queue_setup). *out is the caller's: vns_dvq_free() (on reset, say), or

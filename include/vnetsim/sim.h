@@ -37,18 +37,18 @@ extern "C" {
 /* Ring bug switches of the modelled driver (vns_sim_opts.driver_bugs);
  * `vnetsim bugs` and vns_bug_name() list them. The first three are the Redox
  * virtio-netd try_recv() defects. */
-#define VNS_BUG_RX_NO_RECYCLE 0x001u     /* RX buffers never posted again */
-#define VNS_BUG_RX_LAST_ONLY 0x002u      /* only used.idx - 1 read, cursor jumps */
-#define VNS_BUG_RX_NO_IRQ_WAKE 0x004u    /* the interrupt does not make the driver look at RX */
-#define VNS_BUG_TX_NO_RECLAIM 0x008u
-#define VNS_BUG_TX_NO_KICK 0x010u
+#define VNS_BUG_RX_NO_RECYCLE       0x001u /* RX buffers never posted again */
+#define VNS_BUG_RX_LAST_ONLY        0x002u /* only used.idx - 1 read, cursor jumps */
+#define VNS_BUG_RX_NO_IRQ_WAKE      0x004u /* the interrupt does not make the driver look at RX */
+#define VNS_BUG_TX_NO_RECLAIM       0x008u
+#define VNS_BUG_TX_NO_KICK          0x010u
 #define VNS_BUG_KICK_BEFORE_PUBLISH 0x020u
-#define VNS_BUG_LEGACY_HDR 0x040u
-#define VNS_BUG_USED_EVENT_STALE 0x080u
-#define VNS_BUG_IRQ_NO_RECHECK 0x100u
-#define VNS_BUG_USED_SLOT_MOD_256 0x200u
-#define VNS_BUG_TX_LAST_ONLY 0x400u
-#define VNS_BUG_REDOX 0x007u
+#define VNS_BUG_LEGACY_HDR          0x040u
+#define VNS_BUG_USED_EVENT_STALE    0x080u
+#define VNS_BUG_IRQ_NO_RECHECK      0x100u
+#define VNS_BUG_USED_SLOT_MOD_256   0x200u
+#define VNS_BUG_TX_LAST_ONLY        0x400u
+#define VNS_BUG_REDOX               0x007u
 /* ...and of the modelled device (vns_sim_opts.device_bugs). */
 #define VNS_BUG_DEV_USED_EVENT_EQUAL 0x001u
 
@@ -57,43 +57,43 @@ extern "C" {
   ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (uint32_t)(d))
 /* slirp's defaults, which the guest and the host side use */
 #define VNS_GUEST_IP VNS_IP(10, 0, 2, 15)
-#define VNS_HOST_IP VNS_IP(10, 0, 2, 2)
+#define VNS_HOST_IP  VNS_IP(10, 0, 2, 2)
 
 typedef void (*vns_host_rx_fn)(void *ctx, const uint8_t *frame, size_t len, uint64_t now_ns);
 
 typedef struct vns_sim_opts {
-  uint64_t seed;          /* the one PRNG seed: latencies, tie-breaks (1) */
-  uint64_t start_ns;      /* virtual time at the start (0) */
-  uint16_t queue_size;    /* the device's maximum, and the modelled driver's
+  uint64_t seed;       /* the one PRNG seed: latencies, tie-breaks (1) */
+  uint64_t start_ns;   /* virtual time at the start (0) */
+  uint16_t queue_size; /* the device's maximum, and the modelled driver's
                            * choice: a power of two <= 32768 (256) */
-  uint32_t rx_backlog;    /* frames the modelled device holds while no RX
+  uint32_t rx_backlog; /* frames the modelled device holds while no RX
                            * buffer is posted (8) */
   /* Bug switches of the modelled halves by name ("rx-no-recycle,
    * rx-last-only", "redox", "none" or NULL), added to the bits below.
    * Switching on a bug of a half you bring is VNS_EINVAL. */
   const char *bugs;
-  unsigned driver_bugs;   /* VNS_BUG_* (0) */
-  unsigned device_bugs;   /* VNS_BUG_DEV_* (0) */
+  unsigned driver_bugs; /* VNS_BUG_* (0) */
+  unsigned device_bugs; /* VNS_BUG_DEV_* (0) */
   /* Feature bits the modelled device offers / the modelled driver asks for
    * (0: VERSION_1, MAC, STATUS, EVENT_IDX, INDIRECT_DESC). Only with a half
    * you bring: with both halves modelled a non-zero value is VNS_ENOTSUP. */
   uint64_t device_features, driver_features;
-  vns_latency kick_latency;   /* driver notify -> device (200..800 ns) */
-  vns_latency irq_latency;    /* device interrupt -> driver (1..3 us) */
-  vns_latency link_latency;   /* host <-> device, each way (5..20 us) */
-  vns_latency rearm_delay;    /* modelled driver: RX empty -> interrupt re-enabled (0..200 ns) */
-  vns_latency store_delay;    /* modelled driver: delayed avail.idx store (0..500 ns) */
+  vns_latency kick_latency; /* driver notify -> device (200..800 ns) */
+  vns_latency irq_latency;  /* device interrupt -> driver (1..3 us) */
+  vns_latency link_latency; /* host <-> device, each way (5..20 us) */
+  vns_latency rearm_delay;  /* modelled driver: RX empty -> interrupt re-enabled (0..200 ns) */
+  vns_latency store_delay;  /* modelled driver: delayed avail.idx store (0..500 ns) */
   uint32_t tx_batch_min, tx_batch_max; /* modelled device: TX chains per run (1..16) */
-  uint64_t guest_poll_ns;     /* modelled driver: the guest also polls this often (0: never) */
-  uint32_t guest_ip;          /* the guest stack's address (VNS_GUEST_IP) */
-  uint8_t guest_mac[6];       /* its MAC, also the device's (52:54:00:12:34:56) */
-  uint64_t mem_size;          /* guest memory in bytes (0: enough for the queues
+  uint64_t guest_poll_ns; /* modelled driver: the guest also polls this often (0: never) */
+  uint32_t guest_ip;      /* the guest stack's address (VNS_GUEST_IP) */
+  uint8_t guest_mac[6];   /* its MAC, also the device's (52:54:00:12:34:56) */
+  uint64_t mem_size;      /* guest memory in bytes (0: enough for the queues
                                * and their buffers, plus 1 MiB) */
-  uint64_t max_events;        /* per vns_sim_run() call (100 000 000) */
-  int keep_trace;             /* store every trace event (1) */
-  vns_trace_fn trace_fn;      /* sees every trace event (NULL) */
+  uint64_t max_events;    /* per vns_sim_run() call (100 000 000) */
+  int keep_trace;         /* store every trace event (1) */
+  vns_trace_fn trace_fn;  /* sees every trace event (NULL) */
   void *trace_ctx;
-  vns_host_rx_fn host_rx;     /* receives each frame the guest sent (NULL) */
+  vns_host_rx_fn host_rx; /* receives each frame the guest sent (NULL) */
   void *host_rx_ctx;
   const vns_driver_ops *driver; /* your driver, or NULL for the modelled one */
   void *driver_ctx;
@@ -172,7 +172,7 @@ VNS_API const char *vns_counter_name(size_t i);
 
 /* --- rings ----------------------------------------------------------------- */
 typedef struct vns_ring_state {
-  vns_ring_layout layout;          /* size 0 while the queue is not set up */
+  vns_ring_layout layout;                      /* size 0 while the queue is not set up */
   uint16_t avail_flags, avail_idx, used_event; /* as stored in guest memory */
   uint16_t used_flags, used_idx, avail_event;
   int32_t driver_last_used;  /* the modelled driver's private cursor, -1 for yours */

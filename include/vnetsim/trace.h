@@ -22,17 +22,17 @@ extern "C" {
 #endif
 
 typedef struct vns_trace_event {
-  uint64_t t_ns;      /* virtual time */
-  const char *actor;  /* "device", "driver", "host" or "link" */
-  const char *event;  /* "desc_written", "avail_added", "avail_published", "kick",
+  uint64_t t_ns;                 /* virtual time */
+  const char *actor;             /* "device", "driver", "host" or "link" */
+  const char *event;             /* "desc_written", "avail_added", "avail_published", "kick",
                        * "kick_suppressed", "kick_received", "pop", "used_pushed",
                        * "used_published", "interrupt", "interrupt_suppressed",
                        * "interrupt_received", "used_consumed", "buffer_reposted",
                        * "tx_reclaimed", "frame_in", "frame_out", "frame_fate",
                        * "status", "violation", "fault" */
-  const char *queue;  /* "rx", "tx", or NULL when not about one queue */
+  const char *queue;             /* "rx", "tx", or NULL when not about one queue */
   int64_t head, idx, len, frame; /* -1 when absent */
-  const char *detail; /* a fate or rule name, or NULL */
+  const char *detail;            /* a fate or rule name, or NULL */
 } vns_trace_event;
 
 /* Called with each event as it is recorded; ev is valid during the call
