@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "emu/err.h"
+#include "emu/grow.h"
 
 #define EMU_FATES_NO_FRAME UINT32_MAX
 
@@ -67,14 +68,11 @@ void emu_fates_close(emu_fates *f) {
 }
 
 int64_t emu_fates_enter(emu_fates *f, uint64_t now_ns) {
-  if (f->nframes == f->cap) {
-    size_t cap = f->cap ? f->cap * 2 : 256;
-    if (cap > UINT32_MAX - 1) return EMU_ENOSPC;
-    emu_fate_rec *grown = realloc(f->frames, cap * sizeof *grown);
-    if (!grown) return EMU_ENOMEM;
-    f->frames = grown;
-    f->cap = cap;
-  }
+  /* ledger ids are 32-bit */
+  if (f->nframes >= UINT32_MAX - 1) return EMU_ENOSPC;
+  emu_fate_rec *frames = emu_grow(f->frames, &f->cap, f->nframes + 1, sizeof *frames, 256);
+  if (!frames) return EMU_ENOMEM;
+  f->frames = frames;
   f->frames[f->nframes] = (emu_fate_rec){EMU_FATE_PENDING, EMU_FATE_PENDING, now_ns, 0};
   return (int64_t)f->nframes++;
 }

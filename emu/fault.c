@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "emu/err.h"
+#include "emu/grow.h"
 
 #define ETH_HEADER 14
 #define NS_PER_S   1000000000ull
@@ -208,13 +209,9 @@ static int hold(emu_fault *f, emu_fault_dir dir, emu_fate reason, uint64_t frame
     f->stats.not_held++;
     return 0;
   }
-  if (f->nheld == f->held_cap) {
-    size_t cap = f->held_cap ? f->held_cap * 2 : 16;
-    emu_fault_held *grown = realloc(f->held, cap * sizeof *grown);
-    if (!grown) return 0;
-    f->held = grown;
-    f->held_cap = cap;
-  }
+  emu_fault_held *held = emu_grow(f->held, &f->held_cap, f->nheld + 1, sizeof *held, 16);
+  if (!held) return 0;
+  f->held = held;
   uint8_t *copy = malloc(len ? len : 1);
   if (!copy) return 0;
   memcpy(copy, frame, len);

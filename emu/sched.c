@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "emu/err.h"
+#include "emu/grow.h"
 
 static int emu_event_before(const emu_event *a, const emu_event *b) {
   return a->at_ns < b->at_ns || (a->at_ns == b->at_ns && a->seq < b->seq);
@@ -72,13 +73,9 @@ int emu_actor_init(emu_actor *a, emu_sched *s, const char *name, emu_actor_fn ha
 int emu_actor_post(emu_actor *to, uint64_t at_ns, int kind, uint32_t arg, uint32_t frame_id,
                    const void *data, size_t len) {
   emu_sched *s = to->sched;
-  if (to->ninbox == to->cap) {
-    size_t cap = to->cap ? to->cap * 2 : 64;
-    emu_event *grown = realloc(to->inbox, cap * sizeof *grown);
-    if (!grown) return EMU_ENOMEM;
-    to->inbox = grown;
-    to->cap = cap;
-  }
+  emu_event *inbox = emu_grow(to->inbox, &to->cap, to->ninbox + 1, sizeof *inbox, 64);
+  if (!inbox) return EMU_ENOMEM;
+  to->inbox = inbox;
   emu_event ev = {.at_ns = at_ns < s->now_ns ? s->now_ns : at_ns,
                   .seq = s->next_seq++,
                   .kind = kind,
