@@ -13,13 +13,13 @@ static int vns_is_user_device(const vns_sim *sim) {
 VNS_API int vns_device_interrupt(vns_sim *sim, uint16_t q) {
   if (!vns_is_user_device(sim) || q >= VNET_NUM_QUEUES) return VNS_EINVAL;
   emu_trace_emit(sim->trace, "device", EMU_TR_INTERRUPT, vnet_queue_name(q), -1, -1, -1, -1, NULL);
-  return emu_channel_send(&sim->irq, q, 0, NULL, 0);
+  return emu_channel_send(&sim->scn->user_irq, q, 0, NULL, 0);
 }
 
 VNS_API int vns_device_send(vns_sim *sim, const void *frame, size_t len) {
   if (!vns_is_user_device(sim) || !frame || len == 0) return VNS_EINVAL;
   emu_trace_emit(sim->trace, "device", EMU_TR_FRAME_OUT, "tx", -1, -1, (int64_t)len, -1, NULL);
-  return emu_channel_send(&sim->to_host, 0, 0, frame, len);
+  return emu_channel_send(&sim->scn->user_to_host, 0, 0, frame, len);
 }
 
 VNS_API int vns_device_frame_placed(vns_sim *sim, uint32_t frame_id, uint16_t head) {
@@ -45,7 +45,7 @@ VNS_API int vns_device_frame_dropped(vns_sim *sim, uint32_t frame_id, const char
 VNS_API int vns_device_timer_at(vns_sim *sim, uint64_t at_ns) {
   if (!vns_is_user_device(sim)) return VNS_EINVAL;
   if (!sim->opts.device->on_timer) return VNS_ENOTSUP;
-  return emu_actor_post(&sim->user, at_ns, VNS_UEV_TIMER, 0, 0, NULL, 0);
+  return emu_actor_post(&sim->scn->user, at_ns, SCN_USER_EV_TIMER, 0, 0, NULL, 0);
 }
 
 /* --- the device half ------------------------------------------------------ */

@@ -53,7 +53,7 @@ VNS_API int vns_transport_notify(vns_transport *t, uint16_t q) {
 VNS_API int vns_driver_timer_at(vns_sim *sim, uint64_t at_ns) {
   if (!sim) return VNS_EINVAL;
   if (sim->mode != VNS_MODE_USER_DRIVER || !sim->opts.driver->on_timer) return VNS_ENOTSUP;
-  return emu_actor_post(&sim->user, at_ns, VNS_UEV_TIMER, 0, 0, NULL, 0);
+  return emu_actor_post(&sim->scn->user, at_ns, SCN_USER_EV_TIMER, 0, 0, NULL, 0);
 }
 
 VNS_API int vns_driver_rx_consumed(vns_sim *sim, uint16_t head, int accepted) {

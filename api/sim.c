@@ -1,23 +1,16 @@
 /* The simulation handle: composition, runs, fates, counters, rings,
  * violations and the trace store.
  *
- * With both halves modelled the scenario (sim/scn.h) does the composition,
- * so the library runs exactly what the command runs. With a user half the
- * scenario cannot be used (it builds the modelled device and driver itself),
- * so this file wires the same pieces the same way around the user's half: one
- * scheduler and PRNG, one trace, one fate ledger, a host actor, and an actor
- * of its own for the user's code. */
+ * The composition is sim/'s (sim/scn.h), in every mode: with both halves
+ * modelled the library runs exactly what the command runs, and a user's
+ * driver or device takes the modelled one's place on an actor of its own,
+ * whose events this file hands to the user's callbacks. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/internal.h"
 #include "emu/err.h"
 #include "virtio/vbug.h"
-
-/* As the scenario: a periodically polling guest stops 2 s after the last
- * input so that a run to idle ends. */
-#define VNS_QUIET_NS       2000000000ull
-#define VNS_GUEST_TCP_SEED 0x6775657374ull
 
 VNS_API void vns_sim_opts_init(vns_sim_opts *o) {
   if (!o) return;
@@ -100,28 +93,7 @@ static void vns_observe(void *ctx, const emu_trace_rec *r) {
   }
 }
 
-/* --- the host actor and the user's actor (user-half modes) --------------- */
-
-static void vns_sim_host_send(vns_sim *sim, const uint8_t *frame, size_t len) {
-  uint64_t now = sim->sched->now_ns;
-  int64_t id = emu_fates_enter(sim->fates, now);
-  if (id < 0) return;
-  sim->host_sent++;
-  if (emu_channel_send(&sim->host_to_device, 0, (uint32_t)id, frame, len) != 0)
-    /* out of host memory: the frame never reached the device (as scn does) */
-    emu_fates_set(sim->fates, (uint32_t)id, EMU_FATE_RX_NO_BUFFER, now);
-}
-
-static void vns_host_handle(emu_actor *self, const emu_event *ev) {
-  vns_sim *sim = self->ctx;
-  if (ev->kind == VNS_HEV_INJECT) {
-    vns_sim_host_send(sim, ev->data, ev->len);
-  } else if (ev->kind == VNS_HEV_GUEST_FRAME) {
-    sim->host_received++;
-    if (sim->opts.host_rx)
-      sim->opts.host_rx(sim->opts.host_rx_ctx, ev->data, ev->len, sim->sched->now_ns);
-  }
-}
+/* --- the user's actor (user-half modes) ------------------------------------ */
 
 static void vns_user_handle(emu_actor *self, const emu_event *ev) {
   vns_sim *sim = self->ctx;
@@ -131,21 +103,21 @@ static void vns_user_handle(emu_actor *self, const emu_event *ev) {
   uint64_t now = sim->sched->now_ns;
   uint16_t q = (uint16_t)ev->arg;
   switch (ev->kind) {
-    case VNS_UEV_IRQ:
+    case SCN_USER_EV_IRQ:
       emu_trace_emit(sim->trace, "driver", EMU_TR_INTERRUPT_RECEIVED, vnet_queue_name(q), -1, -1,
                      -1, -1, NULL);
       drv->on_interrupt(dctx, sim, q);
       break;
-    case VNS_UEV_TIMER:
+    case SCN_USER_EV_TIMER:
       if (drv && drv->on_timer) drv->on_timer(dctx, sim, now);
       if (dev && dev->on_timer) dev->on_timer(vctx, sim, now);
       break;
-    case VNS_UEV_KICK:
+    case SCN_USER_EV_KICK:
       emu_trace_emit(sim->trace, "device", EMU_TR_KICK_RECEIVED, vnet_queue_name(q), -1, -1, -1, -1,
                      NULL);
       dev->on_kick(vctx, sim, q);
       break;
-    case VNS_UEV_FRAME:
+    case SCN_USER_EV_FRAME:
       emu_trace_emit(sim->trace, "device", EMU_TR_FRAME_IN, NULL, -1, -1, (int64_t)ev->len,
                      ev->frame_id, NULL);
       dev->on_frame(vctx, sim, ev->frame_id, ev->data, ev->len);
@@ -191,21 +163,7 @@ static int vns_ud_queue_setup(void *d, uint16_t q, const vq_layout *l) {
 }
 static void vns_ud_notify(void *d, uint16_t q) {
   vns_sim *sim = d;
-  emu_channel_send(&sim->kick, q, 0, NULL, 0);
-}
-
-/* --- the guest stack above the modelled driver (user-device mode) -------- */
-
-static uint64_t vns_guest_poll(void *ctx, uint64_t now_ns) {
-  vns_sim *sim = ctx;
-  net_iface_poll(&sim->guest, now_ns);
-  uint64_t next = net_iface_poll_at(&sim->guest);
-  uint64_t period = sim->opts.guest_poll_ns;
-  if (period && now_ns < sim->poll_horizon_ns) {
-    uint64_t tick = (now_ns / period + 1) * period;
-    if (tick < next) next = tick;
-  }
-  return next == UINT64_MAX ? EMU_TIME_NEVER : next;
+  emu_channel_send(&sim->scn->user_kick, q, 0, NULL, 0);
 }
 
 /* --- building ------------------------------------------------------------ */
@@ -229,157 +187,75 @@ static int vns_check_opts(const vns_sim_opts *o, unsigned *dbugs, unsigned *vbug
   return 0;
 }
 
-static int vns_build_modelled(vns_sim *sim) {
+static void vns_scn_config(const vns_sim *sim, scn_config *cfg) {
   const vns_sim_opts *o = &sim->opts;
+  scn_config_default(cfg);
+  cfg->seed = o->seed;
+  cfg->start_ns = o->start_ns;
+  cfg->queue_size = o->queue_size;
+  cfg->rx_backlog = o->rx_backlog;
+  cfg->bugs = sim->driver_bugs;
+  cfg->dev_bugs = sim->device_bugs;
+  cfg->device_features = o->device_features;
+  cfg->driver_features = o->driver_features;
+  cfg->guest_poll_ns = o->guest_poll_ns;
+  cfg->kick_latency = vns_lat(o->kick_latency);
+  cfg->irq_latency = vns_lat(o->irq_latency);
+  cfg->backend_latency = vns_lat(o->link_latency);
+  cfg->rearm_delay = vns_lat(o->rearm_delay);
+  cfg->store_delay = vns_lat(o->store_delay);
+  cfg->batch_min = o->tx_batch_min;
+  cfg->batch_max = o->tx_batch_max;
+  cfg->guest.ip = o->guest_ip;
+  memcpy(cfg->guest.mac, o->guest_mac, sizeof cfg->guest.mac);
+  cfg->mem_size = o->mem_size;
+  cfg->trace_hash = 1;
+  cfg->conformance = 0; /* the API keeps its own, unbounded log */
+  cfg->trace_observer = vns_observe;
+  cfg->trace_observer_ctx = (void *)sim;
+  if (sim->mode == VNS_MODE_USER_DRIVER) cfg->user_driver = &sim->user_half;
+  if (sim->mode == VNS_MODE_USER_DEVICE) cfg->user_device = &sim->user_half;
+}
+
+static int vns_build(vns_sim *sim) {
+  sim->user_half = (scn_user_half){vns_user_handle, sim, NULL};
+  if (sim->mode == VNS_MODE_USER_DEVICE) {
+    sim->udev_transport = (virtio_transport){sim,
+                                             vns_ud_features,
+                                             vns_ud_set_features,
+                                             vns_ud_get_status,
+                                             vns_ud_set_status,
+                                             vns_ud_read_config,
+                                             vns_ud_queue_max,
+                                             vns_ud_queue_setup,
+                                             vns_ud_notify};
+    sim->user_half.transport = &sim->udev_transport;
+  }
   scn_config cfg;
-  scn_config_default(&cfg);
-  cfg.seed = o->seed;
-  cfg.start_ns = o->start_ns;
-  cfg.queue_size = o->queue_size;
-  cfg.rx_backlog = o->rx_backlog;
-  cfg.bugs = sim->driver_bugs;
-  cfg.dev_bugs = sim->device_bugs;
-  cfg.device_features = o->device_features;
-  cfg.driver_features = o->driver_features;
-  cfg.guest_poll_ns = o->guest_poll_ns;
-  cfg.kick_latency = vns_lat(o->kick_latency);
-  cfg.irq_latency = vns_lat(o->irq_latency);
-  cfg.backend_latency = vns_lat(o->link_latency);
-  cfg.rearm_delay = vns_lat(o->rearm_delay);
-  cfg.store_delay = vns_lat(o->store_delay);
-  cfg.batch_min = o->tx_batch_min;
-  cfg.batch_max = o->tx_batch_max;
-  cfg.guest.ip = o->guest_ip;
-  memcpy(cfg.guest.mac, o->guest_mac, sizeof cfg.guest.mac);
-  cfg.trace_hash = 1;
-  cfg.conformance = 0; /* the API keeps its own, unbounded log */
-  cfg.trace_observer = vns_observe;
-  cfg.trace_observer_ctx = sim;
+  vns_scn_config(sim, &cfg);
   sim->scn = calloc(1, sizeof *sim->scn);
   if (!sim->scn) return VNS_ENOMEM;
-  int rc = scn_init(sim->scn, &cfg);
+  /* The views first: a user device's callbacks run inside scn_init (the
+   * modelled driver probes it there) and reach the run through them. */
+  scn *s = sim->scn;
+  sim->mem = &s->mem;
+  sim->sched = &s->sched;
+  sim->trace = &s->trace;
+  sim->fates = &s->fates;
+  sim->dev = sim->mode == VNS_MODE_USER_DEVICE ? NULL : &s->dev;
+  sim->drv = sim->mode == VNS_MODE_USER_DRIVER ? NULL : &s->drv;
+  int rc = scn_init(s, &cfg);
   if (rc) {
-    free(sim->scn); /* scn_init closed it */
+    free(s); /* scn_init closed it */
     sim->scn = NULL;
     return rc;
   }
-  if (o->host_rx) scn_set_host_rx(sim->scn, o->host_rx, o->host_rx_ctx);
-  sim->mem = &sim->scn->mem;
-  sim->sched = &sim->scn->sched;
-  sim->trace = &sim->scn->trace;
-  sim->fates = &sim->scn->fates;
-  sim->dev = &sim->scn->dev;
-  sim->drv = &sim->scn->drv;
-  return 0;
-}
-
-static int vns_build_user_driver(vns_sim *sim) {
-  const vns_sim_opts *o = &sim->opts;
-  vnet_dev_config dc;
-  vnet_dev_config_default(&dc);
-  memcpy(dc.mac, o->guest_mac, sizeof dc.mac);
-  dc.max_queue_size = o->queue_size;
-  dc.rx_backlog = o->rx_backlog;
-  dc.batch_min = o->tx_batch_min;
-  dc.batch_max = o->tx_batch_max;
-  dc.kick_latency = vns_lat(o->kick_latency);
-  dc.bugs = sim->device_bugs;
-  if (o->device_features) dc.features = o->device_features;
-  int rc = vnet_dev_init(&sim->own_dev, &dc, sim->mem, sim->sched, sim->fates, sim->trace);
-  if (rc) return rc;
-  sim->dev_up = 1;
-  sim->dev = &sim->own_dev;
-  rc = emu_actor_init(&sim->user, sim->sched, "driver", vns_user_handle, sim);
-  if (rc) return rc;
-  emu_channel_init(&sim->own_dev.irq, &sim->user, VNS_UEV_IRQ, vns_lat(o->irq_latency));
-  emu_channel_init(&sim->own_dev.to_host, &sim->host, VNS_HEV_GUEST_FRAME,
-                   vns_lat(o->link_latency));
-  emu_channel_init(&sim->host_to_device, &sim->own_dev.actor, VNET_DEV_EV_FRAME,
-                   vns_lat(o->link_latency));
-  sim->transport = (vns_transport){sim, vnet_dev_transport(&sim->own_dev)};
+  if (sim->opts.host_rx) scn_set_host_rx(s, sim->opts.host_rx, sim->opts.host_rx_ctx);
+  if (sim->mode != VNS_MODE_USER_DRIVER) return 0;
+  sim->transport = (vns_transport){sim, vnet_dev_transport(&s->dev)};
   sim->probed = 1;
-  rc = o->driver->probe(o->driver_ctx, sim, &sim->transport);
+  rc = sim->opts.driver->probe(sim->opts.driver_ctx, sim, &sim->transport);
   return rc < 0 ? rc : 0;
-}
-
-static int vns_build_user_device(vns_sim *sim) {
-  const vns_sim_opts *o = &sim->opts;
-  int rc = emu_actor_init(&sim->user, sim->sched, "device", vns_user_handle, sim);
-  if (rc) return rc;
-  vnet_drv_opts dopts;
-  vnet_drv_opts_default(&dopts);
-  dopts.queue_size = o->queue_size;
-  dopts.bugs = sim->driver_bugs;
-  dopts.irq_latency = vns_lat(o->irq_latency);
-  dopts.rearm_delay = vns_lat(o->rearm_delay);
-  dopts.store_delay = vns_lat(o->store_delay);
-  if (o->driver_features) dopts.features = o->driver_features;
-  sim->udev_transport = (virtio_transport){sim,
-                                           vns_ud_features,
-                                           vns_ud_set_features,
-                                           vns_ud_get_status,
-                                           vns_ud_set_status,
-                                           vns_ud_read_config,
-                                           vns_ud_queue_max,
-                                           vns_ud_queue_setup,
-                                           vns_ud_notify};
-  rc = vnet_drv_init(&sim->own_drv, &dopts, sim->mem, sim->sched, &sim->udev_transport, sim->fates,
-                     sim->trace);
-  if (rc) return rc;
-  sim->drv_up = 1;
-  sim->drv = &sim->own_drv;
-  emu_channel_init(&sim->kick, &sim->user, VNS_UEV_KICK, vns_lat(o->kick_latency));
-  emu_channel_init(&sim->irq, &sim->own_drv.actor, VNET_DRV_EV_IRQ, vns_lat(o->irq_latency));
-  emu_channel_init(&sim->to_host, &sim->host, VNS_HEV_GUEST_FRAME, vns_lat(o->link_latency));
-  emu_channel_init(&sim->host_to_device, &sim->user, VNS_UEV_FRAME, vns_lat(o->link_latency));
-  rc = vnet_drv_probe(&sim->own_drv);
-  if (rc) return rc;
-  /* the guest stack, as the scenario builds it */
-  net_iface_config gc;
-  net_iface_config_slirp_guest(&gc);
-  gc.ip = o->guest_ip;
-  memcpy(gc.mac, o->guest_mac, sizeof gc.mac);
-  rc = net_iface_init(&sim->guest, &gc, vnet_drv_netdev(&sim->own_drv));
-  if (rc) return rc;
-  sim->guest_up = 1;
-  emu_port_attach(vnet_drv_netdev(&sim->own_drv), net_iface_input, &sim->guest);
-  net_tcp_config tcp;
-  net_tcp_config_default(&tcp);
-  tcp.seed = o->seed ^ VNS_GUEST_TCP_SEED;
-  rc = net_tcp_configure(&sim->guest, &tcp);
-  if (!rc) rc = net_services_start(&sim->services, &sim->guest, NET_SVC_ALL);
-  if (rc) return rc;
-  vnet_drv_set_poll(&sim->own_drv, vns_guest_poll, sim);
-  return 0;
-}
-
-static int vns_build_own(vns_sim *sim) {
-  const vns_sim_opts *o = &sim->opts;
-  sim->mem = &sim->own_mem;
-  sim->sched = &sim->own_sched;
-  sim->trace = &sim->own_trace;
-  sim->fates = &sim->own_fates;
-  sim->poll_horizon_ns = o->start_ns + VNS_QUIET_NS;
-  emu_rng_init(&sim->rng, o->seed);
-  emu_sched_init(&sim->own_sched, &sim->rng, o->start_ns);
-  sim->sched_up = 1;
-  emu_trace_init(&sim->own_trace, &sim->own_sched.now_ns);
-  emu_trace_set_hashing(&sim->own_trace, 1);
-  emu_trace_set_observer(&sim->own_trace, vns_observe, sim);
-  /* the scenario's sizing: rings, RX and TX buffers of both queues, spare */
-  uint64_t qs = o->queue_size;
-  uint64_t size = o->mem_size
-                      ? o->mem_size
-                      : qs * (16 * 2 + 16 + 2 * VNET_MIN_RX_BUF + 2 * 2048 + 64) + (1u << 20);
-  int rc = gmem_init(&sim->own_mem, GMEM_DEFAULT_BASE, size);
-  if (rc) return rc;
-  sim->mem_up = 1;
-  rc = emu_fates_init(&sim->own_fates, o->queue_size);
-  if (rc) return rc;
-  sim->fates_up = 1;
-  rc = emu_actor_init(&sim->host, &sim->own_sched, "host", vns_host_handle, sim);
-  if (rc) return rc;
-  return o->driver ? vns_build_user_driver(sim) : vns_build_user_device(sim);
 }
 
 VNS_API int vns_sim_new(const vns_sim_opts *o, vns_sim **out) {
@@ -402,7 +278,7 @@ VNS_API int vns_sim_new(const vns_sim_opts *o, vns_sim **out) {
   sim->mode = o->driver   ? VNS_MODE_USER_DRIVER
               : o->device ? VNS_MODE_USER_DEVICE
                           : VNS_MODE_MODELLED;
-  rc = sim->mode == VNS_MODE_MODELLED ? vns_build_modelled(sim) : vns_build_own(sim);
+  rc = vns_build(sim);
   if (rc) {
     vns_sim_free(sim);
     return rc;
@@ -416,19 +292,12 @@ VNS_API void vns_sim_free(vns_sim *sim) {
   if (sim->probed && sim->opts.driver->remove) sim->opts.driver->remove(sim->opts.driver_ctx, sim);
   if (sim->mode == VNS_MODE_USER_DEVICE && sim->opts.device->remove)
     sim->opts.device->remove(sim->opts.device_ctx, sim);
+  while (sim->vqs) vns_vq_free(sim->vqs);
+  while (sim->dvqs) vns_dvq_free(sim->dvqs);
   if (sim->scn) {
     scn_close(sim->scn);
     free(sim->scn);
   }
-  if (sim->sched_up) emu_sched_close(&sim->own_sched);
-  if (sim->services.running) net_services_stop(&sim->services);
-  if (sim->guest_up) net_iface_close(&sim->guest);
-  if (sim->drv_up) vnet_drv_close(&sim->own_drv);
-  if (sim->dev_up) vnet_dev_close(&sim->own_dev);
-  while (sim->vqs) vns_vq_free(sim->vqs);
-  while (sim->dvqs) vns_dvq_free(sim->dvqs);
-  if (sim->fates_up) emu_fates_close(&sim->own_fates);
-  if (sim->mem_up) gmem_close(&sim->own_mem);
   free(sim->recs);
   free(sim->viols);
   free(sim);
@@ -439,9 +308,7 @@ VNS_API void vns_sim_free(vns_sim *sim) {
 VNS_API int vns_sim_inject(vns_sim *sim, uint64_t at_ns, const void *frame, size_t len) {
   if (!sim || !frame || len == 0) return VNS_EINVAL;
   if (sim->finished) return VNS_ESTATE;
-  if (sim->scn) return scn_inject_at(sim->scn, at_ns, frame, len);
-  if (at_ns + VNS_QUIET_NS > sim->poll_horizon_ns) sim->poll_horizon_ns = at_ns + VNS_QUIET_NS;
-  return emu_actor_post(&sim->host, at_ns, VNS_HEV_INJECT, 0, 0, frame, len);
+  return scn_inject_at(sim->scn, at_ns, frame, len);
 }
 
 VNS_API int64_t vns_sim_run(vns_sim *sim, uint64_t until_ns) {
@@ -460,12 +327,7 @@ VNS_API int vns_sim_finish(vns_sim *sim) {
   if (!sim) return VNS_EINVAL;
   if (sim->finished) return VNS_ESTATE;
   sim->finished = 1;
-  if (sim->scn) {
-    scn_finish(sim->scn);
-    return 0;
-  }
-  if (sim->dev) vnet_dev_finish(sim->dev);
-  emu_fates_finish(sim->fates, sim->sched->now_ns);
+  scn_finish(sim->scn);
   return 0;
 }
 
@@ -586,8 +448,7 @@ VNS_API int vns_sim_counter(const vns_sim *sim, const char *name, uint64_t *out)
         base = (const uint8_t *)&sim->drv->stats;
         break;
       default: {
-        uint64_t v[4] = {sim->scn ? sim->scn->injected : sim->host_sent,
-                         sim->scn ? sim->scn->guest_frames : sim->host_received, sim->trace->events,
+        uint64_t v[4] = {sim->scn->injected, sim->scn->guest_frames, sim->trace->events,
                          sim->nviols};
         *out = v[vns_counters[i].off];
         return 0;

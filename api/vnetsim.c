@@ -99,6 +99,6 @@ VNS_API size_t vns_frame_ping(uint8_t *buf, size_t cap, const uint8_t dst_mac[6]
   net_iface_config host;
   net_iface_config_slirp_host(&host);
   /* the identifier the scenario's own host peer uses for its pings */
-  return scn_frame_icmp_echo(buf, cap, NET_ICMP_ECHO_REQUEST, &host, dst_mac, dst_ip, 0x7653, seq,
-                             frame_len);
+  return scn_frame_icmp_echo(buf, cap, NET_ICMP_ECHO_REQUEST, &host, dst_mac, dst_ip,
+                             SCN_PING_IDENT, seq, frame_len);
 }

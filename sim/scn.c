@@ -21,10 +21,17 @@ struct scn_host_call {
   void *ctx;
 };
 
-#define SCN_PING_IDENT       0x7653
-#define SCN_GUEST_PING_IDENT 0x6775
-#define SCN_QUIET_NS         2000000000ull
-#define SCN_GUEST_MEM_BASE   GMEM_DEFAULT_BASE
+#define SCN_QUIET_NS       2000000000ull
+#define SCN_GUEST_MEM_BASE GMEM_DEFAULT_BASE
+/* Guest memory per queue slot: both queues' descriptor entries, 16 bytes
+ * toward their avail and used entries (20 a slot: the alignment allowance
+ * covers the rest), an RX buffer for the largest frame and a 2 KiB TX buffer
+ * for each queue, 64 bytes of alignment; then 1 MiB to spare. */
+#define SCN_TX_BUF_LEN    2048u
+#define SCN_MEM_ALIGN_LEN 64u
+#define SCN_MEM_PER_SLOT \
+  (2 * VQ_DESC_SIZE + 16u + 2 * VNET_MIN_RX_BUF + 2 * SCN_TX_BUF_LEN + SCN_MEM_ALIGN_LEN)
+#define SCN_MEM_SPARE (1u << 20)
 /* Independent PRNG streams derived from the run's seed. */
 #define SCN_FAULT_SEED     0x6661756c74ull
 #define SCN_GUEST_TCP_SEED 0x6775657374ull
@@ -255,11 +262,12 @@ static uint64_t scn_guest_poll(void *ctx, uint64_t now_ns) {
   return next;
 }
 
-int scn_init(scn *s, const scn_config *cfg) {
-  memset(s, 0, sizeof *s);
-  s->cfg = *cfg;
-  s->poll_horizon_ns = cfg->start_ns + SCN_QUIET_NS;
-  if (!vq_size_valid(cfg->queue_size)) return EMU_EINVAL;
+uint64_t scn_guest_mem_size(uint16_t queue_size) {
+  return queue_size * SCN_MEM_PER_SLOT + SCN_MEM_SPARE;
+}
+
+/* The deterministic kernel: clock, PRNG, trace, guest memory, ledger. */
+static int scn_init_kernel(scn *s, const scn_config *cfg) {
   emu_rng_init(&s->rng, cfg->seed);
   emu_sched_init(&s->sched, &s->rng, cfg->start_ns);
   emu_trace_init(&s->trace, &s->sched.now_ns);
@@ -268,14 +276,18 @@ int scn_init(scn *s, const scn_config *cfg) {
   if (cfg->conformance) emu_trace_add_observer(&s->trace, scn_log_violation, s);
   if (cfg->trace_observer)
     emu_trace_set_observer(&s->trace, cfg->trace_observer, cfg->trace_observer_ctx);
-
-  /* Rings, RX buffers and TX buffers of both queues, with room to spare. */
-  uint64_t qs = cfg->queue_size;
-  uint64_t mem_size = qs * (16 * 2 + 16 + 2 * VNET_MIN_RX_BUF + 2 * 2048 + 64) + (1u << 20);
+  uint64_t mem_size = cfg->mem_size ? cfg->mem_size : scn_guest_mem_size(cfg->queue_size);
   int rc = gmem_init(&s->mem, SCN_GUEST_MEM_BASE, mem_size);
-  if (!rc) rc = emu_fates_init(&s->fates, cfg->queue_size);
-  if (rc) goto fail;
+  return rc ? rc : emu_fates_init(&s->fates, cfg->queue_size);
+}
 
+/* The device side: the modelled device, or an actor for the user's. Its
+ * actor is registered first, the driver side's second, the host's third:
+ * the order in which simultaneous events are offered to the PRNG. */
+static int scn_init_device(scn *s, const scn_config *cfg) {
+  if (cfg->user_device)
+    return emu_actor_init(&s->user, &s->sched, "device", cfg->user_device->handle,
+                          cfg->user_device->ctx);
   vnet_dev_config dc;
   vnet_dev_config_default(&dc);
   if (cfg->device_features) dc.features = cfg->device_features;
@@ -286,9 +298,13 @@ int scn_init(scn *s, const scn_config *cfg) {
   dc.batch_max = cfg->batch_max;
   dc.kick_latency = cfg->kick_latency;
   dc.bugs = cfg->dev_bugs;
-  rc = vnet_dev_init(&s->dev, &dc, &s->mem, &s->sched, &s->fates, &s->trace);
-  if (rc) goto fail;
+  return vnet_dev_init(&s->dev, &dc, &s->mem, &s->sched, &s->fates, &s->trace);
+}
 
+static int scn_init_driver(scn *s, const scn_config *cfg) {
+  if (cfg->user_driver)
+    return emu_actor_init(&s->user, &s->sched, "driver", cfg->user_driver->handle,
+                          cfg->user_driver->ctx);
   vnet_drv_opts dopts;
   vnet_drv_opts_default(&dopts);
   if (cfg->driver_features) dopts.features = cfg->driver_features;
@@ -297,43 +313,72 @@ int scn_init(scn *s, const scn_config *cfg) {
   dopts.irq_latency = cfg->irq_latency;
   dopts.rearm_delay = cfg->rearm_delay;
   dopts.store_delay = cfg->store_delay;
-  rc = vnet_drv_init(&s->drv, &dopts, &s->mem, &s->sched, vnet_dev_transport(&s->dev), &s->fates,
-                     &s->trace);
-  if (!rc) rc = emu_actor_init(&s->host, &s->sched, "host", scn_host_handle, s);
-  if (rc) goto fail;
+  const virtio_transport *t =
+      cfg->user_device ? cfg->user_device->transport : vnet_dev_transport(&s->dev);
+  return vnet_drv_init(&s->drv, &dopts, &s->mem, &s->sched, t, &s->fates, &s->trace);
+}
 
-  emu_channel_init(&s->dev.irq, &s->drv.actor, VNET_DRV_EV_IRQ, cfg->irq_latency);
-  emu_channel_init(&s->dev.to_host, &s->host, SCN_HOST_EV_GUEST_FRAME, cfg->backend_latency);
-  emu_channel_init(&s->host_to_device, &s->dev.actor, VNET_DEV_EV_FRAME, cfg->backend_latency);
+/* The notification channels and the wire between host and device. */
+static int scn_init_links(scn *s, const scn_config *cfg) {
+  emu_actor *driver = cfg->user_driver ? &s->user : &s->drv.actor;
+  int driver_irq = cfg->user_driver ? SCN_USER_EV_IRQ : VNET_DRV_EV_IRQ;
+  if (cfg->user_device) {
+    emu_channel_init(&s->user_kick, &s->user, SCN_USER_EV_KICK, cfg->kick_latency);
+    emu_channel_init(&s->user_irq, driver, driver_irq, cfg->irq_latency);
+    emu_channel_init(&s->user_to_host, &s->host, SCN_HOST_EV_GUEST_FRAME, cfg->backend_latency);
+    emu_channel_init(&s->host_to_device, &s->user, SCN_USER_EV_FRAME, cfg->backend_latency);
+  } else {
+    emu_channel_init(&s->dev.irq, driver, driver_irq, cfg->irq_latency);
+    emu_channel_init(&s->dev.to_host, &s->host, SCN_HOST_EV_GUEST_FRAME, cfg->backend_latency);
+    emu_channel_init(&s->host_to_device, &s->dev.actor, VNET_DEV_EV_FRAME, cfg->backend_latency);
+  }
   s->host_port = (emu_port){scn_host_port_send, s, NULL, NULL};
   s->link = (emu_port){scn_link_send, s, NULL, NULL};
   s->host_out = &s->link;
   if (emu_fault_config_active(&cfg->fault)) {
-    rc = emu_fault_init(&s->fault, &cfg->fault, cfg->seed ^ SCN_FAULT_SEED, &s->link);
-    if (rc) goto fail;
+    int rc = emu_fault_init(&s->fault, &cfg->fault, cfg->seed ^ SCN_FAULT_SEED, &s->link);
+    if (rc) return rc;
     emu_fault_set_report(&s->fault, scn_on_fault, s);
     s->fault_on = 1;
     s->host_out = emu_fault_port(&s->fault);
   }
   emu_port_attach(s->host_out, scn_host_deliver, s);
+  return 0;
+}
 
-  rc = vnet_drv_probe(&s->drv);
-  s->probe_rc = rc;
-  if (rc) goto fail;
-  rc = net_iface_init(&s->guest, &cfg->guest, vnet_drv_netdev(&s->drv));
-  if (rc) goto fail;
+/* The guest's network stack above the modelled driver, and its services. */
+static int scn_init_guest(scn *s, const scn_config *cfg) {
+  int rc = net_iface_init(&s->guest, &cfg->guest, vnet_drv_netdev(&s->drv));
+  if (rc) return rc;
   emu_port_attach(vnet_drv_netdev(&s->drv), net_iface_input, &s->guest);
   net_tcp_config tcp;
   net_tcp_config_default(&tcp);
   tcp.seed = cfg->seed ^ SCN_GUEST_TCP_SEED;
   rc = net_tcp_configure(&s->guest, &tcp);
   if (!rc && cfg->services) rc = net_services_start(&s->services, &s->guest, NET_SVC_ALL);
-  if (rc) goto fail;
-  net_iface_set_stats_fn(&s->guest, scn_stats_json, s);
+  if (rc) return rc;
+  /* /stats reads the modelled device's counters too */
+  if (!cfg->user_device) net_iface_set_stats_fn(&s->guest, scn_stats_json, s);
   vnet_drv_set_poll(&s->drv, scn_guest_poll, s);
   return 0;
-fail:
-  scn_close(s);
+}
+
+int scn_init(scn *s, const scn_config *cfg) {
+  memset(s, 0, sizeof *s);
+  s->cfg = *cfg;
+  s->poll_horizon_ns = cfg->start_ns + SCN_QUIET_NS;
+  if (!vq_size_valid(cfg->queue_size) || (cfg->user_driver && cfg->user_device)) return EMU_EINVAL;
+  int rc = scn_init_kernel(s, cfg);
+  if (!rc) rc = scn_init_device(s, cfg);
+  if (!rc) rc = scn_init_driver(s, cfg);
+  if (!rc) rc = emu_actor_init(&s->host, &s->sched, "host", scn_host_handle, s);
+  if (!rc) rc = scn_init_links(s, cfg);
+  if (rc || cfg->user_driver) goto out; /* the user's driver probes when the embedder asks */
+  rc = vnet_drv_probe(&s->drv);
+  s->probe_rc = rc;
+  if (!rc) rc = scn_init_guest(s, cfg);
+out:
+  if (rc) scn_close(s);
   return rc;
 }
 
@@ -407,7 +452,7 @@ void scn_finish(scn *s) {
     emu_fault_close(&s->fault, now);
     s->fault_on = 0;
   }
-  vnet_dev_finish(&s->dev);
+  if (!s->cfg.user_device) vnet_dev_finish(&s->dev);
   emu_fates_finish(&s->fates, now);
 }
 

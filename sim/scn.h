@@ -51,7 +51,35 @@ typedef struct scn_config {
   emu_fault_config fault;
   int services; /* the guest runs echo, discard and HTTP (default on) */
   uint64_t device_features, driver_features; /* 0: the models' defaults */
+  uint64_t mem_size; /* guest memory in bytes; 0: enough for the queues and their
+                      * buffers (scn_guest_mem_size), plus 1 MiB */
+  /* A half the embedder brings in place of the modelled driver or device
+   * (at most one of the two; NULL: modelled). */
+  const struct scn_user_half *user_driver, *user_device;
 } scn_config;
+
+/* A driver or device the embedder brings (the public library's user
+ * halves). Its code runs on an actor of its own, named after the half it
+ * replaces, which receives the SCN_USER_EV_* events. Where the driver is the
+ * user's, the guest has no network stack: frames end at the user's driver. */
+typedef struct scn_user_half {
+  emu_actor_fn handle;
+  void *ctx;
+  /* A user device: how the modelled driver reaches it (its notify is not
+   * used: kicks arrive as SCN_USER_EV_KICK after the kick latency). */
+  const virtio_transport *transport;
+} scn_user_half;
+
+enum {
+  SCN_USER_EV_IRQ = 1, /* the device interrupted (arg = queue): user driver */
+  SCN_USER_EV_TIMER,   /* a deadline the half posted to its own actor */
+  SCN_USER_EV_KICK,    /* the driver notified (arg = queue): user device */
+  SCN_USER_EV_FRAME,   /* a frame from the host (frame_id, data): user device */
+};
+
+/* Guest memory a queue size needs: rings, RX and TX buffers of both queues
+ * and room to spare (the default for scn_config.mem_size). */
+uint64_t scn_guest_mem_size(uint16_t queue_size);
 
 /* seed 1, queue 256, backlog 8, no bugs, the device's and driver's default
  * latencies, backend latency 5..20 us, slirp's guest identity, no trace,
@@ -80,9 +108,14 @@ typedef struct scn {
   emu_sched sched;
   emu_trace trace;
   emu_fates fates;
-  vnet_dev dev;
-  vnet_drv drv;
+  vnet_dev dev; /* unused when the device is the user's */
+  vnet_drv drv; /* unused when the driver is the user's */
   net_iface guest;
+  /* The user's half (cfg.user_driver or user_device). A user device is
+   * kicked through user_kick and interrupts and sends through user_irq and
+   * user_to_host. */
+  emu_actor user;
+  emu_channel user_kick, user_irq, user_to_host;
   emu_actor host;
   emu_channel host_to_device;
   emu_port host_port; /* what a host-side peer sends through */
@@ -131,7 +164,10 @@ void scn_attach_peer(scn *s, net_iface *peer);
 emu_port *scn_host_port(scn *s);
 /* Also hands every guest frame to fn (after the peer, if any). */
 void scn_set_host_rx(scn *s, scn_host_rx_fn fn, void *ctx);
-/* Asks the host peer to ping dst_ip at at_ns (ident 0x7653, seq as given). */
+/* The ICMP echo identifier of the host peer's pings, and of the guest's. */
+#define SCN_PING_IDENT       0x7653
+#define SCN_GUEST_PING_IDENT 0x6775
+/* Asks the host peer to ping dst_ip at at_ns (ident SCN_PING_IDENT, seq as given). */
 int scn_peer_ping_at(scn *s, uint64_t at_ns, uint32_t dst_ip, uint16_t seq, uint16_t payload);
 
 /* What scn_inject_capture() found in a capture. */
