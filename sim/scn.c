@@ -23,6 +23,9 @@ struct scn_host_call {
 
 #define SCN_QUIET_NS       2000000000ull
 #define SCN_GUEST_MEM_BASE GMEM_DEFAULT_BASE
+/* The guest's network is a /24 (slirp's); its gateway is host .2 there. */
+#define SCN_NET_HOST_MASK     0xffu
+#define SCN_GATEWAY_HOST_PART 2u
 /* Guest memory per queue slot: both queues' descriptor entries, 16 bytes
  * toward their avail and used entries (20 a slot: the alignment allowance
  * covers the rest), an RX buffer for the largest frame and a 2 KiB TX buffer
@@ -363,6 +366,21 @@ static int scn_init_guest(scn *s, const scn_config *cfg) {
   return 0;
 }
 
+void scn_host_peer_config(const scn_config *cfg, net_iface_config *out) {
+  net_iface_config_slirp_host(out);
+  out->ip = (cfg->guest.ip & ~SCN_NET_HOST_MASK) | SCN_GATEWAY_HOST_PART;
+}
+
+static int scn_init_host_peer(scn *s, const scn_config *cfg) {
+  net_iface_config pc;
+  scn_host_peer_config(cfg, &pc);
+  int rc = net_iface_init(&s->own_peer, &pc, scn_host_port(s));
+  if (rc) return rc;
+  s->own_peer_up = 1;
+  scn_attach_peer(s, &s->own_peer);
+  return 0;
+}
+
 int scn_init(scn *s, const scn_config *cfg) {
   memset(s, 0, sizeof *s);
   s->cfg = *cfg;
@@ -373,11 +391,13 @@ int scn_init(scn *s, const scn_config *cfg) {
   if (!rc) rc = scn_init_driver(s, cfg);
   if (!rc) rc = emu_actor_init(&s->host, &s->sched, "host", scn_host_handle, s);
   if (!rc) rc = scn_init_links(s, cfg);
-  if (rc || cfg->user_driver) goto out; /* the user's driver probes when the embedder asks */
-  rc = vnet_drv_probe(&s->drv);
-  s->probe_rc = rc;
-  if (!rc) rc = scn_init_guest(s, cfg);
-out:
+  if (!rc && !cfg->user_driver) {
+    rc = vnet_drv_probe(&s->drv);
+    s->probe_rc = rc;
+    if (!rc) rc = scn_init_guest(s, cfg);
+  }
+  /* (a user's driver probes when the embedder asks, after this) */
+  if (!rc && cfg->host_peer) rc = scn_init_host_peer(s, cfg);
   if (rc) scn_close(s);
   return rc;
 }
@@ -385,6 +405,7 @@ out:
 void scn_close(scn *s) {
   if (s->fault_on) emu_fault_close(&s->fault, scn_now(s));
   free(s->sent_ids);
+  if (s->own_peer_up) net_iface_close(&s->own_peer);
   if (s->services.running) net_services_stop(&s->services);
   emu_sched_close(&s->sched);
   net_iface_close(&s->guest);

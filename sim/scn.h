@@ -51,6 +51,11 @@ typedef struct scn_config {
   emu_fault_config fault;
   int services; /* the guest runs echo, discard and HTTP (default on) */
   uint64_t device_features, driver_features; /* 0: the models' defaults */
+  /* The host side runs a network stack of its own with slirp's gateway
+   * identity (the guest network's .2): it answers the guest's ARP and pings
+   * and pings the guest on request (scn_peer_ping_at). Default off: the host
+   * only injects. */
+  int host_peer;
   uint64_t mem_size; /* guest memory in bytes; 0: enough for the queues and their
                       * buffers (scn_guest_mem_size), plus 1 MiB */
   /* A half the embedder brings in place of the modelled driver or device
@@ -130,7 +135,9 @@ typedef struct scn {
   size_t nsent, sent_cap;
   uint32_t sending_id; /* the frame on its way through host_out now */
   net_services services;
-  net_iface *peer; /* scripted host peer, or NULL */
+  net_iface *peer;    /* scripted host peer, or NULL */
+  net_iface own_peer; /* the peer cfg.host_peer asks for */
+  int own_peer_up;
   uint64_t peer_timer_at;
   scn_host_rx_fn host_rx;
   void *host_rx_ctx;
@@ -157,6 +164,9 @@ void scn_close(scn *s);
 /* Queues frame to leave the host at virtual time at_ns. Returns 0 or
  * EMU_ENOMEM. */
 int scn_inject_at(scn *s, uint64_t at_ns, const uint8_t *frame, size_t len);
+/* The host peer's identity on the guest's network: slirp's gateway, at the
+ * guest network's .2. */
+void scn_host_peer_config(const scn_config *cfg, net_iface_config *out);
 /* Attaches a scripted host peer: it sends through the link and gets every
  * guest frame; its timers run on the host actor. peer must be initialised
  * with scn_host_port(s) as its port. */

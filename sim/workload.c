@@ -151,19 +151,13 @@ void scn_echo_client_release(scn_echo_client *cl) {
 int scn_story_run(const scn_config *cfg, scn_story *out) {
   memset(out, 0, sizeof *out);
   out->first_rx_no_buffer = -1;
+  scn_config c = *cfg;
+  c.host_peer = 1;
   scn s;
-  int rc = scn_init(&s, cfg);
+  int rc = scn_init(&s, &c);
   if (rc) return rc;
-  net_iface peer;
-  net_iface_config host;
-  net_iface_config_slirp_host(&host);
-  host.ip = (cfg->guest.ip & 0xffffff00u) | 2u;
-  rc = net_iface_init(&peer, &host, scn_host_port(&s));
-  if (rc) {
-    scn_close(&s);
-    return rc;
-  }
-  scn_attach_peer(&s, &peer);
+  net_iface *peer = s.peer;
+  net_iface_config host = peer->cfg;
   uint64_t t0 = scn_now(&s);
   /* 1. the guest pings its gateway: outbound works even with the bugs */
   out->guest_pings = 3;
@@ -202,7 +196,7 @@ int scn_story_run(const scn_config *cfg, scn_story *out) {
     const net_ping_result *res;
     size_t n = net_iface_ping_results(&s.guest, &res);
     for (size_t i = 0; i < n; i++) out->guest_pings_replied += res[i].state == NET_PING_REPLIED;
-    n = net_iface_ping_results(&peer, &res);
+    n = net_iface_ping_results(peer, &res);
     for (size_t i = 0; i < n; i++) out->host_pings_replied += res[i].state == NET_PING_REPLIED;
     out->host_arp_fate = arp_id < s.fates.nframes ? s.fates.frames[arp_id].fate : EMU_FATE_PENDING;
     out->tcp_established = tcp.established;
@@ -219,7 +213,6 @@ int scn_story_run(const scn_config *cfg, scn_story *out) {
     }
   }
   scn_echo_client_release(&tcp);
-  net_iface_close(&peer);
   scn_close(&s);
   return rc;
 }
