@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "emu/err.h"
+#include "emu/sched.h"
 #include "stack/iface.h"
 
-#define NEVER      UINT64_MAX
 #define MAX_WINDOW 65535u /* no window scaling (RFC 7323) */
 #define MAX_MSS    (NET_IFACE_MTU - NET_IPV4_HEADER_LEN - NET_TCP_HEADER_LEN)
 
@@ -44,7 +44,7 @@ struct net_tcp_conn {
   size_t nooo;
   int fin_rcvd;
 
-  /* Timers (absolute virtual times, NEVER when off). */
+  /* Timers (absolute virtual times, EMU_TIME_NEVER when off). */
   uint64_t rto_at, tw_at;
   /* RFC 6298 estimator */
   uint64_t srtt_ns, rttvar_ns, rto_ns;
@@ -68,24 +68,6 @@ struct net_tcp_conn {
   int ack_pending; /* an ACK must go out before the input returns */
   net_tcp_conn_stats stats;
 };
-
-static const char *const state_names[] = {
-    [NET_TCP_CLOSED] = "CLOSED",
-    [NET_TCP_SYN_SENT] = "SYN-SENT",
-    [NET_TCP_SYN_RECEIVED] = "SYN-RECEIVED",
-    [NET_TCP_ESTABLISHED] = "ESTABLISHED",
-    [NET_TCP_FIN_WAIT_1] = "FIN-WAIT-1",
-    [NET_TCP_FIN_WAIT_2] = "FIN-WAIT-2",
-    [NET_TCP_CLOSE_WAIT] = "CLOSE-WAIT",
-    [NET_TCP_CLOSING] = "CLOSING",
-    [NET_TCP_LAST_ACK] = "LAST-ACK",
-    [NET_TCP_TIME_WAIT] = "TIME-WAIT",
-};
-
-const char *net_tcp_state_name(net_tcp_state s) {
-  if ((unsigned)s > NET_TCP_TIME_WAIT) return "INVALID";
-  return state_names[s];
-}
 
 static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
@@ -166,7 +148,7 @@ static net_tcp_conn *conn_new(net_iface *ifc, uint32_t remote_ip, uint16_t remot
   c->sbuf_seq = c->iss + 1; /* the SYN occupies iss */
   c->snd_mss = NET_TCP_DEFAULT_MSS;
   c->rto_ns = cfg->rto_initial_ns;
-  c->rto_at = c->tw_at = NEVER;
+  c->rto_at = c->tw_at = EMU_TIME_NEVER;
   c->ssthresh = 0xffffffffu; /* RFC 5681 §3.1: "arbitrarily high" at first */
   c->next = ifc->tcp_conns;
   ifc->tcp_conns = c;
@@ -318,7 +300,7 @@ static void tcp_output(net_tcp_conn *c, uint64_t now_ns) {
     (void)send_segment(c, c->iss, 0, NET_TCP_SYN, now_ns);
     c->snd_nxt = c->iss + 1;
     c->snd_max = c->iss + 1;
-    if (c->rto_at == NEVER) arm_rto(c, now_ns);
+    if (c->rto_at == EMU_TIME_NEVER) arm_rto(c, now_ns);
     return;
   }
   if (!can_send_data(c)) return;
@@ -362,12 +344,13 @@ static void tcp_output(net_tcp_conn *c, uint64_t now_ns) {
         c->state = NET_TCP_LAST_ACK;
     }
     /* RFC 6298 §5.1: the timer runs whenever data is outstanding. */
-    if (c->rto_at == NEVER) arm_rto(c, now_ns);
+    if (c->rto_at == EMU_TIME_NEVER) arm_rto(c, now_ns);
     if (fin) break;
   }
   /* Persist: unsent data, nothing in flight, and the peer's window is shut.
    * Probing uses the RTO and its backoff (§3.8.6.1). */
-  if (c->rto_at == NEVER && c->snd_wnd == 0 && c->slen > (size_t)(c->snd_nxt - c->sbuf_seq))
+  if (c->rto_at == EMU_TIME_NEVER && c->snd_wnd == 0 &&
+      c->slen > (size_t)(c->snd_nxt - c->sbuf_seq))
     arm_rto(c, now_ns);
 }
 
@@ -376,14 +359,14 @@ static void tcp_output(net_tcp_conn *c, uint64_t now_ns) {
 static void enter_closed(net_tcp_conn *c, net_tcp_close_reason why) {
   c->state = NET_TCP_CLOSED;
   c->close_reason = why;
-  c->rto_at = c->tw_at = NEVER;
+  c->rto_at = c->tw_at = EMU_TIME_NEVER;
   c->events |= NET_TCP_EV_CLOSED;
   if (why == NET_TCP_CLOSED_RESET) c->ifc->stats.tcp_conns_reset++;
 }
 
 static void enter_time_wait(net_tcp_conn *c, uint64_t now_ns) {
   c->state = NET_TCP_TIME_WAIT;
-  c->rto_at = NEVER;
+  c->rto_at = EMU_TIME_NEVER;
   c->tw_at = now_ns + c->ifc->tcp_cfg.time_wait_ns; /* §3.6: wait 2*MSL */
 }
 
@@ -477,7 +460,7 @@ static void on_new_ack(net_tcp_conn *c, uint32_t ack, uint64_t now_ns) {
   c->dupacks = 0;
   /* RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart. */
   if (c->snd_una == c->snd_max)
-    c->rto_at = NEVER;
+    c->rto_at = EMU_TIME_NEVER;
   else
     arm_rto(c, now_ns);
 }
@@ -620,7 +603,7 @@ static emu_fate input_syn_sent(net_tcp_conn *c, const net_tcp_repr *s, size_t se
       rtt_sample(c, now_ns - c->rtt_start);
     }
     take_ack(c, s->ack);
-    c->rto_at = NEVER;
+    c->rto_at = EMU_TIME_NEVER;
     c->backoffs = 0;
     enter_established(c);
     c->ack_pending = 1;
@@ -976,7 +959,7 @@ emu_fate net_tcp_input(net_iface *ifc, const uint8_t *ip_pkt, uint64_t now_ns) {
 /* RFC 6298 §5.4-5.7 and RFC 5681 §3.1 on a retransmission timeout. */
 static void on_rto(net_tcp_conn *c, uint64_t now_ns) {
   const net_tcp_config *cfg = &c->ifc->tcp_cfg;
-  c->rto_at = NEVER;
+  c->rto_at = EMU_TIME_NEVER;
   /* A shut window is not a loss: probe it (§3.8.6.1) with the backed-off
    * timer, for as long as the peer keeps answering with its zero window. */
   int persist = c->snd_wnd == 0 && can_send_data(c);
@@ -997,7 +980,7 @@ static void on_rto(net_tcp_conn *c, uint64_t now_ns) {
     c->rtt_timing = 0;
     c->snd_nxt = c->snd_una; /* the probe byte is the first unacknowledged one */
     tcp_output(c, now_ns);
-    if (c->rto_at == NEVER) arm_rto(c, now_ns);
+    if (c->rto_at == EMU_TIME_NEVER) arm_rto(c, now_ns);
     return;
   }
   c->stats.timeouts++;
@@ -1035,7 +1018,7 @@ void net_tcp_poll(net_iface *ifc, uint64_t now_ns) {
 }
 
 uint64_t net_tcp_poll_at(const net_iface *ifc) {
-  uint64_t at = NEVER;
+  uint64_t at = EMU_TIME_NEVER;
   for (const net_tcp_conn *c = ifc->tcp_conns; c; c = c->next) {
     if (c->state == NET_TCP_CLOSED) continue;
     at = min_u64(at, min_u64(c->rto_at, c->tw_at));
