@@ -212,8 +212,8 @@ void net_iface_ping_reset(net_iface *ifc);
  * the packets waiting for that address (counted in arp_unresolved); marks
  * pings LOST once NET_IFACE_PING_TIMEOUT_NS passed without a reply. */
 void net_iface_poll(net_iface *ifc, uint64_t now_ns);
-/* The earliest virtual time at which net_iface_poll() has work, or UINT64_MAX
- * when no timer is armed. */
+/* The earliest virtual time at which net_iface_poll() has work, or
+ * EMU_TIME_NEVER when no timer is armed. */
 uint64_t net_iface_poll_at(const net_iface *ifc);
 
 /* Copies the cached MAC of ip to mac_out; 0, or EMU_EAGAIN when ip is not in

@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "emu/err.h"
+#include "emu/sched.h"
 #include "stack/iface.h"
 
-#define NEVER      UINT64_MAX
 #define MAX_WINDOW 65535u /* no window scaling (RFC 7323) */
 #define MAX_MSS    (NET_IFACE_MTU - NET_IPV4_HEADER_LEN - NET_TCP_HEADER_LEN)
 
@@ -44,7 +44,7 @@ struct net_tcp_conn {
   size_t nooo;
   int fin_rcvd;
 
-  /* Timers (absolute virtual times, NEVER when off). */
+  /* Timers (absolute virtual times, EMU_TIME_NEVER when off). */
   uint64_t rto_at, tw_at;
   /* RFC 6298 estimator */
   uint64_t srtt_ns, rttvar_ns, rto_ns;
@@ -68,24 +68,6 @@ struct net_tcp_conn {
   int ack_pending; /* an ACK must go out before the input returns */
   net_tcp_conn_stats stats;
 };
-
-static const char *const state_names[] = {
-    [NET_TCP_CLOSED] = "CLOSED",
-    [NET_TCP_SYN_SENT] = "SYN-SENT",
-    [NET_TCP_SYN_RECEIVED] = "SYN-RECEIVED",
-    [NET_TCP_ESTABLISHED] = "ESTABLISHED",
-    [NET_TCP_FIN_WAIT_1] = "FIN-WAIT-1",
-    [NET_TCP_FIN_WAIT_2] = "FIN-WAIT-2",
-    [NET_TCP_CLOSE_WAIT] = "CLOSE-WAIT",
-    [NET_TCP_CLOSING] = "CLOSING",
-    [NET_TCP_LAST_ACK] = "LAST-ACK",
-    [NET_TCP_TIME_WAIT] = "TIME-WAIT",
-};
-
-const char *net_tcp_state_name(net_tcp_state s) {
-  if ((unsigned)s > NET_TCP_TIME_WAIT) return "INVALID";
-  return state_names[s];
-}
 
 static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
@@ -166,7 +148,7 @@ static net_tcp_conn *conn_new(net_iface *ifc, uint32_t remote_ip, uint16_t remot
   c->sbuf_seq = c->iss + 1; /* the SYN occupies iss */
   c->snd_mss = NET_TCP_DEFAULT_MSS;
   c->rto_ns = cfg->rto_initial_ns;
-  c->rto_at = c->tw_at = NEVER;
+  c->rto_at = c->tw_at = EMU_TIME_NEVER;
   c->ssthresh = 0xffffffffu; /* RFC 5681 §3.1: "arbitrarily high" at first */
   c->next = ifc->tcp_conns;
   ifc->tcp_conns = c;
@@ -318,7 +300,7 @@ static void tcp_output(net_tcp_conn *c, uint64_t now_ns) {
     (void)send_segment(c, c->iss, 0, NET_TCP_SYN, now_ns);
     c->snd_nxt = c->iss + 1;
     c->snd_max = c->iss + 1;
-    if (c->rto_at == NEVER) arm_rto(c, now_ns);
+    if (c->rto_at == EMU_TIME_NEVER) arm_rto(c, now_ns);
     return;
   }
   if (!can_send_data(c)) return;
@@ -362,12 +344,13 @@ static void tcp_output(net_tcp_conn *c, uint64_t now_ns) {
         c->state = NET_TCP_LAST_ACK;
     }
     /* RFC 6298 §5.1: the timer runs whenever data is outstanding. */
-    if (c->rto_at == NEVER) arm_rto(c, now_ns);
+    if (c->rto_at == EMU_TIME_NEVER) arm_rto(c, now_ns);
     if (fin) break;
   }
   /* Persist: unsent data, nothing in flight, and the peer's window is shut.
    * Probing uses the RTO and its backoff (§3.8.6.1). */
-  if (c->rto_at == NEVER && c->snd_wnd == 0 && c->slen > (size_t)(c->snd_nxt - c->sbuf_seq))
+  if (c->rto_at == EMU_TIME_NEVER && c->snd_wnd == 0 &&
+      c->slen > (size_t)(c->snd_nxt - c->sbuf_seq))
     arm_rto(c, now_ns);
 }
 
@@ -376,14 +359,14 @@ static void tcp_output(net_tcp_conn *c, uint64_t now_ns) {
 static void enter_closed(net_tcp_conn *c, net_tcp_close_reason why) {
   c->state = NET_TCP_CLOSED;
   c->close_reason = why;
-  c->rto_at = c->tw_at = NEVER;
+  c->rto_at = c->tw_at = EMU_TIME_NEVER;
   c->events |= NET_TCP_EV_CLOSED;
   if (why == NET_TCP_CLOSED_RESET) c->ifc->stats.tcp_conns_reset++;
 }
 
 static void enter_time_wait(net_tcp_conn *c, uint64_t now_ns) {
   c->state = NET_TCP_TIME_WAIT;
-  c->rto_at = NEVER;
+  c->rto_at = EMU_TIME_NEVER;
   c->tw_at = now_ns + c->ifc->tcp_cfg.time_wait_ns; /* §3.6: wait 2*MSL */
 }
 
@@ -477,7 +460,7 @@ static void on_new_ack(net_tcp_conn *c, uint32_t ack, uint64_t now_ns) {
   c->dupacks = 0;
   /* RFC 6298 §5.2/5.3: stop the timer when all is acknowledged, else restart. */
   if (c->snd_una == c->snd_max)
-    c->rto_at = NEVER;
+    c->rto_at = EMU_TIME_NEVER;
   else
     arm_rto(c, now_ns);
 }
@@ -589,7 +572,7 @@ static int seq_acceptable(const net_tcp_conn *c, uint32_t seq, uint32_t seg_len)
          (net_tcp_seq_le(c->rcv_nxt, last) && net_tcp_seq_lt(last, edge));
 }
 
-/* The states where the peer's SYN has been received (synchronized or half). */
+/* §3.10.7.3 SYN-SENT: the answer to our SYN, or the peer's own SYN. */
 static emu_fate input_syn_sent(net_tcp_conn *c, const net_tcp_repr *s, size_t seg_len,
                                uint64_t now_ns) {
   int ack_ok = 0;
@@ -620,7 +603,7 @@ static emu_fate input_syn_sent(net_tcp_conn *c, const net_tcp_repr *s, size_t se
       rtt_sample(c, now_ns - c->rtt_start);
     }
     take_ack(c, s->ack);
-    c->rto_at = NEVER;
+    c->rto_at = EMU_TIME_NEVER;
     c->backoffs = 0;
     enter_established(c);
     c->ack_pending = 1;
@@ -635,110 +618,112 @@ static emu_fate input_syn_sent(net_tcp_conn *c, const net_tcp_repr *s, size_t se
   return EMU_FATE_DELIVERED;
 }
 
-static emu_fate input_synchronized(net_tcp_conn *c, const net_tcp_repr *s, uint64_t now_ns) {
-  uint32_t seq = s->seq;
-  const uint8_t *data = s->payload;
-  size_t len = s->payload_len;
-  int syn = (s->flags & NET_TCP_SYN) != 0, fin = (s->flags & NET_TCP_FIN) != 0;
-  uint32_t seg_len = (uint32_t)len + (uint32_t)syn + (uint32_t)fin;
+/* A segment for a connection past SYN-SENT, as the steps of §3.10.7.4 see
+ * it. After the first step it is the "idealized segment" that begins at
+ * RCV.NXT and does not exceed the window; s stays as it was received. */
+typedef struct tcp_seg {
+  const net_tcp_repr *s;
+  uint32_t seq;
+  const uint8_t *data;
+  size_t len;
+  int fin;
+  uint32_t seg_len; /* SEG.LEN as received; 0 when only the ACK field is taken */
+  int refused;      /* the zero-window allowance dropped its data or FIN */
+} tcp_seg;
 
-  /* Our SYN,ACK was lost and the peer repeats its SYN: answer it again. */
-  if (c->state == NET_TCP_SYN_RECEIVED && syn && !(s->flags & NET_TCP_ACK) && seq == c->irs) {
-    c->snd_nxt = c->iss;
-    tcp_output(c, now_ns);
-    return EMU_FATE_DELIVERED;
-  }
-  int refused = 0;
-  if (!seq_acceptable(c, seq, seg_len) && rcv_wnd(c) == 0 && (s->flags & NET_TCP_ACK) &&
-      !(s->flags & (NET_TCP_RST | NET_TCP_SYN)) && net_tcp_seq_ge(seq, c->rcv_nxt) &&
-      net_tcp_seq_le(seq, c->rcv_nxt + 1)) {
-    /* §3.10.7.4: with a zero window nothing is acceptable, "but special
-     * allowance should be made to accept valid ACKs": take the ACK field
-     * (the peer's pure ACK after a probe byte has SEQ = RCV.NXT + 1), drop
-     * data and FIN, and answer with our (zero) window. Without this two
-     * stacks that both shut their windows deadlock. */
-    refused = len > 0 || fin;
-    len = 0;
-    fin = 0;
-    seg_len = 0;
-    seq = c->rcv_nxt;
-    c->ack_pending = 1;
-  } else if (!seq_acceptable(c, seq, seg_len)) {
-    /* §3.10.7.4 first: an unacceptable segment gets an ACK (unless it is a
-     * RST) and is dropped. In TIME-WAIT that ACK answers a repeated FIN,
-     * and the 2*MSL wait starts again (§3.10.7.4 eighth). */
-    if (!(s->flags & NET_TCP_RST)) {
-      c->ack_pending = 1;
-      if (c->state == NET_TCP_TIME_WAIT && fin) enter_time_wait(c, now_ns);
-    }
-    c->stats.rejected++;
-    return EMU_FATE_REJECTED;
-  }
-  /* Trim to the window: drop what we already have, then what does not fit. */
-  if (syn) { /* only a SYN at irs can pass the check above, and it is old */
-    syn = 0;
-    seq++;
-  }
-  if (net_tcp_seq_lt(seq, c->rcv_nxt)) {
-    uint32_t dup = c->rcv_nxt - seq;
-    if (dup > len) dup = (uint32_t)len;
-    data += dup;
-    len -= dup;
-    seq += dup;
-  }
-  uint32_t room = rcv_wnd(c) - (seq - c->rcv_nxt);
-  if (net_tcp_seq_gt(seq, c->rcv_nxt + rcv_wnd(c))) room = 0;
-  if (len > room) {
-    len = room;
-    fin = 0; /* the FIN lies beyond what we keep */
-  }
+/* What a step returns when it has not decided the segment's fate: the next
+ * step runs. */
+#define TCP_SEG_NEXT_STEP EMU_FATE_PENDING
 
-  /* second: RST. RFC 5961 §3.2: only an exact match resets; another
-   * in-window RST gets a challenge ACK. */
-  if (s->flags & NET_TCP_RST) {
-    /* RFC 1337 §3: a RST in TIME-WAIT is ignored, so that a stray one (an
-     * answer to a duplicated final ACK, say) cannot cut the wait short. */
-    if (c->state == NET_TCP_TIME_WAIT) {
+/* With a zero window nothing is acceptable, "but special allowance should be
+ * made to accept valid ACKs" (§3.10.7.4): the peer's pure ACK after a probe
+ * byte has SEQ = RCV.NXT + 1. Without this two stacks that both shut their
+ * windows deadlock. */
+static int tcp_seg_zero_window_ack(const net_tcp_conn *c, const tcp_seg *g) {
+  const net_tcp_repr *s = g->s;
+  return rcv_wnd(c) == 0 && (s->flags & NET_TCP_ACK) && !(s->flags & (NET_TCP_RST | NET_TCP_SYN)) &&
+         net_tcp_seq_ge(g->seq, c->rcv_nxt) && net_tcp_seq_le(g->seq, c->rcv_nxt + 1);
+}
+
+/* Trims an acceptable segment to the window: drops what we already have,
+ * then what does not fit. */
+static void tcp_seg_trim(const net_tcp_conn *c, tcp_seg *g) {
+  if (g->s->flags & NET_TCP_SYN) g->seq++; /* only a SYN at irs is acceptable, and it is old */
+  if (net_tcp_seq_lt(g->seq, c->rcv_nxt)) {
+    uint32_t dup = c->rcv_nxt - g->seq;
+    if (dup > g->len) dup = (uint32_t)g->len;
+    g->data += dup;
+    g->len -= dup;
+    g->seq += dup;
+  }
+  uint32_t room = rcv_wnd(c) - (g->seq - c->rcv_nxt);
+  if (net_tcp_seq_gt(g->seq, c->rcv_nxt + rcv_wnd(c))) room = 0;
+  if (g->len > room) {
+    g->len = room;
+    g->fin = 0; /* the FIN lies beyond what we keep */
+  }
+}
+
+/* §3.10.7.4 "first, check sequence number" */
+static emu_fate tcp_seg_check_sequence(net_tcp_conn *c, tcp_seg *g, uint64_t now_ns) {
+  if (!seq_acceptable(c, g->seq, g->seg_len)) {
+    if (!tcp_seg_zero_window_ack(c, g)) {
+      /* An unacceptable segment gets an ACK (unless it is a RST) and is
+       * dropped. In TIME-WAIT that ACK answers a repeated FIN, and the
+       * 2*MSL wait starts again (§3.10.7.4 eighth). */
+      if (!(g->s->flags & NET_TCP_RST)) {
+        c->ack_pending = 1;
+        if (c->state == NET_TCP_TIME_WAIT && g->fin) enter_time_wait(c, now_ns);
+      }
       c->stats.rejected++;
       return EMU_FATE_REJECTED;
     }
-    if (s->seq != c->rcv_nxt) {
-      c->ack_pending = 1;
-      c->stats.rejected++;
-      return EMU_FATE_REJECTED;
-    }
-    enter_closed(c, NET_TCP_CLOSED_RESET);
-    return EMU_FATE_DELIVERED;
+    /* Take the ACK field, drop data and FIN, answer with our (zero) window. */
+    g->refused = g->len > 0 || g->fin;
+    g->len = 0;
+    g->fin = 0;
+    g->seg_len = 0;
+    g->seq = c->rcv_nxt;
+    c->ack_pending = 1;
   }
-  /* fourth: a SYN in a synchronized state (RFC 5961 §4): challenge ACK. */
-  if (s->flags & NET_TCP_SYN) {
+  tcp_seg_trim(c, g);
+  return TCP_SEG_NEXT_STEP;
+}
+
+/* §3.10.7.4 "second, check the RST bit", as RFC 5961 §3.2 narrows it: only
+ * an exact match resets; another in-window RST gets a challenge ACK. */
+static emu_fate tcp_seg_check_rst(net_tcp_conn *c, const tcp_seg *g) {
+  const net_tcp_repr *s = g->s;
+  if (!(s->flags & NET_TCP_RST)) return TCP_SEG_NEXT_STEP;
+  /* RFC 1337 §3: a RST in TIME-WAIT is ignored, so that a stray one (an
+   * answer to a duplicated final ACK, say) cannot cut the wait short. */
+  if (c->state == NET_TCP_TIME_WAIT) {
+    c->stats.rejected++;
+    return EMU_FATE_REJECTED;
+  }
+  if (s->seq != c->rcv_nxt) {
     c->ack_pending = 1;
     c->stats.rejected++;
     return EMU_FATE_REJECTED;
   }
-  /* fifth: the ACK field */
-  if (!(s->flags & NET_TCP_ACK)) {
-    c->stats.rejected++;
-    return EMU_FATE_REJECTED;
-  }
+  enter_closed(c, NET_TCP_CLOSED_RESET);
+  return EMU_FATE_DELIVERED;
+}
+
+/* §3.10.7.4 "fourth, check the SYN bit": a SYN in a synchronized state gets
+ * a challenge ACK (RFC 5961 §4). */
+static emu_fate tcp_seg_check_syn(net_tcp_conn *c, const tcp_seg *g) {
+  if (!(g->s->flags & NET_TCP_SYN)) return TCP_SEG_NEXT_STEP;
+  c->ack_pending = 1;
+  c->stats.rejected++;
+  return EMU_FATE_REJECTED;
+}
+
+/* The fifth step for an acceptable ACK (SND.UNA <= SEG.ACK <= SND.MAX): a
+ * new or duplicate ACK, then the send window update (§3.10.7.4 "If SND.UNA
+ * =< SEG.ACK =< SND.NXT, the send window should be updated"). */
+static void tcp_seg_take_ack(net_tcp_conn *c, const net_tcp_repr *s, uint64_t now_ns) {
   uint32_t ack = s->ack;
-  if (c->state == NET_TCP_SYN_RECEIVED) {
-    if (net_tcp_seq_le(ack, c->snd_una) || net_tcp_seq_gt(ack, c->snd_max)) {
-      send_rst_for(c->ifc, c->remote_ip, s, seg_len, now_ns);
-      c->stats.rejected++;
-      return EMU_FATE_REJECTED;
-    }
-    c->snd_wnd = s->window;
-    c->snd_wl1 = s->seq;
-    c->snd_wl2 = ack;
-    enter_established(c);
-  }
-  if (net_tcp_seq_gt(ack, c->snd_max)) {
-    /* It acknowledges something not yet sent: ACK and drop. */
-    c->ack_pending = 1;
-    c->stats.rejected++;
-    return EMU_FATE_REJECTED;
-  }
   uint32_t old_wnd = c->snd_wnd;
   int window_update = net_tcp_seq_lt(c->snd_wl1, s->seq) ||
                       (c->snd_wl1 == s->seq && net_tcp_seq_le(c->snd_wl2, ack));
@@ -755,35 +740,78 @@ static emu_fate input_synchronized(net_tcp_conn *c, const net_tcp_repr *s, uint6
     c->snd_wl2 = ack;
     if (c->snd_wnd > old_wnd) c->events |= NET_TCP_EV_WRITABLE;
   }
-  int fin_acked = c->fin_queued && net_tcp_seq_gt(c->snd_una, c->fin_seq);
+}
+
+/* The fifth step's per-state part once our FIN is acknowledged: FIN-WAIT-1
+ * goes to FIN-WAIT-2, CLOSING to TIME-WAIT, LAST-ACK to CLOSED (which ends
+ * the segment's processing). */
+static emu_fate tcp_seg_fin_acked(net_tcp_conn *c, uint64_t now_ns) {
+  if (!c->fin_queued || !net_tcp_seq_gt(c->snd_una, c->fin_seq)) return TCP_SEG_NEXT_STEP;
   switch (c->state) {
     case NET_TCP_FIN_WAIT_1:
-      if (fin_acked) c->state = NET_TCP_FIN_WAIT_2;
+      c->state = NET_TCP_FIN_WAIT_2;
       break;
     case NET_TCP_CLOSING:
-      if (fin_acked) enter_time_wait(c, now_ns);
+      enter_time_wait(c, now_ns);
       break;
     case NET_TCP_LAST_ACK:
-      if (fin_acked) {
-        enter_closed(c, NET_TCP_CLOSED_NORMAL);
-        return EMU_FATE_DELIVERED;
-      }
-      break;
+      enter_closed(c, NET_TCP_CLOSED_NORMAL);
+      return EMU_FATE_DELIVERED;
     default:
       break;
   }
+  return TCP_SEG_NEXT_STEP;
+}
 
-  /* seventh: the text, in the states that still receive */
-  int receiving = c->state == NET_TCP_ESTABLISHED || c->state == NET_TCP_FIN_WAIT_1 ||
-                  c->state == NET_TCP_FIN_WAIT_2;
-  if (receiving && len) {
-    take_data(c, seq, data, len);
-    /* Every segment with data is acknowledged at once: an out-of-order
-     * one so the sender sees a duplicate ACK (RFC 5681 §4.2). */
-    c->ack_pending = 1;
+/* §3.10.7.4 "fifth, check the ACK field" */
+static emu_fate tcp_seg_check_ack(net_tcp_conn *c, const tcp_seg *g, uint64_t now_ns) {
+  const net_tcp_repr *s = g->s;
+  if (!(s->flags & NET_TCP_ACK)) {
+    c->stats.rejected++;
+    return EMU_FATE_REJECTED;
   }
-  /* eighth: the FIN, only when everything before it has arrived */
-  if (fin && receiving && seq + (uint32_t)len == c->rcv_nxt) {
+  uint32_t ack = s->ack;
+  if (c->state == NET_TCP_SYN_RECEIVED) {
+    if (net_tcp_seq_le(ack, c->snd_una) || net_tcp_seq_gt(ack, c->snd_max)) {
+      send_rst_for(c->ifc, c->remote_ip, s, g->seg_len, now_ns);
+      c->stats.rejected++;
+      return EMU_FATE_REJECTED;
+    }
+    c->snd_wnd = s->window;
+    c->snd_wl1 = s->seq;
+    c->snd_wl2 = ack;
+    enter_established(c);
+  }
+  if (net_tcp_seq_gt(ack, c->snd_max)) {
+    /* It acknowledges something not yet sent: ACK and drop. */
+    c->ack_pending = 1;
+    c->stats.rejected++;
+    return EMU_FATE_REJECTED;
+  }
+  tcp_seg_take_ack(c, s, now_ns);
+  return tcp_seg_fin_acked(c, now_ns);
+}
+
+/* The states that still take the peer's data and FIN. */
+static int tcp_receives_text(const net_tcp_conn *c) {
+  return c->state == NET_TCP_ESTABLISHED || c->state == NET_TCP_FIN_WAIT_1 ||
+         c->state == NET_TCP_FIN_WAIT_2;
+}
+
+/* §3.10.7.4 "seventh, process the segment text" */
+static void tcp_seg_process_text(net_tcp_conn *c, const tcp_seg *g) {
+  if (!tcp_receives_text(c) || g->len == 0) return;
+  take_data(c, g->seq, g->data, g->len);
+  /* Every segment with data is acknowledged at once: an out-of-order one so
+   * the sender sees a duplicate ACK (RFC 5681 §4.2). */
+  c->ack_pending = 1;
+}
+
+/* §3.10.7.4 "eighth, check the FIN bit": taken only when everything before
+ * it has arrived. */
+static void tcp_seg_check_fin(net_tcp_conn *c, const tcp_seg *g, uint64_t now_ns) {
+  if (!g->fin) return;
+  if (tcp_receives_text(c) && g->seq + (uint32_t)g->len == c->rcv_nxt) {
     c->rcv_nxt++;
     c->fin_rcvd = 1;
     c->ack_pending = 1;
@@ -798,11 +826,40 @@ static emu_fate input_synchronized(net_tcp_conn *c, const net_tcp_repr *s, uint6
     } else {
       enter_time_wait(c, now_ns);
     }
-  } else if (fin && c->state == NET_TCP_TIME_WAIT) {
+  } else if (c->state == NET_TCP_TIME_WAIT) {
     c->ack_pending = 1;
     enter_time_wait(c, now_ns);
   }
-  if (refused) {
+}
+
+/* A segment for a connection past SYN-SENT: the steps of §3.10.7.4 in the
+ * RFC's order, each either deciding the segment's fate or passing it on. */
+static emu_fate input_synchronized(net_tcp_conn *c, const net_tcp_repr *s, uint64_t now_ns) {
+  int syn = (s->flags & NET_TCP_SYN) != 0, fin = (s->flags & NET_TCP_FIN) != 0;
+  /* Our SYN,ACK was lost and the peer repeats its SYN: answer it again. */
+  if (c->state == NET_TCP_SYN_RECEIVED && syn && !(s->flags & NET_TCP_ACK) && s->seq == c->irs) {
+    c->snd_nxt = c->iss;
+    tcp_output(c, now_ns);
+    return EMU_FATE_DELIVERED;
+  }
+  tcp_seg g = {
+      .s = s,
+      .seq = s->seq,
+      .data = s->payload,
+      .len = s->payload_len,
+      .fin = fin,
+      .seg_len = (uint32_t)s->payload_len + (uint32_t)syn + (uint32_t)fin,
+  };
+  emu_fate fate = tcp_seg_check_sequence(c, &g, now_ns);
+  if (fate == TCP_SEG_NEXT_STEP) fate = tcp_seg_check_rst(c, &g);
+  /* third, check security: there are no security compartments here */
+  if (fate == TCP_SEG_NEXT_STEP) fate = tcp_seg_check_syn(c, &g);
+  if (fate == TCP_SEG_NEXT_STEP) fate = tcp_seg_check_ack(c, &g, now_ns);
+  if (fate != TCP_SEG_NEXT_STEP) return fate;
+  /* sixth, check the URG bit: urgent data is not implemented (tcp.h) */
+  tcp_seg_process_text(c, &g);
+  tcp_seg_check_fin(c, &g, now_ns);
+  if (g.refused) {
     c->stats.rejected++;
     return EMU_FATE_REJECTED;
   }
@@ -902,7 +959,7 @@ emu_fate net_tcp_input(net_iface *ifc, const uint8_t *ip_pkt, uint64_t now_ns) {
 /* RFC 6298 §5.4-5.7 and RFC 5681 §3.1 on a retransmission timeout. */
 static void on_rto(net_tcp_conn *c, uint64_t now_ns) {
   const net_tcp_config *cfg = &c->ifc->tcp_cfg;
-  c->rto_at = NEVER;
+  c->rto_at = EMU_TIME_NEVER;
   /* A shut window is not a loss: probe it (§3.8.6.1) with the backed-off
    * timer, for as long as the peer keeps answering with its zero window. */
   int persist = c->snd_wnd == 0 && can_send_data(c);
@@ -923,7 +980,7 @@ static void on_rto(net_tcp_conn *c, uint64_t now_ns) {
     c->rtt_timing = 0;
     c->snd_nxt = c->snd_una; /* the probe byte is the first unacknowledged one */
     tcp_output(c, now_ns);
-    if (c->rto_at == NEVER) arm_rto(c, now_ns);
+    if (c->rto_at == EMU_TIME_NEVER) arm_rto(c, now_ns);
     return;
   }
   c->stats.timeouts++;
@@ -961,7 +1018,7 @@ void net_tcp_poll(net_iface *ifc, uint64_t now_ns) {
 }
 
 uint64_t net_tcp_poll_at(const net_iface *ifc) {
-  uint64_t at = NEVER;
+  uint64_t at = EMU_TIME_NEVER;
   for (const net_tcp_conn *c = ifc->tcp_conns; c; c = c->next) {
     if (c->state == NET_TCP_CLOSED) continue;
     at = min_u64(at, min_u64(c->rto_at, c->tw_at));

@@ -102,9 +102,6 @@ typedef enum net_tcp_state {
   NET_TCP_TIME_WAIT,
 } net_tcp_state;
 
-/* "ESTABLISHED", ... as RFC 9293 spells them. */
-const char *net_tcp_state_name(net_tcp_state s);
-
 typedef enum net_tcp_close_reason {
   NET_TCP_OPEN = 0,       /* not closed */
   NET_TCP_CLOSED_NORMAL,  /* both FINs exchanged and acknowledged */
@@ -208,7 +205,7 @@ void net_tcp_get_info(const net_tcp_conn *c, net_tcp_info *out);
 emu_fate net_tcp_input(net_iface *ifc, const uint8_t *ip_pkt, uint64_t now_ns);
 /* Runs the retransmission and TIME-WAIT timers due at now_ns. */
 void net_tcp_poll(net_iface *ifc, uint64_t now_ns);
-/* Earliest timer, UINT64_MAX when none is armed. */
+/* Earliest timer, EMU_TIME_NEVER when none is armed. */
 uint64_t net_tcp_poll_at(const net_iface *ifc);
 /* Frees every connection and forgets every listener of ifc. */
 void net_tcp_free_all(net_iface *ifc);

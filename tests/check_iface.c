@@ -12,6 +12,7 @@
 #include "emu/err.h"
 #include "emu/fate.h"
 #include "emu/port.h"
+#include "emu/sched.h"
 #include "stack/iface.h"
 #include "stack/wire.h"
 
@@ -241,7 +242,7 @@ END_TEST
 START_TEST(test_arp_retries_at_1s_intervals_then_drops_as_unresolved) {
   const uint64_t t = 5 * SEC + 123;
   const uint32_t nobody = IP4(10, 0, 2, 99);
-  ck_assert_uint_eq(net_iface_poll_at(&fx->host), UINT64_MAX);
+  ck_assert_uint_eq(net_iface_poll_at(&fx->host), EMU_TIME_NEVER);
   ck_assert_int_eq(net_iface_ping(&fx->host, nobody, 1, 1, 8, t), 0);
   ck_assert_uint_eq(fx->host_end.n, 1);
   ck_assert_uint_eq(net_iface_poll_at(&fx->host), t + SEC);
@@ -257,7 +258,7 @@ START_TEST(test_arp_retries_at_1s_intervals_then_drops_as_unresolved) {
   ck_assert_uint_eq(net_iface_stats_get(&fx->host)->arp_unresolved, 0);
   net_iface_poll(&fx->host, t + 3 * SEC);
   ck_assert_uint_eq(fx->host_end.n, 3); /* no fourth request */
-  ck_assert_uint_eq(net_iface_poll_at(&fx->host), UINT64_MAX);
+  ck_assert_uint_eq(net_iface_poll_at(&fx->host), EMU_TIME_NEVER);
 
   const uint64_t expect_ns[3] = {t, t + SEC, t + 2 * SEC};
   for (size_t i = 0; i < 3; i++) {
@@ -309,7 +310,7 @@ START_TEST(test_pending_queue_flushed_in_order_on_arp_reply_and_overflow_counted
     ck_assert_uint_eq(r[i].rtt_ns, 500);
   }
   ck_assert_uint_eq(hs->arp_unresolved, 0);
-  ck_assert_uint_eq(net_iface_poll_at(&fx->host), UINT64_MAX);
+  ck_assert_uint_eq(net_iface_poll_at(&fx->host), EMU_TIME_NEVER);
   assert_fates_add_up(&fx->host);
   assert_fates_add_up(&fx->guest);
 }
@@ -335,7 +336,7 @@ START_TEST(test_host_pings_guest_and_records_rtt_from_virtual_times) {
   ck_assert_uint_eq(r[0].payload_len, 56);
   ck_assert_int_eq(r[1].state, NET_PING_REPLIED);
   ck_assert_uint_eq(r[1].rtt_ns, 250);
-  ck_assert_uint_eq(net_iface_poll_at(&fx->host), UINT64_MAX);
+  ck_assert_uint_eq(net_iface_poll_at(&fx->host), EMU_TIME_NEVER);
 
   /* host: ARP request, echo 1, echo 2; guest: ARP reply, reply 1, reply 2 */
   ck_assert_uint_eq(fx->host_end.n, 3);

@@ -10,6 +10,7 @@
 
 #include "emu/err.h"
 #include "emu/fault.h"
+#include "emu/sched.h"
 #include "sim/scn.h"
 #include "stack/iface.h"
 #include "stack/services.h"
@@ -169,14 +170,14 @@ static void wire_run(wire *w, uint64_t until) {
       if (best == w->nq || w->q[i].at < w->q[best].at ||
           (w->q[i].at == w->q[best].at && w->q[i].order < w->q[best].order))
         best = i;
-    uint64_t t = best < w->nq ? w->q[best].at : UINT64_MAX;
+    uint64_t t = best < w->nq ? w->q[best].at : EMU_TIME_NEVER;
     uint64_t tg = net_iface_poll_at(&w->ifc[GUEST]), th = net_iface_poll_at(&w->ifc[HOST]);
-    uint64_t tf = w->fault ? emu_fault_poll_at(w->fault) : UINT64_MAX;
+    uint64_t tf = w->fault ? emu_fault_poll_at(w->fault) : EMU_TIME_NEVER;
     uint64_t next = t;
     if (tg < next) next = tg;
     if (th < next) next = th;
     if (tf < next) next = tf;
-    if (next == UINT64_MAX || next > until) return;
+    if (next == EMU_TIME_NEVER || next > until) return;
     if (next > w->now) w->now = next;
     if (next == t) {
       wframe f = w->q[best];
@@ -351,7 +352,7 @@ START_TEST(test_syn_to_closed_port_answered_by_rst_and_connect_refused) {
   ck_assert_uint_eq(gs->rx_fates[EMU_FATE_NO_LISTENER], 1);
   ck_assert_uint_eq(gs->tcp_rst_sent, 1);
   ck_assert_uint_eq(net_iface_stats_get(&w->ifc[HOST])->tcp_conns_reset, 1);
-  ck_assert_uint_eq(net_iface_poll_at(&w->ifc[HOST]), UINT64_MAX); /* no timer left */
+  ck_assert_uint_eq(net_iface_poll_at(&w->ifc[HOST]), EMU_TIME_NEVER); /* no timer left */
   net_tcp_release(cl.c, w->now);
   wire_free(w);
 }
