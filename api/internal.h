@@ -75,6 +75,10 @@ struct vns_sim {
   struct vns_dvq *dvqs;
 };
 
+/* From api/sim.c: sim/'s configuration for the options in o, every option
+ * checked (bugs and faults parsed); no user half, observer or hashing set.
+ * VNS_EINVAL, VNS_ENOENT (an unknown bug name). */
+int vns_scn_config_from_opts(const vns_sim_opts *o, scn_config *cfg);
 /* From api/sim.c: the fate with that name (VNS_ENOENT when none). */
 int vns_fate_lookup(const char *name, int *fate);
 

@@ -168,7 +168,7 @@ static void vns_ud_notify(void *d, uint16_t q) {
 
 /* --- building ------------------------------------------------------------ */
 
-static int vns_check_opts(const vns_sim_opts *o, unsigned *dbugs, unsigned *vbugs) {
+static int vns_check_opts(const vns_sim_opts *o) {
   if (o->driver && o->device) return VNS_EINVAL;
   if (o->driver && (!o->driver->probe || !o->driver->on_interrupt)) return VNS_EINVAL;
   const vns_device_ops *d = o->device;
@@ -178,6 +178,11 @@ static int vns_check_opts(const vns_sim_opts *o, unsigned *dbugs, unsigned *vbug
   if (!vq_size_valid(o->queue_size) || o->max_events == 0 || o->tx_batch_min == 0 ||
       o->tx_batch_max < o->tx_batch_min)
     return VNS_EINVAL;
+  return 0;
+}
+
+/* The bug list and bits of o, checked against the halves it brings. */
+static int vns_opts_bugs(const vns_sim_opts *o, unsigned *dbugs, unsigned *vbugs) {
   unsigned pd = 0, pv = 0;
   if (o->bugs && vbug_parse(o->bugs, &pd, &pv)) return VNS_ENOENT;
   *dbugs = pd | o->driver_bugs;
@@ -187,15 +192,16 @@ static int vns_check_opts(const vns_sim_opts *o, unsigned *dbugs, unsigned *vbug
   return 0;
 }
 
-static void vns_scn_config(const vns_sim *sim, scn_config *cfg) {
-  const vns_sim_opts *o = &sim->opts;
+int vns_scn_config_from_opts(const vns_sim_opts *o, scn_config *cfg) {
+  int rc = vns_check_opts(o);
   scn_config_default(cfg);
+  if (!rc) rc = vns_opts_bugs(o, &cfg->bugs, &cfg->dev_bugs);
+  if (!rc && o->faults && emu_fault_config_parse(o->faults, &cfg->fault, NULL, 0)) rc = VNS_EINVAL;
+  if (rc) return rc;
   cfg->seed = o->seed;
   cfg->start_ns = o->start_ns;
   cfg->queue_size = o->queue_size;
   cfg->rx_backlog = o->rx_backlog;
-  cfg->bugs = sim->driver_bugs;
-  cfg->dev_bugs = sim->device_bugs;
   cfg->device_features = o->device_features;
   cfg->driver_features = o->driver_features;
   cfg->guest_poll_ns = o->guest_poll_ns;
@@ -209,12 +215,8 @@ static void vns_scn_config(const vns_sim *sim, scn_config *cfg) {
   cfg->guest.ip = o->guest_ip;
   memcpy(cfg->guest.mac, o->guest_mac, sizeof cfg->guest.mac);
   cfg->mem_size = o->mem_size;
-  cfg->trace_hash = 1;
-  cfg->conformance = 0; /* the API keeps its own, unbounded log */
-  cfg->trace_observer = vns_observe;
-  cfg->trace_observer_ctx = (void *)sim;
-  if (sim->mode == VNS_MODE_USER_DRIVER) cfg->user_driver = &sim->user_half;
-  if (sim->mode == VNS_MODE_USER_DEVICE) cfg->user_device = &sim->user_half;
+  cfg->host_peer = o->host_peer;
+  return 0;
 }
 
 static int vns_build(vns_sim *sim) {
@@ -232,7 +234,14 @@ static int vns_build(vns_sim *sim) {
     sim->user_half.transport = &sim->udev_transport;
   }
   scn_config cfg;
-  vns_scn_config(sim, &cfg);
+  int rc = vns_scn_config_from_opts(&sim->opts, &cfg);
+  if (rc) return rc;
+  cfg.trace_hash = 1;
+  cfg.conformance = 0; /* the API keeps its own, unbounded log */
+  cfg.trace_observer = vns_observe;
+  cfg.trace_observer_ctx = sim;
+  if (sim->mode == VNS_MODE_USER_DRIVER) cfg.user_driver = &sim->user_half;
+  if (sim->mode == VNS_MODE_USER_DEVICE) cfg.user_device = &sim->user_half;
   sim->scn = calloc(1, sizeof *sim->scn);
   if (!sim->scn) return VNS_ENOMEM;
   /* The views first: a user device's callbacks run inside scn_init (the
@@ -244,7 +253,7 @@ static int vns_build(vns_sim *sim) {
   sim->fates = &s->fates;
   sim->dev = sim->mode == VNS_MODE_USER_DEVICE ? NULL : &s->dev;
   sim->drv = sim->mode == VNS_MODE_USER_DRIVER ? NULL : &s->drv;
-  int rc = scn_init(s, &cfg);
+  rc = scn_init(s, &cfg);
   if (rc) {
     free(s); /* scn_init closed it */
     sim->scn = NULL;
@@ -266,19 +275,21 @@ VNS_API int vns_sim_new(const vns_sim_opts *o, vns_sim **out) {
     vns_sim_opts_init(&defaults);
     o = &defaults;
   }
-  unsigned dbugs, vbugs;
-  int rc = vns_check_opts(o, &dbugs, &vbugs);
+  scn_config checked;
+  int rc = vns_scn_config_from_opts(o, &checked);
   if (rc) return rc;
   vns_sim *sim = calloc(1, sizeof *sim);
   if (!sim) return VNS_ENOMEM;
   sim->opts = *o;
-  sim->opts.bugs = NULL; /* parsed; the caller's string is not kept */
-  sim->driver_bugs = dbugs;
-  sim->device_bugs = vbugs;
+  sim->driver_bugs = checked.bugs;
+  sim->device_bugs = checked.dev_bugs;
   sim->mode = o->driver   ? VNS_MODE_USER_DRIVER
               : o->device ? VNS_MODE_USER_DEVICE
                           : VNS_MODE_MODELLED;
   rc = vns_build(sim);
+  /* parsed: the caller's strings are not kept */
+  sim->opts.bugs = NULL;
+  sim->opts.faults = NULL;
   if (rc) {
     vns_sim_free(sim);
     return rc;
@@ -343,6 +354,20 @@ static int vns_fate_from_name(const char *name, emu_fate *out) {
   return VNS_ENOENT;
 }
 
+VNS_API const char *vns_fate_name(size_t i) {
+  return i < EMU_FATE_COUNT ? emu_fate_name((emu_fate)i) : NULL;
+}
+
+VNS_API const char *vns_sim_frame_fault(const vns_sim *sim, size_t i) {
+  if (!sim || i >= sim->fates->nframes) return NULL;
+  emu_fate fault = sim->fates->frames[i].fault;
+  return fault == EMU_FATE_PENDING ? NULL : emu_fate_name(fault);
+}
+
+VNS_API int64_t vns_sim_sent_frame(const vns_sim *sim, size_t k) {
+  return sim ? scn_sent_id(sim->scn, k) : -1;
+}
+
 VNS_API size_t vns_sim_frame_count(const vns_sim *sim) { return sim ? sim->fates->nframes : 0; }
 
 VNS_API const char *vns_sim_frame_fate(const vns_sim *sim, size_t i) {
@@ -384,7 +409,18 @@ int vns_fate_lookup(const char *name, int *fate) {
 
 /* --- counters ------------------------------------------------------------ */
 
-enum { VNS_CG_DEVICE, VNS_CG_DRIVER, VNS_CG_SIM };
+enum { VNS_CG_DEVICE, VNS_CG_DRIVER, VNS_CG_SIM, VNS_CG_LINK_FAULT };
+/* The run's own counters (group VNS_CG_SIM). */
+enum {
+  VNS_SC_SENT,
+  VNS_SC_RECEIVED,
+  VNS_SC_TRACE_EVENTS,
+  VNS_SC_VIOLATIONS,
+  VNS_SC_CAPTURE_OUT_OF_ORDER,
+  VNS_SC_CAPTURE_TRUNCATED,
+  VNS_SC_LINK_TO_GUEST,
+  VNS_SC_LINK_TO_HOST,
+};
 
 #define VNS_DEV_C(name, field) \
   { "device." name, VNS_CG_DEVICE, offsetof(vnet_dev_stats, field) }
@@ -423,11 +459,45 @@ static const struct {
     VNS_DRV_C("kicks_suppressed_tx", kicks_suppressed[VNET_TXQ]),
     VNS_DRV_C("interrupts", interrupts),
     VNS_DRV_C("interrupts_spurious", interrupts_spurious),
-    {"host.frames_sent", VNS_CG_SIM, 0},
-    {"host.frames_received", VNS_CG_SIM, 1},
-    {"trace.events", VNS_CG_SIM, 2},
-    {"violations", VNS_CG_SIM, 3},
+    {"host.frames_sent", VNS_CG_SIM, VNS_SC_SENT},
+    {"host.frames_received", VNS_CG_SIM, VNS_SC_RECEIVED},
+    {"trace.events", VNS_CG_SIM, VNS_SC_TRACE_EVENTS},
+    {"violations", VNS_CG_SIM, VNS_SC_VIOLATIONS},
+    {"capture.out_of_order", VNS_CG_SIM, VNS_SC_CAPTURE_OUT_OF_ORDER},
+    {"capture.truncated", VNS_CG_SIM, VNS_SC_CAPTURE_TRUNCATED},
+    {"link.frames_to_guest", VNS_CG_SIM, VNS_SC_LINK_TO_GUEST},
+    {"link.frames_to_host", VNS_CG_SIM, VNS_SC_LINK_TO_HOST},
+    {"link.fault_drop", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_DROP},
+    {"link.fault_rate_limit", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_RATE_LIMIT},
+    {"link.fault_mtu", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_MTU},
+    {"link.fault_duplicate", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_DUPLICATE},
+    {"link.fault_reorder", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_REORDER},
+    {"link.fault_corrupt", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_CORRUPT},
+    {"link.fault_delay", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_DELAY},
 };
+
+static uint64_t vns_sim_own_counter(const vns_sim *sim, size_t which) {
+  const scn *s = sim->scn;
+  const emu_fault_stats *fs = emu_fault_stats_get(&s->fault);
+  switch (which) {
+    case VNS_SC_SENT:
+      return s->injected;
+    case VNS_SC_RECEIVED:
+      return s->guest_frames;
+    case VNS_SC_TRACE_EVENTS:
+      return sim->trace->events;
+    case VNS_SC_VIOLATIONS:
+      return sim->nviols;
+    case VNS_SC_CAPTURE_OUT_OF_ORDER:
+      return s->capture.out_of_order;
+    case VNS_SC_CAPTURE_TRUNCATED:
+      return s->capture.truncated;
+    case VNS_SC_LINK_TO_GUEST:
+      return fs->frames_in[EMU_FAULT_SEND];
+    default:
+      return fs->frames_in[EMU_FAULT_RECV];
+  }
+}
 
 VNS_API const char *vns_counter_name(size_t i) {
   return i < sizeof vns_counters / sizeof vns_counters[0] ? vns_counters[i].name : NULL;
@@ -447,12 +517,12 @@ VNS_API int vns_sim_counter(const vns_sim *sim, const char *name, uint64_t *out)
         if (!sim->drv) return VNS_ENOTSUP;
         base = (const uint8_t *)&sim->drv->stats;
         break;
-      default: {
-        uint64_t v[4] = {sim->scn->injected, sim->scn->guest_frames, sim->trace->events,
-                         sim->nviols};
-        *out = v[vns_counters[i].off];
+      case VNS_CG_LINK_FAULT:
+        *out = emu_fault_stats_get(&sim->scn->fault)->faults[vns_counters[i].off];
         return 0;
-      }
+      default:
+        *out = vns_sim_own_counter(sim, vns_counters[i].off);
+        return 0;
     }
     memcpy(out, base + vns_counters[i].off, sizeof *out);
     return 0;
@@ -488,6 +558,10 @@ VNS_API int vns_sim_ring(const vns_sim *sim, uint16_t q, vns_ring_state *out) {
   gmem_read_le16(sim->mem, vq_used_idx_addr(l), &out->used_idx);
   gmem_read_le16(sim->mem, vq_avail_event_addr(l), &out->avail_event);
   return 0;
+}
+
+VNS_API const char *vns_sim_needs_reset(const vns_sim *sim) {
+  return sim && sim->dev && sim->dev->violation ? vq_rule_name(sim->dev->violation) : NULL;
 }
 
 VNS_API uint8_t vns_sim_device_status(const vns_sim *sim) {

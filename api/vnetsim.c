@@ -86,6 +86,36 @@ VNS_API const char *vns_bug_name(size_t i) {
   return i < n ? cat[i].name : NULL;
 }
 
+VNS_API int vns_bug_describe(size_t i, vns_bug_info *out) {
+  size_t n;
+  const vbug_info *cat = vbug_catalogue(&n);
+  if (!out || i >= n) return VNS_EINVAL;
+  const vbug_info *b = &cat[i];
+  int driver = b->side == VBUG_SIDE_DRIVER;
+  *out = (vns_bug_info){b->name,  driver ? "driver" : "device",
+                        b->bit,   driver && (b->bit & VBUG_REDOX),
+                        b->cause, b->symptom,
+                        b->fix,   b->section};
+  return 0;
+}
+
+VNS_API int vns_bug_names(unsigned driver_bugs, unsigned device_bugs, char *buf, size_t cap) {
+  if (!buf || cap == 0) return VNS_EINVAL;
+  char all[512];
+  vbug_names(driver_bugs, device_bugs, all, sizeof all);
+  size_t n = strlen(all);
+  if (n + 1 > cap) return VNS_ENOSPC;
+  memcpy(buf, all, n + 1);
+  return (int)n;
+}
+
+VNS_API int vns_faults_check(const char *spec, char *why, size_t cap) {
+  if (!spec) return VNS_EINVAL;
+  emu_fault_config cfg;
+  emu_fault_config_default(&cfg);
+  return emu_fault_config_parse(spec, &cfg, why, why ? cap : 0) ? VNS_EINVAL : 0;
+}
+
 VNS_API size_t vns_frame_arp_request(uint8_t *buf, size_t cap, uint32_t target_ip) {
   if (!buf) return 0;
   net_iface_config host;

@@ -2,20 +2,25 @@
 
 #include "sim/scn.h"
 
+int scn_inject_captured(scn *s, uint64_t ts_ns, const uint8_t *data, size_t caplen,
+                        size_t origlen) {
+  if (s->capture_at < scn_now(s)) s->capture_at = scn_now(s);
+  if (ts_ns < s->capture_at)
+    s->capture.out_of_order++;
+  else
+    s->capture_at = ts_ns;
+  s->capture.truncated += caplen < origlen;
+  return scn_inject_at(s, s->capture_at, data, caplen);
+}
+
 int scn_inject_capture(scn *s, const scn_capture *in, scn_capture_notes *notes) {
-  memset(notes, 0, sizeof *notes);
-  uint64_t at = scn_now(s);
-  for (size_t i = 0; i < in->nframes; i++) {
+  scn_capture_notes before = s->capture;
+  int rc = 0;
+  for (size_t i = 0; i < in->nframes && !rc; i++) {
     const scn_capture_frame *f = &in->frames[i];
-    /* A link delivers in order: a frame stamped before its predecessor (a
-     * capture artefact) leaves right after it rather than reordering. */
-    if (f->ts_ns < at)
-      notes->out_of_order++;
-    else
-      at = f->ts_ns;
-    notes->truncated += f->caplen < f->origlen;
-    int rc = scn_inject_at(s, at, f->data, f->caplen);
-    if (rc) return rc;
+    rc = scn_inject_captured(s, f->ts_ns, f->data, f->caplen, f->origlen);
   }
-  return 0;
+  notes->out_of_order = s->capture.out_of_order - before.out_of_order;
+  notes->truncated = s->capture.truncated - before.truncated;
+  return rc;
 }

@@ -104,6 +104,12 @@ typedef struct scn_violation {
   int64_t head; /* -1 when not about one chain */
 } scn_violation;
 
+/* What injecting a capture found. */
+typedef struct scn_capture_notes {
+  uint64_t out_of_order; /* earlier than their predecessor: sent right after it */
+  uint64_t truncated;    /* caplen < origlen: the captured bytes are sent */
+} scn_capture_notes;
+
 #define SCN_MAX_VIOLATIONS 256
 
 typedef struct scn {
@@ -142,6 +148,8 @@ typedef struct scn {
   scn_host_rx_fn host_rx;
   void *host_rx_ctx;
   uint64_t injected, guest_frames;
+  scn_capture_notes capture; /* what scn_inject_captured found so far */
+  uint64_t capture_at;       /* when the last captured frame leaves */
   /* the guest's own application: pings it sends, in time order */
   struct scn_guest_ping {
     uint64_t at_ns;
@@ -180,12 +188,6 @@ void scn_set_host_rx(scn *s, scn_host_rx_fn fn, void *ctx);
 /* Asks the host peer to ping dst_ip at at_ns (ident SCN_PING_IDENT, seq as given). */
 int scn_peer_ping_at(scn *s, uint64_t at_ns, uint32_t dst_ip, uint16_t seq, uint16_t payload);
 
-/* What scn_inject_capture() found in a capture. */
-typedef struct scn_capture_notes {
-  uint64_t out_of_order; /* earlier than their predecessor: sent right after it */
-  uint64_t truncated;    /* caplen < origlen: the captured bytes are sent */
-} scn_capture_notes;
-
 /* A capture held in memory: frames with their timestamps (host/pcapio.h
  * loads one from a file). */
 typedef struct scn_capture_frame {
@@ -201,9 +203,15 @@ typedef struct scn_capture {
   int linktype;
 } scn_capture;
 
-/* Queues every frame of a loaded capture at its capture time; frame i of the
- * file becomes ledger frame i. Call on a scenario whose start_ns is the first
- * frame's time. Returns 0 or EMU_ENOMEM. */
+/* Queues one captured frame to leave the host at ts_ns, or right after the
+ * previous captured frame when ts_ns is earlier (a link delivers in order:
+ * a capture artefact does not reorder it); counts both cases in s->capture.
+ * Returns 0 or EMU_ENOMEM. */
+int scn_inject_captured(scn *s, uint64_t ts_ns, const uint8_t *data, size_t caplen, size_t origlen);
+/* Queues every frame of a loaded capture (scn_inject_captured); frame i of
+ * the file becomes ledger frame i. Call on a scenario whose start_ns is the
+ * first frame's time. notes gets what this call found. Returns 0 or
+ * EMU_ENOMEM. */
 int scn_inject_capture(scn *s, const scn_capture *in, scn_capture_notes *notes);
 
 /* The ledger id of the k-th frame the host sent (for a replay: input frame

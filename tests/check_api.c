@@ -188,7 +188,7 @@ START_TEST(test_every_counter_name_resolves) {
   uint64_t v;
   for (; vns_counter_name(i); i++)
     ck_assert_int_eq(vns_sim_counter(sim, vns_counter_name(i), &v), 0);
-  ck_assert_uint_eq(i, 32);
+  ck_assert_uint_eq(i, 43);
   ck_assert_int_eq(vns_sim_counter(sim, "device.nothing", &v), VNS_ENOENT);
   ck_assert_int_eq(vns_sim_counter(sim, "driver.kicks_rx", &v), 0);
   ck_assert_uint_eq(v, 1); /* the kick after posting every RX buffer */
@@ -312,6 +312,186 @@ START_TEST(test_ping_is_answered) {
   ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
   ck_assert_str_eq(vns_sim_frame_fate(sim, 1), "answered");
   vns_sim_free(sim);
+}
+END_TEST
+
+/* --- what the command needs, through the API ------------------------------------------- */
+
+START_TEST(test_fate_names_index_the_ledger) {
+  ck_assert_str_eq(vns_fate_name(0), "pending");
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(NULL, &sim), 0);
+  size_t n = 0;
+  uint64_t v;
+  for (; vns_fate_name(n); n++) ck_assert_int_eq(vns_sim_fate_count(sim, vns_fate_name(n), &v), 0);
+  ck_assert_uint_gt(n, 10);
+  ck_assert_uint_le(n, VNS_FATE_SLOTS);
+  ck_assert_ptr_null(vns_fate_name(n + 100));
+  vns_sim_free(sim);
+}
+END_TEST
+
+START_TEST(test_bug_catalogue_describes_and_names) {
+  vns_bug_info b;
+  size_t n = 0;
+  for (; vns_bug_describe(n, &b) == 0; n++) {
+    ck_assert_str_eq(b.name, vns_bug_name(n));
+    ck_assert(!strcmp(b.side, "driver") || !strcmp(b.side, "device"));
+    ck_assert(b.cause[0] && b.symptom[0] && b.fix[0] && b.section[0]);
+    unsigned d = 0, v = 0;
+    ck_assert_int_eq(vns_bug_parse(b.name, &d, &v), 0);
+    ck_assert_uint_eq(!strcmp(b.side, "driver") ? d : v, b.bit);
+    char names[256];
+    ck_assert_int_eq(vns_bug_names(d, v, names, sizeof names), (int)strlen(b.name));
+    ck_assert_str_eq(names, b.name);
+  }
+  ck_assert_ptr_null(vns_bug_name(n));
+  ck_assert_int_eq(vns_bug_describe(n, &b), VNS_EINVAL);
+  unsigned d = 0, v = 0;
+  ck_assert_int_eq(vns_bug_parse("redox", &d, &v), 0);
+  char small[4], names[256];
+  ck_assert_int_eq(vns_bug_names(d, v, small, sizeof small), VNS_ENOSPC);
+  ck_assert_int_gt(vns_bug_names(d, v, names, sizeof names), 0);
+  ck_assert_ptr_nonnull(strstr(names, "rx-no-recycle"));
+  ck_assert_int_eq(vns_bug_names(0, 0, names, sizeof names), 4);
+  ck_assert_str_eq(names, "none");
+}
+END_TEST
+
+START_TEST(test_link_faults_are_checked_and_named) {
+  char why[128] = "";
+  ck_assert_int_eq(vns_faults_check("drop=0.5,corrupt=0.01", why, sizeof why), 0);
+  ck_assert_int_eq(vns_faults_check("drop=2", why, sizeof why), VNS_EINVAL);
+  ck_assert_str_ne(why, "");
+  ck_assert_int_eq(vns_faults_check("nonsense=1", NULL, 0), VNS_EINVAL);
+  vns_sim_opts o;
+  fixed_opts(&o);
+  o.faults = "drop=7";
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), VNS_EINVAL);
+  o.faults = "drop=1";
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  for (int i = 0; i < 3; i++) inject_arp(sim, T0 + i * 100 * US);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  for (size_t i = 0; i < 3; i++) {
+    ck_assert_str_eq(vns_sim_frame_fate(sim, i), "fault_drop");
+    ck_assert_int_eq(vns_sim_sent_frame(sim, i), (int64_t)i);
+  }
+  ck_assert_int_eq(vns_sim_sent_frame(sim, 3), -1);
+  uint64_t v;
+  ck_assert_int_eq(vns_sim_counter(sim, "link.fault_drop", &v), 0);
+  ck_assert_uint_eq(v, 3);
+  ck_assert_ptr_null(vns_sim_needs_reset(sim));
+  vns_sim_free(sim);
+  o.faults = "corrupt=1";
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  inject_arp(sim, T0);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_str_eq(vns_sim_frame_fault(sim, 0), "fault_corrupt");
+  /* an ARP frame has no checksum: the flipped byte was still answered, and
+   * the reply was corrupted on its way back too */
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 0), "answered");
+  ck_assert_int_eq(vns_sim_counter(sim, "link.fault_corrupt", &v), 0);
+  ck_assert_uint_eq(v, 2);
+  vns_sim_free(sim);
+}
+END_TEST
+
+START_TEST(test_captured_frames_keep_link_order) {
+  vns_sim_opts o;
+  fixed_opts(&o);
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  uint8_t f[64];
+  size_t len = vns_frame_arp_request(f, sizeof f, VNS_GUEST_IP);
+  ck_assert_int_eq(vns_sim_inject_captured(sim, T0, f, len, len), 0);
+  ck_assert_int_eq(vns_sim_inject_captured(sim, T0 - 500 * US, f, len, len + 10), 0);
+  ck_assert_int_eq(vns_sim_inject_captured(sim, T0, f, 0, 0), VNS_EINVAL);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  uint64_t entered0, entered1, left;
+  ck_assert_int_eq(vns_sim_frame_times(sim, 0, &entered0, &left), 0);
+  ck_assert_int_eq(vns_sim_frame_times(sim, 1, &entered1, &left), 0);
+  ck_assert_uint_ge(entered1, entered0); /* not before its predecessor */
+  uint64_t v;
+  ck_assert_int_eq(vns_sim_counter(sim, "capture.out_of_order", &v), 0);
+  ck_assert_uint_eq(v, 1);
+  ck_assert_int_eq(vns_sim_counter(sim, "capture.truncated", &v), 0);
+  ck_assert_uint_eq(v, 1);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  ck_assert_int_eq(vns_sim_inject_captured(sim, T0, f, len, len), VNS_ESTATE);
+  vns_sim_free(sim);
+}
+END_TEST
+
+START_TEST(test_bursts_are_answered_by_the_fixed_driver_only) {
+  size_t answered[2] = {0, 0}, frames[2] = {0, 0};
+  for (int buggy = 0; buggy < 2; buggy++) {
+    vns_sim_opts o;
+    vns_sim_opts_init(&o);
+    o.seed = 7;
+    if (buggy) ck_assert_int_eq(vns_bug_parse("redox", &o.driver_bugs, &o.device_bugs), 0);
+    vns_sim *sim;
+    ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+    ck_assert_int_eq(vns_sim_inject_bursts(sim, 7, 200), 0);
+    ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+    frames[buggy] = vns_sim_frame_count(sim);
+    for (size_t i = 0; i < frames[buggy]; i++)
+      answered[buggy] += !strcmp(vns_sim_frame_fate(sim, i), "answered");
+    vns_sim_free(sim);
+  }
+  ck_assert_uint_eq(frames[0], frames[1]); /* same seed, same workload */
+  ck_assert_uint_gt(frames[0], 200);
+  ck_assert_uint_eq(answered[0], frames[0]);
+  ck_assert_uint_lt(answered[1], frames[1]);
+}
+END_TEST
+
+START_TEST(test_host_peer_pings_the_guest) {
+  vns_sim_opts o;
+  fixed_opts(&o);
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  ck_assert_int_eq(vns_host_ping_at(sim, T0, VNS_GUEST_IP, 1, 56), VNS_ENOTSUP);
+  ck_assert_uint_eq(vns_host_ping_count(sim), 0);
+  vns_sim_free(sim);
+  o.host_peer = 1;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  for (uint16_t seq = 1; seq <= 3; seq++)
+    ck_assert_int_eq(vns_host_ping_at(sim, T0 + seq * 1000 * US, VNS_GUEST_IP, seq, 56), 0);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_uint_eq(vns_host_ping_count(sim), 3);
+  vns_ping p;
+  for (size_t i = 0; i < 3; i++) {
+    ck_assert_int_eq(vns_host_ping(sim, i, &p), 0);
+    ck_assert_uint_eq(p.seq, i + 1);
+    ck_assert_str_eq(p.state, "replied");
+    ck_assert_uint_gt(p.rtt_ns, 2 * 10 * US); /* two link crossings at least */
+  }
+  ck_assert_int_eq(vns_host_ping(sim, 3, &p), VNS_EINVAL);
+  vns_sim_free(sim);
+}
+END_TEST
+
+START_TEST(test_story_shows_the_redox_symptoms) {
+  vns_story fixed, buggy;
+  ck_assert_int_eq(vns_story_run(NULL, &fixed), 0);
+  vns_sim_opts o;
+  vns_sim_opts_init(&o);
+  ck_assert_int_eq(vns_bug_parse("redox", &o.driver_bugs, &o.device_bugs), 0);
+  ck_assert_int_eq(vns_story_run(&o, &buggy), 0);
+  ck_assert_int_eq(fixed.first_rx_no_buffer, -1);
+  ck_assert_str_eq(fixed.host_arp_fate, "answered");
+  ck_assert_uint_eq(fixed.host_pings_replied, fixed.host_pings);
+  ck_assert_uint_eq(fixed.tcp_echoed, fixed.tcp_sent);
+  ck_assert_int_ge(buggy.first_rx_no_buffer, 256);
+  ck_assert_str_eq(buggy.host_arp_fate, "rx_no_buffer");
+  ck_assert_uint_eq(buggy.host_pings_replied, 0);
+  ck_assert_uint_lt(buggy.tcp_echoed, buggy.tcp_sent);
+  uint64_t sum = 0;
+  for (size_t i = 0; vns_fate_name(i); i++) sum += buggy.fate_counts[i];
+  ck_assert_uint_eq(sum, buggy.frames_in); /* every frame has one fate */
+  o.driver = (const vns_driver_ops *)&o;   /* any non-NULL: the story needs the model */
+  ck_assert_int_eq(vns_story_run(&o, &buggy), VNS_EINVAL);
 }
 END_TEST
 
@@ -646,7 +826,7 @@ START_TEST(test_shared_library_exports_only_vns_symbols) {
   ck_assert_msg(leaked[0] == '\0', "internal symbols exported: %s", leaked);
   /* the whole public surface, counted: adding or removing a function is a
    * deliberate change to this number */
-  ck_assert_uint_eq(exported, 76);
+  ck_assert_uint_eq(exported, 89);
 }
 END_TEST
 
@@ -668,6 +848,16 @@ static Suite *api_suite(void) {
   tcase_add_test(runs, test_trace_without_store_still_hashes);
   tcase_add_test(runs, test_trace_format_reports_short_buffers_and_unknown_events);
   tcase_add_test(runs, test_ping_is_answered);
+  TCase *cmd = tcase_create("command");
+  tcase_set_timeout(cmd, 60);
+  tcase_add_test(cmd, test_fate_names_index_the_ledger);
+  tcase_add_test(cmd, test_bug_catalogue_describes_and_names);
+  tcase_add_test(cmd, test_link_faults_are_checked_and_named);
+  tcase_add_test(cmd, test_captured_frames_keep_link_order);
+  tcase_add_test(cmd, test_bursts_are_answered_by_the_fixed_driver_only);
+  tcase_add_test(cmd, test_host_peer_pings_the_guest);
+  tcase_add_test(cmd, test_story_shows_the_redox_symptoms);
+  suite_add_tcase(s, cmd);
   suite_add_tcase(s, runs);
   TCase *drv = tcase_create("own_driver");
   tcase_add_test(drv, test_user_driver_on_helpers_delivers_every_frame);

@@ -99,6 +99,16 @@ typedef struct vns_sim_opts {
   void *driver_ctx;
   const vns_device_ops *device; /* your device, or NULL for the modelled one */
   void *device_ctx;
+  /* Faults on the host<->device link, each drawn from the run's seed, as
+   * `vnetsim --fault` takes them: "drop=0.01,corrupt=0.001,dir=send" (NULL:
+   * none). vns_faults_check() explains a spec it refuses. A faulted frame's
+   * fate (or vns_sim_frame_fault()) names the fault. */
+  const char *faults;
+  /* The host side runs a network stack of its own with slirp's gateway
+   * identity (the guest network's .2, MAC 52:55:0a:00:02:02): it answers the
+   * guest's ARP requests and pings, and pings the guest on request
+   * (vns_host_ping_at). 0: the host only sends what you inject (0). */
+  int host_peer;
 } vns_sim_opts;
 
 /* Fills o with the defaults given in parentheses above. */
@@ -140,6 +150,10 @@ VNS_API int vns_sim_finish(vns_sim *sim);
  * "bad_checksum", "unsupported", "no_listener", "rejected", "socket_full"
  * (and "fault_*" for link faults). */
 
+/* The fate names in the ledger's order, from "pending" (index 0); NULL
+ * past the last. vns_sim_fate_count() takes any of them. */
+VNS_API const char *vns_fate_name(size_t i);
+
 /* Frames that have left the host so far. */
 VNS_API size_t vns_sim_frame_count(const vns_sim *sim);
 /* Frame i's fate name; NULL when i >= vns_sim_frame_count(). */
@@ -151,6 +165,43 @@ VNS_API int vns_sim_frame_times(const vns_sim *sim, size_t i, uint64_t *entered_
 /* How many frames have fate `fate` now, in *out. VNS_ENOENT for an unknown
  * name. */
 VNS_API int vns_sim_fate_count(const vns_sim *sim, const char *fate, uint64_t *out);
+/* The link fault that changed frame i on its way without removing it
+ * ("fault_corrupt", "fault_delay", ...: its fate says what became of it
+ * after), or NULL. */
+VNS_API const char *vns_sim_frame_fault(const vns_sim *sim, size_t i);
+/* The ledger index of the k-th frame the host sent (as injected, counting
+ * from 0), or -1 when fewer were sent. The two differ only when a link
+ * fault duplicated a frame: the copy is a frame of its own. */
+VNS_API int64_t vns_sim_sent_frame(const vns_sim *sim, size_t k);
+
+/* --- the host side ---------------------------------------------------------- */
+/* Queues a frame from a capture: it leaves the host at ts_ns, or right after
+ * the previous captured frame when ts_ns is earlier (a link delivers in
+ * order, whatever a capture's clock did). caplen bytes are sent of a frame
+ * that was origlen long on the wire. Counted in the counters
+ * capture.out_of_order and capture.truncated. Errors as vns_sim_inject(). */
+VNS_API int vns_sim_inject_captured(vns_sim *sim, uint64_t ts_ns, const void *data, size_t caplen,
+                                    size_t origlen);
+/* A seeded burst workload from the host: `bursts` bursts of 1..8 frames (ARP
+ * requests and pings for the guest, from slirp's gateway) 20..400 us apart,
+ * all drawn from seed. Every frame is one a healthy guest answers.
+ * VNS_ENOMEM, VNS_ESTATE after vns_sim_finish(). */
+VNS_API int vns_sim_inject_bursts(vns_sim *sim, uint64_t seed, unsigned bursts);
+/* The host peer (vns_sim_opts.host_peer) pings dst_ip at at_ns with an echo
+ * request of payload_len bytes. VNS_ENOTSUP without a host peer. */
+VNS_API int vns_host_ping_at(vns_sim *sim, uint64_t at_ns, uint32_t dst_ip, uint16_t seq,
+                             uint16_t payload_len);
+
+typedef struct vns_ping {
+  uint16_t seq;
+  const char *state; /* "replied", "lost" (no reply within 1 s) or "pending" */
+  uint64_t rtt_ns;   /* round trip when replied, else 0 */
+} vns_ping;
+
+/* The host peer's pings so far, in sending order. */
+VNS_API size_t vns_host_ping_count(const vns_sim *sim);
+/* VNS_EINVAL when i is out of range. */
+VNS_API int vns_host_ping(const vns_sim *sim, size_t i, vns_ping *out);
 
 /* --- counters --------------------------------------------------------------
  * By name, so the set can grow without breaking callers:
@@ -184,6 +235,9 @@ typedef struct vns_ring_state {
 VNS_API int vns_sim_ring(const vns_sim *sim, uint16_t q, vns_ring_state *out);
 /* The device status byte (VNS_STATUS_*). */
 VNS_API uint8_t vns_sim_device_status(const vns_sim *sim);
+/* The rule whose violation made the modelled device set DEVICE_NEEDS_RESET
+ * ("desc_index_range", ...), or NULL while it has not. */
+VNS_API const char *vns_sim_needs_reset(const vns_sim *sim);
 
 /* --- conformance: virtio rules broken during the run ---------------------- */
 typedef struct vns_violation {
@@ -207,6 +261,49 @@ VNS_API int vns_sim_violation(const vns_sim *sim, size_t i, vns_violation *out);
 VNS_API int vns_bug_parse(const char *list, unsigned *driver_bugs, unsigned *device_bugs);
 /* The i-th bug switch name, in catalogue order; NULL past the end. */
 VNS_API const char *vns_bug_name(size_t i);
+
+/* A bug switch, as `vnetsim bugs` describes it. */
+typedef struct vns_bug_info {
+  const char *name; /* "rx-no-recycle" */
+  const char *side; /* "driver" or "device" */
+  unsigned bit;     /* VNS_BUG_* (driver) or VNS_BUG_DEV_* (device) */
+  int redox;        /* one of the original Redox virtio-netd defects */
+  const char *cause, *symptom, *fix;
+  const char *section; /* the virtio 1.2 section it concerns, "2.7.14" */
+} vns_bug_info;
+
+/* Bug i of the catalogue into *out. VNS_EINVAL past the end or for NULL. */
+VNS_API int vns_bug_describe(size_t i, vns_bug_info *out);
+/* The names of the bugs set in the two masks, comma-separated in catalogue
+ * order ("none" when there are none), into buf. Returns the length, or
+ * VNS_ENOSPC when cap is too small. */
+VNS_API int vns_bug_names(unsigned driver_bugs, unsigned device_bugs, char *buf, size_t cap);
+/* 0 when spec is a valid vns_sim_opts.faults list; otherwise VNS_EINVAL with
+ * a one-line reason in why (when why is not NULL). */
+VNS_API int vns_faults_check(const char *spec, char *why, size_t cap);
+
+/* --- the Redox story --------------------------------------------------------
+ * The note's story as `vnetsim story` runs it: the guest pings its gateway
+ * and the host opens a TCP connection to the guest's echo port 8023; a busy
+ * LAN sends the guest 300 broadcasts meant for others; then the host ARPs
+ * for and pings the guest and sends 4 KiB through the connection. */
+#define VNS_FATE_SLOTS 64 /* more than there are fates; vns_fate_name() indexes */
+typedef struct vns_story {
+  size_t guest_pings_replied, guest_pings; /* guest -> gateway */
+  size_t host_pings_replied, host_pings;   /* host -> guest */
+  const char *host_arp_fate;               /* of the host's ARP request for the guest */
+  uint64_t frames_in;                      /* frames the host sent */
+  uint64_t fate_counts[VNS_FATE_SLOTS];    /* by vns_fate_name() index */
+  int64_t first_rx_no_buffer;              /* first frame without a buffer, or -1 */
+  uint64_t first_rx_no_buffer_sent_ns;     /* when it left the host, from the start */
+  int tcp_established;                     /* the handshake to port 8023 completed */
+  size_t tcp_sent, tcp_echoed;             /* bytes sent after the noise, and back */
+} vns_story;
+
+/* Runs the story once with the options in o (NULL: the defaults; a user
+ * driver or device is VNS_EINVAL: the story needs the modelled halves).
+ * Errors as vns_sim_new(). */
+VNS_API int vns_story_run(const vns_sim_opts *o, vns_story *out);
 
 /* Frame builders for host-side traffic, from the host's identity (slirp's
  * gateway, 10.0.2.2, MAC 52:55:0a:00:02:02). Each returns the frame length,

@@ -1,0 +1,79 @@
+/* The host side of a run: captured frames, the burst workload, the host
+ * peer's pings, and the Redox story, each a thin handle over sim/. */
+#include <string.h>
+
+#include "api/internal.h"
+#include "emu/err.h"
+
+_Static_assert(EMU_FATE_COUNT <= VNS_FATE_SLOTS, "vns_story.fate_counts holds every fate");
+
+VNS_API int vns_sim_inject_captured(vns_sim *sim, uint64_t ts_ns, const void *data, size_t caplen,
+                                    size_t origlen) {
+  if (!sim || !data || caplen == 0) return VNS_EINVAL;
+  if (sim->finished) return VNS_ESTATE;
+  return scn_inject_captured(sim->scn, ts_ns, data, caplen, origlen);
+}
+
+VNS_API int vns_sim_inject_bursts(vns_sim *sim, uint64_t seed, unsigned bursts) {
+  if (!sim) return VNS_EINVAL;
+  if (sim->finished) return VNS_ESTATE;
+  return scn_workload_bursts(sim->scn, seed, bursts);
+}
+
+VNS_API int vns_host_ping_at(vns_sim *sim, uint64_t at_ns, uint32_t dst_ip, uint16_t seq,
+                             uint16_t payload_len) {
+  if (!sim) return VNS_EINVAL;
+  if (!sim->scn->peer) return VNS_ENOTSUP;
+  if (sim->finished) return VNS_ESTATE;
+  return scn_peer_ping_at(sim->scn, at_ns, dst_ip, seq, payload_len);
+}
+
+static size_t vns_host_pings(const vns_sim *sim, const net_ping_result **res) {
+  *res = NULL;
+  return sim && sim->scn->peer ? net_iface_ping_results(sim->scn->peer, res) : 0;
+}
+
+VNS_API size_t vns_host_ping_count(const vns_sim *sim) {
+  const net_ping_result *res;
+  return vns_host_pings(sim, &res);
+}
+
+VNS_API int vns_host_ping(const vns_sim *sim, size_t i, vns_ping *out) {
+  const net_ping_result *res;
+  if (!out || i >= vns_host_pings(sim, &res)) return VNS_EINVAL;
+  static const char *const state_names[] = {
+      [NET_PING_PENDING] = "pending", [NET_PING_REPLIED] = "replied", [NET_PING_LOST] = "lost"};
+  int replied = res[i].state == NET_PING_REPLIED;
+  *out = (vns_ping){res[i].seq, state_names[res[i].state], replied ? res[i].rtt_ns : 0};
+  return 0;
+}
+
+VNS_API int vns_story_run(const vns_sim_opts *o, vns_story *out) {
+  if (!out) return VNS_EINVAL;
+  vns_sim_opts defaults;
+  if (!o) {
+    vns_sim_opts_init(&defaults);
+    o = &defaults;
+  }
+  if (o->driver || o->device) return VNS_EINVAL;
+  scn_config cfg;
+  int rc = vns_scn_config_from_opts(o, &cfg);
+  if (rc) return rc;
+  scn_story st;
+  rc = scn_story_run(&cfg, &st);
+  if (rc) return rc;
+  memset(out, 0, sizeof *out);
+  out->guest_pings_replied = st.guest_pings_replied;
+  out->guest_pings = st.guest_pings;
+  out->host_pings_replied = st.host_pings_replied;
+  out->host_pings = st.host_pings;
+  out->host_arp_fate = emu_fate_name(st.host_arp_fate);
+  out->frames_in = st.frames_in;
+  memcpy(out->fate_counts, st.counts, sizeof st.counts);
+  out->first_rx_no_buffer = st.first_rx_no_buffer;
+  out->first_rx_no_buffer_sent_ns = st.first_rx_no_buffer_sent_ns;
+  out->tcp_established = st.tcp_established;
+  out->tcp_sent = st.tcp_sent;
+  out->tcp_echoed = st.tcp_echoed;
+  return 0;
+}
