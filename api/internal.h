@@ -43,6 +43,9 @@ struct vns_dvq {
   struct vns_dvq *next;
 };
 
+/* Called with the composition and its configuration just before scn_init. */
+typedef void (*vns_scn_hook_fn)(void *ctx, scn *s, scn_config *cfg);
+
 struct vns_sim {
   vns_sim_opts opts;
   enum vns_mode mode;
@@ -73,6 +76,11 @@ struct vns_sim {
 
   struct vns_vq *vqs;
   struct vns_dvq *dvqs;
+  /* The command's extras (see vns_sim_new_hooked). */
+  vns_scn_hook_fn hook;
+  void *hook_ctx;
+  emu_trace_observer_fn inner_observer;
+  void *inner_observer_ctx;
 };
 
 /* From api/sim.c: sim/'s configuration for the options in o, every option
@@ -81,5 +89,15 @@ struct vns_sim {
 int vns_scn_config_from_opts(const vns_sim_opts *o, scn_config *cfg);
 /* From api/sim.c: the fate with that name (VNS_ENOENT when none). */
 int vns_fate_lookup(const char *name, int *fate);
+
+/* The command's extras that the library does not offer (the teaching
+ * recorder behind replay --html, live mode behind run) run on the very
+ * composition a vns_sim built, so that the command still reads every result
+ * through the public API. vns_sim_new() with a hook: hook(ctx, s, cfg) runs
+ * just before scn_init, so it can watch the driver's probe; an observer it
+ * puts in cfg sees every trace record after the library's own. */
+int vns_sim_new_hooked(const vns_sim_opts *o, vns_scn_hook_fn hook, void *hook_ctx, vns_sim **out);
+/* The composition under a vns_sim. */
+scn *vns_sim_scn(vns_sim *sim);
 
 #endif

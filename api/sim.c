@@ -10,6 +10,7 @@
 
 #include "api/internal.h"
 #include "emu/err.h"
+#include "emu/grow.h"
 #include "virtio/vbug.h"
 
 VNS_API void vns_sim_opts_init(vns_sim_opts *o) {
@@ -71,14 +72,9 @@ static void vns_observe(void *ctx, const emu_trace_rec *r) {
   vns_sim *sim = ctx;
   if (r->kind == EMU_TR_VIOLATION) vns_log_violation(sim, r);
   if (sim->opts.keep_trace) {
-    if (sim->nrecs == sim->caprecs) {
-      size_t cap = sim->caprecs ? 2 * sim->caprecs : 1024;
-      emu_trace_rec *grown = realloc(sim->recs, cap * sizeof *grown);
-      if (grown) {
-        sim->recs = grown;
-        sim->caprecs = cap;
-      }
-    }
+    emu_trace_rec *grown =
+        emu_grow(sim->recs, &sim->caprecs, sim->nrecs + 1, sizeof *sim->recs, 1024);
+    if (grown) sim->recs = grown;
     /* The strings in a record are static (vnetsim's own name tables), so
      * keeping the record keeps them. */
     if (sim->nrecs < sim->caprecs)
@@ -91,6 +87,7 @@ static void vns_observe(void *ctx, const emu_trace_rec *r) {
     vns_event_from_rec(r, &ev);
     sim->opts.trace_fn(sim->opts.trace_ctx, &ev);
   }
+  if (sim->inner_observer) sim->inner_observer(sim->inner_observer_ctx, r);
 }
 
 /* --- the user's actor (user-half modes) ------------------------------------ */
@@ -213,6 +210,7 @@ int vns_scn_config_from_opts(const vns_sim_opts *o, scn_config *cfg) {
   cfg->batch_min = o->tx_batch_min;
   cfg->batch_max = o->tx_batch_max;
   cfg->guest.ip = o->guest_ip;
+  cfg->guest.gateway = (o->guest_ip & 0xffffff00u) | 2u; /* slirp's host, .2 of the guest's /24 */
   memcpy(cfg->guest.mac, o->guest_mac, sizeof cfg->guest.mac);
   cfg->mem_size = o->mem_size;
   cfg->host_peer = o->host_peer;
@@ -253,6 +251,13 @@ static int vns_build(vns_sim *sim) {
   sim->fates = &s->fates;
   sim->dev = sim->mode == VNS_MODE_USER_DEVICE ? NULL : &s->dev;
   sim->drv = sim->mode == VNS_MODE_USER_DRIVER ? NULL : &s->drv;
+  if (sim->hook) {
+    sim->hook(sim->hook_ctx, s, &cfg);
+    sim->inner_observer = cfg.trace_observer;
+    sim->inner_observer_ctx = cfg.trace_observer_ctx;
+    cfg.trace_observer = vns_observe;
+    cfg.trace_observer_ctx = sim;
+  }
   rc = scn_init(s, &cfg);
   if (rc) {
     free(s); /* scn_init closed it */
@@ -268,6 +273,10 @@ static int vns_build(vns_sim *sim) {
 }
 
 VNS_API int vns_sim_new(const vns_sim_opts *o, vns_sim **out) {
+  return vns_sim_new_hooked(o, NULL, NULL, out);
+}
+
+int vns_sim_new_hooked(const vns_sim_opts *o, vns_scn_hook_fn hook, void *hook_ctx, vns_sim **out) {
   if (!out) return VNS_EINVAL;
   *out = NULL;
   vns_sim_opts defaults;
@@ -283,6 +292,8 @@ VNS_API int vns_sim_new(const vns_sim_opts *o, vns_sim **out) {
   sim->opts = *o;
   sim->driver_bugs = checked.bugs;
   sim->device_bugs = checked.dev_bugs;
+  sim->hook = hook;
+  sim->hook_ctx = hook_ctx;
   sim->mode = o->driver   ? VNS_MODE_USER_DRIVER
               : o->device ? VNS_MODE_USER_DEVICE
                           : VNS_MODE_MODELLED;
@@ -297,6 +308,8 @@ VNS_API int vns_sim_new(const vns_sim_opts *o, vns_sim **out) {
   *out = sim;
   return 0;
 }
+
+scn *vns_sim_scn(vns_sim *sim) { return sim ? sim->scn : NULL; }
 
 VNS_API void vns_sim_free(vns_sim *sim) {
   if (!sim) return;
@@ -420,6 +433,7 @@ enum {
   VNS_SC_CAPTURE_TRUNCATED,
   VNS_SC_LINK_TO_GUEST,
   VNS_SC_LINK_TO_HOST,
+  VNS_SC_DOUBLE_FATES,
 };
 
 #define VNS_DEV_C(name, field) \
@@ -467,6 +481,7 @@ static const struct {
     {"capture.truncated", VNS_CG_SIM, VNS_SC_CAPTURE_TRUNCATED},
     {"link.frames_to_guest", VNS_CG_SIM, VNS_SC_LINK_TO_GUEST},
     {"link.frames_to_host", VNS_CG_SIM, VNS_SC_LINK_TO_HOST},
+    {"fates.double", VNS_CG_SIM, VNS_SC_DOUBLE_FATES},
     {"link.fault_drop", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_DROP},
     {"link.fault_rate_limit", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_RATE_LIMIT},
     {"link.fault_mtu", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_MTU},
@@ -494,6 +509,8 @@ static uint64_t vns_sim_own_counter(const vns_sim *sim, size_t which) {
       return s->capture.truncated;
     case VNS_SC_LINK_TO_GUEST:
       return fs->frames_in[EMU_FAULT_SEND];
+    case VNS_SC_DOUBLE_FATES:
+      return s->fates.double_fates;
     default:
       return fs->frames_in[EMU_FAULT_RECV];
   }

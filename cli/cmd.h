@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <vnetsim/vnetsim.h>
+
 #include "sim/scn.h"
 
 /* Exit codes: 0 success, 1 the run itself failed, 2 bad usage or input. */
@@ -25,10 +27,11 @@ int cmd_run(int argc, char **argv);
  * both and their ratio. Returns a CLI exit code. */
 int cli_bench_live(FILE *out, const scn_config *cfg, size_t bytes, int json);
 
-/* Options every simulating subcommand takes. */
+/* Options every simulating subcommand takes, as the library's options: the
+ * command drives its simulations through the public API (include/vnetsim/). */
 typedef struct cli_sim_opts {
   const char *cmd; /* subcommand name, for messages */
-  scn_config cfg;
+  vns_sim_opts sim;
   const char *trace_path;
   int json;
 } cli_sim_opts;
@@ -68,6 +71,11 @@ enum {
 extern const char cli_sim_options_help[];
 
 void cli_sim_opts_default(cli_sim_opts *o, const char *cmd);
+/* The composition's configuration for the same options, for what the library
+ * does not offer and the command runs on sim/ directly: live mode (host/), the
+ * teaching walk (teach/) and the ring benchmark. Returns CLI_EXIT_USAGE after
+ * a one-line error when the library refuses the options. */
+int cli_scn_config(const cli_sim_opts *o, scn_config *cfg);
 /* Applies one shared option as getopt_long returned it (given: the word on
  * the command line, for messages). Returns 0, or CLI_EXIT_USAGE after a
  * one-line error: a bad value, or an option that is unknown ('?') or not
@@ -80,23 +88,42 @@ int cli_error(const char *cmd, int code, const char *fmt, ...)
 /* Parses an unsigned decimal in [min, max]; 0 or -1 when malformed. */
 int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
-/* Opens the trace file if asked and fills cfg.trace_sink. */
-int cli_open_trace(const char *cmd, cli_sim_opts *o, FILE **sink);
+/* The --trace file: every trace event as its JSON line. */
+typedef struct cli_trace {
+  FILE *f;
+  const char *path;
+  int io_error;
+} cli_trace;
+
+/* Opens the trace file if asked and makes it the options' trace callback
+ * (o->sim.trace_fn), so it sees the run from the driver's probe on. t must
+ * outlive the run. 0 or CLI_EXIT_USAGE. */
+int cli_open_trace(cli_sim_opts *o, cli_trace *t);
+/* The same for a run on sim/ directly: fills cfg.trace_sink. */
+int cli_open_trace_scn(cli_sim_opts *o, scn_config *cfg, cli_trace *t);
 /* Closes it, reporting a write error. 0 or CLI_EXIT_FAIL. */
-int cli_close_trace(const char *cmd, const char *path, FILE *sink, const scn *s);
+int cli_close_trace(const char *cmd, cli_trace *t, int sink_error);
+
+/* Builds the simulation for o; 0 or CLI_EXIT_FAIL after a one-line error. */
+int cli_sim_new(const cli_sim_opts *o, vns_sim **sim);
+/* One counter by name (0 when the library does not know it). */
+uint64_t cli_counter(const vns_sim *sim, const char *name);
 
 /* A JSON string literal, quotes and escapes included. */
 void cli_print_json_string(FILE *out, const char *s);
 
 /* The conformance report: every rule broken in the run, with its spec
  * section and a one-line explanation; "no violations" when there were none. */
-void cli_print_violations(FILE *out, const scn *s);
+void cli_print_violations(FILE *out, const vns_sim *sim, const vns_sim_opts *o);
 /* The same as a JSON array member value (no leading comma). */
-void cli_print_violations_json(FILE *out, const scn *s);
+void cli_print_violations_json(FILE *out, const vns_sim *sim);
 
-/* The run's counters: fates, device, driver, trace. */
-void cli_print_summary(FILE *out, const scn *s);
+/* The run's counters: fates, device, driver, trace; o are the options the
+ * run was built with. */
+void cli_print_summary(FILE *out, const vns_sim *sim, const vns_sim_opts *o);
 /* The same as members of an open JSON object (no braces). */
-void cli_print_summary_json(FILE *out, const scn *s);
+void cli_print_summary_json(FILE *out, const vns_sim *sim, const vns_sim_opts *o);
+/* "name count" for every fate some frame has, space-separated, after a space. */
+void cli_print_fate_counts(FILE *out, const vns_sim *sim);
 
 #endif

@@ -219,13 +219,13 @@ int cli_bench_live(FILE *out, const scn_config *cfg, size_t bytes, int json) {
     fprintf(out,
             "{\"command\":\"bench\",\"live\":{\"bytes\":%zu,\"through_slirp_mb_s\":%.1f,"
             "\"loopback_mb_s\":%.1f,\"ratio\":%.4f,\"inbound_frames\":%zu}}\n",
-            bytes, sim, plain, sim / plain, sl.s.fates.nframes);
+            bytes, sim, plain, sim / plain, sl.s->fates.nframes);
   } else {
     fprintf(out, "live TCP echo of %.1f MB (seed %" PRIu64 ", queue %u):\n", mb, cfg->seed,
             cfg->queue_size);
     fprintf(out,
             "  through slirp + simulated guest  %8.1f MB/s  (%zu frames in, %" PRIu64 " out)\n",
-            sim, sl.s.fates.nframes, sl.s.guest_frames);
+            sim, sl.s->fates.nframes, sl.s->guest_frames);
     fprintf(out, "  plain loopback echo (libuv)      %8.1f MB/s\n", plain);
     fprintf(out, "  ratio                            %8.4f\n", sim / plain);
   }

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/internal.h"
 #include "cli/cmd.h"
-#include "emu/err.h"
 
 const char cli_sim_options_help[] =
     "  --seed N         seed of the run's PRNG (default 1); same seed and inputs, same trace\n"
@@ -72,8 +72,9 @@ static int cli_parse_mac(const char *s, uint8_t mac[6]) {
   return (mac[0] & 1) ? -1 : 0; /* a group address cannot be an interface's */
 }
 
-/* "name=MIN-MAX" or "name=N", comma-separated, into the scenario's latencies. */
-static int cli_parse_latency(const char *list, scn_config *cfg) {
+/* "name=MIN-MAX" or "name=N", comma-separated, into the run's latencies. */
+static int cli_parse_latency(const char *list, vns_sim_opts *o) {
+  static const uint64_t max_ns = 1000000000000ull;
   char buf[256];
   if (strlen(list) >= sizeof buf) return -1;
   strcpy(buf, list);
@@ -85,23 +86,23 @@ static int cli_parse_latency(const char *list, scn_config *cfg) {
     char *range = eq + 1, *dash = strchr(range, '-');
     uint64_t lo, hi;
     if (dash) *dash = '\0';
-    if (cli_parse_uint(range, 0, 1000000000000ull, &lo)) return -1;
-    if (dash ? cli_parse_uint(dash + 1, lo, 1000000000000ull, &hi) : 0) return -1;
+    if (cli_parse_uint(range, 0, max_ns, &lo)) return -1;
+    if (dash ? cli_parse_uint(dash + 1, lo, max_ns, &hi) : 0) return -1;
     if (!dash) hi = lo;
-    emu_latency lat = {lo, hi};
+    vns_latency lat = {lo, hi};
     if (!strcmp(item, "kick"))
-      cfg->kick_latency = lat;
+      o->kick_latency = lat;
     else if (!strcmp(item, "irq"))
-      cfg->irq_latency = lat;
+      o->irq_latency = lat;
     else if (!strcmp(item, "link"))
-      cfg->backend_latency = lat;
+      o->link_latency = lat;
     else if (!strcmp(item, "rearm"))
-      cfg->rearm_delay = lat;
+      o->rearm_delay = lat;
     else if (!strcmp(item, "store"))
-      cfg->store_delay = lat;
+      o->store_delay = lat;
     else if (!strcmp(item, "batch") && lo >= 1 && hi <= UINT32_MAX) {
-      cfg->batch_min = (uint32_t)lo;
-      cfg->batch_max = (uint32_t)hi;
+      o->tx_batch_min = (uint32_t)lo;
+      o->tx_batch_max = (uint32_t)hi;
     } else
       return -1;
   }
@@ -111,71 +112,103 @@ static int cli_parse_latency(const char *list, scn_config *cfg) {
 void cli_sim_opts_default(cli_sim_opts *o, const char *cmd) {
   memset(o, 0, sizeof *o);
   o->cmd = cmd;
-  scn_config_default(&o->cfg);
+  vns_sim_opts_init(&o->sim);
+  /* the command reads each event once, through its trace file */
+  o->sim.keep_trace = 0;
 }
 
-int cli_sim_opt(cli_sim_opts *o, int opt, const char *arg, const char *given) {
+int cli_scn_config(const cli_sim_opts *o, scn_config *cfg) {
+  int rc = vns_scn_config_from_opts(&o->sim, cfg);
+  if (rc) return cli_error(o->cmd, CLI_EXIT_USAGE, "bad options: %s", vns_strerror(rc));
+  return 0;
+}
+
+/* The largest queue virtio allows (§2.7: Queue Size is at most 32768). */
+#define CLI_QSIZE_MAX 32768u
+
+static int cli_opt_number(cli_sim_opts *o, int opt, const char *arg) {
   uint64_t v;
+  vns_sim_opts *so = &o->sim;
   switch (opt) {
     case CLI_OPT_SEED:
       if (cli_parse_uint(arg, 0, UINT64_MAX, &v))
         return cli_error(o->cmd, CLI_EXIT_USAGE, "--seed: '%s' is not an unsigned 64-bit number",
                          arg);
-      o->cfg.seed = v;
+      so->seed = v;
       return 0;
     case CLI_OPT_QSIZE:
-      if (cli_parse_uint(arg, 2, VQ_MAX_SIZE, &v) || !vq_size_valid((uint32_t)v))
+      if (cli_parse_uint(arg, 2, CLI_QSIZE_MAX, &v) || (v & (v - 1)))
         return cli_error(o->cmd, CLI_EXIT_USAGE,
                          "--qsize: '%s' is not a power of two from 2 to 32768 (virtio 1.2 §2.7)",
                          arg);
-      o->cfg.queue_size = (uint16_t)v;
-      return 0;
-    case CLI_OPT_BUG:
-      if (vbug_parse(arg, &o->cfg.bugs, &o->cfg.dev_bugs))
-        return cli_error(
-            o->cmd, CLI_EXIT_USAGE,
-            "--bug: '%s' names a bug vnetsim does not know ('vnetsim bugs' lists them)", arg);
+      so->queue_size = (uint16_t)v;
       return 0;
     case CLI_OPT_GUEST_POLL:
       if (cli_parse_uint(arg, 0, 3600000, &v))
         return cli_error(o->cmd, CLI_EXIT_USAGE,
                          "--guest-poll-ms: '%s' is not a number from 0 to 3600000", arg);
-      o->cfg.guest_poll_ns = v * 1000000u;
+      so->guest_poll_ns = v * 1000000u;
       return 0;
-    case CLI_OPT_FAULT: {
-      char why[160];
-      if (emu_fault_config_parse(arg, &o->cfg.fault, why, sizeof why))
+    default: /* CLI_OPT_BACKLOG */
+      if (cli_parse_uint(arg, 0, 65536, &v))
+        return cli_error(o->cmd, CLI_EXIT_USAGE, "--backlog: '%s' is not a number from 0 to 65536",
+                         arg);
+      so->rx_backlog = (uint32_t)v;
+      return 0;
+  }
+}
+
+static int cli_opt_list(cli_sim_opts *o, int opt, const char *arg) {
+  vns_sim_opts *so = &o->sim;
+  char why[160];
+  switch (opt) {
+    case CLI_OPT_BUG:
+      so->driver_bugs = so->device_bugs = 0;
+      if (vns_bug_parse(arg, &so->driver_bugs, &so->device_bugs))
+        return cli_error(
+            o->cmd, CLI_EXIT_USAGE,
+            "--bug: '%s' names a bug vnetsim does not know ('vnetsim bugs' lists them)", arg);
+      return 0;
+    case CLI_OPT_FAULT:
+      if (vns_faults_check(arg, why, sizeof why))
         return cli_error(o->cmd, CLI_EXIT_USAGE, "--fault: %s", why);
+      so->faults = arg;
       return 0;
-    }
+    default: /* CLI_OPT_LATENCY */
+      if (cli_parse_latency(arg, so))
+        return cli_error(o->cmd, CLI_EXIT_USAGE,
+                         "--latency: '%s' is not a list like kick=200-800,irq=1000,link=5000-20000,"
+                         "batch=1-16",
+                         arg);
+      return 0;
+  }
+}
+
+int cli_sim_opt(cli_sim_opts *o, int opt, const char *arg, const char *given) {
+  switch (opt) {
+    case CLI_OPT_SEED:
+    case CLI_OPT_QSIZE:
+    case CLI_OPT_GUEST_POLL:
+    case CLI_OPT_BACKLOG:
+      return cli_opt_number(o, opt, arg);
+    case CLI_OPT_BUG:
+    case CLI_OPT_FAULT:
+    case CLI_OPT_LATENCY:
+      return cli_opt_list(o, opt, arg);
     case CLI_OPT_TRACE:
       o->trace_path = arg;
       return 0;
     case CLI_OPT_JSON:
       o->json = 1;
       return 0;
-    case CLI_OPT_BACKLOG:
-      if (cli_parse_uint(arg, 0, 65536, &v))
-        return cli_error(o->cmd, CLI_EXIT_USAGE, "--backlog: '%s' is not a number from 0 to 65536",
-                         arg);
-      o->cfg.rx_backlog = (uint32_t)v;
-      return 0;
     case CLI_OPT_GUEST_IP:
-      if (cli_parse_ipv4(arg, &o->cfg.guest.ip) || o->cfg.guest.ip == 0)
+      if (cli_parse_ipv4(arg, &o->sim.guest_ip) || o->sim.guest_ip == 0)
         return cli_error(o->cmd, CLI_EXIT_USAGE, "--guest-ip: '%s' is not an IPv4 address", arg);
-      o->cfg.guest.gateway = (o->cfg.guest.ip & 0xffffff00u) | 2u;
       return 0;
     case CLI_OPT_GUEST_MAC:
-      if (cli_parse_mac(arg, o->cfg.guest.mac))
+      if (cli_parse_mac(arg, o->sim.guest_mac))
         return cli_error(o->cmd, CLI_EXIT_USAGE,
                          "--guest-mac: '%s' is not a unicast MAC like 52:54:00:12:34:56", arg);
-      return 0;
-    case CLI_OPT_LATENCY:
-      if (cli_parse_latency(arg, &o->cfg))
-        return cli_error(o->cmd, CLI_EXIT_USAGE,
-                         "--latency: '%s' is not a list like kick=200-800,irq=1000,link=5000-20000,"
-                         "batch=1-16",
-                         arg);
       return 0;
     default: /* '?' included: unknown, or missing its value */
       return cli_error(o->cmd, CLI_EXIT_USAGE, "unknown or incomplete option '%s' (see --help)",
@@ -183,102 +216,190 @@ int cli_sim_opt(cli_sim_opts *o, int opt, const char *arg, const char *given) {
   }
 }
 
-int cli_open_trace(const char *cmd, cli_sim_opts *o, FILE **sink) {
-  *sink = NULL;
+/* --- the trace file --------------------------------------------------------- */
+
+static void cli_trace_line(void *ctx, const vns_trace_event *ev) {
+  cli_trace *t = ctx;
+  char line[512];
+  int n = vns_trace_format(ev, line, sizeof line);
+  if (n < 0 || fprintf(t->f, "%s\n", line) < 0) t->io_error = 1;
+}
+
+static int cli_trace_open(const cli_sim_opts *o, cli_trace *t) {
+  memset(t, 0, sizeof *t);
   if (!o->trace_path) return 0;
-  *sink = fopen(o->trace_path, "w");
-  if (!*sink)
-    return cli_error(cmd, CLI_EXIT_USAGE, "--trace: cannot create '%s': %s", o->trace_path,
+  t->path = o->trace_path;
+  t->f = fopen(o->trace_path, "w");
+  if (!t->f)
+    return cli_error(o->cmd, CLI_EXIT_USAGE, "--trace: cannot create '%s': %s", o->trace_path,
                      strerror(errno));
-  o->cfg.trace_sink = *sink;
   return 0;
 }
 
-int cli_close_trace(const char *cmd, const char *path, FILE *sink, const scn *s) {
-  if (!sink) return 0;
-  int bad = s->trace.io_error;
-  if (fclose(sink) != 0) bad = 1;
-  if (bad) return cli_error(cmd, CLI_EXIT_FAIL, "--trace: writing '%s' failed", path);
+int cli_open_trace(cli_sim_opts *o, cli_trace *t) {
+  int rc = cli_trace_open(o, t);
+  if (rc || !t->f) return rc;
+  o->sim.trace_fn = cli_trace_line;
+  o->sim.trace_ctx = t;
   return 0;
 }
 
-void cli_print_summary(FILE *out, const scn *s) {
-  const emu_fates *f = &s->fates;
-  const vnet_dev_stats *dv = &s->dev.stats;
-  const vnet_drv_stats *dr = &s->drv.stats;
-  char bugs[512];
-  fprintf(out, "fates of %zu frames host->guest (all accounted: %s):\n", f->nframes,
-          emu_fates_total(f) == f->nframes && !f->double_fates ? "yes" : "NO");
-  for (int i = EMU_FATE_PENDING; i < EMU_FATE_COUNT; i++) {
-    uint64_t n = i == EMU_FATE_PENDING ? f->nframes - emu_fates_total(f) : f->counts[i];
-    if (n) fprintf(out, "  %-20s %" PRIu64 "\n", emu_fate_name((emu_fate)i), n);
+int cli_open_trace_scn(cli_sim_opts *o, scn_config *cfg, cli_trace *t) {
+  int rc = cli_trace_open(o, t);
+  if (!rc) cfg->trace_sink = t->f;
+  return rc;
+}
+
+int cli_close_trace(const char *cmd, cli_trace *t, int sink_error) {
+  if (!t->f) return 0;
+  int bad = t->io_error || sink_error;
+  if (fclose(t->f) != 0) bad = 1;
+  t->f = NULL;
+  if (bad) return cli_error(cmd, CLI_EXIT_FAIL, "--trace: writing '%s' failed", t->path);
+  return 0;
+}
+
+int cli_sim_new(const cli_sim_opts *o, vns_sim **sim) {
+  int rc = vns_sim_new(&o->sim, sim);
+  if (rc)
+    return cli_error(o->cmd, CLI_EXIT_FAIL, "cannot build the simulation: %s", vns_strerror(rc));
+  return 0;
+}
+
+uint64_t cli_counter(const vns_sim *sim, const char *name) {
+  uint64_t v = 0;
+  return vns_sim_counter(sim, name, &v) == 0 ? v : 0;
+}
+
+/* --- the summary ------------------------------------------------------------ */
+
+static uint64_t cli_fate_count(const vns_sim *sim, const char *fate) {
+  uint64_t n = 0;
+  return vns_sim_fate_count(sim, fate, &n) == 0 ? n : 0;
+}
+
+/* Every frame has exactly one fate: none without, none with two. */
+static int cli_all_accounted(const vns_sim *sim) {
+  uint64_t total = 0;
+  for (size_t i = 0; vns_fate_name(i); i++) total += cli_fate_count(sim, vns_fate_name(i));
+  return total == vns_sim_frame_count(sim) && cli_counter(sim, "fates.double") == 0 &&
+         cli_fate_count(sim, "pending") == 0;
+}
+
+void cli_print_fate_counts(FILE *out, const vns_sim *sim) {
+  for (size_t i = 1; vns_fate_name(i); i++) {
+    uint64_t n = cli_fate_count(sim, vns_fate_name(i));
+    if (n) fprintf(out, " %s %" PRIu64, vns_fate_name(i), n);
   }
-  fprintf(out, "guest->host frames: %" PRIu64 "\n", s->guest_frames);
+}
+
+static void cli_print_device_line(FILE *out, const vns_sim *sim) {
+  const char *reset = vns_sim_needs_reset(sim);
   fprintf(out,
           "device: rx %" PRIu64 " frames (%" PRIu64 " via backlog), tx %" PRIu64
           " frames, bad tx chains %" PRIu64 ", kicks rx %" PRIu64 " tx %" PRIu64
           ", interrupts %" PRIu64 " (%" PRIu64 " suppressed)%s%s\n",
-          dv->rx_frames, dv->rx_backlogged, dv->tx_frames, dv->tx_bad_chains, dv->kicks[VNET_RXQ],
-          dv->kicks[VNET_TXQ], dv->interrupts, dv->interrupts_suppressed,
-          s->dev.violation ? ", NEEDS RESET: " : "",
-          s->dev.violation ? vq_rule_name(s->dev.violation) : "");
+          cli_counter(sim, "device.rx_frames"), cli_counter(sim, "device.rx_backlogged"),
+          cli_counter(sim, "device.tx_frames"), cli_counter(sim, "device.tx_bad_chains"),
+          cli_counter(sim, "device.kicks_rx"), cli_counter(sim, "device.kicks_tx"),
+          cli_counter(sim, "device.interrupts"), cli_counter(sim, "device.interrupts_suppressed"),
+          reset ? ", NEEDS RESET: " : "", reset ? reset : "");
+}
+
+static void cli_print_driver_line(FILE *out, const vns_sim *sim, const char *bugs) {
   fprintf(out,
           "driver (bugs: %s): rx %" PRIu64 " frames, buffers reposted %" PRIu64 ", tx %" PRIu64
           " frames, tx ring full %" PRIu64 ", kicks sent rx %" PRIu64 " tx %" PRIu64
           " (suppressed %" PRIu64 "), interrupts %" PRIu64 " (spurious %" PRIu64 ")\n",
-          vbug_names(s->drv.opts.bugs, s->dev.cfg.bugs, bugs, sizeof bugs), dr->rx_frames,
-          dr->rx_reposted, dr->tx_frames, dr->tx_ring_full, dr->kicks[VNET_RXQ],
-          dr->kicks[VNET_TXQ], dr->kicks_suppressed[VNET_RXQ] + dr->kicks_suppressed[VNET_TXQ],
-          dr->interrupts, dr->interrupts_spurious);
-  fprintf(out, "rings: rx avail %u used %u, tx avail %u used %u; virtual time %.6f ms\n",
-          s->drv.rxq.avail_idx_published, s->dev.q[VNET_RXQ].vq.used_idx_published,
-          s->drv.txq.avail_idx_published, s->dev.q[VNET_TXQ].vq.used_idx_published,
-          (double)(scn_now(s) - s->cfg.start_ns) / 1e6);
-  if (emu_fault_config_active(&s->cfg.fault)) {
-    const emu_fault_stats *fs = emu_fault_stats_get(&s->fault);
-    fprintf(out, "link faults:");
-    for (int i = 0; i < EMU_FATE_COUNT; i++)
-      if (fs->faults[i]) fprintf(out, " %s %" PRIu64, emu_fate_name((emu_fate)i), fs->faults[i]);
-    fprintf(out, " (frames to guest %" PRIu64 ", to host %" PRIu64 ")\n",
-            fs->frames_in[EMU_FAULT_SEND], fs->frames_in[EMU_FAULT_RECV]);
-  }
-  if (s->violations_total)
-    fprintf(out, "conformance: %" PRIu64 " virtio rule violations (replay --check lists them)\n",
-            s->violations_total);
-  fprintf(out, "trace: %" PRIu64 " events, hash %016" PRIx64 " (seed %" PRIu64 ")\n",
-          s->trace.events, s->trace.hash, s->cfg.seed);
+          bugs, cli_counter(sim, "driver.rx_frames"), cli_counter(sim, "driver.rx_reposted"),
+          cli_counter(sim, "driver.tx_frames"), cli_counter(sim, "driver.tx_ring_full"),
+          cli_counter(sim, "driver.kicks_rx"), cli_counter(sim, "driver.kicks_tx"),
+          cli_counter(sim, "driver.kicks_suppressed_rx") +
+              cli_counter(sim, "driver.kicks_suppressed_tx"),
+          cli_counter(sim, "driver.interrupts"), cli_counter(sim, "driver.interrupts_spurious"));
 }
 
-void cli_print_summary_json(FILE *out, const scn *s) {
-  const emu_fates *f = &s->fates;
-  const vnet_dev_stats *dv = &s->dev.stats;
-  const vnet_drv_stats *dr = &s->drv.stats;
+/* A fault injector counts the frames it saw; none saw any when no fault was
+ * asked for. */
+static void cli_print_link_line(FILE *out, const vns_sim *sim) {
+  uint64_t to_guest = cli_counter(sim, "link.frames_to_guest");
+  uint64_t to_host = cli_counter(sim, "link.frames_to_host");
+  if (!to_guest && !to_host) return;
+  fprintf(out, "link faults:");
+  for (size_t i = 0; vns_counter_name(i); i++) {
+    const char *name = vns_counter_name(i);
+    uint64_t n = cli_counter(sim, name);
+    if (!strncmp(name, "link.fault_", 11) && n) fprintf(out, " %s %" PRIu64, name + 5, n);
+  }
+  fprintf(out, " (frames to guest %" PRIu64 ", to host %" PRIu64 ")\n", to_guest, to_host);
+}
+
+static uint16_t cli_ring_idx(const vns_sim *sim, uint16_t q, int used) {
+  vns_ring_state r;
+  if (vns_sim_ring(sim, q, &r)) return 0;
+  return used ? r.used_idx : r.avail_idx;
+}
+
+void cli_print_summary(FILE *out, const vns_sim *sim, const vns_sim_opts *o) {
   char bugs[512];
-  fprintf(out, "\"frames_in\":%zu,\"fates_accounted\":%s,\"fates\":{", f->nframes,
-          emu_fates_total(f) == f->nframes && !f->double_fates ? "true" : "false");
-  for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT; i++)
-    fprintf(out, "%s\"%s\":%" PRIu64, i > 1 ? "," : "", emu_fate_name((emu_fate)i), f->counts[i]);
-  fprintf(out, "},\"frames_out\":%" PRIu64, s->guest_frames);
-  fprintf(out,
-          ",\"device\":{\"rx_frames\":%" PRIu64 ",\"rx_backlogged\":%" PRIu64
-          ",\"tx_frames\":%" PRIu64 ",\"tx_bad_chains\":%" PRIu64 ",\"kicks_rx\":%" PRIu64
-          ",\"kicks_tx\":%" PRIu64 ",\"interrupts\":%" PRIu64 ",\"interrupts_suppressed\":%" PRIu64
-          ",\"needs_reset\":\"%s\"}",
-          dv->rx_frames, dv->rx_backlogged, dv->tx_frames, dv->tx_bad_chains, dv->kicks[VNET_RXQ],
-          dv->kicks[VNET_TXQ], dv->interrupts, dv->interrupts_suppressed,
-          s->dev.violation ? vq_rule_name(s->dev.violation) : "");
-  fprintf(out,
-          ",\"driver\":{\"bugs\":\"%s\",\"rx_frames\":%" PRIu64 ",\"rx_reposted\":%" PRIu64
-          ",\"rx_bad_used\":%" PRIu64 ",\"tx_frames\":%" PRIu64 ",\"tx_ring_full\":%" PRIu64
-          ",\"kicks_rx\":%" PRIu64 ",\"kicks_tx\":%" PRIu64 ",\"interrupts\":%" PRIu64 "}",
-          vbug_names(s->drv.opts.bugs, s->dev.cfg.bugs, bugs, sizeof bugs), dr->rx_frames,
-          dr->rx_reposted, dr->rx_bad_used, dr->tx_frames, dr->tx_ring_full, dr->kicks[VNET_RXQ],
-          dr->kicks[VNET_TXQ], dr->interrupts);
-  fprintf(out, ",\"violations\":%" PRIu64, s->violations_total);
+  if (vns_bug_names(o->driver_bugs, o->device_bugs, bugs, sizeof bugs) < 0) strcpy(bugs, "?");
+  fprintf(out, "fates of %zu frames host->guest (all accounted: %s):\n", vns_sim_frame_count(sim),
+          cli_all_accounted(sim) ? "yes" : "NO");
+  for (size_t i = 0; vns_fate_name(i); i++) {
+    uint64_t n = cli_fate_count(sim, vns_fate_name(i));
+    if (n) fprintf(out, "  %-20s %" PRIu64 "\n", vns_fate_name(i), n);
+  }
+  fprintf(out, "guest->host frames: %" PRIu64 "\n", cli_counter(sim, "host.frames_received"));
+  cli_print_device_line(out, sim);
+  cli_print_driver_line(out, sim, bugs);
+  fprintf(out, "rings: rx avail %u used %u, tx avail %u used %u; virtual time %.6f ms\n",
+          cli_ring_idx(sim, VNS_QUEUE_RX, 0), cli_ring_idx(sim, VNS_QUEUE_RX, 1),
+          cli_ring_idx(sim, VNS_QUEUE_TX, 0), cli_ring_idx(sim, VNS_QUEUE_TX, 1),
+          (double)(vns_sim_now(sim) - o->start_ns) / 1e6);
+  cli_print_link_line(out, sim);
+  uint64_t viol = cli_counter(sim, "violations");
+  if (viol)
+    fprintf(out, "conformance: %" PRIu64 " virtio rule violations (replay --check lists them)\n",
+            viol);
+  fprintf(out, "trace: %" PRIu64 " events, hash %016" PRIx64 " (seed %" PRIu64 ")\n",
+          cli_counter(sim, "trace.events"), vns_sim_trace_hash(sim), o->seed);
+}
+
+static void cli_print_counters_json(FILE *out, const vns_sim *sim, const char *const *names,
+                                    const char *prefix) {
+  for (size_t i = 0; names[i]; i++) {
+    char full[64];
+    snprintf(full, sizeof full, "%s.%s", prefix, names[i]);
+    fprintf(out, "%s\"%s\":%" PRIu64, i ? "," : "", names[i], cli_counter(sim, full));
+  }
+}
+
+void cli_print_summary_json(FILE *out, const vns_sim *sim, const vns_sim_opts *o) {
+  static const char *const device[] = {
+      "rx_frames",  "rx_backlogged",         "tx_frames", "tx_bad_chains", "kicks_rx", "kicks_tx",
+      "interrupts", "interrupts_suppressed", NULL};
+  static const char *const driver[] = {"rx_frames", "rx_reposted",  "rx_bad_used",
+                                       "tx_frames", "tx_ring_full", "kicks_rx",
+                                       "kicks_tx",  "interrupts",   NULL};
+  char bugs[512];
+  if (vns_bug_names(o->driver_bugs, o->device_bugs, bugs, sizeof bugs) < 0) strcpy(bugs, "?");
+  const char *reset = vns_sim_needs_reset(sim);
+  fprintf(out, "\"frames_in\":%zu,\"fates_accounted\":%s,\"fates\":{", vns_sim_frame_count(sim),
+          cli_all_accounted(sim) ? "true" : "false");
+  for (size_t i = 1; vns_fate_name(i); i++)
+    fprintf(out, "%s\"%s\":%" PRIu64, i > 1 ? "," : "", vns_fate_name(i),
+            cli_fate_count(sim, vns_fate_name(i)));
+  fprintf(out, "},\"frames_out\":%" PRIu64 ",\"device\":{",
+          cli_counter(sim, "host.frames_received"));
+  cli_print_counters_json(out, sim, device, "device");
+  fprintf(out, ",\"needs_reset\":\"%s\"},\"driver\":{\"bugs\":\"%s\",", reset ? reset : "", bugs);
+  cli_print_counters_json(out, sim, driver, "driver");
+  fprintf(out, "},\"violations\":%" PRIu64, cli_counter(sim, "violations"));
   fprintf(out,
           ",\"virtual_ns\":%" PRIu64 ",\"seed\":%" PRIu64 ",\"trace_events\":%" PRIu64
           ",\"trace_hash\":\"%016" PRIx64 "\"",
-          scn_now(s) - s->cfg.start_ns, s->cfg.seed, s->trace.events, s->trace.hash);
+          vns_sim_now(sim) - o->start_ns, o->seed, cli_counter(sim, "trace.events"),
+          vns_sim_trace_hash(sim));
 }
 
 void cli_print_json_string(FILE *out, const char *s) {
@@ -294,37 +415,44 @@ void cli_print_json_string(FILE *out, const char *s) {
   fputc('"', out);
 }
 
-void cli_print_violations(FILE *out, const scn *s) {
-  if (s->violations_total == 0) {
+/* --- the conformance report ------------------------------------------------- */
+
+/* A long run's listing stops here, so the report stays readable; the total
+ * is still given. */
+#define CLI_VIOLATIONS_LISTED 256
+
+void cli_print_violations(FILE *out, const vns_sim *sim, const vns_sim_opts *o) {
+  size_t total = vns_sim_violation_count(sim);
+  if (total == 0) {
     fprintf(out, "conformance: no violations\n");
     return;
   }
-  fprintf(out, "conformance: %" PRIu64 " violation%s\n", s->violations_total,
-          s->violations_total == 1 ? "" : "s");
-  for (size_t i = 0; i < s->nviolations; i++) {
-    const scn_violation *v = &s->violations[i];
-    uint64_t t = v->t_ns - s->cfg.start_ns;
+  fprintf(out, "conformance: %zu violation%s\n", total, total == 1 ? "" : "s");
+  for (size_t i = 0; i < total && i < CLI_VIOLATIONS_LISTED; i++) {
+    vns_violation v;
+    if (vns_sim_violation(sim, i, &v)) break;
+    uint64_t t = v.t_ns - o->start_ns;
     fprintf(out, "  +%" PRIu64 ".%06" PRIu64 " ms  %s saw, on %s: %s (virtio 1.2 §%s): %s",
-            t / 1000000, t % 1000000, v->actor, v->queue ? v->queue : "the device",
-            vq_rule_name(v->rule), vq_rule_section(v->rule), vq_rule_text(v->rule));
-    if (v->head >= 0) fprintf(out, " [head %" PRId64 "]", v->head);
+            t / 1000000, t % 1000000, v.actor, v.queue ? v.queue : "the device", v.rule, v.section,
+            v.text);
+    if (v.head >= 0) fprintf(out, " [head %" PRId64 "]", v.head);
     fputc('\n', out);
   }
-  if (s->violations_total > s->nviolations)
-    fprintf(out, "  ... and %" PRIu64 " more, not listed\n", s->violations_total - s->nviolations);
+  if (total > CLI_VIOLATIONS_LISTED)
+    fprintf(out, "  ... and %zu more, not listed\n", total - CLI_VIOLATIONS_LISTED);
 }
 
-void cli_print_violations_json(FILE *out, const scn *s) {
+void cli_print_violations_json(FILE *out, const vns_sim *sim) {
   fputc('[', out);
-  for (size_t i = 0; i < s->nviolations; i++) {
-    const scn_violation *v = &s->violations[i];
+  for (size_t i = 0; i < vns_sim_violation_count(sim) && i < CLI_VIOLATIONS_LISTED; i++) {
+    vns_violation v;
+    if (vns_sim_violation(sim, i, &v)) break;
     fprintf(out,
             "%s{\"t_ns\":%" PRIu64
             ",\"actor\":\"%s\",\"queue\":\"%s\",\"rule\":\"%s\","
             "\"section\":\"%s\",\"head\":%" PRId64 ",\"explanation\":",
-            i ? "," : "", v->t_ns, v->actor, v->queue ? v->queue : "", vq_rule_name(v->rule),
-            vq_rule_section(v->rule), v->head);
-    cli_print_json_string(out, vq_rule_text(v->rule));
+            i ? "," : "", v.t_ns, v.actor, v.queue ? v.queue : "", v.rule, v.section, v.head);
+    cli_print_json_string(out, v.text);
     fputc('}', out);
   }
   fputc(']', out);

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "cli/cmd.h"
-#include "emu/err.h"
 
 static const char demo_usage[] =
     "usage: vnetsim [demo] [--pings N] [--interval-us N] [OPTIONS]\n"
@@ -20,15 +19,28 @@ static const char demo_usage[] =
     "%s"
     "  -h, --help       this text\n";
 
-int cmd_demo(int argc, char **argv) {
+/* The host's pings, NET_IFACE_PING_MAX of the guest stack's ping table. */
+#define DEMO_PINGS_MAX     64
+#define DEMO_PING_PAYLOAD  56    /* bytes, as ping(8) sends by default */
+#define DEMO_FIRST_PING_NS 10000 /* after the driver's probe has settled */
+/* Events per run: far more than the longest demo needs, so a runaway
+ * schedule ends instead of spinning. */
+#define DEMO_MAX_EVENTS 10000000
+
+typedef struct demo_args {
+  cli_sim_opts o;
+  uint64_t pings, interval_us;
+} demo_args;
+
+static int demo_parse(int argc, char **argv, demo_args *a) {
   static const struct option longopts[] = {{"pings", required_argument, NULL, 'p'},
                                            {"interval-us", required_argument, NULL, 'i'},
                                            {"help", no_argument, NULL, 'h'},
                                            CLI_SIM_LONG_OPTIONS,
                                            {NULL, 0, NULL, 0}};
-  cli_sim_opts o;
-  cli_sim_opts_default(&o, "demo");
-  uint64_t pings = 4, interval_us = 1000;
+  cli_sim_opts_default(&a->o, "demo");
+  a->pings = 4;
+  a->interval_us = 1000;
   int c;
   optind = 1;
   opterr = 0;
@@ -36,86 +48,94 @@ int cmd_demo(int argc, char **argv) {
     switch (c) {
       case 'h':
         printf(demo_usage, cli_sim_options_help);
-        return CLI_EXIT_OK;
+        return -1;
       case 'p':
-        if (cli_parse_uint(optarg, 1, NET_IFACE_PING_MAX, &pings))
+        if (cli_parse_uint(optarg, 1, DEMO_PINGS_MAX, &a->pings))
           return cli_error("demo", CLI_EXIT_USAGE, "--pings: '%s' is not a number from 1 to %d",
-                           optarg, NET_IFACE_PING_MAX);
+                           optarg, DEMO_PINGS_MAX);
         break;
       case 'i':
-        if (cli_parse_uint(optarg, 1, 10000000, &interval_us))
+        if (cli_parse_uint(optarg, 1, 10000000, &a->interval_us))
           return cli_error("demo", CLI_EXIT_USAGE,
                            "--interval-us: '%s' is not a number from 1 to 10000000", optarg);
         break;
       default: {
-        int rc = cli_sim_opt(&o, c, optarg, argv[optind - 1]);
+        int rc = cli_sim_opt(&a->o, c, optarg, argv[optind - 1]);
         if (rc) return rc;
       }
     }
   }
   if (optind < argc)
     return cli_error("demo", CLI_EXIT_USAGE, "unexpected argument '%s' (see --help)", argv[optind]);
+  return 0;
+}
 
-  FILE *trace = NULL;
-  int rc = cli_open_trace("demo", &o, &trace);
-  if (rc) return rc;
-  scn s;
-  rc = scn_init(&s, &o.cfg);
-  if (rc) {
-    if (trace) fclose(trace);
-    return cli_error("demo", CLI_EXIT_FAIL, "cannot build the simulation: %s", emu_strerror(rc));
-  }
-  net_iface peer;
-  net_iface_config peer_cfg;
-  net_iface_config_slirp_host(&peer_cfg);
-  peer_cfg.ip = (o.cfg.guest.ip & 0xffffff00u) | 2u;
-  rc = net_iface_init(&peer, &peer_cfg, scn_host_port(&s));
-  if (rc) {
-    scn_close(&s);
-    if (trace) fclose(trace);
-    return cli_error("demo", CLI_EXIT_FAIL, "cannot set up the host peer: %s", emu_strerror(rc));
-  }
-  scn_attach_peer(&s, &peer);
-  uint64_t t0 = scn_now(&s) + 10000;
-  for (uint64_t i = 0; i < pings; i++)
-    scn_peer_ping_at(&s, t0 + i * interval_us * 1000, o.cfg.guest.ip, (uint16_t)(i + 1), 56);
-  scn_run(&s, EMU_TIME_NEVER, 10000000);
-  scn_finish(&s);
-
-  const net_ping_result *res;
-  size_t nres = net_iface_ping_results(&peer, &res);
+static size_t demo_replied(const vns_sim *sim) {
   size_t replied = 0;
-  for (size_t i = 0; i < nres; i++) replied += res[i].state == NET_PING_REPLIED;
-  if (o.json) {
-    printf("{\"command\":\"demo\",\"pings\":[");
-    for (size_t i = 0; i < nres; i++)
-      printf("%s{\"seq\":%u,\"state\":\"%s\",\"rtt_ns\":%" PRIu64 "}", i ? "," : "", res[i].seq,
-             res[i].state == NET_PING_REPLIED ? "replied"
-             : res[i].state == NET_PING_LOST  ? "lost"
-                                              : "pending",
-             res[i].state == NET_PING_REPLIED ? res[i].rtt_ns : 0);
-    printf("],\"replied\":%zu,", replied);
-    cli_print_summary_json(stdout, &s);
-    printf("}\n");
-  } else {
-    uint32_t ip = o.cfg.guest.ip;
-    printf("vnetsim demo: host 10.0.2.2 pings guest %u.%u.%u.%u %" PRIu64
-           " times through virtio-net (queue %u, seed %" PRIu64 ")\n",
-           ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, pings, o.cfg.queue_size,
-           o.cfg.seed);
-    for (size_t i = 0; i < nres; i++) {
-      if (res[i].state == NET_PING_REPLIED)
-        printf("  ping seq=%-3u reply after %.3f us (virtual)\n", res[i].seq,
-               (double)res[i].rtt_ns / 1e3);
-      else
-        printf("  ping seq=%-3u %s\n", res[i].seq,
-               res[i].state == NET_PING_LOST ? "LOST (no reply within 1 s)" : "no reply yet");
-    }
-    printf("%zu of %zu pings answered\n", replied, nres);
-    cli_print_summary(stdout, &s);
+  vns_ping p;
+  for (size_t i = 0; vns_host_ping(sim, i, &p) == 0; i++) replied += !strcmp(p.state, "replied");
+  return replied;
+}
+
+static void demo_print_json(const vns_sim *sim, const vns_sim_opts *so) {
+  printf("{\"command\":\"demo\",\"pings\":[");
+  vns_ping p;
+  for (size_t i = 0; vns_host_ping(sim, i, &p) == 0; i++)
+    printf("%s{\"seq\":%u,\"state\":\"%s\",\"rtt_ns\":%" PRIu64 "}", i ? "," : "", p.seq, p.state,
+           p.rtt_ns);
+  printf("],\"replied\":%zu,", demo_replied(sim));
+  cli_print_summary_json(stdout, sim, so);
+  printf("}\n");
+}
+
+static void demo_print_text(const vns_sim *sim, const demo_args *a) {
+  const vns_sim_opts *so = &a->o.sim;
+  uint32_t ip = so->guest_ip;
+  printf("vnetsim demo: host 10.0.2.2 pings guest %u.%u.%u.%u %" PRIu64
+         " times through virtio-net (queue %u, seed %" PRIu64 ")\n",
+         ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, a->pings, so->queue_size, so->seed);
+  vns_ping p;
+  for (size_t i = 0; vns_host_ping(sim, i, &p) == 0; i++) {
+    if (!strcmp(p.state, "replied"))
+      printf("  ping seq=%-3u reply after %.3f us (virtual)\n", p.seq, (double)p.rtt_ns / 1e3);
+    else
+      printf("  ping seq=%-3u %s\n", p.seq,
+             !strcmp(p.state, "lost") ? "LOST (no reply within 1 s)" : "no reply yet");
   }
-  net_iface_close(&peer);
-  rc = cli_close_trace("demo", o.trace_path, trace, &s);
-  scn_close(&s);
-  return rc;
+  printf("%zu of %zu pings answered\n", demo_replied(sim), vns_host_ping_count(sim));
+  cli_print_summary(stdout, sim, so);
+}
+
+int cmd_demo(int argc, char **argv) {
+  demo_args a;
+  int rc = demo_parse(argc, argv, &a);
+  if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
+  a.o.sim.host_peer = 1;
+  a.o.sim.max_events = DEMO_MAX_EVENTS;
+  cli_trace trace;
+  rc = cli_open_trace(&a.o, &trace);
+  if (rc) return rc;
+  vns_sim *sim;
+  rc = cli_sim_new(&a.o, &sim);
+  if (rc) {
+    cli_close_trace("demo", &trace, 0);
+    return rc;
+  }
+  uint64_t t0 = vns_sim_now(sim) + DEMO_FIRST_PING_NS;
+  for (uint64_t i = 0; i < a.pings && !rc; i++)
+    rc = vns_host_ping_at(sim, t0 + i * a.interval_us * 1000, a.o.sim.guest_ip, (uint16_t)(i + 1),
+                          DEMO_PING_PAYLOAD);
+  int64_t ran = rc ? rc : vns_sim_run(sim, VNS_TIME_IDLE);
+  if (ran < 0 && ran != VNS_ELIMIT) {
+    rc = cli_error("demo", CLI_EXIT_FAIL, "the run failed: %s", vns_strerror((int)ran));
+  } else {
+    vns_sim_finish(sim);
+    if (a.o.json)
+      demo_print_json(sim, &a.o.sim);
+    else
+      demo_print_text(sim, &a);
+  }
+  int trc = cli_close_trace("demo", &trace, 0);
+  vns_sim_free(sim);
+  return rc ? rc : trc;
 }

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "api/internal.h"
 #include "cli/cmd.h"
 #include "emu/err.h"
 #include "host/pcapio.h"
@@ -33,6 +34,14 @@ static const char replay_usage[] =
     "%s"
     "  -h, --help       this text\n";
 
+typedef struct replay_args {
+  cli_sim_opts o;
+  const char *in_path, *out_path, *html_path, *compare;
+  unsigned cmp_drv, cmp_dev;
+  int check;
+} replay_args;
+
+/* The frames the guest sent, as they reach the host's end of the link. */
 typedef struct replay_out {
   host_pcap_writer w;
   int open;
@@ -43,109 +52,162 @@ static void replay_on_guest_frame(void *ctx, const uint8_t *frame, size_t len, u
   if (out->open) host_pcap_writer_write(&out->w, now, frame, len);
 }
 
-static void replay_print_frames(const scn *s, const scn_capture *in, int json) {
-  for (size_t i = 0; i < in->nframes; i++) {
-    int64_t id = scn_sent_id(s, i);
-    if (id < 0) break;
-    const emu_fate_rec *r = &s->fates.frames[id];
-    int faulted = r->fault != EMU_FATE_PENDING;
-    if (json) {
-      printf("%s{\"frame\":%zu,\"t_ns\":%" PRIu64 ",\"len\":%u,\"fate\":\"%s\"", i ? "," : "",
-             i + 1, r->entered_ns, in->frames[i].caplen, emu_fate_name(r->fate));
-      if (faulted) printf(",\"fault\":\"%s\"", emu_fate_name(r->fault));
-      printf("}");
-    } else {
-      printf("  frame %4zu  t=%" PRIu64 ".%09" PRIu64 "  len %5u  %s%s%s%s\n", i + 1,
-             r->entered_ns / 1000000000u, r->entered_ns % 1000000000u, in->frames[i].caplen,
-             emu_fate_name(r->fate), faulted ? " (after " : "",
-             faulted ? emu_fate_name(r->fault) : "", faulted ? ")" : "");
-    }
+static void replay_print_frame(const vns_sim *sim, size_t i, int64_t id, uint32_t caplen,
+                               int json) {
+  uint64_t entered = 0, left = 0;
+  vns_sim_frame_times(sim, (size_t)id, &entered, &left);
+  const char *fate = vns_sim_frame_fate(sim, (size_t)id);
+  const char *fault = vns_sim_frame_fault(sim, (size_t)id);
+  if (json) {
+    printf("%s{\"frame\":%zu,\"t_ns\":%" PRIu64 ",\"len\":%u,\"fate\":\"%s\"", i ? "," : "", i + 1,
+           entered, caplen, fate);
+    if (fault) printf(",\"fault\":\"%s\"", fault);
+    printf("}");
+  } else {
+    printf("  frame %4zu  t=%" PRIu64 ".%09" PRIu64 "  len %5u  %s%s%s%s\n", i + 1,
+           entered / 1000000000u, entered % 1000000000u, caplen, fate, fault ? " (after " : "",
+           fault ? fault : "", fault ? ")" : "");
   }
-  /* copies a duplicate fault made are frames of their own, after the input's */
-  if (!json && s->fates.nframes > in->nframes)
-    printf("  + %zu duplicate copies made on the link\n", s->fates.nframes - in->nframes);
 }
 
-/* Runs the capture through a scenario built from cfg, to the end. */
-static int replay_run(const scn_config *cfg, const scn_capture *in, scn *s,
-                      scn_capture_notes *notes) {
-  int rc = scn_init(s, cfg);
-  if (rc) return rc;
-  rc = scn_inject_capture(s, in, notes);
-  if (rc) {
-    scn_close(s);
-    return rc;
+static void replay_print_frames(const vns_sim *sim, const scn_capture *in, int json) {
+  for (size_t i = 0; i < in->nframes; i++) {
+    int64_t id = vns_sim_sent_frame(sim, i);
+    if (id < 0) break;
+    replay_print_frame(sim, i, id, in->frames[i].caplen, json);
   }
-  scn_run(s, EMU_TIME_NEVER, UINT64_MAX);
-  scn_finish(s);
+  /* copies a duplicate fault made are frames of their own, after the input's */
+  size_t n = vns_sim_frame_count(sim);
+  if (!json && n > in->nframes)
+    printf("  + %zu duplicate copies made on the link\n", n - in->nframes);
+}
+
+/* Queues every captured frame and runs to the end. */
+static int replay_inject_and_run(vns_sim *sim, const scn_capture *in) {
+  int rc = 0;
+  for (size_t i = 0; i < in->nframes && !rc; i++) {
+    const scn_capture_frame *f = &in->frames[i];
+    rc = vns_sim_inject_captured(sim, f->ts_ns, f->data, f->caplen, f->origlen);
+  }
+  if (rc)
+    return cli_error("replay", CLI_EXIT_FAIL, "queuing the capture's frames: %s", vns_strerror(rc));
+  int64_t ran = vns_sim_run(sim, VNS_TIME_IDLE);
+  if (ran < 0)
+    return cli_error("replay", CLI_EXIT_FAIL, "the run failed: %s", vns_strerror((int)ran));
+  vns_sim_finish(sim);
   return 0;
 }
 
-static int replay_compare(const cli_sim_opts *o, const scn_capture *in, const char *in_path,
-                          unsigned drv_bugs, unsigned dev_bugs) {
-  scn_config fixed_cfg = o->cfg, buggy_cfg = o->cfg;
-  fixed_cfg.bugs = fixed_cfg.dev_bugs = 0;
-  buggy_cfg.bugs = drv_bugs;
-  buggy_cfg.dev_bugs = dev_bugs;
-  static scn fixed, buggy;
-  scn_capture_notes notes;
-  int rc = replay_run(&fixed_cfg, in, &fixed, &notes);
-  if (rc) return cli_error("replay", CLI_EXIT_FAIL, "fixed run: %s", emu_strerror(rc));
-  rc = replay_run(&buggy_cfg, in, &buggy, &notes);
+static int replay_run(const vns_sim_opts *so, const scn_capture *in, vns_sim **sim) {
+  int rc = vns_sim_new(so, sim);
+  if (rc)
+    return cli_error("replay", CLI_EXIT_FAIL, "cannot build the simulation: %s", vns_strerror(rc));
+  rc = replay_inject_and_run(*sim, in);
   if (rc) {
-    scn_close(&fixed);
-    return cli_error("replay", CLI_EXIT_FAIL, "buggy run: %s", emu_strerror(rc));
+    vns_sim_free(*sim);
+    *sim = NULL;
+  }
+  return rc;
+}
+
+static void replay_compare_line(const char *name, const vns_sim *sim) {
+  printf("%s (guest->host frames %" PRIu64 "):", name, cli_counter(sim, "host.frames_received"));
+  cli_print_fate_counts(stdout, sim);
+}
+
+static size_t replay_print_differences(const vns_sim *fixed, const vns_sim *buggy, size_t n,
+                                       int json) {
+  size_t differ = 0;
+  for (size_t i = 0; i < n; i++) {
+    int64_t ia = vns_sim_sent_frame(fixed, i), ib = vns_sim_sent_frame(buggy, i);
+    if (ia < 0 || ib < 0) break;
+    const char *a = vns_sim_frame_fate(fixed, (size_t)ia),
+               *b = vns_sim_frame_fate(buggy, (size_t)ib);
+    if (!strcmp(a, b)) continue;
+    uint64_t t = 0, left;
+    vns_sim_frame_times(fixed, (size_t)ia, &t, &left);
+    if (json)
+      printf("%s{\"frame\":%zu,\"t_ns\":%" PRIu64 ",\"fixed\":\"%s\",\"buggy\":\"%s\"}",
+             differ ? "," : "", i + 1, t, a, b);
+    else
+      printf("  %-7zu %10" PRIu64 ".%09" PRIu64 "  %-20s %s\n", i + 1, t / 1000000000u,
+             t % 1000000000u, a, b);
+    differ++;
+  }
+  return differ;
+}
+
+static int replay_compare(const replay_args *a, const scn_capture *in) {
+  vns_sim_opts fixed_opts = a->o.sim, buggy_opts = a->o.sim;
+  fixed_opts.driver_bugs = fixed_opts.device_bugs = 0;
+  buggy_opts.driver_bugs = a->cmp_drv;
+  buggy_opts.device_bugs = a->cmp_dev;
+  vns_sim *fixed, *buggy;
+  int rc = replay_run(&fixed_opts, in, &fixed);
+  if (rc) return rc;
+  rc = replay_run(&buggy_opts, in, &buggy);
+  if (rc) {
+    vns_sim_free(fixed);
+    return rc;
   }
   char names[512];
-  vbug_names(drv_bugs, dev_bugs, names, sizeof names);
-  size_t differ = 0;
-  if (o->json) {
+  if (vns_bug_names(a->cmp_drv, a->cmp_dev, names, sizeof names) < 0) strcpy(names, "?");
+  if (a->o.json) {
     printf("{\"command\":\"replay\",\"input\":");
-    cli_print_json_string(stdout, in_path);
+    cli_print_json_string(stdout, a->in_path);
     printf(",\"compare\":\"%s\",\"frames\":%zu,\"differences\":[", names, in->nframes);
   } else {
     printf("vnetsim replay: %s, %zu frames, fixed driver against %s (seed %" PRIu64 ", queue %u)\n",
-           in_path, in->nframes, names, o->cfg.seed, o->cfg.queue_size);
+           a->in_path, in->nframes, names, a->o.sim.seed, a->o.sim.queue_size);
     printf("  %-7s %-22s %-20s %s\n", "frame", "time", "fixed", "buggy");
   }
-  for (size_t i = 0; i < in->nframes; i++) {
-    int64_t ia = scn_sent_id(&fixed, i), ib = scn_sent_id(&buggy, i);
-    if (ia < 0 || ib < 0) break;
-    emu_fate a = fixed.fates.frames[ia].fate, b = buggy.fates.frames[ib].fate;
-    if (a == b) continue;
-    uint64_t t = fixed.fates.frames[ia].entered_ns;
-    if (o->json)
-      printf("%s{\"frame\":%zu,\"t_ns\":%" PRIu64 ",\"fixed\":\"%s\",\"buggy\":\"%s\"}",
-             differ ? "," : "", i + 1, t, emu_fate_name(a), emu_fate_name(b));
-    else
-      printf("  %-7zu %10" PRIu64 ".%09" PRIu64 "  %-20s %s\n", i + 1, t / 1000000000u,
-             t % 1000000000u, emu_fate_name(a), emu_fate_name(b));
-    differ++;
-  }
-  if (o->json) {
+  size_t differ = replay_print_differences(fixed, buggy, in->nframes, a->o.json);
+  if (a->o.json) {
     printf("],\"differ\":%zu,\"fixed\":{", differ);
-    cli_print_summary_json(stdout, &fixed);
+    cli_print_summary_json(stdout, fixed, &fixed_opts);
     printf("},\"buggy\":{");
-    cli_print_summary_json(stdout, &buggy);
+    cli_print_summary_json(stdout, buggy, &buggy_opts);
     printf("}}\n");
   } else {
     printf("%zu of %zu frames differ\n", differ, in->nframes);
-    printf("fixed (guest->host frames %" PRIu64 "):", fixed.guest_frames);
-    for (int f = EMU_FATE_PENDING + 1; f < EMU_FATE_COUNT; f++)
-      if (fixed.fates.counts[f])
-        printf(" %s %" PRIu64, emu_fate_name((emu_fate)f), fixed.fates.counts[f]);
-    printf("\nbuggy (guest->host frames %" PRIu64 "):", buggy.guest_frames);
-    for (int f = EMU_FATE_PENDING + 1; f < EMU_FATE_COUNT; f++)
-      if (buggy.fates.counts[f])
-        printf(" %s %" PRIu64, emu_fate_name((emu_fate)f), buggy.fates.counts[f]);
+    replay_compare_line("fixed", fixed);
+    printf("\n");
+    replay_compare_line("buggy", buggy);
     printf("\n");
   }
-  scn_close(&fixed);
-  scn_close(&buggy);
+  vns_sim_free(fixed);
+  vns_sim_free(buggy);
   return CLI_EXIT_OK;
 }
 
-int cmd_replay(int argc, char **argv) {
+static int replay_parse_opt(replay_args *a, int c, char **argv) {
+  switch (c) {
+    case 'h':
+      printf(replay_usage, cli_sim_options_help);
+      return -1;
+    case 'o':
+      a->out_path = optarg;
+      return 0;
+    case 'H':
+      a->html_path = optarg;
+      return 0;
+    case 'C':
+      a->check = 1;
+      return 0;
+    case 'c':
+      a->cmp_drv = a->cmp_dev = 0;
+      if (vns_bug_parse(optarg, &a->cmp_drv, &a->cmp_dev) || (!a->cmp_drv && !a->cmp_dev))
+        return cli_error("replay", CLI_EXIT_USAGE,
+                         "--compare: '%s' is not a list of bugs ('vnetsim bugs' lists them)",
+                         optarg);
+      a->compare = optarg;
+      return 0;
+    default:
+      return cli_sim_opt(&a->o, c, optarg, argv[optind - 1]);
+  }
+}
+
+static int replay_parse(int argc, char **argv, replay_args *a) {
   static const struct option longopts[] = {{"out", required_argument, NULL, 'o'},
                                            {"compare", required_argument, NULL, 'c'},
                                            {"html", required_argument, NULL, 'H'},
@@ -153,174 +215,172 @@ int cmd_replay(int argc, char **argv) {
                                            {"help", no_argument, NULL, 'h'},
                                            CLI_SIM_LONG_OPTIONS,
                                            {NULL, 0, NULL, 0}};
-  cli_sim_opts o;
-  cli_sim_opts_default(&o, "replay");
-  const char *out_path = NULL;
-  const char *compare = NULL;
-  unsigned cmp_drv = 0, cmp_dev = 0;
-  const char *html_path = NULL;
-  int check = 0;
+  memset(a, 0, sizeof *a);
+  cli_sim_opts_default(&a->o, "replay");
   int c;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
-    switch (c) {
-      case 'h':
-        printf(replay_usage, cli_sim_options_help);
-        return CLI_EXIT_OK;
-      case 'o':
-        out_path = optarg;
-        break;
-      case 'H':
-        html_path = optarg;
-        break;
-      case 'C':
-        check = 1;
-        break;
-      case 'c':
-        if (vbug_parse(optarg, &cmp_drv, &cmp_dev) || (!cmp_drv && !cmp_dev))
-          return cli_error("replay", CLI_EXIT_USAGE,
-                           "--compare: '%s' is not a list of bugs ('vnetsim bugs' lists them)",
-                           optarg);
-        compare = optarg;
-        break;
-      default: {
-        int rc = cli_sim_opt(&o, c, optarg, argv[optind - 1]);
-        if (rc) return rc;
-      }
-    }
+    int rc = replay_parse_opt(a, c, argv);
+    if (rc) return rc;
   }
   if (optind >= argc)
     return cli_error("replay", CLI_EXIT_USAGE, "missing the input capture (see --help)");
   if (optind + 1 < argc)
     return cli_error("replay", CLI_EXIT_USAGE, "unexpected argument '%s'", argv[optind + 1]);
-  const char *in_path = argv[optind];
-  if (compare && html_path)
+  a->in_path = argv[optind];
+  if (a->compare && a->html_path)
     return cli_error("replay", CLI_EXIT_USAGE, "--compare runs twice: it takes no --html");
-  if (compare && (out_path || o.trace_path || o.cfg.bugs || o.cfg.dev_bugs))
+  if (a->compare &&
+      (a->out_path || a->o.trace_path || a->o.sim.driver_bugs || a->o.sim.device_bugs))
     return cli_error("replay", CLI_EXIT_USAGE,
                      "--compare runs twice: it takes no -o, --trace or --bug (run one side alone "
                      "for those)");
+  return 0;
+}
 
+/* What one run writes besides stdout: -o, --trace, --html. */
+typedef struct replay_files {
+  replay_out out;
+  cli_trace trace;
+  FILE *html;
+  teach_rec *rec;
+} replay_files;
+
+static void replay_files_close(replay_files *f) {
+  if (f->out.open) host_pcap_writer_close(&f->out.w);
+  f->out.open = 0;
+  cli_close_trace("replay", &f->trace, 0);
+  if (f->html) fclose(f->html);
+  f->html = NULL;
+  teach_rec_free(f->rec);
+  f->rec = NULL;
+}
+
+/* The page records this very run: its recorder watches from the probe on. */
+static int replay_open_html(replay_files *f, const char *path) {
+  teach_opts to;
+  teach_opts_for_replay(&to);
+  f->html = fopen(path, "w");
+  f->rec = f->html ? teach_rec_new(&to) : NULL;
+  if (f->rec) return 0;
+  return f->html ? cli_error("replay", CLI_EXIT_FAIL, "--html: out of memory")
+                 : cli_error("replay", CLI_EXIT_USAGE, "--html: cannot create '%s': %s", path,
+                             strerror(errno));
+}
+
+static int replay_open_files(replay_args *a, replay_files *f) {
+  char err[512];
+  memset(f, 0, sizeof *f);
+  if (a->out_path) {
+    if (host_pcap_writer_open(&f->out.w, a->out_path, err, sizeof err))
+      return cli_error("replay", CLI_EXIT_USAGE, "-o: %s", err);
+    f->out.open = 1;
+    a->o.sim.host_rx = replay_on_guest_frame;
+    a->o.sim.host_rx_ctx = &f->out;
+  }
+  int rc = cli_open_trace(&a->o, &f->trace);
+  if (!rc && a->html_path) rc = replay_open_html(f, a->html_path);
+  return rc;
+}
+
+static void replay_print_text(const replay_args *a, const vns_sim *sim, const scn_capture *in,
+                              const replay_files *f) {
+  printf("vnetsim replay: %s, %zu frames (seed %" PRIu64 ", queue %u)\n", a->in_path, in->nframes,
+         a->o.sim.seed, a->o.sim.queue_size);
+  uint64_t out_of_order = cli_counter(sim, "capture.out_of_order");
+  uint64_t truncated = cli_counter(sim, "capture.truncated");
+  if (out_of_order)
+    printf("  note: %" PRIu64
+           " frames were earlier than their predecessor and were "
+           "injected right after it\n",
+           out_of_order);
+  if (truncated)
+    printf("  note: %" PRIu64
+           " frames were truncated by the capture; their captured bytes "
+           "were injected\n",
+           truncated);
+  replay_print_frames(sim, in, 0);
+  cli_print_summary(stdout, sim, &a->o.sim);
+  if (f->out.open) printf("wrote %" PRIu64 " guest frames to %s\n", f->out.w.frames, a->out_path);
+  if (a->check) cli_print_violations(stdout, sim, &a->o.sim);
+}
+
+static void replay_print_json(const replay_args *a, const vns_sim *sim, const scn_capture *in) {
+  printf("{\"command\":\"replay\",\"input\":");
+  cli_print_json_string(stdout, a->in_path);
+  printf(",\"frames_out_of_order\":%" PRIu64 ",\"frames_truncated\":%" PRIu64 ",\"frames\":[",
+         cli_counter(sim, "capture.out_of_order"), cli_counter(sim, "capture.truncated"));
+  replay_print_frames(sim, in, 1);
+  printf("],");
+  if (a->check) {
+    printf("\"violations_list\":");
+    cli_print_violations_json(stdout, sim);
+    printf(",");
+  }
+  cli_print_summary_json(stdout, sim, &a->o.sim);
+  printf("}\n");
+}
+
+static void replay_hook_recorder(void *ctx, scn *s, scn_config *cfg) {
+  teach_rec_hook(ctx, s, cfg);
+}
+
+static int replay_write_html(const replay_args *a, replay_files *f, vns_sim *sim) {
+  teach_rec_attach(f->rec);
+  teach_rec_finish(f->rec);
+  char title[512];
+  snprintf(title, sizeof title, "vnetsim replay of %s", a->in_path);
+  int hrc = teach_write_html(f->html, vns_sim_scn(sim), f->rec, title, "replay");
+  if (fclose(f->html) != 0) hrc = EMU_EIO;
+  f->html = NULL;
+  if (hrc) return cli_error("replay", CLI_EXIT_FAIL, "--html: writing '%s' failed", a->html_path);
+  if (!a->o.json) printf("wrote %s\n", a->html_path);
+  return 0;
+}
+
+static int replay_one(replay_args *a, const scn_capture *in) {
+  replay_files f;
+  int rc = replay_open_files(a, &f);
+  if (rc) {
+    replay_files_close(&f);
+    return rc;
+  }
+  vns_sim *sim = NULL;
+  rc = vns_sim_new_hooked(&a->o.sim, f.rec ? replay_hook_recorder : NULL, f.rec, &sim);
+  if (rc) {
+    replay_files_close(&f);
+    return cli_error("replay", CLI_EXIT_FAIL, "cannot build the simulation: %s", vns_strerror(rc));
+  }
+  rc = replay_inject_and_run(sim, in);
+  if (!rc) {
+    if (a->o.json)
+      replay_print_json(a, sim, in);
+    else
+      replay_print_text(a, sim, in, &f);
+    if (f.html) rc = replay_write_html(a, &f, sim);
+  }
+  if (f.out.open && host_pcap_writer_close(&f.out.w) && !rc)
+    rc = cli_error("replay", CLI_EXIT_FAIL, "-o: writing '%s' failed", a->out_path);
+  f.out.open = 0;
+  int trc = cli_close_trace("replay", &f.trace, 0);
+  replay_files_close(&f);
+  vns_sim_free(sim);
+  return rc ? rc : trc;
+}
+
+int cmd_replay(int argc, char **argv) {
+  replay_args a;
+  int rc = replay_parse(argc, argv, &a);
+  if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
   char err[512];
   scn_capture in;
-  int rc = host_pcap_load(in_path, &in, err, sizeof err);
-  if (rc) return cli_error("replay", CLI_EXIT_USAGE, "%s", err);
+  if (host_pcap_load(a.in_path, &in, err, sizeof err))
+    return cli_error("replay", CLI_EXIT_USAGE, "%s", err);
   /* Virtual time starts at the first frame's capture time, so output
    * timestamps share the input's time base. */
-  o.cfg.start_ns = in.nframes ? in.frames[0].ts_ns : 0;
-  if (compare) {
-    rc = replay_compare(&o, &in, in_path, cmp_drv, cmp_dev);
-    host_pcap_free(&in);
-    return rc;
-  }
-
-  replay_out out = {0};
-  if (out_path) {
-    if (host_pcap_writer_open(&out.w, out_path, err, sizeof err)) {
-      host_pcap_free(&in);
-      return cli_error("replay", CLI_EXIT_USAGE, "-o: %s", err);
-    }
-    out.open = 1;
-  }
-  FILE *trace = NULL;
-  rc = cli_open_trace("replay", &o, &trace);
-  if (rc) {
-    if (out.open) host_pcap_writer_close(&out.w);
-    host_pcap_free(&in);
-    return rc;
-  }
-  /* The page records this very run: its recorder watches from the probe on. */
-  FILE *html = NULL;
-  teach_rec *rec = NULL;
-  static scn s;
-  if (html_path) {
-    teach_opts to;
-    teach_opts_for_replay(&to);
-    html = fopen(html_path, "w");
-    rec = html ? teach_rec_new(&to) : NULL;
-    if (!rec) {
-      rc = html ? cli_error("replay", CLI_EXIT_FAIL, "--html: out of memory")
-                : cli_error("replay", CLI_EXIT_USAGE, "--html: cannot create '%s': %s", html_path,
-                            strerror(errno));
-      if (html) fclose(html);
-      if (trace) fclose(trace);
-      if (out.open) host_pcap_writer_close(&out.w);
-      host_pcap_free(&in);
-      return rc;
-    }
-    teach_rec_hook(rec, &s, &o.cfg);
-  }
-
-  rc = scn_init(&s, &o.cfg);
-  if (rc) {
-    if (html) fclose(html);
-    teach_rec_free(rec);
-    if (trace) fclose(trace);
-    if (out.open) host_pcap_writer_close(&out.w);
-    host_pcap_free(&in);
-    return cli_error("replay", CLI_EXIT_FAIL, "cannot build the simulation: %s", emu_strerror(rc));
-  }
-  scn_set_host_rx(&s, replay_on_guest_frame, &out);
-  scn_capture_notes notes;
-  if (scn_inject_capture(&s, &in, &notes))
-    rc = cli_error("replay", CLI_EXIT_FAIL, "out of memory queuing the capture's frames");
-  if (!rc) {
-    scn_run(&s, EMU_TIME_NEVER, UINT64_MAX);
-    scn_finish(&s);
-    if (o.json) {
-      printf("{\"command\":\"replay\",\"input\":");
-      cli_print_json_string(stdout, in_path);
-      printf(",\"frames_out_of_order\":%" PRIu64 ",\"frames_truncated\":%" PRIu64 ",\"frames\":[",
-             notes.out_of_order, notes.truncated);
-      replay_print_frames(&s, &in, 1);
-      printf("],");
-      if (check) {
-        printf("\"violations_list\":");
-        cli_print_violations_json(stdout, &s);
-        printf(",");
-      }
-      cli_print_summary_json(stdout, &s);
-      printf("}\n");
-    } else {
-      printf("vnetsim replay: %s, %zu frames (seed %" PRIu64 ", queue %u)\n", in_path, in.nframes,
-             o.cfg.seed, o.cfg.queue_size);
-      if (notes.out_of_order)
-        printf("  note: %" PRIu64
-               " frames were earlier than their predecessor and were "
-               "injected right after it\n",
-               notes.out_of_order);
-      if (notes.truncated)
-        printf("  note: %" PRIu64
-               " frames were truncated by the capture; their captured bytes "
-               "were injected\n",
-               notes.truncated);
-      replay_print_frames(&s, &in, 0);
-      cli_print_summary(stdout, &s);
-      if (out.open) printf("wrote %" PRIu64 " guest frames to %s\n", out.w.frames, out_path);
-    }
-    if (check && !o.json) cli_print_violations(stdout, &s);
-    if (html) {
-      teach_rec_attach(rec);
-      teach_rec_finish(rec);
-      char title[512];
-      snprintf(title, sizeof title, "vnetsim replay of %s", in_path);
-      int hrc = teach_write_html(html, &s, rec, title, "replay");
-      if (fclose(html) != 0) hrc = EMU_EIO;
-      html = NULL;
-      if (hrc)
-        rc = cli_error("replay", CLI_EXIT_FAIL, "--html: writing '%s' failed", html_path);
-      else if (!o.json)
-        printf("wrote %s\n", html_path);
-    }
-  }
-  if (out.open && host_pcap_writer_close(&out.w) && !rc)
-    rc = cli_error("replay", CLI_EXIT_FAIL, "-o: writing '%s' failed", out_path);
-  if (html) fclose(html);
-  teach_rec_free(rec);
-  int trc = cli_close_trace("replay", o.trace_path, trace, &s);
-  if (!rc) rc = trc;
-  scn_close(&s);
+  a.o.sim.start_ns = in.nframes ? in.frames[0].ts_ns : 0;
+  rc = a.compare ? replay_compare(&a, &in) : replay_one(&a, &in);
   host_pcap_free(&in);
   return rc;
 }

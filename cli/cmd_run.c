@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/internal.h"
 #include "cli/cmd.h"
 #include "emu/err.h"
 #include "host/live.h"
@@ -46,11 +47,16 @@ enum { RUN_OPT_HOSTFWD = CLI_OPT_SHARED_END + 1, RUN_OPT_PCAP, RUN_OPT_RECORD, R
 
 typedef struct run_ui {
   scn_live *sl;
+  const vns_sim *sim;
   int status; /* stderr is a terminal: keep a status line */
   int status_shown;
   int ping_reported;
   int json;
 } run_ui;
+
+static const char *run_ping_state(net_ping_state st) {
+  return st == NET_PING_REPLIED ? "replied" : st == NET_PING_LOST ? "lost" : "pending";
+}
 
 static void run_report_ping(run_ui *ui) {
   if (ui->ping_reported || ui->json) return;
@@ -67,27 +73,70 @@ static void run_report_ping(run_ui *ui) {
   fflush(stdout);
 }
 
+static uint64_t run_fate(const vns_sim *sim, const char *fate) {
+  uint64_t n = 0;
+  vns_sim_fate_count(sim, fate, &n);
+  return n;
+}
+
 static void run_on_tick(void *ctx, uint64_t now_ns) {
   (void)now_ns;
   run_ui *ui = ctx;
   run_report_ping(ui);
   if (!ui->status) return;
-  const scn *s = &ui->sl->s;
-  uint64_t drops = 0;
-  for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT; i++)
-    if (!emu_fate_is_success((emu_fate)i)) drops += s->fates.counts[i];
+  const vns_sim *sim = ui->sim;
+  size_t frames = vns_sim_frame_count(sim);
+  uint64_t settled = frames - run_fate(sim, "pending");
+  uint64_t drops = settled - run_fate(sim, "delivered") - run_fate(sim, "answered");
+  vns_ring_state rx;
+  if (vns_sim_ring(sim, VNS_QUEUE_RX, &rx)) return;
   /* Buffers the driver has offered and the device has not used yet. */
-  uint16_t offered =
-      (uint16_t)(s->drv.rxq.avail_idx_published - s->dev.q[VNET_RXQ].vq.used_idx_published);
+  uint16_t offered = (uint16_t)(rx.avail_idx - rx.used_idx);
   fprintf(stderr,
           "\r\033[Kframes in %zu out %" PRIu64 "  drops %" PRIu64 " (rx_no_buffer %" PRIu64
           ")  rx ring %u/%u buffers posted",
-          s->fates.nframes, s->guest_frames, drops, s->fates.counts[EMU_FATE_RX_NO_BUFFER],
-          (unsigned)offered, s->drv.rxq.layout.size);
+          frames, cli_counter(sim, "host.frames_received"), drops, run_fate(sim, "rx_no_buffer"),
+          (unsigned)offered, rx.layout.size);
   ui->status_shown = 1;
 }
 
-int cmd_run(int argc, char **argv) {
+typedef struct run_args {
+  cli_sim_opts o;
+  scn_live_config lc;
+  uint64_t duration_s;
+} run_args;
+
+static int run_parse_opt(run_args *a, int c, char **argv) {
+  char why[256];
+  switch (c) {
+    case 'h':
+      printf(run_usage, cli_sim_options_help);
+      return -1;
+    case RUN_OPT_HOSTFWD:
+      if (a->lc.nfwds == SCN_LIVE_MAX_FWDS)
+        return cli_error("run", CLI_EXIT_USAGE, "--hostfwd: at most %d forwards",
+                         SCN_LIVE_MAX_FWDS);
+      if (scn_hostfwd_parse(optarg, &a->lc.fwds[a->lc.nfwds], why, sizeof why))
+        return cli_error("run", CLI_EXIT_USAGE, "--hostfwd: %s", why);
+      a->lc.nfwds++;
+      return 0;
+    case RUN_OPT_PCAP:
+      a->lc.pcap_path = optarg;
+      return 0;
+    case RUN_OPT_RECORD:
+      a->lc.record_path = optarg;
+      return 0;
+    case RUN_OPT_DURATION:
+      if (cli_parse_uint(optarg, 1, 86400 * 365, &a->duration_s))
+        return cli_error("run", CLI_EXIT_USAGE,
+                         "--duration-s: '%s' is not a number of seconds from 1", optarg);
+      return 0;
+    default:
+      return cli_sim_opt(&a->o, c, optarg, argv[optind - 1]);
+  }
+}
+
+static int run_parse(int argc, char **argv, run_args *a) {
   static const struct option longopts[] = {
       {"hostfwd", required_argument, NULL, RUN_OPT_HOSTFWD},
       {"pcap", required_argument, NULL, RUN_OPT_PCAP},
@@ -96,137 +145,125 @@ int cmd_run(int argc, char **argv) {
       {"help", no_argument, NULL, 'h'},
       CLI_SIM_LONG_OPTIONS,
       {NULL, 0, NULL, 0}};
-  cli_sim_opts o;
-  cli_sim_opts_default(&o, "run");
-  static scn_live_config lc;
-  scn_live_config_default(&lc);
-  uint64_t duration_s = 0;
-  char why[256];
+  cli_sim_opts_default(&a->o, "run");
+  scn_live_config_default(&a->lc);
+  a->duration_s = 0;
   int c;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-    switch (c) {
-      case 'h':
-        printf(run_usage, cli_sim_options_help);
-        return CLI_EXIT_OK;
-      case RUN_OPT_HOSTFWD:
-        if (lc.nfwds == SCN_LIVE_MAX_FWDS)
-          return cli_error("run", CLI_EXIT_USAGE, "--hostfwd: at most %d forwards",
-                           SCN_LIVE_MAX_FWDS);
-        if (scn_hostfwd_parse(optarg, &lc.fwds[lc.nfwds], why, sizeof why))
-          return cli_error("run", CLI_EXIT_USAGE, "--hostfwd: %s", why);
-        lc.nfwds++;
-        break;
-      case RUN_OPT_PCAP:
-        lc.pcap_path = optarg;
-        break;
-      case RUN_OPT_RECORD:
-        lc.record_path = optarg;
-        break;
-      case RUN_OPT_DURATION:
-        if (cli_parse_uint(optarg, 1, 86400 * 365, &duration_s))
-          return cli_error("run", CLI_EXIT_USAGE,
-                           "--duration-s: '%s' is not a number of seconds from 1", optarg);
-        break;
-      default: {
-        int rc = cli_sim_opt(&o, c, optarg, argv[optind - 1]);
-        if (rc) return rc;
-      }
-    }
+    int rc = run_parse_opt(a, c, argv);
+    if (rc) return rc;
   }
   if (optind < argc)
     return cli_error("run", CLI_EXIT_USAGE, "unexpected argument '%s' (see --help)", argv[optind]);
+  return 0;
+}
 
-  FILE *trace = NULL;
-  int rc = cli_open_trace("run", &o, &trace);
-  if (rc) return rc;
-  lc.scn = o.cfg;
+static void run_print_forward(FILE *info, const scn_hostfwd *f) {
+  unsigned ip = f->host_ip;
+  char hint[96] = "";
+  if (!f->udp && f->guest_port == NET_SVC_PORT_TCP_ECHO)
+    snprintf(hint, sizeof hint, "   try: nc %u.%u.%u.%u %u", ip >> 24, (ip >> 16) & 255,
+             (ip >> 8) & 255, ip & 255, f->bound_port);
+  else if (!f->udp && f->guest_port == NET_SVC_PORT_HTTP)
+    snprintf(hint, sizeof hint, "   try: curl http://%u.%u.%u.%u:%u/stats", ip >> 24,
+             (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, f->bound_port);
+  fprintf(info, "  forwarding %s %u.%u.%u.%u:%u -> guest :%u%s\n", f->udp ? "udp" : "tcp", ip >> 24,
+          (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, f->bound_port, f->guest_port, hint);
+}
+
+/* With --json stdout carries one object at the end; where to connect goes to
+ * stderr, so that a script can still find a kernel-chosen port. */
+static void run_print_banner(const run_args *a, const scn_live *sl) {
+  FILE *info = a->o.json ? stderr : stdout;
+  const vns_sim_opts *so = &a->o.sim;
+  uint32_t ip = so->guest_ip;
+  char bugs[512] = "";
+  int buggy = so->driver_bugs || so->device_bugs;
+  if (buggy && vns_bug_names(so->driver_bugs, so->device_bugs, bugs, sizeof bugs) < 0)
+    strcpy(bugs, "?");
+  fprintf(info,
+          "vnetsim run: guest %u.%u.%u.%u behind libslirp (gateway .2, DNS .3), queue %u, "
+          "seed %" PRIu64 "%s%s\n",
+          ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, so->queue_size, so->seed,
+          buggy ? ", bugs: " : "", bugs);
+  for (size_t i = 0; i < sl->nfwds; i++) run_print_forward(info, &sl->fwds[i]);
+  fprintf(info, "%s\n",
+          a->duration_s ? "running (Ctrl-C to stop early)" : "running; Ctrl-C to stop");
+  fflush(info);
+}
+
+static const char *run_stopped_by(int sig, int json) {
+  if (sig == SIGINT) return "SIGINT";
+  if (sig == SIGTERM) return "SIGTERM";
+  return json ? "duration" : "--duration-s elapsed";
+}
+
+static void run_print_end(const run_args *a, run_ui *ui, const vns_sim *sim) {
+  int sig = host_live_stop_signal(ui->sl->live);
+  if (!a->o.json) {
+    run_report_ping(ui);
+    printf("stopped (%s)\n", run_stopped_by(sig, 0));
+    cli_print_summary(stdout, sim, &a->o.sim);
+    return;
+  }
+  const scn_live *sl = ui->sl;
+  uint64_t rtt = 0;
+  net_ping_state st = scn_live_gateway_ping(sl, &rtt);
+  printf("{\"command\":\"run\",\"forwards\":[");
+  for (size_t i = 0; i < sl->nfwds; i++)
+    printf("%s{\"proto\":\"%s\",\"host_port\":%u,\"guest_port\":%u}", i ? "," : "",
+           sl->fwds[i].udp ? "udp" : "tcp", sl->fwds[i].bound_port, sl->fwds[i].guest_port);
+  printf("],\"gateway_ping\":{\"state\":\"%s\",\"rtt_ns\":%" PRIu64 "},\"stopped_by\":\"%s\",",
+         run_ping_state(st), st == NET_PING_REPLIED ? rtt : 0, run_stopped_by(sig, 1));
+  cli_print_summary_json(stdout, sim, &a->o.sim);
+  printf("}\n");
+}
+
+/* Runs the live session on a built simulation; returns a CLI exit code. */
+static int run_live(run_args *a, vns_sim *sim) {
   /* A live run has no end of its own to hash towards; the trace file is
    * the record, the hash is still printed. */
   static scn_live sl;
   char err[512];
-  rc = scn_live_init(&sl, &lc, err, sizeof err);
-  if (rc) {
-    if (trace) fclose(trace);
-    return cli_error("run", rc == EMU_EIO ? CLI_EXIT_USAGE : CLI_EXIT_FAIL, "%s", err);
-  }
+  a->lc.sim = vns_sim_scn(sim);
+  int rc = scn_live_init(&sl, &a->lc, err, sizeof err);
+  if (rc) return cli_error("run", rc == EMU_EIO ? CLI_EXIT_USAGE : CLI_EXIT_FAIL, "%s", err);
   /* slirp writes to sockets whose peer may be gone: an EPIPE, not a death */
   signal(SIGPIPE, SIG_IGN);
   rc = host_live_catch_signals(sl.live);
   if (rc) {
     scn_live_close(&sl);
-    if (trace) fclose(trace);
     return cli_error("run", CLI_EXIT_FAIL, "cannot catch SIGINT/SIGTERM: %s", emu_strerror(rc));
   }
-
-  run_ui ui = {.sl = &sl, .status = isatty(fileno(stderr)), .json = o.json};
-  uint32_t ip = o.cfg.guest.ip;
-  /* With --json stdout carries one object at the end; where to connect goes
-   * to stderr, so that a script can still find a kernel-chosen port. */
-  FILE *info = o.json ? stderr : stdout;
-  {
-    fprintf(info,
-            "vnetsim run: guest %u.%u.%u.%u behind libslirp (gateway .2, DNS .3), queue %u, "
-            "seed %" PRIu64 "%s%s\n",
-            ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, o.cfg.queue_size, o.cfg.seed,
-            o.cfg.bugs || o.cfg.dev_bugs ? ", bugs: " : "",
-            o.cfg.bugs || o.cfg.dev_bugs ? vbug_names(o.cfg.bugs, o.cfg.dev_bugs, err, sizeof err)
-                                         : "");
-    for (size_t i = 0; i < sl.nfwds; i++) {
-      const scn_hostfwd *f = &sl.fwds[i];
-      char hint[96] = "";
-      if (!f->udp && f->guest_port == NET_SVC_PORT_TCP_ECHO)
-        snprintf(hint, sizeof hint, "   try: nc %u.%u.%u.%u %u", f->host_ip >> 24,
-                 (f->host_ip >> 16) & 255, (f->host_ip >> 8) & 255, f->host_ip & 255,
-                 f->bound_port);
-      else if (!f->udp && f->guest_port == NET_SVC_PORT_HTTP)
-        snprintf(hint, sizeof hint, "   try: curl http://%u.%u.%u.%u:%u/stats", f->host_ip >> 24,
-                 (f->host_ip >> 16) & 255, (f->host_ip >> 8) & 255, f->host_ip & 255,
-                 f->bound_port);
-      fprintf(info, "  forwarding %s %u.%u.%u.%u:%u -> guest :%u%s\n", f->udp ? "udp" : "tcp",
-              f->host_ip >> 24, (f->host_ip >> 16) & 255, (f->host_ip >> 8) & 255, f->host_ip & 255,
-              f->bound_port, f->guest_port, hint);
-    }
-    fprintf(info, "%s\n",
-            duration_s ? "running (Ctrl-C to stop early)" : "running; Ctrl-C to stop");
-    fflush(info);
-  }
+  run_ui ui = {.sl = &sl, .sim = sim, .status = isatty(fileno(stderr)), .json = a->o.json};
+  run_print_banner(a, &sl);
   host_live_set_tick(sl.live, run_on_tick, &ui, RUN_STATUS_PERIOD_NS);
-  rc = scn_live_run(&sl, duration_s * 1000000000ull);
+  rc = scn_live_run(&sl, a->duration_s * 1000000000ull);
   if (ui.status_shown) fputs("\r\033[K", stderr);
   int frc = scn_live_finish(&sl);
-  int sig = host_live_stop_signal(sl.live);
-  if (o.json) {
-    uint64_t rtt = 0;
-    net_ping_state st = scn_live_gateway_ping(&sl, &rtt);
-    printf("{\"command\":\"run\",\"forwards\":[");
-    for (size_t i = 0; i < sl.nfwds; i++)
-      printf("%s{\"proto\":\"%s\",\"host_port\":%u,\"guest_port\":%u}", i ? "," : "",
-             sl.fwds[i].udp ? "udp" : "tcp", sl.fwds[i].bound_port, sl.fwds[i].guest_port);
-    printf("],\"gateway_ping\":{\"state\":\"%s\",\"rtt_ns\":%" PRIu64 "},\"stopped_by\":\"%s\",",
-           st == NET_PING_REPLIED ? "replied"
-           : st == NET_PING_LOST  ? "lost"
-                                  : "pending",
-           st == NET_PING_REPLIED ? rtt : 0,
-           sig == SIGINT    ? "SIGINT"
-           : sig == SIGTERM ? "SIGTERM"
-                            : "duration");
-    cli_print_summary_json(stdout, &sl.s);
-    printf("}\n");
-  } else {
-    run_report_ping(&ui);
-    printf("stopped (%s)\n", sig == SIGINT    ? "SIGINT"
-                             : sig == SIGTERM ? "SIGTERM"
-                                              : "--duration-s elapsed");
-    cli_print_summary(stdout, &sl.s);
-  }
+  run_print_end(a, &ui, sim);
   if (!rc && frc)
     rc = cli_error("run", CLI_EXIT_FAIL, "writing --pcap or --record failed");
   else if (rc)
     rc = cli_error("run", CLI_EXIT_FAIL, "the event loop failed: %s", emu_strerror(rc));
-  int trc = cli_close_trace("run", o.trace_path, trace, &sl.s);
-  if (!rc) rc = trc;
   scn_live_close(&sl);
+  return rc;
+}
+
+int cmd_run(int argc, char **argv) {
+  static run_args a;
+  int rc = run_parse(argc, argv, &a);
+  if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
+  cli_trace trace;
+  rc = cli_open_trace(&a.o, &trace);
+  if (rc) return rc;
+  vns_sim *sim;
+  rc = cli_sim_new(&a.o, &sim);
+  if (!rc) rc = run_live(&a, sim);
+  int trc = cli_close_trace("run", &trace, 0);
+  if (!rc) rc = trc;
+  vns_sim_free(sim);
   return rc;
 }

@@ -38,6 +38,11 @@ static const char teach_usage[] =
 
 enum { TEACH_OPT_NO_PAUSE = CLI_OPT_SHARED_END + 1, TEACH_OPT_FRAMES, TEACH_OPT_HTML };
 
+/* Small enough to draw every slot of both rings on one screen. */
+#define TEACH_DEFAULT_QSIZE 8
+#define TEACH_MAX_QSIZE     64
+#define TEACH_MAX_FRAMES    64
+
 /* Reads one key line from the terminal; returns 'n', 'b' or 'q'. */
 static int teach_prompt(FILE *in, int colour) {
   fputs(colour ? "\033[2m[Enter] next  [b] back  [q] quit\033[0m "
@@ -67,19 +72,24 @@ static int teach_write_page(const char *path, const teach_walk *w) {
   return 0;
 }
 
-int cmd_teach(int argc, char **argv) {
+typedef struct teach_args {
+  cli_sim_opts o;
+  uint64_t frames;
+  int no_pause;
+  const char *html;
+} teach_args;
+
+static int teach_parse(int argc, char **argv, teach_args *a) {
   static const struct option longopts[] = {{"no-pause", no_argument, NULL, TEACH_OPT_NO_PAUSE},
                                            {"frames", required_argument, NULL, TEACH_OPT_FRAMES},
                                            {"html", required_argument, NULL, TEACH_OPT_HTML},
                                            {"help", no_argument, NULL, 'h'},
                                            CLI_SIM_LONG_OPTIONS,
                                            {NULL, 0, NULL, 0}};
-  cli_sim_opts o;
-  cli_sim_opts_default(&o, "teach");
-  o.cfg.queue_size = 8;
-  uint64_t frames = 10;
-  int no_pause = 0;
-  const char *html = NULL;
+  memset(a, 0, sizeof *a);
+  cli_sim_opts_default(&a->o, "teach");
+  a->o.sim.queue_size = TEACH_DEFAULT_QSIZE;
+  a->frames = 10;
   int c;
   optind = 1;
   opterr = 0;
@@ -87,23 +97,23 @@ int cmd_teach(int argc, char **argv) {
     switch (c) {
       case 'h':
         fputs(teach_usage, stdout);
-        return CLI_EXIT_OK;
+        return -1;
       case TEACH_OPT_NO_PAUSE:
-        no_pause = 1;
+        a->no_pause = 1;
         break;
       case TEACH_OPT_FRAMES:
-        if (cli_parse_uint(optarg, 1, 64, &frames))
-          return cli_error("teach", CLI_EXIT_USAGE, "--frames: '%s' is not a number from 1 to 64",
-                           optarg);
+        if (cli_parse_uint(optarg, 1, TEACH_MAX_FRAMES, &a->frames))
+          return cli_error("teach", CLI_EXIT_USAGE, "--frames: '%s' is not a number from 1 to %d",
+                           optarg, TEACH_MAX_FRAMES);
         break;
       case TEACH_OPT_HTML:
-        html = optarg;
+        a->html = optarg;
         break;
       case CLI_OPT_JSON:
         return cli_error("teach", CLI_EXIT_USAGE,
                          "--json: teach has no JSON summary; --html embeds the run's data");
       default: {
-        int rc = cli_sim_opt(&o, c, optarg, argv[optind - 1]);
+        int rc = cli_sim_opt(&a->o, c, optarg, argv[optind - 1]);
         if (rc) return rc;
       }
     }
@@ -111,57 +121,61 @@ int cmd_teach(int argc, char **argv) {
   if (optind < argc)
     return cli_error("teach", CLI_EXIT_USAGE, "unexpected argument '%s' (see --help)",
                      argv[optind]);
-  if (o.cfg.queue_size > 64)
+  if (a->o.sim.queue_size > TEACH_MAX_QSIZE)
     return cli_error("teach", CLI_EXIT_USAGE,
-                     "--qsize: %u is too big to draw; teach takes a power of two from 2 to 64",
-                     o.cfg.queue_size);
+                     "--qsize: %u is too big to draw; teach takes a power of two from 2 to %d",
+                     a->o.sim.queue_size, TEACH_MAX_QSIZE);
+  return 0;
+}
 
-  FILE *trace = NULL;
-  int rc = cli_open_trace("teach", &o, &trace);
-  if (rc) return rc;
-  teach_walk_opts wo;
-  teach_walk_opts_default(&wo);
-  wo.seed = o.cfg.seed;
-  wo.queue_size = o.cfg.queue_size;
-  wo.bugs = o.cfg.bugs;
-  wo.dev_bugs = o.cfg.dev_bugs;
-  wo.frames = (unsigned)frames;
-  wo.trace_sink = trace;
-  teach_walk w;
-  rc = teach_walk_run(&wo, &w);
-  if (rc) {
-    if (trace) fclose(trace);
-    return cli_error("teach", CLI_EXIT_FAIL, "cannot run the walkthrough: %s", emu_strerror(rc));
-  }
-
+/* Prints every step; on a terminal, waits for a key between steps. Returns
+ * 1 when the reader quit. */
+static int teach_show(const teach_walk *w, int no_pause) {
   const char *no_colour = getenv("NO_COLOR");
   teach_render_opts ro = {isatty(STDOUT_FILENO) && !(no_colour && *no_colour)};
   int interactive = !no_pause && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
   size_t n;
-  teach_rec_steps(w.rec, &n);
-  teach_render_intro(stdout, &w, &ro);
-  int quit = 0;
-  for (size_t i = 0; i < n && !quit;) {
-    teach_render_step(stdout, &w, i, &ro);
-    if (!interactive) {
+  teach_rec_steps(w->rec, &n);
+  teach_render_intro(stdout, w, &ro);
+  for (size_t i = 0; i < n;) {
+    teach_render_step(stdout, w, i, &ro);
+    int key = interactive ? teach_prompt(stdin, ro.colour) : 'n';
+    if (key == 'q') return 1;
+    if (key == 'b')
+      i -= i > 0;
+    else
       i++;
-      continue;
-    }
-    switch (teach_prompt(stdin, ro.colour)) {
-      case 'q':
-        quit = 1;
-        break;
-      case 'b':
-        if (i > 0) i--;
-        break;
-      default:
-        i++;
-    }
   }
-  if (!quit) teach_render_outro(stdout, &w, &ro);
-  if (html) rc = teach_write_page(html, &w);
-  if (!rc && html && !quit) printf("wrote %s\n", html);
-  int trc = cli_close_trace("teach", o.trace_path, trace, w.s);
+  teach_render_outro(stdout, w, &ro);
+  return 0;
+}
+
+int cmd_teach(int argc, char **argv) {
+  teach_args a;
+  int rc = teach_parse(argc, argv, &a);
+  if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
+  cli_trace trace;
+  scn_config unused;
+  rc = cli_open_trace_scn(&a.o, &unused, &trace);
+  if (rc) return rc;
+  teach_walk_opts wo;
+  teach_walk_opts_default(&wo);
+  wo.seed = a.o.sim.seed;
+  wo.queue_size = a.o.sim.queue_size;
+  wo.bugs = a.o.sim.driver_bugs;
+  wo.dev_bugs = a.o.sim.device_bugs;
+  wo.frames = (unsigned)a.frames;
+  wo.trace_sink = trace.f;
+  teach_walk w;
+  rc = teach_walk_run(&wo, &w);
+  if (rc) {
+    cli_close_trace("teach", &trace, 0);
+    return cli_error("teach", CLI_EXIT_FAIL, "cannot run the walkthrough: %s", emu_strerror(rc));
+  }
+  int quit = teach_show(&w, a.no_pause);
+  if (a.html) rc = teach_write_page(a.html, &w);
+  if (!rc && a.html && !quit) printf("wrote %s\n", a.html);
+  int trc = cli_close_trace("teach", &trace, w.s->trace.io_error);
   if (!rc) rc = trc;
   teach_walk_free(&w);
   return rc;

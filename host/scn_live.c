@@ -115,8 +115,8 @@ static uint64_t scn_live_arrival_time(const scn *s, uint64_t now_ns) {
 /* slirp -> guest: the host actor sends it at its arrival time. */
 static void scn_live_on_slirp_frame(void *ctx, const uint8_t *frame, size_t len, uint64_t now_ns) {
   scn_live *sl = ctx;
-  now_ns = scn_live_arrival_time(&sl->s, now_ns);
-  if (scn_inject_at(&sl->s, now_ns, frame, len) != 0) return; /* out of memory: lost */
+  now_ns = scn_live_arrival_time(sl->s, now_ns);
+  if (scn_inject_at(sl->s, now_ns, frame, len) != 0) return; /* out of memory: lost */
   if (sl->record_on) host_pcap_writer_write(&sl->record, now_ns, frame, len);
   if (sl->pcap_on) host_pcap_writer_write(&sl->pcap, now_ns, frame, len);
 }
@@ -137,14 +137,21 @@ static const char *scn_ip_str(uint32_t ip, char buf[16]) {
 
 int scn_live_init(scn_live *sl, const scn_live_config *cfg, char *err, size_t errcap) {
   memset(sl, 0, sizeof *sl);
-  int rc = scn_live_sim_init(&sl->s, &cfg->scn, cfg->ping_gateway);
+  int rc;
+  if (cfg->sim) {
+    sl->s = cfg->sim;
+    rc = cfg->ping_gateway ? scn_live_guest_start(sl->s) : 0;
+  } else {
+    sl->s = &sl->own;
+    rc = scn_live_sim_init(sl->s, &cfg->scn, cfg->ping_gateway);
+  }
   if (rc) {
     snprintf(err, errcap, "cannot build the simulation: %s", emu_strerror(rc));
     return rc;
   }
-  const net_iface_config *g = &cfg->scn.guest;
+  const net_iface_config *g = &sl->s->cfg.guest;
   sl->gateway = g->gateway;
-  scn_set_host_rx(&sl->s, scn_live_on_guest_frame, sl);
+  scn_set_host_rx(sl->s, scn_live_on_guest_frame, sl);
 
   host_live_config lc;
   host_live_config_default(&lc);
@@ -155,7 +162,7 @@ int scn_live_init(scn_live *sl, const scn_live_config *cfg, char *err, size_t er
   lc.host = g->gateway;
   lc.nameserver = lc.network | 3u;
   lc.dhcp_start = g->ip;
-  lc.sched = &sl->s.sched;
+  lc.sched = &sl->s->sched;
   lc.on_frame = scn_live_on_slirp_frame;
   lc.frame_ctx = sl;
   rc = host_live_new(&sl->live, &lc);
@@ -206,7 +213,7 @@ int scn_live_run(scn_live *sl, uint64_t duration_ns) {
 
 net_ping_state scn_live_gateway_ping(const scn_live *sl, uint64_t *rtt_ns) {
   const net_ping_result *res;
-  size_t n = net_iface_ping_results(&sl->s.guest, &res);
+  size_t n = net_iface_ping_results(&sl->s->guest, &res);
   for (size_t i = 0; i < n; i++)
     if (res[i].dst_ip == sl->gateway && res[i].seq == SCN_LIVE_GUEST_PING_SEQ) {
       if (rtt_ns) *rtt_ns = res[i].rtt_ns;
@@ -216,7 +223,7 @@ net_ping_state scn_live_gateway_ping(const scn_live *sl, uint64_t *rtt_ns) {
 }
 
 int scn_live_finish(scn_live *sl) {
-  scn_finish(&sl->s);
+  scn_finish(sl->s);
   int rc = 0;
   if (sl->pcap_on && host_pcap_writer_close(&sl->pcap)) rc = EMU_EIO;
   if (sl->record_on && host_pcap_writer_close(&sl->record)) rc = EMU_EIO;
@@ -231,5 +238,6 @@ void scn_live_close(scn_live *sl) {
   if (sl->pcap_on) host_pcap_writer_close(&sl->pcap);
   if (sl->record_on) host_pcap_writer_close(&sl->record);
   sl->pcap_on = sl->record_on = 0;
-  scn_close(&sl->s);
+  if (sl->s == &sl->own) scn_close(&sl->own);
+  sl->s = NULL;
 }

@@ -30,6 +30,10 @@ int scn_hostfwd_parse(const char *spec, scn_hostfwd *out, char *why, size_t whyc
 
 typedef struct scn_live_config {
   scn_config scn; /* start_ns is ignored: live starts at 0 */
+  /* A composition already built (by the library, for the command), with
+   * start_ns 0, that the live run drives instead of building one from .scn;
+   * the caller keeps it and closes it after scn_live_close. NULL: build. */
+  scn *sim;
   scn_hostfwd fwds[SCN_LIVE_MAX_FWDS];
   size_t nfwds;            /* 0: tcp 127.0.0.1:8023->8023, :8080->80 */
   int ping_gateway;        /* the guest pings 10.0.2.2 at start (default 1) */
@@ -40,7 +44,8 @@ typedef struct scn_live_config {
 void scn_live_config_default(scn_live_config *cfg);
 
 typedef struct scn_live {
-  scn s;
+  scn *s; /* own, or the caller's */
+  scn own;
   struct host_live *live;
   scn_hostfwd fwds[SCN_LIVE_MAX_FWDS];
   size_t nfwds;

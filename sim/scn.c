@@ -482,12 +482,16 @@ int scn_live_sim_init(scn *s, const scn_config *cfg, int ping_gateway) {
   c.start_ns = 0;
   int rc = scn_init(s, &c);
   if (rc) return rc;
-  /* The ping also announces the guest: its ARP request teaches slirp the
-   * guest's MAC, so the first forwarded connection does not wait for
-   * slirp's own ARP. */
   if (ping_gateway) {
-    rc = scn_guest_ping_at(s, 0, c.guest.gateway, SCN_LIVE_GUEST_PING_SEQ);
+    rc = scn_live_guest_start(s);
     if (rc) scn_close(s);
   }
   return rc;
+}
+
+int scn_live_guest_start(scn *s) {
+  /* The ping also announces the guest: its ARP request teaches slirp the
+   * guest's MAC, so the first forwarded connection does not wait for
+   * slirp's own ARP. */
+  return scn_guest_ping_at(s, 0, s->cfg.guest.gateway, SCN_LIVE_GUEST_PING_SEQ);
 }

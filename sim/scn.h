@@ -315,6 +315,8 @@ void scn_echo_client_release(scn_echo_client *cl);
  * injecting a recording into it (scn_inject_capture) reproduces a live
  * session's inbound side. */
 int scn_live_sim_init(scn *s, const scn_config *cfg, int ping_gateway);
+/* That gateway ping, on a scenario built otherwise (at virtual time 0). */
+int scn_live_guest_start(scn *s);
 /* The sequence number of that ping. */
 #define SCN_LIVE_GUEST_PING_SEQ 1
 

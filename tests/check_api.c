@@ -188,7 +188,7 @@ START_TEST(test_every_counter_name_resolves) {
   uint64_t v;
   for (; vns_counter_name(i); i++)
     ck_assert_int_eq(vns_sim_counter(sim, vns_counter_name(i), &v), 0);
-  ck_assert_uint_eq(i, 43);
+  ck_assert_uint_eq(i, 44);
   ck_assert_int_eq(vns_sim_counter(sim, "device.nothing", &v), VNS_ENOENT);
   ck_assert_int_eq(vns_sim_counter(sim, "driver.kicks_rx", &v), 0);
   ck_assert_uint_eq(v, 1); /* the kick after posting every RX buffer */

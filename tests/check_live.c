@@ -216,8 +216,8 @@ START_TEST(test_guest_ping_to_gateway_answered_by_slirp) {
   ck_assert_uint_gt(rtt, 0);
   ck_assert_uint_lt(rtt, 200 * MS);
   /* slirp's ARP reply and its echo reply, both taken by the guest */
-  ck_assert_uint_eq(r.sl->s.fates.nframes, 2);
-  ck_assert_uint_eq(r.sl->s.fates.counts[EMU_FATE_DELIVERED], 2);
+  ck_assert_uint_eq(r.sl->s->fates.nframes, 2);
+  ck_assert_uint_eq(r.sl->s->fates.counts[EMU_FATE_DELIVERED], 2);
   live_close(&r);
 }
 END_TEST
@@ -232,10 +232,10 @@ START_TEST(test_one_mib_echoed_byte_for_byte) {
   ck_assert_msg(st.mismatch_at == SIZE_MAX, "echo differs at byte %zu", st.mismatch_at);
   ck_assert_msg(ok, "echoed %zu of %zu bytes (sent %zu)", st.got, st.len, st.sent);
   ck_assert_uint_eq(st.got, 1u << 20);
-  const emu_fates *f = &r.sl->s.fates;
+  const emu_fates *f = &r.sl->s->fates;
   ck_assert_uint_eq(emu_fates_total(f), f->nframes);
   ck_assert_uint_eq(f->counts[EMU_FATE_RX_NO_BUFFER], 0);
-  ck_assert_uint_gt(r.sl->s.services.stats.tcp_echo_bytes, (1u << 20) - 1);
+  ck_assert_uint_gt(r.sl->s->services.stats.tcp_echo_bytes, (1u << 20) - 1);
   live_close(&r);
 }
 END_TEST
@@ -309,7 +309,7 @@ START_TEST(test_http_get_stats_returns_json) {
   ck_assert_msg(end && *json_ws(end) == '\0', "body is not one JSON value: %s", body);
   ck_assert_ptr_nonnull(strstr(body, "\"rx_ring\":{"));
   ck_assert_ptr_nonnull(strstr(body, "\"stack\":{"));
-  ck_assert_uint_eq(r.sl->s.services.stats.http_requests, 1);
+  ck_assert_uint_eq(r.sl->s->services.stats.http_requests, 1);
   live_close(&r);
 }
 END_TEST
@@ -329,8 +329,8 @@ START_TEST(test_fifty_concurrent_connections_each_echoed) {
     ck_assert_msg(st[i].got == st[i].len, "conn %u: %zu of %zu echoed", i, st[i].got, st[i].len);
   }
   ck_assert(ok);
-  ck_assert_uint_eq(r.sl->s.guest.stats.tcp_conns_accepted, NCONNS);
-  ck_assert_uint_eq(emu_fates_total(&r.sl->s.fates), r.sl->s.fates.nframes);
+  ck_assert_uint_eq(r.sl->s->guest.stats.tcp_conns_accepted, NCONNS);
+  ck_assert_uint_eq(emu_fates_total(&r.sl->s->fates), r.sl->s->fates.nframes);
   live_close(&r);
 }
 END_TEST
@@ -356,7 +356,7 @@ START_TEST(test_rx_no_recycle_stalls_the_echo) {
   ck_assert(st.mismatch_at == SIZE_MAX);
   ck_assert_uint_gt(st.got, 0);
   ck_assert_uint_lt(st.got, st.len);
-  const scn *s = &r.sl->s;
+  const scn *s = r.sl->s;
   ck_assert_uint_eq(s->drv.stats.rx_reposted, 0);
   ck_assert_uint_eq(s->dev.stats.rx_frames, 256); /* exactly the ring's buffers */
   ck_assert_uint_gt(s->fates.counts[EMU_FATE_RX_NO_BUFFER], 0);
@@ -438,9 +438,9 @@ START_TEST(test_recorded_session_replays_to_same_fates_and_trace) {
   usleep(100 * 1000);
   host_live_request_stop(r.sl->live);
   ck_assert_int_eq(pthread_join(r.thread, NULL), 0);
-  uint64_t end = scn_now(&r.sl->s);
+  uint64_t end = scn_now(r.sl->s);
   ck_assert_int_eq(scn_live_finish(r.sl), 0);
-  const scn *live = &r.sl->s;
+  const scn *live = r.sl->s;
   ck_assert_uint_gt(live->fates.counts[EMU_FATE_RX_NO_BUFFER], 0);
 
   scn_capture in;

@@ -214,7 +214,13 @@ VNS_API int vns_host_ping(const vns_sim *sim, size_t i, vns_ping *out);
  *   driver.tx_reclaimed driver.tx_bad_used driver.kicks_rx driver.kicks_tx
  *   driver.kicks_suppressed_rx driver.kicks_suppressed_tx
  *   driver.interrupts driver.interrupts_spurious (the modelled driver only)
- *   host.frames_sent host.frames_received trace.events violations (always)
+ *   host.frames_sent host.frames_received trace.events violations
+ *   capture.out_of_order capture.truncated (vns_sim_inject_captured)
+ *   link.frames_to_guest link.frames_to_host link.fault_drop
+ *   link.fault_rate_limit link.fault_mtu link.fault_duplicate
+ *   link.fault_reorder link.fault_corrupt link.fault_delay (with faults)
+ *   fates.double: frames given a second fate, a ledger error (always 0 in a
+ *   healthy run: "all accounted" needs it)                    (always)
  * Stores the value in *out. VNS_ENOENT for an unknown name, VNS_ENOTSUP for
  * a counter of a half you brought. */
 VNS_API int vns_sim_counter(const vns_sim *sim, const char *name, uint64_t *out);
