@@ -136,33 +136,38 @@ static int bench_tcp(size_t bytes, double *wall_s, double *virtual_s) {
   return rc;
 }
 
-int cmd_bench(int argc, char **argv) {
+typedef struct bench_args {
+  uint64_t frames, tcp_bytes;
+  int json, live;
+} bench_args;
+
+static int bench_parse(int argc, char **argv, bench_args *a) {
   static const struct option longopts[] = {
       {"frames", required_argument, NULL, 'n'}, {"tcp-bytes", required_argument, NULL, 't'},
       {"live", no_argument, NULL, 'l'},         {"json", no_argument, NULL, 'j'},
       {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-  uint64_t frames = 200000, tcp_bytes = 4u << 20;
-  int json = 0, live = 0, c;
+  *a = (bench_args){200000, 4u << 20, 0, 0};
+  int c;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     switch (c) {
       case 'h':
         fputs(bench_usage, stdout);
-        return CLI_EXIT_OK;
+        return -1;
       case 'n':
-        if (cli_parse_uint(optarg, 1000, 100000000, &frames))
+        if (cli_parse_uint(optarg, 1000, 100000000, &a->frames))
           return cli_error("bench", CLI_EXIT_USAGE,
                            "--frames: '%s' is not a number from 1000 to 100000000", optarg);
         break;
       case 'j':
-        json = 1;
+        a->json = 1;
         break;
       case 'l':
-        live = 1;
+        a->live = 1;
         break;
       case 't':
-        if (cli_parse_uint(optarg, 4096, 1u << 30, &tcp_bytes))
+        if (cli_parse_uint(optarg, 4096, 1u << 30, &a->tcp_bytes))
           return cli_error("bench", CLI_EXIT_USAGE,
                            "--tcp-bytes: '%s' is not a number from 4096 to 1073741824", optarg);
         break;
@@ -173,37 +178,16 @@ int cmd_bench(int argc, char **argv) {
   }
   if (optind < argc)
     return cli_error("bench", CLI_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+  return 0;
+}
 
-  if (live) {
-    scn_config cfg;
-    scn_config_default(&cfg);
-    cfg.trace_hash = 0;
-    return cli_bench_live(stdout, &cfg, (size_t)tcp_bytes, json);
-  }
-  net_iface_config guest;
-  net_iface_config_slirp_guest(&guest);
-  bench_result res[2] = {{64, 0, 0}, {1500, 0, 0}};
-  uint8_t frame[1514];
-  for (int i = 0; i < 2; i++) {
-    /* An echo reply nobody asked for: the stack checks every header and
-     * checksum on the way up, then sinks it (no_listener). */
-    net_iface_config host;
-    net_iface_config_slirp_host(&host);
-    size_t len = scn_frame_icmp_echo(frame, sizeof frame, NET_ICMP_ECHO_REPLY, &host, guest.mac,
-                                     guest.ip, 0xbe, 1, res[i].size);
-    int rc = bench_ring(frame, len, frames, &res[i].ring_ns);
-    if (rc) return cli_error("bench", CLI_EXIT_FAIL, "ring loop failed: %s", emu_strerror(rc));
-    rc = bench_full(frame, len, frames, &res[i].full_ns);
-    if (rc) return cli_error("bench", CLI_EXIT_FAIL, "full RX path failed: %s", emu_strerror(rc));
-  }
-  double tcp_wall, tcp_virtual;
-  int trc = bench_tcp((size_t)tcp_bytes, &tcp_wall, &tcp_virtual);
-  if (trc) return cli_error("bench", CLI_EXIT_FAIL, "TCP transfer failed: %s", emu_strerror(trc));
-  double tcp_bps = (double)tcp_bytes / tcp_wall;
-  if (json) {
+static void bench_print(const bench_args *a, const bench_result res[2], double tcp_wall,
+                        double tcp_virtual) {
+  double tcp_bps = (double)a->tcp_bytes / tcp_wall;
+  if (a->json) {
     printf("{\"frames\":%" PRIu64 ",\"tcp\":{\"bytes\":%" PRIu64
            ",\"wall_bytes_per_s\":%.0f,\"virtual_s\":%.6f},\"results\":[",
-           frames, tcp_bytes, tcp_bps, tcp_virtual);
+           a->frames, a->tcp_bytes, tcp_bps, tcp_virtual);
     for (int i = 0; i < 2; i++)
       printf(
           "%s{\"size\":%u,\"ring_ns_per_frame\":%.1f,\"ring_fps\":%.0f,"
@@ -211,9 +195,9 @@ int cmd_bench(int argc, char **argv) {
           i ? "," : "", res[i].size, res[i].ring_ns, 1e9 / res[i].ring_ns, res[i].full_ns,
           1e9 / res[i].full_ns, res[i].full_ns / res[i].ring_ns);
     printf("]}\n");
-    return CLI_EXIT_OK;
+    return;
   }
-  printf("vnetsim bench: %" PRIu64 " frames per measurement, wall-clock time\n", frames);
+  printf("vnetsim bench: %" PRIu64 " frames per measurement, wall-clock time\n", a->frames);
   printf("%-6s %14s %12s %14s %12s %8s\n", "size", "ring fps", "ring ns", "full-RX fps", "full ns",
          "ratio");
   for (int i = 0; i < 2; i++)
@@ -223,6 +207,37 @@ int cmd_bench(int argc, char **argv) {
   printf("TCP echo of %" PRIu64
          " bytes host->guest:8023->host: %.1f MB/s of wall time each way "
          "(%.3f s virtual, %.3f s wall; the 1500-byte ring loop moves %.1f MB/s)\n",
-         tcp_bytes, tcp_bps / 1e6, tcp_virtual, tcp_wall, 1500.0 * 1e3 / res[1].ring_ns);
+         a->tcp_bytes, tcp_bps / 1e6, tcp_virtual, tcp_wall, 1500.0 * 1e3 / res[1].ring_ns);
+}
+
+int cmd_bench(int argc, char **argv) {
+  bench_args a;
+  int rc = bench_parse(argc, argv, &a);
+  if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
+  if (a.live) {
+    scn_config cfg;
+    scn_config_default(&cfg);
+    cfg.trace_hash = 0;
+    return cli_bench_live(stdout, &cfg, (size_t)a.tcp_bytes, a.json);
+  }
+  net_iface_config guest, host;
+  net_iface_config_slirp_guest(&guest);
+  net_iface_config_slirp_host(&host);
+  bench_result res[2] = {{64, 0, 0}, {1500, 0, 0}};
+  uint8_t frame[1514];
+  for (int i = 0; i < 2; i++) {
+    /* An echo reply nobody asked for: the stack checks every header and
+     * checksum on the way up, then sinks it (no_listener). */
+    size_t len = scn_frame_icmp_echo(frame, sizeof frame, NET_ICMP_ECHO_REPLY, &host, guest.mac,
+                                     guest.ip, 0xbe, 1, res[i].size);
+    rc = bench_ring(frame, len, a.frames, &res[i].ring_ns);
+    if (rc) return cli_error("bench", CLI_EXIT_FAIL, "ring loop failed: %s", emu_strerror(rc));
+    rc = bench_full(frame, len, a.frames, &res[i].full_ns);
+    if (rc) return cli_error("bench", CLI_EXIT_FAIL, "full RX path failed: %s", emu_strerror(rc));
+  }
+  double tcp_wall, tcp_virtual;
+  rc = bench_tcp((size_t)a.tcp_bytes, &tcp_wall, &tcp_virtual);
+  if (rc) return cli_error("bench", CLI_EXIT_FAIL, "TCP transfer failed: %s", emu_strerror(rc));
+  bench_print(&a, res, tcp_wall, tcp_virtual);
   return CLI_EXIT_OK;
 }
