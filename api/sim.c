@@ -45,16 +45,12 @@ static void vns_event_from_rec(const emu_trace_rec *r, vns_trace_event *ev) {
 }
 
 static void vns_log_violation(vns_sim *sim, const emu_trace_rec *r) {
-  if (sim->nviols == sim->capviols) {
-    size_t cap = sim->capviols ? 2 * sim->capviols : 16;
-    vns_violation *grown = realloc(sim->viols, cap * sizeof *grown);
-    if (!grown) {
-      sim->store_failed = 1;
-      return;
-    }
-    sim->viols = grown;
-    sim->capviols = cap;
+  vns_violation *grown = emu_grow(sim->viols, &sim->capviols, sim->nviols + 1, sizeof *grown, 16);
+  if (!grown) {
+    sim->store_failed = 1;
+    return;
   }
+  sim->viols = grown;
   /* the detail may carry the section after the name ("rx_buf_too_small §5.1.6.3.1") */
   vq_rule rule = r->detail ? vq_rule_from_name(r->detail) : VQ_RULE_NONE;
   sim->viols[sim->nviols++] = (vns_violation){r->t_ns,

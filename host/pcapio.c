@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "emu/err.h"
+#include "emu/grow.h"
 
 /* Reads every frame of an opened capture; closes p. */
 static int host_pcap_read_all(pcap_t *p, const char *path, scn_capture *f, char *err,
@@ -37,17 +38,13 @@ static int host_pcap_read_all(pcap_t *p, const char *path, scn_capture *f, char 
       rc = EMU_EFORMAT;
       break;
     }
-    if (f->nframes == f->cap) {
-      size_t cap = f->cap ? f->cap * 2 : 64;
-      scn_capture_frame *grown = realloc(f->frames, cap * sizeof *grown);
-      if (!grown) {
-        rc = EMU_ENOMEM;
-        snprintf(err, errcap, "%s: out of memory", path);
-        break;
-      }
-      f->frames = grown;
-      f->cap = cap;
+    scn_capture_frame *grown = emu_grow(f->frames, &f->cap, f->nframes + 1, sizeof *grown, 64);
+    if (!grown) {
+      rc = EMU_ENOMEM;
+      snprintf(err, errcap, "%s: out of memory", path);
+      break;
     }
+    f->frames = grown;
     scn_capture_frame *fr = &f->frames[f->nframes];
     /* Negative seconds (a garbage timestamp) become time 0 rather than a wrap. */
     int64_t sec = (int64_t)h->ts.tv_sec;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "emu/err.h"
+#include "emu/grow.h"
 
 enum {
   SCN_HOST_EV_GUEST_FRAME = 1, /* a frame the guest sent */
@@ -142,17 +143,13 @@ static void scn_host_send_now(scn *s, const uint8_t *frame, size_t len) {
   int64_t id = emu_fates_enter(&s->fates, scn_now(s));
   if (id < 0) return;
   s->injected++;
-  if (s->nsent == s->sent_cap) {
-    size_t cap = s->sent_cap ? 2 * s->sent_cap : 1024;
-    uint32_t *grown = realloc(s->sent_ids, cap * sizeof *grown);
-    if (!grown) {
-      /* out of host memory: the frame never left the host */
-      emu_fates_set(&s->fates, (uint32_t)id, EMU_FATE_RX_NO_BUFFER, scn_now(s));
-      return;
-    }
-    s->sent_ids = grown;
-    s->sent_cap = cap;
+  uint32_t *grown = emu_grow(s->sent_ids, &s->sent_cap, s->nsent + 1, sizeof *grown, 1024);
+  if (!grown) {
+    /* out of host memory: the frame never left the host */
+    emu_fates_set(&s->fates, (uint32_t)id, EMU_FATE_RX_NO_BUFFER, scn_now(s));
+    return;
   }
+  s->sent_ids = grown;
   s->sent_ids[s->nsent++] = (uint32_t)id;
   s->sending_id = (uint32_t)id;
   emu_port_send(s->host_out, frame, len, scn_now(s));
