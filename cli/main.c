@@ -23,7 +23,7 @@ static const char usage[] =
     "'vnetsim COMMAND --help' explains a command's options.\n"
     "Exit status: 0 success, 1 the run failed, 2 bad usage or input.\n";
 
-int main(int argc, char **argv) {
+static int dispatch(int argc, char **argv) {
   if (argc < 2 || argv[1][0] == '-') {
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
       fputs(usage, stdout);
@@ -50,4 +50,15 @@ int main(int argc, char **argv) {
   }
   fprintf(stderr, "vnetsim: unknown command '%s' (try 'vnetsim --help')\n", cmd);
   return CLI_EXIT_USAGE;
+}
+
+/* Every line the command printed must have reached its reader: a full disk
+ * or a closed pipe is a failed run, not a silent truncation. */
+int main(int argc, char **argv) {
+  int rc = dispatch(argc, argv);
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    fprintf(stderr, "vnetsim: writing the output failed\n");
+    return rc ? rc : CLI_EXIT_FAIL;
+  }
+  return rc;
 }

@@ -254,6 +254,25 @@ START_TEST(test_bench_reports_ratio) {
 }
 END_TEST
 
+/* A full disk under stdout is a failed run with a reason, for every command
+ * that prints a report. */
+START_TEST(test_a_full_stdout_is_a_failure) {
+  static const char *const calls[] = {"demo", "bugs --json", "story", "replay tcpdump_tftp.pcap"};
+  for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd %s && '%s' %s >/dev/full 2>%s/err </dev/null",
+             VNETSIM_CAPTURES_DIR, VNETSIM_BIN, calls[i], tmpdir);
+    int st = system(cmd);
+    char path[128];
+    snprintf(path, sizeof path, "%s/err", tmpdir);
+    slurp(path, err_buf, sizeof err_buf);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "'%s' >/dev/full exited %d", calls[i],
+                  WEXITSTATUS(st));
+    ck_assert_ptr_nonnull(strstr(err_buf, "writing the output failed"));
+  }
+}
+END_TEST
+
 static Suite *cli_suite(void) {
   Suite *s = suite_create("cli");
   TCase *tc = tcase_create("command");
@@ -273,6 +292,7 @@ static Suite *cli_suite(void) {
   tcase_add_test(tc, test_story_prints_symptoms_side_by_side);
   tcase_add_test(tc, test_explore_finds_first_seed_and_reproduces_it);
   tcase_add_test(tc, test_replay_compare_lists_frames_that_differ);
+  tcase_add_test(tc, test_a_full_stdout_is_a_failure);
   suite_add_tcase(s, tc);
   return s;
 }
