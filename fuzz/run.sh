@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 build=build-fuzz
-if [ ! -x "$build/fuzz_pcap" ] || [ -n "$(find emu virtio stack cli fuzz -newer "$build/fuzz_pcap" -name '*.[ch]' | head -1)" ]; then
+if [ ! -x "$build/fuzz_pcap" ] || [ -n "$(find emu virtio stack sim host teach api cli fuzz -newer "$build/fuzz_pcap" -name '*.[ch]' | head -1)" ]; then
   cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DVNETSIM_FUZZ=ON -DVNETSIM_TESTS=OFF \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
