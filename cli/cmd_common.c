@@ -43,33 +43,76 @@ int cli_error(const char *cmd, int code, const char *fmt, ...) {
   return code;
 }
 
+/* Decimal digits only: no sign, no space, no 0x or octal 0 prefix, so that
+ * "--seed 010" is ten and "--seed ' -1'" an error. */
 int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
-  if (!s || !*s || *s == '-' || *s == '+') return -1;
-  errno = 0;
-  char *end;
-  unsigned long long v = strtoull(s, &end, 0);
-  if (errno || *end || v < min || v > max) return -1;
+  if (!s || !*s) return -1;
+  uint64_t v = 0;
+  for (const char *p = s; *p; p++) {
+    if (*p < '0' || *p > '9') return -1;
+    unsigned d = (unsigned)(*p - '0');
+    if (v > (UINT64_MAX - d) / 10) return -1; /* would overflow */
+    v = v * 10 + d;
+  }
+  if (v < min || v > max) return -1;
   *out = v;
   return 0;
 }
 
-static int cli_parse_ipv4(const char *s, uint32_t *ip) {
-  unsigned a[4];
-  char tail;
-  if (sscanf(s, "%3u.%3u.%3u.%3u%c", &a[0], &a[1], &a[2], &a[3], &tail) != 4) return -1;
-  for (int i = 0; i < 4; i++)
-    if (a[i] > 255) return -1;
-  *ip = a[0] << 24 | a[1] << 16 | a[2] << 8 | a[3];
+/* One field of 1..max_len characters from digits, ending at stop or at the
+ * string's end; advances *p past it (and past stop). */
+static int cli_parse_field(const char **p, char stop, int base, size_t max_len, unsigned *out) {
+  unsigned v = 0;
+  size_t n = 0;
+  for (; **p && **p != stop; (*p)++, n++) {
+    char c = **p;
+    int d = c >= '0' && c <= '9'                 ? c - '0'
+            : base == 16 && c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : base == 16 && c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                 : -1;
+    if (d < 0 || n == max_len) return -1;
+    v = v * (unsigned)base + (unsigned)d;
+  }
+  if (n == 0) return -1;
+  if (**p == stop && stop) (*p)++;
+  *out = v;
   return 0;
 }
 
+/* A.B.C.D, each part 0..255 in decimal. */
+static int cli_parse_ipv4(const char *s, uint32_t *ip) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; i++) {
+    unsigned part;
+    if (cli_parse_field(&s, i < 3 ? '.' : '\0', 10, 3, &part) || part > 255) return -1;
+    v = v << 8 | part;
+  }
+  if (*s) return -1;
+  *ip = v;
+  return 0;
+}
+
+/* Six colon-separated pairs of hex digits, a unicast address. */
 static int cli_parse_mac(const char *s, uint8_t mac[6]) {
-  unsigned b[6];
-  char tail;
-  if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
-    return -1;
-  for (int i = 0; i < 6; i++) mac[i] = (uint8_t)b[i];
+  for (int i = 0; i < 6; i++) {
+    unsigned b;
+    if (cli_parse_field(&s, i < 5 ? ':' : '\0', 16, 2, &b)) return -1;
+    mac[i] = (uint8_t)b;
+  }
+  if (*s) return -1;
   return (mac[0] & 1) ? -1 : 0; /* a group address cannot be an interface's */
+}
+
+/* Why ip cannot be the guest's own unicast address on slirp's /24 network
+ * (the host is .2, its DNS .3), or NULL when it can. */
+static const char *cli_guest_ip_problem(uint32_t ip) {
+  uint32_t first = ip >> 24, last = ip & 0xffu;
+  if (first == 0 || first == 127) return "not an address a guest can have (0/8 or loopback)";
+  if (first >= 224) return "a multicast or reserved address, not a host's";
+  if (last == 0 || last == 255) return "the network or broadcast address of the guest's /24";
+  if (last == 2) return "the host's own address (slirp's gateway is .2 of the guest's /24)";
+  if (last == 3) return "the host's DNS address (.3 of the guest's /24)";
+  return NULL;
 }
 
 /* "name=MIN-MAX" or "name=N", comma-separated, into the run's latencies. */
@@ -201,10 +244,14 @@ int cli_sim_opt(cli_sim_opts *o, int opt, const char *arg, const char *given) {
     case CLI_OPT_JSON:
       o->json = 1;
       return 0;
-    case CLI_OPT_GUEST_IP:
-      if (cli_parse_ipv4(arg, &o->sim.guest_ip) || o->sim.guest_ip == 0)
+    case CLI_OPT_GUEST_IP: {
+      const char *why = NULL;
+      if (cli_parse_ipv4(arg, &o->sim.guest_ip))
         return cli_error(o->cmd, CLI_EXIT_USAGE, "--guest-ip: '%s' is not an IPv4 address", arg);
+      if ((why = cli_guest_ip_problem(o->sim.guest_ip)))
+        return cli_error(o->cmd, CLI_EXIT_USAGE, "--guest-ip: %s is %s", arg, why);
       return 0;
+    }
     case CLI_OPT_GUEST_MAC:
       if (cli_parse_mac(arg, o->sim.guest_mac))
         return cli_error(o->cmd, CLI_EXIT_USAGE,

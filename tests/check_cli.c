@@ -112,6 +112,14 @@ static const struct {
     {"demo --bug rx-everything", "rx-everything"},
     {"demo --pings 0", "--pings"},
     {"demo --guest-ip 10.0.2", "--guest-ip"},
+    {"demo --guest-ip 10.0.2.2", "host's own address"},
+    {"demo --guest-ip 224.0.0.1", "multicast"},
+    {"demo --guest-ip 10.0.2.255", "broadcast"},
+    {"demo --guest-ip 10.0.2.+1", "--guest-ip"},
+    {"demo --seed ' 1'", "--seed"},
+    {"demo --qsize 0x100", "--qsize"},
+    {"demo --guest-mac 52:-1:00:12:34:56", "--guest-mac"},
+    {"demo --guest-mac 52:54:00:12:34:56:", "--guest-mac"},
     {"demo --guest-mac 01:00:5e:00:00:01", "unicast"},
     {"demo extra", "extra"},
     {"demo --latency kick=5-1", "--latency"},
@@ -254,6 +262,17 @@ START_TEST(test_bench_reports_ratio) {
 }
 END_TEST
 
+/* Numbers are decimal: a leading zero is not octal. */
+START_TEST(test_numbers_are_decimal) {
+  static char ten[sizeof out_buf];
+  ck_assert_int_eq(run("demo --seed 10 --json"), 0);
+  strcpy(ten, out_buf);
+  ck_assert_int_eq(run("demo --seed 010 --json"), 0);
+  ck_assert_str_eq(out_buf, ten);
+  ck_assert_ptr_nonnull(strstr(out_buf, "\"seed\":10,"));
+}
+END_TEST
+
 /* A full disk under stdout is a failed run with a reason, for every command
  * that prints a report. */
 START_TEST(test_a_full_stdout_is_a_failure) {
@@ -293,6 +312,7 @@ static Suite *cli_suite(void) {
   tcase_add_test(tc, test_explore_finds_first_seed_and_reproduces_it);
   tcase_add_test(tc, test_replay_compare_lists_frames_that_differ);
   tcase_add_test(tc, test_a_full_stdout_is_a_failure);
+  tcase_add_test(tc, test_numbers_are_decimal);
   suite_add_tcase(s, tc);
   return s;
 }
