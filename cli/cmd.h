@@ -7,6 +7,7 @@
 
 #include <vnetsim/vnetsim.h>
 
+#include "host/outfile.h"
 #include "sim/scn.h"
 
 /* Exit codes: 0 success, 1 the run itself failed, 2 bad usage or input. */
@@ -90,8 +91,8 @@ int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /* The --trace file: every trace event as its JSON line. */
 typedef struct cli_trace {
-  FILE *f;
-  const char *path;
+  FILE *f; /* NULL without --trace */
+  host_outfile out;
   int io_error;
 } cli_trace;
 
@@ -101,8 +102,17 @@ typedef struct cli_trace {
 int cli_open_trace(cli_sim_opts *o, cli_trace *t);
 /* The same for a run on sim/ directly: fills cfg.trace_sink. */
 int cli_open_trace_scn(cli_sim_opts *o, scn_config *cfg, cli_trace *t);
-/* Closes it, reporting a write error. 0 or CLI_EXIT_FAIL. */
+/* Closes it and puts it in place, reporting a write error. 0 or
+ * CLI_EXIT_FAIL. */
 int cli_close_trace(const char *cmd, cli_trace *t, int sink_error);
+/* Closes it without putting it in place (the run did not happen): an
+ * existing file of that name is left as it was. */
+void cli_abort_trace(cli_trace *t);
+/* A usage error unless every path given (NULL: not given) names a different
+ * file: an output never overwrites the input or another output. names[i]
+ * is the option that gave paths[i]. */
+int cli_check_distinct(const char *cmd, const char *const *paths, const char *const *names,
+                       size_t n);
 
 /* Builds the simulation for o; 0 or CLI_EXIT_FAIL after a one-line error. */
 int cli_sim_new(const cli_sim_opts *o, vns_sim **sim);

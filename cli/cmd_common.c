@@ -275,11 +275,10 @@ static void cli_trace_line(void *ctx, const vns_trace_event *ev) {
 static int cli_trace_open(const cli_sim_opts *o, cli_trace *t) {
   memset(t, 0, sizeof *t);
   if (!o->trace_path) return 0;
-  t->path = o->trace_path;
-  t->f = fopen(o->trace_path, "w");
-  if (!t->f)
-    return cli_error(o->cmd, CLI_EXIT_USAGE, "--trace: cannot create '%s': %s", o->trace_path,
-                     strerror(errno));
+  char err[512];
+  if (host_outfile_open(&t->out, o->trace_path, err, sizeof err))
+    return cli_error(o->cmd, CLI_EXIT_USAGE, "--trace: %s", err);
+  t->f = t->out.f;
   return 0;
 }
 
@@ -299,10 +298,27 @@ int cli_open_trace_scn(cli_sim_opts *o, scn_config *cfg, cli_trace *t) {
 
 int cli_close_trace(const char *cmd, cli_trace *t, int sink_error) {
   if (!t->f) return 0;
-  int bad = t->io_error || sink_error;
-  if (fclose(t->f) != 0) bad = 1;
   t->f = NULL;
-  if (bad) return cli_error(cmd, CLI_EXIT_FAIL, "--trace: writing '%s' failed", t->path);
+  if (t->io_error || sink_error) {
+    host_outfile_abort(&t->out);
+  } else if (host_outfile_commit(&t->out) == 0) {
+    return 0;
+  }
+  return cli_error(cmd, CLI_EXIT_FAIL, "--trace: writing '%s' failed", t->out.path);
+}
+
+void cli_abort_trace(cli_trace *t) {
+  if (t->f) host_outfile_abort(&t->out);
+  t->f = NULL;
+}
+
+int cli_check_distinct(const char *cmd, const char *const *paths, const char *const *names,
+                       size_t n) {
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = i + 1; j < n; j++)
+      if (paths[i] && paths[j] && host_same_file(paths[i], paths[j]))
+        return cli_error(cmd, CLI_EXIT_USAGE, "%s and %s name the same file '%s'", names[i],
+                         names[j], paths[j]);
   return 0;
 }
 

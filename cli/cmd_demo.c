@@ -118,7 +118,7 @@ int cmd_demo(int argc, char **argv) {
   vns_sim *sim;
   rc = cli_sim_new(&a.o, &sim);
   if (rc) {
-    cli_close_trace("demo", &trace, 0);
+    cli_abort_trace(&trace);
     return rc;
   }
   uint64_t t0 = vns_sim_now(sim) + DEMO_FIRST_PING_NS;
@@ -135,7 +135,11 @@ int cmd_demo(int argc, char **argv) {
     else
       demo_print_text(sim, &a);
   }
-  int trc = cli_close_trace("demo", &trace, 0);
+  int trc = 0;
+  if (rc)
+    cli_abort_trace(&trace);
+  else
+    trc = cli_close_trace("demo", &trace, 0);
   vns_sim_free(sim);
   return rc ? rc : trc;
 }

@@ -243,16 +243,16 @@ static int replay_parse(int argc, char **argv, replay_args *a) {
 typedef struct replay_files {
   replay_out out;
   cli_trace trace;
-  FILE *html;
+  host_outfile html;
   teach_rec *rec;
 } replay_files;
 
-static void replay_files_close(replay_files *f) {
-  if (f->out.open) host_pcap_writer_close(&f->out.w);
+/* After a failure: every output is dropped, existing files stay as they were. */
+static void replay_files_abort(replay_files *f) {
+  if (f->out.open) host_pcap_writer_abort(&f->out.w);
   f->out.open = 0;
-  cli_close_trace("replay", &f->trace, 0);
-  if (f->html) fclose(f->html);
-  f->html = NULL;
+  cli_abort_trace(&f->trace);
+  host_outfile_abort(&f->html);
   teach_rec_free(f->rec);
   f->rec = NULL;
 }
@@ -261,17 +261,20 @@ static void replay_files_close(replay_files *f) {
 static int replay_open_html(replay_files *f, const char *path) {
   teach_opts to;
   teach_opts_for_replay(&to);
-  f->html = fopen(path, "w");
-  f->rec = f->html ? teach_rec_new(&to) : NULL;
-  if (f->rec) return 0;
-  return f->html ? cli_error("replay", CLI_EXIT_FAIL, "--html: out of memory")
-                 : cli_error("replay", CLI_EXIT_USAGE, "--html: cannot create '%s': %s", path,
-                             strerror(errno));
+  char err[512];
+  if (host_outfile_open(&f->html, path, err, sizeof err))
+    return cli_error("replay", CLI_EXIT_USAGE, "--html: %s", err);
+  f->rec = teach_rec_new(&to);
+  return f->rec ? 0 : cli_error("replay", CLI_EXIT_FAIL, "--html: out of memory");
 }
 
 static int replay_open_files(replay_args *a, replay_files *f) {
   char err[512];
   memset(f, 0, sizeof *f);
+  const char *paths[] = {a->in_path, a->out_path, a->o.trace_path, a->html_path};
+  const char *names[] = {"the input", "-o", "--trace", "--html"};
+  int rc = cli_check_distinct("replay", paths, names, 4);
+  if (rc) return rc;
   if (a->out_path) {
     if (host_pcap_writer_open(&f->out.w, a->out_path, err, sizeof err))
       return cli_error("replay", CLI_EXIT_USAGE, "-o: %s", err);
@@ -279,13 +282,12 @@ static int replay_open_files(replay_args *a, replay_files *f) {
     a->o.sim.host_rx = replay_on_guest_frame;
     a->o.sim.host_rx_ctx = &f->out;
   }
-  int rc = cli_open_trace(&a->o, &f->trace);
+  rc = cli_open_trace(&a->o, &f->trace);
   if (!rc && a->html_path) rc = replay_open_html(f, a->html_path);
   return rc;
 }
 
-static void replay_print_text(const replay_args *a, const vns_sim *sim, const scn_capture *in,
-                              const replay_files *f) {
+static void replay_print_text(const replay_args *a, const vns_sim *sim, const scn_capture *in) {
   printf("vnetsim replay: %s, %zu frames (seed %" PRIu64 ", queue %u)\n", a->in_path, in->nframes,
          a->o.sim.seed, a->o.sim.queue_size);
   uint64_t out_of_order = cli_counter(sim, "capture.out_of_order");
@@ -302,7 +304,6 @@ static void replay_print_text(const replay_args *a, const vns_sim *sim, const sc
            truncated);
   replay_print_frames(sim, in, 0);
   cli_print_summary(stdout, sim, &a->o.sim);
-  if (f->out.open) printf("wrote %" PRIu64 " guest frames to %s\n", f->out.w.frames, a->out_path);
   if (a->check) cli_print_violations(stdout, sim, &a->o.sim);
 }
 
@@ -326,30 +327,53 @@ static void replay_hook_recorder(void *ctx, scn *s, scn_config *cfg) {
   teach_rec_hook(ctx, s, cfg);
 }
 
+/* Writes the page and puts it in place. */
 static int replay_write_html(const replay_args *a, replay_files *f, vns_sim *sim) {
   teach_rec_attach(f->rec);
   teach_rec_finish(f->rec);
   char title[512];
   snprintf(title, sizeof title, "vnetsim replay of %s", a->in_path);
-  int hrc = teach_write_html(f->html, vns_sim_scn(sim), f->rec, title, "replay");
-  if (fclose(f->html) != 0) hrc = EMU_EIO;
-  f->html = NULL;
-  if (hrc) return cli_error("replay", CLI_EXIT_FAIL, "--html: writing '%s' failed", a->html_path);
-  if (!a->o.json) printf("wrote %s\n", a->html_path);
+  int rc = teach_write_html(f->html.f, vns_sim_scn(sim), f->rec, title, "replay");
+  if (rc)
+    host_outfile_abort(&f->html);
+  else
+    rc = host_outfile_commit(&f->html);
+  if (rc) return cli_error("replay", CLI_EXIT_FAIL, "--html: writing '%s' failed", a->html_path);
   return 0;
+}
+
+/* Puts every output in place after a run that completed; says so only for
+ * what really reached its file. */
+static int replay_files_commit(const replay_args *a, replay_files *f, vns_sim *sim) {
+  uint64_t frames = f->out.w.frames;
+  int rc = 0;
+  if (f->out.open) {
+    f->out.open = 0;
+    if (host_pcap_writer_close(&f->out.w))
+      rc = cli_error("replay", CLI_EXIT_FAIL, "-o: writing '%s' failed", a->out_path);
+    else if (!a->o.json)
+      printf("wrote %" PRIu64 " guest frames to %s\n", frames, a->out_path);
+  }
+  if (f->rec && !rc) {
+    rc = replay_write_html(a, f, sim);
+    if (!rc && !a->o.json) printf("wrote %s\n", a->html_path);
+  }
+  if (!rc) rc = cli_close_trace("replay", &f->trace, 0);
+  replay_files_abort(f); /* whatever is left after a failure */
+  return rc;
 }
 
 static int replay_one(replay_args *a, const scn_capture *in) {
   replay_files f;
   int rc = replay_open_files(a, &f);
   if (rc) {
-    replay_files_close(&f);
+    replay_files_abort(&f);
     return rc;
   }
   vns_sim *sim = NULL;
   rc = vns_sim_new_hooked(&a->o.sim, f.rec ? replay_hook_recorder : NULL, f.rec, &sim);
   if (rc) {
-    replay_files_close(&f);
+    replay_files_abort(&f);
     return cli_error("replay", CLI_EXIT_FAIL, "cannot build the simulation: %s", vns_strerror(rc));
   }
   rc = replay_inject_and_run(sim, in);
@@ -357,16 +381,13 @@ static int replay_one(replay_args *a, const scn_capture *in) {
     if (a->o.json)
       replay_print_json(a, sim, in);
     else
-      replay_print_text(a, sim, in, &f);
-    if (f.html) rc = replay_write_html(a, &f, sim);
+      replay_print_text(a, sim, in);
+    rc = replay_files_commit(a, &f, sim);
+  } else {
+    replay_files_abort(&f);
   }
-  if (f.out.open && host_pcap_writer_close(&f.out.w) && !rc)
-    rc = cli_error("replay", CLI_EXIT_FAIL, "-o: writing '%s' failed", a->out_path);
-  f.out.open = 0;
-  int trc = cli_close_trace("replay", &f.trace, 0);
-  replay_files_close(&f);
   vns_sim_free(sim);
-  return rc ? rc : trc;
+  return rc;
 }
 
 int cmd_replay(int argc, char **argv) {

@@ -157,7 +157,9 @@ static int run_parse(int argc, char **argv, run_args *a) {
   }
   if (optind < argc)
     return cli_error("run", CLI_EXIT_USAGE, "unexpected argument '%s' (see --help)", argv[optind]);
-  return 0;
+  const char *paths[] = {a->lc.pcap_path, a->lc.record_path, a->o.trace_path};
+  const char *names[] = {"--pcap", "--record", "--trace"};
+  return cli_check_distinct("run", paths, names, 3);
 }
 
 static void run_print_forward(FILE *info, const scn_hostfwd *f) {
@@ -262,8 +264,10 @@ int cmd_run(int argc, char **argv) {
   vns_sim *sim;
   rc = cli_sim_new(&a.o, &sim);
   if (!rc) rc = run_live(&a, sim);
-  int trc = cli_close_trace("run", &trace, 0);
-  if (!rc) rc = trc;
+  if (rc)
+    cli_abort_trace(&trace);
+  else
+    rc = cli_close_trace("run", &trace, 0);
   vns_sim_free(sim);
   return rc;
 }

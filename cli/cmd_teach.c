@@ -58,17 +58,17 @@ static int teach_prompt(FILE *in, int colour) {
   return 'n';
 }
 
-static int teach_write_page(const char *path, const teach_walk *w) {
-  FILE *f = fopen(path, "w");
-  if (!f)
-    return cli_error("teach", CLI_EXIT_USAGE, "--html: cannot create '%s': %s", path,
-                     strerror(errno));
+/* Writes the page into page (opened before the run) and puts it in place. */
+static int teach_write_page(host_outfile *page, const teach_walk *w) {
   char title[160];
   snprintf(title, sizeof title, "vnetsim teach: queue %u, %u frames, seed %llu", w->opts.queue_size,
            w->opts.frames, (unsigned long long)w->opts.seed);
-  int rc = teach_write_html(f, w->s, w->rec, title, "teach");
-  if (fclose(f) != 0) rc = EMU_EIO;
-  if (rc) return cli_error("teach", CLI_EXIT_FAIL, "--html: writing '%s' failed", path);
+  int rc = teach_write_html(page->f, w->s, w->rec, title, "teach");
+  if (rc)
+    host_outfile_abort(page);
+  else
+    rc = host_outfile_commit(page);
+  if (rc) return cli_error("teach", CLI_EXIT_FAIL, "--html: writing '%s' failed", page->path);
   return 0;
 }
 
@@ -150,13 +150,28 @@ static int teach_show(const teach_walk *w, int no_pause) {
   return 0;
 }
 
+/* Opens every output before the walk runs, so that a bad path costs
+ * nothing and leaves nothing behind. */
+static int teach_open_outputs(teach_args *a, cli_trace *trace, host_outfile *page) {
+  const char *paths[] = {a->o.trace_path, a->html};
+  const char *names[] = {"--trace", "--html"};
+  int rc = cli_check_distinct("teach", paths, names, 2);
+  scn_config unused;
+  if (!rc) rc = cli_open_trace_scn(&a->o, &unused, trace);
+  if (rc || !a->html) return rc;
+  char err[512];
+  if (host_outfile_open(page, a->html, err, sizeof err) == 0) return 0;
+  cli_abort_trace(trace);
+  return cli_error("teach", CLI_EXIT_USAGE, "--html: %s", err);
+}
+
 int cmd_teach(int argc, char **argv) {
   teach_args a;
   int rc = teach_parse(argc, argv, &a);
   if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
   cli_trace trace;
-  scn_config unused;
-  rc = cli_open_trace_scn(&a.o, &unused, &trace);
+  host_outfile page = {0};
+  rc = teach_open_outputs(&a, &trace, &page);
   if (rc) return rc;
   teach_walk_opts wo;
   teach_walk_opts_default(&wo);
@@ -169,11 +184,12 @@ int cmd_teach(int argc, char **argv) {
   teach_walk w;
   rc = teach_walk_run(&wo, &w);
   if (rc) {
-    cli_close_trace("teach", &trace, 0);
+    cli_abort_trace(&trace);
+    host_outfile_abort(&page);
     return cli_error("teach", CLI_EXIT_FAIL, "cannot run the walkthrough: %s", emu_strerror(rc));
   }
   int quit = teach_show(&w, a.no_pause);
-  if (a.html) rc = teach_write_page(a.html, &w);
+  if (a.html) rc = teach_write_page(&page, &w);
   if (!rc && a.html && !quit) printf("wrote %s\n", a.html);
   int trc = cli_close_trace("teach", &trace, w.s->trace.io_error);
   if (!rc) rc = trc;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "emu/err.h"
 #include "emu/grow.h"
@@ -113,12 +114,18 @@ int host_pcap_writer_open(host_pcap_writer *w, const char *path, char *err, size
     snprintf(err, errcap, "%s: cannot set up a pcap writer", path);
     return EMU_EIO;
   }
-  pcap_dumper_t *d = pcap_dump_open(p, path);
-  if (!d) {
-    snprintf(err, errcap, "%s: %s", path, pcap_geterr(p));
+  if (host_outfile_open(&w->out, path, err, errcap)) {
     pcap_close(p);
     return EMU_EIO;
   }
+  pcap_dumper_t *d = pcap_dump_fopen(p, w->out.f);
+  if (!d) {
+    snprintf(err, errcap, "%s: %s", path, pcap_geterr(p));
+    host_outfile_abort(&w->out);
+    pcap_close(p);
+    return EMU_EIO;
+  }
+  host_outfile_release_stream(&w->out); /* the dumper closes it */
   w->pcap = p;
   w->dumper = d;
   return 0;
@@ -134,13 +141,27 @@ void host_pcap_writer_write(host_pcap_writer *w, uint64_t ts_ns, const uint8_t *
   w->frames++;
 }
 
-int host_pcap_writer_close(host_pcap_writer *w) {
-  int rc = 0;
+/* Closes the dumper; 1 when anything failed to reach the file. */
+static int host_pcap_writer_end(host_pcap_writer *w) {
+  int failed = 0;
   if (w->dumper) {
-    if (pcap_dump_flush(w->dumper) != 0 || ferror(pcap_dump_file(w->dumper))) rc = EMU_EIO;
+    FILE *f = pcap_dump_file(w->dumper);
+    failed = pcap_dump_flush(w->dumper) != 0 || ferror(f) || (w->out.tmp && fsync(fileno(f)) != 0);
     pcap_dump_close(w->dumper);
   }
   if (w->pcap) pcap_close(w->pcap);
+  w->dumper = w->pcap = NULL;
+  return failed;
+}
+
+int host_pcap_writer_close(host_pcap_writer *w) {
+  int rc = host_outfile_commit_released(&w->out, host_pcap_writer_end(w));
   memset(w, 0, sizeof *w);
   return rc;
+}
+
+void host_pcap_writer_abort(host_pcap_writer *w) {
+  host_pcap_writer_end(w);
+  host_outfile_commit_released(&w->out, 1);
+  memset(w, 0, sizeof *w);
 }

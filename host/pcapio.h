@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "host/outfile.h"
 #include "sim/scn.h"
 
 /* Loads a whole file. On failure returns EMU_EIO (cannot open or read),
@@ -25,13 +26,18 @@ void host_pcap_free(scn_capture *f);
 typedef struct host_pcap_writer {
   void *pcap;   /* pcap_t, opened dead */
   void *dumper; /* pcap_dumper_t */
+  host_outfile out;
   uint64_t frames;
 } host_pcap_writer;
 
-/* Creates (truncates) path. EMU_EIO with a message in err on failure. */
+/* Starts a pcap file for path (host/outfile.h: the file appears under that
+ * name only at a successful close). EMU_EIO with a message in err. */
 int host_pcap_writer_open(host_pcap_writer *w, const char *path, char *err, size_t errcap);
 void host_pcap_writer_write(host_pcap_writer *w, uint64_t ts_ns, const uint8_t *frame, size_t len);
-/* Flushes and closes; EMU_EIO when anything failed to reach the file. */
+/* Flushes, closes and puts the file in place; EMU_EIO when anything failed
+ * to reach it (the target is then left as it was). */
 int host_pcap_writer_close(host_pcap_writer *w);
+/* Closes without putting the file in place: the target is left as it was. */
+void host_pcap_writer_abort(host_pcap_writer *w);
 
 #endif

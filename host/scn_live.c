@@ -235,8 +235,9 @@ void scn_live_close(scn_live *sl) {
   /* slirp first: its last frames must not reach a closed scenario */
   host_live_free(sl->live);
   sl->live = NULL;
-  if (sl->pcap_on) host_pcap_writer_close(&sl->pcap);
-  if (sl->record_on) host_pcap_writer_close(&sl->record);
+  /* still open: the run did not finish, so the files are not put in place */
+  if (sl->pcap_on) host_pcap_writer_abort(&sl->pcap);
+  if (sl->record_on) host_pcap_writer_abort(&sl->record);
   sl->pcap_on = sl->record_on = 0;
   if (sl->s == &sl->own) scn_close(&sl->own);
   sl->s = NULL;

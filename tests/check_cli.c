@@ -262,6 +262,48 @@ START_TEST(test_bench_reports_ratio) {
 }
 END_TEST
 
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_int_ge(fputs(text, f), 0);
+  ck_assert_int_eq(fclose(f), 0);
+}
+
+/* A command that fails leaves every existing output as it was, and no
+ * temporary file beside it. */
+START_TEST(test_a_failed_run_clobbers_nothing) {
+  char keep[128], args[512], buf[64];
+  snprintf(keep, sizeof keep, "%s/keep.pcap", tmpdir);
+  static const char *const tails[] = {"--trace /nonexistent/t.jsonl", "--html /nonexistent/x.html",
+                                      "--bug nonsense", "--trace /proc/x"};
+  for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
+    write_file(keep, "KEEP");
+    snprintf(args, sizeof args, "replay tcpdump_tftp.pcap -o %s %s", keep, tails[i]);
+    ck_assert_int_eq(run(args), 2);
+    ck_assert_uint_eq(slurp(keep, buf, sizeof buf), 4);
+    ck_assert_str_eq(buf, "KEEP");
+  }
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "test $(ls -A %s | wc -l) -eq 3", tmpdir); /* keep, out, err */
+  ck_assert_int_eq(system(cmd), 0);
+  /* an output on the input, or two outputs on one file */
+  ck_assert_int_eq(run("replay tcpdump_tftp.pcap -o tcpdump_tftp.pcap"), 2);
+  ck_assert_ptr_nonnull(strstr(err_buf, "same file"));
+  snprintf(args, sizeof args, "replay tcpdump_tftp.pcap -o %s --trace %s", keep, keep);
+  ck_assert_int_eq(run(args), 2);
+  ck_assert_ptr_nonnull(strstr(err_buf, "same file"));
+  /* a device is written in place, never renamed over */
+  ck_assert_int_eq(run("replay tcpdump_tftp.pcap -o /dev/null --trace /dev/null --json"), 2);
+  ck_assert_int_eq(run("replay tcpdump_tftp.pcap -o /dev/null"), 0);
+  ck_assert_int_eq(system("test -c /dev/null"), 0);
+  /* and a successful run puts the file in place */
+  snprintf(args, sizeof args, "replay tcpdump_tftp.pcap -o %s", keep);
+  ck_assert_int_eq(run(args), 0);
+  ck_assert_uint_ge(slurp(keep, buf, sizeof buf), 24); /* a pcap file header at least */
+  ck_assert_int_ne(memcmp(buf, "KEEP", 4), 0);
+}
+END_TEST
+
 /* Numbers are decimal: a leading zero is not octal. */
 START_TEST(test_numbers_are_decimal) {
   static char ten[sizeof out_buf];
@@ -313,6 +355,7 @@ static Suite *cli_suite(void) {
   tcase_add_test(tc, test_replay_compare_lists_frames_that_differ);
   tcase_add_test(tc, test_a_full_stdout_is_a_failure);
   tcase_add_test(tc, test_numbers_are_decimal);
+  tcase_add_test(tc, test_a_failed_run_clobbers_nothing);
   suite_add_tcase(s, tc);
   return s;
 }
