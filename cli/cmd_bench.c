@@ -147,7 +147,7 @@ static int bench_parse(int argc, char **argv, bench_args *a) {
       {"live", no_argument, NULL, 'l'},         {"json", no_argument, NULL, 'j'},
       {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
   *a = (bench_args){200000, 4u << 20, 0, 0};
-  int c;
+  int c, frames_given = 0;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -159,6 +159,7 @@ static int bench_parse(int argc, char **argv, bench_args *a) {
         if (cli_parse_uint(optarg, 1000, 100000000, &a->frames))
           return cli_error("bench", CLI_EXIT_USAGE,
                            "--frames: '%s' is not a number from 1000 to 100000000", optarg);
+        frames_given = 1;
         break;
       case 'j':
         a->json = 1;
@@ -178,6 +179,10 @@ static int bench_parse(int argc, char **argv, bench_args *a) {
   }
   if (optind < argc)
     return cli_error("bench", CLI_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+  if (a->live && frames_given)
+    return cli_error("bench", CLI_EXIT_USAGE,
+                     "--frames sizes the ring measurements; --live measures TCP only "
+                     "(--tcp-bytes)");
   return 0;
 }
 

@@ -465,15 +465,37 @@ void cli_print_summary_json(FILE *out, const vns_sim *sim, const vns_sim_opts *o
           vns_sim_trace_hash(sim));
 }
 
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
+ * forms, no surrogates, nothing past U+10FFFF), or 0. */
+static size_t cli_utf8_len(const unsigned char *p) {
+  size_t n = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
+  if (n == 0 || p[0] > 0xf4) return 0;
+  for (size_t i = 1; i < n; i++)
+    if ((p[i] & 0xc0) != 0x80) return 0;
+  if (n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0))) return 0;
+  if (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))) return 0;
+  return n;
+}
+
+/* JSON text must be Unicode: a byte that is not part of well-formed UTF-8
+ * (a file name in another encoding) is written as the code point of the
+ * same number, \u00XX, so the output stays valid and the byte recoverable. */
 void cli_print_json_string(FILE *out, const char *s) {
   fputc('"', out);
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\')
+    size_t n;
+    if (*p == '"' || *p == '\\') {
       fprintf(out, "\\%c", *p);
-    else if (*p < 0x20)
+    } else if (*p < 0x20) {
       fprintf(out, "\\u%04x", *p);
-    else
+    } else if (*p < 0x80) {
       fputc(*p, out);
+    } else if ((n = cli_utf8_len(p)) != 0) {
+      fwrite(p, 1, n, out);
+      p += n - 1;
+    } else {
+      fprintf(out, "\\u%04x", *p);
+    }
   }
   fputc('"', out);
 }

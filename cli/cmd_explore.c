@@ -122,7 +122,7 @@ static int explore_parse(int argc, char **argv, explore_args *a) {
       case CLI_OPT_SEED:
         return cli_error("explore", CLI_EXIT_USAGE,
                          "%s: explore chooses the seeds itself; use --seeds A..B",
-                         argv[optind - 1]);
+                         c == CLI_OPT_SEED ? "--seed" : "--trace");
       default: {
         int rc = cli_sim_opt(&a->o, c, optarg, argv[optind - 1]);
         if (rc) return rc;

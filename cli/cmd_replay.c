@@ -229,8 +229,10 @@ static int replay_parse(int argc, char **argv, replay_args *a) {
   if (optind + 1 < argc)
     return cli_error("replay", CLI_EXIT_USAGE, "unexpected argument '%s'", argv[optind + 1]);
   a->in_path = argv[optind];
-  if (a->compare && a->html_path)
-    return cli_error("replay", CLI_EXIT_USAGE, "--compare runs twice: it takes no --html");
+  if (a->compare && (a->html_path || a->check))
+    return cli_error("replay", CLI_EXIT_USAGE,
+                     "--compare runs twice: it takes no --html or --check (run one side alone "
+                     "for those)");
   if (a->compare &&
       (a->out_path || a->o.trace_path || a->o.sim.driver_bugs || a->o.sim.device_bugs))
     return cli_error("replay", CLI_EXIT_USAGE,

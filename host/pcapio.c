@@ -71,7 +71,10 @@ int host_pcap_load(const char *path, scn_capture *f, char *err, size_t errcap) {
   char perr[PCAP_ERRBUF_SIZE] = "";
   pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, perr);
   if (!p) {
-    snprintf(err, errcap, "%s: %s", path, perr);
+    /* libpcap names the file itself in some of its messages */
+    size_t n = strlen(path);
+    int named = !strncmp(perr, path, n) && perr[n] == ':';
+    snprintf(err, errcap, "%s%s%s", named ? "" : path, named ? "" : ": ", perr);
     return EMU_EIO;
   }
   return host_pcap_read_all(p, path, f, err, errcap);

@@ -144,6 +144,9 @@ static const struct {
     {"replay pcpp_microsecs.pcap --compare bogus", "bogus"},
     {"replay pcpp_microsecs.pcap --compare rx-no-recycle -o /tmp/x.pcap", "--compare"},
     {"replay pcpp_microsecs.pcap --html /nonexistent/x.html", "/nonexistent/x.html"},
+    {"replay pcpp_microsecs.pcap --compare redox --check", "--check"},
+    {"bench --live --frames 5000", "--live"},
+    {"explore --bug rx-no-recycle --seeds 1..2 --seed 5", "--seed:"},
 };
 
 START_TEST(test_bad_input_exits_2_with_one_line) {
@@ -304,6 +307,24 @@ START_TEST(test_a_failed_run_clobbers_nothing) {
 }
 END_TEST
 
+/* JSON output is valid Unicode even for a file name that is not UTF-8, and
+ * an error names a missing file once. */
+START_TEST(test_json_escapes_bytes_and_errors_name_files_once) {
+  char cmd[512], args[256];
+  snprintf(cmd, sizeof cmd, "cp %s/tcpdump_tftp.pcap '%s/caf\xc3\xa9-\xff.pcap'",
+           VNETSIM_CAPTURES_DIR, tmpdir);
+  ck_assert_int_eq(system(cmd), 0);
+  snprintf(args, sizeof args, "replay '%s/caf\xc3\xa9-\xff.pcap' --json", tmpdir);
+  ck_assert_int_eq(run(args), 0);
+  ck_assert_ptr_nonnull(strstr(out_buf, "caf\xc3\xa9-\\u00ff.pcap\""));
+  ck_assert_ptr_null(strstr(out_buf, "\xff"));
+  ck_assert_int_eq(run("replay /nonexistent/in.pcap"), 2);
+  const char *first = strstr(err_buf, "/nonexistent/in.pcap");
+  ck_assert_ptr_nonnull(first);
+  ck_assert_ptr_null(strstr(first + 1, "/nonexistent/in.pcap"));
+}
+END_TEST
+
 /* Numbers are decimal: a leading zero is not octal. */
 START_TEST(test_numbers_are_decimal) {
   static char ten[sizeof out_buf];
@@ -356,6 +377,7 @@ static Suite *cli_suite(void) {
   tcase_add_test(tc, test_a_full_stdout_is_a_failure);
   tcase_add_test(tc, test_numbers_are_decimal);
   tcase_add_test(tc, test_a_failed_run_clobbers_nothing);
+  tcase_add_test(tc, test_json_escapes_bytes_and_errors_name_files_once);
   suite_add_tcase(s, tc);
   return s;
 }
