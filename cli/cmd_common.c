@@ -30,7 +30,8 @@ const char cli_sim_options_help[] =
     "                   dup=P, delay=P (delay_us=N[,delay_max_us=N]), reorder=P\n"
     "                   (reorder_gap=N), rate=BYTES_PER_S (burst=N), mtu=N, dir=send|recv|both\n"
     "                   (P a probability 0..1); every faulted frame's fate names the fault\n"
-    "  --trace FILE     write every ring and notification event as JSON lines\n"
+    "  --trace FILE     write every ring and notification event as JSON lines ('-':\n"
+    "                   standard output, with the report on standard error)\n"
     "  --json           print the summary as one JSON object\n";
 
 int cli_error(const char *cmd, int code, const char *fmt, ...) {

@@ -33,7 +33,8 @@ static const char teach_usage[] =
     "  --seed N         seed of the run (default 1): it draws every modelled latency\n"
     "  --no-pause       print every step without waiting (for a pipe or a test)\n"
     "  --html FILE      also write the run as one self-contained HTML page\n"
-    "  --trace FILE     write every ring and notification event as JSON lines\n"
+    "  --trace FILE     write every ring and notification event as JSON lines ('-':\n"
+    "                   standard output, with the report on standard error)\n"
     "  -h, --help       this text\n";
 
 enum { TEACH_OPT_NO_PAUSE = CLI_OPT_SHARED_END + 1, TEACH_OPT_FRAMES, TEACH_OPT_HTML };

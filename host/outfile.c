@@ -23,9 +23,30 @@ static char *host_outfile_tmp_name(const char *path) {
   return tmp;
 }
 
+/* The data takes file descriptor 1; stdout, where the command's text goes,
+ * is pointed at standard error. */
+static FILE *host_stdout_claim(char *err, size_t errcap) {
+  static int claimed;
+  if (claimed) {
+    snprintf(err, errcap, "only one output can be '-' (standard output)");
+    return NULL;
+  }
+  fflush(stdout);
+  int fd = dup(STDOUT_FILENO);
+  FILE *f = fd >= 0 && dup2(STDERR_FILENO, STDOUT_FILENO) >= 0 ? fdopen(fd, "w") : NULL;
+  if (!f) {
+    snprintf(err, errcap, "cannot write to standard output: %s", strerror(errno));
+    if (fd >= 0) close(fd);
+    return NULL;
+  }
+  claimed = 1;
+  return f;
+}
+
 int host_outfile_open(host_outfile *o, const char *path, char *err, size_t errcap) {
   memset(o, 0, sizeof *o);
   o->path = path;
+  if (!strcmp(path, "-")) return (o->f = host_stdout_claim(err, errcap)) ? 0 : EMU_EIO;
   struct stat st;
   if (!*path || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
     snprintf(err, errcap, "'%s' is a directory, not a file", path);

@@ -325,6 +325,45 @@ START_TEST(test_json_escapes_bytes_and_errors_name_files_once) {
 }
 END_TEST
 
+/* Runs a shell command; returns its first output line in buf. */
+static void shell_line(const char *cmd, char *buf, size_t cap) {
+  FILE *p = popen(cmd, "r");
+  ck_assert_ptr_nonnull(p);
+  if (!fgets(buf, (int)cap, p)) buf[0] = '\0';
+  buf[strcspn(buf, "\n")] = '\0';
+  ck_assert_int_eq(pclose(p), 0);
+}
+
+/* Wireshark reads what replay writes, to a file and to standard output
+ * ('-': the report then goes to standard error). */
+START_TEST(test_wireshark_reads_our_pcap) {
+  ck_assert_msg(system("command -v tshark >/dev/null && command -v capinfos >/dev/null") == 0,
+                "tshark and capinfos are not installed (scripts/install-deps.sh installs them)");
+  char cmd[1024], line[256];
+  snprintf(cmd, sizeof cmd,
+           "cd %s && '%s' replay pcpp_ArpRequestPacket.pcap --guest-ip 10.0.0.138 -o - "
+           "2>%s/report >%s/o.pcap",
+           VNETSIM_CAPTURES_DIR, VNETSIM_BIN, tmpdir, tmpdir);
+  ck_assert_int_eq(system(cmd), 0);
+  snprintf(cmd, sizeof cmd, "capinfos -c -M -T -r %s/o.pcap", tmpdir);
+  shell_line(cmd, line, sizeof line);
+  ck_assert_msg(strstr(line, "\t1") != NULL, "capinfos: '%s'", line);
+  snprintf(cmd, sizeof cmd, "tshark -r %s/o.pcap -T fields -e arp.opcode -e arp.src.proto_ipv4",
+           tmpdir);
+  shell_line(cmd, line, sizeof line);
+  ck_assert_str_eq(line, "2\t10.0.0.138"); /* the guest's ARP reply, as Wireshark decodes it */
+  char path[128];
+  snprintf(path, sizeof path, "%s/report", tmpdir);
+  slurp(path, err_buf, sizeof err_buf);
+  ck_assert_ptr_nonnull(strstr(err_buf, "wrote 1 guest frames to -"));
+  /* --trace -: JSON lines only on standard output */
+  ck_assert_int_eq(run("demo --trace -"), 0);
+  ck_assert_uint_eq(out_buf[0], '{');
+  ck_assert_ptr_null(strstr(out_buf, "pings answered"));
+  ck_assert_ptr_nonnull(strstr(err_buf, "4 of 4 pings answered"));
+}
+END_TEST
+
 /* Numbers are decimal: a leading zero is not octal. */
 START_TEST(test_numbers_are_decimal) {
   static char ten[sizeof out_buf];
@@ -378,6 +417,7 @@ static Suite *cli_suite(void) {
   tcase_add_test(tc, test_numbers_are_decimal);
   tcase_add_test(tc, test_a_failed_run_clobbers_nothing);
   tcase_add_test(tc, test_json_escapes_bytes_and_errors_name_files_once);
+  tcase_add_test(tc, test_wireshark_reads_our_pcap);
   suite_add_tcase(s, tc);
   return s;
 }
