@@ -12,7 +12,8 @@
 #   static-user BUILD SRC    a program with its own gmem_read links
 #                            libvnetsim.a statically and runs
 # BUILD is a configured and built tree; the checks that need an installed
-# library install it into a temporary prefix.
+# library install it into a temporary prefix. symbols, pkg-config and
+# static-user also take an installed prefix instead.
 # Environment: CC (default cc); VNETSIM_USER_CFLAGS, what a program needs to
 # link the library's objects (the sanitizers in a sanitizer build);
 # VNETSIM_EXTRA_NEEDED, the libraries the .so may need besides libc (the
@@ -30,11 +31,15 @@ fail() {
 work=$(mktemp -d "${TMPDIR:-/tmp}/vnetsim-library.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# Installs BUILD into a temporary prefix; sets libdir and pcdir.
+# Installs BUILD into a temporary prefix, or takes an installed prefix as
+# it is; sets libdir and pcdir.
 install_prefix() {
-  cmake --install "$1" --prefix "$work/prefix" >/dev/null
-  local pc
-  pc=$(find "$work/prefix" -name vnetsim.pc)
+  local prefix=$1 pc
+  if [ -f "$1/CMakeCache.txt" ]; then
+    prefix="$work/prefix"
+    cmake --install "$1" --prefix "$prefix" >/dev/null
+  fi
+  pc=$(find "$prefix" -name vnetsim.pc)
   [ -n "$pc" ] || fail "no vnetsim.pc installed"
   pcdir=$(dirname "$pc")
   libdir=$(dirname "$pcdir")
