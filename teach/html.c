@@ -494,7 +494,7 @@ int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *ti
             ",\"x\":%.1f,\"q\":\"%s\",\"k\":\"%s\",\"wrong\":%d,"
             "\"title\":",
             i ? ",\n" : "", st->index, st->t_ns, html_x(&a, st->t_ns),
-            st->queue == (int)VNET_TXQ ? "tx" : "rx", html_kind_names[st->kind], st->wrong);
+            vnet_queue_name((uint16_t)teach_step_queue(st)), html_kind_names[st->kind], st->wrong);
     html_json_str(out, st->title);
     fputs(",\"text\":", out);
     html_json_str(out, st->text);
@@ -502,7 +502,7 @@ int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *ti
     const char *sep = "";
     for (int q = 0; q < 2; q++) {
       if (!st->ring[q].size) continue;
-      fprintf(out, "%s\"%s\":", sep, q ? "tx" : "rx");
+      fprintf(out, "%s\"%s\":", sep, vnet_queue_name((uint16_t)q));
       html_ring_json(out, &st->ring[q], prev[q]);
       prev[q] = &st->ring[q];
       sep = ",";

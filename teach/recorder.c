@@ -65,6 +65,8 @@ const char *teach_owner_name(teach_owner o) {
   return (unsigned)o < TEACH_OWN_COUNT ? teach_owner_names[o] : "?";
 }
 
+int teach_step_queue(const teach_step *st) { return st->queue < 0 ? (int)VNET_RXQ : st->queue; }
+
 /* What one side did to one queue within a step, in ring indices. */
 typedef struct teach_span {
   uint32_t n;
@@ -364,8 +366,6 @@ static void teach_snapshot(const teach_rec *r, int q, teach_ring *g) {
 
 /* --- explaining a step -------------------------------------------------- */
 
-static const char *teach_qname(int q) { return q == (int)VNET_TXQ ? "tx" : "rx"; }
-
 static void teach_features(teach_str *t, uint64_t f) {
   static const struct {
     int bit;
@@ -421,8 +421,9 @@ static void teach_wrap(teach_rec *r, teach_str *t, int q, int used, const teach_
   if ((uint16_t)sp->idx_last < size) return;
   r->wrap_told[q][used] = 1;
   uint16_t i = (uint16_t)sp->idx_last;
-  teach_str_add(t, " Wrap-around: %s %s index %u lands in slot %u & %u = %u.", teach_qname(q),
-                used ? "used" : "avail", i, i, size - 1u, i & (size - 1u));
+  teach_str_add(t, " Wrap-around: %s %s index %u lands in slot %u & %u = %u.",
+                vnet_queue_name((uint16_t)q), used ? "used" : "avail", i, i, size - 1u,
+                i & (size - 1u));
   if (r->wrap_explained) return;
   r->wrap_explained = 1;
   teach_str_add(t,
@@ -445,7 +446,7 @@ static const char *teach_fate_phrase(emu_fate f) {
 
 static void teach_explain(teach_rec *r, teach_step *st) {
   const teach_facts *f = &r->f;
-  int q = st->queue < 0 ? (int)VNET_RXQ : st->queue;
+  int q = teach_step_queue(st);
   const teach_ring *g = &st->ring[q];
   uint16_t size = teach_drv_q(r->s, q)->layout.size;
   int event_idx = teach_drv_q(r->s, q)->event_idx;
@@ -546,7 +547,8 @@ static void teach_explain(teach_rec *r, teach_step *st) {
     case TEACH_K_PUBLISH: {
       uint16_t old = f->avail_old[q], now = f->avail_new[q];
       if (f->avail_published[q]) {
-        snprintf(title, tcap, "The driver publishes %s avail.idx = %u%s", teach_qname(q), now,
+        snprintf(title, tcap, "The driver publishes %s avail.idx = %u%s",
+                 vnet_queue_name((uint16_t)q), now,
                  f->kicks[q]        ? " and kicks"
                  : f->kicks_supp[q] ? "; no kick needed"
                                     : "");
@@ -556,7 +558,8 @@ static void teach_explain(teach_rec *r, teach_step *st) {
                       "slots before the index that covers them (§2.7.13.3).",
                       old, now);
       } else {
-        snprintf(title, tcap, "The driver kicks the %s queue before publishing", teach_qname(q));
+        snprintf(title, tcap, "The driver kicks the %s queue before publishing",
+                 vnet_queue_name((uint16_t)q));
         teach_str_add(&t,
                       "The driver notified the device, but avail.idx in memory is still "
                       "%u: a device that looks now finds nothing new and goes back to "
@@ -598,7 +601,7 @@ static void teach_explain(teach_rec *r, teach_step *st) {
         teach_str_add(&t, "The host sends frame #%" PRId64 " (%u bytes) to the device. ",
                       f->frame_last + 1, f->frame_len);
       } else if (f->kicks_received[q]) {
-        snprintf(title, tcap, "The %s kick reaches the device%s", teach_qname(q),
+        snprintf(title, tcap, "The %s kick reaches the device%s", vnet_queue_name((uint16_t)q),
                  sp->n ? "; it takes what was offered" : "");
         teach_str_add(&t, "The notification (§2.7.13.4) arrives after its modelled latency. ");
       } else {
@@ -644,7 +647,7 @@ static void teach_explain(teach_rec *r, teach_step *st) {
     case TEACH_K_DEV_PUSH: {
       const teach_span *sp = &f->push[q];
       snprintf(title, tcap, "The device returns %s in the %s used ring",
-               sp->n == 1 ? "the buffer" : "buffers", teach_qname(q));
+               sp->n == 1 ? "the buffer" : "buffers", vnet_queue_name((uint16_t)q));
       teach_str_add(&t, "It writes the used element {id %" PRId64 ", len %u} into used ",
                     sp->head_last, sp->len_last);
       teach_slots(&t, sp, size);
@@ -660,7 +663,8 @@ static void teach_explain(teach_rec *r, teach_step *st) {
     }
     case TEACH_K_DEV_PUBLISH: {
       uint16_t old = f->used_old[q], now = f->used_new[q];
-      snprintf(title, tcap, "The device publishes %s used.idx = %u%s", teach_qname(q), now,
+      snprintf(title, tcap, "The device publishes %s used.idx = %u%s", vnet_queue_name((uint16_t)q),
+               now,
                f->irqs[q]        ? " and interrupts"
                : f->irqs_supp[q] ? "; no interrupt"
                                  : "");
@@ -698,7 +702,7 @@ static void teach_explain(teach_rec *r, teach_step *st) {
     case TEACH_K_CONSUME: {
       const teach_span *sp = &f->consume[q];
       snprintf(title, tcap, "The driver takes %s from the %s used ring",
-               sp->n == 1 ? "a used element" : "used elements", teach_qname(q));
+               sp->n == 1 ? "a used element" : "used elements", vnet_queue_name((uint16_t)q));
       teach_str_add(&t, "used.idx = %u is ahead of the driver's cursor, so it reads used ",
                     g->used_idx);
       teach_slots(&t, sp, size);
@@ -813,7 +817,7 @@ static void teach_explain(teach_rec *r, teach_step *st) {
    * so when one moved since the last step. */
   const teach_ring *pg = NULL;
   for (size_t j = r->nsteps; j-- > 0 && !pg;)
-    if ((r->steps[j].queue < 0 ? 0 : r->steps[j].queue) == q) pg = &r->steps[j].ring[q];
+    if (teach_step_queue(&r->steps[j]) == q) pg = &r->steps[j].ring[q];
   if (st->kind != TEACH_K_FAST && pg && pg->size && g->size == pg->size && event_idx) {
     if (g->avail_event != pg->avail_event)
       teach_str_add(&t,

@@ -94,6 +94,10 @@ typedef struct teach_step {
   teach_ring ring[2]; /* rx and tx after the step (size 0 when not kept or not set up) */
 } teach_step;
 
+/* The queue a step is drawn with: its own, or rx for a step about both
+ * queues or neither (status, fast-forward). */
+int teach_step_queue(const teach_step *st);
+
 /* One point of the occupancy timeline: heads per owner in each queue. */
 typedef struct teach_point {
   uint64_t t_ns;

@@ -172,7 +172,7 @@ static void teach_draw_rings(FILE *out, const teach_ring *g, const teach_ring *p
   tline l = {0};
   char v[64];
 #define CH(field) (!have ? g->field != 0 : g->field != prev->field)
-  tl_addf(&l, "  descriptor table (%s)", q == 1 ? "tx" : "rx");
+  tl_addf(&l, "  descriptor table (%s)", vnet_queue_name((uint16_t)q));
   tl_pad(&l, TEACH_DESC_W + 2);
   tl_add(&l, "available ring");
   tl_pad(&l, TEACH_DESC_W + 2 + TEACH_AVAIL_W + 2);
@@ -346,13 +346,13 @@ void teach_render_step(FILE *out, const teach_walk *w, size_t i, const teach_ren
   const teach_step *steps = teach_rec_steps(w->rec, &n);
   if (i >= n) return;
   const teach_step *st = &steps[i];
-  int q = st->queue < 0 ? 0 : st->queue;
+  int q = teach_step_queue(st);
   tline l = {0};
   char head[160];
   snprintf(head, sizeof head, "== step %zu of %zu == t = %" PRIu64 ".%03" PRIu64 " us == %s ",
            i + 1, n, st->t_ns / 1000, st->t_ns % 1000,
            st->queue < 0 ? (st->kind == TEACH_K_FAST ? "both queues" : "device status")
-                         : (q == 1 ? "tx queue" : "rx queue"));
+                         : (q == (int)VNET_TXQ ? "tx queue" : "rx queue"));
   fputc('\n', out);
   if (ro->colour) tl_raw(&l, SGR_BOLD, 0);
   tl_add(&l, head);
@@ -385,7 +385,7 @@ void teach_render_step(FILE *out, const teach_walk *w, size_t i, const teach_ren
    * while the other queue was shown goes unmarked. */
   const teach_ring *prev = i > 0 ? &steps[i - 1].ring[q] : NULL;
   for (size_t j = i; j-- > 0;)
-    if ((steps[j].queue < 0 ? 0 : steps[j].queue) == q && steps[j].ring[q].size) {
+    if (teach_step_queue(&steps[j]) == q && steps[j].ring[q].size) {
       prev = &steps[j].ring[q];
       break;
     }
@@ -394,8 +394,8 @@ void teach_render_step(FILE *out, const teach_walk *w, size_t i, const teach_ren
   tl_put(out, &l);
   const teach_ring *o = &st->ring[1 - q];
   if (o->size) {
-    tl_addf(&l, "  meanwhile the %s queue: avail.idx %u, used.idx %u; ", q == 1 ? "rx" : "tx",
-            o->avail_idx, o->used_idx);
+    tl_addf(&l, "  meanwhile the %s queue: avail.idx %u, used.idx %u; ",
+            vnet_queue_name((uint16_t)(1 - q)), o->avail_idx, o->used_idx);
     teach_owner_line(&l, "", o);
     tl_put(out, &l);
   }
