@@ -104,6 +104,33 @@ typedef struct teach_sampled {
   uint64_t total; /* items offered */
 } teach_sampled;
 
+/* A cursor the emitting code has not stored yet when its event fires: the
+ * ring halves trace AVAIL_ADDED, USED_PUSHED and USED_CONSUMED just before
+ * they move avail_idx_shadow, used_idx_shadow and last_used_idx by one.
+ *
+ * Why the recorder still reads the ring halves' cursors (and the driver's
+ * per-head bookkeeping) from scn instead of rebuilding them from the trace:
+ * some of that state has no trace record at all. The driver's free count
+ * and which heads it still counts as in flight (what tells "lost" from
+ * "free") live only in vq_drv, and a driver bug that jumps its used cursor
+ * (vq_drv_set_last_used, rx-last-only) moves last_used_idx without an
+ * event. Rebuilding them would change what the pages show. What would
+ * remove this patch-up instead is each ring half emitting those three
+ * events after its store (same record contents, so the same trace bytes):
+ * a change in virtio/, not here. */
+typedef enum teach_cursor {
+  TEACH_CUR_NONE = 0,
+  TEACH_CUR_DRV_AVAIL_SHADOW,
+  TEACH_CUR_DEV_USED_SHADOW,
+  TEACH_CUR_DRV_LAST_USED
+} teach_cursor;
+
+typedef struct teach_unstored {
+  teach_cursor which;
+  int q;
+  uint16_t value;
+} teach_unstored;
+
 struct teach_rec {
   teach_opts opts;
   scn *s;
@@ -130,10 +157,7 @@ struct teach_rec {
   int wrap_told[2][2]; /* [queue][avail, used] */
   int wrap_explained;  /* the long explanation was given once */
   uint16_t lost_before[2];
-  /* cursor values the emitting code has not stored yet when the event fires */
-  int fix_q;
-  int fix_avail_shadow, fix_used_shadow, fix_last_used;
-  uint16_t fix_avail_v, fix_used_v, fix_last_used_v;
+  teach_unstored unstored;
 };
 
 static void teach_sampled_init(teach_sampled *a, size_t max, size_t size) {
@@ -251,10 +275,19 @@ static void teach_cursors(const teach_rec *r, int q, teach_ring *g) {
   g->drv_num_free = d->num_free;
   g->dev_last_avail = teach_dev_live(s, q) ? s->dev.q[q].vq.last_avail_idx : 0;
   g->dev_used_shadow = teach_dev_live(s, q) ? s->dev.q[q].vq.used_idx_shadow : 0;
-  if (r->fix_q == q) {
-    if (r->fix_avail_shadow) g->drv_avail_shadow = r->fix_avail_v;
-    if (r->fix_used_shadow) g->dev_used_shadow = r->fix_used_v;
-    if (r->fix_last_used) g->drv_last_used = r->fix_last_used_v;
+  if (r->unstored.q != q) return;
+  switch (r->unstored.which) {
+    case TEACH_CUR_DRV_AVAIL_SHADOW:
+      g->drv_avail_shadow = r->unstored.value;
+      break;
+    case TEACH_CUR_DEV_USED_SHADOW:
+      g->dev_used_shadow = r->unstored.value;
+      break;
+    case TEACH_CUR_DRV_LAST_USED:
+      g->drv_last_used = r->unstored.value;
+      break;
+    case TEACH_CUR_NONE:
+      break;
   }
 }
 
@@ -1125,25 +1158,27 @@ static void teach_note_fate(teach_rec *r, const emu_trace_rec *rec, emu_fate fat
   }
 }
 
-static void teach_on_event(teach_rec *r, const emu_trace_rec *rec) {
-  if (r->finished || !r->s) return;
-  int starts_new;
-  teach_kind kind = teach_classify(rec, &starts_new);
-  if (kind == TEACH_K_COUNT) return;
-  int q = teach_queue_of(rec);
-  uint64_t t = rec->t_ns - r->s->cfg.start_ns;
+static emu_fate teach_rec_fate(const emu_trace_rec *rec) {
   emu_fate fate = EMU_FATE_PENDING;
-  int is_drop = 0;
-  if (rec->kind == EMU_TR_FRAME_FATE) {
-    teach_fate_of(rec->detail, &fate);
-    is_drop = !emu_fate_is_success(fate) && fate != EMU_FATE_PENDING;
-    /* A stack drop is told with the consume step, like a success. */
-    if (!is_drop || !strcmp(rec->actor, "driver")) {
-      if (is_drop) teach_mark_add(r, TEACH_MARK_DROP, rec, q, fate);
-      teach_note_fate(r, rec, fate);
-      return;
-    }
-  }
+  teach_fate_of(rec->detail, &fate);
+  return fate;
+}
+
+/* A frame's fate. A drop by the device (or on the link) is a step of its
+ * own; what the guest stack did with a frame, a success or a drop, is told
+ * with the step that consumed it. Returns 1 when told that way. */
+static int teach_fate_told_with_consume(teach_rec *r, const emu_trace_rec *rec, int q) {
+  emu_fate fate = teach_rec_fate(rec);
+  int is_drop = !emu_fate_is_success(fate) && fate != EMU_FATE_PENDING;
+  if (is_drop && strcmp(rec->actor, "driver")) return 0;
+  if (is_drop) teach_mark_add(r, TEACH_MARK_DROP, rec, q, fate);
+  teach_note_fate(r, rec, fate);
+  return 1;
+}
+
+/* Opens a new step for this event unless it continues the current one. */
+static void teach_step_for(teach_rec *r, const emu_trace_rec *rec, teach_kind kind, int starts_new,
+                           int q, uint64_t t) {
   if (r->coarse && kind != TEACH_K_DROP && kind != TEACH_K_VIOLATION) {
     if (rec->kind == EMU_TR_FRAME_IN || !r->open || r->cur.kind != TEACH_K_FAST)
       teach_open_step(r, TEACH_K_FAST, -1, t);
@@ -1153,50 +1188,110 @@ static void teach_on_event(teach_rec *r, const emu_trace_rec *rec) {
      * before publish) opens its own. */
     teach_open_step(r, kind, q, t);
   }
-  teach_step *st = &r->cur;
+}
+
+static void teach_set_unstored(teach_rec *r, teach_cursor which, int q, int64_t idx) {
+  r->unstored = (teach_unstored){which, q, (uint16_t)(idx + 1)};
+}
+
+/* The device took head (on) or gave it back (off). */
+static void teach_hold(teach_rec *r, int q, int64_t head, int on) {
+  if (!r->held_size[q] || head < 0 || head >= r->held_size[q] || r->held[q][head] == on) return;
+  r->held[q][head] = (uint8_t)on;
+  if (on)
+    r->held_count[q]++;
+  else
+    r->held_count[q]--;
+}
+
+/* An index stored for the other side to see: "old -> new" for the step. */
+static void teach_published(int *published, uint16_t *old, uint16_t *now, uint16_t *last,
+                            int64_t idx) {
+  *published = 1;
+  *old = *last;
+  *now = *last = (uint16_t)idx;
+}
+
+/* A side broke a ring rule (or the device set NEEDS_RESET for one). */
+static void teach_on_violation(teach_rec *r, const emu_trace_rec *rec, int q) {
+  r->f.detail = rec->detail;
+  r->f.actor = rec->actor;
+  teach_mark_add(r, TEACH_MARK_VIOLATION, rec, q, EMU_FATE_PENDING);
+}
+
+static void teach_on_status(teach_rec *r, const emu_trace_rec *rec, int q) {
+  r->f.status = (uint8_t)rec->idx;
+  r->f.features = r->s->drv.features;
+  if (rec->idx == 0) { /* a reset: the device holds nothing any more */
+    for (int k = 0; k < 2; k++) {
+      if (r->held[k]) memset(r->held[k], 0, r->held_size[k]);
+      r->held_count[k] = 0;
+    }
+  }
+  if (rec->detail) teach_on_violation(r, rec, q);
+}
+
+static void teach_on_avail_added(teach_rec *r, const emu_trace_rec *rec, int q) {
+  teach_span_add(&r->f.post[q], rec->idx, rec->head, -1);
+  teach_set_unstored(r, TEACH_CUR_DRV_AVAIL_SHADOW, q, rec->idx);
+  if (q == (int)VNET_RXQ && r->pending_repost && rec->head >= 0 && rec->head < r->pending_size)
+    r->pending_repost[rec->head] = -1;
+}
+
+static void teach_on_frame_in(teach_facts *f, const emu_trace_rec *rec) {
+  if (!f->frames_in++) f->frame_first = rec->frame;
+  f->frame_last = rec->frame;
+  if (f->frames_in == 1) f->frame_len = (uint32_t)rec->len;
+}
+
+static void teach_on_used_pushed(teach_rec *r, const emu_trace_rec *rec, int q) {
+  teach_span_add(&r->f.push[q], rec->idx, rec->head, rec->len);
+  teach_hold(r, q, rec->head, 0);
+  teach_set_unstored(r, TEACH_CUR_DEV_USED_SHADOW, q, rec->idx);
+}
+
+/* An RX head consumed: remember the step, until the head is offered again. */
+static void teach_await_repost(teach_rec *r, int64_t head) {
+  uint16_t size = r->s->drv.rxq.layout.size;
+  if (r->pending_size != size) {
+    free(r->pending_repost);
+    r->pending_repost = malloc(sizeof *r->pending_repost * size);
+    r->pending_size = r->pending_repost ? size : 0;
+    for (uint16_t i = 0; i < r->pending_size; i++) r->pending_repost[i] = -1;
+  }
+  if (head < r->pending_size) r->pending_repost[head] = r->cur.index;
+}
+
+static void teach_on_used_consumed(teach_rec *r, const emu_trace_rec *rec, int q) {
+  teach_span_add(&r->f.consume[q], rec->idx, rec->head, rec->len);
+  teach_set_unstored(r, TEACH_CUR_DRV_LAST_USED, q, rec->idx);
+  if (q == (int)VNET_RXQ && rec->head >= 0) teach_await_repost(r, rec->head);
+}
+
+static void teach_on_device_fate(teach_rec *r, const emu_trace_rec *rec, int q) {
+  r->f.fate = teach_rec_fate(rec);
+  r->f.fate_frame = rec->frame;
+  r->f.actor = rec->actor;
+  teach_mark_add(r, TEACH_MARK_DROP, rec, q, r->f.fate);
+}
+
+/* Adds one event to the facts of the open step. */
+static void teach_note_event(teach_rec *r, const emu_trace_rec *rec, int q) {
   teach_facts *f = &r->f;
-  st->events++;
-  st->evmask |= 1u << rec->kind;
-  if (rec->head >= 0) st->head = rec->head;
-  if (q >= 0) teach_ensure_held(r, q);
   int qq = q < 0 ? 0 : q;
-  r->fix_q = -1;
-  r->fix_avail_shadow = r->fix_used_shadow = r->fix_last_used = 0;
   switch (rec->kind) {
     case EMU_TR_STATUS:
-      f->status = (uint8_t)rec->idx;
-      f->features = r->s->drv.features;
-      if (rec->idx == 0) {
-        for (int k = 0; k < 2; k++) {
-          if (r->held[k]) memset(r->held[k], 0, r->held_size[k]);
-          r->held_count[k] = 0;
-        }
-      }
-      if (rec->detail) {
-        f->detail = rec->detail;
-        f->actor = rec->actor;
-        teach_mark_add(r, TEACH_MARK_VIOLATION, rec, q, EMU_FATE_PENDING);
-      }
-      break;
-    case EMU_TR_DESC_WRITTEN:
+      teach_on_status(r, rec, q);
       break;
     case EMU_TR_AVAIL_ADDED:
-      teach_span_add(&f->post[qq], rec->idx, rec->head, -1);
-      /* Fired after the slot is written, before the shadow index moves. */
-      r->fix_q = qq;
-      r->fix_avail_shadow = 1;
-      r->fix_avail_v = (uint16_t)(rec->idx + 1);
-      if (qq == (int)VNET_RXQ && r->pending_repost && rec->head >= 0 && rec->head < r->pending_size)
-        r->pending_repost[rec->head] = -1;
+      teach_on_avail_added(r, rec, qq);
       break;
     case EMU_TR_BUFFER_REPOSTED:
       f->reposts++;
       break;
     case EMU_TR_AVAIL_PUBLISHED:
-      f->avail_published[qq] = 1;
-      f->avail_old[qq] = r->avail_pub[qq];
-      f->avail_new[qq] = (uint16_t)rec->idx;
-      r->avail_pub[qq] = (uint16_t)rec->idx;
+      teach_published(&f->avail_published[qq], &f->avail_old[qq], &f->avail_new[qq],
+                      &r->avail_pub[qq], rec->idx);
       break;
     case EMU_TR_KICK:
       f->kicks[qq]++;
@@ -1209,38 +1304,22 @@ static void teach_on_event(teach_rec *r, const emu_trace_rec *rec) {
       f->kicks_received[qq]++;
       break;
     case EMU_TR_FRAME_IN:
-      if (!f->frames_in++) f->frame_first = rec->frame;
-      f->frame_last = rec->frame;
-      if (f->frames_in == 1) f->frame_len = (uint32_t)rec->len;
+      teach_on_frame_in(f, rec);
       break;
     case EMU_TR_POP:
       teach_span_add(&f->pop[qq], rec->idx, rec->head, rec->len);
-      if (r->held_size[qq] && rec->head >= 0 && rec->head < r->held_size[qq] &&
-          !r->held[qq][rec->head]) {
-        r->held[qq][rec->head] = 1;
-        r->held_count[qq]++;
-      }
+      teach_hold(r, qq, rec->head, 1);
       break;
     case EMU_TR_FRAME_OUT:
       f->frames_out++;
       f->out_len = (uint32_t)rec->len;
       break;
     case EMU_TR_USED_PUSHED:
-      teach_span_add(&f->push[qq], rec->idx, rec->head, rec->len);
-      if (r->held_size[qq] && rec->head >= 0 && rec->head < r->held_size[qq] &&
-          r->held[qq][rec->head]) {
-        r->held[qq][rec->head] = 0;
-        r->held_count[qq]--;
-      }
-      r->fix_q = qq;
-      r->fix_used_shadow = 1;
-      r->fix_used_v = (uint16_t)(rec->idx + 1);
+      teach_on_used_pushed(r, rec, qq);
       break;
     case EMU_TR_USED_PUBLISHED:
-      f->used_published[qq] = 1;
-      f->used_old[qq] = r->used_pub[qq];
-      f->used_new[qq] = (uint16_t)rec->idx;
-      r->used_pub[qq] = (uint16_t)rec->idx;
+      teach_published(&f->used_published[qq], &f->used_old[qq], &f->used_new[qq], &r->used_pub[qq],
+                      rec->idx);
       break;
     case EMU_TR_INTERRUPT:
       f->irqs[qq]++;
@@ -1253,46 +1332,49 @@ static void teach_on_event(teach_rec *r, const emu_trace_rec *rec) {
       f->irqs_received[qq]++;
       break;
     case EMU_TR_USED_CONSUMED:
-      teach_span_add(&f->consume[qq], rec->idx, rec->head, rec->len);
-      /* Fired after the head is freed, before the cursor moves on. */
-      r->fix_q = qq;
-      r->fix_last_used = 1;
-      r->fix_last_used_v = (uint16_t)(rec->idx + 1);
-      if (qq == (int)VNET_RXQ && rec->head >= 0) {
-        uint16_t size = r->s->drv.rxq.layout.size;
-        if (r->pending_size != size) {
-          free(r->pending_repost);
-          r->pending_repost = malloc(sizeof *r->pending_repost * size);
-          r->pending_size = r->pending_repost ? size : 0;
-          for (uint16_t i = 0; i < r->pending_size; i++) r->pending_repost[i] = -1;
-        }
-        if (rec->head < r->pending_size) r->pending_repost[rec->head] = st->index;
-      }
+      teach_on_used_consumed(r, rec, qq);
       break;
     case EMU_TR_TX_RECLAIMED:
       f->reclaims++;
       break;
     case EMU_TR_FRAME_FATE:
-      f->fate = fate;
-      f->fate_frame = rec->frame;
-      f->actor = rec->actor;
-      teach_mark_add(r, TEACH_MARK_DROP, rec, q, fate);
+      teach_on_device_fate(r, rec, q);
       break;
     case EMU_TR_VIOLATION:
-      f->detail = rec->detail;
-      f->actor = rec->actor;
-      teach_mark_add(r, TEACH_MARK_VIOLATION, rec, q, EMU_FATE_PENDING);
+      teach_on_violation(r, rec, q);
       break;
-    default:
+    default: /* EMU_TR_DESC_WRITTEN: the AVAIL_ADDED after it tells the step */
       break;
   }
-  /* The state after this event; the step keeps the one after its last. */
+}
+
+/* The state after this event; the step keeps the one after its last. */
+static void teach_record_state(teach_rec *r, uint64_t t) {
   r->cur_point.t_ns = t;
-  r->cur_point.step = st->index;
+  r->cur_point.step = r->cur.index;
   for (int k = 0; k < 2; k++) teach_count(r, k, r->cur_point.count[k]);
   if (r->cur_keep)
-    for (int k = 0; k < 2; k++) teach_snapshot(r, k, &st->ring[k]);
-  r->fix_q = -1;
+    for (int k = 0; k < 2; k++) teach_snapshot(r, k, &r->cur.ring[k]);
+}
+
+static void teach_on_event(teach_rec *r, const emu_trace_rec *rec) {
+  if (r->finished || !r->s) return;
+  int starts_new;
+  teach_kind kind = teach_classify(rec, &starts_new);
+  if (kind == TEACH_K_COUNT) return;
+  int q = teach_queue_of(rec);
+  if (rec->kind == EMU_TR_FRAME_FATE && teach_fate_told_with_consume(r, rec, q)) return;
+  uint64_t t = rec->t_ns - r->s->cfg.start_ns;
+  teach_step_for(r, rec, kind, starts_new, q, t);
+  teach_step *st = &r->cur;
+  st->events++;
+  st->evmask |= 1u << rec->kind;
+  if (rec->head >= 0) st->head = rec->head;
+  if (q >= 0) teach_ensure_held(r, q);
+  r->unstored.which = TEACH_CUR_NONE;
+  teach_note_event(r, rec, q);
+  teach_record_state(r, t);
+  r->unstored.which = TEACH_CUR_NONE;
 }
 
 static void teach_observer(void *ctx, const emu_trace_rec *rec) { teach_on_event(ctx, rec); }
