@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "emu/err.h"
+#include "emu/grow.h"
 #include "teach/teach.h"
 #include "virtio/vbug.h"
 
@@ -24,14 +25,9 @@ static void teach_str_vadd(teach_str *s, const char *fmt, va_list ap) {
   int w = vsnprintf(NULL, 0, fmt, ap2);
   va_end(ap2);
   if (w < 0) return;
-  if (s->n + (size_t)w + 1 > s->cap) {
-    size_t cap = s->cap ? s->cap : 256;
-    while (cap < s->n + (size_t)w + 1) cap *= 2;
-    char *p = realloc(s->p, cap);
-    if (!p) return; /* the explanation is shorter; the recording goes on */
-    s->p = p;
-    s->cap = cap;
-  }
+  char *p = emu_grow(s->p, &s->cap, s->n + (size_t)w + 1, 1, 256);
+  if (!p) return; /* the explanation is shorter; the recording goes on */
+  s->p = p;
   vsnprintf(s->p + s->n, s->cap - s->n, fmt, ap);
   s->n += (size_t)w;
 }
@@ -145,7 +141,7 @@ struct teach_rec {
   /* kept steps */
   teach_step *steps;
   size_t nsteps, step_stride;
-  teach_sampled points, marks[4];
+  teach_sampled points, marks[TEACH_MARK_COUNT];
   /* recorder's own knowledge of the rings */
   uint8_t *held[2]; /* per head: popped by the device, not yet pushed */
   uint16_t held_size[2];
@@ -201,7 +197,7 @@ teach_rec *teach_rec_new(const teach_opts *opts) {
   }
   r->step_stride = 1;
   teach_sampled_init(&r->points, r->opts.max_points, sizeof(teach_point));
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < TEACH_MARK_COUNT; i++)
     teach_sampled_init(&r->marks[i], r->opts.max_marks, sizeof(teach_mark));
   return r;
 }
@@ -223,7 +219,7 @@ void teach_rec_free(teach_rec *r) {
   if (r->open) teach_step_free(&r->cur);
   free(r->steps);
   free(r->points.items);
-  for (int i = 0; i < 4; i++) free(r->marks[i].items);
+  for (int i = 0; i < TEACH_MARK_COUNT; i++) free(r->marks[i].items);
   free(r->held[0]);
   free(r->held[1]);
   free(r->pending_repost);
@@ -244,7 +240,7 @@ const teach_point *teach_rec_points(const teach_rec *r, size_t *n, size_t *strid
 }
 
 const teach_mark *teach_rec_marks(const teach_rec *r, int what, size_t *n, uint64_t *total) {
-  if (what < 0 || what > 3) {
+  if (what < 0 || what >= TEACH_MARK_COUNT) {
     *n = 0;
     if (total) *total = 0;
     return NULL;
@@ -261,6 +257,9 @@ void teach_rec_set_coarse(teach_rec *r, int on) { r->coarse = on; }
 static const vq_drv *teach_drv_q(const scn *s, int q) {
   return q == (int)VNET_RXQ ? &s->drv.rxq : &s->drv.txq;
 }
+
+/* Queue q's size as the driver set it up; 0 before. */
+static uint16_t teach_qsize(const scn *s, int q) { return teach_drv_q(s, q)->layout.size; }
 
 static int teach_dev_live(const scn *s, int q) { return s->dev.q[q].enabled; }
 
@@ -300,8 +299,7 @@ static uint16_t teach_window(uint16_t from, uint16_t to, uint16_t size) {
  * enough for every event of a long capture. */
 static void teach_count(const teach_rec *r, int q, uint16_t count[TEACH_OWN_COUNT]) {
   memset(count, 0, sizeof count[0] * TEACH_OWN_COUNT);
-  const vq_drv *d = teach_drv_q(r->s, q);
-  uint16_t size = d->layout.size;
+  uint16_t size = teach_qsize(r->s, q);
   if (!size) return;
   teach_ring g;
   teach_cursors(r, q, &g);
@@ -317,36 +315,26 @@ static void teach_count(const teach_rec *r, int q, uint16_t count[TEACH_OWN_COUN
 static int teach_ring_alloc(teach_ring *g, uint16_t size) {
   if (g->size == size && g->desc) return 0;
   teach_ring_free(g);
-  size_t bytes = (size_t)size * (sizeof(teach_desc) + sizeof(teach_used_elem) + 2 + 1);
+  size_t bytes =
+      (size_t)size * (sizeof *g->desc + sizeof *g->used + sizeof *g->avail + sizeof *g->owner);
   char *p = calloc(1, bytes);
   if (!p) return EMU_ENOMEM;
   g->size = size;
   g->desc = (teach_desc *)p;
   g->used = (teach_used_elem *)(p + (size_t)size * sizeof(teach_desc));
   g->avail = (uint16_t *)((char *)g->used + (size_t)size * sizeof(teach_used_elem));
-  g->owner = (uint8_t *)g->avail + (size_t)size * 2;
+  g->owner = (uint8_t *)(g->avail + size);
   return 0;
 }
 
-/* Reads queue q's three ring areas and works out who owns each descriptor:
- * heads in the avail window belong to the device-to-be, heads the device
- * popped and has not pushed are in flight, heads in the used window wait
- * for the driver; anything the driver still counts as offered but that is
- * in none of these was passed over. A chain's descriptors share its head's
- * owner. */
-static void teach_snapshot(const teach_rec *r, int q, teach_ring *g) {
-  const scn *s = r->s;
-  const vq_drv *d = teach_drv_q(s, q);
-  uint16_t size = d->layout.size;
-  if (!size) {
-    teach_ring_free(g);
-    return;
-  }
-  if (teach_ring_alloc(g, size)) return;
-  const gmem *m = &s->mem;
-  const vq_layout *l = &d->layout;
-  teach_cursors(r, q, g);
-  for (uint32_t i = 0; i < size; i++) {
+/* Reads the three ring areas of layout l. The driver placed them in guest
+ * memory and the device checked them when it enabled the queue
+ * (VQ_RULE_RING_ADDR_RANGE), so these reads do not fail; if one did, the
+ * picture would keep an old value, which misleads no check: the ring
+ * halves validate what they read themselves. */
+static void teach_read_rings(const gmem *m, const vq_layout *l, teach_ring *g) {
+  for (uint32_t i = 0; i < l->size; i++) {
+    /* §2.7.5: le64 addr, le32 len, le16 flags, le16 next */
     uint64_t a = vq_desc_addr(l, i);
     teach_desc *e = &g->desc[i];
     (void)gmem_read_le64(m, a, &e->addr);
@@ -354,6 +342,7 @@ static void teach_snapshot(const teach_rec *r, int q, teach_ring *g) {
     (void)gmem_read_le16(m, a + 12, &e->flags);
     (void)gmem_read_le16(m, a + 14, &e->next);
     (void)gmem_read_le16(m, vq_avail_slot_addr(l, (uint16_t)i), &g->avail[i]);
+    /* §2.7.8: le32 id, le32 len */
     uint64_t u = vq_used_slot_addr(l, (uint16_t)i);
     (void)gmem_read_le32(m, u, &g->used[i].id);
     (void)gmem_read_le32(m, u + 4, &g->used[i].len);
@@ -364,7 +353,15 @@ static void teach_snapshot(const teach_rec *r, int q, teach_ring *g) {
   (void)gmem_read_le16(m, vq_used_flags_addr(l), &g->used_flags);
   (void)gmem_read_le16(m, vq_used_idx_addr(l), &g->used_idx);
   (void)gmem_read_le16(m, vq_avail_event_addr(l), &g->avail_event);
+}
 
+/* Works out who owns each descriptor of queue q: heads in the avail window
+ * belong to the device-to-be, heads the device popped and has not pushed
+ * are in flight, heads in the used window wait for the driver; anything the
+ * driver still counts as offered but that is in none of these was passed
+ * over. A chain's descriptors share its head's owner. */
+static void teach_owners(const teach_rec *r, int q, const vq_drv *d, teach_ring *g) {
+  uint16_t size = g->size;
   uint8_t *head_owner = g->owner; /* first per head, then spread over chains */
   memset(head_owner, TEACH_OWN_FREE, size);
   for (uint32_t i = 0; i < size; i++)
@@ -395,6 +392,19 @@ static void teach_snapshot(const teach_rec *r, int q, teach_ring *g) {
   }
   memset(g->count, 0, sizeof g->count);
   for (uint32_t i = 0; i < size; i++) g->count[g->owner[i] < TEACH_OWN_COUNT ? g->owner[i] : 0]++;
+}
+
+/* Queue q's rings and cursors as they are after the current event. */
+static void teach_snapshot(const teach_rec *r, int q, teach_ring *g) {
+  const vq_drv *d = teach_drv_q(r->s, q);
+  if (!d->layout.size) {
+    teach_ring_free(g);
+    return;
+  }
+  if (teach_ring_alloc(g, d->layout.size)) return;
+  teach_read_rings(&r->s->mem, &d->layout, g);
+  teach_cursors(r, q, g);
+  teach_owners(r, q, d, g);
 }
 
 /* --- explaining a step -------------------------------------------------- */
@@ -842,7 +852,7 @@ static void teach_fast_rx(teach_expl *e) {
   const teach_facts *f = e->f;
   teach_str *t = &e->t;
   const teach_span *sp = &f->pop[VNET_RXQ];
-  uint16_t sz = teach_drv_q(e->r->s, VNET_RXQ)->layout.size;
+  uint16_t sz = teach_qsize(e->r->s, VNET_RXQ);
   if (!sp->n) return;
   teach_str_add(t, "rx: the device took ");
   teach_heads(t, sp);
@@ -870,7 +880,7 @@ static void teach_fast_tx(teach_expl *e) {
   const teach_facts *f = e->f;
   teach_str *t = &e->t;
   const teach_span *sp = &f->post[VNET_TXQ];
-  uint16_t sz = teach_drv_q(e->r->s, VNET_TXQ)->layout.size;
+  uint16_t sz = teach_qsize(e->r->s, VNET_TXQ);
   if (!sp->n) return;
   teach_str_add(t, "tx: the answer went into ");
   teach_heads(t, sp);
@@ -912,7 +922,7 @@ static void teach_explain_fast(teach_expl *e) {
   teach_fast_rx(e);
   teach_fast_tx(e);
   for (int k = 0; k < 2; k++) {
-    uint16_t sz = teach_drv_q(e->r->s, k)->layout.size;
+    uint16_t sz = teach_qsize(e->r->s, k);
     teach_wrap(e->r, t, k, 0, &f->post[k], sz);
     teach_wrap(e->r, t, k, 1, &f->push[k], sz);
   }
@@ -1122,7 +1132,7 @@ static int teach_fate_of(const char *name, emu_fate *out) {
 }
 
 static void teach_ensure_held(teach_rec *r, int q) {
-  uint16_t size = teach_drv_q(r->s, q)->layout.size;
+  uint16_t size = teach_qsize(r->s, q);
   if (!size || r->held_size[q] == size) return;
   free(r->held[q]);
   r->held[q] = calloc(size, 1);
@@ -1252,7 +1262,7 @@ static void teach_on_used_pushed(teach_rec *r, const emu_trace_rec *rec, int q) 
 
 /* An RX head consumed: remember the step, until the head is offered again. */
 static void teach_await_repost(teach_rec *r, int64_t head) {
-  uint16_t size = r->s->drv.rxq.layout.size;
+  uint16_t size = teach_qsize(r->s, VNET_RXQ);
   if (r->pending_size != size) {
     free(r->pending_repost);
     r->pending_repost = malloc(sizeof *r->pending_repost * size);

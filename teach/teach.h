@@ -115,7 +115,7 @@ typedef struct teach_mark {
   int64_t frame;
 } teach_mark;
 
-enum { TEACH_MARK_KICK, TEACH_MARK_IRQ, TEACH_MARK_DROP, TEACH_MARK_VIOLATION };
+enum { TEACH_MARK_KICK, TEACH_MARK_IRQ, TEACH_MARK_DROP, TEACH_MARK_VIOLATION, TEACH_MARK_COUNT };
 
 typedef struct teach_opts {
   size_t max_steps;  /* steps kept with their rings; beyond, every other one is
