@@ -150,9 +150,9 @@ struct teach_rec {
   /* an RX head consumed and not yet offered again: the step that consumed it */
   int64_t *pending_repost;
   uint16_t pending_size;
-  int wrap_told[2][2]; /* [queue][avail, used] */
-  int wrap_explained;  /* the long explanation was given once */
-  uint16_t lost_before[2];
+  int wrap_told[2][2];  /* [queue][avail, used] */
+  int wrap_explained;   /* the long explanation was given once */
+  uint16_t lost_before; /* lost heads in both queues after the last step */
   teach_unstored unstored;
 };
 
@@ -1045,6 +1045,35 @@ static teach_step *teach_find_kept(teach_rec *r, uint32_t index) {
   return lo < r->nsteps && r->steps[lo].index == index ? &r->steps[lo] : NULL;
 }
 
+/* Frees a step that is not kept and clears the slot for the next one. */
+static void teach_step_drop(teach_step *st) {
+  teach_step_free(st);
+  memset(st, 0, sizeof *st);
+}
+
+/* Keeps the closed step st, first halving the kept steps when they fill
+ * the array (every other one goes and the stride doubles: bounded memory
+ * for any run); st itself may then fall between two kept ones. */
+static void teach_keep_step(teach_rec *r, teach_step *st) {
+  if (r->nsteps == r->opts.max_steps) {
+    size_t m = 0;
+    for (size_t i = 0; i < r->nsteps; i++) {
+      if ((r->steps[i].index / r->step_stride) % 2 == 0)
+        r->steps[m++] = r->steps[i];
+      else
+        teach_step_free(&r->steps[i]);
+    }
+    r->nsteps = m;
+    r->step_stride *= 2;
+    if (st->index % r->step_stride) {
+      teach_step_drop(st);
+      return;
+    }
+  }
+  r->steps[r->nsteps++] = *st;
+  memset(st, 0, sizeof *st);
+}
+
 static void teach_close_step(teach_rec *r) {
   if (!r->open) return;
   r->open = 0;
@@ -1052,8 +1081,8 @@ static void teach_close_step(teach_rec *r) {
   /* Heads the driver passed over appear: the moment a cursor bug bites. */
   uint16_t lost =
       r->cur_point.count[VNET_RXQ][TEACH_OWN_LOST] + r->cur_point.count[VNET_TXQ][TEACH_OWN_LOST];
-  int newly_lost = lost > r->lost_before[0];
-  r->lost_before[0] = lost;
+  int newly_lost = lost > r->lost_before;
+  r->lost_before = lost;
   if (r->cur_keep) {
     teach_explain(r, st);
     if (newly_lost) {
@@ -1065,30 +1094,10 @@ static void teach_close_step(teach_rec *r) {
     }
   }
   teach_sampled_push(&r->points, &r->cur_point);
-  if (!r->cur_keep) {
-    teach_step_free(st);
-    memset(st, 0, sizeof *st);
-    return;
-  }
-  if (r->nsteps == r->opts.max_steps) {
-    /* Keep every other step and double the stride: bounded memory for any run. */
-    size_t m = 0;
-    for (size_t i = 0; i < r->nsteps; i++) {
-      if ((r->steps[i].index / r->step_stride) % 2 == 0)
-        r->steps[m++] = r->steps[i];
-      else
-        teach_step_free(&r->steps[i]);
-    }
-    r->nsteps = m;
-    r->step_stride *= 2;
-    if (st->index % r->step_stride) {
-      teach_step_free(st);
-      memset(st, 0, sizeof *st);
-      return;
-    }
-  }
-  r->steps[r->nsteps++] = *st;
-  memset(st, 0, sizeof *st);
+  if (r->cur_keep)
+    teach_keep_step(r, st);
+  else
+    teach_step_drop(st);
 }
 
 static void teach_open_step(teach_rec *r, teach_kind kind, int q, uint64_t t_ns) {
@@ -1440,6 +1449,10 @@ void teach_rec_finish(teach_rec *r) {
 
 #define TEACH_FIRST_FRAME_NS 10000ull
 #define TEACH_INTERVAL_NS    200000ull
+#define TEACH_WALK_MAX_QSIZE 64u     /* the terminal draws every slot */
+#define TEACH_WALK_MAX_STEPS 100000u /* kept with their rings: the whole walkthrough */
+#define TEACH_PING_PAYLOAD   56u     /* bytes of echo data, as ping(8) sends */
+#define TEACH_RUN_MAX_EVENTS 10000000u
 
 void teach_walk_opts_default(teach_walk_opts *o) {
   memset(o, 0, sizeof *o);
@@ -1450,78 +1463,70 @@ void teach_walk_opts_default(teach_walk_opts *o) {
 }
 
 void teach_walk_free(teach_walk *w) {
-  if (w->s) {
-    if (w->peer) net_iface_close(w->peer);
-    scn_close(w->s);
-  }
+  if (w->s) scn_close(w->s);
   free(w->s);
-  free(w->peer);
   teach_rec_free(w->rec);
   memset(w, 0, sizeof *w);
+}
+
+static void teach_walk_config(const teach_walk_opts *o, scn_config *cfg) {
+  scn_config_default(cfg);
+  cfg->seed = o->seed;
+  cfg->queue_size = o->queue_size;
+  cfg->bugs = o->bugs;
+  cfg->dev_bugs = o->dev_bugs;
+  /* No backlog: a frame that finds no buffer is dropped at that moment,
+   * where the walkthrough can show it. */
+  cfg->rx_backlog = 0;
+  cfg->trace_sink = o->trace_sink;
+  cfg->host_peer = 1;
+}
+
+/* Frame 1 is the peer's ARP request, sent with its first ping; frame
+ * k >= 2 is echo request k - 1. */
+static int teach_walk_pings(teach_walk *w, uint64_t t0) {
+  const teach_walk_opts *o = &w->opts;
+  unsigned pings = o->frames > 1 ? o->frames - 1 : 1;
+  for (unsigned i = 0; i < pings; i++) {
+    int rc = scn_peer_ping_at(w->s, t0 + i * TEACH_INTERVAL_NS, w->s->cfg.guest.ip,
+                              (uint16_t)(i + 1), TEACH_PING_PAYLOAD);
+    if (rc) return rc;
+  }
+  return 0;
 }
 
 int teach_walk_run(const teach_walk_opts *o, teach_walk *w) {
   memset(w, 0, sizeof *w);
   w->opts = *o;
-  if (!vq_size_valid(o->queue_size) || o->queue_size > 64 || o->frames < 1 ||
+  if (!vq_size_valid(o->queue_size) || o->queue_size > TEACH_WALK_MAX_QSIZE || o->frames < 1 ||
       o->frames > NET_IFACE_PING_MAX)
     return EMU_EINVAL;
   scn_config cfg;
-  scn_config_default(&cfg);
-  cfg.seed = o->seed;
-  cfg.queue_size = o->queue_size;
-  cfg.bugs = o->bugs;
-  cfg.dev_bugs = o->dev_bugs;
-  /* No backlog: a frame that finds no buffer is dropped at that moment,
-   * where the walkthrough can show it. */
-  cfg.rx_backlog = 0;
-  cfg.trace_sink = o->trace_sink;
-  teach_opts to = {.max_steps = 100000};
+  teach_walk_config(o, &cfg);
+  teach_opts to = {.max_steps = TEACH_WALK_MAX_STEPS};
   w->s = calloc(1, sizeof *w->s);
-  w->peer = calloc(1, sizeof *w->peer);
   w->rec = teach_rec_new(&to);
-  if (!w->s || !w->peer || !w->rec) {
-    free(w->s);
-    w->s = NULL;
-    teach_walk_free(w);
-    return EMU_ENOMEM;
-  }
-  int rc = teach_rec_hook(w->rec, w->s, &cfg);
+  int rc = w->s && w->rec ? 0 : EMU_ENOMEM;
+  if (!rc) rc = teach_rec_hook(w->rec, w->s, &cfg);
   if (!rc) rc = scn_init(w->s, &cfg);
   if (rc) {
-    free(w->s); /* scn_init closed it */
+    free(w->s); /* never initialised, or scn_init closed it */
     w->s = NULL;
     teach_walk_free(w);
     return rc;
   }
   teach_rec_attach(w->rec);
-  net_iface_config pc;
-  net_iface_config_slirp_host(&pc);
-  pc.ip = (cfg.guest.ip & 0xffffff00u) | 2u;
-  rc = net_iface_init(w->peer, &pc, scn_host_port(w->s));
+  uint64_t t0 = scn_now(w->s) + TEACH_FIRST_FRAME_NS;
+  rc = teach_walk_pings(w, t0);
   if (rc) {
-    free(w->peer);
-    w->peer = NULL;
     teach_walk_free(w);
     return rc;
-  }
-  scn_attach_peer(w->s, w->peer);
-  /* Frame 1 is the peer's ARP request, sent with its first ping; frame
-   * k >= 2 is echo request k - 1. */
-  uint64_t t0 = scn_now(w->s) + TEACH_FIRST_FRAME_NS;
-  unsigned pings = o->frames > 1 ? o->frames - 1 : 1;
-  for (unsigned i = 0; i < pings; i++) {
-    rc = scn_peer_ping_at(w->s, t0 + i * TEACH_INTERVAL_NS, cfg.guest.ip, (uint16_t)(i + 1), 56);
-    if (rc) {
-      teach_walk_free(w);
-      return rc;
-    }
   }
   if (o->detailed >= 1 && o->detailed < o->frames) {
     scn_run(w->s, t0 + (uint64_t)(o->detailed - 1) * TEACH_INTERVAL_NS - 1, UINT64_MAX);
     teach_rec_set_coarse(w->rec, 1);
   }
-  scn_run(w->s, EMU_TIME_NEVER, 10000000);
+  scn_run(w->s, EMU_TIME_NEVER, TEACH_RUN_MAX_EVENTS);
   scn_finish(w->s);
   teach_rec_finish(w->rec);
   return 0;

@@ -166,8 +166,7 @@ void teach_walk_opts_default(teach_walk_opts *o);
 /* A finished walkthrough: the scenario's counters and the recording. */
 typedef struct teach_walk {
   teach_walk_opts opts;
-  scn *s;          /* finished scenario, owned */
-  net_iface *peer; /* the host peer, owned */
+  scn *s; /* finished scenario (with its host peer), owned */
   teach_rec *rec;
 } teach_walk;
 
