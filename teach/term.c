@@ -323,6 +323,35 @@ static void teach_owner_line(tline *l, const char *what, const teach_ring *g) {
   if (g->count[TEACH_OWN_LOST]) tl_addf(l, ", %u LOST", g->count[TEACH_OWN_LOST]);
 }
 
+/* Starts (or with SGR_RESET ends) a styled span, when colour is on. */
+static void teach_sgr(FILE *out, const teach_render_opts *ro, const char *sgr) {
+  if (ro->colour) fputs(sgr, out);
+}
+
+/* One line in style sgr (the style ends before the newline). */
+static void teach_styled_line(FILE *out, const teach_render_opts *ro, const char *sgr,
+                              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void teach_styled_line(FILE *out, const teach_render_opts *ro, const char *sgr,
+                              const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  teach_sgr(out, ro, sgr);
+  vfprintf(out, fmt, ap);
+  teach_sgr(out, ro, SGR_RESET);
+  fputc('\n', out);
+  va_end(ap);
+}
+
+/* A bold heading across the page: head, then '=' up to the page width. */
+static void teach_heading(FILE *out, const teach_render_opts *ro, const char *head) {
+  tline l = {0};
+  if (ro->colour) tl_raw(&l, SGR_BOLD, 0);
+  tl_add(&l, head);
+  while (l.w < TEACH_WIDTH) tl_raw(&l, "=", 1);
+  if (ro->colour) tl_raw(&l, SGR_RESET, 0);
+  tl_put(out, &l);
+}
+
 static const vbug_info *teach_first_bug(const teach_walk *w) {
   size_t n;
   const vbug_info *cat = vbug_catalogue(&n);
@@ -336,11 +365,9 @@ static const vbug_info *teach_first_bug(const teach_walk *w) {
 void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts *ro) {
   char bugs[256];
   vbug_names(w->opts.bugs, w->opts.dev_bugs, bugs, sizeof bugs);
-  if (ro->colour) fputs(SGR_BOLD, out);
-  fputs("vnetsim teach: a virtio-net device and its driver, step by step (virtio 1.2 split rings)",
-        out);
-  if (ro->colour) fputs(SGR_RESET, out);
-  fputc('\n', out);
+  teach_styled_line(
+      out, ro, SGR_BOLD,
+      "vnetsim teach: a virtio-net device and its driver, step by step (virtio 1.2 split rings)");
   fprintf(out,
           "  scenario: the host (10.0.2.2) ARPs for the guest (10.0.2.15), then pings it: %u "
           "frames,\n  200 us apart; queue size %u; seed %" PRIu64
@@ -354,10 +381,7 @@ void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts 
             w->opts.detailed);
   const vbug_info *b = teach_first_bug(w);
   if (b) {
-    if (ro->colour) fputs(SGR_WRONG, out);
-    fprintf(out, "  bug %s (breaks virtio 1.2 §%s):", b->name, b->section);
-    if (ro->colour) fputs(SGR_RESET, out);
-    fputc('\n', out);
+    teach_styled_line(out, ro, SGR_WRONG, "  bug %s (breaks virtio 1.2 §%s):", b->name, b->section);
     teach_wrap_text(out, b->cause, 4);
   }
   fputs(
@@ -384,26 +408,15 @@ void teach_render_step(FILE *out, const teach_walk *w, size_t i, const teach_ren
            st->queue < 0 ? (st->kind == TEACH_K_FAST ? "both queues" : "device status")
                          : (q == (int)VNET_TXQ ? "tx queue" : "rx queue"));
   fputc('\n', out);
-  if (ro->colour) tl_raw(&l, SGR_BOLD, 0);
-  tl_add(&l, head);
-  while (l.w < TEACH_WIDTH) tl_raw(&l, "=", 1);
-  if (ro->colour) tl_raw(&l, SGR_RESET, 0);
-  tl_put(out, &l);
+  teach_heading(out, ro, head);
   if (st->wrong) {
     const vbug_info *b = teach_first_bug(w);
-    if (ro->colour) fputs(SGR_WRONG, out);
-    if (st->wrong == 1)
-      fprintf(out, "!! HERE IT GOES WRONG%s%s%s\n", b ? " (bug " : "", b ? b->name : "",
-              b ? ")" : "");
-    else
-      fprintf(out, "!  this goes wrong too%s%s%s\n", b ? " (bug " : "", b ? b->name : "",
-              b ? ")" : "");
-    if (ro->colour) fputs(SGR_RESET, out);
+    teach_sgr(out, ro, SGR_WRONG);
+    fprintf(out, "%s%s%s%s\n", st->wrong == 1 ? "!! HERE IT GOES WRONG" : "!  this goes wrong too",
+            b ? " (bug " : "", b ? b->name : "", b ? ")" : "");
+    teach_sgr(out, ro, SGR_RESET);
   }
-  if (ro->colour) fputs(SGR_BOLD, out);
-  fputs(st->title, out);
-  if (ro->colour) fputs(SGR_RESET, out);
-  fputc('\n', out);
+  teach_styled_line(out, ro, SGR_BOLD, "%s", st->title);
   teach_wrap_text(out, st->text, 2);
   fputc('\n', out);
   const teach_ring *g = &st->ring[q];
@@ -435,11 +448,7 @@ void teach_render_outro(FILE *out, const teach_walk *w, const teach_render_opts 
   const scn *s = w->s;
   const emu_fates *f = &s->fates;
   fputc('\n', out);
-  if (ro->colour) fputs(SGR_BOLD, out);
-  fputs("== the run in numbers ", out);
-  for (int i = 22; i < TEACH_WIDTH; i++) fputc('=', out);
-  if (ro->colour) fputs(SGR_RESET, out);
-  fputc('\n', out);
+  teach_heading(out, ro, "== the run in numbers ");
   fprintf(out, "  fates of %zu frames host->guest:", f->nframes);
   for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT; i++)
     if (f->counts[i]) fprintf(out, " %s %" PRIu64, emu_fate_name((emu_fate)i), f->counts[i]);
