@@ -216,6 +216,18 @@ static void html_counters_json(FILE *out, const scn *s) {
           dv->interrupts_suppressed, dr->interrupts);
 }
 
+/* A JSON array member of an object that has members before it; n counts
+ * its items. */
+static void html_array(FILE *out, const char *name, int *n) {
+  fprintf(out, ",\"%s\":[", name);
+  *n = 0;
+}
+
+/* The comma before every item but the first. */
+static void html_item(FILE *out, int *n) {
+  if ((*n)++) fputc(',', out);
+}
+
 /* A ring as the changes from the previous kept ring of the same queue. */
 static void html_ring_json(FILE *out, const teach_ring *g, const teach_ring *prev) {
   static const teach_ring zero;
@@ -225,37 +237,37 @@ static void html_ring_json(FILE *out, const teach_ring *g, const teach_ring *pre
           g->avail_flags, g->avail_idx, g->used_event, g->used_flags, g->used_idx, g->avail_event,
           g->drv_avail_shadow, g->drv_last_used, g->drv_num_free, g->dev_last_avail,
           g->dev_used_shadow, g->count[0], g->count[1], g->count[2], g->count[3], g->count[4]);
-  const char *sep = "";
-  fputs(",\"d\":[", out);
+  int n;
+  html_array(out, "d", &n);
   for (uint32_t i = 0; i < g->size; i++) {
     const teach_desc *d = &g->desc[i];
     if (have ? !memcmp(d, &prev->desc[i], sizeof *d) : !(d->addr | d->len | d->flags | d->next))
       continue;
-    fprintf(out, "%s[%u,%" PRIu64 ",%u,%u,%u]", sep, i, d->addr, d->len, d->flags, d->next);
-    sep = ",";
+    html_item(out, &n);
+    fprintf(out, "[%u,%" PRIu64 ",%u,%u,%u]", i, d->addr, d->len, d->flags, d->next);
   }
-  sep = "";
-  fputs("],\"a\":[", out);
+  fputc(']', out);
+  html_array(out, "a", &n);
   for (uint32_t i = 0; i < g->size; i++) {
     if (have ? g->avail[i] == prev->avail[i] : !g->avail[i]) continue;
-    fprintf(out, "%s[%u,%u]", sep, i, g->avail[i]);
-    sep = ",";
+    html_item(out, &n);
+    fprintf(out, "[%u,%u]", i, g->avail[i]);
   }
-  sep = "";
-  fputs("],\"u\":[", out);
+  fputc(']', out);
+  html_array(out, "u", &n);
   for (uint32_t i = 0; i < g->size; i++) {
     const teach_used_elem *u = &g->used[i];
     if (have ? (u->id == prev->used[i].id && u->len == prev->used[i].len) : !(u->id | u->len))
       continue;
-    fprintf(out, "%s[%u,%u,%u]", sep, i, u->id, u->len);
-    sep = ",";
+    html_item(out, &n);
+    fprintf(out, "[%u,%u,%u]", i, u->id, u->len);
   }
-  sep = "";
-  fputs("],\"o\":[", out);
+  fputc(']', out);
+  html_array(out, "o", &n);
   for (uint32_t i = 0; i < g->size; i++) {
     if (have ? g->owner[i] == prev->owner[i] : !g->owner[i]) continue;
-    fprintf(out, "%s[%u,%u]", sep, i, g->owner[i]);
-    sep = ",";
+    html_item(out, &n);
+    fprintf(out, "[%u,%u]", i, g->owner[i]);
   }
   fputs("]}", out);
 }

@@ -456,6 +456,13 @@ static void teach_heads(teach_str *t, const teach_span *sp) {
     teach_str_add(t, "head %" PRId64, sp->head_last);
 }
 
+/* "heads 2-4 from avail slots 2-4": which heads, a joining phrase, where. */
+static void teach_heads_at(teach_str *t, const teach_span *sp, const char *where, uint16_t size) {
+  teach_heads(t, sp);
+  teach_str_add(t, "%s", where);
+  teach_slots(t, sp, size);
+}
+
 /* The first time a ring index runs past the queue size: explain the wrap
  * (at length the first time, in a clause after that). */
 static void teach_wrap(teach_rec *r, teach_str *t, int q, int used, const teach_span *sp,
@@ -595,9 +602,7 @@ static void teach_explain_post(teach_expl *e) {
                   "For each buffer the driver takes a free descriptor, writes the "
                   "buffer's address and length with flag W (device-writable), and puts "
                   "the descriptor's index, its head, in the next available slot: ");
-    teach_heads(t, sp);
-    teach_str_add(t, " in ");
-    teach_slots(t, sp, e->size);
+    teach_heads_at(t, sp, " in ", e->size);
     teach_str_add(t,
                   ". Each RX buffer holds the 12-byte virtio_net_hdr and a 1514-byte "
                   "frame (§5.1.6.3). avail.idx is still %u: the device cannot see "
@@ -677,9 +682,7 @@ static void teach_explain_take_what(teach_expl *e, const teach_span *sp) {
                   "The device reads avail.idx = %u, which is ahead of its "
                   "last_avail_idx, and takes ",
                   g->avail_idx);
-    teach_heads(t, sp);
-    teach_str_add(t, " from avail ");
-    teach_slots(t, sp, e->size);
+    teach_heads_at(t, sp, " from avail ", e->size);
     teach_str_add(t,
                   "; its last_avail_idx is now %u (§2.7.6). The descriptor is in flight: "
                   "the device's until it returns it. ",
@@ -855,9 +858,7 @@ static void teach_fast_rx(teach_expl *e) {
   uint16_t sz = teach_qsize(e->r->s, VNET_RXQ);
   if (!sp->n) return;
   teach_str_add(t, "rx: the device took ");
-  teach_heads(t, sp);
-  teach_str_add(t, " from avail ");
-  teach_slots(t, sp, sz);
+  teach_heads_at(t, sp, " from avail ", sz);
   if (f->push[VNET_RXQ].n) {
     teach_str_add(t, " and returned it in used ");
     teach_slots(t, &f->push[VNET_RXQ], sz);
@@ -867,9 +868,7 @@ static void teach_fast_rx(teach_expl *e) {
   if (f->consume[VNET_RXQ].n) teach_str_add(t, "; the driver read it");
   if ((sp = &f->post[VNET_RXQ])->n) {
     teach_str_add(t, ", re-posted ");
-    teach_heads(t, sp);
-    teach_str_add(t, " in avail ");
-    teach_slots(t, sp, sz);
+    teach_heads_at(t, sp, " in avail ", sz);
   }
   teach_fast_notified(t, f->kicks[VNET_RXQ], f->kicks_supp[VNET_RXQ], "kicked", "kick suppressed");
   teach_str_add(t, ". ");
@@ -883,9 +882,7 @@ static void teach_fast_tx(teach_expl *e) {
   uint16_t sz = teach_qsize(e->r->s, VNET_TXQ);
   if (!sp->n) return;
   teach_str_add(t, "tx: the answer went into ");
-  teach_heads(t, sp);
-  teach_str_add(t, " at avail ");
-  teach_slots(t, sp, sz);
+  teach_heads_at(t, sp, " at avail ", sz);
   teach_fast_notified(t, f->kicks[VNET_TXQ], f->kicks_supp[VNET_TXQ], "kicked", "kick suppressed");
   if (f->pop[VNET_TXQ].n) {
     teach_str_add(t, "; the device sent it and returned it in used ");
