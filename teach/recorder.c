@@ -182,13 +182,18 @@ static void teach_sampled_push(teach_sampled *a, const void *item) {
   memcpy((char *)a->items + a->n++ * a->size, item, a->size);
 }
 
+/* teach_opts' defaults (see teach.h). */
+#define TEACH_DEFAULT_MAX_STEPS  1000u
+#define TEACH_DEFAULT_MAX_POINTS 4000u
+#define TEACH_DEFAULT_MAX_MARKS  4000u
+
 teach_rec *teach_rec_new(const teach_opts *opts) {
   teach_rec *r = calloc(1, sizeof *r);
   if (!r) return NULL;
   if (opts) r->opts = *opts;
-  if (!r->opts.max_steps) r->opts.max_steps = 1000;
-  if (!r->opts.max_points) r->opts.max_points = 4000;
-  if (!r->opts.max_marks) r->opts.max_marks = 4000;
+  if (!r->opts.max_steps) r->opts.max_steps = TEACH_DEFAULT_MAX_STEPS;
+  if (!r->opts.max_points) r->opts.max_points = TEACH_DEFAULT_MAX_POINTS;
+  if (!r->opts.max_marks) r->opts.max_marks = TEACH_DEFAULT_MAX_MARKS;
   if (r->opts.max_steps < 2) r->opts.max_steps = 2;
   r->steps = calloc(r->opts.max_steps, sizeof *r->steps);
   if (!r->steps) {
@@ -1146,16 +1151,19 @@ static void teach_ensure_held(teach_rec *r, int q) {
   r->held_count[q] = 0;
 }
 
+/* How many steps back a stack fate looks for the step that consumed its
+ * frame: the answer's TX steps come in between, a handful at most. */
+#define TEACH_FATE_LOOKBACK 24u
+
 /* A driver fate after its consume step (the stack answered, inside the
  * same call that reads the used ring, so the TX steps of the answer come
  * in between): told on the consume step, not as a step of its own. */
 static void teach_note_fate(teach_rec *r, const emu_trace_rec *rec, emu_fate fate) {
-  const char *phrase = teach_fate_phrase(fate);
   if (r->open && r->cur.kind == TEACH_K_FAST) {
     r->f.stack_fate = fate;
     return;
   }
-  for (uint32_t back = 0; back < 24 && back <= r->cur.index; back++) {
+  for (uint32_t back = 0; back < TEACH_FATE_LOOKBACK && back <= r->cur.index; back++) {
     teach_step *st = teach_find_kept(r, r->cur.index - back);
     if (!st) continue;
     if ((st->kind == TEACH_K_CONSUME || st->kind == TEACH_K_FAST) && st->head == rec->head) {
@@ -1163,6 +1171,7 @@ static void teach_note_fate(teach_rec *r, const emu_trace_rec *rec, emu_fate fat
         r->f.stack_fate = fate; /* told when the step is explained */
         return;
       }
+      const char *phrase = teach_fate_phrase(fate);
       if (phrase)
         teach_text_append(&st->text, " The guest stack %s (frame #%" PRId64 ").", phrase,
                           rec->frame + 1);
