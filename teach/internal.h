@@ -61,9 +61,9 @@ typedef struct teach_sampled {
  * per-head bookkeeping) from scn instead of rebuilding them from the trace:
  * some of that state has no trace record at all. The driver's free count
  * and which heads it still counts as in flight (what tells "lost" from
- * "free") live only in vq_drv, and a driver bug that jumps its used cursor
- * (vq_drv_set_last_used, rx-last-only) moves last_used_idx without an
- * event. Rebuilding them would change what the pages show. What would
+ * "free": the used elements rx-last-only passes over get no event) live
+ * only in vq_drv, and a head's chain length only in its bookkeeping.
+ * Rebuilding them would change what the pages show. What would
  * remove this patch-up instead is each ring half emitting those three
  * events after its store (same record contents, so the same trace bytes):
  * a change in virtio/, not here. */
