@@ -16,6 +16,7 @@
 #define HTML_X0            60         /* left margin for the axis labels */
 #define HTML_GAP_NS        1000000ull /* idle gaps longer than this are drawn this wide */
 #define HTML_MAX_GAP_LINES 40
+#define HTML_PLOT_W        (HTML_W - HTML_X0 - 10) /* the axis, less a right margin */
 
 static const char *const html_owner_colour[TEACH_OWN_COUNT] = {"#d9d9d9", "#3b82c4", "#8e44ad",
                                                                "#27ae60", "#e74c3c"};
@@ -110,7 +111,7 @@ static uint64_t html_axis_cx(const html_axis *a, uint64_t t) {
 }
 
 static double html_x(const html_axis *a, uint64_t t) {
-  return HTML_X0 + (double)html_axis_cx(a, t) * (HTML_W - HTML_X0 - 10) / (double)a->total;
+  return HTML_X0 + (double)html_axis_cx(a, t) * HTML_PLOT_W / (double)a->total;
 }
 
 /* One band: the queue's heads per owner over time, stacked (used at the
@@ -120,7 +121,7 @@ static void html_band(FILE *out, const html_axis *a, int q, uint16_t size, doubl
   fprintf(
       out,
       "<g class=\"band\"><rect x=\"%d\" y=\"%.0f\" width=\"%d\" height=\"%.0f\" fill=\"%s\"/>\n",
-      HTML_X0, y0, HTML_W - HTML_X0 - 10, h, html_owner_colour[TEACH_OWN_FREE]);
+      HTML_X0, y0, HTML_PLOT_W, h, html_owner_colour[TEACH_OWN_FREE]);
   fprintf(out, "<text x=\"4\" y=\"%.0f\" class=\"lbl\">%s</text>\n", y0 + h / 2, label);
   if (!a->n || !size) {
     fputs("</g>\n", out);
@@ -140,7 +141,7 @@ static void html_band(FILE *out, const html_axis *a, int q, uint16_t size, doubl
     cum[c][1] = (uint16_t)(cum[c][2] + cnt[TEACH_OWN_AVAIL]);
     cum[c][0] = (uint16_t)(cum[c][1] + cnt[TEACH_OWN_LOST]);
   }
-  double w = HTML_W - HTML_X0 - 10;
+  double w = HTML_PLOT_W;
   for (int layer = 0; layer < 4; layer++) {
     fprintf(out, "<polygon fill=\"%s\" points=\"%d,%.0f", html_owner_colour[order[layer]], HTML_X0,
             y0 + h);
@@ -148,7 +149,7 @@ static void html_band(FILE *out, const html_axis *a, int q, uint16_t size, doubl
       uint16_t v = cum[c][layer] > size ? size : cum[c][layer];
       fprintf(out, " %.1f,%.1f", HTML_X0 + w * c / HTML_COLS, y0 + h - h * v / size);
     }
-    fprintf(out, " %d,%.0f\"/>\n", HTML_W - 10, y0 + h);
+    fprintf(out, " %d,%.0f\"/>\n", HTML_X0 + HTML_PLOT_W, y0 + h);
   }
   fprintf(out, "<text x=\"%d\" y=\"%.0f\" class=\"tick\">%u</text>", HTML_X0 - 4, y0 + 9, size);
   fprintf(out, "<text x=\"%d\" y=\"%.0f\" class=\"tick\">0</text></g>\n", HTML_X0 - 4, y0 + h);
@@ -169,6 +170,9 @@ static void html_marks(FILE *out, const html_axis *a, const teach_rec *r, int wh
   fputs("</g>\n", out);
 }
 
+/* A drop reason's colour: reds to oranges, so drops stand out from the bands. */
+static unsigned html_drop_hue(unsigned fate) { return fate * 37u % 50u; }
+
 static void html_drops(FILE *out, const html_axis *a, const teach_rec *r, double y) {
   size_t n;
   uint64_t total;
@@ -176,7 +180,7 @@ static void html_drops(FILE *out, const html_axis *a, const teach_rec *r, double
   char tbuf[32];
   for (size_t i = 0; i < n; i++) {
     double x = html_x(a, m[i].t_ns);
-    unsigned hue = (m[i].fate * 37u) % 50u; /* reds to oranges: drops stand out from the bands */
+    unsigned hue = html_drop_hue(m[i].fate);
     html_time(tbuf, sizeof tbuf, m[i].t_ns);
     fprintf(
         out,
@@ -212,6 +216,18 @@ static void html_counters_json(FILE *out, const scn *s) {
           dv->interrupts_suppressed, dr->interrupts);
 }
 
+/* A JSON array member of an object that has members before it; n counts
+ * its items. */
+static void html_array(FILE *out, const char *name, int *n) {
+  fprintf(out, ",\"%s\":[", name);
+  *n = 0;
+}
+
+/* The comma before every item but the first. */
+static void html_item(FILE *out, int *n) {
+  if ((*n)++) fputc(',', out);
+}
+
 /* A ring as the changes from the previous kept ring of the same queue. */
 static void html_ring_json(FILE *out, const teach_ring *g, const teach_ring *prev) {
   static const teach_ring zero;
@@ -221,37 +237,37 @@ static void html_ring_json(FILE *out, const teach_ring *g, const teach_ring *pre
           g->avail_flags, g->avail_idx, g->used_event, g->used_flags, g->used_idx, g->avail_event,
           g->drv_avail_shadow, g->drv_last_used, g->drv_num_free, g->dev_last_avail,
           g->dev_used_shadow, g->count[0], g->count[1], g->count[2], g->count[3], g->count[4]);
-  const char *sep = "";
-  fputs(",\"d\":[", out);
+  int n;
+  html_array(out, "d", &n);
   for (uint32_t i = 0; i < g->size; i++) {
     const teach_desc *d = &g->desc[i];
     if (have ? !memcmp(d, &prev->desc[i], sizeof *d) : !(d->addr | d->len | d->flags | d->next))
       continue;
-    fprintf(out, "%s[%u,%" PRIu64 ",%u,%u,%u]", sep, i, d->addr, d->len, d->flags, d->next);
-    sep = ",";
+    html_item(out, &n);
+    fprintf(out, "[%u,%" PRIu64 ",%u,%u,%u]", i, d->addr, d->len, d->flags, d->next);
   }
-  sep = "";
-  fputs("],\"a\":[", out);
+  fputc(']', out);
+  html_array(out, "a", &n);
   for (uint32_t i = 0; i < g->size; i++) {
     if (have ? g->avail[i] == prev->avail[i] : !g->avail[i]) continue;
-    fprintf(out, "%s[%u,%u]", sep, i, g->avail[i]);
-    sep = ",";
+    html_item(out, &n);
+    fprintf(out, "[%u,%u]", i, g->avail[i]);
   }
-  sep = "";
-  fputs("],\"u\":[", out);
+  fputc(']', out);
+  html_array(out, "u", &n);
   for (uint32_t i = 0; i < g->size; i++) {
     const teach_used_elem *u = &g->used[i];
     if (have ? (u->id == prev->used[i].id && u->len == prev->used[i].len) : !(u->id | u->len))
       continue;
-    fprintf(out, "%s[%u,%u,%u]", sep, i, u->id, u->len);
-    sep = ",";
+    html_item(out, &n);
+    fprintf(out, "[%u,%u,%u]", i, u->id, u->len);
   }
-  sep = "";
-  fputs("],\"o\":[", out);
+  fputc(']', out);
+  html_array(out, "o", &n);
   for (uint32_t i = 0; i < g->size; i++) {
     if (have ? g->owner[i] == prev->owner[i] : !g->owner[i]) continue;
-    fprintf(out, "%s[%u,%u]", sep, i, g->owner[i]);
-    sep = ",";
+    html_item(out, &n);
+    fprintf(out, "[%u,%u]", i, g->owner[i]);
   }
   fputs("]}", out);
 }
@@ -347,18 +363,10 @@ static const char html_script[] =
     ";\n"
     "var m=/step=(\\d+)/.exec(location.hash);show(m?parseInt(m[1],10)-1:0);})();\n";
 
-int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *title,
-                     const char *source) {
-  size_t npoints, pstride, nsteps;
-  const teach_point *points = teach_rec_points(r, &npoints, &pstride);
-  const teach_step *steps = teach_rec_steps(r, &nsteps);
-  html_axis a;
-  if (html_axis_init(&a, points, npoints)) return EMU_ENOMEM;
-  char bugs[256], tbuf[32];
-  vbug_names(s->drv.opts.bugs, s->dev.cfg.bugs, bugs, sizeof bugs);
-  uint16_t size_rx = s->drv.rxq.layout.size, size_tx = s->drv.txq.layout.size;
-  uint64_t span = npoints ? points[npoints - 1].t_ns : 0;
-
+/* The page's title, heading and one line about the run. */
+static void html_head(FILE *out, const scn *s, const char *title, const char *source,
+                      const char *bugs, uint64_t span) {
+  char tbuf[32];
   fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>", out);
   html_text(out, title);
   fprintf(out, "</title>\n<style>%s</style></head><body>\n<h1>", html_style);
@@ -368,9 +376,12 @@ int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *ti
           "</h1>\n<p class=\"sub\">vnetsim %s: seed %" PRIu64
           ", queue size %u, bugs %s, %zu "
           "frames host&rarr;guest, %" PRIu64 " guest&rarr;host, %s of virtual time.</p>\n",
-          source, s->cfg.seed, size_rx, bugs, s->fates.nframes, s->guest_frames, tbuf);
+          source, s->cfg.seed, s->drv.rxq.layout.size, bugs, s->fates.nframes, s->guest_frames,
+          tbuf);
+}
 
-  /* counters */
+/* The fates that happened and the notification counts. */
+static void html_counters(FILE *out, const scn *s) {
   fputs("<table class=\"k\"><tr><th style=\"text-align:left\">fate</th><th>frames</th></tr>", out);
   for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT; i++)
     if (s->fates.counts[i])
@@ -382,10 +393,9 @@ int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *ti
           s->drv.stats.kicks[VNET_RXQ], s->drv.stats.kicks[VNET_TXQ],
           s->drv.stats.kicks_suppressed[VNET_RXQ] + s->drv.stats.kicks_suppressed[VNET_TXQ],
           s->dev.stats.interrupts, s->dev.stats.interrupts_suppressed);
+}
 
-  /* the timeline */
-  const double top = 24, band_rx = 150, gap = 34, band_tx = 90;
-  double y_tx = top + band_rx + gap, height = y_tx + band_tx + 30;
+static void html_owner_legend(FILE *out) {
   fprintf(out,
           "<div class=\"legend\"><span><i class=\"sw\" style=\"background:%s\"></i>free</span>"
           "<span><i class=\"sw\" style=\"background:%s\"></i>available</span>"
@@ -396,45 +406,77 @@ int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *ti
           "</div>\n",
           html_owner_colour[0], html_owner_colour[1], html_owner_colour[2], html_owner_colour[3],
           html_owner_colour[4]);
-  fprintf(out,
-          "<svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %.0f\" "
-          "width=\"100%%\" role=\"img\" aria-label=\"ring occupancy over virtual time\">\n",
-          HTML_W, height);
-  html_band(out, &a, VNET_RXQ, size_rx, top, band_rx, "rx");
-  html_band(out, &a, VNET_TXQ, size_tx, y_tx, band_tx, "tx");
-  html_marks(out, &a, r, TEACH_MARK_KICK, top - 20, 7, "#1f5fbf", "kicks");
-  html_marks(out, &a, r, TEACH_MARK_IRQ, y_tx - 30, 7, "#e67e22", "interrupts");
-  html_drops(out, &a, r, top - 1);
-  size_t gap_lines = 0;
-  for (size_t i = 1; i < npoints && a.gaps <= HTML_MAX_GAP_LINES; i++)
-    if (points[i].t_ns - points[i - 1].t_ns > HTML_GAP_NS) {
-      double x = html_x(&a, points[i - 1].t_ns) +
-                 (html_x(&a, points[i].t_ns) - html_x(&a, points[i - 1].t_ns)) / 2;
+}
+
+/* Where the timeline's parts go, top to bottom. */
+typedef struct html_geom {
+  double top, band_rx, y_tx, band_tx, height;
+} html_geom;
+
+static html_geom html_geometry(void) {
+  const double top = 24, band_rx = 150, gap = 34, band_tx = 90;
+  double y_tx = top + band_rx + gap;
+  return (html_geom){top, band_rx, y_tx, band_tx, y_tx + band_tx + 30};
+}
+
+/* A dashed line in the middle of each compressed idle gap (when there are
+ * few enough to draw). Returns how many. */
+static size_t html_gap_lines(FILE *out, const html_axis *a, const html_geom *gm) {
+  size_t lines = 0;
+  for (size_t i = 1; i < a->n && a->gaps <= HTML_MAX_GAP_LINES; i++)
+    if (a->p[i].t_ns - a->p[i - 1].t_ns > HTML_GAP_NS) {
+      double x =
+          html_x(a, a->p[i - 1].t_ns) + (html_x(a, a->p[i].t_ns) - html_x(a, a->p[i - 1].t_ns)) / 2;
       fprintf(out,
               "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"#999\" "
               "stroke-dasharray=\"2 4\"/>\n",
-              x, x, top, y_tx + band_tx);
-      gap_lines++;
+              x, x, gm->top, gm->y_tx + gm->band_tx);
+      lines++;
     }
+  return lines;
+}
+
+/* The virtual time under each fifth of the axis. */
+static void html_axis_labels(FILE *out, const html_axis *a, const html_geom *gm) {
+  char tbuf[32];
   for (int k = 0; k <= 4; k++) {
-    /* the virtual time under each fifth of the axis */
-    uint64_t want = a.total * (uint64_t)k / 4;
+    uint64_t want = a->total * (uint64_t)k / 4;
     size_t i = 0;
-    while (i + 1 < npoints && a.cx[i + 1] <= want) i++;
-    uint64_t t = npoints ? points[i].t_ns + (want - a.cx[i]) : 0;
+    while (i + 1 < a->n && a->cx[i + 1] <= want) i++;
+    uint64_t t = a->n ? a->p[i].t_ns + (want - a->cx[i]) : 0;
     html_time(tbuf, sizeof tbuf, t);
     fprintf(out, "<text class=\"axis\" x=\"%.0f\" y=\"%.0f\" text-anchor=\"%s\">%s</text>\n",
-            HTML_X0 + (HTML_W - HTML_X0 - 10) * k / 4.0, height - 10,
+            HTML_X0 + HTML_PLOT_W * k / 4.0, gm->height - 10,
             k == 0   ? "start"
             : k == 4 ? "end"
                      : "middle",
             tbuf);
   }
+}
+
+/* The occupancy timeline as inline SVG. Returns the gap lines drawn. */
+static size_t html_timeline(FILE *out, const scn *s, const teach_rec *r, const html_axis *a) {
+  html_geom gm = html_geometry();
+  fprintf(out,
+          "<svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %.0f\" "
+          "width=\"100%%\" role=\"img\" aria-label=\"ring occupancy over virtual time\">\n",
+          HTML_W, gm.height);
+  html_band(out, a, VNET_RXQ, s->drv.rxq.layout.size, gm.top, gm.band_rx, "rx");
+  html_band(out, a, VNET_TXQ, s->drv.txq.layout.size, gm.y_tx, gm.band_tx, "tx");
+  html_marks(out, a, r, TEACH_MARK_KICK, gm.top - 20, 7, "#1f5fbf", "kicks");
+  html_marks(out, a, r, TEACH_MARK_IRQ, gm.y_tx - 30, 7, "#e67e22", "interrupts");
+  html_drops(out, a, r, gm.top - 1);
+  size_t gap_lines = html_gap_lines(out, a, &gm);
+  html_axis_labels(out, a, &gm);
   fprintf(out,
           "<line id=\"cursor\" x1=\"0\" x2=\"0\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"#c00\" "
           "stroke-width=\"2\"/>\n</svg>\n",
-          top - 20, y_tx + band_tx);
-  /* the drop reasons, coloured as their triangles */
+          gm.top - 20, gm.y_tx + gm.band_tx);
+  return gap_lines;
+}
+
+/* The drop reasons, coloured as their triangles. */
+static void html_drop_legend(FILE *out, const scn *s) {
   fputs("<p class=\"legend\">drops:", out);
   int any_drop = 0;
   for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT; i++) {
@@ -442,10 +484,15 @@ int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *ti
     fprintf(out,
             " <span><i class=\"sw\" style=\"background:hsl(%u,70%%,45%%)\"></i>%s %" PRIu64
             "</span>",
-            (unsigned)(i * 37) % 50u, emu_fate_name((emu_fate)i), s->fates.counts[i]);
+            html_drop_hue((unsigned)i), emu_fate_name((emu_fate)i), s->fates.counts[i]);
     any_drop = 1;
   }
   fputs(any_drop ? "</p>\n" : " none</p>\n", out);
+}
+
+/* How the timeline was compressed and sampled. */
+static void html_timeline_note(FILE *out, const teach_rec *r, const html_axis *a, size_t pstride,
+                               size_t gap_lines) {
   size_t nkick, nirq;
   uint64_t tkick, tirq;
   teach_rec_marks(r, TEACH_MARK_KICK, &nkick, &tkick);
@@ -456,11 +503,12 @@ int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *ti
           "%" PRIu64 " kicks, %zu of %" PRIu64
           " interrupts. Click the timeline to see the "
           "rings at that moment.</p>\n",
-          a.gaps, a.gaps == 1 ? "" : "s", a.gaps == 1 ? "is" : "are",
-          gap_lines ? " (dashed lines)" : "", npoints, (size_t)teach_rec_total_steps(r), pstride,
+          a->gaps, a->gaps == 1 ? "" : "s", a->gaps == 1 ? "is" : "are",
+          gap_lines ? " (dashed lines)" : "", a->n, (size_t)teach_rec_total_steps(r), pstride,
           pstride == 1 ? "" : ", downsampled", nkick, tkick, nirq, tirq);
+}
 
-  /* the step-through */
+static void html_step_controls(FILE *out, const teach_rec *r, size_t nsteps) {
   fprintf(out,
           "<div id=\"step\"><p>Ring states need JavaScript to step through; the data is in the "
           "page.</p></div>\n<p><button id=\"prev\">&larr; previous</button><button "
@@ -468,33 +516,22 @@ int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *ti
           "</p>\n",
           nsteps, teach_rec_total_steps(r),
           teach_rec_step_stride(r) > 1 ? " (every one in a stride, to keep the page small)" : "");
+}
 
-  /* the data */
-  fprintf(out,
-          "<script type=\"application/json\" id=\"vnetsim-data\">{\"format\":\"vnetsim-teach-1\","
-          "\"source\":");
-  html_json_str(out, source);
-  fputs(",\"title\":", out);
-  html_json_str(out, title);
-  fprintf(out, ",\"seed\":%" PRIu64 ",\"queue_size\":%u,\"bugs\":", s->cfg.seed, size_rx);
-  html_json_str(out, bugs);
-  fputc(',', out);
-  html_counters_json(out, s);
-  fprintf(out,
-          ",\"steps_total\":%zu,\"steps_stored\":%zu,\"step_stride\":%zu,\"points_stored\":%zu,"
-          "\"point_stride\":%zu,\"marks_total\":{\"kick\":%" PRIu64 ",\"irq\":%" PRIu64 "}",
-          teach_rec_total_steps(r), nsteps, teach_rec_step_stride(r), npoints, pstride, tkick,
-          tirq);
-  fputs(",\"steps\":[", out);
+/* The kept steps, each ring as the changes from the last one drawn. */
+static void html_steps_json(FILE *out, const teach_rec *r, const html_axis *a) {
+  size_t nsteps;
+  const teach_step *steps = teach_rec_steps(r, &nsteps);
   const teach_ring *prev[2] = {NULL, NULL};
+  fputs(",\"steps\":[", out);
   for (size_t i = 0; i < nsteps; i++) {
     const teach_step *st = &steps[i];
     fprintf(out,
             "%s{\"i\":%u,\"t\":%" PRIu64
             ",\"x\":%.1f,\"q\":\"%s\",\"k\":\"%s\",\"wrong\":%d,"
             "\"title\":",
-            i ? ",\n" : "", st->index, st->t_ns, html_x(&a, st->t_ns),
-            st->queue == (int)VNET_TXQ ? "tx" : "rx", html_kind_names[st->kind], st->wrong);
+            i ? ",\n" : "", st->index, st->t_ns, html_x(a, st->t_ns),
+            vnet_queue_name((uint16_t)teach_step_queue(st)), html_kind_names[st->kind], st->wrong);
     html_json_str(out, st->title);
     fputs(",\"text\":", out);
     html_json_str(out, st->text);
@@ -502,14 +539,62 @@ int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *ti
     const char *sep = "";
     for (int q = 0; q < 2; q++) {
       if (!st->ring[q].size) continue;
-      fprintf(out, "%s\"%s\":", sep, q ? "tx" : "rx");
+      fprintf(out, "%s\"%s\":", sep, vnet_queue_name((uint16_t)q));
       html_ring_json(out, &st->ring[q], prev[q]);
       prev[q] = &st->ring[q];
       sep = ",";
     }
     fputs("}}", out);
   }
-  fputs("]}</script>\n<script>", out);
+  fputs("]", out);
+}
+
+/* The run's data for the script, in a JSON block. */
+static void html_data(FILE *out, const scn *s, const teach_rec *r, const html_axis *a,
+                      const char *title, const char *source, const char *bugs, size_t pstride) {
+  size_t nsteps;
+  uint64_t tkick, tirq;
+  size_t nkick, nirq;
+  teach_rec_steps(r, &nsteps);
+  teach_rec_marks(r, TEACH_MARK_KICK, &nkick, &tkick);
+  teach_rec_marks(r, TEACH_MARK_IRQ, &nirq, &tirq);
+  fprintf(out,
+          "<script type=\"application/json\" id=\"vnetsim-data\">{\"format\":\"vnetsim-teach-1\","
+          "\"source\":");
+  html_json_str(out, source);
+  fputs(",\"title\":", out);
+  html_json_str(out, title);
+  fprintf(out, ",\"seed\":%" PRIu64 ",\"queue_size\":%u,\"bugs\":", s->cfg.seed,
+          s->drv.rxq.layout.size);
+  html_json_str(out, bugs);
+  fputc(',', out);
+  html_counters_json(out, s);
+  fprintf(out,
+          ",\"steps_total\":%zu,\"steps_stored\":%zu,\"step_stride\":%zu,\"points_stored\":%zu,"
+          "\"point_stride\":%zu,\"marks_total\":{\"kick\":%" PRIu64 ",\"irq\":%" PRIu64 "}",
+          teach_rec_total_steps(r), nsteps, teach_rec_step_stride(r), a->n, pstride, tkick, tirq);
+  html_steps_json(out, r, a);
+  fputs("}</script>\n", out);
+}
+
+int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *title,
+                     const char *source) {
+  size_t npoints, pstride, nsteps;
+  const teach_point *points = teach_rec_points(r, &npoints, &pstride);
+  teach_rec_steps(r, &nsteps);
+  html_axis a;
+  if (html_axis_init(&a, points, npoints)) return EMU_ENOMEM;
+  char bugs[256];
+  vbug_names(s->drv.opts.bugs, s->dev.cfg.bugs, bugs, sizeof bugs);
+  html_head(out, s, title, source, bugs, npoints ? points[npoints - 1].t_ns : 0);
+  html_counters(out, s);
+  html_owner_legend(out);
+  size_t gap_lines = html_timeline(out, s, r, &a);
+  html_drop_legend(out, s);
+  html_timeline_note(out, r, &a, pstride, gap_lines);
+  html_step_controls(out, r, nsteps);
+  html_data(out, s, r, &a, title, source, bugs, pstride);
+  fputs("<script>", out);
   fputs(html_script, out);
   fputs("</script>\n</body></html>\n", out);
   free(a.cx);

@@ -94,6 +94,10 @@ typedef struct teach_step {
   teach_ring ring[2]; /* rx and tx after the step (size 0 when not kept or not set up) */
 } teach_step;
 
+/* The queue a step is drawn with: its own, or rx for a step about both
+ * queues or neither (status, fast-forward). */
+int teach_step_queue(const teach_step *st);
+
 /* One point of the occupancy timeline: heads per owner in each queue. */
 typedef struct teach_point {
   uint64_t t_ns;
@@ -111,7 +115,7 @@ typedef struct teach_mark {
   int64_t frame;
 } teach_mark;
 
-enum { TEACH_MARK_KICK, TEACH_MARK_IRQ, TEACH_MARK_DROP, TEACH_MARK_VIOLATION };
+enum { TEACH_MARK_KICK, TEACH_MARK_IRQ, TEACH_MARK_DROP, TEACH_MARK_VIOLATION, TEACH_MARK_COUNT };
 
 typedef struct teach_opts {
   size_t max_steps;  /* steps kept with their rings; beyond, every other one is
@@ -162,8 +166,7 @@ void teach_walk_opts_default(teach_walk_opts *o);
 /* A finished walkthrough: the scenario's counters and the recording. */
 typedef struct teach_walk {
   teach_walk_opts opts;
-  scn *s;          /* finished scenario, owned */
-  net_iface *peer; /* the host peer, owned */
+  scn *s; /* finished scenario (with its host peer), owned */
   teach_rec *rec;
 } teach_walk;
 

@@ -11,6 +11,9 @@
 #define TEACH_DESC_W  44
 #define TEACH_AVAIL_W 22
 #define TEACH_USED_W  28
+/* where the available and the used ring start */
+#define TEACH_AVAIL_COL (TEACH_DESC_W + 2)
+#define TEACH_USED_COL  (TEACH_AVAIL_COL + TEACH_AVAIL_W + 2)
 
 #define SGR_RESET   "\033[0m"
 #define SGR_CHANGED "\033[1;33m"
@@ -162,135 +165,191 @@ static void teach_tag(char *buf, size_t cap, int drv, int dev) {
   snprintf(buf, cap, "%s", drv && dev ? "<-drv,dev" : drv ? "<-drv" : dev ? "<-dev" : "");
 }
 
-/* Draws queue q's rings after step i, marking what differs from prev. */
+/* "label value" with the value marked when it changed. */
+static void tl_field(tline *l, const teach_render_opts *ro, const char *label, unsigned value,
+                     int changed) {
+  tl_add(l, label);
+  tl_cellf(l, ro, changed, NULL, 1, 1, "%u", value);
+}
+
+/* prev is the all-zero ring when there is nothing to compare with, so a
+ * field counts as changed when it was written at all. */
+#define TEACH_FIELD(l, ro, label, g, prev, field) \
+  tl_field(l, ro, label, (g)->field, (g)->field != (prev)->field)
+
+/* The three tables' titles, the two rings' header fields and the column
+ * heads. */
+static void teach_draw_heads(FILE *out, tline *l, const teach_ring *g, const teach_ring *prev,
+                             int q, const teach_render_opts *ro) {
+  tl_addf(l, "  descriptor table (%s)", vnet_queue_name((uint16_t)q));
+  tl_pad(l, TEACH_AVAIL_COL);
+  tl_add(l, "available ring");
+  tl_pad(l, TEACH_USED_COL);
+  tl_add(l, "used ring");
+  tl_put(out, l);
+
+  tl_pad(l, TEACH_AVAIL_COL);
+  TEACH_FIELD(l, ro, "flags ", g, prev, avail_flags);
+  TEACH_FIELD(l, ro, " idx ", g, prev, avail_idx);
+  tl_pad(l, TEACH_USED_COL);
+  TEACH_FIELD(l, ro, "flags ", g, prev, used_flags);
+  TEACH_FIELD(l, ro, " idx ", g, prev, used_idx);
+  tl_put(out, l);
+
+  tl_pad(l, TEACH_AVAIL_COL);
+  TEACH_FIELD(l, ro, "used_event ", g, prev, used_event);
+  tl_pad(l, TEACH_USED_COL);
+  TEACH_FIELD(l, ro, "avail_event ", g, prev, avail_event);
+  tl_put(out, l);
+
+  tl_add(l, "   #  ");
+  tl_cell(l, ro, 0, NULL, 10, 1, "addr");
+  tl_add(l, " ");
+  tl_cell(l, ro, 0, NULL, 5, 0, "len");
+  tl_add(l, "  ");
+  tl_cell(l, ro, 0, NULL, 3, 1, "flg");
+  tl_cell(l, ro, 0, NULL, 4, 0, "next");
+  tl_add(l, "  owner");
+  tl_pad(l, TEACH_AVAIL_COL);
+  tl_add(l, "slot head");
+  tl_pad(l, TEACH_USED_COL);
+  tl_add(l, "slot   id    len");
+  tl_put(out, l);
+}
+
+/* Descriptor i and its owner; pd is its previous value, or NULL. */
+static void teach_draw_desc(tline *l, const teach_ring *g, const teach_desc *pd, uint16_t i,
+                            const teach_render_opts *ro) {
+  const teach_desc *d = &g->desc[i];
+  int blank = !d->addr && !d->len && !d->flags && !d->next;
+  char v[8];
+  tl_addf(l, "  %2u  ", i);
+  if (blank)
+    tl_cell(l, ro, pd ? pd->addr != 0 : 0, NULL, 10, 1, "-");
+  else
+    tl_cellf(l, ro, pd ? d->addr != pd->addr : d->addr != 0, NULL, 10, 1, "0x%08" PRIx64, d->addr);
+  tl_add(l, " ");
+  if (blank)
+    tl_cell(l, ro, pd ? pd->len != 0 : 0, NULL, 5, 0, "");
+  else
+    tl_cellf(l, ro, pd ? d->len != pd->len : d->len != 0, NULL, 5, 0, "%u", d->len);
+  teach_flags(v, sizeof v, d->flags);
+  tl_add(l, "  ");
+  tl_cell(l, ro, pd ? d->flags != pd->flags : d->flags != 0, NULL, 3, 1, blank ? "" : v);
+  if (blank)
+    tl_cell(l, ro, pd ? pd->next != 0 : 0, NULL, 4, 0, "");
+  else
+    tl_cellf(l, ro, pd ? d->next != pd->next : d->next != 0, NULL, 4, 0, "%u", d->next);
+  tl_add(l, "  ");
+}
+
+/* Avail slot i: live between the device's cursor and the driver's. */
+static void teach_draw_avail_slot(tline *l, const teach_ring *g, const teach_ring *pg, uint16_t i,
+                                  const teach_render_opts *ro) {
+  char v[16];
+  uint16_t mask = (uint16_t)(g->size - 1u);
+  tl_pad(l, TEACH_AVAIL_COL);
+  tl_addf(l, " %2u ", i);
+  int live = teach_in_window(g->dev_last_avail, g->drv_avail_shadow, i, g->size);
+  int written = g->drv_avail_shadow >= g->size || i < g->drv_avail_shadow;
+  if (!written)
+    snprintf(v, sizeof v, "-");
+  else
+    snprintf(v, sizeof v, live ? "%u" : "(%u)", g->avail[i]);
+  tl_cell(l, ro, pg ? g->avail[i] != pg->avail[i] : 0, live || !ro->colour ? NULL : SGR_DIM, 4, 0,
+          v);
+  teach_tag(v, sizeof v, i == (g->drv_avail_shadow & mask), i == (g->dev_last_avail & mask));
+  tl_add(l, v);
+}
+
+/* Used slot i: live between the driver's cursor and the device's. */
+static void teach_draw_used_slot(tline *l, const teach_ring *g, const teach_ring *pg, uint16_t i,
+                                 const teach_render_opts *ro) {
+  char v[16];
+  uint16_t mask = (uint16_t)(g->size - 1u);
+  tl_pad(l, TEACH_USED_COL);
+  tl_addf(l, " %2u ", i);
+  int live = teach_in_window(g->drv_last_used, g->dev_used_shadow, i, g->size);
+  int written = g->dev_used_shadow >= g->size || i < g->dev_used_shadow;
+  const teach_used_elem *u = &g->used[i], *pu = pg ? &pg->used[i] : NULL;
+  int uch = pu ? (u->id != pu->id || u->len != pu->len) : 0;
+  if (!written) {
+    tl_cell(l, ro, 0, NULL, 4, 0, "-");
+    tl_cell(l, ro, 0, NULL, 6, 0, "-");
+  } else {
+    const char *sgr = live || !ro->colour ? NULL : SGR_DIM;
+    tl_cellf(l, ro, uch && pu->id != u->id, sgr, 4, 0, live ? "%u" : "(%u)", u->id);
+    tl_cellf(l, ro, uch && pu->len != u->len, sgr, 6, 0, live ? "%u" : "(%u)", u->len);
+  }
+  teach_tag(v, sizeof v, i == (g->drv_last_used & mask), i == (g->dev_used_shadow & mask));
+  tl_add(l, v);
+}
+
+/* Both sides' private cursors. */
+static void teach_draw_cursors(FILE *out, tline *l, const teach_ring *g, const teach_ring *prev,
+                               const teach_render_opts *ro) {
+  TEACH_FIELD(l, ro, "  driver: avail_idx_shadow ", g, prev, drv_avail_shadow);
+  TEACH_FIELD(l, ro, " last_used_idx ", g, prev, drv_last_used);
+  TEACH_FIELD(l, ro, " free descriptors ", g, prev, drv_num_free);
+  tl_put(out, l);
+  TEACH_FIELD(l, ro, "  device: last_avail_idx ", g, prev, dev_last_avail);
+  TEACH_FIELD(l, ro, " used_idx_shadow ", g, prev, dev_used_shadow);
+  tl_put(out, l);
+}
+
+/* Draws queue q's rings after a step, marking what differs from prev (the
+ * same queue's rings when it was last on screen, or NULL). */
 static void teach_draw_rings(FILE *out, const teach_ring *g, const teach_ring *prev, int q,
                              const teach_render_opts *ro) {
   static const teach_ring zero;
   if (!prev || prev->size != g->size) prev = &zero;
-  int have = prev->size != 0;
-  uint16_t size = g->size, mask = (uint16_t)(size - 1u);
+  const teach_ring *pg = prev->size ? prev : NULL; /* per-slot comparisons */
   tline l = {0};
-  char v[64];
-#define CH(field) (!have ? g->field != 0 : g->field != prev->field)
-  tl_addf(&l, "  descriptor table (%s)", q == 1 ? "tx" : "rx");
-  tl_pad(&l, TEACH_DESC_W + 2);
-  tl_add(&l, "available ring");
-  tl_pad(&l, TEACH_DESC_W + 2 + TEACH_AVAIL_W + 2);
-  tl_add(&l, "used ring");
-  tl_put(out, &l);
-
-  tl_pad(&l, TEACH_DESC_W + 2);
-  tl_add(&l, "flags ");
-  tl_cellf(&l, ro, CH(avail_flags), NULL, 1, 1, "%u", g->avail_flags);
-  tl_add(&l, " idx ");
-  tl_cellf(&l, ro, CH(avail_idx), NULL, 1, 1, "%u", g->avail_idx);
-  tl_pad(&l, TEACH_DESC_W + 2 + TEACH_AVAIL_W + 2);
-  tl_add(&l, "flags ");
-  tl_cellf(&l, ro, CH(used_flags), NULL, 1, 1, "%u", g->used_flags);
-  tl_add(&l, " idx ");
-  tl_cellf(&l, ro, CH(used_idx), NULL, 1, 1, "%u", g->used_idx);
-  tl_put(out, &l);
-
-  tl_pad(&l, TEACH_DESC_W + 2);
-  tl_add(&l, "used_event ");
-  tl_cellf(&l, ro, CH(used_event), NULL, 1, 1, "%u", g->used_event);
-  tl_pad(&l, TEACH_DESC_W + 2 + TEACH_AVAIL_W + 2);
-  tl_add(&l, "avail_event ");
-  tl_cellf(&l, ro, CH(avail_event), NULL, 1, 1, "%u", g->avail_event);
-  tl_put(out, &l);
-
-  tl_add(&l, "   #  ");
-  tl_cell(&l, ro, 0, NULL, 10, 1, "addr");
-  tl_add(&l, " ");
-  tl_cell(&l, ro, 0, NULL, 5, 0, "len");
-  tl_add(&l, "  ");
-  tl_cell(&l, ro, 0, NULL, 3, 1, "flg");
-  tl_cell(&l, ro, 0, NULL, 4, 0, "next");
-  tl_add(&l, "  owner");
-  tl_pad(&l, TEACH_DESC_W + 2);
-  tl_add(&l, "slot head");
-  tl_pad(&l, TEACH_DESC_W + 2 + TEACH_AVAIL_W + 2);
-  tl_add(&l, "slot   id    len");
-  tl_put(out, &l);
-
-  for (uint16_t i = 0; i < size; i++) {
-    const teach_desc *d = &g->desc[i], *pd = have ? &prev->desc[i] : NULL;
-    int blank = !d->addr && !d->len && !d->flags && !d->next;
-    tl_addf(&l, "  %2u  ", i);
-    if (blank)
-      tl_cell(&l, ro, pd ? pd->addr != 0 : 0, NULL, 10, 1, "-");
-    else
-      tl_cellf(&l, ro, pd ? d->addr != pd->addr : d->addr != 0, NULL, 10, 1, "0x%08" PRIx64,
-               d->addr);
-    tl_add(&l, " ");
-    if (blank)
-      tl_cell(&l, ro, pd ? pd->len != 0 : 0, NULL, 5, 0, "");
-    else
-      tl_cellf(&l, ro, pd ? d->len != pd->len : d->len != 0, NULL, 5, 0, "%u", d->len);
-    teach_flags(v, sizeof v, d->flags);
-    tl_add(&l, "  ");
-    tl_cell(&l, ro, pd ? d->flags != pd->flags : d->flags != 0, NULL, 3, 1, blank ? "" : v);
-    if (blank)
-      tl_cell(&l, ro, pd ? pd->next != 0 : 0, NULL, 4, 0, "");
-    else
-      tl_cellf(&l, ro, pd ? d->next != pd->next : d->next != 0, NULL, 4, 0, "%u", d->next);
-    tl_add(&l, "  ");
-    tl_cell(&l, ro, pd ? g->owner[i] != prev->owner[i] : g->owner[i] != 0,
+  teach_draw_heads(out, &l, g, prev, q, ro);
+  for (uint16_t i = 0; i < g->size; i++) {
+    teach_draw_desc(&l, g, pg ? &pg->desc[i] : NULL, i, ro);
+    tl_cell(&l, ro, pg ? g->owner[i] != pg->owner[i] : g->owner[i] != 0,
             teach_owner_sgr(g->owner[i]), 6, 1, teach_owner_name((teach_owner)g->owner[i]));
-
-    /* avail slot i: live between the device's cursor and the driver's */
-    tl_pad(&l, TEACH_DESC_W + 2);
-    tl_addf(&l, " %2u ", i);
-    int live = teach_in_window(g->dev_last_avail, g->drv_avail_shadow, i, size);
-    int written = g->drv_avail_shadow >= size || i < g->drv_avail_shadow;
-    if (!written)
-      snprintf(v, sizeof v, "-");
-    else
-      snprintf(v, sizeof v, live ? "%u" : "(%u)", g->avail[i]);
-    tl_cell(&l, ro, have ? g->avail[i] != prev->avail[i] : 0, live || !ro->colour ? NULL : SGR_DIM,
-            4, 0, v);
-    teach_tag(v, sizeof v, i == (g->drv_avail_shadow & mask), i == (g->dev_last_avail & mask));
-    tl_add(&l, v);
-
-    /* used slot i: live between the driver's cursor and the device's */
-    tl_pad(&l, TEACH_DESC_W + 2 + TEACH_AVAIL_W + 2);
-    tl_addf(&l, " %2u ", i);
-    live = teach_in_window(g->drv_last_used, g->dev_used_shadow, i, size);
-    written = g->dev_used_shadow >= size || i < g->dev_used_shadow;
-    const teach_used_elem *u = &g->used[i], *pu = have ? &prev->used[i] : NULL;
-    int uch = pu ? (u->id != pu->id || u->len != pu->len) : 0;
-    if (!written) {
-      tl_cell(&l, ro, 0, NULL, 4, 0, "-");
-      tl_cell(&l, ro, 0, NULL, 6, 0, "-");
-    } else {
-      const char *sgr = live || !ro->colour ? NULL : SGR_DIM;
-      tl_cellf(&l, ro, uch && pu->id != u->id, sgr, 4, 0, live ? "%u" : "(%u)", u->id);
-      tl_cellf(&l, ro, uch && pu->len != u->len, sgr, 6, 0, live ? "%u" : "(%u)", u->len);
-    }
-    teach_tag(v, sizeof v, i == (g->drv_last_used & mask), i == (g->dev_used_shadow & mask));
-    tl_add(&l, v);
+    teach_draw_avail_slot(&l, g, pg, i, ro);
+    teach_draw_used_slot(&l, g, pg, i, ro);
     tl_put(out, &l);
   }
-
-  tl_add(&l, "  driver: avail_idx_shadow ");
-  tl_cellf(&l, ro, CH(drv_avail_shadow), NULL, 1, 1, "%u", g->drv_avail_shadow);
-  tl_add(&l, " last_used_idx ");
-  tl_cellf(&l, ro, CH(drv_last_used), NULL, 1, 1, "%u", g->drv_last_used);
-  tl_add(&l, " free descriptors ");
-  tl_cellf(&l, ro, CH(drv_num_free), NULL, 1, 1, "%u", g->drv_num_free);
-  tl_put(out, &l);
-  tl_add(&l, "  device: last_avail_idx ");
-  tl_cellf(&l, ro, CH(dev_last_avail), NULL, 1, 1, "%u", g->dev_last_avail);
-  tl_add(&l, " used_idx_shadow ");
-  tl_cellf(&l, ro, CH(dev_used_shadow), NULL, 1, 1, "%u", g->dev_used_shadow);
-  tl_put(out, &l);
-#undef CH
+  teach_draw_cursors(out, &l, g, prev, ro);
 }
 
 static void teach_owner_line(tline *l, const char *what, const teach_ring *g) {
   tl_addf(l, "%s%u avail, %u device, %u used, %u free", what, g->count[TEACH_OWN_AVAIL],
           g->count[TEACH_OWN_DEVICE], g->count[TEACH_OWN_USED], g->count[TEACH_OWN_FREE]);
   if (g->count[TEACH_OWN_LOST]) tl_addf(l, ", %u LOST", g->count[TEACH_OWN_LOST]);
+}
+
+/* Starts (or with SGR_RESET ends) a styled span, when colour is on. */
+static void teach_sgr(FILE *out, const teach_render_opts *ro, const char *sgr) {
+  if (ro->colour) fputs(sgr, out);
+}
+
+/* One line in style sgr (the style ends before the newline). */
+static void teach_styled_line(FILE *out, const teach_render_opts *ro, const char *sgr,
+                              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void teach_styled_line(FILE *out, const teach_render_opts *ro, const char *sgr,
+                              const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  teach_sgr(out, ro, sgr);
+  vfprintf(out, fmt, ap);
+  teach_sgr(out, ro, SGR_RESET);
+  fputc('\n', out);
+  va_end(ap);
+}
+
+/* A bold heading across the page: head, then '=' up to the page width. */
+static void teach_heading(FILE *out, const teach_render_opts *ro, const char *head) {
+  tline l = {0};
+  if (ro->colour) tl_raw(&l, SGR_BOLD, 0);
+  tl_add(&l, head);
+  while (l.w < TEACH_WIDTH) tl_raw(&l, "=", 1);
+  if (ro->colour) tl_raw(&l, SGR_RESET, 0);
+  tl_put(out, &l);
 }
 
 static const vbug_info *teach_first_bug(const teach_walk *w) {
@@ -306,11 +365,9 @@ static const vbug_info *teach_first_bug(const teach_walk *w) {
 void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts *ro) {
   char bugs[256];
   vbug_names(w->opts.bugs, w->opts.dev_bugs, bugs, sizeof bugs);
-  if (ro->colour) fputs(SGR_BOLD, out);
-  fputs("vnetsim teach: a virtio-net device and its driver, step by step (virtio 1.2 split rings)",
-        out);
-  if (ro->colour) fputs(SGR_RESET, out);
-  fputc('\n', out);
+  teach_styled_line(
+      out, ro, SGR_BOLD,
+      "vnetsim teach: a virtio-net device and its driver, step by step (virtio 1.2 split rings)");
   fprintf(out,
           "  scenario: the host (10.0.2.2) ARPs for the guest (10.0.2.15), then pings it: %u "
           "frames,\n  200 us apart; queue size %u; seed %" PRIu64
@@ -324,10 +381,7 @@ void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts 
             w->opts.detailed);
   const vbug_info *b = teach_first_bug(w);
   if (b) {
-    if (ro->colour) fputs(SGR_WRONG, out);
-    fprintf(out, "  bug %s (breaks virtio 1.2 §%s):", b->name, b->section);
-    if (ro->colour) fputs(SGR_RESET, out);
-    fputc('\n', out);
+    teach_styled_line(out, ro, SGR_WRONG, "  bug %s (breaks virtio 1.2 §%s):", b->name, b->section);
     teach_wrap_text(out, b->cause, 4);
   }
   fputs(
@@ -346,34 +400,23 @@ void teach_render_step(FILE *out, const teach_walk *w, size_t i, const teach_ren
   const teach_step *steps = teach_rec_steps(w->rec, &n);
   if (i >= n) return;
   const teach_step *st = &steps[i];
-  int q = st->queue < 0 ? 0 : st->queue;
+  int q = teach_step_queue(st);
   tline l = {0};
   char head[160];
   snprintf(head, sizeof head, "== step %zu of %zu == t = %" PRIu64 ".%03" PRIu64 " us == %s ",
            i + 1, n, st->t_ns / 1000, st->t_ns % 1000,
            st->queue < 0 ? (st->kind == TEACH_K_FAST ? "both queues" : "device status")
-                         : (q == 1 ? "tx queue" : "rx queue"));
+                         : (q == (int)VNET_TXQ ? "tx queue" : "rx queue"));
   fputc('\n', out);
-  if (ro->colour) tl_raw(&l, SGR_BOLD, 0);
-  tl_add(&l, head);
-  while (l.w < TEACH_WIDTH) tl_raw(&l, "=", 1);
-  if (ro->colour) tl_raw(&l, SGR_RESET, 0);
-  tl_put(out, &l);
+  teach_heading(out, ro, head);
   if (st->wrong) {
     const vbug_info *b = teach_first_bug(w);
-    if (ro->colour) fputs(SGR_WRONG, out);
-    if (st->wrong == 1)
-      fprintf(out, "!! HERE IT GOES WRONG%s%s%s\n", b ? " (bug " : "", b ? b->name : "",
-              b ? ")" : "");
-    else
-      fprintf(out, "!  this goes wrong too%s%s%s\n", b ? " (bug " : "", b ? b->name : "",
-              b ? ")" : "");
-    if (ro->colour) fputs(SGR_RESET, out);
+    teach_sgr(out, ro, SGR_WRONG);
+    fprintf(out, "%s%s%s%s\n", st->wrong == 1 ? "!! HERE IT GOES WRONG" : "!  this goes wrong too",
+            b ? " (bug " : "", b ? b->name : "", b ? ")" : "");
+    teach_sgr(out, ro, SGR_RESET);
   }
-  if (ro->colour) fputs(SGR_BOLD, out);
-  fputs(st->title, out);
-  if (ro->colour) fputs(SGR_RESET, out);
-  fputc('\n', out);
+  teach_styled_line(out, ro, SGR_BOLD, "%s", st->title);
   teach_wrap_text(out, st->text, 2);
   fputc('\n', out);
   const teach_ring *g = &st->ring[q];
@@ -385,7 +428,7 @@ void teach_render_step(FILE *out, const teach_walk *w, size_t i, const teach_ren
    * while the other queue was shown goes unmarked. */
   const teach_ring *prev = i > 0 ? &steps[i - 1].ring[q] : NULL;
   for (size_t j = i; j-- > 0;)
-    if ((steps[j].queue < 0 ? 0 : steps[j].queue) == q && steps[j].ring[q].size) {
+    if (teach_step_queue(&steps[j]) == q && steps[j].ring[q].size) {
       prev = &steps[j].ring[q];
       break;
     }
@@ -394,8 +437,8 @@ void teach_render_step(FILE *out, const teach_walk *w, size_t i, const teach_ren
   tl_put(out, &l);
   const teach_ring *o = &st->ring[1 - q];
   if (o->size) {
-    tl_addf(&l, "  meanwhile the %s queue: avail.idx %u, used.idx %u; ", q == 1 ? "rx" : "tx",
-            o->avail_idx, o->used_idx);
+    tl_addf(&l, "  meanwhile the %s queue: avail.idx %u, used.idx %u; ",
+            vnet_queue_name((uint16_t)(1 - q)), o->avail_idx, o->used_idx);
     teach_owner_line(&l, "", o);
     tl_put(out, &l);
   }
@@ -405,11 +448,7 @@ void teach_render_outro(FILE *out, const teach_walk *w, const teach_render_opts 
   const scn *s = w->s;
   const emu_fates *f = &s->fates;
   fputc('\n', out);
-  if (ro->colour) fputs(SGR_BOLD, out);
-  fputs("== the run in numbers ", out);
-  for (int i = 22; i < TEACH_WIDTH; i++) fputc('=', out);
-  if (ro->colour) fputs(SGR_RESET, out);
-  fputc('\n', out);
+  teach_heading(out, ro, "== the run in numbers ");
   fprintf(out, "  fates of %zu frames host->guest:", f->nframes);
   for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT; i++)
     if (f->counts[i]) fprintf(out, " %s %" PRIu64, emu_fate_name((emu_fate)i), f->counts[i]);

@@ -1,0 +1,571 @@
+/* The step explanations: one explainer per step kind, in a table indexed
+ * by the kind. Each writes the step's title and a few sentences from the
+ * facts the recorder gathered from the step's events and the rings after
+ * it, naming the virtio 1.2 section that rules what happened. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+
+#include "teach/internal.h"
+
+static void teach_features(teach_str *t, uint64_t f) {
+  static const struct {
+    int bit;
+    const char *name;
+  } names[] = {{VIRTIO_F_VERSION_1, "VERSION_1"},
+               {VIRTIO_NET_F_MAC, "MAC"},
+               {VIRTIO_NET_F_STATUS, "STATUS"},
+               {VIRTIO_F_EVENT_IDX, "EVENT_IDX"},
+               {VIRTIO_F_INDIRECT_DESC, "INDIRECT_DESC"}};
+  int any = 0;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (f & VIRTIO_BIT(names[i].bit)) {
+      teach_str_add(t, "%s%s", any ? " " : "", names[i].name);
+      any = 1;
+    }
+  if (!any) teach_str_add(t, "none");
+}
+
+/* "slot 3" or, past the first lap, "slot 3 (index 11)". */
+static void teach_slot(teach_str *t, int64_t idx, uint16_t size) {
+  if (idx < 0 || !size) return;
+  uint16_t i = (uint16_t)idx;
+  if (i < size)
+    teach_str_add(t, "slot %u", i);
+  else
+    teach_str_add(t, "slot %u (index %u)", i & (size - 1u), i);
+}
+
+static void teach_slots(teach_str *t, const teach_span *sp, uint16_t size) {
+  if (sp->n <= 1 || sp->idx_first == sp->idx_last) {
+    teach_slot(t, sp->idx_last, size);
+    return;
+  }
+  uint16_t a = (uint16_t)sp->idx_first, b = (uint16_t)sp->idx_last;
+  if (b < size)
+    teach_str_add(t, "slots %u-%u", a, b);
+  else
+    teach_str_add(t, "indices %u-%u (slots %u-%u)", a, b, a & (size - 1u), b & (size - 1u));
+}
+
+static void teach_heads(teach_str *t, const teach_span *sp) {
+  if (sp->n > 1 && sp->head_first != sp->head_last)
+    teach_str_add(t, "heads %" PRId64 "-%" PRId64, sp->head_first, sp->head_last);
+  else
+    teach_str_add(t, "head %" PRId64, sp->head_last);
+}
+
+/* "heads 2-4 from avail slots 2-4": which heads, a joining phrase, where. */
+static void teach_heads_at(teach_str *t, const teach_span *sp, const char *where, uint16_t size) {
+  teach_heads(t, sp);
+  teach_str_add(t, "%s", where);
+  teach_slots(t, sp, size);
+}
+
+/* The first time a ring index runs past the queue size: explain the wrap
+ * (at length the first time, in a clause after that). */
+static void teach_wrap(teach_rec *r, teach_str *t, int q, int used, const teach_span *sp,
+                       uint16_t size) {
+  if (!sp->n || !size || r->wrap_told[q][used]) return;
+  if ((uint16_t)sp->idx_last < size) return;
+  r->wrap_told[q][used] = 1;
+  uint16_t i = (uint16_t)sp->idx_last;
+  teach_str_add(t, " Wrap-around: %s %s index %u lands in slot %u & %u = %u.",
+                vnet_queue_name((uint16_t)q), used ? "used" : "avail", i, i, size - 1u,
+                i & (size - 1u));
+  if (r->wrap_explained) return;
+  r->wrap_explained = 1;
+  teach_str_add(t,
+                " The indices are free-running 16-bit counters and only the slot is masked "
+                "(§2.7.6, §2.7.8), so the same arithmetic carries on when a counter itself "
+                "wraps from 65535 to 0; showing that would take 65536 buffers, so this "
+                "walkthrough shows the slot wrap only.");
+}
+
+const char *teach_fate_phrase(emu_fate f) {
+  switch (f) {
+    case EMU_FATE_ANSWERED:
+      return "answered it";
+    case EMU_FATE_DELIVERED:
+      return "took it";
+    default:
+      return NULL;
+  }
+}
+
+/* What an explainer works from: the step, the facts gathered from its
+ * events, its queue's ring after it, and the text being written. */
+typedef struct teach_expl {
+  teach_rec *r;
+  teach_step *st;
+  const teach_facts *f;
+  int q;               /* the step's queue (rx when it has none) */
+  const teach_ring *g; /* that queue's ring after the step */
+  uint16_t size;       /* that queue's size */
+  int event_idx;       /* VIRTIO_F_EVENT_IDX negotiated on that queue */
+  teach_str t;         /* the explanation */
+} teach_expl;
+
+static void teach_title(teach_expl *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void teach_title(teach_expl *e, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(e->st->title, sizeof e->st->title, fmt, ap);
+  va_end(ap);
+}
+
+/* The status byte's steps, in the order of §3.1.1. */
+static void teach_explain_status(teach_expl *e) {
+  uint8_t b = e->f->status;
+  teach_str *t = &e->t;
+  if (b == 0) {
+    teach_title(e, "Reset: the driver writes 0 to the device status");
+    teach_str_add(t,
+                  "The status byte is where driver and device agree on how far "
+                  "initialisation got. Writing 0 resets the device: no features, no "
+                  "queues, nothing offered. §3.1.1 step 1, §2.1.");
+  } else if (b == VIRTIO_STATUS_ACKNOWLEDGE) {
+    teach_title(e, "Status ACKNOWLEDGE (1): the guest has noticed the device");
+    teach_str_add(t, "The guest found a virtio device and says so. §3.1.1 step 2.");
+  } else if (!(b & VIRTIO_STATUS_FEATURES_OK) && (b & VIRTIO_STATUS_DRIVER)) {
+    teach_title(e, "Status ACKNOWLEDGE|DRIVER (3): the guest can drive it");
+    teach_str_add(t, "A driver for network devices claimed it. §3.1.1 step 3.");
+  } else if (!(b & VIRTIO_STATUS_DRIVER_OK) && (b & VIRTIO_STATUS_FEATURES_OK)) {
+    teach_title(e, "Features negotiated; status FEATURES_OK (%u)", b);
+    teach_str_add(t,
+                  "The driver read the device's feature bits, kept the ones it "
+                  "understands and wrote them back: ");
+    teach_features(t, e->f->features);
+    teach_str_add(t,
+                  ". FEATURES_OK asks the device to accept exactly these; a device "
+                  "that cannot would leave the bit clear. EVENT_IDX lets each side say "
+                  "at which index it wants the next notification (§2.7.7, §2.7.10). "
+                  "§3.1.1 steps 4-6, §2.2. Next the driver allocates each queue's "
+                  "descriptor table, available ring and used ring in guest memory and "
+                  "gives the device their addresses (§3.1.1 step 7, §2.7).");
+  } else if (b & VIRTIO_STATUS_DRIVER_OK) {
+    teach_title(e, "Status DRIVER_OK (%u): the device is live", b);
+    teach_str_add(t,
+                  "Set-up is done and the device may use its queues. The RX buffers "
+                  "are written, but avail.idx is still %u, so the device does not see "
+                  "them yet. §3.1.1 step 8.",
+                  e->g->avail_idx);
+  } else {
+    teach_title(e, "Status %u", b);
+    teach_str_add(t, "The driver writes status %u (§2.1).", b);
+  }
+}
+
+/* A TX frame: one indirect descriptor or a chain (§2.7.5.3, §5.1.6.2). */
+static void teach_explain_tx_post(teach_expl *e, const teach_span *sp) {
+  teach_str *t = &e->t;
+  const teach_ring *g = e->g;
+  teach_title(e, "The guest sends a frame: the driver fills a TX descriptor");
+  int indirect = sp->n && g->size &&
+                 (g->desc[(uint16_t)sp->head_last & (e->size - 1)].flags & VQ_DESC_F_INDIRECT);
+  if (indirect)
+    teach_str_add(t,
+                  "The driver takes one descriptor, head %" PRId64
+                  ", and points it "
+                  "(flag I, INDIRECT) at a two-entry table elsewhere in guest memory: "
+                  "the 12-byte header, then the frame, both device-readable. One "
+                  "descriptor per frame however many pieces it has (§2.7.5.3). ",
+                  sp->head_last);
+  else
+    teach_str_add(t,
+                  "The driver writes a chain for the header and the frame, both "
+                  "device-readable, starting at head %" PRId64 ". ",
+                  sp->head_last);
+  teach_str_add(t, "The head goes into avail ");
+  teach_slots(t, sp, e->size);
+  teach_str_add(t, ". §2.7.13.1-2, §5.1.6.2.");
+}
+
+/* The driver writes descriptors and avail slots (§2.7.13.1-2). */
+static void teach_explain_post(teach_expl *e) {
+  const teach_span *sp = &e->f->post[e->q];
+  teach_str *t = &e->t;
+  if (e->q == (int)VNET_RXQ && e->f->reposts) {
+    teach_title(e, "The driver re-posts RX buffer head %" PRId64, sp->head_last);
+    teach_str_add(t,
+                  "Having read the frame out of it, the driver offers the same buffer "
+                  "again: descriptor %" PRId64
+                  " keeps its address and length, and its "
+                  "index goes into avail ",
+                  sp->head_last);
+    teach_slots(t, sp, e->size);
+    teach_str_add(t, ". avail.idx has not moved yet. §2.7.13.1-2.");
+  } else if (e->q == (int)VNET_RXQ) {
+    teach_title(e, "The driver posts %u RX buffer%s", sp->n, sp->n == 1 ? "" : "s");
+    teach_str_add(t,
+                  "For each buffer the driver takes a free descriptor, writes the "
+                  "buffer's address and length with flag W (device-writable), and puts "
+                  "the descriptor's index, its head, in the next available slot: ");
+    teach_heads_at(t, sp, " in ", e->size);
+    teach_str_add(t,
+                  ". Each RX buffer holds the 12-byte virtio_net_hdr and a 1514-byte "
+                  "frame (§5.1.6.3). avail.idx is still %u: the device cannot see "
+                  "these yet. §2.7.13.1-2.",
+                  e->g->avail_idx);
+  } else {
+    teach_explain_tx_post(e, sp);
+  }
+  teach_wrap(e->r, t, e->q, 0, sp, e->size);
+}
+
+/* Why the driver kicked or did not, after publishing (§2.7.10, §2.7.13.4). */
+static void teach_explain_kick_decision(teach_expl *e, uint16_t old, uint16_t now) {
+  const teach_facts *f = e->f;
+  int q = e->q;
+  teach_str *t = &e->t;
+  if (f->kicks[q] && e->event_idx && f->avail_published[q])
+    teach_str_add(t,
+                  " With EVENT_IDX the driver notifies only when the new entries pass "
+                  "the device's avail_event = %u, that is when it lies in [%u, %u): it "
+                  "does, so the driver kicks (§2.7.10, §2.7.13.4).",
+                  e->g->avail_event, old, now);
+  else if (f->kicks[q] && f->avail_published[q])
+    teach_str_add(t,
+                  " The device has not set NO_NOTIFY in used.flags, so the driver "
+                  "kicks (§2.7.10).");
+  else if (f->kicks_supp[q] && e->event_idx)
+    teach_str_add(t,
+                  " Event-idx suppression: avail_event = %u is not in [%u, %u). The "
+                  "device is still working through the ring and will read the new "
+                  "index by itself, so the driver does not kick (§2.7.10).",
+                  e->g->avail_event, old, now);
+  else if (f->kicks_supp[q])
+    teach_str_add(t, " The device set NO_NOTIFY in used.flags, so no kick (§2.7.10).");
+  else if (f->avail_published[q]) {
+    teach_str_add(t,
+                  " The driver made no notification decision at all: a device that "
+                  "went idle will never look at these entries (§2.7.13.4).");
+    e->st->wrong = 1;
+  }
+}
+
+/* The driver stores avail.idx, then kicks or not (§2.7.13.3-4). */
+static void teach_explain_publish(teach_expl *e) {
+  const teach_facts *f = e->f;
+  int q = e->q;
+  uint16_t old = f->avail_old[q], now = f->avail_new[q];
+  if (f->avail_published[q]) {
+    teach_title(e, "The driver publishes %s avail.idx = %u%s", vnet_queue_name((uint16_t)q), now,
+                f->kicks[q]        ? " and kicks"
+                : f->kicks_supp[q] ? "; no kick needed"
+                                   : "");
+    teach_str_add(&e->t,
+                  "Storing avail.idx (%u -> %u) is what hands the new entries to the "
+                  "device; a write barrier before it makes sure the device sees the "
+                  "slots before the index that covers them (§2.7.13.3).",
+                  old, now);
+  } else {
+    teach_title(e, "The driver kicks the %s queue before publishing", vnet_queue_name((uint16_t)q));
+    teach_str_add(&e->t,
+                  "The driver notified the device, but avail.idx in memory is still "
+                  "%u: a device that looks now finds nothing new and goes back to "
+                  "sleep. §2.7.13.4 says: update the index first, then notify.",
+                  e->g->avail_idx);
+    e->st->wrong = 1;
+  }
+  teach_explain_kick_decision(e, old, now);
+}
+
+/* What the device took, or why it took nothing (§2.7.6, §5.1.6). */
+static void teach_explain_take_what(teach_expl *e, const teach_span *sp) {
+  const teach_facts *f = e->f;
+  const teach_ring *g = e->g;
+  teach_str *t = &e->t;
+  if (sp->n) {
+    teach_str_add(t,
+                  "The device reads avail.idx = %u, which is ahead of its "
+                  "last_avail_idx, and takes ",
+                  g->avail_idx);
+    teach_heads_at(t, sp, " from avail ", e->size);
+    teach_str_add(t,
+                  "; its last_avail_idx is now %u (§2.7.6). The descriptor is in flight: "
+                  "the device's until it returns it. ",
+                  g->dev_last_avail);
+    if (e->q == (int)VNET_RXQ)
+      teach_str_add(t,
+                    "It writes a virtio_net_hdr and the frame into the buffer "
+                    "(§5.1.6.4).");
+    else if (f->frames_out)
+      teach_str_add(t,
+                    "It reads header and frame and hands the %u-byte frame to the "
+                    "host (§5.1.6.2).",
+                    f->out_len);
+  } else if (f->frames_in) {
+    teach_str_add(t,
+                  "No RX buffer is offered: avail.idx = %u equals the device's "
+                  "last_avail_idx. The frame cannot be placed anywhere.",
+                  g->avail_idx);
+  } else if (e->q == (int)VNET_RXQ) {
+    teach_str_add(t,
+                  "The device takes an RX buffer only when a frame arrives; until then "
+                  "the %u buffers it was offered stay where they are.",
+                  (unsigned)(uint16_t)(g->avail_idx - g->dev_last_avail));
+  } else {
+    teach_str_add(t, "Nothing new to take: avail.idx = %u.", g->avail_idx);
+  }
+}
+
+/* A kick or a frame reaches the device; it pops chains. */
+static void teach_explain_dev_take(teach_expl *e) {
+  const teach_facts *f = e->f;
+  int q = e->q;
+  const teach_span *sp = &f->pop[q];
+  if (f->frames_in) {
+    teach_title(e, "Frame #%" PRId64 " (%u bytes) arrives%s", f->frame_last + 1, f->frame_len,
+                sp->n ? "; the device takes an RX buffer" : "");
+    teach_str_add(&e->t, "The host sends frame #%" PRId64 " (%u bytes) to the device. ",
+                  f->frame_last + 1, f->frame_len);
+  } else if (f->kicks_received[q]) {
+    teach_title(e, "The %s kick reaches the device%s", vnet_queue_name((uint16_t)q),
+                sp->n ? "; it takes what was offered" : "");
+    teach_str_add(&e->t, "The notification (§2.7.13.4) arrives after its modelled latency. ");
+  } else {
+    teach_title(e, "The device takes %s %s", sp->n == 1 ? "a" : "more",
+                q == (int)VNET_TXQ ? "TX chains" : "RX buffers");
+  }
+  teach_explain_take_what(e, sp);
+}
+
+/* The device writes used elements (§2.7.8). */
+static void teach_explain_dev_push(teach_expl *e) {
+  const teach_span *sp = &e->f->push[e->q];
+  teach_str *t = &e->t;
+  teach_title(e, "The device returns %s in the %s used ring", sp->n == 1 ? "the buffer" : "buffers",
+              vnet_queue_name((uint16_t)e->q));
+  teach_str_add(t, "It writes the used element {id %" PRId64 ", len %u} into used ", sp->head_last,
+                sp->len_last);
+  teach_slots(t, sp, e->size);
+  if (e->q == (int)VNET_RXQ)
+    teach_str_add(t,
+                  ": len counts the bytes it wrote, the 12-byte header plus the frame "
+                  "(§2.7.8).");
+  else
+    teach_str_add(t, ": len 0, since it wrote nothing into a TX buffer (§2.7.8).");
+  teach_str_add(t, " used.idx is still %u, so the driver cannot see it yet.", e->g->used_idx);
+  teach_wrap(e->r, t, e->q, 1, sp, e->size);
+}
+
+/* The device stores used.idx, then interrupts or not (§2.7.7, §2.7.8.2). */
+static void teach_explain_dev_publish(teach_expl *e) {
+  const teach_facts *f = e->f;
+  int q = e->q;
+  teach_str *t = &e->t;
+  uint16_t old = f->used_old[q], now = f->used_new[q], used_event = e->g->used_event;
+  teach_title(e, "The device publishes %s used.idx = %u%s", vnet_queue_name((uint16_t)q), now,
+              f->irqs[q]        ? " and interrupts"
+              : f->irqs_supp[q] ? "; no interrupt"
+                                : "");
+  teach_str_add(t,
+                "used.idx moves %u -> %u, after a write barrier so the element is "
+                "visible first (§2.7.8.2).",
+                old, now);
+  if (f->irqs[q] && e->event_idx)
+    teach_str_add(t,
+                  " With EVENT_IDX the device interrupts only when the driver's "
+                  "used_event = %u lies in [%u, %u): it does, so it raises the "
+                  "interrupt (§2.7.7.2, §2.7.10).",
+                  used_event, old, now);
+  else if (f->irqs[q])
+    teach_str_add(t, " avail.flags does not say NO_INTERRUPT, so it interrupts (§2.7.7).");
+  else if (f->irqs_supp[q] && e->event_idx)
+    teach_str_add(t,
+                  " Interrupt suppressed: used_event = %u is not in [%u, %u), the "
+                  "driver did not ask to hear about these (§2.7.7, §2.7.10).%s",
+                  used_event, old, now,
+                  q == (int)VNET_TXQ ? " This driver reaps TX buffers on its next send "
+                                       "and leaves TX used_event where it was."
+                                     : "");
+  else if (f->irqs_supp[q])
+    teach_str_add(t, " avail.flags says NO_INTERRUPT: no interrupt (§2.7.7).");
+}
+
+static void teach_explain_irq(teach_expl *e) {
+  teach_title(e, "The interrupt reaches the driver");
+  teach_str_add(&e->t,
+                "After its modelled latency the interrupt runs the driver's handler "
+                "on the guest CPU. It will compare used.idx with its own "
+                "last_used_idx (§2.7.14).");
+}
+
+/* The driver reads used elements (§2.7.14). */
+static void teach_explain_consume(teach_expl *e) {
+  const teach_span *sp = &e->f->consume[e->q];
+  teach_str *t = &e->t;
+  teach_title(e, "The driver takes %s from the %s used ring",
+              sp->n == 1 ? "a used element" : "used elements", vnet_queue_name((uint16_t)e->q));
+  teach_str_add(t, "used.idx = %u is ahead of the driver's cursor, so it reads used ",
+                e->g->used_idx);
+  teach_slots(t, sp, e->size);
+  teach_str_add(t, ": ");
+  teach_heads(t, sp);
+  teach_str_add(t,
+                ", len %u. Its last_used_idx moves to %u and the descriptor is free "
+                "again (§2.7.14).",
+                sp->len_last, e->g->drv_last_used);
+  if (e->q == (int)VNET_RXQ && sp->len_last > VNET_HDR_LEN)
+    teach_str_add(t,
+                  " It hands the %u-byte frame (len minus the header) to the guest "
+                  "stack.",
+                  sp->len_last - VNET_HDR_LEN);
+  else if (e->q == (int)VNET_TXQ)
+    teach_str_add(t, " The TX buffer can carry the next frame.");
+  teach_wrap(e->r, t, e->q, 1, sp, e->size);
+}
+
+static void teach_explain_drop(teach_expl *e) {
+  const teach_facts *f = e->f;
+  const teach_ring *rx = &e->st->ring[VNET_RXQ];
+  teach_title(e, "Frame #%" PRId64 " is dropped: %s", f->fate_frame + 1, emu_fate_name(f->fate));
+  if (f->fate == EMU_FATE_RX_NO_BUFFER)
+    teach_str_add(&e->t,
+                  "The device has no RX buffer to put it in: avail.idx = %u equals its "
+                  "last_avail_idx = %u, and it keeps no backlog. A NIC drops the frame "
+                  "the same way (§5.1.6.4 needs a buffer from the receive queue).",
+                  rx->avail_idx, rx->dev_last_avail);
+  else
+    teach_str_add(&e->t, "Its fate, decided by the %s: %s.", f->actor ? f->actor : "?",
+                  emu_fate_name(f->fate));
+  e->st->wrong = 1;
+}
+
+static void teach_explain_violation(teach_expl *e) {
+  const teach_facts *f = e->f;
+  const char *name = f->detail ? f->detail : "?";
+  vq_rule rule = vq_rule_from_name(name);
+  teach_title(e, "The %s breaks a ring rule: %s", f->actor ? f->actor : "?", name);
+  if (rule != VQ_RULE_NONE)
+    teach_str_add(&e->t, "%s (virtio 1.2 §%s).", vq_rule_text(rule), vq_rule_section(rule));
+  e->st->wrong = 1;
+}
+
+/* ", kicked" / ", kick suppressed" in a fast-forward list, when either happened. */
+static void teach_fast_notified(teach_str *t, uint32_t sent, uint32_t suppressed, const char *yes,
+                                const char *no) {
+  if (sent + suppressed) teach_str_add(t, ", %s", sent ? yes : no);
+}
+
+/* The RX half of a fast-forwarded frame, in one sentence. */
+static void teach_fast_rx(teach_expl *e) {
+  const teach_facts *f = e->f;
+  teach_str *t = &e->t;
+  const teach_span *sp = &f->pop[VNET_RXQ];
+  uint16_t sz = teach_qsize(e->r->s, VNET_RXQ);
+  if (!sp->n) return;
+  teach_str_add(t, "rx: the device took ");
+  teach_heads_at(t, sp, " from avail ", sz);
+  if (f->push[VNET_RXQ].n) {
+    teach_str_add(t, " and returned it in used ");
+    teach_slots(t, &f->push[VNET_RXQ], sz);
+  }
+  teach_fast_notified(t, f->irqs[VNET_RXQ], f->irqs_supp[VNET_RXQ], "interrupted",
+                      "interrupt suppressed");
+  if (f->consume[VNET_RXQ].n) teach_str_add(t, "; the driver read it");
+  if ((sp = &f->post[VNET_RXQ])->n) {
+    teach_str_add(t, ", re-posted ");
+    teach_heads_at(t, sp, " in avail ", sz);
+  }
+  teach_fast_notified(t, f->kicks[VNET_RXQ], f->kicks_supp[VNET_RXQ], "kicked", "kick suppressed");
+  teach_str_add(t, ". ");
+}
+
+/* The TX half of a fast-forwarded frame (the guest's answer), in one sentence. */
+static void teach_fast_tx(teach_expl *e) {
+  const teach_facts *f = e->f;
+  teach_str *t = &e->t;
+  const teach_span *sp = &f->post[VNET_TXQ];
+  uint16_t sz = teach_qsize(e->r->s, VNET_TXQ);
+  if (!sp->n) return;
+  teach_str_add(t, "tx: the answer went into ");
+  teach_heads_at(t, sp, " at avail ", sz);
+  teach_fast_notified(t, f->kicks[VNET_TXQ], f->kicks_supp[VNET_TXQ], "kicked", "kick suppressed");
+  if (f->pop[VNET_TXQ].n) {
+    teach_str_add(t, "; the device sent it and returned it in used ");
+    teach_slots(t, &f->push[VNET_TXQ], sz);
+  }
+  teach_fast_notified(t, f->irqs[VNET_TXQ], f->irqs_supp[VNET_TXQ], "interrupted",
+                      "interrupt suppressed");
+  if (f->consume[VNET_TXQ].n)
+    teach_str_add(t, "; the driver reclaimed %u used TX buffer%s", f->consume[VNET_TXQ].n,
+                  f->consume[VNET_TXQ].n == 1 ? "" : "s");
+  teach_str_add(t, ". ");
+}
+
+/* Several frames' worth of steps in one (§2.7.13, §2.7.8, §2.7.14). */
+static void teach_explain_fast(teach_expl *e) {
+  const teach_facts *f = e->f;
+  teach_str *t = &e->t;
+  const char *outcome = !f->pop[VNET_RXQ].n && f->frames_in   ? "finds no RX buffer"
+                        : f->stack_fate == EMU_FATE_ANSWERED  ? "in and answered"
+                        : f->stack_fate == EMU_FATE_DELIVERED ? "in and delivered"
+                        : f->stack_fate != EMU_FATE_PENDING   ? emu_fate_name(f->stack_fate)
+                                                              : "in";
+  if (f->frames_in)
+    teach_title(e, "Fast-forward: frame #%" PRId64 " (%u bytes), %s", f->frame_first + 1,
+                f->frame_len, outcome);
+  else
+    teach_title(e, "Fast-forward: the rest of the run");
+  teach_str_add(t, "The same steps as above, in one (§2.7.13, §2.7.8, §2.7.14). ");
+  if (f->frames_in && !f->pop[VNET_RXQ].n)
+    teach_str_add(t,
+                  "The device finds no RX buffer to take: avail.idx = %u equals its "
+                  "last_avail_idx. ",
+                  e->st->ring[VNET_RXQ].avail_idx);
+  teach_fast_rx(e);
+  teach_fast_tx(e);
+  for (int k = 0; k < 2; k++) {
+    uint16_t sz = teach_qsize(e->r->s, k);
+    teach_wrap(e->r, t, k, 0, &f->post[k], sz);
+    teach_wrap(e->r, t, k, 1, &f->push[k], sz);
+  }
+}
+
+typedef void (*teach_explainer)(teach_expl *e);
+
+/* One explainer per step kind. */
+static const teach_explainer teach_explainers[TEACH_K_COUNT] = {
+    [TEACH_K_STATUS] = teach_explain_status,     [TEACH_K_POST] = teach_explain_post,
+    [TEACH_K_PUBLISH] = teach_explain_publish,   [TEACH_K_DEV_TAKE] = teach_explain_dev_take,
+    [TEACH_K_DEV_PUSH] = teach_explain_dev_push, [TEACH_K_DEV_PUBLISH] = teach_explain_dev_publish,
+    [TEACH_K_IRQ] = teach_explain_irq,           [TEACH_K_CONSUME] = teach_explain_consume,
+    [TEACH_K_DROP] = teach_explain_drop,         [TEACH_K_VIOLATION] = teach_explain_violation,
+    [TEACH_K_FAST] = teach_explain_fast,
+};
+
+/* The suppression fields are stored without an event of their own: say so
+ * when one moved since the last kept step of the same queue. */
+static void teach_explain_event_fields(teach_expl *e) {
+  const teach_rec *r = e->r;
+  const teach_ring *g = e->g, *pg = NULL;
+  for (size_t j = r->nsteps; j-- > 0 && !pg;)
+    if (teach_step_queue(&r->steps[j]) == e->q) pg = &r->steps[j].ring[e->q];
+  if (e->st->kind == TEACH_K_FAST || !pg || !pg->size || g->size != pg->size || !e->event_idx)
+    return;
+  if (g->avail_event != pg->avail_event)
+    teach_str_add(&e->t,
+                  " Meanwhile the device, finding nothing more to take, set avail_event = "
+                  "%u: kick me when avail.idx moves past %u (§2.7.10).",
+                  g->avail_event, g->avail_event);
+  if (g->used_event != pg->used_event)
+    teach_str_add(&e->t,
+                  " Meanwhile the driver, done with the ring, set used_event = %u: "
+                  "interrupt me when used.idx moves past %u (§2.7.7).",
+                  g->used_event, g->used_event);
+}
+
+void teach_explain(teach_rec *r, teach_step *st) {
+  int q = teach_step_queue(st);
+  const vq_drv *d = teach_drv_q(r->s, q);
+  teach_expl e = {r, st, &r->f, q, &st->ring[q], d->layout.size, d->event_idx, {0}};
+  if ((unsigned)st->kind < TEACH_K_COUNT && teach_explainers[st->kind])
+    teach_explainers[st->kind](&e);
+  teach_explain_event_fields(&e);
+  /* Drop a trailing space left by the fast-forward list. */
+  while (e.t.n && e.t.p[e.t.n - 1] == ' ') e.t.p[--e.t.n] = '\0';
+  free(st->text);
+  st->text = e.t.p;
+}

@@ -1,0 +1,126 @@
+/* The recorder's own state, shared by the recorder (recorder.c) and the
+ * step explanations (explain.c). Not part of the teaching API (teach.h). */
+#ifndef VNETSIM_TEACH_INTERNAL_H
+#define VNETSIM_TEACH_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "teach/teach.h"
+
+/* A growable string: an explanation being written. */
+typedef struct teach_str {
+  char *p;
+  size_t n, cap;
+} teach_str;
+
+void teach_str_add(teach_str *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* What one side did to one queue within a step, in ring indices. */
+typedef struct teach_span {
+  uint32_t n;
+  int64_t idx_first, idx_last; /* free-running ring index */
+  int64_t head_first, head_last;
+  uint32_t len_last;
+} teach_span;
+
+/* Everything a step's explanation needs, gathered from its events. */
+typedef struct teach_facts {
+  uint8_t status;
+  uint64_t features;
+  teach_span post[2], pop[2], push[2], consume[2];
+  uint32_t reposts, reclaims;
+  uint32_t kicks[2], kicks_supp[2], kicks_received[2];
+  uint32_t irqs[2], irqs_supp[2], irqs_received[2];
+  int avail_published[2];
+  uint16_t avail_old[2], avail_new[2];
+  int used_published[2];
+  uint16_t used_old[2], used_new[2];
+  uint32_t frames_in, frames_out;
+  int64_t frame_first, frame_last;
+  uint32_t frame_len, out_len;
+  emu_fate fate;
+  const char *detail, *actor;
+  int64_t fate_frame;
+  emu_fate stack_fate; /* what the guest stack did with this step's frame */
+} teach_facts;
+
+/* A kept array that halves itself (keeping every other entry) when full,
+ * so memory stays bounded however long the run is. */
+typedef struct teach_sampled {
+  void *items;
+  size_t n, max, size, stride;
+  uint64_t total; /* items offered */
+} teach_sampled;
+
+/* A cursor the emitting code has not stored yet when its event fires: the
+ * ring halves trace AVAIL_ADDED, USED_PUSHED and USED_CONSUMED just before
+ * they move avail_idx_shadow, used_idx_shadow and last_used_idx by one.
+ *
+ * Why the recorder still reads the ring halves' cursors (and the driver's
+ * per-head bookkeeping) from scn instead of rebuilding them from the trace:
+ * some of that state has no trace record at all. The driver's free count
+ * and which heads it still counts as in flight (what tells "lost" from
+ * "free": the used elements rx-last-only passes over get no event) live
+ * only in vq_drv, and a head's chain length only in its bookkeeping.
+ * Rebuilding them would change what the pages show. What would
+ * remove this patch-up instead is each ring half emitting those three
+ * events after its store (same record contents, so the same trace bytes):
+ * a change in virtio/, not here. */
+typedef enum teach_cursor {
+  TEACH_CUR_NONE = 0,
+  TEACH_CUR_DRV_AVAIL_SHADOW,
+  TEACH_CUR_DEV_USED_SHADOW,
+  TEACH_CUR_DRV_LAST_USED
+} teach_cursor;
+
+typedef struct teach_unstored {
+  teach_cursor which;
+  int q;
+  uint16_t value;
+} teach_unstored;
+
+struct teach_rec {
+  teach_opts opts;
+  scn *s;
+  int attached, coarse, finished;
+  /* the step being built */
+  int open;
+  teach_step cur;
+  int cur_keep;
+  teach_facts f;
+  teach_point cur_point;
+  uint32_t nsteps_all;
+  /* kept steps */
+  teach_step *steps;
+  size_t nsteps, step_stride;
+  teach_sampled points, marks[TEACH_MARK_COUNT];
+  /* recorder's own knowledge of the rings */
+  uint8_t *held[2]; /* per head: popped by the device, not yet pushed */
+  uint16_t held_size[2];
+  uint16_t held_count[2];
+  uint16_t avail_pub[2], used_pub[2]; /* last published indices, for "old -> new" */
+  /* an RX head consumed and not yet offered again: the step that consumed it */
+  int64_t *pending_repost;
+  uint16_t pending_size;
+  int wrap_told[2][2];  /* [queue][avail, used] */
+  int wrap_explained;   /* the long explanation was given once */
+  uint16_t lost_before; /* lost heads in both queues after the last step */
+  teach_unstored unstored;
+};
+
+/* The driver half of queue q. */
+static inline const vq_drv *teach_drv_q(const scn *s, int q) {
+  return q == (int)VNET_RXQ ? &s->drv.rxq : &s->drv.txq;
+}
+
+/* Queue q's size as the driver set it up; 0 before. */
+static inline uint16_t teach_qsize(const scn *s, int q) { return teach_drv_q(s, q)->layout.size; }
+
+/* Writes the step's title and text from the facts of its events (r->f). */
+void teach_explain(teach_rec *r, teach_step *st);
+/* What the guest stack did with a frame, as a phrase ("answered it"), or
+ * NULL for a drop. */
+const char *teach_fate_phrase(emu_fate f);
+
+#endif

@@ -1,0 +1,94 @@
+/* The walkthrough: a small scenario run under the recorder. The host (the
+ * scenario's own host peer, slirp's gateway) ARPs for the guest and pings
+ * it; the first frames are recorded action by action, the rest one step
+ * per frame. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu/err.h"
+#include "teach/teach.h"
+
+#define TEACH_FIRST_FRAME_NS 10000ull
+#define TEACH_INTERVAL_NS    200000ull
+#define TEACH_WALK_MAX_QSIZE 64u     /* the terminal draws every slot */
+#define TEACH_WALK_MAX_STEPS 100000u /* kept with their rings: the whole walkthrough */
+#define TEACH_PING_PAYLOAD   56u     /* bytes of echo data, as ping(8) sends */
+#define TEACH_RUN_MAX_EVENTS 10000000u
+
+void teach_walk_opts_default(teach_walk_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->seed = 1;
+  o->queue_size = 8;
+  o->frames = 10;
+  o->detailed = 2;
+}
+
+void teach_walk_free(teach_walk *w) {
+  if (w->s) scn_close(w->s);
+  free(w->s);
+  teach_rec_free(w->rec);
+  memset(w, 0, sizeof *w);
+}
+
+static void teach_walk_config(const teach_walk_opts *o, scn_config *cfg) {
+  scn_config_default(cfg);
+  cfg->seed = o->seed;
+  cfg->queue_size = o->queue_size;
+  cfg->bugs = o->bugs;
+  cfg->dev_bugs = o->dev_bugs;
+  /* No backlog: a frame that finds no buffer is dropped at that moment,
+   * where the walkthrough can show it. */
+  cfg->rx_backlog = 0;
+  cfg->trace_sink = o->trace_sink;
+  cfg->host_peer = 1;
+}
+
+/* Frame 1 is the peer's ARP request, sent with its first ping; frame
+ * k >= 2 is echo request k - 1. */
+static int teach_walk_pings(teach_walk *w, uint64_t t0) {
+  const teach_walk_opts *o = &w->opts;
+  unsigned pings = o->frames > 1 ? o->frames - 1 : 1;
+  for (unsigned i = 0; i < pings; i++) {
+    int rc = scn_peer_ping_at(w->s, t0 + i * TEACH_INTERVAL_NS, w->s->cfg.guest.ip,
+                              (uint16_t)(i + 1), TEACH_PING_PAYLOAD);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+int teach_walk_run(const teach_walk_opts *o, teach_walk *w) {
+  memset(w, 0, sizeof *w);
+  w->opts = *o;
+  if (!vq_size_valid(o->queue_size) || o->queue_size > TEACH_WALK_MAX_QSIZE || o->frames < 1 ||
+      o->frames > NET_IFACE_PING_MAX)
+    return EMU_EINVAL;
+  scn_config cfg;
+  teach_walk_config(o, &cfg);
+  teach_opts to = {.max_steps = TEACH_WALK_MAX_STEPS};
+  w->s = calloc(1, sizeof *w->s);
+  w->rec = teach_rec_new(&to);
+  int rc = w->s && w->rec ? 0 : EMU_ENOMEM;
+  if (!rc) rc = teach_rec_hook(w->rec, w->s, &cfg);
+  if (!rc) rc = scn_init(w->s, &cfg);
+  if (rc) {
+    free(w->s); /* never initialised, or scn_init closed it */
+    w->s = NULL;
+    teach_walk_free(w);
+    return rc;
+  }
+  teach_rec_attach(w->rec);
+  uint64_t t0 = scn_now(w->s) + TEACH_FIRST_FRAME_NS;
+  rc = teach_walk_pings(w, t0);
+  if (rc) {
+    teach_walk_free(w);
+    return rc;
+  }
+  if (o->detailed >= 1 && o->detailed < o->frames) {
+    scn_run(w->s, t0 + (uint64_t)(o->detailed - 1) * TEACH_INTERVAL_NS - 1, UINT64_MAX);
+    teach_rec_set_coarse(w->rec, 1);
+  }
+  scn_run(w->s, EMU_TIME_NEVER, TEACH_RUN_MAX_EVENTS);
+  scn_finish(w->s);
+  teach_rec_finish(w->rec);
+  return 0;
+}
