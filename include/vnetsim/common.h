@@ -45,7 +45,8 @@ enum vns_err {
   VNS_EFORMAT = -9, /* malformed input */
   VNS_ESTATE = -10, /* not valid in the object's current state */
   VNS_ENOENT = -11, /* no such name (counter, fate, bug, event) */
-  VNS_ELIMIT = -12, /* a run stopped at its event limit with events still due */
+  VNS_ELIMIT = -12  /* a run stopped at its event limit with events still due */
+  /* no comma after the last: C++98 -pedantic refuses one */
 };
 
 /* A one-line explanation of an error code; never NULL ("unknown error"). */

@@ -172,8 +172,24 @@ check_static_user() { # BUILD SRC
   fi
 }
 
+# The installed headers compile as C++98 and as C11 with -pedantic and every
+# warning an error: a user's test may be either.
+check_headers() { # BUILD SRC
+  install_prefix "$1"
+  printf '#include <vnetsim/vnetsim.h>\nint main(void) { return vns_version() ? 0 : 1; }\n' \
+    >"$work/headers.c"
+  cp "$work/headers.c" "$work/headers.cpp"
+  # shellcheck disable=SC2046 # the flags are words
+  ${CXX:-g++} -std=c++98 -pedantic -Wall -Wextra -Werror -fsyntax-only $(pc --cflags vnetsim) \
+    "$work/headers.cpp" || fail "the headers do not compile as C++98 -pedantic"
+  # shellcheck disable=SC2046 # the flags are words
+  ${CC:-cc} -std=c11 -pedantic -Wall -Wextra -Werror -fsyntax-only $(pc --cflags vnetsim) \
+    "$work/headers.c" || fail "the headers do not compile as C11 -pedantic"
+  echo "headers: C++98 and C11 -pedantic, no warning"
+}
+
 check=${1:-}
-[ $# -ge 2 ] || fail "usage: $0 compiled-once|one-archive|needed|symbols|pkg-config|static-user ARGS"
+[ $# -ge 2 ] || fail "usage: $0 compiled-once|one-archive|needed|symbols|pkg-config|static-user|headers ARGS"
 shift
 case "$check" in
   compiled-once) check_compiled_once "$@" ;;
@@ -182,5 +198,6 @@ case "$check" in
   symbols) check_symbols "$@" ;;
   pkg-config) check_pkg_config "$@" ;;
   static-user) check_static_user "$@" ;;
+  headers) check_headers "$@" ;;
   *) fail "no such check" ;;
 esac
