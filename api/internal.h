@@ -50,6 +50,9 @@ struct vns_sim {
   vns_sim_opts opts;
   enum vns_mode mode;
   int finished;
+  /* Inside vns_sim_new's probe, a run, finish or free: the user's callbacks
+   * run only then, and must not re-enter those. */
+  int busy;
   int probed;       /* the user driver's probe ran: remove is owed */
   int store_failed; /* a trace record or violation could not be stored */
   unsigned driver_bugs, device_bugs;

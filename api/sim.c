@@ -293,7 +293,9 @@ int vns_sim_new_hooked(const vns_sim_opts *o, vns_scn_hook_fn hook, void *hook_c
   sim->mode = o->driver   ? VNS_MODE_USER_DRIVER
               : o->device ? VNS_MODE_USER_DEVICE
                           : VNS_MODE_MODELLED;
+  sim->busy = 1; /* the probe is the user's first callback */
   rc = vns_build(sim);
+  sim->busy = 0;
   /* parsed: the caller's strings are not kept */
   sim->opts.bugs = NULL;
   sim->opts.faults = NULL;
@@ -307,8 +309,10 @@ int vns_sim_new_hooked(const vns_sim_opts *o, vns_scn_hook_fn hook, void *hook_c
 
 scn *vns_sim_scn(vns_sim *sim) { return sim ? sim->scn : NULL; }
 
-VNS_API void vns_sim_free(vns_sim *sim) {
-  if (!sim) return;
+VNS_API int vns_sim_free(vns_sim *sim) {
+  if (!sim) return 0;
+  if (sim->busy) return VNS_ESTATE;
+  sim->busy = 1;
   if (sim->probed && sim->opts.driver->remove) sim->opts.driver->remove(sim->opts.driver_ctx, sim);
   if (sim->mode == VNS_MODE_USER_DEVICE && sim->opts.device->remove)
     sim->opts.device->remove(sim->opts.device_ctx, sim);
@@ -321,6 +325,7 @@ VNS_API void vns_sim_free(vns_sim *sim) {
   free(sim->recs);
   free(sim->viols);
   free(sim);
+  return 0;
 }
 
 /* --- running ------------------------------------------------------------- */
@@ -333,8 +338,10 @@ VNS_API int vns_sim_inject(vns_sim *sim, uint64_t at_ns, const void *frame, size
 
 VNS_API int64_t vns_sim_run(vns_sim *sim, uint64_t until_ns) {
   if (!sim) return VNS_EINVAL;
-  if (sim->finished) return VNS_ESTATE;
+  if (sim->finished || sim->busy) return VNS_ESTATE;
+  sim->busy = 1;
   uint64_t n = emu_sched_run(sim->sched, until_ns, sim->opts.max_events);
+  sim->busy = 0;
   if (sim->store_failed) return VNS_ENOMEM;
   uint64_t next = emu_sched_next_at(sim->sched);
   if (n == sim->opts.max_events && next != EMU_TIME_NEVER && next <= until_ns) return VNS_ELIMIT;
@@ -345,9 +352,11 @@ VNS_API uint64_t vns_sim_now(const vns_sim *sim) { return sim ? sim->sched->now_
 
 VNS_API int vns_sim_finish(vns_sim *sim) {
   if (!sim) return VNS_EINVAL;
-  if (sim->finished) return VNS_ESTATE;
+  if (sim->finished || sim->busy) return VNS_ESTATE;
   sim->finished = 1;
+  sim->busy = 1;
   scn_finish(sim->scn);
+  sim->busy = 0;
   return 0;
 }
 

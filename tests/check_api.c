@@ -315,6 +315,44 @@ START_TEST(test_ping_is_answered) {
 }
 END_TEST
 
+/* A callback that tries to run, finish and free the sim it is called from. */
+typedef struct reentry {
+  vns_sim *sim; /* set once vns_sim_new returned */
+  size_t tries;
+  int run_rc, finish_rc, free_rc;
+} reentry;
+
+static void reentry_trace(void *ctx, const vns_trace_event *ev) {
+  reentry *r = ctx;
+  (void)ev;
+  if (!r->sim || r->tries++) return;
+  r->run_rc = (int)vns_sim_run(r->sim, VNS_TIME_IDLE);
+  r->finish_rc = vns_sim_finish(r->sim);
+  r->free_rc = vns_sim_free(r->sim);
+}
+
+START_TEST(test_callbacks_cannot_reenter_the_run) {
+  vns_sim_opts o;
+  fixed_opts(&o);
+  reentry r = {NULL, 0, 0, 0, 0};
+  o.trace_fn = reentry_trace;
+  o.trace_ctx = &r;
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  r.sim = sim;
+  inject_arp(sim, T0);
+  ck_assert_int_gt(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_uint_gt(r.tries, 1);
+  ck_assert_int_eq(r.run_rc, VNS_ESTATE);
+  ck_assert_int_eq(r.finish_rc, VNS_ESTATE);
+  ck_assert_int_eq(r.free_rc, VNS_ESTATE);
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 0), "answered"); /* the outer run went on */
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  ck_assert_int_eq(vns_sim_free(sim), 0);
+  ck_assert_int_eq(vns_sim_free(NULL), 0);
+}
+END_TEST
+
 /* --- what the command needs, through the API ------------------------------------------- */
 
 START_TEST(test_fate_names_index_the_ledger) {
@@ -851,6 +889,7 @@ static Suite *api_suite(void) {
   TCase *cmd = tcase_create("command");
   tcase_set_timeout(cmd, 60);
   tcase_add_test(cmd, test_fate_names_index_the_ledger);
+  tcase_add_test(cmd, test_callbacks_cannot_reenter_the_run);
   tcase_add_test(cmd, test_bug_catalogue_describes_and_names);
   tcase_add_test(cmd, test_link_faults_are_checked_and_named);
   tcase_add_test(cmd, test_captured_frames_keep_link_order);

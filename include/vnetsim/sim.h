@@ -123,8 +123,14 @@ VNS_API void vns_sim_opts_init(vns_sim_opts *o);
  * refuses FEATURES_OK), VNS_ENOMEM, or your probe's own code. */
 VNS_API int vns_sim_new(const vns_sim_opts *o, vns_sim **out);
 /* Calls the user halves' remove, then frees everything, including vns_vq
- * and vns_dvq handles not freed yet. NULL is a no-op. */
-VNS_API void vns_sim_free(vns_sim *sim);
+ * and vns_dvq handles not freed yet. NULL is a no-op (0). VNS_ESTATE, with
+ * nothing freed, from inside one of the sim's own callbacks.
+ *
+ * Re-entry: vns_sim_run(), vns_sim_finish() and vns_sim_free() called from
+ * inside a callback of the same sim (driver or device ops, trace_fn,
+ * host_rx, a probe) return VNS_ESTATE and do nothing: the run that called
+ * the callback is still under way. */
+VNS_API int vns_sim_free(vns_sim *sim);
 
 /* Queues a frame (copied) to leave the host at virtual time at_ns (now when
  * in the past). Frames are numbered 0, 1, ... in the order they leave the
@@ -133,13 +139,15 @@ VNS_API void vns_sim_free(vns_sim *sim);
 VNS_API int vns_sim_inject(vns_sim *sim, uint64_t at_ns, const void *frame, size_t len);
 /* Runs events until none is due at or before until_ns (VNS_TIME_IDLE: until
  * nothing is left). Returns the number of events run, VNS_ELIMIT when
- * max_events ran with more still due, VNS_ESTATE after vns_sim_finish(). */
+ * max_events ran with more still due, VNS_ESTATE after vns_sim_finish() or
+ * from inside a callback. */
 VNS_API int64_t vns_sim_run(vns_sim *sim, uint64_t until_ns);
 /* The virtual time now. */
 VNS_API uint64_t vns_sim_now(const vns_sim *sim);
 /* Ends the run: frames still in the device's backlog become "rx_no_buffer",
  * frames in RX buffers the driver never read "rx_not_consumed". Call once;
- * afterwards the sim is read-only. VNS_ESTATE the second time. */
+ * afterwards the sim is read-only. VNS_ESTATE the second time, and from
+ * inside a callback. */
 VNS_API int vns_sim_finish(vns_sim *sim);
 
 /* --- fates: every frame the host sent gets exactly one --------------------
