@@ -331,6 +331,22 @@ static void reentry_trace(void *ctx, const vns_trace_event *ev) {
   r->free_rc = vns_sim_free(r->sim);
 }
 
+START_TEST(test_rule_table_is_enumerable) {
+  vns_rule_info r;
+  size_t n = 0;
+  for (; vns_rule_describe(n, &r) == 0; n++) {
+    ck_assert(r.name[0] && r.section[0] && r.text[0]);
+    ck_assert_msg(r.section[0] >= '1' && r.section[0] <= '9', "%s: section '%s'", r.name,
+                  r.section);
+  }
+  ck_assert_uint_ge(n, 20);
+  ck_assert_int_eq(vns_rule_describe(n, &r), VNS_EINVAL);
+  ck_assert_int_eq(vns_rule_describe(0, NULL), VNS_EINVAL);
+  ck_assert_int_eq(vns_rule_describe(0, &r), 0);
+  ck_assert_str_eq(r.name, "desc_index_range");
+}
+END_TEST
+
 START_TEST(test_callbacks_cannot_reenter_the_run) {
   vns_sim_opts o;
   fixed_opts(&o);
@@ -864,7 +880,7 @@ START_TEST(test_shared_library_exports_only_vns_symbols) {
   ck_assert_msg(leaked[0] == '\0', "internal symbols exported: %s", leaked);
   /* the whole public surface, counted: adding or removing a function is a
    * deliberate change to this number */
-  ck_assert_uint_eq(exported, 89);
+  ck_assert_uint_eq(exported, 90);
 }
 END_TEST
 
@@ -890,6 +906,7 @@ static Suite *api_suite(void) {
   tcase_set_timeout(cmd, 60);
   tcase_add_test(cmd, test_fate_names_index_the_ledger);
   tcase_add_test(cmd, test_callbacks_cannot_reenter_the_run);
+  tcase_add_test(cmd, test_rule_table_is_enumerable);
   tcase_add_test(cmd, test_bug_catalogue_describes_and_names);
   tcase_add_test(cmd, test_link_faults_are_checked_and_named);
   tcase_add_test(cmd, test_captured_frames_keep_link_order);

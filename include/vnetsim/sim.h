@@ -264,6 +264,17 @@ typedef struct vns_violation {
   int64_t head;        /* -1 when not about one chain */
 } vns_violation;
 
+/* The rule table, for a test that prints or asserts on rules by name. */
+typedef struct vns_rule_info {
+  const char *name;    /* "desc_index_range" */
+  const char *section; /* "2.7.5.2" */
+  const char *text;    /* one line for a driver author */
+} vns_rule_info;
+
+/* Rule i of the table (0-based) into *out; VNS_EINVAL past the end or for
+ * NULL. */
+VNS_API int vns_rule_describe(size_t i, vns_rule_info *out);
+
 VNS_API size_t vns_sim_violation_count(const vns_sim *sim);
 /* VNS_EINVAL when i is out of range. */
 VNS_API int vns_sim_violation(const vns_sim *sim, size_t i, vns_violation *out);
