@@ -61,6 +61,50 @@ static int vq_drv_write_desc(vq_drv *q, uint64_t at, uint64_t addr, uint32_t len
   return rc;
 }
 
+static uint16_t vq_drv_desc_flags(unsigned i, unsigned n_out, unsigned total) {
+  return (uint16_t)((i + 1 < total ? VQ_DESC_F_NEXT : 0) | (i >= n_out ? VQ_DESC_F_WRITE : 0));
+}
+
+/* §2.7.5.3: the whole request in the head's indirect table (a chain of its
+ * own, indices relative to it) and one table descriptor at head. */
+static int vq_drv_write_indirect(vq_drv *q, uint16_t head, const vq_sg *sg, unsigned n_out,
+                                 unsigned total, uint32_t *writable) {
+  uint64_t table = q->indirect_base + (uint64_t)head * q->max_indirect * VQ_DESC_SIZE;
+  int rc = 0;
+  for (unsigned i = 0; i < total && !rc; i++) {
+    rc = vq_drv_write_desc(q, table + (uint64_t)i * VQ_DESC_SIZE, sg[i].gpa, sg[i].len,
+                           vq_drv_desc_flags(i, n_out, total),
+                           (uint16_t)(i + 1 < total ? i + 1 : 0));
+    if (i >= n_out) *writable += sg[i].len;
+  }
+  if (!rc)
+    rc = vq_drv_write_desc(q, vq_desc_addr(&q->layout, head), table, total * VQ_DESC_SIZE,
+                           VQ_DESC_F_INDIRECT, 0);
+  if (rc) return rc;
+  vq_drv_trace(q, EMU_TR_DESC_WRITTEN, head, head, total * VQ_DESC_SIZE);
+  return 0;
+}
+
+/* One descriptor per segment, taken from the free list starting at head;
+ * *tail is the chain's last descriptor, *rest the free list after it. The
+ * free list itself is not changed: the caller commits once all is written. */
+static int vq_drv_write_chain(vq_drv *q, uint16_t head, const vq_sg *sg, unsigned n_out,
+                              unsigned total, uint32_t *writable, uint16_t *tail, uint16_t *rest) {
+  uint16_t d = head;
+  for (unsigned i = 0; i < total; i++) {
+    uint16_t next = q->free_next[d];
+    int rc = vq_drv_write_desc(q, vq_desc_addr(&q->layout, d), sg[i].gpa, sg[i].len,
+                               vq_drv_desc_flags(i, n_out, total), i + 1 < total ? next : 0);
+    if (rc) return rc;
+    if (i >= n_out) *writable += sg[i].len;
+    vq_drv_trace(q, EMU_TR_DESC_WRITTEN, head, d, sg[i].len);
+    *tail = d;
+    d = next;
+  }
+  *rest = d;
+  return 0;
+}
+
 int vq_drv_add(vq_drv *q, const vq_sg *sg, unsigned n_out, unsigned n_in, void *token) {
   unsigned total = n_out + n_in;
   if (total == 0) return EMU_EINVAL;
@@ -68,48 +112,20 @@ int vq_drv_add(vq_drv *q, const vq_sg *sg, unsigned n_out, unsigned n_in, void *
   unsigned needed = use_indirect ? 1 : total;
   if (needed > q->num_free) return EMU_ENOSPC;
 
-  uint16_t head = q->free_head, tail = head;
+  uint16_t head = q->free_head, tail = head, rest = q->free_next[head];
   uint32_t writable = 0;
-  int rc = 0;
-  if (use_indirect) {
-    /* §2.7.5.3: the table is a chain of its own, indices relative to it. */
-    uint64_t table = q->indirect_base + (uint64_t)head * q->max_indirect * VQ_DESC_SIZE;
-    for (unsigned i = 0; i < total && !rc; i++) {
-      uint16_t flags =
-          (uint16_t)((i + 1 < total ? VQ_DESC_F_NEXT : 0) | (i >= n_out ? VQ_DESC_F_WRITE : 0));
-      rc = vq_drv_write_desc(q, table + (uint64_t)i * VQ_DESC_SIZE, sg[i].gpa, sg[i].len, flags,
-                             (uint16_t)(i + 1 < total ? i + 1 : 0));
-      if (i >= n_out) writable += sg[i].len;
-    }
-    if (!rc)
-      rc = vq_drv_write_desc(q, vq_desc_addr(&q->layout, head), table, total * VQ_DESC_SIZE,
-                             VQ_DESC_F_INDIRECT, 0);
-    if (rc) return rc;
-    vq_drv_trace(q, EMU_TR_DESC_WRITTEN, head, head, total * VQ_DESC_SIZE);
-    q->free_head = q->free_next[head];
-  } else {
-    uint16_t d = head;
-    for (unsigned i = 0; i < total; i++) {
-      uint16_t next = q->free_next[d];
-      uint16_t flags =
-          (uint16_t)((i + 1 < total ? VQ_DESC_F_NEXT : 0) | (i >= n_out ? VQ_DESC_F_WRITE : 0));
-      rc = vq_drv_write_desc(q, vq_desc_addr(&q->layout, d), sg[i].gpa, sg[i].len, flags,
-                             i + 1 < total ? next : 0);
-      if (rc) return rc;
-      if (i >= n_out) writable += sg[i].len;
-      vq_drv_trace(q, EMU_TR_DESC_WRITTEN, head, d, sg[i].len);
-      tail = d;
-      d = next;
-    }
-    q->free_head = d;
-  }
-  q->num_free = (uint16_t)(q->num_free - needed);
-  q->heads[head] = (vq_drv_head){token, writable, (uint16_t)needed, tail, 1};
-  q->in_flight++;
-
+  int rc = use_indirect ? vq_drv_write_indirect(q, head, sg, n_out, total, &writable)
+                        : vq_drv_write_chain(q, head, sg, n_out, total, &writable, &tail, &rest);
+  if (rc) return rc;
   uint16_t slot = q->avail_idx_shadow;
   rc = gmem_write_le16(q->mem, vq_avail_slot_addr(&q->layout, slot), head);
   if (rc) return rc;
+  /* Only now is the head the device's: a write that failed above left the
+   * free list, the head and the in-flight count as they were. */
+  q->free_head = rest;
+  q->num_free = (uint16_t)(q->num_free - needed);
+  q->heads[head] = (vq_drv_head){token, writable, (uint16_t)needed, tail, 1};
+  q->in_flight++;
   vq_drv_trace(q, EMU_TR_AVAIL_ADDED, head, slot, -1);
   q->avail_idx_shadow = (uint16_t)(slot + 1);
   return head;
