@@ -15,6 +15,10 @@
 
 /* §2.7.5 descriptor: le64 addr, le32 len, le16 flags, le16 next */
 #define VQ_DESC_SIZE       16u
+#define VQ_DESC_OFF_ADDR   0u
+#define VQ_DESC_OFF_LEN    8u
+#define VQ_DESC_OFF_FLAGS  12u
+#define VQ_DESC_OFF_NEXT   14u
 #define VQ_DESC_F_NEXT     1u
 #define VQ_DESC_F_WRITE    2u
 #define VQ_DESC_F_INDIRECT 4u
@@ -22,8 +26,10 @@
 /* §2.7.6 available ring: le16 flags, le16 idx, le16 ring[size], le16 used_event */
 #define VQ_AVAIL_F_NO_INTERRUPT 1u
 /* §2.7.8 used ring: le16 flags, le16 idx, {le32 id, le32 len}[size], le16 avail_event */
-#define VQ_USED_F_NO_NOTIFY 1u
-#define VQ_USED_ELEM_SIZE   8u
+#define VQ_USED_F_NO_NOTIFY  1u
+#define VQ_USED_ELEM_SIZE    8u
+#define VQ_USED_ELEM_OFF_ID  0u
+#define VQ_USED_ELEM_OFF_LEN 4u
 
 /* Alignments from §2.7 table "Virtqueue Part Alignment". */
 #define VQ_DESC_ALIGN  16u

@@ -74,10 +74,10 @@ static int vq_read_desc(const gmem *m, uint64_t at, vq_desc *d) {
   uint8_t raw[VQ_DESC_SIZE];
   int rc = gmem_read(m, at, raw, sizeof raw);
   if (rc) return rc;
-  d->addr = emu_get_le64(raw);
-  d->len = emu_get_le32(raw + 8);
-  d->flags = emu_get_le16(raw + 12);
-  d->next = emu_get_le16(raw + 14);
+  d->addr = emu_get_le64(raw + VQ_DESC_OFF_ADDR);
+  d->len = emu_get_le32(raw + VQ_DESC_OFF_LEN);
+  d->flags = emu_get_le16(raw + VQ_DESC_OFF_FLAGS);
+  d->next = emu_get_le16(raw + VQ_DESC_OFF_NEXT);
   return 0;
 }
 
@@ -188,8 +188,8 @@ int vq_dev_pop(vq_dev *q, vq_chain *c) {
 int vq_dev_push(vq_dev *q, uint16_t head, uint32_t len) {
   if (head < q->layout.size) q->head_offers[head] = 0;
   uint64_t slot = vq_used_slot_addr(&q->layout, q->used_idx_shadow);
-  int rc = gmem_write_le32(q->mem, slot, head);
-  if (!rc) rc = gmem_write_le32(q->mem, slot + 4, len);
+  int rc = gmem_write_le32(q->mem, slot + VQ_USED_ELEM_OFF_ID, head);
+  if (!rc) rc = gmem_write_le32(q->mem, slot + VQ_USED_ELEM_OFF_LEN, len);
   if (rc) return rc;
   emu_trace_emit(q->trace, q->actor, EMU_TR_USED_PUSHED, q->name, head, q->used_idx_shadow, len, -1,
                  NULL);

@@ -54,10 +54,10 @@ void vq_drv_set_trace(vq_drv *q, emu_trace *t, const char *actor, const char *na
 
 static int vq_drv_write_desc(vq_drv *q, uint64_t at, uint64_t addr, uint32_t len, uint16_t flags,
                              uint16_t next) {
-  int rc = gmem_write_le64(q->mem, at, addr);
-  if (!rc) rc = gmem_write_le32(q->mem, at + 8, len);
-  if (!rc) rc = gmem_write_le16(q->mem, at + 12, flags);
-  if (!rc) rc = gmem_write_le16(q->mem, at + 14, next);
+  int rc = gmem_write_le64(q->mem, at + VQ_DESC_OFF_ADDR, addr);
+  if (!rc) rc = gmem_write_le32(q->mem, at + VQ_DESC_OFF_LEN, len);
+  if (!rc) rc = gmem_write_le16(q->mem, at + VQ_DESC_OFF_FLAGS, flags);
+  if (!rc) rc = gmem_write_le16(q->mem, at + VQ_DESC_OFF_NEXT, next);
   return rc;
 }
 
@@ -195,8 +195,8 @@ int vq_drv_take_used_at(vq_drv *q, uint16_t used_idx, vq_used_elem *elem) {
           ? q->layout.used + 4 + (uint64_t)VQ_USED_ELEM_SIZE * (used_idx % q->used_slot_modulus)
           : vq_used_slot_addr(&q->layout, used_idx);
   uint32_t id = 0, len = 0;
-  int rc = gmem_read_le32(q->mem, slot, &id);
-  if (!rc) rc = gmem_read_le32(q->mem, slot + 4, &len);
+  int rc = gmem_read_le32(q->mem, slot + VQ_USED_ELEM_OFF_ID, &id);
+  if (!rc) rc = gmem_read_le32(q->mem, slot + VQ_USED_ELEM_OFF_LEN, &len);
   if (rc) return rc;
   elem->head = (uint16_t)id;
   elem->len = len;
