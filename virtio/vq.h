@@ -65,11 +65,17 @@ static inline uint64_t vq_used_event_addr(const vq_layout *l) {
 }
 static inline uint64_t vq_used_flags_addr(const vq_layout *l) { return l->used; }
 static inline uint64_t vq_used_idx_addr(const vq_layout *l) { return l->used + 2; }
+/* Element number `elem` of the used ring, unmasked: the slot an index maps
+ * to goes through vq_used_slot_addr(); elem == size is where avail_event
+ * lies. */
+static inline uint64_t vq_used_elem_addr(const vq_layout *l, uint32_t elem) {
+  return l->used + 4 + (uint64_t)VQ_USED_ELEM_SIZE * elem;
+}
 static inline uint64_t vq_used_slot_addr(const vq_layout *l, uint16_t idx) {
-  return l->used + 4 + (uint64_t)VQ_USED_ELEM_SIZE * (idx & (l->size - 1u));
+  return vq_used_elem_addr(l, idx & (l->size - 1u));
 }
 static inline uint64_t vq_avail_event_addr(const vq_layout *l) {
-  return l->used + 4 + (uint64_t)VQ_USED_ELEM_SIZE * l->size;
+  return vq_used_elem_addr(l, l->size);
 }
 
 static inline int vq_size_valid(uint32_t size) {
