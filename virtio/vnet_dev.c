@@ -324,6 +324,15 @@ static uint16_t vnet_dev_t_queue_max(void *dev, uint16_t q) {
   return q < VNET_NUM_QUEUES ? ((vnet_dev *)dev)->cfg.max_queue_size : 0;
 }
 
+/* VBUG_DEV_USED_EVENT_EQUAL (lkl's virtio before its fix): interrupt only
+ * when used_event is the last index pushed, so a batch that moves used.idx
+ * across used_event without stopping on it raises none (§2.7.7.2 asks for
+ * the crossing test of vq_need_event()). */
+static int vnet_dev_used_event_equal(uint16_t used_event, uint16_t new_idx, uint16_t old_idx) {
+  (void)old_idx;
+  return used_event == (uint16_t)(new_idx - 1);
+}
+
 static int vnet_dev_t_queue_setup(void *dev, uint16_t q, const vq_layout *layout) {
   vnet_dev *d = dev;
   if (q >= VNET_NUM_QUEUES) return EMU_EINVAL;
@@ -343,7 +352,7 @@ static int vnet_dev_t_queue_setup(void *dev, uint16_t q, const vq_layout *layout
     return rc;
   }
   vq_dev_set_trace(&d->q[q].vq, d->trace, "device", vnet_queue_name(q));
-  d->q[q].vq.bug_used_event_equal = (d->cfg.bugs & VBUG_DEV_USED_EVENT_EQUAL) != 0;
+  if (d->cfg.bugs & VBUG_DEV_USED_EVENT_EQUAL) d->q[q].vq.need_event = vnet_dev_used_event_equal;
   d->q[q].layout = *layout;
   d->q[q].enabled = 1;
   return 0;

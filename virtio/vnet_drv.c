@@ -276,12 +276,20 @@ void vnet_drv_close(vnet_drv *drv) {
   drv->tx_free = NULL;
 }
 
+/* VBUG_USED_SLOT_MOD_256 (Redox's slot arithmetic): the used element for an
+ * index is taken from slot index % 256 whatever the queue size, where §2.7.8
+ * has index & (size - 1): right only for a queue of 256. */
+#define VNET_DRV_BUG_SLOT_MODULUS 256u
+static uint64_t vnet_drv_used_slot_mod_256(const vq_layout *l, uint16_t used_idx) {
+  return vq_used_elem_addr(l, used_idx % VNET_DRV_BUG_SLOT_MODULUS);
+}
+
 static int vnet_drv_setup_queue(vnet_drv *drv, uint16_t q, vq_drv *vq, uint16_t size) {
   int indirect = (drv->features & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC)) != 0;
   int rc = vq_drv_init(vq, drv->mem, size, (drv->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) != 0,
                        indirect && q == VNET_TXQ, 2);
   if (rc) return rc;
-  if (vnet_drv_bug(drv, VBUG_USED_SLOT_MOD_256)) vq->used_slot_modulus = 256;
+  if (vnet_drv_bug(drv, VBUG_USED_SLOT_MOD_256)) vq->used_slot = vnet_drv_used_slot_mod_256;
   vq_drv_set_trace(vq, drv->trace, "driver", vnet_queue_name(q));
   return drv->t->queue_setup(drv->t->dev, q, &vq->layout);
 }

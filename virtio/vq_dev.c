@@ -215,8 +215,8 @@ int vq_dev_need_interrupt(vq_dev *q) {
   if (q->event_idx) {
     uint16_t used_event = 0;
     (void)gmem_read_le16(q->mem, vq_used_event_addr(&q->layout), &used_event);
-    if (q->bug_used_event_equal) return used_event == (uint16_t)(now - 1);
-    return vq_need_event(used_event, now, old);
+    return q->need_event ? q->need_event(used_event, now, old)
+                         : vq_need_event(used_event, now, old);
   }
   uint16_t flags = 0;
   (void)gmem_read_le16(q->mem, vq_avail_flags_addr(&q->layout), &flags);

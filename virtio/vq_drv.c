@@ -190,9 +190,8 @@ static void vq_drv_free_head(vq_drv *q, uint16_t head) {
 }
 
 int vq_drv_take_used_at(vq_drv *q, uint16_t used_idx, vq_used_elem *elem) {
-  uint64_t slot = q->used_slot_modulus
-                      ? vq_used_elem_addr(&q->layout, used_idx % q->used_slot_modulus)
-                      : vq_used_slot_addr(&q->layout, used_idx);
+  uint64_t slot =
+      q->used_slot ? q->used_slot(&q->layout, used_idx) : vq_used_slot_addr(&q->layout, used_idx);
   uint32_t id = 0, len = 0;
   int rc = gmem_read_le32(q->mem, slot + VQ_USED_ELEM_OFF_ID, &id);
   if (!rc) rc = gmem_read_le32(q->mem, slot + VQ_USED_ELEM_OFF_LEN, &len);

@@ -45,9 +45,10 @@ typedef struct vq_drv {
   uint16_t last_used_idx;
   uint16_t free_head, num_free;
   uint16_t *free_next; /* private free list: the device never sees it */
-  /* 0, or the fixed modulus a buggy driver uses for used slots (index % 256
-   * whatever the size); models Redox's slot arithmetic */
-  uint32_t used_slot_modulus;
+  /* Where the used element for an index is read: NULL for the spec's
+   * vq_used_slot_addr() (§2.7.8); a driver model that reproduces a bug puts
+   * its own slot arithmetic here. */
+  uint64_t (*used_slot)(const vq_layout *l, uint16_t used_idx);
   vq_drv_head *heads;
   uint32_t in_flight;
   /* tracing */
