@@ -23,7 +23,8 @@ void vnet_dev_config_default(vnet_dev_config *cfg) {
 
 static void vnet_dev_fate(vnet_dev *d, uint32_t id, emu_fate fate) {
   if (d->fates) emu_fates_set(d->fates, id, fate, d->actor.sched->now_ns);
-  emu_trace_emit(d->trace, "device", EMU_TR_FRAME_FATE, NULL, -1, -1, -1, id, emu_fate_name(fate));
+  EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_FRAME_FATE, .frame = id,
+                 .detail = emu_fate_name(fate));
 }
 
 /* §2.1.2: on a driver error the device sets DEVICE_NEEDS_RESET and stops
@@ -33,20 +34,20 @@ static void vnet_dev_needs_reset(vnet_dev *d, uint16_t q, vq_rule rule) {
   d->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
   d->violation = rule;
   d->violation_queue = vnet_queue_name(q);
-  emu_trace_emit(d->trace, "device", EMU_TR_STATUS, vnet_queue_name(q), -1, d->status, -1, -1,
-                 vq_rule_name(rule));
+  EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_STATUS, .queue = vnet_queue_name(q),
+                 .idx = d->status, .detail = vq_rule_name(rule));
 }
 
 static void vnet_dev_interrupt(vnet_dev *d, uint16_t q) {
   if (vq_dev_need_interrupt(&d->q[q].vq)) {
     d->stats.interrupts++;
-    emu_trace_emit(d->trace, "device", EMU_TR_INTERRUPT, vnet_queue_name(q), -1,
-                   d->q[q].vq.used_idx_published, -1, -1, NULL);
+    EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_INTERRUPT,
+                   .queue = vnet_queue_name(q), .idx = d->q[q].vq.used_idx_published);
     emu_channel_send(&d->irq, q, 0, NULL, 0);
   } else {
     d->stats.interrupts_suppressed++;
-    emu_trace_emit(d->trace, "device", EMU_TR_INTERRUPT_SUPPRESSED, vnet_queue_name(q), -1,
-                   d->q[q].vq.used_idx_published, -1, -1, NULL);
+    EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_INTERRUPT_SUPPRESSED,
+                   .queue = vnet_queue_name(q), .idx = d->q[q].vq.used_idx_published);
   }
 }
 
@@ -138,7 +139,8 @@ static void vnet_dev_drain_backlog(vnet_dev *d) {
 }
 
 void vnet_dev_rx_frame(vnet_dev *d, uint32_t id, const uint8_t *frame, size_t len) {
-  emu_trace_emit(d->trace, "device", EMU_TR_FRAME_IN, NULL, -1, -1, (int64_t)len, id, NULL);
+  EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_FRAME_IN, .len = (int64_t)len,
+                 .frame = id);
   if (d->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) {
     vnet_dev_fate(d, id, EMU_FATE_DEVICE_BROKEN);
     return;
@@ -199,8 +201,8 @@ static int vnet_dev_process_tx(vnet_dev *d) {
     } else {
       d->stats.tx_frames++;
       d->stats.tx_bytes += frame_len;
-      emu_trace_emit(d->trace, "device", EMU_TR_FRAME_OUT, "tx", c.head, -1, (int64_t)frame_len, -1,
-                     NULL);
+      EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_FRAME_OUT, .queue = "tx",
+                     .head = c.head, .len = (int64_t)frame_len);
       emu_channel_send(&d->to_host, 0, 0, d->scratch + VNET_HDR_LEN, (size_t)frame_len);
     }
     vq_dev_push(vq, c.head, 0);
@@ -224,8 +226,8 @@ static void vnet_dev_handle(emu_actor *self, const emu_event *ev) {
       if (ev->arg >= VNET_NUM_QUEUES) break;
       if (ev->kind == VNET_DEV_EV_KICK) {
         d->stats.kicks[ev->arg]++;
-        emu_trace_emit(d->trace, "device", EMU_TR_KICK_RECEIVED, vnet_queue_name((uint16_t)ev->arg),
-                       -1, -1, -1, -1, NULL);
+        EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_KICK_RECEIVED,
+                       .queue = vnet_queue_name((uint16_t)ev->arg));
       }
       if (!vnet_dev_queue_live(d, (uint16_t)ev->arg)) break;
       if (ev->arg == VNET_RXQ) {
@@ -280,7 +282,7 @@ static void vnet_dev_reset(vnet_dev *d) {
 
 static int vnet_dev_t_set_status(void *dev, uint8_t status) {
   vnet_dev *d = dev;
-  emu_trace_emit(d->trace, "device", EMU_TR_STATUS, NULL, -1, status, -1, -1, NULL);
+  EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_STATUS, .idx = status);
   if (status == 0) {
     vnet_dev_reset(d);
     return 0;
@@ -298,8 +300,8 @@ static int vnet_dev_t_set_status(void *dev, uint8_t status) {
     if ((d->driver_features & ~d->cfg.features) ||
         !(d->driver_features & VIRTIO_BIT(VIRTIO_F_VERSION_1))) {
       if (d->driver_features & ~d->cfg.features)
-        emu_trace_emit(d->trace, "device", EMU_TR_VIOLATION, NULL, -1, -1, -1, -1,
-                       vq_rule_tag(VQ_RULE_FEATURE_NOT_OFFERED));
+        EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_VIOLATION,
+                       .detail = vq_rule_tag(VQ_RULE_FEATURE_NOT_OFFERED));
       status &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
     } else {
       d->features = d->driver_features;
@@ -338,8 +340,9 @@ static int vnet_dev_t_queue_setup(void *dev, uint16_t q, const vq_layout *layout
   if (q >= VNET_NUM_QUEUES) return EMU_EINVAL;
   /* §4.1.4.3.2 (and the MMIO equivalent): queues are configured before DRIVER_OK. */
   if (d->status & VIRTIO_STATUS_DRIVER_OK) {
-    emu_trace_emit(d->trace, "device", EMU_TR_VIOLATION, vnet_queue_name(q), -1, -1, -1, -1,
-                   vq_rule_tag(VQ_RULE_QUEUE_AFTER_DRIVER_OK));
+    EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_VIOLATION,
+                   .queue = vnet_queue_name(q),
+                   .detail = vq_rule_tag(VQ_RULE_QUEUE_AFTER_DRIVER_OK));
     return EMU_ESTATE;
   }
   if (!(d->status & VIRTIO_STATUS_FEATURES_OK) || d->q[q].enabled) return EMU_ESTATE;

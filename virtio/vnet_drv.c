@@ -23,13 +23,13 @@ static uint64_t vnet_drv_now(const vnet_drv *drv) { return drv->actor.sched->now
 static void vnet_drv_notify(vnet_drv *drv, vq_drv *vq, uint16_t q, int need) {
   if (need) {
     drv->stats.kicks[q]++;
-    emu_trace_emit(drv->trace, "driver", EMU_TR_KICK, vnet_queue_name(q), -1, vq->avail_idx_shadow,
-                   -1, -1, NULL);
+    EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_KICK, .queue = vnet_queue_name(q),
+                   .idx = vq->avail_idx_shadow);
     drv->t->notify(drv->t->dev, q);
   } else {
     drv->stats.kicks_suppressed[q]++;
-    emu_trace_emit(drv->trace, "driver", EMU_TR_KICK_SUPPRESSED, vnet_queue_name(q), -1,
-                   vq->avail_idx_shadow, -1, -1, NULL);
+    EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_KICK_SUPPRESSED,
+                   .queue = vnet_queue_name(q), .idx = vq->avail_idx_shadow);
   }
 }
 
@@ -81,14 +81,14 @@ static void vnet_drv_rx_one(vnet_drv *drv, const vq_used_elem *e) {
   }
   if (id >= 0) {
     emu_fates_set(drv->fates, (uint32_t)id, fate, now);
-    emu_trace_emit(drv->trace, "driver", EMU_TR_FRAME_FATE, "rx", e->head, -1, e->len, id,
-                   emu_fate_name(fate));
+    EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_FRAME_FATE, .queue = "rx",
+                   .head = e->head, .len = e->len, .frame = id, .detail = emu_fate_name(fate));
   }
   if (vnet_drv_bug(drv, VBUG_RX_NO_RECYCLE)) return;
   if (vnet_drv_post_rx(drv, buf) >= 0) {
     drv->stats.rx_reposted++;
-    emu_trace_emit(drv->trace, "driver", EMU_TR_BUFFER_REPOSTED, "rx", -1,
-                   drv->rxq.avail_idx_shadow - 1, -1, -1, NULL);
+    EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_BUFFER_REPOSTED, .queue = "rx",
+                   .idx = drv->rxq.avail_idx_shadow - 1);
   }
 }
 
@@ -168,7 +168,8 @@ static void vnet_drv_tx_reclaim(vnet_drv *drv) {
     if (!e.token) continue;
     drv->tx_free[drv->tx_nfree++] = (uint16_t)((uintptr_t)e.token - 1);
     drv->stats.tx_reclaimed++;
-    emu_trace_emit(drv->trace, "driver", EMU_TR_TX_RECLAIMED, "tx", e.head, -1, -1, -1, NULL);
+    EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_TX_RECLAIMED, .queue = "tx",
+                   .head = e.head);
   }
 }
 
@@ -221,8 +222,8 @@ static void vnet_drv_handle(emu_actor *self, const emu_event *ev) {
   switch (ev->kind) {
     case VNET_DRV_EV_IRQ: {
       drv->stats.interrupts++;
-      emu_trace_emit(drv->trace, "driver", EMU_TR_INTERRUPT_RECEIVED,
-                     vnet_queue_name((uint16_t)ev->arg), -1, -1, -1, -1, NULL);
+      EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_INTERRUPT_RECEIVED,
+                     .queue = vnet_queue_name((uint16_t)ev->arg));
       int pending = vq_drv_has_used(&drv->rxq) || vq_drv_has_used(&drv->txq);
       if (!pending) drv->stats.interrupts_spurious++;
       if (!vnet_drv_bug(drv, VBUG_RX_NO_IRQ_WAKE)) vnet_drv_rx_poll(drv);

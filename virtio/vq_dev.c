@@ -44,14 +44,14 @@ static int vq_dev_break(vq_dev *q, vq_rule rule, int64_t head) {
     q->broken = rule;
     q->broken_head = head;
   }
-  emu_trace_emit(q->trace, q->actor, EMU_TR_VIOLATION, q->name, head, -1, -1, -1,
-                 vq_rule_tag(rule));
+  EMU_TRACE_EMIT(q->trace, .actor = q->actor, .kind = EMU_TR_VIOLATION, .queue = q->name,
+                 .head = head, .detail = vq_rule_tag(rule));
   return EMU_EPROTO;
 }
 
 void vq_dev_report(vq_dev *q, vq_rule rule, int64_t head) {
-  emu_trace_emit(q->trace, q->actor, EMU_TR_VIOLATION, q->name, head, -1, -1, -1,
-                 vq_rule_tag(rule));
+  EMU_TRACE_EMIT(q->trace, .actor = q->actor, .kind = EMU_TR_VIOLATION, .queue = q->name,
+                 .head = head, .detail = vq_rule_tag(rule));
 }
 
 static int vq_dev_read_avail_idx(const vq_dev *q, uint16_t *idx) {
@@ -180,8 +180,8 @@ int vq_dev_pop(vq_dev *q, vq_chain *c) {
     i = d.next;
   }
   q->last_avail_idx++;
-  emu_trace_emit(q->trace, q->actor, EMU_TR_POP, q->name, head, c->avail_idx,
-                 (int64_t)(c->readable_len + c->writable_len), -1, NULL);
+  EMU_TRACE_EMIT(q->trace, .actor = q->actor, .kind = EMU_TR_POP, .queue = q->name, .head = head,
+                 .idx = c->avail_idx, .len = (int64_t)(c->readable_len + c->writable_len));
   return 0;
 }
 
@@ -191,8 +191,8 @@ int vq_dev_push(vq_dev *q, uint16_t head, uint32_t len) {
   int rc = gmem_write_le32(q->mem, slot + VQ_USED_ELEM_OFF_ID, head);
   if (!rc) rc = gmem_write_le32(q->mem, slot + VQ_USED_ELEM_OFF_LEN, len);
   if (rc) return rc;
-  emu_trace_emit(q->trace, q->actor, EMU_TR_USED_PUSHED, q->name, head, q->used_idx_shadow, len, -1,
-                 NULL);
+  EMU_TRACE_EMIT(q->trace, .actor = q->actor, .kind = EMU_TR_USED_PUSHED, .queue = q->name,
+                 .head = head, .idx = q->used_idx_shadow, .len = len);
   q->used_idx_shadow++;
   return 0;
 }
@@ -203,8 +203,8 @@ int vq_dev_publish_used(vq_dev *q) {
   int rc = gmem_write_le16(q->mem, vq_used_idx_addr(&q->layout), q->used_idx_shadow);
   if (rc) return rc;
   q->used_idx_published = q->used_idx_shadow;
-  emu_trace_emit(q->trace, q->actor, EMU_TR_USED_PUBLISHED, q->name, -1, q->used_idx_shadow, -1, -1,
-                 NULL);
+  EMU_TRACE_EMIT(q->trace, .actor = q->actor, .kind = EMU_TR_USED_PUBLISHED, .queue = q->name,
+                 .idx = q->used_idx_shadow);
   return 0;
 }
 

@@ -5,9 +5,9 @@
 
 #include "emu/err.h"
 
-static void vq_drv_trace(vq_drv *q, emu_trace_kind kind, int64_t head, int64_t idx, int64_t len) {
-  emu_trace_emit(q->trace, q->actor, kind, q->name, head, idx, len, -1, NULL);
-}
+/* An event on this queue, with the fields named as for EMU_TRACE_EMIT. */
+#define VQ_DRV_TRACE(q, ...) \
+  EMU_TRACE_EMIT((q)->trace, .actor = (q)->actor, .queue = (q)->name, __VA_ARGS__)
 
 int vq_drv_init(vq_drv *q, gmem *mem, uint16_t size, int event_idx, int indirect,
                 uint16_t max_indirect) {
@@ -81,7 +81,8 @@ static int vq_drv_write_indirect(vq_drv *q, uint16_t head, const vq_sg *sg, unsi
     rc = vq_drv_write_desc(q, vq_desc_addr(&q->layout, head), table, total * VQ_DESC_SIZE,
                            VQ_DESC_F_INDIRECT, 0);
   if (rc) return rc;
-  vq_drv_trace(q, EMU_TR_DESC_WRITTEN, head, head, total * VQ_DESC_SIZE);
+  VQ_DRV_TRACE(q, .kind = EMU_TR_DESC_WRITTEN, .head = head, .idx = head,
+               .len = total * VQ_DESC_SIZE);
   return 0;
 }
 
@@ -97,7 +98,7 @@ static int vq_drv_write_chain(vq_drv *q, uint16_t head, const vq_sg *sg, unsigne
                                vq_drv_desc_flags(i, n_out, total), i + 1 < total ? next : 0);
     if (rc) return rc;
     if (i >= n_out) *writable += sg[i].len;
-    vq_drv_trace(q, EMU_TR_DESC_WRITTEN, head, d, sg[i].len);
+    VQ_DRV_TRACE(q, .kind = EMU_TR_DESC_WRITTEN, .head = head, .idx = d, .len = sg[i].len);
     *tail = d;
     d = next;
   }
@@ -126,7 +127,7 @@ int vq_drv_add(vq_drv *q, const vq_sg *sg, unsigned n_out, unsigned n_in, void *
   q->num_free = (uint16_t)(q->num_free - needed);
   q->heads[head] = (vq_drv_head){token, writable, (uint16_t)needed, tail, 1};
   q->in_flight++;
-  vq_drv_trace(q, EMU_TR_AVAIL_ADDED, head, slot, -1);
+  VQ_DRV_TRACE(q, .kind = EMU_TR_AVAIL_ADDED, .head = head, .idx = slot);
   q->avail_idx_shadow = (uint16_t)(slot + 1);
   return head;
 }
@@ -152,7 +153,7 @@ int vq_drv_publish(vq_drv *q) {
   int rc = gmem_write_le16(q->mem, vq_avail_idx_addr(&q->layout), now);
   if (rc) return rc;
   q->avail_idx_published = now;
-  vq_drv_trace(q, EMU_TR_AVAIL_PUBLISHED, -1, now, -1);
+  VQ_DRV_TRACE(q, .kind = EMU_TR_AVAIL_PUBLISHED, .idx = now);
   /* ...and a full barrier here: the index store must be visible before the
    * suppression fields are read, or a device going idle is missed (§2.7.13.4). */
   return vq_drv_kick_decision(q, old, now);
@@ -175,7 +176,7 @@ int vq_drv_has_used(const vq_drv *q) { return vq_drv_read_used_idx(q) != q->last
 static int vq_drv_violation(vq_drv *q, vq_rule rule) {
   q->last_violation = rule;
   q->violations[rule]++;
-  emu_trace_emit(q->trace, q->actor, EMU_TR_VIOLATION, q->name, -1, -1, -1, -1, vq_rule_tag(rule));
+  VQ_DRV_TRACE(q, .kind = EMU_TR_VIOLATION, .detail = vq_rule_tag(rule));
   return EMU_EPROTO;
 }
 
@@ -206,7 +207,7 @@ int vq_drv_take_used_at(vq_drv *q, uint16_t used_idx, vq_used_elem *elem) {
   elem->token = q->heads[id].token;
   uint32_t writable = q->heads[id].writable_len;
   vq_drv_free_head(q, (uint16_t)id);
-  vq_drv_trace(q, EMU_TR_USED_CONSUMED, id, used_idx, len);
+  VQ_DRV_TRACE(q, .kind = EMU_TR_USED_CONSUMED, .head = id, .idx = used_idx, .len = len);
   if (len > writable) {
     elem->len = 0;
     return vq_drv_violation(q, VQ_RULE_USED_LEN_TOO_BIG);
