@@ -8,7 +8,10 @@
 #ifndef VNETSIM_VIRTIO_VQ_H
 #define VNETSIM_VIRTIO_VQ_H
 
+#include <assert.h>
 #include <stdint.h>
+
+#include "emu/gmem.h"
 
 /* §2.7: a split queue's size is a power of 2, at most 32768. */
 #define VQ_MAX_SIZE 32768u
@@ -76,6 +79,24 @@ static inline uint64_t vq_used_slot_addr(const vq_layout *l, uint16_t idx) {
 }
 static inline uint64_t vq_avail_event_addr(const vq_layout *l) {
   return vq_used_elem_addr(l, l->size);
+}
+
+/* The ring's own 16-bit words (flags, idx, used_event, avail_event) for a
+ * queue that is set up. They cannot be out of range: the device half checks
+ * every ring part against guest memory in vq_dev_init() and the driver half
+ * allocated them there, and guest memory never shrinks. So these give the
+ * value rather than an error no caller could meet, and assert the invariant. */
+static inline uint16_t vq_ring_get16(const gmem *m, uint64_t at) {
+  uint16_t v = 0;
+  int rc = gmem_read_le16(m, at, &v);
+  assert(rc == 0);
+  (void)rc;
+  return v;
+}
+static inline void vq_ring_put16(gmem *m, uint64_t at, uint16_t v) {
+  int rc = gmem_write_le16(m, at, v);
+  assert(rc == 0);
+  (void)rc;
 }
 
 static inline int vq_size_valid(uint32_t size) {

@@ -213,21 +213,19 @@ int vq_dev_need_interrupt(vq_dev *q) {
   if (old == now) return 0;
   q->signalled_used = now;
   if (q->event_idx) {
-    uint16_t used_event = 0;
-    (void)gmem_read_le16(q->mem, vq_used_event_addr(&q->layout), &used_event);
+    uint16_t used_event = vq_ring_get16(q->mem, vq_used_event_addr(&q->layout));
     return q->need_event ? q->need_event(used_event, now, old)
                          : vq_need_event(used_event, now, old);
   }
-  uint16_t flags = 0;
-  (void)gmem_read_le16(q->mem, vq_avail_flags_addr(&q->layout), &flags);
+  uint16_t flags = vq_ring_get16(q->mem, vq_avail_flags_addr(&q->layout));
   return !(flags & VQ_AVAIL_F_NO_INTERRUPT);
 }
 
 int vq_dev_enable_notify(vq_dev *q) {
   if (q->event_idx)
-    (void)gmem_write_le16(q->mem, vq_avail_event_addr(&q->layout), q->last_avail_idx);
+    vq_ring_put16(q->mem, vq_avail_event_addr(&q->layout), q->last_avail_idx);
   else
-    (void)gmem_write_le16(q->mem, vq_used_flags_addr(&q->layout), 0);
+    vq_ring_put16(q->mem, vq_used_flags_addr(&q->layout), 0);
   /* Full barrier, then recheck: the driver may have published just before it
    * could see the request and so not kick. */
   return vq_dev_has_avail(q);
@@ -236,8 +234,7 @@ int vq_dev_enable_notify(vq_dev *q) {
 void vq_dev_disable_notify(vq_dev *q) {
   /* With EVENT_IDX the flag is not used (§2.7.10.2); avail_event stays put and
    * suppresses kicks until the driver crosses it. */
-  if (!q->event_idx)
-    (void)gmem_write_le16(q->mem, vq_used_flags_addr(&q->layout), VQ_USED_F_NO_NOTIFY);
+  if (!q->event_idx) vq_ring_put16(q->mem, vq_used_flags_addr(&q->layout), VQ_USED_F_NO_NOTIFY);
 }
 
 /* Walks the segments of one direction, calling copy for each piece that

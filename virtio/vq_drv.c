@@ -165,10 +165,7 @@ int vq_drv_kick_needed_unpublished(const vq_drv *q) {
 }
 
 uint16_t vq_drv_read_used_idx(const vq_drv *q) {
-  uint16_t idx = q->last_used_idx;
-  /* In range by construction: the ring was allocated in this memory. */
-  (void)gmem_read_le16(q->mem, vq_used_idx_addr(&q->layout), &idx);
-  return idx;
+  return vq_ring_get16(q->mem, vq_used_idx_addr(&q->layout));
 }
 
 int vq_drv_has_used(const vq_drv *q) { return vq_drv_read_used_idx(q) != q->last_used_idx; }
@@ -238,15 +235,15 @@ void vq_drv_disable_interrupts(vq_drv *q) {
    * used_event where it is: the device interrupts only when crossing it. */
   if (q->event_idx) return;
   q->avail_flags_shadow |= VQ_AVAIL_F_NO_INTERRUPT;
-  (void)gmem_write_le16(q->mem, vq_avail_flags_addr(&q->layout), q->avail_flags_shadow);
+  vq_ring_put16(q->mem, vq_avail_flags_addr(&q->layout), q->avail_flags_shadow);
 }
 
 int vq_drv_enable_interrupts(vq_drv *q) {
   if (q->event_idx) {
-    (void)gmem_write_le16(q->mem, vq_used_event_addr(&q->layout), q->last_used_idx);
+    vq_ring_put16(q->mem, vq_used_event_addr(&q->layout), q->last_used_idx);
   } else {
     q->avail_flags_shadow &= (uint16_t)~VQ_AVAIL_F_NO_INTERRUPT;
-    (void)gmem_write_le16(q->mem, vq_avail_flags_addr(&q->layout), q->avail_flags_shadow);
+    vq_ring_put16(q->mem, vq_avail_flags_addr(&q->layout), q->avail_flags_shadow);
   }
   /* A full barrier belongs here: the device may have pushed an element just
    * before seeing the new used_event, and would then not interrupt. */
