@@ -114,27 +114,48 @@ static void vnet_dev_flush_rx(vnet_dev *d) {
   vnet_dev_interrupt(d, VNET_RXQ);
 }
 
+/* --- the RX backlog: a FIFO of cfg.rx_backlog frames in a ring ---------- */
+
+/* The i-th waiting frame, oldest first. */
+static vnet_dev_frame *vnet_dev_backlog_at(const vnet_dev *d, uint32_t i) {
+  return &d->backlog[(d->backlog_first + i) % d->cfg.rx_backlog];
+}
+
 static int vnet_dev_backlog_push(vnet_dev *d, uint32_t id, const uint8_t *frame, uint32_t len) {
   if (d->backlog_len == d->cfg.rx_backlog) return EMU_ENOSPC;
   uint8_t *copy = malloc(len);
   if (!copy) return EMU_ENOMEM;
   memcpy(copy, frame, len);
-  d->backlog[(d->backlog_first + d->backlog_len++) % d->cfg.rx_backlog] =
-      (vnet_dev_frame){id, len, copy};
+  *vnet_dev_backlog_at(d, d->backlog_len++) = (vnet_dev_frame){id, len, copy};
   d->stats.rx_backlogged++;
   return 0;
+}
+
+/* Forgets the oldest waiting frame. */
+static void vnet_dev_backlog_pop(vnet_dev *d) {
+  free(vnet_dev_backlog_at(d, 0)->data);
+  d->backlog_first = (d->backlog_first + 1) % d->cfg.rx_backlog;
+  d->backlog_len--;
+}
+
+/* Empties the backlog oldest first. With fate EMU_FATE_PENDING each frame
+ * goes into the next posted RX buffer, stopping at the first that finds
+ * none; any other fate is given to every waiting frame. */
+static void vnet_dev_backlog_drain(vnet_dev *d, emu_fate fate) {
+  while (d->backlog_len) {
+    const vnet_dev_frame *f = vnet_dev_backlog_at(d, 0);
+    if (fate != EMU_FATE_PENDING)
+      vnet_dev_fate(d, f->id, fate);
+    else if (vnet_dev_write_rx(d, f->id, f->data, f->len) == EMU_EAGAIN)
+      break;
+    vnet_dev_backlog_pop(d);
+  }
 }
 
 /* Moves waiting frames into newly posted buffers, publishing them as one
  * batch, as a device flushing its queue does. */
 static void vnet_dev_drain_backlog(vnet_dev *d) {
-  while (d->backlog_len) {
-    vnet_dev_frame *f = &d->backlog[d->backlog_first];
-    if (vnet_dev_write_rx(d, f->id, f->data, f->len) == EMU_EAGAIN) break;
-    free(f->data);
-    d->backlog_first = (d->backlog_first + 1) % d->cfg.rx_backlog;
-    d->backlog_len--;
-  }
+  vnet_dev_backlog_drain(d, EMU_FATE_PENDING);
   vnet_dev_flush_rx(d);
 }
 
@@ -257,20 +278,10 @@ static int vnet_dev_t_set_features(void *dev, uint64_t features) {
 
 static uint8_t vnet_dev_t_get_status(void *dev) { return ((vnet_dev *)dev)->status; }
 
-static void vnet_dev_drop_backlog(vnet_dev *d, emu_fate fate) {
-  while (d->backlog_len) {
-    vnet_dev_frame *f = &d->backlog[d->backlog_first];
-    vnet_dev_fate(d, f->id, fate);
-    free(f->data);
-    d->backlog_first = (d->backlog_first + 1) % d->cfg.rx_backlog;
-    d->backlog_len--;
-  }
-}
-
 /* §2.1.1: a reset returns the device to its initial state; frames it held
  * for the old driver's rings go with them. */
 static void vnet_dev_reset(vnet_dev *d) {
-  vnet_dev_drop_backlog(d, EMU_FATE_DEVICE_NOT_READY);
+  vnet_dev_backlog_drain(d, EMU_FATE_DEVICE_NOT_READY);
   for (uint16_t q = 0; q < VNET_NUM_QUEUES; q++) {
     if (d->q[q].enabled) vq_dev_close(&d->q[q].vq);
     memset(&d->q[q], 0, sizeof d->q[q]);
@@ -399,8 +410,7 @@ int vnet_dev_init(vnet_dev *d, const vnet_dev_config *cfg, gmem *mem, emu_sched 
 }
 
 void vnet_dev_close(vnet_dev *d) {
-  for (uint32_t i = 0; i < d->backlog_len; i++)
-    free(d->backlog[(d->backlog_first + i) % d->cfg.rx_backlog].data);
+  while (d->backlog_len) vnet_dev_backlog_pop(d); /* no fates: the run is over */
   free(d->backlog);
   for (uint16_t q = 0; q < VNET_NUM_QUEUES; q++)
     if (d->q[q].enabled) vq_dev_close(&d->q[q].vq);
@@ -409,6 +419,6 @@ void vnet_dev_close(vnet_dev *d) {
 
 const virtio_transport *vnet_dev_transport(vnet_dev *d) { return &d->transport; }
 
-void vnet_dev_finish(vnet_dev *d) { vnet_dev_drop_backlog(d, EMU_FATE_RX_NO_BUFFER); }
+void vnet_dev_finish(vnet_dev *d) { vnet_dev_backlog_drain(d, EMU_FATE_RX_NO_BUFFER); }
 
 uint32_t vnet_dev_backlog_len(const vnet_dev *d) { return d->backlog_len; }
