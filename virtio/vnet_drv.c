@@ -175,14 +175,8 @@ static void vnet_drv_tx_reclaim(vnet_drv *drv) {
 
 static void vnet_drv_run_stack(vnet_drv *drv) {
   if (!drv->poll) return;
-  uint64_t now = vnet_drv_now(drv);
-  uint64_t next = drv->poll(drv->poll_ctx, now);
-  /* Arm only a new earliest deadline; a stale timer event that fires later
-   * finds nothing due and costs one poll. */
-  if (next != EMU_TIME_NEVER && (drv->timer_at <= now || next < drv->timer_at)) {
-    drv->timer_at = next;
-    emu_actor_post(&drv->actor, next, VNET_DRV_EV_TIMER, 0, 0, NULL, 0);
-  }
+  uint64_t next = drv->poll(drv->poll_ctx, vnet_drv_now(drv));
+  emu_actor_arm(&drv->actor, &drv->timer_at, next, VNET_DRV_EV_TIMER);
 }
 
 static int vnet_drv_transmit(void *impl, const uint8_t *frame, size_t len, uint64_t now_ns) {
@@ -231,8 +225,7 @@ static void vnet_drv_handle(emu_actor *self, const emu_event *ev) {
       break;
     }
     case VNET_DRV_EV_TIMER:
-      if (ev->at_ns < drv->timer_at) return; /* superseded by an earlier deadline */
-      drv->timer_at = 0;
+      if (!emu_actor_timer_due(&drv->timer_at, ev)) return; /* superseded */
       vnet_drv_rx_poll(drv);
       break;
     case VNET_DRV_EV_POLL:
