@@ -263,6 +263,23 @@ START_TEST(test_add_failing_avail_write_leaves_no_head_in_flight) {
 }
 END_TEST
 
+START_TEST(test_buffer_index_token_round_trip_and_never_null) {
+  ck_assert_ptr_nonnull(vq_token_from_index(0));
+  ck_assert_uint_eq(vq_token_index(vq_token_from_index(0)), 0);
+  ck_assert_uint_eq(vq_token_index(vq_token_from_index(32767)), 32767);
+  pair(4, 0, 0);
+  add_one(buf(64), 64, 1, vq_token_from_index(0));
+  vq_drv_publish(&drv);
+  vq_chain c;
+  ck_assert_int_eq(vq_dev_pop(&dev, &c), 0);
+  ck_assert_int_eq(vq_dev_push(&dev, c.head, 0), 0);
+  ck_assert_int_eq(vq_dev_publish_used(&dev), 0);
+  vq_used_elem e;
+  ck_assert_int_eq(vq_drv_get_used(&drv, &e), 0);
+  ck_assert_uint_eq(vq_token_index(e.token), 0);
+}
+END_TEST
+
 /* ---- free-running indices -------------------------------------------------------- */
 
 START_TEST(test_indices_wrap_past_65535_and_tokens_return_in_order) {
@@ -1059,6 +1076,7 @@ static Suite *vq_suite(void) {
   tcase_add_test(chains, test_chain_write_and_read_cross_segment_boundaries);
   tcase_add_test(chains, test_add_without_free_descriptors_is_enospc_and_empty_add_einval);
   tcase_add_test(chains, test_add_failing_avail_write_leaves_no_head_in_flight);
+  tcase_add_test(chains, test_buffer_index_token_round_trip_and_never_null);
   suite_add_tcase(s, chains);
 
   TCase *wrap = tcase_create("wrap");

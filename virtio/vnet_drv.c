@@ -57,13 +57,13 @@ static void vnet_drv_kick_if_needed(vnet_drv *drv, vq_drv *vq, uint16_t q) {
 
 static int vnet_drv_post_rx(vnet_drv *drv, uint32_t buf) {
   vq_sg sg = {drv->rx_bufs + (uint64_t)buf * drv->opts.rx_buf_len, drv->opts.rx_buf_len};
-  return vq_drv_add(&drv->rxq, &sg, 0, 1, (void *)(uintptr_t)(buf + 1));
+  return vq_drv_add(&drv->rxq, &sg, 0, 1, vq_token_from_index(buf));
 }
 
 /* Hands one used RX element to the stack and gives its buffer back. */
 static void vnet_drv_rx_one(vnet_drv *drv, const vq_used_elem *e) {
   uint64_t now = vnet_drv_now(drv);
-  uint32_t buf = (uint32_t)((uintptr_t)e->token - 1);
+  uint32_t buf = vq_token_index(e->token);
   int64_t id = drv->fates ? emu_fates_take_buffer(drv->fates, e->head, now) : -1;
   emu_fate fate = EMU_FATE_DRIVER_REJECTED;
   if (e->len > drv->hdr_len) {
@@ -166,7 +166,7 @@ static void vnet_drv_tx_reclaim(vnet_drv *drv) {
   while (vnet_drv_next_used(&drv->txq, vnet_drv_bug(drv, VBUG_TX_LAST_ONLY), &e,
                             &drv->stats.tx_bad_used)) {
     if (!e.token) continue;
-    drv->tx_free[drv->tx_nfree++] = (uint16_t)((uintptr_t)e.token - 1);
+    drv->tx_free[drv->tx_nfree++] = (uint16_t)vq_token_index(e.token);
     drv->stats.tx_reclaimed++;
     EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_TX_RECLAIMED, .queue = "tx",
                    .head = e.head);
@@ -195,7 +195,7 @@ static int vnet_drv_transmit(void *impl, const uint8_t *frame, size_t len, uint6
   if (!rc) rc = gmem_write(drv->mem, gpa + drv->hdr_len, frame, len);
   if (rc) return rc;
   vq_sg sg[2] = {{gpa, drv->hdr_len}, {gpa + drv->hdr_len, (uint32_t)len}};
-  rc = vq_drv_add(&drv->txq, sg, 2, 0, (void *)(uintptr_t)(buf + 1));
+  rc = vq_drv_add(&drv->txq, sg, 2, 0, vq_token_from_index(buf));
   if (rc == EMU_ENOSPC) drv->stats.tx_ring_full++;
   if (rc < 0) return rc;
   drv->tx_nfree--;

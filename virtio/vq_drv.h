@@ -59,6 +59,14 @@ typedef struct vq_drv {
   uint64_t violations[VQ_RULE_COUNT];
 } vq_drv;
 
+/* A buffer number as a token and back, for drivers that keep their
+ * buffers in an array. NULL is the token of an element whose id was bad
+ * (vq_used_elem), so buffer i travels as i + 1 and buffer 0 has one too. */
+static inline void *vq_token_from_index(uint32_t i) { return (void *)(uintptr_t)(i + 1u); }
+static inline uint32_t vq_token_index(const void *token) {
+  return (uint32_t)((uintptr_t)token - 1u);
+}
+
 /* Allocates the ring in guest memory for a queue of `size` (a power of two,
  * at most 32768). With `indirect`, chains of more than one buffer use an
  * indirect table of up to max_indirect entries. EMU_EINVAL on a bad size,
