@@ -6,18 +6,29 @@
 #include "emu/err.h"
 #include "virtio/vbug.h"
 
+/* Defaults: modelling choices, not spec values. A queue of 256 is what
+ * QEMU's virtio-net offers by default; a notify reaches the device a few
+ * hundred ns after the driver's write; the device handles up to 16 TX
+ * chains before it yields. */
+#define VNET_DEV_DEFAULT_QUEUE_SIZE  256u
+#define VNET_DEV_DEFAULT_RX_BACKLOG  8u
+#define VNET_DEV_DEFAULT_BATCH_MIN   1u
+#define VNET_DEV_DEFAULT_BATCH_MAX   16u
+#define VNET_DEV_DEFAULT_KICK_MIN_NS 200u
+#define VNET_DEV_DEFAULT_KICK_MAX_NS 800u
+
 void vnet_dev_config_default(vnet_dev_config *cfg) {
-  static const uint8_t slirp_guest_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+  static const uint8_t slirp_guest_mac[VNET_MAC_LEN] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
   memset(cfg, 0, sizeof *cfg);
   memcpy(cfg->mac, slirp_guest_mac, sizeof cfg->mac);
-  cfg->max_queue_size = 256;
+  cfg->max_queue_size = VNET_DEV_DEFAULT_QUEUE_SIZE;
   cfg->features = VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_NET_F_MAC) |
                   VIRTIO_BIT(VIRTIO_NET_F_STATUS) | VIRTIO_BIT(VIRTIO_F_EVENT_IDX) |
                   VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC);
-  cfg->rx_backlog = 8;
-  cfg->batch_min = 1;
-  cfg->batch_max = 16;
-  cfg->kick_latency = (emu_latency){200, 800};
+  cfg->rx_backlog = VNET_DEV_DEFAULT_RX_BACKLOG;
+  cfg->batch_min = VNET_DEV_DEFAULT_BATCH_MIN;
+  cfg->batch_max = VNET_DEV_DEFAULT_BATCH_MAX;
+  cfg->kick_latency = (emu_latency){VNET_DEV_DEFAULT_KICK_MIN_NS, VNET_DEV_DEFAULT_KICK_MAX_NS};
   cfg->link_up = 1;
 }
 
@@ -326,7 +337,7 @@ static int vnet_dev_t_set_status(void *dev, uint8_t status) {
 static int vnet_dev_t_read_config(void *dev, uint32_t off, void *buf, uint32_t len) {
   vnet_dev *d = dev;
   uint8_t cfg[VNET_CFG_SIZE];
-  memcpy(cfg + VNET_CFG_MAC, d->cfg.mac, 6);
+  memcpy(cfg + VNET_CFG_MAC, d->cfg.mac, VNET_MAC_LEN);
   emu_put_le16(cfg + VNET_CFG_STATUS, d->cfg.link_up ? VIRTIO_NET_S_LINK_UP : 0);
   if (off > sizeof cfg || len > sizeof cfg - off) return EMU_ERANGE;
   memcpy(buf, cfg + off, len);

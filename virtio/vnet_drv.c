@@ -5,15 +5,29 @@
 
 #include "emu/err.h"
 
+/* Defaults: modelling choices, not spec values. An injected interrupt
+ * reaches the guest a microsecond or more after the device raised it; the
+ * instructions between finding RX empty and re-enabling its interrupt, and
+ * a delayed store, take at most a few hundred ns. */
+#define VNET_DRV_DEFAULT_IRQ_MIN_NS   1000u
+#define VNET_DRV_DEFAULT_IRQ_MAX_NS   3000u
+#define VNET_DRV_DEFAULT_REARM_MAX_NS 200u
+#define VNET_DRV_DEFAULT_STORE_MAX_NS 500u
+/* Buffers start on a cache line of their own, as a driver's DMA pools do. */
+#define VNET_DRV_BUF_ALIGN 64u
+/* A TX chain is the header and the frame: two descriptors, or one indirect
+ * table of two (§2.7.5.3). */
+#define VNET_DRV_TX_SEGS 2u
+
 void vnet_drv_opts_default(vnet_drv_opts *o) {
   memset(o, 0, sizeof *o);
   o->features = VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_NET_F_MAC) |
                 VIRTIO_BIT(VIRTIO_NET_F_STATUS) | VIRTIO_BIT(VIRTIO_F_EVENT_IDX) |
                 VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC);
   o->rx_buf_len = VNET_MIN_RX_BUF;
-  o->irq_latency = (emu_latency){1000, 3000};
-  o->rearm_delay = (emu_latency){0, 200};
-  o->store_delay = (emu_latency){0, 500};
+  o->irq_latency = (emu_latency){VNET_DRV_DEFAULT_IRQ_MIN_NS, VNET_DRV_DEFAULT_IRQ_MAX_NS};
+  o->rearm_delay = (emu_latency){0, VNET_DRV_DEFAULT_REARM_MAX_NS};
+  o->store_delay = (emu_latency){0, VNET_DRV_DEFAULT_STORE_MAX_NS};
 }
 
 static int vnet_drv_bug(const vnet_drv *drv, unsigned bug) { return (drv->opts.bugs & bug) != 0; }
@@ -194,8 +208,8 @@ static int vnet_drv_transmit(void *impl, const uint8_t *frame, size_t len, uint6
   int rc = gmem_fill(drv->mem, gpa, 0, drv->hdr_len);
   if (!rc) rc = gmem_write(drv->mem, gpa + drv->hdr_len, frame, len);
   if (rc) return rc;
-  vq_sg sg[2] = {{gpa, drv->hdr_len}, {gpa + drv->hdr_len, (uint32_t)len}};
-  rc = vq_drv_add(&drv->txq, sg, 2, 0, vq_token_from_index(buf));
+  vq_sg sg[VNET_DRV_TX_SEGS] = {{gpa, drv->hdr_len}, {gpa + drv->hdr_len, (uint32_t)len}};
+  rc = vq_drv_add(&drv->txq, sg, VNET_DRV_TX_SEGS, 0, vq_token_from_index(buf));
   if (rc == EMU_ENOSPC) drv->stats.tx_ring_full++;
   if (rc < 0) return rc;
   drv->tx_nfree--;
@@ -259,7 +273,7 @@ int vnet_drv_init(vnet_drv *drv, const vnet_drv_opts *opts, gmem *mem, emu_sched
   drv->fates = fates;
   drv->trace = trace;
   drv->netdev = (emu_port){vnet_drv_transmit, drv, NULL, NULL};
-  drv->hdr_len = vnet_drv_bug(drv, VBUG_LEGACY_HDR) ? 10 : VNET_HDR_LEN;
+  drv->hdr_len = vnet_drv_bug(drv, VBUG_LEGACY_HDR) ? VNET_LEGACY_HDR_LEN : VNET_HDR_LEN;
   return emu_actor_init(&drv->actor, s, "driver", vnet_drv_handle, drv);
 }
 
@@ -281,7 +295,7 @@ static uint64_t vnet_drv_used_slot_mod_256(const vq_layout *l, uint16_t used_idx
 static int vnet_drv_setup_queue(vnet_drv *drv, uint16_t q, vq_drv *vq, uint16_t size) {
   int indirect = (drv->features & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC)) != 0;
   int rc = vq_drv_init(vq, drv->mem, size, (drv->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) != 0,
-                       indirect && q == VNET_TXQ, 2);
+                       indirect && q == VNET_TXQ, VNET_DRV_TX_SEGS);
   if (rc) return rc;
   if (vnet_drv_bug(drv, VBUG_USED_SLOT_MOD_256)) vq->used_slot = vnet_drv_used_slot_mod_256;
   vq_drv_set_trace(vq, drv->trace, "driver", vnet_queue_name(q));
@@ -306,11 +320,12 @@ int vnet_drv_probe(vnet_drv *drv) {
     t->set_status(dev, st | VIRTIO_STATUS_FAILED);
     return EMU_ENOTSUP;
   }
-  if (drv->features & VIRTIO_BIT(VIRTIO_NET_F_MAC)) t->read_config(dev, VNET_CFG_MAC, drv->mac, 6);
+  if (drv->features & VIRTIO_BIT(VIRTIO_NET_F_MAC))
+    t->read_config(dev, VNET_CFG_MAC, drv->mac, VNET_MAC_LEN);
   drv->link_up = 1;
   if (drv->features & VIRTIO_BIT(VIRTIO_NET_F_STATUS)) {
-    uint8_t raw[2];
-    if (t->read_config(dev, VNET_CFG_STATUS, raw, 2) == 0)
+    uint8_t raw[VNET_CFG_STATUS_LEN];
+    if (t->read_config(dev, VNET_CFG_STATUS, raw, sizeof raw) == 0)
       drv->link_up = (emu_get_le16(raw) & VIRTIO_NET_S_LINK_UP) != 0;
   }
   uint16_t size = drv->opts.queue_size;
@@ -319,9 +334,13 @@ int vnet_drv_probe(vnet_drv *drv) {
   if (size > rx_max || size > tx_max) return EMU_EINVAL;
   rc = vnet_drv_setup_queue(drv, VNET_RXQ, &drv->rxq, size);
   if (!rc) rc = vnet_drv_setup_queue(drv, VNET_TXQ, &drv->txq, size);
-  if (!rc) rc = gmem_alloc(drv->mem, (uint64_t)size * drv->opts.rx_buf_len, 64, &drv->rx_bufs);
-  drv->tx_buf_len = (VNET_HDR_LEN + VNET_MAX_FRAME + 63) & ~63u;
-  if (!rc) rc = gmem_alloc(drv->mem, (uint64_t)size * drv->tx_buf_len, 64, &drv->tx_bufs);
+  if (!rc)
+    rc = gmem_alloc(drv->mem, (uint64_t)size * drv->opts.rx_buf_len, VNET_DRV_BUF_ALIGN,
+                    &drv->rx_bufs);
+  drv->tx_buf_len =
+      (VNET_HDR_LEN + VNET_MAX_FRAME + VNET_DRV_BUF_ALIGN - 1) & ~(VNET_DRV_BUF_ALIGN - 1);
+  if (!rc)
+    rc = gmem_alloc(drv->mem, (uint64_t)size * drv->tx_buf_len, VNET_DRV_BUF_ALIGN, &drv->tx_bufs);
   if (rc) return rc;
   drv->tx_free = malloc(sizeof *drv->tx_free * size);
   if (!drv->tx_free) return EMU_ENOMEM;
