@@ -1,10 +1,54 @@
-/* Check suite for emu's small helpers: an actor's earliest-deadline timer. */
+/* Check suite for emu's small helpers: the growing array and an actor's
+ * earliest-deadline timer. */
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "emu/grow.h"
 #include "emu/rng.h"
 #include "emu/sched.h"
+
+/* ---- growing arrays ------------------------------------------------------------- */
+
+START_TEST(test_grow_doubles_from_first_and_keeps_contents) {
+  size_t cap = 0;
+  int *a = emu_grow(NULL, &cap, 5, sizeof *a, 4);
+  ck_assert_ptr_nonnull(a);
+  ck_assert_uint_eq(cap, 8);
+  for (int i = 0; i < 8; i++) a[i] = i;
+  int *b = emu_grow(a, &cap, 8, sizeof *b, 4);
+  ck_assert_ptr_eq(b, a); /* already large enough: nothing changes */
+  ck_assert_uint_eq(cap, 8);
+  b = emu_grow(a, &cap, 9, sizeof *b, 4);
+  ck_assert_ptr_nonnull(b);
+  ck_assert_uint_eq(cap, 16);
+  for (int i = 0; i < 8; i++) ck_assert_int_eq(b[i], i);
+  free(b);
+}
+END_TEST
+
+START_TEST(test_grow_without_first_starts_at_one) {
+  size_t cap = 0;
+  char *a = emu_grow(NULL, &cap, 3, 1, 0);
+  ck_assert_ptr_nonnull(a);
+  ck_assert_uint_eq(cap, 4);
+  free(a);
+}
+END_TEST
+
+START_TEST(test_grow_overflow_fails_and_leaves_array_untouched) {
+  size_t cap = 4;
+  int *a = malloc(cap * sizeof *a);
+  ck_assert_ptr_nonnull(a);
+  a[3] = 7;
+  ck_assert_ptr_null(emu_grow(a, &cap, SIZE_MAX, sizeof *a, 4)); /* count doubling overflows */
+  ck_assert_uint_eq(cap, 4);
+  ck_assert_ptr_null(emu_grow(a, &cap, 5, SIZE_MAX / 4, 4)); /* bytes overflow */
+  ck_assert_uint_eq(cap, 4);
+  ck_assert_int_eq(a[3], 7);
+  free(a);
+}
+END_TEST
 
 /* ---- earliest-deadline timer ------------------------------------------------------ */
 
@@ -78,6 +122,11 @@ END_TEST
 
 static Suite *emu_suite(void) {
   Suite *s = suite_create("emu");
+  TCase *grow = tcase_create("grow");
+  tcase_add_test(grow, test_grow_doubles_from_first_and_keeps_contents);
+  tcase_add_test(grow, test_grow_without_first_starts_at_one);
+  tcase_add_test(grow, test_grow_overflow_fails_and_leaves_array_untouched);
+  suite_add_tcase(s, grow);
   TCase *timer = tcase_create("timer");
   tcase_add_checked_fixture(timer, timer_setup, timer_teardown);
   tcase_add_test(timer, test_arm_posts_only_an_earlier_deadline);
