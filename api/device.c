@@ -12,13 +12,15 @@ static int vns_is_user_device(const vns_sim *sim) {
 
 VNS_API int vns_device_interrupt(vns_sim *sim, uint16_t q) {
   if (!vns_is_user_device(sim) || q >= VNET_NUM_QUEUES) return VNS_EINVAL;
-  emu_trace_emit(sim->trace, "device", EMU_TR_INTERRUPT, vnet_queue_name(q), -1, -1, -1, -1, NULL);
+  EMU_TRACE_EMIT(sim->trace, .actor = "device", .kind = EMU_TR_INTERRUPT,
+                 .queue = vnet_queue_name(q));
   return emu_channel_send(&sim->scn->user_irq, q, 0, NULL, 0);
 }
 
 VNS_API int vns_device_send(vns_sim *sim, const void *frame, size_t len) {
   if (!vns_is_user_device(sim) || !frame || len == 0) return VNS_EINVAL;
-  emu_trace_emit(sim->trace, "device", EMU_TR_FRAME_OUT, "tx", -1, -1, (int64_t)len, -1, NULL);
+  EMU_TRACE_EMIT(sim->trace, .actor = "device", .kind = EMU_TR_FRAME_OUT, .queue = "tx",
+                 .len = (int64_t)len);
   return emu_channel_send(&sim->scn->user_to_host, 0, 0, frame, len);
 }
 
@@ -37,8 +39,8 @@ VNS_API int vns_device_frame_dropped(vns_sim *sim, uint32_t frame_id, const char
   if (frame_id >= sim->fates->nframes || f == EMU_FATE_PENDING) return VNS_EINVAL;
   rc = emu_fates_set(sim->fates, frame_id, (emu_fate)f, sim->sched->now_ns);
   if (rc) return rc;
-  emu_trace_emit(sim->trace, "device", EMU_TR_FRAME_FATE, NULL, -1, -1, -1, frame_id,
-                 emu_fate_name((emu_fate)f));
+  EMU_TRACE_EMIT(sim->trace, .actor = "device", .kind = EMU_TR_FRAME_FATE, .frame = frame_id,
+                 .detail = emu_fate_name((emu_fate)f));
   return 0;
 }
 
@@ -64,8 +66,8 @@ VNS_API int vns_dvq_new(vns_sim *sim, uint16_t q, const vns_ring_layout *layout,
                        (flags & VNS_DVQ_INDIRECT) != 0);
   if (rc == VNS_EPROTO)
     /* vq_dev_init only records the rule; log it, as the queue's own checks do */
-    emu_trace_emit(sim->trace, "device", EMU_TR_VIOLATION, vnet_queue_name(q), -1, -1, -1, -1,
-                   vq_rule_name(dq->vq.broken));
+    EMU_TRACE_EMIT(sim->trace, .actor = "device", .kind = EMU_TR_VIOLATION,
+                   .queue = vnet_queue_name(q), .detail = vq_rule_name(dq->vq.broken));
   if (rc) {
     vq_dev_close(&dq->vq);
     free(dq);

@@ -45,7 +45,8 @@ VNS_API int vns_transport_notify(vns_transport *t, uint16_t q) {
   if (!t || q >= VNET_NUM_QUEUES) return VNS_EINVAL;
   /* Traced here, as the modelled driver traces its own kicks, so a user
    * driver's trace reads the same; the index is the driver's to know. */
-  emu_trace_emit(t->sim->trace, "driver", EMU_TR_KICK, vnet_queue_name(q), -1, -1, -1, -1, NULL);
+  EMU_TRACE_EMIT(t->sim->trace, .actor = "driver", .kind = EMU_TR_KICK,
+                 .queue = vnet_queue_name(q));
   t->t->notify(t->t->dev, q);
   return 0;
 }
@@ -66,8 +67,8 @@ VNS_API int vns_driver_rx_consumed(vns_sim *sim, uint16_t head, int accepted) {
   if (id < 0) return VNS_ENOENT;
   emu_fate fate = accepted ? EMU_FATE_DELIVERED : EMU_FATE_DRIVER_REJECTED;
   emu_fates_set(sim->fates, (uint32_t)id, fate, now);
-  emu_trace_emit(sim->trace, "driver", EMU_TR_FRAME_FATE, "rx", head, -1, -1, id,
-                 emu_fate_name(fate));
+  EMU_TRACE_EMIT(sim->trace, .actor = "driver", .kind = EMU_TR_FRAME_FATE, .queue = "rx",
+                 .head = head, .frame = id, .detail = emu_fate_name(fate));
   return 0;
 }
 

@@ -97,8 +97,8 @@ static void vns_user_handle(emu_actor *self, const emu_event *ev) {
   uint16_t q = (uint16_t)ev->arg;
   switch (ev->kind) {
     case SCN_USER_EV_IRQ:
-      emu_trace_emit(sim->trace, "driver", EMU_TR_INTERRUPT_RECEIVED, vnet_queue_name(q), -1, -1,
-                     -1, -1, NULL);
+      EMU_TRACE_EMIT(sim->trace, .actor = "driver", .kind = EMU_TR_INTERRUPT_RECEIVED,
+                     .queue = vnet_queue_name(q));
       drv->on_interrupt(dctx, sim, q);
       break;
     case SCN_USER_EV_TIMER:
@@ -106,13 +106,13 @@ static void vns_user_handle(emu_actor *self, const emu_event *ev) {
       if (dev && dev->on_timer) dev->on_timer(vctx, sim, now);
       break;
     case SCN_USER_EV_KICK:
-      emu_trace_emit(sim->trace, "device", EMU_TR_KICK_RECEIVED, vnet_queue_name(q), -1, -1, -1, -1,
-                     NULL);
+      EMU_TRACE_EMIT(sim->trace, .actor = "device", .kind = EMU_TR_KICK_RECEIVED,
+                     .queue = vnet_queue_name(q));
       dev->on_kick(vctx, sim, q);
       break;
     case SCN_USER_EV_FRAME:
-      emu_trace_emit(sim->trace, "device", EMU_TR_FRAME_IN, NULL, -1, -1, (int64_t)ev->len,
-                     ev->frame_id, NULL);
+      EMU_TRACE_EMIT(sim->trace, .actor = "device", .kind = EMU_TR_FRAME_IN,
+                     .len = (int64_t)ev->len, .frame = ev->frame_id);
       dev->on_frame(vctx, sim, ev->frame_id, ev->data, ev->len);
       break;
     default:
@@ -137,7 +137,7 @@ static uint8_t vns_ud_get_status(void *d) {
 static int vns_ud_set_status(void *d, uint8_t status) {
   vns_sim *sim = d;
   /* traced as the modelled device traces a status write */
-  emu_trace_emit(sim->trace, "device", EMU_TR_STATUS, NULL, -1, status, -1, -1, NULL);
+  EMU_TRACE_EMIT(sim->trace, .actor = "device", .kind = EMU_TR_STATUS, .idx = status);
   return sim->opts.device->set_status(sim->opts.device_ctx, sim, status);
 }
 static int vns_ud_read_config(void *d, uint32_t off, void *buf, uint32_t len) {

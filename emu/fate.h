@@ -11,6 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* One enum for every layer's fates, here in the lowest layer, although the
+ * stack's and the fault injector's drop reasons belong above it. It stays
+ * one list because the numbers are used as they are: the HTML view colours
+ * a fate by its number, the JSON counters loop 1..EMU_FATE_COUNT-1 in this
+ * order, that order is also the display order and interleaves the layers
+ * (device, driver, stack, link faults), and the ledger itself assigns the
+ * virtio fates DRIVER_SKIPPED and RX_NOT_CONSUMED. A split would give each
+ * layer its own range of numbers and keep a separate display-order table,
+ * so that adding a stack drop reason no longer edits emu/. */
 typedef enum emu_fate {
   EMU_FATE_PENDING = 0, /* still travelling: not a final fate */
   EMU_FATE_DELIVERED,   /* consumed by the guest stack (ARP cache, socket, ping) */

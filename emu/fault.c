@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,13 +60,95 @@ static int parse_u64(const char *v, uint64_t lo, uint64_t hi, uint64_t *out) {
   return 0;
 }
 
+/* The keys of a fault specification: what each value must be and which
+ * field of emu_fault_config it goes to. */
+typedef enum fault_key_kind {
+  FK_PROB,     /* a probability, into a double */
+  FK_U64,      /* an integer in [lo, hi] times scale, into a uint64_t */
+  FK_U32,      /* the same into a uint32_t */
+  FK_UNSIGNED, /* the same into an unsigned */
+  FK_DIR,      /* send, recv or both, into the dirs bits */
+} fault_key_kind;
+
+typedef struct fault_key {
+  const char *name;
+  fault_key_kind kind;
+  size_t field; /* offset in emu_fault_config */
+  uint64_t lo, hi, scale;
+  const char *what; /* what a value must be, for the error */
+} fault_key;
+
+#define NS_PER_US 1000u
+#define FAULT_KEY(name, kind, field, lo, hi, scale, what) \
+  { name, kind, offsetof(emu_fault_config, field), lo, hi, scale, what }
+#define FAULT_PROB(name, field) \
+  FAULT_KEY(name, FK_PROB, field, 0, 0, 1, "a probability from 0 to 1")
+
+static const fault_key fault_keys[] = {
+    FAULT_PROB("drop", drop),
+    FAULT_PROB("corrupt", corrupt),
+    FAULT_PROB("duplicate", duplicate),
+    FAULT_PROB("dup", duplicate),
+    FAULT_PROB("delay", delay),
+    FAULT_PROB("reorder", reorder),
+    FAULT_KEY("delay_us", FK_U64, delay_min_ns, 0, 60000000, NS_PER_US,
+              "microseconds from 0 to 60000000"),
+    FAULT_KEY("delay_max_us", FK_U64, delay_max_ns, 0, 60000000, NS_PER_US,
+              "microseconds from 0 to 60000000"),
+    FAULT_KEY("reorder_gap", FK_UNSIGNED, reorder_gap, 1, 1000, 1, "a count from 1 to 1000"),
+    FAULT_KEY("reorder_max_us", FK_U64, reorder_max_ns, 1, 60000000, NS_PER_US,
+              "microseconds from 1 to 60000000"),
+    FAULT_KEY("rate", FK_U64, rate_bps, 1, 100000000000ull, 1, "bytes per second from 1 to 1e11"),
+    FAULT_KEY("burst", FK_U64, burst_bytes, 64, 1000000000ull, 1, "bytes from 64 to 1e9"),
+    /* RFC 791: every host takes 68-byte datagrams */
+    FAULT_KEY("mtu", FK_U32, mtu, 68, 65535, 1, "bytes from 68 to 65535"),
+    FAULT_KEY("dir", FK_DIR, dirs, 0, 0, 1, "send, recv or both"),
+};
+
+static const fault_key *fault_key_find(const char *name) {
+  for (size_t i = 0; i < sizeof fault_keys / sizeof fault_keys[0]; i++)
+    if (!strcmp(fault_keys[i].name, name)) return &fault_keys[i];
+  return NULL;
+}
+
+static unsigned parse_dir(const char *v) {
+  return !strcmp(v, "send")   ? EMU_FAULT_SEND
+         : !strcmp(v, "recv") ? EMU_FAULT_RECV
+         : !strcmp(v, "both") ? EMU_FAULT_BOTH
+                              : 0;
+}
+
+/* Stores val in k's field; -1 (field untouched) when it is not what k takes. */
+static int fault_key_set(const fault_key *k, const char *val, emu_fault_config *cfg) {
+  char *at = (char *)cfg + k->field;
+  double d;
+  uint64_t u;
+  if (k->kind == FK_PROB) {
+    if (parse_prob(val, &d)) return -1;
+    memcpy(at, &d, sizeof d);
+  } else if (k->kind == FK_DIR) {
+    unsigned dirs = parse_dir(val);
+    if (!dirs) return -1;
+    memcpy(at, &dirs, sizeof dirs);
+  } else {
+    if (parse_u64(val, k->lo, k->hi, &u)) return -1;
+    u *= k->scale;
+    uint32_t u32 = (uint32_t)u;
+    unsigned un = (unsigned)u;
+    if (k->kind == FK_U64) memcpy(at, &u, sizeof u);
+    if (k->kind == FK_U32) memcpy(at, &u32, sizeof u32);
+    if (k->kind == FK_UNSIGNED) memcpy(at, &un, sizeof un);
+  }
+  return 0;
+}
+
 int emu_fault_config_parse(const char *spec, emu_fault_config *cfg, char *err, size_t errlen) {
   emu_fault_config_default(cfg);
   if (!spec) return parse_error(err, errlen, "no fault specification");
   char buf[512];
   if (strlen(spec) >= sizeof buf) return parse_error(err, errlen, "fault specification too long");
   strcpy(buf, spec);
-  int delay_max_set = 0;
+  int delay_set = 0, delay_max_set = 0;
   for (char *item = buf, *next; item; item = next) {
     next = strchr(item, ',');
     if (next) *next++ = '\0';
@@ -77,68 +160,20 @@ int emu_fault_config_parse(const char *spec, emu_fault_config *cfg, char *err, s
     if (!eq) return parse_error(err, errlen, "fault '%s': expected key=value", item);
     *eq = '\0';
     const char *key = item, *val = eq + 1;
-    uint64_t u = 0;
-    double *prob = !strcmp(key, "drop")                               ? &cfg->drop
-                   : !strcmp(key, "corrupt")                          ? &cfg->corrupt
-                   : !strcmp(key, "duplicate") || !strcmp(key, "dup") ? &cfg->duplicate
-                   : !strcmp(key, "delay")                            ? &cfg->delay
-                   : !strcmp(key, "reorder")                          ? &cfg->reorder
-                                                                      : NULL;
-    if (prob) {
-      if (parse_prob(val, prob))
-        return parse_error(err, errlen, "fault %s: '%s' is not a probability from 0 to 1", key,
-                           val);
-    } else if (!strcmp(key, "delay_us") || !strcmp(key, "delay_max_us")) {
-      if (parse_u64(val, 0, 60000000, &u))
-        return parse_error(err, errlen, "fault %s: '%s' is not microseconds from 0 to 60000000",
-                           key, val);
-      if (!strcmp(key, "delay_max_us")) {
-        cfg->delay_max_ns = u * 1000;
-        delay_max_set = 1;
-      } else {
-        cfg->delay_min_ns = u * 1000;
-        if (!delay_max_set) cfg->delay_max_ns = u * 1000;
-      }
-    } else if (!strcmp(key, "reorder_gap")) {
-      if (parse_u64(val, 1, 1000, &u))
-        return parse_error(err, errlen, "fault reorder_gap: '%s' is not a count from 1 to 1000",
-                           val);
-      cfg->reorder_gap = (unsigned)u;
-    } else if (!strcmp(key, "reorder_max_us")) {
-      if (parse_u64(val, 1, 60000000, &u))
-        return parse_error(
-            err, errlen, "fault reorder_max_us: '%s' is not microseconds from 1 to 60000000", val);
-      cfg->reorder_max_ns = u * 1000;
-    } else if (!strcmp(key, "rate")) {
-      if (parse_u64(val, 1, 100000000000ull, &u))
-        return parse_error(err, errlen, "fault rate: '%s' is not bytes per second from 1 to 1e11",
-                           val);
-      cfg->rate_bps = u;
-    } else if (!strcmp(key, "burst")) {
-      if (parse_u64(val, 64, 1000000000ull, &u))
-        return parse_error(err, errlen, "fault burst: '%s' is not bytes from 64 to 1e9", val);
-      cfg->burst_bytes = u;
-    } else if (!strcmp(key, "mtu")) {
-      if (parse_u64(val, 68, 65535, &u)) /* RFC 791: every host takes 68-byte datagrams */
-        return parse_error(err, errlen, "fault mtu: '%s' is not bytes from 68 to 65535", val);
-      cfg->mtu = (uint32_t)u;
-    } else if (!strcmp(key, "dir")) {
-      if (!strcmp(val, "send"))
-        cfg->dirs = EMU_FAULT_SEND;
-      else if (!strcmp(val, "recv"))
-        cfg->dirs = EMU_FAULT_RECV;
-      else if (!strcmp(val, "both"))
-        cfg->dirs = EMU_FAULT_BOTH;
-      else
-        return parse_error(err, errlen, "fault dir: '%s' is not send, recv or both", val);
-    } else {
+    const fault_key *k = fault_key_find(key);
+    if (!k)
       return parse_error(err, errlen,
                          "unknown fault '%s' (known: drop, corrupt, duplicate, delay, reorder, "
                          "delay_us, delay_max_us, reorder_gap, reorder_max_us, rate, burst, mtu, "
                          "dir)",
                          key);
-    }
+    if (fault_key_set(k, val, cfg))
+      return parse_error(err, errlen, "fault %s: '%s' is not %s", key, val, k->what);
+    delay_set |= k->field == offsetof(emu_fault_config, delay_min_ns);
+    delay_max_set |= k->field == offsetof(emu_fault_config, delay_max_ns);
   }
+  /* delay_us alone sets both ends of the delay */
+  if (delay_set && !delay_max_set) cfg->delay_max_ns = cfg->delay_min_ns;
   if (cfg->delay_min_ns > cfg->delay_max_ns)
     return parse_error(err, errlen, "fault delay_max_us is below delay_us");
   return 0;

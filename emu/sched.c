@@ -91,6 +91,19 @@ int emu_actor_post(emu_actor *to, uint64_t at_ns, int kind, uint32_t arg, uint32
   return 0;
 }
 
+int emu_actor_arm(emu_actor *a, uint64_t *armed_at, uint64_t at_ns, int kind) {
+  if (at_ns == EMU_TIME_NEVER) return 0;
+  if (*armed_at > a->sched->now_ns && at_ns >= *armed_at) return 0;
+  *armed_at = at_ns;
+  return emu_actor_post(a, at_ns, kind, 0, 0, NULL, 0);
+}
+
+int emu_actor_timer_due(uint64_t *armed_at, const emu_event *ev) {
+  if (ev->at_ns < *armed_at) return 0;
+  *armed_at = 0;
+  return 1;
+}
+
 uint64_t emu_sched_next_at(const emu_sched *s) {
   uint64_t next = EMU_TIME_NEVER;
   for (int i = 0; i < s->nactors; i++)

@@ -68,6 +68,18 @@ int emu_actor_init(emu_actor *a, emu_sched *s, const char *name, emu_actor_fn ha
 int emu_actor_post(emu_actor *to, uint64_t at_ns, int kind, uint32_t arg, uint32_t frame_id,
                    const void *data, size_t len);
 
+/* A timer an actor keeps at its earliest deadline, as one event of `kind`
+ * in its own inbox; *armed_at is the deadline posted last (0 for none).
+ * Arming posts an event only for a deadline earlier than the one pending
+ * (or when none is pending: not yet in the future), and nothing for
+ * EMU_TIME_NEVER. Events are never withdrawn: one for a later deadline
+ * still fires, as an early wake-up that finds nothing due, which costs one
+ * handler call. 0, or emu_actor_post()'s error. */
+int emu_actor_arm(emu_actor *a, uint64_t *armed_at, uint64_t at_ns, int kind);
+/* In the handler, for the timer's event: 1 when it is due (and disarms the
+ * timer), 0 when it is older than the deadline armed since. */
+int emu_actor_timer_due(uint64_t *armed_at, const emu_event *ev);
+
 /* A modelled latency: each use draws uniformly from [min_ns, max_ns]. */
 typedef struct emu_latency {
   uint64_t min_ns, max_ns;

@@ -74,10 +74,10 @@ int emu_trace_format(const emu_trace_rec *r, char *buf, size_t cap) {
   return n < cap ? (int)n : (int)(cap ? cap - 1 : 0);
 }
 
-void emu_trace_emit(emu_trace *t, const char *actor, emu_trace_kind kind, const char *queue,
-                    int64_t head, int64_t idx, int64_t len, int64_t frame, const char *detail) {
+void emu_trace_emit(emu_trace *t, const emu_trace_rec *in) {
   if (!emu_trace_on(t)) return;
-  emu_trace_rec rec = {t->clock ? *t->clock : 0, actor, kind, queue, head, idx, len, frame, detail};
+  emu_trace_rec rec = *in;
+  rec.t_ns = t->clock ? *t->clock : 0;
   t->events++;
   if (t->observer) t->observer(t->observer_ctx, &rec);
   for (int i = 0; i < t->nextra; i++) t->extra[i].fn(t->extra[i].ctx, &rec);

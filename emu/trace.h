@@ -80,9 +80,26 @@ static inline int emu_trace_on(const emu_trace *t) {
 }
 
 const char *emu_trace_kind_name(emu_trace_kind kind);
-/* Records one event; a no-op when the trace is off or t is NULL. */
-void emu_trace_emit(emu_trace *t, const char *actor, emu_trace_kind kind, const char *queue,
-                    int64_t head, int64_t idx, int64_t len, int64_t frame, const char *detail);
+/* Records one event, stamped with the trace's clock (rec->t_ns is not
+ * read); a no-op when the trace is off or t is NULL. Call it through
+ * EMU_TRACE_EMIT. */
+void emu_trace_emit(emu_trace *t, const emu_trace_rec *rec);
+
+/* Records one event from the fields the caller names:
+ *   EMU_TRACE_EMIT(t, .actor = "device", .kind = EMU_TR_POP, .queue = "rx",
+ *                  .head = head, .len = len);
+ * A field not named is absent (-1 or NULL). The absent values come first in
+ * the initializer and a named field overrides them (C11 6.7.9 p19: the last
+ * initializer of a member wins); the warning about that override is turned
+ * off for this one statement, where it is the point. */
+#define EMU_TRACE_ABSENT_ .head = -1, .idx = -1, .len = -1, .frame = -1
+#define EMU_TRACE_EMIT(t, ...)                                                   \
+  do {                                                                           \
+    _Pragma("GCC diagnostic push");                                              \
+    _Pragma("GCC diagnostic ignored \"-Woverride-init\"");                       \
+    emu_trace_emit((t), &(const emu_trace_rec){EMU_TRACE_ABSENT_, __VA_ARGS__}); \
+    _Pragma("GCC diagnostic pop");                                               \
+  } while (0)
 /* Formats rec as its JSON line (no newline) into buf; returns the length. */
 int emu_trace_format(const emu_trace_rec *rec, char *buf, size_t cap);
 

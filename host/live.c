@@ -170,10 +170,6 @@ static void live_arm_sched_timer(host_live *l, int again_now) {
   uv_timer_start(&l->sched_timer, live_on_sched_timer, ms, 0);
 }
 
-void host_live_poke(host_live *l) {
-  if (!l->pumping) live_arm_sched_timer(l, 0);
-}
-
 static void live_on_tick_timer(uv_timer_t *t) {
   host_live *l = t->data;
   live_tick(l, host_live_now(l), 1);

@@ -99,9 +99,6 @@ int host_live_catch_signals(host_live *l);
 /* The signal that ended the run, or 0. */
 int host_live_stop_signal(const host_live *l);
 
-/* Events were posted to the scheduler from outside a handler: re-arm the
- * timer for the earliest. */
-void host_live_poke(host_live *l);
 /* Runs the loop until host_live_stop(), a caught signal, or duration_ns of
  * virtual time (0: no limit). Returns 0 or EMU_EIO. */
 int host_live_run(host_live *l, uint64_t duration_ns);

@@ -164,8 +164,9 @@ static void scn_on_fault(void *ctx, const emu_fault_report *r) {
   int64_t id = -1;
   if (r->dir == EMU_FAULT_SEND && r->frame_no < s->nsent) id = s->sent_ids[r->frame_no];
   if (r->event == EMU_FAULT_EV_APPLIED)
-    emu_trace_emit(&s->trace, "link", EMU_TR_FAULT, dir, -1, (int64_t)r->frame_no, (int64_t)r->len,
-                   id, emu_fate_name(r->reason));
+    EMU_TRACE_EMIT(&s->trace, .actor = "link", .kind = EMU_TR_FAULT, .queue = dir,
+                   .idx = (int64_t)r->frame_no, .len = (int64_t)r->len, .frame = id,
+                   .detail = emu_fate_name(r->reason));
   if (id < 0 || r->event != EMU_FAULT_EV_APPLIED) return;
   if (r->removed)
     emu_fates_set(&s->fates, (uint32_t)id, r->reason, r->now_ns);

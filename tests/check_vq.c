@@ -242,6 +242,44 @@ START_TEST(test_add_without_free_descriptors_is_enospc_and_empty_add_einval) {
 }
 END_TEST
 
+/* A head belongs to the device only once its avail slot is written: when
+ * that write fails, the descriptors go back to the free list unmarked. */
+START_TEST(test_add_failing_avail_write_leaves_no_head_in_flight) {
+  pair(4, 0, 0);
+  uint64_t b = buf(64);
+  vq_sg sg[2] = {{b, 8}, {b + 8, 8}};
+  uint64_t avail = drv.layout.avail;
+  drv.layout.avail = MEM_BASE + MEM_SIZE; /* the slot write now lands outside */
+  ck_assert_int_eq(vq_drv_add(&drv, sg, 1, 1, TOK(1)), EMU_ERANGE);
+  ck_assert_uint_eq(drv.in_flight, 0);
+  ck_assert_uint_eq(drv.num_free, 4);
+  ck_assert_uint_eq(drv.free_head, 0);
+  ck_assert_uint_eq(drv.heads[0].in_flight, 0);
+  ck_assert_uint_eq(drv.avail_idx_shadow, 0);
+  drv.layout.avail = avail;
+  ck_assert_int_eq(vq_drv_add(&drv, sg, 1, 1, TOK(1)), 0);
+  ck_assert_uint_eq(drv.in_flight, 1);
+  ck_assert_uint_eq(drv.num_free, 2);
+}
+END_TEST
+
+START_TEST(test_buffer_index_token_round_trip_and_never_null) {
+  ck_assert_ptr_nonnull(vq_token_from_index(0));
+  ck_assert_uint_eq(vq_token_index(vq_token_from_index(0)), 0);
+  ck_assert_uint_eq(vq_token_index(vq_token_from_index(32767)), 32767);
+  pair(4, 0, 0);
+  add_one(buf(64), 64, 1, vq_token_from_index(0));
+  vq_drv_publish(&drv);
+  vq_chain c;
+  ck_assert_int_eq(vq_dev_pop(&dev, &c), 0);
+  ck_assert_int_eq(vq_dev_push(&dev, c.head, 0), 0);
+  ck_assert_int_eq(vq_dev_publish_used(&dev), 0);
+  vq_used_elem e;
+  ck_assert_int_eq(vq_drv_get_used(&drv, &e), 0);
+  ck_assert_uint_eq(vq_token_index(e.token), 0);
+}
+END_TEST
+
 /* ---- free-running indices -------------------------------------------------------- */
 
 START_TEST(test_indices_wrap_past_65535_and_tokens_return_in_order) {
@@ -1037,6 +1075,8 @@ static Suite *vq_suite(void) {
   tcase_add_test(chains, test_multi_segment_chain_readable_then_writable);
   tcase_add_test(chains, test_chain_write_and_read_cross_segment_boundaries);
   tcase_add_test(chains, test_add_without_free_descriptors_is_enospc_and_empty_add_einval);
+  tcase_add_test(chains, test_add_failing_avail_write_leaves_no_head_in_flight);
+  tcase_add_test(chains, test_buffer_index_token_round_trip_and_never_null);
   suite_add_tcase(s, chains);
 
   TCase *wrap = tcase_create("wrap");

@@ -28,8 +28,10 @@
 #define VNET_NUM_QUEUES 2u
 
 /* §5.1.4 config space: u8 mac[6], le16 status, ... */
+#define VNET_MAC_LEN         6u
 #define VNET_CFG_MAC         0u
 #define VNET_CFG_STATUS      6u
+#define VNET_CFG_STATUS_LEN  2u
 #define VNET_CFG_SIZE        8u
 #define VIRTIO_NET_S_LINK_UP 1u
 
@@ -38,12 +40,17 @@
  *  le16 csum_offset, le16 num_buffers). */
 #define VNET_HDR_LEN         12u
 #define VNET_HDR_NUM_BUFFERS 10u
+/* §5.1.6.1 (legacy interface): without VERSION_1 or MRG_RXBUF the header
+ * ends before num_buffers, 10 bytes. */
+#define VNET_LEGACY_HDR_LEN VNET_HDR_NUM_BUFFERS
 /* Largest frame without VLAN or GSO: 1514 bytes of Ethernet, plus 4 for one
  * 802.1Q tag, which the device passes through. */
-#define VNET_MAX_FRAME 1518u
+#define VNET_ETH_FRAME_MAX 1514u
+#define VNET_VLAN_TAG_LEN  4u
+#define VNET_MAX_FRAME     (VNET_ETH_FRAME_MAX + VNET_VLAN_TAG_LEN)
 /* §5.1.6.3.1: without VIRTIO_NET_F_MRG_RXBUF and GSO, each RX buffer must
  * hold at least 1526 bytes (header + 1514). */
-#define VNET_MIN_RX_BUF (VNET_HDR_LEN + 1514u)
+#define VNET_MIN_RX_BUF (VNET_HDR_LEN + VNET_ETH_FRAME_MAX)
 
 const char *vnet_queue_name(uint16_t q);
 

@@ -6,24 +6,36 @@
 #include "emu/err.h"
 #include "virtio/vbug.h"
 
+/* Defaults: modelling choices, not spec values. A queue of 256 is what
+ * QEMU's virtio-net offers by default; a notify reaches the device a few
+ * hundred ns after the driver's write; the device handles up to 16 TX
+ * chains before it yields. */
+#define VNET_DEV_DEFAULT_QUEUE_SIZE  256u
+#define VNET_DEV_DEFAULT_RX_BACKLOG  8u
+#define VNET_DEV_DEFAULT_BATCH_MIN   1u
+#define VNET_DEV_DEFAULT_BATCH_MAX   16u
+#define VNET_DEV_DEFAULT_KICK_MIN_NS 200u
+#define VNET_DEV_DEFAULT_KICK_MAX_NS 800u
+
 void vnet_dev_config_default(vnet_dev_config *cfg) {
-  static const uint8_t slirp_guest_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+  static const uint8_t slirp_guest_mac[VNET_MAC_LEN] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
   memset(cfg, 0, sizeof *cfg);
   memcpy(cfg->mac, slirp_guest_mac, sizeof cfg->mac);
-  cfg->max_queue_size = 256;
+  cfg->max_queue_size = VNET_DEV_DEFAULT_QUEUE_SIZE;
   cfg->features = VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_NET_F_MAC) |
                   VIRTIO_BIT(VIRTIO_NET_F_STATUS) | VIRTIO_BIT(VIRTIO_F_EVENT_IDX) |
                   VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC);
-  cfg->rx_backlog = 8;
-  cfg->batch_min = 1;
-  cfg->batch_max = 16;
-  cfg->kick_latency = (emu_latency){200, 800};
+  cfg->rx_backlog = VNET_DEV_DEFAULT_RX_BACKLOG;
+  cfg->batch_min = VNET_DEV_DEFAULT_BATCH_MIN;
+  cfg->batch_max = VNET_DEV_DEFAULT_BATCH_MAX;
+  cfg->kick_latency = (emu_latency){VNET_DEV_DEFAULT_KICK_MIN_NS, VNET_DEV_DEFAULT_KICK_MAX_NS};
   cfg->link_up = 1;
 }
 
 static void vnet_dev_fate(vnet_dev *d, uint32_t id, emu_fate fate) {
   if (d->fates) emu_fates_set(d->fates, id, fate, d->actor.sched->now_ns);
-  emu_trace_emit(d->trace, "device", EMU_TR_FRAME_FATE, NULL, -1, -1, -1, id, emu_fate_name(fate));
+  EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_FRAME_FATE, .frame = id,
+                 .detail = emu_fate_name(fate));
 }
 
 /* §2.1.2: on a driver error the device sets DEVICE_NEEDS_RESET and stops
@@ -33,20 +45,20 @@ static void vnet_dev_needs_reset(vnet_dev *d, uint16_t q, vq_rule rule) {
   d->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
   d->violation = rule;
   d->violation_queue = vnet_queue_name(q);
-  emu_trace_emit(d->trace, "device", EMU_TR_STATUS, vnet_queue_name(q), -1, d->status, -1, -1,
-                 vq_rule_name(rule));
+  EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_STATUS, .queue = vnet_queue_name(q),
+                 .idx = d->status, .detail = vq_rule_name(rule));
 }
 
 static void vnet_dev_interrupt(vnet_dev *d, uint16_t q) {
   if (vq_dev_need_interrupt(&d->q[q].vq)) {
     d->stats.interrupts++;
-    emu_trace_emit(d->trace, "device", EMU_TR_INTERRUPT, vnet_queue_name(q), -1,
-                   d->q[q].vq.used_idx_published, -1, -1, NULL);
+    EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_INTERRUPT,
+                   .queue = vnet_queue_name(q), .idx = d->q[q].vq.used_idx_published);
     emu_channel_send(&d->irq, q, 0, NULL, 0);
   } else {
     d->stats.interrupts_suppressed++;
-    emu_trace_emit(d->trace, "device", EMU_TR_INTERRUPT_SUPPRESSED, vnet_queue_name(q), -1,
-                   d->q[q].vq.used_idx_published, -1, -1, NULL);
+    EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_INTERRUPT_SUPPRESSED,
+                   .queue = vnet_queue_name(q), .idx = d->q[q].vq.used_idx_published);
   }
 }
 
@@ -113,32 +125,54 @@ static void vnet_dev_flush_rx(vnet_dev *d) {
   vnet_dev_interrupt(d, VNET_RXQ);
 }
 
+/* --- the RX backlog: a FIFO of cfg.rx_backlog frames in a ring ---------- */
+
+/* The i-th waiting frame, oldest first. */
+static vnet_dev_frame *vnet_dev_backlog_at(const vnet_dev *d, uint32_t i) {
+  return &d->backlog[(d->backlog_first + i) % d->cfg.rx_backlog];
+}
+
 static int vnet_dev_backlog_push(vnet_dev *d, uint32_t id, const uint8_t *frame, uint32_t len) {
   if (d->backlog_len == d->cfg.rx_backlog) return EMU_ENOSPC;
   uint8_t *copy = malloc(len);
   if (!copy) return EMU_ENOMEM;
   memcpy(copy, frame, len);
-  d->backlog[(d->backlog_first + d->backlog_len++) % d->cfg.rx_backlog] =
-      (vnet_dev_frame){id, len, copy};
+  *vnet_dev_backlog_at(d, d->backlog_len++) = (vnet_dev_frame){id, len, copy};
   d->stats.rx_backlogged++;
   return 0;
+}
+
+/* Forgets the oldest waiting frame. */
+static void vnet_dev_backlog_pop(vnet_dev *d) {
+  free(vnet_dev_backlog_at(d, 0)->data);
+  d->backlog_first = (d->backlog_first + 1) % d->cfg.rx_backlog;
+  d->backlog_len--;
+}
+
+/* Empties the backlog oldest first. With fate EMU_FATE_PENDING each frame
+ * goes into the next posted RX buffer, stopping at the first that finds
+ * none; any other fate is given to every waiting frame. */
+static void vnet_dev_backlog_drain(vnet_dev *d, emu_fate fate) {
+  while (d->backlog_len) {
+    const vnet_dev_frame *f = vnet_dev_backlog_at(d, 0);
+    if (fate != EMU_FATE_PENDING)
+      vnet_dev_fate(d, f->id, fate);
+    else if (vnet_dev_write_rx(d, f->id, f->data, f->len) == EMU_EAGAIN)
+      break;
+    vnet_dev_backlog_pop(d);
+  }
 }
 
 /* Moves waiting frames into newly posted buffers, publishing them as one
  * batch, as a device flushing its queue does. */
 static void vnet_dev_drain_backlog(vnet_dev *d) {
-  while (d->backlog_len) {
-    vnet_dev_frame *f = &d->backlog[d->backlog_first];
-    if (vnet_dev_write_rx(d, f->id, f->data, f->len) == EMU_EAGAIN) break;
-    free(f->data);
-    d->backlog_first = (d->backlog_first + 1) % d->cfg.rx_backlog;
-    d->backlog_len--;
-  }
+  vnet_dev_backlog_drain(d, EMU_FATE_PENDING);
   vnet_dev_flush_rx(d);
 }
 
 void vnet_dev_rx_frame(vnet_dev *d, uint32_t id, const uint8_t *frame, size_t len) {
-  emu_trace_emit(d->trace, "device", EMU_TR_FRAME_IN, NULL, -1, -1, (int64_t)len, id, NULL);
+  EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_FRAME_IN, .len = (int64_t)len,
+                 .frame = id);
   if (d->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) {
     vnet_dev_fate(d, id, EMU_FATE_DEVICE_BROKEN);
     return;
@@ -199,8 +233,8 @@ static int vnet_dev_process_tx(vnet_dev *d) {
     } else {
       d->stats.tx_frames++;
       d->stats.tx_bytes += frame_len;
-      emu_trace_emit(d->trace, "device", EMU_TR_FRAME_OUT, "tx", c.head, -1, (int64_t)frame_len, -1,
-                     NULL);
+      EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_FRAME_OUT, .queue = "tx",
+                     .head = c.head, .len = (int64_t)frame_len);
       emu_channel_send(&d->to_host, 0, 0, d->scratch + VNET_HDR_LEN, (size_t)frame_len);
     }
     vq_dev_push(vq, c.head, 0);
@@ -224,8 +258,8 @@ static void vnet_dev_handle(emu_actor *self, const emu_event *ev) {
       if (ev->arg >= VNET_NUM_QUEUES) break;
       if (ev->kind == VNET_DEV_EV_KICK) {
         d->stats.kicks[ev->arg]++;
-        emu_trace_emit(d->trace, "device", EMU_TR_KICK_RECEIVED, vnet_queue_name((uint16_t)ev->arg),
-                       -1, -1, -1, -1, NULL);
+        EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_KICK_RECEIVED,
+                       .queue = vnet_queue_name((uint16_t)ev->arg));
       }
       if (!vnet_dev_queue_live(d, (uint16_t)ev->arg)) break;
       if (ev->arg == VNET_RXQ) {
@@ -255,20 +289,10 @@ static int vnet_dev_t_set_features(void *dev, uint64_t features) {
 
 static uint8_t vnet_dev_t_get_status(void *dev) { return ((vnet_dev *)dev)->status; }
 
-static void vnet_dev_drop_backlog(vnet_dev *d, emu_fate fate) {
-  while (d->backlog_len) {
-    vnet_dev_frame *f = &d->backlog[d->backlog_first];
-    vnet_dev_fate(d, f->id, fate);
-    free(f->data);
-    d->backlog_first = (d->backlog_first + 1) % d->cfg.rx_backlog;
-    d->backlog_len--;
-  }
-}
-
 /* §2.1.1: a reset returns the device to its initial state; frames it held
  * for the old driver's rings go with them. */
 static void vnet_dev_reset(vnet_dev *d) {
-  vnet_dev_drop_backlog(d, EMU_FATE_DEVICE_NOT_READY);
+  vnet_dev_backlog_drain(d, EMU_FATE_DEVICE_NOT_READY);
   for (uint16_t q = 0; q < VNET_NUM_QUEUES; q++) {
     if (d->q[q].enabled) vq_dev_close(&d->q[q].vq);
     memset(&d->q[q], 0, sizeof d->q[q]);
@@ -280,7 +304,7 @@ static void vnet_dev_reset(vnet_dev *d) {
 
 static int vnet_dev_t_set_status(void *dev, uint8_t status) {
   vnet_dev *d = dev;
-  emu_trace_emit(d->trace, "device", EMU_TR_STATUS, NULL, -1, status, -1, -1, NULL);
+  EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_STATUS, .idx = status);
   if (status == 0) {
     vnet_dev_reset(d);
     return 0;
@@ -298,8 +322,8 @@ static int vnet_dev_t_set_status(void *dev, uint8_t status) {
     if ((d->driver_features & ~d->cfg.features) ||
         !(d->driver_features & VIRTIO_BIT(VIRTIO_F_VERSION_1))) {
       if (d->driver_features & ~d->cfg.features)
-        emu_trace_emit(d->trace, "device", EMU_TR_VIOLATION, NULL, -1, -1, -1, -1,
-                       vq_rule_tag(VQ_RULE_FEATURE_NOT_OFFERED));
+        EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_VIOLATION,
+                       .detail = vq_rule_tag(VQ_RULE_FEATURE_NOT_OFFERED));
       status &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
     } else {
       d->features = d->driver_features;
@@ -313,7 +337,7 @@ static int vnet_dev_t_set_status(void *dev, uint8_t status) {
 static int vnet_dev_t_read_config(void *dev, uint32_t off, void *buf, uint32_t len) {
   vnet_dev *d = dev;
   uint8_t cfg[VNET_CFG_SIZE];
-  memcpy(cfg + VNET_CFG_MAC, d->cfg.mac, 6);
+  memcpy(cfg + VNET_CFG_MAC, d->cfg.mac, VNET_MAC_LEN);
   emu_put_le16(cfg + VNET_CFG_STATUS, d->cfg.link_up ? VIRTIO_NET_S_LINK_UP : 0);
   if (off > sizeof cfg || len > sizeof cfg - off) return EMU_ERANGE;
   memcpy(buf, cfg + off, len);
@@ -324,13 +348,23 @@ static uint16_t vnet_dev_t_queue_max(void *dev, uint16_t q) {
   return q < VNET_NUM_QUEUES ? ((vnet_dev *)dev)->cfg.max_queue_size : 0;
 }
 
+/* VBUG_DEV_USED_EVENT_EQUAL (lkl's virtio before its fix): interrupt only
+ * when used_event is the last index pushed, so a batch that moves used.idx
+ * across used_event without stopping on it raises none (§2.7.7.2 asks for
+ * the crossing test of vq_need_event()). */
+static int vnet_dev_used_event_equal(uint16_t used_event, uint16_t new_idx, uint16_t old_idx) {
+  (void)old_idx;
+  return used_event == (uint16_t)(new_idx - 1);
+}
+
 static int vnet_dev_t_queue_setup(void *dev, uint16_t q, const vq_layout *layout) {
   vnet_dev *d = dev;
   if (q >= VNET_NUM_QUEUES) return EMU_EINVAL;
   /* §4.1.4.3.2 (and the MMIO equivalent): queues are configured before DRIVER_OK. */
   if (d->status & VIRTIO_STATUS_DRIVER_OK) {
-    emu_trace_emit(d->trace, "device", EMU_TR_VIOLATION, vnet_queue_name(q), -1, -1, -1, -1,
-                   vq_rule_tag(VQ_RULE_QUEUE_AFTER_DRIVER_OK));
+    EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_VIOLATION,
+                   .queue = vnet_queue_name(q),
+                   .detail = vq_rule_tag(VQ_RULE_QUEUE_AFTER_DRIVER_OK));
     return EMU_ESTATE;
   }
   if (!(d->status & VIRTIO_STATUS_FEATURES_OK) || d->q[q].enabled) return EMU_ESTATE;
@@ -343,7 +377,7 @@ static int vnet_dev_t_queue_setup(void *dev, uint16_t q, const vq_layout *layout
     return rc;
   }
   vq_dev_set_trace(&d->q[q].vq, d->trace, "device", vnet_queue_name(q));
-  d->q[q].vq.bug_used_event_equal = (d->cfg.bugs & VBUG_DEV_USED_EVENT_EQUAL) != 0;
+  if (d->cfg.bugs & VBUG_DEV_USED_EVENT_EQUAL) d->q[q].vq.need_event = vnet_dev_used_event_equal;
   d->q[q].layout = *layout;
   d->q[q].enabled = 1;
   return 0;
@@ -387,8 +421,7 @@ int vnet_dev_init(vnet_dev *d, const vnet_dev_config *cfg, gmem *mem, emu_sched 
 }
 
 void vnet_dev_close(vnet_dev *d) {
-  for (uint32_t i = 0; i < d->backlog_len; i++)
-    free(d->backlog[(d->backlog_first + i) % d->cfg.rx_backlog].data);
+  while (d->backlog_len) vnet_dev_backlog_pop(d); /* no fates: the run is over */
   free(d->backlog);
   for (uint16_t q = 0; q < VNET_NUM_QUEUES; q++)
     if (d->q[q].enabled) vq_dev_close(&d->q[q].vq);
@@ -397,6 +430,6 @@ void vnet_dev_close(vnet_dev *d) {
 
 const virtio_transport *vnet_dev_transport(vnet_dev *d) { return &d->transport; }
 
-void vnet_dev_finish(vnet_dev *d) { vnet_dev_drop_backlog(d, EMU_FATE_RX_NO_BUFFER); }
+void vnet_dev_finish(vnet_dev *d) { vnet_dev_backlog_drain(d, EMU_FATE_RX_NO_BUFFER); }
 
 uint32_t vnet_dev_backlog_len(const vnet_dev *d) { return d->backlog_len; }

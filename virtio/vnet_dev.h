@@ -26,7 +26,7 @@ enum {
 };
 
 typedef struct vnet_dev_config {
-  uint8_t mac[6];
+  uint8_t mac[VNET_MAC_LEN];
   uint16_t max_queue_size;       /* offered per queue; a power of two <= 32768 */
   uint64_t features;             /* offered feature bits */
   uint32_t rx_backlog;           /* frames held while no RX buffer is posted */

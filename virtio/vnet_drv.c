@@ -5,15 +5,29 @@
 
 #include "emu/err.h"
 
+/* Defaults: modelling choices, not spec values. An injected interrupt
+ * reaches the guest a microsecond or more after the device raised it; the
+ * instructions between finding RX empty and re-enabling its interrupt, and
+ * a delayed store, take at most a few hundred ns. */
+#define VNET_DRV_DEFAULT_IRQ_MIN_NS   1000u
+#define VNET_DRV_DEFAULT_IRQ_MAX_NS   3000u
+#define VNET_DRV_DEFAULT_REARM_MAX_NS 200u
+#define VNET_DRV_DEFAULT_STORE_MAX_NS 500u
+/* Buffers start on a cache line of their own, as a driver's DMA pools do. */
+#define VNET_DRV_BUF_ALIGN 64u
+/* A TX chain is the header and the frame: two descriptors, or one indirect
+ * table of two (§2.7.5.3). */
+#define VNET_DRV_TX_SEGS 2u
+
 void vnet_drv_opts_default(vnet_drv_opts *o) {
   memset(o, 0, sizeof *o);
   o->features = VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_NET_F_MAC) |
                 VIRTIO_BIT(VIRTIO_NET_F_STATUS) | VIRTIO_BIT(VIRTIO_F_EVENT_IDX) |
                 VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC);
   o->rx_buf_len = VNET_MIN_RX_BUF;
-  o->irq_latency = (emu_latency){1000, 3000};
-  o->rearm_delay = (emu_latency){0, 200};
-  o->store_delay = (emu_latency){0, 500};
+  o->irq_latency = (emu_latency){VNET_DRV_DEFAULT_IRQ_MIN_NS, VNET_DRV_DEFAULT_IRQ_MAX_NS};
+  o->rearm_delay = (emu_latency){0, VNET_DRV_DEFAULT_REARM_MAX_NS};
+  o->store_delay = (emu_latency){0, VNET_DRV_DEFAULT_STORE_MAX_NS};
 }
 
 static int vnet_drv_bug(const vnet_drv *drv, unsigned bug) { return (drv->opts.bugs & bug) != 0; }
@@ -23,13 +37,13 @@ static uint64_t vnet_drv_now(const vnet_drv *drv) { return drv->actor.sched->now
 static void vnet_drv_notify(vnet_drv *drv, vq_drv *vq, uint16_t q, int need) {
   if (need) {
     drv->stats.kicks[q]++;
-    emu_trace_emit(drv->trace, "driver", EMU_TR_KICK, vnet_queue_name(q), -1, vq->avail_idx_shadow,
-                   -1, -1, NULL);
+    EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_KICK, .queue = vnet_queue_name(q),
+                   .idx = vq->avail_idx_shadow);
     drv->t->notify(drv->t->dev, q);
   } else {
     drv->stats.kicks_suppressed[q]++;
-    emu_trace_emit(drv->trace, "driver", EMU_TR_KICK_SUPPRESSED, vnet_queue_name(q), -1,
-                   vq->avail_idx_shadow, -1, -1, NULL);
+    EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_KICK_SUPPRESSED,
+                   .queue = vnet_queue_name(q), .idx = vq->avail_idx_shadow);
   }
 }
 
@@ -57,13 +71,13 @@ static void vnet_drv_kick_if_needed(vnet_drv *drv, vq_drv *vq, uint16_t q) {
 
 static int vnet_drv_post_rx(vnet_drv *drv, uint32_t buf) {
   vq_sg sg = {drv->rx_bufs + (uint64_t)buf * drv->opts.rx_buf_len, drv->opts.rx_buf_len};
-  return vq_drv_add(&drv->rxq, &sg, 0, 1, (void *)(uintptr_t)(buf + 1));
+  return vq_drv_add(&drv->rxq, &sg, 0, 1, vq_token_from_index(buf));
 }
 
 /* Hands one used RX element to the stack and gives its buffer back. */
 static void vnet_drv_rx_one(vnet_drv *drv, const vq_used_elem *e) {
   uint64_t now = vnet_drv_now(drv);
-  uint32_t buf = (uint32_t)((uintptr_t)e->token - 1);
+  uint32_t buf = vq_token_index(e->token);
   int64_t id = drv->fates ? emu_fates_take_buffer(drv->fates, e->head, now) : -1;
   emu_fate fate = EMU_FATE_DRIVER_REJECTED;
   if (e->len > drv->hdr_len) {
@@ -81,14 +95,14 @@ static void vnet_drv_rx_one(vnet_drv *drv, const vq_used_elem *e) {
   }
   if (id >= 0) {
     emu_fates_set(drv->fates, (uint32_t)id, fate, now);
-    emu_trace_emit(drv->trace, "driver", EMU_TR_FRAME_FATE, "rx", e->head, -1, e->len, id,
-                   emu_fate_name(fate));
+    EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_FRAME_FATE, .queue = "rx",
+                   .head = e->head, .len = e->len, .frame = id, .detail = emu_fate_name(fate));
   }
   if (vnet_drv_bug(drv, VBUG_RX_NO_RECYCLE)) return;
   if (vnet_drv_post_rx(drv, buf) >= 0) {
     drv->stats.rx_reposted++;
-    emu_trace_emit(drv->trace, "driver", EMU_TR_BUFFER_REPOSTED, "rx", -1,
-                   drv->rxq.avail_idx_shadow - 1, -1, -1, NULL);
+    EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_BUFFER_REPOSTED, .queue = "rx",
+                   .idx = drv->rxq.avail_idx_shadow - 1);
   }
 }
 
@@ -166,22 +180,17 @@ static void vnet_drv_tx_reclaim(vnet_drv *drv) {
   while (vnet_drv_next_used(&drv->txq, vnet_drv_bug(drv, VBUG_TX_LAST_ONLY), &e,
                             &drv->stats.tx_bad_used)) {
     if (!e.token) continue;
-    drv->tx_free[drv->tx_nfree++] = (uint16_t)((uintptr_t)e.token - 1);
+    drv->tx_free[drv->tx_nfree++] = (uint16_t)vq_token_index(e.token);
     drv->stats.tx_reclaimed++;
-    emu_trace_emit(drv->trace, "driver", EMU_TR_TX_RECLAIMED, "tx", e.head, -1, -1, -1, NULL);
+    EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_TX_RECLAIMED, .queue = "tx",
+                   .head = e.head);
   }
 }
 
 static void vnet_drv_run_stack(vnet_drv *drv) {
   if (!drv->poll) return;
-  uint64_t now = vnet_drv_now(drv);
-  uint64_t next = drv->poll(drv->poll_ctx, now);
-  /* Arm only a new earliest deadline; a stale timer event that fires later
-   * finds nothing due and costs one poll. */
-  if (next != EMU_TIME_NEVER && (drv->timer_at <= now || next < drv->timer_at)) {
-    drv->timer_at = next;
-    emu_actor_post(&drv->actor, next, VNET_DRV_EV_TIMER, 0, 0, NULL, 0);
-  }
+  uint64_t next = drv->poll(drv->poll_ctx, vnet_drv_now(drv));
+  emu_actor_arm(&drv->actor, &drv->timer_at, next, VNET_DRV_EV_TIMER);
 }
 
 static int vnet_drv_transmit(void *impl, const uint8_t *frame, size_t len, uint64_t now_ns) {
@@ -199,8 +208,8 @@ static int vnet_drv_transmit(void *impl, const uint8_t *frame, size_t len, uint6
   int rc = gmem_fill(drv->mem, gpa, 0, drv->hdr_len);
   if (!rc) rc = gmem_write(drv->mem, gpa + drv->hdr_len, frame, len);
   if (rc) return rc;
-  vq_sg sg[2] = {{gpa, drv->hdr_len}, {gpa + drv->hdr_len, (uint32_t)len}};
-  rc = vq_drv_add(&drv->txq, sg, 2, 0, (void *)(uintptr_t)(buf + 1));
+  vq_sg sg[VNET_DRV_TX_SEGS] = {{gpa, drv->hdr_len}, {gpa + drv->hdr_len, (uint32_t)len}};
+  rc = vq_drv_add(&drv->txq, sg, VNET_DRV_TX_SEGS, 0, vq_token_from_index(buf));
   if (rc == EMU_ENOSPC) drv->stats.tx_ring_full++;
   if (rc < 0) return rc;
   drv->tx_nfree--;
@@ -221,8 +230,8 @@ static void vnet_drv_handle(emu_actor *self, const emu_event *ev) {
   switch (ev->kind) {
     case VNET_DRV_EV_IRQ: {
       drv->stats.interrupts++;
-      emu_trace_emit(drv->trace, "driver", EMU_TR_INTERRUPT_RECEIVED,
-                     vnet_queue_name((uint16_t)ev->arg), -1, -1, -1, -1, NULL);
+      EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_INTERRUPT_RECEIVED,
+                     .queue = vnet_queue_name((uint16_t)ev->arg));
       int pending = vq_drv_has_used(&drv->rxq) || vq_drv_has_used(&drv->txq);
       if (!pending) drv->stats.interrupts_spurious++;
       if (!vnet_drv_bug(drv, VBUG_RX_NO_IRQ_WAKE)) vnet_drv_rx_poll(drv);
@@ -230,8 +239,7 @@ static void vnet_drv_handle(emu_actor *self, const emu_event *ev) {
       break;
     }
     case VNET_DRV_EV_TIMER:
-      if (ev->at_ns < drv->timer_at) return; /* superseded by an earlier deadline */
-      drv->timer_at = 0;
+      if (!emu_actor_timer_due(&drv->timer_at, ev)) return; /* superseded */
       vnet_drv_rx_poll(drv);
       break;
     case VNET_DRV_EV_POLL:
@@ -265,7 +273,7 @@ int vnet_drv_init(vnet_drv *drv, const vnet_drv_opts *opts, gmem *mem, emu_sched
   drv->fates = fates;
   drv->trace = trace;
   drv->netdev = (emu_port){vnet_drv_transmit, drv, NULL, NULL};
-  drv->hdr_len = vnet_drv_bug(drv, VBUG_LEGACY_HDR) ? 10 : VNET_HDR_LEN;
+  drv->hdr_len = vnet_drv_bug(drv, VBUG_LEGACY_HDR) ? VNET_LEGACY_HDR_LEN : VNET_HDR_LEN;
   return emu_actor_init(&drv->actor, s, "driver", vnet_drv_handle, drv);
 }
 
@@ -276,12 +284,20 @@ void vnet_drv_close(vnet_drv *drv) {
   drv->tx_free = NULL;
 }
 
+/* VBUG_USED_SLOT_MOD_256 (Redox's slot arithmetic): the used element for an
+ * index is taken from slot index % 256 whatever the queue size, where §2.7.8
+ * has index & (size - 1): right only for a queue of 256. */
+#define VNET_DRV_BUG_SLOT_MODULUS 256u
+static uint64_t vnet_drv_used_slot_mod_256(const vq_layout *l, uint16_t used_idx) {
+  return vq_used_elem_addr(l, used_idx % VNET_DRV_BUG_SLOT_MODULUS);
+}
+
 static int vnet_drv_setup_queue(vnet_drv *drv, uint16_t q, vq_drv *vq, uint16_t size) {
   int indirect = (drv->features & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC)) != 0;
   int rc = vq_drv_init(vq, drv->mem, size, (drv->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) != 0,
-                       indirect && q == VNET_TXQ, 2);
+                       indirect && q == VNET_TXQ, VNET_DRV_TX_SEGS);
   if (rc) return rc;
-  if (vnet_drv_bug(drv, VBUG_USED_SLOT_MOD_256)) vq->used_slot_modulus = 256;
+  if (vnet_drv_bug(drv, VBUG_USED_SLOT_MOD_256)) vq->used_slot = vnet_drv_used_slot_mod_256;
   vq_drv_set_trace(vq, drv->trace, "driver", vnet_queue_name(q));
   return drv->t->queue_setup(drv->t->dev, q, &vq->layout);
 }
@@ -304,11 +320,12 @@ int vnet_drv_probe(vnet_drv *drv) {
     t->set_status(dev, st | VIRTIO_STATUS_FAILED);
     return EMU_ENOTSUP;
   }
-  if (drv->features & VIRTIO_BIT(VIRTIO_NET_F_MAC)) t->read_config(dev, VNET_CFG_MAC, drv->mac, 6);
+  if (drv->features & VIRTIO_BIT(VIRTIO_NET_F_MAC))
+    t->read_config(dev, VNET_CFG_MAC, drv->mac, VNET_MAC_LEN);
   drv->link_up = 1;
   if (drv->features & VIRTIO_BIT(VIRTIO_NET_F_STATUS)) {
-    uint8_t raw[2];
-    if (t->read_config(dev, VNET_CFG_STATUS, raw, 2) == 0)
+    uint8_t raw[VNET_CFG_STATUS_LEN];
+    if (t->read_config(dev, VNET_CFG_STATUS, raw, sizeof raw) == 0)
       drv->link_up = (emu_get_le16(raw) & VIRTIO_NET_S_LINK_UP) != 0;
   }
   uint16_t size = drv->opts.queue_size;
@@ -317,9 +334,13 @@ int vnet_drv_probe(vnet_drv *drv) {
   if (size > rx_max || size > tx_max) return EMU_EINVAL;
   rc = vnet_drv_setup_queue(drv, VNET_RXQ, &drv->rxq, size);
   if (!rc) rc = vnet_drv_setup_queue(drv, VNET_TXQ, &drv->txq, size);
-  if (!rc) rc = gmem_alloc(drv->mem, (uint64_t)size * drv->opts.rx_buf_len, 64, &drv->rx_bufs);
-  drv->tx_buf_len = (VNET_HDR_LEN + VNET_MAX_FRAME + 63) & ~63u;
-  if (!rc) rc = gmem_alloc(drv->mem, (uint64_t)size * drv->tx_buf_len, 64, &drv->tx_bufs);
+  if (!rc)
+    rc = gmem_alloc(drv->mem, (uint64_t)size * drv->opts.rx_buf_len, VNET_DRV_BUF_ALIGN,
+                    &drv->rx_bufs);
+  drv->tx_buf_len =
+      (VNET_HDR_LEN + VNET_MAX_FRAME + VNET_DRV_BUF_ALIGN - 1) & ~(VNET_DRV_BUF_ALIGN - 1);
+  if (!rc)
+    rc = gmem_alloc(drv->mem, (uint64_t)size * drv->tx_buf_len, VNET_DRV_BUF_ALIGN, &drv->tx_bufs);
   if (rc) return rc;
   drv->tx_free = malloc(sizeof *drv->tx_free * size);
   if (!drv->tx_free) return EMU_ENOMEM;

@@ -72,7 +72,7 @@ typedef struct vnet_drv {
   emu_fates *fates;
   emu_trace *trace;
   uint64_t features;
-  uint8_t mac[6];
+  uint8_t mac[VNET_MAC_LEN];
   int link_up;
   vq_drv rxq, txq;
   uint64_t rx_bufs, tx_bufs; /* guest-physical bases of the buffer pools */

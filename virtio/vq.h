@@ -8,22 +8,40 @@
 #ifndef VNETSIM_VIRTIO_VQ_H
 #define VNETSIM_VIRTIO_VQ_H
 
+#include <assert.h>
 #include <stdint.h>
+
+#include "emu/gmem.h"
 
 /* §2.7: a split queue's size is a power of 2, at most 32768. */
 #define VQ_MAX_SIZE 32768u
 
 /* §2.7.5 descriptor: le64 addr, le32 len, le16 flags, le16 next */
 #define VQ_DESC_SIZE       16u
+#define VQ_DESC_OFF_ADDR   0u
+#define VQ_DESC_OFF_LEN    8u
+#define VQ_DESC_OFF_FLAGS  12u
+#define VQ_DESC_OFF_NEXT   14u
 #define VQ_DESC_F_NEXT     1u
 #define VQ_DESC_F_WRITE    2u
 #define VQ_DESC_F_INDIRECT 4u
 
+/* §2.7.6, §2.7.8: both rings start with le16 flags, le16 idx, then their
+ * slots, then one le16 event word (used_event in the available ring,
+ * avail_event in the used ring). */
+#define VQ_RING_OFF_FLAGS  0u
+#define VQ_RING_OFF_IDX    2u
+#define VQ_RING_OFF_SLOTS  4u
+#define VQ_RING_EVENT_SIZE 2u
+
 /* §2.7.6 available ring: le16 flags, le16 idx, le16 ring[size], le16 used_event */
 #define VQ_AVAIL_F_NO_INTERRUPT 1u
+#define VQ_AVAIL_SLOT_SIZE      2u
 /* §2.7.8 used ring: le16 flags, le16 idx, {le32 id, le32 len}[size], le16 avail_event */
-#define VQ_USED_F_NO_NOTIFY 1u
-#define VQ_USED_ELEM_SIZE   8u
+#define VQ_USED_F_NO_NOTIFY  1u
+#define VQ_USED_ELEM_SIZE    8u
+#define VQ_USED_ELEM_OFF_ID  0u
+#define VQ_USED_ELEM_OFF_LEN 4u
 
 /* Alignments from §2.7 table "Virtqueue Part Alignment". */
 #define VQ_DESC_ALIGN  16u
@@ -41,29 +59,59 @@ typedef struct vq_layout {
 } vq_layout;
 
 static inline uint64_t vq_desc_table_bytes(uint32_t size) { return (uint64_t)VQ_DESC_SIZE * size; }
-static inline uint64_t vq_avail_bytes(uint32_t size) { return 6 + 2ull * size; }
+static inline uint64_t vq_avail_bytes(uint32_t size) {
+  return VQ_RING_OFF_SLOTS + (uint64_t)VQ_AVAIL_SLOT_SIZE * size + VQ_RING_EVENT_SIZE;
+}
 static inline uint64_t vq_used_bytes(uint32_t size) {
-  return 6 + (uint64_t)VQ_USED_ELEM_SIZE * size;
+  return VQ_RING_OFF_SLOTS + (uint64_t)VQ_USED_ELEM_SIZE * size + VQ_RING_EVENT_SIZE;
 }
 
 static inline uint64_t vq_desc_addr(const vq_layout *l, uint32_t i) {
   return l->desc + (uint64_t)VQ_DESC_SIZE * i;
 }
-static inline uint64_t vq_avail_flags_addr(const vq_layout *l) { return l->avail; }
-static inline uint64_t vq_avail_idx_addr(const vq_layout *l) { return l->avail + 2; }
+static inline uint64_t vq_avail_flags_addr(const vq_layout *l) {
+  return l->avail + VQ_RING_OFF_FLAGS;
+}
+static inline uint64_t vq_avail_idx_addr(const vq_layout *l) { return l->avail + VQ_RING_OFF_IDX; }
 static inline uint64_t vq_avail_slot_addr(const vq_layout *l, uint16_t idx) {
-  return l->avail + 4 + 2ull * (idx & (l->size - 1u));
+  return l->avail + VQ_RING_OFF_SLOTS + (uint64_t)VQ_AVAIL_SLOT_SIZE * (idx & (l->size - 1u));
 }
 static inline uint64_t vq_used_event_addr(const vq_layout *l) {
-  return l->avail + 4 + 2ull * l->size;
+  return l->avail + VQ_RING_OFF_SLOTS + (uint64_t)VQ_AVAIL_SLOT_SIZE * l->size;
 }
-static inline uint64_t vq_used_flags_addr(const vq_layout *l) { return l->used; }
-static inline uint64_t vq_used_idx_addr(const vq_layout *l) { return l->used + 2; }
+static inline uint64_t vq_used_flags_addr(const vq_layout *l) {
+  return l->used + VQ_RING_OFF_FLAGS;
+}
+static inline uint64_t vq_used_idx_addr(const vq_layout *l) { return l->used + VQ_RING_OFF_IDX; }
+/* Element number `elem` of the used ring, unmasked: the slot an index maps
+ * to goes through vq_used_slot_addr(); elem == size is where avail_event
+ * lies. */
+static inline uint64_t vq_used_elem_addr(const vq_layout *l, uint32_t elem) {
+  return l->used + VQ_RING_OFF_SLOTS + (uint64_t)VQ_USED_ELEM_SIZE * elem;
+}
 static inline uint64_t vq_used_slot_addr(const vq_layout *l, uint16_t idx) {
-  return l->used + 4 + (uint64_t)VQ_USED_ELEM_SIZE * (idx & (l->size - 1u));
+  return vq_used_elem_addr(l, idx & (l->size - 1u));
 }
 static inline uint64_t vq_avail_event_addr(const vq_layout *l) {
-  return l->used + 4 + (uint64_t)VQ_USED_ELEM_SIZE * l->size;
+  return vq_used_elem_addr(l, l->size);
+}
+
+/* The ring's own 16-bit words (flags, idx, used_event, avail_event) for a
+ * queue that is set up. They cannot be out of range: the device half checks
+ * every ring part against guest memory in vq_dev_init() and the driver half
+ * allocated them there, and guest memory never shrinks. So these give the
+ * value rather than an error no caller could meet, and assert the invariant. */
+static inline uint16_t vq_ring_get16(const gmem *m, uint64_t at) {
+  uint16_t v = 0;
+  int rc = gmem_read_le16(m, at, &v);
+  assert(rc == 0);
+  (void)rc;
+  return v;
+}
+static inline void vq_ring_put16(gmem *m, uint64_t at, uint16_t v) {
+  int rc = gmem_write_le16(m, at, v);
+  assert(rc == 0);
+  (void)rc;
 }
 
 static inline int vq_size_valid(uint32_t size) {

@@ -44,14 +44,14 @@ static int vq_dev_break(vq_dev *q, vq_rule rule, int64_t head) {
     q->broken = rule;
     q->broken_head = head;
   }
-  emu_trace_emit(q->trace, q->actor, EMU_TR_VIOLATION, q->name, head, -1, -1, -1,
-                 vq_rule_tag(rule));
+  EMU_TRACE_EMIT(q->trace, .actor = q->actor, .kind = EMU_TR_VIOLATION, .queue = q->name,
+                 .head = head, .detail = vq_rule_tag(rule));
   return EMU_EPROTO;
 }
 
 void vq_dev_report(vq_dev *q, vq_rule rule, int64_t head) {
-  emu_trace_emit(q->trace, q->actor, EMU_TR_VIOLATION, q->name, head, -1, -1, -1,
-                 vq_rule_tag(rule));
+  EMU_TRACE_EMIT(q->trace, .actor = q->actor, .kind = EMU_TR_VIOLATION, .queue = q->name,
+                 .head = head, .detail = vq_rule_tag(rule));
 }
 
 static int vq_dev_read_avail_idx(const vq_dev *q, uint16_t *idx) {
@@ -74,10 +74,10 @@ static int vq_read_desc(const gmem *m, uint64_t at, vq_desc *d) {
   uint8_t raw[VQ_DESC_SIZE];
   int rc = gmem_read(m, at, raw, sizeof raw);
   if (rc) return rc;
-  d->addr = emu_get_le64(raw);
-  d->len = emu_get_le32(raw + 8);
-  d->flags = emu_get_le16(raw + 12);
-  d->next = emu_get_le16(raw + 14);
+  d->addr = emu_get_le64(raw + VQ_DESC_OFF_ADDR);
+  d->len = emu_get_le32(raw + VQ_DESC_OFF_LEN);
+  d->flags = emu_get_le16(raw + VQ_DESC_OFF_FLAGS);
+  d->next = emu_get_le16(raw + VQ_DESC_OFF_NEXT);
   return 0;
 }
 
@@ -180,19 +180,19 @@ int vq_dev_pop(vq_dev *q, vq_chain *c) {
     i = d.next;
   }
   q->last_avail_idx++;
-  emu_trace_emit(q->trace, q->actor, EMU_TR_POP, q->name, head, c->avail_idx,
-                 (int64_t)(c->readable_len + c->writable_len), -1, NULL);
+  EMU_TRACE_EMIT(q->trace, .actor = q->actor, .kind = EMU_TR_POP, .queue = q->name, .head = head,
+                 .idx = c->avail_idx, .len = (int64_t)(c->readable_len + c->writable_len));
   return 0;
 }
 
 int vq_dev_push(vq_dev *q, uint16_t head, uint32_t len) {
   if (head < q->layout.size) q->head_offers[head] = 0;
   uint64_t slot = vq_used_slot_addr(&q->layout, q->used_idx_shadow);
-  int rc = gmem_write_le32(q->mem, slot, head);
-  if (!rc) rc = gmem_write_le32(q->mem, slot + 4, len);
+  int rc = gmem_write_le32(q->mem, slot + VQ_USED_ELEM_OFF_ID, head);
+  if (!rc) rc = gmem_write_le32(q->mem, slot + VQ_USED_ELEM_OFF_LEN, len);
   if (rc) return rc;
-  emu_trace_emit(q->trace, q->actor, EMU_TR_USED_PUSHED, q->name, head, q->used_idx_shadow, len, -1,
-                 NULL);
+  EMU_TRACE_EMIT(q->trace, .actor = q->actor, .kind = EMU_TR_USED_PUSHED, .queue = q->name,
+                 .head = head, .idx = q->used_idx_shadow, .len = len);
   q->used_idx_shadow++;
   return 0;
 }
@@ -203,8 +203,8 @@ int vq_dev_publish_used(vq_dev *q) {
   int rc = gmem_write_le16(q->mem, vq_used_idx_addr(&q->layout), q->used_idx_shadow);
   if (rc) return rc;
   q->used_idx_published = q->used_idx_shadow;
-  emu_trace_emit(q->trace, q->actor, EMU_TR_USED_PUBLISHED, q->name, -1, q->used_idx_shadow, -1, -1,
-                 NULL);
+  EMU_TRACE_EMIT(q->trace, .actor = q->actor, .kind = EMU_TR_USED_PUBLISHED, .queue = q->name,
+                 .idx = q->used_idx_shadow);
   return 0;
 }
 
@@ -213,21 +213,19 @@ int vq_dev_need_interrupt(vq_dev *q) {
   if (old == now) return 0;
   q->signalled_used = now;
   if (q->event_idx) {
-    uint16_t used_event = 0;
-    (void)gmem_read_le16(q->mem, vq_used_event_addr(&q->layout), &used_event);
-    if (q->bug_used_event_equal) return used_event == (uint16_t)(now - 1);
-    return vq_need_event(used_event, now, old);
+    uint16_t used_event = vq_ring_get16(q->mem, vq_used_event_addr(&q->layout));
+    return q->need_event ? q->need_event(used_event, now, old)
+                         : vq_need_event(used_event, now, old);
   }
-  uint16_t flags = 0;
-  (void)gmem_read_le16(q->mem, vq_avail_flags_addr(&q->layout), &flags);
+  uint16_t flags = vq_ring_get16(q->mem, vq_avail_flags_addr(&q->layout));
   return !(flags & VQ_AVAIL_F_NO_INTERRUPT);
 }
 
 int vq_dev_enable_notify(vq_dev *q) {
   if (q->event_idx)
-    (void)gmem_write_le16(q->mem, vq_avail_event_addr(&q->layout), q->last_avail_idx);
+    vq_ring_put16(q->mem, vq_avail_event_addr(&q->layout), q->last_avail_idx);
   else
-    (void)gmem_write_le16(q->mem, vq_used_flags_addr(&q->layout), 0);
+    vq_ring_put16(q->mem, vq_used_flags_addr(&q->layout), 0);
   /* Full barrier, then recheck: the driver may have published just before it
    * could see the request and so not kick. */
   return vq_dev_has_avail(q);
@@ -236,8 +234,7 @@ int vq_dev_enable_notify(vq_dev *q) {
 void vq_dev_disable_notify(vq_dev *q) {
   /* With EVENT_IDX the flag is not used (§2.7.10.2); avail_event stays put and
    * suppresses kicks until the driver crosses it. */
-  if (!q->event_idx)
-    (void)gmem_write_le16(q->mem, vq_used_flags_addr(&q->layout), VQ_USED_F_NO_NOTIFY);
+  if (!q->event_idx) vq_ring_put16(q->mem, vq_used_flags_addr(&q->layout), VQ_USED_F_NO_NOTIFY);
 }
 
 /* Walks the segments of one direction, calling copy for each piece that

@@ -42,9 +42,10 @@ typedef struct vq_dev {
    * the used ring. Slots are counted once each, up to avail_scanned. */
   uint8_t *head_offers;
   uint16_t avail_scanned;
-  /* A device bug to model (lkl's virtio before its fix): interrupt only when
-   * used_event equals the last index pushed, not when a batch crosses it. */
-  int bug_used_event_equal;
+  /* The EVENT_IDX interrupt decision for used.idx moving from old to new
+   * past used_event: NULL for the spec's vq_need_event() (§2.7.7.2); a
+   * device model that reproduces a bug puts its own rule here. */
+  int (*need_event)(uint16_t used_event, uint16_t new_idx, uint16_t old_idx);
   vq_rule broken; /* first rule broken, VQ_RULE_NONE while healthy */
   int64_t broken_head;
   emu_trace *trace;

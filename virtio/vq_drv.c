@@ -5,9 +5,9 @@
 
 #include "emu/err.h"
 
-static void vq_drv_trace(vq_drv *q, emu_trace_kind kind, int64_t head, int64_t idx, int64_t len) {
-  emu_trace_emit(q->trace, q->actor, kind, q->name, head, idx, len, -1, NULL);
-}
+/* An event on this queue, with the fields named as for EMU_TRACE_EMIT. */
+#define VQ_DRV_TRACE(q, ...) \
+  EMU_TRACE_EMIT((q)->trace, .actor = (q)->actor, .queue = (q)->name, __VA_ARGS__)
 
 int vq_drv_init(vq_drv *q, gmem *mem, uint16_t size, int event_idx, int indirect,
                 uint16_t max_indirect) {
@@ -54,11 +54,56 @@ void vq_drv_set_trace(vq_drv *q, emu_trace *t, const char *actor, const char *na
 
 static int vq_drv_write_desc(vq_drv *q, uint64_t at, uint64_t addr, uint32_t len, uint16_t flags,
                              uint16_t next) {
-  int rc = gmem_write_le64(q->mem, at, addr);
-  if (!rc) rc = gmem_write_le32(q->mem, at + 8, len);
-  if (!rc) rc = gmem_write_le16(q->mem, at + 12, flags);
-  if (!rc) rc = gmem_write_le16(q->mem, at + 14, next);
+  int rc = gmem_write_le64(q->mem, at + VQ_DESC_OFF_ADDR, addr);
+  if (!rc) rc = gmem_write_le32(q->mem, at + VQ_DESC_OFF_LEN, len);
+  if (!rc) rc = gmem_write_le16(q->mem, at + VQ_DESC_OFF_FLAGS, flags);
+  if (!rc) rc = gmem_write_le16(q->mem, at + VQ_DESC_OFF_NEXT, next);
   return rc;
+}
+
+static uint16_t vq_drv_desc_flags(unsigned i, unsigned n_out, unsigned total) {
+  return (uint16_t)((i + 1 < total ? VQ_DESC_F_NEXT : 0) | (i >= n_out ? VQ_DESC_F_WRITE : 0));
+}
+
+/* §2.7.5.3: the whole request in the head's indirect table (a chain of its
+ * own, indices relative to it) and one table descriptor at head. */
+static int vq_drv_write_indirect(vq_drv *q, uint16_t head, const vq_sg *sg, unsigned n_out,
+                                 unsigned total, uint32_t *writable) {
+  uint64_t table = q->indirect_base + (uint64_t)head * q->max_indirect * VQ_DESC_SIZE;
+  int rc = 0;
+  for (unsigned i = 0; i < total && !rc; i++) {
+    rc = vq_drv_write_desc(q, table + (uint64_t)i * VQ_DESC_SIZE, sg[i].gpa, sg[i].len,
+                           vq_drv_desc_flags(i, n_out, total),
+                           (uint16_t)(i + 1 < total ? i + 1 : 0));
+    if (i >= n_out) *writable += sg[i].len;
+  }
+  if (!rc)
+    rc = vq_drv_write_desc(q, vq_desc_addr(&q->layout, head), table, total * VQ_DESC_SIZE,
+                           VQ_DESC_F_INDIRECT, 0);
+  if (rc) return rc;
+  VQ_DRV_TRACE(q, .kind = EMU_TR_DESC_WRITTEN, .head = head, .idx = head,
+               .len = total * VQ_DESC_SIZE);
+  return 0;
+}
+
+/* One descriptor per segment, taken from the free list starting at head;
+ * *tail is the chain's last descriptor, *rest the free list after it. The
+ * free list itself is not changed: the caller commits once all is written. */
+static int vq_drv_write_chain(vq_drv *q, uint16_t head, const vq_sg *sg, unsigned n_out,
+                              unsigned total, uint32_t *writable, uint16_t *tail, uint16_t *rest) {
+  uint16_t d = head;
+  for (unsigned i = 0; i < total; i++) {
+    uint16_t next = q->free_next[d];
+    int rc = vq_drv_write_desc(q, vq_desc_addr(&q->layout, d), sg[i].gpa, sg[i].len,
+                               vq_drv_desc_flags(i, n_out, total), i + 1 < total ? next : 0);
+    if (rc) return rc;
+    if (i >= n_out) *writable += sg[i].len;
+    VQ_DRV_TRACE(q, .kind = EMU_TR_DESC_WRITTEN, .head = head, .idx = d, .len = sg[i].len);
+    *tail = d;
+    d = next;
+  }
+  *rest = d;
+  return 0;
 }
 
 int vq_drv_add(vq_drv *q, const vq_sg *sg, unsigned n_out, unsigned n_in, void *token) {
@@ -68,49 +113,21 @@ int vq_drv_add(vq_drv *q, const vq_sg *sg, unsigned n_out, unsigned n_in, void *
   unsigned needed = use_indirect ? 1 : total;
   if (needed > q->num_free) return EMU_ENOSPC;
 
-  uint16_t head = q->free_head, tail = head;
+  uint16_t head = q->free_head, tail = head, rest = q->free_next[head];
   uint32_t writable = 0;
-  int rc = 0;
-  if (use_indirect) {
-    /* §2.7.5.3: the table is a chain of its own, indices relative to it. */
-    uint64_t table = q->indirect_base + (uint64_t)head * q->max_indirect * VQ_DESC_SIZE;
-    for (unsigned i = 0; i < total && !rc; i++) {
-      uint16_t flags =
-          (uint16_t)((i + 1 < total ? VQ_DESC_F_NEXT : 0) | (i >= n_out ? VQ_DESC_F_WRITE : 0));
-      rc = vq_drv_write_desc(q, table + (uint64_t)i * VQ_DESC_SIZE, sg[i].gpa, sg[i].len, flags,
-                             (uint16_t)(i + 1 < total ? i + 1 : 0));
-      if (i >= n_out) writable += sg[i].len;
-    }
-    if (!rc)
-      rc = vq_drv_write_desc(q, vq_desc_addr(&q->layout, head), table, total * VQ_DESC_SIZE,
-                             VQ_DESC_F_INDIRECT, 0);
-    if (rc) return rc;
-    vq_drv_trace(q, EMU_TR_DESC_WRITTEN, head, head, total * VQ_DESC_SIZE);
-    q->free_head = q->free_next[head];
-  } else {
-    uint16_t d = head;
-    for (unsigned i = 0; i < total; i++) {
-      uint16_t next = q->free_next[d];
-      uint16_t flags =
-          (uint16_t)((i + 1 < total ? VQ_DESC_F_NEXT : 0) | (i >= n_out ? VQ_DESC_F_WRITE : 0));
-      rc = vq_drv_write_desc(q, vq_desc_addr(&q->layout, d), sg[i].gpa, sg[i].len, flags,
-                             i + 1 < total ? next : 0);
-      if (rc) return rc;
-      if (i >= n_out) writable += sg[i].len;
-      vq_drv_trace(q, EMU_TR_DESC_WRITTEN, head, d, sg[i].len);
-      tail = d;
-      d = next;
-    }
-    q->free_head = d;
-  }
-  q->num_free = (uint16_t)(q->num_free - needed);
-  q->heads[head] = (vq_drv_head){token, writable, (uint16_t)needed, tail, 1};
-  q->in_flight++;
-
+  int rc = use_indirect ? vq_drv_write_indirect(q, head, sg, n_out, total, &writable)
+                        : vq_drv_write_chain(q, head, sg, n_out, total, &writable, &tail, &rest);
+  if (rc) return rc;
   uint16_t slot = q->avail_idx_shadow;
   rc = gmem_write_le16(q->mem, vq_avail_slot_addr(&q->layout, slot), head);
   if (rc) return rc;
-  vq_drv_trace(q, EMU_TR_AVAIL_ADDED, head, slot, -1);
+  /* Only now is the head the device's: a write that failed above left the
+   * free list, the head and the in-flight count as they were. */
+  q->free_head = rest;
+  q->num_free = (uint16_t)(q->num_free - needed);
+  q->heads[head] = (vq_drv_head){token, writable, (uint16_t)needed, tail, 1};
+  q->in_flight++;
+  VQ_DRV_TRACE(q, .kind = EMU_TR_AVAIL_ADDED, .head = head, .idx = slot);
   q->avail_idx_shadow = (uint16_t)(slot + 1);
   return head;
 }
@@ -136,7 +153,7 @@ int vq_drv_publish(vq_drv *q) {
   int rc = gmem_write_le16(q->mem, vq_avail_idx_addr(&q->layout), now);
   if (rc) return rc;
   q->avail_idx_published = now;
-  vq_drv_trace(q, EMU_TR_AVAIL_PUBLISHED, -1, now, -1);
+  VQ_DRV_TRACE(q, .kind = EMU_TR_AVAIL_PUBLISHED, .idx = now);
   /* ...and a full barrier here: the index store must be visible before the
    * suppression fields are read, or a device going idle is missed (§2.7.13.4). */
   return vq_drv_kick_decision(q, old, now);
@@ -148,10 +165,7 @@ int vq_drv_kick_needed_unpublished(const vq_drv *q) {
 }
 
 uint16_t vq_drv_read_used_idx(const vq_drv *q) {
-  uint16_t idx = q->last_used_idx;
-  /* In range by construction: the ring was allocated in this memory. */
-  (void)gmem_read_le16(q->mem, vq_used_idx_addr(&q->layout), &idx);
-  return idx;
+  return vq_ring_get16(q->mem, vq_used_idx_addr(&q->layout));
 }
 
 int vq_drv_has_used(const vq_drv *q) { return vq_drv_read_used_idx(q) != q->last_used_idx; }
@@ -159,7 +173,7 @@ int vq_drv_has_used(const vq_drv *q) { return vq_drv_read_used_idx(q) != q->last
 static int vq_drv_violation(vq_drv *q, vq_rule rule) {
   q->last_violation = rule;
   q->violations[rule]++;
-  emu_trace_emit(q->trace, q->actor, EMU_TR_VIOLATION, q->name, -1, -1, -1, -1, vq_rule_tag(rule));
+  VQ_DRV_TRACE(q, .kind = EMU_TR_VIOLATION, .detail = vq_rule_tag(rule));
   return EMU_EPROTO;
 }
 
@@ -175,12 +189,10 @@ static void vq_drv_free_head(vq_drv *q, uint16_t head) {
 
 int vq_drv_take_used_at(vq_drv *q, uint16_t used_idx, vq_used_elem *elem) {
   uint64_t slot =
-      q->used_slot_modulus
-          ? q->layout.used + 4 + (uint64_t)VQ_USED_ELEM_SIZE * (used_idx % q->used_slot_modulus)
-          : vq_used_slot_addr(&q->layout, used_idx);
+      q->used_slot ? q->used_slot(&q->layout, used_idx) : vq_used_slot_addr(&q->layout, used_idx);
   uint32_t id = 0, len = 0;
-  int rc = gmem_read_le32(q->mem, slot, &id);
-  if (!rc) rc = gmem_read_le32(q->mem, slot + 4, &len);
+  int rc = gmem_read_le32(q->mem, slot + VQ_USED_ELEM_OFF_ID, &id);
+  if (!rc) rc = gmem_read_le32(q->mem, slot + VQ_USED_ELEM_OFF_LEN, &len);
   if (rc) return rc;
   elem->head = (uint16_t)id;
   elem->len = len;
@@ -192,7 +204,7 @@ int vq_drv_take_used_at(vq_drv *q, uint16_t used_idx, vq_used_elem *elem) {
   elem->token = q->heads[id].token;
   uint32_t writable = q->heads[id].writable_len;
   vq_drv_free_head(q, (uint16_t)id);
-  vq_drv_trace(q, EMU_TR_USED_CONSUMED, id, used_idx, len);
+  VQ_DRV_TRACE(q, .kind = EMU_TR_USED_CONSUMED, .head = id, .idx = used_idx, .len = len);
   if (len > writable) {
     elem->len = 0;
     return vq_drv_violation(q, VQ_RULE_USED_LEN_TOO_BIG);
@@ -223,15 +235,15 @@ void vq_drv_disable_interrupts(vq_drv *q) {
    * used_event where it is: the device interrupts only when crossing it. */
   if (q->event_idx) return;
   q->avail_flags_shadow |= VQ_AVAIL_F_NO_INTERRUPT;
-  (void)gmem_write_le16(q->mem, vq_avail_flags_addr(&q->layout), q->avail_flags_shadow);
+  vq_ring_put16(q->mem, vq_avail_flags_addr(&q->layout), q->avail_flags_shadow);
 }
 
 int vq_drv_enable_interrupts(vq_drv *q) {
   if (q->event_idx) {
-    (void)gmem_write_le16(q->mem, vq_used_event_addr(&q->layout), q->last_used_idx);
+    vq_ring_put16(q->mem, vq_used_event_addr(&q->layout), q->last_used_idx);
   } else {
     q->avail_flags_shadow &= (uint16_t)~VQ_AVAIL_F_NO_INTERRUPT;
-    (void)gmem_write_le16(q->mem, vq_avail_flags_addr(&q->layout), q->avail_flags_shadow);
+    vq_ring_put16(q->mem, vq_avail_flags_addr(&q->layout), q->avail_flags_shadow);
   }
   /* A full barrier belongs here: the device may have pushed an element just
    * before seeing the new used_event, and would then not interrupt. */

@@ -45,9 +45,10 @@ typedef struct vq_drv {
   uint16_t last_used_idx;
   uint16_t free_head, num_free;
   uint16_t *free_next; /* private free list: the device never sees it */
-  /* 0, or the fixed modulus a buggy driver uses for used slots (index % 256
-   * whatever the size); models Redox's slot arithmetic */
-  uint32_t used_slot_modulus;
+  /* Where the used element for an index is read: NULL for the spec's
+   * vq_used_slot_addr() (§2.7.8); a driver model that reproduces a bug puts
+   * its own slot arithmetic here. */
+  uint64_t (*used_slot)(const vq_layout *l, uint16_t used_idx);
   vq_drv_head *heads;
   uint32_t in_flight;
   /* tracing */
@@ -57,6 +58,14 @@ typedef struct vq_drv {
   vq_rule last_violation;
   uint64_t violations[VQ_RULE_COUNT];
 } vq_drv;
+
+/* A buffer number as a token and back, for drivers that keep their
+ * buffers in an array. NULL is the token of an element whose id was bad
+ * (vq_used_elem), so buffer i travels as i + 1 and buffer 0 has one too. */
+static inline void *vq_token_from_index(uint32_t i) { return (void *)(uintptr_t)(i + 1u); }
+static inline uint32_t vq_token_index(const void *token) {
+  return (uint32_t)((uintptr_t)token - 1u);
+}
 
 /* Allocates the ring in guest memory for a queue of `size` (a power of two,
  * at most 32768). With `indirect`, chains of more than one buffer use an
