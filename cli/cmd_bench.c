@@ -58,7 +58,7 @@ static int bench_ring(const uint8_t *frame, size_t len, uint64_t frames, double 
     vq_sg sg = {bufs + (i % size) * VNET_MIN_RX_BUF, VNET_MIN_RX_BUF};
     vq_chain c;
     vq_used_elem e;
-    rc = vq_drv_add(&drv, &sg, 0, 1, (void *)(uintptr_t)(i % size + 1));
+    rc = vq_drv_add(&drv, &sg, 0, 1, vq_token_from_index((uint32_t)(i % size)));
     if (rc >= 0) rc = vq_drv_publish(&drv) < 0;
     if (!rc) rc = vq_dev_pop(&dev, &c);
     if (!rc) rc = vq_chain_write(&dev, &c, 0, hdr, sizeof hdr);

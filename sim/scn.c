@@ -129,13 +129,8 @@ static int scn_link_send(void *impl, const uint8_t *frame, size_t len, uint64_t 
 }
 
 static void scn_fault_arm(scn *s) {
-  if (!s->fault_on) return;
-  uint64_t now = scn_now(s), next = emu_fault_poll_at(&s->fault);
-  if (next == UINT64_MAX) return;
-  if (s->fault_timer_at <= now || next < s->fault_timer_at) {
-    s->fault_timer_at = next;
-    emu_actor_post(&s->host, next, SCN_HOST_EV_FAULT, 0, 0, NULL, 0);
-  }
+  if (s->fault_on)
+    emu_actor_arm(&s->host, &s->fault_timer_at, emu_fault_poll_at(&s->fault), SCN_HOST_EV_FAULT);
 }
 
 /* The host sends: the frame enters the system (and the ledger) now. */
@@ -190,13 +185,8 @@ static int scn_host_port_send(void *impl, const uint8_t *frame, size_t len, uint
 }
 
 static void scn_peer_arm(scn *s) {
-  if (!s->peer) return;
-  uint64_t now = scn_now(s), next = net_iface_poll_at(s->peer);
-  if (next == UINT64_MAX) return;
-  if (s->peer_timer_at <= now || next < s->peer_timer_at) {
-    s->peer_timer_at = next;
-    emu_actor_post(&s->host, next, SCN_HOST_EV_TIMER, 0, 0, NULL, 0);
-  }
+  if (s->peer)
+    emu_actor_arm(&s->host, &s->peer_timer_at, net_iface_poll_at(s->peer), SCN_HOST_EV_TIMER);
 }
 
 static void scn_host_handle(emu_actor *self, const emu_event *ev) {
@@ -217,8 +207,7 @@ static void scn_host_handle(emu_actor *self, const emu_event *ev) {
       break;
     }
     case SCN_HOST_EV_TIMER:
-      if (ev->at_ns < s->peer_timer_at) return;
-      s->peer_timer_at = 0;
+      if (!emu_actor_timer_due(&s->peer_timer_at, ev)) return;
       if (s->peer) net_iface_poll(s->peer, now);
       break;
     case SCN_HOST_EV_CALL: {
@@ -228,8 +217,7 @@ static void scn_host_handle(emu_actor *self, const emu_event *ev) {
       break;
     }
     case SCN_HOST_EV_FAULT:
-      if (ev->at_ns < s->fault_timer_at) return;
-      s->fault_timer_at = 0;
+      if (!emu_actor_timer_due(&s->fault_timer_at, ev)) return;
       emu_fault_poll(&s->fault, now);
       break;
     default:
