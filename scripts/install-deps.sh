@@ -5,13 +5,14 @@
 # chromium: the teaching view's HTML test loads the page headless.
 # clang-format: CI fails on code that .clang-format would change.
 # tshark (with capinfos): the tests have Wireshark read the pcap files we write.
+# universal-ctags: scripts/check-func-length.sh finds each function's extent.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   ca-certificates gcc make cmake pkg-config \
   libuv1-dev libpcap-dev libslirp-dev libglib2.0-dev check \
-  clang libclang-rt-14-dev clang-format chromium tshark >/dev/null
+  clang libclang-rt-14-dev clang-format chromium tshark universal-ctags >/dev/null
 echo "dependencies installed: $(pkg-config --modversion libuv) libuv," \
   "$(pkg-config --modversion libpcap) libpcap, $(pkg-config --modversion slirp) libslirp," \
   "$(pkg-config --modversion check) check"
