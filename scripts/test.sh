@@ -10,6 +10,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 bash scripts/check-format.sh
 bash scripts/check-func-length.sh
+bash scripts/check-layers.sh
 
 echo "== sanitizer build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVNETSIM_SANITIZE=ON -DVNETSIM_WERROR=ON >/dev/null
