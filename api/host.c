@@ -9,9 +9,10 @@ _Static_assert(EMU_FATE_COUNT <= VNS_FATE_SLOTS, "vns_story.fate_counts holds ev
 
 VNS_API int vns_sim_inject_captured(vns_sim *sim, uint64_t ts_ns, const void *data, size_t caplen,
                                     size_t origlen) {
-  if (!sim || !data || caplen == 0) return VNS_EINVAL;
+  if (!sim || (!data && caplen)) return VNS_EINVAL;
   if (sim->finished) return VNS_ESTATE;
-  return scn_inject_captured(sim->scn, ts_ns, data, caplen, origlen);
+  static const uint8_t none[1];
+  return scn_inject_captured(sim->scn, ts_ns, data ? data : none, caplen, origlen);
 }
 
 VNS_API int vns_sim_inject_bursts(vns_sim *sim, uint64_t seed, unsigned bursts) {

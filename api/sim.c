@@ -161,8 +161,25 @@ static void vns_ud_notify(void *d, uint16_t q) {
 
 /* --- building ------------------------------------------------------------ */
 
+/* Bounds that keep every sum of an input time and the modelled delays below
+ * the end of the clock (see VNS_TIME_MAX). */
+#define VNS_LATENCY_MAX_NS    1000000000000ull /* 1000 s */
+#define VNS_GUEST_POLL_MAX_NS 3600000000000ull /* 1 h */
+
+static int vns_latency_ok(vns_latency l) {
+  return l.min_ns <= l.max_ns && l.max_ns <= VNS_LATENCY_MAX_NS;
+}
+
+static int vns_check_times(const vns_sim_opts *o) {
+  return o->start_ns <= VNS_TIME_MAX && o->guest_poll_ns <= VNS_GUEST_POLL_MAX_NS &&
+         vns_latency_ok(o->kick_latency) && vns_latency_ok(o->irq_latency) &&
+         vns_latency_ok(o->link_latency) && vns_latency_ok(o->rearm_delay) &&
+         vns_latency_ok(o->store_delay);
+}
+
 static int vns_check_opts(const vns_sim_opts *o) {
   if (o->driver && o->device) return VNS_EINVAL;
+  if (!vns_check_times(o)) return VNS_EINVAL;
   if (o->driver && (!o->driver->probe || !o->driver->on_interrupt)) return VNS_EINVAL;
   const vns_device_ops *d = o->device;
   if (d && (!d->device_features || !d->set_driver_features || !d->get_status || !d->set_status ||
@@ -331,7 +348,7 @@ VNS_API int vns_sim_free(vns_sim *sim) {
 /* --- running ------------------------------------------------------------- */
 
 VNS_API int vns_sim_inject(vns_sim *sim, uint64_t at_ns, const void *frame, size_t len) {
-  if (!sim || !frame || len == 0) return VNS_EINVAL;
+  if (!sim || !frame || len == 0 || at_ns > VNS_TIME_MAX) return VNS_EINVAL;
   if (sim->finished) return VNS_ESTATE;
   return scn_inject_at(sim->scn, at_ns, frame, len);
 }
@@ -439,6 +456,8 @@ enum {
   VNS_SC_LINK_TO_GUEST,
   VNS_SC_LINK_TO_HOST,
   VNS_SC_DOUBLE_FATES,
+  VNS_SC_UNSENT,
+  VNS_SC_CAPTURE_BAD_TIMESTAMP,
 };
 
 #define VNS_DEV_C(name, field) \
@@ -487,6 +506,8 @@ static const struct {
     {"link.frames_to_guest", VNS_CG_SIM, VNS_SC_LINK_TO_GUEST},
     {"link.frames_to_host", VNS_CG_SIM, VNS_SC_LINK_TO_HOST},
     {"fates.double", VNS_CG_SIM, VNS_SC_DOUBLE_FATES},
+    {"host.frames_unsent", VNS_CG_SIM, VNS_SC_UNSENT},
+    {"capture.bad_timestamp", VNS_CG_SIM, VNS_SC_CAPTURE_BAD_TIMESTAMP},
     {"link.fault_drop", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_DROP},
     {"link.fault_rate_limit", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_RATE_LIMIT},
     {"link.fault_mtu", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_MTU},
@@ -516,6 +537,10 @@ static uint64_t vns_sim_own_counter(const vns_sim *sim, size_t which) {
       return fs->frames_in[EMU_FAULT_SEND];
     case VNS_SC_DOUBLE_FATES:
       return s->fates.double_fates;
+    case VNS_SC_UNSENT:
+      return s->inject_queued - s->inject_sent;
+    case VNS_SC_CAPTURE_BAD_TIMESTAMP:
+      return s->capture.bad_timestamp;
     default:
       return fs->frames_in[EMU_FAULT_RECV];
   }

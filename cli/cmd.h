@@ -118,6 +118,9 @@ int cli_check_distinct(const char *cmd, const char *const *paths, const char *co
 int cli_sim_new(const cli_sim_opts *o, vns_sim **sim);
 /* One counter by name (0 when the library does not know it). */
 uint64_t cli_counter(const vns_sim *sim, const char *name);
+/* After a finished run: 0 when every frame is accounted for, else
+ * CLI_EXIT_FAIL after a one-line error saying what does not add up. */
+int cli_check_accounted(const char *cmd, const vns_sim *sim);
 
 /* A JSON string literal, quotes and escapes included. */
 void cli_print_json_string(FILE *out, const char *s);

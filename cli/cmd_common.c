@@ -342,12 +342,22 @@ static uint64_t cli_fate_count(const vns_sim *sim, const char *fate) {
   return vns_sim_fate_count(sim, fate, &n) == 0 ? n : 0;
 }
 
-/* Every frame has exactly one fate: none without, none with two. */
+/* Every frame handed to the host left it and has exactly one fate: none
+ * without, none with two, none still queued. */
 static int cli_all_accounted(const vns_sim *sim) {
   uint64_t total = 0;
   for (size_t i = 0; vns_fate_name(i); i++) total += cli_fate_count(sim, vns_fate_name(i));
   return total == vns_sim_frame_count(sim) && cli_counter(sim, "fates.double") == 0 &&
-         cli_fate_count(sim, "pending") == 0;
+         cli_fate_count(sim, "pending") == 0 && cli_counter(sim, "host.frames_unsent") == 0;
+}
+
+int cli_check_accounted(const char *cmd, const vns_sim *sim) {
+  if (cli_all_accounted(sim)) return 0;
+  return cli_error(cmd, CLI_EXIT_FAIL,
+                   "the fate ledger does not add up: %" PRIu64 " frames still pending, %" PRIu64
+                   " never left the host, %" PRIu64 " with two fates",
+                   cli_fate_count(sim, "pending"), cli_counter(sim, "host.frames_unsent"),
+                   cli_counter(sim, "fates.double"));
 }
 
 void cli_print_fate_counts(FILE *out, const vns_sim *sim) {

@@ -134,6 +134,7 @@ int cmd_demo(int argc, char **argv) {
       demo_print_json(sim, &a.o.sim);
     else
       demo_print_text(sim, &a);
+    rc = cli_check_accounted("demo", sim);
   }
   int trc = 0;
   if (rc)

@@ -300,6 +300,12 @@ static void replay_print_text(const replay_args *a, const vns_sim *sim, const sc
            " frames were earlier than their predecessor and were "
            "injected right after it\n",
            out_of_order);
+  uint64_t bad_ts = cli_counter(sim, "capture.bad_timestamp");
+  if (bad_ts)
+    printf("  note: %" PRIu64
+           " frames carry a time no clock can hold (a damaged record); each is counted as "
+           "bad_timestamp and not sent\n",
+           bad_ts);
   if (truncated)
     printf("  note: %" PRIu64
            " frames were truncated by the capture; their captured bytes "
@@ -313,8 +319,10 @@ static void replay_print_text(const replay_args *a, const vns_sim *sim, const sc
 static void replay_print_json(const replay_args *a, const vns_sim *sim, const scn_capture *in) {
   printf("{\"command\":\"replay\",\"input\":");
   cli_print_json_string(stdout, a->in_path);
-  printf(",\"frames_out_of_order\":%" PRIu64 ",\"frames_truncated\":%" PRIu64 ",\"frames\":[",
-         cli_counter(sim, "capture.out_of_order"), cli_counter(sim, "capture.truncated"));
+  printf(",\"frames_out_of_order\":%" PRIu64 ",\"frames_truncated\":%" PRIu64
+         ",\"frames_bad_timestamp\":%" PRIu64 ",\"frames\":[",
+         cli_counter(sim, "capture.out_of_order"), cli_counter(sim, "capture.truncated"),
+         cli_counter(sim, "capture.bad_timestamp"));
   replay_print_frames(sim, in, 1);
   printf("],");
   if (a->check) {
@@ -386,6 +394,7 @@ static int replay_one(replay_args *a, const scn_capture *in) {
     else
       replay_print_text(a, sim, in);
     rc = replay_files_commit(a, &f, sim);
+    if (!rc) rc = cli_check_accounted("replay", sim);
   } else {
     replay_files_abort(&f);
   }
@@ -401,9 +410,14 @@ int cmd_replay(int argc, char **argv) {
   scn_capture in;
   if (host_pcap_load(a.in_path, &in, err, sizeof err))
     return cli_error("replay", CLI_EXIT_USAGE, "%s", err);
-  /* Virtual time starts at the first frame's capture time, so output
-   * timestamps share the input's time base. */
-  a.o.sim.start_ns = in.nframes ? in.frames[0].ts_ns : 0;
+  /* Virtual time starts at the first frame's capture time (the first the
+   * clock can hold), so output timestamps share the input's time base. */
+  a.o.sim.start_ns = 0;
+  for (size_t i = 0; i < in.nframes; i++)
+    if (in.frames[i].ts_ns <= VNS_TIME_MAX) {
+      a.o.sim.start_ns = in.frames[i].ts_ns;
+      break;
+    }
   rc = a.compare ? replay_compare(&a, &in) : replay_one(&a, &in);
   host_pcap_free(&in);
   return rc;

@@ -246,10 +246,12 @@ static int run_live(run_args *a, vns_sim *sim) {
   if (ui.status_shown) fputs("\r\033[K", stderr);
   int frc = scn_live_finish(&sl);
   run_print_end(a, &ui, sim);
-  if (!rc && frc)
-    rc = cli_error("run", CLI_EXIT_FAIL, "writing --pcap or --record failed");
-  else if (rc)
+  if (rc)
     rc = cli_error("run", CLI_EXIT_FAIL, "the event loop failed: %s", emu_strerror(rc));
+  else if (frc)
+    rc = cli_error("run", CLI_EXIT_FAIL, "writing --pcap or --record failed");
+  else
+    rc = cli_check_accounted("run", sim);
   scn_live_close(&sl);
   return rc;
 }

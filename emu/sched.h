@@ -19,6 +19,11 @@
 
 #define EMU_SCHED_MAX_ACTORS 8
 #define EMU_TIME_NEVER       UINT64_MAX
+/* The latest time an input may be scheduled at: 2^63 - 1 ns, 292 years.
+ * Far past any capture's clock (classic pcap's 32-bit seconds end in 2106,
+ * 4.3e18 ns), and half the clock's range below EMU_TIME_NEVER, so that no
+ * latency, timeout or horizon added to an input's time can wrap. */
+#define EMU_TIME_MAX ((uint64_t)INT64_MAX)
 
 typedef struct emu_event {
   uint64_t at_ns;

@@ -14,6 +14,17 @@
 #include "emu/err.h"
 #include "emu/grow.h"
 
+/* A record's time in ns (the reader runs at nanosecond precision, so the
+ * second field holds nanoseconds), or UINT64_MAX for a garbage time that
+ * no clock holds: negative parts, a fraction of a second of 1e9 or more,
+ * or a sum past 64 bits. The replay gives such a frame its own fate. */
+static uint64_t host_pcap_ts_ns(int64_t sec, int64_t nsec) {
+  const uint64_t ns_per_s = 1000000000ull;
+  if (sec < 0 || nsec < 0 || (uint64_t)nsec >= ns_per_s) return UINT64_MAX;
+  if ((uint64_t)sec > (UINT64_MAX - (uint64_t)nsec) / ns_per_s) return UINT64_MAX;
+  return (uint64_t)sec * ns_per_s + (uint64_t)nsec;
+}
+
 /* Reads every frame of an opened capture; closes p. */
 static int host_pcap_read_all(pcap_t *p, const char *path, scn_capture *f, char *err,
                               size_t errcap) {
@@ -47,9 +58,7 @@ static int host_pcap_read_all(pcap_t *p, const char *path, scn_capture *f, char 
     }
     f->frames = grown;
     scn_capture_frame *fr = &f->frames[f->nframes];
-    /* Negative seconds (a garbage timestamp) become time 0 rather than a wrap. */
-    int64_t sec = (int64_t)h->ts.tv_sec;
-    fr->ts_ns = sec < 0 ? 0 : (uint64_t)sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
+    fr->ts_ns = host_pcap_ts_ns(h->ts.tv_sec, h->ts.tv_usec);
     fr->caplen = h->caplen;
     fr->origlen = h->len;
     fr->data = malloc(h->caplen ? h->caplen : 1);

@@ -14,7 +14,9 @@
 #include "host/outfile.h"
 #include "sim/scn.h"
 
-/* Loads a whole file. On failure returns EMU_EIO (cannot open or read),
+/* Loads a whole file. A frame whose time no clock holds (a negative or
+ * out-of-range field) gets ts_ns UINT64_MAX: scn_inject_captured fates it
+ * bad_timestamp. On failure returns EMU_EIO (cannot open or read),
  * EMU_EFORMAT (not a capture, link type not Ethernet, damaged record) or
  * EMU_ENOMEM, with the reason in err, and leaves f empty. */
 int host_pcap_load(const char *path, scn_capture *f, char *err, size_t errcap);

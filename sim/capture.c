@@ -5,6 +5,12 @@
 int scn_inject_captured(scn *s, uint64_t ts_ns, const uint8_t *data, size_t caplen,
                         size_t origlen) {
   if (s->capture_at < scn_now(s)) s->capture_at = scn_now(s);
+  if (ts_ns > EMU_TIME_MAX) {
+    /* A time the clock cannot hold is the frame's fate: it must neither
+     * vanish nor drag the frames after it past the end of time. */
+    s->capture.bad_timestamp++;
+    return scn_inject_unsendable(s, s->capture_at, EMU_FATE_BAD_TIMESTAMP);
+  }
   if (ts_ns < s->capture_at)
     s->capture.out_of_order++;
   else
@@ -22,5 +28,6 @@ int scn_inject_capture(scn *s, const scn_capture *in, scn_capture_notes *notes) 
   }
   notes->out_of_order = s->capture.out_of_order - before.out_of_order;
   notes->truncated = s->capture.truncated - before.truncated;
+  notes->bad_timestamp = s->capture.bad_timestamp - before.bad_timestamp;
   return rc;
 }

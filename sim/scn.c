@@ -11,6 +11,7 @@
 enum {
   SCN_HOST_EV_GUEST_FRAME = 1, /* a frame the guest sent */
   SCN_HOST_EV_INJECT,          /* a frame to send to the device */
+  SCN_HOST_EV_UNSENDABLE,      /* a frame the host cannot send; arg: its fate */
   SCN_HOST_EV_PING,            /* the peer pings (arg = seq, frame_id = payload) */
   SCN_HOST_EV_TIMER,           /* the peer's next deadline */
   SCN_HOST_EV_FAULT,           /* a frame the fault injector held is due */
@@ -134,18 +135,27 @@ static void scn_fault_arm(scn *s) {
 }
 
 /* The host sends: the frame enters the system (and the ledger) now. */
-static void scn_host_send_now(scn *s, const uint8_t *frame, size_t len) {
+/* The frame enters the system (and the ledger) now, as the host's next sent
+ * frame; its ledger id, or -1 when out of host memory. */
+static int64_t scn_host_enter(scn *s) {
   int64_t id = emu_fates_enter(&s->fates, scn_now(s));
-  if (id < 0) return;
+  if (id < 0) return -1;
   s->injected++;
   uint32_t *grown = emu_grow(s->sent_ids, &s->sent_cap, s->nsent + 1, sizeof *grown, 1024);
   if (!grown) {
     /* out of host memory: the frame never left the host */
     emu_fates_set(&s->fates, (uint32_t)id, EMU_FATE_RX_NO_BUFFER, scn_now(s));
-    return;
+    return -1;
   }
   s->sent_ids = grown;
   s->sent_ids[s->nsent++] = (uint32_t)id;
+  return id;
+}
+
+/* The host sends: the frame enters the system (and the ledger) now. */
+static void scn_host_send_now(scn *s, const uint8_t *frame, size_t len) {
+  int64_t id = scn_host_enter(s);
+  if (id < 0) return;
   s->sending_id = (uint32_t)id;
   emu_port_send(s->host_out, frame, len, scn_now(s));
   scn_fault_arm(s);
@@ -197,8 +207,16 @@ static void scn_host_handle(emu_actor *self, const emu_event *ev) {
       emu_port_deliver(&s->link, ev->data, ev->len, now);
       break;
     case SCN_HOST_EV_INJECT:
+      s->inject_sent++;
       scn_host_send_now(s, ev->data, ev->len);
       break;
+    case SCN_HOST_EV_UNSENDABLE: {
+      /* in the ledger in its place among the sent frames, fated at once */
+      s->inject_sent++;
+      int64_t id = scn_host_enter(s);
+      if (id >= 0) emu_fates_set(&s->fates, (uint32_t)id, (emu_fate)ev->arg, now);
+      break;
+    }
     case SCN_HOST_EV_PING: {
       uint32_t dst;
       memcpy(&dst, ev->data, sizeof dst);
@@ -407,9 +425,19 @@ static void scn_extend_horizon(scn *s, uint64_t at_ns) {
   if (at_ns + SCN_QUIET_NS > s->poll_horizon_ns) s->poll_horizon_ns = at_ns + SCN_QUIET_NS;
 }
 
+int scn_inject_unsendable(scn *s, uint64_t at_ns, emu_fate fate) {
+  if (at_ns > EMU_TIME_MAX) return EMU_EINVAL;
+  int rc = emu_actor_post(&s->host, at_ns, SCN_HOST_EV_UNSENDABLE, (uint32_t)fate, 0, NULL, 0);
+  s->inject_queued += rc == 0;
+  return rc;
+}
+
 int scn_inject_at(scn *s, uint64_t at_ns, const uint8_t *frame, size_t len) {
+  if (at_ns > EMU_TIME_MAX) return EMU_EINVAL;
   scn_extend_horizon(s, at_ns);
-  return emu_actor_post(&s->host, at_ns, SCN_HOST_EV_INJECT, 0, 0, frame, len);
+  int rc = emu_actor_post(&s->host, at_ns, SCN_HOST_EV_INJECT, 0, 0, frame, len);
+  s->inject_queued += rc == 0;
+  return rc;
 }
 
 emu_port *scn_host_port(scn *s) { return &s->host_port; }
@@ -428,6 +456,7 @@ void scn_set_host_rx(scn *s, scn_host_rx_fn fn, void *ctx) {
 }
 
 int scn_peer_ping_at(scn *s, uint64_t at_ns, uint32_t dst_ip, uint16_t seq, uint16_t payload) {
+  if (at_ns > EMU_TIME_MAX) return EMU_EINVAL;
   scn_extend_horizon(s, at_ns);
   return emu_actor_post(&s->host, at_ns, SCN_HOST_EV_PING, seq, payload, &dst_ip, sizeof dst_ip);
 }

@@ -106,8 +106,9 @@ typedef struct scn_violation {
 
 /* What injecting a capture found. */
 typedef struct scn_capture_notes {
-  uint64_t out_of_order; /* earlier than their predecessor: sent right after it */
-  uint64_t truncated;    /* caplen < origlen: the captured bytes are sent */
+  uint64_t out_of_order;  /* earlier than their predecessor: sent right after it */
+  uint64_t truncated;     /* caplen < origlen: the captured bytes are sent */
+  uint64_t bad_timestamp; /* past EMU_TIME_MAX: fated bad_timestamp, not sent */
 } scn_capture_notes;
 
 #define SCN_MAX_VIOLATIONS 256
@@ -148,6 +149,9 @@ typedef struct scn {
   scn_host_rx_fn host_rx;
   void *host_rx_ctx;
   uint64_t injected, guest_frames;
+  /* Frames queued by scn_inject_at/_unsendable, and those of them the host
+   * has handled: after scn_finish the two are equal, or frames were lost. */
+  uint64_t inject_queued, inject_sent;
   scn_capture_notes capture; /* what scn_inject_captured found so far */
   uint64_t capture_at;       /* when the last captured frame leaves */
   /* the guest's own application: pings it sends, in time order */
@@ -169,9 +173,12 @@ typedef struct scn {
 int scn_init(scn *s, const scn_config *cfg);
 void scn_close(scn *s);
 
-/* Queues frame to leave the host at virtual time at_ns. Returns 0 or
- * EMU_ENOMEM. */
+/* Queues frame to leave the host at virtual time at_ns. Returns 0,
+ * EMU_EINVAL past EMU_TIME_MAX, or EMU_ENOMEM. */
 int scn_inject_at(scn *s, uint64_t at_ns, const uint8_t *frame, size_t len);
+/* Queues, at at_ns, a frame the host cannot send: it takes its place in the
+ * ledger among the sent frames there and gets `fate` at once. */
+int scn_inject_unsendable(scn *s, uint64_t at_ns, emu_fate fate);
 /* The host peer's identity on the guest's network: slirp's gateway, at the
  * guest network's .2. */
 void scn_host_peer_config(const scn_config *cfg, net_iface_config *out);

@@ -188,7 +188,7 @@ START_TEST(test_every_counter_name_resolves) {
   uint64_t v;
   for (; vns_counter_name(i); i++)
     ck_assert_int_eq(vns_sim_counter(sim, vns_counter_name(i), &v), 0);
-  ck_assert_uint_eq(i, 44);
+  ck_assert_uint_eq(i, 46);
   ck_assert_int_eq(vns_sim_counter(sim, "device.nothing", &v), VNS_ENOENT);
   ck_assert_int_eq(vns_sim_counter(sim, "driver.kicks_rx", &v), 0);
   ck_assert_uint_eq(v, 1); /* the kick after posting every RX buffer */
@@ -460,8 +460,18 @@ START_TEST(test_captured_frames_keep_link_order) {
   size_t len = vns_frame_arp_request(f, sizeof f, VNS_GUEST_IP);
   ck_assert_int_eq(vns_sim_inject_captured(sim, T0, f, len, len), 0);
   ck_assert_int_eq(vns_sim_inject_captured(sim, T0 - 500 * US, f, len, len + 10), 0);
-  ck_assert_int_eq(vns_sim_inject_captured(sim, T0, f, 0, 0), VNS_EINVAL);
+  ck_assert_int_eq(vns_sim_inject_captured(sim, T0, NULL, 5, 5), VNS_EINVAL);
+  /* an empty record, a time no clock holds, then a good frame again */
+  ck_assert_int_eq(vns_sim_inject_captured(sim, T0 + 100 * US, NULL, 0, 0), 0);
+  ck_assert_int_eq(vns_sim_inject_captured(sim, UINT64_MAX, f, len, len), 0);
+  ck_assert_int_eq(vns_sim_inject_captured(sim, T0 + 300 * US, f, len, len), 0);
+  ck_assert_int_eq(vns_sim_inject(sim, VNS_TIME_MAX + 1, f, len), VNS_EINVAL);
   ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_uint_eq(vns_sim_frame_count(sim), 5);
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 2), "frame_invalid");
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 3), "bad_timestamp");
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 4), "answered"); /* not dragged past the end */
+  ck_assert_uint_lt(vns_sim_now(sim), T0 + 1000000000ull);
   uint64_t entered0, entered1, left;
   ck_assert_int_eq(vns_sim_frame_times(sim, 0, &entered0, &left), 0);
   ck_assert_int_eq(vns_sim_frame_times(sim, 1, &entered1, &left), 0);
@@ -471,7 +481,11 @@ START_TEST(test_captured_frames_keep_link_order) {
   ck_assert_uint_eq(v, 1);
   ck_assert_int_eq(vns_sim_counter(sim, "capture.truncated", &v), 0);
   ck_assert_uint_eq(v, 1);
+  ck_assert_int_eq(vns_sim_counter(sim, "capture.bad_timestamp", &v), 0);
+  ck_assert_uint_eq(v, 1);
   ck_assert_int_eq(vns_sim_finish(sim), 0);
+  ck_assert_int_eq(vns_sim_counter(sim, "host.frames_unsent", &v), 0);
+  ck_assert_uint_eq(v, 0);
   ck_assert_int_eq(vns_sim_inject_captured(sim, T0, f, len, len), VNS_ESTATE);
   vns_sim_free(sim);
 }

@@ -364,6 +364,35 @@ START_TEST(test_wireshark_reads_our_pcap) {
 }
 END_TEST
 
+/* A capture whose first record's time no clock holds (usec 0xffffffff, as
+ * hostile files have it): that frame gets bad_timestamp, the frame after it
+ * is still replayed at its own time, and the ledger adds up. */
+START_TEST(test_a_garbage_timestamp_is_a_fate) {
+  static char arp[256];
+  char path[256];
+  snprintf(path, sizeof path, "%s/pcpp_ArpRequestPacket.pcap", VNETSIM_CAPTURES_DIR);
+  ck_assert_uint_eq(slurp(path, arp, sizeof arp), 24 + 16 + 42);
+  snprintf(path, sizeof path, "%s/bad-ts.pcap", tmpdir);
+  FILE *f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_uint_eq(fwrite(arp, 1, 24, f), 24); /* the file header: microseconds */
+  for (int rec = 0; rec < 2; rec++) {
+    char hdr[16];
+    memcpy(hdr, arp + 24, 16);
+    if (rec == 0) memset(hdr + 4, 0xff, 4); /* ts_usec = 0xffffffff */
+    ck_assert_uint_eq(fwrite(hdr, 1, 16, f), 16);
+    ck_assert_uint_eq(fwrite(arp + 40, 1, 42, f), 42);
+  }
+  ck_assert_int_eq(fclose(f), 0);
+  char args[512];
+  snprintf(args, sizeof args, "replay %s --guest-ip 10.0.0.138", path);
+  ck_assert_int_eq(run(args), 0);
+  ck_assert_ptr_nonnull(strstr(out_buf, "bad_timestamp"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "answered"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "all accounted: yes"));
+}
+END_TEST
+
 /* Numbers are decimal: a leading zero is not octal. */
 START_TEST(test_numbers_are_decimal) {
   static char ten[sizeof out_buf];
@@ -415,6 +444,7 @@ static Suite *cli_suite(void) {
   tcase_add_test(tc, test_replay_compare_lists_frames_that_differ);
   tcase_add_test(tc, test_a_full_stdout_is_a_failure);
   tcase_add_test(tc, test_numbers_are_decimal);
+  tcase_add_test(tc, test_a_garbage_timestamp_is_a_fate);
   tcase_add_test(tc, test_a_failed_run_clobbers_nothing);
   tcase_add_test(tc, test_json_escapes_bytes_and_errors_name_files_once);
   tcase_add_test(tc, test_wireshark_reads_our_pcap);

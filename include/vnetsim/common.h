@@ -56,6 +56,11 @@ VNS_API const char *vns_errname(int err);
 
 /* run "until idle": no time limit */
 #define VNS_TIME_IDLE UINT64_MAX
+/* The latest virtual time an input may be scheduled at (2^63 - 1 ns, 292
+ * years): past it, vns_sim_inject() refuses the frame and a captured frame
+ * gets the fate "bad_timestamp". Latencies and timeouts added to any time
+ * up to it cannot wrap the clock. */
+#define VNS_TIME_MAX ((uint64_t)INT64_MAX)
 
 /* A modelled latency: every use draws uniformly from [min_ns, max_ns] with
  * the run's seeded PRNG; min_ns == max_ns makes it fixed. */

@@ -186,8 +186,12 @@ VNS_API int64_t vns_sim_sent_frame(const vns_sim *sim, size_t k);
 /* Queues a frame from a capture: it leaves the host at ts_ns, or right after
  * the previous captured frame when ts_ns is earlier (a link delivers in
  * order, whatever a capture's clock did). caplen bytes are sent of a frame
- * that was origlen long on the wire. Counted in the counters
- * capture.out_of_order and capture.truncated. Errors as vns_sim_inject(). */
+ * that was origlen long on the wire (caplen 0: an empty frame, which the
+ * device refuses as frame_invalid). A ts_ns past VNS_TIME_MAX (a garbage
+ * capture time) is not sent: the frame gets the fate "bad_timestamp" in its
+ * place among the captured frames. Counted in the counters
+ * capture.out_of_order, capture.truncated and capture.bad_timestamp.
+ * Errors as vns_sim_inject(). */
 VNS_API int vns_sim_inject_captured(vns_sim *sim, uint64_t ts_ns, const void *data, size_t caplen,
                                     size_t origlen);
 /* A seeded burst workload from the host: `bursts` bursts of 1..8 frames (ARP
@@ -223,12 +227,15 @@ VNS_API int vns_host_ping(const vns_sim *sim, size_t i, vns_ping *out);
  *   driver.kicks_suppressed_rx driver.kicks_suppressed_tx
  *   driver.interrupts driver.interrupts_spurious (the modelled driver only)
  *   host.frames_sent host.frames_received trace.events violations
- *   capture.out_of_order capture.truncated (vns_sim_inject_captured)
+ *   capture.out_of_order capture.truncated capture.bad_timestamp
+ *   (vns_sim_inject_captured)
  *   link.frames_to_guest link.frames_to_host link.fault_drop
  *   link.fault_rate_limit link.fault_mtu link.fault_duplicate
  *   link.fault_reorder link.fault_corrupt link.fault_delay (with faults)
  *   fates.double: frames given a second fate, a ledger error (always 0 in a
- *   healthy run: "all accounted" needs it)                    (always)
+ *   healthy run: "all accounted" needs it)
+ *   host.frames_unsent: frames queued at the host that have not left it;
+ *   after vns_sim_finish() anything but 0 is a lost frame     (always)
  * Stores the value in *out. VNS_ENOENT for an unknown name, VNS_ENOTSUP for
  * a counter of a half you brought. */
 VNS_API int vns_sim_counter(const vns_sim *sim, const char *name, uint64_t *out);
