@@ -356,14 +356,21 @@ static int replay_write_html(const replay_args *a, replay_files *f, vns_sim *sim
 /* Puts every output in place after a run that completed; says so only for
  * what really reached its file. */
 static int replay_files_commit(const replay_args *a, replay_files *f, vns_sim *sim) {
-  uint64_t frames = f->out.w.frames;
+  uint64_t frames = f->out.w.frames, too_late = f->out.w.too_late;
   int rc = 0;
   if (f->out.open) {
     f->out.open = 0;
-    if (host_pcap_writer_close(&f->out.w))
+    if (host_pcap_writer_close(&f->out.w) == 0) {
+      if (!a->o.json) printf("wrote %" PRIu64 " guest frames to %s\n", frames, a->out_path);
+    } else if (too_late) {
+      rc = cli_error("replay", CLI_EXIT_FAIL,
+                     "-o: %" PRIu64
+                     " frames leave after 2106-02-07, past the 32-bit seconds of a "
+                     "pcap record; '%s' not written",
+                     too_late, a->out_path);
+    } else {
       rc = cli_error("replay", CLI_EXIT_FAIL, "-o: writing '%s' failed", a->out_path);
-    else if (!a->o.json)
-      printf("wrote %" PRIu64 " guest frames to %s\n", frames, a->out_path);
+    }
   }
   if (f->rec && !rc) {
     rc = replay_write_html(a, f, sim);

@@ -144,6 +144,12 @@ int host_pcap_writer_open(host_pcap_writer *w, const char *path, char *err, size
 }
 
 void host_pcap_writer_write(host_pcap_writer *w, uint64_t ts_ns, const uint8_t *frame, size_t len) {
+  /* the file's record header keeps seconds in 32 bits: a later time would
+   * be written wrapped, a silent lie about when the frame left */
+  if (ts_ns / 1000000000ull > UINT32_MAX) {
+    w->too_late++;
+    return;
+  }
   struct pcap_pkthdr h;
   memset(&h, 0, sizeof h);
   h.ts.tv_sec = (time_t)(ts_ns / 1000000000ull);
@@ -167,7 +173,8 @@ static int host_pcap_writer_end(host_pcap_writer *w) {
 }
 
 int host_pcap_writer_close(host_pcap_writer *w) {
-  int rc = host_outfile_commit_released(&w->out, host_pcap_writer_end(w));
+  int failed = host_pcap_writer_end(w) || w->too_late;
+  int rc = host_outfile_commit_released(&w->out, failed);
   memset(w, 0, sizeof *w);
   return rc;
 }

@@ -30,6 +30,7 @@ typedef struct host_pcap_writer {
   void *dumper; /* pcap_dumper_t */
   host_outfile out;
   uint64_t frames;
+  uint64_t too_late; /* frames past what pcap's 32-bit seconds hold (2106): not written */
 } host_pcap_writer;
 
 /* Starts a pcap file for path (host/outfile.h: the file appears under that
@@ -37,7 +38,8 @@ typedef struct host_pcap_writer {
 int host_pcap_writer_open(host_pcap_writer *w, const char *path, char *err, size_t errcap);
 void host_pcap_writer_write(host_pcap_writer *w, uint64_t ts_ns, const uint8_t *frame, size_t len);
 /* Flushes, closes and puts the file in place; EMU_EIO when anything failed
- * to reach it (the target is then left as it was). */
+ * to reach it (the target is then left as it was), or when a frame's time
+ * was past what the format holds (counted in too_late). */
 int host_pcap_writer_close(host_pcap_writer *w);
 /* Closes without putting the file in place: the target is left as it was. */
 void host_pcap_writer_abort(host_pcap_writer *w);

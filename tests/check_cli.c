@@ -367,23 +367,35 @@ END_TEST
 /* A capture whose first record's time no clock holds (usec 0xffffffff, as
  * hostile files have it): that frame gets bad_timestamp, the frame after it
  * is still replayed at its own time, and the ledger adds up. */
-START_TEST(test_a_garbage_timestamp_is_a_fate) {
+/* Writes `path`: the public ARP-request capture's frame in n records, record
+ * i stamped sec[i] / usec[i] (little-endian, as the file's header says). */
+static void write_arp_capture(const char *path, int n, const uint32_t *sec, const uint32_t *usec) {
   static char arp[256];
-  char path[256];
-  snprintf(path, sizeof path, "%s/pcpp_ArpRequestPacket.pcap", VNETSIM_CAPTURES_DIR);
-  ck_assert_uint_eq(slurp(path, arp, sizeof arp), 24 + 16 + 42);
-  snprintf(path, sizeof path, "%s/bad-ts.pcap", tmpdir);
+  char src[256];
+  snprintf(src, sizeof src, "%s/pcpp_ArpRequestPacket.pcap", VNETSIM_CAPTURES_DIR);
+  ck_assert_uint_eq(slurp(src, arp, sizeof arp), 24 + 16 + 42);
+  ck_assert_uint_eq((uint8_t)arp[0], 0xd4); /* little-endian microsecond magic */
   FILE *f = fopen(path, "wb");
   ck_assert_ptr_nonnull(f);
-  ck_assert_uint_eq(fwrite(arp, 1, 24, f), 24); /* the file header: microseconds */
-  for (int rec = 0; rec < 2; rec++) {
-    char hdr[16];
+  ck_assert_uint_eq(fwrite(arp, 1, 24, f), 24);
+  for (int rec = 0; rec < n; rec++) {
+    unsigned char hdr[16];
     memcpy(hdr, arp + 24, 16);
-    if (rec == 0) memset(hdr + 4, 0xff, 4); /* ts_usec = 0xffffffff */
+    for (int b = 0; b < 4; b++) {
+      hdr[b] = (unsigned char)(sec[rec] >> (8 * b));
+      hdr[4 + b] = (unsigned char)(usec[rec] >> (8 * b));
+    }
     ck_assert_uint_eq(fwrite(hdr, 1, 16, f), 16);
     ck_assert_uint_eq(fwrite(arp + 40, 1, 42, f), 42);
   }
   ck_assert_int_eq(fclose(f), 0);
+}
+
+START_TEST(test_a_garbage_timestamp_is_a_fate) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/bad-ts.pcap", tmpdir);
+  const uint32_t sec[] = {1411297031, 1411297031}, usec[] = {0xffffffffu, 825552};
+  write_arp_capture(path, 2, sec, usec);
   char args[512];
   snprintf(args, sizeof args, "replay %s --guest-ip 10.0.0.138", path);
   ck_assert_int_eq(run(args), 0);

@@ -328,6 +328,27 @@ static void fixed_latencies(scn_config *cfg) {
   cfg->irq_latency = (emu_latency){2 * US, 2 * US};
 }
 
+/* A frame after 2106-02-07 cannot be stamped in a pcap record (32-bit
+ * seconds): the writer refuses the file rather than write a wrapped time,
+ * and leaves the target as it was. */
+START_TEST(test_pcap_writer_refuses_times_past_2106) {
+  char dir[] = "/tmp/vnetsim-late-XXXXXX", path[64], err[512];
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/out.pcap", dir);
+  host_pcap_writer w;
+  ck_assert_int_eq(host_pcap_writer_open(&w, path, err, sizeof err), 0);
+  uint8_t frame[64];
+  size_t len = build_arp_request(frame, IP4(10, 0, 2, 15));
+  host_pcap_writer_write(&w, 4294967295ull * 1000000000ull + 999999999ull, frame, len);
+  ck_assert_uint_eq(w.frames, 1); /* the last second pcap holds */
+  host_pcap_writer_write(&w, 4294967296ull * 1000000000ull, frame, len);
+  ck_assert_uint_eq(w.too_late, 1);
+  ck_assert_int_eq(host_pcap_writer_close(&w), EMU_EIO);
+  ck_assert_int_ne(access(path, F_OK), 0);
+  ck_assert_int_eq(rmdir(dir), 0); /* no temporary file left either */
+}
+END_TEST
+
 START_TEST(test_burst_fills_ring_then_backlog_then_drops) {
   char path[] = "/tmp/vnetsim-burst-XXXXXX";
   int fd = mkstemp(path);
@@ -410,6 +431,7 @@ static Suite *scn_suite(void) {
   suite_add_tcase(su, replay);
   TCase *gen = tcase_create("generated");
   tcase_add_test(gen, test_burst_fills_ring_then_backlog_then_drops);
+  tcase_add_test(gen, test_pcap_writer_refuses_times_past_2106);
   tcase_add_test(gen, test_rx_indices_wrap_past_65535_end_to_end);
   suite_add_tcase(su, gen);
   return su;
