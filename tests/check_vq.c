@@ -649,6 +649,70 @@ START_TEST(test_used_id_is_checked_as_32_bits_not_truncated) {
 }
 END_TEST
 
+/* avail.idx moving back over slots the device has read is a broken rule,
+ * not a 65 000-slot rescan. */
+START_TEST(test_avail_idx_moving_back_is_a_violation) {
+  pair(8, 0, 0);
+  uint64_t b = buf(64);
+  for (int i = 0; i < 4; i++) add_one(b, 64, 1, TOK(i + 1));
+  vq_drv_publish(&drv);
+  vq_chain c;
+  ck_assert_int_eq(vq_dev_pop(&dev, &c), 0); /* reads all four slots, takes one */
+  wr16(vq_avail_idx_addr(&drv.layout), 2);
+  ck_assert_int_eq(vq_dev_pop(&dev, &c), EMU_EPROTO);
+  ck_assert_int_eq(dev.broken, VQ_RULE_AVAIL_IDX_BACKWARDS);
+  ck_assert_str_eq(vq_rule_section(dev.broken), "2.7.6");
+}
+END_TEST
+
+/* The device reads each avail slot once: a driver rewriting a published
+ * slot cannot make it count one head and pop another, nor leave a stale
+ * offer that refuses the head's next, legitimate, offer. */
+START_TEST(test_avail_slot_is_read_once) {
+  pair(8, 0, 0);
+  uint64_t b = buf(64);
+  add_one(b, 64, 1, TOK(1)); /* head 0 in slot 0 */
+  add_one(b, 64, 1, TOK(2)); /* head 1 in slot 1 */
+  vq_drv_publish(&drv);
+  vq_chain c;
+  ck_assert_int_eq(vq_dev_pop(&dev, &c), 0);
+  ck_assert_uint_eq(c.head, 0);
+  wr16(vq_avail_slot_addr(&drv.layout, 1), 5); /* rewritten after the device read it */
+  ck_assert_int_eq(vq_dev_pop(&dev, &c), 0);
+  ck_assert_uint_eq(c.head, 1);
+  ck_assert_int_eq(vq_dev_push(&dev, 0, 0), 0);
+  ck_assert_int_eq(vq_dev_push(&dev, 1, 0), 0);
+  ck_assert_int_eq(vq_dev_publish_used(&dev), 0);
+  vq_used_elem e;
+  ck_assert_int_eq(vq_drv_get_used(&drv, &e), 0);
+  ck_assert_int_eq(vq_drv_get_used(&drv, &e), 0);
+  add_one(b, 64, 1, TOK(3)); /* head 1 again, now free */
+  add_one(b, 64, 1, TOK(4));
+  vq_drv_publish(&drv);
+  ck_assert_int_eq(vq_dev_pop(&dev, &c), 0);
+  ck_assert_int_eq(vq_dev_pop(&dev, &c), 0);
+  ck_assert_int_eq(dev.broken, VQ_RULE_NONE);
+}
+END_TEST
+
+/* Two 3 GiB writable buffers make a 6 GiB chain: a used length of 4 GiB - 1
+ * fits it. Summed in 32 bits the chain would hold 2 GiB and the device be
+ * blamed for a length it may write. */
+START_TEST(test_writable_length_over_4_gib_does_not_wrap) {
+  pair(8, 0, 0);
+  const uint32_t three_gib = 3u << 30;
+  vq_sg sg[2] = {{MEM_BASE, three_gib}, {MEM_BASE + three_gib, three_gib}};
+  ck_assert_int_eq(vq_drv_add(&drv, sg, 0, 2, TOK(1)), 0);
+  vq_drv_publish(&drv);
+  put_used(0, 0, UINT32_MAX);
+  wr16(vq_used_idx_addr(&drv.layout), 1);
+  vq_used_elem e;
+  ck_assert_int_eq(vq_drv_get_used(&drv, &e), 0);
+  ck_assert_uint_eq(e.len, UINT32_MAX);
+  ck_assert_int_eq(drv.last_violation, VQ_RULE_NONE);
+}
+END_TEST
+
 START_TEST(test_used_id_not_in_flight_is_eproto) {
   pair(8, 0, 0);
   uint64_t b = buf(100);
@@ -1107,6 +1171,9 @@ static Suite *vq_suite(void) {
   tcase_add_test(drv_checks, test_used_id_out_of_range_is_eproto);
   tcase_add_test(drv_checks, test_used_id_is_checked_as_32_bits_not_truncated);
   tcase_add_test(drv_checks, test_used_id_not_in_flight_is_eproto);
+  tcase_add_test(drv_checks, test_writable_length_over_4_gib_does_not_wrap);
+  tcase_add_test(drv_checks, test_avail_idx_moving_back_is_a_violation);
+  tcase_add_test(drv_checks, test_avail_slot_is_read_once);
   tcase_add_test(drv_checks, test_used_len_beyond_writable_bytes_is_eproto_but_buffer_recycled);
   tcase_add_test(drv_checks, test_used_idx_jump_is_eproto_and_cursor_stays);
   suite_add_tcase(s, drv_checks);

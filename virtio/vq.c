@@ -32,6 +32,9 @@ static const struct {
                                      "an indirect table's length is zero or not a multiple of 16"),
     [VQ_RULE_AVAIL_IDX_JUMP] = VQ_RULE("avail_idx_jump", "2.7.6",
                                        "avail.idx moved more than the queue size past the device"),
+    [VQ_RULE_AVAIL_IDX_BACKWARDS] =
+        VQ_RULE("avail_idx_backwards", "2.7.6",
+                "avail.idx moved back over slots it had offered; the driver only adds to it"),
     [VQ_RULE_RING_ADDR_RANGE] =
         VQ_RULE("ring_addr_range", "2.7", "a ring part does not lie inside guest memory"),
     [VQ_RULE_USED_ID_RANGE] =

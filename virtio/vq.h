@@ -140,6 +140,7 @@ typedef enum vq_rule {
   VQ_RULE_INDIRECT_NESTED,
   VQ_RULE_INDIRECT_LEN,
   VQ_RULE_AVAIL_IDX_JUMP,        /* avail.idx more than size ahead of the device */
+  VQ_RULE_AVAIL_IDX_BACKWARDS,   /* avail.idx moved back over slots already offered */
   VQ_RULE_RING_ADDR_RANGE,       /* ring parts not inside guest memory */
   VQ_RULE_USED_ID_RANGE,         /* used id >= queue size */
   VQ_RULE_USED_ID_NOT_IN_FLIGHT, /* used id not a head the driver made available */

@@ -23,13 +23,15 @@ int vq_dev_init(vq_dev *q, gmem *mem, const vq_layout *layout, int event_idx, in
   }
   q->segs = malloc(sizeof *q->segs * layout->size);
   q->head_offers = calloc(layout->size, 1);
-  if (!q->segs || !q->head_offers) return EMU_ENOMEM;
+  q->slot_head = calloc(layout->size, sizeof *q->slot_head);
+  if (!q->segs || !q->head_offers || !q->slot_head) return EMU_ENOMEM;
   return 0;
 }
 
 void vq_dev_close(vq_dev *q) {
   free(q->segs);
   free(q->head_offers);
+  free(q->slot_head);
   memset(q, 0, sizeof *q);
 }
 
@@ -131,6 +133,7 @@ static int vq_dev_count_offers(vq_dev *q, uint16_t avail_idx) {
     uint16_t head;
     int rc = gmem_read_le16(q->mem, vq_avail_slot_addr(&q->layout, q->avail_scanned), &head);
     if (rc) return rc;
+    q->slot_head[q->avail_scanned & (q->layout.size - 1)] = head;
     if (head >= q->layout.size) continue; /* reported when popped */
     if (q->head_offers[head]) return vq_dev_break(q, VQ_RULE_HEAD_IN_FLIGHT, head);
     q->head_offers[head] = 1;
@@ -143,6 +146,10 @@ int vq_dev_pop(vq_dev *q, vq_chain *c) {
   uint16_t avail_idx;
   int rc = vq_dev_read_avail_idx(q, &avail_idx);
   if (rc) return rc;
+  /* §2.7.6: idx only ever increases; one that moved back below slots the
+   * device has read would have it read them again as new offers. */
+  if ((uint16_t)(avail_idx - q->last_avail_idx) < (uint16_t)(q->avail_scanned - q->last_avail_idx))
+    return vq_dev_break(q, VQ_RULE_AVAIL_IDX_BACKWARDS, -1);
   if (avail_idx == q->last_avail_idx) return EMU_EAGAIN;
   /* A driver can have at most `size` heads outstanding; a larger step means
    * it scribbled on avail.idx (QEMU reports the same as "moved avail index"). */
@@ -151,9 +158,7 @@ int vq_dev_pop(vq_dev *q, vq_chain *c) {
   /* A read barrier belongs here: avail.idx before the slot it covers. */
   rc = vq_dev_count_offers(q, avail_idx);
   if (rc) return rc;
-  uint16_t head;
-  rc = gmem_read_le16(q->mem, vq_avail_slot_addr(&q->layout, q->last_avail_idx), &head);
-  if (rc) return rc;
+  uint16_t head = q->slot_head[q->last_avail_idx & (q->layout.size - 1)];
   memset(c, 0, sizeof *c);
   c->head = head;
   c->avail_idx = q->last_avail_idx;

@@ -39,8 +39,12 @@ typedef struct vq_dev {
   uint16_t signalled_used; /* used.idx when the last interrupt decision was made */
   vq_seg *segs;            /* size entries: a valid chain is never longer */
   /* Per head: offers seen in the avail ring and not yet returned through
-   * the used ring. Slots are counted once each, up to avail_scanned. */
+   * the used ring. Slots are read once each, up to avail_scanned, and the
+   * head read is kept per slot: a pop takes that one, so a driver rewriting
+   * a slot it had published cannot make the device count one head and pop
+   * another. */
   uint8_t *head_offers;
+  uint16_t *slot_head;
   uint16_t avail_scanned;
   /* The EVENT_IDX interrupt decision for used.idx moving from old to new
    * past used_event: NULL for the spec's vq_need_event() (§2.7.7.2); a

@@ -68,7 +68,7 @@ static uint16_t vq_drv_desc_flags(unsigned i, unsigned n_out, unsigned total) {
 /* §2.7.5.3: the whole request in the head's indirect table (a chain of its
  * own, indices relative to it) and one table descriptor at head. */
 static int vq_drv_write_indirect(vq_drv *q, uint16_t head, const vq_sg *sg, unsigned n_out,
-                                 unsigned total, uint32_t *writable) {
+                                 unsigned total, uint64_t *writable) {
   uint64_t table = q->indirect_base + (uint64_t)head * q->max_indirect * VQ_DESC_SIZE;
   int rc = 0;
   for (unsigned i = 0; i < total && !rc; i++) {
@@ -90,7 +90,7 @@ static int vq_drv_write_indirect(vq_drv *q, uint16_t head, const vq_sg *sg, unsi
  * *tail is the chain's last descriptor, *rest the free list after it. The
  * free list itself is not changed: the caller commits once all is written. */
 static int vq_drv_write_chain(vq_drv *q, uint16_t head, const vq_sg *sg, unsigned n_out,
-                              unsigned total, uint32_t *writable, uint16_t *tail, uint16_t *rest) {
+                              unsigned total, uint64_t *writable, uint16_t *tail, uint16_t *rest) {
   uint16_t d = head;
   for (unsigned i = 0; i < total; i++) {
     uint16_t next = q->free_next[d];
@@ -114,7 +114,7 @@ int vq_drv_add(vq_drv *q, const vq_sg *sg, unsigned n_out, unsigned n_in, void *
   if (needed > q->num_free) return EMU_ENOSPC;
 
   uint16_t head = q->free_head, tail = head, rest = q->free_next[head];
-  uint32_t writable = 0;
+  uint64_t writable = 0; /* up to 32768 lengths of 32 bits: 47 bits */
   int rc = use_indirect ? vq_drv_write_indirect(q, head, sg, n_out, total, &writable)
                         : vq_drv_write_chain(q, head, sg, n_out, total, &writable, &tail, &rest);
   if (rc) return rc;
@@ -202,7 +202,7 @@ int vq_drv_take_used_at(vq_drv *q, uint16_t used_idx, vq_used_elem *elem) {
   if (id >= q->layout.size) return vq_drv_violation(q, VQ_RULE_USED_ID_RANGE);
   if (!q->heads[id].in_flight) return vq_drv_violation(q, VQ_RULE_USED_ID_NOT_IN_FLIGHT);
   elem->token = q->heads[id].token;
-  uint32_t writable = q->heads[id].writable_len;
+  uint64_t writable = q->heads[id].writable_len;
   vq_drv_free_head(q, (uint16_t)id);
   VQ_DRV_TRACE(q, .kind = EMU_TR_USED_CONSUMED, .head = id, .idx = used_idx, .len = len);
   if (len > writable) {

@@ -27,7 +27,8 @@ typedef struct vq_used_elem {
 
 typedef struct vq_drv_head {
   void *token;
-  uint32_t writable_len; /* bytes the device may write into this chain */
+  uint64_t writable_len; /* bytes the device may write into this chain (a sum of
+                          * up to 32768 32-bit lengths: past 4 GiB) */
   uint16_t ndesc;        /* descriptors taken from the table */
   uint16_t tail;         /* last descriptor of the chain, to splice the free list */
   uint8_t in_flight;
