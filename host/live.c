@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "emu/err.h"
+#include "emu/grow.h"
 #include "host/clock.h"
 
 /* libslirp 4.9 deprecates the int-fd poll API in favour of slirp_os_socket
@@ -201,15 +202,15 @@ void host_live_set_tick(host_live *l, host_live_tick_fn fn, void *ctx, uint64_t 
  * of slirp_input, called by an actor): queue and deliver from the pump. */
 static ssize_t live_cb_send_packet(const void *buf, size_t len, void *opaque) {
   host_live *l = opaque;
-  if (l->nq == l->capq) {
-    size_t cap = l->capq ? 2 * l->capq : 64;
-    live_frame *grown = realloc(l->q, cap * sizeof *grown);
-    if (!grown) return (ssize_t)len; /* dropped on the wire: slirp's TCP resends */
-    l->q = grown;
-    l->capq = cap;
+  live_frame *grown = emu_grow(l->q, &l->capq, l->nq + 1, sizeof *grown, 64);
+  uint8_t *copy = grown ? malloc(len ? len : 1) : NULL;
+  if (grown) l->q = grown;
+  if (!copy) {
+    /* lost on the wire, as a full NIC queue loses it (slirp's TCP resends),
+     * but counted: it never reached the ledger */
+    l->stats.frames_lost_nomem++;
+    return (ssize_t)len;
   }
-  uint8_t *copy = malloc(len ? len : 1);
-  if (!copy) return (ssize_t)len;
   memcpy(copy, buf, len);
   l->q[l->nq++] = (live_frame){copy, len};
   l->stats.frames_to_guest++;
@@ -347,22 +348,14 @@ static void live_on_poll(uv_poll_t *h, int status, int events) {
 
 static int live_cb_add_poll(int fd, int events, void *opaque) {
   host_live *l = opaque;
-  if (l->nround == l->cap_round) {
-    size_t cap = l->cap_round ? 2 * l->cap_round : 64;
-    live_pollh **grown = realloc(l->round, cap * sizeof *grown);
-    if (!grown) return -1;
-    l->round = grown;
-    l->cap_round = cap;
-  }
+  live_pollh **round = emu_grow(l->round, &l->cap_round, l->nround + 1, sizeof *round, 64);
+  if (!round) return -1;
+  l->round = round;
   live_pollh *p = live_poll_find(l, fd, NULL);
   if (!p) {
-    if (l->npolls == l->cap_polls) {
-      size_t cap = l->cap_polls ? 2 * l->cap_polls : 64;
-      live_pollh **grown = realloc(l->polls, cap * sizeof *grown);
-      if (!grown) return -1;
-      l->polls = grown;
-      l->cap_polls = cap;
-    }
+    live_pollh **polls = emu_grow(l->polls, &l->cap_polls, l->npolls + 1, sizeof *polls, 64);
+    if (!polls) return -1;
+    l->polls = polls;
     p = calloc(1, sizeof *p);
     if (!p) return -1;
     /* Created lazily here: hostfwd listeners never pass through

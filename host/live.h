@@ -64,6 +64,7 @@ typedef struct host_live_stats {
   uint64_t frames_to_host, bytes_to_host;   /* into slirp */
   uint64_t slirp_polls;                     /* slirp_pollfds_poll rounds */
   uint64_t guest_errors;                    /* slirp's complaints about guest frames */
+  uint64_t frames_lost_nomem;               /* from slirp, dropped: out of host memory */
   size_t poll_fds;                          /* descriptors watched now */
   uint64_t max_lag_ns;                      /* worst lateness of an event behind the wall clock */
 } host_live_stats;
