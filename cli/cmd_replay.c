@@ -32,12 +32,15 @@ static const char replay_usage[] =
     "  --html FILE      also write the run as one self-contained HTML page: ring occupancy\n"
     "                   over virtual time, kicks, interrupts, drops, and the ring states\n"
     "  --check          list every virtio rule broken in the run, by spec section\n"
+    "  --max-frames N   read at most the first N frames of the capture (1..1000000000;\n"
+    "                   default: all), to bound the memory a huge capture takes\n"
     "%s"
     "  -h, --help       this text\n";
 
 typedef struct replay_args {
   cli_sim_opts o;
   const char *in_path, *out_path, *html_path, *compare;
+  uint64_t max_frames; /* 0: all */
   unsigned cmp_drv, cmp_dev;
   int check;
 } replay_args;
@@ -195,6 +198,11 @@ static int replay_parse_opt(replay_args *a, int c, char **argv) {
     case 'C':
       a->check = 1;
       return 0;
+    case 'M':
+      if (cli_parse_uint(optarg, 1, 1000000000, &a->max_frames))
+        return cli_error("replay", CLI_EXIT_USAGE,
+                         "--max-frames: '%s' is not a number from 1 to 1000000000", optarg);
+      return 0;
     case 'c':
       a->cmp_drv = a->cmp_dev = 0;
       if (vns_bug_parse(optarg, &a->cmp_drv, &a->cmp_dev) || (!a->cmp_drv && !a->cmp_dev))
@@ -213,6 +221,7 @@ static int replay_parse(int argc, char **argv, replay_args *a) {
                                            {"compare", required_argument, NULL, 'c'},
                                            {"html", required_argument, NULL, 'H'},
                                            {"check", no_argument, NULL, 'C'},
+                                           {"max-frames", required_argument, NULL, 'M'},
                                            {"help", no_argument, NULL, 'h'},
                                            CLI_SIM_LONG_OPTIONS,
                                            {NULL, 0, NULL, 0}};
@@ -300,6 +309,11 @@ static void replay_print_text(const replay_args *a, const vns_sim *sim, const sc
            " frames were earlier than their predecessor and were "
            "injected right after it\n",
            out_of_order);
+  if (in->cut)
+    printf(
+        "  note: only the first %zu frames were read, as --max-frames asked; the capture "
+        "has more\n",
+        in->nframes);
   uint64_t bad_ts = cli_counter(sim, "capture.bad_timestamp");
   if (bad_ts)
     printf("  note: %" PRIu64
@@ -320,9 +334,10 @@ static void replay_print_json(const replay_args *a, const vns_sim *sim, const sc
   printf("{\"command\":\"replay\",\"input\":");
   cli_print_json_string(stdout, a->in_path);
   printf(",\"frames_out_of_order\":%" PRIu64 ",\"frames_truncated\":%" PRIu64
-         ",\"frames_bad_timestamp\":%" PRIu64 ",\"frames\":[",
+         ",\"frames_bad_timestamp\":%" PRIu64 ",%s\"frames\":[",
          cli_counter(sim, "capture.out_of_order"), cli_counter(sim, "capture.truncated"),
-         cli_counter(sim, "capture.bad_timestamp"));
+         cli_counter(sim, "capture.bad_timestamp"),
+         in->cut ? "\"stopped_at_max_frames\":true," : "");
   replay_print_frames(sim, in, 1);
   printf("],");
   if (a->check) {
@@ -415,7 +430,7 @@ int cmd_replay(int argc, char **argv) {
   if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
   char err[512];
   scn_capture in;
-  if (host_pcap_load(a.in_path, &in, err, sizeof err))
+  if (host_pcap_load_max(a.in_path, (size_t)a.max_frames, &in, err, sizeof err))
     return cli_error("replay", CLI_EXIT_USAGE, "%s", err);
   /* Virtual time starts at the first frame's capture time (the first the
    * clock can hold), so output timestamps share the input's time base. */

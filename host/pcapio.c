@@ -44,6 +44,10 @@ static int host_pcap_read_all(pcap_t *p, const char *path, scn_capture *f, char 
     const u_char *bytes;
     int r = pcap_next_ex(p, &h, &bytes);
     if (r == PCAP_ERROR_BREAK) break;
+    if (f->max_frames && f->nframes == f->max_frames) {
+      f->cut = 1; /* one more record exists: the cap cut the capture */
+      break;
+    }
     if (r != 1) {
       snprintf(err, errcap, "%s: frame %zu: %s (the %zu frames before it were read)", path,
                f->nframes + 1, pcap_geterr(p), f->nframes);
@@ -76,7 +80,13 @@ static int host_pcap_read_all(pcap_t *p, const char *path, scn_capture *f, char 
 }
 
 int host_pcap_load(const char *path, scn_capture *f, char *err, size_t errcap) {
+  return host_pcap_load_max(path, 0, f, err, errcap);
+}
+
+int host_pcap_load_max(const char *path, size_t max_frames, scn_capture *f, char *err,
+                       size_t errcap) {
   memset(f, 0, sizeof *f);
+  f->max_frames = max_frames;
   char perr[PCAP_ERRBUF_SIZE] = "";
   pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, perr);
   if (!p) {

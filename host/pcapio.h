@@ -20,6 +20,10 @@
  * EMU_EFORMAT (not a capture, link type not Ethernet, damaged record) or
  * EMU_ENOMEM, with the reason in err, and leaves f empty. */
 int host_pcap_load(const char *path, scn_capture *f, char *err, size_t errcap);
+/* The same, reading at most max_frames records (0: all); f->cut says that
+ * the file had more. */
+int host_pcap_load_max(const char *path, size_t max_frames, scn_capture *f, char *err,
+                       size_t errcap);
 /* The same from a capture held in memory; name is used in messages. */
 int host_pcap_load_mem(const void *data, size_t len, const char *name, scn_capture *f, char *err,
                        size_t errcap);

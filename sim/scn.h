@@ -208,6 +208,8 @@ typedef struct scn_capture {
   scn_capture_frame *frames;
   size_t nframes, cap;
   int linktype;
+  size_t max_frames; /* read at most this many (0: all) */
+  int cut;           /* the file held more than max_frames */
 } scn_capture;
 
 /* Queues one captured frame to leave the host at ts_ns, or right after the

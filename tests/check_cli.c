@@ -145,6 +145,7 @@ static const struct {
     {"replay pcpp_microsecs.pcap --compare rx-no-recycle -o /tmp/x.pcap", "--compare"},
     {"replay pcpp_microsecs.pcap --html /nonexistent/x.html", "/nonexistent/x.html"},
     {"replay pcpp_microsecs.pcap --compare redox --check", "--check"},
+    {"replay pcpp_microsecs.pcap --max-frames 0", "--max-frames"},
     {"bench --live --frames 5000", "--live"},
     {"explore --bug rx-no-recycle --seeds 1..2 --seed 5", "--seed:"},
 };
@@ -405,6 +406,18 @@ START_TEST(test_a_garbage_timestamp_is_a_fate) {
 }
 END_TEST
 
+/* --max-frames reads only the start of a capture, and says so. */
+START_TEST(test_max_frames_reads_the_start_only) {
+  ck_assert_int_eq(run("replay tcpreplay_test.pcap --max-frames 10"), 0);
+  ck_assert_ptr_nonnull(strstr(out_buf, "fates of 10 frames"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "only the first 10 frames were read"));
+  ck_assert_int_eq(run("replay tcpreplay_test.pcap --max-frames 10 --json"), 0);
+  ck_assert_ptr_nonnull(strstr(out_buf, "\"stopped_at_max_frames\":true"));
+  ck_assert_int_eq(run("replay tcpdump_tftp.pcap --max-frames 7"), 0); /* exactly all */
+  ck_assert_ptr_null(strstr(out_buf, "only the first"));
+}
+END_TEST
+
 /* Numbers are decimal: a leading zero is not octal. */
 START_TEST(test_numbers_are_decimal) {
   static char ten[sizeof out_buf];
@@ -456,6 +469,7 @@ static Suite *cli_suite(void) {
   tcase_add_test(tc, test_replay_compare_lists_frames_that_differ);
   tcase_add_test(tc, test_a_full_stdout_is_a_failure);
   tcase_add_test(tc, test_numbers_are_decimal);
+  tcase_add_test(tc, test_max_frames_reads_the_start_only);
   tcase_add_test(tc, test_a_garbage_timestamp_is_a_fate);
   tcase_add_test(tc, test_a_failed_run_clobbers_nothing);
   tcase_add_test(tc, test_json_escapes_bytes_and_errors_name_files_once);
