@@ -299,32 +299,30 @@ static int replay_open_files(replay_args *a, replay_files *f) {
   return rc;
 }
 
+/* What the capture itself got wrong, by the counter that counts it. */
+static const struct {
+  const char *counter, *text;
+} replay_notes[] = {
+    {"capture.out_of_order",
+     "were earlier than their predecessor and were injected right after it"},
+    {"capture.bad_timestamp",
+     "carry a time no clock can hold (a damaged record); each is counted as bad_timestamp and "
+     "not sent"},
+    {"capture.truncated", "were truncated by the capture; their captured bytes were injected"},
+};
+
 static void replay_print_text(const replay_args *a, const vns_sim *sim, const scn_capture *in) {
   printf("vnetsim replay: %s, %zu frames (seed %" PRIu64 ", queue %u)\n", a->in_path, in->nframes,
          a->o.sim.seed, a->o.sim.queue_size);
-  uint64_t out_of_order = cli_counter(sim, "capture.out_of_order");
-  uint64_t truncated = cli_counter(sim, "capture.truncated");
-  if (out_of_order)
-    printf("  note: %" PRIu64
-           " frames were earlier than their predecessor and were "
-           "injected right after it\n",
-           out_of_order);
+  for (size_t i = 0; i < sizeof replay_notes / sizeof replay_notes[0]; i++) {
+    uint64_t n = cli_counter(sim, replay_notes[i].counter);
+    if (n) printf("  note: %" PRIu64 " frames %s\n", n, replay_notes[i].text);
+  }
   if (in->cut)
     printf(
         "  note: only the first %zu frames were read, as --max-frames asked; the capture "
         "has more\n",
         in->nframes);
-  uint64_t bad_ts = cli_counter(sim, "capture.bad_timestamp");
-  if (bad_ts)
-    printf("  note: %" PRIu64
-           " frames carry a time no clock can hold (a damaged record); each is counted as "
-           "bad_timestamp and not sent\n",
-           bad_ts);
-  if (truncated)
-    printf("  note: %" PRIu64
-           " frames were truncated by the capture; their captured bytes "
-           "were injected\n",
-           truncated);
   replay_print_frames(sim, in, 0);
   cli_print_summary(stdout, sim, &a->o.sim);
   if (a->check) cli_print_violations(stdout, sim, &a->o.sim);
