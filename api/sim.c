@@ -180,6 +180,9 @@ static int vns_check_times(const vns_sim_opts *o) {
 static int vns_check_opts(const vns_sim_opts *o) {
   if (o->driver && o->device) return VNS_EINVAL;
   if (!vns_check_times(o)) return VNS_EINVAL;
+  /* the host sits on the guest's /24, at another address */
+  if (o->host_ip && (o->host_ip == o->guest_ip || ((o->host_ip ^ o->guest_ip) >> 8) != 0))
+    return VNS_EINVAL;
   if (o->driver && (!o->driver->probe || !o->driver->on_interrupt)) return VNS_EINVAL;
   const vns_device_ops *d = o->device;
   if (d && (!d->device_features || !d->set_driver_features || !d->get_status || !d->set_status ||
@@ -223,7 +226,8 @@ int vns_scn_config_from_opts(const vns_sim_opts *o, scn_config *cfg) {
   cfg->batch_min = o->tx_batch_min;
   cfg->batch_max = o->tx_batch_max;
   cfg->guest.ip = o->guest_ip;
-  cfg->guest.gateway = (o->guest_ip & 0xffffff00u) | 2u; /* slirp's host, .2 of the guest's /24 */
+  /* slirp's host is .2 of the guest's /24 */
+  cfg->guest.gateway = o->host_ip ? o->host_ip : (o->guest_ip & 0xffffff00u) | 2u;
   memcpy(cfg->guest.mac, o->guest_mac, sizeof cfg->guest.mac);
   cfg->mem_size = o->mem_size;
   cfg->host_peer = o->host_peer;

@@ -72,6 +72,9 @@ enum {
 extern const char cli_sim_options_help[];
 
 void cli_sim_opts_default(cli_sim_opts *o, const char *cmd);
+/* After parsing: what no single option shows (the guest on the host's own
+ * address). 0 or CLI_EXIT_USAGE after a one-line error. */
+int cli_sim_opts_done(const cli_sim_opts *o);
 /* The composition's configuration for the same options, for what the library
  * does not offer and the command runs on sim/ directly: live mode (host/), the
  * teaching walk (teach/) and the ring benchmark. Returns CLI_EXIT_USAGE after

@@ -111,9 +111,21 @@ static const char *cli_guest_ip_problem(uint32_t ip) {
   if (first == 0 || first == 127) return "not an address a guest can have (0/8 or loopback)";
   if (first >= 224) return "a multicast or reserved address, not a host's";
   if (last == 0 || last == 255) return "the network or broadcast address of the guest's /24";
-  if (last == 2) return "the host's own address (slirp's gateway is .2 of the guest's /24)";
-  if (last == 3) return "the host's DNS address (.3 of the guest's /24)";
   return NULL;
+}
+
+int cli_sim_opts_done(const cli_sim_opts *o) {
+  const vns_sim_opts *so = &o->sim;
+  uint32_t host = so->host_ip ? so->host_ip : (so->guest_ip & 0xffffff00u) | 2u;
+  if (so->guest_ip == host)
+    return cli_error(o->cmd, CLI_EXIT_USAGE,
+                     "--guest-ip: %u.%u.%u.%u is the host's own address (%s)", so->guest_ip >> 24,
+                     (so->guest_ip >> 16) & 255, (so->guest_ip >> 8) & 255, so->guest_ip & 255,
+                     so->host_ip ? "the TAP network's .1" : "slirp's gateway is .2 of the /24");
+  if (!so->host_ip && (so->guest_ip & 0xffu) == 3)
+    return cli_error(o->cmd, CLI_EXIT_USAGE,
+                     "--guest-ip: .3 of the guest's /24 is the host's DNS address (slirp's)");
+  return 0;
 }
 
 /* "name=MIN-MAX" or "name=N", comma-separated, into the run's latencies. */

@@ -67,7 +67,7 @@ static int demo_parse(int argc, char **argv, demo_args *a) {
   }
   if (optind < argc)
     return cli_error("demo", CLI_EXIT_USAGE, "unexpected argument '%s' (see --help)", argv[optind]);
-  return 0;
+  return cli_sim_opts_done(&a->o);
 }
 
 static size_t demo_replied(const vns_sim *sim) {

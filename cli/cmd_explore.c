@@ -136,7 +136,7 @@ static int explore_parse(int argc, char **argv, explore_args *a) {
     return cli_error("explore", CLI_EXIT_USAGE, "missing --bug: which bug to look for?");
   if (vns_bug_names(a->o.sim.driver_bugs, a->o.sim.device_bugs, a->names, sizeof a->names) < 0)
     strcpy(a->names, "?");
-  return 0;
+  return cli_sim_opts_done(&a->o);
 }
 
 static void explore_print_found(const explore_args *a, uint64_t seed, int64_t diff,

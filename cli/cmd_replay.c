@@ -248,7 +248,7 @@ static int replay_parse(int argc, char **argv, replay_args *a) {
     return cli_error("replay", CLI_EXIT_USAGE,
                      "--compare runs twice: it takes no -o, --trace or --bug (run one side alone "
                      "for those)");
-  return 0;
+  return cli_sim_opts_done(&a->o);
 }
 
 /* What one run writes besides stdout: -o, --trace, --html. */

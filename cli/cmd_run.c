@@ -38,16 +38,35 @@ static const char run_usage[] =
     "  --record FILE    write the host->guest frames with their arrival times; 'vnetsim\n"
     "                   replay FILE' with the same --seed replays the inbound side\n"
     "  --duration-s N   stop after N seconds (default: run until Ctrl-C)\n"
+    "  --backend tap --tap NAME\n"
+    "                   the host side is the TAP interface NAME (Linux only; needs\n"
+    "                   CAP_NET_ADMIN): the Linux kernel is the guest's peer. The guest\n"
+    "                   is then 172.16.0.2/24 and its gateway 172.16.0.1 (give the TAP\n"
+    "                   that address): ping 172.16.0.2, nc 172.16.0.2 8023 and curl\n"
+    "                   172.16.0.2/stats work from the host; no --hostfwd\n"
+    "  --backend slirp  (the default) libslirp, as above\n"
     "%s"
     "  -h, --help       this text\n";
 
-enum { RUN_OPT_HOSTFWD = CLI_OPT_SHARED_END + 1, RUN_OPT_PCAP, RUN_OPT_RECORD, RUN_OPT_DURATION };
+enum {
+  RUN_OPT_HOSTFWD = CLI_OPT_SHARED_END + 1,
+  RUN_OPT_PCAP,
+  RUN_OPT_RECORD,
+  RUN_OPT_DURATION,
+  RUN_OPT_BACKEND,
+  RUN_OPT_TAP
+};
+
+/* The note's addresses for a TAP network: the guest .2, the host .1. */
+#define RUN_TAP_GUEST_IP VNS_IP(172, 16, 0, 2)
+#define RUN_TAP_HOST_IP  VNS_IP(172, 16, 0, 1)
 
 #define RUN_STATUS_PERIOD_NS 250000000ull
 
 typedef struct run_ui {
   scn_live *sl;
   const vns_sim *sim;
+  int tap;
   int status; /* stderr is a terminal: keep a status line */
   int status_shown;
   int ping_reported;
@@ -65,11 +84,14 @@ static void run_report_ping(run_ui *ui) {
   if (st == NET_PING_PENDING) return;
   ui->ping_reported = 1;
   if (ui->status_shown) fputs("\r\033[K", stderr);
+  uint32_t gw = ui->sl->gateway;
   if (st == NET_PING_REPLIED)
-    printf("guest ping 10.0.2.2: reply after %.3f ms (guest -> slirp -> guest)\n",
-           (double)rtt / 1e6);
+    printf("guest ping %u.%u.%u.%u: reply after %.3f ms (guest -> %s -> guest)\n", gw >> 24,
+           (gw >> 16) & 255, (gw >> 8) & 255, gw & 255, (double)rtt / 1e6,
+           ui->tap ? "kernel" : "slirp");
   else
-    printf("guest ping 10.0.2.2: no reply within 1 s\n");
+    printf("guest ping %u.%u.%u.%u: no reply within 1 s\n", gw >> 24, (gw >> 16) & 255,
+           (gw >> 8) & 255, gw & 255);
   fflush(stdout);
 }
 
@@ -104,6 +126,7 @@ typedef struct run_args {
   cli_sim_opts o;
   scn_live_config lc;
   uint64_t duration_s;
+  int tap, guest_ip_given;
 } run_args;
 
 static int run_parse_opt(run_args *a, int c, char **argv) {
@@ -131,9 +154,36 @@ static int run_parse_opt(run_args *a, int c, char **argv) {
         return cli_error("run", CLI_EXIT_USAGE,
                          "--duration-s: '%s' is not a number of seconds from 1", optarg);
       return 0;
+    case RUN_OPT_BACKEND:
+      if (strcmp(optarg, "slirp") && strcmp(optarg, "tap"))
+        return cli_error("run", CLI_EXIT_USAGE, "--backend: '%s' is not slirp or tap", optarg);
+      a->tap = !strcmp(optarg, "tap");
+      return 0;
+    case RUN_OPT_TAP:
+      a->lc.tap_name = optarg;
+      return 0;
     default:
+      a->guest_ip_given |= c == CLI_OPT_GUEST_IP;
       return cli_sim_opt(&a->o, c, optarg, argv[optind - 1]);
   }
+}
+
+/* The TAP backend's network is the note's: the guest .2, the host .1. */
+static int run_check_backend(run_args *a) {
+  if (!a->tap != !a->lc.tap_name)
+    return cli_error("run", CLI_EXIT_USAGE,
+                     a->tap ? "--backend tap needs --tap NAME" : "--tap NAME needs --backend tap");
+  if (!a->tap) {
+    a->lc.tap_name = NULL;
+    return cli_sim_opts_done(&a->o);
+  }
+  if (a->lc.nfwds)
+    return cli_error("run", CLI_EXIT_USAGE,
+                     "--hostfwd forwards ports through slirp; with --backend tap the host reaches "
+                     "the guest at its own address");
+  if (!a->guest_ip_given) a->o.sim.guest_ip = RUN_TAP_GUEST_IP;
+  a->o.sim.host_ip = (a->o.sim.guest_ip & 0xffffff00u) | (RUN_TAP_HOST_IP & 0xffu);
+  return cli_sim_opts_done(&a->o);
 }
 
 static int run_parse(int argc, char **argv, run_args *a) {
@@ -142,12 +192,14 @@ static int run_parse(int argc, char **argv, run_args *a) {
       {"pcap", required_argument, NULL, RUN_OPT_PCAP},
       {"record", required_argument, NULL, RUN_OPT_RECORD},
       {"duration-s", required_argument, NULL, RUN_OPT_DURATION},
+      {"backend", required_argument, NULL, RUN_OPT_BACKEND},
+      {"tap", required_argument, NULL, RUN_OPT_TAP},
       {"help", no_argument, NULL, 'h'},
       CLI_SIM_LONG_OPTIONS,
       {NULL, 0, NULL, 0}};
+  memset(a, 0, sizeof *a);
   cli_sim_opts_default(&a->o, "run");
   scn_live_config_default(&a->lc);
-  a->duration_s = 0;
   int c;
   optind = 1;
   opterr = 0;
@@ -159,7 +211,8 @@ static int run_parse(int argc, char **argv, run_args *a) {
     return cli_error("run", CLI_EXIT_USAGE, "unexpected argument '%s' (see --help)", argv[optind]);
   const char *paths[] = {a->lc.pcap_path, a->lc.record_path, a->o.trace_path};
   const char *names[] = {"--pcap", "--record", "--trace"};
-  return cli_check_distinct("run", paths, names, 3);
+  int rc = cli_check_distinct("run", paths, names, 3);
+  return rc ? rc : run_check_backend(a);
 }
 
 static void run_print_forward(FILE *info, const scn_hostfwd *f) {
@@ -185,10 +238,14 @@ static void run_print_banner(const run_args *a, const scn_live *sl) {
   int buggy = so->driver_bugs || so->device_bugs;
   if (buggy && vns_bug_names(so->driver_bugs, so->device_bugs, bugs, sizeof bugs) < 0)
     strcpy(bugs, "?");
-  fprintf(info,
-          "vnetsim run: guest %u.%u.%u.%u behind libslirp (gateway .2, DNS .3), queue %u, "
-          "seed %" PRIu64 "%s%s\n",
-          ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, so->queue_size, so->seed,
+  char where[128];
+  if (a->tap)
+    snprintf(where, sizeof where, "on TAP %s (the kernel is the host, .%u)", a->lc.tap_name,
+             so->host_ip & 255u);
+  else
+    snprintf(where, sizeof where, "behind libslirp (gateway .2, DNS .3)");
+  fprintf(info, "vnetsim run: guest %u.%u.%u.%u %s, queue %u, seed %" PRIu64 "%s%s\n", ip >> 24,
+          (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, where, so->queue_size, so->seed,
           buggy ? ", bugs: " : "", bugs);
   for (size_t i = 0; i < sl->nfwds; i++) run_print_forward(info, &sl->fwds[i]);
   fprintf(info, "%s\n",
@@ -239,7 +296,8 @@ static int run_live(run_args *a, vns_sim *sim) {
     scn_live_close(&sl);
     return cli_error("run", CLI_EXIT_FAIL, "cannot catch SIGINT/SIGTERM: %s", emu_strerror(rc));
   }
-  run_ui ui = {.sl = &sl, .sim = sim, .status = isatty(fileno(stderr)), .json = a->o.json};
+  run_ui ui = {
+      .sl = &sl, .sim = sim, .tap = a->tap, .status = isatty(fileno(stderr)), .json = a->o.json};
   run_print_banner(a, &sl);
   host_live_set_tick(sl.live, run_on_tick, &ui, RUN_STATUS_PERIOD_NS);
   rc = scn_live_run(&sl, a->duration_s * 1000000000ull);

@@ -62,7 +62,7 @@ static int story_parse(int argc, char **argv, cli_sim_opts *o) {
   }
   if (optind < argc)
     return cli_error("story", CLI_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
-  return 0;
+  return cli_sim_opts_done(o);
 }
 
 static void story_row(const char *symptom, const char *buggy, const char *fixed) {

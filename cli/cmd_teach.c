@@ -126,7 +126,7 @@ static int teach_parse(int argc, char **argv, teach_args *a) {
     return cli_error("teach", CLI_EXIT_USAGE,
                      "--qsize: %u is too big to draw; teach takes a power of two from 2 to %d",
                      a->o.sim.queue_size, TEACH_MAX_QSIZE);
-  return 0;
+  return cli_sim_opts_done(&a->o);
 }
 
 /* Prints every step; on a terminal, waits for a key between steps. Returns

@@ -66,6 +66,8 @@ struct host_live {
   emu_sched *sched;
   uint64_t start_wall, start_virt;
   Slirp *slirp;
+  uv_poll_t tap_poll; /* the TAP descriptor, when it is the host side */
+  int tap_fd, tap_poll_on;
 
   uv_timer_t sched_timer; /* the scheduler's earliest event */
   uv_timer_t slirp_timer; /* slirp's own TCP timers (its poll timeout) */
@@ -100,6 +102,7 @@ void host_live_config_default(host_live_config *cfg) {
   cfg->host = 0x0a000202u;
   cfg->nameserver = 0x0a000203u;
   cfg->dhcp_start = 0x0a00020fu;
+  cfg->tap_fd = -1;
 }
 
 uint64_t host_live_now(const host_live *l) {
@@ -432,6 +435,11 @@ void host_live_input(host_live *l, const uint8_t *frame, size_t len) {
   if (len > INT32_MAX) return;
   l->stats.frames_to_host++;
   l->stats.bytes_to_host += len;
+  if (l->tap_fd >= 0) {
+    /* a full TAP queue drops the frame, as a NIC's full ring does */
+    if (write(l->tap_fd, frame, len) != (ssize_t)len) l->stats.frames_lost_tap++;
+    return;
+  }
   slirp_input(l->slirp, frame, (int)len);
   /* Frames slirp holds while it resolves the guest's MAC, and data for its
    * sockets, move on at its next poll round: have one now, not at the next
@@ -463,6 +471,7 @@ static int live_free_port(int udp, uint32_t ip, uint16_t *port) {
 int host_live_add_hostfwd(host_live *l, int udp, uint32_t host_ip, uint16_t host_port,
                           uint32_t guest_ip, uint16_t guest_port, uint16_t *bound_port) {
   if (!l || guest_port == 0 || (udp != 0 && udp != 1)) return EMU_EINVAL;
+  if (!l->slirp) return EMU_ENOTSUP; /* a TAP host reaches the guest itself */
   /* slirp cannot tell which port it bound for port 0: choose one ourselves.
    * Another process may take it between our probe and slirp's bind, hence
    * the retries. */
@@ -492,6 +501,31 @@ static void live_on_signal(uv_signal_t *h, int signum) {
   host_live_stop(l);
 }
 
+/* --- a TAP as the host side --------------------------------------------- */
+
+/* Largest frame a TAP hands over: the interface MTU is the kernel's to set,
+ * so take anything up to a jumbo frame and let the device judge its size. */
+#define LIVE_TAP_FRAME_MAX 65536
+
+static void live_on_tap(uv_poll_t *h, int status, int events) {
+  host_live *l = h->data;
+  if (status < 0 || !(events & UV_READABLE)) return;
+  static uint8_t buf[LIVE_TAP_FRAME_MAX];
+  ssize_t n;
+  while ((n = read(l->tap_fd, buf, sizeof buf)) > 0) live_cb_send_packet(buf, (size_t)n, l);
+  if (l->nq) live_pump(l);
+}
+
+static int live_start_tap(host_live *l, int fd) {
+  l->tap_fd = fd; /* ours from here, failure or not */
+  if (uv_poll_init(&l->loop, &l->tap_poll, fd) != 0) return EMU_EIO;
+  l->tap_poll_on = 1;
+  l->tap_poll.data = l;
+  return uv_poll_start(&l->tap_poll, UV_READABLE, live_on_tap) == 0 ? 0 : EMU_EIO;
+}
+
+static int live_start_slirp(host_live *l, const host_live_config *cfg);
+
 int host_live_new(host_live **out, const host_live_config *cfg) {
   *out = NULL;
   if (!cfg || !cfg->sched || !cfg->on_frame) return EMU_EINVAL;
@@ -519,7 +553,19 @@ int host_live_new(host_live **out, const host_live_config *cfg) {
 
   l->start_wall = host_wallclock_ns();
   l->start_virt = l->sched->now_ns;
+  l->tap_fd = -1;
+  int rc = cfg->tap_fd >= 0 ? live_start_tap(l, cfg->tap_fd) : live_start_slirp(l, cfg);
+  if (rc) {
+    host_live_free(l);
+    return rc;
+  }
+  /* Nothing may keep a finished loop alive but what is running. */
+  uv_unref((uv_handle_t *)&l->stop_async);
+  *out = l;
+  return 0;
+}
 
+static int live_start_slirp(host_live *l, const host_live_config *cfg) {
   SlirpConfig sc;
   memset(&sc, 0, sizeof sc);
   sc.version = LIVE_SLIRP_CONFIG_VERSION;
@@ -544,15 +590,9 @@ int host_live_new(host_live **out, const host_live_config *cfg) {
       .timer_new_opaque = live_cb_timer_new_opaque,
   };
   l->slirp = slirp_new(&sc, &cbs, l);
-  if (!l->slirp) {
-    host_live_free(l);
-    return EMU_EIO;
-  }
+  if (!l->slirp) return EMU_EIO;
   uv_prepare_start(&l->prepare, live_on_prepare);
   uv_check_start(&l->check, live_on_check);
-  /* Nothing may keep a finished loop alive but what is running. */
-  uv_unref((uv_handle_t *)&l->stop_async);
-  *out = l;
   return 0;
 }
 
@@ -604,6 +644,8 @@ void host_live_free(host_live *l) {
   while (l->npolls) live_poll_drop(l, l->npolls - 1);
   if (l->slirp) slirp_cleanup(l->slirp);
   l->slirp = NULL;
+  if (l->tap_poll_on && !uv_is_closing((uv_handle_t *)&l->tap_poll))
+    uv_close((uv_handle_t *)&l->tap_poll, NULL);
   uv_handle_t *mine[] = {(uv_handle_t *)&l->sched_timer,    (uv_handle_t *)&l->slirp_timer,
                          (uv_handle_t *)&l->duration_timer, (uv_handle_t *)&l->tick_timer,
                          (uv_handle_t *)&l->prepare,        (uv_handle_t *)&l->check,
@@ -623,6 +665,7 @@ void host_live_free(host_live *l) {
   free(l->q);
   free(l->polls);
   free(l->round);
+  if (l->tap_fd >= 0) close(l->tap_fd);
   free(l);
 }
 

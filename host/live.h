@@ -17,6 +17,12 @@
  * virtual time it arrives at; the embedder gives frames the guest sent to
  * host_live_input().
  *
+ * Instead of slirp, the host side can be a TAP interface (host/tap.h,
+ * host_live_config.tap_fd): its descriptor is watched on the same loop, each
+ * frame the kernel sends is handed to the frame callback the same way, and
+ * host_live_input() writes to it. There are no forwards then: the kernel
+ * reaches the guest directly.
+ *
  * Everything here runs on the thread that calls host_live_run(), except
  * host_live_request_stop(), which any thread may call. */
 #ifndef VNETSIM_HOST_LIVE_H
@@ -50,6 +56,8 @@ typedef struct host_live_config {
   uint32_t nameserver;       /* 10.0.2.3 */
   uint32_t dhcp_start;       /* 10.0.2.15 */
   int restricted;            /* 1: the guest may not reach the outside (default 0) */
+  int tap_fd;                /* >= 0: the host side is this TAP descriptor (taken over and
+               * closed by host_live_free), not slirp (default -1) */
   host_live_frame_fn on_frame;
   void *frame_ctx;
 } host_live_config;
@@ -65,6 +73,7 @@ typedef struct host_live_stats {
   uint64_t slirp_polls;                     /* slirp_pollfds_poll rounds */
   uint64_t guest_errors;                    /* slirp's complaints about guest frames */
   uint64_t frames_lost_nomem;               /* from slirp, dropped: out of host memory */
+  uint64_t frames_lost_tap;                 /* to a TAP that would not take them now */
   size_t poll_fds;                          /* descriptors watched now */
   uint64_t max_lag_ns;                      /* worst lateness of an event behind the wall clock */
 } host_live_stats;

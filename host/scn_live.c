@@ -13,6 +13,7 @@
 
 #include "emu/err.h"
 #include "host/live.h"
+#include "host/tap.h"
 
 void scn_live_config_default(scn_live_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
@@ -135,6 +136,71 @@ static const char *scn_ip_str(uint32_t ip, char buf[16]) {
   return buf;
 }
 
+/* The live runtime for lc, with the scenario's clock and frame callback. */
+static int scn_live_start(scn_live *sl, host_live_config *lc, char *err, size_t errcap) {
+  lc->sched = &sl->s->sched;
+  lc->on_frame = scn_live_on_slirp_frame;
+  lc->frame_ctx = sl;
+  int rc = host_live_new(&sl->live, lc);
+  if (rc)
+    snprintf(err, errcap, "cannot start the live runtime (libuv%s): %s",
+             lc->tap_fd >= 0 ? ", TAP" : ", libslirp", emu_strerror(rc));
+  return rc;
+}
+
+/* The kernel behind a TAP is the host: it reaches the guest at the guest's
+ * own address, so there is nothing to forward. */
+static int scn_live_start_tap(scn_live *sl, const scn_live_config *cfg, char *err, size_t errcap) {
+  if (cfg->nfwds) {
+    snprintf(err, errcap,
+             "--hostfwd forwards ports through slirp; with a TAP the host reaches the guest at its "
+             "own address");
+    return EMU_EINVAL;
+  }
+  host_live_config lc;
+  host_live_config_default(&lc);
+  lc.tap_fd = host_tap_open(cfg->tap_name, err, errcap);
+  if (lc.tap_fd < 0) return EMU_EIO;
+  return scn_live_start(sl, &lc, err, errcap);
+}
+
+static int scn_live_start_slirp(scn_live *sl, const scn_live_config *cfg, char *err,
+                                size_t errcap) {
+  const net_iface_config *g = &sl->s->cfg.guest;
+  host_live_config lc;
+  host_live_config_default(&lc);
+  /* slirp's network is the guest's /24: gateway .2, DNS .3, DHCP at the
+   * guest's own address. */
+  lc.network = g->ip & 0xffffff00u;
+  lc.netmask = 0xffffff00u;
+  lc.host = g->gateway;
+  lc.nameserver = lc.network | 3u;
+  lc.dhcp_start = g->ip;
+  int rc = scn_live_start(sl, &lc, err, errcap);
+  if (rc) return rc;
+  if (cfg->nfwds) {
+    memcpy(sl->fwds, cfg->fwds, cfg->nfwds * sizeof cfg->fwds[0]);
+    sl->nfwds = cfg->nfwds;
+  } else {
+    scn_hostfwd_parse("tcp:127.0.0.1:8023-:8023", &sl->fwds[0], err, errcap);
+    scn_hostfwd_parse("tcp:127.0.0.1:8080-:80", &sl->fwds[1], err, errcap);
+    sl->nfwds = 2;
+  }
+  for (size_t i = 0; i < sl->nfwds; i++) {
+    scn_hostfwd *f = &sl->fwds[i];
+    uint32_t gip = f->guest_ip ? f->guest_ip : g->ip;
+    rc = host_live_add_hostfwd(sl->live, f->udp, f->host_ip, f->host_port, gip, f->guest_port,
+                               &f->bound_port);
+    if (rc) {
+      char ip[16];
+      snprintf(err, errcap, "cannot forward %s %s:%u (in use, or not an address of this host?)",
+               f->udp ? "udp" : "tcp", scn_ip_str(f->host_ip, ip), f->host_port);
+      return EMU_EIO;
+    }
+  }
+  return 0;
+}
+
 int scn_live_init(scn_live *sl, const scn_live_config *cfg, char *err, size_t errcap) {
   memset(sl, 0, sizeof *sl);
   int rc;
@@ -153,44 +219,9 @@ int scn_live_init(scn_live *sl, const scn_live_config *cfg, char *err, size_t er
   sl->gateway = g->gateway;
   scn_set_host_rx(sl->s, scn_live_on_guest_frame, sl);
 
-  host_live_config lc;
-  host_live_config_default(&lc);
-  /* slirp's network is the guest's /24: gateway .2, DNS .3, DHCP at the
-   * guest's own address. */
-  lc.network = g->ip & 0xffffff00u;
-  lc.netmask = 0xffffff00u;
-  lc.host = g->gateway;
-  lc.nameserver = lc.network | 3u;
-  lc.dhcp_start = g->ip;
-  lc.sched = &sl->s->sched;
-  lc.on_frame = scn_live_on_slirp_frame;
-  lc.frame_ctx = sl;
-  rc = host_live_new(&sl->live, &lc);
-  if (rc) {
-    snprintf(err, errcap, "cannot start libuv and libslirp: %s", emu_strerror(rc));
-    goto fail;
-  }
-
-  if (cfg->nfwds) {
-    memcpy(sl->fwds, cfg->fwds, cfg->nfwds * sizeof cfg->fwds[0]);
-    sl->nfwds = cfg->nfwds;
-  } else {
-    scn_hostfwd_parse("tcp:127.0.0.1:8023-:8023", &sl->fwds[0], err, errcap);
-    scn_hostfwd_parse("tcp:127.0.0.1:8080-:80", &sl->fwds[1], err, errcap);
-    sl->nfwds = 2;
-  }
-  for (size_t i = 0; i < sl->nfwds; i++) {
-    scn_hostfwd *f = &sl->fwds[i];
-    uint32_t gip = f->guest_ip ? f->guest_ip : g->ip;
-    rc = host_live_add_hostfwd(sl->live, f->udp, f->host_ip, f->host_port, gip, f->guest_port,
-                               &f->bound_port);
-    if (rc) {
-      char ip[16];
-      snprintf(err, errcap, "cannot forward %s %s:%u (in use, or not an address of this host?)",
-               f->udp ? "udp" : "tcp", scn_ip_str(f->host_ip, ip), f->host_port);
-      goto fail;
-    }
-  }
+  rc = cfg->tap_name ? scn_live_start_tap(sl, cfg, err, errcap)
+                     : scn_live_start_slirp(sl, cfg, err, errcap);
+  if (rc) goto fail;
   if (cfg->pcap_path) {
     rc = host_pcap_writer_open(&sl->pcap, cfg->pcap_path, err, errcap);
     if (rc) goto fail;

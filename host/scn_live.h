@@ -39,6 +39,9 @@ typedef struct scn_live_config {
   int ping_gateway;        /* the guest pings 10.0.2.2 at start (default 1) */
   const char *pcap_path;   /* both directions on the link, or NULL */
   const char *record_path; /* host->guest frames with arrival times, or NULL */
+  /* The host side is this TAP interface (the Linux kernel as the guest's
+   * peer) instead of slirp; no forwards then. NULL: slirp. */
+  const char *tap_name;
 } scn_live_config;
 
 void scn_live_config_default(scn_live_config *cfg);

@@ -6,13 +6,16 @@
 # clang-format: CI fails on code that .clang-format would change.
 # tshark (with capinfos): the tests have Wireshark read the pcap files we write.
 # universal-ctags: scripts/check-func-length.sh finds each function's extent.
+# iproute2, iputils-ping, curl: the TAP test has the kernel's own tools talk
+# to the guest in a network namespace.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   ca-certificates gcc make cmake pkg-config \
   libuv1-dev libpcap-dev libslirp-dev libglib2.0-dev check \
-  clang libclang-rt-14-dev clang-format chromium tshark universal-ctags >/dev/null
+  clang libclang-rt-14-dev clang-format chromium tshark universal-ctags \
+  iproute2 iputils-ping curl >/dev/null
 echo "dependencies installed: $(pkg-config --modversion libuv) libuv," \
   "$(pkg-config --modversion libpcap) libpcap, $(pkg-config --modversion slirp) libslirp," \
   "$(pkg-config --modversion check) check"

@@ -25,9 +25,6 @@ struct scn_host_call {
 
 #define SCN_QUIET_NS       2000000000ull
 #define SCN_GUEST_MEM_BASE GMEM_DEFAULT_BASE
-/* The guest's network is a /24 (slirp's); its gateway is host .2 there. */
-#define SCN_NET_HOST_MASK     0xffu
-#define SCN_GATEWAY_HOST_PART 2u
 /* Guest memory per queue slot: both queues' descriptor entries, 16 bytes
  * toward their avail and used entries (20 a slot: the alignment allowance
  * covers the rest), an RX buffer for the largest frame and a 2 KiB TX buffer
@@ -372,7 +369,7 @@ static int scn_init_guest(scn *s, const scn_config *cfg) {
 
 void scn_host_peer_config(const scn_config *cfg, net_iface_config *out) {
   net_iface_config_slirp_host(out);
-  out->ip = (cfg->guest.ip & ~SCN_NET_HOST_MASK) | SCN_GATEWAY_HOST_PART;
+  out->ip = cfg->guest.gateway; /* the host is the guest's gateway */
 }
 
 static int scn_init_host_peer(scn *s, const scn_config *cfg) {

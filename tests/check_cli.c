@@ -146,6 +146,11 @@ static const struct {
     {"replay pcpp_microsecs.pcap --html /nonexistent/x.html", "/nonexistent/x.html"},
     {"replay pcpp_microsecs.pcap --compare redox --check", "--check"},
     {"replay pcpp_microsecs.pcap --max-frames 0", "--max-frames"},
+    {"run --backend tap", "--tap NAME"},
+    {"run --tap vtap9", "--backend tap"},
+    {"run --backend vde", "--backend"},
+    {"run --backend tap --tap vtap9 --hostfwd tcp::0-:8023", "--hostfwd"},
+    {"run --backend tap --tap vtap9 --guest-ip 172.16.0.1", "host's own address"},
     {"bench --live --frames 5000", "--live"},
     {"explore --bug rx-no-recycle --seeds 1..2 --seed 5", "--seed:"},
 };

@@ -109,6 +109,9 @@ typedef struct vns_sim_opts {
    * guest's ARP requests and pings, and pings the guest on request
    * (vns_host_ping_at). 0: the host only sends what you inject (0). */
   int host_peer;
+  /* The host's address on the guest's network, its gateway (0: the
+   * network's .2, as slirp has it; a TAP network's host is usually .1). */
+  uint32_t host_ip;
 } vns_sim_opts;
 
 /* Fills o with the defaults given in parentheses above. */
