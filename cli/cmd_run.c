@@ -22,7 +22,7 @@ static const char run_usage[] =
     "privileges): what you send to a forwarded port crosses slirp, the device, the\n"
     "RX ring, the driver and the guest's TCP stack, and comes back through the TX\n"
     "ring. The guest is 10.0.2.15, its gateway 10.0.2.2, DNS 10.0.2.3; at start it\n"
-    "pings the gateway and prints the round trip. Ctrl-C (or SIGTERM) prints the\n"
+    "pings the gateway and prints the round trip. Ctrl-C (SIGTERM, SIGHUP) prints the\n"
     "summary and exits 0. While stderr is a terminal a status line shows frames,\n"
     "drops and RX ring occupancy.\n"
     "\n"
@@ -256,6 +256,7 @@ static void run_print_banner(const run_args *a, const scn_live *sl) {
 static const char *run_stopped_by(int sig, int json) {
   if (sig == SIGINT) return "SIGINT";
   if (sig == SIGTERM) return "SIGTERM";
+  if (sig == SIGHUP) return "SIGHUP";
   return json ? "duration" : "--duration-s elapsed";
 }
 
@@ -294,7 +295,8 @@ static int run_live(run_args *a, vns_sim *sim) {
   rc = host_live_catch_signals(sl.live);
   if (rc) {
     scn_live_close(&sl);
-    return cli_error("run", CLI_EXIT_FAIL, "cannot catch SIGINT/SIGTERM: %s", emu_strerror(rc));
+    return cli_error("run", CLI_EXIT_FAIL, "cannot catch SIGINT/SIGTERM/SIGHUP: %s",
+                     emu_strerror(rc));
   }
   run_ui ui = {
       .sl = &sl, .sim = sim, .tap = a->tap, .status = isatty(fileno(stderr)), .json = a->o.json};

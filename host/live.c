@@ -76,7 +76,7 @@ struct host_live {
   uv_check_t check;     /* dispatches what the sleep found */
   uv_idle_t idle;       /* while active, the loop does not sleep: one more round */
   uv_async_t stop_async;
-  uv_signal_t sig_int, sig_term;
+  uv_signal_t sig_int, sig_term, sig_hup;
   int signals_on, stop_signal, stopping, pumping;
 
   live_frame *q; /* frames from slirp, not yet handed to the guest side */
@@ -349,6 +349,16 @@ static void live_on_poll(uv_poll_t *h, int status, int events) {
   if (events & UV_DISCONNECT) p->revents |= SLIRP_POLL_HUP;
 }
 
+/* slirp listens for a forward with a backlog of 1, so a burst of concurrent
+ * connects is reset by the kernel (ListenOverflows). Listening again on the
+ * same socket only changes the backlog. */
+static void live_widen_backlog(int fd) {
+  int listening = 0;
+  socklen_t len = sizeof listening;
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening)
+    listen(fd, SOMAXCONN);
+}
+
 static int live_cb_add_poll(int fd, int events, void *opaque) {
   host_live *l = opaque;
   live_pollh **round = emu_grow(l->round, &l->cap_round, l->nround + 1, sizeof *round, 64);
@@ -371,6 +381,7 @@ static int live_cb_add_poll(int fd, int events, void *opaque) {
     p->l = l;
     p->fd = fd;
     l->polls[l->npolls++] = p;
+    live_widen_backlog(fd);
   }
   if (p->seen != l->round_no) p->wanted = 0;
   p->seen = l->round_no;
@@ -598,12 +609,16 @@ static int live_start_slirp(host_live *l, const host_live_config *cfg) {
 
 int host_live_catch_signals(host_live *l) {
   if (l->signals_on) return 0;
+  /* SIGHUP too: a closed terminal ends the run as Ctrl-C does, with the
+   * summary and every output file put in place, not by killing it */
   uv_signal_init(&l->loop, &l->sig_int);
   uv_signal_init(&l->loop, &l->sig_term);
-  l->sig_int.data = l->sig_term.data = l;
+  uv_signal_init(&l->loop, &l->sig_hup);
+  l->sig_int.data = l->sig_term.data = l->sig_hup.data = l;
   l->signals_on = 1;
   if (uv_signal_start(&l->sig_int, live_on_signal, SIGINT) != 0 ||
-      uv_signal_start(&l->sig_term, live_on_signal, SIGTERM) != 0)
+      uv_signal_start(&l->sig_term, live_on_signal, SIGTERM) != 0 ||
+      uv_signal_start(&l->sig_hup, live_on_signal, SIGHUP) != 0)
     return EMU_EIO;
   return 0;
 }
@@ -655,6 +670,7 @@ void host_live_free(host_live *l) {
   if (l->signals_on) {
     uv_close((uv_handle_t *)&l->sig_int, NULL);
     uv_close((uv_handle_t *)&l->sig_term, NULL);
+    uv_close((uv_handle_t *)&l->sig_hup, NULL);
   }
   /* Anything an embedder left open on our loop is closed too, or the loop
    * could not be. */

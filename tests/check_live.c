@@ -314,6 +314,29 @@ START_TEST(test_http_get_stats_returns_json) {
 }
 END_TEST
 
+/* slirp listens for a forward with a backlog of 1; a burst of connects then
+ * overflows the kernel's accept queue and some are reset. The live runtime
+ * widens it: ss shows a listening socket's backlog as its Send-Q. */
+START_TEST(test_forward_listens_with_a_wide_backlog) {
+  live_run r;
+  live_start(&r, 0, 0);
+  usleep(300000); /* a few loop rounds: slirp's sockets are watched by then */
+  char cmd[128], line[256] = "";
+  snprintf(cmd, sizeof cmd, "ss -ltnH 'sport = :%u'", r.echo_port);
+  FILE *p = popen(cmd, "r");
+  ck_assert_ptr_nonnull(p);
+  ck_assert_ptr_nonnull(fgets(line, sizeof line, p));
+  pclose(p);
+  char state[32];
+  unsigned recvq = 0, backlog = 0;
+  ck_assert_int_eq(sscanf(line, "%31s %u %u", state, &recvq, &backlog), 3);
+  ck_assert_str_eq(state, "LISTEN");
+  ck_assert_uint_ge(backlog, 128);
+  live_stop(&r);
+  live_close(&r);
+}
+END_TEST
+
 #define NCONNS 50
 
 START_TEST(test_fifty_concurrent_connections_each_echoed) {
@@ -630,6 +653,7 @@ static Suite *live_suite(void) {
   tcase_add_test(tc, test_one_mib_echoed_byte_for_byte);
   tcase_add_test(tc, test_http_get_stats_returns_json);
   tcase_add_test(tc, test_fifty_concurrent_connections_each_echoed);
+  tcase_add_test(tc, test_forward_listens_with_a_wide_backlog);
   tcase_add_test(tc, test_rx_no_recycle_stalls_the_echo);
   tcase_add_test(tc, test_idle_runtime_does_not_poll);
   tcase_add_test(tc, test_shutdown_closes_every_socket);
