@@ -4,26 +4,36 @@
 Each seed is a small valid input that reaches deep into its target, so the
 fuzzer starts from well-formed rings, frames and captures and mutates from
 there."""
-import struct, os
+import struct, os, glob
 
 def put(target, name, data):
     with open(os.path.join("fuzz", "corpus", target, name), "wb") as f:
         f.write(data)
 
-# vq_dev: byte 0 = size code | event_idx<<3 | indirect<<4, byte 1 = pops,
-# then the descriptor table, then the avail ring (queue size 4: code 1).
-def desc(addr, ln, flags, nxt):
-    return struct.pack("<QIHH", addr, ln, flags, nxt)
-base = 0x40000000
-buf = base + 0x1000
-table = desc(buf, 12, 1, 1) + desc(buf + 12, 1514, 2, 0) + desc(0, 0, 0, 0) * 2
-avail = struct.pack("<HH4HH", 0, 1, 0, 0, 0, 0, 0)
-put("vq_dev", "two_segment_chain", bytes([1 | 1 << 3, 4]) + table + avail)
-ind_table = desc(buf + 0x100, 12, 1, 1) + desc(buf + 0x200, 100, 0, 0)
-table = desc(buf + 0x40, 32, 4, 0) + desc(0, 0, 0, 0) * 3
-put("vq_dev", "indirect_chain", bytes([1 | 1 << 4, 2]) + table + avail)
-loop = desc(buf, 16, 1, 1) + desc(buf, 16, 1, 0) + desc(0, 0, 0, 0) * 2
-put("vq_dev", "descriptor_loop", bytes([1, 2]) + loop + avail)
+# vq_dev: byte 0 = size code | event_idx<<3 | indirect<<4, byte 1 = how far
+# below 65536 both sides start, then operations (opcode byte + arguments, see
+# fuzz_vq_dev.c). Each seed crosses the 16-bit wrap of the indices.
+DESC, SLOT, OFFER, STEP, RAW, POP, PUSH, PUBLISH, BYTES, SUPPRESS = range(10)
+def offer(head, nseg=1, writable=True, indirect=False):
+    return bytes([OFFER, head, (nseg - 1) | writable << 2 | indirect << 3])
+def pop(push_now=True): return bytes([POP, 1 if push_now else 0])
+def publish(enable=True): return bytes([PUBLISH, 1 if enable else 0])
+round_trip = b"".join(offer(h % 4, 2) + pop() + publish() for h in range(6))
+put("vq_dev", "wrap_round_trips", bytes([1 | 1 << 3, 3]) + round_trip)
+# two offers, pop one and hold it, the driver rewrites the second slot (to a
+# head it never offered) before the next pop, then pushes out of order
+rewrite = (offer(0) + offer(1) + pop(False) + bytes([SLOT, 0xff, 2, 0]) + pop(False) +
+           bytes([PUSH, 1, 64, 0, PUSH, 0, 64, 0]) + publish())
+put("vq_dev", "slot_rewritten_between_pops", bytes([1, 1]) + rewrite)
+indirect = b"".join(offer(h, 3, True, True) + pop() + publish() for h in range(4))
+put("vq_dev", "indirect_chains", bytes([2 | 1 << 4, 2]) + indirect)
+# avail.idx moved back after a scan, then forward again
+backwards = (offer(0) + offer(1) + offer(2) + pop(False) + bytes([STEP, 0xfe]) + pop() +
+             bytes([STEP, 2]) + pop() + publish())
+put("vq_dev", "avail_idx_backwards", bytes([2, 2]) + backwards)
+loop = (bytes([DESC, 0, 0, 0, 16, 0, 1, 1, DESC, 1, 0, 0, 16, 0, 1, 0, SLOT, 0, 0, 0, STEP, 1])
+        + pop())
+put("vq_dev", "descriptor_loop", bytes([1, 1]) + loop)
 
 # vq_drv: size code, buffers to offer, then (used.idx le16, id le32, len le32)
 put("vq_drv", "in_order", bytes([2, 4]) + b"".join(
