@@ -35,11 +35,27 @@ loop = (bytes([DESC, 0, 0, 0, 16, 0, 1, 1, DESC, 1, 0, 0, 16, 0, 1, 0, SLOT, 0, 
         + pop())
 put("vq_dev", "descriptor_loop", bytes([1, 1]) + loop)
 
-# vq_drv: size code, buffers to offer, then (used.idx le16, id le32, len le32)
-put("vq_drv", "in_order", bytes([2, 4]) + b"".join(
-    struct.pack("<HII", i + 1, i, 64) for i in range(4)))
-put("vq_drv", "bad_id_and_len", bytes([2, 4]) + struct.pack("<HII", 1, 9, 64) +
-    struct.pack("<HII", 2, 1, 5000))
+# vq_drv: byte 0 = size code | indirect<<3 | event_idx<<4, byte 1 = how far
+# below 65536 both sides start, then operations (see fuzz_vq_drv.c).
+(ADD, PUBLISH, GET, ELEM, IDX_STEP, IDX_RAW, HONEST, INTERRUPT, DSUPPRESS,
+ TAKE_AT) = range(10)
+def add(n_out, n_in, huge=False): return bytes([ADD, n_out | n_in << 2 | huge << 4])
+def honest(which=0, frac=255): return bytes([HONEST, which, frac])
+cycle = b"".join(add(1, 1) + bytes([PUBLISH]) + honest() + bytes([GET, 0]) for _ in range(6))
+put("vq_drv", "wrap_round_trips", bytes([2 | 1 << 4, 3]) + cycle)
+# the device writes an element and moves used.idx separately, with a bad id,
+# a length over the chain, used.idx backwards and a jump
+def elem(off, id_, ln): return bytes([ELEM, off & 0xff]) + struct.pack("<HI", id_, ln)
+hostile = (add(1, 1) * 3 + bytes([PUBLISH]) + elem(0, 9, 8) + bytes([IDX_STEP, 1, GET, 0]) +
+           elem(0, 1, 5000) + bytes([IDX_STEP, 1, GET, 0, IDX_STEP, 0xfe, GET, 0]) +
+           bytes([IDX_STEP, 40, GET, 0]) + honest() + bytes([GET, 3]))
+put("vq_drv", "hostile_device", bytes([2, 2]) + hostile)
+indirect = b"".join(add(2, 2) + bytes([PUBLISH]) + honest(0, 128) + bytes([INTERRUPT, 1, GET, 1])
+                    for _ in range(4))
+put("vq_drv", "indirect_chains", bytes([3 | 1 << 3, 2]) + indirect)
+out_of_order = (add(0, 1) * 4 + bytes([PUBLISH]) + honest(3) + honest(1) + bytes([TAKE_AT, 1]) +
+                bytes([GET, 7]))
+put("vq_drv", "out_of_order", bytes([2, 1]) + out_of_order)
 
 # stack: (le16 length, frame) pairs
 guest_mac = bytes.fromhex("525400123456")
