@@ -7,6 +7,7 @@ there."""
 import struct, os, glob
 
 def put(target, name, data):
+    if target == "stack": data = bytes([name.endswith("_small") and 1 or 0]) + data
     with open(os.path.join("fuzz", "corpus", target, name), "wb") as f:
         f.write(data)
 
@@ -57,7 +58,8 @@ out_of_order = (add(0, 1) * 4 + bytes([PUBLISH]) + honest(3) + honest(1) + bytes
                 bytes([GET, 7]))
 put("vq_drv", "out_of_order", bytes([2, 1]) + out_of_order)
 
-# stack: (le16 length, frame) pairs
+# stack: a host-side program (see fuzz_stack.c): TCP operations that keep
+# each connection's sequence numbers, raw frames, UDP, time.
 guest_mac = bytes.fromhex("525400123456")
 host_mac = bytes.fromhex("52550a000202")
 def ip4(s): return bytes(int(x) for x in s.split("."))
@@ -74,13 +76,33 @@ iph = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), 1, 0x4000, 64, 1, 0,
                   ip4("10.0.2.2"), ip4("10.0.2.15"))
 iph = iph[:10] + struct.pack("!H", csum(iph)) + iph[12:]
 echo = guest_mac + host_mac + b"\x08\x00" + iph + icmp
-def framed(*frames): return b"".join(struct.pack("<H", len(f)) + f for f in frames)
+(SYN, ACK, DATA, HTTP, SEG, FIN, RST, TIME, RAWF, WINDOW, UDP) = range(11)
+def framed(*frames): return b"".join(bytes([RAWF]) + struct.pack("<H", len(f)) + f for f in frames)
 put("stack", "arp_then_ping", framed(arp, echo))
 udp = struct.pack("!HHHH", 40000, 7, 8 + 5, 0) + b"hello"
 uiph = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 2, 0x4000, 64, 17, 0,
                    ip4("10.0.2.2"), ip4("10.0.2.15"))
 uiph = uiph[:10] + struct.pack("!H", csum(uiph)) + uiph[12:]
 put("stack", "arp_then_udp", framed(arp, guest_mac + host_mac + b"\x08\x00" + uiph + udp))
+PORT_HTTP, PORT_ECHO, PORT_DISCARD, PORT_CLOSED = range(4)
+def syn(k, port, mss=0): return bytes([SYN, k, port, mss])
+def data(k, payload, fin=False): return bytes([DATA, k, int(fin), len(payload)]) + payload
+put("stack", "http_get_index", syn(0, PORT_HTTP) + bytes([ACK, 0, HTTP, 0, 0, ACK, 0, FIN, 0]) +
+    bytes([TIME, 2, ACK, 0]))
+put("stack", "http_get_stats", syn(1, PORT_HTTP, 3) + bytes([ACK, 1, HTTP, 1, 1, ACK, 1]) +
+    bytes([TIME, 0x81, ACK, 1]))
+put("stack", "tcp_echo_then_close", syn(2, PORT_ECHO) + bytes([ACK, 2]) + data(2, b"hello, echo") +
+    bytes([ACK, 2]) + data(2, b"bye", True) + bytes([ACK, 2, TIME, 0x82]))
+# in the window but out of order: the hole is filled afterwards
+def seg(k, flags, seq_off, ack_off, win, payload, opts=b""):
+    return (bytes([SEG, k, flags]) + struct.pack("<hhHBB", seq_off, ack_off, win, len(opts),
+                                                  len(payload)) + opts + payload)
+put("stack", "tcp_out_of_order_small", syn(3, PORT_DISCARD) + bytes([ACK, 3]) +
+    seg(3, 0x18, 4, 0, 65535, b"5678") + data(3, b"1234") + bytes([ACK, 3, RST, 3, 0]))
+put("stack", "tcp_zero_window_echo_small", syn(0, PORT_ECHO, 1) + bytes([WINDOW, 0, 0, 0, ACK, 0]) +
+    data(0, b"x" * 200) + bytes([TIME, 0x81, WINDOW, 0, 0xff, 0xff, ACK, 0, TIME, 0x83]))
+put("stack", "tcp_closed_port_and_udp", syn(1, PORT_CLOSED) + bytes([UDP, 1, 4]) + b"ping" +
+    bytes([UDP, 0, 2]) + b"no")
 
 # pcap: classic nanosecond pcap and a minimal pcapng, both with the ARP frame
 pcap = struct.pack("<IHHiIII", 0xa1b23c4d, 2, 4, 0, 0, 65535, 1)
