@@ -117,3 +117,16 @@ idb = block(1, struct.pack("<HHI", 1, 0, 65535))
 pad = arp + b"\0" * ((4 - len(arp) % 4) % 4)
 epb = block(6, struct.pack("<IIIII", 0, 0, 1000, len(arp), len(arp)) + pad)
 put("pcap", "one_frame.pcapng", shb + idb + epb)
+# more frames than a replay's ring and backlog hold, some out of order and
+# one truncated: the whole capture must be accounted, frame by frame
+def pcap_file(records, magic=0xa1b23c4d):
+    out = struct.pack("<IHHiIII", magic, 2, 4, 0, 0, 65535, 1)
+    for sec, sub, f, orig in records:
+        out += struct.pack("<IIII", sec, sub, len(f), orig) + f
+    return out
+many = [(1700000000, i * 20000, (arp, echo)[i % 2], len((arp, echo)[i % 2])) for i in range(80)]
+many[40] = (1700000000, 5, echo, len(echo))          # earlier than its predecessor
+many[41] = (1700000000, 820000, echo[:30], len(echo))  # truncated by the capture
+put("pcap", "eighty_frames.pcap", pcap_file(many))
+put("pcap", "microseconds.pcap", pcap_file([(1700000000, 1, arp, len(arp)),
+                                            (1700000000, 999999, echo, len(echo))], 0xa1b2c3d4))
