@@ -104,6 +104,34 @@ put("stack", "tcp_zero_window_echo_small", syn(0, PORT_ECHO, 1) + bytes([WINDOW,
 put("stack", "tcp_closed_port_and_udp", syn(1, PORT_CLOSED) + bytes([UDP, 1, 4]) + b"ping" +
     bytes([UDP, 0, 2]) + b"no")
 
+# live: byte 0 = queue size code | seed << 2, then operations (see
+# fuzz_live.c): frames as slirp sends them, waits, bursts.
+LFRAME, LWAIT, LWAIT_LONG, LBURST = range(4)
+def ipv4(proto, payload, ident=3):
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident, 0x4000, 64, proto, 0,
+                    ip4("10.0.2.2"), ip4("10.0.2.15"))
+    return guest_mac + host_mac + b"\x08\x00" + h[:10] + struct.pack("!H", csum(h)) + h[12:] + payload
+def tcp(sport, dport, seq, ack, flags, payload=b"", opts=b""):
+    hl = 20 + len(opts)
+    t = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, hl // 4 << 4, flags, 65535, 0, 0) + opts
+    pseudo = ip4("10.0.2.2") + ip4("10.0.2.15") + struct.pack("!BBH", 0, 6, len(t) + len(payload))
+    c = csum(pseudo + t + payload)
+    return ipv4(6, t[:16] + struct.pack("!H", c) + t[18:] + payload)
+arp_reply = (guest_mac + host_mac + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2) +
+             host_mac + ip4("10.0.2.2") + guest_mac + ip4("10.0.2.15"))
+pong = struct.pack("!BBHHH", 0, 0, 0, 0x6775, 1) + bytes(56)
+pong = ipv4(1, pong[:2] + struct.pack("!H", csum(pong)) + pong[4:])
+def lframe(f): return bytes([LFRAME]) + struct.pack("<H", len(f)) + f
+def lwait(us): return bytes([LWAIT]) + struct.pack("<H", us)
+put("live", "gateway_ping_answered", bytes([0]) + lframe(arp_reply) + lwait(300) + lframe(pong) +
+    lwait(1000))
+syn = tcp(50000, 8023, 1000, 0, 0x02, opts=bytes([2, 4, 0x05, 0xb4]))
+put("live", "forwarded_connects", bytes([1 | 3 << 2]) + lframe(arp_reply) + lwait(50) + lframe(syn) +
+    lwait(2000) + lframe(tcp(50001, 80, 7000, 0, 0x02)) + bytes([LWAIT_LONG, 12]))
+put("live", "burst_past_the_ring", bytes([0]) + lframe(arp_reply) + bytes([LBURST, 15]) +
+    struct.pack("<H", len(echo)) + echo + bytes([LBURST, 15]) + struct.pack("<H", len(arp)) + arp +
+    lwait(5) + lframe(b"\0" * 10) + lwait(65535))
+
 # pcap: classic nanosecond pcap and a minimal pcapng, both with the ARP frame
 pcap = struct.pack("<IHHiIII", 0xa1b23c4d, 2, 4, 0, 0, 65535, 1)
 for i, f in enumerate((arp, echo)):
