@@ -56,6 +56,8 @@ facts=(
   "stack/services.c|svc->stats.tcp_echo_bytes += (uint64_t)n;|services: TCP echo echoes"
   "stack/services.c|http_respond(c, 200, \"OK\", \"text/html\"|services: HTTP GET / answered"
   "stack/services.c|http_respond(c, 200, \"OK\", \"application/json\"|services: HTTP GET /stats answered"
+  "host/scn_live.c|now_ns = scn_live_arrival_time(sl->s, now_ns);|live: a frame through slirp's entry"
+  "host/scn_live.c|at++;|live: an arrival moved past a host event at the same nanosecond"
   "fuzz/fuzz_vq_dev.c|wraps_seen[0]++;|vq_dev: the device's pop cursor crossed 65535 -> 0"
   "fuzz/fuzz_vq_dev.c|wraps_seen[1]++;|vq_dev: the device's used index crossed 65535 -> 0"
   "virtio/vq_dev.c|q->last_avail_idx++;|vq_dev: pop cursor advanced (the line the wrap goes through)"

@@ -101,6 +101,9 @@ put("stack", "tcp_out_of_order_small", syn(3, PORT_DISCARD) + bytes([ACK, 3]) +
     seg(3, 0x18, 4, 0, 65535, b"5678") + data(3, b"1234") + bytes([ACK, 3, RST, 3, 0]))
 put("stack", "tcp_zero_window_echo_small", syn(0, PORT_ECHO, 1) + bytes([WINDOW, 0, 0, 0, ACK, 0]) +
     data(0, b"x" * 200) + bytes([TIME, 0x81, WINDOW, 0, 0xff, 0xff, ACK, 0, TIME, 0x83]))
+# the server's FIN crosses ours: our FIN does not acknowledge theirs (CLOSING)
+put("stack", "http_simultaneous_close", syn(2, PORT_HTTP) + bytes([ACK, 2, HTTP, 2, 0]) +
+    seg(2, 0x11, 0, -1, 65535, b"") + bytes([TIME, 0, ACK, 2, TIME, 0x81]))
 put("stack", "tcp_closed_port_and_udp", syn(1, PORT_CLOSED) + bytes([UDP, 1, 4]) + b"ping" +
     bytes([UDP, 0, 2]) + b"no")
 
