@@ -4,7 +4,7 @@
 Each seed is a small valid input that reaches deep into its target, so the
 fuzzer starts from well-formed rings, frames and captures and mutates from
 there."""
-import struct, os, glob
+import struct, os
 
 def put(target, name, data):
     if target == "stack": data = bytes([name.endswith("_small") and 1 or 0]) + data
