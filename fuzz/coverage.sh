@@ -6,8 +6,7 @@
 # the profiles with llvm-profdata and reports with llvm-cov: line coverage
 # per library folder, then the lines that show whether the state machines
 # are reached (TCP ESTABLISHED, the services, the 16-bit index wrap).
-# Known-defect oracles are skipped (fuzz/known.h) so that one input does
-# not stop the others. Needs clang, llvm-profdata and llvm-cov (Debian's
+# Needs clang, llvm-profdata and llvm-cov (Debian's
 # llvm package).
 # Usage: fuzz/coverage.sh [--seeds-only]
 set -euo pipefail
@@ -30,7 +29,7 @@ for t in $targets; do
   dirs=(fuzz/corpus/$t)
   [ $seeds_only = 0 ] && [ -d build-fuzz/corpus-$t ] && dirs+=(build-fuzz/corpus-$t)
   n=$(find "${dirs[@]}" -type f | wc -l)
-  VNETSIM_FUZZ_KNOWN=ignore LLVM_PROFILE_FILE="$build/prof/$t.profraw" \
+  LLVM_PROFILE_FILE="$build/prof/$t.profraw" \
     "$build/fuzz_$t" -runs=0 "${dirs[@]}" >"$build/prof/$t.log" 2>&1
   echo "coverage: fuzz_$t ran $n inputs (${dirs[*]})"
   objects+=(-object "$build/fuzz_$t")

@@ -2,7 +2,7 @@
 # Installs the dependencies, then builds and runs every Check suite twice:
 # under AddressSanitizer + UndefinedBehaviorSanitizer, then as the release
 # build with warnings as errors; between the two, each libFuzzer target runs
-# for VNETSIM_FUZZ_SECONDS (default 45). The last lines are ctest's summary.
+# for VNETSIM_FUZZ_SECONDS (default 30). The last lines are ctest's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -18,8 +18,8 @@ cmake --build build-asan -j "$jobs" >/dev/null
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan -j "$jobs" --output-on-failure
 
-echo "== fuzzing, ${VNETSIM_FUZZ_SECONDS:-45} s per target (clang, ASan + UBSan)"
-bash fuzz/run.sh "${VNETSIM_FUZZ_SECONDS:-45}"
+echo "== fuzzing, ${VNETSIM_FUZZ_SECONDS:-30} s per target (clang, ASan + UBSan)"
+bash fuzz/run.sh "${VNETSIM_FUZZ_SECONDS:-30}"
 
 bash scripts/test-install.sh
 
