@@ -224,8 +224,12 @@ static void run_print_forward(FILE *info, const scn_hostfwd *f) {
   else if (!f->udp && f->guest_port == NET_SVC_PORT_HTTP)
     snprintf(hint, sizeof hint, "   try: curl http://%u.%u.%u.%u:%u/stats", ip >> 24,
              (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, f->bound_port);
-  fprintf(info, "  forwarding %s %u.%u.%u.%u:%u -> guest :%u%s\n", f->udp ? "udp" : "tcp", ip >> 24,
-          (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, f->bound_port, f->guest_port, hint);
+  char guest[24] = "guest ";
+  unsigned g = f->guest_ip; /* 0: the guest's own address */
+  if (g)
+    snprintf(guest, sizeof guest, "%u.%u.%u.%u", g >> 24, (g >> 16) & 255, (g >> 8) & 255, g & 255);
+  fprintf(info, "  forwarding %s %u.%u.%u.%u:%u -> %s:%u%s\n", f->udp ? "udp" : "tcp", ip >> 24,
+          (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, f->bound_port, guest, f->guest_port, hint);
 }
 
 /* With --json stdout carries one object at the end; where to connect goes to
@@ -248,6 +252,8 @@ static void run_print_banner(const run_args *a, const scn_live *sl) {
           (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, where, so->queue_size, so->seed,
           buggy ? ", bugs: " : "", bugs);
   for (size_t i = 0; i < sl->nfwds; i++) run_print_forward(info, &sl->fwds[i]);
+  if (a->lc.nfwds)
+    fprintf(info, "  (your --hostfwd replaces the default forwards of 8023 and 8080)\n");
   fprintf(info, "%s\n",
           a->duration_s ? "running (Ctrl-C to stop early)" : "running; Ctrl-C to stop");
   fflush(info);
