@@ -15,6 +15,12 @@ VNS_API int vns_sim_inject_captured(vns_sim *sim, uint64_t ts_ns, const void *da
   return scn_inject_captured(sim->scn, ts_ns, data ? data : none, caplen, origlen);
 }
 
+VNS_API int vns_sim_inject_link_unsupported(vns_sim *sim, uint64_t ts_ns) {
+  if (!sim) return VNS_EINVAL;
+  if (sim->finished) return VNS_ESTATE;
+  return scn_inject_captured_unsupported(sim->scn, ts_ns);
+}
+
 VNS_API int vns_sim_inject_bursts(vns_sim *sim, uint64_t seed, unsigned bursts) {
   if (!sim) return VNS_EINVAL;
   if (sim->finished) return VNS_ESTATE;

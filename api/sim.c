@@ -462,6 +462,7 @@ enum {
   VNS_SC_DOUBLE_FATES,
   VNS_SC_UNSENT,
   VNS_SC_CAPTURE_BAD_TIMESTAMP,
+  VNS_SC_CAPTURE_LINK_UNSUPPORTED,
 };
 
 #define VNS_DEV_C(name, field) \
@@ -512,6 +513,7 @@ static const struct {
     {"fates.double", VNS_CG_SIM, VNS_SC_DOUBLE_FATES},
     {"host.frames_unsent", VNS_CG_SIM, VNS_SC_UNSENT},
     {"capture.bad_timestamp", VNS_CG_SIM, VNS_SC_CAPTURE_BAD_TIMESTAMP},
+    {"capture.link_unsupported", VNS_CG_SIM, VNS_SC_CAPTURE_LINK_UNSUPPORTED},
     {"link.fault_drop", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_DROP},
     {"link.fault_rate_limit", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_RATE_LIMIT},
     {"link.fault_mtu", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_MTU},
@@ -545,6 +547,8 @@ static uint64_t vns_sim_own_counter(const vns_sim *sim, size_t which) {
       return s->inject_queued - s->inject_sent;
     case VNS_SC_CAPTURE_BAD_TIMESTAMP:
       return s->capture.bad_timestamp;
+    case VNS_SC_CAPTURE_LINK_UNSUPPORTED:
+      return s->capture.link_unsupported;
     default:
       return fs->frames_in[EMU_FAULT_RECV];
   }

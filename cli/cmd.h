@@ -35,6 +35,7 @@ typedef struct cli_sim_opts {
   vns_sim_opts sim;
   const char *trace_path;
   int json;
+  int guest_ip_given, guest_mac_given; /* on the command line */
 } cli_sim_opts;
 
 /* getopt_long ids for the shared options, above any single-letter option. */

@@ -263,12 +263,14 @@ int cli_sim_opt(cli_sim_opts *o, int opt, const char *arg, const char *given) {
         return cli_error(o->cmd, CLI_EXIT_USAGE, "--guest-ip: '%s' is not an IPv4 address", arg);
       if ((why = cli_guest_ip_problem(o->sim.guest_ip)))
         return cli_error(o->cmd, CLI_EXIT_USAGE, "--guest-ip: %s is %s", arg, why);
+      o->guest_ip_given = 1;
       return 0;
     }
     case CLI_OPT_GUEST_MAC:
       if (cli_parse_mac(arg, o->sim.guest_mac))
         return cli_error(o->cmd, CLI_EXIT_USAGE,
                          "--guest-mac: '%s' is not a unicast MAC like 52:54:00:12:34:56", arg);
+      o->guest_mac_given = 1;
       return 0;
     default: /* '?' included: unknown, or missing its value */
       return cli_error(o->cmd, CLI_EXIT_USAGE, "unknown or incomplete option '%s' (see --help)",

@@ -8,6 +8,7 @@
 #include "api/internal.h"
 #include "cli/cmd.h"
 #include "emu/err.h"
+#include "host/linktype.h"
 #include "host/pcapio.h"
 #include "teach/teach.h"
 
@@ -91,7 +92,8 @@ static int replay_inject_and_run(vns_sim *sim, const scn_capture *in) {
   int rc = 0;
   for (size_t i = 0; i < in->nframes && !rc; i++) {
     const scn_capture_frame *f = &in->frames[i];
-    rc = vns_sim_inject_captured(sim, f->ts_ns, f->data, f->caplen, f->origlen);
+    rc = f->unconvertible ? vns_sim_inject_link_unsupported(sim, f->ts_ns)
+                          : vns_sim_inject_captured(sim, f->ts_ns, f->data, f->caplen, f->origlen);
   }
   if (rc)
     return cli_error("replay", CLI_EXIT_FAIL, "queuing the capture's frames: %s", vns_strerror(rc));
@@ -309,6 +311,9 @@ static const struct {
      "carry a time no clock can hold (a damaged record); each is counted as bad_timestamp and "
      "not sent"},
     {"capture.truncated", "were truncated by the capture; their captured bytes were injected"},
+    {"capture.link_unsupported",
+     "could not be made Ethernet frames (a protocol Ethernet has no type for); each is counted as "
+     "link_unsupported"},
 };
 
 static void replay_print_text(const replay_args *a, const vns_sim *sim, const scn_capture *in) {
@@ -432,6 +437,11 @@ int cmd_replay(int argc, char **argv) {
     return cli_error("replay", CLI_EXIT_USAGE, "%s", err);
   /* Virtual time starts at the first frame's capture time (the first the
    * clock can hold), so output timestamps share the input's time base. */
+  /* A capture of another link type carries MACs made from IP addresses
+   * (host/linktype.h): the guest standing in for one of its hosts takes that
+   * host's. */
+  if (host_link_synthesizes_macs(in.linktype) && a.o.guest_ip_given && !a.o.guest_mac_given)
+    host_link_mac_for_ipv4(a.o.sim.guest_ip, a.o.sim.guest_mac);
   a.o.sim.start_ns = 0;
   for (size_t i = 0; i < in.nframes; i++)
     if (in.frames[i].ts_ns <= VNS_TIME_MAX) {

@@ -126,7 +126,7 @@ typedef struct run_args {
   cli_sim_opts o;
   scn_live_config lc;
   uint64_t duration_s;
-  int tap, guest_ip_given;
+  int tap;
 } run_args;
 
 static int run_parse_opt(run_args *a, int c, char **argv) {
@@ -163,7 +163,6 @@ static int run_parse_opt(run_args *a, int c, char **argv) {
       a->lc.tap_name = optarg;
       return 0;
     default:
-      a->guest_ip_given |= c == CLI_OPT_GUEST_IP;
       return cli_sim_opt(&a->o, c, optarg, argv[optind - 1]);
   }
 }
@@ -181,7 +180,7 @@ static int run_check_backend(run_args *a) {
     return cli_error("run", CLI_EXIT_USAGE,
                      "--hostfwd forwards ports through slirp; with --backend tap the host reaches "
                      "the guest at its own address");
-  if (!a->guest_ip_given) a->o.sim.guest_ip = RUN_TAP_GUEST_IP;
+  if (!a->o.guest_ip_given) a->o.sim.guest_ip = RUN_TAP_GUEST_IP;
   a->o.sim.host_ip = (a->o.sim.guest_ip & 0xffffff00u) | (RUN_TAP_HOST_IP & 0xffu);
   return cli_sim_opts_done(&a->o);
 }

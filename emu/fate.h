@@ -56,7 +56,8 @@ typedef enum emu_fate {
   EMU_FATE_FAULT_CORRUPT,    /* one byte changed */
   EMU_FATE_FAULT_DELAY,      /* held for an extra delay */
   /* input the host could not send */
-  EMU_FATE_BAD_TIMESTAMP, /* a capture time the virtual clock cannot hold (EMU_TIME_MAX) */
+  EMU_FATE_BAD_TIMESTAMP,    /* a capture time the virtual clock cannot hold (EMU_TIME_MAX) */
+  EMU_FATE_LINK_UNSUPPORTED, /* a captured record that cannot be made an Ethernet frame */
   EMU_FATE_COUNT
 } emu_fate;
 

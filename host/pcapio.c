@@ -13,6 +13,7 @@
 
 #include "emu/err.h"
 #include "emu/grow.h"
+#include "host/linktype.h"
 
 /* A record's time in ns (the reader runs at nanosecond precision, so the
  * second field holds nanoseconds), or UINT64_MAX for a garbage time that
@@ -25,15 +26,47 @@ static uint64_t host_pcap_ts_ns(int64_t sec, int64_t nsec) {
   return (uint64_t)sec * ns_per_s + (uint64_t)nsec;
 }
 
+/* Frame fr from a record of link type dlt: Ethernet as it is, anything
+ * else (and a VLAN-tagged frame) converted (host/linktype.h). A record that
+ * cannot be converted is kept, empty, as unconvertible: the replay gives it
+ * its own fate. 0, or EMU_ENOMEM. */
+static int host_pcap_take(scn_capture *f, scn_capture_frame *fr, int dlt,
+                          const struct pcap_pkthdr *h, const u_char *bytes) {
+  fr->ts_ns = host_pcap_ts_ns(h->ts.tv_sec, h->ts.tv_usec);
+  fr->caplen = h->caplen;
+  fr->origlen = h->len;
+  fr->unconvertible = 0;
+  uint8_t *conv = NULL;
+  size_t conv_len = 0;
+  long grew = 0;
+  if (host_link_needs_conversion(dlt, bytes, h->caplen)) {
+    if (host_link_to_ethernet(dlt, bytes, h->caplen, &conv, &conv_len, &grew)) {
+      fr->unconvertible = 1;
+      fr->caplen = 0;
+      fr->data = malloc(1);
+      return fr->data ? 0 : EMU_ENOMEM;
+    }
+    f->converted++;
+    fr->data = conv;
+    fr->caplen = (uint32_t)conv_len;
+    fr->origlen = (uint32_t)((long)h->len + grew);
+    return 0;
+  }
+  fr->data = malloc(h->caplen ? h->caplen : 1);
+  if (!fr->data) return EMU_ENOMEM;
+  memcpy(fr->data, bytes, h->caplen);
+  return 0;
+}
+
 /* Reads every frame of an opened capture; closes p. */
 static int host_pcap_read_all(pcap_t *p, const char *path, scn_capture *f, char *err,
                               size_t errcap) {
   f->linktype = pcap_datalink(p);
-  if (f->linktype != DLT_EN10MB) {
+  if (!host_link_supported(f->linktype)) {
     const char *name = pcap_datalink_val_to_name(f->linktype);
     snprintf(err, errcap,
-             "%s: link type %s (%d) is not Ethernet; only Ethernet captures can "
-             "be injected",
+             "%s: link type %s (%d) cannot be replayed as Ethernet (Ethernet, Linux cooked, "
+             "raw IP and BSD loopback can)",
              path, name ? name : "unknown", f->linktype);
     pcap_close(p);
     return EMU_EFORMAT;
@@ -55,23 +88,12 @@ static int host_pcap_read_all(pcap_t *p, const char *path, scn_capture *f, char 
       break;
     }
     scn_capture_frame *grown = emu_grow(f->frames, &f->cap, f->nframes + 1, sizeof *grown, 64);
-    if (!grown) {
-      rc = EMU_ENOMEM;
+    if (grown) f->frames = grown;
+    rc = grown ? host_pcap_take(f, &f->frames[f->nframes], f->linktype, h, bytes) : EMU_ENOMEM;
+    if (rc) {
       snprintf(err, errcap, "%s: out of memory", path);
       break;
     }
-    f->frames = grown;
-    scn_capture_frame *fr = &f->frames[f->nframes];
-    fr->ts_ns = host_pcap_ts_ns(h->ts.tv_sec, h->ts.tv_usec);
-    fr->caplen = h->caplen;
-    fr->origlen = h->len;
-    fr->data = malloc(h->caplen ? h->caplen : 1);
-    if (!fr->data) {
-      rc = EMU_ENOMEM;
-      snprintf(err, errcap, "%s: out of memory", path);
-      break;
-    }
-    memcpy(fr->data, bytes, h->caplen);
     f->nframes++;
   }
   pcap_close(p);

@@ -106,9 +106,10 @@ typedef struct scn_violation {
 
 /* What injecting a capture found. */
 typedef struct scn_capture_notes {
-  uint64_t out_of_order;  /* earlier than their predecessor: sent right after it */
-  uint64_t truncated;     /* caplen < origlen: the captured bytes are sent */
-  uint64_t bad_timestamp; /* past EMU_TIME_MAX: fated bad_timestamp, not sent */
+  uint64_t out_of_order;     /* earlier than their predecessor: sent right after it */
+  uint64_t truncated;        /* caplen < origlen: the captured bytes are sent */
+  uint64_t bad_timestamp;    /* past EMU_TIME_MAX: fated bad_timestamp, not sent */
+  uint64_t link_unsupported; /* not convertible to Ethernet: fated link_unsupported */
 } scn_capture_notes;
 
 #define SCN_MAX_VIOLATIONS 256
@@ -202,6 +203,7 @@ typedef struct scn_capture_frame {
   uint32_t caplen;  /* bytes present in data */
   uint32_t origlen; /* length on the wire; larger when the capture truncated it */
   uint8_t *data;
+  int unconvertible; /* a record the reader could not make an Ethernet frame */
 } scn_capture_frame;
 
 typedef struct scn_capture {
@@ -209,6 +211,7 @@ typedef struct scn_capture {
   size_t nframes, cap;
   int linktype;
   size_t max_frames; /* read at most this many (0: all) */
+  size_t converted;  /* frames made Ethernet from another link type or untagged */
   int cut;           /* the file held more than max_frames */
 } scn_capture;
 
@@ -217,6 +220,9 @@ typedef struct scn_capture {
  * a capture artefact does not reorder it); counts both cases in s->capture.
  * Returns 0 or EMU_ENOMEM. */
 int scn_inject_captured(scn *s, uint64_t ts_ns, const uint8_t *data, size_t caplen, size_t origlen);
+/* The same for a record that could not be made an Ethernet frame: it takes
+ * its place among the captured frames with the fate link_unsupported. */
+int scn_inject_captured_unsupported(scn *s, uint64_t ts_ns);
 /* Queues every frame of a loaded capture (scn_inject_captured); frame i of
  * the file becomes ledger frame i. Call on a scenario whose start_ns is the
  * first frame's time. notes gets what this call found. Returns 0 or

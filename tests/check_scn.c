@@ -282,13 +282,79 @@ START_TEST(test_every_capture_gets_one_fate_per_frame) {
 }
 END_TEST
 
-START_TEST(test_non_ethernet_capture_refused_with_reason) {
+/* A one-record classic pcap of link type dlt, in buf: the record is rec. */
+static size_t one_record_pcap(uint8_t *buf, uint32_t dlt, const uint8_t *rec, uint32_t len) {
+  const uint32_t hdr[6] = {0xa1b2c3d4u, 0x00040002u, 0, 0, 65535, dlt};
+  memcpy(buf, hdr, sizeof hdr); /* host order: libpcap reads either */
+  const uint32_t rh[4] = {1, 0, len, len};
+  memcpy(buf + 24, rh, sizeof rh);
+  memcpy(buf + 40, rec, len);
+  return 40 + len;
+}
+
+/* Every link type the replay takes becomes the same Ethernet frame: an
+ * IPv4 packet from 10.1.2.3 to 10.0.2.15, between MACs 02:00:<ip>. */
+START_TEST(test_link_types_become_ethernet) {
+  uint8_t ip[20] = {0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 10, 1, 2, 3, 10, 0, 2, 15};
+  uint8_t rec[64], buf[256];
+  static const struct {
+    uint32_t dlt;
+    uint8_t pre[20];
+    uint32_t prelen;
+  } kinds[] = {
+      {113, {0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x00}, 16},       /* Linux SLL */
+      {276, {0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6}, 20}, /* SLL2 */
+      {101, {0}, 0},                                                           /* raw IP */
+      {0, {2, 0, 0, 0}, 4},                                                    /* BSD loopback */
+      {1, {2, 0, 10, 0, 2, 15, 2, 0, 10, 1, 2, 3, 0x81, 0, 0, 5, 0x81, 0, 0, 7}, 20}, /* QinQ */
+  };
+  for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+    uint32_t pre = kinds[k].prelen + (kinds[k].dlt == 1 ? 2 : 0);
+    memcpy(rec, kinds[k].pre, kinds[k].prelen);
+    if (kinds[k].dlt == 1) rec[20] = 0x08, rec[21] = 0x00; /* the inner type after the tags */
+    memcpy(rec + pre, ip, sizeof ip);
+    size_t n = one_record_pcap(buf, kinds[k].dlt, rec, pre + (uint32_t)sizeof ip);
+    scn_capture in;
+    char err[512];
+    ck_assert_msg(host_pcap_load_mem(buf, n, "crafted", &in, err, sizeof err) == 0, "%u: %s",
+                  kinds[k].dlt, err);
+    ck_assert_uint_eq(in.nframes, 1);
+    const scn_capture_frame *f = &in.frames[0];
+    ck_assert_int_eq(f->unconvertible, 0);
+    ck_assert_uint_eq(f->caplen, 14 + 20);
+    static const uint8_t eth[14] = {2, 0, 10, 0, 2, 15, 2, 0, 10, 1, 2, 3, 0x08, 0x00};
+    ck_assert_msg(memcmp(f->data, eth, sizeof eth) == 0, "link type %u", kinds[k].dlt);
+    ck_assert_int_eq(memcmp(f->data + 14, ip, sizeof ip), 0);
+    host_pcap_free(&in);
+  }
+}
+END_TEST
+
+/* A record with no Ethernet type (an 802.2 frame in Linux cooked capture)
+ * is kept as unconvertible, and its replay fate says so; a link type the
+ * replay cannot take at all is refused with a reason. */
+START_TEST(test_unconvertible_records_and_link_types) {
+  uint8_t rec[40] = {0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x00, 0x04}, buf[256];
+  size_t n = one_record_pcap(buf, 113, rec, sizeof rec);
   scn_capture in;
   char err[512];
-  ck_assert_int_eq(host_pcap_load(capture("tcpdump_tcp-handshake-nano.pcap"), &in, err, sizeof err),
-                   EMU_EFORMAT);
-  ck_assert_ptr_nonnull(strstr(err, "not Ethernet"));
-  ck_assert_uint_eq(in.nframes, 0);
+  ck_assert_int_eq(host_pcap_load_mem(buf, n, "crafted", &in, err, sizeof err), 0);
+  ck_assert_int_eq(in.frames[0].unconvertible, 1);
+  scn_config cfg;
+  scn_config_default(&cfg);
+  scn s;
+  ck_assert_int_eq(scn_init(&s, &cfg), 0);
+  scn_capture_notes notes;
+  ck_assert_int_eq(scn_inject_capture(&s, &in, &notes), 0);
+  scn_run(&s, EMU_TIME_NEVER, UINT64_MAX);
+  scn_finish(&s);
+  ck_assert_uint_eq(notes.link_unsupported, 1);
+  ck_assert_int_eq(s.fates.frames[0].fate, EMU_FATE_LINK_UNSUPPORTED);
+  scn_close(&s);
+  host_pcap_free(&in);
+  n = one_record_pcap(buf, 105, rec, sizeof rec); /* IEEE 802.11 */
+  ck_assert_int_eq(host_pcap_load_mem(buf, n, "wifi", &in, err, sizeof err), EMU_EFORMAT);
+  ck_assert_ptr_nonnull(strstr(err, "cannot be replayed as Ethernet"));
 }
 END_TEST
 
@@ -425,7 +491,8 @@ static Suite *scn_suite(void) {
   tcase_add_test(replay, test_replay_fates_identical_over_50_seeds);
   tcase_add_loop_test(replay, test_every_capture_gets_one_fate_per_frame, 0,
                       (int)(sizeof ethernet_captures / sizeof ethernet_captures[0]));
-  tcase_add_test(replay, test_non_ethernet_capture_refused_with_reason);
+  tcase_add_test(replay, test_link_types_become_ethernet);
+  tcase_add_test(replay, test_unconvertible_records_and_link_types);
   tcase_add_test(replay, test_damaged_pcapng_names_the_frame);
   tcase_add_test(replay, test_missing_and_non_capture_files_refused);
   suite_add_tcase(su, replay);

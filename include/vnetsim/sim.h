@@ -197,6 +197,11 @@ VNS_API int64_t vns_sim_sent_frame(const vns_sim *sim, size_t k);
  * Errors as vns_sim_inject(). */
 VNS_API int vns_sim_inject_captured(vns_sim *sim, uint64_t ts_ns, const void *data, size_t caplen,
                                     size_t origlen);
+/* A captured record of a link type that cannot be replayed as Ethernet (a
+ * protocol Ethernet has no type for): it takes its place among the captured
+ * frames with the fate "link_unsupported", counted in the counter
+ * capture.link_unsupported. Errors as vns_sim_inject(). */
+VNS_API int vns_sim_inject_link_unsupported(vns_sim *sim, uint64_t ts_ns);
 /* A seeded burst workload from the host: `bursts` bursts of 1..8 frames (ARP
  * requests and pings for the guest, from slirp's gateway) 20..400 us apart,
  * all drawn from seed. Every frame is one a healthy guest answers.
@@ -231,7 +236,7 @@ VNS_API int vns_host_ping(const vns_sim *sim, size_t i, vns_ping *out);
  *   driver.interrupts driver.interrupts_spurious (the modelled driver only)
  *   host.frames_sent host.frames_received trace.events violations
  *   capture.out_of_order capture.truncated capture.bad_timestamp
- *   (vns_sim_inject_captured)
+ *   capture.link_unsupported (vns_sim_inject_captured and _link_unsupported)
  *   link.frames_to_guest link.frames_to_host link.fault_drop
  *   link.fault_rate_limit link.fault_mtu link.fault_duplicate
  *   link.fault_reorder link.fault_corrupt link.fault_delay (with faults)
