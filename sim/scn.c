@@ -358,6 +358,8 @@ static int scn_init_guest(scn *s, const scn_config *cfg) {
   int rc = net_iface_init(&s->guest, &cfg->guest, vnet_drv_netdev(&s->drv));
   if (rc) return rc;
   emu_port_attach(vnet_drv_netdev(&s->drv), net_iface_input, &s->guest);
+  /* a reply waiting for ARP decides its frame's fate when it leaves */
+  net_iface_set_deferral(&s->guest, vnet_drv_deferral(&s->drv));
   net_tcp_config tcp;
   net_tcp_config_default(&tcp);
   tcp.seed = cfg->seed ^ SCN_GUEST_TCP_SEED;
@@ -489,6 +491,9 @@ void scn_finish(scn *s) {
     s->fault_on = 0;
   }
   if (!s->cfg.user_device) vnet_dev_finish(&s->dev);
+  /* Replies still waiting for ARP never leave: their frames are settled
+   * before the ledger closes. */
+  if (!s->cfg.user_driver) net_iface_finish(&s->guest, now);
   emu_fates_finish(&s->fates, now);
 }
 

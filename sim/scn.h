@@ -247,7 +247,8 @@ int scn_host_call_at(scn *s, uint64_t at_ns, scn_host_fn fn, void *ctx);
 /* Runs until no event is due at or before until_ns (EMU_TIME_NEVER: until
  * idle) or max_steps events ran. Returns the number of events run. */
 uint64_t scn_run(scn *s, uint64_t until_ns, uint64_t max_steps);
-/* Ends the run: frames still waiting get their fates. Call once, at the end. */
+/* Ends the run: frames still waiting get their fates (a frame whose reply
+ * still waits for ARP: reply_unresolved). Call once, at the end. */
 void scn_finish(scn *s);
 uint64_t scn_now(const scn *s);
 

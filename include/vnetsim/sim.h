@@ -145,7 +145,8 @@ VNS_API int64_t vns_sim_run(vns_sim *sim, uint64_t until_ns);
 /* The virtual time now. */
 VNS_API uint64_t vns_sim_now(const vns_sim *sim);
 /* Ends the run: frames still in the device's backlog become "rx_no_buffer",
- * frames in RX buffers the driver never read "rx_not_consumed". Call once;
+ * frames in RX buffers the driver never read "rx_not_consumed", frames whose
+ * reply still waits for ARP in the guest stack "reply_unresolved". Call once;
  * afterwards the sim is read-only. VNS_ESTATE the second time, and from
  * inside a callback. */
 VNS_API int vns_sim_finish(vns_sim *sim);
@@ -155,8 +156,12 @@ VNS_API int vns_sim_finish(vns_sim *sim);
  * "rx_no_buffer", "rx_buffer_too_small", "device_not_ready",
  * "device_broken", "link_down", "frame_invalid", "driver_skipped",
  * "rx_not_consumed", "driver_rejected", "not_for_guest", "malformed",
- * "bad_checksum", "unsupported", "no_listener", "rejected", "socket_full"
- * (and "fault_*" for link faults). */
+ * "bad_checksum", "unsupported", "no_listener", "rejected", "socket_full",
+ * "fault_*" for link faults, "bad_timestamp" and "reply_unresolved".
+ * "answered" means the guest stack's reply left the stack for the driver;
+ * a reply that waits for ARP keeps its frame "pending" until it is sent
+ * ("answered" then) or dropped ("reply_unresolved": ARP gave up, the ARP
+ * queue was full, or vns_sim_finish() came first). */
 
 /* The fate names in the ledger's order, from "pending" (index 0); NULL
  * past the last. vns_sim_fate_count() takes any of them. */
