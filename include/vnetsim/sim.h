@@ -109,6 +109,16 @@ typedef struct vns_sim_opts {
    * guest's ARP requests and pings, and pings the guest on request
    * (vns_host_ping_at). 0: the host only sends what you inject (0). */
   int host_peer;
+  /* Proxy ARP on the host side: the host answers the guest's ARP requests
+   * for every address the frames it sent use (IPv4 source and destination,
+   * ARP sender and target) and for the guest's gateway (.2 of its /24),
+   * with the MAC those frames showed for that address, else its own
+   * (52:55:0a:00:02:02). Meant for replaying a capture, where nobody else
+   * answers: without it a reply of the guest's that needs ARP never leaves
+   * and its frame becomes "reply_unresolved". Its replies are frames the
+   * host sent (they have fates and ledger indices), counted in
+   * host.arp_proxy_replies. `vnetsim replay` turns it on. (0) */
+  int arp_proxy;
 } vns_sim_opts;
 
 /* Fills o with the defaults given in parentheses above. */
@@ -186,6 +196,12 @@ VNS_API const char *vns_sim_frame_fault(const vns_sim *sim, size_t i);
  * from 0), or -1 when fewer were sent. The two differ only when a link
  * fault duplicated a frame: the copy is a frame of its own. */
 VNS_API int64_t vns_sim_sent_frame(const vns_sim *sim, size_t k);
+/* The ledger index of the k-th frame queued with vns_sim_inject_captured()
+ * (counting from 0, in sending order; bad_timestamp frames included), or -1
+ * when fewer were sent. Unlike vns_sim_sent_frame() it skips the host's own
+ * frames (proxy ARP replies) and anything injected otherwise: for a replay,
+ * input frame k. */
+VNS_API int64_t vns_sim_captured_frame(const vns_sim *sim, size_t k);
 
 /* --- the host side ---------------------------------------------------------- */
 /* Queues a frame from a capture: it leaves the host at ts_ns, or right after
@@ -241,6 +257,8 @@ VNS_API int vns_host_ping(const vns_sim *sim, size_t i, vns_ping *out);
  *   healthy run: "all accounted" needs it)
  *   host.frames_unsent: frames queued at the host that have not left it;
  *   after vns_sim_finish() anything but 0 is a lost frame     (always)
+ *   host.arp_proxy_replies: ARP replies the host sent for the guest
+ *   (vns_sim_opts.arp_proxy); they are among host.frames_sent
  * Stores the value in *out. VNS_ENOENT for an unknown name, VNS_ENOTSUP for
  * a counter of a half you brought. */
 VNS_API int vns_sim_counter(const vns_sim *sim, const char *name, uint64_t *out);
