@@ -231,6 +231,7 @@ int vns_scn_config_from_opts(const vns_sim_opts *o, scn_config *cfg) {
   memcpy(cfg->guest.mac, o->guest_mac, sizeof cfg->guest.mac);
   cfg->mem_size = o->mem_size;
   cfg->host_peer = o->host_peer;
+  cfg->arp_proxy = o->arp_proxy != 0;
   return 0;
 }
 
@@ -407,6 +408,10 @@ VNS_API int64_t vns_sim_sent_frame(const vns_sim *sim, size_t k) {
   return sim ? scn_sent_id(sim->scn, k) : -1;
 }
 
+VNS_API int64_t vns_sim_captured_frame(const vns_sim *sim, size_t k) {
+  return sim ? scn_captured_id(sim->scn, k) : -1;
+}
+
 VNS_API size_t vns_sim_frame_count(const vns_sim *sim) { return sim ? sim->fates->nframes : 0; }
 
 VNS_API const char *vns_sim_frame_fate(const vns_sim *sim, size_t i) {
@@ -463,6 +468,7 @@ enum {
   VNS_SC_UNSENT,
   VNS_SC_CAPTURE_BAD_TIMESTAMP,
   VNS_SC_CAPTURE_LINK_UNSUPPORTED,
+  VNS_SC_ARP_PROXY_REPLIES,
 };
 
 #define VNS_DEV_C(name, field) \
@@ -514,6 +520,7 @@ static const struct {
     {"host.frames_unsent", VNS_CG_SIM, VNS_SC_UNSENT},
     {"capture.bad_timestamp", VNS_CG_SIM, VNS_SC_CAPTURE_BAD_TIMESTAMP},
     {"capture.link_unsupported", VNS_CG_SIM, VNS_SC_CAPTURE_LINK_UNSUPPORTED},
+    {"host.arp_proxy_replies", VNS_CG_SIM, VNS_SC_ARP_PROXY_REPLIES},
     {"link.fault_drop", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_DROP},
     {"link.fault_rate_limit", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_RATE_LIMIT},
     {"link.fault_mtu", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_MTU},
@@ -549,6 +556,8 @@ static uint64_t vns_sim_own_counter(const vns_sim *sim, size_t which) {
       return s->capture.bad_timestamp;
     case VNS_SC_CAPTURE_LINK_UNSUPPORTED:
       return s->capture.link_unsupported;
+    case VNS_SC_ARP_PROXY_REPLIES:
+      return s->proxy.replies;
     default:
       return fs->frames_in[EMU_FAULT_RECV];
   }

@@ -20,11 +20,21 @@ static const char replay_usage[] =
     "that starts at the first frame. Whatever the guest sends is written to\n"
     "OUT.pcap with virtual timestamps on the same time base, so a reply's time\n"
     "minus its request's is the modelled latency. The summary gives every input\n"
-    "frame's fate; fates always add up to the number of input frames.\n"
+    "frame's fate; fates always add up to the number of frames the host sent (the\n"
+    "input's, and the proxy's ARP replies below).\n"
     "\n"
     "Frames addressed to other hosts get the fate not_for_guest; give the guest\n"
     "the capture's address with --guest-ip/--guest-mac to make it answer them.\n"
     "Frames out of time order are injected right after their predecessor.\n"
+    "\n"
+    "A frame is 'answered' only once the guest's reply has left its stack. A reply\n"
+    "first needs the asker's MAC, and nobody in a capture answers the guest's ARP:\n"
+    "so the host does (proxy ARP), for every address the capture's frames use and\n"
+    "for the guest's gateway, with the MAC the capture showed for that address, else\n"
+    "its own. Its ARP replies are host frames too (they have fates), counted apart.\n"
+    "A reply dropped while it waits for ARP makes its frame 'reply_unresolved': ARP\n"
+    "gave up (always, with --no-arp-proxy), the guest's ARP queue of 4 was full, or\n"
+    "the run ended first.\n"
     "\n"
     "  -o, --out FILE   write the frames the guest sent (pcap, nanosecond; '-': standard\n"
     "                   output, with the report on standard error)\n"
@@ -35,8 +45,11 @@ static const char replay_usage[] =
     "  --check          list every virtio rule broken in the run, by spec section\n"
     "  --max-frames N   read at most the first N frames of the capture (1..1000000000;\n"
     "                   default: all), to bound the memory a huge capture takes\n"
+    "  --no-arp-proxy   the host does not answer the guest's ARP requests\n"
     "%s"
     "  -h, --help       this text\n";
+
+enum { REPLAY_OPT_NO_ARP_PROXY = CLI_OPT_SHARED_END + 1 };
 
 typedef struct replay_args {
   cli_sim_opts o;
@@ -77,14 +90,17 @@ static void replay_print_frame(const vns_sim *sim, size_t i, int64_t id, uint32_
 
 static void replay_print_frames(const vns_sim *sim, const scn_capture *in, int json) {
   for (size_t i = 0; i < in->nframes; i++) {
-    int64_t id = vns_sim_sent_frame(sim, i);
+    int64_t id = vns_sim_captured_frame(sim, i);
     if (id < 0) break;
     replay_print_frame(sim, i, id, in->frames[i].caplen, json);
   }
-  /* copies a duplicate fault made are frames of their own, after the input's */
-  size_t n = vns_sim_frame_count(sim);
-  if (!json && n > in->nframes)
-    printf("  + %zu duplicate copies made on the link\n", n - in->nframes);
+  if (json) return;
+  uint64_t proxy = cli_counter(sim, "host.arp_proxy_replies");
+  if (proxy) printf("  + %" PRIu64 " ARP replies the host sent for the guest (proxy ARP)\n", proxy);
+  /* copies a duplicate fault made are frames of their own, beside those the
+   * host sent */
+  uint64_t n = vns_sim_frame_count(sim), sent = cli_counter(sim, "host.frames_sent");
+  if (n > sent) printf("  + %" PRIu64 " duplicate copies made on the link\n", n - sent);
 }
 
 /* Queues every captured frame and runs to the end. */
@@ -125,7 +141,7 @@ static size_t replay_print_differences(const vns_sim *fixed, const vns_sim *bugg
                                        int json) {
   size_t differ = 0;
   for (size_t i = 0; i < n; i++) {
-    int64_t ia = vns_sim_sent_frame(fixed, i), ib = vns_sim_sent_frame(buggy, i);
+    int64_t ia = vns_sim_captured_frame(fixed, i), ib = vns_sim_captured_frame(buggy, i);
     if (ia < 0 || ib < 0) break;
     const char *a = vns_sim_frame_fate(fixed, (size_t)ia),
                *b = vns_sim_frame_fate(buggy, (size_t)ib);
@@ -205,6 +221,9 @@ static int replay_parse_opt(replay_args *a, int c, char **argv) {
         return cli_error("replay", CLI_EXIT_USAGE,
                          "--max-frames: '%s' is not a number from 1 to 1000000000", optarg);
       return 0;
+    case REPLAY_OPT_NO_ARP_PROXY:
+      a->o.sim.arp_proxy = 0;
+      return 0;
     case 'c':
       a->cmp_drv = a->cmp_dev = 0;
       if (vns_bug_parse(optarg, &a->cmp_drv, &a->cmp_dev) || (!a->cmp_drv && !a->cmp_dev))
@@ -219,16 +238,19 @@ static int replay_parse_opt(replay_args *a, int c, char **argv) {
 }
 
 static int replay_parse(int argc, char **argv, replay_args *a) {
-  static const struct option longopts[] = {{"out", required_argument, NULL, 'o'},
-                                           {"compare", required_argument, NULL, 'c'},
-                                           {"html", required_argument, NULL, 'H'},
-                                           {"check", no_argument, NULL, 'C'},
-                                           {"max-frames", required_argument, NULL, 'M'},
-                                           {"help", no_argument, NULL, 'h'},
-                                           CLI_SIM_LONG_OPTIONS,
-                                           {NULL, 0, NULL, 0}};
+  static const struct option longopts[] = {
+      {"out", required_argument, NULL, 'o'},
+      {"compare", required_argument, NULL, 'c'},
+      {"html", required_argument, NULL, 'H'},
+      {"check", no_argument, NULL, 'C'},
+      {"max-frames", required_argument, NULL, 'M'},
+      {"no-arp-proxy", no_argument, NULL, REPLAY_OPT_NO_ARP_PROXY},
+      {"help", no_argument, NULL, 'h'},
+      CLI_SIM_LONG_OPTIONS,
+      {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
   cli_sim_opts_default(&a->o, "replay");
+  a->o.sim.arp_proxy = 1; /* nobody else answers the guest's ARP in a replay */
   int c;
   optind = 1;
   opterr = 0;
@@ -337,9 +359,9 @@ static void replay_print_json(const replay_args *a, const vns_sim *sim, const sc
   printf("{\"command\":\"replay\",\"input\":");
   cli_print_json_string(stdout, a->in_path);
   printf(",\"frames_out_of_order\":%" PRIu64 ",\"frames_truncated\":%" PRIu64
-         ",\"frames_bad_timestamp\":%" PRIu64 ",%s\"frames\":[",
+         ",\"frames_bad_timestamp\":%" PRIu64 ",\"arp_proxy_replies\":%" PRIu64 ",%s\"frames\":[",
          cli_counter(sim, "capture.out_of_order"), cli_counter(sim, "capture.truncated"),
-         cli_counter(sim, "capture.bad_timestamp"),
+         cli_counter(sim, "capture.bad_timestamp"), cli_counter(sim, "host.arp_proxy_replies"),
          in->cut ? "\"stopped_at_max_frames\":true," : "");
   replay_print_frames(sim, in, 1);
   printf("],");

@@ -37,6 +37,7 @@ static const char *const emu_fate_names[EMU_FATE_COUNT] = {
     [EMU_FATE_FAULT_DELAY] = "fault_delay",
     [EMU_FATE_BAD_TIMESTAMP] = "bad_timestamp",
     [EMU_FATE_LINK_UNSUPPORTED] = "link_unsupported",
+    [EMU_FATE_REPLY_UNRESOLVED] = "reply_unresolved",
 };
 
 const char *emu_fate_name(emu_fate fate) {

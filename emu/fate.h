@@ -23,7 +23,8 @@
 typedef enum emu_fate {
   EMU_FATE_PENDING = 0, /* still travelling: not a final fate */
   EMU_FATE_DELIVERED,   /* consumed by the guest stack (ARP cache, socket, ping) */
-  EMU_FATE_ANSWERED,    /* the guest stack replied to it */
+  EMU_FATE_ANSWERED,    /* the guest stack's reply to it left the stack (handed to the
+                         * driver), at once or once ARP resolved the asker */
   /* drops at the device */
   EMU_FATE_RX_NO_BUFFER,        /* no RX buffer posted, backlog full or never drained */
   EMU_FATE_RX_BUFFER_TOO_SMALL, /* the posted chain cannot hold header + frame */
@@ -58,6 +59,10 @@ typedef enum emu_fate {
   /* input the host could not send */
   EMU_FATE_BAD_TIMESTAMP,    /* a capture time the virtual clock cannot hold (EMU_TIME_MAX) */
   EMU_FATE_LINK_UNSUPPORTED, /* a captured record that cannot be made an Ethernet frame */
+  /* a reply the guest stack made that never left it (after the others so
+   * that no fate's number changes) */
+  EMU_FATE_REPLY_UNRESOLVED, /* the guest's reply waited for ARP and was dropped: ARP gave up,
+                              * the ARP queue was full, or the run ended first */
   EMU_FATE_COUNT
 } emu_fate;
 

@@ -15,7 +15,8 @@
 typedef struct emu_port emu_port;
 
 /* Called with a received frame, valid for the duration of the call only.
- * Returns what became of it (DELIVERED, ANSWERED or a drop reason). */
+ * Returns what became of it (DELIVERED, ANSWERED or a drop reason), or
+ * PENDING when that is decided later (see emu_port_deferral). */
 typedef emu_fate (*emu_port_rx_fn)(void *rx_ctx, const uint8_t *frame, size_t len, uint64_t now_ns);
 /* Sends a frame through the port; the port copies it before returning.
  * Returns 0 or a negative emu_err code (EMU_ENOSPC when the ring is full). */
@@ -41,6 +42,36 @@ static inline int emu_port_send(emu_port *p, const uint8_t *frame, size_t len, u
 static inline emu_fate emu_port_deliver(emu_port *p, const uint8_t *frame, size_t len,
                                         uint64_t now_ns) {
   return p->on_rx ? p->on_rx(p->rx_ctx, frame, len, now_ns) : EMU_FATE_NO_LISTENER;
+}
+
+/* Fates decided after the receive callback returned. A receiver that cannot
+ * tell at once what becomes of a frame (the guest stack, whose reply waits
+ * for ARP) returns EMU_FATE_PENDING for it and reports the fate later,
+ * naming the frame by the tag that was current while it was delivered. The
+ * deliverer (the driver) owns this beside its port and hands it to the
+ * receiver; it is not a field of emu_port so that every port, wrappers
+ * included, stays as it is. */
+#define EMU_PORT_NO_TAG UINT64_MAX
+
+typedef void (*emu_port_fate_fn)(void *ctx, uint64_t tag, emu_fate fate, uint64_t now_ns);
+
+typedef struct emu_port_deferral {
+  emu_port_fate_fn report; /* called once per deferred frame, with its final fate */
+  void *ctx;
+  /* The frame being delivered now (the driver's ledger id), set before
+   * emu_port_deliver and reset to EMU_PORT_NO_TAG after; a receiver returns
+   * PENDING only while it is a real tag. */
+  uint64_t tag;
+} emu_port_deferral;
+
+/* 1 when the frame being delivered may get its fate later. */
+static inline int emu_port_can_defer(const emu_port_deferral *d) {
+  return d && d->report && d->tag != EMU_PORT_NO_TAG;
+}
+
+static inline void emu_port_report(const emu_port_deferral *d, uint64_t tag, emu_fate fate,
+                                   uint64_t now_ns) {
+  if (d && d->report && tag != EMU_PORT_NO_TAG) d->report(d->ctx, tag, fate, now_ns);
 }
 
 #endif

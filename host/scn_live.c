@@ -206,7 +206,10 @@ int scn_live_init(scn_live *sl, const scn_live_config *cfg, char *err, size_t er
   int rc;
   if (cfg->sim) {
     sl->s = cfg->sim;
-    rc = cfg->ping_gateway ? scn_live_guest_start(sl->s) : 0;
+    /* A TAP's carrier comes up as we attach, and the kernel may miss what
+     * arrives in that moment: the ping waits a little there. */
+    uint64_t at = cfg->tap_name ? SCN_LIVE_TAP_SETTLE_NS : 0;
+    rc = cfg->ping_gateway ? scn_live_guest_start(sl->s, at) : 0;
   } else {
     sl->s = &sl->own;
     rc = scn_live_sim_init(sl->s, &cfg->scn, cfg->ping_gateway);

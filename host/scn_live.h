@@ -13,6 +13,8 @@
 struct host_live;
 
 #define SCN_LIVE_MAX_FWDS 16
+/* How long after start the guest pings its gateway on a TAP (virtual ns). */
+#define SCN_LIVE_TAP_SETTLE_NS 200000000ull
 
 /* One forward, as QEMU's hostfwd= takes it:
  *   tcp|udp:[hostaddr]:hostport-[guestaddr]:guestport

@@ -21,10 +21,10 @@ int scn_inject_captured(scn *s, uint64_t ts_ns, const uint8_t *data, size_t capl
     /* A time the clock cannot hold is the frame's fate: it must neither
      * vanish nor drag the frames after it past the end of time. */
     s->capture.bad_timestamp++;
-    return scn_inject_unsendable(s, s->capture_at, EMU_FATE_BAD_TIMESTAMP);
+    return scn_host_queue(s, s->capture_at, NULL, 0, EMU_FATE_BAD_TIMESTAMP, 1);
   }
   s->capture.truncated += caplen < origlen;
-  return scn_inject_at(s, s->capture_at, data, caplen);
+  return scn_host_queue(s, s->capture_at, data, caplen, EMU_FATE_PENDING, 1);
 }
 
 int scn_inject_captured_unsupported(scn *s, uint64_t ts_ns) {

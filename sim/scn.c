@@ -9,13 +9,15 @@
 #include "emu/grow.h"
 
 enum {
-  SCN_HOST_EV_GUEST_FRAME = 1, /* a frame the guest sent */
-  SCN_HOST_EV_INJECT,          /* a frame to send to the device */
-  SCN_HOST_EV_UNSENDABLE,      /* a frame the host cannot send; arg: its fate */
-  SCN_HOST_EV_PING,            /* the peer pings (arg = seq, frame_id = payload) */
-  SCN_HOST_EV_TIMER,           /* the peer's next deadline */
-  SCN_HOST_EV_FAULT,           /* a frame the fault injector held is due */
-  SCN_HOST_EV_CALL,            /* a host-side script: data holds fn and ctx */
+  SCN_HOST_EV_GUEST_FRAME = 1,     /* a frame the guest sent */
+  SCN_HOST_EV_INJECT,              /* a frame to send to the device */
+  SCN_HOST_EV_UNSENDABLE,          /* a frame the host cannot send; arg: its fate */
+  SCN_HOST_EV_PING,                /* the peer pings (arg = seq, frame_id = payload) */
+  SCN_HOST_EV_TIMER,               /* the peer's next deadline */
+  SCN_HOST_EV_FAULT,               /* a frame the fault injector held is due */
+  SCN_HOST_EV_CALL,                /* a host-side script: data holds fn and ctx */
+  SCN_HOST_EV_CAPTURED,            /* a captured frame to send to the device */
+  SCN_HOST_EV_CAPTURED_UNSENDABLE, /* a captured frame the host cannot send; arg: its fate */
 };
 
 struct scn_host_call {
@@ -101,6 +103,10 @@ uint64_t scn_now(const scn *s) { return s->sched.now_ns; }
 
 int64_t scn_sent_id(const scn *s, size_t k) { return k < s->nsent ? (int64_t)s->sent_ids[k] : -1; }
 
+int64_t scn_captured_id(const scn *s, size_t k) {
+  return k < s->ncaptured ? (int64_t)s->captured_ids[k] : -1;
+}
+
 /* The wire itself: whatever reaches the host's end goes to the device, as
  * the ledger frame it is. With faults, the injector names which frame is
  * passing (a copy it made is a new frame entering the system). */
@@ -134,24 +140,28 @@ static void scn_fault_arm(scn *s) {
 /* The host sends: the frame enters the system (and the ledger) now. */
 /* The frame enters the system (and the ledger) now, as the host's next sent
  * frame; its ledger id, or -1 when out of host memory. */
-static int64_t scn_host_enter(scn *s) {
+static int64_t scn_host_enter(scn *s, int captured) {
   int64_t id = emu_fates_enter(&s->fates, scn_now(s));
   if (id < 0) return -1;
   s->injected++;
   uint32_t *grown = emu_grow(s->sent_ids, &s->sent_cap, s->nsent + 1, sizeof *grown, 1024);
-  if (!grown) {
+  if (grown) s->sent_ids = grown;
+  uint32_t *cgrown = s->captured_ids;
+  if (captured) cgrown = emu_grow(cgrown, &s->captured_cap, s->ncaptured + 1, sizeof *cgrown, 1024);
+  if (cgrown) s->captured_ids = cgrown;
+  if (!grown || (captured && !cgrown)) {
     /* out of host memory: the frame never left the host */
     emu_fates_set(&s->fates, (uint32_t)id, EMU_FATE_RX_NO_BUFFER, scn_now(s));
     return -1;
   }
-  s->sent_ids = grown;
   s->sent_ids[s->nsent++] = (uint32_t)id;
+  if (captured) s->captured_ids[s->ncaptured++] = (uint32_t)id;
   return id;
 }
 
 /* The host sends: the frame enters the system (and the ledger) now. */
-static void scn_host_send_now(scn *s, const uint8_t *frame, size_t len) {
-  int64_t id = scn_host_enter(s);
+static void scn_host_send_now(scn *s, const uint8_t *frame, size_t len, int captured) {
+  int64_t id = scn_host_enter(s, captured);
   if (id < 0) return;
   s->sending_id = (uint32_t)id;
   emu_port_send(s->host_out, frame, len, scn_now(s));
@@ -182,12 +192,20 @@ static emu_fate scn_host_deliver(void *ctx, const uint8_t *frame, size_t len, ui
   s->guest_frames++;
   emu_fate fate = s->peer ? net_iface_input(s->peer, frame, len, now_ns) : EMU_FATE_DELIVERED;
   if (s->host_rx) s->host_rx(s->host_rx_ctx, frame, len, now_ns);
+  uint8_t reply[NET_ETH_HEADER_LEN + NET_ARP_LEN];
+  int n = s->cfg.arp_proxy ? scn_proxy_answer(s, frame, len, reply, sizeof reply) : 0;
+  if (n > 0) {
+    /* answered at once, as a host on the wire would, after the guest's
+     * frame was seen (and written out) */
+    s->proxy.replies++;
+    scn_host_send_now(s, reply, (size_t)n, 0);
+  }
   return fate;
 }
 
 static int scn_host_port_send(void *impl, const uint8_t *frame, size_t len, uint64_t now_ns) {
   (void)now_ns;
-  scn_host_send_now(impl, frame, len);
+  scn_host_send_now(impl, frame, len, 0);
   return 0;
 }
 
@@ -204,13 +222,16 @@ static void scn_host_handle(emu_actor *self, const emu_event *ev) {
       emu_port_deliver(&s->link, ev->data, ev->len, now);
       break;
     case SCN_HOST_EV_INJECT:
+    case SCN_HOST_EV_CAPTURED:
       s->inject_sent++;
-      scn_host_send_now(s, ev->data, ev->len);
+      if (s->cfg.arp_proxy) scn_proxy_learn(s, ev->data, ev->len);
+      scn_host_send_now(s, ev->data, ev->len, ev->kind == SCN_HOST_EV_CAPTURED);
       break;
-    case SCN_HOST_EV_UNSENDABLE: {
+    case SCN_HOST_EV_UNSENDABLE:
+    case SCN_HOST_EV_CAPTURED_UNSENDABLE: {
       /* in the ledger in its place among the sent frames, fated at once */
       s->inject_sent++;
-      int64_t id = scn_host_enter(s);
+      int64_t id = scn_host_enter(s, ev->kind == SCN_HOST_EV_CAPTURED_UNSENDABLE);
       if (id >= 0) emu_fates_set(&s->fates, (uint32_t)id, (emu_fate)ev->arg, now);
       break;
     }
@@ -355,6 +376,8 @@ static int scn_init_guest(scn *s, const scn_config *cfg) {
   int rc = net_iface_init(&s->guest, &cfg->guest, vnet_drv_netdev(&s->drv));
   if (rc) return rc;
   emu_port_attach(vnet_drv_netdev(&s->drv), net_iface_input, &s->guest);
+  /* a reply waiting for ARP decides its frame's fate when it leaves */
+  net_iface_set_deferral(&s->guest, vnet_drv_deferral(&s->drv));
   net_tcp_config tcp;
   net_tcp_config_default(&tcp);
   tcp.seed = cfg->seed ^ SCN_GUEST_TCP_SEED;
@@ -406,6 +429,8 @@ int scn_init(scn *s, const scn_config *cfg) {
 void scn_close(scn *s) {
   if (s->fault_on) emu_fault_close(&s->fault, scn_now(s));
   free(s->sent_ids);
+  free(s->captured_ids);
+  scn_proxy_free(s);
   if (s->own_peer_up) net_iface_close(&s->own_peer);
   if (s->services.running) net_services_stop(&s->services);
   emu_sched_close(&s->sched);
@@ -422,19 +447,29 @@ static void scn_extend_horizon(scn *s, uint64_t at_ns) {
   if (at_ns + SCN_QUIET_NS > s->poll_horizon_ns) s->poll_horizon_ns = at_ns + SCN_QUIET_NS;
 }
 
-int scn_inject_unsendable(scn *s, uint64_t at_ns, emu_fate fate) {
+int scn_host_queue(scn *s, uint64_t at_ns, const uint8_t *frame, size_t len, emu_fate fate,
+                   int captured) {
   if (at_ns > EMU_TIME_MAX) return EMU_EINVAL;
-  int rc = emu_actor_post(&s->host, at_ns, SCN_HOST_EV_UNSENDABLE, (uint32_t)fate, 0, NULL, 0);
+  int rc;
+  if (fate != EMU_FATE_PENDING) {
+    int kind = captured ? SCN_HOST_EV_CAPTURED_UNSENDABLE : SCN_HOST_EV_UNSENDABLE;
+    rc = emu_actor_post(&s->host, at_ns, kind, (uint32_t)fate, 0, NULL, 0);
+  } else {
+    scn_extend_horizon(s, at_ns);
+    int kind = captured ? SCN_HOST_EV_CAPTURED : SCN_HOST_EV_INJECT;
+    rc = emu_actor_post(&s->host, at_ns, kind, 0, 0, frame, len);
+  }
   s->inject_queued += rc == 0;
   return rc;
 }
 
+int scn_inject_unsendable(scn *s, uint64_t at_ns, emu_fate fate) {
+  if (fate == EMU_FATE_PENDING) return EMU_EINVAL;
+  return scn_host_queue(s, at_ns, NULL, 0, fate, 0);
+}
+
 int scn_inject_at(scn *s, uint64_t at_ns, const uint8_t *frame, size_t len) {
-  if (at_ns > EMU_TIME_MAX) return EMU_EINVAL;
-  scn_extend_horizon(s, at_ns);
-  int rc = emu_actor_post(&s->host, at_ns, SCN_HOST_EV_INJECT, 0, 0, frame, len);
-  s->inject_queued += rc == 0;
-  return rc;
+  return scn_host_queue(s, at_ns, frame, len, EMU_FATE_PENDING, 0);
 }
 
 emu_port *scn_host_port(scn *s) { return &s->host_port; }
@@ -486,6 +521,9 @@ void scn_finish(scn *s) {
     s->fault_on = 0;
   }
   if (!s->cfg.user_device) vnet_dev_finish(&s->dev);
+  /* Replies still waiting for ARP never leave: their frames are settled
+   * before the ledger closes. */
+  if (!s->cfg.user_driver) net_iface_finish(&s->guest, now);
   emu_fates_finish(&s->fates, now);
 }
 
@@ -495,15 +533,15 @@ int scn_live_sim_init(scn *s, const scn_config *cfg, int ping_gateway) {
   int rc = scn_init(s, &c);
   if (rc) return rc;
   if (ping_gateway) {
-    rc = scn_live_guest_start(s);
+    rc = scn_live_guest_start(s, 0);
     if (rc) scn_close(s);
   }
   return rc;
 }
 
-int scn_live_guest_start(scn *s) {
+int scn_live_guest_start(scn *s, uint64_t at_ns) {
   /* The ping also announces the guest: its ARP request teaches slirp the
    * guest's MAC, so the first forwarded connection does not wait for
    * slirp's own ARP. */
-  return scn_guest_ping_at(s, 0, s->cfg.guest.gateway, SCN_LIVE_GUEST_PING_SEQ);
+  return scn_guest_ping_at(s, at_ns, s->cfg.guest.gateway, SCN_LIVE_GUEST_PING_SEQ);
 }

@@ -56,6 +56,12 @@ typedef struct scn_config {
    * and pings the guest on request (scn_peer_ping_at). Default off: the host
    * only injects. */
   int host_peer;
+  /* The host answers the guest's ARP requests for the addresses the frames
+   * it sent use (IPv4 and ARP, source and destination) and for the guest's
+   * gateway, with the MAC those frames showed for the address, else its own
+   * (slirp's gateway MAC). For a replay: nobody else answers there, and a
+   * reply waiting for ARP never leaves the guest. Default off. */
+  int arp_proxy;
   uint64_t mem_size; /* guest memory in bytes; 0: enough for the queues and their
                       * buffers (scn_guest_mem_size), plus 1 MiB */
   /* A half the embedder brings in place of the modelled driver or device
@@ -114,6 +120,21 @@ typedef struct scn_capture_notes {
 
 #define SCN_MAX_VIOLATIONS 256
 
+/* The proxy's table of addresses (sim/arp_proxy.c): open addressing on the
+ * IPv4 address, 0 marking a free slot. */
+typedef struct scn_proxy_addr {
+  uint32_t ip;
+  uint8_t mac[6];
+  int has_mac; /* the host's frames showed a MAC for ip */
+} scn_proxy_addr;
+
+typedef struct scn_arp_proxy {
+  scn_proxy_addr *slots;
+  size_t cap, n;
+  uint64_t replies;     /* ARP replies the host sent for the guest */
+  uint64_t not_learned; /* addresses left out for want of memory */
+} scn_arp_proxy;
+
 typedef struct scn {
   scn_config cfg;
   gmem mem;
@@ -141,6 +162,11 @@ typedef struct scn {
    * fault injector's frame_no (host->guest) indexes. */
   uint32_t *sent_ids;
   size_t nsent, sent_cap;
+  /* Ledger id of every captured frame (scn_inject_captured), in sending
+   * order: the host's own frames (proxy ARP replies) are not among them. */
+  uint32_t *captured_ids;
+  size_t ncaptured, captured_cap;
+  scn_arp_proxy proxy;
   uint32_t sending_id; /* the frame on its way through host_out now */
   net_services services;
   net_iface *peer;    /* scripted host peer, or NULL */
@@ -178,7 +204,8 @@ void scn_close(scn *s);
  * EMU_EINVAL past EMU_TIME_MAX, or EMU_ENOMEM. */
 int scn_inject_at(scn *s, uint64_t at_ns, const uint8_t *frame, size_t len);
 /* Queues, at at_ns, a frame the host cannot send: it takes its place in the
- * ledger among the sent frames there and gets `fate` at once. */
+ * ledger among the sent frames there and gets `fate` at once (not PENDING:
+ * EMU_EINVAL). */
 int scn_inject_unsendable(scn *s, uint64_t at_ns, emu_fate fate);
 /* The host peer's identity on the guest's network: slirp's gateway, at the
  * guest network's .2. */
@@ -224,14 +251,31 @@ int scn_inject_captured(scn *s, uint64_t ts_ns, const uint8_t *data, size_t capl
  * its place among the captured frames with the fate link_unsupported. */
 int scn_inject_captured_unsupported(scn *s, uint64_t ts_ns);
 /* Queues every frame of a loaded capture (scn_inject_captured); frame i of
- * the file becomes ledger frame i. Call on a scenario whose start_ns is the
+ * the file becomes scn_captured_id(i) (ledger frame i unless the host sent
+ * frames of its own in between: proxy ARP replies, duplicates). Call on a scenario whose start_ns is the
  * first frame's time. notes gets what this call found. Returns 0 or
  * EMU_ENOMEM. */
 int scn_inject_capture(scn *s, const scn_capture *in, scn_capture_notes *notes);
 
-/* The ledger id of the k-th frame the host sent (for a replay: input frame
- * k), or -1. Copies a duplicate fault makes are not among them. */
+/* The ledger id of the k-th frame the host sent, or -1. Copies a duplicate
+ * fault makes are not among them; proxy ARP replies are. */
 int64_t scn_sent_id(const scn *s, size_t k);
+/* The ledger id of the k-th captured frame (scn_inject_captured; for a
+ * replay: input frame k), or -1. */
+int64_t scn_captured_id(const scn *s, size_t k);
+/* How a frame is queued at the host: scn_inject_at (fate PENDING) and
+ * scn_inject_unsendable (any other fate) are this with captured 0; a
+ * captured frame also takes the next scn_captured_id(). */
+int scn_host_queue(scn *s, uint64_t at_ns, const uint8_t *frame, size_t len, emu_fate fate,
+                   int captured);
+
+/* The proxy ARP (sim/arp_proxy.c, cfg.arp_proxy). Learns the addresses of a
+ * frame the host sends. */
+void scn_proxy_learn(scn *s, const uint8_t *frame, size_t len);
+/* Builds into reply the host's answer to the guest frame `frame` when it
+ * is an ARP request the proxy answers; returns its length, or 0. */
+int scn_proxy_answer(scn *s, const uint8_t *frame, size_t len, uint8_t *reply, size_t cap);
+void scn_proxy_free(scn *s);
 
 /* Frame builders for host-side traffic; each returns the frame length, or 0
  * when cap is too small. */
@@ -255,7 +299,8 @@ int scn_host_call_at(scn *s, uint64_t at_ns, scn_host_fn fn, void *ctx);
 /* Runs until no event is due at or before until_ns (EMU_TIME_NEVER: until
  * idle) or max_steps events ran. Returns the number of events run. */
 uint64_t scn_run(scn *s, uint64_t until_ns, uint64_t max_steps);
-/* Ends the run: frames still waiting get their fates. Call once, at the end. */
+/* Ends the run: frames still waiting get their fates (a frame whose reply
+ * still waits for ARP: reply_unresolved). Call once, at the end. */
 void scn_finish(scn *s);
 uint64_t scn_now(const scn *s);
 
@@ -331,7 +376,7 @@ void scn_echo_client_release(scn_echo_client *cl);
  * session's inbound side. */
 int scn_live_sim_init(scn *s, const scn_config *cfg, int ping_gateway);
 /* That gateway ping, on a scenario built otherwise (at virtual time 0). */
-int scn_live_guest_start(scn *s);
+int scn_live_guest_start(scn *s, uint64_t at_ns);
 /* The sequence number of that ping. */
 #define SCN_LIVE_GUEST_PING_SEQ 1
 

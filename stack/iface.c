@@ -176,27 +176,61 @@ static net_iface_arp_wait *arp_wait_find(net_iface *ifc, uint32_t ip) {
   return NULL;
 }
 
+/* A deferred frame's fate is decided: counted where PENDING was, and
+ * reported to the deliverer. */
+static void report_fate(net_iface *ifc, uint64_t tag, emu_fate fate, uint64_t now_ns) {
+  if (ifc->stats.rx_fates[EMU_FATE_PENDING] > 0) ifc->stats.rx_fates[EMU_FATE_PENDING]--;
+  ifc->stats.rx_fates[fate]++;
+  emu_port_report(ifc->deferral, tag, fate, now_ns);
+}
+
+/* Packet p (already out of the queue: next_hop 0) was sent (ANSWERED),
+ * refused by the port (DELIVERED) or dropped (REPLY_UNRESOLVED). The first
+ * reply sent answers its frame; a frame whose replies all failed takes the
+ * fate of the last one to leave. */
+static void pending_settle(net_iface *ifc, net_iface_pending *p, emu_fate fate, uint64_t now_ns) {
+  if (!p->owned) return;
+  p->owned = 0;
+  for (size_t i = 0; i < ifc->npending; i++) {
+    net_iface_pending *o = &ifc->pending[i];
+    if (o->next_hop == 0 || !o->owned || o->tag != p->tag) continue;
+    if (fate != EMU_FATE_ANSWERED) return; /* another reply may still leave */
+    o->owned = 0;
+  }
+  report_fate(ifc, p->tag, fate, now_ns);
+}
+
+/* Drops the packets taken out of the queue, keeping the others in order. */
+static void pending_compact(net_iface *ifc) {
+  size_t kept = 0;
+  for (size_t i = 0; i < ifc->npending; i++) {
+    if (ifc->pending[i].next_hop == 0) continue;
+    if (kept != i) ifc->pending[kept] = ifc->pending[i];
+    kept++;
+  }
+  ifc->npending = kept;
+}
+
 /* Removes the packets queued for next_hop, keeping the others in order. When
  * mac is given they are sent to it first; otherwise they are dropped.
  * Returns how many were removed. */
 static uint64_t pending_take(net_iface *ifc, uint32_t next_hop, const uint8_t *mac,
                              uint64_t now_ns) {
   uint64_t taken = 0;
-  size_t kept = 0;
   for (size_t i = 0; i < ifc->npending; i++) {
     net_iface_pending *p = &ifc->pending[i];
-    if (p->next_hop == next_hop) {
-      if (mac) {
-        memcpy(p->frame, mac, NET_MAC_LEN);
-        (void)transmit(ifc, p->frame, p->len, now_ns); /* failures are in tx_errors */
-      }
-      taken++;
-      continue;
+    if (p->next_hop != next_hop) continue;
+    emu_fate fate = EMU_FATE_REPLY_UNRESOLVED;
+    if (mac) {
+      memcpy(p->frame, mac, NET_MAC_LEN);
+      /* failures are in tx_errors */
+      fate = transmit(ifc, p->frame, p->len, now_ns) == 0 ? EMU_FATE_ANSWERED : EMU_FATE_DELIVERED;
     }
-    if (kept != i) ifc->pending[kept] = *p;
-    kept++;
+    p->next_hop = 0;
+    pending_settle(ifc, p, fate, now_ns);
+    taken++;
   }
-  ifc->npending = kept;
+  pending_compact(ifc);
   net_iface_arp_wait *w = arp_wait_find(ifc, next_hop);
   if (w) memset(w, 0, sizeof *w);
   return taken;
@@ -207,10 +241,15 @@ static uint64_t pending_take(net_iface *ifc, uint32_t next_hop, const uint8_t *m
 static int pending_add(net_iface *ifc, uint32_t next_hop, size_t len, uint64_t now_ns) {
   if (ifc->npending == NET_IFACE_ARP_QUEUE_SIZE) {
     ifc->stats.arp_queue_full++;
+    if (ifc->rx.no) ifc->rx.queue_full++;
     return EMU_ENOSPC;
   }
   net_iface_pending *p = &ifc->pending[ifc->npending++];
   p->next_hop = next_hop;
+  p->owned = 0;
+  p->tag = EMU_PORT_NO_TAG;
+  p->input_no = ifc->rx.no; /* owned after the input if its fate waits for it */
+  if (ifc->rx.no) ifc->rx.queued++;
   p->len = len;
   memcpy(p->frame, ifc->scratch, len);
   if (arp_wait_find(ifc, next_hop)) return 0;
@@ -222,6 +261,14 @@ static int pending_add(net_iface *ifc, uint32_t next_hop, size_t len, uint64_t n
   w->deadline_ns = now_ns + NET_IFACE_ARP_RETRY_NS;
   (void)send_arp_request(ifc, next_hop, now_ns); /* a refused request is retried */
   return 0;
+}
+
+/* Sends the frame built in scratch now. One sent while a frame is being
+ * received is a reply to it: that frame is answered. */
+static int transmit_scratch(net_iface *ifc, size_t len, uint64_t now_ns) {
+  int err = transmit(ifc, ifc->scratch, len, now_ns);
+  if (err == 0 && ifc->rx.no) ifc->rx.sent++;
+  return err;
 }
 
 /* Sends the IPv4 packet whose payload (l4_len bytes) is already in scratch at
@@ -247,7 +294,7 @@ static int ipv4_output(net_iface *ifc, uint32_t dst, uint8_t protocol, size_t l4
 
   if (is_broadcast_ip(ifc, dst)) {
     put_eth_header(ifc, ifc->scratch, net_mac_broadcast, NET_ETHERTYPE_IPV4);
-    return transmit(ifc, ifc->scratch, len, now_ns);
+    return transmit_scratch(ifc, len, now_ns);
   }
   /* RFC 1122 §3.3.1.1: on-subnet destinations are reached directly, the rest
    * through the gateway. */
@@ -260,7 +307,7 @@ static int ipv4_output(net_iface *ifc, uint32_t dst, uint8_t protocol, size_t l4
   }
   arp_touch(ifc, e);
   put_eth_header(ifc, ifc->scratch, e->mac, NET_ETHERTYPE_IPV4);
-  return transmit(ifc, ifc->scratch, len, now_ns);
+  return transmit_scratch(ifc, len, now_ns);
 }
 
 /* ---- receive: ARP ---------------------------------------------------------------- */
@@ -298,7 +345,10 @@ static emu_fate input_arp(net_iface *ifc, const uint8_t *pkt, size_t len, uint64
     /* RFC 826: swap sender and target, put in our addresses, send it back to
      * the asker's hardware address. A refused reply leaves the frame merely
      * delivered (the cache learned from it). */
-    if (send_arp(ifc, NET_ARP_OPER_REPLY, sha, sha, spa, now_ns) == 0) fate = EMU_FATE_ANSWERED;
+    if (send_arp(ifc, NET_ARP_OPER_REPLY, sha, sha, spa, now_ns) == 0) {
+      fate = EMU_FATE_ANSWERED;
+      ifc->rx.sent++;
+    }
   }
   /* The sender is resolved now: whatever waited for it can go, after the
    * answer to its question. */
@@ -502,13 +552,51 @@ static emu_fate input_ethernet(net_iface *ifc, const uint8_t *frame, size_t len,
   }
 }
 
+/* A frame is answered only when a reply to it reached the port: what the
+ * handlers returned is checked against what this input really sent. */
+static emu_fate input_settle(net_iface *ifc, emu_fate fate) {
+  const net_iface_rx_replies *rx = &ifc->rx;
+  /* DELIVERED with a reply lost to a full queue: the handler meant to answer */
+  int replied = fate == EMU_FATE_ANSWERED || (fate == EMU_FATE_DELIVERED && rx->queue_full);
+  if (!replied || rx->sent) return replied ? EMU_FATE_ANSWERED : fate;
+  if (rx->queued) {
+    /* Without a way to report later, queued is the best that can be said. */
+    if (!emu_port_can_defer(ifc->deferral)) return EMU_FATE_ANSWERED;
+    for (size_t i = 0; i < ifc->npending; i++) {
+      net_iface_pending *p = &ifc->pending[i];
+      if (p->input_no != rx->no) continue;
+      p->owned = 1;
+      p->tag = rx->tag;
+    }
+    return EMU_FATE_PENDING;
+  }
+  if (rx->queue_full) return EMU_FATE_REPLY_UNRESOLVED;
+  return EMU_FATE_DELIVERED; /* its reply was refused by the port */
+}
+
 emu_fate net_iface_input(void *ctx, const uint8_t *frame, size_t len, uint64_t now_ns) {
   net_iface *ifc = ctx;
   ifc->stats.rx_frames++;
   ifc->stats.rx_bytes += len;
-  emu_fate fate = input_ethernet(ifc, frame, len, now_ns);
+  ifc->rx = (net_iface_rx_replies){.no = ++ifc->inputs,
+                                   .tag = ifc->deferral ? ifc->deferral->tag : EMU_PORT_NO_TAG};
+  emu_fate fate = input_settle(ifc, input_ethernet(ifc, frame, len, now_ns));
+  ifc->rx = (net_iface_rx_replies){0};
   ifc->stats.rx_fates[fate]++;
   return fate;
+}
+
+void net_iface_set_deferral(net_iface *ifc, emu_port_deferral *d) { ifc->deferral = d; }
+
+void net_iface_finish(net_iface *ifc, uint64_t now_ns) {
+  for (size_t i = 0; i < ifc->npending; i++) {
+    net_iface_pending *p = &ifc->pending[i];
+    p->next_hop = 0;
+    pending_settle(ifc, p, EMU_FATE_REPLY_UNRESOLVED, now_ns);
+  }
+  ifc->stats.arp_unresolved += ifc->npending;
+  ifc->npending = 0;
+  memset(ifc->arp_waits, 0, sizeof ifc->arp_waits);
 }
 
 /* ---- ping ------------------------------------------------------------------------ */

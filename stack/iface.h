@@ -120,10 +120,24 @@ typedef struct net_iface_arp_wait {
 } net_iface_arp_wait;
 
 typedef struct net_iface_pending {
-  uint32_t next_hop;
-  size_t len; /* whole frame; its destination MAC is filled on resolve */
+  uint32_t next_hop; /* 0: taken out of the queue */
+  /* The reply to a received frame whose fate waits for this packet
+   * (net_iface_set_deferral): owned, with that frame's tag. */
+  int owned;
+  uint64_t tag;
+  uint64_t input_no; /* the net_iface_input call that queued it; 0: none */
+  size_t len;        /* whole frame; its destination MAC is filled on resolve */
   uint8_t frame[NET_IFACE_FRAME_MAX];
 } net_iface_pending;
+
+/* What the frame being received now made the stack send (net_iface_input). */
+typedef struct net_iface_rx_replies {
+  uint64_t no;         /* numbers the inputs, from 1; 0 between inputs */
+  uint64_t tag;        /* the deferral's tag for this frame */
+  unsigned sent;       /* replies handed to the port */
+  unsigned queued;     /* replies queued behind ARP */
+  unsigned queue_full; /* replies dropped: the ARP queue was full */
+} net_iface_rx_replies;
 
 typedef struct net_iface {
   net_iface_config cfg;
@@ -151,6 +165,9 @@ typedef struct net_iface {
   uint16_t next_ephemeral;
   net_iface_stats_fn stats_fn;
   void *stats_ctx;
+  emu_port_deferral *deferral; /* NULL: every fate is decided during input */
+  uint64_t inputs;             /* net_iface_input calls so far */
+  net_iface_rx_replies rx;
   uint8_t scratch[NET_IFACE_FRAME_MAX]; /* outgoing frames are built here */
 } net_iface;
 
@@ -160,6 +177,16 @@ typedef struct net_iface {
  * EMU_EINVAL when an argument is NULL, cfg->ip is 0, the MAC is a group
  * address, or the netmask is not contiguous. Holds no heap memory. */
 int net_iface_init(net_iface *ifc, const net_iface_config *cfg, emu_port *port);
+/* Lets a received frame's fate wait for its reply (the driver's deferral,
+ * vnet_drv_deferral): net_iface_input then returns PENDING for a frame whose
+ * only reply waits for ARP and reports its fate through d when that reply
+ * leaves the queue. NULL (the default) decides every fate during input: a
+ * reply queued behind ARP then counts as ANSWERED. d must outlive ifc. */
+void net_iface_set_deferral(net_iface *ifc, emu_port_deferral *d);
+/* Ends a run: every packet still waiting for ARP is dropped (counted in
+ * arp_unresolved), and each frame whose fate waited for one of them gets
+ * REPLY_UNRESOLVED through the deferral. Timers stay as they are. */
+void net_iface_finish(net_iface *ifc, uint64_t now_ns);
 /* Forgets all state (queued packets are dropped uncounted), frees every TCP
  * connection (handles become invalid) and unbinds every UDP socket. ifc may be
  * initialised again afterwards. Does not detach from the port. */
@@ -167,12 +194,21 @@ void net_iface_close(net_iface *ifc);
 
 /* The receive callback (an emu_port_rx_fn; ifc is the net_iface). Handles one
  * Ethernet frame, valid only during the call, and returns its fate:
- *   ANSWERED      ARP request for our IP (reply sent); echo request to our IP
- *                 (echo reply sent or queued behind ARP)
+ *   ANSWERED      a reply to it was handed to the port during the call: ARP
+ *                 request for our IP; echo request to our IP; a TCP segment
+ *                 or UDP datagram a service answered (see below). Without a
+ *                 deferral (net_iface_set_deferral) also a reply queued
+ *                 behind ARP.
+ *   PENDING       with a deferral: its replies all wait for ARP. The fate
+ *                 comes later through the deferral: ANSWERED when one is
+ *                 sent, REPLY_UNRESOLVED when ARP gives up on it or
+ *                 net_iface_finish() drops it, DELIVERED when the port
+ *                 refuses it.
+ *   REPLY_UNRESOLVED its reply could not even wait for ARP: the queue was full
  *   DELIVERED     ARP that taught the cache something; echo reply matching a
  *                 pending ping (RTT recorded); an ARP request or echo request
- *                 for us whose answer could be neither sent nor queued (port
- *                 refused it, ARP queue full, no route to the asker)
+ *                 for us whose answer could not be sent (port refused it, no
+ *                 route to the asker)
  *   NOT_FOR_GUEST another unicast or a multicast MAC; another IPv4 address;
  *                 an ARP for another target whose sender we do not cache
  *   MALFORMED     truncated or inconsistent at any layer; an IPv4 source that
@@ -186,7 +222,8 @@ void net_iface_close(net_iface *ifc);
  *                 (ICMP port unreachable sent unless broadcast); TCP to a
  *                 closed port (RST sent unless it was a RST)
  *   (UDP and TCP fates in full: net_udp_input(), net_tcp_input().)
- * The frame's fate is also counted in stats.rx_fates. */
+ * The frame's fate is also counted in stats.rx_fates (a deferred one under
+ * PENDING until it is reported, then under its fate). */
 emu_fate net_iface_input(void *ifc, const uint8_t *frame, size_t len, uint64_t now_ns);
 
 /* Sends an ICMP echo request to dst_ip with payload_len deterministic payload

@@ -188,7 +188,8 @@ START_TEST(test_every_counter_name_resolves) {
   uint64_t v;
   for (; vns_counter_name(i); i++)
     ck_assert_int_eq(vns_sim_counter(sim, vns_counter_name(i), &v), 0);
-  ck_assert_uint_eq(i, 47);
+  ck_assert_uint_eq(i,
+                    48); /* the 47th and 48th: host.arp_proxy_replies, capture.link_unsupported */
   ck_assert_int_eq(vns_sim_counter(sim, "device.nothing", &v), VNS_ENOENT);
   ck_assert_int_eq(vns_sim_counter(sim, "driver.kicks_rx", &v), 0);
   ck_assert_uint_eq(v, 1); /* the kick after posting every RX buffer */
@@ -894,7 +895,186 @@ START_TEST(test_shared_library_exports_only_vns_symbols) {
   ck_assert_msg(leaked[0] == '\0', "internal symbols exported: %s", leaked);
   /* the whole public surface, counted: adding or removing a function is a
    * deliberate change to this number */
-  ck_assert_uint_eq(exported, 91);
+  ck_assert_uint_eq(
+      exported, 92); /* 91st and 92nd: vns_sim_captured_frame, vns_sim_inject_link_unsupported */
+}
+END_TEST
+
+/* --- replies waiting for ARP, and the proxy that lets them leave ------------ */
+
+#define MS      1000000ull
+#define PEER_IP VNS_IP(10, 0, 2, 50)
+static const uint8_t peer_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x50};
+static const uint8_t host_mac[6] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
+
+/* What the guest sent, as the host saw it. */
+typedef struct guest_out {
+  size_t n, arp_requests, echo_replies;
+  uint8_t reply_dst[8][6]; /* of each echo reply */
+} guest_out;
+
+static void guest_out_rx(void *ctx, const uint8_t *frame, size_t len, uint64_t now_ns) {
+  (void)now_ns;
+  guest_out *g = ctx;
+  g->n++;
+  if (len >= 42 && frame[12] == 0x08 && frame[13] == 0x06 && frame[21] == 1) g->arp_requests++;
+  if (len >= 42 && frame[12] == 0x08 && frame[13] == 0x00 && frame[23] == 1 && frame[34] == 0) {
+    ck_assert_uint_lt(g->echo_replies, 8);
+    memcpy(g->reply_dst[g->echo_replies++], frame, 6);
+  }
+}
+
+/* An echo request to the guest from ip at mac: a host the guest never
+ * heard an ARP from. */
+static size_t stranger_echo(uint8_t *buf, size_t cap, uint32_t ip, const uint8_t mac[6],
+                            uint16_t seq) {
+  static const uint8_t guest_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+  net_iface_config from = {.ip = ip, .netmask = 0xffffff00};
+  memcpy(from.mac, mac, 6);
+  size_t len = scn_frame_icmp_echo(buf, cap, 8, &from, guest_mac, VNS_GUEST_IP, 0x77, seq, 98);
+  ck_assert_uint_eq(len, 98);
+  return len;
+}
+
+static vns_sim *stranger_sim(int arp_proxy, guest_out *g) {
+  vns_sim_opts o;
+  fixed_opts(&o);
+  o.arp_proxy = arp_proxy;
+  o.host_rx = guest_out_rx;
+  o.host_rx_ctx = g;
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  return sim;
+}
+
+static const char *captured_fate(const vns_sim *sim, size_t k) {
+  int64_t id = vns_sim_captured_frame(sim, k);
+  ck_assert_int_ge(id, 0);
+  return vns_sim_frame_fate(sim, (size_t)id);
+}
+
+START_TEST(test_proxy_arp_lets_replies_leave_and_answers_their_frames) {
+  guest_out g = {0};
+  vns_sim *sim = stranger_sim(1, &g);
+  uint8_t f[128];
+  for (uint16_t seq = 0; seq < 2; seq++)
+    ck_assert_int_eq(
+        vns_sim_inject_captured(sim, T0 + seq * 10 * MS, f,
+                                stranger_echo(f, sizeof f, PEER_IP, peer_mac, seq), 98),
+        0);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  ck_assert_str_eq(captured_fate(sim, 0), "answered");
+  ck_assert_str_eq(captured_fate(sim, 1), "answered");
+  /* the proxy's reply is a frame of the host's, between the two captured */
+  ck_assert_uint_eq(vns_sim_frame_count(sim), 3);
+  ck_assert_int_eq(vns_sim_captured_frame(sim, 1), 2);
+  ck_assert_int_eq(vns_sim_sent_frame(sim, 1), 1);
+  ck_assert_int_eq(vns_sim_captured_frame(sim, 2), -1);
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 1), "delivered");
+  uint64_t v;
+  ck_assert_int_eq(vns_sim_counter(sim, "host.arp_proxy_replies", &v), 0);
+  ck_assert_uint_eq(v, 1);
+  ck_assert_int_eq(vns_sim_counter(sim, "host.frames_sent", &v), 0);
+  ck_assert_uint_eq(v, 3);
+  /* the replies went to the MAC the capture showed for the asker */
+  ck_assert_uint_eq(g.arp_requests, 1);
+  ck_assert_uint_eq(g.echo_replies, 2);
+  ck_assert_mem_eq(g.reply_dst[0], peer_mac, 6);
+  ck_assert_mem_eq(g.reply_dst[1], peer_mac, 6);
+  vns_sim_free(sim);
+}
+END_TEST
+
+START_TEST(test_proxy_answers_for_the_gateway_with_the_host_mac) {
+  guest_out g = {0};
+  vns_sim *sim = stranger_sim(1, &g);
+  uint8_t f[128];
+  /* off the guest's subnet: the reply goes through the gateway, which no
+   * captured frame showed */
+  size_t len = stranger_echo(f, sizeof f, VNS_IP(192, 168, 7, 9), peer_mac, 1);
+  ck_assert_int_eq(vns_sim_inject_captured(sim, T0, f, len, len), 0);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  ck_assert_str_eq(captured_fate(sim, 0), "answered");
+  ck_assert_uint_eq(g.echo_replies, 1);
+  ck_assert_mem_eq(g.reply_dst[0], host_mac, 6);
+  vns_sim_free(sim);
+}
+END_TEST
+
+START_TEST(test_without_proxy_replies_are_unresolved_when_arp_gives_up) {
+  guest_out g = {0};
+  vns_sim *sim = stranger_sim(0, &g);
+  uint8_t f[128];
+  for (uint16_t seq = 0; seq < 2; seq++)
+    ck_assert_int_eq(
+        vns_sim_inject_captured(sim, T0 + seq * 10 * MS, f,
+                                stranger_echo(f, sizeof f, PEER_IP, peer_mac, seq), 98),
+        0);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  for (size_t k = 0; k < 2; k++) {
+    ck_assert_str_eq(captured_fate(sim, k), "reply_unresolved");
+    uint64_t fated;
+    ck_assert_int_eq(vns_sim_frame_times(sim, (size_t)vns_sim_captured_frame(sim, k), NULL, &fated),
+                     0);
+    ck_assert_uint_ge(fated, T0 + 3000 * MS); /* three ARP requests, a second apart */
+  }
+  uint64_t v;
+  ck_assert_int_eq(vns_sim_fate_count(sim, "reply_unresolved", &v), 0);
+  ck_assert_uint_eq(v, 2);
+  ck_assert_int_eq(vns_sim_fate_count(sim, "pending", &v), 0);
+  ck_assert_uint_eq(v, 0);
+  ck_assert_uint_eq(g.arp_requests, 3);
+  ck_assert_uint_eq(g.echo_replies, 0);
+  vns_sim_free(sim);
+}
+END_TEST
+
+START_TEST(test_reply_finding_the_arp_queue_full_is_unresolved_at_once) {
+  guest_out g = {0};
+  vns_sim *sim = stranger_sim(0, &g);
+  uint8_t f[128];
+  const size_t n = 6; /* two more than the stack's ARP queue holds */
+  for (size_t i = 0; i < n; i++) {
+    uint8_t mac[6] = {0x02, 0, 0, 0, 0, (uint8_t)(0x60 + i)};
+    size_t len = stranger_echo(f, sizeof f, VNS_IP(10, 0, 2, 60 + i), mac, (uint16_t)i);
+    ck_assert_int_eq(vns_sim_inject_captured(sim, T0, f, len, len), 0);
+  }
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  size_t at_once = 0;
+  for (size_t k = 0; k < n; k++) {
+    ck_assert_str_eq(captured_fate(sim, k), "reply_unresolved");
+    uint64_t fated;
+    vns_sim_frame_times(sim, (size_t)vns_sim_captured_frame(sim, k), NULL, &fated);
+    at_once += fated < T0 + 1 * MS;
+  }
+  ck_assert_uint_eq(at_once, 2);
+  vns_sim_free(sim);
+}
+END_TEST
+
+START_TEST(test_finish_settles_a_reply_still_waiting_for_arp) {
+  guest_out g = {0};
+  vns_sim *sim = stranger_sim(0, &g);
+  uint8_t f[128];
+  size_t len = stranger_echo(f, sizeof f, PEER_IP, peer_mac, 1);
+  ck_assert_int_eq(vns_sim_inject_captured(sim, T0, f, len, len), 0);
+  ck_assert_int_ge(vns_sim_run(sim, T0 + 1 * MS), 0);
+  ck_assert_str_eq(captured_fate(sim, 0), "pending");
+  uint64_t v;
+  ck_assert_int_eq(vns_sim_fate_count(sim, "pending", &v), 0);
+  ck_assert_uint_eq(v, 1);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  ck_assert_str_eq(captured_fate(sim, 0), "reply_unresolved");
+  uint64_t fated;
+  ck_assert_int_eq(vns_sim_frame_times(sim, 0, NULL, &fated), 0);
+  ck_assert_uint_eq(fated, vns_sim_now(sim));
+  ck_assert_int_eq(vns_sim_fate_count(sim, "pending", &v), 0);
+  ck_assert_uint_eq(v, 0);
+  vns_sim_free(sim);
 }
 END_TEST
 
@@ -911,6 +1091,11 @@ static Suite *api_suite(void) {
   tcase_add_test(runs, test_run_states_and_event_limit);
   tcase_add_test(runs, test_run_until_a_time_stops_there);
   tcase_add_test(runs, test_every_counter_name_resolves);
+  tcase_add_test(runs, test_proxy_arp_lets_replies_leave_and_answers_their_frames);
+  tcase_add_test(runs, test_proxy_answers_for_the_gateway_with_the_host_mac);
+  tcase_add_test(runs, test_without_proxy_replies_are_unresolved_when_arp_gives_up);
+  tcase_add_test(runs, test_reply_finding_the_arp_queue_full_is_unresolved_at_once);
+  tcase_add_test(runs, test_finish_settles_a_reply_still_waiting_for_arp);
   tcase_add_test(runs, test_modelled_sim_matches_the_scenario);
   tcase_add_test(runs, test_guest_memory_is_bounds_checked_and_little_endian);
   tcase_add_test(runs, test_trace_without_store_still_hashes);

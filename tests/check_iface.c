@@ -583,6 +583,156 @@ START_TEST(test_init_rejects_bad_configs) {
 }
 END_TEST
 
+/* ---- fates decided after input: replies waiting for ARP ------------------------ */
+
+#define LATE_MAX 16
+
+/* A deliverer's side of the deferral: what the stack reported later. */
+typedef struct late_fates {
+  emu_port_deferral d;
+  size_t n;
+  uint64_t tag[LATE_MAX], at_ns[LATE_MAX];
+  emu_fate fate[LATE_MAX];
+} late_fates;
+
+static void late_record(void *ctx, uint64_t tag, emu_fate fate, uint64_t now_ns) {
+  late_fates *l = ctx;
+  ck_assert_uint_lt(l->n, LATE_MAX);
+  l->tag[l->n] = tag;
+  l->fate[l->n] = fate;
+  l->at_ns[l->n++] = now_ns;
+}
+
+static late_fates *late_attach(void) {
+  late_fates *l = calloc(1, sizeof *l);
+  ck_assert_ptr_nonnull(l);
+  l->d = (emu_port_deferral){late_record, l, EMU_PORT_NO_TAG};
+  net_iface_set_deferral(&fx->guest, &l->d);
+  return l;
+}
+
+/* The host pings the guest with a frame of its own making: the guest has
+ * never heard the host's ARP, so its echo reply must wait for it. */
+static emu_fate guest_gets_echo(late_fates *l, uint64_t tag, uint16_t seq, uint64_t now_ns) {
+  uint8_t buf[128];
+  size_t len = build_echo(buf, guest_mac, HOST_IP, GUEST_IP, NET_ICMP_ECHO_REQUEST, 9, seq);
+  if (l) l->d.tag = tag;
+  emu_fate f = net_iface_input(&fx->guest, buf, len, now_ns);
+  if (l) l->d.tag = EMU_PORT_NO_TAG;
+  return f;
+}
+
+START_TEST(test_reply_waiting_for_arp_answers_its_frame_when_sent) {
+  late_fates *l = late_attach();
+  ck_assert_int_eq(guest_gets_echo(l, 41, 1, 1000), EMU_FATE_PENDING);
+  ck_assert_uint_eq(l->n, 0);
+  ck_assert_uint_eq(fx->guest_end.n, 1); /* only the ARP request so far */
+  ck_assert_uint_eq(net_iface_stats_get(&fx->guest)->rx_fates[EMU_FATE_PENDING], 1);
+  pump(3000); /* the host answers the ARP; the echo reply leaves */
+  ck_assert_uint_eq(fx->guest_end.n, 2);
+  ck_assert_uint_eq(net_icmp_type(fx->guest_end.data[1] + 34), NET_ICMP_ECHO_REPLY);
+  ck_assert_uint_eq(l->n, 1);
+  ck_assert_uint_eq(l->tag[0], 41);
+  ck_assert_int_eq(l->fate[0], EMU_FATE_ANSWERED);
+  ck_assert_uint_eq(l->at_ns[0], 3000);
+  /* the host is known now: the next one is answered at once */
+  ck_assert_int_eq(guest_gets_echo(l, 42, 2, 4000), EMU_FATE_ANSWERED);
+  ck_assert_uint_eq(l->n, 1);
+  assert_fates_add_up(&fx->guest);
+  net_iface_finish(&fx->guest, 5000); /* nothing left to settle */
+  ck_assert_uint_eq(l->n, 1);
+  free(l);
+}
+END_TEST
+
+START_TEST(test_reply_dropped_when_arp_gives_up_is_unresolved) {
+  late_fates *l = late_attach();
+  ck_assert_int_eq(guest_gets_echo(l, 7, 1, 0), EMU_FATE_PENDING);
+  ck_assert_int_eq(guest_gets_echo(l, 8, 2, 10), EMU_FATE_PENDING);
+  /* nobody answers: the ARP requests are never delivered */
+  for (uint64_t t = SEC; t <= 3 * SEC; t += SEC) net_iface_poll(&fx->guest, t);
+  ck_assert_uint_eq(l->n, 2);
+  ck_assert_uint_eq(l->tag[0], 7);
+  ck_assert_uint_eq(l->tag[1], 8);
+  ck_assert_int_eq(l->fate[0], EMU_FATE_REPLY_UNRESOLVED);
+  ck_assert_int_eq(l->fate[1], EMU_FATE_REPLY_UNRESOLVED);
+  ck_assert_uint_eq(l->at_ns[0], 3 * SEC);
+  const net_iface_stats *s = net_iface_stats_get(&fx->guest);
+  ck_assert_uint_eq(s->arp_unresolved, 2);
+  ck_assert_uint_eq(s->rx_fates[EMU_FATE_REPLY_UNRESOLVED], 2);
+  assert_fates_add_up(&fx->guest);
+  free(l);
+}
+END_TEST
+
+START_TEST(test_reply_with_arp_queue_full_is_unresolved_at_once) {
+  late_fates *l = late_attach();
+  for (uint16_t seq = 1; seq <= NET_IFACE_ARP_QUEUE_SIZE; seq++)
+    ck_assert_int_eq(guest_gets_echo(l, seq, seq, seq), EMU_FATE_PENDING);
+  ck_assert_int_eq(guest_gets_echo(l, 99, 99, 99), EMU_FATE_REPLY_UNRESOLVED);
+  ck_assert_uint_eq(net_iface_stats_get(&fx->guest)->arp_queue_full, 1);
+  ck_assert_uint_eq(l->n, 0);
+  /* without a deferral the full queue is the same fate (it used to be
+   * "delivered"), and a queued reply counts as answered */
+  net_iface_set_deferral(&fx->guest, NULL);
+  ck_assert_int_eq(guest_gets_echo(NULL, 0, 100, 100), EMU_FATE_REPLY_UNRESOLVED);
+  net_iface_set_deferral(&fx->guest, &l->d);
+  pump(200); /* resolves: the four queued replies leave and answer their frames */
+  ck_assert_uint_eq(l->n, NET_IFACE_ARP_QUEUE_SIZE);
+  for (size_t i = 0; i < l->n; i++) {
+    ck_assert_uint_eq(l->tag[i], i + 1);
+    ck_assert_int_eq(l->fate[i], EMU_FATE_ANSWERED);
+  }
+  assert_fates_add_up(&fx->guest);
+  free(l);
+}
+END_TEST
+
+START_TEST(test_without_deferral_queued_reply_counts_as_answered) {
+  ck_assert_int_eq(guest_gets_echo(NULL, 0, 1, 0), EMU_FATE_ANSWERED);
+  assert_fates_add_up(&fx->guest);
+}
+END_TEST
+
+START_TEST(test_finish_settles_replies_still_queued) {
+  late_fates *l = late_attach();
+  ck_assert_int_eq(guest_gets_echo(l, 5, 1, 100), EMU_FATE_PENDING);
+  ck_assert_int_eq(net_iface_ping(&fx->guest, HOST_IP, 1, 1, 8, 200), 0); /* owned by no frame */
+  net_iface_finish(&fx->guest, 500);
+  ck_assert_uint_eq(l->n, 1);
+  ck_assert_uint_eq(l->tag[0], 5);
+  ck_assert_int_eq(l->fate[0], EMU_FATE_REPLY_UNRESOLVED);
+  ck_assert_uint_eq(l->at_ns[0], 500);
+  ck_assert_uint_eq(net_iface_stats_get(&fx->guest)->arp_unresolved, 2);
+  /* no ARP retry armed (it was due at 100 + 1 s): only the ping's timeout */
+  ck_assert_uint_eq(net_iface_poll_at(&fx->guest), 200 + NET_IFACE_PING_TIMEOUT_NS);
+  assert_fates_add_up(&fx->guest);
+  free(l);
+}
+END_TEST
+
+START_TEST(test_queued_reply_refused_by_port_leaves_frame_delivered) {
+  late_fates *l = late_attach();
+  ck_assert_int_eq(guest_gets_echo(l, 3, 1, 0), EMU_FATE_PENDING);
+  /* the host's ARP reply arrives while the guest's port refuses everything */
+  uint8_t arp[64];
+  net_eth_repr eth = {.ethertype = NET_ETHERTYPE_ARP};
+  memcpy(eth.dst, guest_mac, 6);
+  memcpy(eth.src, host_mac, 6);
+  net_arp_repr r = {.oper = NET_ARP_OPER_REPLY, .spa = HOST_IP, .tpa = GUEST_IP};
+  memcpy(r.sha, host_mac, 6);
+  memcpy(r.tha, guest_mac, 6);
+  ck_assert_int_eq(net_eth_emit(&eth, arp, 14), 14);
+  ck_assert_int_eq(net_arp_emit(&r, arp + 14, NET_ARP_LEN), NET_ARP_LEN);
+  fx->guest_end.refuse = 1;
+  ck_assert_int_eq(net_iface_input(&fx->guest, arp, 14 + NET_ARP_LEN, 50), EMU_FATE_DELIVERED);
+  ck_assert_uint_eq(l->n, 1);
+  ck_assert_int_eq(l->fate[0], EMU_FATE_DELIVERED);
+  assert_fates_add_up(&fx->guest);
+  free(l);
+}
+END_TEST
+
 /* ---- real captures replayed into an iface with the capture's identity ------------ */
 
 typedef struct capture {
@@ -715,6 +865,16 @@ static Suite *iface_suite(void) {
   tcase_add_test(drops, test_refused_send_counted_as_tx_error_and_frame_delivered);
   tcase_add_test(drops, test_init_rejects_bad_configs);
   suite_add_tcase(s, drops);
+
+  TCase *late = tcase_create("deferred");
+  tcase_add_checked_fixture(late, setup, teardown);
+  tcase_add_test(late, test_reply_waiting_for_arp_answers_its_frame_when_sent);
+  tcase_add_test(late, test_reply_dropped_when_arp_gives_up_is_unresolved);
+  tcase_add_test(late, test_reply_with_arp_queue_full_is_unresolved_at_once);
+  tcase_add_test(late, test_without_deferral_queued_reply_counts_as_answered);
+  tcase_add_test(late, test_finish_settles_replies_still_queued);
+  tcase_add_test(late, test_queued_reply_refused_by_port_leaves_frame_delivered);
+  suite_add_tcase(s, late);
 
   TCase *cap = tcase_create("captures");
   tcase_add_checked_fixture(cap, setup, teardown);

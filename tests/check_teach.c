@@ -322,6 +322,7 @@ static void reference_run(scn *s) {
   cfg.guest.gateway = (cfg.guest.ip & 0xffffff00u) | 2u;
   static const uint8_t mac[6] = {0xaa, 0x00, 0x04, 0x00, 0x14, 0x0e};
   memcpy(cfg.guest.mac, mac, 6);
+  cfg.arp_proxy = 1; /* as `vnetsim replay` runs it */
   scn_capture in;
   char err[256];
   ck_assert_int_eq(host_pcap_load(VNETSIM_CAPTURES_DIR "/" GW_CAPTURE, &in, err, sizeof err), 0);

@@ -74,6 +74,16 @@ static int vnet_drv_post_rx(vnet_drv *drv, uint32_t buf) {
   return vq_drv_add(&drv->rxq, &sg, 0, 1, vq_token_from_index(buf));
 }
 
+/* A fate the stack decided after delivery: the frame's reply left, or
+ * never will. */
+static void vnet_drv_late_fate(void *ctx, uint64_t tag, emu_fate fate, uint64_t now_ns) {
+  vnet_drv *drv = ctx;
+  if (!drv->fates || tag > UINT32_MAX || fate == EMU_FATE_PENDING) return;
+  emu_fates_set(drv->fates, (uint32_t)tag, fate, now_ns);
+  EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_FRAME_FATE, .queue = "rx",
+                 .frame = (int64_t)tag, .detail = emu_fate_name(fate));
+}
+
 /* Hands one used RX element to the stack and gives its buffer back. */
 static void vnet_drv_rx_one(vnet_drv *drv, const vq_used_elem *e) {
   uint64_t now = vnet_drv_now(drv);
@@ -86,14 +96,17 @@ static void vnet_drv_rx_one(vnet_drv *drv, const vq_used_elem *e) {
     if (gmem_read(drv->mem, gpa, drv->rx_scratch, len) == 0) {
       drv->stats.rx_frames++;
       drv->stats.rx_bytes += len;
+      drv->deferral.tag = id >= 0 ? (uint64_t)id : EMU_PORT_NO_TAG;
       fate = emu_port_deliver(&drv->netdev, drv->rx_scratch, len, now);
+      drv->deferral.tag = EMU_PORT_NO_TAG;
     }
   } else {
     /* No frame in it (a length the device got wrong, or a header-only
      * element): whatever the buffer held is discarded. */
     drv->stats.rx_empty++;
   }
-  if (id >= 0) {
+  /* PENDING: the stack reports the fate later (vnet_drv_late_fate). */
+  if (id >= 0 && fate != EMU_FATE_PENDING) {
     emu_fates_set(drv->fates, (uint32_t)id, fate, now);
     EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_FRAME_FATE, .queue = "rx",
                    .head = e->head, .len = e->len, .frame = id, .detail = emu_fate_name(fate));
@@ -273,6 +286,7 @@ int vnet_drv_init(vnet_drv *drv, const vnet_drv_opts *opts, gmem *mem, emu_sched
   drv->fates = fates;
   drv->trace = trace;
   drv->netdev = (emu_port){vnet_drv_transmit, drv, NULL, NULL};
+  drv->deferral = (emu_port_deferral){vnet_drv_late_fate, drv, EMU_PORT_NO_TAG};
   drv->hdr_len = vnet_drv_bug(drv, VBUG_LEGACY_HDR) ? VNET_LEGACY_HDR_LEN : VNET_HDR_LEN;
   return emu_actor_init(&drv->actor, s, "driver", vnet_drv_handle, drv);
 }
@@ -360,6 +374,8 @@ int vnet_drv_probe(vnet_drv *drv) {
 }
 
 emu_port *vnet_drv_netdev(vnet_drv *drv) { return &drv->netdev; }
+
+emu_port_deferral *vnet_drv_deferral(vnet_drv *drv) { return &drv->deferral; }
 
 void vnet_drv_set_poll(vnet_drv *drv, vnet_drv_poll_fn fn, void *ctx) {
   drv->poll = fn;

@@ -80,6 +80,9 @@ typedef struct vnet_drv {
   uint16_t *tx_free; /* indices of free TX buffers (a stack) */
   uint32_t tx_nfree;
   emu_port netdev; /* the guest stack's view of this driver */
+  /* Fates the stack decides after its receive returned (a reply waiting
+   * for ARP): tagged with the frame's ledger id during delivery. */
+  emu_port_deferral deferral;
   vnet_drv_poll_fn poll;
   void *poll_ctx;
   uint64_t timer_at; /* earliest armed stack deadline */
@@ -100,6 +103,9 @@ void vnet_drv_close(vnet_drv *drv);
 int vnet_drv_probe(vnet_drv *drv);
 /* The netdev port the guest stack sends through and attaches its receive to. */
 emu_port *vnet_drv_netdev(vnet_drv *drv);
+/* Where the stack above reports the fates it returned PENDING for; each
+ * becomes the frame's fate in the ledger, traced as the driver's. */
+emu_port_deferral *vnet_drv_deferral(vnet_drv *drv);
 /* Installs the guest stack's timer hook and runs it once now. */
 void vnet_drv_set_poll(vnet_drv *drv, vnet_drv_poll_fn fn, void *ctx);
 /* Runs the stack's poll hook now and re-arms its timer: for callers that

@@ -35,7 +35,9 @@
  * ring by hand calls vns_driver_rx_consumed(). An RX entry read makes its
  * frame "delivered" (or "driver_rejected"); entries pushed before it and
  * never read become "driver_skipped"; entries unread at vns_sim_finish()
- * "rx_not_consumed". */
+ * "rx_not_consumed". The sim runs no guest stack above your driver, so a
+ * frame's fate is final when the entry is read: "answered" and
+ * "reply_unresolved" (what the modelled stack's replies earn) do not occur. */
 #ifndef VNETSIM_PUBLIC_DRIVER_H
 #define VNETSIM_PUBLIC_DRIVER_H
 

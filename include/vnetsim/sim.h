@@ -112,6 +112,16 @@ typedef struct vns_sim_opts {
   /* The host's address on the guest's network, its gateway (0: the
    * network's .2, as slirp has it; a TAP network's host is usually .1). */
   uint32_t host_ip;
+  /* Proxy ARP on the host side: the host answers the guest's ARP requests
+   * for every address the frames it sent use (IPv4 source and destination,
+   * ARP sender and target) and for the guest's gateway (.2 of its /24),
+   * with the MAC those frames showed for that address, else its own
+   * (52:55:0a:00:02:02). Meant for replaying a capture, where nobody else
+   * answers: without it a reply of the guest's that needs ARP never leaves
+   * and its frame becomes "reply_unresolved". Its replies are frames the
+   * host sent (they have fates and ledger indices), counted in
+   * host.arp_proxy_replies. `vnetsim replay` turns it on. (0) */
+  int arp_proxy;
 } vns_sim_opts;
 
 /* Fills o with the defaults given in parentheses above. */
@@ -148,7 +158,8 @@ VNS_API int64_t vns_sim_run(vns_sim *sim, uint64_t until_ns);
 /* The virtual time now. */
 VNS_API uint64_t vns_sim_now(const vns_sim *sim);
 /* Ends the run: frames still in the device's backlog become "rx_no_buffer",
- * frames in RX buffers the driver never read "rx_not_consumed". Call once;
+ * frames in RX buffers the driver never read "rx_not_consumed", frames whose
+ * reply still waits for ARP in the guest stack "reply_unresolved". Call once;
  * afterwards the sim is read-only. VNS_ESTATE the second time, and from
  * inside a callback. */
 VNS_API int vns_sim_finish(vns_sim *sim);
@@ -158,8 +169,12 @@ VNS_API int vns_sim_finish(vns_sim *sim);
  * "rx_no_buffer", "rx_buffer_too_small", "device_not_ready",
  * "device_broken", "link_down", "frame_invalid", "driver_skipped",
  * "rx_not_consumed", "driver_rejected", "not_for_guest", "malformed",
- * "bad_checksum", "unsupported", "no_listener", "rejected", "socket_full"
- * (and "fault_*" for link faults). */
+ * "bad_checksum", "unsupported", "no_listener", "rejected", "socket_full",
+ * "fault_*" for link faults, "bad_timestamp" and "reply_unresolved".
+ * "answered" means the guest stack's reply left the stack for the driver;
+ * a reply that waits for ARP keeps its frame "pending" until it is sent
+ * ("answered" then) or dropped ("reply_unresolved": ARP gave up, the ARP
+ * queue was full, or vns_sim_finish() came first). */
 
 /* The fate names in the ledger's order, from "pending" (index 0); NULL
  * past the last. vns_sim_fate_count() takes any of them. */
@@ -184,6 +199,12 @@ VNS_API const char *vns_sim_frame_fault(const vns_sim *sim, size_t i);
  * from 0), or -1 when fewer were sent. The two differ only when a link
  * fault duplicated a frame: the copy is a frame of its own. */
 VNS_API int64_t vns_sim_sent_frame(const vns_sim *sim, size_t k);
+/* The ledger index of the k-th frame queued with vns_sim_inject_captured()
+ * (counting from 0, in sending order; bad_timestamp frames included), or -1
+ * when fewer were sent. Unlike vns_sim_sent_frame() it skips the host's own
+ * frames (proxy ARP replies) and anything injected otherwise: for a replay,
+ * input frame k. */
+VNS_API int64_t vns_sim_captured_frame(const vns_sim *sim, size_t k);
 
 /* --- the host side ---------------------------------------------------------- */
 /* Queues a frame from a capture: it leaves the host at ts_ns, or right after
@@ -244,6 +265,8 @@ VNS_API int vns_host_ping(const vns_sim *sim, size_t i, vns_ping *out);
  *   healthy run: "all accounted" needs it)
  *   host.frames_unsent: frames queued at the host that have not left it;
  *   after vns_sim_finish() anything but 0 is a lost frame     (always)
+ *   host.arp_proxy_replies: ARP replies the host sent for the guest
+ *   (vns_sim_opts.arp_proxy); they are among host.frames_sent
  * Stores the value in *out. VNS_ENOENT for an unknown name, VNS_ENOTSUP for
  * a counter of a half you brought. */
 VNS_API int vns_sim_counter(const vns_sim *sim, const char *name, uint64_t *out);
