@@ -107,6 +107,15 @@ struct teach_rec {
   int wrap_explained;   /* the long explanation was given once */
   uint16_t lost_before; /* lost heads in both queues after the last step */
   teach_unstored unstored;
+  /* what the open step wrote, per queue: TEACH_W_* per slot, TEACH_H_* */
+  uint8_t *wrote[2];
+  uint16_t wrote_size[2];
+  uint8_t hdr_wrote[2];
+  /* the fields stored without a trace record, as last read: avail.flags,
+   * used_event, used.flags, avail_event */
+  uint16_t quiet_seen[2][4];
+  uint16_t quiet_size[2];   /* the queue size they were read at; 0: not yet */
+  int64_t last_consumed[2]; /* the ring index of the last used element the driver read */
 };
 
 /* The driver half of queue q. */

@@ -31,10 +31,28 @@ typedef enum teach_owner {
   TEACH_OWN_USED,     /* returned in the used ring, waiting for the driver */
   TEACH_OWN_LOST,     /* the driver still counts it as offered, but its used element
                        * was passed over: no one will ever give it back */
+  /* Ownership changes hands only when an index is stored (§2.7.13.3: storing
+   * avail.idx "exposes the descriptor and its contents"; §2.7.8.2: used.idx
+   * after the element). Until then a written entry is still its writer's: */
+  TEACH_OWN_POSTED, /* in the available ring, but avail.idx not stored over it yet */
+  TEACH_OWN_PUSHED, /* its used element written, but used.idx not stored over it yet */
   TEACH_OWN_COUNT
 } teach_owner;
 
-const char *teach_owner_name(teach_owner o); /* "free", "avail", "device", "used", "lost" */
+/* "free", "avail", "device", "used", "lost", "posted", "pushed" */
+const char *teach_owner_name(teach_owner o);
+
+/* What a step wrote into one slot of a queue (teach_ring.wrote). */
+enum { TEACH_W_DESC = 1, TEACH_W_AVAIL = 2, TEACH_W_USED = 4 };
+/* What a step wrote into a ring's header fields (teach_ring.hdr_wrote). */
+enum {
+  TEACH_H_AVAIL_FLAGS = 1,
+  TEACH_H_AVAIL_IDX = 2,
+  TEACH_H_USED_EVENT = 4,
+  TEACH_H_USED_FLAGS = 8,
+  TEACH_H_USED_IDX = 16,
+  TEACH_H_AVAIL_EVENT = 32
+};
 
 typedef struct teach_desc {
   uint64_t addr;
@@ -59,6 +77,11 @@ typedef struct teach_ring {
   uint16_t *avail;       /* size entries */
   teach_used_elem *used; /* size entries */
   uint8_t *owner;        /* size entries, teach_owner */
+  uint8_t *wrote;        /* size entries, TEACH_W_*: written during the step, even with the
+                          * value memory already held */
+  uint8_t hdr_wrote;     /* TEACH_H_*: header fields written during the step; the
+                          * suppression fields and flags, stored without a trace record
+                          * of their own, count as written when their value changed */
   uint16_t count[TEACH_OWN_COUNT];
 } teach_ring;
 
@@ -176,6 +199,27 @@ typedef struct teach_walk {
  * or a negative emu_err code. */
 int teach_walk_run(const teach_walk_opts *o, teach_walk *w);
 void teach_walk_free(teach_walk *w);
+
+/* --- what each bug switch breaks ---------------------------------------- */
+
+typedef enum teach_bug_kind {
+  TEACH_BUG_BREAKS_RULE, /* breaks a requirement or the layout of its section */
+  TEACH_BUG_LIVENESS     /* follows the protocol, but starves or stalls itself */
+} teach_bug_kind;
+
+typedef struct teach_bug_note {
+  const char *name; /* as 'vnetsim bugs' lists it */
+  teach_bug_kind kind;
+  const char *section; /* the virtio 1.2 section the claim is about */
+  const char *claim;   /* one sentence: what it breaks, or why it is a liveness bug */
+  const char *unseen;  /* NULL when the walkthrough shows it; else why it cannot, and
+                        * where to see it instead */
+} teach_bug_note;
+
+/* The note on the bug with that name, or NULL. */
+const teach_bug_note *teach_bug_note_find(const char *name);
+/* Every note, in the bug catalogue's order. */
+const teach_bug_note *teach_bug_notes(size_t *n);
 
 /* --- renderers ---------------------------------------------------------- */
 

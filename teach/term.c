@@ -145,6 +145,10 @@ static const char *teach_owner_sgr(int o) {
       return "\033[32m";
     case TEACH_OWN_LOST:
       return "\033[1;31m";
+    case TEACH_OWN_POSTED:
+      return "\033[2;36m";
+    case TEACH_OWN_PUSHED:
+      return "\033[2;32m";
     default:
       return NULL;
   }
@@ -176,11 +180,14 @@ static void tl_field(tline *l, const teach_render_opts *ro, const char *label, u
  * field counts as changed when it was written at all. */
 #define TEACH_FIELD(l, ro, label, g, prev, field) \
   tl_field(l, ro, label, (g)->field, (g)->field != (prev)->field)
+/* A ring header field, marked when the step wrote it. */
+#define TEACH_HDR(l, ro, label, g, field, bit) \
+  tl_field(l, ro, label, (g)->field, ((g)->hdr_wrote & (bit)) != 0)
 
 /* The three tables' titles, the two rings' header fields and the column
  * heads. */
-static void teach_draw_heads(FILE *out, tline *l, const teach_ring *g, const teach_ring *prev,
-                             int q, const teach_render_opts *ro) {
+static void teach_draw_heads(FILE *out, tline *l, const teach_ring *g, int q,
+                             const teach_render_opts *ro) {
   tl_addf(l, "  descriptor table (%s)", vnet_queue_name((uint16_t)q));
   tl_pad(l, TEACH_AVAIL_COL);
   tl_add(l, "available ring");
@@ -189,17 +196,17 @@ static void teach_draw_heads(FILE *out, tline *l, const teach_ring *g, const tea
   tl_put(out, l);
 
   tl_pad(l, TEACH_AVAIL_COL);
-  TEACH_FIELD(l, ro, "flags ", g, prev, avail_flags);
-  TEACH_FIELD(l, ro, " idx ", g, prev, avail_idx);
+  TEACH_HDR(l, ro, "flags ", g, avail_flags, TEACH_H_AVAIL_FLAGS);
+  TEACH_HDR(l, ro, " idx ", g, avail_idx, TEACH_H_AVAIL_IDX);
   tl_pad(l, TEACH_USED_COL);
-  TEACH_FIELD(l, ro, "flags ", g, prev, used_flags);
-  TEACH_FIELD(l, ro, " idx ", g, prev, used_idx);
+  TEACH_HDR(l, ro, "flags ", g, used_flags, TEACH_H_USED_FLAGS);
+  TEACH_HDR(l, ro, " idx ", g, used_idx, TEACH_H_USED_IDX);
   tl_put(out, l);
 
   tl_pad(l, TEACH_AVAIL_COL);
-  TEACH_FIELD(l, ro, "used_event ", g, prev, used_event);
+  TEACH_HDR(l, ro, "used_event ", g, used_event, TEACH_H_USED_EVENT);
   tl_pad(l, TEACH_USED_COL);
-  TEACH_FIELD(l, ro, "avail_event ", g, prev, avail_event);
+  TEACH_HDR(l, ro, "avail_event ", g, avail_event, TEACH_H_AVAIL_EVENT);
   tl_put(out, l);
 
   tl_add(l, "   #  ");
@@ -217,34 +224,35 @@ static void teach_draw_heads(FILE *out, tline *l, const teach_ring *g, const tea
   tl_put(out, l);
 }
 
-/* Descriptor i and its owner; pd is its previous value, or NULL. */
-static void teach_draw_desc(tline *l, const teach_ring *g, const teach_desc *pd, uint16_t i,
+/* Descriptor i, every field marked when the step wrote the descriptor. */
+static void teach_draw_desc(tline *l, const teach_ring *g, uint16_t i,
                             const teach_render_opts *ro) {
   const teach_desc *d = &g->desc[i];
   int blank = !d->addr && !d->len && !d->flags && !d->next;
+  int w = (g->wrote[i] & TEACH_W_DESC) != 0;
   char v[8];
   tl_addf(l, "  %2u  ", i);
   if (blank)
-    tl_cell(l, ro, pd ? pd->addr != 0 : 0, NULL, 10, 1, "-");
+    tl_cell(l, ro, w, NULL, 10, 1, "-");
   else
-    tl_cellf(l, ro, pd ? d->addr != pd->addr : d->addr != 0, NULL, 10, 1, "0x%08" PRIx64, d->addr);
+    tl_cellf(l, ro, w, NULL, 10, 1, "0x%08" PRIx64, d->addr);
   tl_add(l, " ");
   if (blank)
-    tl_cell(l, ro, pd ? pd->len != 0 : 0, NULL, 5, 0, "");
+    tl_cell(l, ro, w, NULL, 5, 0, "");
   else
-    tl_cellf(l, ro, pd ? d->len != pd->len : d->len != 0, NULL, 5, 0, "%u", d->len);
+    tl_cellf(l, ro, w, NULL, 5, 0, "%u", d->len);
   teach_flags(v, sizeof v, d->flags);
   tl_add(l, "  ");
-  tl_cell(l, ro, pd ? d->flags != pd->flags : d->flags != 0, NULL, 3, 1, blank ? "" : v);
+  tl_cell(l, ro, w, NULL, 3, 1, blank ? "" : v);
   if (blank)
-    tl_cell(l, ro, pd ? pd->next != 0 : 0, NULL, 4, 0, "");
+    tl_cell(l, ro, w, NULL, 4, 0, "");
   else
-    tl_cellf(l, ro, pd ? d->next != pd->next : d->next != 0, NULL, 4, 0, "%u", d->next);
+    tl_cellf(l, ro, w, NULL, 4, 0, "%u", d->next);
   tl_add(l, "  ");
 }
 
 /* Avail slot i: live between the device's cursor and the driver's. */
-static void teach_draw_avail_slot(tline *l, const teach_ring *g, const teach_ring *pg, uint16_t i,
+static void teach_draw_avail_slot(tline *l, const teach_ring *g, uint16_t i,
                                   const teach_render_opts *ro) {
   char v[16];
   uint16_t mask = (uint16_t)(g->size - 1u);
@@ -256,14 +264,13 @@ static void teach_draw_avail_slot(tline *l, const teach_ring *g, const teach_rin
     snprintf(v, sizeof v, "-");
   else
     snprintf(v, sizeof v, live ? "%u" : "(%u)", g->avail[i]);
-  tl_cell(l, ro, pg ? g->avail[i] != pg->avail[i] : 0, live || !ro->colour ? NULL : SGR_DIM, 4, 0,
-          v);
+  tl_cell(l, ro, (g->wrote[i] & TEACH_W_AVAIL) != 0, live || !ro->colour ? NULL : SGR_DIM, 4, 0, v);
   teach_tag(v, sizeof v, i == (g->drv_avail_shadow & mask), i == (g->dev_last_avail & mask));
   tl_add(l, v);
 }
 
 /* Used slot i: live between the driver's cursor and the device's. */
-static void teach_draw_used_slot(tline *l, const teach_ring *g, const teach_ring *pg, uint16_t i,
+static void teach_draw_used_slot(tline *l, const teach_ring *g, uint16_t i,
                                  const teach_render_opts *ro) {
   char v[16];
   uint16_t mask = (uint16_t)(g->size - 1u);
@@ -271,15 +278,15 @@ static void teach_draw_used_slot(tline *l, const teach_ring *g, const teach_ring
   tl_addf(l, " %2u ", i);
   int live = teach_in_window(g->drv_last_used, g->dev_used_shadow, i, g->size);
   int written = g->dev_used_shadow >= g->size || i < g->dev_used_shadow;
-  const teach_used_elem *u = &g->used[i], *pu = pg ? &pg->used[i] : NULL;
-  int uch = pu ? (u->id != pu->id || u->len != pu->len) : 0;
+  const teach_used_elem *u = &g->used[i];
+  int uch = (g->wrote[i] & TEACH_W_USED) != 0;
   if (!written) {
     tl_cell(l, ro, 0, NULL, 4, 0, "-");
     tl_cell(l, ro, 0, NULL, 6, 0, "-");
   } else {
     const char *sgr = live || !ro->colour ? NULL : SGR_DIM;
-    tl_cellf(l, ro, uch && pu->id != u->id, sgr, 4, 0, live ? "%u" : "(%u)", u->id);
-    tl_cellf(l, ro, uch && pu->len != u->len, sgr, 6, 0, live ? "%u" : "(%u)", u->len);
+    tl_cellf(l, ro, uch, sgr, 4, 0, live ? "%u" : "(%u)", u->id);
+    tl_cellf(l, ro, uch, sgr, 6, 0, live ? "%u" : "(%u)", u->len);
   }
   teach_tag(v, sizeof v, i == (g->drv_last_used & mask), i == (g->dev_used_shadow & mask));
   tl_add(l, v);
@@ -305,21 +312,24 @@ static void teach_draw_rings(FILE *out, const teach_ring *g, const teach_ring *p
   if (!prev || prev->size != g->size) prev = &zero;
   const teach_ring *pg = prev->size ? prev : NULL; /* per-slot comparisons */
   tline l = {0};
-  teach_draw_heads(out, &l, g, prev, q, ro);
+  teach_draw_heads(out, &l, g, q, ro);
   for (uint16_t i = 0; i < g->size; i++) {
-    teach_draw_desc(&l, g, pg ? &pg->desc[i] : NULL, i, ro);
+    teach_draw_desc(&l, g, i, ro);
     tl_cell(&l, ro, pg ? g->owner[i] != pg->owner[i] : g->owner[i] != 0,
             teach_owner_sgr(g->owner[i]), 6, 1, teach_owner_name((teach_owner)g->owner[i]));
-    teach_draw_avail_slot(&l, g, pg, i, ro);
-    teach_draw_used_slot(&l, g, pg, i, ro);
+    teach_draw_avail_slot(&l, g, i, ro);
+    teach_draw_used_slot(&l, g, i, ro);
     tl_put(out, &l);
   }
   teach_draw_cursors(out, &l, g, prev, ro);
 }
 
 static void teach_owner_line(tline *l, const char *what, const teach_ring *g) {
-  tl_addf(l, "%s%u avail, %u device, %u used, %u free", what, g->count[TEACH_OWN_AVAIL],
-          g->count[TEACH_OWN_DEVICE], g->count[TEACH_OWN_USED], g->count[TEACH_OWN_FREE]);
+  tl_add(l, what);
+  if (g->count[TEACH_OWN_POSTED]) tl_addf(l, "%u posted, ", g->count[TEACH_OWN_POSTED]);
+  tl_addf(l, "%u avail, %u device, ", g->count[TEACH_OWN_AVAIL], g->count[TEACH_OWN_DEVICE]);
+  if (g->count[TEACH_OWN_PUSHED]) tl_addf(l, "%u pushed, ", g->count[TEACH_OWN_PUSHED]);
+  tl_addf(l, "%u used, %u free", g->count[TEACH_OWN_USED], g->count[TEACH_OWN_FREE]);
   if (g->count[TEACH_OWN_LOST]) tl_addf(l, ", %u LOST", g->count[TEACH_OWN_LOST]);
 }
 
@@ -362,6 +372,36 @@ static const vbug_info *teach_first_bug(const teach_walk *w) {
   return NULL;
 }
 
+/* 1 when some step of the run is marked as where it goes wrong. */
+static int teach_shows_wrong(const teach_walk *w) {
+  size_t n;
+  const teach_step *st = teach_rec_steps(w->rec, &n);
+  for (size_t i = 0; i < n; i++)
+    if (st[i].wrong) return 1;
+  return 0;
+}
+
+/* The bug: what it does, what it breaks (or that it is a liveness bug),
+ * and, when this walkthrough cannot show it, that plainly. */
+static void teach_render_bug(FILE *out, const teach_walk *w, const vbug_info *b,
+                             const teach_render_opts *ro) {
+  const teach_bug_note *note = teach_bug_note_find(b->name);
+  char line[1024];
+  teach_styled_line(out, ro, SGR_WRONG, "  bug %s:", b->name);
+  snprintf(line, sizeof line, "%s. %s.", b->cause, note ? note->claim : "");
+  if (line[0] >= 'a' && line[0] <= 'z') line[0] = (char)(line[0] - 'a' + 'A');
+  teach_wrap_text(out, line, 4);
+  if (note && note->unseen) {
+    snprintf(line, sizeof line, "This walkthrough cannot show it: %s.", note->unseen);
+    teach_wrap_text(out, line, 4);
+  } else if (!teach_shows_wrong(w)) {
+    teach_wrap_text(out,
+                    "This run of the walkthrough does not show it: no step goes wrong, try "
+                    "another --seed or more --frames.",
+                    4);
+  }
+}
+
 void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts *ro) {
   char bugs[256];
   vbug_names(w->opts.bugs, w->opts.dev_bugs, bugs, sizeof bugs);
@@ -380,18 +420,22 @@ void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts 
             "frame)\n",
             w->opts.detailed);
   const vbug_info *b = teach_first_bug(w);
-  if (b) {
-    teach_styled_line(out, ro, SGR_WRONG, "  bug %s (breaks virtio 1.2 §%s):", b->name, b->section);
-    teach_wrap_text(out, b->cause, 4);
-  }
+  if (b) teach_render_bug(out, w, b, ro);
   fputs(
       "  how to read a step: owner = who holds each descriptor: free (the driver's free list),\n"
-      "  avail (offered, not yet taken), device (taken by the device: in flight), used\n"
-      "  (returned, waiting for the driver). <-drv and <-dev: where each side's private cursor\n"
-      "  points. (n): an old ring entry the reader has passed; -: never written.\n",
+      "  posted (in the available ring, but avail.idx does not cover it yet: still the\n"
+      "  driver's), avail (offered: avail.idx covers it, not yet taken), device (taken by the\n"
+      "  device: in flight), pushed (its used element is written, but used.idx does not cover\n"
+      "  it yet: still the device's), used (returned, waiting for the driver). Ownership moves\n"
+      "  only when a side stores its index (§2.7.13.3, §2.7.8.2).\n"
+      "  <-drv and <-dev: where each side's private cursor points. (n): an old ring entry the\n"
+      "  reader has passed; -: never written.\n",
       out);
-  fputs(ro->colour ? "  Yellow: changed since the previous step.\n"
-                   : "  *: changed since the previous step.\n",
+  fputs(ro->colour
+            ? "  Yellow: ring memory written in this step (even with the same value), or an\n"
+              "  owner or cursor that changed.\n"
+            : "  *: ring memory written in this step (even with the same value), or an owner\n"
+              "  or cursor that changed.\n",
         out);
 }
 
@@ -467,4 +511,12 @@ void teach_render_outro(FILE *out, const teach_walk *w, const teach_render_opts 
           s->guest_frames, s->drv.rxq.avail_idx_published, s->dev.q[VNET_RXQ].vq.used_idx_published,
           s->drv.txq.avail_idx_published, s->dev.q[VNET_TXQ].vq.used_idx_published,
           teach_rec_total_steps(w->rec));
+  /* "answered" is the guest stack's doing; whether the answer left the
+   * guest is the TX path's, which a bug may break. */
+  if (f->counts[EMU_FATE_ANSWERED] > s->guest_frames)
+    fprintf(out,
+            "  the guest answered %" PRIu64 " frame%s; %" PRIu64
+            " reached the host (the rest never left the TX ring)\n",
+            f->counts[EMU_FATE_ANSWERED], f->counts[EMU_FATE_ANSWERED] == 1 ? "" : "s",
+            s->guest_frames);
 }

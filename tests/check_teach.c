@@ -250,7 +250,10 @@ START_TEST(test_bug_walkthrough_says_where_it_goes_wrong) {
   const char *drop = strstr(got, "Frame #9 is dropped: rx_no_buffer");
   ck_assert_ptr_nonnull(drop);
   ck_assert(moment < drop);
-  ck_assert_ptr_nonnull(strstr(got, "bug rx-no-recycle (breaks virtio 1.2 §"));
+  /* a liveness bug is called that, not a broken section */
+  ck_assert_ptr_nonnull(strstr(got, "bug rx-no-recycle:"));
+  ck_assert_ptr_nonnull(strstr(got, "liveness"));
+  ck_assert_ptr_null(strstr(got, "(breaks virtio 1.2"));
   free(got);
 }
 END_TEST
