@@ -312,7 +312,8 @@ static void teach_explain_publish(teach_expl *e) {
                 vnet_queue_name((uint16_t)q), f->kicks[q] ? ", and kicks" : ": no kick");
     teach_str_add(&e->t,
                   "avail.idx in memory is still %u: the new entries are posted, not yet "
-                  "the device's. §2.7.13.4 says: expose the new index first, then (after "
+                  "the device's, yet the driver decides about the kick now (bug "
+                  "kick-before-publish). §2.7.13.4 says: expose the new index first, then (after "
                   "a full barrier, §2.7.13.4.1) read the suppression fields and notify.%s",
                   e->g->avail_idx,
                   f->kicks[q] ? " A device that looks now, on this kick, finds nothing new and "

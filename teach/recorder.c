@@ -11,6 +11,7 @@
 #include "emu/grow.h"
 #include "teach/internal.h"
 #include "teach/teach.h"
+#include "virtio/vbug.h"
 
 /* --- a growable string -------------------------------------------------- */
 
@@ -432,6 +433,15 @@ static void teach_keep_step(teach_rec *r, teach_step *st) {
   memset(st, 0, sizeof *st);
 }
 
+/* " (bug NAME)" naming the run's bugs, or "" for the fixed driver. */
+static const char *teach_bug_tag(const teach_rec *r, char *buf, size_t cap) {
+  char names[256];
+  if (!r->s->drv.opts.bugs && !r->s->dev.cfg.bugs) return "";
+  vbug_names(r->s->drv.opts.bugs, r->s->dev.cfg.bugs, names, sizeof names);
+  snprintf(buf, cap, " (bug %s)", names);
+  return buf;
+}
+
 static void teach_close_step(teach_rec *r) {
   if (!r->open) return;
   r->open = 0;
@@ -444,11 +454,14 @@ static void teach_close_step(teach_rec *r) {
   if (r->cur_keep) {
     teach_explain(r, st);
     if (newly_lost) {
+      char tag[300];
       st->wrong = 1;
       teach_text_append(&st->text,
                         " Lost: the driver's cursor moved past used element(s) it never "
                         "read, so their buffers are neither free nor offered, and nothing "
-                        "will give them back (§2.7.14: read every used element in order).");
+                        "will give them back%s (the loop of §2.7.14 reads every used "
+                        "element in order).",
+                        teach_bug_tag(r, tag, sizeof tag));
     }
   }
   teach_sampled_push(&r->points, &r->cur_point);
@@ -832,12 +845,14 @@ void teach_rec_finish(teach_rec *r) {
     if (!st) continue;
     st->wrong = 1;
     if (st == &r->cur) continue;
+    char tag[300];
     if (r->pending_repost[h] == first)
       teach_text_append(&st->text,
-                        " Head %u is never posted again: the available ring does not grow "
-                        "back, and the driver has one buffer fewer for every frame (§2.7.13: "
-                        "buffers are supplied by the driver, and only it can re-supply them).",
-                        h);
+                        " Head %u is never posted again%s: the available ring does not grow "
+                        "back, and the driver has one buffer fewer for every frame (§5.1.6.3, "
+                        "§2.7.13: buffers are supplied by the driver, and only it can "
+                        "re-supply them).",
+                        h, teach_bug_tag(r, tag, sizeof tag));
     else
       teach_text_append(&st->text,
                         " Head %u is not posted again either: %u RX buffer%s left on offer.", h,
