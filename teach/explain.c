@@ -550,10 +550,9 @@ static void teach_explain_drop(teach_expl *e) {
   e->st->wrong = 1;
 }
 
-/* A rule's section, where teach knows better than the rule table: the
- * indirect table's length rule is in the description of §2.7.5.3, not in
- * the device requirements of §2.7.5.3.2. */
-static const char *teach_rule_section(vq_rule rule) {
+/* The indirect table's length rule is in the description of §2.7.5.3, not
+ * in the device requirements of §2.7.5.3.2 that the rule table names. */
+const char *teach_rule_section(vq_rule rule) {
   if (rule == VQ_RULE_INDIRECT_LEN) return "2.7.5.3";
   return vq_rule_section(rule);
 }
@@ -757,13 +756,13 @@ static const teach_bug_note teach_bug_table[] = {
      "must send an available buffer notification; this one never notifies for TX",
      NULL},
     {"kick-before-publish", TEACH_BUG_BREAKS_RULE, "2.7.13.4.1",
-     "It breaks the order of §2.7.13.4: expose the new avail.idx, then (after the barrier "
-     "§2.7.13.4.1 requires) read the suppression fields and notify; this driver decides and "
+     "It breaks §2.7.13.4.1 and the order it protects (§2.7.13.4): expose the new avail.idx, "
+     "a full barrier, then read the suppression fields and notify; this driver decides and "
      "notifies first and stores avail.idx later",
      NULL},
     {"legacy-hdr-10", TEACH_BUG_BREAKS_RULE, "5.1.6",
-     "It breaks the header layout of §5.1.6: with VIRTIO_F_VERSION_1 the virtio_net_hdr ends with "
-     "num_buffers and is 12 bytes; the 10-byte header is the legacy one (§5.1.6.1)",
+     "It breaks §5.1.6, the header layout: with VIRTIO_F_VERSION_1 the virtio_net_hdr ends "
+     "with num_buffers and is 12 bytes; the 10-byte header is the legacy one (§5.1.6.1)",
      NULL},
     {"used-event-stale", TEACH_BUG_LIVENESS, "2.7.7",
      "A liveness bug: a driver may leave used_event alone (§2.7.7), but then the device "
@@ -777,9 +776,8 @@ static const teach_bug_note teach_bug_table[] = {
      "used_event; no frame of this scenario lands in it: 'vnetsim explore --bug "
      "irq-enable-no-recheck' searches the interleavings that do"},
     {"used-slot-mod-256", TEACH_BUG_BREAKS_RULE, "2.7.8",
-     "It breaks the ring layout of §2.7.8: used element i lives in ring[i % Queue Size]; this "
-     "driver "
-     "reads slot i % 256, past the end of a smaller ring",
+     "It breaks §2.7.8, the ring layout: used element i lives in ring[i % Queue Size]; this "
+     "driver reads slot i % 256, past the end of a smaller ring",
      NULL},
     {"tx-last-only", TEACH_BUG_LIVENESS, "2.7.14",
      "A liveness bug: unlike the loop of §2.7.14 it reclaims only the newest used TX element, so "

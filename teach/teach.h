@@ -220,6 +220,9 @@ typedef struct teach_bug_note {
 const teach_bug_note *teach_bug_note_find(const char *name);
 /* Every note, in the bug catalogue's order. */
 const teach_bug_note *teach_bug_notes(size_t *n);
+/* The virtio 1.2 section teach cites for a ring rule: the rule table's,
+ * except where that one is known to be wrong. */
+const char *teach_rule_section(vq_rule rule);
 
 /* --- renderers ---------------------------------------------------------- */
 
