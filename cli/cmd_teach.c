@@ -11,8 +11,8 @@
 #include "teach/teach.h"
 
 static const char teach_usage[] =
-    "usage: vnetsim teach [--qsize 8] [--bug NAME] [--frames N] [--seed N] [--no-pause]\n"
-    "                     [--html OUT.html]\n"
+    "usage: vnetsim teach [--qsize 8] [--bug NAME] [--frames N] [--burst N] [--seed N]\n"
+    "                     [--no-pause] [--html OUT.html]\n"
     "\n"
     "Walks through the virtqueue protocol on a small scenario: driver initialisation and\n"
     "feature negotiation, RX buffers posted, a frame arriving, the used ring, the interrupt,\n"
@@ -30,6 +30,8 @@ static const char teach_usage[] =
     "  --frames N       frames the host sends, 1 to 64 (default 10): an ARP request, then\n"
     "                   echo requests\n"
     "  --bug LIST       ring bugs to switch on ('vnetsim bugs' lists them), e.g. rx-no-recycle\n"
+    "  --burst N        echo requests the host sends at once, 1 to 8 (default 1; 2 with the\n"
+    "                   last-only bugs, which show only when used elements pile up)\n"
     "  --seed N         seed of the run (default 1): it draws every modelled latency\n"
     "  --no-pause       print every step without waiting (for a pipe or a test)\n"
     "  --html FILE      also write the run as one self-contained HTML page\n"
@@ -37,12 +39,18 @@ static const char teach_usage[] =
     "                   standard output, with the report on standard error)\n"
     "  -h, --help       this text\n";
 
-enum { TEACH_OPT_NO_PAUSE = CLI_OPT_SHARED_END + 1, TEACH_OPT_FRAMES, TEACH_OPT_HTML };
+enum {
+  TEACH_OPT_NO_PAUSE = CLI_OPT_SHARED_END + 1,
+  TEACH_OPT_FRAMES,
+  TEACH_OPT_HTML,
+  TEACH_OPT_BURST
+};
 
 /* Small enough to draw every slot of both rings on one screen. */
 #define TEACH_DEFAULT_QSIZE 8
 #define TEACH_MAX_QSIZE     64
 #define TEACH_MAX_FRAMES    64
+#define TEACH_MAX_BURST     8
 
 /* Reads one key line from the terminal; returns 'n', 'b' or 'q'. */
 static int teach_prompt(FILE *in, int colour) {
@@ -75,7 +83,7 @@ static int teach_write_page(host_outfile *page, const teach_walk *w) {
 
 typedef struct teach_args {
   cli_sim_opts o;
-  uint64_t frames;
+  uint64_t frames, burst;
   int no_pause;
   const char *html;
 } teach_args;
@@ -84,6 +92,7 @@ static int teach_parse(int argc, char **argv, teach_args *a) {
   static const struct option longopts[] = {{"no-pause", no_argument, NULL, TEACH_OPT_NO_PAUSE},
                                            {"frames", required_argument, NULL, TEACH_OPT_FRAMES},
                                            {"html", required_argument, NULL, TEACH_OPT_HTML},
+                                           {"burst", required_argument, NULL, TEACH_OPT_BURST},
                                            {"help", no_argument, NULL, 'h'},
                                            CLI_SIM_LONG_OPTIONS,
                                            {NULL, 0, NULL, 0}};
@@ -109,6 +118,11 @@ static int teach_parse(int argc, char **argv, teach_args *a) {
         break;
       case TEACH_OPT_HTML:
         a->html = optarg;
+        break;
+      case TEACH_OPT_BURST:
+        if (cli_parse_uint(optarg, 1, TEACH_MAX_BURST, &a->burst))
+          return cli_error("teach", CLI_EXIT_USAGE, "--burst: '%s' is not a number from 1 to %d",
+                           optarg, TEACH_MAX_BURST);
         break;
       case CLI_OPT_JSON:
         return cli_error("teach", CLI_EXIT_USAGE,
@@ -181,6 +195,7 @@ int cmd_teach(int argc, char **argv) {
   wo.bugs = a.o.sim.driver_bugs;
   wo.dev_bugs = a.o.sim.device_bugs;
   wo.frames = (unsigned)a.frames;
+  wo.burst = a.burst ? (unsigned)a.burst : teach_walk_default_burst(wo.bugs, wo.dev_bugs);
   wo.trace_sink = trace.f;
   teach_walk w;
   rc = teach_walk_run(&wo, &w);

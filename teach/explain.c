@@ -499,6 +499,26 @@ static void teach_mod256_note(teach_expl *e, const teach_span *sp) {
                 good);
 }
 
+/* With a last-only bug the driver reads only the newest used element and
+ * jumps its cursor: say which elements it passed over. */
+static void teach_last_only_note(teach_expl *e, const teach_span *sp) {
+  unsigned bug = e->q == (int)VNET_RXQ ? VBUG_RX_LAST_ONLY : VBUG_TX_LAST_ONLY;
+  const teach_rec *r = e->r;
+  if (!teach_bug(e, bug) || !sp->n || !r->nsteps) return;
+  const teach_ring *pg = &r->steps[r->nsteps - 1].ring[e->q];
+  uint16_t from = pg->size ? pg->drv_last_used : 0, newest = (uint16_t)sp->idx_last;
+  if (!pg->size || newest == from) return;
+  teach_str_add(&e->t,
+                " This driver reads only the newest element, at used.idx - 1 = %u, and "
+                "jumps its cursor from %u to used.idx (bug %s): used ",
+                newest, from, e->q == (int)VNET_RXQ ? "rx-last-only" : "tx-last-only");
+  if ((uint16_t)(newest - from) == 1)
+    teach_str_add(&e->t, "index %u is passed over, never read.", from);
+  else
+    teach_str_add(&e->t, "indices %u-%u are passed over, never read.", from,
+                  (uint16_t)(newest - 1));
+}
+
 /* The driver reads used elements (§2.7.14). */
 static void teach_explain_consume(teach_expl *e) {
   const teach_span *sp = &e->f->consume[e->q];
@@ -515,6 +535,7 @@ static void teach_explain_consume(teach_expl *e) {
                 "again (§2.7.14).",
                 sp->len_last, e->g->drv_last_used);
   teach_mod256_note(e, sp);
+  teach_last_only_note(e, sp);
   if (e->q == (int)VNET_RXQ && teach_bug(e, VBUG_LEGACY_HDR) && sp->len_last > VNET_HDR_LEN - 2) {
     teach_str_add(t,
                   " It takes the header as 10 bytes, the legacy layout (bug legacy-hdr-10), "
@@ -740,9 +761,7 @@ static const teach_bug_note teach_bug_table[] = {
      "A liveness bug: no requirement forbids it, but unlike the loop of §2.7.14 it reads only the "
      "newest used element, so in a burst the older frames are lost and their buffers never come "
      "back",
-     "frames here arrive 200 us apart and are read one at a time, so there is never more than "
-     "one new used element to pass over; bursts show it: vnetsim explore --bug rx-last-only "
-     "--seeds 1..10"},
+     NULL},
     {"rx-no-irq-wake", TEACH_BUG_LIVENESS, "2.7.14",
      "A liveness bug: every ring rule is kept, but the used buffer notification does not make "
      "the driver read the used ring (§2.7.14), so frames wait there until something else polls",
@@ -782,8 +801,7 @@ static const teach_bug_note teach_bug_table[] = {
     {"tx-last-only", TEACH_BUG_LIVENESS, "2.7.14",
      "A liveness bug: unlike the loop of §2.7.14 it reclaims only the newest used TX element, so "
      "TX buffers completed together leak until the TX ring is full",
-     "each TX buffer here is reclaimed before the next send, alone, so none is ever passed over; "
-     "bursts show it: vnetsim explore --bug tx-last-only --qsize 8 --seeds 1..10"},
+     NULL},
     {"dev-used-event-equal", TEACH_BUG_BREAKS_RULE, "2.7.7.2",
      "It breaks §2.7.7.2: the device must notify when used.idx moves past used_event; this one "
      "notifies only when used_event is exactly the last index, so a batch that steps over it "

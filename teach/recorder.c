@@ -459,8 +459,8 @@ static void teach_close_step(teach_rec *r) {
       teach_text_append(&st->text,
                         " Lost: the driver's cursor moved past used element(s) it never "
                         "read, so their buffers are neither free nor offered, and nothing "
-                        "will give them back%s (the loop of §2.7.14 reads every used "
-                        "element in order).",
+                        "will give them back. The loop of §2.7.14 reads every used element "
+                        "in order%s.",
                         teach_bug_tag(r, tag, sizeof tag));
     }
   }

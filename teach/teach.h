@@ -180,11 +180,19 @@ typedef struct teach_walk_opts {
   unsigned bugs, dev_bugs;
   unsigned frames;   /* host frames: an ARP request, then echo requests */
   unsigned detailed; /* frames shown action by action; later ones fast-forward */
+  unsigned burst;    /* echo requests sent at the same moment, 200 us between bursts
+                      * (0 or 1: one at a time); bursts show the last-only bugs */
   FILE *trace_sink;  /* or NULL */
 } teach_walk_opts;
 
 /* queue 8, seed 1, no bugs, 10 frames, the first 2 detailed. */
 void teach_walk_opts_default(teach_walk_opts *o);
+/* The burst a walkthrough with these bugs uses unless told: 2 for the bugs
+ * that show only when used elements pile up (the last-only bugs), else 1. */
+unsigned teach_walk_default_burst(unsigned bugs, unsigned dev_bugs);
+/* How many frames the walkthrough shows action by action (frames 1 to n);
+ * later ones are fast-forwarded. */
+unsigned teach_walk_detailed_frames(const teach_walk_opts *o);
 
 /* A finished walkthrough: the scenario's counters and the recording. */
 typedef struct teach_walk {

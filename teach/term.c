@@ -396,8 +396,8 @@ static void teach_render_bug(FILE *out, const teach_walk *w, const vbug_info *b,
     teach_wrap_text(out, line, 4);
   } else if (!teach_shows_wrong(w)) {
     teach_wrap_text(out,
-                    "This run of the walkthrough does not show it: no step goes wrong, try "
-                    "another --seed or more --frames.",
+                    "This run of the walkthrough does not show it: no step goes wrong; try "
+                    "another --seed, more --frames or --burst 2.",
                     4);
   }
 }
@@ -408,17 +408,21 @@ void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts 
   teach_styled_line(
       out, ro, SGR_BOLD,
       "vnetsim teach: a virtio-net device and its driver, step by step (virtio 1.2 split rings)");
+  char spacing[64] = "200 us apart";
+  if (w->opts.burst > 1)
+    snprintf(spacing, sizeof spacing, "echo requests in bursts of %u, 200 us apart", w->opts.burst);
   fprintf(out,
           "  scenario: the host (10.0.2.2) ARPs for the guest (10.0.2.15), then pings it: %u "
-          "frames,\n  200 us apart; queue size %u; seed %" PRIu64
+          "frames,\n  %s; queue size %u; seed %" PRIu64
           "; the device keeps no backlog; "
           "bugs: %s\n",
-          w->opts.frames, w->opts.queue_size, w->opts.seed, bugs);
-  if (w->opts.detailed < w->opts.frames)
+          w->opts.frames, spacing, w->opts.queue_size, w->opts.seed, bugs);
+  unsigned shown = teach_walk_detailed_frames(&w->opts);
+  if (shown < w->opts.frames)
     fprintf(out,
             "  frames 1-%u are shown action by action, later ones fast-forwarded (one step per "
             "frame)\n",
-            w->opts.detailed);
+            shown);
   const vbug_info *b = teach_first_bug(w);
   if (b) teach_render_bug(out, w, b, ro);
   fputs(

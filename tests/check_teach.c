@@ -264,6 +264,7 @@ static const struct {
     {"teach --qsize 128", "--qsize"},
     {"teach --qsize 6", "power of two"},
     {"teach --frames 0", "--frames"},
+    {"teach --burst 9", "--burst"},
     {"teach --bug nonsense", "nonsense"},
     {"teach --bogus", "--bogus"},
     {"teach extra", "extra"},

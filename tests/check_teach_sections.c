@@ -173,6 +173,7 @@ START_TEST(test_every_section_teach_cites_exists_and_fits) {
   teach_walk_opts_default(&o);
   if (b && b->side == VBUG_SIDE_DRIVER) o.bugs = b->bit;
   if (b && b->side == VBUG_SIDE_DEVICE) o.dev_bugs = b->bit;
+  o.burst = teach_walk_default_burst(o.bugs, o.dev_bugs);
   teach_walk w;
   ck_assert_int_eq(teach_walk_run(&o, &w), 0);
   findings fd;

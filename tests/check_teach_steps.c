@@ -29,11 +29,17 @@ static int runs(void) {
   return (int)n + 1;
 }
 
-static void walk_with(const vbug_info *b, teach_walk *w) {
+/* The walkthrough as 'vnetsim teach --bug NAME' runs it, with the burst
+ * that bug's scenario uses (also for the fixed driver compared with it:
+ * burst_of names the bug whose scenario to use). */
+static void walk_in(const vbug_info *b, const vbug_info *burst_of, teach_walk *w) {
   teach_walk_opts o;
   teach_walk_opts_default(&o);
   if (b && b->side == VBUG_SIDE_DRIVER) o.bugs = b->bit;
   if (b && b->side == VBUG_SIDE_DEVICE) o.dev_bugs = b->bit;
+  if (burst_of)
+    o.burst = teach_walk_default_burst(burst_of->side == VBUG_SIDE_DRIVER ? burst_of->bit : 0,
+                                       burst_of->side == VBUG_SIDE_DEVICE ? burst_of->bit : 0);
   ck_assert_int_eq(teach_walk_run(&o, w), 0);
 }
 
@@ -163,7 +169,7 @@ START_TEST(test_every_step_owner_and_marks_follow_ring_memory) {
   const vbug_info *b = bug_of(_i);
   const char *run = b ? b->name : "fixed";
   teach_walk w;
-  walk_with(b, &w);
+  walk_in(b, b, &w);
   size_t n;
   const teach_step *st = teach_rec_steps(w.rec, &n);
   ck_assert_uint_eq(n, teach_rec_total_steps(w.rec)); /* every step kept */
@@ -215,8 +221,8 @@ START_TEST(test_each_bug_shows_where_its_note_says_or_says_it_cannot) {
   const teach_bug_note *note = teach_bug_note_find(b->name);
   ck_assert_msg(note != NULL, "bug %s has no note in teach", b->name);
   teach_walk fixed, w;
-  walk_with(NULL, &fixed);
-  walk_with(b, &w);
+  walk_in(NULL, b, &fixed);
+  walk_in(b, b, &w);
   size_t nf, n;
   const teach_step *sf = teach_rec_steps(fixed.rec, &nf), *st = teach_rec_steps(w.rec, &n);
   char *intro = render_intro(&w);
