@@ -2,8 +2,10 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "cli/cmd.h"
@@ -23,8 +25,9 @@ static const char teach_usage[] =
     "happened and which virtio 1.2 section rules it. The first 2 frames are shown action by\n"
     "action, later ones one step per frame. With --bug, it shows where the run goes wrong.\n"
     "\n"
-    "On a terminal it waits after each step: Enter for the next, b (then Enter) to go back,\n"
-    "q to quit. Colour only on a terminal and never with NO_COLOR set.\n"
+    "On a terminal it waits after each step for a single key (no Enter needed): Enter or\n"
+    "space for the next, b to go back, q to quit; the terminal is put back as it was on\n"
+    "exit and on Ctrl-C. Colour only on a terminal and never with NO_COLOR set.\n"
     "\n"
     "  --qsize N        queue size, a power of two from 2 to 64 (default 8)\n"
     "  --frames N       frames the host sends, 1 to 64 (default 10): an ARP request, then\n"
@@ -52,18 +55,69 @@ enum {
 #define TEACH_MAX_FRAMES    64
 #define TEACH_MAX_BURST     8
 
-/* Reads one key line from the terminal; returns 'n', 'b' or 'q'. */
-static int teach_prompt(FILE *in, int colour) {
+/* Single keys on a terminal: the terminal goes into non-canonical mode
+ * (no line buffering, no echo) while the walkthrough waits for keys, and
+ * back to how it was on every way out: a normal return, exit(), and the
+ * signals that end or stop the process. */
+static struct termios teach_saved_tty;
+static volatile sig_atomic_t teach_tty_raw;
+
+static void teach_tty_restore(void) {
+  if (teach_tty_raw) {
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &teach_saved_tty);
+    teach_tty_raw = 0;
+  }
+}
+
+/* Restores the terminal, then lets the signal do what it does by default
+ * (end the process, or stop it: on SIGCONT the keys go raw again). */
+static void teach_tty_signal(int sig) {
+  int was_raw = teach_tty_raw;
+  teach_tty_restore();
+  signal(sig, SIG_DFL);
+  raise(sig);
+  if (sig == SIGTSTP && was_raw) { /* continued after a stop */
+    signal(SIGTSTP, teach_tty_signal);
+    struct termios t = teach_saved_tty;
+    t.c_lflag &= (tcflag_t) ~(ICANON | ECHO);
+    if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) == 0) teach_tty_raw = 1;
+  }
+}
+
+/* 1 when the terminal now delivers single keys. */
+static int teach_tty_keys(void) {
+  if (tcgetattr(STDIN_FILENO, &teach_saved_tty)) return 0;
+  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], teach_tty_signal);
+  atexit(teach_tty_restore);
+  struct termios t = teach_saved_tty;
+  t.c_lflag &= (tcflag_t) ~(ICANON | ECHO);
+  t.c_cc[VMIN] = 1;
+  t.c_cc[VTIME] = 0;
+  if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t)) return 0;
+  teach_tty_raw = 1;
+  return 1;
+}
+
+/* Waits for one key: Enter, space or n for the next step, b to go back, q
+ * (or the end of input) to quit; returns 'n', 'b' or 'q'. Without single
+ * keys, a line at a time. */
+static int teach_prompt(FILE *in, int colour, int keys) {
   fputs(colour ? "\033[2m[Enter] next  [b] back  [q] quit\033[0m "
                : "[Enter] next  [b] back  [q] quit ",
         stdout);
   fflush(stdout);
-  char line[64];
-  if (!fgets(line, sizeof line, in)) return 'q';
-  char *p = line;
-  while (*p == ' ' || *p == '\t') p++;
-  if (*p == 'q' || *p == 'Q') return 'q';
-  if (*p == 'b' || *p == 'B') return 'b';
+  int c;
+  if (keys) {
+    unsigned char ch;
+    c = read(STDIN_FILENO, &ch, 1) == 1 ? ch : EOF;
+    fputc('\n', stdout);
+  } else {
+    char line[64];
+    c = fgets(line, sizeof line, in) ? line[strspn(line, " \t")] : EOF;
+  }
+  if (c == EOF || c == 'q' || c == 'Q' || c == 4 /* Ctrl-D */) return 'q';
+  if (c == 'b' || c == 'B') return 'b';
   return 'n';
 }
 
@@ -149,18 +203,23 @@ static int teach_show(const teach_walk *w, int no_pause) {
   const char *no_colour = getenv("NO_COLOR");
   teach_render_opts ro = {isatty(STDOUT_FILENO) && !(no_colour && *no_colour)};
   int interactive = !no_pause && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+  int keys = interactive && teach_tty_keys();
   size_t n;
   teach_rec_steps(w->rec, &n);
   teach_render_intro(stdout, w, &ro);
   for (size_t i = 0; i < n;) {
     teach_render_step(stdout, w, i, &ro);
-    int key = interactive ? teach_prompt(stdin, ro.colour) : 'n';
-    if (key == 'q') return 1;
+    int key = interactive ? teach_prompt(stdin, ro.colour, keys) : 'n';
+    if (key == 'q') {
+      teach_tty_restore();
+      return 1;
+    }
     if (key == 'b')
       i -= i > 0;
     else
       i++;
   }
+  teach_tty_restore();
   teach_render_outro(stdout, w, &ro);
   return 0;
 }

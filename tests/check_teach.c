@@ -1,14 +1,19 @@
 /* The teaching view: the recorder's steps and ring snapshots, the terminal
  * rendering against a reviewed golden file, and the HTML page loaded in
  * headless Chromium with its embedded data checked against the run. */
-#define _DEFAULT_SOURCE /* mkdtemp */
+#define _DEFAULT_SOURCE     /* mkdtemp */
+#define _XOPEN_SOURCE   600 /* posix_openpt */
 
 #include <check.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "emu/err.h"
@@ -231,6 +236,16 @@ START_TEST(test_terminal_rendering_matches_golden_file) {
         GOLDEN, line, n_got, n_want);
   }
   ck_assert(!strstr(got, "\033[")); /* no colour into a pipe */
+  /* fits an 80-column terminal: no line wraps into noise */
+  int col = 0, line = 1;
+  for (const unsigned char *p = (const unsigned char *)got; *p; p++) {
+    if (*p == '\n') {
+      col = 0;
+      line++;
+    } else if ((*p & 0xc0) != 0x80 && ++col > 80) {
+      ck_abort_msg("line %d of the walkthrough is wider than 80 columns", line);
+    }
+  }
   free(got);
   free(want);
 }
@@ -299,9 +314,106 @@ START_TEST(test_help_explains_the_keys) {
   ck_assert_int_eq(sh(cmd), 0);
   char *got = slurp(out, NULL);
   ck_assert_ptr_nonnull(strstr(got, "usage: vnetsim teach"));
-  ck_assert_ptr_nonnull(strstr(got, "Enter for the next, b (then Enter) to go back"));
+  ck_assert_ptr_nonnull(strstr(got, "single key (no Enter needed)"));
+  ck_assert_ptr_nonnull(strstr(got, "b to go back, q to quit"));
   ck_assert_ptr_nonnull(strstr(got, "NO_COLOR"));
   free(got);
+}
+END_TEST
+
+/* --- single keys on a terminal ------------------------------------------ */
+
+/* Runs 'vnetsim teach' on a new pseudo-terminal; *slave stays open so the
+ * terminal's mode can be read after the child is gone. Returns its pid. */
+static pid_t teach_on_pty(int *master, int *slave) {
+  *master = posix_openpt(O_RDWR | O_NOCTTY);
+  ck_assert_int_ge(*master, 0);
+  ck_assert_int_eq(grantpt(*master), 0);
+  ck_assert_int_eq(unlockpt(*master), 0);
+  const char *name = ptsname(*master);
+  ck_assert_ptr_nonnull(name);
+  *slave = open(name, O_RDWR | O_NOCTTY);
+  ck_assert_int_ge(*slave, 0);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    setsid();
+    int fd = open(name, O_RDWR); /* becomes the controlling terminal */
+    dup2(fd, 0);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    setenv("NO_COLOR", "1", 1);
+    execl(VNETSIM_BIN, VNETSIM_BIN, "teach", (char *)NULL);
+    _exit(127);
+  }
+  return pid;
+}
+
+/* Reads from the terminal until text has appeared count times (or 10 s). */
+static int pty_wait_for(int master, const char *text, int count) {
+  static char seen[1 << 20];
+  size_t n = 0;
+  seen[0] = '\0';
+  for (int tries = 0; tries < 1000; tries++) {
+    struct pollfd p = {master, POLLIN, 0};
+    if (poll(&p, 1, 10) > 0) {
+      ssize_t got = read(master, seen + n, sizeof seen - 1 - n);
+      if (got <= 0) return 0;
+      n += (size_t)got;
+      seen[n] = '\0';
+    }
+    int k = 0;
+    for (const char *q = strstr(seen, text); q; q = strstr(q + 1, text)) k++;
+    if (k >= count) return 1;
+  }
+  return 0;
+}
+
+/* Waits up to 10 s for pid; returns its wait status, or -1. */
+static int wait_child(pid_t pid) {
+  for (int tries = 0; tries < 1000; tries++) {
+    int st;
+    if (waitpid(pid, &st, WNOHANG) == pid) return st;
+    usleep(10000);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  return -1;
+}
+
+static int tty_canonical(int fd) {
+  struct termios t;
+  ck_assert_int_eq(tcgetattr(fd, &t), 0);
+  return (t.c_lflag & ICANON) && (t.c_lflag & ECHO);
+}
+
+/* b and q act at once, without Enter, and the terminal is put back, on q
+ * and on Ctrl-C (SIGINT) alike. */
+START_TEST(test_single_keys_and_the_terminal_restored) {
+  int master, slave;
+  pid_t pid = teach_on_pty(&master, &slave);
+  ck_assert_msg(pty_wait_for(master, "[Enter] next", 1), "no first prompt");
+  ck_assert(!tty_canonical(slave)); /* single keys while it waits */
+  ck_assert_int_eq(write(master, " ", 1), 1);
+  ck_assert_msg(pty_wait_for(master, "== step 2 of", 1), "space did not move on");
+  ck_assert_int_eq(write(master, "b", 1), 1);
+  ck_assert_msg(pty_wait_for(master, "== step 1 of", 1), "b did not go back");
+  ck_assert_int_eq(write(master, "q", 1), 1);
+  int st = wait_child(pid);
+  ck_assert_msg(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "q did not quit: %d", st);
+  ck_assert_msg(tty_canonical(slave), "the terminal was left without line mode and echo");
+  close(master);
+  close(slave);
+
+  pid = teach_on_pty(&master, &slave);
+  ck_assert(pty_wait_for(master, "[Enter] next", 1));
+  ck_assert(!tty_canonical(slave));
+  kill(pid, SIGINT);
+  st = wait_child(pid);
+  ck_assert_msg(st >= 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGINT, "status %d", st);
+  ck_assert_msg(tty_canonical(slave), "Ctrl-C left the terminal without line mode and echo");
+  close(master);
+  close(slave);
 }
 END_TEST
 
@@ -507,6 +619,7 @@ static Suite *teach_suite(void) {
   tcase_add_loop_test(tc, test_bad_input_exits_2_with_one_line, 0,
                       (int)(sizeof bad_calls / sizeof bad_calls[0]));
   tcase_add_test(tc, test_help_explains_the_keys);
+  tcase_add_test(tc, test_single_keys_and_the_terminal_restored);
   tcase_add_test(tc, test_html_data_matches_the_runs_counters);
   tcase_add_test(tc, test_teach_html_carries_the_walkthrough);
   suite_add_tcase(s, tc);
