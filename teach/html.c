@@ -11,12 +11,16 @@
 #include "teach/teach.h"
 #include "virtio/vbug.h"
 
-#define HTML_COLS          600        /* timeline columns: the occupancy is downsampled to these */
-#define HTML_W             1100       /* drawing width in SVG units */
-#define HTML_X0            60         /* left margin for the axis labels */
-#define HTML_GAP_NS        1000000ull /* idle gaps longer than this are drawn this wide */
+#define HTML_COLS          600  /* timeline columns: the occupancy is downsampled to these */
+#define HTML_W             1100 /* drawing width in SVG units */
+#define HTML_X0            60   /* left margin for the axis labels */
+#define HTML_GAP_NS        TEACH_IDLE_GAP_NS /* idle gaps longer than this are drawn this wide */
 #define HTML_MAX_GAP_LINES 40
 #define HTML_PLOT_W        (HTML_W - HTML_X0 - 10) /* the axis, less a right margin */
+/* Largest queue a replay page keeps ring snapshots for: 300 steps of two
+ * 1024-entry rings stay a few MB, and one step's tables draw in well under
+ * 100 ms; a 32768-entry queue would take hundreds of MB and seconds. */
+#define HTML_MAX_RING 1024u
 
 static const char *const html_owner_colour[TEACH_OWN_COUNT] = {
     "#d9d9d9", "#3b82c4", "#8e44ad", "#27ae60", "#e74c3c", "#a9c9e8", "#a3d9b8"};
@@ -83,8 +87,12 @@ static int html_axis_init(html_axis *a, const teach_point *p, size_t n) {
   if (!a->cx) return EMU_ENOMEM;
   for (size_t i = 1; i < n; i++) {
     uint64_t dt = p[i].t_ns - p[i - 1].t_ns;
-    if (dt > HTML_GAP_NS) {
-      dt = HTML_GAP_NS;
+    /* Only real idle time is compressed: the longest stretch without any
+     * event between these two kept points, which the recorder measured over
+     * every event (points dropped to save memory folded theirs in). Two
+     * kept points far apart in a busy run are not a gap. */
+    if (p[i].idle_ns > HTML_GAP_NS && p[i].idle_ns <= dt) {
+      dt -= p[i].idle_ns - HTML_GAP_NS;
       a->gaps++;
     }
     a->cx[i] = a->cx[i - 1] + dt;
@@ -105,7 +113,7 @@ static uint64_t html_axis_cx(const html_axis *a, uint64_t t) {
       hi = mid;
   }
   uint64_t dt = t - a->p[lo].t_ns;
-  if (dt > HTML_GAP_NS) dt = HTML_GAP_NS;
+  if (lo + 1 < a->n && a->cx[lo + 1] - a->cx[lo] < dt) dt = a->cx[lo + 1] - a->cx[lo];
   uint64_t x = a->cx[lo] + dt;
   return x > a->total ? a->total : x;
 }
@@ -337,33 +345,47 @@ static const char html_script[] =
     "function prevOf(i,q){for(var j=i-1;j>=0;j--){var s=S[j];if((s.q||'rx')==q&&full[j][q])return "
     "full[j][q];}\n"
     " return null}\n"
-    "function desc(g,P){var h='<table><tr><th colspan=6>descriptor "
+    "function keys(o){return Object.keys(o).map(Number).sort(function(x,y){return x-y})}\n"
+    "function pick(g){if(g.n<=64)return null;var n=g.n,m=n-1,H=g.h,s={},d={},k;\n"
+    " [H[6],H[9],H[7],H[10]].forEach(function(c){for(var j=-4;j<=4;j++)s[(c+j)&m]=1});\n"
+    " for(k=0;k<n;k++){if(g.w[k]&6)s[k]=1;if(g.w[k]&1)d[k]=1;}\n"
+    " keys(s).forEach(function(k){d[g.a[k]&m]=1;if(g.u[k][0]<n)d[g.u[k][0]]=1});\n"
+    " return {s:keys(s),d:keys(d)}}\n"
+    "function rows(list,n,cols,f){var h='',p=-1,gap='<tr><td colspan='+cols+' "
+    "class=\"stale\">&hellip;</td></tr>';\n"
+    " if(!list){for(var k=0;k<n;k++)h+=f(k);return h}\n"
+    " list.forEach(function(k){if(k>p+1)h+=gap;h+=f(k);p=k});return h+(p<n-1?gap:'')}\n"
+    "function desc(g,P,L){var h='<table><tr><th colspan=6>descriptor "
     "table</th></tr><tr><th>#</th>'+\n"
     " '<th>addr</th><th>len</th><th>flags</th><th>next</th><th>owner</th></tr>';\n"
-    " for(var k=0;k<g.n;k++){var d=g.d[k],w=(g.w[k]&1)!=0,blank=!(d[0]||d[1]||d[2]||d[3]);\n"
-    "  h+='<tr><td>'+k+'</td>'+cell(blank?'-':'0x'+d[0].toString(16),w)+cell(blank?'':d[1],w)+\n"
+    " h+=rows(L&&L.d,g.n,6,function(k){var "
+    "d=g.d[k],w=(g.w[k]&1)!=0,blank=!(d[0]||d[1]||d[2]||d[3]);\n"
+    "  return "
+    "'<tr><td>'+k+'</td>'+cell(blank?'-':'0x'+d[0].toString(16),w)+cell(blank?'':d[1],w)+\n"
     "  cell(blank?'':FL(d[2]),w)+cell(blank?'':d[3],w)+\n"
-    "  cell(OWN[g.o[k]],P&&g.o[k]!=P.o[k],'o'+g.o[k])+'</tr>';}\n"
+    "  cell(OWN[g.o[k]],P&&g.o[k]!=P.o[k],'o'+g.o[k])+'</tr>'});\n"
     " return h+'</table>'}\n"
-    "function avail(g){var n=g.n,m=n-1,H=g.h,h='<table><tr><th colspan=3>available "
+    "function avail(g,L){var n=g.n,m=n-1,H=g.h,h='<table><tr><th colspan=3>available "
     "ring</th></tr>'+\n"
     " '<tr><td "
     "colspan=3>'+fld('flags',H[0],g.hw&1)+fld('idx',H[1],g.hw&2)+fld('used_event',H[2],g.hw&4)+\n"
     " '</td></tr><tr><th>slot</th><th>head</th><th></th></tr>';\n"
-    " for(var k=0;k<n;k++){var live=((k-H[9])&m)<Math.min(n,(H[6]-H[9])&0xffff),\n"
+    " h+=rows(L&&L.s,n,3,function(k){var live=((k-H[9])&m)<Math.min(n,(H[6]-H[9])&0xffff),\n"
     "  ever=H[6]>=n||k<H[6];\n"
-    "  h+='<tr><td>'+k+'</td>'+cell(ever?g.a[k]:'-',(g.w[k]&2)!=0,live||!ever?'':'stale')+'<td>'+\n"
-    "  ((k==(H[6]&m)?'&larr;drv ':'')+(k==(H[9]&m)?'&larr;dev':''))+'</td></tr>';}\n"
+    "  return "
+    "'<tr><td>'+k+'</td>'+cell(ever?g.a[k]:'-',(g.w[k]&2)!=0,live||!ever?'':'stale')+'<td>'+\n"
+    "  ((k==(H[6]&m)?'&larr;drv ':'')+(k==(H[9]&m)?'&larr;dev':''))+'</td></tr>'});\n"
     " return h+'</table>'}\n"
-    "function used(g){var n=g.n,m=n-1,H=g.h,h='<table><tr><th colspan=4>used ring</th></tr>'+\n"
+    "function used(g,L){var n=g.n,m=n-1,H=g.h,h='<table><tr><th colspan=4>used ring</th></tr>'+\n"
     " '<tr><td colspan=4>'+fld('flags',H[3],g.hw&8)+fld('idx',H[4],g.hw&16)+\n"
     " fld('avail_event',H[5],g.hw&32)+'</td></tr><tr><th>slot</th><th>id</th><th>len</th><th></"
     "th></tr>';\n"
-    " for(var k=0;k<n;k++){var "
-    "u=g.u[k],w=(g.w[k]&4)!=0,lv=((k-H[7])&m)<Math.min(n,(H[10]-H[7])&0xffff),\n"
-    "  ever=H[10]>=n||k<H[10],c=lv||!ever?'':'stale';\n"
-    "  h+='<tr><td>'+k+'</td>'+cell(ever?u[0]:'-',w,c)+cell(ever?u[1]:'-',w,c)+'<td>'+\n"
-    "  ((k==(H[7]&m)?'&larr;drv ':'')+(k==(H[10]&m)?'&larr;dev':''))+'</td></tr>';}\n"
+    " h+=rows(L&&L.s,n,4,function(k){var u=g.u[k],w=(g.w[k]&4)!=0,\n"
+    "  "
+    "lv=((k-H[7])&m)<Math.min(n,(H[10]-H[7])&0xffff),ever=H[10]>=n||k<H[10],c=lv||!ever?'':'stale';"
+    "\n"
+    "  return '<tr><td>'+k+'</td>'+cell(ever?u[0]:'-',w,c)+cell(ever?u[1]:'-',w,c)+'<td>'+\n"
+    "  ((k==(H[7]&m)?'&larr;drv ':'')+(k==(H[10]&m)?'&larr;dev':''))+'</td></tr>'});\n"
     " return h+'</table>'}\n"
     "function cursors(g,P){var H=g.h,ch=function(k){return P&&P.h[k]!=H[k]};\n"
     " return '<div class=\"note\">driver: "
@@ -374,13 +396,17 @@ static const char html_script[] =
     "')+'</div>'}\n"
     "var ON={rx:'rx queue',tx:'tx queue',status:'device status',both:'both queues'};\n"
     "function show(i){if(!S.length)return;cur=Math.max(0,Math.min(S.length-1,i));var s=S[cur],\n"
-    " q=s.q||'rx',g=full[cur][q],P=g?prevOf(cur,q):null,h='';if(P&&P.n!=g.n)P=null;\n"
+    " q=s.q||'rx',g=full[cur][q],P=g?prevOf(cur,q):null,h='';if(P&&P.n!=g.n||D.step_stride>1)P="
+    "null;\n"
     " h+='<div>step '+(cur+1)+' of '+S.length+' kept (run step '+(s.i+1)+' of '+D.steps_total+\n"
     "  '), t = '+(s.t/1000).toFixed(3)+' us, '+(ON[s.on]||q)+'</div>';\n"
     " if(s.wrong)h+='<div class=\"wrong\">'+(s.wrong==1?'Here it goes wrong':'A "
     "consequence')+'</div>';\n"
     " h+='<h2></h2><p class=\"txt\"></p>';\n"
-    " if(g)h+='<div class=\"rings\">'+desc(g,P)+avail(g)+used(g)+'</div>'+cursors(g,P);\n"
+    " if(g){var L=pick(g);h+=(L?'<div class=\"note\">'+g.n+' entries: only the slots near the '+\n"
+    " 'cursors, those the step wrote and the descriptors they name are drawn (&hellip;: rows left "
+    "out).</div>':'')+\n"
+    " '<div class=\"rings\">'+desc(g,P,L)+avail(g,L)+used(g,L)+'</div>'+cursors(g,P);}\n"
     " var "
     "el=document.getElementById('step');el.innerHTML=h;el.querySelector('h2').textContent=s.title;"
     "\n"
@@ -399,7 +425,17 @@ static const char html_script[] =
     " best=0;S.forEach(function(s,i){if(Math.abs(s.x-x)<Math.abs(S[best].x-x))best=i});show(best)})"
     ";\n"
     "window.vnetsimShow=show;\n"
-    "var m=/step=(\\d+)/.exec(location.hash);show(m?parseInt(m[1],10)-1:0);})();\n";
+    "function walk(){var bad=[],max=0,sum=0;for(var i=0;i<S.length;i++){var t0=performance.now();\n"
+    " ax.value=i+1;ax.oninput();var dt=performance.now()-t0;max=Math.max(max,dt);sum+=dt;\n"
+    " var el=document.getElementById('step');if(document.getElementById('stepno').textContent!=\n"
+    "  'step '+(i+1)+' of "
+    "'+S.length||el.querySelector('h2').textContent!=S[i].title)bad.push(i+1);}\n"
+    " var r=document.createElement('pre');r.id='walk-result';r.textContent='reached '+\n"
+    "  (S.length-bad.length)+' of '+S.length+' steps; bad ['+bad.join(',')+']; render ms max '+\n"
+    "  max.toFixed(1)+' avg '+(S.length?sum/S.length:0).toFixed(1)+'; dom '+\n"
+    "  document.getElementsByTagName('*').length;document.body.appendChild(r);}\n"
+    "var m=/step=(\\d+)/.exec(location.hash);if(/walk/.test(location.hash))walk();\n"
+    "show(m?parseInt(m[1],10)-1:0);})();\n";
 
 /* The page's title, heading and one line about the run. */
 static void html_head(FILE *out, const scn *s, const char *title, const char *source,
@@ -472,7 +508,7 @@ static html_geom html_geometry(void) {
 static size_t html_gap_lines(FILE *out, const html_axis *a, const html_geom *gm) {
   size_t lines = 0;
   for (size_t i = 1; i < a->n && a->gaps <= HTML_MAX_GAP_LINES; i++)
-    if (a->p[i].t_ns - a->p[i - 1].t_ns > HTML_GAP_NS) {
+    if (a->p[i].idle_ns > HTML_GAP_NS && a->p[i].idle_ns <= a->p[i].t_ns - a->p[i - 1].t_ns) {
       double x =
           html_x(a, a->p[i - 1].t_ns) + (html_x(a, a->p[i].t_ns) - html_x(a, a->p[i - 1].t_ns)) / 2;
       fprintf(out,
@@ -542,16 +578,21 @@ static void html_drop_legend(FILE *out, const scn *s) {
 static void html_timeline_note(FILE *out, const teach_rec *r, const html_axis *a, size_t pstride,
                                size_t gap_lines) {
   size_t nkick, nirq;
-  uint64_t tkick, tirq;
+  uint64_t tkick, tirq, longest;
   teach_rec_marks(r, TEACH_MARK_KICK, &nkick, &tkick);
   teach_rec_marks(r, TEACH_MARK_IRQ, &nirq, &tirq);
+  uint64_t gaps = teach_rec_idle_gaps(r, &longest);
+  char tbuf[32];
+  html_time(tbuf, sizeof tbuf, longest);
+  /* counted over every event of the run, not between the points kept */
   fprintf(out,
-          "<p class=\"note\">x: virtual time; %zu idle gap%s longer than 1 ms %s drawn 1 ms "
-          "wide%s. The occupancy shows %zu of %zu recorded points (every %zu%s); marks: %zu of "
+          "<p class=\"note\" id=\"timeline-note\">x: virtual time. The run had %" PRIu64
+          " idle gap%s of 1 ms or more without any event (the longest time between two events: "
+          "%s)%s%s. The occupancy shows %zu of %zu recorded points (every %zu%s); marks: %zu of "
           "%" PRIu64 " kicks, %zu of %" PRIu64
-          " interrupts. Click the timeline to see the "
-          "rings at that moment.</p>\n",
-          a->gaps, a->gaps == 1 ? "" : "s", a->gaps == 1 ? "is" : "are",
+          " interrupts. Click the timeline, or move along the step axis, to see the rings at "
+          "that moment.</p>\n",
+          gaps, gaps == 1 ? "" : "s", tbuf, a->gaps ? ", drawn 1 ms wide" : "",
           gap_lines ? " (dashed lines)" : "", a->n, (size_t)teach_rec_total_steps(r), pstride,
           pstride == 1 ? "" : ", downsampled", nkick, tkick, nirq, tirq);
 }
@@ -572,8 +613,27 @@ static const char html_step_legend[] =
     "point. <span class=\"stale\">Grey</span>: an old entry the reader has passed; -: never "
     "written.</p>\n";
 
-static void html_step_controls(FILE *out, const teach_rec *r, size_t nsteps) {
+/* The recorder's limit on ring snapshots, and what striding the steps
+ * means for the highlights. */
+static void html_step_limits(FILE *out, const scn *s, const teach_rec *r) {
+  if (teach_rec_rings_capped(r))
+    fprintf(out,
+            "<p class=\"wrong\" id=\"rings-capped\">The ring tables are not drawn: this run's "
+            "queues have %u entries, more than a page can draw at a usable speed. The steps, "
+            "the occupancy timeline and the counters are all here; replay with a smaller "
+            "--qsize to step through the rings.</p>\n",
+            s->drv.rxq.layout.size);
+  if (teach_rec_step_stride(r) > 1)
+    fputs(
+        "<p class=\"note\" id=\"stride-note\">Only some steps are kept, so the highlights "
+        "show what each kept step itself wrote; owner and cursor changes made by the steps "
+        "in between are not highlighted.</p>\n",
+        out);
+}
+
+static void html_step_controls(FILE *out, const scn *s, const teach_rec *r, size_t nsteps) {
   fputs(html_step_legend, out);
+  html_step_limits(out, s, r);
   fprintf(out,
           "<div id=\"step\"><p>Ring states need JavaScript to step through; the data is in the "
           "page.</p></div>\n<p><button id=\"prev\">&larr; previous</button><button "
@@ -667,7 +727,7 @@ int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *ti
   size_t gap_lines = html_timeline(out, s, r, &a);
   html_drop_legend(out, s);
   html_timeline_note(out, r, &a, pstride, gap_lines);
-  html_step_controls(out, r, nsteps);
+  html_step_controls(out, s, r, nsteps);
   html_data(out, s, r, &a, title, source, bugs, pstride);
   fputs("<script>", out);
   fputs(html_script, out);
@@ -677,5 +737,6 @@ int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *ti
 }
 
 void teach_opts_for_replay(teach_opts *o) {
-  *o = (teach_opts){.max_steps = 300, .max_points = 4000, .max_marks = 2000};
+  *o = (teach_opts){
+      .max_steps = 300, .max_points = 4000, .max_marks = 2000, .max_ring_size = HTML_MAX_RING};
 }

@@ -65,23 +65,59 @@ static void teach_sampled_init(teach_sampled *a, size_t max, size_t size) {
   a->stride = 1;
 }
 
+/* Folds `dropped` into the carry, to be folded into the next kept item. */
+static void teach_sampled_carry(teach_sampled *a, const void *dropped) {
+  if (!a->fold) return;
+  if (!a->carrying) {
+    memcpy(a->carry, dropped, a->size);
+    a->carrying = 1;
+  } else {
+    a->fold(a->carry, dropped);
+  }
+}
+
+/* Keeps every other item; a dropped one is folded into the one after it. */
+static void teach_sampled_halve(teach_sampled *a) {
+  char *p = a->items;
+  size_t m = 0;
+  for (size_t i = 0; i < a->n; i += 2) {
+    if (i > 0 && a->fold) a->fold(p + i * a->size, p + (i - 1) * a->size);
+    memmove(p + m++ * a->size, p + i * a->size, a->size);
+  }
+  if (a->n % 2 == 0) teach_sampled_carry(a, p + (a->n - 1) * a->size);
+  a->n = m;
+  a->stride *= 2;
+}
+
 /* Offers one item; keeps it when its number is a multiple of the stride. */
 static void teach_sampled_push(teach_sampled *a, const void *item) {
   uint64_t k = a->total++;
-  if (k % a->stride) return;
+  if (k % a->stride) {
+    teach_sampled_carry(a, item);
+    return;
+  }
   if (!a->items) {
     a->items = malloc(a->max * a->size);
     if (!a->items) return;
   }
   if (a->n == a->max) {
-    char *p = a->items;
-    size_t m = 0;
-    for (size_t i = 0; i < a->n; i += 2) memmove(p + m++ * a->size, p + i * a->size, a->size);
-    a->n = m;
-    a->stride *= 2;
-    if (k % a->stride) return;
+    teach_sampled_halve(a);
+    if (k % a->stride) {
+      teach_sampled_carry(a, item);
+      return;
+    }
   }
-  memcpy((char *)a->items + a->n++ * a->size, item, a->size);
+  char *dst = (char *)a->items + a->n++ * a->size;
+  memcpy(dst, item, a->size);
+  if (a->carrying) a->fold(dst, a->carry);
+  a->carrying = 0;
+}
+
+/* A timeline point not kept: its idle time goes to the next kept one. */
+static void teach_point_fold(void *into, const void *dropped) {
+  teach_point *p = into;
+  const teach_point *d = dropped;
+  if (d->idle_ns > p->idle_ns) p->idle_ns = d->idle_ns;
 }
 
 /* teach_opts' defaults (see teach.h). */
@@ -104,6 +140,7 @@ teach_rec *teach_rec_new(const teach_opts *opts) {
   }
   r->step_stride = 1;
   teach_sampled_init(&r->points, r->opts.max_points, sizeof(teach_point));
+  r->points.fold = teach_point_fold;
   for (int i = 0; i < TEACH_MARK_COUNT; i++)
     teach_sampled_init(&r->marks[i], r->opts.max_marks, sizeof(teach_mark));
   return r;
@@ -160,6 +197,13 @@ const teach_mark *teach_rec_marks(const teach_rec *r, int what, size_t *n, uint6
 }
 
 void teach_rec_set_coarse(teach_rec *r, int on) { r->coarse = on; }
+
+uint64_t teach_rec_idle_gaps(const teach_rec *r, uint64_t *longest_ns) {
+  if (longest_ns) *longest_ns = r->idle_longest;
+  return r->idle_gaps;
+}
+
+int teach_rec_rings_capped(const teach_rec *r) { return r->rings_capped; }
 
 /* --- reading the rings back from guest memory --------------------------- */
 
@@ -317,9 +361,14 @@ static void teach_owners(const teach_rec *r, int q, const vq_drv *d, teach_ring 
 }
 
 /* Queue q's rings and cursors as they are after the current event. */
-static void teach_snapshot(const teach_rec *r, int q, teach_ring *g) {
+static void teach_snapshot(teach_rec *r, int q, teach_ring *g) {
   const vq_drv *d = teach_drv_q(r->s, q);
   if (!d->layout.size) {
+    teach_ring_free(g);
+    return;
+  }
+  if (r->opts.max_ring_size && d->layout.size > r->opts.max_ring_size) {
+    r->rings_capped = 1; /* counts and timeline only: see teach_opts */
     teach_ring_free(g);
     return;
   }
@@ -464,6 +513,8 @@ static void teach_close_step(teach_rec *r) {
                         teach_bug_tag(r, tag, sizeof tag));
     }
   }
+  r->cur_point.idle_ns = r->idle_since_point;
+  r->idle_since_point = 0;
   teach_sampled_push(&r->points, &r->cur_point);
   if (r->cur_keep)
     teach_keep_step(r, st);
@@ -790,6 +841,14 @@ static void teach_note_event(teach_rec *r, const emu_trace_rec *rec, int q) {
 
 /* The state after this event; the step keeps the one after its last. */
 static void teach_record_state(teach_rec *r, uint64_t t) {
+  if (r->seen_event) {
+    uint64_t dt = t - r->last_event_t;
+    if (dt > r->idle_since_point) r->idle_since_point = dt;
+    if (dt > r->idle_longest) r->idle_longest = dt;
+    r->idle_gaps += dt >= TEACH_IDLE_GAP_NS;
+  }
+  r->seen_event = 1;
+  r->last_event_t = t;
   r->cur_point.t_ns = t;
   r->cur_point.step = r->cur.index;
   for (int k = 0; k < 2; k++) {

@@ -124,6 +124,8 @@ int teach_step_queue(const teach_step *st);
 /* One point of the occupancy timeline: heads per owner in each queue. */
 typedef struct teach_point {
   uint64_t t_ns;
+  uint64_t idle_ns; /* the longest time without any event since the point before it
+                     * (the kept one: what lies between two kept points is covered) */
   uint32_t step;
   uint16_t count[2][TEACH_OWN_COUNT];
 } teach_point;
@@ -140,11 +142,16 @@ typedef struct teach_mark {
 
 enum { TEACH_MARK_KICK, TEACH_MARK_IRQ, TEACH_MARK_DROP, TEACH_MARK_VIOLATION, TEACH_MARK_COUNT };
 
+/* An idle gap: this long without any ring or notification event. */
+#define TEACH_IDLE_GAP_NS 1000000ull
+
 typedef struct teach_opts {
-  size_t max_steps;  /* steps kept with their rings; beyond, every other one is
+  size_t max_steps;       /* steps kept with their rings; beyond, every other one is
                       * dropped and the stride doubles (0: 1000) */
-  size_t max_points; /* timeline points kept the same way (0: 4000) */
-  size_t max_marks;  /* per mark kind (0: 4000) */
+  size_t max_points;      /* timeline points kept the same way (0: 4000) */
+  size_t max_marks;       /* per mark kind (0: 4000) */
+  uint16_t max_ring_size; /* queues larger than this keep no ring snapshots, only
+                           * counts and timeline (0: no limit) */
 } teach_opts;
 
 typedef struct teach_rec teach_rec;
@@ -171,6 +178,11 @@ size_t teach_rec_total_steps(const teach_rec *r);
 size_t teach_rec_step_stride(const teach_rec *r);
 const teach_point *teach_rec_points(const teach_rec *r, size_t *n, size_t *stride);
 const teach_mark *teach_rec_marks(const teach_rec *r, int what, size_t *n, uint64_t *total);
+/* Idle gaps (TEACH_IDLE_GAP_NS or longer) between consecutive events of the
+ * whole run, and the longest time between two events. */
+uint64_t teach_rec_idle_gaps(const teach_rec *r, uint64_t *longest_ns);
+/* 1 when the queues were too large to keep ring snapshots (max_ring_size). */
+int teach_rec_rings_capped(const teach_rec *r);
 
 /* --- the walkthrough ---------------------------------------------------- */
 

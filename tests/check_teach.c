@@ -19,6 +19,7 @@
 #include "emu/err.h"
 #include "host/pcapio.h"
 #include "teach/teach.h"
+#include "virtio/vbug.h"
 
 #define CHROMIUM "/usr/bin/chromium"
 #define GOLDEN   VNETSIM_TEST_DATA_DIR "/teach_seed1.txt"
@@ -586,6 +587,120 @@ START_TEST(test_html_renders_in_headless_chromium) {
 }
 END_TEST
 
+/* Writes a capture of n ARP requests for the guest from slirp's gateway,
+ * gap_us apart: a long, busy trace with no idle time. */
+static void write_arp_capture(const char *path, unsigned n, unsigned gap_us) {
+  static const uint8_t arp[42] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0x00, 0x12, 0x35,
+                                  0x02, 0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01,
+                                  0x52, 0x54, 0x00, 0x12, 0x35, 0x02, 10,   0,    2,    2,    0,
+                                  0,    0,    0,    0,    0,    10,   0,    2,    15};
+  FILE *f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  const uint32_t hdr[6] = {0xa1b2c3d4u, 2u | 4u << 16, 0, 0, 65535, 1};
+  ck_assert_uint_eq(fwrite(hdr, sizeof hdr, 1, f), 1);
+  uint64_t t_us = 1000000;
+  for (unsigned i = 0; i < n; i++, t_us += gap_us) {
+    const uint32_t rec[4] = {(uint32_t)(t_us / 1000000), (uint32_t)(t_us % 1000000), 42, 42};
+    ck_assert_uint_eq(fwrite(rec, sizeof rec, 1, f), 1);
+    ck_assert_uint_eq(fwrite(arp, sizeof arp, 1, f), 1);
+  }
+  ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Loads page#walk in Chromium: the page steps through every kept step by
+ * its step axis and writes what it reached and how long each took. Returns
+ * the DOM (malloc'd) and the page's size in *bytes. */
+static char *walk_page(const char *path, const char *name, size_t *bytes) {
+  char url[256], dom[160], profile[160];
+  char *html = slurp(path, bytes);
+  ck_assert_ptr_nonnull(html);
+  free(html);
+  snprintf(url, sizeof url, "file://%s#walk", path);
+  snprintf(dom, sizeof dom, "%s/%s.dom", tmpdir, name);
+  snprintf(profile, sizeof profile, "%s/profile-%s", tmpdir, name);
+  ck_assert_int_eq(chromium("dump-dom", url, dom, profile), 0);
+  char *d = slurp(dom, NULL);
+  ck_assert_ptr_nonnull(d);
+  return d;
+}
+
+/* "reached N of N steps; bad []", with N the page's kept steps. */
+static void assert_walked(const char *d, const char *name, int64_t steps) {
+  const char *r = strstr(d, "id=\"walk-result\">");
+  ck_assert_msg(r != NULL, "%s: the page did not walk its steps", name);
+  char want[96];
+  snprintf(want, sizeof want, "reached %" PRId64 " of %" PRId64 " steps; bad []", steps, steps);
+  ck_assert_msg(strncmp(r + strlen("id=\"walk-result\">"), want, strlen(want)) == 0, "%s: %.200s",
+                name, r);
+  const char *ms = strstr(r, "render ms");
+  /* reported, not asserted: the machine's load decides */
+  printf("%s page: %.*s\n", name, ms ? (int)strcspn(ms, "<") : 1, ms ? ms : "?");
+}
+
+START_TEST(test_html_pages_reach_every_step_and_stay_small) {
+  ck_assert_msg(access(CHROMIUM, X_OK) == 0, "%s is not installed", CHROMIUM);
+  char path[160], cmd[768], cap[160];
+  size_t bytes;
+  /* teach: every step reachable, the legends there, per-queue counts right */
+  snprintf(path, sizeof path, "%s/teach.html", tmpdir);
+  snprintf(cmd, sizeof cmd, "'%s' teach --no-pause --bug rx-no-recycle --html %s >/dev/null",
+           VNETSIM_BIN, path);
+  ck_assert_int_eq(sh(cmd), 0);
+  char *d = walk_page(path, "teach", &bytes);
+  assert_walked(d, "teach", 40);
+  ck_assert_ptr_nonnull(strstr(d, "id=\"legend\""));
+  ck_assert_ptr_nonnull(strstr(d, "id=\"owner-legend\""));
+  ck_assert_ptr_nonnull(strstr(d, ">posted<"));
+  ck_assert_ptr_nonnull(strstr(d, ">pushed<"));
+  teach_walk_opts o;
+  teach_walk_opts_default(&o);
+  o.bugs = VBUG_RX_NO_RECYCLE;
+  teach_walk w;
+  ck_assert_int_eq(teach_walk_run(&o, &w), 0);
+  const vnet_drv_stats *dr = &w.s->drv.stats;
+  char counts[256];
+  snprintf(counts, sizeof counts,
+           "sent: rx %" PRIu64 " (suppressed %" PRIu64 "), tx %" PRIu64 " (suppressed %" PRIu64
+           "); interrupts (used buffer notifications) raised %" PRIu64 " (suppressed %" PRIu64 ")",
+           dr->kicks[VNET_RXQ], dr->kicks_suppressed[VNET_RXQ], dr->kicks[VNET_TXQ],
+           dr->kicks_suppressed[VNET_TXQ], w.s->dev.stats.interrupts,
+           w.s->dev.stats.interrupts_suppressed);
+  ck_assert_msg(strstr(d, counts) != NULL, "the page's counts are not the run's: %s", counts);
+  teach_walk_free(&w);
+  free(d);
+
+  /* a 70,000-frame replay: small, every kept step reachable, no invented gaps */
+  snprintf(cap, sizeof cap, "%s/arp70k.pcap", tmpdir);
+  write_arp_capture(cap, 70000, 100);
+  snprintf(path, sizeof path, "%s/big.html", tmpdir);
+  snprintf(cmd, sizeof cmd, "'%s' replay %s --html %s >/dev/null 2>&1", VNETSIM_BIN, cap, path);
+  ck_assert_int_eq(sh(cmd), 0);
+  d = walk_page(path, "replay-70k", &bytes);
+  printf("replay-70k page: %zu bytes\n", bytes);
+  ck_assert_uint_lt(bytes, 2u << 20);
+  const char *data = strstr(d, "\"steps_stored\":");
+  ck_assert_ptr_nonnull(data);
+  assert_walked(d, "replay-70k", json_int(data, "steps_stored"));
+  ck_assert_ptr_nonnull(strstr(d, "The run had 0 idle gaps of 1 ms or more"));
+  free(d);
+
+  /* a 32768-entry queue: capped, with a clear message, and still small */
+  write_arp_capture(cap, 300, 100);
+  snprintf(path, sizeof path, "%s/q32k.html", tmpdir);
+  snprintf(cmd, sizeof cmd, "'%s' replay %s --qsize 32768 --html %s >/dev/null 2>&1", VNETSIM_BIN,
+           cap, path);
+  ck_assert_int_eq(sh(cmd), 0);
+  d = walk_page(path, "qsize-32768", &bytes);
+  printf("qsize-32768 page: %zu bytes\n", bytes);
+  ck_assert_uint_lt(bytes, 2u << 20);
+  ck_assert_ptr_nonnull(strstr(d, "id=\"rings-capped\""));
+  data = strstr(d, "\"steps_stored\":");
+  ck_assert_ptr_nonnull(data);
+  assert_walked(d, "qsize-32768", json_int(data, "steps_stored"));
+  free(d);
+}
+END_TEST
+
 START_TEST(test_teach_html_carries_the_walkthrough) {
   char path[128], cmd[512];
   snprintf(path, sizeof path, "%s/teach.html", tmpdir);
@@ -628,6 +743,7 @@ static Suite *teach_suite(void) {
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_set_timeout(tc, 280);
   tcase_add_test(tc, test_html_renders_in_headless_chromium);
+  tcase_add_test(tc, test_html_pages_reach_every_step_and_stay_small);
   suite_add_tcase(s, tc);
   return s;
 }
