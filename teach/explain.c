@@ -702,24 +702,14 @@ static const teach_explainer teach_explainers[TEACH_K_COUNT] = {
     [TEACH_K_FAST] = teach_explain_fast,
 };
 
-/* The suppression fields are stored without an event of their own: say so
- * when the step saw one written. */
-static void teach_explain_event_fields(teach_expl *e) {
-  const teach_ring *g = e->g;
-  if (e->st->kind == TEACH_K_FAST || !g->size || !e->event_idx) return;
-  if (g->hdr_wrote & TEACH_H_AVAIL_EVENT)
-    teach_str_add(&e->t,
-                  " Meanwhile the device, finding nothing more to take, set avail_event = "
-                  "%u: kick me when avail.idx moves past %u (§2.7.10). Then it looked at "
-                  "avail.idx once more, in case the driver published before it could see "
-                  "the request.",
-                  g->avail_event, g->avail_event);
-  if (!(g->hdr_wrote & TEACH_H_USED_EVENT)) return;
+/* The driver re-enabled interrupts by moving used_event (§2.7.7), and
+ * re-checked the used ring after it, or (with the bug) did not. */
+static void teach_explain_used_event(teach_expl *e, const teach_ring *g, const char *on) {
   teach_str_add(&e->t,
-                " Meanwhile the driver, done with the ring, set used_event = %u: "
+                " Meanwhile%s the driver, done with the ring, set used_event = %u: "
                 "interrupt me when used.idx moves past %u (§2.7.7).",
-                g->used_event, g->used_event);
-  if (e->r->s->drv.opts.bugs & VBUG_IRQ_NO_RECHECK)
+                on, g->used_event, g->used_event);
+  if (teach_bug(e, VBUG_IRQ_NO_RECHECK))
     teach_str_add(&e->t,
                   " It did not read used.idx again after that: an element the device "
                   "pushed before it saw the new used_event raises no interrupt and waits "
@@ -730,6 +720,28 @@ static void teach_explain_event_fields(teach_expl *e) {
                   "it moved: an element the device pushed before it could see the new "
                   "used_event raises no interrupt, so the loop of §2.7.14 re-checks "
                   "after re-enabling.");
+}
+
+/* The suppression fields are stored without an event of their own: say so
+ * when the step saw one written, on its own queue or (as "on the rx
+ * queue") on the other. */
+static void teach_explain_event_fields(teach_expl *e) {
+  if (e->st->kind == TEACH_K_FAST || !e->event_idx) return;
+  for (int k = 0; k < 2; k++) {
+    int q = k ? 1 - e->q : e->q;
+    const teach_ring *g = &e->st->ring[q];
+    char on[32] = "";
+    if (q != e->q) snprintf(on, sizeof on, " on the %s queue", vnet_queue_name((uint16_t)q));
+    if (!g->size) continue;
+    if (g->hdr_wrote & TEACH_H_AVAIL_EVENT)
+      teach_str_add(&e->t,
+                    " Meanwhile%s the device, finding nothing more to take, set avail_event = "
+                    "%u: kick me when avail.idx moves past %u (§2.7.10). Then it looked at "
+                    "avail.idx once more, in case the driver published before it could see "
+                    "the request.",
+                    on, g->avail_event, g->avail_event);
+    if (g->hdr_wrote & TEACH_H_USED_EVENT) teach_explain_used_event(e, g, on);
+  }
 }
 
 void teach_explain(teach_rec *r, teach_step *st) {

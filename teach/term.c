@@ -8,10 +8,13 @@
 #include "virtio/vbug.h"
 
 /* Everything fits an 80-column terminal: the three tables take 79. */
-#define TEACH_WIDTH   80
-#define TEACH_DESC_W  39
-#define TEACH_AVAIL_W 16
-#define TEACH_USED_W  22
+#define TEACH_WIDTH 80
+/* the largest queue whose marks are gathered across steps (teach's own
+ * limit: the walkthrough draws every slot) */
+#define TEACH_TERM_MAX_QSIZE 64
+#define TEACH_DESC_W         39
+#define TEACH_AVAIL_W        16
+#define TEACH_USED_W         22
 /* where the available and the used ring start */
 #define TEACH_AVAIL_COL (TEACH_DESC_W + 1)
 #define TEACH_USED_COL  (TEACH_AVAIL_COL + TEACH_AVAIL_W + 1)
@@ -452,8 +455,9 @@ void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts 
              "reader has passed; -: never written. A kick is what the spec calls an available "
              "buffer notification, an interrupt a used buffer notification.");
   teach_para(out, 2,
-             "%s: ring memory written in this step (even with the same value), or an "
-             "owner or cursor that changed.",
+             "%s: ring memory written in this step (or, for the queue shown, since it was "
+             "last shown), even with the value it already held; an owner or cursor that "
+             "changed.",
              ro->colour ? "Yellow" : "*");
 }
 
@@ -487,14 +491,29 @@ void teach_render_step(FILE *out, const teach_walk *w, size_t i, const teach_ren
     return;
   }
   /* Changes since this queue was last on screen, so nothing that happened
-   * while the other queue was shown goes unmarked. */
+   * while the other queue was shown goes unmarked: owners and cursors that
+   * differ, and what the steps in between wrote into this queue. */
   const teach_ring *prev = i > 0 ? &steps[i - 1].ring[q] : NULL;
+  size_t from = 0;
   for (size_t j = i; j-- > 0;)
     if (teach_step_queue(&steps[j]) == q && steps[j].ring[q].size) {
       prev = &steps[j].ring[q];
+      from = j + 1;
       break;
     }
-  teach_draw_rings(out, g, prev, q, ro);
+  teach_ring shown = *g;
+  uint8_t wrote[TEACH_TERM_MAX_QSIZE];
+  if (g->size <= TEACH_TERM_MAX_QSIZE) {
+    memcpy(wrote, g->wrote, g->size);
+    for (size_t j = from; j < i; j++) {
+      const teach_ring *o = &steps[j].ring[q];
+      if (o->size != g->size) continue;
+      for (uint16_t k = 0; k < g->size; k++) wrote[k] |= o->wrote[k];
+      shown.hdr_wrote |= o->hdr_wrote;
+    }
+    shown.wrote = wrote;
+  }
+  teach_draw_rings(out, &shown, prev, q, ro);
   teach_owner_line(&l, "  owners: ", g);
   tl_put(out, &l);
   const teach_ring *o = &st->ring[1 - q];
