@@ -164,6 +164,30 @@ static void teach_explain_status(teach_expl *e) {
   }
 }
 
+/* The first time a queue is used: where its three parts sit in guest
+ * memory, as the C structures of §2.7.5, §2.7.6 and §2.7.8, and why each
+ * event field sits where it does. */
+static void teach_setup_note(teach_expl *e) {
+  teach_rec *r = e->r;
+  const vq_layout *l = &teach_drv_q(r->s, e->q)->layout;
+  if (r->setup_told[e->q] || !l->size) return;
+  r->setup_told[e->q] = 1;
+  unsigned n = l->size;
+  teach_str_add(&e->t,
+                " Where the %s queue lives in guest memory: the descriptor table at 0x%" PRIx64
+                ", %u x struct virtq_desc { le64 addr; le32 len; le16 flags; le16 next; } "
+                "(16 bytes each, 16-aligned, §2.7.5); the available ring at 0x%" PRIx64
+                ", struct virtq_avail { le16 flags; le16 idx; le16 ring[%u]; le16 used_event; } "
+                "(%u bytes, 2-aligned, §2.7.6); the used ring at 0x%" PRIx64
+                ", struct virtq_used { le16 flags; le16 idx; struct virtq_used_elem { le32 id; "
+                "le32 len; } ring[%u]; le16 avail_event; } (%u bytes, 4-aligned, §2.7.8). "
+                "used_event ends the available ring and avail_event the used ring because "
+                "each side writes only its own area: the driver the available ring, the "
+                "device the used ring (§2.7).",
+                vnet_queue_name((uint16_t)e->q), l->desc, n, l->avail, n, 6 + 2 * n, l->used, n,
+                6 + 8 * n);
+}
+
 /* A TX frame: one indirect descriptor or a chain (§2.7.5.3, §5.1.6.2). */
 static void teach_explain_tx_post(teach_expl *e, const teach_span *sp) {
   teach_str *t = &e->t;
@@ -237,6 +261,7 @@ static void teach_explain_post(teach_expl *e) {
     teach_explain_tx_post(e, sp);
   }
   teach_wrap(e->r, t, e->q, 0, sp, e->size);
+  teach_setup_note(e);
 }
 
 /* Why the driver kicked or did not, after publishing (§2.7.10, §2.7.13.4);

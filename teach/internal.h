@@ -124,6 +124,7 @@ struct teach_rec {
   /* the run's idle time, from every event */
   uint64_t last_event_t, idle_since_point, idle_gaps, idle_longest;
   int seen_event, rings_capped;
+  int setup_told[2]; /* the queue's layout in memory was explained */
 };
 
 /* The driver half of queue q. */
