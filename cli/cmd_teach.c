@@ -2,8 +2,10 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "cli/cmd.h"
@@ -11,8 +13,8 @@
 #include "teach/teach.h"
 
 static const char teach_usage[] =
-    "usage: vnetsim teach [--qsize 8] [--bug NAME] [--frames N] [--seed N] [--no-pause]\n"
-    "                     [--html OUT.html]\n"
+    "usage: vnetsim teach [--qsize 8] [--bug NAME] [--frames N] [--burst N] [--seed N]\n"
+    "                     [--no-pause] [--html OUT.html]\n"
     "\n"
     "Walks through the virtqueue protocol on a small scenario: driver initialisation and\n"
     "feature negotiation, RX buffers posted, a frame arriving, the used ring, the interrupt,\n"
@@ -23,13 +25,16 @@ static const char teach_usage[] =
     "happened and which virtio 1.2 section rules it. The first 2 frames are shown action by\n"
     "action, later ones one step per frame. With --bug, it shows where the run goes wrong.\n"
     "\n"
-    "On a terminal it waits after each step: Enter for the next, b (then Enter) to go back,\n"
-    "q to quit. Colour only on a terminal and never with NO_COLOR set.\n"
+    "On a terminal it waits after each step for a single key (no Enter needed): Enter or\n"
+    "space for the next, b to go back, q to quit; the terminal is put back as it was on\n"
+    "exit and on Ctrl-C. Colour only on a terminal and never with NO_COLOR set.\n"
     "\n"
     "  --qsize N        queue size, a power of two from 2 to 64 (default 8)\n"
     "  --frames N       frames the host sends, 1 to 64 (default 10): an ARP request, then\n"
     "                   echo requests\n"
     "  --bug LIST       ring bugs to switch on ('vnetsim bugs' lists them), e.g. rx-no-recycle\n"
+    "  --burst N        echo requests the host sends at once, 1 to 8 (default 1; 2 with the\n"
+    "                   last-only bugs, which show only when used elements pile up)\n"
     "  --seed N         seed of the run (default 1): it draws every modelled latency\n"
     "  --no-pause       print every step without waiting (for a pipe or a test)\n"
     "  --html FILE      also write the run as one self-contained HTML page\n"
@@ -37,25 +42,82 @@ static const char teach_usage[] =
     "                   standard output, with the report on standard error)\n"
     "  -h, --help       this text\n";
 
-enum { TEACH_OPT_NO_PAUSE = CLI_OPT_SHARED_END + 1, TEACH_OPT_FRAMES, TEACH_OPT_HTML };
+enum {
+  TEACH_OPT_NO_PAUSE = CLI_OPT_SHARED_END + 1,
+  TEACH_OPT_FRAMES,
+  TEACH_OPT_HTML,
+  TEACH_OPT_BURST
+};
 
 /* Small enough to draw every slot of both rings on one screen. */
 #define TEACH_DEFAULT_QSIZE 8
 #define TEACH_MAX_QSIZE     64
 #define TEACH_MAX_FRAMES    64
+#define TEACH_MAX_BURST     8
 
-/* Reads one key line from the terminal; returns 'n', 'b' or 'q'. */
-static int teach_prompt(FILE *in, int colour) {
+/* Single keys on a terminal: the terminal goes into non-canonical mode
+ * (no line buffering, no echo) while the walkthrough waits for keys, and
+ * back to how it was on every way out: a normal return, exit(), and the
+ * signals that end or stop the process. */
+static struct termios teach_saved_tty;
+static volatile sig_atomic_t teach_tty_raw;
+
+static void teach_tty_restore(void) {
+  if (teach_tty_raw) {
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &teach_saved_tty);
+    teach_tty_raw = 0;
+  }
+}
+
+/* Restores the terminal, then lets the signal do what it does by default
+ * (end the process, or stop it: on SIGCONT the keys go raw again). */
+static void teach_tty_signal(int sig) {
+  int was_raw = teach_tty_raw;
+  teach_tty_restore();
+  signal(sig, SIG_DFL);
+  raise(sig);
+  if (sig == SIGTSTP && was_raw) { /* continued after a stop */
+    signal(SIGTSTP, teach_tty_signal);
+    struct termios t = teach_saved_tty;
+    t.c_lflag &= (tcflag_t) ~(ICANON | ECHO);
+    if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) == 0) teach_tty_raw = 1;
+  }
+}
+
+/* 1 when the terminal now delivers single keys. */
+static int teach_tty_keys(void) {
+  if (tcgetattr(STDIN_FILENO, &teach_saved_tty)) return 0;
+  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], teach_tty_signal);
+  atexit(teach_tty_restore);
+  struct termios t = teach_saved_tty;
+  t.c_lflag &= (tcflag_t) ~(ICANON | ECHO);
+  t.c_cc[VMIN] = 1;
+  t.c_cc[VTIME] = 0;
+  if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t)) return 0;
+  teach_tty_raw = 1;
+  return 1;
+}
+
+/* Waits for one key: Enter, space or n for the next step, b to go back, q
+ * (or the end of input) to quit; returns 'n', 'b' or 'q'. Without single
+ * keys, a line at a time. */
+static int teach_prompt(FILE *in, int colour, int keys) {
   fputs(colour ? "\033[2m[Enter] next  [b] back  [q] quit\033[0m "
                : "[Enter] next  [b] back  [q] quit ",
         stdout);
   fflush(stdout);
-  char line[64];
-  if (!fgets(line, sizeof line, in)) return 'q';
-  char *p = line;
-  while (*p == ' ' || *p == '\t') p++;
-  if (*p == 'q' || *p == 'Q') return 'q';
-  if (*p == 'b' || *p == 'B') return 'b';
+  int c;
+  if (keys) {
+    unsigned char ch;
+    c = read(STDIN_FILENO, &ch, 1) == 1 ? ch : EOF;
+    fputc('\n', stdout);
+  } else {
+    char line[64];
+    c = fgets(line, sizeof line, in) ? line[strspn(line, " \t")] : EOF;
+  }
+  if (c == EOF || c == 'q' || c == 'Q' || c == 4 /* Ctrl-D */) return 'q';
+  if (c == 'b' || c == 'B') return 'b';
   return 'n';
 }
 
@@ -75,7 +137,7 @@ static int teach_write_page(host_outfile *page, const teach_walk *w) {
 
 typedef struct teach_args {
   cli_sim_opts o;
-  uint64_t frames;
+  uint64_t frames, burst;
   int no_pause;
   const char *html;
 } teach_args;
@@ -84,6 +146,7 @@ static int teach_parse(int argc, char **argv, teach_args *a) {
   static const struct option longopts[] = {{"no-pause", no_argument, NULL, TEACH_OPT_NO_PAUSE},
                                            {"frames", required_argument, NULL, TEACH_OPT_FRAMES},
                                            {"html", required_argument, NULL, TEACH_OPT_HTML},
+                                           {"burst", required_argument, NULL, TEACH_OPT_BURST},
                                            {"help", no_argument, NULL, 'h'},
                                            CLI_SIM_LONG_OPTIONS,
                                            {NULL, 0, NULL, 0}};
@@ -110,6 +173,11 @@ static int teach_parse(int argc, char **argv, teach_args *a) {
       case TEACH_OPT_HTML:
         a->html = optarg;
         break;
+      case TEACH_OPT_BURST:
+        if (cli_parse_uint(optarg, 1, TEACH_MAX_BURST, &a->burst))
+          return cli_error("teach", CLI_EXIT_USAGE, "--burst: '%s' is not a number from 1 to %d",
+                           optarg, TEACH_MAX_BURST);
+        break;
       case CLI_OPT_JSON:
         return cli_error("teach", CLI_EXIT_USAGE,
                          "--json: teach has no JSON summary; --html embeds the run's data");
@@ -135,18 +203,23 @@ static int teach_show(const teach_walk *w, int no_pause) {
   const char *no_colour = getenv("NO_COLOR");
   teach_render_opts ro = {isatty(STDOUT_FILENO) && !(no_colour && *no_colour)};
   int interactive = !no_pause && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+  int keys = interactive && teach_tty_keys();
   size_t n;
   teach_rec_steps(w->rec, &n);
   teach_render_intro(stdout, w, &ro);
   for (size_t i = 0; i < n;) {
     teach_render_step(stdout, w, i, &ro);
-    int key = interactive ? teach_prompt(stdin, ro.colour) : 'n';
-    if (key == 'q') return 1;
+    int key = interactive ? teach_prompt(stdin, ro.colour, keys) : 'n';
+    if (key == 'q') {
+      teach_tty_restore();
+      return 1;
+    }
     if (key == 'b')
       i -= i > 0;
     else
       i++;
   }
+  teach_tty_restore();
   teach_render_outro(stdout, w, &ro);
   return 0;
 }
@@ -181,6 +254,7 @@ int cmd_teach(int argc, char **argv) {
   wo.bugs = a.o.sim.driver_bugs;
   wo.dev_bugs = a.o.sim.device_bugs;
   wo.frames = (unsigned)a.frames;
+  wo.burst = a.burst ? (unsigned)a.burst : teach_walk_default_burst(wo.bugs, wo.dev_bugs);
   wo.trace_sink = trace.f;
   teach_walk w;
   rc = teach_walk_run(&wo, &w);

@@ -5,8 +5,10 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "teach/internal.h"
+#include "virtio/vbug.h"
 
 static void teach_features(teach_str *t, uint64_t f) {
   static const struct {
@@ -106,6 +108,11 @@ typedef struct teach_expl {
   teach_str t;         /* the explanation */
 } teach_expl;
 
+/* The driver bugs of the run. */
+static int teach_bug(const teach_expl *e, unsigned bug) {
+  return (e->r->s->drv.opts.bugs & bug) != 0;
+}
+
 static void teach_title(teach_expl *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void teach_title(teach_expl *e, const char *fmt, ...) {
   va_list ap;
@@ -123,7 +130,8 @@ static void teach_explain_status(teach_expl *e) {
     teach_str_add(t,
                   "The status byte is where driver and device agree on how far "
                   "initialisation got. Writing 0 resets the device: no features, no "
-                  "queues, nothing offered. §3.1.1 step 1, §2.1.");
+                  "queues, nothing offered (§2.4). A driver takes the reset as done only "
+                  "when it reads the status back as 0 (§2.4.2). §3.1.1 step 1.");
   } else if (b == VIRTIO_STATUS_ACKNOWLEDGE) {
     teach_title(e, "Status ACKNOWLEDGE (1): the guest has noticed the device");
     teach_str_add(t, "The guest found a virtio device and says so. §3.1.1 step 2.");
@@ -156,11 +164,36 @@ static void teach_explain_status(teach_expl *e) {
   }
 }
 
+/* The first time a queue is used: where its three parts sit in guest
+ * memory, as the C structures of §2.7.5, §2.7.6 and §2.7.8, and why each
+ * event field sits where it does. */
+static void teach_setup_note(teach_expl *e) {
+  teach_rec *r = e->r;
+  const vq_layout *l = &teach_drv_q(r->s, e->q)->layout;
+  if (r->setup_told[e->q] || !l->size) return;
+  r->setup_told[e->q] = 1;
+  unsigned n = l->size;
+  teach_str_add(&e->t,
+                " Where the %s queue lives in guest memory: the descriptor table at 0x%" PRIx64
+                ", %u x struct virtq_desc { le64 addr; le32 len; le16 flags; le16 next; } "
+                "(16 bytes each, 16-aligned, §2.7.5); the available ring at 0x%" PRIx64
+                ", struct virtq_avail { le16 flags; le16 idx; le16 ring[%u]; le16 used_event; } "
+                "(%u bytes, 2-aligned, §2.7.6); the used ring at 0x%" PRIx64
+                ", struct virtq_used { le16 flags; le16 idx; struct virtq_used_elem { le32 id; "
+                "le32 len; } ring[%u]; le16 avail_event; } (%u bytes, 4-aligned, §2.7.8). "
+                "used_event ends the available ring and avail_event the used ring because "
+                "each side writes only its own area: the driver the available ring, the "
+                "device the used ring (§2.7).",
+                vnet_queue_name((uint16_t)e->q), l->desc, n, l->avail, n, 6 + 2 * n, l->used, n,
+                6 + 8 * n);
+}
+
 /* A TX frame: one indirect descriptor or a chain (§2.7.5.3, §5.1.6.2). */
 static void teach_explain_tx_post(teach_expl *e, const teach_span *sp) {
   teach_str *t = &e->t;
   const teach_ring *g = e->g;
   teach_title(e, "The guest sends a frame: the driver fills a TX descriptor");
+  if (teach_bug(e, VBUG_LEGACY_HDR)) e->st->wrong = 1;
   int indirect = sp->n && g->size &&
                  (g->desc[(uint16_t)sp->head_last & (e->size - 1)].flags & VQ_DESC_F_INDIRECT);
   if (indirect)
@@ -176,9 +209,24 @@ static void teach_explain_tx_post(teach_expl *e, const teach_span *sp) {
                   "The driver writes a chain for the header and the frame, both "
                   "device-readable, starting at head %" PRId64 ". ",
                   sp->head_last);
+  if (teach_bug(e, VBUG_LEGACY_HDR))
+    teach_str_add(t,
+                  "But its header is the 10-byte legacy one (bug legacy-hdr-10): the "
+                  "device, which negotiated VERSION_1, reads 12 bytes of header and "
+                  "loses the frame's first 2 bytes (§5.1.6). ");
+  if (teach_bug(e, VBUG_TX_NO_RECLAIM) && g->used_idx != g->drv_last_used) {
+    teach_str_add(t,
+                  "Before this send it should have taken back the used TX buffers "
+                  "(used.idx = %u, its last_used_idx = %u); it never does (bug "
+                  "tx-no-reclaim, §2.7.14), so the TX ring only fills. ",
+                  g->used_idx, g->drv_last_used);
+    e->st->wrong = 1;
+  }
   teach_str_add(t, "The head goes into avail ");
   teach_slots(t, sp, e->size);
-  teach_str_add(t, ". §2.7.13.1-2, §5.1.6.2.");
+  teach_str_add(t,
+                "; until avail.idx covers it, it is posted, still the driver's. "
+                "§2.7.13.1-2, §5.1.6.2.");
 }
 
 /* The driver writes descriptors and avail slots (§2.7.13.1-2). */
@@ -194,7 +242,9 @@ static void teach_explain_post(teach_expl *e) {
                   "index goes into avail ",
                   sp->head_last);
     teach_slots(t, sp, e->size);
-    teach_str_add(t, ". avail.idx has not moved yet. §2.7.13.1-2.");
+    teach_str_add(t,
+                  ". avail.idx has not moved yet: the buffer is posted, still the "
+                  "driver's. §2.7.13.1-2.");
   } else if (e->q == (int)VNET_RXQ) {
     teach_title(e, "The driver posts %u RX buffer%s", sp->n, sp->n == 1 ? "" : "s");
     teach_str_add(t,
@@ -205,29 +255,32 @@ static void teach_explain_post(teach_expl *e) {
     teach_str_add(t,
                   ". Each RX buffer holds the 12-byte virtio_net_hdr and a 1514-byte "
                   "frame (§5.1.6.3). avail.idx is still %u: the device cannot see "
-                  "these yet. §2.7.13.1-2.",
+                  "these yet, so they are posted, still the driver's. §2.7.13.1-2.",
                   e->g->avail_idx);
   } else {
     teach_explain_tx_post(e, sp);
   }
   teach_wrap(e->r, t, e->q, 0, sp, e->size);
+  teach_setup_note(e);
 }
 
-/* Why the driver kicked or did not, after publishing (§2.7.10, §2.7.13.4). */
+/* Why the driver kicked or did not, after publishing (§2.7.10, §2.7.13.4);
+ * old and now bound the entries the decision was about. */
 static void teach_explain_kick_decision(teach_expl *e, uint16_t old, uint16_t now) {
   const teach_facts *f = e->f;
   int q = e->q;
   teach_str *t = &e->t;
-  if (f->kicks[q] && e->event_idx && f->avail_published[q])
+  if (f->kicks[q] && e->event_idx)
     teach_str_add(t,
                   " With EVENT_IDX the driver notifies only when the new entries pass "
                   "the device's avail_event = %u, that is when it lies in [%u, %u): it "
-                  "does, so the driver kicks (§2.7.10, §2.7.13.4).",
+                  "does, so the driver kicks: an available buffer notification "
+                  "(§2.7.10.1, §2.7.13.4).",
                   e->g->avail_event, old, now);
-  else if (f->kicks[q] && f->avail_published[q])
+  else if (f->kicks[q])
     teach_str_add(t,
                   " The device has not set NO_NOTIFY in used.flags, so the driver "
-                  "kicks (§2.7.10).");
+                  "kicks: an available buffer notification (§2.7.10.1).");
   else if (f->kicks_supp[q] && e->event_idx)
     teach_str_add(t,
                   " Event-idx suppression: avail_event = %u is not in [%u, %u). The "
@@ -236,7 +289,17 @@ static void teach_explain_kick_decision(teach_expl *e, uint16_t old, uint16_t no
                   e->g->avail_event, old, now);
   else if (f->kicks_supp[q])
     teach_str_add(t, " The device set NO_NOTIFY in used.flags, so no kick (§2.7.10).");
-  else if (f->avail_published[q]) {
+  else if (teach_bug(e, VBUG_KICK_BEFORE_PUBLISH))
+    teach_str_add(t,
+                  " It decided about the kick before this store, on the old index "
+                  "(the step before): the order is reversed (bug kick-before-publish).");
+  else if (q == (int)VNET_TXQ && teach_bug(e, VBUG_TX_NO_KICK)) {
+    teach_str_add(t,
+                  " And then nothing: it never asks whether the device wants a kick, "
+                  "and never kicks the TX queue. The device, asleep, will not see "
+                  "this frame (bug tx-no-kick; §2.7.10.1 says it must notify).");
+    e->st->wrong = 1;
+  } else {
     teach_str_add(t,
                   " The driver made no notification decision at all: a device that "
                   "went idle will never look at these entries (§2.7.13.4).");
@@ -256,16 +319,31 @@ static void teach_explain_publish(teach_expl *e) {
                                    : "");
     teach_str_add(&e->t,
                   "Storing avail.idx (%u -> %u) is what hands the new entries to the "
-                  "device; a write barrier before it makes sure the device sees the "
-                  "slots before the index that covers them (§2.7.13.3).",
+                  "device: from this store on they are the device's (avail). A write "
+                  "barrier before it makes sure the device sees the slots before the "
+                  "index that covers them (§2.7.13.3.1).",
                   old, now);
+    if (f->kicks[q] || f->kicks_supp[q])
+      teach_str_add(&e->t,
+                    " Then a full memory barrier, before the driver reads %s: otherwise "
+                    "it could read an old value and miss a notification the device asked "
+                    "for (§2.7.13.4.1).",
+                    e->event_idx ? "avail_event" : "used.flags");
   } else {
-    teach_title(e, "The driver kicks the %s queue before publishing", vnet_queue_name((uint16_t)q));
+    /* kick-before-publish: the decision on entries memory does not hold yet */
+    old = e->g->drv_avail_published;
+    now = e->g->drv_avail_shadow;
+    teach_title(e, "The driver decides about a %s kick before publishing%s",
+                vnet_queue_name((uint16_t)q), f->kicks[q] ? ", and kicks" : ": no kick");
     teach_str_add(&e->t,
-                  "The driver notified the device, but avail.idx in memory is still "
-                  "%u: a device that looks now finds nothing new and goes back to "
-                  "sleep. §2.7.13.4 says: update the index first, then notify.",
-                  e->g->avail_idx);
+                  "avail.idx in memory is still %u: the new entries are posted, not yet "
+                  "the device's, yet the driver decides about the kick now (bug "
+                  "kick-before-publish). §2.7.13.4 says: expose the new index first, then (after "
+                  "a full barrier, §2.7.13.4.1) read the suppression fields and notify.%s",
+                  e->g->avail_idx,
+                  f->kicks[q] ? " A device that looks now, on this kick, finds nothing new and "
+                                "goes back to sleep."
+                              : "");
     e->st->wrong = 1;
   }
   teach_explain_kick_decision(e, old, now);
@@ -346,8 +424,32 @@ static void teach_explain_dev_push(teach_expl *e) {
                   "(§2.7.8).");
   else
     teach_str_add(t, ": len 0, since it wrote nothing into a TX buffer (§2.7.8).");
-  teach_str_add(t, " used.idx is still %u, so the driver cannot see it yet.", e->g->used_idx);
+  teach_str_add(t,
+                " used.idx is still %u, so the driver cannot see it yet: the buffer "
+                "is pushed, still the device's until it stores used.idx.",
+                e->g->used_idx);
   teach_wrap(e->r, t, e->q, 1, sp, e->size);
+}
+
+/* An interrupt the device suppressed because of used_event (§2.7.7.2). */
+static void teach_explain_irq_suppressed(teach_expl *e, uint16_t old, uint16_t now) {
+  uint16_t used_event = e->g->used_event;
+  teach_str_add(&e->t,
+                " Interrupt suppressed: used_event = %u is not in [%u, %u), the "
+                "driver did not ask to hear about these (§2.7.7.2).",
+                used_event, old, now);
+  if (e->q == (int)VNET_TXQ) {
+    teach_str_add(&e->t,
+                  " This driver reaps TX buffers on its next send and leaves TX "
+                  "used_event where it was.");
+  } else if (teach_bug(e, VBUG_USED_EVENT_STALE)) {
+    teach_str_add(&e->t,
+                  " The device is right: used_event is still %u because this driver "
+                  "never writes it after start (bug used-event-stale), and it relies "
+                  "on the interrupt it has turned off. The frame waits in the used ring.",
+                  used_event);
+    e->st->wrong = 1;
+  }
 }
 
 /* The device stores used.idx, then interrupts or not (§2.7.7, §2.7.8.2). */
@@ -356,40 +458,90 @@ static void teach_explain_dev_publish(teach_expl *e) {
   int q = e->q;
   teach_str *t = &e->t;
   uint16_t old = f->used_old[q], now = f->used_new[q], used_event = e->g->used_event;
+  if (!f->used_published[q]) {
+    teach_title(e, "The device has nothing to return on the %s queue; no interrupt",
+                vnet_queue_name((uint16_t)q));
+    teach_str_add(t,
+                  "It took nothing, so used.idx stays %u and there is no used buffer "
+                  "notification to send (§2.7.7).",
+                  e->g->used_idx);
+    return;
+  }
   teach_title(e, "The device publishes %s used.idx = %u%s", vnet_queue_name((uint16_t)q), now,
               f->irqs[q]        ? " and interrupts"
               : f->irqs_supp[q] ? "; no interrupt"
                                 : "");
   teach_str_add(t,
                 "used.idx moves %u -> %u, after a write barrier so the element is "
-                "visible first (§2.7.8.2).",
+                "visible first (§2.7.8.2); from this store on the returned buffers "
+                "are the driver's (used).",
                 old, now);
   if (f->irqs[q] && e->event_idx)
     teach_str_add(t,
                   " With EVENT_IDX the device interrupts only when the driver's "
                   "used_event = %u lies in [%u, %u): it does, so it raises the "
-                  "interrupt (§2.7.7.2, §2.7.10).",
+                  "interrupt: a used buffer notification (§2.7.7.2).",
                   used_event, old, now);
   else if (f->irqs[q])
-    teach_str_add(t, " avail.flags does not say NO_INTERRUPT, so it interrupts (§2.7.7).");
-  else if (f->irqs_supp[q] && e->event_idx)
     teach_str_add(t,
-                  " Interrupt suppressed: used_event = %u is not in [%u, %u), the "
-                  "driver did not ask to hear about these (§2.7.7, §2.7.10).%s",
-                  used_event, old, now,
-                  q == (int)VNET_TXQ ? " This driver reaps TX buffers on its next send "
-                                       "and leaves TX used_event where it was."
-                                     : "");
+                  " avail.flags does not say NO_INTERRUPT, so it interrupts: a used "
+                  "buffer notification (§2.7.7).");
+  else if (f->irqs_supp[q] && e->event_idx)
+    teach_explain_irq_suppressed(e, old, now);
   else if (f->irqs_supp[q])
     teach_str_add(t, " avail.flags says NO_INTERRUPT: no interrupt (§2.7.7).");
 }
 
 static void teach_explain_irq(teach_expl *e) {
+  const teach_ring *g = e->g;
   teach_title(e, "The interrupt reaches the driver");
   teach_str_add(&e->t,
-                "After its modelled latency the interrupt runs the driver's handler "
-                "on the guest CPU. It will compare used.idx with its own "
+                "After its modelled latency the used buffer notification runs the driver's "
+                "interrupt handler on the guest CPU. It will compare used.idx with its own "
                 "last_used_idx (§2.7.14).");
+  if (e->q == (int)VNET_RXQ && teach_bug(e, VBUG_RX_NO_IRQ_WAKE) &&
+      g->used_idx != g->drv_last_used) {
+    teach_str_add(&e->t,
+                  " But this handler does not run the RX path (bug rx-no-irq-wake): "
+                  "used.idx = %u is ahead of last_used_idx = %u, and the frame waits in "
+                  "the used ring until something else makes the driver poll.",
+                  g->used_idx, g->drv_last_used);
+    e->st->wrong = 1;
+  }
+}
+
+/* With used-slot-mod-256 the driver reads used index i from slot i % 256:
+ * say where it really read when that is not the ring's slot. */
+static void teach_mod256_note(teach_expl *e, const teach_span *sp) {
+  if (!teach_bug(e, VBUG_USED_SLOT_MOD_256) || !sp->n || !e->size) return;
+  uint16_t idx = (uint16_t)sp->idx_last;
+  unsigned bad = idx % 256u, good = idx & (e->size - 1u);
+  if (bad == good) return;
+  teach_str_add(&e->t,
+                " But it read used index %u from slot %u, which %s, not from slot %u "
+                "where §2.7.8 puts it (bug used-slot-mod-256).",
+                idx, bad, bad >= e->size ? "lies past the end of the ring" : "is another element",
+                good);
+}
+
+/* With a last-only bug the driver reads only the newest used element and
+ * jumps its cursor: say which elements it passed over. */
+static void teach_last_only_note(teach_expl *e, const teach_span *sp) {
+  unsigned bug = e->q == (int)VNET_RXQ ? VBUG_RX_LAST_ONLY : VBUG_TX_LAST_ONLY;
+  const teach_rec *r = e->r;
+  if (!teach_bug(e, bug) || !sp->n || !r->nsteps) return;
+  const teach_ring *pg = &r->steps[r->nsteps - 1].ring[e->q];
+  uint16_t from = pg->size ? pg->drv_last_used : 0, newest = (uint16_t)sp->idx_last;
+  if (!pg->size || newest == from) return;
+  teach_str_add(&e->t,
+                " This driver reads only the newest element, at used.idx - 1 = %u, and "
+                "jumps its cursor from %u to used.idx (bug %s): used ",
+                newest, from, e->q == (int)VNET_RXQ ? "rx-last-only" : "tx-last-only");
+  if ((uint16_t)(newest - from) == 1)
+    teach_str_add(&e->t, "index %u is passed over, never read.", from);
+  else
+    teach_str_add(&e->t, "indices %u-%u are passed over, never read.", from,
+                  (uint16_t)(newest - 1));
 }
 
 /* The driver reads used elements (§2.7.14). */
@@ -407,13 +559,24 @@ static void teach_explain_consume(teach_expl *e) {
                 ", len %u. Its last_used_idx moves to %u and the descriptor is free "
                 "again (§2.7.14).",
                 sp->len_last, e->g->drv_last_used);
-  if (e->q == (int)VNET_RXQ && sp->len_last > VNET_HDR_LEN)
+  teach_mod256_note(e, sp);
+  teach_last_only_note(e, sp);
+  if (e->q == (int)VNET_RXQ && teach_bug(e, VBUG_LEGACY_HDR) && sp->len_last > VNET_HDR_LEN - 2) {
+    teach_str_add(t,
+                  " It takes the header as 10 bytes, the legacy layout (bug legacy-hdr-10), "
+                  "so it hands len - 10 = %u bytes to the guest stack, starting 2 bytes "
+                  "early: the frame it passes on begins with the header's num_buffers "
+                  "(§5.1.6).",
+                  sp->len_last - (VNET_HDR_LEN - 2));
+    e->st->wrong = 1;
+  } else if (e->q == (int)VNET_RXQ && sp->len_last > VNET_HDR_LEN) {
     teach_str_add(t,
                   " It hands the %u-byte frame (len minus the header) to the guest "
                   "stack.",
                   sp->len_last - VNET_HDR_LEN);
-  else if (e->q == (int)VNET_TXQ)
+  } else if (e->q == (int)VNET_TXQ) {
     teach_str_add(t, " The TX buffer can carry the next frame.");
+  }
   teach_wrap(e->r, t, e->q, 1, sp, e->size);
 }
 
@@ -433,14 +596,42 @@ static void teach_explain_drop(teach_expl *e) {
   e->st->wrong = 1;
 }
 
+/* The indirect table's length rule is in the description of §2.7.5.3, not
+ * in the device requirements of §2.7.5.3.2 that the rule table names. */
+const char *teach_rule_section(vq_rule rule) {
+  if (rule == VQ_RULE_INDIRECT_LEN) return "2.7.5.3";
+  return vq_rule_section(rule);
+}
+
 static void teach_explain_violation(teach_expl *e) {
   const teach_facts *f = e->f;
   const char *name = f->detail ? f->detail : "?";
   vq_rule rule = vq_rule_from_name(name);
-  teach_title(e, "The %s breaks a ring rule: %s", f->actor ? f->actor : "?", name);
-  if (rule != VQ_RULE_NONE)
-    teach_str_add(&e->t, "%s (virtio 1.2 §%s).", vq_rule_text(rule), vq_rule_section(rule));
+  const char *rname = rule != VQ_RULE_NONE ? vq_rule_name(rule) : name;
+  int by_driver = f->actor && !strcmp(f->actor, "driver");
   e->st->wrong = 1;
+  if (!by_driver) {
+    teach_title(e, "The %s breaks a ring rule: %s", f->actor ? f->actor : "?", rname);
+    if (rule != VQ_RULE_NONE)
+      teach_str_add(&e->t, "%s (virtio 1.2 §%s).", vq_rule_text(rule), teach_rule_section(rule));
+    return;
+  }
+  /* The driver checks what the device wrote: the rule is the device's. */
+  teach_title(e, "The driver rejects what it read from the used ring: %s", rname);
+  if (rule != VQ_RULE_NONE)
+    teach_str_add(&e->t,
+                  "The driver does not trust the device: it checks each used element "
+                  "and finds that %s, which a device must not do (virtio 1.2 §%s).",
+                  vq_rule_text(rule), teach_rule_section(rule));
+  int q = e->q;
+  uint16_t idx = (uint16_t)e->r->last_consumed[q];
+  if (teach_bug(e, VBUG_USED_SLOT_MOD_256) && e->size && idx % 256u != (idx & (e->size - 1u)))
+    teach_str_add(&e->t,
+                  " But the device did nothing wrong: for used index %u the driver read "
+                  "slot %u, %s, instead of slot %u (bug used-slot-mod-256, §2.7.8).",
+                  idx, idx % 256u,
+                  idx % 256u >= e->size ? "past the end of the ring" : "a stale element",
+                  idx & (e->size - 1u));
 }
 
 /* ", kicked" / ", kick suppressed" in a fast-forward list, when either happened. */
@@ -536,25 +727,46 @@ static const teach_explainer teach_explainers[TEACH_K_COUNT] = {
     [TEACH_K_FAST] = teach_explain_fast,
 };
 
+/* The driver re-enabled interrupts by moving used_event (§2.7.7), and
+ * re-checked the used ring after it, or (with the bug) did not. */
+static void teach_explain_used_event(teach_expl *e, const teach_ring *g, const char *on) {
+  teach_str_add(&e->t,
+                " Meanwhile%s the driver, done with the ring, set used_event = %u: "
+                "interrupt me when used.idx moves past %u (§2.7.7).",
+                on, g->used_event, g->used_event);
+  if (teach_bug(e, VBUG_IRQ_NO_RECHECK))
+    teach_str_add(&e->t,
+                  " It did not read used.idx again after that: an element the device "
+                  "pushed before it saw the new used_event raises no interrupt and waits "
+                  "(bug irq-enable-no-recheck; the note in §2.7.14).");
+  else
+    teach_str_add(&e->t,
+                  " After a full barrier it reads used.idx once more and polls again if "
+                  "it moved: an element the device pushed before it could see the new "
+                  "used_event raises no interrupt, so the loop of §2.7.14 re-checks "
+                  "after re-enabling.");
+}
+
 /* The suppression fields are stored without an event of their own: say so
- * when one moved since the last kept step of the same queue. */
+ * when the step saw one written, on its own queue or (as "on the rx
+ * queue") on the other. */
 static void teach_explain_event_fields(teach_expl *e) {
-  const teach_rec *r = e->r;
-  const teach_ring *g = e->g, *pg = NULL;
-  for (size_t j = r->nsteps; j-- > 0 && !pg;)
-    if (teach_step_queue(&r->steps[j]) == e->q) pg = &r->steps[j].ring[e->q];
-  if (e->st->kind == TEACH_K_FAST || !pg || !pg->size || g->size != pg->size || !e->event_idx)
-    return;
-  if (g->avail_event != pg->avail_event)
-    teach_str_add(&e->t,
-                  " Meanwhile the device, finding nothing more to take, set avail_event = "
-                  "%u: kick me when avail.idx moves past %u (§2.7.10).",
-                  g->avail_event, g->avail_event);
-  if (g->used_event != pg->used_event)
-    teach_str_add(&e->t,
-                  " Meanwhile the driver, done with the ring, set used_event = %u: "
-                  "interrupt me when used.idx moves past %u (§2.7.7).",
-                  g->used_event, g->used_event);
+  if (e->st->kind == TEACH_K_FAST || !e->event_idx) return;
+  for (int k = 0; k < 2; k++) {
+    int q = k ? 1 - e->q : e->q;
+    const teach_ring *g = &e->st->ring[q];
+    char on[32] = "";
+    if (q != e->q) snprintf(on, sizeof on, " on the %s queue", vnet_queue_name((uint16_t)q));
+    if (!g->size) continue;
+    if (g->hdr_wrote & TEACH_H_AVAIL_EVENT)
+      teach_str_add(&e->t,
+                    " Meanwhile%s the device, finding nothing more to take, set avail_event = "
+                    "%u: kick me when avail.idx moves past %u (§2.7.10). Then it looked at "
+                    "avail.idx once more, in case the driver published before it could see "
+                    "the request.",
+                    on, g->avail_event, g->avail_event);
+    if (g->hdr_wrote & TEACH_H_USED_EVENT) teach_explain_used_event(e, g, on);
+  }
 }
 
 void teach_explain(teach_rec *r, teach_step *st) {
@@ -568,4 +780,81 @@ void teach_explain(teach_rec *r, teach_step *st) {
   while (e.t.n && e.t.p[e.t.n - 1] == ' ') e.t.p[--e.t.n] = '\0';
   free(st->text);
   st->text = e.t.p;
+}
+
+/* --- what each bug switch breaks ------------------------------------------
+ * Checked against the virtio 1.2 text: a bug is said to break a section
+ * only when it breaks a requirement there (or the ring layout it defines);
+ * a driver that follows every rule and still starves itself is called a
+ * liveness bug, so that 'replay --check' finding no violation agrees. */
+
+static const teach_bug_note teach_bug_table[] = {
+    {"rx-no-recycle", TEACH_BUG_LIVENESS, "5.1.6.3",
+     "A liveness bug: every ring rule is kept, but buffers taken from the RX used ring are never "
+     "offered again, and only the driver can supply buffers (§5.1.6.3, §2.7.13), so it starves "
+     "itself",
+     NULL},
+    {"rx-last-only", TEACH_BUG_LIVENESS, "2.7.14",
+     "A liveness bug: no requirement forbids it, but unlike the loop of §2.7.14 it reads only the "
+     "newest used element, so in a burst the older frames are lost and their buffers never come "
+     "back",
+     NULL},
+    {"rx-no-irq-wake", TEACH_BUG_LIVENESS, "2.7.14",
+     "A liveness bug: every ring rule is kept, but the used buffer notification does not make "
+     "the driver read the used ring (§2.7.14), so frames wait there until something else polls",
+     NULL},
+    {"tx-no-reclaim", TEACH_BUG_LIVENESS, "2.7.14",
+     "A liveness bug: every ring rule is kept, but used TX buffers are never taken back "
+     "(§2.7.14), so the TX ring fills and the guest can no longer send",
+     NULL},
+    {"tx-no-kick", TEACH_BUG_BREAKS_RULE, "2.7.10.1",
+     "It breaks §2.7.10.1: when avail.idx moves past avail_event (or used.flags is 0), the driver "
+     "must send an available buffer notification; this one never notifies for TX",
+     NULL},
+    {"kick-before-publish", TEACH_BUG_BREAKS_RULE, "2.7.13.4.1",
+     "It breaks §2.7.13.4.1 and the order it protects (§2.7.13.4): expose the new avail.idx, "
+     "a full barrier, then read the suppression fields and notify; this driver decides and "
+     "notifies first and stores avail.idx later",
+     NULL},
+    {"legacy-hdr-10", TEACH_BUG_BREAKS_RULE, "5.1.6",
+     "It breaks §5.1.6, the header layout: with VIRTIO_F_VERSION_1 the virtio_net_hdr ends "
+     "with num_buffers and is 12 bytes; the 10-byte header is the legacy one (§5.1.6.1)",
+     NULL},
+    {"used-event-stale", TEACH_BUG_LIVENESS, "2.7.7",
+     "A liveness bug: a driver may leave used_event alone (§2.7.7), but then the device "
+     "rightly stops notifying, and this driver waits for notifications it turned off",
+     NULL},
+    {"irq-enable-no-recheck", TEACH_BUG_LIVENESS, "2.7.14",
+     "A liveness bug (a lost wakeup): the note in §2.7.14 says to read used.idx again after "
+     "re-enabling notifications; without it, an element pushed just before the device saw the "
+     "new used_event is never noticed",
+     "the window is the moment between the driver's last read of used.idx and its store of "
+     "used_event; no frame of this scenario lands in it: 'vnetsim explore --bug "
+     "irq-enable-no-recheck' searches the interleavings that do"},
+    {"used-slot-mod-256", TEACH_BUG_BREAKS_RULE, "2.7.8",
+     "It breaks §2.7.8, the ring layout: used element i lives in ring[i % Queue Size]; this "
+     "driver reads slot i % 256, past the end of a smaller ring",
+     NULL},
+    {"tx-last-only", TEACH_BUG_LIVENESS, "2.7.14",
+     "A liveness bug: unlike the loop of §2.7.14 it reclaims only the newest used TX element, so "
+     "TX buffers completed together leak until the TX ring is full",
+     NULL},
+    {"dev-used-event-equal", TEACH_BUG_BREAKS_RULE, "2.7.7.2",
+     "It breaks §2.7.7.2: the device must notify when used.idx moves past used_event; this one "
+     "notifies only when used_event is exactly the last index, so a batch that steps over it "
+     "raises no notification",
+     "the device here returns one buffer at a time, and a single step never steps over "
+     "used_event; it takes a batch of used elements that steps over used_event, which this "
+     "scenario never forms (and the burst workload of 'vnetsim explore' rarely does)"},
+};
+
+const teach_bug_note *teach_bug_notes(size_t *n) {
+  *n = sizeof teach_bug_table / sizeof teach_bug_table[0];
+  return teach_bug_table;
+}
+
+const teach_bug_note *teach_bug_note_find(const char *name) {
+  for (size_t i = 0; i < sizeof teach_bug_table / sizeof teach_bug_table[0]; i++)
+    if (!strcmp(teach_bug_table[i].name, name)) return &teach_bug_table[i];
+  return NULL;
 }

@@ -11,15 +11,19 @@
 #include "teach/teach.h"
 #include "virtio/vbug.h"
 
-#define HTML_COLS          600        /* timeline columns: the occupancy is downsampled to these */
-#define HTML_W             1100       /* drawing width in SVG units */
-#define HTML_X0            60         /* left margin for the axis labels */
-#define HTML_GAP_NS        1000000ull /* idle gaps longer than this are drawn this wide */
+#define HTML_COLS          600  /* timeline columns: the occupancy is downsampled to these */
+#define HTML_W             1100 /* drawing width in SVG units */
+#define HTML_X0            60   /* left margin for the axis labels */
+#define HTML_GAP_NS        TEACH_IDLE_GAP_NS /* idle gaps longer than this are drawn this wide */
 #define HTML_MAX_GAP_LINES 40
 #define HTML_PLOT_W        (HTML_W - HTML_X0 - 10) /* the axis, less a right margin */
+/* Largest queue a replay page keeps ring snapshots for: 300 steps of two
+ * 1024-entry rings stay a few MB, and one step's tables draw in well under
+ * 100 ms; a 32768-entry queue would take hundreds of MB and seconds. */
+#define HTML_MAX_RING 1024u
 
-static const char *const html_owner_colour[TEACH_OWN_COUNT] = {"#d9d9d9", "#3b82c4", "#8e44ad",
-                                                               "#27ae60", "#e74c3c"};
+static const char *const html_owner_colour[TEACH_OWN_COUNT] = {
+    "#d9d9d9", "#3b82c4", "#8e44ad", "#27ae60", "#e74c3c", "#a9c9e8", "#a3d9b8"};
 
 /* A JSON string literal that is also safe inside a <script> element. */
 static void html_json_str(FILE *out, const char *s) {
@@ -83,8 +87,12 @@ static int html_axis_init(html_axis *a, const teach_point *p, size_t n) {
   if (!a->cx) return EMU_ENOMEM;
   for (size_t i = 1; i < n; i++) {
     uint64_t dt = p[i].t_ns - p[i - 1].t_ns;
-    if (dt > HTML_GAP_NS) {
-      dt = HTML_GAP_NS;
+    /* Only real idle time is compressed: the longest stretch without any
+     * event between these two kept points, which the recorder measured over
+     * every event (points dropped to save memory folded theirs in). Two
+     * kept points far apart in a busy run are not a gap. */
+    if (p[i].idle_ns > HTML_GAP_NS && p[i].idle_ns <= dt) {
+      dt -= p[i].idle_ns - HTML_GAP_NS;
       a->gaps++;
     }
     a->cx[i] = a->cx[i - 1] + dt;
@@ -105,7 +113,7 @@ static uint64_t html_axis_cx(const html_axis *a, uint64_t t) {
       hi = mid;
   }
   uint64_t dt = t - a->p[lo].t_ns;
-  if (dt > HTML_GAP_NS) dt = HTML_GAP_NS;
+  if (lo + 1 < a->n && a->cx[lo + 1] - a->cx[lo] < dt) dt = a->cx[lo + 1] - a->cx[lo];
   uint64_t x = a->cx[lo] + dt;
   return x > a->total ? a->total : x;
 }
@@ -128,21 +136,22 @@ static void html_band(FILE *out, const html_axis *a, int q, uint16_t size, doubl
     return;
   }
   /* Per column, the last point that falls in it (or the one before). */
-  static const int order[] = {TEACH_OWN_LOST, TEACH_OWN_AVAIL, TEACH_OWN_DEVICE, TEACH_OWN_USED};
-  uint16_t cum[HTML_COLS + 1][4];
+  enum { LAYERS = 6 };
+  static const int order[LAYERS] = {TEACH_OWN_LOST,   TEACH_OWN_POSTED, TEACH_OWN_AVAIL,
+                                    TEACH_OWN_DEVICE, TEACH_OWN_PUSHED, TEACH_OWN_USED};
+  uint16_t cum[HTML_COLS + 1][LAYERS];
   size_t k = 0;
   for (int c = 0; c <= HTML_COLS; c++) {
     uint64_t limit = a->total * (uint64_t)c / HTML_COLS;
     while (k + 1 < a->n && a->cx[k + 1] <= limit) k++;
     const uint16_t *cnt = a->p[k].count[q];
-    /* cumulative from the bottom: used, +device, +avail, +lost */
-    cum[c][3] = cnt[TEACH_OWN_USED];
-    cum[c][2] = (uint16_t)(cum[c][3] + cnt[TEACH_OWN_DEVICE]);
-    cum[c][1] = (uint16_t)(cum[c][2] + cnt[TEACH_OWN_AVAIL]);
-    cum[c][0] = (uint16_t)(cum[c][1] + cnt[TEACH_OWN_LOST]);
+    /* cumulative from the bottom: used, +pushed, +device, +avail, +posted, +lost */
+    uint16_t sum = 0;
+    for (int layer = LAYERS; layer-- > 0;)
+      cum[c][layer] = sum = (uint16_t)(sum + cnt[order[layer]]);
   }
   double w = HTML_PLOT_W;
-  for (int layer = 0; layer < 4; layer++) {
+  for (int layer = 0; layer < LAYERS; layer++) {
     fprintf(out, "<polygon fill=\"%s\" points=\"%d,%.0f", html_owner_colour[order[layer]], HTML_X0,
             y0 + h);
     for (int c = 0; c <= HTML_COLS; c++) {
@@ -160,6 +169,11 @@ static void html_marks(FILE *out, const html_axis *a, const teach_rec *r, int wh
   size_t n;
   uint64_t total;
   const teach_mark *m = teach_rec_marks(r, what, &n, &total);
+  /* each row labelled: the rx row on top, the tx row under it */
+  for (int q = 0; q < 2; q++)
+    fprintf(out,
+            "<text x=\"4\" y=\"%.0f\" class=\"tick\" style=\"text-anchor:start\">%s %s</text>\n",
+            y + len + (q ? len + 2 : 0), name, q ? "tx" : "rx");
   fprintf(out, "<g class=\"marks\" stroke=\"%s\"><title>%s: %" PRIu64 "%s</title>\n", colour, name,
           total, n < total ? " (sampled)" : "");
   for (size_t i = 0; i < n; i++) {
@@ -233,11 +247,22 @@ static void html_ring_json(FILE *out, const teach_ring *g, const teach_ring *pre
   static const teach_ring zero;
   if (!prev || prev->size != g->size) prev = &zero;
   int have = prev->size == g->size && prev->desc;
-  fprintf(out, "{\"n\":%u,\"h\":[%u,%u,%u,%u,%u,%u,%u,%u,%u,%u,%u],\"c\":[%u,%u,%u,%u,%u]", g->size,
+  fprintf(out, "{\"n\":%u,\"h\":[%u,%u,%u,%u,%u,%u,%u,%u,%u,%u,%u],\"hw\":%u,\"c\":[", g->size,
           g->avail_flags, g->avail_idx, g->used_event, g->used_flags, g->used_idx, g->avail_event,
           g->drv_avail_shadow, g->drv_last_used, g->drv_num_free, g->dev_last_avail,
-          g->dev_used_shadow, g->count[0], g->count[1], g->count[2], g->count[3], g->count[4]);
+          g->dev_used_shadow, g->hdr_wrote);
+  for (int o = 0; o < TEACH_OWN_COUNT; o++) fprintf(out, "%s%u", o ? "," : "", g->count[o]);
+  fputc(']', out);
   int n;
+  /* what the step wrote, slot by slot (TEACH_W_*): marked even when the
+   * value is the one memory already held */
+  html_array(out, "w", &n);
+  for (uint32_t i = 0; i < g->size; i++) {
+    if (!g->wrote[i]) continue;
+    html_item(out, &n);
+    fprintf(out, "[%u,%u]", i, g->wrote[i]);
+  }
+  fputc(']', out);
   html_array(out, "d", &n);
   for (uint32_t i = 0; i < g->size; i++) {
     const teach_desc *d = &g->desc[i];
@@ -293,75 +318,132 @@ static const char html_style[] =
     ".rings td,.rings th{padding:0 6px;text-align:right;border-bottom:1px solid #eee}"
     ".ch{background:#ffe066}.stale{color:#999}button{margin-right:6px}"
     ".o0{color:#777}.o1{color:#3b82c4}.o2{color:#8e44ad}.o3{color:#27ae60}.o4{color:#e74c3c;"
-    "font-weight:bold}.note{color:#666;font-size:12px}";
+    "font-weight:bold}.o5{color:#6f9fc9;font-style:italic}.o6{color:#4f9f6f;font-style:italic}"
+    ".note{color:#666;font-size:12px}b.ch{background:#ffe066}";
 
 /* Rebuilds every kept step's rings from the deltas, draws one step's three
- * tables, and moves with the buttons, the arrow keys and timeline clicks. */
+ * tables (what the step wrote highlighted, never-written entries as -), and
+ * moves with the buttons, the arrow keys, the step axis and timeline clicks. */
 static const char html_script[] =
     "(function(){\n"
     "var D=JSON.parse(document.getElementById('vnetsim-data').textContent);\n"
     "var S=D.steps,last={},full=[];\n"
     "S.forEach(function(s){var f={};['rx','tx'].forEach(function(q){var "
     "r=s.rings[q];if(!r)return;\n"
-    " var p=last[q]&&last[q].n==r.n?last[q]:{n:r.n,d:[],a:[],u:[],o:[]},g={n:r.n,h:r.h,c:r.c,\n"
-    " d:p.d.slice(),a:p.a.slice(),u:p.u.slice(),o:p.o.slice()};\n"
+    " var "
+    "p=last[q]&&last[q].n==r.n?last[q]:{n:r.n,d:[],a:[],u:[],o:[]},g={n:r.n,h:r.h,hw:r.hw,c:r.c,\n"
+    " d:p.d.slice(),a:p.a.slice(),u:p.u.slice(),o:p.o.slice(),w:[]};\n"
     " for(var i=0;i<r.n;i++){if(!g.d[i])g.d[i]=[0,0,0,0];if(g.a[i]==null)g.a[i]=0;\n"
-    "  if(!g.u[i])g.u[i]=[0,0];if(g.o[i]==null)g.o[i]=0;}\n"
+    "  if(!g.u[i])g.u[i]=[0,0];if(g.o[i]==null)g.o[i]=0;g.w[i]=0;}\n"
     " r.d.forEach(function(e){g.d[e[0]]=e.slice(1)});r.a.forEach(function(e){g.a[e[0]]=e[1]});\n"
     " r.u.forEach(function(e){g.u[e[0]]=[e[1],e[2]]});r.o.forEach(function(e){g.o[e[0]]=e[1]});\n"
-    " f[q]=last[q]=g;});full.push(f);});\n"
-    "var cur=0,OWN=['free','avail','device','used','lost'],FL=function(f){return ((f&1)?'N':'')+\n"
-    " ((f&2)?'W':'')+((f&4)?'I':'')||'-'};\n"
+    " r.w.forEach(function(e){g.w[e[0]]=e[1]});f[q]=last[q]=g;});full.push(f);});\n"
+    "var cur=0,OWN=['free','avail','device','used','lost','posted','pushed'],\n"
+    " FL=function(f){return ((f&1)?'N':'')+((f&2)?'W':'')+((f&4)?'I':'')||'-'};\n"
     "function cell(v,ch,cls){return '<td class=\"'+(ch?'ch ':'')+(cls||'')+'\">'+v+'</td>'}\n"
+    "function fld(name,v,ch){return name+' <b class=\"'+(ch?'ch':'')+'\">'+v+'</b> '}\n"
+    "function prevAt(i,q){for(var j=i-1;j>=0;j--){var s=S[j];if((s.q||'rx')==q&&full[j][q])return "
+    "j;}\n"
+    " return -1}\n"
+    "function prevOf(i,q){var j=prevAt(i,q);return j<0?null:full[j][q]}\n"
+    "/* what was written into queue q since it was last shown (steps on the other\n"
+    " * queue in between), with this step's own writes */\n"
+    "function since(i,q,g){var j=prevAt(i,q),G=Object.create(g);G.w=g.w.slice();G.hw=g.hw;\n"
+    " if(D.step_stride>1)return G;\n"
+    " for(var k=j+1;k<i;k++){var o=full[k][q];if(!o||o.n!=g.n)continue;G.hw|=o.hw;\n"
+    "  for(var x=0;x<g.n;x++)G.w[x]|=o.w[x];}return G}\n"
+    "function keys(o){return Object.keys(o).map(Number).sort(function(x,y){return x-y})}\n"
+    "function pick(g){if(g.n<=64)return null;var n=g.n,m=n-1,H=g.h,s={},d={},k;\n"
+    " [H[6],H[9],H[7],H[10]].forEach(function(c){for(var j=-4;j<=4;j++)s[(c+j)&m]=1});\n"
+    " for(k=0;k<n;k++){if(g.w[k]&6)s[k]=1;if(g.w[k]&1)d[k]=1;}\n"
+    " keys(s).forEach(function(k){d[g.a[k]&m]=1;if(g.u[k][0]<n)d[g.u[k][0]]=1});\n"
+    " return {s:keys(s),d:keys(d)}}\n"
+    "function rows(list,n,cols,f){var h='',p=-1,gap='<tr><td colspan='+cols+' "
+    "class=\"stale\">&hellip;</td></tr>';\n"
+    " if(!list){for(var k=0;k<n;k++)h+=f(k);return h}\n"
+    " list.forEach(function(k){if(k>p+1)h+=gap;h+=f(k);p=k});return h+(p<n-1?gap:'')}\n"
+    "function desc(g,P,L){var h='<table><tr><th colspan=6>descriptor "
+    "table</th></tr><tr><th>#</th>'+\n"
+    " '<th>addr</th><th>len</th><th>flags</th><th>next</th><th>owner</th></tr>';\n"
+    " h+=rows(L&&L.d,g.n,6,function(k){var "
+    "d=g.d[k],w=(g.w[k]&1)!=0,blank=!(d[0]||d[1]||d[2]||d[3]);\n"
+    "  return "
+    "'<tr><td>'+k+'</td>'+cell(blank?'-':'0x'+d[0].toString(16),w)+cell(blank?'':d[1],w)+\n"
+    "  cell(blank?'':FL(d[2]),w)+cell(blank?'':d[3],w)+\n"
+    "  cell(OWN[g.o[k]],P&&g.o[k]!=P.o[k],'o'+g.o[k])+'</tr>'});\n"
+    " return h+'</table>'}\n"
+    "function avail(g,L){var n=g.n,m=n-1,H=g.h,h='<table><tr><th colspan=3>available "
+    "ring</th></tr>'+\n"
+    " '<tr><td "
+    "colspan=3>'+fld('flags',H[0],g.hw&1)+fld('idx',H[1],g.hw&2)+fld('used_event',H[2],g.hw&4)+\n"
+    " '</td></tr><tr><th>slot</th><th>head</th><th></th></tr>';\n"
+    " h+=rows(L&&L.s,n,3,function(k){var live=((k-H[9])&m)<Math.min(n,(H[6]-H[9])&0xffff),\n"
+    "  ever=H[6]>=n||k<H[6];\n"
+    "  return "
+    "'<tr><td>'+k+'</td>'+cell(ever?g.a[k]:'-',(g.w[k]&2)!=0,live||!ever?'':'stale')+'<td>'+\n"
+    "  ((k==(H[6]&m)?'&larr;drv ':'')+(k==(H[9]&m)?'&larr;dev':''))+'</td></tr>'});\n"
+    " return h+'</table>'}\n"
+    "function used(g,L){var n=g.n,m=n-1,H=g.h,h='<table><tr><th colspan=4>used ring</th></tr>'+\n"
+    " '<tr><td colspan=4>'+fld('flags',H[3],g.hw&8)+fld('idx',H[4],g.hw&16)+\n"
+    " fld('avail_event',H[5],g.hw&32)+'</td></tr><tr><th>slot</th><th>id</th><th>len</th><th></"
+    "th></tr>';\n"
+    " h+=rows(L&&L.s,n,4,function(k){var u=g.u[k],w=(g.w[k]&4)!=0,\n"
+    "  "
+    "lv=((k-H[7])&m)<Math.min(n,(H[10]-H[7])&0xffff),ever=H[10]>=n||k<H[10],c=lv||!ever?'':'stale';"
+    "\n"
+    "  return '<tr><td>'+k+'</td>'+cell(ever?u[0]:'-',w,c)+cell(ever?u[1]:'-',w,c)+'<td>'+\n"
+    "  ((k==(H[7]&m)?'&larr;drv ':'')+(k==(H[10]&m)?'&larr;dev':''))+'</td></tr>'});\n"
+    " return h+'</table>'}\n"
+    "function cursors(g,P){var H=g.h,ch=function(k){return P&&P.h[k]!=H[k]};\n"
+    " return '<div class=\"note\">driver: "
+    "'+fld('avail_idx_shadow',H[6],ch(6))+fld('last_used_idx',H[7],ch(7))+\n"
+    " fld('free',H[8],ch(8))+'; device: '+fld('last_avail_idx',H[9],ch(9))+\n"
+    " fld('used_idx_shadow',H[10],ch(10))+'; owners: '+\n"
+    " g.c.map(function(v,j){return v+' '+OWN[j]}).filter(function(t){return t[0]!='0'}).join(', "
+    "')+'</div>'}\n"
+    "var ON={rx:'rx queue',tx:'tx queue',status:'device status',both:'both queues'};\n"
     "function show(i){if(!S.length)return;cur=Math.max(0,Math.min(S.length-1,i));var s=S[cur],\n"
-    " q=s.q||'rx',g=full[cur][q],pv=cur>0?full[cur-1][q]:null,h='';\n"
+    " q=s.q||'rx',g=full[cur][q],P=g?prevOf(cur,q):null,h='';if(P&&P.n!=g.n||D.step_stride>1)P="
+    "null;\n"
     " h+='<div>step '+(cur+1)+' of '+S.length+' kept (run step '+(s.i+1)+' of '+D.steps_total+\n"
-    "  '), t = '+(s.t/1000).toFixed(3)+' us, '+q+' queue</div>';\n"
+    "  '), t = '+(s.t/1000).toFixed(3)+' us, '+(ON[s.on]||q)+'</div>';\n"
     " if(s.wrong)h+='<div class=\"wrong\">'+(s.wrong==1?'Here it goes wrong':'A "
     "consequence')+'</div>';\n"
     " h+='<h2></h2><p class=\"txt\"></p>';\n"
-    " if(g){var n=g.n,m=n-1,H=g.h,P=pv&&pv.n==n?pv:null,hc=function(k){return P&&P.h[k]!=H[k]};\n"
-    "  h+='<div class=\"rings\"><table><tr><th colspan=6>descriptor "
-    "table</th></tr><tr><th>#</th>'+\n"
-    "   '<th>addr</th><th>len</th><th>flags</th><th>next</th><th>owner</th></tr>';\n"
-    "  for(var k=0;k<n;k++){var d=g.d[k],pd=P?P.d[k]:d;h+='<tr><td>'+k+'</td>'+\n"
-    "   "
-    "cell('0x'+d[0].toString(16),d[0]!=pd[0])+cell(d[1],d[1]!=pd[1])+cell(FL(d[2]),d[2]!=pd[2])+\n"
-    "   cell(d[3],d[3]!=pd[3])+cell(OWN[g.o[k]],P&&g.o[k]!=P.o[k],'o'+g.o[k])+'</tr>';}\n"
-    "  h+='</table><table><tr><th colspan=3>available ring</th></tr><tr><td colspan=3>flags "
-    "'+H[0]+\n"
-    "   ' idx '+(hc(1)?'<b class=ch>'+H[1]+'</b>':H[1])+' used_event "
-    "'+H[2]+'</td></tr><tr><th>slot</th>'+\n"
-    "   '<th>head</th><th></th></tr>';\n"
-    "  for(k=0;k<n;k++){var live=((k-H[9])&m)<Math.min(n,(H[6]-H[9])&0xffff);\n"
-    "   h+='<tr><td>'+k+'</td>'+cell(g.a[k],P&&g.a[k]!=P.a[k],live?'':'stale')+'<td>'+\n"
-    "   ((k==(H[6]&m)?'&larr;drv ':'')+(k==(H[9]&m)?'&larr;dev':''))+'</td></tr>';}\n"
-    "  h+='</table><table><tr><th colspan=4>used ring</th></tr><tr><td colspan=4>flags '+H[3]+\n"
-    "   ' idx '+(hc(4)?'<b class=ch>'+H[4]+'</b>':H[4])+' avail_event '+H[5]+'</td></tr><tr>'+\n"
-    "   '<th>slot</th><th>id</th><th>len</th><th></th></tr>';\n"
-    "  for(k=0;k<n;k++){var "
-    "u=g.u[k],pu=P?P.u[k]:u,lv=((k-H[7])&m)<Math.min(n,(H[10]-H[7])&0xffff);\n"
-    "   h+='<tr><td>'+k+'</td>'+cell(u[0],u[0]!=pu[0],lv?'':'stale')+cell(u[1],u[1]!=pu[1],\n"
-    "   lv?'':'stale')+'<td>'+((k==(H[7]&m)?'&larr;drv ':'')+(k==(H[10]&m)?'&larr;dev':''))+\n"
-    "   '</td></tr>';}\n"
-    "  h+='</table></div><div class=\"note\">driver: avail_idx_shadow '+H[6]+', last_used_idx "
-    "'+H[7]+\n"
-    "   ', free '+H[8]+'; device: last_avail_idx '+H[9]+', used_idx_shadow '+H[10]+'; owners: '+\n"
-    "   g.c.map(function(v,j){return v+' '+OWN[j]}).join(', ')+'</div>';}\n"
+    " if(g){g=since(cur,q,g);var L=pick(g);h+=(L?'<div class=\"note\">'+g.n+' entries: only the "
+    "slots near the '+\n"
+    " 'cursors, those the step wrote and the descriptors they name are drawn (&hellip;: rows left "
+    "out).</div>':'')+\n"
+    " '<div class=\"rings\">'+desc(g,P,L)+avail(g,L)+used(g,L)+'</div>'+cursors(g,P);}\n"
     " var "
     "el=document.getElementById('step');el.innerHTML=h;el.querySelector('h2').textContent=s.title;"
     "\n"
     " el.querySelector('.txt').textContent=s.text;var c=document.getElementById('cursor');\n"
-    " c.setAttribute('x1',s.x);c.setAttribute('x2',s.x);}\n"
+    " c.setAttribute('x1',s.x);c.setAttribute('x2',s.x);\n"
+    " var ax=document.getElementById('stepaxis');ax.value=cur+1;\n"
+    " document.getElementById('stepno').textContent='step '+(cur+1)+' of '+S.length;}\n"
     "document.getElementById('prev').onclick=function(){show(cur-1)};\n"
     "document.getElementById('next').onclick=function(){show(cur+1)};\n"
+    "var ax=document.getElementById('stepaxis');ax.max=Math.max(1,S.length);\n"
+    "ax.oninput=function(){show(parseInt(ax.value,10)-1)};\n"
     "document.addEventListener('keydown',function(e){if(e.key=='ArrowLeft')show(cur-1);\n"
     " if(e.key=='ArrowRight')show(cur+1)});\n"
     "var svg=document.getElementById('timeline');svg.addEventListener('click',function(e){\n"
     " var b=svg.getBoundingClientRect(),x=(e.clientX-b.left)*svg.viewBox.baseVal.width/b.width,\n"
     " best=0;S.forEach(function(s,i){if(Math.abs(s.x-x)<Math.abs(S[best].x-x))best=i});show(best)})"
     ";\n"
-    "var m=/step=(\\d+)/.exec(location.hash);show(m?parseInt(m[1],10)-1:0);})();\n";
+    "window.vnetsimShow=show;\n"
+    "function walk(){var bad=[],max=0,sum=0;for(var i=0;i<S.length;i++){var t0=performance.now();\n"
+    " ax.value=i+1;ax.oninput();var dt=performance.now()-t0;max=Math.max(max,dt);sum+=dt;\n"
+    " var el=document.getElementById('step');if(document.getElementById('stepno').textContent!=\n"
+    "  'step '+(i+1)+' of "
+    "'+S.length||el.querySelector('h2').textContent!=S[i].title)bad.push(i+1);}\n"
+    " var r=document.createElement('pre');r.id='walk-result';r.textContent='reached '+\n"
+    "  (S.length-bad.length)+' of '+S.length+' steps; bad ['+bad.join(',')+']; render ms max '+\n"
+    "  max.toFixed(1)+' avg '+(S.length?sum/S.length:0).toFixed(1)+'; dom '+\n"
+    "  document.getElementsByTagName('*').length;document.body.appendChild(r);}\n"
+    "var m=/step=(\\d+)/.exec(location.hash);if(/walk/.test(location.hash))walk();\n"
+    "show(m?parseInt(m[1],10)-1:0);})();\n";
 
 /* The page's title, heading and one line about the run. */
 static void html_head(FILE *out, const scn *s, const char *title, const char *source,
@@ -388,24 +470,34 @@ static void html_counters(FILE *out, const scn *s) {
       fprintf(out, "<tr><td style=\"text-align:left\">%s</td><td>%" PRIu64 "</td></tr>",
               emu_fate_name((emu_fate)i), s->fates.counts[i]);
   fprintf(out,
-          "</table>\n<p>kicks sent: rx %" PRIu64 ", tx %" PRIu64 " (suppressed %" PRIu64
-          "); interrupts raised %" PRIu64 " (suppressed %" PRIu64 ")</p>\n",
-          s->drv.stats.kicks[VNET_RXQ], s->drv.stats.kicks[VNET_TXQ],
-          s->drv.stats.kicks_suppressed[VNET_RXQ] + s->drv.stats.kicks_suppressed[VNET_TXQ],
+          "</table>\n<p id=\"counts\">kicks (available buffer notifications) sent: rx %" PRIu64
+          " (suppressed %" PRIu64 "), tx %" PRIu64 " (suppressed %" PRIu64
+          "); interrupts (used buffer notifications) raised %" PRIu64 " (suppressed %" PRIu64
+          ")</p>\n",
+          s->drv.stats.kicks[VNET_RXQ], s->drv.stats.kicks_suppressed[VNET_RXQ],
+          s->drv.stats.kicks[VNET_TXQ], s->drv.stats.kicks_suppressed[VNET_TXQ],
           s->dev.stats.interrupts, s->dev.stats.interrupts_suppressed);
 }
 
 static void html_owner_legend(FILE *out) {
-  fprintf(out,
-          "<div class=\"legend\"><span><i class=\"sw\" style=\"background:%s\"></i>free</span>"
-          "<span><i class=\"sw\" style=\"background:%s\"></i>available</span>"
-          "<span><i class=\"sw\" style=\"background:%s\"></i>in flight (device)</span>"
-          "<span><i class=\"sw\" style=\"background:%s\"></i>used</span>"
-          "<span><i class=\"sw\" style=\"background:%s\"></i>lost</span>"
-          "<span>| blue ticks: kicks, orange: interrupts, triangles: drops by reason (hover)</span>"
-          "</div>\n",
-          html_owner_colour[0], html_owner_colour[1], html_owner_colour[2], html_owner_colour[3],
-          html_owner_colour[4]);
+  static const struct {
+    int owner;
+    const char *label;
+  } items[] = {{TEACH_OWN_FREE, "free"},
+               {TEACH_OWN_POSTED, "posted (not yet published)"},
+               {TEACH_OWN_AVAIL, "available"},
+               {TEACH_OWN_DEVICE, "in flight (device)"},
+               {TEACH_OWN_PUSHED, "pushed (not yet published)"},
+               {TEACH_OWN_USED, "used"},
+               {TEACH_OWN_LOST, "lost"}};
+  fputs("<div class=\"legend\" id=\"owner-legend\">", out);
+  for (size_t i = 0; i < sizeof items / sizeof items[0]; i++)
+    fprintf(out, "<span><i class=\"sw\" style=\"background:%s\"></i>%s</span>",
+            html_owner_colour[items[i].owner], items[i].label);
+  fputs(
+      "<span>| tick rows, each labelled with its queue: blue, kicks sent; orange, "
+      "interrupts raised; triangles: drops by reason (hover)</span></div>\n",
+      out);
 }
 
 /* Where the timeline's parts go, top to bottom. */
@@ -424,7 +516,7 @@ static html_geom html_geometry(void) {
 static size_t html_gap_lines(FILE *out, const html_axis *a, const html_geom *gm) {
   size_t lines = 0;
   for (size_t i = 1; i < a->n && a->gaps <= HTML_MAX_GAP_LINES; i++)
-    if (a->p[i].t_ns - a->p[i - 1].t_ns > HTML_GAP_NS) {
+    if (a->p[i].idle_ns > HTML_GAP_NS && a->p[i].idle_ns <= a->p[i].t_ns - a->p[i - 1].t_ns) {
       double x =
           html_x(a, a->p[i - 1].t_ns) + (html_x(a, a->p[i].t_ns) - html_x(a, a->p[i - 1].t_ns)) / 2;
       fprintf(out,
@@ -494,28 +586,79 @@ static void html_drop_legend(FILE *out, const scn *s) {
 static void html_timeline_note(FILE *out, const teach_rec *r, const html_axis *a, size_t pstride,
                                size_t gap_lines) {
   size_t nkick, nirq;
-  uint64_t tkick, tirq;
+  uint64_t tkick, tirq, longest;
   teach_rec_marks(r, TEACH_MARK_KICK, &nkick, &tkick);
   teach_rec_marks(r, TEACH_MARK_IRQ, &nirq, &tirq);
+  uint64_t gaps = teach_rec_idle_gaps(r, &longest);
+  char tbuf[32];
+  html_time(tbuf, sizeof tbuf, longest);
+  /* counted over every event of the run, not between the points kept */
   fprintf(out,
-          "<p class=\"note\">x: virtual time; %zu idle gap%s longer than 1 ms %s drawn 1 ms "
-          "wide%s. The occupancy shows %zu of %zu recorded points (every %zu%s); marks: %zu of "
+          "<p class=\"note\" id=\"timeline-note\">x: virtual time. The run had %" PRIu64
+          " idle gap%s of 1 ms or more without any event (the longest time between two events: "
+          "%s)%s%s. The occupancy shows %zu of %zu recorded points (every %zu%s); marks: %zu of "
           "%" PRIu64 " kicks, %zu of %" PRIu64
-          " interrupts. Click the timeline to see the "
-          "rings at that moment.</p>\n",
-          a->gaps, a->gaps == 1 ? "" : "s", a->gaps == 1 ? "is" : "are",
+          " interrupts. Click the timeline, or move along the step axis, to see the rings at "
+          "that moment.</p>\n",
+          gaps, gaps == 1 ? "" : "s", tbuf, a->gaps ? ", drawn 1 ms wide" : "",
           gap_lines ? " (dashed lines)" : "", a->n, (size_t)teach_rec_total_steps(r), pstride,
           pstride == 1 ? "" : ", downsampled", nkick, tkick, nirq, tirq);
 }
 
-static void html_step_controls(FILE *out, const teach_rec *r, size_t nsteps) {
+/* How to read a step's tables. */
+static const char html_step_legend[] =
+    "<p class=\"note legend\" id=\"legend\">How to read a step: <b>owner</b> is who holds "
+    "each descriptor: <span class=\"o0\">free</span> (the driver's free list), "
+    "<span class=\"o5\">posted</span> (in the available ring, avail.idx not stored over it "
+    "yet: still the driver's), <span class=\"o1\">avail</span> (offered to the device), "
+    "<span class=\"o2\">device</span> (taken: in flight), <span class=\"o6\">pushed</span> "
+    "(used element written, used.idx not stored over it yet: still the device's), "
+    "<span class=\"o3\">used</span> (returned to the driver), <span class=\"o4\">lost</span> "
+    "(passed over: no one gives it back). Ownership moves only when an index is stored "
+    "(virtio 1.2 &sect;2.7.13.3, &sect;2.7.8.2). <span class=\"ch\">Highlighted</span>: ring "
+    "memory the step wrote (for the queue shown, also since it was last shown; even with the "
+    "value it already held), or an owner or cursor that changed. &larr;drv and &larr;dev: where "
+    "the driver's and the device's private cursors "
+    "point. <span class=\"stale\">Grey</span>: an old entry the reader has passed; -: never "
+    "written.</p>\n";
+
+/* The recorder's limit on ring snapshots, and what striding the steps
+ * means for the highlights. */
+static void html_step_limits(FILE *out, const scn *s, const teach_rec *r) {
+  if (teach_rec_rings_capped(r))
+    fprintf(out,
+            "<p class=\"wrong\" id=\"rings-capped\">The ring tables are not drawn: this run's "
+            "queues have %u entries, more than a page can draw at a usable speed. The steps, "
+            "the occupancy timeline and the counters are all here; replay with a smaller "
+            "--qsize to step through the rings.</p>\n",
+            s->drv.rxq.layout.size);
+  if (teach_rec_step_stride(r) > 1)
+    fputs(
+        "<p class=\"note\" id=\"stride-note\">Only some steps are kept, so the highlights "
+        "show what each kept step itself wrote; owner and cursor changes made by the steps "
+        "in between are not highlighted.</p>\n",
+        out);
+}
+
+static void html_step_controls(FILE *out, const scn *s, const teach_rec *r, size_t nsteps) {
+  fputs(html_step_legend, out);
+  html_step_limits(out, s, r);
   fprintf(out,
           "<div id=\"step\"><p>Ring states need JavaScript to step through; the data is in the "
           "page.</p></div>\n<p><button id=\"prev\">&larr; previous</button><button "
-          "id=\"next\">next &rarr;</button> <span class=\"note\">%zu of %zu steps kept%s</span>"
+          "id=\"next\">next &rarr;</button> <label>step axis <input id=\"stepaxis\" "
+          "type=\"range\" min=\"1\" max=\"%zu\" value=\"1\" style=\"width:50%%\"></label> "
+          "<span id=\"stepno\"></span> <span class=\"note\">%zu of %zu steps kept%s</span>"
           "</p>\n",
-          nsteps, teach_rec_total_steps(r),
+          nsteps ? nsteps : 1, nsteps, teach_rec_total_steps(r),
           teach_rec_step_stride(r) > 1 ? " (every one in a stride, to keep the page small)" : "");
+}
+
+/* What a step is about, for its label: a queue, the device status, or
+ * both queues (a fast-forward). */
+static const char *html_step_on(const teach_step *st) {
+  if (st->queue >= 0) return vnet_queue_name((uint16_t)st->queue);
+  return st->kind == TEACH_K_FAST ? "both" : "status";
 }
 
 /* The kept steps, each ring as the changes from the last one drawn. */
@@ -528,10 +671,11 @@ static void html_steps_json(FILE *out, const teach_rec *r, const html_axis *a) {
     const teach_step *st = &steps[i];
     fprintf(out,
             "%s{\"i\":%u,\"t\":%" PRIu64
-            ",\"x\":%.1f,\"q\":\"%s\",\"k\":\"%s\",\"wrong\":%d,"
+            ",\"x\":%.1f,\"q\":\"%s\",\"k\":\"%s\",\"wrong\":%d,\"on\":\"%s\","
             "\"title\":",
             i ? ",\n" : "", st->index, st->t_ns, html_x(a, st->t_ns),
-            vnet_queue_name((uint16_t)teach_step_queue(st)), html_kind_names[st->kind], st->wrong);
+            vnet_queue_name((uint16_t)teach_step_queue(st)), html_kind_names[st->kind], st->wrong,
+            html_step_on(st));
     html_json_str(out, st->title);
     fputs(",\"text\":", out);
     html_json_str(out, st->text);
@@ -592,7 +736,7 @@ int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *ti
   size_t gap_lines = html_timeline(out, s, r, &a);
   html_drop_legend(out, s);
   html_timeline_note(out, r, &a, pstride, gap_lines);
-  html_step_controls(out, r, nsteps);
+  html_step_controls(out, s, r, nsteps);
   html_data(out, s, r, &a, title, source, bugs, pstride);
   fputs("<script>", out);
   fputs(html_script, out);
@@ -602,5 +746,6 @@ int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *ti
 }
 
 void teach_opts_for_replay(teach_opts *o) {
-  *o = (teach_opts){.max_steps = 300, .max_points = 4000, .max_marks = 2000};
+  *o = (teach_opts){
+      .max_steps = 300, .max_points = 4000, .max_marks = 2000, .max_ring_size = HTML_MAX_RING};
 }

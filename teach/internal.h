@@ -51,6 +51,11 @@ typedef struct teach_sampled {
   void *items;
   size_t n, max, size, stride;
   uint64_t total; /* items offered */
+  /* When set: folds an item that is not kept into the next one kept, so
+   * what it said is not lost (the timeline's idle times). */
+  void (*fold)(void *into, const void *dropped);
+  char carry[sizeof(teach_point)]; /* folded items waiting for the next kept one */
+  int carrying;
 } teach_sampled;
 
 /* A cursor the emitting code has not stored yet when its event fires: the
@@ -107,6 +112,19 @@ struct teach_rec {
   int wrap_explained;   /* the long explanation was given once */
   uint16_t lost_before; /* lost heads in both queues after the last step */
   teach_unstored unstored;
+  /* what the open step wrote, per queue: TEACH_W_* per slot, TEACH_H_* */
+  uint8_t *wrote[2];
+  uint16_t wrote_size[2];
+  uint8_t hdr_wrote[2];
+  /* the fields stored without a trace record, as last read: avail.flags,
+   * used_event, used.flags, avail_event */
+  uint16_t quiet_seen[2][4];
+  uint16_t quiet_size[2];   /* the queue size they were read at; 0: not yet */
+  int64_t last_consumed[2]; /* the ring index of the last used element the driver read */
+  /* the run's idle time, from every event */
+  uint64_t last_event_t, idle_since_point, idle_gaps, idle_longest;
+  int seen_event, rings_capped;
+  int setup_told[2]; /* the queue's layout in memory was explained */
 };
 
 /* The driver half of queue q. */

@@ -11,6 +11,7 @@
 #include "emu/grow.h"
 #include "teach/internal.h"
 #include "teach/teach.h"
+#include "virtio/vbug.h"
 
 /* --- a growable string -------------------------------------------------- */
 
@@ -48,8 +49,8 @@ static void teach_text_append(char **text, const char *fmt, ...) {
 
 /* --- the recorder ------------------------------------------------------- */
 
-static const char *const teach_owner_names[TEACH_OWN_COUNT] = {"free", "avail", "device", "used",
-                                                               "lost"};
+static const char *const teach_owner_names[TEACH_OWN_COUNT] = {"free", "avail",  "device", "used",
+                                                               "lost", "posted", "pushed"};
 
 const char *teach_owner_name(teach_owner o) {
   return (unsigned)o < TEACH_OWN_COUNT ? teach_owner_names[o] : "?";
@@ -64,23 +65,59 @@ static void teach_sampled_init(teach_sampled *a, size_t max, size_t size) {
   a->stride = 1;
 }
 
+/* Folds `dropped` into the carry, to be folded into the next kept item. */
+static void teach_sampled_carry(teach_sampled *a, const void *dropped) {
+  if (!a->fold) return;
+  if (!a->carrying) {
+    memcpy(a->carry, dropped, a->size);
+    a->carrying = 1;
+  } else {
+    a->fold(a->carry, dropped);
+  }
+}
+
+/* Keeps every other item; a dropped one is folded into the one after it. */
+static void teach_sampled_halve(teach_sampled *a) {
+  char *p = a->items;
+  size_t m = 0;
+  for (size_t i = 0; i < a->n; i += 2) {
+    if (i > 0 && a->fold) a->fold(p + i * a->size, p + (i - 1) * a->size);
+    memmove(p + m++ * a->size, p + i * a->size, a->size);
+  }
+  if (a->n % 2 == 0) teach_sampled_carry(a, p + (a->n - 1) * a->size);
+  a->n = m;
+  a->stride *= 2;
+}
+
 /* Offers one item; keeps it when its number is a multiple of the stride. */
 static void teach_sampled_push(teach_sampled *a, const void *item) {
   uint64_t k = a->total++;
-  if (k % a->stride) return;
+  if (k % a->stride) {
+    teach_sampled_carry(a, item);
+    return;
+  }
   if (!a->items) {
     a->items = malloc(a->max * a->size);
     if (!a->items) return;
   }
   if (a->n == a->max) {
-    char *p = a->items;
-    size_t m = 0;
-    for (size_t i = 0; i < a->n; i += 2) memmove(p + m++ * a->size, p + i * a->size, a->size);
-    a->n = m;
-    a->stride *= 2;
-    if (k % a->stride) return;
+    teach_sampled_halve(a);
+    if (k % a->stride) {
+      teach_sampled_carry(a, item);
+      return;
+    }
   }
-  memcpy((char *)a->items + a->n++ * a->size, item, a->size);
+  char *dst = (char *)a->items + a->n++ * a->size;
+  memcpy(dst, item, a->size);
+  if (a->carrying) a->fold(dst, a->carry);
+  a->carrying = 0;
+}
+
+/* A timeline point not kept: its idle time goes to the next kept one. */
+static void teach_point_fold(void *into, const void *dropped) {
+  teach_point *p = into;
+  const teach_point *d = dropped;
+  if (d->idle_ns > p->idle_ns) p->idle_ns = d->idle_ns;
 }
 
 /* teach_opts' defaults (see teach.h). */
@@ -103,13 +140,14 @@ teach_rec *teach_rec_new(const teach_opts *opts) {
   }
   r->step_stride = 1;
   teach_sampled_init(&r->points, r->opts.max_points, sizeof(teach_point));
+  r->points.fold = teach_point_fold;
   for (int i = 0; i < TEACH_MARK_COUNT; i++)
     teach_sampled_init(&r->marks[i], r->opts.max_marks, sizeof(teach_mark));
   return r;
 }
 
 static void teach_ring_free(teach_ring *g) {
-  free(g->desc); /* one block: desc, avail, used, owner */
+  free(g->desc); /* one block: desc, avail, used, owner, wrote */
   memset(g, 0, sizeof *g);
 }
 
@@ -126,8 +164,10 @@ void teach_rec_free(teach_rec *r) {
   free(r->steps);
   free(r->points.items);
   for (int i = 0; i < TEACH_MARK_COUNT; i++) free(r->marks[i].items);
-  free(r->held[0]);
-  free(r->held[1]);
+  for (int q = 0; q < 2; q++) {
+    free(r->held[q]);
+    free(r->wrote[q]);
+  }
   free(r->pending_repost);
   free(r);
 }
@@ -157,6 +197,13 @@ const teach_mark *teach_rec_marks(const teach_rec *r, int what, size_t *n, uint6
 }
 
 void teach_rec_set_coarse(teach_rec *r, int on) { r->coarse = on; }
+
+uint64_t teach_rec_idle_gaps(const teach_rec *r, uint64_t *longest_ns) {
+  if (longest_ns) *longest_ns = r->idle_longest;
+  return r->idle_gaps;
+}
+
+int teach_rec_rings_capped(const teach_rec *r) { return r->rings_capped; }
 
 /* --- reading the rings back from guest memory --------------------------- */
 
@@ -202,20 +249,27 @@ static void teach_count(const teach_rec *r, int q, uint16_t count[TEACH_OWN_COUN
   if (!size) return;
   teach_ring g;
   teach_cursors(r, q, &g);
-  count[TEACH_OWN_AVAIL] = teach_window(g.dev_last_avail, g.drv_avail_shadow, size);
+  /* The indices each side has stored in memory: the drivers' and the
+   * device's own record of their last store, set before their events. */
+  uint16_t avail_pub = teach_drv_q(r->s, q)->avail_idx_published;
+  uint16_t used_pub = teach_dev_live(r->s, q) ? r->s->dev.q[q].vq.used_idx_published : 0;
+  count[TEACH_OWN_AVAIL] = teach_window(g.dev_last_avail, avail_pub, size);
+  count[TEACH_OWN_POSTED] = teach_window(avail_pub, g.drv_avail_shadow, size);
   count[TEACH_OWN_DEVICE] = r->held_size[q] == size ? r->held_count[q] : 0;
-  count[TEACH_OWN_USED] = teach_window(g.drv_last_used, g.dev_used_shadow, size);
+  count[TEACH_OWN_USED] = teach_window(g.drv_last_used, used_pub, size);
+  count[TEACH_OWN_PUSHED] = teach_window(used_pub, g.dev_used_shadow, size);
   count[TEACH_OWN_FREE] = g.drv_num_free;
-  int rest = (int)size - count[TEACH_OWN_AVAIL] - count[TEACH_OWN_DEVICE] - count[TEACH_OWN_USED] -
-             count[TEACH_OWN_FREE];
+  int rest = (int)size - count[TEACH_OWN_FREE];
+  for (int o = TEACH_OWN_AVAIL; o < TEACH_OWN_COUNT; o++)
+    if (o != TEACH_OWN_LOST) rest -= count[o];
   count[TEACH_OWN_LOST] = rest > 0 ? (uint16_t)rest : 0;
 }
 
 static int teach_ring_alloc(teach_ring *g, uint16_t size) {
   if (g->size == size && g->desc) return 0;
   teach_ring_free(g);
-  size_t bytes =
-      (size_t)size * (sizeof *g->desc + sizeof *g->used + sizeof *g->avail + sizeof *g->owner);
+  size_t bytes = (size_t)size * (sizeof *g->desc + sizeof *g->used + sizeof *g->avail +
+                                 sizeof *g->owner + sizeof *g->wrote);
   char *p = calloc(1, bytes);
   if (!p) return EMU_ENOMEM;
   g->size = size;
@@ -223,6 +277,7 @@ static int teach_ring_alloc(teach_ring *g, uint16_t size) {
   g->used = (teach_used_elem *)(p + (size_t)size * sizeof(teach_desc));
   g->avail = (uint16_t *)((char *)g->used + (size_t)size * sizeof(teach_used_elem));
   g->owner = (uint8_t *)(g->avail + size);
+  g->wrote = g->owner + size;
   return 0;
 }
 
@@ -254,11 +309,25 @@ static void teach_read_rings(const gmem *m, const vq_layout *l, teach_ring *g) {
   (void)gmem_read_le16(m, vq_avail_event_addr(l), &g->avail_event);
 }
 
-/* Works out who owns each descriptor of queue q: heads in the avail window
- * belong to the device-to-be, heads the device popped and has not pushed
- * are in flight, heads in the used window wait for the driver; anything the
- * driver still counts as offered but that is in none of these was passed
- * over. A chain's descriptors share its head's owner. */
+/* Heads in the ring slots from index `from` (n of them) get owner `o`,
+ * unless something else already claimed them. */
+static void teach_claim(uint8_t *head_owner, uint16_t size, const uint16_t *heads16,
+                        const teach_used_elem *heads32, uint16_t from, uint16_t n, teach_owner o) {
+  for (uint16_t k = 0; k < n; k++) {
+    uint16_t slot = (uint16_t)(from + k) & (size - 1);
+    uint32_t h = heads16 ? heads16[slot] : heads32[slot].id;
+    if (h < size && head_owner[h] == TEACH_OWN_LOST) head_owner[h] = (uint8_t)o;
+  }
+}
+
+/* Works out who owns each descriptor of queue q from the indices stored in
+ * ring memory: heads the driver wrote into avail slots are the device's
+ * only once avail.idx covers them (before, posted: still the driver's);
+ * heads the device popped and has not pushed are in flight; a used element
+ * is the driver's once used.idx covers it (before, pushed: still the
+ * device's). Anything the driver still counts as offered but that is in
+ * none of these was passed over. A chain's descriptors share its head's
+ * owner. */
 static void teach_owners(const teach_rec *r, int q, const vq_drv *d, teach_ring *g) {
   uint16_t size = g->size;
   uint8_t *head_owner = g->owner; /* first per head, then spread over chains */
@@ -268,16 +337,14 @@ static void teach_owners(const teach_rec *r, int q, const vq_drv *d, teach_ring 
   if (r->held_size[q] == size)
     for (uint32_t i = 0; i < size; i++)
       if (r->held[q][i] && head_owner[i] == TEACH_OWN_LOST) head_owner[i] = TEACH_OWN_DEVICE;
-  uint16_t n = teach_window(g->dev_last_avail, g->drv_avail_shadow, size);
-  for (uint16_t k = 0; k < n; k++) {
-    uint16_t h = g->avail[(uint16_t)(g->dev_last_avail + k) & (size - 1)];
-    if (h < size && head_owner[h] == TEACH_OWN_LOST) head_owner[h] = TEACH_OWN_AVAIL;
-  }
-  n = teach_window(g->drv_last_used, g->dev_used_shadow, size);
-  for (uint16_t k = 0; k < n; k++) {
-    uint32_t h = g->used[(uint16_t)(g->drv_last_used + k) & (size - 1)].id;
-    if (h < size && head_owner[h] == TEACH_OWN_LOST) head_owner[h] = TEACH_OWN_USED;
-  }
+  teach_claim(head_owner, size, g->avail, NULL, g->dev_last_avail,
+              teach_window(g->dev_last_avail, g->avail_idx, size), TEACH_OWN_AVAIL);
+  teach_claim(head_owner, size, g->avail, NULL, g->avail_idx,
+              teach_window(g->avail_idx, g->drv_avail_shadow, size), TEACH_OWN_POSTED);
+  teach_claim(head_owner, size, NULL, g->used, g->drv_last_used,
+              teach_window(g->drv_last_used, g->used_idx, size), TEACH_OWN_USED);
+  teach_claim(head_owner, size, NULL, g->used, g->used_idx,
+              teach_window(g->used_idx, g->dev_used_shadow, size), TEACH_OWN_PUSHED);
   /* Chains: the descriptors after a head (NEXT) are the head's too. Heads
    * come first in the loop order only by chance, so walk from each head. */
   for (uint32_t h = 0; h < size; h++) {
@@ -294,9 +361,14 @@ static void teach_owners(const teach_rec *r, int q, const vq_drv *d, teach_ring 
 }
 
 /* Queue q's rings and cursors as they are after the current event. */
-static void teach_snapshot(const teach_rec *r, int q, teach_ring *g) {
+static void teach_snapshot(teach_rec *r, int q, teach_ring *g) {
   const vq_drv *d = teach_drv_q(r->s, q);
   if (!d->layout.size) {
+    teach_ring_free(g);
+    return;
+  }
+  if (r->opts.max_ring_size && d->layout.size > r->opts.max_ring_size) {
+    r->rings_capped = 1; /* counts and timeline only: see teach_opts */
     teach_ring_free(g);
     return;
   }
@@ -304,6 +376,11 @@ static void teach_snapshot(const teach_rec *r, int q, teach_ring *g) {
   teach_read_rings(&r->s->mem, &d->layout, g);
   teach_cursors(r, q, g);
   teach_owners(r, q, d, g);
+  if (r->wrote_size[q] == g->size)
+    memcpy(g->wrote, r->wrote[q], g->size);
+  else
+    memset(g->wrote, 0, g->size);
+  g->hdr_wrote = r->hdr_wrote[q];
 }
 
 /* --- steps -------------------------------------------------------------- */
@@ -405,6 +482,15 @@ static void teach_keep_step(teach_rec *r, teach_step *st) {
   memset(st, 0, sizeof *st);
 }
 
+/* " (bug NAME)" naming the run's bugs, or "" for the fixed driver. */
+static const char *teach_bug_tag(const teach_rec *r, char *buf, size_t cap) {
+  char names[256];
+  if (!r->s->drv.opts.bugs && !r->s->dev.cfg.bugs) return "";
+  vbug_names(r->s->drv.opts.bugs, r->s->dev.cfg.bugs, names, sizeof names);
+  snprintf(buf, cap, " (bug %s)", names);
+  return buf;
+}
+
 static void teach_close_step(teach_rec *r) {
   if (!r->open) return;
   r->open = 0;
@@ -417,13 +503,18 @@ static void teach_close_step(teach_rec *r) {
   if (r->cur_keep) {
     teach_explain(r, st);
     if (newly_lost) {
+      char tag[300];
       st->wrong = 1;
       teach_text_append(&st->text,
                         " Lost: the driver's cursor moved past used element(s) it never "
                         "read, so their buffers are neither free nor offered, and nothing "
-                        "will give them back (§2.7.14: read every used element in order).");
+                        "will give them back. The loop of §2.7.14 reads every used element "
+                        "in order%s.",
+                        teach_bug_tag(r, tag, sizeof tag));
     }
   }
+  r->cur_point.idle_ns = r->idle_since_point;
+  r->idle_since_point = 0;
   teach_sampled_push(&r->points, &r->cur_point);
   if (r->cur_keep)
     teach_keep_step(r, st);
@@ -443,6 +534,10 @@ static void teach_open_step(teach_rec *r, teach_kind kind, int q, uint64_t t_ns)
   r->f.frame_first = r->f.frame_last = r->f.fate_frame = -1;
   r->cur_keep = r->cur.index % r->step_stride == 0;
   r->open = 1;
+  for (int k = 0; k < 2; k++) {
+    if (r->wrote[k]) memset(r->wrote[k], 0, r->wrote_size[k]);
+    r->hdr_wrote[k] = 0;
+  }
 }
 
 static void teach_span_add(teach_span *sp, int64_t idx, int64_t head, int64_t len) {
@@ -469,6 +564,40 @@ static int teach_fate_of(const char *name, emu_fate *out) {
       return 1;
     }
   return 0;
+}
+
+/* Slot idx (a free-running ring index or a descriptor index) of queue q
+ * was written in the open step. */
+static void teach_wrote(teach_rec *r, int q, int64_t idx, uint8_t what) {
+  uint16_t size = teach_qsize(r->s, q);
+  if (!size || idx < 0) return;
+  if (r->wrote_size[q] != size) {
+    free(r->wrote[q]);
+    r->wrote[q] = calloc(size, 1);
+    r->wrote_size[q] = r->wrote[q] ? size : 0;
+    if (!r->wrote[q]) return;
+  }
+  r->wrote[q][(uint16_t)idx & (size - 1)] |= what;
+}
+
+/* The header fields stored without a trace record of their own (the
+ * suppression fields and flags): marked written when their value moved
+ * since the last event, the only sign of the store there is. */
+static void teach_watch_quiet(teach_rec *r, int q) {
+  const vq_drv *d = teach_drv_q(r->s, q);
+  const vq_layout *l = &d->layout;
+  if (!l->size) return;
+  static const uint8_t bit[4] = {TEACH_H_AVAIL_FLAGS, TEACH_H_USED_EVENT, TEACH_H_USED_FLAGS,
+                                 TEACH_H_AVAIL_EVENT};
+  uint64_t addr[4] = {vq_avail_flags_addr(l), vq_used_event_addr(l), vq_used_flags_addr(l),
+                      vq_avail_event_addr(l)};
+  for (int k = 0; k < 4; k++) {
+    uint16_t v = 0;
+    (void)gmem_read_le16(&r->s->mem, addr[k], &v); /* in range: see teach_read_rings */
+    if (r->quiet_size[q] == l->size && v != r->quiet_seen[q][k]) r->hdr_wrote[q] |= bit[k];
+    r->quiet_seen[q][k] = v;
+  }
+  r->quiet_size[q] = l->size;
 }
 
 static void teach_ensure_held(teach_rec *r, int q) {
@@ -618,6 +747,7 @@ static void teach_await_repost(teach_rec *r, int64_t head) {
 
 static void teach_on_used_consumed(teach_rec *r, const emu_trace_rec *rec, int q) {
   teach_span_add(&r->f.consume[q], rec->idx, rec->head, rec->len);
+  r->last_consumed[q] = rec->idx;
   teach_set_unstored(r, TEACH_CUR_DRV_LAST_USED, q, rec->idx);
   if (q == (int)VNET_RXQ && rec->head >= 0) teach_await_repost(r, rec->head);
 }
@@ -637,13 +767,18 @@ static void teach_note_event(teach_rec *r, const emu_trace_rec *rec, int q) {
     case EMU_TR_STATUS:
       teach_on_status(r, rec, q);
       break;
+    case EMU_TR_DESC_WRITTEN:
+      teach_wrote(r, qq, rec->idx, TEACH_W_DESC);
+      break;
     case EMU_TR_AVAIL_ADDED:
+      teach_wrote(r, qq, rec->idx, TEACH_W_AVAIL);
       teach_on_avail_added(r, rec, qq);
       break;
     case EMU_TR_BUFFER_REPOSTED:
       f->reposts++;
       break;
     case EMU_TR_AVAIL_PUBLISHED:
+      r->hdr_wrote[qq] |= TEACH_H_AVAIL_IDX;
       teach_published(&f->avail_published[qq], &f->avail_old[qq], &f->avail_new[qq],
                       &r->avail_pub[qq], rec->idx);
       break;
@@ -669,9 +804,11 @@ static void teach_note_event(teach_rec *r, const emu_trace_rec *rec, int q) {
       f->out_len = (uint32_t)rec->len;
       break;
     case EMU_TR_USED_PUSHED:
+      teach_wrote(r, qq, rec->idx, TEACH_W_USED);
       teach_on_used_pushed(r, rec, qq);
       break;
     case EMU_TR_USED_PUBLISHED:
+      r->hdr_wrote[qq] |= TEACH_H_USED_IDX;
       teach_published(&f->used_published[qq], &f->used_old[qq], &f->used_new[qq], &r->used_pub[qq],
                       rec->idx);
       break;
@@ -697,16 +834,27 @@ static void teach_note_event(teach_rec *r, const emu_trace_rec *rec, int q) {
     case EMU_TR_VIOLATION:
       teach_on_violation(r, rec, q);
       break;
-    default: /* EMU_TR_DESC_WRITTEN: the AVAIL_ADDED after it tells the step */
+    default:
       break;
   }
 }
 
 /* The state after this event; the step keeps the one after its last. */
 static void teach_record_state(teach_rec *r, uint64_t t) {
+  if (r->seen_event) {
+    uint64_t dt = t - r->last_event_t;
+    if (dt > r->idle_since_point) r->idle_since_point = dt;
+    if (dt > r->idle_longest) r->idle_longest = dt;
+    r->idle_gaps += dt >= TEACH_IDLE_GAP_NS;
+  }
+  r->seen_event = 1;
+  r->last_event_t = t;
   r->cur_point.t_ns = t;
   r->cur_point.step = r->cur.index;
-  for (int k = 0; k < 2; k++) teach_count(r, k, r->cur_point.count[k]);
+  for (int k = 0; k < 2; k++) {
+    teach_watch_quiet(r, k);
+    teach_count(r, k, r->cur_point.count[k]);
+  }
   if (r->cur_keep)
     for (int k = 0; k < 2; k++) teach_snapshot(r, k, &r->cur.ring[k]);
 }
@@ -756,12 +904,14 @@ void teach_rec_finish(teach_rec *r) {
     if (!st) continue;
     st->wrong = 1;
     if (st == &r->cur) continue;
+    char tag[300];
     if (r->pending_repost[h] == first)
       teach_text_append(&st->text,
-                        " Head %u is never posted again: the available ring does not grow "
-                        "back, and the driver has one buffer fewer for every frame (§2.7.13: "
-                        "buffers are supplied by the driver, and only it can re-supply them).",
-                        h);
+                        " Head %u is never posted again%s: the available ring does not grow "
+                        "back, and the driver has one buffer fewer for every frame (§5.1.6.3, "
+                        "§2.7.13: buffers are supplied by the driver, and only it can "
+                        "re-supply them).",
+                        h, teach_bug_tag(r, tag, sizeof tag));
     else
       teach_text_append(&st->text,
                         " Head %u is not posted again either: %u RX buffer%s left on offer.", h,

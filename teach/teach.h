@@ -31,10 +31,28 @@ typedef enum teach_owner {
   TEACH_OWN_USED,     /* returned in the used ring, waiting for the driver */
   TEACH_OWN_LOST,     /* the driver still counts it as offered, but its used element
                        * was passed over: no one will ever give it back */
+  /* Ownership changes hands only when an index is stored (§2.7.13.3: storing
+   * avail.idx "exposes the descriptor and its contents"; §2.7.8.2: used.idx
+   * after the element). Until then a written entry is still its writer's: */
+  TEACH_OWN_POSTED, /* in the available ring, but avail.idx not stored over it yet */
+  TEACH_OWN_PUSHED, /* its used element written, but used.idx not stored over it yet */
   TEACH_OWN_COUNT
 } teach_owner;
 
-const char *teach_owner_name(teach_owner o); /* "free", "avail", "device", "used", "lost" */
+/* "free", "avail", "device", "used", "lost", "posted", "pushed" */
+const char *teach_owner_name(teach_owner o);
+
+/* What a step wrote into one slot of a queue (teach_ring.wrote). */
+enum { TEACH_W_DESC = 1, TEACH_W_AVAIL = 2, TEACH_W_USED = 4 };
+/* What a step wrote into a ring's header fields (teach_ring.hdr_wrote). */
+enum {
+  TEACH_H_AVAIL_FLAGS = 1,
+  TEACH_H_AVAIL_IDX = 2,
+  TEACH_H_USED_EVENT = 4,
+  TEACH_H_USED_FLAGS = 8,
+  TEACH_H_USED_IDX = 16,
+  TEACH_H_AVAIL_EVENT = 32
+};
 
 typedef struct teach_desc {
   uint64_t addr;
@@ -59,6 +77,11 @@ typedef struct teach_ring {
   uint16_t *avail;       /* size entries */
   teach_used_elem *used; /* size entries */
   uint8_t *owner;        /* size entries, teach_owner */
+  uint8_t *wrote;        /* size entries, TEACH_W_*: written during the step, even with the
+                          * value memory already held */
+  uint8_t hdr_wrote;     /* TEACH_H_*: header fields written during the step; the
+                          * suppression fields and flags, stored without a trace record
+                          * of their own, count as written when their value changed */
   uint16_t count[TEACH_OWN_COUNT];
 } teach_ring;
 
@@ -101,6 +124,8 @@ int teach_step_queue(const teach_step *st);
 /* One point of the occupancy timeline: heads per owner in each queue. */
 typedef struct teach_point {
   uint64_t t_ns;
+  uint64_t idle_ns; /* the longest time without any event since the point before it
+                     * (the kept one: what lies between two kept points is covered) */
   uint32_t step;
   uint16_t count[2][TEACH_OWN_COUNT];
 } teach_point;
@@ -117,11 +142,16 @@ typedef struct teach_mark {
 
 enum { TEACH_MARK_KICK, TEACH_MARK_IRQ, TEACH_MARK_DROP, TEACH_MARK_VIOLATION, TEACH_MARK_COUNT };
 
+/* An idle gap: this long without any ring or notification event. */
+#define TEACH_IDLE_GAP_NS 1000000ull
+
 typedef struct teach_opts {
-  size_t max_steps;  /* steps kept with their rings; beyond, every other one is
+  size_t max_steps;       /* steps kept with their rings; beyond, every other one is
                       * dropped and the stride doubles (0: 1000) */
-  size_t max_points; /* timeline points kept the same way (0: 4000) */
-  size_t max_marks;  /* per mark kind (0: 4000) */
+  size_t max_points;      /* timeline points kept the same way (0: 4000) */
+  size_t max_marks;       /* per mark kind (0: 4000) */
+  uint16_t max_ring_size; /* queues larger than this keep no ring snapshots, only
+                           * counts and timeline (0: no limit) */
 } teach_opts;
 
 typedef struct teach_rec teach_rec;
@@ -148,6 +178,11 @@ size_t teach_rec_total_steps(const teach_rec *r);
 size_t teach_rec_step_stride(const teach_rec *r);
 const teach_point *teach_rec_points(const teach_rec *r, size_t *n, size_t *stride);
 const teach_mark *teach_rec_marks(const teach_rec *r, int what, size_t *n, uint64_t *total);
+/* Idle gaps (TEACH_IDLE_GAP_NS or longer) between consecutive events of the
+ * whole run, and the longest time between two events. */
+uint64_t teach_rec_idle_gaps(const teach_rec *r, uint64_t *longest_ns);
+/* 1 when the queues were too large to keep ring snapshots (max_ring_size). */
+int teach_rec_rings_capped(const teach_rec *r);
 
 /* --- the walkthrough ---------------------------------------------------- */
 
@@ -157,11 +192,19 @@ typedef struct teach_walk_opts {
   unsigned bugs, dev_bugs;
   unsigned frames;   /* host frames: an ARP request, then echo requests */
   unsigned detailed; /* frames shown action by action; later ones fast-forward */
+  unsigned burst;    /* echo requests sent at the same moment, 200 us between bursts
+                      * (0 or 1: one at a time); bursts show the last-only bugs */
   FILE *trace_sink;  /* or NULL */
 } teach_walk_opts;
 
 /* queue 8, seed 1, no bugs, 10 frames, the first 2 detailed. */
 void teach_walk_opts_default(teach_walk_opts *o);
+/* The burst a walkthrough with these bugs uses unless told: 2 for the bugs
+ * that show only when used elements pile up (the last-only bugs), else 1. */
+unsigned teach_walk_default_burst(unsigned bugs, unsigned dev_bugs);
+/* How many frames the walkthrough shows action by action (frames 1 to n);
+ * later ones are fast-forwarded. */
+unsigned teach_walk_detailed_frames(const teach_walk_opts *o);
 
 /* A finished walkthrough: the scenario's counters and the recording. */
 typedef struct teach_walk {
@@ -176,6 +219,30 @@ typedef struct teach_walk {
  * or a negative emu_err code. */
 int teach_walk_run(const teach_walk_opts *o, teach_walk *w);
 void teach_walk_free(teach_walk *w);
+
+/* --- what each bug switch breaks ---------------------------------------- */
+
+typedef enum teach_bug_kind {
+  TEACH_BUG_BREAKS_RULE, /* breaks a requirement or the layout of its section */
+  TEACH_BUG_LIVENESS     /* follows the protocol, but starves or stalls itself */
+} teach_bug_kind;
+
+typedef struct teach_bug_note {
+  const char *name; /* as 'vnetsim bugs' lists it */
+  teach_bug_kind kind;
+  const char *section; /* the virtio 1.2 section the claim is about */
+  const char *claim;   /* one sentence: what it breaks, or why it is a liveness bug */
+  const char *unseen;  /* NULL when the walkthrough shows it; else why it cannot, and
+                        * where to see it instead */
+} teach_bug_note;
+
+/* The note on the bug with that name, or NULL. */
+const teach_bug_note *teach_bug_note_find(const char *name);
+/* Every note, in the bug catalogue's order. */
+const teach_bug_note *teach_bug_notes(size_t *n);
+/* The virtio 1.2 section teach cites for a ring rule: the rule table's,
+ * except where that one is known to be wrong. */
+const char *teach_rule_section(vq_rule rule);
 
 /* --- renderers ---------------------------------------------------------- */
 

@@ -7,13 +7,17 @@
 #include "teach/teach.h"
 #include "virtio/vbug.h"
 
-#define TEACH_WIDTH   100
-#define TEACH_DESC_W  44
-#define TEACH_AVAIL_W 22
-#define TEACH_USED_W  28
+/* Everything fits an 80-column terminal: the three tables take 79. */
+#define TEACH_WIDTH 80
+/* the largest queue whose marks are gathered across steps (teach's own
+ * limit: the walkthrough draws every slot) */
+#define TEACH_TERM_MAX_QSIZE 64
+#define TEACH_DESC_W         39
+#define TEACH_AVAIL_W        16
+#define TEACH_USED_W         22
 /* where the available and the used ring start */
-#define TEACH_AVAIL_COL (TEACH_DESC_W + 2)
-#define TEACH_USED_COL  (TEACH_AVAIL_COL + TEACH_AVAIL_W + 2)
+#define TEACH_AVAIL_COL (TEACH_DESC_W + 1)
+#define TEACH_USED_COL  (TEACH_AVAIL_COL + TEACH_AVAIL_W + 1)
 
 #define SGR_RESET   "\033[0m"
 #define SGR_CHANGED "\033[1;33m"
@@ -145,6 +149,10 @@ static const char *teach_owner_sgr(int o) {
       return "\033[32m";
     case TEACH_OWN_LOST:
       return "\033[1;31m";
+    case TEACH_OWN_POSTED:
+      return "\033[2;36m";
+    case TEACH_OWN_PUSHED:
+      return "\033[2;32m";
     default:
       return NULL;
   }
@@ -176,11 +184,14 @@ static void tl_field(tline *l, const teach_render_opts *ro, const char *label, u
  * field counts as changed when it was written at all. */
 #define TEACH_FIELD(l, ro, label, g, prev, field) \
   tl_field(l, ro, label, (g)->field, (g)->field != (prev)->field)
+/* A ring header field, marked when the step wrote it. */
+#define TEACH_HDR(l, ro, label, g, field, bit) \
+  tl_field(l, ro, label, (g)->field, ((g)->hdr_wrote & (bit)) != 0)
 
 /* The three tables' titles, the two rings' header fields and the column
  * heads. */
-static void teach_draw_heads(FILE *out, tline *l, const teach_ring *g, const teach_ring *prev,
-                             int q, const teach_render_opts *ro) {
+static void teach_draw_heads(FILE *out, tline *l, const teach_ring *g, int q,
+                             const teach_render_opts *ro) {
   tl_addf(l, "  descriptor table (%s)", vnet_queue_name((uint16_t)q));
   tl_pad(l, TEACH_AVAIL_COL);
   tl_add(l, "available ring");
@@ -189,97 +200,97 @@ static void teach_draw_heads(FILE *out, tline *l, const teach_ring *g, const tea
   tl_put(out, l);
 
   tl_pad(l, TEACH_AVAIL_COL);
-  TEACH_FIELD(l, ro, "flags ", g, prev, avail_flags);
-  TEACH_FIELD(l, ro, " idx ", g, prev, avail_idx);
+  TEACH_HDR(l, ro, "flags ", g, avail_flags, TEACH_H_AVAIL_FLAGS);
+  TEACH_HDR(l, ro, " idx ", g, avail_idx, TEACH_H_AVAIL_IDX);
   tl_pad(l, TEACH_USED_COL);
-  TEACH_FIELD(l, ro, "flags ", g, prev, used_flags);
-  TEACH_FIELD(l, ro, " idx ", g, prev, used_idx);
+  TEACH_HDR(l, ro, "flags ", g, used_flags, TEACH_H_USED_FLAGS);
+  TEACH_HDR(l, ro, " idx ", g, used_idx, TEACH_H_USED_IDX);
   tl_put(out, l);
 
   tl_pad(l, TEACH_AVAIL_COL);
-  TEACH_FIELD(l, ro, "used_event ", g, prev, used_event);
+  TEACH_HDR(l, ro, "used_event ", g, used_event, TEACH_H_USED_EVENT);
   tl_pad(l, TEACH_USED_COL);
-  TEACH_FIELD(l, ro, "avail_event ", g, prev, avail_event);
+  TEACH_HDR(l, ro, "avail_event ", g, avail_event, TEACH_H_AVAIL_EVENT);
   tl_put(out, l);
 
-  tl_add(l, "   #  ");
+  tl_add(l, "  # ");
   tl_cell(l, ro, 0, NULL, 10, 1, "addr");
   tl_add(l, " ");
   tl_cell(l, ro, 0, NULL, 5, 0, "len");
-  tl_add(l, "  ");
+  tl_add(l, " ");
   tl_cell(l, ro, 0, NULL, 3, 1, "flg");
-  tl_cell(l, ro, 0, NULL, 4, 0, "next");
-  tl_add(l, "  owner");
+  tl_cell(l, ro, 0, NULL, 2, 0, "nx");
+  tl_add(l, " owner");
   tl_pad(l, TEACH_AVAIL_COL);
   tl_add(l, "slot head");
   tl_pad(l, TEACH_USED_COL);
-  tl_add(l, "slot   id    len");
+  tl_add(l, "slot  id   len");
   tl_put(out, l);
 }
 
-/* Descriptor i and its owner; pd is its previous value, or NULL. */
-static void teach_draw_desc(tline *l, const teach_ring *g, const teach_desc *pd, uint16_t i,
+/* Descriptor i, every field marked when the step wrote the descriptor. */
+static void teach_draw_desc(tline *l, const teach_ring *g, uint16_t i,
                             const teach_render_opts *ro) {
   const teach_desc *d = &g->desc[i];
   int blank = !d->addr && !d->len && !d->flags && !d->next;
+  int w = (g->wrote[i] & TEACH_W_DESC) != 0;
   char v[8];
-  tl_addf(l, "  %2u  ", i);
+  tl_addf(l, "%3u ", i);
   if (blank)
-    tl_cell(l, ro, pd ? pd->addr != 0 : 0, NULL, 10, 1, "-");
+    tl_cell(l, ro, w, NULL, 10, 1, "-");
   else
-    tl_cellf(l, ro, pd ? d->addr != pd->addr : d->addr != 0, NULL, 10, 1, "0x%08" PRIx64, d->addr);
+    tl_cellf(l, ro, w, NULL, 10, 1, "0x%08" PRIx64, d->addr);
   tl_add(l, " ");
   if (blank)
-    tl_cell(l, ro, pd ? pd->len != 0 : 0, NULL, 5, 0, "");
+    tl_cell(l, ro, w, NULL, 5, 0, "");
   else
-    tl_cellf(l, ro, pd ? d->len != pd->len : d->len != 0, NULL, 5, 0, "%u", d->len);
+    tl_cellf(l, ro, w, NULL, 5, 0, "%u", d->len);
   teach_flags(v, sizeof v, d->flags);
-  tl_add(l, "  ");
-  tl_cell(l, ro, pd ? d->flags != pd->flags : d->flags != 0, NULL, 3, 1, blank ? "" : v);
+  tl_add(l, " ");
+  tl_cell(l, ro, w, NULL, 3, 1, blank ? "" : v);
   if (blank)
-    tl_cell(l, ro, pd ? pd->next != 0 : 0, NULL, 4, 0, "");
+    tl_cell(l, ro, w, NULL, 2, 0, "");
   else
-    tl_cellf(l, ro, pd ? d->next != pd->next : d->next != 0, NULL, 4, 0, "%u", d->next);
-  tl_add(l, "  ");
+    tl_cellf(l, ro, w, NULL, 2, 0, "%u", d->next);
+  tl_add(l, " ");
 }
 
 /* Avail slot i: live between the device's cursor and the driver's. */
-static void teach_draw_avail_slot(tline *l, const teach_ring *g, const teach_ring *pg, uint16_t i,
+static void teach_draw_avail_slot(tline *l, const teach_ring *g, uint16_t i,
                                   const teach_render_opts *ro) {
   char v[16];
   uint16_t mask = (uint16_t)(g->size - 1u);
   tl_pad(l, TEACH_AVAIL_COL);
-  tl_addf(l, " %2u ", i);
+  tl_addf(l, " %2u", i);
   int live = teach_in_window(g->dev_last_avail, g->drv_avail_shadow, i, g->size);
   int written = g->drv_avail_shadow >= g->size || i < g->drv_avail_shadow;
   if (!written)
     snprintf(v, sizeof v, "-");
   else
     snprintf(v, sizeof v, live ? "%u" : "(%u)", g->avail[i]);
-  tl_cell(l, ro, pg ? g->avail[i] != pg->avail[i] : 0, live || !ro->colour ? NULL : SGR_DIM, 4, 0,
-          v);
+  tl_cell(l, ro, (g->wrote[i] & TEACH_W_AVAIL) != 0, live || !ro->colour ? NULL : SGR_DIM, 4, 0, v);
   teach_tag(v, sizeof v, i == (g->drv_avail_shadow & mask), i == (g->dev_last_avail & mask));
   tl_add(l, v);
 }
 
 /* Used slot i: live between the driver's cursor and the device's. */
-static void teach_draw_used_slot(tline *l, const teach_ring *g, const teach_ring *pg, uint16_t i,
+static void teach_draw_used_slot(tline *l, const teach_ring *g, uint16_t i,
                                  const teach_render_opts *ro) {
   char v[16];
   uint16_t mask = (uint16_t)(g->size - 1u);
   tl_pad(l, TEACH_USED_COL);
-  tl_addf(l, " %2u ", i);
+  tl_addf(l, " %2u", i);
   int live = teach_in_window(g->drv_last_used, g->dev_used_shadow, i, g->size);
   int written = g->dev_used_shadow >= g->size || i < g->dev_used_shadow;
-  const teach_used_elem *u = &g->used[i], *pu = pg ? &pg->used[i] : NULL;
-  int uch = pu ? (u->id != pu->id || u->len != pu->len) : 0;
+  const teach_used_elem *u = &g->used[i];
+  int uch = (g->wrote[i] & TEACH_W_USED) != 0;
   if (!written) {
     tl_cell(l, ro, 0, NULL, 4, 0, "-");
-    tl_cell(l, ro, 0, NULL, 6, 0, "-");
+    tl_cell(l, ro, 0, NULL, 5, 0, "-");
   } else {
     const char *sgr = live || !ro->colour ? NULL : SGR_DIM;
-    tl_cellf(l, ro, uch && pu->id != u->id, sgr, 4, 0, live ? "%u" : "(%u)", u->id);
-    tl_cellf(l, ro, uch && pu->len != u->len, sgr, 6, 0, live ? "%u" : "(%u)", u->len);
+    tl_cellf(l, ro, uch, sgr, 4, 0, live ? "%u" : "(%u)", u->id);
+    tl_cellf(l, ro, uch, sgr, 5, 0, live ? "%u" : "(%u)", u->len);
   }
   teach_tag(v, sizeof v, i == (g->drv_last_used & mask), i == (g->dev_used_shadow & mask));
   tl_add(l, v);
@@ -305,22 +316,30 @@ static void teach_draw_rings(FILE *out, const teach_ring *g, const teach_ring *p
   if (!prev || prev->size != g->size) prev = &zero;
   const teach_ring *pg = prev->size ? prev : NULL; /* per-slot comparisons */
   tline l = {0};
-  teach_draw_heads(out, &l, g, prev, q, ro);
+  teach_draw_heads(out, &l, g, q, ro);
   for (uint16_t i = 0; i < g->size; i++) {
-    teach_draw_desc(&l, g, pg ? &pg->desc[i] : NULL, i, ro);
+    teach_draw_desc(&l, g, i, ro);
     tl_cell(&l, ro, pg ? g->owner[i] != pg->owner[i] : g->owner[i] != 0,
             teach_owner_sgr(g->owner[i]), 6, 1, teach_owner_name((teach_owner)g->owner[i]));
-    teach_draw_avail_slot(&l, g, pg, i, ro);
-    teach_draw_used_slot(&l, g, pg, i, ro);
+    teach_draw_avail_slot(&l, g, i, ro);
+    teach_draw_used_slot(&l, g, i, ro);
     tl_put(out, &l);
   }
   teach_draw_cursors(out, &l, g, prev, ro);
 }
 
+/* "8 avail, 1 device, 2 LOST": the owners that hold any descriptor. */
 static void teach_owner_line(tline *l, const char *what, const teach_ring *g) {
-  tl_addf(l, "%s%u avail, %u device, %u used, %u free", what, g->count[TEACH_OWN_AVAIL],
-          g->count[TEACH_OWN_DEVICE], g->count[TEACH_OWN_USED], g->count[TEACH_OWN_FREE]);
-  if (g->count[TEACH_OWN_LOST]) tl_addf(l, ", %u LOST", g->count[TEACH_OWN_LOST]);
+  static const int order[] = {TEACH_OWN_POSTED, TEACH_OWN_AVAIL, TEACH_OWN_DEVICE,
+                              TEACH_OWN_PUSHED, TEACH_OWN_USED,  TEACH_OWN_FREE};
+  tl_add(l, what);
+  const char *sep = "";
+  for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
+    if (!g->count[order[k]]) continue;
+    tl_addf(l, "%s%u %s", sep, g->count[order[k]], teach_owner_name((teach_owner)order[k]));
+    sep = ", ";
+  }
+  if (g->count[TEACH_OWN_LOST]) tl_addf(l, "%s%u LOST", sep, g->count[TEACH_OWN_LOST]);
 }
 
 /* Starts (or with SGR_RESET ends) a styled span, when colour is on. */
@@ -362,37 +381,84 @@ static const vbug_info *teach_first_bug(const teach_walk *w) {
   return NULL;
 }
 
+/* 1 when some step of the run is marked as where it goes wrong. */
+static int teach_shows_wrong(const teach_walk *w) {
+  size_t n;
+  const teach_step *st = teach_rec_steps(w->rec, &n);
+  for (size_t i = 0; i < n; i++)
+    if (st[i].wrong) return 1;
+  return 0;
+}
+
+/* The bug: what it does, what it breaks (or that it is a liveness bug),
+ * and, when this walkthrough cannot show it, that plainly. */
+static void teach_render_bug(FILE *out, const teach_walk *w, const vbug_info *b,
+                             const teach_render_opts *ro) {
+  const teach_bug_note *note = teach_bug_note_find(b->name);
+  char line[1024];
+  teach_styled_line(out, ro, SGR_WRONG, "  bug %s:", b->name);
+  snprintf(line, sizeof line, "%s. %s.", b->cause, note ? note->claim : "");
+  if (line[0] >= 'a' && line[0] <= 'z') line[0] = (char)(line[0] - 'a' + 'A');
+  teach_wrap_text(out, line, 4);
+  if (note && note->unseen) {
+    snprintf(line, sizeof line, "This walkthrough cannot show it: %s.", note->unseen);
+    teach_wrap_text(out, line, 4);
+  } else if (!teach_shows_wrong(w)) {
+    teach_wrap_text(out,
+                    "This run of the walkthrough does not show it: no step goes wrong; try "
+                    "another --seed, more --frames or --burst 2.",
+                    4);
+  }
+}
+
+/* Prints a paragraph wrapped to the page, after formatting it. */
+static void teach_para(FILE *out, int indent, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void teach_para(FILE *out, int indent, const char *fmt, ...) {
+  char buf[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  teach_wrap_text(out, buf, indent);
+}
+
 void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts *ro) {
   char bugs[256];
   vbug_names(w->opts.bugs, w->opts.dev_bugs, bugs, sizeof bugs);
-  teach_styled_line(
-      out, ro, SGR_BOLD,
-      "vnetsim teach: a virtio-net device and its driver, step by step (virtio 1.2 split rings)");
-  fprintf(out,
-          "  scenario: the host (10.0.2.2) ARPs for the guest (10.0.2.15), then pings it: %u "
-          "frames,\n  200 us apart; queue size %u; seed %" PRIu64
-          "; the device keeps no backlog; "
-          "bugs: %s\n",
-          w->opts.frames, w->opts.queue_size, w->opts.seed, bugs);
-  if (w->opts.detailed < w->opts.frames)
-    fprintf(out,
-            "  frames 1-%u are shown action by action, later ones fast-forwarded (one step per "
-            "frame)\n",
-            w->opts.detailed);
+  teach_styled_line(out, ro, SGR_BOLD,
+                    "vnetsim teach: virtio-net device and driver, step by step (virtio 1.2)");
+  char spacing[64] = "200 us apart";
+  if (w->opts.burst > 1)
+    snprintf(spacing, sizeof spacing, "echo requests in bursts of %u, 200 us apart", w->opts.burst);
+  teach_para(out, 2,
+             "scenario: the host (10.0.2.2) ARPs for the guest (10.0.2.15), then pings it: %u "
+             "frames, %s; split rings of %u entries; seed %" PRIu64
+             "; the device keeps no backlog; bugs: %s",
+             w->opts.frames, spacing, w->opts.queue_size, w->opts.seed, bugs);
+  unsigned shown = teach_walk_detailed_frames(&w->opts);
+  if (shown < w->opts.frames)
+    teach_para(out, 2,
+               "frames 1-%u are shown action by action, later ones fast-forwarded (one step "
+               "per frame)",
+               shown);
   const vbug_info *b = teach_first_bug(w);
-  if (b) {
-    teach_styled_line(out, ro, SGR_WRONG, "  bug %s (breaks virtio 1.2 §%s):", b->name, b->section);
-    teach_wrap_text(out, b->cause, 4);
-  }
-  fputs(
-      "  how to read a step: owner = who holds each descriptor: free (the driver's free list),\n"
-      "  avail (offered, not yet taken), device (taken by the device: in flight), used\n"
-      "  (returned, waiting for the driver). <-drv and <-dev: where each side's private cursor\n"
-      "  points. (n): an old ring entry the reader has passed; -: never written.\n",
-      out);
-  fputs(ro->colour ? "  Yellow: changed since the previous step.\n"
-                   : "  *: changed since the previous step.\n",
-        out);
+  if (b) teach_render_bug(out, w, b, ro);
+  teach_para(out, 2, "%s",
+             "how to read a step: owner = who holds each descriptor: free (the driver's free "
+             "list), posted (in the available ring, but avail.idx does not cover it yet: still "
+             "the driver's), avail (offered: avail.idx covers it, not yet taken), device (taken "
+             "by the device: in flight), pushed (its used element is written, but used.idx does "
+             "not cover it yet: still the device's), used (returned, waiting for the driver). "
+             "Ownership moves only when a side stores its index (§2.7.13.3, §2.7.8.2). <-drv "
+             "and <-dev: where each side's private cursor points. (n): an old ring entry the "
+             "reader has passed; -: never written. A kick is what the spec calls an available "
+             "buffer notification, an interrupt a used buffer notification.");
+  teach_para(out, 2,
+             "%s: ring memory written in this step (or, for the queue shown, since it was "
+             "last shown), even with the value it already held; an owner or cursor that "
+             "changed.",
+             ro->colour ? "Yellow" : "*");
 }
 
 void teach_render_step(FILE *out, const teach_walk *w, size_t i, const teach_render_opts *ro) {
@@ -425,20 +491,35 @@ void teach_render_step(FILE *out, const teach_walk *w, size_t i, const teach_ren
     return;
   }
   /* Changes since this queue was last on screen, so nothing that happened
-   * while the other queue was shown goes unmarked. */
+   * while the other queue was shown goes unmarked: owners and cursors that
+   * differ, and what the steps in between wrote into this queue. */
   const teach_ring *prev = i > 0 ? &steps[i - 1].ring[q] : NULL;
+  size_t from = 0;
   for (size_t j = i; j-- > 0;)
     if (teach_step_queue(&steps[j]) == q && steps[j].ring[q].size) {
       prev = &steps[j].ring[q];
+      from = j + 1;
       break;
     }
-  teach_draw_rings(out, g, prev, q, ro);
+  teach_ring shown = *g;
+  uint8_t wrote[TEACH_TERM_MAX_QSIZE];
+  if (g->size <= TEACH_TERM_MAX_QSIZE) {
+    memcpy(wrote, g->wrote, g->size);
+    for (size_t j = from; j < i; j++) {
+      const teach_ring *o = &steps[j].ring[q];
+      if (o->size != g->size) continue;
+      for (uint16_t k = 0; k < g->size; k++) wrote[k] |= o->wrote[k];
+      shown.hdr_wrote |= o->hdr_wrote;
+    }
+    shown.wrote = wrote;
+  }
+  teach_draw_rings(out, &shown, prev, q, ro);
   teach_owner_line(&l, "  owners: ", g);
   tl_put(out, &l);
   const teach_ring *o = &st->ring[1 - q];
   if (o->size) {
-    tl_addf(&l, "  meanwhile the %s queue: avail.idx %u, used.idx %u; ",
-            vnet_queue_name((uint16_t)(1 - q)), o->avail_idx, o->used_idx);
+    tl_addf(&l, "  meanwhile %s: avail.idx %u, used.idx %u; ", vnet_queue_name((uint16_t)(1 - q)),
+            o->avail_idx, o->used_idx);
     teach_owner_line(&l, "", o);
     tl_put(out, &l);
   }
@@ -449,22 +530,32 @@ void teach_render_outro(FILE *out, const teach_walk *w, const teach_render_opts 
   const emu_fates *f = &s->fates;
   fputc('\n', out);
   teach_heading(out, ro, "== the run in numbers ");
-  fprintf(out, "  fates of %zu frames host->guest:", f->nframes);
-  for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT; i++)
-    if (f->counts[i]) fprintf(out, " %s %" PRIu64, emu_fate_name((emu_fate)i), f->counts[i]);
-  fputc('\n', out);
+  char fates[512] = "";
+  size_t used = 0;
+  for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT && used < sizeof fates; i++)
+    if (f->counts[i])
+      used += (size_t)snprintf(fates + used, sizeof fates - used, " %s %" PRIu64,
+                               emu_fate_name((emu_fate)i), f->counts[i]);
+  teach_para(out, 2, "fates of %zu frames host->guest:%s", f->nframes, fates);
   const vnet_drv_stats *dr = &s->drv.stats;
   const vnet_dev_stats *dv = &s->dev.stats;
-  fprintf(out,
-          "  kicks sent: rx %" PRIu64 " (suppressed %" PRIu64 "), tx %" PRIu64
-          " (suppressed %" PRIu64 "); interrupts raised %" PRIu64 " (suppressed %" PRIu64 ")\n",
-          dr->kicks[VNET_RXQ], dr->kicks_suppressed[VNET_RXQ], dr->kicks[VNET_TXQ],
-          dr->kicks_suppressed[VNET_TXQ], dv->interrupts, dv->interrupts_suppressed);
-  fprintf(out,
-          "  guest->host frames %" PRIu64
-          "; rx avail.idx %u used.idx %u; tx avail.idx %u "
-          "used.idx %u; %zu steps\n",
-          s->guest_frames, s->drv.rxq.avail_idx_published, s->dev.q[VNET_RXQ].vq.used_idx_published,
-          s->drv.txq.avail_idx_published, s->dev.q[VNET_TXQ].vq.used_idx_published,
-          teach_rec_total_steps(w->rec));
+  teach_para(out, 2,
+             "kicks sent: rx %" PRIu64 " (suppressed %" PRIu64 "), tx %" PRIu64
+             " (suppressed %" PRIu64 "); interrupts raised %" PRIu64 " (suppressed %" PRIu64 ")",
+             dr->kicks[VNET_RXQ], dr->kicks_suppressed[VNET_RXQ], dr->kicks[VNET_TXQ],
+             dr->kicks_suppressed[VNET_TXQ], dv->interrupts, dv->interrupts_suppressed);
+  teach_para(out, 2,
+             "guest->host frames %" PRIu64
+             "; rx avail.idx %u used.idx %u; tx avail.idx %u used.idx %u; %zu steps",
+             s->guest_frames, s->drv.rxq.avail_idx_published,
+             s->dev.q[VNET_RXQ].vq.used_idx_published, s->drv.txq.avail_idx_published,
+             s->dev.q[VNET_TXQ].vq.used_idx_published, teach_rec_total_steps(w->rec));
+  /* "answered" is the guest stack's doing; whether the answer left the
+   * guest is the TX path's, which a bug may break. */
+  if (f->counts[EMU_FATE_ANSWERED] > s->guest_frames)
+    teach_para(out, 2,
+               "the guest answered %" PRIu64 " frame%s; %" PRIu64
+               " reached the host (the rest never left the TX ring)",
+               f->counts[EMU_FATE_ANSWERED], f->counts[EMU_FATE_ANSWERED] == 1 ? "" : "s",
+               s->guest_frames);
 }

@@ -7,6 +7,7 @@
 
 #include "emu/err.h"
 #include "teach/teach.h"
+#include "virtio/vbug.h"
 
 #define TEACH_FIRST_FRAME_NS 10000ull
 #define TEACH_INTERVAL_NS    200000ull
@@ -21,6 +22,18 @@ void teach_walk_opts_default(teach_walk_opts *o) {
   o->queue_size = 8;
   o->frames = 10;
   o->detailed = 2;
+}
+
+unsigned teach_walk_default_burst(unsigned bugs, unsigned dev_bugs) {
+  (void)dev_bugs;
+  return bugs & (VBUG_RX_LAST_ONLY | VBUG_TX_LAST_ONLY) ? 2u : 1u;
+}
+
+unsigned teach_walk_detailed_frames(const teach_walk_opts *o) {
+  if (o->detailed < 1) return o->frames;
+  /* with bursts, whole bursts: the ARP request and `detailed` bursts */
+  unsigned n = o->burst > 1 ? 1 + o->detailed * o->burst : o->detailed;
+  return n < o->frames ? n : o->frames;
 }
 
 void teach_walk_free(teach_walk *w) {
@@ -49,7 +62,8 @@ static int teach_walk_pings(teach_walk *w, uint64_t t0) {
   const teach_walk_opts *o = &w->opts;
   unsigned pings = o->frames > 1 ? o->frames - 1 : 1;
   for (unsigned i = 0; i < pings; i++) {
-    int rc = scn_peer_ping_at(w->s, t0 + i * TEACH_INTERVAL_NS, w->s->cfg.guest.ip,
+    unsigned burst = o->burst > 1 ? o->burst : 1;
+    int rc = scn_peer_ping_at(w->s, t0 + (i / burst) * TEACH_INTERVAL_NS, w->s->cfg.guest.ip,
                               (uint16_t)(i + 1), TEACH_PING_PAYLOAD);
     if (rc) return rc;
   }
@@ -83,8 +97,12 @@ int teach_walk_run(const teach_walk_opts *o, teach_walk *w) {
     teach_walk_free(w);
     return rc;
   }
-  if (o->detailed >= 1 && o->detailed < o->frames) {
-    scn_run(w->s, t0 + (uint64_t)(o->detailed - 1) * TEACH_INTERVAL_NS - 1, UINT64_MAX);
+  unsigned shown = teach_walk_detailed_frames(o);
+  if (shown < o->frames) {
+    /* frame 1 (the ARP request) goes with the first echo request: the
+     * detailed part ends just before the next frame's moment */
+    unsigned bursts = o->burst > 1 ? (shown - 1) / o->burst : shown - 1;
+    scn_run(w->s, t0 + (uint64_t)bursts * TEACH_INTERVAL_NS - 1, UINT64_MAX);
     teach_rec_set_coarse(w->rec, 1);
   }
   scn_run(w->s, EMU_TIME_NEVER, TEACH_RUN_MAX_EVENTS);
