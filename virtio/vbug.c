@@ -9,7 +9,7 @@ static const vbug_info vbug_table[] = {
     {"rx-no-recycle", VBUG_SIDE_DRIVER, VBUG_RX_NO_RECYCLE,
      "a buffer read from the RX used ring is never added to the available ring again",
      "after queue-size frames the device has no buffer: every later frame is rx_no_buffer",
-     "post each RX buffer again once its frame is handed to the stack", "2.7.13"},
+     "post each RX buffer again once its frame is handed to the stack", "5.1.6.3"},
     {"rx-last-only", VBUG_SIDE_DRIVER, VBUG_RX_LAST_ONLY,
      "each receive reads only the used element at used.idx - 1 and sets the cursor to used.idx",
      "of k frames that arrive between two polls, 1 is delivered and k-1 are driver_skipped; "
@@ -27,12 +27,12 @@ static const vbug_info vbug_table[] = {
     {"tx-no-kick", VBUG_SIDE_DRIVER, VBUG_TX_NO_KICK,
      "the driver publishes TX buffers but never notifies the device",
      "the device never looks at the TX ring: the guest's frames never leave",
-     "notify after publishing unless the device suppressed it (vq_need_event)", "2.7.13.4"},
+     "notify after publishing unless the device suppressed it (vq_need_event)", "2.7.10.1"},
     {"kick-before-publish", VBUG_SIDE_DRIVER, VBUG_KICK_BEFORE_PUBLISH,
      "the driver notifies the device before the store to avail.idx is visible",
      "when the kick outruns the store, the device finds nothing, goes idle, and the frame waits "
      "for the next kick (seed-dependent)",
-     "store avail.idx, full barrier, then decide and notify", "2.7.13.3"},
+     "store avail.idx, full barrier, then decide and notify", "2.7.13.4.1"},
     {"legacy-hdr-10", VBUG_SIDE_DRIVER, VBUG_LEGACY_HDR,
      "the driver uses the 10-byte legacy virtio_net_hdr although VERSION_1 makes it 12 bytes",
      "every frame is shifted by 2 bytes both ways: the guest sees malformed or foreign frames, "
@@ -46,7 +46,7 @@ static const vbug_info vbug_table[] = {
      "the driver re-enables interrupts and sleeps without looking at the used ring again",
      "a frame pushed while interrupts were being re-enabled raises no interrupt: the driver "
      "sleeps forever (a lost wakeup; only some interleavings, see 'vnetsim explore')",
-     "after enabling, check used.idx once more and poll again if it moved", "2.7.7.1"},
+     "after enabling, check used.idx once more and poll again if it moved", "2.7.14"},
     {"used-slot-mod-256", VBUG_SIDE_DRIVER, VBUG_USED_SLOT_MOD_256,
      "the used-ring slot is computed as index % 256 whatever the queue size",
      "correct at queue size 256 only: smaller queues read past the ring, larger ones reread "

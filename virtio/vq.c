@@ -28,7 +28,7 @@ static const struct {
         VQ_RULE("indirect_with_next", "2.7.5.3.1", "a descriptor sets both INDIRECT and NEXT"),
     [VQ_RULE_INDIRECT_NESTED] = VQ_RULE("indirect_nested", "2.7.5.3.1",
                                         "an indirect table contains an INDIRECT descriptor"),
-    [VQ_RULE_INDIRECT_LEN] = VQ_RULE("indirect_len", "2.7.5.3.2",
+    [VQ_RULE_INDIRECT_LEN] = VQ_RULE("indirect_len", "2.7.5.3",
                                      "an indirect table's length is zero or not a multiple of 16"),
     [VQ_RULE_AVAIL_IDX_JUMP] = VQ_RULE("avail_idx_jump", "2.7.6",
                                        "avail.idx moved more than the queue size past the device"),

@@ -218,7 +218,7 @@ int vq_drv_get_used(vq_drv *q, vq_used_elem *elem) {
   uint16_t used_idx = vq_drv_read_used_idx(q);
   if (used_idx == q->last_used_idx) return EMU_EAGAIN;
   /* A real driver puts a read barrier here (virtio_rmb): read used.idx before
-   * the element it covers (§2.7.13.6 / §2.7.8). */
+   * the element it covers (§2.7.14 / §2.7.8). */
   if ((uint16_t)(used_idx - q->last_used_idx) > q->in_flight) {
     /* More elements than buffers offered: nothing past the cursor can be
      * trusted, so do not advance it. */
