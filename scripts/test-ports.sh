@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Builds the deterministic core, the public library and every Check suite
+# that needs no live networking (-DVNETSIM_HOST=OFF) for three ports, and
+# runs them:
+#   s390x  big-endian, 64-bit: s390x-linux-gnu-gcc, run under qemu-s390x
+#   i386   32-bit: gcc -m32, run natively, or under qemu-i386 where the
+#          kernel cannot run 32-bit programs
+#   musl   x86-64 with musl instead of glibc: musl-gcc
+# Usage: scripts/test-ports.sh [PORT...]   (default: s390x i386 musl)
+# Installs what it needs from Debian's archive (run as root on Debian 12):
+# the cross compiler and qemu-user as packages; Check and libpcap for
+# s390x and i386 as the archive's own .deb files unpacked into a sysroot in
+# the build folder (a multiarch install would have to match the build
+# machine's library versions exactly); Check for musl built from Debian's
+# source package. Nothing of it replaces a package of the build machine.
+# Environment: VNETSIM_PORTS_DIR, the work folder (default build-ports).
+# The trace hashes the suites pin are the x86-64 ones: a port passes only
+# if its traces are identical.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=$PWD
+work=${VNETSIM_PORTS_DIR:-$src/build-ports}
+ports=${*:-s390x i386 musl}
+jobs=2
+export DEBIAN_FRONTEND=noninteractive
+mkdir -p "$work"
+
+# Check, libpcap and the libraries they load at run time, for one
+# architecture, as unpacked .deb files.
+SYSROOT_PKGS="check libsubunit-dev libsubunit0 libpcap-dev libpcap0.8-dev libpcap0.8
+  libdbus-1-dev libdbus-1-3 libsystemd0 libcap2 libgcrypt20 libgpg-error0 liblz4-1
+  liblzma5 libzstd1"
+
+apt_install() { apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }
+
+install_tools() {
+  local arch
+  for arch in s390x i386; do
+    case " $ports " in *" $arch "*)
+      dpkg --print-foreign-architectures | grep -qx "$arch" || dpkg --add-architecture "$arch" ;;
+    esac
+  done
+  apt-get update -qq
+  apt_install ca-certificates gcc make cmake pkg-config binutils
+  # One call each: asked for together with other packages, the cross
+  # compiler's meta package can fail to resolve ("held broken packages");
+  # its versioned compiler first, alone, resolves.
+  case " $ports " in *" s390x "*)
+    apt_install gcc-12-s390x-linux-gnu
+    apt_install gcc-s390x-linux-gnu libc6-dev-s390x-cross
+    apt_install qemu-user ;;
+  esac
+  case " $ports " in *" i386 "*)
+    apt_install gcc-multilib
+    apt_install qemu-user ;;
+  esac
+  case " $ports " in *" musl "*) apt_install musl-tools ;; esac
+}
+
+# Unpacks SYSROOT_PKGS for architecture $1 into $work/sysroot-$1.
+make_sysroot() {
+  local arch=$1 root=$work/sysroot-$1 deb pkg
+  [ -f "$root/.done" ] && return 0
+  rm -rf "$root" "$work/debs-$arch"
+  mkdir -p "$root" "$work/debs-$arch"
+  # shellcheck disable=SC2086 # a list of names on purpose
+  (cd "$work/debs-$arch" && apt-get download -qq $(for pkg in $SYSROOT_PKGS; do
+    echo "$pkg:$arch"; done) 2>&1 | grep -v "unsandboxed" || true)
+  for deb in "$work/debs-$arch"/*.deb; do dpkg -x "$deb" "$root"; done
+  touch "$root/.done"
+}
+
+# Builds Check from Debian's source package with musl-gcc into
+# $work/musl-check, through apt lists private to the work folder (no
+# deb-src line is added to the system).
+musl_check() {
+  local dir=$work/musl-src prefix=$work/musl-check opts
+  [ -f "$prefix/.done" ] && return 0
+  rm -rf "$dir" "$prefix"
+  mkdir -p "$dir/lists/partial"
+  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]" \
+    "http://deb.debian.org/debian bookworm main" >"$dir/src.list"
+  opts=(-o "Dir::Etc::SourceList=$dir/src.list" -o "Dir::Etc::SourceParts=$dir/none"
+    -o "Dir::State::Lists=$dir/lists")
+  apt-get "${opts[@]}" update -qq
+  (cd "$dir" && apt-get "${opts[@]}" source --download-only -qq check 2>&1 |
+    grep -v "unsandboxed" || true)
+  tar -C "$dir" -xzf "$dir"/check_*.orig.tar.gz
+  cmake -S "$dir"/check-*/ -B "$dir/build" -DCMAKE_C_COMPILER=musl-gcc \
+    -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" -DCHECK_ENABLE_TESTS=OFF \
+    -DENABLE_SUBUNIT_EXT=OFF >"$dir/configure.log"
+  cmake --build "$dir/build" -j "$jobs" >"$dir/build.log"
+  cmake --install "$dir/build" >/dev/null
+  # The static archive only: nothing to find at run time.
+  rm -f "$prefix"/lib/libcheck.so*
+  touch "$prefix/.done"
+}
+
+# Configures, builds and tests port $1 with the toolchain file given.
+build_and_test() {
+  local port=$1 build=$work/$1
+  shift
+  echo "== port $port: configure and build"
+  cmake -S "$src" -B "$build" -DVNETSIM_HOST=OFF -DVNETSIM_WERROR=ON \
+    -DCMAKE_TOOLCHAIN_FILE="$src/cmake/toolchain-$port.cmake" "$@" >"$build.configure.log" || {
+    tail -40 "$build.configure.log"
+    return 1
+  }
+  grep -E "skipped|not registered" "$build.configure.log" || true
+  cmake --build "$build" -j "$jobs" >"$build.build.log" || {
+    tail -40 "$build.build.log"
+    return 1
+  }
+  echo "== port $port: ctest"
+  ctest --test-dir "$build" -j "$jobs" --output-on-failure || return 1
+}
+
+install_tools
+status=0
+for port in $ports; do
+  start=$SECONDS
+  case $port in
+    s390x)
+      make_sysroot s390x
+      VNETSIM_PORT_SYSROOT=$work/sysroot-s390x build_and_test s390x || status=1 ;;
+    i386)
+      make_sysroot i386
+      emu=()
+      # A kernel without 32-bit support runs i386 programs under qemu-user.
+      echo 'int main(void) { return 0; }' >"$work/probe32.c"
+      gcc -m32 "$work/probe32.c" -o "$work/probe32"
+      "$work/probe32" 2>/dev/null || emu=(-DCMAKE_CROSSCOMPILING_EMULATOR=qemu-i386)
+      [ ${#emu[@]} -eq 0 ] || echo "== port i386: this kernel runs no 32-bit program; qemu-i386"
+      VNETSIM_PORT_SYSROOT=$work/sysroot-i386 build_and_test i386 "${emu[@]}" || status=1 ;;
+    musl)
+      musl_check
+      PKG_CONFIG_LIBDIR=$work/musl-check/lib/pkgconfig build_and_test musl || status=1 ;;
+    *)
+      echo "unknown port $port (s390x, i386, musl)" >&2
+      exit 2 ;;
+  esac
+  echo "== port $port: $((SECONDS - start)) s"
+done
+exit $status
