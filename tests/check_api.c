@@ -4,6 +4,9 @@
  * ring helpers, conformance through the API, and the library's exported
  * symbol list. The scenario comparison also links the internal scenario
  * (sim/scn.h) to show the library runs exactly what the command runs. */
+/* popen and pclose are POSIX, not C11: without this, a C library that keeps
+ * to the standard (musl) does not declare them. */
+#define _POSIX_C_SOURCE 200809L
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -828,6 +831,9 @@ START_TEST(test_shared_library_exports_only_vns_symbols) {
       exported++;
       continue;
     }
+    /* the ELF init and fini entries come from the C library's crti.o, which
+     * musl's exports; they are not ours */
+    if (strcmp(name, "_init") == 0 || strcmp(name, "_fini") == 0) continue;
     if (strlen(leaked) + strlen(name) + 2 < sizeof leaked) {
       strcat(leaked, name);
       strcat(leaked, " ");
