@@ -8,7 +8,7 @@
 #   musl   x86-64 with musl instead of glibc: musl-gcc
 # Usage: scripts/test-ports.sh [PORT...]   (default: s390x i386 musl)
 # Installs what it needs from Debian's archive (run as root on Debian 12):
-# the cross compiler and qemu-user as packages; Check and libpcap for
+# the cross compiler, gcc-12-multilib and qemu-user as packages; Check and libpcap for
 # s390x and i386 as the archive's own .deb files unpacked into a sysroot in
 # the build folder (a multiarch install would have to match the build
 # machine's library versions exactly); Check for musl built from Debian's
@@ -50,8 +50,10 @@ install_tools() {
     apt_install gcc-s390x-linux-gnu libc6-dev-s390x-cross
     apt_install qemu-user ;;
   esac
+  # gcc-12-multilib, not gcc-multilib: the latter conflicts with every cross
+  # compiler, and installing one removes the other.
   case " $ports " in *" i386 "*)
-    apt_install gcc-multilib
+    apt_install gcc-12-multilib
     apt_install qemu-user ;;
   esac
   case " $ports " in *" musl "*) apt_install musl-tools ;; esac
