@@ -11,8 +11,9 @@
 # the cross compiler, gcc-12-multilib and qemu-user as packages; Check and libpcap for
 # s390x and i386 as the archive's own .deb files unpacked into a sysroot in
 # the build folder (a multiarch install would have to match the build
-# machine's library versions exactly); Check for musl built from Debian's
-# source package. Nothing of it replaces a package of the build machine.
+# machine's library versions exactly); Check and libpcap (its file-only
+# part) for musl built from Debian's source packages. Nothing of it replaces
+# a package of the build machine.
 # Environment: VNETSIM_PORTS_DIR, the work folder (default build-ports).
 # The trace hashes the suites pin are the x86-64 ones: a port passes only
 # if its traces are identical.
@@ -56,7 +57,8 @@ install_tools() {
     apt_install gcc-12-multilib
     apt_install qemu-user ;;
   esac
-  case " $ports " in *" musl "*) apt_install musl-tools ;; esac
+  # flex and bison: libpcap's filter grammar, built for musl.
+  case " $ports " in *" musl "*) apt_install musl-tools flex bison ;; esac
 }
 
 # Unpacks SYSROOT_PKGS for architecture $1 into $work/sysroot-$1.
@@ -72,29 +74,59 @@ make_sysroot() {
   touch "$root/.done"
 }
 
-# Builds Check from Debian's source package with musl-gcc into
-# $work/musl-check, through apt lists private to the work folder (no
+# Fetches Debian's source package $1 into $work/musl-src and unpacks its
+# upstream tarball there, through apt lists private to the work folder (no
 # deb-src line is added to the system).
-musl_check() {
-  local dir=$work/musl-src prefix=$work/musl-check opts
-  [ -f "$prefix/.done" ] && return 0
-  rm -rf "$dir" "$prefix"
+musl_source() {
+  local dir=$work/musl-src opts
   mkdir -p "$dir/lists/partial"
   echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]" \
     "http://deb.debian.org/debian bookworm main" >"$dir/src.list"
   opts=(-o "Dir::Etc::SourceList=$dir/src.list" -o "Dir::Etc::SourceParts=$dir/none"
     -o "Dir::State::Lists=$dir/lists")
-  apt-get "${opts[@]}" update -qq
-  (cd "$dir" && apt-get "${opts[@]}" source --download-only -qq check 2>&1 |
+  [ -n "$(ls "$dir/lists" 2>/dev/null | grep -v partial)" ] || apt-get "${opts[@]}" update -qq
+  (cd "$dir" && apt-get "${opts[@]}" source --download-only -qq "$1" 2>&1 |
     grep -v "unsandboxed" || true)
-  tar -C "$dir" -xzf "$dir"/check_*.orig.tar.gz
-  cmake -S "$dir"/check-*/ -B "$dir/build" -DCMAKE_C_COMPILER=musl-gcc \
-    -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" -DCHECK_ENABLE_TESTS=OFF \
-    -DENABLE_SUBUNIT_EXT=OFF >"$dir/configure.log"
-  cmake --build "$dir/build" -j "$jobs" >"$dir/build.log"
-  cmake --install "$dir/build" >/dev/null
+  tar -C "$dir" -xzf "$dir/$1"_*.orig.tar.gz
+}
+
+# Check for musl, from Debian's source package, into $work/musl-check:
+# Debian's libcheck.a is built against glibc (its _chk calls do not link).
+musl_check() {
+  local dir=$work/musl-src prefix=$work/musl-check
+  [ -f "$prefix/.done" ] && return 0
+  rm -rf "$prefix" "$dir"/check-*
+  musl_source check
+  cmake -S "$dir"/check-*/ -B "$dir/check-build" -DCMAKE_C_COMPILER=musl-gcc \
+    -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" -DBUILD_TESTING=OFF \
+    >"$dir/check-configure.log"
+  cmake --build "$dir/check-build" -j "$jobs" >"$dir/check-build.log"
+  cmake --install "$dir/check-build" >/dev/null
   # The static archive only: nothing to find at run time.
   rm -f "$prefix"/lib/libcheck.so*
+  touch "$prefix/.done"
+}
+
+# libpcap for musl, from Debian's source package, into $work/musl-pcap:
+# the "null" capture module (reading and writing files, no live capture) is
+# all check_iface and check_wire use. musl-gcc sees no kernel headers, which
+# libpcap's Linux code includes; they do not depend on the C library, so the
+# build machine's are lent to it, after musl's own.
+musl_pcap() {
+  local dir=$work/musl-src prefix=$work/musl-pcap kh=$work/musl-src/kernel-headers
+  [ -f "$prefix/.done" ] && return 0
+  rm -rf "$prefix" "$dir"/libpcap-*/ "$kh"
+  musl_source libpcap
+  mkdir -p "$kh"
+  ln -s /usr/include/linux "$kh/linux"
+  ln -s /usr/include/asm-generic "$kh/asm-generic"
+  ln -s "/usr/include/$(gcc -print-multiarch)/asm" "$kh/asm"
+  (cd "$dir"/libpcap-*/ &&
+    ./configure -q CC=musl-gcc CFLAGS="-O2 -idirafter $kh" --prefix="$prefix" \
+      --with-pcap=null --disable-shared --disable-usb --disable-netmap \
+      --disable-bluetooth --disable-dbus --disable-rdma --disable-remote \
+      --without-libnl >"$dir/pcap-configure.log" 2>&1 &&
+    make -s -j "$jobs" >"$dir/pcap-build.log" 2>&1 && make -s install >/dev/null 2>&1)
   touch "$prefix/.done"
 }
 
@@ -136,7 +168,9 @@ for port in $ports; do
       VNETSIM_PORT_SYSROOT=$work/sysroot-i386 build_and_test i386 "${emu[@]}" || status=1 ;;
     musl)
       musl_check
-      PKG_CONFIG_LIBDIR=$work/musl-check/lib/pkgconfig build_and_test musl || status=1 ;;
+      musl_pcap
+      PKG_CONFIG_LIBDIR=$work/musl-check/lib/pkgconfig:$work/musl-pcap/lib/pkgconfig \
+        build_and_test musl || status=1 ;;
     *)
       echo "unknown port $port (s390x, i386, musl)" >&2
       exit 2 ;;
