@@ -34,13 +34,32 @@ SYSROOT_PKGS="check libsubunit-dev libsubunit0 libpcap-dev libpcap0.8-dev libpca
 
 apt_install() { apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }
 
+# Whether every package named is installed.
+installed() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "ok installed" || return 1
+  done
+}
+
 install_tools() {
-  local arch
+  local arch fresh=0 want="ca-certificates gcc make cmake pkg-config binutils"
   for arch in s390x i386; do
     case " $ports " in *" $arch "*)
-      dpkg --print-foreign-architectures | grep -qx "$arch" || dpkg --add-architecture "$arch" ;;
+      dpkg --print-foreign-architectures | grep -qx "$arch" ||
+        { dpkg --add-architecture "$arch" && fresh=1; } ;;
     esac
   done
+  case " $ports " in *" s390x "*)
+    want="$want gcc-12-s390x-linux-gnu gcc-s390x-linux-gnu libc6-dev-s390x-cross qemu-user" ;;
+  esac
+  case " $ports " in *" i386 "*) want="$want gcc-12-multilib qemu-user" ;; esac
+  case " $ports " in *" musl "*) want="$want musl-tools flex bison" ;; esac
+  # shellcheck disable=SC2086 # a list of names on purpose
+  if [ $fresh -eq 0 ] && installed $want; then
+    echo "== ports: tools already installed"
+    return 0
+  fi
   apt-get update -qq
   apt_install ca-certificates gcc make cmake pkg-config binutils
   # One call each: asked for together with other packages, the cross
