@@ -2,7 +2,11 @@
 # Installs the dependencies, then builds and runs every Check suite twice:
 # under AddressSanitizer + UndefinedBehaviorSanitizer, then as the release
 # build with warnings as errors; between the two, each libFuzzer target runs
-# for VNETSIM_FUZZ_SECONDS (default 30). The last lines are ctest's summary.
+# for VNETSIM_FUZZ_SECONDS (default 30). Before the release build, the
+# portability guards: the core's strict C11/POSIX build
+# (scripts/check-portable.sh) and the ports in VNETSIM_CI_PORTS (default
+# s390x, the big-endian one; scripts/test-ports.sh alone runs all three).
+# The last lines are ctest's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -22,6 +26,10 @@ echo "== fuzzing, ${VNETSIM_FUZZ_SECONDS:-30} s per target (clang, ASan + UBSan)
 bash fuzz/run.sh "${VNETSIM_FUZZ_SECONDS:-30}"
 
 bash scripts/test-install.sh
+
+bash scripts/check-portable.sh
+# shellcheck disable=SC2086 # a list of ports on purpose
+bash scripts/test-ports.sh ${VNETSIM_CI_PORTS:-s390x}
 
 echo "== release build"
 cmake -S . -B build -DVNETSIM_WERROR=ON >/dev/null
