@@ -104,7 +104,7 @@ VNS_API int vns_dvq_pop(vns_dvq *dq, vns_chain *out) {
   return 0;
 }
 
-VNS_API int vns_dvq_read(vns_dvq *dq, uint64_t off, void *dst, size_t len) {
+VNS_API int vns_dvq_read(const vns_dvq *dq, uint64_t off, void *dst, size_t len) {
   if (!dq || (!dst && len)) return VNS_EINVAL;
   if (!dq->has_chain) return VNS_ESTATE;
   return vq_chain_read(&dq->vq, &dq->last, off, dst, len);

@@ -115,7 +115,8 @@ VNS_API vns_ring_layout vns_vq_layout(const vns_vq *vq) {
 }
 
 VNS_API int vns_vq_add(vns_vq *vq, const vns_sg *sg, unsigned n_out, unsigned n_in, void *token) {
-  if (!vq || !sg || n_out + n_in == 0 || n_out + n_in > vq->vq.layout.size) return VNS_EINVAL;
+  if (!vq || !sg || !token || n_out + n_in == 0 || n_out + n_in > vq->vq.layout.size)
+    return VNS_EINVAL;
   vq_sg local[16];
   vq_sg *v = n_out + n_in <= 16 ? local : malloc((n_out + n_in) * sizeof *v);
   if (!v) return VNS_ENOMEM;

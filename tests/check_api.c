@@ -705,6 +705,11 @@ START_TEST(test_user_driver_on_helpers_delivers_every_frame) {
   /* Pinned: the same options and inputs give this schedule, whatever the
    * composition's code looks like. A change that moves it says so. */
   ck_assert_uint_eq(vns_sim_trace_hash(sim), 0x9799e5f525bd3e9cull);
+  /* a NULL token would read back as "a bad entry": refused */
+  vns_sg sg = {0x1000, 64};
+  unsigned free_before = vns_vq_num_free(d.rx);
+  ck_assert_int_eq(vns_vq_add(d.rx, &sg, 0, 1, NULL), VNS_EINVAL);
+  ck_assert_uint_eq(vns_vq_num_free(d.rx), free_before);
   vns_sim_free(sim);
   ck_assert_uint_eq(d.removed, 1);
 }

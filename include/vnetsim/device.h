@@ -109,7 +109,7 @@ VNS_API int vns_dvq_pop(vns_dvq *dq, vns_chain *out);
 /* Copy from the readable part / into the writable part of the chain last
  * popped, off counting from the start of that part. VNS_ERANGE past its end
  * (nothing copied), VNS_ESTATE when no chain was popped. */
-VNS_API int vns_dvq_read(vns_dvq *dq, uint64_t off, void *dst, size_t len);
+VNS_API int vns_dvq_read(const vns_dvq *dq, uint64_t off, void *dst, size_t len);
 VNS_API int vns_dvq_write(vns_dvq *dq, uint64_t off, const void *src, size_t len);
 /* Writes a used entry (not yet visible). VNS_EINVAL for a bad head. */
 VNS_API int vns_dvq_push(vns_dvq *dq, uint16_t head, uint32_t len);

@@ -7,7 +7,9 @@
  *
  *   probe         once, inside vns_sim_new(): reset, negotiate features
  *                 through the transport, set up the queues, post RX buffers,
- *                 set DRIVER_OK (virtio 1.2 §3.1.1);
+ *                 set DRIVER_OK (virtio 1.2 §3.1.1), then kick RX
+ *                 (vns_transport_notify) once DRIVER_OK is set: a kick
+ *                 before it breaks §3.1.1 and the device would not look;
  *   on_interrupt  each time the device's interrupt reaches the guest (after
  *                 vns_sim_opts.irq_latency): consume used entries, re-post
  *                 buffers, kick;
@@ -139,8 +141,10 @@ VNS_API void vns_vq_free(vns_vq *vq);
 VNS_API vns_ring_layout vns_vq_layout(const vns_vq *vq);
 /* Offers one buffer: n_out device-readable segments then n_in writable ones
  * (§2.7.4.2). Writes descriptors and the avail slot; does not publish.
- * Returns the head (>= 0), VNS_ENOSPC when free descriptors are short,
- * VNS_EINVAL for an empty request or one longer than the queue. */
+ * token comes back in vns_used.token and must not be NULL (a NULL token there
+ * means "a bad entry"). Returns the head (>= 0), VNS_ENOSPC when free
+ * descriptors are short, VNS_EINVAL for a NULL token, an empty request or
+ * one longer than the queue. */
 VNS_API int vns_vq_add(vns_vq *vq, const vns_sg *sg, unsigned n_out, unsigned n_in, void *token);
 /* Stores avail.idx (§2.7.13.3). Returns 1 when the device asked to be
  * notified for it (§2.7.10), 0 when not, or a negative code. It does not
@@ -155,10 +159,13 @@ VNS_API int vns_vq_get_used(vns_vq *vq, vns_used *out);
 VNS_API uint16_t vns_vq_used_idx(const vns_vq *vq);
 /* The private cursor: the next used index this driver will read. */
 VNS_API uint16_t vns_vq_last_used(const vns_vq *vq);
+/* Moves the private cursor. It does not store used_event: with EVENT_IDX,
+ * the next vns_vq_enable_interrupts() does. */
 VNS_API void vns_vq_set_last_used(vns_vq *vq, uint16_t idx);
 /* Reads and checks the used entry at used index idx without moving the
  * cursor, then frees its descriptors (for drivers that keep their own
- * cursor). Same returns as vns_vq_get_used() but never VNS_EAGAIN. */
+ * cursor). It does not store used_event either. Same returns as
+ * vns_vq_get_used() but never VNS_EAGAIN. */
 VNS_API int vns_vq_take_used_at(vns_vq *vq, uint16_t idx, vns_used *out);
 /* Used-buffer notification suppression (§2.7.7). enable returns 1 when
  * entries are already pending (poll again: the interrupt for them may have
