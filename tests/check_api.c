@@ -865,6 +865,25 @@ START_TEST(test_user_device_drops_by_fate_name) {
 }
 END_TEST
 
+/* The modelled driver asks for 256 entries, the device offers 16: the driver
+ * takes 16, as a real one does (§4.1.4.3), instead of failing to build. */
+START_TEST(test_modelled_driver_takes_the_device_maximum) {
+  stub_dev d = {0};
+  vns_sim_opts o;
+  fixed_opts(&o);
+  ck_assert_uint_eq(o.queue_size, 256);
+  o.device = &stub_ops;
+  o.device_ctx = &d;
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  vns_ring_state r;
+  ck_assert_int_eq(vns_sim_ring(sim, VNS_QUEUE_RX, &r), 0);
+  ck_assert_uint_eq(r.layout.size, 16);
+  ck_assert_uint_eq(r.avail_idx, 16);
+  vns_sim_free(sim);
+}
+END_TEST
+
 START_TEST(test_user_device_ring_outside_memory_is_refused) {
   stub_dev d = {.misplace_rx = 1};
   vns_sim_opts o;
@@ -1200,6 +1219,7 @@ static Suite *api_suite(void) {
   TCase *dev = tcase_create("own_device");
   tcase_add_test(dev, test_user_device_drops_by_fate_name);
   tcase_add_test(dev, test_user_device_ring_outside_memory_is_refused);
+  tcase_add_test(dev, test_modelled_driver_takes_the_device_maximum);
   suite_add_tcase(s, dev);
   TCase *abi = tcase_create("abi");
   tcase_add_test(abi, test_shared_library_exports_only_vns_symbols);

@@ -344,8 +344,11 @@ int vnet_drv_probe(vnet_drv *drv) {
   }
   uint16_t size = drv->opts.queue_size;
   uint16_t rx_max = t->queue_max_size(dev, VNET_RXQ), tx_max = t->queue_max_size(dev, VNET_TXQ);
-  if (size == 0) size = rx_max < tx_max ? rx_max : tx_max;
-  if (size > rx_max || size > tx_max) return EMU_EINVAL;
+  uint16_t dev_max = rx_max < tx_max ? rx_max : tx_max;
+  /* §4.1.4.3: the device's queue_size is its maximum, which a driver may
+   * lower but not raise; asked for more, a driver takes what is offered */
+  if (size == 0 || size > dev_max) size = dev_max;
+  if (!vq_size_valid(size)) return EMU_EINVAL;
   rc = vnet_drv_setup_queue(drv, VNET_RXQ, &drv->rxq, size);
   if (!rc) rc = vnet_drv_setup_queue(drv, VNET_TXQ, &drv->txq, size);
   if (!rc)
