@@ -78,11 +78,13 @@ VNS_API int vns_vq_new(vns_sim *sim, uint16_t q, uint16_t size, unsigned flags, 
   if (!out) return VNS_EINVAL;
   *out = NULL;
   if (!sim || sim->mode != VNS_MODE_USER_DRIVER || q >= VNET_NUM_QUEUES ||
-      (flags & ~VNS_VQ_EVENT_IDX) || !vq_size_valid(size))
+      (flags & ~(VNS_VQ_EVENT_IDX | VNS_VQ_INDIRECT)) || !vq_size_valid(size))
     return VNS_EINVAL;
   vns_vq *vq = calloc(1, sizeof *vq);
   if (!vq) return VNS_ENOMEM;
-  int rc = vq_drv_init(&vq->vq, sim->mem, size, (flags & VNS_VQ_EVENT_IDX) != 0, 0, 0);
+  int indirect = (flags & VNS_VQ_INDIRECT) != 0;
+  int rc = vq_drv_init(&vq->vq, sim->mem, size, (flags & VNS_VQ_EVENT_IDX) != 0, indirect,
+                       indirect ? VNS_VQ_INDIRECT_MAX : 0);
   if (rc) {
     vq_drv_close(&vq->vq);
     free(vq);

@@ -584,9 +584,19 @@ typedef struct helper_drv {
   uint32_t buf_len;   /* RX buffer size */
   int setup_late;     /* set up TX after DRIVER_OK: a rule broken */
   int bad_first_desc; /* write descriptor 0's next past the queue, with NEXT set */
+  int indirect;       /* INDIRECT_DESC: each RX buffer as header + data in a table */
   size_t received, timers, removed;
   uint64_t timer_at;
 } helper_drv;
+
+/* Offers RX buffer i: one segment, or with indirect the header and the
+ * frame's room as two, which go in an indirect table. */
+static int helper_post(helper_drv *d, uint32_t i, void *token) {
+  uint64_t at = d->bufs + (uint64_t)i * d->buf_len;
+  vns_sg one = {at, d->buf_len};
+  vns_sg two[2] = {{at, VNS_NET_HDR_LEN}, {at + VNS_NET_HDR_LEN, d->buf_len - VNS_NET_HDR_LEN}};
+  return d->indirect ? vns_vq_add(d->rx, two, 0, 2, token) : vns_vq_add(d->rx, &one, 0, 1, token);
+}
 
 static int helper_probe(void *ctx, vns_sim *sim, vns_transport *t) {
   helper_drv *d = ctx;
@@ -594,7 +604,8 @@ static int helper_probe(void *ctx, vns_sim *sim, vns_transport *t) {
   ck_assert_ptr_eq(vns_sim_transport(sim), t);
   int rc = vns_transport_set_status(t, 0);
   if (!rc) rc = vns_transport_set_status(t, VNS_STATUS_ACKNOWLEDGE | VNS_STATUS_DRIVER);
-  uint64_t want = VNS_BIT(VNS_F_VERSION_1) | VNS_BIT(VNS_F_EVENT_IDX) | VNS_BIT(VNS_F_NET_MAC);
+  uint64_t want = VNS_BIT(VNS_F_VERSION_1) | VNS_BIT(VNS_F_EVENT_IDX) | VNS_BIT(VNS_F_NET_MAC) |
+                  (d->indirect ? VNS_BIT(VNS_F_INDIRECT_DESC) : 0);
   if (!rc) rc = vns_transport_set_driver_features(t, vns_transport_device_features(t) & want);
   uint8_t st = VNS_STATUS_ACKNOWLEDGE | VNS_STATUS_DRIVER | VNS_STATUS_FEATURES_OK;
   if (!rc) rc = vns_transport_set_status(t, st);
@@ -606,15 +617,15 @@ static int helper_probe(void *ctx, vns_sim *sim, vns_transport *t) {
   uint16_t size = 16;
   ck_assert_uint_ge(vns_transport_queue_max_size(t, VNS_QUEUE_RX), size);
   ck_assert_uint_eq(vns_transport_queue_max_size(t, 5), 0);
-  rc = vns_vq_new(sim, VNS_QUEUE_RX, size, VNS_VQ_EVENT_IDX, &d->rx);
+  unsigned flags = VNS_VQ_EVENT_IDX | (d->indirect ? VNS_VQ_INDIRECT : 0);
+  rc = vns_vq_new(sim, VNS_QUEUE_RX, size, flags, &d->rx);
   if (!rc) rc = vns_vq_new(sim, VNS_QUEUE_TX, size, VNS_VQ_EVENT_IDX, &d->tx);
   vns_ring_layout rl = vns_vq_layout(d->rx), tl = vns_vq_layout(d->tx);
   if (!rc) rc = vns_transport_queue_setup(t, VNS_QUEUE_RX, &rl);
   if (!rc && !d->setup_late) rc = vns_transport_queue_setup(t, VNS_QUEUE_TX, &tl);
   if (!rc) rc = vns_mem_alloc(sim, (uint64_t)size * d->buf_len, 64, &d->bufs);
   for (uint16_t i = 0; !rc && i < size; i++) {
-    vns_sg sg = {d->bufs + (uint64_t)i * d->buf_len, d->buf_len};
-    int head = vns_vq_add(d->rx, &sg, 0, 1, (void *)(uintptr_t)(i + 1));
+    int head = helper_post(d, i, (void *)(uintptr_t)(i + 1));
     if (head < 0) rc = head;
   }
   if (rc) return rc;
@@ -642,9 +653,7 @@ static void helper_irq(void *ctx, vns_sim *sim, uint16_t q) {
     while ((rc = vns_vq_get_used(d->rx, &u)) != VNS_EAGAIN) {
       if (!u.token) break;
       if (rc == 0) d->received++;
-      uint32_t i = (uint32_t)((uintptr_t)u.token - 1);
-      vns_sg sg = {d->bufs + (uint64_t)i * d->buf_len, d->buf_len};
-      vns_vq_add(d->rx, &sg, 0, 1, u.token);
+      helper_post(d, (uint32_t)((uintptr_t)u.token - 1), u.token);
     }
     if (vns_vq_publish(d->rx) == 1) vns_transport_notify(d->t, VNS_QUEUE_RX);
   } while (vns_vq_enable_interrupts(d->rx)); /* §2.7.7.1: look again */
@@ -712,6 +721,23 @@ START_TEST(test_user_driver_on_helpers_delivers_every_frame) {
   ck_assert_uint_eq(vns_vq_num_free(d.rx), free_before);
   vns_sim_free(sim);
   ck_assert_uint_eq(d.removed, 1);
+}
+END_TEST
+
+/* With INDIRECT_DESC each two-segment RX buffer is one ring descriptor
+ * pointing at a table (§2.7.5.3), and the device reads it as such. */
+START_TEST(test_user_driver_indirect_buffers_deliver_every_frame) {
+  helper_drv d = {.buf_len = VNS_NET_MIN_RX_BUF, .indirect = 1};
+  vns_sim *sim = helper_start(&d);
+  vns_ring_layout l = vns_vq_layout(d.rx);
+  uint16_t flags = 0;
+  ck_assert_int_eq(vns_mem_read_le16(sim, VNS_DESC_ADDR(&l, 0) + 12, &flags), 0);
+  ck_assert_uint_eq(flags, VNS_DESC_F_INDIRECT);
+  for (uint64_t i = 0; i < 40; i++) inject_arp(sim, T0 + (i / 4) * 50 * US);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_uint_eq(d.received, 40);
+  ck_assert_uint_eq(vns_sim_violation_count(sim), 0);
+  vns_sim_free(sim);
 }
 END_TEST
 
@@ -1211,6 +1237,7 @@ static Suite *api_suite(void) {
   suite_add_tcase(s, runs);
   TCase *drv = tcase_create("own_driver");
   tcase_add_test(drv, test_user_driver_on_helpers_delivers_every_frame);
+  tcase_add_test(drv, test_user_driver_indirect_buffers_deliver_every_frame);
   tcase_add_test(drv, test_user_driver_small_buffers_are_reported_by_rule);
   tcase_add_test(drv, test_user_driver_bad_descriptor_breaks_the_device);
   tcase_add_test(drv, test_user_driver_queue_setup_after_driver_ok_is_a_violation);

@@ -128,6 +128,10 @@ typedef struct vns_used {
 } vns_used;
 
 #define VNS_VQ_EVENT_IDX 1u /* EVENT_IDX was negotiated (§2.7.7, §2.7.10) */
+/* INDIRECT_DESC was negotiated: a buffer of 2 to VNS_VQ_INDIRECT_MAX
+ * segments goes in an indirect table, one ring descriptor (§2.7.5.3) */
+#define VNS_VQ_INDIRECT     2u
+#define VNS_VQ_INDIRECT_MAX 16u
 
 /* Allocates queue q's ring in guest memory (size: a power of two, at most
  * 32768; flags: VNS_VQ_*). Pass vns_vq_layout() to
