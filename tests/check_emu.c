@@ -1,12 +1,16 @@
-/* Check suite for emu's small helpers: the growing array and an actor's
- * earliest-deadline timer. */
+/* Check suite for emu's small helpers: the growing array, an actor's
+ * earliest-deadline timer and the trace's line formatter and hash. */
 #include <check.h>
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "emu/grow.h"
 #include "emu/rng.h"
 #include "emu/sched.h"
+#include "emu/trace.h"
 
 /* ---- growing arrays ------------------------------------------------------------- */
 
@@ -120,6 +124,120 @@ START_TEST(test_timer_older_than_a_rearm_is_stale) {
 }
 END_TEST
 
+/* ---- trace lines ------------------------------------------------------------------ */
+
+/* The formatter as it was written with snprintf, kept here as the reference
+ * the stdio-free one must match byte for byte, truncation included. */
+static int ref_trace_format(const emu_trace_rec *r, char *buf, size_t cap) {
+  size_t n = 0;
+#define REF_PUT(...)                                               \
+  do {                                                             \
+    int w = snprintf(buf + n, n < cap ? cap - n : 0, __VA_ARGS__); \
+    if (w > 0) n += (size_t)w;                                     \
+  } while (0)
+  REF_PUT("{\"t\":%" PRIu64 ",\"actor\":\"%s\",\"ev\":\"%s\"", r->t_ns, r->actor,
+          emu_trace_kind_name(r->kind));
+  if (r->queue) REF_PUT(",\"q\":\"%s\"", r->queue);
+  if (r->head >= 0) REF_PUT(",\"head\":%" PRId64, r->head);
+  if (r->idx >= 0) REF_PUT(",\"idx\":%" PRId64, r->idx);
+  if (r->len >= 0) REF_PUT(",\"len\":%" PRId64, r->len);
+  if (r->frame >= 0) REF_PUT(",\"frame\":%" PRId64, r->frame);
+  if (r->detail) REF_PUT(",\"detail\":\"%s\"", r->detail);
+  REF_PUT("}");
+#undef REF_PUT
+  return n < cap ? (int)n : (int)(cap ? cap - 1 : 0);
+}
+
+#define TR_RANDOM_RECORDS 200000
+#define TR_BUF_MAX        400 /* past the longest line below, so some calls do not truncate */
+#define TR_LONG_NAME      300
+
+static char tr_long_name[TR_LONG_NAME + 1];
+
+/* Any 64-bit value, but mostly the short and edge ones traces carry. */
+static int64_t tr_random_field(emu_rng *g) {
+  switch (emu_rng_range(g, 0, 5)) {
+    case 0:
+      return -1;
+    case 1:
+      return (int64_t)emu_rng_range(g, 0, 9);
+    case 2:
+      return (int64_t)emu_rng_range(g, 0, 65535);
+    case 3:
+      return INT64_MAX;
+    case 4:
+      return -(int64_t)emu_rng_range(g, 2, 1000);
+    default:
+      return (int64_t)(emu_rng_next(g) >> 1);
+  }
+}
+
+static const char *tr_random_name(emu_rng *g, int may_be_null) {
+  static const char *const names[] = {
+      "device", "driver", "rx", "tx", "", "rx_no_buffer", "avail_idx_backwards (2.7.6)"};
+  uint64_t k = emu_rng_range(g, 0, sizeof names / sizeof names[0] + 1);
+  if (k < sizeof names / sizeof names[0]) return names[k];
+  if (k == sizeof names / sizeof names[0]) return tr_long_name;
+  return may_be_null ? NULL : "x";
+}
+
+static void tr_random_rec(emu_rng *g, emu_trace_rec *r) {
+  static const uint64_t times[] = {0, 9, 10, 99, 100, 999999999, UINT64_MAX};
+  uint64_t pick = emu_rng_range(g, 0, sizeof times / sizeof times[0]);
+  r->t_ns = pick < sizeof times / sizeof times[0] ? times[pick] : emu_rng_next(g);
+  r->actor = tr_random_name(g, 1);
+  r->kind = (emu_trace_kind)emu_rng_range(g, 0, EMU_TR_KIND_COUNT); /* one past: "unknown" */
+  r->queue = tr_random_name(g, 1);
+  r->head = tr_random_field(g);
+  r->idx = tr_random_field(g);
+  r->len = tr_random_field(g);
+  r->frame = tr_random_field(g);
+  r->detail = tr_random_name(g, 1);
+}
+
+START_TEST(test_trace_format_matches_snprintf) {
+  memset(tr_long_name, 'n', TR_LONG_NAME);
+  emu_rng g;
+  emu_rng_init(&g, 19);
+  for (int i = 0; i < TR_RANDOM_RECORDS; i++) {
+    emu_trace_rec r;
+    tr_random_rec(&g, &r);
+    size_t cap = (size_t)emu_rng_range(&g, 0, TR_BUF_MAX);
+    char want[TR_BUF_MAX + 1], got[TR_BUF_MAX + 1];
+    memset(want, 0x55, sizeof want);
+    memset(got, 0x55, sizeof got);
+    int nw = ref_trace_format(&r, want, cap), ng = emu_trace_format(&r, got, cap);
+    ck_assert_int_eq(ng, nw);
+    ck_assert_msg(memcmp(got, want, sizeof got) == 0, "record %d (cap %zu): '%s' vs '%s'", i, cap,
+                  got, want);
+  }
+}
+END_TEST
+
+/* The hash is FNV-1a 64 over every line and its newline, the lines cut at
+ * the emitter's buffer as before: recomputed here from the reference text. */
+START_TEST(test_trace_hash_is_fnv_over_reference_lines) {
+  memset(tr_long_name, 'n', TR_LONG_NAME);
+  emu_rng g;
+  emu_rng_init(&g, 7);
+  uint64_t clock = 0, want = 0xcbf29ce484222325ull;
+  emu_trace t;
+  emu_trace_init(&t, &clock);
+  emu_trace_set_hashing(&t, 1);
+  for (int i = 0; i < TR_RANDOM_RECORDS / 4; i++) {
+    emu_trace_rec r;
+    tr_random_rec(&g, &r);
+    clock = r.t_ns;
+    char line[320]; /* the emitter's line buffer */
+    int n = ref_trace_format(&r, line, sizeof line);
+    line[n] = '\n';
+    for (int k = 0; k <= n; k++) want = (want ^ (uint8_t)line[k]) * 0x100000001b3ull;
+    emu_trace_emit(&t, &r);
+    ck_assert_uint_eq(t.hash, want);
+  }
+}
+END_TEST
+
 static Suite *emu_suite(void) {
   Suite *s = suite_create("emu");
   TCase *grow = tcase_create("grow");
@@ -133,6 +251,11 @@ static Suite *emu_suite(void) {
   tcase_add_test(timer, test_superseded_timer_wakes_early_once_disarmed);
   tcase_add_test(timer, test_timer_older_than_a_rearm_is_stale);
   suite_add_tcase(s, timer);
+  TCase *trace = tcase_create("trace");
+  tcase_set_timeout(trace, 60);
+  tcase_add_test(trace, test_trace_format_matches_snprintf);
+  tcase_add_test(trace, test_trace_hash_is_fnv_over_reference_lines);
+  suite_add_tcase(s, trace);
   return s;
 }
 
