@@ -1,5 +1,6 @@
 #include "emu/trace.h"
 
+#include <stddef.h>
 #include <string.h>
 #include "emu/err.h"
 
@@ -40,7 +41,9 @@ const char *emu_trace_kind_name(emu_trace_kind kind) {
 }
 
 void emu_trace_init(emu_trace *t, const uint64_t *clock) {
-  memset(t, 0, sizeof *t);
+  memset(t, 0, offsetof(emu_trace, memo));
+  for (int k = 0; k <= EMU_TR_KIND_COUNT; k++)
+    for (int w = 0; w < EMU_TRACE_MEMO_WAYS; w++) t->memo[k][w].len = 0;
   t->clock = clock;
   t->hash = EMU_TR_FNV_BASIS;
 }
@@ -59,84 +62,80 @@ int emu_trace_add_observer(emu_trace *t, emu_trace_observer_fn fn, void *ctx) {
   return 0;
 }
 
+/* Numbers in a line: "t" and the four integer fields. */
+#define EMU_TR_MAX_NUMBERS 5
+
 /* A line being built: bytes beyond cap - 1 are counted but not stored,
  * which is what the snprintf calls this replaces did, so the stored text,
  * the returned length and the hash (over the stored bytes) stay the same. */
 typedef struct emu_tr_out {
   char *buf;
   size_t cap, n; /* n: the length the whole line would have */
-  uint64_t hash;
+  int nnum;      /* where each number's digits start, and how many */
+  size_t num_at[EMU_TR_MAX_NUMBERS], num_len[EMU_TR_MAX_NUMBERS];
 } emu_tr_out;
 
-static inline void emu_tr_put(emu_tr_out *o, const char *s, size_t len, int hashing) {
+static inline void emu_tr_put(emu_tr_out *o, const char *s, size_t len) {
   size_t room = o->n + 1 < o->cap ? o->cap - 1 - o->n : 0;
   size_t k = len < room ? len : room;
-  if (k) {
-    char *d = o->buf + o->n;
-    memcpy(d, s, k);
-    if (hashing) {
-      uint64_t h = o->hash;
-      for (size_t i = 0; i < k; i++) h = (h ^ (uint8_t)d[i]) * EMU_TR_FNV_PRIME;
-      o->hash = h;
-    }
-  }
+  if (k) memcpy(o->buf + o->n, s, k);
   o->n += len;
 }
 
 /* What printf's %s prints: glibc spells a null pointer "(null)". */
-static inline void emu_tr_puts(emu_tr_out *o, const char *s, int hashing) {
+static inline void emu_tr_puts(emu_tr_out *o, const char *s) {
   if (!s) s = "(null)";
-  emu_tr_put(o, s, strlen(s), hashing);
+  emu_tr_put(o, s, strlen(s));
 }
 
 /* Decimal, as %PRIu64 prints it. */
-static inline void emu_tr_putu(emu_tr_out *o, uint64_t v, int hashing) {
+static inline void emu_tr_putu(emu_tr_out *o, uint64_t v) {
   char d[EMU_TR_U64_DIGITS];
   size_t i = sizeof d;
   do {
     d[--i] = (char)('0' + v % 10);
     v /= 10;
   } while (v);
-  emu_tr_put(o, d + i, sizeof d - i, hashing);
+  o->num_at[o->nnum] = o->n;
+  o->num_len[o->nnum++] = sizeof d - i;
+  emu_tr_put(o, d + i, sizeof d - i);
 }
 
-#define EMU_TR_LIT(o, lit, hashing) emu_tr_put((o), (lit), sizeof(lit) - 1, (hashing))
+#define EMU_TR_LIT(o, lit) emu_tr_put((o), (lit), sizeof(lit) - 1)
 
 /* An integer field as ,"name":N, present when N >= 0. */
-static inline void emu_tr_field(emu_tr_out *o, const char *key, size_t klen, int64_t v,
-                                int hashing) {
+static inline void emu_tr_field(emu_tr_out *o, const char *key, size_t klen, int64_t v) {
   if (v < 0) return;
-  emu_tr_put(o, key, klen, hashing);
-  emu_tr_putu(o, (uint64_t)v, hashing);
+  emu_tr_put(o, key, klen);
+  emu_tr_putu(o, (uint64_t)v);
 }
-#define EMU_TR_FIELD(o, key, v, hashing) emu_tr_field((o), (key), sizeof(key) - 1, (v), (hashing))
+#define EMU_TR_FIELD(o, key, v) emu_tr_field((o), (key), sizeof(key) - 1, (v))
 
-/* Builds rec's JSON line (see trace.h for its shape); inlined twice, with
- * and without hashing, so neither pays for the other. */
-static inline void emu_tr_build(emu_tr_out *o, const emu_trace_rec *r, int hashing) {
-  EMU_TR_LIT(o, "{\"t\":", hashing);
-  emu_tr_putu(o, r->t_ns, hashing);
-  EMU_TR_LIT(o, ",\"actor\":\"", hashing);
-  emu_tr_puts(o, r->actor, hashing);
-  EMU_TR_LIT(o, "\",\"ev\":\"", hashing);
-  emu_tr_puts(o, emu_trace_kind_name(r->kind), hashing);
-  EMU_TR_LIT(o, "\"", hashing);
+/* Builds rec's JSON line (see trace.h for its shape). */
+static inline void emu_tr_build(emu_tr_out *o, const emu_trace_rec *r) {
+  EMU_TR_LIT(o, "{\"t\":");
+  emu_tr_putu(o, r->t_ns);
+  EMU_TR_LIT(o, ",\"actor\":\"");
+  emu_tr_puts(o, r->actor);
+  EMU_TR_LIT(o, "\",\"ev\":\"");
+  emu_tr_puts(o, emu_trace_kind_name(r->kind));
+  EMU_TR_LIT(o, "\"");
   if (r->queue) {
-    EMU_TR_LIT(o, ",\"q\":\"", hashing);
-    emu_tr_puts(o, r->queue, hashing);
-    EMU_TR_LIT(o, "\"", hashing);
+    EMU_TR_LIT(o, ",\"q\":\"");
+    emu_tr_puts(o, r->queue);
+    EMU_TR_LIT(o, "\"");
   }
-  EMU_TR_FIELD(o, ",\"head\":", r->head, hashing);
-  EMU_TR_FIELD(o, ",\"idx\":", r->idx, hashing);
-  EMU_TR_FIELD(o, ",\"len\":", r->len, hashing);
-  EMU_TR_FIELD(o, ",\"frame\":", r->frame, hashing);
+  EMU_TR_FIELD(o, ",\"head\":", r->head);
+  EMU_TR_FIELD(o, ",\"idx\":", r->idx);
+  EMU_TR_FIELD(o, ",\"len\":", r->len);
+  EMU_TR_FIELD(o, ",\"frame\":", r->frame);
   /* details are fixed identifiers from vnetsim's own tables: no escaping needed */
   if (r->detail) {
-    EMU_TR_LIT(o, ",\"detail\":\"", hashing);
-    emu_tr_puts(o, r->detail, hashing);
-    EMU_TR_LIT(o, "\"", hashing);
+    EMU_TR_LIT(o, ",\"detail\":\"");
+    emu_tr_puts(o, r->detail);
+    EMU_TR_LIT(o, "\"");
   }
-  EMU_TR_LIT(o, "}", hashing);
+  EMU_TR_LIT(o, "}");
   if (o->cap) o->buf[o->n < o->cap ? o->n : o->cap - 1] = '\0';
 }
 
@@ -145,9 +144,59 @@ static inline int emu_tr_stored(const emu_tr_out *o) {
 }
 
 int emu_trace_format(const emu_trace_rec *r, char *buf, size_t cap) {
-  emu_tr_out o = {buf, cap, 0, 0};
-  emu_tr_build(&o, r, 0);
+  emu_tr_out o = {buf, cap, 0, 0, {0}, {0}};
+  emu_tr_build(&o, r);
   return emu_tr_stored(&o);
+}
+
+static uint64_t emu_tr_fnv(const char *p, size_t len, uint64_t h) {
+  for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)p[i]) * EMU_TR_FNV_PRIME;
+  return h;
+}
+
+/* Why the memo works: with l = h & 0xff and a byte b, h ^ b = h - l + (l ^ b),
+ * so (h ^ b) * P = h * P + ((l ^ b) - l) * P (mod 2^64), and the new low
+ * byte, ((l ^ b) * P) & 0xff, again depends on l alone. Over a whole text,
+ * FNV(h) = h * P^len + S(l), where S(l) = FNV(l) - l * P^len: a table of 256
+ * values per text, filled here as the low bytes turn up. */
+static uint64_t emu_tr_memo_hash(emu_trace *t, unsigned kind, const char *p, size_t len,
+                                 uint64_t h) {
+  if (len > EMU_TRACE_MEMO_TEXT) return emu_tr_fnv(p, len, h);
+  /* the kind only picks where to look; the text itself decides a hit */
+  emu_trace_memo *m = t->memo[kind];
+  int way = -1;
+  for (int w = 0; w < EMU_TRACE_MEMO_WAYS && way < 0; w++)
+    if (m[w].len == len && memcmp(m[w].text, p, len) == 0) way = w;
+  if (way < 0) {
+    way = t->memo_victim[kind];
+    emu_trace_memo *e = &m[way];
+    e->len = (uint16_t)len;
+    memcpy(e->text, p, len);
+    memset(e->filled, 0, sizeof e->filled);
+    e->mul = 1;
+    for (size_t i = 0; i < len; i++) e->mul *= EMU_TR_FNV_PRIME;
+  }
+  t->memo_victim[kind] = (uint8_t)((way + 1) % EMU_TRACE_MEMO_WAYS);
+  emu_trace_memo *e = &m[way];
+  unsigned l = (unsigned)(h & 0xff);
+  uint64_t bit = 1ull << (l & 63);
+  if (!(e->filled[l >> 6] & bit)) {
+    e->add[l] = emu_tr_fnv(p, len, l) - (uint64_t)l * e->mul;
+    e->filled[l >> 6] |= bit;
+  }
+  return h * e->mul + e->add[l];
+}
+
+/* The hash of a whole line (buf[n] is its newline): through the memo for
+ * the piece after "t", byte by byte for the rest. */
+static uint64_t emu_tr_hash_line(emu_trace *t, const emu_tr_out *o, const emu_trace_rec *r,
+                                 uint64_t h) {
+  size_t t_end = o->num_at[0] + o->num_len[0];
+  size_t end = o->nnum > 1 ? o->num_at[1] : o->n + 1;
+  unsigned kind = (unsigned)r->kind < EMU_TR_KIND_COUNT ? (unsigned)r->kind : EMU_TR_KIND_COUNT;
+  h = emu_tr_fnv(o->buf, t_end, h);
+  h = emu_tr_memo_hash(t, kind, o->buf + t_end, end - t_end, h);
+  return emu_tr_fnv(o->buf + end, o->n + 1 - end, h);
 }
 
 void emu_trace_emit(emu_trace *t, const emu_trace_rec *in) {
@@ -159,17 +208,16 @@ void emu_trace_emit(emu_trace *t, const emu_trace_rec *in) {
   for (int i = 0; i < t->nextra; i++) t->extra[i].fn(t->extra[i].ctx, &rec);
   if (!t->sink && !t->hashing) return;
   char line[EMU_TR_LINE_CAP];
-  emu_tr_out o = {line, sizeof line, 0, t->hash};
-  /* the hash is taken while the line is built: one pass over its bytes */
-  if (t->hashing) {
-    emu_tr_build(&o, &rec, 1);
-    t->hash = (o.hash ^ '\n') * EMU_TR_FNV_PRIME;
-  } else {
-    emu_tr_build(&o, &rec, 0);
-  }
+  emu_tr_out o = {line, sizeof line, 0, 0, {0}, {0}};
+  emu_tr_build(&o, &rec);
   int n = emu_tr_stored(&o);
-  if (t->sink) {
-    line[n] = '\n';
-    if (fwrite(line, 1, (size_t)n + 1, t->sink) != (size_t)n + 1) t->io_error = 1;
+  line[n] = '\n';
+  if (t->hashing) {
+    /* a line cut at the buffer is hashed as stored, byte by byte */
+    if (o.n < sizeof line)
+      t->hash = emu_tr_hash_line(t, &o, &rec, t->hash);
+    else
+      t->hash = emu_tr_fnv(line, (size_t)n + 1, t->hash);
   }
+  if (t->sink && fwrite(line, 1, (size_t)n + 1, t->sink) != (size_t)n + 1) t->io_error = 1;
 }

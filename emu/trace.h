@@ -48,6 +48,22 @@ typedef struct emu_trace_rec {
 
 typedef void (*emu_trace_observer_fn)(void *ctx, const emu_trace_rec *rec);
 
+/* The hash's memo of the longest constant piece of a line, from after "t"
+ * to the first other number (actor, event, queue, the next field's key).
+ * FNV-1a over a fixed text from a state h is h * P^len plus a value that
+ * depends only on h's low byte (trace.c says why), so a piece seen before
+ * costs one multiply-add instead of a multiply per byte. */
+#define EMU_TRACE_MEMO_WAYS 2  /* pieces kept per event kind */
+#define EMU_TRACE_MEMO_TEXT 80 /* longer pieces are hashed byte by byte */
+
+typedef struct emu_trace_memo {
+  uint64_t mul;       /* P^len */
+  uint64_t add[256];  /* by the state's low byte; valid where filled */
+  uint64_t filled[4]; /* a bit per add[] entry */
+  uint16_t len;       /* 0: unused */
+  char text[EMU_TRACE_MEMO_TEXT];
+} emu_trace_memo;
+
 typedef struct emu_trace {
   const uint64_t *clock; /* the virtual clock the records are stamped with */
   FILE *sink;            /* JSON lines, not owned; NULL for none */
@@ -63,6 +79,10 @@ typedef struct emu_trace {
   } extra[3];
   int nextra;
   int io_error; /* a write to the sink failed */
+  /* last: emu_trace_init clears everything above, and of the memo only
+   * what marks its slots unused */
+  uint8_t memo_victim[EMU_TR_KIND_COUNT + 1];                      /* the way to replace next */
+  emu_trace_memo memo[EMU_TR_KIND_COUNT + 1][EMU_TRACE_MEMO_WAYS]; /* + 1: "unknown" */
 } emu_trace;
 
 /* A trace stamped from *clock; everything off until enabled below. */

@@ -172,7 +172,16 @@ static int64_t tr_random_field(emu_rng *g) {
   }
 }
 
+/* A name whose text changes under the same pointer, as a caller's buffer
+ * may: nothing may be remembered by address alone. */
+static char tr_mutable_name[16];
+
 static const char *tr_random_name(emu_rng *g, int may_be_null) {
+  if (emu_rng_range(g, 0, 7) == 0) {
+    static const char *const texts[] = {"device", "driver", "rx", "tx", "r"};
+    strcpy(tr_mutable_name, texts[emu_rng_range(g, 0, 4)]);
+    return tr_mutable_name;
+  }
   static const char *const names[] = {
       "device", "driver", "rx", "tx", "", "rx_no_buffer", "avail_idx_backwards (2.7.6)"};
   uint64_t k = emu_rng_range(g, 0, sizeof names / sizeof names[0] + 1);
