@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "emu/err.h"
+
 #define GMEM_DEFAULT_BASE 0x40000000ull
 
 typedef struct gmem {
@@ -35,21 +37,24 @@ int gmem_alloc(gmem *m, uint64_t len, uint64_t align, uint64_t *gpa);
 
 /* 1 when [gpa, gpa + len) lies inside guest memory, 0 otherwise (also on
  * 64-bit overflow). len 0 is in range at any address inside or at the end. */
-int gmem_in_range(const gmem *m, uint64_t gpa, uint64_t len);
+static inline int gmem_in_range(const gmem *m, uint64_t gpa, uint64_t len) {
+  if (gpa < m->base) return 0;
+  uint64_t off = gpa - m->base;
+  return off <= m->size && len <= m->size - off;
+}
+
+/* Where a guest-physical range lives in host memory, NULL when out of
+ * range: for the accessors here only; the pointer is used for one access
+ * and never handed out. */
+static inline uint8_t *gmem_host_(const gmem *m, uint64_t gpa, uint64_t len) {
+  return gmem_in_range(m, gpa, len) ? m->host + (gpa - m->base) : NULL;
+}
 
 /* Copies between guest memory and a host buffer; EMU_ERANGE when out of
  * range, in which case nothing is copied. */
 int gmem_read(const gmem *m, uint64_t gpa, void *dst, size_t len);
 int gmem_write(gmem *m, uint64_t gpa, const void *src, size_t len);
 int gmem_fill(gmem *m, uint64_t gpa, uint8_t byte, size_t len);
-
-/* Little-endian scalar access; on EMU_ERANGE *out is left untouched. */
-int gmem_read_le16(const gmem *m, uint64_t gpa, uint16_t *out);
-int gmem_read_le32(const gmem *m, uint64_t gpa, uint32_t *out);
-int gmem_read_le64(const gmem *m, uint64_t gpa, uint64_t *out);
-int gmem_write_le16(gmem *m, uint64_t gpa, uint16_t v);
-int gmem_write_le32(gmem *m, uint64_t gpa, uint32_t v);
-int gmem_write_le64(gmem *m, uint64_t gpa, uint64_t v);
 
 /* Byte-order helpers for buffers in host memory. */
 static inline uint16_t emu_get_le16(const uint8_t *p) {
@@ -72,6 +77,51 @@ static inline void emu_put_le32(uint8_t *p, uint32_t v) {
 static inline void emu_put_le64(uint8_t *p, uint64_t v) {
   emu_put_le32(p, (uint32_t)v);
   emu_put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Little-endian scalar access, bounds-checked; on EMU_ERANGE *out is left
+ * untouched. Inline: the rings make several of these per frame, and a call
+ * for each cost a quarter of the ring loop. */
+static inline int gmem_read_le16(const gmem *m, uint64_t gpa, uint16_t *out) {
+  const uint8_t *p = gmem_host_(m, gpa, sizeof *out);
+  if (!p) return EMU_ERANGE;
+  *out = emu_get_le16(p);
+  return 0;
+}
+
+static inline int gmem_read_le32(const gmem *m, uint64_t gpa, uint32_t *out) {
+  const uint8_t *p = gmem_host_(m, gpa, sizeof *out);
+  if (!p) return EMU_ERANGE;
+  *out = emu_get_le32(p);
+  return 0;
+}
+
+static inline int gmem_read_le64(const gmem *m, uint64_t gpa, uint64_t *out) {
+  const uint8_t *p = gmem_host_(m, gpa, sizeof *out);
+  if (!p) return EMU_ERANGE;
+  *out = emu_get_le64(p);
+  return 0;
+}
+
+static inline int gmem_write_le16(gmem *m, uint64_t gpa, uint16_t v) {
+  uint8_t *p = gmem_host_(m, gpa, sizeof v);
+  if (!p) return EMU_ERANGE;
+  emu_put_le16(p, v);
+  return 0;
+}
+
+static inline int gmem_write_le32(gmem *m, uint64_t gpa, uint32_t v) {
+  uint8_t *p = gmem_host_(m, gpa, sizeof v);
+  if (!p) return EMU_ERANGE;
+  emu_put_le32(p, v);
+  return 0;
+}
+
+static inline int gmem_write_le64(gmem *m, uint64_t gpa, uint64_t v) {
+  uint8_t *p = gmem_host_(m, gpa, sizeof v);
+  if (!p) return EMU_ERANGE;
+  emu_put_le64(p, v);
+  return 0;
 }
 
 #endif
