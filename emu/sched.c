@@ -42,6 +42,37 @@ static emu_event emu_heap_pop(emu_actor *a) {
   return top;
 }
 
+/* Free blocks kept at most: the payloads in flight at a busy moment, not
+ * every one a run ever had. None under AddressSanitizer, so that a handler
+ * keeping a payload past its call is still caught. */
+#if defined(__SANITIZE_ADDRESS__)
+#define EMU_SCHED_POOL_MAX 0u
+#else
+#define EMU_SCHED_POOL_MAX 1024u
+#endif
+
+/* A payload of len bytes: a pooled block when len fits one (the rule
+ * emu_payload_free applies too), else its own allocation. */
+static uint8_t *emu_payload_alloc(emu_sched *s, size_t len) {
+  if (len > EMU_SCHED_POOL_BLOCK) return malloc(len);
+  if (!s->pool) return malloc(EMU_SCHED_POOL_BLOCK);
+  uint8_t *b = s->pool;
+  memcpy(&s->pool, b, sizeof s->pool);
+  s->npool--;
+  return b;
+}
+
+static void emu_payload_free(emu_sched *s, uint8_t *data, size_t len) {
+  if (!data) return;
+  if (len > EMU_SCHED_POOL_BLOCK || s->npool >= EMU_SCHED_POOL_MAX) {
+    free(data);
+    return;
+  }
+  memcpy(data, &s->pool, sizeof s->pool);
+  s->pool = data;
+  s->npool++;
+}
+
 void emu_sched_init(emu_sched *s, emu_rng *rng, uint64_t start_ns) {
   memset(s, 0, sizeof *s);
   s->rng = rng;
@@ -51,12 +82,18 @@ void emu_sched_init(emu_sched *s, emu_rng *rng, uint64_t start_ns) {
 void emu_sched_close(emu_sched *s) {
   for (int i = 0; i < s->nactors; i++) {
     emu_actor *a = s->actors[i];
-    for (size_t j = 0; j < a->ninbox; j++) free(a->inbox[j].data);
+    for (size_t j = 0; j < a->ninbox; j++) emu_payload_free(s, a->inbox[j].data, a->inbox[j].len);
     free(a->inbox);
     a->inbox = NULL;
     a->ninbox = a->cap = 0;
   }
   s->nactors = 0;
+  while (s->pool) {
+    void *b = s->pool;
+    memcpy(&s->pool, b, sizeof s->pool);
+    free(b);
+  }
+  s->npool = 0;
 }
 
 int emu_actor_init(emu_actor *a, emu_sched *s, const char *name, emu_actor_fn handle, void *ctx) {
@@ -82,7 +119,7 @@ int emu_actor_post(emu_actor *to, uint64_t at_ns, int kind, uint32_t arg, uint32
                   .arg = arg,
                   .frame_id = frame_id};
   if (data) {
-    ev.data = malloc(len ? len : 1);
+    ev.data = emu_payload_alloc(s, len ? len : 1);
     if (!ev.data) return EMU_ENOMEM;
     memcpy(ev.data, data, len);
     ev.len = len;
@@ -127,7 +164,7 @@ int emu_sched_step(emu_sched *s, uint64_t until_ns) {
   s->steps++;
   a->handled++;
   a->handle(a, &ev);
-  free(ev.data);
+  emu_payload_free(s, ev.data, ev.len);
   return 1;
 }
 

@@ -50,6 +50,10 @@ struct emu_actor {
   uint64_t handled;
 };
 
+/* Event payloads up to this many bytes (any Ethernet frame with its
+ * virtio-net header) come from a free list of blocks, not from malloc. */
+#define EMU_SCHED_POOL_BLOCK 2048u
+
 struct emu_sched {
   uint64_t now_ns;
   uint64_t next_seq;
@@ -57,6 +61,8 @@ struct emu_sched {
   emu_actor *actors[EMU_SCHED_MAX_ACTORS];
   int nactors;
   uint64_t steps;
+  void *pool; /* free payload blocks, linked through their first bytes */
+  size_t npool;
 };
 
 /* The scheduler draws tie-breaks from rng, which the caller owns. */
