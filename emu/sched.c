@@ -10,35 +10,34 @@ static int emu_event_before(const emu_event *a, const emu_event *b) {
   return a->at_ns < b->at_ns || (a->at_ns == b->at_ns && a->seq < b->seq);
 }
 
-static void emu_heap_swap(emu_event *a, emu_event *b) {
-  emu_event t = *a;
-  *a = *b;
-  *b = t;
-}
-
+/* Both sifts move a hole rather than swapping: the same comparisons as
+ * swapping, so the same layout, with one copy of an event per level. */
 static void emu_heap_push(emu_actor *a, const emu_event *ev) {
   size_t i = a->ninbox++;
-  a->inbox[i] = *ev;
   while (i > 0) {
     size_t parent = (i - 1) / 2;
-    if (!emu_event_before(&a->inbox[i], &a->inbox[parent])) break;
-    emu_heap_swap(&a->inbox[i], &a->inbox[parent]);
+    if (!emu_event_before(ev, &a->inbox[parent])) break;
+    a->inbox[i] = a->inbox[parent];
     i = parent;
   }
+  a->inbox[i] = *ev;
 }
 
 static emu_event emu_heap_pop(emu_actor *a) {
   emu_event top = a->inbox[0];
-  a->inbox[0] = a->inbox[--a->ninbox];
-  size_t i = 0;
+  emu_event last = a->inbox[--a->ninbox];
+  size_t i = 0, n = a->ninbox;
   for (;;) {
-    size_t l = 2 * i + 1, r = l + 1, m = i;
-    if (l < a->ninbox && emu_event_before(&a->inbox[l], &a->inbox[m])) m = l;
-    if (r < a->ninbox && emu_event_before(&a->inbox[r], &a->inbox[m])) m = r;
-    if (m == i) break;
-    emu_heap_swap(&a->inbox[i], &a->inbox[m]);
-    i = m;
+    size_t l = 2 * i + 1, r = l + 1;
+    const emu_event *m = &last;
+    size_t mi = i;
+    if (l < n && emu_event_before(&a->inbox[l], m)) m = &a->inbox[mi = l];
+    if (r < n && emu_event_before(&a->inbox[r], m)) m = &a->inbox[mi = r];
+    if (mi == i) break;
+    a->inbox[i] = *m;
+    i = mi;
   }
+  if (n) a->inbox[i] = last;
   return top;
 }
 
