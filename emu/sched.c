@@ -41,35 +41,46 @@ static emu_event emu_heap_pop(emu_actor *a) {
   return top;
 }
 
-/* Free blocks kept at most: the payloads in flight at a busy moment, not
- * every one a run ever had. None under AddressSanitizer, so that a handler
- * keeping a payload past its call is still caught. */
+/* Pool blocks at most, free and in queued events together: enough for the
+ * payloads in flight at a busy moment (2 MB), while a run that queues far
+ * more at once (a replay queues its whole capture) gets exact-size
+ * allocations for the rest instead of a block each. None under
+ * AddressSanitizer, so that a handler keeping a payload past its call is
+ * still caught. */
 #if defined(__SANITIZE_ADDRESS__)
 #define EMU_SCHED_POOL_MAX 0u
 #else
 #define EMU_SCHED_POOL_MAX 1024u
 #endif
 
-/* A payload of len bytes: a pooled block when len fits one (the rule
- * emu_payload_free applies too), else its own allocation. */
-static uint8_t *emu_payload_alloc(emu_sched *s, size_t len) {
-  if (len > EMU_SCHED_POOL_BLOCK) return malloc(len);
-  if (!s->pool) return malloc(EMU_SCHED_POOL_BLOCK);
-  uint8_t *b = s->pool;
-  memcpy(&s->pool, b, sizeof s->pool);
-  s->npool--;
-  return b;
+/* Gives ev a copy of len bytes of data: a pool block when len fits one and
+ * the pool has or may add one, else an allocation of its own. */
+static int emu_payload_alloc(emu_sched *s, emu_event *ev, const void *data, size_t len) {
+  size_t size = len ? len : 1;
+  ev->pooled = size <= EMU_SCHED_POOL_BLOCK && (s->pool || s->pool_out < EMU_SCHED_POOL_MAX);
+  if (ev->pooled && s->pool) {
+    ev->data = s->pool;
+    memcpy(&s->pool, ev->data, sizeof s->pool);
+    s->npool--;
+  } else {
+    ev->data = malloc(ev->pooled ? EMU_SCHED_POOL_BLOCK : size);
+    if (!ev->data) return EMU_ENOMEM;
+  }
+  s->pool_out += ev->pooled;
+  memcpy(ev->data, data, len);
+  ev->len = len;
+  return 0;
 }
 
-static void emu_payload_free(emu_sched *s, uint8_t *data, size_t len) {
-  if (!data) return;
-  if (len > EMU_SCHED_POOL_BLOCK || s->npool >= EMU_SCHED_POOL_MAX) {
-    free(data);
+static void emu_payload_free(emu_sched *s, const emu_event *ev) {
+  if (!ev->pooled) {
+    free(ev->data);
     return;
   }
-  memcpy(data, &s->pool, sizeof s->pool);
-  s->pool = data;
+  memcpy(ev->data, &s->pool, sizeof s->pool);
+  s->pool = ev->data;
   s->npool++;
+  s->pool_out--;
 }
 
 void emu_sched_init(emu_sched *s, emu_rng *rng, uint64_t start_ns) {
@@ -81,7 +92,7 @@ void emu_sched_init(emu_sched *s, emu_rng *rng, uint64_t start_ns) {
 void emu_sched_close(emu_sched *s) {
   for (int i = 0; i < s->nactors; i++) {
     emu_actor *a = s->actors[i];
-    for (size_t j = 0; j < a->ninbox; j++) emu_payload_free(s, a->inbox[j].data, a->inbox[j].len);
+    for (size_t j = 0; j < a->ninbox; j++) emu_payload_free(s, &a->inbox[j]);
     free(a->inbox);
     a->inbox = NULL;
     a->ninbox = a->cap = 0;
@@ -92,7 +103,7 @@ void emu_sched_close(emu_sched *s) {
     memcpy(&s->pool, b, sizeof s->pool);
     free(b);
   }
-  s->npool = 0;
+  s->npool = s->pool_out = 0;
 }
 
 int emu_actor_init(emu_actor *a, emu_sched *s, const char *name, emu_actor_fn handle, void *ctx) {
@@ -118,10 +129,8 @@ int emu_actor_post(emu_actor *to, uint64_t at_ns, int kind, uint32_t arg, uint32
                   .arg = arg,
                   .frame_id = frame_id};
   if (data) {
-    ev.data = emu_payload_alloc(s, len ? len : 1);
-    if (!ev.data) return EMU_ENOMEM;
-    memcpy(ev.data, data, len);
-    ev.len = len;
+    int rc = emu_payload_alloc(s, &ev, data, len);
+    if (rc) return rc;
   }
   emu_heap_push(to, &ev);
   return 0;
@@ -163,7 +172,7 @@ int emu_sched_step(emu_sched *s, uint64_t until_ns) {
   s->steps++;
   a->handled++;
   a->handle(a, &ev);
-  emu_payload_free(s, ev.data, ev.len);
+  emu_payload_free(s, &ev);
   return 1;
 }
 

@@ -31,6 +31,7 @@ typedef struct emu_event {
   int kind;          /* meaning chosen by the receiving actor */
   uint32_t arg;      /* e.g. a queue index */
   uint32_t frame_id; /* the frame ledger id a payload carries */
+  uint32_t pooled;   /* set by the scheduler: data is a block of its payload pool */
   uint8_t *data;     /* payload, owned by the inbox; freed after the handler */
   size_t len;
 } emu_event;
@@ -61,8 +62,8 @@ struct emu_sched {
   emu_actor *actors[EMU_SCHED_MAX_ACTORS];
   int nactors;
   uint64_t steps;
-  void *pool; /* free payload blocks, linked through their first bytes */
-  size_t npool;
+  void *pool;             /* free payload blocks, linked through their first bytes */
+  size_t npool, pool_out; /* blocks free, blocks in queued events */
 };
 
 /* The scheduler draws tie-breaks from rng, which the caller owns. */
