@@ -113,12 +113,17 @@ void emu_trace_emit(emu_trace *t, const emu_trace_rec *rec);
  * initializer of a member wins); the warning about that override is turned
  * off for this one statement, where it is the point. */
 #define EMU_TRACE_ABSENT_ .head = -1, .idx = -1, .len = -1, .frame = -1
-#define EMU_TRACE_EMIT(t, ...)                                                   \
-  do {                                                                           \
-    _Pragma("GCC diagnostic push");                                              \
-    _Pragma("GCC diagnostic ignored \"-Woverride-init\"");                       \
-    emu_trace_emit((t), &(const emu_trace_rec){EMU_TRACE_ABSENT_, __VA_ARGS__}); \
-    _Pragma("GCC diagnostic pop");                                               \
+/* The on-check is made here, inline, so that with everything off an event
+ * costs a test, not a call and a record built for nothing. */
+#define EMU_TRACE_EMIT(t, ...)                                                              \
+  do {                                                                                      \
+    emu_trace *emu_trace_t_ = (t);                                                          \
+    if (emu_trace_on(emu_trace_t_)) {                                                       \
+      _Pragma("GCC diagnostic push");                                                       \
+      _Pragma("GCC diagnostic ignored \"-Woverride-init\"");                                \
+      emu_trace_emit(emu_trace_t_, &(const emu_trace_rec){EMU_TRACE_ABSENT_, __VA_ARGS__}); \
+      _Pragma("GCC diagnostic pop");                                                        \
+    }                                                                                       \
   } while (0)
 /* Formats rec as its JSON line (no newline) into buf; returns the length. */
 int emu_trace_format(const emu_trace_rec *rec, char *buf, size_t cap);
