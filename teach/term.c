@@ -40,8 +40,9 @@ static int teach_visible(const char *s) {
 }
 
 static void tl_raw(tline *l, const char *s, int visible) {
-  size_t n = strlen(s);
-  if (l->n + n >= sizeof l->b) n = sizeof l->b - 1 - l->n;
+  if (l->n >= sizeof l->b - 1) return; /* full: the line is cut here */
+  size_t n = strlen(s), room = sizeof l->b - 1 - l->n;
+  if (n > room) n = room;
   memcpy(l->b + l->n, s, n);
   l->n += n;
   l->b[l->n] = '\0';

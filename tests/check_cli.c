@@ -235,6 +235,22 @@ START_TEST(test_explore_finds_first_seed_and_reproduces_it) {
 }
 END_TEST
 
+/* Workers in parallel give the serial answer: the first seed in order. */
+START_TEST(test_explore_jobs_give_the_serial_answer) {
+  static char serial[sizeof out_buf];
+  const char *args = "explore --bug irq-enable-no-recheck --seeds 1..120 --bursts 8";
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "%s --jobs 1", args);
+  int rc = run(cmd);
+  strcpy(serial, out_buf);
+  ck_assert_ptr_nonnull(strstr(serial, "vnetsim explore:"));
+  snprintf(cmd, sizeof cmd, "%s --jobs 3", args);
+  ck_assert_int_eq(run(cmd), rc);
+  ck_assert_str_eq(out_buf, serial);
+  ck_assert_int_eq(run("explore --bug rx-no-recycle --seeds 1..4 --jobs 0"), 2);
+}
+END_TEST
+
 START_TEST(test_replay_compare_lists_frames_that_differ) {
   ck_assert_int_eq(run("replay libpcap_gateway_or_not.pcap --guest-ip 10.20.30.40 "
                        "--guest-mac aa:00:04:00:14:0e --compare legacy-hdr-10"),
@@ -470,6 +486,7 @@ static Suite *cli_suite(void) {
   tcase_add_test(tc, test_bugs_lists_every_switch);
   tcase_add_test(tc, test_story_prints_symptoms_side_by_side);
   tcase_add_test(tc, test_explore_finds_first_seed_and_reproduces_it);
+  tcase_add_test(tc, test_explore_jobs_give_the_serial_answer);
   tcase_add_test(tc, test_replay_compare_lists_frames_that_differ);
   tcase_add_test(tc, test_a_full_stdout_is_a_failure);
   tcase_add_test(tc, test_numbers_are_decimal);
