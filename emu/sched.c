@@ -47,17 +47,26 @@ static emu_event emu_heap_pop(emu_actor *a) {
  * allocations for the rest instead of a block each. None under
  * AddressSanitizer, so that a handler keeping a payload past its call is
  * still caught. */
-#if defined(__SANITIZE_ADDRESS__)
-#define EMU_SCHED_POOL_MAX 0u
-#else
 #define EMU_SCHED_POOL_MAX 1024u
+#if defined(__has_feature) /* clang's way of saying it */
+#if __has_feature(address_sanitizer)
+#define EMU_SCHED_UNDER_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(EMU_SCHED_UNDER_ASAN)
+static int emu_pool_has_room(const emu_sched *s) {
+  (void)s;
+  return 0;
+}
+#else
+static int emu_pool_has_room(const emu_sched *s) { return s->pool_out < EMU_SCHED_POOL_MAX; }
 #endif
 
 /* Gives ev a copy of len bytes of data: a pool block when len fits one and
  * the pool has or may add one, else an allocation of its own. */
 static int emu_payload_alloc(emu_sched *s, emu_event *ev, const void *data, size_t len) {
   size_t size = len ? len : 1;
-  ev->pooled = size <= EMU_SCHED_POOL_BLOCK && (s->pool || s->pool_out < EMU_SCHED_POOL_MAX);
+  ev->pooled = size <= EMU_SCHED_POOL_BLOCK && (s->pool || emu_pool_has_room(s));
   if (ev->pooled && s->pool) {
     ev->data = s->pool;
     memcpy(&s->pool, ev->data, sizeof s->pool);
