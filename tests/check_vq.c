@@ -749,6 +749,40 @@ START_TEST(test_used_id_not_in_flight_is_eproto) {
 }
 END_TEST
 
+/* The head a violation record names, as an observer of the trace sees it. */
+static void last_violation_head(void *ctx, const emu_trace_rec *r) {
+  if (r->kind == EMU_TR_VIOLATION) *(int64_t *)ctx = r->head;
+}
+
+/* A device author is told which used element was wrong: the violation
+ * record carries its id. */
+START_TEST(test_driver_violations_name_the_used_element) {
+  pair(8, 0, 0);
+  static uint64_t clock_ns;
+  static emu_trace t;
+  emu_trace_init(&t, &clock_ns);
+  int64_t head = -2;
+  emu_trace_set_observer(&t, last_violation_head, &head);
+  vq_drv_set_trace(&drv, &t, "driver", "rx");
+  uint64_t b = buf(100);
+  vq_sg sg[1] = {{b, 60}};
+  ck_assert_int_eq(vq_drv_add(&drv, sg, 0, 1, TOK(1)), 0);
+  ck_assert_int_eq(vq_drv_add(&drv, sg, 0, 1, TOK(2)), 1);
+  vq_drv_publish(&drv);
+  put_used(0, 1, 61); /* head 1, one byte beyond its buffer */
+  wr16(vq_used_idx_addr(&drv.layout), 1);
+  vq_used_elem e;
+  ck_assert_int_eq(vq_drv_get_used(&drv, &e), EMU_EPROTO);
+  ck_assert_int_eq(drv.last_violation, VQ_RULE_USED_LEN_TOO_BIG);
+  ck_assert_int_eq(head, 1);
+  put_used(1, 1, 10); /* head 1 again, no longer in flight */
+  wr16(vq_used_idx_addr(&drv.layout), 2);
+  ck_assert_int_eq(vq_drv_get_used(&drv, &e), EMU_EPROTO);
+  ck_assert_int_eq(drv.last_violation, VQ_RULE_USED_ID_NOT_IN_FLIGHT);
+  ck_assert_int_eq(head, 1);
+}
+END_TEST
+
 START_TEST(test_used_len_beyond_writable_bytes_is_eproto_but_buffer_recycled) {
   pair(8, 0, 0);
   uint64_t b = buf(100);
@@ -1175,6 +1209,7 @@ static Suite *vq_suite(void) {
   tcase_add_test(drv_checks, test_avail_idx_moving_back_is_a_violation);
   tcase_add_test(drv_checks, test_avail_slot_is_read_once);
   tcase_add_test(drv_checks, test_used_len_beyond_writable_bytes_is_eproto_but_buffer_recycled);
+  tcase_add_test(drv_checks, test_driver_violations_name_the_used_element);
   tcase_add_test(drv_checks, test_used_idx_jump_is_eproto_and_cursor_stays);
   suite_add_tcase(s, drv_checks);
 

@@ -170,10 +170,11 @@ uint16_t vq_drv_read_used_idx(const vq_drv *q) {
 
 int vq_drv_has_used(const vq_drv *q) { return vq_drv_read_used_idx(q) != q->last_used_idx; }
 
-static int vq_drv_violation(vq_drv *q, vq_rule rule) {
+/* head: the used element's id the rule is about, or -1. */
+static int vq_drv_violation(vq_drv *q, vq_rule rule, int64_t head) {
   q->last_violation = rule;
   q->violations[rule]++;
-  VQ_DRV_TRACE(q, .kind = EMU_TR_VIOLATION, .detail = vq_rule_tag(rule));
+  VQ_DRV_TRACE(q, .kind = EMU_TR_VIOLATION, .head = head, .detail = vq_rule_tag(rule));
   return EMU_EPROTO;
 }
 
@@ -199,15 +200,15 @@ int vq_drv_take_used_at(vq_drv *q, uint16_t used_idx, vq_used_elem *elem) {
   elem->token = NULL;
   /* Distrust the device (like Linux's BAD_RING): an id that is not a head in
    * flight would make us free or reuse a buffer we never offered. */
-  if (id >= q->layout.size) return vq_drv_violation(q, VQ_RULE_USED_ID_RANGE);
-  if (!q->heads[id].in_flight) return vq_drv_violation(q, VQ_RULE_USED_ID_NOT_IN_FLIGHT);
+  if (id >= q->layout.size) return vq_drv_violation(q, VQ_RULE_USED_ID_RANGE, id);
+  if (!q->heads[id].in_flight) return vq_drv_violation(q, VQ_RULE_USED_ID_NOT_IN_FLIGHT, id);
   elem->token = q->heads[id].token;
   uint64_t writable = q->heads[id].writable_len;
   vq_drv_free_head(q, (uint16_t)id);
   VQ_DRV_TRACE(q, .kind = EMU_TR_USED_CONSUMED, .head = id, .idx = used_idx, .len = len);
   if (len > writable) {
     elem->len = 0;
-    return vq_drv_violation(q, VQ_RULE_USED_LEN_TOO_BIG);
+    return vq_drv_violation(q, VQ_RULE_USED_LEN_TOO_BIG, id);
   }
   return 0;
 }
@@ -223,7 +224,7 @@ int vq_drv_get_used(vq_drv *q, vq_used_elem *elem) {
     /* More elements than buffers offered: nothing past the cursor can be
      * trusted, so do not advance it. */
     elem->token = NULL;
-    return vq_drv_violation(q, VQ_RULE_USED_IDX_JUMP);
+    return vq_drv_violation(q, VQ_RULE_USED_IDX_JUMP, -1);
   }
   int rc = vq_drv_take_used_at(q, q->last_used_idx, elem);
   q->last_used_idx++;
