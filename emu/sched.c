@@ -70,7 +70,6 @@ static int emu_payload_alloc(emu_sched *s, emu_event *ev, const void *data, size
   if (ev->pooled && s->pool) {
     ev->data = s->pool;
     memcpy(&s->pool, ev->data, sizeof s->pool);
-    s->npool--;
   } else {
     ev->data = malloc(ev->pooled ? EMU_SCHED_POOL_BLOCK : size);
     if (!ev->data) return EMU_ENOMEM;
@@ -88,7 +87,6 @@ static void emu_payload_free(emu_sched *s, const emu_event *ev) {
   }
   memcpy(ev->data, &s->pool, sizeof s->pool);
   s->pool = ev->data;
-  s->npool++;
   s->pool_out--;
 }
 
@@ -112,7 +110,7 @@ void emu_sched_close(emu_sched *s) {
     memcpy(&s->pool, b, sizeof s->pool);
     free(b);
   }
-  s->npool = s->pool_out = 0;
+  s->pool_out = 0;
 }
 
 int emu_actor_init(emu_actor *a, emu_sched *s, const char *name, emu_actor_fn handle, void *ctx) {

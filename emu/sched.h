@@ -62,8 +62,8 @@ struct emu_sched {
   emu_actor *actors[EMU_SCHED_MAX_ACTORS];
   int nactors;
   uint64_t steps;
-  void *pool;             /* free payload blocks, linked through their first bytes */
-  size_t npool, pool_out; /* blocks free, blocks in queued events */
+  void *pool;      /* free payload blocks, linked through their first bytes */
+  size_t pool_out; /* pool blocks in queued events */
 };
 
 /* The scheduler draws tie-breaks from rng, which the caller owns. */

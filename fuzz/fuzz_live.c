@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz/input.h"
 /* The live glue itself, static functions included; its external symbols
  * replace those of the library's copy, which is then not linked. */
 #include "host/scn_live.c"
@@ -61,19 +62,6 @@ typedef struct rig {
   size_t nrec;
   recorded rec[MAX_FRAMES];
 } rig;
-
-typedef struct fuzz_in {
-  const uint8_t *p;
-  size_t n;
-} fuzz_in;
-
-static int take(fuzz_in *in, void *out, size_t n) {
-  if (in->n < n) return 0;
-  memcpy(out, in->p, n);
-  in->p += n;
-  in->n -= n;
-  return 1;
-}
 
 static void to_slirp(void *ctx, const uint8_t *frame, size_t len, uint64_t now_ns) {
   (void)ctx, (void)frame, (void)len, (void)now_ns; /* slirp is not there */

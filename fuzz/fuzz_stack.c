@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "emu/port.h"
+#include "fuzz/input.h"
 #include "stack/iface.h"
 #include "stack/services.h"
 #include "stack/wire.h"
@@ -89,19 +90,6 @@ typedef struct rig {
   uint64_t now, frames_in;
   uint8_t frame[FRAME_MAX];
 } rig;
-
-typedef struct fuzz_in {
-  const uint8_t *p;
-  size_t n;
-} fuzz_in;
-
-static int take(fuzz_in *in, void *out, size_t n) {
-  if (in->n < n) return 0;
-  memcpy(out, in->p, n);
-  in->p += n;
-  in->n -= n;
-  return 1;
-}
 
 /* ---- what the guest sends: checked, and read for sequence numbers ------- */
 

@@ -23,6 +23,7 @@
 
 #include "emu/err.h"
 #include "emu/gmem.h"
+#include "fuzz/input.h"
 #include "virtio/vq_drv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -49,19 +50,6 @@ enum {
   OP_TAKE_AT,   /* used index offset from the driver's cursor (s8) */
   OP_COUNT
 };
-
-typedef struct fuzz_in {
-  const uint8_t *p;
-  size_t n;
-} fuzz_in;
-
-static int take(fuzz_in *in, void *out, size_t n) {
-  if (in->n < n) return 0;
-  memcpy(out, in->p, n);
-  in->p += n;
-  in->n -= n;
-  return 1;
-}
 
 typedef struct rig {
   gmem mem;

@@ -189,15 +189,16 @@ static void report_fate(net_iface *ifc, uint64_t tag, emu_fate fate, uint64_t no
  * reply sent answers its frame; a frame whose replies all failed takes the
  * fate of the last one to leave. */
 static void pending_settle(net_iface *ifc, net_iface_pending *p, emu_fate fate, uint64_t now_ns) {
-  if (!p->owned) return;
-  p->owned = 0;
+  uint64_t tag = p->tag;
+  if (tag == EMU_PORT_NO_TAG) return;
+  p->tag = EMU_PORT_NO_TAG;
   for (size_t i = 0; i < ifc->npending; i++) {
     net_iface_pending *o = &ifc->pending[i];
-    if (o->next_hop == 0 || !o->owned || o->tag != p->tag) continue;
+    if (o->next_hop == 0 || o->tag != tag) continue;
     if (fate != EMU_FATE_ANSWERED) return; /* another reply may still leave */
-    o->owned = 0;
+    o->tag = EMU_PORT_NO_TAG;
   }
-  report_fate(ifc, p->tag, fate, now_ns);
+  report_fate(ifc, tag, fate, now_ns);
 }
 
 /* Drops the packets taken out of the queue, keeping the others in order. */
@@ -246,9 +247,8 @@ static int pending_add(net_iface *ifc, uint32_t next_hop, size_t len, uint64_t n
   }
   net_iface_pending *p = &ifc->pending[ifc->npending++];
   p->next_hop = next_hop;
-  p->owned = 0;
   p->tag = EMU_PORT_NO_TAG;
-  p->input_no = ifc->rx.no; /* owned after the input if its fate waits for it */
+  p->input_no = ifc->rx.no; /* tagged after the input if its fate waits for it */
   if (ifc->rx.no) ifc->rx.queued++;
   p->len = len;
   memcpy(p->frame, ifc->scratch, len);
@@ -564,9 +564,7 @@ static emu_fate input_settle(net_iface *ifc, emu_fate fate) {
     if (!emu_port_can_defer(ifc->deferral)) return EMU_FATE_ANSWERED;
     for (size_t i = 0; i < ifc->npending; i++) {
       net_iface_pending *p = &ifc->pending[i];
-      if (p->input_no != rx->no) continue;
-      p->owned = 1;
-      p->tag = rx->tag;
+      if (p->input_no == rx->no) p->tag = rx->tag;
     }
     return EMU_FATE_PENDING;
   }

@@ -121,9 +121,8 @@ typedef struct net_iface_arp_wait {
 
 typedef struct net_iface_pending {
   uint32_t next_hop; /* 0: taken out of the queue */
-  /* The reply to a received frame whose fate waits for this packet
-   * (net_iface_set_deferral): owned, with that frame's tag. */
-  int owned;
+  /* The tag of the received frame whose fate waits for this packet
+   * (net_iface_set_deferral), or EMU_PORT_NO_TAG. */
   uint64_t tag;
   uint64_t input_no; /* the net_iface_input call that queued it; 0: none */
   size_t len;        /* whole frame; its destination MAC is filled on resolve */

@@ -1072,17 +1072,21 @@ static const char *captured_fate(const vns_sim *sim, size_t k) {
   return vns_sim_frame_fate(sim, (size_t)id);
 }
 
+/* Two echo requests from PEER_IP, 10 ms apart, captured; run to the end. */
+static void two_stranger_echoes_to_the_end(vns_sim *sim) {
+  uint8_t f[128];
+  for (uint16_t seq = 0; seq < 2; seq++) {
+    size_t len = stranger_echo(f, sizeof f, PEER_IP, peer_mac, seq);
+    ck_assert_int_eq(vns_sim_inject_captured(sim, T0 + seq * 10 * MS, f, len, len), 0);
+  }
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+}
+
 START_TEST(test_proxy_arp_lets_replies_leave_and_answers_their_frames) {
   guest_out g = {0};
   vns_sim *sim = stranger_sim(1, &g);
-  uint8_t f[128];
-  for (uint16_t seq = 0; seq < 2; seq++)
-    ck_assert_int_eq(
-        vns_sim_inject_captured(sim, T0 + seq * 10 * MS, f,
-                                stranger_echo(f, sizeof f, PEER_IP, peer_mac, seq), 98),
-        0);
-  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
-  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  two_stranger_echoes_to_the_end(sim);
   ck_assert_str_eq(captured_fate(sim, 0), "answered");
   ck_assert_str_eq(captured_fate(sim, 1), "answered");
   /* the proxy's reply is a frame of the host's, between the two captured */
@@ -1125,14 +1129,7 @@ END_TEST
 START_TEST(test_without_proxy_replies_are_unresolved_when_arp_gives_up) {
   guest_out g = {0};
   vns_sim *sim = stranger_sim(0, &g);
-  uint8_t f[128];
-  for (uint16_t seq = 0; seq < 2; seq++)
-    ck_assert_int_eq(
-        vns_sim_inject_captured(sim, T0 + seq * 10 * MS, f,
-                                stranger_echo(f, sizeof f, PEER_IP, peer_mac, seq), 98),
-        0);
-  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
-  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  two_stranger_echoes_to_the_end(sim);
   for (size_t k = 0; k < 2; k++) {
     ck_assert_str_eq(captured_fate(sim, k), "reply_unresolved");
     uint64_t fated;

@@ -12,16 +12,13 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "host/pcapio.h"
 #include "sim/scn.h"
 
-#define PEER_IP   ((uint32_t)10 << 24 | 2 << 8 | 50) /* 10.0.2.50, on the guest's /24 */
-#define FRAMES    3
-#define FRAME_LEN 98
-/* pcap: the microsecond magic, version 2.4, Ethernet */
-#define PCAP_MAGIC_US 0xa1b2c3d4u
-#define PCAP_LINK_ETH 1u
-#define PCAP_HDR_LEN  24
-#define PCAP_REC_LEN  16
+#define PEER_IP          ((uint32_t)10 << 24 | 2 << 8 | 50) /* 10.0.2.50, on the guest's /24 */
+#define FRAMES           3
+#define FRAME_LEN        98
+#define CAPTURE_START_NS 1600000000000000000ull
 
 static const uint8_t peer_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x50};
 static const uint8_t guest_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
@@ -40,41 +37,22 @@ static void teardown(void) {
   ck_assert_int_eq(system(cmd), 0);
 }
 
-static void put_le32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_le32(const uint8_t *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* Writes in.pcap: FRAMES echo requests from 10.0.2.50 to the guest's
  * default identity, 10 ms apart. */
 static void write_capture(const char *path) {
-  FILE *f = fopen(path, "wb");
-  ck_assert_ptr_nonnull(f);
-  uint8_t hdr[PCAP_HDR_LEN] = {0};
-  put_le32(hdr, PCAP_MAGIC_US);
-  hdr[4] = 2; /* version 2.4 */
-  hdr[6] = 4;
-  put_le32(hdr + 16, 65535);
-  put_le32(hdr + 20, PCAP_LINK_ETH);
-  ck_assert_uint_eq(fwrite(hdr, 1, sizeof hdr, f), sizeof hdr);
+  char err[256];
+  host_pcap_writer w;
+  ck_assert_msg(host_pcap_writer_open(&w, path, err, sizeof err) == 0, "%s", err);
   net_iface_config from = {.ip = PEER_IP, .netmask = 0xffffff00};
   memcpy(from.mac, peer_mac, 6);
   for (uint16_t i = 0; i < FRAMES; i++) {
-    uint8_t frame[FRAME_LEN], rec[PCAP_REC_LEN];
+    uint8_t frame[FRAME_LEN];
     ck_assert_uint_eq(scn_frame_icmp_echo(frame, sizeof frame, NET_ICMP_ECHO_REQUEST, &from,
                                           guest_mac, 0x0a00020f, 0x77, i, FRAME_LEN),
                       FRAME_LEN);
-    put_le32(rec, 1600000000u);
-    put_le32(rec + 4, 10000u * i);
-    put_le32(rec + 8, FRAME_LEN);
-    put_le32(rec + 12, FRAME_LEN);
-    ck_assert_uint_eq(fwrite(rec, 1, sizeof rec, f), sizeof rec);
-    ck_assert_uint_eq(fwrite(frame, 1, sizeof frame, f), sizeof frame);
+    host_pcap_writer_write(&w, CAPTURE_START_NS + i * 10000000ull, frame, FRAME_LEN);
   }
-  ck_assert_int_eq(fclose(f), 0);
+  ck_assert_int_eq(host_pcap_writer_close(&w), 0);
 }
 
 /* Runs vnetsim replay on a fresh capture with extra args; stdout in out_buf. */
@@ -99,27 +77,21 @@ static int replay(const char *args) {
 /* The guest's frames in out.pcap: echo replies to the peer's MAC, ARP
  * requests. */
 static void count_out(size_t *echo_replies, size_t *arp_requests) {
-  char path[128];
+  char path[128], err[256];
   snprintf(path, sizeof path, "%s/out.pcap", tmpdir);
-  FILE *f = fopen(path, "rb");
-  ck_assert_ptr_nonnull(f);
-  static uint8_t buf[1 << 16];
-  size_t n = fread(buf, 1, sizeof buf, f);
-  fclose(f);
-  ck_assert_uint_ge(n, PCAP_HDR_LEN);
+  scn_capture out;
+  ck_assert_msg(host_pcap_load(path, &out, err, sizeof err) == 0, "%s", err);
   *echo_replies = *arp_requests = 0;
-  for (size_t at = PCAP_HDR_LEN; at + PCAP_REC_LEN <= n;) {
-    uint32_t caplen = get_le32(buf + at + 8);
-    const uint8_t *fr = buf + at + PCAP_REC_LEN;
-    ck_assert_uint_le(at + PCAP_REC_LEN + caplen, n);
-    at += PCAP_REC_LEN + caplen;
-    if (caplen < 42) continue;
+  for (size_t k = 0; k < out.nframes; k++) {
+    const uint8_t *fr = out.frames[k].data;
+    if (out.frames[k].caplen < 42) continue;
     uint16_t type = (uint16_t)(fr[12] << 8 | fr[13]);
     if (type == NET_ETHERTYPE_ARP && fr[21] == NET_ARP_OPER_REQUEST) ++*arp_requests;
     if (type == NET_ETHERTYPE_IPV4 && fr[23] == NET_IP_PROTO_ICMP && fr[34] == 0 &&
         memcmp(fr, peer_mac, 6) == 0)
       ++*echo_replies;
   }
+  host_pcap_free(&out);
 }
 
 START_TEST(test_proxy_arp_lets_the_replies_reach_the_host) {

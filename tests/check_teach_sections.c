@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "teach/teach.h"
+#include "tests/bug_runs.h"
 #include "virtio/vbug.h"
 #include "virtio/vq.h"
 
@@ -150,18 +151,6 @@ static void findings_open(findings *fd, const char *where) {
 static void findings_close(findings *fd) {
   fclose(fd->f);
   fd->f = NULL;
-}
-
-static const vbug_info *bug_of(int i) {
-  size_t n;
-  const vbug_info *cat = vbug_catalogue(&n);
-  return i > 0 && (size_t)i <= n ? &cat[i - 1] : NULL;
-}
-
-static int runs(void) {
-  size_t n;
-  vbug_catalogue(&n);
-  return (int)n + 1;
 }
 
 /* Every step and the intro of the walkthrough, fixed (_i 0) and per bug. */

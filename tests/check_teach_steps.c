@@ -13,21 +13,8 @@
 #include <string.h>
 
 #include "teach/teach.h"
+#include "tests/bug_runs.h"
 #include "virtio/vbug.h"
-
-/* The run under test: _i == 0 is the fixed driver, _i == k the k-th bug
- * of the catalogue. */
-static const vbug_info *bug_of(int i) {
-  size_t n;
-  const vbug_info *cat = vbug_catalogue(&n);
-  return i > 0 && (size_t)i <= n ? &cat[i - 1] : NULL;
-}
-
-static int runs(void) {
-  size_t n;
-  vbug_catalogue(&n);
-  return (int)n + 1;
-}
 
 /* The walkthrough as 'vnetsim teach --bug NAME' runs it, with the burst
  * that bug's scenario uses (also for the fixed driver compared with it:

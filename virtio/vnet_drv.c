@@ -74,14 +74,21 @@ static int vnet_drv_post_rx(vnet_drv *drv, uint32_t buf) {
   return vq_drv_add(&drv->rxq, &sg, 0, 1, vq_token_from_index(buf));
 }
 
+/* Frame id's fate into the ledger and the trace; head and len name the used
+ * element it came in (-1 for a fate decided after it was gone). */
+static void vnet_drv_fate(vnet_drv *drv, uint32_t id, emu_fate fate, uint64_t now_ns, int64_t head,
+                          int64_t len) {
+  emu_fates_set(drv->fates, id, fate, now_ns);
+  EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_FRAME_FATE, .queue = "rx",
+                 .head = head, .len = len, .frame = id, .detail = emu_fate_name(fate));
+}
+
 /* A fate the stack decided after delivery: the frame's reply left, or
  * never will. */
 static void vnet_drv_late_fate(void *ctx, uint64_t tag, emu_fate fate, uint64_t now_ns) {
   vnet_drv *drv = ctx;
   if (!drv->fates || tag > UINT32_MAX || fate == EMU_FATE_PENDING) return;
-  emu_fates_set(drv->fates, (uint32_t)tag, fate, now_ns);
-  EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_FRAME_FATE, .queue = "rx",
-                 .frame = (int64_t)tag, .detail = emu_fate_name(fate));
+  vnet_drv_fate(drv, (uint32_t)tag, fate, now_ns, -1, -1);
 }
 
 /* Hands one used RX element to the stack and gives its buffer back. */
@@ -106,11 +113,8 @@ static void vnet_drv_rx_one(vnet_drv *drv, const vq_used_elem *e) {
     drv->stats.rx_empty++;
   }
   /* PENDING: the stack reports the fate later (vnet_drv_late_fate). */
-  if (id >= 0 && fate != EMU_FATE_PENDING) {
-    emu_fates_set(drv->fates, (uint32_t)id, fate, now);
-    EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_FRAME_FATE, .queue = "rx",
-                   .head = e->head, .len = e->len, .frame = id, .detail = emu_fate_name(fate));
-  }
+  if (id >= 0 && fate != EMU_FATE_PENDING)
+    vnet_drv_fate(drv, (uint32_t)id, fate, now, e->head, e->len);
   if (vnet_drv_bug(drv, VBUG_RX_NO_RECYCLE)) return;
   if (vnet_drv_post_rx(drv, buf) >= 0) {
     drv->stats.rx_reposted++;
