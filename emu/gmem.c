@@ -30,14 +30,20 @@ int gmem_alloc(gmem *m, uint64_t len, uint64_t align, uint64_t *gpa) {
   return 0;
 }
 
-int gmem_read(const gmem *m, uint64_t gpa, void *dst, size_t len) {
+int gmem_peek(const gmem *m, uint64_t gpa, void *dst, size_t len) {
   const uint8_t *p = gmem_host_(m, gpa, len);
   if (!p) return EMU_ERANGE;
   if (len) memcpy(dst, p, len);
   return 0;
 }
 
+int gmem_read(const gmem *m, uint64_t gpa, void *dst, size_t len) {
+  if (m->mm) return gmem_mm_load(m, gpa, dst, len) ? 0 : EMU_ERANGE;
+  return gmem_peek(m, gpa, dst, len);
+}
+
 int gmem_write(gmem *m, uint64_t gpa, const void *src, size_t len) {
+  if (m->mm) return gmem_mm_store(m, gpa, src, len);
   uint8_t *p = gmem_host_(m, gpa, len);
   if (!p) return EMU_ERANGE;
   if (len) memcpy(p, src, len);
@@ -45,6 +51,15 @@ int gmem_write(gmem *m, uint64_t gpa, const void *src, size_t len) {
 }
 
 int gmem_fill(gmem *m, uint64_t gpa, uint8_t byte, size_t len) {
+  if (m->mm) {
+    /* One store of len bytes, made from a buffer of them. */
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf) return EMU_ENOMEM;
+    memset(buf, byte, len);
+    int rc = gmem_mm_store(m, gpa, buf, len);
+    free(buf);
+    return rc;
+  }
   uint8_t *p = gmem_host_(m, gpa, len);
   if (!p) return EMU_ERANGE;
   if (len) memset(p, byte, len);

@@ -21,6 +21,9 @@ typedef struct gmem {
   uint64_t base; /* first guest-physical address */
   uint64_t size; /* bytes */
   uint64_t brk;  /* allocator cursor, an offset from base */
+  /* The memory model (emu/mm.h), NULL for sequential consistency: then
+   * every access is the plain copy below. */
+  struct emu_mm *mm;
 } gmem;
 
 /* Reserves size bytes of zeroed guest memory starting at guest-physical base.
@@ -51,10 +54,29 @@ static inline uint8_t *gmem_host_(const gmem *m, uint64_t gpa, uint64_t len) {
 }
 
 /* Copies between guest memory and a host buffer; EMU_ERANGE when out of
- * range, in which case nothing is copied. */
+ * range, in which case nothing is copied. Under a memory model these are the
+ * running actor's loads and stores. */
 int gmem_read(const gmem *m, uint64_t gpa, void *dst, size_t len);
 int gmem_write(gmem *m, uint64_t gpa, const void *src, size_t len);
 int gmem_fill(gmem *m, uint64_t gpa, uint8_t byte, size_t len);
+/* What guest memory holds for everyone now, read without being anyone's
+ * load: for observers (teach, a ring view), which must not change the run. */
+int gmem_peek(const gmem *m, uint64_t gpa, void *dst, size_t len);
+
+/* The memory model's side of an access (emu/mm.c): a load fills buf and
+ * returns it, or NULL when out of range; a store returns 0 or EMU_ERANGE. */
+const uint8_t *gmem_mm_load(const gmem *m, uint64_t gpa, uint8_t *buf, size_t len);
+int gmem_mm_store(gmem *m, uint64_t gpa, const uint8_t *src, size_t len);
+
+/* Barriers, as Linux's virtio_wmb() (stores before it become visible before
+ * stores after it), virtio_rmb() (loads after it are not satisfied before
+ * loads before it) and virtio_mb() (both, and the running actor's stores are
+ * visible before any later load). Nothing to do without a memory model. */
+typedef enum gmem_barrier_kind { GMEM_WMB, GMEM_RMB, GMEM_MB } gmem_barrier_kind;
+void gmem_mm_barrier(gmem *m, gmem_barrier_kind kind);
+static inline void gmem_barrier(gmem *m, gmem_barrier_kind kind) {
+  if (m->mm) gmem_mm_barrier(m, kind);
+}
 
 /* Byte-order helpers for buffers in host memory. */
 static inline uint16_t emu_get_le16(const uint8_t *p) {
@@ -83,27 +105,35 @@ static inline void emu_put_le64(uint8_t *p, uint64_t v) {
  * untouched. Inline: the rings make several of these per frame, and a call
  * for each cost a quarter of the ring loop. */
 static inline int gmem_read_le16(const gmem *m, uint64_t gpa, uint16_t *out) {
-  const uint8_t *p = gmem_host_(m, gpa, sizeof *out);
+  uint8_t buf[sizeof *out];
+  const uint8_t *p = m->mm ? gmem_mm_load(m, gpa, buf, sizeof buf) : gmem_host_(m, gpa, sizeof buf);
   if (!p) return EMU_ERANGE;
   *out = emu_get_le16(p);
   return 0;
 }
 
 static inline int gmem_read_le32(const gmem *m, uint64_t gpa, uint32_t *out) {
-  const uint8_t *p = gmem_host_(m, gpa, sizeof *out);
+  uint8_t buf[sizeof *out];
+  const uint8_t *p = m->mm ? gmem_mm_load(m, gpa, buf, sizeof buf) : gmem_host_(m, gpa, sizeof buf);
   if (!p) return EMU_ERANGE;
   *out = emu_get_le32(p);
   return 0;
 }
 
 static inline int gmem_read_le64(const gmem *m, uint64_t gpa, uint64_t *out) {
-  const uint8_t *p = gmem_host_(m, gpa, sizeof *out);
+  uint8_t buf[sizeof *out];
+  const uint8_t *p = m->mm ? gmem_mm_load(m, gpa, buf, sizeof buf) : gmem_host_(m, gpa, sizeof buf);
   if (!p) return EMU_ERANGE;
   *out = emu_get_le64(p);
   return 0;
 }
 
 static inline int gmem_write_le16(gmem *m, uint64_t gpa, uint16_t v) {
+  if (m->mm) {
+    uint8_t buf[sizeof v];
+    emu_put_le16(buf, v);
+    return gmem_mm_store(m, gpa, buf, sizeof buf);
+  }
   uint8_t *p = gmem_host_(m, gpa, sizeof v);
   if (!p) return EMU_ERANGE;
   emu_put_le16(p, v);
@@ -111,6 +141,11 @@ static inline int gmem_write_le16(gmem *m, uint64_t gpa, uint16_t v) {
 }
 
 static inline int gmem_write_le32(gmem *m, uint64_t gpa, uint32_t v) {
+  if (m->mm) {
+    uint8_t buf[sizeof v];
+    emu_put_le32(buf, v);
+    return gmem_mm_store(m, gpa, buf, sizeof buf);
+  }
   uint8_t *p = gmem_host_(m, gpa, sizeof v);
   if (!p) return EMU_ERANGE;
   emu_put_le32(p, v);
@@ -118,6 +153,11 @@ static inline int gmem_write_le32(gmem *m, uint64_t gpa, uint32_t v) {
 }
 
 static inline int gmem_write_le64(gmem *m, uint64_t gpa, uint64_t v) {
+  if (m->mm) {
+    uint8_t buf[sizeof v];
+    emu_put_le64(buf, v);
+    return gmem_mm_store(m, gpa, buf, sizeof buf);
+  }
   uint8_t *p = gmem_host_(m, gpa, sizeof v);
   if (!p) return EMU_ERANGE;
   emu_put_le64(p, v);

@@ -94,6 +94,7 @@ void emu_sched_init(emu_sched *s, emu_rng *rng, uint64_t start_ns) {
   memset(s, 0, sizeof *s);
   s->rng = rng;
   s->now_ns = start_ns;
+  s->running = -1;
 }
 
 void emu_sched_close(emu_sched *s) {
@@ -120,6 +121,7 @@ int emu_actor_init(emu_actor *a, emu_sched *s, const char *name, emu_actor_fn ha
   a->handle = handle;
   a->ctx = ctx;
   a->sched = s;
+  a->index = s->nactors;
   s->actors[s->nactors++] = a;
   return 0;
 }
@@ -178,7 +180,10 @@ int emu_sched_step(emu_sched *s, uint64_t until_ns) {
   s->now_ns = ev.at_ns;
   s->steps++;
   a->handled++;
+  int outer = s->running; /* a handler that runs the scheduler itself */
+  s->running = a->index;
   a->handle(a, &ev);
+  s->running = outer;
   emu_payload_free(s, &ev);
   return 1;
 }

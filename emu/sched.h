@@ -46,6 +46,7 @@ struct emu_actor {
   emu_actor_fn handle;
   void *ctx;
   emu_sched *sched;
+  int index;        /* its place in sched->actors */
   emu_event *inbox; /* binary min-heap on (at_ns, seq) */
   size_t ninbox, cap;
   uint64_t handled;
@@ -62,6 +63,7 @@ struct emu_sched {
   emu_actor *actors[EMU_SCHED_MAX_ACTORS];
   int nactors;
   uint64_t steps;
+  int running;     /* the index of the actor whose handler runs, -1 between */
   void *pool;      /* free payload blocks, linked through their first bytes */
   size_t pool_out; /* pool blocks in queued events */
 };

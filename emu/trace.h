@@ -34,6 +34,9 @@ typedef enum emu_trace_kind {
   EMU_TR_STATUS,          /* device status written (idx = status byte) */
   EMU_TR_VIOLATION,       /* a virtio rule broken (detail = rule and section) */
   EMU_TR_FAULT,           /* a link fault (q = direction, idx = frame_no, detail = fault) */
+  /* Under a memory model only (emu/mm.h): */
+  EMU_TR_STORE_VISIBLE, /* an actor's store reached the others (idx = guest address, len) */
+  EMU_TR_BARRIER,       /* an actor's barrier (detail = "wmb", "rmb" or "mb") */
   EMU_TR_KIND_COUNT
 } emu_trace_kind;
 

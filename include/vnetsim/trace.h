@@ -29,10 +29,12 @@ typedef struct vns_trace_event {
                        * "used_published", "interrupt", "interrupt_suppressed",
                        * "interrupt_received", "used_consumed", "buffer_reposted",
                        * "tx_reclaimed", "frame_in", "frame_out", "frame_fate",
-                       * "status", "violation", "fault" */
+                       * "status", "violation", "fault"; under a memory model
+                       * also "store_visible" (idx = guest address, len) and
+                       * "barrier" (detail = "wmb", "rmb" or "mb") */
   const char *queue;             /* "rx", "tx", or NULL when not about one queue */
   int64_t head, idx, len, frame; /* -1 when absent */
-  const char *detail;            /* a fate or rule name, or NULL */
+  const char *detail;            /* a fate or rule name, a barrier, or NULL */
 } vns_trace_event;
 
 /* Called with each event as it is recorded; ev is valid during the call
