@@ -40,3 +40,15 @@ VNS_API int vns_mem_write_le32(vns_sim *sim, uint64_t gpa, uint32_t v) {
 VNS_API int vns_mem_write_le64(vns_sim *sim, uint64_t gpa, uint64_t v) {
   return sim ? gmem_write_le64(sim->mem, gpa, v) : VNS_EINVAL;
 }
+
+VNS_API void vns_mem_wmb(vns_sim *sim) {
+  if (sim) gmem_barrier(sim->mem, GMEM_WMB);
+}
+
+VNS_API void vns_mem_rmb(vns_sim *sim) {
+  if (sim) gmem_barrier(sim->mem, GMEM_RMB);
+}
+
+VNS_API void vns_mem_mb(vns_sim *sim) {
+  if (sim) gmem_barrier(sim->mem, GMEM_MB);
+}

@@ -32,6 +32,8 @@ VNS_API void vns_sim_opts_init(vns_sim_opts *o) {
   memcpy(o->guest_mac, sc.guest.mac, sizeof o->guest_mac);
   o->max_events = 100000000ull;
   o->keep_trace = 1;
+  o->memory = VNS_MEMORY_SC;
+  o->memory_delay_ns = sc.memory_delay_ns;
 }
 
 static emu_latency vns_lat(vns_latency l) { return (emu_latency){l.min_ns, l.max_ns}; }
@@ -174,12 +176,13 @@ static int vns_check_times(const vns_sim_opts *o) {
   return o->start_ns <= VNS_TIME_MAX && o->guest_poll_ns <= VNS_GUEST_POLL_MAX_NS &&
          vns_latency_ok(o->kick_latency) && vns_latency_ok(o->irq_latency) &&
          vns_latency_ok(o->link_latency) && vns_latency_ok(o->rearm_delay) &&
-         vns_latency_ok(o->store_delay);
+         vns_latency_ok(o->store_delay) && o->memory_delay_ns <= VNS_LATENCY_MAX_NS;
 }
 
 static int vns_check_opts(const vns_sim_opts *o) {
   if (o->driver && o->device) return VNS_EINVAL;
   if (!vns_check_times(o)) return VNS_EINVAL;
+  if (o->memory < VNS_MEMORY_SC || o->memory > VNS_MEMORY_WEAK) return VNS_EINVAL;
   /* the host sits on the guest's /24, at another address */
   if (o->host_ip && (o->host_ip == o->guest_ip || ((o->host_ip ^ o->guest_ip) >> 8) != 0))
     return VNS_EINVAL;
@@ -232,6 +235,8 @@ int vns_scn_config_from_opts(const vns_sim_opts *o, scn_config *cfg) {
   cfg->mem_size = o->mem_size;
   cfg->host_peer = o->host_peer;
   cfg->arp_proxy = o->arp_proxy != 0;
+  cfg->memory = (emu_mm_kind)o->memory;
+  cfg->memory_delay_ns = o->memory_delay_ns;
   return 0;
 }
 
@@ -453,7 +458,7 @@ int vns_fate_lookup(const char *name, int *fate) {
 
 /* --- counters ------------------------------------------------------------ */
 
-enum { VNS_CG_DEVICE, VNS_CG_DRIVER, VNS_CG_SIM, VNS_CG_LINK_FAULT };
+enum { VNS_CG_DEVICE, VNS_CG_DRIVER, VNS_CG_SIM, VNS_CG_LINK_FAULT, VNS_CG_MEMORY };
 /* The run's own counters (group VNS_CG_SIM). */
 enum {
   VNS_SC_SENT,
@@ -475,6 +480,8 @@ enum {
   { "device." name, VNS_CG_DEVICE, offsetof(vnet_dev_stats, field) }
 #define VNS_DRV_C(name, field) \
   { "driver." name, VNS_CG_DRIVER, offsetof(vnet_drv_stats, field) }
+#define VNS_MEM_C(name, field) \
+  { "memory." name, VNS_CG_MEMORY, offsetof(emu_mm_stats, field) }
 static const struct {
   const char *name;
   int group;
@@ -528,6 +535,14 @@ static const struct {
     {"link.fault_reorder", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_REORDER},
     {"link.fault_corrupt", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_CORRUPT},
     {"link.fault_delay", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_DELAY},
+    /* all 0 under sc, where there is no model */
+    VNS_MEM_C("stores_buffered", stores_buffered),
+    VNS_MEM_C("stores_forwarded", stores_forwarded),
+    VNS_MEM_C("loads_early", loads_early),
+    VNS_MEM_C("barriers_wmb", barriers[GMEM_WMB]),
+    VNS_MEM_C("barriers_rmb", barriers[GMEM_RMB]),
+    VNS_MEM_C("barriers_mb", barriers[GMEM_MB]),
+    VNS_MEM_C("max_pending", max_pending),
 };
 
 static uint64_t vns_sim_own_counter(const vns_sim *sim, size_t which) {
@@ -584,6 +599,9 @@ VNS_API int vns_sim_counter(const vns_sim *sim, const char *name, uint64_t *out)
       case VNS_CG_LINK_FAULT:
         *out = emu_fault_stats_get(&sim->scn->fault)->faults[vns_counters[i].off];
         return 0;
+      case VNS_CG_MEMORY:
+        base = (const uint8_t *)&sim->scn->mm.stats;
+        break;
       default:
         *out = vns_sim_own_counter(sim, vns_counters[i].off);
         return 0;
@@ -615,12 +633,12 @@ VNS_API int vns_sim_ring(const vns_sim *sim, uint16_t q, vns_ring_state *out) {
     out->driver_last_used = (q == VNET_RXQ ? &sim->drv->rxq : &sim->drv->txq)->last_used_idx;
   out->layout = (vns_ring_layout){l->size, l->desc, l->avail, l->used};
   /* The ring was accepted inside guest memory, so these reads are in range. */
-  gmem_read_le16(sim->mem, vq_avail_flags_addr(l), &out->avail_flags);
-  gmem_read_le16(sim->mem, vq_avail_idx_addr(l), &out->avail_idx);
-  gmem_read_le16(sim->mem, vq_used_event_addr(l), &out->used_event);
-  gmem_read_le16(sim->mem, vq_used_flags_addr(l), &out->used_flags);
-  gmem_read_le16(sim->mem, vq_used_idx_addr(l), &out->used_idx);
-  gmem_read_le16(sim->mem, vq_avail_event_addr(l), &out->avail_event);
+  gmem_peek_le16(sim->mem, vq_avail_flags_addr(l), &out->avail_flags);
+  gmem_peek_le16(sim->mem, vq_avail_idx_addr(l), &out->avail_idx);
+  gmem_peek_le16(sim->mem, vq_used_event_addr(l), &out->used_event);
+  gmem_peek_le16(sim->mem, vq_used_flags_addr(l), &out->used_flags);
+  gmem_peek_le16(sim->mem, vq_used_idx_addr(l), &out->used_idx);
+  gmem_peek_le16(sim->mem, vq_avail_event_addr(l), &out->avail_event);
   return 0;
 }
 

@@ -40,7 +40,17 @@ _Static_assert(VNS_BUG_RX_NO_RECYCLE == VBUG_RX_NO_RECYCLE &&
                    VNS_BUG_IRQ_NO_RECHECK == VBUG_IRQ_NO_RECHECK &&
                    VNS_BUG_USED_SLOT_MOD_256 == VBUG_USED_SLOT_MOD_256 &&
                    VNS_BUG_TX_LAST_ONLY == VBUG_TX_LAST_ONLY && VNS_BUG_REDOX == VBUG_REDOX &&
-                   VNS_BUG_DEV_USED_EVENT_EQUAL == VBUG_DEV_USED_EVENT_EQUAL,
+                   VNS_BUG_DEV_USED_EVENT_EQUAL == VBUG_DEV_USED_EVENT_EQUAL &&
+                   VNS_BUG_AVAIL_IDX_NO_WMB == VBUG_AVAIL_IDX_NO_WMB &&
+                   VNS_BUG_KICK_CHECK_NO_MB == VBUG_KICK_CHECK_NO_MB &&
+                   VNS_BUG_USED_IDX_NO_RMB == VBUG_USED_IDX_NO_RMB &&
+                   VNS_BUG_IRQ_ON_NO_MB == VBUG_IRQ_ON_NO_MB &&
+                   VNS_BUG_DEV_USED_IDX_NO_WMB == VBUG_DEV_USED_IDX_NO_WMB &&
+                   VNS_BUG_DEV_IRQ_CHECK_NO_MB == VBUG_DEV_IRQ_CHECK_NO_MB &&
+                   VNS_BUG_DEV_AVAIL_EVENT_NO_MB == VBUG_DEV_AVAIL_EVENT_NO_MB &&
+                   VNS_BUG_DEV_AVAIL_IDX_NO_RMB == VBUG_DEV_AVAIL_IDX_NO_RMB &&
+                   VNS_MEMORY_SC == EMU_MM_SC && VNS_MEMORY_TSO == EMU_MM_TSO &&
+                   VNS_MEMORY_WEAK == EMU_MM_WEAK,
                "public bug bits mirror virtio/vbug.h");
 _Static_assert(VNS_STATUS_DEVICE_NEEDS_RESET == VIRTIO_STATUS_DEVICE_NEEDS_RESET &&
                    VNS_NET_HDR_LEN == VNET_HDR_LEN && VNS_NET_MIN_RX_BUF == VNET_MIN_RX_BUF &&
@@ -92,10 +102,11 @@ VNS_API int vns_bug_describe(size_t i, vns_bug_info *out) {
   if (!out || i >= n) return VNS_EINVAL;
   const vbug_info *b = &cat[i];
   int driver = b->side == VBUG_SIDE_DRIVER;
-  *out = (vns_bug_info){b->name,  driver ? "driver" : "device",
-                        b->bit,   driver && (b->bit & VBUG_REDOX),
-                        b->cause, b->symptom,
-                        b->fix,   b->section};
+  *out = (vns_bug_info){b->name,   driver ? "driver" : "device",
+                        b->bit,    driver && (b->bit & VBUG_REDOX),
+                        b->cause,  b->symptom,
+                        b->fix,    b->section,
+                        b->memory, b->found_in};
   return 0;
 }
 

@@ -51,23 +51,28 @@ enum {
   CLI_OPT_LATENCY,
   CLI_OPT_GUEST_POLL,
   CLI_OPT_FAULT,
+  CLI_OPT_MEMORY,
   CLI_OPT_SHARED_END
 };
 
 /* The shared long options, to splice into a subcommand's table. */
-#define CLI_SIM_LONG_OPTIONS                                            \
-  {"seed", required_argument, NULL, CLI_OPT_SEED},                      \
-      {"qsize", required_argument, NULL, CLI_OPT_QSIZE},                \
-      {"bug", required_argument, NULL, CLI_OPT_BUG},                    \
-      {"trace", required_argument, NULL, CLI_OPT_TRACE},                \
-      {"json", no_argument, NULL, CLI_OPT_JSON},                        \
-      {"backlog", required_argument, NULL, CLI_OPT_BACKLOG},            \
-      {"guest-ip", required_argument, NULL, CLI_OPT_GUEST_IP},          \
-      {"guest-mac", required_argument, NULL, CLI_OPT_GUEST_MAC},        \
-      {"latency", required_argument, NULL, CLI_OPT_LATENCY},            \
-      {"guest-poll-ms", required_argument, NULL, CLI_OPT_GUEST_POLL}, { \
-    "fault", required_argument, NULL, CLI_OPT_FAULT                     \
+#define CLI_SIM_LONG_OPTIONS                                          \
+  {"seed", required_argument, NULL, CLI_OPT_SEED},                    \
+      {"qsize", required_argument, NULL, CLI_OPT_QSIZE},              \
+      {"bug", required_argument, NULL, CLI_OPT_BUG},                  \
+      {"trace", required_argument, NULL, CLI_OPT_TRACE},              \
+      {"json", no_argument, NULL, CLI_OPT_JSON},                      \
+      {"backlog", required_argument, NULL, CLI_OPT_BACKLOG},          \
+      {"guest-ip", required_argument, NULL, CLI_OPT_GUEST_IP},        \
+      {"guest-mac", required_argument, NULL, CLI_OPT_GUEST_MAC},      \
+      {"latency", required_argument, NULL, CLI_OPT_LATENCY},          \
+      {"guest-poll-ms", required_argument, NULL, CLI_OPT_GUEST_POLL}, \
+      {"fault", required_argument, NULL, CLI_OPT_FAULT}, {            \
+    "memory", required_argument, NULL, CLI_OPT_MEMORY                 \
   }
+
+/* "sc", "tso" or "weak" for a VNS_MEMORY_* value. */
+const char *cli_memory_name(int memory);
 
 /* Help text for the shared options. */
 extern const char cli_sim_options_help[];

@@ -21,7 +21,10 @@ static const char explore_usage[] =
     "with another fate, or fewer frames back at the host. That seed reproduces\n"
     "the run exactly (the same trace hash, checked). Bugs that need a particular\n"
     "interleaving (irq-enable-no-recheck, kick-before-publish,\n"
-    "dev-used-event-equal) show in some seeds only.\n"
+    "dev-used-event-equal) show in some seeds only; the missing-barrier bugs need\n"
+    "--memory tso or weak as well ('vnetsim bugs' says which). --bug none with\n"
+    "--memory tso or weak runs the correct models under that model against sc:\n"
+    "a seed that differs would be a barrier missing from vnetsim itself.\n"
     "Exit status 0 when a seed shows the bug, 1 when none in the range does.\n"
     "\n"
     "Seeds run in parallel worker processes; the answer is still the first seed\n"
@@ -185,8 +188,10 @@ static int explore_parse(int argc, char **argv, explore_args *a) {
   if (optind < argc)
     return cli_error("explore", CLI_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
   if (!have_seeds) return cli_error("explore", CLI_EXIT_USAGE, "missing --seeds A..B");
-  if (!a->o.sim.driver_bugs && !a->o.sim.device_bugs)
-    return cli_error("explore", CLI_EXIT_USAGE, "missing --bug: which bug to look for?");
+  if (!a->o.sim.driver_bugs && !a->o.sim.device_bugs && a->o.sim.memory == VNS_MEMORY_SC)
+    return cli_error("explore", CLI_EXIT_USAGE,
+                     "missing --bug: which bug to look for? (--bug none needs --memory tso or "
+                     "weak: the correct models under it against sc)");
   if (vns_bug_names(a->o.sim.driver_bugs, a->o.sim.device_bugs, a->names, sizeof a->names) < 0)
     strcpy(a->names, "?");
   return cli_sim_opts_done(&a->o);
@@ -205,16 +210,25 @@ static void explore_print_found(const explore_args *a, uint64_t seed, int64_t di
     printf("\"bugs\":\"%s\",\"found\":true,\"seed\":%" PRIu64 ",\"frame\":%" PRId64
            ",\"fixed_fate\":\"%s\",\"buggy_fate\":\"%s\","
            "\"frames_out_fixed\":%" PRIu64 ",\"frames_out_buggy\":%" PRIu64
-           ",\"trace_hash\":\"%016" PRIx64 "\",\"reproduced\":%s}\n",
+           ",\"trace_hash\":\"%016" PRIx64 "\",\"reproduced\":%s",
            a->names, seed, diff >= 0 ? diff + 1 : -1, diff >= 0 ? of->fates[diff] : "",
            diff >= 0 ? ob->fates[diff] : "", of->frames_out, ob->frames_out, ob->trace_hash,
            exact ? "true" : "false");
+    if (a->o.sim.memory != VNS_MEMORY_SC)
+      printf(",\"memory\":\"%s\"", cli_memory_name(a->o.sim.memory));
+    printf("}\n");
     return;
   }
   printf("vnetsim explore: %s shows at seed %" PRIu64 " (seeds %" PRIu64 "..%" PRIu64
          " tried up to it)\n",
          a->names, seed, a->first, seed);
-  if (diff >= 0)
+  /* --bug none compares the correct models under the memory model with sc */
+  int vs_sc = !a->o.sim.driver_bugs && !a->o.sim.device_bugs;
+  const char *model = cli_memory_name(a->o.sim.memory);
+  if (diff >= 0 && vs_sc)
+    printf("  frame %" PRId64 ": under sc %s, under %s %s\n", diff + 1, of->fates[diff], model,
+           ob->fates[diff]);
+  else if (diff >= 0)
     printf("  frame %" PRId64 ": fixed driver %s, buggy %s\n", diff + 1, of->fates[diff],
            ob->fates[diff]);
   printf("  frames back at the host: fixed %" PRIu64 ", buggy %" PRIu64 "\n", of->frames_out,
@@ -226,8 +240,10 @@ static void explore_print_found(const explore_args *a, uint64_t seed, int64_t di
   printf("\n  reproduced exactly from the seed: %s (trace hash %016" PRIx64 ")\n",
          exact ? "yes" : "NO", ob->trace_hash);
   printf("  again: vnetsim explore --bug %s --qsize %u --backlog %u --bursts %" PRIu64
-         " --seeds %" PRIu64 "..%" PRIu64 "\n",
-         a->names, a->o.sim.queue_size, a->o.sim.rx_backlog, a->bursts, seed, seed);
+         " --seeds %" PRIu64 "..%" PRIu64 "%s%s\n",
+         a->names, a->o.sim.queue_size, a->o.sim.rx_backlog, a->bursts, seed, seed,
+         a->o.sim.memory != VNS_MEMORY_SC ? " --memory " : "",
+         a->o.sim.memory != VNS_MEMORY_SC ? model : "");
 }
 
 /* Runs one seed both ways: 1 when the bug shows, 0 when not, or a negative
@@ -237,6 +253,9 @@ static int explore_seed(const explore_args *a, uint64_t seed, int report) {
   vns_sim_opts buggy = a->o.sim, fixed = a->o.sim;
   buggy.seed = fixed.seed = seed;
   fixed.driver_bugs = fixed.device_bugs = 0;
+  /* --bug none: the correct models under tso or weak against sc, which must
+   * not differ */
+  if (!buggy.driver_bugs && !buggy.device_bugs) fixed.memory = VNS_MEMORY_SC;
   unsigned bursts = (unsigned)a->bursts;
   explore_outcome ob, of, again;
   int rc = explore_run(&buggy, bursts, &ob);

@@ -101,30 +101,50 @@ static inline void emu_put_le64(uint8_t *p, uint64_t v) {
   emu_put_le32(p + 4, (uint32_t)(v >> 32));
 }
 
-/* Little-endian scalar access, bounds-checked; on EMU_ERANGE *out is left
- * untouched. Inline: the rings make several of these per frame, and a call
- * for each cost a quarter of the ring loop. */
-static inline int gmem_read_le16(const gmem *m, uint64_t gpa, uint16_t *out) {
-  uint8_t buf[sizeof *out];
-  const uint8_t *p = m->mm ? gmem_mm_load(m, gpa, buf, sizeof buf) : gmem_host_(m, gpa, sizeof buf);
+/* gmem_peek() for one little-endian scalar; *out untouched when out of range. */
+static inline int gmem_peek_le16(const gmem *m, uint64_t gpa, uint16_t *out) {
+  const uint8_t *p = gmem_host_(m, gpa, sizeof *out);
   if (!p) return EMU_ERANGE;
   *out = emu_get_le16(p);
   return 0;
 }
-
-static inline int gmem_read_le32(const gmem *m, uint64_t gpa, uint32_t *out) {
-  uint8_t buf[sizeof *out];
-  const uint8_t *p = m->mm ? gmem_mm_load(m, gpa, buf, sizeof buf) : gmem_host_(m, gpa, sizeof buf);
+static inline int gmem_peek_le32(const gmem *m, uint64_t gpa, uint32_t *out) {
+  const uint8_t *p = gmem_host_(m, gpa, sizeof *out);
   if (!p) return EMU_ERANGE;
   *out = emu_get_le32(p);
   return 0;
 }
-
-static inline int gmem_read_le64(const gmem *m, uint64_t gpa, uint64_t *out) {
-  uint8_t buf[sizeof *out];
-  const uint8_t *p = m->mm ? gmem_mm_load(m, gpa, buf, sizeof buf) : gmem_host_(m, gpa, sizeof buf);
+static inline int gmem_peek_le64(const gmem *m, uint64_t gpa, uint64_t *out) {
+  const uint8_t *p = gmem_host_(m, gpa, sizeof *out);
   if (!p) return EMU_ERANGE;
   *out = emu_get_le64(p);
+  return 0;
+}
+
+/* Little-endian scalar access, bounds-checked; on EMU_ERANGE *out is left
+ * untouched. Inline: the rings make several of these per frame, and a call
+ * for each cost a quarter of the ring loop. */
+static inline int gmem_read_le16(const gmem *m, uint64_t gpa, uint16_t *out) {
+  if (!m->mm) return gmem_peek_le16(m, gpa, out);
+  uint8_t buf[sizeof *out];
+  if (!gmem_mm_load(m, gpa, buf, sizeof buf)) return EMU_ERANGE;
+  *out = emu_get_le16(buf);
+  return 0;
+}
+
+static inline int gmem_read_le32(const gmem *m, uint64_t gpa, uint32_t *out) {
+  if (!m->mm) return gmem_peek_le32(m, gpa, out);
+  uint8_t buf[sizeof *out];
+  if (!gmem_mm_load(m, gpa, buf, sizeof buf)) return EMU_ERANGE;
+  *out = emu_get_le32(buf);
+  return 0;
+}
+
+static inline int gmem_read_le64(const gmem *m, uint64_t gpa, uint64_t *out) {
+  if (!m->mm) return gmem_peek_le64(m, gpa, out);
+  uint8_t buf[sizeof *out];
+  if (!gmem_mm_load(m, gpa, buf, sizeof buf)) return EMU_ERANGE;
+  *out = emu_get_le64(buf);
   return 0;
 }
 

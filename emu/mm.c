@@ -368,6 +368,10 @@ void emu_mm_close(emu_mm *mm) {
   memset(mm, 0, sizeof *mm);
 }
 
+uint64_t gmem_mm_gap_ns(const gmem *m) {
+  return m->mm ? emu_rng_range(&m->mm->rng, 0, m->mm->max_delay_ns) : 0;
+}
+
 size_t emu_mm_pending(const emu_mm *mm, int cpu, const emu_mm_store **out) {
   if (cpu < 0 || cpu >= EMU_SCHED_MAX_ACTORS) return 0;
   *out = mm->cpu[cpu].pending;

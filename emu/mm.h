@@ -119,6 +119,13 @@ int emu_mm_init(emu_mm *mm, emu_mm_kind kind, uint64_t seed, uint64_t max_delay_
 /* Makes every buffered store visible, detaches from guest memory and frees. */
 void emu_mm_close(emu_mm *mm);
 
+/* On a real CPU the instructions between a publishing store and the
+ * barrier after it take time, and the other side can look in between. A
+ * modelled half runs such a path in two steps this many ns apart (drawn
+ * from the model's PRNG, 0..max_delay_ns); 0 without a model, where the
+ * path runs in one step as before. */
+uint64_t gmem_mm_gap_ns(const gmem *m);
+
 /* The stores buffered for actor `cpu` (its index in the scheduler), oldest
  * first: what teach draws. */
 size_t emu_mm_pending(const emu_mm *mm, int cpu, const emu_mm_store **out);

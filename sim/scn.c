@@ -88,6 +88,8 @@ void scn_config_default(scn_config *cfg) {
   cfg->conformance = 1;
   emu_fault_config_default(&cfg->fault);
   cfg->services = 1;
+  cfg->memory = EMU_MM_SC;
+  cfg->memory_delay_ns = EMU_MM_DEFAULT_DELAY_NS;
 }
 
 static void scn_log_violation(void *ctx, const emu_trace_rec *rec) {
@@ -414,6 +416,10 @@ int scn_init(scn *s, const scn_config *cfg) {
   if (!rc) rc = scn_init_device(s, cfg);
   if (!rc) rc = scn_init_driver(s, cfg);
   if (!rc) rc = emu_actor_init(&s->host, &s->sched, "host", scn_host_handle, s);
+  /* the model's actor last: under sc none, and the others keep their order */
+  if (!rc && cfg->memory != EMU_MM_SC)
+    rc = emu_mm_init(&s->mm, cfg->memory, cfg->seed, cfg->memory_delay_ns, &s->mem, &s->sched,
+                     &s->trace);
   if (!rc) rc = scn_init_links(s, cfg);
   if (!rc && !cfg->user_driver) {
     rc = vnet_drv_probe(&s->drv);
@@ -438,6 +444,7 @@ void scn_close(scn *s) {
   vnet_drv_close(&s->drv);
   vnet_dev_close(&s->dev);
   emu_fates_close(&s->fates);
+  emu_mm_close(&s->mm);
   gmem_close(&s->mem);
 }
 

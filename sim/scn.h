@@ -17,6 +17,7 @@
 #include "emu/fate.h"
 #include "emu/fault.h"
 #include "emu/gmem.h"
+#include "emu/mm.h"
 #include "emu/rng.h"
 #include "emu/sched.h"
 #include "emu/trace.h"
@@ -64,6 +65,10 @@ typedef struct scn_config {
   int arp_proxy;
   uint64_t mem_size; /* guest memory in bytes; 0: enough for the queues and their
                       * buffers (scn_guest_mem_size), plus 1 MiB */
+  /* The memory model of guest memory (emu/mm.h; default sc: none) and how
+   * late a store may become visible under it. */
+  emu_mm_kind memory;
+  uint64_t memory_delay_ns;
   /* A half the embedder brings in place of the modelled driver or device
    * (at most one of the two; NULL: modelled). */
   const struct scn_user_half *user_driver, *user_device;
@@ -141,6 +146,7 @@ typedef struct scn {
   emu_rng rng;
   emu_sched sched;
   emu_trace trace;
+  emu_mm mm; /* attached to mem unless cfg.memory is sc */
   emu_fates fates;
   vnet_dev dev; /* unused when the device is the user's */
   vnet_drv drv; /* unused when the driver is the user's */

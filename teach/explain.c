@@ -788,6 +788,13 @@ void teach_explain(teach_rec *r, teach_step *st) {
  * a driver that follows every rule and still starves itself is called a
  * liveness bug, so that 'replay --check' finding no violation agrees. */
 
+/* The missing-barrier bugs change nothing under sequential consistency,
+ * which is what the walkthrough runs under. */
+#define TEACH_UNSEEN_UNDER_SC(name, model)                                                     \
+  "the walkthrough runs under sequential consistency, where every store is visible at once, "  \
+  "so a missing barrier changes nothing here: 'vnetsim explore --bug " name " --memory " model \
+  "' finds the interleaving that shows it"
+
 static const teach_bug_note teach_bug_table[] = {
     {"rx-no-recycle", TEACH_BUG_LIVENESS, "5.1.6.3",
      "A liveness bug: every ring rule is kept, but buffers taken from the RX used ring are never "
@@ -846,6 +853,41 @@ static const teach_bug_note teach_bug_table[] = {
      "the device here returns one buffer at a time, and a single step never steps over "
      "used_event; it takes a batch of used elements that steps over used_event, which this "
      "scenario never forms (and the burst workload of 'vnetsim explore' rarely does)"},
+    {"avail-idx-no-wmb", TEACH_BUG_BREAKS_RULE, "2.7.13.3.1",
+     "It breaks §2.7.13.3.1: the driver must make a suitable memory barrier before the idx "
+     "update; without it the device can see the new avail.idx before the slot and descriptors "
+     "it exposes",
+     TEACH_UNSEEN_UNDER_SC("avail-idx-no-wmb", "weak")},
+    {"kick-check-no-mb", TEACH_BUG_BREAKS_RULE, "2.7.13.4.1",
+     "It breaks §2.7.13.4.1: the driver must make a suitable memory barrier before reading "
+     "flags or avail_event; without it that read can pass its own avail.idx store and miss a "
+     "device going idle",
+     TEACH_UNSEEN_UNDER_SC("kick-check-no-mb", "tso")},
+    {"used-idx-no-rmb", TEACH_BUG_BREAKS_RULE, "2.7.14",
+     "It breaks §2.7.14's order: the used element is the device's answer only once used.idx "
+     "covers it; read without a read barrier after used.idx, it can be read from before",
+     TEACH_UNSEEN_UNDER_SC("used-idx-no-rmb", "weak")},
+    {"irq-enable-no-mb", TEACH_BUG_LIVENESS, "2.7.14",
+     "A liveness bug (a lost wakeup): the loop of §2.7.14 re-reads used.idx after re-enabling "
+     "notifications, and that read must not pass the store that re-enables them",
+     TEACH_UNSEEN_UNDER_SC("irq-enable-no-mb", "tso")},
+    {"dev-used-idx-no-wmb", TEACH_BUG_BREAKS_RULE, "2.7.8.2",
+     "It breaks §2.7.8.2: the device must set len before it updates used.idx; a store of len "
+     "that becomes visible after the index is, to the driver, set after it",
+     TEACH_UNSEEN_UNDER_SC("dev-used-idx-no-wmb", "weak")},
+    {"dev-irq-check-no-mb", TEACH_BUG_BREAKS_RULE, "2.7.7.2",
+     "It breaks §2.7.7.2: the device must notify when used.idx moves past used_event, and it "
+     "decides on a used_event read before its own used.idx store was visible",
+     TEACH_UNSEEN_UNDER_SC("dev-irq-check-no-mb", "tso")},
+    {"dev-avail-event-no-mb", TEACH_BUG_LIVENESS, "2.7.10.2",
+     "A liveness bug: the device asks for the next notification (§2.7.10.2) and re-reads "
+     "avail.idx, but the re-read can pass the request, so a driver publishing meanwhile neither "
+     "notifies nor is seen",
+     TEACH_UNSEEN_UNDER_SC("dev-avail-event-no-mb", "tso")},
+    {"dev-avail-idx-no-rmb", TEACH_BUG_BREAKS_RULE, "2.7.13.3",
+     "It breaks §2.7.13.3's order: the available idx is what exposes the descriptors and their "
+     "contents; read without a read barrier after it, they can be read from before",
+     TEACH_UNSEEN_UNDER_SC("dev-avail-idx-no-rmb", "weak")},
 };
 
 const teach_bug_note *teach_bug_notes(size_t *n) {

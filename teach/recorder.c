@@ -291,22 +291,22 @@ static void teach_read_rings(const gmem *m, const vq_layout *l, teach_ring *g) {
     /* §2.7.5: le64 addr, le32 len, le16 flags, le16 next */
     uint64_t a = vq_desc_addr(l, i);
     teach_desc *e = &g->desc[i];
-    (void)gmem_read_le64(m, a, &e->addr);
-    (void)gmem_read_le32(m, a + 8, &e->len);
-    (void)gmem_read_le16(m, a + 12, &e->flags);
-    (void)gmem_read_le16(m, a + 14, &e->next);
-    (void)gmem_read_le16(m, vq_avail_slot_addr(l, (uint16_t)i), &g->avail[i]);
+    (void)gmem_peek_le64(m, a, &e->addr);
+    (void)gmem_peek_le32(m, a + 8, &e->len);
+    (void)gmem_peek_le16(m, a + 12, &e->flags);
+    (void)gmem_peek_le16(m, a + 14, &e->next);
+    (void)gmem_peek_le16(m, vq_avail_slot_addr(l, (uint16_t)i), &g->avail[i]);
     /* §2.7.8: le32 id, le32 len */
     uint64_t u = vq_used_slot_addr(l, (uint16_t)i);
-    (void)gmem_read_le32(m, u, &g->used[i].id);
-    (void)gmem_read_le32(m, u + 4, &g->used[i].len);
+    (void)gmem_peek_le32(m, u, &g->used[i].id);
+    (void)gmem_peek_le32(m, u + 4, &g->used[i].len);
   }
-  (void)gmem_read_le16(m, vq_avail_flags_addr(l), &g->avail_flags);
-  (void)gmem_read_le16(m, vq_avail_idx_addr(l), &g->avail_idx);
-  (void)gmem_read_le16(m, vq_used_event_addr(l), &g->used_event);
-  (void)gmem_read_le16(m, vq_used_flags_addr(l), &g->used_flags);
-  (void)gmem_read_le16(m, vq_used_idx_addr(l), &g->used_idx);
-  (void)gmem_read_le16(m, vq_avail_event_addr(l), &g->avail_event);
+  (void)gmem_peek_le16(m, vq_avail_flags_addr(l), &g->avail_flags);
+  (void)gmem_peek_le16(m, vq_avail_idx_addr(l), &g->avail_idx);
+  (void)gmem_peek_le16(m, vq_used_event_addr(l), &g->used_event);
+  (void)gmem_peek_le16(m, vq_used_flags_addr(l), &g->used_flags);
+  (void)gmem_peek_le16(m, vq_used_idx_addr(l), &g->used_idx);
+  (void)gmem_peek_le16(m, vq_avail_event_addr(l), &g->avail_event);
 }
 
 /* Heads in the ring slots from index `from` (n of them) get owner `o`,
@@ -593,7 +593,7 @@ static void teach_watch_quiet(teach_rec *r, int q) {
                       vq_avail_event_addr(l)};
   for (int k = 0; k < 4; k++) {
     uint16_t v = 0;
-    (void)gmem_read_le16(&r->s->mem, addr[k], &v); /* in range: see teach_read_rings */
+    (void)gmem_peek_le16(&r->s->mem, addr[k], &v); /* in range: see teach_read_rings */
     if (r->quiet_size[q] == l->size && v != r->quiet_seen[q][k]) r->hdr_wrote[q] |= bit[k];
     r->quiet_seen[q][k] = v;
   }

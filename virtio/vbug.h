@@ -19,12 +19,21 @@
 #define VBUG_IRQ_NO_RECHECK      0x100u /* interrupts re-enabled without a second look */
 #define VBUG_USED_SLOT_MOD_256   0x200u /* used slot = index % 256 whatever the size */
 #define VBUG_TX_LAST_ONLY        0x400u /* TX completion reads only the newest element */
-#define VBUG_DRIVER_ALL          0x7ffu
-#define VBUG_REDOX               (VBUG_RX_NO_RECYCLE | VBUG_RX_LAST_ONLY | VBUG_RX_NO_IRQ_WAKE)
+/* Missing barriers: these show only under a memory model (vbug_info.memory). */
+#define VBUG_AVAIL_IDX_NO_WMB 0x0800u /* avail.idx stored before the descriptors are visible */
+#define VBUG_KICK_CHECK_NO_MB 0x1000u /* avail_event read with the avail.idx store still buffered */
+#define VBUG_USED_IDX_NO_RMB  0x2000u /* used element read as if before used.idx */
+#define VBUG_IRQ_ON_NO_MB     0x4000u /* used.idx re-read with the re-enable still buffered */
+#define VBUG_DRIVER_ALL       0x7fffu
+#define VBUG_REDOX            (VBUG_RX_NO_RECYCLE | VBUG_RX_LAST_ONLY | VBUG_RX_NO_IRQ_WAKE)
 
 /* Device-side bugs (vnet_dev_config.bugs). */
-#define VBUG_DEV_USED_EVENT_EQUAL 0x001u /* interrupt only when used_event == new - 1 */
-#define VBUG_DEVICE_ALL           0x001u
+#define VBUG_DEV_USED_EVENT_EQUAL  0x001u /* interrupt only when used_event == new - 1 */
+#define VBUG_DEV_USED_IDX_NO_WMB   0x002u /* used.idx stored before the element is visible */
+#define VBUG_DEV_IRQ_CHECK_NO_MB   0x004u /* used_event read with the used.idx store buffered */
+#define VBUG_DEV_AVAIL_EVENT_NO_MB 0x008u /* avail.idx re-read with avail_event still buffered */
+#define VBUG_DEV_AVAIL_IDX_NO_RMB  0x010u /* avail slot read as if before avail.idx */
+#define VBUG_DEVICE_ALL            0x01fu
 
 typedef enum vbug_side { VBUG_SIDE_DRIVER, VBUG_SIDE_DEVICE } vbug_side;
 
@@ -34,6 +43,12 @@ typedef struct vbug_info {
   unsigned bit;
   const char *cause, *symptom, *fix;
   const char *section; /* virtio 1.2 clause it breaks */
+  /* A missing barrier: the weakest memory model under which it can show
+   * ("tso" or "weak"), the barrier it leaves out (VQ_BAR_*), and where it
+   * was found and fixed. NULL and 0 for the other bugs. */
+  const char *memory;
+  unsigned omits;
+  const char *found_in;
 } vbug_info;
 
 /* The whole catalogue, in a stable order. */
@@ -45,5 +60,7 @@ const vbug_info *vbug_find(const char *name, size_t len);
 int vbug_parse(const char *list, unsigned *driver_bugs, unsigned *device_bugs);
 /* The canonical comma-separated names of both sets ("none" when empty). */
 const char *vbug_names(unsigned driver_bugs, unsigned device_bugs, char *buf, size_t cap);
+/* The barriers (VQ_BAR_*) the bugs of one side leave out. */
+unsigned vbug_omitted_barriers(vbug_side side, unsigned bugs);
 
 #endif

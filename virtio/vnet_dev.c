@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "emu/err.h"
+#include "emu/mm.h"
 #include "virtio/vbug.h"
 
 /* Defaults: modelling choices, not spec values. A queue of 256 is what
@@ -49,7 +50,7 @@ static void vnet_dev_needs_reset(vnet_dev *d, uint16_t q, vq_rule rule) {
                  .idx = d->status, .detail = vq_rule_name(rule));
 }
 
-static void vnet_dev_interrupt(vnet_dev *d, uint16_t q) {
+static void vnet_dev_interrupt_now(vnet_dev *d, uint16_t q) {
   if (vq_dev_need_interrupt(&d->q[q].vq)) {
     d->stats.interrupts++;
     EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_INTERRUPT,
@@ -60,6 +61,19 @@ static void vnet_dev_interrupt(vnet_dev *d, uint16_t q) {
     EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_INTERRUPT_SUPPRESSED,
                    .queue = vnet_queue_name(q), .idx = d->q[q].vq.used_idx_published);
   }
+}
+
+/* After a publish. Under a memory model the decision comes a moment later,
+ * as on a real device thread, so the driver can look in between. */
+static void vnet_dev_interrupt(vnet_dev *d, uint16_t q) {
+  if (!d->mem->mm) {
+    vnet_dev_interrupt_now(d, q);
+    return;
+  }
+  if (d->q[q].irq_check_queued) return;
+  d->q[q].irq_check_queued = 1;
+  emu_actor_post(&d->actor, d->actor.sched->now_ns + gmem_mm_gap_ns(d->mem), VNET_DEV_EV_IRQ_CHECK,
+                 q, 0, NULL, 0);
 }
 
 static int vnet_dev_queue_live(const vnet_dev *d, uint16_t q) {
@@ -253,6 +267,11 @@ static void vnet_dev_handle(emu_actor *self, const emu_event *ev) {
     case VNET_DEV_EV_FRAME:
       vnet_dev_rx_frame(d, ev->frame_id, ev->data, ev->len);
       break;
+    case VNET_DEV_EV_IRQ_CHECK:
+      if (ev->arg >= VNET_NUM_QUEUES) break;
+      d->q[ev->arg].irq_check_queued = 0;
+      vnet_dev_interrupt_now(d, (uint16_t)ev->arg);
+      break;
     case VNET_DEV_EV_KICK:
     case VNET_DEV_EV_CONTINUE:
       if (ev->arg >= VNET_NUM_QUEUES) break;
@@ -378,6 +397,7 @@ static int vnet_dev_t_queue_setup(void *dev, uint16_t q, const vq_layout *layout
   }
   vq_dev_set_trace(&d->q[q].vq, d->trace, "device", vnet_queue_name(q));
   if (d->cfg.bugs & VBUG_DEV_USED_EVENT_EQUAL) d->q[q].vq.need_event = vnet_dev_used_event_equal;
+  d->q[q].vq.omit_barriers = vbug_omitted_barriers(VBUG_SIDE_DEVICE, d->cfg.bugs);
   d->q[q].layout = *layout;
   d->q[q].enabled = 1;
   return 0;

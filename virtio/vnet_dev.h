@@ -23,6 +23,8 @@ enum {
   VNET_DEV_EV_FRAME = 1, /* a frame from the host: data, frame_id */
   VNET_DEV_EV_KICK,      /* the driver notified queue arg */
   VNET_DEV_EV_CONTINUE,  /* more TX work after a batch */
+  VNET_DEV_EV_IRQ_CHECK, /* under a memory model: the interrupt decision after a
+                          * publish, a moment later (gmem_mm_gap_ns) */
 };
 
 typedef struct vnet_dev_config {
@@ -70,6 +72,7 @@ typedef struct vnet_dev {
   struct vnet_dev_queue {
     vq_layout layout;
     int enabled;
+    int irq_check_queued; /* a VNET_DEV_EV_IRQ_CHECK is on its way */
     vq_dev vq;
   } q[VNET_NUM_QUEUES];
   vnet_dev_frame *backlog; /* FIFO of cfg.rx_backlog */

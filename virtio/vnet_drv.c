@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "emu/err.h"
+#include "emu/mm.h"
 
 /* Defaults: modelling choices, not spec values. An injected interrupt
  * reaches the guest a microsecond or more after the device raised it; the
@@ -47,6 +48,12 @@ static void vnet_drv_notify(vnet_drv *drv, vq_drv *vq, uint16_t q, int need) {
   }
 }
 
+static void vnet_drv_kick_decided(vnet_drv *drv, vq_drv *vq, uint16_t q, int need) {
+  if (need < 0) return;
+  if (q == VNET_TXQ && vnet_drv_bug(drv, VBUG_TX_NO_KICK)) return;
+  vnet_drv_notify(drv, vq, q, need);
+}
+
 /* Publishes what was added to queue q and notifies the device if it asked. */
 static void vnet_drv_kick_if_needed(vnet_drv *drv, vq_drv *vq, uint16_t q) {
   if (vq->avail_idx_shadow == vq->avail_idx_published) return;
@@ -63,10 +70,19 @@ static void vnet_drv_kick_if_needed(vnet_drv *drv, vq_drv *vq, uint16_t q) {
     }
     return;
   }
-  int need = vq_drv_publish(vq);
-  if (need < 0) return;
-  if (q == VNET_TXQ && vnet_drv_bug(drv, VBUG_TX_NO_KICK)) return;
-  vnet_drv_notify(drv, vq, q, need);
+  if (drv->mem->mm) {
+    /* Under a memory model the decision comes a moment after the store, as
+     * on a real CPU, so the device can look in between. */
+    if (!drv->kick_check_queued[q]) {
+      drv->kick_check_queued[q] = 1;
+      drv->kick_check_from[q] = vq->avail_idx_published;
+      emu_actor_post(&drv->actor, vnet_drv_now(drv) + gmem_mm_gap_ns(drv->mem),
+                     VNET_DRV_EV_KICK_CHECK, q, 0, NULL, 0);
+    }
+    vq_drv_publish_idx(vq);
+    return;
+  }
+  vnet_drv_kick_decided(drv, vq, q, vq_drv_publish(vq));
 }
 
 static int vnet_drv_post_rx(vnet_drv *drv, uint32_t buf) {
@@ -131,6 +147,7 @@ static void vnet_drv_rx_one(vnet_drv *drv, const vq_used_elem *e) {
 static int vnet_drv_take_newest(vq_drv *vq, vq_used_elem *elem) {
   uint16_t used_idx = vq_drv_read_used_idx(vq);
   if (used_idx == vq->last_used_idx) return 0;
+  vq_barrier_make(vq->mem, vq->omit_barriers, VQ_BAR_USED_RMB, GMEM_RMB);
   int rc = vq_drv_take_used_at(vq, (uint16_t)(used_idx - 1), elem);
   vq_drv_set_last_used(vq, used_idx);
   return rc ? rc : 1;
@@ -266,6 +283,14 @@ static void vnet_drv_handle(emu_actor *self, const emu_event *ev) {
     case VNET_DRV_EV_REARM:
       vnet_drv_rearm(drv);
       break;
+    case VNET_DRV_EV_KICK_CHECK: {
+      if (ev->arg >= VNET_NUM_QUEUES) return;
+      vq_drv *vq = ev->arg == VNET_RXQ ? &drv->rxq : &drv->txq;
+      drv->kick_check_queued[ev->arg] = 0;
+      vnet_drv_kick_decided(drv, vq, (uint16_t)ev->arg,
+                            vq_drv_kick_check(vq, drv->kick_check_from[ev->arg]));
+      break;
+    }
     case VNET_DRV_EV_PUBLISH:
       if (ev->arg >= VNET_NUM_QUEUES) return;
       drv->publish_queued[ev->arg] = 0;
@@ -316,6 +341,7 @@ static int vnet_drv_setup_queue(vnet_drv *drv, uint16_t q, vq_drv *vq, uint16_t 
                        indirect && q == VNET_TXQ, VNET_DRV_TX_SEGS);
   if (rc) return rc;
   if (vnet_drv_bug(drv, VBUG_USED_SLOT_MOD_256)) vq->used_slot = vnet_drv_used_slot_mod_256;
+  vq->omit_barriers = vbug_omitted_barriers(VBUG_SIDE_DRIVER, drv->opts.bugs);
   vq_drv_set_trace(vq, drv->trace, "driver", vnet_queue_name(q));
   return drv->t->queue_setup(drv->t->dev, q, &vq->layout);
 }

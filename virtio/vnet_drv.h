@@ -28,11 +28,13 @@
 #include "virtio/vq_drv.h"
 
 enum {
-  VNET_DRV_EV_IRQ = 1, /* the device's interrupt (arg = queue it was for) */
-  VNET_DRV_EV_TIMER,   /* the guest stack's next deadline */
-  VNET_DRV_EV_POLL,    /* an RX poll deferred from the transmit path */
-  VNET_DRV_EV_REARM,   /* RX found empty: re-enable its interrupt now */
-  VNET_DRV_EV_PUBLISH, /* a delayed avail.idx store lands (arg = queue) */
+  VNET_DRV_EV_IRQ = 1,    /* the device's interrupt (arg = queue it was for) */
+  VNET_DRV_EV_TIMER,      /* the guest stack's next deadline */
+  VNET_DRV_EV_POLL,       /* an RX poll deferred from the transmit path */
+  VNET_DRV_EV_REARM,      /* RX found empty: re-enable its interrupt now */
+  VNET_DRV_EV_PUBLISH,    /* a delayed avail.idx store lands (arg = queue) */
+  VNET_DRV_EV_KICK_CHECK, /* under a memory model: the kick decision after a
+                           * publish, a moment later (gmem_mm_gap_ns) */
 };
 
 typedef struct vnet_drv_opts {
@@ -88,7 +90,9 @@ typedef struct vnet_drv {
   uint64_t timer_at; /* earliest armed stack deadline */
   int rx_poll_queued, in_rx, rearm_queued;
   int publish_queued[VNET_NUM_QUEUES];
-  uint32_t hdr_len; /* 12, or 10 for the legacy-header bug */
+  int kick_check_queued[VNET_NUM_QUEUES];
+  uint16_t kick_check_from[VNET_NUM_QUEUES]; /* avail.idx the queued decision starts from */
+  uint32_t hdr_len;                          /* 12, or 10 for the legacy-header bug */
   vnet_drv_stats stats;
   uint8_t rx_scratch[65536];
 } vnet_drv;

@@ -114,6 +114,30 @@ static inline void vq_ring_put16(gmem *m, uint64_t at, uint16_t v) {
   (void)rc;
 }
 
+/* The barriers the two halves make, where the spec and Linux's
+ * virtio_ring.c and vhost put them. Under sequential consistency they cost
+ * nothing; under a weaker memory model (emu/mm.h) each one matters. A bit
+ * set in a half's `omit_barriers` leaves that barrier out, as a buggy
+ * driver or device would. */
+typedef enum vq_barrier {
+  /* driver */
+  VQ_BAR_AVAIL_WMB = 1u << 0, /* descriptors and slots before avail.idx (§2.7.13.3.1) */
+  VQ_BAR_KICK_MB = 1u << 1,   /* avail.idx before reading avail_event or flags (§2.7.13.4.1) */
+  VQ_BAR_USED_RMB = 1u << 2,  /* used.idx before the element it covers (§2.7.14) */
+  VQ_BAR_IRQ_ON_MB = 1u << 3, /* used_event or flags before looking at used.idx again (§2.7.14) */
+  /* device */
+  VQ_BAR_AVAIL_RMB = 1u << 4,    /* avail.idx before the slots it covers (§2.7.13.3) */
+  VQ_BAR_USED_WMB = 1u << 5,     /* elements and buffers before used.idx (§2.7.8.2) */
+  VQ_BAR_IRQ_MB = 1u << 6,       /* used.idx before reading used_event or flags (§2.7.7.2) */
+  VQ_BAR_NOTIFY_ON_MB = 1u << 7, /* avail_event or flags before avail.idx again (§2.7.10.2) */
+} vq_barrier;
+
+/* The barrier `which` of a half that omits those in `omit`. */
+static inline void vq_barrier_make(gmem *m, unsigned omit, vq_barrier which,
+                                   gmem_barrier_kind kind) {
+  if (!(omit & which)) gmem_barrier(m, kind);
+}
+
 static inline int vq_size_valid(uint32_t size) {
   return size > 0 && size <= VQ_MAX_SIZE && (size & (size - 1)) == 0;
 }

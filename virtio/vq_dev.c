@@ -155,7 +155,8 @@ int vq_dev_pop(vq_dev *q, vq_chain *c) {
    * it scribbled on avail.idx (QEMU reports the same as "moved avail index"). */
   if ((uint16_t)(avail_idx - q->last_avail_idx) > q->layout.size)
     return vq_dev_break(q, VQ_RULE_AVAIL_IDX_JUMP, -1);
-  /* A read barrier belongs here: avail.idx before the slot it covers. */
+  /* avail.idx before the slots and descriptors it exposes (§2.7.13.3) */
+  vq_barrier_make(q->mem, q->omit_barriers, VQ_BAR_AVAIL_RMB, GMEM_RMB);
   rc = vq_dev_count_offers(q, avail_idx);
   if (rc) return rc;
   uint16_t head = q->slot_head[q->last_avail_idx & (q->layout.size - 1)];
@@ -204,7 +205,9 @@ int vq_dev_push(vq_dev *q, uint16_t head, uint32_t len) {
 
 int vq_dev_publish_used(vq_dev *q) {
   if (q->used_idx_published == q->used_idx_shadow) return 0;
-  /* Write barrier: elements before the index (§2.7.8.2: len set before idx). */
+  /* Elements and the buffers' bytes before the index (§2.7.8.2: len set
+   * before idx). */
+  vq_barrier_make(q->mem, q->omit_barriers, VQ_BAR_USED_WMB, GMEM_WMB);
   int rc = gmem_write_le16(q->mem, vq_used_idx_addr(&q->layout), q->used_idx_shadow);
   if (rc) return rc;
   q->used_idx_published = q->used_idx_shadow;
@@ -217,6 +220,10 @@ int vq_dev_need_interrupt(vq_dev *q) {
   uint16_t old = q->signalled_used, now = q->used_idx_published;
   if (old == now) return 0;
   q->signalled_used = now;
+  /* used.idx visible before the driver's suppression is read, or a driver
+   * re-enabling meanwhile sleeps through the new elements (Linux vhost's
+   * smp_mb() in vhost_notify; §2.7.7.2). */
+  vq_barrier_make(q->mem, q->omit_barriers, VQ_BAR_IRQ_MB, GMEM_MB);
   if (q->event_idx) {
     uint16_t used_event = vq_ring_get16(q->mem, vq_used_event_addr(&q->layout));
     return q->need_event ? q->need_event(used_event, now, old)
@@ -231,8 +238,9 @@ int vq_dev_enable_notify(vq_dev *q) {
     vq_ring_put16(q->mem, vq_avail_event_addr(&q->layout), q->last_avail_idx);
   else
     vq_ring_put16(q->mem, vq_used_flags_addr(&q->layout), 0);
-  /* Full barrier, then recheck: the driver may have published just before it
-   * could see the request and so not kick. */
+  /* The driver may have published just before it could see the request and
+   * so not kick: the store visible, then look again (§2.7.10.2). */
+  vq_barrier_make(q->mem, q->omit_barriers, VQ_BAR_NOTIFY_ON_MB, GMEM_MB);
   return vq_dev_has_avail(q);
 }
 

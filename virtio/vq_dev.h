@@ -50,7 +50,8 @@ typedef struct vq_dev {
    * past used_event: NULL for the spec's vq_need_event() (§2.7.7.2); a
    * device model that reproduces a bug puts its own rule here. */
   int (*need_event)(uint16_t used_event, uint16_t new_idx, uint16_t old_idx);
-  vq_rule broken; /* first rule broken, VQ_RULE_NONE while healthy */
+  unsigned omit_barriers; /* VQ_BAR_* left out: 0 for a correct device */
+  vq_rule broken;         /* first rule broken, VQ_RULE_NONE while healthy */
   int64_t broken_head;
   emu_trace *trace;
   const char *actor, *name;

@@ -145,18 +145,31 @@ static int vq_drv_kick_decision(const vq_drv *q, uint16_t old, uint16_t now) {
   return rc ? rc : !(used_flags & VQ_USED_F_NO_NOTIFY);
 }
 
-int vq_drv_publish(vq_drv *q) {
+int vq_drv_publish_idx(vq_drv *q) {
   uint16_t old = q->avail_idx_published, now = q->avail_idx_shadow;
   if (old == now) return 0;
-  /* A real driver puts a write barrier here (virtio_wmb): the descriptors and
-   * ring slots must be visible before the index that exposes them (§2.7.13.3). */
+  /* The descriptors and ring slots must be visible before the index that
+   * exposes them (§2.7.13.3.1)... */
+  vq_barrier_make(q->mem, q->omit_barriers, VQ_BAR_AVAIL_WMB, GMEM_WMB);
   int rc = gmem_write_le16(q->mem, vq_avail_idx_addr(&q->layout), now);
   if (rc) return rc;
   q->avail_idx_published = now;
   VQ_DRV_TRACE(q, .kind = EMU_TR_AVAIL_PUBLISHED, .idx = now);
-  /* ...and a full barrier here: the index store must be visible before the
-   * suppression fields are read, or a device going idle is missed (§2.7.13.4). */
-  return vq_drv_kick_decision(q, old, now);
+  return 0;
+}
+
+int vq_drv_kick_check(vq_drv *q, uint16_t old) {
+  if (old == q->avail_idx_published) return 0;
+  /* The index before the suppression fields are read, or a device going
+   * idle meanwhile is missed (§2.7.13.4.1). */
+  vq_barrier_make(q->mem, q->omit_barriers, VQ_BAR_KICK_MB, GMEM_MB);
+  return vq_drv_kick_decision(q, old, q->avail_idx_published);
+}
+
+int vq_drv_publish(vq_drv *q) {
+  uint16_t old = q->avail_idx_published;
+  int rc = vq_drv_publish_idx(q);
+  return rc ? rc : vq_drv_kick_check(q, old);
 }
 
 int vq_drv_kick_needed_unpublished(const vq_drv *q) {
@@ -218,8 +231,8 @@ void vq_drv_set_last_used(vq_drv *q, uint16_t idx) { q->last_used_idx = idx; }
 int vq_drv_get_used(vq_drv *q, vq_used_elem *elem) {
   uint16_t used_idx = vq_drv_read_used_idx(q);
   if (used_idx == q->last_used_idx) return EMU_EAGAIN;
-  /* A real driver puts a read barrier here (virtio_rmb): read used.idx before
-   * the element it covers (§2.7.14 / §2.7.8). */
+  /* used.idx before the element it covers (§2.7.14) */
+  vq_barrier_make(q->mem, q->omit_barriers, VQ_BAR_USED_RMB, GMEM_RMB);
   if ((uint16_t)(used_idx - q->last_used_idx) > q->in_flight) {
     /* More elements than buffers offered: nothing past the cursor can be
      * trusted, so do not advance it. */
@@ -246,7 +259,9 @@ int vq_drv_enable_interrupts(vq_drv *q) {
     q->avail_flags_shadow &= (uint16_t)~VQ_AVAIL_F_NO_INTERRUPT;
     vq_ring_put16(q->mem, vq_avail_flags_addr(&q->layout), q->avail_flags_shadow);
   }
-  /* A full barrier belongs here: the device may have pushed an element just
-   * before seeing the new used_event, and would then not interrupt. */
+  /* The device may have pushed an element just before seeing the new
+   * used_event or flags, and would then not interrupt: the store must be
+   * visible before used.idx is looked at again (§2.7.14's loop). */
+  vq_barrier_make(q->mem, q->omit_barriers, VQ_BAR_IRQ_ON_MB, GMEM_MB);
   return vq_drv_has_used(q);
 }

@@ -52,6 +52,7 @@ typedef struct vq_drv {
   uint64_t (*used_slot)(const vq_layout *l, uint16_t used_idx);
   vq_drv_head *heads;
   uint32_t in_flight;
+  unsigned omit_barriers; /* VQ_BAR_* left out: 0 for a correct driver */
   /* tracing */
   emu_trace *trace;
   const char *actor, *name;
@@ -86,6 +87,10 @@ int vq_drv_add(vq_drv *q, const vq_sg *sg, unsigned n_out, unsigned n_in, void *
  * device wants a notification for it (§2.7.10), 0 when it does not, or a
  * negative error. */
 int vq_drv_publish(vq_drv *q);
+/* vq_drv_publish() in its two steps: the avail.idx store (0 or EMU_ERANGE),
+ * then, given avail.idx as it was before, the kick decision. */
+int vq_drv_publish_idx(vq_drv *q);
+int vq_drv_kick_check(vq_drv *q, uint16_t old);
 /* The notification decision for what is added but not yet published, made
  * without storing avail.idx: what a driver that kicks before it publishes
  * decides (1, 0 or a negative error). */

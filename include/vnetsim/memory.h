@@ -38,6 +38,27 @@ VNS_API int vns_mem_write_le16(vns_sim *sim, uint64_t gpa, uint16_t v);
 VNS_API int vns_mem_write_le32(vns_sim *sim, uint64_t gpa, uint32_t v);
 VNS_API int vns_mem_write_le64(vns_sim *sim, uint64_t gpa, uint64_t v);
 
+/* Memory models (vns_sim_opts.memory). Under tso and weak, a store the
+ * driver or device makes inside one of its callbacks becomes visible to the
+ * other side at a time drawn from the seed, and under weak a load may see
+ * memory as it was a little earlier: what a driver without the right
+ * barriers meets on real CPUs. Each store's becoming visible is a trace
+ * event ("store_visible"); calls made outside any callback (set-up, between
+ * runs) see and change memory as everyone sees it. */
+#define VNS_MEMORY_SC   0
+#define VNS_MEMORY_TSO  1
+#define VNS_MEMORY_WEAK 2
+
+/* Barriers for a ring written by hand, as Linux's virtio_wmb() (stores
+ * before it are visible before stores after it), virtio_rmb() (loads after
+ * it are not satisfied before loads before it) and virtio_mb() (both; and
+ * every earlier store is visible before any later load). The ring helpers
+ * of driver.h and device.h make them where the spec needs them. No-ops
+ * under VNS_MEMORY_SC or outside a callback; NULL is ignored. */
+VNS_API void vns_mem_wmb(vns_sim *sim);
+VNS_API void vns_mem_rmb(vns_sim *sim);
+VNS_API void vns_mem_mb(vns_sim *sim);
+
 #ifdef __cplusplus
 }
 #endif

@@ -48,9 +48,18 @@ extern "C" {
 #define VNS_BUG_IRQ_NO_RECHECK      0x100u
 #define VNS_BUG_USED_SLOT_MOD_256   0x200u
 #define VNS_BUG_TX_LAST_ONLY        0x400u
-#define VNS_BUG_REDOX               0x007u
+/* missing barriers: they show under VNS_MEMORY_TSO or _WEAK only */
+#define VNS_BUG_AVAIL_IDX_NO_WMB 0x0800u
+#define VNS_BUG_KICK_CHECK_NO_MB 0x1000u
+#define VNS_BUG_USED_IDX_NO_RMB  0x2000u
+#define VNS_BUG_IRQ_ON_NO_MB     0x4000u
+#define VNS_BUG_REDOX            0x0007u
 /* ...and of the modelled device (vns_sim_opts.device_bugs). */
-#define VNS_BUG_DEV_USED_EVENT_EQUAL 0x001u
+#define VNS_BUG_DEV_USED_EVENT_EQUAL  0x001u
+#define VNS_BUG_DEV_USED_IDX_NO_WMB   0x002u
+#define VNS_BUG_DEV_IRQ_CHECK_NO_MB   0x004u
+#define VNS_BUG_DEV_AVAIL_EVENT_NO_MB 0x008u
+#define VNS_BUG_DEV_AVAIL_IDX_NO_RMB  0x010u
 
 /* IPv4 addresses are host-order integers: VNS_IP(10, 0, 2, 15). */
 #define VNS_IP(a, b, c, d) \
@@ -122,6 +131,13 @@ typedef struct vns_sim_opts {
    * host sent (they have fates and ledger indices), counted in
    * host.arp_proxy_replies. `vnetsim replay` turns it on. (0) */
   int arp_proxy;
+  /* The memory model of guest memory (vnetsim/memory.h): VNS_MEMORY_SC,
+   * every store visible at once; VNS_MEMORY_TSO, store buffers as on x86;
+   * VNS_MEMORY_WEAK, reordering as Arm or RISC-V allow (VNS_MEMORY_SC). */
+  int memory;
+  /* Under tso or weak: a store becomes visible 0..this many ns after it is
+   * made, drawn from the seed (2000; at most 10^12, 1000 s). */
+  uint64_t memory_delay_ns;
 } vns_sim_opts;
 
 /* Fills o with the defaults given in parentheses above. */
@@ -333,6 +349,9 @@ typedef struct vns_bug_info {
   int redox;        /* one of the original Redox virtio-netd defects */
   const char *cause, *symptom, *fix;
   const char *section; /* the virtio 1.2 section it concerns, "2.7.14" */
+  /* A missing barrier: the weakest memory model that shows it ("tso" or
+   * "weak"), and where it was found; NULL for the other bugs. */
+  const char *memory, *found_in;
 } vns_bug_info;
 
 /* Bug i of the catalogue into *out. VNS_EINVAL past the end or for NULL. */
