@@ -12,7 +12,10 @@ static const char bugs_usage[] =
     "Lists every ring bug vnetsim can switch on with --bug: its name, whether it\n"
     "lives in the driver or the device, its cause, its symptom, the fix, and the\n"
     "virtio 1.2 section it breaks. 'redox' names the original Redox driver's\n"
-    "three: rx-no-recycle, rx-last-only, rx-no-irq-wake.\n";
+    "three: rx-no-recycle, rx-last-only, rx-no-irq-wake. A missing barrier shows\n"
+    "only under a weaker memory model (--memory tso or weak): its entry says\n"
+    "which, and in which project it was found. With --json, \"memory\" is the\n"
+    "weakest model that shows each (\"sc\": any).\n";
 
 static void bugs_print_one(const vns_bug_info *b, size_t i, int json) {
   if (json) {
@@ -22,11 +25,21 @@ static void bugs_print_one(const vns_bug_info *b, size_t i, int json) {
     cli_print_json_string(stdout, b->symptom);
     printf(",\"fix\":");
     cli_print_json_string(stdout, b->fix);
-    printf(",\"section\":\"%s\",\"redox\":%s}", b->section, b->redox ? "true" : "false");
+    /* "memory": the weakest model that shows it ("sc": any) */
+    printf(",\"section\":\"%s\",\"redox\":%s,\"memory\":\"%s\"", b->section,
+           b->redox ? "true" : "false", b->memory ? b->memory : "sc");
+    if (b->found_in) {
+      printf(",\"found_in\":");
+      cli_print_json_string(stdout, b->found_in);
+    }
+    printf("}");
   } else {
     printf("%s%s (%s%s, virtio 1.2 §%s)\n  cause:   %s\n  symptom: %s\n  fix:     %s\n",
            i ? "\n" : "", b->name, b->side, b->redox ? ", Redox virtio-netd" : "", b->section,
            b->cause, b->symptom, b->fix);
+    if (b->memory)
+      printf("  shows:   under --memory %s%s only (a missing barrier)\n  origin:  %s\n", b->memory,
+             strcmp(b->memory, "tso") ? "" : " or weak", b->found_in);
   }
 }
 

@@ -12,6 +12,7 @@ int gmem_init(gmem *m, uint64_t base, uint64_t size) {
   if (!m->host) return EMU_ENOMEM;
   m->base = base;
   m->size = size;
+  m->direct_size = size;
   return 0;
 }
 
@@ -38,30 +39,70 @@ int gmem_peek(const gmem *m, uint64_t gpa, void *dst, size_t len) {
 }
 
 int gmem_read(const gmem *m, uint64_t gpa, void *dst, size_t len) {
-  if (m->mm) return gmem_mm_load(m, gpa, dst, len) ? 0 : EMU_ERANGE;
-  return gmem_peek(m, gpa, dst, len);
+  const uint8_t *p = gmem_direct_(m, gpa, len);
+  if (!p) return gmem_mm_load(m, gpa, dst, len) ? 0 : EMU_ERANGE;
+  if (len) memcpy(dst, p, len);
+  return 0;
 }
 
 int gmem_write(gmem *m, uint64_t gpa, const void *src, size_t len) {
-  if (m->mm) return gmem_mm_store(m, gpa, src, len);
-  uint8_t *p = gmem_host_(m, gpa, len);
-  if (!p) return EMU_ERANGE;
+  uint8_t *p = gmem_direct_(m, gpa, len);
+  if (!p) return gmem_mm_store(m, gpa, src, len);
   if (len) memcpy(p, src, len);
   return 0;
 }
 
 int gmem_fill(gmem *m, uint64_t gpa, uint8_t byte, size_t len) {
-  if (m->mm) {
-    /* One store of len bytes, made from a buffer of them. */
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf) return EMU_ENOMEM;
-    memset(buf, byte, len);
-    int rc = gmem_mm_store(m, gpa, buf, len);
-    free(buf);
-    return rc;
+  uint8_t *p = gmem_direct_(m, gpa, len);
+  if (p) {
+    if (len) memset(p, byte, len);
+    return 0;
   }
-  uint8_t *p = gmem_host_(m, gpa, len);
-  if (!p) return EMU_ERANGE;
-  if (len) memset(p, byte, len);
+  if (!m->mm || !gmem_in_range(m, gpa, len)) return EMU_ERANGE;
+  /* One store of len bytes, made from a buffer of them. */
+  uint8_t *buf = malloc(len ? len : 1);
+  if (!buf) return EMU_ENOMEM;
+  memset(buf, byte, len);
+  int rc = gmem_mm_store(m, gpa, buf, len);
+  free(buf);
+  return rc;
+}
+
+int gmem_slow_read_le16(const gmem *m, uint64_t gpa, uint16_t *out) {
+  uint8_t buf[sizeof *out];
+  if (!gmem_mm_load(m, gpa, buf, sizeof buf)) return EMU_ERANGE;
+  *out = emu_get_le16(buf);
   return 0;
+}
+
+int gmem_slow_write_le16(gmem *m, uint64_t gpa, uint16_t v) {
+  uint8_t buf[sizeof v];
+  emu_put_le16(buf, v);
+  return gmem_mm_store(m, gpa, buf, sizeof buf);
+}
+
+int gmem_slow_read_le32(const gmem *m, uint64_t gpa, uint32_t *out) {
+  uint8_t buf[sizeof *out];
+  if (!gmem_mm_load(m, gpa, buf, sizeof buf)) return EMU_ERANGE;
+  *out = emu_get_le32(buf);
+  return 0;
+}
+
+int gmem_slow_write_le32(gmem *m, uint64_t gpa, uint32_t v) {
+  uint8_t buf[sizeof v];
+  emu_put_le32(buf, v);
+  return gmem_mm_store(m, gpa, buf, sizeof buf);
+}
+
+int gmem_slow_read_le64(const gmem *m, uint64_t gpa, uint64_t *out) {
+  uint8_t buf[sizeof *out];
+  if (!gmem_mm_load(m, gpa, buf, sizeof buf)) return EMU_ERANGE;
+  *out = emu_get_le64(buf);
+  return 0;
+}
+
+int gmem_slow_write_le64(gmem *m, uint64_t gpa, uint64_t v) {
+  uint8_t buf[sizeof v];
+  emu_put_le64(buf, v);
+  return gmem_mm_store(m, gpa, buf, sizeof buf);
 }

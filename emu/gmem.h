@@ -20,7 +20,12 @@ typedef struct gmem {
   uint8_t *host; /* backing store, owned */
   uint64_t base; /* first guest-physical address */
   uint64_t size; /* bytes */
-  uint64_t brk;  /* allocator cursor, an offset from base */
+  /* How much of it the accessors below may touch in place: all of it, or
+   * nothing while a memory model is attached. So the common access costs
+   * the one range check it always had, and a model's accesses (or an out
+   * of range one) take the slow path. */
+  uint64_t direct_size;
+  uint64_t brk; /* allocator cursor, an offset from base */
   /* The memory model (emu/mm.h), NULL for sequential consistency: then
    * every access is the plain copy below. */
   struct emu_mm *mm;
@@ -53,6 +58,14 @@ static inline uint8_t *gmem_host_(const gmem *m, uint64_t gpa, uint64_t len) {
   return gmem_in_range(m, gpa, len) ? m->host + (gpa - m->base) : NULL;
 }
 
+/* Where an access may go in place, NULL when it must take the slow path
+ * (a memory model's, or EMU_ERANGE). */
+static inline uint8_t *gmem_direct_(const gmem *m, uint64_t gpa, uint64_t len) {
+  if (gpa < m->base) return NULL;
+  uint64_t off = gpa - m->base;
+  return off <= m->direct_size && len <= m->direct_size - off ? m->host + off : NULL;
+}
+
 /* Copies between guest memory and a host buffer; EMU_ERANGE when out of
  * range, in which case nothing is copied. Under a memory model these are the
  * running actor's loads and stores. */
@@ -63,10 +76,26 @@ int gmem_fill(gmem *m, uint64_t gpa, uint8_t byte, size_t len);
  * load: for observers (teach, a ring view), which must not change the run. */
 int gmem_peek(const gmem *m, uint64_t gpa, void *dst, size_t len);
 
-/* The memory model's side of an access (emu/mm.c): a load fills buf and
- * returns it, or NULL when out of range; a store returns 0 or EMU_ERANGE. */
+/* The slow path of an access (emu/mm.c): the memory model's, or NULL and
+ * EMU_ERANGE without one. A load fills buf and returns it, or NULL when
+ * out of range; a store returns 0 or EMU_ERANGE. */
 const uint8_t *gmem_mm_load(const gmem *m, uint64_t gpa, uint8_t *buf, size_t len);
 int gmem_mm_store(gmem *m, uint64_t gpa, const uint8_t *src, size_t len);
+
+/* The slow paths of the scalar accessors below, out of line (and marked
+ * cold where the compiler knows the word) so that the inline fast path
+ * stays as small and quick as it was before memory models. */
+#if defined(__GNUC__)
+#define GMEM_COLD __attribute__((cold))
+#else
+#define GMEM_COLD
+#endif
+GMEM_COLD int gmem_slow_read_le16(const gmem *m, uint64_t gpa, uint16_t *out);
+GMEM_COLD int gmem_slow_read_le32(const gmem *m, uint64_t gpa, uint32_t *out);
+GMEM_COLD int gmem_slow_read_le64(const gmem *m, uint64_t gpa, uint64_t *out);
+GMEM_COLD int gmem_slow_write_le16(gmem *m, uint64_t gpa, uint16_t v);
+GMEM_COLD int gmem_slow_write_le32(gmem *m, uint64_t gpa, uint32_t v);
+GMEM_COLD int gmem_slow_write_le64(gmem *m, uint64_t gpa, uint64_t v);
 
 /* Barriers, as Linux's virtio_wmb() (stores before it become visible before
  * stores after it), virtio_rmb() (loads after it are not satisfied before
@@ -125,61 +154,43 @@ static inline int gmem_peek_le64(const gmem *m, uint64_t gpa, uint64_t *out) {
  * untouched. Inline: the rings make several of these per frame, and a call
  * for each cost a quarter of the ring loop. */
 static inline int gmem_read_le16(const gmem *m, uint64_t gpa, uint16_t *out) {
-  if (!m->mm) return gmem_peek_le16(m, gpa, out);
-  uint8_t buf[sizeof *out];
-  if (!gmem_mm_load(m, gpa, buf, sizeof buf)) return EMU_ERANGE;
-  *out = emu_get_le16(buf);
+  const uint8_t *p = gmem_direct_(m, gpa, sizeof *out);
+  if (!p) return gmem_slow_read_le16(m, gpa, out);
+  *out = emu_get_le16(p);
   return 0;
 }
 
 static inline int gmem_read_le32(const gmem *m, uint64_t gpa, uint32_t *out) {
-  if (!m->mm) return gmem_peek_le32(m, gpa, out);
-  uint8_t buf[sizeof *out];
-  if (!gmem_mm_load(m, gpa, buf, sizeof buf)) return EMU_ERANGE;
-  *out = emu_get_le32(buf);
+  const uint8_t *p = gmem_direct_(m, gpa, sizeof *out);
+  if (!p) return gmem_slow_read_le32(m, gpa, out);
+  *out = emu_get_le32(p);
   return 0;
 }
 
 static inline int gmem_read_le64(const gmem *m, uint64_t gpa, uint64_t *out) {
-  if (!m->mm) return gmem_peek_le64(m, gpa, out);
-  uint8_t buf[sizeof *out];
-  if (!gmem_mm_load(m, gpa, buf, sizeof buf)) return EMU_ERANGE;
-  *out = emu_get_le64(buf);
+  const uint8_t *p = gmem_direct_(m, gpa, sizeof *out);
+  if (!p) return gmem_slow_read_le64(m, gpa, out);
+  *out = emu_get_le64(p);
   return 0;
 }
 
 static inline int gmem_write_le16(gmem *m, uint64_t gpa, uint16_t v) {
-  if (m->mm) {
-    uint8_t buf[sizeof v];
-    emu_put_le16(buf, v);
-    return gmem_mm_store(m, gpa, buf, sizeof buf);
-  }
-  uint8_t *p = gmem_host_(m, gpa, sizeof v);
-  if (!p) return EMU_ERANGE;
+  uint8_t *p = gmem_direct_(m, gpa, sizeof v);
+  if (!p) return gmem_slow_write_le16(m, gpa, v);
   emu_put_le16(p, v);
   return 0;
 }
 
 static inline int gmem_write_le32(gmem *m, uint64_t gpa, uint32_t v) {
-  if (m->mm) {
-    uint8_t buf[sizeof v];
-    emu_put_le32(buf, v);
-    return gmem_mm_store(m, gpa, buf, sizeof buf);
-  }
-  uint8_t *p = gmem_host_(m, gpa, sizeof v);
-  if (!p) return EMU_ERANGE;
+  uint8_t *p = gmem_direct_(m, gpa, sizeof v);
+  if (!p) return gmem_slow_write_le32(m, gpa, v);
   emu_put_le32(p, v);
   return 0;
 }
 
 static inline int gmem_write_le64(gmem *m, uint64_t gpa, uint64_t v) {
-  if (m->mm) {
-    uint8_t buf[sizeof v];
-    emu_put_le64(buf, v);
-    return gmem_mm_store(m, gpa, buf, sizeof buf);
-  }
-  uint8_t *p = gmem_host_(m, gpa, sizeof v);
-  if (!p) return EMU_ERANGE;
+  uint8_t *p = gmem_direct_(m, gpa, sizeof v);
+  if (!p) return gmem_slow_write_le64(m, gpa, v);
   emu_put_le64(p, v);
   return 0;
 }

@@ -187,7 +187,7 @@ static int emu_mm_buffer(emu_mm *mm, int cpu, uint64_t gpa, const uint8_t *src, 
 }
 
 int gmem_mm_store(gmem *m, uint64_t gpa, const uint8_t *src, size_t len) {
-  if (!gmem_in_range(m, gpa, len)) return EMU_ERANGE;
+  if (!m->mm || !gmem_in_range(m, gpa, len)) return EMU_ERANGE;
   if (len == 0) return 0;
   emu_mm *mm = m->mm;
   int cpu = mm->sched->running;
@@ -286,7 +286,7 @@ static void emu_mm_forward(emu_mm *mm, const emu_mm_cpu *c, uint64_t gpa, uint8_
 }
 
 const uint8_t *gmem_mm_load(const gmem *m, uint64_t gpa, uint8_t *buf, size_t len) {
-  if (!gmem_in_range(m, gpa, len)) return NULL;
+  if (!m->mm || !gmem_in_range(m, gpa, len)) return NULL;
   if (len == 0) return buf;
   emu_mm *mm = m->mm;
   emu_mm_settle(mm);
@@ -344,6 +344,7 @@ int emu_mm_init(emu_mm *mm, emu_mm_kind kind, uint64_t seed, uint64_t max_delay_
   mm->trace = t;
   mm->next_due = EMU_TIME_NEVER;
   m->mm = mm;
+  m->direct_size = 0; /* every access through the model */
   return 0;
 }
 
@@ -365,6 +366,7 @@ void emu_mm_close(emu_mm *mm) {
   for (size_t i = mm->hist_first; i < mm->nhist; i++) free(mm->hist[i].old);
   free(mm->hist);
   mm->mem->mm = NULL;
+  mm->mem->direct_size = mm->mem->size;
   memset(mm, 0, sizeof *mm);
 }
 

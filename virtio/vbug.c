@@ -72,7 +72,7 @@ static const vbug_info vbug_table[] = {
      "reads an old descriptor (a head_in_flight or desc_* violation, a frame in the wrong "
      "buffer); only stores that drain out of order show it (--memory weak)",
      "virtio_wmb() before the avail.idx store", "2.7.13.3.1", "weak", VQ_BAR_AVAIL_WMB,
-     "hobby-OS drivers written on x86, whose stores drain in order"},
+     "hobby-OS drivers written on x86, where stores drain in order and hide it"},
     {"kick-check-no-mb", VBUG_SIDE_DRIVER, VBUG_KICK_CHECK_NO_MB,
      "after storing avail.idx the driver reads avail_event (or the used ring's NO_NOTIFY flag) "
      "with no full barrier between",
@@ -80,13 +80,14 @@ static const vbug_info vbug_table[] = {
      "while the driver reads the old avail_event and skips the kick; the buffers wait for the "
      "next kick (--memory tso)",
      "virtio_mb() between the avail.idx store and reading the suppression field", "2.7.13.4.1",
-     "tso", VQ_BAR_KICK_MB, "the rule Linux's virtqueue_kick_prepare() keeps"},
+     "tso", VQ_BAR_KICK_MB,
+     "no public fix of its own known here; Linux's virtqueue_kick_prepare() has the barrier"},
     {"used-idx-no-rmb", VBUG_SIDE_DRIVER, VBUG_USED_IDX_NO_RMB,
      "the driver reads the used element with no read barrier after reading used.idx",
      "the element's load is satisfied before the index's: for a new index the driver reads the "
      "old id or len (used_id_not_in_flight or a wrong length, a frame lost) (--memory weak)",
      "virtio_rmb() between reading used.idx and the element", "2.7.14", "weak", VQ_BAR_USED_RMB,
-     "the rule Linux's virtqueue_get_buf() keeps"},
+     "no public fix of its own known here; Linux's virtqueue_get_buf() has the barrier"},
     {"irq-enable-no-mb", VBUG_SIDE_DRIVER, VBUG_IRQ_ON_NO_MB,
      "the driver re-enables interrupts (stores used_event or clears NO_INTERRUPT) and re-reads "
      "used.idx with no full barrier between",
@@ -128,7 +129,7 @@ static const vbug_info vbug_table[] = {
      "the slot's load is satisfied before the index's: the device pops a stale head (a "
      "head_in_flight or desc_* violation, a buffer used twice) (--memory weak)",
      "a read barrier after reading avail.idx", "2.7.13.3", "weak", VQ_BAR_AVAIL_RMB,
-     "the rule Linux vhost's vhost_get_vq_desc() keeps"},
+     "no public fix of its own known here; Linux vhost's vhost_get_vq_desc() has the barrier"},
 };
 
 const vbug_info *vbug_catalogue(size_t *count) {

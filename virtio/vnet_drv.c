@@ -35,7 +35,7 @@ static int vnet_drv_bug(const vnet_drv *drv, unsigned bug) { return (drv->opts.b
 
 static uint64_t vnet_drv_now(const vnet_drv *drv) { return drv->actor.sched->now_ns; }
 
-static void vnet_drv_notify(vnet_drv *drv, vq_drv *vq, uint16_t q, int need) {
+static inline void vnet_drv_notify(vnet_drv *drv, vq_drv *vq, uint16_t q, int need) {
   if (need) {
     drv->stats.kicks[q]++;
     EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_KICK, .queue = vnet_queue_name(q),

@@ -135,7 +135,7 @@ typedef enum vq_barrier {
 /* The barrier `which` of a half that omits those in `omit`. */
 static inline void vq_barrier_make(gmem *m, unsigned omit, vq_barrier which,
                                    gmem_barrier_kind kind) {
-  if (!(omit & which)) gmem_barrier(m, kind);
+  if (m->mm && !(omit & which)) gmem_mm_barrier(m, kind); /* sc: one test */
 }
 
 static inline int vq_size_valid(uint32_t size) {

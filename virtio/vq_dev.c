@@ -85,7 +85,7 @@ static int vq_read_desc(const gmem *m, uint64_t at, vq_desc *d) {
 
 /* Appends one buffer descriptor to the chain being collected, checking the
  * rules that apply to every buffer. */
-static int vq_dev_take_buffer(vq_dev *q, vq_chain *c, const vq_desc *d, int *seen_writable) {
+static inline int vq_dev_take_buffer(vq_dev *q, vq_chain *c, const vq_desc *d, int *seen_writable) {
   if (c->nseg >= q->layout.size) return vq_dev_break(q, VQ_RULE_CHAIN_TOO_LONG, c->head);
   if (d->len == 0) return vq_dev_break(q, VQ_RULE_DESC_LEN_ZERO, c->head);
   if (!gmem_in_range(q->mem, d->addr, d->len))

@@ -52,8 +52,8 @@ void vq_drv_set_trace(vq_drv *q, emu_trace *t, const char *actor, const char *na
   q->name = name;
 }
 
-static int vq_drv_write_desc(vq_drv *q, uint64_t at, uint64_t addr, uint32_t len, uint16_t flags,
-                             uint16_t next) {
+static inline int vq_drv_write_desc(vq_drv *q, uint64_t at, uint64_t addr, uint32_t len,
+                                    uint16_t flags, uint16_t next) {
   int rc = gmem_write_le64(q->mem, at + VQ_DESC_OFF_ADDR, addr);
   if (!rc) rc = gmem_write_le32(q->mem, at + VQ_DESC_OFF_LEN, len);
   if (!rc) rc = gmem_write_le16(q->mem, at + VQ_DESC_OFF_FLAGS, flags);
@@ -201,7 +201,8 @@ static void vq_drv_free_head(vq_drv *q, uint16_t head) {
   q->in_flight--;
 }
 
-int vq_drv_take_used_at(vq_drv *q, uint16_t used_idx, vq_used_elem *elem) {
+/* vq_drv_take_used_at(), inline here: it is the receive loop's body. */
+static inline int vq_drv_take_(vq_drv *q, uint16_t used_idx, vq_used_elem *elem) {
   uint64_t slot =
       q->used_slot ? q->used_slot(&q->layout, used_idx) : vq_used_slot_addr(&q->layout, used_idx);
   uint32_t id = 0, len = 0;
@@ -226,6 +227,10 @@ int vq_drv_take_used_at(vq_drv *q, uint16_t used_idx, vq_used_elem *elem) {
   return 0;
 }
 
+int vq_drv_take_used_at(vq_drv *q, uint16_t used_idx, vq_used_elem *elem) {
+  return vq_drv_take_(q, used_idx, elem);
+}
+
 void vq_drv_set_last_used(vq_drv *q, uint16_t idx) { q->last_used_idx = idx; }
 
 int vq_drv_get_used(vq_drv *q, vq_used_elem *elem) {
@@ -239,7 +244,7 @@ int vq_drv_get_used(vq_drv *q, vq_used_elem *elem) {
     elem->token = NULL;
     return vq_drv_violation(q, VQ_RULE_USED_IDX_JUMP, -1);
   }
-  int rc = vq_drv_take_used_at(q, q->last_used_idx, elem);
+  int rc = vq_drv_take_(q, q->last_used_idx, elem);
   q->last_used_idx++;
   return rc;
 }

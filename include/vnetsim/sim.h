@@ -350,7 +350,8 @@ typedef struct vns_bug_info {
   const char *cause, *symptom, *fix;
   const char *section; /* the virtio 1.2 section it concerns, "2.7.14" */
   /* A missing barrier: the weakest memory model that shows it ("tso" or
-   * "weak"), and where it was found; NULL for the other bugs. */
+   * "weak"), and where it was found (or where the barrier is kept); NULL
+   * for the other bugs. */
   const char *memory, *found_in;
 } vns_bug_info;
 
