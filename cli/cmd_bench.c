@@ -30,7 +30,9 @@ static const char bench_usage[] =
     "on the indices, the 12-byte header and the frame copied in and out, the\n"
     "event-index interrupt decision). Ratios are against the minimal ring, so\n"
     "code shared by the ring and the full path getting faster lowers them.\n"
-    "Each figure is the median of the rounds, which alternate.\n"
+    "Each figure is the median of the rounds, which alternate. The full path\n"
+    "also runs under the tso and weak memory models (--memory), reported as\n"
+    "ratios to sc: what buffering every store costs.\n"
     "\n"
     "Then a bulk TCP transfer: the host peer sends B bytes to the guest's echo\n"
     "service (port 8023) through the whole path and checks every byte that comes\n"
@@ -46,7 +48,10 @@ static const char bench_usage[] =
     "  -h, --help   this text\n";
 
 /* The measurements of one frame size, wall-clock ns per frame. */
-enum { BENCH_MIN, BENCH_RING, BENCH_FULL, BENCH_FULL_HASH, BENCH_NMEAS };
+/* The full path also under the tso and weak memory models (hash off). */
+enum { BENCH_MIN, BENCH_RING, BENCH_FULL, BENCH_FULL_HASH, BENCH_TSO, BENCH_WEAK, BENCH_NMEAS };
+/* The four of the main table; the memory models' two are a table of their own. */
+#define BENCH_NMAIN      4
 #define BENCH_MAX_ROUNDS 99
 
 typedef struct bench_result {
@@ -209,11 +214,12 @@ static int bench_ring(const uint8_t *frame, size_t len, uint64_t frames, double 
 /* The full path: the same frames through the scenario, the trace hash as
  * asked (every command but this one runs with it on). */
 static int bench_full(const uint8_t *frame, size_t len, uint64_t frames, int hash,
-                      double *ns_per_frame) {
+                      emu_mm_kind memory, double *ns_per_frame) {
   scn_config cfg;
   scn_config_default(&cfg);
   cfg.trace_hash = hash;
   cfg.conformance = 0;
+  cfg.memory = memory;
   scn s;
   int rc = scn_init(&s, &cfg);
   if (rc) return rc;
@@ -327,7 +333,8 @@ static int bench_parse(int argc, char **argv, bench_args *a) {
   return 0;
 }
 
-static const char *const bench_keys[BENCH_NMEAS] = {"min", "ring", "full", "full_hash"};
+static const char *const bench_keys[BENCH_NMEAS] = {"min",       "ring",     "full",
+                                                    "full_hash", "full_tso", "full_weak"};
 
 static void bench_print_json(const bench_args *a, const bench_result res[2], double tcp_bps,
                              double tcp_virtual) {
@@ -343,9 +350,11 @@ static void bench_print_json(const bench_args *a, const bench_result res[2], dou
              r->hi[m]);
     /* "ratio" (full / own ring) is kept for older readers; it rises when
      * the ring code gets faster, so budgets use the *_vs_min ratios */
-    printf(",\"ring_vs_min\":%.2f,\"full_vs_min\":%.2f,\"full_hash_vs_min\":%.2f,\"ratio\":%.2f}",
+    printf(",\"ring_vs_min\":%.2f,\"full_vs_min\":%.2f,\"full_hash_vs_min\":%.2f,\"ratio\":%.2f",
            r->ns[BENCH_RING] / r->ns[BENCH_MIN], r->ns[BENCH_FULL] / r->ns[BENCH_MIN],
            r->ns[BENCH_FULL_HASH] / r->ns[BENCH_MIN], r->ns[BENCH_FULL] / r->ns[BENCH_RING]);
+    printf(",\"tso_vs_sc\":%.2f,\"weak_vs_sc\":%.2f}", r->ns[BENCH_TSO] / r->ns[BENCH_FULL],
+           r->ns[BENCH_WEAK] / r->ns[BENCH_FULL]);
   }
   printf("]}\n");
 }
@@ -360,7 +369,7 @@ static void bench_print_text(const bench_args *a, const bench_result res[2], dou
   for (int i = 0; i < 2; i++) {
     const bench_result *r = &res[i];
     printf("%-6u", r->size);
-    for (int m = 0; m < BENCH_NMEAS; m++) {
+    for (int m = 0; m < BENCH_NMAIN; m++) {
       char cell[64];
       snprintf(cell, sizeof cell, "%.1f (%.1f-%.1f)", r->ns[m], r->lo[m], r->hi[m]);
       printf(" %-20s", cell);
@@ -374,6 +383,12 @@ static void bench_print_text(const bench_args *a, const bench_result res[2], dou
         "full)\n",
         res[i].size, ns[BENCH_RING] / ns[BENCH_MIN], ns[BENCH_FULL] / ns[BENCH_MIN],
         ns[BENCH_FULL_HASH] / ns[BENCH_MIN], 1e3 / ns[BENCH_FULL]);
+  }
+  printf("memory models, the full RX path (hash off) under each beside sc:\n");
+  for (int i = 0; i < 2; i++) {
+    const double *ns = res[i].ns;
+    printf("%-6u tso %.1f ns (%.2fx sc), weak %.1f ns (%.2fx sc)\n", res[i].size, ns[BENCH_TSO],
+           ns[BENCH_TSO] / ns[BENCH_FULL], ns[BENCH_WEAK], ns[BENCH_WEAK] / ns[BENCH_FULL]);
   }
   printf("TCP echo of %" PRIu64
          " bytes host->guest:8023->host: %.1f MB/s of wall time each way "
@@ -389,15 +404,22 @@ static int bench_cmp_double(const void *x, const void *y) {
 /* Rounds alternate the four measurements, so a change in the machine's
  * load falls on all of them; the median of the rounds is reported. */
 static int bench_size(const uint8_t *frame, size_t len, const bench_args *a, bench_result *r) {
-  static const char *const what[BENCH_NMEAS] = {"minimal ring", "ring loop", "full RX path",
-                                                "full RX path with the trace hash"};
+  static const char *const what[BENCH_NMEAS] = {
+      "minimal ring",           "ring loop",
+      "full RX path",           "full RX path with the trace hash",
+      "full RX path under tso", "full RX path under weak"};
+  static const emu_mm_kind memory[BENCH_NMEAS] = {[BENCH_FULL] = EMU_MM_SC,
+                                                  [BENCH_FULL_HASH] = EMU_MM_SC,
+                                                  [BENCH_TSO] = EMU_MM_TSO,
+                                                  [BENCH_WEAK] = EMU_MM_WEAK};
   int n = (int)a->rounds;
   for (int k = 0; k < n; k++)
     for (int m = 0; m < BENCH_NMEAS; m++) {
       double *ns = &r->round_ns[m][k];
-      int rc = m == BENCH_MIN    ? bench_min(frame, len, a->frames, ns)
-               : m == BENCH_RING ? bench_ring(frame, len, a->frames, ns)
-                                 : bench_full(frame, len, a->frames, m == BENCH_FULL_HASH, ns);
+      int rc = m == BENCH_MIN ? bench_min(frame, len, a->frames, ns)
+               : m == BENCH_RING
+                   ? bench_ring(frame, len, a->frames, ns)
+                   : bench_full(frame, len, a->frames, m == BENCH_FULL_HASH, memory[m], ns);
       if (rc) return cli_error("bench", CLI_EXIT_FAIL, "%s failed: %s", what[m], emu_strerror(rc));
     }
   for (int m = 0; m < BENCH_NMEAS; m++) {

@@ -75,10 +75,10 @@ static void emu_mm_prune_undo(emu_mm *mm) {
 
 static void emu_mm_commit(emu_mm *mm, emu_mm_store *st, int cpu) {
   if (mm->kind == EMU_MM_WEAK) emu_mm_keep_undo(mm, st, cpu);
-  memcpy(mm->mem->host + (st->gpa - mm->mem->base), st->bytes, st->len);
+  memcpy(mm->mem->host + (st->gpa - mm->mem->base), emu_mm_store_bytes(st), st->len);
   EMU_TRACE_EMIT(mm->trace, .actor = emu_mm_cpu_name(mm, cpu), .kind = EMU_TR_STORE_VISIBLE,
                  .idx = (int64_t)st->gpa, .len = st->len);
-  free(st->bytes);
+  free(st->big);
 }
 
 static void emu_mm_arm(emu_mm *mm) {
@@ -112,17 +112,59 @@ static void emu_mm_recompute_due(emu_mm *mm) {
         mm->next_due = mm->cpu[c].pending[i].visible_at;
 }
 
+static int emu_mm_due_cmp(const void *x, const void *y) {
+  const emu_mm_due *a = x, *b = y;
+  if (a->st->visible_at != b->st->visible_at) return a->st->visible_at < b->st->visible_at ? -1 : 1;
+  return (a->st->seq > b->st->seq) - (a->st->seq < b->st->seq);
+}
+
+/* Gathers the stores due by now in the model's scratch list, in the order
+ * they become visible. 0, or EMU_ENOMEM (nothing gathered). */
+static int emu_mm_gather_due(emu_mm *mm, uint64_t now, size_t *n) {
+  *n = 0;
+  for (int c = 0; c < EMU_SCHED_MAX_ACTORS; c++)
+    for (size_t i = 0; i < mm->cpu[c].npending; i++) *n += mm->cpu[c].pending[i].visible_at <= now;
+  emu_mm_due *grown = emu_grow(mm->due, &mm->due_cap, *n, sizeof *grown, 64);
+  if (!grown) return EMU_ENOMEM;
+  mm->due = grown;
+  size_t k = 0;
+  for (int c = 0; c < EMU_SCHED_MAX_ACTORS; c++)
+    for (size_t i = 0; i < mm->cpu[c].npending; i++)
+      if (mm->cpu[c].pending[i].visible_at <= now)
+        mm->due[k++] = (emu_mm_due){&mm->cpu[c].pending[i], c};
+  qsort(mm->due, k, sizeof *mm->due, emu_mm_due_cmp);
+  return 0;
+}
+
+/* Drops the stores made visible (due by now) from every buffer. */
+static void emu_mm_compact(emu_mm *mm, uint64_t now) {
+  for (int c = 0; c < EMU_SCHED_MAX_ACTORS; c++) {
+    emu_mm_cpu *cp = &mm->cpu[c];
+    size_t keep = 0;
+    for (size_t i = 0; i < cp->npending; i++)
+      if (cp->pending[i].visible_at > now) cp->pending[keep++] = cp->pending[i];
+    cp->npending = keep;
+  }
+}
+
 /* Makes every store due by now visible, in order. */
 static void emu_mm_settle(emu_mm *mm) {
   uint64_t now = emu_mm_now(mm);
   if (now < mm->next_due) return;
-  int cpu;
-  size_t at;
-  while (emu_mm_first_due(mm, now, &cpu, &at)) {
-    emu_mm_cpu *c = &mm->cpu[cpu];
-    emu_mm_commit(mm, &c->pending[at], cpu);
-    memmove(c->pending + at, c->pending + at + 1, (c->npending - at - 1) * sizeof *c->pending);
-    c->npending--;
+  size_t n;
+  if (!emu_mm_gather_due(mm, now, &n)) {
+    for (size_t k = 0; k < n; k++) emu_mm_commit(mm, mm->due[k].st, mm->due[k].cpu);
+    emu_mm_compact(mm, now);
+  } else {
+    /* no memory for the list: one at a time, slower, the same order */
+    int cpu;
+    size_t at;
+    while (emu_mm_first_due(mm, now, &cpu, &at)) {
+      emu_mm_cpu *c = &mm->cpu[cpu];
+      emu_mm_commit(mm, &c->pending[at], cpu);
+      memmove(c->pending + at, c->pending + at + 1, (c->npending - at - 1) * sizeof *c->pending);
+      c->npending--;
+    }
   }
   emu_mm_recompute_due(mm);
   if (mm->kind == EMU_MM_WEAK) emu_mm_prune_undo(mm);
@@ -164,17 +206,20 @@ static uint64_t emu_mm_visible_at(emu_mm *mm, emu_mm_cpu *c, uint64_t gpa, size_
 
 static int emu_mm_buffer(emu_mm *mm, int cpu, uint64_t gpa, const uint8_t *src, size_t len) {
   emu_mm_cpu *c = &mm->cpu[cpu];
-  uint8_t *bytes = malloc(len);
-  emu_mm_store *grown =
-      bytes ? emu_grow(c->pending, &c->cap, c->npending + 1, sizeof *grown, 16) : NULL;
+  uint8_t *big = len > EMU_MM_SMALL ? malloc(len) : NULL;
+  emu_mm_store *grown = len <= EMU_MM_SMALL || big
+                            ? emu_grow(c->pending, &c->cap, c->npending + 1, sizeof *grown, 16)
+                            : NULL;
   if (!grown) {
-    free(bytes);
+    free(big);
     return EMU_ENOMEM;
   }
   c->pending = grown;
-  memcpy(bytes, src, len);
-  uint64_t at = emu_mm_visible_at(mm, c, gpa, len);
-  c->pending[c->npending++] = (emu_mm_store){gpa, at, mm->seq++, (uint32_t)len, bytes};
+  emu_mm_store *st = &c->pending[c->npending];
+  *st = (emu_mm_store){gpa, emu_mm_visible_at(mm, c, gpa, len), mm->seq++, (uint32_t)len, big, {0}};
+  memcpy(big ? big : st->small, src, len);
+  c->npending++;
+  uint64_t at = st->visible_at;
   mm->stats.stores_buffered++;
   uint64_t total = 0;
   for (int i = 0; i < EMU_SCHED_MAX_ACTORS; i++) total += mm->cpu[i].npending;
@@ -201,7 +246,7 @@ int gmem_mm_store(gmem *m, uint64_t gpa, const uint8_t *src, size_t len) {
     mm->stats.alloc_failures++;
     emu_mm_drain_cpu(mm, cpu);
   }
-  emu_mm_store now = {gpa, emu_mm_now(mm), mm->seq++, (uint32_t)len, NULL};
+  emu_mm_store now = {gpa, emu_mm_now(mm), mm->seq++, (uint32_t)len, NULL, {0}};
   if (mm->kind == EMU_MM_WEAK && len <= UINT32_MAX) emu_mm_keep_undo(mm, &now, cpu);
   memcpy(m->host + (gpa - m->base), src, len);
   return 0;
@@ -280,7 +325,7 @@ static void emu_mm_forward(emu_mm *mm, const emu_mm_cpu *c, uint64_t gpa, uint8_
     if (!emu_mm_overlap(gpa, len, st->gpa, st->len)) continue;
     uint64_t lo = st->gpa > gpa ? st->gpa : gpa;
     uint64_t hi = st->gpa + st->len < gpa + len ? st->gpa + st->len : gpa + len;
-    memcpy(buf + (lo - gpa), st->bytes + (lo - st->gpa), hi - lo);
+    memcpy(buf + (lo - gpa), emu_mm_store_bytes(st) + (lo - st->gpa), hi - lo);
     mm->stats.stores_forwarded++;
   }
 }
@@ -357,14 +402,15 @@ void emu_mm_close(emu_mm *mm) {
   while (emu_mm_first_due(mm, EMU_TIME_NEVER, &cpu, &at)) {
     emu_mm_cpu *c = &mm->cpu[cpu];
     emu_mm_store *st = &c->pending[at];
-    memcpy(mm->mem->host + (st->gpa - mm->mem->base), st->bytes, st->len);
-    free(st->bytes);
+    memcpy(mm->mem->host + (st->gpa - mm->mem->base), emu_mm_store_bytes(st), st->len);
+    free(st->big);
     memmove(c->pending + at, c->pending + at + 1, (c->npending - at - 1) * sizeof *c->pending);
     c->npending--;
   }
   for (int c = 0; c < EMU_SCHED_MAX_ACTORS; c++) free(mm->cpu[c].pending);
   for (size_t i = mm->hist_first; i < mm->nhist; i++) free(mm->hist[i].old);
   free(mm->hist);
+  free(mm->due);
   mm->mem->mm = NULL;
   mm->mem->direct_size = mm->mem->size;
   memset(mm, 0, sizeof *mm);

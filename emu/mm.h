@@ -51,12 +51,20 @@ int emu_mm_kind_parse(const char *name, emu_mm_kind *out);
  * the time the other side takes to look. */
 #define EMU_MM_DEFAULT_DELAY_NS 2000u
 
-/* One buffered store, in its actor's program order. */
+/* One buffered store, in its actor's program order. A ring's own stores
+ * (at most a descriptor, 16 bytes) are kept in place; a buffer's bytes in
+ * an allocation of their own. */
+#define EMU_MM_SMALL 16u
 typedef struct emu_mm_store {
   uint64_t gpa, visible_at, seq;
   uint32_t len;
-  uint8_t *bytes; /* len bytes, owned */
+  uint8_t *big; /* len bytes, owned, when len > EMU_MM_SMALL */
+  uint8_t small[EMU_MM_SMALL];
 } emu_mm_store;
+
+static inline const uint8_t *emu_mm_store_bytes(const emu_mm_store *st) {
+  return st->len > EMU_MM_SMALL ? st->big : st->small;
+}
 
 /* Locations an actor has loaded since its last read barrier, with the time
  * each load was satisfied at: a later load of the same place must not be
@@ -84,6 +92,12 @@ typedef struct emu_mm_undo {
   uint8_t *old; /* the bytes it replaced, owned */
 } emu_mm_undo;
 
+/* A store due to become visible, while the model settles. */
+typedef struct emu_mm_due {
+  emu_mm_store *st;
+  int cpu;
+} emu_mm_due;
+
 typedef struct emu_mm_stats {
   uint64_t stores_buffered, stores_forwarded, loads_early, barriers[3];
   uint64_t max_pending;    /* the most stores buffered at once, all actors */
@@ -107,6 +121,8 @@ typedef struct emu_mm {
   emu_mm_undo *hist; /* commit order */
   size_t nhist, hist_cap, hist_first;
   uint64_t undo_gap; /* no load is satisfied before this: history was lost here */
+  emu_mm_due *due;   /* scratch for emu_mm_settle */
+  size_t due_cap;
   emu_mm_stats stats;
 } emu_mm;
 
