@@ -413,7 +413,10 @@ void emu_mm_close(emu_mm *mm) {
   free(mm->due);
   mm->mem->mm = NULL;
   mm->mem->direct_size = mm->mem->size;
+  /* the actor's queued timer events are the scheduler's to free */
+  emu_actor actor = mm->actor;
   memset(mm, 0, sizeof *mm);
+  mm->actor = actor;
 }
 
 uint64_t gmem_mm_gap_ns(const gmem *m) {

@@ -132,7 +132,10 @@ typedef struct emu_mm {
  * sc, which is no model; emu_actor_init()'s errors. */
 int emu_mm_init(emu_mm *mm, emu_mm_kind kind, uint64_t seed, uint64_t max_delay_ns, gmem *m,
                 emu_sched *s, emu_trace *t);
-/* Makes every buffered store visible, detaches from guest memory and frees. */
+/* Makes every buffered store visible, detaches from guest memory and frees.
+ * Call it once the scheduler runs no more events; the timer events the
+ * model's actor has queued stay the scheduler's, freed by emu_sched_close()
+ * before or after this. */
 void emu_mm_close(emu_mm *mm);
 
 /* On a real CPU the instructions between a publishing store and the
