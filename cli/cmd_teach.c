@@ -256,6 +256,7 @@ int cmd_teach(int argc, char **argv) {
   wo.frames = (unsigned)a.frames;
   wo.burst = a.burst ? (unsigned)a.burst : teach_walk_default_burst(wo.bugs, wo.dev_bugs);
   wo.trace_sink = trace.f;
+  wo.memory = (emu_mm_kind)a.o.sim.memory;
   teach_walk w;
   rc = teach_walk_run(&wo, &w);
   if (rc) {

@@ -418,7 +418,10 @@ static const char html_script[] =
     " var "
     "el=document.getElementById('step');el.innerHTML=h;el.querySelector('h2').textContent=s.title;"
     "\n"
-    " el.querySelector('.txt').textContent=s.text;var c=document.getElementById('cursor');\n"
+    " el.querySelector('.txt').textContent=s.text;if(s.sb){var b=document.createElement('div');\n"
+    " b.className='note';b.textContent='store buffers (not visible to the other side yet): "
+    "driver: '+\n"
+    " s.sb[0]+'; device: '+s.sb[1];el.appendChild(b);}var c=document.getElementById('cursor');\n"
     " c.setAttribute('x1',s.x);c.setAttribute('x2',s.x);\n"
     " var ax=document.getElementById('stepaxis');ax.value=cur+1;\n"
     " document.getElementById('stepno').textContent='step '+(cur+1)+' of '+S.length;}\n"
@@ -460,6 +463,13 @@ static void html_head(FILE *out, const scn *s, const char *title, const char *so
           "frames host&rarr;guest, %" PRIu64 " guest&rarr;host, %s of virtual time.</p>\n",
           source, s->cfg.seed, s->drv.rxq.layout.size, bugs, s->fates.nframes, s->guest_frames,
           tbuf);
+  const char *model = teach_memory_name(s);
+  if (model)
+    fprintf(out,
+            "<p class=\"sub\">Memory model %s: a store reaches the other side 0..%" PRIu64
+            " ns after it is made. The rings drawn are guest memory as both sides see it; each "
+            "step also lists the stores still in each side's store buffer.</p>\n",
+            model, s->mm.max_delay_ns);
 }
 
 /* The fates that happened and the notification counts. */
@@ -662,7 +672,18 @@ static const char *html_step_on(const teach_step *st) {
 }
 
 /* The kept steps, each ring as the changes from the last one drawn. */
-static void html_steps_json(FILE *out, const teach_rec *r, const html_axis *a) {
+/* Under a memory model: the step's two store buffers, one line each. */
+static void html_buffers_json(FILE *out, const scn *s, const teach_step *st) {
+  if (!teach_memory_name(s)) return;
+  char line[1024];
+  fputs(",\"sb\":[", out);
+  html_json_str(out, teach_buffer_line(&st->buffers[0], line, sizeof line));
+  fputc(',', out);
+  html_json_str(out, teach_buffer_line(&st->buffers[1], line, sizeof line));
+  fputc(']', out);
+}
+
+static void html_steps_json(FILE *out, const scn *s, const teach_rec *r, const html_axis *a) {
   size_t nsteps;
   const teach_step *steps = teach_rec_steps(r, &nsteps);
   const teach_ring *prev[2] = {NULL, NULL};
@@ -679,6 +700,7 @@ static void html_steps_json(FILE *out, const teach_rec *r, const html_axis *a) {
     html_json_str(out, st->title);
     fputs(",\"text\":", out);
     html_json_str(out, st->text);
+    html_buffers_json(out, s, st);
     fputs(",\"rings\":{", out);
     const char *sep = "";
     for (int q = 0; q < 2; q++) {
@@ -717,7 +739,7 @@ static void html_data(FILE *out, const scn *s, const teach_rec *r, const html_ax
           ",\"steps_total\":%zu,\"steps_stored\":%zu,\"step_stride\":%zu,\"points_stored\":%zu,"
           "\"point_stride\":%zu,\"marks_total\":{\"kick\":%" PRIu64 ",\"irq\":%" PRIu64 "}",
           teach_rec_total_steps(r), nsteps, teach_rec_step_stride(r), a->n, pstride, tkick, tirq);
-  html_steps_json(out, r, a);
+  html_steps_json(out, s, r, a);
   fputs("}</script>\n", out);
 }
 

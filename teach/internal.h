@@ -43,6 +43,11 @@ typedef struct teach_facts {
   const char *detail, *actor;
   int64_t fate_frame;
   emu_fate stack_fate; /* what the guest stack did with this step's frame */
+  /* under a memory model, per side (0 driver, 1 device): stores of its
+   * that became visible during the step (the first few named) and its
+   * barriers by kind (gmem_barrier_kind) */
+  uint32_t visible[2], barriers[2][3];
+  char visible_fields[2][128];
 } teach_facts;
 
 /* A kept array that halves itself (keeping every other entry) when full,
@@ -134,6 +139,13 @@ static inline const vq_drv *teach_drv_q(const scn *s, int q) {
 
 /* Queue q's size as the driver set it up; 0 before. */
 static inline uint16_t teach_qsize(const scn *s, int q) { return teach_drv_q(s, q)->layout.size; }
+
+/* Memory models (teach/memory.c): a store_visible or barrier event into
+ * the open step's facts; both sides' store buffers now; the step's
+ * sentence about them, appended to its text. */
+void teach_mem_note(teach_rec *r, const emu_trace_rec *rec);
+void teach_mem_snapshot(const scn *s, teach_buffer out[2]);
+size_t teach_mem_explain(const teach_rec *r, char *buf, size_t cap);
 
 /* Writes the step's title and text from the facts of its events (r->f). */
 void teach_explain(teach_rec *r, teach_step *st);

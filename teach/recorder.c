@@ -502,6 +502,8 @@ static void teach_close_step(teach_rec *r) {
   r->lost_before = lost;
   if (r->cur_keep) {
     teach_explain(r, st);
+    char mem[640];
+    if (teach_mem_explain(r, mem, sizeof mem)) teach_text_append(&st->text, "%s", mem);
     if (newly_lost) {
       char tag[300];
       st->wrong = 1;
@@ -855,12 +857,20 @@ static void teach_record_state(teach_rec *r, uint64_t t) {
     teach_watch_quiet(r, k);
     teach_count(r, k, r->cur_point.count[k]);
   }
-  if (r->cur_keep)
+  if (r->cur_keep) {
     for (int k = 0; k < 2; k++) teach_snapshot(r, k, &r->cur.ring[k]);
+    if (r->s->mem.mm) teach_mem_snapshot(r->s, r->cur.buffers);
+  }
 }
 
 static void teach_on_event(teach_rec *r, const emu_trace_rec *rec) {
   if (r->finished || !r->s) return;
+  if (rec->kind == EMU_TR_STORE_VISIBLE || rec->kind == EMU_TR_BARRIER) {
+    /* memory-model events join the step they happen in */
+    teach_mem_note(r, rec);
+    if (r->open) teach_record_state(r, rec->t_ns - r->s->cfg.start_ns);
+    return;
+  }
   int starts_new;
   teach_kind kind = teach_classify(rec, &starts_new);
   if (kind == TEACH_K_COUNT) return;

@@ -85,6 +85,22 @@ typedef struct teach_ring {
   uint16_t count[TEACH_OWN_COUNT];
 } teach_ring;
 
+/* Under a memory model (emu/mm.h): a store one side made that the other
+ * cannot see yet. */
+#define TEACH_BUF_SHOWN 6
+typedef struct teach_pending {
+  char field[40];       /* "rx avail.idx", "tx desc[3].len", "buffer 0x40012340" */
+  uint32_t len;         /* bytes */
+  uint64_t value;       /* its first 8 bytes, little-endian */
+  uint64_t lands_in_ns; /* after the step's last event */
+} teach_pending;
+
+/* One side's store buffer after a step: how many stores, the oldest shown. */
+typedef struct teach_buffer {
+  uint32_t n;
+  teach_pending shown[TEACH_BUF_SHOWN];
+} teach_buffer;
+
 /* What a step is about. */
 typedef enum teach_kind {
   TEACH_K_STATUS,      /* the driver wrote the device status byte */
@@ -115,6 +131,10 @@ typedef struct teach_step {
   char title[120];
   char *text;         /* the explanation, with its spec section(s) */
   teach_ring ring[2]; /* rx and tx after the step (size 0 when not kept or not set up) */
+  /* Under a memory model: the driver's [0] and the device's [1] store
+   * buffers after the step (all empty under sc). The rings above are
+   * memory as both sides see it; these are what only their maker sees. */
+  teach_buffer buffers[2];
 } teach_step;
 
 /* The queue a step is drawn with: its own, or rx for a step about both
@@ -190,11 +210,12 @@ typedef struct teach_walk_opts {
   uint64_t seed;
   uint16_t queue_size; /* 2..64 */
   unsigned bugs, dev_bugs;
-  unsigned frames;   /* host frames: an ARP request, then echo requests */
-  unsigned detailed; /* frames shown action by action; later ones fast-forward */
-  unsigned burst;    /* echo requests sent at the same moment, 200 us between bursts
+  unsigned frames;    /* host frames: an ARP request, then echo requests */
+  unsigned detailed;  /* frames shown action by action; later ones fast-forward */
+  unsigned burst;     /* echo requests sent at the same moment, 200 us between bursts
                       * (0 or 1: one at a time); bursts show the last-only bugs */
-  FILE *trace_sink;  /* or NULL */
+  FILE *trace_sink;   /* or NULL */
+  emu_mm_kind memory; /* the memory model (sc: none) */
 } teach_walk_opts;
 
 /* queue 8, seed 1, no bugs, 10 frames, the first 2 detailed. */
@@ -243,6 +264,17 @@ const teach_bug_note *teach_bug_notes(size_t *n);
 /* The virtio 1.2 section teach cites for a ring rule: the rule table's,
  * except where that one is known to be wrong. */
 const char *teach_rule_section(vq_rule rule);
+
+/* --- memory models (teach/memory.c) ------------------------------------- */
+
+/* The ring field or buffer a guest address lies in: "rx avail.idx",
+ * "tx desc[3].len", "rx used.ring[2].id", "buffer 0x40012340". */
+void teach_field_name(const scn *s, uint64_t gpa, char *buf, size_t cap);
+/* One side's store buffer as one line ("empty", or "rx avail.idx=3 in
+ * 1.2 us, ... and 4 more"); returns buf. */
+const char *teach_buffer_line(const teach_buffer *b, char *buf, size_t cap);
+/* "tso" or "weak" when the walk ran under a memory model, else NULL. */
+const char *teach_memory_name(const scn *s);
 
 /* --- renderers ---------------------------------------------------------- */
 

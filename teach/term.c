@@ -443,6 +443,18 @@ void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts 
                "frames 1-%u are shown action by action, later ones fast-forwarded (one step "
                "per frame)",
                shown);
+  const char *model = teach_memory_name(w->s);
+  if (model)
+    teach_para(out, 2,
+               "memory model: %s: a store one side makes reaches the other 0..%" PRIu64
+               " ns later (a full barrier waits for its own; %s). The rings drawn are guest "
+               "memory as both sides see it; each step ends with what is still in each side's "
+               "store buffer. Ownership moves when a side stores its index; the other side can "
+               "act on it once that store is visible.",
+               model, w->s->mm.max_delay_ns,
+               strcmp(model, "tso") ? "stores also land out of order, and loads may see memory "
+                                      "as it was a little earlier, except across barriers"
+                                    : "each side's stores land in the order made");
   const vbug_info *b = teach_first_bug(w);
   if (b) teach_render_bug(out, w, b, ro);
   teach_para(out, 2, "%s",
@@ -460,6 +472,19 @@ void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts 
              "last shown), even with the value it already held; an owner or cursor that "
              "changed.",
              ro->colour ? "Yellow" : "*");
+}
+
+/* Under a memory model: the stores each side made that the other cannot
+ * see yet; the rings above are memory as both see it. */
+static void teach_term_buffers(FILE *out, const teach_walk *w, const teach_step *st) {
+  const char *model = teach_memory_name(w->s);
+  if (!model) return;
+  static const char *const who[2] = {"driver", "device"};
+  for (int side = 0; side < 2; side++) {
+    char line[1024];
+    teach_para(out, 2, "%s store buffer (%s): %s", who[side], model,
+               teach_buffer_line(&st->buffers[side], line, sizeof line));
+  }
 }
 
 void teach_render_step(FILE *out, const teach_walk *w, size_t i, const teach_render_opts *ro) {
@@ -524,6 +549,7 @@ void teach_render_step(FILE *out, const teach_walk *w, size_t i, const teach_ren
     teach_owner_line(&l, "", o);
     tl_put(out, &l);
   }
+  teach_term_buffers(out, w, st);
 }
 
 void teach_render_outro(FILE *out, const teach_walk *w, const teach_render_opts *ro) {

@@ -54,6 +54,7 @@ static void teach_walk_config(const teach_walk_opts *o, scn_config *cfg) {
   cfg->rx_backlog = 0;
   cfg->trace_sink = o->trace_sink;
   cfg->host_peer = 1;
+  cfg->memory = o->memory;
 }
 
 /* Frame 1 is the peer's ARP request, sent with its first ping; frame

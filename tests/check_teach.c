@@ -718,6 +718,59 @@ START_TEST(test_teach_html_carries_the_walkthrough) {
 }
 END_TEST
 
+/* Under a memory model each step carries both store buffers: some step
+ * shows a store the other side cannot see yet, named by its ring field,
+ * and says when stores became visible; under sc every buffer is empty and
+ * nothing is said about memory. */
+START_TEST(test_store_buffers_are_shown_under_a_memory_model_only) {
+  for (int model = EMU_MM_SC; model <= EMU_MM_WEAK; model++) {
+    teach_walk_opts o;
+    teach_walk_opts_default(&o);
+    o.memory = (emu_mm_kind)model;
+    ck_assert_int_eq(teach_walk_run(&o, &walk), 0);
+    size_t n, buffered = 0, named_ring = 0, told = 0;
+    const teach_step *st = teach_rec_steps(walk.rec, &n);
+    for (size_t i = 0; i < n; i++) {
+      for (int side = 0; side < 2; side++) {
+        const teach_buffer *b = &st[i].buffers[side];
+        buffered += b->n;
+        for (uint32_t k = 0; k < b->n && k < TEACH_BUF_SHOWN; k++) {
+          named_ring += strstr(b->shown[k].field, "used.ring[") != NULL ||
+                        strstr(b->shown[k].field, "avail.idx") != NULL;
+          ck_assert_uint_le(b->shown[k].lands_in_ns, walk.s->mm.max_delay_ns);
+        }
+      }
+      told += st[i].text && strstr(st[i].text, "became visible to the other side") != NULL;
+    }
+    if (model == EMU_MM_SC) {
+      ck_assert_uint_eq(buffered + told, 0);
+      ck_assert_ptr_null(teach_memory_name(walk.s));
+    } else {
+      ck_assert_uint_gt(buffered, 0);
+      ck_assert_uint_gt(named_ring, 0);
+      ck_assert_uint_gt(told, 0);
+    }
+    teach_walk_free(&walk);
+  }
+  /* the names of ring fields and buffers, from the layout */
+  run_walk(0);
+  const vq_layout *l = &walk.s->drv.rxq.layout;
+  char name[40];
+  teach_field_name(walk.s, vq_avail_idx_addr(l), name, sizeof name);
+  ck_assert_str_eq(name, "rx avail.idx");
+  teach_field_name(walk.s, vq_desc_addr(l, 3) + VQ_DESC_OFF_LEN, name, sizeof name);
+  ck_assert_str_eq(name, "rx desc[3].len");
+  teach_field_name(walk.s, vq_used_slot_addr(l, 2) + VQ_USED_ELEM_OFF_LEN, name, sizeof name);
+  ck_assert_str_eq(name, "rx used.ring[2].len");
+  teach_field_name(walk.s, vq_avail_event_addr(&walk.s->drv.txq.layout), name, sizeof name);
+  ck_assert_str_eq(name, "tx avail_event");
+  teach_field_name(walk.s, walk.s->drv.rx_bufs + walk.s->drv.opts.rx_buf_len + 12, name,
+                   sizeof name);
+  ck_assert_str_eq(name, "rx buffer 1 +12");
+  teach_walk_free(&walk);
+}
+END_TEST
+
 static Suite *teach_suite(void) {
   Suite *s = suite_create("teach");
   TCase *tc = tcase_create("recorder");
@@ -725,6 +778,7 @@ static Suite *teach_suite(void) {
   tcase_add_test(tc, test_every_snapshot_is_consistent);
   tcase_add_test(tc, test_rx_no_recycle_shows_the_moment_it_goes_wrong);
   tcase_add_test(tc, test_sampled_recording_keeps_memory_bounded);
+  tcase_add_test(tc, test_store_buffers_are_shown_under_a_memory_model_only);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("command");
