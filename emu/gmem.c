@@ -68,41 +68,18 @@ int gmem_fill(gmem *m, uint64_t gpa, uint8_t byte, size_t len) {
   return rc;
 }
 
-int gmem_slow_read_le16(const gmem *m, uint64_t gpa, uint16_t *out) {
-  uint8_t buf[sizeof *out];
-  if (!gmem_mm_load(m, gpa, buf, sizeof buf)) return EMU_ERANGE;
-  *out = emu_get_le16(buf);
+int gmem_slow_read_le(const gmem *m, uint64_t gpa, void *out, size_t n) {
+  uint8_t buf[sizeof(uint64_t)] = {0};
+  if (n > sizeof buf || !gmem_mm_load(m, gpa, buf, n)) return EMU_ERANGE;
+  uint64_t v = emu_get_le64(buf);
+  uint16_t v16 = (uint16_t)v;
+  uint32_t v32 = (uint32_t)v;
+  memcpy(out, n == sizeof v16 ? (void *)&v16 : n == sizeof v32 ? (void *)&v32 : (void *)&v, n);
   return 0;
 }
 
-int gmem_slow_write_le16(gmem *m, uint64_t gpa, uint16_t v) {
-  uint8_t buf[sizeof v];
-  emu_put_le16(buf, v);
-  return gmem_mm_store(m, gpa, buf, sizeof buf);
-}
-
-int gmem_slow_read_le32(const gmem *m, uint64_t gpa, uint32_t *out) {
-  uint8_t buf[sizeof *out];
-  if (!gmem_mm_load(m, gpa, buf, sizeof buf)) return EMU_ERANGE;
-  *out = emu_get_le32(buf);
-  return 0;
-}
-
-int gmem_slow_write_le32(gmem *m, uint64_t gpa, uint32_t v) {
-  uint8_t buf[sizeof v];
-  emu_put_le32(buf, v);
-  return gmem_mm_store(m, gpa, buf, sizeof buf);
-}
-
-int gmem_slow_read_le64(const gmem *m, uint64_t gpa, uint64_t *out) {
-  uint8_t buf[sizeof *out];
-  if (!gmem_mm_load(m, gpa, buf, sizeof buf)) return EMU_ERANGE;
-  *out = emu_get_le64(buf);
-  return 0;
-}
-
-int gmem_slow_write_le64(gmem *m, uint64_t gpa, uint64_t v) {
+int gmem_slow_write_le(gmem *m, uint64_t gpa, uint64_t v, size_t n) {
   uint8_t buf[sizeof v];
   emu_put_le64(buf, v);
-  return gmem_mm_store(m, gpa, buf, sizeof buf);
+  return n > sizeof buf ? EMU_ERANGE : gmem_mm_store(m, gpa, buf, n);
 }

@@ -90,12 +90,10 @@ int gmem_mm_store(gmem *m, uint64_t gpa, const uint8_t *src, size_t len);
 #else
 #define GMEM_COLD
 #endif
-GMEM_COLD int gmem_slow_read_le16(const gmem *m, uint64_t gpa, uint16_t *out);
-GMEM_COLD int gmem_slow_read_le32(const gmem *m, uint64_t gpa, uint32_t *out);
-GMEM_COLD int gmem_slow_read_le64(const gmem *m, uint64_t gpa, uint64_t *out);
-GMEM_COLD int gmem_slow_write_le16(gmem *m, uint64_t gpa, uint16_t v);
-GMEM_COLD int gmem_slow_write_le32(gmem *m, uint64_t gpa, uint32_t v);
-GMEM_COLD int gmem_slow_write_le64(gmem *m, uint64_t gpa, uint64_t v);
+/* out gets the n-byte (2, 4 or 8) value in host order, as a uint16_t,
+ * uint32_t or uint64_t; v's low n bytes are stored little-endian. */
+GMEM_COLD int gmem_slow_read_le(const gmem *m, uint64_t gpa, void *out, size_t n);
+GMEM_COLD int gmem_slow_write_le(gmem *m, uint64_t gpa, uint64_t v, size_t n);
 
 /* Barriers, as Linux's virtio_wmb() (stores before it become visible before
  * stores after it), virtio_rmb() (loads after it are not satisfied before
@@ -155,42 +153,42 @@ static inline int gmem_peek_le64(const gmem *m, uint64_t gpa, uint64_t *out) {
  * for each cost a quarter of the ring loop. */
 static inline int gmem_read_le16(const gmem *m, uint64_t gpa, uint16_t *out) {
   const uint8_t *p = gmem_direct_(m, gpa, sizeof *out);
-  if (!p) return gmem_slow_read_le16(m, gpa, out);
+  if (!p) return gmem_slow_read_le(m, gpa, out, sizeof *out);
   *out = emu_get_le16(p);
   return 0;
 }
 
 static inline int gmem_read_le32(const gmem *m, uint64_t gpa, uint32_t *out) {
   const uint8_t *p = gmem_direct_(m, gpa, sizeof *out);
-  if (!p) return gmem_slow_read_le32(m, gpa, out);
+  if (!p) return gmem_slow_read_le(m, gpa, out, sizeof *out);
   *out = emu_get_le32(p);
   return 0;
 }
 
 static inline int gmem_read_le64(const gmem *m, uint64_t gpa, uint64_t *out) {
   const uint8_t *p = gmem_direct_(m, gpa, sizeof *out);
-  if (!p) return gmem_slow_read_le64(m, gpa, out);
+  if (!p) return gmem_slow_read_le(m, gpa, out, sizeof *out);
   *out = emu_get_le64(p);
   return 0;
 }
 
 static inline int gmem_write_le16(gmem *m, uint64_t gpa, uint16_t v) {
   uint8_t *p = gmem_direct_(m, gpa, sizeof v);
-  if (!p) return gmem_slow_write_le16(m, gpa, v);
+  if (!p) return gmem_slow_write_le(m, gpa, v, sizeof v);
   emu_put_le16(p, v);
   return 0;
 }
 
 static inline int gmem_write_le32(gmem *m, uint64_t gpa, uint32_t v) {
   uint8_t *p = gmem_direct_(m, gpa, sizeof v);
-  if (!p) return gmem_slow_write_le32(m, gpa, v);
+  if (!p) return gmem_slow_write_le(m, gpa, v, sizeof v);
   emu_put_le32(p, v);
   return 0;
 }
 
 static inline int gmem_write_le64(gmem *m, uint64_t gpa, uint64_t v) {
   uint8_t *p = gmem_direct_(m, gpa, sizeof v);
-  if (!p) return gmem_slow_write_le64(m, gpa, v);
+  if (!p) return gmem_slow_write_le(m, gpa, v, sizeof v);
   emu_put_le64(p, v);
   return 0;
 }

@@ -11,10 +11,29 @@
 
 static const char *const teach_barrier_names[] = {"wmb", "rmb", "mb"};
 
+/* Names a field at off inside one of the rings (§2.7.6, §2.7.8): le16
+ * flags, le16 idx, the slots, then the event word. *elem_field names a
+ * part of a slot (NULL for a plain slot). */
+static void teach_ring_part(char *buf, size_t cap, const char *q, const char *ring, uint64_t off,
+                            uint64_t slots_end, const char *event, uint32_t slot_size,
+                            const char *const elem_field[2]) {
+  if (off < VQ_RING_OFF_SLOTS) {
+    snprintf(buf, cap, "%s %s.%s", q, ring, off < VQ_RING_OFF_IDX ? "flags" : "idx");
+  } else if (off >= slots_end) {
+    snprintf(buf, cap, "%s %s", q, event);
+  } else {
+    uint64_t slot = (off - VQ_RING_OFF_SLOTS) / slot_size,
+             in = (off - VQ_RING_OFF_SLOTS) % slot_size;
+    snprintf(buf, cap, "%s %s.ring[%" PRIu64 "]%s%s", q, ring, slot, elem_field ? "." : "",
+             elem_field ? elem_field[in >= VQ_USED_ELEM_OFF_LEN] : "");
+  }
+}
+
 /* Names gpa inside one queue's ring parts (§2.7.5, §2.7.6, §2.7.8); 0 when
  * it lies in none of them. */
 static int teach_ring_field(const vq_drv *d, const char *q, uint64_t gpa, char *buf, size_t cap) {
   static const char *const desc_fields[] = {"addr", "addr", "len", "flags", "next"};
+  static const char *const used_fields[2] = {"id", "len"};
   const vq_layout *l = &d->layout;
   if (!l->size) return 0;
   uint64_t off;
@@ -23,22 +42,11 @@ static int teach_ring_field(const vq_drv *d, const char *q, uint64_t gpa, char *
     int f = in < VQ_DESC_OFF_LEN ? 0 : in < VQ_DESC_OFF_FLAGS ? 2 : in < VQ_DESC_OFF_NEXT ? 3 : 4;
     snprintf(buf, cap, "%s desc[%" PRIu64 "].%s", q, off / VQ_DESC_SIZE, desc_fields[f]);
   } else if (gpa >= l->avail && (off = gpa - l->avail) < vq_avail_bytes(l->size)) {
-    if (off < VQ_RING_OFF_SLOTS)
-      snprintf(buf, cap, "%s avail.%s", q, off < VQ_RING_OFF_IDX ? "flags" : "idx");
-    else if (gpa >= vq_used_event_addr(l))
-      snprintf(buf, cap, "%s used_event", q);
-    else
-      snprintf(buf, cap, "%s avail.ring[%" PRIu64 "]", q,
-               (off - VQ_RING_OFF_SLOTS) / VQ_AVAIL_SLOT_SIZE);
+    teach_ring_part(buf, cap, q, "avail", off, vq_used_event_addr(l) - l->avail, "used_event",
+                    VQ_AVAIL_SLOT_SIZE, NULL);
   } else if (gpa >= l->used && (off = gpa - l->used) < vq_used_bytes(l->size)) {
-    if (off < VQ_RING_OFF_SLOTS)
-      snprintf(buf, cap, "%s used.%s", q, off < VQ_RING_OFF_IDX ? "flags" : "idx");
-    else if (gpa >= vq_avail_event_addr(l))
-      snprintf(buf, cap, "%s avail_event", q);
-    else
-      snprintf(buf, cap, "%s used.ring[%" PRIu64 "].%s", q,
-               (off - VQ_RING_OFF_SLOTS) / VQ_USED_ELEM_SIZE,
-               (off - VQ_RING_OFF_SLOTS) % VQ_USED_ELEM_SIZE < VQ_USED_ELEM_OFF_LEN ? "id" : "len");
+    teach_ring_part(buf, cap, q, "used", off, vq_avail_event_addr(l) - l->used, "avail_event",
+                    VQ_USED_ELEM_SIZE, used_fields);
   } else {
     return 0;
   }
