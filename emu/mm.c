@@ -73,12 +73,24 @@ static void emu_mm_prune_undo(emu_mm *mm) {
   }
 }
 
-static void emu_mm_commit(emu_mm *mm, emu_mm_store *st, int cpu) {
-  if (mm->kind == EMU_MM_WEAK) emu_mm_keep_undo(mm, st, cpu);
+/* A store becomes visible in two halves: it lands in memory (and leaves
+ * its buffer), then it is traced and its bytes freed. Between the two every
+ * store due has landed and left: an observer of the trace sees memory and
+ * the buffers as they are after all of them. */
+static void emu_mm_land(emu_mm *mm, emu_mm_due *d) {
+  const emu_mm_store *st = d->st;
+  if (mm->kind == EMU_MM_WEAK) emu_mm_keep_undo(mm, st, d->cpu);
   memcpy(mm->mem->host + (st->gpa - mm->mem->base), emu_mm_store_bytes(st), st->len);
-  EMU_TRACE_EMIT(mm->trace, .actor = emu_mm_cpu_name(mm, cpu), .kind = EMU_TR_STORE_VISIBLE,
-                 .idx = (int64_t)st->gpa, .len = st->len);
-  free(st->big);
+  d->gpa = st->gpa;
+  d->len = st->len;
+  d->big = st->big;
+  d->st = NULL; /* it leaves its buffer next */
+}
+
+static void emu_mm_announce(emu_mm *mm, const emu_mm_due *d) {
+  EMU_TRACE_EMIT(mm->trace, .actor = emu_mm_cpu_name(mm, d->cpu), .kind = EMU_TR_STORE_VISIBLE,
+                 .idx = (int64_t)d->gpa, .len = d->len);
+  free(d->big);
 }
 
 static void emu_mm_arm(emu_mm *mm) {
@@ -131,7 +143,7 @@ static int emu_mm_gather_due(emu_mm *mm, uint64_t now, size_t *n) {
   for (int c = 0; c < EMU_SCHED_MAX_ACTORS; c++)
     for (size_t i = 0; i < mm->cpu[c].npending; i++)
       if (mm->cpu[c].pending[i].visible_at <= now)
-        mm->due[k++] = (emu_mm_due){&mm->cpu[c].pending[i], c};
+        mm->due[k++] = (emu_mm_due){&mm->cpu[c].pending[i], c, 0, 0, NULL};
   qsort(mm->due, k, sizeof *mm->due, emu_mm_due_cmp);
   return 0;
 }
@@ -153,17 +165,20 @@ static void emu_mm_settle(emu_mm *mm) {
   if (now < mm->next_due) return;
   size_t n;
   if (!emu_mm_gather_due(mm, now, &n)) {
-    for (size_t k = 0; k < n; k++) emu_mm_commit(mm, mm->due[k].st, mm->due[k].cpu);
+    for (size_t k = 0; k < n; k++) emu_mm_land(mm, &mm->due[k]);
     emu_mm_compact(mm, now);
+    for (size_t k = 0; k < n; k++) emu_mm_announce(mm, &mm->due[k]);
   } else {
     /* no memory for the list: one at a time, slower, the same order */
     int cpu;
     size_t at;
     while (emu_mm_first_due(mm, now, &cpu, &at)) {
       emu_mm_cpu *c = &mm->cpu[cpu];
-      emu_mm_commit(mm, &c->pending[at], cpu);
+      emu_mm_due d = {&c->pending[at], cpu, 0, 0, NULL};
+      emu_mm_land(mm, &d);
       memmove(c->pending + at, c->pending + at + 1, (c->npending - at - 1) * sizeof *c->pending);
       c->npending--;
+      emu_mm_announce(mm, &d);
     }
   }
   emu_mm_recompute_due(mm);

@@ -92,10 +92,14 @@ typedef struct emu_mm_undo {
   uint8_t *old; /* the bytes it replaced, owned */
 } emu_mm_undo;
 
-/* A store due to become visible, while the model settles. */
+/* A store due to become visible, while the model settles: in its buffer
+ * (st), then landed (what its trace record and release need). */
 typedef struct emu_mm_due {
-  emu_mm_store *st;
+  const emu_mm_store *st;
   int cpu;
+  uint64_t gpa;
+  uint32_t len;
+  uint8_t *big;
 } emu_mm_due;
 
 typedef struct emu_mm_stats {
