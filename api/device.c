@@ -67,7 +67,7 @@ VNS_API int vns_dvq_new(vns_sim *sim, uint16_t q, const vns_ring_layout *layout,
   if (rc == VNS_EPROTO)
     /* vq_dev_init only records the rule; log it, as the queue's own checks do */
     EMU_TRACE_EMIT(sim->trace, .actor = "device", .kind = EMU_TR_VIOLATION,
-                   .queue = vnet_queue_name(q), .detail = vq_rule_name(dq->vq.broken));
+                   .queue = vnet_queue_name(q), .detail = vq_rule_tag(dq->vq.broken));
   if (rc) {
     vq_dev_close(&dq->vq);
     free(dq);
@@ -117,7 +117,9 @@ VNS_API int vns_dvq_write(vns_dvq *dq, uint64_t off, const void *src, size_t len
 }
 
 VNS_API int vns_dvq_push(vns_dvq *dq, uint16_t head, uint32_t len) {
-  if (!dq || head >= dq->vq.layout.size) return VNS_EINVAL;
+  if (!dq) return VNS_EINVAL;
+  /* a head not taken or a length past the chain: refused, and logged as
+   * the device's violation */
   return vq_dev_push(&dq->vq, head, len);
 }
 

@@ -114,7 +114,7 @@ VNS_API int vns_rule_describe(size_t i, vns_rule_info *out) {
   /* the table's first entry is VQ_RULE_NONE, which is no rule */
   if (!out || i >= VQ_RULE_COUNT - 1) return VNS_EINVAL;
   vq_rule r = (vq_rule)(i + 1);
-  *out = (vns_rule_info){vq_rule_name(r), vq_rule_section(r), vq_rule_text(r)};
+  *out = (vns_rule_info){vq_rule_name(r), vq_rule_section(r), vq_rule_text(r), vq_rule_side(r)};
   return 0;
 }
 

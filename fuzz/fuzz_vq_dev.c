@@ -58,8 +58,9 @@ typedef struct rig {
   uint64_t indirect_area, bufs, bufs_end;
   uint16_t drv_avail; /* the avail.idx the driver last wrote */
   uint16_t nheld;
-  uint16_t held[QSIZE_MAX]; /* heads popped and not yet pushed, in pop order */
-  uint8_t holds[QSIZE_MAX]; /* the same, by head */
+  uint16_t held[QSIZE_MAX];          /* heads popped and not yet pushed, in pop order */
+  uint8_t holds[QSIZE_MAX];          /* the same, by head */
+  uint64_t held_writable[QSIZE_MAX]; /* the popped chain's device-writable bytes */
   uint8_t copy[COPY_MAX];
 } rig;
 
@@ -157,11 +158,15 @@ static void check_chain(const rig *r, const vq_chain *c) {
   if (r->holds[c->head]) abort();
 }
 
+/* A push of a held head is taken exactly when len fits the chain's
+ * device-writable part; a refused one leaves the head with the device. */
 static void push_held(rig *r, uint16_t which, uint32_t len) {
   uint16_t head = r->held[which];
+  int rc = vq_dev_push(&r->q, head, len);
+  if ((rc == 0) != (len <= r->held_writable[head])) abort();
+  if (rc) return;
   r->held[which] = r->held[--r->nheld];
   r->holds[head] = 0;
-  vq_dev_push(&r->q, head, len);
 }
 
 static void op_pop(rig *r, uint8_t mode) {
@@ -176,6 +181,7 @@ static void op_pop(rig *r, uint8_t mode) {
   if (vq_chain_write(&r->q, &c, 0, r->copy, n)) abort();
   if (r->nheld == QSIZE_MAX) push_held(r, 0, 0); /* only past a known defect */
   r->holds[c.head] = 1;
+  r->held_writable[c.head] = c.writable_len;
   r->held[r->nheld++] = c.head;
   if (mode & 1) push_held(r, (uint16_t)(r->nheld - 1), (uint32_t)n);
 }

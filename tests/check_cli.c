@@ -3,57 +3,17 @@
 #define _DEFAULT_SOURCE /* mkdtemp */
 
 #include <check.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
-static char tmpdir[64];
-static char out_buf[1 << 16], err_buf[1 << 12];
-
-static size_t slurp(const char *path, char *buf, size_t cap) {
-  FILE *f = fopen(path, "r");
-  size_t n = 0;
-  if (f) {
-    n = fread(buf, 1, cap - 1, f);
-    fclose(f);
-  }
-  buf[n] = '\0';
-  return n;
-}
-
-/* Runs "vnetsim ARGS" with stdin closed; returns its exit status and leaves
- * stdout and stderr in out_buf and err_buf. */
-static int run(const char *args) {
-  char cmd[2048];
-  snprintf(cmd, sizeof cmd, "cd %s && '%s' %s >%s/out 2>%s/err </dev/null", VNETSIM_CAPTURES_DIR,
-           VNETSIM_BIN, args, tmpdir, tmpdir);
-  int st = system(cmd);
-  char path[128];
-  snprintf(path, sizeof path, "%s/out", tmpdir);
-  slurp(path, out_buf, sizeof out_buf);
-  snprintf(path, sizeof path, "%s/err", tmpdir);
-  slurp(path, err_buf, sizeof err_buf);
-  ck_assert_msg(WIFEXITED(st), "'%s' did not exit normally", args);
-  return WEXITSTATUS(st);
-}
+#include "tests/cli_run.h"
 
 static int count_lines(const char *s) {
   int n = 0;
   for (; *s; s++) n += *s == '\n';
   return n;
-}
-
-static void setup(void) {
-  strcpy(tmpdir, "/tmp/vnetsim-cli-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void) {
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-  ck_assert_int_eq(system(cmd), 0);
 }
 
 START_TEST(test_no_arguments_runs_the_demo) {
@@ -236,61 +196,6 @@ START_TEST(test_explore_finds_first_seed_and_reproduces_it) {
   /* 16 frames never exhaust 256 buffers: nothing to find, exit 1 */
   ck_assert_int_eq(run("explore --bug rx-no-recycle --bursts 2 --seeds 1..3"), 1);
   ck_assert_ptr_nonnull(strstr(out_buf, "does not show in seeds 1..3"));
-}
-END_TEST
-
-/* Each missing-barrier switch: explore finds it under the weakest memory
- * model that allows it, within the seeds named here, with its symptom (fewer
- * frames back at the host; a lost wakeup leaves a frame rx_not_consumed),
- * and reproduces it from the seed; under the next stronger model it never
- * shows. The seed found is printed: docs/MEMORY.md lists them. */
-static const struct {
-  const char *bug, *model, *stronger;
-  unsigned seeds;
-  const char *symptom; /* in the JSON answer, or NULL */
-} memory_bugs[] = {
-    {"avail-idx-no-wmb", "weak", "tso", 3000, NULL},
-    {"kick-check-no-mb", "tso", "sc", 1000, NULL},
-    {"used-idx-no-rmb", "weak", "tso", 100, NULL},
-    {"irq-enable-no-mb", "tso", "sc", 100, "\"buggy_fate\":\"rx_not_consumed\""},
-    {"dev-used-idx-no-wmb", "weak", "tso", 100, NULL},
-    {"dev-irq-check-no-mb", "tso", "sc", 100, "\"buggy_fate\":\"rx_not_consumed\""},
-    {"dev-avail-event-no-mb", "tso", "sc", 100, NULL},
-    {"dev-avail-idx-no-rmb", "weak", "tso", 100, NULL},
-};
-
-static uint64_t json_number(const char *key) {
-  const char *p = strstr(out_buf, key);
-  ck_assert_msg(p != NULL, "no %s in %s", key, out_buf);
-  return strtoull(p + strlen(key), NULL, 10);
-}
-
-START_TEST(test_explore_finds_each_missing_barrier_under_its_model_only) {
-  char args[256];
-  snprintf(args, sizeof args, "explore --bug %s --memory %s --seeds 1..%u --json --jobs 2",
-           memory_bugs[_i].bug, memory_bugs[_i].model, memory_bugs[_i].seeds);
-  ck_assert_msg(run(args) == 0, "%s: %s%s", args, out_buf, err_buf);
-  ck_assert_ptr_nonnull(strstr(out_buf, "\"found\":true"));
-  ck_assert_ptr_nonnull(strstr(out_buf, "\"reproduced\":true"));
-  ck_assert_uint_lt(json_number("\"frames_out_buggy\":"), json_number("\"frames_out_fixed\":"));
-  if (memory_bugs[_i].symptom) ck_assert_ptr_nonnull(strstr(out_buf, memory_bugs[_i].symptom));
-  printf("%s under --memory %s: seed %" PRIu64 "\n", memory_bugs[_i].bug, memory_bugs[_i].model,
-         json_number("\"seed\":"));
-  snprintf(args, sizeof args, "explore --bug %s --memory %s --seeds 1..300 --jobs 2",
-           memory_bugs[_i].bug, memory_bugs[_i].stronger);
-  ck_assert_msg(run(args) == 1, "%s: %s", args, out_buf);
-}
-END_TEST
-
-/* The correct driver and device under tso and weak give every frame the
- * fate it has under sc: vnetsim's own barriers are all there. */
-START_TEST(test_the_fixed_models_show_nothing_over_10000_seeds) {
-  const char *model = _i ? "weak" : "tso";
-  char args[128];
-  snprintf(args, sizeof args, "explore --bug none --memory %s --seeds 1..10000 --bursts 8", model);
-  ck_assert_msg(run(args) == 1, "%s: %s", args, out_buf);
-  ck_assert_ptr_nonnull(strstr(out_buf, "does not show in seeds 1..10000"));
-  ck_assert_int_eq(run("explore --bug none --seeds 1..2"), 2); /* nothing to compare under sc */
 }
 END_TEST
 
@@ -555,13 +460,6 @@ static Suite *cli_suite(void) {
   tcase_add_test(tc, test_json_escapes_bytes_and_errors_name_files_once);
   tcase_add_test(tc, test_wireshark_reads_our_pcap);
   suite_add_tcase(s, tc);
-  TCase *mem = tcase_create("memory");
-  tcase_add_checked_fixture(mem, setup, teardown);
-  tcase_set_timeout(mem, 600);
-  tcase_add_loop_test(mem, test_explore_finds_each_missing_barrier_under_its_model_only, 0,
-                      (int)(sizeof memory_bugs / sizeof memory_bugs[0]));
-  tcase_add_loop_test(mem, test_the_fixed_models_show_nothing_over_10000_seeds, 0, 2);
-  suite_add_tcase(s, mem);
   return s;
 }
 

@@ -238,8 +238,7 @@ START_TEST(test_bug_notes_and_rule_sections_in_teach_fit) {
   /* what the driver checks is the device's to keep, and the other way round */
   for (int r = VQ_RULE_NONE + 1; r < VQ_RULE_COUNT; r++) {
     const char *num = teach_rule_section((vq_rule)r), *title = title_of(num);
-    int device_keeps = r == VQ_RULE_USED_ID_RANGE || r == VQ_RULE_USED_ID_NOT_IN_FLIGHT ||
-                       r == VQ_RULE_USED_LEN_TOO_BIG || r == VQ_RULE_USED_IDX_JUMP;
+    int device_keeps = !strcmp(vq_rule_side((vq_rule)r), "device");
     if (!title)
       finding(&fd, "rule %s: §%s does not exist", vq_rule_name((vq_rule)r), num);
     else if (starts(title, device_keeps ? "Driver Requirements" : "Device Requirements"))

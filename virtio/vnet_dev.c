@@ -83,11 +83,24 @@ static int vnet_dev_queue_live(const vnet_dev *d, uint16_t q) {
 
 /* Pops the next RX chain, asking for a kick when there is none (§2.7.10.2)
  * and rechecking once for the race. 0, EMU_EAGAIN or EMU_EPROTO. */
+/* §5.1.6.3.1: without mergeable buffers a driver SHOULD post RX buffers of
+ * at least 1526 bytes. A SHOULD, and a short buffer still takes short
+ * frames, so it is a warning, given once per queue: the frame that will
+ * not fit is reported when it comes (rx_buf_too_small). */
+static void vnet_dev_check_rx_size(vnet_dev *d, const vq_chain *c) {
+  if (c->writable_len >= VNET_MIN_RX_BUF || d->rx_short_told) return;
+  d->rx_short_told = 1;
+  vq_dev_report(&d->q[VNET_RXQ].vq, VQ_RULE_RX_BUF_SHORT, c->head);
+}
+
 static int vnet_dev_pop_rx(vnet_dev *d, vq_chain *c) {
   vq_dev *vq = &d->q[VNET_RXQ].vq;
   int rc = vq_dev_pop(vq, c);
   if (rc == EMU_EAGAIN && vq_dev_enable_notify(vq)) rc = vq_dev_pop(vq, c);
-  if (rc == 0) d->stats.pops[VNET_RXQ]++;
+  if (rc == 0) {
+    d->stats.pops[VNET_RXQ]++;
+    vnet_dev_check_rx_size(d, c);
+  }
   if (rc == EMU_EPROTO) vnet_dev_needs_reset(d, VNET_RXQ, vq->broken);
   return rc;
 }
@@ -391,6 +404,9 @@ static int vnet_dev_t_queue_setup(void *dev, uint16_t q, const vq_layout *layout
   int rc =
       vq_dev_init(&d->q[q].vq, d->mem, layout, (d->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) != 0,
                   (d->features & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC)) != 0);
+  if (rc == EMU_EPROTO) /* a ring the device refuses: say which rule, then refuse */
+    EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_VIOLATION,
+                   .queue = vnet_queue_name(q), .detail = vq_rule_tag(d->q[q].vq.broken));
   if (rc) {
     vq_dev_close(&d->q[q].vq);
     return rc;
@@ -405,6 +421,12 @@ static int vnet_dev_t_queue_setup(void *dev, uint16_t q, const vq_layout *layout
 
 static void vnet_dev_t_notify(void *dev, uint16_t q) {
   vnet_dev *d = dev;
+  /* §3.1.1: no notification before DRIVER_OK. The device sees the write
+   * when it is made (the transport's register), and says so then. */
+  if (!(d->status & VIRTIO_STATUS_DRIVER_OK))
+    EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_VIOLATION,
+                   .queue = q < VNET_NUM_QUEUES ? vnet_queue_name(q) : NULL,
+                   .detail = vq_rule_tag(VQ_RULE_KICK_BEFORE_DRIVER_OK));
   emu_channel_send(&d->kick, q, 0, NULL, 0);
 }
 

@@ -78,6 +78,7 @@ typedef struct vnet_dev {
   vnet_dev_frame *backlog; /* FIFO of cfg.rx_backlog */
   uint32_t backlog_first, backlog_len;
   uint8_t scratch[VNET_HDR_LEN + VNET_MAX_FRAME]; /* one TX frame being handed out */
+  int rx_short_told;                              /* rx_buf_short was reported */
   vq_rule violation;                              /* what made the device need a reset */
   const char *violation_queue;
   vnet_dev_stats stats;

@@ -62,6 +62,27 @@ static const struct {
         VQ_RULE("queue_after_driver_ok", "3.1.1", "a queue was configured after DRIVER_OK"),
     [VQ_RULE_FEATURE_NOT_OFFERED] = VQ_RULE(
         "feature_not_offered", "3.1.1", "the driver accepted a feature the device did not offer"),
+    [VQ_RULE_RING_MISALIGNED] =
+        VQ_RULE("ring_misaligned", "2.7",
+                "a ring part's address is not a multiple of its alignment (descriptor table "
+                "16, available ring 2, used ring 4)"),
+    [VQ_RULE_RING_OVERLAP] =
+        VQ_RULE("ring_overlap", "2.7",
+                "two ring parts overlap (descriptor table, available ring and used ring are "
+                "separate areas)"),
+    [VQ_RULE_KICK_BEFORE_DRIVER_OK] =
+        VQ_RULE("kick_before_driver_ok", "3.1.1",
+                "the driver notified the device before setting DRIVER_OK"),
+    [VQ_RULE_RX_BUF_SHORT] =
+        VQ_RULE("rx_buf_short", "5.1.6.3.1",
+                "an RX buffer is shorter than the 1526 bytes a driver without mergeable buffers "
+                "should post (a SHOULD, so a warning: a full-size frame will not fit)"),
+    [VQ_RULE_PUSH_NOT_TAKEN] =
+        VQ_RULE("push_not_taken", "2.7.8",
+                "the device returned a head it had not taken, or returned one twice"),
+    [VQ_RULE_PUSH_LEN_TOO_BIG] =
+        VQ_RULE("push_len_too_big", "2.7.8.2",
+                "the device reported more bytes written than the chain's device-writable part"),
 };
 #undef VQ_RULE
 
@@ -73,6 +94,21 @@ const char *vq_rule_section(vq_rule rule) {
 }
 const char *vq_rule_text(vq_rule rule) {
   return (unsigned)rule < VQ_RULE_COUNT ? vq_rules[rule].text : "unknown rule";
+}
+
+const char *vq_rule_side(vq_rule rule) {
+  /* the driver half checks these on what the device wrote; the device its own pushes */
+  switch (rule) {
+    case VQ_RULE_USED_ID_RANGE:
+    case VQ_RULE_USED_ID_NOT_IN_FLIGHT:
+    case VQ_RULE_USED_LEN_TOO_BIG:
+    case VQ_RULE_USED_IDX_JUMP:
+    case VQ_RULE_PUSH_NOT_TAKEN:
+    case VQ_RULE_PUSH_LEN_TOO_BIG:
+      return "device";
+    default:
+      return (unsigned)rule < VQ_RULE_COUNT && rule != VQ_RULE_NONE ? "driver" : "none";
+  }
 }
 
 const char *vq_rule_tag(vq_rule rule) {

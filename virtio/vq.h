@@ -178,12 +178,20 @@ typedef enum vq_rule {
   VQ_RULE_TX_FRAME_TOO_LONG,     /* TX frame longer than the device takes */
   VQ_RULE_QUEUE_AFTER_DRIVER_OK, /* queue configured after DRIVER_OK */
   VQ_RULE_FEATURE_NOT_OFFERED,   /* driver accepted a feature the device lacks */
+  VQ_RULE_RING_MISALIGNED,       /* a ring part not aligned as §2.7's table asks */
+  VQ_RULE_RING_OVERLAP,          /* two ring parts share bytes */
+  VQ_RULE_KICK_BEFORE_DRIVER_OK, /* a notification before DRIVER_OK */
+  VQ_RULE_RX_BUF_SHORT,          /* an RX buffer below 1526 bytes (a SHOULD: a warning) */
+  VQ_RULE_PUSH_NOT_TAKEN,        /* the device returned a head it does not hold */
+  VQ_RULE_PUSH_LEN_TOO_BIG,      /* the device claims more bytes than the chain can take */
   VQ_RULE_COUNT
 } vq_rule;
 
 const char *vq_rule_name(vq_rule rule);    /* "desc_index_range" */
 const char *vq_rule_section(vq_rule rule); /* "2.7.5.2" */
 const char *vq_rule_text(vq_rule rule);    /* one line for a driver author */
+/* Whose rule it is, the side that breaks it: "driver" or "device". */
+const char *vq_rule_side(vq_rule rule);
 /* "name §section", what a violation's trace line carries. */
 const char *vq_rule_tag(vq_rule rule);
 /* The rule with that name (or tag), VQ_RULE_NONE when there is none. */

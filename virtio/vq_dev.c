@@ -5,6 +5,28 @@
 
 #include "emu/err.h"
 
+static int vq_parts_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen) {
+  return a < b + blen && b < a + alen;
+}
+
+/* What is wrong with a ring the driver set up, or VQ_RULE_NONE (§2.7: each
+ * part inside guest memory, aligned as the table "Virtqueue Part
+ * Alignment" says, and an area of its own). */
+static vq_rule vq_layout_problem(const gmem *mem, const vq_layout *l) {
+  uint64_t dlen = vq_desc_table_bytes(l->size), alen = vq_avail_bytes(l->size),
+           ulen = vq_used_bytes(l->size);
+  if (!gmem_in_range(mem, l->desc, dlen) || !gmem_in_range(mem, l->avail, alen) ||
+      !gmem_in_range(mem, l->used, ulen))
+    return VQ_RULE_RING_ADDR_RANGE;
+  if (l->desc % VQ_DESC_ALIGN || l->avail % VQ_AVAIL_ALIGN || l->used % VQ_USED_ALIGN)
+    return VQ_RULE_RING_MISALIGNED;
+  if (vq_parts_overlap(l->desc, dlen, l->avail, alen) ||
+      vq_parts_overlap(l->desc, dlen, l->used, ulen) ||
+      vq_parts_overlap(l->avail, alen, l->used, ulen))
+    return VQ_RULE_RING_OVERLAP;
+  return VQ_RULE_NONE;
+}
+
 int vq_dev_init(vq_dev *q, gmem *mem, const vq_layout *layout, int event_idx, int indirect) {
   memset(q, 0, sizeof *q);
   q->broken_head = -1;
@@ -15,16 +37,15 @@ int vq_dev_init(vq_dev *q, gmem *mem, const vq_layout *layout, int event_idx, in
   q->layout = *layout;
   q->event_idx = event_idx;
   q->indirect = indirect;
-  if (!gmem_in_range(mem, layout->desc, vq_desc_table_bytes(layout->size)) ||
-      !gmem_in_range(mem, layout->avail, vq_avail_bytes(layout->size)) ||
-      !gmem_in_range(mem, layout->used, vq_used_bytes(layout->size))) {
-    q->broken = VQ_RULE_RING_ADDR_RANGE;
-    return EMU_EPROTO;
-  }
+  q->broken = vq_layout_problem(mem, layout);
+  if (q->broken) return EMU_EPROTO;
   q->segs = malloc(sizeof *q->segs * layout->size);
   q->head_offers = calloc(layout->size, 1);
   q->slot_head = calloc(layout->size, sizeof *q->slot_head);
-  if (!q->segs || !q->head_offers || !q->slot_head) return EMU_ENOMEM;
+  q->taken = calloc(layout->size, 1);
+  q->taken_writable = calloc(layout->size, sizeof *q->taken_writable);
+  if (!q->segs || !q->head_offers || !q->slot_head || !q->taken || !q->taken_writable)
+    return EMU_ENOMEM;
   return 0;
 }
 
@@ -32,6 +53,8 @@ void vq_dev_close(vq_dev *q) {
   free(q->segs);
   free(q->head_offers);
   free(q->slot_head);
+  free(q->taken);
+  free(q->taken_writable);
   memset(q, 0, sizeof *q);
 }
 
@@ -141,6 +164,35 @@ static int vq_dev_count_offers(vq_dev *q, uint16_t avail_idx) {
   return 0;
 }
 
+/* avail.idx ran k more than a queue past the device. A driver that posted
+ * k offers into a full ring overwrote k slots with heads offered again, so
+ * the ring then names k heads twice and every other once: report the first
+ * such head (head_in_flight). Anything else, unwritten slots included, is
+ * a scribbled index (avail_idx_jump). */
+static int vq_dev_overrun(vq_dev *q, uint16_t avail_idx) {
+  uint32_t ahead = (uint16_t)(avail_idx - q->last_avail_idx), repeats = 0;
+  if (ahead > 2u * q->layout.size) return vq_dev_break(q, VQ_RULE_AVAIL_IDX_JUMP, -1);
+  uint8_t *seen = calloc(q->layout.size, 1);
+  if (!seen) return EMU_ENOMEM;
+  int64_t twice = -1;
+  for (uint32_t slot = 0; slot < q->layout.size; slot++) {
+    uint16_t head;
+    if (gmem_read_le16(q->mem, vq_avail_slot_addr(&q->layout, (uint16_t)slot), &head) ||
+        head >= q->layout.size || seen[head] > 1) {
+      repeats = 0; /* a bad head, or a head three times: not re-offers */
+      break;
+    }
+    if (seen[head]++) {
+      repeats++;
+      if (twice < 0) twice = head;
+    }
+  }
+  free(seen);
+  return repeats && repeats == ahead - q->layout.size
+             ? vq_dev_break(q, VQ_RULE_HEAD_IN_FLIGHT, twice)
+             : vq_dev_break(q, VQ_RULE_AVAIL_IDX_JUMP, -1);
+}
+
 int vq_dev_pop(vq_dev *q, vq_chain *c) {
   if (q->broken) return EMU_EPROTO;
   uint16_t avail_idx;
@@ -152,9 +204,10 @@ int vq_dev_pop(vq_dev *q, vq_chain *c) {
     return vq_dev_break(q, VQ_RULE_AVAIL_IDX_BACKWARDS, -1);
   if (avail_idx == q->last_avail_idx) return EMU_EAGAIN;
   /* A driver can have at most `size` heads outstanding; a larger step means
-   * it scribbled on avail.idx (QEMU reports the same as "moved avail index"). */
+   * it offered a head twice, or scribbled on avail.idx (QEMU reports the
+   * latter as "moved avail index"). */
   if ((uint16_t)(avail_idx - q->last_avail_idx) > q->layout.size)
-    return vq_dev_break(q, VQ_RULE_AVAIL_IDX_JUMP, -1);
+    return vq_dev_overrun(q, avail_idx);
   /* avail.idx before the slots and descriptors it exposes (§2.7.13.3) */
   vq_barrier_make(q->mem, q->omit_barriers, VQ_BAR_AVAIL_RMB, GMEM_RMB);
   rc = vq_dev_count_offers(q, avail_idx);
@@ -186,13 +239,26 @@ int vq_dev_pop(vq_dev *q, vq_chain *c) {
     i = d.next;
   }
   q->last_avail_idx++;
+  q->taken[head] = 1;
+  q->taken_writable[head] = c->writable_len;
   EMU_TRACE_EMIT(q->trace, .actor = q->actor, .kind = EMU_TR_POP, .queue = q->name, .head = head,
                  .idx = c->avail_idx, .len = (int64_t)(c->readable_len + c->writable_len));
   return 0;
 }
 
 int vq_dev_push(vq_dev *q, uint16_t head, uint32_t len) {
-  if (head < q->layout.size) q->head_offers[head] = 0;
+  /* The device's own mistakes, refused before the driver can see them:
+   * a head it does not hold, or more bytes than the chain can take. */
+  if (head >= q->layout.size || !q->taken[head]) {
+    vq_dev_report(q, VQ_RULE_PUSH_NOT_TAKEN, head);
+    return EMU_EPROTO;
+  }
+  if (len > q->taken_writable[head]) {
+    vq_dev_report(q, VQ_RULE_PUSH_LEN_TOO_BIG, head);
+    return EMU_EPROTO;
+  }
+  q->taken[head] = 0;
+  q->head_offers[head] = 0;
   uint64_t slot = vq_used_slot_addr(&q->layout, q->used_idx_shadow);
   int rc = gmem_write_le32(q->mem, slot + VQ_USED_ELEM_OFF_ID, head);
   if (!rc) rc = gmem_write_le32(q->mem, slot + VQ_USED_ELEM_OFF_LEN, len);

@@ -45,6 +45,10 @@ typedef struct vq_dev {
    * another. */
   uint8_t *head_offers;
   uint16_t *slot_head;
+  /* Per head: popped and not yet pushed, and how many device-writable
+   * bytes its chain had: what a push is checked against. */
+  uint8_t *taken;
+  uint64_t *taken_writable;
   uint16_t avail_scanned;
   /* The EVENT_IDX interrupt decision for used.idx moving from old to new
    * past used_event: NULL for the spec's vq_need_event() (§2.7.7.2); a

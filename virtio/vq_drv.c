@@ -181,7 +181,12 @@ uint16_t vq_drv_read_used_idx(const vq_drv *q) {
   return vq_ring_get16(q->mem, vq_used_idx_addr(&q->layout));
 }
 
-int vq_drv_has_used(const vq_drv *q) { return vq_drv_read_used_idx(q) != q->last_used_idx; }
+int vq_drv_has_used(const vq_drv *q) {
+  /* An index past everything in flight offers nothing usable (get_used
+   * says why when asked): a driver re-arming on it would poll forever. */
+  uint16_t ready = (uint16_t)(vq_drv_read_used_idx(q) - q->last_used_idx);
+  return ready != 0 && ready <= q->in_flight;
+}
 
 /* head: the used element's id the rule is about, or -1. */
 static int vq_drv_violation(vq_drv *q, vq_rule rule, int64_t head) {

@@ -111,7 +111,11 @@ VNS_API int vns_dvq_pop(vns_dvq *dq, vns_chain *out);
  * (nothing copied), VNS_ESTATE when no chain was popped. */
 VNS_API int vns_dvq_read(const vns_dvq *dq, uint64_t off, void *dst, size_t len);
 VNS_API int vns_dvq_write(vns_dvq *dq, uint64_t off, const void *src, size_t len);
-/* Writes a used entry (not yet visible). VNS_EINVAL for a bad head. */
+/* Writes a used entry (not yet visible) for a head this queue popped and
+ * has not pushed yet, with len at most the chain's device-writable bytes.
+ * Anything else is your device's mistake: refused with VNS_EPROTO, nothing
+ * written, and logged as a violation (push_not_taken, push_len_too_big,
+ * with the head). VNS_EINVAL for NULL. */
 VNS_API int vns_dvq_push(vns_dvq *dq, uint16_t head, uint32_t len);
 /* Stores used.idx and decides on an interrupt (§2.7.7.2): returns 1 when
  * the driver wants one for what was published since the last call, 0 when

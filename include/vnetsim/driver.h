@@ -157,7 +157,8 @@ VNS_API int vns_vq_publish(vns_vq *vq);
 /* Takes the used entry at the cursor and advances it: 0 with *out,
  * VNS_EAGAIN when there is none, VNS_EPROTO when the device broke a rule (a
  * logged violation; out->token is non-NULL when the buffer can still be
- * recycled). */
+ * recycled). After used_idx_jump (used.idx past everything in flight) the
+ * cursor stays put: the entry is believed once the device takes it back. */
 VNS_API int vns_vq_get_used(vns_vq *vq, vns_used *out);
 /* used.idx as the device stored it (no checks). */
 VNS_API uint16_t vns_vq_used_idx(const vns_vq *vq);

@@ -323,6 +323,7 @@ typedef struct vns_rule_info {
   const char *name;    /* "desc_index_range" */
   const char *section; /* "2.7.5.2" */
   const char *text;    /* one line for a driver author */
+  const char *side;    /* whose rule: "driver" (the device checks it) or "device" */
 } vns_rule_info;
 
 /* Rule i of the table (0-based) into *out; VNS_EINVAL past the end or for
