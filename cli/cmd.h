@@ -20,6 +20,7 @@ int cmd_replay(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_story(int argc, char **argv);
 int cmd_bugs(int argc, char **argv);
+int cmd_rules(int argc, char **argv);
 int cmd_explore(int argc, char **argv);
 int cmd_teach(int argc, char **argv);
 int cmd_run(int argc, char **argv);

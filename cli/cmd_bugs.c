@@ -61,3 +61,49 @@ int cmd_bugs(int argc, char **argv) {
   if (json) printf("]\n");
   return CLI_EXIT_OK;
 }
+
+static const char rules_usage[] =
+    "usage: vnetsim rules [--json | --markdown]\n"
+    "\n"
+    "Lists every virtio rule vnetsim checks, from its rule table: the name a\n"
+    "violation carries, the virtio 1.2 section it comes from, whose rule it is\n"
+    "(the driver's, checked by the device half; or the device's, checked by the\n"
+    "driver half or by the device helpers on the device's own pushes), and one\n"
+    "line on what breaks it. --markdown prints the table the README carries.\n";
+
+static void rules_print_one(const vns_rule_info *r, size_t i, int json, int markdown) {
+  if (json) {
+    printf("%s{\"name\":\"%s\",\"section\":\"%s\",\"side\":\"%s\",\"text\":", i ? "," : "", r->name,
+           r->section, r->side);
+    cli_print_json_string(stdout, r->text);
+    printf("}");
+  } else if (markdown) {
+    printf("| `%s` | §%s | %s | %s |\n", r->name, r->section, r->side, r->text);
+  } else {
+    printf("%-24s §%-10s %-7s %s\n", r->name, r->section, r->side, r->text);
+  }
+}
+
+int cmd_rules(int argc, char **argv) {
+  int json = 0, markdown = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--json")) {
+      json = 1;
+    } else if (!strcmp(argv[i], "--markdown")) {
+      markdown = 1;
+    } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      fputs(rules_usage, stdout);
+      return CLI_EXIT_OK;
+    } else {
+      return cli_error("rules", CLI_EXIT_USAGE, "unexpected argument '%s' (see --help)", argv[i]);
+    }
+  }
+  if (json && markdown) return cli_error("rules", CLI_EXIT_USAGE, "--json or --markdown, not both");
+  if (json) printf("[");
+  if (markdown) printf("| rule | section | whose | broken when |\n| --- | --- | --- | --- |\n");
+  vns_rule_info r;
+  for (size_t i = 0; vns_rule_describe(i, &r) == 0; i++) rules_print_one(&r, i, json, markdown);
+  if (json) printf("]\n");
+  return fflush(stdout) || ferror(stdout) ? cli_error("rules", CLI_EXIT_FAIL, "writing: failed")
+                                          : CLI_EXIT_OK;
+}

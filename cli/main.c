@@ -16,6 +16,7 @@ static const char usage[] =
     "  bench     frames per second through the RX path against a bare ring loop\n"
     "  story     the Redox virtio-netd bugs against the fixed driver, side by side\n"
     "  bugs      every ring bug switch: cause, symptom, fix, spec section\n"
+    "  rules     every rule the device and driver halves check: name, section, side\n"
     "  explore   run many seeds with a bug; report the first seed that shows it\n"
     "  teach     step through the rings as they change, each step tied to the spec\n"
     "  run       the guest live behind libslirp: nc/curl it through forwarded ports\n"
@@ -41,6 +42,7 @@ static int dispatch(int argc, char **argv) {
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
   if (!strcmp(cmd, "story")) return cmd_story(argc - 1, argv + 1);
   if (!strcmp(cmd, "bugs")) return cmd_bugs(argc - 1, argv + 1);
+  if (!strcmp(cmd, "rules")) return cmd_rules(argc - 1, argv + 1);
   if (!strcmp(cmd, "explore")) return cmd_explore(argc - 1, argv + 1);
   if (!strcmp(cmd, "teach")) return cmd_teach(argc - 1, argv + 1);
   if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);

@@ -54,7 +54,8 @@ START_TEST(test_fixed_latencies_give_fixed_round_trips) {
 END_TEST
 
 START_TEST(test_every_command_explains_itself) {
-  static const char *const cmds[] = {"--help", "demo --help", "replay --help", "bench --help"};
+  static const char *const cmds[] = {"--help", "demo --help", "replay --help", "bench --help",
+                                     "rules --help"};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
     ck_assert_int_eq(run(cmds[i]), 0);
     ck_assert_msg(strstr(out_buf, "usage: vnetsim") != NULL, "%s prints no usage", cmds[i]);
@@ -196,6 +197,27 @@ START_TEST(test_explore_finds_first_seed_and_reproduces_it) {
   /* 16 frames never exhaust 256 buffers: nothing to find, exit 1 */
   ck_assert_int_eq(run("explore --bug rx-no-recycle --bursts 2 --seeds 1..3"), 1);
   ck_assert_ptr_nonnull(strstr(out_buf, "does not show in seeds 1..3"));
+}
+END_TEST
+
+/* The README's rule table is `vnetsim rules --markdown`, row for row. */
+START_TEST(test_the_readme_lists_every_rule) {
+  ck_assert_int_eq(run("rules --markdown"), 0);
+  char path[512];
+  snprintf(path, sizeof path, "%s/../../README.md", VNETSIM_TEST_DATA_DIR);
+  static char readme[1 << 18];
+  ck_assert_uint_gt(slurp(path, readme, sizeof readme), 0);
+  int rows = 0;
+  for (char *line = strtok(out_buf, "\n"); line; line = strtok(NULL, "\n"), rows++)
+    ck_assert_msg(strstr(readme, line) != NULL, "README.md lacks the row: %s", line);
+  ck_assert_int_eq(run("rules --json"), 0);
+  int n = 0;
+  for (const char *p = out_buf; (p = strstr(p, "\"name\":")) != NULL; p++) n++;
+  ck_assert_int_eq(rows, n + 2); /* the header and its rule */
+  ck_assert_ptr_nonnull(strstr(out_buf,
+                               "\"name\":\"push_not_taken\",\"section\":\"2.7.8\","
+                               "\"side\":\"device\""));
+  ck_assert_int_eq(run("rules --json --markdown"), 2);
 }
 END_TEST
 
@@ -448,6 +470,7 @@ static Suite *cli_suite(void) {
   tcase_add_test(tc, test_bench_reports_ratio);
   tcase_add_test(tc, test_replay_check_reports_rules_by_section);
   tcase_add_test(tc, test_bugs_lists_every_switch);
+  tcase_add_test(tc, test_the_readme_lists_every_rule);
   tcase_add_test(tc, test_story_prints_symptoms_side_by_side);
   tcase_add_test(tc, test_explore_finds_first_seed_and_reproduces_it);
   tcase_add_test(tc, test_explore_jobs_give_the_serial_answer);
