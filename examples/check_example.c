@@ -10,7 +10,9 @@
  *      modelled driver and the guest stack;
  *   4. the trace: iterate its events and recompute its hash;
  *   5. barriers: the driver of 2 under a weak memory model, right with its
- *      barriers and wrong on some seed without one. */
+ *      barriers and wrong on some seed without one;
+ *   6. mistakes named: the driver of 2 and the device of 3, each with one
+ *      planted mistake, and the rule vnetsim names for it. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,7 +195,8 @@ typedef struct redox_net {
   uint16_t recv_head; /* the driver's used cursor */
   uint16_t avail_idx; /* the driver's avail index */
   int fixed;
-  int no_rmb; /* leave out the read barrier after used.idx (section 5) */
+  int no_rmb;     /* leave out the read barrier after used.idx (section 5) */
+  int kick_early; /* notify before DRIVER_OK (section 6) */
   size_t received;
 } redox_net;
 
@@ -253,6 +256,7 @@ static int redox_probe(void *ctx, vns_sim *sim, vns_transport *t) {
   if (!rc) rc = vns_mem_alloc(sim, (uint64_t)size * RX_BUF, 64, &n->rx_bufs);
   /* every RX buffer posted once, at start, as Redox does */
   for (uint16_t id = 0; !rc && id < size; id++) rc = redox_post(n, id);
+  if (!rc && n->kick_early) redox_publish_rx(n); /* the planted mistake of section 6 */
   if (!rc) rc = vns_transport_set_status(t, st | VNS_STATUS_DRIVER_OK);
   if (!rc) redox_publish_rx(n);
   return rc;
@@ -373,6 +377,7 @@ typedef struct tiny_dev {
   uint64_t features;
   vns_dvq *q[2];
   uint64_t frames_in, frames_out;
+  int push_twice; /* return each RX chain twice (section 6) */
 } tiny_dev;
 
 static const uint8_t tiny_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
@@ -465,6 +470,7 @@ static void tiny_on_frame(void *ctx, vns_sim *sim, uint32_t id, const uint8_t *f
     vns_device_frame_placed(sim, id, c.head);
   }
   vns_dvq_push(rx, c.head, used_len);
+  if (d->push_twice) vns_dvq_push(rx, c.head, used_len); /* the planted mistake of section 6 */
   if (vns_dvq_publish(rx) == 1) vns_device_interrupt(sim, VNS_QUEUE_RX);
 }
 
@@ -659,6 +665,59 @@ START_TEST(test_own_driver_needs_its_read_barrier_under_weak_memory) {
 }
 END_TEST
 
+/* --- 6. mistakes named: the same driver and device, each with one planted -- */
+
+/* The first violation of a run: its rule and the section it cites. */
+static void assert_first_violation(const vns_sim *sim, const char *rule, const char *section) {
+  vns_violation v;
+  ck_assert_int_eq(vns_sim_violation(sim, 0, &v), 0);
+  ck_assert_str_eq(v.rule, rule);
+  ck_assert_str_eq(v.section, section);
+}
+
+/* The driver of section 2 notifies the device before DRIVER_OK: §3.1.1 says
+ * it must not. Without the early kick (test_fixed_try_recv_delivers_all_300)
+ * no rule is broken. */
+START_TEST(test_own_driver_kicking_before_driver_ok_is_named) {
+  redox_net n;
+  memset(&n, 0, sizeof n);
+  n.fixed = 1;
+  n.kick_early = 1;
+  vns_sim_opts o;
+  fixed_opts(&o);
+  o.driver = &redox_ops;
+  o.driver_ctx = &n;
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  inject_arp(sim, T0);
+  run_to_end(sim);
+  assert_first_violation(sim, "kick_before_driver_ok", "3.1.1");
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 0), "delivered"); /* the rest is right */
+  vns_sim_free(sim);
+}
+END_TEST
+
+/* The device of section 3 returns each RX chain twice: the device helpers
+ * refuse the second push and name it; without it
+ * (test_own_device_serves_the_modelled_driver_and_guest_stack) no rule is
+ * broken. */
+START_TEST(test_own_device_pushing_twice_is_named) {
+  tiny_dev dev = {0};
+  dev.push_twice = 1;
+  vns_sim_opts o;
+  fixed_opts(&o);
+  o.device = &tiny_ops;
+  o.device_ctx = &dev;
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  inject_arp(sim, T0);
+  run_to_end(sim);
+  assert_first_violation(sim, "push_not_taken", "2.7.8");
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 0), "answered"); /* refused: the driver never saw it */
+  vns_sim_free(sim);
+}
+END_TEST
+
 static Suite *example_suite(void) {
   Suite *s = suite_create("vnetsim_example");
   TCase *modelled = tcase_create("1_modelled_driver");
@@ -684,6 +743,10 @@ static Suite *example_suite(void) {
   tcase_set_timeout(barriers, 120);
   tcase_add_test(barriers, test_own_driver_needs_its_read_barrier_under_weak_memory);
   suite_add_tcase(s, barriers);
+  TCase *mistakes = tcase_create("6_mistakes_named");
+  tcase_add_test(mistakes, test_own_driver_kicking_before_driver_ok_is_named);
+  tcase_add_test(mistakes, test_own_device_pushing_twice_is_named);
+  suite_add_tcase(s, mistakes);
   return s;
 }
 
