@@ -164,7 +164,7 @@ static int vq_dev_count_offers(vq_dev *q, uint16_t avail_idx) {
   return 0;
 }
 
-/* avail.idx ran k more than a queue past the device. A driver that posted
+/* avail.idx ran k (up to a queue) more than a queue past the device. A driver that posted
  * k offers into a full ring overwrote k slots with heads offered again, so
  * the ring then names k heads twice and every other once: report the first
  * such head (head_in_flight). Anything else, unwritten slots included, is

@@ -78,7 +78,10 @@ void vq_dev_report(vq_dev *q, vq_rule rule, int64_t head);
  * broke a rule (q->broken names it; the queue stays broken). */
 int vq_dev_pop(vq_dev *q, vq_chain *chain);
 /* Returns a chain to the driver: writes the used element and advances the
- * private used index; vq_dev_publish_used() makes it visible. */
+ * private used index; vq_dev_publish_used() makes it visible. A head this
+ * half did not pop (or already pushed), or a len past the chain's
+ * device-writable bytes, is the device's own mistake: reported
+ * (push_not_taken, push_len_too_big), nothing written, EMU_EPROTO. */
 int vq_dev_push(vq_dev *q, uint16_t head, uint32_t len);
 int vq_dev_publish_used(vq_dev *q);
 /* §2.7.7.2: 1 when the driver wants an interrupt for what was published
