@@ -269,7 +269,7 @@ static int cli_opt_list(cli_sim_opts *o, int opt, const char *arg) {
       if (cli_parse_latency(arg, so))
         return cli_error(o->cmd, CLI_EXIT_USAGE,
                          "--latency: '%s' is not a list like kick=200-800,irq=1000,link=5000-20000,"
-                         "batch=1-16",
+                         "batch=1-16,memory=2000",
                          arg);
       return 0;
   }
@@ -471,7 +471,7 @@ static void cli_print_memory_line(FILE *out, const vns_sim *sim, const vns_sim_o
   fprintf(
       out,
       "memory: %s, stores visible 0..%" PRIu64 " ns late: %" PRIu64 " buffered (at most %" PRIu64
-      " at once), %" PRIu64 " read back early by their actor, %" PRIu64
+      " at once), %" PRIu64 " loads answered from the side's own buffer, %" PRIu64
       " loads satisfied early; barriers wmb %" PRIu64 ", rmb %" PRIu64 ", mb %" PRIu64 "\n",
       cli_memory_name(o->memory), o->memory_delay_ns, cli_counter(sim, "memory.stores_buffered"),
       cli_counter(sim, "memory.max_pending"), cli_counter(sim, "memory.stores_forwarded"),
