@@ -228,7 +228,7 @@ START_TEST(test_access_outside_any_actor_is_global_and_close_lands_what_is_buffe
   world *w = world_new(EMU_MM_WEAK, 7);
   store(w, X, 5); /* no handler running: visible at once */
   uint32_t v = 0;
-  ck_assert_int_eq(gmem_peek(&w->mem, X, &v, sizeof v), 0);
+  ck_assert_int_eq(gmem_peek_le32(&w->mem, X, &v), 0);
   ck_assert_uint_eq(v, 5);
   /* a seed whose store is still buffered after its handler */
   post(&w->a, 10, OP_STORE_Y);
@@ -236,10 +236,10 @@ START_TEST(test_access_outside_any_actor_is_global_and_close_lands_what_is_buffe
   const emu_mm_store *st;
   ck_assert_uint_eq(emu_mm_pending(&w->mm, 0, &st), 1);
   ck_assert_uint_gt(st[0].visible_at, 10);
-  ck_assert_int_eq(gmem_peek(&w->mem, Y, &v, sizeof v), 0);
+  ck_assert_int_eq(gmem_peek_le32(&w->mem, Y, &v), 0);
   ck_assert_uint_eq(v, 0);
   emu_mm_close(&w->mm);
-  ck_assert_int_eq(gmem_peek(&w->mem, Y, &v, sizeof v), 0);
+  ck_assert_int_eq(gmem_peek_le32(&w->mem, Y, &v), 0);
   ck_assert_uint_eq(v, 1);
   ck_assert_ptr_null(w->mem.mm);
   world_free(w);
