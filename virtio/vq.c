@@ -83,6 +83,20 @@ static const struct {
     [VQ_RULE_PUSH_LEN_TOO_BIG] =
         VQ_RULE("push_len_too_big", "2.7.8.2",
                 "the device reported more bytes written than the chain's device-writable part"),
+    [VQ_RULE_PACKED_PARTIAL_CHAIN] =
+        VQ_RULE("packed_partial_chain", "2.8.17",
+                "a packed chain's first descriptor was made available before the rest of it"),
+    [VQ_RULE_PACKED_ID_RANGE] =
+        VQ_RULE("packed_id_range", "2.8.13", "a packed buffer id is not below the queue size"),
+    [VQ_RULE_PACKED_ID_IN_FLIGHT] =
+        VQ_RULE("packed_id_in_flight", "2.8.13",
+                "a packed buffer id was made available again while the device held it"),
+    [VQ_RULE_EVENT_FLAGS_RESERVED] =
+        VQ_RULE("event_flags_reserved", "2.8.14",
+                "an event suppression structure uses the reserved flags value 3"),
+    [VQ_RULE_EVENT_DESC_NOT_NEGOTIATED] =
+        VQ_RULE("event_desc_not_negotiated", "2.8.10",
+                "descriptor-specific event suppression without VIRTIO_F_EVENT_IDX"),
 };
 #undef VQ_RULE
 

@@ -184,6 +184,12 @@ typedef enum vq_rule {
   VQ_RULE_RX_BUF_SHORT,          /* an RX buffer below 1526 bytes (a SHOULD: a warning) */
   VQ_RULE_PUSH_NOT_TAKEN,        /* the device returned a head it does not hold */
   VQ_RULE_PUSH_LEN_TOO_BIG,      /* the device claims more bytes than the chain can take */
+  /* the packed ring's own (§2.8) */
+  VQ_RULE_PACKED_PARTIAL_CHAIN,      /* a chain's first descriptor available before the rest */
+  VQ_RULE_PACKED_ID_RANGE,           /* a buffer id not below the queue size */
+  VQ_RULE_PACKED_ID_IN_FLIGHT,       /* a buffer id offered again while the device holds it */
+  VQ_RULE_EVENT_FLAGS_RESERVED,      /* event suppression flags 3 */
+  VQ_RULE_EVENT_DESC_NOT_NEGOTIATED, /* descriptor-specific events without EVENT_IDX */
   VQ_RULE_COUNT
 } vq_rule;
 

@@ -106,22 +106,26 @@ static int vq_read_desc(const gmem *m, uint64_t at, vq_desc *d) {
   return 0;
 }
 
-/* Appends one buffer descriptor to the chain being collected, checking the
- * rules that apply to every buffer. */
-static inline int vq_dev_take_buffer(vq_dev *q, vq_chain *c, const vq_desc *d, int *seen_writable) {
-  if (c->nseg >= q->layout.size) return vq_dev_break(q, VQ_RULE_CHAIN_TOO_LONG, c->head);
-  if (d->len == 0) return vq_dev_break(q, VQ_RULE_DESC_LEN_ZERO, c->head);
-  if (!gmem_in_range(q->mem, d->addr, d->len))
-    return vq_dev_break(q, VQ_RULE_DESC_ADDR_RANGE, c->head);
-  int writable = (d->flags & VQ_DESC_F_WRITE) != 0;
-  if (!writable && *seen_writable) return vq_dev_break(q, VQ_RULE_WRITE_BEFORE_READ, c->head);
+vq_rule vq_chain_add_seg(vq_chain *c, vq_seg *segs, uint32_t max, const gmem *m, uint64_t addr,
+                         uint32_t len, int writable, int *seen_writable) {
+  if (c->nseg >= max) return VQ_RULE_CHAIN_TOO_LONG;
+  if (len == 0) return VQ_RULE_DESC_LEN_ZERO;
+  if (!gmem_in_range(m, addr, len)) return VQ_RULE_DESC_ADDR_RANGE;
+  if (!writable && *seen_writable) return VQ_RULE_WRITE_BEFORE_READ;
   *seen_writable |= writable;
-  q->segs[c->nseg++] = (vq_seg){d->addr, d->len, (uint8_t)writable};
+  segs[c->nseg++] = (vq_seg){addr, len, (uint8_t)writable};
   if (writable)
-    c->writable_len += d->len;
+    c->writable_len += len;
   else
-    c->readable_len += d->len;
-  return 0;
+    c->readable_len += len;
+  return VQ_RULE_NONE;
+}
+
+/* Appends one buffer descriptor to the chain being collected. */
+static inline int vq_dev_take_buffer(vq_dev *q, vq_chain *c, const vq_desc *d, int *seen_writable) {
+  vq_rule r = vq_chain_add_seg(c, q->segs, q->layout.size, q->mem, d->addr, d->len,
+                               (d->flags & VQ_DESC_F_WRITE) != 0, seen_writable);
+  return r == VQ_RULE_NONE ? 0 : vq_dev_break(q, r, c->head);
 }
 
 /* §2.7.5.3: an indirect table is a descriptor chain of its own, indexed from

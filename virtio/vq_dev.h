@@ -61,6 +61,12 @@ typedef struct vq_dev {
   const char *actor, *name;
 } vq_dev;
 
+/* Appends one buffer segment to a chain being collected into segs (room
+ * for max), checking the rules every buffer keeps (§2.7.4.2, §2.7.5, and
+ * their packed forms §2.8.17): VQ_RULE_NONE, or the rule it breaks. */
+vq_rule vq_chain_add_seg(vq_chain *c, vq_seg *segs, uint32_t max, const gmem *m, uint64_t addr,
+                         uint32_t len, int writable, int *seen_writable);
+
 /* Validates that the layout lies inside guest memory and takes it over.
  * EMU_EINVAL for a bad size, EMU_EPROTO (broken = RING_ADDR_RANGE) when a
  * ring part is outside guest memory, EMU_ENOMEM. */
