@@ -237,21 +237,30 @@ static const vns_driver_ops toy_ops = {toy_probe, toy_on_interrupt, toy_on_timer
 
 /* --- running one --------------------------------------------------------- */
 
+/* A sim with one half of ours (driver or device, as o says), and three
+ * ARP requests for the guest on their way, 100 us apart. */
+static vns_sim *start_with(vns_sim_opts *o, uint64_t seed) {
+  o->seed = seed;
+  o->queue_size = QSIZE;
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(o, &sim), 0);
+  uint8_t f[64];
+  size_t len = vns_frame_arp_request(f, sizeof f, VNS_GUEST_IP);
+  for (int i = 0; i < 3; i++) ck_assert_int_eq(vns_sim_inject(sim, T0 + i * 100 * US, f, len), 0);
+  return sim;
+}
+
 static vns_sim *toy_run(toy *d, mistake m, uint64_t seed) {
   memset(d, 0, sizeof *d);
   d->m = m;
   vns_sim_opts o;
   vns_sim_opts_init(&o);
-  o.seed = seed;
-  o.queue_size = QSIZE;
   o.driver = &toy_ops;
   o.driver_ctx = d;
-  vns_sim *sim;
-  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
-  /* frames to make the device pop: a short ARP, then a full-size one */
+  vns_sim *sim = start_with(&o, seed);
+  /* and a full-size frame, which a short RX buffer cannot take */
   uint8_t f[1514];
   size_t len = vns_frame_arp_request(f, sizeof f, VNS_GUEST_IP);
-  for (int i = 0; i < 3; i++) ck_assert_int_eq(vns_sim_inject(sim, T0 + i * 100 * US, f, len), 0);
   memset(f + len, 0, sizeof f - len);
   ck_assert_int_eq(vns_sim_inject(sim, T0 + 400 * US, f, sizeof f), 0);
   if (m == M_TX_WRITABLE || m == M_TX_HEADER_ONLY || m == M_NONE)
@@ -484,15 +493,9 @@ static vns_sim *toy_dev_run(toy_dev *d, dev_mistake m, uint64_t seed) {
   d->m = m;
   vns_sim_opts o;
   vns_sim_opts_init(&o);
-  o.seed = seed;
-  o.queue_size = QSIZE;
   o.device = &toy_dev_ops;
   o.device_ctx = d;
-  vns_sim *sim;
-  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
-  uint8_t f[64];
-  size_t len = vns_frame_arp_request(f, sizeof f, VNS_GUEST_IP);
-  for (int i = 0; i < 3; i++) ck_assert_int_eq(vns_sim_inject(sim, T0 + i * 100 * US, f, len), 0);
+  vns_sim *sim = start_with(&o, seed);
   ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
   return sim;
 }

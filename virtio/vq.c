@@ -135,3 +135,15 @@ vq_rule vq_rule_from_name(const char *name) {
     if (strlen(vq_rules[r].name) == n && !strncmp(vq_rules[r].name, name, n)) return (vq_rule)r;
   return VQ_RULE_NONE;
 }
+
+vq_rule vq_parts_problem(const gmem *m, const uint64_t addr[3], const uint64_t len[3],
+                         const uint64_t align[3]) {
+  for (int i = 0; i < 3; i++)
+    if (!gmem_in_range(m, addr[i], len[i])) return VQ_RULE_RING_ADDR_RANGE;
+  for (int i = 0; i < 3; i++)
+    if (addr[i] % align[i]) return VQ_RULE_RING_MISALIGNED;
+  for (int i = 0; i < 3; i++)
+    for (int j = i + 1; j < 3; j++)
+      if (addr[i] < addr[j] + len[j] && addr[j] < addr[i] + len[i]) return VQ_RULE_RING_OVERLAP;
+  return VQ_RULE_NONE;
+}

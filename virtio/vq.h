@@ -203,4 +203,11 @@ const char *vq_rule_tag(vq_rule rule);
 /* The rule with that name (or tag), VQ_RULE_NONE when there is none. */
 vq_rule vq_rule_from_name(const char *name);
 
+/* A queue's three parts (split: descriptor table, available ring, used
+ * ring; packed: descriptor ring and the two event suppression structures)
+ * as the driver laid them out: each inside guest memory, aligned, and an
+ * area of its own (§2.7, §2.8.10.1). VQ_RULE_NONE, or the rule broken. */
+vq_rule vq_parts_problem(const gmem *m, const uint64_t addr[3], const uint64_t len[3],
+                         const uint64_t align[3]);
+
 #endif

@@ -5,26 +5,14 @@
 
 #include "emu/err.h"
 
-static int vq_parts_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen) {
-  return a < b + blen && b < a + alen;
-}
-
-/* What is wrong with a ring the driver set up, or VQ_RULE_NONE (§2.7: each
- * part inside guest memory, aligned as the table "Virtqueue Part
- * Alignment" says, and an area of its own). */
+/* What is wrong with a ring the driver set up (§2.7, table "Virtqueue Part
+ * Alignment"), or VQ_RULE_NONE. */
 static vq_rule vq_layout_problem(const gmem *mem, const vq_layout *l) {
-  uint64_t dlen = vq_desc_table_bytes(l->size), alen = vq_avail_bytes(l->size),
-           ulen = vq_used_bytes(l->size);
-  if (!gmem_in_range(mem, l->desc, dlen) || !gmem_in_range(mem, l->avail, alen) ||
-      !gmem_in_range(mem, l->used, ulen))
-    return VQ_RULE_RING_ADDR_RANGE;
-  if (l->desc % VQ_DESC_ALIGN || l->avail % VQ_AVAIL_ALIGN || l->used % VQ_USED_ALIGN)
-    return VQ_RULE_RING_MISALIGNED;
-  if (vq_parts_overlap(l->desc, dlen, l->avail, alen) ||
-      vq_parts_overlap(l->desc, dlen, l->used, ulen) ||
-      vq_parts_overlap(l->avail, alen, l->used, ulen))
-    return VQ_RULE_RING_OVERLAP;
-  return VQ_RULE_NONE;
+  const uint64_t addr[3] = {l->desc, l->avail, l->used};
+  const uint64_t len[3] = {vq_desc_table_bytes(l->size), vq_avail_bytes(l->size),
+                           vq_used_bytes(l->size)};
+  const uint64_t align[3] = {VQ_DESC_ALIGN, VQ_AVAIL_ALIGN, VQ_USED_ALIGN};
+  return vq_parts_problem(mem, addr, len, align);
 }
 
 int vq_dev_init(vq_dev *q, gmem *mem, const vq_layout *layout, int event_idx, int indirect) {

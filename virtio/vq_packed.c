@@ -186,23 +186,13 @@ int vqp_drv_enable_interrupts(vqp_drv *q) {
 
 /* --- device half ---------------------------------------------------------- */
 
-static int vqp_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen) {
-  return a < b + blen && b < a + alen;
-}
-
-/* §2.8.10.1: each part inside guest memory, aligned, an area of its own. */
+/* §2.8.10.1: the ring and the two structures, each inside guest memory,
+ * aligned, an area of its own. */
 static vq_rule vqp_layout_problem(const gmem *m, const vqp_layout *l) {
-  uint64_t rlen = vqp_ring_bytes(l->size);
-  if (!gmem_in_range(m, l->ring, rlen) || !gmem_in_range(m, l->driver, VQP_EVENT_SIZE) ||
-      !gmem_in_range(m, l->device, VQP_EVENT_SIZE))
-    return VQ_RULE_RING_ADDR_RANGE;
-  if (l->ring % VQP_RING_ALIGN || l->driver % VQP_EVENT_ALIGN || l->device % VQP_EVENT_ALIGN)
-    return VQ_RULE_RING_MISALIGNED;
-  if (vqp_overlap(l->ring, rlen, l->driver, VQP_EVENT_SIZE) ||
-      vqp_overlap(l->ring, rlen, l->device, VQP_EVENT_SIZE) ||
-      vqp_overlap(l->driver, VQP_EVENT_SIZE, l->device, VQP_EVENT_SIZE))
-    return VQ_RULE_RING_OVERLAP;
-  return VQ_RULE_NONE;
+  const uint64_t addr[3] = {l->ring, l->driver, l->device};
+  const uint64_t len[3] = {vqp_ring_bytes(l->size), VQP_EVENT_SIZE, VQP_EVENT_SIZE};
+  const uint64_t align[3] = {VQP_RING_ALIGN, VQP_EVENT_ALIGN, VQP_EVENT_ALIGN};
+  return vq_parts_problem(m, addr, len, align);
 }
 
 int vqp_dev_init(vqp_dev *q, gmem *mem, const vqp_layout *layout, int event_idx, int indirect) {
