@@ -537,7 +537,7 @@ static const struct {
     {"link.fault_delay", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_DELAY},
     /* all 0 under sc, where there is no model */
     VNS_MEM_C("stores_buffered", stores_buffered),
-    VNS_MEM_C("stores_forwarded", stores_forwarded),
+    VNS_MEM_C("loads_forwarded", loads_forwarded),
     VNS_MEM_C("loads_early", loads_early),
     VNS_MEM_C("barriers_wmb", barriers[GMEM_WMB]),
     VNS_MEM_C("barriers_rmb", barriers[GMEM_RMB]),

@@ -474,7 +474,7 @@ static void cli_print_memory_line(FILE *out, const vns_sim *sim, const vns_sim_o
       " at once), %" PRIu64 " loads answered from the side's own buffer, %" PRIu64
       " loads satisfied early; barriers wmb %" PRIu64 ", rmb %" PRIu64 ", mb %" PRIu64 "\n",
       cli_memory_name(o->memory), o->memory_delay_ns, cli_counter(sim, "memory.stores_buffered"),
-      cli_counter(sim, "memory.max_pending"), cli_counter(sim, "memory.stores_forwarded"),
+      cli_counter(sim, "memory.max_pending"), cli_counter(sim, "memory.loads_forwarded"),
       cli_counter(sim, "memory.loads_early"), cli_counter(sim, "memory.barriers_wmb"),
       cli_counter(sim, "memory.barriers_rmb"), cli_counter(sim, "memory.barriers_mb"));
 }
@@ -537,8 +537,8 @@ void cli_print_summary_json(FILE *out, const vns_sim *sim, const vns_sim_opts *o
   fprintf(out, "},\"violations\":%" PRIu64, cli_counter(sim, "violations"));
   if (o->memory != VNS_MEMORY_SC) {
     static const char *const memory[] = {
-        "stores_buffered", "max_pending",  "stores_forwarded", "loads_early",
-        "barriers_wmb",    "barriers_rmb", "barriers_mb",      NULL};
+        "stores_buffered", "max_pending",  "loads_forwarded", "loads_early",
+        "barriers_wmb",    "barriers_rmb", "barriers_mb",     NULL};
     fprintf(out, ",\"memory\":{\"model\":\"%s\",\"delay_max_ns\":%" PRIu64 ",",
             cli_memory_name(o->memory), o->memory_delay_ns);
     cli_print_counters_json(out, sim, memory, "memory");

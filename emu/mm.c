@@ -332,17 +332,20 @@ static void emu_mm_rewind(const emu_mm *mm, int cpu, uint64_t gpa, uint8_t *buf,
   free(pinned);
 }
 
-/* The running actor's own buffered stores, oldest first, over buf. */
+/* The running actor's own buffered stores, oldest first, over buf: a load
+ * that finds any is counted once. */
 static void emu_mm_forward(emu_mm *mm, const emu_mm_cpu *c, uint64_t gpa, uint8_t *buf,
                            size_t len) {
+  int forwarded = 0;
   for (size_t i = 0; i < c->npending; i++) {
     const emu_mm_store *st = &c->pending[i];
     if (!emu_mm_overlap(gpa, len, st->gpa, st->len)) continue;
     uint64_t lo = st->gpa > gpa ? st->gpa : gpa;
     uint64_t hi = st->gpa + st->len < gpa + len ? st->gpa + st->len : gpa + len;
     memcpy(buf + (lo - gpa), emu_mm_store_bytes(st) + (lo - st->gpa), hi - lo);
-    mm->stats.stores_forwarded++;
+    forwarded = 1;
   }
+  mm->stats.loads_forwarded += (uint64_t)forwarded;
 }
 
 const uint8_t *gmem_mm_load(const gmem *m, uint64_t gpa, uint8_t *buf, size_t len) {

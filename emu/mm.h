@@ -103,7 +103,9 @@ typedef struct emu_mm_due {
 } emu_mm_due;
 
 typedef struct emu_mm_stats {
-  uint64_t stores_buffered, stores_forwarded, loads_early, barriers[3];
+  /* stores that waited in a buffer; loads that read (some of) their
+   * actor's own buffered stores; weak loads satisfied before now */
+  uint64_t stores_buffered, loads_forwarded, loads_early, barriers[3];
   uint64_t max_pending;    /* the most stores buffered at once, all actors */
   uint64_t alloc_failures; /* stores made visible at once for want of memory */
 } emu_mm_stats;

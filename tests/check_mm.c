@@ -202,6 +202,8 @@ START_TEST(test_a_store_reaches_the_other_actor_at_the_traced_time_and_its_own_l
     post(&w->b, due, OP_LOAD_X);
     emu_sched_run(&w->sched, EMU_TIME_NEVER, 100);
     ck_assert_uint_eq(w->loads[0], 1);
+    /* read back from its own buffer exactly when it was still there */
+    ck_assert_uint_eq(w->mm.stats.loads_forwarded, due > 10 ? 1 : 0);
     if (due > 10) ck_assert_uint_eq(w->loads[1], 0);
     ck_assert_uint_eq(w->loads[w->nloads - 1], 1);
     ck_assert_uint_eq(w->visible_at_x, due);
