@@ -66,8 +66,7 @@ VNS_API int vns_dvq_new(vns_sim *sim, uint16_t q, const vns_ring_layout *layout,
                        (flags & VNS_DVQ_INDIRECT) != 0);
   if (rc == VNS_EPROTO)
     /* vq_dev_init only records the rule; log it, as the queue's own checks do */
-    EMU_TRACE_EMIT(sim->trace, .actor = "device", .kind = EMU_TR_VIOLATION,
-                   .queue = vnet_queue_name(q), .detail = vq_rule_tag(dq->vq.broken));
+    vq_trace_rule(sim->trace, "device", vnet_queue_name(q), dq->vq.broken, -1);
   if (rc) {
     vq_dev_close(&dq->vq);
     free(dq);

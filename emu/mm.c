@@ -116,6 +116,20 @@ static int emu_mm_first_due(const emu_mm *mm, uint64_t now, int *cpu, size_t *at
   return best != NULL;
 }
 
+/* Lands the store due first by `now` and takes it out of its buffer; 0
+ * when none is due. */
+static int emu_mm_land_first(emu_mm *mm, uint64_t now, emu_mm_due *d) {
+  int cpu;
+  size_t at;
+  if (!emu_mm_first_due(mm, now, &cpu, &at)) return 0;
+  emu_mm_cpu *c = &mm->cpu[cpu];
+  *d = (emu_mm_due){&c->pending[at], cpu, 0, 0, NULL};
+  emu_mm_land(mm, d);
+  memmove(c->pending + at, c->pending + at + 1, (c->npending - at - 1) * sizeof *c->pending);
+  c->npending--;
+  return 1;
+}
+
 static void emu_mm_recompute_due(emu_mm *mm) {
   mm->next_due = EMU_TIME_NEVER;
   for (int c = 0; c < EMU_SCHED_MAX_ACTORS; c++)
@@ -170,16 +184,8 @@ static void emu_mm_settle(emu_mm *mm) {
     for (size_t k = 0; k < n; k++) emu_mm_announce(mm, &mm->due[k]);
   } else {
     /* no memory for the list: one at a time, slower, the same order */
-    int cpu;
-    size_t at;
-    while (emu_mm_first_due(mm, now, &cpu, &at)) {
-      emu_mm_cpu *c = &mm->cpu[cpu];
-      emu_mm_due d = {&c->pending[at], cpu, 0, 0, NULL};
-      emu_mm_land(mm, &d);
-      memmove(c->pending + at, c->pending + at + 1, (c->npending - at - 1) * sizeof *c->pending);
-      c->npending--;
-      emu_mm_announce(mm, &d);
-    }
+    emu_mm_due d;
+    while (emu_mm_land_first(mm, now, &d)) emu_mm_announce(mm, &d);
   }
   emu_mm_recompute_due(mm);
   if (mm->kind == EMU_MM_WEAK) emu_mm_prune_undo(mm);
@@ -415,16 +421,8 @@ void emu_mm_close(emu_mm *mm) {
   if (!mm->mem) return;
   /* What is still buffered lands, in order, without a trace: the run is
    * over and nobody is looking. */
-  int cpu;
-  size_t at;
-  while (emu_mm_first_due(mm, EMU_TIME_NEVER, &cpu, &at)) {
-    emu_mm_cpu *c = &mm->cpu[cpu];
-    emu_mm_store *st = &c->pending[at];
-    memcpy(mm->mem->host + (st->gpa - mm->mem->base), emu_mm_store_bytes(st), st->len);
-    free(st->big);
-    memmove(c->pending + at, c->pending + at + 1, (c->npending - at - 1) * sizeof *c->pending);
-    c->npending--;
-  }
+  emu_mm_due d;
+  while (emu_mm_land_first(mm, EMU_TIME_NEVER, &d)) free(d.big);
   for (int c = 0; c < EMU_SCHED_MAX_ACTORS; c++) free(mm->cpu[c].pending);
   for (size_t i = mm->hist_first; i < mm->nhist; i++) free(mm->hist[i].old);
   free(mm->hist);

@@ -26,6 +26,7 @@
 #include "host/pcapio.h"
 #include "host/scn_live.h"
 #include "sim/scn.h"
+#include "tests/tmpdir.h"
 
 #define MS  1000000ull
 #define SEC 1000000000ull
@@ -426,19 +427,6 @@ START_TEST(test_shutdown_closes_every_socket) {
 END_TEST
 
 /* --- record and replay ---------------------------------------------------- */
-
-static char tmpdir[64];
-
-static void setup(void) {
-  strcpy(tmpdir, "/tmp/vnetsim-live-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void) {
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-  ck_assert_int_eq(system(cmd), 0);
-}
 
 /* A recorded session, injected at its recorded times into a scenario built
  * the way the live runtime builds one, gives every frame the same fate and

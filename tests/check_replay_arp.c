@@ -23,19 +23,9 @@
 static const uint8_t peer_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x50};
 static const uint8_t guest_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
 
-static char tmpdir[64];
+#include "tests/tmpdir.h"
+
 static char out_buf[1 << 16];
-
-static void setup(void) {
-  strcpy(tmpdir, "/tmp/vnetsim-arp-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void) {
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-  ck_assert_int_eq(system(cmd), 0);
-}
 
 /* Writes in.pcap: FRAMES echo requests from 10.0.2.50 to the guest's
  * default identity, 10 ms apart. */

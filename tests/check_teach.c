@@ -24,18 +24,7 @@
 #define CHROMIUM "/usr/bin/chromium"
 #define GOLDEN   VNETSIM_TEST_DATA_DIR "/teach_seed1.txt"
 
-static char tmpdir[64];
-
-static void setup(void) {
-  strcpy(tmpdir, "/tmp/vnetsim-teach-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void) {
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-  ck_assert_int_eq(system(cmd), 0);
-}
+#include "tests/tmpdir.h"
 
 /* The whole file, NUL-terminated, in a malloc'd buffer (NULL if unreadable). */
 static char *slurp(const char *path, size_t *len) {

@@ -11,7 +11,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
-static char tmpdir[64];
+#include "tests/tmpdir.h"
+
 static char out_buf[1 << 16], err_buf[1 << 12];
 
 static size_t slurp(const char *path, char *buf, size_t cap) {
@@ -39,17 +40,6 @@ static int run(const char *args) {
   slurp(path, err_buf, sizeof err_buf);
   ck_assert_msg(WIFEXITED(st), "'%s' did not exit normally", args);
   return WEXITSTATUS(st);
-}
-
-static void setup(void) {
-  strcpy(tmpdir, "/tmp/vnetsim-cli-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void) {
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-  ck_assert_int_eq(system(cmd), 0);
 }
 
 #endif

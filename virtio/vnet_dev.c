@@ -354,8 +354,7 @@ static int vnet_dev_t_set_status(void *dev, uint8_t status) {
     if ((d->driver_features & ~d->cfg.features) ||
         !(d->driver_features & VIRTIO_BIT(VIRTIO_F_VERSION_1))) {
       if (d->driver_features & ~d->cfg.features)
-        EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_VIOLATION,
-                       .detail = vq_rule_tag(VQ_RULE_FEATURE_NOT_OFFERED));
+        vq_trace_rule(d->trace, "device", NULL, VQ_RULE_FEATURE_NOT_OFFERED, -1);
       status &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
     } else {
       d->features = d->driver_features;
@@ -394,9 +393,7 @@ static int vnet_dev_t_queue_setup(void *dev, uint16_t q, const vq_layout *layout
   if (q >= VNET_NUM_QUEUES) return EMU_EINVAL;
   /* §4.1.4.3.2 (and the MMIO equivalent): queues are configured before DRIVER_OK. */
   if (d->status & VIRTIO_STATUS_DRIVER_OK) {
-    EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_VIOLATION,
-                   .queue = vnet_queue_name(q),
-                   .detail = vq_rule_tag(VQ_RULE_QUEUE_AFTER_DRIVER_OK));
+    vq_trace_rule(d->trace, "device", vnet_queue_name(q), VQ_RULE_QUEUE_AFTER_DRIVER_OK, -1);
     return EMU_ESTATE;
   }
   if (!(d->status & VIRTIO_STATUS_FEATURES_OK) || d->q[q].enabled) return EMU_ESTATE;
@@ -405,8 +402,7 @@ static int vnet_dev_t_queue_setup(void *dev, uint16_t q, const vq_layout *layout
       vq_dev_init(&d->q[q].vq, d->mem, layout, (d->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) != 0,
                   (d->features & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC)) != 0);
   if (rc == EMU_EPROTO) /* a ring the device refuses: say which rule, then refuse */
-    EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_VIOLATION,
-                   .queue = vnet_queue_name(q), .detail = vq_rule_tag(d->q[q].vq.broken));
+    vq_trace_rule(d->trace, "device", vnet_queue_name(q), d->q[q].vq.broken, -1);
   if (rc) {
     vq_dev_close(&d->q[q].vq);
     return rc;
@@ -424,9 +420,8 @@ static void vnet_dev_t_notify(void *dev, uint16_t q) {
   /* §3.1.1: no notification before DRIVER_OK. The device sees the write
    * when it is made (the transport's register), and says so then. */
   if (!(d->status & VIRTIO_STATUS_DRIVER_OK))
-    EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_VIOLATION,
-                   .queue = q < VNET_NUM_QUEUES ? vnet_queue_name(q) : NULL,
-                   .detail = vq_rule_tag(VQ_RULE_KICK_BEFORE_DRIVER_OK));
+    vq_trace_rule(d->trace, "device", q < VNET_NUM_QUEUES ? vnet_queue_name(q) : NULL,
+                  VQ_RULE_KICK_BEFORE_DRIVER_OK, -1);
   emu_channel_send(&d->kick, q, 0, NULL, 0);
 }
 

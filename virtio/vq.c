@@ -147,3 +147,8 @@ vq_rule vq_parts_problem(const gmem *m, const uint64_t addr[3], const uint64_t l
       if (addr[i] < addr[j] + len[j] && addr[j] < addr[i] + len[i]) return VQ_RULE_RING_OVERLAP;
   return VQ_RULE_NONE;
 }
+
+void vq_trace_rule(emu_trace *t, const char *actor, const char *queue, vq_rule rule, int64_t head) {
+  EMU_TRACE_EMIT(t, .actor = actor, .kind = EMU_TR_VIOLATION, .queue = queue, .head = head,
+                 .detail = vq_rule_tag(rule));
+}

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "emu/gmem.h"
+#include "emu/trace.h"
 
 /* §2.7: a split queue's size is a power of 2, at most 32768. */
 #define VQ_MAX_SIZE 32768u
@@ -202,6 +203,9 @@ const char *vq_rule_side(vq_rule rule);
 const char *vq_rule_tag(vq_rule rule);
 /* The rule with that name (or tag), VQ_RULE_NONE when there is none. */
 vq_rule vq_rule_from_name(const char *name);
+/* A violation trace record: who noticed, on which queue (NULL: none), the
+ * rule's tag, the head or buffer id it is about (-1: none). */
+void vq_trace_rule(emu_trace *t, const char *actor, const char *queue, vq_rule rule, int64_t head);
 
 /* A queue's three parts (split: descriptor table, available ring, used
  * ring; packed: descriptor ring and the two event suppression structures)

@@ -57,14 +57,12 @@ static int vq_dev_break(vq_dev *q, vq_rule rule, int64_t head) {
     q->broken = rule;
     q->broken_head = head;
   }
-  EMU_TRACE_EMIT(q->trace, .actor = q->actor, .kind = EMU_TR_VIOLATION, .queue = q->name,
-                 .head = head, .detail = vq_rule_tag(rule));
+  vq_dev_report(q, rule, head);
   return EMU_EPROTO;
 }
 
 void vq_dev_report(vq_dev *q, vq_rule rule, int64_t head) {
-  EMU_TRACE_EMIT(q->trace, .actor = q->actor, .kind = EMU_TR_VIOLATION, .queue = q->name,
-                 .head = head, .detail = vq_rule_tag(rule));
+  vq_trace_rule(q->trace, q->actor, q->name, rule, head);
 }
 
 static int vq_dev_read_avail_idx(const vq_dev *q, uint16_t *idx) {

@@ -192,7 +192,7 @@ int vq_drv_has_used(const vq_drv *q) {
 static int vq_drv_violation(vq_drv *q, vq_rule rule, int64_t head) {
   q->last_violation = rule;
   q->violations[rule]++;
-  VQ_DRV_TRACE(q, .kind = EMU_TR_VIOLATION, .head = head, .detail = vq_rule_tag(rule));
+  vq_trace_rule(q->trace, q->actor, q->name, rule, head);
   return EMU_EPROTO;
 }
 

@@ -131,8 +131,7 @@ int vqp_drv_has_used(const vqp_drv *q) {
 static int vqp_drv_violation(vqp_drv *q, vq_rule rule, int64_t id) {
   q->last_violation = rule;
   q->violations[rule]++;
-  EMU_TRACE_EMIT(q->trace, .actor = q->actor, .kind = EMU_TR_VIOLATION, .queue = q->name,
-                 .head = id, .detail = vq_rule_tag(rule));
+  vq_trace_rule(q->trace, q->actor, q->name, rule, id);
   return EMU_EPROTO;
 }
 
@@ -223,8 +222,7 @@ void vqp_dev_close(vqp_dev *q) {
 }
 
 static void vqp_dev_report(vqp_dev *q, vq_rule rule, int64_t id) {
-  EMU_TRACE_EMIT(q->trace, .actor = q->actor, .kind = EMU_TR_VIOLATION, .queue = q->name,
-                 .head = id, .detail = vq_rule_tag(rule));
+  vq_trace_rule(q->trace, q->actor, q->name, rule, id);
 }
 
 static int vqp_dev_break(vqp_dev *q, vq_rule rule, int64_t id) {
