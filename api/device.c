@@ -17,17 +17,35 @@ VNS_API int vns_device_interrupt(vns_sim *sim, uint16_t q) {
   return emu_channel_send(&sim->scn->user_irq, q, 0, NULL, 0);
 }
 
+/* The TX ledger id of the frame the device sends now: the one in the TX
+ * chain it popped last through vns_dvq_pop(), or a new one. */
+static int64_t vns_device_tx_frame(vns_sim *sim) {
+  for (vns_dvq *dq = sim->dvqs; dq; dq = dq->next)
+    if (dq->q == VNET_TXQ && dq->last_frame >= 0) {
+      int64_t id = dq->last_frame;
+      dq->last_frame = -1;
+      return id;
+    }
+  return emu_fates_enter(&sim->scn->tx_fates, sim->sched->now_ns);
+}
+
 VNS_API int vns_device_send(vns_sim *sim, const void *frame, size_t len) {
   if (!vns_is_user_device(sim) || !frame || len == 0) return VNS_EINVAL;
+  int64_t id = vns_device_tx_frame(sim);
+  if (id < 0) return (int)id;
   EMU_TRACE_EMIT(sim->trace, .actor = "device", .kind = EMU_TR_FRAME_OUT, .queue = "tx",
-                 .len = (int64_t)len);
-  return emu_channel_send(&sim->scn->user_to_host, 0, 0, frame, len);
+                 .len = (int64_t)len, .frame = id);
+  int rc = emu_channel_send(&sim->scn->user_to_host, 0, (uint32_t)id, frame, len);
+  if (rc)
+    emu_fates_set(&sim->scn->tx_fates, (uint32_t)id, EMU_FATE_NO_MEMORY, sim->sched->now_ns,
+                  "device", -1);
+  return rc;
 }
 
 VNS_API int vns_device_frame_placed(vns_sim *sim, uint32_t frame_id, uint16_t head) {
   if (!vns_is_user_device(sim) || frame_id >= sim->fates->nframes || head >= sim->fates->nslots)
     return VNS_EINVAL;
-  emu_fates_in_buffer(sim->fates, head, frame_id);
+  emu_fates_in_buffer(sim->fates, head, frame_id, sim->sched->now_ns);
   return 0;
 }
 
@@ -37,11 +55,7 @@ VNS_API int vns_device_frame_dropped(vns_sim *sim, uint32_t frame_id, const char
   int rc = vns_fate_lookup(fate, &f);
   if (rc) return rc;
   if (frame_id >= sim->fates->nframes || f == EMU_FATE_PENDING) return VNS_EINVAL;
-  rc = emu_fates_set(sim->fates, frame_id, (emu_fate)f, sim->sched->now_ns);
-  if (rc) return rc;
-  EMU_TRACE_EMIT(sim->trace, .actor = "device", .kind = EMU_TR_FRAME_FATE, .frame = frame_id,
-                 .detail = emu_fate_name((emu_fate)f));
-  return 0;
+  return emu_fates_set(sim->fates, frame_id, (emu_fate)f, sim->sched->now_ns, "device", -1);
 }
 
 VNS_API int vns_device_timer_at(vns_sim *sim, uint64_t at_ns) {
@@ -75,6 +89,7 @@ VNS_API int vns_dvq_new(vns_sim *sim, uint16_t q, const vns_ring_layout *layout,
   vq_dev_set_trace(&dq->vq, sim->trace, "device", vnet_queue_name(q));
   dq->sim = sim;
   dq->q = q;
+  dq->last_frame = -1;
   dq->next = sim->dvqs;
   sim->dvqs = dq;
   *out = dq;
@@ -92,11 +107,27 @@ VNS_API void vns_dvq_free(vns_dvq *dq) {
   free(dq);
 }
 
+/* A TX chain popped and not sent by the next pop or the end: the device
+ * dropped its frame. */
+void vns_dvq_tx_unsent(vns_dvq *dq) {
+  if (dq->last_frame < 0) return;
+  emu_fates_set(&dq->sim->scn->tx_fates, (uint32_t)dq->last_frame, EMU_FATE_TX_CHAIN_REJECTED,
+                dq->sim->sched->now_ns, "device", dq->last.head);
+  dq->last_frame = -1;
+}
+
 VNS_API int vns_dvq_pop(vns_dvq *dq, vns_chain *out) {
   if (!dq || !out) return VNS_EINVAL;
   vq_chain c;
   int rc = vq_dev_pop(&dq->vq, &c);
   if (rc) return rc;
+  if (dq->q == VNET_TXQ) {
+    vns_dvq_tx_unsent(dq);
+    emu_fates *tx = &dq->sim->scn->tx_fates;
+    uint64_t now = dq->sim->sched->now_ns;
+    int64_t id = emu_fates_take_buffer(tx, c.head, now, "device");
+    dq->last_frame = id >= 0 ? id : emu_fates_enter(tx, now);
+  }
   dq->last = c;
   dq->has_chain = 1;
   *out = (vns_chain){c.head, c.avail_idx, c.nseg, c.readable_len, c.writable_len};

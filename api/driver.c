@@ -47,6 +47,7 @@ VNS_API int vns_transport_notify(vns_transport *t, uint16_t q) {
    * driver's trace reads the same; the index is the driver's to know. */
   EMU_TRACE_EMIT(t->sim->trace, .actor = "driver", .kind = EMU_TR_KICK,
                  .queue = vnet_queue_name(q));
+  t->sim->scn->user_kick_ns[q] = t->sim->sched->now_ns;
   t->t->notify(t->t->dev, q);
   return 0;
 }
@@ -63,12 +64,22 @@ VNS_API int vns_driver_rx_consumed(vns_sim *sim, uint16_t head, int accepted) {
   if (head >= sim->fates->nslots) return VNS_EINVAL;
   uint64_t now = sim->sched->now_ns;
   /* The ledger also gives every older unread entry its "driver_skipped". */
-  int64_t id = emu_fates_take_buffer(sim->fates, head, now);
+  int64_t id = emu_fates_take_buffer(sim->fates, head, now, "driver");
   if (id < 0) return VNS_ENOENT;
   emu_fate fate = accepted ? EMU_FATE_DELIVERED : EMU_FATE_DRIVER_REJECTED;
-  emu_fates_set(sim->fates, (uint32_t)id, fate, now);
-  EMU_TRACE_EMIT(sim->trace, .actor = "driver", .kind = EMU_TR_FRAME_FATE, .queue = "rx",
-                 .head = head, .frame = id, .detail = emu_fate_name(fate));
+  emu_fates_set(sim->fates, (uint32_t)id, fate, now, "driver", head);
+  return 0;
+}
+
+VNS_API int vns_driver_tx_queued(vns_sim *sim, uint16_t head) {
+  if (!sim) return VNS_EINVAL;
+  if (sim->mode != VNS_MODE_USER_DRIVER) return VNS_ENOTSUP;
+  emu_fates *tx = &sim->scn->tx_fates;
+  if (head >= tx->nslots) return VNS_EINVAL;
+  uint64_t now = sim->sched->now_ns;
+  int64_t id = emu_fates_enter(tx, now);
+  if (id < 0) return (int)id;
+  emu_fates_in_buffer(tx, head, (uint32_t)id, now);
   return 0;
 }
 
@@ -125,6 +136,11 @@ VNS_API int vns_vq_add(vns_vq *vq, const vns_sg *sg, unsigned n_out, unsigned n_
   for (unsigned i = 0; i < n_out + n_in; i++) v[i] = (vq_sg){sg[i].gpa, sg[i].len};
   int rc = vq_drv_add(&vq->vq, v, n_out, n_in, token);
   if (v != local) free(v);
+  if (rc >= 0 && vq->q == VNET_TXQ) {
+    /* a TX buffer is a frame for the TX ledger */
+    int led = vns_driver_tx_queued(vq->sim, (uint16_t)rc);
+    if (led) return led;
+  }
   return rc;
 }
 

@@ -40,6 +40,7 @@ struct vns_dvq {
   vq_dev vq;
   vq_chain last; /* the chain last popped; its segments live in vq */
   int has_chain;
+  int64_t last_frame; /* TX: the ledger id of the frame in that chain, until sent; or -1 */
   struct vns_dvq *next;
 };
 
@@ -92,6 +93,10 @@ struct vns_sim {
 int vns_scn_config_from_opts(const vns_sim_opts *o, scn_config *cfg);
 /* From api/sim.c: the fate with that name (VNS_ENOENT when none). */
 int vns_fate_lookup(const char *name, int *fate);
+
+/* From api/device.c: a TX chain the user's device popped and never sent
+ * (vns_device_send) gets tx_chain_rejected; at the next pop and at the end. */
+void vns_dvq_tx_unsent(vns_dvq *dq);
 
 /* The command's extras that the library does not offer (the teaching
  * recorder behind replay --html, live mode behind run) run on the very

@@ -382,6 +382,12 @@ VNS_API int vns_sim_finish(vns_sim *sim) {
   if (sim->finished || sim->busy) return VNS_ESTATE;
   sim->finished = 1;
   sim->busy = 1;
+  if (sim->mode == VNS_MODE_USER_DEVICE) {
+    /* the device settles what it holds before the ledger closes */
+    if (sim->opts.device->on_finish) sim->opts.device->on_finish(sim->opts.device_ctx, sim);
+    for (vns_dvq *dq = sim->dvqs; dq; dq = dq->next)
+      if (dq->q == VNET_TXQ) vns_dvq_tx_unsent(dq);
+  }
   scn_finish(sim->scn);
   sim->busy = 0;
   return 0;
@@ -417,36 +423,74 @@ VNS_API int64_t vns_sim_captured_frame(const vns_sim *sim, size_t k) {
   return sim ? scn_captured_id(sim->scn, k) : -1;
 }
 
-VNS_API size_t vns_sim_frame_count(const vns_sim *sim) { return sim ? sim->fates->nframes : 0; }
-
-VNS_API const char *vns_sim_frame_fate(const vns_sim *sim, size_t i) {
-  if (!sim || i >= sim->fates->nframes) return NULL;
-  return emu_fate_name(sim->fates->frames[i].fate);
+VNS_API unsigned vns_fate_directions(size_t i) {
+  return i < EMU_FATE_COUNT ? emu_fate_directions((emu_fate)i) : 0;
 }
 
-VNS_API int vns_sim_frame_times(const vns_sim *sim, size_t i, uint64_t *entered_ns,
-                                uint64_t *fated_ns) {
-  if (!sim || i >= sim->fates->nframes) return VNS_EINVAL;
-  const emu_fate_rec *r = &sim->fates->frames[i];
+/* The two ledgers answer the same questions. */
+static const emu_fates *vns_ledger(const vns_sim *sim, int tx) {
+  return tx ? &sim->scn->tx_fates : sim->fates;
+}
+
+static const char *vns_ledger_fate(const emu_fates *l, size_t i) {
+  return i < l->nframes ? emu_fate_name(l->frames[i].fate) : NULL;
+}
+
+static int vns_ledger_times(const emu_fates *l, size_t i, uint64_t *entered_ns,
+                            uint64_t *fated_ns) {
+  if (i >= l->nframes) return VNS_EINVAL;
+  const emu_fate_rec *r = &l->frames[i];
   if (entered_ns) *entered_ns = r->entered_ns;
   if (fated_ns) *fated_ns = r->fate == EMU_FATE_PENDING ? 0 : r->fated_ns;
   return 0;
 }
 
-VNS_API int vns_sim_fate_count(const vns_sim *sim, const char *fate, uint64_t *out) {
-  if (!sim || !out) return VNS_EINVAL;
+static int vns_ledger_count(const emu_fates *l, const char *fate, uint64_t *out) {
+  if (!out) return VNS_EINVAL;
   emu_fate f;
   int rc = vns_fate_from_name(fate, &f);
   if (rc) return rc;
   if (f == EMU_FATE_PENDING) {
     /* the ledger counts final fates only */
     uint64_t n = 0;
-    for (size_t i = 0; i < sim->fates->nframes; i++) n += sim->fates->frames[i].fate == f;
+    for (size_t i = 0; i < l->nframes; i++) n += l->frames[i].fate == f;
     *out = n;
   } else {
-    *out = sim->fates->counts[f];
+    *out = l->counts[f];
   }
   return 0;
+}
+
+VNS_API size_t vns_sim_frame_count(const vns_sim *sim) { return sim ? sim->fates->nframes : 0; }
+
+VNS_API const char *vns_sim_frame_fate(const vns_sim *sim, size_t i) {
+  return sim ? vns_ledger_fate(vns_ledger(sim, 0), i) : NULL;
+}
+
+VNS_API int vns_sim_frame_times(const vns_sim *sim, size_t i, uint64_t *entered_ns,
+                                uint64_t *fated_ns) {
+  return sim ? vns_ledger_times(vns_ledger(sim, 0), i, entered_ns, fated_ns) : VNS_EINVAL;
+}
+
+VNS_API int vns_sim_fate_count(const vns_sim *sim, const char *fate, uint64_t *out) {
+  return sim ? vns_ledger_count(vns_ledger(sim, 0), fate, out) : VNS_EINVAL;
+}
+
+VNS_API size_t vns_sim_tx_frame_count(const vns_sim *sim) {
+  return sim ? vns_ledger(sim, 1)->nframes : 0;
+}
+
+VNS_API const char *vns_sim_tx_frame_fate(const vns_sim *sim, size_t i) {
+  return sim ? vns_ledger_fate(vns_ledger(sim, 1), i) : NULL;
+}
+
+VNS_API int vns_sim_tx_frame_times(const vns_sim *sim, size_t i, uint64_t *entered_ns,
+                                   uint64_t *fated_ns) {
+  return sim ? vns_ledger_times(vns_ledger(sim, 1), i, entered_ns, fated_ns) : VNS_EINVAL;
+}
+
+VNS_API int vns_sim_tx_fate_count(const vns_sim *sim, const char *fate, uint64_t *out) {
+  return sim ? vns_ledger_count(vns_ledger(sim, 1), fate, out) : VNS_EINVAL;
 }
 
 int vns_fate_lookup(const char *name, int *fate) {
@@ -474,6 +518,7 @@ enum {
   VNS_SC_CAPTURE_BAD_TIMESTAMP,
   VNS_SC_CAPTURE_LINK_UNSUPPORTED,
   VNS_SC_ARP_PROXY_REPLIES,
+  VNS_SC_TX_DOUBLE_FATES,
 };
 
 #define VNS_DEV_C(name, field) \
@@ -543,6 +588,7 @@ static const struct {
     VNS_MEM_C("barriers_rmb", barriers[GMEM_RMB]),
     VNS_MEM_C("barriers_mb", barriers[GMEM_MB]),
     VNS_MEM_C("max_pending", max_pending),
+    {"fates.tx_double", VNS_CG_SIM, VNS_SC_TX_DOUBLE_FATES},
 };
 
 static uint64_t vns_sim_own_counter(const vns_sim *sim, size_t which) {
@@ -573,6 +619,8 @@ static uint64_t vns_sim_own_counter(const vns_sim *sim, size_t which) {
       return s->capture.link_unsupported;
     case VNS_SC_ARP_PROXY_REPLIES:
       return s->proxy.replies;
+    case VNS_SC_TX_DOUBLE_FATES:
+      return s->tx_fates.double_fates;
     default:
       return fs->frames_in[EMU_FAULT_RECV];
   }

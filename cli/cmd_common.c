@@ -387,27 +387,75 @@ uint64_t cli_counter(const vns_sim *sim, const char *name) {
 
 /* --- the summary ------------------------------------------------------------ */
 
-static uint64_t cli_fate_count(const vns_sim *sim, const char *fate) {
+/* The two fate ledgers, host->guest and guest->host, read alike. */
+typedef struct cli_ledger {
+  const char *dir;     /* "host->guest" */
+  unsigned fates;      /* VNS_FATE_TO_GUEST or VNS_FATE_TO_HOST */
+  const char *doubles; /* its counter of frames with two fates */
+  size_t (*frames)(const vns_sim *sim);
+  int (*count)(const vns_sim *sim, const char *fate, uint64_t *out);
+} cli_ledger;
+
+static const cli_ledger cli_ledgers[] = {
+    {"host->guest", VNS_FATE_TO_GUEST, "fates.double", vns_sim_frame_count, vns_sim_fate_count},
+    {"guest->host", VNS_FATE_TO_HOST, "fates.tx_double", vns_sim_tx_frame_count,
+     vns_sim_tx_fate_count},
+};
+
+static uint64_t cli_ledger_count(const cli_ledger *l, const vns_sim *sim, const char *fate) {
   uint64_t n = 0;
-  return vns_sim_fate_count(sim, fate, &n) == 0 ? n : 0;
+  return l->count(sim, fate, &n) == 0 ? n : 0;
 }
 
-/* Every frame handed to the host left it and has exactly one fate: none
- * without, none with two, none still queued. */
-static int cli_all_accounted(const vns_sim *sim) {
+static uint64_t cli_fate_count(const vns_sim *sim, const char *fate) {
+  return cli_ledger_count(&cli_ledgers[0], sim, fate);
+}
+
+/* Every frame in the ledger has exactly one fate: none without, none with
+ * two; and every frame queued at the host left it. */
+static int cli_ledger_accounted(const cli_ledger *l, const vns_sim *sim) {
   uint64_t total = 0;
-  for (size_t i = 0; vns_fate_name(i); i++) total += cli_fate_count(sim, vns_fate_name(i));
-  return total == vns_sim_frame_count(sim) && cli_counter(sim, "fates.double") == 0 &&
-         cli_fate_count(sim, "pending") == 0 && cli_counter(sim, "host.frames_unsent") == 0;
+  for (size_t i = 0; vns_fate_name(i); i++) total += cli_ledger_count(l, sim, vns_fate_name(i));
+  return total == l->frames(sim) && cli_counter(sim, l->doubles) == 0 &&
+         cli_ledger_count(l, sim, "pending") == 0 &&
+         (l->fates != VNS_FATE_TO_GUEST || cli_counter(sim, "host.frames_unsent") == 0);
+}
+
+static int cli_all_accounted(const vns_sim *sim) {
+  return cli_ledger_accounted(&cli_ledgers[0], sim) && cli_ledger_accounted(&cli_ledgers[1], sim);
 }
 
 int cli_check_accounted(const char *cmd, const vns_sim *sim) {
   if (cli_all_accounted(sim)) return 0;
+  const cli_ledger *tx = &cli_ledgers[1];
   return cli_error(cmd, CLI_EXIT_FAIL,
-                   "the fate ledger does not add up: %" PRIu64 " frames still pending, %" PRIu64
-                   " never left the host, %" PRIu64 " with two fates",
+                   "the fate ledgers do not add up: host->guest %" PRIu64
+                   " frames still pending, %" PRIu64 " never left the host, %" PRIu64
+                   " with two fates; guest->host %" PRIu64 " still pending, %" PRIu64
+                   " with two fates",
                    cli_fate_count(sim, "pending"), cli_counter(sim, "host.frames_unsent"),
-                   cli_counter(sim, "fates.double"));
+                   cli_counter(sim, "fates.double"), cli_ledger_count(tx, sim, "pending"),
+                   cli_counter(sim, tx->doubles));
+}
+
+static void cli_print_ledger(FILE *out, const vns_sim *sim, const cli_ledger *l) {
+  fprintf(out, "fates of %zu frames %s (all accounted: %s):\n", l->frames(sim), l->dir,
+          cli_ledger_accounted(l, sim) ? "yes" : "NO");
+  for (size_t i = 0; vns_fate_name(i); i++) {
+    uint64_t n = cli_ledger_count(l, sim, vns_fate_name(i));
+    if (n) fprintf(out, "  %-20s %" PRIu64 "\n", vns_fate_name(i), n);
+  }
+}
+
+/* "fates":{...} with every fate the ledger can hold, 0s included. */
+static void cli_print_ledger_json(FILE *out, const vns_sim *sim, const cli_ledger *l) {
+  const char *sep = "";
+  for (size_t i = 1; vns_fate_name(i); i++) {
+    if (!(vns_fate_directions(i) & l->fates)) continue;
+    fprintf(out, "%s\"%s\":%" PRIu64, sep, vns_fate_name(i),
+            cli_ledger_count(l, sim, vns_fate_name(i)));
+    sep = ",";
+  }
 }
 
 void cli_print_fate_counts(FILE *out, const vns_sim *sim) {
@@ -482,13 +530,8 @@ static void cli_print_memory_line(FILE *out, const vns_sim *sim, const vns_sim_o
 void cli_print_summary(FILE *out, const vns_sim *sim, const vns_sim_opts *o) {
   char bugs[512];
   if (vns_bug_names(o->driver_bugs, o->device_bugs, bugs, sizeof bugs) < 0) strcpy(bugs, "?");
-  fprintf(out, "fates of %zu frames host->guest (all accounted: %s):\n", vns_sim_frame_count(sim),
-          cli_all_accounted(sim) ? "yes" : "NO");
-  for (size_t i = 0; vns_fate_name(i); i++) {
-    uint64_t n = cli_fate_count(sim, vns_fate_name(i));
-    if (n) fprintf(out, "  %-20s %" PRIu64 "\n", vns_fate_name(i), n);
-  }
-  fprintf(out, "guest->host frames: %" PRIu64 "\n", cli_counter(sim, "host.frames_received"));
+  cli_print_ledger(out, sim, &cli_ledgers[0]);
+  cli_print_ledger(out, sim, &cli_ledgers[1]);
   cli_print_device_line(out, sim);
   cli_print_driver_line(out, sim, bugs);
   fprintf(out, "rings: rx avail %u used %u, tx avail %u used %u; virtual time %.6f ms\n",
@@ -525,12 +568,16 @@ void cli_print_summary_json(FILE *out, const vns_sim *sim, const vns_sim_opts *o
   if (vns_bug_names(o->driver_bugs, o->device_bugs, bugs, sizeof bugs) < 0) strcpy(bugs, "?");
   const char *reset = vns_sim_needs_reset(sim);
   fprintf(out, "\"frames_in\":%zu,\"fates_accounted\":%s,\"fates\":{", vns_sim_frame_count(sim),
-          cli_all_accounted(sim) ? "true" : "false");
-  for (size_t i = 1; vns_fate_name(i); i++)
-    fprintf(out, "%s\"%s\":%" PRIu64, i > 1 ? "," : "", vns_fate_name(i),
-            cli_fate_count(sim, vns_fate_name(i)));
-  fprintf(out, "},\"frames_out\":%" PRIu64 ",\"device\":{",
-          cli_counter(sim, "host.frames_received"));
+          cli_ledger_accounted(&cli_ledgers[0], sim) ? "true" : "false");
+  cli_print_ledger_json(out, sim, &cli_ledgers[0]);
+  fprintf(out,
+          "},\"frames_out\":%" PRIu64
+          ",\"tx_frames\":%zu,\"tx_fates_accounted\":%s,"
+          "\"tx_fates\":{",
+          cli_counter(sim, "host.frames_received"), vns_sim_tx_frame_count(sim),
+          cli_ledger_accounted(&cli_ledgers[1], sim) ? "true" : "false");
+  cli_print_ledger_json(out, sim, &cli_ledgers[1]);
+  fprintf(out, "},\"device\":{");
   cli_print_counters_json(out, sim, device, "device");
   fprintf(out, ",\"needs_reset\":\"%s\"},\"driver\":{\"bugs\":\"%s\",", reset ? reset : "", bugs);
   cli_print_counters_json(out, sim, driver, "driver");

@@ -38,6 +38,12 @@ static const char *const emu_fate_names[EMU_FATE_COUNT] = {
     [EMU_FATE_BAD_TIMESTAMP] = "bad_timestamp",
     [EMU_FATE_LINK_UNSUPPORTED] = "link_unsupported",
     [EMU_FATE_REPLY_UNRESOLVED] = "reply_unresolved",
+    [EMU_FATE_SENT] = "sent",
+    [EMU_FATE_TX_RING_FULL] = "tx_ring_full",
+    [EMU_FATE_TX_NOT_KICKED] = "tx_not_kicked",
+    [EMU_FATE_TX_NOT_TAKEN] = "tx_not_taken",
+    [EMU_FATE_TX_CHAIN_REJECTED] = "tx_chain_rejected",
+    [EMU_FATE_NO_MEMORY] = "no_memory",
 };
 
 const char *emu_fate_name(emu_fate fate) {
@@ -46,21 +52,56 @@ const char *emu_fate_name(emu_fate fate) {
 }
 
 int emu_fate_is_success(emu_fate fate) {
-  return fate == EMU_FATE_DELIVERED || fate == EMU_FATE_ANSWERED;
+  return fate == EMU_FATE_DELIVERED || fate == EMU_FATE_ANSWERED || fate == EMU_FATE_SENT;
 }
 
-int emu_fates_init(emu_fates *f, uint32_t rx_queue_size) {
+unsigned emu_fate_directions(emu_fate fate) {
+  switch (fate) {
+    case EMU_FATE_PENDING:
+    case EMU_FATE_DEVICE_NOT_READY:
+    case EMU_FATE_DEVICE_BROKEN:
+    case EMU_FATE_LINK_DOWN:
+    case EMU_FATE_FRAME_INVALID:
+    case EMU_FATE_FAULT_DROP:
+    case EMU_FATE_FAULT_RATE_LIMIT:
+    case EMU_FATE_FAULT_MTU:
+    case EMU_FATE_FAULT_DUPLICATE:
+    case EMU_FATE_FAULT_REORDER:
+    case EMU_FATE_FAULT_CORRUPT:
+    case EMU_FATE_FAULT_DELAY:
+    case EMU_FATE_NO_MEMORY:
+      return EMU_FATE_TO_GUEST | EMU_FATE_TO_HOST;
+    case EMU_FATE_SENT:
+    case EMU_FATE_TX_RING_FULL:
+    case EMU_FATE_TX_NOT_KICKED:
+    case EMU_FATE_TX_NOT_TAKEN:
+    case EMU_FATE_TX_CHAIN_REJECTED:
+      return EMU_FATE_TO_HOST;
+    default:
+      return (unsigned)fate < EMU_FATE_COUNT ? EMU_FATE_TO_GUEST : 0;
+  }
+}
+
+int emu_fates_init(emu_fates *f, uint32_t queue_size) {
   memset(f, 0, sizeof *f);
-  if (rx_queue_size == 0) return EMU_EINVAL;
-  f->slot_frame = malloc(sizeof *f->slot_frame * rx_queue_size);
-  f->order = malloc(sizeof *f->order * rx_queue_size);
+  if (queue_size == 0) return EMU_EINVAL;
+  f->queue = "rx";
+  f->overtaken = EMU_FATE_DRIVER_SKIPPED;
+  f->left_over = EMU_FATE_RX_NOT_CONSUMED;
+  f->slot_frame = malloc(sizeof *f->slot_frame * queue_size);
+  f->order = malloc(sizeof *f->order * queue_size);
   if (!f->slot_frame || !f->order) {
     emu_fates_close(f);
     return EMU_ENOMEM;
   }
-  f->nslots = rx_queue_size;
-  for (uint32_t i = 0; i < rx_queue_size; i++) f->slot_frame[i] = EMU_FATES_NO_FRAME;
+  f->nslots = queue_size;
+  for (uint32_t i = 0; i < queue_size; i++) f->slot_frame[i] = EMU_FATES_NO_FRAME;
   return 0;
+}
+
+void emu_fates_trace(emu_fates *f, emu_trace *t, const char *queue) {
+  f->trace = t;
+  f->queue = queue;
 }
 
 void emu_fates_close(emu_fates *f) {
@@ -84,7 +125,8 @@ void emu_fates_note_fault(emu_fates *f, uint32_t id, emu_fate fault) {
   if (id < f->nframes && f->frames[id].fault == EMU_FATE_PENDING) f->frames[id].fault = fault;
 }
 
-int emu_fates_set(emu_fates *f, uint32_t id, emu_fate fate, uint64_t now_ns) {
+int emu_fates_set(emu_fates *f, uint32_t id, emu_fate fate, uint64_t now_ns, const char *actor,
+                  int64_t head) {
   if (id >= f->nframes || fate == EMU_FATE_PENDING || (unsigned)fate >= EMU_FATE_COUNT)
     return EMU_EINVAL;
   emu_fate_rec *r = &f->frames[id];
@@ -95,14 +137,17 @@ int emu_fates_set(emu_fates *f, uint32_t id, emu_fate fate, uint64_t now_ns) {
   r->fate = fate;
   r->fated_ns = now_ns;
   f->counts[fate]++;
+  EMU_TRACE_EMIT(f->trace, .actor = actor, .kind = EMU_TR_FRAME_FATE, .queue = f->queue,
+                 .head = head, .frame = id, .detail = emu_fate_name(fate));
   return 0;
 }
 
-void emu_fates_in_buffer(emu_fates *f, uint32_t head, uint32_t id) {
+void emu_fates_in_buffer(emu_fates *f, uint32_t head, uint32_t id, uint64_t now_ns) {
   if (head >= f->nslots) return;
   if (f->slot_frame[head] != EMU_FATES_NO_FRAME) {
-    /* The device reused a buffer the driver never read: the old frame is gone. */
-    emu_fates_set(f, f->slot_frame[head], EMU_FATE_DRIVER_SKIPPED, f->frames[id].entered_ns);
+    /* The buffer was reused before the other side read it: the old frame is gone. */
+    const char *reuser = !strcmp(f->queue, "tx") ? "driver" : "device";
+    emu_fates_set(f, f->slot_frame[head], f->overtaken, now_ns, reuser, head);
   }
   f->slot_frame[head] = id;
   /* Each tracked head appears at most once in order[] while it holds a frame,
@@ -114,7 +159,7 @@ void emu_fates_in_buffer(emu_fates *f, uint32_t head, uint32_t id) {
   f->order[(f->order_first + f->order_len++) % f->nslots] = head;
 }
 
-int64_t emu_fates_take_buffer(emu_fates *f, uint32_t head, uint64_t now_ns) {
+int64_t emu_fates_take_buffer(emu_fates *f, uint32_t head, uint64_t now_ns, const char *actor) {
   if (head >= f->nslots || f->slot_frame[head] == EMU_FATES_NO_FRAME) return -1;
   while (f->order_len > 0) {
     uint32_t older = f->order[f->order_first];
@@ -122,7 +167,7 @@ int64_t emu_fates_take_buffer(emu_fates *f, uint32_t head, uint64_t now_ns) {
     f->order_len--;
     if (older == head) break;
     if (f->slot_frame[older] != EMU_FATES_NO_FRAME) {
-      emu_fates_set(f, f->slot_frame[older], EMU_FATE_DRIVER_SKIPPED, now_ns);
+      emu_fates_set(f, f->slot_frame[older], f->overtaken, now_ns, actor, older);
       f->slot_frame[older] = EMU_FATES_NO_FRAME;
     }
   }
@@ -131,13 +176,19 @@ int64_t emu_fates_take_buffer(emu_fates *f, uint32_t head, uint64_t now_ns) {
   return id;
 }
 
-void emu_fates_finish(emu_fates *f, uint64_t now_ns) {
+void emu_fates_finish_each(emu_fates *f, uint64_t now_ns, emu_fates_left_fn pick, void *ctx) {
   for (uint32_t head = 0; head < f->nslots; head++) {
-    if (f->slot_frame[head] == EMU_FATES_NO_FRAME) continue;
-    emu_fates_set(f, f->slot_frame[head], EMU_FATE_RX_NOT_CONSUMED, now_ns);
+    uint32_t id = f->slot_frame[head];
+    if (id == EMU_FATES_NO_FRAME) continue;
+    emu_fate fate = pick ? pick(ctx, &f->frames[id]) : f->left_over;
+    emu_fates_set(f, id, fate, now_ns, "end", head);
     f->slot_frame[head] = EMU_FATES_NO_FRAME;
   }
   f->order_len = 0;
+}
+
+void emu_fates_finish(emu_fates *f, uint64_t now_ns) {
+  emu_fates_finish_each(f, now_ns, NULL, NULL);
 }
 
 uint64_t emu_fates_total(const emu_fates *f) {

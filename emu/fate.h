@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "emu/trace.h"
+
 /* One enum for every layer's fates, here in the lowest layer, although the
  * stack's and the fault injector's drop reasons belong above it. It stays
  * one list because the numbers are used as they are: the HTML view colours
@@ -63,13 +65,29 @@ typedef enum emu_fate {
    * that no fate's number changes) */
   EMU_FATE_REPLY_UNRESOLVED, /* the guest's reply waited for ARP and was dropped: ARP gave up,
                               * the ARP queue was full, or the run ended first */
+  /* guest->host frames (the TX ledger); the TX queue also takes the device's
+   * DEVICE_NOT_READY, DEVICE_BROKEN, LINK_DOWN and FRAME_INVALID and the
+   * link's FAULT_* */
+  EMU_FATE_SENT,              /* reached the host's end of the link */
+  EMU_FATE_TX_RING_FULL,      /* the driver had no free TX descriptor or buffer for it */
+  EMU_FATE_TX_NOT_KICKED,     /* in the TX ring when the run ended, no kick sent after it */
+  EMU_FATE_TX_NOT_TAKEN,      /* in the TX ring when the run ended although kicked, or
+                               * passed over by the device */
+  EMU_FATE_TX_CHAIN_REJECTED, /* the device refused its chain (a broken TX rule) */
+  EMU_FATE_NO_MEMORY,         /* vnetsim ran out of host memory carrying it */
   EMU_FATE_COUNT
 } emu_fate;
 
 /* The stable snake_case name used in traces and summaries ("rx_no_buffer"). */
 const char *emu_fate_name(emu_fate fate);
-/* 1 for DELIVERED and ANSWERED, 0 for a drop or PENDING. */
+/* 1 for DELIVERED, ANSWERED and SENT, 0 for a drop or PENDING. */
 int emu_fate_is_success(emu_fate fate);
+
+/* The directions a fate can be given in: host->guest frames (the RX
+ * ledger), guest->host frames (the TX ledger), or both. */
+#define EMU_FATE_TO_GUEST 1u
+#define EMU_FATE_TO_HOST  2u
+unsigned emu_fate_directions(emu_fate fate);
 
 typedef struct emu_fate_rec {
   emu_fate fate;
@@ -90,28 +108,48 @@ typedef struct emu_fates {
    * used ring in that order, so anything older than what it reads was skipped. */
   uint32_t *order;
   uint32_t order_first, order_len;
+  /* Every fate is traced (frame_fate, queue = this ledger's queue) as it is
+   * decided, so the trace carries all of them. */
+  emu_trace *trace;
+  const char *queue;
+  /* What a frame gets when a later one is taken from the queue before it
+   * (RX: DRIVER_SKIPPED), and when it is still in a buffer at the end (RX:
+   * RX_NOT_CONSUMED). */
+  emu_fate overtaken, left_over;
 } emu_fates;
 
-/* rx_queue_size: number of descriptor heads in the RX queue (buffers tracked). */
-int emu_fates_init(emu_fates *f, uint32_t rx_queue_size);
+/* queue_size: number of descriptor heads in the queue (buffers tracked). An
+ * RX ledger, untraced until emu_fates_trace(). */
+int emu_fates_init(emu_fates *f, uint32_t queue_size);
+/* Traces every fate decided from now on into t, naming queue ("rx", "tx"). */
+void emu_fates_trace(emu_fates *f, emu_trace *t, const char *queue);
 void emu_fates_close(emu_fates *f);
 /* Registers a new inbound frame; returns its id (0, 1, ...) or a negative error. */
 int64_t emu_fates_enter(emu_fates *f, uint64_t now_ns);
 /* Notes a fault done to frame id that did not remove it (corrupt, delay,
  * reorder, duplicate): its fate will name both. The first fault noted stays. */
 void emu_fates_note_fault(emu_fates *f, uint32_t id, emu_fate fault);
-/* Gives frame id its one fate. A second call for the same frame is counted in
- * double_fates and ignored; returns EMU_ESTATE then. */
-int emu_fates_set(emu_fates *f, uint32_t id, emu_fate fate, uint64_t now_ns);
-/* The device wrote frame id into the RX chain with this head and pushed its
- * used element. */
-void emu_fates_in_buffer(emu_fates *f, uint32_t head, uint32_t id);
-/* The driver read the used element for head; returns the frame it holds, or
- * -1 when the buffer holds no tracked frame. Frames whose used elements were
- * pushed before this one and are still unread get DRIVER_SKIPPED now. */
-int64_t emu_fates_take_buffer(emu_fates *f, uint32_t head, uint64_t now_ns);
-/* Ends a run: frames still in RX buffers become RX_NOT_CONSUMED. */
+/* Gives frame id its one fate, decided by actor ("device", "driver",
+ * "host", ...) about the chain at head (-1: none), and traces it. A second
+ * call for the same frame is counted in double_fates and ignored; returns
+ * EMU_ESTATE then. */
+int emu_fates_set(emu_fates *f, uint32_t id, emu_fate fate, uint64_t now_ns, const char *actor,
+                  int64_t head);
+/* Frame id went into the chain with this head: RX, the device wrote it and
+ * pushed the used element; TX, the driver made it available. A frame the
+ * buffer still held is overtaken now (the device reused the buffer). */
+void emu_fates_in_buffer(emu_fates *f, uint32_t head, uint32_t id, uint64_t now_ns);
+/* The other side took the chain at head (RX: the driver read its used
+ * element; TX: the device popped it); returns the frame it holds, or -1
+ * when it holds no tracked frame. Frames put in buffers before this one and
+ * still there are overtaken now, decided by actor. */
+int64_t emu_fates_take_buffer(emu_fates *f, uint32_t head, uint64_t now_ns, const char *actor);
+/* The fate a frame still in a buffer at the end gets (emu_fates_finish_each). */
+typedef emu_fate (*emu_fates_left_fn)(void *ctx, const emu_fate_rec *r);
+/* Ends a run: frames still in buffers get left_over (RX_NOT_CONSUMED). */
 void emu_fates_finish(emu_fates *f, uint64_t now_ns);
+/* Ends a run, asking pick for each frame still in a buffer. */
+void emu_fates_finish_each(emu_fates *f, uint64_t now_ns, emu_fates_left_fn pick, void *ctx);
 /* Frames with a final fate; equal to nframes after emu_fates_finish() unless
  * some are still pending (a bug the tests look for). */
 uint64_t emu_fates_total(const emu_fates *f);

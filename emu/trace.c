@@ -36,6 +36,7 @@ static const char *const emu_trace_kind_names[EMU_TR_KIND_COUNT] = {
     [EMU_TR_FAULT] = "fault",
     [EMU_TR_STORE_VISIBLE] = "store_visible",
     [EMU_TR_BARRIER] = "barrier",
+    [EMU_TR_BACKLOGGED] = "backlogged",
 };
 
 const char *emu_trace_kind_name(emu_trace_kind kind) {

@@ -37,6 +37,9 @@ typedef enum emu_trace_kind {
   /* Under a memory model only (emu/mm.h): */
   EMU_TR_STORE_VISIBLE, /* an actor's store reached the others (idx = guest address, len) */
   EMU_TR_BARRIER,       /* an actor's barrier (detail = "wmb", "rmb" or "mb") */
+  /* The device holds a host frame for want of an RX buffer (frame, len, idx =
+   * frames held with it); its fate comes when a buffer does or the run ends. */
+  EMU_TR_BACKLOGGED,
   EMU_TR_KIND_COUNT
 } emu_trace_kind;
 

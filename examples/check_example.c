@@ -596,7 +596,7 @@ START_TEST(test_trace_events_and_hash) {
 
   /* the hash is FNV-1a 64 over every JSON line and its newline */
   uint64_t h = 0xcbf29ce484222325ull;
-  int fates = 0;
+  int fates = 0, tx_fates = 0;
   for (size_t i = 0; i < n; i++) {
     char line[512];
     ck_assert_int_eq(vns_sim_trace_event(sim, i, &ev), 0);
@@ -604,13 +604,21 @@ START_TEST(test_trace_events_and_hash) {
     ck_assert_int_gt(len, 0);
     line[len++] = '\n';
     for (int k = 0; k < len; k++) h = (h ^ (uint8_t)line[k]) * 0x100000001b3ull;
-    if (strcmp(ev.event, "frame_fate") == 0) {
+    /* every fate is in the trace: the host's frame's, and each of the
+     * guest's replies' in the guest->host ledger */
+    if (strcmp(ev.event, "frame_fate") == 0 && strcmp(ev.queue, "rx") == 0) {
       ck_assert_int_eq(ev.frame, 0);
       ck_assert_str_eq(ev.detail, "answered");
       fates++;
+    } else if (strcmp(ev.event, "frame_fate") == 0) {
+      ck_assert_str_eq(ev.queue, "tx");
+      ck_assert_str_eq(ev.detail, "sent");
+      tx_fates++;
     }
   }
   ck_assert_int_eq(fates, 1);
+  ck_assert_int_gt(tx_fates, 0);
+  ck_assert_uint_eq((size_t)tx_fates, vns_sim_tx_frame_count(sim));
   ck_assert_uint_eq(h, vns_sim_trace_hash(sim));
 
   /* same seed, same trace; another seed, other latencies */

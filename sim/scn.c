@@ -53,13 +53,21 @@ static size_t scn_stats_json(void *ctx, char *buf, size_t cap) {
                    "\"device\":{\"rx_frames\":%" PRIu64 ",\"tx_frames\":%" PRIu64
                    ",\"interrupts\":%" PRIu64 ",\"kicks_rx\":%" PRIu64 ",\"kicks_tx\":%" PRIu64
                    "},\"driver\":{\"rx_frames\":%" PRIu64 ",\"rx_reposted\":%" PRIu64
-                   ",\"tx_frames\":%" PRIu64 ",\"tx_ring_full\":%" PRIu64 "},\"stack\":",
+                   ",\"tx_frames\":%" PRIu64 ",\"tx_ring_full\":%" PRIu64 "},",
                    s->drv.rxq.avail_idx_published, s->dev.q[VNET_RXQ].vq.used_idx_published,
                    s->drv.rxq.layout.size, s->drv.txq.avail_idx_published,
                    s->dev.q[VNET_TXQ].vq.used_idx_published, dv->rx_frames, dv->tx_frames,
                    dv->interrupts, dv->kicks[VNET_RXQ], dv->kicks[VNET_TXQ], dr->rx_frames,
                    dr->rx_reposted, dr->tx_frames, dr->tx_ring_full);
   if (n < 0 || (size_t)n >= cap) return 0;
+  /* both ledgers: frames entered, and those with their fate decided */
+  int m = snprintf(buf + n, cap - (size_t)n,
+                   "\"ledgers\":{\"host_to_guest\":{\"frames\":%zu,\"fated\":%" PRIu64
+                   "},\"guest_to_host\":{\"frames\":%zu,\"fated\":%" PRIu64 "}},\"stack\":",
+                   s->fates.nframes, emu_fates_total(&s->fates), s->tx_fates.nframes,
+                   emu_fates_total(&s->tx_fates));
+  if (m < 0 || (size_t)m >= cap - (size_t)n) return 0;
+  n += m;
   size_t used = (size_t)n + net_iface_stats_json(&s->guest, buf + n, cap - (size_t)n);
   if (used + 2 > cap) return 0;
   buf[used++] = '}';
@@ -130,7 +138,7 @@ static int scn_link_send(void *impl, const uint8_t *frame, size_t len, uint64_t 
   }
   if (emu_channel_send(&s->host_to_device, 0, id, frame, len) != 0)
     /* out of host memory: the frame never reached the device */
-    emu_fates_set(&s->fates, id, EMU_FATE_RX_NO_BUFFER, now_ns);
+    emu_fates_set(&s->fates, id, EMU_FATE_RX_NO_BUFFER, now_ns, "host", -1);
   return 0;
 }
 
@@ -153,7 +161,7 @@ static int64_t scn_host_enter(scn *s, int captured) {
   if (cgrown) s->captured_ids = cgrown;
   if (!grown || (captured && !cgrown)) {
     /* out of host memory: the frame never left the host */
-    emu_fates_set(&s->fates, (uint32_t)id, EMU_FATE_RX_NO_BUFFER, scn_now(s));
+    emu_fates_set(&s->fates, (uint32_t)id, EMU_FATE_RX_NO_BUFFER, scn_now(s), "host", -1);
     return -1;
   }
   s->sent_ids[s->nsent++] = (uint32_t)id;
@@ -170,28 +178,45 @@ static void scn_host_send_now(scn *s, const uint8_t *frame, size_t len, int capt
   scn_fault_arm(s);
 }
 
-/* Every fault is traced; one that removes a host->guest frame is its fate,
- * one that only changes it is noted beside the fate it gets later. */
+/* Every fault is traced; one that removes a frame is its fate, one that
+ * only changes it is noted beside the fate it gets later. */
 static void scn_on_fault(void *ctx, const emu_fault_report *r) {
   scn *s = ctx;
-  const char *dir = r->dir == EMU_FAULT_SEND ? "to_guest" : "to_host";
-  int64_t id = -1;
-  if (r->dir == EMU_FAULT_SEND && r->frame_no < s->nsent) id = s->sent_ids[r->frame_no];
+  int to_guest = r->dir == EMU_FAULT_SEND;
+  const char *dir = to_guest ? "to_guest" : "to_host";
+  emu_fates *ledger = to_guest ? &s->fates : &s->tx_fates;
+  const uint32_t *ids = to_guest ? s->sent_ids : s->recv_ids;
+  int64_t id = r->frame_no < (to_guest ? s->nsent : s->nrecv) ? (int64_t)ids[r->frame_no] : -1;
   if (r->event == EMU_FAULT_EV_APPLIED)
     EMU_TRACE_EMIT(&s->trace, .actor = "link", .kind = EMU_TR_FAULT, .queue = dir,
                    .idx = (int64_t)r->frame_no, .len = (int64_t)r->len, .frame = id,
                    .detail = emu_fate_name(r->reason));
   if (id < 0 || r->event != EMU_FAULT_EV_APPLIED) return;
   if (r->removed)
-    emu_fates_set(&s->fates, (uint32_t)id, r->reason, r->now_ns);
+    emu_fates_set(ledger, (uint32_t)id, r->reason, r->now_ns, "link", -1);
   else if (r->reason != EMU_FATE_FAULT_DUPLICATE) /* the copy carries that one */
-    emu_fates_note_fault(&s->fates, (uint32_t)id, r->reason);
+    emu_fates_note_fault(ledger, (uint32_t)id, r->reason);
+}
+
+/* The TX ledger id of the guest frame reaching the host now: with faults,
+ * the injector names which one is passing (a copy it made is a new frame). */
+static int64_t scn_host_arriving(scn *s, uint64_t now_ns) {
+  if (!s->fault_on) return s->receiving_id;
+  uint64_t no;
+  int copy;
+  emu_fault_passing(&s->fault, &no, &copy);
+  if (!copy) return no < s->nrecv ? (int64_t)s->recv_ids[no] : -1;
+  int64_t id = emu_fates_enter(&s->tx_fates, now_ns);
+  if (id >= 0) emu_fates_note_fault(&s->tx_fates, (uint32_t)id, EMU_FATE_FAULT_DUPLICATE);
+  return id;
 }
 
 /* Guest frames that made it to the host's side of the link. */
 static emu_fate scn_host_deliver(void *ctx, const uint8_t *frame, size_t len, uint64_t now_ns) {
   scn *s = ctx;
   s->guest_frames++;
+  int64_t id = scn_host_arriving(s, now_ns);
+  if (id >= 0) emu_fates_set(&s->tx_fates, (uint32_t)id, EMU_FATE_SENT, now_ns, "host", -1);
   emu_fate fate = s->peer ? net_iface_input(s->peer, frame, len, now_ns) : EMU_FATE_DELIVERED;
   if (s->host_rx) s->host_rx(s->host_rx_ctx, frame, len, now_ns);
   uint8_t reply[NET_ETH_HEADER_LEN + NET_ARP_LEN];
@@ -216,12 +241,27 @@ static void scn_peer_arm(scn *s) {
     emu_actor_arm(&s->host, &s->peer_timer_at, net_iface_poll_at(s->peer), SCN_HOST_EV_TIMER);
 }
 
+/* A guest frame arrives at the host's end, its TX ledger id with it. */
+static void scn_host_receive(scn *s, const emu_event *ev, uint64_t now) {
+  s->receiving_id = ev->frame_id;
+  if (s->fault_on) {
+    uint32_t *grown = emu_grow(s->recv_ids, &s->recv_cap, s->nrecv + 1, sizeof *grown, 1024);
+    if (!grown) {
+      emu_fates_set(&s->tx_fates, ev->frame_id, EMU_FATE_NO_MEMORY, now, "host", -1);
+      return;
+    }
+    s->recv_ids = grown;
+    s->recv_ids[s->nrecv++] = ev->frame_id;
+  }
+  emu_port_deliver(&s->link, ev->data, ev->len, now);
+}
+
 static void scn_host_handle(emu_actor *self, const emu_event *ev) {
   scn *s = self->ctx;
   uint64_t now = scn_now(s);
   switch (ev->kind) {
     case SCN_HOST_EV_GUEST_FRAME:
-      emu_port_deliver(&s->link, ev->data, ev->len, now);
+      scn_host_receive(s, ev, now);
       break;
     case SCN_HOST_EV_INJECT:
     case SCN_HOST_EV_CAPTURED:
@@ -234,7 +274,7 @@ static void scn_host_handle(emu_actor *self, const emu_event *ev) {
       /* in the ledger in its place among the sent frames, fated at once */
       s->inject_sent++;
       int64_t id = scn_host_enter(s, ev->kind == SCN_HOST_EV_CAPTURED_UNSENDABLE);
-      if (id >= 0) emu_fates_set(&s->fates, (uint32_t)id, (emu_fate)ev->arg, now);
+      if (id >= 0) emu_fates_set(&s->fates, (uint32_t)id, (emu_fate)ev->arg, now, "host", -1);
       break;
     }
     case SCN_HOST_EV_PING: {
@@ -305,7 +345,15 @@ static int scn_init_kernel(scn *s, const scn_config *cfg) {
     emu_trace_set_observer(&s->trace, cfg->trace_observer, cfg->trace_observer_ctx);
   uint64_t mem_size = cfg->mem_size ? cfg->mem_size : scn_guest_mem_size(cfg->queue_size);
   int rc = gmem_init(&s->mem, SCN_GUEST_MEM_BASE, mem_size);
-  return rc ? rc : emu_fates_init(&s->fates, cfg->queue_size);
+  if (!rc) rc = emu_fates_init(&s->fates, cfg->queue_size);
+  if (!rc) emu_fates_trace(&s->fates, &s->trace, "rx");
+  if (!rc) rc = emu_fates_init(&s->tx_fates, cfg->queue_size);
+  if (!rc) {
+    emu_fates_trace(&s->tx_fates, &s->trace, "tx");
+    s->tx_fates.overtaken = EMU_FATE_TX_NOT_TAKEN;
+  }
+  for (unsigned q = 0; q < VNET_NUM_QUEUES; q++) s->user_kick_ns[q] = EMU_TIME_NEVER;
+  return rc;
 }
 
 /* The device side: the modelled device, or an actor for the user's. Its
@@ -325,7 +373,9 @@ static int scn_init_device(scn *s, const scn_config *cfg) {
   dc.batch_max = cfg->batch_max;
   dc.kick_latency = cfg->kick_latency;
   dc.bugs = cfg->dev_bugs;
-  return vnet_dev_init(&s->dev, &dc, &s->mem, &s->sched, &s->fates, &s->trace);
+  int rc = vnet_dev_init(&s->dev, &dc, &s->mem, &s->sched, &s->fates, &s->trace);
+  if (!rc) vnet_dev_set_tx_ledger(&s->dev, &s->tx_fates);
+  return rc;
 }
 
 static int scn_init_driver(scn *s, const scn_config *cfg) {
@@ -342,7 +392,9 @@ static int scn_init_driver(scn *s, const scn_config *cfg) {
   dopts.store_delay = cfg->store_delay;
   const virtio_transport *t =
       cfg->user_device ? cfg->user_device->transport : vnet_dev_transport(&s->dev);
-  return vnet_drv_init(&s->drv, &dopts, &s->mem, &s->sched, t, &s->fates, &s->trace);
+  int rc = vnet_drv_init(&s->drv, &dopts, &s->mem, &s->sched, t, &s->fates, &s->trace);
+  if (!rc) vnet_drv_set_tx_ledger(&s->drv, &s->tx_fates);
+  return rc;
 }
 
 /* The notification channels and the wire between host and device. */
@@ -436,6 +488,7 @@ void scn_close(scn *s) {
   if (s->fault_on) emu_fault_close(&s->fault, scn_now(s));
   free(s->sent_ids);
   free(s->captured_ids);
+  free(s->recv_ids);
   scn_proxy_free(s);
   if (s->own_peer_up) net_iface_close(&s->own_peer);
   if (s->services.running) net_services_stop(&s->services);
@@ -444,6 +497,7 @@ void scn_close(scn *s) {
   vnet_drv_close(&s->drv);
   vnet_dev_close(&s->dev);
   emu_fates_close(&s->fates);
+  emu_fates_close(&s->tx_fates);
   emu_mm_close(&s->mm);
   gmem_close(&s->mem);
 }
@@ -520,6 +574,19 @@ uint64_t scn_run(scn *s, uint64_t until_ns, uint64_t max_steps) {
   return emu_sched_run(&s->sched, until_ns, max_steps);
 }
 
+/* A guest frame still in the TX ring at the end: the device could not take
+ * it, was never told to, or was told and did not. */
+static emu_fate scn_tx_left_over(void *ctx, const emu_fate_rec *r) {
+  const scn *s = ctx;
+  if (!s->cfg.user_device) {
+    if (s->dev.status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) return EMU_FATE_DEVICE_BROKEN;
+    if (!(s->dev.status & VIRTIO_STATUS_DRIVER_OK)) return EMU_FATE_DEVICE_NOT_READY;
+  }
+  uint64_t kicked = s->cfg.user_driver ? s->user_kick_ns[VNET_TXQ] : s->drv.last_kick_ns[VNET_TXQ];
+  return kicked == EMU_TIME_NEVER || kicked < r->entered_ns ? EMU_FATE_TX_NOT_KICKED
+                                                            : EMU_FATE_TX_NOT_TAKEN;
+}
+
 void scn_finish(scn *s) {
   uint64_t now = scn_now(s);
   /* Frames still held on the wire never arrive. */
@@ -532,6 +599,7 @@ void scn_finish(scn *s) {
    * before the ledger closes. */
   if (!s->cfg.user_driver) net_iface_finish(&s->guest, now);
   emu_fates_finish(&s->fates, now);
+  emu_fates_finish_each(&s->tx_fates, now, scn_tx_left_over, s);
 }
 
 int scn_live_sim_init(scn *s, const scn_config *cfg, int ping_gateway) {

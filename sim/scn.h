@@ -146,10 +146,11 @@ typedef struct scn {
   emu_rng rng;
   emu_sched sched;
   emu_trace trace;
-  emu_mm mm; /* attached to mem unless cfg.memory is sc */
-  emu_fates fates;
-  vnet_dev dev; /* unused when the device is the user's */
-  vnet_drv drv; /* unused when the driver is the user's */
+  emu_mm mm;          /* attached to mem unless cfg.memory is sc */
+  emu_fates fates;    /* host->guest frames */
+  emu_fates tx_fates; /* guest->host frames: entered as the guest's driver takes them */
+  vnet_dev dev;       /* unused when the device is the user's */
+  vnet_drv drv;       /* unused when the driver is the user's */
   net_iface guest;
   /* The user's half (cfg.user_driver or user_device). A user device is
    * kicked through user_kick and interrupts and sends through user_irq and
@@ -174,6 +175,15 @@ typedef struct scn {
   size_t ncaptured, captured_cap;
   scn_arp_proxy proxy;
   uint32_t sending_id; /* the frame on its way through host_out now */
+  /* TX ledger id of every guest frame that reached the host, in arrival
+   * order, when there are faults (what their frame_no indexes in the
+   * to-host direction); and of the one arriving now. */
+  uint32_t *recv_ids;
+  size_t nrecv, recv_cap;
+  uint32_t receiving_id;
+  /* When the user's driver last notified each queue (EMU_TIME_NEVER: not
+   * yet): a TX frame left in the ring was kicked or not. */
+  uint64_t user_kick_ns[VNET_NUM_QUEUES];
   net_services services;
   net_iface *peer;    /* scripted host peer, or NULL */
   net_iface own_peer; /* the peer cfg.host_peer asks for */

@@ -213,11 +213,21 @@ static void html_drops(FILE *out, const html_axis *a, const teach_rec *r, double
   }
 }
 
+/* The fates ledger l can hold (direction dir), 0s included. */
+static void html_fates_json(FILE *out, const emu_fates *l, unsigned dir) {
+  const char *sep = "";
+  for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT; i++) {
+    if (!(emu_fate_directions((emu_fate)i) & dir)) continue;
+    fprintf(out, "%s\"%s\":%" PRIu64, sep, emu_fate_name((emu_fate)i), l->counts[i]);
+    sep = ",";
+  }
+}
+
 static void html_counters_json(FILE *out, const scn *s) {
-  const emu_fates *f = &s->fates;
-  fprintf(out, "\"counters\":{\"frames_in\":%zu,\"fates\":{", f->nframes);
-  for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT; i++)
-    fprintf(out, "%s\"%s\":%" PRIu64, i > 1 ? "," : "", emu_fate_name((emu_fate)i), f->counts[i]);
+  fprintf(out, "\"counters\":{\"frames_in\":%zu,\"fates\":{", s->fates.nframes);
+  html_fates_json(out, &s->fates, EMU_FATE_TO_GUEST);
+  fprintf(out, "},\"tx_frames\":%zu,\"tx_fates\":{", s->tx_fates.nframes);
+  html_fates_json(out, &s->tx_fates, EMU_FATE_TO_HOST);
   const vnet_drv_stats *dr = &s->drv.stats;
   const vnet_dev_stats *dv = &s->dev.stats;
   fprintf(out,
@@ -460,8 +470,8 @@ static void html_head(FILE *out, const scn *s, const char *title, const char *so
   fprintf(out,
           "</h1>\n<p class=\"sub\">vnetsim %s: seed %" PRIu64
           ", queue size %u, bugs %s, %zu "
-          "frames host&rarr;guest, %" PRIu64 " guest&rarr;host, %s of virtual time.</p>\n",
-          source, s->cfg.seed, s->drv.rxq.layout.size, bugs, s->fates.nframes, s->guest_frames,
+          "frames host&rarr;guest, %zu guest&rarr;host, %s of virtual time.</p>\n",
+          source, s->cfg.seed, s->drv.rxq.layout.size, bugs, s->fates.nframes, s->tx_fates.nframes,
           tbuf);
   const char *model = teach_memory_name(s);
   if (model)
@@ -472,13 +482,18 @@ static void html_head(FILE *out, const scn *s, const char *title, const char *so
             model, s->mm.max_delay_ns);
 }
 
-/* The fates that happened and the notification counts. */
+/* The fates that happened, in both ledgers, and the notification counts. */
 static void html_counters(FILE *out, const scn *s) {
-  fputs("<table class=\"k\"><tr><th style=\"text-align:left\">fate</th><th>frames</th></tr>", out);
+  fputs(
+      "<table class=\"k\"><tr><th style=\"text-align:left\">fate</th><th>host&rarr;guest</th>"
+      "<th>guest&rarr;host</th></tr>",
+      out);
   for (int i = EMU_FATE_PENDING + 1; i < EMU_FATE_COUNT; i++)
-    if (s->fates.counts[i])
-      fprintf(out, "<tr><td style=\"text-align:left\">%s</td><td>%" PRIu64 "</td></tr>",
-              emu_fate_name((emu_fate)i), s->fates.counts[i]);
+    if (s->fates.counts[i] || s->tx_fates.counts[i])
+      fprintf(out,
+              "<tr><td style=\"text-align:left\">%s</td><td>%" PRIu64 "</td><td>%" PRIu64
+              "</td></tr>",
+              emu_fate_name((emu_fate)i), s->fates.counts[i], s->tx_fates.counts[i]);
   fprintf(out,
           "</table>\n<p id=\"counts\">kicks (available buffer notifications) sent: rx %" PRIu64
           " (suppressed %" PRIu64 "), tx %" PRIu64 " (suppressed %" PRIu64

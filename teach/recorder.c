@@ -865,6 +865,9 @@ static void teach_record_state(teach_rec *r, uint64_t t) {
 
 static void teach_on_event(teach_rec *r, const emu_trace_rec *rec) {
   if (r->finished || !r->s) return;
+  /* The walkthrough follows host->guest frames; a guest frame's fate in the
+   * TX ledger (sent, or a TX drop) is not a step of its own. */
+  if (rec->kind == EMU_TR_FRAME_FATE && rec->queue && !strcmp(rec->queue, "tx")) return;
   if (rec->kind == EMU_TR_STORE_VISIBLE || rec->kind == EMU_TR_BARRIER) {
     /* memory-model events join the step they happen in */
     teach_mem_note(r, rec);

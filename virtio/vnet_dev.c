@@ -34,9 +34,7 @@ void vnet_dev_config_default(vnet_dev_config *cfg) {
 }
 
 static void vnet_dev_fate(vnet_dev *d, uint32_t id, emu_fate fate) {
-  if (d->fates) emu_fates_set(d->fates, id, fate, d->actor.sched->now_ns);
-  EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_FRAME_FATE, .frame = id,
-                 .detail = emu_fate_name(fate));
+  if (d->fates) emu_fates_set(d->fates, id, fate, d->actor.sched->now_ns, "device", -1);
 }
 
 /* §2.1.2: on a driver error the device sets DEVICE_NEEDS_RESET and stops
@@ -140,7 +138,7 @@ static int vnet_dev_write_rx(vnet_dev *d, uint32_t id, const uint8_t *frame, uin
     }
   }
   if (vq_dev_push(vq, c.head, used_len) == 0 && used_len && d->fates)
-    emu_fates_in_buffer(d->fates, c.head, id);
+    emu_fates_in_buffer(d->fates, c.head, id, d->actor.sched->now_ns);
   return 0;
 }
 
@@ -166,6 +164,8 @@ static int vnet_dev_backlog_push(vnet_dev *d, uint32_t id, const uint8_t *frame,
   memcpy(copy, frame, len);
   *vnet_dev_backlog_at(d, d->backlog_len++) = (vnet_dev_frame){id, len, copy};
   d->stats.rx_backlogged++;
+  EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_BACKLOGGED, .queue = "rx",
+                 .idx = d->backlog_len, .len = len, .frame = id);
   return 0;
 }
 
@@ -229,6 +229,55 @@ void vnet_dev_rx_frame(vnet_dev *d, uint32_t id, const uint8_t *frame, size_t le
     vnet_dev_fate(d, id, EMU_FATE_RX_NO_BUFFER);
 }
 
+/* The ledger id of the frame in TX chain head, entered now when the driver
+ * did not enter it (a driver of the user's writing its ring by hand); -1
+ * without a TX ledger. */
+static int64_t vnet_dev_tx_frame(vnet_dev *d, uint16_t head) {
+  if (!d->tx_fates) return -1;
+  uint64_t now = d->actor.sched->now_ns;
+  int64_t id = emu_fates_take_buffer(d->tx_fates, head, now, "device");
+  return id >= 0 ? id : emu_fates_enter(d->tx_fates, now);
+}
+
+static void vnet_dev_tx_fate(vnet_dev *d, int64_t id, emu_fate fate, uint16_t head) {
+  if (id >= 0)
+    emu_fates_set(d->tx_fates, (uint32_t)id, fate, d->actor.sched->now_ns, "device", head);
+}
+
+/* One popped TX chain: checked (§5.1.6.2: device-readable, header then
+ * frame), then handed to the host with its ledger id. A bad one costs only
+ * that frame (counted, reported, returned with len 0): one malformed packet
+ * should not take the link down. */
+static void vnet_dev_tx_one(vnet_dev *d, const vq_chain *c) {
+  vq_dev *vq = &d->q[VNET_TXQ].vq;
+  int64_t id = vnet_dev_tx_frame(d, c->head);
+  uint64_t frame_len = c->readable_len > VNET_HDR_LEN ? c->readable_len - VNET_HDR_LEN : 0;
+  vq_rule bad = c->writable_len              ? VQ_RULE_TX_CHAIN_WRITABLE
+                : frame_len == 0             ? VQ_RULE_TX_FRAME_SHORT
+                : frame_len > VNET_MAX_FRAME ? VQ_RULE_TX_FRAME_TOO_LONG
+                                             : VQ_RULE_NONE;
+  if (bad == VQ_RULE_NONE && vq_chain_read(vq, c, 0, d->scratch, (size_t)c->readable_len))
+    bad = VQ_RULE_DESC_ADDR_RANGE;
+  if (bad != VQ_RULE_NONE) {
+    vq_dev_report(vq, bad, c->head);
+    d->stats.tx_bad_chains++;
+    vnet_dev_tx_fate(d, id, EMU_FATE_TX_CHAIN_REJECTED, c->head);
+    return;
+  }
+  if (!d->cfg.link_up) {
+    /* as a NIC with its cable out: the frame is taken and goes nowhere */
+    vnet_dev_tx_fate(d, id, EMU_FATE_LINK_DOWN, c->head);
+    return;
+  }
+  d->stats.tx_frames++;
+  d->stats.tx_bytes += frame_len;
+  EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_FRAME_OUT, .queue = "tx",
+                 .head = c->head, .len = (int64_t)frame_len, .frame = id);
+  if (emu_channel_send(&d->to_host, 0, id >= 0 ? (uint32_t)id : 0, d->scratch + VNET_HDR_LEN,
+                       (size_t)frame_len))
+    vnet_dev_tx_fate(d, id, EMU_FATE_NO_MEMORY, c->head);
+}
+
 /* Handles up to one batch of TX chains; returns 1 when more are waiting. */
 static int vnet_dev_process_tx(vnet_dev *d) {
   vq_dev *vq = &d->q[VNET_TXQ].vq;
@@ -244,26 +293,7 @@ static int vnet_dev_process_tx(vnet_dev *d) {
       return 0;
     }
     d->stats.pops[VNET_TXQ]++;
-    uint64_t frame_len = c.readable_len > VNET_HDR_LEN ? c.readable_len - VNET_HDR_LEN : 0;
-    /* §5.1.6.2: TX chains are device-readable, header then frame. A bad one
-     * costs only that frame (counted, reported, returned with len 0): one
-     * malformed packet should not take the link down. */
-    vq_rule bad = c.writable_len               ? VQ_RULE_TX_CHAIN_WRITABLE
-                  : frame_len == 0             ? VQ_RULE_TX_FRAME_SHORT
-                  : frame_len > VNET_MAX_FRAME ? VQ_RULE_TX_FRAME_TOO_LONG
-                                               : VQ_RULE_NONE;
-    if (bad == VQ_RULE_NONE && vq_chain_read(vq, &c, 0, d->scratch, (size_t)c.readable_len))
-      bad = VQ_RULE_DESC_ADDR_RANGE;
-    if (bad != VQ_RULE_NONE) {
-      vq_dev_report(vq, bad, c.head);
-      d->stats.tx_bad_chains++;
-    } else {
-      d->stats.tx_frames++;
-      d->stats.tx_bytes += frame_len;
-      EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_FRAME_OUT, .queue = "tx",
-                     .head = c.head, .len = (int64_t)frame_len);
-      emu_channel_send(&d->to_host, 0, 0, d->scratch + VNET_HDR_LEN, (size_t)frame_len);
-    }
+    vnet_dev_tx_one(d, &c);
     vq_dev_push(vq, c.head, 0);
   }
   vq_dev_publish_used(vq);
@@ -305,6 +335,8 @@ static void vnet_dev_handle(emu_actor *self, const emu_event *ev) {
       break;
   }
 }
+
+void vnet_dev_set_tx_ledger(vnet_dev *d, emu_fates *tx) { d->tx_fates = tx; }
 
 /* --- transport: what the driver can reach ------------------------------- */
 

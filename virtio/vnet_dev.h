@@ -65,7 +65,8 @@ typedef struct vnet_dev {
   emu_channel kick;    /* from the driver's notify to this actor */
   emu_channel irq;     /* to the driver */
   emu_channel to_host; /* guest frames, to whoever plays the host */
-  emu_fates *fates;
+  emu_fates *fates;    /* host->guest frames, or NULL */
+  emu_fates *tx_fates; /* guest->host frames, or NULL (vnet_dev_set_tx_ledger) */
   emu_trace *trace;
   uint8_t status;
   uint64_t driver_features, features;
@@ -95,6 +96,11 @@ const virtio_transport *vnet_dev_transport(vnet_dev *d);
 /* Handles a host frame right now (what a VNET_DEV_EV_FRAME event does);
  * the frame must already have an id in the fate ledger. */
 void vnet_dev_rx_frame(vnet_dev *d, uint32_t frame_id, const uint8_t *frame, size_t len);
+/* TX chains the device pops are taken from tx (their frames entered by the
+ * driver, or entered here when it did not), and get their fates: handed
+ * to the host (the host decides "sent"), tx_chain_rejected, link_down. The
+ * frame's ledger id travels with it to the host (emu_event.frame_id). */
+void vnet_dev_set_tx_ledger(vnet_dev *d, emu_fates *tx);
 /* Ends a run: frames still in the backlog never found a buffer. */
 void vnet_dev_finish(vnet_dev *d);
 /* Frames waiting in the backlog. */

@@ -38,6 +38,7 @@ static uint64_t vnet_drv_now(const vnet_drv *drv) { return drv->actor.sched->now
 static inline void vnet_drv_notify(vnet_drv *drv, vq_drv *vq, uint16_t q, int need) {
   if (need) {
     drv->stats.kicks[q]++;
+    drv->last_kick_ns[q] = vnet_drv_now(drv);
     EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_KICK, .queue = vnet_queue_name(q),
                    .idx = vq->avail_idx_shadow);
     drv->t->notify(drv->t->dev, q);
@@ -90,13 +91,11 @@ static int vnet_drv_post_rx(vnet_drv *drv, uint32_t buf) {
   return vq_drv_add(&drv->rxq, &sg, 0, 1, vq_token_from_index(buf));
 }
 
-/* Frame id's fate into the ledger and the trace; head and len name the used
+/* Frame id's fate into the ledger (which traces it); head names the used
  * element it came in (-1 for a fate decided after it was gone). */
-static void vnet_drv_fate(vnet_drv *drv, uint32_t id, emu_fate fate, uint64_t now_ns, int64_t head,
-                          int64_t len) {
-  emu_fates_set(drv->fates, id, fate, now_ns);
-  EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_FRAME_FATE, .queue = "rx",
-                 .head = head, .len = len, .frame = id, .detail = emu_fate_name(fate));
+static void vnet_drv_fate(vnet_drv *drv, uint32_t id, emu_fate fate, uint64_t now_ns,
+                          int64_t head) {
+  emu_fates_set(drv->fates, id, fate, now_ns, "driver", head);
 }
 
 /* A fate the stack decided after delivery: the frame's reply left, or
@@ -104,14 +103,14 @@ static void vnet_drv_fate(vnet_drv *drv, uint32_t id, emu_fate fate, uint64_t no
 static void vnet_drv_late_fate(void *ctx, uint64_t tag, emu_fate fate, uint64_t now_ns) {
   vnet_drv *drv = ctx;
   if (!drv->fates || tag > UINT32_MAX || fate == EMU_FATE_PENDING) return;
-  vnet_drv_fate(drv, (uint32_t)tag, fate, now_ns, -1, -1);
+  vnet_drv_fate(drv, (uint32_t)tag, fate, now_ns, -1);
 }
 
 /* Hands one used RX element to the stack and gives its buffer back. */
 static void vnet_drv_rx_one(vnet_drv *drv, const vq_used_elem *e) {
   uint64_t now = vnet_drv_now(drv);
   uint32_t buf = vq_token_index(e->token);
-  int64_t id = drv->fates ? emu_fates_take_buffer(drv->fates, e->head, now) : -1;
+  int64_t id = drv->fates ? emu_fates_take_buffer(drv->fates, e->head, now, "driver") : -1;
   emu_fate fate = EMU_FATE_DRIVER_REJECTED;
   if (e->len > drv->hdr_len) {
     uint32_t len = e->len - drv->hdr_len;
@@ -129,8 +128,7 @@ static void vnet_drv_rx_one(vnet_drv *drv, const vq_used_elem *e) {
     drv->stats.rx_empty++;
   }
   /* PENDING: the stack reports the fate later (vnet_drv_late_fate). */
-  if (id >= 0 && fate != EMU_FATE_PENDING)
-    vnet_drv_fate(drv, (uint32_t)id, fate, now, e->head, e->len);
+  if (id >= 0 && fate != EMU_FATE_PENDING) vnet_drv_fate(drv, (uint32_t)id, fate, now, e->head);
   if (vnet_drv_bug(drv, VBUG_RX_NO_RECYCLE)) return;
   if (vnet_drv_post_rx(drv, buf) >= 0) {
     drv->stats.rx_reposted++;
@@ -227,25 +225,35 @@ static void vnet_drv_run_stack(vnet_drv *drv) {
   emu_actor_arm(&drv->actor, &drv->timer_at, next, VNET_DRV_EV_TIMER);
 }
 
+/* A frame the driver could not put in the ring: its fate, and the stack's
+ * answer. */
+static int vnet_drv_tx_drop(vnet_drv *drv, int64_t id, emu_fate fate, int rc) {
+  if (fate == EMU_FATE_TX_RING_FULL) drv->stats.tx_ring_full++;
+  if (id >= 0) emu_fates_set(drv->tx_fates, (uint32_t)id, fate, vnet_drv_now(drv), "driver", -1);
+  return rc;
+}
+
 static int vnet_drv_transmit(void *impl, const uint8_t *frame, size_t len, uint64_t now_ns) {
   vnet_drv *drv = impl;
-  (void)now_ns;
-  if (len == 0 || len > VNET_MAX_FRAME) return EMU_EINVAL;
+  /* The frame enters the TX ledger as the stack hands it over; -1 without
+   * one (or out of host memory: then the stack's error says it). */
+  int64_t id = drv->tx_fates ? emu_fates_enter(drv->tx_fates, now_ns) : -1;
+  if (len == 0 || len > VNET_MAX_FRAME)
+    return vnet_drv_tx_drop(drv, id, EMU_FATE_FRAME_INVALID, EMU_EINVAL);
   vnet_drv_tx_reclaim(drv);
-  if (drv->tx_nfree == 0) {
-    drv->stats.tx_ring_full++;
-    return EMU_ENOSPC;
-  }
+  if (drv->tx_nfree == 0) return vnet_drv_tx_drop(drv, id, EMU_FATE_TX_RING_FULL, EMU_ENOSPC);
   uint16_t buf = drv->tx_free[drv->tx_nfree - 1];
   uint64_t gpa = drv->tx_bufs + (uint64_t)buf * drv->tx_buf_len;
   /* No offloads negotiated: an all-zero header (§5.1.6.2). */
   int rc = gmem_fill(drv->mem, gpa, 0, drv->hdr_len);
   if (!rc) rc = gmem_write(drv->mem, gpa + drv->hdr_len, frame, len);
-  if (rc) return rc;
+  if (rc) return vnet_drv_tx_drop(drv, id, EMU_FATE_FRAME_INVALID, rc);
   vq_sg sg[VNET_DRV_TX_SEGS] = {{gpa, drv->hdr_len}, {gpa + drv->hdr_len, (uint32_t)len}};
   rc = vq_drv_add(&drv->txq, sg, VNET_DRV_TX_SEGS, 0, vq_token_from_index(buf));
-  if (rc == EMU_ENOSPC) drv->stats.tx_ring_full++;
-  if (rc < 0) return rc;
+  if (rc < 0)
+    return vnet_drv_tx_drop(drv, id,
+                            rc == EMU_ENOSPC ? EMU_FATE_TX_RING_FULL : EMU_FATE_FRAME_INVALID, rc);
+  if (id >= 0) emu_fates_in_buffer(drv->tx_fates, (uint32_t)rc, (uint32_t)id, now_ns);
   drv->tx_nfree--;
   drv->stats.tx_frames++;
   drv->stats.tx_bytes += len;
@@ -314,6 +322,7 @@ int vnet_drv_init(vnet_drv *drv, const vnet_drv_opts *opts, gmem *mem, emu_sched
   drv->t = t;
   drv->fates = fates;
   drv->trace = trace;
+  for (unsigned q = 0; q < VNET_NUM_QUEUES; q++) drv->last_kick_ns[q] = EMU_TIME_NEVER;
   drv->netdev = (emu_port){vnet_drv_transmit, drv, NULL, NULL};
   drv->deferral = (emu_port_deferral){vnet_drv_late_fate, drv, EMU_PORT_NO_TAG};
   drv->hdr_len = vnet_drv_bug(drv, VBUG_LEGACY_HDR) ? VNET_LEGACY_HDR_LEN : VNET_HDR_LEN;
@@ -409,6 +418,8 @@ int vnet_drv_probe(vnet_drv *drv) {
 emu_port *vnet_drv_netdev(vnet_drv *drv) { return &drv->netdev; }
 
 emu_port_deferral *vnet_drv_deferral(vnet_drv *drv) { return &drv->deferral; }
+
+void vnet_drv_set_tx_ledger(vnet_drv *drv, emu_fates *tx) { drv->tx_fates = tx; }
 
 void vnet_drv_set_poll(vnet_drv *drv, vnet_drv_poll_fn fn, void *ctx) {
   drv->poll = fn;

@@ -71,8 +71,10 @@ typedef struct vnet_drv {
   gmem *mem;
   const virtio_transport *t;
   emu_actor actor;
-  emu_fates *fates;
+  emu_fates *fates;    /* host->guest frames, or NULL */
+  emu_fates *tx_fates; /* guest->host frames, or NULL (vnet_drv_set_tx_ledger) */
   emu_trace *trace;
+  uint64_t last_kick_ns[VNET_NUM_QUEUES]; /* EMU_TIME_NEVER before the first */
   uint64_t features;
   uint8_t mac[VNET_MAC_LEN];
   int link_up;
@@ -112,6 +114,10 @@ emu_port *vnet_drv_netdev(vnet_drv *drv);
 emu_port_deferral *vnet_drv_deferral(vnet_drv *drv);
 /* Installs the guest stack's timer hook and runs it once now. */
 void vnet_drv_set_poll(vnet_drv *drv, vnet_drv_poll_fn fn, void *ctx);
+/* Every frame the stack hands the driver enters tx (which traces as "tx")
+ * and gets its fate there: in the ring until the device takes it, or a
+ * drop the driver decides (tx_ring_full, frame_invalid). */
+void vnet_drv_set_tx_ledger(vnet_drv *drv, emu_fates *tx);
 /* Runs the stack's poll hook now and re-arms its timer: for callers that
  * gave the stack new work from outside the driver's actor. */
 void vnet_drv_wake_stack(vnet_drv *drv);

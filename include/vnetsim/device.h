@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 /* Every callback gets the ctx given in vns_sim_opts.device_ctx and the sim.
- * All are required except read_config, on_timer and remove. Return codes
+ * All are required except read_config, on_timer, remove and on_finish. Return codes
  * go back to the modelled driver as the transport's answer. Callbacks run
  * inside vns_sim_new() (the driver's probe) or vns_sim_run(); they may use
  * every vns_ call on their sim except vns_sim_run(), vns_sim_finish() and
@@ -53,6 +53,10 @@ typedef struct vns_device_ops {
   void (*on_frame)(void *ctx, vns_sim *sim, uint32_t frame_id, const uint8_t *frame, size_t len);
   void (*on_timer)(void *ctx, vns_sim *sim, uint64_t now_ns);
   void (*remove)(void *ctx, vns_sim *sim);
+  /* Optional: inside vns_sim_finish(), before the ledgers close. A device
+   * that holds host frames (a backlog) gives each its fate here with
+   * vns_device_frame_dropped(); what it leaves pending stays pending. */
+  void (*on_finish)(void *ctx, vns_sim *sim);
 } vns_device_ops;
 
 /* Raises the interrupt for queue q (traced); the driver sees it after

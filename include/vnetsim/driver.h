@@ -109,6 +109,16 @@ VNS_API int vns_driver_timer_at(vns_sim *sim, uint64_t at_ns);
  * driver. */
 VNS_API int vns_driver_rx_consumed(vns_sim *sim, uint16_t head, int accepted);
 
+/* Tells the sim your driver put a frame in the TX chain with this head (only
+ * needed when writing the TX ring by hand: vns_vq_add() on the TX queue
+ * does it). The frame enters the guest->host ledger now and gets its fate
+ * there: "sent" when it reaches the host, "tx_chain_rejected" when the
+ * device refuses its chain, "tx_not_kicked" or "tx_not_taken" when it is
+ * still in the ring at vns_sim_finish(), ... A chain the device takes
+ * without it enters the ledger then. VNS_EINVAL for a bad head,
+ * VNS_ENOTSUP without a user driver, VNS_ENOMEM. */
+VNS_API int vns_driver_tx_queued(vns_sim *sim, uint16_t head);
+
 /* --- driver half of a split virtqueue -------------------------------------
  * Owns the descriptor table and available ring, reads the used ring. Its
  * cursors are private (never reread from shared memory), and everything it

@@ -173,9 +173,12 @@ VNS_API int vns_sim_inject(vns_sim *sim, uint64_t at_ns, const void *frame, size
 VNS_API int64_t vns_sim_run(vns_sim *sim, uint64_t until_ns);
 /* The virtual time now. */
 VNS_API uint64_t vns_sim_now(const vns_sim *sim);
-/* Ends the run: frames still in the device's backlog become "rx_no_buffer",
- * frames in RX buffers the driver never read "rx_not_consumed", frames whose
- * reply still waits for ARP in the guest stack "reply_unresolved". Call once;
+/* Ends the run: a user device's on_finish runs first; frames still in the
+ * device's backlog become "rx_no_buffer", frames in RX buffers the driver
+ * never read "rx_not_consumed", frames whose reply still waits for ARP in
+ * the guest stack "reply_unresolved", guest frames still in the TX ring
+ * "tx_not_kicked" or "tx_not_taken" (or "device_broken"). Each fate is
+ * stamped with the time it was decided: for these, now. Call once;
  * afterwards the sim is read-only. VNS_ESTATE the second time, and from
  * inside a callback. */
 VNS_API int vns_sim_finish(vns_sim *sim);
@@ -195,6 +198,11 @@ VNS_API int vns_sim_finish(vns_sim *sim);
 /* The fate names in the ledger's order, from "pending" (index 0); NULL
  * past the last. vns_sim_fate_count() takes any of them. */
 VNS_API const char *vns_fate_name(size_t i);
+/* Which ledgers fate i can appear in: VNS_FATE_TO_GUEST, VNS_FATE_TO_HOST
+ * or both; 0 past the last. */
+#define VNS_FATE_TO_GUEST 1u
+#define VNS_FATE_TO_HOST  2u
+VNS_API unsigned vns_fate_directions(size_t i);
 
 /* Frames that have left the host so far. */
 VNS_API size_t vns_sim_frame_count(const vns_sim *sim);
@@ -221,6 +229,27 @@ VNS_API int64_t vns_sim_sent_frame(const vns_sim *sim, size_t k);
  * frames (proxy ARP replies) and anything injected otherwise: for a replay,
  * input frame k. */
 VNS_API int64_t vns_sim_captured_frame(const vns_sim *sim, size_t k);
+
+/* --- fates of guest->host frames: a ledger of their own -------------------
+ * Every frame the guest's driver takes for sending gets exactly one fate
+ * too: the modelled driver enters each frame the guest stack hands it; a
+ * user driver's TX buffers enter through vns_vq_add() on the TX queue or
+ * vns_driver_tx_queued(), and a TX chain the device takes without either
+ * enters then. Fates: "sent" (reached the host's end of the link),
+ * "tx_ring_full" (no free TX descriptor or buffer), "frame_invalid" (empty
+ * or too long for the driver), "tx_chain_rejected" (the device refused its
+ * chain, or a user device popped it and never sent it), "link_down" (the
+ * device's link was down), "fault_*" (a link fault in the to-host
+ * direction), and for a frame still in the TX ring at vns_sim_finish():
+ * "tx_not_kicked" (no notification after it), "tx_not_taken" (notified,
+ * and the device never took it; also a frame the device passed over),
+ * "device_broken" or "device_not_ready". Numbered from 0 in the order they
+ * entered; the same questions as for host->guest frames: */
+VNS_API size_t vns_sim_tx_frame_count(const vns_sim *sim);
+VNS_API const char *vns_sim_tx_frame_fate(const vns_sim *sim, size_t i);
+VNS_API int vns_sim_tx_frame_times(const vns_sim *sim, size_t i, uint64_t *entered_ns,
+                                   uint64_t *fated_ns);
+VNS_API int vns_sim_tx_fate_count(const vns_sim *sim, const char *fate, uint64_t *out);
 
 /* --- the host side ---------------------------------------------------------- */
 /* Queues a frame from a capture: it leaves the host at ts_ns, or right after
@@ -277,8 +306,9 @@ VNS_API int vns_host_ping(const vns_sim *sim, size_t i, vns_ping *out);
  *   link.frames_to_guest link.frames_to_host link.fault_drop
  *   link.fault_rate_limit link.fault_mtu link.fault_duplicate
  *   link.fault_reorder link.fault_corrupt link.fault_delay (with faults)
- *   fates.double: frames given a second fate, a ledger error (always 0 in a
- *   healthy run: "all accounted" needs it)
+ *   fates.double, fates.tx_double: frames given a second fate in either
+ *   ledger, a ledger error (always 0 in a healthy run: "all accounted"
+ *   needs it)
  *   host.frames_unsent: frames queued at the host that have not left it;
  *   after vns_sim_finish() anything but 0 is a lost frame     (always)
  *   host.arp_proxy_replies: ARP replies the host sent for the guest
