@@ -42,6 +42,7 @@ typedef enum mistake {
   M_QUEUE_AFTER_DRIVER_OK,
   M_TX_WRITABLE,
   M_TX_HEADER_ONLY,
+  M_TX_NO_KICK,
   M_COUNT
 } mistake;
 
@@ -213,8 +214,9 @@ static void toy_send(toy *d) {
   vns_mem_write_le32(d->sim, VNS_DESC_ADDR(l, 1) + 8, (uint32_t)len);
   vns_mem_write_le16(d->sim, VNS_DESC_ADDR(l, 1) + 12, second);
   vns_mem_write_le16(d->sim, VNS_AVAIL_SLOT_ADDR(l, 0), 0);
+  vns_driver_tx_queued(d->sim, 0); /* a ring written by hand: the ledger learns of it */
   vns_mem_write_le16(d->sim, VNS_AVAIL_IDX_ADDR(l), 1);
-  vns_transport_notify(d->t, VNS_QUEUE_TX);
+  if (d->m != M_TX_NO_KICK) vns_transport_notify(d->t, VNS_QUEUE_TX);
 }
 
 static void toy_on_interrupt(void *ctx, vns_sim *sim, uint16_t q) {
@@ -263,7 +265,7 @@ static vns_sim *toy_run(toy *d, mistake m, uint64_t seed) {
   size_t len = vns_frame_arp_request(f, sizeof f, VNS_GUEST_IP);
   memset(f + len, 0, sizeof f - len);
   ck_assert_int_eq(vns_sim_inject(sim, T0 + 400 * US, f, sizeof f), 0);
-  if (m == M_TX_WRITABLE || m == M_TX_HEADER_ONLY || m == M_NONE)
+  if (m == M_TX_WRITABLE || m == M_TX_HEADER_ONLY || m == M_TX_NO_KICK || m == M_NONE)
     ck_assert_int_eq(vns_driver_timer_at(sim, T0 + 500 * US), 0);
   ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
   return sim;
@@ -348,6 +350,10 @@ START_TEST(test_the_toy_driver_without_mistakes_breaks_no_rule_over_100_seeds) {
     vns_sim *sim = toy_run(&d, M_NONE, seed);
     ck_assert_msg(vns_sim_violation_count(sim) == 0, "seed %llu", (unsigned long long)seed);
     ck_assert_uint_eq(vns_sim_device_status(sim) & VNS_STATUS_DEVICE_NEEDS_RESET, 0);
+    /* its one hand-written TX frame, told to the ledger, reached the host */
+    ck_assert_int_eq(vns_sim_finish(sim), 0);
+    ck_assert_uint_eq(vns_sim_tx_frame_count(sim), 1);
+    ck_assert_str_eq(vns_sim_tx_frame_fate(sim, 0), "sent");
     vns_sim_free(sim);
   }
 }
@@ -362,6 +368,7 @@ typedef enum dev_mistake {
   DM_LEN_TOO_BIG,     /* claims more bytes than the chain holds */
   DM_USED_ID_RANGE,   /* writes the used ring by hand: an id past the queue */
   DM_USED_IDX_JUMP,   /* writes used.idx by hand, 100 past what it pushed */
+  DM_TX_NOT_SENT,     /* takes TX chains and returns them without sending the frame */
   DM_COUNT
 } dev_mistake;
 
@@ -470,7 +477,14 @@ static void td_on_kick(void *ctx, vns_sim *sim, uint16_t q) {
   vns_dvq *tx = d->q[VNS_QUEUE_TX];
   if (q != VNS_QUEUE_TX || !tx) return;
   vns_chain c;
-  while (vns_dvq_pop(tx, &c) == 0) vns_dvq_push(tx, c.head, 0);
+  while (vns_dvq_pop(tx, &c) == 0) {
+    uint8_t frame[1514];
+    uint64_t len = c.readable_len - VNS_NET_HDR_LEN;
+    if (d->m != DM_TX_NOT_SENT && c.readable_len > VNS_NET_HDR_LEN && len <= sizeof frame &&
+        vns_dvq_read(tx, VNS_NET_HDR_LEN, frame, (size_t)len) == 0)
+      vns_device_send(sim, frame, (size_t)len);
+    vns_dvq_push(tx, c.head, 0);
+  }
   if (vns_dvq_publish(tx) == 1) vns_device_interrupt(sim, VNS_QUEUE_TX);
 }
 
@@ -547,8 +561,28 @@ START_TEST(test_the_toy_device_without_mistakes_breaks_no_rule_over_100_seeds) {
     ck_assert_msg(vns_sim_violation_count(sim) == 0, "seed %llu", (unsigned long long)seed);
     ck_assert_int_eq(vns_sim_finish(sim), 0);
     ck_assert_str_eq(vns_sim_frame_fate(sim, 0), "answered");
+    /* the guest's ARP replies went through the toy's TX queue to the host */
+    size_t n = vns_sim_tx_frame_count(sim);
+    ck_assert_uint_gt(n, 0);
+    for (size_t i = 0; i < n; i++) ck_assert_str_eq(vns_sim_tx_frame_fate(sim, i), "sent");
     vns_sim_free(sim);
   }
+}
+END_TEST
+
+/* Not a ring rule, but no frame lost silently: the guest frames the device
+ * took and never sent are the device's drops, each with its fate. */
+START_TEST(test_tx_chains_the_device_never_sends_are_rejected) {
+  toy_dev d;
+  vns_sim *sim = toy_dev_run(&d, DM_TX_NOT_SENT, 1);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  uint64_t rejected = 0, sent = 1;
+  ck_assert_int_eq(vns_sim_tx_fate_count(sim, "tx_chain_rejected", &rejected), 0);
+  ck_assert_int_eq(vns_sim_tx_fate_count(sim, "sent", &sent), 0);
+  ck_assert_uint_eq(sent, 0);
+  ck_assert_uint_gt(rejected, 0);
+  ck_assert_uint_eq(rejected, vns_sim_tx_frame_count(sim));
+  vns_sim_free(sim);
 }
 END_TEST
 
@@ -564,6 +598,7 @@ static Suite *mistakes_suite(void) {
   tcase_add_loop_test(dev, test_each_device_mistake_is_named, 0,
                       (int)(sizeof device_mistakes / sizeof device_mistakes[0]));
   tcase_add_test(dev, test_the_toy_device_without_mistakes_breaks_no_rule_over_100_seeds);
+  tcase_add_test(dev, test_tx_chains_the_device_never_sends_are_rejected);
   suite_add_tcase(s, dev);
   return s;
 }
