@@ -15,13 +15,18 @@
 static const char replay_usage[] =
     "usage: vnetsim replay IN.pcap [-o OUT.pcap] [OPTIONS]\n"
     "\n"
-    "Injects every frame of a pcap or pcapng capture (Ethernet link type) into the\n"
-    "guest through the device's RX path, at its capture time on a virtual clock\n"
-    "that starts at the first frame. Whatever the guest sends is written to\n"
-    "OUT.pcap with virtual timestamps on the same time base, so a reply's time\n"
-    "minus its request's is the modelled latency. The summary gives every input\n"
-    "frame's fate; fates always add up to the number of frames the host sent (the\n"
-    "input's, and the proxy's ARP replies below).\n"
+    "Injects every frame of a pcap or pcapng capture into the guest through the\n"
+    "device's RX path, at its capture time on a virtual clock that starts at the\n"
+    "first frame. Whatever the guest sends is written to OUT.pcap with virtual\n"
+    "timestamps on the same time base, so a reply's time minus its request's is the\n"
+    "modelled latency. The summary gives every input frame's fate; fates always add\n"
+    "up to the number of frames the host sent (the input's, and the proxy's ARP\n"
+    "replies below).\n"
+    "\n"
+    "Frames of other link types are made Ethernet frames: Linux cooked capture v1\n"
+    "and v2, raw IP, BSD loopback, VLAN/QinQ tags. A pcapng file's interfaces may\n"
+    "differ: each record is converted by its own interface's link type. A record\n"
+    "that cannot be converted gets the fate link_unsupported.\n"
     "\n"
     "Frames addressed to other hosts get the fate not_for_guest; give the guest\n"
     "the capture's address with --guest-ip/--guest-mac to make it answer them.\n"
@@ -338,6 +343,20 @@ static const struct {
      "link_unsupported"},
 };
 
+/* What reading the file found, for a pcapng file read block by block (a
+ * file libpcap reads has neither). */
+static void replay_print_capture_notes(const scn_capture *in) {
+  if (in->mixed_links)
+    printf(
+        "  note: the capture's interfaces have different link types; it was read block by "
+        "block, each frame converted by its own interface's link type\n");
+  if (in->damaged)
+    printf(
+        "  note: %zu records were damaged (their lengths do not fit their block); each was "
+        "injected empty, its fate frame_invalid (or bad_timestamp without a time)\n",
+        in->damaged);
+}
+
 static void replay_print_text(const replay_args *a, const vns_sim *sim, const scn_capture *in) {
   printf("vnetsim replay: %s, %zu frames (seed %" PRIu64 ", queue %u)\n", a->in_path, in->nframes,
          a->o.sim.seed, a->o.sim.queue_size);
@@ -350,6 +369,7 @@ static void replay_print_text(const replay_args *a, const vns_sim *sim, const sc
         "  note: only the first %zu frames were read, as --max-frames asked; the capture "
         "has more\n",
         in->nframes);
+  replay_print_capture_notes(in);
   replay_print_frames(sim, in, 0);
   cli_print_summary(stdout, sim, &a->o.sim);
   if (a->check) cli_print_violations(stdout, sim, &a->o.sim);
@@ -359,10 +379,14 @@ static void replay_print_json(const replay_args *a, const vns_sim *sim, const sc
   printf("{\"command\":\"replay\",\"input\":");
   cli_print_json_string(stdout, a->in_path);
   printf(",\"frames_out_of_order\":%" PRIu64 ",\"frames_truncated\":%" PRIu64
-         ",\"frames_bad_timestamp\":%" PRIu64 ",\"arp_proxy_replies\":%" PRIu64 ",%s\"frames\":[",
+         ",\"frames_bad_timestamp\":%" PRIu64 ",\"arp_proxy_replies\":%" PRIu64 ",%s",
          cli_counter(sim, "capture.out_of_order"), cli_counter(sim, "capture.truncated"),
          cli_counter(sim, "capture.bad_timestamp"), cli_counter(sim, "host.arp_proxy_replies"),
          in->cut ? "\"stopped_at_max_frames\":true," : "");
+  /* only a pcapng file read block by block has these */
+  if (in->mixed_links) printf("\"mixed_link_types\":true,");
+  if (in->damaged) printf("\"records_damaged\":%zu,", in->damaged);
+  printf("\"frames\":[");
   replay_print_frames(sim, in, 1);
   printf("],");
   if (a->check) {

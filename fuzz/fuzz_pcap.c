@@ -1,9 +1,13 @@
 /* libFuzzer target: the whole capture path of `vnetsim replay`. Arbitrary
- * bytes go through libpcap's pcap/pcapng reader into host_pcap_load_mem;
- * whatever loads is replayed, every frame of it, into a simulated guest
- * with its services, run to the end and finished.
+ * bytes go through libpcap's pcap/pcapng reader into host_pcap_load_mem
+ * (and, for a pcapng file whose interfaces differ in link type, through
+ * the block reader of host/pcapng.c); whatever loads is replayed, every
+ * frame of it, into a simulated guest with its services, run to the end
+ * and finished. The block reader also walks the same bytes directly,
+ * without libpcap's checks in front of it.
  *
- * Oracles, besides ASan and UBSan: a refusal says why; and the ledger
+ * Oracles, besides ASan and UBSan: a refusal says why; every record the
+ * block reader hands out lies inside the input; and the ledger
  * equals the frames read: each frame read from the file entered the ledger
  * as the frame of the same number (scn_inject_capture's promise), and each
  * has exactly one final fate (a time no clock holds included: such a frame
@@ -13,6 +17,7 @@
 #include <stdlib.h>
 
 #include "host/pcapio.h"
+#include "host/pcapng.h"
 #include "sim/scn.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -29,9 +34,35 @@ static int ledger_matches(const scn *s, const scn_capture *in) {
   return 1;
 }
 
+/* The input the block reader walks, for its records to be checked against. */
+typedef struct walk_bounds {
+  const uint8_t *data;
+  size_t size;
+} walk_bounds;
+
+static int record_inside(void *ctx, const host_pcapng_record *r) {
+  const walk_bounds *b = ctx;
+  if (!r->data) return 0; /* damaged: nothing to read */
+  if (r->data < b->data || r->caplen > b->size - (size_t)(r->data - b->data)) abort();
+  return 0;
+}
+
+/* The block reader on bare bytes: it stops with a reason or reads to the
+ * end, every record inside the input. */
+static void walk_blocks(const uint8_t *data, size_t size) {
+  walk_bounds b = {data, size};
+  char err[256] = "";
+  int first_dlt;
+  if (host_pcapng_read(data, size, "fuzz", record_inside, &b, &first_dlt, err, sizeof err) &&
+      !err[0])
+    abort();
+  (void)host_pcapng_mixed(data, size);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   scn_capture in;
   char err[256];
+  walk_blocks(data, size);
   if (host_pcap_load_mem(data, size, "fuzz", &in, err, sizeof err)) {
     if (!err[0]) abort(); /* a refusal must say why */
     return 0;

@@ -148,6 +148,33 @@ idb = block(1, struct.pack("<HHI", 1, 0, 65535))
 pad = arp + b"\0" * ((4 - len(arp) % 4) % 4)
 epb = block(6, struct.pack("<IIIII", 0, 0, 1000, len(arp), len(arp)) + pad)
 put("pcap", "one_frame.pcapng", shb + idb + epb)
+# pcapng with interfaces of different link types, read block by block
+# (host/pcapng.c): Ethernet in ns, Linux cooked v2 in ms with an offset,
+# raw IP in 2^-10 s; a simple and an obsolete packet block, an unknown one,
+# a record of an interface with no description, then a big-endian section
+def opt(code, val): return struct.pack("<HH", code, len(val)) + val + b"\0" * ((4 - len(val) % 4) % 4)
+def padded(f): return f + b"\0" * ((4 - len(f) % 4) % 4)
+idb_ns = block(1, struct.pack("<HHI", 1, 0, 0) + opt(9, b"\x09") + opt(0, b""))
+idb_sll2 = block(1, struct.pack("<HHI", 276, 0, 262144) + opt(9, b"\x03") +
+                 opt(14, struct.pack("<q", 1700000000)) + opt(0, b""))
+idb_raw = block(1, struct.pack("<HHI", 101, 0, 0) + opt(9, b"\x8a") + opt(0, b""))
+ip_echo = echo[14:]
+sll2 = struct.pack("!HHIHBB", 0x0800, 0, 1, 1, 0, 6) + host_mac + b"\0\0" + ip_echo
+def epb_of(iface, ts, f):
+    return block(6, struct.pack("<IIIII", iface, ts >> 32, ts & 0xffffffff, len(f), len(f)) + padded(f))
+mixed = (shb + idb_ns + idb_sll2 + idb_raw + epb_of(0, 1700000000 * 10**9, echo) +
+         epb_of(1, 1, sll2) + epb_of(2, 1700000000 * 1024 + 3, ip_echo) +
+         block(3, struct.pack("<I", len(arp)) + pad) +
+         block(2, struct.pack("<HHIIII", 1, 0, 0, 5, len(sll2), len(sll2)) + padded(sll2)) +
+         block(0x0bad, b"\1\2\3\4") + epb_of(7, 9, echo))
+def bblock(btype, body):
+    ln = 12 + len(body)
+    return struct.pack(">II", btype, ln) + body + struct.pack(">I", ln)
+mixed += (bblock(0x0A0D0D0A, struct.pack(">IHHq", 0x1A2B3C4D, 1, 0, -1)) +
+          bblock(1, struct.pack(">HHI", 113, 0, 0)) +
+          bblock(6, struct.pack(">IIIII", 0, 0, 77, 16 + len(ip_echo), 16 + len(ip_echo)) +
+                 padded(struct.pack("!HHHQH", 0, 1, 6, 0, 0x0800) + ip_echo)))
+put("pcap", "mixed_interfaces.pcapng", mixed)
 # more frames than a replay's ring and backlog hold, some out of order and
 # one truncated: the whole capture must be accounted, frame by frame
 def pcap_file(records, magic=0xa1b23c4d):

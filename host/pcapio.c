@@ -5,15 +5,19 @@
 
 #include "host/pcapio.h"
 
+#include <fcntl.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "emu/err.h"
 #include "emu/grow.h"
 #include "host/linktype.h"
+#include "host/pcapng.h"
 
 /* A record's time in ns (the reader runs at nanosecond precision, so the
  * second field holds nanoseconds), or UINT64_MAX for a garbage time that
@@ -26,21 +30,21 @@ static uint64_t host_pcap_ts_ns(int64_t sec, int64_t nsec) {
   return (uint64_t)sec * ns_per_s + (uint64_t)nsec;
 }
 
-/* Frame fr from a record of link type dlt: Ethernet as it is, anything
- * else (and a VLAN-tagged frame) converted (host/linktype.h). A record that
- * cannot be converted is kept, empty, as unconvertible: the replay gives it
- * its own fate. 0, or EMU_ENOMEM. */
-static int host_pcap_take(scn_capture *f, scn_capture_frame *fr, int dlt,
-                          const struct pcap_pkthdr *h, const u_char *bytes) {
-  fr->ts_ns = host_pcap_ts_ns(h->ts.tv_sec, h->ts.tv_usec);
-  fr->caplen = h->caplen;
-  fr->origlen = h->len;
+/* Frame fr from a record of link type dlt taken at ts_ns: Ethernet as it
+ * is, anything else (and a VLAN-tagged frame) converted (host/linktype.h).
+ * A record that cannot be converted is kept, empty, as unconvertible: the
+ * replay gives it its own fate. 0, or EMU_ENOMEM. */
+static int host_pcap_take(scn_capture *f, scn_capture_frame *fr, int dlt, uint64_t ts_ns,
+                          const uint8_t *bytes, uint32_t caplen, uint32_t origlen) {
+  fr->ts_ns = ts_ns;
+  fr->caplen = caplen;
+  fr->origlen = origlen;
   fr->unconvertible = 0;
   uint8_t *conv = NULL;
   size_t conv_len = 0;
   long grew = 0;
-  if (host_link_needs_conversion(dlt, bytes, h->caplen)) {
-    if (host_link_to_ethernet(dlt, bytes, h->caplen, &conv, &conv_len, &grew)) {
+  if (host_link_needs_conversion(dlt, bytes, caplen)) {
+    if (host_link_to_ethernet(dlt, bytes, caplen, &conv, &conv_len, &grew)) {
       fr->unconvertible = 1;
       fr->caplen = 0;
       fr->data = malloc(1);
@@ -49,12 +53,12 @@ static int host_pcap_take(scn_capture *f, scn_capture_frame *fr, int dlt,
     f->converted++;
     fr->data = conv;
     fr->caplen = (uint32_t)conv_len;
-    fr->origlen = (uint32_t)((long)h->len + grew);
+    fr->origlen = (uint32_t)((long)origlen + grew);
     return 0;
   }
-  fr->data = malloc(h->caplen ? h->caplen : 1);
+  fr->data = malloc(caplen ? caplen : 1);
   if (!fr->data) return EMU_ENOMEM;
-  memcpy(fr->data, bytes, h->caplen);
+  memcpy(fr->data, bytes, caplen);
   return 0;
 }
 
@@ -89,7 +93,10 @@ static int host_pcap_read_all(pcap_t *p, const char *path, scn_capture *f, char 
     }
     scn_capture_frame *grown = emu_grow(f->frames, &f->cap, f->nframes + 1, sizeof *grown, 64);
     if (grown) f->frames = grown;
-    rc = grown ? host_pcap_take(f, &f->frames[f->nframes], f->linktype, h, bytes) : EMU_ENOMEM;
+    rc = grown ? host_pcap_take(f, &f->frames[f->nframes], f->linktype,
+                                host_pcap_ts_ns(h->ts.tv_sec, h->ts.tv_usec), bytes, h->caplen,
+                                h->len)
+               : EMU_ENOMEM;
     if (rc) {
       snprintf(err, errcap, "%s: out of memory", path);
       break;
@@ -98,6 +105,71 @@ static int host_pcap_read_all(pcap_t *p, const char *path, scn_capture *f, char 
   }
   pcap_close(p);
   if (rc) host_pcap_free(f);
+  return rc;
+}
+
+/* One record of a pcapng file read block by block (host/pcapng.h): a
+ * frame like libpcap's, or kept empty: a damaged record (the device fates
+ * the empty frame frame_invalid, or its time bad_timestamp), or one of an
+ * interface whose link type cannot be replayed (link_unsupported). */
+static int host_pcap_take_record(void *ctx, const host_pcapng_record *r) {
+  scn_capture *f = ctx;
+  if (f->max_frames && f->nframes == f->max_frames) {
+    f->cut = 1; /* one more record exists: the cap cut the capture */
+    return HOST_PCAPNG_STOP;
+  }
+  scn_capture_frame *grown = emu_grow(f->frames, &f->cap, f->nframes + 1, sizeof *grown, 64);
+  if (!grown) return EMU_ENOMEM;
+  f->frames = grown;
+  scn_capture_frame *fr = &f->frames[f->nframes];
+  int rc = 0;
+  if (r->data && host_link_supported(r->dlt)) {
+    rc = host_pcap_take(f, fr, r->dlt, r->ts_ns, r->data, r->caplen, r->origlen);
+  } else {
+    memset(fr, 0, sizeof *fr);
+    fr->ts_ns = r->ts_ns;
+    fr->unconvertible = r->data != NULL;
+    f->damaged += r->data == NULL;
+    fr->data = malloc(1);
+    rc = fr->data ? 0 : EMU_ENOMEM;
+  }
+  f->nframes += rc == 0;
+  return rc;
+}
+
+/* After libpcap stopped in data[0..len): a pcapng file whose interfaces
+ * differ is read again block by block, the whole of it (f is then
+ * replaced); any other keeps libpcap's verdict (returns 1, f and err
+ * untouched). Else 0 or an error, as host_pcap_load. */
+static int host_pcap_load_pcapng(const void *data, size_t len, const char *name, size_t max_frames,
+                                 scn_capture *f, char *err, size_t errcap) {
+  if (!host_pcapng_mixed(data, len)) return 1;
+  host_pcap_free(f);
+  f->max_frames = max_frames;
+  f->mixed_links = 1;
+  int rc = host_pcapng_read(data, len, name, host_pcap_take_record, f, &f->linktype, err, errcap);
+  if (rc == EMU_ENOMEM) snprintf(err, errcap, "%s: out of memory", name);
+  if (rc) host_pcap_free(f);
+  return rc;
+}
+
+/* The same for a file, mapped to be read; 1 (libpcap's verdict stands)
+ * when it cannot be: not a regular file (a pipe reads once), empty. */
+static int host_pcap_load_pcapng_file(const char *path, size_t max_frames, scn_capture *f,
+                                      char *err, size_t errcap) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return 1;
+  struct stat st;
+  void *map = MAP_FAILED;
+  size_t len = 0;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    len = (size_t)st.st_size;
+    map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+  }
+  close(fd);
+  if (map == MAP_FAILED) return 1;
+  int rc = host_pcap_load_pcapng(map, len, path, max_frames, f, err, errcap);
+  munmap(map, len);
   return rc;
 }
 
@@ -118,7 +190,12 @@ int host_pcap_load_max(const char *path, size_t max_frames, scn_capture *f, char
     snprintf(err, errcap, "%s%s%s", named ? "" : path, named ? "" : ": ", perr);
     return EMU_EIO;
   }
-  return host_pcap_read_all(p, path, f, err, errcap);
+  int rc = host_pcap_read_all(p, path, f, err, errcap);
+  if (rc == EMU_EFORMAT) {
+    int again = host_pcap_load_pcapng_file(path, max_frames, f, err, errcap);
+    if (again != 1) rc = again;
+  }
+  return rc;
 }
 
 int host_pcap_load_mem(const void *data, size_t len, const char *name, scn_capture *f, char *err,
@@ -142,7 +219,12 @@ int host_pcap_load_mem(const void *data, size_t len, const char *name, scn_captu
     snprintf(err, errcap, "%s: %s", name, perr);
     return EMU_EFORMAT;
   }
-  return host_pcap_read_all(p, name, f, err, errcap);
+  int rc = host_pcap_read_all(p, name, f, err, errcap);
+  if (rc == EMU_EFORMAT) {
+    int again = host_pcap_load_pcapng(data, len, name, 0, f, err, errcap);
+    if (again != 1) rc = again;
+  }
+  return rc;
 }
 
 void host_pcap_free(scn_capture *f) {

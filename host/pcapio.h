@@ -1,7 +1,11 @@
 /* Packet capture files in and out, through libpcap.
  *
- * Input: pcap (micro- or nanosecond) and pcapng, Ethernet link type only;
- * every frame is loaded with its timestamp in nanoseconds. Output: pcap with
+ * Input: pcap (micro- or nanosecond) and pcapng, of the link types
+ * host/linktype.h makes Ethernet frames; every frame is loaded with its
+ * timestamp in nanoseconds. A pcapng file libpcap stops in because its
+ * interfaces differ in link type (or snapshot length, or its sections in
+ * byte order) is read again, whole, block by block (host/pcapng.h), each
+ * record converted by its own interface's link type. Output: pcap with
  * nanosecond timestamps, Ethernet link type. Problems come back as an error
  * code plus a one-line message naming the file and, where it applies, the
  * frame number. */
@@ -17,8 +21,10 @@
 /* Loads a whole file. A frame whose time no clock holds (a negative or
  * out-of-range field) gets ts_ns UINT64_MAX: scn_inject_captured fates it
  * bad_timestamp. On failure returns EMU_EIO (cannot open or read),
- * EMU_EFORMAT (not a capture, link type not Ethernet, damaged record) or
- * EMU_ENOMEM, with the reason in err, and leaves f empty. */
+ * EMU_EFORMAT (not a capture, a link type that cannot be replayed, a
+ * damaged or truncated record; in a file read block by block, a block that
+ * does not fit the file) or EMU_ENOMEM, with the reason in err, and leaves
+ * f empty. */
 int host_pcap_load(const char *path, scn_capture *f, char *err, size_t errcap);
 /* The same, reading at most max_frames records (0: all); f->cut says that
  * the file had more. */

@@ -30,7 +30,8 @@ int scn_inject_captured(scn *s, uint64_t ts_ns, const uint8_t *data, size_t capl
 int scn_inject_captured_unsupported(scn *s, uint64_t ts_ns) {
   if (scn_capture_slot(s, ts_ns) == UINT64_MAX) s->capture.bad_timestamp++;
   s->capture.link_unsupported++;
-  return scn_inject_unsendable(s, s->capture_at, EMU_FATE_LINK_UNSUPPORTED);
+  /* a captured frame: it takes its place among scn_captured_id() */
+  return scn_host_queue(s, s->capture_at, NULL, 0, EMU_FATE_LINK_UNSUPPORTED, 1);
 }
 
 int scn_inject_capture(scn *s, const scn_capture *in, scn_capture_notes *notes) {

@@ -256,6 +256,11 @@ typedef struct scn_capture {
   size_t max_frames; /* read at most this many (0: all) */
   size_t converted;  /* frames made Ethernet from another link type or untagged */
   int cut;           /* the file held more than max_frames */
+  /* A pcapng file whose interfaces differ in link type, read block by block
+   * (host/pcapng.h): each record converted by its own interface's link
+   * type; linktype is the first interface's. */
+  int mixed_links;
+  size_t damaged; /* records whose lengths do not fit their block: kept empty */
 } scn_capture;
 
 /* Queues one captured frame to leave the host at ts_ns, or right after the

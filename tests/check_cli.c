@@ -92,7 +92,6 @@ static const struct {
     {"replay", "missing the input"},
     {"replay /nonexistent/in.pcap", "/nonexistent/in.pcap"},
     {"replay README.md", "README.md"},
-    {"replay pcpp_pcapng-example.pcapng", "frame 60"},
     {"replay pcpp_microsecs.pcap -o /nonexistent/out.pcap", "/nonexistent/out.pcap"},
     {"replay pcpp_microsecs.pcap --trace /nonexistent/t.jsonl", "/nonexistent/t.jsonl"},
     {"bench --frames 5", "--frames"},

@@ -358,16 +358,6 @@ START_TEST(test_unconvertible_records_and_link_types) {
 }
 END_TEST
 
-START_TEST(test_damaged_pcapng_names_the_frame) {
-  scn_capture in;
-  char err[512];
-  /* the second interface is Linux SLL; libpcap stops at its first frame */
-  ck_assert_int_eq(host_pcap_load(capture("pcpp_pcapng-example.pcapng"), &in, err, sizeof err),
-                   EMU_EFORMAT);
-  ck_assert_ptr_nonnull(strstr(err, "frame 60"));
-}
-END_TEST
-
 START_TEST(test_missing_and_non_capture_files_refused) {
   scn_capture in;
   char err[512];
@@ -493,7 +483,6 @@ static Suite *scn_suite(void) {
                       (int)(sizeof ethernet_captures / sizeof ethernet_captures[0]));
   tcase_add_test(replay, test_link_types_become_ethernet);
   tcase_add_test(replay, test_unconvertible_records_and_link_types);
-  tcase_add_test(replay, test_damaged_pcapng_names_the_frame);
   tcase_add_test(replay, test_missing_and_non_capture_files_refused);
   suite_add_tcase(su, replay);
   TCase *gen = tcase_create("generated");
