@@ -14,6 +14,7 @@ VNS_API int vns_device_interrupt(vns_sim *sim, uint16_t q) {
   if (!vns_is_user_device(sim) || q >= VNET_NUM_QUEUES) return VNS_EINVAL;
   EMU_TRACE_EMIT(sim->trace, .actor = "device", .kind = EMU_TR_INTERRUPT,
                  .queue = vnet_queue_name(q));
+  vns_watch_notified(sim, q);
   return emu_channel_send(&sim->scn->user_irq, q, 0, NULL, 0);
 }
 
@@ -156,7 +157,9 @@ VNS_API int vns_dvq_push(vns_dvq *dq, uint16_t head, uint32_t len) {
 VNS_API int vns_dvq_publish(vns_dvq *dq) {
   if (!dq) return VNS_EINVAL;
   int rc = vq_dev_publish_used(&dq->vq);
-  return rc ? rc : vq_dev_need_interrupt(&dq->vq);
+  if (!rc) rc = vq_dev_need_interrupt(&dq->vq);
+  if (rc == 1) vns_watch_owe(dq->sim, dq->q);
+  return rc;
 }
 
 VNS_API int vns_dvq_enable_notify(vns_dvq *dq) {

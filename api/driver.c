@@ -23,7 +23,10 @@ VNS_API uint8_t vns_transport_status(vns_transport *t) {
 }
 
 VNS_API int vns_transport_set_status(vns_transport *t, uint8_t status) {
-  return t ? t->t->set_status(t->t->dev, status) : VNS_EINVAL;
+  if (!t) return VNS_EINVAL;
+  int rc = t->t->set_status(t->t->dev, status);
+  if (rc == 0 && status == 0) vns_watch_reset(t->sim);
+  return rc;
 }
 
 VNS_API int vns_transport_read_config(vns_transport *t, uint32_t off, void *buf, uint32_t len) {
@@ -38,7 +41,9 @@ VNS_API uint16_t vns_transport_queue_max_size(vns_transport *t, uint16_t q) {
 VNS_API int vns_transport_queue_setup(vns_transport *t, uint16_t q, const vns_ring_layout *layout) {
   if (!t || !layout) return VNS_EINVAL;
   vq_layout l = {layout->size, layout->desc, layout->avail, layout->used};
-  return t->t->queue_setup(t->t->dev, q, &l);
+  int rc = t->t->queue_setup(t->t->dev, q, &l);
+  if (rc == 0) vns_watch_queue(t->sim, q, &l);
+  return rc;
 }
 
 VNS_API int vns_transport_notify(vns_transport *t, uint16_t q) {
@@ -48,6 +53,7 @@ VNS_API int vns_transport_notify(vns_transport *t, uint16_t q) {
   EMU_TRACE_EMIT(t->sim->trace, .actor = "driver", .kind = EMU_TR_KICK,
                  .queue = vnet_queue_name(q));
   t->sim->scn->user_kick_ns[q] = t->sim->sched->now_ns;
+  vns_watch_notified(t->sim, q);
   t->t->notify(t->t->dev, q);
   return 0;
 }
@@ -136,6 +142,7 @@ VNS_API int vns_vq_add(vns_vq *vq, const vns_sg *sg, unsigned n_out, unsigned n_
   for (unsigned i = 0; i < n_out + n_in; i++) v[i] = (vq_sg){sg[i].gpa, sg[i].len};
   int rc = vq_drv_add(&vq->vq, v, n_out, n_in, token);
   if (v != local) free(v);
+  if (rc >= 0 && vq->q == VNET_RXQ) vns_watch_rx_offer(vq->sim, (uint16_t)rc);
   if (rc >= 0 && vq->q == VNET_TXQ) {
     /* a TX buffer is a frame for the TX ledger */
     int led = vns_driver_tx_queued(vq->sim, (uint16_t)rc);
@@ -144,7 +151,12 @@ VNS_API int vns_vq_add(vns_vq *vq, const vns_sg *sg, unsigned n_out, unsigned n_
   return rc;
 }
 
-VNS_API int vns_vq_publish(vns_vq *vq) { return vq ? vq_drv_publish(&vq->vq) : VNS_EINVAL; }
+VNS_API int vns_vq_publish(vns_vq *vq) {
+  if (!vq) return VNS_EINVAL;
+  int rc = vq_drv_publish(&vq->vq);
+  if (rc == 1) vns_watch_owe(vq->sim, vq->q);
+  return rc;
+}
 
 /* Whatever the helper read from the RX used ring, the ledger learns. */
 static void vns_vq_note_rx(vns_vq *vq, int rc, const vq_used_elem *e) {

@@ -44,6 +44,19 @@ struct vns_dvq {
   struct vns_dvq *next;
 };
 
+/* What api/watch.c keeps of a user half's rings and stores. */
+#define VNS_WATCH_MAX_NOTES          8
+#define VNS_WATCH_NOTE_RX_UNREPORTED 1u
+typedef struct vns_watch {
+  vq_layout ring[VNET_NUM_QUEUES];
+  int ring_set[VNET_NUM_QUEUES];
+  uint16_t idx_stored[VNET_NUM_QUEUES]; /* the index the user's half last stored */
+  int owed[VNET_NUM_QUEUES];            /* a notification the other side asked for */
+  unsigned noted;                       /* VNS_WATCH_NOTE_* said already */
+  char notes[VNS_WATCH_MAX_NOTES][320];
+  size_t nnotes;
+} vns_watch;
+
 /* Called with the composition and its configuration just before scn_init. */
 typedef void (*vns_scn_hook_fn)(void *ctx, scn *s, scn_config *cfg);
 
@@ -80,6 +93,7 @@ struct vns_sim {
 
   struct vns_vq *vqs;
   struct vns_dvq *dvqs;
+  vns_watch watch;
   /* The command's extras (see vns_sim_new_hooked). */
   vns_scn_hook_fn hook;
   void *hook_ctx;
@@ -93,6 +107,20 @@ struct vns_sim {
 int vns_scn_config_from_opts(const vns_sim_opts *o, scn_config *cfg);
 /* From api/sim.c: the fate with that name (VNS_ENOENT when none). */
 int vns_fate_lookup(const char *name, int *fate);
+
+/* From api/watch.c: the user's half set up queue q (its notifications are
+ * watched from now), stored 16 bits v or len bytes at gpa, was told by a
+ * ring helper that the other side wants a notification for q (owe), sent
+ * one (notified), offered RX buffer head; and the run's end, where an owed
+ * notification is a violation. */
+void vns_watch_queue(vns_sim *sim, uint16_t q, const vq_layout *l);
+void vns_watch_store16(vns_sim *sim, uint64_t gpa, uint16_t v);
+void vns_watch_store(vns_sim *sim, uint64_t gpa, const void *src, size_t len);
+void vns_watch_reset(vns_sim *sim);
+void vns_watch_owe(vns_sim *sim, uint16_t q);
+void vns_watch_notified(vns_sim *sim, uint16_t q);
+void vns_watch_rx_offer(vns_sim *sim, uint16_t head);
+void vns_watch_finish(vns_sim *sim);
 
 /* From api/device.c: a TX chain the user's device popped and never sent
  * (vns_device_send) gets tx_chain_rejected; at the next pop and at the end. */

@@ -140,7 +140,9 @@ static int vns_ud_set_status(void *d, uint8_t status) {
   vns_sim *sim = d;
   /* traced as the modelled device traces a status write */
   EMU_TRACE_EMIT(sim->trace, .actor = "device", .kind = EMU_TR_STATUS, .idx = status);
-  return sim->opts.device->set_status(sim->opts.device_ctx, sim, status);
+  int rc = sim->opts.device->set_status(sim->opts.device_ctx, sim, status);
+  if (rc == 0 && status == 0) vns_watch_reset(sim);
+  return rc;
 }
 static int vns_ud_read_config(void *d, uint32_t off, void *buf, uint32_t len) {
   vns_sim *sim = d;
@@ -154,7 +156,9 @@ static uint16_t vns_ud_queue_max(void *d, uint16_t q) {
 static int vns_ud_queue_setup(void *d, uint16_t q, const vq_layout *l) {
   vns_sim *sim = d;
   vns_ring_layout pl = {l->size, l->desc, l->avail, l->used};
-  return sim->opts.device->queue_setup(sim->opts.device_ctx, sim, q, &pl);
+  int rc = sim->opts.device->queue_setup(sim->opts.device_ctx, sim, q, &pl);
+  if (rc == 0) vns_watch_queue(sim, q, l);
+  return rc;
 }
 static void vns_ud_notify(void *d, uint16_t q) {
   vns_sim *sim = d;
@@ -388,6 +392,7 @@ VNS_API int vns_sim_finish(vns_sim *sim) {
     for (vns_dvq *dq = sim->dvqs; dq; dq = dq->next)
       if (dq->q == VNET_TXQ) vns_dvq_tx_unsent(dq);
   }
+  vns_watch_finish(sim);
   scn_finish(sim->scn);
   sim->busy = 0;
   return 0;

@@ -176,6 +176,10 @@ int64_t emu_fates_take_buffer(emu_fates *f, uint32_t head, uint64_t now_ns, cons
   return id;
 }
 
+int emu_fates_holds(const emu_fates *f, uint32_t head) {
+  return head < f->nslots && f->slot_frame[head] != EMU_FATES_NO_FRAME;
+}
+
 void emu_fates_finish_each(emu_fates *f, uint64_t now_ns, emu_fates_left_fn pick, void *ctx) {
   for (uint32_t head = 0; head < f->nslots; head++) {
     uint32_t id = f->slot_frame[head];

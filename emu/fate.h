@@ -144,6 +144,8 @@ void emu_fates_in_buffer(emu_fates *f, uint32_t head, uint32_t id, uint64_t now_
  * when it holds no tracked frame. Frames put in buffers before this one and
  * still there are overtaken now, decided by actor. */
 int64_t emu_fates_take_buffer(emu_fates *f, uint32_t head, uint64_t now_ns, const char *actor);
+/* 1 when the chain at head holds a frame its other side has not taken. */
+int emu_fates_holds(const emu_fates *f, uint32_t head);
 /* The fate a frame still in a buffer at the end gets (emu_fates_finish_each). */
 typedef emu_fate (*emu_fates_left_fn)(void *ctx, const emu_fate_rec *r);
 /* Ends a run: frames still in buffers get left_over (RX_NOT_CONSUMED). */

@@ -43,6 +43,7 @@ typedef enum mistake {
   M_TX_WRITABLE,
   M_TX_HEADER_ONLY,
   M_TX_NO_KICK,
+  M_RX_UNREPORTED,
   M_COUNT
 } mistake;
 
@@ -52,7 +53,7 @@ typedef struct toy {
   mistake m;
   vns_ring_layout rx, tx;
   uint64_t bufs, spare;
-  uint16_t avail_idx;
+  uint16_t avail_idx, last_used;
 } toy;
 
 /* --- the toy driver ------------------------------------------------------- */
@@ -219,10 +220,28 @@ static void toy_send(toy *d) {
   if (d->m != M_TX_NO_KICK) vns_transport_notify(d->t, VNS_QUEUE_TX);
 }
 
+/* Reads the RX used ring by hand and offers each buffer read again; tells
+ * the ledger of each read unless that is the mistake. */
+static void toy_consume_rx(toy *d) {
+  uint16_t used = 0;
+  vns_mem_read_le16(d->sim, VNS_USED_IDX_ADDR(&d->rx), &used);
+  vns_mem_rmb(d->sim);
+  while (d->last_used != used) {
+    uint32_t head = 0;
+    vns_mem_read_le32(d->sim, VNS_USED_SLOT_ADDR(&d->rx, d->last_used), &head);
+    d->last_used++;
+    if (d->m != M_RX_UNREPORTED) vns_driver_rx_consumed(d->sim, (uint16_t)head, 1);
+    toy_post(d, (uint16_t)head);
+  }
+  vns_mem_wmb(d->sim);
+  toy_publish(d);
+}
+
 static void toy_on_interrupt(void *ctx, vns_sim *sim, uint16_t q) {
   toy *d = ctx;
   (void)sim;
   if (q != VNS_QUEUE_RX) return;
+  if (d->m == M_NONE || d->m == M_RX_UNREPORTED) toy_consume_rx(d);
   if (d->m == M_AVAIL_BACKWARDS) {
     d->avail_idx = (uint16_t)(d->avail_idx - 4); /* back over slots the device took */
     toy_publish(d);
@@ -313,16 +332,51 @@ static const struct {
     {M_QUEUE_AFTER_DRIVER_OK, "queue_after_driver_ok", "3.1.1", -1},
     {M_TX_WRITABLE, "tx_chain_writable", "5.1.6.2", 0},
     {M_TX_HEADER_ONLY, "tx_frame_short", "5.1.6.2", 0},
+    {M_TX_NO_KICK, "kick_missing", "2.7.10.1", -1},
 };
 
 START_TEST(test_each_driver_mistake_is_named) {
   toy d;
   vns_sim *sim = toy_run(&d, driver_mistakes[_i].m, 1);
+  /* an owed notification is owed until the end */
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
   expect_rule(sim, driver_mistakes[_i].rule, "driver", driver_mistakes[_i].head);
   vns_violation v;
   vns_sim_violation(sim, 0, &v);
   ck_assert_str_eq(v.section, driver_mistakes[_i].section);
   ck_assert_str_eq(v.actor, "device"); /* the device noticed the driver's mistake */
+  vns_sim_free(sim);
+}
+END_TEST
+
+/* The frame the driver never kicked for is still in the ring, and says so. */
+START_TEST(test_a_tx_frame_never_kicked_is_tx_not_kicked) {
+  toy d;
+  vns_sim *sim = toy_run(&d, M_TX_NO_KICK, 1);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  ck_assert_uint_eq(vns_sim_tx_frame_count(sim), 1);
+  ck_assert_str_eq(vns_sim_tx_frame_fate(sim, 0), "tx_not_kicked");
+  vns_sim_free(sim);
+}
+END_TEST
+
+/* A driver reading the used ring by hand that never tells the sim what it
+ * read: its frames would all look lost. Said once, as a note, not as a
+ * virtio rule (the ring itself is used correctly). */
+START_TEST(test_unreported_rx_reads_are_noted_once) {
+  toy d;
+  vns_sim *sim = toy_run(&d, M_RX_UNREPORTED, 1);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  ck_assert_uint_eq(vns_sim_violation_count(sim), 0);
+  ck_assert_uint_eq(vns_sim_note_count(sim), 1);
+  ck_assert_ptr_nonnull(strstr(vns_sim_note(sim, 0), "vns_driver_rx_consumed()"));
+  ck_assert_ptr_null(vns_sim_note(sim, 1));
+  vns_sim_free(sim);
+  /* the same driver telling the sim: no note, and the frames delivered */
+  sim = toy_run(&d, M_NONE, 1);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  ck_assert_uint_eq(vns_sim_note_count(sim), 0);
+  for (size_t i = 0; i < 3; i++) ck_assert_str_eq(vns_sim_frame_fate(sim, i), "delivered");
   vns_sim_free(sim);
 }
 END_TEST
@@ -369,6 +423,7 @@ typedef enum dev_mistake {
   DM_USED_ID_RANGE,   /* writes the used ring by hand: an id past the queue */
   DM_USED_IDX_JUMP,   /* writes used.idx by hand, 100 past what it pushed */
   DM_TX_NOT_SENT,     /* takes TX chains and returns them without sending the frame */
+  DM_NO_INTERRUPT,    /* never interrupts, though the driver asks for it */
   DM_COUNT
 } dev_mistake;
 
@@ -452,7 +507,7 @@ static void td_return(toy_dev *d, vns_sim *sim, const vns_chain *c, uint32_t len
       vns_dvq_push(rx, c->head, len);
       break;
   }
-  if (vns_dvq_publish(rx) == 1) vns_device_interrupt(sim, VNS_QUEUE_RX);
+  if (vns_dvq_publish(rx) == 1 && d->m != DM_NO_INTERRUPT) vns_device_interrupt(sim, VNS_QUEUE_RX);
 }
 
 static void td_on_frame(void *ctx, vns_sim *sim, uint32_t id, const uint8_t *frame, size_t len) {
@@ -524,6 +579,7 @@ static const struct {
     {DM_LEN_TOO_BIG, "push_len_too_big", "2.7.8.2", "device", 1},
     {DM_USED_ID_RANGE, "used_id_range", "2.7.8", "driver", 0},
     {DM_USED_IDX_JUMP, "used_idx_jump", "2.7.8", "driver", 0},
+    {DM_NO_INTERRUPT, "interrupt_missing", "2.7.7.2", "driver", 0},
 };
 
 /* The heads the two halves name: the modelled driver posts its RX buffers
@@ -536,6 +592,7 @@ static int64_t device_mistake_head(dev_mistake m) {
     case DM_USED_ID_RANGE:
       return 999;
     case DM_USED_IDX_JUMP:
+    case DM_NO_INTERRUPT:
       return -1;
     default:
       return 0;
@@ -545,6 +602,7 @@ static int64_t device_mistake_head(dev_mistake m) {
 START_TEST(test_each_device_mistake_is_named) {
   toy_dev d;
   vns_sim *sim = toy_dev_run(&d, device_mistakes[_i].m, 1);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
   expect_rule(sim, device_mistakes[_i].rule, "device", device_mistake_head(device_mistakes[_i].m));
   vns_violation v;
   vns_sim_violation(sim, 0, &v);
@@ -592,6 +650,8 @@ static Suite *mistakes_suite(void) {
   tcase_add_loop_test(drv, test_each_driver_mistake_is_named, 0,
                       (int)(sizeof driver_mistakes / sizeof driver_mistakes[0]));
   tcase_add_test(drv, test_a_short_rx_buffer_warns_once_and_takes_short_frames);
+  tcase_add_test(drv, test_a_tx_frame_never_kicked_is_tx_not_kicked);
+  tcase_add_test(drv, test_unreported_rx_reads_are_noted_once);
   tcase_add_test(drv, test_the_toy_driver_without_mistakes_breaks_no_rule_over_100_seeds);
   suite_add_tcase(s, drv);
   TCase *dev = tcase_create("device");

@@ -97,6 +97,14 @@ static const struct {
     [VQ_RULE_EVENT_DESC_NOT_NEGOTIATED] =
         VQ_RULE("event_desc_not_negotiated", "2.8.10",
                 "descriptor-specific event suppression without VIRTIO_F_EVENT_IDX"),
+    [VQ_RULE_KICK_MISSING] =
+        VQ_RULE("kick_missing", "2.7.10.1",
+                "the driver published buffers the device asked to be notified of (avail_event, "
+                "or flags 0) and never notified it"),
+    [VQ_RULE_INTERRUPT_MISSING] =
+        VQ_RULE("interrupt_missing", "2.7.7.2",
+                "the device published used buffers the driver asked to be interrupted for "
+                "(used_event, or flags 0) and never interrupted"),
 };
 #undef VQ_RULE
 
@@ -119,6 +127,7 @@ const char *vq_rule_side(vq_rule rule) {
     case VQ_RULE_USED_IDX_JUMP:
     case VQ_RULE_PUSH_NOT_TAKEN:
     case VQ_RULE_PUSH_LEN_TOO_BIG:
+    case VQ_RULE_INTERRUPT_MISSING:
       return "device";
     default:
       return (unsigned)rule < VQ_RULE_COUNT && rule != VQ_RULE_NONE ? "driver" : "none";

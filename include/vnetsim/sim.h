@@ -364,6 +364,14 @@ VNS_API size_t vns_sim_violation_count(const vns_sim *sim);
 /* VNS_EINVAL when i is out of range. */
 VNS_API int vns_sim_violation(const vns_sim *sim, size_t i, vns_violation *out);
 
+/* Notes: what the sim could not account for because of how your half told
+ * it (no virtio rule broken), each said once, one line each; for example an
+ * RX buffer offered again whose frame your driver never reported read
+ * (vns_driver_rx_consumed()), so that every frame would read as lost. */
+VNS_API size_t vns_sim_note_count(const vns_sim *sim);
+/* Note i, NULL past the last. */
+VNS_API const char *vns_sim_note(const vns_sim *sim, size_t i);
+
 /* --- bugs and frames ------------------------------------------------------- */
 /* Parses a bug list ("rx-no-recycle,rx-last-only", "redox", "none") into
  * driver and device bits. VNS_ENOENT for an unknown name, VNS_EINVAL for
