@@ -44,6 +44,7 @@ typedef enum mistake {
   M_TX_HEADER_ONLY,
   M_TX_NO_KICK,
   M_RX_UNREPORTED,
+  M_USED_SLOT_WRAP_2X, /* the used slot as idx % (2 * size): past the ring on every other lap */
   M_COUNT
 } mistake;
 
@@ -228,7 +229,9 @@ static void toy_consume_rx(toy *d) {
   vns_mem_rmb(d->sim);
   while (d->last_used != used) {
     uint32_t head = 0;
-    vns_mem_read_le32(d->sim, VNS_USED_SLOT_ADDR(&d->rx, d->last_used), &head);
+    uint64_t slot = VNS_USED_SLOT_ADDR(&d->rx, d->last_used);
+    if (d->m == M_USED_SLOT_WRAP_2X) slot = d->rx.used + 4 + 8ull * (d->last_used % (2 * QSIZE));
+    vns_mem_read_le32(d->sim, slot, &head);
     d->last_used++;
     if (d->m != M_RX_UNREPORTED) vns_driver_rx_consumed(d->sim, (uint16_t)head, 1);
     toy_post(d, (uint16_t)head);
@@ -241,7 +244,7 @@ static void toy_on_interrupt(void *ctx, vns_sim *sim, uint16_t q) {
   toy *d = ctx;
   (void)sim;
   if (q != VNS_QUEUE_RX) return;
-  if (d->m == M_NONE || d->m == M_RX_UNREPORTED) toy_consume_rx(d);
+  if (d->m == M_NONE || d->m == M_RX_UNREPORTED || d->m == M_USED_SLOT_WRAP_2X) toy_consume_rx(d);
   if (d->m == M_AVAIL_BACKWARDS) {
     d->avail_idx = (uint16_t)(d->avail_idx - 4); /* back over slots the device took */
     toy_publish(d);
@@ -284,6 +287,10 @@ static vns_sim *toy_run(toy *d, mistake m, uint64_t seed) {
   size_t len = vns_frame_arp_request(f, sizeof f, VNS_GUEST_IP);
   memset(f + len, 0, sizeof f - len);
   ck_assert_int_eq(vns_sim_inject(sim, T0 + 400 * US, f, sizeof f), 0);
+  /* and, for the mistakes that need laps of the ring, more small frames */
+  if (m == M_USED_SLOT_WRAP_2X)
+    for (unsigned i = 0; i < 3 * QSIZE; i++)
+      ck_assert_int_eq(vns_sim_inject(sim, T0 + (600 + i * 50) * US, f, 64), 0);
   if (m == M_TX_WRITABLE || m == M_TX_HEADER_ONLY || m == M_TX_NO_KICK || m == M_NONE)
     ck_assert_int_eq(vns_driver_timer_at(sim, T0 + 500 * US), 0);
   ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
@@ -333,6 +340,9 @@ static const struct {
     {M_TX_WRITABLE, "tx_chain_writable", "5.1.6.2", 0},
     {M_TX_HEADER_ONLY, "tx_frame_short", "5.1.6.2", 0},
     {M_TX_NO_KICK, "kick_missing", "2.7.10.1", -1},
+    /* on its second lap it reads past the used ring (head 0, where nothing
+     * was pushed) and offers head 0 again while the device holds it */
+    {M_USED_SLOT_WRAP_2X, "head_in_flight", "2.7.13", 0},
 };
 
 START_TEST(test_each_driver_mistake_is_named) {
