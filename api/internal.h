@@ -133,6 +133,9 @@ void vns_dvq_tx_unsent(vns_dvq *dq);
  * just before scn_init, so it can watch the driver's probe; an observer it
  * puts in cfg sees every trace record after the library's own. */
 int vns_sim_new_hooked(const vns_sim_opts *o, vns_scn_hook_fn hook, void *hook_ctx, vns_sim **out);
+/* Both: the hook, and the reasons of a failure in *why (NULL: none). */
+int vns_sim_new_full(const vns_sim_opts *o, vns_scn_hook_fn hook, void *hook_ctx, vns_sim **out,
+                     vns_sim_failure *why);
 /* The composition under a vns_sim. */
 scn *vns_sim_scn(vns_sim *sim);
 

@@ -183,40 +183,61 @@ static int vns_check_times(const vns_sim_opts *o) {
          vns_latency_ok(o->store_delay) && o->memory_delay_ns <= VNS_LATENCY_MAX_NS;
 }
 
-static int vns_check_opts(const vns_sim_opts *o) {
-  if (o->driver && o->device) return VNS_EINVAL;
-  if (!vns_check_times(o)) return VNS_EINVAL;
-  if (o->memory < VNS_MEMORY_SC || o->memory > VNS_MEMORY_WEAK) return VNS_EINVAL;
+/* The first thing wrong with o, in one line, or NULL. */
+static const char *vns_opts_problem(const vns_sim_opts *o) {
+  if (o->driver && o->device) return "both a driver and a device of your own: bring one half";
+  if (!vns_check_times(o))
+    return "a time out of range (start_ns past VNS_TIME_MAX, guest_poll_ns too long, or a "
+           "latency with min above max or past VNS_LATENCY_MAX_NS)";
+  if (o->memory < VNS_MEMORY_SC || o->memory > VNS_MEMORY_WEAK) return "no such memory model";
   /* the host sits on the guest's /24, at another address */
   if (o->host_ip && (o->host_ip == o->guest_ip || ((o->host_ip ^ o->guest_ip) >> 8) != 0))
-    return VNS_EINVAL;
-  if (o->driver && (!o->driver->probe || !o->driver->on_interrupt)) return VNS_EINVAL;
+    return "host_ip must be another address on guest_ip's /24";
+  if (o->driver && (!o->driver->probe || !o->driver->on_interrupt))
+    return "driver ops without probe or on_interrupt";
   const vns_device_ops *d = o->device;
   if (d && (!d->device_features || !d->set_driver_features || !d->get_status || !d->set_status ||
             !d->queue_max_size || !d->queue_setup || !d->on_kick || !d->on_frame))
-    return VNS_EINVAL;
-  if (!vq_size_valid(o->queue_size) || o->max_events == 0 || o->tx_batch_min == 0 ||
-      o->tx_batch_max < o->tx_batch_min)
-    return VNS_EINVAL;
-  return 0;
+    return "device ops without one of the required callbacks";
+  if (!vq_size_valid(o->queue_size)) return "queue_size is not a power of two from 1 to 32768";
+  if (o->max_events == 0 || o->tx_batch_min == 0 || o->tx_batch_max < o->tx_batch_min)
+    return "max_events is 0, or tx_batch_min is 0 or above tx_batch_max";
+  return NULL;
 }
 
 /* The bug list and bits of o, checked against the halves it brings. */
-static int vns_opts_bugs(const vns_sim_opts *o, unsigned *dbugs, unsigned *vbugs) {
+static int vns_opts_bugs(const vns_sim_opts *o, unsigned *dbugs, unsigned *vbugs,
+                         const char **why) {
   unsigned pd = 0, pv = 0;
+  *why = "no such bug name in bugs (vns_bug_name() lists them)";
   if (o->bugs && vbug_parse(o->bugs, &pd, &pv)) return VNS_ENOENT;
   *dbugs = pd | o->driver_bugs;
   *vbugs = pv | o->device_bugs;
+  *why = "driver_bugs or device_bugs has a bit no bug has";
   if ((*dbugs & ~VBUG_DRIVER_ALL) || (*vbugs & ~VBUG_DEVICE_ALL)) return VNS_EINVAL;
+  *why = "a bug switch for the half you bring: bugs belong to the modelled halves";
   if ((o->driver && *dbugs) || (o->device && *vbugs)) return VNS_EINVAL;
+  *why = NULL;
   return 0;
 }
 
-int vns_scn_config_from_opts(const vns_sim_opts *o, scn_config *cfg) {
-  int rc = vns_check_opts(o);
+/* vns_scn_config_from_opts(), with what is wrong in why (when not NULL). */
+static int vns_scn_config_why(const vns_sim_opts *o, scn_config *cfg, char *why, size_t cap) {
   scn_config_default(cfg);
-  if (!rc) rc = vns_opts_bugs(o, &cfg->bugs, &cfg->dev_bugs);
-  if (!rc && o->faults && emu_fault_config_parse(o->faults, &cfg->fault, NULL, 0)) rc = VNS_EINVAL;
+  const char *problem = vns_opts_problem(o);
+  int rc = problem ? VNS_EINVAL : vns_opts_bugs(o, &cfg->bugs, &cfg->dev_bugs, &problem);
+  char fault_why[160] = "";
+  if (!rc && o->faults &&
+      emu_fault_config_parse(o->faults, &cfg->fault, fault_why, sizeof fault_why)) {
+    rc = VNS_EINVAL;
+    problem = fault_why;
+  }
+  if (rc && why) snprintf(why, cap, "%s", problem ? problem : vns_strerror(rc));
+  return rc;
+}
+
+int vns_scn_config_from_opts(const vns_sim_opts *o, scn_config *cfg) {
+  int rc = vns_scn_config_why(o, cfg, NULL, 0);
   if (rc) return rc;
   cfg->seed = o->seed;
   cfg->start_ns = o->start_ns;
@@ -299,11 +320,39 @@ static int vns_build(vns_sim *sim) {
   return rc < 0 ? rc : 0;
 }
 
+/* Why a build failed, and the rules broken on the way, kept for the caller
+ * before the sim goes. */
+static void vns_sim_failed(vns_sim *sim, int rc, vns_sim_failure *why) {
+  if (!why) return;
+  const char *stage = sim->mode == VNS_MODE_USER_DEVICE
+                          ? "the modelled driver's probe of your device failed"
+                          : "building the sim failed";
+  if (sim->probed)
+    snprintf(why->message, sizeof why->message, "your driver's probe returned %s (%s)",
+             vns_errname(rc), vns_strerror(rc));
+  else
+    snprintf(why->message, sizeof why->message, "%s: %s (%s)", stage, vns_errname(rc),
+             vns_strerror(rc));
+  why->violation_count = sim->nviols;
+  size_t keep = sizeof why->violations / sizeof why->violations[0];
+  for (size_t i = 0; i < sim->nviols && i < keep; i++) why->violations[i] = sim->viols[i];
+}
+
 VNS_API int vns_sim_new(const vns_sim_opts *o, vns_sim **out) {
-  return vns_sim_new_hooked(o, NULL, NULL, out);
+  return vns_sim_new_why(o, out, NULL);
+}
+
+VNS_API int vns_sim_new_why(const vns_sim_opts *o, vns_sim **out, vns_sim_failure *why) {
+  return vns_sim_new_full(o, NULL, NULL, out, why);
 }
 
 int vns_sim_new_hooked(const vns_sim_opts *o, vns_scn_hook_fn hook, void *hook_ctx, vns_sim **out) {
+  return vns_sim_new_full(o, hook, hook_ctx, out, NULL);
+}
+
+int vns_sim_new_full(const vns_sim_opts *o, vns_scn_hook_fn hook, void *hook_ctx, vns_sim **out,
+                     vns_sim_failure *why) {
+  if (why) memset(why, 0, sizeof *why);
   if (!out) return VNS_EINVAL;
   *out = NULL;
   vns_sim_opts defaults;
@@ -312,10 +361,12 @@ int vns_sim_new_hooked(const vns_sim_opts *o, vns_scn_hook_fn hook, void *hook_c
     o = &defaults;
   }
   scn_config checked;
-  int rc = vns_scn_config_from_opts(o, &checked);
+  int rc =
+      vns_scn_config_why(o, &checked, why ? why->message : NULL, why ? sizeof why->message : 0);
+  if (why) why->code = rc;
   if (rc) return rc;
   vns_sim *sim = calloc(1, sizeof *sim);
-  if (!sim) return VNS_ENOMEM;
+  if (!sim) return why ? (why->code = VNS_ENOMEM) : VNS_ENOMEM;
   sim->opts = *o;
   sim->driver_bugs = checked.bugs;
   sim->device_bugs = checked.dev_bugs;
@@ -331,6 +382,8 @@ int vns_sim_new_hooked(const vns_sim_opts *o, vns_scn_hook_fn hook, void *hook_c
   sim->opts.bugs = NULL;
   sim->opts.faults = NULL;
   if (rc) {
+    if (why) why->code = rc;
+    vns_sim_failed(sim, rc, why);
     vns_sim_free(sim);
     return rc;
   }

@@ -84,6 +84,61 @@ static void noop_irq(void *ctx, vns_sim *sim, uint16_t q) { (void)ctx, (void)sim
 static const vns_driver_ops noop_driver = {noop_probe, noop_irq, NULL, NULL};
 static const vns_driver_ops no_probe_driver = {NULL, noop_irq, NULL, NULL};
 
+/* A failed create says why, with the rules broken on the way. */
+static int big_queue_probe(void *ctx, vns_sim *sim, vns_transport *t) {
+  (void)ctx;
+  int rc = vns_transport_set_status(t, VNS_STATUS_ACKNOWLEDGE | VNS_STATUS_DRIVER);
+  if (!rc) rc = vns_transport_set_driver_features(t, VNS_BIT(VNS_F_VERSION_1));
+  if (!rc)
+    rc = vns_transport_set_status(
+        t, VNS_STATUS_ACKNOWLEDGE | VNS_STATUS_DRIVER | VNS_STATUS_FEATURES_OK);
+  vns_vq *vq = NULL;
+  /* twice what the device takes */
+  if (!rc) rc = vns_vq_new(sim, VNS_QUEUE_RX, 256, 0, &vq);
+  if (!rc) {
+    vns_ring_layout l = vns_vq_layout(vq);
+    rc = vns_transport_queue_setup(t, VNS_QUEUE_RX, &l);
+  }
+  return rc;
+}
+static const vns_driver_ops big_queue_driver = {big_queue_probe, noop_irq, NULL, NULL};
+
+START_TEST(test_a_failed_create_says_why) {
+  vns_sim_opts o;
+  vns_sim_failure why;
+  vns_sim *sim = NULL;
+  vns_sim_opts_init(&o);
+  o.queue_size = 3;
+  ck_assert_int_eq(vns_sim_new_why(&o, &sim, &why), VNS_EINVAL);
+  ck_assert_int_eq(why.code, VNS_EINVAL);
+  ck_assert_ptr_nonnull(strstr(why.message, "queue_size"));
+  vns_sim_opts_init(&o);
+  o.bugs = "rx-no-recycle,no-such-bug";
+  ck_assert_int_eq(vns_sim_new_why(&o, &sim, &why), VNS_ENOENT);
+  ck_assert_ptr_nonnull(strstr(why.message, "bug name"));
+  vns_sim_opts_init(&o);
+  o.faults = "drop=2";
+  ck_assert_int_eq(vns_sim_new_why(&o, &sim, &why), VNS_EINVAL);
+  ck_assert_ptr_nonnull(strstr(why.message, "drop"));
+  /* the device takes 128 and the driver sets up 256 */
+  vns_sim_opts_init(&o);
+  o.queue_size = 128;
+  o.driver = &big_queue_driver;
+  ck_assert_int_eq(vns_sim_new_why(&o, &sim, &why), VNS_EINVAL);
+  ck_assert_ptr_null(sim);
+  ck_assert_ptr_nonnull(strstr(why.message, "probe returned VNS_EINVAL"));
+  ck_assert_uint_eq(why.violation_count, 1);
+  ck_assert_str_eq(why.violations[0].rule, "queue_size_invalid");
+  ck_assert_str_eq(why.violations[0].section, "4.1.4.3.2");
+  ck_assert_str_eq(why.violations[0].actor, "device");
+  /* and a create that works says nothing */
+  ck_assert_int_eq(vns_sim_new_why(NULL, &sim, &why), 0);
+  ck_assert_int_eq(why.code, 0);
+  ck_assert_str_eq(why.message, "");
+  vns_sim_free(sim);
+}
+END_TEST
+
 START_TEST(test_options_are_checked) {
   vns_sim_opts o;
   ck_assert_int_eq(new_with(NULL), 0);
@@ -1036,8 +1091,9 @@ START_TEST(test_shared_library_exports_only_vns_symbols) {
    * deliberate change to this number */
   /* 93rd to 95th: vns_mem_wmb, vns_mem_rmb, vns_mem_mb; 96th to 101st: the
    * guest->host ledger (vns_driver_tx_queued, vns_fate_directions and the
-   * four vns_sim_tx_*); 102nd and 103rd: vns_sim_note_count, vns_sim_note */
-  ck_assert_uint_eq(exported, 103);
+   * four vns_sim_tx_*); 102nd and 103rd: vns_sim_note_count, vns_sim_note; 104th:
+   * vns_sim_new_why */
+  ck_assert_uint_eq(exported, 104);
 }
 END_TEST
 
@@ -1224,6 +1280,7 @@ static Suite *api_suite(void) {
   tcase_add_test(basics, test_options_are_checked);
   tcase_add_test(basics, test_bug_catalogue_by_name);
   tcase_add_test(basics, test_frame_builders_refuse_short_buffers);
+  tcase_add_test(basics, test_a_failed_create_says_why);
   suite_add_tcase(s, basics);
   TCase *runs = tcase_create("runs");
   tcase_add_test(runs, test_run_states_and_event_limit);

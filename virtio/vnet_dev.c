@@ -429,7 +429,10 @@ static int vnet_dev_t_queue_setup(void *dev, uint16_t q, const vq_layout *layout
     return EMU_ESTATE;
   }
   if (!(d->status & VIRTIO_STATUS_FEATURES_OK) || d->q[q].enabled) return EMU_ESTATE;
-  if (!vq_size_valid(layout->size) || layout->size > d->cfg.max_queue_size) return EMU_EINVAL;
+  if (!vq_size_valid(layout->size) || layout->size > d->cfg.max_queue_size) {
+    vq_trace_rule(d->trace, "device", vnet_queue_name(q), VQ_RULE_QUEUE_SIZE_INVALID, -1);
+    return EMU_EINVAL;
+  }
   int rc =
       vq_dev_init(&d->q[q].vq, d->mem, layout, (d->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) != 0,
                   (d->features & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC)) != 0);

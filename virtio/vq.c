@@ -105,6 +105,9 @@ static const struct {
         VQ_RULE("interrupt_missing", "2.7.7.2",
                 "the device published used buffers the driver asked to be interrupted for "
                 "(used_event, or flags 0) and never interrupted"),
+    [VQ_RULE_QUEUE_SIZE_INVALID] =
+        VQ_RULE("queue_size_invalid", "4.1.4.3.2",
+                "the driver set a queue size above the device's maximum, or not a power of 2"),
 };
 #undef VQ_RULE
 

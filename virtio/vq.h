@@ -192,8 +192,9 @@ typedef enum vq_rule {
   VQ_RULE_EVENT_FLAGS_RESERVED,      /* event suppression flags 3 */
   VQ_RULE_EVENT_DESC_NOT_NEGOTIATED, /* descriptor-specific events without EVENT_IDX */
   /* checked on a user half's own stores and calls (api/watch.c) */
-  VQ_RULE_KICK_MISSING,      /* the device asked for a notification and never got it */
-  VQ_RULE_INTERRUPT_MISSING, /* the driver asked for an interrupt and never got it */
+  VQ_RULE_KICK_MISSING,       /* the device asked for a notification and never got it */
+  VQ_RULE_INTERRUPT_MISSING,  /* the driver asked for an interrupt and never got it */
+  VQ_RULE_QUEUE_SIZE_INVALID, /* a queue size above the device's maximum, or not 2^n */
   VQ_RULE_COUNT
 } vq_rule;
 

@@ -151,6 +151,8 @@ VNS_API void vns_sim_opts_init(vns_sim_opts *o);
  * name, VNS_ENOTSUP (features with both halves modelled; a device that
  * refuses FEATURES_OK), VNS_ENOMEM, or your probe's own code. */
 VNS_API int vns_sim_new(const vns_sim_opts *o, vns_sim **out);
+/* (vns_sim_new_why(), under "conformance" below, also says why it failed.) */
+
 /* Calls the user halves' remove, then frees everything, including vns_vq
  * and vns_dvq handles not freed yet. NULL is a no-op (0). VNS_ESTATE, with
  * nothing freed, from inside one of the sim's own callbacks.
@@ -363,6 +365,18 @@ VNS_API int vns_rule_describe(size_t i, vns_rule_info *out);
 VNS_API size_t vns_sim_violation_count(const vns_sim *sim);
 /* VNS_EINVAL when i is out of range. */
 VNS_API int vns_sim_violation(const vns_sim *sim, size_t i, vns_violation *out);
+
+/* Why vns_sim_new_why() failed: its code, one line, and the virtio rules
+ * broken before it did (a queue the device refused, a kick before
+ * DRIVER_OK, ...). All strings are the library's or in the struct. */
+typedef struct vns_sim_failure {
+  int code;                    /* the code returned, 0 on success */
+  char message[256];           /* what was wrong: an option, the probe, ... */
+  size_t violation_count;      /* rules broken before the failure */
+  vns_violation violations[8]; /* the first of them */
+} vns_sim_failure;
+/* vns_sim_new(), telling why it failed in *why (which may be NULL). */
+VNS_API int vns_sim_new_why(const vns_sim_opts *o, vns_sim **out, vns_sim_failure *why);
 
 /* Notes: what the sim could not account for because of how your half told
  * it (no virtio rule broken), each said once, one line each; for example an
