@@ -10,6 +10,13 @@ static int vns_is_user_device(const vns_sim *sim) {
   return sim && sim->mode == VNS_MODE_USER_DEVICE;
 }
 
+VNS_API int vns_device_config_changed(vns_sim *sim) {
+  if (!vns_is_user_device(sim)) return VNS_EINVAL;
+  EMU_TRACE_EMIT(sim->trace, .actor = "device", .kind = EMU_TR_INTERRUPT,
+                 .queue = vnet_queue_name(VNET_IRQ_CONFIG));
+  return emu_channel_send(&sim->scn->user_irq, VNET_IRQ_CONFIG, 0, NULL, 0);
+}
+
 VNS_API int vns_device_interrupt(vns_sim *sim, uint16_t q) {
   if (!vns_is_user_device(sim) || q >= VNET_NUM_QUEUES) return VNS_EINVAL;
   EMU_TRACE_EMIT(sim->trace, .actor = "device", .kind = EMU_TR_INTERRUPT,

@@ -101,7 +101,10 @@ static void vns_user_handle(emu_actor *self, const emu_event *ev) {
     case SCN_USER_EV_IRQ:
       EMU_TRACE_EMIT(sim->trace, .actor = "driver", .kind = EMU_TR_INTERRUPT_RECEIVED,
                      .queue = vnet_queue_name(q));
-      drv->on_interrupt(dctx, sim, q);
+      if (q != VNET_IRQ_CONFIG)
+        drv->on_interrupt(dctx, sim, q);
+      else if (drv->on_config_change)
+        drv->on_config_change(dctx, sim);
       break;
     case SCN_USER_EV_TIMER:
       if (drv && drv->on_timer) drv->on_timer(dctx, sim, now);
@@ -433,6 +436,14 @@ VNS_API int64_t vns_sim_run(vns_sim *sim, uint64_t until_ns) {
 }
 
 VNS_API uint64_t vns_sim_now(const vns_sim *sim) { return sim ? sim->sched->now_ns : 0; }
+
+VNS_API int vns_sim_set_link(vns_sim *sim, int up) {
+  if (!sim) return VNS_EINVAL;
+  if (!sim->dev) return VNS_ENOTSUP;
+  if (sim->finished) return VNS_ESTATE;
+  vnet_dev_set_link(sim->dev, up);
+  return 0;
+}
 
 VNS_API int vns_sim_finish(vns_sim *sim) {
   if (!sim) return VNS_EINVAL;

@@ -305,7 +305,7 @@ static void redox_on_interrupt(void *ctx, vns_sim *sim, uint16_t q) {
   while (redox_try_recv(n, frame, sizeof frame) > 0) n->received++;
 }
 
-static const vns_driver_ops redox_ops = {redox_probe, redox_on_interrupt, NULL, NULL};
+static const vns_driver_ops redox_ops = {redox_probe, redox_on_interrupt, NULL, NULL, NULL};
 
 static vns_sim *redox_start(redox_net *n, int fixed) {
   memset(n, 0, sizeof *n);

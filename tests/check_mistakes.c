@@ -55,6 +55,7 @@ typedef struct toy {
   vns_ring_layout rx, tx;
   uint64_t bufs, spare;
   uint16_t avail_idx, last_used;
+  int config_changes; /* configuration change notifications heard */
 } toy;
 
 /* --- the toy driver ------------------------------------------------------- */
@@ -257,7 +258,13 @@ static void toy_on_timer(void *ctx, vns_sim *sim, uint64_t now) {
   toy_send(ctx);
 }
 
-static const vns_driver_ops toy_ops = {toy_probe, toy_on_interrupt, toy_on_timer, NULL};
+static void toy_on_config_change(void *ctx, vns_sim *sim) {
+  (void)sim;
+  ((toy *)ctx)->config_changes++;
+}
+
+static const vns_driver_ops toy_ops = {toy_probe, toy_on_interrupt, toy_on_timer, NULL,
+                                       toy_on_config_change};
 
 /* --- running one --------------------------------------------------------- */
 
@@ -359,6 +366,20 @@ START_TEST(test_each_driver_mistake_is_named) {
 }
 END_TEST
 
+/* §2.1.2: a device that sets DEVICE_NEEDS_RESET after DRIVER_OK tells the
+ * driver with a configuration change notification. */
+START_TEST(test_needs_reset_is_told_by_a_config_change) {
+  toy d;
+  vns_sim *sim = toy_run(&d, M_NEXT_RANGE, 1);
+  ck_assert_uint_ne(vns_sim_device_status(sim) & VNS_STATUS_DEVICE_NEEDS_RESET, 0);
+  ck_assert_int_eq(d.config_changes, 1);
+  vns_sim_free(sim);
+  sim = toy_run(&d, M_NONE, 1);
+  ck_assert_int_eq(d.config_changes, 0);
+  vns_sim_free(sim);
+}
+END_TEST
+
 /* The frame the driver never kicked for is still in the ring, and says so. */
 START_TEST(test_a_tx_frame_never_kicked_is_tx_not_kicked) {
   toy d;
@@ -439,6 +460,7 @@ typedef enum dev_mistake {
 
 typedef struct toy_dev {
   dev_mistake m;
+  int link_down; /* what the config space's status says */
   uint8_t status;
   uint64_t features;
   vns_ring_layout layout[2];
@@ -448,7 +470,17 @@ typedef struct toy_dev {
 static uint64_t td_features(void *ctx, vns_sim *sim) {
   (void)ctx;
   (void)sim;
-  return VNS_BIT(VNS_F_VERSION_1) | VNS_BIT(VNS_F_NET_MAC);
+  return VNS_BIT(VNS_F_VERSION_1) | VNS_BIT(VNS_F_NET_MAC) | VNS_BIT(VNS_F_NET_STATUS);
+}
+
+/* mac, then the status word (§5.1.4) */
+static int td_read_config(void *ctx, vns_sim *sim, uint32_t off, void *buf, uint32_t len) {
+  (void)sim;
+  uint8_t cfg[8] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0, 0};
+  cfg[6] = ((toy_dev *)ctx)->link_down ? 0 : VNS_NET_S_LINK_UP;
+  if (off > sizeof cfg || len > sizeof cfg - off) return VNS_ERANGE;
+  memcpy(buf, cfg + off, len);
+  return 0;
 }
 
 static int td_set_features(void *ctx, vns_sim *sim, uint64_t f) {
@@ -560,6 +592,7 @@ static const vns_device_ops toy_dev_ops = {
     .set_driver_features = td_set_features,
     .get_status = td_get_status,
     .set_status = td_set_status,
+    .read_config = td_read_config,
     .queue_max_size = td_queue_max,
     .queue_setup = td_queue_setup,
     .on_kick = td_on_kick,
@@ -654,6 +687,37 @@ START_TEST(test_tx_chains_the_device_never_sends_are_rejected) {
 }
 END_TEST
 
+/* The device's link goes down and it says so (§3.2.1): the modelled
+ * driver reads the status again and sends nothing more; the guest's
+ * replies stop there, each with its fate. */
+START_TEST(test_a_device_telling_of_its_link_down_stops_the_drivers_sends) {
+  toy_dev d;
+  memset(&d, 0, sizeof d);
+  vns_sim_opts o;
+  vns_sim_opts_init(&o);
+  o.device = &toy_dev_ops;
+  o.device_ctx = &d;
+  vns_sim *sim = start_with(&o, 1);
+  ck_assert_int_ge(vns_sim_run(sim, T0 + 50 * US), 0);
+  d.link_down = 1;
+  ck_assert_int_eq(vns_device_config_changed(sim), 0);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  size_t n = vns_sim_tx_frame_count(sim);
+  ck_assert_uint_eq(n, 3); /* a reply to each ARP request */
+  ck_assert_str_eq(vns_sim_tx_frame_fate(sim, 0), "sent");
+  ck_assert_str_eq(vns_sim_tx_frame_fate(sim, 1), "link_down");
+  ck_assert_str_eq(vns_sim_tx_frame_fate(sim, 2), "link_down");
+  uint64_t told = 0;
+  vns_trace_event ev;
+  for (size_t i = 0; vns_sim_trace_event(sim, i, &ev) == 0; i++)
+    told += !strcmp(ev.event, "interrupt_received") && !strcmp(ev.queue, "config");
+  ck_assert_uint_eq(told, 1);
+  ck_assert_int_eq(vns_device_config_changed(NULL), VNS_EINVAL);
+  vns_sim_free(sim);
+}
+END_TEST
+
 static Suite *mistakes_suite(void) {
   Suite *s = suite_create("mistakes");
   TCase *drv = tcase_create("driver");
@@ -661,6 +725,7 @@ static Suite *mistakes_suite(void) {
                       (int)(sizeof driver_mistakes / sizeof driver_mistakes[0]));
   tcase_add_test(drv, test_a_short_rx_buffer_warns_once_and_takes_short_frames);
   tcase_add_test(drv, test_a_tx_frame_never_kicked_is_tx_not_kicked);
+  tcase_add_test(drv, test_needs_reset_is_told_by_a_config_change);
   tcase_add_test(drv, test_unreported_rx_reads_are_noted_once);
   tcase_add_test(drv, test_the_toy_driver_without_mistakes_breaks_no_rule_over_100_seeds);
   suite_add_tcase(s, drv);
@@ -669,6 +734,7 @@ static Suite *mistakes_suite(void) {
                       (int)(sizeof device_mistakes / sizeof device_mistakes[0]));
   tcase_add_test(dev, test_the_toy_device_without_mistakes_breaks_no_rule_over_100_seeds);
   tcase_add_test(dev, test_tx_chains_the_device_never_sends_are_rejected);
+  tcase_add_test(dev, test_a_device_telling_of_its_link_down_stops_the_drivers_sends);
   suite_add_tcase(s, dev);
   return s;
 }

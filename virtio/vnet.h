@@ -52,6 +52,11 @@
  * hold at least 1526 bytes (header + 1514). */
 #define VNET_MIN_RX_BUF (VNET_HDR_LEN + VNET_ETH_FRAME_MAX)
 
+/* The interrupt's queue argument for a configuration change notification
+ * (§3.2.1), in place of a queue number. */
+#define VNET_IRQ_CONFIG 0xffffu
+
+/* "rx", "tx", "config" (VNET_IRQ_CONFIG). */
 const char *vnet_queue_name(uint16_t q);
 
 /* The transport the driver uses to reach the device: configuration is

@@ -37,6 +37,16 @@ static void vnet_dev_fate(vnet_dev *d, uint32_t id, emu_fate fate) {
   if (d->fates) emu_fates_set(d->fates, id, fate, d->actor.sched->now_ns, "device", -1);
 }
 
+/* §3.2.1: a configuration change notification, sent once the driver is
+ * running (before DRIVER_OK the driver reads the configuration anyway). */
+static void vnet_dev_config_notify(vnet_dev *d) {
+  if (!(d->status & VIRTIO_STATUS_DRIVER_OK)) return;
+  d->stats.config_interrupts++;
+  EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_INTERRUPT,
+                 .queue = vnet_queue_name(VNET_IRQ_CONFIG));
+  emu_channel_send(&d->irq, VNET_IRQ_CONFIG, 0, NULL, 0);
+}
+
 /* §2.1.2: on a driver error the device sets DEVICE_NEEDS_RESET and stops
  * using its queues until reset. */
 static void vnet_dev_needs_reset(vnet_dev *d, uint16_t q, vq_rule rule) {
@@ -46,6 +56,8 @@ static void vnet_dev_needs_reset(vnet_dev *d, uint16_t q, vq_rule rule) {
   d->violation_queue = vnet_queue_name(q);
   EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_STATUS, .queue = vnet_queue_name(q),
                  .idx = d->status, .detail = vq_rule_name(rule));
+  /* §2.1.2: after DRIVER_OK, setting DEVICE_NEEDS_RESET is told */
+  vnet_dev_config_notify(d);
 }
 
 static void vnet_dev_interrupt_now(vnet_dev *d, uint16_t q) {
@@ -337,6 +349,13 @@ static void vnet_dev_handle(emu_actor *self, const emu_event *ev) {
 }
 
 void vnet_dev_set_tx_ledger(vnet_dev *d, emu_fates *tx) { d->tx_fates = tx; }
+
+void vnet_dev_set_link(vnet_dev *d, int up) {
+  if (d->cfg.link_up == (up != 0)) return;
+  d->cfg.link_up = up != 0;
+  /* §5.1.4: status is in the config space only with VIRTIO_NET_F_STATUS */
+  if (d->features & VIRTIO_BIT(VIRTIO_NET_F_STATUS)) vnet_dev_config_notify(d);
+}
 
 /* --- transport: what the driver can reach ------------------------------- */
 

@@ -50,6 +50,7 @@ typedef struct vnet_dev_stats {
   uint64_t kicks[VNET_NUM_QUEUES];
   uint64_t interrupts, interrupts_suppressed;
   uint64_t pops[VNET_NUM_QUEUES];
+  uint64_t config_interrupts; /* configuration change notifications sent */
 } vnet_dev_stats;
 
 typedef struct vnet_dev_frame {
@@ -101,6 +102,10 @@ void vnet_dev_rx_frame(vnet_dev *d, uint32_t frame_id, const uint8_t *frame, siz
  * to the host (the host decides "sent"), tx_chain_rejected, link_down. The
  * frame's ledger id travels with it to the host (emu_event.frame_id). */
 void vnet_dev_set_tx_ledger(vnet_dev *d, emu_fates *tx);
+/* The link goes up or down (VIRTIO_NET_S_LINK_UP in the config space): RX
+ * and TX frames meet link_down while it is down; with VIRTIO_NET_F_STATUS
+ * the driver is told by a configuration change notification. */
+void vnet_dev_set_link(vnet_dev *d, int up);
 /* Ends a run: frames still in the backlog never found a buffer. */
 void vnet_dev_finish(vnet_dev *d);
 /* Frames waiting in the backlog. */

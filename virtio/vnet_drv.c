@@ -240,6 +240,11 @@ static int vnet_drv_transmit(void *impl, const uint8_t *frame, size_t len, uint6
   int64_t id = drv->tx_fates ? emu_fates_enter(drv->tx_fates, now_ns) : -1;
   if (len == 0 || len > VNET_MAX_FRAME)
     return vnet_drv_tx_drop(drv, id, EMU_FATE_FRAME_INVALID, EMU_EINVAL);
+  if (!drv->link_up) {
+    /* carrier off: the stack's frame goes no further than the driver */
+    drv->stats.tx_link_down++;
+    return vnet_drv_tx_drop(drv, id, EMU_FATE_LINK_DOWN, EMU_EAGAIN);
+  }
   vnet_drv_tx_reclaim(drv);
   if (drv->tx_nfree == 0) return vnet_drv_tx_drop(drv, id, EMU_FATE_TX_RING_FULL, EMU_ENOSPC);
   uint16_t buf = drv->tx_free[drv->tx_nfree - 1];
@@ -267,10 +272,34 @@ static int vnet_drv_transmit(void *impl, const uint8_t *frame, size_t len, uint6
   return 0;
 }
 
+/* The link status as the device's config space has it (up without
+ * VIRTIO_NET_F_STATUS: the field is not there, §5.1.4). */
+static int vnet_drv_read_link(vnet_drv *drv) {
+  uint8_t raw[VNET_CFG_STATUS_LEN];
+  if (!(drv->features & VIRTIO_BIT(VIRTIO_NET_F_STATUS)) ||
+      drv->t->read_config(drv->t->dev, VNET_CFG_STATUS, raw, sizeof raw) != 0)
+    return 1;
+  return (emu_get_le16(raw) & VIRTIO_NET_S_LINK_UP) != 0;
+}
+
+/* §3.2.1: the device says its configuration changed: read the link again,
+ * as Linux's virtnet_config_changed_work does (a device that needs a reset
+ * says so here too, §2.1.2; this driver does not reset). */
+static void vnet_drv_config_changed(vnet_drv *drv) {
+  drv->stats.config_changes++;
+  EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_INTERRUPT_RECEIVED,
+                 .queue = vnet_queue_name(VNET_IRQ_CONFIG));
+  drv->link_up = vnet_drv_read_link(drv);
+}
+
 static void vnet_drv_handle(emu_actor *self, const emu_event *ev) {
   vnet_drv *drv = self->ctx;
   switch (ev->kind) {
     case VNET_DRV_EV_IRQ: {
+      if (ev->arg == VNET_IRQ_CONFIG) {
+        vnet_drv_config_changed(drv);
+        break;
+      }
       drv->stats.interrupts++;
       EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_INTERRUPT_RECEIVED,
                      .queue = vnet_queue_name((uint16_t)ev->arg));
@@ -375,12 +404,7 @@ int vnet_drv_probe(vnet_drv *drv) {
   }
   if (drv->features & VIRTIO_BIT(VIRTIO_NET_F_MAC))
     t->read_config(dev, VNET_CFG_MAC, drv->mac, VNET_MAC_LEN);
-  drv->link_up = 1;
-  if (drv->features & VIRTIO_BIT(VIRTIO_NET_F_STATUS)) {
-    uint8_t raw[VNET_CFG_STATUS_LEN];
-    if (t->read_config(dev, VNET_CFG_STATUS, raw, sizeof raw) == 0)
-      drv->link_up = (emu_get_le16(raw) & VIRTIO_NET_S_LINK_UP) != 0;
-  }
+  drv->link_up = vnet_drv_read_link(drv);
   uint16_t size = drv->opts.queue_size;
   uint16_t rx_max = t->queue_max_size(dev, VNET_RXQ), tx_max = t->queue_max_size(dev, VNET_TXQ);
   uint16_t dev_max = rx_max < tx_max ? rx_max : tx_max;

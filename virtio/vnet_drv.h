@@ -64,6 +64,8 @@ typedef struct vnet_drv_stats {
   uint64_t tx_frames, tx_bytes, tx_ring_full, tx_reclaimed, tx_bad_used;
   uint64_t kicks[VNET_NUM_QUEUES], kicks_suppressed[VNET_NUM_QUEUES];
   uint64_t interrupts, interrupts_spurious;
+  uint64_t config_changes; /* configuration change notifications received */
+  uint64_t tx_link_down;   /* frames refused while the link was down */
 } vnet_drv_stats;
 
 typedef struct vnet_drv {

@@ -63,6 +63,11 @@ typedef struct vns_device_ops {
  * vns_sim_opts.irq_latency. VNS_EINVAL for a bad queue or a sim without a
  * user device, VNS_ENOMEM. */
 VNS_API int vns_device_interrupt(vns_sim *sim, uint16_t q);
+/* Sends a configuration change notification (§3.2.1): after your config
+ * space changed, or after setting DEVICE_NEEDS_RESET once DRIVER_OK was
+ * set (§2.1.2 says you must). The modelled driver reads the link status
+ * again. VNS_EINVAL for a sim without a user device, VNS_ENOMEM. */
+VNS_API int vns_device_config_changed(vns_sim *sim);
 /* Hands a frame the guest sent to the host (copied; traced as frame_out).
  * VNS_EINVAL for NULL, len 0 or a sim without a user device, VNS_ENOMEM. */
 VNS_API int vns_device_send(vns_sim *sim, const void *frame, size_t len);

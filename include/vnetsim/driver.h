@@ -68,6 +68,10 @@ typedef struct vns_driver_ops {
   void (*on_timer)(void *ctx, vns_sim *sim, uint64_t now_ns);
   /* Optional (NULL): release what ctx holds. */
   void (*remove)(void *ctx, vns_sim *sim);
+  /* Optional (NULL): the device sent a configuration change notification
+   * (§3.2.1): its config space changed (the link status, say: read it
+   * again), or it set DEVICE_NEEDS_RESET (§2.1.2). */
+  void (*on_config_change)(void *ctx, vns_sim *sim);
 } vns_driver_ops;
 
 /* The transport of a sim built with a user driver; NULL otherwise. */

@@ -175,6 +175,14 @@ VNS_API int vns_sim_inject(vns_sim *sim, uint64_t at_ns, const void *frame, size
 VNS_API int64_t vns_sim_run(vns_sim *sim, uint64_t until_ns);
 /* The virtual time now. */
 VNS_API uint64_t vns_sim_now(const vns_sim *sim);
+/* Puts the modelled device's link up (1) or down (0), now. While it is
+ * down, frames either way get the fate "link_down"; the config space's
+ * VNS_NET_S_LINK_UP follows, and with VNS_F_NET_STATUS negotiated the
+ * driver gets a configuration change notification (your driver's
+ * on_config_change; the modelled driver reads the status again and stops
+ * sending). VNS_ENOTSUP with a device of your own, VNS_ESTATE after
+ * vns_sim_finish(). */
+VNS_API int vns_sim_set_link(vns_sim *sim, int up);
 /* Ends the run: a user device's on_finish runs first; frames still in the
  * device's backlog become "rx_no_buffer", frames in RX buffers the driver
  * never read "rx_not_consumed", frames whose reply still waits for ARP in

@@ -23,16 +23,22 @@ extern "C" {
 
 typedef struct vns_trace_event {
   uint64_t t_ns;                 /* virtual time */
-  const char *actor;             /* "device", "driver", "host" or "link" */
+  const char *actor;             /* "device", "driver", "host", "link", or "end" (a fate
+                                  * given when the run ended) */
   const char *event;             /* "desc_written", "avail_added", "avail_published", "kick",
                        * "kick_suppressed", "kick_received", "pop", "used_pushed",
                        * "used_published", "interrupt", "interrupt_suppressed",
                        * "interrupt_received", "used_consumed", "buffer_reposted",
                        * "tx_reclaimed", "frame_in", "frame_out", "frame_fate",
-                       * "status", "violation", "fault"; under a memory model
+                       * "status", "violation", "fault", "backlogged" (the device
+                       * holds a host frame for want of an RX buffer); under a
+                       * memory model
                        * also "store_visible" (idx = guest address, len) and
                        * "barrier" (detail = "wmb", "rmb" or "mb") */
-  const char *queue;             /* "rx", "tx", or NULL when not about one queue */
+  const char *queue;             /* "rx", "tx", "config" (a configuration change
+                                  * notification), or NULL when not about one queue;
+                                  * a frame_fate's queue names its ledger: "rx" for
+                                  * host->guest frames, "tx" for guest->host ones */
   int64_t head, idx, len, frame; /* -1 when absent */
   const char *detail;            /* a fate or rule name, a barrier, or NULL */
 } vns_trace_event;

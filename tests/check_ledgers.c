@@ -1,0 +1,237 @@
+/* The two fate ledgers through the public API: every frame in either
+ * direction gets exactly one fate, the trace carries each of them once
+ * (with the fate the ledger holds), guest frames lost in the driver, at the
+ * device or on the link are named, and the link going down and up is told
+ * to the driver by configuration change notifications. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <vnetsim/vnetsim.h>
+
+#define US 1000ull
+#define T0 1000000000ull
+
+static vns_sim *start(const char *bugs, const char *faults, uint16_t qsize, uint64_t seed) {
+  vns_sim_opts o;
+  vns_sim_opts_init(&o);
+  o.seed = seed;
+  o.bugs = bugs;
+  o.faults = faults;
+  o.queue_size = qsize;
+  vns_sim *sim;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  return sim;
+}
+
+static uint64_t tx_count(const vns_sim *sim, const char *fate) {
+  uint64_t n = 0;
+  ck_assert_int_eq(vns_sim_tx_fate_count(sim, fate, &n), 0);
+  return n;
+}
+
+/* Each ledger's fates add up to its frames, none pending, none twice. */
+static void expect_accounted(const vns_sim *sim) {
+  uint64_t rx = 0, tx = 0, v;
+  for (size_t i = 1; vns_fate_name(i); i++) {
+    ck_assert_int_eq(vns_sim_fate_count(sim, vns_fate_name(i), &v), 0);
+    rx += v;
+    tx += tx_count(sim, vns_fate_name(i));
+  }
+  ck_assert_uint_eq(rx, vns_sim_frame_count(sim));
+  ck_assert_uint_eq(tx, vns_sim_tx_frame_count(sim));
+  ck_assert_int_eq(vns_sim_counter(sim, "fates.double", &v), 0);
+  ck_assert_uint_eq(v, 0);
+  ck_assert_int_eq(vns_sim_counter(sim, "fates.tx_double", &v), 0);
+  ck_assert_uint_eq(v, 0);
+}
+
+/* Every frame of both ledgers has exactly one frame_fate event, naming the
+ * fate the ledger holds and stamped with the time the ledger has. */
+static void expect_every_fate_traced_once(const vns_sim *sim) {
+  size_t n[2] = {vns_sim_frame_count(sim), vns_sim_tx_frame_count(sim)};
+  unsigned char *seen[2] = {calloc(n[0] + 1, 1), calloc(n[1] + 1, 1)};
+  ck_assert(seen[0] && seen[1]);
+  vns_trace_event ev;
+  for (size_t i = 0; vns_sim_trace_event(sim, i, &ev) == 0; i++) {
+    if (strcmp(ev.event, "frame_fate")) continue;
+    int tx = !strcmp(ev.queue, "tx");
+    ck_assert(tx || !strcmp(ev.queue, "rx"));
+    ck_assert_int_ge(ev.frame, 0);
+    ck_assert_uint_lt((size_t)ev.frame, n[tx]);
+    ck_assert_msg(!seen[tx][ev.frame]++, "%s frame %lld traced twice", ev.queue,
+                  (long long)ev.frame);
+    const char *fate = tx ? vns_sim_tx_frame_fate(sim, (size_t)ev.frame)
+                          : vns_sim_frame_fate(sim, (size_t)ev.frame);
+    ck_assert_str_eq(ev.detail, fate);
+    uint64_t fated = 0;
+    if (tx)
+      vns_sim_tx_frame_times(sim, (size_t)ev.frame, NULL, &fated);
+    else
+      vns_sim_frame_times(sim, (size_t)ev.frame, NULL, &fated);
+    ck_assert_uint_eq(ev.t_ns, fated);
+  }
+  for (int d = 0; d < 2; d++)
+    for (size_t i = 0; i < n[d]; i++)
+      ck_assert_msg(seen[d][i], "frame %zu of ledger %d untraced", i, d);
+  free(seen[0]);
+  free(seen[1]);
+}
+
+/* The Redox driver loses frames in every way the RX side has; with faults
+ * both ways, guest frames are lost on the link too. */
+START_TEST(test_every_fate_of_both_ledgers_is_traced_once) {
+  static const struct {
+    const char *bugs, *faults;
+  } runs[] = {
+      {NULL, NULL},
+      {"redox", NULL},
+      {"rx-last-only", "drop=0.2,dup=0.1,delay=0.2,reorder=0.1,delay_us=40"},
+      {"tx-no-reclaim", "drop=0.1,dir=recv"},
+  };
+  for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+    vns_sim *sim = start(runs[r].bugs, runs[r].faults, 16, 5 + r);
+    ck_assert_int_eq(vns_sim_inject_bursts(sim, 5 + r, 60), 0);
+    ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+    ck_assert_int_eq(vns_sim_finish(sim), 0);
+    expect_accounted(sim);
+    expect_every_fate_traced_once(sim);
+    vns_sim_free(sim);
+  }
+}
+END_TEST
+
+/* A driver that never takes back its TX buffers runs out: the guest's later
+ * replies are tx_ring_full, the earlier ones sent. */
+START_TEST(test_a_full_tx_ring_fates_the_guests_frames) {
+  vns_sim *sim = start("tx-no-reclaim", NULL, 16, 1);
+  ck_assert_int_eq(vns_sim_inject_bursts(sim, 1, 40), 0);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  expect_accounted(sim);
+  ck_assert_uint_eq(tx_count(sim, "sent"), 16); /* one ring's worth */
+  ck_assert_uint_gt(tx_count(sim, "tx_ring_full"), 0);
+  ck_assert_str_eq(vns_sim_tx_frame_fate(sim, 0), "sent");
+  ck_assert_str_eq(vns_sim_tx_frame_fate(sim, vns_sim_tx_frame_count(sim) - 1), "tx_ring_full");
+  vns_sim_free(sim);
+}
+END_TEST
+
+/* A driver that never kicks TX: every frame it queued is still in the ring. */
+START_TEST(test_frames_never_kicked_are_tx_not_kicked) {
+  vns_sim *sim = start("tx-no-kick", NULL, 256, 1);
+  ck_assert_int_eq(vns_sim_inject_bursts(sim, 1, 5), 0);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  expect_accounted(sim);
+  ck_assert_uint_gt(vns_sim_tx_frame_count(sim), 0);
+  ck_assert_uint_eq(tx_count(sim, "tx_not_kicked"), vns_sim_tx_frame_count(sim));
+  vns_sim_free(sim);
+}
+END_TEST
+
+/* Faults toward the host take guest frames: each such frame's fate is the
+ * fault, a duplicate is a frame of its own, and the rest are sent. */
+START_TEST(test_link_faults_toward_the_host_fate_guest_frames) {
+  vns_sim *sim = start(NULL, "drop=0.3,dup=0.2,dir=recv", 256, 3);
+  ck_assert_int_eq(vns_sim_inject_bursts(sim, 3, 40), 0);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  expect_accounted(sim);
+  uint64_t dropped = tx_count(sim, "fault_drop"), sent = tx_count(sim, "sent"), drops = 0, dups = 0;
+  ck_assert_uint_gt(dropped, 0);
+  ck_assert_int_eq(vns_sim_counter(sim, "link.fault_drop", &drops), 0);
+  ck_assert_int_eq(vns_sim_counter(sim, "link.fault_duplicate", &dups), 0);
+  ck_assert_uint_eq(dropped, drops); /* only guest frames meet faults here */
+  ck_assert_uint_gt(dups, 0);
+  ck_assert_uint_eq(dropped + sent, vns_sim_tx_frame_count(sim));
+  vns_sim_free(sim);
+}
+END_TEST
+
+/* A frame the device holds is traced as backlogged when it is held, and
+ * its fate comes later: a buffer, or the end of the run. */
+START_TEST(test_a_held_frame_is_backlogged_before_its_fate) {
+  vns_sim *sim = start("rx-no-recycle", NULL, 16, 1);
+  ck_assert_int_eq(vns_sim_inject_bursts(sim, 1, 20), 0);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  size_t n = vns_sim_frame_count(sim), held = 0;
+  uint64_t *held_at = calloc(n + 1, sizeof *held_at);
+  ck_assert_ptr_nonnull(held_at);
+  vns_trace_event ev;
+  for (size_t i = 0; vns_sim_trace_event(sim, i, &ev) == 0; i++) {
+    if (!strcmp(ev.event, "backlogged")) {
+      held_at[ev.frame] = ev.t_ns + 1;
+      held++;
+    } else if (!strcmp(ev.event, "frame_fate") && !strcmp(ev.queue, "rx") && held_at[ev.frame]) {
+      ck_assert_uint_ge(ev.t_ns + 1, held_at[ev.frame]);
+      ck_assert_str_eq(ev.detail, "rx_no_buffer"); /* this driver never gives one back */
+    }
+  }
+  ck_assert_uint_gt(held, 0);
+  uint64_t backlogged = 0;
+  ck_assert_int_eq(vns_sim_counter(sim, "device.rx_backlogged", &backlogged), 0);
+  ck_assert_uint_eq(held, backlogged);
+  free(held_at);
+  vns_sim_free(sim);
+}
+END_TEST
+
+/* Counts configuration change events of one kind in the trace. */
+static size_t config_events(const vns_sim *sim, const char *event) {
+  size_t n = 0;
+  vns_trace_event ev;
+  for (size_t i = 0; vns_sim_trace_event(sim, i, &ev) == 0; i++)
+    n += !strcmp(ev.event, event) && ev.queue && !strcmp(ev.queue, "config");
+  return n;
+}
+
+/* The link goes down and comes back: the driver hears of each change by a
+ * configuration change notification; while down, the host's frames and the
+ * guest's own are link_down; after, the guest answers again. */
+START_TEST(test_link_down_and_up_is_told_and_fates_frames_both_ways) {
+  vns_sim *sim = start(NULL, NULL, 256, 1);
+  uint8_t f[64];
+  size_t len = vns_frame_arp_request(f, sizeof f, VNS_GUEST_IP);
+  ck_assert_int_eq(vns_sim_inject(sim, T0, f, len), 0);
+  ck_assert_int_ge(vns_sim_run(sim, T0 + 500 * US), 0);
+  ck_assert_int_eq(vns_sim_set_link(sim, 0), 0);
+  ck_assert_int_eq(vns_sim_inject(sim, T0 + 1000 * US, f, len), 0);
+  ck_assert_int_ge(vns_sim_run(sim, T0 + 1500 * US), 0);
+  ck_assert_int_eq(vns_sim_set_link(sim, 1), 0);
+  ck_assert_int_eq(vns_sim_set_link(sim, 1), 0); /* no change: nothing told */
+  ck_assert_int_eq(vns_sim_inject(sim, T0 + 2000 * US, f, len), 0);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 0), "answered");
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 1), "link_down");
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 2), "answered");
+  ck_assert_uint_eq(config_events(sim, "interrupt"), 2);
+  ck_assert_uint_eq(config_events(sim, "interrupt_received"), 2);
+  ck_assert_int_eq(vns_sim_set_link(sim, 0), VNS_ESTATE);
+  expect_accounted(sim);
+  vns_sim_free(sim);
+}
+END_TEST
+
+static Suite *ledgers_suite(void) {
+  Suite *s = suite_create("ledgers");
+  TCase *tc = tcase_create("both");
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, test_every_fate_of_both_ledgers_is_traced_once);
+  tcase_add_test(tc, test_a_full_tx_ring_fates_the_guests_frames);
+  tcase_add_test(tc, test_frames_never_kicked_are_tx_not_kicked);
+  tcase_add_test(tc, test_link_faults_toward_the_host_fate_guest_frames);
+  tcase_add_test(tc, test_a_held_frame_is_backlogged_before_its_fate);
+  tcase_add_test(tc, test_link_down_and_up_is_told_and_fates_frames_both_ways);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(ledgers_suite());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
