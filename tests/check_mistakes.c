@@ -460,7 +460,10 @@ typedef enum dev_mistake {
 
 typedef struct toy_dev {
   dev_mistake m;
-  int link_down; /* what the config space's status says */
+  int link_down;  /* what the config space's status says */
+  int hold_third; /* keeps the third host frame in a backlog of its own */
+  int64_t held;   /* the frame it holds, or -1 */
+  int finish_calls;
   uint8_t status;
   uint64_t features;
   vns_ring_layout layout[2];
@@ -554,6 +557,10 @@ static void td_return(toy_dev *d, vns_sim *sim, const vns_chain *c, uint32_t len
 
 static void td_on_frame(void *ctx, vns_sim *sim, uint32_t id, const uint8_t *frame, size_t len) {
   toy_dev *d = ctx;
+  if (d->hold_third && id == 2) {
+    d->held = id;
+    return;
+  }
   vns_dvq *rx = d->q[VNS_QUEUE_RX];
   vns_chain c;
   if (!rx || !(d->status & VNS_STATUS_DRIVER_OK) || vns_dvq_pop(rx, &c) ||
@@ -587,6 +594,14 @@ static void td_on_kick(void *ctx, vns_sim *sim, uint16_t q) {
 
 static void td_remove(void *ctx, vns_sim *sim) { td_set_status(ctx, sim, 0); }
 
+/* What it still holds when the run ends never found a buffer. */
+static void td_on_finish(void *ctx, vns_sim *sim) {
+  toy_dev *d = ctx;
+  d->finish_calls++;
+  if (d->held >= 0) vns_device_frame_dropped(sim, (uint32_t)d->held, "rx_no_buffer");
+  d->held = -1;
+}
+
 static const vns_device_ops toy_dev_ops = {
     .device_features = td_features,
     .set_driver_features = td_set_features,
@@ -598,10 +613,12 @@ static const vns_device_ops toy_dev_ops = {
     .on_kick = td_on_kick,
     .on_frame = td_on_frame,
     .remove = td_remove,
+    .on_finish = td_on_finish,
 };
 
 static vns_sim *toy_dev_run(toy_dev *d, dev_mistake m, uint64_t seed) {
   memset(d, 0, sizeof *d);
+  d->held = -1;
   d->m = m;
   vns_sim_opts o;
   vns_sim_opts_init(&o);
@@ -693,6 +710,7 @@ END_TEST
 START_TEST(test_a_device_telling_of_its_link_down_stops_the_drivers_sends) {
   toy_dev d;
   memset(&d, 0, sizeof d);
+  d.held = -1;
   vns_sim_opts o;
   vns_sim_opts_init(&o);
   o.device = &toy_dev_ops;
@@ -718,6 +736,33 @@ START_TEST(test_a_device_telling_of_its_link_down_stops_the_drivers_sends) {
 }
 END_TEST
 
+/* A device that holds a frame settles its fate in on_finish, inside
+ * vns_sim_finish(), stamped with the time the run ended. */
+START_TEST(test_a_device_settles_what_it_holds_in_on_finish) {
+  toy_dev d;
+  memset(&d, 0, sizeof d);
+  d.hold_third = 1;
+  d.held = -1;
+  vns_sim_opts o;
+  vns_sim_opts_init(&o);
+  o.device = &toy_dev_ops;
+  o.device_ctx = &d;
+  vns_sim *sim = start_with(&o, 1);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 2), "pending");
+  ck_assert_int_eq(d.finish_calls, 0);
+  uint64_t end = vns_sim_now(sim), fated = 0;
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  ck_assert_int_eq(d.finish_calls, 1);
+  ck_assert_str_eq(vns_sim_frame_fate(sim, 2), "rx_no_buffer");
+  ck_assert_int_eq(vns_sim_frame_times(sim, 2, NULL, &fated), 0);
+  ck_assert_uint_eq(fated, end);
+  ck_assert_int_eq(vns_sim_finish(sim), VNS_ESTATE);
+  ck_assert_int_eq(d.finish_calls, 1);
+  vns_sim_free(sim);
+}
+END_TEST
+
 static Suite *mistakes_suite(void) {
   Suite *s = suite_create("mistakes");
   TCase *drv = tcase_create("driver");
@@ -735,6 +780,7 @@ static Suite *mistakes_suite(void) {
   tcase_add_test(dev, test_the_toy_device_without_mistakes_breaks_no_rule_over_100_seeds);
   tcase_add_test(dev, test_tx_chains_the_device_never_sends_are_rejected);
   tcase_add_test(dev, test_a_device_telling_of_its_link_down_stops_the_drivers_sends);
+  tcase_add_test(dev, test_a_device_settles_what_it_holds_in_on_finish);
   suite_add_tcase(s, dev);
   return s;
 }
