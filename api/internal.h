@@ -105,6 +105,8 @@ struct vns_sim {
  * checked (bugs and faults parsed); no user half, observer or hashing set.
  * VNS_EINVAL, VNS_ENOENT (an unknown bug name). */
 int vns_scn_config_from_opts(const vns_sim_opts *o, scn_config *cfg);
+/* The same, with what is wrong in why (cap bytes; why may be NULL). */
+int vns_scn_config_why(const vns_sim_opts *o, scn_config *cfg, char *why, size_t cap);
 /* From api/sim.c: the fate with that name (VNS_ENOENT when none). */
 int vns_fate_lookup(const char *name, int *fate);
 

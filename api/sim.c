@@ -205,6 +205,9 @@ static const char *vns_opts_problem(const vns_sim_opts *o) {
   if (!vq_size_valid(o->queue_size)) return "queue_size is not a power of two from 1 to 32768";
   if (o->max_events == 0 || o->tx_batch_min == 0 || o->tx_batch_max < o->tx_batch_min)
     return "max_events is 0, or tx_batch_min is 0 or above tx_batch_max";
+  if (o->ring != VNS_RING_SPLIT && o->ring != VNS_RING_PACKED) return "no such ring format";
+  if (o->ring == VNS_RING_PACKED && o->memory != VNS_MEMORY_SC)
+    return "the packed ring runs under the sc memory model only (for now)";
   return NULL;
 }
 
@@ -220,12 +223,15 @@ static int vns_opts_bugs(const vns_sim_opts *o, unsigned *dbugs, unsigned *vbugs
   if ((*dbugs & ~VBUG_DRIVER_ALL) || (*vbugs & ~VBUG_DEVICE_ALL)) return VNS_EINVAL;
   *why = "a bug switch for the half you bring: bugs belong to the modelled halves";
   if ((o->driver && *dbugs) || (o->device && *vbugs)) return VNS_EINVAL;
+  *why =
+      "a bug of the split ring's own (its indices, arithmetic or barriers) with the "
+      "packed ring";
+  if (o->ring == VNS_RING_PACKED && ((*dbugs & VBUG_SPLIT_ONLY) || *vbugs)) return VNS_EINVAL;
   *why = NULL;
   return 0;
 }
 
-/* vns_scn_config_from_opts(), with what is wrong in why (when not NULL). */
-static int vns_scn_config_why(const vns_sim_opts *o, scn_config *cfg, char *why, size_t cap) {
+int vns_scn_config_why(const vns_sim_opts *o, scn_config *cfg, char *why, size_t cap) {
   scn_config_default(cfg);
   const char *problem = vns_opts_problem(o);
   int rc = problem ? VNS_EINVAL : vns_opts_bugs(o, &cfg->bugs, &cfg->dev_bugs, &problem);
@@ -265,6 +271,7 @@ int vns_scn_config_from_opts(const vns_sim_opts *o, scn_config *cfg) {
   cfg->arp_proxy = o->arp_proxy != 0;
   cfg->memory = (emu_mm_kind)o->memory;
   cfg->memory_delay_ns = o->memory_delay_ns;
+  cfg->packed_ring = o->ring == VNS_RING_PACKED;
   return 0;
 }
 
@@ -731,10 +738,45 @@ VNS_API int vns_sim_counter(const vns_sim *sim, const char *name, uint64_t *out)
 
 /* --- rings and status ---------------------------------------------------- */
 
+/* vns_sim_ring() for a packed queue: the two areas in memory, the
+ * cursors from the modelled halves. */
+static void vns_sim_ring_packed(const vns_sim *sim, uint16_t q, const vq_layout *l,
+                                vns_ring_state *out) {
+  out->packed = 1;
+  gmem_peek_le16(sim->mem, l->avail + VQP_EVENT_OFF_FLAGS, &out->avail_flags);
+  gmem_peek_le16(sim->mem, l->avail + VQP_EVENT_OFF_DESC, &out->used_event);
+  gmem_peek_le16(sim->mem, l->used + VQP_EVENT_OFF_FLAGS, &out->used_flags);
+  gmem_peek_le16(sim->mem, l->used + VQP_EVENT_OFF_DESC, &out->avail_event);
+  if (sim->dev) {
+    out->device_last_avail = vqp_off_wrap(sim->dev->q[q].pvq.avail);
+    out->device_next_used = vqp_off_wrap(sim->dev->q[q].pvq.used);
+  }
+  if (sim->drv) {
+    const vqp_drv *pq = q == VNET_RXQ ? &sim->drv->prxq : &sim->drv->ptxq;
+    out->driver_last_used = vqp_off_wrap(pq->used);
+    out->driver_next_avail = vqp_off_wrap(pq->avail);
+  }
+}
+
 VNS_API int vns_sim_ring(const vns_sim *sim, uint16_t q, vns_ring_state *out) {
   if (!sim || !out || q >= VNET_NUM_QUEUES) return VNS_EINVAL;
   memset(out, 0, sizeof *out);
   out->driver_last_used = out->device_last_avail = -1;
+  out->driver_next_avail = out->device_next_used = -1;
+  int packed = sim->dev ? sim->dev->q[q].packed : sim->drv && sim->drv->packed;
+  if (packed) {
+    const vq_layout *pl = sim->dev ? &sim->dev->q[q].layout : NULL;
+    vq_layout from_drv;
+    if (!pl) {
+      const vqp_layout *d = &(q == VNET_RXQ ? &sim->drv->prxq : &sim->drv->ptxq)->layout;
+      from_drv = (vq_layout){d->size, d->ring, d->driver, d->device};
+      pl = &from_drv;
+    }
+    if (!pl->size) return VNS_ESTATE;
+    out->layout = (vns_ring_layout){pl->size, pl->desc, pl->avail, pl->used};
+    vns_sim_ring_packed(sim, q, pl, out);
+    return 0;
+  }
   const vq_layout *l = NULL;
   if (sim->dev) {
     if (sim->dev->q[q].enabled) {

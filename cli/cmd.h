@@ -53,6 +53,7 @@ enum {
   CLI_OPT_GUEST_POLL,
   CLI_OPT_FAULT,
   CLI_OPT_MEMORY,
+  CLI_OPT_RING,
   CLI_OPT_SHARED_END
 };
 
@@ -68,8 +69,9 @@ enum {
       {"guest-mac", required_argument, NULL, CLI_OPT_GUEST_MAC},      \
       {"latency", required_argument, NULL, CLI_OPT_LATENCY},          \
       {"guest-poll-ms", required_argument, NULL, CLI_OPT_GUEST_POLL}, \
-      {"fault", required_argument, NULL, CLI_OPT_FAULT}, {            \
-    "memory", required_argument, NULL, CLI_OPT_MEMORY                 \
+      {"fault", required_argument, NULL, CLI_OPT_FAULT},              \
+      {"memory", required_argument, NULL, CLI_OPT_MEMORY}, {          \
+    "ring", required_argument, NULL, CLI_OPT_RING                     \
   }
 
 /* "sc", "tso" or "weak" for a VNS_MEMORY_* value. */

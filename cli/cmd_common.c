@@ -31,6 +31,9 @@ const char cli_sim_options_help[] =
     "                   once), tso (store buffers, as x86), weak (stores and loads\n"
     "                   reordered, as Arm or RISC-V, except across barriers); the\n"
     "                   missing-barrier bugs show only under tso or weak\n"
+    "  --ring FORMAT    both queues' ring format: split (default, virtio 1.2 §2.7) or\n"
+    "                   packed (§2.8, VIRTIO_F_RING_PACKED; under --memory sc, and\n"
+    "                   without the split ring's own bugs)\n"
     "  --fault LIST     faults on the host<->device link, each seeded: drop=P, corrupt=P,\n"
     "                   dup=P, delay=P (delay_us=N[,delay_max_us=N]), reorder=P\n"
     "                   (reorder_gap=N), rate=BYTES_PER_S (burst=N), mtu=N, dir=send|recv|both\n"
@@ -202,8 +205,9 @@ void cli_sim_opts_default(cli_sim_opts *o, const char *cmd) {
 }
 
 int cli_scn_config(const cli_sim_opts *o, scn_config *cfg) {
-  int rc = vns_scn_config_from_opts(&o->sim, cfg);
-  if (rc) return cli_error(o->cmd, CLI_EXIT_USAGE, "bad options: %s", vns_strerror(rc));
+  char why[256];
+  int rc = vns_scn_config_why(&o->sim, cfg, why, sizeof why);
+  if (rc) return cli_error(o->cmd, CLI_EXIT_USAGE, "bad options: %s", why);
   return 0;
 }
 
@@ -265,6 +269,11 @@ static int cli_opt_list(cli_sim_opts *o, int opt, const char *arg) {
           return 0;
         }
       return cli_error(o->cmd, CLI_EXIT_USAGE, "--memory: '%s' is not sc, tso or weak", arg);
+    case CLI_OPT_RING:
+      if (strcmp(arg, "split") && strcmp(arg, "packed"))
+        return cli_error(o->cmd, CLI_EXIT_USAGE, "--ring: '%s' is not split or packed", arg);
+      so->ring = strcmp(arg, "packed") ? VNS_RING_SPLIT : VNS_RING_PACKED;
+      return 0;
     default: /* CLI_OPT_LATENCY */
       if (cli_parse_latency(arg, so))
         return cli_error(o->cmd, CLI_EXIT_USAGE,
@@ -286,6 +295,7 @@ int cli_sim_opt(cli_sim_opts *o, int opt, const char *arg, const char *given) {
     case CLI_OPT_FAULT:
     case CLI_OPT_LATENCY:
     case CLI_OPT_MEMORY:
+    case CLI_OPT_RING:
       return cli_opt_list(o, opt, arg);
     case CLI_OPT_TRACE:
       o->trace_path = arg;
@@ -512,6 +522,38 @@ static uint16_t cli_ring_idx(const vns_sim *sim, uint16_t q, int used) {
   return used ? r.used_idx : r.avail_idx;
 }
 
+/* A packed ring's cursor as position/wrap counter ("-": a half of yours). */
+static const char *cli_cursor(int32_t off_wrap, char *buf, size_t cap) {
+  if (off_wrap < 0) return "-";
+  snprintf(buf, cap, "%u/%u", (unsigned)off_wrap & 0x7fffu, (unsigned)off_wrap >> 15);
+  return buf;
+}
+
+/* The rings: split, the indices in memory; packed, where each side's
+ * cursors stand (no index is stored in a packed ring). */
+static void cli_print_rings_line(FILE *out, const vns_sim *sim, const vns_sim_opts *o) {
+  vns_ring_state r[2];
+  int packed = vns_sim_ring(sim, VNS_QUEUE_RX, &r[0]) == 0 && r[0].packed &&
+               vns_sim_ring(sim, VNS_QUEUE_TX, &r[1]) == 0;
+  double ms = (double)(vns_sim_now(sim) - o->start_ns) / 1e6;
+  if (!packed) {
+    fprintf(out, "rings: rx avail %u used %u, tx avail %u used %u; virtual time %.6f ms\n",
+            cli_ring_idx(sim, VNS_QUEUE_RX, 0), cli_ring_idx(sim, VNS_QUEUE_RX, 1),
+            cli_ring_idx(sim, VNS_QUEUE_TX, 0), cli_ring_idx(sim, VNS_QUEUE_TX, 1), ms);
+    return;
+  }
+  fprintf(out, "rings (packed, position/wrap):");
+  for (int q = 0; q < 2; q++) {
+    char a[16], b[16], c[16], d[16];
+    fprintf(out, "%s %s driver avail %s used %s, device avail %s used %s", q ? ";" : "",
+            q ? "tx" : "rx", cli_cursor(r[q].driver_next_avail, a, sizeof a),
+            cli_cursor(r[q].driver_last_used, b, sizeof b),
+            cli_cursor(r[q].device_last_avail, c, sizeof c),
+            cli_cursor(r[q].device_next_used, d, sizeof d));
+  }
+  fprintf(out, "; virtual time %.6f ms\n", ms);
+}
+
 /* Under sc nothing: the line would only say that every store was visible
  * at once. */
 static void cli_print_memory_line(FILE *out, const vns_sim *sim, const vns_sim_opts *o) {
@@ -534,10 +576,7 @@ void cli_print_summary(FILE *out, const vns_sim *sim, const vns_sim_opts *o) {
   cli_print_ledger(out, sim, &cli_ledgers[1]);
   cli_print_device_line(out, sim);
   cli_print_driver_line(out, sim, bugs);
-  fprintf(out, "rings: rx avail %u used %u, tx avail %u used %u; virtual time %.6f ms\n",
-          cli_ring_idx(sim, VNS_QUEUE_RX, 0), cli_ring_idx(sim, VNS_QUEUE_RX, 1),
-          cli_ring_idx(sim, VNS_QUEUE_TX, 0), cli_ring_idx(sim, VNS_QUEUE_TX, 1),
-          (double)(vns_sim_now(sim) - o->start_ns) / 1e6);
+  cli_print_rings_line(out, sim, o);
   cli_print_link_line(out, sim);
   cli_print_memory_line(out, sim, o);
   uint64_t viol = cli_counter(sim, "violations");

@@ -373,6 +373,7 @@ static int scn_init_device(scn *s, const scn_config *cfg) {
   dc.batch_max = cfg->batch_max;
   dc.kick_latency = cfg->kick_latency;
   dc.bugs = cfg->dev_bugs;
+  if (cfg->packed_ring) dc.features |= VIRTIO_BIT(VIRTIO_F_RING_PACKED);
   int rc = vnet_dev_init(&s->dev, &dc, &s->mem, &s->sched, &s->fates, &s->trace);
   if (!rc) vnet_dev_set_tx_ledger(&s->dev, &s->tx_fates);
   return rc;
@@ -390,6 +391,7 @@ static int scn_init_driver(scn *s, const scn_config *cfg) {
   dopts.irq_latency = cfg->irq_latency;
   dopts.rearm_delay = cfg->rearm_delay;
   dopts.store_delay = cfg->store_delay;
+  if (cfg->packed_ring) dopts.features |= VIRTIO_BIT(VIRTIO_F_RING_PACKED);
   const virtio_transport *t =
       cfg->user_device ? cfg->user_device->transport : vnet_dev_transport(&s->dev);
   int rc = vnet_drv_init(&s->drv, &dopts, &s->mem, &s->sched, t, &s->fates, &s->trace);

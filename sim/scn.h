@@ -69,6 +69,10 @@ typedef struct scn_config {
    * late a store may become visible under it. */
   emu_mm_kind memory;
   uint64_t memory_delay_ns;
+  /* The modelled device offers, and the modelled driver takes,
+   * VIRTIO_F_RING_PACKED: both queues are packed rings (§2.8). Default 0:
+   * split rings (§2.7). */
+  int packed_ring;
   /* A half the embedder brings in place of the modelled driver or device
    * (at most one of the two; NULL: modelled). */
   const struct scn_user_half *user_driver, *user_device;

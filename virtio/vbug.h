@@ -25,7 +25,14 @@
 #define VBUG_USED_IDX_NO_RMB  0x2000u /* used element read as if before used.idx */
 #define VBUG_IRQ_ON_NO_MB     0x4000u /* used.idx re-read with the re-enable still buffered */
 #define VBUG_DRIVER_ALL       0x7fffu
-#define VBUG_REDOX            (VBUG_RX_NO_RECYCLE | VBUG_RX_LAST_ONLY | VBUG_RX_NO_IRQ_WAKE)
+/* Bugs of the split ring's own indices, arithmetic or barriers: no packed
+ * form here. The others (the Redox three, TX reclaim and kick, the header,
+ * the re-enable without a second look) are the driver's, whatever the
+ * ring. */
+#define VBUG_SPLIT_ONLY                                                        \
+  (VBUG_KICK_BEFORE_PUBLISH | VBUG_USED_EVENT_STALE | VBUG_USED_SLOT_MOD_256 | \
+   VBUG_AVAIL_IDX_NO_WMB | VBUG_KICK_CHECK_NO_MB | VBUG_USED_IDX_NO_RMB | VBUG_IRQ_ON_NO_MB)
+#define VBUG_REDOX (VBUG_RX_NO_RECYCLE | VBUG_RX_LAST_ONLY | VBUG_RX_NO_IRQ_WAKE)
 
 /* Device-side bugs (vnet_dev_config.bugs). */
 #define VBUG_DEV_USED_EVENT_EQUAL  0x001u /* interrupt only when used_event == new - 1 */

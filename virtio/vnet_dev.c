@@ -37,6 +37,66 @@ static void vnet_dev_fate(vnet_dev *d, uint32_t id, emu_fate fate) {
   if (d->fates) emu_fates_set(d->fates, id, fate, d->actor.sched->now_ns, "device", -1);
 }
 
+/* --- the queue's ring, split (§2.7) or packed (§2.8) ----------------------
+ * One branch per call on the format the driver chose at setup. */
+
+static int vnet_dev_q_pop(vnet_dev *d, uint16_t q, vq_chain *c) {
+  return d->q[q].packed ? vqp_dev_pop(&d->q[q].pvq, c) : vq_dev_pop(&d->q[q].vq, c);
+}
+
+static int vnet_dev_q_push(vnet_dev *d, uint16_t q, uint16_t head, uint32_t len) {
+  int rc =
+      d->q[q].packed ? vqp_dev_push(&d->q[q].pvq, head, len) : vq_dev_push(&d->q[q].vq, head, len);
+  d->q[q].unflushed += rc == 0;
+  return rc;
+}
+
+/* Makes the pushes visible (a packed push is visible as it is made). */
+static void vnet_dev_q_publish(vnet_dev *d, uint16_t q) {
+  d->q[q].unflushed = 0;
+  if (!d->q[q].packed) vq_dev_publish_used(&d->q[q].vq);
+}
+
+static int vnet_dev_q_need_interrupt(vnet_dev *d, uint16_t q) {
+  return d->q[q].packed ? vqp_dev_need_interrupt(&d->q[q].pvq) : vq_dev_need_interrupt(&d->q[q].vq);
+}
+
+static int vnet_dev_q_has_avail(const vnet_dev *d, uint16_t q) {
+  return d->q[q].packed ? vqp_dev_has_avail(&d->q[q].pvq) : vq_dev_has_avail(&d->q[q].vq);
+}
+
+static int vnet_dev_q_enable_notify(vnet_dev *d, uint16_t q) {
+  return d->q[q].packed ? vqp_dev_enable_notify(&d->q[q].pvq) : vq_dev_enable_notify(&d->q[q].vq);
+}
+
+static void vnet_dev_q_disable_notify(vnet_dev *d, uint16_t q) {
+  if (d->q[q].packed)
+    vqp_dev_disable_notify(&d->q[q].pvq);
+  else
+    vq_dev_disable_notify(&d->q[q].vq);
+}
+
+static void vnet_dev_q_report(vnet_dev *d, uint16_t q, vq_rule rule, int64_t head) {
+  vq_trace_rule(d->trace, "device", vnet_queue_name(q), rule, head);
+}
+
+static vq_rule vnet_dev_q_broken(const vnet_dev *d, uint16_t q) {
+  return d->q[q].packed ? d->q[q].pvq.broken : d->q[q].vq.broken;
+}
+
+/* Where the device's used side stands, for the trace: used.idx, or the
+ * packed ring's used position and wrap counter as in off_wrap. */
+static int64_t vnet_dev_q_used_mark(const vnet_dev *d, uint16_t q) {
+  return d->q[q].packed ? vqp_off_wrap(d->q[q].pvq.used) : d->q[q].vq.used_idx_published;
+}
+
+static void vnet_dev_q_close(vnet_dev *d, uint16_t q) {
+  if (d->q[q].packed)
+    vqp_dev_close(&d->q[q].pvq);
+  else
+    vq_dev_close(&d->q[q].vq);
+}
+
 /* §3.2.1: a configuration change notification, sent once the driver is
  * running (before DRIVER_OK the driver reads the configuration anyway). */
 static void vnet_dev_config_notify(vnet_dev *d) {
@@ -61,15 +121,15 @@ static void vnet_dev_needs_reset(vnet_dev *d, uint16_t q, vq_rule rule) {
 }
 
 static void vnet_dev_interrupt_now(vnet_dev *d, uint16_t q) {
-  if (vq_dev_need_interrupt(&d->q[q].vq)) {
+  if (vnet_dev_q_need_interrupt(d, q)) {
     d->stats.interrupts++;
     EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_INTERRUPT,
-                   .queue = vnet_queue_name(q), .idx = d->q[q].vq.used_idx_published);
+                   .queue = vnet_queue_name(q), .idx = vnet_dev_q_used_mark(d, q));
     emu_channel_send(&d->irq, q, 0, NULL, 0);
   } else {
     d->stats.interrupts_suppressed++;
     EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_INTERRUPT_SUPPRESSED,
-                   .queue = vnet_queue_name(q), .idx = d->q[q].vq.used_idx_published);
+                   .queue = vnet_queue_name(q), .idx = vnet_dev_q_used_mark(d, q));
   }
 }
 
@@ -100,18 +160,18 @@ static int vnet_dev_queue_live(const vnet_dev *d, uint16_t q) {
 static void vnet_dev_check_rx_size(vnet_dev *d, const vq_chain *c) {
   if (c->writable_len >= VNET_MIN_RX_BUF || d->rx_short_told) return;
   d->rx_short_told = 1;
-  vq_dev_report(&d->q[VNET_RXQ].vq, VQ_RULE_RX_BUF_SHORT, c->head);
+  vnet_dev_q_report(d, VNET_RXQ, VQ_RULE_RX_BUF_SHORT, c->head);
 }
 
 static int vnet_dev_pop_rx(vnet_dev *d, vq_chain *c) {
-  vq_dev *vq = &d->q[VNET_RXQ].vq;
-  int rc = vq_dev_pop(vq, c);
-  if (rc == EMU_EAGAIN && vq_dev_enable_notify(vq)) rc = vq_dev_pop(vq, c);
+  int rc = vnet_dev_q_pop(d, VNET_RXQ, c);
+  if (rc == EMU_EAGAIN && vnet_dev_q_enable_notify(d, VNET_RXQ))
+    rc = vnet_dev_q_pop(d, VNET_RXQ, c);
   if (rc == 0) {
     d->stats.pops[VNET_RXQ]++;
     vnet_dev_check_rx_size(d, c);
   }
-  if (rc == EMU_EPROTO) vnet_dev_needs_reset(d, VNET_RXQ, vq->broken);
+  if (rc == EMU_EPROTO) vnet_dev_needs_reset(d, VNET_RXQ, vnet_dev_q_broken(d, VNET_RXQ));
   return rc;
 }
 
@@ -127,20 +187,19 @@ static int vnet_dev_write_rx(vnet_dev *d, uint32_t id, const uint8_t *frame, uin
     vnet_dev_fate(d, id, EMU_FATE_DEVICE_BROKEN);
     return 0;
   }
-  vq_dev *vq = &d->q[VNET_RXQ].vq;
   uint32_t used_len = 0;
   if (c.writable_len < VNET_HDR_LEN + (uint64_t)len) {
     /* §5.1.6.3.1 is the driver's duty and the device's reaction is not
      * defined: give the buffer back empty, so a driver can recover, and lose
      * only this frame (counted) rather than the whole device. */
-    vq_dev_report(vq, VQ_RULE_RX_BUF_TOO_SMALL, c.head);
+    vnet_dev_q_report(d, VNET_RXQ, VQ_RULE_RX_BUF_TOO_SMALL, c.head);
     vnet_dev_fate(d, id, EMU_FATE_RX_BUFFER_TOO_SMALL);
   } else {
     uint8_t hdr[VNET_HDR_LEN] = {0};
     /* §5.1.6.4: with VERSION_1, num_buffers is 1 when MRG_RXBUF is off. */
     emu_put_le16(hdr + VNET_HDR_NUM_BUFFERS, 1);
-    rc = vq_chain_write(vq, &c, 0, hdr, sizeof hdr);
-    if (!rc) rc = vq_chain_write(vq, &c, VNET_HDR_LEN, frame, len);
+    rc = vq_chain_copy_to(d->mem, &c, 0, hdr, sizeof hdr);
+    if (!rc) rc = vq_chain_copy_to(d->mem, &c, VNET_HDR_LEN, frame, len);
     if (rc) {
       vnet_dev_fate(d, id, EMU_FATE_DEVICE_BROKEN);
     } else {
@@ -149,16 +208,15 @@ static int vnet_dev_write_rx(vnet_dev *d, uint32_t id, const uint8_t *frame, uin
       d->stats.rx_bytes += len;
     }
   }
-  if (vq_dev_push(vq, c.head, used_len) == 0 && used_len && d->fates)
+  if (vnet_dev_q_push(d, VNET_RXQ, c.head, used_len) == 0 && used_len && d->fates)
     emu_fates_in_buffer(d->fates, c.head, id, d->actor.sched->now_ns);
   return 0;
 }
 
 /* Makes what was pushed visible and decides on one interrupt for all of it. */
 static void vnet_dev_flush_rx(vnet_dev *d) {
-  vq_dev *vq = &d->q[VNET_RXQ].vq;
-  if (vq->used_idx_shadow == vq->used_idx_published) return;
-  vq_dev_publish_used(vq);
+  if (!d->q[VNET_RXQ].unflushed) return;
+  vnet_dev_q_publish(d, VNET_RXQ);
   vnet_dev_interrupt(d, VNET_RXQ);
 }
 
@@ -261,17 +319,16 @@ static void vnet_dev_tx_fate(vnet_dev *d, int64_t id, emu_fate fate, uint16_t he
  * that frame (counted, reported, returned with len 0): one malformed packet
  * should not take the link down. */
 static void vnet_dev_tx_one(vnet_dev *d, const vq_chain *c) {
-  vq_dev *vq = &d->q[VNET_TXQ].vq;
   int64_t id = vnet_dev_tx_frame(d, c->head);
   uint64_t frame_len = c->readable_len > VNET_HDR_LEN ? c->readable_len - VNET_HDR_LEN : 0;
   vq_rule bad = c->writable_len              ? VQ_RULE_TX_CHAIN_WRITABLE
                 : frame_len == 0             ? VQ_RULE_TX_FRAME_SHORT
                 : frame_len > VNET_MAX_FRAME ? VQ_RULE_TX_FRAME_TOO_LONG
                                              : VQ_RULE_NONE;
-  if (bad == VQ_RULE_NONE && vq_chain_read(vq, c, 0, d->scratch, (size_t)c->readable_len))
+  if (bad == VQ_RULE_NONE && vq_chain_copy_from(d->mem, c, 0, d->scratch, (size_t)c->readable_len))
     bad = VQ_RULE_DESC_ADDR_RANGE;
   if (bad != VQ_RULE_NONE) {
-    vq_dev_report(vq, bad, c->head);
+    vnet_dev_q_report(d, VNET_TXQ, bad, c->head);
     d->stats.tx_bad_chains++;
     vnet_dev_tx_fate(d, id, EMU_FATE_TX_CHAIN_REJECTED, c->head);
     return;
@@ -292,28 +349,27 @@ static void vnet_dev_tx_one(vnet_dev *d, const vq_chain *c) {
 
 /* Handles up to one batch of TX chains; returns 1 when more are waiting. */
 static int vnet_dev_process_tx(vnet_dev *d) {
-  vq_dev *vq = &d->q[VNET_TXQ].vq;
   uint64_t batch = emu_rng_range(d->actor.sched->rng, d->cfg.batch_min, d->cfg.batch_max);
   /* No kicks while the device is busy on this queue anyway (§2.7.10). */
-  vq_dev_disable_notify(vq);
+  vnet_dev_q_disable_notify(d, VNET_TXQ);
   for (uint64_t done = 0; done < batch; done++) {
     vq_chain c;
-    int rc = vq_dev_pop(vq, &c);
+    int rc = vnet_dev_q_pop(d, VNET_TXQ, &c);
     if (rc == EMU_EAGAIN) break;
     if (rc) {
-      vnet_dev_needs_reset(d, VNET_TXQ, vq->broken);
+      vnet_dev_needs_reset(d, VNET_TXQ, vnet_dev_q_broken(d, VNET_TXQ));
       return 0;
     }
     d->stats.pops[VNET_TXQ]++;
     vnet_dev_tx_one(d, &c);
-    vq_dev_push(vq, c.head, 0);
+    vnet_dev_q_push(d, VNET_TXQ, c.head, 0);
   }
-  vq_dev_publish_used(vq);
+  vnet_dev_q_publish(d, VNET_TXQ);
   vnet_dev_interrupt(d, VNET_TXQ);
-  if (vq_dev_has_avail(vq)) return 1;
+  if (vnet_dev_q_has_avail(d, VNET_TXQ)) return 1;
   /* Going idle: ask for the next kick, and look once more in case the driver
    * published before it could see the request. */
-  return vq_dev_enable_notify(vq);
+  return vnet_dev_q_enable_notify(d, VNET_TXQ);
 }
 
 static void vnet_dev_handle(emu_actor *self, const emu_event *ev) {
@@ -377,7 +433,7 @@ static uint8_t vnet_dev_t_get_status(void *dev) { return ((vnet_dev *)dev)->stat
 static void vnet_dev_reset(vnet_dev *d) {
   vnet_dev_backlog_drain(d, EMU_FATE_DEVICE_NOT_READY);
   for (uint16_t q = 0; q < VNET_NUM_QUEUES; q++) {
-    if (d->q[q].enabled) vq_dev_close(&d->q[q].vq);
+    if (d->q[q].enabled) vnet_dev_q_close(d, q);
     memset(&d->q[q], 0, sizeof d->q[q]);
   }
   d->status = 0;
@@ -448,24 +504,40 @@ static int vnet_dev_t_queue_setup(void *dev, uint16_t q, const vq_layout *layout
     return EMU_ESTATE;
   }
   if (!(d->status & VIRTIO_STATUS_FEATURES_OK) || d->q[q].enabled) return EMU_ESTATE;
-  if (!vq_size_valid(layout->size) || layout->size > d->cfg.max_queue_size) {
+  int packed = (d->features & VIRTIO_BIT(VIRTIO_F_RING_PACKED)) != 0;
+  /* §2.7: a split queue's size is a power of 2; §2.8.10.1: a packed one's
+   * need not be */
+  if (!(packed ? vqp_size_valid(layout->size) : vq_size_valid(layout->size)) ||
+      layout->size > d->cfg.max_queue_size) {
     vq_trace_rule(d->trace, "device", vnet_queue_name(q), VQ_RULE_QUEUE_SIZE_INVALID, -1);
     return EMU_EINVAL;
   }
-  int rc =
-      vq_dev_init(&d->q[q].vq, d->mem, layout, (d->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) != 0,
-                  (d->features & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC)) != 0);
+  int event_idx = (d->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) != 0;
+  int indirect = (d->features & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC)) != 0;
+  struct vnet_dev_queue *dq = &d->q[q];
+  /* packed: the transport's three addresses are the ring and the driver's
+   * and the device's event suppression areas (as virtio-pci's queue_desc,
+   * queue_driver, queue_device) */
+  vqp_layout pl = {layout->size, layout->desc, layout->avail, layout->used};
+  int rc = packed ? vqp_dev_init(&dq->pvq, d->mem, &pl, event_idx, indirect)
+                  : vq_dev_init(&dq->vq, d->mem, layout, event_idx, indirect);
+  dq->packed = packed;
   if (rc == EMU_EPROTO) /* a ring the device refuses: say which rule, then refuse */
-    vq_trace_rule(d->trace, "device", vnet_queue_name(q), d->q[q].vq.broken, -1);
+    vq_trace_rule(d->trace, "device", vnet_queue_name(q), vnet_dev_q_broken(d, q), -1);
   if (rc) {
-    vq_dev_close(&d->q[q].vq);
+    vnet_dev_q_close(d, q);
     return rc;
   }
-  vq_dev_set_trace(&d->q[q].vq, d->trace, "device", vnet_queue_name(q));
-  if (d->cfg.bugs & VBUG_DEV_USED_EVENT_EQUAL) d->q[q].vq.need_event = vnet_dev_used_event_equal;
-  d->q[q].vq.omit_barriers = vbug_omitted_barriers(VBUG_SIDE_DEVICE, d->cfg.bugs);
-  d->q[q].layout = *layout;
-  d->q[q].enabled = 1;
+  if (packed) {
+    dq->pvq.trace = d->trace;
+    dq->pvq.name = vnet_queue_name(q);
+  } else {
+    vq_dev_set_trace(&dq->vq, d->trace, "device", vnet_queue_name(q));
+    if (d->cfg.bugs & VBUG_DEV_USED_EVENT_EQUAL) dq->vq.need_event = vnet_dev_used_event_equal;
+    dq->vq.omit_barriers = vbug_omitted_barriers(VBUG_SIDE_DEVICE, d->cfg.bugs);
+  }
+  dq->layout = *layout;
+  dq->enabled = 1;
   return 0;
 }
 
@@ -515,7 +587,7 @@ void vnet_dev_close(vnet_dev *d) {
   while (d->backlog_len) vnet_dev_backlog_pop(d); /* no fates: the run is over */
   free(d->backlog);
   for (uint16_t q = 0; q < VNET_NUM_QUEUES; q++)
-    if (d->q[q].enabled) vq_dev_close(&d->q[q].vq);
+    if (d->q[q].enabled) vnet_dev_q_close(d, q);
   memset(d, 0, sizeof *d);
 }
 

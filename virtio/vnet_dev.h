@@ -17,6 +17,7 @@
 #include "emu/trace.h"
 #include "virtio/vnet.h"
 #include "virtio/vq_dev.h"
+#include "virtio/vq_packed.h"
 
 /* Event kinds the device actor understands. */
 enum {
@@ -72,10 +73,13 @@ typedef struct vnet_dev {
   uint8_t status;
   uint64_t driver_features, features;
   struct vnet_dev_queue {
-    vq_layout layout;
+    vq_layout layout; /* packed: desc = the ring, avail = driver area, used = device area */
     int enabled;
     int irq_check_queued; /* a VNET_DEV_EV_IRQ_CHECK is on its way */
+    int packed;           /* VIRTIO_F_RING_PACKED negotiated: pvq, else vq */
+    uint32_t unflushed;   /* pushed since the last publish */
     vq_dev vq;
+    vqp_dev pvq;
   } q[VNET_NUM_QUEUES];
   vnet_dev_frame *backlog; /* FIFO of cfg.rx_backlog */
   uint32_t backlog_first, backlog_len;

@@ -35,34 +35,88 @@ static int vnet_drv_bug(const vnet_drv *drv, unsigned bug) { return (drv->opts.b
 
 static uint64_t vnet_drv_now(const vnet_drv *drv) { return drv->actor.sched->now_ns; }
 
-static inline void vnet_drv_notify(vnet_drv *drv, vq_drv *vq, uint16_t q, int need) {
+/* --- queue q's ring, split (§2.7) or packed (§2.8) -----------------------
+ * One branch per call on the format negotiated at probe. */
+
+static vq_drv *vnet_drv_sq(vnet_drv *drv, uint16_t q) {
+  return q == VNET_RXQ ? &drv->rxq : &drv->txq;
+}
+
+static vqp_drv *vnet_drv_pq(vnet_drv *drv, uint16_t q) {
+  return q == VNET_RXQ ? &drv->prxq : &drv->ptxq;
+}
+
+static int vnet_drv_q_add(vnet_drv *drv, uint16_t q, const vq_sg *sg, unsigned n_out, unsigned n_in,
+                          void *token) {
+  return drv->packed ? vqp_drv_add(vnet_drv_pq(drv, q), sg, n_out, n_in, token)
+                     : vq_drv_add(vnet_drv_sq(drv, q), sg, n_out, n_in, token);
+}
+
+static int vnet_drv_q_has_used(vnet_drv *drv, uint16_t q) {
+  return drv->packed ? vqp_drv_has_used(vnet_drv_pq(drv, q)) : vq_drv_has_used(vnet_drv_sq(drv, q));
+}
+
+static void vnet_drv_q_disable_interrupts(vnet_drv *drv, uint16_t q) {
+  if (drv->packed)
+    vqp_drv_disable_interrupts(vnet_drv_pq(drv, q));
+  else
+    vq_drv_disable_interrupts(vnet_drv_sq(drv, q));
+}
+
+static int vnet_drv_q_enable_interrupts(vnet_drv *drv, uint16_t q) {
+  return drv->packed ? vqp_drv_enable_interrupts(vnet_drv_pq(drv, q))
+                     : vq_drv_enable_interrupts(vnet_drv_sq(drv, q));
+}
+
+/* Where the driver's avail side stands, for the trace: the next avail
+ * index, or the packed ring's position and wrap counter as in off_wrap. */
+static int64_t vnet_drv_q_avail_mark(vnet_drv *drv, uint16_t q) {
+  return drv->packed ? vqp_off_wrap(vnet_drv_pq(drv, q)->avail)
+                     : vnet_drv_sq(drv, q)->avail_idx_shadow;
+}
+
+static inline void vnet_drv_notify(vnet_drv *drv, uint16_t q, int need) {
   if (need) {
     drv->stats.kicks[q]++;
     drv->last_kick_ns[q] = vnet_drv_now(drv);
     EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_KICK, .queue = vnet_queue_name(q),
-                   .idx = vq->avail_idx_shadow);
+                   .idx = vnet_drv_q_avail_mark(drv, q));
     drv->t->notify(drv->t->dev, q);
   } else {
     drv->stats.kicks_suppressed[q]++;
     EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_KICK_SUPPRESSED,
-                   .queue = vnet_queue_name(q), .idx = vq->avail_idx_shadow);
+                   .queue = vnet_queue_name(q), .idx = vnet_drv_q_avail_mark(drv, q));
   }
 }
 
-static void vnet_drv_kick_decided(vnet_drv *drv, vq_drv *vq, uint16_t q, int need) {
+static void vnet_drv_kick_decided(vnet_drv *drv, uint16_t q, int need) {
   if (need < 0) return;
   if (q == VNET_TXQ && vnet_drv_bug(drv, VBUG_TX_NO_KICK)) return;
-  vnet_drv_notify(drv, vq, q, need);
+  vnet_drv_notify(drv, q, need);
+}
+
+/* Packed: an added buffer is available the moment its first flags are
+ * stored (§2.8.17), so there is nothing to publish; decide on the kick for
+ * what was added since the last decision. */
+static void vnet_drv_kick_if_needed_packed(vnet_drv *drv, uint16_t q) {
+  vqp_drv *pq = vnet_drv_pq(drv, q);
+  if (pq->kick_from.pos == pq->avail.pos && pq->kick_from.wrap == pq->avail.wrap) return;
+  vnet_drv_kick_decided(drv, q, vqp_drv_kick_needed(pq));
 }
 
 /* Publishes what was added to queue q and notifies the device if it asked. */
-static void vnet_drv_kick_if_needed(vnet_drv *drv, vq_drv *vq, uint16_t q) {
+static void vnet_drv_kick_if_needed(vnet_drv *drv, uint16_t q) {
+  if (drv->packed) {
+    vnet_drv_kick_if_needed_packed(drv, q);
+    return;
+  }
+  vq_drv *vq = vnet_drv_sq(drv, q);
   if (vq->avail_idx_shadow == vq->avail_idx_published) return;
   if (vnet_drv_bug(drv, VBUG_KICK_BEFORE_PUBLISH)) {
     /* Decide and notify first; the store lands later, and a device quick
      * enough to look in between finds nothing new. */
     int need = vq_drv_kick_needed_unpublished(vq);
-    if (need >= 0) vnet_drv_notify(drv, vq, q, need);
+    if (need >= 0) vnet_drv_notify(drv, q, need);
     if (!drv->publish_queued[q]) {
       drv->publish_queued[q] = 1;
       emu_actor_post(&drv->actor,
@@ -83,12 +137,12 @@ static void vnet_drv_kick_if_needed(vnet_drv *drv, vq_drv *vq, uint16_t q) {
     vq_drv_publish_idx(vq);
     return;
   }
-  vnet_drv_kick_decided(drv, vq, q, vq_drv_publish(vq));
+  vnet_drv_kick_decided(drv, q, vq_drv_publish(vq));
 }
 
 static int vnet_drv_post_rx(vnet_drv *drv, uint32_t buf) {
   vq_sg sg = {drv->rx_bufs + (uint64_t)buf * drv->opts.rx_buf_len, drv->opts.rx_buf_len};
-  return vq_drv_add(&drv->rxq, &sg, 0, 1, vq_token_from_index(buf));
+  return vnet_drv_q_add(drv, VNET_RXQ, &sg, 0, 1, vq_token_from_index(buf));
 }
 
 /* Frame id's fate into the ledger (which traces it); head names the used
@@ -132,8 +186,9 @@ static void vnet_drv_rx_one(vnet_drv *drv, const vq_used_elem *e) {
   if (vnet_drv_bug(drv, VBUG_RX_NO_RECYCLE)) return;
   if (vnet_drv_post_rx(drv, buf) >= 0) {
     drv->stats.rx_reposted++;
-    EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_BUFFER_REPOSTED, .queue = "rx",
-                   .idx = drv->rxq.avail_idx_shadow - 1);
+    EMU_TRACE_EMIT(
+        drv->trace, .actor = "driver", .kind = EMU_TR_BUFFER_REPOSTED, .queue = "rx",
+        .idx = drv->packed ? vnet_drv_q_avail_mark(drv, VNET_RXQ) : drv->rxq.avail_idx_shadow - 1);
   }
 }
 
@@ -151,10 +206,41 @@ static int vnet_drv_take_newest(vq_drv *vq, vq_used_elem *elem) {
   return rc ? rc : 1;
 }
 
+/* The packed form of Redox's try_recv(): everything used is taken and
+ * only the newest is kept; the older buffers are passed over. 1 with
+ * *elem, 0 when there was none, or the error of a bad one. */
+static int vnet_drv_take_newest_packed(vqp_drv *pq, vq_used_elem *elem) {
+  int took = 0;
+  vq_used_elem e;
+  for (;;) {
+    int rc = vqp_drv_get_used(pq, &e);
+    if (rc == EMU_EAGAIN) return took;
+    if (rc && !e.token) return took ? took : rc; /* the cursor cannot pass a bad id */
+    *elem = e;
+    took = 1;
+  }
+}
+
+/* vnet_drv_next_used() on a packed ring. */
+static int vnet_drv_next_used_packed(vqp_drv *pq, int last_only, vq_used_elem *elem,
+                                     uint64_t *bad) {
+  int rc = last_only ? vnet_drv_take_newest_packed(pq, elem) : vqp_drv_get_used(pq, elem);
+  if (last_only && rc >= 0) return rc;
+  if (rc == 0) return 1;
+  if (rc == EMU_EAGAIN) return 0;
+  (*bad)++;
+  if (!elem->token) return 0; /* an id the device got wrong: no way past it */
+  elem->len = 0;
+  return 1;
+}
+
 /* Takes the next used element the way this driver does: 1 with *elem, 0
  * when there is none. An element the device got wrong is counted in *bad
  * and comes back with len 0 (its buffer, if the id was good, is recycled). */
-static int vnet_drv_next_used(vq_drv *vq, int last_only, vq_used_elem *elem, uint64_t *bad) {
+static int vnet_drv_next_used(vnet_drv *drv, uint16_t q, int last_only, vq_used_elem *elem,
+                              uint64_t *bad) {
+  if (drv->packed) return vnet_drv_next_used_packed(vnet_drv_pq(drv, q), last_only, elem, bad);
+  vq_drv *vq = vnet_drv_sq(drv, q);
   int rc;
   if (last_only) {
     rc = vnet_drv_take_newest(vq, elem);
@@ -182,12 +268,12 @@ static void vnet_drv_schedule_rearm(vnet_drv *drv) {
 void vnet_drv_rx_poll(vnet_drv *drv) {
   if (drv->in_rx) return; /* a frame handed to the stack made it poll again */
   drv->in_rx = 1;
-  vq_drv_disable_interrupts(&drv->rxq);
+  vnet_drv_q_disable_interrupts(drv, VNET_RXQ);
   vq_used_elem e;
   int last_only = vnet_drv_bug(drv, VBUG_RX_LAST_ONLY);
-  while (vnet_drv_next_used(&drv->rxq, last_only, &e, &drv->stats.rx_bad_used))
+  while (vnet_drv_next_used(drv, VNET_RXQ, last_only, &e, &drv->stats.rx_bad_used))
     if (e.token) vnet_drv_rx_one(drv, &e);
-  vnet_drv_kick_if_needed(drv, &drv->rxq, VNET_RXQ);
+  vnet_drv_kick_if_needed(drv, VNET_RXQ);
   drv->in_rx = 0;
   vnet_drv_schedule_rearm(drv);
 }
@@ -198,10 +284,10 @@ void vnet_drv_rx_poll(vnet_drv *drv) {
 static void vnet_drv_rearm(vnet_drv *drv) {
   drv->rearm_queued = 0;
   int more;
-  if (drv->rxq.event_idx && vnet_drv_bug(drv, VBUG_USED_EVENT_STALE))
+  if (!drv->packed && drv->rxq.event_idx && vnet_drv_bug(drv, VBUG_USED_EVENT_STALE))
     more = vq_drv_has_used(&drv->rxq);
   else
-    more = vq_drv_enable_interrupts(&drv->rxq);
+    more = vnet_drv_q_enable_interrupts(drv, VNET_RXQ);
   if (vnet_drv_bug(drv, VBUG_IRQ_NO_RECHECK)) more = 0;
   if (more) vnet_drv_rx_poll(drv);
 }
@@ -209,7 +295,7 @@ static void vnet_drv_rearm(vnet_drv *drv) {
 static void vnet_drv_tx_reclaim(vnet_drv *drv) {
   if (vnet_drv_bug(drv, VBUG_TX_NO_RECLAIM)) return;
   vq_used_elem e;
-  while (vnet_drv_next_used(&drv->txq, vnet_drv_bug(drv, VBUG_TX_LAST_ONLY), &e,
+  while (vnet_drv_next_used(drv, VNET_TXQ, vnet_drv_bug(drv, VBUG_TX_LAST_ONLY), &e,
                             &drv->stats.tx_bad_used)) {
     if (!e.token) continue;
     drv->tx_free[drv->tx_nfree++] = (uint16_t)vq_token_index(e.token);
@@ -254,7 +340,7 @@ static int vnet_drv_transmit(void *impl, const uint8_t *frame, size_t len, uint6
   if (!rc) rc = gmem_write(drv->mem, gpa + drv->hdr_len, frame, len);
   if (rc) return vnet_drv_tx_drop(drv, id, EMU_FATE_FRAME_INVALID, rc);
   vq_sg sg[VNET_DRV_TX_SEGS] = {{gpa, drv->hdr_len}, {gpa + drv->hdr_len, (uint32_t)len}};
-  rc = vq_drv_add(&drv->txq, sg, VNET_DRV_TX_SEGS, 0, vq_token_from_index(buf));
+  rc = vnet_drv_q_add(drv, VNET_TXQ, sg, VNET_DRV_TX_SEGS, 0, vq_token_from_index(buf));
   if (rc < 0)
     return vnet_drv_tx_drop(drv, id,
                             rc == EMU_ENOSPC ? EMU_FATE_TX_RING_FULL : EMU_FATE_FRAME_INVALID, rc);
@@ -262,7 +348,7 @@ static int vnet_drv_transmit(void *impl, const uint8_t *frame, size_t len, uint6
   drv->tx_nfree--;
   drv->stats.tx_frames++;
   drv->stats.tx_bytes += len;
-  vnet_drv_kick_if_needed(drv, &drv->txq, VNET_TXQ);
+  vnet_drv_kick_if_needed(drv, VNET_TXQ);
   /* The buggy driver only looks at RX when the stack calls it for its own
    * reasons, such as this send; defer it so the stack is not re-entered. */
   if (vnet_drv_bug(drv, VBUG_RX_NO_IRQ_WAKE) && !drv->rx_poll_queued) {
@@ -303,7 +389,7 @@ static void vnet_drv_handle(emu_actor *self, const emu_event *ev) {
       drv->stats.interrupts++;
       EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_INTERRUPT_RECEIVED,
                      .queue = vnet_queue_name((uint16_t)ev->arg));
-      int pending = vq_drv_has_used(&drv->rxq) || vq_drv_has_used(&drv->txq);
+      int pending = vnet_drv_q_has_used(drv, VNET_RXQ) || vnet_drv_q_has_used(drv, VNET_TXQ);
       if (!pending) drv->stats.interrupts_spurious++;
       if (!vnet_drv_bug(drv, VBUG_RX_NO_IRQ_WAKE)) vnet_drv_rx_poll(drv);
       vnet_drv_tx_reclaim(drv);
@@ -322,9 +408,9 @@ static void vnet_drv_handle(emu_actor *self, const emu_event *ev) {
       break;
     case VNET_DRV_EV_KICK_CHECK: {
       if (ev->arg >= VNET_NUM_QUEUES) return;
-      vq_drv *vq = ev->arg == VNET_RXQ ? &drv->rxq : &drv->txq;
+      vq_drv *vq = vnet_drv_sq(drv, (uint16_t)ev->arg);
       drv->kick_check_queued[ev->arg] = 0;
-      vnet_drv_kick_decided(drv, vq, (uint16_t)ev->arg,
+      vnet_drv_kick_decided(drv, (uint16_t)ev->arg,
                             vq_drv_kick_check(vq, drv->kick_check_from[ev->arg]));
       break;
     }
@@ -361,6 +447,8 @@ int vnet_drv_init(vnet_drv *drv, const vnet_drv_opts *opts, gmem *mem, emu_sched
 void vnet_drv_close(vnet_drv *drv) {
   vq_drv_close(&drv->rxq);
   vq_drv_close(&drv->txq);
+  vqp_drv_close(&drv->prxq);
+  vqp_drv_close(&drv->ptxq);
   free(drv->tx_free);
   drv->tx_free = NULL;
 }
@@ -373,7 +461,21 @@ static uint64_t vnet_drv_used_slot_mod_256(const vq_layout *l, uint16_t used_idx
   return vq_used_elem_addr(l, used_idx % VNET_DRV_BUG_SLOT_MODULUS);
 }
 
-static int vnet_drv_setup_queue(vnet_drv *drv, uint16_t q, vq_drv *vq, uint16_t size) {
+/* Packed: the ring and its two areas, handed over as the transport's three
+ * addresses (desc = ring, avail = driver area, used = device area). */
+static int vnet_drv_setup_packed(vnet_drv *drv, uint16_t q, uint16_t size) {
+  vqp_drv *pq = vnet_drv_pq(drv, q);
+  int rc = vqp_drv_init(pq, drv->mem, size, (drv->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) != 0);
+  if (rc) return rc;
+  pq->trace = drv->trace;
+  pq->name = vnet_queue_name(q);
+  vq_layout l = {pq->layout.size, pq->layout.ring, pq->layout.driver, pq->layout.device};
+  return drv->t->queue_setup(drv->t->dev, q, &l);
+}
+
+static int vnet_drv_setup_queue(vnet_drv *drv, uint16_t q, uint16_t size) {
+  if (drv->packed) return vnet_drv_setup_packed(drv, q, size);
+  vq_drv *vq = vnet_drv_sq(drv, q);
   int indirect = (drv->features & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC)) != 0;
   int rc = vq_drv_init(vq, drv->mem, size, (drv->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) != 0,
                        indirect && q == VNET_TXQ, VNET_DRV_TX_SEGS);
@@ -395,6 +497,8 @@ int vnet_drv_probe(vnet_drv *drv) {
   drv->features = t->device_features(dev) & drv->opts.features;
   rc = t->set_driver_features(dev, drv->features);
   if (rc) return rc;
+  /* §2.8: the driver chooses the packed ring by accepting the feature */
+  drv->packed = (drv->features & VIRTIO_BIT(VIRTIO_F_RING_PACKED)) != 0;
   uint8_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
   rc = t->set_status(dev, st);
   if (rc) return rc;
@@ -412,8 +516,8 @@ int vnet_drv_probe(vnet_drv *drv) {
    * lower but not raise; asked for more, a driver takes what is offered */
   if (size == 0 || size > dev_max) size = dev_max;
   if (!vq_size_valid(size)) return EMU_EINVAL;
-  rc = vnet_drv_setup_queue(drv, VNET_RXQ, &drv->rxq, size);
-  if (!rc) rc = vnet_drv_setup_queue(drv, VNET_TXQ, &drv->txq, size);
+  rc = vnet_drv_setup_queue(drv, VNET_RXQ, size);
+  if (!rc) rc = vnet_drv_setup_queue(drv, VNET_TXQ, size);
   if (!rc)
     rc = gmem_alloc(drv->mem, (uint64_t)size * drv->opts.rx_buf_len, VNET_DRV_BUF_ALIGN,
                     &drv->rx_bufs);
@@ -432,10 +536,10 @@ int vnet_drv_probe(vnet_drv *drv) {
     if (rc < 0) return rc;
   }
   /* TX completions are reaped on the send path; their interrupt is not needed. */
-  vq_drv_disable_interrupts(&drv->txq);
+  vnet_drv_q_disable_interrupts(drv, VNET_TXQ);
   rc = t->set_status(dev, st | VIRTIO_STATUS_DRIVER_OK);
   if (rc) return rc;
-  vnet_drv_kick_if_needed(drv, &drv->rxq, VNET_RXQ);
+  vnet_drv_kick_if_needed(drv, VNET_RXQ);
   return 0;
 }
 

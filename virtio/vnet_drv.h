@@ -26,6 +26,7 @@
 #include "virtio/vbug.h"
 #include "virtio/vnet.h"
 #include "virtio/vq_drv.h"
+#include "virtio/vq_packed.h"
 
 enum {
   VNET_DRV_EV_IRQ = 1,    /* the device's interrupt (arg = queue it was for) */
@@ -80,7 +81,9 @@ typedef struct vnet_drv {
   uint64_t features;
   uint8_t mac[VNET_MAC_LEN];
   int link_up;
+  int packed; /* VIRTIO_F_RING_PACKED negotiated: prxq and ptxq, else rxq and txq */
   vq_drv rxq, txq;
+  vqp_drv prxq, ptxq;
   uint64_t rx_bufs, tx_bufs; /* guest-physical bases of the buffer pools */
   uint32_t tx_buf_len;
   uint16_t *tx_free; /* indices of free TX buffers (a stack) */

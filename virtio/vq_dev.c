@@ -346,12 +346,20 @@ static int vq_copy_in(void *ctx, uint64_t gpa, size_t done, size_t n) {
   return gmem_write(x->mem, gpa, x->host + done, n);
 }
 
-int vq_chain_read(const vq_dev *q, const vq_chain *c, uint64_t off, void *dst, size_t len) {
-  struct vq_copy_ctx x = {q->mem, dst};
+int vq_chain_copy_from(gmem *m, const vq_chain *c, uint64_t off, void *dst, size_t len) {
+  struct vq_copy_ctx x = {m, dst};
   return vq_chain_copy(c, 0, off, len, vq_copy_out, &x);
 }
 
-int vq_chain_write(vq_dev *q, const vq_chain *c, uint64_t off, const void *src, size_t len) {
-  struct vq_copy_ctx x = {q->mem, (uint8_t *)src};
+int vq_chain_copy_to(gmem *m, const vq_chain *c, uint64_t off, const void *src, size_t len) {
+  struct vq_copy_ctx x = {m, (uint8_t *)src};
   return vq_chain_copy(c, 1, off, len, vq_copy_in, &x);
+}
+
+int vq_chain_read(const vq_dev *q, const vq_chain *c, uint64_t off, void *dst, size_t len) {
+  return vq_chain_copy_from(q->mem, c, off, dst, len);
+}
+
+int vq_chain_write(vq_dev *q, const vq_chain *c, uint64_t off, const void *src, size_t len) {
+  return vq_chain_copy_to(q->mem, c, off, src, len);
 }

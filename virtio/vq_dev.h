@@ -105,5 +105,8 @@ void vq_dev_disable_notify(vq_dev *q);
  * which case nothing is copied. */
 int vq_chain_read(const vq_dev *q, const vq_chain *c, uint64_t off, void *dst, size_t len);
 int vq_chain_write(vq_dev *q, const vq_chain *c, uint64_t off, const void *src, size_t len);
+/* The same for a chain of either ring format, in guest memory m. */
+int vq_chain_copy_from(gmem *m, const vq_chain *c, uint64_t off, void *dst, size_t len);
+int vq_chain_copy_to(gmem *m, const vq_chain *c, uint64_t off, const void *src, size_t len);
 
 #endif

@@ -138,7 +138,19 @@ typedef struct vns_sim_opts {
   /* Under tso or weak: a store becomes visible 0..this many ns after it is
    * made, drawn from the seed (2000; at most 10^12, 1000 s). */
   uint64_t memory_delay_ns;
+  /* The ring format of both queues: VNS_RING_SPLIT (§2.7) or VNS_RING_PACKED
+   * (§2.8: the modelled device offers VIRTIO_F_RING_PACKED and the modelled
+   * driver takes it). Packed runs under VNS_MEMORY_SC only, and without the
+   * split ring's own bugs (VNS_BUG_SPLIT_ONLY, every device bug).
+   * (VNS_RING_SPLIT) */
+  int ring;
 } vns_sim_opts;
+
+#define VNS_RING_SPLIT  0
+#define VNS_RING_PACKED 1
+/* The driver bugs with no packed-ring form (their arithmetic is the split
+ * ring's): VNS_EINVAL with ring = VNS_RING_PACKED. */
+#define VNS_BUG_SPLIT_ONLY 0x7aa0u
 
 /* Fills o with the defaults given in parentheses above. */
 VNS_API void vns_sim_opts_init(vns_sim_opts *o);
@@ -336,6 +348,15 @@ typedef struct vns_ring_state {
   uint16_t used_flags, used_idx, avail_event;
   int32_t driver_last_used;  /* the modelled driver's private cursor, -1 for yours */
   int32_t device_last_avail; /* the modelled device's private cursor, -1 for yours */
+  /* A packed ring (packed = 1) has no indices in memory: layout is then the
+   * descriptor ring (desc), the driver area (avail) and the device area
+   * (used); avail_flags and used_event are the driver area's flags and
+   * off_wrap, used_flags and avail_event the device area's; avail_idx and
+   * used_idx are 0; every cursor is a position with its wrap counter in
+   * bit 15 (as off_wrap, §2.8.14): the two above, and the two below. */
+  int packed;
+  int32_t driver_next_avail; /* packed: the modelled driver's, -1 for yours */
+  int32_t device_next_used;  /* packed: the modelled device's, -1 for yours */
 } vns_ring_state;
 
 /* Queue q's ring as both sides see it now. VNS_EINVAL for a bad queue,
