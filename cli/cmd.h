@@ -74,6 +74,10 @@ enum {
     "ring", required_argument, NULL, CLI_OPT_RING                     \
   }
 
+/* ", packed ring" for a packed run, "" for the split ring (the default),
+ * for a command's first line. */
+const char *cli_ring_note(const vns_sim_opts *o);
+
 /* "sc", "tso" or "weak" for a VNS_MEMORY_* value. */
 const char *cli_memory_name(int memory);
 

@@ -122,6 +122,10 @@ static const char *cli_guest_ip_problem(uint32_t ip) {
   return NULL;
 }
 
+const char *cli_ring_note(const vns_sim_opts *o) {
+  return o->ring == VNS_RING_PACKED ? ", packed ring" : "";
+}
+
 const char *cli_memory_name(int memory) {
   static const char *const names[] = {"sc", "tso", "weak"};
   return memory >= VNS_MEMORY_SC && memory <= VNS_MEMORY_WEAK ? names[memory] : "?";
@@ -154,6 +158,12 @@ int cli_sim_opts_done(const cli_sim_opts *o) {
   if (!so->host_ip && (so->guest_ip & 0xffu) == 3)
     return cli_error(o->cmd, CLI_EXIT_USAGE,
                      "--guest-ip: .3 of the guest's /24 is the host's DNS address (slirp's)");
+  /* every combination the library refuses, refused here, before any output
+   * is opened, with the library's reason */
+  scn_config cfg;
+  char why[256];
+  if (vns_scn_config_why(so, &cfg, why, sizeof why))
+    return cli_error(o->cmd, CLI_EXIT_USAGE, "%s", why);
   return 0;
 }
 
@@ -384,9 +394,9 @@ int cli_check_distinct(const char *cmd, const char *const *paths, const char *co
 }
 
 int cli_sim_new(const cli_sim_opts *o, vns_sim **sim) {
-  int rc = vns_sim_new(&o->sim, sim);
-  if (rc)
-    return cli_error(o->cmd, CLI_EXIT_FAIL, "cannot build the simulation: %s", vns_strerror(rc));
+  vns_sim_failure why;
+  int rc = vns_sim_new_why(&o->sim, sim, &why);
+  if (rc) return cli_error(o->cmd, CLI_EXIT_FAIL, "cannot build the simulation: %s", why.message);
   return 0;
 }
 

@@ -92,8 +92,9 @@ static void demo_print_text(const vns_sim *sim, const demo_args *a) {
   const vns_sim_opts *so = &a->o.sim;
   uint32_t ip = so->guest_ip;
   printf("vnetsim demo: host 10.0.2.2 pings guest %u.%u.%u.%u %" PRIu64
-         " times through virtio-net (queue %u, seed %" PRIu64 ")\n",
-         ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, a->pings, so->queue_size, so->seed);
+         " times through virtio-net (queue %u%s, seed %" PRIu64 ")\n",
+         ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, a->pings, so->queue_size,
+         cli_ring_note(so), so->seed);
   vns_ping p;
   for (size_t i = 0; vns_host_ping(sim, i, &p) == 0; i++) {
     if (!strcmp(p.state, "replied"))

@@ -184,8 +184,10 @@ static int replay_compare(const replay_args *a, const scn_capture *in) {
     cli_print_json_string(stdout, a->in_path);
     printf(",\"compare\":\"%s\",\"frames\":%zu,\"differences\":[", names, in->nframes);
   } else {
-    printf("vnetsim replay: %s, %zu frames, fixed driver against %s (seed %" PRIu64 ", queue %u)\n",
-           a->in_path, in->nframes, names, a->o.sim.seed, a->o.sim.queue_size);
+    printf("vnetsim replay: %s, %zu frames, fixed driver against %s (seed %" PRIu64
+           ", queue %u%s)\n",
+           a->in_path, in->nframes, names, a->o.sim.seed, a->o.sim.queue_size,
+           cli_ring_note(&a->o.sim));
     printf("  %-7s %-22s %-20s %s\n", "frame", "time", "fixed", "buggy");
   }
   size_t differ = replay_print_differences(fixed, buggy, in->nframes, a->o.json);
@@ -358,8 +360,8 @@ static void replay_print_capture_notes(const scn_capture *in) {
 }
 
 static void replay_print_text(const replay_args *a, const vns_sim *sim, const scn_capture *in) {
-  printf("vnetsim replay: %s, %zu frames (seed %" PRIu64 ", queue %u)\n", a->in_path, in->nframes,
-         a->o.sim.seed, a->o.sim.queue_size);
+  printf("vnetsim replay: %s, %zu frames (seed %" PRIu64 ", queue %u%s)\n", a->in_path, in->nframes,
+         a->o.sim.seed, a->o.sim.queue_size, cli_ring_note(&a->o.sim));
   for (size_t i = 0; i < sizeof replay_notes / sizeof replay_notes[0]; i++) {
     uint64_t n = cli_counter(sim, replay_notes[i].counter);
     if (n) printf("  note: %" PRIu64 " frames %s\n", n, replay_notes[i].text);

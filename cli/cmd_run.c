@@ -247,9 +247,9 @@ static void run_print_banner(const run_args *a, const scn_live *sl) {
              so->host_ip & 255u);
   else
     snprintf(where, sizeof where, "behind libslirp (gateway .2, DNS .3)");
-  fprintf(info, "vnetsim run: guest %u.%u.%u.%u %s, queue %u, seed %" PRIu64 "%s%s\n", ip >> 24,
-          (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, where, so->queue_size, so->seed,
-          buggy ? ", bugs: " : "", bugs);
+  fprintf(info, "vnetsim run: guest %u.%u.%u.%u %s, queue %u%s, seed %" PRIu64 "%s%s\n", ip >> 24,
+          (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, where, so->queue_size, cli_ring_note(so),
+          so->seed, buggy ? ", bugs: " : "", bugs);
   for (size_t i = 0; i < sl->nfwds; i++) run_print_forward(info, &sl->fwds[i]);
   if (a->lc.nfwds)
     fprintf(info, "  (your --hostfwd replaces the default forwards of 8023 and 8080)\n");

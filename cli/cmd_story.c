@@ -80,8 +80,8 @@ static void story_row_ratio(const char *symptom, const char *unit, size_t buggy_
 static void story_print_text(const cli_sim_opts *o, const char *bugs, const vns_story *buggy,
                              const vns_story *fixed) {
   printf("vnetsim story: the driver with %s against the fixed driver (seed %" PRIu64
-         ", queue %u)\n\n",
-         bugs, o->sim.seed, o->sim.queue_size);
+         ", queue %u%s)\n\n",
+         bugs, o->sim.seed, o->sim.queue_size, cli_ring_note(&o->sim));
   story_row("symptom in the note", "buggy driver", "fixed driver");
   story_row_ratio("guest -> gateway ping works", "replied", buggy->guest_pings_replied,
                   buggy->guest_pings, fixed->guest_pings_replied, fixed->guest_pings);
