@@ -34,7 +34,7 @@ static const char bench_usage[] =
     "Each figure is the median of the rounds, which alternate. The full path\n"
     "also runs under the tso and weak memory models (--memory), reported as\n"
     "ratios to sc: what buffering every store costs; and vnetsim's packed ring\n"
-    "(virtio 1.2 §2.8) runs the bare loop beside its split ring.\n"
+    "(virtio 1.2 §2.8) runs the bare loop and the full path beside its split ring.\n"
     "\n"
     "Then a bulk TCP transfer: the host peer sends B bytes to the guest's echo\n"
     "service (port 8023) through the whole path and checks every byte that comes\n"
@@ -58,7 +58,8 @@ enum {
   BENCH_FULL_HASH,
   BENCH_TSO,
   BENCH_WEAK,
-  BENCH_PACKED, /* the packed ring's own code, beside the split ring's */
+  BENCH_PACKED,      /* the packed ring's own code, beside the split ring's */
+  BENCH_FULL_PACKED, /* the full RX path on packed rings (hash off), beside BENCH_FULL */
   BENCH_NMEAS
 };
 /* The four of the main table; the memory models' two are a table of their own. */
@@ -261,12 +262,13 @@ static int bench_packed(const uint8_t *frame, size_t len, uint64_t frames, doubl
 /* The full path: the same frames through the scenario, the trace hash as
  * asked (every command but this one runs with it on). */
 static int bench_full(const uint8_t *frame, size_t len, uint64_t frames, int hash,
-                      emu_mm_kind memory, double *ns_per_frame) {
+                      emu_mm_kind memory, int packed, double *ns_per_frame) {
   scn_config cfg;
   scn_config_default(&cfg);
   cfg.trace_hash = hash;
   cfg.conformance = 0;
   cfg.memory = memory;
+  cfg.packed_ring = packed;
   scn s;
   int rc = scn_init(&s, &cfg);
   if (rc) return rc;
@@ -380,8 +382,8 @@ static int bench_parse(int argc, char **argv, bench_args *a) {
   return 0;
 }
 
-static const char *const bench_keys[BENCH_NMEAS] = {"min",      "ring",      "full",  "full_hash",
-                                                    "full_tso", "full_weak", "packed"};
+static const char *const bench_keys[BENCH_NMEAS] = {
+    "min", "ring", "full", "full_hash", "full_tso", "full_weak", "packed", "full_packed"};
 
 static void bench_print_json(const bench_args *a, const bench_result res[2], double tcp_bps,
                              double tcp_virtual) {
@@ -400,9 +402,11 @@ static void bench_print_json(const bench_args *a, const bench_result res[2], dou
     printf(",\"ring_vs_min\":%.2f,\"full_vs_min\":%.2f,\"full_hash_vs_min\":%.2f,\"ratio\":%.2f",
            r->ns[BENCH_RING] / r->ns[BENCH_MIN], r->ns[BENCH_FULL] / r->ns[BENCH_MIN],
            r->ns[BENCH_FULL_HASH] / r->ns[BENCH_MIN], r->ns[BENCH_FULL] / r->ns[BENCH_RING]);
-    printf(",\"tso_vs_sc\":%.2f,\"weak_vs_sc\":%.2f,\"packed_vs_ring\":%.2f}",
-           r->ns[BENCH_TSO] / r->ns[BENCH_FULL], r->ns[BENCH_WEAK] / r->ns[BENCH_FULL],
-           r->ns[BENCH_PACKED] / r->ns[BENCH_RING]);
+    printf(
+        ",\"tso_vs_sc\":%.2f,\"weak_vs_sc\":%.2f,\"packed_vs_ring\":%.2f"
+        ",\"full_packed_vs_full\":%.2f}",
+        r->ns[BENCH_TSO] / r->ns[BENCH_FULL], r->ns[BENCH_WEAK] / r->ns[BENCH_FULL],
+        r->ns[BENCH_PACKED] / r->ns[BENCH_RING], r->ns[BENCH_FULL_PACKED] / r->ns[BENCH_FULL]);
   }
   printf("]}\n");
 }
@@ -438,11 +442,14 @@ static void bench_print_text(const bench_args *a, const bench_result res[2], dou
     printf("%-6u tso %.1f ns (%.2fx sc), weak %.1f ns (%.2fx sc)\n", res[i].size, ns[BENCH_TSO],
            ns[BENCH_TSO] / ns[BENCH_FULL], ns[BENCH_WEAK], ns[BENCH_WEAK] / ns[BENCH_FULL]);
   }
-  printf("ring formats, vnetsim's own code (the bare loop):\n");
+  printf("ring formats, vnetsim's own code (the bare loop) and the full RX path (hash off):\n");
   for (int i = 0; i < 2; i++) {
     const double *ns = res[i].ns;
-    printf("%-6u split %.1f ns, packed %.1f ns (%.2fx split)\n", res[i].size, ns[BENCH_RING],
-           ns[BENCH_PACKED], ns[BENCH_PACKED] / ns[BENCH_RING]);
+    printf(
+        "%-6u bare loop: split %.1f ns, packed %.1f ns (%.2fx split); full RX: split %.1f ns, "
+        "packed %.1f ns (%.2fx split)\n",
+        res[i].size, ns[BENCH_RING], ns[BENCH_PACKED], ns[BENCH_PACKED] / ns[BENCH_RING],
+        ns[BENCH_FULL], ns[BENCH_FULL_PACKED], ns[BENCH_FULL_PACKED] / ns[BENCH_FULL]);
   }
   printf("TCP echo of %" PRIu64
          " bytes host->guest:8023->host: %.1f MB/s of wall time each way "
@@ -461,7 +468,8 @@ static int bench_one(int m, const uint8_t *frame, size_t len, uint64_t frames, e
     case BENCH_PACKED:
       return bench_packed(frame, len, frames, ns);
     default:
-      return bench_full(frame, len, frames, m == BENCH_FULL_HASH, memory, ns);
+      return bench_full(frame, len, frames, m == BENCH_FULL_HASH, memory, m == BENCH_FULL_PACKED,
+                        ns);
   }
 }
 
@@ -477,7 +485,7 @@ static int bench_size(const uint8_t *frame, size_t len, const bench_args *a, ben
       "minimal ring",           "ring loop",
       "full RX path",           "full RX path with the trace hash",
       "full RX path under tso", "full RX path under weak",
-      "packed ring loop"};
+      "packed ring loop",       "full RX path on packed rings"};
   static const emu_mm_kind memory[BENCH_NMEAS] = {[BENCH_FULL] = EMU_MM_SC,
                                                   [BENCH_FULL_HASH] = EMU_MM_SC,
                                                   [BENCH_TSO] = EMU_MM_TSO,

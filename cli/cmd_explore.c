@@ -240,10 +240,11 @@ static void explore_print_found(const explore_args *a, uint64_t seed, int64_t di
   printf("\n  reproduced exactly from the seed: %s (trace hash %016" PRIx64 ")\n",
          exact ? "yes" : "NO", ob->trace_hash);
   printf("  again: vnetsim explore --bug %s --qsize %u --backlog %u --bursts %" PRIu64
-         " --seeds %" PRIu64 "..%" PRIu64 "%s%s\n",
+         " --seeds %" PRIu64 "..%" PRIu64 "%s%s%s\n",
          a->names, a->o.sim.queue_size, a->o.sim.rx_backlog, a->bursts, seed, seed,
          a->o.sim.memory != VNS_MEMORY_SC ? " --memory " : "",
-         a->o.sim.memory != VNS_MEMORY_SC ? model : "");
+         a->o.sim.memory != VNS_MEMORY_SC ? model : "",
+         a->o.sim.ring == VNS_RING_PACKED ? " --ring packed" : "");
 }
 
 /* Runs one seed both ways: 1 when the bug shows, 0 when not, or a negative

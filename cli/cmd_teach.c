@@ -190,6 +190,10 @@ static int teach_parse(int argc, char **argv, teach_args *a) {
   if (optind < argc)
     return cli_error("teach", CLI_EXIT_USAGE, "unexpected argument '%s' (see --help)",
                      argv[optind]);
+  if (a->o.sim.ring == VNS_RING_PACKED)
+    return cli_error("teach", CLI_EXIT_USAGE,
+                     "--ring packed: the walkthrough covers the split ring; the packed ring's "
+                     "is not written yet");
   if (a->o.sim.queue_size > TEACH_MAX_QSIZE)
     return cli_error("teach", CLI_EXIT_USAGE,
                      "--qsize: %u is too big to draw; teach takes a power of two from 2 to %d",
