@@ -103,11 +103,17 @@ VNS_API int vns_bug_describe(size_t i, vns_bug_info *out) {
   if (!out || i >= n) return VNS_EINVAL;
   const vbug_info *b = &cat[i];
   int driver = b->side == VBUG_SIDE_DRIVER;
-  *out = (vns_bug_info){b->name,   driver ? "driver" : "device",
-                        b->bit,    driver && (b->bit & VBUG_REDOX),
-                        b->cause,  b->symptom,
-                        b->fix,    b->section,
-                        b->memory, b->found_in};
+  *out = (vns_bug_info){b->name,
+                        driver ? "driver" : "device",
+                        b->bit,
+                        driver && (b->bit & VBUG_REDOX),
+                        b->cause,
+                        b->symptom,
+                        b->fix,
+                        b->section,
+                        b->memory,
+                        b->found_in,
+                        vbug_packed_form(b)};
   return 0;
 }
 

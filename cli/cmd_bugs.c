@@ -32,6 +32,8 @@ static void bugs_print_one(const vns_bug_info *b, size_t i, int json) {
       printf(",\"found_in\":");
       cli_print_json_string(stdout, b->found_in);
     }
+    printf(",\"packed\":");
+    cli_print_json_string(stdout, b->packed);
     printf("}");
   } else {
     printf("%s%s (%s%s, virtio 1.2 §%s)\n  cause:   %s\n  symptom: %s\n  fix:     %s\n",
@@ -40,6 +42,7 @@ static void bugs_print_one(const vns_bug_info *b, size_t i, int json) {
     if (b->memory)
       printf("  shows:   under --memory %s%s only (a missing barrier)\n  origin:  %s\n", b->memory,
              strcmp(b->memory, "tso") ? "" : " or weak", b->found_in);
+    printf("  packed:  %s\n", b->packed);
   }
 }
 

@@ -132,6 +132,16 @@ static const vbug_info vbug_table[] = {
      "no public fix of its own known here; Linux vhost's vhost_get_vq_desc() has the barrier"},
 };
 
+const char *vbug_packed_form(const vbug_info *b) {
+  if (b->side == VBUG_SIDE_DEVICE || (b->bit & VBUG_SPLIT_ONLY))
+    return "none: it is the split ring's own (its indices, arithmetic or barriers); refused "
+           "with --ring packed";
+  if (b->bit & (VBUG_RX_LAST_ONLY | VBUG_TX_LAST_ONLY))
+    return "takes every used descriptor and keeps only the newest: the older ones are passed "
+           "over as the split ring's jumping cursor passes them";
+  return "the same: it is the driver's, whatever the ring";
+}
+
 const vbug_info *vbug_catalogue(size_t *count) {
   *count = sizeof vbug_table / sizeof vbug_table[0];
   return vbug_table;

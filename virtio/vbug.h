@@ -58,6 +58,10 @@ typedef struct vbug_info {
   const char *found_in;
 } vbug_info;
 
+/* What the bug is on a packed ring (--ring packed), in one line: the same,
+ * its packed form, or none (a bug of the split ring's own). */
+const char *vbug_packed_form(const vbug_info *b);
+
 /* The whole catalogue, in a stable order. */
 const vbug_info *vbug_catalogue(size_t *count);
 const vbug_info *vbug_find(const char *name, size_t len);

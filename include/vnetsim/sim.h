@@ -435,6 +435,9 @@ typedef struct vns_bug_info {
    * "weak"), and where it was found (or where the barrier is kept); NULL
    * for the other bugs. */
   const char *memory, *found_in;
+  /* What it is on a packed ring (vns_sim_opts.ring): the same, its packed
+   * form, or none (then refused there). */
+  const char *packed;
 } vns_bug_info;
 
 /* Bug i of the catalogue into *out. VNS_EINVAL past the end or for NULL. */
