@@ -74,27 +74,53 @@ VNS_API int vns_device_timer_at(vns_sim *sim, uint64_t at_ns) {
 
 /* --- the device half ------------------------------------------------------ */
 
+/* The ring of either format, taken over for flags; EMU_EPROTO names the
+ * rule the layout breaks in *broken. */
+static int vns_dvq_init(vns_dvq *dq, vns_sim *sim, uint16_t q, const vns_ring_layout *layout,
+                        unsigned flags) {
+  int event_idx = (flags & VNS_DVQ_EVENT_IDX) != 0, indirect = (flags & VNS_DVQ_INDIRECT) != 0;
+  if (dq->packed) {
+    vqp_layout l = {layout->size, layout->desc, layout->avail, layout->used};
+    int rc = vqp_dev_init(&dq->pvq, sim->mem, &l, event_idx, indirect);
+    dq->pvq.trace = sim->trace;
+    dq->pvq.name = vnet_queue_name(q);
+    return rc;
+  }
+  vq_layout l = {layout->size, layout->desc, layout->avail, layout->used};
+  int rc = vq_dev_init(&dq->vq, sim->mem, &l, event_idx, indirect);
+  vq_dev_set_trace(&dq->vq, sim->trace, "device", vnet_queue_name(q));
+  return rc;
+}
+
+static void vns_dvq_close(vns_dvq *dq) {
+  if (dq->packed)
+    vqp_dev_close(&dq->pvq);
+  else
+    vq_dev_close(&dq->vq);
+}
+
+static vq_rule vns_dvq_rule(const vns_dvq *dq) {
+  return dq->packed ? dq->pvq.broken : dq->vq.broken;
+}
+
 VNS_API int vns_dvq_new(vns_sim *sim, uint16_t q, const vns_ring_layout *layout, unsigned flags,
                         vns_dvq **out) {
   if (!out) return VNS_EINVAL;
   *out = NULL;
   if (!vns_is_user_device(sim) || !layout || q >= VNET_NUM_QUEUES ||
-      (flags & ~(VNS_DVQ_EVENT_IDX | VNS_DVQ_INDIRECT)))
+      (flags & ~(VNS_DVQ_EVENT_IDX | VNS_DVQ_INDIRECT | VNS_DVQ_PACKED)))
     return VNS_EINVAL;
   vns_dvq *dq = calloc(1, sizeof *dq);
   if (!dq) return VNS_ENOMEM;
-  vq_layout l = {layout->size, layout->desc, layout->avail, layout->used};
-  int rc = vq_dev_init(&dq->vq, sim->mem, &l, (flags & VNS_DVQ_EVENT_IDX) != 0,
-                       (flags & VNS_DVQ_INDIRECT) != 0);
-  if (rc == VNS_EPROTO)
-    /* vq_dev_init only records the rule; log it, as the queue's own checks do */
-    vq_trace_rule(sim->trace, "device", vnet_queue_name(q), dq->vq.broken, -1);
+  dq->packed = (flags & VNS_DVQ_PACKED) != 0;
+  int rc = vns_dvq_init(dq, sim, q, layout, flags);
+  if (rc == VNS_EPROTO) /* the init only records the rule; log it, as the queue's own checks do */
+    vq_trace_rule(sim->trace, "device", vnet_queue_name(q), vns_dvq_rule(dq), -1);
   if (rc) {
-    vq_dev_close(&dq->vq);
+    vns_dvq_close(dq);
     free(dq);
     return rc;
   }
-  vq_dev_set_trace(&dq->vq, sim->trace, "device", vnet_queue_name(q));
   dq->sim = sim;
   dq->q = q;
   dq->last_frame = -1;
@@ -111,7 +137,7 @@ VNS_API void vns_dvq_free(vns_dvq *dq) {
       *p = dq->next;
       break;
     }
-  vq_dev_close(&dq->vq);
+  vns_dvq_close(dq);
   free(dq);
 }
 
@@ -127,7 +153,7 @@ void vns_dvq_tx_unsent(vns_dvq *dq) {
 VNS_API int vns_dvq_pop(vns_dvq *dq, vns_chain *out) {
   if (!dq || !out) return VNS_EINVAL;
   vq_chain c;
-  int rc = vq_dev_pop(&dq->vq, &c);
+  int rc = dq->packed ? vqp_dev_pop(&dq->pvq, &c) : vq_dev_pop(&dq->vq, &c);
   if (rc) return rc;
   if (dq->q == VNET_TXQ) {
     vns_dvq_tx_unsent(dq);
@@ -145,39 +171,45 @@ VNS_API int vns_dvq_pop(vns_dvq *dq, vns_chain *out) {
 VNS_API int vns_dvq_read(const vns_dvq *dq, uint64_t off, void *dst, size_t len) {
   if (!dq || (!dst && len)) return VNS_EINVAL;
   if (!dq->has_chain) return VNS_ESTATE;
-  return vq_chain_read(&dq->vq, &dq->last, off, dst, len);
+  return vq_chain_copy_from(dq->sim->mem, &dq->last, off, dst, len);
 }
 
 VNS_API int vns_dvq_write(vns_dvq *dq, uint64_t off, const void *src, size_t len) {
   if (!dq || (!src && len)) return VNS_EINVAL;
   if (!dq->has_chain) return VNS_ESTATE;
-  return vq_chain_write(&dq->vq, &dq->last, off, src, len);
+  return vq_chain_copy_to(dq->sim->mem, &dq->last, off, src, len);
 }
 
 VNS_API int vns_dvq_push(vns_dvq *dq, uint16_t head, uint32_t len) {
   if (!dq) return VNS_EINVAL;
   /* a head not taken or a length past the chain: refused, and logged as
    * the device's violation */
-  return vq_dev_push(&dq->vq, head, len);
+  return dq->packed ? vqp_dev_push(&dq->pvq, head, len) : vq_dev_push(&dq->vq, head, len);
 }
 
 VNS_API int vns_dvq_publish(vns_dvq *dq) {
   if (!dq) return VNS_EINVAL;
-  int rc = vq_dev_publish_used(&dq->vq);
-  if (!rc) rc = vq_dev_need_interrupt(&dq->vq);
+  /* packed: a push is visible as it is made (§2.8.1); only the decision */
+  int rc = dq->packed ? 0 : vq_dev_publish_used(&dq->vq);
+  if (!rc) rc = dq->packed ? vqp_dev_need_interrupt(&dq->pvq) : vq_dev_need_interrupt(&dq->vq);
   if (rc == 1) vns_watch_owe(dq->sim, dq->q);
   return rc;
 }
 
 VNS_API int vns_dvq_enable_notify(vns_dvq *dq) {
-  return dq ? vq_dev_enable_notify(&dq->vq) : VNS_EINVAL;
+  if (!dq) return VNS_EINVAL;
+  return dq->packed ? vqp_dev_enable_notify(&dq->pvq) : vq_dev_enable_notify(&dq->vq);
 }
 
 VNS_API void vns_dvq_disable_notify(vns_dvq *dq) {
-  if (dq) vq_dev_disable_notify(&dq->vq);
+  if (!dq) return;
+  if (dq->packed)
+    vqp_dev_disable_notify(&dq->pvq);
+  else
+    vq_dev_disable_notify(&dq->vq);
 }
 
 VNS_API const char *vns_dvq_broken(const vns_dvq *dq) {
-  if (!dq || dq->vq.broken == VQ_RULE_NONE) return NULL;
-  return vq_rule_name(dq->vq.broken);
+  if (!dq || vns_dvq_rule(dq) == VQ_RULE_NONE) return NULL;
+  return vq_rule_name(vns_dvq_rule(dq));
 }

@@ -91,23 +91,46 @@ VNS_API int vns_driver_tx_queued(vns_sim *sim, uint16_t head) {
 
 /* --- the driver half ------------------------------------------------------ */
 
+/* The ring of either format, set up for flags. */
+static int vns_vq_init(vns_vq *vq, vns_sim *sim, uint16_t q, uint16_t size, unsigned flags) {
+  int event_idx = (flags & VNS_VQ_EVENT_IDX) != 0, indirect = (flags & VNS_VQ_INDIRECT) != 0;
+  if (vq->packed) {
+    int rc = vqp_drv_init(&vq->pvq, sim->mem, size, event_idx);
+    vq->pvq.trace = sim->trace;
+    vq->pvq.name = vnet_queue_name(q);
+    return rc;
+  }
+  int rc =
+      vq_drv_init(&vq->vq, sim->mem, size, event_idx, indirect, indirect ? VNS_VQ_INDIRECT_MAX : 0);
+  vq_drv_set_trace(&vq->vq, sim->trace, "driver", vnet_queue_name(q));
+  return rc;
+}
+
+static void vns_vq_close(vns_vq *vq) {
+  if (vq->packed)
+    vqp_drv_close(&vq->pvq);
+  else
+    vq_drv_close(&vq->vq);
+}
+
 VNS_API int vns_vq_new(vns_sim *sim, uint16_t q, uint16_t size, unsigned flags, vns_vq **out) {
   if (!out) return VNS_EINVAL;
   *out = NULL;
+  int packed = (flags & VNS_VQ_PACKED) != 0;
   if (!sim || sim->mode != VNS_MODE_USER_DRIVER || q >= VNET_NUM_QUEUES ||
-      (flags & ~(VNS_VQ_EVENT_IDX | VNS_VQ_INDIRECT)) || !vq_size_valid(size))
+      (flags & ~(VNS_VQ_EVENT_IDX | VNS_VQ_INDIRECT | VNS_VQ_PACKED)) ||
+      (packed && (flags & VNS_VQ_INDIRECT)) ||
+      !(packed ? vqp_size_valid(size) : vq_size_valid(size)))
     return VNS_EINVAL;
   vns_vq *vq = calloc(1, sizeof *vq);
   if (!vq) return VNS_ENOMEM;
-  int indirect = (flags & VNS_VQ_INDIRECT) != 0;
-  int rc = vq_drv_init(&vq->vq, sim->mem, size, (flags & VNS_VQ_EVENT_IDX) != 0, indirect,
-                       indirect ? VNS_VQ_INDIRECT_MAX : 0);
+  vq->packed = packed;
+  int rc = vns_vq_init(vq, sim, q, size, flags);
   if (rc) {
-    vq_drv_close(&vq->vq);
+    vns_vq_close(vq);
     free(vq);
     return rc;
   }
-  vq_drv_set_trace(&vq->vq, sim->trace, "driver", vnet_queue_name(q));
   vq->sim = sim;
   vq->q = q;
   vq->next = sim->vqs;
@@ -123,24 +146,30 @@ VNS_API void vns_vq_free(vns_vq *vq) {
       *p = vq->next;
       break;
     }
-  vq_drv_close(&vq->vq);
+  vns_vq_close(vq);
   free(vq);
 }
 
 VNS_API vns_ring_layout vns_vq_layout(const vns_vq *vq) {
   if (!vq) return (vns_ring_layout){0, 0, 0, 0};
+  if (vq->packed) {
+    const vqp_layout *p = &vq->pvq.layout;
+    return (vns_ring_layout){p->size, p->ring, p->driver, p->device};
+  }
   const vq_layout *l = &vq->vq.layout;
   return (vns_ring_layout){l->size, l->desc, l->avail, l->used};
 }
 
 VNS_API int vns_vq_add(vns_vq *vq, const vns_sg *sg, unsigned n_out, unsigned n_in, void *token) {
-  if (!vq || !sg || !token || n_out + n_in == 0 || n_out + n_in > vq->vq.layout.size)
+  if (!vq || !sg || !token || n_out + n_in == 0 ||
+      n_out + n_in > (vq->packed ? vq->pvq.layout.size : vq->vq.layout.size))
     return VNS_EINVAL;
   vq_sg local[16];
   vq_sg *v = n_out + n_in <= 16 ? local : malloc((n_out + n_in) * sizeof *v);
   if (!v) return VNS_ENOMEM;
   for (unsigned i = 0; i < n_out + n_in; i++) v[i] = (vq_sg){sg[i].gpa, sg[i].len};
-  int rc = vq_drv_add(&vq->vq, v, n_out, n_in, token);
+  int rc = vq->packed ? vqp_drv_add(&vq->pvq, v, n_out, n_in, token)
+                      : vq_drv_add(&vq->vq, v, n_out, n_in, token);
   if (v != local) free(v);
   if (rc >= 0 && vq->q == VNET_RXQ) vns_watch_rx_offer(vq->sim, (uint16_t)rc);
   if (rc >= 0 && vq->q == VNET_TXQ) {
@@ -153,7 +182,8 @@ VNS_API int vns_vq_add(vns_vq *vq, const vns_sg *sg, unsigned n_out, unsigned n_
 
 VNS_API int vns_vq_publish(vns_vq *vq) {
   if (!vq) return VNS_EINVAL;
-  int rc = vq_drv_publish(&vq->vq);
+  /* packed: the adds are visible already (§2.8.17); only the decision */
+  int rc = vq->packed ? vqp_drv_kick_needed(&vq->pvq) : vq_drv_publish(&vq->vq);
   if (rc == 1) vns_watch_owe(vq->sim, vq->q);
   return rc;
 }
@@ -171,7 +201,7 @@ static void vns_used_out(const vq_used_elem *e, vns_used *out) {
 VNS_API int vns_vq_get_used(vns_vq *vq, vns_used *out) {
   if (!vq || !out) return VNS_EINVAL;
   vq_used_elem e = {0};
-  int rc = vq_drv_get_used(&vq->vq, &e);
+  int rc = vq->packed ? vqp_drv_get_used(&vq->pvq, &e) : vq_drv_get_used(&vq->vq, &e);
   if (rc == VNS_EAGAIN) return rc;
   vns_vq_note_rx(vq, rc, &e);
   vns_used_out(&e, out);
@@ -180,6 +210,7 @@ VNS_API int vns_vq_get_used(vns_vq *vq, vns_used *out) {
 
 VNS_API int vns_vq_take_used_at(vns_vq *vq, uint16_t idx, vns_used *out) {
   if (!vq || !out) return VNS_EINVAL;
+  if (vq->packed) return VNS_ENOTSUP;
   vq_used_elem e = {0};
   int rc = vq_drv_take_used_at(&vq->vq, idx, &e);
   vns_vq_note_rx(vq, rc, &e);
@@ -188,21 +219,32 @@ VNS_API int vns_vq_take_used_at(vns_vq *vq, uint16_t idx, vns_used *out) {
 }
 
 VNS_API uint16_t vns_vq_used_idx(const vns_vq *vq) {
-  return vq ? vq_drv_read_used_idx(&vq->vq) : 0;
+  return vq && !vq->packed ? vq_drv_read_used_idx(&vq->vq) : 0;
 }
 
-VNS_API uint16_t vns_vq_last_used(const vns_vq *vq) { return vq ? vq->vq.last_used_idx : 0; }
+VNS_API uint16_t vns_vq_last_used(const vns_vq *vq) {
+  if (!vq) return 0;
+  return vq->packed ? vqp_off_wrap(vq->pvq.used) : vq->vq.last_used_idx;
+}
 
 VNS_API void vns_vq_set_last_used(vns_vq *vq, uint16_t idx) {
-  if (vq) vq_drv_set_last_used(&vq->vq, idx);
+  if (vq && !vq->packed) vq_drv_set_last_used(&vq->vq, idx);
 }
 
 VNS_API void vns_vq_disable_interrupts(vns_vq *vq) {
-  if (vq) vq_drv_disable_interrupts(&vq->vq);
+  if (!vq) return;
+  if (vq->packed)
+    vqp_drv_disable_interrupts(&vq->pvq);
+  else
+    vq_drv_disable_interrupts(&vq->vq);
 }
 
 VNS_API int vns_vq_enable_interrupts(vns_vq *vq) {
-  return vq ? vq_drv_enable_interrupts(&vq->vq) : VNS_EINVAL;
+  if (!vq) return VNS_EINVAL;
+  return vq->packed ? vqp_drv_enable_interrupts(&vq->pvq) : vq_drv_enable_interrupts(&vq->vq);
 }
 
-VNS_API unsigned vns_vq_num_free(const vns_vq *vq) { return vq ? vq->vq.num_free : 0; }
+VNS_API unsigned vns_vq_num_free(const vns_vq *vq) {
+  if (!vq) return 0;
+  return vq->packed ? vq->pvq.num_free : vq->vq.num_free;
+}

@@ -14,6 +14,7 @@
 #include "virtio/vnet_drv.h"
 #include "virtio/vq_dev.h"
 #include "virtio/vq_drv.h"
+#include "virtio/vq_packed.h"
 #include "vnetsim/vnetsim.h"
 
 enum vns_mode {
@@ -30,14 +31,18 @@ struct vns_transport {
 struct vns_vq {
   vns_sim *sim;
   uint16_t q;
+  int packed; /* VNS_VQ_PACKED: pvq, else vq */
   vq_drv vq;
+  vqp_drv pvq;
   struct vns_vq *next;
 };
 
 struct vns_dvq {
   vns_sim *sim;
   uint16_t q;
+  int packed; /* VNS_DVQ_PACKED: pvq, else vq */
   vq_dev vq;
+  vqp_dev pvq;
   vq_chain last; /* the chain last popped; its segments live in vq */
   int has_chain;
   int64_t last_frame; /* TX: the ledger id of the frame in that chain, until sent; or -1 */

@@ -464,6 +464,7 @@ typedef struct toy_dev {
   int hold_third; /* keeps the third host frame in a backlog of its own */
   int64_t held;   /* the frame it holds, or -1 */
   int finish_calls;
+  int offer_packed; /* offers RING_PACKED; its queues are packed when taken */
   uint8_t status;
   uint64_t features;
   vns_ring_layout layout[2];
@@ -471,9 +472,9 @@ typedef struct toy_dev {
 } toy_dev;
 
 static uint64_t td_features(void *ctx, vns_sim *sim) {
-  (void)ctx;
   (void)sim;
-  return VNS_BIT(VNS_F_VERSION_1) | VNS_BIT(VNS_F_NET_MAC) | VNS_BIT(VNS_F_NET_STATUS);
+  return VNS_BIT(VNS_F_VERSION_1) | VNS_BIT(VNS_F_NET_MAC) | VNS_BIT(VNS_F_NET_STATUS) |
+         (((toy_dev *)ctx)->offer_packed ? VNS_BIT(VNS_F_RING_PACKED) : 0);
 }
 
 /* mac, then the status word (§5.1.4) */
@@ -519,7 +520,8 @@ static int td_queue_setup(void *ctx, vns_sim *sim, uint16_t q, const vns_ring_la
   toy_dev *d = ctx;
   if (q >= 2 || d->q[q]) return VNS_EINVAL;
   d->layout[q] = *l;
-  return vns_dvq_new(sim, q, l, 0, &d->q[q]);
+  unsigned packed = d->features & VNS_BIT(VNS_F_RING_PACKED) ? VNS_DVQ_PACKED : 0;
+  return vns_dvq_new(sim, q, l, packed, &d->q[q]);
 }
 
 /* Returns a chain the way this device does it, mistake included. */
@@ -763,6 +765,35 @@ START_TEST(test_a_device_settles_what_it_holds_in_on_finish) {
 }
 END_TEST
 
+/* The same device on packed rings, with the modelled driver choosing them:
+ * it serves the guest as it does on split ones, breaking no rule. */
+START_TEST(test_the_toy_device_serves_packed_rings) {
+  toy_dev d;
+  memset(&d, 0, sizeof d);
+  d.held = -1;
+  d.offer_packed = 1;
+  vns_sim_opts o;
+  vns_sim_opts_init(&o);
+  o.device = &toy_dev_ops;
+  o.device_ctx = &d;
+  o.ring = VNS_RING_PACKED;
+  vns_sim *sim = start_with(&o, 1);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  ck_assert_uint_ne(d.features & VNS_BIT(VNS_F_RING_PACKED), 0);
+  ck_assert_uint_eq(vns_sim_violation_count(sim), 0);
+  for (size_t i = 0; i < 3; i++) ck_assert_str_eq(vns_sim_frame_fate(sim, i), "answered");
+  ck_assert_uint_eq(vns_sim_tx_frame_count(sim), 3);
+  for (size_t i = 0; i < 3; i++) ck_assert_str_eq(vns_sim_tx_frame_fate(sim, i), "sent");
+  vns_ring_state r;
+  ck_assert_int_eq(vns_sim_ring(sim, VNS_QUEUE_RX, &r), 0);
+  ck_assert_int_eq(r.packed, 1);
+  ck_assert_int_eq(r.device_next_used, -1); /* the device is ours */
+  ck_assert_int_eq(r.driver_last_used, 3 | 1 << 15);
+  vns_sim_free(sim);
+}
+END_TEST
+
 static Suite *mistakes_suite(void) {
   Suite *s = suite_create("mistakes");
   TCase *drv = tcase_create("driver");
@@ -781,6 +812,7 @@ static Suite *mistakes_suite(void) {
   tcase_add_test(dev, test_tx_chains_the_device_never_sends_are_rejected);
   tcase_add_test(dev, test_a_device_telling_of_its_link_down_stops_the_drivers_sends);
   tcase_add_test(dev, test_a_device_settles_what_it_holds_in_on_finish);
+  tcase_add_test(dev, test_the_toy_device_serves_packed_rings);
   suite_add_tcase(s, dev);
   return s;
 }

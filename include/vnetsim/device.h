@@ -103,6 +103,11 @@ typedef struct vns_chain {
 
 #define VNS_DVQ_EVENT_IDX 1u /* EVENT_IDX negotiated */
 #define VNS_DVQ_INDIRECT  2u /* INDIRECT_DESC negotiated */
+/* RING_PACKED negotiated (§2.8): layout is the descriptor ring (desc), the
+ * driver area (avail) and the device area (used); heads are buffer ids; a
+ * push is visible as it is made, so vns_dvq_publish() only decides on the
+ * interrupt. */
+#define VNS_DVQ_PACKED 4u
 
 /* Takes over the ring the driver set up for queue q (call from
  * queue_setup). *out is the caller's: vns_dvq_free() (on reset, say), or

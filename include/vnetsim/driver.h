@@ -146,6 +146,17 @@ typedef struct vns_used {
  * segments goes in an indirect table, one ring descriptor (§2.7.5.3) */
 #define VNS_VQ_INDIRECT     2u
 #define VNS_VQ_INDIRECT_MAX 16u
+/* The packed layout (§2.8; negotiate VNS_F_RING_PACKED, which the modelled
+ * device offers with vns_sim_opts.ring = VNS_RING_PACKED): one descriptor
+ * ring and two event suppression areas, handed over through
+ * vns_vq_layout() as desc = the ring, avail = the driver area, used = the
+ * device area. Heads are buffer ids; vns_vq_publish() stores nothing (a
+ * packed add is available at once) and only says whether to notify; the
+ * size need not be a power of two; no indirect tables (yet);
+ * vns_vq_used_idx(), vns_vq_set_last_used() and vns_vq_take_used_at() are
+ * the split ring's (0, nothing, VNS_ENOTSUP), vns_vq_last_used() is the
+ * used cursor with its wrap counter in bit 15. */
+#define VNS_VQ_PACKED 4u
 
 /* Allocates queue q's ring in guest memory (size: a power of two, at most
  * 32768; flags: VNS_VQ_*). Pass vns_vq_layout() to

@@ -25,6 +25,7 @@
 #define VNS_F_INDIRECT_DESC 28
 #define VNS_F_EVENT_IDX     29
 #define VNS_F_VERSION_1     32
+#define VNS_F_RING_PACKED   34 /* §2.8: the packed virtqueue layout */
 #define VNS_BIT(b)          (1ull << (b))
 
 /* §5.1.2: a single queue pair */
