@@ -159,7 +159,7 @@ VNS_API int vns_dvq_pop(vns_dvq *dq, vns_chain *out) {
     vns_dvq_tx_unsent(dq);
     emu_fates *tx = &dq->sim->scn->tx_fates;
     uint64_t now = dq->sim->sched->now_ns;
-    int64_t id = emu_fates_take_buffer(tx, c.head, now, "device");
+    int64_t id = emu_fates_take_buffer(tx, dq->packed ? c.avail_idx : c.head, now, "device");
     dq->last_frame = id >= 0 ? id : emu_fates_enter(tx, now);
   }
   dq->last = c;

@@ -168,13 +168,14 @@ VNS_API int vns_vq_add(vns_vq *vq, const vns_sg *sg, unsigned n_out, unsigned n_
   vq_sg *v = n_out + n_in <= 16 ? local : malloc((n_out + n_in) * sizeof *v);
   if (!v) return VNS_ENOMEM;
   for (unsigned i = 0; i < n_out + n_in; i++) v[i] = (vq_sg){sg[i].gpa, sg[i].len};
+  uint16_t first_pos = vq->pvq.avail.pos;
   int rc = vq->packed ? vqp_drv_add(&vq->pvq, v, n_out, n_in, token)
                       : vq_drv_add(&vq->vq, v, n_out, n_in, token);
   if (v != local) free(v);
   if (rc >= 0 && vq->q == VNET_RXQ) vns_watch_rx_offer(vq->sim, (uint16_t)rc);
   if (rc >= 0 && vq->q == VNET_TXQ) {
-    /* a TX buffer is a frame for the TX ledger */
-    int led = vns_driver_tx_queued(vq->sim, (uint16_t)rc);
+    /* a TX buffer is a frame for the TX ledger, known by its slot */
+    int led = vns_driver_tx_queued(vq->sim, vq->packed ? first_pos : (uint16_t)rc);
     if (led) return led;
   }
   return rc;

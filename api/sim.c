@@ -226,7 +226,12 @@ static int vns_opts_bugs(const vns_sim_opts *o, unsigned *dbugs, unsigned *vbugs
   *why =
       "a bug of the split ring's own (its indices, arithmetic or barriers) with the "
       "packed ring";
-  if (o->ring == VNS_RING_PACKED && ((*dbugs & VBUG_SPLIT_ONLY) || *vbugs)) return VNS_EINVAL;
+  if (o->ring == VNS_RING_PACKED && ((*dbugs & VBUG_SPLIT_ONLY) || (*vbugs & VBUG_DEV_SPLIT_ONLY)))
+    return VNS_EINVAL;
+  *why = "a bug of the packed ring's own with the split ring (add --ring packed)";
+  if (o->ring != VNS_RING_PACKED &&
+      ((*dbugs & VBUG_PACKED_ONLY) || (*vbugs & VBUG_DEV_PACKED_ONLY)))
+    return VNS_EINVAL;
   *why = NULL;
   return 0;
 }

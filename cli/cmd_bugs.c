@@ -40,8 +40,9 @@ static void bugs_print_one(const vns_bug_info *b, size_t i, int json) {
            i ? "\n" : "", b->name, b->side, b->redox ? ", Redox virtio-netd" : "", b->section,
            b->cause, b->symptom, b->fix);
     if (b->memory)
-      printf("  shows:   under --memory %s%s only (a missing barrier)\n  origin:  %s\n", b->memory,
-             strcmp(b->memory, "tso") ? "" : " or weak", b->found_in);
+      printf("  shows:   under --memory %s%s only (a missing barrier)\n", b->memory,
+             strcmp(b->memory, "tso") ? "" : " or weak");
+    if (b->found_in) printf("  origin:  %s\n", b->found_in);
     printf("  packed:  %s\n", b->packed);
   }
 }

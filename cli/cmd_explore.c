@@ -58,7 +58,9 @@ typedef struct explore_outcome {
   size_t nframes;
   const char **fates; /* frame i's fate name */
   uint64_t counts[VNS_FATE_SLOTS];
-  uint64_t frames_out, trace_hash;
+  uint64_t tx_counts[VNS_FATE_SLOTS]; /* the guest->host ledger's */
+  uint64_t frames_out, trace_hash, violations;
+  vns_violation first; /* the first rule broken, when violations */
 } explore_outcome;
 
 static void explore_outcome_free(explore_outcome *out) {
@@ -71,9 +73,13 @@ static int explore_collect(const vns_sim *sim, explore_outcome *out) {
   out->fates = calloc(out->nframes ? out->nframes : 1, sizeof *out->fates);
   if (!out->fates) return VNS_ENOMEM;
   for (size_t i = 0; i < out->nframes; i++) out->fates[i] = vns_sim_frame_fate(sim, i);
-  for (size_t f = 0; vns_fate_name(f); f++)
+  for (size_t f = 0; vns_fate_name(f); f++) {
     vns_sim_fate_count(sim, vns_fate_name(f), &out->counts[f]);
+    vns_sim_tx_fate_count(sim, vns_fate_name(f), &out->tx_counts[f]);
+  }
   out->frames_out = cli_counter(sim, "host.frames_received");
+  out->violations = cli_counter(sim, "violations");
+  if (out->violations) vns_sim_violation(sim, 0, &out->first);
   out->trace_hash = vns_sim_trace_hash(sim);
   return 0;
 }
@@ -203,6 +209,14 @@ static void explore_print_json_head(const explore_args *a) {
   if (a->shard_n > 1) printf("\"shard\":\"%" PRIu64 "/%" PRIu64 "\",", a->shard_k, a->shard_n);
 }
 
+/* Whose rule the named one is ("driver" or "device"). */
+static const char *explore_rule_side(const char *rule) {
+  vns_rule_info r;
+  for (size_t i = 0; vns_rule_describe(i, &r) == 0; i++)
+    if (!strcmp(r.name, rule)) return r.side;
+  return "?";
+}
+
 static void explore_print_found(const explore_args *a, uint64_t seed, int64_t diff,
                                 const explore_outcome *of, const explore_outcome *ob, int exact) {
   if (a->o.json) {
@@ -231,8 +245,18 @@ static void explore_print_found(const explore_args *a, uint64_t seed, int64_t di
   else if (diff >= 0)
     printf("  frame %" PRId64 ": fixed driver %s, buggy %s\n", diff + 1, of->fates[diff],
            ob->fates[diff]);
-  printf("  frames back at the host: fixed %" PRIu64 ", buggy %" PRIu64 "\n", of->frames_out,
-         ob->frames_out);
+  printf("  frames back at the host: fixed %" PRIu64 ", buggy %" PRIu64
+         "; rules broken: fixed %" PRIu64 ", buggy %" PRIu64 "\n",
+         of->frames_out, ob->frames_out, of->violations, ob->violations);
+  if (ob->violations)
+    printf("  first rule broken: %s (\u00a7%s, the %s's), noticed by the %s, head %" PRId64 "\n",
+           ob->first.rule, ob->first.section, explore_rule_side(ob->first.rule), ob->first.actor,
+           ob->first.head);
+  printf("  guest->host fates (fixed -> buggy):");
+  for (size_t i = 1; vns_fate_name(i); i++)
+    if (of->tx_counts[i] != ob->tx_counts[i])
+      printf(" %s %" PRIu64 "->%" PRIu64, vns_fate_name(i), of->tx_counts[i], ob->tx_counts[i]);
+  printf("\n");
   printf("  fates (fixed -> buggy):");
   for (size_t i = 1; vns_fate_name(i); i++)
     if (of->counts[i] != ob->counts[i])
@@ -262,7 +286,11 @@ static int explore_seed(const explore_args *a, uint64_t seed, int report) {
   int rc = explore_run(&buggy, bursts, &ob);
   if (!rc) rc = explore_run(&fixed, bursts, &of);
   int64_t diff = rc ? -1 : explore_first_difference(&of, &ob);
-  int shows = !rc && (diff >= 0 || ob.frames_out != of.frames_out);
+  /* a host->guest frame's fate, the frames out, a guest->host fate count, or
+   * a broken rule: any of them tells the two apart */
+  int shows =
+      !rc && (diff >= 0 || ob.frames_out != of.frames_out || ob.violations != of.violations ||
+              memcmp(ob.tx_counts, of.tx_counts, sizeof ob.tx_counts));
   if (shows && !report) {
     rc = 1;
   } else if (shows) {

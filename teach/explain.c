@@ -795,6 +795,11 @@ void teach_explain(teach_rec *r, teach_step *st) {
   "so a missing barrier changes nothing here: 'vnetsim explore --bug " name " --memory " model \
   "' finds the interleaving that shows it"
 
+/* The packed ring's own bugs: the walkthrough draws split rings. */
+#define TEACH_UNSEEN_PACKED(name, qsize)                                                     \
+  "the walkthrough draws split rings, and this is a bug of the packed ring's own: 'vnetsim " \
+  "demo --ring packed --qsize " qsize " --bug " name "' shows it, and 'vnetsim bugs' says how"
+
 static const teach_bug_note teach_bug_table[] = {
     {"rx-no-recycle", TEACH_BUG_LIVENESS, "5.1.6.3",
      "A liveness bug: every ring rule is kept, but buffers taken from the RX used ring are never "
@@ -888,6 +893,23 @@ static const teach_bug_note teach_bug_table[] = {
      "It breaks §2.7.13.3's order: the available idx is what exposes the descriptors and their "
      "contents; read without a read barrier after it, they can be read from before",
      TEACH_UNSEEN_UNDER_SC("dev-avail-idx-no-rmb", "weak")},
+    {"drv-packed-no-wrap-toggle", TEACH_BUG_BREAKS_RULE, "2.8.1",
+     "It breaks §2.8.1: the driver's wrap counter changes each time it makes the last descriptor "
+     "of the ring available, and the AVAIL and USED bits it writes follow it; this one never "
+     "changes it",
+     TEACH_UNSEEN_PACKED("drv-packed-no-wrap-toggle", "16")},
+    {"drv-packed-used-avail-counter", TEACH_BUG_BREAKS_RULE, "2.8.1",
+     "It breaks §2.8.1: a descriptor is used when both bits match the counter of the side that "
+     "reads it back; this driver compares them with its avail counter, not its used one",
+     TEACH_UNSEEN_PACKED("drv-packed-used-avail-counter", "16")},
+    {"dev-packed-wrap-exact", TEACH_BUG_BREAKS_RULE, "2.8.1",
+     "It breaks §2.8.1: the device's wrap counter changes each time it passes the last descriptor "
+     "of the ring, also when one chain takes it the whole way round to the same position",
+     TEACH_UNSEEN_PACKED("dev-packed-wrap-exact", "2")},
+    {"dev-packed-id-first", TEACH_BUG_BREAKS_RULE, "2.8.6",
+     "It breaks §2.8.6: the buffer id is in the last descriptor of a chain; this device takes "
+     "the first one's",
+     TEACH_UNSEEN_PACKED("dev-packed-id-first", "256")},
 };
 
 const teach_bug_note *teach_bug_notes(size_t *n) {

@@ -309,6 +309,87 @@ START_TEST(test_the_packed_ring_refuses_what_it_lacks) {
 }
 END_TEST
 
+/* --- the packed ring's own bugs, each against the correct model ---------- */
+
+static vns_sim *run_packed_arps(const char *bugs, uint16_t qsize, int n) {
+  vns_sim *sim = start_packed(bugs, qsize);
+  uint8_t f[64];
+  size_t len = vns_frame_arp_request(f, sizeof f, VNS_GUEST_IP);
+  for (int i = 0; i < n; i++)
+    ck_assert_int_eq(vns_sim_inject(sim, T0 + (uint64_t)i * 100 * US, f, len), 0);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  expect_accounted(sim);
+  return sim;
+}
+
+/* A driver that never flips its avail counter: its first lap of 16 RX
+ * buffers works, the buffers it gives back after that look unavailable. */
+START_TEST(test_drv_packed_no_wrap_toggle_starves_rx_after_one_lap) {
+  vns_sim *sim = run_packed_arps("drv-packed-no-wrap-toggle", 16, 30);
+  for (size_t i = 0; i < 16; i++) ck_assert_str_eq(vns_sim_frame_fate(sim, i), "answered");
+  for (size_t i = 16; i < 30; i++) ck_assert_str_eq(vns_sim_frame_fate(sim, i), "rx_no_buffer");
+  vns_sim_free(sim);
+  sim = run_packed_arps(NULL, 16, 30); /* fixed: every one answered */
+  for (size_t i = 0; i < 30; i++) ck_assert_str_eq(vns_sim_frame_fate(sim, i), "answered");
+  vns_sim_free(sim);
+}
+END_TEST
+
+/* A driver that tests used with its avail counter, which flipped when it
+ * filled the ring at start: it never sees a used buffer. */
+START_TEST(test_drv_packed_used_avail_counter_never_reads_a_frame) {
+  vns_sim *sim = run_packed_arps("drv-packed-used-avail-counter", 16, 5);
+  for (size_t i = 0; i < 5; i++) ck_assert_str_eq(vns_sim_frame_fate(sim, i), "rx_not_consumed");
+  ck_assert_uint_eq(vns_sim_tx_frame_count(sim), 0);
+  vns_sim_free(sim);
+}
+END_TEST
+
+/* A device that misses the flip for a chain as long as the ring: on a
+ * 2-entry queue the first TX chain (header and frame) is the whole ring, so
+ * only the guest's first reply leaves. */
+START_TEST(test_dev_packed_wrap_exact_stalls_tx_after_a_whole_ring_chain) {
+  vns_sim *sim = run_packed_arps("dev-packed-wrap-exact", 2, 5);
+  ck_assert_str_eq(vns_sim_tx_frame_fate(sim, 0), "sent");
+  ck_assert_uint_eq(tx_count(sim, "sent"), 1);
+  ck_assert_uint_gt(vns_sim_tx_frame_count(sim), 1);
+  vns_sim_free(sim);
+  sim = run_packed_arps(NULL, 2, 5); /* fixed: every reply leaves */
+  ck_assert_uint_eq(tx_count(sim, "sent"), 5);
+  vns_sim_free(sim);
+}
+END_TEST
+
+/* A device that reads the buffer id from a chain's first descriptor: TX
+ * chains of two come back under the id the driver left there, which the
+ * driver refuses as not in flight; its TX buffers leak. */
+START_TEST(test_dev_packed_id_first_returns_buffers_the_driver_did_not_offer) {
+  vns_sim *sim = start_packed("dev-packed-id-first", 256);
+  ck_assert_int_eq(vns_sim_inject_bursts(sim, 1, 40), 0);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  expect_accounted(sim);
+  vns_violation v;
+  ck_assert_uint_gt(vns_sim_violation_count(sim), 0);
+  ck_assert_int_eq(vns_sim_violation(sim, 0, &v), 0);
+  ck_assert_str_eq(v.rule, "used_id_not_in_flight");
+  ck_assert_str_eq(v.actor, "driver"); /* the driver noticed the device's mistake */
+  ck_assert_uint_eq(tx_count(sim, "sent"), vns_sim_tx_frame_count(sim)); /* it did send them */
+  vns_sim_free(sim);
+  sim = start_packed(NULL, 256);
+  ck_assert_int_eq(vns_sim_inject_bursts(sim, 1, 40), 0);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_uint_eq(vns_sim_violation_count(sim), 0);
+  vns_sim_free(sim);
+  /* the packed ring's bugs need the packed ring */
+  vns_sim_opts o;
+  vns_sim_opts_init(&o);
+  o.bugs = "dev-packed-id-first";
+  ck_assert_int_eq(vns_sim_new(&o, &sim), VNS_EINVAL);
+}
+END_TEST
+
 static Suite *ledgers_suite(void) {
   Suite *s = suite_create("ledgers");
   TCase *tc = tcase_create("both");
@@ -324,6 +405,10 @@ static Suite *ledgers_suite(void) {
   tcase_add_test(pk, test_the_packed_ring_answers_70000_frames);
   tcase_add_test(pk, test_the_redox_bugs_show_on_the_packed_ring_too);
   tcase_add_test(pk, test_the_packed_ring_refuses_what_it_lacks);
+  tcase_add_test(pk, test_drv_packed_no_wrap_toggle_starves_rx_after_one_lap);
+  tcase_add_test(pk, test_drv_packed_used_avail_counter_never_reads_a_frame);
+  tcase_add_test(pk, test_dev_packed_wrap_exact_stalls_tx_after_a_whole_ring_chain);
+  tcase_add_test(pk, test_dev_packed_id_first_returns_buffers_the_driver_did_not_offer);
   suite_add_tcase(s, pk);
   suite_add_tcase(s, tc);
   return s;

@@ -7,6 +7,7 @@
 #include "virtio/vq.h"
 
 static const vbug_info vbug_table[] = {
+
     {"rx-no-recycle", VBUG_SIDE_DRIVER, VBUG_RX_NO_RECYCLE,
      "a buffer read from the RX used ring is never added to the available ring again",
      "after queue-size frames the device has no buffer: every later frame is rx_no_buffer",
@@ -130,9 +131,40 @@ static const vbug_info vbug_table[] = {
      "head_in_flight or desc_* violation, a buffer used twice) (--memory weak)",
      "a read barrier after reading avail.idx", "2.7.13.3", "weak", VQ_BAR_AVAIL_RMB,
      "no public fix of its own known here; Linux vhost's vhost_get_vq_desc() has the barrier"},
+    {"drv-packed-no-wrap-toggle", VBUG_SIDE_DRIVER, VBUG_PACKED_NO_WRAP_TOGGLE,
+     "the driver never flips its avail wrap counter when its position passes the end of the ring",
+     "after the first lap every descriptor it makes available carries the old counter's flags, "
+     "which the device reads as not available: from the (size+1)-th RX buffer on the device has "
+     "none (rx_no_buffer), and TX stops",
+     "flip the counter each time the position wraps", "2.8.1", NULL, 0, NULL},
+    {"drv-packed-used-avail-counter", VBUG_SIDE_DRIVER, VBUG_PACKED_USED_AVAIL_COUNTER,
+     "the driver tests a descriptor for used with its avail wrap counter instead of its used one",
+     "right only while both counters agree: a driver that fills the ring at start has already "
+     "flipped its avail counter, so it never sees a used descriptor; frames stay in the ring "
+     "(rx_not_consumed) and the guest never answers",
+     "test AVAIL and USED against the used wrap counter", "2.8.1", NULL, 0, NULL},
+    {"dev-packed-wrap-exact", VBUG_SIDE_DEVICE, VBUG_DEV_PACKED_WRAP_EXACT,
+     "the device flips its avail wrap counter only when its position comes out smaller than "
+     "before, so a chain as long as the ring, which lands back on the same position, leaves the "
+     "counter stale",
+     "the next descriptor looks unavailable and the queue stalls: with a 2-entry queue every TX "
+     "chain (header and frame) spans the ring, so the guest's frames after the first never leave: "
+     "the next waits in the ring unkicked (the stale event offset asks for no notification, "
+     "tx_not_kicked) and the rest find the ring full (tx_ring_full)",
+     "flip once for every full lap passed, however long the chain", "2.8.1", NULL, 0,
+     "openvmm's packed queue (fixed 2026)"},
+    {"dev-packed-id-first", VBUG_SIDE_DEVICE, VBUG_DEV_PACKED_ID_FIRST,
+     "the device takes a chain's buffer id from its first descriptor instead of its last",
+     "one-descriptor chains work; on a TX chain of two it returns the id the driver left in the "
+     "first (0): the driver gets back a buffer it did not offer (used_id_not_in_flight) or the "
+     "wrong one, and TX buffers leak",
+     "read the buffer id in the last descriptor of the chain", "2.8.6", NULL, 0,
+     "sysprog21/kvm-host's packed queue (fixed 2026)"},
 };
 
 const char *vbug_packed_form(const vbug_info *b) {
+  if (b->side == VBUG_SIDE_DEVICE ? (b->bit & VBUG_DEV_PACKED_ONLY) : (b->bit & VBUG_PACKED_ONLY))
+    return "the packed ring's own: it shows with --ring packed only (refused on the split ring)";
   if (b->side == VBUG_SIDE_DEVICE || (b->bit & VBUG_SPLIT_ONLY))
     return "none: it is the split ring's own (its indices, arithmetic or barriers); refused "
            "with --ring packed";

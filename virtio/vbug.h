@@ -24,7 +24,11 @@
 #define VBUG_KICK_CHECK_NO_MB 0x1000u /* avail_event read with the avail.idx store still buffered */
 #define VBUG_USED_IDX_NO_RMB  0x2000u /* used element read as if before used.idx */
 #define VBUG_IRQ_ON_NO_MB     0x4000u /* used.idx re-read with the re-enable still buffered */
-#define VBUG_DRIVER_ALL       0x7fffu
+/* the packed ring's own (virtio/vq_packed.c) */
+#define VBUG_PACKED_NO_WRAP_TOGGLE     0x08000u /* avail wrap counter never flipped */
+#define VBUG_PACKED_USED_AVAIL_COUNTER 0x10000u /* used flags read with the avail counter */
+#define VBUG_DRIVER_ALL                0x1ffffu
+#define VBUG_PACKED_ONLY               (VBUG_PACKED_NO_WRAP_TOGGLE | VBUG_PACKED_USED_AVAIL_COUNTER)
 /* Bugs of the split ring's own indices, arithmetic or barriers: no packed
  * form here. The others (the Redox three, TX reclaim and kick, the header,
  * the re-enable without a second look) are the driver's, whatever the
@@ -40,7 +44,12 @@
 #define VBUG_DEV_IRQ_CHECK_NO_MB   0x004u /* used_event read with the used.idx store buffered */
 #define VBUG_DEV_AVAIL_EVENT_NO_MB 0x008u /* avail.idx re-read with avail_event still buffered */
 #define VBUG_DEV_AVAIL_IDX_NO_RMB  0x010u /* avail slot read as if before avail.idx */
-#define VBUG_DEVICE_ALL            0x01fu
+#define VBUG_DEV_SPLIT_ONLY        0x01fu /* all of the above: the split ring's */
+/* the packed ring's own */
+#define VBUG_DEV_PACKED_WRAP_EXACT 0x020u /* no flip when a chain spans the whole ring */
+#define VBUG_DEV_PACKED_ID_FIRST   0x040u /* buffer id read from the chain's first descriptor */
+#define VBUG_DEV_PACKED_ONLY       (VBUG_DEV_PACKED_WRAP_EXACT | VBUG_DEV_PACKED_ID_FIRST)
+#define VBUG_DEVICE_ALL            0x07fu
 
 typedef enum vbug_side { VBUG_SIDE_DRIVER, VBUG_SIDE_DEVICE } vbug_side;
 
@@ -51,11 +60,11 @@ typedef struct vbug_info {
   const char *cause, *symptom, *fix;
   const char *section; /* virtio 1.2 clause it breaks */
   /* A missing barrier: the weakest memory model under which it can show
-   * ("tso" or "weak"), the barrier it leaves out (VQ_BAR_*), and where it
-   * was found and fixed. NULL and 0 for the other bugs. */
+   * ("tso" or "weak") and the barrier it leaves out (VQ_BAR_*); NULL and 0
+   * for the other bugs. */
   const char *memory;
   unsigned omits;
-  const char *found_in;
+  const char *found_in; /* where it was found and fixed, when known; or NULL */
 } vbug_info;
 
 /* What the bug is on a packed ring (--ring packed), in one line: the same,

@@ -299,13 +299,15 @@ void vnet_dev_rx_frame(vnet_dev *d, uint32_t id, const uint8_t *frame, size_t le
     vnet_dev_fate(d, id, EMU_FATE_RX_NO_BUFFER);
 }
 
-/* The ledger id of the frame in TX chain head, entered now when the driver
+/* The ledger id of the frame in TX chain c, entered now when the driver
  * did not enter it (a driver of the user's writing its ring by hand); -1
- * without a TX ledger. */
-static int64_t vnet_dev_tx_frame(vnet_dev *d, uint16_t head) {
+ * without a TX ledger. The ledger knows a chain by its head (split) or the
+ * position of its first descriptor (packed). */
+static int64_t vnet_dev_tx_frame(vnet_dev *d, const vq_chain *c) {
   if (!d->tx_fates) return -1;
   uint64_t now = d->actor.sched->now_ns;
-  int64_t id = emu_fates_take_buffer(d->tx_fates, head, now, "device");
+  uint16_t slot = d->q[VNET_TXQ].packed ? c->avail_idx : c->head;
+  int64_t id = emu_fates_take_buffer(d->tx_fates, slot, now, "device");
   return id >= 0 ? id : emu_fates_enter(d->tx_fates, now);
 }
 
@@ -319,7 +321,7 @@ static void vnet_dev_tx_fate(vnet_dev *d, int64_t id, emu_fate fate, uint16_t he
  * that frame (counted, reported, returned with len 0): one malformed packet
  * should not take the link down. */
 static void vnet_dev_tx_one(vnet_dev *d, const vq_chain *c) {
-  int64_t id = vnet_dev_tx_frame(d, c->head);
+  int64_t id = vnet_dev_tx_frame(d, c);
   uint64_t frame_len = c->readable_len > VNET_HDR_LEN ? c->readable_len - VNET_HDR_LEN : 0;
   vq_rule bad = c->writable_len              ? VQ_RULE_TX_CHAIN_WRITABLE
                 : frame_len == 0             ? VQ_RULE_TX_FRAME_SHORT
@@ -531,6 +533,8 @@ static int vnet_dev_t_queue_setup(void *dev, uint16_t q, const vq_layout *layout
   if (packed) {
     dq->pvq.trace = d->trace;
     dq->pvq.name = vnet_queue_name(q);
+    if (d->cfg.bugs & VBUG_DEV_PACKED_WRAP_EXACT) dq->pvq.bugs |= VQP_BUG_WRAP_EXACT;
+    if (d->cfg.bugs & VBUG_DEV_PACKED_ID_FIRST) dq->pvq.bugs |= VQP_BUG_ID_FIRST;
   } else {
     vq_dev_set_trace(&dq->vq, d->trace, "device", vnet_queue_name(q));
     if (d->cfg.bugs & VBUG_DEV_USED_EVENT_EQUAL) dq->vq.need_event = vnet_dev_used_event_equal;

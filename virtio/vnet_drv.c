@@ -340,11 +340,16 @@ static int vnet_drv_transmit(void *impl, const uint8_t *frame, size_t len, uint6
   if (!rc) rc = gmem_write(drv->mem, gpa + drv->hdr_len, frame, len);
   if (rc) return vnet_drv_tx_drop(drv, id, EMU_FATE_FRAME_INVALID, rc);
   vq_sg sg[VNET_DRV_TX_SEGS] = {{gpa, drv->hdr_len}, {gpa + drv->hdr_len, (uint32_t)len}};
+  /* The ledger knows a chain by where the device will find it: its head
+   * (split), or the position of its first descriptor (packed, where the id
+   * is the device's to read right or wrong). */
+  uint16_t slot = drv->ptxq.avail.pos;
   rc = vnet_drv_q_add(drv, VNET_TXQ, sg, VNET_DRV_TX_SEGS, 0, vq_token_from_index(buf));
   if (rc < 0)
     return vnet_drv_tx_drop(drv, id,
                             rc == EMU_ENOSPC ? EMU_FATE_TX_RING_FULL : EMU_FATE_FRAME_INVALID, rc);
-  if (id >= 0) emu_fates_in_buffer(drv->tx_fates, (uint32_t)rc, (uint32_t)id, now_ns);
+  if (!drv->packed) slot = (uint16_t)rc;
+  if (id >= 0) emu_fates_in_buffer(drv->tx_fates, slot, (uint32_t)id, now_ns);
   drv->tx_nfree--;
   drv->stats.tx_frames++;
   drv->stats.tx_bytes += len;
@@ -469,6 +474,8 @@ static int vnet_drv_setup_packed(vnet_drv *drv, uint16_t q, uint16_t size) {
   if (rc) return rc;
   pq->trace = drv->trace;
   pq->name = vnet_queue_name(q);
+  if (vnet_drv_bug(drv, VBUG_PACKED_NO_WRAP_TOGGLE)) pq->bugs |= VQP_BUG_NO_WRAP_TOGGLE;
+  if (vnet_drv_bug(drv, VBUG_PACKED_USED_AVAIL_COUNTER)) pq->bugs |= VQP_BUG_USED_AVAIL_COUNTER;
   vq_layout l = {pq->layout.size, pq->layout.ring, pq->layout.driver, pq->layout.device};
   return drv->t->queue_setup(drv->t->dev, q, &l);
 }

@@ -89,6 +89,7 @@ int vqp_drv_add(vqp_drv *q, const vq_sg *sg, unsigned n_out, unsigned n_in, void
     if (i == 0) first_flags = flags;
     if (i >= n_out) writable += sg[i].len;
     vqp_advance(&c, 1, q->layout.size);
+    if (q->bugs & VQP_BUG_NO_WRAP_TOGGLE) c.wrap = q->avail.wrap;
   }
   /* The first descriptor last, after a barrier: the device never sees part
    * of a chain (§2.8.17, §2.8.21.1.1). */
@@ -125,7 +126,8 @@ int vqp_drv_kick_needed(vqp_drv *q) {
 }
 
 int vqp_drv_has_used(const vqp_drv *q) {
-  return q->in_flight && vqp_is_used(vqp_flags_at(q->mem, &q->layout, q->used.pos), q->used.wrap);
+  uint8_t w = q->bugs & VQP_BUG_USED_AVAIL_COUNTER ? q->avail.wrap : q->used.wrap;
+  return q->in_flight && vqp_is_used(vqp_flags_at(q->mem, &q->layout, q->used.pos), w);
 }
 
 static int vqp_drv_violation(vqp_drv *q, vq_rule rule, int64_t id) {
@@ -289,8 +291,9 @@ static vq_rule vqp_dev_collect(vqp_dev *q, vq_chain *c, uint16_t *id, uint32_t *
                     : vq_chain_add_seg(c, q->segs, q->layout.size, q->mem, d.addr, d.len,
                                        (d.flags & VQP_F_WRITE) != 0, &seen_writable);
     if (r != VQ_RULE_NONE) return r;
+    if (*n == 1 && (q->bugs & VQP_BUG_ID_FIRST)) *id = d.id;
     if ((d.flags & VQP_F_INDIRECT) || !(d.flags & VQP_F_NEXT)) {
-      *id = d.id;
+      if (!(q->bugs & VQP_BUG_ID_FIRST)) *id = d.id;
       return VQ_RULE_NONE;
     }
     if (*n >= q->layout.size) return VQ_RULE_CHAIN_TOO_LONG; /* §2.8.17: no longer than the ring */
@@ -315,7 +318,10 @@ int vqp_dev_pop(vqp_dev *q, vq_chain *c) {
   c->head = id;
   q->chain_len[id] = (uint16_t)n;
   q->writable[id] = c->writable_len;
+  uint16_t before = q->avail.pos;
   vqp_advance(&q->avail, n, q->layout.size);
+  /* the bug's test: "wrapped" when the position came out smaller */
+  if ((q->bugs & VQP_BUG_WRAP_EXACT) && q->avail.pos == before) q->avail.wrap ^= 1u;
   EMU_TRACE_EMIT(q->trace, .actor = q->actor, .kind = EMU_TR_POP, .queue = q->name, .head = id,
                  .idx = c->avail_idx, .len = (int64_t)(c->readable_len + c->writable_len));
   return 0;

@@ -52,6 +52,13 @@
 
 #define VIRTIO_F_RING_PACKED 34
 
+/* Bugs a half can be made to have (their catalogue entries: virtio/vbug.c);
+ * 0 for a correct ring. */
+#define VQP_BUG_NO_WRAP_TOGGLE     1u /* driver: the avail counter never flips */
+#define VQP_BUG_USED_AVAIL_COUNTER 2u /* driver: used tested with the avail counter */
+#define VQP_BUG_WRAP_EXACT         4u /* device: no flip for a chain as long as the ring */
+#define VQP_BUG_ID_FIRST           8u /* device: the id read from the first descriptor */
+
 typedef struct vqp_layout {
   uint16_t size;
   uint64_t ring;   /* the descriptor ring */
@@ -114,6 +121,7 @@ typedef struct vqp_drv {
   uint32_t in_flight;
   vqp_cursor kick_from; /* avail when the device was last told */
   unsigned omit_barriers;
+  unsigned bugs; /* VQP_BUG_* */
   emu_trace *trace;
   const char *actor, *name;
   vq_rule last_violation;
@@ -156,6 +164,7 @@ typedef struct vqp_dev {
   uint64_t *writable;   /* by buffer id */
   vq_seg *segs;
   unsigned omit_barriers;
+  unsigned bugs; /* VQP_BUG_* */
   vq_rule broken;
   int64_t broken_head;
   emu_trace *trace;

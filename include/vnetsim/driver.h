@@ -113,10 +113,10 @@ VNS_API int vns_driver_timer_at(vns_sim *sim, uint64_t at_ns);
  * driver. */
 VNS_API int vns_driver_rx_consumed(vns_sim *sim, uint16_t head, int accepted);
 
-/* Tells the sim your driver put a frame in the TX chain with this head (only
- * needed when writing the TX ring by hand: vns_vq_add() on the TX queue
- * does it). The frame enters the guest->host ledger now and gets its fate
- * there: "sent" when it reaches the host, "tx_chain_rejected" when the
+/* Tells the sim your driver put a frame in the TX chain with this head (on
+ * a packed ring: the position of the chain's first descriptor), only needed
+ * when writing the TX ring by hand: vns_vq_add() on the TX queue does it.
+ * The frame enters the guest->host ledger now and gets its fate there: "sent" when it reaches the host, "tx_chain_rejected" when the
  * device refuses its chain, "tx_not_kicked" or "tx_not_taken" when it is
  * still in the ring at vns_sim_finish(), ... A chain the device takes
  * without it enters the ledger then. VNS_EINVAL for a bad head,

@@ -53,13 +53,19 @@ extern "C" {
 #define VNS_BUG_KICK_CHECK_NO_MB 0x1000u
 #define VNS_BUG_USED_IDX_NO_RMB  0x2000u
 #define VNS_BUG_IRQ_ON_NO_MB     0x4000u
-#define VNS_BUG_REDOX            0x0007u
+/* the packed ring's own: with vns_sim_opts.ring = VNS_RING_PACKED only */
+#define VNS_BUG_PACKED_NO_WRAP_TOGGLE     0x08000u
+#define VNS_BUG_PACKED_USED_AVAIL_COUNTER 0x10000u
+#define VNS_BUG_REDOX                     0x0007u
 /* ...and of the modelled device (vns_sim_opts.device_bugs). */
 #define VNS_BUG_DEV_USED_EVENT_EQUAL  0x001u
 #define VNS_BUG_DEV_USED_IDX_NO_WMB   0x002u
 #define VNS_BUG_DEV_IRQ_CHECK_NO_MB   0x004u
 #define VNS_BUG_DEV_AVAIL_EVENT_NO_MB 0x008u
 #define VNS_BUG_DEV_AVAIL_IDX_NO_RMB  0x010u
+/* the packed ring's own */
+#define VNS_BUG_DEV_PACKED_WRAP_EXACT 0x020u
+#define VNS_BUG_DEV_PACKED_ID_FIRST   0x040u
 
 /* IPv4 addresses are host-order integers: VNS_IP(10, 0, 2, 15). */
 #define VNS_IP(a, b, c, d) \
@@ -141,7 +147,8 @@ typedef struct vns_sim_opts {
   /* The ring format of both queues: VNS_RING_SPLIT (§2.7) or VNS_RING_PACKED
    * (§2.8: the modelled device offers VIRTIO_F_RING_PACKED and the modelled
    * driver takes it). Packed runs under VNS_MEMORY_SC only, and without the
-   * split ring's own bugs (VNS_BUG_SPLIT_ONLY, every device bug).
+   * split ring's own bugs (VNS_BUG_SPLIT_ONLY, the device's but its
+   * VNS_BUG_DEV_PACKED_* ones); the packed ring's own bugs need it.
    * (VNS_RING_SPLIT) */
   int ring;
 } vns_sim_opts;
@@ -432,8 +439,8 @@ typedef struct vns_bug_info {
   const char *cause, *symptom, *fix;
   const char *section; /* the virtio 1.2 section it concerns, "2.7.14" */
   /* A missing barrier: the weakest memory model that shows it ("tso" or
-   * "weak"), and where it was found (or where the barrier is kept); NULL
-   * for the other bugs. */
+   * "weak"), NULL for the other bugs; and where a bug was found (or where
+   * the barrier is kept), when known, else NULL. */
   const char *memory, *found_in;
   /* What it is on a packed ring (vns_sim_opts.ring): the same, its packed
    * form, or none (then refused there). */
