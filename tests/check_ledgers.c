@@ -77,6 +77,15 @@ static void expect_every_fate_traced_once(const vns_sim *sim) {
   free(seen[1]);
 }
 
+/* A seeded burst workload to the end, both ledgers checked. */
+static vns_sim *run_bursts(vns_sim *sim, uint64_t seed, unsigned bursts) {
+  ck_assert_int_eq(vns_sim_inject_bursts(sim, seed, bursts), 0);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  expect_accounted(sim);
+  return sim;
+}
+
 /* The Redox driver loses frames in every way the RX side has; with faults
  * both ways, guest frames are lost on the link too. */
 START_TEST(test_every_fate_of_both_ledgers_is_traced_once) {
@@ -89,11 +98,7 @@ START_TEST(test_every_fate_of_both_ledgers_is_traced_once) {
       {"tx-no-reclaim", "drop=0.1,dir=recv"},
   };
   for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
-    vns_sim *sim = start(runs[r].bugs, runs[r].faults, 16, 5 + r);
-    ck_assert_int_eq(vns_sim_inject_bursts(sim, 5 + r, 60), 0);
-    ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
-    ck_assert_int_eq(vns_sim_finish(sim), 0);
-    expect_accounted(sim);
+    vns_sim *sim = run_bursts(start(runs[r].bugs, runs[r].faults, 16, 5 + r), 5 + r, 60);
     expect_every_fate_traced_once(sim);
     vns_sim_free(sim);
   }
@@ -103,11 +108,7 @@ END_TEST
 /* A driver that never takes back its TX buffers runs out: the guest's later
  * replies are tx_ring_full, the earlier ones sent. */
 START_TEST(test_a_full_tx_ring_fates_the_guests_frames) {
-  vns_sim *sim = start("tx-no-reclaim", NULL, 16, 1);
-  ck_assert_int_eq(vns_sim_inject_bursts(sim, 1, 40), 0);
-  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
-  ck_assert_int_eq(vns_sim_finish(sim), 0);
-  expect_accounted(sim);
+  vns_sim *sim = run_bursts(start("tx-no-reclaim", NULL, 16, 1), 1, 40);
   ck_assert_uint_eq(tx_count(sim, "sent"), 16); /* one ring's worth */
   ck_assert_uint_gt(tx_count(sim, "tx_ring_full"), 0);
   ck_assert_str_eq(vns_sim_tx_frame_fate(sim, 0), "sent");
@@ -118,11 +119,7 @@ END_TEST
 
 /* A driver that never kicks TX: every frame it queued is still in the ring. */
 START_TEST(test_frames_never_kicked_are_tx_not_kicked) {
-  vns_sim *sim = start("tx-no-kick", NULL, 256, 1);
-  ck_assert_int_eq(vns_sim_inject_bursts(sim, 1, 5), 0);
-  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
-  ck_assert_int_eq(vns_sim_finish(sim), 0);
-  expect_accounted(sim);
+  vns_sim *sim = run_bursts(start("tx-no-kick", NULL, 256, 1), 1, 5);
   ck_assert_uint_gt(vns_sim_tx_frame_count(sim), 0);
   ck_assert_uint_eq(tx_count(sim, "tx_not_kicked"), vns_sim_tx_frame_count(sim));
   vns_sim_free(sim);
@@ -132,11 +129,7 @@ END_TEST
 /* Faults toward the host take guest frames: each such frame's fate is the
  * fault, a duplicate is a frame of its own, and the rest are sent. */
 START_TEST(test_link_faults_toward_the_host_fate_guest_frames) {
-  vns_sim *sim = start(NULL, "drop=0.3,dup=0.2,dir=recv", 256, 3);
-  ck_assert_int_eq(vns_sim_inject_bursts(sim, 3, 40), 0);
-  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
-  ck_assert_int_eq(vns_sim_finish(sim), 0);
-  expect_accounted(sim);
+  vns_sim *sim = run_bursts(start(NULL, "drop=0.3,dup=0.2,dir=recv", 256, 3), 3, 40);
   uint64_t dropped = tx_count(sim, "fault_drop"), sent = tx_count(sim, "sent"), drops = 0, dups = 0;
   ck_assert_uint_gt(dropped, 0);
   ck_assert_int_eq(vns_sim_counter(sim, "link.fault_drop", &drops), 0);
@@ -151,10 +144,7 @@ END_TEST
 /* A frame the device holds is traced as backlogged when it is held, and
  * its fate comes later: a buffer, or the end of the run. */
 START_TEST(test_a_held_frame_is_backlogged_before_its_fate) {
-  vns_sim *sim = start("rx-no-recycle", NULL, 16, 1);
-  ck_assert_int_eq(vns_sim_inject_bursts(sim, 1, 20), 0);
-  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
-  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  vns_sim *sim = run_bursts(start("rx-no-recycle", NULL, 16, 1), 1, 20);
   size_t n = vns_sim_frame_count(sim), held = 0;
   uint64_t *held_at = calloc(n + 1, sizeof *held_at);
   ck_assert_ptr_nonnull(held_at);
@@ -276,14 +266,10 @@ START_TEST(test_the_redox_bugs_show_on_the_packed_ring_too) {
     expect_accounted(sim);
     vns_sim_free(sim);
   }
-  vns_sim *sim = start_packed("rx-last-only", 256);
-  ck_assert_int_eq(vns_sim_inject_bursts(sim, 1, 30), 0);
-  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
-  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  vns_sim *sim = run_bursts(start_packed("rx-last-only", 256), 1, 30);
   uint64_t skipped = 0;
   ck_assert_int_eq(vns_sim_fate_count(sim, "driver_skipped", &skipped), 0);
   ck_assert_uint_gt(skipped, 0);
-  expect_accounted(sim);
   vns_sim_free(sim);
 }
 END_TEST
@@ -365,11 +351,7 @@ END_TEST
  * chains of two come back under the id the driver left there, which the
  * driver refuses as not in flight; its TX buffers leak. */
 START_TEST(test_dev_packed_id_first_returns_buffers_the_driver_did_not_offer) {
-  vns_sim *sim = start_packed("dev-packed-id-first", 256);
-  ck_assert_int_eq(vns_sim_inject_bursts(sim, 1, 40), 0);
-  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
-  ck_assert_int_eq(vns_sim_finish(sim), 0);
-  expect_accounted(sim);
+  vns_sim *sim = run_bursts(start_packed("dev-packed-id-first", 256), 1, 40);
   vns_violation v;
   ck_assert_uint_gt(vns_sim_violation_count(sim), 0);
   ck_assert_int_eq(vns_sim_violation(sim, 0, &v), 0);
@@ -377,9 +359,7 @@ START_TEST(test_dev_packed_id_first_returns_buffers_the_driver_did_not_offer) {
   ck_assert_str_eq(v.actor, "driver"); /* the driver noticed the device's mistake */
   ck_assert_uint_eq(tx_count(sim, "sent"), vns_sim_tx_frame_count(sim)); /* it did send them */
   vns_sim_free(sim);
-  sim = start_packed(NULL, 256);
-  ck_assert_int_eq(vns_sim_inject_bursts(sim, 1, 40), 0);
-  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  sim = run_bursts(start_packed(NULL, 256), 1, 40);
   ck_assert_uint_eq(vns_sim_violation_count(sim), 0);
   vns_sim_free(sim);
   /* the packed ring's bugs need the packed ring */
