@@ -53,7 +53,7 @@ VNS_API int vns_device_send(vns_sim *sim, const void *frame, size_t len) {
 VNS_API int vns_device_frame_placed(vns_sim *sim, uint32_t frame_id, uint16_t head) {
   if (!vns_is_user_device(sim) || frame_id >= sim->fates->nframes || head >= sim->fates->nslots)
     return VNS_EINVAL;
-  emu_fates_in_buffer(sim->fates, head, frame_id, sim->sched->now_ns);
+  emu_fates_in_buffer(sim->fates, head, frame_id, sim->sched->now_ns, "device");
   return 0;
 }
 
@@ -74,8 +74,8 @@ VNS_API int vns_device_timer_at(vns_sim *sim, uint64_t at_ns) {
 
 /* --- the device half ------------------------------------------------------ */
 
-/* The ring of either format, taken over for flags; EMU_EPROTO names the
- * rule the layout breaks in *broken. */
+/* The ring of either format, taken over for flags: EMU_EPROTO when the
+ * layout breaks a rule, which vns_dvq_rule() then names. */
 static int vns_dvq_init(vns_dvq *dq, vns_sim *sim, uint16_t q, const vns_ring_layout *layout,
                         unsigned flags) {
   int event_idx = (flags & VNS_DVQ_EVENT_IDX) != 0, indirect = (flags & VNS_DVQ_INDIRECT) != 0;

@@ -85,7 +85,7 @@ VNS_API int vns_driver_tx_queued(vns_sim *sim, uint16_t head) {
   uint64_t now = sim->sched->now_ns;
   int64_t id = emu_fates_enter(tx, now);
   if (id < 0) return (int)id;
-  emu_fates_in_buffer(tx, head, (uint32_t)id, now);
+  emu_fates_in_buffer(tx, head, (uint32_t)id, now, "driver");
   return 0;
 }
 

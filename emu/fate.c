@@ -142,12 +142,12 @@ int emu_fates_set(emu_fates *f, uint32_t id, emu_fate fate, uint64_t now_ns, con
   return 0;
 }
 
-void emu_fates_in_buffer(emu_fates *f, uint32_t head, uint32_t id, uint64_t now_ns) {
+void emu_fates_in_buffer(emu_fates *f, uint32_t head, uint32_t id, uint64_t now_ns,
+                         const char *actor) {
   if (head >= f->nslots) return;
   if (f->slot_frame[head] != EMU_FATES_NO_FRAME) {
     /* The buffer was reused before the other side read it: the old frame is gone. */
-    const char *reuser = !strcmp(f->queue, "tx") ? "driver" : "device";
-    emu_fates_set(f, f->slot_frame[head], f->overtaken, now_ns, reuser, head);
+    emu_fates_set(f, f->slot_frame[head], f->overtaken, now_ns, actor, head);
   }
   f->slot_frame[head] = id;
   /* Each tracked head appears at most once in order[] while it holds a frame,

@@ -135,10 +135,12 @@ void emu_fates_note_fault(emu_fates *f, uint32_t id, emu_fate fault);
  * EMU_ESTATE then. */
 int emu_fates_set(emu_fates *f, uint32_t id, emu_fate fate, uint64_t now_ns, const char *actor,
                   int64_t head);
-/* Frame id went into the chain with this head: RX, the device wrote it and
- * pushed the used element; TX, the driver made it available. A frame the
- * buffer still held is overtaken now (the device reused the buffer). */
-void emu_fates_in_buffer(emu_fates *f, uint32_t head, uint32_t id, uint64_t now_ns);
+/* Frame id went into the chain with this head, put there by actor: RX, the
+ * device wrote it and pushed the used element; TX, the driver made it
+ * available. A frame the buffer still held is overtaken now (its buffer was
+ * reused before the other side read it). */
+void emu_fates_in_buffer(emu_fates *f, uint32_t head, uint32_t id, uint64_t now_ns,
+                         const char *actor);
 /* The other side took the chain at head (RX: the driver read its used
  * element; TX: the device popped it); returns the frame it holds, or -1
  * when it holds no tracked frame. Frames put in buffers before this one and

@@ -350,7 +350,7 @@ static int scn_init_kernel(scn *s, const scn_config *cfg) {
   if (!rc) rc = emu_fates_init(&s->tx_fates, cfg->queue_size);
   if (!rc) {
     emu_fates_trace(&s->tx_fates, &s->trace, "tx");
-    s->tx_fates.overtaken = EMU_FATE_TX_NOT_TAKEN;
+    s->tx_fates.overtaken = s->tx_fates.left_over = EMU_FATE_TX_NOT_TAKEN;
   }
   for (unsigned q = 0; q < VNET_NUM_QUEUES; q++) s->user_kick_ns[q] = EMU_TIME_NEVER;
   return rc;

@@ -209,7 +209,7 @@ static int vnet_dev_write_rx(vnet_dev *d, uint32_t id, const uint8_t *frame, uin
     }
   }
   if (vnet_dev_q_push(d, VNET_RXQ, c.head, used_len) == 0 && used_len && d->fates)
-    emu_fates_in_buffer(d->fates, c.head, id, d->actor.sched->now_ns);
+    emu_fates_in_buffer(d->fates, c.head, id, d->actor.sched->now_ns, "device");
   return 0;
 }
 

@@ -349,7 +349,7 @@ static int vnet_drv_transmit(void *impl, const uint8_t *frame, size_t len, uint6
     return vnet_drv_tx_drop(drv, id,
                             rc == EMU_ENOSPC ? EMU_FATE_TX_RING_FULL : EMU_FATE_FRAME_INVALID, rc);
   if (!drv->packed) slot = (uint16_t)rc;
-  if (id >= 0) emu_fates_in_buffer(drv->tx_fates, slot, (uint32_t)id, now_ns);
+  if (id >= 0) emu_fates_in_buffer(drv->tx_fates, slot, (uint32_t)id, now_ns, "driver");
   drv->tx_nfree--;
   drv->stats.tx_frames++;
   drv->stats.tx_bytes += len;
