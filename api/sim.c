@@ -670,6 +670,7 @@ static const struct {
     VNS_MEM_C("barriers_mb", barriers[GMEM_MB]),
     VNS_MEM_C("max_pending", max_pending),
     {"fates.tx_double", VNS_CG_SIM, VNS_SC_TX_DOUBLE_FATES},
+    VNS_DRV_C("tx_held", tx_held),
 };
 
 static uint64_t vns_sim_own_counter(const vns_sim *sim, size_t which) {

@@ -44,6 +44,7 @@ static const char *const emu_fate_names[EMU_FATE_COUNT] = {
     [EMU_FATE_TX_NOT_TAKEN] = "tx_not_taken",
     [EMU_FATE_TX_CHAIN_REJECTED] = "tx_chain_rejected",
     [EMU_FATE_NO_MEMORY] = "no_memory",
+    [EMU_FATE_TX_NOT_RECLAIMED] = "tx_not_reclaimed",
 };
 
 const char *emu_fate_name(emu_fate fate) {
@@ -76,6 +77,7 @@ unsigned emu_fate_directions(emu_fate fate) {
     case EMU_FATE_TX_NOT_KICKED:
     case EMU_FATE_TX_NOT_TAKEN:
     case EMU_FATE_TX_CHAIN_REJECTED:
+    case EMU_FATE_TX_NOT_RECLAIMED:
       return EMU_FATE_TO_HOST;
     default:
       return (unsigned)fate < EMU_FATE_COUNT ? EMU_FATE_TO_GUEST : 0;

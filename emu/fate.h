@@ -75,6 +75,7 @@ typedef enum emu_fate {
                                * passed over by the device */
   EMU_FATE_TX_CHAIN_REJECTED, /* the device refused its chain (a broken TX rule) */
   EMU_FATE_NO_MEMORY,         /* vnetsim ran out of host memory carrying it */
+  EMU_FATE_TX_NOT_RECLAIMED,  /* held by the driver for a TX buffer that never came back */
   EMU_FATE_COUNT
 } emu_fate;
 

@@ -599,7 +599,10 @@ void scn_finish(scn *s) {
   if (!s->cfg.user_device) vnet_dev_finish(&s->dev);
   /* Replies still waiting for ARP never leave: their frames are settled
    * before the ledger closes. */
-  if (!s->cfg.user_driver) net_iface_finish(&s->guest, now);
+  if (!s->cfg.user_driver) {
+    net_iface_finish(&s->guest, now);
+    vnet_drv_finish(&s->drv); /* after the stack's last replies */
+  }
   emu_fates_finish(&s->fates, now);
   emu_fates_finish_each(&s->tx_fates, now, scn_tx_left_over, s);
 }

@@ -105,13 +105,17 @@ START_TEST(test_every_fate_of_both_ledgers_is_traced_once) {
 }
 END_TEST
 
-/* A driver that never takes back its TX buffers runs out: the guest's later
- * replies are tx_ring_full, the earlier ones sent. */
+/* A driver that never takes back its TX buffers runs out: a ring's worth
+ * of the guest's replies is sent, the rest wait in the driver's hold for
+ * buffers that never come back (tx_not_reclaimed), and past the hold's 256
+ * are dropped (tx_ring_full). */
 START_TEST(test_a_full_tx_ring_fates_the_guests_frames) {
-  vns_sim *sim = run_bursts(start("tx-no-reclaim", NULL, 16, 1), 1, 40);
+  vns_sim *sim = run_bursts(start("tx-no-reclaim", NULL, 16, 1), 1, 60);
   ck_assert_uint_eq(tx_count(sim, "sent"), 16); /* one ring's worth */
+  ck_assert_uint_eq(tx_count(sim, "tx_not_reclaimed"), 256);
   ck_assert_uint_gt(tx_count(sim, "tx_ring_full"), 0);
   ck_assert_str_eq(vns_sim_tx_frame_fate(sim, 0), "sent");
+  ck_assert_str_eq(vns_sim_tx_frame_fate(sim, 16), "tx_not_reclaimed");
   ck_assert_str_eq(vns_sim_tx_frame_fate(sim, vns_sim_tx_frame_count(sim) - 1), "tx_ring_full");
   vns_sim_free(sim);
 }

@@ -19,6 +19,10 @@
 /* A TX chain is the header and the frame: two descriptors, or one indirect
  * table of two (§2.7.5.3). */
 #define VNET_DRV_TX_SEGS 2u
+/* Frames held while the TX ring is full: a queue's worth, as a qdisc would
+ * hold (Linux's txqueuelen defaults to 1000); small enough that a device
+ * that never returns TX buffers shows as tx_ring_full soon. */
+#define VNET_DRV_TX_HOLD 256u
 
 void vnet_drv_opts_default(vnet_drv_opts *o) {
   memset(o, 0, sizeof *o);
@@ -319,20 +323,8 @@ static int vnet_drv_tx_drop(vnet_drv *drv, int64_t id, emu_fate fate, int rc) {
   return rc;
 }
 
-static int vnet_drv_transmit(void *impl, const uint8_t *frame, size_t len, uint64_t now_ns) {
-  vnet_drv *drv = impl;
-  /* The frame enters the TX ledger as the stack hands it over; -1 without
-   * one (or out of host memory: then the stack's error says it). */
-  int64_t id = drv->tx_fates ? emu_fates_enter(drv->tx_fates, now_ns) : -1;
-  if (len == 0 || len > VNET_MAX_FRAME)
-    return vnet_drv_tx_drop(drv, id, EMU_FATE_FRAME_INVALID, EMU_EINVAL);
-  if (!drv->link_up) {
-    /* carrier off: the stack's frame goes no further than the driver */
-    drv->stats.tx_link_down++;
-    return vnet_drv_tx_drop(drv, id, EMU_FATE_LINK_DOWN, EMU_EAGAIN);
-  }
-  vnet_drv_tx_reclaim(drv);
-  if (drv->tx_nfree == 0) return vnet_drv_tx_drop(drv, id, EMU_FATE_TX_RING_FULL, EMU_ENOSPC);
+/* Puts frame id into a free TX buffer and the ring (a buffer is free). */
+static int vnet_drv_tx_put(vnet_drv *drv, int64_t id, const uint8_t *frame, size_t len) {
   uint16_t buf = drv->tx_free[drv->tx_nfree - 1];
   uint64_t gpa = drv->tx_bufs + (uint64_t)buf * drv->tx_buf_len;
   /* No offloads negotiated: an all-zero header (§5.1.6.2). */
@@ -349,10 +341,89 @@ static int vnet_drv_transmit(void *impl, const uint8_t *frame, size_t len, uint6
     return vnet_drv_tx_drop(drv, id,
                             rc == EMU_ENOSPC ? EMU_FATE_TX_RING_FULL : EMU_FATE_FRAME_INVALID, rc);
   if (!drv->packed) slot = (uint16_t)rc;
-  if (id >= 0) emu_fates_in_buffer(drv->tx_fates, slot, (uint32_t)id, now_ns, "driver");
+  if (id >= 0) emu_fates_in_buffer(drv->tx_fates, slot, (uint32_t)id, vnet_drv_now(drv), "driver");
   drv->tx_nfree--;
   drv->stats.tx_frames++;
   drv->stats.tx_bytes += len;
+  return 0;
+}
+
+/* --- back-pressure: frames held while the TX ring is full ----------------- */
+
+static struct vnet_drv_held *vnet_drv_held_at(const vnet_drv *drv, uint32_t i) {
+  return &drv->held[(drv->held_first + i) % VNET_DRV_TX_HOLD];
+}
+
+/* Holds a frame until a TX buffer comes back, as a stopped queue does
+ * (Linux's netif_stop_queue): asks for the TX interrupt meanwhile, so the
+ * completion wakes the driver. EMU_ENOSPC when the hold is full too. */
+static int vnet_drv_tx_hold(vnet_drv *drv, int64_t id, const uint8_t *frame, size_t len) {
+  if (drv->held_len == VNET_DRV_TX_HOLD) return EMU_ENOSPC;
+  uint8_t *copy = malloc(len);
+  if (!copy) return EMU_ENOMEM;
+  memcpy(copy, frame, len);
+  *vnet_drv_held_at(drv, drv->held_len++) = (struct vnet_drv_held){id, (uint32_t)len, copy};
+  drv->stats.tx_held++;
+  if (drv->held_len == 1 && vnet_drv_q_enable_interrupts(drv, VNET_TXQ))
+    emu_actor_post(&drv->actor, vnet_drv_now(drv), VNET_DRV_EV_TX_WAKE, 0, 0, NULL, 0);
+  return 0;
+}
+
+/* Sends held frames, oldest first, while TX buffers are free. */
+static void vnet_drv_tx_release(vnet_drv *drv) {
+  while (drv->held_len && drv->tx_nfree) {
+    struct vnet_drv_held h = *vnet_drv_held_at(drv, 0);
+    drv->held_first = (drv->held_first + 1) % VNET_DRV_TX_HOLD;
+    drv->held_len--;
+    vnet_drv_tx_put(drv, h.id, h.data, h.len);
+    free(h.data);
+  }
+  if (!drv->held_len) vnet_drv_q_disable_interrupts(drv, VNET_TXQ); /* the queue runs again */
+}
+
+/* TX completions: buffers back, held frames out, the device told. */
+static void vnet_drv_tx_complete(vnet_drv *drv) {
+  vnet_drv_tx_reclaim(drv);
+  if (!drv->held_len) return;
+  vnet_drv_tx_release(drv);
+  vnet_drv_kick_if_needed(drv, VNET_TXQ);
+}
+
+void vnet_drv_finish(vnet_drv *drv) {
+  while (drv->held_len) {
+    struct vnet_drv_held *h = vnet_drv_held_at(drv, 0);
+    if (h->id >= 0 && drv->tx_fates)
+      emu_fates_set(drv->tx_fates, (uint32_t)h->id, EMU_FATE_TX_NOT_RECLAIMED, vnet_drv_now(drv),
+                    "end", -1);
+    free(h->data);
+    drv->held_first = (drv->held_first + 1) % VNET_DRV_TX_HOLD;
+    drv->held_len--;
+  }
+}
+
+static int vnet_drv_transmit(void *impl, const uint8_t *frame, size_t len, uint64_t now_ns) {
+  vnet_drv *drv = impl;
+  /* The frame enters the TX ledger as the stack hands it over; -1 without
+   * one (or out of host memory: then the stack's error says it). */
+  int64_t id = drv->tx_fates ? emu_fates_enter(drv->tx_fates, now_ns) : -1;
+  if (len == 0 || len > VNET_MAX_FRAME)
+    return vnet_drv_tx_drop(drv, id, EMU_FATE_FRAME_INVALID, EMU_EINVAL);
+  if (!drv->link_up) {
+    /* carrier off: the stack's frame goes no further than the driver */
+    drv->stats.tx_link_down++;
+    return vnet_drv_tx_drop(drv, id, EMU_FATE_LINK_DOWN, EMU_EAGAIN);
+  }
+  vnet_drv_tx_reclaim(drv);
+  vnet_drv_tx_release(drv);
+  int rc;
+  if (drv->held_len || !drv->tx_nfree) {
+    /* in order behind the held ones, or held itself */
+    rc = vnet_drv_tx_hold(drv, id, frame, len);
+    if (rc) return vnet_drv_tx_drop(drv, id, EMU_FATE_TX_RING_FULL, rc);
+  } else {
+    rc = vnet_drv_tx_put(drv, id, frame, len);
+    if (rc) return rc;
+  }
   vnet_drv_kick_if_needed(drv, VNET_TXQ);
   /* The buggy driver only looks at RX when the stack calls it for its own
    * reasons, such as this send; defer it so the stack is not re-entered. */
@@ -397,9 +468,12 @@ static void vnet_drv_handle(emu_actor *self, const emu_event *ev) {
       int pending = vnet_drv_q_has_used(drv, VNET_RXQ) || vnet_drv_q_has_used(drv, VNET_TXQ);
       if (!pending) drv->stats.interrupts_spurious++;
       if (!vnet_drv_bug(drv, VBUG_RX_NO_IRQ_WAKE)) vnet_drv_rx_poll(drv);
-      vnet_drv_tx_reclaim(drv);
+      vnet_drv_tx_complete(drv);
       break;
     }
+    case VNET_DRV_EV_TX_WAKE:
+      vnet_drv_tx_complete(drv);
+      break;
     case VNET_DRV_EV_TIMER:
       if (!emu_actor_timer_due(&drv->timer_at, ev)) return; /* superseded */
       vnet_drv_rx_poll(drv);
@@ -450,6 +524,13 @@ int vnet_drv_init(vnet_drv *drv, const vnet_drv_opts *opts, gmem *mem, emu_sched
 }
 
 void vnet_drv_close(vnet_drv *drv) {
+  while (drv->held_len) {
+    free(vnet_drv_held_at(drv, 0)->data);
+    drv->held_first = (drv->held_first + 1) % VNET_DRV_TX_HOLD;
+    drv->held_len--;
+  }
+  free(drv->held);
+  drv->held = NULL;
   vq_drv_close(&drv->rxq);
   vq_drv_close(&drv->txq);
   vqp_drv_close(&drv->prxq);
@@ -534,7 +615,8 @@ int vnet_drv_probe(vnet_drv *drv) {
     rc = gmem_alloc(drv->mem, (uint64_t)size * drv->tx_buf_len, VNET_DRV_BUF_ALIGN, &drv->tx_bufs);
   if (rc) return rc;
   drv->tx_free = malloc(sizeof *drv->tx_free * size);
-  if (!drv->tx_free) return EMU_ENOMEM;
+  drv->held = malloc(sizeof *drv->held * VNET_DRV_TX_HOLD);
+  if (!drv->tx_free || !drv->held) return EMU_ENOMEM;
   for (uint32_t i = 0; i < size; i++) drv->tx_free[i] = (uint16_t)(size - 1 - i);
   drv->tx_nfree = size;
   /* Redox posts every RX buffer once, at start. */

@@ -36,6 +36,7 @@ enum {
   VNET_DRV_EV_PUBLISH,    /* a delayed avail.idx store lands (arg = queue) */
   VNET_DRV_EV_KICK_CHECK, /* under a memory model: the kick decision after a
                            * publish, a moment later (gmem_mm_gap_ns) */
+  VNET_DRV_EV_TX_WAKE,    /* TX buffers came back as the hold began: release */
 };
 
 typedef struct vnet_drv_opts {
@@ -63,6 +64,7 @@ typedef struct vnet_drv_stats {
   uint64_t rx_frames, rx_bytes, rx_empty, rx_reposted;
   uint64_t rx_bad_used; /* used elements rejected (vq_drv distrust) */
   uint64_t tx_frames, tx_bytes, tx_ring_full, tx_reclaimed, tx_bad_used;
+  uint64_t tx_held; /* frames that waited for a TX buffer (back-pressure) */
   uint64_t kicks[VNET_NUM_QUEUES], kicks_suppressed[VNET_NUM_QUEUES];
   uint64_t interrupts, interrupts_spurious;
   uint64_t config_changes; /* configuration change notifications received */
@@ -88,6 +90,14 @@ typedef struct vnet_drv {
   uint32_t tx_buf_len;
   uint16_t *tx_free; /* indices of free TX buffers (a stack) */
   uint32_t tx_nfree;
+  /* Back-pressure: frames the stack handed over while the TX ring was full,
+   * in order, sent as TX buffers come back (a FIFO of VNET_DRV_TX_HOLD). */
+  struct vnet_drv_held {
+    int64_t id; /* TX ledger id, or -1 */
+    uint32_t len;
+    uint8_t *data;
+  } * held;
+  uint32_t held_first, held_len;
   emu_port netdev; /* the guest stack's view of this driver */
   /* Fates the stack decides after its receive returned (a reply waiting
    * for ARP): tagged with the frame's ledger id during delivery. */
@@ -121,8 +131,11 @@ emu_port_deferral *vnet_drv_deferral(vnet_drv *drv);
 void vnet_drv_set_poll(vnet_drv *drv, vnet_drv_poll_fn fn, void *ctx);
 /* Every frame the stack hands the driver enters tx (which traces as "tx")
  * and gets its fate there: in the ring until the device takes it, or a
- * drop the driver decides (tx_ring_full, frame_invalid). */
+ * drop the driver decides (tx_ring_full, frame_invalid, link_down). */
 void vnet_drv_set_tx_ledger(vnet_drv *drv, emu_fates *tx);
+/* Ends a run: frames still held for a TX buffer never got one
+ * (tx_not_reclaimed). */
+void vnet_drv_finish(vnet_drv *drv);
 /* Runs the stack's poll hook now and re-arms its timer: for callers that
  * gave the stack new work from outside the driver's actor. */
 void vnet_drv_wake_stack(vnet_drv *drv);

@@ -265,7 +265,9 @@ VNS_API int64_t vns_sim_captured_frame(const vns_sim *sim, size_t k);
  * user driver's TX buffers enter through vns_vq_add() on the TX queue or
  * vns_driver_tx_queued(), and a TX chain the device takes without either
  * enters then. Fates: "sent" (reached the host's end of the link),
- * "tx_ring_full" (no free TX descriptor or buffer), "frame_invalid" (empty
+ * "tx_ring_full" (no free TX buffer, and the modelled driver's hold of 256
+ * frames waiting for one full too), "tx_not_reclaimed" (still in that
+ * hold when the run ended: no TX buffer came back), "frame_invalid" (empty
  * or too long for the driver), "tx_chain_rejected" (the device refused its
  * chain, or a user device popped it and never sent it), "link_down" (the
  * device's link was down), "fault_*" (a link fault in the to-host
@@ -335,6 +337,8 @@ VNS_API int vns_host_ping(const vns_sim *sim, size_t i, vns_ping *out);
  *   link.frames_to_guest link.frames_to_host link.fault_drop
  *   link.fault_rate_limit link.fault_mtu link.fault_duplicate
  *   link.fault_reorder link.fault_corrupt link.fault_delay (with faults)
+ *   driver.tx_held: frames the modelled driver held while its TX ring was
+ *   full, sent as buffers came back (back-pressure)
  *   fates.double, fates.tx_double: frames given a second fate in either
  *   ledger, a ledger error (always 0 in a healthy run: "all accounted"
  *   needs it)
