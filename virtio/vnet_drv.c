@@ -364,8 +364,11 @@ static int vnet_drv_tx_hold(vnet_drv *drv, int64_t id, const uint8_t *frame, siz
   memcpy(copy, frame, len);
   *vnet_drv_held_at(drv, drv->held_len++) = (struct vnet_drv_held){id, (uint32_t)len, copy};
   drv->stats.tx_held++;
-  if (drv->held_len == 1 && vnet_drv_q_enable_interrupts(drv, VNET_TXQ))
-    emu_actor_post(&drv->actor, vnet_drv_now(drv), VNET_DRV_EV_TX_WAKE, 0, 0, NULL, 0);
+  if (!drv->tx_stopped) {
+    drv->tx_stopped = 1;
+    if (vnet_drv_q_enable_interrupts(drv, VNET_TXQ))
+      emu_actor_post(&drv->actor, vnet_drv_now(drv), VNET_DRV_EV_TX_WAKE, 0, 0, NULL, 0);
+  }
   return 0;
 }
 
@@ -378,7 +381,11 @@ static void vnet_drv_tx_release(vnet_drv *drv) {
     vnet_drv_tx_put(drv, h.id, h.data, h.len);
     free(h.data);
   }
-  if (!drv->held_len) vnet_drv_q_disable_interrupts(drv, VNET_TXQ); /* the queue runs again */
+  if (drv->tx_stopped && !drv->held_len) {
+    /* the queue runs again: TX completions are reaped on the next send */
+    drv->tx_stopped = 0;
+    vnet_drv_q_disable_interrupts(drv, VNET_TXQ);
+  }
 }
 
 /* TX completions: buffers back, held frames out, the device told. */

@@ -98,6 +98,7 @@ typedef struct vnet_drv {
     uint8_t *data;
   } * held;
   uint32_t held_first, held_len;
+  int tx_stopped;  /* holding: the TX interrupt is asked for */
   emu_port netdev; /* the guest stack's view of this driver */
   /* Fates the stack decides after its receive returned (a reply waiting
    * for ARP): tagged with the frame's ledger id during delivery. */
