@@ -20,8 +20,15 @@ static int vns_watch_event_idx(const vns_sim *sim) {
   return (negotiated & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) != 0;
 }
 
+/* The format the queue was set up in, as the modelled half took it. */
+static int vns_watch_packed(const vns_sim *sim, uint16_t q) {
+  return sim->mode == VNS_MODE_USER_DRIVER ? sim->dev->q[q].packed : sim->drv->packed;
+}
+
 void vns_watch_queue(vns_sim *sim, uint16_t q, const vq_layout *l) {
-  if (q >= VNET_NUM_QUEUES) return;
+  /* a packed ring stores no index to watch: its helpers' publish and
+   * vns_dvq_publish() still say when a notification is owed */
+  if (q >= VNET_NUM_QUEUES || vns_watch_packed(sim, q)) return;
   vns_watch *w = &sim->watch;
   w->ring[q] = *l;
   w->ring_set[q] = 1;
