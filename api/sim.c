@@ -206,8 +206,6 @@ static const char *vns_opts_problem(const vns_sim_opts *o) {
   if (o->max_events == 0 || o->tx_batch_min == 0 || o->tx_batch_max < o->tx_batch_min)
     return "max_events is 0, or tx_batch_min is 0 or above tx_batch_max";
   if (o->ring != VNS_RING_SPLIT && o->ring != VNS_RING_PACKED) return "no such ring format";
-  if (o->ring == VNS_RING_PACKED && o->memory != VNS_MEMORY_SC)
-    return "the packed ring runs under the sc memory model only (for now)";
   return NULL;
 }
 

@@ -910,6 +910,10 @@ static const teach_bug_note teach_bug_table[] = {
      "It breaks §2.8.6: the buffer id is in the last descriptor of a chain; this device takes "
      "the first one's",
      TEACH_UNSEEN_PACKED("dev-packed-id-first", "256")},
+    {"dev-packed-used-no-wmb", TEACH_BUG_BREAKS_RULE, "2.8.15",
+     "It breaks §2.8.15: the device must not change a descriptor after changing its USED bit; "
+     "without a barrier between them, its id and length can become visible after the flags",
+     TEACH_UNSEEN_PACKED("dev-packed-used-no-wmb --memory weak", "256")},
 };
 
 const teach_bug_note *teach_bug_notes(size_t *n) {

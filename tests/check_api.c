@@ -199,7 +199,7 @@ START_TEST(test_bug_catalogue_by_name) {
     ck_assert_int_eq(vns_bug_parse(vns_bug_name(n), &d, &v), 0);
     n++;
   }
-  ck_assert_uint_eq(n, 24); /* 20, then the packed ring's four */
+  ck_assert_uint_eq(n, 25); /* 20, then the packed ring's five */
 }
 END_TEST
 

@@ -160,7 +160,7 @@ START_TEST(test_bugs_lists_every_switch) {
   ck_assert_int_eq(run("bugs --json"), 0);
   int entries = 0;
   for (const char *p = out_buf; (p = strstr(p, "\"name\":")) != NULL; p++) entries++;
-  ck_assert_int_eq(entries, 24);
+  ck_assert_int_eq(entries, 25);
   static const char *const names[] = {"rx-no-recycle",
                                       "rx-last-only",
                                       "rx-no-irq-wake",
@@ -184,7 +184,8 @@ START_TEST(test_bugs_lists_every_switch) {
                                       "drv-packed-no-wrap-toggle",
                                       "drv-packed-used-avail-counter",
                                       "dev-packed-wrap-exact",
-                                      "dev-packed-id-first"};
+                                      "dev-packed-id-first",
+                                      "dev-packed-used-no-wmb"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     ck_assert_msg(strstr(out_buf, names[i]) != NULL, "bugs lacks %s", names[i]);
   ck_assert_ptr_nonnull(strstr(out_buf, "\"name\":\"rx-no-recycle\",\"side\":\"driver\""));

@@ -160,6 +160,14 @@ static const vbug_info vbug_table[] = {
      "wrong one, and TX buffers leak",
      "read the buffer id in the last descriptor of the chain", "2.8.6", NULL, 0,
      "sysprog21/kvm-host's packed queue (fixed 2026)"},
+    {"dev-packed-used-no-wmb", VBUG_SIDE_DEVICE, VBUG_DEV_PACKED_USED_NO_WMB,
+     "the device stores a used descriptor's flags with no write barrier after its id and length",
+     "the driver can see the descriptor used before its id or length: it takes an old id "
+     "(used_id_not_in_flight, a buffer lost) or an old length, so a frame arrives cut or with "
+     "another's bytes (not_for_guest, malformed) (--memory weak)",
+     "a write barrier between the id and length and the flags", "2.8.15", "weak", VQ_BAR_USED_WMB,
+     "no public fix of its own known here; QEMU's packed ring stores the flags last, after a "
+     "write barrier"},
 };
 
 const char *vbug_packed_form(const vbug_info *b) {

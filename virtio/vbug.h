@@ -46,10 +46,12 @@
 #define VBUG_DEV_AVAIL_IDX_NO_RMB  0x010u /* avail slot read as if before avail.idx */
 #define VBUG_DEV_SPLIT_ONLY        0x01fu /* all of the above: the split ring's */
 /* the packed ring's own */
-#define VBUG_DEV_PACKED_WRAP_EXACT 0x020u /* no flip when a chain spans the whole ring */
-#define VBUG_DEV_PACKED_ID_FIRST   0x040u /* buffer id read from the chain's first descriptor */
-#define VBUG_DEV_PACKED_ONLY       (VBUG_DEV_PACKED_WRAP_EXACT | VBUG_DEV_PACKED_ID_FIRST)
-#define VBUG_DEVICE_ALL            0x07fu
+#define VBUG_DEV_PACKED_WRAP_EXACT  0x020u /* no flip when a chain spans the whole ring */
+#define VBUG_DEV_PACKED_ID_FIRST    0x040u /* buffer id read from the chain's first descriptor */
+#define VBUG_DEV_PACKED_USED_NO_WMB 0x080u /* used flags stored with no barrier after id, len */
+#define VBUG_DEV_PACKED_ONLY \
+  (VBUG_DEV_PACKED_WRAP_EXACT | VBUG_DEV_PACKED_ID_FIRST | VBUG_DEV_PACKED_USED_NO_WMB)
+#define VBUG_DEVICE_ALL 0x0ffu
 
 typedef enum vbug_side { VBUG_SIDE_DRIVER, VBUG_SIDE_DEVICE } vbug_side;
 

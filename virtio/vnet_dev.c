@@ -535,6 +535,8 @@ static int vnet_dev_t_queue_setup(void *dev, uint16_t q, const vq_layout *layout
     dq->pvq.name = vnet_queue_name(q);
     if (d->cfg.bugs & VBUG_DEV_PACKED_WRAP_EXACT) dq->pvq.bugs |= VQP_BUG_WRAP_EXACT;
     if (d->cfg.bugs & VBUG_DEV_PACKED_ID_FIRST) dq->pvq.bugs |= VQP_BUG_ID_FIRST;
+    dq->pvq.omit_barriers =
+        vbug_omitted_barriers(VBUG_SIDE_DEVICE, d->cfg.bugs & VBUG_DEV_PACKED_ONLY);
   } else {
     vq_dev_set_trace(&dq->vq, d->trace, "device", vnet_queue_name(q));
     if (d->cfg.bugs & VBUG_DEV_USED_EVENT_EQUAL) dq->vq.need_event = vnet_dev_used_event_equal;

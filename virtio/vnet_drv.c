@@ -564,6 +564,7 @@ static int vnet_drv_setup_packed(vnet_drv *drv, uint16_t q, uint16_t size) {
   pq->name = vnet_queue_name(q);
   if (vnet_drv_bug(drv, VBUG_PACKED_NO_WRAP_TOGGLE)) pq->bugs |= VQP_BUG_NO_WRAP_TOGGLE;
   if (vnet_drv_bug(drv, VBUG_PACKED_USED_AVAIL_COUNTER)) pq->bugs |= VQP_BUG_USED_AVAIL_COUNTER;
+  pq->omit_barriers = vbug_omitted_barriers(VBUG_SIDE_DRIVER, drv->opts.bugs & VBUG_PACKED_ONLY);
   vq_layout l = {pq->layout.size, pq->layout.ring, pq->layout.driver, pq->layout.device};
   return drv->t->queue_setup(drv->t->dev, q, &l);
 }

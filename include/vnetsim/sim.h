@@ -64,8 +64,9 @@ extern "C" {
 #define VNS_BUG_DEV_AVAIL_EVENT_NO_MB 0x008u
 #define VNS_BUG_DEV_AVAIL_IDX_NO_RMB  0x010u
 /* the packed ring's own */
-#define VNS_BUG_DEV_PACKED_WRAP_EXACT 0x020u
-#define VNS_BUG_DEV_PACKED_ID_FIRST   0x040u
+#define VNS_BUG_DEV_PACKED_WRAP_EXACT  0x020u
+#define VNS_BUG_DEV_PACKED_ID_FIRST    0x040u
+#define VNS_BUG_DEV_PACKED_USED_NO_WMB 0x080u /* shows under VNS_MEMORY_WEAK */
 
 /* IPv4 addresses are host-order integers: VNS_IP(10, 0, 2, 15). */
 #define VNS_IP(a, b, c, d) \
@@ -146,7 +147,7 @@ typedef struct vns_sim_opts {
   uint64_t memory_delay_ns;
   /* The ring format of both queues: VNS_RING_SPLIT (§2.7) or VNS_RING_PACKED
    * (§2.8: the modelled device offers VIRTIO_F_RING_PACKED and the modelled
-   * driver takes it). Packed runs under VNS_MEMORY_SC only, and without the
+   * driver takes it). Packed runs under any memory model, but without the
    * split ring's own bugs (VNS_BUG_SPLIT_ONLY, the device's but its
    * VNS_BUG_DEV_PACKED_* ones); the packed ring's own bugs need it.
    * (VNS_RING_SPLIT) */
