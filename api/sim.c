@@ -366,7 +366,13 @@ int vns_sim_new_hooked(const vns_sim_opts *o, vns_scn_hook_fn hook, void *hook_c
 int vns_sim_new_full(const vns_sim_opts *o, vns_scn_hook_fn hook, void *hook_ctx, vns_sim **out,
                      vns_sim_failure *why) {
   if (why) memset(why, 0, sizeof *why);
-  if (!out) return VNS_EINVAL;
+  if (!out) {
+    if (why) {
+      why->code = VNS_EINVAL;
+      snprintf(why->message, sizeof why->message, "no place for the sim (out is NULL)");
+    }
+    return VNS_EINVAL;
+  }
   *out = NULL;
   vns_sim_opts defaults;
   if (!o) {

@@ -131,6 +131,9 @@ START_TEST(test_a_failed_create_says_why) {
   ck_assert_str_eq(why.violations[0].rule, "queue_size_invalid");
   ck_assert_str_eq(why.violations[0].section, "4.1.4.3.2");
   ck_assert_str_eq(why.violations[0].actor, "device");
+  ck_assert_int_eq(vns_sim_new_why(NULL, NULL, &why), VNS_EINVAL);
+  ck_assert_int_eq(why.code, VNS_EINVAL);
+  ck_assert_str_ne(why.message, "");
   /* and a create that works says nothing */
   ck_assert_int_eq(vns_sim_new_why(NULL, &sim, &why), 0);
   ck_assert_int_eq(why.code, 0);
