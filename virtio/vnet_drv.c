@@ -323,7 +323,9 @@ static int vnet_drv_tx_drop(vnet_drv *drv, int64_t id, emu_fate fate, int rc) {
   return rc;
 }
 
-/* Puts frame id into a free TX buffer and the ring (a buffer is free). */
+/* Puts frame id into a free TX buffer and the ring (a buffer is free).
+ * EMU_ENOSPC, with nothing used, when the ring lacks the descriptors (a
+ * packed ring without indirect tables takes two per frame). */
 static int vnet_drv_tx_put(vnet_drv *drv, int64_t id, const uint8_t *frame, size_t len) {
   uint16_t buf = drv->tx_free[drv->tx_nfree - 1];
   uint64_t gpa = drv->tx_bufs + (uint64_t)buf * drv->tx_buf_len;
@@ -337,9 +339,8 @@ static int vnet_drv_tx_put(vnet_drv *drv, int64_t id, const uint8_t *frame, size
    * is the device's to read right or wrong). */
   uint16_t slot = drv->ptxq.avail.pos;
   rc = vnet_drv_q_add(drv, VNET_TXQ, sg, VNET_DRV_TX_SEGS, 0, vq_token_from_index(buf));
-  if (rc < 0)
-    return vnet_drv_tx_drop(drv, id,
-                            rc == EMU_ENOSPC ? EMU_FATE_TX_RING_FULL : EMU_FATE_FRAME_INVALID, rc);
+  if (rc == EMU_ENOSPC) return rc;
+  if (rc < 0) return vnet_drv_tx_drop(drv, id, EMU_FATE_FRAME_INVALID, rc);
   if (!drv->packed) slot = (uint16_t)rc;
   if (id >= 0) emu_fates_in_buffer(drv->tx_fates, slot, (uint32_t)id, vnet_drv_now(drv), "driver");
   drv->tx_nfree--;
@@ -372,13 +373,13 @@ static int vnet_drv_tx_hold(vnet_drv *drv, int64_t id, const uint8_t *frame, siz
   return 0;
 }
 
-/* Sends held frames, oldest first, while TX buffers are free. */
+/* Sends held frames, oldest first, while the ring takes them. */
 static void vnet_drv_tx_release(vnet_drv *drv) {
   while (drv->held_len && drv->tx_nfree) {
     struct vnet_drv_held h = *vnet_drv_held_at(drv, 0);
+    if (vnet_drv_tx_put(drv, h.id, h.data, h.len) == EMU_ENOSPC) break;
     drv->held_first = (drv->held_first + 1) % VNET_DRV_TX_HOLD;
     drv->held_len--;
-    vnet_drv_tx_put(drv, h.id, h.data, h.len);
     free(h.data);
   }
   if (drv->tx_stopped && !drv->held_len) {
@@ -422,15 +423,13 @@ static int vnet_drv_transmit(void *impl, const uint8_t *frame, size_t len, uint6
   }
   vnet_drv_tx_reclaim(drv);
   vnet_drv_tx_release(drv);
-  int rc;
-  if (drv->held_len || !drv->tx_nfree) {
-    /* in order behind the held ones, or held itself */
+  /* in order behind the held ones, or held itself when the ring is full */
+  int rc = drv->held_len || !drv->tx_nfree ? EMU_ENOSPC : vnet_drv_tx_put(drv, id, frame, len);
+  if (rc == EMU_ENOSPC) {
     rc = vnet_drv_tx_hold(drv, id, frame, len);
     if (rc) return vnet_drv_tx_drop(drv, id, EMU_FATE_TX_RING_FULL, rc);
-  } else {
-    rc = vnet_drv_tx_put(drv, id, frame, len);
-    if (rc) return rc;
   }
+  if (rc) return rc;
   vnet_drv_kick_if_needed(drv, VNET_TXQ);
   /* The buggy driver only looks at RX when the stack calls it for its own
    * reasons, such as this send; defer it so the stack is not re-entered. */
