@@ -116,12 +116,11 @@ int vns_scn_config_why(const vns_sim_opts *o, scn_config *cfg, char *why, size_t
 int vns_fate_lookup(const char *name, int *fate);
 
 /* From api/watch.c: the user's half set up queue q (its notifications are
- * watched from now), stored 16 bits v or len bytes at gpa, was told by a
+ * watched from now), stored len bytes at gpa, was told by a
  * ring helper that the other side wants a notification for q (owe), sent
  * one (notified), offered RX buffer head; and the run's end, where an owed
  * notification is a violation. */
 void vns_watch_queue(vns_sim *sim, uint16_t q, const vq_layout *l);
-void vns_watch_store16(vns_sim *sim, uint64_t gpa, uint16_t v);
 void vns_watch_store(vns_sim *sim, uint64_t gpa, const void *src, size_t len);
 void vns_watch_reset(vns_sim *sim);
 void vns_watch_owe(vns_sim *sim, uint16_t q);

@@ -86,29 +86,41 @@ void vns_watch_rx_offer(vns_sim *sim, uint16_t head) {
   vns_watch_note(sim, VNS_WATCH_NOTE_RX_UNREPORTED, text);
 }
 
-void vns_watch_store16(vns_sim *sim, uint64_t gpa, uint16_t v) {
+/* The 16-bit fields of queue q the user's half stores to that are watched:
+ * the driver's avail.idx (and, on RX, the avail slots right after it), the
+ * device's used.idx; [*from, *to). */
+static void vns_watch_span(const vns_sim *sim, uint16_t q, uint64_t *from, uint64_t *to) {
+  const vq_layout *l = &sim->watch.ring[q];
+  int driver = sim->mode == VNS_MODE_USER_DRIVER;
+  *from = driver ? vq_avail_idx_addr(l) : vq_used_idx_addr(l);
+  *to = driver && q == VNET_RXQ ? vq_avail_slot_addr(l, 0) + 2u * l->size : *from + 2u;
+}
+
+/* The user's half stored v at gpa, a watched field of queue q. */
+static void vns_watch_field(vns_sim *sim, uint16_t q, uint64_t gpa, uint16_t v) {
   vns_watch *w = &sim->watch;
-  for (uint16_t q = 0; q < VNET_NUM_QUEUES; q++) {
-    if (!w->ring_set[q]) continue;
-    const vq_layout *l = &w->ring[q];
-    uint64_t idx_at =
-        sim->mode == VNS_MODE_USER_DRIVER ? vq_avail_idx_addr(l) : vq_used_idx_addr(l);
-    if (gpa == idx_at) {
-      if (vns_watch_wanted(sim, q, w->idx_stored[q], v)) vns_watch_owe(sim, q);
-      w->idx_stored[q] = v;
-    } else if (sim->mode == VNS_MODE_USER_DRIVER && q == VNET_RXQ &&
-               gpa >= vq_avail_slot_addr(l, 0) && gpa < vq_avail_slot_addr(l, 0) + 2u * l->size &&
-               (gpa - vq_avail_slot_addr(l, 0)) % 2 == 0) {
-      vns_watch_rx_offer(sim, v);
-    }
+  uint64_t idx_at, end;
+  vns_watch_span(sim, q, &idx_at, &end);
+  if (gpa != idx_at) {
+    vns_watch_rx_offer(sim, v); /* an RX avail slot */
+    return;
   }
+  if (vns_watch_wanted(sim, q, w->idx_stored[q], v)) vns_watch_owe(sim, q);
+  w->idx_stored[q] = v;
 }
 
 void vns_watch_store(vns_sim *sim, uint64_t gpa, const void *src, size_t len) {
   const uint8_t *b = src;
-  /* each 16-bit field the write covers whole, as if stored on its own */
-  for (size_t off = gpa % 2; off + 2 <= len; off += 2)
-    vns_watch_store16(sim, gpa + off, (uint16_t)(b[off] | b[off + 1] << 8));
+  for (uint16_t q = 0; q < VNET_NUM_QUEUES; q++) {
+    if (!sim->watch.ring_set[q]) continue;
+    uint64_t from, to;
+    vns_watch_span(sim, q, &from, &to);
+    /* only the watched fields the write covers whole (they are 2-aligned,
+     * §2.7's alignment), each as if stored on its own */
+    uint64_t lo = gpa > from ? gpa + (gpa - from) % 2 : from, hi = gpa + len < to ? gpa + len : to;
+    for (uint64_t at = lo; at + 2 <= hi; at += 2)
+      vns_watch_field(sim, q, at, (uint16_t)(b[at - gpa] | b[at - gpa + 1] << 8));
+  }
 }
 
 void vns_watch_finish(vns_sim *sim) {

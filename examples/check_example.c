@@ -819,6 +819,9 @@ START_TEST(test_modelled_driver_on_the_packed_ring_answers_both_ways) {
   ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
   for (int i = 0; i < 5; i++) inject_arp(sim, T0 + (uint64_t)i * 100 * US);
   run_to_end(sim);
+  vns_ring_state r;
+  ck_assert_int_eq(vns_sim_ring(sim, VNS_QUEUE_TX, &r), 0);
+  ck_assert_int_eq(r.packed, 1); /* the two halves did agree on the packed ring */
   for (size_t i = 0; i < 5; i++) ck_assert_str_eq(vns_sim_frame_fate(sim, i), "answered");
   ck_assert_uint_eq(vns_sim_tx_frame_count(sim), 5);
   for (size_t i = 0; i < 5; i++) ck_assert_str_eq(vns_sim_tx_frame_fate(sim, i), "sent");

@@ -507,6 +507,9 @@ START_TEST(test_both_ring_formats_give_the_same_fates) {
   }
   closedir(d);
   ck_assert_int_ge(compared, 20);
+  /* and the packed runs did run on packed rings */
+  ck_assert_int_eq(run("replay tcpdump_tftp.pcap --ring packed"), 0);
+  ck_assert_ptr_nonnull(strstr(out_buf, "rings (packed, position/wrap): rx driver avail"));
   ck_assert_int_eq(run("story --ring packed"), 0);
   ck_assert_ptr_nonnull(strstr(out_buf, "queue 256, packed ring)"));
   ck_assert_ptr_nonnull(strstr(out_buf, "host -> guest ping                       0/3 replied"));

@@ -265,6 +265,9 @@ START_TEST(test_the_redox_bugs_show_on_the_packed_ring_too) {
       ck_assert_int_eq(vns_sim_inject(sim, T0 + i * 100 * US, f, len), 0);
     ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
     ck_assert_int_eq(vns_sim_finish(sim), 0);
+    vns_ring_state r;
+    ck_assert_int_eq(vns_sim_ring(sim, VNS_QUEUE_RX, &r), 0);
+    ck_assert_int_eq(r.packed, packed);
     for (size_t i = 0; i < 256; i++) ck_assert_str_eq(vns_sim_frame_fate(sim, i), "answered");
     ck_assert_str_eq(vns_sim_frame_fate(sim, 256), "rx_no_buffer");
     expect_accounted(sim);

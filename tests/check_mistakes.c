@@ -618,15 +618,26 @@ static const vns_device_ops toy_dev_ops = {
     .on_finish = td_on_finish,
 };
 
-static vns_sim *toy_dev_run(toy_dev *d, dev_mistake m, uint64_t seed) {
+/* A toy device with no mistake and nothing held, its options still to set. */
+static void toy_dev_reset(toy_dev *d) {
   memset(d, 0, sizeof *d);
   d->held = -1;
-  d->m = m;
+}
+
+/* A sim with the toy device d on rings of that format, the ARPs queued. */
+static vns_sim *toy_dev_start(toy_dev *d, int ring, uint64_t seed) {
   vns_sim_opts o;
   vns_sim_opts_init(&o);
   o.device = &toy_dev_ops;
   o.device_ctx = d;
-  vns_sim *sim = start_with(&o, seed);
+  o.ring = ring;
+  return start_with(&o, seed);
+}
+
+static vns_sim *toy_dev_run(toy_dev *d, dev_mistake m, uint64_t seed) {
+  toy_dev_reset(d);
+  d->m = m;
+  vns_sim *sim = toy_dev_start(d, VNS_RING_SPLIT, seed);
   ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
   return sim;
 }
@@ -711,13 +722,8 @@ END_TEST
  * replies stop there, each with its fate. */
 START_TEST(test_a_device_telling_of_its_link_down_stops_the_drivers_sends) {
   toy_dev d;
-  memset(&d, 0, sizeof d);
-  d.held = -1;
-  vns_sim_opts o;
-  vns_sim_opts_init(&o);
-  o.device = &toy_dev_ops;
-  o.device_ctx = &d;
-  vns_sim *sim = start_with(&o, 1);
+  toy_dev_reset(&d);
+  vns_sim *sim = toy_dev_start(&d, VNS_RING_SPLIT, 1);
   ck_assert_int_ge(vns_sim_run(sim, T0 + 50 * US), 0);
   d.link_down = 1;
   ck_assert_int_eq(vns_device_config_changed(sim), 0);
@@ -742,14 +748,9 @@ END_TEST
  * vns_sim_finish(), stamped with the time the run ended. */
 START_TEST(test_a_device_settles_what_it_holds_in_on_finish) {
   toy_dev d;
-  memset(&d, 0, sizeof d);
+  toy_dev_reset(&d);
   d.hold_third = 1;
-  d.held = -1;
-  vns_sim_opts o;
-  vns_sim_opts_init(&o);
-  o.device = &toy_dev_ops;
-  o.device_ctx = &d;
-  vns_sim *sim = start_with(&o, 1);
+  vns_sim *sim = toy_dev_start(&d, VNS_RING_SPLIT, 1);
   ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
   ck_assert_str_eq(vns_sim_frame_fate(sim, 2), "pending");
   ck_assert_int_eq(d.finish_calls, 0);
@@ -769,15 +770,9 @@ END_TEST
  * it serves the guest as it does on split ones, breaking no rule. */
 START_TEST(test_the_toy_device_serves_packed_rings) {
   toy_dev d;
-  memset(&d, 0, sizeof d);
-  d.held = -1;
+  toy_dev_reset(&d);
   d.offer_packed = 1;
-  vns_sim_opts o;
-  vns_sim_opts_init(&o);
-  o.device = &toy_dev_ops;
-  o.device_ctx = &d;
-  o.ring = VNS_RING_PACKED;
-  vns_sim *sim = start_with(&o, 1);
+  vns_sim *sim = toy_dev_start(&d, VNS_RING_PACKED, 1);
   ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
   ck_assert_int_eq(vns_sim_finish(sim), 0);
   ck_assert_uint_ne(d.features & VNS_BIT(VNS_F_RING_PACKED), 0);

@@ -238,7 +238,7 @@ START_TEST(test_tx_ring_full_holds_the_frame_until_a_buffer_returns) {
   /* the device uses the first; its TX interrupt lets the held one out */
   emu_sched_run(&r.s, EMU_TIME_NEVER, 10000);
   ck_assert_uint_eq(r.host_n, 2);
-  ck_assert_uint_eq(r.drv.held_len, 0);
+  ck_assert_uint_eq(r.drv.held.len, 0);
   ck_assert_int_eq(emu_port_send(nd, f, sizeof f, 0), 0);
   emu_sched_run(&r.s, EMU_TIME_NEVER, 10000);
   ck_assert_uint_eq(r.host_n, 3);

@@ -101,7 +101,6 @@ static void vnet_dev_q_close(vnet_dev *d, uint16_t q) {
  * running (before DRIVER_OK the driver reads the configuration anyway). */
 static void vnet_dev_config_notify(vnet_dev *d) {
   if (!(d->status & VIRTIO_STATUS_DRIVER_OK)) return;
-  d->stats.config_interrupts++;
   EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_INTERRUPT,
                  .queue = vnet_queue_name(VNET_IRQ_CONFIG));
   emu_channel_send(&d->irq, VNET_IRQ_CONFIG, 0, NULL, 0);
@@ -151,8 +150,6 @@ static int vnet_dev_queue_live(const vnet_dev *d, uint16_t q) {
          !(d->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
 }
 
-/* Pops the next RX chain, asking for a kick when there is none (§2.7.10.2)
- * and rechecking once for the race. 0, EMU_EAGAIN or EMU_EPROTO. */
 /* §5.1.6.3.1: without mergeable buffers a driver SHOULD post RX buffers of
  * at least 1526 bytes. A SHOULD, and a short buffer still takes short
  * frames, so it is a warning, given once per queue: the frame that will
@@ -163,6 +160,8 @@ static void vnet_dev_check_rx_size(vnet_dev *d, const vq_chain *c) {
   vnet_dev_q_report(d, VNET_RXQ, VQ_RULE_RX_BUF_SHORT, c->head);
 }
 
+/* Pops the next RX chain, asking for a kick when there is none (§2.7.10.2)
+ * and rechecking once for the race. 0, EMU_EAGAIN or EMU_EPROTO. */
 static int vnet_dev_pop_rx(vnet_dev *d, vq_chain *c) {
   int rc = vnet_dev_q_pop(d, VNET_RXQ, c);
   if (rc == EMU_EAGAIN && vnet_dev_q_enable_notify(d, VNET_RXQ))
@@ -220,43 +219,28 @@ static void vnet_dev_flush_rx(vnet_dev *d) {
   vnet_dev_interrupt(d, VNET_RXQ);
 }
 
-/* --- the RX backlog: a FIFO of cfg.rx_backlog frames in a ring ---------- */
-
-/* The i-th waiting frame, oldest first. */
-static vnet_dev_frame *vnet_dev_backlog_at(const vnet_dev *d, uint32_t i) {
-  return &d->backlog[(d->backlog_first + i) % d->cfg.rx_backlog];
-}
+/* --- the RX backlog: frames waiting for a buffer, cfg.rx_backlog at most -- */
 
 static int vnet_dev_backlog_push(vnet_dev *d, uint32_t id, const uint8_t *frame, uint32_t len) {
-  if (d->backlog_len == d->cfg.rx_backlog) return EMU_ENOSPC;
-  uint8_t *copy = malloc(len);
-  if (!copy) return EMU_ENOMEM;
-  memcpy(copy, frame, len);
-  *vnet_dev_backlog_at(d, d->backlog_len++) = (vnet_dev_frame){id, len, copy};
+  int rc = emu_frameq_push(&d->backlog, id, frame, len);
+  if (rc) return rc;
   d->stats.rx_backlogged++;
   EMU_TRACE_EMIT(d->trace, .actor = "device", .kind = EMU_TR_BACKLOGGED, .queue = "rx",
-                 .idx = d->backlog_len, .len = len, .frame = id);
+                 .idx = d->backlog.len, .len = len, .frame = id);
   return 0;
-}
-
-/* Forgets the oldest waiting frame. */
-static void vnet_dev_backlog_pop(vnet_dev *d) {
-  free(vnet_dev_backlog_at(d, 0)->data);
-  d->backlog_first = (d->backlog_first + 1) % d->cfg.rx_backlog;
-  d->backlog_len--;
 }
 
 /* Empties the backlog oldest first. With fate EMU_FATE_PENDING each frame
  * goes into the next posted RX buffer, stopping at the first that finds
  * none; any other fate is given to every waiting frame. */
 static void vnet_dev_backlog_drain(vnet_dev *d, emu_fate fate) {
-  while (d->backlog_len) {
-    const vnet_dev_frame *f = vnet_dev_backlog_at(d, 0);
+  while (d->backlog.len) {
+    const emu_frame *f = emu_frameq_front(&d->backlog);
     if (fate != EMU_FATE_PENDING)
-      vnet_dev_fate(d, f->id, fate);
-    else if (vnet_dev_write_rx(d, f->id, f->data, f->len) == EMU_EAGAIN)
+      vnet_dev_fate(d, (uint32_t)f->id, fate);
+    else if (vnet_dev_write_rx(d, (uint32_t)f->id, f->data, f->len) == EMU_EAGAIN)
       break;
-    vnet_dev_backlog_pop(d);
+    emu_frameq_pop(&d->backlog);
   }
 }
 
@@ -287,7 +271,7 @@ void vnet_dev_rx_frame(vnet_dev *d, uint32_t id, const uint8_t *frame, size_t le
     return;
   }
   /* Frames keep their order: while older ones wait, a new one waits too. */
-  if (d->backlog_len == 0 && vnet_dev_write_rx(d, id, frame, (uint32_t)len) == 0) {
+  if (d->backlog.len == 0 && vnet_dev_write_rx(d, id, frame, (uint32_t)len) == 0) {
     vnet_dev_flush_rx(d);
     return;
   }
@@ -567,11 +551,9 @@ int vnet_dev_init(vnet_dev *d, const vnet_dev_config *cfg, gmem *mem, emu_sched 
   d->mem = mem;
   d->fates = fates;
   d->trace = trace;
-  if (cfg->rx_backlog) {
-    d->backlog = calloc(cfg->rx_backlog, sizeof *d->backlog);
-    if (!d->backlog) return EMU_ENOMEM;
-  }
-  int rc = emu_actor_init(&d->actor, s, "device", vnet_dev_handle, d);
+  int rc = emu_frameq_init(&d->backlog, cfg->rx_backlog);
+  if (rc) return rc;
+  rc = emu_actor_init(&d->actor, s, "device", vnet_dev_handle, d);
   if (rc) {
     vnet_dev_close(d);
     return rc;
@@ -590,8 +572,7 @@ int vnet_dev_init(vnet_dev *d, const vnet_dev_config *cfg, gmem *mem, emu_sched 
 }
 
 void vnet_dev_close(vnet_dev *d) {
-  while (d->backlog_len) vnet_dev_backlog_pop(d); /* no fates: the run is over */
-  free(d->backlog);
+  emu_frameq_close(&d->backlog); /* no fates: the run is over */
   for (uint16_t q = 0; q < VNET_NUM_QUEUES; q++)
     if (d->q[q].enabled) vnet_dev_q_close(d, q);
   memset(d, 0, sizeof *d);
@@ -601,4 +582,4 @@ const virtio_transport *vnet_dev_transport(vnet_dev *d) { return &d->transport; 
 
 void vnet_dev_finish(vnet_dev *d) { vnet_dev_backlog_drain(d, EMU_FATE_RX_NO_BUFFER); }
 
-uint32_t vnet_dev_backlog_len(const vnet_dev *d) { return d->backlog_len; }
+uint32_t vnet_dev_backlog_len(const vnet_dev *d) { return d->backlog.len; }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "emu/fate.h"
+#include "emu/frameq.h"
 #include "emu/gmem.h"
 #include "emu/sched.h"
 #include "emu/trace.h"
@@ -51,14 +52,7 @@ typedef struct vnet_dev_stats {
   uint64_t kicks[VNET_NUM_QUEUES];
   uint64_t interrupts, interrupts_suppressed;
   uint64_t pops[VNET_NUM_QUEUES];
-  uint64_t config_interrupts; /* configuration change notifications sent */
 } vnet_dev_stats;
-
-typedef struct vnet_dev_frame {
-  uint32_t id;
-  uint32_t len;
-  uint8_t *data;
-} vnet_dev_frame;
 
 typedef struct vnet_dev {
   vnet_dev_config cfg;
@@ -81,8 +75,7 @@ typedef struct vnet_dev {
     vq_dev vq;
     vqp_dev pvq;
   } q[VNET_NUM_QUEUES];
-  vnet_dev_frame *backlog; /* FIFO of cfg.rx_backlog */
-  uint32_t backlog_first, backlog_len;
+  emu_frameq backlog; /* frames waiting for an RX buffer, cfg.rx_backlog at most */
   uint8_t scratch[VNET_HDR_LEN + VNET_MAX_FRAME]; /* one TX frame being handed out */
   int rx_short_told;                              /* rx_buf_short was reported */
   vq_rule violation;                              /* what made the device need a reset */

@@ -351,19 +351,12 @@ static int vnet_drv_tx_put(vnet_drv *drv, int64_t id, const uint8_t *frame, size
 
 /* --- back-pressure: frames held while the TX ring is full ----------------- */
 
-static struct vnet_drv_held *vnet_drv_held_at(const vnet_drv *drv, uint32_t i) {
-  return &drv->held[(drv->held_first + i) % VNET_DRV_TX_HOLD];
-}
-
-/* Holds a frame until a TX buffer comes back, as a stopped queue does
+/* Holds a frame until the ring can take it, as a stopped queue does
  * (Linux's netif_stop_queue): asks for the TX interrupt meanwhile, so the
  * completion wakes the driver. EMU_ENOSPC when the hold is full too. */
 static int vnet_drv_tx_hold(vnet_drv *drv, int64_t id, const uint8_t *frame, size_t len) {
-  if (drv->held_len == VNET_DRV_TX_HOLD) return EMU_ENOSPC;
-  uint8_t *copy = malloc(len);
-  if (!copy) return EMU_ENOMEM;
-  memcpy(copy, frame, len);
-  *vnet_drv_held_at(drv, drv->held_len++) = (struct vnet_drv_held){id, (uint32_t)len, copy};
+  int rc = emu_frameq_push(&drv->held, id, frame, (uint32_t)len);
+  if (rc) return rc;
   drv->stats.tx_held++;
   if (!drv->tx_stopped) {
     drv->tx_stopped = 1;
@@ -375,14 +368,12 @@ static int vnet_drv_tx_hold(vnet_drv *drv, int64_t id, const uint8_t *frame, siz
 
 /* Sends held frames, oldest first, while the ring takes them. */
 static void vnet_drv_tx_release(vnet_drv *drv) {
-  while (drv->held_len && drv->tx_nfree) {
-    struct vnet_drv_held h = *vnet_drv_held_at(drv, 0);
-    if (vnet_drv_tx_put(drv, h.id, h.data, h.len) == EMU_ENOSPC) break;
-    drv->held_first = (drv->held_first + 1) % VNET_DRV_TX_HOLD;
-    drv->held_len--;
-    free(h.data);
+  while (drv->held.len && drv->tx_nfree) {
+    const emu_frame *h = emu_frameq_front(&drv->held);
+    if (vnet_drv_tx_put(drv, h->id, h->data, h->len) == EMU_ENOSPC) break;
+    emu_frameq_pop(&drv->held);
   }
-  if (drv->tx_stopped && !drv->held_len) {
+  if (drv->tx_stopped && !drv->held.len) {
     /* the queue runs again: TX completions are reaped on the next send */
     drv->tx_stopped = 0;
     vnet_drv_q_disable_interrupts(drv, VNET_TXQ);
@@ -392,20 +383,17 @@ static void vnet_drv_tx_release(vnet_drv *drv) {
 /* TX completions: buffers back, held frames out, the device told. */
 static void vnet_drv_tx_complete(vnet_drv *drv) {
   vnet_drv_tx_reclaim(drv);
-  if (!drv->held_len) return;
+  if (!drv->held.len) return;
   vnet_drv_tx_release(drv);
   vnet_drv_kick_if_needed(drv, VNET_TXQ);
 }
 
 void vnet_drv_finish(vnet_drv *drv) {
-  while (drv->held_len) {
-    struct vnet_drv_held *h = vnet_drv_held_at(drv, 0);
-    if (h->id >= 0 && drv->tx_fates)
-      emu_fates_set(drv->tx_fates, (uint32_t)h->id, EMU_FATE_TX_NOT_RECLAIMED, vnet_drv_now(drv),
+  for (; drv->held.len; emu_frameq_pop(&drv->held)) {
+    int64_t id = emu_frameq_front(&drv->held)->id;
+    if (id >= 0 && drv->tx_fates)
+      emu_fates_set(drv->tx_fates, (uint32_t)id, EMU_FATE_TX_NOT_RECLAIMED, vnet_drv_now(drv),
                     "end", -1);
-    free(h->data);
-    drv->held_first = (drv->held_first + 1) % VNET_DRV_TX_HOLD;
-    drv->held_len--;
   }
 }
 
@@ -418,13 +406,12 @@ static int vnet_drv_transmit(void *impl, const uint8_t *frame, size_t len, uint6
     return vnet_drv_tx_drop(drv, id, EMU_FATE_FRAME_INVALID, EMU_EINVAL);
   if (!drv->link_up) {
     /* carrier off: the stack's frame goes no further than the driver */
-    drv->stats.tx_link_down++;
     return vnet_drv_tx_drop(drv, id, EMU_FATE_LINK_DOWN, EMU_EAGAIN);
   }
   vnet_drv_tx_reclaim(drv);
   vnet_drv_tx_release(drv);
   /* in order behind the held ones, or held itself when the ring is full */
-  int rc = drv->held_len || !drv->tx_nfree ? EMU_ENOSPC : vnet_drv_tx_put(drv, id, frame, len);
+  int rc = drv->held.len || !drv->tx_nfree ? EMU_ENOSPC : vnet_drv_tx_put(drv, id, frame, len);
   if (rc == EMU_ENOSPC) {
     rc = vnet_drv_tx_hold(drv, id, frame, len);
     if (rc) return vnet_drv_tx_drop(drv, id, EMU_FATE_TX_RING_FULL, rc);
@@ -454,7 +441,6 @@ static int vnet_drv_read_link(vnet_drv *drv) {
  * as Linux's virtnet_config_changed_work does (a device that needs a reset
  * says so here too, §2.1.2; this driver does not reset). */
 static void vnet_drv_config_changed(vnet_drv *drv) {
-  drv->stats.config_changes++;
   EMU_TRACE_EMIT(drv->trace, .actor = "driver", .kind = EMU_TR_INTERRUPT_RECEIVED,
                  .queue = vnet_queue_name(VNET_IRQ_CONFIG));
   drv->link_up = vnet_drv_read_link(drv);
@@ -530,13 +516,7 @@ int vnet_drv_init(vnet_drv *drv, const vnet_drv_opts *opts, gmem *mem, emu_sched
 }
 
 void vnet_drv_close(vnet_drv *drv) {
-  while (drv->held_len) {
-    free(vnet_drv_held_at(drv, 0)->data);
-    drv->held_first = (drv->held_first + 1) % VNET_DRV_TX_HOLD;
-    drv->held_len--;
-  }
-  free(drv->held);
-  drv->held = NULL;
+  emu_frameq_close(&drv->held);
   vq_drv_close(&drv->rxq);
   vq_drv_close(&drv->txq);
   vqp_drv_close(&drv->prxq);
@@ -622,8 +602,9 @@ int vnet_drv_probe(vnet_drv *drv) {
     rc = gmem_alloc(drv->mem, (uint64_t)size * drv->tx_buf_len, VNET_DRV_BUF_ALIGN, &drv->tx_bufs);
   if (rc) return rc;
   drv->tx_free = malloc(sizeof *drv->tx_free * size);
-  drv->held = malloc(sizeof *drv->held * VNET_DRV_TX_HOLD);
-  if (!drv->tx_free || !drv->held) return EMU_ENOMEM;
+  if (!drv->tx_free) return EMU_ENOMEM;
+  rc = emu_frameq_init(&drv->held, VNET_DRV_TX_HOLD);
+  if (rc) return rc;
   for (uint32_t i = 0; i < size; i++) drv->tx_free[i] = (uint16_t)(size - 1 - i);
   drv->tx_nfree = size;
   /* Redox posts every RX buffer once, at start. */

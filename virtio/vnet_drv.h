@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "emu/fate.h"
+#include "emu/frameq.h"
 #include "emu/gmem.h"
 #include "emu/port.h"
 #include "emu/sched.h"
@@ -67,8 +68,6 @@ typedef struct vnet_drv_stats {
   uint64_t tx_held; /* frames that waited for a TX buffer (back-pressure) */
   uint64_t kicks[VNET_NUM_QUEUES], kicks_suppressed[VNET_NUM_QUEUES];
   uint64_t interrupts, interrupts_spurious;
-  uint64_t config_changes; /* configuration change notifications received */
-  uint64_t tx_link_down;   /* frames refused while the link was down */
 } vnet_drv_stats;
 
 typedef struct vnet_drv {
@@ -91,13 +90,8 @@ typedef struct vnet_drv {
   uint16_t *tx_free; /* indices of free TX buffers (a stack) */
   uint32_t tx_nfree;
   /* Back-pressure: frames the stack handed over while the TX ring was full,
-   * in order, sent as TX buffers come back (a FIFO of VNET_DRV_TX_HOLD). */
-  struct vnet_drv_held {
-    int64_t id; /* TX ledger id, or -1 */
-    uint32_t len;
-    uint8_t *data;
-  } * held;
-  uint32_t held_first, held_len;
+   * in order, sent as the ring takes them (VNET_DRV_TX_HOLD at most). */
+  emu_frameq held;
   int tx_stopped;  /* holding: the TX interrupt is asked for */
   emu_port netdev; /* the guest stack's view of this driver */
   /* Fates the stack decides after its receive returned (a reply waiting
