@@ -206,6 +206,12 @@ static const char *vns_opts_problem(const vns_sim_opts *o) {
   if (o->max_events == 0 || o->tx_batch_min == 0 || o->tx_batch_max < o->tx_batch_min)
     return "max_events is 0, or tx_batch_min is 0 or above tx_batch_max";
   if (o->ring != VNS_RING_SPLIT && o->ring != VNS_RING_PACKED) return "no such ring format";
+  if (o->mtu && (o->mtu < VNET_MTU_MIN || o->mtu > VNET_MTU_MAX))
+    return "mtu is not from 68 to 9000 (0: none offered)";
+  if (o->rx_buf_size && (o->rx_buf_size <= VNET_HDR_LEN || o->rx_buf_size > VNET_RX_BUF_MAX))
+    return "rx_buf_size is not from 13 to 65536 (0: sized for the mtu)";
+  if (o->rx_buf_size && o->driver)
+    return "rx_buf_size is the modelled driver's: your driver posts its own";
   return NULL;
 }
 
@@ -229,6 +235,9 @@ static int vns_opts_bugs(const vns_sim_opts *o, unsigned *dbugs, unsigned *vbugs
   *why = "a bug of the packed ring's own with the split ring (add --ring packed)";
   if (o->ring != VNS_RING_PACKED &&
       ((*dbugs & VBUG_PACKED_ONLY) || (*vbugs & VBUG_DEV_PACKED_ONLY)))
+    return VNS_EINVAL;
+  *why = "a bug of mergeable RX buffers without them (add --mergeable)";
+  if (!o->mergeable && ((*dbugs & VBUG_MRG_ONLY) || (*vbugs & VBUG_DEV_MRG_ONLY)))
     return VNS_EINVAL;
   *why = NULL;
   return 0;
@@ -275,6 +284,9 @@ int vns_scn_config_from_opts(const vns_sim_opts *o, scn_config *cfg) {
   cfg->memory = (emu_mm_kind)o->memory;
   cfg->memory_delay_ns = o->memory_delay_ns;
   cfg->packed_ring = o->ring == VNS_RING_PACKED;
+  cfg->mtu = o->mtu;
+  cfg->mergeable = o->mergeable != 0;
+  cfg->rx_buf_len = o->rx_buf_size;
   return 0;
 }
 
@@ -675,6 +687,9 @@ static const struct {
     VNS_MEM_C("max_pending", max_pending),
     {"fates.tx_double", VNS_CG_SIM, VNS_SC_TX_DOUBLE_FATES},
     VNS_DRV_C("tx_held", tx_held),
+    /* with mergeable RX buffers: frames spread over several, and joined */
+    VNS_DEV_C("rx_merged", rx_merged),
+    VNS_DRV_C("rx_merged", rx_merged),
 };
 
 static uint64_t vns_sim_own_counter(const vns_sim *sim, size_t which) {

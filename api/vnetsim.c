@@ -46,6 +46,9 @@ _Static_assert(VNS_BUG_RX_NO_RECYCLE == VBUG_RX_NO_RECYCLE &&
                    VNS_BUG_DEV_PACKED_WRAP_EXACT == VBUG_DEV_PACKED_WRAP_EXACT &&
                    VNS_BUG_DEV_PACKED_ID_FIRST == VBUG_DEV_PACKED_ID_FIRST &&
                    VNS_BUG_DEV_PACKED_USED_NO_WMB == VBUG_DEV_PACKED_USED_NO_WMB &&
+                   VNS_BUG_MRG_FIRST_ONLY == VBUG_MRG_FIRST_ONLY &&
+                   VNS_BUG_MRG_REPOST_FIRST == VBUG_MRG_REPOST_FIRST &&
+                   VNS_BUG_DEV_MRG_NUM_BUFFERS_ONE == VBUG_DEV_MRG_NUM_BUFFERS_ONE &&
                    VNS_BUG_DEV_USED_EVENT_EQUAL == VBUG_DEV_USED_EVENT_EQUAL &&
                    VNS_BUG_AVAIL_IDX_NO_WMB == VBUG_AVAIL_IDX_NO_WMB &&
                    VNS_BUG_KICK_CHECK_NO_MB == VBUG_KICK_CHECK_NO_MB &&
@@ -60,6 +63,9 @@ _Static_assert(VNS_BUG_RX_NO_RECYCLE == VBUG_RX_NO_RECYCLE &&
                "public bug bits mirror virtio/vbug.h");
 _Static_assert(VNS_STATUS_DEVICE_NEEDS_RESET == VIRTIO_STATUS_DEVICE_NEEDS_RESET &&
                    VNS_NET_HDR_LEN == VNET_HDR_LEN && VNS_NET_MIN_RX_BUF == VNET_MIN_RX_BUF &&
+                   VNS_F_NET_MTU == VIRTIO_NET_F_MTU &&
+                   VNS_F_NET_MRG_RXBUF == VIRTIO_NET_F_MRG_RXBUF && VNS_CFG_MTU == VNET_CFG_MTU &&
+                   VNS_NET_HDR_NUM_BUFFERS == VNET_HDR_NUM_BUFFERS &&
                    VNS_F_EVENT_IDX == VIRTIO_F_EVENT_IDX && VNS_F_VERSION_1 == VIRTIO_F_VERSION_1,
                "public virtio constants mirror virtio/");
 

@@ -54,6 +54,9 @@ enum {
   CLI_OPT_FAULT,
   CLI_OPT_MEMORY,
   CLI_OPT_RING,
+  CLI_OPT_MTU,
+  CLI_OPT_MERGEABLE,
+  CLI_OPT_RX_BUF_SIZE,
   CLI_OPT_SHARED_END
 };
 
@@ -70,12 +73,16 @@ enum {
       {"latency", required_argument, NULL, CLI_OPT_LATENCY},          \
       {"guest-poll-ms", required_argument, NULL, CLI_OPT_GUEST_POLL}, \
       {"fault", required_argument, NULL, CLI_OPT_FAULT},              \
-      {"memory", required_argument, NULL, CLI_OPT_MEMORY}, {          \
-    "ring", required_argument, NULL, CLI_OPT_RING                     \
+      {"memory", required_argument, NULL, CLI_OPT_MEMORY},            \
+      {"ring", required_argument, NULL, CLI_OPT_RING},                \
+      {"mtu", required_argument, NULL, CLI_OPT_MTU},                  \
+      {"mergeable", no_argument, NULL, CLI_OPT_MERGEABLE}, {          \
+    "rx-buf-size", required_argument, NULL, CLI_OPT_RX_BUF_SIZE       \
   }
 
-/* ", packed ring" for a packed run, "" for the split ring (the default),
- * for a command's first line. */
+/* ", packed ring", ", mtu N", ", mergeable RX buffers of N bytes" for what
+ * a run changes from the defaults ("" for none), for a command's first
+ * line. */
 const char *cli_ring_note(const vns_sim_opts *o);
 
 /* "sc", "tso" or "weak" for a VNS_MEMORY_* value. */

@@ -34,6 +34,14 @@ const char cli_sim_options_help[] =
     "  --ring FORMAT    both queues' ring format: split (default, virtio 1.2 §2.7) or\n"
     "                   packed (§2.8, VIRTIO_F_RING_PACKED; without the split ring's own\n"
     "                   bugs; the packed ring's own need it)\n"
+    "  --mtu N          the device offers VIRTIO_NET_F_MTU with mtu N (68..9000) and the\n"
+    "                   guest uses it: frames up to N + 14 bytes pass (default: not\n"
+    "                   offered, frames up to 1514)\n"
+    "  --mergeable      mergeable RX buffers (VIRTIO_NET_F_MRG_RXBUF, virtio 1.2 §5.1.6.4):\n"
+    "                   a frame spreads over as many RX buffers as it needs; the\n"
+    "                   mergeable-buffer bugs need it\n"
+    "  --rx-buf-size N  bytes per RX buffer the driver posts, 12-byte header included\n"
+    "                   (13..65536; default: one frame of the mtu, 1526 with --mergeable)\n"
     "  --fault LIST     faults on the host<->device link, each seeded: drop=P, corrupt=P,\n"
     "                   dup=P, delay=P (delay_us=N[,delay_max_us=N]), reorder=P\n"
     "                   (reorder_gap=N), rate=BYTES_PER_S (burst=N), mtu=N, dir=send|recv|both\n"
@@ -123,7 +131,15 @@ static const char *cli_guest_ip_problem(uint32_t ip) {
 }
 
 const char *cli_ring_note(const vns_sim_opts *o) {
-  return o->ring == VNS_RING_PACKED ? ", packed ring" : "";
+  static char note[128];
+  int n = snprintf(note, sizeof note, "%s", o->ring == VNS_RING_PACKED ? ", packed ring" : "");
+  if (o->mtu) n += snprintf(note + n, sizeof note - (size_t)n, ", mtu %u", o->mtu);
+  if (o->mergeable)
+    n += snprintf(note + n, sizeof note - (size_t)n, ", mergeable RX buffers of %u bytes",
+                  o->rx_buf_size ? o->rx_buf_size : 1526u);
+  else if (o->rx_buf_size)
+    snprintf(note + n, sizeof note - (size_t)n, ", RX buffers of %u bytes", o->rx_buf_size);
+  return note;
 }
 
 const char *cli_memory_name(int memory) {
@@ -247,6 +263,20 @@ static int cli_opt_number(cli_sim_opts *o, int opt, const char *arg) {
                          "--guest-poll-ms: '%s' is not a number from 0 to 3600000", arg);
       so->guest_poll_ns = v * 1000000u;
       return 0;
+    case CLI_OPT_MTU:
+      if (cli_parse_uint(arg, 68, 9000, &v))
+        return cli_error(o->cmd, CLI_EXIT_USAGE,
+                         "--mtu: '%s' is not a number from 68 to 9000 (virtio 1.2 §5.1.4.1)", arg);
+      so->mtu = (uint16_t)v;
+      return 0;
+    case CLI_OPT_RX_BUF_SIZE:
+      if (cli_parse_uint(arg, 13, 65536, &v))
+        return cli_error(o->cmd, CLI_EXIT_USAGE,
+                         "--rx-buf-size: '%s' is not a number from 13 to 65536 (the 12-byte "
+                         "header and at least one byte)",
+                         arg);
+      so->rx_buf_size = (uint32_t)v;
+      return 0;
     default: /* CLI_OPT_BACKLOG */
       if (cli_parse_uint(arg, 0, 65536, &v))
         return cli_error(o->cmd, CLI_EXIT_USAGE, "--backlog: '%s' is not a number from 0 to 65536",
@@ -300,7 +330,12 @@ int cli_sim_opt(cli_sim_opts *o, int opt, const char *arg, const char *given) {
     case CLI_OPT_QSIZE:
     case CLI_OPT_GUEST_POLL:
     case CLI_OPT_BACKLOG:
+    case CLI_OPT_MTU:
+    case CLI_OPT_RX_BUF_SIZE:
       return cli_opt_number(o, opt, arg);
+    case CLI_OPT_MERGEABLE:
+      o->sim.mergeable = 1;
+      return 0;
     case CLI_OPT_BUG:
     case CLI_OPT_FAULT:
     case CLI_OPT_LATENCY:
@@ -589,6 +624,11 @@ void cli_print_summary(FILE *out, const vns_sim *sim, const vns_sim_opts *o) {
   cli_print_rings_line(out, sim, o);
   cli_print_link_line(out, sim);
   cli_print_memory_line(out, sim, o);
+  if (o->mergeable)
+    fprintf(out,
+            "mergeable RX buffers: %" PRIu64 " frames spread over more than one (device), %" PRIu64
+            " joined (driver)\n",
+            cli_counter(sim, "device.rx_merged"), cli_counter(sim, "driver.rx_merged"));
   uint64_t viol = cli_counter(sim, "violations");
   if (viol)
     fprintf(out, "conformance: %" PRIu64 " virtio rule violations (replay --check lists them)\n",
@@ -639,6 +679,15 @@ void cli_print_summary_json(FILE *out, const vns_sim *sim, const vns_sim_opts *o
             cli_memory_name(o->memory), o->memory_delay_ns);
     cli_print_counters_json(out, sim, memory, "memory");
     fputc('}', out);
+  }
+  if (o->mtu || o->mergeable || o->rx_buf_size) {
+    static const char *const merged[] = {"rx_merged", NULL};
+    fprintf(out, ",\"rx_buffers\":{\"mtu\":%u,\"mergeable\":%s,\"rx_buf_size\":%u,\"device\":{",
+            o->mtu, o->mergeable ? "true" : "false", o->rx_buf_size);
+    cli_print_counters_json(out, sim, merged, "device");
+    fprintf(out, "},\"driver\":{");
+    cli_print_counters_json(out, sim, merged, "driver");
+    fprintf(out, "}}");
   }
   fprintf(out,
           ",\"virtual_ns\":%" PRIu64 ",\"seed\":%" PRIu64 ",\"trace_events\":%" PRIu64

@@ -16,12 +16,17 @@ static const char demo_usage[] =
     "\n"
     "  --pings N        echo requests to send (1..64, default 4)\n"
     "  --interval-us N  virtual microseconds between them (default 1000)\n"
+    "  --ping-size N    bytes of data in each (0..8972, default 56, as ping(8)); above\n"
+    "                   1472 the frame needs --mtu, and a larger RX buffer or --mergeable\n"
     "%s"
     "  -h, --help       this text\n";
 
 /* The host's pings, NET_IFACE_PING_MAX of the guest stack's ping table. */
 #define DEMO_PINGS_MAX     64
 #define DEMO_PING_PAYLOAD  56    /* bytes, as ping(8) sends by default */
+#define DEMO_PING_SIZE_MAX 8972  /* a 9000-byte IP packet's ICMP data */
+#define DEMO_IP_ICMP_HDRS  28    /* IPv4 and ICMP headers around the data */
+#define DEMO_DEFAULT_MTU   1500  /* Ethernet's, without --mtu */
 #define DEMO_FIRST_PING_NS 10000 /* after the driver's probe has settled */
 /* Events per run: far more than the longest demo needs, so a runaway
  * schedule ends instead of spinning. */
@@ -29,18 +34,20 @@ static const char demo_usage[] =
 
 typedef struct demo_args {
   cli_sim_opts o;
-  uint64_t pings, interval_us;
+  uint64_t pings, interval_us, ping_size;
 } demo_args;
 
 static int demo_parse(int argc, char **argv, demo_args *a) {
   static const struct option longopts[] = {{"pings", required_argument, NULL, 'p'},
                                            {"interval-us", required_argument, NULL, 'i'},
+                                           {"ping-size", required_argument, NULL, 's'},
                                            {"help", no_argument, NULL, 'h'},
                                            CLI_SIM_LONG_OPTIONS,
                                            {NULL, 0, NULL, 0}};
   cli_sim_opts_default(&a->o, "demo");
   a->pings = 4;
   a->interval_us = 1000;
+  a->ping_size = DEMO_PING_PAYLOAD;
   int c;
   optind = 1;
   opterr = 0;
@@ -59,6 +66,13 @@ static int demo_parse(int argc, char **argv, demo_args *a) {
           return cli_error("demo", CLI_EXIT_USAGE,
                            "--interval-us: '%s' is not a number from 1 to 10000000", optarg);
         break;
+      case 's':
+        if (cli_parse_uint(optarg, 0, DEMO_PING_SIZE_MAX, &a->ping_size))
+          return cli_error("demo", CLI_EXIT_USAGE,
+                           "--ping-size: '%s' is not a number from 0 to %d (a 9000-byte "
+                           "packet's ICMP data)",
+                           optarg, DEMO_PING_SIZE_MAX);
+        break;
       default: {
         int rc = cli_sim_opt(&a->o, c, optarg, argv[optind - 1]);
         if (rc) return rc;
@@ -67,6 +81,12 @@ static int demo_parse(int argc, char **argv, demo_args *a) {
   }
   if (optind < argc)
     return cli_error("demo", CLI_EXIT_USAGE, "unexpected argument '%s' (see --help)", argv[optind]);
+  unsigned mtu = a->o.sim.mtu ? a->o.sim.mtu : DEMO_DEFAULT_MTU;
+  if (a->ping_size + DEMO_IP_ICMP_HDRS > mtu)
+    return cli_error("demo", CLI_EXIT_USAGE,
+                     "--ping-size: %" PRIu64 " bytes of data make a %" PRIu64
+                     "-byte IP packet, above the mtu %u (raise --mtu)",
+                     a->ping_size, a->ping_size + DEMO_IP_ICMP_HDRS, mtu);
   return cli_sim_opts_done(&a->o);
 }
 
@@ -125,7 +145,7 @@ int cmd_demo(int argc, char **argv) {
   uint64_t t0 = vns_sim_now(sim) + DEMO_FIRST_PING_NS;
   for (uint64_t i = 0; i < a.pings && !rc; i++)
     rc = vns_host_ping_at(sim, t0 + i * a.interval_us * 1000, a.o.sim.guest_ip, (uint16_t)(i + 1),
-                          DEMO_PING_PAYLOAD);
+                          (uint16_t)a.ping_size);
   int64_t ran = rc ? rc : vns_sim_run(sim, VNS_TIME_IDLE);
   if (ran < 0 && ran != VNS_ELIMIT) {
     rc = cli_error("demo", CLI_EXIT_FAIL, "the run failed: %s", vns_strerror((int)ran));

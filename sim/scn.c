@@ -333,6 +333,16 @@ uint64_t scn_guest_mem_size(uint16_t queue_size) {
   return queue_size * SCN_MEM_PER_SLOT + SCN_MEM_SPARE;
 }
 
+uint64_t scn_guest_mem_size_for(const scn_config *cfg) {
+  uint64_t rx = cfg->rx_buf_len, tx = SCN_TX_BUF_LEN;
+  if (rx == 0 && cfg->mtu && !cfg->mergeable) rx = VNET_HDR_LEN + VNET_ETH_HDR_LEN + cfg->mtu;
+  if (rx < VNET_MIN_RX_BUF) rx = VNET_MIN_RX_BUF;
+  if (cfg->mtu && VNET_HDR_LEN + VNET_FRAME_MAX_FOR(cfg->mtu) + SCN_MEM_ALIGN_LEN > tx)
+    tx = VNET_HDR_LEN + VNET_FRAME_MAX_FOR(cfg->mtu) + SCN_MEM_ALIGN_LEN;
+  uint64_t grown = 2 * (rx - VNET_MIN_RX_BUF) + 2 * (tx - SCN_TX_BUF_LEN);
+  return scn_guest_mem_size(cfg->queue_size) + (uint64_t)cfg->queue_size * grown;
+}
+
 /* The deterministic kernel: clock, PRNG, trace, guest memory, ledger. */
 static int scn_init_kernel(scn *s, const scn_config *cfg) {
   emu_rng_init(&s->rng, cfg->seed);
@@ -343,7 +353,7 @@ static int scn_init_kernel(scn *s, const scn_config *cfg) {
   if (cfg->conformance) emu_trace_add_observer(&s->trace, scn_log_violation, s);
   if (cfg->trace_observer)
     emu_trace_set_observer(&s->trace, cfg->trace_observer, cfg->trace_observer_ctx);
-  uint64_t mem_size = cfg->mem_size ? cfg->mem_size : scn_guest_mem_size(cfg->queue_size);
+  uint64_t mem_size = cfg->mem_size ? cfg->mem_size : scn_guest_mem_size_for(cfg);
   int rc = gmem_init(&s->mem, SCN_GUEST_MEM_BASE, mem_size);
   if (!rc) rc = emu_fates_init(&s->fates, cfg->queue_size);
   if (!rc) emu_fates_trace(&s->fates, &s->trace, "rx");
@@ -374,6 +384,9 @@ static int scn_init_device(scn *s, const scn_config *cfg) {
   dc.kick_latency = cfg->kick_latency;
   dc.bugs = cfg->dev_bugs;
   if (cfg->packed_ring) dc.features |= VIRTIO_BIT(VIRTIO_F_RING_PACKED);
+  if (cfg->mergeable) dc.features |= VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF);
+  if (cfg->mtu) dc.features |= VIRTIO_BIT(VIRTIO_NET_F_MTU);
+  dc.mtu = cfg->mtu;
   int rc = vnet_dev_init(&s->dev, &dc, &s->mem, &s->sched, &s->fates, &s->trace);
   if (!rc) vnet_dev_set_tx_ledger(&s->dev, &s->tx_fates);
   return rc;
@@ -392,6 +405,9 @@ static int scn_init_driver(scn *s, const scn_config *cfg) {
   dopts.rearm_delay = cfg->rearm_delay;
   dopts.store_delay = cfg->store_delay;
   if (cfg->packed_ring) dopts.features |= VIRTIO_BIT(VIRTIO_F_RING_PACKED);
+  if (cfg->mergeable) dopts.features |= VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF);
+  if (cfg->mtu) dopts.features |= VIRTIO_BIT(VIRTIO_NET_F_MTU);
+  dopts.rx_buf_len = cfg->rx_buf_len;
   const virtio_transport *t =
       cfg->user_device ? cfg->user_device->transport : vnet_dev_transport(&s->dev);
   int rc = vnet_drv_init(&s->drv, &dopts, &s->mem, &s->sched, t, &s->fates, &s->trace);
@@ -429,7 +445,9 @@ static int scn_init_links(scn *s, const scn_config *cfg) {
 
 /* The guest's network stack above the modelled driver, and its services. */
 static int scn_init_guest(scn *s, const scn_config *cfg) {
-  int rc = net_iface_init(&s->guest, &cfg->guest, vnet_drv_netdev(&s->drv));
+  net_iface_config guest = cfg->guest;
+  if (cfg->mtu) guest.mtu = cfg->mtu; /* as Linux takes the device's mtu for its interface */
+  int rc = net_iface_init(&s->guest, &guest, vnet_drv_netdev(&s->drv));
   if (rc) return rc;
   emu_port_attach(vnet_drv_netdev(&s->drv), net_iface_input, &s->guest);
   /* a reply waiting for ARP decides its frame's fate when it leaves */
@@ -437,6 +455,9 @@ static int scn_init_guest(scn *s, const scn_config *cfg) {
   net_tcp_config tcp;
   net_tcp_config_default(&tcp);
   tcp.seed = cfg->seed ^ SCN_GUEST_TCP_SEED;
+  /* a jumbo MTU is worth segments as large (configure lowers it to the MTU) */
+  if (guest.mtu > NET_IFACE_MTU)
+    tcp.mss = (uint16_t)(guest.mtu - NET_IPV4_HEADER_LEN - NET_TCP_HEADER_LEN);
   rc = net_tcp_configure(&s->guest, &tcp);
   if (!rc && cfg->services) rc = net_services_start(&s->services, &s->guest, NET_SVC_ALL);
   if (rc) return rc;
@@ -449,6 +470,7 @@ static int scn_init_guest(scn *s, const scn_config *cfg) {
 void scn_host_peer_config(const scn_config *cfg, net_iface_config *out) {
   net_iface_config_slirp_host(out);
   out->ip = cfg->guest.gateway; /* the host is the guest's gateway */
+  out->mtu = cfg->mtu;          /* one link, one mtu */
 }
 
 static int scn_init_host_peer(scn *s, const scn_config *cfg) {

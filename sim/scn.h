@@ -73,6 +73,16 @@ typedef struct scn_config {
    * VIRTIO_F_RING_PACKED: both queues are packed rings (§2.8). Default 0:
    * split rings (§2.7). */
   int packed_ring;
+  /* The device offers VIRTIO_NET_F_MTU with this mtu (68..9000) and the
+   * driver takes it; the guest stack uses it as its IP MTU. 0: not offered,
+   * frames up to 1514 bytes (1518 with a VLAN tag). */
+  uint16_t mtu;
+  /* Both take VIRTIO_NET_F_MRG_RXBUF: a frame spreads over as many RX
+   * buffers as it needs (§5.1.6.4). Default 0. */
+  int mergeable;
+  /* Bytes per RX buffer the modelled driver posts, header included; 0: one
+   * frame of the mtu, or 1526 with mergeable buffers. */
+  uint32_t rx_buf_len;
   /* A half the embedder brings in place of the modelled driver or device
    * (at most one of the two; NULL: modelled). */
   const struct scn_user_half *user_driver, *user_device;
@@ -100,6 +110,8 @@ enum {
 /* Guest memory a queue size needs: rings, RX and TX buffers of both queues
  * and room to spare (the default for scn_config.mem_size). */
 uint64_t scn_guest_mem_size(uint16_t queue_size);
+/* The same for cfg's queue size, mtu and RX buffers. */
+uint64_t scn_guest_mem_size_for(const scn_config *cfg);
 
 /* seed 1, queue 256, backlog 8, no bugs, the device's and driver's default
  * latencies, backend latency 5..20 us, slirp's guest identity, no trace,

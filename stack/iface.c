@@ -12,7 +12,10 @@
 #define IP_OFF        NET_ETH_HEADER_LEN
 #define L4_OFF        (NET_ETH_HEADER_LEN + NET_IPV4_HEADER_LEN)
 #define ICMP_DATA_OFF (L4_OFF + NET_ICMP_HEADER_LEN)
-#define MAX_ICMP_DATA (NET_IFACE_MTU - NET_IPV4_HEADER_LEN - NET_ICMP_HEADER_LEN)
+/* The most an echo carries: what an IP packet of the MTU leaves for it. */
+static size_t max_icmp_data(const net_iface *ifc) {
+  return (size_t)ifc->mtu - NET_IPV4_HEADER_LEN - NET_ICMP_HEADER_LEN;
+}
 
 /* ---- identities --------------------------------------------------------------- */
 
@@ -22,6 +25,7 @@ void net_iface_config_slirp_guest(net_iface_config *cfg) {
   cfg->ip = 0x0a00020f;      /* 10.0.2.15 */
   cfg->netmask = 0xffffff00; /* /24 */
   cfg->gateway = 0x0a000202; /* 10.0.2.2 */
+  cfg->mtu = 0;              /* Ethernet's 1500 */
 }
 
 void net_iface_config_slirp_host(net_iface_config *cfg) {
@@ -30,6 +34,7 @@ void net_iface_config_slirp_host(net_iface_config *cfg) {
   cfg->ip = 0x0a000202;      /* 10.0.2.2 */
   cfg->netmask = 0xffffff00; /* /24 */
   cfg->gateway = 0;          /* it is the gateway */
+  cfg->mtu = 0;
 }
 
 int net_iface_init(net_iface *ifc, const net_iface_config *cfg, emu_port *port) {
@@ -37,8 +42,10 @@ int net_iface_init(net_iface *ifc, const net_iface_config *cfg, emu_port *port) 
   if (cfg->ip == 0 || net_mac_is_group(cfg->mac)) return EMU_EINVAL;
   uint32_t host_bits = ~cfg->netmask;
   if ((host_bits & (host_bits + 1)) != 0) return EMU_EINVAL; /* ones, then zeros */
+  if (cfg->mtu && (cfg->mtu < NET_IFACE_MTU_MIN || cfg->mtu > NET_IFACE_MTU_MAX)) return EMU_EINVAL;
   memset(ifc, 0, sizeof *ifc);
   ifc->cfg = *cfg;
+  ifc->mtu = cfg->mtu ? cfg->mtu : NET_IFACE_MTU;
   ifc->port = port;
   ifc->next_ephemeral = NET_TCP_EPHEMERAL_FIRST;
   /* A deterministic default seed, different for each address, so that two
@@ -276,7 +283,7 @@ static int transmit_scratch(net_iface *ifc, size_t len, uint64_t now_ns) {
  * while the next hop is resolved. */
 static int ipv4_output(net_iface *ifc, uint32_t dst, uint8_t protocol, size_t l4_len,
                        uint64_t now_ns) {
-  if (l4_len > NET_IFACE_MTU - NET_IPV4_HEADER_LEN) return EMU_EINVAL;
+  if (l4_len > (size_t)ifc->mtu - NET_IPV4_HEADER_LEN) return EMU_EINVAL;
   /* No loopback, and no multicast: we would have no group MAC to send to. */
   if (dst == 0 || dst == ifc->cfg.ip || is_multicast_ip(dst)) return EMU_EINVAL;
   net_ipv4_repr ip = {
@@ -288,7 +295,7 @@ static int ipv4_output(net_iface *ifc, uint32_t dst, uint8_t protocol, size_t l4
       .dont_frag = 1, /* we never fragment, so neither should routers */
       .payload_len = l4_len,
   };
-  int err = net_ipv4_emit(&ip, ifc->scratch + IP_OFF, NET_IFACE_MTU);
+  int err = net_ipv4_emit(&ip, ifc->scratch + IP_OFF, ifc->mtu);
   if (err < 0) return err;
   size_t len = L4_OFF + l4_len;
 
@@ -373,7 +380,7 @@ static emu_fate input_echo_request(net_iface *ifc, const uint8_t *ip_pkt, const 
   /* RFC 1122 §3.2.2.6: an echo request to a broadcast address MAY be silently
    * discarded; like most hosts we do. */
   if (net_ipv4_dst(ip_pkt) != ifc->cfg.ip) return EMU_FATE_UNSUPPORTED;
-  if (msg_len - NET_ICMP_HEADER_LEN > MAX_ICMP_DATA) return EMU_FATE_UNSUPPORTED;
+  if (msg_len - NET_ICMP_HEADER_LEN > max_icmp_data(ifc)) return EMU_FATE_UNSUPPORTED;
   /* RFC 792 "Echo or Echo Reply Message": swap the addresses, type 0, and
    * return identifier, sequence number and data unchanged. */
   net_icmp_repr reply = {
@@ -384,7 +391,7 @@ static emu_fate input_echo_request(net_iface *ifc, const uint8_t *ip_pkt, const 
       .data = net_icmp_data(msg),
       .data_len = msg_len - NET_ICMP_HEADER_LEN,
   };
-  int n = net_icmp_emit(&reply, ifc->scratch + L4_OFF, NET_IFACE_FRAME_MAX - L4_OFF);
+  int n = net_icmp_emit(&reply, ifc->scratch + L4_OFF, sizeof ifc->scratch - L4_OFF);
   if (n < 0) return EMU_FATE_UNSUPPORTED;
   if (ipv4_output(ifc, net_ipv4_src(ip_pkt), NET_IP_PROTO_ICMP, (size_t)n, now_ns) != 0)
     return EMU_FATE_DELIVERED;
@@ -427,7 +434,7 @@ static emu_fate input_icmp(net_iface *ifc, const uint8_t *ip_pkt, uint64_t now_n
 /* ---- for the transports ------------------------------------------------------------ */
 
 uint8_t *net_iface_l4_buf(net_iface *ifc, size_t *cap) {
-  if (cap) *cap = NET_IFACE_MTU - NET_IPV4_HEADER_LEN;
+  if (cap) *cap = (size_t)ifc->mtu - NET_IPV4_HEADER_LEN;
   return ifc->scratch + L4_OFF;
 }
 
@@ -460,7 +467,7 @@ int net_iface_icmp_unreachable(net_iface *ifc, const uint8_t *ip_pkt, uint8_t co
                      .code = code,
                      .data = msg + NET_ICMP_HEADER_LEN,
                      .data_len = quote};
-  int n = net_icmp_emit(&r, msg, NET_IFACE_MTU - NET_IPV4_HEADER_LEN);
+  int n = net_icmp_emit(&r, msg, (size_t)ifc->mtu - NET_IPV4_HEADER_LEN);
   if (n < 0) return n;
   return ipv4_output(ifc, net_ipv4_src(ip_pkt), NET_IP_PROTO_ICMP, (size_t)n, now_ns);
 }
@@ -601,7 +608,7 @@ void net_iface_finish(net_iface *ifc, uint64_t now_ns) {
 
 int net_iface_ping(net_iface *ifc, uint32_t dst_ip, uint16_t ident, uint16_t seq,
                    size_t payload_len, uint64_t now_ns) {
-  if (payload_len > MAX_ICMP_DATA) return EMU_EINVAL;
+  if (payload_len > max_icmp_data(ifc)) return EMU_EINVAL;
   if (ifc->npings == NET_IFACE_PING_MAX) return EMU_ENOSPC;
   uint8_t *data = ifc->scratch + ICMP_DATA_OFF;
   for (size_t i = 0; i < payload_len; i++) data[i] = (uint8_t)(i & 0xff);
@@ -612,7 +619,7 @@ int net_iface_ping(net_iface *ifc, uint32_t dst_ip, uint16_t ident, uint16_t seq
       .data = data,
       .data_len = payload_len,
   };
-  int n = net_icmp_emit(&echo, ifc->scratch + L4_OFF, NET_IFACE_FRAME_MAX - L4_OFF);
+  int n = net_icmp_emit(&echo, ifc->scratch + L4_OFF, sizeof ifc->scratch - L4_OFF);
   if (n < 0) return n;
   int err = ipv4_output(ifc, dst_ip, NET_IP_PROTO_ICMP, (size_t)n, now_ns);
   if (err) return err;

@@ -36,9 +36,14 @@
 #include "stack/udp.h"
 #include "stack/wire.h"
 
-/* IP MTU: the largest IPv4 packet sent, and queued while ARP resolves. */
+/* IP MTU: the largest IPv4 packet sent, and queued while ARP resolves;
+ * net_iface_config.mtu sets it from 68 (RFC 791's minimum) up to the jumbo
+ * 9000, which sizes the frame buffers. */
 #define NET_IFACE_MTU            1500
+#define NET_IFACE_MTU_MIN        68
+#define NET_IFACE_MTU_MAX        9000
 #define NET_IFACE_FRAME_MAX      (NET_ETH_HEADER_LEN + NET_IFACE_MTU)
+#define NET_IFACE_FRAME_BUF      (NET_ETH_HEADER_LEN + NET_IFACE_MTU_MAX)
 #define NET_IFACE_ARP_CACHE_SIZE 16
 /* IPv4 packets held while their next hop is being resolved. */
 #define NET_IFACE_ARP_QUEUE_SIZE 4
@@ -58,6 +63,7 @@ typedef struct net_iface_config {
   uint32_t ip;      /* host order */
   uint32_t netmask; /* host order, e.g. 0xffffff00 for /24 */
   uint32_t gateway; /* host order; 0 when there is none (off-subnet unreachable) */
+  uint16_t mtu;     /* NET_IFACE_MTU_MIN..NET_IFACE_MTU_MAX; 0: NET_IFACE_MTU */
 } net_iface_config;
 
 /* Fills cfg with the identity libslirp gives its guest by default: MAC
@@ -126,7 +132,7 @@ typedef struct net_iface_pending {
   uint64_t tag;
   uint64_t input_no; /* the net_iface_input call that queued it; 0: none */
   size_t len;        /* whole frame; its destination MAC is filled on resolve */
-  uint8_t frame[NET_IFACE_FRAME_MAX];
+  uint8_t frame[NET_IFACE_FRAME_BUF];
 } net_iface_pending;
 
 /* What the frame being received now made the stack send (net_iface_input). */
@@ -167,7 +173,8 @@ typedef struct net_iface {
   emu_port_deferral *deferral; /* NULL: every fate is decided during input */
   uint64_t inputs;             /* net_iface_input calls so far */
   net_iface_rx_replies rx;
-  uint8_t scratch[NET_IFACE_FRAME_MAX]; /* outgoing frames are built here */
+  uint16_t mtu;                         /* cfg.mtu, 0 resolved */
+  uint8_t scratch[NET_IFACE_FRAME_BUF]; /* outgoing frames are built here */
 } net_iface;
 
 /* Sets ifc up with cfg's identity, sending through port (which must outlive

@@ -11,6 +11,8 @@
 
 #define MAX_WINDOW 65535u /* no window scaling (RFC 7323) */
 #define MAX_MSS    (NET_IFACE_MTU - NET_IPV4_HEADER_LEN - NET_TCP_HEADER_LEN)
+/* The largest any MTU allows; an iface's own MTU lowers it (configure). */
+#define MAX_MSS_ANY (NET_IFACE_MTU_MAX - NET_IPV4_HEADER_LEN - NET_TCP_HEADER_LEN)
 
 struct net_tcp_conn {
   net_iface *ifc;
@@ -90,13 +92,16 @@ void net_tcp_config_default(net_tcp_config *cfg) {
 
 int net_tcp_configure(net_iface *ifc, const net_tcp_config *cfg) {
   if (!ifc || !cfg) return EMU_EINVAL;
-  if (cfg->mss == 0 || cfg->mss > MAX_MSS || cfg->snd_buf == 0 || cfg->rcv_buf == 0 ||
+  if (cfg->mss == 0 || cfg->mss > MAX_MSS_ANY || cfg->snd_buf == 0 || cfg->rcv_buf == 0 ||
       cfg->snd_buf > (1u << 30) || cfg->rcv_buf > (1u << 30) || cfg->rto_min_ns == 0 ||
       cfg->rto_initial_ns < cfg->rto_min_ns || cfg->rto_max_ns < cfg->rto_initial_ns ||
       cfg->max_retries == 0 || cfg->max_conns == 0)
     return EMU_EINVAL;
   if (ifc->tcp_conns) return EMU_ESTATE;
   ifc->tcp_cfg = *cfg;
+  /* RFC 9293 §3.7.1: no segment larger than the MTU allows */
+  uint32_t mtu_mss = (uint32_t)ifc->mtu - NET_IPV4_HEADER_LEN - NET_TCP_HEADER_LEN;
+  if (ifc->mtu && ifc->tcp_cfg.mss > mtu_mss) ifc->tcp_cfg.mss = (uint16_t)mtu_mss;
   emu_rng_init(&ifc->tcp_rng, cfg->seed);
   return 0;
 }

@@ -67,7 +67,7 @@ typedef struct net_tcp_config {
   uint64_t seed; /* seeds the ISS draws */
   int fixed_iss; /* tests: when set, every connection's ISS is iss */
   uint32_t iss;
-  uint16_t mss;            /* MSS we advertise and send at most; 1..1460 */
+  uint16_t mss;            /* MSS we advertise and send at most: 1..8960, lowered to the MTU's */
   uint32_t snd_buf;        /* bytes of send buffer per connection, >= 1 */
   uint32_t rcv_buf;        /* bytes of receive buffer; the window is min(free, 65535) */
   uint64_t rto_initial_ns; /* before any RTT sample (RFC 6298 §2.1: 1 s) */

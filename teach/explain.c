@@ -800,6 +800,13 @@ void teach_explain(teach_rec *r, teach_step *st) {
   "the walkthrough draws split rings, and this is a bug of the packed ring's own: 'vnetsim " \
   "demo --ring packed --qsize " qsize " --bug " name "' shows it, and 'vnetsim bugs' says how"
 
+/* Mergeable RX buffers' bugs: the walkthrough posts buffers that hold a
+ * whole frame, so no frame spreads over several. */
+#define TEACH_UNSEEN_MERGEABLE(name)                                                         \
+  "the walkthrough posts RX buffers that hold a whole frame, without mergeable buffers, "    \
+  "so no frame spreads over several: 'vnetsim demo --mergeable --rx-buf-size 64 --bug " name \
+  "' shows it, and 'vnetsim bugs' says how"
+
 static const teach_bug_note teach_bug_table[] = {
     {"rx-no-recycle", TEACH_BUG_LIVENESS, "5.1.6.3",
      "A liveness bug: every ring rule is kept, but buffers taken from the RX used ring are never "
@@ -914,6 +921,19 @@ static const teach_bug_note teach_bug_table[] = {
      "It breaks §2.8.15: the device must not change a descriptor after changing its USED bit; "
      "without a barrier between them, its id and length can become visible after the flags",
      TEACH_UNSEEN_PACKED("dev-packed-used-no-wmb --memory weak", "256")},
+    {"drv-mrg-first-only", TEACH_BUG_BREAKS_RULE, "5.1.6.4",
+     "It breaks §5.1.6.4's format: num_buffers says over how many buffers a frame is spread and "
+     "only the first begins with a header; this driver reads every buffer as a frame of its own",
+     TEACH_UNSEEN_MERGEABLE("drv-mrg-first-only")},
+    {"drv-mrg-repost-first", TEACH_BUG_LIVENESS, "5.1.6.3",
+     "A liveness bug: every ring rule is kept, but of the num_buffers buffers a frame took only "
+     "the first is offered again, and only the driver can supply buffers (§5.1.6.3), so the ring "
+     "drains",
+     TEACH_UNSEEN_MERGEABLE("drv-mrg-repost-first")},
+    {"dev-mrg-num-buffers-one", TEACH_BUG_BREAKS_RULE, "5.1.6.4.1",
+     "It breaks §5.1.6.4.1: the device must set num_buffers to the number of buffers the packet "
+     "is spread over; this one always writes 1",
+     TEACH_UNSEEN_MERGEABLE("dev-mrg-num-buffers-one")},
 };
 
 const teach_bug_note *teach_bug_notes(size_t *n) {

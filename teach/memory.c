@@ -70,7 +70,7 @@ void teach_field_name(const scn *s, uint64_t gpa, char *buf, size_t cap) {
   const vnet_drv *d = &s->drv;
   if (!teach_ring_field(&d->rxq, "rx", gpa, buf, cap) &&
       !teach_ring_field(&d->txq, "tx", gpa, buf, cap) &&
-      !teach_pool_field("rx", d->rx_bufs, d->opts.rx_buf_len, d->rxq.layout.size, gpa, buf, cap) &&
+      !teach_pool_field("rx", d->rx_bufs, d->rx_buf_len, d->rxq.layout.size, gpa, buf, cap) &&
       !teach_pool_field("tx", d->tx_bufs, d->tx_buf_len, d->txq.layout.size, gpa, buf, cap))
     snprintf(buf, cap, "buffer 0x%" PRIx64, gpa);
 }

@@ -160,7 +160,7 @@ START_TEST(test_bugs_lists_every_switch) {
   ck_assert_int_eq(run("bugs --json"), 0);
   int entries = 0;
   for (const char *p = out_buf; (p = strstr(p, "\"name\":")) != NULL; p++) entries++;
-  ck_assert_int_eq(entries, 25);
+  ck_assert_int_eq(entries, 28);
   static const char *const names[] = {"rx-no-recycle",
                                       "rx-last-only",
                                       "rx-no-irq-wake",
@@ -185,7 +185,10 @@ START_TEST(test_bugs_lists_every_switch) {
                                       "drv-packed-used-avail-counter",
                                       "dev-packed-wrap-exact",
                                       "dev-packed-id-first",
-                                      "dev-packed-used-no-wmb"};
+                                      "dev-packed-used-no-wmb",
+                                      "drv-mrg-first-only",
+                                      "drv-mrg-repost-first",
+                                      "dev-mrg-num-buffers-one"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     ck_assert_msg(strstr(out_buf, names[i]) != NULL, "bugs lacks %s", names[i]);
   ck_assert_ptr_nonnull(strstr(out_buf, "\"name\":\"rx-no-recycle\",\"side\":\"driver\""));

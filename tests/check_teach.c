@@ -769,8 +769,7 @@ START_TEST(test_store_buffers_are_shown_under_a_memory_model_only) {
   ck_assert_str_eq(name, "rx used.ring[2].len");
   teach_field_name(walk.s, vq_avail_event_addr(&walk.s->drv.txq.layout), name, sizeof name);
   ck_assert_str_eq(name, "tx avail_event");
-  teach_field_name(walk.s, walk.s->drv.rx_bufs + walk.s->drv.opts.rx_buf_len + 12, name,
-                   sizeof name);
+  teach_field_name(walk.s, walk.s->drv.rx_bufs + walk.s->drv.rx_buf_len + 12, name, sizeof name);
   ck_assert_str_eq(name, "rx buffer 1 +12");
   teach_walk_free(&walk);
 }

@@ -325,8 +325,8 @@ START_TEST(test_config_space_mac_and_little_endian_link_status) {
   ck_assert_int_eq(r->t->read_config(r->t->dev, 3, &one, 1), 0);
   ck_assert_uint_eq(one, test_mac[3]);
   st[0] = st[1] = 0xaa;
-  ck_assert_int_eq(r->t->read_config(r->t->dev, 7, st, 2), EMU_ERANGE);
-  ck_assert_int_eq(r->t->read_config(r->t->dev, 9, st, 0), EMU_ERANGE);
+  ck_assert_int_eq(r->t->read_config(r->t->dev, VNET_CFG_SIZE - 1, st, 2), EMU_ERANGE);
+  ck_assert_int_eq(r->t->read_config(r->t->dev, VNET_CFG_SIZE + 1, st, 0), EMU_ERANGE);
   ck_assert_uint_eq(st[0], 0xaa);
 }
 END_TEST

@@ -168,9 +168,32 @@ static const vbug_info vbug_table[] = {
      "a write barrier between the id and length and the flags", "2.8.15", "weak", VQ_BAR_USED_WMB,
      "no public fix of its own known here; QEMU's packed ring stores the flags last, after a "
      "write barrier"},
+    {"drv-mrg-first-only", VBUG_SIDE_DRIVER, VBUG_MRG_FIRST_ONLY,
+     "with mergeable RX buffers the driver ignores num_buffers: it reads each used buffer as a "
+     "whole frame behind a header of its own",
+     "a frame that took k > 1 buffers arrives cut to its first buffer (the stack drops it as "
+     "malformed) and its other k-1 buffers are read as frames whose header is the frame's own "
+     "bytes (num_buffers_invalid when those bytes are not 1)",
+     "read num_buffers from the first buffer's header and join that many buffers into one frame",
+     "5.1.6.4", NULL, 0, NULL},
+    {"drv-mrg-repost-first", VBUG_SIDE_DRIVER, VBUG_MRG_REPOST_FIRST,
+     "with mergeable RX buffers the driver posts only a frame's first buffer again, not the "
+     "other num_buffers - 1",
+     "every frame spread over k buffers costs the ring k-1 buffers for good: after enough large "
+     "frames none is left and every later frame is rx_no_buffer",
+     "post every buffer a frame took again, num_buffers of them", "5.1.6.3", NULL, 0, NULL},
+    {"dev-mrg-num-buffers-one", VBUG_SIDE_DEVICE, VBUG_DEV_MRG_NUM_BUFFERS_ONE,
+     "with mergeable RX buffers the device writes num_buffers 1 whatever number of buffers the "
+     "frame took",
+     "the driver takes a frame's first buffer for the whole frame (cut: the stack drops it) and "
+     "each further buffer for a frame of its own, whose header is the frame's bytes: "
+     "num_buffers_invalid, or more frames dropped",
+     "count the buffers the frame is spread over and write that count", "5.1.6.4.1", NULL, 0, NULL},
 };
 
 const char *vbug_packed_form(const vbug_info *b) {
+  if (b->side == VBUG_SIDE_DEVICE ? (b->bit & VBUG_DEV_MRG_ONLY) : (b->bit & VBUG_MRG_ONLY))
+    return "the same: mergeable RX buffers work alike on both rings";
   if (b->side == VBUG_SIDE_DEVICE ? (b->bit & VBUG_DEV_PACKED_ONLY) : (b->bit & VBUG_PACKED_ONLY))
     return "the packed ring's own: it shows with --ring packed only (refused on the split ring)";
   if (b->side == VBUG_SIDE_DEVICE || (b->bit & VBUG_SPLIT_ONLY))

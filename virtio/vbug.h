@@ -27,8 +27,12 @@
 /* the packed ring's own (virtio/vq_packed.c) */
 #define VBUG_PACKED_NO_WRAP_TOGGLE     0x08000u /* avail wrap counter never flipped */
 #define VBUG_PACKED_USED_AVAIL_COUNTER 0x10000u /* used flags read with the avail counter */
-#define VBUG_DRIVER_ALL                0x1ffffu
-#define VBUG_PACKED_ONLY               (VBUG_PACKED_NO_WRAP_TOGGLE | VBUG_PACKED_USED_AVAIL_COUNTER)
+/* mergeable RX buffers' (§5.1.6.4): with VIRTIO_NET_F_MRG_RXBUF only */
+#define VBUG_MRG_FIRST_ONLY   0x20000u /* num_buffers ignored: each buffer read as a frame */
+#define VBUG_MRG_REPOST_FIRST 0x40000u /* only a merged frame's first buffer posted again */
+#define VBUG_DRIVER_ALL       0x7ffffu
+#define VBUG_PACKED_ONLY      (VBUG_PACKED_NO_WRAP_TOGGLE | VBUG_PACKED_USED_AVAIL_COUNTER)
+#define VBUG_MRG_ONLY         (VBUG_MRG_FIRST_ONLY | VBUG_MRG_REPOST_FIRST)
 /* Bugs of the split ring's own indices, arithmetic or barriers: no packed
  * form here. The others (the Redox three, TX reclaim and kick, the header,
  * the re-enable without a second look) are the driver's, whatever the
@@ -51,7 +55,10 @@
 #define VBUG_DEV_PACKED_USED_NO_WMB 0x080u /* used flags stored with no barrier after id, len */
 #define VBUG_DEV_PACKED_ONLY \
   (VBUG_DEV_PACKED_WRAP_EXACT | VBUG_DEV_PACKED_ID_FIRST | VBUG_DEV_PACKED_USED_NO_WMB)
-#define VBUG_DEVICE_ALL 0x0ffu
+/* mergeable RX buffers' */
+#define VBUG_DEV_MRG_NUM_BUFFERS_ONE 0x100u /* num_buffers 1 however many buffers a frame took */
+#define VBUG_DEV_MRG_ONLY            VBUG_DEV_MRG_NUM_BUFFERS_ONE
+#define VBUG_DEVICE_ALL              0x1ffu
 
 typedef enum vbug_side { VBUG_SIDE_DRIVER, VBUG_SIDE_DEVICE } vbug_side;
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "emu/err.h"
+#include "emu/grow.h"
 #include "emu/mm.h"
 #include "virtio/vbug.h"
 
@@ -155,7 +156,12 @@ static int vnet_dev_queue_live(const vnet_dev *d, uint16_t q) {
  * frames, so it is a warning, given once per queue: the frame that will
  * not fit is reported when it comes (rx_buf_too_small). */
 static void vnet_dev_check_rx_size(vnet_dev *d, const vq_chain *c) {
-  if (c->writable_len >= VNET_MIN_RX_BUF || d->rx_short_told) return;
+  /* With mergeable buffers the header is the only size a MUST sets: that
+   * one is checked where the buffer is used (vnet_dev_mrg_take). */
+  if (d->mergeable) return;
+  uint64_t enough = VNET_HDR_LEN + (uint64_t)d->max_frame - VNET_VLAN_TAG_LEN;
+  if (enough < VNET_MIN_RX_BUF) enough = VNET_MIN_RX_BUF;
+  if (c->writable_len >= enough || d->rx_short_told) return;
   d->rx_short_told = 1;
   vnet_dev_q_report(d, VNET_RXQ, VQ_RULE_RX_BUF_SHORT, c->head);
 }
@@ -178,7 +184,10 @@ static int vnet_dev_pop_rx(vnet_dev *d, vq_chain *c) {
  * caller publishes (vnet_dev_flush_rx). Returns EMU_EAGAIN when no chain is
  * posted (the caller keeps or drops the frame), 0 when the frame got a
  * buffer or a fate. */
+static int vnet_dev_write_rx_merged(vnet_dev *d, uint32_t id, const uint8_t *frame, uint32_t len);
+
 static int vnet_dev_write_rx(vnet_dev *d, uint32_t id, const uint8_t *frame, uint32_t len) {
+  if (d->mergeable) return vnet_dev_write_rx_merged(d, id, frame, len);
   vq_chain c;
   int rc = vnet_dev_pop_rx(d, &c);
   if (rc == EMU_EAGAIN) return rc;
@@ -209,6 +218,126 @@ static int vnet_dev_write_rx(vnet_dev *d, uint32_t id, const uint8_t *frame, uin
   }
   if (vnet_dev_q_push(d, VNET_RXQ, c.head, used_len) == 0 && used_len && d->fates)
     emu_fates_in_buffer(d->fates, c.head, id, d->actor.sched->now_ns, "device");
+  return 0;
+}
+
+/* --- mergeable RX buffers (§5.1.6.4) --------------------------------------
+ * A frame takes buffers until they hold the header and the frame; all but
+ * the last are filled to their end, num_buffers in the first one's header
+ * counts them, and all are pushed before the one publish that shows them
+ * (§5.1.6.4.1: used together). Buffers popped for a frame the ring cannot
+ * hold yet stay with the device for the next try, as a device may hold
+ * buffers as long as it likes: giving them back empty would cost the
+ * driver a round trip for nothing. */
+
+/* Keeps popped chain c for the frame being gathered. */
+static int vnet_dev_mrg_keep(vnet_dev *d, const vq_chain *c) {
+  struct vnet_dev_mrg *m = &d->mrg;
+  struct vnet_dev_rx_part *part =
+      emu_grow(m->part, &m->part_cap, (size_t)m->nparts + 1, sizeof *part, 8);
+  if (!part) return EMU_ENOMEM;
+  m->part = part;
+  vq_seg *seg = emu_grow(m->seg, &m->seg_cap, (size_t)m->nseg + c->nseg, sizeof *seg, 16);
+  if (!seg) return EMU_ENOMEM;
+  m->seg = seg;
+  memcpy(seg + m->nseg, c->seg, sizeof *seg * c->nseg);
+  part[m->nparts++] = (struct vnet_dev_rx_part){c->head, m->nseg, c->nseg, c->writable_len};
+  m->nseg += c->nseg;
+  m->room += c->writable_len;
+  return 0;
+}
+
+/* Kept part i as a chain (its segments are the device's copies). */
+static vq_chain vnet_dev_mrg_part(const vnet_dev *d, uint32_t i) {
+  const struct vnet_dev_rx_part *p = &d->mrg.part[i];
+  return (vq_chain){p->head, 0, p->nseg, d->mrg.seg + p->seg_first, 0, p->room};
+}
+
+/* Gives every kept buffer back unused (len 0) and forgets them. */
+static void vnet_dev_mrg_return(vnet_dev *d) {
+  for (uint32_t i = 0; i < d->mrg.nparts; i++) vnet_dev_q_push(d, VNET_RXQ, d->mrg.part[i].head, 0);
+  d->mrg.nparts = d->mrg.nseg = 0;
+  d->mrg.room = 0;
+}
+
+/* Pops buffers until the kept ones hold `need` bytes. 0 when they do;
+ * EMU_EAGAIN when the ring has no more now (the kept ones wait); EMU_ERANGE
+ * when every buffer of the ring is kept and still too small; EMU_EPROTO or
+ * EMU_ENOMEM when the device cannot go on. */
+static int vnet_dev_mrg_take(vnet_dev *d, uint64_t need) {
+  while (d->mrg.room < need) {
+    if (d->mrg.nparts >= d->q[VNET_RXQ].layout.size) return EMU_ERANGE;
+    vq_chain c;
+    int rc = vnet_dev_pop_rx(d, &c);
+    if (rc) return rc;
+    if (c.writable_len < VNET_MRG_MIN_RX_BUF) {
+      /* §5.1.6.3.1: a MUST the driver broke; the buffer goes back unused */
+      vnet_dev_q_report(d, VNET_RXQ, VQ_RULE_MRG_BUF_TOO_SMALL, c.head);
+      vnet_dev_q_push(d, VNET_RXQ, c.head, 0);
+      continue;
+    }
+    rc = vnet_dev_mrg_keep(d, &c);
+    if (rc) {
+      vnet_dev_q_push(d, VNET_RXQ, c.head, 0);
+      return rc;
+    }
+  }
+  return 0;
+}
+
+/* Writes header and frame, as one stream of bytes, across the kept buffers
+ * and pushes each with the bytes it got. */
+static int vnet_dev_mrg_fill(vnet_dev *d, const uint8_t *hdr, const uint8_t *frame, uint32_t len) {
+  uint64_t at = 0, total = VNET_HDR_LEN + (uint64_t)len;
+  for (uint32_t i = 0; i < d->mrg.nparts; i++) {
+    vq_chain c = vnet_dev_mrg_part(d, i);
+    uint64_t n = total - at < c.writable_len ? total - at : c.writable_len;
+    uint64_t off = 0;
+    int rc = 0;
+    if (at < VNET_HDR_LEN) { /* the header: in the first buffer, which holds it whole */
+      rc = vq_chain_copy_to(d->mem, &c, 0, hdr, VNET_HDR_LEN);
+      off = VNET_HDR_LEN;
+    }
+    if (!rc && n > off)
+      rc = vq_chain_copy_to(d->mem, &c, off, frame + (at + off - VNET_HDR_LEN), (size_t)(n - off));
+    if (rc) return rc;
+    vnet_dev_q_push(d, VNET_RXQ, c.head, (uint32_t)n);
+    at += n;
+  }
+  return 0;
+}
+
+static int vnet_dev_write_rx_merged(vnet_dev *d, uint32_t id, const uint8_t *frame, uint32_t len) {
+  int rc = vnet_dev_mrg_take(d, VNET_HDR_LEN + (uint64_t)len);
+  if (rc == EMU_EAGAIN) return rc;
+  if (rc == EMU_ERANGE) {
+    /* The whole ring cannot hold it: §5.1.4.2 asks the driver for room for
+     * an mtu-sized frame; this frame alone is lost, the buffers come back. */
+    vnet_dev_q_report(d, VNET_RXQ, VQ_RULE_RX_BUF_TOO_SMALL, d->mrg.part[0].head);
+    vnet_dev_fate(d, id, EMU_FATE_RX_BUFFER_TOO_SMALL);
+    vnet_dev_mrg_return(d);
+    return 0;
+  }
+  if (rc) {
+    vnet_dev_fate(d, id, rc == EMU_ENOMEM ? EMU_FATE_NO_MEMORY : EMU_FATE_DEVICE_BROKEN);
+    return 0;
+  }
+  uint8_t hdr[VNET_HDR_LEN] = {0};
+  uint32_t used = d->mrg.nparts;
+  int miscount = (d->cfg.bugs & VBUG_DEV_MRG_NUM_BUFFERS_ONE) != 0;
+  emu_put_le16(hdr + VNET_HDR_NUM_BUFFERS, (uint16_t)(miscount ? 1 : used));
+  uint16_t first = d->mrg.part[0].head;
+  if (vnet_dev_mrg_fill(d, hdr, frame, len)) {
+    vnet_dev_fate(d, id, EMU_FATE_DEVICE_BROKEN);
+    vnet_dev_mrg_return(d);
+    return 0;
+  }
+  d->mrg.nparts = d->mrg.nseg = 0;
+  d->mrg.room = 0;
+  d->stats.rx_frames++;
+  d->stats.rx_bytes += len;
+  d->stats.rx_merged += used > 1;
+  if (d->fates) emu_fates_in_buffer(d->fates, first, id, d->actor.sched->now_ns, "device");
   return 0;
 }
 
@@ -266,7 +395,7 @@ void vnet_dev_rx_frame(vnet_dev *d, uint32_t id, const uint8_t *frame, size_t le
     vnet_dev_fate(d, id, EMU_FATE_LINK_DOWN);
     return;
   }
-  if (len == 0 || len > VNET_MAX_FRAME) {
+  if (len == 0 || len > d->max_frame) {
     vnet_dev_fate(d, id, EMU_FATE_FRAME_INVALID);
     return;
   }
@@ -307,10 +436,12 @@ static void vnet_dev_tx_fate(vnet_dev *d, int64_t id, emu_fate fate, uint16_t he
 static void vnet_dev_tx_one(vnet_dev *d, const vq_chain *c) {
   int64_t id = vnet_dev_tx_frame(d, c);
   uint64_t frame_len = c->readable_len > VNET_HDR_LEN ? c->readable_len - VNET_HDR_LEN : 0;
-  vq_rule bad = c->writable_len              ? VQ_RULE_TX_CHAIN_WRITABLE
-                : frame_len == 0             ? VQ_RULE_TX_FRAME_SHORT
-                : frame_len > VNET_MAX_FRAME ? VQ_RULE_TX_FRAME_TOO_LONG
-                                             : VQ_RULE_NONE;
+  int mtu = (d->features & VIRTIO_BIT(VIRTIO_NET_F_MTU)) != 0;
+  vq_rule bad = c->writable_len  ? VQ_RULE_TX_CHAIN_WRITABLE
+                : frame_len == 0 ? VQ_RULE_TX_FRAME_SHORT
+                : frame_len > d->max_frame
+                    ? (mtu ? VQ_RULE_TX_FRAME_OVER_MTU : VQ_RULE_TX_FRAME_TOO_LONG)
+                    : VQ_RULE_NONE;
   if (bad == VQ_RULE_NONE && vq_chain_copy_from(d->mem, c, 0, d->scratch, (size_t)c->readable_len))
     bad = VQ_RULE_DESC_ADDR_RANGE;
   if (bad != VQ_RULE_NONE) {
@@ -425,6 +556,19 @@ static void vnet_dev_reset(vnet_dev *d) {
   d->status = 0;
   d->driver_features = d->features = 0;
   d->violation = VQ_RULE_NONE;
+  d->mrg.nparts = d->mrg.nseg = 0; /* their rings are gone */
+  d->mrg.room = 0;
+  d->mergeable = 0;
+  d->max_frame = VNET_MAX_FRAME;
+}
+
+/* FEATURES_OK accepted: what the negotiated features change. */
+static void vnet_dev_take_features(vnet_dev *d) {
+  d->features = d->driver_features;
+  d->mergeable = (d->features & VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF)) != 0;
+  /* §5.1.4.1: no received frame above mtu; §5.1.4.1 again: transmitted ones
+   * up to it are forwarded */
+  if (d->features & VIRTIO_BIT(VIRTIO_NET_F_MTU)) d->max_frame = VNET_FRAME_MAX_FOR(d->cfg.mtu);
 }
 
 static int vnet_dev_t_set_status(void *dev, uint8_t status) {
@@ -450,7 +594,7 @@ static int vnet_dev_t_set_status(void *dev, uint8_t status) {
         vq_trace_rule(d->trace, "device", NULL, VQ_RULE_FEATURE_NOT_OFFERED, -1);
       status &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
     } else {
-      d->features = d->driver_features;
+      vnet_dev_take_features(d);
     }
   }
   if ((added & VIRTIO_STATUS_DRIVER_OK) && !(status & VIRTIO_STATUS_FEATURES_OK)) return EMU_ESTATE;
@@ -460,9 +604,10 @@ static int vnet_dev_t_set_status(void *dev, uint8_t status) {
 
 static int vnet_dev_t_read_config(void *dev, uint32_t off, void *buf, uint32_t len) {
   vnet_dev *d = dev;
-  uint8_t cfg[VNET_CFG_SIZE];
+  uint8_t cfg[VNET_CFG_SIZE] = {0};
   memcpy(cfg + VNET_CFG_MAC, d->cfg.mac, VNET_MAC_LEN);
   emu_put_le16(cfg + VNET_CFG_STATUS, d->cfg.link_up ? VIRTIO_NET_S_LINK_UP : 0);
+  emu_put_le16(cfg + VNET_CFG_MTU, d->cfg.mtu);
   if (off > sizeof cfg || len > sizeof cfg - off) return EMU_ERANGE;
   memcpy(buf, cfg + off, len);
   return 0;
@@ -547,7 +692,13 @@ int vnet_dev_init(vnet_dev *d, const vnet_dev_config *cfg, gmem *mem, emu_sched 
   if (!vq_size_valid(cfg->max_queue_size) || cfg->batch_min == 0 ||
       cfg->batch_max < cfg->batch_min || (cfg->bugs & ~VBUG_DEVICE_ALL))
     return EMU_EINVAL;
+  /* §5.1.4.1: an offered mtu is 68 or more (and here 9000 at most) */
+  int offers_mtu = (cfg->features & VIRTIO_BIT(VIRTIO_NET_F_MTU)) != 0;
+  if (offers_mtu != (cfg->mtu != 0) ||
+      (offers_mtu && (cfg->mtu < VNET_MTU_MIN || cfg->mtu > VNET_MTU_MAX)))
+    return EMU_EINVAL;
   d->cfg = *cfg;
+  d->max_frame = VNET_MAX_FRAME;
   d->mem = mem;
   d->fates = fates;
   d->trace = trace;
@@ -573,6 +724,8 @@ int vnet_dev_init(vnet_dev *d, const vnet_dev_config *cfg, gmem *mem, emu_sched 
 
 void vnet_dev_close(vnet_dev *d) {
   emu_frameq_close(&d->backlog); /* no fates: the run is over */
+  free(d->mrg.part);
+  free(d->mrg.seg);
   for (uint16_t q = 0; q < VNET_NUM_QUEUES; q++)
     if (d->q[q].enabled) vnet_dev_q_close(d, q);
   memset(d, 0, sizeof *d);

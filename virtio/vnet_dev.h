@@ -31,8 +31,12 @@ enum {
 
 typedef struct vnet_dev_config {
   uint8_t mac[VNET_MAC_LEN];
-  uint16_t max_queue_size;       /* offered per queue; a power of two <= 32768 */
-  uint64_t features;             /* offered feature bits */
+  uint16_t max_queue_size; /* offered per queue; a power of two <= 32768 */
+  uint64_t features;       /* offered feature bits */
+  /* The config space's mtu (§5.1.4), VNET_MTU_MIN..VNET_MTU_MAX; offered
+   * when features has VIRTIO_NET_F_MTU, and then the largest frame the
+   * device passes either way. 0 without the feature. */
+  uint16_t mtu;
   uint32_t rx_backlog;           /* frames held while no RX buffer is posted */
   uint32_t batch_min, batch_max; /* TX chains handled per run, drawn each run */
   emu_latency kick_latency;      /* driver notify -> device actor */
@@ -46,6 +50,7 @@ void vnet_dev_config_default(vnet_dev_config *cfg);
 
 typedef struct vnet_dev_stats {
   uint64_t rx_frames, rx_bytes; /* written into RX buffers */
+  uint64_t rx_merged;           /* frames spread over more than one buffer */
   uint64_t rx_backlogged;       /* frames that waited in the backlog */
   uint64_t tx_frames, tx_bytes; /* handed to the host */
   uint64_t tx_bad_chains;       /* TX chains too short, too long or writable */
@@ -76,9 +81,25 @@ typedef struct vnet_dev {
     vqp_dev pvq;
   } q[VNET_NUM_QUEUES];
   emu_frameq backlog; /* frames waiting for an RX buffer, cfg.rx_backlog at most */
-  uint8_t scratch[VNET_HDR_LEN + VNET_MAX_FRAME]; /* one TX frame being handed out */
-  int rx_short_told;                              /* rx_buf_short was reported */
-  vq_rule violation;                              /* what made the device need a reset */
+  uint32_t max_frame; /* the largest frame either way: by the negotiated mtu, else 1518 */
+  int mergeable;      /* VIRTIO_NET_F_MRG_RXBUF negotiated */
+  /* Mergeable RX buffers popped for the frame at the head of the line and
+   * not yet enough for it (§5.1.6.4): kept, with copies of their segments
+   * (a pop's segments last only until the next pop), for the next try. */
+  struct vnet_dev_mrg {
+    struct vnet_dev_rx_part {
+      uint16_t head;
+      uint32_t seg_first, nseg;
+      uint64_t room;
+    } * part;
+    vq_seg *seg;
+    size_t part_cap, seg_cap;
+    uint32_t nparts, nseg;
+    uint64_t room; /* bytes the kept buffers can take */
+  } mrg;
+  uint8_t scratch[VNET_HDR_LEN + VNET_MAX_JUMBO_FRAME]; /* one TX frame being handed out */
+  int rx_short_told;                                    /* rx_buf_short was reported */
+  vq_rule violation;                                    /* what made the device need a reset */
   const char *violation_queue;
   vnet_dev_stats stats;
   virtio_transport transport;

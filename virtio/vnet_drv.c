@@ -29,7 +29,6 @@ void vnet_drv_opts_default(vnet_drv_opts *o) {
   o->features = VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_NET_F_MAC) |
                 VIRTIO_BIT(VIRTIO_NET_F_STATUS) | VIRTIO_BIT(VIRTIO_F_EVENT_IDX) |
                 VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC);
-  o->rx_buf_len = VNET_MIN_RX_BUF;
   o->irq_latency = (emu_latency){VNET_DRV_DEFAULT_IRQ_MIN_NS, VNET_DRV_DEFAULT_IRQ_MAX_NS};
   o->rearm_delay = (emu_latency){0, VNET_DRV_DEFAULT_REARM_MAX_NS};
   o->store_delay = (emu_latency){0, VNET_DRV_DEFAULT_STORE_MAX_NS};
@@ -145,7 +144,7 @@ static void vnet_drv_kick_if_needed(vnet_drv *drv, uint16_t q) {
 }
 
 static int vnet_drv_post_rx(vnet_drv *drv, uint32_t buf) {
-  vq_sg sg = {drv->rx_bufs + (uint64_t)buf * drv->opts.rx_buf_len, drv->opts.rx_buf_len};
+  vq_sg sg = {drv->rx_bufs + (uint64_t)buf * drv->rx_buf_len, drv->rx_buf_len};
   return vnet_drv_q_add(drv, VNET_RXQ, &sg, 0, 1, vq_token_from_index(buf));
 }
 
@@ -164,6 +163,34 @@ static void vnet_drv_late_fate(void *ctx, uint64_t tag, emu_fate fate, uint64_t 
   vnet_drv_fate(drv, (uint32_t)tag, fate, now_ns, -1);
 }
 
+/* Gives RX buffer buf back to the device. */
+static void vnet_drv_rx_repost(vnet_drv *drv, uint32_t buf) {
+  if (vnet_drv_bug(drv, VBUG_RX_NO_RECYCLE)) return;
+  if (vnet_drv_post_rx(drv, buf) >= 0) {
+    drv->stats.rx_reposted++;
+    EMU_TRACE_EMIT(
+        drv->trace, .actor = "driver", .kind = EMU_TR_BUFFER_REPOSTED, .queue = "rx",
+        .idx = drv->packed ? vnet_drv_q_avail_mark(drv, VNET_RXQ) : drv->rxq.avail_idx_shadow - 1);
+  }
+}
+
+/* Copies len bytes from offset off of RX buffer buf to rx_scratch + at. */
+static int vnet_drv_rx_copy(vnet_drv *drv, uint32_t buf, uint32_t off, uint32_t at, uint32_t len) {
+  if (at > sizeof drv->rx_scratch || len > sizeof drv->rx_scratch - at) return EMU_ERANGE;
+  uint64_t gpa = drv->rx_bufs + (uint64_t)buf * drv->rx_buf_len + off;
+  return gmem_read(drv->mem, gpa, drv->rx_scratch + at, len);
+}
+
+/* Hands the len bytes in rx_scratch to the stack as frame id's: its fate. */
+static emu_fate vnet_drv_rx_deliver(vnet_drv *drv, int64_t id, uint32_t len, uint64_t now) {
+  drv->stats.rx_frames++;
+  drv->stats.rx_bytes += len;
+  drv->deferral.tag = id >= 0 ? (uint64_t)id : EMU_PORT_NO_TAG;
+  emu_fate fate = emu_port_deliver(&drv->netdev, drv->rx_scratch, len, now);
+  drv->deferral.tag = EMU_PORT_NO_TAG;
+  return fate;
+}
+
 /* Hands one used RX element to the stack and gives its buffer back. */
 static void vnet_drv_rx_one(vnet_drv *drv, const vq_used_elem *e) {
   uint64_t now = vnet_drv_now(drv);
@@ -172,14 +199,8 @@ static void vnet_drv_rx_one(vnet_drv *drv, const vq_used_elem *e) {
   emu_fate fate = EMU_FATE_DRIVER_REJECTED;
   if (e->len > drv->hdr_len) {
     uint32_t len = e->len - drv->hdr_len;
-    uint64_t gpa = drv->rx_bufs + (uint64_t)buf * drv->opts.rx_buf_len + drv->hdr_len;
-    if (gmem_read(drv->mem, gpa, drv->rx_scratch, len) == 0) {
-      drv->stats.rx_frames++;
-      drv->stats.rx_bytes += len;
-      drv->deferral.tag = id >= 0 ? (uint64_t)id : EMU_PORT_NO_TAG;
-      fate = emu_port_deliver(&drv->netdev, drv->rx_scratch, len, now);
-      drv->deferral.tag = EMU_PORT_NO_TAG;
-    }
+    if (vnet_drv_rx_copy(drv, buf, drv->hdr_len, 0, len) == 0)
+      fate = vnet_drv_rx_deliver(drv, id, len, now);
   } else {
     /* No frame in it (a length the device got wrong, or a header-only
      * element): whatever the buffer held is discarded. */
@@ -187,13 +208,7 @@ static void vnet_drv_rx_one(vnet_drv *drv, const vq_used_elem *e) {
   }
   /* PENDING: the stack reports the fate later (vnet_drv_late_fate). */
   if (id >= 0 && fate != EMU_FATE_PENDING) vnet_drv_fate(drv, (uint32_t)id, fate, now, e->head);
-  if (vnet_drv_bug(drv, VBUG_RX_NO_RECYCLE)) return;
-  if (vnet_drv_post_rx(drv, buf) >= 0) {
-    drv->stats.rx_reposted++;
-    EMU_TRACE_EMIT(
-        drv->trace, .actor = "driver", .kind = EMU_TR_BUFFER_REPOSTED, .queue = "rx",
-        .idx = drv->packed ? vnet_drv_q_avail_mark(drv, VNET_RXQ) : drv->rxq.avail_idx_shadow - 1);
-  }
+  vnet_drv_rx_repost(drv, buf);
 }
 
 /* Redox's try_recv(): reads the newest used element only and moves the
@@ -269,14 +284,91 @@ static void vnet_drv_schedule_rearm(vnet_drv *drv) {
                  VNET_DRV_EV_REARM, VNET_RXQ, 0, NULL, 0);
 }
 
+/* --- mergeable RX buffers (§5.1.6.4) --------------------------------------
+ * The first buffer's header says over how many buffers the frame is spread
+ * (num_buffers); the others follow it in the used ring, hold frame bytes
+ * only, and every one but the last is full. The driver checks what the
+ * device wrote, as it checks ids and lengths. */
+
+static void vnet_drv_rx_rule(vnet_drv *drv, vq_rule rule, int64_t head) {
+  drv->stats.rx_bad_used++;
+  vq_trace_rule(drv->trace, "driver", vnet_queue_name(VNET_RXQ), rule, head);
+}
+
+/* num_buffers of the frame whose first buffer is e, checked: 0 when the
+ * value cannot be right (then only this buffer is taken). */
+static uint32_t vnet_drv_rx_num_buffers(vnet_drv *drv, const vq_used_elem *e) {
+  uint8_t raw[2];
+  if (e->len < VNET_HDR_LEN ||
+      vnet_drv_rx_copy(drv, vq_token_index(e->token), VNET_HDR_NUM_BUFFERS, 0, sizeof raw))
+    return 1; /* no header to read: an empty element, counted as such */
+  uint32_t n = emu_get_le16(drv->rx_scratch);
+  uint16_t size = drv->packed ? drv->prxq.layout.size : drv->rxq.layout.size;
+  if (n == 0 || n > size) {
+    vnet_drv_rx_rule(drv, VQ_RULE_NUM_BUFFERS_INVALID, e->head);
+    return 0;
+  }
+  return n;
+}
+
+/* The next buffer of a frame spread over several: 1 with *e, 0 when the
+ * device did not make it used with the first (§5.1.6.4.1). */
+static int vnet_drv_rx_next_part(vnet_drv *drv, vq_used_elem *e, uint16_t first) {
+  if (vnet_drv_next_used(drv, VNET_RXQ, 0, e, &drv->stats.rx_bad_used) && e->token) return 1;
+  vnet_drv_rx_rule(drv, VQ_RULE_MRG_BUFFERS_APART, first);
+  return 0;
+}
+
+/* Joins the num_buffers buffers of the frame starting at e, hands the frame
+ * to the stack and posts every buffer again. A frame the device got wrong
+ * is dropped (driver_rejected), its buffers still taken and posted. */
+static void vnet_drv_rx_merged(vnet_drv *drv, const vq_used_elem *e) {
+  uint64_t now = vnet_drv_now(drv);
+  int64_t id = drv->fates ? emu_fates_take_buffer(drv->fates, e->head, now, "driver") : -1;
+  uint32_t nbuf = vnet_drv_rx_num_buffers(drv, e), len = 0;
+  int ok = nbuf != 0;
+  vq_used_elem part = *e;
+  for (uint32_t k = 0; k < (nbuf ? nbuf : 1); k++) {
+    if (k && !vnet_drv_rx_next_part(drv, &part, e->head)) {
+      ok = 0;
+      break;
+    }
+    uint32_t off = k ? 0 : drv->hdr_len;
+    if (k + 1 < nbuf && part.len != drv->rx_buf_len) {
+      vnet_drv_rx_rule(drv, VQ_RULE_MRG_BUFFER_NOT_FULL, part.head);
+      ok = 0;
+    }
+    if (ok && part.len > off) {
+      ok = vnet_drv_rx_copy(drv, vq_token_index(part.token), off, len, part.len - off) == 0;
+      len += part.len - off;
+    }
+    if (k == 0 || !vnet_drv_bug(drv, VBUG_MRG_REPOST_FIRST))
+      vnet_drv_rx_repost(drv, vq_token_index(part.token));
+  }
+  if (ok && len > drv->max_frame && (drv->features & VIRTIO_BIT(VIRTIO_NET_F_MTU))) {
+    vnet_drv_rx_rule(drv, VQ_RULE_RX_FRAME_OVER_MTU, e->head);
+    ok = 0;
+  }
+  drv->stats.rx_empty += ok && len == 0;
+  drv->stats.rx_merged += ok && nbuf > 1;
+  emu_fate fate = ok && len ? vnet_drv_rx_deliver(drv, id, len, now) : EMU_FATE_DRIVER_REJECTED;
+  if (id >= 0 && fate != EMU_FATE_PENDING) vnet_drv_fate(drv, (uint32_t)id, fate, now, e->head);
+}
+
 void vnet_drv_rx_poll(vnet_drv *drv) {
   if (drv->in_rx) return; /* a frame handed to the stack made it poll again */
   drv->in_rx = 1;
   vnet_drv_q_disable_interrupts(drv, VNET_RXQ);
   vq_used_elem e;
   int last_only = vnet_drv_bug(drv, VBUG_RX_LAST_ONLY);
-  while (vnet_drv_next_used(drv, VNET_RXQ, last_only, &e, &drv->stats.rx_bad_used))
-    if (e.token) vnet_drv_rx_one(drv, &e);
+  int merge = drv->mergeable && !vnet_drv_bug(drv, VBUG_MRG_FIRST_ONLY);
+  while (vnet_drv_next_used(drv, VNET_RXQ, last_only, &e, &drv->stats.rx_bad_used)) {
+    if (!e.token) continue;
+    if (merge)
+      vnet_drv_rx_merged(drv, &e);
+    else
+      vnet_drv_rx_one(drv, &e);
+  }
   vnet_drv_kick_if_needed(drv, VNET_RXQ);
   drv->in_rx = 0;
   vnet_drv_schedule_rearm(drv);
@@ -402,7 +494,7 @@ static int vnet_drv_transmit(void *impl, const uint8_t *frame, size_t len, uint6
   /* The frame enters the TX ledger as the stack hands it over; -1 without
    * one (or out of host memory: then the stack's error says it). */
   int64_t id = drv->tx_fates ? emu_fates_enter(drv->tx_fates, now_ns) : -1;
-  if (len == 0 || len > VNET_MAX_FRAME)
+  if (len == 0 || len > drv->max_frame)
     return vnet_drv_tx_drop(drv, id, EMU_FATE_FRAME_INVALID, EMU_EINVAL);
   if (!drv->link_up) {
     /* carrier off: the stack's frame goes no further than the driver */
@@ -500,8 +592,8 @@ int vnet_drv_init(vnet_drv *drv, const vnet_drv_opts *opts, gmem *mem, emu_sched
                   const virtio_transport *t, emu_fates *fates, emu_trace *trace) {
   memset(drv, 0, sizeof *drv);
   if ((opts->queue_size && !vq_size_valid(opts->queue_size)) ||
-      opts->rx_buf_len < VNET_HDR_LEN + 1 || opts->rx_buf_len > sizeof drv->rx_scratch ||
-      (opts->bugs & ~VBUG_DRIVER_ALL))
+      (opts->rx_buf_len && opts->rx_buf_len < VNET_HDR_LEN + 1) ||
+      opts->rx_buf_len > sizeof drv->rx_scratch || (opts->bugs & ~VBUG_DRIVER_ALL))
     return EMU_EINVAL;
   drv->opts = *opts;
   drv->mem = mem;
@@ -512,6 +604,7 @@ int vnet_drv_init(vnet_drv *drv, const vnet_drv_opts *opts, gmem *mem, emu_sched
   drv->netdev = (emu_port){vnet_drv_transmit, drv, NULL, NULL};
   drv->deferral = (emu_port_deferral){vnet_drv_late_fate, drv, EMU_PORT_NO_TAG};
   drv->hdr_len = vnet_drv_bug(drv, VBUG_LEGACY_HDR) ? VNET_LEGACY_HDR_LEN : VNET_HDR_LEN;
+  drv->max_frame = VNET_MAX_FRAME;
   return emu_actor_init(&drv->actor, s, "driver", vnet_drv_handle, drv);
 }
 
@@ -561,6 +654,29 @@ static int vnet_drv_setup_queue(vnet_drv *drv, uint16_t q, uint16_t size) {
   return drv->t->queue_setup(drv->t->dev, q, &vq->layout);
 }
 
+/* The largest frame either way and the RX buffers' size, from the
+ * negotiated features: the mtu (§5.1.4.2: room for one frame of it, and
+ * none larger sent), mergeable buffers (§5.1.6.3.1). */
+static void vnet_drv_size_frames(vnet_drv *drv) {
+  drv->mergeable = (drv->features & VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF)) != 0;
+  uint32_t mtu = VNET_MTU_DEFAULT;
+  uint8_t raw[VNET_CFG_MTU_LEN];
+  if ((drv->features & VIRTIO_BIT(VIRTIO_NET_F_MTU)) &&
+      drv->t->read_config(drv->t->dev, VNET_CFG_MTU, raw, sizeof raw) == 0) {
+    /* a device's mtu outside 68..65535 breaks §5.1.4.1; this driver's
+     * buffers stop at 9000 either way */
+    mtu = emu_get_le16(raw);
+    if (mtu < VNET_MTU_MIN) mtu = VNET_MTU_MIN;
+    if (mtu > VNET_MTU_MAX) mtu = VNET_MTU_MAX;
+    drv->max_frame = VNET_FRAME_MAX_FOR(mtu);
+  }
+  drv->rx_buf_len = drv->opts.rx_buf_len;
+  if (drv->rx_buf_len == 0) {
+    drv->rx_buf_len = VNET_HDR_LEN + VNET_ETH_HDR_LEN + mtu;
+    if (drv->mergeable || drv->rx_buf_len < VNET_MIN_RX_BUF) drv->rx_buf_len = VNET_MIN_RX_BUF;
+  }
+}
+
 int vnet_drv_probe(vnet_drv *drv) {
   const virtio_transport *t = drv->t;
   void *dev = t->dev;
@@ -584,6 +700,7 @@ int vnet_drv_probe(vnet_drv *drv) {
   if (drv->features & VIRTIO_BIT(VIRTIO_NET_F_MAC))
     t->read_config(dev, VNET_CFG_MAC, drv->mac, VNET_MAC_LEN);
   drv->link_up = vnet_drv_read_link(drv);
+  vnet_drv_size_frames(drv);
   uint16_t size = drv->opts.queue_size;
   uint16_t rx_max = t->queue_max_size(dev, VNET_RXQ), tx_max = t->queue_max_size(dev, VNET_TXQ);
   uint16_t dev_max = rx_max < tx_max ? rx_max : tx_max;
@@ -594,10 +711,9 @@ int vnet_drv_probe(vnet_drv *drv) {
   rc = vnet_drv_setup_queue(drv, VNET_RXQ, size);
   if (!rc) rc = vnet_drv_setup_queue(drv, VNET_TXQ, size);
   if (!rc)
-    rc = gmem_alloc(drv->mem, (uint64_t)size * drv->opts.rx_buf_len, VNET_DRV_BUF_ALIGN,
-                    &drv->rx_bufs);
+    rc = gmem_alloc(drv->mem, (uint64_t)size * drv->rx_buf_len, VNET_DRV_BUF_ALIGN, &drv->rx_bufs);
   drv->tx_buf_len =
-      (VNET_HDR_LEN + VNET_MAX_FRAME + VNET_DRV_BUF_ALIGN - 1) & ~(VNET_DRV_BUF_ALIGN - 1);
+      (VNET_HDR_LEN + drv->max_frame + VNET_DRV_BUF_ALIGN - 1) & ~(VNET_DRV_BUF_ALIGN - 1);
   if (!rc)
     rc = gmem_alloc(drv->mem, (uint64_t)size * drv->tx_buf_len, VNET_DRV_BUF_ALIGN, &drv->tx_bufs);
   if (rc) return rc;

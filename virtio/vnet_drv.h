@@ -41,9 +41,11 @@ enum {
 };
 
 typedef struct vnet_drv_opts {
-  uint16_t queue_size;     /* 0: the device's maximum */
-  uint64_t features;       /* asked for; negotiated = asked & offered */
-  uint32_t rx_buf_len;     /* bytes per RX buffer, header included */
+  uint16_t queue_size; /* 0: the device's maximum */
+  uint64_t features;   /* asked for; negotiated = asked & offered */
+  /* Bytes per RX buffer, header included; 0: room for one frame of the
+   * negotiated mtu (1526 without it), or 1526 with mergeable buffers. */
+  uint32_t rx_buf_len;
   unsigned bugs;           /* VBUG_* driver bits (virtio/vbug.h) */
   emu_latency irq_latency; /* device interrupt to driver actor */
   /* From finding the RX ring empty to re-enabling its interrupt: the
@@ -53,8 +55,8 @@ typedef struct vnet_drv_opts {
   emu_latency store_delay;
 } vnet_drv_opts;
 
-/* queue_size 0, VERSION_1|MAC|STATUS|EVENT_IDX|INDIRECT_DESC, 1526-byte RX
- * buffers, no bugs, interrupt latency 1..3 us, re-arm 0..200 ns, store
+/* queue_size 0, VERSION_1|MAC|STATUS|EVENT_IDX|INDIRECT_DESC, RX buffers
+ * sized as rx_buf_len 0 says, no bugs, interrupt latency 1..3 us, re-arm 0..200 ns, store
  * delay 0..500 ns. */
 void vnet_drv_opts_default(vnet_drv_opts *o);
 
@@ -64,6 +66,7 @@ typedef uint64_t (*vnet_drv_poll_fn)(void *ctx, uint64_t now_ns);
 typedef struct vnet_drv_stats {
   uint64_t rx_frames, rx_bytes, rx_empty, rx_reposted;
   uint64_t rx_bad_used; /* used elements rejected (vq_drv distrust) */
+  uint64_t rx_merged;   /* frames joined from more than one buffer */
   uint64_t tx_frames, tx_bytes, tx_ring_full, tx_reclaimed, tx_bad_used;
   uint64_t tx_held; /* frames that waited for a TX buffer (back-pressure) */
   uint64_t kicks[VNET_NUM_QUEUES], kicks_suppressed[VNET_NUM_QUEUES];
@@ -82,7 +85,10 @@ typedef struct vnet_drv {
   uint64_t features;
   uint8_t mac[VNET_MAC_LEN];
   int link_up;
-  int packed; /* VIRTIO_F_RING_PACKED negotiated: prxq and ptxq, else rxq and txq */
+  int packed;          /* VIRTIO_F_RING_PACKED negotiated: prxq and ptxq, else rxq and txq */
+  int mergeable;       /* VIRTIO_NET_F_MRG_RXBUF negotiated */
+  uint32_t max_frame;  /* by the negotiated mtu, else 1518 */
+  uint32_t rx_buf_len; /* as opts.rx_buf_len, 0 resolved at probe */
   vq_drv rxq, txq;
   vqp_drv prxq, ptxq;
   uint64_t rx_bufs, tx_bufs; /* guest-physical bases of the buffer pools */
@@ -106,7 +112,7 @@ typedef struct vnet_drv {
   uint16_t kick_check_from[VNET_NUM_QUEUES]; /* avail.idx the queued decision starts from */
   uint32_t hdr_len;                          /* 12, or 10 for the legacy-header bug */
   vnet_drv_stats stats;
-  uint8_t rx_scratch[65536];
+  uint8_t rx_scratch[VNET_RX_BUF_MAX];
 } vnet_drv;
 
 /* Creates the driver and its actor on s; fates and trace may be NULL.

@@ -108,6 +108,25 @@ static const struct {
     [VQ_RULE_QUEUE_SIZE_INVALID] =
         VQ_RULE("queue_size_invalid", "4.1.4.3.2",
                 "the driver set a queue size above the device's maximum, or not a power of 2"),
+    [VQ_RULE_MRG_BUF_TOO_SMALL] =
+        VQ_RULE("mrg_buf_too_small", "5.1.6.3.1",
+                "with mergeable RX buffers, an RX buffer is shorter than the 12-byte header"),
+    [VQ_RULE_TX_FRAME_OVER_MTU] =
+        VQ_RULE("tx_frame_over_mtu", "5.1.4.2",
+                "a TX frame exceeds the negotiated mtu plus the Ethernet header"),
+    [VQ_RULE_NUM_BUFFERS_INVALID] =
+        VQ_RULE("num_buffers_invalid", "5.1.6.4.1",
+                "a received frame's num_buffers is 0 or more than the queue size"),
+    [VQ_RULE_MRG_BUFFER_NOT_FULL] =
+        VQ_RULE("mrg_buffer_not_full", "5.1.6.4.1",
+                "a buffer before the last of a frame spread over several is not filled to its end"),
+    [VQ_RULE_MRG_BUFFERS_APART] =
+        VQ_RULE("mrg_buffers_apart", "5.1.6.4.1",
+                "fewer used buffers are visible than the frame's num_buffers: a frame's buffers "
+                "were not used together"),
+    [VQ_RULE_RX_FRAME_OVER_MTU] =
+        VQ_RULE("rx_frame_over_mtu", "5.1.4.1",
+                "a received frame exceeds the negotiated mtu plus the Ethernet header"),
 };
 #undef VQ_RULE
 
@@ -131,6 +150,10 @@ const char *vq_rule_side(vq_rule rule) {
     case VQ_RULE_PUSH_NOT_TAKEN:
     case VQ_RULE_PUSH_LEN_TOO_BIG:
     case VQ_RULE_INTERRUPT_MISSING:
+    case VQ_RULE_NUM_BUFFERS_INVALID:
+    case VQ_RULE_MRG_BUFFER_NOT_FULL:
+    case VQ_RULE_MRG_BUFFERS_APART:
+    case VQ_RULE_RX_FRAME_OVER_MTU:
       return "device";
     default:
       return (unsigned)rule < VQ_RULE_COUNT && rule != VQ_RULE_NONE ? "driver" : "none";

@@ -195,6 +195,13 @@ typedef enum vq_rule {
   VQ_RULE_KICK_MISSING,       /* the device asked for a notification and never got it */
   VQ_RULE_INTERRUPT_MISSING,  /* the driver asked for an interrupt and never got it */
   VQ_RULE_QUEUE_SIZE_INVALID, /* a queue size above the device's maximum, or not 2^n */
+  /* mergeable RX buffers and the mtu (§5.1.4, §5.1.6.3, §5.1.6.4) */
+  VQ_RULE_MRG_BUF_TOO_SMALL,   /* a mergeable RX buffer shorter than the header */
+  VQ_RULE_TX_FRAME_OVER_MTU,   /* a TX frame above the negotiated mtu */
+  VQ_RULE_NUM_BUFFERS_INVALID, /* num_buffers 0, or not 1 without MRG_RXBUF */
+  VQ_RULE_MRG_BUFFER_NOT_FULL, /* a merged frame's buffer before the last not filled */
+  VQ_RULE_MRG_BUFFERS_APART,   /* fewer used buffers visible than num_buffers says */
+  VQ_RULE_RX_FRAME_OVER_MTU,   /* a received frame above the negotiated mtu */
   VQ_RULE_COUNT
 } vq_rule;
 

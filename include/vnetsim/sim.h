@@ -56,7 +56,10 @@ extern "C" {
 /* the packed ring's own: with vns_sim_opts.ring = VNS_RING_PACKED only */
 #define VNS_BUG_PACKED_NO_WRAP_TOGGLE     0x08000u
 #define VNS_BUG_PACKED_USED_AVAIL_COUNTER 0x10000u
-#define VNS_BUG_REDOX                     0x0007u
+/* mergeable RX buffers': with vns_sim_opts.mergeable only */
+#define VNS_BUG_MRG_FIRST_ONLY   0x20000u
+#define VNS_BUG_MRG_REPOST_FIRST 0x40000u
+#define VNS_BUG_REDOX            0x0007u
 /* ...and of the modelled device (vns_sim_opts.device_bugs). */
 #define VNS_BUG_DEV_USED_EVENT_EQUAL  0x001u
 #define VNS_BUG_DEV_USED_IDX_NO_WMB   0x002u
@@ -67,6 +70,8 @@ extern "C" {
 #define VNS_BUG_DEV_PACKED_WRAP_EXACT  0x020u
 #define VNS_BUG_DEV_PACKED_ID_FIRST    0x040u
 #define VNS_BUG_DEV_PACKED_USED_NO_WMB 0x080u /* shows under VNS_MEMORY_WEAK */
+/* mergeable RX buffers' */
+#define VNS_BUG_DEV_MRG_NUM_BUFFERS_ONE 0x100u
 
 /* IPv4 addresses are host-order integers: VNS_IP(10, 0, 2, 15). */
 #define VNS_IP(a, b, c, d) \
@@ -152,6 +157,21 @@ typedef struct vns_sim_opts {
    * VNS_BUG_DEV_PACKED_* ones); the packed ring's own bugs need it.
    * (VNS_RING_SPLIT) */
   int ring;
+  /* VIRTIO_NET_F_MTU (§5.1.4): the modelled device offers this mtu, 68..9000,
+   * the modelled driver takes it and the guest stack uses it as its IP MTU,
+   * so frames up to mtu + 14 bytes (+4 with a VLAN tag) pass either way; a
+   * larger one is frame_invalid. 0: not offered, frames up to 1514 (1518). */
+  uint16_t mtu;
+  /* VIRTIO_NET_F_MRG_RXBUF (§5.1.6.4): both modelled halves take mergeable
+   * RX buffers: a frame spreads over as many buffers as it needs and the
+   * first one's header says how many (num_buffers). The VNS_BUG_MRG_* and
+   * VNS_BUG_DEV_MRG_* switches need it. (0) */
+  int mergeable;
+  /* Bytes per RX buffer the modelled driver posts, the 12-byte header
+   * included, 13..65536. 0: one frame of the mtu (1526 without one), or
+   * 1526 with mergeable buffers. Small buffers with `mergeable` spread
+   * every frame over several. (0) */
+  uint32_t rx_buf_size;
 } vns_sim_opts;
 
 #define VNS_RING_SPLIT  0

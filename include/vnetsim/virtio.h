@@ -20,7 +20,9 @@
 #define VNS_STATUS_FAILED             128u
 
 /* §6 and §5.1.3 feature bits (bit numbers; use VNS_BIT() for masks) */
+#define VNS_F_NET_MTU       3 /* §5.1.4: the config space's mtu */
 #define VNS_F_NET_MAC       5
+#define VNS_F_NET_MRG_RXBUF 15 /* §5.1.6.4: mergeable RX buffers, num_buffers */
 #define VNS_F_NET_STATUS    16
 #define VNS_F_INDIRECT_DESC 28
 #define VNS_F_EVENT_IDX     29
@@ -32,15 +34,19 @@
 #define VNS_QUEUE_RX 0u
 #define VNS_QUEUE_TX 1u
 
-/* §5.1.4 config space: u8 mac[6] at 0, le16 status at 6 */
+/* §5.1.4 config space: u8 mac[6] at 0, le16 status at 6, le16 mtu at 10 */
 #define VNS_CFG_MAC       0u
 #define VNS_CFG_STATUS    6u
+#define VNS_CFG_MTU       10u
 #define VNS_NET_S_LINK_UP 1u
 
 /* §5.1.6: struct virtio_net_hdr is 12 bytes with VERSION_1, and without
  * MRG_RXBUF or GSO every RX buffer holds at least header + 1514 bytes. */
 #define VNS_NET_HDR_LEN    12u
 #define VNS_NET_MIN_RX_BUF (12u + 1514u)
+/* le16 num_buffers at byte 10 of the header: how many RX buffers the frame
+ * is spread over (1 without VNS_F_NET_MRG_RXBUF) */
+#define VNS_NET_HDR_NUM_BUFFERS 10u
 
 /* §2.7.5 descriptor flags, §2.7.6 / §2.7.8 ring flags */
 #define VNS_DESC_F_NEXT          1u
