@@ -56,8 +56,10 @@ static const uint64_t all_features = VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT
                                      VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC);
 
 /* Builds device and driver with fixed latencies (kick 1 us, interrupt 2 us),
- * batch 16, backlog 0; returns vnet_drv_probe()'s result. */
-static int rig_init(rig *r, uint16_t qsize, uint64_t dev_features, uint64_t drv_features) {
+ * batch 16, backlog 0, the device's mtu when it offers VIRTIO_NET_F_MTU;
+ * returns vnet_drv_probe()'s result. */
+static int rig_init_full(rig *r, uint16_t qsize, uint64_t dev_features, uint64_t drv_features,
+                         uint16_t mtu) {
   memset(r, 0, sizeof *r);
   ck_assert_int_eq(gmem_init(&r->mem, GMEM_DEFAULT_BASE, 16u << 20), 0);
   emu_rng_init(&r->rng, 1);
@@ -68,6 +70,7 @@ static int rig_init(rig *r, uint16_t qsize, uint64_t dev_features, uint64_t drv_
   vnet_dev_config_default(&dc);
   dc.max_queue_size = qsize;
   dc.features = dev_features;
+  dc.mtu = mtu;
   dc.rx_backlog = 0;
   dc.batch_min = dc.batch_max = 16;
   dc.kick_latency = (emu_latency){1 * US, 1 * US};
@@ -84,6 +87,14 @@ static int rig_init(rig *r, uint16_t qsize, uint64_t dev_features, uint64_t drv_
   emu_channel_init(&r->dev.to_host, &r->host, HOST_EV_FRAME, (emu_latency){0, 0});
   emu_port_attach(vnet_drv_netdev(&r->drv), stack_rx, r);
   return vnet_drv_probe(&r->drv);
+}
+
+static int rig_init(rig *r, uint16_t qsize, uint64_t dev_features, uint64_t drv_features) {
+  return rig_init_full(r, qsize, dev_features, drv_features, 0);
+}
+
+static int rig_init_mtu(rig *r, uint16_t qsize, uint64_t features, uint16_t mtu) {
+  return rig_init_full(r, qsize, features, features, mtu);
 }
 
 static void rig_close(rig *r) {
@@ -290,6 +301,89 @@ START_TEST(test_bad_used_length_rejected_buffer_recycled) {
 }
 END_TEST
 
+/* --- a device that gets mergeable RX buffers wrong, played by hand ------- */
+
+static const uint64_t mrg_features = VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_NET_F_MAC) |
+                                     VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF);
+
+/* Buffer `head` used with len bytes, its header saying num_buffers (when it
+ * is a frame's first: num_buffers > 0), at used slot `slot`. */
+static void play_used(rig *r, uint16_t slot, uint16_t head, uint32_t len, uint16_t num_buffers) {
+  const vq_layout *l = &r->drv.rxq.layout;
+  uint64_t buf = r->drv.rx_bufs + (uint64_t)head * r->drv.rx_buf_len;
+  if (num_buffers) gmem_write_le16(&r->mem, buf + VNET_HDR_NUM_BUFFERS, num_buffers);
+  gmem_write_le32(&r->mem, vq_used_slot_addr(l, slot), head);
+  gmem_write_le32(&r->mem, vq_used_slot_addr(l, slot) + 4, len);
+}
+
+static void play_publish(rig *r, uint16_t used_idx) {
+  gmem_write_le16(&r->mem, vq_used_idx_addr(&r->drv.rxq.layout), used_idx);
+  emu_actor_post(&r->drv.actor, 5 * US, VNET_DRV_EV_IRQ, VNET_RXQ, 0, NULL, 0);
+  emu_sched_run(&r->s, EMU_TIME_NEVER, 10000);
+}
+
+START_TEST(test_mergeable_frames_join_and_bad_num_buffers_are_named) {
+  rig r;
+  ck_assert_int_eq(rig_init(&r, 8, mrg_features, mrg_features), 0);
+  ck_assert(r.drv.mergeable);
+  uint32_t full = r.drv.rx_buf_len;
+  /* one frame over two buffers, the first full: joined, both reposted */
+  play_used(&r, 0, 0, full, 2);
+  play_used(&r, 1, 1, 100, 0);
+  play_publish(&r, 2);
+  ck_assert_uint_eq(r.stack_n, 1);
+  ck_assert_uint_eq(r.stack_len[0], full - VNET_HDR_LEN + 100);
+  ck_assert_uint_eq(r.drv.stats.rx_merged, 1);
+  ck_assert_uint_eq(r.drv.stats.rx_reposted, 2);
+  /* num_buffers 0 (§5.1.6.4.1): named, dropped, the buffer back */
+  play_used(&r, 2, 2, 200, 0);
+  gmem_write_le16(&r.mem, r.drv.rx_bufs + 2ull * full + VNET_HDR_NUM_BUFFERS, 0);
+  play_publish(&r, 3);
+  ck_assert_uint_eq(r.drv.rxq.violations[VQ_RULE_NUM_BUFFERS_INVALID], 1);
+  ck_assert_uint_eq(r.stack_n, 1);
+  ck_assert_uint_eq(r.drv.stats.rx_reposted, 3);
+  rig_close(&r);
+}
+END_TEST
+
+START_TEST(test_a_mergeable_buffer_left_short_or_alone_is_named) {
+  rig r;
+  ck_assert_int_eq(rig_init(&r, 8, mrg_features, mrg_features), 0);
+  /* two buffers, the first not filled: §5.1.6.4.1 fills all but the last */
+  play_used(&r, 0, 0, 500, 2);
+  play_used(&r, 1, 1, 100, 0);
+  play_publish(&r, 2);
+  ck_assert_uint_eq(r.drv.rxq.violations[VQ_RULE_MRG_BUFFER_NOT_FULL], 1);
+  ck_assert_uint_eq(r.stack_n, 0);
+  ck_assert_uint_eq(r.drv.stats.rx_reposted, 2); /* both taken, both back */
+  /* three buffers said, one published: not used together */
+  play_used(&r, 2, 2, r.drv.rx_buf_len, 3);
+  play_publish(&r, 3);
+  ck_assert_uint_eq(r.drv.rxq.violations[VQ_RULE_MRG_BUFFERS_APART], 1);
+  ck_assert_uint_eq(r.stack_n, 0);
+  rig_close(&r);
+}
+END_TEST
+
+START_TEST(test_a_frame_above_the_negotiated_mtu_is_named_both_ways) {
+  rig r;
+  uint64_t f = mrg_features | VIRTIO_BIT(VIRTIO_NET_F_MTU);
+  ck_assert_int_eq(rig_init_mtu(&r, 8, f, 1000), 0); /* the device offers mtu 1000 */
+  ck_assert_uint_eq(r.drv.max_frame, 1000 + 14 + 4);
+  play_used(&r, 0, 0, 12 + 1100, 1);
+  play_publish(&r, 1);
+  ck_assert_uint_eq(r.drv.rxq.violations[VQ_RULE_RX_FRAME_OVER_MTU], 1);
+  ck_assert_uint_eq(r.stack_n, 0);
+  /* and the device refuses one of its own larger than the mtu allows */
+  static uint8_t big[1100];
+  fill_frame(big, sizeof big, 3);
+  uint32_t id = rig_inject(&r, 20 * US, big, sizeof big);
+  emu_sched_run(&r.s, EMU_TIME_NEVER, 10000);
+  ck_assert_int_eq(r.fates.frames[id].fate, EMU_FATE_FRAME_INVALID);
+  rig_close(&r);
+}
+END_TEST
+
 static Suite *drv_suite(void) {
   Suite *s = suite_create("vnet_drv");
   TCase *tc = tcase_create("driver");
@@ -301,6 +395,9 @@ static Suite *drv_suite(void) {
   tcase_add_test(tc, test_tx_ring_full_holds_the_frame_until_a_buffer_returns);
   tcase_add_test(tc, test_without_event_idx_device_flag_silences_kicks);
   tcase_add_test(tc, test_bad_used_length_rejected_buffer_recycled);
+  tcase_add_test(tc, test_mergeable_frames_join_and_bad_num_buffers_are_named);
+  tcase_add_test(tc, test_a_mergeable_buffer_left_short_or_alone_is_named);
+  tcase_add_test(tc, test_a_frame_above_the_negotiated_mtu_is_named_both_ways);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -172,8 +172,8 @@ static const vbug_info vbug_table[] = {
      "with mergeable RX buffers the driver ignores num_buffers: it reads each used buffer as a "
      "whole frame behind a header of its own",
      "a frame that took k > 1 buffers arrives cut to its first buffer (the stack drops it as "
-     "malformed) and its other k-1 buffers are read as frames whose header is the frame's own "
-     "bytes (num_buffers_invalid when those bytes are not 1)",
+     "malformed) and its other k-1 buffers are read as frames of their own, their first 12 "
+     "bytes, the frame's, taken for a header",
      "read num_buffers from the first buffer's header and join that many buffers into one frame",
      "5.1.6.4", NULL, 0, NULL},
     {"drv-mrg-repost-first", VBUG_SIDE_DRIVER, VBUG_MRG_REPOST_FIRST,

@@ -292,6 +292,7 @@ static void vnet_drv_schedule_rearm(vnet_drv *drv) {
 
 static void vnet_drv_rx_rule(vnet_drv *drv, vq_rule rule, int64_t head) {
   drv->stats.rx_bad_used++;
+  (drv->packed ? drv->prxq.violations : drv->rxq.violations)[rule]++;
   vq_trace_rule(drv->trace, "driver", vnet_queue_name(VNET_RXQ), rule, head);
 }
 
