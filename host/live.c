@@ -588,6 +588,9 @@ static int live_start_slirp(host_live *l, const host_live_config *cfg) {
   sc.vdhcp_start = live_in_addr(cfg->dhcp_start);
   sc.vnameserver = live_in_addr(cfg->nameserver);
   sc.in6_enabled = false; /* the guest stack speaks IPv4 only */
+  /* one link, one MTU: slirp segments TCP and sizes what it accepts by it */
+  sc.if_mtu = cfg->mtu;
+  sc.if_mru = cfg->mtu;
   static const SlirpCb cbs = {
       .send_packet = live_cb_send_packet,
       .guest_error = live_cb_guest_error,

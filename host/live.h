@@ -56,6 +56,7 @@ typedef struct host_live_config {
   uint32_t nameserver;       /* 10.0.2.3 */
   uint32_t dhcp_start;       /* 10.0.2.15 */
   int restricted;            /* 1: the guest may not reach the outside (default 0) */
+  uint16_t mtu;              /* slirp's interface MTU and MRU (0: slirp's 1500) */
   int tap_fd;                /* >= 0: the host side is this TAP descriptor (taken over and
                * closed by host_live_free), not slirp (default -1) */
   host_live_frame_fn on_frame;

@@ -176,6 +176,7 @@ static int scn_live_start_slirp(scn_live *sl, const scn_live_config *cfg, char *
   lc.host = g->gateway;
   lc.nameserver = lc.network | 3u;
   lc.dhcp_start = g->ip;
+  lc.mtu = sl->s->cfg.mtu;
   int rc = scn_live_start(sl, &lc, err, errcap);
   if (rc) return rc;
   if (cfg->nfwds) {

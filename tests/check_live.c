@@ -224,12 +224,15 @@ START_TEST(test_guest_ping_to_gateway_answered_by_slirp) {
 END_TEST
 
 /* One MiB through the echo service from a kernel socket, via slirp and the
- * rings (split or packed): byte for byte, both ledgers whole. */
-static void one_mib_echo(int packed) {
+ * rings (split or packed): byte for byte, both ledgers whole. jumbo: mtu
+ * 9000 on slirp, device and guest, received in mergeable buffers. */
+static void one_mib_echo(int packed, int jumbo) {
   live_run r;
   static scn_live_config cfg;
   scn_live_config_default(&cfg);
   cfg.scn.packed_ring = packed;
+  cfg.scn.mtu = jumbo ? 9000 : 0;
+  cfg.scn.mergeable = jumbo;
   live_start_cfg(&r, &cfg, 0);
   echo_stream st = stream_open(r.echo_port, 7 + (unsigned)packed, 1u << 20);
   int ok = echo_streams(&st, 1, now_ns() + 20 * SEC, 5 * SEC);
@@ -247,14 +250,22 @@ static void one_mib_echo(int packed) {
    * (driver.tx_held) rather than dropping them */
   ck_assert_uint_eq(emu_fates_total(tx), tx->nframes);
   ck_assert_uint_eq(tx->counts[EMU_FATE_SENT], tx->nframes);
-  ck_assert_uint_gt(tx->counts[EMU_FATE_SENT], 700); /* 1 MiB each way in ~1.5 KiB frames */
+  /* 1 MiB each way in ~1.5 KiB frames, or ~9 KiB ones */
+  ck_assert_uint_gt(tx->counts[EMU_FATE_SENT], jumbo ? 100 : 700);
+  if (jumbo) { /* slirp's jumbo segments spread over several 1526-byte buffers */
+    ck_assert_uint_gt(r.sl->s->dev.stats.rx_merged, 50);
+    ck_assert_uint_eq(r.sl->s->drv.stats.rx_merged, r.sl->s->dev.stats.rx_merged);
+  }
   live_close(&r);
 }
 
-START_TEST(test_one_mib_echoed_byte_for_byte) { one_mib_echo(0); }
+START_TEST(test_one_mib_echoed_byte_for_byte) { one_mib_echo(0, 0); }
 END_TEST
 
-START_TEST(test_one_mib_echoed_through_packed_rings) { one_mib_echo(1); }
+START_TEST(test_one_mib_echoed_through_packed_rings) { one_mib_echo(1, 0); }
+END_TEST
+
+START_TEST(test_one_mib_echoed_in_jumbo_frames_through_mergeable_buffers) { one_mib_echo(0, 1); }
 END_TEST
 
 /* A small JSON checker: value := object | array | string | number | literal. */
@@ -656,6 +667,7 @@ static Suite *live_suite(void) {
   tcase_add_test(tc, test_guest_ping_to_gateway_answered_by_slirp);
   tcase_add_test(tc, test_one_mib_echoed_byte_for_byte);
   tcase_add_test(tc, test_one_mib_echoed_through_packed_rings);
+  tcase_add_test(tc, test_one_mib_echoed_in_jumbo_frames_through_mergeable_buffers);
   tcase_add_test(tc, test_http_get_stats_returns_json);
   tcase_add_test(tc, test_fifty_concurrent_connections_each_echoed);
   tcase_add_test(tc, test_forward_listens_with_a_wide_backlog);
