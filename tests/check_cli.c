@@ -289,6 +289,9 @@ START_TEST(test_bench_reports_ratio) {
   ck_assert_ptr_nonnull(strstr(out_buf, "\"size\":64"));
   ck_assert_ptr_nonnull(strstr(out_buf, "\"size\":1500"));
   ck_assert_ptr_nonnull(strstr(out_buf, "\"ratio\":"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "\"full_packed_vs_full\":"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "\"full_mergeable_ns_per_frame\":"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "\"full_mergeable_vs_full\":"));
 }
 END_TEST
 
