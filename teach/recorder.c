@@ -1003,11 +1003,25 @@ static void teach_record_state(teach_rec *r, uint64_t t) {
   }
 }
 
+/* A packed ring's step is drawn as memory holds it at the step's end: the
+ * event suppression stores a side made after the step's last record (no
+ * record of their own) are caught up at any record that opens no step. */
+static void teach_pk_catch_up(teach_rec *r) {
+  if (!r->open || !teach_run_packed(r->s)) return;
+  for (int k = 0; k < 2; k++) {
+    teach_pk_watch_quiet(r, k);
+    if (r->cur_keep) teach_snapshot(r, k, &r->cur.ring[k]);
+  }
+}
+
 static void teach_on_event(teach_rec *r, const emu_trace_rec *rec) {
   if (r->finished || !r->s) return;
   /* The walkthrough follows host->guest frames; a guest frame's fate in the
    * TX ledger (sent, or a TX drop) is not a step of its own. */
-  if (rec->kind == EMU_TR_FRAME_FATE && rec->queue && !strcmp(rec->queue, "tx")) return;
+  if (rec->kind == EMU_TR_FRAME_FATE && rec->queue && !strcmp(rec->queue, "tx")) {
+    teach_pk_catch_up(r);
+    return;
+  }
   if (rec->kind == EMU_TR_STORE_VISIBLE || rec->kind == EMU_TR_BARRIER) {
     /* memory-model events join the step they happen in */
     teach_mem_note(r, rec);
@@ -1017,7 +1031,10 @@ static void teach_on_event(teach_rec *r, const emu_trace_rec *rec) {
   int starts_new;
   teach_kind kind = teach_run_packed(r->s) ? teach_classify_packed(r, rec, &starts_new)
                                            : teach_classify(rec, &starts_new);
-  if (kind == TEACH_K_COUNT) return;
+  if (kind == TEACH_K_COUNT) {
+    teach_pk_catch_up(r);
+    return;
+  }
   int q = teach_queue_of(rec);
   if (rec->kind == EMU_TR_FRAME_FATE && teach_fate_told_with_consume(r, rec, q)) return;
   uint64_t t = rec->t_ns - r->s->cfg.start_ns;
