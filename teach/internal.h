@@ -85,7 +85,8 @@ typedef struct teach_sampled {
  * Rebuilding them would change what the pages show. What would
  * remove this patch-up instead is each ring half emitting those three
  * events after its store (same record contents, so the same trace bytes):
- * a change in virtio/, not here. */
+ * a change in virtio/, not here. The packed ring's half does so already
+ * (virtio/vq_packed.c), so a packed queue needs none of this. */
 typedef enum teach_cursor {
   TEACH_CUR_NONE = 0,
   TEACH_CUR_DRV_AVAIL_SHADOW,

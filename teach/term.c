@@ -427,7 +427,7 @@ static void teach_pk_test(FILE *out, tline *l, const teach_ring *g, int device) 
   uint16_t f = c.pos < g->size ? g->desc[c.pos].flags : 0;
   int a = (f & VQP_F_AVAIL) != 0, u = (f & VQP_F_USED) != 0;
   int yes = device ? a == c.wrap && u != c.wrap : a == c.wrap && u == c.wrap;
-  tl_addf(l, "  next for the %s: position %u, AVAIL %d USED %d, wrap counter %u: %s",
+  tl_addf(l, "  next for the %s: position %u, AVAIL %d USED %d, wrap %u: %s",
           device ? "device" : "driver", c.pos, a, u, c.wrap,
           device ? (yes ? "available" : "not available") : (yes ? "used" : "not used"));
   tl_put(out, l);
@@ -721,10 +721,14 @@ void teach_render_step(FILE *out, const teach_walk *w, size_t i, const teach_ren
   tl_put(out, &l);
   const teach_ring *o = &st->ring[1 - q];
   if (o->size && o->packed) {
-    tl_addf(&l, "  meanwhile %s: next_avail %u (wrap %u), next_used %u (wrap %u); ",
+    tline owners = {0};
+    teach_owner_line(&owners, "", o);
+    tl_addf(&l, "  meanwhile %s: next_avail %u (wrap %u), next_used %u (wrap %u);",
             vnet_queue_name((uint16_t)(1 - q)), o->drv_next_avail.pos, o->drv_next_avail.wrap,
             o->dev_next_used.pos, o->dev_next_used.wrap);
-    teach_owner_line(&l, "", o);
+    if (l.w + 1 + owners.w > TEACH_WIDTH) tl_put(out, &l); /* the owners on a line of their own */
+    tl_add(&l, l.w ? " " : "    ");
+    tl_add(&l, owners.b);
     tl_put(out, &l);
   } else if (o->size) {
     tl_addf(&l, "  meanwhile %s: avail.idx %u, used.idx %u; ", vnet_queue_name((uint16_t)(1 - q)),
