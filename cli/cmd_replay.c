@@ -274,9 +274,6 @@ static int replay_parse(int argc, char **argv, replay_args *a) {
     return cli_error("replay", CLI_EXIT_USAGE,
                      "--compare runs twice: it takes no --html or --check (run one side alone "
                      "for those)");
-  if (a->html_path && a->o.sim.ring == VNS_RING_PACKED)
-    return cli_error("replay", CLI_EXIT_USAGE,
-                     "--html draws split rings; the packed ring's page is not written yet");
   if (a->compare &&
       (a->out_path || a->o.trace_path || a->o.sim.driver_bugs || a->o.sim.device_bugs))
     return cli_error("replay", CLI_EXIT_USAGE,

@@ -14,7 +14,7 @@
 
 static const char teach_usage[] =
     "usage: vnetsim teach [--qsize 8] [--bug NAME] [--frames N] [--burst N] [--seed N]\n"
-    "                     [--no-pause] [--html OUT.html]\n"
+    "                     [--ring split|packed] [--no-pause] [--html OUT.html]\n"
     "\n"
     "Walks through the virtqueue protocol on a small scenario: driver initialisation and\n"
     "feature negotiation, RX buffers posted, a frame arriving, the used ring, the interrupt,\n"
@@ -29,13 +29,17 @@ static const char teach_usage[] =
     "space for the next, b to go back, q to quit; the terminal is put back as it was on\n"
     "exit and on Ctrl-C. Colour only on a terminal and never with NO_COLOR set.\n"
     "\n"
-    "  --qsize N        queue size, a power of two from 2 to 64 (default 8)\n"
+    "  --qsize N        queue size, a power of two from 2 to 64 (default 8; 2 with\n"
+    "                   dev-packed-wrap-exact, which shows only when a chain spans the ring)\n"
     "  --frames N       frames the host sends, 1 to 64 (default 10): an ARP request, then\n"
     "                   echo requests\n"
     "  --bug LIST       ring bugs to switch on ('vnetsim bugs' lists them), e.g. rx-no-recycle\n"
     "  --burst N        echo requests the host sends at once, 1 to 8 (default 1; 2 with the\n"
     "                   last-only bugs, which show only when used elements pile up)\n"
     "  --seed N         seed of the run (default 1): it draws every modelled latency\n"
+    "  --ring FORMAT    split (default, §2.7) or packed (§2.8): the packed walkthrough draws\n"
+    "                   the one descriptor ring with each position's AVAIL and USED bits,\n"
+    "                   both sides' wrap counters and the event suppression structures\n"
     "  --no-pause       print every step without waiting (for a pipe or a test)\n"
     "  --html FILE      also write the run as one self-contained HTML page\n"
     "  --trace FILE     write every ring and notification event as JSON lines ('-':\n"
@@ -50,10 +54,9 @@ enum {
 };
 
 /* Small enough to draw every slot of both rings on one screen. */
-#define TEACH_DEFAULT_QSIZE 8
-#define TEACH_MAX_QSIZE     64
-#define TEACH_MAX_FRAMES    64
-#define TEACH_MAX_BURST     8
+#define TEACH_MAX_QSIZE  64
+#define TEACH_MAX_FRAMES 64
+#define TEACH_MAX_BURST  8
 
 /* Single keys on a terminal: the terminal goes into non-canonical mode
  * (no line buffering, no echo) while the walkthrough waits for keys, and
@@ -124,8 +127,9 @@ static int teach_prompt(FILE *in, int colour, int keys) {
 /* Writes the page into page (opened before the run) and puts it in place. */
 static int teach_write_page(host_outfile *page, const teach_walk *w) {
   char title[160];
-  snprintf(title, sizeof title, "vnetsim teach: queue %u, %u frames, seed %llu", w->opts.queue_size,
-           w->opts.frames, (unsigned long long)w->opts.seed);
+  snprintf(title, sizeof title, "vnetsim teach: queue %u%s, %u frames, seed %llu",
+           w->opts.queue_size, w->opts.packed ? " (packed ring)" : "", w->opts.frames,
+           (unsigned long long)w->opts.seed);
   int rc = teach_write_html(page->f, w->s, w->rec, title, "teach");
   if (rc)
     host_outfile_abort(page);
@@ -152,7 +156,7 @@ static int teach_parse(int argc, char **argv, teach_args *a) {
                                            {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
   cli_sim_opts_default(&a->o, "teach");
-  a->o.sim.queue_size = TEACH_DEFAULT_QSIZE;
+  a->o.sim.queue_size = 0; /* unless told: teach_walk_default_qsize() once the bugs are known */
   a->frames = 10;
   int c;
   optind = 1;
@@ -190,14 +194,18 @@ static int teach_parse(int argc, char **argv, teach_args *a) {
   if (optind < argc)
     return cli_error("teach", CLI_EXIT_USAGE, "unexpected argument '%s' (see --help)",
                      argv[optind]);
-  if (a->o.sim.ring == VNS_RING_PACKED)
-    return cli_error("teach", CLI_EXIT_USAGE,
-                     "--ring packed: the walkthrough covers the split ring; the packed ring's "
-                     "is not written yet");
+  if (!a->o.sim.queue_size)
+    a->o.sim.queue_size = teach_walk_default_qsize(a->o.sim.driver_bugs, a->o.sim.device_bugs);
   if (a->o.sim.queue_size > TEACH_MAX_QSIZE)
     return cli_error("teach", CLI_EXIT_USAGE,
                      "--qsize: %u is too big to draw; teach takes a power of two from 2 to %d",
                      a->o.sim.queue_size, TEACH_MAX_QSIZE);
+  if ((a->o.sim.driver_bugs & (VNS_BUG_MRG_FIRST_ONLY | VNS_BUG_MRG_REPOST_FIRST)) ||
+      (a->o.sim.device_bugs & VNS_BUG_DEV_MRG_NUM_BUFFERS_ONE))
+    return cli_error("teach", CLI_EXIT_USAGE,
+                     "--bug: a mergeable RX buffers' bug; the walkthrough posts buffers that hold "
+                     "a whole frame ('vnetsim demo --mergeable --rx-buf-size 64 --bug NAME' shows "
+                     "it)");
   return cli_sim_opts_done(&a->o);
 }
 
@@ -261,6 +269,7 @@ int cmd_teach(int argc, char **argv) {
   wo.burst = a.burst ? (unsigned)a.burst : teach_walk_default_burst(wo.bugs, wo.dev_bugs);
   wo.trace_sink = trace.f;
   wo.memory = (emu_mm_kind)a.o.sim.memory;
+  wo.packed = a.o.sim.ring == VNS_RING_PACKED;
   teach_walk w;
   rc = teach_walk_run(&wo, &w);
   if (rc) {

@@ -10,15 +10,13 @@
 #include "teach/internal.h"
 #include "virtio/vbug.h"
 
-static void teach_features(teach_str *t, uint64_t f) {
+void teach_features(teach_str *t, uint64_t f) {
   static const struct {
     int bit;
     const char *name;
-  } names[] = {{VIRTIO_F_VERSION_1, "VERSION_1"},
-               {VIRTIO_NET_F_MAC, "MAC"},
-               {VIRTIO_NET_F_STATUS, "STATUS"},
-               {VIRTIO_F_EVENT_IDX, "EVENT_IDX"},
-               {VIRTIO_F_INDIRECT_DESC, "INDIRECT_DESC"}};
+  } names[] = {{VIRTIO_F_VERSION_1, "VERSION_1"},         {VIRTIO_NET_F_MAC, "MAC"},
+               {VIRTIO_NET_F_STATUS, "STATUS"},           {VIRTIO_F_EVENT_IDX, "EVENT_IDX"},
+               {VIRTIO_F_INDIRECT_DESC, "INDIRECT_DESC"}, {VIRTIO_F_RING_PACKED, "RING_PACKED"}};
   int any = 0;
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (f & VIRTIO_BIT(names[i].bit)) {
@@ -95,26 +93,14 @@ const char *teach_fate_phrase(emu_fate f) {
   }
 }
 
-/* What an explainer works from: the step, the facts gathered from its
- * events, its queue's ring after it, and the text being written. */
-typedef struct teach_expl {
-  teach_rec *r;
-  teach_step *st;
-  const teach_facts *f;
-  int q;               /* the step's queue (rx when it has none) */
-  const teach_ring *g; /* that queue's ring after the step */
-  uint16_t size;       /* that queue's size */
-  int event_idx;       /* VIRTIO_F_EVENT_IDX negotiated on that queue */
-  teach_str t;         /* the explanation */
-} teach_expl;
-
 /* The driver bugs of the run. */
 static int teach_bug(const teach_expl *e, unsigned bug) {
   return (e->r->s->drv.opts.bugs & bug) != 0;
 }
 
-static void teach_title(teach_expl *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void teach_title(teach_expl *e, const char *fmt, ...) {
+int teach_expl_bug(const teach_expl *e, unsigned bug) { return teach_bug(e, bug); }
+
+void teach_title(teach_expl *e, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(e->st->title, sizeof e->st->title, fmt, ap);
@@ -122,7 +108,7 @@ static void teach_title(teach_expl *e, const char *fmt, ...) {
 }
 
 /* The status byte's steps, in the order of §3.1.1. */
-static void teach_explain_status(teach_expl *e) {
+void teach_explain_status(teach_expl *e) {
   uint8_t b = e->f->status;
   teach_str *t = &e->t;
   if (b == 0) {
@@ -603,7 +589,7 @@ const char *teach_rule_section(vq_rule rule) {
   return vq_rule_section(rule);
 }
 
-static void teach_explain_violation(teach_expl *e) {
+void teach_explain_violation(teach_expl *e) {
   const teach_facts *f = e->f;
   const char *name = f->detail ? f->detail : "?";
   vq_rule rule = vq_rule_from_name(name);
@@ -773,9 +759,15 @@ void teach_explain(teach_rec *r, teach_step *st) {
   int q = teach_step_queue(st);
   const vq_drv *d = teach_drv_q(r->s, q);
   teach_expl e = {r, st, &r->f, q, &st->ring[q], d->layout.size, d->event_idx, {0}};
-  if ((unsigned)st->kind < TEACH_K_COUNT && teach_explainers[st->kind])
-    teach_explainers[st->kind](&e);
-  teach_explain_event_fields(&e);
+  if (teach_run_packed(r->s)) {
+    e.size = teach_qsize(r->s, q);
+    e.event_idx = teach_pdrv_q(r->s, q)->event_idx;
+    teach_explain_packed(&e);
+  } else {
+    if ((unsigned)st->kind < TEACH_K_COUNT && teach_explainers[st->kind])
+      teach_explainers[st->kind](&e);
+    teach_explain_event_fields(&e);
+  }
   /* Drop a trailing space left by the fast-forward list. */
   while (e.t.n && e.t.p[e.t.n - 1] == ' ') e.t.p[--e.t.n] = '\0';
   free(st->text);
@@ -807,132 +799,146 @@ void teach_explain(teach_rec *r, teach_step *st) {
   "so no frame spreads over several: 'vnetsim demo --mergeable --rx-buf-size 64 --bug " name \
   "' shows it, and 'vnetsim bugs' says how"
 
+/* The split ring's own bugs have no form on a packed ring (virtio/vbug.h). */
+#define TEACH_UNSEEN_SPLIT_ONLY                                                               \
+  "it is a bug of the split ring's own (its indices, arithmetic or barriers), with no form "  \
+  "on a packed ring: 'vnetsim teach --ring packed' refuses it, and the walkthrough on split " \
+  "rings is where to look"
+
 static const teach_bug_note teach_bug_table[] = {
     {"rx-no-recycle", TEACH_BUG_LIVENESS, "5.1.6.3",
      "A liveness bug: every ring rule is kept, but buffers taken from the RX used ring are never "
      "offered again, and only the driver can supply buffers (§5.1.6.3, §2.7.13), so it starves "
      "itself",
-     NULL},
+     NULL, NULL},
     {"rx-last-only", TEACH_BUG_LIVENESS, "2.7.14",
      "A liveness bug: no requirement forbids it, but unlike the loop of §2.7.14 it reads only the "
      "newest used element, so in a burst the older frames are lost and their buffers never come "
      "back",
-     NULL},
+     NULL, NULL},
     {"rx-no-irq-wake", TEACH_BUG_LIVENESS, "2.7.14",
      "A liveness bug: every ring rule is kept, but the used buffer notification does not make "
      "the driver read the used ring (§2.7.14), so frames wait there until something else polls",
-     NULL},
+     NULL, NULL},
     {"tx-no-reclaim", TEACH_BUG_LIVENESS, "2.7.14",
      "A liveness bug: every ring rule is kept, but used TX buffers are never taken back "
      "(§2.7.14), so the TX ring fills and the guest can no longer send",
-     NULL},
+     NULL, NULL},
     {"tx-no-kick", TEACH_BUG_BREAKS_RULE, "2.7.10.1",
      "It breaks §2.7.10.1: when avail.idx moves past avail_event (or used.flags is 0), the driver "
      "must send an available buffer notification; this one never notifies for TX",
-     NULL},
+     NULL, NULL},
     {"kick-before-publish", TEACH_BUG_BREAKS_RULE, "2.7.13.4.1",
      "It breaks §2.7.13.4.1 and the order it protects (§2.7.13.4): expose the new avail.idx, "
      "a full barrier, then read the suppression fields and notify; this driver decides and "
      "notifies first and stores avail.idx later",
-     NULL},
+     NULL, TEACH_UNSEEN_SPLIT_ONLY},
     {"legacy-hdr-10", TEACH_BUG_BREAKS_RULE, "5.1.6",
      "It breaks §5.1.6, the header layout: with VIRTIO_F_VERSION_1 the virtio_net_hdr ends "
      "with num_buffers and is 12 bytes; the 10-byte header is the legacy one (§5.1.6.1)",
-     NULL},
+     NULL, NULL},
     {"used-event-stale", TEACH_BUG_LIVENESS, "2.7.7",
      "A liveness bug: a driver may leave used_event alone (§2.7.7), but then the device "
      "rightly stops notifying, and this driver waits for notifications it turned off",
-     NULL},
+     NULL, TEACH_UNSEEN_SPLIT_ONLY},
     {"irq-enable-no-recheck", TEACH_BUG_LIVENESS, "2.7.14",
      "A liveness bug (a lost wakeup): the note in §2.7.14 says to read used.idx again after "
      "re-enabling notifications; without it, an element pushed just before the device saw the "
      "new used_event is never noticed",
      "the window is the moment between the driver's last read of used.idx and its store of "
      "used_event; no frame of this scenario lands in it: 'vnetsim explore --bug "
-     "irq-enable-no-recheck' searches the interleavings that do"},
+     "irq-enable-no-recheck' searches the interleavings that do",
+     "the window is the moment between the driver's last look at its next used descriptor and "
+     "its store of the driver event suppression structure; no frame of this scenario lands in "
+     "it: 'vnetsim explore --ring packed --bug irq-enable-no-recheck' searches the "
+     "interleavings that do"},
     {"used-slot-mod-256", TEACH_BUG_BREAKS_RULE, "2.7.8",
      "It breaks §2.7.8, the ring layout: used element i lives in ring[i % Queue Size]; this "
      "driver reads slot i % 256, past the end of a smaller ring",
-     NULL},
+     NULL, TEACH_UNSEEN_SPLIT_ONLY},
     {"tx-last-only", TEACH_BUG_LIVENESS, "2.7.14",
      "A liveness bug: unlike the loop of §2.7.14 it reclaims only the newest used TX element, so "
      "TX buffers completed together leak until the TX ring is full",
-     NULL},
+     NULL, NULL},
     {"dev-used-event-equal", TEACH_BUG_BREAKS_RULE, "2.7.7.2",
      "It breaks §2.7.7.2: the device must notify when used.idx moves past used_event; this one "
      "notifies only when used_event is exactly the last index, so a batch that steps over it "
      "raises no notification",
      "the device here returns one buffer at a time, and a single step never steps over "
      "used_event; it takes a batch of used elements that steps over used_event, which this "
-     "scenario never forms (and the burst workload of 'vnetsim explore' rarely does)"},
+     "scenario never forms (and the burst workload of 'vnetsim explore' rarely does)",
+     TEACH_UNSEEN_SPLIT_ONLY},
     {"avail-idx-no-wmb", TEACH_BUG_BREAKS_RULE, "2.7.13.3.1",
      "It breaks §2.7.13.3.1: the driver must make a suitable memory barrier before the idx "
      "update; without it the device can see the new avail.idx before the slot and descriptors "
      "it exposes",
-     TEACH_UNSEEN_UNDER_SC("avail-idx-no-wmb", "weak")},
+     TEACH_UNSEEN_UNDER_SC("avail-idx-no-wmb", "weak"), TEACH_UNSEEN_SPLIT_ONLY},
     {"kick-check-no-mb", TEACH_BUG_BREAKS_RULE, "2.7.13.4.1",
      "It breaks §2.7.13.4.1: the driver must make a suitable memory barrier before reading "
      "flags or avail_event; without it that read can pass its own avail.idx store and miss a "
      "device going idle",
-     TEACH_UNSEEN_UNDER_SC("kick-check-no-mb", "tso")},
+     TEACH_UNSEEN_UNDER_SC("kick-check-no-mb", "tso"), TEACH_UNSEEN_SPLIT_ONLY},
     {"used-idx-no-rmb", TEACH_BUG_BREAKS_RULE, "2.7.14",
      "It breaks §2.7.14's order: the used element is the device's answer only once used.idx "
      "covers it; read without a read barrier after used.idx, it can be read from before",
-     TEACH_UNSEEN_UNDER_SC("used-idx-no-rmb", "weak")},
+     TEACH_UNSEEN_UNDER_SC("used-idx-no-rmb", "weak"), TEACH_UNSEEN_SPLIT_ONLY},
     {"irq-enable-no-mb", TEACH_BUG_LIVENESS, "2.7.14",
      "A liveness bug (a lost wakeup): the loop of §2.7.14 re-reads used.idx after re-enabling "
      "notifications, and that read must not pass the store that re-enables them",
-     TEACH_UNSEEN_UNDER_SC("irq-enable-no-mb", "tso")},
+     TEACH_UNSEEN_UNDER_SC("irq-enable-no-mb", "tso"), TEACH_UNSEEN_SPLIT_ONLY},
     {"dev-used-idx-no-wmb", TEACH_BUG_BREAKS_RULE, "2.7.8.2",
      "It breaks §2.7.8.2: the device must set len before it updates used.idx; a store of len "
      "that becomes visible after the index is, to the driver, set after it",
-     TEACH_UNSEEN_UNDER_SC("dev-used-idx-no-wmb", "weak")},
+     TEACH_UNSEEN_UNDER_SC("dev-used-idx-no-wmb", "weak"), TEACH_UNSEEN_SPLIT_ONLY},
     {"dev-irq-check-no-mb", TEACH_BUG_BREAKS_RULE, "2.7.7.2",
      "It breaks §2.7.7.2: the device must notify when used.idx moves past used_event, and it "
      "decides on a used_event read before its own used.idx store was visible",
-     TEACH_UNSEEN_UNDER_SC("dev-irq-check-no-mb", "tso")},
+     TEACH_UNSEEN_UNDER_SC("dev-irq-check-no-mb", "tso"), TEACH_UNSEEN_SPLIT_ONLY},
     {"dev-avail-event-no-mb", TEACH_BUG_LIVENESS, "2.7.10.2",
      "A liveness bug: the device asks for the next notification (§2.7.10.2) and re-reads "
      "avail.idx, but the re-read can pass the request, so a driver publishing meanwhile neither "
      "notifies nor is seen",
-     TEACH_UNSEEN_UNDER_SC("dev-avail-event-no-mb", "tso")},
+     TEACH_UNSEEN_UNDER_SC("dev-avail-event-no-mb", "tso"), TEACH_UNSEEN_SPLIT_ONLY},
     {"dev-avail-idx-no-rmb", TEACH_BUG_BREAKS_RULE, "2.7.13.3",
      "It breaks §2.7.13.3's order: the available idx is what exposes the descriptors and their "
      "contents; read without a read barrier after it, they can be read from before",
-     TEACH_UNSEEN_UNDER_SC("dev-avail-idx-no-rmb", "weak")},
+     TEACH_UNSEEN_UNDER_SC("dev-avail-idx-no-rmb", "weak"), TEACH_UNSEEN_SPLIT_ONLY},
     {"drv-packed-no-wrap-toggle", TEACH_BUG_BREAKS_RULE, "2.8.1",
      "It breaks §2.8.1: the driver's wrap counter changes each time it makes the last descriptor "
      "of the ring available, and the AVAIL and USED bits it writes follow it; this one never "
      "changes it",
-     TEACH_UNSEEN_PACKED("drv-packed-no-wrap-toggle", "16")},
+     TEACH_UNSEEN_PACKED("drv-packed-no-wrap-toggle", "16"), NULL},
     {"drv-packed-used-avail-counter", TEACH_BUG_BREAKS_RULE, "2.8.1",
      "It breaks §2.8.1: a descriptor is used when both bits match the counter of the side that "
      "reads it back; this driver compares them with its avail counter, not its used one",
-     TEACH_UNSEEN_PACKED("drv-packed-used-avail-counter", "16")},
+     TEACH_UNSEEN_PACKED("drv-packed-used-avail-counter", "16"), NULL},
     {"dev-packed-wrap-exact", TEACH_BUG_BREAKS_RULE, "2.8.1",
      "It breaks §2.8.1: the device's wrap counter changes each time it passes the last descriptor "
      "of the ring, also when one chain takes it the whole way round to the same position",
-     TEACH_UNSEEN_PACKED("dev-packed-wrap-exact", "2")},
+     TEACH_UNSEEN_PACKED("dev-packed-wrap-exact", "2"), NULL},
     {"dev-packed-id-first", TEACH_BUG_BREAKS_RULE, "2.8.6",
      "It breaks §2.8.6: the buffer id is in the last descriptor of a chain; this device takes "
      "the first one's",
-     TEACH_UNSEEN_PACKED("dev-packed-id-first", "256")},
+     TEACH_UNSEEN_PACKED("dev-packed-id-first", "256"), NULL},
     {"dev-packed-used-no-wmb", TEACH_BUG_BREAKS_RULE, "2.8.15",
      "It breaks §2.8.15: the device must not change a descriptor after changing its USED bit; "
      "without a barrier between them, its id and length can become visible after the flags",
-     TEACH_UNSEEN_PACKED("dev-packed-used-no-wmb --memory weak", "256")},
+     TEACH_UNSEEN_PACKED("dev-packed-used-no-wmb --memory weak", "256"),
+     TEACH_UNSEEN_UNDER_SC("dev-packed-used-no-wmb --ring packed", "weak")},
     {"drv-mrg-first-only", TEACH_BUG_BREAKS_RULE, "5.1.6.4",
      "It breaks §5.1.6.4's format: num_buffers says over how many buffers a frame is spread and "
      "only the first begins with a header; this driver reads every buffer as a frame of its own",
-     TEACH_UNSEEN_MERGEABLE("drv-mrg-first-only")},
+     TEACH_UNSEEN_MERGEABLE("drv-mrg-first-only"), TEACH_UNSEEN_MERGEABLE("drv-mrg-first-only")},
     {"drv-mrg-repost-first", TEACH_BUG_LIVENESS, "5.1.6.3",
      "A liveness bug: every ring rule is kept, but of the num_buffers buffers a frame took only "
      "the first is offered again, and only the driver can supply buffers (§5.1.6.3), so the ring "
      "drains",
+     TEACH_UNSEEN_MERGEABLE("drv-mrg-repost-first"),
      TEACH_UNSEEN_MERGEABLE("drv-mrg-repost-first")},
     {"dev-mrg-num-buffers-one", TEACH_BUG_BREAKS_RULE, "5.1.6.4.1",
      "It breaks §5.1.6.4.1: the device must set num_buffers to the number of buffers the packet "
      "is spread over; this one always writes 1",
+     TEACH_UNSEEN_MERGEABLE("dev-mrg-num-buffers-one"),
      TEACH_UNSEEN_MERGEABLE("dev-mrg-num-buffers-one")},
 };
 

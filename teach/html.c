@@ -252,15 +252,28 @@ static void html_item(FILE *out, int *n) {
   if ((*n)++) fputc(',', out);
 }
 
+/* A packed ring's size and header: both event suppression structures, then
+ * both sides' cursors (position, wrap counter) and the driver's free count. */
+static void html_packed_head_json(FILE *out, const teach_ring *g) {
+  fprintf(out, "{\"n\":%u,\"p\":1,\"h\":[%u,%u,%u,%u,%u,%u,%u,%u,%u,%u,%u,%u,%u],\"hw\":%u,\"c\":[",
+          g->size, g->drv_event_flags, g->drv_event_desc, g->dev_event_flags, g->dev_event_desc,
+          g->drv_next_avail.pos, g->drv_next_avail.wrap, g->drv_next_used.pos,
+          g->drv_next_used.wrap, g->drv_num_free, g->dev_next_avail.pos, g->dev_next_avail.wrap,
+          g->dev_next_used.pos, g->dev_next_used.wrap, g->hdr_wrote);
+}
+
 /* A ring as the changes from the previous kept ring of the same queue. */
 static void html_ring_json(FILE *out, const teach_ring *g, const teach_ring *prev) {
   static const teach_ring zero;
   if (!prev || prev->size != g->size) prev = &zero;
   int have = prev->size == g->size && prev->desc;
-  fprintf(out, "{\"n\":%u,\"h\":[%u,%u,%u,%u,%u,%u,%u,%u,%u,%u,%u],\"hw\":%u,\"c\":[", g->size,
-          g->avail_flags, g->avail_idx, g->used_event, g->used_flags, g->used_idx, g->avail_event,
-          g->drv_avail_shadow, g->drv_last_used, g->drv_num_free, g->dev_last_avail,
-          g->dev_used_shadow, g->hdr_wrote);
+  if (g->packed)
+    html_packed_head_json(out, g);
+  else
+    fprintf(out, "{\"n\":%u,\"h\":[%u,%u,%u,%u,%u,%u,%u,%u,%u,%u,%u],\"hw\":%u,\"c\":[", g->size,
+            g->avail_flags, g->avail_idx, g->used_event, g->used_flags, g->used_idx, g->avail_event,
+            g->drv_avail_shadow, g->drv_last_used, g->drv_num_free, g->dev_last_avail,
+            g->dev_used_shadow, g->hdr_wrote);
   for (int o = 0; o < TEACH_OWN_COUNT; o++) fprintf(out, "%s%u", o ? "," : "", g->count[o]);
   fputc(']', out);
   int n;
@@ -276,10 +289,13 @@ static void html_ring_json(FILE *out, const teach_ring *g, const teach_ring *pre
   html_array(out, "d", &n);
   for (uint32_t i = 0; i < g->size; i++) {
     const teach_desc *d = &g->desc[i];
-    if (have ? !memcmp(d, &prev->desc[i], sizeof *d) : !(d->addr | d->len | d->flags | d->next))
+    if (have ? !memcmp(d, &prev->desc[i], sizeof *d)
+             : !(d->addr | d->len | d->flags | d->next | d->id))
       continue;
     html_item(out, &n);
-    fprintf(out, "[%u,%" PRIu64 ",%u,%u,%u]", i, d->addr, d->len, d->flags, d->next);
+    /* a packed ring's descriptor has an id where a split one has next */
+    fprintf(out, "[%u,%" PRIu64 ",%u,%u,%u]", i, d->addr, d->len, d->flags,
+            g->packed ? d->id : d->next);
   }
   fputc(']', out);
   html_array(out, "a", &n);
@@ -333,8 +349,10 @@ static const char html_style[] =
 
 /* Rebuilds every kept step's rings from the deltas, draws one step's three
  * tables (what the step wrote highlighted, never-written entries as -), and
- * moves with the buttons, the arrow keys, the step axis and timeline clicks. */
-static const char html_script[] =
+ * moves with the buttons, the arrow keys, the step axis and timeline clicks:
+ * html_script_head, then the tables of the run's ring format, then
+ * html_script_tail. */
+static const char html_script_head[] =
     "(function(){\n"
     "var D=JSON.parse(document.getElementById('vnetsim-data').textContent);\n"
     "var S=D.steps,last={},full=[];\n"
@@ -362,7 +380,11 @@ static const char html_script[] =
     " if(D.step_stride>1)return G;\n"
     " for(var k=j+1;k<i;k++){var o=full[k][q];if(!o||o.n!=g.n)continue;G.hw|=o.hw;\n"
     "  for(var x=0;x<g.n;x++)G.w[x]|=o.w[x];}return G}\n"
-    "function keys(o){return Object.keys(o).map(Number).sort(function(x,y){return x-y})}\n"
+    "function keys(o){return Object.keys(o).map(Number).sort(function(x,y){return x-y})}\n";
+
+/* The split ring's tables: the descriptor table, the available ring and
+ * the used ring, and both sides' index cursors. */
+static const char html_script_split[] =
     "function pick(g){if(g.n<=64)return null;var n=g.n,m=n-1,H=g.h,s={},d={},k;\n"
     " [H[6],H[9],H[7],H[10]].forEach(function(c){for(var j=-4;j<=4;j++)s[(c+j)&m]=1});\n"
     " for(k=0;k<n;k++){if(g.w[k]&6)s[k]=1;if(g.w[k]&1)d[k]=1;}\n"
@@ -410,7 +432,54 @@ static const char html_script[] =
     " fld('free',H[8],ch(8))+'; device: '+fld('last_avail_idx',H[9],ch(9))+\n"
     " fld('used_idx_shadow',H[10],ch(10))+'; owners: '+\n"
     " g.c.map(function(v,j){return v+' '+OWN[j]}).filter(function(t){return t[0]!='0'}).join(', "
-    "')+'</div>'}\n"
+    "')+'</div>'}\n";
+
+/* The same four drawing functions for a packed ring (§2.8): desc draws the
+ * descriptor ring with each position's AVAIL and USED bits, avail and used
+ * the driver's and the device's event suppression structures, cursors both
+ * sides' positions and wrap counters and the two tests of §2.8.1. */
+static const char html_script_packed[] =
+    "function pick(g){if(g.n<=64)return null;var n=g.n,H=g.h,s={},k;\n"
+    " [H[4],H[6],H[9],H[11]].forEach(function(c){for(var j=-4;j<=4;j++)s[((c+j)%n+n)%n]=1});\n"
+    " for(k=0;k<n;k++)if(g.w[k])s[k]=1;var l=keys(s);return {s:l,d:l}}\n"
+    "function rows(list,n,cols,f){var h='',p=-1,gap='<tr><td colspan='+cols+' "
+    "class=\"stale\">&hellip;</td></tr>';\n"
+    " if(!list){for(var k=0;k<n;k++)h+=f(k);return h}\n"
+    " list.forEach(function(k){if(k>p+1)h+=gap;h+=f(k);p=k});return h+(p<n-1?gap:'')}\n"
+    "var EV=['ENABLE','DISABLE','DESC','reserved'];\n"
+    "function tags(g,k){var H=g.h,a=[],u=[];if(H[4]==k)a.push('drv');if(H[9]==k)a.push('dev');\n"
+    " if(H[6]==k)u.push('drv');if(H[11]==k)u.push('dev');\n"
+    " return (a.length?'&larr;avail:'+a.join(',')+' "
+    "':'')+(u.length?'&larr;used:'+u.join(','):'')}\n"
+    "function desc(g,P,L){var h='<table><tr><th colspan=9>descriptor ring</th></tr><tr>'+\n"
+    " '<th>pos</th><th>addr</th><th>len</th><th>id</th><th>flags</th><th>A</th><th>U</th>'+\n"
+    " '<th>owner</th><th></th></tr>';\n"
+    " h+=rows(L&&L.s,g.n,9,function(k){var d=g.d[k],w=g.w[k]!=0,blank=!(d[0]||d[1]||d[2]||d[3]);\n"
+    "  return "
+    "'<tr><td>'+k+'</td>'+cell(blank?'-':'0x'+d[0].toString(16),w)+cell(blank?'':d[1],w)+\n"
+    "  "
+    "cell(blank?'':d[3],w)+cell(blank?'':FL(d[2]&7),w)+cell((d[2]>>7)&1,w)+cell((d[2]>>15)&1,w)+\n"
+    "  cell(OWN[g.o[k]],P&&g.o[k]!=P.o[k],'o'+g.o[k])+'<td>'+tags(g,k)+'</td></tr>'});\n"
+    " return h+'</table>'}\n"
+    "function ev(who,fl,de,hw,bf,bd){return '<table><tr><th colspan=2>'+who+' event suppression'+\n"
+    " '</th></tr><tr><td>flags</td>'+cell(EV[fl&3],hw&bf)+'</tr><tr><td>off</td>'+\n"
+    " cell(de&0x7fff,hw&bd)+'</tr><tr><td>wrap</td>'+cell(de>>15,hw&bd)+'</tr></table>'}\n"
+    "function avail(g,L){return ev('driver',g.h[0],g.h[1],g.hw,1,4)}\n"
+    "function used(g,L){return ev('device',g.h[2],g.h[3],g.hw,8,32)}\n"
+    "function test(g,dev){var H=g.h,p=dev?H[9]:H[6],w=dev?H[10]:H[7],f=g.d[p]?g.d[p][2]:0,\n"
+    " a=(f>>7)&1,u=(f>>15)&1,y=dev?(a==w&&u!=w):(a==w&&u==w);\n"
+    " return 'next for the '+(dev?'device':'driver')+': position '+p+', AVAIL '+a+' USED '+u+\n"
+    " ', wrap counter '+w+': '+(dev?(y?'available':'not available'):(y?'used':'not used'))}\n"
+    "function cursors(g,P){var H=g.h,ch=function(k){return P&&P.h[k]!=H[k]};\n"
+    " return '<div class=\"note\">driver: '+fld('next_avail',H[4],ch(4))+fld('wrap',H[5],ch(5))+\n"
+    " fld('next_used',H[6],ch(6))+fld('wrap',H[7],ch(7))+fld('free',H[8],ch(8))+'; device: '+\n"
+    " fld('next_avail',H[9],ch(9))+fld('wrap',H[10],ch(10))+fld('next_used',H[11],ch(11))+\n"
+    " fld('wrap',H[12],ch(12))+'<br>'+test(g,1)+'<br>'+test(g,0)+'<br>owners: '+\n"
+    " g.c.map(function(v,j){return v+' '+OWN[j]}).filter(function(t){return t[0]!='0'}).join(', "
+    "')+'</div>'}\n";
+
+/* Shows a step and moves between steps; the same for both ring formats. */
+static const char html_script_tail[] =
     "var ON={rx:'rx queue',tx:'tx queue',status:'device status',both:'both queues'};\n"
     "function show(i){if(!S.length)return;cur=Math.max(0,Math.min(S.length-1,i));var s=S[cur],\n"
     " q=s.q||'rx',g=full[cur][q],P=g?prevOf(cur,q):null,h='';if(P&&P.n!=g.n||D.step_stride>1)P="
@@ -471,8 +540,8 @@ static void html_head(FILE *out, const scn *s, const char *title, const char *so
           "</h1>\n<p class=\"sub\">vnetsim %s: seed %" PRIu64
           ", queue size %u, bugs %s, %zu "
           "frames host&rarr;guest, %zu guest&rarr;host, %s of virtual time.</p>\n",
-          source, s->cfg.seed, s->drv.rxq.layout.size, bugs, s->fates.nframes, s->tx_fates.nframes,
-          tbuf);
+          source, s->cfg.seed, teach_queue_size(s, VNET_RXQ), bugs, s->fates.nframes,
+          s->tx_fates.nframes, tbuf);
   const char *model = teach_memory_name(s);
   if (model)
     fprintf(out,
@@ -504,7 +573,7 @@ static void html_counters(FILE *out, const scn *s) {
           s->dev.stats.interrupts, s->dev.stats.interrupts_suppressed);
 }
 
-static void html_owner_legend(FILE *out) {
+static void html_owner_legend(FILE *out, int packed) {
   static const struct {
     int owner;
     const char *label;
@@ -517,8 +586,10 @@ static void html_owner_legend(FILE *out) {
                {TEACH_OWN_LOST, "lost"}};
   fputs("<div class=\"legend\" id=\"owner-legend\">", out);
   for (size_t i = 0; i < sizeof items / sizeof items[0]; i++)
-    fprintf(out, "<span><i class=\"sw\" style=\"background:%s\"></i>%s</span>",
-            html_owner_colour[items[i].owner], items[i].label);
+    /* a packed ring hands over as it writes: nothing is posted or pushed */
+    if (!packed || (items[i].owner != TEACH_OWN_POSTED && items[i].owner != TEACH_OWN_PUSHED))
+      fprintf(out, "<span><i class=\"sw\" style=\"background:%s\"></i>%s</span>",
+              html_owner_colour[items[i].owner], items[i].label);
   fputs(
       "<span>| tick rows, each labelled with its queue: blue, kicks sent; orange, "
       "interrupts raised; triangles: drops by reason (hover)</span></div>\n",
@@ -578,8 +649,8 @@ static size_t html_timeline(FILE *out, const scn *s, const teach_rec *r, const h
           "<svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %.0f\" "
           "width=\"100%%\" role=\"img\" aria-label=\"ring occupancy over virtual time\">\n",
           HTML_W, gm.height);
-  html_band(out, a, VNET_RXQ, s->drv.rxq.layout.size, gm.top, gm.band_rx, "rx");
-  html_band(out, a, VNET_TXQ, s->drv.txq.layout.size, gm.y_tx, gm.band_tx, "tx");
+  html_band(out, a, VNET_RXQ, teach_queue_size(s, VNET_RXQ), gm.top, gm.band_rx, "rx");
+  html_band(out, a, VNET_TXQ, teach_queue_size(s, VNET_TXQ), gm.y_tx, gm.band_tx, "tx");
   html_marks(out, a, r, TEACH_MARK_KICK, gm.top - 20, 7, "#1f5fbf", "kicks");
   html_marks(out, a, r, TEACH_MARK_IRQ, gm.y_tx - 30, 7, "#e67e22", "interrupts");
   html_drops(out, a, r, gm.top - 1);
@@ -647,6 +718,30 @@ static const char html_step_legend[] =
     "point. <span class=\"stale\">Grey</span>: an old entry the reader has passed; -: never "
     "written.</p>\n";
 
+/* How to read a packed ring's step. */
+static const char html_step_legend_packed[] =
+    "<p class=\"note legend\" id=\"legend\">How to read a step: a packed ring (virtio 1.2 "
+    "&sect;2.8) is one descriptor ring both sides write, by position. Each side keeps a "
+    "cursor and a wrap counter that starts at 1 and flips each time the cursor passes the end "
+    "of the ring (&sect;2.8.1). The driver makes a descriptor available by storing its flags "
+    "with <b>A</b> (AVAIL) equal to its wrap counter and <b>U</b> (USED) the inverse; the "
+    "device marks one used by storing both equal to its own. So a descriptor is available "
+    "when A equals the reader's wrap counter and U differs, and used when both equal it: the "
+    "two <i>next for</i> lines apply that test, with live values. <b>owner</b> is who holds "
+    "each position: <span class=\"o0\">free</span> (the driver's), <span "
+    "class=\"o1\">avail</span> (made available, not yet taken), <span "
+    "class=\"o2\">device</span> (taken: in flight), <span class=\"o3\">used</span> (marked "
+    "used, waiting for the driver), <span class=\"o4\">lost</span> (the driver counts it as "
+    "made available, but its flags do not say so to the device). The event suppression "
+    "structures (&sect;2.8.10, &sect;2.8.14) ask the other side for notifications: ENABLE, "
+    "DISABLE, or DESC (only for the descriptor at off and wrap). <span "
+    "class=\"ch\">Highlighted</span>: ring memory the step wrote (for the queue shown, also "
+    "since it was last shown; even with the value it already held), or an owner or cursor "
+    "that changed. &larr;avail:drv and &larr;avail:dev: where the driver makes the next "
+    "descriptor available and where the device looks for it; &larr;used:dev and "
+    "&larr;used:drv: where the device marks the next one used and where the driver looks for "
+    "it.</p>\n";
+
 /* The recorder's limit on ring snapshots, and what striding the steps
  * means for the highlights. */
 static void html_step_limits(FILE *out, const scn *s, const teach_rec *r) {
@@ -656,7 +751,7 @@ static void html_step_limits(FILE *out, const scn *s, const teach_rec *r) {
             "queues have %u entries, more than a page can draw at a usable speed. The steps, "
             "the occupancy timeline and the counters are all here; replay with a smaller "
             "--qsize to step through the rings.</p>\n",
-            s->drv.rxq.layout.size);
+            teach_queue_size(s, VNET_RXQ));
   if (teach_rec_step_stride(r) > 1)
     fputs(
         "<p class=\"note\" id=\"stride-note\">Only some steps are kept, so the highlights "
@@ -666,7 +761,7 @@ static void html_step_limits(FILE *out, const scn *s, const teach_rec *r) {
 }
 
 static void html_step_controls(FILE *out, const scn *s, const teach_rec *r, size_t nsteps) {
-  fputs(html_step_legend, out);
+  fputs(teach_run_packed(s) ? html_step_legend_packed : html_step_legend, out);
   html_step_limits(out, s, r);
   fprintf(out,
           "<div id=\"step\"><p>Ring states need JavaScript to step through; the data is in the "
@@ -746,7 +841,7 @@ static void html_data(FILE *out, const scn *s, const teach_rec *r, const html_ax
   fputs(",\"title\":", out);
   html_json_str(out, title);
   fprintf(out, ",\"seed\":%" PRIu64 ",\"queue_size\":%u,\"bugs\":", s->cfg.seed,
-          s->drv.rxq.layout.size);
+          teach_queue_size(s, VNET_RXQ));
   html_json_str(out, bugs);
   fputc(',', out);
   html_counters_json(out, s);
@@ -769,14 +864,16 @@ int teach_write_html(FILE *out, const scn *s, const teach_rec *r, const char *ti
   vbug_names(s->drv.opts.bugs, s->dev.cfg.bugs, bugs, sizeof bugs);
   html_head(out, s, title, source, bugs, npoints ? points[npoints - 1].t_ns : 0);
   html_counters(out, s);
-  html_owner_legend(out);
+  html_owner_legend(out, teach_run_packed(s));
   size_t gap_lines = html_timeline(out, s, r, &a);
   html_drop_legend(out, s);
   html_timeline_note(out, r, &a, pstride, gap_lines);
   html_step_controls(out, s, r, nsteps);
   html_data(out, s, r, &a, title, source, bugs, pstride);
   fputs("<script>", out);
-  fputs(html_script, out);
+  fputs(html_script_head, out);
+  fputs(teach_run_packed(s) ? html_script_packed : html_script_split, out);
+  fputs(html_script_tail, out);
   fputs("</script>\n</body></html>\n", out);
   free(a.cx);
   return ferror(out) ? EMU_EIO : 0;

@@ -48,7 +48,16 @@ typedef struct teach_facts {
    * barriers by kind (gmem_barrier_kind) */
   uint32_t visible[2], barriers[2][3];
   char visible_fields[2][128];
+  /* packed rings, per queue: both sides' cursors before the step
+   * (TEACH_PK_*), the driver's avail cursor at its last kick decision and
+   * the device's used cursor at its last interrupt decision, before this
+   * step's (what the decisions compare against) */
+  teach_wpos pk_before[2][4];
+  teach_wpos pk_kick_from[2], pk_signalled[2];
 } teach_facts;
+
+/* The four cursors of a packed queue, in teach_facts.pk_before. */
+enum { TEACH_PK_DRV_AVAIL, TEACH_PK_DRV_USED, TEACH_PK_DEV_AVAIL, TEACH_PK_DEV_USED };
 
 /* A kept array that halves itself (keeping every other entry) when full,
  * so memory stays bounded however long the run is. */
@@ -76,7 +85,8 @@ typedef struct teach_sampled {
  * Rebuilding them would change what the pages show. What would
  * remove this patch-up instead is each ring half emitting those three
  * events after its store (same record contents, so the same trace bytes):
- * a change in virtio/, not here. */
+ * a change in virtio/, not here. The packed ring's half does so already
+ * (virtio/vq_packed.c), so a packed queue needs none of this. */
 typedef enum teach_cursor {
   TEACH_CUR_NONE = 0,
   TEACH_CUR_DRV_AVAIL_SHADOW,
@@ -130,6 +140,17 @@ struct teach_rec {
   uint64_t last_event_t, idle_since_point, idle_gaps, idle_longest;
   int seen_event, rings_capped;
   int setup_told[2]; /* the queue's layout in memory was explained */
+  /* packed rings: where each chain the device holds starts, by buffer id
+   * (the device knows its length, not where it was); both queues' cursors
+   * after the last event; a scratch array of owners for the timeline */
+  uint16_t *held_pos[2];
+  teach_wpos pk_now[2][4];
+  uint8_t *pk_owner;
+  uint16_t pk_owner_size;
+  /* [queue][TEACH_PK_*]: a wrap counter's flip was explained */
+  int pk_flip_told[2][4];
+  /* [queue][avail, used]: the cursor at the last notification decision */
+  teach_wpos pk_decided[2][2];
 };
 
 /* The driver half of queue q. */
@@ -137,8 +158,59 @@ static inline const vq_drv *teach_drv_q(const scn *s, int q) {
   return q == (int)VNET_RXQ ? &s->drv.rxq : &s->drv.txq;
 }
 
+/* The packed driver half of queue q. */
+static inline const vqp_drv *teach_pdrv_q(const scn *s, int q) {
+  return q == (int)VNET_RXQ ? &s->drv.prxq : &s->drv.ptxq;
+}
+
 /* Queue q's size as the driver set it up; 0 before. */
-static inline uint16_t teach_qsize(const scn *s, int q) { return teach_drv_q(s, q)->layout.size; }
+static inline uint16_t teach_qsize(const scn *s, int q) {
+  return s->drv.packed ? teach_pdrv_q(s, q)->layout.size : teach_drv_q(s, q)->layout.size;
+}
+
+/* --- packed rings (teach/packed.c) -------------------------------------- */
+
+/* Queue q's packed cursors now, into g and into TEACH_PK_* order. */
+void teach_pk_cursors(const scn *s, int q, teach_ring *g, teach_wpos now[4]);
+/* Queue q's descriptor ring, event suppression structures, cursors and
+ * owners, as guest memory and both halves hold them now. */
+void teach_pk_snapshot(teach_rec *r, int q, teach_ring *g);
+/* Positions per owner, from memory and cursors (the timeline's counts). */
+void teach_pk_count(teach_rec *r, int q, uint16_t count[TEACH_OWN_COUNT]);
+/* Marks the event suppression fields a step stored (no trace record of
+ * their own: a change of value is the sign). */
+void teach_pk_watch_quiet(teach_rec *r, int q);
+/* "avail"/"used"/"-" decoding of a descriptor's AVAIL and USED bits. */
+int teach_pk_avail_bit(uint16_t flags);
+int teach_pk_used_bit(uint16_t flags);
+
+/* --- explanations ------------------------------------------------------- */
+
+/* What an explainer works from: the step, the facts gathered from its
+ * events, its queue's ring after it, and the text being written. */
+typedef struct teach_expl {
+  teach_rec *r;
+  teach_step *st;
+  const teach_facts *f;
+  int q;               /* the step's queue (rx when it has none) */
+  const teach_ring *g; /* that queue's ring after the step */
+  uint16_t size;       /* that queue's size */
+  int event_idx;       /* VIRTIO_F_EVENT_IDX negotiated on that queue */
+  teach_str t;         /* the explanation */
+} teach_expl;
+
+void teach_title(teach_expl *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* 1 when the run's driver has bug (VBUG_* driver bits). */
+int teach_expl_bug(const teach_expl *e, unsigned bug);
+/* The negotiated feature bits by name ("VERSION_1 MAC ..."). */
+void teach_features(teach_str *t, uint64_t f);
+/* The status byte's steps, and a broken rule: the same on both formats. */
+void teach_explain_status(teach_expl *e);
+void teach_explain_violation(teach_expl *e);
+/* A packed ring's step (explain_packed.c). */
+void teach_explain_packed(teach_expl *e);
+/* " (bug NAME)" naming the run's bugs, or "" for the fixed halves. */
+const char *teach_bug_tag(const teach_rec *r, char *buf, size_t cap);
 
 /* Memory models (teach/memory.c): a store_visible or barrier event into
  * the open step's facts; both sides' store buffers now; the step's

@@ -58,6 +58,10 @@ const char *teach_owner_name(teach_owner o) {
 
 int teach_step_queue(const teach_step *st) { return st->queue < 0 ? (int)VNET_RXQ : st->queue; }
 
+int teach_run_packed(const scn *s) { return s->drv.packed; }
+
+uint16_t teach_queue_size(const scn *s, int q) { return teach_qsize(s, q); }
+
 static void teach_sampled_init(teach_sampled *a, size_t max, size_t size) {
   memset(a, 0, sizeof *a);
   a->max = max < 2 ? 2 : max;
@@ -139,6 +143,10 @@ teach_rec *teach_rec_new(const teach_opts *opts) {
     return NULL;
   }
   r->step_stride = 1;
+  for (int q = 0; q < 2; q++) { /* where both halves' counters start (§2.8.1) */
+    r->pk_decided[q][0] = r->pk_decided[q][1] = (teach_wpos){0, 1};
+    for (int k = 0; k < 4; k++) r->pk_now[q][k] = (teach_wpos){0, 1};
+  }
   teach_sampled_init(&r->points, r->opts.max_points, sizeof(teach_point));
   r->points.fold = teach_point_fold;
   for (int i = 0; i < TEACH_MARK_COUNT; i++)
@@ -166,8 +174,10 @@ void teach_rec_free(teach_rec *r) {
   for (int i = 0; i < TEACH_MARK_COUNT; i++) free(r->marks[i].items);
   for (int q = 0; q < 2; q++) {
     free(r->held[q]);
+    free(r->held_pos[q]);
     free(r->wrote[q]);
   }
+  free(r->pk_owner);
   free(r->pending_repost);
   free(r);
 }
@@ -247,6 +257,10 @@ static void teach_count(const teach_rec *r, int q, uint16_t count[TEACH_OWN_COUN
   memset(count, 0, sizeof count[0] * TEACH_OWN_COUNT);
   uint16_t size = teach_qsize(r->s, q);
   if (!size) return;
+  if (teach_run_packed(r->s)) {
+    teach_pk_count((teach_rec *)r, q, count);
+    return;
+  }
   teach_ring g;
   teach_cursors(r, q, &g);
   /* The indices each side has stored in memory: the drivers' and the
@@ -363,16 +377,21 @@ static void teach_owners(const teach_rec *r, int q, const vq_drv *d, teach_ring 
 /* Queue q's rings and cursors as they are after the current event. */
 static void teach_snapshot(teach_rec *r, int q, teach_ring *g) {
   const vq_drv *d = teach_drv_q(r->s, q);
-  if (!d->layout.size) {
+  uint16_t size = teach_qsize(r->s, q);
+  if (!size) {
     teach_ring_free(g);
     return;
   }
-  if (r->opts.max_ring_size && d->layout.size > r->opts.max_ring_size) {
+  if (r->opts.max_ring_size && size > r->opts.max_ring_size) {
     r->rings_capped = 1; /* counts and timeline only: see teach_opts */
     teach_ring_free(g);
     return;
   }
-  if (teach_ring_alloc(g, d->layout.size)) return;
+  if (teach_ring_alloc(g, size)) return;
+  if (teach_run_packed(r->s)) {
+    teach_pk_snapshot(r, q, g);
+    return;
+  }
   teach_read_rings(&r->s->mem, &d->layout, g);
   teach_cursors(r, q, g);
   teach_owners(r, q, d, g);
@@ -433,6 +452,32 @@ static teach_kind teach_classify(const emu_trace_rec *rec, int *starts_new) {
   }
 }
 
+/* On a packed ring storing a descriptor's flags hands it over (§2.8.21.1),
+ * so there is no separate publish: the buffers the driver makes available
+ * are one step with the kick decision after them, the descriptors the
+ * device marks used one with the interrupt decision. A new one starts once
+ * the step's decision was made. */
+static teach_kind teach_classify_packed(const teach_rec *r, const emu_trace_rec *rec,
+                                        int *starts_new) {
+  teach_kind kind = teach_classify(rec, starts_new);
+  uint32_t decided;
+  switch (rec->kind) {
+    case EMU_TR_AVAIL_PUBLISHED:
+      decided = (1u << EMU_TR_KICK) | (1u << EMU_TR_KICK_SUPPRESSED);
+      *starts_new = r->open && (r->cur.evmask & decided);
+      return TEACH_K_PUBLISH;
+    case EMU_TR_BUFFER_REPOSTED:
+      *starts_new = 0;
+      return TEACH_K_PUBLISH;
+    case EMU_TR_USED_PUBLISHED:
+      decided = (1u << EMU_TR_INTERRUPT) | (1u << EMU_TR_INTERRUPT_SUPPRESSED);
+      *starts_new = r->open && (r->cur.evmask & decided);
+      return TEACH_K_DEV_PUBLISH;
+    default:
+      return kind;
+  }
+}
+
 static int teach_queue_of(const emu_trace_rec *rec) {
   /* Frames in and their fates are about host->guest traffic: the RX queue. */
   if (!rec->queue)
@@ -483,7 +528,7 @@ static void teach_keep_step(teach_rec *r, teach_step *st) {
 }
 
 /* " (bug NAME)" naming the run's bugs, or "" for the fixed driver. */
-static const char *teach_bug_tag(const teach_rec *r, char *buf, size_t cap) {
+const char *teach_bug_tag(const teach_rec *r, char *buf, size_t cap) {
   char names[256];
   if (!r->s->drv.opts.bugs && !r->s->dev.cfg.bugs) return "";
   vbug_names(r->s->drv.opts.bugs, r->s->dev.cfg.bugs, names, sizeof names);
@@ -504,7 +549,16 @@ static void teach_close_step(teach_rec *r) {
     teach_explain(r, st);
     char mem[640];
     if (teach_mem_explain(r, mem, sizeof mem)) teach_text_append(&st->text, "%s", mem);
-    if (newly_lost) {
+    if (newly_lost && teach_run_packed(r->s)) {
+      char tag[300];
+      st->wrong = 1;
+      teach_text_append(&st->text,
+                        " Lost: the driver counts these descriptors as made available, yet "
+                        "their flags do not say so under the device's wrap counter, so the "
+                        "device will never take them and nothing will give them back "
+                        "(§2.8.1)%s.",
+                        teach_bug_tag(r, tag, sizeof tag));
+    } else if (newly_lost) {
       char tag[300];
       st->wrong = 1;
       teach_text_append(&st->text,
@@ -536,6 +590,7 @@ static void teach_open_step(teach_rec *r, teach_kind kind, int q, uint64_t t_ns)
   r->f.frame_first = r->f.frame_last = r->f.fate_frame = -1;
   r->cur_keep = r->cur.index % r->step_stride == 0;
   r->open = 1;
+  memcpy(r->f.pk_before, r->pk_now, sizeof r->f.pk_before);
   for (int k = 0; k < 2; k++) {
     if (r->wrote[k]) memset(r->wrote[k], 0, r->wrote_size[k]);
     r->hdr_wrote[k] = 0;
@@ -579,7 +634,7 @@ static void teach_wrote(teach_rec *r, int q, int64_t idx, uint8_t what) {
     r->wrote_size[q] = r->wrote[q] ? size : 0;
     if (!r->wrote[q]) return;
   }
-  r->wrote[q][(uint16_t)idx & (size - 1)] |= what;
+  r->wrote[q][(uint16_t)idx % size] |= what; /* a power of two divides 65536: the slot */
 }
 
 /* The header fields stored without a trace record of their own (the
@@ -606,8 +661,10 @@ static void teach_ensure_held(teach_rec *r, int q) {
   uint16_t size = teach_qsize(r->s, q);
   if (!size || r->held_size[q] == size) return;
   free(r->held[q]);
+  free(r->held_pos[q]);
   r->held[q] = calloc(size, 1);
-  r->held_size[q] = r->held[q] ? size : 0;
+  r->held_pos[q] = calloc(size, sizeof *r->held_pos[q]);
+  r->held_size[q] = r->held[q] && r->held_pos[q] ? size : 0;
   r->held_count[q] = 0;
 }
 
@@ -761,10 +818,87 @@ static void teach_on_device_fate(teach_rec *r, const emu_trace_rec *rec, int q) 
   teach_mark_add(r, TEACH_MARK_DROP, rec, q, r->f.fate);
 }
 
+/* A packed ring's record (see teach_classify_packed): the halves trace it
+ * after their cursors moved, so no cursor is left unstored. */
+static void teach_pk_note(teach_rec *r, const emu_trace_rec *rec, int q) {
+  teach_facts *f = &r->f;
+  const vqp_drv *d = teach_pdrv_q(r->s, q);
+  uint16_t size = d->layout.size;
+  int64_t id = rec->head;
+  switch (rec->kind) {
+    case EMU_TR_AVAIL_PUBLISHED:
+      teach_span_add(&f->post[q], rec->idx, id, rec->len);
+      for (int64_t k = 0; k < rec->len && k < size; k++)
+        teach_wrote(r, q, (rec->idx + k) % size, TEACH_W_AVAIL);
+      if (q == (int)VNET_RXQ && r->pending_repost && id >= 0 && id < r->pending_size)
+        r->pending_repost[id] = -1;
+      break;
+    case EMU_TR_BUFFER_REPOSTED:
+      f->reposts++;
+      break;
+    case EMU_TR_POP:
+      teach_span_add(&f->pop[q], rec->idx, id, rec->len);
+      teach_hold(r, q, id, 1);
+      if (r->held_size[q] == size && id >= 0 && id < size) r->held_pos[q][id] = (uint16_t)rec->idx;
+      break;
+    case EMU_TR_USED_PUBLISHED:
+      f->used_published[q] = 1;
+      teach_span_add(&f->push[q], rec->idx, id, rec->len);
+      teach_wrote(r, q, rec->idx, TEACH_W_USED);
+      teach_hold(r, q, id, 0);
+      break;
+    case EMU_TR_USED_CONSUMED:
+      teach_span_add(&f->consume[q], rec->idx, id, rec->len);
+      r->last_consumed[q] = rec->idx;
+      if (q == (int)VNET_RXQ && id >= 0) teach_await_repost(r, id);
+      break;
+    default:
+      break;
+  }
+}
+
+/* A packed ring's notification decision compares the cursor now with the
+ * one at the last decision: kept here, the halves keep no record of it
+ * that outlives the decision. */
+static void teach_pk_decision(teach_rec *r, const emu_trace_rec *rec, int q) {
+  int avail = rec->kind == EMU_TR_KICK || rec->kind == EMU_TR_KICK_SUPPRESSED;
+  int used = rec->kind == EMU_TR_INTERRUPT || rec->kind == EMU_TR_INTERRUPT_SUPPRESSED;
+  if (!avail && !used) return;
+  teach_wpos now[4];
+  teach_pk_cursors(r->s, q, NULL, now);
+  if (avail) {
+    r->f.pk_kick_from[q] = r->pk_decided[q][0];
+    r->pk_decided[q][0] = now[TEACH_PK_DRV_AVAIL];
+  } else {
+    r->f.pk_signalled[q] = r->pk_decided[q][1];
+    r->pk_decided[q][1] = now[TEACH_PK_DEV_USED];
+  }
+}
+
+/* On a packed ring: a record whose meaning differs from the split ring's
+ * is noted here (1); the notification decisions are noted here too, then
+ * counted as on a split ring (0). */
+static int teach_pk_handled(teach_rec *r, const emu_trace_rec *rec, int q) {
+  if (!teach_run_packed(r->s) || q < 0) return 0;
+  switch (rec->kind) {
+    case EMU_TR_AVAIL_PUBLISHED:
+    case EMU_TR_USED_PUBLISHED:
+    case EMU_TR_USED_CONSUMED:
+    case EMU_TR_POP:
+    case EMU_TR_BUFFER_REPOSTED:
+      teach_pk_note(r, rec, q);
+      return 1;
+    default:
+      teach_pk_decision(r, rec, q);
+      return 0;
+  }
+}
+
 /* Adds one event to the facts of the open step. */
 static void teach_note_event(teach_rec *r, const emu_trace_rec *rec, int q) {
   teach_facts *f = &r->f;
   int qq = q < 0 ? 0 : q;
+  if (teach_pk_handled(r, rec, q)) return;
   switch (rec->kind) {
     case EMU_TR_STATUS:
       teach_on_status(r, rec, q);
@@ -854,7 +988,13 @@ static void teach_record_state(teach_rec *r, uint64_t t) {
   r->cur_point.t_ns = t;
   r->cur_point.step = r->cur.index;
   for (int k = 0; k < 2; k++) {
-    teach_watch_quiet(r, k);
+    if (teach_run_packed(r->s)) {
+      teach_pk_watch_quiet(r, k);
+      /* before set-up the halves are all zero: the counters start at 1 */
+      if (teach_qsize(r->s, k)) teach_pk_cursors(r->s, k, NULL, r->pk_now[k]);
+    } else {
+      teach_watch_quiet(r, k);
+    }
     teach_count(r, k, r->cur_point.count[k]);
   }
   if (r->cur_keep) {
@@ -863,11 +1003,25 @@ static void teach_record_state(teach_rec *r, uint64_t t) {
   }
 }
 
+/* A packed ring's step is drawn as memory holds it at the step's end: the
+ * event suppression stores a side made after the step's last record (no
+ * record of their own) are caught up at any record that opens no step. */
+static void teach_pk_catch_up(teach_rec *r) {
+  if (!r->open || !teach_run_packed(r->s)) return;
+  for (int k = 0; k < 2; k++) {
+    teach_pk_watch_quiet(r, k);
+    if (r->cur_keep) teach_snapshot(r, k, &r->cur.ring[k]);
+  }
+}
+
 static void teach_on_event(teach_rec *r, const emu_trace_rec *rec) {
   if (r->finished || !r->s) return;
   /* The walkthrough follows host->guest frames; a guest frame's fate in the
    * TX ledger (sent, or a TX drop) is not a step of its own. */
-  if (rec->kind == EMU_TR_FRAME_FATE && rec->queue && !strcmp(rec->queue, "tx")) return;
+  if (rec->kind == EMU_TR_FRAME_FATE && rec->queue && !strcmp(rec->queue, "tx")) {
+    teach_pk_catch_up(r);
+    return;
+  }
   if (rec->kind == EMU_TR_STORE_VISIBLE || rec->kind == EMU_TR_BARRIER) {
     /* memory-model events join the step they happen in */
     teach_mem_note(r, rec);
@@ -875,8 +1029,12 @@ static void teach_on_event(teach_rec *r, const emu_trace_rec *rec) {
     return;
   }
   int starts_new;
-  teach_kind kind = teach_classify(rec, &starts_new);
-  if (kind == TEACH_K_COUNT) return;
+  teach_kind kind = teach_run_packed(r->s) ? teach_classify_packed(r, rec, &starts_new)
+                                           : teach_classify(rec, &starts_new);
+  if (kind == TEACH_K_COUNT) {
+    teach_pk_catch_up(r);
+    return;
+  }
   int q = teach_queue_of(rec);
   if (rec->kind == EMU_TR_FRAME_FATE && teach_fate_told_with_consume(r, rec, q)) return;
   uint64_t t = rec->t_ns - r->s->cfg.start_ns;
@@ -918,13 +1076,26 @@ void teach_rec_finish(teach_rec *r) {
     st->wrong = 1;
     if (st == &r->cur) continue;
     char tag[300];
-    if (r->pending_repost[h] == first)
+    if (r->pending_repost[h] == first && teach_run_packed(r->s))
+      teach_text_append(&st->text,
+                        " Buffer id %u is never made available again%s: no descriptor "
+                        "carries it back to the device, and the driver has one buffer fewer "
+                        "for every frame (§5.1.6.3, §2.8.21: buffers are supplied by the "
+                        "driver, and only it can re-supply them).",
+                        h, teach_bug_tag(r, tag, sizeof tag));
+    else if (r->pending_repost[h] == first)
       teach_text_append(&st->text,
                         " Head %u is never posted again%s: the available ring does not grow "
                         "back, and the driver has one buffer fewer for every frame (§5.1.6.3, "
                         "§2.7.13: buffers are supplied by the driver, and only it can "
                         "re-supply them).",
                         h, teach_bug_tag(r, tag, sizeof tag));
+    else if (teach_run_packed(r->s))
+      teach_text_append(&st->text,
+                        " Buffer id %u is not made available again either: %u RX "
+                        "descriptor%s left on offer.",
+                        h, st->ring[VNET_RXQ].count[TEACH_OWN_AVAIL],
+                        st->ring[VNET_RXQ].count[TEACH_OWN_AVAIL] == 1 ? "" : "s");
     else
       teach_text_append(&st->text,
                         " Head %u is not posted again either: %u RX buffer%s left on offer.", h,

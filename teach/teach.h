@@ -53,12 +53,30 @@ enum {
   TEACH_H_USED_IDX = 16,
   TEACH_H_AVAIL_EVENT = 32
 };
+/* A packed ring's event suppression structures (§2.8.10) carry the requests
+ * the split ring's header fields do, so they share the bits: the driver's
+ * area says what avail.flags and used_event say, the device's what
+ * used.flags and avail_event say. */
+enum {
+  TEACH_H_DRV_EVENT_FLAGS = TEACH_H_AVAIL_FLAGS,
+  TEACH_H_DRV_EVENT_DESC = TEACH_H_USED_EVENT,
+  TEACH_H_DEV_EVENT_FLAGS = TEACH_H_USED_FLAGS,
+  TEACH_H_DEV_EVENT_DESC = TEACH_H_AVAIL_EVENT
+};
 
 typedef struct teach_desc {
   uint64_t addr;
   uint32_t len;
   uint16_t flags, next;
+  uint16_t id; /* packed rings: the buffer id (§2.8.13); split rings: 0 */
 } teach_desc;
+
+/* A packed ring's cursor: a position and the wrap counter that goes with
+ * it (§2.8.1). */
+typedef struct teach_wpos {
+  uint16_t pos;
+  uint8_t wrap;
+} teach_wpos;
 
 typedef struct teach_used_elem {
   uint32_t id, len;
@@ -83,6 +101,16 @@ typedef struct teach_ring {
                           * suppression fields and flags, stored without a trace record
                           * of their own, count as written when their value changed */
   uint16_t count[TEACH_OWN_COUNT];
+  /* A packed ring (§2.8): desc[] is the descriptor ring itself, indexed by
+   * position (next unused, id the buffer id); avail[] and used[] and the
+   * split ring's header fields and cursors stay 0. owner[] and wrote[] are
+   * by position; a step that made descriptors available marks them
+   * TEACH_W_AVAIL, one that marked a descriptor used TEACH_W_USED. */
+  int packed;
+  teach_wpos drv_next_avail, drv_next_used; /* the driver's private cursors */
+  teach_wpos dev_next_avail, dev_next_used; /* the device's */
+  uint16_t drv_event_flags, drv_event_desc; /* driver event suppression (§2.8.14) */
+  uint16_t dev_event_flags, dev_event_desc; /* device event suppression */
 } teach_ring;
 
 /* Under a memory model (emu/mm.h): a store one side made that the other
@@ -136,6 +164,11 @@ typedef struct teach_step {
    * memory as both sides see it; these are what only their maker sees. */
   teach_buffer buffers[2];
 } teach_step;
+
+/* Queue q's size as the driver set it up, on either ring format; 0 before. */
+uint16_t teach_queue_size(const scn *s, int q);
+/* 1 when the run's queues are packed rings (negotiated at probe). */
+int teach_run_packed(const scn *s);
 
 /* The queue a step is drawn with: its own, or rx for a step about both
  * queues or neither (status, fast-forward). */
@@ -216,6 +249,11 @@ typedef struct teach_walk_opts {
                       * (0 or 1: one at a time); bursts show the last-only bugs */
   FILE *trace_sink;   /* or NULL */
   emu_mm_kind memory; /* the memory model (sc: none) */
+  int packed;         /* packed rings (§2.8) instead of split ones */
+  /* Sees every trace record after the recorder, or NULL: a test compares
+   * what was recorded with guest memory at that moment. */
+  emu_trace_observer_fn observer;
+  void *observer_ctx;
 } teach_walk_opts;
 
 /* queue 8, seed 1, no bugs, 10 frames, the first 2 detailed. */
@@ -223,6 +261,10 @@ void teach_walk_opts_default(teach_walk_opts *o);
 /* The burst a walkthrough with these bugs uses unless told: 2 for the bugs
  * that show only when used elements pile up (the last-only bugs), else 1. */
 unsigned teach_walk_default_burst(unsigned bugs, unsigned dev_bugs);
+/* The queue size a walkthrough with these bugs uses unless told: 2 for the
+ * bug that shows only when one chain spans the whole ring
+ * (dev-packed-wrap-exact: a TX chain is two descriptors), else 8. */
+uint16_t teach_walk_default_qsize(unsigned bugs, unsigned dev_bugs);
 /* How many frames the walkthrough shows action by action (frames 1 to n);
  * later ones are fast-forwarded. */
 unsigned teach_walk_detailed_frames(const teach_walk_opts *o);
@@ -230,6 +272,9 @@ unsigned teach_walk_detailed_frames(const teach_walk_opts *o);
 /* A finished walkthrough: the scenario's counters and the recording. */
 typedef struct teach_walk {
   teach_walk_opts opts;
+  /* the recorder's observer, which teach_walk_run chains before opts.observer */
+  emu_trace_observer_fn rec_observer;
+  void *rec_observer_ctx;
   scn *s; /* finished scenario (with its host peer), owned */
   teach_rec *rec;
 } teach_walk;
@@ -251,10 +296,11 @@ typedef enum teach_bug_kind {
 typedef struct teach_bug_note {
   const char *name; /* as 'vnetsim bugs' lists it */
   teach_bug_kind kind;
-  const char *section; /* the virtio 1.2 section the claim is about */
-  const char *claim;   /* one sentence: what it breaks, or why it is a liveness bug */
-  const char *unseen;  /* NULL when the walkthrough shows it; else why it cannot, and
+  const char *section;       /* the virtio 1.2 section the claim is about */
+  const char *claim;         /* one sentence: what it breaks, or why it is a liveness bug */
+  const char *unseen;        /* NULL when the walkthrough shows it; else why it cannot, and
                         * where to see it instead */
+  const char *unseen_packed; /* the same for the walkthrough on packed rings */
 } teach_bug_note;
 
 /* The note on the bug with that name, or NULL. */

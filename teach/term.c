@@ -329,6 +329,142 @@ static void teach_draw_rings(FILE *out, const teach_ring *g, const teach_ring *p
   teach_draw_cursors(out, &l, g, prev, ro);
 }
 
+/* --- a packed ring (§2.8) ------------------------------------------------ */
+
+/* where the event suppression fields start, right of the ring's title */
+#define TEACH_PK_EVENT_COL 32
+/* where the cursor tags start, right of the owner */
+#define TEACH_PK_TAG_COL 46
+
+static const char *teach_pk_event_name(uint16_t flags) {
+  static const char *const names[4] = {"ENABLE", "DISABLE", "DESC", "RESERVED"};
+  return names[flags & VQP_EVENT_FLAGS_MASK];
+}
+
+/* "driver event: flags DESC off 3 wrap 1", marked when the step wrote it. */
+static void teach_pk_event(tline *l, const teach_render_opts *ro, const char *who, uint16_t flags,
+                           uint16_t desc, int flags_w, int desc_w) {
+  tl_pad(l, TEACH_PK_EVENT_COL);
+  tl_addf(l, "%s event: flags ", who);
+  tl_cell(l, ro, flags_w, NULL, 1, 1, teach_pk_event_name(flags));
+  tl_field(l, ro, " off ", desc & 0x7fffu, desc_w);
+  tl_field(l, ro, " wrap ", desc >> VQP_EVENT_WRAP_BIT, desc_w);
+}
+
+static void teach_pk_heads(FILE *out, tline *l, const teach_ring *g, int q,
+                           const teach_render_opts *ro) {
+  tl_addf(l, "  descriptor ring (%s)", vnet_queue_name((uint16_t)q));
+  teach_pk_event(l, ro, "driver", g->drv_event_flags, g->drv_event_desc,
+                 (g->hdr_wrote & TEACH_H_DRV_EVENT_FLAGS) != 0,
+                 (g->hdr_wrote & TEACH_H_DRV_EVENT_DESC) != 0);
+  tl_put(out, l);
+  teach_pk_event(l, ro, "device", g->dev_event_flags, g->dev_event_desc,
+                 (g->hdr_wrote & TEACH_H_DEV_EVENT_FLAGS) != 0,
+                 (g->hdr_wrote & TEACH_H_DEV_EVENT_DESC) != 0);
+  tl_put(out, l);
+  tl_add(l, "pos ");
+  tl_cell(l, ro, 0, NULL, 10, 1, "addr");
+  tl_add(l, " ");
+  tl_cell(l, ro, 0, NULL, 5, 0, "len");
+  tl_add(l, " ");
+  tl_cell(l, ro, 0, NULL, 3, 0, "id");
+  tl_add(l, " ");
+  tl_cell(l, ro, 0, NULL, 3, 1, "flg");
+  tl_add(l, "A U  owner");
+  tl_put(out, l);
+}
+
+/* "<-avail:drv,dev used:drv": the cursors that point at position i. */
+static void teach_pk_tags(tline *l, const teach_ring *g, uint16_t i) {
+  int da = g->drv_next_avail.pos == i, va = g->dev_next_avail.pos == i;
+  int du = g->drv_next_used.pos == i, vu = g->dev_next_used.pos == i;
+  if (!(da | va | du | vu)) return;
+  tl_pad(l, TEACH_PK_TAG_COL);
+  tl_add(l, "<-");
+  if (da | va) tl_addf(l, "avail:%s%s%s", da ? "drv" : "", da && va ? "," : "", va ? "dev" : "");
+  if (du | vu)
+    tl_addf(l, "%sused:%s%s%s", da | va ? " " : "", du ? "drv" : "", du && vu ? "," : "",
+            vu ? "dev" : "");
+}
+
+/* Position i: its fields, its AVAIL and USED bits, who owns it. */
+static void teach_pk_row(tline *l, const teach_ring *g, const teach_ring *pg, uint16_t i,
+                         const teach_render_opts *ro) {
+  const teach_desc *d = &g->desc[i];
+  int blank = !d->addr && !d->len && !d->flags && !d->id;
+  int w = g->wrote[i] != 0;
+  char v[8];
+  tl_addf(l, "%3u ", i);
+  if (blank)
+    tl_cell(l, ro, w, NULL, 10, 1, "-");
+  else
+    tl_cellf(l, ro, w, NULL, 10, 1, "0x%08" PRIx64, d->addr);
+  tl_add(l, " ");
+  if (blank)
+    tl_cell(l, ro, w, NULL, 5, 0, "");
+  else
+    tl_cellf(l, ro, w, NULL, 5, 0, "%u", d->len);
+  tl_add(l, " ");
+  if (blank)
+    tl_cell(l, ro, w, NULL, 3, 0, "");
+  else
+    tl_cellf(l, ro, w, NULL, 3, 0, "%u", d->id);
+  tl_add(l, " ");
+  teach_flags(v, sizeof v, d->flags & (VQ_DESC_F_NEXT | VQ_DESC_F_WRITE | VQ_DESC_F_INDIRECT));
+  tl_cell(l, ro, w, NULL, 3, 1, blank ? "" : v);
+  tl_cellf(l, ro, w, NULL, 1, 0, "%d", (d->flags & VQP_F_AVAIL) != 0);
+  tl_cellf(l, ro, w, NULL, 1, 0, "%d", (d->flags & VQP_F_USED) != 0);
+  tl_add(l, " ");
+  tl_cell(l, ro, pg ? g->owner[i] != pg->owner[i] : g->owner[i] != 0, teach_owner_sgr(g->owner[i]),
+          6, 1, teach_owner_name((teach_owner)g->owner[i]));
+  teach_pk_tags(l, g, i);
+}
+
+/* "the device reads position 1 next: ...": ownership as §2.8.1 tests it,
+ * with the values the next reader will see. */
+static void teach_pk_test(FILE *out, tline *l, const teach_ring *g, int device) {
+  teach_wpos c = device ? g->dev_next_avail : g->drv_next_used;
+  uint16_t f = c.pos < g->size ? g->desc[c.pos].flags : 0;
+  int a = (f & VQP_F_AVAIL) != 0, u = (f & VQP_F_USED) != 0;
+  int yes = device ? a == c.wrap && u != c.wrap : a == c.wrap && u == c.wrap;
+  tl_addf(l, "  next for the %s: position %u, AVAIL %d USED %d, wrap %u: %s",
+          device ? "device" : "driver", c.pos, a, u, c.wrap,
+          device ? (yes ? "available" : "not available") : (yes ? "used" : "not used"));
+  tl_put(out, l);
+}
+
+/* Both sides' cursors, each a position and a wrap counter. */
+static void teach_pk_cursors_lines(FILE *out, tline *l, const teach_ring *g, const teach_ring *p,
+                                   const teach_render_opts *ro) {
+  TEACH_FIELD(l, ro, "  driver: next_avail ", g, p, drv_next_avail.pos);
+  TEACH_FIELD(l, ro, " wrap ", g, p, drv_next_avail.wrap);
+  TEACH_FIELD(l, ro, "  next_used ", g, p, drv_next_used.pos);
+  TEACH_FIELD(l, ro, " wrap ", g, p, drv_next_used.wrap);
+  TEACH_FIELD(l, ro, "  free descriptors ", g, p, drv_num_free);
+  tl_put(out, l);
+  TEACH_FIELD(l, ro, "  device: next_avail ", g, p, dev_next_avail.pos);
+  TEACH_FIELD(l, ro, " wrap ", g, p, dev_next_avail.wrap);
+  TEACH_FIELD(l, ro, "  next_used ", g, p, dev_next_used.pos);
+  TEACH_FIELD(l, ro, " wrap ", g, p, dev_next_used.wrap);
+  tl_put(out, l);
+  teach_pk_test(out, l, g, 1);
+  teach_pk_test(out, l, g, 0);
+}
+
+static void teach_draw_packed(FILE *out, const teach_ring *g, const teach_ring *prev, int q,
+                              const teach_render_opts *ro) {
+  static const teach_ring zero;
+  if (!prev || prev->size != g->size) prev = &zero;
+  const teach_ring *pg = prev->size ? prev : NULL;
+  tline l = {0};
+  teach_pk_heads(out, &l, g, q, ro);
+  for (uint16_t i = 0; i < g->size; i++) {
+    teach_pk_row(&l, g, pg, i, ro);
+    tl_put(out, &l);
+  }
+  teach_pk_cursors_lines(out, &l, g, prev, ro);
+}
+
 /* "8 avail, 1 device, 2 LOST": the owners that hold any descriptor. */
 static void teach_owner_line(tline *l, const char *what, const teach_ring *g) {
   static const int order[] = {TEACH_OWN_POSTED, TEACH_OWN_AVAIL, TEACH_OWN_DEVICE,
@@ -401,8 +537,9 @@ static void teach_render_bug(FILE *out, const teach_walk *w, const vbug_info *b,
   snprintf(line, sizeof line, "%s. %s.", b->cause, note ? note->claim : "");
   if (line[0] >= 'a' && line[0] <= 'z') line[0] = (char)(line[0] - 'a' + 'A');
   teach_wrap_text(out, line, 4);
-  if (note && note->unseen) {
-    snprintf(line, sizeof line, "This walkthrough cannot show it: %s.", note->unseen);
+  const char *unseen = note ? (w->opts.packed ? note->unseen_packed : note->unseen) : NULL;
+  if (unseen) {
+    snprintf(line, sizeof line, "This walkthrough cannot show it: %s.", unseen);
     teach_wrap_text(out, line, 4);
   } else if (!teach_shows_wrong(w)) {
     teach_wrap_text(out,
@@ -410,6 +547,38 @@ static void teach_render_bug(FILE *out, const teach_walk *w, const vbug_info *b,
                     "another --seed, more --frames or --burst 2.",
                     4);
   }
+}
+
+/* How to read a packed ring's step. */
+static void teach_pk_legend(FILE *out, const teach_render_opts *ro) {
+  teach_wrap_text(out,
+                  "how to read a step: a packed ring (§2.8) is one descriptor ring that both "
+                  "sides write, by position. Each side keeps a private cursor and a wrap counter "
+                  "that starts at 1 and flips each time its cursor passes the end of the ring "
+                  "(§2.8.1). The driver makes a descriptor available by storing its flags with "
+                  "AVAIL equal to its wrap counter and USED the inverse; the device marks one "
+                  "used by storing AVAIL and USED both equal to its own. So a descriptor is "
+                  "available when AVAIL equals the reader's wrap counter and USED differs, and "
+                  "used when both equal it: the two 'next for' lines apply that test, with live "
+                  "values, where the device and the driver look next. owner = who holds each "
+                  "position: free (the driver's), avail (made available, not yet taken), device "
+                  "(taken: in flight), used (marked used, waiting for the driver), LOST (the "
+                  "driver counts it as made available, but its flags do not say so to the "
+                  "device). <-avail:drv and <-avail:dev: where the driver makes the next "
+                  "descriptor available and where the device looks for it; <-used:dev and "
+                  "<-used:drv: where the device marks the next one used and where the driver "
+                  "looks for it. The driver and device event suppression structures (§2.8.10, "
+                  "§2.8.14) ask the other side for notifications: ENABLE (all), DISABLE (none) "
+                  "or DESC (only when the descriptor at off and wrap is made available or "
+                  "used). A kick is what the spec calls an available buffer notification, an "
+                  "interrupt a used buffer notification.",
+                  2);
+  char line[512];
+  snprintf(line, sizeof line,
+           "%s: ring memory written in this step (or, for the queue shown, since it was last "
+           "shown), even with the value it already held; an owner or cursor that changed.",
+           ro->colour ? "Yellow" : "*");
+  teach_wrap_text(out, line, 2);
 }
 
 /* Prints a paragraph wrapped to the page, after formatting it. */
@@ -434,9 +603,10 @@ void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts 
     snprintf(spacing, sizeof spacing, "echo requests in bursts of %u, 200 us apart", w->opts.burst);
   teach_para(out, 2,
              "scenario: the host (10.0.2.2) ARPs for the guest (10.0.2.15), then pings it: %u "
-             "frames, %s; split rings of %u entries; seed %" PRIu64
+             "frames, %s; %s rings of %u entries; seed %" PRIu64
              "; the device keeps no backlog; bugs: %s",
-             w->opts.frames, spacing, w->opts.queue_size, w->opts.seed, bugs);
+             w->opts.frames, spacing, w->opts.packed ? "packed" : "split", w->opts.queue_size,
+             w->opts.seed, bugs);
   unsigned shown = teach_walk_detailed_frames(&w->opts);
   if (shown < w->opts.frames)
     teach_para(out, 2,
@@ -457,6 +627,10 @@ void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts 
                                     : "each side's stores land in the order made");
   const vbug_info *b = teach_first_bug(w);
   if (b) teach_render_bug(out, w, b, ro);
+  if (w->opts.packed) {
+    teach_pk_legend(out, ro);
+    return;
+  }
   teach_para(out, 2, "%s",
              "how to read a step: owner = who holds each descriptor: free (the driver's free "
              "list), posted (in the available ring, but avail.idx does not cover it yet: still "
@@ -539,11 +713,24 @@ void teach_render_step(FILE *out, const teach_walk *w, size_t i, const teach_ren
     }
     shown.wrote = wrote;
   }
-  teach_draw_rings(out, &shown, prev, q, ro);
+  if (g->packed)
+    teach_draw_packed(out, &shown, prev, q, ro);
+  else
+    teach_draw_rings(out, &shown, prev, q, ro);
   teach_owner_line(&l, "  owners: ", g);
   tl_put(out, &l);
   const teach_ring *o = &st->ring[1 - q];
-  if (o->size) {
+  if (o->size && o->packed) {
+    tline owners = {0};
+    teach_owner_line(&owners, "", o);
+    tl_addf(&l, "  meanwhile %s: next_avail %u (wrap %u), next_used %u (wrap %u);",
+            vnet_queue_name((uint16_t)(1 - q)), o->drv_next_avail.pos, o->drv_next_avail.wrap,
+            o->dev_next_used.pos, o->dev_next_used.wrap);
+    if (l.w + 1 + owners.w > TEACH_WIDTH) tl_put(out, &l); /* the owners on a line of their own */
+    tl_add(&l, l.w ? " " : "    ");
+    tl_add(&l, owners.b);
+    tl_put(out, &l);
+  } else if (o->size) {
     tl_addf(&l, "  meanwhile %s: avail.idx %u, used.idx %u; ", vnet_queue_name((uint16_t)(1 - q)),
             o->avail_idx, o->used_idx);
     teach_owner_line(&l, "", o);
@@ -571,12 +758,23 @@ void teach_render_outro(FILE *out, const teach_walk *w, const teach_render_opts 
              " (suppressed %" PRIu64 "); interrupts raised %" PRIu64 " (suppressed %" PRIu64 ")",
              dr->kicks[VNET_RXQ], dr->kicks_suppressed[VNET_RXQ], dr->kicks[VNET_TXQ],
              dr->kicks_suppressed[VNET_TXQ], dv->interrupts, dv->interrupts_suppressed);
-  teach_para(out, 2,
-             "guest->host frames %" PRIu64
-             "; rx avail.idx %u used.idx %u; tx avail.idx %u used.idx %u; %zu steps",
-             s->guest_frames, s->drv.rxq.avail_idx_published,
-             s->dev.q[VNET_RXQ].vq.used_idx_published, s->drv.txq.avail_idx_published,
-             s->dev.q[VNET_TXQ].vq.used_idx_published, teach_rec_total_steps(w->rec));
+  if (w->opts.packed) {
+    const vqp_drv *rx = &s->drv.prxq, *tx = &s->drv.ptxq;
+    teach_para(out, 2,
+               "guest->host frames %" PRIu64
+               "; rx next_avail %u (wrap %u) next_used %u (wrap %u); tx next_avail %u (wrap %u) "
+               "next_used %u (wrap %u); %zu steps",
+               s->guest_frames, rx->avail.pos, rx->avail.wrap, rx->used.pos, rx->used.wrap,
+               tx->avail.pos, tx->avail.wrap, tx->used.pos, tx->used.wrap,
+               teach_rec_total_steps(w->rec));
+  } else {
+    teach_para(out, 2,
+               "guest->host frames %" PRIu64
+               "; rx avail.idx %u used.idx %u; tx avail.idx %u used.idx %u; %zu steps",
+               s->guest_frames, s->drv.rxq.avail_idx_published,
+               s->dev.q[VNET_RXQ].vq.used_idx_published, s->drv.txq.avail_idx_published,
+               s->dev.q[VNET_TXQ].vq.used_idx_published, teach_rec_total_steps(w->rec));
+  }
   /* "answered" is the guest stack's doing; whether the answer left the
    * guest is the TX path's, which a bug may break. */
   if (f->counts[EMU_FATE_ANSWERED] > s->guest_frames)

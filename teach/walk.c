@@ -25,8 +25,15 @@ void teach_walk_opts_default(teach_walk_opts *o) {
 }
 
 unsigned teach_walk_default_burst(unsigned bugs, unsigned dev_bugs) {
-  (void)dev_bugs;
+  /* dev-packed-id-first: a second TX chain must be in flight, or the id
+   * the driver leaves in a first descriptor (0) is the right one */
+  if (dev_bugs & VBUG_DEV_PACKED_ID_FIRST) return 2u;
   return bugs & (VBUG_RX_LAST_ONLY | VBUG_TX_LAST_ONLY) ? 2u : 1u;
+}
+
+uint16_t teach_walk_default_qsize(unsigned bugs, unsigned dev_bugs) {
+  (void)bugs;
+  return dev_bugs & VBUG_DEV_PACKED_WRAP_EXACT ? 2u : 8u;
 }
 
 unsigned teach_walk_detailed_frames(const teach_walk_opts *o) {
@@ -55,6 +62,15 @@ static void teach_walk_config(const teach_walk_opts *o, scn_config *cfg) {
   cfg->trace_sink = o->trace_sink;
   cfg->host_peer = 1;
   cfg->memory = o->memory;
+  cfg->packed_ring = o->packed;
+}
+
+/* The recorder first, so what the second observer compares with is what
+ * the recorder just recorded. */
+static void teach_walk_observe(void *ctx, const emu_trace_rec *rec) {
+  teach_walk *w = ctx;
+  w->rec_observer(w->rec_observer_ctx, rec);
+  w->opts.observer(w->opts.observer_ctx, rec);
 }
 
 /* Frame 1 is the peer's ARP request, sent with its first ping; frame
@@ -84,6 +100,12 @@ int teach_walk_run(const teach_walk_opts *o, teach_walk *w) {
   w->rec = teach_rec_new(&to);
   int rc = w->s && w->rec ? 0 : EMU_ENOMEM;
   if (!rc) rc = teach_rec_hook(w->rec, w->s, &cfg);
+  if (!rc && o->observer) {
+    w->rec_observer = cfg.trace_observer;
+    w->rec_observer_ctx = cfg.trace_observer_ctx;
+    cfg.trace_observer = teach_walk_observe;
+    cfg.trace_observer_ctx = w;
+  }
   if (!rc) rc = scn_init(w->s, &cfg);
   if (rc) {
     free(w->s); /* never initialised, or scn_init closed it */

@@ -21,8 +21,9 @@
 #include "teach/teach.h"
 #include "virtio/vbug.h"
 
-#define CHROMIUM "/usr/bin/chromium"
-#define GOLDEN   VNETSIM_TEST_DATA_DIR "/teach_seed1.txt"
+#define CHROMIUM      "/usr/bin/chromium"
+#define GOLDEN        VNETSIM_TEST_DATA_DIR "/teach_seed1.txt"
+#define GOLDEN_PACKED VNETSIM_TEST_DATA_DIR "/teach_packed_seed1.txt"
 
 #include "tests/tmpdir.h"
 
@@ -199,31 +200,32 @@ END_TEST
 
 /* --- the terminal rendering --------------------------------------------- */
 
-START_TEST(test_terminal_rendering_matches_golden_file) {
+/* The walkthrough (with args) against the golden file golden, in 80 columns. */
+static void check_golden(const char *args, const char *golden) {
   char cmd[512], out[128];
   snprintf(out, sizeof out, "%s/teach.txt", tmpdir);
-  snprintf(cmd, sizeof cmd, "NO_COLOR=1 '%s' teach --no-pause --seed 1 >%s </dev/null", VNETSIM_BIN,
-           out);
+  snprintf(cmd, sizeof cmd, "NO_COLOR=1 '%s' teach --no-pause --seed 1%s >%s </dev/null",
+           VNETSIM_BIN, args, out);
   ck_assert_int_eq(sh(cmd), 0);
   size_t n_got, n_want;
   char *got = slurp(out, &n_got);
   ck_assert_ptr_nonnull(got);
   if (getenv("VNETSIM_UPDATE_GOLDEN")) {
     /* Regenerate deliberately, then review the diff before committing it. */
-    FILE *f = fopen(GOLDEN, "wb");
+    FILE *f = fopen(golden, "wb");
     ck_assert_ptr_nonnull(f);
     fwrite(got, 1, n_got, f);
     fclose(f);
   }
-  char *want = slurp(GOLDEN, &n_want);
-  ck_assert_msg(want != NULL, "golden file %s is missing", GOLDEN);
+  char *want = slurp(golden, &n_want);
+  ck_assert_msg(want != NULL, "golden file %s is missing", golden);
   if (n_got != n_want || memcmp(got, want, n_got)) {
     size_t i = 0, line = 1;
     while (i < n_got && i < n_want && got[i] == want[i]) line += got[i++] == '\n';
     ck_abort_msg(
         "teach output differs from %s from line %zu (run with VNETSIM_UPDATE_GOLDEN=1 "
         "to regenerate, then review); got %zu bytes, want %zu",
-        GOLDEN, line, n_got, n_want);
+        golden, line, n_got, n_want);
   }
   ck_assert(!strstr(got, "\033[")); /* no colour into a pipe */
   /* fits an 80-column terminal: no line wraps into noise */
@@ -238,6 +240,80 @@ START_TEST(test_terminal_rendering_matches_golden_file) {
   }
   free(got);
   free(want);
+}
+
+START_TEST(test_terminal_rendering_matches_golden_file) { check_golden("", GOLDEN); }
+END_TEST
+
+START_TEST(test_packed_terminal_rendering_matches_golden_file) {
+  check_golden(" --ring packed", GOLDEN_PACKED);
+}
+END_TEST
+
+/* The default packed walkthrough goes round both rings: each side's wrap
+ * counter is seen flipping, told in a step and drawn in the cursors. */
+START_TEST(test_packed_walkthrough_wraps_and_both_counters_flip) {
+  char cmd[512], out[128];
+  snprintf(out, sizeof out, "%s/packed.txt", tmpdir);
+  snprintf(cmd, sizeof cmd, "'%s' teach --ring packed --no-pause >%s </dev/null", VNETSIM_BIN, out);
+  ck_assert_int_eq(sh(cmd), 0);
+  char *got = slurp(out, NULL);
+  ck_assert_ptr_nonnull(got);
+  ck_assert_ptr_nonnull(strstr(got, "packed rings of 8 entries"));
+  ck_assert_ptr_nonnull(strstr(got, "descriptor ring (rx)"));
+  ck_assert_ptr_nonnull(strstr(got, "driver event: flags"));
+  static const char *const flips[] = {
+      "the driver's next_avail on rx goes from position 0 (wrap 1) to 0 (wrap 0)",
+      "the device's next_avail on rx goes from position 7 (wrap 1) to 0 (wrap 0)",
+      "the device's next_used on rx goes from position 7 (wrap 1) to 0 (wrap 0)",
+      "the driver's next_used on rx goes from position 7 (wrap 1) to 0 (wrap 0)"};
+  /* the explanations as running text: wrapped lines joined */
+  char *text = strdup(got);
+  ck_assert_ptr_nonnull(text);
+  size_t k = 0;
+  for (const char *p = got; *p; p++) {
+    if (*p != '\n') {
+      text[k++] = *p;
+      continue;
+    }
+    text[k++] = ' ';
+    while (p[1] == ' ') p++;
+  }
+  text[k] = '\0';
+  for (size_t i = 0; i < sizeof flips / sizeof flips[0]; i++)
+    ck_assert_msg(strstr(text, flips[i]) != NULL, "no '%s'", flips[i]);
+  free(text);
+  /* drawn too: both sides' counters at 0 after the wrap, marked as changed */
+  ck_assert_ptr_nonnull(strstr(got, "  driver: next_avail 0* wrap 1*  next_used 0* wrap 0*"));
+  ck_assert_ptr_nonnull(strstr(got, "  device: next_avail 0* wrap 0*  next_used 0* wrap 0*"));
+  ck_assert_ptr_nonnull(
+      strstr(got, "next for the device: position 0, AVAIL 0 USED 1, wrap 0: available"));
+  ck_assert_ptr_null(strstr(got, "!! HERE"));
+  ck_assert_ptr_nonnull(strstr(got, "fates of 10 frames host->guest: answered 10"));
+  free(got);
+}
+END_TEST
+
+/* Each of the packed ring's own bugs, through the command: shown where it
+ * happens, or (a missing barrier) said plainly that it cannot be. */
+START_TEST(test_packed_bugs_shown_by_the_command) {
+  static const char *const bugs[] = {"drv-packed-no-wrap-toggle", "drv-packed-used-avail-counter",
+                                     "dev-packed-wrap-exact", "dev-packed-id-first",
+                                     "dev-packed-used-no-wmb"};
+  const char *bug = bugs[_i];
+  char cmd[512], out[128], want[128];
+  snprintf(out, sizeof out, "%s/pbug.txt", tmpdir);
+  snprintf(cmd, sizeof cmd, "'%s' teach --ring packed --no-pause --bug %s >%s </dev/null",
+           VNETSIM_BIN, bug, out);
+  ck_assert_int_eq(sh(cmd), 0);
+  char *got = slurp(out, NULL);
+  ck_assert_ptr_nonnull(got);
+  snprintf(want, sizeof want, "!! HERE IT GOES WRONG (bug %s)", bug);
+  if (!strcmp(bug, "dev-packed-used-no-wmb"))
+    ck_assert_ptr_nonnull(strstr(got, "This walkthrough cannot show it"));
+  else
+    ck_assert_msg(strstr(got, want) != NULL, "%s is not shown", bug);
+  free(got);
 }
 END_TEST
 
@@ -277,6 +353,7 @@ static const struct {
     {"teach --no-pause --html /nonexistent/t.html", "/nonexistent/t.html"},
     {"replay pcpp_ArpRequestPacket.pcap --html /nonexistent/r.html", "/nonexistent/r.html"},
     {"replay pcpp_microsecs.pcap --compare rx-no-recycle --html x.html", "--html"},
+    {"teach --ring packed --bug used-slot-mod-256", "split ring"},
 };
 
 START_TEST(test_bad_input_exits_2_with_one_line) {
@@ -707,6 +784,35 @@ START_TEST(test_html_pages_reach_every_step_and_stay_small) {
 }
 END_TEST
 
+/* A public capture replayed on packed rings into a page: the packed
+ * tables, every kept step reachable in Chromium. */
+START_TEST(test_replay_html_on_packed_rings) {
+  ck_assert_msg(access(CHROMIUM, X_OK) == 0, "%s is not installed", CHROMIUM);
+  char path[160], cmd[768];
+  snprintf(path, sizeof path, "%s/packed.html", tmpdir);
+  snprintf(cmd, sizeof cmd,
+           "cd %s && '%s' replay pcpp_one_http_stream_fin.pcap --ring packed --html %s "
+           ">/dev/null </dev/null",
+           VNETSIM_CAPTURES_DIR, VNETSIM_BIN, path);
+  ck_assert_int_eq(sh(cmd), 0);
+  char *html = slurp(path, NULL);
+  ck_assert_ptr_nonnull(html);
+  ck_assert_ptr_nonnull(strstr(html, "\"source\":\"replay\""));
+  ck_assert_ptr_nonnull(strstr(html, "{\"n\":256,\"p\":1,\"h\":["));
+  ck_assert_ptr_nonnull(strstr(html, "descriptor ring</th>"));
+  ck_assert_ptr_null(strstr(html, ">posted<")); /* nothing is posted on a packed ring */
+  ck_assert_ptr_nonnull(strstr(html, "'next for the '"));
+  ck_assert_ptr_nonnull(strstr(html, " event suppression'"));
+  free(html);
+  size_t bytes;
+  char *d = walk_page(path, "replay-packed", &bytes);
+  const char *data = strstr(d, "\"steps_stored\":");
+  ck_assert_ptr_nonnull(data);
+  assert_walked(d, "replay-packed", json_int(data, "steps_stored"));
+  free(d);
+}
+END_TEST
+
 START_TEST(test_teach_html_carries_the_walkthrough) {
   char path[128], cmd[512];
   snprintf(path, sizeof path, "%s/teach.html", tmpdir);
@@ -789,6 +895,9 @@ static Suite *teach_suite(void) {
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, test_terminal_rendering_matches_golden_file);
+  tcase_add_test(tc, test_packed_terminal_rendering_matches_golden_file);
+  tcase_add_test(tc, test_packed_walkthrough_wraps_and_both_counters_flip);
+  tcase_add_loop_test(tc, test_packed_bugs_shown_by_the_command, 0, 5);
   tcase_add_test(tc, test_bug_walkthrough_says_where_it_goes_wrong);
   tcase_add_loop_test(tc, test_bad_input_exits_2_with_one_line, 0,
                       (int)(sizeof bad_calls / sizeof bad_calls[0]));
@@ -803,6 +912,7 @@ static Suite *teach_suite(void) {
   tcase_set_timeout(tc, 280);
   tcase_add_test(tc, test_html_renders_in_headless_chromium);
   tcase_add_test(tc, test_html_pages_reach_every_step_and_stay_small);
+  tcase_add_test(tc, test_replay_html_on_packed_rings);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -153,14 +153,17 @@ static void findings_close(findings *fd) {
   fd->f = NULL;
 }
 
-/* Every step and the intro of the walkthrough, fixed (_i 0) and per bug. */
-START_TEST(test_every_section_teach_cites_exists_and_fits) {
-  const vbug_info *b = bug_of(_i);
+/* Every step and the intro of the walkthrough, fixed (_i 0) and per bug,
+ * on split rings or (packed) on packed ones. */
+static void check_walk_cites(int run, int packed) {
+  const vbug_info *b = bug_of(run);
   teach_walk_opts o;
   teach_walk_opts_default(&o);
   if (b && b->side == VBUG_SIDE_DRIVER) o.bugs = b->bit;
   if (b && b->side == VBUG_SIDE_DEVICE) o.dev_bugs = b->bit;
   o.burst = teach_walk_default_burst(o.bugs, o.dev_bugs);
+  o.packed = packed;
+  if (packed) o.queue_size = teach_walk_default_qsize(o.bugs, o.dev_bugs);
   teach_walk w;
   ck_assert_int_eq(teach_walk_run(&o, &w), 0);
   findings fd;
@@ -192,6 +195,13 @@ START_TEST(test_every_section_teach_cites_exists_and_fits) {
   free(fd.buf);
   free(intro);
   teach_walk_free(&w);
+}
+
+START_TEST(test_every_section_teach_cites_exists_and_fits) { check_walk_cites(_i, 0); }
+END_TEST
+
+START_TEST(test_every_section_the_packed_walkthrough_cites_exists_and_fits) {
+  check_walk_cites(_i, 1);
 }
 END_TEST
 
@@ -234,6 +244,7 @@ START_TEST(test_bug_notes_and_rule_sections_in_teach_fit) {
                 notes[i].section);
     }
     if (notes[i].unseen) check_text(&fd, notes[i].unseen);
+    if (notes[i].unseen_packed) check_text(&fd, notes[i].unseen_packed);
   }
   /* what the driver checks is the device's to keep, and the other way round */
   for (int r = VQ_RULE_NONE + 1; r < VQ_RULE_COUNT; r++) {
@@ -307,6 +318,8 @@ static Suite *suite(void) {
   TCase *tc = tcase_create("sections");
   tcase_set_timeout(tc, 120);
   tcase_add_loop_test(tc, test_every_section_teach_cites_exists_and_fits, 0, runs());
+  tcase_add_loop_test(tc, test_every_section_the_packed_walkthrough_cites_exists_and_fits, 0,
+                      runs());
   tcase_add_test(tc, test_bug_notes_and_rule_sections_in_teach_fit);
   tcase_add_test(tc, test_virtio_sections_are_right);
   suite_add_tcase(s, tc);

@@ -15,6 +15,7 @@
 #include "teach/teach.h"
 #include "tests/bug_runs.h"
 #include "virtio/vbug.h"
+#include "virtio/vq_packed.h"
 
 /* The walkthrough as 'vnetsim teach --bug NAME' runs it, with the burst
  * that bug's scenario uses (also for the fixed driver compared with it:
@@ -244,12 +245,222 @@ START_TEST(test_each_bug_shows_where_its_note_says_or_says_it_cannot) {
 }
 END_TEST
 
+/* --- packed rings -------------------------------------------------------- */
+
+/* Guest memory of one packed queue: the ring and both event suppression
+ * structures, as raw bytes. */
+typedef struct pk_mem {
+  uint16_t size;
+  uint8_t ring[64 * VQP_DESC_SIZE];
+  uint8_t drv_event[VQP_EVENT_SIZE], dev_event[VQP_EVENT_SIZE];
+} pk_mem;
+
+/* What memory held at the end of each step: the observer overwrites the
+ * open step's entry at every record, so the last one stays. */
+typedef struct pk_capture {
+  teach_walk *w;
+  pk_mem (*at)[2];
+  size_t cap;
+} pk_capture;
+
+static void pk_read(const scn *s, int q, pk_mem *m) {
+  const vqp_layout *l = q ? &s->drv.ptxq.layout : &s->drv.prxq.layout;
+  m->size = l->size;
+  if (!l->size) return;
+  ck_assert_int_eq(gmem_peek(&s->mem, l->ring, m->ring, (size_t)l->size * VQP_DESC_SIZE), 0);
+  ck_assert_int_eq(gmem_peek(&s->mem, l->driver, m->drv_event, VQP_EVENT_SIZE), 0);
+  ck_assert_int_eq(gmem_peek(&s->mem, l->device, m->dev_event, VQP_EVENT_SIZE), 0);
+}
+
+static void pk_observe(void *ctx, const emu_trace_rec *rec) {
+  (void)rec;
+  pk_capture *c = ctx;
+  size_t total = teach_rec_total_steps(c->w->rec);
+  if (!total) return;
+  if (total > c->cap) {
+    c->at = realloc(c->at, total * 2 * sizeof *c->at);
+    ck_assert_ptr_nonnull(c->at);
+    memset(c->at + c->cap, 0, (total * 2 - c->cap) * sizeof *c->at);
+    c->cap = total * 2;
+  }
+  for (int q = 0; q < 2; q++) pk_read(c->w->s, q, &c->at[total - 1][q]);
+}
+
+/* The packed walkthrough as 'teach --ring packed --bug NAME' runs it. */
+static void walk_packed(const vbug_info *b, teach_walk *w, pk_capture *cap) {
+  teach_walk_opts o;
+  teach_walk_opts_default(&o);
+  if (b && b->side == VBUG_SIDE_DRIVER) o.bugs = b->bit;
+  if (b && b->side == VBUG_SIDE_DEVICE) o.dev_bugs = b->bit;
+  o.burst = teach_walk_default_burst(o.bugs, o.dev_bugs);
+  o.queue_size = teach_walk_default_qsize(o.bugs, o.dev_bugs);
+  o.packed = 1;
+  if (cap) {
+    memset(cap, 0, sizeof *cap);
+    cap->w = w;
+    o.observer = pk_observe;
+    o.observer_ctx = cap;
+  }
+  ck_assert_int_eq(teach_walk_run(&o, w), 0);
+}
+
+/* The wrap counter the device reads position p with: its own for the
+ * positions ahead of its cursor, the next lap's behind it. */
+static unsigned reader_wrap(teach_wpos c, uint16_t p) { return p >= c.pos ? c.wrap : !c.wrap; }
+
+/* Every drawn field equals guest memory at the end of the step. */
+static void pk_check_memory(const teach_step *st, int q, const teach_ring *g, const pk_mem *m,
+                            const char *run) {
+  ck_assert_uint_eq(m->size, g->size);
+  for (uint16_t i = 0; i < g->size; i++) {
+    const uint8_t *raw = m->ring + (size_t)i * VQP_DESC_SIZE;
+    const teach_desc *d = &g->desc[i];
+    ck_assert_msg(d->addr == emu_get_le64(raw + VQP_DESC_OFF_ADDR) &&
+                      d->len == emu_get_le32(raw + VQP_DESC_OFF_LEN) &&
+                      d->id == emu_get_le16(raw + VQP_DESC_OFF_ID) &&
+                      d->flags == emu_get_le16(raw + VQP_DESC_OFF_FLAGS),
+                  "%s step %u (%s): %s position %u drawn unlike memory", run, st->index + 1,
+                  st->title, q ? "tx" : "rx", i);
+  }
+  ck_assert_uint_eq(g->drv_event_desc, emu_get_le16(m->drv_event + VQP_EVENT_OFF_DESC));
+  ck_assert_uint_eq(g->drv_event_flags, emu_get_le16(m->drv_event + VQP_EVENT_OFF_FLAGS));
+  ck_assert_uint_eq(g->dev_event_desc, emu_get_le16(m->dev_event + VQP_EVENT_OFF_DESC));
+  ck_assert_uint_eq(g->dev_event_flags, emu_get_le16(m->dev_event + VQP_EVENT_OFF_FLAGS));
+}
+
+/* Owners as §2.8.1 defines them: a position shown available has AVAIL
+ * equal to the device's wrap counter for it and USED not; the position
+ * the driver reads next is shown used exactly when both bits equal its
+ * used wrap counter (and it has something outstanding). */
+static void pk_check_owners(const teach_step *st, int q, const teach_ring *g, const char *run) {
+  unsigned sum = 0;
+  for (int o = 0; o < TEACH_OWN_COUNT; o++) sum += g->count[o];
+  ck_assert_msg(sum == g->size, "%s step %u: owners count %u of %u", run, st->index + 1, sum,
+                g->size);
+  for (uint16_t p = 0; p < g->size; p++) {
+    unsigned a = (g->desc[p].flags & VQP_F_AVAIL) != 0, u = (g->desc[p].flags & VQP_F_USED) != 0;
+    unsigned w = reader_wrap(g->dev_next_avail, p);
+    if (g->owner[p] == TEACH_OWN_AVAIL)
+      ck_assert_msg(a == w && u != w, "%s step %u (%s): %s position %u shown avail, bits %u %u",
+                    run, st->index + 1, st->title, q ? "tx" : "rx", p, a, u);
+    ck_assert(g->owner[p] != TEACH_OWN_POSTED && g->owner[p] != TEACH_OWN_PUSHED);
+  }
+  teach_wpos c = g->drv_next_used;
+  unsigned a = (g->desc[c.pos].flags & VQP_F_AVAIL) != 0;
+  unsigned u = (g->desc[c.pos].flags & VQP_F_USED) != 0;
+  if (g->drv_num_free < g->size)
+    ck_assert_msg((g->owner[c.pos] == TEACH_OWN_USED) == (a == c.wrap && u == c.wrap),
+                  "%s step %u (%s): %s next used position %u shown %s, bits %u %u wrap %u", run,
+                  st->index + 1, st->title, q ? "tx" : "rx", c.pos,
+                  teach_owner_name(g->owner[c.pos]), a, u, c.wrap);
+}
+
+/* 1 when position p lies in [from, to) going round a ring of size (a
+ * whole lap when they are equal and the step moved the cursor). */
+static int pk_in(uint16_t from, uint16_t to, uint16_t p, uint16_t size, int lap) {
+  uint16_t n = (uint16_t)((to + size - from) % size);
+  if (!n && lap) return 1;
+  return (uint16_t)((p + size - from) % size) < n;
+}
+
+/* Marks: a position whose memory changed is marked; a position marked as
+ * made available lies where the driver's cursor moved, one marked used
+ * where the device's used cursor moved. Ownership crosses to the device
+ * only in a step that made something available, and back only in one that
+ * marked something used. */
+static void pk_check_marks(const teach_step *st, int q, const teach_ring *g, const teach_ring *p,
+                           const char *run) {
+  int posted = (st->evmask >> EMU_TR_AVAIL_PUBLISHED) & 1;
+  int pushed = (st->evmask >> EMU_TR_USED_PUBLISHED) & 1;
+  for (uint16_t i = 0; i < g->size; i++) {
+    if (memcmp(&g->desc[i], &p->desc[i], sizeof g->desc[i]))
+      ck_assert_msg(g->wrote[i], "%s step %u (%s): %s position %u changed unmarked", run,
+                    st->index + 1, st->title, q ? "tx" : "rx", i);
+    if (g->wrote[i] & TEACH_W_AVAIL)
+      ck_assert(pk_in(p->drv_next_avail.pos, g->drv_next_avail.pos, i, g->size, 1));
+    if (g->wrote[i] & TEACH_W_USED)
+      ck_assert(pk_in(p->dev_next_used.pos, g->dev_next_used.pos, i, g->size, 1));
+    int was = side(p->owner[i]) && p->owner[i] != TEACH_OWN_PUSHED;
+    int now = side(g->owner[i]) && g->owner[i] != TEACH_OWN_PUSHED;
+    if (was != now)
+      ck_assert_msg(now ? posted : pushed, "%s step %u (%s), %s position %u: %s -> %s without %s",
+                    run, st->index + 1, st->title, q ? "tx" : "rx", i,
+                    teach_owner_name(p->owner[i]), teach_owner_name(g->owner[i]),
+                    now ? "making it available" : "marking used");
+  }
+}
+
+START_TEST(test_packed_every_step_follows_ring_memory) {
+  const vbug_info *b = bug_of(_i);
+  const char *run = b ? b->name : "fixed";
+  teach_walk w;
+  pk_capture cap;
+  walk_packed(b, &w, &cap);
+  size_t n;
+  const teach_step *st = teach_rec_steps(w.rec, &n);
+  ck_assert_uint_eq(n, teach_rec_total_steps(w.rec));
+  ck_assert_uint_ge(cap.cap, n);
+  int checked = 0;
+  for (size_t i = 0; i < n; i++)
+    for (int q = 0; q < 2; q++) {
+      const teach_ring *g = &st[i].ring[q];
+      if (!g->size) continue;
+      ck_assert(g->packed);
+      pk_check_memory(&st[i], q, g, &cap.at[st[i].index][q], run);
+      pk_check_owners(&st[i], q, g, run);
+      checked++;
+      const teach_ring *p = i ? &st[i - 1].ring[q] : NULL;
+      if (p && p->size == g->size) pk_check_marks(&st[i], q, g, p, run);
+    }
+  ck_assert_int_gt(checked, 10);
+  free(cap.at);
+  teach_walk_free(&w);
+}
+END_TEST
+
+/* On packed rings every bug with a packed form shows at a step that names
+ * it, the five of the packed ring's own among them; the others say why
+ * they cannot. */
+START_TEST(test_packed_bug_shows_where_it_happens_or_says_it_cannot) {
+  const vbug_info *b = bug_of(_i + 1);
+  const teach_bug_note *note = teach_bug_note_find(b->name);
+  ck_assert_ptr_nonnull(note);
+  teach_walk w;
+  walk_packed(b, &w, NULL);
+  char *intro = render_intro(&w);
+  char tag[64];
+  snprintf(tag, sizeof tag, "bug %s", b->name);
+  int own = (b->side == VBUG_SIDE_DRIVER ? VBUG_PACKED_ONLY : VBUG_DEV_PACKED_ONLY) & b->bit;
+  int split_only = (b->side == VBUG_SIDE_DRIVER ? VBUG_SPLIT_ONLY : VBUG_DEV_SPLIT_ONLY) & b->bit;
+  if (split_only) ck_assert_ptr_nonnull(note->unseen_packed);
+  if (own && !b->memory) ck_assert_msg(note->unseen_packed == NULL, "%s", b->name);
+  if (note->unseen_packed) {
+    ck_assert_msg(strstr(intro, "This walkthrough cannot show it"), "%s: %s", b->name, intro);
+  } else {
+    size_t n;
+    const teach_step *st = teach_rec_steps(w.rec, &n);
+    size_t moment = n;
+    for (size_t i = 0; i < n && moment == n; i++)
+      if (st[i].wrong == 1) moment = i;
+    ck_assert_msg(moment < n, "%s: no step is marked where it goes wrong", b->name);
+    ck_assert_msg(strstr(st[moment].text, tag) || strstr(st[moment].title, tag),
+                  "%s: the step that goes wrong does not name the bug: %s", b->name,
+                  st[moment].text);
+    ck_assert_ptr_null(strstr(intro, "cannot show"));
+  }
+  free(intro);
+  teach_walk_free(&w);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("teach_steps");
   TCase *tc = tcase_create("steps");
   tcase_set_timeout(tc, 120);
   tcase_add_loop_test(tc, test_every_step_owner_and_marks_follow_ring_memory, 0, runs());
   tcase_add_loop_test(tc, test_each_bug_shows_where_its_note_says_or_says_it_cannot, 0, runs() - 1);
+  tcase_add_loop_test(tc, test_packed_every_step_follows_ring_memory, 0, runs());
+  tcase_add_loop_test(tc, test_packed_bug_shows_where_it_happens_or_says_it_cannot, 0, runs() - 1);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -94,14 +94,16 @@ int vqp_drv_add(vqp_drv *q, const vq_sg *sg, unsigned n_out, unsigned n_in, void
   /* The first descriptor last, after a barrier: the device never sees part
    * of a chain (§2.8.17, §2.8.21.1.1). */
   vq_barrier_make(q->mem, q->omit_barriers, VQ_BAR_AVAIL_WMB, GMEM_WMB);
-  vq_ring_put16(q->mem, vqp_desc_addr(&q->layout, q->avail.pos) + VQP_DESC_OFF_FLAGS, first_flags);
-  EMU_TRACE_EMIT(q->trace, .actor = q->actor, .kind = EMU_TR_AVAIL_PUBLISHED, .queue = q->name,
-                 .head = id, .idx = q->avail.pos, .len = total);
+  uint16_t first = q->avail.pos;
+  vq_ring_put16(q->mem, vqp_desc_addr(&q->layout, first) + VQP_DESC_OFF_FLAGS, first_flags);
   q->avail = c;
   q->nfree_ids--;
   q->num_free = (uint16_t)(q->num_free - total);
   q->bufs[id] = (vqp_buf){token, writable, (uint16_t)total, 1};
   q->in_flight++;
+  /* traced once the cursors moved, so an observer reads them as they now are */
+  EMU_TRACE_EMIT(q->trace, .actor = q->actor, .kind = EMU_TR_AVAIL_PUBLISHED, .queue = q->name,
+                 .head = id, .idx = first, .len = total);
   return id;
 }
 
@@ -154,14 +156,16 @@ int vqp_drv_get_used(vqp_drv *q, vq_used_elem *elem) {
   vqp_buf *b = &q->bufs[id];
   if (!b->in_flight) return vqp_drv_violation(q, VQ_RULE_USED_ID_NOT_IN_FLIGHT, id);
   elem->token = b->token;
-  EMU_TRACE_EMIT(q->trace, .actor = q->actor, .kind = EMU_TR_USED_CONSUMED, .queue = q->name,
-                 .head = id, .idx = q->used.pos, .len = len);
+  uint16_t pos = q->used.pos;
   vqp_advance(&q->used, b->ndesc, q->layout.size);
   q->num_free = (uint16_t)(q->num_free + b->ndesc);
   q->free_ids[q->nfree_ids++] = id;
   q->in_flight--;
   uint64_t writable = b->writable;
   *b = (vqp_buf){0};
+  /* traced once the cursor moved and the id is free (see vqp_drv_add) */
+  EMU_TRACE_EMIT(q->trace, .actor = q->actor, .kind = EMU_TR_USED_CONSUMED, .queue = q->name,
+                 .head = id, .idx = pos, .len = len);
   if (len > writable) {
     elem->len = 0;
     return vqp_drv_violation(q, VQ_RULE_USED_LEN_TOO_BIG, id);
@@ -344,10 +348,12 @@ int vqp_dev_push(vqp_dev *q, uint16_t id, uint32_t len) {
   vq_barrier_make(q->mem, q->omit_barriers, VQ_BAR_USED_WMB, GMEM_WMB);
   vq_ring_put16(q->mem, at + VQP_DESC_OFF_FLAGS,
                 (uint16_t)(vqp_used_bits(q->used.wrap) | (len ? VQP_F_WRITE : 0)));
-  EMU_TRACE_EMIT(q->trace, .actor = q->actor, .kind = EMU_TR_USED_PUBLISHED, .queue = q->name,
-                 .head = id, .idx = q->used.pos, .len = len);
+  uint16_t pos = q->used.pos;
   vqp_advance(&q->used, q->chain_len[id], q->layout.size);
   q->chain_len[id] = 0;
+  /* traced once the cursor moved (see vqp_drv_add) */
+  EMU_TRACE_EMIT(q->trace, .actor = q->actor, .kind = EMU_TR_USED_PUBLISHED, .queue = q->name,
+                 .head = id, .idx = pos, .len = len);
   return 0;
 }
 
