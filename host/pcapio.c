@@ -75,6 +75,10 @@ static int host_pcap_read_all(pcap_t *p, const char *path, scn_capture *f, char 
     pcap_close(p);
     return EMU_EFORMAT;
   }
+  /* A classic pcap record keeps its seconds in 32 unsigned bits (to 2106),
+   * which libpcap hands over signed: past 2038 they come out negative.
+   * pcapng (major version 1) gives them whole. */
+  int secs_u32 = pcap_major_version(p) >= 2;
   int rc = 0;
   for (;;) {
     struct pcap_pkthdr *h;
@@ -93,9 +97,9 @@ static int host_pcap_read_all(pcap_t *p, const char *path, scn_capture *f, char 
     }
     scn_capture_frame *grown = emu_grow(f->frames, &f->cap, f->nframes + 1, sizeof *grown, 64);
     if (grown) f->frames = grown;
+    int64_t sec = secs_u32 ? (int64_t)(uint32_t)h->ts.tv_sec : (int64_t)h->ts.tv_sec;
     rc = grown ? host_pcap_take(f, &f->frames[f->nframes], f->linktype,
-                                host_pcap_ts_ns(h->ts.tv_sec, h->ts.tv_usec), bytes, h->caplen,
-                                h->len)
+                                host_pcap_ts_ns(sec, h->ts.tv_usec), bytes, h->caplen, h->len)
                : EMU_ENOMEM;
     if (rc) {
       snprintf(err, errcap, "%s: out of memory", path);

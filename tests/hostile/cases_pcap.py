@@ -119,10 +119,23 @@ def pcap_times(h):
     h.case("pcap: sec 0xffffffff, no -o", reads, h, "sec-max.pcap",
            hdr + g.pcap_record(arp, sec=0xFFFFFFFF, frac=999_999), 1, answered(1), out=False)
     h.case("pcap: sec 0xffffffff with -o fails", late_output, h)
+    h.case("pcap: our own output of 2040 replays in 2040", own_output_replays, h)
     back = hdr + b"".join(g.pcap_record(g.ping_frame(seq=i), sec=1_600_000_000 - i)
                           for i in range(1, 4))
     h.case("pcap: timestamps going backwards", reads, h, "backwards.pcap", back, 3, answered(3),
            {"frames_out_of_order": 2})
+
+
+def own_output_replays(h):
+    """What replay writes in 2040 (past 2^31 s), replay reads back in 2040."""
+    sec = 0x83000000
+    data = g.pcap_header() + g.pcap_record(g.arp_frame(), sec=sec) + g.pcap_record(
+        g.ping_frame(), sec=sec, frac=1000)
+    reads(h, "y2040.pcap", data, 2, answered(2))
+    r = h.run(["replay", "y2040.pcap.out.pcap", "--json"])
+    need(r.rc == 0, "%s: expected exit 0" % r)
+    j = h.ledger(r, 2, notes={"frames_bad_timestamp": 0})
+    need(j["frames"][0]["t_ns"] // 10**9 == sec, "%s: the first reply is not at %d s" % (r, sec))
 
 
 def late_output(h):
