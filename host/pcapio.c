@@ -30,6 +30,17 @@ static uint64_t host_pcap_ts_ns(int64_t sec, int64_t nsec) {
   return (uint64_t)sec * ns_per_s + (uint64_t)nsec;
 }
 
+/* A converted frame's length on the wire: the original's, grown or shrunk
+ * with its header. A record that says it lost nothing (an original length
+ * not above what it captured, 0 included) still loses nothing; one that
+ * was cut stays cut, however long it says the original was. */
+static uint32_t host_pcap_conv_origlen(uint32_t origlen, uint32_t caplen, size_t conv_len,
+                                       long grew) {
+  if (origlen <= caplen) return (uint32_t)conv_len;
+  int64_t len = (int64_t)origlen + grew;
+  return len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
+}
+
 /* Frame fr from a record of link type dlt taken at ts_ns: Ethernet as it
  * is, anything else (and a VLAN-tagged frame) converted (host/linktype.h).
  * A record that cannot be converted is kept, empty, as unconvertible: the
@@ -53,7 +64,7 @@ static int host_pcap_take(scn_capture *f, scn_capture_frame *fr, int dlt, uint64
     f->converted++;
     fr->data = conv;
     fr->caplen = (uint32_t)conv_len;
-    fr->origlen = (uint32_t)((long)origlen + grew);
+    fr->origlen = host_pcap_conv_origlen(origlen, caplen, conv_len, grew);
     return 0;
   }
   fr->data = malloc(caplen ? caplen : 1);

@@ -347,6 +347,12 @@ def pcapng_records(h):
            ng_mixed(g.block(g.BT_EPB, b"\0" * 8), g.epb(ping)), 2, {"bad_timestamp": 1})
     h.case("pcapng: EPB caplen > origlen, origlen 0", reads, h, "epb-orig0.pcapng",
            g.shb() + g.idb() + g.epb(arp, origlen=0), 1, answered(1), {"frames_truncated": 0})
+    raw = g.ipv4(g.icmp_echo())
+    h.case("pcapng (own reader): raw IP record, origlen 0", reads, h, "raw-orig0-mixed.pcapng",
+           ng_mixed(g.epb(raw, 1, origlen=0)), 1, notes={"frames_truncated": 0})
+    h.case("pcapng (own reader): raw IP record, origlen 2^32-1", reads, h,
+           "raw-origmax-mixed.pcapng", ng_mixed(g.epb(raw, 1, origlen=0xFFFFFFFF)), 1,
+           notes={"frames_truncated": 1})
     h.case("pcapng: EPB caplen > 256 KiB", refused, h, "epb-huge.pcapng",
            g.shb() + g.idb() + g.epb(b"\0" * 262148), ["frame 1"])
 
