@@ -43,12 +43,24 @@ const char cli_sim_options_help[] =
     "  --json           print the summary as one JSON object\n";
 
 int cli_error(const char *cmd, int code, const char *fmt, ...) {
-  va_list ap;
+  va_list ap, again;
   va_start(ap, fmt);
-  fprintf(stderr, "vnetsim %s: ", cmd);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  va_copy(again, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  char *msg = n >= 0 ? malloc((size_t)n + 1) : NULL;
+  if (msg) vsnprintf(msg, (size_t)n + 1, fmt, again);
+  va_end(again);
   va_end(ap);
+  fprintf(stderr, "vnetsim%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+  /* The message quotes what it was given (a file name may hold a newline):
+   * a control byte is written as \xHH, so the error stays one line. */
+  for (const unsigned char *p = (const unsigned char *)(msg ? msg : fmt); *p; p++)
+    if (*p < 0x20 || *p == 0x7f)
+      fprintf(stderr, "\\x%02x", *p);
+    else
+      fputc(*p, stderr);
+  fputc('\n', stderr);
+  free(msg);
   return code;
 }
 
