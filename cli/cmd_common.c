@@ -183,7 +183,11 @@ int cli_sim_opts_done(const cli_sim_opts *o) {
 static int cli_parse_latency(const char *list, vns_sim_opts *o) {
   static const uint64_t max_ns = 1000000000000ull;
   char buf[256];
-  if (strlen(list) >= sizeof buf) return -1;
+  size_t n = strlen(list);
+  if (n >= sizeof buf) return -1;
+  /* strtok_r would skip an empty item: a stray comma is a mistake, as in
+   * --fault (an empty list changes nothing) */
+  if (n && (list[0] == ',' || list[n - 1] == ',' || strstr(list, ",,"))) return -1;
   strcpy(buf, list);
   for (char *save = NULL, *item = strtok_r(buf, ",", &save); item;
        item = strtok_r(NULL, ",", &save)) {
