@@ -205,6 +205,27 @@ static int scn_live_start_slirp(scn_live *sl, const scn_live_config *cfg, char *
   return 0;
 }
 
+/* The capture files, before anything listens: a path that cannot be
+ * written is refused first, by the option that named it. */
+static int scn_live_open_files(scn_live *sl, const scn_live_config *cfg, char *err, size_t errcap) {
+  char why[512];
+  if (cfg->pcap_path) {
+    if (host_pcap_writer_open(&sl->pcap, cfg->pcap_path, why, sizeof why)) {
+      snprintf(err, errcap, "--pcap: %s", why);
+      return EMU_EIO;
+    }
+    sl->pcap_on = 1;
+  }
+  if (cfg->record_path) {
+    if (host_pcap_writer_open(&sl->record, cfg->record_path, why, sizeof why)) {
+      snprintf(err, errcap, "--record: %s", why);
+      return EMU_EIO;
+    }
+    sl->record_on = 1;
+  }
+  return 0;
+}
+
 int scn_live_init(scn_live *sl, const scn_live_config *cfg, char *err, size_t errcap) {
   memset(sl, 0, sizeof *sl);
   int rc;
@@ -226,19 +247,11 @@ int scn_live_init(scn_live *sl, const scn_live_config *cfg, char *err, size_t er
   sl->gateway = g->gateway;
   scn_set_host_rx(sl->s, scn_live_on_guest_frame, sl);
 
-  rc = cfg->tap_name ? scn_live_start_tap(sl, cfg, err, errcap)
-                     : scn_live_start_slirp(sl, cfg, err, errcap);
+  rc = scn_live_open_files(sl, cfg, err, errcap);
+  if (!rc)
+    rc = cfg->tap_name ? scn_live_start_tap(sl, cfg, err, errcap)
+                       : scn_live_start_slirp(sl, cfg, err, errcap);
   if (rc) goto fail;
-  if (cfg->pcap_path) {
-    rc = host_pcap_writer_open(&sl->pcap, cfg->pcap_path, err, errcap);
-    if (rc) goto fail;
-    sl->pcap_on = 1;
-  }
-  if (cfg->record_path) {
-    rc = host_pcap_writer_open(&sl->record, cfg->record_path, err, errcap);
-    if (rc) goto fail;
-    sl->record_on = 1;
-  }
   return 0;
 fail:
   scn_live_close(sl);
