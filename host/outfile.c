@@ -48,7 +48,11 @@ int host_outfile_open(host_outfile *o, const char *path, char *err, size_t errca
   o->path = path;
   if (!strcmp(path, "-")) return (o->f = host_stdout_claim(err, errcap)) ? 0 : EMU_EIO;
   struct stat st;
-  if (!*path || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+  if (!*path) {
+    snprintf(err, errcap, "an empty file name");
+    return EMU_EIO;
+  }
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
     snprintf(err, errcap, "'%s' is a directory, not a file", path);
     return EMU_EIO;
   }
