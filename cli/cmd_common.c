@@ -160,7 +160,6 @@ static void cli_note_hidden_bugs(const cli_sim_opts *o) {
 
 int cli_sim_opts_done(const cli_sim_opts *o) {
   const vns_sim_opts *so = &o->sim;
-  cli_note_hidden_bugs(o);
   uint32_t host = so->host_ip ? so->host_ip : (so->guest_ip & 0xffffff00u) | 2u;
   if (so->guest_ip == host)
     return cli_error(o->cmd, CLI_EXIT_USAGE,
@@ -176,6 +175,8 @@ int cli_sim_opts_done(const cli_sim_opts *o) {
   char why[256];
   if (vns_scn_config_why(so, &cfg, why, sizeof why))
     return cli_error(o->cmd, CLI_EXIT_USAGE, "%s", why);
+  /* only for options that stand: beside an error it is noise */
+  cli_note_hidden_bugs(o);
   return 0;
 }
 

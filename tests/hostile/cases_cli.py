@@ -146,6 +146,9 @@ def conflicts(h):
         (["demo", "--bug", "redox,nonsense"], "nonsense"),
         (["demo", "--seed"], "--seed"),
         (["no\nsuch"], "unknown command"),
+        # a bug that needs a weaker memory model gets a note, but not beside an error
+        (["demo", "--bug", "avail-idx-no-wmb", "--guest-ip", "10.0.2.2"], "host's own address"),
+        (["demo", "--bug", "avail-idx-no-wmb", "--ring", "packed"], "split ring"),
         (["demo", "--bogus\nline"], "--bogus"),
         (["demo", "--seed=1=2"], "--seed"),
     ]
