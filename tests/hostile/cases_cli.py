@@ -224,6 +224,14 @@ def to_stdout(h):
     for other in ("--trace", "--html"):
         fails_untouched(h, ["replay", "in.pcap", "-o", "-", other, "-"], 2, ["-o", other],
                         keep=())
+    # standard output by another name is standard output too
+    for name in ("/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"):
+        r = h.run(["replay", "in.pcap", "-o", name], stdout_file=out)
+        need(r.rc == 0 and "wrote 3 guest frames" in r.err, "%s: the report is not on stderr" % r)
+        h.pcap_readable(out, 3)
+        r = h.run(["demo", "--pings", "1", "--trace", name])
+        need(r.rc == 0 and r.out.startswith("{") and "pings answered" not in r.out,
+             "%s: stdout is not the trace alone" % r)
     return why
 
 
