@@ -106,7 +106,8 @@ int cli_scn_config(const cli_sim_opts *o, scn_config *cfg);
  * one of the shared ones. */
 int cli_sim_opt(cli_sim_opts *o, int opt, const char *arg, const char *given);
 
-/* One-line error on stderr, "vnetsim CMD: message". Returns code. */
+/* One-line error on stderr, "vnetsim CMD: message" ("vnetsim: message"
+ * when cmd is NULL). Returns code. */
 int cli_error(const char *cmd, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Parses an unsigned decimal in [min, max]; 0 or -1 when malformed. */

@@ -51,12 +51,24 @@ const char cli_sim_options_help[] =
     "  --json           print the summary as one JSON object\n";
 
 int cli_error(const char *cmd, int code, const char *fmt, ...) {
-  va_list ap;
+  va_list ap, again;
   va_start(ap, fmt);
-  fprintf(stderr, "vnetsim %s: ", cmd);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  va_copy(again, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  char *msg = n >= 0 ? malloc((size_t)n + 1) : NULL;
+  if (msg) vsnprintf(msg, (size_t)n + 1, fmt, again);
+  va_end(again);
   va_end(ap);
+  fprintf(stderr, "vnetsim%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+  /* The message quotes what it was given (a file name may hold a newline):
+   * a control byte is written as \xHH, so the error stays one line. */
+  for (const unsigned char *p = (const unsigned char *)(msg ? msg : fmt); *p; p++)
+    if (*p < 0x20 || *p == 0x7f)
+      fprintf(stderr, "\\x%02x", *p);
+    else
+      fputc(*p, stderr);
+  fputc('\n', stderr);
+  free(msg);
   return code;
 }
 
@@ -164,7 +176,6 @@ static void cli_note_hidden_bugs(const cli_sim_opts *o) {
 
 int cli_sim_opts_done(const cli_sim_opts *o) {
   const vns_sim_opts *so = &o->sim;
-  cli_note_hidden_bugs(o);
   uint32_t host = so->host_ip ? so->host_ip : (so->guest_ip & 0xffffff00u) | 2u;
   if (so->guest_ip == host)
     return cli_error(o->cmd, CLI_EXIT_USAGE,
@@ -180,6 +191,8 @@ int cli_sim_opts_done(const cli_sim_opts *o) {
   char why[256];
   if (vns_scn_config_why(so, &cfg, why, sizeof why))
     return cli_error(o->cmd, CLI_EXIT_USAGE, "%s", why);
+  /* only for options that stand: beside an error it is noise */
+  cli_note_hidden_bugs(o);
   return 0;
 }
 
@@ -187,7 +200,11 @@ int cli_sim_opts_done(const cli_sim_opts *o) {
 static int cli_parse_latency(const char *list, vns_sim_opts *o) {
   static const uint64_t max_ns = 1000000000000ull;
   char buf[256];
-  if (strlen(list) >= sizeof buf) return -1;
+  size_t n = strlen(list);
+  if (n >= sizeof buf) return -1;
+  /* strtok_r would skip an empty item: a stray comma is a mistake, as in
+   * --fault (an empty list changes nothing) */
+  if (n && (list[0] == ',' || list[n - 1] == ',' || strstr(list, ",,"))) return -1;
   strcpy(buf, list);
   for (char *save = NULL, *item = strtok_r(buf, ",", &save); item;
        item = strtok_r(NULL, ",", &save)) {

@@ -50,8 +50,7 @@ static int dispatch(int argc, char **argv) {
     fputs(usage, stdout);
     return CLI_EXIT_OK;
   }
-  fprintf(stderr, "vnetsim: unknown command '%s' (try 'vnetsim --help')\n", cmd);
-  return CLI_EXIT_USAGE;
+  return cli_error(NULL, CLI_EXIT_USAGE, "unknown command '%s' (try 'vnetsim --help')", cmd);
 }
 
 /* Every line the command printed must have reached its reader: a full disk

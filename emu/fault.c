@@ -43,6 +43,10 @@ static int parse_error(char *err, size_t errlen, const char *fmt, ...) {
 
 static int parse_prob(const char *v, double *out) {
   char *end;
+  /* a decimal number, as every number on the command line: strtod would
+   * also take a sign, leading spaces and hexadecimal */
+  if (!(*v >= '0' && *v <= '9') && *v != '.') return -1;
+  if (v[strspn(v, "0123456789.eE+-")]) return -1;
   errno = 0;
   double d = strtod(v, &end);
   if (errno || end == v || *end || !isfinite(d) || d < 0 || d > 1) return -1;

@@ -43,12 +43,23 @@ static FILE *host_stdout_claim(char *err, size_t errcap) {
   return f;
 }
 
+/* '-', or standard output by a name the system gives it: written in place
+ * there, the data would be mixed into the report. */
+static int host_stdout_named(const char *path) {
+  return !strcmp(path, "-") || !strcmp(path, "/dev/stdout") || !strcmp(path, "/dev/fd/1") ||
+         !strcmp(path, "/proc/self/fd/1");
+}
+
 int host_outfile_open(host_outfile *o, const char *path, char *err, size_t errcap) {
   memset(o, 0, sizeof *o);
   o->path = path;
-  if (!strcmp(path, "-")) return (o->f = host_stdout_claim(err, errcap)) ? 0 : EMU_EIO;
+  if (host_stdout_named(path)) return (o->f = host_stdout_claim(err, errcap)) ? 0 : EMU_EIO;
   struct stat st;
-  if (!*path || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+  if (!*path) {
+    snprintf(err, errcap, "an empty file name");
+    return EMU_EIO;
+  }
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
     snprintf(err, errcap, "'%s' is a directory, not a file", path);
     return EMU_EIO;
   }

@@ -20,7 +20,8 @@ typedef struct host_outfile {
 
 /* Creates the temporary file for path. 0, or EMU_EIO with a one-line reason
  * in err (the directory is missing or not writable, path is a directory).
- * "-" is the process's standard output: the data takes it, and everything
+ * "-" (also "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1") is the
+ * process's standard output: the data takes it, and everything
  * printed for a person from then on goes to standard error, so that the two
  * never mix in one stream (one "-" per process). */
 int host_outfile_open(host_outfile *o, const char *path, char *err, size_t errcap);

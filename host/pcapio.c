@@ -30,6 +30,17 @@ static uint64_t host_pcap_ts_ns(int64_t sec, int64_t nsec) {
   return (uint64_t)sec * ns_per_s + (uint64_t)nsec;
 }
 
+/* A converted frame's length on the wire: the original's, grown or shrunk
+ * with its header. A record that says it lost nothing (an original length
+ * not above what it captured, 0 included) still loses nothing; one that
+ * was cut stays cut, however long it says the original was. */
+static uint32_t host_pcap_conv_origlen(uint32_t origlen, uint32_t caplen, size_t conv_len,
+                                       long grew) {
+  if (origlen <= caplen) return (uint32_t)conv_len;
+  int64_t len = (int64_t)origlen + grew;
+  return len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
+}
+
 /* Frame fr from a record of link type dlt taken at ts_ns: Ethernet as it
  * is, anything else (and a VLAN-tagged frame) converted (host/linktype.h).
  * A record that cannot be converted is kept, empty, as unconvertible: the
@@ -53,7 +64,7 @@ static int host_pcap_take(scn_capture *f, scn_capture_frame *fr, int dlt, uint64
     f->converted++;
     fr->data = conv;
     fr->caplen = (uint32_t)conv_len;
-    fr->origlen = (uint32_t)((long)origlen + grew);
+    fr->origlen = host_pcap_conv_origlen(origlen, caplen, conv_len, grew);
     return 0;
   }
   fr->data = malloc(caplen ? caplen : 1);
@@ -75,6 +86,10 @@ static int host_pcap_read_all(pcap_t *p, const char *path, scn_capture *f, char 
     pcap_close(p);
     return EMU_EFORMAT;
   }
+  /* A classic pcap record keeps its seconds in 32 unsigned bits (to 2106),
+   * which libpcap hands over signed: past 2038 they come out negative.
+   * pcapng (major version 1) gives them whole. */
+  int secs_u32 = pcap_major_version(p) >= 2;
   int rc = 0;
   for (;;) {
     struct pcap_pkthdr *h;
@@ -93,9 +108,9 @@ static int host_pcap_read_all(pcap_t *p, const char *path, scn_capture *f, char 
     }
     scn_capture_frame *grown = emu_grow(f->frames, &f->cap, f->nframes + 1, sizeof *grown, 64);
     if (grown) f->frames = grown;
+    int64_t sec = secs_u32 ? (int64_t)(uint32_t)h->ts.tv_sec : (int64_t)h->ts.tv_sec;
     rc = grown ? host_pcap_take(f, &f->frames[f->nframes], f->linktype,
-                                host_pcap_ts_ns(h->ts.tv_sec, h->ts.tv_usec), bytes, h->caplen,
-                                h->len)
+                                host_pcap_ts_ns(sec, h->ts.tv_usec), bytes, h->caplen, h->len)
                : EMU_ENOMEM;
     if (rc) {
       snprintf(err, errcap, "%s: out of memory", path);

@@ -23,17 +23,21 @@ void scn_live_config_default(scn_live_config *cfg) {
 
 /* --- hostfwd=, QEMU's syntax --------------------------------------------- */
 
+/* A.B.C.D in s[0..n), each part 1 to 3 decimal digits: no sign and no
+ * space, which sscanf's %u would skip or take. */
 static int scn_parse_ip(const char *s, size_t n, uint32_t *ip) {
-  char buf[16];
-  unsigned a[4];
-  char tail;
-  if (n == 0 || n >= sizeof buf) return -1;
-  memcpy(buf, s, n);
-  buf[n] = '\0';
-  if (sscanf(buf, "%3u.%3u.%3u.%3u%c", &a[0], &a[1], &a[2], &a[3], &tail) != 4) return -1;
-  for (int i = 0; i < 4; i++)
-    if (a[i] > 255) return -1;
-  *ip = a[0] << 24 | a[1] << 16 | a[2] << 8 | a[3];
+  uint32_t v = 0;
+  size_t at = 0;
+  for (int part = 0; part < 4; part++) {
+    unsigned x = 0, digits = 0;
+    for (; at < n && s[at] >= '0' && s[at] <= '9'; at++, digits++)
+      x = x * 10 + (unsigned)(s[at] - '0');
+    if (digits == 0 || digits > 3 || x > 255) return -1;
+    if (part < 3 && (at == n || s[at++] != '.')) return -1;
+    v = v << 8 | x;
+  }
+  if (at != n) return -1;
+  *ip = v;
   return 0;
 }
 
@@ -202,6 +206,27 @@ static int scn_live_start_slirp(scn_live *sl, const scn_live_config *cfg, char *
   return 0;
 }
 
+/* The capture files, before anything listens: a path that cannot be
+ * written is refused first, by the option that named it. */
+static int scn_live_open_files(scn_live *sl, const scn_live_config *cfg, char *err, size_t errcap) {
+  char why[512];
+  if (cfg->pcap_path) {
+    if (host_pcap_writer_open(&sl->pcap, cfg->pcap_path, why, sizeof why)) {
+      snprintf(err, errcap, "--pcap: %s", why);
+      return EMU_EIO;
+    }
+    sl->pcap_on = 1;
+  }
+  if (cfg->record_path) {
+    if (host_pcap_writer_open(&sl->record, cfg->record_path, why, sizeof why)) {
+      snprintf(err, errcap, "--record: %s", why);
+      return EMU_EIO;
+    }
+    sl->record_on = 1;
+  }
+  return 0;
+}
+
 int scn_live_init(scn_live *sl, const scn_live_config *cfg, char *err, size_t errcap) {
   memset(sl, 0, sizeof *sl);
   int rc;
@@ -223,19 +248,11 @@ int scn_live_init(scn_live *sl, const scn_live_config *cfg, char *err, size_t er
   sl->gateway = g->gateway;
   scn_set_host_rx(sl->s, scn_live_on_guest_frame, sl);
 
-  rc = cfg->tap_name ? scn_live_start_tap(sl, cfg, err, errcap)
-                     : scn_live_start_slirp(sl, cfg, err, errcap);
+  rc = scn_live_open_files(sl, cfg, err, errcap);
+  if (!rc)
+    rc = cfg->tap_name ? scn_live_start_tap(sl, cfg, err, errcap)
+                       : scn_live_start_slirp(sl, cfg, err, errcap);
   if (rc) goto fail;
-  if (cfg->pcap_path) {
-    rc = host_pcap_writer_open(&sl->pcap, cfg->pcap_path, err, errcap);
-    if (rc) goto fail;
-    sl->pcap_on = 1;
-  }
-  if (cfg->record_path) {
-    rc = host_pcap_writer_open(&sl->record, cfg->record_path, err, errcap);
-    if (rc) goto fail;
-    sl->record_on = 1;
-  }
   return 0;
 fail:
   scn_live_close(sl);

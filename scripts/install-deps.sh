@@ -5,6 +5,7 @@
 # chromium: the teaching view's HTML test loads the page headless.
 # clang-format: CI fails on code that .clang-format would change.
 # tshark (with capinfos): the tests have Wireshark read the pcap files we write.
+# python3: the hostile-input suite (tests/hostile/) generates its inputs.
 # universal-ctags: scripts/check-func-length.sh finds each function's extent.
 # iproute2, iputils-ping, curl: the TAP test has the kernel's own tools talk
 # to the guest in a network namespace.
@@ -14,7 +15,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   ca-certificates gcc make cmake pkg-config \
   libuv1-dev libpcap-dev libslirp-dev libglib2.0-dev check \
-  clang libclang-rt-14-dev clang-format chromium tshark universal-ctags \
+  clang libclang-rt-14-dev clang-format chromium tshark python3 universal-ctags \
   iproute2 iputils-ping curl >/dev/null
 echo "dependencies installed: $(pkg-config --modversion libuv) libuv," \
   "$(pkg-config --modversion libpcap) libpcap, $(pkg-config --modversion slirp) libslirp," \
