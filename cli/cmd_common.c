@@ -148,7 +148,7 @@ const char *cli_ring_note(const vns_sim_opts *o) {
   if (o->mtu) n += snprintf(note + n, sizeof note - (size_t)n, ", mtu %u", o->mtu);
   if (o->mergeable)
     n += snprintf(note + n, sizeof note - (size_t)n, ", mergeable RX buffers of %u bytes",
-                  o->rx_buf_size ? o->rx_buf_size : 1526u);
+                  o->rx_buf_size ? o->rx_buf_size : VNS_NET_MIN_RX_BUF);
   else if (o->rx_buf_size)
     snprintf(note + n, sizeof note - (size_t)n, ", RX buffers of %u bytes", o->rx_buf_size);
   return note;

@@ -334,13 +334,13 @@ uint64_t scn_guest_mem_size(uint16_t queue_size) {
 }
 
 uint64_t scn_guest_mem_size_for(const scn_config *cfg) {
-  uint64_t rx = cfg->rx_buf_len, tx = SCN_TX_BUF_LEN;
-  if (rx == 0 && cfg->mtu && !cfg->mergeable) rx = VNET_HDR_LEN + VNET_ETH_HDR_LEN + cfg->mtu;
-  if (rx < VNET_MIN_RX_BUF) rx = VNET_MIN_RX_BUF;
-  if (cfg->mtu && VNET_HDR_LEN + VNET_FRAME_MAX_FOR(cfg->mtu) + SCN_MEM_ALIGN_LEN > tx)
-    tx = VNET_HDR_LEN + VNET_FRAME_MAX_FOR(cfg->mtu) + SCN_MEM_ALIGN_LEN;
-  uint64_t grown = 2 * (rx - VNET_MIN_RX_BUF) + 2 * (tx - SCN_TX_BUF_LEN);
-  return scn_guest_mem_size(cfg->queue_size) + (uint64_t)cfg->queue_size * grown;
+  /* what the driver will post, beyond the slot's room for a 1526-byte RX
+   * and a 2048-byte TX buffer on each queue */
+  uint32_t rx = vnet_drv_rx_buf_len_for(cfg->rx_buf_len, cfg->mtu, cfg->mergeable);
+  uint32_t tx = vnet_drv_tx_buf_len_for(cfg->mtu);
+  uint64_t grown = (rx > VNET_MIN_RX_BUF ? rx - VNET_MIN_RX_BUF : 0) +
+                   (tx > SCN_TX_BUF_LEN ? tx - SCN_TX_BUF_LEN : 0);
+  return scn_guest_mem_size(cfg->queue_size) + (uint64_t)cfg->queue_size * 2 * grown;
 }
 
 /* The deterministic kernel: clock, PRNG, trace, guest memory, ledger. */
@@ -455,9 +455,6 @@ static int scn_init_guest(scn *s, const scn_config *cfg) {
   net_tcp_config tcp;
   net_tcp_config_default(&tcp);
   tcp.seed = cfg->seed ^ SCN_GUEST_TCP_SEED;
-  /* a jumbo MTU is worth segments as large (configure lowers it to the MTU) */
-  if (guest.mtu > NET_IFACE_MTU)
-    tcp.mss = (uint16_t)(guest.mtu - NET_IPV4_HEADER_LEN - NET_TCP_HEADER_LEN);
   rc = net_tcp_configure(&s->guest, &tcp);
   if (!rc && cfg->services) rc = net_services_start(&s->services, &s->guest, NET_SVC_ALL);
   if (rc) return rc;

@@ -10,9 +10,9 @@
 #include "stack/iface.h"
 
 #define MAX_WINDOW 65535u /* no window scaling (RFC 7323) */
-#define MAX_MSS    (NET_IFACE_MTU - NET_IPV4_HEADER_LEN - NET_TCP_HEADER_LEN)
-/* The largest any MTU allows; an iface's own MTU lowers it (configure). */
-#define MAX_MSS_ANY (NET_IFACE_MTU_MAX - NET_IPV4_HEADER_LEN - NET_TCP_HEADER_LEN)
+/* The largest any MTU allows; an iface's own MTU lowers it (configure), so
+ * the default is as large as the iface's MTU lets it be. */
+#define MAX_MSS (NET_IFACE_MTU_MAX - NET_IPV4_HEADER_LEN - NET_TCP_HEADER_LEN)
 
 struct net_tcp_conn {
   net_iface *ifc;
@@ -92,7 +92,7 @@ void net_tcp_config_default(net_tcp_config *cfg) {
 
 int net_tcp_configure(net_iface *ifc, const net_tcp_config *cfg) {
   if (!ifc || !cfg) return EMU_EINVAL;
-  if (cfg->mss == 0 || cfg->mss > MAX_MSS_ANY || cfg->snd_buf == 0 || cfg->rcv_buf == 0 ||
+  if (cfg->mss == 0 || cfg->mss > MAX_MSS || cfg->snd_buf == 0 || cfg->rcv_buf == 0 ||
       cfg->snd_buf > (1u << 30) || cfg->rcv_buf > (1u << 30) || cfg->rto_min_ns == 0 ||
       cfg->rto_initial_ns < cfg->rto_min_ns || cfg->rto_max_ns < cfg->rto_initial_ns ||
       cfg->max_retries == 0 || cfg->max_conns == 0)

@@ -79,8 +79,9 @@ typedef struct net_tcp_config {
   unsigned max_conns;      /* connections in any state, listeners excluded */
 } net_tcp_config;
 
-/* seed 0, random ISS, MSS 1460, 64 KiB buffers, RTO 1 s initial / 200 ms
- * min / 60 s max, TIME-WAIT 1 s, 8 retries, 64 connections. */
+/* seed 0, random ISS, MSS the largest the MTU allows (1460 at 1500), 64 KiB
+ * buffers, RTO 1 s initial / 200 ms min / 60 s max, TIME-WAIT 1 s, 8
+ * retries, 64 connections. */
 void net_tcp_config_default(net_tcp_config *cfg);
 /* Replaces ifc's TCP configuration (net_iface_init installs the default with
  * a seed taken from the iface's address). Returns 0, EMU_EINVAL for values

@@ -672,10 +672,8 @@ static void teach_fast_tx(teach_expl *e) {
   teach_str_add(t, ". ");
 }
 
-/* Several frames' worth of steps in one (§2.7.13, §2.7.8, §2.7.14). */
-static void teach_explain_fast(teach_expl *e) {
+void teach_fast_title(teach_expl *e) {
   const teach_facts *f = e->f;
-  teach_str *t = &e->t;
   const char *outcome = !f->pop[VNET_RXQ].n && f->frames_in   ? "finds no RX buffer"
                         : f->stack_fate == EMU_FATE_ANSWERED  ? "in and answered"
                         : f->stack_fate == EMU_FATE_DELIVERED ? "in and delivered"
@@ -686,6 +684,13 @@ static void teach_explain_fast(teach_expl *e) {
                 f->frame_len, outcome);
   else
     teach_title(e, "Fast-forward: the rest of the run");
+}
+
+/* Several frames' worth of steps in one (§2.7.13, §2.7.8, §2.7.14). */
+static void teach_explain_fast(teach_expl *e) {
+  const teach_facts *f = e->f;
+  teach_str *t = &e->t;
+  teach_fast_title(e);
   teach_str_add(t, "The same steps as above, in one (§2.7.13, §2.7.8, §2.7.14). ");
   if (f->frames_in && !f->pop[VNET_RXQ].n)
     teach_str_add(t,

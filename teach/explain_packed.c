@@ -626,16 +626,7 @@ static void teach_pk_fast_q(teach_expl *e, int q) {
 static void teach_pk_fast(teach_expl *e) {
   const teach_facts *f = e->f;
   teach_str *t = &e->t;
-  const char *outcome = !f->pop[VNET_RXQ].n && f->frames_in   ? "finds no RX buffer"
-                        : f->stack_fate == EMU_FATE_ANSWERED  ? "in and answered"
-                        : f->stack_fate == EMU_FATE_DELIVERED ? "in and delivered"
-                        : f->stack_fate != EMU_FATE_PENDING   ? emu_fate_name(f->stack_fate)
-                                                              : "in";
-  if (f->frames_in)
-    teach_title(e, "Fast-forward: frame #%" PRId64 " (%u bytes), %s", f->frame_first + 1,
-                f->frame_len, outcome);
-  else
-    teach_title(e, "Fast-forward: the rest of the run");
+  teach_fast_title(e);
   teach_str_add(t, "The same steps as above, in one (§2.8.21, §2.8.22). ");
   const teach_ring *rx = &e->st->ring[VNET_RXQ];
   if (f->frames_in && !f->pop[VNET_RXQ].n && rx->size) {

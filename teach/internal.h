@@ -200,6 +200,8 @@ typedef struct teach_expl {
 } teach_expl;
 
 void teach_title(teach_expl *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A fast-forward step's title: the frame it covers and what became of it. */
+void teach_fast_title(teach_expl *e);
 /* 1 when the run's driver has bug (VBUG_* driver bits). */
 int teach_expl_bug(const teach_expl *e, unsigned bug);
 /* The negotiated feature bits by name ("VERSION_1 MAC ..."). */

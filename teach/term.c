@@ -229,14 +229,9 @@ static void teach_draw_heads(FILE *out, tline *l, const teach_ring *g, int q,
   tl_put(out, l);
 }
 
-/* Descriptor i, every field marked when the step wrote the descriptor. */
-static void teach_draw_desc(tline *l, const teach_ring *g, uint16_t i,
-                            const teach_render_opts *ro) {
-  const teach_desc *d = &g->desc[i];
-  int blank = !d->addr && !d->len && !d->flags && !d->next;
-  int w = (g->wrote[i] & TEACH_W_DESC) != 0;
-  char v[8];
-  tl_addf(l, "%3u ", i);
+/* A descriptor's address and length cells, blank for one never written. */
+static void teach_draw_addr_len(tline *l, const teach_desc *d, int blank, int w,
+                                const teach_render_opts *ro) {
   if (blank)
     tl_cell(l, ro, w, NULL, 10, 1, "-");
   else
@@ -246,6 +241,17 @@ static void teach_draw_desc(tline *l, const teach_ring *g, uint16_t i,
     tl_cell(l, ro, w, NULL, 5, 0, "");
   else
     tl_cellf(l, ro, w, NULL, 5, 0, "%u", d->len);
+}
+
+/* Descriptor i, every field marked when the step wrote the descriptor. */
+static void teach_draw_desc(tline *l, const teach_ring *g, uint16_t i,
+                            const teach_render_opts *ro) {
+  const teach_desc *d = &g->desc[i];
+  int blank = !d->addr && !d->len && !d->flags && !d->next;
+  int w = (g->wrote[i] & TEACH_W_DESC) != 0;
+  char v[8];
+  tl_addf(l, "%3u ", i);
+  teach_draw_addr_len(l, d, blank, w, ro);
   teach_flags(v, sizeof v, d->flags);
   tl_add(l, " ");
   tl_cell(l, ro, w, NULL, 3, 1, blank ? "" : v);
@@ -395,15 +401,7 @@ static void teach_pk_row(tline *l, const teach_ring *g, const teach_ring *pg, ui
   int w = g->wrote[i] != 0;
   char v[8];
   tl_addf(l, "%3u ", i);
-  if (blank)
-    tl_cell(l, ro, w, NULL, 10, 1, "-");
-  else
-    tl_cellf(l, ro, w, NULL, 10, 1, "0x%08" PRIx64, d->addr);
-  tl_add(l, " ");
-  if (blank)
-    tl_cell(l, ro, w, NULL, 5, 0, "");
-  else
-    tl_cellf(l, ro, w, NULL, 5, 0, "%u", d->len);
+  teach_draw_addr_len(l, d, blank, w, ro);
   tl_add(l, " ");
   if (blank)
     tl_cell(l, ro, w, NULL, 3, 0, "");

@@ -253,11 +253,16 @@ static vq_chain vnet_dev_mrg_part(const vnet_dev *d, uint32_t i) {
   return (vq_chain){p->head, 0, p->nseg, d->mrg.seg + p->seg_first, 0, p->room};
 }
 
+/* Forgets the kept buffers (pushed, given back, or gone with their ring). */
+static void vnet_dev_mrg_forget(vnet_dev *d) {
+  d->mrg.nparts = d->mrg.nseg = 0;
+  d->mrg.room = 0;
+}
+
 /* Gives every kept buffer back unused (len 0) and forgets them. */
 static void vnet_dev_mrg_return(vnet_dev *d) {
   for (uint32_t i = 0; i < d->mrg.nparts; i++) vnet_dev_q_push(d, VNET_RXQ, d->mrg.part[i].head, 0);
-  d->mrg.nparts = d->mrg.nseg = 0;
-  d->mrg.room = 0;
+  vnet_dev_mrg_forget(d);
 }
 
 /* Pops buffers until the kept ones hold `need` bytes. 0 when they do;
@@ -332,8 +337,7 @@ static int vnet_dev_write_rx_merged(vnet_dev *d, uint32_t id, const uint8_t *fra
     vnet_dev_mrg_return(d);
     return 0;
   }
-  d->mrg.nparts = d->mrg.nseg = 0;
-  d->mrg.room = 0;
+  vnet_dev_mrg_forget(d);
   d->stats.rx_frames++;
   d->stats.rx_bytes += len;
   d->stats.rx_merged += used > 1;
@@ -556,8 +560,7 @@ static void vnet_dev_reset(vnet_dev *d) {
   d->status = 0;
   d->driver_features = d->features = 0;
   d->violation = VQ_RULE_NONE;
-  d->mrg.nparts = d->mrg.nseg = 0; /* their rings are gone */
-  d->mrg.room = 0;
+  vnet_dev_mrg_forget(d);
   d->mergeable = 0;
   d->max_frame = VNET_MAX_FRAME;
 }

@@ -655,6 +655,17 @@ static int vnet_drv_setup_queue(vnet_drv *drv, uint16_t q, uint16_t size) {
   return drv->t->queue_setup(drv->t->dev, q, &vq->layout);
 }
 
+uint32_t vnet_drv_rx_buf_len_for(uint32_t asked, uint16_t mtu, int mergeable) {
+  if (asked) return asked;
+  uint32_t len = VNET_HDR_LEN + VNET_ETH_HDR_LEN + (mtu ? mtu : VNET_MTU_DEFAULT);
+  return mergeable || len < VNET_MIN_RX_BUF ? VNET_MIN_RX_BUF : len;
+}
+
+uint32_t vnet_drv_tx_buf_len_for(uint16_t mtu) {
+  uint32_t len = VNET_HDR_LEN + VNET_FRAME_MAX_FOR(mtu ? mtu : VNET_MTU_DEFAULT);
+  return (len + VNET_DRV_BUF_ALIGN - 1) & ~(VNET_DRV_BUF_ALIGN - 1);
+}
+
 /* The largest frame either way and the RX buffers' size, from the
  * negotiated features: the mtu (§5.1.4.2: room for one frame of it, and
  * none larger sent), mergeable buffers (§5.1.6.3.1). */
@@ -671,11 +682,8 @@ static void vnet_drv_size_frames(vnet_drv *drv) {
     if (mtu > VNET_MTU_MAX) mtu = VNET_MTU_MAX;
     drv->max_frame = VNET_FRAME_MAX_FOR(mtu);
   }
-  drv->rx_buf_len = drv->opts.rx_buf_len;
-  if (drv->rx_buf_len == 0) {
-    drv->rx_buf_len = VNET_HDR_LEN + VNET_ETH_HDR_LEN + mtu;
-    if (drv->mergeable || drv->rx_buf_len < VNET_MIN_RX_BUF) drv->rx_buf_len = VNET_MIN_RX_BUF;
-  }
+  drv->rx_buf_len = vnet_drv_rx_buf_len_for(drv->opts.rx_buf_len, (uint16_t)mtu, drv->mergeable);
+  drv->tx_buf_len = vnet_drv_tx_buf_len_for((uint16_t)mtu);
 }
 
 int vnet_drv_probe(vnet_drv *drv) {
@@ -713,8 +721,6 @@ int vnet_drv_probe(vnet_drv *drv) {
   if (!rc) rc = vnet_drv_setup_queue(drv, VNET_TXQ, size);
   if (!rc)
     rc = gmem_alloc(drv->mem, (uint64_t)size * drv->rx_buf_len, VNET_DRV_BUF_ALIGN, &drv->rx_bufs);
-  drv->tx_buf_len =
-      (VNET_HDR_LEN + drv->max_frame + VNET_DRV_BUF_ALIGN - 1) & ~(VNET_DRV_BUF_ALIGN - 1);
   if (!rc)
     rc = gmem_alloc(drv->mem, (uint64_t)size * drv->tx_buf_len, VNET_DRV_BUF_ALIGN, &drv->tx_bufs);
   if (rc) return rc;

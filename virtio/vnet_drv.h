@@ -115,6 +115,13 @@ typedef struct vnet_drv {
   uint8_t rx_scratch[VNET_RX_BUF_MAX];
 } vnet_drv;
 
+/* The RX buffer length the driver posts for opts.rx_buf_len `asked` (0:
+ * one frame of the mtu, or 1526 with mergeable buffers), and its TX
+ * buffers' length (a frame of the mtu and the header, aligned); mtu 0: no
+ * VIRTIO_NET_F_MTU, Ethernet's 1500. */
+uint32_t vnet_drv_rx_buf_len_for(uint32_t asked, uint16_t mtu, int mergeable);
+uint32_t vnet_drv_tx_buf_len_for(uint16_t mtu);
+
 /* Creates the driver and its actor on s; fates and trace may be NULL.
  * EMU_EINVAL for bad options, EMU_ENOSPC (actors). */
 int vnet_drv_init(vnet_drv *drv, const vnet_drv_opts *opts, gmem *mem, emu_sched *s,
