@@ -21,6 +21,34 @@ VNS_API int vns_sim_inject_link_unsupported(vns_sim *sim, uint64_t ts_ns) {
   return scn_inject_captured_unsupported(sim->scn, ts_ns);
 }
 
+/* Runs up to the frame, queues it; a run's errors as vns_sim_run() gives them. */
+static int vns_sim_feed(vns_sim *sim, const scn_capture_frame *f) {
+  if (sim->finished || sim->busy) return VNS_ESTATE;
+  sim->busy = 1;
+  uint64_t ran = 0;
+  int rc = scn_feed_captured(sim->scn, f, sim->opts.max_events, &ran);
+  sim->busy = 0;
+  if (sim->store_failed) return VNS_ENOMEM;
+  if (!rc && ran == sim->opts.max_events) return VNS_ELIMIT;
+  return rc;
+}
+
+VNS_API int vns_sim_feed_captured(vns_sim *sim, uint64_t ts_ns, const void *data, size_t caplen,
+                                  size_t origlen) {
+  if (!sim || (!data && caplen) || caplen > UINT32_MAX) return VNS_EINVAL;
+  static const uint8_t none[1];
+  scn_capture_frame f = {.ts_ns = ts_ns, .caplen = (uint32_t)caplen};
+  f.data = (uint8_t *)(data ? data : none);
+  f.origlen = origlen > UINT32_MAX ? UINT32_MAX : (uint32_t)origlen;
+  return vns_sim_feed(sim, &f);
+}
+
+VNS_API int vns_sim_feed_link_unsupported(vns_sim *sim, uint64_t ts_ns) {
+  if (!sim) return VNS_EINVAL;
+  scn_capture_frame f = {.ts_ns = ts_ns, .unconvertible = 1};
+  return vns_sim_feed(sim, &f);
+}
+
 VNS_API int vns_sim_inject_bursts(vns_sim *sim, uint64_t seed, unsigned bursts) {
   if (!sim) return VNS_EINVAL;
   if (sim->finished) return VNS_ESTATE;

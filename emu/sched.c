@@ -126,14 +126,14 @@ int emu_actor_init(emu_actor *a, emu_sched *s, const char *name, emu_actor_fn ha
   return 0;
 }
 
-int emu_actor_post(emu_actor *to, uint64_t at_ns, int kind, uint32_t arg, uint32_t frame_id,
-                   const void *data, size_t len) {
+static int emu_actor_post_seq(emu_actor *to, uint64_t seq, uint64_t at_ns, int kind, uint32_t arg,
+                              uint32_t frame_id, const void *data, size_t len) {
   emu_sched *s = to->sched;
   emu_event *inbox = emu_grow(to->inbox, &to->cap, to->ninbox + 1, sizeof *inbox, 64);
   if (!inbox) return EMU_ENOMEM;
   to->inbox = inbox;
   emu_event ev = {.at_ns = at_ns < s->now_ns ? s->now_ns : at_ns,
-                  .seq = s->next_seq++,
+                  .seq = seq,
                   .kind = kind,
                   .arg = arg,
                   .frame_id = frame_id};
@@ -143,6 +143,27 @@ int emu_actor_post(emu_actor *to, uint64_t at_ns, int kind, uint32_t arg, uint32
   }
   emu_heap_push(to, &ev);
   return 0;
+}
+
+int emu_actor_post(emu_actor *to, uint64_t at_ns, int kind, uint32_t arg, uint32_t frame_id,
+                   const void *data, size_t len) {
+  emu_sched *s = to->sched;
+  int rc = emu_actor_post_seq(to, s->next_seq, at_ns, kind, arg, frame_id, data, len);
+  s->next_seq += rc == 0;
+  return rc;
+}
+
+int emu_actor_post_input(emu_actor *to, uint64_t at_ns, int kind, uint32_t arg, uint32_t frame_id,
+                         const void *data, size_t len) {
+  emu_sched *s = to->sched;
+  if (s->input_seq == s->input_end) {
+    if (s->input_end) return EMU_ENOSPC;
+    s->input_seq = s->next_seq;
+    s->input_end = s->next_seq += EMU_SCHED_INPUT_SEQS;
+  }
+  int rc = emu_actor_post_seq(to, s->input_seq, at_ns, kind, arg, frame_id, data, len);
+  s->input_seq += rc == 0;
+  return rc;
 }
 
 int emu_actor_arm(emu_actor *a, uint64_t *armed_at, uint64_t at_ns, int kind) {

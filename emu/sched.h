@@ -63,7 +63,11 @@ struct emu_sched {
   emu_actor *actors[EMU_SCHED_MAX_ACTORS];
   int nactors;
   uint64_t steps;
-  int running;     /* the index of the actor whose handler runs, -1 between */
+  int running; /* the index of the actor whose handler runs, -1 between */
+  /* Sequence numbers of the run's inputs (emu_actor_post_input): a range
+   * opened at the first input, EMU_SCHED_INPUT_SEQS wide, below every
+   * sequence number handed out after it. */
+  uint64_t input_seq, input_end;
   void *pool;      /* free payload blocks, linked through their first bytes */
   size_t pool_out; /* pool blocks in queued events */
 };
@@ -82,6 +86,15 @@ int emu_actor_init(emu_actor *a, emu_sched *s, const char *name, emu_actor_fn ha
 int emu_actor_post(emu_actor *to, uint64_t at_ns, int kind, uint32_t arg, uint32_t frame_id,
                    const void *data, size_t len);
 
+/* The same for one of the run's inputs (a captured frame, say): at equal
+ * times it comes after what was posted before the first input, and before
+ * everything posted after it, whenever it is posted. So inputs fed one by
+ * one while the run goes on, each before the clock reaches its time, make
+ * the same run, event for event, as inputs all queued before it began. */
+int emu_actor_post_input(emu_actor *to, uint64_t at_ns, int kind, uint32_t arg, uint32_t frame_id,
+                         const void *data, size_t len);
+/* How many inputs one run may post (2^48): the room their range keeps. */
+#define EMU_SCHED_INPUT_SEQS (1ull << 48)
 /* A timer an actor keeps at its earliest deadline, as one event of `kind`
  * in its own inbox; *armed_at is the deadline posted last (0 for none).
  * Arming posts an event only for a deadline earlier than the one pending

@@ -41,41 +41,61 @@ static uint32_t host_pcap_conv_origlen(uint32_t origlen, uint32_t caplen, size_t
   return len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
 }
 
-/* Frame fr from a record of link type dlt taken at ts_ns: Ethernet as it
- * is, anything else (and a VLAN-tagged frame) converted (host/linktype.h).
- * A record that cannot be converted is kept, empty, as unconvertible: the
- * replay gives it its own fate. 0, or EMU_ENOMEM. */
-static int host_pcap_take(scn_capture *f, scn_capture_frame *fr, int dlt, uint64_t ts_ns,
-                          const uint8_t *bytes, uint32_t caplen, uint32_t origlen) {
-  fr->ts_ns = ts_ns;
-  fr->caplen = caplen;
-  fr->origlen = origlen;
-  fr->unconvertible = 0;
+/* A reader handing frames to fn, one at a time; info gets what it found. */
+typedef struct host_pcap_walk {
+  host_pcap_frame_fn fn;
+  void *ctx;
+  scn_capture *info;
+} host_pcap_walk;
+
+/* Hands fn the frame of a record of link type dlt taken at ts_ns: Ethernet
+ * as it is, anything else (and a VLAN-tagged frame) converted
+ * (host/linktype.h). A record that cannot be converted goes as
+ * unconvertible, empty: the replay gives it its own fate. 0, EMU_ENOMEM or
+ * fn's error. */
+static int host_pcap_deliver(host_pcap_walk *w, int dlt, uint64_t ts_ns, const uint8_t *bytes,
+                             uint32_t caplen, uint32_t origlen) {
+  static uint8_t none[1];
+  scn_capture_frame fr = {.ts_ns = ts_ns, .caplen = caplen, .origlen = origlen};
+  fr.data = caplen ? (uint8_t *)bytes : none;
   uint8_t *conv = NULL;
-  size_t conv_len = 0;
-  long grew = 0;
   if (host_link_needs_conversion(dlt, bytes, caplen)) {
+    size_t conv_len = 0;
+    long grew = 0;
     if (host_link_to_ethernet(dlt, bytes, caplen, &conv, &conv_len, &grew)) {
-      fr->unconvertible = 1;
-      fr->caplen = 0;
-      fr->data = malloc(1);
-      return fr->data ? 0 : EMU_ENOMEM;
+      fr.unconvertible = 1;
+      fr.caplen = 0;
+      fr.data = none;
+    } else {
+      w->info->converted++;
+      fr.data = conv;
+      fr.caplen = (uint32_t)conv_len;
+      fr.origlen = host_pcap_conv_origlen(origlen, caplen, conv_len, grew);
     }
-    f->converted++;
-    fr->data = conv;
-    fr->caplen = (uint32_t)conv_len;
-    fr->origlen = host_pcap_conv_origlen(origlen, caplen, conv_len, grew);
-    return 0;
   }
-  fr->data = malloc(caplen ? caplen : 1);
-  if (!fr->data) return EMU_ENOMEM;
-  memcpy(fr->data, bytes, caplen);
-  return 0;
+  int rc = w->fn(w->ctx, &fr);
+  free(conv);
+  w->info->nframes += rc == 0;
+  return rc;
+}
+
+/* 1 when the walk has handed over as many frames as it may (and so the
+ * record at hand, one more, cuts the capture). */
+static int host_pcap_at_cap(scn_capture *info) {
+  if (!info->max_frames || info->nframes < info->max_frames) return 0;
+  info->cut = 1;
+  return 1;
+}
+
+/* An error fn returned, in words, unless the walk said it itself. */
+static void host_pcap_fn_error(int rc, const char *path, char *err, size_t errcap) {
+  if (rc == EMU_ENOMEM) snprintf(err, errcap, "%s: out of memory", path);
 }
 
 /* Reads every frame of an opened capture; closes p. */
-static int host_pcap_read_all(pcap_t *p, const char *path, scn_capture *f, char *err,
+static int host_pcap_read_all(pcap_t *p, const char *path, host_pcap_walk *w, char *err,
                               size_t errcap) {
+  scn_capture *f = w->info;
   f->linktype = pcap_datalink(p);
   if (!host_link_supported(f->linktype)) {
     const char *name = pcap_datalink_val_to_name(f->linktype);
@@ -95,83 +115,59 @@ static int host_pcap_read_all(pcap_t *p, const char *path, scn_capture *f, char 
     struct pcap_pkthdr *h;
     const u_char *bytes;
     int r = pcap_next_ex(p, &h, &bytes);
-    if (r == PCAP_ERROR_BREAK) break;
-    if (f->max_frames && f->nframes == f->max_frames) {
-      f->cut = 1; /* one more record exists: the cap cut the capture */
-      break;
-    }
+    if (r == PCAP_ERROR_BREAK || host_pcap_at_cap(f)) break;
     if (r != 1) {
       snprintf(err, errcap, "%s: frame %zu: %s (the %zu frames before it were read)", path,
                f->nframes + 1, pcap_geterr(p), f->nframes);
       rc = EMU_EFORMAT;
       break;
     }
-    scn_capture_frame *grown = emu_grow(f->frames, &f->cap, f->nframes + 1, sizeof *grown, 64);
-    if (grown) f->frames = grown;
     int64_t sec = secs_u32 ? (int64_t)(uint32_t)h->ts.tv_sec : (int64_t)h->ts.tv_sec;
-    rc = grown ? host_pcap_take(f, &f->frames[f->nframes], f->linktype,
-                                host_pcap_ts_ns(sec, h->ts.tv_usec), bytes, h->caplen, h->len)
-               : EMU_ENOMEM;
+    rc = host_pcap_deliver(w, f->linktype, host_pcap_ts_ns(sec, h->ts.tv_usec), bytes, h->caplen,
+                           h->len);
     if (rc) {
-      snprintf(err, errcap, "%s: out of memory", path);
+      host_pcap_fn_error(rc, path, err, errcap);
       break;
     }
-    f->nframes++;
   }
   pcap_close(p);
-  if (rc) host_pcap_free(f);
   return rc;
 }
 
 /* One record of a pcapng file read block by block (host/pcapng.h): a
- * frame like libpcap's, or kept empty: a damaged record (the device fates
+ * frame like libpcap's, or an empty one: a damaged record (the device fates
  * the empty frame frame_invalid, or its time bad_timestamp), or one of an
  * interface whose link type cannot be replayed (link_unsupported). */
 static int host_pcap_take_record(void *ctx, const host_pcapng_record *r) {
-  scn_capture *f = ctx;
-  if (f->max_frames && f->nframes == f->max_frames) {
-    f->cut = 1; /* one more record exists: the cap cut the capture */
-    return HOST_PCAPNG_STOP;
-  }
-  scn_capture_frame *grown = emu_grow(f->frames, &f->cap, f->nframes + 1, sizeof *grown, 64);
-  if (!grown) return EMU_ENOMEM;
-  f->frames = grown;
-  scn_capture_frame *fr = &f->frames[f->nframes];
-  int rc = 0;
-  if (r->data && host_link_supported(r->dlt)) {
-    rc = host_pcap_take(f, fr, r->dlt, r->ts_ns, r->data, r->caplen, r->origlen);
-  } else {
-    memset(fr, 0, sizeof *fr);
-    fr->ts_ns = r->ts_ns;
-    fr->unconvertible = r->data != NULL;
-    f->damaged += r->data == NULL;
-    fr->data = malloc(1);
-    rc = fr->data ? 0 : EMU_ENOMEM;
-  }
-  f->nframes += rc == 0;
+  host_pcap_walk *w = ctx;
+  if (host_pcap_at_cap(w->info)) return HOST_PCAPNG_STOP;
+  if (r->data && host_link_supported(r->dlt))
+    return host_pcap_deliver(w, r->dlt, r->ts_ns, r->data, r->caplen, r->origlen);
+  static uint8_t none[1];
+  scn_capture_frame fr = {.ts_ns = r->ts_ns, .data = none, .unconvertible = r->data != NULL};
+  w->info->damaged += r->data == NULL;
+  int rc = w->fn(w->ctx, &fr);
+  w->info->nframes += rc == 0;
   return rc;
 }
 
-/* After libpcap stopped in data[0..len): a pcapng file whose interfaces
- * differ is read again block by block, the whole of it (f is then
- * replaced); any other keeps libpcap's verdict (returns 1, f and err
- * untouched). Else 0 or an error, as host_pcap_load. */
-static int host_pcap_load_pcapng(const void *data, size_t len, const char *name, size_t max_frames,
-                                 scn_capture *f, char *err, size_t errcap) {
+/* A pcapng file whose interfaces differ (which libpcap stops in) is read
+ * block by block, whole; any other file is libpcap's: returns 1 for those,
+ * without reading. Else 0 or an error, as host_pcap_each. */
+static int host_pcap_each_pcapng(const void *data, size_t len, const char *name, host_pcap_walk *w,
+                                 char *err, size_t errcap) {
   if (!host_pcapng_mixed(data, len)) return 1;
-  host_pcap_free(f);
-  f->max_frames = max_frames;
-  f->mixed_links = 1;
-  int rc = host_pcapng_read(data, len, name, host_pcap_take_record, f, &f->linktype, err, errcap);
-  if (rc == EMU_ENOMEM) snprintf(err, errcap, "%s: out of memory", name);
-  if (rc) host_pcap_free(f);
+  w->info->mixed_links = 1;
+  int rc =
+      host_pcapng_read(data, len, name, host_pcap_take_record, w, &w->info->linktype, err, errcap);
+  if (rc && rc != EMU_EFORMAT) host_pcap_fn_error(rc, name, err, errcap);
   return rc;
 }
 
-/* The same for a file, mapped to be read; 1 (libpcap's verdict stands)
- * when it cannot be: not a regular file (a pipe reads once), empty. */
-static int host_pcap_load_pcapng_file(const char *path, size_t max_frames, scn_capture *f,
-                                      char *err, size_t errcap) {
+/* The same for a file, mapped to be read; 1 (libpcap reads it) when it
+ * cannot be: not a regular file (a pipe reads once), empty. */
+static int host_pcap_each_pcapng_file(const char *path, host_pcap_walk *w, char *err,
+                                      size_t errcap) {
   int fd = open(path, O_RDONLY);
   if (fd < 0) return 1;
   struct stat st;
@@ -183,19 +179,18 @@ static int host_pcap_load_pcapng_file(const char *path, size_t max_frames, scn_c
   }
   close(fd);
   if (map == MAP_FAILED) return 1;
-  int rc = host_pcap_load_pcapng(map, len, path, max_frames, f, err, errcap);
+  int rc = host_pcap_each_pcapng(map, len, path, w, err, errcap);
   munmap(map, len);
   return rc;
 }
 
-int host_pcap_load(const char *path, scn_capture *f, char *err, size_t errcap) {
-  return host_pcap_load_max(path, 0, f, err, errcap);
-}
-
-int host_pcap_load_max(const char *path, size_t max_frames, scn_capture *f, char *err,
-                       size_t errcap) {
-  memset(f, 0, sizeof *f);
-  f->max_frames = max_frames;
+int host_pcap_each(const char *path, size_t max_frames, host_pcap_frame_fn fn, void *ctx,
+                   scn_capture *info, char *err, size_t errcap) {
+  memset(info, 0, sizeof *info);
+  info->max_frames = max_frames;
+  host_pcap_walk w = {fn, ctx, info};
+  int rc = host_pcap_each_pcapng_file(path, &w, err, errcap);
+  if (rc != 1) return rc;
   char perr[PCAP_ERRBUF_SIZE] = "";
   pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, perr);
   if (!p) {
@@ -205,12 +200,44 @@ int host_pcap_load_max(const char *path, size_t max_frames, scn_capture *f, char
     snprintf(err, errcap, "%s%s%s", named ? "" : path, named ? "" : ": ", perr);
     return EMU_EIO;
   }
-  int rc = host_pcap_read_all(p, path, f, err, errcap);
-  if (rc == EMU_EFORMAT) {
-    int again = host_pcap_load_pcapng_file(path, max_frames, f, err, errcap);
-    if (again != 1) rc = again;
-  }
+  return host_pcap_read_all(p, path, &w, err, errcap);
+}
+
+/* host_pcap_load's frame function: keeps a copy of each frame. */
+static int host_pcap_keep(void *ctx, const scn_capture_frame *fr) {
+  scn_capture *f = ctx;
+  scn_capture_frame *grown = emu_grow(f->frames, &f->cap, f->nframes + 1, sizeof *grown, 64);
+  if (!grown) return EMU_ENOMEM;
+  f->frames = grown;
+  scn_capture_frame *kept = &f->frames[f->nframes];
+  *kept = *fr;
+  kept->data = malloc(fr->caplen ? fr->caplen : 1);
+  if (!kept->data) return EMU_ENOMEM;
+  memcpy(kept->data, fr->data, fr->caplen);
+  f->nframes++;
+  return 0;
+}
+
+/* Moves what the walk found into f beside the frames kept in it. */
+static int host_pcap_kept(scn_capture *f, scn_capture *info, int rc) {
+  info->frames = f->frames;
+  info->cap = f->cap;
+  info->nframes = f->nframes;
+  *f = *info;
+  if (rc) host_pcap_free(f);
   return rc;
+}
+
+int host_pcap_load(const char *path, scn_capture *f, char *err, size_t errcap) {
+  return host_pcap_load_max(path, 0, f, err, errcap);
+}
+
+int host_pcap_load_max(const char *path, size_t max_frames, scn_capture *f, char *err,
+                       size_t errcap) {
+  scn_capture info;
+  memset(f, 0, sizeof *f);
+  int rc = host_pcap_each(path, max_frames, host_pcap_keep, f, &info, err, errcap);
+  return host_pcap_kept(f, &info, rc);
 }
 
 int host_pcap_load_mem(const void *data, size_t len, const char *name, scn_capture *f, char *err,
@@ -220,6 +247,11 @@ int host_pcap_load_mem(const void *data, size_t len, const char *name, scn_captu
     snprintf(err, errcap, "%s: empty", name);
     return EMU_EFORMAT;
   }
+  scn_capture info;
+  memset(&info, 0, sizeof info);
+  host_pcap_walk w = {host_pcap_keep, f, &info};
+  int rc = host_pcap_each_pcapng(data, len, name, &w, err, errcap);
+  if (rc != 1) return host_pcap_kept(f, &info, rc);
   /* libpcap reads from a stdio stream; fmemopen gives it one without a file.
    * pcap_close() closes the stream. */
   FILE *mem = fmemopen((void *)data, len, "rb");
@@ -234,12 +266,7 @@ int host_pcap_load_mem(const void *data, size_t len, const char *name, scn_captu
     snprintf(err, errcap, "%s: %s", name, perr);
     return EMU_EFORMAT;
   }
-  int rc = host_pcap_read_all(p, name, f, err, errcap);
-  if (rc == EMU_EFORMAT) {
-    int again = host_pcap_load_pcapng(data, len, name, 0, f, err, errcap);
-    if (again != 1) rc = again;
-  }
-  return rc;
+  return host_pcap_kept(f, &info, host_pcap_read_all(p, name, &w, err, errcap));
 }
 
 void host_pcap_free(scn_capture *f) {

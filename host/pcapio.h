@@ -18,6 +18,17 @@
 #include "host/outfile.h"
 #include "sim/scn.h"
 
+/* Reads a capture frame by frame, handing each to fn as it is read: the
+ * frame (f->data) is valid only during the call, converted to Ethernet as
+ * host_pcap_load's frames are; fn returns 0 to go on or an error that ends
+ * the walk (returned as it is). At most max_frames frames (0: all). info
+ * gets what the walk found (every field of scn_capture but the frames:
+ * nframes counts those fn took). Errors, with err, as host_pcap_load's,
+ * after the frames before the failure were handed over: a caller that
+ * must not act on half a capture holds back until the end. */
+typedef int (*host_pcap_frame_fn)(void *ctx, const scn_capture_frame *f);
+int host_pcap_each(const char *path, size_t max_frames, host_pcap_frame_fn fn, void *ctx,
+                   scn_capture *info, char *err, size_t errcap);
 /* Loads a whole file. A frame whose time no clock holds (a negative or
  * out-of-range field) gets ts_ns UINT64_MAX: scn_inject_captured fates it
  * bad_timestamp. On failure returns EMU_EIO (cannot open or read),

@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include "emu/err.h"
 #include "sim/scn.h"
 
 /* When the next captured frame leaves the host: at its capture time, or
@@ -15,33 +16,64 @@ static uint64_t scn_capture_slot(scn *s, uint64_t ts_ns) {
   return s->capture_at;
 }
 
+/* Where captured frame f goes, counted in s->capture: it leaves at the
+ * returned time with *fate PENDING, or takes its place there among the sent
+ * frames with the fate it gets at once. A time the clock cannot hold is the
+ * frame's fate: it must neither vanish nor drag the frames after it past
+ * the end of time. */
+static uint64_t scn_capture_place(scn *s, const scn_capture_frame *f, emu_fate *fate) {
+  int bad_time = scn_capture_slot(s, f->ts_ns) == UINT64_MAX;
+  s->capture.bad_timestamp += bad_time;
+  if (f->unconvertible) {
+    s->capture.link_unsupported++;
+    *fate = EMU_FATE_LINK_UNSUPPORTED;
+  } else if (bad_time) {
+    *fate = EMU_FATE_BAD_TIMESTAMP;
+  } else {
+    s->capture.truncated += f->caplen < f->origlen;
+    *fate = EMU_FATE_PENDING;
+  }
+  return s->capture_at;
+}
+
+static int scn_capture_queue(scn *s, const scn_capture_frame *f, uint64_t at, emu_fate fate) {
+  int sent = fate == EMU_FATE_PENDING;
+  return scn_host_queue(s, at, sent ? f->data : NULL, sent ? f->caplen : 0, fate, 1);
+}
+
+int scn_inject_captured_frame(scn *s, const scn_capture_frame *f) {
+  emu_fate fate;
+  uint64_t at = scn_capture_place(s, f, &fate);
+  return scn_capture_queue(s, f, at, fate);
+}
+
+int scn_feed_captured(scn *s, const scn_capture_frame *f, uint64_t max_steps, uint64_t *ran) {
+  emu_fate fate;
+  uint64_t at = scn_capture_place(s, f, &fate);
+  /* as queuing it would: the periodic guest poll goes on until it is quiet
+   * after this frame (the only state queuing touches before the run) */
+  if (fate == EMU_FATE_PENDING) scn_extend_horizon(s, at);
+  *ran = at > scn_now(s) ? emu_sched_run(&s->sched, at - 1, max_steps) : 0;
+  return scn_capture_queue(s, f, at, fate);
+}
+
 int scn_inject_captured(scn *s, uint64_t ts_ns, const uint8_t *data, size_t caplen,
                         size_t origlen) {
-  if (scn_capture_slot(s, ts_ns) == UINT64_MAX) {
-    /* A time the clock cannot hold is the frame's fate: it must neither
-     * vanish nor drag the frames after it past the end of time. */
-    s->capture.bad_timestamp++;
-    return scn_host_queue(s, s->capture_at, NULL, 0, EMU_FATE_BAD_TIMESTAMP, 1);
-  }
-  s->capture.truncated += caplen < origlen;
-  return scn_host_queue(s, s->capture_at, data, caplen, EMU_FATE_PENDING, 1);
+  if (caplen > UINT32_MAX) return EMU_EINVAL;
+  scn_capture_frame f = {.ts_ns = ts_ns, .caplen = (uint32_t)caplen, .data = (uint8_t *)data};
+  f.origlen = origlen > UINT32_MAX ? UINT32_MAX : (uint32_t)origlen;
+  return scn_inject_captured_frame(s, &f);
 }
 
 int scn_inject_captured_unsupported(scn *s, uint64_t ts_ns) {
-  if (scn_capture_slot(s, ts_ns) == UINT64_MAX) s->capture.bad_timestamp++;
-  s->capture.link_unsupported++;
-  /* a captured frame: it takes its place among scn_captured_id() */
-  return scn_host_queue(s, s->capture_at, NULL, 0, EMU_FATE_LINK_UNSUPPORTED, 1);
+  scn_capture_frame f = {.ts_ns = ts_ns, .unconvertible = 1};
+  return scn_inject_captured_frame(s, &f);
 }
 
 int scn_inject_capture(scn *s, const scn_capture *in, scn_capture_notes *notes) {
   scn_capture_notes before = s->capture;
   int rc = 0;
-  for (size_t i = 0; i < in->nframes && !rc; i++) {
-    const scn_capture_frame *f = &in->frames[i];
-    rc = f->unconvertible ? scn_inject_captured_unsupported(s, f->ts_ns)
-                          : scn_inject_captured(s, f->ts_ns, f->data, f->caplen, f->origlen);
-  }
+  for (size_t i = 0; i < in->nframes && !rc; i++) rc = scn_inject_captured_frame(s, &in->frames[i]);
   notes->out_of_order = s->capture.out_of_order - before.out_of_order;
   notes->truncated = s->capture.truncated - before.truncated;
   notes->bad_timestamp = s->capture.bad_timestamp - before.bad_timestamp;

@@ -525,8 +525,17 @@ void scn_close(scn *s) {
 
 /* Inputs scheduled from outside keep a periodically polling guest awake
  * until 2 s after the last of them. */
-static void scn_extend_horizon(scn *s, uint64_t at_ns) {
+void scn_extend_horizon(scn *s, uint64_t at_ns) {
   if (at_ns + SCN_QUIET_NS > s->poll_horizon_ns) s->poll_horizon_ns = at_ns + SCN_QUIET_NS;
+}
+
+/* A captured frame is one of the run's inputs (emu_actor_post_input): fed
+ * while the run goes on (scn_feed_captured) it takes the place it would
+ * have taken queued before the run. */
+static int scn_host_post(scn *s, int captured, uint64_t at_ns, int kind, uint32_t arg,
+                         const uint8_t *frame, size_t len) {
+  return captured ? emu_actor_post_input(&s->host, at_ns, kind, arg, 0, frame, len)
+                  : emu_actor_post(&s->host, at_ns, kind, arg, 0, frame, len);
 }
 
 int scn_host_queue(scn *s, uint64_t at_ns, const uint8_t *frame, size_t len, emu_fate fate,
@@ -535,11 +544,11 @@ int scn_host_queue(scn *s, uint64_t at_ns, const uint8_t *frame, size_t len, emu
   int rc;
   if (fate != EMU_FATE_PENDING) {
     int kind = captured ? SCN_HOST_EV_CAPTURED_UNSENDABLE : SCN_HOST_EV_UNSENDABLE;
-    rc = emu_actor_post(&s->host, at_ns, kind, (uint32_t)fate, 0, NULL, 0);
+    rc = scn_host_post(s, captured, at_ns, kind, (uint32_t)fate, NULL, 0);
   } else {
     scn_extend_horizon(s, at_ns);
     int kind = captured ? SCN_HOST_EV_CAPTURED : SCN_HOST_EV_INJECT;
-    rc = emu_actor_post(&s->host, at_ns, kind, 0, 0, frame, len);
+    rc = scn_host_post(s, captured, at_ns, kind, 0, frame, len);
   }
   s->inject_queued += rc == 0;
   return rc;

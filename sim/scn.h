@@ -287,6 +287,19 @@ int scn_inject_captured(scn *s, uint64_t ts_ns, const uint8_t *data, size_t capl
 /* The same for a record that could not be made an Ethernet frame: it takes
  * its place among the captured frames with the fate link_unsupported. */
 int scn_inject_captured_unsupported(scn *s, uint64_t ts_ns);
+/* The same for a frame as the reader gives it (unconvertible: the record
+ * that could not be made Ethernet; data is copied). */
+int scn_inject_captured_frame(scn *s, const scn_capture_frame *f);
+/* Streams a capture: runs the scenario (at most max_steps events, *ran
+ * says how many) up to just before f leaves the host, then queues it as
+ * scn_inject_captured_frame does. Fed this way, frame after frame, a capture
+ * makes the same run, event for event, as when every frame is queued before
+ * the run: the scenario holds what is in flight, not the capture. Run to
+ * the end after the last. 0 or EMU_ENOMEM. */
+int scn_feed_captured(scn *s, const scn_capture_frame *f, uint64_t max_steps, uint64_t *ran);
+/* A captured frame's time keeps the periodic guest poll going until
+ * SCN_QUIET_NS after it (the queuing functions call it). */
+void scn_extend_horizon(scn *s, uint64_t at_ns);
 /* Queues every frame of a loaded capture (scn_inject_captured); frame i of
  * the file becomes scn_captured_id(i) (ledger frame i unless the host sent
  * frames of its own in between: proxy ARP replies, duplicates). Call on a scenario whose start_ns is the

@@ -110,7 +110,7 @@ typedef struct vns_sim_opts {
   uint8_t guest_mac[6];   /* its MAC, also the device's (52:54:00:12:34:56) */
   uint64_t mem_size;      /* guest memory in bytes (0: enough for the queues
                                * and their buffers, plus 1 MiB) */
-  uint64_t max_events;    /* per vns_sim_run() call (100 000 000) */
+  uint64_t max_events;    /* per vns_sim_run() or vns_sim_feed_*() call (100 000 000) */
   int keep_trace;         /* store every trace event (1) */
   vns_trace_fn trace_fn;  /* sees every trace event (NULL) */
   void *trace_ctx;
@@ -320,6 +320,21 @@ VNS_API int vns_sim_inject_captured(vns_sim *sim, uint64_t ts_ns, const void *da
  * frames with the fate "link_unsupported", counted in the counter
  * capture.link_unsupported. Errors as vns_sim_inject(). */
 VNS_API int vns_sim_inject_link_unsupported(vns_sim *sim, uint64_t ts_ns);
+/* Streams a capture, frame by frame: runs the simulation up to just before
+ * the frame leaves the host (as vns_sim_run() would, at most max_events
+ * events), then queues it as vns_sim_inject_captured() does. A capture fed
+ * this way makes the same run, event for event and trace hash for trace
+ * hash, as one whose frames were all injected first and then run once: the
+ * simulation holds what is in flight, never the capture, and the frame's
+ * bytes are copied before it returns. After the last frame,
+ * vns_sim_run(sim, VNS_TIME_IDLE). VNS_ELIMIT when the run stopped at
+ * max_events (the frame is queued all the same); otherwise errors as
+ * vns_sim_run() and vns_sim_inject_captured(). */
+VNS_API int vns_sim_feed_captured(vns_sim *sim, uint64_t ts_ns, const void *data, size_t caplen,
+                                  size_t origlen);
+/* The same for a record that cannot be made Ethernet
+ * (vns_sim_inject_link_unsupported). */
+VNS_API int vns_sim_feed_link_unsupported(vns_sim *sim, uint64_t ts_ns);
 /* A seeded burst workload from the host: `bursts` bursts of 1..8 frames (ARP
  * requests and pings for the guest, from slirp's gateway) 20..400 us apart,
  * all drawn from seed. Every frame is one a healthy guest answers.
