@@ -3,11 +3,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/internal.h"
 #include "cli/cmd.h"
 #include "emu/err.h"
+#include "emu/grow.h"
 #include "host/linktype.h"
 #include "host/pcapio.h"
 #include "teach/teach.h"
@@ -21,7 +23,9 @@ static const char replay_usage[] =
     "timestamps on the same time base, so a reply's time minus its request's is the\n"
     "modelled latency. The summary gives every input frame's fate; fates always add\n"
     "up to the number of frames the host sent (the input's, and the proxy's ARP\n"
-    "replies below).\n"
+    "replies below). The capture is read as the run goes, each frame when the run\n"
+    "reaches its time: memory holds the frames in flight, never the capture, and\n"
+    "about 60 bytes a frame for its fate and its reply's.\n"
     "\n"
     "Frames of other link types are made Ethernet frames: Linux cooked capture v1\n"
     "and v2, raw IP, BSD loopback, VLAN/QinQ tags. A pcapng file's interfaces may\n"
@@ -49,7 +53,7 @@ static const char replay_usage[] =
     "                   over virtual time, kicks, interrupts, drops, and the ring states\n"
     "  --check          list every virtio rule broken in the run, by spec section\n"
     "  --max-frames N   read at most the first N frames of the capture (1..1000000000;\n"
-    "                   default: all), to bound the memory a huge capture takes\n"
+    "                   default: all)\n"
     "  --no-arp-proxy   the host does not answer the guest's ARP requests\n"
     "%s"
     "  -h, --help       this text\n";
@@ -69,6 +73,46 @@ typedef struct replay_out {
   host_pcap_writer w;
   int open;
 } replay_out;
+
+/* What reading the capture found, and each captured frame's length for
+ * the report (4 bytes a frame: the frames themselves are never held). */
+typedef struct replay_input {
+  scn_capture info;
+  uint32_t *caplens;
+  size_t cap;
+} replay_input;
+
+/* Frames read before the first whose time a clock holds: the run starts
+ * at that time, so they wait for it, as runs of alike frames (a damaged
+ * capture may have millions). */
+typedef struct replay_held {
+  uint32_t caplen;
+  int unconvertible;
+  uint64_t count;
+} replay_held;
+
+/* What one run writes besides stdout: -o, --trace, --html. */
+typedef struct replay_files {
+  replay_out out;
+  cli_trace trace;
+  host_outfile html;
+  teach_rec *rec;
+} replay_files;
+
+/* A replay fed from the capture as it is read: one run, or the two of
+ * --compare (fixed, then buggy) side by side. */
+typedef struct replay_feed {
+  replay_args *a;
+  vns_sim_opts opts[2];
+  vns_sim *sims[2];
+  int nsims;
+  replay_files files; /* one run only */
+  replay_input in;
+  replay_held *held;
+  size_t nheld, held_cap;
+  int started;
+  int status; /* the exit status of a failure already reported, or 0 */
+} replay_feed;
 
 static void replay_on_guest_frame(void *ctx, const uint8_t *frame, size_t len, uint64_t now) {
   replay_out *out = ctx;
@@ -93,11 +137,11 @@ static void replay_print_frame(const vns_sim *sim, size_t i, int64_t id, uint32_
   }
 }
 
-static void replay_print_frames(const vns_sim *sim, const scn_capture *in, int json) {
-  for (size_t i = 0; i < in->nframes; i++) {
+static void replay_print_frames(const vns_sim *sim, const replay_input *in, int json) {
+  for (size_t i = 0; i < in->info.nframes; i++) {
     int64_t id = vns_sim_captured_frame(sim, i);
     if (id < 0) break;
-    replay_print_frame(sim, i, id, in->frames[i].caplen, json);
+    replay_print_frame(sim, i, id, in->caplens[i], json);
   }
   if (json) return;
   uint64_t proxy = cli_counter(sim, "host.arp_proxy_replies");
@@ -106,35 +150,6 @@ static void replay_print_frames(const vns_sim *sim, const scn_capture *in, int j
    * host sent */
   uint64_t n = vns_sim_frame_count(sim), sent = cli_counter(sim, "host.frames_sent");
   if (n > sent) printf("  + %" PRIu64 " duplicate copies made on the link\n", n - sent);
-}
-
-/* Queues every captured frame and runs to the end. */
-static int replay_inject_and_run(vns_sim *sim, const scn_capture *in) {
-  int rc = 0;
-  for (size_t i = 0; i < in->nframes && !rc; i++) {
-    const scn_capture_frame *f = &in->frames[i];
-    rc = f->unconvertible ? vns_sim_inject_link_unsupported(sim, f->ts_ns)
-                          : vns_sim_inject_captured(sim, f->ts_ns, f->data, f->caplen, f->origlen);
-  }
-  if (rc)
-    return cli_error("replay", CLI_EXIT_FAIL, "queuing the capture's frames: %s", vns_strerror(rc));
-  int64_t ran = vns_sim_run(sim, VNS_TIME_IDLE);
-  if (ran < 0)
-    return cli_error("replay", CLI_EXIT_FAIL, "the run failed: %s", vns_strerror((int)ran));
-  vns_sim_finish(sim);
-  return 0;
-}
-
-static int replay_run(const vns_sim_opts *so, const scn_capture *in, vns_sim **sim) {
-  int rc = vns_sim_new(so, sim);
-  if (rc)
-    return cli_error("replay", CLI_EXIT_FAIL, "cannot build the simulation: %s", vns_strerror(rc));
-  rc = replay_inject_and_run(*sim, in);
-  if (rc) {
-    vns_sim_free(*sim);
-    *sim = NULL;
-  }
-  return rc;
 }
 
 static void replay_compare_line(const char *name, const vns_sim *sim) {
@@ -164,49 +179,38 @@ static size_t replay_print_differences(const vns_sim *fixed, const vns_sim *bugg
   return differ;
 }
 
-static int replay_compare(const replay_args *a, const scn_capture *in) {
-  vns_sim_opts fixed_opts = a->o.sim, buggy_opts = a->o.sim;
-  fixed_opts.driver_bugs = fixed_opts.device_bugs = 0;
-  buggy_opts.driver_bugs = a->cmp_drv;
-  buggy_opts.device_bugs = a->cmp_dev;
-  vns_sim *fixed, *buggy;
-  int rc = replay_run(&fixed_opts, in, &fixed);
-  if (rc) return rc;
-  rc = replay_run(&buggy_opts, in, &buggy);
-  if (rc) {
-    vns_sim_free(fixed);
-    return rc;
-  }
+/* The two runs of --compare, fed the same capture side by side. */
+static void replay_print_compare(const replay_args *a, const replay_feed *f) {
+  const vns_sim *fixed = f->sims[0], *buggy = f->sims[1];
+  const vns_sim_opts *fixed_opts = &f->opts[0], *buggy_opts = &f->opts[1];
+  const replay_input *in = &f->in;
   char names[512];
   if (vns_bug_names(a->cmp_drv, a->cmp_dev, names, sizeof names) < 0) strcpy(names, "?");
   if (a->o.json) {
     printf("{\"command\":\"replay\",\"input\":");
     cli_print_json_string(stdout, a->in_path);
-    printf(",\"compare\":\"%s\",\"frames\":%zu,\"differences\":[", names, in->nframes);
+    printf(",\"compare\":\"%s\",\"frames\":%zu,\"differences\":[", names, in->info.nframes);
   } else {
     printf("vnetsim replay: %s, %zu frames, fixed driver against %s (seed %" PRIu64
            ", queue %u%s)\n",
-           a->in_path, in->nframes, names, a->o.sim.seed, a->o.sim.queue_size,
+           a->in_path, in->info.nframes, names, a->o.sim.seed, a->o.sim.queue_size,
            cli_ring_note(&a->o.sim));
     printf("  %-7s %-22s %-20s %s\n", "frame", "time", "fixed", "buggy");
   }
-  size_t differ = replay_print_differences(fixed, buggy, in->nframes, a->o.json);
+  size_t differ = replay_print_differences(fixed, buggy, in->info.nframes, a->o.json);
   if (a->o.json) {
     printf("],\"differ\":%zu,\"fixed\":{", differ);
-    cli_print_summary_json(stdout, fixed, &fixed_opts);
+    cli_print_summary_json(stdout, fixed, fixed_opts);
     printf("},\"buggy\":{");
-    cli_print_summary_json(stdout, buggy, &buggy_opts);
+    cli_print_summary_json(stdout, buggy, buggy_opts);
     printf("}}\n");
   } else {
-    printf("%zu of %zu frames differ\n", differ, in->nframes);
+    printf("%zu of %zu frames differ\n", differ, in->info.nframes);
     replay_compare_line("fixed", fixed);
     printf("\n");
     replay_compare_line("buggy", buggy);
     printf("\n");
   }
-  vns_sim_free(fixed);
-  vns_sim_free(buggy);
-  return CLI_EXIT_OK;
 }
 
 static int replay_parse_opt(replay_args *a, int c, char **argv) {
@@ -282,14 +286,6 @@ static int replay_parse(int argc, char **argv, replay_args *a) {
   return cli_sim_opts_done(&a->o);
 }
 
-/* What one run writes besides stdout: -o, --trace, --html. */
-typedef struct replay_files {
-  replay_out out;
-  cli_trace trace;
-  host_outfile html;
-  teach_rec *rec;
-} replay_files;
-
 /* After a failure: every output is dropped, existing files stay as they were. */
 static void replay_files_abort(replay_files *f) {
   if (f->out.open) host_pcap_writer_abort(&f->out.w);
@@ -359,35 +355,35 @@ static void replay_print_capture_notes(const scn_capture *in) {
         in->damaged);
 }
 
-static void replay_print_text(const replay_args *a, const vns_sim *sim, const scn_capture *in) {
-  printf("vnetsim replay: %s, %zu frames (seed %" PRIu64 ", queue %u%s)\n", a->in_path, in->nframes,
-         a->o.sim.seed, a->o.sim.queue_size, cli_ring_note(&a->o.sim));
+static void replay_print_text(const replay_args *a, const vns_sim *sim, const replay_input *in) {
+  printf("vnetsim replay: %s, %zu frames (seed %" PRIu64 ", queue %u%s)\n", a->in_path,
+         in->info.nframes, a->o.sim.seed, a->o.sim.queue_size, cli_ring_note(&a->o.sim));
   for (size_t i = 0; i < sizeof replay_notes / sizeof replay_notes[0]; i++) {
     uint64_t n = cli_counter(sim, replay_notes[i].counter);
     if (n) printf("  note: %" PRIu64 " frames %s\n", n, replay_notes[i].text);
   }
-  if (in->cut)
+  if (in->info.cut)
     printf(
         "  note: only the first %zu frames were read, as --max-frames asked; the capture "
         "has more\n",
-        in->nframes);
-  replay_print_capture_notes(in);
+        in->info.nframes);
+  replay_print_capture_notes(&in->info);
   replay_print_frames(sim, in, 0);
   cli_print_summary(stdout, sim, &a->o.sim);
   if (a->check) cli_print_violations(stdout, sim, &a->o.sim);
 }
 
-static void replay_print_json(const replay_args *a, const vns_sim *sim, const scn_capture *in) {
+static void replay_print_json(const replay_args *a, const vns_sim *sim, const replay_input *in) {
   printf("{\"command\":\"replay\",\"input\":");
   cli_print_json_string(stdout, a->in_path);
   printf(",\"frames_out_of_order\":%" PRIu64 ",\"frames_truncated\":%" PRIu64
          ",\"frames_bad_timestamp\":%" PRIu64 ",\"arp_proxy_replies\":%" PRIu64 ",%s",
          cli_counter(sim, "capture.out_of_order"), cli_counter(sim, "capture.truncated"),
          cli_counter(sim, "capture.bad_timestamp"), cli_counter(sim, "host.arp_proxy_replies"),
-         in->cut ? "\"stopped_at_max_frames\":true," : "");
+         in->info.cut ? "\"stopped_at_max_frames\":true," : "");
   /* only a pcapng file read block by block has these */
-  if (in->mixed_links) printf("\"mixed_link_types\":true,");
-  if (in->damaged) printf("\"records_damaged\":%zu,", in->damaged);
+  if (in->info.mixed_links) printf("\"mixed_link_types\":true,");
+  if (in->info.damaged) printf("\"records_damaged\":%zu,", in->info.damaged);
   printf("\"frames\":[");
   replay_print_frames(sim, in, 1);
   printf("],");
@@ -447,56 +443,155 @@ static int replay_files_commit(const replay_args *a, replay_files *f, vns_sim *s
   return rc;
 }
 
-static int replay_one(replay_args *a, const scn_capture *in) {
-  replay_files f;
-  int rc = replay_open_files(a, &f);
-  if (rc) {
-    replay_files_abort(&f);
-    return rc;
+/* Builds the runs, once the capture's start is known: at the first frame
+ * whose time a clock holds (or at the end, when none does). Virtual time
+ * starts there, so output timestamps share the input's time base. */
+static int replay_start(replay_feed *f, uint64_t start_ns) {
+  replay_args *a = f->a;
+  /* A capture of another link type carries MACs made from IP addresses
+   * (host/linktype.h): the guest standing in for one of its hosts takes that
+   * host's. */
+  if (host_link_synthesizes_macs(f->in.info.linktype) && a->o.guest_ip_given &&
+      !a->o.guest_mac_given)
+    host_link_mac_for_ipv4(a->o.sim.guest_ip, a->o.sim.guest_mac);
+  a->o.sim.start_ns = start_ns;
+  if (!a->compare) {
+    int rc = replay_open_files(a, &f->files); /* sets the writers into a->o.sim */
+    if (rc) return rc;
   }
-  vns_sim *sim = NULL;
-  rc = vns_sim_new_hooked(&a->o.sim, f.rec ? replay_hook_recorder : NULL, f.rec, &sim);
-  if (rc) {
-    replay_files_abort(&f);
-    return cli_error("replay", CLI_EXIT_FAIL, "cannot build the simulation: %s", vns_strerror(rc));
+  f->opts[0] = f->opts[1] = a->o.sim;
+  f->nsims = a->compare ? 2 : 1;
+  if (a->compare) {
+    f->opts[0].driver_bugs = f->opts[0].device_bugs = 0;
+    f->opts[1].driver_bugs = a->cmp_drv;
+    f->opts[1].device_bugs = a->cmp_dev;
   }
-  rc = replay_inject_and_run(sim, in);
-  if (!rc) {
-    if (a->o.json)
-      replay_print_json(a, sim, in);
-    else
-      replay_print_text(a, sim, in);
-    rc = replay_files_commit(a, &f, sim);
-    if (!rc) rc = cli_check_accounted("replay", sim);
-  } else {
-    replay_files_abort(&f);
+  for (int i = 0; i < f->nsims; i++) {
+    int rc = vns_sim_new_hooked(&f->opts[i], f->files.rec ? replay_hook_recorder : NULL,
+                                f->files.rec, &f->sims[i]);
+    if (rc)
+      return cli_error("replay", CLI_EXIT_FAIL, "cannot build the simulation: %s",
+                       vns_strerror(rc));
   }
-  vns_sim_free(sim);
+  f->started = 1;
+  return 0;
+}
+
+/* Feeds one captured frame to every run. */
+static int replay_feed_frame(replay_feed *f, const scn_capture_frame *fr) {
+  for (int i = 0; i < f->nsims; i++) {
+    int rc = fr->unconvertible
+                 ? vns_sim_feed_link_unsupported(f->sims[i], fr->ts_ns)
+                 : vns_sim_feed_captured(f->sims[i], fr->ts_ns, fr->data, fr->caplen, fr->origlen);
+    if (rc)
+      return cli_error("replay", CLI_EXIT_FAIL, "the run failed at frame %zu: %s",
+                       f->in.info.nframes + 1, vns_strerror(rc));
+  }
+  return 0;
+}
+
+static int replay_hold(replay_feed *f, const scn_capture_frame *fr) {
+  replay_held *last = f->nheld ? &f->held[f->nheld - 1] : NULL;
+  if (last && last->caplen == fr->caplen && last->unconvertible == fr->unconvertible) {
+    last->count++;
+    return 0;
+  }
+  replay_held *grown = emu_grow(f->held, &f->held_cap, f->nheld + 1, sizeof *grown, 16);
+  if (!grown) return cli_error("replay", CLI_EXIT_FAIL, "out of memory");
+  f->held = grown;
+  f->held[f->nheld++] = (replay_held){fr->caplen, fr->unconvertible, 1};
+  return 0;
+}
+
+/* The held frames, fed once the runs exist (their times no clock holds:
+ * they need no bytes). */
+static int replay_feed_held(replay_feed *f) {
+  size_t read = f->in.info.nframes; /* the frame numbers in messages */
+  f->in.info.nframes = 0;
+  int rc = 0;
+  for (size_t i = 0; i < f->nheld && !rc; i++) {
+    scn_capture_frame fr = {.ts_ns = UINT64_MAX, .caplen = f->held[i].caplen};
+    fr.unconvertible = f->held[i].unconvertible;
+    static uint8_t none[1];
+    fr.data = none;
+    for (uint64_t k = 0; k < f->held[i].count && !rc; k++, f->in.info.nframes++)
+      rc = replay_feed_frame(f, &fr);
+  }
+  f->in.info.nframes = read;
+  free(f->held);
+  f->held = NULL;
+  f->nheld = f->held_cap = 0;
   return rc;
+}
+
+/* host_pcap_each's frame function: a frame as it is read. */
+static int replay_take(void *ctx, const scn_capture_frame *fr) {
+  replay_feed *f = ctx;
+  replay_input *in = &f->in;
+  uint32_t *grown = emu_grow(in->caplens, &in->cap, in->info.nframes + 1, sizeof *grown, 256);
+  if (!grown) f->status = cli_error("replay", CLI_EXIT_FAIL, "out of memory");
+  if (f->status) return EMU_ESTATE;
+  in->caplens = grown;
+  in->caplens[in->info.nframes] = fr->caplen;
+  if (!f->started && fr->ts_ns > VNS_TIME_MAX) {
+    f->status = replay_hold(f, fr);
+  } else {
+    if (!f->started) f->status = replay_start(f, fr->ts_ns);
+    if (!f->status && f->nheld) f->status = replay_feed_held(f);
+    if (!f->status) f->status = replay_feed_frame(f, fr);
+  }
+  return f->status ? EMU_ESTATE : 0;
+}
+
+/* Reads the capture and feeds it to the runs as it goes. */
+static int replay_read(replay_feed *f) {
+  char err[512];
+  int rc = host_pcap_each(f->a->in_path, (size_t)f->a->max_frames, replay_take, f, &f->in.info, err,
+                          sizeof err);
+  if (f->status) return f->status;
+  if (rc) return cli_error("replay", rc == EMU_ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE, "%s", err);
+  if (!f->started && (rc = replay_start(f, 0))) return rc;
+  return f->nheld ? replay_feed_held(f) : 0;
+}
+
+/* Runs every run to its end. */
+static int replay_finish(replay_feed *f) {
+  for (int i = 0; i < f->nsims; i++) {
+    int64_t ran = vns_sim_run(f->sims[i], VNS_TIME_IDLE);
+    if (ran < 0)
+      return cli_error("replay", CLI_EXIT_FAIL, "the run failed: %s", vns_strerror((int)ran));
+    vns_sim_finish(f->sims[i]);
+  }
+  return 0;
+}
+
+/* The report and the outputs of one run. */
+static int replay_report_one(replay_feed *f) {
+  const replay_args *a = f->a;
+  if (a->o.json)
+    replay_print_json(a, f->sims[0], &f->in);
+  else
+    replay_print_text(a, f->sims[0], &f->in);
+  int rc = replay_files_commit(a, &f->files, f->sims[0]);
+  return rc ? rc : cli_check_accounted("replay", f->sims[0]);
 }
 
 int cmd_replay(int argc, char **argv) {
   replay_args a;
   int rc = replay_parse(argc, argv, &a);
   if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
-  char err[512];
-  scn_capture in;
-  if (host_pcap_load_max(a.in_path, (size_t)a.max_frames, &in, err, sizeof err))
-    return cli_error("replay", CLI_EXIT_USAGE, "%s", err);
-  /* Virtual time starts at the first frame's capture time (the first the
-   * clock can hold), so output timestamps share the input's time base. */
-  /* A capture of another link type carries MACs made from IP addresses
-   * (host/linktype.h): the guest standing in for one of its hosts takes that
-   * host's. */
-  if (host_link_synthesizes_macs(in.linktype) && a.o.guest_ip_given && !a.o.guest_mac_given)
-    host_link_mac_for_ipv4(a.o.sim.guest_ip, a.o.sim.guest_mac);
-  a.o.sim.start_ns = 0;
-  for (size_t i = 0; i < in.nframes; i++)
-    if (in.frames[i].ts_ns <= VNS_TIME_MAX) {
-      a.o.sim.start_ns = in.frames[i].ts_ns;
-      break;
-    }
-  rc = a.compare ? replay_compare(&a, &in) : replay_one(&a, &in);
-  host_pcap_free(&in);
+  replay_feed f;
+  memset(&f, 0, sizeof f);
+  f.a = &a;
+  rc = replay_read(&f);
+  if (!rc) rc = replay_finish(&f);
+  if (!rc && f.a->compare)
+    replay_print_compare(f.a, &f);
+  else if (!rc)
+    rc = replay_report_one(&f);
+  replay_files_abort(&f.files); /* whatever is left after a failure */
+  for (int i = 0; i < f.nsims; i++) vns_sim_free(f.sims[i]);
+  free(f.in.caplens);
+  free(f.held);
   return rc;
 }
