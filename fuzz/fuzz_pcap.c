@@ -3,15 +3,17 @@
  * (and, for a pcapng file whose interfaces differ in link type, through
  * the block reader of host/pcapng.c); whatever loads is replayed, every
  * frame of it, into a simulated guest with its services, run to the end
- * and finished. The block reader also walks the same bytes directly,
- * without libpcap's checks in front of it.
+ * and finished: once queued whole, once fed frame by frame as `replay`
+ * feeds it (scn_feed_captured). The block reader also walks the same bytes
+ * directly, without libpcap's checks in front of it.
  *
  * Oracles, besides ASan and UBSan: a refusal says why; every record the
  * block reader hands out lies inside the input; and the ledger
  * equals the frames read: each frame read from the file entered the ledger
  * as the frame of the same number (scn_inject_capture's promise), and each
  * has exactly one final fate (a time no clock holds included: such a frame
- * is fated bad_timestamp in its place). */
+ * is fated bad_timestamp in its place); and the fed run is the queued run:
+ * the same trace hash, event count and fates. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -59,6 +61,37 @@ static void walk_blocks(const uint8_t *data, size_t size) {
   (void)host_pcapng_mixed(data, size);
 }
 
+/* One replay of in, queued whole (feed 0) or fed frame by frame. */
+static void replay(scn *s, const scn_capture *in, int feed) {
+  scn_config cfg;
+  scn_config_default(&cfg);
+  cfg.queue_size = 8; /* a small ring: the backlog and drops are reached too */
+  /* as replay does: virtual time starts at the first frame's time the
+   * clock can hold */
+  cfg.start_ns = 0;
+  for (size_t i = 0; i < in->nframes; i++)
+    if (in->frames[i].ts_ns <= EMU_TIME_MAX) {
+      cfg.start_ns = in->frames[i].ts_ns;
+      break;
+    }
+  if (scn_init(s, &cfg)) abort();
+  scn_capture_notes notes;
+  uint64_t ran;
+  if (!feed && scn_inject_capture(s, in, &notes)) abort();
+  for (size_t i = 0; feed && i < in->nframes; i++)
+    if (scn_feed_captured(s, &in->frames[i], UINT64_MAX, &ran)) abort();
+  scn_run(s, EMU_TIME_NEVER, UINT64_MAX);
+  scn_finish(s);
+  if (!ledger_matches(s, in)) abort();
+}
+
+static int same_run(const scn *a, const scn *b) {
+  if (a->trace.hash != b->trace.hash || a->trace.events != b->trace.events) return 0;
+  for (size_t k = 0; k < a->fates.nframes; k++)
+    if (a->fates.frames[k].fate != b->fates.frames[k].fate) return 0;
+  return 1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   scn_capture in;
   char err[256];
@@ -67,26 +100,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!err[0]) abort(); /* a refusal must say why */
     return 0;
   }
-  scn_config cfg;
-  scn_config_default(&cfg);
-  cfg.queue_size = 8; /* a small ring: the backlog and drops are reached too */
-  cfg.trace_hash = 0;
-  /* as replay does: virtual time starts at the first frame's time the
-   * clock can hold */
-  cfg.start_ns = 0;
-  for (size_t i = 0; i < in.nframes; i++)
-    if (in.frames[i].ts_ns <= EMU_TIME_MAX) {
-      cfg.start_ns = in.frames[i].ts_ns;
-      break;
-    }
-  scn s;
-  if (scn_init(&s, &cfg)) abort();
-  scn_capture_notes notes;
-  if (scn_inject_capture(&s, &in, &notes)) abort();
-  scn_run(&s, EMU_TIME_NEVER, UINT64_MAX);
-  scn_finish(&s);
-  if (!ledger_matches(&s, &in)) abort();
-  scn_close(&s);
+  scn whole, fed;
+  replay(&whole, &in, 0);
+  replay(&fed, &in, 1);
+  if (!same_run(&whole, &fed)) abort();
+  scn_close(&whole);
+  scn_close(&fed);
   host_pcap_free(&in);
   return 0;
 }
