@@ -290,6 +290,18 @@ int vns_scn_config_from_opts(const vns_sim_opts *o, scn_config *cfg) {
   return 0;
 }
 
+static const char *vns_fault_name(const emu_fate_rec *r) {
+  return !r || r->fault == EMU_FATE_PENDING ? NULL : emu_fate_name(r->fault);
+}
+
+/* The windowed ledger's report, as the user's frame_done sees it. */
+static void vns_frame_done_report(void *ctx, uint32_t id, int64_t captured, const emu_fate_rec *r) {
+  const vns_sim *sim = ctx;
+  vns_frame_done done = {
+      id, captured, emu_fate_name(r->fate), vns_fault_name(r), r->entered_ns, r->fated_ns};
+  sim->opts.frame_done(sim->opts.frame_done_ctx, &done);
+}
+
 static int vns_build(vns_sim *sim) {
   sim->user_half = (scn_user_half){vns_user_handle, sim, NULL};
   if (sim->mode == VNS_MODE_USER_DEVICE) {
@@ -338,6 +350,7 @@ static int vns_build(vns_sim *sim) {
     return rc;
   }
   if (sim->opts.host_rx) scn_set_host_rx(s, sim->opts.host_rx, sim->opts.host_rx_ctx);
+  if (sim->opts.frame_done) scn_window(s, vns_frame_done_report, sim);
   if (sim->mode != VNS_MODE_USER_DRIVER) return 0;
   sim->transport = (vns_transport){sim, vnet_dev_transport(&s->dev)};
   sim->probed = 1;
@@ -507,9 +520,7 @@ VNS_API const char *vns_fate_name(size_t i) {
 }
 
 VNS_API const char *vns_sim_frame_fault(const vns_sim *sim, size_t i) {
-  if (!sim || i >= sim->fates->nframes) return NULL;
-  emu_fate fault = sim->fates->frames[i].fault;
-  return fault == EMU_FATE_PENDING ? NULL : emu_fate_name(fault);
+  return sim ? vns_fault_name(emu_fates_get(sim->fates, i)) : NULL;
 }
 
 VNS_API int64_t vns_sim_sent_frame(const vns_sim *sim, size_t k) {
@@ -530,13 +541,14 @@ static const emu_fates *vns_ledger(const vns_sim *sim, int tx) {
 }
 
 static const char *vns_ledger_fate(const emu_fates *l, size_t i) {
-  return i < l->nframes ? emu_fate_name(l->frames[i].fate) : NULL;
+  const emu_fate_rec *r = emu_fates_get(l, i);
+  return r ? emu_fate_name(r->fate) : NULL;
 }
 
 static int vns_ledger_times(const emu_fates *l, size_t i, uint64_t *entered_ns,
                             uint64_t *fated_ns) {
-  if (i >= l->nframes) return VNS_EINVAL;
-  const emu_fate_rec *r = &l->frames[i];
+  const emu_fate_rec *r = emu_fates_get(l, i);
+  if (!r) return VNS_EINVAL;
   if (entered_ns) *entered_ns = r->entered_ns;
   if (fated_ns) *fated_ns = r->fate == EMU_FATE_PENDING ? 0 : r->fated_ns;
   return 0;
@@ -550,7 +562,7 @@ static int vns_ledger_count(const emu_fates *l, const char *fate, uint64_t *out)
   if (f == EMU_FATE_PENDING) {
     /* the ledger counts final fates only */
     uint64_t n = 0;
-    for (size_t i = 0; i < l->nframes; i++) n += l->frames[i].fate == f;
+    for (size_t i = l->base; i < l->nframes; i++) n += emu_fates_get(l, i)->fate == f;
     *out = n;
   } else {
     *out = l->counts[f];

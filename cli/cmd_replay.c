@@ -24,8 +24,8 @@ static const char replay_usage[] =
     "modelled latency. The summary gives every input frame's fate; fates always add\n"
     "up to the number of frames the host sent (the input's, and the proxy's ARP\n"
     "replies below). The capture is read as the run goes, each frame when the run\n"
-    "reaches its time: memory holds the frames in flight, never the capture, and\n"
-    "about 60 bytes a frame for its fate and its reply's.\n"
+    "reaches its time, and each frame is forgotten once reported: memory holds the\n"
+    "frames in flight, however long the capture.\n"
     "\n"
     "Frames of other link types are made Ethernet frames: Linux cooked capture v1\n"
     "and v2, raw IP, BSD loopback, VLAN/QinQ tags. A pcapng file's interfaces may\n"
@@ -74,12 +74,16 @@ typedef struct replay_out {
   int open;
 } replay_out;
 
-/* What reading the capture found, and each captured frame's length for
- * the report (4 bytes a frame: the frames themselves are never held). */
+/* What reading the capture found; the frames read and not yet reported,
+ * by their lengths (frame k's at caplens[at + k - reported]); and the
+ * report's frame lines, spooled to a temporary file as the frames get their
+ * fates, to go out in their place once the run is over. */
 typedef struct replay_input {
   scn_capture info;
   uint32_t *caplens;
-  size_t cap;
+  size_t reported, at, cap;
+  FILE *spool;
+  int spool_failed, json;
 } replay_input;
 
 /* Frames read before the first whose time a clock holds: the run starts
@@ -119,37 +123,46 @@ static void replay_on_guest_frame(void *ctx, const uint8_t *frame, size_t len, u
   if (out->open) host_pcap_writer_write(&out->w, now, frame, len);
 }
 
-static void replay_print_frame(const vns_sim *sim, size_t i, int64_t id, uint32_t caplen,
-                               int json) {
-  uint64_t entered = 0, left = 0;
-  vns_sim_frame_times(sim, (size_t)id, &entered, &left);
-  const char *fate = vns_sim_frame_fate(sim, (size_t)id);
-  const char *fault = vns_sim_frame_fault(sim, (size_t)id);
-  if (json) {
-    printf("%s{\"frame\":%zu,\"t_ns\":%" PRIu64 ",\"len\":%u,\"fate\":\"%s\"", i ? "," : "", i + 1,
-           entered, caplen, fate);
-    if (fault) printf(",\"fault\":\"%s\"", fault);
-    printf("}");
-  } else {
-    printf("  frame %4zu  t=%" PRIu64 ".%09" PRIu64 "  len %5u  %s%s%s%s\n", i + 1,
-           entered / 1000000000u, entered % 1000000000u, caplen, fate, fault ? " (after " : "",
-           fault ? fault : "", fault ? ")" : "");
-  }
+/* A frame done (vns_sim_opts.frame_done): its line goes to the spool. */
+static void replay_frame_done(void *ctx, const vns_frame_done *d) {
+  replay_input *in = ctx;
+  if (d->captured < 0) return; /* the host's own and the link's copies: counted below */
+  uint32_t caplen = in->caplens[in->at++];
+  in->reported++;
+  emu_grow_compact(in->caplens, sizeof *in->caplens, &in->at, in->info.nframes - in->reported);
+  size_t k = (size_t)d->captured;
+  const char *fault = d->fault;
+  uint64_t t = d->entered_ns;
+  int n;
+  if (in->json)
+    n = fprintf(in->spool,
+                "%s{\"frame\":%zu,\"t_ns\":%" PRIu64 ",\"len\":%u,\"fate\":\"%s\"%s%s%s}",
+                k ? "," : "", k + 1, t, caplen, d->fate, fault ? ",\"fault\":\"" : "",
+                fault ? fault : "", fault ? "\"" : "");
+  else
+    n = fprintf(in->spool, "  frame %4zu  t=%" PRIu64 ".%09" PRIu64 "  len %5u  %s%s%s%s\n", k + 1,
+                t / 1000000000u, t % 1000000000u, caplen, d->fate, fault ? " (after " : "",
+                fault ? fault : "", fault ? ")" : "");
+  in->spool_failed |= n < 0;
 }
 
-static void replay_print_frames(const vns_sim *sim, const replay_input *in, int json) {
-  for (size_t i = 0; i < in->info.nframes; i++) {
-    int64_t id = vns_sim_captured_frame(sim, i);
-    if (id < 0) break;
-    replay_print_frame(sim, i, id, in->caplens[i], json);
-  }
+/* The spooled frame lines, then what the host added to them. */
+static void replay_print_frames(const vns_sim *sim, replay_input *in, int json) {
+  char buf[1 << 14];
+  size_t n;
+  in->spool_failed |= fflush(in->spool) != 0 || fseek(in->spool, 0, SEEK_SET) != 0;
+  /* a failed write stays on stdout's error flag, which the command's exit
+   * checks */
+  while (!in->spool_failed && (n = fread(buf, 1, sizeof buf, in->spool)) > 0)
+    if (fwrite(buf, 1, n, stdout) != n) break;
+  in->spool_failed |= ferror(in->spool) != 0;
   if (json) return;
   uint64_t proxy = cli_counter(sim, "host.arp_proxy_replies");
   if (proxy) printf("  + %" PRIu64 " ARP replies the host sent for the guest (proxy ARP)\n", proxy);
   /* copies a duplicate fault made are frames of their own, beside those the
    * host sent */
-  uint64_t n = vns_sim_frame_count(sim), sent = cli_counter(sim, "host.frames_sent");
-  if (n > sent) printf("  + %" PRIu64 " duplicate copies made on the link\n", n - sent);
+  uint64_t total = vns_sim_frame_count(sim), sent = cli_counter(sim, "host.frames_sent");
+  if (total > sent) printf("  + %" PRIu64 " duplicate copies made on the link\n", total - sent);
 }
 
 static void replay_compare_line(const char *name, const vns_sim *sim) {
@@ -355,7 +368,7 @@ static void replay_print_capture_notes(const scn_capture *in) {
         in->damaged);
 }
 
-static void replay_print_text(const replay_args *a, const vns_sim *sim, const replay_input *in) {
+static void replay_print_text(const replay_args *a, const vns_sim *sim, replay_input *in) {
   printf("vnetsim replay: %s, %zu frames (seed %" PRIu64 ", queue %u%s)\n", a->in_path,
          in->info.nframes, a->o.sim.seed, a->o.sim.queue_size, cli_ring_note(&a->o.sim));
   for (size_t i = 0; i < sizeof replay_notes / sizeof replay_notes[0]; i++) {
@@ -373,7 +386,7 @@ static void replay_print_text(const replay_args *a, const vns_sim *sim, const re
   if (a->check) cli_print_violations(stdout, sim, &a->o.sim);
 }
 
-static void replay_print_json(const replay_args *a, const vns_sim *sim, const replay_input *in) {
+static void replay_print_json(const replay_args *a, const vns_sim *sim, replay_input *in) {
   printf("{\"command\":\"replay\",\"input\":");
   cli_print_json_string(stdout, a->in_path);
   printf(",\"frames_out_of_order\":%" PRIu64 ",\"frames_truncated\":%" PRIu64
@@ -458,6 +471,15 @@ static int replay_start(replay_feed *f, uint64_t start_ns) {
   if (!a->compare) {
     int rc = replay_open_files(a, &f->files); /* sets the writers into a->o.sim */
     if (rc) return rc;
+    /* each frame's line is written once the frame is done, and the sim
+     * forgets it: memory holds what is in flight */
+    f->in.spool = tmpfile();
+    if (!f->in.spool)
+      return cli_error("replay", CLI_EXIT_FAIL, "cannot make a temporary file for the report: %s",
+                       strerror(errno));
+    f->in.json = a->o.json;
+    a->o.sim.frame_done = replay_frame_done;
+    a->o.sim.frame_done_ctx = &f->in;
   }
   f->opts[0] = f->opts[1] = a->o.sim;
   f->nsims = a->compare ? 2 : 1;
@@ -528,11 +550,14 @@ static int replay_feed_held(replay_feed *f) {
 static int replay_take(void *ctx, const scn_capture_frame *fr) {
   replay_feed *f = ctx;
   replay_input *in = &f->in;
-  uint32_t *grown = emu_grow(in->caplens, &in->cap, in->info.nframes + 1, sizeof *grown, 256);
-  if (!grown) f->status = cli_error("replay", CLI_EXIT_FAIL, "out of memory");
-  if (f->status) return EMU_ESTATE;
-  in->caplens = grown;
-  in->caplens[in->info.nframes] = fr->caplen;
+  if (!f->a->compare) { /* --compare reports no lengths */
+    size_t k = in->at + (in->info.nframes - in->reported);
+    uint32_t *grown = emu_grow(in->caplens, &in->cap, k + 1, sizeof *grown, 256);
+    if (!grown) f->status = cli_error("replay", CLI_EXIT_FAIL, "out of memory");
+    if (f->status) return EMU_ESTATE;
+    in->caplens = grown;
+    in->caplens[k] = fr->caplen;
+  }
   if (!f->started && fr->ts_ns > VNS_TIME_MAX) {
     f->status = replay_hold(f, fr);
   } else {
@@ -565,13 +590,22 @@ static int replay_finish(replay_feed *f) {
   return 0;
 }
 
+static int replay_spool_failed(replay_feed *f) {
+  replay_files_abort(&f->files);
+  return cli_error("replay", CLI_EXIT_FAIL,
+                   "the report's frame lines could not be kept in a temporary file (TMPDIR)");
+}
+
 /* The report and the outputs of one run. */
 static int replay_report_one(replay_feed *f) {
   const replay_args *a = f->a;
+  f->in.spool_failed |= fflush(f->in.spool) != 0;
+  if (f->in.spool_failed) return replay_spool_failed(f);
   if (a->o.json)
     replay_print_json(a, f->sims[0], &f->in);
   else
     replay_print_text(a, f->sims[0], &f->in);
+  if (f->in.spool_failed) return replay_spool_failed(f);
   int rc = replay_files_commit(a, &f->files, f->sims[0]);
   return rc ? rc : cli_check_accounted("replay", f->sims[0]);
 }
@@ -592,6 +626,7 @@ int cmd_replay(int argc, char **argv) {
   replay_files_abort(&f.files); /* whatever is left after a failure */
   for (int i = 0; i < f.nsims; i++) vns_sim_free(f.sims[i]);
   free(f.in.caplens);
+  if (f.in.spool) fclose(f.in.spool);
   free(f.held);
   return rc;
 }

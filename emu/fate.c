@@ -113,26 +113,48 @@ void emu_fates_close(emu_fates *f) {
   memset(f, 0, sizeof *f);
 }
 
+static emu_fate_rec *emu_fates_at(const emu_fates *f, uint64_t id) {
+  return id >= f->base && id < f->nframes ? &f->frames[f->head + (id - f->base)] : NULL;
+}
+
+const emu_fate_rec *emu_fates_get(const emu_fates *f, uint64_t id) { return emu_fates_at(f, id); }
+
+void emu_fates_window(emu_fates *f, emu_fates_retire_fn retire, void *ctx) {
+  f->retire = retire;
+  f->retire_ctx = ctx;
+}
+
+static void emu_fates_forget_done(emu_fates *f) {
+  while (f->base < f->nframes && f->frames[f->head].fate != EMU_FATE_PENDING) {
+    f->retire(f->retire_ctx, (uint32_t)f->base, &f->frames[f->head]);
+    f->base++;
+    f->head++;
+  }
+  emu_grow_compact(f->frames, sizeof *f->frames, &f->head, f->nframes - f->base);
+}
+
 int64_t emu_fates_enter(emu_fates *f, uint64_t now_ns) {
   /* ledger ids are 32-bit */
   if (f->nframes >= UINT32_MAX - 1) return EMU_ENOSPC;
-  emu_fate_rec *frames = emu_grow(f->frames, &f->cap, f->nframes + 1, sizeof *frames, 256);
+  size_t at = f->head + (f->nframes - f->base);
+  emu_fate_rec *frames = emu_grow(f->frames, &f->cap, at + 1, sizeof *frames, 256);
   if (!frames) return EMU_ENOMEM;
   f->frames = frames;
-  f->frames[f->nframes] = (emu_fate_rec){EMU_FATE_PENDING, EMU_FATE_PENDING, now_ns, 0};
+  f->frames[at] = (emu_fate_rec){EMU_FATE_PENDING, EMU_FATE_PENDING, now_ns, 0};
   return (int64_t)f->nframes++;
 }
 
 void emu_fates_note_fault(emu_fates *f, uint32_t id, emu_fate fault) {
-  if (id < f->nframes && f->frames[id].fault == EMU_FATE_PENDING) f->frames[id].fault = fault;
+  emu_fate_rec *r = emu_fates_at(f, id);
+  if (r && r->fault == EMU_FATE_PENDING) r->fault = fault;
 }
 
 int emu_fates_set(emu_fates *f, uint32_t id, emu_fate fate, uint64_t now_ns, const char *actor,
                   int64_t head) {
   if (id >= f->nframes || fate == EMU_FATE_PENDING || (unsigned)fate >= EMU_FATE_COUNT)
     return EMU_EINVAL;
-  emu_fate_rec *r = &f->frames[id];
-  if (r->fate != EMU_FATE_PENDING) {
+  emu_fate_rec *r = emu_fates_at(f, id);
+  if (!r || r->fate != EMU_FATE_PENDING) { /* a forgotten frame had its fate */
     f->double_fates++;
     return EMU_ESTATE;
   }
@@ -141,6 +163,7 @@ int emu_fates_set(emu_fates *f, uint32_t id, emu_fate fate, uint64_t now_ns, con
   f->counts[fate]++;
   EMU_TRACE_EMIT(f->trace, .actor = actor, .kind = EMU_TR_FRAME_FATE, .queue = f->queue,
                  .head = head, .frame = id, .detail = emu_fate_name(fate));
+  if (f->retire && id == f->base) emu_fates_forget_done(f);
   return 0;
 }
 
@@ -186,7 +209,7 @@ void emu_fates_finish_each(emu_fates *f, uint64_t now_ns, emu_fates_left_fn pick
   for (uint32_t head = 0; head < f->nslots; head++) {
     uint32_t id = f->slot_frame[head];
     if (id == EMU_FATES_NO_FRAME) continue;
-    emu_fate fate = pick ? pick(ctx, &f->frames[id]) : f->left_over;
+    emu_fate fate = pick ? pick(ctx, emu_fates_at(f, id)) : f->left_over;
     emu_fates_set(f, id, fate, now_ns, "end", head);
     f->slot_frame[head] = EMU_FATES_NO_FRAME;
   }

@@ -97,9 +97,17 @@ typedef struct emu_fate_rec {
   uint64_t fated_ns;   /* virtual time its fate was decided */
 } emu_fate_rec;
 
+/* Sees a record the ledger is about to forget (emu_fates_window). */
+typedef void (*emu_fates_retire_fn)(void *ctx, uint32_t id, const emu_fate_rec *r);
+
 typedef struct emu_fates {
+  /* The records of ids base .. nframes-1, that of base at frames[head]:
+   * without a window, base and head stay 0 and frames[id] is id's. */
   emu_fate_rec *frames;
-  size_t nframes, cap;
+  size_t nframes, cap; /* nframes: every frame that entered, forgotten ones too */
+  size_t base, head;
+  emu_fates_retire_fn retire; /* with a window: sees each record before it goes */
+  void *retire_ctx;
   uint64_t counts[EMU_FATE_COUNT];
   uint64_t double_fates; /* a second fate for one frame: a bug in vnetsim */
   /* RX buffers holding a frame, indexed by descriptor head */
@@ -125,6 +133,14 @@ int emu_fates_init(emu_fates *f, uint32_t queue_size);
 /* Traces every fate decided from now on into t, naming queue ("rx", "tx"). */
 void emu_fates_trace(emu_fates *f, emu_trace *t, const char *queue);
 void emu_fates_close(emu_fates *f);
+/* Keeps the ledger bounded by what is in flight, not by the frames that
+ * ever entered: from now on, once a frame and every frame before it have
+ * their fates, retire sees its record (in id order) and the ledger forgets
+ * it. Counts stay exact; emu_fates_get() then finds only the frames not yet
+ * forgotten. */
+void emu_fates_window(emu_fates *f, emu_fates_retire_fn retire, void *ctx);
+/* Frame id's record, or NULL when it never entered or was forgotten. */
+const emu_fate_rec *emu_fates_get(const emu_fates *f, uint64_t id);
 /* Registers a new inbound frame; returns its id (0, 1, ...) or a negative error. */
 int64_t emu_fates_enter(emu_fates *f, uint64_t now_ns);
 /* Notes a fault done to frame id that did not remove it (corrupt, delay,
@@ -132,8 +148,8 @@ int64_t emu_fates_enter(emu_fates *f, uint64_t now_ns);
 void emu_fates_note_fault(emu_fates *f, uint32_t id, emu_fate fault);
 /* Gives frame id its one fate, decided by actor ("device", "driver",
  * "host", ...) about the chain at head (-1: none), and traces it. A second
- * call for the same frame is counted in double_fates and ignored; returns
- * EMU_ESTATE then. */
+ * call for the same frame (forgotten or not) is counted in double_fates and
+ * ignored; returns EMU_ESTATE then. */
 int emu_fates_set(emu_fates *f, uint32_t id, emu_fate fate, uint64_t now_ns, const char *actor,
                   int64_t head);
 /* Frame id went into the chain with this head, put there by actor: RX, the

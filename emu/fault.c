@@ -424,6 +424,13 @@ uint64_t emu_fault_poll_at(const emu_fault *f) {
 
 const emu_fault_stats *emu_fault_stats_get(const emu_fault *f) { return &f->stats; }
 
+uint64_t emu_fault_oldest(const emu_fault *f, emu_fault_dir dir) {
+  uint64_t oldest = f->frame_no[dir];
+  for (size_t i = 0; i < f->nheld; i++)
+    if (f->held[i].dir == dir && f->held[i].frame_no < oldest) oldest = f->held[i].frame_no;
+  return oldest;
+}
+
 void emu_fault_passing(const emu_fault *f, uint64_t *frame_no, int *is_copy) {
   *frame_no = f->passing_no;
   *is_copy = f->passing_copy;

@@ -167,5 +167,9 @@ const emu_fault_stats *emu_fault_stats_get(const emu_fault *f);
  * is a copy the duplicate fault made. Lets the embedder keep per-frame
  * bookkeeping (a fate ledger) across held and duplicated frames. */
 void emu_fault_passing(const emu_fault *f, uint64_t *frame_no, int *is_copy);
+/* The oldest frame_no in direction dir (SEND or RECV) the injector may
+ * still name: its oldest held frame's, else the next to enter's. An
+ * embedder's per-frame bookkeeping may drop what is older. */
+uint64_t emu_fault_oldest(const emu_fault *f, emu_fault_dir dir);
 
 #endif

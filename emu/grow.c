@@ -2,6 +2,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 void *emu_grow(void *items, size_t *cap, size_t need, size_t size, size_t first) {
   if (need <= *cap) return items;
@@ -15,4 +16,10 @@ void *emu_grow(void *items, size_t *cap, size_t need, size_t size, size_t first)
   if (!p) return NULL;
   *cap = grown;
   return p;
+}
+
+void emu_grow_compact(void *items, size_t size, size_t *at, size_t held) {
+  if (*at < EMU_GROW_COMPACT_MIN || *at < held) return;
+  memmove(items, (char *)items + *at * size, held * size);
+  *at = 0;
 }

@@ -16,4 +16,13 @@
  * overflows; then items and *cap are untouched and still valid. */
 void *emu_grow(void *items, size_t *cap, size_t need, size_t size, size_t first);
 
+/* An array consumed from the front (a window: the fate ledger's, a list
+ * of ids) holds its elements at items[*at .. *at + held). Once the
+ * consumed front is as long as what is held (and at least
+ * EMU_GROW_COMPACT_MIN elements), the held ones move down to items[0] and
+ * *at becomes 0: each element moves at most once on average, and the
+ * array stays within twice what is held. */
+#define EMU_GROW_COMPACT_MIN 1024u
+void emu_grow_compact(void *items, size_t size, size_t *at, size_t held);
+
 #endif

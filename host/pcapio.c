@@ -168,6 +168,10 @@ static int host_pcap_each_pcapng(const void *data, size_t len, const char *name,
  * cannot be: not a regular file (a pipe reads once), empty. */
 static int host_pcap_each_pcapng_file(const char *path, host_pcap_walk *w, char *err,
                                       size_t errcap) {
+  /* not even opened unless regular: opening a FIFO would take its writer
+   * from libpcap, which reads it next */
+  struct stat named;
+  if (stat(path, &named) != 0 || !S_ISREG(named.st_mode)) return 1;
   int fd = open(path, O_RDONLY);
   if (fd < 0) return 1;
   struct stat st;

@@ -111,10 +111,72 @@ static void scn_log_violation(void *ctx, const emu_trace_rec *rec) {
 
 uint64_t scn_now(const scn *s) { return s->sched.now_ns; }
 
-int64_t scn_sent_id(const scn *s, size_t k) { return k < s->nsent ? (int64_t)s->sent_ids[k] : -1; }
+static int scn_ids_push(scn_ids *l, uint32_t id) {
+  size_t held = l->n - l->first;
+  uint32_t *grown = emu_grow(l->ids, &l->cap, l->at + held + 1, sizeof *grown, 1024);
+  if (!grown) return EMU_ENOMEM;
+  l->ids = grown;
+  l->ids[l->at + held] = id;
+  l->n++;
+  return 0;
+}
 
-int64_t scn_captured_id(const scn *s, size_t k) {
-  return k < s->ncaptured ? (int64_t)s->captured_ids[k] : -1;
+static int64_t scn_ids_get(const scn_ids *l, size_t k) {
+  return k >= l->first && k < l->n ? (int64_t)l->ids[l->at + (k - l->first)] : -1;
+}
+
+/* Drops the ids before the k-th from the front. */
+static void scn_ids_forget_before(scn_ids *l, size_t k) {
+  while (l->first < l->n && l->first < k) {
+    l->first++;
+    l->at++;
+  }
+  emu_grow_compact(l->ids, sizeof *l->ids, &l->at, l->n - l->first);
+}
+
+/* Drops the ids below `below` from the front (the ids rise with k). */
+static void scn_ids_forget_below(scn_ids *l, uint64_t below) {
+  while (l->first < l->n && l->ids[l->at] < below) {
+    l->first++;
+    l->at++;
+  }
+  emu_grow_compact(l->ids, sizeof *l->ids, &l->at, l->n - l->first);
+}
+
+int64_t scn_sent_id(const scn *s, size_t k) { return scn_ids_get(&s->sent, k); }
+
+int64_t scn_captured_id(const scn *s, size_t k) { return scn_ids_get(&s->captured, k); }
+
+static void scn_rx_retire(void *ctx, uint32_t id, const emu_fate_rec *r) {
+  scn *s = ctx;
+  int64_t k = -1;
+  if (scn_ids_get(&s->captured, s->captured_reported) == (int64_t)id)
+    k = (int64_t)s->captured_reported++;
+  if (s->frame_done) s->frame_done(s->frame_done_ctx, id, k, r);
+  scn_ids_forget_below(&s->sent, (uint64_t)id + 1);
+  scn_ids_forget_below(&s->captured, (uint64_t)id + 1);
+}
+
+static void scn_tx_retire(void *ctx, uint32_t id, const emu_fate_rec *r) {
+  (void)ctx, (void)id, (void)r;
+}
+
+void scn_window(scn *s, scn_frame_done_fn done, void *ctx) {
+  s->frame_done = done;
+  s->frame_done_ctx = ctx;
+  emu_fates_window(&s->fates, scn_rx_retire, s);
+  emu_fates_window(&s->tx_fates, scn_tx_retire, s);
+}
+
+/* The fault injector names frames by their place on the link, as long as
+ * it holds them (a copy of a frame long delivered included): the ids of
+ * those it can no longer name go, when the ledger is windowed. Called once
+ * a frame has gone by in that direction, never while one is passing (a
+ * proxy ARP reply is sent while the guest's frame is being delivered). */
+static void scn_forget_off_link(scn *s, emu_fault_dir dir) {
+  if (s->fates.retire && s->fault_on)
+    scn_ids_forget_before(dir == EMU_FAULT_SEND ? &s->on_link : &s->recv,
+                          emu_fault_oldest(&s->fault, dir));
 }
 
 /* The wire itself: whatever reaches the host's end goes to the device, as
@@ -132,8 +194,8 @@ static int scn_link_send(void *impl, const uint8_t *frame, size_t len, uint64_t 
       if (cid < 0) return (int)cid;
       emu_fates_note_fault(&s->fates, (uint32_t)cid, EMU_FATE_FAULT_DUPLICATE);
       id = (uint32_t)cid;
-    } else if (no < s->nsent) {
-      id = s->sent_ids[no];
+    } else if (scn_ids_get(&s->on_link, no) >= 0) {
+      id = (uint32_t)scn_ids_get(&s->on_link, no);
     }
   }
   if (emu_channel_send(&s->host_to_device, 0, id, frame, len) != 0)
@@ -154,18 +216,12 @@ static int64_t scn_host_enter(scn *s, int captured) {
   int64_t id = emu_fates_enter(&s->fates, scn_now(s));
   if (id < 0) return -1;
   s->injected++;
-  uint32_t *grown = emu_grow(s->sent_ids, &s->sent_cap, s->nsent + 1, sizeof *grown, 1024);
-  if (grown) s->sent_ids = grown;
-  uint32_t *cgrown = s->captured_ids;
-  if (captured) cgrown = emu_grow(cgrown, &s->captured_cap, s->ncaptured + 1, sizeof *cgrown, 1024);
-  if (cgrown) s->captured_ids = cgrown;
-  if (!grown || (captured && !cgrown)) {
+  if (scn_ids_push(&s->sent, (uint32_t)id) ||
+      (captured && scn_ids_push(&s->captured, (uint32_t)id))) {
     /* out of host memory: the frame never left the host */
     emu_fates_set(&s->fates, (uint32_t)id, EMU_FATE_RX_NO_BUFFER, scn_now(s), "host", -1);
     return -1;
   }
-  s->sent_ids[s->nsent++] = (uint32_t)id;
-  if (captured) s->captured_ids[s->ncaptured++] = (uint32_t)id;
   return id;
 }
 
@@ -173,9 +229,15 @@ static int64_t scn_host_enter(scn *s, int captured) {
 static void scn_host_send_now(scn *s, const uint8_t *frame, size_t len, int captured) {
   int64_t id = scn_host_enter(s, captured);
   if (id < 0) return;
+  if (s->fault_on && scn_ids_push(&s->on_link, (uint32_t)id)) {
+    /* out of host memory: the frame never left the host */
+    emu_fates_set(&s->fates, (uint32_t)id, EMU_FATE_RX_NO_BUFFER, scn_now(s), "host", -1);
+    return;
+  }
   s->sending_id = (uint32_t)id;
   emu_port_send(s->host_out, frame, len, scn_now(s));
   scn_fault_arm(s);
+  scn_forget_off_link(s, EMU_FAULT_SEND);
 }
 
 /* Every fault is traced; one that removes a frame is its fate, one that
@@ -185,8 +247,7 @@ static void scn_on_fault(void *ctx, const emu_fault_report *r) {
   int to_guest = r->dir == EMU_FAULT_SEND;
   const char *dir = to_guest ? "to_guest" : "to_host";
   emu_fates *ledger = to_guest ? &s->fates : &s->tx_fates;
-  const uint32_t *ids = to_guest ? s->sent_ids : s->recv_ids;
-  int64_t id = r->frame_no < (to_guest ? s->nsent : s->nrecv) ? (int64_t)ids[r->frame_no] : -1;
+  int64_t id = scn_ids_get(to_guest ? &s->on_link : &s->recv, r->frame_no);
   if (r->event == EMU_FAULT_EV_APPLIED)
     EMU_TRACE_EMIT(&s->trace, .actor = "link", .kind = EMU_TR_FAULT, .queue = dir,
                    .idx = (int64_t)r->frame_no, .len = (int64_t)r->len, .frame = id,
@@ -205,7 +266,7 @@ static int64_t scn_host_arriving(scn *s, uint64_t now_ns) {
   uint64_t no;
   int copy;
   emu_fault_passing(&s->fault, &no, &copy);
-  if (!copy) return no < s->nrecv ? (int64_t)s->recv_ids[no] : -1;
+  if (!copy) return scn_ids_get(&s->recv, no);
   int64_t id = emu_fates_enter(&s->tx_fates, now_ns);
   if (id >= 0) emu_fates_note_fault(&s->tx_fates, (uint32_t)id, EMU_FATE_FAULT_DUPLICATE);
   return id;
@@ -245,15 +306,13 @@ static void scn_peer_arm(scn *s) {
 static void scn_host_receive(scn *s, const emu_event *ev, uint64_t now) {
   s->receiving_id = ev->frame_id;
   if (s->fault_on) {
-    uint32_t *grown = emu_grow(s->recv_ids, &s->recv_cap, s->nrecv + 1, sizeof *grown, 1024);
-    if (!grown) {
+    if (scn_ids_push(&s->recv, ev->frame_id)) {
       emu_fates_set(&s->tx_fates, ev->frame_id, EMU_FATE_NO_MEMORY, now, "host", -1);
       return;
     }
-    s->recv_ids = grown;
-    s->recv_ids[s->nrecv++] = ev->frame_id;
   }
   emu_port_deliver(&s->link, ev->data, ev->len, now);
+  scn_forget_off_link(s, EMU_FAULT_RECV);
 }
 
 static void scn_host_handle(emu_actor *self, const emu_event *ev) {
@@ -507,9 +566,10 @@ int scn_init(scn *s, const scn_config *cfg) {
 
 void scn_close(scn *s) {
   if (s->fault_on) emu_fault_close(&s->fault, scn_now(s));
-  free(s->sent_ids);
-  free(s->captured_ids);
-  free(s->recv_ids);
+  free(s->sent.ids);
+  free(s->on_link.ids);
+  free(s->captured.ids);
+  free(s->recv.ids);
   scn_proxy_free(s);
   if (s->own_peer_up) net_iface_close(&s->own_peer);
   if (s->services.running) net_services_stop(&s->services);

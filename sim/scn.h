@@ -131,6 +131,20 @@ typedef struct scn_violation {
   int64_t head; /* -1 when not about one chain */
 } scn_violation;
 
+/* Ledger ids in an order of their own (k = 0, 1, ...: the frames the host
+ * sent, say). Those below a windowed ledger's base are dropped with it. */
+typedef struct scn_ids {
+  uint32_t *ids;
+  size_t n;     /* ids pushed in all: the next one's k */
+  size_t first; /* k of the first held, at ids[at] */
+  size_t at, cap;
+} scn_ids;
+
+/* A frame the windowed ledger reports before it forgets it: its ledger id,
+ * its place among the captured frames (scn_captured_id's k) or -1, and its
+ * record. */
+typedef void (*scn_frame_done_fn)(void *ctx, uint32_t id, int64_t captured, const emu_fate_rec *r);
+
 /* What injecting a capture found. */
 typedef struct scn_capture_notes {
   uint64_t out_of_order;     /* earlier than their predecessor: sent right after it */
@@ -181,21 +195,26 @@ typedef struct scn {
   emu_fault fault;
   int fault_on;
   uint64_t fault_timer_at;
-  /* Ledger id of every frame the host sent, in sending order; also what the
+  /* Ledger id of every frame the host sent, in sending order, those it
+   * could not send (scn_inject_unsendable) included. */
+  scn_ids sent;
+  /* With faults, of every frame that went onto the link, in order: what the
    * fault injector's frame_no (host->guest) indexes. */
-  uint32_t *sent_ids;
-  size_t nsent, sent_cap;
+  scn_ids on_link;
   /* Ledger id of every captured frame (scn_inject_captured), in sending
    * order: the host's own frames (proxy ARP replies) are not among them. */
-  uint32_t *captured_ids;
-  size_t ncaptured, captured_cap;
+  scn_ids captured;
+  /* With a windowed ledger (scn_window): the next captured frame to be
+   * reported, and whom to report frames to. */
+  size_t captured_reported;
+  scn_frame_done_fn frame_done;
+  void *frame_done_ctx;
   scn_arp_proxy proxy;
   uint32_t sending_id; /* the frame on its way through host_out now */
   /* TX ledger id of every guest frame that reached the host, in arrival
    * order, when there are faults (what their frame_no indexes in the
    * to-host direction); and of the one arriving now. */
-  uint32_t *recv_ids;
-  size_t nrecv, recv_cap;
+  scn_ids recv;
   uint32_t receiving_id;
   /* When the user's driver last notified each queue (EMU_TIME_NEVER: not
    * yet): a TX frame left in the ring was kicked or not. */
@@ -306,6 +325,12 @@ void scn_extend_horizon(scn *s, uint64_t at_ns);
  * first frame's time. notes gets what this call found. Returns 0 or
  * EMU_ENOMEM. */
 int scn_inject_capture(scn *s, const scn_capture *in, scn_capture_notes *notes);
+
+/* Keeps both ledgers and the id lists bounded by what is in flight: each
+ * host->guest frame is reported to done once it and every frame before it
+ * have their fates, then forgotten (guest->host frames are forgotten
+ * unreported); counts stay exact. Call before the run. */
+void scn_window(scn *s, scn_frame_done_fn done, void *ctx);
 
 /* The ledger id of the k-th frame the host sent, or -1. Copies a duplicate
  * fault makes are not among them; proxy ARP replies are. */

@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "emu/grow.h"
 #include "host/pcapio.h"
+#include "sim/scn.h"
 #include "vnetsim/vnetsim.h"
 
 #ifndef VNETSIM_CAPTURES_DIR
@@ -24,18 +26,22 @@
 
 #include "tests/tmpdir.h"
 
-#define NS_PER_S       1000000000ull
-#define GEN_START_S    1700000000u
-#define GEN_FRAMES     40
-#define GEN_FRAME_LEN  98
-#define PCAP_NS_MAGIC  0xa1b23c4du
-#define PCAP_HDR_WORDS 6
-#define PCAP_REC_WORDS 4
-#define DLT_ETHERNET   1
+#define NS_PER_S        1000000000ull
+#define GEN_START_S     1700000000u
+#define GEN_FRAMES      40
+#define GEN_LONG_FRAMES 400
+#define GEN_FRAME_LEN   98
+#define PCAP_NS_MAGIC   0xa1b23c4du
+#define PCAP_HDR_WORDS  6
+#define PCAP_REC_WORDS  4
+#define DLT_ETHERNET    1
 
 /* The option sets both ways are run under. The periodic poll is for the
  * generated capture only: a public one spans 16 years, a poll each ms. */
-enum { OPTS_PROXY, OPTS_PACKED_FAULTS, OPTS_MERGEABLE, OPTS_POLL, OPTS_COUNT };
+enum { OPTS_PROXY, OPTS_PACKED_FAULTS, OPTS_MERGEABLE, OPTS_POLL, OPTS_HEAVY_FAULTS, OPTS_COUNT };
+/* Faults that keep frames and their copies on the wire long after the
+ * originals are done, both ways. */
+#define HEAVY_FAULTS "dup=0.5,delay=0.5,delay_us=5000,delay_max_us=20000,reorder=0.3,reorder_gap=5"
 
 static void opts_for(int which, vns_sim_opts *o) {
   vns_sim_opts_init(o);
@@ -44,6 +50,8 @@ static void opts_for(int which, vns_sim_opts *o) {
   if (which == OPTS_PACKED_FAULTS) {
     o->ring = VNS_RING_PACKED;
     o->faults = "drop=0.05,dup=0.05,reorder=0.1,delay=0.1,corrupt=0.02";
+  } else if (which == OPTS_HEAVY_FAULTS) {
+    o->faults = HEAVY_FAULTS;
   } else if (which == OPTS_POLL) {
     o->guest_poll_ns = 1000000;
   } else if (which == OPTS_MERGEABLE) {
@@ -51,6 +59,27 @@ static void opts_for(int which, vns_sim_opts *o) {
     o->mtu = 9000;
     o->rx_buf_size = 512;
   }
+}
+
+/* What frame_done reported, in order. */
+typedef struct reports {
+  vns_frame_done *done;
+  char (*fates)[32];
+  size_t n, cap;
+} reports;
+
+static void note_done(void *ctx, const vns_frame_done *d) {
+  reports *r = ctx;
+  if (r->n == r->cap) {
+    r->cap = r->cap ? 2 * r->cap : 64;
+    r->done = realloc(r->done, r->cap * sizeof *r->done);
+    r->fates = realloc(r->fates, r->cap * sizeof *r->fates);
+    ck_assert(r->done && r->fates);
+  }
+  r->done[r->n] = *d;
+  snprintf(r->fates[r->n], sizeof r->fates[0], "%s%s%s", d->fate, d->fault ? "/" : "",
+           d->fault ? d->fault : "");
+  r->n++;
 }
 
 /* Runs the capture at path queued whole, or fed frame by frame. */
@@ -104,6 +133,38 @@ static vns_sim *run_capture(const char *path, int which, int feed) {
   return sim;
 }
 
+/* The same run fed, its frames reported to r and forgotten. */
+static vns_sim *run_capture_reported(const char *path, int which, reports *r) {
+  char err[512];
+  scn_capture in;
+  ck_assert_msg(host_pcap_load(path, &in, err, sizeof err) == 0, "%s", err);
+  vns_sim_opts o;
+  opts_for(which, &o);
+  o.start_ns = first_time(&in);
+  o.frame_done = note_done;
+  o.frame_done_ctx = r;
+  vns_sim *sim = NULL;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  fed d = {sim, 0};
+  scn_capture info;
+  ck_assert_msg(host_pcap_each(path, 0, feed_one, &d, &info, err, sizeof err) == 0, "%s", err);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  host_pcap_free(&in);
+  return sim;
+}
+
+/* scn_window's report, counted only. */
+static void count_done(void *ctx, uint32_t id, int64_t captured, const emu_fate_rec *rec) {
+  reports *r = ctx;
+  ck_assert_uint_eq(id, r->n + r->cap); /* cap counts the host's own frames here */
+  if (captured < 0)
+    r->cap++; /* a proxy ARP reply: the only frames here not captured */
+  else
+    ck_assert_int_eq(captured, (int64_t)r->n++);
+  ck_assert_int_ne(rec->fate, EMU_FATE_PENDING);
+}
+
 static void assert_frames_equal(const vns_sim *a, const vns_sim *b, const char *what) {
   size_t n = vns_sim_frame_count(a);
   ck_assert_msg(vns_sim_frame_count(b) == n, "%s: %zu frames fed, %zu queued", what,
@@ -132,6 +193,19 @@ static void assert_counters_equal(const vns_sim *a, const vns_sim *b, const char
   }
 }
 
+/* Every frame has one final fate, in both ledgers. */
+static void assert_accounted(const vns_sim *sim, const char *what) {
+  uint64_t pending = 1, tx_pending = 1, doubles = 1, tx_doubles = 1;
+  ck_assert_int_eq(vns_sim_fate_count(sim, "pending", &pending), 0);
+  ck_assert_int_eq(vns_sim_tx_fate_count(sim, "pending", &tx_pending), 0);
+  ck_assert_int_eq(vns_sim_counter(sim, "fates.double", &doubles), 0);
+  ck_assert_int_eq(vns_sim_counter(sim, "fates.tx_double", &tx_doubles), 0);
+  ck_assert_msg(!pending && !tx_pending && !doubles && !tx_doubles,
+                "%s: pending %llu/%llu, two fates %llu/%llu (host->guest/guest->host)", what,
+                (unsigned long long)pending, (unsigned long long)tx_pending,
+                (unsigned long long)doubles, (unsigned long long)tx_doubles);
+}
+
 /* Both ways under every option set; returns the frames the guest answered
  * or took, so that a caller can tell a run that did something. */
 static uint64_t assert_same_run(const char *path, int nopts) {
@@ -146,6 +220,7 @@ static uint64_t assert_same_run(const char *path, int nopts) {
                   (unsigned long long)vns_sim_trace_hash(streamed));
     assert_frames_equal(whole, streamed, what);
     assert_counters_equal(whole, streamed, what);
+    assert_accounted(streamed, what);
     uint64_t answered = 0, delivered = 0;
     vns_sim_fate_count(streamed, "answered", &answered);
     vns_sim_fate_count(streamed, "delivered", &delivered);
@@ -250,6 +325,109 @@ START_TEST(test_frame_at_the_instant_a_reply_arrives) {
 }
 END_TEST
 
+/* A run whose frames are reported and forgotten tells, frame by frame and
+ * in ledger order, what a run that keeps every record holds at its end;
+ * the forgotten frames are gone from the lookups, the counts are not. */
+START_TEST(test_frames_reported_once_in_order_then_forgotten) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/gen.pcap", tmpdir);
+  if (_i == 0) {
+    write_generated(path);
+  } else { /* long enough for copies to outlive their originals */
+    uint64_t times[GEN_LONG_FRAMES];
+    for (size_t i = 0; i < GEN_LONG_FRAMES; i++) times[i] = i * 20000u;
+    write_pings(path, times, GEN_LONG_FRAMES);
+  }
+  for (int which = 0; which < OPTS_COUNT; which++) {
+    vns_sim *kept = run_capture(path, which, 1);
+    reports r = {0};
+    vns_sim *forgot = run_capture_reported(path, which, &r);
+    ck_assert_msg(vns_sim_trace_hash(kept) == vns_sim_trace_hash(forgot),
+                  "options %d: trace hash %016llx kept, %016llx forgotten", which,
+                  (unsigned long long)vns_sim_trace_hash(kept),
+                  (unsigned long long)vns_sim_trace_hash(forgot));
+    ck_assert_uint_eq(r.n, vns_sim_frame_count(kept));
+    int64_t next_captured = 0;
+    for (size_t i = 0; i < r.n; i++) {
+      const vns_frame_done *d = &r.done[i];
+      uint64_t entered, fated;
+      ck_assert_uint_eq(d->frame, i);
+      ck_assert_int_eq(vns_sim_frame_times(kept, i, &entered, &fated), 0);
+      const char *fault = vns_sim_frame_fault(kept, i);
+      char want[32];
+      snprintf(want, sizeof want, "%s%s%s", vns_sim_frame_fate(kept, i), fault ? "/" : "",
+               fault ? fault : "");
+      ck_assert_str_eq(r.fates[i], want);
+      ck_assert_uint_eq(d->entered_ns, entered);
+      ck_assert_uint_eq(d->fated_ns, fated);
+      ck_assert_int_eq(
+          d->captured,
+          vns_sim_captured_frame(kept, (size_t)next_captured) == (int64_t)i ? next_captured : -1);
+      if (d->captured >= 0) next_captured++;
+      ck_assert_ptr_null(vns_sim_frame_fate(forgot, i));
+    }
+    ck_assert_int_eq(next_captured, _i == 0 ? GEN_FRAMES : GEN_LONG_FRAMES);
+    const char *name;
+    for (size_t c = 0; (name = vns_counter_name(c)); c++) {
+      uint64_t va = 0, vb = 0;
+      vns_sim_counter(kept, name, &va);
+      vns_sim_counter(forgot, name, &vb);
+      ck_assert_msg(va == vb, "counter %s: %llu kept, %llu forgotten", name, (unsigned long long)va,
+                    (unsigned long long)vb);
+    }
+    free(r.done);
+    free(r.fates);
+    vns_sim_free(kept);
+    vns_sim_free(forgot);
+  }
+}
+END_TEST
+
+/* The windowed ledger's memory is the frames in flight: after 200,000
+ * echo requests the ledgers and the id lists hold a few thousand records
+ * at most, where they would hold every frame. */
+START_TEST(test_windowed_ledger_stays_bounded) {
+  scn_config cfg;
+  scn_config_default(&cfg);
+  cfg.arp_proxy = 1;
+  cfg.trace_hash = 0;
+  char err[128];
+  if (_i) ck_assert_int_eq(emu_fault_config_parse(HEAVY_FAULTS, &cfg.fault, err, sizeof err), 0);
+  scn s;
+  ck_assert_int_eq(scn_init(&s, &cfg), 0);
+  reports r = {0};
+  scn_window(&s, count_done, &r);
+  static const uint8_t guest_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+  uint8_t frame[GEN_FRAME_LEN];
+  const size_t frames = 200000;
+  for (size_t i = 0; i < frames; i++) {
+    ck_assert_uint_gt(
+        vns_frame_ping(frame, sizeof frame, guest_mac, VNS_GUEST_IP, (uint16_t)i, sizeof frame), 0);
+    scn_capture_frame f = {
+        .ts_ns = i * 10000u, .caplen = sizeof frame, .origlen = sizeof frame, .data = frame};
+    uint64_t ran;
+    ck_assert_int_eq(scn_feed_captured(&s, &f, UINT64_MAX, &ran), 0);
+  }
+  scn_run(&s, EMU_TIME_NEVER, UINT64_MAX);
+  scn_finish(&s);
+  ck_assert_uint_eq(r.n, frames); /* every captured frame reported, in order */
+  ck_assert_uint_eq(emu_fates_total(&s.fates), s.fates.nframes);
+  ck_assert_uint_eq(emu_fates_total(&s.tx_fates), s.tx_fates.nframes);
+  ck_assert_uint_eq(s.fates.double_fates + s.tx_fates.double_fates, 0);
+  if (!_i) ck_assert_uint_eq(s.fates.counts[EMU_FATE_ANSWERED], frames);
+  ck_assert_uint_ge(s.tx_fates.counts[EMU_FATE_SENT], _i ? frames / 2 : frames);
+  /* with faults, frames held up to 20 ms, 10 us apart: 2,000 in flight */
+  const size_t bound = (_i ? 16 : 4) * EMU_GROW_COMPACT_MIN;
+  ck_assert_uint_le(s.fates.cap, bound);
+  ck_assert_uint_le(s.tx_fates.cap, bound);
+  ck_assert_uint_le(s.sent.cap, bound);
+  ck_assert_uint_le(s.captured.cap, bound);
+  ck_assert_uint_le(s.on_link.cap, bound);
+  ck_assert_uint_le(s.recv.cap, bound);
+  scn_close(&s);
+}
+END_TEST
+
 /* Feeding leaves the frame's bytes with the caller: the sim copies them. */
 START_TEST(test_fed_frame_bytes_are_copied) {
   static const uint8_t guest_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
@@ -286,6 +464,8 @@ static Suite *feed_suite(void) {
   tcase_add_test(tc, test_generated_ties_and_gaps_fed_run_as_queued);
   tcase_add_test(tc, test_frame_at_the_instant_a_reply_arrives);
   tcase_add_test(tc, test_fed_frame_bytes_are_copied);
+  tcase_add_loop_test(tc, test_frames_reported_once_in_order_then_forgotten, 0, 2);
+  tcase_add_loop_test(tc, test_windowed_ledger_stays_bounded, 0, 2);
   suite_add_tcase(s, tc);
   return s;
 }

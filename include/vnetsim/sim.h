@@ -82,6 +82,16 @@ extern "C" {
 
 typedef void (*vns_host_rx_fn)(void *ctx, const uint8_t *frame, size_t len, uint64_t now_ns);
 
+/* A frame vns_sim_opts.frame_done reports. */
+typedef struct vns_frame_done {
+  size_t frame;      /* its ledger index, as vns_sim_frame_fate() takes */
+  int64_t captured;  /* its place among the captured frames (vns_sim_captured_frame's k), or -1 */
+  const char *fate;  /* as vns_sim_frame_fate() names it */
+  const char *fault; /* as vns_sim_frame_fault(): a link fault on the way, or NULL */
+  uint64_t entered_ns, fated_ns;
+} vns_frame_done;
+typedef void (*vns_frame_done_fn)(void *ctx, const vns_frame_done *done);
+
 typedef struct vns_sim_opts {
   uint64_t seed;       /* the one PRNG seed: latencies, tie-breaks (1) */
   uint64_t start_ns;   /* virtual time at the start (0) */
@@ -172,6 +182,16 @@ typedef struct vns_sim_opts {
    * 1526 with mergeable buffers. Small buffers with `mergeable` spread
    * every frame over several. (0) */
   uint32_t rx_buf_size;
+  /* Sees each host->guest frame once it and every frame before it have
+   * their fates, in ledger order; the sim then forgets the frame's record
+   * (and guest->host frames' records likewise, unreported), so that memory
+   * stays bounded by the frames in flight however long the run:
+   * vns_sim_frame_*() and vns_sim_tx_frame_*() answer only for frames not
+   * yet forgotten, every count stays exact. Runs inside vns_sim_run(),
+   * vns_sim_feed_*() and vns_sim_finish(), which it must not call. (NULL:
+   * every record kept) */
+  vns_frame_done_fn frame_done;
+  void *frame_done_ctx;
 } vns_sim_opts;
 
 #define VNS_RING_SPLIT  0
