@@ -628,6 +628,7 @@ enum {
   VNS_SC_CAPTURE_LINK_UNSUPPORTED,
   VNS_SC_ARP_PROXY_REPLIES,
   VNS_SC_TX_DOUBLE_FATES,
+  VNS_SC_CAPTURE_SPREAD,
 };
 
 #define VNS_DEV_C(name, field) \
@@ -681,6 +682,7 @@ static const struct {
     {"host.frames_unsent", VNS_CG_SIM, VNS_SC_UNSENT},
     {"capture.bad_timestamp", VNS_CG_SIM, VNS_SC_CAPTURE_BAD_TIMESTAMP},
     {"capture.link_unsupported", VNS_CG_SIM, VNS_SC_CAPTURE_LINK_UNSUPPORTED},
+    {"capture.spread", VNS_CG_SIM, VNS_SC_CAPTURE_SPREAD},
     {"host.arp_proxy_replies", VNS_CG_SIM, VNS_SC_ARP_PROXY_REPLIES},
     {"link.fault_drop", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_DROP},
     {"link.fault_rate_limit", VNS_CG_LINK_FAULT, EMU_FATE_FAULT_RATE_LIMIT},
@@ -734,6 +736,8 @@ static uint64_t vns_sim_own_counter(const vns_sim *sim, size_t which) {
       return s->proxy.replies;
     case VNS_SC_TX_DOUBLE_FATES:
       return s->tx_fates.double_fates;
+    case VNS_SC_CAPTURE_SPREAD:
+      return s->capture.spread;
     default:
       return fs->frames_in[EMU_FAULT_RECV];
   }

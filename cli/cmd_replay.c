@@ -352,6 +352,9 @@ static const struct {
     {"capture.link_unsupported",
      "could not be made Ethernet frames (a protocol Ethernet has no type for); each is counted as "
      "link_unsupported"},
+    {"capture.spread",
+     "left a few nanoseconds after their capture time: more than 8 frames shared it, and a host "
+     "puts at most 8 frames on the link in one nanosecond"},
 };
 
 /* What reading the file found, for a pcapng file read block by block (a
@@ -394,6 +397,8 @@ static void replay_print_json(const replay_args *a, const vns_sim *sim, replay_i
          cli_counter(sim, "capture.out_of_order"), cli_counter(sim, "capture.truncated"),
          cli_counter(sim, "capture.bad_timestamp"), cli_counter(sim, "host.arp_proxy_replies"),
          in->info.cut ? "\"stopped_at_max_frames\":true," : "");
+  uint64_t spread = cli_counter(sim, "capture.spread");
+  if (spread) printf("\"frames_spread\":%" PRIu64 ",", spread);
   /* only a pcapng file read block by block has these */
   if (in->info.mixed_links) printf("\"mixed_link_types\":true,");
   if (in->info.damaged) printf("\"records_damaged\":%zu,", in->info.damaged);

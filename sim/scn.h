@@ -151,7 +151,11 @@ typedef struct scn_capture_notes {
   uint64_t truncated;        /* caplen < origlen: the captured bytes are sent */
   uint64_t bad_timestamp;    /* past EMU_TIME_MAX: fated bad_timestamp, not sent */
   uint64_t link_unsupported; /* not convertible to Ethernet: fated link_unsupported */
+  uint64_t spread;           /* past SCN_CAPTURE_BURST at one time: sent a nanosecond later */
 } scn_capture_notes;
+
+/* Captured frames the host puts on the link in one nanosecond, at most. */
+#define SCN_CAPTURE_BURST 8u
 
 #define SCN_MAX_VIOLATIONS 256
 
@@ -231,7 +235,9 @@ typedef struct scn {
    * has handled: after scn_finish the two are equal, or frames were lost. */
   uint64_t inject_queued, inject_sent;
   scn_capture_notes capture; /* what scn_inject_captured found so far */
-  uint64_t capture_at;       /* when the last captured frame leaves */
+  uint64_t capture_at;       /* the capture time the last captured frame was given */
+  uint64_t capture_send_at;  /* when the last captured frame leaves (SCN_CAPTURE_BURST) */
+  unsigned capture_burst;    /* captured frames leaving at capture_send_at */
   /* the guest's own application: pings it sends, in time order */
   struct scn_guest_ping {
     uint64_t at_ns;

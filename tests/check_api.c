@@ -262,8 +262,9 @@ START_TEST(test_every_counter_name_resolves) {
   for (; vns_counter_name(i); i++)
     ck_assert_int_eq(vns_sim_counter(sim, vns_counter_name(i), &v), 0);
   /* 48 before the memory model's 7 (memory.stores_buffered .. memory.max_pending),
-   * then fates.tx_double and driver.tx_held, then both halves' rx_merged */
-  ck_assert_uint_eq(i, 59);
+   * then fates.tx_double and driver.tx_held, then both halves' rx_merged, then
+   * capture.spread */
+  ck_assert_uint_eq(i, 60);
   ck_assert_int_eq(vns_sim_counter(sim, "device.nothing", &v), VNS_ENOENT);
   ck_assert_int_eq(vns_sim_counter(sim, "driver.kicks_rx", &v), 0);
   ck_assert_uint_eq(v, 1); /* the kick after posting every RX buffer */

@@ -428,13 +428,16 @@ START_TEST(test_burst_fills_ring_then_backlog_then_drops) {
   replay_file(path, &cfg, &s, &in, NULL);
   ck_assert_uint_eq(in.nframes, 40);
   ck_assert_uint_eq(in.frames[0].ts_ns, 5000000000ull);
-  /* all 40 reach the device at t+10us, before any interrupt: 8 fill the
-   * ring, 4 wait in the backlog and drain after the driver re-posts, the
-   * other 28 find nothing */
+  /* all 40 reach the device 10us after they leave, 8 a nanosecond
+   * (SCN_CAPTURE_BURST), before any interrupt: 8 fill the ring, 4 wait in
+   * the backlog and drain after the driver re-posts, the other 28 find
+   * nothing */
   for (int i = 0; i < 12; i++) ck_assert_int_eq(s.fates.frames[i].fate, EMU_FATE_ANSWERED);
   for (int i = 12; i < 40; i++) ck_assert_int_eq(s.fates.frames[i].fate, EMU_FATE_RX_NO_BUFFER);
   ck_assert_uint_eq(s.dev.stats.rx_backlogged, 4);
-  ck_assert_uint_eq(s.fates.frames[12].fated_ns, 5000000000ull + 10 * US);
+  ck_assert_uint_eq(s.capture.spread, 40 - SCN_CAPTURE_BURST);
+  ck_assert_uint_eq(s.fates.frames[12].fated_ns, 5000000000ull + 10 * US + 12 / SCN_CAPTURE_BURST);
+  ck_assert_uint_eq(s.fates.frames[39].fated_ns, 5000000000ull + 10 * US + 39 / SCN_CAPTURE_BURST);
   scn_close(&s);
   host_pcap_free(&in);
   unlink(path);

@@ -330,9 +330,11 @@ VNS_API int vns_sim_tx_fate_count(const vns_sim *sim, const char *fate, uint64_t
  * that was origlen long on the wire (caplen 0: an empty frame, which the
  * device refuses as frame_invalid). A ts_ns past VNS_TIME_MAX (a garbage
  * capture time) is not sent: the frame gets the fate "bad_timestamp" in its
- * place among the captured frames. Counted in the counters
- * capture.out_of_order, capture.truncated and capture.bad_timestamp.
- * Errors as vns_sim_inject(). */
+ * place among the captured frames. At most 8 captured frames leave in one
+ * nanosecond: more with one time (a damaged or made-up capture) leave in
+ * the nanoseconds after it, 8 in each. Counted in the counters capture.out_of_order,
+ * capture.truncated, capture.bad_timestamp and capture.spread. Errors as
+ * vns_sim_inject(). */
 VNS_API int vns_sim_inject_captured(vns_sim *sim, uint64_t ts_ns, const void *data, size_t caplen,
                                     size_t origlen);
 /* A captured record of a link type that cannot be replayed as Ethernet (a
@@ -389,7 +391,8 @@ VNS_API int vns_host_ping(const vns_sim *sim, size_t i, vns_ping *out);
  *   driver.interrupts driver.interrupts_spurious (the modelled driver only)
  *   host.frames_sent host.frames_received trace.events violations
  *   capture.out_of_order capture.truncated capture.bad_timestamp
- *   capture.link_unsupported (vns_sim_inject_captured and _link_unsupported)
+ *   capture.link_unsupported capture.spread (vns_sim_inject_captured and
+ *   _link_unsupported)
  *   link.frames_to_guest link.frames_to_host link.fault_drop
  *   link.fault_rate_limit link.fault_mtu link.fault_duplicate
  *   link.fault_reorder link.fault_corrupt link.fault_delay (with faults)

@@ -10,7 +10,7 @@ import time
 
 import capgen as g
 from cases_pcap import OUTS
-from harness import need
+from harness import Failure, need
 
 
 def refused_path(h, path, names=(), extra=()):
@@ -131,6 +131,45 @@ def sparse(h):
     os.unlink(path)
 
 
+def peak_rss_kb(h, args):
+    """Runs vnetsim ARGS with stdout to a file; its exit status and peak RSS."""
+    with open(h.path("peak.out"), "wb") as out:
+        p = subprocess.Popen([h.vnetsim] + args, cwd=h.dir, stdin=subprocess.DEVNULL, stdout=out,
+                             stderr=subprocess.DEVNULL)
+        t0 = time.monotonic()
+        while True:
+            pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                p.returncode = os.waitstatus_to_exitcode(status)
+                return p.returncode, usage.ru_maxrss
+            if time.monotonic() - t0 > h.timeout:
+                p.kill()
+                p.wait()
+                raise Failure("vnetsim %s did not end within %s s" % (" ".join(args), h.timeout))
+            time.sleep(0.02)
+
+
+def zeros_whole(h):
+    """Zeroed records read whole, without --max-frames: records of no bytes,
+    all at time 0. Memory must not grow with them: 20 times the records,
+    not 20 times the memory (the frames leave 8 a nanosecond, each
+    forgotten once its fate is reported)."""
+    peaks = []
+    for n in (20000, 400000):
+        path = h.write("zeros.pcap", g.pcap_header())
+        os.truncate(path, len(g.pcap_header()) + 16 * n)
+        rc, kb = peak_rss_kb(h, ["replay", "zeros.pcap"])
+        need(rc == 0, "replay of %d zeroed records: exit %d" % (n, rc))
+        with open(h.path("peak.out"), encoding="utf-8") as f:
+            report = f.read()
+        need("fates of %d frames host->guest (all accounted: yes)" % n in report and
+             "frame_invalid        %d" % n in report,
+             "replay of %d zeroed records: not every one frame_invalid" % n)
+        peaks.append(kb)
+    need(peaks[1] - peaks[0] < 16 << 10,
+         "peak memory %d KB for 20000 zeroed records, %d KB for 400000" % tuple(peaks))
+
+
 def newline_name(h):
     """The error quotes the name with its control bytes escaped: still one line."""
     h.write("bad\nname.pcap", b"")
@@ -159,4 +198,5 @@ def files_group(h):
     h.case("files: an endless pipe, bounded by --max-frames", endless_pipe, h)
     h.case("files: no read permission", unreadable, h)
     h.case("files: a sparse 2 GB file", sparse, h)
+    h.case("files: zeroed records read whole, in bounded memory", zeros_whole, h)
     h.case("files: a name with a newline", newline_name, h)
