@@ -112,6 +112,10 @@ int cli_error(const char *cmd, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Parses an unsigned decimal in [min, max]; 0 or -1 when malformed. */
 int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* An address the guest can have (not 0/8, loopback, multicast, or its /24's
+ * network or broadcast address), given with option opt; 0, or the usage
+ * error said. */
+int cli_parse_guest_ip(const char *cmd, const char *opt, const char *arg, uint32_t *ip);
 
 /* The --trace file: every trace event as its JSON line. */
 typedef struct cli_trace {

@@ -142,6 +142,15 @@ static const char *cli_guest_ip_problem(uint32_t ip) {
   return NULL;
 }
 
+int cli_parse_guest_ip(const char *cmd, const char *opt, const char *arg, uint32_t *ip) {
+  const char *why = NULL;
+  if (cli_parse_ipv4(arg, ip))
+    return cli_error(cmd, CLI_EXIT_USAGE, "%s: '%s' is not an IPv4 address", opt, arg);
+  if ((why = cli_guest_ip_problem(*ip)))
+    return cli_error(cmd, CLI_EXIT_USAGE, "%s: %s is %s", opt, arg, why);
+  return 0;
+}
+
 const char *cli_ring_note(const vns_sim_opts *o) {
   static char note[128];
   int n = snprintf(note, sizeof note, "%s", o->ring == VNS_RING_PACKED ? ", packed ring" : "");
@@ -366,13 +375,9 @@ int cli_sim_opt(cli_sim_opts *o, int opt, const char *arg, const char *given) {
       o->json = 1;
       return 0;
     case CLI_OPT_GUEST_IP: {
-      const char *why = NULL;
-      if (cli_parse_ipv4(arg, &o->sim.guest_ip))
-        return cli_error(o->cmd, CLI_EXIT_USAGE, "--guest-ip: '%s' is not an IPv4 address", arg);
-      if ((why = cli_guest_ip_problem(o->sim.guest_ip)))
-        return cli_error(o->cmd, CLI_EXIT_USAGE, "--guest-ip: %s is %s", arg, why);
-      o->guest_ip_given = 1;
-      return 0;
+      int rc = cli_parse_guest_ip(o->cmd, "--guest-ip", arg, &o->sim.guest_ip);
+      o->guest_ip_given = rc == 0;
+      return rc;
     }
     case CLI_OPT_GUEST_MAC:
       if (cli_parse_mac(arg, o->sim.guest_mac))

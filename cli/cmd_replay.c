@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "api/internal.h"
 #include "cli/cmd.h"
@@ -32,9 +33,14 @@ static const char replay_usage[] =
     "differ: each record is converted by its own interface's link type. A record\n"
     "that cannot be converted gets the fate link_unsupported.\n"
     "\n"
-    "Frames addressed to other hosts get the fate not_for_guest; give the guest\n"
-    "the capture's address with --guest-ip/--guest-mac to make it answer them.\n"
-    "Frames out of time order are injected right after their predecessor.\n"
+    "The guest takes a real host's place when the capture addresses nothing to it\n"
+    "(and no --guest-ip or --guest-mac says who it is): the capture is read once\n"
+    "first, and the guest stands in for the server of its TCP conversations (the\n"
+    "host that sent SYN-ACKs), else for the host asked the most (echo requests,\n"
+    "SYNs, ARP who-has), else its busiest unicast destination, with the MAC the\n"
+    "capture showed for it; the report says whom and why. Frames to other hosts\n"
+    "get the fate not_for_guest. Frames out of time order are injected right\n"
+    "after their predecessor.\n"
     "\n"
     "A frame is 'answered' only once the guest's reply has left its stack. A reply\n"
     "first needs the asker's MAC, and nobody in a capture answers the guest's ARP:\n"
@@ -55,10 +61,31 @@ static const char replay_usage[] =
     "  --max-frames N   read at most the first N frames of the capture (1..1000000000;\n"
     "                   default: all)\n"
     "  --no-arp-proxy   the host does not answer the guest's ARP requests\n"
+    "  --as auto|A.B.C.D  the host the guest stands in for: chosen as above (auto, also\n"
+    "                   when the capture addresses the guest), or this address, with the\n"
+    "                   capture's MAC for it; the capture must be a file (read twice)\n"
     "%s"
     "  -h, --help       this text\n";
 
-enum { REPLAY_OPT_NO_ARP_PROXY = CLI_OPT_SHARED_END + 1 };
+enum { REPLAY_OPT_NO_ARP_PROXY = CLI_OPT_SHARED_END + 1, REPLAY_OPT_AS };
+
+enum { REPLAY_AS_DEFAULT, REPLAY_AS_AUTO, REPLAY_AS_IP };
+/* slirp's host and DNS are .2 and .3 of the guest's /24: a guest standing
+ * in for one of them moves the host to .1 */
+#define REPLAY_LAST_OCTET 0xffu
+#define REPLAY_SLIRP_HOST 2u
+#define REPLAY_SLIRP_DNS  3u
+#define REPLAY_MOVED_HOST 1u
+
+/* Whom the guest stands in for (--as), chosen from a first read of the
+ * capture. */
+typedef struct replay_as {
+  int mode;
+  uint32_t ip;          /* REPLAY_AS_IP: the address given */
+  scn_endpoint_why why; /* how the scan chose (NONE for a given address) */
+  scn_addr chosen;      /* the address taken (ip 0: none), and what the capture showed of it */
+  int looked;           /* the capture was scanned for it */
+} replay_as;
 
 typedef struct replay_args {
   cli_sim_opts o;
@@ -66,6 +93,7 @@ typedef struct replay_args {
   uint64_t max_frames; /* 0: all */
   unsigned cmp_drv, cmp_dev;
   int check;
+  replay_as as;
 } replay_args;
 
 /* The frames the guest sent, as they reach the host's end of the link. */
@@ -192,6 +220,48 @@ static size_t replay_print_differences(const vns_sim *fixed, const vns_sim *bugg
   return differ;
 }
 
+/* Whom the guest stands in for, and why: a line, or a JSON member. */
+static void replay_print_as(const replay_args *a) {
+  const replay_as *as = &a->as;
+  if (!as->looked) return;
+  const scn_addr *c = &as->chosen;
+  static const char *const whys[] = {"given", "tcp_server", "busiest_destination"};
+  const uint8_t *m = a->o.sim.guest_mac;
+  char ip[16], mac[18];
+  snprintf(ip, sizeof ip, "%u.%u.%u.%u", c->ip >> 24, (c->ip >> 16) & 255, (c->ip >> 8) & 255,
+           c->ip & 255);
+  snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+  if (a->o.json) {
+    if (!c->ip) {
+      printf(",\"as\":{\"why\":\"none\"}");
+      return;
+    }
+    printf(",\"as\":{\"ip\":\"%s\",\"mac\":\"%s\",\"why\":\"%s\",\"syn_acks\":%" PRIu64
+           ",\"requests_to\":%" PRIu64 ",\"frames_to\":%" PRIu64 "}",
+           ip, mac, whys[as->why], c->syn_acks, c->asks, c->frames_to);
+  } else if (!c->ip) {
+    printf(
+        "  as: no unicast IPv4 address in the capture for the guest to stand in for: it keeps "
+        "its own\n");
+  } else {
+    char why[128];
+    if (as->why == SCN_ENDPOINT_TCP_SERVER)
+      snprintf(why, sizeof why, "the server of its TCP conversations (SYN-ACKs sent: %" PRIu64 ")",
+               c->syn_acks);
+    else if (as->why == SCN_ENDPOINT_DESTINATION)
+      snprintf(why, sizeof why,
+               "its busiest unicast destination (requests to it: %" PRIu64 ", frames: %" PRIu64 ")",
+               c->asks, c->frames_to);
+    else
+      snprintf(why, sizeof why, "as --as asked%s",
+               c->has_mac ? "" : " (the capture shows no MAC for it: the guest keeps its own)");
+    printf(
+        "  as: the guest stands in for the capture's %s at %s, %s; frames between other hosts "
+        "stay not_for_guest\n",
+        ip, mac, why);
+  }
+}
+
 /* The two runs of --compare, fed the same capture side by side. */
 static void replay_print_compare(const replay_args *a, const replay_feed *f) {
   const vns_sim *fixed = f->sims[0], *buggy = f->sims[1];
@@ -202,12 +272,14 @@ static void replay_print_compare(const replay_args *a, const replay_feed *f) {
   if (a->o.json) {
     printf("{\"command\":\"replay\",\"input\":");
     cli_print_json_string(stdout, a->in_path);
+    replay_print_as(a);
     printf(",\"compare\":\"%s\",\"frames\":%zu,\"differences\":[", names, in->info.nframes);
   } else {
     printf("vnetsim replay: %s, %zu frames, fixed driver against %s (seed %" PRIu64
            ", queue %u%s)\n",
            a->in_path, in->info.nframes, names, a->o.sim.seed, a->o.sim.queue_size,
            cli_ring_note(&a->o.sim));
+    replay_print_as(a);
     printf("  %-7s %-22s %-20s %s\n", "frame", "time", "fixed", "buggy");
   }
   size_t differ = replay_print_differences(fixed, buggy, in->info.nframes, a->o.json);
@@ -248,6 +320,10 @@ static int replay_parse_opt(replay_args *a, int c, char **argv) {
     case REPLAY_OPT_NO_ARP_PROXY:
       a->o.sim.arp_proxy = 0;
       return 0;
+    case REPLAY_OPT_AS:
+      a->as.mode = strcmp(optarg, "auto") ? REPLAY_AS_IP : REPLAY_AS_AUTO;
+      return a->as.mode == REPLAY_AS_AUTO ? 0
+                                          : cli_parse_guest_ip("replay", "--as", optarg, &a->as.ip);
     case 'c':
       a->cmp_drv = a->cmp_dev = 0;
       if (vns_bug_parse(optarg, &a->cmp_drv, &a->cmp_dev) || (!a->cmp_drv && !a->cmp_dev))
@@ -269,6 +345,7 @@ static int replay_parse(int argc, char **argv, replay_args *a) {
       {"check", no_argument, NULL, 'C'},
       {"max-frames", required_argument, NULL, 'M'},
       {"no-arp-proxy", no_argument, NULL, REPLAY_OPT_NO_ARP_PROXY},
+      {"as", required_argument, NULL, REPLAY_OPT_AS},
       {"help", no_argument, NULL, 'h'},
       CLI_SIM_LONG_OPTIONS,
       {NULL, 0, NULL, 0}};
@@ -287,6 +364,9 @@ static int replay_parse(int argc, char **argv, replay_args *a) {
   if (optind + 1 < argc)
     return cli_error("replay", CLI_EXIT_USAGE, "unexpected argument '%s'", argv[optind + 1]);
   a->in_path = argv[optind];
+  if (a->as.mode != REPLAY_AS_DEFAULT && a->o.guest_ip_given)
+    return cli_error("replay", CLI_EXIT_USAGE,
+                     "--as and --guest-ip both give the guest's address: use one");
   if (a->compare && (a->html_path || a->check))
     return cli_error("replay", CLI_EXIT_USAGE,
                      "--compare runs twice: it takes no --html or --check (run one side alone "
@@ -374,6 +454,7 @@ static void replay_print_capture_notes(const scn_capture *in) {
 static void replay_print_text(const replay_args *a, const vns_sim *sim, replay_input *in) {
   printf("vnetsim replay: %s, %zu frames (seed %" PRIu64 ", queue %u%s)\n", a->in_path,
          in->info.nframes, a->o.sim.seed, a->o.sim.queue_size, cli_ring_note(&a->o.sim));
+  replay_print_as(a);
   for (size_t i = 0; i < sizeof replay_notes / sizeof replay_notes[0]; i++) {
     uint64_t n = cli_counter(sim, replay_notes[i].counter);
     if (n) printf("  note: %" PRIu64 " frames %s\n", n, replay_notes[i].text);
@@ -392,6 +473,7 @@ static void replay_print_text(const replay_args *a, const vns_sim *sim, replay_i
 static void replay_print_json(const replay_args *a, const vns_sim *sim, replay_input *in) {
   printf("{\"command\":\"replay\",\"input\":");
   cli_print_json_string(stdout, a->in_path);
+  replay_print_as(a);
   printf(",\"frames_out_of_order\":%" PRIu64 ",\"frames_truncated\":%" PRIu64
          ",\"frames_bad_timestamp\":%" PRIu64 ",\"arp_proxy_replies\":%" PRIu64 ",%s",
          cli_counter(sim, "capture.out_of_order"), cli_counter(sim, "capture.truncated"),
@@ -615,10 +697,70 @@ static int replay_report_one(replay_feed *f) {
   return rc ? rc : cli_check_accounted("replay", f->sims[0]);
 }
 
+/* host_pcap_each's frame function for the scan that picks --as. */
+static int replay_scan_frame(void *ctx, const scn_capture_frame *f) {
+  if (!f->unconvertible) scn_endpoints_add(ctx, f->data, f->caplen);
+  return 0;
+}
+
+/* The guest takes the chosen address, and the MAC the capture showed for
+ * it; the host moves to .1 of the /24 when the address is slirp's .2 or
+ * .3. */
+static int replay_take_as(replay_args *a) {
+  const scn_addr *c = &a->as.chosen;
+  a->o.sim.guest_ip = c->ip;
+  if (c->has_mac && !a->o.guest_mac_given) memcpy(a->o.sim.guest_mac, c->mac, sizeof c->mac);
+  uint32_t last = c->ip & REPLAY_LAST_OCTET;
+  if (last == REPLAY_SLIRP_HOST || last == REPLAY_SLIRP_DNS)
+    a->o.sim.host_ip = (c->ip & ~REPLAY_LAST_OCTET) | REPLAY_MOVED_HOST;
+  scn_config cfg;
+  char why[256];
+  if (vns_scn_config_why(&a->o.sim, &cfg, why, sizeof why))
+    return cli_error("replay", CLI_EXIT_USAGE,
+                     "--as: the guest cannot stand in for %u.%u.%u.%u: %s", c->ip >> 24,
+                     (c->ip >> 16) & 255, (c->ip >> 8) & 255, c->ip & 255, why);
+  return 0;
+}
+
+/* Reads the capture once before the run to choose whom the guest stands
+ * in for: with --as, or by default when the capture addresses nothing to
+ * the guest and no --guest-ip or --guest-mac says who the guest is. */
+static int replay_choose_as(replay_args *a) {
+  replay_as *as = &a->as;
+  if (as->mode == REPLAY_AS_DEFAULT && (a->o.guest_ip_given || a->o.guest_mac_given)) return 0;
+  struct stat st;
+  if (stat(a->in_path, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (as->mode == REPLAY_AS_DEFAULT) return 0; /* a pipe reads once: the guest stays itself */
+    return cli_error("replay", CLI_EXIT_USAGE,
+                     "--as reads the capture before the run, and '%s' is not a regular file "
+                     "(a pipe reads once): give --guest-ip and --guest-mac instead",
+                     a->in_path);
+  }
+  scn_endpoints e;
+  scn_endpoints_init(&e, a->o.sim.guest_ip);
+  scn_capture info;
+  char err[512];
+  int rc = host_pcap_each(a->in_path, (size_t)a->max_frames, replay_scan_frame, &e, &info, err,
+                          sizeof err);
+  if (!rc && as->mode == REPLAY_AS_IP) {
+    const scn_addr *x = scn_addrs_find(&e.addrs, as->ip);
+    as->chosen = x ? *x : (scn_addr){.ip = as->ip};
+  } else if (!rc && (as->mode == REPLAY_AS_AUTO || !e.to_guest)) {
+    as->why = scn_endpoints_pick(&e, &as->chosen);
+  }
+  as->looked = as->mode != REPLAY_AS_DEFAULT || !e.to_guest;
+  int oom = e.out_of_memory;
+  scn_endpoints_free(&e);
+  if (rc) return cli_error("replay", rc == EMU_ENOMEM ? CLI_EXIT_FAIL : CLI_EXIT_USAGE, "%s", err);
+  if (oom) return cli_error("replay", CLI_EXIT_FAIL, "--as: out of memory reading the capture");
+  return as->chosen.ip ? replay_take_as(a) : 0;
+}
+
 int cmd_replay(int argc, char **argv) {
   replay_args a;
   int rc = replay_parse(argc, argv, &a);
   if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
+  if ((rc = replay_choose_as(&a))) return rc;
   replay_feed f;
   memset(&f, 0, sizeof f);
   f.a = &a;

@@ -9,55 +9,19 @@
 #include "sim/scn.h"
 #include "stack/wire.h"
 
-/* First table size (a power of two); it doubles at half full. */
-#define SCN_PROXY_FIRST_SLOTS 64u
-/* Fibonacci hashing of an IPv4 address into the table. */
-#define SCN_PROXY_HASH_MUL 0x9e3779b1u
-
 static int scn_proxy_usable(const scn *s, uint32_t ip) {
   /* never 0.0.0.0, a broadcast or multicast address, or the guest's own */
   return ip != 0 && ip != NET_IPV4_BROADCAST && (ip >> 28) != 0xe && ip != s->cfg.guest.ip;
 }
 
-/* The slot of ip, or the free slot where it would go. */
-static scn_proxy_addr *scn_proxy_slot(scn_proxy_addr *slots, size_t cap, uint32_t ip) {
-  size_t i = (size_t)(ip * SCN_PROXY_HASH_MUL) & (cap - 1);
-  while (slots[i].ip != 0 && slots[i].ip != ip) i = (i + 1) & (cap - 1);
-  return &slots[i];
-}
-
-/* Doubles the table; 0, or -1 when out of memory (the table stays). */
-static int scn_proxy_grow(scn_arp_proxy *p) {
-  size_t cap = p->cap ? p->cap * 2 : SCN_PROXY_FIRST_SLOTS;
-  if (cap < p->cap) return -1;
-  scn_proxy_addr *slots = calloc(cap, sizeof *slots);
-  if (!slots) return -1;
-  for (size_t i = 0; i < p->cap; i++)
-    if (p->slots[i].ip) *scn_proxy_slot(slots, cap, p->slots[i].ip) = p->slots[i];
-  free(p->slots);
-  p->slots = slots;
-  p->cap = cap;
-  return 0;
-}
-
 /* Notes that the host's frames use ip, at mac when given (the latest wins). */
 static void scn_proxy_note(scn *s, uint32_t ip, const uint8_t *mac) {
-  scn_arp_proxy *p = &s->proxy;
   if (!scn_proxy_usable(s, ip)) return;
-  if (mac && net_mac_is_group(mac)) mac = NULL; /* no group owns an address */
-  if ((p->n + 1) * 2 > p->cap && scn_proxy_grow(p) != 0) {
-    p->not_learned++;
-    return;
-  }
-  scn_proxy_addr *a = scn_proxy_slot(p->slots, p->cap, ip);
-  if (a->ip == 0) {
-    a->ip = ip;
-    p->n++;
-  }
-  if (mac) {
-    memcpy(a->mac, mac, NET_MAC_LEN);
-    a->has_mac = 1;
-  }
+  scn_addr *a = scn_addrs_get(&s->proxy.addrs, ip);
+  if (!a)
+    s->proxy.not_learned++;
+  else
+    scn_addr_note_mac(a, mac, 1);
 }
 
 void scn_proxy_learn(scn *s, const uint8_t *frame, size_t len) {
@@ -86,9 +50,8 @@ void scn_proxy_learn(scn *s, const uint8_t *frame, size_t len) {
  * own (the gateway's). NULL when it does not answer for ip. */
 static const uint8_t *scn_proxy_mac(const scn *s, uint32_t ip, const uint8_t *own) {
   if (s->peer && ip == s->peer->cfg.ip) return NULL; /* the peer answers for itself */
-  const scn_arp_proxy *p = &s->proxy;
-  const scn_proxy_addr *a = p->cap ? scn_proxy_slot(p->slots, p->cap, ip) : NULL;
-  if (a && a->ip == ip) return a->has_mac ? a->mac : own;
+  const scn_addr *a = scn_addrs_find(&s->proxy.addrs, ip);
+  if (a) return a->has_mac ? a->mac : own;
   return ip == s->cfg.guest.gateway && ip != 0 ? own : NULL;
 }
 
@@ -118,6 +81,6 @@ int scn_proxy_answer(scn *s, const uint8_t *frame, size_t len, uint8_t *reply, s
 }
 
 void scn_proxy_free(scn *s) {
-  free(s->proxy.slots);
+  scn_addrs_free(&s->proxy.addrs);
   memset(&s->proxy, 0, sizeof s->proxy);
 }

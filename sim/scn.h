@@ -159,20 +159,64 @@ typedef struct scn_capture_notes {
 
 #define SCN_MAX_VIOLATIONS 256
 
-/* The proxy's table of addresses (sim/arp_proxy.c): open addressing on the
- * IPv4 address, 0 marking a free slot. */
-typedef struct scn_proxy_addr {
-  uint32_t ip;
+/* What a capture's frames showed of one IPv4 address (sim/addrs.c). */
+typedef struct scn_addr {
+  uint32_t ip; /* 0: a free slot */
   uint8_t mac[6];
-  int has_mac; /* the host's frames showed a MAC for ip */
-} scn_proxy_addr;
+  int has_mac;         /* frames showed a MAC for ip */
+  int mac_from_source; /* ...in a frame ip sent (a destination's MAC is a weaker guess) */
+  uint64_t frames_to;  /* unicast frames sent to ip */
+  uint64_t asks;       /* of them, requests it would answer: echo, SYN, ARP who-has */
+  uint64_t syn_acks;   /* TCP SYN-ACKs ip sent: it served a conversation */
+} scn_addr;
+
+/* A table of addresses: open addressing on the IPv4 address. */
+typedef struct scn_addrs {
+  scn_addr *slots;
+  size_t cap, n;
+} scn_addrs;
+
+/* ip's entry, or NULL when the table does not hold it. */
+const scn_addr *scn_addrs_find(const scn_addrs *t, uint32_t ip);
+/* ip's entry, made (zeroed but for ip) when new; NULL out of memory. ip
+ * must not be 0. */
+scn_addr *scn_addrs_get(scn_addrs *t, uint32_t ip);
+/* Notes a MAC seen for e's address, as a frame's source or destination: a
+ * source's wins, the latest of each kind; a group MAC is no one's. */
+void scn_addr_note_mac(scn_addr *e, const uint8_t *mac, int as_source);
+void scn_addrs_free(scn_addrs *t);
 
 typedef struct scn_arp_proxy {
-  scn_proxy_addr *slots;
-  size_t cap, n;
+  scn_addrs addrs;
   uint64_t replies;     /* ARP replies the host sent for the guest */
   uint64_t not_learned; /* addresses left out for want of memory */
 } scn_arp_proxy;
+
+/* The endpoint of a capture the guest stands in for (sim/endpoints.c):
+ * the server side of its TCP conversations, else its busiest unicast
+ * destination. */
+typedef struct scn_endpoints {
+  scn_addrs addrs;
+  uint32_t guest_ip; /* the guest's address as configured */
+  uint64_t to_guest; /* frames addressed to it: the capture needs no stand-in */
+  int out_of_memory;
+} scn_endpoints;
+
+typedef enum scn_endpoint_why {
+  SCN_ENDPOINT_NONE,        /* no unicast IPv4 destination a guest can be */
+  SCN_ENDPOINT_TCP_SERVER,  /* sent the most SYN-ACKs */
+  SCN_ENDPOINT_DESTINATION, /* was asked the most (echo requests, SYNs, ARP who-has),
+                             * then received the most unicast frames */
+} scn_endpoint_why;
+
+void scn_endpoints_init(scn_endpoints *e, uint32_t guest_ip);
+/* Reads who talks to whom in one Ethernet frame (ARP and IPv4; only the
+ * headers it needs, so a truncated frame still counts). */
+void scn_endpoints_add(scn_endpoints *e, const uint8_t *frame, size_t len);
+/* The address to stand in for, with the table's entry for it; why says how
+ * it was chosen (NONE: *out is untouched). Ties go to the lower address. */
+scn_endpoint_why scn_endpoints_pick(const scn_endpoints *e, scn_addr *out);
+void scn_endpoints_free(scn_endpoints *e);
 
 typedef struct scn {
   scn_config cfg;
