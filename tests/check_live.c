@@ -16,11 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "emu/err.h"
+#include "emu/sha256.h"
 #include "host/clock.h"
 #include "host/live.h"
 #include "host/pcapio.h"
@@ -656,6 +658,195 @@ START_TEST(test_run_command_duration_json_and_bad_usage) {
 }
 END_TEST
 
+/* --- the guest as a client, against slirp's and the host's real servers --------- */
+
+/* slirp's own DHCP server, in process: the guest starts without an address,
+ * takes slirp's lease, and the forwarded echo then reaches it there. */
+START_TEST(test_dhcp_lease_from_slirps_server) {
+  static scn_live_config cfg;
+  scn_live_config_default(&cfg);
+  cfg.scn.dhcp = 1;
+  cfg.ping_gateway = 0;
+  live_run r;
+  live_start_cfg(&r, &cfg, 0);
+  uint64_t deadline = now_ns() + 10 * SEC;
+  /* the client's state is the loop thread's: wait on the echo instead */
+  echo_stream st = stream_open(r.echo_port, 11, 3000);
+  int ok = echo_streams(&st, 1, deadline, 5 * SEC);
+  close(st.fd);
+  live_stop(&r);
+  ck_assert_msg(ok, "echo after DHCP: %zu of %zu bytes", st.got, st.len);
+  const net_dhcp *d = net_client_dhcp(r.sl->s->client);
+  ck_assert_ptr_nonnull(d);
+  ck_assert_msg(net_dhcp_get_state(d) == NET_DHCP_BOUND, "dhcp: %s (last ignored: %s)",
+                net_dhcp_error(d), d->last_ignored ? d->last_ignored : "none");
+  const net_dhcp_lease *l = net_dhcp_get_lease(d);
+  ck_assert_uint_eq(l->ip, 0x0a00020fu);
+  ck_assert_uint_eq(l->netmask, 0xffffff00u);
+  ck_assert_uint_eq(l->gateway, 0x0a000202u);
+  ck_assert_uint_eq(l->dns, 0x0a000203u);
+  ck_assert_uint_eq(l->server, 0x0a000202u);
+  ck_assert_uint_gt(l->lease_s, 0);
+  ck_assert_uint_eq(net_dhcp_stats_get(d)->discovers_sent, 1);
+  ck_assert_uint_eq(net_dhcp_stats_get(d)->ignored, 0);
+  ck_assert_uint_eq(r.sl->s->guest.cfg.ip, 0x0a00020fu);
+  ck_assert_uint_eq(emu_fates_total(&r.sl->s->fates), r.sl->s->fates.nframes);
+  live_close(&r);
+}
+END_TEST
+
+/* python3's http.server on 127.0.0.1, serving dir on a kernel-chosen
+ * port; returns its pid and port. */
+static pid_t http_server_start(const char *dir, uint16_t *port) {
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    dup2(p[1], 1);
+    dup2(p[1], 2);
+    close(p[0]);
+    close(p[1]);
+    execlp("python3", "python3", "-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory",
+           dir, "0", (char *)NULL);
+    _exit(127);
+  }
+  close(p[1]);
+  FILE *f = fdopen(p[0], "r");
+  char line[256] = "";
+  *port = 0;
+  /* "Serving HTTP on 127.0.0.1 port N (http://127.0.0.1:N/) ..." */
+  if (fgets(line, sizeof line, f)) {
+    const char *at = strstr(line, " port ");
+    if (at) *port = (uint16_t)atoi(at + 6);
+  }
+  ck_assert_msg(*port != 0, "python3 -m http.server did not start: %s", line);
+  /* its later output (one line per request) must not block it */
+  if (fork() == 0) {
+    while (fgets(line, sizeof line, f)) {
+    }
+    _exit(0);
+  }
+  fclose(f);
+  return pid;
+}
+
+static void http_server_stop(pid_t pid) {
+  kill(pid, SIGTERM);
+  waitpid(pid, NULL, 0);
+}
+
+/* A port nothing listens on (bound, then released). */
+static uint16_t closed_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+  close(fd);
+  return ntohs(sa.sin_port);
+}
+
+static void file_write_pattern(const char *path, size_t n) {
+  FILE *f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  for (size_t i = 0; i < n; i++) fputc(pattern_byte(i, 42), f);
+  ck_assert_int_eq(fclose(f), 0);
+}
+
+static int files_equal(const char *a, const char *b) {
+  FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+  int same = fa && fb;
+  while (same) {
+    int x = fgetc(fa), y = fgetc(fb);
+    if (x != y) same = 0;
+    if (x == EOF || y == EOF) break;
+  }
+  if (fa) fclose(fa);
+  if (fb) fclose(fb);
+  return same;
+}
+
+/* The command, end to end: DHCP from slirp, then the guest GETs 1 MiB from
+ * python's HTTP server on the host's loopback (10.0.2.2 through slirp),
+ * writes it byte for byte, reports its SHA-256, a 404 and a refused
+ * connection; the failure makes the exit status 1, and the run stops by
+ * itself once the actions are done. */
+START_TEST(test_run_command_dhcp_and_get_from_a_host_http_server) {
+  char dir[256], file[300], out[300], want[EMU_SHA256_HEX_LEN];
+  snprintf(dir, sizeof dir, "%s/www", tmpdir);
+  ck_assert_int_eq(mkdir(dir, 0700), 0);
+  snprintf(file, sizeof file, "%s/f", dir);
+  snprintf(out, sizeof out, "%s/got", tmpdir);
+  file_write_pattern(file, 1u << 20);
+  emu_sha256 h;
+  emu_sha256_init(&h);
+  for (size_t i = 0; i < (1u << 20); i++) {
+    uint8_t b = pattern_byte(i, 42);
+    emu_sha256_update(&h, &b, 1);
+  }
+  uint8_t dg[EMU_SHA256_LEN];
+  emu_sha256_final(&h, dg);
+  emu_sha256_hex(dg, want);
+  uint16_t port;
+  pid_t server = http_server_start(dir, &port);
+  char args[1024];
+  snprintf(args, sizeof args,
+           "run --dhcp --hostfwd tcp::0-:8023 --guest 'get http://10.0.2.2:%u/f' --guest-out %s "
+           "--guest 'get http://10.0.2.2:%u/missing' --guest 'tcp 10.0.2.2:%u hello'",
+           port, out, port, closed_port());
+  static char log[1 << 16];
+  log[0] = '\0';
+  child c = spawn(args);
+  int sig;
+  int code = finish_child(&c, log, sizeof log, &sig);
+  http_server_stop(server);
+  ck_assert_msg(code == 1 && sig == 0, "exit %d signal %d: %s", code, sig, log);
+  ck_assert_msg(strstr(log, "guest dhcp: bound ip=10.0.2.15 netmask=255.255.255.0 "
+                            "gateway=10.0.2.2 dns=10.0.2.3 lease_s="),
+                "%s", log);
+  char line[256];
+  snprintf(line, sizeof line, "): ok status=200 length=1048576 sha256=%s server=10.0.2.2", want);
+  ck_assert_msg(strstr(log, line), "no '%s' in: %s", line, log);
+  ck_assert_msg(strstr(log, "missing): ok status=404"), "%s", log);
+  ck_assert_msg(strstr(log, "hello): failed: connection refused"), "%s", log);
+  ck_assert_msg(strstr(log, "stopped (the guest's actions are done)"), "%s", log);
+  ck_assert_msg(strstr(log, "vnetsim run: 1 of 3 guest actions failed"), "%s", log);
+  ck_assert_msg(strstr(log, "all accounted: yes"), "%s", log);
+  ck_assert_msg(files_equal(file, out), "--guest-out differs from the served file");
+}
+END_TEST
+
+/* With nobody answering DHCP (the guest's frames go nowhere: a TAP would
+ * need root, so the scenario runs in virtual time with no host at all),
+ * the exchange ends in a clear failure after the RFC's backoff, and every
+ * action fails with it. */
+START_TEST(test_dhcp_with_no_server_fails_in_virtual_time) {
+  static scn s;
+  scn_config cfg;
+  scn_config_default(&cfg);
+  cfg.dhcp = 1;
+  ck_assert_int_eq(scn_init(&s, &cfg), 0);
+  char why[256];
+  ck_assert_int_eq(scn_client_add(&s, "get http://10.0.2.2/", 0, why, sizeof why), 0);
+  scn_run(&s, EMU_TIME_NEVER, UINT64_MAX);
+  ck_assert(net_client_done(s.client));
+  const net_dhcp *d = net_client_dhcp(s.client);
+  ck_assert_int_eq(net_dhcp_get_state(d), NET_DHCP_FAILED);
+  ck_assert_uint_eq(net_dhcp_stats_get(d)->discovers_sent, NET_DHCP_TRIES);
+  ck_assert_uint_ge(scn_now(&s), 56 * SEC);
+  ck_assert_uint_le(scn_now(&s), 64 * SEC);
+  const net_client_action *a = net_client_get(s.client, 0);
+  ck_assert_int_eq(a->result.status, NET_CLIENT_FAILED);
+  ck_assert_ptr_nonnull(strstr(a->result.error, "no DHCPOFFER"));
+  scn_finish(&s);
+  scn_close(&s);
+}
+END_TEST
+
 static Suite *live_suite(void) {
   Suite *s = suite_create("live");
   TCase *parse = tcase_create("hostfwd");
@@ -677,6 +868,9 @@ static Suite *live_suite(void) {
   tcase_add_test(tc, test_recorded_session_replays_to_same_fates_and_trace);
   tcase_add_test(tc, test_run_command_prints_ports_and_stops_on_sigterm);
   tcase_add_test(tc, test_run_command_duration_json_and_bad_usage);
+  tcase_add_test(tc, test_dhcp_lease_from_slirps_server);
+  tcase_add_test(tc, test_run_command_dhcp_and_get_from_a_host_http_server);
+  tcase_add_test(tc, test_dhcp_with_no_server_fails_in_virtual_time);
   suite_add_tcase(s, tc);
   return s;
 }
