@@ -209,6 +209,14 @@ static void net_client_transfer(net_client *c, net_client_action *a, uint64_t no
   if (rc) net_client_end(a, NET_CLIENT_FAILED, now_ns, "cannot open: %s", emu_strerror(rc));
 }
 
+/* A resolve action's error is the resolver's; a get's names the lookup. */
+static void net_client_resolve_failed(net_client_action *a, uint64_t now_ns, const char *why) {
+  if (a->kind == NET_CLIENT_RESOLVE)
+    net_client_end(a, NET_CLIENT_FAILED, now_ns, "%s", why);
+  else
+    net_client_end(a, NET_CLIENT_FAILED, now_ns, "resolving '%s': %s", a->name, why);
+}
+
 static void net_client_start(net_client *c, net_client_action *a, uint64_t now_ns) {
   a->result.status = NET_CLIENT_RUNNING;
   a->result.started_ns = now_ns;
@@ -226,16 +234,13 @@ static void net_client_start(net_client *c, net_client_action *a, uint64_t now_n
   c->phase = NET_CLIENT_PHASE_RESOLVE;
   const char *why = NULL;
   int rc = net_dns_start(&c->dns, c->ifc, c->dns_server, a->name, &c->rng, now_ns, &why);
-  if (rc)
-    net_client_end(a, NET_CLIENT_FAILED, now_ns, "resolve '%s': %s", a->name,
-                   why ? why : emu_strerror(rc));
+  if (rc) net_client_resolve_failed(a, now_ns, why ? why : emu_strerror(rc));
 }
 
 static void net_client_step_resolve(net_client *c, net_client_action *a, uint64_t now_ns) {
   net_dns_poll(&c->dns, now_ns);
   if (net_dns_get_state(&c->dns) == NET_DNS_FAILED) {
-    net_client_end(a, NET_CLIENT_FAILED, now_ns, "resolve '%s': %s", a->name,
-                   net_dns_error(&c->dns));
+    net_client_resolve_failed(a, now_ns, net_dns_error(&c->dns));
   } else if (net_dns_get_state(&c->dns) == NET_DNS_DONE) {
     a->ip = net_dns_get_answer(&c->dns)->ip;
     a->result.ttl = net_dns_get_answer(&c->dns)->ttl;
