@@ -192,6 +192,7 @@ void cli_guest_json(const cli_guest *g, const vns_sim *sim, FILE *out) {
     cli_guest_json_ip(out, "server", l.server);
     fprintf(out, ",\"lease_s\":%" PRIu32 ",\"bound_ns\":%" PRIu64 "}", l.lease_s, l.bound_ns);
   }
+  if (!g->n) return; /* a run without actions prints what it always did */
   fputs(",\"guest_actions\":[", out);
   for (size_t i = 0; i < g->n; i++) {
     vns_guest_result r;

@@ -820,6 +820,83 @@ START_TEST(test_run_command_dhcp_and_get_from_a_host_http_server) {
 }
 END_TEST
 
+/* Echo servers of the test's own on 127.0.0.1, one TCP connection (echoed
+ * until the client closes, then closed) and one UDP datagram. */
+typedef struct echo_srv {
+  int tfd, ufd;
+  uint16_t tport, uport;
+  pthread_t tt, ut;
+} echo_srv;
+
+static void *echo_srv_tcp(void *arg) {
+  echo_srv *e = arg;
+  int c = accept(e->tfd, NULL, NULL);
+  if (c < 0) return NULL;
+  char buf[4096];
+  ssize_t n;
+  while ((n = recv(c, buf, sizeof buf, 0)) > 0) send(c, buf, (size_t)n, 0);
+  close(c);
+  return NULL;
+}
+
+static void *echo_srv_udp(void *arg) {
+  echo_srv *e = arg;
+  char buf[2048];
+  struct sockaddr_in from;
+  socklen_t len = sizeof from;
+  ssize_t n = recvfrom(e->ufd, buf, sizeof buf, 0, (struct sockaddr *)&from, &len);
+  if (n > 0) sendto(e->ufd, buf, (size_t)n, 0, (struct sockaddr *)&from, len);
+  return NULL;
+}
+
+static int loopback_socket(int type, uint16_t *port) {
+  int fd = socket(AF_INET, type, 0);
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+  if (type == SOCK_STREAM) ck_assert_int_eq(listen(fd, 4), 0);
+  *port = ntohs(sa.sin_port);
+  return fd;
+}
+
+/* tcp and udp flows from the guest to servers on the host's loopback,
+ * through 10.0.2.2, reported in lines and in --json. */
+START_TEST(test_run_command_guest_flows_to_host_echo_servers) {
+  echo_srv e;
+  e.tfd = loopback_socket(SOCK_STREAM, &e.tport);
+  e.ufd = loopback_socket(SOCK_DGRAM, &e.uport);
+  ck_assert_int_eq(pthread_create(&e.tt, NULL, echo_srv_tcp, &e), 0);
+  ck_assert_int_eq(pthread_create(&e.ut, NULL, echo_srv_udp, &e), 0);
+  char args[512];
+  snprintf(args, sizeof args,
+           "run --json --hostfwd tcp::0-:8023 --guest 'tcp 10.0.2.2:%u hello\\x00\\n' "
+           "--guest 'udp 10.0.2.2:%u ping \"q\"'",
+           e.tport, e.uport);
+  static char log[1 << 16];
+  log[0] = '\0';
+  child c = spawn(args);
+  int sig;
+  int code = finish_child(&c, log, sizeof log, &sig);
+  pthread_join(e.tt, NULL);
+  pthread_join(e.ut, NULL);
+  close(e.tfd);
+  close(e.ufd);
+  ck_assert_msg(code == 0 && sig == 0, "exit %d signal %d: %s", code, sig, log);
+  ck_assert_msg(strstr(log, "\\n): ok sent=7 received=7 data=\"hello\\x00\\x0a\""), "%s", log);
+  ck_assert_msg(strstr(log, "\"q\"): ok sent=8 received=8 data=\"ping \\\"q\\\"\""), "%s", log);
+  const char *obj = strstr(log, "{\"command\":\"run\"");
+  ck_assert_ptr_nonnull(obj);
+  const char *end = json_value(obj);
+  ck_assert_msg(end && *json_ws(end) == '\0', "not one JSON object: %s", obj);
+  ck_assert_ptr_nonnull(strstr(obj, "\"stopped_by\":\"guest_done\""));
+  ck_assert_ptr_nonnull(strstr(obj, "\"data_hex\":\"68656c6c6f000a\""));
+}
+END_TEST
+
 /* With nobody answering DHCP (the guest's frames go nowhere: a TAP would
  * need root, so the scenario runs in virtual time with no host at all),
  * the exchange ends in a clear failure after the RFC's backoff, and every
@@ -871,6 +948,7 @@ static Suite *live_suite(void) {
   tcase_add_test(tc, test_dhcp_lease_from_slirps_server);
   tcase_add_test(tc, test_run_command_dhcp_and_get_from_a_host_http_server);
   tcase_add_test(tc, test_dhcp_with_no_server_fails_in_virtual_time);
+  tcase_add_test(tc, test_run_command_guest_flows_to_host_echo_servers);
   suite_add_tcase(s, tc);
   return s;
 }
