@@ -138,9 +138,8 @@ static size_t dhcp_reply(uint8_t *buf, uint32_t xid, const uint8_t *mac, uint32_
 /* slirp's options: type, server 10.0.2.2, lease 86400, mask /24, router
  * 10.0.2.2, DNS 10.0.2.3. */
 static size_t dhcp_slirp_opts(uint8_t *o, uint8_t type) {
-  const uint8_t v[] = {53, 1, type,        54, 4, 10, 0,    2,  2,  51, 4, 0, 1, 0x51, 0x80,
-                       1,  4, 255,         255, 255, 0,    3,  4,  10, 0,  2, 2, 6,    4,
-                       10, 0, 2,           3};
+  const uint8_t v[] = {53,  1,   type, 54, 4, 10, 0,  2, 2, 51, 4, 0, 1,  0x51, 0x80, 1, 4,
+                       255, 255, 255,  0,  3, 4,  10, 0, 2, 2,  6, 4, 10, 0,    2,    3};
   memcpy(o, v, sizeof v);
   return sizeof v;
 }
@@ -226,8 +225,8 @@ START_TEST(test_dhcp_binds_through_offer_and_ack_ignoring_a_wrong_xid) {
   ck_assert(net_mac_is_broadcast(net_eth_dst(fx->g.data[fx->g.n - 1])));
   pump();
   uint8_t m[600], o[64];
-  size_t n = dhcp_reply(m, xid + 1, fx->guest.cfg.mac, GUEST_IP, o,
-                        dhcp_slirp_opts(o, NET_DHCP_OFFER));
+  size_t n =
+      dhcp_reply(m, xid + 1, fx->guest.cfg.mac, GUEST_IP, o, dhcp_slirp_opts(o, NET_DHCP_OFFER));
   dhcp_server_send(m, n);
   ck_assert_int_eq(net_dhcp_get_state(&d), NET_DHCP_SELECTING);
   ck_assert_uint_eq(net_dhcp_stats_get(&d)->ignored, 1);
@@ -473,9 +472,9 @@ START_TEST(test_url_parse_good_and_bad) {
   ck_assert_uint_eq(u.ip, 0);
   ck_assert_uint_eq(u.port, 80);
   ck_assert_str_eq(u.path, "/");
-  const char *bad[] = {"https://x/",    "ftp://x/",        "http:///p",     "http://x:0/",
-                       "http://x:65536", "http://u@x/",     "http://x y/",   "http://[::1]/",
-                       "http://x:8a/",  "http://a_b.c/",   "http://x:/"};
+  const char *bad[] = {"https://x/",     "ftp://x/",      "http:///p",   "http://x:0/",
+                       "http://x:65536", "http://u@x/",   "http://x y/", "http://[::1]/",
+                       "http://x:8a/",   "http://a_b.c/", "http://x:/"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     why = NULL;
     ck_assert_msg(net_httpc_parse_url(bad[i], &u, &why) == EMU_EINVAL && why, "%s", bad[i]);
@@ -515,12 +514,13 @@ START_TEST(test_response_bodies_by_length_chunks_and_close) {
   ck_assert_int_eq(r.status, 200);
   ck_assert_uint_eq(s.n, 5);
   ck_assert_mem_eq(s.data, "hello", 5);
-  ck_assert_int_eq(feed_bytes(&r, &s,
-                              "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: "
-                              "chunked\r\nContent-Length: 99\r\n\r\n4;ext=1\r\nwiki\r\n5\r\npedia\r\n"
-                              "0\r\nTrailer: x\r\n\r\n",
-                              0),
-                   0);
+  ck_assert_int_eq(
+      feed_bytes(&r, &s,
+                 "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: "
+                 "chunked\r\nContent-Length: 99\r\n\r\n4;ext=1\r\nwiki\r\n5\r\npedia\r\n"
+                 "0\r\nTrailer: x\r\n\r\n",
+                 0),
+      0);
   ck_assert_int_eq(r.phase, NET_HTTPC_COMPLETE);
   ck_assert_uint_eq(s.n, 9);
   ck_assert_mem_eq(s.data, "wikipedia", 9);
@@ -621,8 +621,8 @@ END_TEST
 START_TEST(test_client_refuses_bad_actions_with_a_reason) {
   net_client c;
   net_client_init(&c, &fx->host, 1, 0);
-  static const char *bad[] = {"fetch http://x/", "get https://x/", "tcp 1.2.3:80 x",
-                              "tcp 1.2.3.4:0 x", "udp 1.2.3.4:53",  "tcp 1.2.3.4:5 \\q",
+  static const char *bad[] = {"fetch http://x/", "get https://x/",      "tcp 1.2.3:80 x",
+                              "tcp 1.2.3.4:0 x", "udp 1.2.3.4:53",      "tcp 1.2.3.4:5 \\q",
                               "resolve a..b",    "get http://x:99999/", "tcp 256.1.1.1:5 x"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     char why[256] = "";

@@ -805,8 +805,9 @@ START_TEST(test_run_command_dhcp_and_get_from_a_host_http_server) {
   int code = finish_child(&c, log, sizeof log, &sig);
   http_server_stop(server);
   ck_assert_msg(code == 1 && sig == 0, "exit %d signal %d: %s", code, sig, log);
-  ck_assert_msg(strstr(log, "guest dhcp: bound ip=10.0.2.15 netmask=255.255.255.0 "
-                            "gateway=10.0.2.2 dns=10.0.2.3 lease_s="),
+  ck_assert_msg(strstr(log,
+                       "guest dhcp: bound ip=10.0.2.15 netmask=255.255.255.0 "
+                       "gateway=10.0.2.2 dns=10.0.2.3 lease_s="),
                 "%s", log);
   char line[256];
   snprintf(line, sizeof line, "): ok status=200 length=1048576 sha256=%s server=10.0.2.2", want);
