@@ -65,8 +65,11 @@ static const char run_usage[] =
     "                                    closes\n"
     "                     udp A.B.C.D:PORT DATA   one datagram, one reply\n"
     "                   DATA takes the escapes \\n \\r \\t \\\\ \\xHH. Each action has\n"
-    "                   30 s. A failed action makes the exit status 1. With actions\n"
-    "                   and no --duration-s, run stops once they are all done\n"
+    "                   30 s. An HTTP status such as 404 is reported, not a failure\n"
+    "                   (as with curl); a failed action (no answer, refused, reset,\n"
+    "                   a malformed reply, a name that does not resolve) makes the\n"
+    "                   exit status 1. With actions and no --duration-s, run stops\n"
+    "                   once they are all done\n"
     "  --guest-out FILE write the body of the --guest get just before it to FILE\n"
     "%s"
     "  -h, --help       this text\n";
@@ -312,7 +315,9 @@ static void run_print_banner(const run_args *a, const scn_live *sl) {
   if (a->lc.nfwds)
     fprintf(info, "  (your --hostfwd replaces the default forwards of 8023 and 8080)\n");
   fprintf(info, "%s\n",
-          a->duration_s ? "running (Ctrl-C to stop early)" : "running; Ctrl-C to stop");
+          a->duration_s ? "running (Ctrl-C to stop early)"
+          : a->guest.n  ? "running until the guest's actions are done (Ctrl-C to stop early)"
+                        : "running; Ctrl-C to stop");
   fflush(info);
 }
 
