@@ -311,7 +311,7 @@ static size_t dns_answer(uint8_t *m, const uint8_t *q, size_t qlen, uint16_t fla
   memcpy(m, q, qlen);
   net_put_be16(m + 2, flags);
   net_put_be16(m + 6, an);
-  memcpy(m + qlen, answers, alen);
+  if (alen) memcpy(m + qlen, answers, alen);
   return qlen + alen;
 }
 
