@@ -6,9 +6,9 @@
 # where the kernel offers it), and --bug redox shows the note's symptom with
 # the kernel's own ping. The guest as a client: it GETs a file from an HTTP
 # server on the kernel's side byte for byte, and its DHCP, which nobody
-# serves there, fails after RFC 2131's backoff with exit 1. Needs root (CAP_NET_ADMIN, for unshare -n and the
-# TAP); without it the test says so and exits 77, which ctest reports as
-# skipped.
+# serves there, fails after RFC 2131's backoff with exit 1. Needs root
+# (CAP_NET_ADMIN, for unshare -n and the TAP); without it the test says so
+# and exits 77, which ctest reports as skipped.
 set -euo pipefail
 VNETSIM=${1:?usage: check_tap.sh VNETSIM}
 if [ "${VNETSIM_TAP_INNER:-}" != 1 ]; then
