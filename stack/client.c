@@ -11,6 +11,8 @@
 #include "stack/iface.h"
 
 #define NET_CLIENT_READ_CHUNK 2048
+/* A kept body's first allocation; it doubles from there. */
+#define NET_CLIENT_BODY_FIRST_CAP 65536u
 
 /* The running action's phases. */
 enum { NET_CLIENT_PHASE_RESOLVE = 1, NET_CLIENT_PHASE_TRANSFER };
@@ -172,7 +174,7 @@ static void net_client_on_body(void *ctx, const uint8_t *data, size_t len) {
     return;
   }
   if (a->body_len + len > a->body_cap) {
-    size_t cap = a->body_cap ? a->body_cap : 65536;
+    size_t cap = a->body_cap ? a->body_cap : NET_CLIENT_BODY_FIRST_CAP;
     while (cap < a->body_len + len) cap *= 2;
     uint8_t *grown = realloc(a->body, cap);
     if (!grown) {

@@ -90,7 +90,7 @@ static int net_dns_read_name(const uint8_t *msg, size_t len, size_t off, uint8_t
     uint8_t b = msg[pos];
     if ((b & NET_DNS_POINTER_BITS) == NET_DNS_POINTER_BITS) {
       if (pos + 2 > len) return *why = "a name pointer runs past the end of the message", -1;
-      size_t target = (size_t)(net_get_be16(msg + pos) & 0x3fffu);
+      size_t target = (size_t)(net_get_be16(msg + pos) & NET_DNS_POINTER_MASK);
       if (!jumps) *next = pos + 2;
       if (target >= seg_start || ++jumps > NET_DNS_MAX_POINTERS)
         return *why = "a name pointer does not point backwards (a compression loop)", -1;

@@ -54,6 +54,7 @@
 #define NET_DNS_NAME_MAX  255
 /* RFC 1035 §4.1.4: the two top bits of a length byte mark a pointer. */
 #define NET_DNS_POINTER_BITS 0xc0u
+#define NET_DNS_POINTER_MASK 0x3fffu /* the offset in a pointer's two bytes */
 #define NET_DNS_MAX_POINTERS 16
 /* A record's fixed part after its name: type, class, TTL, RDLENGTH. */
 #define NET_DNS_RR_FIXED_LEN 10

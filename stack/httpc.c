@@ -18,6 +18,16 @@
 /* RFC 9110 §15.3.5 and §15.4.5: 204 and 304 never carry a body. */
 #define NET_HTTPC_NO_CONTENT   204
 #define NET_HTTPC_NOT_MODIFIED 304
+/* RFC 9112 §4: "HTTP/1.x" SP 3DIGIT, and where each part sits. */
+#define NET_HTTPC_VERSION_PREFIX     "HTTP/1."
+#define NET_HTTPC_VERSION_PREFIX_LEN 7
+#define NET_HTTPC_MINOR_OFF          7
+#define NET_HTTPC_STATUS_OFF         9
+#define NET_HTTPC_STATUS_END         12 /* just past the three digits */
+/* Decimal digits of the longest Content-Length taken (below 2^63), and hex
+ * digits of the longest chunk size (below 2^60). */
+#define NET_HTTPC_LENGTH_DIGITS_MAX 18
+#define NET_HTTPC_CHUNK_DIGITS_MAX  15
 
 /* ---- URLs (RFC 3986) ------------------------------------------------------------------ */
 
@@ -128,15 +138,19 @@ void net_httpc_resp_init(net_httpc_resp *r, net_httpc_body_fn on_body, void *ctx
 
 /* RFC 9112 §4: HTTP-version SP 3DIGIT SP reason-phrase. */
 static int net_httpc_status_line(net_httpc_resp *r, const char *line, size_t n) {
-  if (n < 12 || memcmp(line, "HTTP/1.", 7) != 0 || line[7] < '0' || line[7] > '9' || line[8] != ' ')
+  if (n < NET_HTTPC_STATUS_END ||
+      memcmp(line, NET_HTTPC_VERSION_PREFIX, NET_HTTPC_VERSION_PREFIX_LEN) != 0 ||
+      line[NET_HTTPC_MINOR_OFF] < '0' || line[NET_HTTPC_MINOR_OFF] > '9' ||
+      line[NET_HTTPC_MINOR_OFF + 1] != ' ')
     return net_httpc_broken(r, "the status line is not 'HTTP/1.x NNN ...'");
   int st = 0;
-  for (int i = 9; i < 12; i++) {
+  for (int i = NET_HTTPC_STATUS_OFF; i < NET_HTTPC_STATUS_END; i++) {
     if (line[i] < '0' || line[i] > '9')
       return net_httpc_broken(r, "the status code is not three digits");
     st = st * 10 + (line[i] - '0');
   }
-  if (st < NET_HTTPC_STATUS_MIN || st > NET_HTTPC_STATUS_MAX || (n > 12 && line[12] != ' '))
+  if (st < NET_HTTPC_STATUS_MIN || st > NET_HTTPC_STATUS_MAX ||
+      (n > NET_HTTPC_STATUS_END && line[NET_HTTPC_STATUS_END] != ' '))
     return net_httpc_broken(r, "the status code is not three digits from 100 to 599");
   r->status = st;
   return 0;
@@ -145,7 +159,8 @@ static int net_httpc_status_line(net_httpc_resp *r, const char *line, size_t n) 
 /* RFC 9110 §8.6: 1*DIGIT; RFC 9112 §6.3: two differing values are an error. */
 static int net_httpc_content_length(net_httpc_resp *r, const char *v, size_t n) {
   int64_t len = 0;
-  if (n == 0 || n > 18) return net_httpc_broken(r, "Content-Length is not a number");
+  if (n == 0 || n > NET_HTTPC_LENGTH_DIGITS_MAX)
+    return net_httpc_broken(r, "Content-Length is not a number");
   for (size_t i = 0; i < n; i++) {
     if (v[i] < '0' || v[i] > '9') return net_httpc_broken(r, "Content-Length is not a number");
     len = len * 10 + (v[i] - '0');
@@ -252,7 +267,7 @@ static int net_httpc_chunk_size(net_httpc_resp *r) {
     char c = (char)net_httpc_lower((unsigned char)r->line[i]);
     int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
     if (digit < 0) break;
-    if (i >= 15) return net_httpc_broken(r, "a chunk size is too large");
+    if (i >= NET_HTTPC_CHUNK_DIGITS_MAX) return net_httpc_broken(r, "a chunk size is too large");
     v = v << 4 | (uint64_t)digit;
   }
   if (i == 0 || (i < r->line_len && r->line[i] != ';' && r->line[i] != ' ' && r->line[i] != '\t'))
