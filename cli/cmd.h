@@ -163,11 +163,12 @@ void cli_print_summary_json(FILE *out, const vns_sim *sim, const vns_sim_opts *o
 /* "name count" for every fate some frame has, space-separated, after a space. */
 void cli_print_fate_counts(FILE *out, const vns_sim *sim);
 
-/* --- the guest as a client (cli/cmd_run_guest.c, for `vnetsim run`) ---- */
+/* --- the guest as a client (cli/cmd_run_guest.c, for run and replay) ---- */
 
 #define CLI_GUEST_MAX 32
 
 typedef struct cli_guest {
+  const char *cmd;                      /* "run" or "replay", for messages */
   const char *actions[CLI_GUEST_MAX];   /* --guest, in order */
   const char *out_paths[CLI_GUEST_MAX]; /* --guest-out for that action, or NULL */
   host_outfile outs[CLI_GUEST_MAX];

@@ -55,10 +55,20 @@ static const char replay_usage[] =
     "  --max-frames N   read at most the first N frames of the capture (1..1000000000;\n"
     "                   default: all)\n"
     "  --no-arp-proxy   the host does not answer the guest's ARP requests\n"
+    "  --dhcp, --guest ACTION, --guest-out FILE\n"
+    "                   as 'vnetsim run' takes them: to replay what 'vnetsim run --record'\n"
+    "                   wrote of a guest that was a client, give the same ones (and\n"
+    "                   --seed): the guest asks again, the recording answers, and each\n"
+    "                   result is printed as run prints it\n"
     "%s"
     "  -h, --help       this text\n";
 
-enum { REPLAY_OPT_NO_ARP_PROXY = CLI_OPT_SHARED_END + 1 };
+enum {
+  REPLAY_OPT_NO_ARP_PROXY = CLI_OPT_SHARED_END + 1,
+  REPLAY_OPT_DHCP,
+  REPLAY_OPT_GUEST,
+  REPLAY_OPT_GUEST_OUT
+};
 
 typedef struct replay_args {
   cli_sim_opts o;
@@ -66,6 +76,7 @@ typedef struct replay_args {
   uint64_t max_frames; /* 0: all */
   unsigned cmp_drv, cmp_dev;
   int check;
+  cli_guest guest; /* --dhcp, --guest: a recorded client session */
 } replay_args;
 
 /* The frames the guest sent, as they reach the host's end of the link. */
@@ -248,6 +259,13 @@ static int replay_parse_opt(replay_args *a, int c, char **argv) {
     case REPLAY_OPT_NO_ARP_PROXY:
       a->o.sim.arp_proxy = 0;
       return 0;
+    case REPLAY_OPT_DHCP:
+      a->guest.dhcp = 1;
+      return 0;
+    case REPLAY_OPT_GUEST:
+      return cli_guest_opt_action(&a->guest, optarg);
+    case REPLAY_OPT_GUEST_OUT:
+      return cli_guest_opt_out(&a->guest, optarg);
     case 'c':
       a->cmp_drv = a->cmp_dev = 0;
       if (vns_bug_parse(optarg, &a->cmp_drv, &a->cmp_dev) || (!a->cmp_drv && !a->cmp_dev))
@@ -269,11 +287,15 @@ static int replay_parse(int argc, char **argv, replay_args *a) {
       {"check", no_argument, NULL, 'C'},
       {"max-frames", required_argument, NULL, 'M'},
       {"no-arp-proxy", no_argument, NULL, REPLAY_OPT_NO_ARP_PROXY},
+      {"dhcp", no_argument, NULL, REPLAY_OPT_DHCP},
+      {"guest", required_argument, NULL, REPLAY_OPT_GUEST},
+      {"guest-out", required_argument, NULL, REPLAY_OPT_GUEST_OUT},
       {"help", no_argument, NULL, 'h'},
       CLI_SIM_LONG_OPTIONS,
       {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
   cli_sim_opts_default(&a->o, "replay");
+  a->guest.cmd = "replay";
   a->o.sim.arp_proxy = 1; /* nobody else answers the guest's ARP in a replay */
   int c;
   optind = 1;
@@ -291,6 +313,12 @@ static int replay_parse(int argc, char **argv, replay_args *a) {
     return cli_error("replay", CLI_EXIT_USAGE,
                      "--compare runs twice: it takes no --html or --check (run one side alone "
                      "for those)");
+  if (a->compare && (a->guest.dhcp || a->guest.n))
+    return cli_error("replay", CLI_EXIT_USAGE,
+                     "--compare runs twice: it takes no --dhcp or --guest (run one side alone "
+                     "for those)");
+  a->o.sim.dhcp = a->guest.dhcp;
+  a->guest.info = a->o.json ? stderr : stdout;
   if (a->compare &&
       (a->out_path || a->o.trace_path || a->o.sim.driver_bugs || a->o.sim.device_bugs))
     return cli_error("replay", CLI_EXIT_USAGE,
@@ -323,9 +351,13 @@ static int replay_open_html(replay_files *f, const char *path) {
 static int replay_open_files(replay_args *a, replay_files *f) {
   char err[512];
   memset(f, 0, sizeof *f);
-  const char *paths[] = {a->in_path, a->out_path, a->o.trace_path, a->html_path};
-  const char *names[] = {"the input", "-o", "--trace", "--html"};
-  int rc = cli_check_distinct("replay", paths, names, 4);
+  const char *paths[4 + CLI_GUEST_MAX] = {a->in_path, a->out_path, a->o.trace_path, a->html_path};
+  const char *names[4 + CLI_GUEST_MAX] = {"the input", "-o", "--trace", "--html"};
+  for (size_t i = 0; i < a->guest.n; i++) {
+    paths[4 + i] = a->guest.out_paths[i];
+    names[4 + i] = "--guest-out";
+  }
+  int rc = cli_check_distinct("replay", paths, names, 4 + a->guest.n);
   if (rc) return rc;
   if (a->out_path) {
     if (host_pcap_writer_open(&f->out.w, a->out_path, err, sizeof err))
@@ -411,6 +443,7 @@ static void replay_print_json(const replay_args *a, const vns_sim *sim, replay_i
     printf(",");
   }
   cli_print_summary_json(stdout, sim, &a->o.sim);
+  cli_guest_json(&a->guest, sim, stdout);
   printf("}\n");
 }
 
@@ -501,7 +534,8 @@ static int replay_start(replay_feed *f, uint64_t start_ns) {
                        vns_strerror(rc));
   }
   f->started = 1;
-  return 0;
+  /* a recorded client session: the guest asks again (not with --compare) */
+  return f->nsims == 1 ? cli_guest_start(&a->guest, f->sims[0]) : 0;
 }
 
 /* Feeds one captured frame to every run. */
@@ -611,8 +645,11 @@ static int replay_report_one(replay_feed *f) {
   else
     replay_print_text(a, f->sims[0], &f->in);
   if (f->in.spool_failed) return replay_spool_failed(f);
+  cli_guest_report(&f->a->guest, f->sims[0]);
   int rc = replay_files_commit(a, &f->files, f->sims[0]);
-  return rc ? rc : cli_check_accounted("replay", f->sims[0]);
+  if (!rc) rc = cli_check_accounted("replay", f->sims[0]);
+  int grc = cli_guest_finish(&f->a->guest, f->sims[0]);
+  return rc ? rc : grc;
 }
 
 int cmd_replay(int argc, char **argv) {
@@ -629,6 +666,7 @@ int cmd_replay(int argc, char **argv) {
   else if (!rc)
     rc = replay_report_one(&f);
   replay_files_abort(&f.files); /* whatever is left after a failure */
+  cli_guest_abort_outs(&a.guest);
   for (int i = 0; i < f.nsims; i++) vns_sim_free(f.sims[i]);
   free(f.in.caplens);
   if (f.in.spool) fclose(f.in.spool);

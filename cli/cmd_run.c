@@ -249,6 +249,7 @@ static int run_parse(int argc, char **argv, run_args *a) {
       {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
   cli_sim_opts_default(&a->o, "run");
+  a->guest.cmd = "run";
   scn_live_config_default(&a->lc);
   int c;
   optind = 1;

@@ -1,4 +1,5 @@
-/* `vnetsim run --dhcp --guest ACTION`: the guest as a client. The actions go
+/* `vnetsim run --dhcp --guest ACTION` (and `vnetsim replay`, which replays
+ * what such a run recorded): the guest as a client. The actions go
  * to the simulation through the public API (vns_guest_action) and their
  * results come back through it; this file only prints them and writes the
  * bodies the user asked for. */
@@ -12,16 +13,16 @@
 
 int cli_guest_opt_action(cli_guest *g, const char *action) {
   if (g->n == CLI_GUEST_MAX)
-    return cli_error("run", CLI_EXIT_USAGE, "--guest: at most %d actions", CLI_GUEST_MAX);
+    return cli_error(g->cmd, CLI_EXIT_USAGE, "--guest: at most %d actions", CLI_GUEST_MAX);
   g->actions[g->n++] = action;
   return 0;
 }
 
 int cli_guest_opt_out(cli_guest *g, const char *path) {
   if (g->n == 0 || strncmp(g->actions[g->n - 1], "get ", 4) != 0)
-    return cli_error("run", CLI_EXIT_USAGE, "--guest-out FILE follows a --guest \"get URL\"");
+    return cli_error(g->cmd, CLI_EXIT_USAGE, "--guest-out FILE follows a --guest \"get URL\"");
   if (g->out_paths[g->n - 1])
-    return cli_error("run", CLI_EXIT_USAGE, "--guest-out: one file per --guest get");
+    return cli_error(g->cmd, CLI_EXIT_USAGE, "--guest-out: one file per --guest get");
   g->out_paths[g->n - 1] = path;
   return 0;
 }
@@ -31,7 +32,7 @@ int cli_guest_start(cli_guest *g, vns_sim *sim) {
     char why[256];
     int rc = vns_guest_action(sim, g->actions[i], g->out_paths[i] != NULL, why, sizeof why);
     if (rc < 0)
-      return cli_error("run", CLI_EXIT_USAGE, "--guest: %s", why[0] ? why : vns_strerror(rc));
+      return cli_error(g->cmd, CLI_EXIT_USAGE, "--guest: %s", why[0] ? why : vns_strerror(rc));
   }
   for (size_t i = 0; i < g->n; i++) {
     if (!g->out_paths[i]) continue;
@@ -40,7 +41,7 @@ int cli_guest_start(cli_guest *g, vns_sim *sim) {
       for (size_t j = 0; j < i; j++)
         if (g->out_open[j]) host_outfile_abort(&g->outs[j]);
       memset(g->out_open, 0, sizeof g->out_open);
-      return cli_error("run", CLI_EXIT_USAGE, "--guest-out: %s", err);
+      return cli_error(g->cmd, CLI_EXIT_USAGE, "--guest-out: %s", err);
     }
     g->out_open[i] = 1;
   }
@@ -144,12 +145,14 @@ int cli_guest_finish(cli_guest *g, const vns_sim *sim) {
   }
   vns_dhcp_lease l;
   if (g->dhcp && vns_guest_dhcp(sim, &l) == 0 && strcmp(l.state, "bound") != 0)
-    return cli_error("run", CLI_EXIT_FAIL, "the guest got no address by DHCP%s%s",
+    return cli_error(g->cmd, CLI_EXIT_FAIL, "the guest got no address by DHCP%s%s",
                      l.error[0] ? ": " : " (the run ended first)", l.error);
   if (failed || unfinished)
-    return cli_error("run", CLI_EXIT_FAIL, "%zu of %zu guest actions failed%s", failed + unfinished,
-                     g->n, unfinished ? " or did not finish before the run ended" : "");
-  if (unwritten) return cli_error("run", CLI_EXIT_FAIL, "--guest-out: a body could not be written");
+    return cli_error(g->cmd, CLI_EXIT_FAIL, "%zu of %zu guest actions failed%s",
+                     failed + unfinished, g->n,
+                     unfinished ? " or did not finish before the run ended" : "");
+  if (unwritten)
+    return cli_error(g->cmd, CLI_EXIT_FAIL, "--guest-out: a body could not be written");
   return 0;
 }
 

@@ -898,6 +898,81 @@ START_TEST(test_run_command_guest_flows_to_host_echo_servers) {
 }
 END_TEST
 
+/* A client session recorded by the command replays: in process, from
+ * virtual time 0 as the live run began, the same trace event for event
+ * (the hash the command printed), and through 'vnetsim replay --dhcp
+ * --guest' the same fate counts and the same download, SHA-256 and all,
+ * with no server running any more. */
+START_TEST(test_recorded_client_session_replays_to_the_same_download) {
+  char dir[256], file[300], rec[300];
+  snprintf(dir, sizeof dir, "%s/www", tmpdir);
+  ck_assert_int_eq(mkdir(dir, 0700), 0);
+  snprintf(file, sizeof file, "%s/f", dir);
+  snprintf(rec, sizeof rec, "%s/rec.pcap", tmpdir);
+  file_write_pattern(file, 200000);
+  uint16_t port;
+  pid_t server = http_server_start(dir, &port);
+  char action[128], args[1024];
+  snprintf(action, sizeof action, "get http://10.0.2.2:%u/f", port);
+  snprintf(args, sizeof args, "run --dhcp --seed 5 --hostfwd tcp::0-:8023 --record %s --guest '%s'",
+           rec, action);
+  static char live_log[1 << 16], rp_log[1 << 20];
+  live_log[0] = rp_log[0] = '\0';
+  child c = spawn(args);
+  int sig;
+  int code = finish_child(&c, live_log, sizeof live_log, &sig);
+  http_server_stop(server);
+  ck_assert_msg(code == 0 && sig == 0, "exit %d: %s", code, live_log);
+  const char *ok = strstr(live_log, "): ok status=200 length=200000 sha256=");
+  ck_assert_msg(ok, "%s", live_log);
+  char result[160];
+  const char *sha = strstr(ok, "sha256=");
+  snprintf(result, sizeof result, "%.71s", sha); /* "sha256=" and 64 hex digits */
+  unsigned long long events = 0, hash = 0;
+  double end_ms = 0;
+  const char *t = strstr(live_log, "virtual time ");
+  ck_assert_ptr_nonnull(t);
+  ck_assert_int_eq(sscanf(t, "virtual time %lf ms", &end_ms), 1);
+  t = strstr(live_log, "trace: ");
+  ck_assert_ptr_nonnull(t);
+  ck_assert_int_eq(sscanf(t, "trace: %llu events, hash %llx", &events, &hash), 2);
+
+  scn_capture in;
+  char err[256];
+  ck_assert_int_eq(host_pcap_load(rec, &in, err, sizeof err), 0);
+  static scn rp;
+  scn_config cfg;
+  scn_config_default(&cfg);
+  cfg.seed = 5;
+  cfg.dhcp = 1;
+  ck_assert_int_eq(scn_live_sim_init(&rp, &cfg, 0), 0);
+  ck_assert_int_eq(scn_client_add(&rp, action, 0, err, sizeof err), 0);
+  scn_capture_notes notes;
+  ck_assert_int_eq(scn_inject_capture(&rp, &in, &notes), 0);
+  scn_run(&rp, (uint64_t)(end_ms * 1e6 + 0.5), UINT64_MAX);
+  scn_finish(&rp);
+  const net_client_action *a = net_client_get(rp.client, 0);
+  ck_assert_msg(a->result.status == NET_CLIENT_OK, "%s", a->result.error);
+  ck_assert_str_eq(a->result.sha256, result + 7);
+  ck_assert_uint_eq(rp.trace.events, events);
+  ck_assert_uint_eq(rp.trace.hash, hash);
+  scn_close(&rp);
+  host_pcap_free(&in);
+
+  snprintf(args, sizeof args, "replay %s --seed 5 --no-arp-proxy --dhcp --guest '%s'", rec, action);
+  c = spawn(args);
+  code = finish_child(&c, rp_log, sizeof rp_log, &sig);
+  ck_assert_msg(code == 0 && sig == 0, "replay exit %d: %s", code, rp_log);
+  ck_assert_msg(strstr(rp_log, result), "no '%s' in the replay", result);
+  ck_assert_msg(strstr(rp_log, "guest dhcp: bound ip=10.0.2.15"), "%s", rp_log);
+  const char *lf = strstr(live_log, "fates of "), *rf = strstr(rp_log, "fates of ");
+  ck_assert_ptr_nonnull(lf);
+  ck_assert_ptr_nonnull(rf);
+  size_t n = (size_t)(strstr(lf, "device:") - lf);
+  ck_assert_msg(!strncmp(lf, rf, n), "fates differ:\n%.*s\nreplay:\n%.*s", (int)n, lf, (int)n, rf);
+}
+END_TEST
+
 /* With nobody answering DHCP (the guest's frames go nowhere: a TAP would
  * need root, so the scenario runs in virtual time with no host at all),
  * the exchange ends in a clear failure after the RFC's backoff, and every
@@ -950,6 +1025,7 @@ static Suite *live_suite(void) {
   tcase_add_test(tc, test_run_command_dhcp_and_get_from_a_host_http_server);
   tcase_add_test(tc, test_dhcp_with_no_server_fails_in_virtual_time);
   tcase_add_test(tc, test_run_command_guest_flows_to_host_echo_servers);
+  tcase_add_test(tc, test_recorded_client_session_replays_to_the_same_download);
   suite_add_tcase(s, tc);
   return s;
 }
