@@ -531,8 +531,9 @@ static emu_fate input_ipv4(net_iface *ifc, const uint8_t *pkt, size_t len, uint6
   if (!net_ipv4_checksum_ok(pkt)) return EMU_FATE_BAD_CHECKSUM;
   uint32_t dst = net_ipv4_dst(pkt);
   /* Without an address (ip 0) a DHCP server's unicast to the address it
-   * offers must still get in (RFC 2131 §4.1): the MAC said it is ours. */
-  int unconfigured = ifc->cfg.ip == 0;
+   * offers must still get in (RFC 2131 §4.1): the MAC said it is ours. Only
+   * UDP, which DHCP is: nothing else may talk to an address not yet ours. */
+  int unconfigured = ifc->cfg.ip == 0 && net_ipv4_protocol(pkt) == NET_IP_PROTO_UDP;
   if (dst != ifc->cfg.ip && !is_broadcast_ip(ifc, dst) && !unconfigured)
     return EMU_FATE_NOT_FOR_GUEST;
   /* RFC 1122 §3.2.1.3: a datagram whose source is a broadcast or multicast

@@ -185,7 +185,7 @@ typedef struct net_iface {
 int net_iface_init(net_iface *ifc, const net_iface_config *cfg, emu_port *port);
 /* Changes the address, netmask and gateway (host order), as a DHCP client
  * does once it holds a lease (stack/dhcp.h). ip 0 leaves the iface without
- * an address: it then sends from 0.0.0.0 and takes IPv4 to any destination
+ * an address: it then sends from 0.0.0.0 and takes UDP to any destination
  * at its MAC, as RFC 2131 §4.1 has a client do before its address is
  * configured. The ARP cache is kept. Returns 0, or EMU_EINVAL for a
  * netmask that is not contiguous. */

@@ -250,6 +250,44 @@ START_TEST(test_dhcp_binds_through_offer_and_ack_ignoring_a_wrong_xid) {
 }
 END_TEST
 
+/* A frame from the host to dst (host order) carrying an IPv4 packet of
+ * protocol proto whose payload is l4 (built with the wire.h emitters). */
+static size_t host_frame(uint8_t *f, uint32_t dst, uint8_t proto, const uint8_t *l4, size_t n) {
+  net_eth_repr e = {.ethertype = NET_ETHERTYPE_IPV4};
+  memcpy(e.dst, fx->guest.cfg.mac, 6);
+  memcpy(e.src, fx->host.cfg.mac, 6);
+  ck_assert_int_eq(net_eth_emit(&e, f, 64), NET_ETH_HEADER_LEN);
+  net_ipv4_repr ip = {.src = HOST_IP, .dst = dst, .protocol = proto, .ttl = 64, .payload_len = n};
+  ck_assert_int_eq(net_ipv4_emit(&ip, f + NET_ETH_HEADER_LEN, 1500), NET_IPV4_HEADER_LEN);
+  memcpy(f + NET_ETH_HEADER_LEN + NET_IPV4_HEADER_LEN, l4, n);
+  return NET_ETH_HEADER_LEN + NET_IPV4_HEADER_LEN + n;
+}
+
+/* RFC 2131 §4.1: a server may unicast its OFFER to the address it offers;
+ * the iface without an address takes that UDP, and nothing else. */
+START_TEST(test_unconfigured_iface_takes_a_unicast_offer_but_no_tcp) {
+  net_dhcp d;
+  ck_assert_int_eq(net_dhcp_start(&d, &fx->guest, 5, 0), 0);
+  uint8_t type;
+  uint32_t xid = dhcp_last_sent(&type);
+  uint8_t m[600], o[64], dg[700], f[800];
+  size_t n = dhcp_reply(m, xid, fx->guest.cfg.mac, GUEST_IP, o, dhcp_slirp_opts(o, 2));
+  net_udp_repr u = {.src_port = 67, .dst_port = 68, .payload = m, .payload_len = n};
+  int ul = net_udp_emit(&u, HOST_IP, GUEST_IP, dg, sizeof dg);
+  ck_assert_int_gt(ul, 0);
+  size_t fl = host_frame(f, GUEST_IP, NET_IP_PROTO_UDP, dg, (size_t)ul);
+  ck_assert_int_eq(emu_port_deliver(&fx->g.port, f, fl, 0), EMU_FATE_DELIVERED);
+  ck_assert_int_eq(net_dhcp_get_state(&d), NET_DHCP_REQUESTING);
+  net_tcp_repr t = {
+      .src_port = 4000, .dst_port = 8023, .seq = 1, .flags = NET_TCP_SYN, .window = 1000};
+  ul = net_tcp_emit(&t, HOST_IP, GUEST_IP, dg, sizeof dg);
+  ck_assert_int_gt(ul, 0);
+  fl = host_frame(f, GUEST_IP, NET_IP_PROTO_TCP, dg, (size_t)ul);
+  ck_assert_int_eq(emu_port_deliver(&fx->g.port, f, fl, 0), EMU_FATE_NOT_FOR_GUEST);
+  net_dhcp_close(&d);
+}
+END_TEST
+
 START_TEST(test_dhcp_without_a_server_backs_off_4_8_16_32_s_then_fails) {
   net_dhcp d;
   ck_assert_int_eq(net_dhcp_start(&d, &fx->guest, 9, 0), 0);
@@ -641,6 +679,7 @@ static Suite *client_suite(void) {
   tcase_add_test(tc, test_sha256_matches_the_fips_vectors_fed_byte_by_byte);
   tcase_add_test(tc, test_dhcp_parse_reads_slirp_options_and_refuses_every_malformed_reply);
   tcase_add_test(tc, test_dhcp_binds_through_offer_and_ack_ignoring_a_wrong_xid);
+  tcase_add_test(tc, test_unconfigured_iface_takes_a_unicast_offer_but_no_tcp);
   tcase_add_test(tc, test_dhcp_without_a_server_backs_off_4_8_16_32_s_then_fails);
   tcase_add_test(tc, test_dhcp_nak_starts_over_and_too_many_fail);
   tcase_add_test(tc, test_dns_answer_with_compression_and_a_cname_is_read);
