@@ -212,6 +212,7 @@ static const char *vns_opts_problem(const vns_sim_opts *o) {
     return "rx_buf_size is not from 13 to 65536 (0: sized for the mtu)";
   if (o->rx_buf_size && o->driver)
     return "rx_buf_size is the modelled driver's: your driver posts its own";
+  if (o->dhcp && o->driver) return "dhcp needs the guest stack: your driver has none above it";
   return NULL;
 }
 
@@ -287,6 +288,7 @@ int vns_scn_config_from_opts(const vns_sim_opts *o, scn_config *cfg) {
   cfg->mtu = o->mtu;
   cfg->mergeable = o->mergeable != 0;
   cfg->rx_buf_len = o->rx_buf_size;
+  cfg->dhcp = o->dhcp != 0;
   return 0;
 }
 

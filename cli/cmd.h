@@ -167,4 +167,38 @@ void cli_print_summary_json(FILE *out, const vns_sim *sim, const vns_sim_opts *o
 /* "name count" for every fate some frame has, space-separated, after a space. */
 void cli_print_fate_counts(FILE *out, const vns_sim *sim);
 
+/* --- the guest as a client (cli/cmd_run_guest.c, for run and replay) ---- */
+
+#define CLI_GUEST_MAX 32
+
+typedef struct cli_guest {
+  const char *cmd;                      /* "run" or "replay", for messages */
+  const char *actions[CLI_GUEST_MAX];   /* --guest, in order */
+  const char *out_paths[CLI_GUEST_MAX]; /* --guest-out for that action, or NULL */
+  host_outfile outs[CLI_GUEST_MAX];
+  int out_open[CLI_GUEST_MAX];
+  size_t n;
+  int dhcp;
+  int dhcp_reported;
+  size_t reported; /* actions whose result line is out */
+  FILE *info;      /* where result lines go: stdout, or stderr with --json */
+} cli_guest;
+
+/* --guest ACTION and --guest-out FILE as given: 0, or CLI_EXIT_USAGE. */
+int cli_guest_opt_action(cli_guest *g, const char *action);
+int cli_guest_opt_out(cli_guest *g, const char *path);
+/* Queues every action on sim through the public API and creates the
+ * --guest-out files. 0, or CLI_EXIT_USAGE after a one-line error. */
+int cli_guest_start(cli_guest *g, vns_sim *sim);
+/* Prints the DHCP result and each action's result as they end (one line
+ * each, in order). Returns 1 once there is nothing left to wait for. */
+int cli_guest_report(cli_guest *g, const vns_sim *sim);
+/* After the run: writes the kept bodies, and turns a failed exchange or
+ * action into the exit code (0, or CLI_EXIT_FAIL after a one-line error). */
+int cli_guest_finish(cli_guest *g, const vns_sim *sim);
+/* Removes the --guest-out files not written (the run never happened). */
+void cli_guest_abort_outs(cli_guest *g);
+/* ,"dhcp":{...},"guest_actions":[...] for run's JSON object. */
+void cli_guest_json(const cli_guest *g, const vns_sim *sim, FILE *out);
+
 #endif

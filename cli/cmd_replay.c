@@ -64,10 +64,21 @@ static const char replay_usage[] =
     "  --as auto|A.B.C.D  the host the guest stands in for: chosen as above (auto, also\n"
     "                   when the capture addresses the guest), or this address, with the\n"
     "                   capture's MAC for it; the capture must be a file (read twice)\n"
+    "  --dhcp, --guest ACTION, --guest-out FILE\n"
+    "                   as 'vnetsim run' takes them: to replay what 'vnetsim run --record'\n"
+    "                   wrote of a guest that was a client, give the same ones (and\n"
+    "                   --seed): the guest asks again, the recording answers, and each\n"
+    "                   result is printed as run prints it\n"
     "%s"
     "  -h, --help       this text\n";
 
-enum { REPLAY_OPT_NO_ARP_PROXY = CLI_OPT_SHARED_END + 1, REPLAY_OPT_AS };
+enum {
+  REPLAY_OPT_NO_ARP_PROXY = CLI_OPT_SHARED_END + 1,
+  REPLAY_OPT_DHCP,
+  REPLAY_OPT_GUEST,
+  REPLAY_OPT_GUEST_OUT,
+  REPLAY_OPT_AS
+};
 
 enum { REPLAY_AS_DEFAULT, REPLAY_AS_AUTO, REPLAY_AS_IP };
 /* slirp's host and DNS are .2 and .3 of the guest's /24: a guest standing
@@ -94,6 +105,7 @@ typedef struct replay_args {
   unsigned cmp_drv, cmp_dev;
   int check;
   replay_as as;
+  cli_guest guest; /* --dhcp, --guest: a recorded client session */
 } replay_args;
 
 /* The frames the guest sent, as they reach the host's end of the link. */
@@ -324,6 +336,13 @@ static int replay_parse_opt(replay_args *a, int c, char **argv) {
       a->as.mode = strcmp(optarg, "auto") ? REPLAY_AS_IP : REPLAY_AS_AUTO;
       return a->as.mode == REPLAY_AS_AUTO ? 0
                                           : cli_parse_guest_ip("replay", "--as", optarg, &a->as.ip);
+    case REPLAY_OPT_DHCP:
+      a->guest.dhcp = 1;
+      return 0;
+    case REPLAY_OPT_GUEST:
+      return cli_guest_opt_action(&a->guest, optarg);
+    case REPLAY_OPT_GUEST_OUT:
+      return cli_guest_opt_out(&a->guest, optarg);
     case 'c':
       a->cmp_drv = a->cmp_dev = 0;
       if (vns_bug_parse(optarg, &a->cmp_drv, &a->cmp_dev) || (!a->cmp_drv && !a->cmp_dev))
@@ -346,11 +365,15 @@ static int replay_parse(int argc, char **argv, replay_args *a) {
       {"max-frames", required_argument, NULL, 'M'},
       {"no-arp-proxy", no_argument, NULL, REPLAY_OPT_NO_ARP_PROXY},
       {"as", required_argument, NULL, REPLAY_OPT_AS},
+      {"dhcp", no_argument, NULL, REPLAY_OPT_DHCP},
+      {"guest", required_argument, NULL, REPLAY_OPT_GUEST},
+      {"guest-out", required_argument, NULL, REPLAY_OPT_GUEST_OUT},
       {"help", no_argument, NULL, 'h'},
       CLI_SIM_LONG_OPTIONS,
       {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
   cli_sim_opts_default(&a->o, "replay");
+  a->guest.cmd = "replay";
   a->o.sim.arp_proxy = 1; /* nobody else answers the guest's ARP in a replay */
   int c;
   optind = 1;
@@ -371,6 +394,12 @@ static int replay_parse(int argc, char **argv, replay_args *a) {
     return cli_error("replay", CLI_EXIT_USAGE,
                      "--compare runs twice: it takes no --html or --check (run one side alone "
                      "for those)");
+  if (a->compare && (a->guest.dhcp || a->guest.n))
+    return cli_error("replay", CLI_EXIT_USAGE,
+                     "--compare runs twice: it takes no --dhcp or --guest (run one side alone "
+                     "for those)");
+  a->o.sim.dhcp = a->guest.dhcp;
+  a->guest.info = a->o.json ? stderr : stdout;
   if (a->compare &&
       (a->out_path || a->o.trace_path || a->o.sim.driver_bugs || a->o.sim.device_bugs))
     return cli_error("replay", CLI_EXIT_USAGE,
@@ -403,9 +432,13 @@ static int replay_open_html(replay_files *f, const char *path) {
 static int replay_open_files(replay_args *a, replay_files *f) {
   char err[512];
   memset(f, 0, sizeof *f);
-  const char *paths[] = {a->in_path, a->out_path, a->o.trace_path, a->html_path};
-  const char *names[] = {"the input", "-o", "--trace", "--html"};
-  int rc = cli_check_distinct("replay", paths, names, 4);
+  const char *paths[4 + CLI_GUEST_MAX] = {a->in_path, a->out_path, a->o.trace_path, a->html_path};
+  const char *names[4 + CLI_GUEST_MAX] = {"the input", "-o", "--trace", "--html"};
+  for (size_t i = 0; i < a->guest.n; i++) {
+    paths[4 + i] = a->guest.out_paths[i];
+    names[4 + i] = "--guest-out";
+  }
+  int rc = cli_check_distinct("replay", paths, names, 4 + a->guest.n);
   if (rc) return rc;
   if (a->out_path) {
     if (host_pcap_writer_open(&f->out.w, a->out_path, err, sizeof err))
@@ -493,6 +526,7 @@ static void replay_print_json(const replay_args *a, const vns_sim *sim, replay_i
     printf(",");
   }
   cli_print_summary_json(stdout, sim, &a->o.sim);
+  cli_guest_json(&a->guest, sim, stdout);
   printf("}\n");
 }
 
@@ -583,7 +617,8 @@ static int replay_start(replay_feed *f, uint64_t start_ns) {
                        vns_strerror(rc));
   }
   f->started = 1;
-  return 0;
+  /* a recorded client session: the guest asks again (not with --compare) */
+  return f->nsims == 1 ? cli_guest_start(&a->guest, f->sims[0]) : 0;
 }
 
 /* Feeds one captured frame to every run. */
@@ -693,8 +728,11 @@ static int replay_report_one(replay_feed *f) {
   else
     replay_print_text(a, f->sims[0], &f->in);
   if (f->in.spool_failed) return replay_spool_failed(f);
+  cli_guest_report(&f->a->guest, f->sims[0]);
   int rc = replay_files_commit(a, &f->files, f->sims[0]);
-  return rc ? rc : cli_check_accounted("replay", f->sims[0]);
+  if (!rc) rc = cli_check_accounted("replay", f->sims[0]);
+  int grc = cli_guest_finish(&f->a->guest, f->sims[0]);
+  return rc ? rc : grc;
 }
 
 /* host_pcap_each's frame function for the scan that picks --as. */
@@ -724,10 +762,13 @@ static int replay_take_as(replay_args *a) {
 
 /* Reads the capture once before the run to choose whom the guest stands
  * in for: with --as, or by default when the capture addresses nothing to
- * the guest and no --guest-ip or --guest-mac says who the guest is. */
+ * the guest and nothing says who the guest is (--guest-ip, --guest-mac, a
+ * client session's --dhcp or --guest). */
 static int replay_choose_as(replay_args *a) {
   replay_as *as = &a->as;
-  if (as->mode == REPLAY_AS_DEFAULT && (a->o.guest_ip_given || a->o.guest_mac_given)) return 0;
+  /* a recorded client session's guest is who it was when recorded */
+  int identified = a->o.guest_ip_given || a->o.guest_mac_given || a->guest.dhcp || a->guest.n;
+  if (as->mode == REPLAY_AS_DEFAULT && identified) return 0;
   struct stat st;
   if (stat(a->in_path, &st) != 0 || !S_ISREG(st.st_mode)) {
     if (as->mode == REPLAY_AS_DEFAULT) return 0; /* a pipe reads once: the guest stays itself */
@@ -771,6 +812,7 @@ int cmd_replay(int argc, char **argv) {
   else if (!rc)
     rc = replay_report_one(&f);
   replay_files_abort(&f.files); /* whatever is left after a failure */
+  cli_guest_abort_outs(&a.guest);
   for (int i = 0; i < f.nsims; i++) vns_sim_free(f.sims[i]);
   free(f.in.caplens);
   if (f.in.spool) fclose(f.in.spool);

@@ -16,7 +16,7 @@
 
 static const char run_usage[] =
     "usage: vnetsim run [--hostfwd SPEC]... [--pcap FILE] [--record FILE] [--duration-s N]\n"
-    "                   [OPTIONS]\n"
+    "                   [--dhcp] [--guest ACTION [--guest-out FILE]]... [OPTIONS]\n"
     "\n"
     "Runs the simulated guest in real time behind libslirp (user-mode NAT, no\n"
     "privileges): what you send to a forwarded port crosses slirp, the device, the\n"
@@ -36,7 +36,8 @@ static const char run_usage[] =
     "                   and tcp:127.0.0.1:8080-:80\n"
     "  --pcap FILE      write both directions as seen on the link (virtual ns since start)\n"
     "  --record FILE    write the host->guest frames with their arrival times; 'vnetsim\n"
-    "                   replay FILE' with the same --seed replays the inbound side\n"
+    "                   replay FILE' with the same --seed replays the inbound side (and\n"
+    "                   with the same --dhcp and --guest, a guest that was a client)\n"
     "  --duration-s N   stop after N seconds (default: run until Ctrl-C)\n"
     "  --backend tap --tap NAME\n"
     "                   the host side is the TAP interface NAME (Linux only; needs\n"
@@ -45,6 +46,32 @@ static const char run_usage[] =
     "                   that address): ping 172.16.0.2, nc 172.16.0.2 8023 and curl\n"
     "                   172.16.0.2/stats work from the host; no --hostfwd\n"
     "  --backend slirp  (the default) libslirp, as above\n"
+    "\n"
+    "The guest as a client:\n"
+    "  --dhcp           the guest takes its address by DHCP (RFC 2131) from slirp's\n"
+    "                   server instead of using 10.0.2.15, and prints one line:\n"
+    "                   guest dhcp: bound ip=A netmask=M gateway=G dns=D lease_s=S ...\n"
+    "                   No answer after 4 tries (4+8+16+32 s, RFC 2131 backoff) ends\n"
+    "                   the run with exit 1. No gateway ping at start then\n"
+    "  --guest ACTION   the guest runs ACTION once it is up; repeatable, run in order,\n"
+    "                   each result printed as one line 'guest action N (ACTION): ok\n"
+    "                   key=value...' or '...: failed: why', and in --json. ACTION is:\n"
+    "                     get URL        HTTP/1.1 GET of http://HOST[:PORT]/PATH;\n"
+    "                                    prints status, length and the body's sha256\n"
+    "                                    (10.0.2.2 is the host's loopback, through slirp)\n"
+    "                     resolve NAME   an A query to the DNS server (10.0.2.3:\n"
+    "                                    slirp asks the host's resolver)\n"
+    "                     tcp A.B.C.D:PORT DATA   connect, send DATA, close the sending\n"
+    "                                    side, print what comes back until the server\n"
+    "                                    closes\n"
+    "                     udp A.B.C.D:PORT DATA   one datagram, one reply\n"
+    "                   DATA takes the escapes \\n \\r \\t \\\\ \\xHH. Each action has\n"
+    "                   30 s. An HTTP status such as 404 is reported, not a failure\n"
+    "                   (as with curl); a failed action (no answer, refused, reset,\n"
+    "                   a malformed reply, a name that does not resolve) makes the\n"
+    "                   exit status 1. With actions and no --duration-s, run stops\n"
+    "                   once they are all done\n"
+    "  --guest-out FILE write the body of the --guest get just before it to FILE\n"
     "%s"
     "  -h, --help       this text\n";
 
@@ -54,7 +81,10 @@ enum {
   RUN_OPT_RECORD,
   RUN_OPT_DURATION,
   RUN_OPT_BACKEND,
-  RUN_OPT_TAP
+  RUN_OPT_TAP,
+  RUN_OPT_DHCP,
+  RUN_OPT_GUEST,
+  RUN_OPT_GUEST_OUT
 };
 
 /* The note's addresses for a TAP network: the guest .2, the host .1. */
@@ -71,6 +101,9 @@ typedef struct run_ui {
   int status_shown;
   int ping_reported;
   int json;
+  cli_guest *guest;
+  int stop_when_done; /* the guest's actions end the run */
+  int guest_done;     /* they did */
 } run_ui;
 
 static const char *run_ping_state(net_ping_state st) {
@@ -105,6 +138,14 @@ static void run_on_tick(void *ctx, uint64_t now_ns) {
   (void)now_ns;
   run_ui *ui = ctx;
   run_report_ping(ui);
+  if (ui->status_shown && !ui->guest_done) fputs("\r\033[K", stderr);
+  if (!ui->guest_done && cli_guest_report(ui->guest, ui->sim)) {
+    ui->guest_done = 1;
+    vns_dhcp_lease l;
+    int dhcp_failed =
+        ui->guest->dhcp && vns_guest_dhcp(ui->sim, &l) == 0 && strcmp(l.state, "bound") != 0;
+    if (ui->stop_when_done || dhcp_failed) host_live_stop(ui->sl->live);
+  }
   if (!ui->status) return;
   const vns_sim *sim = ui->sim;
   size_t frames = vns_sim_frame_count(sim);
@@ -127,6 +168,7 @@ typedef struct run_args {
   scn_live_config lc;
   uint64_t duration_s;
   int tap;
+  cli_guest guest;
 } run_args;
 
 static int run_parse_opt(run_args *a, int c, char **argv) {
@@ -162,6 +204,13 @@ static int run_parse_opt(run_args *a, int c, char **argv) {
     case RUN_OPT_TAP:
       a->lc.tap_name = optarg;
       return 0;
+    case RUN_OPT_DHCP:
+      a->guest.dhcp = 1;
+      return 0;
+    case RUN_OPT_GUEST:
+      return cli_guest_opt_action(&a->guest, optarg);
+    case RUN_OPT_GUEST_OUT:
+      return cli_guest_opt_out(&a->guest, optarg);
     default:
       return cli_sim_opt(&a->o, c, optarg, argv[optind - 1]);
   }
@@ -193,11 +242,15 @@ static int run_parse(int argc, char **argv, run_args *a) {
       {"duration-s", required_argument, NULL, RUN_OPT_DURATION},
       {"backend", required_argument, NULL, RUN_OPT_BACKEND},
       {"tap", required_argument, NULL, RUN_OPT_TAP},
+      {"dhcp", no_argument, NULL, RUN_OPT_DHCP},
+      {"guest", required_argument, NULL, RUN_OPT_GUEST},
+      {"guest-out", required_argument, NULL, RUN_OPT_GUEST_OUT},
       {"help", no_argument, NULL, 'h'},
       CLI_SIM_LONG_OPTIONS,
       {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
   cli_sim_opts_default(&a->o, "run");
+  a->guest.cmd = "run";
   scn_live_config_default(&a->lc);
   int c;
   optind = 1;
@@ -208,9 +261,17 @@ static int run_parse(int argc, char **argv, run_args *a) {
   }
   if (optind < argc)
     return cli_error("run", CLI_EXIT_USAGE, "unexpected argument '%s' (see --help)", argv[optind]);
-  const char *paths[] = {a->lc.pcap_path, a->lc.record_path, a->o.trace_path};
-  const char *names[] = {"--pcap", "--record", "--trace"};
-  int rc = cli_check_distinct("run", paths, names, 3);
+  const char *paths[3 + CLI_GUEST_MAX] = {a->lc.pcap_path, a->lc.record_path, a->o.trace_path};
+  const char *names[3 + CLI_GUEST_MAX] = {"--pcap", "--record", "--trace"};
+  for (size_t i = 0; i < a->guest.n; i++) {
+    paths[3 + i] = a->guest.out_paths[i];
+    names[3 + i] = "--guest-out";
+  }
+  int rc = cli_check_distinct("run", paths, names, 3 + a->guest.n);
+  a->o.sim.dhcp = a->guest.dhcp;
+  /* the gateway ping would leave before the guest has an address */
+  if (a->guest.dhcp) a->lc.ping_gateway = 0;
+  a->guest.info = a->o.json ? stderr : stdout;
   return rc ? rc : run_check_backend(a);
 }
 
@@ -247,21 +308,26 @@ static void run_print_banner(const run_args *a, const scn_live *sl) {
              so->host_ip & 255u);
   else
     snprintf(where, sizeof where, "behind libslirp (gateway .2, DNS .3)");
-  fprintf(info, "vnetsim run: guest %u.%u.%u.%u %s, queue %u%s, seed %" PRIu64 "%s%s\n", ip >> 24,
-          (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, where, so->queue_size, cli_ring_note(so),
-          so->seed, buggy ? ", bugs: " : "", bugs);
+  char guest[48];
+  snprintf(guest, sizeof guest, "%u.%u.%u.%u%s", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255,
+           ip & 255, so->dhcp ? " (asked for by DHCP)" : "");
+  fprintf(info, "vnetsim run: guest %s %s, queue %u%s, seed %" PRIu64 "%s%s\n", guest, where,
+          so->queue_size, cli_ring_note(so), so->seed, buggy ? ", bugs: " : "", bugs);
   for (size_t i = 0; i < sl->nfwds; i++) run_print_forward(info, &sl->fwds[i]);
   if (a->lc.nfwds)
     fprintf(info, "  (your --hostfwd replaces the default forwards of 8023 and 8080)\n");
   fprintf(info, "%s\n",
-          a->duration_s ? "running (Ctrl-C to stop early)" : "running; Ctrl-C to stop");
+          a->duration_s ? "running (Ctrl-C to stop early)"
+          : a->guest.n  ? "running until the guest's actions are done (Ctrl-C to stop early)"
+                        : "running; Ctrl-C to stop");
   fflush(info);
 }
 
-static const char *run_stopped_by(int sig, int json) {
+static const char *run_stopped_by(int sig, int json, int guest_done) {
   if (sig == SIGINT) return "SIGINT";
   if (sig == SIGTERM) return "SIGTERM";
   if (sig == SIGHUP) return "SIGHUP";
+  if (guest_done) return json ? "guest_done" : "the guest's actions are done";
   return json ? "duration" : "--duration-s elapsed";
 }
 
@@ -269,7 +335,8 @@ static void run_print_end(const run_args *a, run_ui *ui, const vns_sim *sim) {
   int sig = host_live_stop_signal(ui->sl->live);
   if (!a->o.json) {
     run_report_ping(ui);
-    printf("stopped (%s)\n", run_stopped_by(sig, 0));
+    cli_guest_report(ui->guest, sim);
+    printf("stopped (%s)\n", run_stopped_by(sig, 0, ui->guest_done && !a->duration_s));
     cli_print_summary(stdout, sim, &a->o.sim);
     return;
   }
@@ -281,8 +348,10 @@ static void run_print_end(const run_args *a, run_ui *ui, const vns_sim *sim) {
     printf("%s{\"proto\":\"%s\",\"host_port\":%u,\"guest_port\":%u}", i ? "," : "",
            sl->fwds[i].udp ? "udp" : "tcp", sl->fwds[i].bound_port, sl->fwds[i].guest_port);
   printf("],\"gateway_ping\":{\"state\":\"%s\",\"rtt_ns\":%" PRIu64 "},\"stopped_by\":\"%s\",",
-         run_ping_state(st), st == NET_PING_REPLIED ? rtt : 0, run_stopped_by(sig, 1));
+         run_ping_state(st), st == NET_PING_REPLIED ? rtt : 0,
+         run_stopped_by(sig, 1, ui->guest_done && !a->duration_s));
   cli_print_summary_json(stdout, sim, &a->o.sim);
+  cli_guest_json(ui->guest, sim, stdout);
   printf("}\n");
 }
 
@@ -303,8 +372,13 @@ static int run_live(run_args *a, vns_sim *sim) {
     return cli_error("run", CLI_EXIT_FAIL, "cannot catch SIGINT/SIGTERM/SIGHUP: %s",
                      emu_strerror(rc));
   }
-  run_ui ui = {
-      .sl = &sl, .sim = sim, .tap = a->tap, .status = isatty(fileno(stderr)), .json = a->o.json};
+  run_ui ui = {.sl = &sl,
+               .sim = sim,
+               .tap = a->tap,
+               .status = isatty(fileno(stderr)),
+               .json = a->o.json,
+               .guest = &a->guest,
+               .stop_when_done = a->guest.n > 0 && !a->duration_s};
   run_print_banner(a, &sl);
   host_live_set_tick(sl.live, run_on_tick, &ui, RUN_STATUS_PERIOD_NS);
   rc = scn_live_run(&sl, a->duration_s * 1000000000ull);
@@ -317,6 +391,8 @@ static int run_live(run_args *a, vns_sim *sim) {
     rc = cli_error("run", CLI_EXIT_FAIL, "writing --pcap or --record failed");
   else
     rc = cli_check_accounted("run", sim);
+  int grc = cli_guest_finish(&a->guest, sim);
+  if (!rc) rc = grc;
   scn_live_close(&sl);
   return rc;
 }
@@ -330,7 +406,9 @@ int cmd_run(int argc, char **argv) {
   if (rc) return rc;
   vns_sim *sim;
   rc = cli_sim_new(&a.o, &sim);
+  if (!rc) rc = cli_guest_start(&a.guest, sim);
   if (!rc) rc = run_live(&a, sim);
+  cli_guest_abort_outs(&a.guest);
   if (rc)
     cli_abort_trace(&trace);
   else

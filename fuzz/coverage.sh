@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 build=build-fuzz-cov
 seeds_only=0
 [ "${1:-}" = --seeds-only ] && seeds_only=1
-targets=${FUZZ_TARGETS:-"vq_dev vq_drv vq_packed stack pcap live mm"}
+targets=${FUZZ_TARGETS:-"vq_dev vq_drv vq_packed stack pcap live mm client"}
 profdata=$(command -v llvm-profdata || command -v llvm-profdata-14)
 llvmcov=$(command -v llvm-cov || command -v llvm-cov-14)
 flags="-fprofile-instr-generate -fcoverage-mapping"

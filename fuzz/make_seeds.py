@@ -188,3 +188,30 @@ many[41] = (1700000000, 820000, echo[:30], len(echo))  # truncated by the captur
 put("pcap", "eighty_frames.pcap", pcap_file(many))
 put("pcap", "microseconds.pcap", pcap_file([(1700000000, 1, arp, len(arp)),
                                             (1700000000, 999999, echo, len(echo))], 0xa1b2c3d4))
+
+# the client's readers (fuzz_client): byte 0 picks DHCP, DNS, HTTP or text
+def dhcp_reply(type_):
+    head = bytes([2, 1, 6, 0]) + struct.pack("!I", 77) + bytes(8) + ip4("10.0.2.15") + bytes(8)
+    head += bytes.fromhex("525400123456") + bytes(10 + 64 + 128) + bytes([99, 130, 83, 99])
+    opts = bytes([53, 1, type_, 54, 4]) + ip4("10.0.2.2") + bytes([51, 4, 0, 1, 0x51, 0x80, 1, 4,
+                                                                   255, 255, 255, 0, 3, 4]) + ip4("10.0.2.2")
+    return head + opts + bytes([6, 4]) + ip4("10.0.2.3") + bytes([255])
+put("client", "dhcp_offer", bytes([0]) + dhcp_reply(2))
+put("client", "dhcp_ack", bytes([0]) + dhcp_reply(5))
+qname = b"\x03www\x07example\x04test\x00"
+question = qname + struct.pack("!HH", 1, 1)
+def dns(flags, an, answers):
+    return struct.pack("!HHHHHH", 0x4242, flags, 1, an, 0, 0) + question + answers
+arec = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + ip4("127.0.0.1")
+cname = b"\xc0\x0c" + struct.pack("!HHIH", 5, 1, 60, 6) + b"\x03srv\xc0\x10"
+asrv = b"\xc0" + bytes([12 + len(question) + 12]) + struct.pack("!HHIH", 1, 1, 60, 4) + ip4("10.0.2.2")
+put("client", "dns_a", bytes([1, 1]) + dns(0x8180, 1, arec))
+put("client", "dns_cname", bytes([1, 1]) + dns(0x8180, 2, cname + asrv))
+put("client", "dns_nxdomain", bytes([1, 1]) + dns(0x8183, 0, b""))
+put("client", "dns_loop", bytes([1, 1]) + dns(0x8180, 1, b"\xc0" + bytes([12 + len(question)]) + arec[2:]))
+put("client", "http_length", bytes([2]) + bytes(range(1, 9)) + b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+put("client", "http_chunked", bytes([2]) + b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"4;x=1\r\nwiki\r\n5\r\npedia\r\n0\r\nT: 1\r\n\r\n")
+put("client", "http_close", bytes([2]) + b"HTTP/1.0 100 Continue\r\n\r\nHTTP/1.0 404 Nope\r\n\r\nbody")
+put("client", "text_get", bytes([3]) + b"get http://www.example.test:8000/f?x#y")
+put("client", "text_tcp", bytes([3]) + b"tcp 10.0.2.2:9000 hello\\x00\\n")

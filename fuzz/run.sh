@@ -14,7 +14,7 @@ if [ ! -x "$build/fuzz_pcap" ] || [ -n "$(find emu virtio stack sim host teach a
 fi
 mkdir -p "$build/artifacts"
 status=0
-for target in vq_dev vq_drv vq_packed stack pcap live mm; do
+for target in vq_dev vq_drv vq_packed stack pcap live mm client; do
   work="$build/corpus-$target"
   mkdir -p "$work"
   seeds=(fuzz/corpus/$target)

@@ -9,6 +9,7 @@
 # universal-ctags: scripts/check-func-length.sh finds each function's extent.
 # iproute2, iputils-ping, curl: the TAP test has the kernel's own tools talk
 # to the guest in a network namespace.
+# dnsmasq-base: the DNS test's server, inside a namespace of its own.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
@@ -16,7 +17,7 @@ apt-get install -y -qq --no-install-recommends \
   ca-certificates gcc make cmake pkg-config \
   libuv1-dev libpcap-dev libslirp-dev libglib2.0-dev check \
   clang libclang-rt-14-dev clang-format chromium tshark python3 universal-ctags \
-  iproute2 iputils-ping curl >/dev/null
+  iproute2 iputils-ping curl dnsmasq-base >/dev/null
 echo "dependencies installed: $(pkg-config --modversion libuv) libuv," \
   "$(pkg-config --modversion libpcap) libpcap, $(pkg-config --modversion slirp) libslirp," \
   "$(pkg-config --modversion check) check"

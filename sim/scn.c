@@ -40,6 +40,10 @@ struct scn_host_call {
 #define SCN_FAULT_SEED     0x6661756c74ull
 #define SCN_GUEST_TCP_SEED 0x6775657374ull
 #define SCN_PEER_TCP_SEED  0x70656572ull
+#define SCN_CLIENT_SEED    0x636c69656e74ull
+/* slirp's convention: the DNS server is the guest network's .3 (a DHCP
+ * lease's server replaces it). */
+#define SCN_DNS_HOST 3u
 
 /* /stats in the guest's HTTP service: the rings and the device beside the
  * stack's own counters. */
@@ -373,9 +377,14 @@ static uint64_t scn_guest_poll(void *ctx, uint64_t now_ns) {
     const struct scn_guest_ping *p = &s->guest_pings[s->next_guest_ping++];
     net_iface_ping(&s->guest, p->dst_ip, SCN_GUEST_PING_IDENT, p->seq, 56, now_ns);
   }
+  if (s->client) net_client_poll(s->client, now_ns);
   net_iface_poll(&s->guest, now_ns);
   uint64_t next = net_iface_poll_at(&s->guest);
   if (next == UINT64_MAX) next = EMU_TIME_NEVER;
+  if (s->client) {
+    uint64_t at = net_client_poll_at(s->client);
+    if (at < next) next = at > now_ns ? at : now_ns + 1; /* never this very instant again */
+  }
   if (s->next_guest_ping < s->nguest_pings && s->guest_pings[s->next_guest_ping].at_ns < next)
     next = s->guest_pings[s->next_guest_ping].at_ns;
   /* A guest whose network loop also wakes on a period (as smoltcp users
@@ -503,6 +512,17 @@ static int scn_init_links(scn *s, const scn_config *cfg) {
 }
 
 /* The guest's network stack above the modelled driver, and its services. */
+/* The guest's client (actions, DHCP), created on first use. */
+static int scn_client_open(scn *s) {
+  if (s->client) return 0;
+  s->client = malloc(sizeof *s->client);
+  if (!s->client) return EMU_ENOMEM;
+  const net_iface_config *g = &s->cfg.guest;
+  net_client_init(s->client, &s->guest, s->cfg.seed ^ SCN_CLIENT_SEED,
+                  (g->ip & g->netmask) | SCN_DNS_HOST);
+  return 0;
+}
+
 static int scn_init_guest(scn *s, const scn_config *cfg) {
   net_iface_config guest = cfg->guest;
   if (cfg->mtu) guest.mtu = cfg->mtu; /* as Linux takes the device's mtu for its interface */
@@ -519,6 +539,11 @@ static int scn_init_guest(scn *s, const scn_config *cfg) {
   if (rc) return rc;
   /* /stats reads the modelled device's counters too */
   if (!cfg->user_device) net_iface_set_stats_fn(&s->guest, scn_stats_json, s);
+  if (cfg->dhcp) {
+    rc = scn_client_open(s);
+    if (!rc) rc = net_client_start_dhcp(s->client, cfg->start_ns);
+    if (rc) return rc;
+  }
   vnet_drv_set_poll(&s->drv, scn_guest_poll, s);
   return 0;
 }
@@ -573,6 +598,11 @@ void scn_close(scn *s) {
   scn_proxy_free(s);
   if (s->own_peer_up) net_iface_close(&s->own_peer);
   if (s->services.running) net_services_stop(&s->services);
+  if (s->client) {
+    net_client_close(s->client);
+    free(s->client);
+    s->client = NULL;
+  }
   emu_sched_close(&s->sched);
   net_iface_close(&s->guest);
   vnet_drv_close(&s->drv);
@@ -652,6 +682,21 @@ int scn_guest_ping_at(scn *s, uint64_t at_ns, uint32_t dst_ip, uint16_t seq) {
   scn_extend_horizon(s, at_ns);
   vnet_drv_wake_stack(&s->drv);
   return 0;
+}
+
+int scn_client_add(scn *s, const char *text, int keep_body, char *why, size_t cap) {
+  if (s->cfg.user_driver) {
+    snprintf(why, cap, "the guest has no network stack with a driver of your own");
+    return EMU_ENOTSUP;
+  }
+  int rc = scn_client_open(s);
+  if (rc) return rc;
+  rc = net_client_add(s->client, text, keep_body, why, cap);
+  if (rc >= 0) {
+    scn_extend_horizon(s, scn_now(s));
+    vnet_drv_wake_stack(&s->drv);
+  }
+  return rc;
 }
 
 int scn_host_call_at(scn *s, uint64_t at_ns, scn_host_fn fn, void *ctx) {

@@ -21,6 +21,7 @@
 #include "emu/rng.h"
 #include "emu/sched.h"
 #include "emu/trace.h"
+#include "stack/client.h"
 #include "stack/iface.h"
 #include "stack/services.h"
 #include "virtio/vnet_dev.h"
@@ -86,6 +87,9 @@ typedef struct scn_config {
   /* A half the embedder brings in place of the modelled driver or device
    * (at most one of the two; NULL: modelled). */
   const struct scn_user_half *user_driver, *user_device;
+  /* The guest takes its address by DHCP (stack/dhcp.h) at the start instead
+   * of using guest.ip, before any client action runs. Default 0. */
+  int dhcp;
 } scn_config;
 
 /* A driver or device the embedder brings (the public library's user
@@ -290,6 +294,9 @@ typedef struct scn {
   } guest_pings[64];
   size_t nguest_pings, next_guest_ping;
   uint64_t poll_horizon_ns; /* the periodic guest poll stops here */
+  /* The guest's client actions and DHCP (stack/client.h), on the heap once
+   * asked for; NULL otherwise. */
+  net_client *client;
   scn_violation violations[SCN_MAX_VIOLATIONS];
   size_t nviolations;
   uint64_t violations_total; /* including those past the log's end */
@@ -415,6 +422,14 @@ size_t scn_frame_icmp_echo(uint8_t *buf, size_t cap, uint8_t type, const net_ifa
 /* The guest pings dst_ip at at_ns (ident 0x6775); at most 64 in a run,
  * queued in time order. EMU_ENOSPC when full, EMU_EINVAL out of order. */
 int scn_guest_ping_at(scn *s, uint64_t at_ns, uint32_t dst_ip, uint16_t seq);
+
+/* Queues a client action for the guest (net_client_add: "get URL",
+ * "resolve NAME", "tcp A.B.C.D:PORT DATA", "udp A.B.C.D:PORT DATA"); the
+ * actions run in order on the guest's network loop once it holds an
+ * address. Returns the action's index, or EMU_EINVAL / EMU_ENOSPC with a
+ * one-line reason in why, or EMU_ENOMEM. Not with a user driver
+ * (EMU_ENOTSUP): the guest has no stack then. */
+int scn_client_add(scn *s, const char *text, int keep_body, char *why, size_t cap);
 
 /* Calls fn(ctx, now) on the host actor at at_ns: host-side scripts (a
  * client that starts sending later, say). EMU_ENOMEM. */

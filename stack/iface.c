@@ -56,6 +56,15 @@ int net_iface_init(net_iface *ifc, const net_iface_config *cfg, emu_port *port) 
   return net_tcp_configure(ifc, &tcfg);
 }
 
+int net_iface_set_address(net_iface *ifc, uint32_t ip, uint32_t netmask, uint32_t gateway) {
+  uint32_t host_bits = ~netmask;
+  if (!ifc || (host_bits & (host_bits + 1)) != 0) return EMU_EINVAL;
+  ifc->cfg.ip = ip;
+  ifc->cfg.netmask = netmask;
+  ifc->cfg.gateway = gateway;
+  return 0;
+}
+
 void net_iface_close(net_iface *ifc) {
   if (!ifc) return;
   net_tcp_free_all(ifc);
@@ -341,7 +350,9 @@ static emu_fate input_arp(net_iface *ifc, const uint8_t *pkt, size_t len, uint64
     arp_touch(ifc, e);
     merged = 1;
   }
-  if (net_arp_tpa(pkt) != ifc->cfg.ip) {
+  /* Without an address nobody can be asking for ours (a probe's target 0
+   * is not an address). */
+  if (net_arp_tpa(pkt) != ifc->cfg.ip || ifc->cfg.ip == 0) {
     if (merged) pending_take(ifc, spa, sha, now_ns);
     return merged ? EMU_FATE_DELIVERED : EMU_FATE_NOT_FOR_GUEST;
   }
@@ -519,7 +530,12 @@ static emu_fate input_ipv4(net_iface *ifc, const uint8_t *pkt, size_t len, uint6
   if (net_ipv4_check(pkt, len) != 0) return EMU_FATE_MALFORMED;
   if (!net_ipv4_checksum_ok(pkt)) return EMU_FATE_BAD_CHECKSUM;
   uint32_t dst = net_ipv4_dst(pkt);
-  if (dst != ifc->cfg.ip && !is_broadcast_ip(ifc, dst)) return EMU_FATE_NOT_FOR_GUEST;
+  /* Without an address (ip 0) a DHCP server's unicast to the address it
+   * offers must still get in (RFC 2131 §4.1): the MAC said it is ours. Only
+   * UDP, which DHCP is: nothing else may talk to an address not yet ours. */
+  int unconfigured = ifc->cfg.ip == 0 && net_ipv4_protocol(pkt) == NET_IP_PROTO_UDP;
+  if (dst != ifc->cfg.ip && !is_broadcast_ip(ifc, dst) && !unconfigured)
+    return EMU_FATE_NOT_FOR_GUEST;
   /* RFC 1122 §3.2.1.3: a datagram whose source is a broadcast or multicast
    * address MUST be silently discarded. */
   uint32_t src = net_ipv4_src(pkt);

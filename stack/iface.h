@@ -183,6 +183,13 @@ typedef struct net_iface {
  * EMU_EINVAL when an argument is NULL, cfg->ip is 0, the MAC is a group
  * address, or the netmask is not contiguous. Holds no heap memory. */
 int net_iface_init(net_iface *ifc, const net_iface_config *cfg, emu_port *port);
+/* Changes the address, netmask and gateway (host order), as a DHCP client
+ * does once it holds a lease (stack/dhcp.h). ip 0 leaves the iface without
+ * an address: it then sends from 0.0.0.0 and takes UDP to any destination
+ * at its MAC, as RFC 2131 §4.1 has a client do before its address is
+ * configured. The ARP cache is kept. Returns 0, or EMU_EINVAL for a
+ * netmask that is not contiguous. */
+int net_iface_set_address(net_iface *ifc, uint32_t ip, uint32_t netmask, uint32_t gateway);
 /* Lets a received frame's fate wait for its reply (the driver's deferral,
  * vnet_drv_deferral): net_iface_input then returns PENDING for a frame whose
  * only reply waits for ARP and reports its fate through d when that reply

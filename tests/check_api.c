@@ -616,6 +616,117 @@ START_TEST(test_host_peer_pings_the_guest) {
 }
 END_TEST
 
+/* --- the guest as a client, through the library --------------------------
+ * The user plays the DHCP server: host_rx sees the guest's DISCOVER and
+ * REQUEST, and the test injects an OFFER and an ACK built here (Ethernet,
+ * IPv4 with its checksum, UDP without one, RFC 2131's fields). */
+
+typedef struct dhcp_play {
+  vns_sim *sim;
+  unsigned discovers, requests;
+} dhcp_play;
+
+static const uint8_t dhcp_guest_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+
+static void put16(uint8_t *p, unsigned v) {
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+
+static size_t dhcp_frame(uint8_t *f, uint32_t xid, uint8_t type) {
+  memset(f, 0, 400);
+  memcpy(f, dhcp_guest_mac, 6);
+  static const uint8_t host_mac[6] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
+  memcpy(f + 6, host_mac, 6);
+  put16(f + 12, 0x0800);
+  uint8_t *ip = f + 14, *udp = ip + 20, *d = udp + 8;
+  d[0] = 2, d[1] = 1, d[2] = 6;
+  put16(d + 4, xid >> 16), put16(d + 6, xid & 0xffff);
+  d[16] = 10, d[17] = 0, d[18] = 2, d[19] = 77; /* yiaddr 10.0.2.77 */
+  memcpy(d + 28, dhcp_guest_mac, 6);
+  d[236] = 99, d[237] = 130, d[238] = 83, d[239] = 99;
+  const uint8_t opts[] = {53,  1,   type, 54, 4, 10, 0,  2, 2, 51, 4, 0, 0,  0x0e, 0x10, 1,  4,
+                          255, 255, 255,  0,  3, 4,  10, 0, 2, 2,  6, 4, 10, 0,    2,    53, 255};
+  memcpy(d + 240, opts, sizeof opts);
+  size_t dlen = 240 + sizeof opts;
+  put16(udp, 67), put16(udp + 2, 68), put16(udp + 4, (unsigned)(8 + dlen));
+  ip[0] = 0x45, ip[8] = 64, ip[9] = 17;
+  put16(ip + 2, (unsigned)(20 + 8 + dlen));
+  ip[12] = 10, ip[13] = 0, ip[14] = 2, ip[15] = 2;
+  memset(ip + 16, 255, 4);
+  uint32_t sum = 0;
+  for (int i = 0; i < 20; i += 2) sum += (uint32_t)ip[i] << 8 | ip[i + 1];
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  put16(ip + 10, ~sum & 0xffff);
+  return 14 + 20 + 8 + dlen;
+}
+
+static void dhcp_server_rx(void *ctx, const uint8_t *f, size_t len, uint64_t now_ns) {
+  dhcp_play *p = ctx;
+  if (len < 14 + 20 + 8 + 243 || f[12] != 0x08 || f[13] != 0 || f[14 + 9] != 17) return;
+  const uint8_t *udp = f + 34, *d = udp + 8;
+  if ((udp[2] << 8 | udp[3]) != 67 || d[240] != 53) return;
+  uint32_t xid = (uint32_t)d[4] << 24 | (uint32_t)d[5] << 16 | (uint32_t)d[6] << 8 | d[7];
+  uint8_t reply[400];
+  size_t n = dhcp_frame(reply, xid, d[242] == 1 ? 2 : 5); /* DISCOVER: OFFER; REQUEST: ACK */
+  p->discovers += d[242] == 1;
+  p->requests += d[242] == 3;
+  ck_assert_int_eq(vns_sim_inject(p->sim, now_ns + 50 * US, reply, n), 0);
+}
+
+/* One run; returns its trace hash. */
+static uint64_t dhcp_through_the_library(void) {
+  vns_sim_opts o;
+  fixed_opts(&o);
+  o.dhcp = 1;
+  dhcp_play play = {0};
+  o.host_rx = dhcp_server_rx;
+  o.host_rx_ctx = &play;
+  ck_assert_int_eq(vns_sim_new(&o, &play.sim), 0);
+  vns_sim *sim = play.sim;
+  char why[256];
+  ck_assert_int_eq(vns_guest_action(sim, "fetch it", 0, why, sizeof why), VNS_EINVAL);
+  ck_assert_ptr_nonnull(strstr(why, "not an action"));
+  ck_assert_int_eq(vns_guest_action(sim, "tcp 10.0.2.2:9 x", 0, why, sizeof why), 0);
+  ck_assert_uint_eq(vns_guest_action_count(sim), 1);
+  ck_assert_int_eq(vns_guest_actions_done(sim), 0);
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  vns_dhcp_lease l;
+  ck_assert_int_eq(vns_guest_dhcp(sim, &l), 0);
+  ck_assert_str_eq(l.state, "bound");
+  ck_assert_uint_eq(l.ip, VNS_IP(10, 0, 2, 77));
+  ck_assert_uint_eq(l.netmask, VNS_IP(255, 255, 255, 0));
+  ck_assert_uint_eq(l.gateway, VNS_HOST_IP);
+  ck_assert_uint_eq(l.dns, VNS_IP(10, 0, 2, 53));
+  ck_assert_uint_eq(l.lease_s, 3600);
+  ck_assert_uint_eq(play.discovers, 1);
+  ck_assert_uint_eq(play.requests, 1);
+  /* nobody answers the guest's ARP for 10.0.2.2: the flow fails, and says so */
+  ck_assert_int_eq(vns_guest_actions_done(sim), 1);
+  vns_guest_result r;
+  ck_assert_int_eq(vns_guest_action_result(sim, 0, &r), 0);
+  ck_assert_str_eq(r.state, "failed");
+  ck_assert_str_ne(r.error, "");
+  ck_assert_int_eq(vns_guest_action_result(sim, 1, &r), VNS_EINVAL);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  ck_assert_int_eq(vns_guest_action(sim, "tcp 10.0.2.2:9 x", 0, why, sizeof why), VNS_ESTATE);
+  uint64_t hash = vns_sim_trace_hash(sim);
+  vns_sim_free(sim);
+  return hash;
+}
+
+START_TEST(test_guest_takes_dhcp_from_a_server_the_user_plays) {
+  ck_assert_uint_eq(dhcp_through_the_library(), dhcp_through_the_library());
+  vns_sim_opts o;
+  fixed_opts(&o);
+  vns_sim *sim;
+  vns_dhcp_lease l;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  ck_assert_int_eq(vns_guest_dhcp(sim, &l), VNS_ENOTSUP);
+  vns_sim_free(sim);
+}
+END_TEST
+
 START_TEST(test_story_shows_the_redox_symptoms) {
   vns_story fixed, buggy;
   ck_assert_int_eq(vns_story_run(NULL, &fixed), 0);
@@ -1142,8 +1253,10 @@ START_TEST(test_shared_library_exports_only_vns_symbols) {
    * guest->host ledger (vns_driver_tx_queued, vns_fate_directions and the
    * four vns_sim_tx_*); 102nd and 103rd: vns_sim_note_count, vns_sim_note; 104th:
    * vns_sim_new_why; 105th and 106th: vns_sim_set_link, vns_device_config_changed;
-   * 107th and 108th: vns_sim_feed_captured, vns_sim_feed_link_unsupported */
-  ck_assert_uint_eq(exported, 108);
+   * 107th and 108th: vns_sim_feed_captured, vns_sim_feed_link_unsupported;
+   * 109th to 113th: the guest as a client (vns_guest_action, _action_count,
+   * _actions_done, _action_result, vns_guest_dhcp) */
+  ck_assert_uint_eq(exported, 113);
 }
 END_TEST
 
@@ -1358,6 +1471,7 @@ static Suite *api_suite(void) {
   tcase_add_test(cmd, test_captured_frames_keep_link_order);
   tcase_add_test(cmd, test_bursts_are_answered_by_the_fixed_driver_only);
   tcase_add_test(cmd, test_host_peer_pings_the_guest);
+  tcase_add_test(cmd, test_guest_takes_dhcp_from_a_server_the_user_plays);
   tcase_add_test(cmd, test_story_shows_the_redox_symptoms);
   suite_add_tcase(s, cmd);
   suite_add_tcase(s, runs);

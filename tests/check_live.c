@@ -16,11 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "emu/err.h"
+#include "emu/sha256.h"
 #include "host/clock.h"
 #include "host/live.h"
 #include "host/pcapio.h"
@@ -656,6 +658,348 @@ START_TEST(test_run_command_duration_json_and_bad_usage) {
 }
 END_TEST
 
+/* --- the guest as a client, against slirp's and the host's real servers --------- */
+
+/* slirp's own DHCP server, in process: the guest starts without an address,
+ * takes slirp's lease, and the forwarded echo then reaches it there. */
+START_TEST(test_dhcp_lease_from_slirps_server) {
+  static scn_live_config cfg;
+  scn_live_config_default(&cfg);
+  cfg.scn.dhcp = 1;
+  cfg.ping_gateway = 0;
+  live_run r;
+  live_start_cfg(&r, &cfg, 0);
+  uint64_t deadline = now_ns() + 10 * SEC;
+  /* the client's state is the loop thread's: wait on the echo instead */
+  echo_stream st = stream_open(r.echo_port, 11, 3000);
+  int ok = echo_streams(&st, 1, deadline, 5 * SEC);
+  close(st.fd);
+  live_stop(&r);
+  ck_assert_msg(ok, "echo after DHCP: %zu of %zu bytes", st.got, st.len);
+  const net_dhcp *d = net_client_dhcp(r.sl->s->client);
+  ck_assert_ptr_nonnull(d);
+  ck_assert_msg(net_dhcp_get_state(d) == NET_DHCP_BOUND, "dhcp: %s (last ignored: %s)",
+                net_dhcp_error(d), d->last_ignored ? d->last_ignored : "none");
+  const net_dhcp_lease *l = net_dhcp_get_lease(d);
+  ck_assert_uint_eq(l->ip, 0x0a00020fu);
+  ck_assert_uint_eq(l->netmask, 0xffffff00u);
+  ck_assert_uint_eq(l->gateway, 0x0a000202u);
+  ck_assert_uint_eq(l->dns, 0x0a000203u);
+  ck_assert_uint_eq(l->server, 0x0a000202u);
+  ck_assert_uint_gt(l->lease_s, 0);
+  ck_assert_uint_eq(net_dhcp_stats_get(d)->discovers_sent, 1);
+  ck_assert_uint_eq(net_dhcp_stats_get(d)->ignored, 0);
+  ck_assert_uint_eq(r.sl->s->guest.cfg.ip, 0x0a00020fu);
+  ck_assert_uint_eq(emu_fates_total(&r.sl->s->fates), r.sl->s->fates.nframes);
+  live_close(&r);
+}
+END_TEST
+
+/* python3's http.server on 127.0.0.1, serving dir on a kernel-chosen
+ * port; returns its pid and port. */
+static pid_t http_server_start(const char *dir, uint16_t *port) {
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    dup2(p[1], 1);
+    dup2(p[1], 2);
+    close(p[0]);
+    close(p[1]);
+    execlp("python3", "python3", "-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory",
+           dir, "0", (char *)NULL);
+    _exit(127);
+  }
+  close(p[1]);
+  FILE *f = fdopen(p[0], "r");
+  char line[256] = "";
+  *port = 0;
+  /* "Serving HTTP on 127.0.0.1 port N (http://127.0.0.1:N/) ..." */
+  if (fgets(line, sizeof line, f)) {
+    const char *at = strstr(line, " port ");
+    if (at) *port = (uint16_t)atoi(at + 6);
+  }
+  ck_assert_msg(*port != 0, "python3 -m http.server did not start: %s", line);
+  /* its later output (one line per request) must not block it */
+  if (fork() == 0) {
+    while (fgets(line, sizeof line, f)) {
+    }
+    _exit(0);
+  }
+  fclose(f);
+  return pid;
+}
+
+static void http_server_stop(pid_t pid) {
+  kill(pid, SIGTERM);
+  waitpid(pid, NULL, 0);
+}
+
+/* A port nothing listens on (bound, then released). */
+static uint16_t closed_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+  close(fd);
+  return ntohs(sa.sin_port);
+}
+
+static void file_write_pattern(const char *path, size_t n) {
+  FILE *f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  for (size_t i = 0; i < n; i++) fputc(pattern_byte(i, 42), f);
+  ck_assert_int_eq(fclose(f), 0);
+}
+
+static int files_equal(const char *a, const char *b) {
+  FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+  int same = fa && fb;
+  while (same) {
+    int x = fgetc(fa), y = fgetc(fb);
+    if (x != y) same = 0;
+    if (x == EOF || y == EOF) break;
+  }
+  if (fa) fclose(fa);
+  if (fb) fclose(fb);
+  return same;
+}
+
+/* The command, end to end: DHCP from slirp, then the guest GETs 1 MiB from
+ * python's HTTP server on the host's loopback (10.0.2.2 through slirp),
+ * writes it byte for byte, reports its SHA-256, a 404 and a refused
+ * connection; the failure makes the exit status 1, and the run stops by
+ * itself once the actions are done. */
+START_TEST(test_run_command_dhcp_and_get_from_a_host_http_server) {
+  char dir[256], file[300], out[300], want[EMU_SHA256_HEX_LEN];
+  snprintf(dir, sizeof dir, "%s/www", tmpdir);
+  ck_assert_int_eq(mkdir(dir, 0700), 0);
+  snprintf(file, sizeof file, "%s/f", dir);
+  snprintf(out, sizeof out, "%s/got", tmpdir);
+  file_write_pattern(file, 1u << 20);
+  emu_sha256 h;
+  emu_sha256_init(&h);
+  for (size_t i = 0; i < (1u << 20); i++) {
+    uint8_t b = pattern_byte(i, 42);
+    emu_sha256_update(&h, &b, 1);
+  }
+  uint8_t dg[EMU_SHA256_LEN];
+  emu_sha256_final(&h, dg);
+  emu_sha256_hex(dg, want);
+  uint16_t port;
+  pid_t server = http_server_start(dir, &port);
+  char args[1024];
+  snprintf(args, sizeof args,
+           "run --dhcp --hostfwd tcp::0-:8023 --guest 'get http://10.0.2.2:%u/f' --guest-out %s "
+           "--guest 'get http://10.0.2.2:%u/missing' --guest 'tcp 10.0.2.2:%u hello'",
+           port, out, port, closed_port());
+  static char log[1 << 16];
+  log[0] = '\0';
+  child c = spawn(args);
+  int sig;
+  int code = finish_child(&c, log, sizeof log, &sig);
+  http_server_stop(server);
+  ck_assert_msg(code == 1 && sig == 0, "exit %d signal %d: %s", code, sig, log);
+  ck_assert_msg(strstr(log,
+                       "guest dhcp: bound ip=10.0.2.15 netmask=255.255.255.0 "
+                       "gateway=10.0.2.2 dns=10.0.2.3 lease_s="),
+                "%s", log);
+  char line[256];
+  snprintf(line, sizeof line, "): ok status=200 length=1048576 sha256=%s server=10.0.2.2", want);
+  ck_assert_msg(strstr(log, line), "no '%s' in: %s", line, log);
+  ck_assert_msg(strstr(log, "missing): ok status=404"), "%s", log);
+  ck_assert_msg(strstr(log, "hello): failed: connection refused"), "%s", log);
+  ck_assert_msg(strstr(log, "stopped (the guest's actions are done)"), "%s", log);
+  ck_assert_msg(strstr(log, "vnetsim run: 1 of 3 guest actions failed"), "%s", log);
+  ck_assert_msg(strstr(log, "all accounted: yes"), "%s", log);
+  ck_assert_msg(files_equal(file, out), "--guest-out differs from the served file");
+}
+END_TEST
+
+/* Echo servers of the test's own on 127.0.0.1, one TCP connection (echoed
+ * until the client closes, then closed) and one UDP datagram. */
+typedef struct echo_srv {
+  int tfd, ufd;
+  uint16_t tport, uport;
+  pthread_t tt, ut;
+} echo_srv;
+
+static void *echo_srv_tcp(void *arg) {
+  echo_srv *e = arg;
+  int c = accept(e->tfd, NULL, NULL);
+  if (c < 0) return NULL;
+  char buf[4096];
+  ssize_t n;
+  while ((n = recv(c, buf, sizeof buf, 0)) > 0) send(c, buf, (size_t)n, 0);
+  close(c);
+  return NULL;
+}
+
+static void *echo_srv_udp(void *arg) {
+  echo_srv *e = arg;
+  char buf[2048];
+  struct sockaddr_in from;
+  socklen_t len = sizeof from;
+  ssize_t n = recvfrom(e->ufd, buf, sizeof buf, 0, (struct sockaddr *)&from, &len);
+  if (n > 0) sendto(e->ufd, buf, (size_t)n, 0, (struct sockaddr *)&from, len);
+  return NULL;
+}
+
+static int loopback_socket(int type, uint16_t *port) {
+  int fd = socket(AF_INET, type, 0);
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+  if (type == SOCK_STREAM) ck_assert_int_eq(listen(fd, 4), 0);
+  *port = ntohs(sa.sin_port);
+  return fd;
+}
+
+/* tcp and udp flows from the guest to servers on the host's loopback,
+ * through 10.0.2.2, reported in lines and in --json. */
+START_TEST(test_run_command_guest_flows_to_host_echo_servers) {
+  echo_srv e;
+  e.tfd = loopback_socket(SOCK_STREAM, &e.tport);
+  e.ufd = loopback_socket(SOCK_DGRAM, &e.uport);
+  ck_assert_int_eq(pthread_create(&e.tt, NULL, echo_srv_tcp, &e), 0);
+  ck_assert_int_eq(pthread_create(&e.ut, NULL, echo_srv_udp, &e), 0);
+  char args[512];
+  snprintf(args, sizeof args,
+           "run --json --hostfwd tcp::0-:8023 --guest 'tcp 10.0.2.2:%u hello\\x00\\n' "
+           "--guest 'udp 10.0.2.2:%u ping \"q\"'",
+           e.tport, e.uport);
+  static char log[1 << 16];
+  log[0] = '\0';
+  child c = spawn(args);
+  int sig;
+  int code = finish_child(&c, log, sizeof log, &sig);
+  pthread_join(e.tt, NULL);
+  pthread_join(e.ut, NULL);
+  close(e.tfd);
+  close(e.ufd);
+  ck_assert_msg(code == 0 && sig == 0, "exit %d signal %d: %s", code, sig, log);
+  ck_assert_msg(strstr(log, "\\n): ok sent=7 received=7 data=\"hello\\x00\\x0a\""), "%s", log);
+  ck_assert_msg(strstr(log, "\"q\"): ok sent=8 received=8 data=\"ping \\\"q\\\"\""), "%s", log);
+  const char *obj = strstr(log, "{\"command\":\"run\"");
+  ck_assert_ptr_nonnull(obj);
+  const char *end = json_value(obj);
+  ck_assert_msg(end && *json_ws(end) == '\0', "not one JSON object: %s", obj);
+  ck_assert_ptr_nonnull(strstr(obj, "\"stopped_by\":\"guest_done\""));
+  ck_assert_ptr_nonnull(strstr(obj, "\"data_hex\":\"68656c6c6f000a\""));
+}
+END_TEST
+
+/* A client session recorded by the command replays: in process, from
+ * virtual time 0 as the live run began, the same trace event for event
+ * (the hash the command printed), and through 'vnetsim replay --dhcp
+ * --guest' the same fate counts and the same download, SHA-256 and all,
+ * with no server running any more. */
+START_TEST(test_recorded_client_session_replays_to_the_same_download) {
+  char dir[256], file[300], rec[300];
+  snprintf(dir, sizeof dir, "%s/www", tmpdir);
+  ck_assert_int_eq(mkdir(dir, 0700), 0);
+  snprintf(file, sizeof file, "%s/f", dir);
+  snprintf(rec, sizeof rec, "%s/rec.pcap", tmpdir);
+  file_write_pattern(file, 200000);
+  uint16_t port;
+  pid_t server = http_server_start(dir, &port);
+  char action[128], args[1024];
+  snprintf(action, sizeof action, "get http://10.0.2.2:%u/f", port);
+  snprintf(args, sizeof args, "run --dhcp --seed 5 --hostfwd tcp::0-:8023 --record %s --guest '%s'",
+           rec, action);
+  static char live_log[1 << 16], rp_log[1 << 20];
+  live_log[0] = rp_log[0] = '\0';
+  child c = spawn(args);
+  int sig;
+  int code = finish_child(&c, live_log, sizeof live_log, &sig);
+  http_server_stop(server);
+  ck_assert_msg(code == 0 && sig == 0, "exit %d: %s", code, live_log);
+  const char *ok = strstr(live_log, "): ok status=200 length=200000 sha256=");
+  ck_assert_msg(ok, "%s", live_log);
+  char result[160];
+  const char *sha = strstr(ok, "sha256=");
+  snprintf(result, sizeof result, "%.71s", sha); /* "sha256=" and 64 hex digits */
+  unsigned long long events = 0, hash = 0;
+  double end_ms = 0;
+  const char *t = strstr(live_log, "virtual time ");
+  ck_assert_ptr_nonnull(t);
+  ck_assert_int_eq(sscanf(t, "virtual time %lf ms", &end_ms), 1);
+  t = strstr(live_log, "trace: ");
+  ck_assert_ptr_nonnull(t);
+  ck_assert_int_eq(sscanf(t, "trace: %llu events, hash %llx", &events, &hash), 2);
+
+  scn_capture in;
+  char err[256];
+  ck_assert_int_eq(host_pcap_load(rec, &in, err, sizeof err), 0);
+  static scn rp;
+  scn_config cfg;
+  scn_config_default(&cfg);
+  cfg.seed = 5;
+  cfg.dhcp = 1;
+  ck_assert_int_eq(scn_live_sim_init(&rp, &cfg, 0), 0);
+  ck_assert_int_eq(scn_client_add(&rp, action, 0, err, sizeof err), 0);
+  scn_capture_notes notes;
+  ck_assert_int_eq(scn_inject_capture(&rp, &in, &notes), 0);
+  scn_run(&rp, (uint64_t)(end_ms * 1e6 + 0.5), UINT64_MAX);
+  scn_finish(&rp);
+  const net_client_action *a = net_client_get(rp.client, 0);
+  ck_assert_msg(a->result.status == NET_CLIENT_OK, "%s", a->result.error);
+  ck_assert_str_eq(a->result.sha256, result + 7);
+  ck_assert_uint_eq(rp.trace.events, events);
+  ck_assert_uint_eq(rp.trace.hash, hash);
+  scn_close(&rp);
+  host_pcap_free(&in);
+
+  snprintf(args, sizeof args, "replay %s --seed 5 --no-arp-proxy --dhcp --guest '%s'", rec, action);
+  c = spawn(args);
+  code = finish_child(&c, rp_log, sizeof rp_log, &sig);
+  ck_assert_msg(code == 0 && sig == 0, "replay exit %d: %s", code, rp_log);
+  ck_assert_msg(strstr(rp_log, result), "no '%s' in the replay", result);
+  ck_assert_msg(strstr(rp_log, "guest dhcp: bound ip=10.0.2.15"), "%s", rp_log);
+  const char *lf = strstr(live_log, "fates of "), *rf = strstr(rp_log, "fates of ");
+  ck_assert_ptr_nonnull(lf);
+  ck_assert_ptr_nonnull(rf);
+  size_t n = (size_t)(strstr(lf, "device:") - lf);
+  ck_assert_msg(!strncmp(lf, rf, n), "fates differ:\n%.*s\nreplay:\n%.*s", (int)n, lf, (int)n, rf);
+}
+END_TEST
+
+/* With nobody answering DHCP (the guest's frames go nowhere: a TAP would
+ * need root, so the scenario runs in virtual time with no host at all),
+ * the exchange ends in a clear failure after the RFC's backoff, and every
+ * action fails with it. */
+START_TEST(test_dhcp_with_no_server_fails_in_virtual_time) {
+  static scn s;
+  scn_config cfg;
+  scn_config_default(&cfg);
+  cfg.dhcp = 1;
+  ck_assert_int_eq(scn_init(&s, &cfg), 0);
+  char why[256];
+  ck_assert_int_eq(scn_client_add(&s, "get http://10.0.2.2/", 0, why, sizeof why), 0);
+  scn_run(&s, EMU_TIME_NEVER, UINT64_MAX);
+  ck_assert(net_client_done(s.client));
+  const net_dhcp *d = net_client_dhcp(s.client);
+  ck_assert_int_eq(net_dhcp_get_state(d), NET_DHCP_FAILED);
+  ck_assert_uint_eq(net_dhcp_stats_get(d)->discovers_sent, NET_DHCP_TRIES);
+  ck_assert_uint_ge(scn_now(&s), 56 * SEC);
+  ck_assert_uint_le(scn_now(&s), 64 * SEC);
+  const net_client_action *a = net_client_get(s.client, 0);
+  ck_assert_int_eq(a->result.status, NET_CLIENT_FAILED);
+  ck_assert_ptr_nonnull(strstr(a->result.error, "no DHCPOFFER"));
+  scn_finish(&s);
+  scn_close(&s);
+}
+END_TEST
+
 static Suite *live_suite(void) {
   Suite *s = suite_create("live");
   TCase *parse = tcase_create("hostfwd");
@@ -677,6 +1021,11 @@ static Suite *live_suite(void) {
   tcase_add_test(tc, test_recorded_session_replays_to_same_fates_and_trace);
   tcase_add_test(tc, test_run_command_prints_ports_and_stops_on_sigterm);
   tcase_add_test(tc, test_run_command_duration_json_and_bad_usage);
+  tcase_add_test(tc, test_dhcp_lease_from_slirps_server);
+  tcase_add_test(tc, test_run_command_dhcp_and_get_from_a_host_http_server);
+  tcase_add_test(tc, test_dhcp_with_no_server_fails_in_virtual_time);
+  tcase_add_test(tc, test_run_command_guest_flows_to_host_echo_servers);
+  tcase_add_test(tc, test_recorded_client_session_replays_to_the_same_download);
   suite_add_tcase(s, tc);
   return s;
 }

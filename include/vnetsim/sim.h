@@ -192,6 +192,12 @@ typedef struct vns_sim_opts {
    * every record kept) */
   vns_frame_done_fn frame_done;
   void *frame_done_ctx;
+  /* The guest takes its address by DHCP (RFC 2131) from whoever answers on
+   * the host side, instead of guest_ip, and runs its actions
+   * (vns_guest_action) once it holds one; vns_guest_dhcp() tells what it
+   * got. guest_ip is then only the address the host side is told to hand
+   * out. Not with a driver of your own. (0) */
+  int dhcp;
 } vns_sim_opts;
 
 #define VNS_RING_SPLIT  0
@@ -377,6 +383,69 @@ typedef struct vns_ping {
 VNS_API size_t vns_host_ping_count(const vns_sim *sim);
 /* VNS_EINVAL when i is out of range. */
 VNS_API int vns_host_ping(const vns_sim *sim, size_t i, vns_ping *out);
+
+/* --- the guest as a client -------------------------------------------------
+ * The guest's own application runs actions, in order, once it holds an
+ * address (at the start, or once DHCP bound it), each in virtual time with
+ * a deadline of 30 s and retries of its own; a failed action does not stop
+ * the next. Actions (DATA takes the escapes \n \r \t \\ \xHH):
+ *   "get URL"                http://host[:port]/path, HTTP/1.1 GET; a host
+ *                            name is resolved first (the DNS server is the
+ *                            guest network's .3, or the DHCP lease's)
+ *   "resolve NAME"           an A query over UDP (RFC 1035)
+ *   "tcp A.B.C.D:PORT DATA"  connect, send DATA, close the sending side,
+ *                            read until the server closes
+ *   "udp A.B.C.D:PORT DATA"  one datagram out, one reply back
+ * They need someone to answer on the host side: slirp and the host's
+ * servers in `vnetsim run`, or frames you inject (vns_sim_opts.host_rx shows
+ * what the guest sent). */
+
+/* Queues an action; returns its index (from 0), or VNS_EINVAL with a
+ * one-line reason in why (cap bytes; why may be NULL) for an action that
+ * does not parse, VNS_ENOSPC past 32 actions, VNS_ENOTSUP with a driver of
+ * your own, VNS_ESTATE after vns_sim_finish(). keep_body keeps a get's body
+ * for vns_guest_result.body. */
+VNS_API int vns_guest_action(vns_sim *sim, const char *action, int keep_body, char *why,
+                             size_t cap);
+VNS_API size_t vns_guest_action_count(const vns_sim *sim);
+/* 1 when every queued action has ended (and DHCP, when asked for, bound or
+ * failed); 0 while one is still queued or running. */
+VNS_API int vns_guest_actions_done(const vns_sim *sim);
+
+typedef struct vns_guest_result {
+  const char *action; /* as queued */
+  const char *state;  /* "queued", "running", "ok" or "failed" */
+  const char *error;  /* "failed": why, one line; else "" */
+  uint64_t started_ns, ended_ns;
+  uint32_t ip;             /* resolve: the answer; others: the server's address */
+  uint32_t ttl;            /* resolve: the A record's TTL in seconds */
+  int http_status;         /* get: 100..599, 0 before the status line came */
+  uint64_t length;         /* get: body bytes */
+  const char *sha256;      /* get: the body's SHA-256 in hex once "ok", else "" */
+  uint64_t sent, received; /* tcp, udp: payload bytes each way */
+  const uint8_t *data;     /* tcp, udp: the first (up to 256) bytes received */
+  size_t data_len;
+  const uint8_t *body; /* get with keep_body: the whole body, else NULL */
+  size_t body_len;
+} vns_guest_result;
+
+/* Action i's result so far into *out; the pointers in it stay valid until
+ * the next call that runs or frees the sim. VNS_EINVAL past the last. */
+VNS_API int vns_guest_action_result(const vns_sim *sim, size_t i, vns_guest_result *out);
+
+typedef struct vns_dhcp_lease {
+  /* "selecting" (DISCOVER sent), "requesting" (REQUEST sent), "bound" or
+   * "failed" */
+  const char *state;
+  const char *error;                          /* "failed": why; else "" */
+  uint32_t ip, netmask, gateway, dns, server; /* "bound": the lease */
+  uint32_t lease_s;                           /* seconds; 0xffffffff: infinite */
+  uint64_t bound_ns;
+} vns_dhcp_lease;
+
+/* The guest's DHCP exchange (vns_sim_opts.dhcp) into *out. VNS_ENOTSUP
+ * when the guest did not ask for DHCP. */
+VNS_API int vns_guest_dhcp(const vns_sim *sim, vns_dhcp_lease *out);
 
 /* --- counters --------------------------------------------------------------
  * By name, so the set can grow without breaking callers:

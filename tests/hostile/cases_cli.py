@@ -132,6 +132,24 @@ def hostfwd(h):
            True)
 
 
+def guest_actions(h):
+    """Every action here is refused before the run starts: none may send
+    anything (a name that parsed would be resolved by the host's resolver)."""
+    h.each(["", "fetch http://10.0.2.2/", "get", "get https://10.0.2.2/", "get http://",
+            "get http://10.0.2.2:0/", "get http://10.0.2.2:65536/", "get http://u@10.0.2.2/",
+            "get http://[::1]/", "get http://10.0.2.2/a b", "get http://bad_host!/",
+            "get ftp://10.0.2.2/", "resolve", "resolve a..b", "resolve " + "a" * 64 + ".test",
+            "resolve " + "a." * 130 + "test", "tcp", "tcp 10.0.2.2", "tcp 10.0.2.2:0 x",
+            "tcp 10.0.2.256:80 x", "tcp +10.0.2.2:80 x", "tcp 10.0.2.2:80 \\q",
+            "tcp 10.0.2.2:80 \\x4", "udp 10.0.2.2:53", "udp 0.0.0.0:53 x", "tcp 10.0.2.2:-1 x",
+            "get http://10.0.2.2/" + "p" * 1100, "GET http://10.0.2.2/"],
+           lambda v: bad_call(h, ["run", "--guest", v] + RUN_SAFE, ["--guest"]), True)
+    bad_call(h, ["run", "--guest-out", "x.out"] + RUN_SAFE, ["--guest-out"])
+    bad_call(h, ["run", "--guest", "udp 10.0.2.2:7 x", "--guest-out", "x.out"] + RUN_SAFE,
+             ["--guest-out"])
+    bad_call(h, ["run"] + ["--guest", "bogus"] * 33 + RUN_SAFE, ["--guest"])
+
+
 def conflicts(h):
     h.write("in.pcap", g.pcap(g.guest_frames(2)))
     calls = [
@@ -181,6 +199,7 @@ def cli_group(h):
         for opt in ("--guest-ip", "--guest-mac"):
             h.case("cli: %s %s" % (cmd, opt), addresses, h, cmd, opt)
     h.case("cli: run --hostfwd", hostfwd, h)
+    h.case("cli: run --guest", guest_actions, h)
     h.case("cli: conflicting options", conflicts, h)
 
 

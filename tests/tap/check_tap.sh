@@ -4,9 +4,11 @@
 # the kernel's ARP resolves the guest, its ping and TCP talk to the guest's
 # stack, curl reads /stats, 1 MiB crosses byte-exact (also under netem loss,
 # where the kernel offers it), and --bug redox shows the note's symptom with
-# the kernel's own ping. Needs root (CAP_NET_ADMIN, for unshare -n and the
-# TAP); without it the test says so and exits 77, which ctest reports as
-# skipped.
+# the kernel's own ping. The guest as a client: it GETs a file from an HTTP
+# server on the kernel's side byte for byte, and its DHCP, which nobody
+# serves there, fails after RFC 2131's backoff with exit 1. Needs root
+# (CAP_NET_ADMIN, for unshare -n and the TAP); without it the test says so
+# and exits 77, which ctest reports as skipped.
 set -euo pipefail
 VNETSIM=${1:?usage: check_tap.sh VNETSIM}
 if [ "${VNETSIM_TAP_INNER:-}" != 1 ]; then
@@ -14,7 +16,7 @@ if [ "${VNETSIM_TAP_INNER:-}" != 1 ]; then
     echo "skipped: no CAP_NET_ADMIN (unshare -n and /dev/net/tun need root)"
     exit 77
   fi
-  for tool in ip ping curl cmp; do
+  for tool in ip ping curl cmp python3 sha256sum; do
     command -v "$tool" >/dev/null || { echo "FAIL: $tool not installed (scripts/install-deps.sh)"; exit 1; }
   done
   exec env VNETSIM_TAP_INNER=1 unshare -n bash "$0" "$@"
@@ -89,3 +91,33 @@ echo "ok: --bug rx-no-recycle: the kernel's ping lost ${loss}% once the 64 RX bu
 loss=$(redox_ping redox)
 awk -v l="$loss" 'BEGIN { exit !(l >= 90) }' || fail "--bug redox: the kernel's ping lost only $loss%"
 echo "ok: --bug redox: host->guest ping fails (${loss}% loss), as the note reports"
+
+# 3. the guest as a client of the kernel: a GET from python's http.server on
+# the TAP's own address, byte for byte, through the kernel's TCP
+mkdir "$work/www"
+head -c 300000 /dev/urandom >"$work/www/f"
+python3 -u -m http.server --bind 172.16.0.1 --directory "$work/www" 0 >"$work/http.out" 2>&1 &
+for _ in $(seq 50); do grep -q 'port' "$work/http.out" 2>/dev/null && break; sleep 0.1; done
+port=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$work/http.out" | head -1)
+[ -n "$port" ] || fail "python3 -m http.server did not start: $(cat "$work/http.out")"
+rc=0
+timeout 60 "$VNETSIM" run --backend tap --tap vtap0 --guest "get http://172.16.0.1:$port/f" \
+  --guest-out "$work/got" >"$work/run.out" 2>&1 || rc=$?
+[ $rc = 0 ] || fail "the guest's GET from the kernel's side: exit $rc"
+sum=$(sha256sum <"$work/www/f" | cut -d' ' -f1)
+grep -q "ok status=200 length=300000 sha256=$sum server=172.16.0.1" "$work/run.out" ||
+  fail "the GET's result line"
+cmp -s "$work/www/f" "$work/got" || fail "the body written differs from the file served"
+echo "ok: the guest fetched 300 kB from an HTTP server on the kernel's side, byte for byte"
+
+# 4. DHCP where nobody serves it (the kernel runs no DHCP server): the
+# exchange gives up after RFC 2131's backoff (4+8+16+32 s) with exit 1,
+# and the action waiting for an address fails with it; not a hang
+rc=0
+timeout 90 "$VNETSIM" run --backend tap --tap vtap0 --dhcp --guest "get http://172.16.0.1/" \
+  >"$work/run.out" 2>&1 || rc=$?
+[ $rc = 1 ] || fail "DHCP with no server: exit $rc, not 1"
+grep -q 'guest dhcp: failed: no DHCPOFFER after 4 DHCPDISCOVERs' "$work/run.out" ||
+  fail "DHCP with no server: no failure line"
+grep -q 'failed: the guest has no address' "$work/run.out" || fail "the action did not fail with it"
+echo "ok: DHCP with nobody serving it fails after the RFC's backoff, exit 1"
