@@ -14,9 +14,14 @@ void teach_features(teach_str *t, uint64_t f) {
   static const struct {
     int bit;
     const char *name;
-  } names[] = {{VIRTIO_F_VERSION_1, "VERSION_1"},         {VIRTIO_NET_F_MAC, "MAC"},
-               {VIRTIO_NET_F_STATUS, "STATUS"},           {VIRTIO_F_EVENT_IDX, "EVENT_IDX"},
-               {VIRTIO_F_INDIRECT_DESC, "INDIRECT_DESC"}, {VIRTIO_F_RING_PACKED, "RING_PACKED"}};
+  } names[] = {{VIRTIO_F_VERSION_1, "VERSION_1"},
+               {VIRTIO_NET_F_MAC, "MAC"},
+               {VIRTIO_NET_F_STATUS, "STATUS"},
+               {VIRTIO_F_EVENT_IDX, "EVENT_IDX"},
+               {VIRTIO_F_INDIRECT_DESC, "INDIRECT_DESC"},
+               {VIRTIO_F_RING_PACKED, "RING_PACKED"},
+               {VIRTIO_NET_F_MTU, "MTU"},
+               {VIRTIO_NET_F_MRG_RXBUF, "MRG_RXBUF"}};
   int any = 0;
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (f & VIRTIO_BIT(names[i].bit)) {
@@ -49,7 +54,10 @@ static void teach_slots(teach_str *t, const teach_span *sp, uint16_t size) {
 }
 
 static void teach_heads(teach_str *t, const teach_span *sp) {
-  if (sp->n > 1 && sp->head_first != sp->head_last)
+  if (sp->n > 1 && sp->head_last - sp->head_first + 1 != (int64_t)sp->n)
+    teach_str_add(t, "%u heads, %" PRId64 " first and %" PRId64 " last", sp->n, sp->head_first,
+                  sp->head_last);
+  else if (sp->n > 1 && sp->head_first != sp->head_last)
     teach_str_add(t, "heads %" PRId64 "-%" PRId64, sp->head_first, sp->head_last);
   else
     teach_str_add(t, "head %" PRId64, sp->head_last);
@@ -137,6 +145,7 @@ void teach_explain_status(teach_expl *e) {
                   "§3.1.1 steps 4-6, §2.2. Next the driver allocates each queue's "
                   "descriptor table, available ring and used ring in guest memory and "
                   "gives the device their addresses (§3.1.1 step 7, §2.7).");
+    teach_mrg_features(e);
   } else if (b & VIRTIO_STATUS_DRIVER_OK) {
     teach_title(e, "Status DRIVER_OK (%u): the device is live", b);
     teach_str_add(t,
@@ -238,9 +247,18 @@ static void teach_explain_post(teach_expl *e) {
                   "buffer's address and length with flag W (device-writable), and puts "
                   "the descriptor's index, its head, in the next available slot: ");
     teach_heads_at(t, sp, " in ", e->size);
+    if (teach_mrg_on(e))
+      teach_str_add(t,
+                    ". Each RX buffer has %u bytes: with MRG_RXBUF a buffer need only hold the "
+                    "12-byte virtio_net_hdr (§5.1.6.3.1), and a frame larger than one spreads "
+                    "over several (§5.1.6.4)",
+                    e->r->s->drv.rx_buf_len);
+    else
+      teach_str_add(t,
+                    ". Each RX buffer holds the 12-byte virtio_net_hdr and a 1514-byte "
+                    "frame (§5.1.6.3)");
     teach_str_add(t,
-                  ". Each RX buffer holds the 12-byte virtio_net_hdr and a 1514-byte "
-                  "frame (§5.1.6.3). avail.idx is still %u: the device cannot see "
+                  ". avail.idx is still %u: the device cannot see "
                   "these yet, so they are posted, still the driver's. §2.7.13.1-2.",
                   e->g->avail_idx);
   } else {
@@ -347,10 +365,13 @@ static void teach_explain_take_what(teach_expl *e, const teach_span *sp) {
                   g->avail_idx);
     teach_heads_at(t, sp, " from avail ", e->size);
     teach_str_add(t,
-                  "; its last_avail_idx is now %u (§2.7.6). The descriptor is in flight: "
-                  "the device's until it returns it. ",
-                  g->dev_last_avail);
-    if (e->q == (int)VNET_RXQ)
+                  "; its last_avail_idx is now %u (§2.7.6). %s in flight: "
+                  "the device's until it returns %s. ",
+                  g->dev_last_avail, sp->n > 1 ? "The descriptors are" : "The descriptor is",
+                  sp->n > 1 ? "them" : "it");
+    if (teach_mrg_on(e))
+      teach_mrg_take(e, sp);
+    else if (e->q == (int)VNET_RXQ)
       teach_str_add(t,
                     "It writes a virtio_net_hdr and the frame into the buffer "
                     "(§5.1.6.4).");
@@ -380,8 +401,12 @@ static void teach_explain_dev_take(teach_expl *e) {
   int q = e->q;
   const teach_span *sp = &f->pop[q];
   if (f->frames_in) {
-    teach_title(e, "Frame #%" PRId64 " (%u bytes) arrives%s", f->frame_last + 1, f->frame_len,
-                sp->n ? "; the device takes an RX buffer" : "");
+    if (sp->n > 1)
+      teach_title(e, "Frame #%" PRId64 " (%u bytes) arrives; the device takes %u RX buffers",
+                  f->frame_last + 1, f->frame_len, sp->n);
+    else
+      teach_title(e, "Frame #%" PRId64 " (%u bytes) arrives%s", f->frame_last + 1, f->frame_len,
+                  sp->n ? "; the device takes an RX buffer" : "");
     teach_str_add(&e->t, "The host sends frame #%" PRId64 " (%u bytes) to the device. ",
                   f->frame_last + 1, f->frame_len);
   } else if (f->kicks_received[q]) {
@@ -396,9 +421,28 @@ static void teach_explain_dev_take(teach_expl *e) {
 }
 
 /* The device writes used elements (§2.7.8). */
+/* The device writes a mergeable frame's used elements (§5.1.6.4). */
+static void teach_explain_mrg_push(teach_expl *e) {
+  const teach_span *sp = &e->f->push[e->q];
+  teach_mrg_push_title(e, "returns", "in the rx used ring");
+  teach_str_add(&e->t, "It writes %s into used ", sp->n == 1 ? "a used element" : "used elements");
+  teach_slots(&e->t, sp, e->size);
+  teach_str_add(&e->t, ".");
+  teach_mrg_push(e);
+  teach_str_add(&e->t,
+                " used.idx is still %u, so the driver cannot see %s yet: pushed, still the "
+                "device's until it stores used.idx.",
+                e->g->used_idx, sp->n == 1 ? "it" : "them");
+  teach_wrap(e->r, &e->t, e->q, 1, sp, e->size);
+}
+
 static void teach_explain_dev_push(teach_expl *e) {
   const teach_span *sp = &e->f->push[e->q];
   teach_str *t = &e->t;
+  if (teach_mrg_on(e) && e->st->hdr_shown) {
+    teach_explain_mrg_push(e);
+    return;
+  }
   teach_title(e, "The device returns %s in the %s used ring", sp->n == 1 ? "the buffer" : "buffers",
               vnet_queue_name((uint16_t)e->q));
   teach_str_add(t, "It writes the used element {id %" PRId64 ", len %u} into used ", sp->head_last,
@@ -476,6 +520,7 @@ static void teach_explain_dev_publish(teach_expl *e) {
     teach_explain_irq_suppressed(e, old, now);
   else if (f->irqs_supp[q])
     teach_str_add(t, " avail.flags says NO_INTERRUPT: no interrupt (§2.7.7).");
+  if (teach_mrg_on(e)) teach_mrg_publish(e);
 }
 
 static void teach_explain_irq(teach_expl *e) {
@@ -534,8 +579,12 @@ static void teach_last_only_note(teach_expl *e, const teach_span *sp) {
 static void teach_explain_consume(teach_expl *e) {
   const teach_span *sp = &e->f->consume[e->q];
   teach_str *t = &e->t;
-  teach_title(e, "The driver takes %s from the %s used ring",
-              sp->n == 1 ? "a used element" : "used elements", vnet_queue_name((uint16_t)e->q));
+  int mrg = teach_mrg_on(e) && e->f->mrg_part;
+  if (mrg)
+    teach_mrg_consume_title(e);
+  else
+    teach_title(e, "The driver takes %s from the %s used ring",
+                sp->n == 1 ? "a used element" : "used elements", vnet_queue_name((uint16_t)e->q));
   teach_str_add(t, "used.idx = %u is ahead of the driver's cursor, so it reads used ",
                 e->g->used_idx);
   teach_slots(t, sp, e->size);
@@ -547,7 +596,10 @@ static void teach_explain_consume(teach_expl *e) {
                 sp->len_last, e->g->drv_last_used);
   teach_mod256_note(e, sp);
   teach_last_only_note(e, sp);
-  if (e->q == (int)VNET_RXQ && teach_bug(e, VBUG_LEGACY_HDR) && sp->len_last > VNET_HDR_LEN - 2) {
+  if (mrg)
+    teach_mrg_consume(e);
+  else if (e->q == (int)VNET_RXQ && teach_bug(e, VBUG_LEGACY_HDR) &&
+           sp->len_last > VNET_HDR_LEN - 2) {
     teach_str_add(t,
                   " It takes the header as 10 bytes, the legacy layout (bug legacy-hdr-10), "
                   "so it hands len - 10 = %u bytes to the guest stack, starting 2 bytes "
@@ -636,12 +688,13 @@ static void teach_fast_rx(teach_expl *e) {
   teach_str_add(t, "rx: the device took ");
   teach_heads_at(t, sp, " from avail ", sz);
   if (f->push[VNET_RXQ].n) {
-    teach_str_add(t, " and returned it in used ");
+    teach_str_add(t, " and returned %s in used ", f->push[VNET_RXQ].n > 1 ? "them" : "it");
     teach_slots(t, &f->push[VNET_RXQ], sz);
   }
   teach_fast_notified(t, f->irqs[VNET_RXQ], f->irqs_supp[VNET_RXQ], "interrupted",
                       "interrupt suppressed");
-  if (f->consume[VNET_RXQ].n) teach_str_add(t, "; the driver read it");
+  if (f->consume[VNET_RXQ].n)
+    teach_str_add(t, "; the driver read %s", f->consume[VNET_RXQ].n > 1 ? "them" : "it");
   if ((sp = &f->post[VNET_RXQ])->n) {
     teach_str_add(t, ", re-posted ");
     teach_heads_at(t, sp, " in avail ", sz);
@@ -797,13 +850,6 @@ void teach_explain(teach_rec *r, teach_step *st) {
   "the walkthrough draws split rings, and this is a bug of the packed ring's own: 'vnetsim " \
   "demo --ring packed --qsize " qsize " --bug " name "' shows it, and 'vnetsim bugs' says how"
 
-/* Mergeable RX buffers' bugs: the walkthrough posts buffers that hold a
- * whole frame, so no frame spreads over several. */
-#define TEACH_UNSEEN_MERGEABLE(name)                                                         \
-  "the walkthrough posts RX buffers that hold a whole frame, without mergeable buffers, "    \
-  "so no frame spreads over several: 'vnetsim demo --mergeable --rx-buf-size 64 --bug " name \
-  "' shows it, and 'vnetsim bugs' says how"
-
 /* The split ring's own bugs have no form on a packed ring (virtio/vbug.h). */
 #define TEACH_UNSEEN_SPLIT_ONLY                                                               \
   "it is a bug of the split ring's own (its indices, arithmetic or barriers), with no form "  \
@@ -933,18 +979,16 @@ static const teach_bug_note teach_bug_table[] = {
     {"drv-mrg-first-only", TEACH_BUG_BREAKS_RULE, "5.1.6.4",
      "It breaks §5.1.6.4's format: num_buffers says over how many buffers a frame is spread and "
      "only the first begins with a header; this driver reads every buffer as a frame of its own",
-     TEACH_UNSEEN_MERGEABLE("drv-mrg-first-only"), TEACH_UNSEEN_MERGEABLE("drv-mrg-first-only")},
+     NULL, NULL},
     {"drv-mrg-repost-first", TEACH_BUG_LIVENESS, "5.1.6.3",
      "A liveness bug: every ring rule is kept, but of the num_buffers buffers a frame took only "
      "the first is offered again, and only the driver can supply buffers (§5.1.6.3), so the ring "
      "drains",
-     TEACH_UNSEEN_MERGEABLE("drv-mrg-repost-first"),
-     TEACH_UNSEEN_MERGEABLE("drv-mrg-repost-first")},
+     NULL, NULL},
     {"dev-mrg-num-buffers-one", TEACH_BUG_BREAKS_RULE, "5.1.6.4.1",
      "It breaks §5.1.6.4.1: the device must set num_buffers to the number of buffers the packet "
      "is spread over; this one always writes 1",
-     TEACH_UNSEEN_MERGEABLE("dev-mrg-num-buffers-one"),
-     TEACH_UNSEEN_MERGEABLE("dev-mrg-num-buffers-one")},
+     NULL, NULL},
 };
 
 const teach_bug_note *teach_bug_notes(size_t *n) {

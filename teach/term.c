@@ -536,8 +536,15 @@ static void teach_render_bug(FILE *out, const teach_walk *w, const vbug_info *b,
   if (line[0] >= 'a' && line[0] <= 'z') line[0] = (char)(line[0] - 'a' + 'A');
   teach_wrap_text(out, line, 4);
   const char *unseen = note ? (w->opts.packed ? note->unseen_packed : note->unseen) : NULL;
+  unsigned mrg_only = b->side == VBUG_SIDE_DRIVER ? VBUG_MRG_ONLY : VBUG_DEV_MRG_ONLY;
   if (unseen) {
     snprintf(line, sizeof line, "This walkthrough cannot show it: %s.", unseen);
+    teach_wrap_text(out, line, 4);
+  } else if ((b->bit & mrg_only) && !w->opts.mergeable) {
+    snprintf(line, sizeof line,
+             "This walkthrough shows it only with mergeable RX buffers, where a frame spreads "
+             "over several: 'vnetsim teach --mergeable --bug %s'.",
+             b->name);
     teach_wrap_text(out, line, 4);
   } else if (!teach_shows_wrong(w)) {
     teach_wrap_text(out,
@@ -605,6 +612,15 @@ void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts 
              "; the device keeps no backlog; bugs: %s",
              w->opts.frames, spacing, w->opts.packed ? "packed" : "split", w->opts.queue_size,
              w->opts.seed, bugs);
+  if (w->opts.mergeable)
+    teach_para(out, 2,
+               "mergeable RX buffers (VIRTIO_NET_F_MRG_RXBUF, §5.1.6.4): the driver posts RX "
+               "buffers of %u bytes; the device's mtu is %u (VIRTIO_NET_F_MTU, §5.1.4) and each "
+               "echo request carries %u bytes of data, so a %u-byte frame and its 12-byte "
+               "header span %u buffers",
+               w->s->drv.rx_buf_len, w->s->cfg.mtu, teach_walk_ping_payload(&w->opts),
+               teach_walk_ping_payload(&w->opts) + TEACH_ETH_IP_ICMP_LEN,
+               teach_walk_buffers_per_frame(&w->opts));
   unsigned shown = teach_walk_detailed_frames(&w->opts);
   if (shown < w->opts.frames)
     teach_para(out, 2,
@@ -644,6 +660,28 @@ void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts 
              "last shown), even with the value it already held; an owner or cursor that "
              "changed.",
              ro->colour ? "Yellow" : "*");
+}
+
+/* With mergeable RX buffers: the virtio_net_hdr the step is about (§5.1.6),
+ * every field marked when the device wrote it in this step. */
+static void teach_draw_hdr(FILE *out, const teach_step *st, int packed,
+                           const teach_render_opts *ro) {
+  if (!st->hdr_shown) return;
+  const teach_net_hdr *h = &st->hdr;
+  int w = st->hdr_shown == TEACH_HDR_WRITTEN;
+  tline l = {0};
+  tl_addf(&l, "  virtio_net_hdr at 0x%08" PRIx64 " (%s %" PRId64 "), as the %s:", st->hdr_addr,
+          packed ? "buffer id" : "head", st->hdr_head, w ? "device wrote it" : "driver read it");
+  tl_put(out, &l);
+  tl_field(&l, ro, "    flags ", h->flags, w);
+  tl_field(&l, ro, " gso_type ", h->gso_type, w);
+  tl_field(&l, ro, " hdr_len ", h->hdr_len, w);
+  tl_field(&l, ro, " gso_size ", h->gso_size, w);
+  tl_field(&l, ro, " csum_start ", h->csum_start, w);
+  tl_put(out, &l);
+  tl_field(&l, ro, "    csum_offset ", h->csum_offset, w);
+  tl_field(&l, ro, " num_buffers ", h->num_buffers, w);
+  tl_put(out, &l);
 }
 
 /* Under a memory model: the stores each side made that the other cannot
@@ -734,6 +772,7 @@ void teach_render_step(FILE *out, const teach_walk *w, size_t i, const teach_ren
     teach_owner_line(&l, "", o);
     tl_put(out, &l);
   }
+  teach_draw_hdr(out, st, g->packed, ro);
   teach_term_buffers(out, w, st);
 }
 
