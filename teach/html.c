@@ -497,7 +497,12 @@ static const char html_script_tail[] =
     " var "
     "el=document.getElementById('step');el.innerHTML=h;el.querySelector('h2').textContent=s.title;"
     "\n"
-    " el.querySelector('.txt').textContent=s.text;if(s.sb){var b=document.createElement('div');\n"
+    " el.querySelector('.txt').textContent=s.text;if(s.hdr){var d=document.createElement('div'),\n"
+    " N=['flags','gso_type','hdr_len','gso_size','csum_start','csum_offset','num_buffers'];\n"
+    " d.className='note';d.id='net-hdr';d.textContent='virtio_net_hdr at '+s.hdr[9]+' "
+    "('+s.hdr[8]+\n"
+    " '), as the '+s.hdr[7]+': '+N.map(function(n,k){return n+' '+s.hdr[k]}).join(', ');\n"
+    " el.appendChild(d);}if(s.sb){var b=document.createElement('div');\n"
     " b.className='note';b.textContent='store buffers (not visible to the other side yet): "
     "driver: '+\n"
     " s.sb[0]+'; device: '+s.sb[1];el.appendChild(b);}var c=document.getElementById('cursor');\n"
@@ -793,6 +798,17 @@ static void html_buffers_json(FILE *out, const scn *s, const teach_step *st) {
   fputc(']', out);
 }
 
+/* With mergeable RX buffers: the virtio_net_hdr the step is about, its
+ * seven fields, then who wrote or read it, the head or id, the address. */
+static void html_hdr_json(FILE *out, const scn *s, const teach_step *st) {
+  if (!st->hdr_shown) return;
+  const teach_net_hdr *h = &st->hdr;
+  fprintf(out, ",\"hdr\":[%u,%u,%u,%u,%u,%u,%u,\"%s\",\"%s %" PRId64 "\",\"0x%08" PRIx64 "\"]",
+          h->flags, h->gso_type, h->hdr_len, h->gso_size, h->csum_start, h->csum_offset,
+          h->num_buffers, st->hdr_shown == TEACH_HDR_WRITTEN ? "device wrote it" : "driver read it",
+          teach_run_packed(s) ? "buffer id" : "head", st->hdr_head, st->hdr_addr);
+}
+
 static void html_steps_json(FILE *out, const scn *s, const teach_rec *r, const html_axis *a) {
   size_t nsteps;
   const teach_step *steps = teach_rec_steps(r, &nsteps);
@@ -811,6 +827,7 @@ static void html_steps_json(FILE *out, const scn *s, const teach_rec *r, const h
     fputs(",\"text\":", out);
     html_json_str(out, st->text);
     html_buffers_json(out, s, st);
+    html_hdr_json(out, s, st);
     fputs(",\"rings\":{", out);
     const char *sep = "";
     for (int q = 0; q < 2; q++) {

@@ -15,6 +15,8 @@
 #define TEACH_DESC_W         39
 #define TEACH_AVAIL_W        16
 #define TEACH_USED_W         22
+/* the smallest used len that does not fit the len column in brackets */
+#define TEACH_STALE_LEN_MAX 1000u
 /* where the available and the used ring start */
 #define TEACH_AVAIL_COL (TEACH_DESC_W + 1)
 #define TEACH_USED_COL  (TEACH_AVAIL_COL + TEACH_AVAIL_W + 1)
@@ -297,7 +299,9 @@ static void teach_draw_used_slot(tline *l, const teach_ring *g, uint16_t i,
   } else {
     const char *sgr = live || !ro->colour ? NULL : SGR_DIM;
     tl_cellf(l, ro, uch, sgr, 4, 0, live ? "%u" : "(%u)", u->id);
-    tl_cellf(l, ro, uch, sgr, 5, 0, live ? "%u" : "(%u)", u->len);
+    /* a stale len of four digits or more would not fit with its brackets:
+     * the id's brackets mark the element */
+    tl_cellf(l, ro, uch, sgr, 5, 0, live || u->len >= TEACH_STALE_LEN_MAX ? "%u" : "(%u)", u->len);
   }
   teach_tag(v, sizeof v, i == (g->drv_last_used & mask), i == (g->dev_used_shadow & mask));
   tl_add(l, v);

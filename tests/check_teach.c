@@ -24,6 +24,8 @@
 #define CHROMIUM      "/usr/bin/chromium"
 #define GOLDEN        VNETSIM_TEST_DATA_DIR "/teach_seed1.txt"
 #define GOLDEN_PACKED VNETSIM_TEST_DATA_DIR "/teach_packed_seed1.txt"
+#define GOLDEN_MRG    VNETSIM_TEST_DATA_DIR "/teach_mergeable_seed1.txt"
+#define GOLDEN_MRG_PK VNETSIM_TEST_DATA_DIR "/teach_mergeable_packed_seed1.txt"
 
 #include "tests/tmpdir.h"
 
@@ -200,6 +202,19 @@ END_TEST
 
 /* --- the terminal rendering --------------------------------------------- */
 
+/* Fits an 80-column terminal: no line wraps into noise. */
+static void assert_fits_80(const char *got, const char *args) {
+  int col = 0, line = 1;
+  for (const unsigned char *p = (const unsigned char *)got; *p; p++) {
+    if (*p == '\n') {
+      col = 0;
+      line++;
+    } else if ((*p & 0xc0) != 0x80 && ++col > 80) {
+      ck_abort_msg("line %d of the walkthrough (%s) is wider than 80 columns", line, args);
+    }
+  }
+}
+
 /* The walkthrough (with args) against the golden file golden, in 80 columns. */
 static void check_golden(const char *args, const char *golden) {
   char cmd[512], out[128];
@@ -228,16 +243,7 @@ static void check_golden(const char *args, const char *golden) {
         golden, line, n_got, n_want);
   }
   ck_assert(!strstr(got, "\033[")); /* no colour into a pipe */
-  /* fits an 80-column terminal: no line wraps into noise */
-  int col = 0, line = 1;
-  for (const unsigned char *p = (const unsigned char *)got; *p; p++) {
-    if (*p == '\n') {
-      col = 0;
-      line++;
-    } else if ((*p & 0xc0) != 0x80 && ++col > 80) {
-      ck_abort_msg("line %d of the walkthrough is wider than 80 columns", line);
-    }
-  }
+  assert_fits_80(got, args);
   free(got);
   free(want);
 }
@@ -247,6 +253,68 @@ END_TEST
 
 START_TEST(test_packed_terminal_rendering_matches_golden_file) {
   check_golden(" --ring packed", GOLDEN_PACKED);
+}
+END_TEST
+
+START_TEST(test_mergeable_terminal_rendering_matches_golden_files) {
+  check_golden(" --mergeable", GOLDEN_MRG);
+  check_golden(" --mergeable --ring packed", GOLDEN_MRG_PK);
+}
+END_TEST
+
+/* teach --mergeable at every queue size a ping's three buffers fit, with
+ * one echo request at a time and with the largest burst, on both rings:
+ * 80 columns, the header drawn with num_buffers 3, a frame joined. */
+START_TEST(test_mergeable_fits_80_columns_at_every_size) {
+  static const unsigned qsizes[] = {4, 8, 16, 32, 64};
+  unsigned q = qsizes[_i % 5], burst = (_i / 5) % 2 ? 8 : 1;
+  const char *ring = _i >= 10 ? "packed" : "split";
+  char cmd[512], out[128], args[96];
+  snprintf(out, sizeof out, "%s/mrg.txt", tmpdir);
+  snprintf(args, sizeof args, "--mergeable --qsize %u --burst %u --ring %s", q, burst, ring);
+  snprintf(cmd, sizeof cmd, "NO_COLOR=1 '%s' teach --no-pause %s >%s </dev/null", VNETSIM_BIN, args,
+           out);
+  ck_assert_int_eq(sh(cmd), 0);
+  char *got = slurp(out, NULL);
+  ck_assert_ptr_nonnull(got);
+  assert_fits_80(got, args);
+  ck_assert_msg(strstr(got, "    csum_offset 0* num_buffers 3*") != NULL, "%s: no header", args);
+  ck_assert_msg(strstr(got, "of 3 buffers and joins the frame\n") != NULL, "%s: no frame joined",
+                args);
+  /* a burst of 8 frames of 3 buffers overflows a small ring: drops */
+  if (burst == 1) ck_assert_ptr_null(strstr(got, "!! HERE"));
+  free(got);
+}
+END_TEST
+
+/* Each mergeable bug through the command, on both rings: shown once, at
+ * the step where it goes wrong. */
+START_TEST(test_mergeable_bugs_shown_by_the_command) {
+  static const struct {
+    const char *bug, *split_title, *packed_title;
+  } bugs[] = {
+      {"dev-mrg-num-buffers-one", "The device returns the frame's 3 buffers in the rx used ring",
+       "The device marks the frame's 3 buffers used"},
+      {"drv-mrg-first-only", "The driver takes a used element alone, though num_buffers = 3",
+       "The driver takes a used element alone, though num_buffers = 3"},
+      {"drv-mrg-repost-first", "The driver takes buffer 2 of the frame's 3",
+       "The driver takes buffer 2 of the frame's 3"}};
+  int packed = _i >= 3;
+  const char *bug = bugs[_i % 3].bug;
+  char cmd[512], out[128], want[128];
+  snprintf(out, sizeof out, "%s/mbug.txt", tmpdir);
+  snprintf(cmd, sizeof cmd, "'%s' teach --mergeable --ring %s --no-pause --bug %s >%s </dev/null",
+           VNETSIM_BIN, packed ? "packed" : "split", bug, out);
+  ck_assert_int_eq(sh(cmd), 0);
+  char *got = slurp(out, NULL);
+  ck_assert_ptr_nonnull(got);
+  snprintf(want, sizeof want, "!! HERE IT GOES WRONG (bug %s)\n%s", bug,
+           packed ? bugs[_i % 3].packed_title : bugs[_i % 3].split_title);
+  const char *moment = strstr(got, want);
+  ck_assert_msg(moment != NULL, "%s is not shown where it goes wrong", bug);
+  ck_assert_ptr_null(strstr(moment + 1, "!! HERE"));
+  ck_assert_ptr_null(strstr(got, "cannot show"));
+  free(got);
 }
 END_TEST
 
@@ -354,6 +422,10 @@ static const struct {
     {"replay pcpp_ArpRequestPacket.pcap --html /nonexistent/r.html", "/nonexistent/r.html"},
     {"replay pcpp_microsecs.pcap --compare rx-no-recycle --html x.html", "--html"},
     {"teach --ring packed --bug used-slot-mod-256", "split ring"},
+    {"teach --bug drv-mrg-first-only", "add --mergeable"},
+    {"teach --ring packed --bug dev-mrg-num-buffers-one", "add --mergeable"},
+    {"teach --mergeable --qsize 2", "more than the queue's 2"},
+    {"teach --mergeable --rx-buf-size 100", "raise --rx-buf-size"},
 };
 
 START_TEST(test_bad_input_exits_2_with_one_line) {
@@ -829,6 +901,53 @@ START_TEST(test_teach_html_carries_the_walkthrough) {
 }
 END_TEST
 
+/* The position in the page's step list of the first step that carries a
+ * header, from 1. */
+static int first_hdr_step(const char *html) {
+  const char *steps = strstr(html, "\"steps\":["), *hdr = strstr(html, "\"hdr\":[");
+  ck_assert_ptr_nonnull(steps);
+  ck_assert_ptr_nonnull(hdr);
+  int k = 0;
+  for (const char *p = steps; (p = strstr(p, "{\"i\":")) && p < hdr; p++) k++;
+  return k;
+}
+
+/* teach --mergeable --html: each step's header in the data; in Chromium
+ * every step is reachable and the step that writes the first frame's
+ * header draws its fields. */
+START_TEST(test_mergeable_html_draws_the_header) {
+  ck_assert_msg(access(CHROMIUM, X_OK) == 0, "%s is not installed", CHROMIUM);
+  for (int packed = 0; packed < 2; packed++) {
+    char path[160], cmd[512], url[256], dom[160], profile[160];
+    snprintf(path, sizeof path, "%s/mrg%d.html", tmpdir, packed);
+    snprintf(cmd, sizeof cmd, "'%s' teach --no-pause --mergeable --ring %s --html %s >/dev/null",
+             VNETSIM_BIN, packed ? "packed" : "split", path);
+    ck_assert_int_eq(sh(cmd), 0);
+    char *html = slurp(path, NULL);
+    ck_assert_ptr_nonnull(html);
+    ck_assert_ptr_nonnull(
+        strstr(html, packed ? "\"hdr\":[0,0,0,0,0,0,3,\"device wrote it\",\"buffer id 1\""
+                            : "\"hdr\":[0,0,0,0,0,0,3,\"device wrote it\",\"head 1\""));
+    int at = first_hdr_step(html);
+    free(html);
+    char *d = walk_page(path, packed ? "mrg-packed" : "mrg-split", NULL);
+    const char *data = strstr(d, "\"steps_stored\":");
+    ck_assert_ptr_nonnull(data);
+    assert_walked(d, "mrg", json_int(data, "steps_stored"));
+    free(d);
+    snprintf(url, sizeof url, "file://%s#step=%d", path, at);
+    snprintf(dom, sizeof dom, "%s/mrg%d.dom", tmpdir, packed);
+    snprintf(profile, sizeof profile, "%s/profile-mrg%d", tmpdir, packed);
+    ck_assert_int_eq(chromium("dump-dom", url, dom, profile), 0);
+    d = slurp(dom, NULL);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_msg(strstr(d, "id=\"net-hdr\"") != NULL, "step %d draws no header", at);
+    ck_assert_ptr_nonnull(strstr(d, "num_buffers 1"));
+    free(d);
+  }
+}
+END_TEST
+
 /* Under a memory model each step carries both store buffers: some step
  * shows a store the other side cannot see yet, named by its ring field,
  * and says when stores became visible; under sc every buffer is empty and
@@ -897,6 +1016,9 @@ static Suite *teach_suite(void) {
   tcase_add_test(tc, test_terminal_rendering_matches_golden_file);
   tcase_add_test(tc, test_packed_terminal_rendering_matches_golden_file);
   tcase_add_test(tc, test_packed_walkthrough_wraps_and_both_counters_flip);
+  tcase_add_test(tc, test_mergeable_terminal_rendering_matches_golden_files);
+  tcase_add_loop_test(tc, test_mergeable_fits_80_columns_at_every_size, 0, 20);
+  tcase_add_loop_test(tc, test_mergeable_bugs_shown_by_the_command, 0, 6);
   tcase_add_loop_test(tc, test_packed_bugs_shown_by_the_command, 0, 5);
   tcase_add_test(tc, test_bug_walkthrough_says_where_it_goes_wrong);
   tcase_add_loop_test(tc, test_bad_input_exits_2_with_one_line, 0,
@@ -913,6 +1035,7 @@ static Suite *teach_suite(void) {
   tcase_add_test(tc, test_html_renders_in_headless_chromium);
   tcase_add_test(tc, test_html_pages_reach_every_step_and_stay_small);
   tcase_add_test(tc, test_replay_html_on_packed_rings);
+  tcase_add_test(tc, test_mergeable_html_draws_the_header);
   suite_add_tcase(s, tc);
   return s;
 }
