@@ -15,7 +15,7 @@
 static const char teach_usage[] =
     "usage: vnetsim teach [--qsize 8] [--bug NAME] [--frames N] [--burst N] [--seed N]\n"
     "                     [--ring split|packed] [--mergeable [--mtu N] [--rx-buf-size N]]\n"
-    "                     [--no-pause] [--html OUT.html]\n"
+    "                     [--no-event-idx] [--no-pause] [--html OUT.html]\n"
     "\n"
     "Walks through the virtqueue protocol on a small scenario: driver initialisation and\n"
     "feature negotiation, RX buffers posted, a frame arriving, the used ring, the interrupt,\n"
@@ -52,6 +52,8 @@ static const char teach_usage[] =
     "                   ping fits one frame; a smaller mtu makes the pings smaller)\n"
     "  --rx-buf-size N  bytes per RX buffer, header included (default 1526): a frame must\n"
     "                   fit the queue's buffers, or teach refuses\n"
+    "  --no-event-idx   the driver does not take VIRTIO_F_EVENT_IDX: the ring's flags\n"
+    "                   fields suppress notifications instead (NO_INTERRUPT, NO_NOTIFY)\n"
     "  --no-pause       print every step without waiting (for a pipe or a test)\n"
     "  --html FILE      also write the run as one self-contained HTML page\n"
     "  --trace FILE     write every ring and notification event as JSON lines ('-':\n"
@@ -62,7 +64,8 @@ enum {
   TEACH_OPT_NO_PAUSE = CLI_OPT_SHARED_END + 1,
   TEACH_OPT_FRAMES,
   TEACH_OPT_HTML,
-  TEACH_OPT_BURST
+  TEACH_OPT_BURST,
+  TEACH_OPT_NO_EVENT_IDX
 };
 
 /* Small enough to draw every slot of both rings on one screen. */
@@ -155,7 +158,7 @@ static int teach_write_page(host_outfile *page, const teach_walk *w) {
 typedef struct teach_args {
   cli_sim_opts o;
   uint64_t frames, burst;
-  int no_pause;
+  int no_pause, no_event_idx;
   const char *html;
 } teach_args;
 
@@ -173,6 +176,7 @@ static void teach_walk_opts_from(const teach_args *a, teach_walk_opts *wo) {
   wo->mergeable = a->o.sim.mergeable;
   wo->mtu = a->o.sim.mtu;
   wo->rx_buf_size = a->o.sim.rx_buf_size;
+  wo->no_event_idx = a->no_event_idx;
 }
 
 /* A frame of the walkthrough must fit the RX ring, however many buffers
@@ -190,13 +194,15 @@ static int teach_check_buffers(const teach_args *a) {
 }
 
 static int teach_parse(int argc, char **argv, teach_args *a) {
-  static const struct option longopts[] = {{"no-pause", no_argument, NULL, TEACH_OPT_NO_PAUSE},
-                                           {"frames", required_argument, NULL, TEACH_OPT_FRAMES},
-                                           {"html", required_argument, NULL, TEACH_OPT_HTML},
-                                           {"burst", required_argument, NULL, TEACH_OPT_BURST},
-                                           {"help", no_argument, NULL, 'h'},
-                                           CLI_SIM_LONG_OPTIONS,
-                                           {NULL, 0, NULL, 0}};
+  static const struct option longopts[] = {
+      {"no-pause", no_argument, NULL, TEACH_OPT_NO_PAUSE},
+      {"frames", required_argument, NULL, TEACH_OPT_FRAMES},
+      {"html", required_argument, NULL, TEACH_OPT_HTML},
+      {"burst", required_argument, NULL, TEACH_OPT_BURST},
+      {"no-event-idx", no_argument, NULL, TEACH_OPT_NO_EVENT_IDX},
+      {"help", no_argument, NULL, 'h'},
+      CLI_SIM_LONG_OPTIONS,
+      {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
   cli_sim_opts_default(&a->o, "teach");
   a->o.sim.queue_size = 0; /* unless told: teach_walk_default_qsize() once the bugs are known */
@@ -211,6 +217,9 @@ static int teach_parse(int argc, char **argv, teach_args *a) {
         return -1;
       case TEACH_OPT_NO_PAUSE:
         a->no_pause = 1;
+        break;
+      case TEACH_OPT_NO_EVENT_IDX:
+        a->no_event_idx = 1;
         break;
       case TEACH_OPT_FRAMES:
         if (cli_parse_uint(optarg, 1, TEACH_MAX_FRAMES, &a->frames))

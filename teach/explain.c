@@ -140,11 +140,17 @@ void teach_explain_status(teach_expl *e) {
     teach_features(t, e->f->features);
     teach_str_add(t,
                   ". FEATURES_OK asks the device to accept exactly these; a device "
-                  "that cannot would leave the bit clear. EVENT_IDX lets each side say "
-                  "at which index it wants the next notification (§2.7.7, §2.7.10). "
+                  "that cannot would leave the bit clear. %s "
                   "§3.1.1 steps 4-6, §2.2. Next the driver allocates each queue's "
                   "descriptor table, available ring and used ring in guest memory and "
-                  "gives the device their addresses (§3.1.1 step 7, §2.7).");
+                  "gives the device their addresses (§3.1.1 step 7, §2.7).",
+                  e->f->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)
+                      ? "EVENT_IDX lets each side say at which index it wants the next "
+                        "notification (§2.7.7, §2.7.10)."
+                      : "Without EVENT_IDX each side has one flag to turn the other's "
+                        "notifications off: the driver's avail.flags NO_INTERRUPT for "
+                        "interrupts, the device's used.flags NO_NOTIFY for kicks (§2.7.7, "
+                        "§2.7.10).");
     teach_mrg_features(e);
   } else if (b & VIRTIO_STATUS_DRIVER_OK) {
     teach_title(e, "Status DRIVER_OK (%u): the device is live", b);
@@ -283,8 +289,8 @@ static void teach_explain_kick_decision(teach_expl *e, uint16_t old, uint16_t no
                   e->g->avail_event, old, now);
   else if (f->kicks[q])
     teach_str_add(t,
-                  " The device has not set NO_NOTIFY in used.flags, so the driver "
-                  "kicks: an available buffer notification (§2.7.10.1).");
+                  " used.flags = 0: the device has not set VIRTQ_USED_F_NO_NOTIFY, so the "
+                  "driver must kick: an available buffer notification (§2.7.10.1).");
   else if (f->kicks_supp[q] && e->event_idx)
     teach_str_add(t,
                   " Event-idx suppression: avail_event = %u is not in [%u, %u). The "
@@ -292,7 +298,10 @@ static void teach_explain_kick_decision(teach_expl *e, uint16_t old, uint16_t no
                   "index by itself, so the driver does not kick (§2.7.10).",
                   e->g->avail_event, old, now);
   else if (f->kicks_supp[q])
-    teach_str_add(t, " The device set NO_NOTIFY in used.flags, so no kick (§2.7.10).");
+    teach_str_add(t,
+                  " used.flags = 1, VIRTQ_USED_F_NO_NOTIFY: the device is working through the "
+                  "ring and will see the new index by itself, so the driver does not kick "
+                  "(§2.7.10.1).");
   else if (teach_bug(e, VBUG_KICK_BEFORE_PUBLISH))
     teach_str_add(t,
                   " It decided about the kick before this store, on the old index "
@@ -514,12 +523,14 @@ static void teach_explain_dev_publish(teach_expl *e) {
                   used_event, old, now);
   else if (f->irqs[q])
     teach_str_add(t,
-                  " avail.flags does not say NO_INTERRUPT, so it interrupts: a used "
-                  "buffer notification (§2.7.7).");
+                  " avail.flags = 0: the driver has not set VIRTQ_AVAIL_F_NO_INTERRUPT, so "
+                  "the device must interrupt: a used buffer notification (§2.7.7.2).");
   else if (f->irqs_supp[q] && e->event_idx)
     teach_explain_irq_suppressed(e, old, now);
   else if (f->irqs_supp[q])
-    teach_str_add(t, " avail.flags says NO_INTERRUPT: no interrupt (§2.7.7).");
+    teach_str_add(t,
+                  " avail.flags = 1, VIRTQ_AVAIL_F_NO_INTERRUPT: the driver does not want "
+                  "to hear about these, so no interrupt (§2.7.7.2).");
   if (teach_mrg_on(e)) teach_mrg_publish(e);
 }
 
@@ -791,17 +802,65 @@ static void teach_explain_used_event(teach_expl *e, const teach_ring *g, const c
                   "after re-enabling.");
 }
 
+/* Without EVENT_IDX: a side stored its flags field, turning the other's
+ * notifications off while it works through the ring, or on again once it
+ * is done (then it looks at the ring once more: a store the other side
+ * made before it could see the change is not notified). */
+static void teach_explain_flags(teach_expl *e, int q, const teach_ring *g, const char *on) {
+  if (g->hdr_wrote & TEACH_H_AVAIL_FLAGS) {
+    if (g->avail_flags && q == (int)VNET_TXQ)
+      teach_str_add(&e->t,
+                    " Meanwhile%s the driver set avail.flags = 1, VIRTQ_AVAIL_F_NO_INTERRUPT: "
+                    "it takes back used TX buffers on its next send and wants no interrupt "
+                    "for them (§2.7.7.1).",
+                    on);
+    else if (g->avail_flags)
+      teach_str_add(&e->t,
+                    " Meanwhile%s the driver set avail.flags = 1, VIRTQ_AVAIL_F_NO_INTERRUPT: "
+                    "no interrupts while it works through the used ring (§2.7.7.1).",
+                    on);
+    else
+      teach_str_add(&e->t,
+                    " Meanwhile%s the driver, done with the used ring, cleared avail.flags: "
+                    "interrupt me again (§2.7.7.1). %s",
+                    on,
+                    teach_bug(e, VBUG_IRQ_NO_RECHECK)
+                        ? "It did not read used.idx again after that (bug "
+                          "irq-enable-no-recheck; the note in §2.7.14)."
+                        : "After a full barrier it reads used.idx once more, as the loop of "
+                          "§2.7.14 does: an element pushed before the device could see the "
+                          "cleared flag raises no interrupt.");
+  }
+  if (g->hdr_wrote & TEACH_H_USED_FLAGS) {
+    if (g->used_flags)
+      teach_str_add(&e->t,
+                    " Meanwhile%s the device set used.flags = 1, VIRTQ_USED_F_NO_NOTIFY: it is "
+                    "working through the available ring and needs no kick (§2.7.10.2).",
+                    on);
+    else
+      teach_str_add(&e->t,
+                    " Meanwhile%s the device, finding nothing more to take, cleared used.flags: "
+                    "kick me (§2.7.10.2). Then it looked at avail.idx once more, in case the "
+                    "driver published before it could see the change.",
+                    on);
+  }
+}
+
 /* The suppression fields are stored without an event of their own: say so
  * when the step saw one written, on its own queue or (as "on the rx
  * queue") on the other. */
 static void teach_explain_event_fields(teach_expl *e) {
-  if (e->st->kind == TEACH_K_FAST || !e->event_idx) return;
+  if (e->st->kind == TEACH_K_FAST) return;
   for (int k = 0; k < 2; k++) {
     int q = k ? 1 - e->q : e->q;
     const teach_ring *g = &e->st->ring[q];
     char on[32] = "";
     if (q != e->q) snprintf(on, sizeof on, " on the %s queue", vnet_queue_name((uint16_t)q));
     if (!g->size) continue;
+    if (!e->event_idx) {
+      teach_explain_flags(e, q, g, on);
+      continue;
+    }
     if (g->hdr_wrote & TEACH_H_AVAIL_EVENT)
       teach_str_add(&e->t,
                     " Meanwhile%s the device, finding nothing more to take, set avail_event = "

@@ -283,6 +283,10 @@ typedef struct teach_walk_opts {
   uint16_t mtu;         /* VIRTIO_NET_F_MTU offered with this mtu; 0: not offered (with
                          * mergeable buffers: TEACH_MRG_MTU) */
   uint32_t rx_buf_size; /* bytes per RX buffer, header included; 0: the driver's default */
+  /* The driver does not take VIRTIO_F_EVENT_IDX: the flags fields suppress
+   * notifications instead (VIRTQ_AVAIL_F_NO_INTERRUPT, VIRTQ_USED_F_NO_NOTIFY,
+   * §2.7.7, §2.7.10; on a packed ring ENABLE and DISABLE, §2.8.10). */
+  int no_event_idx;
   /* Sees every trace record after the recorder, or NULL: a test compares
    * what was recorded with guest memory at that moment. */
   emu_trace_observer_fn observer;

@@ -625,6 +625,18 @@ void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts 
                w->s->drv.rx_buf_len, w->s->cfg.mtu, teach_walk_ping_payload(&w->opts),
                teach_walk_ping_payload(&w->opts) + TEACH_ETH_IP_ICMP_LEN,
                teach_walk_buffers_per_frame(&w->opts));
+  if (w->opts.no_event_idx)
+    teach_para(out, 2, "%s",
+               w->opts.packed
+                   ? "without EVENT_IDX: each side's event suppression structure says ENABLE "
+                     "or DISABLE, never DESC (§2.8.10)"
+                   : "without EVENT_IDX: used_event and avail_event are never written; the "
+                     "driver sets avail.flags to VIRTQ_AVAIL_F_NO_INTERRUPT (1) while it "
+                     "needs no interrupt, the device used.flags to VIRTQ_USED_F_NO_NOTIFY (1) "
+                     "while it needs no kick (§2.7.7, §2.7.10). In this "
+                     "scenario the device has cleared NO_NOTIFY again by the time the driver "
+                     "publishes, so every kick is sent; NO_INTERRUPT spares the TX "
+                     "interrupts");
   unsigned shown = teach_walk_detailed_frames(&w->opts);
   if (shown < w->opts.frames)
     teach_para(out, 2,

@@ -88,6 +88,11 @@ static void teach_walk_config(const teach_walk_opts *o, scn_config *cfg) {
   cfg->mergeable = o->mergeable;
   cfg->mtu = o->mergeable && !o->mtu ? (uint16_t)TEACH_MRG_MTU : o->mtu;
   cfg->rx_buf_len = o->rx_buf_size;
+  if (o->no_event_idx) {
+    vnet_drv_opts d;
+    vnet_drv_opts_default(&d);
+    cfg->driver_features = d.features & ~VIRTIO_BIT(VIRTIO_F_EVENT_IDX);
+  }
 }
 
 /* The recorder first, so what the second observer compares with is what

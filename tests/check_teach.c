@@ -26,6 +26,7 @@
 #define GOLDEN_PACKED VNETSIM_TEST_DATA_DIR "/teach_packed_seed1.txt"
 #define GOLDEN_MRG    VNETSIM_TEST_DATA_DIR "/teach_mergeable_seed1.txt"
 #define GOLDEN_MRG_PK VNETSIM_TEST_DATA_DIR "/teach_mergeable_packed_seed1.txt"
+#define GOLDEN_NO_EVI VNETSIM_TEST_DATA_DIR "/teach_no_event_idx_seed1.txt"
 
 #include "tests/tmpdir.h"
 
@@ -259,6 +260,11 @@ END_TEST
 START_TEST(test_mergeable_terminal_rendering_matches_golden_files) {
   check_golden(" --mergeable", GOLDEN_MRG);
   check_golden(" --mergeable --ring packed", GOLDEN_MRG_PK);
+}
+END_TEST
+
+START_TEST(test_no_event_idx_terminal_rendering_matches_golden_file) {
+  check_golden(" --no-event-idx", GOLDEN_NO_EVI);
 }
 END_TEST
 
@@ -1017,6 +1023,7 @@ static Suite *teach_suite(void) {
   tcase_add_test(tc, test_packed_terminal_rendering_matches_golden_file);
   tcase_add_test(tc, test_packed_walkthrough_wraps_and_both_counters_flip);
   tcase_add_test(tc, test_mergeable_terminal_rendering_matches_golden_files);
+  tcase_add_test(tc, test_no_event_idx_terminal_rendering_matches_golden_file);
   tcase_add_loop_test(tc, test_mergeable_fits_80_columns_at_every_size, 0, 20);
   tcase_add_loop_test(tc, test_mergeable_bugs_shown_by_the_command, 0, 6);
   tcase_add_loop_test(tc, test_packed_bugs_shown_by_the_command, 0, 5);

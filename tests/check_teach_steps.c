@@ -644,6 +644,52 @@ START_TEST(test_mergeable_bug_goes_wrong_where_the_fixed_run_parts) {
 }
 END_TEST
 
+/* --- without EVENT_IDX ---------------------------------------------------- */
+
+/* 'teach --no-event-idx': every step follows ring memory; used_event and
+ * avail_event are never written; both flags are set and cleared; a
+ * notification goes out only when the other side's flag is 0, and one is
+ * held back only when it is 1 (the TX interrupts, NO_INTERRUPT). */
+START_TEST(test_without_event_idx_the_flags_suppress_notifications) {
+  teach_walk_opts o;
+  teach_walk_opts_default(&o);
+  o.no_event_idx = 1;
+  teach_walk w;
+  ck_assert_int_eq(teach_walk_run(&o, &w), 0);
+  ck_assert(!(w.s->drv.features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)));
+  check_split_steps(&w, "no-event-idx");
+  size_t n;
+  const teach_step *st = teach_rec_steps(w.rec, &n);
+  unsigned set[2] = {0, 0}, cleared[2] = {0, 0}, irq_held = 0;
+  for (size_t i = 0; i < n; i++) {
+    for (int q = 0; q < 2; q++) {
+      const teach_ring *g = &st[i].ring[q];
+      if (!g->size) continue;
+      ck_assert(!(g->hdr_wrote & (TEACH_H_USED_EVENT | TEACH_H_AVAIL_EVENT)));
+      ck_assert_uint_eq(g->used_event | g->avail_event, 0);
+      if (g->hdr_wrote & TEACH_H_AVAIL_FLAGS) (g->avail_flags ? set : cleared)[0]++;
+      if (g->hdr_wrote & TEACH_H_USED_FLAGS) (g->used_flags ? set : cleared)[1]++;
+    }
+    if (st[i].kind == TEACH_K_FAST || st[i].queue < 0) continue;
+    const teach_ring *g = &st[i].ring[st[i].queue];
+    if (st[i].evmask & (1u << EMU_TR_INTERRUPT)) ck_assert_uint_eq(g->avail_flags, 0);
+    if (st[i].evmask & (1u << EMU_TR_KICK)) ck_assert_uint_eq(g->used_flags, 0);
+    if (st[i].evmask & (1u << EMU_TR_KICK_SUPPRESSED)) ck_assert_uint_eq(g->used_flags, 1);
+    if (st[i].evmask & (1u << EMU_TR_INTERRUPT_SUPPRESSED)) {
+      ck_assert_uint_eq(g->avail_flags, 1);
+      ck_assert_ptr_nonnull(strstr(st[i].text, "VIRTQ_AVAIL_F_NO_INTERRUPT"));
+      irq_held++;
+    }
+  }
+  for (int k = 0; k < 2; k++) {
+    ck_assert_uint_gt(set[k], 0);
+    ck_assert_uint_gt(cleared[k], 0);
+  }
+  ck_assert_uint_gt(irq_held, 0);
+  teach_walk_free(&w);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("teach_steps");
   TCase *tc = tcase_create("steps");
@@ -654,6 +700,7 @@ static Suite *suite(void) {
   tcase_add_loop_test(tc, test_packed_bug_shows_where_it_happens_or_says_it_cannot, 0, runs() - 1);
   tcase_add_loop_test(tc, test_mergeable_frames_span_buffers_and_change_hands_at_stores, 0, 2);
   tcase_add_loop_test(tc, test_mergeable_bug_goes_wrong_where_the_fixed_run_parts, 0, 6);
+  tcase_add_test(tc, test_without_event_idx_the_flags_suppress_notifications);
   suite_add_tcase(s, tc);
   return s;
 }
