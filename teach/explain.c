@@ -463,6 +463,7 @@ static void teach_explain_dev_push(teach_expl *e) {
                   "(§2.7.8).");
   else
     teach_str_add(t, ": len 0, since it wrote nothing into a TX buffer (§2.7.8).");
+  teach_hdr_written(e);
   teach_str_add(t,
                 " used.idx is still %u, so the driver cannot see it yet: the buffer "
                 "is pushed, still the device's until it stores used.idx.",

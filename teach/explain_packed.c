@@ -508,11 +508,12 @@ static void teach_pk_dev_publish(teach_expl *e) {
                 "flags with AVAIL and USED both equal to its wrap counter %u (§2.8.1, "
                 "§2.8.15): from this store on the buffer is the driver's (used). ",
                 sp->head_last, sp->len_last, was.wrap);
-  if (q == (int)VNET_RXQ)
+  if (q == (int)VNET_RXQ) {
     teach_str_add(t,
                   "len counts the bytes it wrote, the 12-byte header plus the frame, and W "
                   "says it wrote some (§2.8.3, §2.8.4).");
-  else
+    teach_hdr_written(e);
+  } else
     teach_str_add(t, "No W and len 0: it wrote nothing into a TX buffer (§2.8.3, §2.8.4).");
   uint16_t span = (uint16_t)((e->g->dev_next_used.pos + e->size - was.pos) % e->size);
   if (sp->n == 1 && span > 1)

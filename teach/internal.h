@@ -283,6 +283,8 @@ void teach_mrg_take(teach_expl *e, const teach_span *sp);
 void teach_mrg_push_title(teach_expl *e, const char *verb, const char *where);
 void teach_mrg_push(teach_expl *e);
 void teach_mrg_publish(teach_expl *e);
+/* Without mergeable buffers: the header the device wrote, in a sentence. */
+void teach_hdr_written(teach_expl *e);
 void teach_mrg_consume_title(teach_expl *e);
 void teach_mrg_consume(teach_expl *e);
 

@@ -48,8 +48,10 @@ uint64_t teach_mrg_buf_addr(const scn *s, int64_t head) {
 
 /* --- recording ------------------------------------------------------------ */
 
-/* 1 when the recorder follows RX buffers (mergeable runs only: without
- * them every frame is one buffer, and the pages stay as they were). */
+/* 1 when the recorder follows the driver joining a frame's buffers
+ * (mergeable runs only: without them every frame is one buffer, and the
+ * driver reads no num_buffers). The device's side, and the header it
+ * writes, it follows in every run. */
 static int teach_mrg_run(const teach_rec *r) { return r->s->drv.mergeable; }
 
 static int teach_mrg_ensure(teach_rec *r) {
@@ -78,7 +80,7 @@ void teach_mrg_on_frame_in(teach_rec *r) {
 }
 
 void teach_mrg_on_pop(teach_rec *r, int64_t head) {
-  if (!teach_mrg_run(r) || !teach_mrg_ensure(r) || head < 0 || head >= r->rx_size) return;
+  if (!teach_mrg_ensure(r) || head < 0 || head >= r->rx_size) return;
   r->rx_addr[head] = teach_mrg_buf_addr(r->s, head);
   r->dev_frame_bufs++;
 }
@@ -86,7 +88,7 @@ void teach_mrg_on_pop(teach_rec *r, int64_t head) {
 /* The device wrote a used element: the first one of a frame (with some
  * bytes) is where it wrote the header. */
 void teach_mrg_on_push(teach_rec *r, int64_t head, int64_t len) {
-  if (!teach_mrg_run(r) || !teach_mrg_ensure(r) || head < 0 || head >= r->rx_size) return;
+  if (!teach_mrg_ensure(r) || head < 0 || head >= r->rx_size) return;
   teach_facts *f = &r->f;
   if (f->rx_npushed < TEACH_MRG_LISTED)
     f->rx_pushed[f->rx_npushed] = (teach_used_elem){(uint32_t)head, (uint32_t)len};
@@ -236,6 +238,19 @@ void teach_mrg_push(teach_expl *e) {
   teach_mrg_elems(t, f);
   teach_str_add(t, ": len counts the bytes written into each buffer (%s).",
                 teach_run_packed(e->r->s) ? "§2.8.4" : "§2.7.8");
+}
+
+/* Without mergeable buffers: the header the device wrote before the frame
+ * (§5.1.6.4.1), drawn under the step. */
+void teach_hdr_written(teach_expl *e) {
+  const teach_step *st = e->st;
+  if (st->hdr_shown != TEACH_HDR_WRITTEN || e->q != (int)VNET_RXQ) return;
+  teach_str_add(&e->t,
+                " Before the frame it wrote the 12-byte virtio_net_hdr (drawn below): flags 0 "
+                "and gso_type 0 (GSO_NONE), as no checksum or segmentation offload was "
+                "negotiated, and num_buffers = %u: without MRG_RXBUF a frame is always in "
+                "one buffer (§5.1.6.4.1, §5.1.6.3.2).",
+                st->hdr.num_buffers);
 }
 
 /* Split ring: the one used.idx store that shows all of a frame's buffers. */

@@ -678,11 +678,12 @@ void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts 
              ro->colour ? "Yellow" : "*");
 }
 
-/* With mergeable RX buffers: the virtio_net_hdr the step is about (§5.1.6),
+/* The virtio_net_hdr the step is about (§5.1.6),
  * every field marked when the device wrote it in this step. */
 static void teach_draw_hdr(FILE *out, const teach_step *st, int packed,
                            const teach_render_opts *ro) {
-  if (!st->hdr_shown) return;
+  /* a fast-forward covers a whole frame: the detailed steps drew its header */
+  if (!st->hdr_shown || st->kind == TEACH_K_FAST) return;
   const teach_net_hdr *h = &st->hdr;
   int w = st->hdr_shown == TEACH_HDR_WRITTEN;
   tline l = {0};

@@ -189,6 +189,19 @@ START_TEST(test_every_step_owner_and_marks_follow_ring_memory) {
   teach_walk w;
   walk_in(b, b, &w);
   int same = check_split_steps(&w, run);
+  /* every step that returns an RX buffer draws the header the device wrote
+   * at its start: the buffer's address from its descriptor, num_buffers 1 */
+  size_t n, headers = 0;
+  const teach_step *st = teach_rec_steps(w.rec, &n);
+  for (size_t i = 0; i < n && !b; i++) {
+    if (st[i].kind != TEACH_K_DEV_PUSH || st[i].queue != (int)VNET_RXQ) continue;
+    const teach_ring *g = &st[i].ring[VNET_RXQ];
+    ck_assert_int_eq(st[i].hdr_shown, TEACH_HDR_WRITTEN);
+    ck_assert_uint_eq(st[i].hdr.num_buffers, 1);
+    ck_assert_uint_eq(st[i].hdr_addr, g->desc[st[i].hdr_head].addr);
+    headers++;
+  }
+  if (!b) ck_assert_uint_ge(headers, 2);
   /* the fixed run re-posts head 0 into slot 0 and returns TX {id 0, len 0}
    * over a slot that held them: written, so marked, though nothing differs */
   if (!b) ck_assert_int_gt(same, 0);
