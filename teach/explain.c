@@ -189,6 +189,30 @@ static void teach_setup_note(teach_expl *e) {
                 6 + 8 * n);
 }
 
+/* The indirect table head points at (§2.7.5.3: le64 addr, le32 len, le16
+ * flags, le16 next per entry, as in the descriptor table), read into the
+ * step to be drawn. Returns 1 when its first entry chains the next. */
+static int teach_read_indirect(teach_expl *e, int64_t head, const teach_desc *d) {
+  teach_step *st = e->st;
+  const gmem *m = &e->r->s->mem;
+  st->ind_head = head;
+  st->ind_addr = d->addr;
+  st->ind_total = (uint16_t)(d->len / VQ_DESC_SIZE);
+  st->nind = st->ind_total < TEACH_IND_SHOWN ? st->ind_total : TEACH_IND_SHOWN;
+  for (uint16_t i = 0; i < st->nind; i++) {
+    /* the driver placed the table in guest memory and the device checked it
+     * when it read it: a read that failed would draw zeros, misleading no
+     * check (the halves read memory themselves) */
+    uint64_t a = d->addr + (uint64_t)i * VQ_DESC_SIZE;
+    teach_desc *x = &st->ind[i];
+    (void)gmem_peek_le64(m, a + VQ_DESC_OFF_ADDR, &x->addr);
+    (void)gmem_peek_le32(m, a + VQ_DESC_OFF_LEN, &x->len);
+    (void)gmem_peek_le16(m, a + VQ_DESC_OFF_FLAGS, &x->flags);
+    (void)gmem_peek_le16(m, a + VQ_DESC_OFF_NEXT, &x->next);
+  }
+  return st->nind > 1 && (st->ind[0].flags & VQ_DESC_F_NEXT) && st->ind[0].next == 1;
+}
+
 /* A TX frame: one indirect descriptor or a chain (§2.7.5.3, §5.1.6.2). */
 static void teach_explain_tx_post(teach_expl *e, const teach_span *sp) {
   teach_str *t = &e->t;
@@ -205,6 +229,12 @@ static void teach_explain_tx_post(teach_expl *e, const teach_span *sp) {
                   "the 12-byte header, then the frame, both device-readable. One "
                   "descriptor per frame however many pieces it has (§2.7.5.3). ",
                   sp->head_last);
+  if (indirect &&
+      teach_read_indirect(e, sp->head_last, &g->desc[(uint16_t)sp->head_last & (e->size - 1)]))
+    teach_str_add(t,
+                  "The table is drawn below: its entry 0, the header, carries flag N "
+                  "(NEXT) and next = 1, so the frame in entry 1 follows it: inside a table "
+                  "the descriptors start at index 0 and are chained by next (§2.7.5.3). ");
   else
     teach_str_add(t,
                   "The driver writes a chain for the header and the frame, both "

@@ -502,7 +502,16 @@ static const char html_script_tail[] =
     " d.className='note';d.id='net-hdr';d.textContent='virtio_net_hdr at '+s.hdr[9]+' "
     "('+s.hdr[8]+\n"
     " '), as the '+s.hdr[7]+': '+N.map(function(n,k){return n+' '+s.hdr[k]}).join(', ');\n"
-    " el.appendChild(d);}if(s.sb){var b=document.createElement('div');\n"
+    " el.appendChild(d);}if(s.ind){var t='<table id=\"indirect\"><tr><th colspan=5>indirect table "
+    "at '+\n"
+    " s.ind.at+' (head '+s.ind.head+', '+s.ind.n+' "
+    "entries)</th></tr><tr><th>#</th><th>addr</th>'+\n"
+    " '<th>len</th><th>flags</th><th>next</th></"
+    "tr>';s.ind.d.forEach(function(x,k){t+='<tr><td>'+k+\n"
+    " '</td><td>0x'+x[0].toString(16)+'</td><td>'+x[1]+'</td><td>'+FL(x[2])+'</td><td>'+x[3]+\n"
+    " '</td></tr>'});var "
+    "w=document.createElement('div');w.className='rings';w.innerHTML=t+'</table>';\n"
+    " el.appendChild(w);}if(s.sb){var b=document.createElement('div');\n"
     " b.className='note';b.textContent='store buffers (not visible to the other side yet): "
     "driver: '+\n"
     " s.sb[0]+'; device: '+s.sb[1];el.appendChild(b);}var c=document.getElementById('cursor');\n"
@@ -809,6 +818,18 @@ static void html_hdr_json(FILE *out, const scn *s, const teach_step *st) {
           teach_run_packed(s) ? "buffer id" : "head", st->hdr_head, st->hdr_addr);
 }
 
+/* A TX step's indirect table: its address, head, entry count, then each
+ * entry drawn as [addr, len, flags, next]. */
+static void html_ind_json(FILE *out, const teach_step *st) {
+  if (!st->nind) return;
+  fprintf(out, ",\"ind\":{\"at\":\"0x%08" PRIx64 "\",\"head\":%" PRId64 ",\"n\":%u,\"d\":[",
+          st->ind_addr, st->ind_head, st->ind_total);
+  for (uint16_t i = 0; i < st->nind; i++)
+    fprintf(out, "%s[%" PRIu64 ",%u,%u,%u]", i ? "," : "", st->ind[i].addr, st->ind[i].len,
+            st->ind[i].flags, st->ind[i].next);
+  fputs("]}", out);
+}
+
 static void html_steps_json(FILE *out, const scn *s, const teach_rec *r, const html_axis *a) {
   size_t nsteps;
   const teach_step *steps = teach_rec_steps(r, &nsteps);
@@ -828,6 +849,7 @@ static void html_steps_json(FILE *out, const scn *s, const teach_rec *r, const h
     html_json_str(out, st->text);
     html_buffers_json(out, s, st);
     html_hdr_json(out, s, st);
+    html_ind_json(out, st);
     fputs(",\"rings\":{", out);
     const char *sep = "";
     for (int q = 0; q < 2; q++) {

@@ -159,6 +159,9 @@ enum {
   TEACH_HDR_READ     /* the driver read it in this step */
 };
 
+/* The entries of an indirect table a step draws. */
+#define TEACH_IND_SHOWN 8
+
 /* One step: the merged events, what they did, and (for kept steps) the
  * rings after it. */
 typedef struct teach_step {
@@ -184,6 +187,13 @@ typedef struct teach_step {
   teach_net_hdr hdr;
   int64_t hdr_head;
   uint64_t hdr_addr;
+  /* A TX step whose head points at an indirect table (§2.7.5.3): the
+   * table's address and its first entries, as guest memory held them. */
+  uint16_t nind; /* entries drawn (0: none), at most TEACH_IND_SHOWN */
+  uint16_t ind_total;
+  uint64_t ind_addr;
+  int64_t ind_head;
+  teach_desc ind[TEACH_IND_SHOWN];
   /* The host frame's first buffer, when the driver finished joining that
    * frame in this step; -2 when the step took a frame's buffer but not
    * its last; -1: as head (one buffer per frame). */

@@ -701,6 +701,39 @@ static void teach_draw_hdr(FILE *out, const teach_step *st, int packed,
   tl_put(out, &l);
 }
 
+/* The indirect table a TX head points at (§2.7.5.3), in the descriptor
+ * table's columns; written with the step that wrote its head. */
+static void teach_draw_indirect(FILE *out, const teach_step *st, const teach_render_opts *ro) {
+  if (!st->nind || st->kind == TEACH_K_FAST) return;
+  tline l = {0};
+  char v[8];
+  tl_addf(&l, "  indirect table at 0x%08" PRIx64 " (head %" PRId64 " points at it, %u entries):",
+          st->ind_addr, st->ind_head, st->ind_total);
+  tl_put(out, &l);
+  tl_add(&l, "  # ");
+  tl_cell(&l, ro, 0, NULL, 10, 1, "addr");
+  tl_add(&l, " ");
+  tl_cell(&l, ro, 0, NULL, 5, 0, "len");
+  tl_add(&l, " ");
+  tl_cell(&l, ro, 0, NULL, 3, 1, "flg");
+  tl_cell(&l, ro, 0, NULL, 2, 0, "nx");
+  tl_put(out, &l);
+  for (uint16_t i = 0; i < st->nind; i++) {
+    const teach_desc *d = &st->ind[i];
+    tl_addf(&l, "%3u ", i);
+    teach_draw_addr_len(&l, d, 0, 1, ro);
+    teach_flags(v, sizeof v, d->flags);
+    tl_add(&l, " ");
+    tl_cell(&l, ro, 1, NULL, 3, 1, v);
+    tl_cellf(&l, ro, 1, NULL, 2, 0, "%u", d->next);
+    tl_put(out, &l);
+  }
+  if (st->ind_total > st->nind) {
+    tl_addf(&l, "    ... and %u more", st->ind_total - st->nind);
+    tl_put(out, &l);
+  }
+}
+
 /* Under a memory model: the stores each side made that the other cannot
  * see yet; the rings above are memory as both see it. */
 static void teach_term_buffers(FILE *out, const teach_walk *w, const teach_step *st) {
@@ -790,6 +823,7 @@ void teach_render_step(FILE *out, const teach_walk *w, size_t i, const teach_ren
     tl_put(out, &l);
   }
   teach_draw_hdr(out, st, g->packed, ro);
+  teach_draw_indirect(out, st, ro);
   teach_term_buffers(out, w, st);
 }
 

@@ -903,14 +903,20 @@ START_TEST(test_teach_html_carries_the_walkthrough) {
   ck_assert_ptr_nonnull(strstr(html, "\"rx_no_buffer\":2"));
   ck_assert_ptr_nonnull(strstr(html, "\"wrong\":1"));
   ck_assert_ptr_nonnull(strstr(html, "frame 9: rx_no_buffer"));
+  /* the first TX frame's indirect table: head 0's, two entries, the
+   * 12-byte header chained (NEXT, next 1) to the 42-byte ARP reply */
+  const char *ind = strstr(html, "\"ind\":{\"at\":\"0x400001c0\",\"head\":0,\"n\":2,\"d\":[[");
+  ck_assert_ptr_nonnull(ind);
+  ck_assert_ptr_nonnull(strstr(ind, ",12,1,1],["));
+  ck_assert_ptr_nonnull(strstr(ind, ",42,0,0]]}"));
   free(html);
 }
 END_TEST
 
-/* The position in the page's step list of the first step that carries a
- * header, from 1. */
-static int first_hdr_step(const char *html) {
-  const char *steps = strstr(html, "\"steps\":["), *hdr = strstr(html, "\"hdr\":[");
+/* The position in the page's step list of the first step whose data has
+ * key (a header, "\"hdr\":[", or an indirect table), from 1. */
+static int first_step_with(const char *html, const char *key) {
+  const char *steps = strstr(html, "\"steps\":["), *hdr = strstr(html, key);
   ck_assert_ptr_nonnull(steps);
   ck_assert_ptr_nonnull(hdr);
   int k = 0;
@@ -919,8 +925,8 @@ static int first_hdr_step(const char *html) {
 }
 
 /* teach --mergeable --html: each step's header in the data; in Chromium
- * every step is reachable and the step that writes the first frame's
- * header draws its fields. */
+ * every step is reachable, the step that writes the first frame's header
+ * draws its fields, and (split ring) the first TX step its indirect table. */
 START_TEST(test_mergeable_html_draws_the_header) {
   ck_assert_msg(access(CHROMIUM, X_OK) == 0, "%s is not installed", CHROMIUM);
   for (int packed = 0; packed < 2; packed++) {
@@ -934,7 +940,9 @@ START_TEST(test_mergeable_html_draws_the_header) {
     ck_assert_ptr_nonnull(
         strstr(html, packed ? "\"hdr\":[0,0,0,0,0,0,3,\"device wrote it\",\"buffer id 1\""
                             : "\"hdr\":[0,0,0,0,0,0,3,\"device wrote it\",\"head 1\""));
-    int at = first_hdr_step(html);
+    int at = first_step_with(html, "\"hdr\":[");
+    /* no indirect tables on the packed ring's driver side */
+    int ind = packed ? 0 : first_step_with(html, "\"ind\":{");
     free(html);
     char *d = walk_page(path, packed ? "mrg-packed" : "mrg-split", NULL);
     const char *data = strstr(d, "\"steps_stored\":");
@@ -949,6 +957,14 @@ START_TEST(test_mergeable_html_draws_the_header) {
     ck_assert_ptr_nonnull(d);
     ck_assert_msg(strstr(d, "id=\"net-hdr\"") != NULL, "step %d draws no header", at);
     ck_assert_ptr_nonnull(strstr(d, "num_buffers 1"));
+    free(d);
+    if (packed) continue;
+    snprintf(url, sizeof url, "file://%s#step=%d", path, ind);
+    snprintf(profile, sizeof profile, "%s/profile-ind", tmpdir);
+    ck_assert_int_eq(chromium("dump-dom", url, dom, profile), 0);
+    d = slurp(dom, NULL);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_msg(strstr(d, "id=\"indirect\"") != NULL, "step %d draws no indirect table", ind);
     free(d);
   }
 }

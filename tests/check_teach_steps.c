@@ -183,6 +183,11 @@ static int check_split_steps(const teach_walk *w, const char *run) {
   return same;
 }
 
+/* The guest's answers in the walkthrough: an ARP reply, and echo replies
+ * with ping(8)'s 56 bytes of data (14 + 20 + 8 + 56). */
+#define ARP_REPLY_LEN  42u
+#define ECHO_REPLY_LEN 98u
+
 START_TEST(test_every_step_owner_and_marks_follow_ring_memory) {
   const vbug_info *b = bug_of(_i);
   const char *run = b ? b->name : "fixed";
@@ -202,6 +207,28 @@ START_TEST(test_every_step_owner_and_marks_follow_ring_memory) {
     headers++;
   }
   if (!b) ck_assert_uint_ge(headers, 2);
+  /* every TX frame goes in one descriptor pointing at an indirect table:
+   * the step that posts it draws the table as memory holds it, the 12-byte
+   * header chained (NEXT, next 1) to the frame */
+  size_t tables = 0;
+  for (size_t i = 0; i < n && !b; i++) {
+    if (st[i].kind != TEACH_K_POST || st[i].queue != (int)VNET_TXQ) continue;
+    const teach_desc *d = &st[i].ring[VNET_TXQ].desc[st[i].ind_head];
+    ck_assert(d->flags & VQ_DESC_F_INDIRECT);
+    ck_assert_uint_eq(st[i].ind_addr, d->addr);
+    ck_assert_uint_eq(st[i].ind_total, d->len / VQ_DESC_SIZE);
+    ck_assert_uint_eq(st[i].nind, 2);
+    /* (the table is the head's and later frames write it again: what it
+     * held at this step is the frame this step sent, an ARP or echo reply) */
+    ck_assert(st[i].ind[0].addr && st[i].ind[1].addr);
+    ck_assert(st[i].ind[1].len == ARP_REPLY_LEN || st[i].ind[1].len == ECHO_REPLY_LEN);
+    ck_assert_uint_eq(st[i].ind[0].len, VNET_HDR_LEN);
+    ck_assert_uint_eq(st[i].ind[0].flags, VQ_DESC_F_NEXT);
+    ck_assert_uint_eq(st[i].ind[0].next, 1);
+    ck_assert_uint_eq(st[i].ind[1].flags & VQ_DESC_F_NEXT, 0);
+    tables++;
+  }
+  if (!b) ck_assert_uint_ge(tables, 2);
   /* the fixed run re-posts head 0 into slot 0 and returns TX {id 0, len 0}
    * over a slot that held them: written, so marked, though nothing differs */
   if (!b) ck_assert_int_gt(same, 0);
