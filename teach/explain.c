@@ -165,28 +165,34 @@ void teach_explain_status(teach_expl *e) {
   }
 }
 
-/* The first time a queue is used: where its three parts sit in guest
- * memory, as the C structures of §2.7.5, §2.7.6 and §2.7.8, and why each
- * event field sits where it does. */
-static void teach_setup_note(teach_expl *e) {
-  teach_rec *r = e->r;
-  const vq_layout *l = &teach_drv_q(r->s, e->q)->layout;
-  if (r->setup_told[e->q] || !l->size) return;
-  r->setup_told[e->q] = 1;
+/* A split queue set up: where its three parts sit in guest memory, as the
+ * C structures of §2.7.5, §2.7.6 and §2.7.8 with their sizes and
+ * alignments (§2.7), and why each event field sits where it does. */
+static void teach_explain_setup(teach_expl *e) {
+  const vq_layout *l = &teach_drv_q(e->r->s, e->q)->layout;
   unsigned n = l->size;
+  e->r->setup_told[e->q] = 1;
+  teach_title(e, "The driver sets up the %s queue: %u entries in guest memory",
+              vnet_queue_name((uint16_t)e->q), n);
   teach_str_add(&e->t,
-                " Where the %s queue lives in guest memory: the descriptor table at 0x%" PRIx64
-                ", %u x struct virtq_desc { le64 addr; le32 len; le16 flags; le16 next; } "
-                "(16 bytes each, 16-aligned, §2.7.5); the available ring at 0x%" PRIx64
-                ", struct virtq_avail { le16 flags; le16 idx; le16 ring[%u]; le16 used_event; } "
-                "(%u bytes, 2-aligned, §2.7.6); the used ring at 0x%" PRIx64
-                ", struct virtq_used { le16 flags; le16 idx; struct virtq_used_elem { le32 id; "
+                "It allocates the queue's three parts, zeroed, and gives the device their "
+                "addresses (§3.1.1 step 7). The descriptor table at 0x%" PRIx64
+                ": %u x struct virtq_desc { le64 addr; le32 len; le16 flags; le16 next; } "
+                "(16 bytes each, 16-aligned, §2.7.5). The available ring at 0x%" PRIx64
+                ": struct virtq_avail { le16 flags; le16 idx; le16 ring[%u]; le16 used_event; } "
+                "(%u bytes, 2-aligned, §2.7.6). The used ring at 0x%" PRIx64
+                ": struct virtq_used { le16 flags; le16 idx; struct virtq_used_elem { le32 id; "
                 "le32 len; } ring[%u]; le16 avail_event; } (%u bytes, 4-aligned, §2.7.8). "
-                "used_event ends the available ring and avail_event the used ring because "
-                "each side writes only its own area: the driver the available ring, the "
-                "device the used ring (§2.7).",
-                vnet_queue_name((uint16_t)e->q), l->desc, n, l->avail, n, 6 + 2 * n, l->used, n,
-                6 + 8 * n);
+                "The alignments are §2.7's, for the three parts as a whole. used_event ends "
+                "the available ring and avail_event the used ring because each side writes "
+                "only its own area: the driver writes the available ring, the device the "
+                "used ring, so a side's request (interrupt me after this used index; kick "
+                "me after this available index) goes where it writes anyway, and no memory "
+                "is written by both (§2.7). Placed after ring[], they leave every other "
+                "field where it is whether or not EVENT_IDX is negotiated (§2.7.7, "
+                "§2.7.10). Nothing is offered yet: every descriptor is on the driver's free "
+                "list.",
+                l->desc, n, l->avail, n, 6 + 2 * n, l->used, n, 6 + 8 * n);
 }
 
 /* The indirect table head points at (§2.7.5.3: le64 addr, le32 len, le16
@@ -301,7 +307,6 @@ static void teach_explain_post(teach_expl *e) {
     teach_explain_tx_post(e, sp);
   }
   teach_wrap(e->r, t, e->q, 0, sp, e->size);
-  teach_setup_note(e);
 }
 
 /* Why the driver kicked or did not, after publishing (§2.7.10, §2.7.13.4);
@@ -810,7 +815,7 @@ static const teach_explainer teach_explainers[TEACH_K_COUNT] = {
     [TEACH_K_DEV_PUSH] = teach_explain_dev_push, [TEACH_K_DEV_PUBLISH] = teach_explain_dev_publish,
     [TEACH_K_IRQ] = teach_explain_irq,           [TEACH_K_CONSUME] = teach_explain_consume,
     [TEACH_K_DROP] = teach_explain_drop,         [TEACH_K_VIOLATION] = teach_explain_violation,
-    [TEACH_K_FAST] = teach_explain_fast,
+    [TEACH_K_FAST] = teach_explain_fast,         [TEACH_K_SETUP] = teach_explain_setup,
 };
 
 /* The driver re-enabled interrupts by moving used_event (§2.7.7), and

@@ -325,7 +325,7 @@ static void html_ring_json(FILE *out, const teach_ring *g, const teach_ring *pre
 
 static const char *const html_kind_names[TEACH_K_COUNT] = {
     "status", "post",    "publish", "dev_take",  "dev_push", "dev_publish",
-    "irq",    "consume", "drop",    "violation", "fast"};
+    "irq",    "consume", "drop",    "violation", "fast",     "setup"};
 
 static const char html_style[] =
     "body{font:14px/1.4 system-ui,sans-serif;margin:16px;color:#222;background:#fff}"

@@ -157,6 +157,7 @@ struct teach_rec {
   uint64_t last_event_t, idle_since_point, idle_gaps, idle_longest;
   int seen_event, rings_capped;
   int setup_told[2]; /* the queue's layout in memory was explained */
+  int setup_step[2]; /* split rings: the queue's set-up step was recorded */
   /* packed rings: where each chain the device holds starts, by buffer id
    * (the device knows its length, not where it was); both queues' cursors
    * after the last event; a scratch array of owners for the timeline */

@@ -1026,6 +1026,46 @@ static void teach_pk_catch_up(teach_rec *r) {
   }
 }
 
+/* Queue q's ring in a set-up step: as the driver left memory, three
+ * zeroed areas and every descriptor free (the event that revealed the
+ * queue may already have written a descriptor). */
+static void teach_fresh_ring(teach_ring *g) {
+  uint16_t size = g->size;
+  if (!size) return;
+  teach_ring fresh = {.size = size,
+                      .desc = g->desc,
+                      .avail = g->avail,
+                      .used = g->used,
+                      .owner = g->owner,
+                      .wrote = g->wrote,
+                      .drv_num_free = size};
+  memset(g->desc, 0, sizeof *g->desc * size);
+  memset(g->avail, 0, sizeof *g->avail * size);
+  memset(g->used, 0, sizeof *g->used * size);
+  memset(g->owner, TEACH_OWN_FREE, size);
+  memset(g->wrote, 0, size);
+  fresh.count[TEACH_OWN_FREE] = size;
+  *g = fresh;
+}
+
+/* A split queue the driver has set up since the last event (it gives the
+ * device the addresses with no trace record: the size appearing is the
+ * sign) gets a step of its own before the event, with every queue set up
+ * at that moment drawn fresh. */
+static void teach_setup_steps(teach_rec *r, uint64_t t) {
+  if (teach_run_packed(r->s) || r->coarse) return;
+  int fresh[2] = {0, 0};
+  for (int q = 0; q < 2; q++) fresh[q] = teach_qsize(r->s, q) && !r->setup_step[q];
+  for (int q = 0; q < 2; q++) {
+    if (!fresh[q]) continue;
+    r->setup_step[q] = 1;
+    teach_open_step(r, TEACH_K_SETUP, q, t);
+    teach_record_state(r, t);
+    for (int k = 0; k < 2 && r->cur_keep; k++)
+      if (fresh[k]) teach_fresh_ring(&r->cur.ring[k]);
+  }
+}
+
 static void teach_on_event(teach_rec *r, const emu_trace_rec *rec) {
   if (r->finished || !r->s) return;
   /* The walkthrough follows host->guest frames; a guest frame's fate in the
@@ -1054,6 +1094,7 @@ static void teach_on_event(teach_rec *r, const emu_trace_rec *rec) {
   if (rec->kind == EMU_TR_USED_CONSUMED && q == (int)VNET_RXQ && r->s->drv.mergeable)
     starts_new = 1;
   uint64_t t = rec->t_ns - r->s->cfg.start_ns;
+  teach_setup_steps(r, t);
   teach_step_for(r, rec, kind, starts_new, q, t);
   teach_step *st = &r->cur;
   st->events++;

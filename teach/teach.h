@@ -142,6 +142,7 @@ typedef enum teach_kind {
   TEACH_K_DROP,        /* a frame was dropped (its fate names why) */
   TEACH_K_VIOLATION,   /* a side broke a ring rule */
   TEACH_K_FAST,        /* several frames fast-forwarded into one step */
+  TEACH_K_SETUP,       /* split rings: the driver set a queue up in guest memory */
   TEACH_K_COUNT
 } teach_kind;
 
