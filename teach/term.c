@@ -579,8 +579,7 @@ static void teach_pk_legend(FILE *out, const teach_render_opts *ro) {
                   "looks for it. The driver and device event suppression structures (§2.8.10, "
                   "§2.8.14) ask the other side for notifications: ENABLE (all), DISABLE (none) "
                   "or DESC (only when the descriptor at off and wrap is made available or "
-                  "used). A kick is what the spec calls an available buffer notification, an "
-                  "interrupt a used buffer notification.",
+                  "used).",
                   2);
   char line[512];
   snprintf(line, sizeof line,
@@ -616,6 +615,10 @@ void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts 
              "; the device keeps no backlog; bugs: %s",
              w->opts.frames, spacing, w->opts.packed ? "packed" : "split", w->opts.queue_size,
              w->opts.seed, bugs);
+  /* before any paragraph that uses the short names (a bug's, the flags') */
+  teach_para(out, 2, "%s",
+             "names: a kick is what the spec calls an available buffer notification (driver "
+             "to device), an interrupt a used buffer notification (device to driver) (§2.3)");
   if (w->opts.mergeable)
     teach_para(out, 2,
                "mergeable RX buffers (VIRTIO_NET_F_MRG_RXBUF, §5.1.6.4): the driver posts RX "
@@ -669,8 +672,7 @@ void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts 
              "not cover it yet: still the device's), used (returned, waiting for the driver). "
              "Ownership moves only when a side stores its index (§2.7.13.3, §2.7.8.2). <-drv "
              "and <-dev: where each side's private cursor points. (n): an old ring entry the "
-             "reader has passed; -: never written. A kick is what the spec calls an available "
-             "buffer notification, an interrupt a used buffer notification.");
+             "reader has passed; -: never written.");
   teach_para(out, 2,
              "%s: ring memory written in this step (or, for the queue shown, since it was "
              "last shown), even with the value it already held; an owner or cursor that "

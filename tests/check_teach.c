@@ -324,6 +324,36 @@ START_TEST(test_mergeable_bugs_shown_by_the_command) {
 }
 END_TEST
 
+/* The spec's names for a kick and an interrupt are given before the text
+ * first uses the short ones, whatever paragraphs the intro has (a bug's,
+ * the flags' without EVENT_IDX, the mergeable buffers'). */
+START_TEST(test_spec_names_come_before_kick_and_interrupt) {
+  static const char *const runs[] = {"",
+                                     " --ring packed",
+                                     " --no-event-idx",
+                                     " --bug rx-no-irq-wake",
+                                     " --ring packed --bug irq-enable-no-recheck",
+                                     " --mergeable --bug dev-mrg-num-buffers-one"};
+  char cmd[512], out[128];
+  snprintf(out, sizeof out, "%s/names.txt", tmpdir);
+  snprintf(cmd, sizeof cmd, "NO_COLOR=1 '%s' teach --no-pause%s >%s </dev/null", VNETSIM_BIN,
+           runs[_i], out);
+  ck_assert_int_eq(sh(cmd), 0);
+  char *got = slurp(out, NULL);
+  ck_assert_ptr_nonnull(got);
+  const char *names = strstr(got, "names: a kick is what the spec calls an available buffer");
+  ck_assert_msg(names != NULL, "%s: the spec's names are not given", runs[_i]);
+  ck_assert_ptr_nonnull(strstr(names, "an interrupt a used buffer notification"));
+  static const char *const words[] = {"kick", "Kick", "interrupt", "Interrupt"};
+  for (size_t k = 0; k < sizeof words / sizeof words[0]; k++) {
+    const char *p = strstr(got, words[k]);
+    ck_assert_msg(!p || p >= names, "%s: '%s' before the spec's names: %.60s", runs[_i], words[k],
+                  p);
+  }
+  free(got);
+}
+END_TEST
+
 /* The default packed walkthrough goes round both rings: each side's wrap
  * counter is seen flipping, told in a step and drawn in the cursors. */
 START_TEST(test_packed_walkthrough_wraps_and_both_counters_flip) {
@@ -1040,6 +1070,7 @@ static Suite *teach_suite(void) {
   tcase_add_test(tc, test_packed_walkthrough_wraps_and_both_counters_flip);
   tcase_add_test(tc, test_mergeable_terminal_rendering_matches_golden_files);
   tcase_add_test(tc, test_no_event_idx_terminal_rendering_matches_golden_file);
+  tcase_add_loop_test(tc, test_spec_names_come_before_kick_and_interrupt, 0, 6);
   tcase_add_loop_test(tc, test_mergeable_fits_80_columns_at_every_size, 0, 20);
   tcase_add_loop_test(tc, test_mergeable_bugs_shown_by_the_command, 0, 6);
   tcase_add_loop_test(tc, test_packed_bugs_shown_by_the_command, 0, 5);
