@@ -125,11 +125,16 @@ static void teach_pk_status(teach_expl *e) {
     teach_str_add(t,
                   ". FEATURES_OK asks the device to accept exactly these. RING_PACKED "
                   "chooses the packed layout (§2.8): one descriptor ring that both sides "
-                  "write, instead of a descriptor table and two rings. EVENT_IDX lets each "
-                  "side ask for a notification at one descriptor position and wrap (§2.8.10). "
+                  "write, instead of a descriptor table and two rings. %s "
                   "§3.1.1 steps 4-6, §2.2. Next the driver allocates each queue's descriptor "
                   "ring and its two event suppression structures in guest memory and gives "
-                  "the device their addresses (§3.1.1 step 7, §2.8.10.1).");
+                  "the device their addresses (§3.1.1 step 7, §2.8.10.1).",
+                  e->f->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)
+                      ? "EVENT_IDX lets each side ask for a notification at one descriptor "
+                        "position and wrap (§2.8.10)."
+                      : "Without EVENT_IDX each side can only turn the other's notifications "
+                        "on or off (ENABLE, DISABLE), never ask for one descriptor (DESC, "
+                        "§2.8.10).");
     teach_mrg_features(e);
   } else if (b & VIRTIO_STATUS_DRIVER_OK) {
     teach_title(e, "Status DRIVER_OK (%u): the device is live", b);
