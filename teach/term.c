@@ -619,15 +619,18 @@ void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts 
   teach_para(out, 2, "%s",
              "names: a kick is what the spec calls an available buffer notification (driver "
              "to device), an interrupt a used buffer notification (device to driver) (§2.3)");
-  if (w->opts.mergeable)
+  if (w->opts.mergeable) {
+    uint32_t nbuf = teach_walk_buffers_per_frame(&w->opts);
+    char span[96] = "fit one buffer: raise the mtu or lower --rx-buf-size to see a frame spread";
+    if (nbuf > 1) snprintf(span, sizeof span, "span %u buffers", nbuf);
     teach_para(out, 2,
                "mergeable RX buffers (VIRTIO_NET_F_MRG_RXBUF, §5.1.6.4): the driver posts RX "
                "buffers of %u bytes; the device's mtu is %u (VIRTIO_NET_F_MTU, §5.1.4) and each "
                "echo request carries %u bytes of data, so a %u-byte frame and its 12-byte "
-               "header span %u buffers",
+               "header %s",
                w->s->drv.rx_buf_len, w->s->cfg.mtu, teach_walk_ping_payload(&w->opts),
-               teach_walk_ping_payload(&w->opts) + TEACH_ETH_IP_ICMP_LEN,
-               teach_walk_buffers_per_frame(&w->opts));
+               teach_walk_ping_payload(&w->opts) + TEACH_ETH_IP_ICMP_LEN, span);
+  }
   if (w->opts.no_event_idx)
     teach_para(out, 2, "%s",
                w->opts.packed
