@@ -730,7 +730,9 @@ static const char html_step_legend[] =
     "value it already held), or an owner or cursor that changed. &larr;drv and &larr;dev: where "
     "the driver's and the device's private cursors "
     "point. <span class=\"stale\">Grey</span>: an old entry the reader has passed; -: never "
-    "written.</p>\n";
+    "written. Under a step: the virtio_net_hdr at the start of the RX buffer it is about, as "
+    "the device wrote it or the driver read it (&sect;5.1.6), and the indirect table a TX "
+    "head points at (&sect;2.7.5.3).</p>\n";
 
 /* How to read a packed ring's step. */
 static const char html_step_legend_packed[] =
@@ -754,7 +756,8 @@ static const char html_step_legend_packed[] =
     "that changed. &larr;avail:drv and &larr;avail:dev: where the driver makes the next "
     "descriptor available and where the device looks for it; &larr;used:dev and "
     "&larr;used:drv: where the device marks the next one used and where the driver looks for "
-    "it.</p>\n";
+    "it. Under a step: the virtio_net_hdr at the start of the RX buffer it is about, as the "
+    "device wrote it or the driver read it (&sect;5.1.6).</p>\n";
 
 /* The recorder's limit on ring snapshots, and what striding the steps
  * means for the highlights. */
