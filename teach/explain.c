@@ -273,11 +273,11 @@ static void teach_explain_post(teach_expl *e) {
   if (e->q == (int)VNET_RXQ && e->f->reposts) {
     teach_title(e, "The driver re-posts RX buffer head %" PRId64, sp->head_last);
     teach_str_add(t,
-                  "Having read the frame out of it, the driver offers the same buffer "
+                  "Having read %s out of it, the driver offers the same buffer "
                   "again: descriptor %" PRId64
                   " keeps its address and length, and its "
                   "index goes into avail ",
-                  sp->head_last);
+                  teach_mrg_on(e) ? "its part of the frame" : "the frame", sp->head_last);
     teach_slots(t, sp, e->size);
     teach_str_add(t,
                   ". avail.idx has not moved yet: the buffer is posted, still the "

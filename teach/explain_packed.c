@@ -267,8 +267,9 @@ static void teach_pk_publish(teach_expl *e) {
     teach_title(e, "The driver makes RX buffer id %" PRId64 " available again%s", sp->head_last,
                 kick);
     teach_str_add(t,
-                  "Having read the frame out of it, the driver offers the same buffer again, "
-                  "at its next_avail ");
+                  "Having read %s out of it, the driver offers the same buffer again, "
+                  "at its next_avail ",
+                  teach_mrg_on(e) ? "its part of the frame" : "the frame");
     teach_pk_span(t, sp->idx_last, 1, e->size);
     teach_str_add(t, ": address, length and id, then flags W, ");
     teach_pk_bits(t, e->g, (uint16_t)sp->idx_last);
