@@ -220,8 +220,10 @@ int teach_pk_used_bit(uint16_t flags);
 
 /* --- mergeable RX buffers (teach/explain_mrg.c) ------------------------- */
 
-/* The header in the RX buffer at addr, read from guest memory. */
-void teach_mrg_read_hdr(const scn *s, uint64_t addr, teach_net_hdr *h);
+/* The header in the RX buffer at addr, read from guest memory; with
+ * device set, as the device sees it (under a memory model its own stores
+ * may not have reached the driver yet). */
+void teach_mrg_read_hdr(const scn *s, uint64_t addr, int device, teach_net_hdr *h);
 /* Where the RX buffer of head (split) or buffer id (packed) lies, from the
  * driver's bookkeeping while the buffer is in flight; 0 when unknown. */
 uint64_t teach_mrg_buf_addr(const scn *s, int64_t head);

@@ -23,12 +23,28 @@ enum {
   TEACH_HDR_OFF_CSUM_OFFSET = 8
 };
 
-void teach_mrg_read_hdr(const scn *s, uint64_t addr, teach_net_hdr *h) {
+/* Under a memory model: the stores the device made to [addr, addr + len)
+ * that only it sees yet, laid over raw, oldest first: the header as the
+ * device wrote it, before it reaches the driver. */
+static void teach_mrg_device_view(const scn *s, uint64_t addr, uint8_t *raw, size_t len) {
+  if (!s->mem.mm) return;
+  const emu_mm_store *st;
+  size_t n = emu_mm_pending(&s->mm, s->dev.actor.index, &st);
+  for (size_t i = 0; i < n; i++) {
+    uint64_t from = st[i].gpa > addr ? st[i].gpa : addr;
+    uint64_t to = st[i].gpa + st[i].len < addr + len ? st[i].gpa + st[i].len : addr + len;
+    if (from < to)
+      memcpy(raw + (from - addr), emu_mm_store_bytes(&st[i]) + (from - st[i].gpa), to - from);
+  }
+}
+
+void teach_mrg_read_hdr(const scn *s, uint64_t addr, int device, teach_net_hdr *h) {
   uint8_t raw[VNET_HDR_LEN] = {0};
   memset(h, 0, sizeof *h);
   /* the buffer lies in guest memory the driver allocated: a read that
    * failed would show a zero header, and the checks read memory themselves */
   if (gmem_peek(&s->mem, addr, raw, sizeof raw)) return;
+  if (device) teach_mrg_device_view(s, addr, raw, sizeof raw);
   h->flags = raw[TEACH_HDR_OFF_FLAGS];
   h->gso_type = raw[TEACH_HDR_OFF_GSO_TYPE];
   h->hdr_len = emu_get_le16(raw + TEACH_HDR_OFF_HDR_LEN);
@@ -101,7 +117,7 @@ void teach_mrg_on_push(teach_rec *r, int64_t head, int64_t len) {
   st->hdr_shown = TEACH_HDR_WRITTEN;
   st->hdr_head = head;
   st->hdr_addr = r->rx_addr[head];
-  teach_mrg_read_hdr(r->s, st->hdr_addr, &st->hdr);
+  teach_mrg_read_hdr(r->s, st->hdr_addr, 1, &st->hdr);
 }
 
 /* The driver took a used element: as it counts, the first buffer of a
@@ -116,7 +132,7 @@ void teach_mrg_on_consume(teach_rec *r, int64_t head, int64_t len) {
     st->hdr_shown = TEACH_HDR_READ;
     st->hdr_head = head;
     st->hdr_addr = r->rx_addr[head];
-    teach_mrg_read_hdr(r->s, st->hdr_addr, &st->hdr);
+    teach_mrg_read_hdr(r->s, st->hdr_addr, 0, &st->hdr);
     uint16_t n = st->hdr.num_buffers;
     /* the driver takes this buffer alone when it ignores num_buffers, or
      * when the value cannot be right (num_buffers_invalid) */
