@@ -601,24 +601,8 @@ static void teach_para(FILE *out, int indent, const char *fmt, ...) {
   teach_wrap_text(out, buf, indent);
 }
 
-void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts *ro) {
-  char bugs[256];
-  vbug_names(w->opts.bugs, w->opts.dev_bugs, bugs, sizeof bugs);
-  teach_styled_line(out, ro, SGR_BOLD,
-                    "vnetsim teach: virtio-net device and driver, step by step (virtio 1.2)");
-  char spacing[64] = "200 us apart";
-  if (w->opts.burst > 1)
-    snprintf(spacing, sizeof spacing, "echo requests in bursts of %u, 200 us apart", w->opts.burst);
-  teach_para(out, 2,
-             "scenario: the host (10.0.2.2) ARPs for the guest (10.0.2.15), then pings it: %u "
-             "frames, %s; %s rings of %u entries; seed %" PRIu64
-             "; the device keeps no backlog; bugs: %s",
-             w->opts.frames, spacing, w->opts.packed ? "packed" : "split", w->opts.queue_size,
-             w->opts.seed, bugs);
-  /* before any paragraph that uses the short names (a bug's, the flags') */
-  teach_para(out, 2, "%s",
-             "names: a kick is what the spec calls an available buffer notification (driver "
-             "to device), an interrupt a used buffer notification (device to driver) (§2.3)");
+/* The intro's paragraphs on what --mergeable and --no-event-idx change. */
+static void teach_intro_options(FILE *out, const teach_walk *w) {
   if (w->opts.mergeable) {
     uint32_t nbuf = teach_walk_buffers_per_frame(&w->opts);
     char span[96] = "fit one buffer: raise the mtu or lower --rx-buf-size to see a frame spread";
@@ -643,6 +627,27 @@ void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts 
                      "scenario the device has cleared NO_NOTIFY again by the time the driver "
                      "publishes, so every kick is sent; NO_INTERRUPT spares the TX "
                      "interrupts");
+}
+
+void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts *ro) {
+  char bugs[256];
+  vbug_names(w->opts.bugs, w->opts.dev_bugs, bugs, sizeof bugs);
+  teach_styled_line(out, ro, SGR_BOLD,
+                    "vnetsim teach: virtio-net device and driver, step by step (virtio 1.2)");
+  char spacing[64] = "200 us apart";
+  if (w->opts.burst > 1)
+    snprintf(spacing, sizeof spacing, "echo requests in bursts of %u, 200 us apart", w->opts.burst);
+  teach_para(out, 2,
+             "scenario: the host (10.0.2.2) ARPs for the guest (10.0.2.15), then pings it: %u "
+             "frames, %s; %s rings of %u entries; seed %" PRIu64
+             "; the device keeps no backlog; bugs: %s",
+             w->opts.frames, spacing, w->opts.packed ? "packed" : "split", w->opts.queue_size,
+             w->opts.seed, bugs);
+  /* before any paragraph that uses the short names (a bug's, the flags') */
+  teach_para(out, 2, "%s",
+             "names: a kick is what the spec calls an available buffer notification (driver "
+             "to device), an interrupt a used buffer notification (device to driver) (§2.3)");
+  teach_intro_options(out, w);
   unsigned shown = teach_walk_detailed_frames(&w->opts);
   if (shown < w->opts.frames)
     teach_para(out, 2,
