@@ -49,7 +49,7 @@ static const char teach_usage[] =
     "                   (drv-mrg-first-only, drv-mrg-repost-first, dev-mrg-num-buffers-one)\n"
     "                   need it\n"
     "  --mtu N          the device's mtu, 68 to 9000 (default 9000 with --mergeable, so a\n"
-    "                   ping fits one frame; a smaller mtu makes the pings smaller)\n"
+    "                   ping fits one frame); the pings shrink to fit a smaller one\n"
     "  --rx-buf-size N  bytes per RX buffer, header included (default 1526): a frame must\n"
     "                   fit the queue's buffers, or teach refuses\n"
     "  --no-event-idx   the driver does not take VIRTIO_F_EVENT_IDX: the ring's flags\n"

@@ -318,8 +318,8 @@ void teach_walk_opts_default(teach_walk_opts *o);
 /* The Ethernet, IPv4 and ICMP headers around an echo request's data. */
 #define TEACH_ETH_IP_ICMP_LEN 42u
 /* The echo data each ping of the walkthrough carries: 56 bytes as ping(8)
- * sends, or with mergeable buffers TEACH_MRG_PING_PAYLOAD, cut to fit the
- * mtu. */
+ * sends, or with mergeable buffers TEACH_MRG_PING_PAYLOAD, either cut to
+ * fit the mtu (a host does not send a ping larger than its link's). */
 uint32_t teach_walk_ping_payload(const teach_walk_opts *o);
 /* How many RX buffers the largest frame of the walkthrough takes (1
  * without mergeable buffers). A walkthrough whose frame needs more than

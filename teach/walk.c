@@ -27,10 +27,10 @@ void teach_walk_opts_default(teach_walk_opts *o) {
 }
 
 uint32_t teach_walk_ping_payload(const teach_walk_opts *o) {
-  if (!o->mergeable) return TEACH_PING_PAYLOAD;
-  uint32_t mtu = o->mtu ? o->mtu : TEACH_MRG_MTU;
+  uint32_t want = o->mergeable ? TEACH_MRG_PING_PAYLOAD : TEACH_PING_PAYLOAD;
+  uint32_t mtu = o->mtu ? o->mtu : o->mergeable ? TEACH_MRG_MTU : VNET_MTU_DEFAULT;
   uint32_t fits = mtu - NET_IPV4_HEADER_LEN - NET_ICMP_HEADER_LEN; /* mtu >= 68: no underflow */
-  return fits < TEACH_MRG_PING_PAYLOAD ? fits : TEACH_MRG_PING_PAYLOAD;
+  return fits < want ? fits : want;
 }
 
 uint32_t teach_walk_buffers_per_frame(const teach_walk_opts *o) {

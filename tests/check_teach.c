@@ -293,6 +293,21 @@ START_TEST(test_mergeable_fits_80_columns_at_every_size) {
 }
 END_TEST
 
+/* A small --mtu, with mergeable buffers or not: the pings shrink to fit
+ * it and every frame is answered. */
+START_TEST(test_small_mtu_pings_fit_and_are_answered) {
+  char cmd[512], out[128];
+  snprintf(out, sizeof out, "%s/mtu.txt", tmpdir);
+  snprintf(cmd, sizeof cmd, "'%s' teach --no-pause --mtu 68%s >%s </dev/null", VNETSIM_BIN,
+           _i ? " --mergeable --rx-buf-size 13" : "", out);
+  ck_assert_int_eq(sh(cmd), 0);
+  char *got = slurp(out, NULL);
+  ck_assert_ptr_nonnull(got);
+  ck_assert_ptr_nonnull(strstr(got, "fates of 10 frames host->guest: answered 10"));
+  free(got);
+}
+END_TEST
+
 /* Each mergeable bug through the command, on both rings: shown once, at
  * the step where it goes wrong. */
 START_TEST(test_mergeable_bugs_shown_by_the_command) {
@@ -1073,6 +1088,7 @@ static Suite *teach_suite(void) {
   tcase_add_loop_test(tc, test_spec_names_come_before_kick_and_interrupt, 0, 6);
   tcase_add_loop_test(tc, test_mergeable_fits_80_columns_at_every_size, 0, 20);
   tcase_add_loop_test(tc, test_mergeable_bugs_shown_by_the_command, 0, 6);
+  tcase_add_loop_test(tc, test_small_mtu_pings_fit_and_are_answered, 0, 2);
   tcase_add_loop_test(tc, test_packed_bugs_shown_by_the_command, 0, 5);
   tcase_add_test(tc, test_bug_walkthrough_says_where_it_goes_wrong);
   tcase_add_loop_test(tc, test_bad_input_exits_2_with_one_line, 0,
