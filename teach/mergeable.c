@@ -1,10 +1,12 @@
-/* Mergeable RX buffers in the walkthrough (VIRTIO_NET_F_MRG_RXBUF, virtio
- * 1.2 §5.1.6.3-4): what the recorder learns about each RX buffer (where it
- * lies, whether the device began a frame in it, the header it holds) and
- * the sentences that tell a frame spread over several buffers, on either
- * ring format. The trace says which buffers moved; only guest memory says
- * what num_buffers the device wrote, so the header is read back from the
- * buffer, as the driver reads it. */
+/* RX buffers and their headers in the walkthrough, and mergeable RX
+ * buffers (VIRTIO_NET_F_MRG_RXBUF, virtio 1.2 §5.1.6.3-4): what the
+ * recorder learns about each RX buffer (where it lies, whether the device
+ * began a frame in it, the virtio_net_hdr it holds, in every run) and the
+ * sentences that tell a frame spread over several buffers, on either ring
+ * format. The trace says which buffers moved; only guest memory says what
+ * num_buffers the device wrote, so the header is read back from the
+ * buffer: as the device sees it where it wrote it, as the driver sees it
+ * where it reads it. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
