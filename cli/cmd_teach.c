@@ -14,7 +14,8 @@
 
 static const char teach_usage[] =
     "usage: vnetsim teach [--qsize 8] [--bug NAME] [--frames N] [--burst N] [--seed N]\n"
-    "                     [--ring split|packed] [--no-pause] [--html OUT.html]\n"
+    "                     [--ring split|packed] [--mergeable [--mtu N] [--rx-buf-size N]]\n"
+    "                     [--no-event-idx] [--no-pause] [--html OUT.html]\n"
     "\n"
     "Walks through the virtqueue protocol on a small scenario: driver initialisation and\n"
     "feature negotiation, RX buffers posted, a frame arriving, the used ring, the interrupt,\n"
@@ -40,6 +41,19 @@ static const char teach_usage[] =
     "  --ring FORMAT    split (default, §2.7) or packed (§2.8): the packed walkthrough draws\n"
     "                   the one descriptor ring with each position's AVAIL and USED bits,\n"
     "                   both sides' wrap counters and the event suppression structures\n"
+    "  --mergeable      mergeable RX buffers (VIRTIO_NET_F_MRG_RXBUF, §5.1.6.4): the pings\n"
+    "                   carry 4000 bytes and each frame spans several RX buffers: the device\n"
+    "                   takes them, fills all but the last, writes num_buffers in the first\n"
+    "                   one's header and makes them used together; the driver reads\n"
+    "                   num_buffers, joins them and posts them again. The mergeable bugs\n"
+    "                   (drv-mrg-first-only, drv-mrg-repost-first, dev-mrg-num-buffers-one)\n"
+    "                   need it\n"
+    "  --mtu N          the device's mtu, 68 to 9000 (default 9000 with --mergeable, so a\n"
+    "                   ping fits one frame); the pings shrink to fit a smaller one\n"
+    "  --rx-buf-size N  bytes per RX buffer, header included (default 1526): a frame must\n"
+    "                   fit the queue's buffers, or teach refuses\n"
+    "  --no-event-idx   the driver does not take VIRTIO_F_EVENT_IDX: the ring's flags\n"
+    "                   fields suppress notifications instead (NO_INTERRUPT, NO_NOTIFY)\n"
     "  --no-pause       print every step without waiting (for a pipe or a test)\n"
     "  --html FILE      also write the run as one self-contained HTML page\n"
     "  --trace FILE     write every ring and notification event as JSON lines ('-':\n"
@@ -50,7 +64,8 @@ enum {
   TEACH_OPT_NO_PAUSE = CLI_OPT_SHARED_END + 1,
   TEACH_OPT_FRAMES,
   TEACH_OPT_HTML,
-  TEACH_OPT_BURST
+  TEACH_OPT_BURST,
+  TEACH_OPT_NO_EVENT_IDX
 };
 
 /* Small enough to draw every slot of both rings on one screen. */
@@ -127,8 +142,9 @@ static int teach_prompt(FILE *in, int colour, int keys) {
 /* Writes the page into page (opened before the run) and puts it in place. */
 static int teach_write_page(host_outfile *page, const teach_walk *w) {
   char title[160];
-  snprintf(title, sizeof title, "vnetsim teach: queue %u%s, %u frames, seed %llu",
-           w->opts.queue_size, w->opts.packed ? " (packed ring)" : "", w->opts.frames,
+  snprintf(title, sizeof title, "vnetsim teach: queue %u%s%s, %u frames, seed %llu",
+           w->opts.queue_size, w->opts.packed ? " (packed ring)" : "",
+           w->opts.mergeable ? ", mergeable RX buffers" : "", w->opts.frames,
            (unsigned long long)w->opts.seed);
   int rc = teach_write_html(page->f, w->s, w->rec, title, "teach");
   if (rc)
@@ -142,18 +158,51 @@ static int teach_write_page(host_outfile *page, const teach_walk *w) {
 typedef struct teach_args {
   cli_sim_opts o;
   uint64_t frames, burst;
-  int no_pause;
+  int no_pause, no_event_idx;
   const char *html;
 } teach_args;
 
+/* The walk options the command line asks for (the bugs and sizes known). */
+static void teach_walk_opts_from(const teach_args *a, teach_walk_opts *wo) {
+  teach_walk_opts_default(wo);
+  wo->seed = a->o.sim.seed;
+  wo->queue_size = a->o.sim.queue_size;
+  wo->bugs = a->o.sim.driver_bugs;
+  wo->dev_bugs = a->o.sim.device_bugs;
+  wo->frames = (unsigned)a->frames;
+  wo->burst = a->burst ? (unsigned)a->burst : teach_walk_default_burst(wo->bugs, wo->dev_bugs);
+  wo->memory = (emu_mm_kind)a->o.sim.memory;
+  wo->packed = a->o.sim.ring == VNS_RING_PACKED;
+  wo->mergeable = a->o.sim.mergeable;
+  wo->mtu = a->o.sim.mtu;
+  wo->rx_buf_size = a->o.sim.rx_buf_size;
+  wo->no_event_idx = a->no_event_idx;
+}
+
+/* A frame of the walkthrough must fit the RX ring, however many buffers
+ * it takes; then the options shared with the other commands. */
+static int teach_check_buffers(const teach_args *a) {
+  teach_walk_opts wo;
+  teach_walk_opts_from(a, &wo);
+  uint32_t need = teach_walk_buffers_per_frame(&wo);
+  if (need > wo.queue_size)
+    return cli_error("teach", CLI_EXIT_USAGE,
+                     "--rx-buf-size: each ping takes %u RX buffers, more than the queue's %u; "
+                     "raise --rx-buf-size or --qsize, or lower --mtu",
+                     need, wo.queue_size);
+  return cli_sim_opts_done(&a->o);
+}
+
 static int teach_parse(int argc, char **argv, teach_args *a) {
-  static const struct option longopts[] = {{"no-pause", no_argument, NULL, TEACH_OPT_NO_PAUSE},
-                                           {"frames", required_argument, NULL, TEACH_OPT_FRAMES},
-                                           {"html", required_argument, NULL, TEACH_OPT_HTML},
-                                           {"burst", required_argument, NULL, TEACH_OPT_BURST},
-                                           {"help", no_argument, NULL, 'h'},
-                                           CLI_SIM_LONG_OPTIONS,
-                                           {NULL, 0, NULL, 0}};
+  static const struct option longopts[] = {
+      {"no-pause", no_argument, NULL, TEACH_OPT_NO_PAUSE},
+      {"frames", required_argument, NULL, TEACH_OPT_FRAMES},
+      {"html", required_argument, NULL, TEACH_OPT_HTML},
+      {"burst", required_argument, NULL, TEACH_OPT_BURST},
+      {"no-event-idx", no_argument, NULL, TEACH_OPT_NO_EVENT_IDX},
+      {"help", no_argument, NULL, 'h'},
+      CLI_SIM_LONG_OPTIONS,
+      {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
   cli_sim_opts_default(&a->o, "teach");
   a->o.sim.queue_size = 0; /* unless told: teach_walk_default_qsize() once the bugs are known */
@@ -168,6 +217,9 @@ static int teach_parse(int argc, char **argv, teach_args *a) {
         return -1;
       case TEACH_OPT_NO_PAUSE:
         a->no_pause = 1;
+        break;
+      case TEACH_OPT_NO_EVENT_IDX:
+        a->no_event_idx = 1;
         break;
       case TEACH_OPT_FRAMES:
         if (cli_parse_uint(optarg, 1, TEACH_MAX_FRAMES, &a->frames))
@@ -200,13 +252,13 @@ static int teach_parse(int argc, char **argv, teach_args *a) {
     return cli_error("teach", CLI_EXIT_USAGE,
                      "--qsize: %u is too big to draw; teach takes a power of two from 2 to %d",
                      a->o.sim.queue_size, TEACH_MAX_QSIZE);
-  if ((a->o.sim.driver_bugs & (VNS_BUG_MRG_FIRST_ONLY | VNS_BUG_MRG_REPOST_FIRST)) ||
-      (a->o.sim.device_bugs & VNS_BUG_DEV_MRG_NUM_BUFFERS_ONE))
+  if (!a->o.sim.mergeable &&
+      ((a->o.sim.driver_bugs & (VNS_BUG_MRG_FIRST_ONLY | VNS_BUG_MRG_REPOST_FIRST)) ||
+       (a->o.sim.device_bugs & VNS_BUG_DEV_MRG_NUM_BUFFERS_ONE)))
     return cli_error("teach", CLI_EXIT_USAGE,
-                     "--bug: a mergeable RX buffers' bug; the walkthrough posts buffers that hold "
-                     "a whole frame ('vnetsim demo --mergeable --rx-buf-size 64 --bug NAME' shows "
-                     "it)");
-  return cli_sim_opts_done(&a->o);
+                     "--bug: a mergeable RX buffers' bug; add --mergeable ('vnetsim teach "
+                     "--mergeable --bug NAME' shows it)");
+  return teach_check_buffers(a);
 }
 
 /* Prints every step; on a terminal, waits for a key between steps. Returns
@@ -260,16 +312,8 @@ int cmd_teach(int argc, char **argv) {
   rc = teach_open_outputs(&a, &trace, &page);
   if (rc) return rc;
   teach_walk_opts wo;
-  teach_walk_opts_default(&wo);
-  wo.seed = a.o.sim.seed;
-  wo.queue_size = a.o.sim.queue_size;
-  wo.bugs = a.o.sim.driver_bugs;
-  wo.dev_bugs = a.o.sim.device_bugs;
-  wo.frames = (unsigned)a.frames;
-  wo.burst = a.burst ? (unsigned)a.burst : teach_walk_default_burst(wo.bugs, wo.dev_bugs);
+  teach_walk_opts_from(&a, &wo);
   wo.trace_sink = trace.f;
-  wo.memory = (emu_mm_kind)a.o.sim.memory;
-  wo.packed = a.o.sim.ring == VNS_RING_PACKED;
   teach_walk w;
   rc = teach_walk_run(&wo, &w);
   if (rc) {

@@ -14,9 +14,14 @@ void teach_features(teach_str *t, uint64_t f) {
   static const struct {
     int bit;
     const char *name;
-  } names[] = {{VIRTIO_F_VERSION_1, "VERSION_1"},         {VIRTIO_NET_F_MAC, "MAC"},
-               {VIRTIO_NET_F_STATUS, "STATUS"},           {VIRTIO_F_EVENT_IDX, "EVENT_IDX"},
-               {VIRTIO_F_INDIRECT_DESC, "INDIRECT_DESC"}, {VIRTIO_F_RING_PACKED, "RING_PACKED"}};
+  } names[] = {{VIRTIO_F_VERSION_1, "VERSION_1"},
+               {VIRTIO_NET_F_MAC, "MAC"},
+               {VIRTIO_NET_F_STATUS, "STATUS"},
+               {VIRTIO_F_EVENT_IDX, "EVENT_IDX"},
+               {VIRTIO_F_INDIRECT_DESC, "INDIRECT_DESC"},
+               {VIRTIO_F_RING_PACKED, "RING_PACKED"},
+               {VIRTIO_NET_F_MTU, "MTU"},
+               {VIRTIO_NET_F_MRG_RXBUF, "MRG_RXBUF"}};
   int any = 0;
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (f & VIRTIO_BIT(names[i].bit)) {
@@ -49,7 +54,10 @@ static void teach_slots(teach_str *t, const teach_span *sp, uint16_t size) {
 }
 
 static void teach_heads(teach_str *t, const teach_span *sp) {
-  if (sp->n > 1 && sp->head_first != sp->head_last)
+  if (sp->n > 1 && sp->head_last - sp->head_first + 1 != (int64_t)sp->n)
+    teach_str_add(t, "%u heads, %" PRId64 " first and %" PRId64 " last", sp->n, sp->head_first,
+                  sp->head_last);
+  else if (sp->n > 1 && sp->head_first != sp->head_last)
     teach_str_add(t, "heads %" PRId64 "-%" PRId64, sp->head_first, sp->head_last);
   else
     teach_str_add(t, "head %" PRId64, sp->head_last);
@@ -132,11 +140,18 @@ void teach_explain_status(teach_expl *e) {
     teach_features(t, e->f->features);
     teach_str_add(t,
                   ". FEATURES_OK asks the device to accept exactly these; a device "
-                  "that cannot would leave the bit clear. EVENT_IDX lets each side say "
-                  "at which index it wants the next notification (§2.7.7, §2.7.10). "
+                  "that cannot would leave the bit clear. %s "
                   "§3.1.1 steps 4-6, §2.2. Next the driver allocates each queue's "
                   "descriptor table, available ring and used ring in guest memory and "
-                  "gives the device their addresses (§3.1.1 step 7, §2.7).");
+                  "gives the device their addresses (§3.1.1 step 7, §2.7).",
+                  e->f->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)
+                      ? "EVENT_IDX lets each side say at which index it wants the next "
+                        "notification (§2.7.7, §2.7.10)."
+                      : "Without EVENT_IDX each side has one flag to turn the other's "
+                        "notifications off: the driver's avail.flags NO_INTERRUPT for "
+                        "interrupts, the device's used.flags NO_NOTIFY for kicks (§2.7.7, "
+                        "§2.7.10).");
+    teach_mrg_features(e);
   } else if (b & VIRTIO_STATUS_DRIVER_OK) {
     teach_title(e, "Status DRIVER_OK (%u): the device is live", b);
     teach_str_add(t,
@@ -150,28 +165,58 @@ void teach_explain_status(teach_expl *e) {
   }
 }
 
-/* The first time a queue is used: where its three parts sit in guest
- * memory, as the C structures of §2.7.5, §2.7.6 and §2.7.8, and why each
- * event field sits where it does. */
-static void teach_setup_note(teach_expl *e) {
-  teach_rec *r = e->r;
-  const vq_layout *l = &teach_drv_q(r->s, e->q)->layout;
-  if (r->setup_told[e->q] || !l->size) return;
-  r->setup_told[e->q] = 1;
+/* A split queue set up: where its three parts sit in guest memory, as the
+ * C structures of §2.7.5, §2.7.6 and §2.7.8 with their sizes and
+ * alignments (§2.7), and why each event field sits where it does. */
+static void teach_explain_setup(teach_expl *e) {
+  const vq_layout *l = &teach_drv_q(e->r->s, e->q)->layout;
   unsigned n = l->size;
+  e->r->setup_told[e->q] = 1;
+  teach_title(e, "The driver sets up the %s queue: %u entries in guest memory",
+              vnet_queue_name((uint16_t)e->q), n);
   teach_str_add(&e->t,
-                " Where the %s queue lives in guest memory: the descriptor table at 0x%" PRIx64
-                ", %u x struct virtq_desc { le64 addr; le32 len; le16 flags; le16 next; } "
-                "(16 bytes each, 16-aligned, §2.7.5); the available ring at 0x%" PRIx64
-                ", struct virtq_avail { le16 flags; le16 idx; le16 ring[%u]; le16 used_event; } "
-                "(%u bytes, 2-aligned, §2.7.6); the used ring at 0x%" PRIx64
-                ", struct virtq_used { le16 flags; le16 idx; struct virtq_used_elem { le32 id; "
+                "It allocates the queue's three parts, zeroed, and gives the device their "
+                "addresses (§3.1.1 step 7). The descriptor table at 0x%" PRIx64
+                ": %u x struct virtq_desc { le64 addr; le32 len; le16 flags; le16 next; } "
+                "(16 bytes each, 16-aligned, §2.7.5). The available ring at 0x%" PRIx64
+                ": struct virtq_avail { le16 flags; le16 idx; le16 ring[%u]; le16 used_event; } "
+                "(%u bytes, 2-aligned, §2.7.6). The used ring at 0x%" PRIx64
+                ": struct virtq_used { le16 flags; le16 idx; struct virtq_used_elem { le32 id; "
                 "le32 len; } ring[%u]; le16 avail_event; } (%u bytes, 4-aligned, §2.7.8). "
-                "used_event ends the available ring and avail_event the used ring because "
-                "each side writes only its own area: the driver the available ring, the "
-                "device the used ring (§2.7).",
-                vnet_queue_name((uint16_t)e->q), l->desc, n, l->avail, n, 6 + 2 * n, l->used, n,
-                6 + 8 * n);
+                "The alignments are §2.7's, for the three parts as a whole. used_event ends "
+                "the available ring and avail_event the used ring because each side writes "
+                "only its own area: the driver writes the available ring, the device the "
+                "used ring, so a side's request (interrupt me after this used index; kick "
+                "me after this available index) goes where it writes anyway, and no memory "
+                "is written by both (§2.7). Placed after ring[], they leave every other "
+                "field where it is whether or not EVENT_IDX is negotiated (§2.7.7, "
+                "§2.7.10). Nothing is offered yet: every descriptor is on the driver's free "
+                "list.",
+                l->desc, n, l->avail, n, 6 + 2 * n, l->used, n, 6 + 8 * n);
+}
+
+/* The indirect table head points at (§2.7.5.3: le64 addr, le32 len, le16
+ * flags, le16 next per entry, as in the descriptor table), read into the
+ * step to be drawn. Returns 1 when its first entry chains the next. */
+static int teach_read_indirect(teach_expl *e, int64_t head, const teach_desc *d) {
+  teach_step *st = e->st;
+  const gmem *m = &e->r->s->mem;
+  st->ind_head = head;
+  st->ind_addr = d->addr;
+  st->ind_total = (uint16_t)(d->len / VQ_DESC_SIZE);
+  st->nind = st->ind_total < TEACH_IND_SHOWN ? st->ind_total : TEACH_IND_SHOWN;
+  for (uint16_t i = 0; i < st->nind; i++) {
+    /* the driver placed the table in guest memory and the device checked it
+     * when it read it: a read that failed would draw zeros, misleading no
+     * check (the halves read memory themselves) */
+    uint64_t a = d->addr + (uint64_t)i * VQ_DESC_SIZE;
+    teach_desc *x = &st->ind[i];
+    (void)gmem_peek_le64(m, a + VQ_DESC_OFF_ADDR, &x->addr);
+    (void)gmem_peek_le32(m, a + VQ_DESC_OFF_LEN, &x->len);
+    (void)gmem_peek_le16(m, a + VQ_DESC_OFF_FLAGS, &x->flags);
+    (void)gmem_peek_le16(m, a + VQ_DESC_OFF_NEXT, &x->next);
+  }
+  return st->nind > 1 && (st->ind[0].flags & VQ_DESC_F_NEXT) && st->ind[0].next == 1;
 }
 
 /* A TX frame: one indirect descriptor or a chain (§2.7.5.3, §5.1.6.2). */
@@ -190,6 +235,12 @@ static void teach_explain_tx_post(teach_expl *e, const teach_span *sp) {
                   "the 12-byte header, then the frame, both device-readable. One "
                   "descriptor per frame however many pieces it has (§2.7.5.3). ",
                   sp->head_last);
+  if (indirect &&
+      teach_read_indirect(e, sp->head_last, &g->desc[(uint16_t)sp->head_last & (e->size - 1)]))
+    teach_str_add(t,
+                  "The table is drawn below: its entry 0, the header, carries flag N "
+                  "(NEXT) and next = 1, so the frame in entry 1 follows it: inside a table "
+                  "the descriptors start at index 0 and are chained by next (§2.7.5.3). ");
   else
     teach_str_add(t,
                   "The driver writes a chain for the header and the frame, both "
@@ -222,11 +273,11 @@ static void teach_explain_post(teach_expl *e) {
   if (e->q == (int)VNET_RXQ && e->f->reposts) {
     teach_title(e, "The driver re-posts RX buffer head %" PRId64, sp->head_last);
     teach_str_add(t,
-                  "Having read the frame out of it, the driver offers the same buffer "
+                  "Having read %s out of it, the driver offers the same buffer "
                   "again: descriptor %" PRId64
                   " keeps its address and length, and its "
                   "index goes into avail ",
-                  sp->head_last);
+                  teach_mrg_on(e) ? "its part of the frame" : "the frame", sp->head_last);
     teach_slots(t, sp, e->size);
     teach_str_add(t,
                   ". avail.idx has not moved yet: the buffer is posted, still the "
@@ -238,16 +289,24 @@ static void teach_explain_post(teach_expl *e) {
                   "buffer's address and length with flag W (device-writable), and puts "
                   "the descriptor's index, its head, in the next available slot: ");
     teach_heads_at(t, sp, " in ", e->size);
+    if (teach_mrg_on(e))
+      teach_str_add(t,
+                    ". Each RX buffer has %u bytes: with MRG_RXBUF a buffer need only hold the "
+                    "12-byte virtio_net_hdr (§5.1.6.3.1), and a frame larger than one spreads "
+                    "over several (§5.1.6.4)",
+                    e->r->s->drv.rx_buf_len);
+    else
+      teach_str_add(t,
+                    ". Each RX buffer holds the 12-byte virtio_net_hdr and a 1514-byte "
+                    "frame (§5.1.6.3)");
     teach_str_add(t,
-                  ". Each RX buffer holds the 12-byte virtio_net_hdr and a 1514-byte "
-                  "frame (§5.1.6.3). avail.idx is still %u: the device cannot see "
+                  ". avail.idx is still %u: the device cannot see "
                   "these yet, so they are posted, still the driver's. §2.7.13.1-2.",
                   e->g->avail_idx);
   } else {
     teach_explain_tx_post(e, sp);
   }
   teach_wrap(e->r, t, e->q, 0, sp, e->size);
-  teach_setup_note(e);
 }
 
 /* Why the driver kicked or did not, after publishing (§2.7.10, §2.7.13.4);
@@ -265,8 +324,8 @@ static void teach_explain_kick_decision(teach_expl *e, uint16_t old, uint16_t no
                   e->g->avail_event, old, now);
   else if (f->kicks[q])
     teach_str_add(t,
-                  " The device has not set NO_NOTIFY in used.flags, so the driver "
-                  "kicks: an available buffer notification (§2.7.10.1).");
+                  " used.flags = 0: the device has not set VIRTQ_USED_F_NO_NOTIFY, so the "
+                  "driver must kick: an available buffer notification (§2.7.10.1).");
   else if (f->kicks_supp[q] && e->event_idx)
     teach_str_add(t,
                   " Event-idx suppression: avail_event = %u is not in [%u, %u). The "
@@ -274,7 +333,10 @@ static void teach_explain_kick_decision(teach_expl *e, uint16_t old, uint16_t no
                   "index by itself, so the driver does not kick (§2.7.10).",
                   e->g->avail_event, old, now);
   else if (f->kicks_supp[q])
-    teach_str_add(t, " The device set NO_NOTIFY in used.flags, so no kick (§2.7.10).");
+    teach_str_add(t,
+                  " used.flags = 1, VIRTQ_USED_F_NO_NOTIFY: the device is working through the "
+                  "ring and will see the new index by itself, so the driver does not kick "
+                  "(§2.7.10.1).");
   else if (teach_bug(e, VBUG_KICK_BEFORE_PUBLISH))
     teach_str_add(t,
                   " It decided about the kick before this store, on the old index "
@@ -347,10 +409,13 @@ static void teach_explain_take_what(teach_expl *e, const teach_span *sp) {
                   g->avail_idx);
     teach_heads_at(t, sp, " from avail ", e->size);
     teach_str_add(t,
-                  "; its last_avail_idx is now %u (§2.7.6). The descriptor is in flight: "
-                  "the device's until it returns it. ",
-                  g->dev_last_avail);
-    if (e->q == (int)VNET_RXQ)
+                  "; its last_avail_idx is now %u (§2.7.6). %s in flight: "
+                  "the device's until it returns %s. ",
+                  g->dev_last_avail, sp->n > 1 ? "The descriptors are" : "The descriptor is",
+                  sp->n > 1 ? "them" : "it");
+    if (teach_mrg_on(e))
+      teach_mrg_take(e, sp);
+    else if (e->q == (int)VNET_RXQ)
       teach_str_add(t,
                     "It writes a virtio_net_hdr and the frame into the buffer "
                     "(§5.1.6.4).");
@@ -380,8 +445,12 @@ static void teach_explain_dev_take(teach_expl *e) {
   int q = e->q;
   const teach_span *sp = &f->pop[q];
   if (f->frames_in) {
-    teach_title(e, "Frame #%" PRId64 " (%u bytes) arrives%s", f->frame_last + 1, f->frame_len,
-                sp->n ? "; the device takes an RX buffer" : "");
+    if (sp->n > 1)
+      teach_title(e, "Frame #%" PRId64 " (%u bytes) arrives; the device takes %u RX buffers",
+                  f->frame_last + 1, f->frame_len, sp->n);
+    else
+      teach_title(e, "Frame #%" PRId64 " (%u bytes) arrives%s", f->frame_last + 1, f->frame_len,
+                  sp->n ? "; the device takes an RX buffer" : "");
     teach_str_add(&e->t, "The host sends frame #%" PRId64 " (%u bytes) to the device. ",
                   f->frame_last + 1, f->frame_len);
   } else if (f->kicks_received[q]) {
@@ -396,9 +465,28 @@ static void teach_explain_dev_take(teach_expl *e) {
 }
 
 /* The device writes used elements (§2.7.8). */
+/* The device writes a mergeable frame's used elements (§5.1.6.4). */
+static void teach_explain_mrg_push(teach_expl *e) {
+  const teach_span *sp = &e->f->push[e->q];
+  teach_mrg_push_title(e, "returns", "in the rx used ring");
+  teach_str_add(&e->t, "It writes %s into used ", sp->n == 1 ? "a used element" : "used elements");
+  teach_slots(&e->t, sp, e->size);
+  teach_str_add(&e->t, ".");
+  teach_mrg_push(e);
+  teach_str_add(&e->t,
+                " used.idx is still %u, so the driver cannot see %s yet: pushed, still the "
+                "device's until it stores used.idx.",
+                e->g->used_idx, sp->n == 1 ? "it" : "them");
+  teach_wrap(e->r, &e->t, e->q, 1, sp, e->size);
+}
+
 static void teach_explain_dev_push(teach_expl *e) {
   const teach_span *sp = &e->f->push[e->q];
   teach_str *t = &e->t;
+  if (teach_mrg_on(e) && e->st->hdr_shown) {
+    teach_explain_mrg_push(e);
+    return;
+  }
   teach_title(e, "The device returns %s in the %s used ring", sp->n == 1 ? "the buffer" : "buffers",
               vnet_queue_name((uint16_t)e->q));
   teach_str_add(t, "It writes the used element {id %" PRId64 ", len %u} into used ", sp->head_last,
@@ -410,6 +498,7 @@ static void teach_explain_dev_push(teach_expl *e) {
                   "(§2.7.8).");
   else
     teach_str_add(t, ": len 0, since it wrote nothing into a TX buffer (§2.7.8).");
+  teach_hdr_written(e);
   teach_str_add(t,
                 " used.idx is still %u, so the driver cannot see it yet: the buffer "
                 "is pushed, still the device's until it stores used.idx.",
@@ -470,12 +559,15 @@ static void teach_explain_dev_publish(teach_expl *e) {
                   used_event, old, now);
   else if (f->irqs[q])
     teach_str_add(t,
-                  " avail.flags does not say NO_INTERRUPT, so it interrupts: a used "
-                  "buffer notification (§2.7.7).");
+                  " avail.flags = 0: the driver has not set VIRTQ_AVAIL_F_NO_INTERRUPT, so "
+                  "the device must interrupt: a used buffer notification (§2.7.7.2).");
   else if (f->irqs_supp[q] && e->event_idx)
     teach_explain_irq_suppressed(e, old, now);
   else if (f->irqs_supp[q])
-    teach_str_add(t, " avail.flags says NO_INTERRUPT: no interrupt (§2.7.7).");
+    teach_str_add(t,
+                  " avail.flags = 1, VIRTQ_AVAIL_F_NO_INTERRUPT: the driver does not want "
+                  "to hear about these, so no interrupt (§2.7.7.2).");
+  if (teach_mrg_on(e)) teach_mrg_publish(e);
 }
 
 static void teach_explain_irq(teach_expl *e) {
@@ -534,8 +626,12 @@ static void teach_last_only_note(teach_expl *e, const teach_span *sp) {
 static void teach_explain_consume(teach_expl *e) {
   const teach_span *sp = &e->f->consume[e->q];
   teach_str *t = &e->t;
-  teach_title(e, "The driver takes %s from the %s used ring",
-              sp->n == 1 ? "a used element" : "used elements", vnet_queue_name((uint16_t)e->q));
+  int mrg = teach_mrg_on(e) && e->f->mrg_part;
+  if (mrg)
+    teach_mrg_consume_title(e);
+  else
+    teach_title(e, "The driver takes %s from the %s used ring",
+                sp->n == 1 ? "a used element" : "used elements", vnet_queue_name((uint16_t)e->q));
   teach_str_add(t, "used.idx = %u is ahead of the driver's cursor, so it reads used ",
                 e->g->used_idx);
   teach_slots(t, sp, e->size);
@@ -547,7 +643,10 @@ static void teach_explain_consume(teach_expl *e) {
                 sp->len_last, e->g->drv_last_used);
   teach_mod256_note(e, sp);
   teach_last_only_note(e, sp);
-  if (e->q == (int)VNET_RXQ && teach_bug(e, VBUG_LEGACY_HDR) && sp->len_last > VNET_HDR_LEN - 2) {
+  if (mrg)
+    teach_mrg_consume(e);
+  else if (e->q == (int)VNET_RXQ && teach_bug(e, VBUG_LEGACY_HDR) &&
+           sp->len_last > VNET_HDR_LEN - 2) {
     teach_str_add(t,
                   " It takes the header as 10 bytes, the legacy layout (bug legacy-hdr-10), "
                   "so it hands len - 10 = %u bytes to the guest stack, starting 2 bytes "
@@ -636,12 +735,13 @@ static void teach_fast_rx(teach_expl *e) {
   teach_str_add(t, "rx: the device took ");
   teach_heads_at(t, sp, " from avail ", sz);
   if (f->push[VNET_RXQ].n) {
-    teach_str_add(t, " and returned it in used ");
+    teach_str_add(t, " and returned %s in used ", f->push[VNET_RXQ].n > 1 ? "them" : "it");
     teach_slots(t, &f->push[VNET_RXQ], sz);
   }
   teach_fast_notified(t, f->irqs[VNET_RXQ], f->irqs_supp[VNET_RXQ], "interrupted",
                       "interrupt suppressed");
-  if (f->consume[VNET_RXQ].n) teach_str_add(t, "; the driver read it");
+  if (f->consume[VNET_RXQ].n)
+    teach_str_add(t, "; the driver read %s", f->consume[VNET_RXQ].n > 1 ? "them" : "it");
   if ((sp = &f->post[VNET_RXQ])->n) {
     teach_str_add(t, ", re-posted ");
     teach_heads_at(t, sp, " in avail ", sz);
@@ -715,7 +815,7 @@ static const teach_explainer teach_explainers[TEACH_K_COUNT] = {
     [TEACH_K_DEV_PUSH] = teach_explain_dev_push, [TEACH_K_DEV_PUBLISH] = teach_explain_dev_publish,
     [TEACH_K_IRQ] = teach_explain_irq,           [TEACH_K_CONSUME] = teach_explain_consume,
     [TEACH_K_DROP] = teach_explain_drop,         [TEACH_K_VIOLATION] = teach_explain_violation,
-    [TEACH_K_FAST] = teach_explain_fast,
+    [TEACH_K_FAST] = teach_explain_fast,         [TEACH_K_SETUP] = teach_explain_setup,
 };
 
 /* The driver re-enabled interrupts by moving used_event (§2.7.7), and
@@ -738,17 +838,65 @@ static void teach_explain_used_event(teach_expl *e, const teach_ring *g, const c
                   "after re-enabling.");
 }
 
+/* Without EVENT_IDX: a side stored its flags field, turning the other's
+ * notifications off while it works through the ring, or on again once it
+ * is done (then it looks at the ring once more: a store the other side
+ * made before it could see the change is not notified). */
+static void teach_explain_flags(teach_expl *e, int q, const teach_ring *g, const char *on) {
+  if (g->hdr_wrote & TEACH_H_AVAIL_FLAGS) {
+    if (g->avail_flags && q == (int)VNET_TXQ)
+      teach_str_add(&e->t,
+                    " Meanwhile%s the driver set avail.flags = 1, VIRTQ_AVAIL_F_NO_INTERRUPT: "
+                    "it takes back used TX buffers on its next send and wants no interrupt "
+                    "for them (§2.7.7.1).",
+                    on);
+    else if (g->avail_flags)
+      teach_str_add(&e->t,
+                    " Meanwhile%s the driver set avail.flags = 1, VIRTQ_AVAIL_F_NO_INTERRUPT: "
+                    "no interrupts while it works through the used ring (§2.7.7.1).",
+                    on);
+    else
+      teach_str_add(&e->t,
+                    " Meanwhile%s the driver, done with the used ring, cleared avail.flags: "
+                    "interrupt me again (§2.7.7.1). %s",
+                    on,
+                    teach_bug(e, VBUG_IRQ_NO_RECHECK)
+                        ? "It did not read used.idx again after that (bug "
+                          "irq-enable-no-recheck; the note in §2.7.14)."
+                        : "After a full barrier it reads used.idx once more, as the loop of "
+                          "§2.7.14 does: an element pushed before the device could see the "
+                          "cleared flag raises no interrupt.");
+  }
+  if (g->hdr_wrote & TEACH_H_USED_FLAGS) {
+    if (g->used_flags)
+      teach_str_add(&e->t,
+                    " Meanwhile%s the device set used.flags = 1, VIRTQ_USED_F_NO_NOTIFY: it is "
+                    "working through the available ring and needs no kick (§2.7.10.2).",
+                    on);
+    else
+      teach_str_add(&e->t,
+                    " Meanwhile%s the device, finding nothing more to take, cleared used.flags: "
+                    "kick me (§2.7.10.2). Then it looked at avail.idx once more, in case the "
+                    "driver published before it could see the change.",
+                    on);
+  }
+}
+
 /* The suppression fields are stored without an event of their own: say so
  * when the step saw one written, on its own queue or (as "on the rx
  * queue") on the other. */
 static void teach_explain_event_fields(teach_expl *e) {
-  if (e->st->kind == TEACH_K_FAST || !e->event_idx) return;
+  if (e->st->kind == TEACH_K_FAST) return;
   for (int k = 0; k < 2; k++) {
     int q = k ? 1 - e->q : e->q;
     const teach_ring *g = &e->st->ring[q];
     char on[32] = "";
     if (q != e->q) snprintf(on, sizeof on, " on the %s queue", vnet_queue_name((uint16_t)q));
     if (!g->size) continue;
+    if (!e->event_idx) {
+      teach_explain_flags(e, q, g, on);
+      continue;
+    }
     if (g->hdr_wrote & TEACH_H_AVAIL_EVENT)
       teach_str_add(&e->t,
                     " Meanwhile%s the device, finding nothing more to take, set avail_event = "
@@ -796,13 +944,6 @@ void teach_explain(teach_rec *r, teach_step *st) {
 #define TEACH_UNSEEN_PACKED(name, qsize)                                                     \
   "the walkthrough draws split rings, and this is a bug of the packed ring's own: 'vnetsim " \
   "demo --ring packed --qsize " qsize " --bug " name "' shows it, and 'vnetsim bugs' says how"
-
-/* Mergeable RX buffers' bugs: the walkthrough posts buffers that hold a
- * whole frame, so no frame spreads over several. */
-#define TEACH_UNSEEN_MERGEABLE(name)                                                         \
-  "the walkthrough posts RX buffers that hold a whole frame, without mergeable buffers, "    \
-  "so no frame spreads over several: 'vnetsim demo --mergeable --rx-buf-size 64 --bug " name \
-  "' shows it, and 'vnetsim bugs' says how"
 
 /* The split ring's own bugs have no form on a packed ring (virtio/vbug.h). */
 #define TEACH_UNSEEN_SPLIT_ONLY                                                               \
@@ -933,18 +1074,16 @@ static const teach_bug_note teach_bug_table[] = {
     {"drv-mrg-first-only", TEACH_BUG_BREAKS_RULE, "5.1.6.4",
      "It breaks §5.1.6.4's format: num_buffers says over how many buffers a frame is spread and "
      "only the first begins with a header; this driver reads every buffer as a frame of its own",
-     TEACH_UNSEEN_MERGEABLE("drv-mrg-first-only"), TEACH_UNSEEN_MERGEABLE("drv-mrg-first-only")},
+     NULL, NULL},
     {"drv-mrg-repost-first", TEACH_BUG_LIVENESS, "5.1.6.3",
      "A liveness bug: every ring rule is kept, but of the num_buffers buffers a frame took only "
      "the first is offered again, and only the driver can supply buffers (§5.1.6.3), so the ring "
      "drains",
-     TEACH_UNSEEN_MERGEABLE("drv-mrg-repost-first"),
-     TEACH_UNSEEN_MERGEABLE("drv-mrg-repost-first")},
+     NULL, NULL},
     {"dev-mrg-num-buffers-one", TEACH_BUG_BREAKS_RULE, "5.1.6.4.1",
      "It breaks §5.1.6.4.1: the device must set num_buffers to the number of buffers the packet "
      "is spread over; this one always writes 1",
-     TEACH_UNSEEN_MERGEABLE("dev-mrg-num-buffers-one"),
-     TEACH_UNSEEN_MERGEABLE("dev-mrg-num-buffers-one")},
+     NULL, NULL},
 };
 
 const teach_bug_note *teach_bug_notes(size_t *n) {

@@ -125,11 +125,17 @@ static void teach_pk_status(teach_expl *e) {
     teach_str_add(t,
                   ". FEATURES_OK asks the device to accept exactly these. RING_PACKED "
                   "chooses the packed layout (§2.8): one descriptor ring that both sides "
-                  "write, instead of a descriptor table and two rings. EVENT_IDX lets each "
-                  "side ask for a notification at one descriptor position and wrap (§2.8.10). "
+                  "write, instead of a descriptor table and two rings. %s "
                   "§3.1.1 steps 4-6, §2.2. Next the driver allocates each queue's descriptor "
                   "ring and its two event suppression structures in guest memory and gives "
-                  "the device their addresses (§3.1.1 step 7, §2.8.10.1).");
+                  "the device their addresses (§3.1.1 step 7, §2.8.10.1).",
+                  e->f->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)
+                      ? "EVENT_IDX lets each side ask for a notification at one descriptor "
+                        "position and wrap (§2.8.10)."
+                      : "Without EVENT_IDX each side can only turn the other's notifications "
+                        "on or off (ENABLE, DISABLE), never ask for one descriptor (DESC, "
+                        "§2.8.10).");
+    teach_mrg_features(e);
   } else if (b & VIRTIO_STATUS_DRIVER_OK) {
     teach_title(e, "Status DRIVER_OK (%u): the device is live", b);
     teach_str_add(t,
@@ -261,8 +267,9 @@ static void teach_pk_publish(teach_expl *e) {
     teach_title(e, "The driver makes RX buffer id %" PRId64 " available again%s", sp->head_last,
                 kick);
     teach_str_add(t,
-                  "Having read the frame out of it, the driver offers the same buffer again, "
-                  "at its next_avail ");
+                  "Having read %s out of it, the driver offers the same buffer again, "
+                  "at its next_avail ",
+                  teach_mrg_on(e) ? "its part of the frame" : "the frame");
     teach_pk_span(t, sp->idx_last, 1, e->size);
     teach_str_add(t, ": address, length and id, then flags W, ");
     teach_pk_bits(t, e->g, (uint16_t)sp->idx_last);
@@ -277,8 +284,16 @@ static void teach_pk_publish(teach_expl *e) {
                   "inverse (§2.8.1, §2.8.21.1): ids %" PRId64 "-%" PRId64 " at ",
                   w, !w, sp->head_first, sp->head_last);
     teach_pk_span(t, sp->idx_first, sp->n, e->size);
+    if (teach_mrg_on(e))
+      teach_str_add(t,
+                    ". Each has %u bytes: with MRG_RXBUF a buffer need only hold the 12-byte "
+                    "virtio_net_hdr (§5.1.6.3.1), and a larger frame spreads over several "
+                    "(§5.1.6.4). ",
+                    e->r->s->drv.rx_buf_len);
+    else
+      teach_str_add(t,
+                    ". Each holds the 12-byte virtio_net_hdr and a 1514-byte frame (§5.1.6.3). ");
     teach_str_add(t,
-                  ". Each holds the 12-byte virtio_net_hdr and a 1514-byte frame (§5.1.6.3). "
                   "Storing the flags is what makes a descriptor available: there is no index "
                   "to publish, and a write barrier before each flags store makes sure the "
                   "device sees address, length and id first (§2.8.21.1.1).");
@@ -327,14 +342,43 @@ static int teach_pk_id_first(const teach_expl *e, const teach_span *sp, uint16_t
 }
 
 /* A kick or a frame reaches the device; it takes chains (§2.8.1). */
+/* Which buffer ids the device took: one chain's (its id in the last
+ * descriptor, §2.8.6, or with dev-packed-id-first the first's), or a
+ * mergeable frame's several one-descriptor buffers. */
+static void teach_pk_take_ids(teach_expl *e, const teach_span *sp, int wrong_id, uint16_t last_id) {
+  teach_str *t = &e->t;
+  if (sp->n > 1 && !wrong_id) {
+    teach_str_add(t,
+                  "It takes %u buffers, one descriptor each, ids %" PRId64 "-%" PRId64
+                  ", each id where §2.8.6 puts it",
+                  sp->n, sp->head_first, sp->head_last);
+    return;
+  }
+  teach_str_add(t, "It takes buffer id %" PRId64, sp->head_last);
+  if (wrong_id) {
+    teach_str_add(t,
+                  ", which it read from the chain's first descriptor: the id is in the last, "
+                  "%u, where §2.8.6 puts it, and the driver leaves the others 0 (bug "
+                  "dev-packed-id-first)",
+                  last_id);
+    e->st->wrong = 1;
+  } else {
+    teach_str_add(t, ", the id in the chain's last descriptor (§2.8.6)");
+  }
+}
+
 static void teach_pk_dev_take(teach_expl *e) {
   const teach_facts *f = e->f;
   int q = e->q;
   const teach_span *sp = &f->pop[q];
   teach_str *t = &e->t;
   if (f->frames_in) {
-    teach_title(e, "Frame #%" PRId64 " (%u bytes) arrives%s", f->frame_last + 1, f->frame_len,
-                sp->n ? "; the device takes an RX buffer" : "");
+    if (sp->n > 1)
+      teach_title(e, "Frame #%" PRId64 " (%u bytes) arrives; the device takes %u RX buffers",
+                  f->frame_last + 1, f->frame_len, sp->n);
+    else
+      teach_title(e, "Frame #%" PRId64 " (%u bytes) arrives%s", f->frame_last + 1, f->frame_len,
+                  sp->n ? "; the device takes an RX buffer" : "");
     teach_str_add(t, "The host sends frame #%" PRId64 " (%u bytes) to the device. ",
                   f->frame_last + 1, f->frame_len);
   } else if (f->kicks_received[q]) {
@@ -353,22 +397,16 @@ static void teach_pk_dev_take(teach_expl *e) {
     teach_pk_at(t, f->pk_before[q][TEACH_PK_DEV_AVAIL]);
     teach_str_add(t,
                   ": there the flags said AVAIL equal to its wrap counter and USED not, so "
-                  "the descriptor is available (§2.8.1). It takes buffer id %" PRId64,
-                  sp->head_last);
-    if (wrong_id) {
-      teach_str_add(t,
-                    ", which it read from the chain's first descriptor: the id is in the last, "
-                    "%u, where §2.8.6 puts it, and the driver leaves the others 0 (bug "
-                    "dev-packed-id-first)",
-                    last_id);
-      e->st->wrong = 1;
-    } else {
-      teach_str_add(t, ", the id in the chain's last descriptor (§2.8.6)");
-    }
+                  "the descriptor is available (§2.8.1). ");
+    teach_pk_take_ids(e, sp, wrong_id, last_id);
     teach_str_add(t, ", and moves next_avail to ");
     teach_pk_at(t, e->g->dev_next_avail);
-    teach_str_add(t, ". The buffer is in flight: the device's until it marks it used. ");
-    if (q == (int)VNET_RXQ)
+    teach_str_add(t, ". %s",
+                  sp->n > 1 ? "The buffers are in flight: the device's until it marks them used."
+                            : "The buffer is in flight: the device's until it marks it used. ");
+    if (teach_mrg_on(e))
+      teach_mrg_take(e, sp);
+    else if (q == (int)VNET_RXQ)
       teach_str_add(t, "It writes a virtio_net_hdr and the frame into the buffer (§5.1.6.4).");
     else if (f->frames_out)
       teach_str_add(t,
@@ -424,6 +462,28 @@ static void teach_pk_irq_decision(teach_expl *e) {
   }
 }
 
+/* The device marks a mergeable frame's buffers used (§2.8.1, §5.1.6.4). */
+static void teach_pk_mrg_publish(teach_expl *e, const char *irq) {
+  const teach_facts *f = e->f;
+  const teach_span *sp = &f->push[e->q];
+  teach_wpos was = f->pk_before[e->q][TEACH_PK_DEV_USED];
+  char where[64];
+  snprintf(where, sizeof where, "used%s", irq);
+  teach_mrg_push_title(e, "marks", where);
+  teach_str_add(&e->t, "From its next_used ");
+  teach_pk_at(&e->t, was);
+  teach_str_add(&e->t,
+                " on, for each buffer in turn it writes the id and len, then, after a write "
+                "barrier, the flags with AVAIL and USED both equal to its wrap counter %u "
+                "(§2.8.1, §2.8.15): each flags store hands that buffer to the driver (used). "
+                "There is no index to store; the device marks all %u in one go, before it "
+                "decides on the interrupt, so the driver, woken once, finds the frame's "
+                "buffers used together (§5.1.6.4.1).",
+                was.wrap, sp->n);
+  teach_mrg_push(e);
+  teach_pk_irq_decision(e);
+}
+
 /* The device marks buffers used, then interrupts or not (§2.8.1). */
 static void teach_pk_dev_publish(teach_expl *e) {
   const teach_facts *f = e->f;
@@ -438,12 +498,14 @@ static void teach_pk_dev_publish(teach_expl *e) {
                   "(§2.8.10).");
     return;
   }
-  teach_title(e, "The device marks the %s buffer%s used%s", vnet_queue_name((uint16_t)q),
-              sp->n == 1 ? "" : "s",
-              f->irqs[q]        ? " and interrupts"
-              : f->irqs_supp[q] ? "; no interrupt"
-                                : "");
+  const char *irq = f->irqs[q] ? " and interrupts" : f->irqs_supp[q] ? "; no interrupt" : "";
   teach_wpos was = f->pk_before[q][TEACH_PK_DEV_USED];
+  if (teach_mrg_on(e) && e->st->hdr_shown) {
+    teach_pk_mrg_publish(e, irq);
+    return;
+  }
+  teach_title(e, "The device marks the %s buffer%s used%s", vnet_queue_name((uint16_t)q),
+              sp->n == 1 ? "" : "s", irq);
   teach_str_add(t, "At its next_used ");
   teach_pk_at(t, was);
   teach_str_add(t,
@@ -452,11 +514,12 @@ static void teach_pk_dev_publish(teach_expl *e) {
                 "flags with AVAIL and USED both equal to its wrap counter %u (§2.8.1, "
                 "§2.8.15): from this store on the buffer is the driver's (used). ",
                 sp->head_last, sp->len_last, was.wrap);
-  if (q == (int)VNET_RXQ)
+  if (q == (int)VNET_RXQ) {
     teach_str_add(t,
                   "len counts the bytes it wrote, the 12-byte header plus the frame, and W "
                   "says it wrote some (§2.8.3, §2.8.4).");
-  else
+    teach_hdr_written(e);
+  } else
     teach_str_add(t, "No W and len 0: it wrote nothing into a TX buffer (§2.8.3, §2.8.4).");
   uint16_t span = (uint16_t)((e->g->dev_next_used.pos + e->size - was.pos) % e->size);
   if (sp->n == 1 && span > 1)
@@ -523,8 +586,12 @@ static void teach_pk_consume(teach_expl *e) {
   const teach_span *sp = &e->f->consume[e->q];
   teach_str *t = &e->t;
   teach_wpos was = e->f->pk_before[e->q][TEACH_PK_DRV_USED];
-  teach_title(e, "The driver takes %s from the %s ring",
-              sp->n == 1 ? "a used buffer" : "used buffers", vnet_queue_name((uint16_t)e->q));
+  int mrg = teach_mrg_on(e) && e->f->mrg_part;
+  if (mrg)
+    teach_mrg_consume_title(e);
+  else
+    teach_title(e, "The driver takes %s from the %s ring",
+                sp->n == 1 ? "a used buffer" : "used buffers", vnet_queue_name((uint16_t)e->q));
   teach_str_add(t, "At its next_used ");
   teach_pk_at(t, was);
   teach_str_add(t, " the flags say ");
@@ -541,8 +608,10 @@ static void teach_pk_consume(teach_expl *e) {
   teach_pk_at(t, e->g->drv_next_used);
   teach_str_add(t, ", and the positions it passed are the driver's again.");
   teach_pk_last_only(e, e->q, sp);
-  if (e->q == (int)VNET_RXQ && teach_expl_bug(e, VBUG_LEGACY_HDR) &&
-      sp->len_last > VNET_HDR_LEN - 2) {
+  if (mrg)
+    teach_mrg_consume(e);
+  else if (e->q == (int)VNET_RXQ && teach_expl_bug(e, VBUG_LEGACY_HDR) &&
+           sp->len_last > VNET_HDR_LEN - 2) {
     teach_str_add(t,
                   " It takes the header as 10 bytes, the legacy layout (bug legacy-hdr-10), "
                   "so it hands len - 10 = %u bytes to the guest stack, starting 2 bytes "

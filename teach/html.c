@@ -325,7 +325,7 @@ static void html_ring_json(FILE *out, const teach_ring *g, const teach_ring *pre
 
 static const char *const html_kind_names[TEACH_K_COUNT] = {
     "status", "post",    "publish", "dev_take",  "dev_push", "dev_publish",
-    "irq",    "consume", "drop",    "violation", "fast"};
+    "irq",    "consume", "drop",    "violation", "fast",     "setup"};
 
 static const char html_style[] =
     "body{font:14px/1.4 system-ui,sans-serif;margin:16px;color:#222;background:#fff}"
@@ -497,7 +497,21 @@ static const char html_script_tail[] =
     " var "
     "el=document.getElementById('step');el.innerHTML=h;el.querySelector('h2').textContent=s.title;"
     "\n"
-    " el.querySelector('.txt').textContent=s.text;if(s.sb){var b=document.createElement('div');\n"
+    " el.querySelector('.txt').textContent=s.text;if(s.hdr){var d=document.createElement('div'),\n"
+    " N=['flags','gso_type','hdr_len','gso_size','csum_start','csum_offset','num_buffers'];\n"
+    " d.className='note';d.id='net-hdr';d.textContent='virtio_net_hdr at '+s.hdr[9]+' "
+    "('+s.hdr[8]+\n"
+    " '), as the '+s.hdr[7]+': '+N.map(function(n,k){return n+' '+s.hdr[k]}).join(', ');\n"
+    " el.appendChild(d);}if(s.ind){var t='<table id=\"indirect\"><tr><th colspan=5>indirect table "
+    "at '+\n"
+    " s.ind.at+' (head '+s.ind.head+', '+s.ind.n+' "
+    "entries)</th></tr><tr><th>#</th><th>addr</th>'+\n"
+    " '<th>len</th><th>flags</th><th>next</th></"
+    "tr>';s.ind.d.forEach(function(x,k){t+='<tr><td>'+k+\n"
+    " '</td><td>0x'+x[0].toString(16)+'</td><td>'+x[1]+'</td><td>'+FL(x[2])+'</td><td>'+x[3]+\n"
+    " '</td></tr>'});var "
+    "w=document.createElement('div');w.className='rings';w.innerHTML=t+'</table>';\n"
+    " el.appendChild(w);}if(s.sb){var b=document.createElement('div');\n"
     " b.className='note';b.textContent='store buffers (not visible to the other side yet): "
     "driver: '+\n"
     " s.sb[0]+'; device: '+s.sb[1];el.appendChild(b);}var c=document.getElementById('cursor');\n"
@@ -716,7 +730,9 @@ static const char html_step_legend[] =
     "value it already held), or an owner or cursor that changed. &larr;drv and &larr;dev: where "
     "the driver's and the device's private cursors "
     "point. <span class=\"stale\">Grey</span>: an old entry the reader has passed; -: never "
-    "written.</p>\n";
+    "written. Under a step: the virtio_net_hdr at the start of the RX buffer it is about, as "
+    "the device wrote it or the driver read it (&sect;5.1.6), and the indirect table a TX "
+    "head points at (&sect;2.7.5.3).</p>\n";
 
 /* How to read a packed ring's step. */
 static const char html_step_legend_packed[] =
@@ -740,7 +756,8 @@ static const char html_step_legend_packed[] =
     "that changed. &larr;avail:drv and &larr;avail:dev: where the driver makes the next "
     "descriptor available and where the device looks for it; &larr;used:dev and "
     "&larr;used:drv: where the device marks the next one used and where the driver looks for "
-    "it.</p>\n";
+    "it. Under a step: the virtio_net_hdr at the start of the RX buffer it is about, as the "
+    "device wrote it or the driver read it (&sect;5.1.6).</p>\n";
 
 /* The recorder's limit on ring snapshots, and what striding the steps
  * means for the highlights. */
@@ -793,6 +810,29 @@ static void html_buffers_json(FILE *out, const scn *s, const teach_step *st) {
   fputc(']', out);
 }
 
+/* With mergeable RX buffers: the virtio_net_hdr the step is about, its
+ * seven fields, then who wrote or read it, the head or id, the address. */
+static void html_hdr_json(FILE *out, const scn *s, const teach_step *st) {
+  if (!st->hdr_shown) return;
+  const teach_net_hdr *h = &st->hdr;
+  fprintf(out, ",\"hdr\":[%u,%u,%u,%u,%u,%u,%u,\"%s\",\"%s %" PRId64 "\",\"0x%08" PRIx64 "\"]",
+          h->flags, h->gso_type, h->hdr_len, h->gso_size, h->csum_start, h->csum_offset,
+          h->num_buffers, st->hdr_shown == TEACH_HDR_WRITTEN ? "device wrote it" : "driver read it",
+          teach_run_packed(s) ? "buffer id" : "head", st->hdr_head, st->hdr_addr);
+}
+
+/* A TX step's indirect table: its address, head, entry count, then each
+ * entry drawn as [addr, len, flags, next]. */
+static void html_ind_json(FILE *out, const teach_step *st) {
+  if (!st->nind) return;
+  fprintf(out, ",\"ind\":{\"at\":\"0x%08" PRIx64 "\",\"head\":%" PRId64 ",\"n\":%u,\"d\":[",
+          st->ind_addr, st->ind_head, st->ind_total);
+  for (uint16_t i = 0; i < st->nind; i++)
+    fprintf(out, "%s[%" PRIu64 ",%u,%u,%u]", i ? "," : "", st->ind[i].addr, st->ind[i].len,
+            st->ind[i].flags, st->ind[i].next);
+  fputs("]}", out);
+}
+
 static void html_steps_json(FILE *out, const scn *s, const teach_rec *r, const html_axis *a) {
   size_t nsteps;
   const teach_step *steps = teach_rec_steps(r, &nsteps);
@@ -811,6 +851,8 @@ static void html_steps_json(FILE *out, const scn *s, const teach_rec *r, const h
     fputs(",\"text\":", out);
     html_json_str(out, st->text);
     html_buffers_json(out, s, st);
+    html_hdr_json(out, s, st);
+    html_ind_json(out, st);
     fputs(",\"rings\":{", out);
     const char *sep = "";
     for (int q = 0; q < 2; q++) {

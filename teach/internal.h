@@ -16,6 +16,10 @@ typedef struct teach_str {
 
 void teach_str_add(teach_str *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The RX used elements a step lists by id and len (a frame spans at most
+ * the queue, and the walkthrough's frames a few buffers). */
+#define TEACH_MRG_LISTED 8
+
 /* What one side did to one queue within a step, in ring indices. */
 typedef struct teach_span {
   uint32_t n;
@@ -54,6 +58,19 @@ typedef struct teach_facts {
    * step's (what the decisions compare against) */
   teach_wpos pk_before[2][4];
   teach_wpos pk_kick_from[2], pk_signalled[2];
+  /* mergeable RX buffers (teach/explain_mrg.c): the RX used elements the
+   * device wrote in the step (the first TEACH_MRG_LISTED, rx_npushed of
+   * them in all); for a buffer the driver took, which of the frame's
+   * buffers it is as the driver counts (from 1), of how many, the frame
+   * bytes joined so far, whether the device began a frame in it (only
+   * such a buffer has a header, §5.1.6.4), how many buffers the device
+   * really used for that frame, and the frame's first head */
+  teach_used_elem rx_pushed[TEACH_MRG_LISTED];
+  uint32_t rx_npushed;
+  uint16_t mrg_part, mrg_nbuf, mrg_dev_nbuf;
+  uint32_t mrg_joined;
+  int mrg_has_hdr;
+  int64_t mrg_first_head;
 } teach_facts;
 
 /* The four cursors of a packed queue, in teach_facts.pk_before. */
@@ -140,6 +157,7 @@ struct teach_rec {
   uint64_t last_event_t, idle_since_point, idle_gaps, idle_longest;
   int seen_event, rings_capped;
   int setup_told[2]; /* the queue's layout in memory was explained */
+  int setup_step[2]; /* split rings: the queue's set-up step was recorded */
   /* packed rings: where each chain the device holds starts, by buffer id
    * (the device knows its length, not where it was); both queues' cursors
    * after the last event; a scratch array of owners for the timeline */
@@ -151,6 +169,22 @@ struct teach_rec {
   int pk_flip_told[2][4];
   /* [queue][avail, used]: the cursor at the last notification decision */
   teach_wpos pk_decided[2][2];
+  /* RX buffers, by head (split) or buffer id (packed), rx_size of each:
+   * where the buffer lies (learnt when the device takes it), whether the
+   * device began a frame in it, and over how many buffers that frame
+   * went. The device's side: a frame came and its first buffer is not
+   * written yet; buffers taken since it came. The driver's side, as it
+   * counts: buffers of the frame it is joining still to take, which one
+   * it took last (from 1), of how many, bytes joined, the first head. */
+  uint64_t *rx_addr;
+  uint8_t *rx_first;
+  uint16_t *rx_nbuf;
+  uint16_t rx_size;
+  int dev_frame_new;
+  uint16_t dev_frame_bufs;
+  uint16_t drv_left, drv_part, drv_nbuf;
+  uint32_t drv_joined;
+  int64_t drv_first_head;
 };
 
 /* The driver half of queue q. */
@@ -183,6 +217,25 @@ void teach_pk_watch_quiet(teach_rec *r, int q);
 /* "avail"/"used"/"-" decoding of a descriptor's AVAIL and USED bits. */
 int teach_pk_avail_bit(uint16_t flags);
 int teach_pk_used_bit(uint16_t flags);
+
+/* --- mergeable RX buffers (teach/explain_mrg.c) ------------------------- */
+
+/* The header in the RX buffer at addr, read from guest memory; with
+ * device set, as the device sees it (under a memory model its own stores
+ * may not have reached the driver yet). */
+void teach_mrg_read_hdr(const scn *s, uint64_t addr, int device, teach_net_hdr *h);
+/* Where the RX buffer of head (split) or buffer id (packed) lies, from the
+ * driver's bookkeeping while the buffer is in flight; 0 when unknown. */
+uint64_t teach_mrg_buf_addr(const scn *s, int64_t head);
+/* What the recorder learns from the RX queue's records (all do nothing
+ * without mergeable buffers): a frame came, the device took a buffer,
+ * wrote a used element, the driver took one, or rejected what it read. */
+void teach_mrg_on_frame_in(teach_rec *r);
+void teach_mrg_on_pop(teach_rec *r, int64_t head);
+void teach_mrg_on_push(teach_rec *r, int64_t head, int64_t len);
+void teach_mrg_on_consume(teach_rec *r, int64_t head, int64_t len);
+void teach_mrg_on_violation(teach_rec *r, const char *detail);
+void teach_mrg_free(teach_rec *r);
 
 /* --- explanations ------------------------------------------------------- */
 
@@ -220,6 +273,23 @@ const char *teach_bug_tag(const teach_rec *r, char *buf, size_t cap);
 void teach_mem_note(teach_rec *r, const emu_trace_rec *rec);
 void teach_mem_snapshot(const scn *s, teach_buffer out[2]);
 size_t teach_mem_explain(const teach_rec *r, char *buf, size_t cap);
+
+/* Mergeable RX buffers' sentences (teach/mergeable.c), on either ring
+ * format: 1 when the step is about the RX queue of a mergeable run; the
+ * device taking a frame's buffers; the title and text of its returning
+ * them (verb "returns"/"marks", where "in the rx used ring"); the one
+ * used.idx store; the driver taking one buffer. */
+int teach_mrg_on(const teach_expl *e);
+/* After the negotiated features: what MRG_RXBUF and MTU are for. */
+void teach_mrg_features(teach_expl *e);
+void teach_mrg_take(teach_expl *e, const teach_span *sp);
+void teach_mrg_push_title(teach_expl *e, const char *verb, const char *where);
+void teach_mrg_push(teach_expl *e);
+void teach_mrg_publish(teach_expl *e);
+/* Without mergeable buffers: the header the device wrote, in a sentence. */
+void teach_hdr_written(teach_expl *e);
+void teach_mrg_consume_title(teach_expl *e);
+void teach_mrg_consume(teach_expl *e);
 
 /* Writes the step's title and text from the facts of its events (r->f). */
 void teach_explain(teach_rec *r, teach_step *st);

@@ -179,6 +179,7 @@ void teach_rec_free(teach_rec *r) {
   }
   free(r->pk_owner);
   free(r->pending_repost);
+  teach_mrg_free(r);
   free(r);
 }
 
@@ -587,6 +588,7 @@ static void teach_open_step(teach_rec *r, teach_kind kind, int q, uint64_t t_ns)
   r->cur.kind = kind;
   r->cur.queue = q;
   r->cur.head = -1;
+  r->cur.frame_head = -1;
   r->f.frame_first = r->f.frame_last = r->f.fate_frame = -1;
   r->cur_keep = r->cur.index % r->step_stride == 0;
   r->open = 1;
@@ -683,7 +685,8 @@ static void teach_note_fate(teach_rec *r, const emu_trace_rec *rec, emu_fate fat
   for (uint32_t back = 0; back < TEACH_FATE_LOOKBACK && back <= r->cur.index; back++) {
     teach_step *st = teach_find_kept(r, r->cur.index - back);
     if (!st) continue;
-    if ((st->kind == TEACH_K_CONSUME || st->kind == TEACH_K_FAST) && st->head == rec->head) {
+    int64_t head = st->frame_head == -1 ? st->head : st->frame_head;
+    if ((st->kind == TEACH_K_CONSUME || st->kind == TEACH_K_FAST) && head == rec->head) {
       if (st == &r->cur) {
         r->f.stack_fate = fate; /* told when the step is explained */
         return;
@@ -758,6 +761,7 @@ static void teach_published(int *published, uint16_t *old, uint16_t *now, uint16
 static void teach_on_violation(teach_rec *r, const emu_trace_rec *rec, int q) {
   r->f.detail = rec->detail;
   r->f.actor = rec->actor;
+  if (rec->actor && !strcmp(rec->actor, "driver")) teach_mrg_on_violation(r, rec->detail);
   teach_mark_add(r, TEACH_MARK_VIOLATION, rec, q, EMU_FATE_PENDING);
 }
 
@@ -780,7 +784,9 @@ static void teach_on_avail_added(teach_rec *r, const emu_trace_rec *rec, int q) 
     r->pending_repost[rec->head] = -1;
 }
 
-static void teach_on_frame_in(teach_facts *f, const emu_trace_rec *rec) {
+static void teach_on_frame_in(teach_rec *r, const emu_trace_rec *rec) {
+  teach_facts *f = &r->f;
+  teach_mrg_on_frame_in(r);
   if (!f->frames_in++) f->frame_first = rec->frame;
   f->frame_last = rec->frame;
   if (f->frames_in == 1) f->frame_len = (uint32_t)rec->len;
@@ -788,6 +794,7 @@ static void teach_on_frame_in(teach_facts *f, const emu_trace_rec *rec) {
 
 static void teach_on_used_pushed(teach_rec *r, const emu_trace_rec *rec, int q) {
   teach_span_add(&r->f.push[q], rec->idx, rec->head, rec->len);
+  if (q == (int)VNET_RXQ) teach_mrg_on_push(r, rec->head, rec->len);
   teach_hold(r, q, rec->head, 0);
   teach_set_unstored(r, TEACH_CUR_DEV_USED_SHADOW, q, rec->idx);
 }
@@ -808,6 +815,7 @@ static void teach_on_used_consumed(teach_rec *r, const emu_trace_rec *rec, int q
   teach_span_add(&r->f.consume[q], rec->idx, rec->head, rec->len);
   r->last_consumed[q] = rec->idx;
   teach_set_unstored(r, TEACH_CUR_DRV_LAST_USED, q, rec->idx);
+  if (q == (int)VNET_RXQ) teach_mrg_on_consume(r, rec->head, rec->len);
   if (q == (int)VNET_RXQ && rec->head >= 0) teach_await_repost(r, rec->head);
 }
 
@@ -839,6 +847,7 @@ static void teach_pk_note(teach_rec *r, const emu_trace_rec *rec, int q) {
     case EMU_TR_POP:
       teach_span_add(&f->pop[q], rec->idx, id, rec->len);
       teach_hold(r, q, id, 1);
+      if (q == (int)VNET_RXQ) teach_mrg_on_pop(r, id);
       if (r->held_size[q] == size && id >= 0 && id < size) r->held_pos[q][id] = (uint16_t)rec->idx;
       break;
     case EMU_TR_USED_PUBLISHED:
@@ -846,10 +855,12 @@ static void teach_pk_note(teach_rec *r, const emu_trace_rec *rec, int q) {
       teach_span_add(&f->push[q], rec->idx, id, rec->len);
       teach_wrote(r, q, rec->idx, TEACH_W_USED);
       teach_hold(r, q, id, 0);
+      if (q == (int)VNET_RXQ) teach_mrg_on_push(r, id, rec->len);
       break;
     case EMU_TR_USED_CONSUMED:
       teach_span_add(&f->consume[q], rec->idx, id, rec->len);
       r->last_consumed[q] = rec->idx;
+      if (q == (int)VNET_RXQ) teach_mrg_on_consume(r, id, rec->len);
       if (q == (int)VNET_RXQ && id >= 0) teach_await_repost(r, id);
       break;
     default:
@@ -929,11 +940,12 @@ static void teach_note_event(teach_rec *r, const emu_trace_rec *rec, int q) {
       f->kicks_received[qq]++;
       break;
     case EMU_TR_FRAME_IN:
-      teach_on_frame_in(f, rec);
+      teach_on_frame_in(r, rec);
       break;
     case EMU_TR_POP:
       teach_span_add(&f->pop[qq], rec->idx, rec->head, rec->len);
       teach_hold(r, qq, rec->head, 1);
+      if (qq == (int)VNET_RXQ) teach_mrg_on_pop(r, rec->head);
       break;
     case EMU_TR_FRAME_OUT:
       f->frames_out++;
@@ -1014,6 +1026,46 @@ static void teach_pk_catch_up(teach_rec *r) {
   }
 }
 
+/* Queue q's ring in a set-up step: as the driver left memory, three
+ * zeroed areas and every descriptor free (the event that revealed the
+ * queue may already have written a descriptor). */
+static void teach_fresh_ring(teach_ring *g) {
+  uint16_t size = g->size;
+  if (!size) return;
+  teach_ring fresh = {.size = size,
+                      .desc = g->desc,
+                      .avail = g->avail,
+                      .used = g->used,
+                      .owner = g->owner,
+                      .wrote = g->wrote,
+                      .drv_num_free = size};
+  memset(g->desc, 0, sizeof *g->desc * size);
+  memset(g->avail, 0, sizeof *g->avail * size);
+  memset(g->used, 0, sizeof *g->used * size);
+  memset(g->owner, TEACH_OWN_FREE, size);
+  memset(g->wrote, 0, size);
+  fresh.count[TEACH_OWN_FREE] = size;
+  *g = fresh;
+}
+
+/* A split queue the driver has set up since the last event (it gives the
+ * device the addresses with no trace record: the size appearing is the
+ * sign) gets a step of its own before the event, with every queue set up
+ * at that moment drawn fresh. */
+static void teach_setup_steps(teach_rec *r, uint64_t t) {
+  if (teach_run_packed(r->s) || r->coarse) return;
+  int fresh[2] = {0, 0};
+  for (int q = 0; q < 2; q++) fresh[q] = teach_qsize(r->s, q) && !r->setup_step[q];
+  for (int q = 0; q < 2; q++) {
+    if (!fresh[q]) continue;
+    r->setup_step[q] = 1;
+    teach_open_step(r, TEACH_K_SETUP, q, t);
+    teach_record_state(r, t);
+    for (int k = 0; k < 2 && r->cur_keep; k++)
+      if (fresh[k]) teach_fresh_ring(&r->cur.ring[k]);
+  }
+}
+
 static void teach_on_event(teach_rec *r, const emu_trace_rec *rec) {
   if (r->finished || !r->s) return;
   /* The walkthrough follows host->guest frames; a guest frame's fate in the
@@ -1037,7 +1089,12 @@ static void teach_on_event(teach_rec *r, const emu_trace_rec *rec) {
   }
   int q = teach_queue_of(rec);
   if (rec->kind == EMU_TR_FRAME_FATE && teach_fate_told_with_consume(r, rec, q)) return;
+  /* With mergeable buffers each RX buffer the driver takes is a step of
+   * its own: which of the frame's buffers it is, and what it holds. */
+  if (rec->kind == EMU_TR_USED_CONSUMED && q == (int)VNET_RXQ && r->s->drv.mergeable)
+    starts_new = 1;
   uint64_t t = rec->t_ns - r->s->cfg.start_ns;
+  teach_setup_steps(r, t);
   teach_step_for(r, rec, kind, starts_new, q, t);
   teach_step *st = &r->cur;
   st->events++;

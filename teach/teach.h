@@ -142,8 +142,26 @@ typedef enum teach_kind {
   TEACH_K_DROP,        /* a frame was dropped (its fate names why) */
   TEACH_K_VIOLATION,   /* a side broke a ring rule */
   TEACH_K_FAST,        /* several frames fast-forwarded into one step */
+  TEACH_K_SETUP,       /* split rings: the driver set a queue up in guest memory */
   TEACH_K_COUNT
 } teach_kind;
+
+/* §5.1.6: struct virtio_net_hdr with VERSION_1 (12 bytes), as one RX
+ * buffer held it. */
+typedef struct teach_net_hdr {
+  uint8_t flags, gso_type;
+  uint16_t hdr_len, gso_size, csum_start, csum_offset, num_buffers;
+} teach_net_hdr;
+
+/* Whose view of a buffer's header a step shows (teach_step.hdr_shown). */
+enum {
+  TEACH_HDR_NONE = 0,
+  TEACH_HDR_WRITTEN, /* the device wrote it in this step */
+  TEACH_HDR_READ     /* the driver read it in this step */
+};
+
+/* The entries of an indirect table a step draws. */
+#define TEACH_IND_SHOWN 8
 
 /* One step: the merged events, what they did, and (for kept steps) the
  * rings after it. */
@@ -163,6 +181,24 @@ typedef struct teach_step {
    * buffers after the step (all empty under sc). The rings above are
    * memory as both sides see it; these are what only their maker sees. */
   teach_buffer buffers[2];
+  /* With mergeable RX buffers (§5.1.6.4): the virtio_net_hdr at the start
+   * of the RX buffer the step is about (TEACH_HDR_*), which head (split) or
+   * buffer id (packed) holds it, and where. */
+  int hdr_shown;
+  teach_net_hdr hdr;
+  int64_t hdr_head;
+  uint64_t hdr_addr;
+  /* A TX step whose head points at an indirect table (§2.7.5.3): the
+   * table's address and its first entries, as guest memory held them. */
+  uint16_t nind; /* entries drawn (0: none), at most TEACH_IND_SHOWN */
+  uint16_t ind_total;
+  uint64_t ind_addr;
+  int64_t ind_head;
+  teach_desc ind[TEACH_IND_SHOWN];
+  /* The host frame's first buffer, when the driver finished joining that
+   * frame in this step; -2 when the step took a frame's buffer but not
+   * its last; -1: as head (one buffer per frame). */
+  int64_t frame_head;
 } teach_step;
 
 /* Queue q's size as the driver set it up, on either ring format; 0 before. */
@@ -250,6 +286,18 @@ typedef struct teach_walk_opts {
   FILE *trace_sink;   /* or NULL */
   emu_mm_kind memory; /* the memory model (sc: none) */
   int packed;         /* packed rings (§2.8) instead of split ones */
+  /* Mergeable RX buffers (VIRTIO_NET_F_MRG_RXBUF, §5.1.6.4): the device
+   * offers them and the driver takes them. With them the walkthrough's
+   * pings carry TEACH_MRG_PING_PAYLOAD bytes (less when the mtu is
+   * smaller), so each spans several RX buffers. */
+  int mergeable;
+  uint16_t mtu;         /* VIRTIO_NET_F_MTU offered with this mtu; 0: not offered (with
+                         * mergeable buffers: TEACH_MRG_MTU) */
+  uint32_t rx_buf_size; /* bytes per RX buffer, header included; 0: the driver's default */
+  /* The driver does not take VIRTIO_F_EVENT_IDX: the flags fields suppress
+   * notifications instead (VIRTQ_AVAIL_F_NO_INTERRUPT, VIRTQ_USED_F_NO_NOTIFY,
+   * §2.7.7, §2.7.10; on a packed ring ENABLE and DISABLE, §2.8.10). */
+  int no_event_idx;
   /* Sees every trace record after the recorder, or NULL: a test compares
    * what was recorded with guest memory at that moment. */
   emu_trace_observer_fn observer;
@@ -258,6 +306,25 @@ typedef struct teach_walk_opts {
 
 /* queue 8, seed 1, no bugs, 10 frames, the first 2 detailed. */
 void teach_walk_opts_default(teach_walk_opts *o);
+
+/* With mergeable RX buffers and no --mtu: a jumbo mtu, so that the pings
+ * below fit one frame, as Linux uses mergeable buffers for such frames. */
+#define TEACH_MRG_MTU 9000u
+/* With mergeable RX buffers: bytes of echo data in each ping, so that a
+ * frame (12-byte header, 14 + 20 + 8 bytes of Ethernet, IP and ICMP
+ * headers, the data) spans three of the driver's default 1526-byte
+ * buffers. */
+#define TEACH_MRG_PING_PAYLOAD 4000u
+/* The Ethernet, IPv4 and ICMP headers around an echo request's data. */
+#define TEACH_ETH_IP_ICMP_LEN 42u
+/* The echo data each ping of the walkthrough carries: 56 bytes as ping(8)
+ * sends, or with mergeable buffers TEACH_MRG_PING_PAYLOAD, either cut to
+ * fit the mtu (a host does not send a ping larger than its link's). */
+uint32_t teach_walk_ping_payload(const teach_walk_opts *o);
+/* How many RX buffers the largest frame of the walkthrough takes (1
+ * without mergeable buffers). A walkthrough whose frame needs more than
+ * the queue holds is refused by teach_walk_run. */
+uint32_t teach_walk_buffers_per_frame(const teach_walk_opts *o);
 /* The burst a walkthrough with these bugs uses unless told: 2 for the bugs
  * that show only when used elements pile up (the last-only bugs), else 1. */
 unsigned teach_walk_default_burst(unsigned bugs, unsigned dev_bugs);

@@ -15,6 +15,8 @@
 #define TEACH_DESC_W         39
 #define TEACH_AVAIL_W        16
 #define TEACH_USED_W         22
+/* the smallest used len that does not fit the len column in brackets */
+#define TEACH_STALE_LEN_MAX 1000u
 /* where the available and the used ring start */
 #define TEACH_AVAIL_COL (TEACH_DESC_W + 1)
 #define TEACH_USED_COL  (TEACH_AVAIL_COL + TEACH_AVAIL_W + 1)
@@ -297,7 +299,9 @@ static void teach_draw_used_slot(tline *l, const teach_ring *g, uint16_t i,
   } else {
     const char *sgr = live || !ro->colour ? NULL : SGR_DIM;
     tl_cellf(l, ro, uch, sgr, 4, 0, live ? "%u" : "(%u)", u->id);
-    tl_cellf(l, ro, uch, sgr, 5, 0, live ? "%u" : "(%u)", u->len);
+    /* a stale len of four digits or more would not fit with its brackets:
+     * the id's brackets mark the element */
+    tl_cellf(l, ro, uch, sgr, 5, 0, live || u->len >= TEACH_STALE_LEN_MAX ? "%u" : "(%u)", u->len);
   }
   teach_tag(v, sizeof v, i == (g->drv_last_used & mask), i == (g->dev_used_shadow & mask));
   tl_add(l, v);
@@ -536,8 +540,15 @@ static void teach_render_bug(FILE *out, const teach_walk *w, const vbug_info *b,
   if (line[0] >= 'a' && line[0] <= 'z') line[0] = (char)(line[0] - 'a' + 'A');
   teach_wrap_text(out, line, 4);
   const char *unseen = note ? (w->opts.packed ? note->unseen_packed : note->unseen) : NULL;
+  unsigned mrg_only = b->side == VBUG_SIDE_DRIVER ? VBUG_MRG_ONLY : VBUG_DEV_MRG_ONLY;
   if (unseen) {
     snprintf(line, sizeof line, "This walkthrough cannot show it: %s.", unseen);
+    teach_wrap_text(out, line, 4);
+  } else if ((b->bit & mrg_only) && !w->opts.mergeable) {
+    snprintf(line, sizeof line,
+             "This walkthrough shows it only with mergeable RX buffers, where a frame spreads "
+             "over several: 'vnetsim teach --mergeable --bug %s'.",
+             b->name);
     teach_wrap_text(out, line, 4);
   } else if (!teach_shows_wrong(w)) {
     teach_wrap_text(out,
@@ -568,8 +579,7 @@ static void teach_pk_legend(FILE *out, const teach_render_opts *ro) {
                   "looks for it. The driver and device event suppression structures (§2.8.10, "
                   "§2.8.14) ask the other side for notifications: ENABLE (all), DISABLE (none) "
                   "or DESC (only when the descriptor at off and wrap is made available or "
-                  "used). A kick is what the spec calls an available buffer notification, an "
-                  "interrupt a used buffer notification.",
+                  "used).",
                   2);
   char line[512];
   snprintf(line, sizeof line,
@@ -591,6 +601,34 @@ static void teach_para(FILE *out, int indent, const char *fmt, ...) {
   teach_wrap_text(out, buf, indent);
 }
 
+/* The intro's paragraphs on what --mergeable and --no-event-idx change. */
+static void teach_intro_options(FILE *out, const teach_walk *w) {
+  if (w->opts.mergeable) {
+    uint32_t nbuf = teach_walk_buffers_per_frame(&w->opts);
+    char span[96] = "fit one buffer: raise the mtu or lower --rx-buf-size to see a frame spread";
+    if (nbuf > 1) snprintf(span, sizeof span, "span %u buffers", nbuf);
+    teach_para(out, 2,
+               "mergeable RX buffers (VIRTIO_NET_F_MRG_RXBUF, §5.1.6.4): the driver posts RX "
+               "buffers of %u bytes; the device's mtu is %u (VIRTIO_NET_F_MTU, §5.1.4) and each "
+               "echo request carries %u bytes of data, so a %u-byte frame and its 12-byte "
+               "header %s",
+               w->s->drv.rx_buf_len, w->s->cfg.mtu, teach_walk_ping_payload(&w->opts),
+               teach_walk_ping_payload(&w->opts) + TEACH_ETH_IP_ICMP_LEN, span);
+  }
+  if (w->opts.no_event_idx)
+    teach_para(out, 2, "%s",
+               w->opts.packed
+                   ? "without EVENT_IDX: each side's event suppression structure says ENABLE "
+                     "or DISABLE, never DESC (§2.8.10)"
+                   : "without EVENT_IDX: used_event and avail_event are never written; the "
+                     "driver sets avail.flags to VIRTQ_AVAIL_F_NO_INTERRUPT (1) while it "
+                     "needs no interrupt, the device used.flags to VIRTQ_USED_F_NO_NOTIFY (1) "
+                     "while it needs no kick (§2.7.7, §2.7.10). In this "
+                     "scenario the device has cleared NO_NOTIFY again by the time the driver "
+                     "publishes, so every kick is sent; NO_INTERRUPT spares the TX "
+                     "interrupts");
+}
+
 void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts *ro) {
   char bugs[256];
   vbug_names(w->opts.bugs, w->opts.dev_bugs, bugs, sizeof bugs);
@@ -605,6 +643,11 @@ void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts 
              "; the device keeps no backlog; bugs: %s",
              w->opts.frames, spacing, w->opts.packed ? "packed" : "split", w->opts.queue_size,
              w->opts.seed, bugs);
+  /* before any paragraph that uses the short names (a bug's, the flags') */
+  teach_para(out, 2, "%s",
+             "names: a kick is what the spec calls an available buffer notification (driver "
+             "to device), an interrupt a used buffer notification (device to driver) (§2.3)");
+  teach_intro_options(out, w);
   unsigned shown = teach_walk_detailed_frames(&w->opts);
   if (shown < w->opts.frames)
     teach_para(out, 2,
@@ -637,13 +680,68 @@ void teach_render_intro(FILE *out, const teach_walk *w, const teach_render_opts 
              "not cover it yet: still the device's), used (returned, waiting for the driver). "
              "Ownership moves only when a side stores its index (§2.7.13.3, §2.7.8.2). <-drv "
              "and <-dev: where each side's private cursor points. (n): an old ring entry the "
-             "reader has passed; -: never written. A kick is what the spec calls an available "
-             "buffer notification, an interrupt a used buffer notification.");
+             "reader has passed; -: never written.");
   teach_para(out, 2,
              "%s: ring memory written in this step (or, for the queue shown, since it was "
              "last shown), even with the value it already held; an owner or cursor that "
              "changed.",
              ro->colour ? "Yellow" : "*");
+}
+
+/* The virtio_net_hdr the step is about (§5.1.6),
+ * every field marked when the device wrote it in this step. */
+static void teach_draw_hdr(FILE *out, const teach_step *st, int packed,
+                           const teach_render_opts *ro) {
+  /* a fast-forward covers a whole frame: the detailed steps drew its header */
+  if (!st->hdr_shown || st->kind == TEACH_K_FAST) return;
+  const teach_net_hdr *h = &st->hdr;
+  int w = st->hdr_shown == TEACH_HDR_WRITTEN;
+  tline l = {0};
+  tl_addf(&l, "  virtio_net_hdr at 0x%08" PRIx64 " (%s %" PRId64 "), as the %s:", st->hdr_addr,
+          packed ? "buffer id" : "head", st->hdr_head, w ? "device wrote it" : "driver read it");
+  tl_put(out, &l);
+  tl_field(&l, ro, "    flags ", h->flags, w);
+  tl_field(&l, ro, " gso_type ", h->gso_type, w);
+  tl_field(&l, ro, " hdr_len ", h->hdr_len, w);
+  tl_field(&l, ro, " gso_size ", h->gso_size, w);
+  tl_field(&l, ro, " csum_start ", h->csum_start, w);
+  tl_put(out, &l);
+  tl_field(&l, ro, "    csum_offset ", h->csum_offset, w);
+  tl_field(&l, ro, " num_buffers ", h->num_buffers, w);
+  tl_put(out, &l);
+}
+
+/* The indirect table a TX head points at (§2.7.5.3), in the descriptor
+ * table's columns; written with the step that wrote its head. */
+static void teach_draw_indirect(FILE *out, const teach_step *st, const teach_render_opts *ro) {
+  if (!st->nind || st->kind == TEACH_K_FAST) return;
+  tline l = {0};
+  char v[8];
+  tl_addf(&l, "  indirect table at 0x%08" PRIx64 " (head %" PRId64 " points at it, %u entries):",
+          st->ind_addr, st->ind_head, st->ind_total);
+  tl_put(out, &l);
+  tl_add(&l, "  # ");
+  tl_cell(&l, ro, 0, NULL, 10, 1, "addr");
+  tl_add(&l, " ");
+  tl_cell(&l, ro, 0, NULL, 5, 0, "len");
+  tl_add(&l, " ");
+  tl_cell(&l, ro, 0, NULL, 3, 1, "flg");
+  tl_cell(&l, ro, 0, NULL, 2, 0, "nx");
+  tl_put(out, &l);
+  for (uint16_t i = 0; i < st->nind; i++) {
+    const teach_desc *d = &st->ind[i];
+    tl_addf(&l, "%3u ", i);
+    teach_draw_addr_len(&l, d, 0, 1, ro);
+    teach_flags(v, sizeof v, d->flags);
+    tl_add(&l, " ");
+    tl_cell(&l, ro, 1, NULL, 3, 1, v);
+    tl_cellf(&l, ro, 1, NULL, 2, 0, "%u", d->next);
+    tl_put(out, &l);
+  }
+  if (st->ind_total > st->nind) {
+    tl_addf(&l, "    ... and %u more", st->ind_total - st->nind);
+    tl_put(out, &l);
+  }
 }
 
 /* Under a memory model: the stores each side made that the other cannot
@@ -734,6 +832,8 @@ void teach_render_step(FILE *out, const teach_walk *w, size_t i, const teach_ren
     teach_owner_line(&l, "", o);
     tl_put(out, &l);
   }
+  teach_draw_hdr(out, st, g->packed, ro);
+  teach_draw_indirect(out, st, ro);
   teach_term_buffers(out, w, st);
 }
 

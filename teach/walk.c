@@ -6,8 +6,10 @@
 #include <string.h>
 
 #include "emu/err.h"
+#include "stack/wire.h"
 #include "teach/teach.h"
 #include "virtio/vbug.h"
+#include "virtio/vnet_drv.h"
 
 #define TEACH_FIRST_FRAME_NS 10000ull
 #define TEACH_INTERVAL_NS    200000ull
@@ -23,6 +25,26 @@ void teach_walk_opts_default(teach_walk_opts *o) {
   o->frames = 10;
   o->detailed = 2;
 }
+
+uint32_t teach_walk_ping_payload(const teach_walk_opts *o) {
+  uint32_t want = o->mergeable ? TEACH_MRG_PING_PAYLOAD : TEACH_PING_PAYLOAD;
+  uint32_t mtu = o->mtu ? o->mtu : o->mergeable ? TEACH_MRG_MTU : VNET_MTU_DEFAULT;
+  uint32_t fits = mtu - NET_IPV4_HEADER_LEN - NET_ICMP_HEADER_LEN; /* mtu >= 68: no underflow */
+  return fits < want ? fits : want;
+}
+
+uint32_t teach_walk_buffers_per_frame(const teach_walk_opts *o) {
+  if (!o->mergeable) return 1;
+  uint16_t mtu = o->mtu ? o->mtu : (uint16_t)TEACH_MRG_MTU;
+  uint32_t buf = vnet_drv_rx_buf_len_for(o->rx_buf_size, mtu, 1);
+  uint32_t frame =
+      NET_ETH_HEADER_LEN + NET_IPV4_HEADER_LEN + NET_ICMP_HEADER_LEN + teach_walk_ping_payload(o);
+  return (VNET_HDR_LEN + frame + buf - 1) / buf;
+}
+
+_Static_assert(TEACH_ETH_IP_ICMP_LEN ==
+                   NET_ETH_HEADER_LEN + NET_IPV4_HEADER_LEN + NET_ICMP_HEADER_LEN,
+               "the headers around an echo request's data");
 
 unsigned teach_walk_default_burst(unsigned bugs, unsigned dev_bugs) {
   /* dev-packed-id-first: a second TX chain must be in flight, or the id
@@ -63,6 +85,14 @@ static void teach_walk_config(const teach_walk_opts *o, scn_config *cfg) {
   cfg->host_peer = 1;
   cfg->memory = o->memory;
   cfg->packed_ring = o->packed;
+  cfg->mergeable = o->mergeable;
+  cfg->mtu = o->mergeable && !o->mtu ? (uint16_t)TEACH_MRG_MTU : o->mtu;
+  cfg->rx_buf_len = o->rx_buf_size;
+  if (o->no_event_idx) {
+    vnet_drv_opts d;
+    vnet_drv_opts_default(&d);
+    cfg->driver_features = d.features & ~VIRTIO_BIT(VIRTIO_F_EVENT_IDX);
+  }
 }
 
 /* The recorder first, so what the second observer compares with is what
@@ -81,7 +111,7 @@ static int teach_walk_pings(teach_walk *w, uint64_t t0) {
   for (unsigned i = 0; i < pings; i++) {
     unsigned burst = o->burst > 1 ? o->burst : 1;
     int rc = scn_peer_ping_at(w->s, t0 + (i / burst) * TEACH_INTERVAL_NS, w->s->cfg.guest.ip,
-                              (uint16_t)(i + 1), TEACH_PING_PAYLOAD);
+                              (uint16_t)(i + 1), (uint16_t)teach_walk_ping_payload(o));
     if (rc) return rc;
   }
   return 0;
@@ -91,7 +121,7 @@ int teach_walk_run(const teach_walk_opts *o, teach_walk *w) {
   memset(w, 0, sizeof *w);
   w->opts = *o;
   if (!vq_size_valid(o->queue_size) || o->queue_size > TEACH_WALK_MAX_QSIZE || o->frames < 1 ||
-      o->frames > NET_IFACE_PING_MAX)
+      o->frames > NET_IFACE_PING_MAX || teach_walk_buffers_per_frame(o) > o->queue_size)
     return EMU_EINVAL;
   scn_config cfg;
   teach_walk_config(o, &cfg);

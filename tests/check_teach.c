@@ -24,6 +24,9 @@
 #define CHROMIUM      "/usr/bin/chromium"
 #define GOLDEN        VNETSIM_TEST_DATA_DIR "/teach_seed1.txt"
 #define GOLDEN_PACKED VNETSIM_TEST_DATA_DIR "/teach_packed_seed1.txt"
+#define GOLDEN_MRG    VNETSIM_TEST_DATA_DIR "/teach_mergeable_seed1.txt"
+#define GOLDEN_MRG_PK VNETSIM_TEST_DATA_DIR "/teach_mergeable_packed_seed1.txt"
+#define GOLDEN_NO_EVI VNETSIM_TEST_DATA_DIR "/teach_no_event_idx_seed1.txt"
 
 #include "tests/tmpdir.h"
 
@@ -200,6 +203,19 @@ END_TEST
 
 /* --- the terminal rendering --------------------------------------------- */
 
+/* Fits an 80-column terminal: no line wraps into noise. */
+static void assert_fits_80(const char *got, const char *args) {
+  int col = 0, line = 1;
+  for (const unsigned char *p = (const unsigned char *)got; *p; p++) {
+    if (*p == '\n') {
+      col = 0;
+      line++;
+    } else if ((*p & 0xc0) != 0x80 && ++col > 80) {
+      ck_abort_msg("line %d of the walkthrough (%s) is wider than 80 columns", line, args);
+    }
+  }
+}
+
 /* The walkthrough (with args) against the golden file golden, in 80 columns. */
 static void check_golden(const char *args, const char *golden) {
   char cmd[512], out[128];
@@ -228,16 +244,7 @@ static void check_golden(const char *args, const char *golden) {
         golden, line, n_got, n_want);
   }
   ck_assert(!strstr(got, "\033[")); /* no colour into a pipe */
-  /* fits an 80-column terminal: no line wraps into noise */
-  int col = 0, line = 1;
-  for (const unsigned char *p = (const unsigned char *)got; *p; p++) {
-    if (*p == '\n') {
-      col = 0;
-      line++;
-    } else if ((*p & 0xc0) != 0x80 && ++col > 80) {
-      ck_abort_msg("line %d of the walkthrough is wider than 80 columns", line);
-    }
-  }
+  assert_fits_80(got, args);
   free(got);
   free(want);
 }
@@ -247,6 +254,118 @@ END_TEST
 
 START_TEST(test_packed_terminal_rendering_matches_golden_file) {
   check_golden(" --ring packed", GOLDEN_PACKED);
+}
+END_TEST
+
+START_TEST(test_mergeable_terminal_rendering_matches_golden_files) {
+  check_golden(" --mergeable", GOLDEN_MRG);
+  check_golden(" --mergeable --ring packed", GOLDEN_MRG_PK);
+}
+END_TEST
+
+START_TEST(test_no_event_idx_terminal_rendering_matches_golden_file) {
+  check_golden(" --no-event-idx", GOLDEN_NO_EVI);
+}
+END_TEST
+
+/* teach --mergeable at every queue size a ping's three buffers fit, with
+ * one echo request at a time and with the largest burst, on both rings:
+ * 80 columns, the header drawn with num_buffers 3, a frame joined. */
+START_TEST(test_mergeable_fits_80_columns_at_every_size) {
+  static const unsigned qsizes[] = {4, 8, 16, 32, 64};
+  unsigned q = qsizes[_i % 5], burst = (_i / 5) % 2 ? 8 : 1;
+  const char *ring = _i >= 10 ? "packed" : "split";
+  char cmd[512], out[128], args[96];
+  snprintf(out, sizeof out, "%s/mrg.txt", tmpdir);
+  snprintf(args, sizeof args, "--mergeable --qsize %u --burst %u --ring %s", q, burst, ring);
+  snprintf(cmd, sizeof cmd, "NO_COLOR=1 '%s' teach --no-pause %s >%s </dev/null", VNETSIM_BIN, args,
+           out);
+  ck_assert_int_eq(sh(cmd), 0);
+  char *got = slurp(out, NULL);
+  ck_assert_ptr_nonnull(got);
+  assert_fits_80(got, args);
+  ck_assert_msg(strstr(got, "    csum_offset 0* num_buffers 3*") != NULL, "%s: no header", args);
+  ck_assert_msg(strstr(got, "of 3 buffers and joins the frame\n") != NULL, "%s: no frame joined",
+                args);
+  /* a burst of 8 frames of 3 buffers overflows a small ring: drops */
+  if (burst == 1) ck_assert_ptr_null(strstr(got, "!! HERE"));
+  free(got);
+}
+END_TEST
+
+/* A small --mtu, with mergeable buffers or not: the pings shrink to fit
+ * it and every frame is answered. */
+START_TEST(test_small_mtu_pings_fit_and_are_answered) {
+  char cmd[512], out[128];
+  snprintf(out, sizeof out, "%s/mtu.txt", tmpdir);
+  snprintf(cmd, sizeof cmd, "'%s' teach --no-pause --mtu 68%s >%s </dev/null", VNETSIM_BIN,
+           _i ? " --mergeable --rx-buf-size 13" : "", out);
+  ck_assert_int_eq(sh(cmd), 0);
+  char *got = slurp(out, NULL);
+  ck_assert_ptr_nonnull(got);
+  ck_assert_ptr_nonnull(strstr(got, "fates of 10 frames host->guest: answered 10"));
+  free(got);
+}
+END_TEST
+
+/* Each mergeable bug through the command, on both rings: shown once, at
+ * the step where it goes wrong. */
+START_TEST(test_mergeable_bugs_shown_by_the_command) {
+  static const struct {
+    const char *bug, *split_title, *packed_title;
+  } bugs[] = {
+      {"dev-mrg-num-buffers-one", "The device returns the frame's 3 buffers in the rx used ring",
+       "The device marks the frame's 3 buffers used"},
+      {"drv-mrg-first-only", "The driver takes a used element alone, though num_buffers = 3",
+       "The driver takes a used element alone, though num_buffers = 3"},
+      {"drv-mrg-repost-first", "The driver takes buffer 2 of the frame's 3",
+       "The driver takes buffer 2 of the frame's 3"}};
+  int packed = _i >= 3;
+  const char *bug = bugs[_i % 3].bug;
+  char cmd[512], out[128], want[128];
+  snprintf(out, sizeof out, "%s/mbug.txt", tmpdir);
+  snprintf(cmd, sizeof cmd, "'%s' teach --mergeable --ring %s --no-pause --bug %s >%s </dev/null",
+           VNETSIM_BIN, packed ? "packed" : "split", bug, out);
+  ck_assert_int_eq(sh(cmd), 0);
+  char *got = slurp(out, NULL);
+  ck_assert_ptr_nonnull(got);
+  snprintf(want, sizeof want, "!! HERE IT GOES WRONG (bug %s)\n%s", bug,
+           packed ? bugs[_i % 3].packed_title : bugs[_i % 3].split_title);
+  const char *moment = strstr(got, want);
+  ck_assert_msg(moment != NULL, "%s is not shown where it goes wrong", bug);
+  ck_assert_ptr_null(strstr(moment + 1, "!! HERE"));
+  ck_assert_ptr_null(strstr(got, "cannot show"));
+  free(got);
+}
+END_TEST
+
+/* The spec's names for a kick and an interrupt are given before the text
+ * first uses the short ones, whatever paragraphs the intro has (a bug's,
+ * the flags' without EVENT_IDX, the mergeable buffers'). */
+START_TEST(test_spec_names_come_before_kick_and_interrupt) {
+  static const char *const runs[] = {"",
+                                     " --ring packed",
+                                     " --no-event-idx",
+                                     " --bug rx-no-irq-wake",
+                                     " --ring packed --bug irq-enable-no-recheck",
+                                     " --mergeable --bug dev-mrg-num-buffers-one"};
+  char cmd[512], out[128];
+  snprintf(out, sizeof out, "%s/names.txt", tmpdir);
+  snprintf(cmd, sizeof cmd, "NO_COLOR=1 '%s' teach --no-pause%s >%s </dev/null", VNETSIM_BIN,
+           runs[_i], out);
+  ck_assert_int_eq(sh(cmd), 0);
+  char *got = slurp(out, NULL);
+  ck_assert_ptr_nonnull(got);
+  const char *names = strstr(got, "names: a kick is what the spec calls an available buffer");
+  ck_assert_msg(names != NULL, "%s: the spec's names are not given", runs[_i]);
+  ck_assert_ptr_nonnull(strstr(names, "an interrupt a used buffer notification"));
+  static const char *const words[] = {"kick", "Kick", "interrupt", "Interrupt"};
+  for (size_t k = 0; k < sizeof words / sizeof words[0]; k++) {
+    const char *p = strstr(got, words[k]);
+    ck_assert_msg(!p || p >= names, "%s: '%s' before the spec's names: %.60s", runs[_i], words[k],
+                  p);
+  }
+  free(got);
 }
 END_TEST
 
@@ -354,6 +473,10 @@ static const struct {
     {"replay pcpp_ArpRequestPacket.pcap --html /nonexistent/r.html", "/nonexistent/r.html"},
     {"replay pcpp_microsecs.pcap --compare rx-no-recycle --html x.html", "--html"},
     {"teach --ring packed --bug used-slot-mod-256", "split ring"},
+    {"teach --bug drv-mrg-first-only", "add --mergeable"},
+    {"teach --ring packed --bug dev-mrg-num-buffers-one", "add --mergeable"},
+    {"teach --mergeable --qsize 2", "more than the queue's 2"},
+    {"teach --mergeable --rx-buf-size 100", "raise --rx-buf-size"},
 };
 
 START_TEST(test_bad_input_exits_2_with_one_line) {
@@ -730,7 +853,7 @@ START_TEST(test_html_pages_reach_every_step_and_stay_small) {
            VNETSIM_BIN, path);
   ck_assert_int_eq(sh(cmd), 0);
   char *d = walk_page(path, "teach", &bytes);
-  assert_walked(d, "teach", 40);
+  assert_walked(d, "teach", 42); /* the two queues' set-up steps among them */
   ck_assert_ptr_nonnull(strstr(d, "id=\"legend\""));
   ck_assert_ptr_nonnull(strstr(d, "id=\"owner-legend\""));
   ck_assert_ptr_nonnull(strstr(d, ">posted<"));
@@ -825,7 +948,70 @@ START_TEST(test_teach_html_carries_the_walkthrough) {
   ck_assert_ptr_nonnull(strstr(html, "\"rx_no_buffer\":2"));
   ck_assert_ptr_nonnull(strstr(html, "\"wrong\":1"));
   ck_assert_ptr_nonnull(strstr(html, "frame 9: rx_no_buffer"));
+  /* the first TX frame's indirect table: head 0's, two entries, the
+   * 12-byte header chained (NEXT, next 1) to the 42-byte ARP reply */
+  const char *ind = strstr(html, "\"ind\":{\"at\":\"0x400001c0\",\"head\":0,\"n\":2,\"d\":[[");
+  ck_assert_ptr_nonnull(ind);
+  ck_assert_ptr_nonnull(strstr(ind, ",12,1,1],["));
+  ck_assert_ptr_nonnull(strstr(ind, ",42,0,0]]}"));
   free(html);
+}
+END_TEST
+
+/* The position in the page's step list of the first step whose data has
+ * key (a header, "\"hdr\":[", or an indirect table), from 1. */
+static int first_step_with(const char *html, const char *key) {
+  const char *steps = strstr(html, "\"steps\":["), *hdr = strstr(html, key);
+  ck_assert_ptr_nonnull(steps);
+  ck_assert_ptr_nonnull(hdr);
+  int k = 0;
+  for (const char *p = steps; (p = strstr(p, "{\"i\":")) && p < hdr; p++) k++;
+  return k;
+}
+
+/* teach --mergeable --html: each step's header in the data; in Chromium
+ * every step is reachable, the step that writes the first frame's header
+ * draws its fields, and (split ring) the first TX step its indirect table. */
+START_TEST(test_mergeable_html_draws_the_header) {
+  ck_assert_msg(access(CHROMIUM, X_OK) == 0, "%s is not installed", CHROMIUM);
+  for (int packed = 0; packed < 2; packed++) {
+    char path[160], cmd[512], url[256], dom[160], profile[160];
+    snprintf(path, sizeof path, "%s/mrg%d.html", tmpdir, packed);
+    snprintf(cmd, sizeof cmd, "'%s' teach --no-pause --mergeable --ring %s --html %s >/dev/null",
+             VNETSIM_BIN, packed ? "packed" : "split", path);
+    ck_assert_int_eq(sh(cmd), 0);
+    char *html = slurp(path, NULL);
+    ck_assert_ptr_nonnull(html);
+    ck_assert_ptr_nonnull(
+        strstr(html, packed ? "\"hdr\":[0,0,0,0,0,0,3,\"device wrote it\",\"buffer id 1\""
+                            : "\"hdr\":[0,0,0,0,0,0,3,\"device wrote it\",\"head 1\""));
+    int at = first_step_with(html, "\"hdr\":[");
+    /* no indirect tables on the packed ring's driver side */
+    int ind = packed ? 0 : first_step_with(html, "\"ind\":{");
+    free(html);
+    char *d = walk_page(path, packed ? "mrg-packed" : "mrg-split", NULL);
+    const char *data = strstr(d, "\"steps_stored\":");
+    ck_assert_ptr_nonnull(data);
+    assert_walked(d, "mrg", json_int(data, "steps_stored"));
+    free(d);
+    snprintf(url, sizeof url, "file://%s#step=%d", path, at);
+    snprintf(dom, sizeof dom, "%s/mrg%d.dom", tmpdir, packed);
+    snprintf(profile, sizeof profile, "%s/profile-mrg%d", tmpdir, packed);
+    ck_assert_int_eq(chromium("dump-dom", url, dom, profile), 0);
+    d = slurp(dom, NULL);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_msg(strstr(d, "id=\"net-hdr\"") != NULL, "step %d draws no header", at);
+    ck_assert_ptr_nonnull(strstr(d, "num_buffers 1"));
+    free(d);
+    if (packed) continue;
+    snprintf(url, sizeof url, "file://%s#step=%d", path, ind);
+    snprintf(profile, sizeof profile, "%s/profile-ind", tmpdir);
+    ck_assert_int_eq(chromium("dump-dom", url, dom, profile), 0);
+    d = slurp(dom, NULL);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_msg(strstr(d, "id=\"indirect\"") != NULL, "step %d draws no indirect table", ind);
+    free(d);
+  }
 }
 END_TEST
 
@@ -897,6 +1083,12 @@ static Suite *teach_suite(void) {
   tcase_add_test(tc, test_terminal_rendering_matches_golden_file);
   tcase_add_test(tc, test_packed_terminal_rendering_matches_golden_file);
   tcase_add_test(tc, test_packed_walkthrough_wraps_and_both_counters_flip);
+  tcase_add_test(tc, test_mergeable_terminal_rendering_matches_golden_files);
+  tcase_add_test(tc, test_no_event_idx_terminal_rendering_matches_golden_file);
+  tcase_add_loop_test(tc, test_spec_names_come_before_kick_and_interrupt, 0, 6);
+  tcase_add_loop_test(tc, test_mergeable_fits_80_columns_at_every_size, 0, 20);
+  tcase_add_loop_test(tc, test_mergeable_bugs_shown_by_the_command, 0, 6);
+  tcase_add_loop_test(tc, test_small_mtu_pings_fit_and_are_answered, 0, 2);
   tcase_add_loop_test(tc, test_packed_bugs_shown_by_the_command, 0, 5);
   tcase_add_test(tc, test_bug_walkthrough_says_where_it_goes_wrong);
   tcase_add_loop_test(tc, test_bad_input_exits_2_with_one_line, 0,
@@ -913,6 +1105,7 @@ static Suite *teach_suite(void) {
   tcase_add_test(tc, test_html_renders_in_headless_chromium);
   tcase_add_test(tc, test_html_pages_reach_every_step_and_stay_small);
   tcase_add_test(tc, test_replay_html_on_packed_rings);
+  tcase_add_test(tc, test_mergeable_html_draws_the_header);
   suite_add_tcase(s, tc);
   return s;
 }

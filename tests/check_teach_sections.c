@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "emu/err.h"
 #include "teach/teach.h"
 #include "tests/bug_runs.h"
 #include "virtio/vbug.h"
@@ -155,16 +156,25 @@ static void findings_close(findings *fd) {
 
 /* Every step and the intro of the walkthrough, fixed (_i 0) and per bug,
  * on split rings or (packed) on packed ones. */
-static void check_walk_cites(int run, int packed) {
+static void check_walk_cites(int run, int packed, int mergeable, int no_event_idx) {
   const vbug_info *b = bug_of(run);
   teach_walk_opts o;
   teach_walk_opts_default(&o);
   if (b && b->side == VBUG_SIDE_DRIVER) o.bugs = b->bit;
   if (b && b->side == VBUG_SIDE_DEVICE) o.dev_bugs = b->bit;
+  /* the mergeable bugs run as 'teach --mergeable --bug NAME' */
+  o.mergeable = mergeable ||
+                (b && (b->bit & (b->side == VBUG_SIDE_DRIVER ? VBUG_MRG_ONLY : VBUG_DEV_MRG_ONLY)));
   o.burst = teach_walk_default_burst(o.bugs, o.dev_bugs);
   o.packed = packed;
+  o.no_event_idx = no_event_idx;
   if (packed) o.queue_size = teach_walk_default_qsize(o.bugs, o.dev_bugs);
   teach_walk w;
+  if (teach_walk_buffers_per_frame(&o) > o.queue_size) {
+    /* dev-packed-wrap-exact's ring of 2 cannot hold a frame of 3 buffers */
+    ck_assert_int_eq(teach_walk_run(&o, &w), EMU_EINVAL);
+    return;
+  }
   ck_assert_int_eq(teach_walk_run(&o, &w), 0);
   findings fd;
   findings_open(&fd, b ? b->name : "fixed");
@@ -197,11 +207,18 @@ static void check_walk_cites(int run, int packed) {
   teach_walk_free(&w);
 }
 
-START_TEST(test_every_section_teach_cites_exists_and_fits) { check_walk_cites(_i, 0); }
+START_TEST(test_every_section_teach_cites_exists_and_fits) { check_walk_cites(_i, 0, 0, 0); }
 END_TEST
 
 START_TEST(test_every_section_the_packed_walkthrough_cites_exists_and_fits) {
-  check_walk_cites(_i, 1);
+  check_walk_cites(_i, 1, 0, 0);
+}
+END_TEST
+
+/* 'teach --mergeable', fixed and with every bug, on split (_i even) and
+ * packed rings. */
+START_TEST(test_every_section_the_mergeable_walkthrough_cites_exists_and_fits) {
+  check_walk_cites(_i / 2, _i % 2, 1, 0);
 }
 END_TEST
 
@@ -313,6 +330,12 @@ START_TEST(test_virtio_sections_are_right) {
 }
 END_TEST
 
+/* 'teach --no-event-idx' (with --mergeable or not), fixed, on both rings. */
+START_TEST(test_every_section_the_walkthrough_without_event_idx_cites_exists_and_fits) {
+  check_walk_cites(0, _i % 2, _i / 2, 1);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("teach_sections");
   TCase *tc = tcase_create("sections");
@@ -320,6 +343,10 @@ static Suite *suite(void) {
   tcase_add_loop_test(tc, test_every_section_teach_cites_exists_and_fits, 0, runs());
   tcase_add_loop_test(tc, test_every_section_the_packed_walkthrough_cites_exists_and_fits, 0,
                       runs());
+  tcase_add_loop_test(tc, test_every_section_the_mergeable_walkthrough_cites_exists_and_fits, 0,
+                      2 * runs());
+  tcase_add_loop_test(
+      tc, test_every_section_the_walkthrough_without_event_idx_cites_exists_and_fits, 0, 4);
   tcase_add_test(tc, test_bug_notes_and_rule_sections_in_teach_fit);
   tcase_add_test(tc, test_virtio_sections_are_right);
   suite_add_tcase(s, tc);

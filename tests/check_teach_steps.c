@@ -20,11 +20,18 @@
 /* The walkthrough as 'vnetsim teach --bug NAME' runs it, with the burst
  * that bug's scenario uses (also for the fixed driver compared with it:
  * burst_of names the bug whose scenario to use). */
+/* 1 when bug b needs mergeable RX buffers (then its walkthrough, and the
+ * fixed one compared with it, runs with them, as 'teach --mergeable'). */
+static int mrg_bug(const vbug_info *b) {
+  return b && (b->bit & (b->side == VBUG_SIDE_DRIVER ? VBUG_MRG_ONLY : VBUG_DEV_MRG_ONLY));
+}
+
 static void walk_in(const vbug_info *b, const vbug_info *burst_of, teach_walk *w) {
   teach_walk_opts o;
   teach_walk_opts_default(&o);
   if (b && b->side == VBUG_SIDE_DRIVER) o.bugs = b->bit;
   if (b && b->side == VBUG_SIDE_DEVICE) o.dev_bugs = b->bit;
+  o.mergeable = mrg_bug(burst_of);
   if (burst_of)
     o.burst = teach_walk_default_burst(burst_of->side == VBUG_SIDE_DRIVER ? burst_of->bit : 0,
                                        burst_of->side == VBUG_SIDE_DEVICE ? burst_of->bit : 0);
@@ -153,14 +160,13 @@ static int check_marks(const teach_step *st, int q, const teach_ring *g, const t
   return same;
 }
 
-START_TEST(test_every_step_owner_and_marks_follow_ring_memory) {
-  const vbug_info *b = bug_of(_i);
-  const char *run = b ? b->name : "fixed";
-  teach_walk w;
-  walk_in(b, b, &w);
+/* Every step of a split walkthrough against its ring memory: owners,
+ * hand-overs at index stores, marks. Returns how many marked slots kept
+ * the value memory held. */
+static int check_split_steps(const teach_walk *w, const char *run) {
   size_t n;
-  const teach_step *st = teach_rec_steps(w.rec, &n);
-  ck_assert_uint_eq(n, teach_rec_total_steps(w.rec)); /* every step kept */
+  const teach_step *st = teach_rec_steps(w->rec, &n);
+  ck_assert_uint_eq(n, teach_rec_total_steps(w->rec)); /* every step kept */
   int same = 0, checked = 0;
   for (size_t i = 0; i < n; i++)
     for (int q = 0; q < 2; q++) {
@@ -174,6 +180,55 @@ START_TEST(test_every_step_owner_and_marks_follow_ring_memory) {
       same += check_marks(&st[i], q, g, p, run);
     }
   ck_assert_int_gt(checked, 10);
+  return same;
+}
+
+/* The guest's answers in the walkthrough: an ARP reply, and echo replies
+ * with ping(8)'s 56 bytes of data (14 + 20 + 8 + 56). */
+#define ARP_REPLY_LEN  42u
+#define ECHO_REPLY_LEN 98u
+
+START_TEST(test_every_step_owner_and_marks_follow_ring_memory) {
+  const vbug_info *b = bug_of(_i);
+  const char *run = b ? b->name : "fixed";
+  teach_walk w;
+  walk_in(b, b, &w);
+  int same = check_split_steps(&w, run);
+  /* every step that returns an RX buffer draws the header the device wrote
+   * at its start: the buffer's address from its descriptor, num_buffers 1 */
+  size_t n, headers = 0;
+  const teach_step *st = teach_rec_steps(w.rec, &n);
+  for (size_t i = 0; i < n && !b; i++) {
+    if (st[i].kind != TEACH_K_DEV_PUSH || st[i].queue != (int)VNET_RXQ) continue;
+    const teach_ring *g = &st[i].ring[VNET_RXQ];
+    ck_assert_int_eq(st[i].hdr_shown, TEACH_HDR_WRITTEN);
+    ck_assert_uint_eq(st[i].hdr.num_buffers, 1);
+    ck_assert_uint_eq(st[i].hdr_addr, g->desc[st[i].hdr_head].addr);
+    headers++;
+  }
+  if (!b) ck_assert_uint_ge(headers, 2);
+  /* every TX frame goes in one descriptor pointing at an indirect table:
+   * the step that posts it draws the table as memory holds it, the 12-byte
+   * header chained (NEXT, next 1) to the frame */
+  size_t tables = 0;
+  for (size_t i = 0; i < n && !b; i++) {
+    if (st[i].kind != TEACH_K_POST || st[i].queue != (int)VNET_TXQ) continue;
+    const teach_desc *d = &st[i].ring[VNET_TXQ].desc[st[i].ind_head];
+    ck_assert(d->flags & VQ_DESC_F_INDIRECT);
+    ck_assert_uint_eq(st[i].ind_addr, d->addr);
+    ck_assert_uint_eq(st[i].ind_total, d->len / VQ_DESC_SIZE);
+    ck_assert_uint_eq(st[i].nind, 2);
+    /* (the table is the head's and later frames write it again: what it
+     * held at this step is the frame this step sent, an ARP or echo reply) */
+    ck_assert(st[i].ind[0].addr && st[i].ind[1].addr);
+    ck_assert(st[i].ind[1].len == ARP_REPLY_LEN || st[i].ind[1].len == ECHO_REPLY_LEN);
+    ck_assert_uint_eq(st[i].ind[0].len, VNET_HDR_LEN);
+    ck_assert_uint_eq(st[i].ind[0].flags, VQ_DESC_F_NEXT);
+    ck_assert_uint_eq(st[i].ind[0].next, 1);
+    ck_assert_uint_eq(st[i].ind[1].flags & VQ_DESC_F_NEXT, 0);
+    tables++;
+  }
+  if (!b) ck_assert_uint_ge(tables, 2);
   /* the fixed run re-posts head 0 into slot 0 and returns TX {id 0, len 0}
    * over a slot that held them: written, so marked, though nothing differs */
   if (!b) ck_assert_int_gt(same, 0);
@@ -187,10 +242,19 @@ static const struct {
   teach_kind kind;
   int queue;
 } bug_moments[] = {
-    {"rx-no-recycle", TEACH_K_CONSUME, 0},        {"rx-no-irq-wake", TEACH_K_IRQ, 0},
-    {"tx-no-reclaim", TEACH_K_POST, 1},           {"tx-no-kick", TEACH_K_PUBLISH, 1},
-    {"kick-before-publish", TEACH_K_PUBLISH, 0},  {"legacy-hdr-10", TEACH_K_CONSUME, 0},
-    {"used-event-stale", TEACH_K_DEV_PUBLISH, 0}, {"used-slot-mod-256", TEACH_K_VIOLATION, 0},
+    {"rx-no-recycle", TEACH_K_CONSUME, 0},
+    {"rx-no-irq-wake", TEACH_K_IRQ, 0},
+    {"tx-no-reclaim", TEACH_K_POST, 1},
+    {"tx-no-kick", TEACH_K_PUBLISH, 1},
+    {"kick-before-publish", TEACH_K_PUBLISH, 0},
+    {"legacy-hdr-10", TEACH_K_CONSUME, 0},
+    {"used-event-stale", TEACH_K_DEV_PUBLISH, 0},
+    {"used-slot-mod-256", TEACH_K_VIOLATION, 0},
+    /* mergeable RX buffers: where the device writes num_buffers, where the
+     * driver reads it, where it takes a buffer it will not post again */
+    {"dev-mrg-num-buffers-one", TEACH_K_DEV_PUSH, 0},
+    {"drv-mrg-first-only", TEACH_K_CONSUME, 0},
+    {"drv-mrg-repost-first", TEACH_K_CONSUME, 0},
 };
 
 static char *render_intro(const teach_walk *w) {
@@ -295,6 +359,7 @@ static void walk_packed(const vbug_info *b, teach_walk *w, pk_capture *cap) {
   o.burst = teach_walk_default_burst(o.bugs, o.dev_bugs);
   o.queue_size = teach_walk_default_qsize(o.bugs, o.dev_bugs);
   o.packed = 1;
+  o.mergeable = mrg_bug(b);
   if (cap) {
     memset(cap, 0, sizeof *cap);
     cap->w = w;
@@ -390,29 +455,35 @@ static void pk_check_marks(const teach_step *st, int q, const teach_ring *g, con
   }
 }
 
-START_TEST(test_packed_every_step_follows_ring_memory) {
-  const vbug_info *b = bug_of(_i);
-  const char *run = b ? b->name : "fixed";
-  teach_walk w;
-  pk_capture cap;
-  walk_packed(b, &w, &cap);
+/* Every step of a packed walkthrough against memory captured at its end:
+ * fields, owners by §2.8.1's tests, marks and hand-overs. */
+static void check_packed_steps(const teach_walk *w, const pk_capture *cap, const char *run) {
   size_t n;
-  const teach_step *st = teach_rec_steps(w.rec, &n);
-  ck_assert_uint_eq(n, teach_rec_total_steps(w.rec));
-  ck_assert_uint_ge(cap.cap, n);
+  const teach_step *st = teach_rec_steps(w->rec, &n);
+  ck_assert_uint_eq(n, teach_rec_total_steps(w->rec));
+  ck_assert_uint_ge(cap->cap, n);
   int checked = 0;
   for (size_t i = 0; i < n; i++)
     for (int q = 0; q < 2; q++) {
       const teach_ring *g = &st[i].ring[q];
       if (!g->size) continue;
       ck_assert(g->packed);
-      pk_check_memory(&st[i], q, g, &cap.at[st[i].index][q], run);
+      pk_check_memory(&st[i], q, g, &cap->at[st[i].index][q], run);
       pk_check_owners(&st[i], q, g, run);
       checked++;
       const teach_ring *p = i ? &st[i - 1].ring[q] : NULL;
       if (p && p->size == g->size) pk_check_marks(&st[i], q, g, p, run);
     }
   ck_assert_int_gt(checked, 10);
+}
+
+START_TEST(test_packed_every_step_follows_ring_memory) {
+  const vbug_info *b = bug_of(_i);
+  const char *run = b ? b->name : "fixed";
+  teach_walk w;
+  pk_capture cap;
+  walk_packed(b, &w, &cap);
+  check_packed_steps(&w, &cap, run);
   free(cap.at);
   teach_walk_free(&w);
 }
@@ -453,6 +524,237 @@ START_TEST(test_packed_bug_shows_where_it_happens_or_says_it_cannot) {
 }
 END_TEST
 
+/* --- mergeable RX buffers ------------------------------------------------- */
+
+/* 'teach --mergeable [--ring packed] [--bug NAME]': memory captured at
+ * each step's end on a packed ring (cap, or NULL). */
+static void walk_mergeable(const vbug_info *b, int packed, teach_walk *w, pk_capture *cap) {
+  teach_walk_opts o;
+  teach_walk_opts_default(&o);
+  if (b && b->side == VBUG_SIDE_DRIVER) o.bugs = b->bit;
+  if (b && b->side == VBUG_SIDE_DEVICE) o.dev_bugs = b->bit;
+  o.mergeable = 1;
+  o.packed = packed;
+  if (cap) {
+    memset(cap, 0, sizeof *cap);
+    cap->w = w;
+    o.observer = pk_observe;
+    o.observer_ctx = cap;
+  }
+  ck_assert_int_eq(teach_walk_run(&o, w), 0);
+}
+
+/* RX slots (split) or positions (packed) a step marked as used. */
+static unsigned marked_used(const teach_ring *g) {
+  unsigned n = 0;
+  for (uint16_t i = 0; i < g->size; i++) n += (g->wrote[i] & TEACH_W_USED) != 0;
+  return n;
+}
+
+/* A frame's buffers as the device returns them: the step that writes the
+ * header writes num_buffers used elements; on a split ring they stay the
+ * device's (pushed) until the next step stores used.idx over all of them,
+ * on a packed ring each is used once its flags are stored. Returns the
+ * frame's num_buffers. */
+static unsigned check_device_frame(const teach_step *st, const teach_step *next, int packed) {
+  const teach_ring *g = &st->ring[VNET_RXQ];
+  unsigned nb = st->hdr.num_buffers;
+  ck_assert_msg(marked_used(g) == nb, "step %u (%s): num_buffers %u, %u used elements written",
+                st->index + 1, st->title, nb, marked_used(g));
+  if (packed) {
+    ck_assert_uint_eq(st->kind, TEACH_K_DEV_PUBLISH);
+    return nb;
+  }
+  ck_assert_uint_eq(st->kind, TEACH_K_DEV_PUSH);
+  ck_assert_uint_eq(g->count[TEACH_OWN_PUSHED], nb);
+  ck_assert(!(g->hdr_wrote & TEACH_H_USED_IDX));
+  const teach_ring *after = &next->ring[VNET_RXQ];
+  ck_assert(after->hdr_wrote & TEACH_H_USED_IDX);
+  ck_assert_uint_eq(after->count[TEACH_OWN_PUSHED], 0);
+  ck_assert_uint_eq(after->count[TEACH_OWN_USED], g->count[TEACH_OWN_USED] + nb);
+  return nb;
+}
+
+/* The driver's side of a frame of nb buffers whose first it read at step
+ * i: the next nb - 1 RX buffers it takes carry no header, the last joins
+ * the frame (its fate is told there), and each is posted again. Returns
+ * the step after the frame's last buffer. */
+static size_t check_driver_frame(const teach_step *st, size_t n, size_t i, unsigned nb) {
+  int64_t first = st[i].hdr_head;
+  unsigned took = 1, reposted = 0;
+  size_t k = i + 1;
+  for (; k < n && took < nb; k++) {
+    if (teach_step_queue(&st[k]) != (int)VNET_RXQ) continue;
+    if (st[k].kind == TEACH_K_POST || st[k].kind == TEACH_K_PUBLISH) reposted++;
+    if (st[k].kind != TEACH_K_CONSUME) continue;
+    ck_assert_int_eq(st[k].hdr_shown, TEACH_HDR_NONE);
+    took++;
+  }
+  ck_assert_uint_eq(took, nb);
+  ck_assert_int_eq(st[k - 1].frame_head, first);
+  ck_assert_ptr_nonnull(strstr(st[k - 1].title, "joins the frame"));
+  ck_assert_uint_ge(reposted, nb - 1);
+  return k;
+}
+
+/* The fixed mergeable walkthrough on split (_i 0) and packed (_i 1) rings:
+ * every step follows memory, and every frame spans the buffers its header
+ * says, the 4042-byte pings three. */
+START_TEST(test_mergeable_frames_span_buffers_and_change_hands_at_stores) {
+  int packed = _i;
+  teach_walk w;
+  pk_capture cap;
+  walk_mergeable(NULL, packed, &w, packed ? &cap : NULL);
+  if (packed)
+    check_packed_steps(&w, &cap, "mergeable");
+  else
+    check_split_steps(&w, "mergeable");
+  size_t n;
+  const teach_step *st = teach_rec_steps(w.rec, &n);
+  unsigned frames = 0, three = 0, joined = 0;
+  for (size_t i = 0; i + 1 < n; i++) {
+    if (st[i].kind == TEACH_K_FAST) continue; /* one step per frame: nothing to follow */
+    if (st[i].hdr_shown == TEACH_HDR_WRITTEN) {
+      unsigned nb = check_device_frame(&st[i], &st[i + 1], packed);
+      frames++;
+      three += nb == 3;
+    } else if (st[i].hdr_shown == TEACH_HDR_READ && st[i].hdr.num_buffers > 1) {
+      check_driver_frame(st, n, i, st[i].hdr.num_buffers);
+      joined++;
+    }
+  }
+  ck_assert_uint_ge(frames, 2); /* the ARP request in one buffer, a ping in three */
+  ck_assert_uint_ge(three, 1);
+  ck_assert_uint_ge(joined, 1);
+  if (packed) free(cap.at);
+  teach_walk_free(&w);
+}
+END_TEST
+
+/* Under a memory model the header is drawn as the device wrote it, though
+ * its stores may not have reached the driver yet: num_buffers counts the
+ * used elements the step wrote, on both rings, under tso (_i < 2) and weak. */
+START_TEST(test_mergeable_header_as_the_device_wrote_it_under_a_memory_model) {
+  teach_walk_opts o;
+  teach_walk_opts_default(&o);
+  o.mergeable = 1;
+  o.packed = _i % 2;
+  o.memory = _i < 2 ? EMU_MM_TSO : EMU_MM_WEAK;
+  teach_walk w;
+  ck_assert_int_eq(teach_walk_run(&o, &w), 0);
+  size_t n;
+  const teach_step *st = teach_rec_steps(w.rec, &n);
+  unsigned three = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (st[i].kind == TEACH_K_FAST || st[i].hdr_shown != TEACH_HDR_WRITTEN) continue;
+    ck_assert_uint_eq(st[i].hdr.num_buffers, marked_used(&st[i].ring[VNET_RXQ]));
+    ck_assert_ptr_null(strstr(st[i].text, "But the frame went into"));
+    three += st[i].hdr.num_buffers == 3;
+  }
+  ck_assert_uint_ge(three, 1);
+  teach_walk_free(&w);
+}
+END_TEST
+
+/* Each mergeable bug, on split (_i < 3) and packed rings: its run is the
+ * fixed one's up to the step its note names, which is marked, names the
+ * bug and is the first that differs. */
+START_TEST(test_mergeable_bug_goes_wrong_where_the_fixed_run_parts) {
+  static const struct {
+    const char *bug;
+    teach_kind split_kind, packed_kind;
+  } moments[] = {{"dev-mrg-num-buffers-one", TEACH_K_DEV_PUSH, TEACH_K_DEV_PUBLISH},
+                 {"drv-mrg-first-only", TEACH_K_CONSUME, TEACH_K_CONSUME},
+                 {"drv-mrg-repost-first", TEACH_K_CONSUME, TEACH_K_CONSUME}};
+  int packed = _i >= 3;
+  const char *name = moments[_i % 3].bug;
+  const vbug_info *b = vbug_find(name, strlen(name));
+  ck_assert_ptr_nonnull(b);
+  teach_walk fixed, w;
+  walk_mergeable(NULL, packed, &fixed, NULL);
+  walk_mergeable(b, packed, &w, NULL);
+  size_t nf, n, moment;
+  const teach_step *sf = teach_rec_steps(fixed.rec, &nf), *st = teach_rec_steps(w.rec, &n);
+  for (moment = 0; moment < n && st[moment].wrong != 1; moment++) continue;
+  ck_assert_msg(moment < n, "%s: no step is marked where it goes wrong", name);
+  char tag[64];
+  snprintf(tag, sizeof tag, "bug %s", name);
+  ck_assert_ptr_nonnull(strstr(st[moment].text, tag));
+  ck_assert_int_eq(st[moment].kind,
+                   packed ? moments[_i % 3].packed_kind : moments[_i % 3].split_kind);
+  ck_assert_int_eq(teach_step_queue(&st[moment]), VNET_RXQ);
+  size_t differ = 0;
+  while (differ < n && differ < nf && !strcmp(st[differ].title, sf[differ].title) &&
+         !strcmp(st[differ].text, sf[differ].text))
+    differ++;
+  /* drv-mrg-first-only re-posts a buffer after handing its frame on, not
+   * before: its run parts from the fixed one's earlier, at the ARP request,
+   * in order only */
+  if (strcmp(name, "drv-mrg-first-only"))
+    ck_assert_msg(differ == moment, "%s: first differs at step %zu, marked at %zu", name,
+                  differ + 1, moment + 1);
+  else
+    ck_assert_uint_le(differ, moment);
+  /* the fixed run's step at that moment: the same action on the same
+   * buffer, told differently */
+  size_t same = 0;
+  while (same < nf && !(sf[same].t_ns == st[moment].t_ns && sf[same].kind == st[moment].kind &&
+                        sf[same].head == st[moment].head))
+    same++;
+  ck_assert_msg(same < nf, "%s: the fixed run has no step like step %zu", name, moment + 1);
+  ck_assert_int_eq(sf[same].wrong, 0);
+  ck_assert(strcmp(sf[same].text, st[moment].text) != 0);
+  teach_walk_free(&fixed);
+  teach_walk_free(&w);
+}
+END_TEST
+
+/* --- without EVENT_IDX ---------------------------------------------------- */
+
+/* 'teach --no-event-idx': every step follows ring memory; used_event and
+ * avail_event are never written; both flags are set and cleared; a
+ * notification goes out only when the other side's flag is 0, and one is
+ * held back only when it is 1 (the TX interrupts, NO_INTERRUPT). */
+START_TEST(test_without_event_idx_the_flags_suppress_notifications) {
+  teach_walk_opts o;
+  teach_walk_opts_default(&o);
+  o.no_event_idx = 1;
+  teach_walk w;
+  ck_assert_int_eq(teach_walk_run(&o, &w), 0);
+  ck_assert(!(w.s->drv.features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)));
+  check_split_steps(&w, "no-event-idx");
+  size_t n;
+  const teach_step *st = teach_rec_steps(w.rec, &n);
+  unsigned set[2] = {0, 0}, cleared[2] = {0, 0}, irq_held = 0;
+  for (size_t i = 0; i < n; i++) {
+    for (int q = 0; q < 2; q++) {
+      const teach_ring *g = &st[i].ring[q];
+      if (!g->size) continue;
+      ck_assert(!(g->hdr_wrote & (TEACH_H_USED_EVENT | TEACH_H_AVAIL_EVENT)));
+      ck_assert_uint_eq(g->used_event | g->avail_event, 0);
+      if (g->hdr_wrote & TEACH_H_AVAIL_FLAGS) (g->avail_flags ? set : cleared)[0]++;
+      if (g->hdr_wrote & TEACH_H_USED_FLAGS) (g->used_flags ? set : cleared)[1]++;
+    }
+    if (st[i].kind == TEACH_K_FAST || st[i].queue < 0) continue;
+    const teach_ring *g = &st[i].ring[st[i].queue];
+    if (st[i].evmask & (1u << EMU_TR_INTERRUPT)) ck_assert_uint_eq(g->avail_flags, 0);
+    if (st[i].evmask & (1u << EMU_TR_KICK)) ck_assert_uint_eq(g->used_flags, 0);
+    if (st[i].evmask & (1u << EMU_TR_KICK_SUPPRESSED)) ck_assert_uint_eq(g->used_flags, 1);
+    if (st[i].evmask & (1u << EMU_TR_INTERRUPT_SUPPRESSED)) {
+      ck_assert_uint_eq(g->avail_flags, 1);
+      ck_assert_ptr_nonnull(strstr(st[i].text, "VIRTQ_AVAIL_F_NO_INTERRUPT"));
+      irq_held++;
+    }
+  }
+  for (int k = 0; k < 2; k++) {
+    ck_assert_uint_gt(set[k], 0);
+    ck_assert_uint_gt(cleared[k], 0);
+  }
+  ck_assert_uint_gt(irq_held, 0);
+  teach_walk_free(&w);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("teach_steps");
   TCase *tc = tcase_create("steps");
@@ -461,6 +763,10 @@ static Suite *suite(void) {
   tcase_add_loop_test(tc, test_each_bug_shows_where_its_note_says_or_says_it_cannot, 0, runs() - 1);
   tcase_add_loop_test(tc, test_packed_every_step_follows_ring_memory, 0, runs());
   tcase_add_loop_test(tc, test_packed_bug_shows_where_it_happens_or_says_it_cannot, 0, runs() - 1);
+  tcase_add_loop_test(tc, test_mergeable_frames_span_buffers_and_change_hands_at_stores, 0, 2);
+  tcase_add_loop_test(tc, test_mergeable_bug_goes_wrong_where_the_fixed_run_parts, 0, 6);
+  tcase_add_test(tc, test_without_event_idx_the_flags_suppress_notifications);
+  tcase_add_loop_test(tc, test_mergeable_header_as_the_device_wrote_it_under_a_memory_model, 0, 4);
   suite_add_tcase(s, tc);
   return s;
 }
