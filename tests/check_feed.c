@@ -104,13 +104,16 @@ static uint64_t first_time(const scn_capture *in) {
   return 0;
 }
 
-static vns_sim *run_capture(const char *path, int which, int feed) {
+/* reported: the frames go to it as they are done, and are forgotten. */
+static vns_sim *run_capture(const char *path, int which, int feed, reports *reported) {
   char err[512];
   scn_capture in;
   ck_assert_msg(host_pcap_load(path, &in, err, sizeof err) == 0, "%s", err);
   vns_sim_opts o;
   opts_for(which, &o);
   o.start_ns = first_time(&in);
+  o.frame_done = reported ? note_done : NULL;
+  o.frame_done_ctx = reported;
   vns_sim *sim = NULL;
   ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
   if (feed) {
@@ -127,27 +130,6 @@ static vns_sim *run_capture(const char *path, int which, int feed) {
       ck_assert_int_eq(rc, 0);
     }
   }
-  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
-  ck_assert_int_eq(vns_sim_finish(sim), 0);
-  host_pcap_free(&in);
-  return sim;
-}
-
-/* The same run fed, its frames reported to r and forgotten. */
-static vns_sim *run_capture_reported(const char *path, int which, reports *r) {
-  char err[512];
-  scn_capture in;
-  ck_assert_msg(host_pcap_load(path, &in, err, sizeof err) == 0, "%s", err);
-  vns_sim_opts o;
-  opts_for(which, &o);
-  o.start_ns = first_time(&in);
-  o.frame_done = note_done;
-  o.frame_done_ctx = r;
-  vns_sim *sim = NULL;
-  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
-  fed d = {sim, 0};
-  scn_capture info;
-  ck_assert_msg(host_pcap_each(path, 0, feed_one, &d, &info, err, sizeof err) == 0, "%s", err);
   ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
   ck_assert_int_eq(vns_sim_finish(sim), 0);
   host_pcap_free(&in);
@@ -213,7 +195,8 @@ static uint64_t assert_same_run(const char *path, int nopts) {
   for (int which = 0; which < nopts; which++) {
     char what[512];
     snprintf(what, sizeof what, "%s (options %d)", path, which);
-    vns_sim *whole = run_capture(path, which, 0), *streamed = run_capture(path, which, 1);
+    vns_sim *whole = run_capture(path, which, 0, NULL),
+            *streamed = run_capture(path, which, 1, NULL);
     ck_assert_msg(vns_sim_trace_hash(whole) == vns_sim_trace_hash(streamed),
                   "%s: trace hash %016llx queued whole, %016llx fed", what,
                   (unsigned long long)vns_sim_trace_hash(whole),
@@ -312,7 +295,7 @@ START_TEST(test_frame_at_the_instant_a_reply_arrives) {
   snprintf(path, sizeof path, "%s/one.pcap", tmpdir);
   uint64_t times[2] = {0, 0};
   write_pings(path, times, 1);
-  vns_sim *one = run_capture(path, OPTS_PROXY, 0);
+  vns_sim *one = run_capture(path, OPTS_PROXY, 0, NULL);
   uint64_t entered = 0, arrived = 0;
   ck_assert_uint_ge(vns_sim_tx_frame_count(one), 1);
   ck_assert_int_eq(vns_sim_tx_frame_times(one, 0, &entered, &arrived), 0);
@@ -339,9 +322,9 @@ START_TEST(test_frames_reported_once_in_order_then_forgotten) {
     write_pings(path, times, GEN_LONG_FRAMES);
   }
   for (int which = 0; which < OPTS_COUNT; which++) {
-    vns_sim *kept = run_capture(path, which, 1);
+    vns_sim *kept = run_capture(path, which, 1, NULL);
     reports r = {0};
-    vns_sim *forgot = run_capture_reported(path, which, &r);
+    vns_sim *forgot = run_capture(path, which, 1, &r);
     ck_assert_msg(vns_sim_trace_hash(kept) == vns_sim_trace_hash(forgot),
                   "options %d: trace hash %016llx kept, %016llx forgotten", which,
                   (unsigned long long)vns_sim_trace_hash(kept),
