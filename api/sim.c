@@ -352,6 +352,7 @@ static int vns_build(vns_sim *sim) {
     return rc;
   }
   if (sim->opts.host_rx) scn_set_host_rx(s, sim->opts.host_rx, sim->opts.host_rx_ctx);
+  if (sim->opts.host_tx) scn_set_host_tx(s, sim->opts.host_tx, sim->opts.host_tx_ctx);
   if (sim->opts.frame_done) scn_window(s, vns_frame_done_report, sim);
   if (sim->mode != VNS_MODE_USER_DRIVER) return 0;
   sim->transport = (vns_transport){sim, vnet_dev_transport(&s->dev)};

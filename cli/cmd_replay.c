@@ -13,6 +13,7 @@
 #include "emu/grow.h"
 #include "host/linktype.h"
 #include "host/pcapio.h"
+#include "host/pcapng.h"
 #include "teach/teach.h"
 
 static const char replay_usage[] =
@@ -53,6 +54,9 @@ static const char replay_usage[] =
     "\n"
     "  -o, --out FILE   write the frames the guest sent (pcap, nanosecond; '-': standard\n"
     "                   output, with the report on standard error)\n"
+    "  --merged FILE    write both directions as they crossed the link, on one time base:\n"
+    "                   pcapng with two interfaces, 'host' (the frames it sent, proxy ARP\n"
+    "                   replies included) and 'guest'\n"
     "  --compare LIST   run the input twice, through the fixed driver and through one\n"
     "                   with the bugs in LIST, and print every frame whose fate differs\n"
     "  --html FILE      also write the run as one self-contained HTML page: ring occupancy\n"
@@ -77,7 +81,8 @@ enum {
   REPLAY_OPT_DHCP,
   REPLAY_OPT_GUEST,
   REPLAY_OPT_GUEST_OUT,
-  REPLAY_OPT_AS
+  REPLAY_OPT_AS,
+  REPLAY_OPT_MERGED
 };
 
 enum { REPLAY_AS_DEFAULT, REPLAY_AS_AUTO, REPLAY_AS_IP };
@@ -100,7 +105,7 @@ typedef struct replay_as {
 
 typedef struct replay_args {
   cli_sim_opts o;
-  const char *in_path, *out_path, *html_path, *compare;
+  const char *in_path, *out_path, *html_path, *compare, *merged_path;
   uint64_t max_frames; /* 0: all */
   unsigned cmp_drv, cmp_dev;
   int check;
@@ -108,11 +113,17 @@ typedef struct replay_args {
   cli_guest guest; /* --dhcp, --guest: a recorded client session */
 } replay_args;
 
-/* The frames the guest sent, as they reach the host's end of the link. */
+/* The frames that crossed the link: the guest's as they reach the host's
+ * end (-o), and with the host's as they leave it (--merged). */
 typedef struct replay_out {
   host_pcap_writer w;
   int open;
+  host_pcapng_writer merged;
+  int merged_open;
 } replay_out;
+
+/* --merged's interfaces, in the order of their numbers */
+enum { REPLAY_IF_HOST, REPLAY_IF_GUEST, REPLAY_IF_COUNT };
 
 /* What reading the capture found; the frames read and not yet reported,
  * by their lengths (frame k's at caplens[at + k - reported]); and the
@@ -161,6 +172,12 @@ typedef struct replay_feed {
 static void replay_on_guest_frame(void *ctx, const uint8_t *frame, size_t len, uint64_t now) {
   replay_out *out = ctx;
   if (out->open) host_pcap_writer_write(&out->w, now, frame, len);
+  if (out->merged_open) host_pcapng_writer_write(&out->merged, REPLAY_IF_GUEST, now, frame, len);
+}
+
+static void replay_on_host_frame(void *ctx, const uint8_t *frame, size_t len, uint64_t now) {
+  replay_out *out = ctx;
+  host_pcapng_writer_write(&out->merged, REPLAY_IF_HOST, now, frame, len);
 }
 
 /* A frame done (vns_sim_opts.frame_done): its line goes to the spool. */
@@ -332,6 +349,9 @@ static int replay_parse_opt(replay_args *a, int c, char **argv) {
     case REPLAY_OPT_NO_ARP_PROXY:
       a->o.sim.arp_proxy = 0;
       return 0;
+    case REPLAY_OPT_MERGED:
+      a->merged_path = optarg;
+      return 0;
     case REPLAY_OPT_AS:
       a->as.mode = strcmp(optarg, "auto") ? REPLAY_AS_IP : REPLAY_AS_AUTO;
       return a->as.mode == REPLAY_AS_AUTO ? 0
@@ -365,6 +385,7 @@ static int replay_parse(int argc, char **argv, replay_args *a) {
       {"max-frames", required_argument, NULL, 'M'},
       {"no-arp-proxy", no_argument, NULL, REPLAY_OPT_NO_ARP_PROXY},
       {"as", required_argument, NULL, REPLAY_OPT_AS},
+      {"merged", required_argument, NULL, REPLAY_OPT_MERGED},
       {"dhcp", no_argument, NULL, REPLAY_OPT_DHCP},
       {"guest", required_argument, NULL, REPLAY_OPT_GUEST},
       {"guest-out", required_argument, NULL, REPLAY_OPT_GUEST_OUT},
@@ -400,18 +421,19 @@ static int replay_parse(int argc, char **argv, replay_args *a) {
                      "for those)");
   a->o.sim.dhcp = a->guest.dhcp;
   a->guest.info = a->o.json ? stderr : stdout;
-  if (a->compare &&
-      (a->out_path || a->o.trace_path || a->o.sim.driver_bugs || a->o.sim.device_bugs))
+  if (a->compare && (a->out_path || a->merged_path || a->o.trace_path || a->o.sim.driver_bugs ||
+                     a->o.sim.device_bugs))
     return cli_error("replay", CLI_EXIT_USAGE,
-                     "--compare runs twice: it takes no -o, --trace or --bug (run one side alone "
-                     "for those)");
+                     "--compare runs twice: it takes no -o, --merged, --trace or --bug (run one "
+                     "side alone for those)");
   return cli_sim_opts_done(&a->o);
 }
 
 /* After a failure: every output is dropped, existing files stay as they were. */
 static void replay_files_abort(replay_files *f) {
   if (f->out.open) host_pcap_writer_abort(&f->out.w);
-  f->out.open = 0;
+  if (f->out.merged_open) host_pcapng_writer_abort(&f->out.merged);
+  f->out.open = f->out.merged_open = 0;
   cli_abort_trace(&f->trace);
   host_outfile_abort(&f->html);
   teach_rec_free(f->rec);
@@ -432,18 +454,32 @@ static int replay_open_html(replay_files *f, const char *path) {
 static int replay_open_files(replay_args *a, replay_files *f) {
   char err[512];
   memset(f, 0, sizeof *f);
-  const char *paths[4 + CLI_GUEST_MAX] = {a->in_path, a->out_path, a->o.trace_path, a->html_path};
-  const char *names[4 + CLI_GUEST_MAX] = {"the input", "-o", "--trace", "--html"};
+  enum { FIXED_PATHS = 5 };
+  const char *paths[FIXED_PATHS + CLI_GUEST_MAX] = {a->in_path, a->out_path, a->o.trace_path,
+                                                    a->html_path, a->merged_path};
+  const char *names[FIXED_PATHS + CLI_GUEST_MAX] = {"the input", "-o", "--trace", "--html",
+                                                    "--merged"};
   for (size_t i = 0; i < a->guest.n; i++) {
-    paths[4 + i] = a->guest.out_paths[i];
-    names[4 + i] = "--guest-out";
+    paths[FIXED_PATHS + i] = a->guest.out_paths[i];
+    names[FIXED_PATHS + i] = "--guest-out";
   }
-  int rc = cli_check_distinct("replay", paths, names, 4 + a->guest.n);
+  int rc = cli_check_distinct("replay", paths, names, FIXED_PATHS + a->guest.n);
   if (rc) return rc;
   if (a->out_path) {
     if (host_pcap_writer_open(&f->out.w, a->out_path, err, sizeof err))
       return cli_error("replay", CLI_EXIT_USAGE, "-o: %s", err);
     f->out.open = 1;
+  }
+  static const char *const ifnames[REPLAY_IF_COUNT] = {"host", "guest"};
+  if (a->merged_path) {
+    if (host_pcapng_writer_open(&f->out.merged, a->merged_path, ifnames, REPLAY_IF_COUNT, err,
+                                sizeof err))
+      return cli_error("replay", CLI_EXIT_USAGE, "--merged: %s", err);
+    f->out.merged_open = 1;
+    a->o.sim.host_tx = replay_on_host_frame;
+    a->o.sim.host_tx_ctx = &f->out;
+  }
+  if (a->out_path || a->merged_path) {
     a->o.sim.host_rx = replay_on_guest_frame;
     a->o.sim.host_rx_ctx = &f->out;
   }
@@ -549,6 +585,18 @@ static int replay_write_html(const replay_args *a, replay_files *f, vns_sim *sim
   return 0;
 }
 
+static int replay_close_merged(const replay_args *a, replay_out *out) {
+  const uint64_t *n = out->merged.frames;
+  out->merged_open = 0;
+  if (host_pcapng_writer_close(&out->merged))
+    return cli_error("replay", CLI_EXIT_FAIL, "--merged: writing '%s' failed", a->merged_path);
+  if (!a->o.json)
+    printf("wrote %" PRIu64 " frames to %s (host %" PRIu64 ", guest %" PRIu64 ")\n",
+           n[REPLAY_IF_HOST] + n[REPLAY_IF_GUEST], a->merged_path, n[REPLAY_IF_HOST],
+           n[REPLAY_IF_GUEST]);
+  return 0;
+}
+
 /* Puts every output in place after a run that completed; says so only for
  * what really reached its file. */
 static int replay_files_commit(const replay_args *a, replay_files *f, vns_sim *sim) {
@@ -568,6 +616,7 @@ static int replay_files_commit(const replay_args *a, replay_files *f, vns_sim *s
       rc = cli_error("replay", CLI_EXIT_FAIL, "-o: writing '%s' failed", a->out_path);
     }
   }
+  if (f->out.merged_open && !rc) rc = replay_close_merged(a, &f->out);
   if (f->rec && !rc) {
     rc = replay_write_html(a, f, sim);
     if (!rc && !a->o.json) printf("wrote %s\n", a->html_path);

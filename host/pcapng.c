@@ -386,3 +386,116 @@ int host_pcapng_mixed(const uint8_t *data, size_t len) {
   }
   return 0;
 }
+
+/* --- writing --------------------------------------------------------------- */
+
+#define LINKTYPE_ETHERNET   1
+#define IF_NAME             2
+#define IF_TSRESOL_NS       9 /* 10^-9 s */
+#define SECTION_LEN_UNKNOWN UINT64_MAX
+#define SHB_SECTION_LEN_AT 8 /* in the body: 64 bits, after the versions */
+#define IF_NAME_MAX        64 /* bytes of an interface name written */
+#define OPT_TSRESOL_LEN     1
+
+static void host_pcapng_put_le16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+}
+
+static void host_pcapng_put_le32(uint8_t *p, uint32_t v) {
+  host_pcapng_put_le16(p, (uint16_t)v);
+  host_pcapng_put_le16(p + 2, (uint16_t)(v >> 16));
+}
+
+static size_t host_pcapng_padded(size_t len) {
+  return (len + BLOCK_ALIGN - 1) & ~(size_t)(BLOCK_ALIGN - 1);
+}
+
+/* Writes a block of type with body[0..len) (padded with zeros to 32 bits)
+ * and its two lengths. */
+static void host_pcapng_put_block(host_pcapng_writer *w, uint32_t type, const uint8_t *body,
+                                  size_t len, const uint8_t *tail, size_t tail_len) {
+  static const uint8_t zeros[BLOCK_ALIGN];
+  size_t data = len + tail_len, total = BLOCK_MIN_LEN + host_pcapng_padded(data);
+  uint8_t hdr[BLOCK_HDR_LEN], trailer[BLOCK_TRAILER_LEN];
+  host_pcapng_put_le32(hdr, type);
+  host_pcapng_put_le32(hdr + 4, (uint32_t)total);
+  host_pcapng_put_le32(trailer, (uint32_t)total);
+  FILE *f = w->out.f;
+  size_t pad = host_pcapng_padded(data) - data;
+  w->failed |= fwrite(hdr, 1, sizeof hdr, f) != sizeof hdr || fwrite(body, 1, len, f) != len ||
+               (tail_len && fwrite(tail, 1, tail_len, f) != tail_len) ||
+               (pad && fwrite(zeros, 1, pad, f) != pad) ||
+               fwrite(trailer, 1, sizeof trailer, f) != sizeof trailer;
+}
+
+/* An option of code with value[0..len), padded, at p; its length. */
+static size_t host_pcapng_put_option(uint8_t *p, uint16_t code, const void *value, size_t len) {
+  host_pcapng_put_le16(p, code);
+  host_pcapng_put_le16(p + 2, (uint16_t)len);
+  memset(p + OPT_HDR_LEN, 0, host_pcapng_padded(len));
+  memcpy(p + OPT_HDR_LEN, value, len);
+  return OPT_HDR_LEN + host_pcapng_padded(len);
+}
+
+static void host_pcapng_put_headers(host_pcapng_writer *w, const char *const *names, unsigned n) {
+  uint8_t shb[SHB_FIXED_LEN];
+  host_pcapng_put_le32(shb + SHB_BOM_AT, BYTE_ORDER_MAGIC);
+  host_pcapng_put_le16(shb + SHB_MAJOR_AT, PCAPNG_MAJOR);
+  host_pcapng_put_le16(shb + SHB_MINOR_AT, 0);
+  host_pcapng_put_le32(shb + SHB_SECTION_LEN_AT, (uint32_t)SECTION_LEN_UNKNOWN);
+  host_pcapng_put_le32(shb + SHB_SECTION_LEN_AT + 4, (uint32_t)(SECTION_LEN_UNKNOWN >> 32));
+  host_pcapng_put_block(w, BT_SHB, shb, sizeof shb, NULL, 0);
+  for (unsigned i = 0; i < n; i++) {
+    uint8_t idb[IDB_FIXED_LEN + 3 * OPT_HDR_LEN + IF_NAME_MAX + BLOCK_ALIGN];
+    size_t name_len = strlen(names[i]) < IF_NAME_MAX ? strlen(names[i]) : IF_NAME_MAX;
+    uint8_t resol = IF_TSRESOL_NS;
+    memset(idb, 0, IDB_FIXED_LEN);
+    host_pcapng_put_le16(idb + IDB_LINKTYPE_AT, LINKTYPE_ETHERNET);
+    size_t at = IDB_FIXED_LEN; /* snaplen 0: no limit */
+    at += host_pcapng_put_option(idb + at, IF_NAME, names[i], name_len);
+    at += host_pcapng_put_option(idb + at, IF_TSRESOL, &resol, OPT_TSRESOL_LEN);
+    at += host_pcapng_put_option(idb + at, OPT_ENDOFOPT, NULL, 0);
+    host_pcapng_put_block(w, BT_IDB, idb, at, NULL, 0);
+  }
+}
+
+int host_pcapng_writer_open(host_pcapng_writer *w, const char *path, const char *const *names,
+                            unsigned n, char *err, size_t errcap) {
+  memset(w, 0, sizeof *w);
+  if (n == 0 || n > HOST_PCAPNG_MAX_IFACES) {
+    snprintf(err, errcap, "%s: %u interfaces, a pcapng writer takes 1 to %d", path, n,
+             HOST_PCAPNG_MAX_IFACES);
+    return EMU_EIO;
+  }
+  if (host_outfile_open(&w->out, path, err, errcap)) return EMU_EIO;
+  w->nifaces = n;
+  host_pcapng_put_headers(w, names, n);
+  return 0;
+}
+
+void host_pcapng_writer_write(host_pcapng_writer *w, unsigned iface, uint64_t ts_ns,
+                              const uint8_t *frame, size_t len) {
+  if (iface >= w->nifaces || len > UINT32_MAX - BLOCK_MIN_LEN - EPB_FIXED_LEN - BLOCK_ALIGN) {
+    w->failed = 1;
+    return;
+  }
+  uint8_t epb[EPB_FIXED_LEN];
+  host_pcapng_put_le32(epb + EPB_IFACE_AT, iface);
+  host_pcapng_put_le32(epb + EPB_TS_HIGH_AT, (uint32_t)(ts_ns >> 32));
+  host_pcapng_put_le32(epb + EPB_TS_LOW_AT, (uint32_t)ts_ns);
+  host_pcapng_put_le32(epb + EPB_CAPLEN_AT, (uint32_t)len);
+  host_pcapng_put_le32(epb + EPB_ORIGLEN_AT, (uint32_t)len);
+  host_pcapng_put_block(w, BT_EPB, epb, sizeof epb, frame, len);
+  w->frames[iface]++;
+}
+
+int host_pcapng_writer_close(host_pcapng_writer *w) {
+  if (w->failed) {
+    host_outfile_abort(&w->out);
+    return EMU_EIO;
+  }
+  return host_outfile_commit(&w->out) ? EMU_EIO : 0;
+}
+
+void host_pcapng_writer_abort(host_pcapng_writer *w) { host_outfile_abort(&w->out); }

@@ -31,6 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "host/outfile.h"
+
 /* The link type of a record whose interface no Interface Description Block
  * describes (or whose block was too short to say). */
 #define HOST_PCAPNG_NO_LINK (-1)
@@ -64,5 +66,32 @@ int host_pcapng_mixed(const uint8_t *data, size_t len);
  * read)", as host/pcapio says it), EMU_ENOMEM, or fn's error. */
 int host_pcapng_read(const uint8_t *data, size_t len, const char *name, host_pcapng_record_fn fn,
                      void *ctx, int *first_dlt, char *err, size_t errcap);
+
+/* Writing: one section, little-endian, of named Ethernet interfaces with
+ * nanosecond times (if_tsresol 9), each frame an Enhanced Packet Block of
+ * its interface: what libpcap cannot write (its writer makes classic pcap
+ * of one interface). Through host/outfile.h: the file appears whole or not
+ * at all. */
+#define HOST_PCAPNG_MAX_IFACES 4
+
+typedef struct host_pcapng_writer {
+  host_outfile out;
+  unsigned nifaces;
+  uint64_t frames[HOST_PCAPNG_MAX_IFACES]; /* written, by interface */
+  int failed;                              /* a write did not reach the stream */
+} host_pcapng_writer;
+
+/* Starts path with interfaces named names[0..n) (n at most
+ * HOST_PCAPNG_MAX_IFACES). 0, or EMU_EIO with a message in err. */
+int host_pcapng_writer_open(host_pcapng_writer *w, const char *path, const char *const *names,
+                            unsigned n, char *err, size_t errcap);
+/* One frame of interface iface at ts_ns. */
+void host_pcapng_writer_write(host_pcapng_writer *w, unsigned iface, uint64_t ts_ns,
+                              const uint8_t *frame, size_t len);
+/* Puts the file in place; EMU_EIO when anything failed to reach it (the
+ * target is then left as it was). */
+int host_pcapng_writer_close(host_pcapng_writer *w);
+/* Drops the file: the target is left as it was. */
+void host_pcapng_writer_abort(host_pcapng_writer *w);
 
 #endif

@@ -233,6 +233,7 @@ static int64_t scn_host_enter(scn *s, int captured) {
 static void scn_host_send_now(scn *s, const uint8_t *frame, size_t len, int captured) {
   int64_t id = scn_host_enter(s, captured);
   if (id < 0) return;
+  if (s->host_tx) s->host_tx(s->host_tx_ctx, frame, len, scn_now(s));
   if (s->fault_on && scn_ids_push(&s->on_link, (uint32_t)id)) {
     /* out of host memory: the frame never left the host */
     emu_fates_set(&s->fates, (uint32_t)id, EMU_FATE_RX_NO_BUFFER, scn_now(s), "host", -1);
@@ -666,6 +667,11 @@ void scn_attach_peer(scn *s, net_iface *peer) {
 void scn_set_host_rx(scn *s, scn_host_rx_fn fn, void *ctx) {
   s->host_rx = fn;
   s->host_rx_ctx = ctx;
+}
+
+void scn_set_host_tx(scn *s, scn_host_rx_fn fn, void *ctx) {
+  s->host_tx = fn;
+  s->host_tx_ctx = ctx;
 }
 
 int scn_peer_ping_at(scn *s, uint64_t at_ns, uint32_t dst_ip, uint16_t seq, uint16_t payload) {

@@ -278,6 +278,8 @@ typedef struct scn {
   uint64_t peer_timer_at;
   scn_host_rx_fn host_rx;
   void *host_rx_ctx;
+  scn_host_rx_fn host_tx; /* sees each frame the host puts on the link */
+  void *host_tx_ctx;
   uint64_t injected, guest_frames;
   /* Frames queued by scn_inject_at/_unsendable, and those of them the host
    * has handled: after scn_finish the two are equal, or frames were lost. */
@@ -325,6 +327,8 @@ void scn_attach_peer(scn *s, net_iface *peer);
 emu_port *scn_host_port(scn *s);
 /* Also hands every guest frame to fn (after the peer, if any). */
 void scn_set_host_rx(scn *s, scn_host_rx_fn fn, void *ctx);
+/* fn sees every frame the host puts on the link, as it leaves. */
+void scn_set_host_tx(scn *s, scn_host_rx_fn fn, void *ctx);
 /* The ICMP echo identifier of the host peer's pings, and of the guest's. */
 #define SCN_PING_IDENT       0x7653
 #define SCN_GUEST_PING_IDENT 0x6775

@@ -394,6 +394,60 @@ START_TEST(test_wireshark_reads_our_pcap) {
 }
 END_TEST
 
+/* --merged: both directions in one pcapng file Wireshark reads whole, the
+ * host's frames on interface "host" and the guest's on "guest", in the
+ * order they crossed the link; the guest's echo reply to the ping to
+ * 8.8.8.8 it answers in that host's place among them. */
+START_TEST(test_wireshark_reads_the_merged_capture) {
+  ck_assert_msg(system("command -v tshark >/dev/null && command -v capinfos >/dev/null") == 0,
+                "tshark and capinfos are not installed (scripts/install-deps.sh installs them)");
+  char args[512], cmd[1024], line[256];
+  snprintf(args, sizeof args, "replay pcpp_IcmpPackets.pcap --merged %s/m.pcapng", tmpdir);
+  ck_assert_int_eq(run(args), 0);
+  const char *wrote = strstr(out_buf, "wrote ");
+  unsigned total = 0, host = 0, guest = 0;
+  ck_assert_ptr_nonnull(wrote);
+  ck_assert_int_eq(
+      sscanf(wrote, "wrote %u frames to %*s (host %u, guest %u)", &total, &host, &guest), 3);
+  ck_assert_uint_eq(total, host + guest);
+  ck_assert_uint_ge(guest, 2); /* its ARP request and its echo reply */
+  snprintf(cmd, sizeof cmd, "capinfos -c -M -T -r %s/m.pcapng", tmpdir);
+  shell_line(cmd, line, sizeof line);
+  char want[64];
+  snprintf(want, sizeof want, "\t%u", total);
+  ck_assert_msg(strstr(line, want) != NULL, "capinfos: '%s', want %u frames", line, total);
+  /* every frame decoded, none malformed, times never going back */
+  snprintf(cmd, sizeof cmd,
+           "tshark -r %s/m.pcapng -T fields -e frame.interface_name -e frame.time_epoch "
+           "-e ip.src -e icmp.type -e _ws.malformed 2>%s/tshark.err",
+           tmpdir, tmpdir);
+  FILE *p = popen(cmd, "r");
+  ck_assert_ptr_nonnull(p);
+  unsigned n = 0, on_host = 0, replies = 0;
+  double last = 0;
+  while (fgets(line, sizeof line, p)) {
+    char iface[16] = "", src[64] = "", type[16] = "";
+    double t = 0;
+    ck_assert_int_ge(sscanf(line, "%15[^\t]\t%lf\t%63[^\t\n]\t%15[^\t\n]", iface, &t, src, type),
+                     2);
+    ck_assert_msg(!strstr(line, "malformed"), "tshark: %s", line);
+    ck_assert_msg(t >= last, "frame %u goes back in time", n + 1);
+    last = t;
+    on_host += !strcmp(iface, "host");
+    replies += !strcmp(iface, "guest") && !strcmp(src, "8.8.8.8") && !strcmp(type, "0");
+    n++;
+  }
+  ck_assert_int_eq(pclose(p), 0);
+  ck_assert_uint_eq(n, total);
+  ck_assert_uint_eq(on_host, host);
+  ck_assert_uint_eq(replies, 1);
+  /* it names another output's file: refused before anything is written */
+  snprintf(args, sizeof args, "replay pcpp_IcmpPackets.pcap -o %s/x --merged %s/x", tmpdir, tmpdir);
+  ck_assert_int_eq(run(args), 2);
+  ck_assert_ptr_nonnull(strstr(err_buf, "-o and --merged name the same file"));
+}
+END_TEST
+
 /* A capture whose first record's time no clock holds (usec 0xffffffff, as
  * hostile files have it): that frame gets bad_timestamp, the frame after it
  * is still replayed at its own time, and the ledger adds up. */
@@ -555,6 +609,7 @@ static Suite *cli_suite(void) {
   tcase_add_test(tc, test_a_failed_run_clobbers_nothing);
   tcase_add_test(tc, test_json_escapes_bytes_and_errors_name_files_once);
   tcase_add_test(tc, test_wireshark_reads_our_pcap);
+  tcase_add_test(tc, test_wireshark_reads_the_merged_capture);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -198,6 +198,10 @@ typedef struct vns_sim_opts {
    * got. guest_ip is then only the address the host side is told to hand
    * out. Not with a driver of your own. (0) */
   int dhcp;
+  /* Sees each frame the host puts on the link (captured, injected, a host
+   * peer's or the proxy ARP's), as it leaves, at its virtual time (NULL). */
+  vns_host_rx_fn host_tx;
+  void *host_tx_ctx;
 } vns_sim_opts;
 
 #define VNS_RING_SPLIT  0
