@@ -393,8 +393,8 @@ int host_pcapng_mixed(const uint8_t *data, size_t len) {
 #define IF_NAME             2
 #define IF_TSRESOL_NS       9 /* 10^-9 s */
 #define SECTION_LEN_UNKNOWN UINT64_MAX
-#define SHB_SECTION_LEN_AT 8 /* in the body: 64 bits, after the versions */
-#define IF_NAME_MAX        64 /* bytes of an interface name written */
+#define SHB_SECTION_LEN_AT  8  /* in the body: 64 bits, after the versions */
+#define IF_NAME_MAX         64 /* bytes of an interface name written */
 #define OPT_TSRESOL_LEN     1
 
 static void host_pcapng_put_le16(uint8_t *p, uint16_t v) {
