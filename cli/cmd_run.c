@@ -397,10 +397,16 @@ static int run_live(run_args *a, vns_sim *sim) {
   return rc;
 }
 
+/* A live session may run for days: each frame's record goes once it is
+ * done (the summary and /stats need only the counts), so that memory stays
+ * bounded by the frames in flight. */
+static void run_frame_done(void *ctx, const vns_frame_done *done) { (void)ctx, (void)done; }
+
 int cmd_run(int argc, char **argv) {
   static run_args a;
   int rc = run_parse(argc, argv, &a);
   if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
+  a.o.sim.frame_done = run_frame_done;
   cli_trace trace;
   rc = cli_open_trace(&a.o, &trace);
   if (rc) return rc;

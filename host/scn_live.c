@@ -239,6 +239,7 @@ int scn_live_init(scn_live *sl, const scn_live_config *cfg, char *err, size_t er
   } else {
     sl->s = &sl->own;
     rc = scn_live_sim_init(sl->s, &cfg->scn, cfg->ping_gateway);
+    if (!rc && cfg->forget_done) scn_window(sl->s, NULL, NULL);
   }
   if (rc) {
     snprintf(err, errcap, "cannot build the simulation: %s", emu_strerror(rc));

@@ -44,6 +44,10 @@ typedef struct scn_live_config {
   /* The host side is this TAP interface (the Linux kernel as the guest's
    * peer) instead of slirp; no forwards then. NULL: slirp. */
   const char *tap_name;
+  /* Building its own scenario: each frame's record goes once it and every
+   * earlier one are done (scn_window), memory bounded by what is in flight;
+   * 0 keeps every record, for a caller that compares frame by frame. */
+  int forget_done;
 } scn_live_config;
 
 void scn_live_config_default(scn_live_config *cfg);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "emu/err.h"
+#include "emu/grow.h"
 #include "emu/sha256.h"
 #include "host/clock.h"
 #include "host/live.h"
@@ -262,6 +263,35 @@ static void one_mib_echo(int packed, int jumbo) {
 }
 
 START_TEST(test_one_mib_echoed_byte_for_byte) { one_mib_echo(0, 0); }
+END_TEST
+
+/* A session that forgets each frame once it is done: 16 MiB echoed, tens
+ * of thousands of frames, and the ledgers and the id lists hold a few
+ * thousand records at most, every count still exact. */
+START_TEST(test_live_memory_bounded_by_the_frames_in_flight) {
+  live_run r;
+  static scn_live_config cfg;
+  scn_live_config_default(&cfg);
+  cfg.forget_done = 1;
+  live_start_cfg(&r, &cfg, 0);
+  echo_stream st = stream_open(r.echo_port, 3, 16u << 20);
+  int ok = echo_streams(&st, 1, now_ns() + 60 * SEC, 5 * SEC);
+  close(st.fd);
+  live_stop(&r);
+  ck_assert_msg(st.mismatch_at == SIZE_MAX, "echo differs at byte %zu", st.mismatch_at);
+  ck_assert_msg(ok, "echoed %zu of %zu bytes (sent %zu)", st.got, st.len, st.sent);
+  const scn *s = r.sl->s;
+  const emu_fates *f = &s->fates, *tx = &s->tx_fates;
+  ck_assert_uint_gt(f->nframes, 10000);
+  ck_assert_uint_gt(tx->nframes, 10000);
+  ck_assert_uint_eq(emu_fates_total(f), f->nframes);
+  ck_assert_uint_eq(emu_fates_total(tx), tx->nframes);
+  const size_t bound = 4 * EMU_GROW_COMPACT_MIN;
+  ck_assert_uint_le(f->cap, bound);
+  ck_assert_uint_le(tx->cap, bound);
+  ck_assert_uint_le(s->sent.cap, bound);
+  live_close(&r);
+}
 END_TEST
 
 START_TEST(test_one_mib_echoed_through_packed_rings) { one_mib_echo(1, 0); }
@@ -1010,6 +1040,7 @@ static Suite *live_suite(void) {
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, test_guest_ping_to_gateway_answered_by_slirp);
   tcase_add_test(tc, test_one_mib_echoed_byte_for_byte);
+  tcase_add_test(tc, test_live_memory_bounded_by_the_frames_in_flight);
   tcase_add_test(tc, test_one_mib_echoed_through_packed_rings);
   tcase_add_test(tc, test_one_mib_echoed_in_jumbo_frames_through_mergeable_buffers);
   tcase_add_test(tc, test_http_get_stats_returns_json);
