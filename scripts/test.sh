@@ -11,27 +11,31 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
+# each phase says when it starts, so that a slow one shows in the log
+phase() { echo "== $* (at ${SECONDS} s)"; }
 
 bash scripts/check-format.sh
 bash scripts/check-func-length.sh
 bash scripts/check-layers.sh
 
-echo "== sanitizer build (ASan + UBSan)"
+phase "sanitizer build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVNETSIM_SANITIZE=ON -DVNETSIM_WERROR=ON >/dev/null
 cmake --build build-asan -j "$jobs" >/dev/null
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan -j "$jobs" --output-on-failure
 
-echo "== fuzzing, ${VNETSIM_FUZZ_SECONDS:-20} s per target (clang, ASan + UBSan)"
+phase "fuzzing, ${VNETSIM_FUZZ_SECONDS:-20} s per target (clang, ASan + UBSan)"
 bash fuzz/run.sh "${VNETSIM_FUZZ_SECONDS:-20}"
 
+phase "install"
 bash scripts/test-install.sh
 
+phase "portability"
 bash scripts/check-portable.sh
 # shellcheck disable=SC2086 # a list of ports on purpose
 bash scripts/test-ports.sh ${VNETSIM_CI_PORTS:-s390x}
 
-echo "== release build"
+phase "release build"
 cmake -S . -B build -DVNETSIM_WERROR=ON >/dev/null
 cmake --build build -j "$jobs" >/dev/null
 ctest --test-dir build -j "$jobs" --output-on-failure
