@@ -347,12 +347,47 @@ static void teach_explain_kick_decision(teach_expl *e, uint16_t old, uint16_t no
                   "and never kicks the TX queue. The device, asleep, will not see "
                   "this frame (bug tx-no-kick; §2.7.10.1 says it must notify).");
     e->st->wrong = 1;
+  } else if (teach_memory_name(e->r->s)) {
+    /* the full barrier before the driver reads the device's suppression
+     * field takes time under a memory model: the decision is a step of its
+     * own, later */
+    teach_str_add(t,
+                  " Under the %s memory model the full barrier the driver needs before it "
+                  "reads the device's %s takes time: its notification decision comes in a "
+                  "later step (§2.7.13.4).",
+                  teach_memory_name(e->r->s), e->event_idx ? "avail_event" : "used.flags");
   } else {
     teach_str_add(t,
                   " The driver made no notification decision at all: a device that "
                   "went idle will never look at these entries (§2.7.13.4).");
     e->st->wrong = 1;
   }
+}
+
+/* The decision after a publish of an earlier step: under a memory model
+ * the full barrier before it takes time (the publish step says so). */
+static void teach_explain_late_decision(teach_expl *e) {
+  const teach_facts *f = e->f;
+  int q = e->q;
+  teach_title(e, "The driver, past its barrier, decides about a %s kick%s",
+              vnet_queue_name((uint16_t)q), f->kicks[q] ? ", and kicks" : ": no kick");
+  teach_str_add(&e->t,
+                "Under the %s memory model the full barrier before the driver reads %s "
+                "took time (§2.7.13.4.1): only now does it decide about the entries it "
+                "published before, avail.idx = %u.",
+                teach_memory_name(e->r->s), e->event_idx ? "avail_event" : "used.flags",
+                e->g->drv_avail_published);
+  if (e->event_idx)
+    teach_str_add(&e->t,
+                  f->kicks[q] ? " avail_event = %u lies among the new entries: the device asked "
+                                "to be told, so the driver kicks (§2.7.10.1)."
+                              : " avail_event = %u does not lie among the new entries: the "
+                                "device will read the new index by itself, no kick (§2.7.10).",
+                  e->g->avail_event);
+  else
+    teach_str_add(&e->t, " used.flags = %u: %s (§2.7.10.1).", e->g->used_flags,
+                  f->kicks[q] ? "the device wants a notification, so the driver kicks"
+                              : "VIRTQ_USED_F_NO_NOTIFY, so the driver does not kick");
 }
 
 /* The driver stores avail.idx, then kicks or not (§2.7.13.3-4). */
@@ -377,6 +412,10 @@ static void teach_explain_publish(teach_expl *e) {
                     "it could read an old value and miss a notification the device asked "
                     "for (§2.7.13.4.1).",
                     e->event_idx ? "avail_event" : "used.flags");
+  } else if (e->g->drv_avail_published == e->g->drv_avail_shadow &&
+             !teach_bug(e, VBUG_KICK_BEFORE_PUBLISH)) {
+    teach_explain_late_decision(e);
+    return;
   } else {
     /* kick-before-publish: the decision on entries memory does not hold yet */
     old = e->g->drv_avail_published;

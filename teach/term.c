@@ -541,7 +541,18 @@ static void teach_render_bug(FILE *out, const teach_walk *w, const vbug_info *b,
   teach_wrap_text(out, line, 4);
   const char *unseen = note ? (w->opts.packed ? note->unseen_packed : note->unseen) : NULL;
   unsigned mrg_only = b->side == VBUG_SIDE_DRIVER ? VBUG_MRG_ONLY : VBUG_DEV_MRG_ONLY;
-  if (unseen) {
+  /* a missing barrier, under a model that can show it: the walkthrough may */
+  int model_shows = b->memory && w->opts.memory != EMU_MM_SC &&
+                    (strcmp(b->memory, "weak") || w->opts.memory == EMU_MM_WEAK);
+  if (model_shows && !teach_shows_wrong(w)) {
+    snprintf(line, sizeof line,
+             "This run under %s does not show it: the missing barrier changed nothing in this "
+             "interleaving; 'vnetsim explore --bug %s --memory %s' finds one that shows it.",
+             emu_mm_kind_name(w->opts.memory), b->name, emu_mm_kind_name(w->opts.memory));
+    teach_wrap_text(out, line, 4);
+  } else if (model_shows) {
+    /* its steps say where */
+  } else if (unseen) {
     snprintf(line, sizeof line, "This walkthrough cannot show it: %s.", unseen);
     teach_wrap_text(out, line, 4);
   } else if ((b->bit & mrg_only) && !w->opts.mergeable) {

@@ -1015,6 +1015,33 @@ START_TEST(test_mergeable_html_draws_the_header) {
 }
 END_TEST
 
+/* The fixed driver goes wrong nowhere, under any model: where a model's
+ * full barrier puts the kick decision in a step after the publish, that
+ * step says so, and the publish step does not call it a missing decision
+ * (or the decision a kick before publishing). */
+START_TEST(test_fixed_walkthrough_never_wrong_under_a_memory_model) {
+  for (int model = EMU_MM_SC; model <= EMU_MM_WEAK; model++) {
+    teach_walk_opts o;
+    teach_walk_opts_default(&o);
+    o.memory = (emu_mm_kind)model;
+    ck_assert_int_eq(teach_walk_run(&o, &walk), 0);
+    size_t n, late = 0;
+    const teach_step *st = teach_rec_steps(walk.rec, &n);
+    for (size_t i = 0; i < n; i++) {
+      ck_assert_msg(!st[i].wrong, "model %d, step %zu marked wrong: %s", model, i + 1, st[i].title);
+      ck_assert_msg(!st[i].text || !strstr(st[i].text, "no notification decision at all"),
+                    "model %d, step %zu: %s", model, i + 1, st[i].text);
+      late += strstr(st[i].title, "past its barrier, decides about") != NULL;
+    }
+    if (model == EMU_MM_SC)
+      ck_assert_uint_eq(late, 0);
+    else
+      ck_assert_uint_gt(late, 0);
+    teach_walk_free(&walk);
+  }
+}
+END_TEST
+
 /* Under a memory model each step carries both store buffers: some step
  * shows a store the other side cannot see yet, named by its ring field,
  * and says when stores became visible; under sc every buffer is empty and
@@ -1075,6 +1102,7 @@ static Suite *teach_suite(void) {
   tcase_add_test(tc, test_rx_no_recycle_shows_the_moment_it_goes_wrong);
   tcase_add_test(tc, test_sampled_recording_keeps_memory_bounded);
   tcase_add_test(tc, test_store_buffers_are_shown_under_a_memory_model_only);
+  tcase_add_test(tc, test_fixed_walkthrough_never_wrong_under_a_memory_model);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("command");
