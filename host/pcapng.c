@@ -434,7 +434,7 @@ static size_t host_pcapng_put_option(uint8_t *p, uint16_t code, const void *valu
   host_pcapng_put_le16(p, code);
   host_pcapng_put_le16(p + 2, (uint16_t)len);
   memset(p + OPT_HDR_LEN, 0, host_pcapng_padded(len));
-  memcpy(p + OPT_HDR_LEN, value, len);
+  if (len) memcpy(p + OPT_HDR_LEN, value, len); /* opt_endofopt has no value */
   return OPT_HDR_LEN + host_pcapng_padded(len);
 }
 
