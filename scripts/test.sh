@@ -2,7 +2,7 @@
 # Installs the dependencies, then builds and runs every Check suite twice:
 # under AddressSanitizer + UndefinedBehaviorSanitizer, then as the release
 # build with warnings as errors; between the two, each libFuzzer target runs
-# for VNETSIM_FUZZ_SECONDS (default 20). Before the release build, the
+# for VNETSIM_FUZZ_SECONDS (default 10). Before the release build, the
 # portability guards: the core's strict C11/POSIX build
 # (scripts/check-portable.sh) and the ports in VNETSIM_CI_PORTS (default
 # s390x, the big-endian one; scripts/test-ports.sh alone runs all three).
@@ -24,8 +24,8 @@ cmake --build build-asan -j "$jobs" >/dev/null
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan -j "$jobs" --output-on-failure
 
-phase "fuzzing, ${VNETSIM_FUZZ_SECONDS:-20} s per target (clang, ASan + UBSan)"
-bash fuzz/run.sh "${VNETSIM_FUZZ_SECONDS:-20}"
+phase "fuzzing, ${VNETSIM_FUZZ_SECONDS:-10} s per target (clang, ASan + UBSan)"
+bash fuzz/run.sh "${VNETSIM_FUZZ_SECONDS:-10}"
 
 phase "install"
 bash scripts/test-install.sh

@@ -366,7 +366,7 @@ START_TEST(test_frames_reported_once_in_order_then_forgotten) {
 }
 END_TEST
 
-/* The windowed ledger's memory is the frames in flight: after 200,000
+/* The windowed ledger's memory is the frames in flight: after 100,000
  * echo requests the ledgers and the id lists hold a few thousand records
  * at most, where they would hold every frame. */
 START_TEST(test_windowed_ledger_stays_bounded) {
@@ -382,7 +382,7 @@ START_TEST(test_windowed_ledger_stays_bounded) {
   scn_window(&s, count_done, &r);
   static const uint8_t guest_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
   uint8_t frame[GEN_FRAME_LEN];
-  const size_t frames = 200000;
+  const size_t frames = 100000;
   for (size_t i = 0; i < frames; i++) {
     ck_assert_uint_gt(
         vns_frame_ping(frame, sizeof frame, guest_mac, VNS_GUEST_IP, (uint16_t)i, sizeof frame), 0);

@@ -23,7 +23,7 @@
 #endif
 #endif
 #ifdef VNETSIM_SANITIZED
-#define FIXED_SEEDS    1000u
+#define FIXED_SEEDS    300u
 #define STRONGER_SEEDS 100u
 #else
 #define FIXED_SEEDS    10000u

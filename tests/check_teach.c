@@ -1127,7 +1127,11 @@ static Suite *teach_suite(void) {
   tcase_add_test(tc, test_teach_html_carries_the_walkthrough);
   suite_add_tcase(s, tc);
 
+  /* tagged, so that a build can leave them out (CK_EXCLUDE_TAGS=browser:
+   * the sanitized pass of CI, where the 70,000-frame page alone takes a
+   * minute; the release pass runs them) */
   tc = tcase_create("browser");
+  tcase_set_tags(tc, "browser");
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_set_timeout(tc, 280);
   tcase_add_test(tc, test_html_renders_in_headless_chromium);
@@ -1135,6 +1139,9 @@ static Suite *teach_suite(void) {
   tcase_add_test(tc, test_replay_html_on_packed_rings);
   tcase_add_test(tc, test_mergeable_html_draws_the_header);
   suite_add_tcase(s, tc);
+  const char *excluded = getenv("CK_EXCLUDE_TAGS");
+  if (excluded && strstr(excluded, "browser"))
+    printf("check_teach: the browser tests are left out here (CK_EXCLUDE_TAGS=%s)\n", excluded);
   return s;
 }
 

@@ -5,8 +5,9 @@
 # stack, curl reads /stats, 1 MiB crosses byte-exact (also under netem loss,
 # where the kernel offers it), and --bug redox shows the note's symptom with
 # the kernel's own ping. The guest as a client: it GETs a file from an HTTP
-# server on the kernel's side byte for byte, and its DHCP, which nobody
-# serves there, fails after RFC 2131's backoff with exit 1. Needs root
+# server on the kernel's side byte for byte (a DHCP nobody answers gives up
+# after RFC 2131's 60 s of backoff: check_live runs that in virtual time,
+# not here, where it would take a minute of the clock). Needs root
 # (CAP_NET_ADMIN, for unshare -n and the TAP); without it the test says so
 # and exits 77, which ctest reports as skipped.
 set -euo pipefail
@@ -110,14 +111,3 @@ grep -q "ok status=200 length=300000 sha256=$sum server=172.16.0.1" "$work/run.o
 cmp -s "$work/www/f" "$work/got" || fail "the body written differs from the file served"
 echo "ok: the guest fetched 300 kB from an HTTP server on the kernel's side, byte for byte"
 
-# 4. DHCP where nobody serves it (the kernel runs no DHCP server): the
-# exchange gives up after RFC 2131's backoff (4+8+16+32 s) with exit 1,
-# and the action waiting for an address fails with it; not a hang
-rc=0
-timeout 90 "$VNETSIM" run --backend tap --tap vtap0 --dhcp --guest "get http://172.16.0.1/" \
-  >"$work/run.out" 2>&1 || rc=$?
-[ $rc = 1 ] || fail "DHCP with no server: exit $rc, not 1"
-grep -q 'guest dhcp: failed: no DHCPOFFER after 4 DHCPDISCOVERs' "$work/run.out" ||
-  fail "DHCP with no server: no failure line"
-grep -q 'failed: the guest has no address' "$work/run.out" || fail "the action did not fail with it"
-echo "ok: DHCP with nobody serving it fails after the RFC's backoff, exit 1"
