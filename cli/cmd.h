@@ -116,6 +116,16 @@ int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
  * network or broadcast address), given with option opt; 0, or the usage
  * error said. */
 int cli_parse_guest_ip(const char *cmd, const char *opt, const char *arg, uint32_t *ip);
+/* Writes o's simulation options, one per line as --name=value, so that a
+ * command given them (replay reads a recording's) runs the same model: 0,
+ * or -1 when a write failed. */
+int cli_write_sim_args(FILE *out, const cli_sim_opts *o);
+/* What 'run --record REC' writes beside REC for replay to read: REC plus
+ * this suffix. */
+#define CLI_RECORDED_OPTIONS_SUFFIX ".vnetsim"
+/* The longest line of such a file, and the most lines replay takes. */
+#define CLI_RECORDED_LINE_MAX  1100
+#define CLI_RECORDED_LINES_MAX 64
 
 /* The --trace file: every trace event as its JSON line. */
 typedef struct cli_trace {

@@ -142,6 +142,39 @@ static const char *cli_guest_ip_problem(uint32_t ip) {
   return NULL;
 }
 
+int cli_write_sim_args(FILE *out, const cli_sim_opts *o) {
+  const vns_sim_opts *so = &o->sim;
+  char bugs[512] = "";
+  if ((so->driver_bugs || so->device_bugs) &&
+      vns_bug_names(so->driver_bugs, so->device_bugs, bugs, sizeof bugs) < 0)
+    return -1;
+  const uint8_t *m = so->guest_mac;
+  uint32_t ip = so->guest_ip;
+  int bad = fprintf(out, "--seed=%" PRIu64 "\n--qsize=%u\n--backlog=%u\n", so->seed, so->queue_size,
+                    so->rx_backlog) < 0;
+  bad |=
+      fprintf(out, "--guest-ip=%u.%u.%u.%u\n--guest-mac=%02x:%02x:%02x:%02x:%02x:%02x\n", ip >> 24,
+              (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, m[0], m[1], m[2], m[3], m[4], m[5]) < 0;
+  bad |=
+      fprintf(out,
+              "--latency=kick=%" PRIu64 "-%" PRIu64 ",irq=%" PRIu64 "-%" PRIu64 ",link=%" PRIu64
+              "-%" PRIu64 ",rearm=%" PRIu64 "-%" PRIu64 ",store=%" PRIu64 "-%" PRIu64
+              ",batch=%u-%u,memory=%" PRIu64 "\n",
+              so->kick_latency.min_ns, so->kick_latency.max_ns, so->irq_latency.min_ns,
+              so->irq_latency.max_ns, so->link_latency.min_ns, so->link_latency.max_ns,
+              so->rearm_delay.min_ns, so->rearm_delay.max_ns, so->store_delay.min_ns,
+              so->store_delay.max_ns, so->tx_batch_min, so->tx_batch_max, so->memory_delay_ns) < 0;
+  bad |= fprintf(out, "--memory=%s\n--ring=%s\n--guest-poll-ms=%" PRIu64 "\n",
+                 cli_memory_name(so->memory), so->ring == VNS_RING_PACKED ? "packed" : "split",
+                 so->guest_poll_ns / 1000000u) < 0;
+  if (bugs[0]) bad |= fprintf(out, "--bug=%s\n", bugs) < 0;
+  if (so->mtu) bad |= fprintf(out, "--mtu=%u\n", so->mtu) < 0;
+  if (so->mergeable) bad |= fprintf(out, "--mergeable\n") < 0;
+  if (so->rx_buf_size) bad |= fprintf(out, "--rx-buf-size=%u\n", so->rx_buf_size) < 0;
+  if (so->faults) bad |= fprintf(out, "--fault=%s\n", so->faults) < 0;
+  return bad ? -1 : 0;
+}
+
 int cli_parse_guest_ip(const char *cmd, const char *opt, const char *arg, uint32_t *ip) {
   const char *why = NULL;
   if (cli_parse_ipv4(arg, ip))

@@ -65,6 +65,9 @@ static const char replay_usage[] =
     "  --max-frames N   read at most the first N frames of the capture (1..1000000000;\n"
     "                   default: all)\n"
     "  --no-arp-proxy   the host does not answer the guest's ARP requests\n"
+    "  --no-recorded-options  ignore IN.pcap.vnetsim, the options 'vnetsim run --record'\n"
+    "                   wrote beside its recording (seed, model, guest, client actions),\n"
+    "                   which replay otherwise takes before its own command line's\n"
     "  --as auto|A.B.C.D  the host the guest stands in for: chosen as above (auto, also\n"
     "                   when the capture addresses the guest), or this address, with the\n"
     "                   capture's MAC for it; the capture must be a file (read twice)\n"
@@ -82,7 +85,8 @@ enum {
   REPLAY_OPT_GUEST,
   REPLAY_OPT_GUEST_OUT,
   REPLAY_OPT_AS,
-  REPLAY_OPT_MERGED
+  REPLAY_OPT_MERGED,
+  REPLAY_OPT_NO_RECORDED
 };
 
 enum { REPLAY_AS_DEFAULT, REPLAY_AS_AUTO, REPLAY_AS_IP };
@@ -110,7 +114,9 @@ typedef struct replay_args {
   unsigned cmp_drv, cmp_dev;
   int check;
   replay_as as;
-  cli_guest guest; /* --dhcp, --guest: a recorded client session */
+  cli_guest guest;           /* --dhcp, --guest: a recorded client session */
+  int no_recorded;           /* --no-recorded-options */
+  const char *recorded_path; /* the options file of 'run --record' taken, or NULL */
 } replay_args;
 
 /* The frames that crossed the link: the guest's as they reach the host's
@@ -352,6 +358,9 @@ static int replay_parse_opt(replay_args *a, int c, char **argv) {
     case REPLAY_OPT_MERGED:
       a->merged_path = optarg;
       return 0;
+    case REPLAY_OPT_NO_RECORDED:
+      a->no_recorded = 1;
+      return 0;
     case REPLAY_OPT_AS:
       a->as.mode = strcmp(optarg, "auto") ? REPLAY_AS_IP : REPLAY_AS_AUTO;
       return a->as.mode == REPLAY_AS_AUTO ? 0
@@ -386,6 +395,7 @@ static int replay_parse(int argc, char **argv, replay_args *a) {
       {"no-arp-proxy", no_argument, NULL, REPLAY_OPT_NO_ARP_PROXY},
       {"as", required_argument, NULL, REPLAY_OPT_AS},
       {"merged", required_argument, NULL, REPLAY_OPT_MERGED},
+      {"no-recorded-options", no_argument, NULL, REPLAY_OPT_NO_RECORDED},
       {"dhcp", no_argument, NULL, REPLAY_OPT_DHCP},
       {"guest", required_argument, NULL, REPLAY_OPT_GUEST},
       {"guest-out", required_argument, NULL, REPLAY_OPT_GUEST_OUT},
@@ -523,6 +533,11 @@ static void replay_print_capture_notes(const scn_capture *in) {
 static void replay_print_text(const replay_args *a, const vns_sim *sim, replay_input *in) {
   printf("vnetsim replay: %s, %zu frames (seed %" PRIu64 ", queue %u%s)\n", a->in_path,
          in->info.nframes, a->o.sim.seed, a->o.sim.queue_size, cli_ring_note(&a->o.sim));
+  if (a->recorded_path)
+    printf(
+        "  note: the options vnetsim run --record wrote (%s) came first; the command line's "
+        "win\n",
+        a->recorded_path);
   replay_print_as(a);
   for (size_t i = 0; i < sizeof replay_notes / sizeof replay_notes[0]; i++) {
     uint64_t n = cli_counter(sim, replay_notes[i].counter);
@@ -542,6 +557,10 @@ static void replay_print_text(const replay_args *a, const vns_sim *sim, replay_i
 static void replay_print_json(const replay_args *a, const vns_sim *sim, replay_input *in) {
   printf("{\"command\":\"replay\",\"input\":");
   cli_print_json_string(stdout, a->in_path);
+  if (a->recorded_path) {
+    printf(",\"recorded_options\":");
+    cli_print_json_string(stdout, a->recorded_path);
+  }
   replay_print_as(a);
   printf(",\"frames_out_of_order\":%" PRIu64 ",\"frames_truncated\":%" PRIu64
          ",\"frames_bad_timestamp\":%" PRIu64 ",\"arp_proxy_replies\":%" PRIu64 ",%s",
@@ -846,10 +865,68 @@ static int replay_choose_as(replay_args *a) {
   return as->chosen.ip ? replay_take_as(a) : 0;
 }
 
+/* Reads the options file beside the capture into lines[]; how many, or -1
+ * after a CLI error. */
+static int replay_read_recorded(const char *path, char lines[][CLI_RECORDED_LINE_MAX]) {
+  FILE *f = fopen(path, "r");
+  if (!f) return cli_error("replay", CLI_EXIT_USAGE, "%s: %s", path, strerror(errno)), -1;
+  int n = 0, bad = 0;
+  char line[CLI_RECORDED_LINE_MAX];
+  while (!bad && fgets(line, sizeof line, f)) {
+    size_t len = strcspn(line, "\n");
+    if (line[len] != '\n' && !feof(f)) {
+      bad = cli_error("replay", CLI_EXIT_USAGE, "%s: a line longer than %d bytes", path,
+                      CLI_RECORDED_LINE_MAX - 2);
+    } else if (len && line[0] != '#') {
+      line[len] = '\0';
+      if (n == CLI_RECORDED_LINES_MAX)
+        bad = cli_error("replay", CLI_EXIT_USAGE, "%s: more than %d options", path,
+                        CLI_RECORDED_LINES_MAX);
+      else
+        memcpy(lines[n++], line, len + 1);
+    }
+  }
+  if (!bad && ferror(f)) bad = cli_error("replay", CLI_EXIT_USAGE, "%s: cannot be read", path);
+  fclose(f);
+  return bad ? -1 : n;
+}
+
+/* The options 'run --record' wrote beside the capture come before the
+ * command line's, which win: argv is read again with them first. */
+static int replay_take_recorded(int argc, char **argv, replay_args *a) {
+  static char path[4096], lines[CLI_RECORDED_LINES_MAX][CLI_RECORDED_LINE_MAX];
+  struct stat st;
+  snprintf(path, sizeof path, "%s%s", a->in_path, CLI_RECORDED_OPTIONS_SUFFIX);
+  if (a->no_recorded || stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+  int n = replay_read_recorded(path, lines);
+  if (n < 0) return CLI_EXIT_USAGE;
+  /* --guest adds: the command line's actions replace the recorded ones */
+  int kept = 0;
+  for (int i = 0; i < n; i++)
+    if (!a->guest.n || strncmp(lines[i], "--guest=", strlen("--guest=")))
+      memmove(lines[kept++], lines[i], sizeof lines[i]);
+  n = kept;
+  char **all = malloc(((size_t)argc + (size_t)n + 1) * sizeof *all);
+  if (!all) return cli_error("replay", CLI_EXIT_FAIL, "out of memory");
+  all[0] = argv[0];
+  for (int i = 0; i < n; i++) all[1 + i] = lines[i];
+  for (int i = 1; i <= argc; i++) all[n + i] = argv[i]; /* argv[argc] is NULL */
+  int rc = replay_parse(argc + n, all, a);
+  free(all);
+  if (rc > 0)
+    fprintf(stderr,
+            "vnetsim replay: (the options of %s come first; --no-recorded-options "
+            "leaves them out)\n",
+            path);
+  a->recorded_path = path;
+  return rc > 0 ? rc : 0;
+}
+
 int cmd_replay(int argc, char **argv) {
   replay_args a;
   int rc = replay_parse(argc, argv, &a);
   if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
+  if ((rc = replay_take_recorded(argc, argv, &a))) return rc;
   if ((rc = replay_choose_as(&a))) return rc;
   replay_feed f;
   memset(&f, 0, sizeof f);

@@ -6,12 +6,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/internal.h"
 #include "cli/cmd.h"
 #include "emu/err.h"
 #include "host/live.h"
+#include "host/outfile.h"
 #include "host/scn_live.h"
 
 static const char run_usage[] =
@@ -35,9 +37,10 @@ static const char run_usage[] =
     "                   port is printed). Repeatable. Default: tcp:127.0.0.1:8023-:8023\n"
     "                   and tcp:127.0.0.1:8080-:80\n"
     "  --pcap FILE      write both directions as seen on the link (virtual ns since start)\n"
-    "  --record FILE    write the host->guest frames with their arrival times; 'vnetsim\n"
-    "                   replay FILE' with the same --seed replays the inbound side (and\n"
-    "                   with the same --dhcp and --guest, a guest that was a client)\n"
+    "  --record FILE    write the host->guest frames with their arrival times, and beside\n"
+    "                   them FILE.vnetsim, the run's options (seed, model, guest, --dhcp,\n"
+    "                   --guest): 'vnetsim replay FILE' takes those and replays the\n"
+    "                   inbound side, a guest that was a client included\n"
     "  --duration-s N   stop after N seconds (default: run until Ctrl-C)\n"
     "  --backend tap --tap NAME\n"
     "                   the host side is the TAP interface NAME (Linux only; needs\n"
@@ -355,6 +358,33 @@ static void run_print_end(const run_args *a, run_ui *ui, const vns_sim *sim) {
   printf("}\n");
 }
 
+/* Beside the recording, the options that make 'vnetsim replay REC' replay
+ * it as it ran: the model, the seed, the guest and its client actions. */
+static int run_write_recorded_options(const run_args *a) {
+  char path[4096], err[512];
+  /* only beside a file: not beside standard output, /dev/null or a FIFO */
+  struct stat st;
+  if (!strcmp(a->lc.record_path, "-") || stat(a->lc.record_path, &st) != 0 || !S_ISREG(st.st_mode))
+    return 0;
+  snprintf(path, sizeof path, "%s%s", a->lc.record_path, CLI_RECORDED_OPTIONS_SUFFIX);
+  host_outfile out;
+  if (host_outfile_open(&out, path, err, sizeof err))
+    return cli_error("run", CLI_EXIT_FAIL, "--record: %s", err);
+  int bad = fprintf(out.f,
+                    "# vnetsim run --record: the options vnetsim replay takes from here for "
+                    "the recording beside it (its command line's win)\n") < 0;
+  bad |= cli_write_sim_args(out.f, &a->o) != 0;
+  if (a->guest.dhcp) bad |= fprintf(out.f, "--dhcp\n") < 0;
+  for (size_t i = 0; i < a->guest.n; i++)
+    bad |= fprintf(out.f, "--guest=%s\n", a->guest.actions[i]) < 0;
+  if (bad) {
+    host_outfile_abort(&out);
+  } else if (host_outfile_commit(&out) == 0) {
+    return 0;
+  }
+  return cli_error("run", CLI_EXIT_FAIL, "--record: writing '%s' failed", path);
+}
+
 /* Runs the live session on a built simulation; returns a CLI exit code. */
 static int run_live(run_args *a, vns_sim *sim) {
   /* A live run has no end of its own to hash towards; the trace file is
@@ -391,6 +421,7 @@ static int run_live(run_args *a, vns_sim *sim) {
     rc = cli_error("run", CLI_EXIT_FAIL, "writing --pcap or --record failed");
   else
     rc = cli_check_accounted("run", sim);
+  if (!rc && a->lc.record_path) rc = run_write_recorded_options(a);
   int grc = cli_guest_finish(&a->guest, sim);
   if (!rc) rc = grc;
   scn_live_close(&sl);

@@ -933,6 +933,35 @@ END_TEST
  * (the hash the command printed), and through 'vnetsim replay --dhcp
  * --guest' the same fate counts and the same download, SHA-256 and all,
  * with no server running any more. */
+/* The recording carries its options (REC.vnetsim): replay takes the seed,
+ * the DHCP and the action from there, and gets the same download and the
+ * same fates (live's, the first n bytes of lf). */
+static void replay_with_recorded_options(const char *rec, const char *action, const char *result,
+                                         const char *lf, size_t n) {
+  char side[320], args[1024];
+  static char rp_log[1 << 20];
+  snprintf(side, sizeof side, "%s.vnetsim", rec);
+  FILE *f = fopen(side, "r");
+  ck_assert_ptr_nonnull(f);
+  static char opts[1 << 12];
+  opts[fread(opts, 1, sizeof opts - 1, f)] = '\0';
+  fclose(f);
+  ck_assert_ptr_nonnull(strstr(opts, "\n--seed=5\n"));
+  ck_assert_ptr_nonnull(strstr(opts, "\n--dhcp\n"));
+  snprintf(args, sizeof args, "--guest=%s\n", action);
+  ck_assert_ptr_nonnull(strstr(opts, args));
+  snprintf(args, sizeof args, "replay %s --no-arp-proxy", rec);
+  child c = spawn(args);
+  int sig;
+  int code = finish_child(&c, rp_log, sizeof rp_log, &sig);
+  ck_assert_msg(code == 0 && sig == 0, "replay exit %d: %s", code, rp_log);
+  ck_assert_msg(strstr(rp_log, result), "no '%s' in the replay of the recording alone", result);
+  ck_assert_ptr_nonnull(strstr(rp_log, "the options vnetsim run --record wrote"));
+  const char *rf = strstr(rp_log, "fates of ");
+  ck_assert_ptr_nonnull(rf);
+  ck_assert_msg(!strncmp(lf, rf, n), "fates differ with the recorded options:\n%.*s", (int)n, rf);
+}
+
 START_TEST(test_recorded_client_session_replays_to_the_same_download) {
   char dir[256], file[300], rec[300];
   snprintf(dir, sizeof dir, "%s/www", tmpdir);
@@ -1000,6 +1029,8 @@ START_TEST(test_recorded_client_session_replays_to_the_same_download) {
   ck_assert_ptr_nonnull(rf);
   size_t n = (size_t)(strstr(lf, "device:") - lf);
   ck_assert_msg(!strncmp(lf, rf, n), "fates differ:\n%.*s\nreplay:\n%.*s", (int)n, lf, (int)n, rf);
+
+  replay_with_recorded_options(rec, action, result, lf, n);
 }
 END_TEST
 
