@@ -195,8 +195,19 @@ typedef struct cli_guest {
 } cli_guest;
 
 /* --guest ACTION and --guest-out FILE as given: 0, or CLI_EXIT_USAGE. */
-int cli_guest_opt_action(cli_guest *g, const char *action);
-int cli_guest_opt_out(cli_guest *g, const char *path);
+/* getopt_long ids of the client options run and replay share, clear of
+ * either command's own. */
+enum { CLI_OPT_DHCP = CLI_OPT_SHARED_END + 0x40, CLI_OPT_GUEST, CLI_OPT_GUEST_OUT };
+#define CLI_GUEST_LONG_OPTIONS                                                                    \
+  {"dhcp", no_argument, NULL, CLI_OPT_DHCP}, {"guest", required_argument, NULL, CLI_OPT_GUEST}, { \
+    "guest-out", required_argument, NULL, CLI_OPT_GUEST_OUT                                       \
+  }
+/* One of CLI_OPT_DHCP, _GUEST, _GUEST_OUT with its argument: 0, or the
+ * usage error said. */
+int cli_guest_opt(cli_guest *g, int opt, const char *arg);
+/* Appends each --guest-out path after the first n of paths[] (names[]
+ * naming them), for cli_check_distinct; the new count. */
+size_t cli_guest_out_paths(const cli_guest *g, const char **paths, const char **names, size_t n);
 /* Queues every action on sim through the public API and creates the
  * --guest-out files. 0, or CLI_EXIT_USAGE after a one-line error. */
 int cli_guest_start(cli_guest *g, vns_sim *sim);

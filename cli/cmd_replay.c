@@ -81,9 +81,6 @@ static const char replay_usage[] =
 
 enum {
   REPLAY_OPT_NO_ARP_PROXY = CLI_OPT_SHARED_END + 1,
-  REPLAY_OPT_DHCP,
-  REPLAY_OPT_GUEST,
-  REPLAY_OPT_GUEST_OUT,
   REPLAY_OPT_AS,
   REPLAY_OPT_MERGED,
   REPLAY_OPT_NO_RECORDED
@@ -365,13 +362,10 @@ static int replay_parse_opt(replay_args *a, int c, char **argv) {
       a->as.mode = strcmp(optarg, "auto") ? REPLAY_AS_IP : REPLAY_AS_AUTO;
       return a->as.mode == REPLAY_AS_AUTO ? 0
                                           : cli_parse_guest_ip("replay", "--as", optarg, &a->as.ip);
-    case REPLAY_OPT_DHCP:
-      a->guest.dhcp = 1;
-      return 0;
-    case REPLAY_OPT_GUEST:
-      return cli_guest_opt_action(&a->guest, optarg);
-    case REPLAY_OPT_GUEST_OUT:
-      return cli_guest_opt_out(&a->guest, optarg);
+    case CLI_OPT_DHCP:
+    case CLI_OPT_GUEST:
+    case CLI_OPT_GUEST_OUT:
+      return cli_guest_opt(&a->guest, c, optarg);
     case 'c':
       a->cmp_drv = a->cmp_dev = 0;
       if (vns_bug_parse(optarg, &a->cmp_drv, &a->cmp_dev) || (!a->cmp_drv && !a->cmp_dev))
@@ -396,9 +390,7 @@ static int replay_parse(int argc, char **argv, replay_args *a) {
       {"as", required_argument, NULL, REPLAY_OPT_AS},
       {"merged", required_argument, NULL, REPLAY_OPT_MERGED},
       {"no-recorded-options", no_argument, NULL, REPLAY_OPT_NO_RECORDED},
-      {"dhcp", no_argument, NULL, REPLAY_OPT_DHCP},
-      {"guest", required_argument, NULL, REPLAY_OPT_GUEST},
-      {"guest-out", required_argument, NULL, REPLAY_OPT_GUEST_OUT},
+      CLI_GUEST_LONG_OPTIONS,
       {"help", no_argument, NULL, 'h'},
       CLI_SIM_LONG_OPTIONS,
       {NULL, 0, NULL, 0}};
@@ -469,11 +461,8 @@ static int replay_open_files(replay_args *a, replay_files *f) {
                                                     a->html_path, a->merged_path};
   const char *names[FIXED_PATHS + CLI_GUEST_MAX] = {"the input", "-o", "--trace", "--html",
                                                     "--merged"};
-  for (size_t i = 0; i < a->guest.n; i++) {
-    paths[FIXED_PATHS + i] = a->guest.out_paths[i];
-    names[FIXED_PATHS + i] = "--guest-out";
-  }
-  int rc = cli_check_distinct("replay", paths, names, FIXED_PATHS + a->guest.n);
+  size_t n = cli_guest_out_paths(&a->guest, paths, names, FIXED_PATHS);
+  int rc = cli_check_distinct("replay", paths, names, n);
   if (rc) return rc;
   if (a->out_path) {
     if (host_pcap_writer_open(&f->out.w, a->out_path, err, sizeof err))
@@ -869,7 +858,10 @@ static int replay_choose_as(replay_args *a) {
  * after a CLI error. */
 static int replay_read_recorded(const char *path, char lines[][CLI_RECORDED_LINE_MAX]) {
   FILE *f = fopen(path, "r");
-  if (!f) return cli_error("replay", CLI_EXIT_USAGE, "%s: %s", path, strerror(errno)), -1;
+  if (!f) {
+    cli_error("replay", CLI_EXIT_USAGE, "%s: %s", path, strerror(errno));
+    return -1;
+  }
   int n = 0, bad = 0;
   char line[CLI_RECORDED_LINE_MAX];
   while (!bad && fgets(line, sizeof line, f)) {

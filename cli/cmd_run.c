@@ -85,9 +85,6 @@ enum {
   RUN_OPT_DURATION,
   RUN_OPT_BACKEND,
   RUN_OPT_TAP,
-  RUN_OPT_DHCP,
-  RUN_OPT_GUEST,
-  RUN_OPT_GUEST_OUT
 };
 
 /* The note's addresses for a TAP network: the guest .2, the host .1. */
@@ -207,13 +204,10 @@ static int run_parse_opt(run_args *a, int c, char **argv) {
     case RUN_OPT_TAP:
       a->lc.tap_name = optarg;
       return 0;
-    case RUN_OPT_DHCP:
-      a->guest.dhcp = 1;
-      return 0;
-    case RUN_OPT_GUEST:
-      return cli_guest_opt_action(&a->guest, optarg);
-    case RUN_OPT_GUEST_OUT:
-      return cli_guest_opt_out(&a->guest, optarg);
+    case CLI_OPT_DHCP:
+    case CLI_OPT_GUEST:
+    case CLI_OPT_GUEST_OUT:
+      return cli_guest_opt(&a->guest, c, optarg);
     default:
       return cli_sim_opt(&a->o, c, optarg, argv[optind - 1]);
   }
@@ -245,9 +239,7 @@ static int run_parse(int argc, char **argv, run_args *a) {
       {"duration-s", required_argument, NULL, RUN_OPT_DURATION},
       {"backend", required_argument, NULL, RUN_OPT_BACKEND},
       {"tap", required_argument, NULL, RUN_OPT_TAP},
-      {"dhcp", no_argument, NULL, RUN_OPT_DHCP},
-      {"guest", required_argument, NULL, RUN_OPT_GUEST},
-      {"guest-out", required_argument, NULL, RUN_OPT_GUEST_OUT},
+      CLI_GUEST_LONG_OPTIONS,
       {"help", no_argument, NULL, 'h'},
       CLI_SIM_LONG_OPTIONS,
       {NULL, 0, NULL, 0}};
@@ -266,11 +258,7 @@ static int run_parse(int argc, char **argv, run_args *a) {
     return cli_error("run", CLI_EXIT_USAGE, "unexpected argument '%s' (see --help)", argv[optind]);
   const char *paths[3 + CLI_GUEST_MAX] = {a->lc.pcap_path, a->lc.record_path, a->o.trace_path};
   const char *names[3 + CLI_GUEST_MAX] = {"--pcap", "--record", "--trace"};
-  for (size_t i = 0; i < a->guest.n; i++) {
-    paths[3 + i] = a->guest.out_paths[i];
-    names[3 + i] = "--guest-out";
-  }
-  int rc = cli_check_distinct("run", paths, names, 3 + a->guest.n);
+  int rc = cli_check_distinct("run", paths, names, cli_guest_out_paths(&a->guest, paths, names, 3));
   a->o.sim.dhcp = a->guest.dhcp;
   /* the gateway ping would leave before the guest has an address */
   if (a->guest.dhcp) a->lc.ping_gateway = 0;

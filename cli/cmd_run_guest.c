@@ -11,20 +11,35 @@
 
 /* ---- options -------------------------------------------------------------------------- */
 
-int cli_guest_opt_action(cli_guest *g, const char *action) {
+static int cli_guest_opt_action(cli_guest *g, const char *action) {
   if (g->n == CLI_GUEST_MAX)
     return cli_error(g->cmd, CLI_EXIT_USAGE, "--guest: at most %d actions", CLI_GUEST_MAX);
   g->actions[g->n++] = action;
   return 0;
 }
 
-int cli_guest_opt_out(cli_guest *g, const char *path) {
+static int cli_guest_opt_out(cli_guest *g, const char *path) {
   if (g->n == 0 || strncmp(g->actions[g->n - 1], "get ", 4) != 0)
     return cli_error(g->cmd, CLI_EXIT_USAGE, "--guest-out FILE follows a --guest \"get URL\"");
   if (g->out_paths[g->n - 1])
     return cli_error(g->cmd, CLI_EXIT_USAGE, "--guest-out: one file per --guest get");
   g->out_paths[g->n - 1] = path;
   return 0;
+}
+
+int cli_guest_opt(cli_guest *g, int opt, const char *arg) {
+  if (opt == CLI_OPT_GUEST) return cli_guest_opt_action(g, arg);
+  if (opt == CLI_OPT_GUEST_OUT) return cli_guest_opt_out(g, arg);
+  g->dhcp = 1;
+  return 0;
+}
+
+size_t cli_guest_out_paths(const cli_guest *g, const char **paths, const char **names, size_t n) {
+  for (size_t i = 0; i < g->n; i++, n++) {
+    paths[n] = g->out_paths[i];
+    names[n] = "--guest-out";
+  }
+  return n;
 }
 
 int cli_guest_start(cli_guest *g, vns_sim *sim) {
