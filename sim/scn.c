@@ -131,20 +131,18 @@ static int64_t scn_ids_get(const scn_ids *l, size_t k) {
 
 /* Drops the ids before the k-th from the front. */
 static void scn_ids_forget_before(scn_ids *l, size_t k) {
-  while (l->first < l->n && l->first < k) {
-    l->first++;
-    l->at++;
-  }
+  if (k > l->n) k = l->n;
+  if (k <= l->first) return;
+  l->at += k - l->first;
+  l->first = k;
   emu_grow_compact(l->ids, sizeof *l->ids, &l->at, l->n - l->first);
 }
 
 /* Drops the ids below `below` from the front (the ids rise with k). */
 static void scn_ids_forget_below(scn_ids *l, uint64_t below) {
-  while (l->first < l->n && l->ids[l->at] < below) {
-    l->first++;
-    l->at++;
-  }
-  emu_grow_compact(l->ids, sizeof *l->ids, &l->at, l->n - l->first);
+  size_t k = l->first;
+  while (k < l->n && l->ids[l->at + (k - l->first)] < below) k++;
+  scn_ids_forget_before(l, k);
 }
 
 int64_t scn_sent_id(const scn *s, size_t k) { return scn_ids_get(&s->sent, k); }
@@ -198,8 +196,9 @@ static int scn_link_send(void *impl, const uint8_t *frame, size_t len, uint64_t 
       if (cid < 0) return (int)cid;
       emu_fates_note_fault(&s->fates, (uint32_t)cid, EMU_FATE_FAULT_DUPLICATE);
       id = (uint32_t)cid;
-    } else if (scn_ids_get(&s->on_link, no) >= 0) {
-      id = (uint32_t)scn_ids_get(&s->on_link, no);
+    } else {
+      int64_t on_link = scn_ids_get(&s->on_link, no);
+      if (on_link >= 0) id = (uint32_t)on_link;
     }
   }
   if (emu_channel_send(&s->host_to_device, 0, id, frame, len) != 0)
