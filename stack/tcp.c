@@ -269,6 +269,18 @@ static void send_ack(net_tcp_conn *c, uint64_t now_ns) {
   (void)send_segment(c, c->snd_nxt, 0, 0, now_ns);
 }
 
+/* An ACK that can wait for a stopped port (see tcp_output): it goes with
+ * the data, or alone, when net_tcp_poll finds the port ready, one ACK for
+ * everything received meanwhile, as a delayed ACK would be. */
+static void send_ack_when_ready(net_tcp_conn *c, uint64_t now_ns) {
+  if (emu_port_ready(c->ifc->port)) {
+    send_ack(c, now_ns);
+    return;
+  }
+  c->ack_pending = 1;
+  c->tx_blocked = 1;
+}
+
 /* A RST for a segment that has no connection, or one the connection refuses
  * (§3.10.7.1): answer the ACK field if it had one, else acknowledge it. */
 static void send_rst_for(net_iface *ifc, uint32_t dst_ip, const net_tcp_repr *in, size_t seg_len,
@@ -913,8 +925,12 @@ static void dispatch(net_tcp_conn *c, uint64_t now_ns) {
 static void finish(net_tcp_conn *c, uint64_t now_ns) {
   if (c->state != NET_TCP_CLOSED) tcp_output(c, now_ns);
   dispatch(c, now_ns);
-  if (c->state != NET_TCP_CLOSED && c->ack_pending) send_ack(c, now_ns);
-  c->ack_pending = 0;
+  if (c->state == NET_TCP_CLOSED || !c->ack_pending) {
+    c->ack_pending = 0;
+    return;
+  }
+  send_ack_when_ready(c, now_ns);
+  if (!c->tx_blocked) c->ack_pending = 0; /* sent, or refused: lost as on a wire */
 }
 
 /* RFC 9293 §3.10.7.4 (and RFC 6191): a new SYN for a 4-tuple in TIME-WAIT,
@@ -1180,7 +1196,7 @@ int net_tcp_recv(net_tcp_conn *c, uint8_t *buf, size_t cap, uint64_t now_ns) {
     uint32_t edge = c->rcv_nxt + rcv_wnd(c);
     uint32_t grown = net_tcp_seq_gt(edge, c->rcv_adv) ? edge - c->rcv_adv : 0;
     uint32_t threshold = min_u32((uint32_t)(c->rcap / 2), c->ifc->tcp_cfg.mss);
-    if (grown >= threshold) send_ack(c, now_ns);
+    if (grown >= threshold) send_ack_when_ready(c, now_ns);
   }
   return (int)n;
 }
