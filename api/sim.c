@@ -213,6 +213,8 @@ static const char *vns_opts_problem(const vns_sim_opts *o) {
   if (o->rx_buf_size && o->driver)
     return "rx_buf_size is the modelled driver's: your driver posts its own";
   if (o->dhcp && o->driver) return "dhcp needs the guest stack: your driver has none above it";
+  if (o->guest_max_conns > SCN_TCP_MAX_CONNS_MAX)
+    return "guest_max_conns is not from 1 to 65536 (0: 1024)";
   return NULL;
 }
 
@@ -289,6 +291,7 @@ int vns_scn_config_from_opts(const vns_sim_opts *o, scn_config *cfg) {
   cfg->mergeable = o->mergeable != 0;
   cfg->rx_buf_len = o->rx_buf_size;
   cfg->dhcp = o->dhcp != 0;
+  cfg->tcp_max_conns = o->guest_max_conns;
   return 0;
 }
 

@@ -57,27 +57,29 @@ enum {
   CLI_OPT_MTU,
   CLI_OPT_MERGEABLE,
   CLI_OPT_RX_BUF_SIZE,
+  CLI_OPT_MAX_CONNS,
   CLI_OPT_SHARED_END
 };
 
 /* The shared long options, to splice into a subcommand's table. */
-#define CLI_SIM_LONG_OPTIONS                                          \
-  {"seed", required_argument, NULL, CLI_OPT_SEED},                    \
-      {"qsize", required_argument, NULL, CLI_OPT_QSIZE},              \
-      {"bug", required_argument, NULL, CLI_OPT_BUG},                  \
-      {"trace", required_argument, NULL, CLI_OPT_TRACE},              \
-      {"json", no_argument, NULL, CLI_OPT_JSON},                      \
-      {"backlog", required_argument, NULL, CLI_OPT_BACKLOG},          \
-      {"guest-ip", required_argument, NULL, CLI_OPT_GUEST_IP},        \
-      {"guest-mac", required_argument, NULL, CLI_OPT_GUEST_MAC},      \
-      {"latency", required_argument, NULL, CLI_OPT_LATENCY},          \
-      {"guest-poll-ms", required_argument, NULL, CLI_OPT_GUEST_POLL}, \
-      {"fault", required_argument, NULL, CLI_OPT_FAULT},              \
-      {"memory", required_argument, NULL, CLI_OPT_MEMORY},            \
-      {"ring", required_argument, NULL, CLI_OPT_RING},                \
-      {"mtu", required_argument, NULL, CLI_OPT_MTU},                  \
-      {"mergeable", no_argument, NULL, CLI_OPT_MERGEABLE}, {          \
-    "rx-buf-size", required_argument, NULL, CLI_OPT_RX_BUF_SIZE       \
+#define CLI_SIM_LONG_OPTIONS                                           \
+  {"seed", required_argument, NULL, CLI_OPT_SEED},                     \
+      {"qsize", required_argument, NULL, CLI_OPT_QSIZE},               \
+      {"bug", required_argument, NULL, CLI_OPT_BUG},                   \
+      {"trace", required_argument, NULL, CLI_OPT_TRACE},               \
+      {"json", no_argument, NULL, CLI_OPT_JSON},                       \
+      {"backlog", required_argument, NULL, CLI_OPT_BACKLOG},           \
+      {"guest-ip", required_argument, NULL, CLI_OPT_GUEST_IP},         \
+      {"guest-mac", required_argument, NULL, CLI_OPT_GUEST_MAC},       \
+      {"latency", required_argument, NULL, CLI_OPT_LATENCY},           \
+      {"guest-poll-ms", required_argument, NULL, CLI_OPT_GUEST_POLL},  \
+      {"fault", required_argument, NULL, CLI_OPT_FAULT},               \
+      {"memory", required_argument, NULL, CLI_OPT_MEMORY},             \
+      {"ring", required_argument, NULL, CLI_OPT_RING},                 \
+      {"mtu", required_argument, NULL, CLI_OPT_MTU},                   \
+      {"mergeable", no_argument, NULL, CLI_OPT_MERGEABLE},             \
+      {"rx-buf-size", required_argument, NULL, CLI_OPT_RX_BUF_SIZE}, { \
+    "max-conns", required_argument, NULL, CLI_OPT_MAX_CONNS            \
   }
 
 /* ", packed ring", ", mtu N", ", mergeable RX buffers of N bytes" for what

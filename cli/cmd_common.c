@@ -42,6 +42,9 @@ const char cli_sim_options_help[] =
     "                   mergeable-buffer bugs need it\n"
     "  --rx-buf-size N  bytes per RX buffer the driver posts, 12-byte header included\n"
     "                   (13..65536; default: one frame of the mtu, 1526 with --mergeable)\n"
+    "  --max-conns N    TCP connections the guest keeps at once, TIME-WAIT included\n"
+    "                   (1..65536, default 1024); a full table ends the oldest\n"
+    "                   TIME-WAIT for a new one, else the SYN is socket_full\n"
     "  --fault LIST     faults on the host<->device link, each seeded: drop=P, corrupt=P,\n"
     "                   dup=P, delay=P (delay_us=N[,delay_max_us=N]), reorder=P\n"
     "                   (reorder_gap=N), rate=BYTES_PER_S (burst=N), mtu=N, dir=send|recv|both\n"
@@ -171,6 +174,7 @@ int cli_write_sim_args(FILE *out, const cli_sim_opts *o) {
   if (so->mtu) bad |= fprintf(out, "--mtu=%u\n", so->mtu) < 0;
   if (so->mergeable) bad |= fprintf(out, "--mergeable\n") < 0;
   if (so->rx_buf_size) bad |= fprintf(out, "--rx-buf-size=%u\n", so->rx_buf_size) < 0;
+  if (so->guest_max_conns) bad |= fprintf(out, "--max-conns=%u\n", so->guest_max_conns) < 0;
   if (so->faults) bad |= fprintf(out, "--fault=%s\n", so->faults) < 0;
   return bad ? -1 : 0;
 }
@@ -328,6 +332,12 @@ static int cli_opt_number(cli_sim_opts *o, int opt, const char *arg) {
                          "--mtu: '%s' is not a number from 68 to 9000 (virtio 1.2 §5.1.4.1)", arg);
       so->mtu = (uint16_t)v;
       return 0;
+    case CLI_OPT_MAX_CONNS:
+      if (cli_parse_uint(arg, 1, 65536, &v))
+        return cli_error(o->cmd, CLI_EXIT_USAGE,
+                         "--max-conns: '%s' is not a number from 1 to 65536", arg);
+      so->guest_max_conns = (uint32_t)v;
+      return 0;
     case CLI_OPT_RX_BUF_SIZE:
       if (cli_parse_uint(arg, 13, 65536, &v))
         return cli_error(o->cmd, CLI_EXIT_USAGE,
@@ -391,6 +401,7 @@ int cli_sim_opt(cli_sim_opts *o, int opt, const char *arg, const char *given) {
     case CLI_OPT_BACKLOG:
     case CLI_OPT_MTU:
     case CLI_OPT_RX_BUF_SIZE:
+    case CLI_OPT_MAX_CONNS:
       return cli_opt_number(o, opt, arg);
     case CLI_OPT_MERGEABLE:
       o->sim.mergeable = 1;

@@ -534,6 +534,7 @@ static int scn_init_guest(scn *s, const scn_config *cfg) {
   net_tcp_config tcp;
   net_tcp_config_default(&tcp);
   tcp.seed = cfg->seed ^ SCN_GUEST_TCP_SEED;
+  if (cfg->tcp_max_conns) tcp.max_conns = cfg->tcp_max_conns;
   rc = net_tcp_configure(&s->guest, &tcp);
   if (!rc && cfg->services) rc = net_services_start(&s->services, &s->guest, NET_SVC_ALL);
   if (rc) return rc;

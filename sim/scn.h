@@ -27,6 +27,8 @@
 #include "virtio/vnet_dev.h"
 #include "virtio/vnet_drv.h"
 
+#define SCN_TCP_MAX_CONNS_MAX 65536u
+
 typedef struct scn_config {
   uint64_t seed;
   uint64_t start_ns;   /* virtual time at the start */
@@ -90,6 +92,9 @@ typedef struct scn_config {
   /* The guest takes its address by DHCP (stack/dhcp.h) at the start instead
    * of using guest.ip, before any client action runs. Default 0. */
   int dhcp;
+  /* The guest's TCP connection table (stack/tcp.h max_conns), at most
+   * SCN_TCP_MAX_CONNS_MAX; 0: its default. */
+  uint32_t tcp_max_conns;
 } scn_config;
 
 /* A driver or device the embedder brings (the public library's user

@@ -787,18 +787,21 @@ END_TEST
 /* The guest closes first, so its side waits in TIME-WAIT; with the table
  * full of those, a new connection ends the one with least left to wait
  * rather than being refused (one still held by its owner is never ended). */
-static net_tcp_conn *closed_into_time_wait(wire *w, uint16_t port) {
-  net_tcp_conn *server = NULL, *c;
-  ck_assert_int_eq(net_tcp_listen(&w->ifc[HOST], port, noop_ev, &server), 0);
+/* server: where the host's listener puts the connection it accepts, which
+ * must outlive the listener (the test's own). */
+static net_tcp_conn *closed_into_time_wait(wire *w, uint16_t port, net_tcp_conn **server) {
+  net_tcp_conn *c;
+  *server = NULL;
+  ck_assert_int_eq(net_tcp_listen(&w->ifc[HOST], port, noop_ev, server), 0);
   ck_assert_int_eq(net_tcp_connect(&w->ifc[GUEST], HOST_IP, port, 0, w->now, &c), 0);
   wire_run(w, w->now + MS);
-  ck_assert_ptr_nonnull(server);
+  ck_assert_ptr_nonnull(*server);
   ck_assert_int_eq(net_tcp_close(c, w->now), 0);
   wire_run(w, w->now + 2 * LATENCY);
-  ck_assert_int_eq(net_tcp_close(server, w->now), 0);
+  ck_assert_int_eq(net_tcp_close(*server, w->now), 0);
   wire_run(w, w->now + 2 * LATENCY);
   ck_assert_int_eq(net_tcp_get_state(c), NET_TCP_TIME_WAIT);
-  net_tcp_release(server, w->now);
+  net_tcp_release(*server, w->now);
   return c;
 }
 
@@ -808,8 +811,9 @@ START_TEST(test_full_table_ends_the_oldest_released_time_wait) {
   g.max_conns = 2;
   g.time_wait_ns = 60 * SEC;
   wire *w = wire_new(&g, NULL, NULL, 0);
-  net_tcp_conn *first = closed_into_time_wait(w, 5000);
-  net_tcp_conn *second = closed_into_time_wait(w, 5001);
+  net_tcp_conn *servers[2];
+  net_tcp_conn *first = closed_into_time_wait(w, 5000, &servers[0]);
+  net_tcp_conn *second = closed_into_time_wait(w, 5001, &servers[1]);
   net_tcp_conn *c = NULL;
   /* both held by their owner: the table is full */
   ck_assert_int_eq(net_tcp_connect(&w->ifc[GUEST], HOST_IP, 5000, 0, w->now, &c), EMU_ENOSPC);

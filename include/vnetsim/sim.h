@@ -177,6 +177,10 @@ typedef struct vns_sim_opts {
    * first one's header says how many (num_buffers). The VNS_BUG_MRG_* and
    * VNS_BUG_DEV_MRG_* switches need it. (0) */
   int mergeable;
+  /* TCP connections the guest stack keeps at once, TIME-WAIT included; a
+   * full table ends the oldest TIME-WAIT its service let go for a new one,
+   * else a SYN over it is socket_full. 1..65536 (0: 1024) */
+  uint32_t guest_max_conns;
   /* Bytes per RX buffer the modelled driver posts, the 12-byte header
    * included, 13..65536. 0: one frame of the mtu (1526 without one), or
    * 1526 with mergeable buffers. Small buffers with `mergeable` spread

@@ -42,6 +42,8 @@ NUMERIC = [(cmd, opt, rng) for cmd in COMMANDS for opt, rng in SIM_NUMERIC
     ("demo", "--ping-size", (0, 8972)),
     ("demo", "--mtu", (68, 9000)),
     ("demo", "--rx-buf-size", (13, 65536)),
+    ("demo", "--max-conns", (1, 65536)),
+    ("replay", "--max-conns", (1, 65536)),
     ("replay", "--max-frames", (1, 1000000000)),
     ("explore", "--bursts", (1, 10000)),
     ("explore", "--jobs", (1, 1024)),
