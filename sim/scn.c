@@ -284,7 +284,7 @@ static emu_fate scn_host_deliver(void *ctx, const uint8_t *frame, size_t len, ui
   if (id >= 0) emu_fates_set(&s->tx_fates, (uint32_t)id, EMU_FATE_SENT, now_ns, "host", -1);
   emu_fate fate = s->peer ? net_iface_input(s->peer, frame, len, now_ns) : EMU_FATE_DELIVERED;
   if (s->host_rx) s->host_rx(s->host_rx_ctx, frame, len, now_ns);
-  uint8_t reply[NET_ETH_HEADER_LEN + NET_ARP_LEN];
+  uint8_t reply[SCN_PROXY_REPLY_MAX];
   int n = s->cfg.arp_proxy ? scn_proxy_answer(s, frame, len, reply, sizeof reply) : 0;
   if (n > 0) {
     /* answered at once, as a host on the wire would, after the guest's

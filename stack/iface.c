@@ -21,6 +21,7 @@ static size_t max_icmp_data(const net_iface *ifc) {
 /* ---- identities --------------------------------------------------------------- */
 
 void net_iface_config_slirp_guest(net_iface_config *cfg) {
+  memset(cfg, 0, sizeof *cfg); /* no IPv6 global address, no SLAAC */
   static const uint8_t mac[NET_MAC_LEN] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
   memcpy(cfg->mac, mac, NET_MAC_LEN);
   cfg->ip = 0x0a00020f;      /* 10.0.2.15 */
@@ -30,6 +31,7 @@ void net_iface_config_slirp_guest(net_iface_config *cfg) {
 }
 
 void net_iface_config_slirp_host(net_iface_config *cfg) {
+  memset(cfg, 0, sizeof *cfg); /* no IPv6 global address, no SLAAC */
   static const uint8_t mac[NET_MAC_LEN] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
   memcpy(cfg->mac, mac, NET_MAC_LEN);
   cfg->ip = 0x0a000202;      /* 10.0.2.2 */
@@ -102,6 +104,10 @@ static int on_subnet(const net_iface *ifc, uint32_t ip) {
 
 /* Hands a finished frame to the port; the port copies it (emu_port_send). */
 static int transmit(net_iface *ifc, const uint8_t *frame, size_t len, uint64_t now_ns) {
+  return net_iface_priv_transmit(ifc, frame, len, now_ns);
+}
+
+int net_iface_priv_transmit(net_iface *ifc, const uint8_t *frame, size_t len, uint64_t now_ns) {
   int err = emu_port_send(ifc->port, frame, len, now_ns);
   if (err < 0) {
     ifc->stats.tx_errors++;

@@ -131,16 +131,25 @@ static net_iface_nd_wait *nd_wait_find(net_iface *ifc, const uint8_t *ip6) {
 /* ---- output ------------------------------------------------------------------------ */
 
 /* Writes the IPv6 and Ethernet headers in front of the l4_len bytes at
- * L4_OFF6 in scratch and sends the frame to mac. */
-static int send_to_mac(net_iface *ifc, const uint8_t *src, const uint8_t *dst, uint8_t nh,
-                       uint8_t hop_limit, size_t l4_len, const uint8_t *mac, uint64_t now_ns) {
+ * L4_OFF6 in scratch and sends the frame to mac: a reply to the frame being
+ * received, if any, unless it is a question of our own (NS, RS), as ARP
+ * requests are not. */
+static int send_frame(net_iface *ifc, const uint8_t *src, const uint8_t *dst, uint8_t nh,
+                      uint8_t hop_limit, size_t l4_len, const uint8_t *mac, int reply,
+                      uint64_t now_ns) {
   net_ipv6_repr ip = {.next_header = nh, .hop_limit = hop_limit, .payload_len = l4_len};
   memcpy(ip.src, src, NET_IPV6_ADDR_LEN);
   memcpy(ip.dst, dst, NET_IPV6_ADDR_LEN);
   int err = net_ipv6_emit(&ip, ifc->scratch + IP6_OFF, sizeof ifc->scratch - IP6_OFF);
   if (err < 0) return err;
   net_iface_priv_eth_header(ifc, ifc->scratch, mac, NET_ETHERTYPE_IPV6);
+  if (!reply) return net_iface_priv_transmit(ifc, ifc->scratch, L4_OFF6 + l4_len, now_ns);
   return net_iface_priv_transmit_scratch(ifc, L4_OFF6 + l4_len, now_ns);
+}
+
+static int send_to_mac(net_iface *ifc, const uint8_t *src, const uint8_t *dst, uint8_t nh,
+                       uint8_t hop_limit, size_t l4_len, const uint8_t *mac, uint64_t now_ns) {
+  return send_frame(ifc, src, dst, nh, hop_limit, l4_len, mac, 1, now_ns);
 }
 
 /* Sends a Neighbor Solicitation for target (RFC 4861 §7.2.2): to its
@@ -161,7 +170,7 @@ static int send_ns(net_iface *ifc, const uint8_t *target, uint64_t now_ns) {
   int n = net_icmp6_emit(&r, src, dst, msg, (size_t)ifc->mtu - NET_IPV6_HEADER_LEN);
   if (n < 0) return n;
   int err =
-      send_to_mac(ifc, src, dst, NET_IP_PROTO_ICMPV6, NET_ND_HOP_LIMIT, (size_t)n, mac, now_ns);
+      send_frame(ifc, src, dst, NET_IP_PROTO_ICMPV6, NET_ND_HOP_LIMIT, (size_t)n, mac, 0, now_ns);
   if (err == 0) ifc->stats.nd_solicits_sent++;
   return err;
 }
@@ -417,8 +426,8 @@ int net_iface_router_solicit(net_iface *ifc, uint64_t now_ns) {
                          (size_t)ifc->mtu - NET_IPV6_HEADER_LEN);
   if (n < 0) return n;
   net_ipv6_multicast_mac(net_ipv6_all_routers, mac);
-  int err = send_to_mac(ifc, ifc->ip6_ll, net_ipv6_all_routers, NET_IP_PROTO_ICMPV6,
-                        NET_ND_HOP_LIMIT, (size_t)n, mac, now_ns);
+  int err = send_frame(ifc, ifc->ip6_ll, net_ipv6_all_routers, NET_IP_PROTO_ICMPV6,
+                       NET_ND_HOP_LIMIT, (size_t)n, mac, 0, now_ns);
   if (err == 0) ifc->stats.nd_router_solicits_sent++;
   return err;
 }

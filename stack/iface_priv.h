@@ -11,6 +11,9 @@
 /* Writes the Ethernet header from our MAC to dst_mac at frame. */
 void net_iface_priv_eth_header(const net_iface *ifc, uint8_t *frame, const uint8_t *dst_mac,
                                uint16_t ethertype);
+/* Hands a frame to the port, counted in tx_frames; not a reply to the
+ * frame being received (ARP requests, Neighbor Solicitations). */
+int net_iface_priv_transmit(net_iface *ifc, const uint8_t *frame, size_t len, uint64_t now_ns);
 /* Sends the len-byte frame in scratch; counted as a reply to the frame
  * being received, if any. */
 int net_iface_priv_transmit_scratch(net_iface *ifc, size_t len, uint64_t now_ns);
