@@ -375,7 +375,10 @@ static uint64_t scn_guest_poll(void *ctx, uint64_t now_ns) {
   while (s->next_guest_ping < s->nguest_pings &&
          s->guest_pings[s->next_guest_ping].at_ns <= now_ns) {
     const struct scn_guest_ping *p = &s->guest_pings[s->next_guest_ping++];
-    net_iface_ping(&s->guest, p->dst_ip, SCN_GUEST_PING_IDENT, p->seq, 56, now_ns);
+    if (p->dst_ip == 0)
+      (void)net_iface_router_solicit(&s->guest, now_ns);
+    else
+      net_iface_ping(&s->guest, p->dst_ip, SCN_GUEST_PING_IDENT, p->seq, 56, now_ns);
   }
   if (s->client) net_client_poll(s->client, now_ns);
   net_iface_poll(&s->guest, now_ns);
@@ -687,6 +690,10 @@ int scn_guest_ping_at(scn *s, uint64_t at_ns, uint32_t dst_ip, uint16_t seq) {
   scn_extend_horizon(s, at_ns);
   vnet_drv_wake_stack(&s->drv);
   return 0;
+}
+
+int scn_guest_router_solicit_at(scn *s, uint64_t at_ns) {
+  return scn_guest_ping_at(s, at_ns, 0 /* a solicitation */, 0);
 }
 
 int scn_client_add(scn *s, const char *text, int keep_body, char *why, size_t cap) {

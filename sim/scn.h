@@ -439,6 +439,9 @@ size_t scn_frame_icmp_echo(uint8_t *buf, size_t cap, uint8_t type, const net_ifa
 /* The guest pings dst_ip at at_ns (ident 0x6775); at most 64 in a run,
  * queued in time order. EMU_ENOSPC when full, EMU_EINVAL out of order. */
 int scn_guest_ping_at(scn *s, uint64_t at_ns, uint32_t dst_ip, uint16_t seq);
+/* The guest sends an IPv6 Router Solicitation at at_ns (net_iface_router_solicit),
+ * queued with the pings (dst_ip 0 there), under the same limits. */
+int scn_guest_router_solicit_at(scn *s, uint64_t at_ns);
 
 /* Queues a client action for the guest (net_client_add: "get URL",
  * "resolve NAME", "tcp A.B.C.D:PORT DATA", "udp A.B.C.D:PORT DATA"); the
