@@ -533,8 +533,62 @@ START_TEST(test_malformed_ipv6_counted) {
 }
 END_TEST
 
+/* ---- the wire views ---------------------------------------------------------------- */
+
+START_TEST(test_ipv6_header_emit_parse_and_check) {
+  net_ipv6_repr r = {.next_header = 17, .hop_limit = 9, .traffic_class = 0xb8,
+                     .flow_label = 0x12345, .payload_len = 3};
+  memcpy(r.src, peer_ll, 16);
+  memcpy(r.dst, global, 16);
+  uint8_t b[64] = {0};
+  ck_assert_int_eq(net_ipv6_emit(&r, b, 43), 40);
+  /* RFC 8200 §3: 0110 | traffic class | flow label */
+  ck_assert_uint_eq(b[0], 0x6b);
+  ck_assert_uint_eq(b[1], 0x81);
+  ck_assert_uint_eq(b[2], 0x23);
+  ck_assert_uint_eq(b[3], 0x45);
+  ck_assert_uint_eq(be16(b + 4), 3);
+  net_ipv6_repr p;
+  ck_assert_int_eq(net_ipv6_parse(b, 43, &p), 0);
+  ck_assert_uint_eq(p.traffic_class, 0xb8);
+  ck_assert_uint_eq(p.flow_label, 0x12345);
+  ck_assert_mem_eq(p.dst, global, 16);
+  ck_assert_int_eq(net_ipv6_check(b, 42), EMU_EFORMAT); /* payload past the buffer */
+  ck_assert_int_eq(net_ipv6_check(b, 39), EMU_EFORMAT);
+  ck_assert_int_eq(net_ipv6_emit(&r, b, 42), EMU_ENOSPC);
+  r.flow_label = 0x100000;
+  ck_assert_int_eq(net_ipv6_emit(&r, b, 64), EMU_EINVAL);
+}
+END_TEST
+
+/* The stack's pseudo-header sum agrees with the one summed here, and the
+ * transports' emitters leave checksums that verify by it. */
+START_TEST(test_pseudo_header_and_transport_checksums) {
+  uint8_t seg[64];
+  net_tcp_repr t = {.src_port = 1, .dst_port = 2, .seq = 3, .flags = NET_TCP_SYN, .mss = 1440};
+  int n = net_tcp_emit6(&t, peer_global, global, seg, sizeof seg);
+  ck_assert_int_eq(n, 24);
+  ck_assert_uint_eq(sum6(peer_global, global, 6, seg, (size_t)n), 0);
+  ck_assert(net_tcp_checksum_ok6(seg, (size_t)n, peer_global, global));
+  seg[5] ^= 1;
+  ck_assert(!net_tcp_checksum_ok6(seg, (size_t)n, peer_global, global));
+  net_udp_repr u = {.src_port = 5, .dst_port = 7, .payload = (const uint8_t *)"x", .payload_len = 1};
+  n = net_udp_emit6(&u, peer_global, global, seg, sizeof seg);
+  ck_assert_uint_eq(sum6(peer_global, global, 17, seg, (size_t)n), 0);
+  ck_assert(net_udp_checksum_ok6(seg, peer_global, global));
+  /* the pseudo-header alone, against the definition of RFC 8200 §8.1 */
+  uint8_t zero[1] = {0};
+  uint16_t mine = sum6(peer_global, global, 58, zero, 0);
+  ck_assert_uint_eq(net_inet_fold(net_ipv6_pseudo_sum(peer_global, global, 58, 0)), mine);
+}
+END_TEST
+
 static Suite *ipv6_suite(void) {
   Suite *s = suite_create("ipv6");
+  TCase *wire = tcase_create("wire");
+  tcase_add_test(wire, test_ipv6_header_emit_parse_and_check);
+  tcase_add_test(wire, test_pseudo_header_and_transport_checksums);
+  suite_add_tcase(s, wire);
   TCase *nd = tcase_create("nd");
   tcase_add_checked_fixture(nd, setup, teardown);
   tcase_add_test(nd, test_link_local_address_is_modified_eui64_of_the_mac);
