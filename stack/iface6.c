@@ -219,12 +219,17 @@ uint64_t net_iface_priv_nd_poll_at(const net_iface *ifc, uint64_t at) {
 
 /* RFC 4861 §5.2 conceptual sending, reduced: link-local destinations and
  * those in an on-link /64 (our global address's, or one an RA named) are
- * neighbours; the rest go to the default router. NULL: no route. */
+ * neighbours; the rest go to the default router. Without one, the
+ * destination is taken for a neighbour, as RFC 2461 §5.2 had it (RFC 4943
+ * dropped that rule for hosts on real networks): on a simulated link whose
+ * other side is a capture or a single peer, whoever answers the Neighbor
+ * Solicitation (replay's proxy, with the MAC the packets came from) is the
+ * way back. */
 static const uint8_t *next_hop(const net_iface *ifc, const uint8_t *dst) {
   if (net_ipv6_is_link_local(dst)) return dst;
   if (has_global(ifc) && memcmp(dst, ifc->ip6_global, 8) == 0) return dst;
   if (ifc->ip6_onlink_set && memcmp(dst, ifc->ip6_onlink, 8) == 0) return dst;
-  return net_ipv6_is_unspecified(ifc->ip6_router) ? NULL : ifc->ip6_router;
+  return net_ipv6_is_unspecified(ifc->ip6_router) ? dst : ifc->ip6_router;
 }
 
 /* Sends the l4_len bytes at L4_OFF6 in scratch from src to dst: to a group

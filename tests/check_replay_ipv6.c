@@ -129,6 +129,39 @@ START_TEST(test_without_the_proxy_the_replies_wait_for_neighbours) {
 }
 END_TEST
 
+/* A public capture's IPv6 HTTP conversation, the guest in its server's
+ * place: the client's SYN is answered (the SYN-ACK to an off-link client
+ * leaves through the proxy's answer for it, with the MAC its frames came
+ * from), and the GET whose TCP checksum the capturing host never filled in
+ * (offloaded; tshark says Bad too) is bad_checksum. */
+START_TEST(test_public_capture_ipv6_syn_answered_by_the_guest_as_its_server) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "'%s' replay %s/tcpreplay_test.pcap --guest-ip6 2606:4700::6812:69c "
+           "--guest-mac 94:3f:c2:d3:52:bd -o %s/out.pcap >%s/stdout 2>&1 </dev/null",
+           VNETSIM_BIN, VNETSIM_CAPTURES_DIR, tmpdir, tmpdir);
+  int st = system(cmd);
+  ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  char path[128];
+  snprintf(path, sizeof path, "%s/stdout", tmpdir);
+  FILE *f = fopen(path, "r");
+  ck_assert_ptr_nonnull(f);
+  size_t len = fread(out_buf, 1, sizeof out_buf - 1, f);
+  out_buf[len] = '\0';
+  fclose(f);
+  ck_assert_msg(strstr(out_buf, "frame   29  t=1278472580.966743000  len    94  answered") != NULL,
+                "%s", out_buf);
+  ck_assert_ptr_nonnull(strstr(out_buf, "frame   32  t=1278472580.971576000  len   219  bad_checksum"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "all accounted: yes"));
+  if (tshark_count("frame") < 0) return;
+  /* to the client's sequence number + 1, at the MAC the client's frames came from */
+  ck_assert_int_eq(tshark_count("tcp.flags.syn == 1 && tcp.flags.ack == 1 && tcp.ack_raw == "
+                                "1847659768 && eth.dst == ac:1f:6b:ac:27:da && "
+                                "!tcp.analysis.retransmission"),
+                   1);
+}
+END_TEST
+
 START_TEST(test_bad_guest_ip6_refused) {
   ck_assert_int_eq(replay("--guest-ip6 fe80::1"), 2);
   ck_assert_ptr_nonnull(strstr(out_buf, "--guest-ip6: 'fe80::1' is not a global unicast"));
@@ -143,6 +176,7 @@ static Suite *replay_ipv6_suite(void) {
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_ipv6_echo_tcp_and_udp_answered_in_replay);
   tcase_add_test(tc, test_without_the_proxy_the_replies_wait_for_neighbours);
+  tcase_add_test(tc, test_public_capture_ipv6_syn_answered_by_the_guest_as_its_server);
   tcase_add_test(tc, test_bad_guest_ip6_refused);
   suite_add_tcase(s, tc);
   return s;
