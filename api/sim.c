@@ -186,6 +186,12 @@ static int vns_check_times(const vns_sim_opts *o) {
          vns_latency_ok(o->store_delay) && o->memory_delay_ns <= VNS_LATENCY_MAX_NS;
 }
 
+/* ::1 (RFC 4291 §2.5.3) */
+static int vns_ipv6_is_loopback(const uint8_t *a) {
+  static const uint8_t loopback[16] = {[15] = 1};
+  return memcmp(a, loopback, sizeof loopback) == 0;
+}
+
 /* The first thing wrong with o, in one line, or NULL. */
 static const char *vns_opts_problem(const vns_sim_opts *o) {
   if (o->driver && o->device) return "both a driver and a device of your own: bring one half";
@@ -206,6 +212,10 @@ static const char *vns_opts_problem(const vns_sim_opts *o) {
   if (o->max_events == 0 || o->tx_batch_min == 0 || o->tx_batch_max < o->tx_batch_min)
     return "max_events is 0, or tx_batch_min is 0 or above tx_batch_max";
   if (o->ring != VNS_RING_SPLIT && o->ring != VNS_RING_PACKED) return "no such ring format";
+  if (!net_ipv6_is_unspecified(o->guest_ip6) &&
+      (net_ipv6_is_multicast(o->guest_ip6) || net_ipv6_is_link_local(o->guest_ip6) ||
+       vns_ipv6_is_loopback(o->guest_ip6)))
+    return "guest_ip6 is multicast, link-local or loopback";
   if (o->mtu && (o->mtu < VNET_MTU_MIN || o->mtu > VNET_MTU_MAX))
     return "mtu is not from 68 to 9000 (0: none offered)";
   if (o->rx_buf_size && (o->rx_buf_size <= VNET_HDR_LEN || o->rx_buf_size > VNET_RX_BUF_MAX))
@@ -281,6 +291,8 @@ int vns_scn_config_from_opts(const vns_sim_opts *o, scn_config *cfg) {
   /* slirp's host is .2 of the guest's /24 */
   cfg->guest.gateway = o->host_ip ? o->host_ip : (o->guest_ip & 0xffffff00u) | 2u;
   memcpy(cfg->guest.mac, o->guest_mac, sizeof cfg->guest.mac);
+  memcpy(cfg->guest.ip6, o->guest_ip6, sizeof cfg->guest.ip6);
+  cfg->guest.slaac = o->guest_slaac != 0;
   cfg->mem_size = o->mem_size;
   cfg->host_peer = o->host_peer;
   cfg->arp_proxy = o->arp_proxy != 0;

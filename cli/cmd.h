@@ -58,6 +58,7 @@ enum {
   CLI_OPT_MERGEABLE,
   CLI_OPT_RX_BUF_SIZE,
   CLI_OPT_MAX_CONNS,
+  CLI_OPT_GUEST_IP6,
   CLI_OPT_SHARED_END
 };
 
@@ -71,6 +72,7 @@ enum {
       {"backlog", required_argument, NULL, CLI_OPT_BACKLOG},           \
       {"guest-ip", required_argument, NULL, CLI_OPT_GUEST_IP},         \
       {"guest-mac", required_argument, NULL, CLI_OPT_GUEST_MAC},       \
+      {"guest-ip6", required_argument, NULL, CLI_OPT_GUEST_IP6},       \
       {"latency", required_argument, NULL, CLI_OPT_LATENCY},           \
       {"guest-poll-ms", required_argument, NULL, CLI_OPT_GUEST_POLL},  \
       {"fault", required_argument, NULL, CLI_OPT_FAULT},               \

@@ -1,9 +1,11 @@
 /* getopt_long and strdup-free parsing: POSIX and GNU declarations. */
 #define _GNU_SOURCE
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,8 @@ const char cli_sim_options_help[] =
     "  --backlog N      frames the device holds while no RX buffer is posted (default 8)\n"
     "  --guest-ip A.B.C.D   the guest's IPv4 address (default 10.0.2.15, netmask /24)\n"
     "  --guest-mac MAC  the guest's MAC address (default 52:54:00:12:34:56)\n"
+    "  --guest-ip6 ADDR a static global IPv6 address for the guest, on link with its /64\n"
+    "                   (it always has fe80:: with the modified EUI-64 of its MAC)\n"
     "  --latency LIST   modelled latencies in virtual ns, each drawn per use from MIN-MAX:\n"
     "                   kick=200-800,irq=1000-3000,link=5000-20000 (the defaults);\n"
     "                   rearm=0-200, from the driver finding RX empty to re-enabling its\n"
@@ -176,6 +180,11 @@ int cli_write_sim_args(FILE *out, const cli_sim_opts *o) {
   if (so->rx_buf_size) bad |= fprintf(out, "--rx-buf-size=%u\n", so->rx_buf_size) < 0;
   if (so->guest_max_conns) bad |= fprintf(out, "--max-conns=%u\n", so->guest_max_conns) < 0;
   if (so->faults) bad |= fprintf(out, "--fault=%s\n", so->faults) < 0;
+  static const uint8_t none6[16] = {0};
+  char ip6[INET6_ADDRSTRLEN];
+  if (memcmp(so->guest_ip6, none6, sizeof none6) != 0 &&
+      inet_ntop(AF_INET6, so->guest_ip6, ip6, sizeof ip6))
+    bad |= fprintf(out, "--guest-ip6=%s\n", ip6) < 0;
   return bad ? -1 : 0;
 }
 
@@ -423,6 +432,16 @@ int cli_sim_opt(cli_sim_opts *o, int opt, const char *arg, const char *given) {
       o->guest_ip_given = rc == 0;
       return rc;
     }
+    case CLI_OPT_GUEST_IP6:
+      if (inet_pton(AF_INET6, arg, o->sim.guest_ip6) != 1 || o->sim.guest_ip6[0] == 0xff ||
+          (o->sim.guest_ip6[0] == 0xfe && (o->sim.guest_ip6[1] & 0xc0) == 0x80) ||
+          IN6_IS_ADDR_LOOPBACK((struct in6_addr *)o->sim.guest_ip6) ||
+          IN6_IS_ADDR_UNSPECIFIED((struct in6_addr *)o->sim.guest_ip6))
+        return cli_error(o->cmd, CLI_EXIT_USAGE,
+                         "--guest-ip6: '%s' is not a global unicast IPv6 address like "
+                         "2001:db8::15",
+                         arg);
+      return 0;
     case CLI_OPT_GUEST_MAC:
       if (cli_parse_mac(arg, o->sim.guest_mac))
         return cli_error(o->cmd, CLI_EXIT_USAGE,

@@ -1,6 +1,7 @@
 /* getopt_long, isatty, fileno: POSIX and GNU declarations. */
 #define _GNU_SOURCE
 
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -55,6 +56,10 @@ static const char run_usage[] =
     "                   that address): ping 172.16.0.2, nc 172.16.0.2 8023 and curl\n"
     "                   172.16.0.2/stats work from the host; no --hostfwd\n"
     "  --backend slirp  (the default) libslirp, as above\n"
+    "  --ipv6           slirp's IPv6 too: the guest solicits slirp's Router Advertisement\n"
+    "                   and takes fec0::/64 with its MAC's interface identifier (SLAAC,\n"
+    "                   RFC 4862); each forward from 127.0.0.1 gets a twin from [::1] at\n"
+    "                   the same port to that address (slirp only)\n"
     "\n"
     "The guest as a client:\n"
     "  --dhcp           the guest takes its address by DHCP (RFC 2131) from slirp's\n"
@@ -94,6 +99,7 @@ enum {
   RUN_OPT_DURATION,
   RUN_OPT_BACKEND,
   RUN_OPT_TAP,
+  RUN_OPT_IPV6,
 };
 
 /* The note's addresses for a TAP network: the guest .2, the host .1. */
@@ -213,6 +219,10 @@ static int run_parse_opt(run_args *a, int c, char **argv) {
     case RUN_OPT_TAP:
       a->lc.tap_name = optarg;
       return 0;
+    case RUN_OPT_IPV6:
+      a->lc.ipv6 = 1;
+      a->o.sim.guest_slaac = 1;
+      return 0;
     case CLI_OPT_DHCP:
     case CLI_OPT_GUEST:
     case CLI_OPT_GUEST_OUT:
@@ -235,6 +245,10 @@ static int run_check_backend(run_args *a) {
     return cli_error("run", CLI_EXIT_USAGE,
                      "--hostfwd forwards ports through slirp; with --backend tap the host reaches "
                      "the guest at its own address");
+  if (a->lc.ipv6)
+    return cli_error("run", CLI_EXIT_USAGE,
+                     "--ipv6 turns on slirp's IPv6; with --backend tap the kernel reaches the "
+                     "guest's link-local address (and --guest-ip6) itself");
   if (!a->o.guest_ip_given) a->o.sim.guest_ip = RUN_TAP_GUEST_IP;
   a->o.sim.host_ip = (a->o.sim.guest_ip & 0xffffff00u) | (RUN_TAP_HOST_IP & 0xffu);
   return cli_sim_opts_done(&a->o);
@@ -248,6 +262,7 @@ static int run_parse(int argc, char **argv, run_args *a) {
       {"duration-s", required_argument, NULL, RUN_OPT_DURATION},
       {"backend", required_argument, NULL, RUN_OPT_BACKEND},
       {"tap", required_argument, NULL, RUN_OPT_TAP},
+      {"ipv6", no_argument, NULL, RUN_OPT_IPV6},
       CLI_GUEST_LONG_OPTIONS,
       {"help", no_argument, NULL, 'h'},
       CLI_SIM_LONG_OPTIONS,
@@ -293,6 +308,19 @@ static void run_print_forward(FILE *info, const scn_hostfwd *f) {
           (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, f->bound_port, guest, f->guest_port, hint);
 }
 
+/* The IPv6 twins of the forwards from 127.0.0.1 (scn_live_config.ipv6). */
+static void run_print_forward6(FILE *info, const scn_live *sl) {
+  char g6[INET6_ADDRSTRLEN];
+  if (!inet_ntop(AF_INET6, sl->guest6, g6, sizeof g6)) return;
+  fprintf(info, "  IPv6: slirp advertises fec0::/64 (host fec0::2); the guest takes %s\n", g6);
+  for (size_t i = 0; i < sl->nfwds; i++) {
+    const scn_hostfwd *f = &sl->fwds[i];
+    if (f->host_ip != 0x7f000001u || f->guest_ip) continue;
+    fprintf(info, "  forwarding %s [::1]:%u -> [%s]:%u\n", f->udp ? "udp" : "tcp", f->bound_port,
+            g6, f->guest_port);
+  }
+}
+
 /* With --json stdout carries one object at the end; where to connect goes to
  * stderr, so that a script can still find a kernel-chosen port. */
 static void run_print_banner(const run_args *a, const scn_live *sl) {
@@ -315,6 +343,7 @@ static void run_print_banner(const run_args *a, const scn_live *sl) {
   fprintf(info, "vnetsim run: guest %s %s, queue %u%s, seed %" PRIu64 "%s%s\n", guest, where,
           so->queue_size, cli_ring_note(so), so->seed, buggy ? ", bugs: " : "", bugs);
   for (size_t i = 0; i < sl->nfwds; i++) run_print_forward(info, &sl->fwds[i]);
+  if (a->lc.ipv6) run_print_forward6(info, sl);
   if (a->lc.nfwds)
     fprintf(info, "  (your --hostfwd replaces the default forwards of 8023 and 8080)\n");
   fprintf(info, "%s\n",

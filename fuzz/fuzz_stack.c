@@ -13,7 +13,7 @@
  * Oracles, besides ASan and UBSan: every frame gets exactly one fate and
  * the iface counts it once; every frame the guest sends is a well-formed
  * Ethernet frame, and its IPv4 packets carry correct header and transport
- * checksums.
+ * checksums, its IPv6 packets correct transport checksums.
  *
  * Input: byte 0 bit 0 = small connection buffers (else the default 64 KiB
  * of `vnetsim run`), then operations: an opcode byte and its arguments. */
@@ -37,6 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define TIME_UNIT_NS 10000000u     /* OP_TIME: 10 ms steps ... */
 #define TIME_LONG_NS 1000000000ull /* ... or 1 s steps (retransmission, TIME-WAIT) */
 #define IP4_HDR      20u
+#define IP6_HDR      40u
 #define ETH_HDR      14u
 #define OPT_MAX      40u
 #define FRAME_MAX    1600u
@@ -140,11 +141,24 @@ static void check_ipv4(rig *r, const uint8_t *ip, size_t len) {
   }
 }
 
+/* IPv6: no extension headers, and the transport's checksum over the
+ * pseudo-header of RFC 8200 §8.1 (ICMPv6's too, RFC 4443 §2.3). */
+static void check_ipv6(const uint8_t *ip, size_t len) {
+  if (len < IP6_HDR || ip[0] >> 4 != 6) abort();
+  size_t plen = net_get_be16(ip + 4);
+  uint8_t nh = ip[6];
+  if (plen > len - IP6_HDR) abort();
+  if (nh != NET_IP_PROTO_ICMPV6 && nh != NET_IP_PROTO_TCP && nh != NET_IP_PROTO_UDP) abort();
+  uint32_t acc = sum16(0, ip + 8, 32) + (uint32_t)plen + nh;
+  if (!sum_ok(sum16(acc, ip + IP6_HDR, plen))) abort();
+}
+
 static int sink_send(void *impl, const uint8_t *frame, size_t len, uint64_t now_ns) {
   (void)now_ns;
   rig *r = impl;
   if (len < ETH_HDR || len > NET_IFACE_FRAME_MAX) abort();
   if (net_get_be16(frame + 12) == NET_ETHERTYPE_IPV4) check_ipv4(r, frame + ETH_HDR, len - ETH_HDR);
+  if (net_get_be16(frame + 12) == NET_ETHERTYPE_IPV6) check_ipv6(frame + ETH_HDR, len - ETH_HDR);
   return 0;
 }
 

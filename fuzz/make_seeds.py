@@ -106,6 +106,23 @@ put("stack", "http_simultaneous_close", syn(2, PORT_HTTP) + bytes([ACK, 2, HTTP,
     seg(2, 0x11, 0, -1, 65535, b"") + bytes([TIME, 0, ACK, 2, TIME, 0x81]))
 put("stack", "tcp_closed_port_and_udp", syn(1, PORT_CLOSED) + bytes([UDP, 1, 4]) + b"ping" +
     bytes([UDP, 0, 2]) + b"no")
+# IPv6 (RFC 8200) as raw frames: a Neighbor Solicitation for the guest's
+# link-local address, then an echo request, a UDP datagram and a TCP SYN to it
+guest_ll = bytes.fromhex("fe80000000000000505400fffe123456")
+host_ll = bytes.fromhex("fe800000000000000000000000000002")
+def ip6(nh, payload, dst=guest_ll, hop=64, eth_dst=guest_mac):
+    at = {58: 2, 17: 6, 6: 16}[nh]
+    ps = host_ll + dst + struct.pack("!IxxxB", len(payload), nh)
+    payload = payload[:at] + struct.pack("!H", csum(ps + payload)) + payload[at + 2:]
+    return (eth_dst + host_mac + b"\x86\xdd" + struct.pack("!IHBB", 6 << 28, len(payload), nh, hop) +
+            host_ll + dst + payload)
+ns6 = ip6(58, struct.pack("!BBHI", 135, 0, 0, 0) + guest_ll + b"\x01\x01" + host_mac,
+          dst=bytes.fromhex("ff0200000000000000000001ff123456"), hop=255,
+          eth_dst=bytes.fromhex("3333ff123456"))
+echo6 = ip6(58, struct.pack("!BBHHH", 128, 0, 0, 7, 1) + b"ping6")
+udp6 = ip6(17, struct.pack("!HHHH", 40000, 7, 13, 0) + b"hello")
+syn6 = ip6(6, struct.pack("!HHIIBBHHH", 40001, 8023, 1000, 0, 5 << 4, 2, 65535, 0, 0))
+put("stack", "ipv6_nd_echo_udp_syn", framed(ns6, echo6, udp6, syn6))
 
 # live: byte 0 = queue size code | seed << 2, then operations (see
 # fuzz_live.c): frames as slirp sends them, waits, bursts.

@@ -103,6 +103,12 @@ void host_live_config_default(host_live_config *cfg) {
   cfg->nameserver = 0x0a000203u;
   cfg->dhcp_start = 0x0a00020fu;
   cfg->tap_fd = -1;
+  static const uint8_t prefix6[16] = {0xfe, 0xc0}, host6[16] = {0xfe, 0xc0, [15] = 2},
+                       dns6[16] = {0xfe, 0xc0, [15] = 3};
+  memcpy(cfg->prefix6, prefix6, sizeof prefix6);
+  cfg->prefix6_len = 64;
+  memcpy(cfg->host6, host6, sizeof host6);
+  memcpy(cfg->nameserver6, dns6, sizeof dns6);
 }
 
 uint64_t host_live_now(const host_live *l) {
@@ -500,6 +506,25 @@ int host_live_add_hostfwd(host_live *l, int udp, uint32_t host_ip, uint16_t host
   return EMU_EIO;
 }
 
+int host_live_add_hostfwd6(host_live *l, int udp, const uint8_t *host6, uint16_t host_port,
+                           const uint8_t *guest6, uint16_t guest_port) {
+  if (!l || !host6 || !guest6 || host_port == 0 || guest_port == 0 || (udp != 0 && udp != 1))
+    return EMU_EINVAL;
+  if (!l->slirp) return EMU_ENOTSUP;
+  struct sockaddr_in6 h = {.sin6_family = AF_INET6, .sin6_port = htons(host_port)};
+  struct sockaddr_in6 g = {.sin6_family = AF_INET6, .sin6_port = htons(guest_port)};
+  memcpy(&h.sin6_addr, host6, sizeof h.sin6_addr);
+  memcpy(&g.sin6_addr, guest6, sizeof g.sin6_addr);
+  /* V6ONLY: the host side listens on IPv6 alone, beside an IPv4 forward of
+   * the same port */
+  int flags = SLIRP_HOSTFWD_V6ONLY | (udp ? SLIRP_HOSTFWD_UDP : 0);
+  if (slirp_add_hostxfwd(l->slirp, (const struct sockaddr *)&h, sizeof h,
+                         (const struct sockaddr *)&g, sizeof g, flags) != 0)
+    return EMU_EIO;
+  live_round_soon(l);
+  return 0;
+}
+
 /* --- life cycle --------------------------------------------------------- */
 
 static void live_on_stop_async(uv_async_t *h) { host_live_stop(h->data); }
@@ -587,7 +612,15 @@ static int live_start_slirp(host_live *l, const host_live_config *cfg) {
   sc.vhost = live_in_addr(cfg->host);
   sc.vdhcp_start = live_in_addr(cfg->dhcp_start);
   sc.vnameserver = live_in_addr(cfg->nameserver);
-  sc.in6_enabled = false; /* the guest stack speaks IPv4 only */
+  /* slirp's IPv6: Router Advertisements of the prefix (the guest's SLAAC),
+   * and forwards to the guest's IPv6 address */
+  sc.in6_enabled = cfg->ipv6 != 0;
+  if (cfg->ipv6) {
+    memcpy(&sc.vprefix_addr6, cfg->prefix6, sizeof sc.vprefix_addr6);
+    sc.vprefix_len = cfg->prefix6_len;
+    memcpy(&sc.vhost6, cfg->host6, sizeof sc.vhost6);
+    memcpy(&sc.vnameserver6, cfg->nameserver6, sizeof sc.vnameserver6);
+  }
   /* one link, one MTU: slirp segments TCP and sizes what it accepts by it */
   sc.if_mtu = cfg->mtu;
   sc.if_mru = cfg->mtu;

@@ -59,6 +59,13 @@ typedef struct host_live_config {
   uint16_t mtu;              /* slirp's interface MTU and MRU (0: slirp's 1500) */
   int tap_fd;                /* >= 0: the host side is this TAP descriptor (taken over and
                * closed by host_live_free), not slirp (default -1) */
+  /* slirp's IPv6 (default 0: off): the prefix it advertises in its Router
+   * Advertisements, its own address and its DNS server's, QEMU's defaults
+   * fec0::/64, fec0::2 and fec0::3 (wire order) */
+  int ipv6;
+  uint8_t prefix6[16];
+  uint8_t prefix6_len;
+  uint8_t host6[16], nameserver6[16];
   host_live_frame_fn on_frame;
   void *frame_ctx;
 } host_live_config;
@@ -93,6 +100,11 @@ void host_live_free(host_live *l);
  * EMU_EINVAL, or EMU_EIO when the port cannot be bound. */
 int host_live_add_hostfwd(host_live *l, int udp, uint32_t host_ip, uint16_t host_port,
                           uint32_t guest_ip, uint16_t guest_port, uint16_t *bound_port);
+/* The same from the host's IPv6 address host6 to the guest's IPv6 address
+ * guest6 (both wire order), through slirp_add_hostxfwd; host_port must be
+ * given. Needs cfg.ipv6. */
+int host_live_add_hostfwd6(host_live *l, int udp, const uint8_t *host6, uint16_t host_port,
+                           const uint8_t *guest6, uint16_t guest_port);
 
 /* A frame the guest sent, into slirp now. Call from an actor's handler (the
  * frame is copied by slirp before this returns). */

@@ -168,6 +168,22 @@ static int scn_live_start_tap(scn_live *sl, const scn_live_config *cfg, char *er
   return scn_live_start(sl, &lc, err, errcap);
 }
 
+/* The IPv6 twins of the forwards from 127.0.0.1: [::1] at the same port. */
+static int scn_live_forward6(scn_live *sl, char *err, size_t errcap) {
+  static const uint8_t loopback6[16] = {[15] = 1};
+  for (size_t i = 0; i < sl->nfwds; i++) {
+    const scn_hostfwd *f = &sl->fwds[i];
+    if (f->host_ip != 0x7f000001u || f->guest_ip) continue;
+    if (host_live_add_hostfwd6(sl->live, f->udp, loopback6, f->bound_port, sl->guest6,
+                               f->guest_port)) {
+      snprintf(err, errcap, "cannot forward %s [::1]:%u to the guest's IPv6 address (in use?)",
+               f->udp ? "udp" : "tcp", f->bound_port);
+      return EMU_EIO;
+    }
+  }
+  return 0;
+}
+
 static int scn_live_start_slirp(scn_live *sl, const scn_live_config *cfg, char *err,
                                 size_t errcap) {
   const net_iface_config *g = &sl->s->cfg.guest;
@@ -181,8 +197,10 @@ static int scn_live_start_slirp(scn_live *sl, const scn_live_config *cfg, char *
   lc.nameserver = lc.network | 3u;
   lc.dhcp_start = g->ip;
   lc.mtu = sl->s->cfg.mtu;
+  lc.ipv6 = cfg->ipv6;
   int rc = scn_live_start(sl, &lc, err, errcap);
   if (rc) return rc;
+  if (cfg->ipv6) net_ipv6_addr_from_prefix(lc.prefix6, g->mac, sl->guest6);
   if (cfg->nfwds) {
     memcpy(sl->fwds, cfg->fwds, cfg->nfwds * sizeof cfg->fwds[0]);
     sl->nfwds = cfg->nfwds;
@@ -203,7 +221,7 @@ static int scn_live_start_slirp(scn_live *sl, const scn_live_config *cfg, char *
       return EMU_EIO;
     }
   }
-  return 0;
+  return cfg->ipv6 ? scn_live_forward6(sl, err, errcap) : 0;
 }
 
 /* The capture files, before anything listens: a path that cannot be
@@ -238,9 +256,13 @@ int scn_live_init(scn_live *sl, const scn_live_config *cfg, char *err, size_t er
     rc = cfg->ping_gateway ? scn_live_guest_start(sl->s, at) : 0;
   } else {
     sl->s = &sl->own;
-    rc = scn_live_sim_init(sl->s, &cfg->scn, cfg->ping_gateway);
+    scn_config sc = cfg->scn;
+    if (cfg->ipv6) sc.guest.slaac = 1;
+    rc = scn_live_sim_init(sl->s, &sc, cfg->ping_gateway);
     if (!rc && cfg->forget_done) scn_window(sl->s, NULL, NULL);
   }
+  /* after the ping, which announces the guest's MAC to slirp */
+  if (!rc && cfg->ipv6) rc = scn_guest_router_solicit_at(sl->s, sl->s->sched.now_ns);
   if (rc) {
     snprintf(err, errcap, "cannot build the simulation: %s", emu_strerror(rc));
     return rc;

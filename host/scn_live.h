@@ -48,6 +48,12 @@ typedef struct scn_live_config {
    * earlier one are done (scn_window), memory bounded by what is in flight;
    * 0 keeps every record, for a caller that compares frame by frame. */
   int forget_done;
+  /* slirp's IPv6 on (host_live_config.ipv6): the guest sends a Router
+   * Solicitation at start and takes an address from slirp's answer
+   * (SLAAC: fec0::/64 and its MAC's interface identifier), and each TCP or
+   * UDP forward from 127.0.0.1 gets a twin from [::1] at the same port to
+   * that address. (0) */
+  int ipv6;
 } scn_live_config;
 
 void scn_live_config_default(scn_live_config *cfg);
@@ -61,6 +67,7 @@ typedef struct scn_live {
   host_pcap_writer pcap, record;
   int pcap_on, record_on;
   uint32_t gateway;
+  uint8_t guest6[16]; /* the guest's SLAAC address the IPv6 forwards go to (ipv6) */
 } scn_live;
 
 /* Builds the scenario, slirp and the forwards, opens the capture files.

@@ -2,7 +2,9 @@
  * host's side of the link is alive to answer the guest's ARP requests, so
  * every reply the guest makes to a captured frame would wait for ARP and be
  * dropped. The host answers instead, for the addresses the frames it sent
- * use, with the MAC those frames showed for them. */
+ * use, with the MAC those frames showed for them; and likewise the guest's
+ * IPv6 Neighbor Solicitations (RFC 4861 §7.2.4: as a proxy would, with the
+ * Override flag clear, §7.2.8). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,31 @@ static void scn_proxy_note(scn *s, uint32_t ip, const uint8_t *mac) {
     scn_addr_note_mac(a, mac, 1);
 }
 
+static scn_proxy_nd *scn_proxy_nd_find(scn *s, const uint8_t *ip6) {
+  for (size_t i = 0; i < SCN_PROXY_ND_MAX; i++)
+    if (s->proxy.nd[i].used && memcmp(s->proxy.nd[i].ip6, ip6, 16) == 0) return &s->proxy.nd[i];
+  return NULL;
+}
+
+/* Notes that the host's frames use the unicast ip6, at mac when given (a
+ * source's MAC, the latest wins). */
+static void scn_proxy_note6(scn *s, const uint8_t *ip6, const uint8_t *mac) {
+  if (net_ipv6_is_unspecified(ip6) || net_ipv6_is_multicast(ip6)) return;
+  if (mac && net_mac_is_group(mac)) mac = NULL;
+  scn_proxy_nd *e = scn_proxy_nd_find(s, ip6);
+  if (!e) {
+    e = &s->proxy.nd[s->proxy.nd_next];
+    s->proxy.nd_next = (s->proxy.nd_next + 1) % SCN_PROXY_ND_MAX;
+    memset(e, 0, sizeof *e);
+    memcpy(e->ip6, ip6, 16);
+    e->used = 1;
+  }
+  if (mac) {
+    memcpy(e->mac, mac, NET_MAC_LEN);
+    e->has_mac = 1;
+  }
+}
+
 void scn_proxy_learn(scn *s, const uint8_t *frame, size_t len) {
   if (len < NET_ETH_HEADER_LEN) return;
   const uint8_t *pkt = net_eth_payload(frame);
@@ -41,6 +68,11 @@ void scn_proxy_learn(scn *s, const uint8_t *frame, size_t len) {
       scn_proxy_note(s, net_ipv4_src(pkt), net_eth_src(frame));
       scn_proxy_note(s, net_ipv4_dst(pkt), NULL);
       return;
+    case NET_ETHERTYPE_IPV6:
+      if (plen < NET_IPV6_HEADER_LEN || net_ipv6_version(pkt) != 6) return;
+      scn_proxy_note6(s, net_ipv6_src(pkt), net_eth_src(frame));
+      scn_proxy_note6(s, net_ipv6_dst(pkt), NULL);
+      return;
     default:
       return;
   }
@@ -55,7 +87,49 @@ static const uint8_t *scn_proxy_mac(const scn *s, uint32_t ip, const uint8_t *ow
   return ip == s->cfg.guest.gateway && ip != 0 ? own : NULL;
 }
 
+/* The guest's Neighbor Solicitation for an address the host's frames used
+ * gets an Advertisement from that address with the MAC they showed (else
+ * the host's own): solicited, not overriding (RFC 4861 §7.2.8). */
+static int scn_proxy_answer_ns(scn *s, const uint8_t *frame, size_t len, uint8_t *reply,
+                               size_t cap) {
+  const uint8_t *pkt = net_eth_payload(frame), *msg = pkt + NET_IPV6_HEADER_LEN;
+  if (net_ipv6_check(pkt, len - NET_ETH_HEADER_LEN) != 0 ||
+      net_ipv6_next_header(pkt) != NET_IP_PROTO_ICMPV6 || net_ipv6_payload_len(pkt) < NET_ND_NS_LEN ||
+      net_icmp_type(msg) != NET_ICMP6_NEIGHBOR_SOLICIT || net_ipv6_is_unspecified(net_ipv6_src(pkt)))
+    return 0; /* not an NS, or a DAD probe, which asks nobody */
+  const uint8_t *target = msg + NET_ICMP6_HEADER_LEN;
+  const scn_proxy_nd *e = scn_proxy_nd_find(s, target);
+  if (!e || cap < SCN_PROXY_REPLY_MAX) return 0;
+  net_iface_config host;
+  net_iface_config_slirp_host(&host);
+  const uint8_t *mac = e->has_mac ? e->mac : host.mac;
+  net_eth_repr eth = {.ethertype = NET_ETHERTYPE_IPV6};
+  memcpy(eth.dst, net_eth_src(frame), NET_MAC_LEN);
+  memcpy(eth.src, mac, NET_MAC_LEN);
+  net_ipv6_repr ip = {.next_header = NET_IP_PROTO_ICMPV6,
+                      .hop_limit = NET_ND_HOP_LIMIT,
+                      .payload_len = NET_ND_NS_LEN + NET_ND_OPT_LLADDR_LEN};
+  memcpy(ip.src, target, 16);
+  memcpy(ip.dst, net_ipv6_src(pkt), 16);
+  uint8_t *out = reply + NET_ETH_HEADER_LEN + NET_IPV6_HEADER_LEN, *body = out + 8;
+  memcpy(body, target, 16);
+  body[16] = NET_ND_OPT_TARGET_LLADDR;
+  body[17] = 1;
+  memcpy(body + 18, mac, NET_MAC_LEN);
+  net_icmp_repr na = {.type = NET_ICMP6_NEIGHBOR_ADVERT,
+                      .ident = NET_ND_NA_SOLICITED << 8,
+                      .data = body,
+                      .data_len = 16 + NET_ND_OPT_LLADDR_LEN};
+  if (net_eth_emit(&eth, reply, cap) < 0 ||
+      net_ipv6_emit(&ip, reply + NET_ETH_HEADER_LEN, cap - NET_ETH_HEADER_LEN) < 0 ||
+      net_icmp6_emit(&na, ip.src, ip.dst, out, ip.payload_len) < 0)
+    return 0;
+  return SCN_PROXY_REPLY_MAX;
+}
+
 int scn_proxy_answer(scn *s, const uint8_t *frame, size_t len, uint8_t *reply, size_t cap) {
+  if (len >= NET_ETH_HEADER_LEN && net_eth_ethertype(frame) == NET_ETHERTYPE_IPV6)
+    return scn_proxy_answer_ns(s, frame, len, reply, cap);
   if (len < NET_ETH_HEADER_LEN || net_eth_ethertype(frame) != NET_ETHERTYPE_ARP) return 0;
   const uint8_t *req = net_eth_payload(frame);
   if (net_arp_check(req, len - NET_ETH_HEADER_LEN) != 0) return 0;

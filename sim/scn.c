@@ -284,7 +284,7 @@ static emu_fate scn_host_deliver(void *ctx, const uint8_t *frame, size_t len, ui
   if (id >= 0) emu_fates_set(&s->tx_fates, (uint32_t)id, EMU_FATE_SENT, now_ns, "host", -1);
   emu_fate fate = s->peer ? net_iface_input(s->peer, frame, len, now_ns) : EMU_FATE_DELIVERED;
   if (s->host_rx) s->host_rx(s->host_rx_ctx, frame, len, now_ns);
-  uint8_t reply[NET_ETH_HEADER_LEN + NET_ARP_LEN];
+  uint8_t reply[SCN_PROXY_REPLY_MAX];
   int n = s->cfg.arp_proxy ? scn_proxy_answer(s, frame, len, reply, sizeof reply) : 0;
   if (n > 0) {
     /* answered at once, as a host on the wire would, after the guest's
@@ -375,7 +375,10 @@ static uint64_t scn_guest_poll(void *ctx, uint64_t now_ns) {
   while (s->next_guest_ping < s->nguest_pings &&
          s->guest_pings[s->next_guest_ping].at_ns <= now_ns) {
     const struct scn_guest_ping *p = &s->guest_pings[s->next_guest_ping++];
-    net_iface_ping(&s->guest, p->dst_ip, SCN_GUEST_PING_IDENT, p->seq, 56, now_ns);
+    if (p->dst_ip == 0)
+      (void)net_iface_router_solicit(&s->guest, now_ns);
+    else
+      net_iface_ping(&s->guest, p->dst_ip, SCN_GUEST_PING_IDENT, p->seq, 56, now_ns);
   }
   if (s->client) net_client_poll(s->client, now_ns);
   net_iface_poll(&s->guest, now_ns);
@@ -688,6 +691,10 @@ int scn_guest_ping_at(scn *s, uint64_t at_ns, uint32_t dst_ip, uint16_t seq) {
   scn_extend_horizon(s, at_ns);
   vnet_drv_wake_stack(&s->drv);
   return 0;
+}
+
+int scn_guest_router_solicit_at(scn *s, uint64_t at_ns) {
+  return scn_guest_ping_at(s, at_ns, 0 /* a solicitation */, 0);
 }
 
 int scn_client_add(scn *s, const char *text, int keep_body, char *why, size_t cap) {

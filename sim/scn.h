@@ -195,9 +195,20 @@ scn_addr *scn_addrs_get(scn_addrs *t, uint32_t ip);
 void scn_addr_note_mac(scn_addr *e, const uint8_t *mac, int as_source);
 void scn_addrs_free(scn_addrs *t);
 
+/* IPv6 addresses the host's frames used, for the proxy's Neighbor
+ * Advertisements: a bounded table, the oldest entry replaced. */
+#define SCN_PROXY_ND_MAX 64
+typedef struct scn_proxy_nd {
+  uint8_t ip6[16];
+  uint8_t mac[6];
+  uint8_t used, has_mac;
+} scn_proxy_nd;
+
 typedef struct scn_arp_proxy {
   scn_addrs addrs;
-  uint64_t replies;     /* ARP replies the host sent for the guest */
+  scn_proxy_nd nd[SCN_PROXY_ND_MAX];
+  size_t nd_next;       /* the slot a new IPv6 address takes */
+  uint64_t replies;     /* ARP replies (and Neighbor Advertisements) sent for the guest */
   uint64_t not_learned; /* addresses left out for want of memory */
 } scn_arp_proxy;
 
@@ -416,6 +427,8 @@ void scn_proxy_learn(scn *s, const uint8_t *frame, size_t len);
 /* Builds into reply the host's answer to the guest frame `frame` when it
  * is an ARP request the proxy answers; returns its length, or 0. */
 int scn_proxy_answer(scn *s, const uint8_t *frame, size_t len, uint8_t *reply, size_t cap);
+/* The longest answer: a Neighbor Advertisement with its link-layer option. */
+#define SCN_PROXY_REPLY_MAX (14 + 40 + 32)
 void scn_proxy_free(scn *s);
 
 /* Frame builders for host-side traffic; each returns the frame length, or 0
@@ -431,6 +444,9 @@ size_t scn_frame_icmp_echo(uint8_t *buf, size_t cap, uint8_t type, const net_ifa
 /* The guest pings dst_ip at at_ns (ident 0x6775); at most 64 in a run,
  * queued in time order. EMU_ENOSPC when full, EMU_EINVAL out of order. */
 int scn_guest_ping_at(scn *s, uint64_t at_ns, uint32_t dst_ip, uint16_t seq);
+/* The guest sends an IPv6 Router Solicitation at at_ns (net_iface_router_solicit),
+ * queued with the pings (dst_ip 0 there), under the same limits. */
+int scn_guest_router_solicit_at(scn *s, uint64_t at_ns);
 
 /* Queues a client action for the guest (net_client_add: "get URL",
  * "resolve NAME", "tcp A.B.C.D:PORT DATA", "udp A.B.C.D:PORT DATA"); the

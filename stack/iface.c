@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "emu/err.h"
+#include "stack/iface_priv.h"
 
 /* Offsets inside an outgoing frame: we never send IPv4 options. */
 #define IP_OFF        NET_ETH_HEADER_LEN
@@ -20,6 +21,7 @@ static size_t max_icmp_data(const net_iface *ifc) {
 /* ---- identities --------------------------------------------------------------- */
 
 void net_iface_config_slirp_guest(net_iface_config *cfg) {
+  memset(cfg, 0, sizeof *cfg); /* no IPv6 global address, no SLAAC */
   static const uint8_t mac[NET_MAC_LEN] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
   memcpy(cfg->mac, mac, NET_MAC_LEN);
   cfg->ip = 0x0a00020f;      /* 10.0.2.15 */
@@ -29,6 +31,7 @@ void net_iface_config_slirp_guest(net_iface_config *cfg) {
 }
 
 void net_iface_config_slirp_host(net_iface_config *cfg) {
+  memset(cfg, 0, sizeof *cfg); /* no IPv6 global address, no SLAAC */
   static const uint8_t mac[NET_MAC_LEN] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
   memcpy(cfg->mac, mac, NET_MAC_LEN);
   cfg->ip = 0x0a000202;      /* 10.0.2.2 */
@@ -48,6 +51,7 @@ int net_iface_init(net_iface *ifc, const net_iface_config *cfg, emu_port *port) 
   ifc->mtu = cfg->mtu ? cfg->mtu : NET_IFACE_MTU;
   ifc->port = port;
   ifc->next_ephemeral = NET_TCP_EPHEMERAL_FIRST;
+  net_iface_priv_ip6_init(ifc);
   /* A deterministic default seed, different for each address, so that two
    * ifaces that were never configured still draw different ISSs. */
   net_tcp_config tcfg;
@@ -100,6 +104,10 @@ static int on_subnet(const net_iface *ifc, uint32_t ip) {
 
 /* Hands a finished frame to the port; the port copies it (emu_port_send). */
 static int transmit(net_iface *ifc, const uint8_t *frame, size_t len, uint64_t now_ns) {
+  return net_iface_priv_transmit(ifc, frame, len, now_ns);
+}
+
+int net_iface_priv_transmit(net_iface *ifc, const uint8_t *frame, size_t len, uint64_t now_ns) {
   int err = emu_port_send(ifc->port, frame, len, now_ns);
   if (err < 0) {
     ifc->stats.tx_errors++;
@@ -110,8 +118,8 @@ static int transmit(net_iface *ifc, const uint8_t *frame, size_t len, uint64_t n
   return 0;
 }
 
-static void put_eth_header(const net_iface *ifc, uint8_t *frame, const uint8_t *dst_mac,
-                           uint16_t ethertype) {
+void net_iface_priv_eth_header(const net_iface *ifc, uint8_t *frame, const uint8_t *dst_mac,
+                               uint16_t ethertype) {
   net_eth_repr eth = {.ethertype = ethertype};
   memcpy(eth.dst, dst_mac, NET_MAC_LEN);
   memcpy(eth.src, ifc->cfg.mac, NET_MAC_LEN);
@@ -122,7 +130,7 @@ static void put_eth_header(const net_iface *ifc, uint8_t *frame, const uint8_t *
 static int send_arp(net_iface *ifc, uint16_t oper, const uint8_t *eth_dst,
                     const uint8_t *target_mac, uint32_t target_ip, uint64_t now_ns) {
   uint8_t *frame = ifc->scratch;
-  put_eth_header(ifc, frame, eth_dst, NET_ETHERTYPE_ARP);
+  net_iface_priv_eth_header(ifc, frame, eth_dst, NET_ETHERTYPE_ARP);
   net_arp_repr arp = {.oper = oper, .spa = ifc->cfg.ip, .tpa = target_ip};
   memcpy(arp.sha, ifc->cfg.mac, NET_MAC_LEN);
   memcpy(arp.tha, target_mac, NET_MAC_LEN);
@@ -231,12 +239,13 @@ static void pending_compact(net_iface *ifc) {
 /* Removes the packets queued for next_hop, keeping the others in order. When
  * mac is given they are sent to it first; otherwise they are dropped.
  * Returns how many were removed. */
-static uint64_t pending_take(net_iface *ifc, uint32_t next_hop, const uint8_t *mac,
-                             uint64_t now_ns) {
+uint64_t net_iface_priv_pending_take(net_iface *ifc, uint32_t next_hop, const uint8_t *hop6,
+                                     const uint8_t *mac, uint64_t now_ns) {
   uint64_t taken = 0;
   for (size_t i = 0; i < ifc->npending; i++) {
     net_iface_pending *p = &ifc->pending[i];
     if (p->next_hop != next_hop) continue;
+    if (hop6 && memcmp(p->next_hop6, hop6, NET_IPV6_ADDR_LEN) != 0) continue;
     emu_fate fate = EMU_FATE_REPLY_UNRESOLVED;
     if (mac) {
       memcpy(p->frame, mac, NET_MAC_LEN);
@@ -248,14 +257,25 @@ static uint64_t pending_take(net_iface *ifc, uint32_t next_hop, const uint8_t *m
     taken++;
   }
   pending_compact(ifc);
+  if (hop6) {
+    net_iface_priv_nd_wait_clear(ifc, hop6);
+    return taken;
+  }
   net_iface_arp_wait *w = arp_wait_find(ifc, next_hop);
   if (w) memset(w, 0, sizeof *w);
   return taken;
 }
 
+static uint64_t pending_take(net_iface *ifc, uint32_t next_hop, const uint8_t *mac,
+                             uint64_t now_ns) {
+  return net_iface_priv_pending_take(ifc, next_hop, NULL, mac, now_ns);
+}
+
 /* Holds the IPv4 frame in scratch until next_hop answers ARP, asking for it
- * if nobody is asking yet. */
-static int pending_add(net_iface *ifc, uint32_t next_hop, size_t len, uint64_t now_ns) {
+ * if nobody is asking yet; with hop6, the IPv6 frame until that neighbour
+ * answers a Neighbor Solicitation. */
+int net_iface_priv_pending_add(net_iface *ifc, uint32_t next_hop, const uint8_t *hop6, size_t len,
+                               uint64_t now_ns) {
   if (ifc->npending == NET_IFACE_ARP_QUEUE_SIZE) {
     ifc->stats.arp_queue_full++;
     if (ifc->rx.no) ifc->rx.queue_full++;
@@ -268,6 +288,11 @@ static int pending_add(net_iface *ifc, uint32_t next_hop, size_t len, uint64_t n
   if (ifc->rx.no) ifc->rx.queued++;
   p->len = len;
   memcpy(p->frame, ifc->scratch, len);
+  if (hop6) {
+    memcpy(p->next_hop6, hop6, NET_IPV6_ADDR_LEN);
+    net_iface_priv_nd_wait_start(ifc, hop6, now_ns);
+    return 0;
+  }
   if (arp_wait_find(ifc, next_hop)) return 0;
   /* Each wait has at least one queued packet, so with the queue not full
    * before this packet a free wait slot exists. */
@@ -281,7 +306,7 @@ static int pending_add(net_iface *ifc, uint32_t next_hop, size_t len, uint64_t n
 
 /* Sends the frame built in scratch now. One sent while a frame is being
  * received is a reply to it: that frame is answered. */
-static int transmit_scratch(net_iface *ifc, size_t len, uint64_t now_ns) {
+int net_iface_priv_transmit_scratch(net_iface *ifc, size_t len, uint64_t now_ns) {
   int err = transmit(ifc, ifc->scratch, len, now_ns);
   if (err == 0 && ifc->rx.no) ifc->rx.sent++;
   return err;
@@ -309,8 +334,8 @@ static int ipv4_output(net_iface *ifc, uint32_t dst, uint8_t protocol, size_t l4
   size_t len = L4_OFF + l4_len;
 
   if (is_broadcast_ip(ifc, dst)) {
-    put_eth_header(ifc, ifc->scratch, net_mac_broadcast, NET_ETHERTYPE_IPV4);
-    return transmit_scratch(ifc, len, now_ns);
+    net_iface_priv_eth_header(ifc, ifc->scratch, net_mac_broadcast, NET_ETHERTYPE_IPV4);
+    return net_iface_priv_transmit_scratch(ifc, len, now_ns);
   }
   /* RFC 1122 §3.3.1.1: on-subnet destinations are reached directly, the rest
    * through the gateway. */
@@ -318,12 +343,12 @@ static int ipv4_output(net_iface *ifc, uint32_t dst, uint8_t protocol, size_t l4
   if (next_hop == 0) return EMU_EINVAL; /* no route */
   net_iface_arp_entry *e = arp_find(ifc, next_hop);
   if (!e) {
-    put_eth_header(ifc, ifc->scratch, net_mac_broadcast, NET_ETHERTYPE_IPV4);
-    return pending_add(ifc, next_hop, len, now_ns);
+    net_iface_priv_eth_header(ifc, ifc->scratch, net_mac_broadcast, NET_ETHERTYPE_IPV4);
+    return net_iface_priv_pending_add(ifc, next_hop, NULL, len, now_ns);
   }
   arp_touch(ifc, e);
-  put_eth_header(ifc, ifc->scratch, e->mac, NET_ETHERTYPE_IPV4);
-  return transmit_scratch(ifc, len, now_ns);
+  net_iface_priv_eth_header(ifc, ifc->scratch, e->mac, NET_ETHERTYPE_IPV4);
+  return net_iface_priv_transmit_scratch(ifc, len, now_ns);
 }
 
 /* ---- receive: ARP ---------------------------------------------------------------- */
@@ -547,12 +572,20 @@ static emu_fate input_ipv4(net_iface *ifc, const uint8_t *pkt, size_t len, uint6
     case NET_IP_PROTO_ICMP:
       return input_icmp(ifc, pkt, now_ns);
     case NET_IP_PROTO_UDP:
-      return net_udp_input(ifc, pkt, now_ns);
     case NET_IP_PROTO_TCP:
-      return net_tcp_input(ifc, pkt, now_ns);
+      break;
     default:
       return EMU_FATE_UNSUPPORTED;
   }
+  net_ip_rx rx = {
+      .ends = {.local = dst, .remote = src},
+      .pkt = pkt,
+      .l4 = net_ipv4_payload(pkt),
+      .l4_len = net_ipv4_payload_len(pkt),
+      .to_unicast = dst == ifc->cfg.ip,
+  };
+  if (net_ipv4_protocol(pkt) == NET_IP_PROTO_UDP) return net_udp_input(ifc, &rx, now_ns);
+  return net_tcp_input(ifc, &rx, now_ns);
 }
 
 /* ---- receive: Ethernet ----------------------------------------------------------- */
@@ -560,8 +593,10 @@ static emu_fate input_ipv4(net_iface *ifc, const uint8_t *pkt, size_t len, uint6
 static emu_fate input_ethernet(net_iface *ifc, const uint8_t *frame, size_t len, uint64_t now_ns) {
   if (!frame || net_eth_check(frame, len) != 0) return EMU_FATE_MALFORMED;
   const uint8_t *dst = net_eth_dst(frame);
-  /* We join no multicast group: only our unicast address and broadcast. */
-  if (memcmp(dst, ifc->cfg.mac, NET_MAC_LEN) != 0 && !net_mac_is_broadcast(dst))
+  /* Our unicast address, broadcast, and the groups of the IPv6 multicast
+   * addresses we listen on (all-nodes, our solicited-node groups). */
+  if (memcmp(dst, ifc->cfg.mac, NET_MAC_LEN) != 0 && !net_mac_is_broadcast(dst) &&
+      !net_iface_priv_ip6_group_mac(ifc, dst))
     return EMU_FATE_NOT_FOR_GUEST;
   const uint8_t *payload = net_eth_payload(frame);
   size_t payload_len = len - NET_ETH_HEADER_LEN;
@@ -570,8 +605,10 @@ static emu_fate input_ethernet(net_iface *ifc, const uint8_t *frame, size_t len,
       return input_arp(ifc, payload, payload_len, now_ns);
     case NET_ETHERTYPE_IPV4:
       return input_ipv4(ifc, payload, payload_len, now_ns);
+    case NET_ETHERTYPE_IPV6:
+      return net_iface_priv_input_ipv6(ifc, payload, payload_len, now_ns);
     default:
-      return EMU_FATE_UNSUPPORTED; /* IPv6, 802.1Q VLAN tags, LLDP, ... */
+      return EMU_FATE_UNSUPPORTED; /* 802.1Q VLAN tags, LLDP, ... */
   }
 }
 
@@ -618,6 +655,7 @@ void net_iface_finish(net_iface *ifc, uint64_t now_ns) {
   ifc->stats.arp_unresolved += ifc->npending;
   ifc->npending = 0;
   memset(ifc->arp_waits, 0, sizeof ifc->arp_waits);
+  memset(ifc->nd_waits, 0, sizeof ifc->nd_waits);
 }
 
 /* ---- ping ------------------------------------------------------------------------ */
@@ -673,6 +711,7 @@ void net_iface_poll(net_iface *ifc, uint64_t now_ns) {
       ifc->stats.arp_unresolved += pending_take(ifc, w->ip, NULL, now_ns);
     }
   }
+  net_iface_priv_nd_poll(ifc, now_ns);
   for (size_t i = 0; i < ifc->npings; i++) {
     net_ping_result *r = &ifc->pings[i];
     if (r->state == NET_PING_PENDING && elapsed_ns(now_ns, r->sent_ns) >= NET_IFACE_PING_TIMEOUT_NS)
@@ -686,6 +725,7 @@ uint64_t net_iface_poll_at(const net_iface *ifc) {
     const net_iface_arp_wait *w = &ifc->arp_waits[i];
     if (w->ip != 0 && w->deadline_ns < at) at = w->deadline_ns;
   }
+  at = net_iface_priv_nd_poll_at(ifc, at);
   for (size_t i = 0; i < ifc->npings; i++) {
     const net_ping_result *r = &ifc->pings[i];
     if (r->state == NET_PING_PENDING && r->sent_ns + NET_IFACE_PING_TIMEOUT_NS < at)

@@ -57,6 +57,11 @@
 #define NET_IFACE_PING_MAX 64
 /* Time to live of every IPv4 packet sent (RFC 1700's recommended default). */
 #define NET_IFACE_TTL 64
+/* Hop Limit of the IPv6 packets sent other than Neighbor Discovery's (RFC
+ * 4861 §6.3.2 leaves the default to the link; 64 as for IPv4). */
+#define NET_IFACE_HOP_LIMIT 64
+/* IPv6 neighbours cached (RFC 4861 §5.1 Neighbor Cache), bounded as ARP's. */
+#define NET_IFACE_ND_CACHE_SIZE 16
 
 typedef struct net_iface_config {
   uint8_t mac[NET_MAC_LEN];
@@ -64,6 +69,13 @@ typedef struct net_iface_config {
   uint32_t netmask; /* host order, e.g. 0xffffff00 for /24 */
   uint32_t gateway; /* host order; 0 when there is none (off-subnet unreachable) */
   uint16_t mtu;     /* NET_IFACE_MTU_MIN..NET_IFACE_MTU_MAX; 0: NET_IFACE_MTU */
+  /* IPv6: the link-local address comes from mac (modified EUI-64, RFC 4291
+   * Appendix A) and is always there. ip6 is an optional static global
+   * address, on link with its /64 (all zero: none). With slaac set, a
+   * Router Advertisement's autonomous /64 prefix gives one (RFC 4862 §5.5.3)
+   * when ip6 is not set. */
+  uint8_t ip6[NET_IPV6_ADDR_LEN];
+  uint8_t slaac;
 } net_iface_config;
 
 /* Fills cfg with the identity libslirp gives its guest by default: MAC
@@ -91,6 +103,10 @@ typedef struct net_iface_stats {
   uint64_t tcp_conns_accepted;     /* passive opens that completed the handshake */
   uint64_t tcp_conns_reset;        /* closed by a RST from the peer */
   uint64_t tcp_time_wait_recycled; /* TIME-WAITs ended early for a new connection */
+  /* IPv6 Neighbor Discovery (RFC 4861); echo replies over IPv6 count in
+   * echo_replies_sent */
+  uint64_t nd_solicits_sent, nd_adverts_sent, nd_router_solicits_sent;
+  uint64_t nd_unresolved; /* IPv6 packets dropped: their next hop never answered */
 } net_iface_stats;
 
 /* Writes a JSON object describing the machine (ring and stack counters) to buf,
@@ -126,8 +142,30 @@ typedef struct net_iface_arp_wait {
   uint64_t deadline_ns; /* when to retry, or give up after the last try */
 } net_iface_arp_wait;
 
+/* An IPv6 neighbour (RFC 4861 §5.1): REACHABLE until replaced; no
+ * reachability confirmation (NUD) is done. */
+typedef struct net_iface_nd_entry {
+  uint8_t ip6[NET_IPV6_ADDR_LEN];
+  uint8_t used; /* 0: slot free */
+  uint8_t mac[NET_MAC_LEN];
+  uint64_t last_used;
+} net_iface_nd_entry;
+
+/* An IPv6 neighbour being resolved (RFC 4861 §7.2.2: the INCOMPLETE state). */
+typedef struct net_iface_nd_wait {
+  uint8_t ip6[NET_IPV6_ADDR_LEN];
+  uint8_t used; /* 0: slot free */
+  unsigned tries;
+  uint64_t deadline_ns;
+} net_iface_nd_wait;
+
+/* net_iface_pending.next_hop of a packet that waits for an IPv6 neighbour
+ * (next_hop6); never an IPv4 next hop, broadcasts are not queued. */
+#define NET_IFACE_NEXT_HOP_IPV6 0xffffffffu
+
 typedef struct net_iface_pending {
-  uint32_t next_hop; /* 0: taken out of the queue */
+  uint32_t next_hop; /* 0: taken out of the queue; NET_IFACE_NEXT_HOP_IPV6: next_hop6 */
+  uint8_t next_hop6[NET_IPV6_ADDR_LEN];
   /* The tag of the received frame whose fate waits for this packet
    * (net_iface_set_deferral), or EMU_PORT_NO_TAG. */
   uint64_t tag;
@@ -175,6 +213,18 @@ typedef struct net_iface {
   uint64_t inputs;             /* net_iface_input calls so far */
   net_iface_rx_replies rx;
   uint16_t mtu;                         /* cfg.mtu, 0 resolved */
+  /* IPv6 */
+  uint8_t ip6_ll[NET_IPV6_ADDR_LEN];     /* link-local, from the MAC */
+  uint8_t ip6_global[NET_IPV6_ADDR_LEN]; /* static or SLAAC; all zero: none */
+  uint8_t ip6_router[NET_IPV6_ADDR_LEN]; /* default router from an RA; zero: none */
+  uint8_t ip6_onlink[8];                 /* a /64 an RA said is on link */
+  uint8_t ip6_onlink_set;
+  net_iface_nd_entry nd_cache[NET_IFACE_ND_CACHE_SIZE];
+  net_iface_nd_wait nd_waits[NET_IFACE_ARP_QUEUE_SIZE];
+  struct net_udp_rx_ctx {           /* the datagram whose handler runs now */
+    const struct net_ip_rx *rx; /* NULL outside a handler */
+    uint16_t src_port;
+  } udp_rx;
   uint8_t scratch[NET_IFACE_FRAME_BUF]; /* outgoing frames are built here */
 } net_iface;
 
@@ -228,13 +278,29 @@ void net_iface_close(net_iface *ifc);
  *   MALFORMED     truncated or inconsistent at any layer; an IPv4 source that
  *                 is a broadcast or multicast address (RFC 1122 §3.2.1.3)
  *   BAD_CHECKSUM  IPv4 header or ICMP checksum does not verify
- *   UNSUPPORTED   other ethertypes (IPv6, VLAN, ...), non-Ethernet/IPv4 ARP or
+ *   UNSUPPORTED   other ethertypes (VLAN, ...), non-Ethernet/IPv4 ARP or
  *                 other ARP operations, IPv4 fragments, other IP protocols,
  *                 ICMP types other than echo/echo reply, broadcast echo
  *                 requests, echo requests too large to answer
  *   NO_LISTENER   echo reply matching no pending ping; UDP to a closed port
  *                 (ICMP port unreachable sent unless broadcast); TCP to a
  *                 closed port (RST sent unless it was a RST)
+ *   IPv6 (to our link-local or global address, all-nodes, or our
+ *   solicited-node groups at 33:33:ff:xx:xx:xx; RFC 8200, RFC 4861):
+ *     ANSWERED     Neighbor Solicitation for our address (NA sent, or
+ *                  queued as above); echo request (RFC 4443 §4.2)
+ *     DELIVERED    Neighbor Advertisement for an entry cached or being
+ *                  resolved; Router Advertisement (router, prefix, SLAAC);
+ *                  Next Header 59
+ *     NOT_FOR_GUEST another IPv6 address or group; an NS for another target;
+ *                  an NA nobody asked for
+ *     MALFORMED    short header, Payload Length past the frame, version not
+ *                  6, multicast source, bad extension header, ND message
+ *                  without Hop Limit 255 or too short, bad ND options
+ *     BAD_CHECKSUM ICMPv6, UDP (0 included, RFC 8200 §8.1) or TCP checksum
+ *     UNSUPPORTED  fragments, Routing headers with segments left, options
+ *                  that may not be skipped, ESP/AH/unknown Next Header,
+ *                  ICMPv6 errors, MLD, Router Solicitations
  *   (UDP and TCP fates in full: net_udp_input(), net_tcp_input().)
  * The frame's fate is also counted in stats.rx_fates (a deferred one under
  * PENDING until it is reported, then under its fate). */
@@ -267,6 +333,17 @@ void net_iface_poll(net_iface *ifc, uint64_t now_ns);
  * EMU_TIME_NEVER when no timer is armed. */
 uint64_t net_iface_poll_at(const net_iface *ifc);
 
+/* IPv6 addresses of ifc: *ll receives the link-local one, *global the
+ * global one (static or from SLAAC) or NULL when there is none. */
+void net_iface_ip6_addrs(const net_iface *ifc, const uint8_t **ll, const uint8_t **global);
+/* Sends a Router Solicitation (RFC 4861 §6.3.7) from the link-local address
+ * to all routers, so that a router's answer (an RA) arrives now rather than
+ * at its next periodic one; with cfg.slaac the RA's prefix gives an
+ * address. Returns 0 or the port's error. */
+int net_iface_router_solicit(net_iface *ifc, uint64_t now_ns);
+/* Copies the cached MAC of IPv6 neighbour ip6; 0 or EMU_EAGAIN. */
+int net_iface_nd_lookup(const net_iface *ifc, const uint8_t *ip6, uint8_t mac_out[NET_MAC_LEN]);
+
 /* Copies the cached MAC of ip to mac_out; 0, or EMU_EAGAIN when ip is not in
  * the ARP cache. Does not count as a use for the replacement order. */
 int net_iface_arp_lookup(const net_iface *ifc, uint32_t ip, uint8_t mac_out[NET_MAC_LEN]);
@@ -283,6 +360,35 @@ size_t net_iface_stats_report(const net_iface *ifc, char *buf, size_t cap);
 size_t net_iface_stats_json(const net_iface *ifc, char *buf, size_t cap);
 
 /* ---- for the stack's transports (stack/udp.c, stack/tcp.c) ------------------ */
+
+/* The two addresses of a transport's exchange, of either family: local is
+ * ours, remote the peer's. The IPv6 pointers borrow 16 bytes each. */
+typedef struct net_ip_ends {
+  int v6;
+  uint32_t local, remote; /* IPv4, host order */
+  const uint8_t *local6, *remote6;
+} net_ip_ends;
+
+/* An IP packet to us, as the transports see it (net_udp_input,
+ * net_tcp_input): local is the packet's destination, remote its source. */
+typedef struct net_ip_rx {
+  net_ip_ends ends;
+  const uint8_t *pkt; /* the IP packet, its IPv4 or IPv6 header first */
+  const uint8_t *l4;  /* the transport header */
+  size_t l4_len;      /* from the IP length fields, link padding excluded */
+  int to_unicast;     /* the destination is our unicast address */
+} net_ip_rx;
+
+/* Where a transport builds its packet for ends (IPv4 or IPv6 offsets);
+ * *cap receives the room there. */
+uint8_t *net_iface_l4_buf_ends(net_iface *ifc, const net_ip_ends *ends, size_t *cap);
+/* Sends the l4_len bytes at net_iface_l4_buf_ends() from ends->local to
+ * ends->remote, as net_iface_ip_send() does, in the family of ends. */
+int net_iface_ends_send(net_iface *ifc, const net_ip_ends *ends, uint8_t protocol, size_t l4_len,
+                        uint64_t now_ns);
+/* Answers the packet rx with a port unreachable of its family (ICMP type 3
+ * code 3, or ICMPv6 type 1 code 4 under RFC 4443 §2.4(e)'s exceptions). */
+int net_iface_port_unreachable(net_iface *ifc, const net_ip_rx *rx, uint64_t now_ns);
 
 /* Where a transport builds its packet (the IPv4 payload) before calling
  * net_iface_ip_send(); *cap receives the room there (NET_IFACE_MTU - 20). */

@@ -21,6 +21,8 @@ struct net_tcp_conn {
   net_tcp_close_reason close_reason;
   uint32_t local_ip, remote_ip;
   uint16_t local_port, remote_port;
+  int v6; /* over IPv6: the addresses below, not local_ip/remote_ip */
+  uint8_t local_ip6[NET_IPV6_ADDR_LEN], remote_ip6[NET_IPV6_ADDR_LEN];
 
   /* Send sequence space (§3.3.1). snd_max is the highest sequence number
    * ever sent: after a timeout snd_nxt goes back to snd_una (go-back-N) and
@@ -109,13 +111,38 @@ int net_tcp_configure(net_iface *ifc, const net_tcp_config *cfg) {
 
 /* ---- connection table ------------------------------------------------------------ */
 
-static net_tcp_conn *conn_find(net_iface *ifc, uint32_t remote_ip, uint16_t remote_port,
-                               uint16_t local_port) {
-  for (net_tcp_conn *c = ifc->tcp_conns; c; c = c->next)
-    if (c->state != NET_TCP_CLOSED && c->remote_ip == remote_ip && c->remote_port == remote_port &&
-        c->local_port == local_port)
+/* remote6 NULL: an IPv4 peer remote_ip; else the IPv6 peer remote6. */
+static net_tcp_conn *conn_find(net_iface *ifc, uint32_t remote_ip, const uint8_t *remote6,
+                               uint16_t remote_port, uint16_t local_port) {
+  for (net_tcp_conn *c = ifc->tcp_conns; c; c = c->next) {
+    if (c->state == NET_TCP_CLOSED || c->remote_port != remote_port ||
+        c->local_port != local_port || c->v6 != (remote6 != NULL))
+      continue;
+    if (remote6 ? memcmp(c->remote_ip6, remote6, NET_IPV6_ADDR_LEN) == 0 : c->remote_ip == remote_ip)
       return c;
+  }
   return NULL;
+}
+
+/* The connection's two addresses, of its family. */
+static net_ip_ends conn_ends(const net_tcp_conn *c) {
+  return (net_ip_ends){.v6 = c->v6,
+                       .local = c->local_ip,
+                       .remote = c->remote_ip,
+                       .local6 = c->local_ip6,
+                       .remote6 = c->remote_ip6};
+}
+
+/* The largest MSS for the connection's family: the configured one, lowered
+ * for IPv6's 40-byte header (RFC 8200 §8.3: MSS = MTU - 60). */
+static uint32_t mss_cap(const net_iface *ifc, int v6) {
+  uint32_t v6_mss = (uint32_t)ifc->mtu - NET_IPV6_HEADER_LEN - NET_TCP_HEADER_LEN;
+  return v6 && v6_mss < ifc->tcp_cfg.mss ? v6_mss : ifc->tcp_cfg.mss;
+}
+
+static int emit_ends(const net_tcp_repr *r, const net_ip_ends *e, uint8_t *buf, size_t cap) {
+  if (e->v6) return net_tcp_emit6(r, e->local6, e->remote6, buf, cap);
+  return net_tcp_emit(r, e->local, e->remote, buf, cap);
 }
 
 static struct net_tcp_listener *listener_find(net_iface *ifc, uint16_t port) {
@@ -225,8 +252,9 @@ static uint32_t flight_size(const net_tcp_conn *c) { return c->snd_max - c->snd_
  * SYN carries an ACK of rcv_nxt and advertises the current window. */
 static int send_segment(net_tcp_conn *c, uint32_t seq, size_t len, uint8_t flags, uint64_t now_ns) {
   net_iface *ifc = c->ifc;
+  net_ip_ends e = conn_ends(c);
   size_t cap;
-  uint8_t *buf = net_iface_l4_buf(ifc, &cap);
+  uint8_t *buf = net_iface_l4_buf_ends(ifc, &e, &cap);
   net_tcp_repr r = {
       .src_port = c->local_port,
       .dst_port = c->remote_port,
@@ -240,7 +268,7 @@ static int send_segment(net_tcp_conn *c, uint32_t seq, size_t len, uint8_t flags
   }
   uint32_t wnd = rcv_wnd(c);
   r.window = (uint16_t)wnd;
-  if (flags & NET_TCP_SYN) r.mss = ifc->tcp_cfg.mss; /* §3.7.1: MSS only on a SYN */
+  if (flags & NET_TCP_SYN) r.mss = (uint16_t)mss_cap(ifc, c->v6); /* §3.7.1: only on a SYN */
   size_t hl = net_tcp_emit_header_len(&r);
   if (len) {
     uint8_t *dst = buf + hl;
@@ -250,9 +278,9 @@ static int send_segment(net_tcp_conn *c, uint32_t seq, size_t len, uint8_t flags
     memcpy(dst + first, c->sbuf, len - first);
     r.payload = dst;
   }
-  int n = net_tcp_emit(&r, c->local_ip, c->remote_ip, buf, cap);
+  int n = emit_ends(&r, &e, buf, cap);
   if (n < 0) return n;
-  int err = net_iface_ip_send(ifc, c->remote_ip, NET_IP_PROTO_TCP, (size_t)n, now_ns);
+  int err = net_iface_ends_send(ifc, &e, NET_IP_PROTO_TCP, (size_t)n, now_ns);
   /* A segment the port refused is lost like one dropped on the wire: the
    * retransmission timer recovers it. */
   if (err) return err;
@@ -283,11 +311,11 @@ static void send_ack_when_ready(net_tcp_conn *c, uint64_t now_ns) {
 
 /* A RST for a segment that has no connection, or one the connection refuses
  * (§3.10.7.1): answer the ACK field if it had one, else acknowledge it. */
-static void send_rst_for(net_iface *ifc, uint32_t dst_ip, const net_tcp_repr *in, size_t seg_len,
+static void send_rst_for(net_iface *ifc, net_ip_ends e, const net_tcp_repr *in, size_t seg_len,
                          uint64_t now_ns) {
   if (in->flags & NET_TCP_RST) return; /* never answer a RST */
   size_t cap;
-  uint8_t *buf = net_iface_l4_buf(ifc, &cap);
+  uint8_t *buf = net_iface_l4_buf_ends(ifc, &e, &cap);
   net_tcp_repr r = {.src_port = in->dst_port, .dst_port = in->src_port, .flags = NET_TCP_RST};
   if (in->flags & NET_TCP_ACK) {
     r.seq = in->ack;
@@ -296,9 +324,9 @@ static void send_rst_for(net_iface *ifc, uint32_t dst_ip, const net_tcp_repr *in
     r.ack = in->seq + (uint32_t)seg_len;
     r.flags |= NET_TCP_ACK;
   }
-  int n = net_tcp_emit(&r, ifc->cfg.ip, dst_ip, buf, cap);
+  int n = emit_ends(&r, &e, buf, cap);
   if (n < 0) return;
-  if (net_iface_ip_send(ifc, dst_ip, NET_IP_PROTO_TCP, (size_t)n, now_ns) == 0) {
+  if (net_iface_ends_send(ifc, &e, NET_IP_PROTO_TCP, (size_t)n, now_ns) == 0) {
     ifc->stats.tcp_segs_out++;
     ifc->stats.tcp_rst_sent++;
   }
@@ -622,7 +650,7 @@ static emu_fate input_syn_sent(net_tcp_conn *c, const net_tcp_repr *s, size_t se
   if (s->flags & NET_TCP_ACK) {
     /* §3.10.7.3: an ACK outside (ISS, SND.NXT] gets a RST (unless it is one). */
     if (net_tcp_seq_le(s->ack, c->iss) || net_tcp_seq_gt(s->ack, c->snd_max)) {
-      send_rst_for(c->ifc, c->remote_ip, s, seg_len, now_ns);
+      send_rst_for(c->ifc, conn_ends(c), s, seg_len, now_ns);
       return EMU_FATE_REJECTED;
     }
     ack_ok = 1;
@@ -636,7 +664,7 @@ static emu_fate input_syn_sent(net_tcp_conn *c, const net_tcp_repr *s, size_t se
   c->irs = s->seq;
   c->rcv_nxt = s->seq + 1;
   c->rcv_adv = c->rcv_nxt + rcv_wnd(c);
-  c->snd_mss = (uint16_t)min_u32(s->mss ? s->mss : NET_TCP_DEFAULT_MSS, c->ifc->tcp_cfg.mss);
+  c->snd_mss = (uint16_t)min_u32(s->mss ? s->mss : NET_TCP_DEFAULT_MSS, mss_cap(c->ifc, c->v6));
   c->snd_wnd = s->window;
   c->snd_wl1 = s->seq;
   c->snd_wl2 = s->ack;
@@ -816,7 +844,7 @@ static emu_fate tcp_seg_check_ack(net_tcp_conn *c, const tcp_seg *g, uint64_t no
   uint32_t ack = s->ack;
   if (c->state == NET_TCP_SYN_RECEIVED) {
     if (net_tcp_seq_le(ack, c->snd_una) || net_tcp_seq_gt(ack, c->snd_max)) {
-      send_rst_for(c->ifc, c->remote_ip, s, g->seg_len, now_ns);
+      send_rst_for(c->ifc, conn_ends(c), s, g->seg_len, now_ns);
       c->stats.rejected++;
       return EMU_FATE_REJECTED;
     }
@@ -941,17 +969,23 @@ static int syn_ends_time_wait(const net_tcp_conn *c, const net_tcp_repr *s) {
          !(s->flags & (NET_TCP_ACK | NET_TCP_RST)) && net_tcp_seq_gt(s->seq, c->rcv_nxt);
 }
 
-static emu_fate input_listen(net_iface *ifc, struct net_tcp_listener *l, uint32_t src,
+static emu_fate input_listen(net_iface *ifc, struct net_tcp_listener *l, const net_ip_rx *rx,
                              const net_tcp_repr *s, size_t seg_len, uint64_t now_ns) {
   /* §3.10.7.2: ignore a RST, answer an ACK with a RST, take a SYN. */
   if (s->flags & NET_TCP_RST) return EMU_FATE_REJECTED;
   if (s->flags & NET_TCP_ACK) {
-    send_rst_for(ifc, src, s, seg_len, now_ns);
+    send_rst_for(ifc, rx->ends, s, seg_len, now_ns);
     return EMU_FATE_REJECTED;
   }
   if (!(s->flags & NET_TCP_SYN)) return EMU_FATE_REJECTED;
-  net_tcp_conn *c = conn_new(ifc, src, s->src_port, s->dst_port);
+  net_tcp_conn *c = conn_new(ifc, rx->ends.remote, s->src_port, s->dst_port);
   if (!c) return EMU_FATE_SOCKET_FULL;
+  if (rx->ends.v6) {
+    c->v6 = 1;
+    c->local_ip = 0;
+    memcpy(c->local_ip6, rx->ends.local6, NET_IPV6_ADDR_LEN);
+    memcpy(c->remote_ip6, rx->ends.remote6, NET_IPV6_ADDR_LEN);
+  }
   c->released = 1; /* the stack's until the handshake completes */
   c->fn = l->fn;
   c->ctx = l->ctx;
@@ -959,7 +993,7 @@ static emu_fate input_listen(net_iface *ifc, struct net_tcp_listener *l, uint32_
   c->irs = s->seq;
   c->rcv_nxt = s->seq + 1;
   c->rcv_adv = c->rcv_nxt + rcv_wnd(c);
-  c->snd_mss = (uint16_t)min_u32(s->mss ? s->mss : NET_TCP_DEFAULT_MSS, ifc->tcp_cfg.mss);
+  c->snd_mss = (uint16_t)min_u32(s->mss ? s->mss : NET_TCP_DEFAULT_MSS, mss_cap(ifc, c->v6));
   c->snd_wnd = s->window;
   c->snd_wl1 = s->seq;
   c->recover = c->iss;
@@ -968,21 +1002,23 @@ static emu_fate input_listen(net_iface *ifc, struct net_tcp_listener *l, uint32_
   return EMU_FATE_DELIVERED;
 }
 
-emu_fate net_tcp_input(net_iface *ifc, const uint8_t *ip_pkt, uint64_t now_ns) {
-  const uint8_t *seg = net_ipv4_payload(ip_pkt);
-  size_t seg_len = net_ipv4_payload_len(ip_pkt);
+emu_fate net_tcp_input(net_iface *ifc, const net_ip_rx *rx, uint64_t now_ns) {
+  const uint8_t *seg = rx->l4;
+  size_t seg_len = rx->l4_len;
   net_tcp_repr s;
   if (net_tcp_parse(seg, seg_len, &s) != 0) return EMU_FATE_MALFORMED;
-  uint32_t src = net_ipv4_src(ip_pkt), dst = net_ipv4_dst(ip_pkt);
-  if (!net_tcp_checksum_ok(seg, seg_len, src, dst)) return EMU_FATE_BAD_CHECKSUM;
+  const net_ip_ends *e = &rx->ends;
+  int ck_ok = e->v6 ? net_tcp_checksum_ok6(seg, seg_len, e->remote6, e->local6)
+                    : net_tcp_checksum_ok(seg, seg_len, e->remote, e->local);
+  if (!ck_ok) return EMU_FATE_BAD_CHECKSUM;
   /* RFC 1122 §4.2.3.10: TCP is unicast only; a SYN to a broadcast address
    * MUST be ignored, and so is everything else sent there. */
-  if (dst != ifc->cfg.ip) return EMU_FATE_UNSUPPORTED;
+  if (!rx->to_unicast) return EMU_FATE_UNSUPPORTED;
   uint32_t l4_seq_len =
       (uint32_t)s.payload_len + !!(s.flags & NET_TCP_SYN) + !!(s.flags & NET_TCP_FIN);
   uint64_t out_before = ifc->stats.tcp_segs_out;
   emu_fate fate;
-  net_tcp_conn *c = conn_find(ifc, src, s.src_port, s.dst_port);
+  net_tcp_conn *c = conn_find(ifc, e->remote, e->v6 ? e->remote6 : NULL, s.src_port, s.dst_port);
   if (c && syn_ends_time_wait(c, &s)) {
     enter_closed(c, NET_TCP_CLOSED_NORMAL);
     sweep(ifc);
@@ -1000,11 +1036,11 @@ emu_fate net_tcp_input(net_iface *ifc, const uint8_t *ip_pkt, uint64_t now_ns) {
     struct net_tcp_listener *l = s.dst_port ? listener_find(ifc, s.dst_port) : NULL;
     if (l) {
       ifc->stats.tcp_segs_in++;
-      fate = input_listen(ifc, l, src, &s, l4_seq_len, now_ns);
+      fate = input_listen(ifc, l, rx, &s, l4_seq_len, now_ns);
     } else {
       /* §3.10.7.1: CLOSED. Everything is dropped; anything but a RST is
        * answered with a RST. */
-      send_rst_for(ifc, src, &s, l4_seq_len, now_ns);
+      send_rst_for(ifc, *e, &s, l4_seq_len, now_ns);
       fate = EMU_FATE_NO_LISTENER;
     }
   }
@@ -1029,7 +1065,7 @@ static void on_rto(net_tcp_conn *c, uint64_t now_ns) {
                            .dst_port = c->local_port,
                            .flags = NET_TCP_ACK,
                            .ack = c->snd_nxt};
-      send_rst_for(c->ifc, c->remote_ip, &fake, 0, now_ns);
+      send_rst_for(c->ifc, conn_ends(c), &fake, 0, now_ns);
     }
     enter_closed(c, NET_TCP_CLOSED_TIMEOUT);
     return;
@@ -1125,7 +1161,7 @@ int net_tcp_connect(net_iface *ifc, uint32_t dst_ip, uint16_t dst_port, uint16_t
       }
     }
     if (src_port == 0) return EMU_ENOSPC;
-  } else if (conn_find(ifc, dst_ip, dst_port, src_port)) {
+  } else if (conn_find(ifc, dst_ip, NULL, dst_port, src_port)) {
     return EMU_ESTATE;
   }
   if (ifc->tcp_nconns >= ifc->tcp_cfg.max_conns && !recycle_time_wait(ifc)) return EMU_ENOSPC;
@@ -1230,7 +1266,7 @@ void net_tcp_abort(net_tcp_conn *c, uint64_t now_ns) {
                          .dst_port = c->local_port,
                          .flags = NET_TCP_ACK,
                          .ack = c->snd_nxt};
-    send_rst_for(c->ifc, c->remote_ip, &fake, 0, now_ns);
+    send_rst_for(c->ifc, conn_ends(c), &fake, 0, now_ns);
   }
   enter_closed(c, NET_TCP_CLOSED_ABORTED);
   c->events = 0;
@@ -1255,6 +1291,9 @@ void net_tcp_get_info(const net_tcp_conn *c, net_tcp_info *out) {
   out->close_reason = c->close_reason;
   out->local_ip = c->local_ip;
   out->remote_ip = c->remote_ip;
+  out->v6 = c->v6;
+  memcpy(out->local_ip6, c->local_ip6, sizeof out->local_ip6);
+  memcpy(out->remote_ip6, c->remote_ip6, sizeof out->remote_ip6);
   out->local_port = c->local_port;
   out->remote_port = c->remote_port;
   out->iss = c->iss;

@@ -140,8 +140,10 @@ typedef struct net_tcp_conn_stats {
 typedef struct net_tcp_info {
   net_tcp_state state;
   net_tcp_close_reason close_reason;
-  uint32_t local_ip, remote_ip;
+  uint32_t local_ip, remote_ip; /* IPv4; 0 for an IPv6 connection */
   uint16_t local_port, remote_port;
+  int v6;                                   /* over IPv6: the addresses below */
+  uint8_t local_ip6[16], remote_ip6[16];    /* wire order */
   uint32_t iss, irs, snd_una, snd_nxt, rcv_nxt;
   uint32_t snd_wnd, rcv_wnd, cwnd, ssthresh;
   uint16_t snd_mss;                    /* what we send: min(peer's MSS, ours) */
@@ -202,13 +204,14 @@ void net_tcp_get_info(const net_tcp_conn *c, net_tcp_info *out);
 
 /* ---- for stack/iface only -------------------------------------------------------- */
 
-/* The TCP demux for an IPv4 packet net_ipv4_check() accepted. Fates:
+/* The TCP demux for an IPv4 or IPv6 packet to us (stack/iface.h). Fates:
  * ANSWERED (the stack sent a segment while handling it: SYN-ACK, ACK, echoed
  * data, ...), DELIVERED (accepted, nothing sent), REJECTED (not acceptable in
  * the connection's state), NO_LISTENER (no connection or listener: RST sent
  * unless it was a RST), SOCKET_FULL (a SYN over max_conns), MALFORMED,
  * BAD_CHECKSUM, UNSUPPORTED (to a broadcast address). */
-emu_fate net_tcp_input(net_iface *ifc, const uint8_t *ip_pkt, uint64_t now_ns);
+typedef struct net_ip_rx net_ip_rx;
+emu_fate net_tcp_input(net_iface *ifc, const net_ip_rx *rx, uint64_t now_ns);
 /* Runs the retransmission and TIME-WAIT timers due at now_ns. */
 void net_tcp_poll(net_iface *ifc, uint64_t now_ns);
 /* Earliest timer, EMU_TIME_NEVER when none is armed. */

@@ -92,12 +92,57 @@ int net_udp_recvfrom(net_udp_sock *sock, uint8_t *buf, size_t cap, uint32_t *src
   return len;
 }
 
-emu_fate net_udp_input(net_iface *ifc, const uint8_t *ip_pkt, uint64_t now_ns) {
-  const uint8_t *dgram = net_ipv4_payload(ip_pkt);
+int net_udp_reply(net_udp_sock *sock, const uint8_t *data, size_t len, uint64_t now_ns) {
+  if (!sock || !sock->ifc) return EMU_ESTATE;
+  net_iface *ifc = sock->ifc;
+  const net_ip_rx *rx = ifc->udp_rx.rx;
+  if (!rx) return EMU_ESTATE;
+  uint16_t dst_port = ifc->udp_rx.src_port;
+  if (!rx->ends.v6) return net_udp_sendto(sock, rx->ends.remote, dst_port, data, len, now_ns);
+  if (len > NET_UDP_MAX_PAYLOAD || dst_port == 0 || (len && !data)) return EMU_EINVAL;
+  /* Our address: the one the datagram was sent to when unicast (RFC 1122
+   * §4.1.3.5 for IPv4 says so too); for a multicast one the iface picks. */
+  const uint8_t *ll, *global;
+  net_iface_ip6_addrs(ifc, &ll, &global);
+  net_ip_ends ends = rx->ends;
+  if (!rx->to_unicast)
+    ends.local6 = net_ipv6_is_link_local(ends.remote6) || !global ? ll : global;
+  size_t cap;
+  uint8_t *buf = net_iface_l4_buf_ends(ifc, &ends, &cap);
+  net_udp_repr r = {
+      .src_port = sock->port, .dst_port = dst_port, .payload = data, .payload_len = len};
+  int n = net_udp_emit6(&r, ends.local6, ends.remote6, buf, cap);
+  if (n < 0) return n;
+  int err = net_iface_ends_send(ifc, &ends, NET_IP_PROTO_UDP, (size_t)n, now_ns);
+  if (err) return err;
+  sock->tx_dgrams++;
+  ifc->stats.udp_tx++;
+  return 0;
+}
+
+static int udp_checksum_ok(const net_ip_rx *rx) {
+  if (rx->ends.v6) return net_udp_checksum_ok6(rx->l4, rx->ends.remote6, rx->ends.local6);
+  return net_udp_checksum_ok(rx->l4, rx->ends.remote, rx->ends.local);
+}
+
+/* Runs the socket's handler with rx as the datagram net_udp_reply answers. */
+static emu_fate run_handler(net_iface *ifc, net_udp_sock *s, const net_ip_rx *rx,
+                            const net_udp_repr *u, uint64_t now_ns) {
+  struct net_udp_rx_ctx saved = ifc->udp_rx;
+  ifc->udp_rx.rx = rx;
+  ifc->udp_rx.src_port = u->src_port;
+  /* IPv6 senders have no IPv4 address: 0, and net_udp_reply answers them */
+  uint32_t src = rx->ends.v6 ? 0 : rx->ends.remote;
+  emu_fate fate = s->on_rx(s->rx_ctx, s, src, u->src_port, u->payload, u->payload_len, now_ns);
+  ifc->udp_rx = saved;
+  return fate;
+}
+
+emu_fate net_udp_input(net_iface *ifc, const net_ip_rx *rx, uint64_t now_ns) {
   net_udp_repr u;
-  if (net_udp_parse(dgram, net_ipv4_payload_len(ip_pkt), &u) != 0) return EMU_FATE_MALFORMED;
-  uint32_t src = net_ipv4_src(ip_pkt), dst = net_ipv4_dst(ip_pkt);
-  if (!net_udp_checksum_ok(dgram, src, dst)) return EMU_FATE_BAD_CHECKSUM;
+  if (net_udp_parse(rx->l4, rx->l4_len, &u) != 0) return EMU_FATE_MALFORMED;
+  if (!udp_checksum_ok(rx)) return EMU_FATE_BAD_CHECKSUM;
+  uint32_t src = rx->ends.v6 ? 0 : rx->ends.remote;
   /* RFC 768: source port 0 means "no reply expected"; destination port 0 is
    * reserved and nobody can bind it, so it falls through to NO_LISTENER. */
   net_udp_sock *s = u.dst_port ? find_bound(ifc, u.dst_port) : NULL;
@@ -105,14 +150,14 @@ emu_fate net_udp_input(net_iface *ifc, const uint8_t *ip_pkt, uint64_t now_ns) {
     /* RFC 1122 §4.1.3.1: a datagram for a port with no listener SHOULD be
      * answered with port unreachable; net_iface_icmp_unreachable applies the
      * §3.2.2 exceptions (broadcast destination and so on). */
-    if (net_iface_icmp_unreachable(ifc, ip_pkt, 3 /* port unreachable */, now_ns) == 0)
+    if (net_iface_port_unreachable(ifc, rx, now_ns) == 0)
       ifc->stats.icmp_unreachable_sent++;
     return EMU_FATE_NO_LISTENER;
   }
   if (s->on_rx) {
     s->rx_dgrams++;
     ifc->stats.udp_rx++;
-    return s->on_rx(s->rx_ctx, s, src, u.src_port, u.payload, u.payload_len, now_ns);
+    return run_handler(ifc, s, rx, &u, now_ns);
   }
   if (s->qlen == NET_UDP_RX_SLOTS || u.payload_len > NET_UDP_MAX_PAYLOAD) {
     s->rx_queue_full++;

@@ -72,6 +72,12 @@ uint16_t net_udp_local_port(const net_udp_sock *sock);
  * (see net_iface_ping); or the port's or ARP queue's error. */
 int net_udp_sendto(net_udp_sock *sock, uint32_t dst_ip, uint16_t dst_port, const uint8_t *data,
                    size_t len, uint64_t now_ns);
+/* From inside sock's handler: sends len bytes back to the sender of the
+ * datagram being handled, over its family (IPv4 or IPv6), from the address
+ * it was sent to. Returns as net_udp_sendto(), or EMU_ESTATE outside a
+ * handler. A handler gets src_ip 0 for an IPv6 sender: this is how it
+ * answers one. */
+int net_udp_reply(net_udp_sock *sock, const uint8_t *data, size_t len, uint64_t now_ns);
 /* Takes the oldest queued datagram: copies up to cap bytes to buf (the rest of
  * a longer datagram is lost, as with recvfrom(2)), fills the sender when
  * src_ip / src_port are not NULL and returns the datagram's whole length.
@@ -79,11 +85,12 @@ int net_udp_sendto(net_udp_sock *sock, uint32_t dst_ip, uint16_t dst_port, const
 int net_udp_recvfrom(net_udp_sock *sock, uint8_t *buf, size_t cap, uint32_t *src_ip,
                      uint16_t *src_port);
 
-/* For stack/iface only: the UDP demux for an IPv4 packet to us that
- * net_ipv4_check() accepted. Returns the datagram's fate: a handler's fate;
+/* For stack/iface only: the UDP demux for an IPv4 or IPv6 packet to us
+ * (src_ip 0 in the queue for an IPv6 sender). Returns the datagram's fate: a handler's fate;
  * DELIVERED (queued); SOCKET_FULL (queue full); NO_LISTENER (closed port,
  * ICMP port unreachable sent unless broadcast); MALFORMED; BAD_CHECKSUM. */
-emu_fate net_udp_input(net_iface *ifc, const uint8_t *ip_pkt, uint64_t now_ns);
+typedef struct net_ip_rx net_ip_rx;
+emu_fate net_udp_input(net_iface *ifc, const net_ip_rx *rx, uint64_t now_ns);
 /* For stack/iface only: unbinds every socket of ifc. */
 void net_udp_unbind_all(net_iface *ifc);
 

@@ -203,6 +203,207 @@ int net_icmp_emit(const net_icmp_repr *r, uint8_t *buf, size_t cap) {
   return (int)total;
 }
 
+/* ---- IPv6 --------------------------------------------------------------------- */
+
+const uint8_t net_ipv6_unspecified[NET_IPV6_ADDR_LEN] = {0};
+const uint8_t net_ipv6_all_nodes[NET_IPV6_ADDR_LEN] = {0xff, 0x02, [15] = 0x01};
+const uint8_t net_ipv6_all_routers[NET_IPV6_ADDR_LEN] = {0xff, 0x02, [15] = 0x02};
+
+int net_ipv6_check(const uint8_t *pkt, size_t len) {
+  if (len < NET_IPV6_HEADER_LEN || net_ipv6_version(pkt) != 6) return EMU_EFORMAT;
+  if (net_ipv6_payload_len(pkt) > len - NET_IPV6_HEADER_LEN) return EMU_EFORMAT;
+  return 0;
+}
+
+int net_ipv6_parse(const uint8_t *pkt, size_t len, net_ipv6_repr *out) {
+  int err = net_ipv6_check(pkt, len);
+  if (err) return err;
+  memcpy(out->src, net_ipv6_src(pkt), NET_IPV6_ADDR_LEN);
+  memcpy(out->dst, net_ipv6_dst(pkt), NET_IPV6_ADDR_LEN);
+  out->next_header = net_ipv6_next_header(pkt);
+  out->hop_limit = net_ipv6_hop_limit(pkt);
+  out->traffic_class = net_ipv6_traffic_class(pkt);
+  out->flow_label = net_ipv6_flow_label(pkt);
+  out->payload_len = net_ipv6_payload_len(pkt);
+  return 0;
+}
+
+int net_ipv6_emit(const net_ipv6_repr *r, uint8_t *buf, size_t cap) {
+  if (r->payload_len > 0xffff || r->flow_label > 0xfffff) return EMU_EINVAL;
+  if (cap < NET_IPV6_HEADER_LEN || cap - NET_IPV6_HEADER_LEN < r->payload_len) return EMU_ENOSPC;
+  /* RFC 8200 §3: version (4 bits), traffic class (8), flow label (20) */
+  net_put_be32(buf, (uint32_t)6 << 28 | (uint32_t)r->traffic_class << 20 | r->flow_label);
+  net_put_be16(buf + 4, (uint16_t)r->payload_len);
+  buf[6] = r->next_header;
+  buf[7] = r->hop_limit;
+  memcpy(buf + 8, r->src, NET_IPV6_ADDR_LEN);
+  memcpy(buf + 24, r->dst, NET_IPV6_ADDR_LEN);
+  return NET_IPV6_HEADER_LEN;
+}
+
+/* RFC 8200 §4.2: the two high-order bits of an option type say what a node
+ * that does not know it does; only 00 is "skip over this option". */
+#define IPV6_OPT_PAD1       0
+#define IPV6_OPT_ACTION(t)  ((t) >> 6)
+#define IPV6_OPT_ACTION_SKIP 0
+
+/* 1 when every option of the Hop-by-Hop or Destination Options header at h
+ * (hlen bytes) may be skipped, 0 when one may not, -1 when malformed. */
+static int ipv6_options_skippable(const uint8_t *h, size_t hlen) {
+  for (size_t i = 2; i < hlen;) {
+    if (h[i] == IPV6_OPT_PAD1) {
+      i++;
+      continue;
+    }
+    if (hlen - i < 2 || h[i + 1] > hlen - i - 2) return -1;
+    if (IPV6_OPT_ACTION(h[i]) != IPV6_OPT_ACTION_SKIP) return 0;
+    i += 2 + (size_t)h[i + 1];
+  }
+  return 1;
+}
+
+net_ipv6_walk_result net_ipv6_walk(const uint8_t *pkt, uint8_t *proto, size_t *off) {
+  size_t end = NET_IPV6_HEADER_LEN + net_ipv6_payload_len(pkt), at = NET_IPV6_HEADER_LEN;
+  uint8_t nh = net_ipv6_next_header(pkt);
+  for (;;) {
+    if (nh == NET_IPV6_NH_FRAGMENT) return NET_IPV6_WALK_FRAGMENT;
+    if (nh == NET_IPV6_NH_NONE) return NET_IPV6_WALK_NO_NEXT;
+    if (nh != NET_IPV6_NH_HOP_BY_HOP && nh != NET_IPV6_NH_DEST_OPTS && nh != NET_IPV6_NH_ROUTING)
+      break;
+    /* RFC 8200 §4.1: Hop-by-Hop Options only immediately after the header */
+    if (nh == NET_IPV6_NH_HOP_BY_HOP && at != NET_IPV6_HEADER_LEN)
+      return NET_IPV6_WALK_HOP_BY_HOP;
+    /* RFC 8200 §4.3-4.6: Next Header, Hdr Ext Len in 8-octet units not
+     * counting the first 8 */
+    if (end - at < 8) return NET_IPV6_WALK_MALFORMED;
+    const uint8_t *h = pkt + at;
+    size_t hlen = 8 + (size_t)h[1] * 8;
+    if (hlen > end - at) return NET_IPV6_WALK_MALFORMED;
+    if (nh == NET_IPV6_NH_ROUTING) {
+      /* §4.4: with Segments Left 0 the node ignores the header */
+      if (h[3] != 0) return NET_IPV6_WALK_ROUTING;
+    } else {
+      int ok = ipv6_options_skippable(h, hlen);
+      if (ok < 0) return NET_IPV6_WALK_MALFORMED;
+      if (ok == 0) return NET_IPV6_WALK_OPTION;
+    }
+    nh = h[0];
+    at += hlen;
+  }
+  *proto = nh;
+  *off = at;
+  return NET_IPV6_WALK_OK;
+}
+
+uint32_t net_ipv6_pseudo_sum(const uint8_t *src, const uint8_t *dst, uint8_t next_header,
+                             size_t l4_len) {
+  uint8_t tail[8];
+  net_put_be32(tail, (uint32_t)l4_len);
+  tail[4] = tail[5] = tail[6] = 0;
+  tail[7] = next_header;
+  uint32_t sum = net_inet_sum(0, src, NET_IPV6_ADDR_LEN);
+  sum = net_inet_sum(sum, dst, NET_IPV6_ADDR_LEN);
+  return net_inet_sum(sum, tail, sizeof tail);
+}
+
+int net_ipv6_is_unspecified(const uint8_t *a) {
+  return memcmp(a, net_ipv6_unspecified, NET_IPV6_ADDR_LEN) == 0;
+}
+
+/* RFC 4291 Appendix A: a 48-bit MAC becomes an interface identifier by
+ * inserting ff:fe between its halves and inverting the universal/local bit
+ * (0x02 of the first byte). */
+static void eui64_from_mac(const uint8_t *mac, uint8_t *iid) {
+  iid[0] = mac[0] ^ 0x02;
+  iid[1] = mac[1];
+  iid[2] = mac[2];
+  iid[3] = 0xff;
+  iid[4] = 0xfe;
+  iid[5] = mac[3];
+  iid[6] = mac[4];
+  iid[7] = mac[5];
+}
+
+void net_ipv6_addr_from_prefix(const uint8_t *prefix, const uint8_t *mac,
+                               uint8_t out[NET_IPV6_ADDR_LEN]) {
+  memmove(out, prefix, 8);
+  eui64_from_mac(mac, out + 8);
+}
+
+void net_ipv6_link_local_from_mac(const uint8_t *mac, uint8_t out[NET_IPV6_ADDR_LEN]) {
+  static const uint8_t link_local_prefix[8] = {0xfe, 0x80};
+  net_ipv6_addr_from_prefix(link_local_prefix, mac, out);
+}
+
+void net_ipv6_solicited_node(const uint8_t *a, uint8_t out[NET_IPV6_ADDR_LEN]) {
+  static const uint8_t head[13] = {0xff, 0x02, [11] = 0x01, [12] = 0xff};
+  uint8_t low[3] = {a[13], a[14], a[15]}; /* a and out may be the same */
+  memcpy(out, head, sizeof head);
+  memcpy(out + 13, low, sizeof low);
+}
+
+void net_ipv6_multicast_mac(const uint8_t *a, uint8_t mac[NET_MAC_LEN]) {
+  mac[0] = 0x33;
+  mac[1] = 0x33;
+  memcpy(mac + 2, a + 12, 4);
+}
+
+/* ---- ICMPv6 and Neighbor Discovery ---------------------------------------------- */
+
+/* Type, code, checksum: the part every ICMPv6 message has (RFC 4443 §2.1). */
+#define ICMP6_MIN_LEN 4
+
+int net_icmp6_check(const uint8_t *msg, size_t len) {
+  (void)msg;
+  return len < ICMP6_MIN_LEN ? EMU_EFORMAT : 0;
+}
+
+int net_icmp6_checksum_ok(const uint8_t *msg, size_t len, const uint8_t *src, const uint8_t *dst) {
+  uint32_t sum = net_ipv6_pseudo_sum(src, dst, NET_IP_PROTO_ICMPV6, len);
+  return net_inet_fold(net_inet_sum(sum, msg, len)) == 0;
+}
+
+int net_icmp6_emit(const net_icmp_repr *r, const uint8_t *src, const uint8_t *dst, uint8_t *buf,
+                   size_t cap) {
+  /* The layout is ICMP's; only the checksum's coverage differs (RFC 4443
+   * §2.3): emit as ICMP, then redo the sum with the pseudo-header. */
+  int n = net_icmp_emit(r, buf, cap);
+  if (n < 0) return n;
+  net_put_be16(buf + 2, 0);
+  uint32_t sum = net_ipv6_pseudo_sum(src, dst, NET_IP_PROTO_ICMPV6, (size_t)n);
+  net_put_be16(buf + 2, net_inet_fold(net_inet_sum(sum, buf, (size_t)n)));
+  return n;
+}
+
+int net_nd_options(const uint8_t *opts, size_t len, net_nd_opts *out) {
+  memset(out, 0, sizeof *out);
+  for (size_t i = 0; i < len;) {
+    /* RFC 4861 §4.6: Length in units of 8 octets; 0 is invalid */
+    if (len - i < 2 || opts[i + 1] == 0) return EMU_EFORMAT;
+    size_t olen = (size_t)opts[i + 1] * 8;
+    if (olen > len - i) return EMU_EFORMAT;
+    const uint8_t *o = opts + i;
+    switch (o[0]) {
+      case NET_ND_OPT_SOURCE_LLADDR:
+      case NET_ND_OPT_TARGET_LLADDR:
+        if (olen != NET_ND_OPT_LLADDR_LEN) return EMU_EFORMAT;
+        if (o[0] == NET_ND_OPT_SOURCE_LLADDR)
+          out->source_lladdr = o + 2;
+        else
+          out->target_lladdr = o + 2;
+        break;
+      case NET_ND_OPT_PREFIX_INFO:
+        if (olen != NET_ND_OPT_PREFIX_LEN) return EMU_EFORMAT;
+        if (!out->prefix) out->prefix = o;
+        break;
+      default: /* §4.6: unknown options are ignored */
+        break;
+    }
+    i += olen;
+  }
+  return 0;
+}
+
 /* ---- pseudo-header -------------------------------------------------------------- */
 
 uint32_t net_ipv4_pseudo_sum(uint32_t src, uint32_t dst, uint8_t protocol, size_t l4_len) {
@@ -243,8 +444,8 @@ int net_udp_parse(const uint8_t *dgram, size_t len, net_udp_repr *out) {
   return 0;
 }
 
-int net_udp_emit(const net_udp_repr *r, uint32_t src_ip, uint32_t dst_ip, uint8_t *buf,
-                 size_t cap) {
+/* Writes header and payload with a zero checksum; returns the length. */
+static int udp_write(const net_udp_repr *r, uint8_t *buf, size_t cap) {
   if (r->payload_len > 65535 - NET_UDP_HEADER_LEN) return EMU_EINVAL;
   size_t total = NET_UDP_HEADER_LEN + r->payload_len;
   if (cap < total) return EMU_ENOSPC;
@@ -254,12 +455,38 @@ int net_udp_emit(const net_udp_repr *r, uint32_t src_ip, uint32_t dst_ip, uint8_
   net_put_be16(buf + 2, r->dst_port);
   net_put_be16(buf + 4, (uint16_t)total);
   net_put_be16(buf + 6, 0);
-  uint32_t sum = net_ipv4_pseudo_sum(src_ip, dst_ip, NET_IP_PROTO_UDP, total);
-  uint16_t ck = net_inet_fold(net_inet_sum(sum, buf, total));
-  /* RFC 768: an all-zero computed checksum is transmitted as all ones, since
-   * 0 means "no checksum". */
-  net_put_be16(buf + 6, ck == 0 ? 0xffff : ck);
   return (int)total;
+}
+
+static void udp_put_checksum(uint8_t *buf, size_t total, uint32_t pseudo_sum) {
+  uint16_t ck = net_inet_fold(net_inet_sum(pseudo_sum, buf, total));
+  /* RFC 768 (and RFC 8200 §8.1): an all-zero computed checksum is
+   * transmitted as all ones, since 0 means "no checksum". */
+  net_put_be16(buf + 6, ck == 0 ? 0xffff : ck);
+}
+
+int net_udp_emit(const net_udp_repr *r, uint32_t src_ip, uint32_t dst_ip, uint8_t *buf,
+                 size_t cap) {
+  int n = udp_write(r, buf, cap);
+  if (n < 0) return n;
+  udp_put_checksum(buf, (size_t)n, net_ipv4_pseudo_sum(src_ip, dst_ip, NET_IP_PROTO_UDP, (size_t)n));
+  return n;
+}
+
+int net_udp_emit6(const net_udp_repr *r, const uint8_t *src, const uint8_t *dst, uint8_t *buf,
+                  size_t cap) {
+  int n = udp_write(r, buf, cap);
+  if (n < 0) return n;
+  udp_put_checksum(buf, (size_t)n, net_ipv6_pseudo_sum(src, dst, NET_IP_PROTO_UDP, (size_t)n));
+  return n;
+}
+
+int net_udp_checksum_ok6(const uint8_t *dgram, const uint8_t *src, const uint8_t *dst) {
+  /* RFC 8200 §8.1: over IPv6 the UDP checksum is not optional */
+  if (net_udp_checksum(dgram) == 0) return 0;
+  size_t ulen = net_udp_length(dgram);
+  uint32_t sum = net_ipv6_pseudo_sum(src, dst, NET_IP_PROTO_UDP, ulen);
+  return net_inet_fold(net_inet_sum(sum, dgram, ulen)) == 0;
 }
 
 /* ---- TCP -------------------------------------------------------------------------- */
@@ -315,8 +542,9 @@ int net_tcp_parse(const uint8_t *seg, size_t len, net_tcp_repr *out) {
   return 0;
 }
 
-int net_tcp_emit(const net_tcp_repr *r, uint32_t src_ip, uint32_t dst_ip, uint8_t *buf,
-                 size_t cap) {
+/* Writes header, MSS option and payload with a zero checksum; returns the
+ * length. */
+static int tcp_write(const net_tcp_repr *r, uint8_t *buf, size_t cap) {
   size_t hl = net_tcp_emit_header_len(r);
   if (r->payload_len > 65535 - hl) return EMU_EINVAL;
   size_t total = hl + r->payload_len;
@@ -336,7 +564,28 @@ int net_tcp_emit(const net_tcp_repr *r, uint32_t src_ip, uint32_t dst_ip, uint8_
     buf[21] = 4;
     net_put_be16(buf + 22, r->mss);
   }
-  uint32_t sum = net_ipv4_pseudo_sum(src_ip, dst_ip, NET_IP_PROTO_TCP, total);
-  net_put_be16(buf + 16, net_inet_fold(net_inet_sum(sum, buf, total)));
   return (int)total;
+}
+
+int net_tcp_emit(const net_tcp_repr *r, uint32_t src_ip, uint32_t dst_ip, uint8_t *buf,
+                 size_t cap) {
+  int n = tcp_write(r, buf, cap);
+  if (n < 0) return n;
+  uint32_t sum = net_ipv4_pseudo_sum(src_ip, dst_ip, NET_IP_PROTO_TCP, (size_t)n);
+  net_put_be16(buf + 16, net_inet_fold(net_inet_sum(sum, buf, (size_t)n)));
+  return n;
+}
+
+int net_tcp_emit6(const net_tcp_repr *r, const uint8_t *src, const uint8_t *dst, uint8_t *buf,
+                  size_t cap) {
+  int n = tcp_write(r, buf, cap);
+  if (n < 0) return n;
+  uint32_t sum = net_ipv6_pseudo_sum(src, dst, NET_IP_PROTO_TCP, (size_t)n);
+  net_put_be16(buf + 16, net_inet_fold(net_inet_sum(sum, buf, (size_t)n)));
+  return n;
+}
+
+int net_tcp_checksum_ok6(const uint8_t *seg, size_t len, const uint8_t *src, const uint8_t *dst) {
+  uint32_t sum = net_ipv6_pseudo_sum(src, dst, NET_IP_PROTO_TCP, len);
+  return net_inet_fold(net_inet_sum(sum, seg, len)) == 0;
 }

@@ -1,5 +1,5 @@
-/* Wire formats: Ethernet II, ARP, IPv4, ICMP, UDP and TCP as views over byte
- * buffers.
+/* Wire formats: Ethernet II, ARP, IPv4, ICMP, IPv6, ICMPv6 with Neighbor
+ * Discovery, UDP and TCP as views over byte buffers.
  *
  * Nothing here casts a struct onto a frame. Each format has:
  *   - a check function, net_X_check(buf, len), that proves the buffer is long
@@ -252,6 +252,189 @@ int net_icmp_parse(const uint8_t *msg, size_t len, net_icmp_repr *out);
  * EMU_ENOSPC, or EMU_EINVAL when data_len exceeds any IPv4 packet (65535). */
 int net_icmp_emit(const net_icmp_repr *r, uint8_t *buf, size_t cap);
 
+/* ---- IPv6 (RFC 8200) ------------------------------------------------------------- */
+
+#define NET_IPV6_HEADER_LEN 40
+#define NET_IPV6_ADDR_LEN   16
+/* Next Header values (IANA "Assigned Internet Protocol Numbers"): the
+ * extension headers of RFC 8200 §4 and the upper layers this stack speaks. */
+#define NET_IPV6_NH_HOP_BY_HOP 0
+#define NET_IPV6_NH_ROUTING    43
+#define NET_IPV6_NH_FRAGMENT   44
+#define NET_IPV6_NH_ESP        50
+#define NET_IPV6_NH_AH         51
+#define NET_IP_PROTO_ICMPV6    58
+#define NET_IPV6_NH_NONE       59
+#define NET_IPV6_NH_DEST_OPTS  60
+
+/* 0 when pkt holds a 40-byte header of version 6 whose Payload Length fits
+ * in the buffer (which may be longer: Ethernet pads); EMU_EFORMAT otherwise.
+ * A Payload Length of 0 (a jumbogram, RFC 2675) is taken as an empty
+ * payload: no link here carries jumbograms. */
+int net_ipv6_check(const uint8_t *pkt, size_t len);
+
+static inline uint8_t net_ipv6_version(const uint8_t *pkt) { return pkt[0] >> 4; }
+static inline uint8_t net_ipv6_traffic_class(const uint8_t *pkt) {
+  return (uint8_t)((pkt[0] & 0x0f) << 4 | pkt[1] >> 4);
+}
+static inline uint32_t net_ipv6_flow_label(const uint8_t *pkt) {
+  return net_get_be32(pkt) & 0xfffff;
+}
+static inline uint16_t net_ipv6_payload_len(const uint8_t *pkt) { return net_get_be16(pkt + 4); }
+static inline uint8_t net_ipv6_next_header(const uint8_t *pkt) { return pkt[6]; }
+static inline uint8_t net_ipv6_hop_limit(const uint8_t *pkt) { return pkt[7]; }
+static inline const uint8_t *net_ipv6_src(const uint8_t *pkt) { return pkt + 8; }
+static inline const uint8_t *net_ipv6_dst(const uint8_t *pkt) { return pkt + 24; }
+static inline const uint8_t *net_ipv6_payload(const uint8_t *pkt) {
+  return pkt + NET_IPV6_HEADER_LEN;
+}
+
+typedef struct net_ipv6_repr {
+  uint8_t src[NET_IPV6_ADDR_LEN], dst[NET_IPV6_ADDR_LEN];
+  uint8_t next_header;
+  uint8_t hop_limit;
+  uint8_t traffic_class;
+  uint32_t flow_label;
+  size_t payload_len; /* everything after the fixed header, extension headers included */
+} net_ipv6_repr;
+
+/* Checks pkt (as net_ipv6_check) and fills *out. */
+int net_ipv6_parse(const uint8_t *pkt, size_t len, net_ipv6_repr *out);
+/* Writes the 40-byte header; the payload goes at buf + NET_IPV6_HEADER_LEN.
+ * Returns NET_IPV6_HEADER_LEN, EMU_ENOSPC (cap < 40 + payload_len), or
+ * EMU_EINVAL when payload_len exceeds 65535 or flow_label 20 bits. */
+int net_ipv6_emit(const net_ipv6_repr *r, uint8_t *buf, size_t cap);
+
+/* The upper layer behind the extension headers (RFC 8200 §4): the result of
+ * net_ipv6_walk(). */
+typedef enum net_ipv6_walk_result {
+  NET_IPV6_WALK_OK = 0,     /* *proto and *off name the upper-layer header */
+  NET_IPV6_WALK_MALFORMED,  /* an extension header runs past the payload */
+  NET_IPV6_WALK_FRAGMENT,   /* a Fragment header: no reassembler here */
+  NET_IPV6_WALK_ROUTING,    /* a Routing header with Segments Left > 0 (§4.4) */
+  NET_IPV6_WALK_OPTION,     /* an option this host must not skip (§4.2: action bits) */
+  NET_IPV6_WALK_NO_NEXT,    /* Next Header 59: nothing follows (§4.7) */
+  NET_IPV6_WALK_HOP_BY_HOP, /* Hop-by-Hop Options anywhere but first (§4.1) */
+} net_ipv6_walk_result;
+
+/* Walks the extension headers of a packet net_ipv6_check() accepted:
+ * Hop-by-Hop and Destination Options whose options may be skipped (Pad1,
+ * PadN, or an unknown type whose two high-order bits are 00, RFC 8200
+ * §4.2), and Routing headers with Segments Left 0 (§4.4) are passed over.
+ * On NET_IPV6_WALK_OK, *proto is the first other Next Header value (an
+ * upper layer, or an extension header such as ESP the caller will refuse)
+ * and *off its offset from the start of pkt. */
+net_ipv6_walk_result net_ipv6_walk(const uint8_t *pkt, uint8_t *proto, size_t *off);
+
+/* The running sum of the IPv6 pseudo-header (RFC 8200 §8.1): source and
+ * destination address, the upper-layer packet length as 32 bits, three zero
+ * bytes and the Next Header of the upper layer. Chain it into
+ * net_inet_sum(). */
+uint32_t net_ipv6_pseudo_sum(const uint8_t *src, const uint8_t *dst, uint8_t next_header,
+                             size_t l4_len);
+
+/* Address classes (RFC 4291 §2.4). */
+extern const uint8_t net_ipv6_unspecified[NET_IPV6_ADDR_LEN]; /* :: */
+extern const uint8_t net_ipv6_all_nodes[NET_IPV6_ADDR_LEN];   /* ff02::1 */
+extern const uint8_t net_ipv6_all_routers[NET_IPV6_ADDR_LEN]; /* ff02::2 */
+static inline int net_ipv6_is_multicast(const uint8_t *a) { return a[0] == 0xff; }
+static inline int net_ipv6_is_link_local(const uint8_t *a) {
+  return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; /* fe80::/10 */
+}
+int net_ipv6_is_unspecified(const uint8_t *a);
+/* The link-local address fe80::/64 with the modified EUI-64 interface
+ * identifier of mac (RFC 4291 §2.5.1 and Appendix A: ff:fe in the middle,
+ * the universal/local bit inverted). */
+void net_ipv6_link_local_from_mac(const uint8_t *mac, uint8_t out[NET_IPV6_ADDR_LEN]);
+/* Writes the 64-bit prefix of prefix followed by mac's modified EUI-64
+ * interface identifier (RFC 4862 §5.5.3(d) with RFC 4291 Appendix A). */
+void net_ipv6_addr_from_prefix(const uint8_t *prefix, const uint8_t *mac,
+                               uint8_t out[NET_IPV6_ADDR_LEN]);
+/* The solicited-node multicast address of a (RFC 4291 §2.7.1):
+ * ff02::1:ffXX:XXXX with the low 24 bits of a. */
+void net_ipv6_solicited_node(const uint8_t *a, uint8_t out[NET_IPV6_ADDR_LEN]);
+/* The Ethernet group address of an IPv6 multicast address (RFC 2464 §7):
+ * 33:33 and the address's last four bytes. */
+void net_ipv6_multicast_mac(const uint8_t *a, uint8_t mac[NET_MAC_LEN]);
+
+/* ---- ICMPv6 (RFC 4443) and Neighbor Discovery (RFC 4861) ----------------------- */
+
+/* Types (RFC 4443 §2.1, RFC 4861 §4). */
+#define NET_ICMP6_DEST_UNREACHABLE 1
+#define NET_ICMP6_PACKET_TOO_BIG   2
+#define NET_ICMP6_TIME_EXCEEDED    3
+#define NET_ICMP6_PARAM_PROBLEM    4
+#define NET_ICMP6_ECHO_REQUEST     128
+#define NET_ICMP6_ECHO_REPLY       129
+#define NET_ICMP6_ROUTER_SOLICIT   133
+#define NET_ICMP6_ROUTER_ADVERT    134
+#define NET_ICMP6_NEIGHBOR_SOLICIT 135
+#define NET_ICMP6_NEIGHBOR_ADVERT  136
+#define NET_ICMP6_REDIRECT         137
+/* Destination unreachable code 4: port unreachable (RFC 4443 §3.1). */
+#define NET_ICMP6_PORT_UNREACHABLE 4
+/* ICMPv6 shares ICMP's 8-byte layout for the messages this stack builds:
+ * type, code, checksum and four more bytes (echo identifier and sequence,
+ * or Neighbor Advertisement flags and reserved, or unused). */
+#define NET_ICMP6_HEADER_LEN 8
+/* Neighbor Advertisement flags, in the first of the four bytes (RFC 4861 §4.4). */
+#define NET_ND_NA_ROUTER    0x80
+#define NET_ND_NA_SOLICITED 0x40
+#define NET_ND_NA_OVERRIDE  0x20
+/* ND message bodies: NS/NA target address after the 8-byte header, options
+ * after it; an RA's fixed part is 16 bytes (RFC 4861 §4.2-4.4). */
+#define NET_ND_NS_LEN 24
+#define NET_ND_RA_LEN 16
+#define NET_ND_RS_LEN 8
+/* ND option types (RFC 4861 §4.6); lengths in units of 8 bytes. */
+#define NET_ND_OPT_SOURCE_LLADDR 1
+#define NET_ND_OPT_TARGET_LLADDR 2
+#define NET_ND_OPT_PREFIX_INFO   3
+#define NET_ND_OPT_LLADDR_LEN    8
+#define NET_ND_OPT_PREFIX_LEN    32
+/* Prefix Information flags (RFC 4861 §4.6.2). */
+#define NET_ND_PREFIX_ONLINK     0x80
+#define NET_ND_PREFIX_AUTONOMOUS 0x40
+/* RFC 4861 §6.1.1, §7.1.1, §7.1.2: ND messages arrive with this Hop Limit
+ * (proof they did not cross a router) and leave with it. */
+#define NET_ND_HOP_LIMIT 255
+
+/* 0 when msg (the len bytes of the upper layer, from the IPv6 Payload
+ * Length) holds at least the 4 bytes every ICMPv6 message has (RFC 4443
+ * §2.1); EMU_EFORMAT otherwise. Per-type lengths are the caller's. */
+int net_icmp6_check(const uint8_t *msg, size_t len);
+/* 1 when the checksum over pseudo-header and message verifies (RFC 4443
+ * §2.3), else 0. */
+int net_icmp6_checksum_ok(const uint8_t *msg, size_t len, const uint8_t *src, const uint8_t *dst);
+/* Writes an ICMPv6 message laid out as ICMP (net_icmp_repr: type, code, the
+ * two 16-bit halves of bytes 4-7, data) with the checksum over the IPv6
+ * pseudo-header of src/dst. Returns 8 + data_len, EMU_ENOSPC, or EMU_EINVAL
+ * past 65535 bytes. */
+int net_icmp6_emit(const net_icmp_repr *r, const uint8_t *src, const uint8_t *dst, uint8_t *buf,
+                   size_t cap);
+
+/* What the options of one ND message said (RFC 4861 §4.6). */
+typedef struct net_nd_opts {
+  const uint8_t *source_lladdr; /* NULL when absent */
+  const uint8_t *target_lladdr; /* NULL when absent */
+  const uint8_t *prefix;        /* the first Prefix Information option, or NULL */
+} net_nd_opts;
+
+/* Walks the options from opts to opts + len, and fills *out. EMU_EFORMAT when
+ * an option has length 0 or runs past the end (RFC 4861 §4.6: the message
+ * MUST be discarded), or a link-layer address option is not 8 bytes long
+ * (Ethernet, RFC 2464 §6) or a Prefix Information option not 32. */
+int net_nd_options(const uint8_t *opts, size_t len, net_nd_opts *out);
+/* Prefix Information accessors over an option net_nd_options() found. */
+static inline uint8_t net_nd_prefix_len(const uint8_t *o) { return o[2]; }
+static inline uint8_t net_nd_prefix_flags(const uint8_t *o) { return o[3]; }
+static inline uint32_t net_nd_prefix_valid(const uint8_t *o) { return net_get_be32(o + 4); }
+static inline uint32_t net_nd_prefix_preferred(const uint8_t *o) { return net_get_be32(o + 8); }
+static inline const uint8_t *net_nd_prefix(const uint8_t *o) { return o + 16; }
+/* Router Advertisement accessors over a message of at least NET_ND_RA_LEN. */
+static inline uint8_t net_nd_ra_hop_limit(const uint8_t *m) { return m[4]; }
+static inline uint16_t net_nd_ra_lifetime(const uint8_t *m) { return net_get_be16(m + 6); }
+
 /* ---- the IPv4 pseudo-header (RFC 768 "Fields", RFC 9293 §3.1) --------------- */
 
 /* The running sum of the 12-byte pseudo-header that UDP and TCP checksums
@@ -293,6 +476,11 @@ int net_udp_parse(const uint8_t *dgram, size_t len, net_udp_repr *out);
  * 0xffff (RFC 768). Returns 8 + payload_len, EMU_ENOSPC, or EMU_EINVAL when
  * the datagram would exceed 65535 bytes. */
 int net_udp_emit(const net_udp_repr *r, uint32_t src_ip, uint32_t dst_ip, uint8_t *buf, size_t cap);
+/* The same over IPv6: the pseudo-header of RFC 8200 §8.1. There the
+ * checksum is mandatory: a 0 does not verify (RFC 8200 §8.1). */
+int net_udp_checksum_ok6(const uint8_t *dgram, const uint8_t *src, const uint8_t *dst);
+int net_udp_emit6(const net_udp_repr *r, const uint8_t *src, const uint8_t *dst, uint8_t *buf,
+                  size_t cap);
 
 /* ---- TCP (RFC 9293) ------------------------------------------------------------ */
 
@@ -346,6 +534,10 @@ int net_tcp_parse(const uint8_t *seg, size_t len, net_tcp_repr *out);
  * length), checksum filled in over the pseudo-header of src_ip/dst_ip.
  * Returns the segment length, EMU_ENOSPC, or EMU_EINVAL past 65535 bytes. */
 int net_tcp_emit(const net_tcp_repr *r, uint32_t src_ip, uint32_t dst_ip, uint8_t *buf, size_t cap);
+/* The same over IPv6 (the pseudo-header of RFC 8200 §8.1). */
+int net_tcp_checksum_ok6(const uint8_t *seg, size_t len, const uint8_t *src, const uint8_t *dst);
+int net_tcp_emit6(const net_tcp_repr *r, const uint8_t *src, const uint8_t *dst, uint8_t *buf,
+                  size_t cap);
 /* The header length net_tcp_emit() will use for r: 24 with MSS, else 20. */
 static inline size_t net_tcp_emit_header_len(const net_tcp_repr *r) {
   return r->mss ? NET_TCP_HEADER_LEN + 4 : NET_TCP_HEADER_LEN;

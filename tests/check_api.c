@@ -121,6 +121,10 @@ START_TEST(test_a_failed_create_says_why) {
   ck_assert_int_eq(vns_sim_new_why(&o, &sim, &why), VNS_EINVAL);
   ck_assert_ptr_nonnull(strstr(why.message, "guest_max_conns"));
   vns_sim_opts_init(&o);
+  o.guest_ip6[0] = 0xfe, o.guest_ip6[1] = 0x80, o.guest_ip6[15] = 1; /* fe80::1 */
+  ck_assert_int_eq(vns_sim_new_why(&o, &sim, &why), VNS_EINVAL);
+  ck_assert_ptr_nonnull(strstr(why.message, "guest_ip6"));
+  vns_sim_opts_init(&o);
   o.faults = "drop=2";
   ck_assert_int_eq(vns_sim_new_why(&o, &sim, &why), VNS_EINVAL);
   ck_assert_ptr_nonnull(strstr(why.message, "drop"));

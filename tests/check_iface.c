@@ -530,12 +530,12 @@ START_TEST(test_udp_and_tcp_to_closed_ports_refused_other_protocols_unsupported)
 }
 END_TEST
 
-START_TEST(test_ipv6_and_vlan_ethertypes_unsupported) {
+START_TEST(test_ipv6_zeros_malformed_and_vlan_ethertype_unsupported) {
   uint8_t f[64] = {0};
   memcpy(f, guest_mac, 6);
   memcpy(f + 6, host_mac, 6);
-  net_put_be16(f + 12, NET_ETHERTYPE_IPV6);
-  ck_assert_int_eq(net_iface_input(&fx->guest, f, 60, 0), EMU_FATE_UNSUPPORTED);
+  net_put_be16(f + 12, NET_ETHERTYPE_IPV6); /* version 0: not an IPv6 header */
+  ck_assert_int_eq(net_iface_input(&fx->guest, f, 60, 0), EMU_FATE_MALFORMED);
   net_put_be16(f + 12, NET_ETHERTYPE_VLAN);
   ck_assert_int_eq(net_iface_input(&fx->guest, f, 60, 0), EMU_FATE_UNSUPPORTED);
 }
@@ -778,11 +778,13 @@ START_TEST(test_gateway_capture_replayed_as_10_20_30_40_gets_exact_fates) {
   static const emu_fate expect[14] = {
       EMU_FATE_ANSWERED,      /* echo request to .40: reply waits for ARP */
       EMU_FATE_NOT_FOR_GUEST, /* the capture's own reply, to .41's MAC */
-      EMU_FATE_NOT_FOR_GUEST, EMU_FATE_NOT_FOR_GUEST, EMU_FATE_UNSUPPORTED, /* ICMPv6 to our MAC */
+      EMU_FATE_NOT_FOR_GUEST, EMU_FATE_NOT_FOR_GUEST,
+      EMU_FATE_NOT_FOR_GUEST, /* ICMPv6 to our MAC, another IPv6 address */
       EMU_FATE_NOT_FOR_GUEST, EMU_FATE_NOT_FOR_GUEST, EMU_FATE_NOT_FOR_GUEST,
       EMU_FATE_ANSWERED,      /* ARP who-has .40 tell .41 */
       EMU_FATE_NOT_FOR_GUEST, /* our MAC, but 10.20.230.243: we do not route */
-      EMU_FATE_NOT_FOR_GUEST, EMU_FATE_NOT_FOR_GUEST, EMU_FATE_UNSUPPORTED, /* ICMPv6 to our MAC */
+      EMU_FATE_NOT_FOR_GUEST, EMU_FATE_NOT_FOR_GUEST,
+      EMU_FATE_NOT_FOR_GUEST, /* ICMPv6 to our MAC, another IPv6 address */
       EMU_FATE_NOT_FOR_GUEST,
   };
   ck_assert_uint_eq(c->n, 14);
@@ -861,7 +863,7 @@ static Suite *iface_suite(void) {
   tcase_add_test(drops, test_frames_for_other_macs_and_addresses_are_not_for_guest);
   tcase_add_test(drops, test_truncated_frames_malformed_at_each_layer);
   tcase_add_test(drops, test_udp_and_tcp_to_closed_ports_refused_other_protocols_unsupported);
-  tcase_add_test(drops, test_ipv6_and_vlan_ethertypes_unsupported);
+  tcase_add_test(drops, test_ipv6_zeros_malformed_and_vlan_ethertype_unsupported);
   tcase_add_test(drops, test_refused_send_counted_as_tx_error_and_frame_delivered);
   tcase_add_test(drops, test_init_rejects_bad_configs);
   suite_add_tcase(s, drops);

@@ -661,6 +661,46 @@ START_TEST(test_run_command_prints_ports_and_stops_on_sigterm) {
 }
 END_TEST
 
+/* --ipv6: the guest solicits slirp's Router Advertisement and takes
+ * fec0::/64 by SLAAC; a client on ::1 reaches the guest's echo service
+ * through slirp's IPv6 forward (slirp_add_hostxfwd), which only an address
+ * the guest really took can answer (slirp resolves it with an NS). */
+START_TEST(test_run_command_ipv6_slaac_and_echo_through_slirp) {
+  static char log[1 << 16];
+  log[0] = '\0';
+  child c = spawn("run --ipv6 --hostfwd tcp::0-:8023");
+  uint16_t port = wait_forward(&c, 8023, log, sizeof log);
+  ck_assert_msg(port != 0, "no forward line for 8023: %s", log);
+  int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  ck_assert_int_ge(fd, 0);
+  struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+  sa.sin6_addr = in6addr_loopback;
+  ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0, "connect [::1]:%u", port);
+  static const char msg[] = "over slirp's IPv6 and back";
+  ck_assert_int_eq(write(fd, msg, sizeof msg - 1), (ssize_t)(sizeof msg - 1));
+  char got[64] = "";
+  size_t n = 0;
+  uint64_t deadline = now_ns() + 5 * SEC;
+  while (n < sizeof msg - 1 && now_ns() < deadline) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    ssize_t r = read(fd, got + n, sizeof got - 1 - n);
+    if (r <= 0) break;
+    n += (size_t)r;
+  }
+  close(fd);
+  ck_assert_str_eq(got, msg);
+  usleep(100 * 1000);
+  ck_assert_int_eq(kill(c.pid, SIGTERM), 0);
+  int sig;
+  int code = finish_child(&c, log, sizeof log, &sig);
+  ck_assert_msg(code == 0 && sig == 0, "exit %d signal %d: %s", code, sig, log);
+  ck_assert_ptr_nonnull(strstr(log, "the guest takes fec0::5054:ff:fe12:3456"));
+  ck_assert_ptr_nonnull(strstr(log, "forwarding tcp [::1]:"));
+  ck_assert_ptr_nonnull(strstr(log, "all accounted: yes"));
+}
+END_TEST
+
 START_TEST(test_run_command_duration_json_and_bad_usage) {
   static char log[1 << 16];
   log[0] = '\0';
@@ -1082,6 +1122,7 @@ static Suite *live_suite(void) {
   tcase_add_test(tc, test_shutdown_closes_every_socket);
   tcase_add_test(tc, test_recorded_session_replays_to_same_fates_and_trace);
   tcase_add_test(tc, test_run_command_prints_ports_and_stops_on_sigterm);
+  tcase_add_test(tc, test_run_command_ipv6_slaac_and_echo_through_slirp);
   tcase_add_test(tc, test_run_command_duration_json_and_bad_usage);
   tcase_add_test(tc, test_dhcp_lease_from_slirps_server);
   tcase_add_test(tc, test_run_command_dhcp_and_get_from_a_host_http_server);

@@ -169,7 +169,7 @@ static const emu_fate gateway_expected[14] = {
     EMU_FATE_NOT_FOR_GUEST, /* 2 .40's reply, to the other host's MAC */
     EMU_FATE_NOT_FOR_GUEST, /* 3 echo request to .42's MAC */
     EMU_FATE_NOT_FOR_GUEST, /* 4 */
-    EMU_FATE_UNSUPPORTED,   /* 5 ICMPv6 to our MAC */
+    EMU_FATE_NOT_FOR_GUEST, /* 5 ICMPv6 to our MAC, another IPv6 address */
     EMU_FATE_NOT_FOR_GUEST, /* 6 */
     EMU_FATE_NOT_FOR_GUEST, /* 7 */
     EMU_FATE_NOT_FOR_GUEST, /* 8 */
@@ -177,7 +177,7 @@ static const emu_fate gateway_expected[14] = {
     EMU_FATE_NOT_FOR_GUEST, /* 10 to our MAC, routed to 10.20.230.243: not our IP */
     EMU_FATE_NOT_FOR_GUEST, /* 11 */
     EMU_FATE_NOT_FOR_GUEST, /* 12 */
-    EMU_FATE_UNSUPPORTED,   /* 13 ICMPv6 to our MAC */
+    EMU_FATE_NOT_FOR_GUEST, /* 13 ICMPv6 to our MAC, another IPv6 address */
     EMU_FATE_NOT_FOR_GUEST, /* 14 */
 };
 

@@ -206,6 +206,15 @@ typedef struct vns_sim_opts {
    * peer's or the proxy ARP's), as it leaves, at its virtual time (NULL). */
   vns_host_rx_fn host_tx;
   void *host_tx_ctx;
+  /* IPv6: the guest always has the link-local address of its MAC
+   * (fe80::/64 with the modified EUI-64 of RFC 4291 Appendix A) and answers
+   * Neighbor Discovery, echo, UDP and TCP on it. guest_ip6 adds a static
+   * global address, on link with its /64, in network byte order (all zero:
+   * none); multicast, link-local, loopback and :: are VNS_EINVAL. With
+   * guest_slaac set, a Router Advertisement's autonomous /64 prefix gives
+   * the guest a global address when it has none (RFC 4862 SLAAC). (none, 0) */
+  uint8_t guest_ip6[16];
+  int guest_slaac;
 } vns_sim_opts;
 
 #define VNS_RING_SPLIT  0

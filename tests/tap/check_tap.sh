@@ -3,7 +3,7 @@
 # network namespace this test creates (never the machine's own interfaces):
 # the kernel's ARP resolves the guest, its ping and TCP talk to the guest's
 # stack, curl reads /stats, 1 MiB crosses byte-exact (also under netem loss,
-# where the kernel offers it), and --bug redox shows the note's symptom with
+# where the kernel offers it), the same over IPv6 (ping6, NDP, TCP, curl), and --bug redox shows the note's symptom with
 # the kernel's own ping. The guest as a client: it GETs a file from an HTTP
 # server on the kernel's side byte for byte (a DHCP nobody answers gives up
 # after RFC 2131's 60 s of backoff: check_live runs that in virtual time,
@@ -72,6 +72,33 @@ fi
 stop
 grep -q 'all accounted: yes' "$work/run.out" || fail "the ledger does not add up"
 grep -q 'guest ping 172.16.0.1: reply' "$work/run.out" || fail "the guest's ping of the kernel"
+
+# 1b. IPv6: the kernel's Neighbor Discovery resolves the guest's link-local
+# address (from its MAC) and a static global one (--guest-ip6); its ping6,
+# TCP echo and curl reach the guest's stack over IPv6 (where the namespace
+# has IPv6 at all)
+if ip -6 addr add fd00:16::1/64 dev vtap0 nodad 2>"$work/ip6"; then
+  guest6=fd00:16::2
+  start --guest-ip6 "$guest6"
+  ping -6 -c 3 -W 2 -q "fe80::5054:ff:fe12:3456%vtap0" >"$work/ping" ||
+    fail "the kernel's ping6 of the guest's link-local address: $(tail -2 "$work/ping")"
+  ping -6 -c 3 -W 2 -q "$guest6" >"$work/ping" ||
+    fail "the kernel's ping6 of the guest's global address: $(tail -2 "$work/ping")"
+  ip -6 neigh show "$guest6" dev vtap0 | grep -q '52:54:00:12:34:56' ||
+    fail "the kernel's Neighbor Discovery did not resolve the guest"
+  exec 3<>"/dev/tcp/$guest6/8023"
+  printf 'hello over IPv6\n' >&3
+  got=$(timeout 5 head -c 16 <&3 || true)
+  exec 3>&-
+  [ "$got" = "hello over IPv6" ] || fail "TCP echo over IPv6 gave '$got'"
+  curl -g -s --max-time 5 "http://[$guest6]/stats" | grep -q '"rx_ring"' || fail "curl /stats over IPv6"
+  stop
+  grep -q 'all accounted: yes' "$work/run.out" || fail "the ledger does not add up (IPv6)"
+  ip -6 addr del fd00:16::1/64 dev vtap0
+  echo "ok: ping6 (link-local and global), Neighbor Discovery, TCP echo and /stats over IPv6"
+else
+  echo "no IPv6 in this namespace ($(head -1 "$work/ip6")): the IPv6 run did not happen"
+fi
 
 # 2. the Redox bugs, seen with the kernel's own ping. rx-no-recycle: the
 # first replies come back, then the 64 RX buffers are used up and never
