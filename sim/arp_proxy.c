@@ -94,8 +94,10 @@ static int scn_proxy_answer_ns(scn *s, const uint8_t *frame, size_t len, uint8_t
                                size_t cap) {
   const uint8_t *pkt = net_eth_payload(frame), *msg = pkt + NET_IPV6_HEADER_LEN;
   if (net_ipv6_check(pkt, len - NET_ETH_HEADER_LEN) != 0 ||
-      net_ipv6_next_header(pkt) != NET_IP_PROTO_ICMPV6 || net_ipv6_payload_len(pkt) < NET_ND_NS_LEN ||
-      net_icmp_type(msg) != NET_ICMP6_NEIGHBOR_SOLICIT || net_ipv6_is_unspecified(net_ipv6_src(pkt)))
+      net_ipv6_next_header(pkt) != NET_IP_PROTO_ICMPV6 ||
+      net_ipv6_payload_len(pkt) < NET_ND_NS_LEN ||
+      net_icmp_type(msg) != NET_ICMP6_NEIGHBOR_SOLICIT ||
+      net_ipv6_is_unspecified(net_ipv6_src(pkt)))
     return 0; /* not an NS, or a DAD probe, which asks nobody */
   const uint8_t *target = msg + NET_ICMP6_HEADER_LEN;
   const scn_proxy_nd *e = scn_proxy_nd_find(s, target);

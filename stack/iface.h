@@ -212,7 +212,7 @@ typedef struct net_iface {
   emu_port_deferral *deferral; /* NULL: every fate is decided during input */
   uint64_t inputs;             /* net_iface_input calls so far */
   net_iface_rx_replies rx;
-  uint16_t mtu;                         /* cfg.mtu, 0 resolved */
+  uint16_t mtu; /* cfg.mtu, 0 resolved */
   /* IPv6 */
   uint8_t ip6_ll[NET_IPV6_ADDR_LEN];     /* link-local, from the MAC */
   uint8_t ip6_global[NET_IPV6_ADDR_LEN]; /* static or SLAAC; all zero: none */
@@ -221,7 +221,7 @@ typedef struct net_iface {
   uint8_t ip6_onlink_set;
   net_iface_nd_entry nd_cache[NET_IFACE_ND_CACHE_SIZE];
   net_iface_nd_wait nd_waits[NET_IFACE_ARP_QUEUE_SIZE];
-  struct net_udp_rx_ctx {           /* the datagram whose handler runs now */
+  struct net_udp_rx_ctx {       /* the datagram whose handler runs now */
     const struct net_ip_rx *rx; /* NULL outside a handler */
     uint16_t src_port;
   } udp_rx;

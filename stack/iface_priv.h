@@ -33,8 +33,7 @@ void net_iface_priv_ip6_init(net_iface *ifc);
 /* 1 when mac is the group address of an IPv6 multicast group we are in. */
 int net_iface_priv_ip6_group_mac(const net_iface *ifc, const uint8_t *mac);
 /* Handles an IPv6 packet (the Ethernet payload); returns its fate. */
-emu_fate net_iface_priv_input_ipv6(net_iface *ifc, const uint8_t *pkt, size_t len,
-                                   uint64_t now_ns);
+emu_fate net_iface_priv_input_ipv6(net_iface *ifc, const uint8_t *pkt, size_t len, uint64_t now_ns);
 /* Starts resolving ip6 (first Neighbor Solicitation) unless under way. */
 void net_iface_priv_nd_wait_start(net_iface *ifc, const uint8_t *ip6, uint64_t now_ns);
 void net_iface_priv_nd_wait_clear(net_iface *ifc, const uint8_t *ip6);

@@ -17,8 +17,7 @@ static emu_fate udp_echo_rx(void *ctx, net_udp_sock *sock, uint32_t src_ip, uint
   (void)src_ip; /* net_udp_reply answers the sender, IPv4 or IPv6 */
   /* RFC 862: send back the data as received. A datagram from port 0 cannot
    * be answered (RFC 768: no reply expected). */
-  if (src_port == 0 || net_udp_reply(sock, data, len, now_ns) != 0)
-    return EMU_FATE_DELIVERED;
+  if (src_port == 0 || net_udp_reply(sock, data, len, now_ns) != 0) return EMU_FATE_DELIVERED;
   svc->stats.udp_echoed++;
   return EMU_FATE_ANSWERED;
 }

@@ -118,7 +118,8 @@ static net_tcp_conn *conn_find(net_iface *ifc, uint32_t remote_ip, const uint8_t
     if (c->state == NET_TCP_CLOSED || c->remote_port != remote_port ||
         c->local_port != local_port || c->v6 != (remote6 != NULL))
       continue;
-    if (remote6 ? memcmp(c->remote_ip6, remote6, NET_IPV6_ADDR_LEN) == 0 : c->remote_ip == remote_ip)
+    if (remote6 ? memcmp(c->remote_ip6, remote6, NET_IPV6_ADDR_LEN) == 0
+                : c->remote_ip == remote_ip)
       return c;
   }
   return NULL;

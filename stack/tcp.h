@@ -142,8 +142,8 @@ typedef struct net_tcp_info {
   net_tcp_close_reason close_reason;
   uint32_t local_ip, remote_ip; /* IPv4; 0 for an IPv6 connection */
   uint16_t local_port, remote_port;
-  int v6;                                   /* over IPv6: the addresses below */
-  uint8_t local_ip6[16], remote_ip6[16];    /* wire order */
+  int v6;                                /* over IPv6: the addresses below */
+  uint8_t local_ip6[16], remote_ip6[16]; /* wire order */
   uint32_t iss, irs, snd_una, snd_nxt, rcv_nxt;
   uint32_t snd_wnd, rcv_wnd, cwnd, ssthresh;
   uint16_t snd_mss;                    /* what we send: min(peer's MSS, ours) */

@@ -105,8 +105,7 @@ int net_udp_reply(net_udp_sock *sock, const uint8_t *data, size_t len, uint64_t 
   const uint8_t *ll, *global;
   net_iface_ip6_addrs(ifc, &ll, &global);
   net_ip_ends ends = rx->ends;
-  if (!rx->to_unicast)
-    ends.local6 = net_ipv6_is_link_local(ends.remote6) || !global ? ll : global;
+  if (!rx->to_unicast) ends.local6 = net_ipv6_is_link_local(ends.remote6) || !global ? ll : global;
   size_t cap;
   uint8_t *buf = net_iface_l4_buf_ends(ifc, &ends, &cap);
   net_udp_repr r = {
@@ -150,8 +149,7 @@ emu_fate net_udp_input(net_iface *ifc, const net_ip_rx *rx, uint64_t now_ns) {
     /* RFC 1122 §4.1.3.1: a datagram for a port with no listener SHOULD be
      * answered with port unreachable; net_iface_icmp_unreachable applies the
      * §3.2.2 exceptions (broadcast destination and so on). */
-    if (net_iface_port_unreachable(ifc, rx, now_ns) == 0)
-      ifc->stats.icmp_unreachable_sent++;
+    if (net_iface_port_unreachable(ifc, rx, now_ns) == 0) ifc->stats.icmp_unreachable_sent++;
     return EMU_FATE_NO_LISTENER;
   }
   if (s->on_rx) {

@@ -243,8 +243,8 @@ int net_ipv6_emit(const net_ipv6_repr *r, uint8_t *buf, size_t cap) {
 
 /* RFC 8200 §4.2: the two high-order bits of an option type say what a node
  * that does not know it does; only 00 is "skip over this option". */
-#define IPV6_OPT_PAD1       0
-#define IPV6_OPT_ACTION(t)  ((t) >> 6)
+#define IPV6_OPT_PAD1        0
+#define IPV6_OPT_ACTION(t)   ((t) >> 6)
 #define IPV6_OPT_ACTION_SKIP 0
 
 /* 1 when every option of the Hop-by-Hop or Destination Options header at h
@@ -271,8 +271,7 @@ net_ipv6_walk_result net_ipv6_walk(const uint8_t *pkt, uint8_t *proto, size_t *o
     if (nh != NET_IPV6_NH_HOP_BY_HOP && nh != NET_IPV6_NH_DEST_OPTS && nh != NET_IPV6_NH_ROUTING)
       break;
     /* RFC 8200 §4.1: Hop-by-Hop Options only immediately after the header */
-    if (nh == NET_IPV6_NH_HOP_BY_HOP && at != NET_IPV6_HEADER_LEN)
-      return NET_IPV6_WALK_HOP_BY_HOP;
+    if (nh == NET_IPV6_NH_HOP_BY_HOP && at != NET_IPV6_HEADER_LEN) return NET_IPV6_WALK_HOP_BY_HOP;
     /* RFC 8200 §4.3-4.6: Next Header, Hdr Ext Len in 8-octet units not
      * counting the first 8 */
     if (end - at < 8) return NET_IPV6_WALK_MALFORMED;
@@ -469,7 +468,8 @@ int net_udp_emit(const net_udp_repr *r, uint32_t src_ip, uint32_t dst_ip, uint8_
                  size_t cap) {
   int n = udp_write(r, buf, cap);
   if (n < 0) return n;
-  udp_put_checksum(buf, (size_t)n, net_ipv4_pseudo_sum(src_ip, dst_ip, NET_IP_PROTO_UDP, (size_t)n));
+  udp_put_checksum(buf, (size_t)n,
+                   net_ipv4_pseudo_sum(src_ip, dst_ip, NET_IP_PROTO_UDP, (size_t)n));
   return n;
 }
 

@@ -780,9 +780,9 @@ START_TEST(test_gateway_capture_replayed_as_10_20_30_40_gets_exact_fates) {
       EMU_FATE_NOT_FOR_GUEST, /* the capture's own reply, to .41's MAC */
       EMU_FATE_NOT_FOR_GUEST, EMU_FATE_NOT_FOR_GUEST,
       EMU_FATE_NOT_FOR_GUEST, /* ICMPv6 to our MAC, another IPv6 address */
-      EMU_FATE_NOT_FOR_GUEST, EMU_FATE_NOT_FOR_GUEST, EMU_FATE_NOT_FOR_GUEST,
-      EMU_FATE_ANSWERED,      /* ARP who-has .40 tell .41 */
-      EMU_FATE_NOT_FOR_GUEST, /* our MAC, but 10.20.230.243: we do not route */
+      EMU_FATE_NOT_FOR_GUEST, EMU_FATE_NOT_FOR_GUEST,
+      EMU_FATE_NOT_FOR_GUEST, EMU_FATE_ANSWERED, /* ARP who-has .40 tell .41 */
+      EMU_FATE_NOT_FOR_GUEST,                    /* our MAC, but 10.20.230.243: we do not route */
       EMU_FATE_NOT_FOR_GUEST, EMU_FATE_NOT_FOR_GUEST,
       EMU_FATE_NOT_FOR_GUEST, /* ICMPv6 to our MAC, another IPv6 address */
       EMU_FATE_NOT_FOR_GUEST,

@@ -21,8 +21,8 @@ static const uint8_t guest_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
 static const uint8_t peer_mac[6] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
 /* fe80::5054:ff:fe12:3456: RFC 4291 Appendix A on 52:54:00:12:34:56 (what
  * Linux gives a QEMU guest with that MAC) */
-static const uint8_t guest_ll[16] = {0xfe, 0x80, [8] = 0x50, 0x54, 0x00, 0xff,
-                                     0xfe, 0x12, 0x34, 0x56};
+static const uint8_t guest_ll[16] = {0xfe, 0x80, [8] = 0x50, 0x54, 0x00,
+                                     0xff, 0xfe, 0x12,       0x34, 0x56};
 static const uint8_t peer_ll[16] = {0xfe, 0x80, [15] = 0x02};
 static const uint8_t guest_sn[16] = {0xff, 0x02, [11] = 0x01, 0xff, 0x12, 0x34, 0x56};
 static const uint8_t sn_mac[6] = {0x33, 0x33, 0xff, 0x12, 0x34, 0x56};
@@ -129,8 +129,8 @@ static emu_fate input(const uint8_t *f, size_t len) {
 }
 
 /* A Neighbor Solicitation for target from src (SLLA option unless src is ::). */
-static size_t ns_frame(uint8_t *buf, const uint8_t *src, const uint8_t *dst,
-                       const uint8_t *eth_dst, const uint8_t *target, uint8_t hop) {
+static size_t ns_frame(uint8_t *buf, const uint8_t *src, const uint8_t *dst, const uint8_t *eth_dst,
+                       const uint8_t *target, uint8_t hop) {
   uint8_t m[32] = {135};
   memcpy(m + 8, target, 16);
   size_t len = 24;
@@ -352,7 +352,7 @@ START_TEST(test_router_advertisement_gives_slaac_address_and_router) {
   const uint8_t *ll, *g;
   net_iface_ip6_addrs(&fx->guest, &ll, &g);
   ck_assert_ptr_nonnull(g);
-  static const uint8_t want[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0,
+  static const uint8_t want[16] = {0x20, 0x01, 0x0d, 0xb8, 0,    1,    0,    0,
                                    0x50, 0x54, 0x00, 0xff, 0xfe, 0x12, 0x34, 0x56};
   ck_assert_mem_eq(g, want, 16);
   /* off-link destinations go to the router, whose MAC the RA gave */
@@ -392,12 +392,12 @@ START_TEST(test_udp_zero_checksum_and_closed_port) {
   uint8_t f[128], u[8 + 2] = {0xc0, 0x00, 0x00, 0x07, 0, 10, 0, 0, 'h', 'i'};
   size_t n = frame6(f, guest_mac, peer_ll, guest_ll, 17, 64, u, sizeof u, 0);
   ck_assert_int_eq(input(f, n), EMU_FATE_BAD_CHECKSUM); /* RFC 8200 §8.1 */
-  u[3] = 99; /* nobody listens on 99 */
+  u[3] = 99;                                            /* nobody listens on 99 */
   n = frame6(f, guest_mac, peer_ll, guest_ll, 17, 64, u, sizeof u, 6);
   ck_assert_int_eq(input(f, n), EMU_FATE_NO_LISTENER);
   const uint8_t *ip = sent6(0, peer_mac, 58);
-  ck_assert_uint_eq(ip[40], 1); /* destination unreachable */
-  ck_assert_uint_eq(ip[41], 4); /* port unreachable, RFC 4443 §3.1 */
+  ck_assert_uint_eq(ip[40], 1);                     /* destination unreachable */
+  ck_assert_uint_eq(ip[41], 4);                     /* port unreachable, RFC 4443 §3.1 */
   ck_assert_mem_eq(ip + 48, f + 14, 40 + sizeof u); /* the invoking packet */
 }
 END_TEST
@@ -488,16 +488,16 @@ static size_t echo_behind(uint8_t *f, uint8_t nh, const uint8_t body[6]) {
 START_TEST(test_extension_headers_skipped_or_refused_by_name) {
   introduce_peer();
   uint8_t f[128];
-  static const uint8_t padn[6] = {1, 4, 0, 0, 0, 0};          /* PadN: skipped */
-  static const uint8_t must_drop[6] = {0xc2, 4, 0, 0, 0, 0};  /* action 11 */
-  static const uint8_t routing_left[6] = {0, 1, 0, 0, 0, 0};  /* segments left 1 */
-  static const uint8_t routing_done[6] = {0, 0, 0, 0, 0, 0};  /* segments left 0 */
+  static const uint8_t padn[6] = {1, 4, 0, 0, 0, 0};         /* PadN: skipped */
+  static const uint8_t must_drop[6] = {0xc2, 4, 0, 0, 0, 0}; /* action 11 */
+  static const uint8_t routing_left[6] = {0, 1, 0, 0, 0, 0}; /* segments left 1 */
+  static const uint8_t routing_done[6] = {0, 0, 0, 0, 0, 0}; /* segments left 0 */
   ck_assert_int_eq(input(f, echo_behind(f, 0, padn)), EMU_FATE_ANSWERED);
   ck_assert_int_eq(input(f, echo_behind(f, 60, padn)), EMU_FATE_ANSWERED);
   ck_assert_int_eq(input(f, echo_behind(f, 43, routing_done)), EMU_FATE_ANSWERED);
   ck_assert_int_eq(input(f, echo_behind(f, 0, must_drop)), EMU_FATE_UNSUPPORTED);
   ck_assert_int_eq(input(f, echo_behind(f, 43, routing_left)), EMU_FATE_UNSUPPORTED);
-  ck_assert_int_eq(input(f, echo_behind(f, 44, padn)), EMU_FATE_UNSUPPORTED); /* fragment */
+  ck_assert_int_eq(input(f, echo_behind(f, 44, padn)), EMU_FATE_UNSUPPORTED);  /* fragment */
   ck_assert_int_eq(input(f, echo_behind(f, 253, padn)), EMU_FATE_UNSUPPORTED); /* unknown */
   uint8_t proto;
   size_t off;
@@ -520,7 +520,7 @@ START_TEST(test_malformed_ipv6_counted) {
   uint8_t f[128], echo[8] = {128, 0, 0, 0, 0, 1, 0, 1};
   size_t n = frame6(f, guest_mac, peer_ll, guest_ll, 58, 64, echo, sizeof echo, 2);
   ck_assert_int_eq(input(f, 14 + 30), EMU_FATE_MALFORMED); /* short header */
-  put16(f + 14 + 4, 200);                                    /* past the frame */
+  put16(f + 14 + 4, 200);                                  /* past the frame */
   ck_assert_int_eq(input(f, n), EMU_FATE_MALFORMED);
   put16(f + 14 + 4, 8);
   f[14] = 0x40; /* version 4 under the IPv6 ethertype */
@@ -536,8 +536,11 @@ END_TEST
 /* ---- the wire views ---------------------------------------------------------------- */
 
 START_TEST(test_ipv6_header_emit_parse_and_check) {
-  net_ipv6_repr r = {.next_header = 17, .hop_limit = 9, .traffic_class = 0xb8,
-                     .flow_label = 0x12345, .payload_len = 3};
+  net_ipv6_repr r = {.next_header = 17,
+                     .hop_limit = 9,
+                     .traffic_class = 0xb8,
+                     .flow_label = 0x12345,
+                     .payload_len = 3};
   memcpy(r.src, peer_ll, 16);
   memcpy(r.dst, global, 16);
   uint8_t b[64] = {0};
@@ -572,7 +575,8 @@ START_TEST(test_pseudo_header_and_transport_checksums) {
   ck_assert(net_tcp_checksum_ok6(seg, (size_t)n, peer_global, global));
   seg[5] ^= 1;
   ck_assert(!net_tcp_checksum_ok6(seg, (size_t)n, peer_global, global));
-  net_udp_repr u = {.src_port = 5, .dst_port = 7, .payload = (const uint8_t *)"x", .payload_len = 1};
+  net_udp_repr u = {
+      .src_port = 5, .dst_port = 7, .payload = (const uint8_t *)"x", .payload_len = 1};
   n = net_udp_emit6(&u, peer_global, global, seg, sizeof seg);
   ck_assert_uint_eq(sum6(peer_global, global, 17, seg, (size_t)n), 0);
   ck_assert(net_udp_checksum_ok6(seg, peer_global, global));

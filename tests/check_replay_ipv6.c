@@ -20,8 +20,8 @@
 
 static const uint8_t peer_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x50};
 static const uint8_t guest_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
-static const uint8_t guest_ll[16] = {0xfe, 0x80, [8] = 0x50, 0x54, 0x00, 0xff,
-                                     0xfe, 0x12, 0x34, 0x56};
+static const uint8_t guest_ll[16] = {0xfe, 0x80, [8] = 0x50, 0x54, 0x00,
+                                     0xff, 0xfe, 0x12,       0x34, 0x56};
 static const uint8_t peer_ll[16] = {0xfe, 0x80, [15] = 0x50};
 static const uint8_t guest_global[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 0x15};
 static const uint8_t peer_global[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 0x50};
@@ -54,8 +54,12 @@ static void write_capture(const char *path) {
   int n = net_icmp6_emit(&echo, peer_ll, guest_ll, f + 54, 64);
   ck_assert_int_gt(n, 0);
   host_pcap_writer_write(&w, CAPTURE_START_NS, f, wrap6(f, peer_ll, guest_ll, 58, (size_t)n));
-  net_tcp_repr syn = {.src_port = 40001, .dst_port = 8023, .seq = 7, .flags = NET_TCP_SYN,
-                      .window = 65535, .mss = 1440};
+  net_tcp_repr syn = {.src_port = 40001,
+                      .dst_port = 8023,
+                      .seq = 7,
+                      .flags = NET_TCP_SYN,
+                      .window = 65535,
+                      .mss = 1440};
   n = net_tcp_emit6(&syn, peer_global, guest_global, f + 54, 64);
   ck_assert_int_gt(n, 0);
   host_pcap_writer_write(&w, CAPTURE_START_NS + 10000000ull, f,
@@ -91,7 +95,10 @@ static int replay(const char *args) {
 static int tshark_count(const char *filter) {
   if (system("command -v tshark >/dev/null 2>&1") != 0) return -1;
   char cmd[512];
-  snprintf(cmd, sizeof cmd, "tshark -r '%s/out.pcap' -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE -Y '%s' 2>/dev/null | wc -l", tmpdir, filter);
+  snprintf(cmd, sizeof cmd,
+           "tshark -r '%s/out.pcap' -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE -Y '%s' "
+           "2>/dev/null | wc -l",
+           tmpdir, filter);
   FILE *p = popen(cmd, "r");
   ck_assert_ptr_nonnull(p);
   int n = -1;
@@ -151,7 +158,8 @@ START_TEST(test_public_capture_ipv6_syn_answered_by_the_guest_as_its_server) {
   fclose(f);
   ck_assert_msg(strstr(out_buf, "frame   29  t=1278472580.966743000  len    94  answered") != NULL,
                 "%s", out_buf);
-  ck_assert_ptr_nonnull(strstr(out_buf, "frame   32  t=1278472580.971576000  len   219  bad_checksum"));
+  ck_assert_ptr_nonnull(
+      strstr(out_buf, "frame   32  t=1278472580.971576000  len   219  bad_checksum"));
   ck_assert_ptr_nonnull(strstr(out_buf, "all accounted: yes"));
   if (tshark_count("frame") < 0) return;
   /* to the client's sequence number + 1, at the MAC the client's frames came from */
