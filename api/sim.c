@@ -11,6 +11,7 @@
 #include "api/internal.h"
 #include "emu/err.h"
 #include "emu/grow.h"
+#include "sim/conv.h"
 #include "virtio/vbug.h"
 
 VNS_API void vns_sim_opts_init(vns_sim_opts *o) {
@@ -213,6 +214,8 @@ static const char *vns_opts_problem(const vns_sim_opts *o) {
   if (o->rx_buf_size && o->driver)
     return "rx_buf_size is the modelled driver's: your driver posts its own";
   if (o->dhcp && o->driver) return "dhcp needs the guest stack: your driver has none above it";
+  if (o->play_conversations && o->driver)
+    return "play_conversations needs the guest stack: your driver has none above it";
   return NULL;
 }
 
@@ -289,6 +292,7 @@ int vns_scn_config_from_opts(const vns_sim_opts *o, scn_config *cfg) {
   cfg->mergeable = o->mergeable != 0;
   cfg->rx_buf_len = o->rx_buf_size;
   cfg->dhcp = o->dhcp != 0;
+  cfg->play_conversations = o->play_conversations != 0;
   return 0;
 }
 
@@ -632,6 +636,7 @@ enum {
   VNS_SC_ARP_PROXY_REPLIES,
   VNS_SC_TX_DOUBLE_FATES,
   VNS_SC_CAPTURE_SPREAD,
+  VNS_SC_CONV_OVER_LIMIT,
 };
 
 #define VNS_DEV_C(name, field) \
@@ -707,6 +712,7 @@ static const struct {
     /* with mergeable RX buffers: frames spread over several, and joined */
     VNS_DEV_C("rx_merged", rx_merged),
     VNS_DRV_C("rx_merged", rx_merged),
+    {"conversations.over_limit", VNS_CG_SIM, VNS_SC_CONV_OVER_LIMIT},
 };
 
 static uint64_t vns_sim_own_counter(const vns_sim *sim, size_t which) {
@@ -741,6 +747,8 @@ static uint64_t vns_sim_own_counter(const vns_sim *sim, size_t which) {
       return s->tx_fates.double_fates;
     case VNS_SC_CAPTURE_SPREAD:
       return s->capture.spread;
+    case VNS_SC_CONV_OVER_LIMIT:
+      return scn_conv_over_limit(s);
     default:
       return fs->frames_in[EMU_FAULT_RECV];
   }

@@ -43,6 +43,16 @@ static const char replay_usage[] =
     "get the fate not_for_guest. Frames out of time order are injected right\n"
     "after their predecessor.\n"
     "\n"
+    "With the guest in a captured server's place, the host plays the client of each\n"
+    "captured TCP conversation with it (as tcpliveplay does): the client's segments\n"
+    "leave in the capture's order and at its times, their acknowledgement numbers\n"
+    "rebased onto the guest's real ISN, each waiting (at most 5 s) until the guest\n"
+    "has sent what it acknowledges. The recorded server's segments are not sent but\n"
+    "compared with the guest's answer (fate compared); the client's segments after a\n"
+    "conversation stopped get conversation_stopped. The report has one line per\n"
+    "conversation: established or not, the client's bytes the guest acknowledged,\n"
+    "the guest's answer against the recorded server's, and why it stopped.\n"
+    "\n"
     "A frame is 'answered' only once the guest's reply has left its stack. A reply\n"
     "first needs the asker's MAC, and nobody in a capture answers the guest's ARP:\n"
     "so the host does (proxy ARP), for every address the capture's frames use and\n"
@@ -294,6 +304,112 @@ static void replay_print_as(const replay_args *a) {
   }
 }
 
+static void replay_ip_port(char *buf, size_t cap, uint32_t ip, uint16_t port) {
+  snprintf(buf, cap, "%u.%u.%u.%u:%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255,
+           port);
+}
+
+static void replay_conv_segment_json(const vns_conv_segment *g) {
+  if (g->none)
+    printf("null");
+  else
+    printf("{\"flags\":\"%s\",\"len\":%u}", g->flags, g->len);
+}
+
+static void replay_conv_json(const vns_conversation *c, size_t i) {
+  char client[24], server[24];
+  replay_ip_port(client, sizeof client, c->client_ip, c->client_port);
+  replay_ip_port(server, sizeof server, c->server_ip, c->server_port);
+  printf("%s{\"client\":\"%s\",\"server\":\"%s\",\"syn_frame\":%" PRIu64
+         ",\"state\":\"%s\",\"client_segments\":%" PRIu64 ",\"client_sent\":%" PRIu64
+         ",\"client_bytes\":%" PRIu64 ",\"client_delivered\":%" PRIu64
+         ",\"guest_segments\":%" PRIu64 ",\"guest_bytes\":%" PRIu64
+         ",\"guest_fin\":%s,\"recorded_segments\":%" PRIu64 ",\"recorded_bytes\":%" PRIu64
+         ",\"acks_clamped\":%" PRIu64 ",\"answer\":\"%s\",\"compared\":%" PRIu64,
+         i ? "," : "", client, server, c->syn_frame, c->state, c->client_segments, c->client_sent,
+         c->client_bytes, c->client_delivered, c->guest_segments, c->guest_bytes,
+         c->guest_fin ? "true" : "false", c->recorded_segments, c->recorded_bytes, c->acks_clamped,
+         c->answer, c->compared);
+  printf(",\"first_difference\":");
+  if (c->diff_at) {
+    printf("{\"segment\":%" PRIu64 ",\"recorded\":", c->diff_at);
+    replay_conv_segment_json(&c->diff_recorded);
+    printf(",\"guest\":");
+    replay_conv_segment_json(&c->diff_guest);
+    printf("}");
+  } else {
+    printf("null");
+  }
+  printf(",\"stopped\":");
+  if (c->stopped) {
+    printf("{\"reason\":\"%s\",\"frame\":%" PRIu64 ",\"t_ns\":%" PRIu64 ",\"text\":",
+           c->stopped, c->stop_frame, c->stopped_ns);
+    cli_print_json_string(stdout, c->why);
+    printf("}");
+  } else {
+    printf("null");
+  }
+  printf("}");
+}
+
+static void replay_conv_segment_text(char *buf, size_t cap, const vns_conv_segment *g) {
+  if (g->none)
+    snprintf(buf, cap, "none");
+  else
+    snprintf(buf, cap, "%s/%u", g->flags, g->len);
+}
+
+/* One line per conversation: key=value words, then why it stopped. */
+static void replay_conv_text(const vns_conversation *c, size_t i) {
+  char client[24], server[24], diff[96] = "", rec[32], gst[32];
+  replay_ip_port(client, sizeof client, c->client_ip, c->client_port);
+  replay_ip_port(server, sizeof server, c->server_ip, c->server_port);
+  if (c->diff_at) {
+    replay_conv_segment_text(rec, sizeof rec, &c->diff_recorded);
+    replay_conv_segment_text(gst, sizeof gst, &c->diff_guest);
+    snprintf(diff, sizeof diff, " at=%" PRIu64 " recorded=%s guest=%s", c->diff_at, rec, gst);
+  }
+  printf("  conversation %zu: %s > %s syn_frame=%" PRIu64 " state=%s delivered=%" PRIu64
+         "/%" PRIu64 " sent=%" PRIu64 "/%" PRIu64 " guest=%" PRIu64 "seg/%" PRIu64
+         "B%s recorded=%" PRIu64 "seg/%" PRIu64 "B answer=%s%s",
+         i + 1, client, server, c->syn_frame, c->state, c->client_delivered, c->client_bytes,
+         c->client_sent, c->client_segments, c->guest_segments, c->guest_bytes,
+         c->guest_fin ? "+FIN" : "", c->recorded_segments, c->recorded_bytes, c->answer, diff);
+  if (c->stopped && c->stop_frame)
+    printf(" end=stopped:%s frame=%" PRIu64 " (%s)\n", c->stopped, c->stop_frame, c->why);
+  else if (c->stopped)
+    printf(" end=stopped:%s (%s)\n", c->stopped, c->why);
+  else
+    printf(" end=ran\n");
+}
+
+/* The captured TCP conversations the host played the client of. */
+static void replay_print_conversations(const vns_sim *sim, int json) {
+  size_t n = vns_sim_conversation_count(sim);
+  vns_conversation c;
+  if (json) {
+    printf("\"conversations\":[");
+    for (size_t i = 0; i < n; i++)
+      if (vns_sim_conversation(sim, i, &c) == 0) replay_conv_json(&c, i);
+    printf("],");
+    return;
+  }
+  if (!n) return;
+  size_t established = 0, stopped = 0;
+  for (size_t i = 0; i < n; i++)
+    if (vns_sim_conversation(sim, i, &c) == 0) {
+      established += !strcmp(c.state, "established");
+      stopped += c.stopped != NULL;
+    }
+  printf("TCP conversations the host played the client of: %zu (established %zu, stopped %zu)\n",
+         n, established, stopped);
+  for (size_t i = 0; i < n; i++)
+    if (vns_sim_conversation(sim, i, &c) == 0) replay_conv_text(&c, i);
+  uint64_t over = cli_counter(sim, "conversations.over_limit");
+  if (over)
+    printf("  + %" PRIu64 " SYNs past the 256 conversations played, sent as captured\n", over);
+}
+
 /* The two runs of --compare, fed the same capture side by side. */
 static void replay_print_compare(const replay_args *a, const replay_feed *f) {
   const vns_sim *fixed = f->sims[0], *buggy = f->sims[1];
@@ -539,6 +655,7 @@ static void replay_print_text(const replay_args *a, const vns_sim *sim, replay_i
         in->info.nframes);
   replay_print_capture_notes(&in->info);
   replay_print_frames(sim, in, 0);
+  replay_print_conversations(sim, 0);
   cli_print_summary(stdout, sim, &a->o.sim);
   if (a->check) cli_print_violations(stdout, sim, &a->o.sim);
 }
@@ -564,6 +681,7 @@ static void replay_print_json(const replay_args *a, const vns_sim *sim, replay_i
   printf("\"frames\":[");
   replay_print_frames(sim, in, 1);
   printf("],");
+  replay_print_conversations(sim, 1);
   if (a->check) {
     printf("\"violations_list\":");
     cli_print_violations_json(stdout, sim);
@@ -804,6 +922,8 @@ static int replay_scan_frame(void *ctx, const scn_capture_frame *f) {
 static int replay_take_as(replay_args *a) {
   const scn_addr *c = &a->as.chosen;
   a->o.sim.guest_ip = c->ip;
+  /* the captured clients' conversations with it are played against the guest */
+  a->o.sim.play_conversations = 1;
   if (c->has_mac && !a->o.guest_mac_given) memcpy(a->o.sim.guest_mac, c->mac, sizeof c->mac);
   uint32_t last = c->ip & REPLAY_LAST_OCTET;
   if (last == REPLAY_SLIRP_HOST || last == REPLAY_SLIRP_DNS)

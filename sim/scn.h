@@ -90,6 +90,11 @@ typedef struct scn_config {
   /* The guest takes its address by DHCP (stack/dhcp.h) at the start instead
    * of using guest.ip, before any client action runs. Default 0. */
   int dhcp;
+  /* The host plays the client of each captured TCP conversation toward
+   * the guest's address, the guest answering as the recorded server
+   * (sim/conv.h): for a replay whose guest stands in for a captured host.
+   * Default 0: captured frames go as they are. */
+  int play_conversations;
 } scn_config;
 
 /* A driver or device the embedder brings (the public library's user
@@ -222,6 +227,9 @@ void scn_endpoints_add(scn_endpoints *e, const uint8_t *frame, size_t len);
 scn_endpoint_why scn_endpoints_pick(const scn_endpoints *e, scn_addr *out);
 void scn_endpoints_free(scn_endpoints *e);
 
+/* The player of captured TCP conversations (sim/conv.h). */
+typedef struct scn_conv_player scn_conv_player;
+
 typedef struct scn {
   scn_config cfg;
   gmem mem;
@@ -299,6 +307,9 @@ typedef struct scn {
   /* The guest's client actions and DHCP (stack/client.h), on the heap once
    * asked for; NULL otherwise. */
   net_client *client;
+  /* cfg.play_conversations' player, and its timer on the host actor */
+  scn_conv_player *conv;
+  uint64_t conv_timer_at;
   scn_violation violations[SCN_MAX_VIOLATIONS];
   size_t nviolations;
   uint64_t violations_total; /* including those past the log's end */
@@ -404,6 +415,15 @@ int64_t scn_captured_id(const scn *s, size_t k);
  * captured frame also takes the next scn_captured_id(). */
 int scn_host_queue(scn *s, uint64_t at_ns, const uint8_t *frame, size_t len, emu_fate fate,
                    int captured);
+
+/* For the conversation player (sim/conv.c): a frame entering the system
+ * now as the host's next sent frame (captured: also the next captured
+ * one), its ledger id or -1 out of host memory (fated so); the frame that
+ * entered as id put on the link now; the player's timer (re)armed for
+ * at_ns. */
+int64_t scn_host_enter(scn *s, int captured);
+void scn_host_put(scn *s, uint32_t id, const uint8_t *frame, size_t len);
+void scn_conv_arm(scn *s, uint64_t at_ns);
 
 /* The proxy ARP (sim/arp_proxy.c, cfg.arp_proxy). Learns the addresses of a
  * frame the host sends. */
