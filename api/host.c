@@ -150,7 +150,7 @@ static void vns_conv_why(const scn_conv_report *r, char *buf, size_t cap) {
                r->stop_a, r->stop_b);
       break;
     case SCN_CONV_STOP_GUEST_RESET:
-      snprintf(buf, cap, "the guest reset the connection%s",
+      snprintf(buf, cap, "the guest had reset the connection%s",
                r->established ? "" : " (nothing listens on its port)");
       break;
     case SCN_CONV_STOP_MISSING:
@@ -188,6 +188,7 @@ VNS_API int vns_sim_conversation(const vns_sim *sim, size_t i, vns_conversation 
   out->guest_segments = r->guest_segments;
   out->guest_bytes = r->guest_bytes;
   out->guest_fin = r->guest_fin;
+  out->guest_rst = r->guest_rst;
   out->recorded_segments = r->recorded_segments;
   out->recorded_bytes = r->recorded_bytes;
   out->acks_clamped = r->acks_clamped;

@@ -324,11 +324,11 @@ static void replay_conv_json(const vns_conversation *c, size_t i) {
          ",\"state\":\"%s\",\"client_segments\":%" PRIu64 ",\"client_sent\":%" PRIu64
          ",\"client_bytes\":%" PRIu64 ",\"client_delivered\":%" PRIu64
          ",\"guest_segments\":%" PRIu64 ",\"guest_bytes\":%" PRIu64
-         ",\"guest_fin\":%s,\"recorded_segments\":%" PRIu64 ",\"recorded_bytes\":%" PRIu64
+         ",\"guest_fin\":%s,\"guest_rst\":%s,\"recorded_segments\":%" PRIu64 ",\"recorded_bytes\":%" PRIu64
          ",\"acks_clamped\":%" PRIu64 ",\"answer\":\"%s\",\"compared\":%" PRIu64,
          i ? "," : "", client, server, c->syn_frame, c->state, c->client_segments, c->client_sent,
          c->client_bytes, c->client_delivered, c->guest_segments, c->guest_bytes,
-         c->guest_fin ? "true" : "false", c->recorded_segments, c->recorded_bytes, c->acks_clamped,
+         c->guest_fin ? "true" : "false", c->guest_rst ? "true" : "false", c->recorded_segments, c->recorded_bytes, c->acks_clamped,
          c->answer, c->compared);
   printf(",\"first_difference\":");
   if (c->diff_at) {
@@ -371,10 +371,10 @@ static void replay_conv_text(const vns_conversation *c, size_t i) {
   }
   printf("  conversation %zu: %s > %s syn_frame=%" PRIu64 " state=%s delivered=%" PRIu64
          "/%" PRIu64 " sent=%" PRIu64 "/%" PRIu64 " guest=%" PRIu64 "seg/%" PRIu64
-         "B%s recorded=%" PRIu64 "seg/%" PRIu64 "B answer=%s%s",
+         "B%s%s recorded=%" PRIu64 "seg/%" PRIu64 "B answer=%s%s",
          i + 1, client, server, c->syn_frame, c->state, c->client_delivered, c->client_bytes,
          c->client_sent, c->client_segments, c->guest_segments, c->guest_bytes,
-         c->guest_fin ? "+FIN" : "", c->recorded_segments, c->recorded_bytes, c->answer, diff);
+         c->guest_fin ? "+FIN" : "", c->guest_rst ? "+RST" : "", c->recorded_segments, c->recorded_bytes, c->answer, diff);
   if (c->stopped && c->stop_frame)
     printf(" end=stopped:%s frame=%" PRIu64 " (%s)\n", c->stopped, c->stop_frame, c->why);
   else if (c->stopped)

@@ -399,6 +399,10 @@ int scn_conv_take(scn *s, const uint8_t *frame, size_t len, uint64_t now_ns) {
   int64_t id = scn_host_enter(s, 1);
   c->r.client_segments++;
   if (id < 0) return 1; /* out of host memory: fated so */
+  if (!c->r.stop && c->r.guest_rst) { /* the guest reset it before this segment */
+    c->r.stop_frame = s->captured.n;
+    scn_conv_halt(s, c, SCN_CONV_STOP_GUEST_RESET, now_ns);
+  }
   if (c->r.stop)
     emu_fates_set(&s->fates, (uint32_t)id, EMU_FATE_CONVERSATION_STOPPED, now_ns, "host", -1);
   else
@@ -433,8 +437,11 @@ void scn_conv_guest_frame(scn *s, const uint8_t *frame, size_t len, uint64_t now
   }
   scn_conv_compare(c, 1, &p);
   if (p.flags & NET_TCP_RST) {
+    /* the client's segments from now on are not sent: those waiting now,
+     * and any that come later (scn_conv_take) */
+    c->r.guest_rst = 1;
     c->r.refused |= !c->r.established;
-    scn_conv_halt(s, c, SCN_CONV_STOP_GUEST_RESET, now_ns);
+    if (c->head) scn_conv_halt(s, c, SCN_CONV_STOP_GUEST_RESET, now_ns);
   }
   if (c->head) scn_conv_arm(s, now_ns);
 }

@@ -73,7 +73,7 @@ typedef struct scn_conv_report {
   uint64_t client_bytes;                 /* client data the capture holds (its span) */
   uint64_t client_delivered;             /* of it, acknowledged by the guest */
   uint64_t guest_segments, guest_bytes;  /* what the guest sent in the conversation */
-  int guest_fin;
+  int guest_fin, guest_rst;
   uint64_t recorded_segments, recorded_bytes; /* what the recorded server sent */
   uint64_t acks_clamped; /* client acks past the guest's FIN, made to acknowledge it */
   uint64_t compared;     /* segments alike, in order, before the first difference */
