@@ -214,6 +214,9 @@ static const char *vns_opts_problem(const vns_sim_opts *o) {
   if (o->rx_buf_size && o->driver)
     return "rx_buf_size is the modelled driver's: your driver posts its own";
   if (o->dhcp && o->driver) return "dhcp needs the guest stack: your driver has none above it";
+  for (size_t i = 0; i < sizeof o->sink_ports / sizeof o->sink_ports[0]; i++)
+    if (o->sink_ports[i] && o->driver)
+      return "sink_ports need the guest stack: your driver has none above it";
   if (o->play_conversations && o->driver)
     return "play_conversations needs the guest stack: your driver has none above it";
   return NULL;
@@ -293,6 +296,8 @@ int vns_scn_config_from_opts(const vns_sim_opts *o, scn_config *cfg) {
   cfg->rx_buf_len = o->rx_buf_size;
   cfg->dhcp = o->dhcp != 0;
   cfg->play_conversations = o->play_conversations != 0;
+  _Static_assert(sizeof o->sink_ports == sizeof cfg->sink_ports, "one list of sink ports");
+  memcpy(cfg->sink_ports, o->sink_ports, sizeof cfg->sink_ports);
   return 0;
 }
 

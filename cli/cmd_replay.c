@@ -262,6 +262,23 @@ static size_t replay_print_differences(const vns_sim *fixed, const vns_sim *bugg
   return differ;
 }
 
+/* The ports the guest accepts on as a sink (the captured server's, where
+ * it runs no service of its own), as "3306, 5432" or a JSON list; how
+ * many. */
+static size_t replay_sink_ports(const replay_args *a, char *buf, size_t cap, int json) {
+  size_t n = 0, used = 0;
+  buf[0] = '\0';
+  for (size_t i = 0; i < sizeof a->o.sim.sink_ports / sizeof a->o.sim.sink_ports[0]; i++) {
+    uint16_t p = a->o.sim.sink_ports[i];
+    if (!p || p == NET_SVC_PORT_HTTP || p == NET_SVC_PORT_DISCARD || p == NET_SVC_PORT_TCP_ECHO)
+      continue;
+    int w = snprintf(buf + used, cap - used, "%s%u", n ? (json ? "," : ", ") : "", p);
+    if (w > 0 && (size_t)w < cap - used) used += (size_t)w;
+    n++;
+  }
+  return n;
+}
+
 /* Whom the guest stands in for, and why: a line, or a JSON member. */
 static void replay_print_as(const replay_args *a) {
   const replay_as *as = &a->as;
@@ -278,9 +295,12 @@ static void replay_print_as(const replay_args *a) {
       printf(",\"as\":{\"why\":\"none\"}");
       return;
     }
+    char sinks[64];
+    size_t nsinks = replay_sink_ports(a, sinks, sizeof sinks, 1);
     printf(",\"as\":{\"ip\":\"%s\",\"mac\":\"%s\",\"why\":\"%s\",\"syn_acks\":%" PRIu64
-           ",\"requests_to\":%" PRIu64 ",\"frames_to\":%" PRIu64 "}",
-           ip, mac, whys[as->why], c->syn_acks, c->asks, c->frames_to);
+           ",\"requests_to\":%" PRIu64 ",\"frames_to\":%" PRIu64 "%s%s%s}",
+           ip, mac, whys[as->why], c->syn_acks, c->asks, c->frames_to,
+           nsinks ? ",\"sink_ports\":[" : "", sinks, nsinks ? "]" : "");
   } else if (!c->ip) {
     printf(
         "  as: no unicast IPv4 address in the capture for the guest to stand in for: it keeps "
@@ -301,6 +321,12 @@ static void replay_print_as(const replay_args *a) {
         "  as: the guest stands in for the capture's %s at %s, %s; frames between other hosts "
         "stay not_for_guest\n",
         ip, mac, why);
+    char sinks[64];
+    if (replay_sink_ports(a, sinks, sizeof sinks, 0))
+      printf(
+          "  note: the guest accepts TCP on port %s as the capture's server did, as a sink: it "
+          "runs no service there, reads what comes and sends nothing\n",
+          sinks);
   }
 }
 
@@ -922,8 +948,11 @@ static int replay_scan_frame(void *ctx, const scn_capture_frame *f) {
 static int replay_take_as(replay_args *a) {
   const scn_addr *c = &a->as.chosen;
   a->o.sim.guest_ip = c->ip;
-  /* the captured clients' conversations with it are played against the guest */
+  /* the captured clients' conversations with it are played against the guest,
+   * which accepts on the ports the host served (a sink where it runs no
+   * service) */
   a->o.sim.play_conversations = 1;
+  memcpy(a->o.sim.sink_ports, c->served, sizeof a->o.sim.sink_ports);
   if (c->has_mac && !a->o.guest_mac_given) memcpy(a->o.sim.guest_mac, c->mac, sizeof c->mac);
   uint32_t last = c->ip & REPLAY_LAST_OCTET;
   if (last == REPLAY_SLIRP_HOST || last == REPLAY_SLIRP_DNS)

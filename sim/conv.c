@@ -1,5 +1,6 @@
 #include "sim/conv.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,6 +124,27 @@ static int scn_conv_ws(const uint8_t *frame, const scn_conv_pkt *p) {
 /* The sequence space a segment takes: its data, SYN and FIN. */
 static uint32_t scn_conv_seg_end(const scn_conv_pkt *p) {
   return p->seq + p->plen + !!(p->flags & NET_TCP_SYN) + !!(p->flags & NET_TCP_FIN);
+}
+
+/* A sink: reads whatever comes, sends nothing, closes when the peer has. */
+static void scn_conv_sink_event(void *ctx, net_tcp_conn *c, unsigned ev, uint64_t now_ns) {
+  (void)ctx;
+  if (ev & NET_TCP_EV_CLOSED) {
+    net_tcp_release(c, now_ns);
+    return;
+  }
+  int n;
+  while ((n = net_tcp_recv(c, NULL, SIZE_MAX, now_ns)) > 0) continue;
+  if (n == 0) net_tcp_release(c, now_ns);
+}
+
+int scn_conv_open_sinks(scn *s) {
+  for (unsigned i = 0; i < SCN_ADDR_SERVED_MAX; i++) {
+    uint16_t port = s->cfg.sink_ports[i];
+    int rc = port ? net_tcp_listen(&s->guest, port, scn_conv_sink_event, s) : 0;
+    if (rc && rc != EMU_ESTATE) return rc; /* EMU_ESTATE: a service of its own is there */
+  }
+  return 0;
 }
 
 int scn_conv_open(scn *s) {

@@ -89,6 +89,10 @@ typedef struct scn_conv_report {
   uint64_t stop_a, stop_b;
 } scn_conv_report;
 
+/* Opens the guest's sinks (scn_config.sink_ports) where nothing of its
+ * own listens; 0 or net_tcp_listen's error (EMU_ENOSPC: no listener left). */
+int scn_conv_open_sinks(scn *s);
+
 /* The player of s, made when s->cfg.play_conversations; 0 or EMU_ENOMEM. */
 int scn_conv_open(scn *s);
 void scn_conv_close(scn *s);

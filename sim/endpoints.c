@@ -47,6 +47,13 @@ static int scn_is_request(const uint8_t *ip_pkt, size_t len) {
   return scn_tcp_syn_flags(ip_pkt, len) == NET_TCP_SYN;
 }
 
+/* Notes a port a server answered SYNs on (the first few). */
+static void scn_endpoint_served(scn_addr *a, uint16_t port) {
+  for (unsigned i = 0; i < a->nserved; i++)
+    if (a->served[i] == port) return;
+  if (a->nserved < SCN_ADDR_SERVED_MAX) a->served[a->nserved++] = port;
+}
+
 static void scn_endpoints_ipv4(scn_endpoints *e, const uint8_t *frame, const uint8_t *pkt,
                                size_t len) {
   uint32_t src = net_ipv4_src(pkt), dst = net_ipv4_dst(pkt);
@@ -54,8 +61,11 @@ static void scn_endpoints_ipv4(scn_endpoints *e, const uint8_t *frame, const uin
   scn_addr *from = scn_endpoint(e, src);
   if (from) {
     scn_addr_note_mac(from, net_eth_src(frame), 1);
-    /* a SYN-ACK: its sender served a connection */
-    from->syn_acks += scn_tcp_syn_flags(pkt, len) == (NET_TCP_SYN | NET_TCP_ACK);
+    /* a SYN-ACK: its sender served a connection, from this port */
+    if (scn_tcp_syn_flags(pkt, len) == (NET_TCP_SYN | NET_TCP_ACK)) {
+      from->syn_acks++;
+      scn_endpoint_served(from, net_tcp_src_port(pkt + net_ipv4_header_len(pkt)));
+    }
   }
   /* a unicast frame: to one host, at its MAC */
   if (net_mac_is_group(net_eth_dst(frame))) return;

@@ -549,6 +549,7 @@ static int scn_init_guest(scn *s, const scn_config *cfg) {
   tcp.seed = cfg->seed ^ SCN_GUEST_TCP_SEED;
   rc = net_tcp_configure(&s->guest, &tcp);
   if (!rc && cfg->services) rc = net_services_start(&s->services, &s->guest, NET_SVC_ALL);
+  if (!rc) rc = scn_conv_open_sinks(s);
   if (rc) return rc;
   /* /stats reads the modelled device's counters too */
   if (!cfg->user_device) net_iface_set_stats_fn(&s->guest, scn_stats_json, s);

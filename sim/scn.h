@@ -27,6 +27,10 @@
 #include "virtio/vnet_dev.h"
 #include "virtio/vnet_drv.h"
 
+/* Ports a captured server served that the scan keeps, and the sinks a
+ * guest standing in for it opens (scn_config.sink_ports). */
+#define SCN_ADDR_SERVED_MAX 4u
+
 typedef struct scn_config {
   uint64_t seed;
   uint64_t start_ns;   /* virtual time at the start */
@@ -95,6 +99,10 @@ typedef struct scn_config {
    * (sim/conv.h): for a replay whose guest stands in for a captured host.
    * Default 0: captured frames go as they are. */
   int play_conversations;
+  /* TCP ports (0: none) where the guest also accepts connections, as a
+   * sink that reads and sends nothing, when nothing of its own listens
+   * there: the ports of a captured server it stands in for. */
+  uint16_t sink_ports[SCN_ADDR_SERVED_MAX];
 } scn_config;
 
 /* A driver or device the embedder brings (the public library's user
@@ -177,6 +185,9 @@ typedef struct scn_addr {
   uint64_t frames_to;  /* unicast frames sent to ip */
   uint64_t asks;       /* of them, requests it would answer: echo, SYN, ARP who-has */
   uint64_t syn_acks;   /* TCP SYN-ACKs ip sent: it served a conversation */
+  /* the ports those SYN-ACKs came from (the first SCN_ADDR_SERVED_MAX) */
+  uint16_t served[SCN_ADDR_SERVED_MAX];
+  unsigned nserved;
 } scn_addr;
 
 /* A table of addresses: open addressing on the IPv4 address. */

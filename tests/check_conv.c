@@ -367,6 +367,14 @@ START_TEST(test_the_report_has_a_line_per_conversation) {
   ck_assert_ptr_nonnull(strstr(out_buf, "\"first_difference\":{\"segment\":2,\"recorded\":{"
                                         "\"flags\":\"ACK\",\"len\":1380},\"guest\":{\"flags\":"
                                         "\"PSH,ACK\",\"len\":91}},\"stopped\":null}]"));
+  /* MySQL's port: the guest runs no service there, and accepts as a sink;
+   * the client waits for the server's greeting in vain */
+  ck_assert_int_eq(run("replay pcpp_one_tcp_stream_fin_rst_close_packet.pcap"), 0);
+  ck_assert_ptr_nonnull(strstr(out_buf, "note: the guest accepts TCP on port 3306 as the "
+                                        "capture's server did, as a sink"));
+  ck_assert_ptr_nonnull(strstr(out_buf, " state=established delivered=53/235 "));
+  ck_assert_ptr_nonnull(strstr(out_buf, " end=stopped:no_data frame=7 (the client acknowledges "
+                                        "78 bytes of the server's; the guest sent 0 in 5 s)"));
   /* a capture that addresses the guest plays nothing: no such section */
   ck_assert_int_eq(run("replay pcpp_one_http_stream_fin.pcap --guest-ip 10.0.2.15"), 0);
   ck_assert_ptr_null(strstr(out_buf, "TCP conversations"));

@@ -219,6 +219,13 @@ typedef struct vns_sim_opts {
    * 256 conversations are played; SYNs past them go as they are, counted in
    * conversations.over_limit. Not with a driver of your own. (0) */
   int play_conversations;
+  /* TCP ports (0: none) where the guest also accepts connections when
+   * nothing of its own listens there, as a sink: it reads what comes, sends
+   * nothing, and closes once the peer has. For a guest standing in for a
+   * captured server of a service it does not run (MySQL's 3306, say), so
+   * that the captured client's conversation still runs. Not with a driver
+   * of your own. (0) */
+  uint16_t sink_ports[4];
 } vns_sim_opts;
 
 #define VNS_RING_SPLIT  0
