@@ -8,7 +8,7 @@
 # Usage: bench/rx_path.sh [BUILD_DIR] [MAX_FULL_RATIO] [MAX_HASH_RATIO] [MAX_RING_RATIO]
 #                         [MAX_TSO_RATIO] [MAX_WEAK_RATIO] [MAX_PACKED_RATIO] [MAX_MRG_RATIO]
 #   MAX_FULL_RATIO  full RX path, trace hash off / minimal ring (default 40)
-#   MAX_HASH_RATIO  full RX path, trace hash on (as every run) / minimal ring (default 180)
+#   MAX_HASH_RATIO  full RX path, trace hash on (as every run) / minimal ring (default 80)
 #   MAX_RING_RATIO  vnetsim's own ring code / minimal ring (default 10)
 #   MAX_TSO_RATIO   full RX path under --memory tso / under sc (default 8)
 #   MAX_WEAK_RATIO  full RX path under --memory weak / under sc (default 13)
@@ -16,13 +16,13 @@
 #   MAX_MRG_RATIO   full RX path in mergeable 512-byte buffers / one buffer a
 #                   frame (default 2.5; three buffers at 1500 B: 1.3x here)
 # Defaults: about 1.5x the worst of several runs on the 2-core development
-# machine, loaded by other work (full 22-28x, hash on 100-118x, own ring
+# machine, loaded by other work (full 21-28x, hash on 44-50x, own ring
 # 4.3-6.3x, all at 64 B; 1500 B is lower; tso 2.7-4.5x and weak 5.4-7.0x
 # sc; packed 0.5-1.0x split), so noise passes and a real regression does not.
 set -euo pipefail
 build=${1:-build}
 max_full=${2:-40}
-max_hash=${3:-180}
+max_hash=${3:-80}
 max_ring=${4:-10}
 max_tso=${5:-8}
 max_weak=${6:-13}

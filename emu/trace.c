@@ -1,12 +1,15 @@
 #include "emu/trace.h"
 
+#include <limits.h>
 #include <stddef.h>
 #include <string.h>
 #include "emu/err.h"
 
-/* FNV-1a 64 (the trace hash's definition, see trace.h) */
-#define EMU_TR_FNV_BASIS 0xcbf29ce484222325ull
-#define EMU_TR_FNV_PRIME 0x100000001b3ull
+/* The trace hash's constants (its definition is in trace.h): the start
+ * value is FNV-1a's offset basis, the multiplier 2^64 / golden ratio. */
+#define EMU_TR_HASH_BASIS 0xcbf29ce484222325ull
+#define EMU_TR_MIX        0x9e3779b97f4a7c15ull
+#define EMU_TR_MIX_SHIFT  32
 /* Digits of the largest uint64_t, 18446744073709551615. */
 #define EMU_TR_U64_DIGITS 20
 /* Room for a whole line in emit; a longer one is cut there, as ever. */
@@ -44,11 +47,11 @@ const char *emu_trace_kind_name(emu_trace_kind kind) {
 }
 
 void emu_trace_init(emu_trace *t, const uint64_t *clock) {
-  memset(t, 0, offsetof(emu_trace, memo));
+  memset(t, 0, sizeof *t);
   for (int k = 0; k <= EMU_TR_KIND_COUNT; k++)
-    for (int w = 0; w < EMU_TRACE_MEMO_WAYS; w++) t->memo[k][w].len = 0;
+    t->kind_value[k] = emu_trace_text_value(emu_trace_kind_name((emu_trace_kind)k));
   t->clock = clock;
-  t->hash = EMU_TR_FNV_BASIS;
+  t->hash = EMU_TR_HASH_BASIS;
 }
 
 void emu_trace_set_sink(emu_trace *t, FILE *sink) { t->sink = sink; }
@@ -65,17 +68,12 @@ int emu_trace_add_observer(emu_trace *t, emu_trace_observer_fn fn, void *ctx) {
   return 0;
 }
 
-/* Numbers in a line: "t" and the four integer fields. */
-#define EMU_TR_MAX_NUMBERS 5
-
 /* A line being built: bytes beyond cap - 1 are counted but not stored,
  * which is what the snprintf calls this replaces did, so the stored text,
  * the returned length and the hash (over the stored bytes) stay the same. */
 typedef struct emu_tr_out {
   char *buf;
   size_t cap, n; /* n: the length the whole line would have */
-  int nnum;      /* where each number's digits start, and how many */
-  size_t num_at[EMU_TR_MAX_NUMBERS], num_len[EMU_TR_MAX_NUMBERS];
 } emu_tr_out;
 
 static inline void emu_tr_put(emu_tr_out *o, const char *s, size_t len) {
@@ -99,8 +97,6 @@ static inline void emu_tr_putu(emu_tr_out *o, uint64_t v) {
     d[--i] = (char)('0' + v % 10);
     v /= 10;
   } while (v);
-  o->num_at[o->nnum] = o->n;
-  o->num_len[o->nnum++] = sizeof d - i;
   emu_tr_put(o, d + i, sizeof d - i);
 }
 
@@ -147,59 +143,50 @@ static inline int emu_tr_stored(const emu_tr_out *o) {
 }
 
 int emu_trace_format(const emu_trace_rec *r, char *buf, size_t cap) {
-  emu_tr_out o = {buf, cap, 0, 0, {0}, {0}};
+  emu_tr_out o = {buf, cap, 0};
   emu_tr_build(&o, r);
   return emu_tr_stored(&o);
 }
 
-static uint64_t emu_tr_fnv(const char *p, size_t len, uint64_t h) {
-  for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)p[i]) * EMU_TR_FNV_PRIME;
-  return h;
+/* The trace hash (its definition is in trace.h). Words, not bytes: each
+ * step is one multiply, and the two halves of a record do not depend on the
+ * running hash, so they are computed beside the previous record's steps. */
+static inline uint64_t emu_tr_mix(uint64_t x, uint64_t w) {
+  x = (x ^ w) * EMU_TR_MIX;
+  return x ^ (x >> EMU_TR_MIX_SHIFT);
 }
 
-/* Why the memo works: with l = h & 0xff and a byte b, h ^ b = h - l + (l ^ b),
- * so (h ^ b) * P = h * P + ((l ^ b) - l) * P (mod 2^64), and the new low
- * byte, ((l ^ b) * P) & 0xff, again depends on l alone. Over a whole text,
- * FNV(h) = h * P^len + S(l), where S(l) = FNV(l) - l * P^len: a table of 256
- * values per text, filled here as the low bytes turn up. */
-static uint64_t emu_tr_memo_hash(emu_trace *t, unsigned kind, const char *p, size_t len,
-                                 uint64_t h) {
-  if (len > EMU_TRACE_MEMO_TEXT) return emu_tr_fnv(p, len, h);
-  /* the kind only picks where to look; the text itself decides a hit */
-  emu_trace_memo *m = t->memo[kind];
-  int way = -1;
-  for (int w = 0; w < EMU_TRACE_MEMO_WAYS && way < 0; w++)
-    if (m[w].len == len && memcmp(m[w].text, p, len) == 0) way = w;
-  if (way < 0) {
-    way = t->memo_victim[kind];
-    emu_trace_memo *e = &m[way];
-    e->len = (uint16_t)len;
-    memcpy(e->text, p, len);
-    memset(e->filled, 0, sizeof e->filled);
-    e->mul = 1;
-    for (size_t i = 0; i < len; i++) e->mul *= EMU_TR_FNV_PRIME;
+/* Byte by byte into words, without strlen or memcpy: trace texts are short
+ * (most fit one word), where those calls cost more than the loop. */
+uint64_t emu_trace_text_value(const char *s) {
+  if (!s) return 0;
+  uint64_t x = EMU_TR_HASH_BASIS, word = 0, len = 0;
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    unsigned at = (unsigned)(len++ % sizeof word);
+    word |= (uint64_t)*p << (CHAR_BIT * at);
+    if (at == sizeof word - 1) {
+      x = emu_tr_mix(x, word);
+      word = 0;
+    }
   }
-  t->memo_victim[kind] = (uint8_t)((way + 1) % EMU_TRACE_MEMO_WAYS);
-  emu_trace_memo *e = &m[way];
-  unsigned l = (unsigned)(h & 0xff);
-  uint64_t bit = 1ull << (l & 63);
-  if (!(e->filled[l >> 6] & bit)) {
-    e->add[l] = emu_tr_fnv(p, len, l) - (uint64_t)l * e->mul;
-    e->filled[l >> 6] |= bit;
-  }
-  return h * e->mul + e->add[l];
+  if (len % sizeof word) x = emu_tr_mix(x, word);
+  return emu_tr_mix(x, len);
 }
 
-/* The hash of a whole line (buf[n] is its newline): through the memo for
- * the piece after "t", byte by byte for the rest. */
-static uint64_t emu_tr_hash_line(emu_trace *t, const emu_tr_out *o, const emu_trace_rec *r,
-                                 uint64_t h) {
-  size_t t_end = o->num_at[0] + o->num_len[0];
-  size_t end = o->nnum > 1 ? o->num_at[1] : o->n + 1;
+static uint64_t emu_tr_hash_rec(const emu_trace *t, const emu_trace_rec *r, uint64_t h) {
   unsigned kind = (unsigned)r->kind < EMU_TR_KIND_COUNT ? (unsigned)r->kind : EMU_TR_KIND_COUNT;
-  h = emu_tr_fnv(o->buf, t_end, h);
-  h = emu_tr_memo_hash(t, kind, o->buf + t_end, end - t_end, h);
-  return emu_tr_fnv(o->buf + end, o->n + 1 - end, h);
+  uint64_t names = EMU_TR_HASH_BASIS;
+  names = emu_tr_mix(names, r->t_ns);
+  names = emu_tr_mix(names, emu_trace_text_value(r->actor));
+  names = emu_tr_mix(names, t->kind_value[kind]);
+  names = emu_tr_mix(names, emu_trace_text_value(r->queue));
+  uint64_t fields = EMU_TR_HASH_BASIS;
+  fields = emu_tr_mix(fields, (uint64_t)r->head);
+  fields = emu_tr_mix(fields, (uint64_t)r->idx);
+  fields = emu_tr_mix(fields, (uint64_t)r->len);
+  fields = emu_tr_mix(fields, (uint64_t)r->frame);
+  fields = emu_tr_mix(fields, emu_trace_text_value(r->detail));
+  return emu_tr_mix(emu_tr_mix(h, names), fields);
 }
 
 void emu_trace_emit(emu_trace *t, const emu_trace_rec *in) {
@@ -209,18 +196,10 @@ void emu_trace_emit(emu_trace *t, const emu_trace_rec *in) {
   t->events++;
   if (t->observer) t->observer(t->observer_ctx, &rec);
   for (int i = 0; i < t->nextra; i++) t->extra[i].fn(t->extra[i].ctx, &rec);
-  if (!t->sink && !t->hashing) return;
+  if (t->hashing) t->hash = emu_tr_hash_rec(t, &rec, t->hash);
+  if (!t->sink) return;
   char line[EMU_TR_LINE_CAP];
-  emu_tr_out o = {line, sizeof line, 0, 0, {0}, {0}};
-  emu_tr_build(&o, &rec);
-  int n = emu_tr_stored(&o);
+  int n = emu_trace_format(&rec, line, sizeof line);
   line[n] = '\n';
-  if (t->hashing) {
-    /* a line cut at the buffer is hashed as stored, byte by byte */
-    if (o.n < sizeof line)
-      t->hash = emu_tr_hash_line(t, &o, &rec, t->hash);
-    else
-      t->hash = emu_tr_fnv(line, (size_t)n + 1, t->hash);
-  }
-  if (t->sink && fwrite(line, 1, (size_t)n + 1, t->sink) != (size_t)n + 1) t->io_error = 1;
+  if (fwrite(line, 1, (size_t)n + 1, t->sink) != (size_t)n + 1) t->io_error = 1;
 }

@@ -3,9 +3,11 @@
  * A line looks like
  *   {"t":1000250,"actor":"device","ev":"used_pushed","q":"rx","head":3,"idx":4,"len":110}
  * with "t" the virtual time in ns and the integer fields present only when
- * they apply. The trace hash is FNV-1a (64-bit) over every line's bytes in
- * order: two runs have the same hash exactly when they have the same trace.
- * When no sink, hash or observer is enabled, emitting costs one branch. */
+ * they apply. The trace hash folds every record's fields, in order, into 64
+ * bits (include/vnetsim/trace.h defines it, so that a reader of the JSON
+ * lines can recompute it): two runs have the same hash exactly when they
+ * have the same trace. When no sink, hash or observer is enabled, emitting
+ * costs one branch. */
 #ifndef VNETSIM_EMU_TRACE_H
 #define VNETSIM_EMU_TRACE_H
 
@@ -54,22 +56,6 @@ typedef struct emu_trace_rec {
 
 typedef void (*emu_trace_observer_fn)(void *ctx, const emu_trace_rec *rec);
 
-/* The hash's memo of the longest constant piece of a line, from after "t"
- * to the first other number (actor, event, queue, the next field's key).
- * FNV-1a over a fixed text from a state h is h * P^len plus a value that
- * depends only on h's low byte (trace.c says why), so a piece seen before
- * costs one multiply-add instead of a multiply per byte. */
-#define EMU_TRACE_MEMO_WAYS 2  /* pieces kept per event kind */
-#define EMU_TRACE_MEMO_TEXT 80 /* longer pieces are hashed byte by byte */
-
-typedef struct emu_trace_memo {
-  uint64_t mul;       /* P^len */
-  uint64_t add[256];  /* by the state's low byte; valid where filled */
-  uint64_t filled[4]; /* a bit per add[] entry */
-  uint16_t len;       /* 0: unused */
-  char text[EMU_TRACE_MEMO_TEXT];
-} emu_trace_memo;
-
 typedef struct emu_trace {
   const uint64_t *clock; /* the virtual clock the records are stamped with */
   FILE *sink;            /* JSON lines, not owned; NULL for none */
@@ -84,11 +70,8 @@ typedef struct emu_trace {
     void *ctx;
   } extra[3];
   int nextra;
-  int io_error; /* a write to the sink failed */
-  /* last: emu_trace_init clears everything above, and of the memo only
-   * what marks its slots unused */
-  uint8_t memo_victim[EMU_TR_KIND_COUNT + 1];                      /* the way to replace next */
-  emu_trace_memo memo[EMU_TR_KIND_COUNT + 1][EMU_TRACE_MEMO_WAYS]; /* + 1: "unknown" */
+  int io_error;                               /* a write to the sink failed */
+  uint64_t kind_value[EMU_TR_KIND_COUNT + 1]; /* each event name's text value; + 1: "unknown" */
 } emu_trace;
 
 /* A trace stamped from *clock; everything off until enabled below. */
@@ -131,6 +114,9 @@ void emu_trace_emit(emu_trace *t, const emu_trace_rec *rec);
       _Pragma("GCC diagnostic pop");                                                        \
     }                                                                                       \
   } while (0)
+/* A text's value in the trace hash (0 for NULL), as trace.h's public twin
+ * defines it. */
+uint64_t emu_trace_text_value(const char *s);
 /* Formats rec as its JSON line (no newline) into buf; returns the length. */
 int emu_trace_format(const emu_trace_rec *rec, char *buf, size_t cap);
 

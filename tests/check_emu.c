@@ -223,27 +223,93 @@ START_TEST(test_trace_format_matches_snprintf) {
 }
 END_TEST
 
-/* The hash is FNV-1a 64 over every line and its newline, the lines cut at
- * the emitter's buffer as before: recomputed here from the reference text. */
-START_TEST(test_trace_hash_is_fnv_over_reference_lines) {
+/* The hash as include/vnetsim/trace.h defines it, read a second time:
+ * texts byte by byte through their length, not the emitter's loop. */
+#define REF_B 0xcbf29ce484222325ull
+static uint64_t ref_mix(uint64_t x, uint64_t w) {
+  uint64_t y = (x ^ w) * 0x9e3779b97f4a7c15ull;
+  return y ^ (y >> 32);
+}
+
+static uint64_t ref_text(const char *s) {
+  if (!s) return 0;
+  size_t n = strlen(s);
+  uint64_t x = REF_B;
+  for (size_t at = 0; at < n; at += 8) {
+    uint64_t w = 0;
+    for (size_t k = 0; k < 8 && at + k < n; k++) w |= (uint64_t)(uint8_t)s[at + k] << (8 * k);
+    x = ref_mix(x, w);
+  }
+  return ref_mix(x, n);
+}
+
+static uint64_t ref_hash_event(uint64_t h, const emu_trace_rec *r) {
+  uint64_t names = REF_B, fields = REF_B;
+  names = ref_mix(names, r->t_ns);
+  names = ref_mix(names, ref_text(r->actor));
+  names = ref_mix(names, ref_text(emu_trace_kind_name(r->kind)));
+  names = ref_mix(names, ref_text(r->queue));
+  const int64_t ints[] = {r->head, r->idx, r->len, r->frame};
+  for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+    fields = ref_mix(fields, (uint64_t)ints[i]);
+  fields = ref_mix(fields, ref_text(r->detail));
+  return ref_mix(ref_mix(h, names), fields);
+}
+
+START_TEST(test_trace_hash_follows_its_definition) {
   memset(tr_long_name, 'n', TR_LONG_NAME);
   emu_rng g;
   emu_rng_init(&g, 7);
-  uint64_t clock = 0, want = 0xcbf29ce484222325ull;
+  uint64_t clock = 0, want = REF_B;
   emu_trace t;
   emu_trace_init(&t, &clock);
   emu_trace_set_hashing(&t, 1);
+  ck_assert_uint_eq(t.hash, want);
   for (int i = 0; i < TR_RANDOM_RECORDS / 4; i++) {
     emu_trace_rec r;
     tr_random_rec(&g, &r);
     clock = r.t_ns;
-    char line[320]; /* the emitter's line buffer */
-    int n = ref_trace_format(&r, line, sizeof line);
-    line[n] = '\n';
-    for (int k = 0; k <= n; k++) want = (want ^ (uint8_t)line[k]) * 0x100000001b3ull;
+    want = ref_hash_event(want, &r);
     emu_trace_emit(&t, &r);
     ck_assert_uint_eq(t.hash, want);
   }
+}
+END_TEST
+
+/* Near records hash apart (a value moved to the next field, an absent text
+ * and an empty one), and the same text hashes alike wherever it is stored
+ * (a text is read up to its NUL, not by its array's size). */
+START_TEST(test_trace_hash_separates_near_traces) {
+  const emu_trace_rec base = {.actor = "device",
+                              .kind = EMU_TR_POP,
+                              .queue = "rx",
+                              .head = 3,
+                              .idx = -1,
+                              .len = 110,
+                              .frame = -1,
+                              .detail = NULL};
+  emu_trace_rec variants[6];
+  for (int i = 0; i < 6; i++) variants[i] = base;
+  variants[1].head = -1, variants[1].idx = 3; /* the value moved to the next field */
+  variants[2].queue = "";                     /* empty, not absent */
+  variants[3].queue = "rx\0";                 /* the same text */
+  variants[4].actor = "device\0\0";           /* the same text */
+  variants[5].detail = "";
+  uint64_t hashes[6];
+  for (int i = 0; i < 6; i++) {
+    uint64_t clock = 5;
+    emu_trace t;
+    emu_trace_init(&t, &clock);
+    emu_trace_set_hashing(&t, 1);
+    emu_trace_emit(&t, &variants[i]);
+    hashes[i] = t.hash;
+  }
+  ck_assert_uint_ne(hashes[0], hashes[1]);
+  ck_assert_uint_ne(hashes[0], hashes[2]);
+  ck_assert_uint_eq(hashes[0], hashes[3]);
+  ck_assert_uint_eq(hashes[0], hashes[4]);
+  ck_assert_uint_ne(hashes[0], hashes[5]);
+  ck_assert_uint_ne(hashes[2], hashes[5]);
 }
 END_TEST
 
@@ -263,7 +329,8 @@ static Suite *emu_suite(void) {
   TCase *trace = tcase_create("trace");
   tcase_set_timeout(trace, 60);
   tcase_add_test(trace, test_trace_format_matches_snprintf);
-  tcase_add_test(trace, test_trace_hash_is_fnv_over_reference_lines);
+  tcase_add_test(trace, test_trace_hash_follows_its_definition);
+  tcase_add_test(trace, test_trace_hash_separates_near_traces);
   suite_add_tcase(s, trace);
   return s;
 }

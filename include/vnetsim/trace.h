@@ -2,8 +2,19 @@
  *
  * Each event is what the command's --trace writes as one JSON line:
  *   {"t":56245,"actor":"device","ev":"used_pushed","q":"rx","head":1,"idx":1,"len":110}
- * The trace hash is FNV-1a (64-bit) over those lines, each followed by '\n':
- * two runs have the same hash exactly when they have the same trace.
+ * The trace hash folds every event's fields, in order, into 64 bits: two runs
+ * have the same hash exactly when they have the same trace. Its definition,
+ * enough to recompute it from the JSON lines (scripts/trace-hash.py does),
+ * with all arithmetic modulo 2^64:
+ *   mix(x, w)  = y ^ (y >> 32), where y = (x ^ w) * 0x9e3779b97f4a7c15
+ *   text(s)    = 0 for an absent (NULL) text; else, from x = B, x = mix(x, w)
+ *                for each 8 bytes w of s, read little-endian (the last ones
+ *                padded with zero bytes), then mix(x, strlen(s))
+ *   names(ev)  = mix(mix(mix(mix(B, t_ns), text(actor)), text(event)), text(queue))
+ *   fields(ev) = mix(mix(mix(mix(mix(B, head), idx), len), frame), text(detail))
+ *                (head, idx, len and frame as 64-bit two's complement: -1 absent)
+ *   hash       = B, then hash = mix(mix(hash, names(ev)), fields(ev)) per event
+ * with B = 0xcbf29ce484222325.
  *
  * Two ways in: a callback (vns_sim_opts.trace_fn) sees each event as it
  * happens, from the very first (the driver's probe runs inside
