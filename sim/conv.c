@@ -29,6 +29,7 @@ typedef struct scn_conv {
   int rec_isn_known, guest_isn_known, guest_acked_known;
   uint32_t rec_isn, guest_isn, guest_nxt, guest_acked;
   scn_conv_held *head, *tail;
+  int superseded; /* a later SYN of the same ports started another conversation */
   /* the side running ahead in the comparison (cmp_guest: the guest), and
    * its segments not compared yet */
   scn_conv_seg cmp[SCN_CONV_CMP_MAX];
@@ -176,7 +177,8 @@ static scn_conv *scn_conv_find(scn_conv_player *pl, uint32_t cip, uint16_t cport
                                uint16_t sport) {
   for (size_t i = 0; i < pl->n; i++) {
     scn_conv_report *r = &pl->convs[i].r;
-    if (r->client_ip == cip && r->client_port == cport && r->server_port == sport)
+    if (r->client_ip == cip && r->client_port == cport && r->server_port == sport &&
+        !pl->convs[i].superseded)
       return &pl->convs[i];
   }
   return NULL;
@@ -409,6 +411,13 @@ int scn_conv_take(scn *s, const uint8_t *frame, size_t len, uint64_t now_ns) {
   }
   if (p.dst != guest) return 0;
   c = scn_conv_find(pl, p.src, p.sport, p.dport);
+  /* a SYN of another ISN on the same ports, nothing waiting: a new
+   * conversation (the client reused its port) */
+  if (c && (p.flags & (NET_TCP_SYN | NET_TCP_ACK)) == NET_TCP_SYN && p.seq != c->client_isn &&
+      !c->head) {
+    c->superseded = 1;
+    c = NULL;
+  }
   if (!c) {
     if ((p.flags & (NET_TCP_SYN | NET_TCP_ACK | NET_TCP_RST)) != NET_TCP_SYN) return 0;
     c = scn_conv_add(pl, &p, s->captured.n);

@@ -267,11 +267,15 @@ static void capture_init(scn_capture *cap) {
   for (size_t i = 0; i < cap->cap; i++) frame_slots[i] = (scn_capture_frame){.data = frame_bytes[i]};
 }
 
-static vns_sim *run_built(const scn_capture *cap, guest_out *g) {
+static vns_sim *run_built_as(const scn_capture *cap, guest_out *g, int feed) {
   vns_sim_opts o;
   opts_as(&o, cap, SERVER_IP, 1, g);
   memcpy(o.guest_mac, server_mac, sizeof o.guest_mac);
-  return run_frames(&o, cap, 1);
+  return run_frames(&o, cap, feed);
+}
+
+static vns_sim *run_built(const scn_capture *cap, guest_out *g) {
+  return run_built_as(cap, g, 1);
 }
 
 /* The guest's echo service (TCP 8023) sends back all five bytes; the
@@ -342,6 +346,42 @@ START_TEST(test_a_client_waiting_in_vain_stops_after_the_bounded_wait) {
   ck_assert_str_eq(c.answer, "same");
   ck_assert_uint_eq(c.compared, 1);
   assert_accounted(sim);
+  /* the wait's timer is the run's own: queued whole, the same run */
+  vns_sim *queued = run_built_as(&cap, &g, 0);
+  ck_assert_uint_eq(vns_sim_trace_hash(queued), vns_sim_trace_hash(sim));
+  vns_sim_free(queued);
+  vns_sim_free(sim);
+}
+END_TEST
+
+/* A client that reuses its port for a second connection, with another ISN,
+ * makes a second conversation. */
+START_TEST(test_a_port_reused_with_another_isn_is_another_conversation) {
+  scn_capture cap;
+  capture_init(&cap);
+  const uint8_t A = NET_TCP_ACK, FA = NET_TCP_FIN | NET_TCP_ACK;
+  seg(&cap, 1, 8023, NET_TCP_SYN, CLIENT_ISN, 0, NULL);
+  seg(&cap, 0, 8023, NET_TCP_SYN | A, SERVER_ISN, CLIENT_ISN + 1, NULL);
+  seg(&cap, 1, 8023, A, CLIENT_ISN + 1, SERVER_ISN + 1, NULL);
+  seg(&cap, 1, 8023, FA, CLIENT_ISN + 1, SERVER_ISN + 1, NULL);
+  seg(&cap, 0, 8023, FA, SERVER_ISN + 1, CLIENT_ISN + 2, NULL);
+  seg(&cap, 1, 8023, A, CLIENT_ISN + 2, SERVER_ISN + 2, NULL);
+  seg(&cap, 1, 8023, NET_TCP_SYN, 9000, 0, NULL);
+  seg(&cap, 0, 8023, NET_TCP_SYN | A, 7000, 9001, NULL);
+  seg(&cap, 1, 8023, A, 9001, 7001, NULL);
+  guest_out g = {0};
+  vns_sim *sim = run_built(&cap, &g);
+  ck_assert_uint_eq(vns_sim_conversation_count(sim), 2);
+  for (size_t i = 0; i < 2; i++) {
+    vns_conversation c;
+    ck_assert_int_eq(vns_sim_conversation(sim, i, &c), 0);
+    ck_assert_str_eq(c.state, "established");
+    ck_assert_msg(!c.stopped, "conversation %zu stopped: %s", i + 1, c.why);
+    ck_assert_str_eq(c.answer, "same");
+    ck_assert_uint_eq(c.syn_frame, i ? 7 : 1);
+  }
+  ck_assert_uint_eq(fates(sim, "rejected"), 0);
+  assert_accounted(sim);
   vns_sim_free(sim);
 }
 END_TEST
@@ -393,6 +433,7 @@ static Suite *conv_suite(void) {
   TCase *built = tcase_create("built");
   tcase_add_test(built, test_the_first_difference_from_the_recorded_server);
   tcase_add_test(built, test_a_client_waiting_in_vain_stops_after_the_bounded_wait);
+  tcase_add_test(built, test_a_port_reused_with_another_isn_is_another_conversation);
   suite_add_tcase(s, built);
   TCase *cli = tcase_create("cli");
   tcase_set_timeout(cli, 60);
