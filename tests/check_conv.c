@@ -386,6 +386,41 @@ START_TEST(test_a_port_reused_with_another_isn_is_another_conversation) {
 }
 END_TEST
 
+/* The table of conversations is bounded: SYNs past SCN_CONV_MAX (256)
+ * go as captured, counted. */
+START_TEST(test_conversations_past_the_table_are_counted) {
+  scn_capture cap;
+  capture_init(&cap);
+  guest_out g = {0};
+  vns_sim_opts o;
+  seg(&cap, 1, 9, NET_TCP_SYN, CLIENT_ISN, 0, NULL);
+  opts_as(&o, &cap, SERVER_IP, 1, &g);
+  memcpy(o.guest_mac, server_mac, sizeof o.guest_mac);
+  vns_sim *sim = NULL;
+  ck_assert_int_eq(vns_sim_new(&o, &sim), 0);
+  enum { SYNS = 300, TCP_SPORT_AT = NET_ETH_HEADER_LEN + NET_IPV4_HEADER_LEN };
+  scn_capture_frame *f = &cap.frames[0];
+  for (unsigned i = 0; i < SYNS; i++) {
+    /* another client port each time (the checksum is the player's to mend) */
+    net_put_be16(f->data + TCP_SPORT_AT, (uint16_t)(20000 + i));
+    ck_assert_int_eq(
+        vns_sim_feed_captured(sim, T0 + i * STEP_NS, f->data, f->caplen, f->origlen), 0);
+  }
+  ck_assert_int_ge(vns_sim_run(sim, VNS_TIME_IDLE), 0);
+  ck_assert_int_eq(vns_sim_finish(sim), 0);
+  uint64_t over = 0;
+  ck_assert_int_eq(vns_sim_counter(sim, "conversations.over_limit", &over), 0);
+  ck_assert_uint_eq(vns_sim_conversation_count(sim), 256);
+  ck_assert_uint_eq(over, SYNS - 256);
+  vns_conversation c;
+  ck_assert_int_eq(vns_sim_conversation(sim, 255, &c), 0);
+  ck_assert_uint_eq(c.client_port, 20255);
+  ck_assert_int_eq(vns_sim_conversation(sim, 256, &c), VNS_EINVAL);
+  assert_accounted(sim);
+  vns_sim_free(sim);
+}
+END_TEST
+
 /* --- the command --------------------------------------------------------------- */
 
 START_TEST(test_the_report_has_a_line_per_conversation) {
@@ -434,6 +469,7 @@ static Suite *conv_suite(void) {
   tcase_add_test(built, test_the_first_difference_from_the_recorded_server);
   tcase_add_test(built, test_a_client_waiting_in_vain_stops_after_the_bounded_wait);
   tcase_add_test(built, test_a_port_reused_with_another_isn_is_another_conversation);
+  tcase_add_test(built, test_conversations_past_the_table_are_counted);
   suite_add_tcase(s, built);
   TCase *cli = tcase_create("cli");
   tcase_set_timeout(cli, 60);
