@@ -26,6 +26,7 @@ typedef struct scn_conv {
   /* window scale shifts (RFC 7323 §2): the client's SYN offered one, the
    * recorded server's SYN-ACK and the guest's took it or not (-1) */
   int client_ws, rec_ws, guest_ws;
+  int rec_syn_ack; /* the capture holds the recorded server's SYN-ACK */
   int rec_isn_known, guest_isn_known, guest_acked_known;
   uint32_t rec_isn, guest_isn, guest_nxt, guest_acked;
   scn_conv_held *head, *tail;
@@ -244,9 +245,12 @@ static void scn_conv_halt(scn *s, scn_conv *c, scn_conv_stop why, uint64_t now_n
 
 /* The client's window in the units the guest reads it in: the recorded
  * server took the client's window scale and the guest may not have
- * (RFC 7323 §2.2: scaling needs both SYNs to carry the option). */
+ * (RFC 7323 §2.2: scaling needs both SYNs to carry the option). Without
+ * the server's SYN-ACK in the capture, the server is taken to have taken
+ * it, as every common stack does. */
 static void scn_conv_window(const scn_conv *c, uint8_t *t) {
-  int recorded = c->client_ws >= 0 && c->rec_ws >= 0 ? c->client_ws : 0;
+  int taken = c->rec_syn_ack ? c->rec_ws >= 0 : 1;
+  int recorded = c->client_ws >= 0 && taken ? c->client_ws : 0;
   int guest = c->client_ws >= 0 && c->guest_ws >= 0 ? c->client_ws : 0;
   if (recorded == guest) return;
   uint64_t bytes = (uint64_t)net_get_be16(t + SCN_CONV_TCP_WIN) << recorded;
@@ -275,8 +279,8 @@ static void scn_conv_send(scn *s, scn_conv *c, scn_conv_held *h, uint32_t ack) {
   scn_host_put(s, h->id, h->data, h->len);
 }
 
-/* The acknowledgement number the front segment leaves with, or 0 when it
- * must wait for the guest (*ack untouched then). */
+/* 1 when the front segment p may leave, with *ack its acknowledgement
+ * number; 0 when it must wait for the guest. */
 static int scn_conv_ready(scn_conv *c, const scn_conv_pkt *p, uint32_t *ack) {
   *ack = p->ack;
   if (!(p->flags & NET_TCP_ACK)) return 1;
@@ -356,6 +360,7 @@ static void scn_conv_recorded(scn *s, scn_conv *c, const scn_conv_pkt *p, const 
       !c->rec_isn_known) {
     c->rec_isn = p->seq;
     c->rec_isn_known = 1;
+    c->rec_syn_ack = 1;
     c->rec_ws = scn_conv_ws(frame, p);
   }
   scn_conv_compare(c, 0, p);

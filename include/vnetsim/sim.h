@@ -437,9 +437,9 @@ typedef struct vns_conversation {
   uint64_t client_sent;      /* of them, sent to the guest */
   uint64_t client_bytes;     /* the client's data the capture holds (its span) */
   uint64_t client_delivered; /* of it, acknowledged by the guest */
-  uint64_t guest_segments, guest_bytes; /* what the guest sent in it */
+  uint64_t guest_segments, guest_bytes; /* what the guest sent in it, resent data too */
   int guest_fin, guest_rst;             /* ...a FIN, a RST among them */
-  uint64_t recorded_segments, recorded_bytes; /* what the recorded server sent */
+  uint64_t recorded_segments, recorded_bytes; /* what the recorded server sent, alike */
   uint64_t acks_clamped; /* client acks past the guest's FIN, made to acknowledge it */
   /* The guest's answer against the recorded server's, over the segments
    * that carry something (SYN, FIN, RST or data), in order: "same",
