@@ -151,7 +151,7 @@ static void vns_conv_why(const scn_conv_report *r, char *buf, size_t cap) {
       break;
     case SCN_CONV_STOP_GUEST_RESET:
       snprintf(buf, cap, "the guest had reset the connection%s",
-               r->established ? "" : " (nothing listens on its port)");
+               r->refused ? " (nothing listens on its port)" : "");
       break;
     case SCN_CONV_STOP_MISSING:
       snprintf(buf, cap,
@@ -180,7 +180,7 @@ VNS_API int vns_sim_conversation(const vns_sim *sim, size_t i, vns_conversation 
   out->client_port = r->client_port;
   out->server_port = r->server_port;
   out->syn_frame = r->syn_frame;
-  out->state = r->established ? "established" : r->refused ? "refused" : "no_answer";
+  out->state = r->established ? "established" : r->refused ? "refused" : "not_established";
   out->client_segments = r->client_segments;
   out->client_sent = r->client_sent;
   out->client_bytes = r->client_bytes;

@@ -298,6 +298,7 @@ int vns_scn_config_from_opts(const vns_sim_opts *o, scn_config *cfg) {
   cfg->play_conversations = o->play_conversations != 0;
   _Static_assert(sizeof o->sink_ports == sizeof cfg->sink_ports, "one list of sink ports");
   memcpy(cfg->sink_ports, o->sink_ports, sizeof cfg->sink_ports);
+  cfg->conv_server_ip = o->play_server_ip;
   return 0;
 }
 

@@ -39,7 +39,9 @@ static const char replay_usage[] =
     "first, and the guest stands in for the server of its TCP conversations (the\n"
     "host that sent SYN-ACKs), else for the host asked the most (echo requests,\n"
     "SYNs, ARP who-has), else its busiest unicast destination, with the MAC the\n"
-    "capture showed for it; the report says whom and why. Frames to other hosts\n"
+    "capture showed for it (a server at a loopback address, which no guest can\n"
+    "have: the guest keeps its own, and the host plays the client from its own);\n"
+    "the report says whom and why. Frames to other hosts\n"
     "get the fate not_for_guest. Frames out of time order are injected right\n"
     "after their predecessor.\n"
     "\n"
@@ -284,7 +286,8 @@ static void replay_print_as(const replay_args *a) {
   const replay_as *as = &a->as;
   if (!as->looked) return;
   const scn_addr *c = &as->chosen;
-  static const char *const whys[] = {"given", "tcp_server", "busiest_destination"};
+  static const char *const whys[] = {"given", "tcp_server", "tcp_server_loopback",
+                                     "busiest_destination"};
   const uint8_t *m = a->o.sim.guest_mac;
   char ip[16], mac[18];
   snprintf(ip, sizeof ip, "%u.%u.%u.%u", c->ip >> 24, (c->ip >> 16) & 255, (c->ip >> 8) & 255,
@@ -306,9 +309,15 @@ static void replay_print_as(const replay_args *a) {
         "  as: no unicast IPv4 address in the capture for the guest to stand in for: it keeps "
         "its own\n");
   } else {
-    char why[128];
+    char why[256];
     if (as->why == SCN_ENDPOINT_TCP_SERVER)
       snprintf(why, sizeof why, "the server of its TCP conversations (SYN-ACKs sent: %" PRIu64 ")",
+               c->syn_acks);
+    else if (as->why == SCN_ENDPOINT_LOOPBACK_SERVER)
+      snprintf(why, sizeof why,
+               "the server of its TCP conversations (SYN-ACKs sent: %" PRIu64
+               ") at a loopback address, which no guest can have: the guest keeps its own, "
+               "and the host plays the client from its own",
                c->syn_acks);
     else if (as->why == SCN_ENDPOINT_DESTINATION)
       snprintf(why, sizeof why,
@@ -947,12 +956,17 @@ static int replay_scan_frame(void *ctx, const scn_capture_frame *f) {
  * .3. */
 static int replay_take_as(replay_args *a) {
   const scn_addr *c = &a->as.chosen;
-  a->o.sim.guest_ip = c->ip;
   /* the captured clients' conversations with it are played against the guest,
    * which accepts on the ports the host served (a sink where it runs no
    * service) */
   a->o.sim.play_conversations = 1;
   memcpy(a->o.sim.sink_ports, c->served, sizeof a->o.sim.sink_ports);
+  if (a->as.why == SCN_ENDPOINT_LOOPBACK_SERVER) {
+    /* an address no guest can have: it keeps its own */
+    a->o.sim.play_server_ip = c->ip;
+    return 0;
+  }
+  a->o.sim.guest_ip = c->ip;
   if (c->has_mac && !a->o.guest_mac_given) memcpy(a->o.sim.guest_mac, c->mac, sizeof c->mac);
   uint32_t last = c->ip & REPLAY_LAST_OCTET;
   if (last == REPLAY_SLIRP_HOST || last == REPLAY_SLIRP_DNS)

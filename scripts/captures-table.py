@@ -33,6 +33,8 @@ def stands_in(j):
     if a["why"] == "none":
         return "nobody: no unicast IPv4 destination"
     why = {"tcp_server": "TCP server: SYN-ACKs %d" % a["syn_acks"],
+           "tcp_server_loopback": "loopback TCP server: SYN-ACKs %d; the guest keeps its address"
+           % a["syn_acks"],
            "busiest_destination": "requests %d, frames %d" % (a["requests_to"], a["frames_to"]),
            "given": "given"}[a["why"]]
     return "%s (%s)" % (a["ip"], why)

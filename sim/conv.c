@@ -31,6 +31,7 @@ typedef struct scn_conv {
   uint32_t rec_isn, guest_isn, guest_nxt, guest_acked;
   scn_conv_held *head, *tail;
   int superseded; /* a later SYN of the same ports started another conversation */
+  uint32_t wire_ip; /* the client's address as the guest sees it (the host's, when mapped) */
   /* the side running ahead in the comparison (cmp_guest: the guest), and
    * its segments not compared yet */
   scn_conv_seg cmp[SCN_CONV_CMP_MAX];
@@ -52,6 +53,9 @@ struct scn_conv_player {
 #define SCN_CONV_TCP_CSUM  16 /* the checksum's offset in the TCP header */
 #define SCN_CONV_TCP_ACK   8  /* the acknowledgement number's */
 #define SCN_CONV_TCP_WIN   14 /* the window's */
+#define SCN_CONV_IP_CSUM   10 /* the IPv4 header's checksum, source and destination */
+#define SCN_CONV_IP_SRC    12
+#define SCN_CONV_IP_DST    16
 #define SCN_CONV_OPT_WS    3  /* window scale (RFC 7323 §2.2): kind 3, length 3, shift */
 #define SCN_CONV_WS_MAX    14 /* RFC 7323 §2.3: larger shifts are taken as 14 */
 
@@ -173,16 +177,37 @@ void scn_conv_close(scn *s) {
   s->conv = NULL;
 }
 
-/* The conversation of client cip:cport with the guest's port sport. */
-static scn_conv *scn_conv_find(scn_conv_player *pl, uint32_t cip, uint16_t cport,
-                               uint16_t sport) {
+/* The conversation of client cip:cport with the guest's port sport; wire:
+ * cip is the address the guest sees for the client. */
+static scn_conv *scn_conv_find(scn_conv_player *pl, uint32_t cip, uint16_t cport, uint16_t sport,
+                               int wire) {
   for (size_t i = 0; i < pl->n; i++) {
-    scn_conv_report *r = &pl->convs[i].r;
-    if (r->client_ip == cip && r->client_port == cport && r->server_port == sport &&
-        !pl->convs[i].superseded)
-      return &pl->convs[i];
+    scn_conv *c = &pl->convs[i];
+    if ((wire ? c->wire_ip : c->r.client_ip) == cip && c->r.client_port == cport &&
+        c->r.server_port == sport && !c->superseded)
+      return c;
   }
   return NULL;
+}
+
+/* The captured server's address: the guest's, or the one it stands in for
+ * (scn_config.conv_server_ip). */
+static uint32_t scn_conv_server(const scn *s) {
+  return s->cfg.conv_server_ip ? s->cfg.conv_server_ip : s->cfg.guest.ip;
+}
+
+/* A segment of a server the guest cannot be in its place: to the guest's
+ * address and MAC, from the host's. */
+static void scn_conv_map(const scn *s, uint8_t *frame, const scn_conv_pkt *p) {
+  net_iface_config host;
+  scn_host_peer_config(&s->cfg, &host);
+  memcpy(frame, s->cfg.guest.mac, NET_MAC_LEN);
+  memcpy(frame + NET_MAC_LEN, host.mac, NET_MAC_LEN);
+  uint8_t *ip = frame + p->ip_off;
+  net_put_be32(ip + SCN_CONV_IP_SRC, s->cfg.guest.gateway);
+  net_put_be32(ip + SCN_CONV_IP_DST, s->cfg.guest.ip);
+  net_put_be16(ip + SCN_CONV_IP_CSUM, 0);
+  net_put_be16(ip + SCN_CONV_IP_CSUM, net_inet_checksum(ip, net_ipv4_header_len(ip)));
 }
 
 static scn_conv *scn_conv_add(scn_conv_player *pl, const scn_conv_pkt *p, uint64_t k) {
@@ -200,6 +225,7 @@ static scn_conv *scn_conv_add(scn_conv_player *pl, const scn_conv_pkt *p, uint64
   c->client_isn = p->seq;
   c->client_nxt = c->client_data_end = p->seq + 1;
   c->rec_ws = c->guest_ws = -1;
+  c->wire_ip = p->src;
   return c;
 }
 
@@ -263,6 +289,10 @@ static void scn_conv_window(const scn_conv *c, uint8_t *t) {
 static void scn_conv_send(scn *s, scn_conv *c, scn_conv_held *h, uint32_t ack) {
   scn_conv_pkt p;
   scn_conv_parse(h->data, h->len, &p);
+  if (c->wire_ip != c->r.client_ip) {
+    scn_conv_map(s, h->data, &p);
+    scn_conv_parse(h->data, h->len, &p);
+  }
   uint8_t *t = h->data + p.tcp_off;
   if (!(p.flags & NET_TCP_SYN)) scn_conv_window(c, t);
   if (p.flags & NET_TCP_ACK) {
@@ -381,7 +411,7 @@ static void scn_conv_hold(scn *s, scn_conv *c, const scn_conv_pkt *p, const uint
   }
   uint32_t end = scn_conv_seg_end(p), data_end = p->seq + p->plen;
   if (net_tcp_seq_gt(end, c->client_nxt)) c->client_nxt = end;
-  if (net_tcp_seq_gt(data_end, c->client_data_end)) c->client_data_end = data_end;
+  if (p->plen && net_tcp_seq_gt(data_end, c->client_data_end)) c->client_data_end = data_end;
   c->r.client_bytes = (uint32_t)(c->client_data_end - c->client_isn - 1);
   scn_conv_held *h = NULL;
   if (s->conv->held_bytes + len <= SCN_CONV_HELD_BYTES) h = malloc(sizeof *h + len);
@@ -407,15 +437,16 @@ int scn_conv_take(scn *s, const uint8_t *frame, size_t len, uint64_t now_ns) {
   scn_conv_player *pl = s->conv;
   scn_conv_pkt p;
   if (!pl || !scn_conv_parse(frame, len, &p)) return 0;
-  uint32_t guest = s->cfg.guest.ip;
+  uint32_t server = scn_conv_server(s);
   scn_conv *c;
-  if (p.src == guest) {
-    c = scn_conv_find(pl, p.dst, p.dport, p.sport);
+  if (p.src == server) {
+    c = scn_conv_find(pl, p.dst, p.dport, p.sport, 0);
     if (c) scn_conv_recorded(s, c, &p, frame, now_ns);
-    return c != NULL;
+    /* (a host talking to itself: to the server too, from its client) */
+    if (c || p.dst != server) return c != NULL;
   }
-  if (p.dst != guest) return 0;
-  c = scn_conv_find(pl, p.src, p.sport, p.dport);
+  if (p.dst != server) return 0;
+  c = scn_conv_find(pl, p.src, p.sport, p.dport, 0);
   /* a SYN of another ISN on the same ports, nothing waiting: a new
    * conversation (the client reused its port) */
   if (c && (p.flags & (NET_TCP_SYN | NET_TCP_ACK)) == NET_TCP_SYN && p.seq != c->client_isn &&
@@ -431,6 +462,7 @@ int scn_conv_take(scn *s, const uint8_t *frame, size_t len, uint64_t now_ns) {
       return 0;
     }
     c->client_ws = p.whole ? scn_conv_ws(frame, &p) : -1;
+    if (server != s->cfg.guest.ip) c->wire_ip = s->cfg.guest.gateway;
   }
   int64_t id = scn_host_enter(s, 1);
   c->r.client_segments++;
@@ -450,7 +482,7 @@ void scn_conv_guest_frame(scn *s, const uint8_t *frame, size_t len, uint64_t now
   scn_conv_player *pl = s->conv;
   scn_conv_pkt p;
   if (!pl || !scn_conv_parse(frame, len, &p) || p.src != s->cfg.guest.ip) return;
-  scn_conv *c = scn_conv_find(pl, p.dst, p.dport, p.sport);
+  scn_conv *c = scn_conv_find(pl, p.dst, p.dport, p.sport, 1);
   if (!c) return;
   c->r.guest_segments++;
   c->r.guest_bytes += p.plen;
@@ -476,7 +508,7 @@ void scn_conv_guest_frame(scn *s, const uint8_t *frame, size_t len, uint64_t now
     /* the client's segments from now on are not sent: those waiting now,
      * and any that come later (scn_conv_take) */
     c->r.guest_rst = 1;
-    c->r.refused |= !c->r.established;
+    c->r.refused |= !c->guest_isn_known; /* a RST for its SYN */
     if (c->head) scn_conv_halt(s, c, SCN_CONV_STOP_GUEST_RESET, now_ns);
   }
   if (c->head) scn_conv_arm(s, now_ns);

@@ -68,7 +68,7 @@ typedef struct scn_conv_report {
   uint16_t client_port, server_port;
   uint64_t syn_frame;   /* the captured frame of the client's SYN, from 1 */
   int established;      /* the client acknowledged the guest's SYN-ACK */
-  int refused;          /* the guest answered before that with a RST */
+  int refused;          /* the guest answered the SYN with a RST */
   uint64_t client_segments, client_sent; /* captured, and of them sent */
   uint64_t client_bytes;                 /* client data the capture holds (its span) */
   uint64_t client_delivered;             /* of it, acknowledged by the guest */

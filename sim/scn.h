@@ -103,6 +103,10 @@ typedef struct scn_config {
    * sink that reads and sends nothing, when nothing of its own listens
    * there: the ports of a captured server it stands in for. */
   uint16_t sink_ports[SCN_ADDR_SERVED_MAX];
+  /* The captured server's address when the guest cannot take it (0: the
+   * guest's own): a loopback capture's 127.0.0.1. The player then sends the
+   * client's segments to the guest's address and MAC from the host's. */
+  uint32_t conv_server_ip;
 } scn_config;
 
 /* A driver or device the embedder brings (the public library's user
@@ -219,12 +223,18 @@ typedef struct scn_endpoints {
   scn_addrs addrs;
   uint32_t guest_ip; /* the guest's address as configured */
   uint64_t to_guest; /* frames addressed to it: the capture needs no stand-in */
+  /* a TCP server at a loopback address (a capture of a host talking to
+   * itself, which a guest cannot be): the first one seen */
+  scn_addr loopback;
   int out_of_memory;
 } scn_endpoints;
 
 typedef enum scn_endpoint_why {
   SCN_ENDPOINT_NONE,        /* no unicast IPv4 destination a guest can be */
   SCN_ENDPOINT_TCP_SERVER,  /* sent the most SYN-ACKs */
+  SCN_ENDPOINT_LOOPBACK_SERVER, /* no server a guest can be, but one at a loopback address:
+                                 * the guest keeps its own address and the host plays the
+                                 * client from its own (scn_config.conv_server_ip) */
   SCN_ENDPOINT_DESTINATION, /* was asked the most (echo requests, SYNs, ARP who-has),
                              * then received the most unicast frames */
 } scn_endpoint_why;

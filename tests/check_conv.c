@@ -450,6 +450,15 @@ START_TEST(test_the_report_has_a_line_per_conversation) {
   ck_assert_ptr_nonnull(strstr(out_buf, " state=established delivered=53/235 "));
   ck_assert_ptr_nonnull(strstr(out_buf, " end=stopped:no_data frame=7 (the client acknowledges "
                                         "78 bytes of the server's; the guest sent 0 in 5 s)"));
+  /* a host talking to itself over 127.0.0.1: the guest keeps its address,
+   * the host plays the client from its own, and the GET is answered */
+  ck_assert_int_eq(run("replay tcpdump_print-flags.pcap"), 0);
+  ck_assert_ptr_nonnull(strstr(out_buf, "at a loopback address, which no guest can have: the "
+                                        "guest keeps its own, and the host plays the client "
+                                        "from its own"));
+  ck_assert_ptr_nonnull(strstr(out_buf, "  conversation 1: 127.0.0.1:55920 > 127.0.0.1:80 "
+                                        "syn_frame=1 state=established delivered=202/202 "
+                                        "sent=6/6 guest=5seg/280B+FIN "));
   /* a capture that addresses the guest plays nothing: no such section */
   ck_assert_int_eq(run("replay pcpp_one_http_stream_fin.pcap --guest-ip 10.0.2.15"), 0);
   ck_assert_ptr_null(strstr(out_buf, "TCP conversations"));

@@ -226,6 +226,11 @@ typedef struct vns_sim_opts {
    * that the captured client's conversation still runs. Not with a driver
    * of your own. (0) */
   uint16_t sink_ports[4];
+  /* The captured server's address when the guest cannot take it, a
+   * loopback capture's 127.0.0.1 (0: guest_ip): the conversations to it are
+   * played (play_conversations) with the client's segments sent to
+   * guest_ip and guest_mac from the host's address and MAC (host_ip). (0) */
+  uint32_t play_server_ip;
 } vns_sim_opts;
 
 #define VNS_RING_SPLIT  0
@@ -430,8 +435,8 @@ typedef struct vns_conversation {
   uint16_t client_port, server_port;
   uint64_t syn_frame; /* the client's SYN among the captured frames, from 1 */
   /* "established" (the client acknowledged the guest's SYN-ACK), "refused"
-   * (the guest reset it before that: no listener on the port, say) or
-   * "no_answer" */
+   * (the guest answered the SYN with a RST: no listener on the port, say)
+   * or "not_established" */
   const char *state;
   uint64_t client_segments;  /* the client's segments in the capture so far */
   uint64_t client_sent;      /* of them, sent to the guest */
