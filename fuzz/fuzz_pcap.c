@@ -77,11 +77,14 @@ static void replay(scn *s, const scn_capture *in, int feed) {
     for (size_t i = 0; i < in->nframes; i++)
       if (!in->frames[i].unconvertible)
         scn_endpoints_add(&e, in->frames[i].data, in->frames[i].caplen);
-    if (scn_endpoints_pick(&e, &chosen) != SCN_ENDPOINT_NONE) {
+    scn_endpoint_why why = scn_endpoints_pick(&e, &chosen);
+    if (why == SCN_ENDPOINT_LOOPBACK_SERVER) {
+      cfg.conv_server_ip = chosen.ip; /* the guest keeps its own */
+    } else if (why != SCN_ENDPOINT_NONE) {
       cfg.guest.ip = chosen.ip;
       cfg.guest.gateway = (chosen.ip & ~0xffu) | ((chosen.ip & 0xffu) == 1 ? 2u : 1u);
-      memcpy(cfg.sink_ports, chosen.served, sizeof cfg.sink_ports);
     }
+    if (why != SCN_ENDPOINT_NONE) memcpy(cfg.sink_ports, chosen.served, sizeof cfg.sink_ports);
     scn_endpoints_free(&e);
   }
   /* as replay does: virtual time starts at the first frame's time the
