@@ -195,27 +195,61 @@ static void replay_on_host_frame(void *ctx, const uint8_t *frame, size_t len, ui
   host_pcapng_writer_write(&out->merged, REPLAY_IF_HOST, now, frame, len);
 }
 
-/* A frame done (vns_sim_opts.frame_done): its line goes to the spool. */
+#define REPLAY_U64_DIGITS 20 /* of 18446744073709551615 */
+
+/* A decimal number right-aligned in width (0: as long as it is) with pad
+ * before it, at p; returns the end. */
+static char *replay_put_u(char *p, uint64_t v, int width, char pad) {
+  char digits[REPLAY_U64_DIGITS];
+  int n = 0;
+  do {
+    digits[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (int i = n; i < width; i++) *p++ = pad;
+  while (n) *p++ = digits[--n];
+  return p;
+}
+
+/* The room a line's numbers and fixed text take, past its two names. */
+#define REPLAY_LINE_FIXED 128
+
+/* A frame done (vns_sim_opts.frame_done): its line goes to the spool.
+ * Built by hand, as printf's
+ *   "  frame %4zu  t=%" PRIu64 ".%09" PRIu64 "  len %5u  %s%s%s%s\n"
+ * (or, for --json, "%s{\"frame\":%zu,\"t_ns\":%" PRIu64 ",\"len\":%u,
+ * \"fate\":\"%s\"%s%s%s}") would print it: parsing that format was the
+ * largest part of writing a long replay's report. A write error stays on
+ * the spool's error flag, which replay_print_frames checks. */
 static void replay_frame_done(void *ctx, const vns_frame_done *d) {
   replay_input *in = ctx;
   if (d->captured < 0) return; /* the host's own and the link's copies: counted below */
   uint32_t caplen = in->caplens[in->at++];
   in->reported++;
   emu_grow_compact(in->caplens, sizeof *in->caplens, &in->at, in->info.nframes - in->reported);
-  size_t k = (size_t)d->captured;
-  const char *fault = d->fault;
-  uint64_t t = d->entered_ns;
-  int n;
-  if (in->json)
-    n = fprintf(in->spool,
-                "%s{\"frame\":%zu,\"t_ns\":%" PRIu64 ",\"len\":%u,\"fate\":\"%s\"%s%s%s}",
-                k ? "," : "", k + 1, t, caplen, d->fate, fault ? ",\"fault\":\"" : "",
-                fault ? fault : "", fault ? "\"" : "");
-  else
-    n = fprintf(in->spool, "  frame %4zu  t=%" PRIu64 ".%09" PRIu64 "  len %5u  %s%s%s%s\n", k + 1,
-                t / 1000000000u, t % 1000000000u, caplen, d->fate, fault ? " (after " : "",
-                fault ? fault : "", fault ? ")" : "");
-  in->spool_failed |= n < 0;
+  uint64_t frame = (uint64_t)d->captured + 1, t = d->entered_ns;
+  char line[REPLAY_LINE_FIXED], *p = line;
+  if (in->json) {
+    if (frame > 1) *p++ = ',';
+    p = replay_put_u(stpcpy(p, "{\"frame\":"), frame, 0, ' ');
+    p = replay_put_u(stpcpy(p, ",\"t_ns\":"), t, 0, ' ');
+    p = replay_put_u(stpcpy(p, ",\"len\":"), caplen, 0, ' ');
+    p = stpcpy(p, ",\"fate\":\"");
+  } else {
+    p = replay_put_u(stpcpy(p, "  frame "), frame, 4, ' ');
+    p = replay_put_u(stpcpy(p, "  t="), t / 1000000000u, 0, ' ');
+    p = replay_put_u(stpcpy(p, "."), t % 1000000000u, 9, '0');
+    p = stpcpy(replay_put_u(stpcpy(p, "  len "), caplen, 5, ' '), "  ");
+  }
+  fwrite(line, 1, (size_t)(p - line), in->spool);
+  fputs(d->fate, in->spool);
+  if (in->json) fputs("\"", in->spool);
+  if (d->fault) {
+    fputs(in->json ? ",\"fault\":\"" : " (after ", in->spool);
+    fputs(d->fault, in->spool);
+    fputs(in->json ? "\"" : ")", in->spool);
+  }
+  fputs(in->json ? "}" : "\n", in->spool);
 }
 
 /* The spooled frame lines, then what the host added to them. */
@@ -808,6 +842,7 @@ static int replay_start(replay_feed *f, uint64_t start_ns) {
     if (!f->in.spool)
       return cli_error("replay", CLI_EXIT_FAIL, "cannot make a temporary file for the report: %s",
                        strerror(errno));
+    (void)setvbuf(f->in.spool, NULL, _IOFBF, HOST_IO_BUFFER); /* a default one works too */
     f->in.json = a->o.json;
     a->o.sim.frame_done = replay_frame_done;
     a->o.sim.frame_done_ctx = &f->in;
@@ -931,7 +966,7 @@ static int replay_spool_failed(replay_feed *f) {
 /* The report and the outputs of one run. */
 static int replay_report_one(replay_feed *f) {
   const replay_args *a = f->a;
-  f->in.spool_failed |= fflush(f->in.spool) != 0;
+  f->in.spool_failed |= fflush(f->in.spool) != 0 || ferror(f->in.spool) != 0;
   if (f->in.spool_failed) return replay_spool_failed(f);
   if (a->o.json)
     replay_print_json(a, f->sims[0], &f->in);

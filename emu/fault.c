@@ -367,7 +367,7 @@ int emu_fault_init(emu_fault *f, const emu_fault_config *cfg, uint64_t seed, emu
   f->cfg = *cfg;
   emu_rng_init(&f->rng, seed);
   f->inner = inner;
-  f->outer = (emu_port){fault_send, f, NULL, NULL};
+  f->outer = (emu_port){.send = fault_send, .impl = f};
   emu_port_attach(inner, fault_rx, f);
   return 0;
 }

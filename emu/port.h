@@ -22,11 +22,19 @@ typedef emu_fate (*emu_port_rx_fn)(void *rx_ctx, const uint8_t *frame, size_t le
  * Returns 0 or a negative emu_err code (EMU_ENOSPC when the ring is full). */
 typedef int (*emu_port_send_fn)(void *impl, const uint8_t *frame, size_t len, uint64_t now_ns);
 
+/* Whether the port would take a bulk sender's next frame without holding
+ * it past the point where others' frames would be refused: a stopped queue
+ * (Linux's netif_queue_stopped) tells TCP to keep its data in its own send
+ * buffer until the port has room, as a real stack's qdisc back-pressure
+ * does, instead of having it dropped and sent again. */
+typedef int (*emu_port_ready_fn)(void *impl);
+
 struct emu_port {
   emu_port_send_fn send;
   void *impl;
   emu_port_rx_fn on_rx;
   void *rx_ctx;
+  emu_port_ready_fn ready; /* NULL: always ready */
 };
 
 static inline void emu_port_attach(emu_port *p, emu_port_rx_fn on_rx, void *rx_ctx) {
@@ -37,6 +45,11 @@ static inline void emu_port_attach(emu_port *p, emu_port_rx_fn on_rx, void *rx_c
 static inline int emu_port_send(emu_port *p, const uint8_t *frame, size_t len, uint64_t now_ns) {
   return p->send(p->impl, frame, len, now_ns);
 }
+
+/* 1 when a bulk sender may send now (see emu_port_ready_fn). The owner
+ * wakes its user when it becomes ready again (the driver runs the stack's
+ * poll after every TX completion). */
+static inline int emu_port_ready(const emu_port *p) { return !p->ready || p->ready(p->impl); }
 
 /* Hands a frame to whoever attached; NO_LISTENER when nobody did. */
 static inline emu_fate emu_port_deliver(emu_port *p, const uint8_t *frame, size_t len,

@@ -89,6 +89,8 @@ int host_outfile_open(host_outfile *o, const char *path, char *err, size_t errca
   mode_t mask = umask(0);
   umask(mask);
   fchmod(fd, 0666 & ~mask);
+  /* without it stdio's one-block buffer stays: slower, never wrong */
+  (void)setvbuf(o->f, NULL, _IOFBF, HOST_IO_BUFFER);
   return 0;
 }
 

@@ -10,6 +10,11 @@
 
 #include <stdio.h>
 
+/* The stdio buffer of capture files read and outputs written: large enough
+ * that a long replay's reads and writes are few (stdio's default is one
+ * block). */
+#define HOST_IO_BUFFER (256 * 1024)
+
 typedef struct host_outfile {
   FILE *f;          /* write here */
   const char *path; /* the target, as given */

@@ -188,6 +188,21 @@ static int host_pcap_each_pcapng_file(const char *path, host_pcap_walk *w, char 
   return rc;
 }
 
+/* libpcap reads a record at a time through stdio, whose buffer is one
+ * block: a larger one saves most of a long replay's read calls. "-" (and a
+ * file fopen refuses, for libpcap's own message) go through libpcap. */
+static pcap_t *host_pcap_open_buffered(const char *path, char *perr) {
+  FILE *f = strcmp(path, "-") ? fopen(path, "rb") : NULL;
+  if (!f) return pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, perr);
+  if (setvbuf(f, NULL, _IOFBF, HOST_IO_BUFFER) != 0) {
+    fclose(f);
+    return pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, perr);
+  }
+  pcap_t *p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, perr);
+  if (!p) fclose(f);
+  return p;
+}
+
 int host_pcap_each(const char *path, size_t max_frames, host_pcap_frame_fn fn, void *ctx,
                    scn_capture *info, char *err, size_t errcap) {
   memset(info, 0, sizeof *info);
@@ -196,7 +211,7 @@ int host_pcap_each(const char *path, size_t max_frames, host_pcap_frame_fn fn, v
   int rc = host_pcap_each_pcapng_file(path, &w, err, errcap);
   if (rc != 1) return rc;
   char perr[PCAP_ERRBUF_SIZE] = "";
-  pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, perr);
+  pcap_t *p = host_pcap_open_buffered(path, perr);
   if (!p) {
     /* libpcap names the file itself in some of its messages */
     size_t n = strlen(path);

@@ -10,6 +10,7 @@
 # iproute2, iputils-ping, curl: the TAP test has the kernel's own tools talk
 # to the guest in a network namespace.
 # dnsmasq-base: the DNS test's server, inside a namespace of its own.
+# tcpdump: bench/replay_vs_tcpdump.sh measures replay beside it.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
@@ -17,7 +18,7 @@ apt-get install -y -qq --no-install-recommends \
   ca-certificates gcc make cmake pkg-config \
   libuv1-dev libpcap-dev libslirp-dev libglib2.0-dev check \
   clang libclang-rt-14-dev clang-format chromium tshark python3 universal-ctags \
-  iproute2 iputils-ping curl dnsmasq-base >/dev/null
+  iproute2 iputils-ping curl dnsmasq-base tcpdump >/dev/null
 echo "dependencies installed: $(pkg-config --modversion libuv) libuv," \
   "$(pkg-config --modversion libpcap) libpcap, $(pkg-config --modversion slirp) libslirp," \
   "$(pkg-config --modversion check) check"

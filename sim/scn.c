@@ -510,8 +510,8 @@ static int scn_init_links(scn *s, const scn_config *cfg) {
     emu_channel_init(&s->dev.to_host, &s->host, SCN_HOST_EV_GUEST_FRAME, cfg->backend_latency);
     emu_channel_init(&s->host_to_device, &s->dev.actor, VNET_DEV_EV_FRAME, cfg->backend_latency);
   }
-  s->host_port = (emu_port){scn_host_port_send, s, NULL, NULL};
-  s->link = (emu_port){scn_link_send, s, NULL, NULL};
+  s->host_port = (emu_port){.send = scn_host_port_send, .impl = s};
+  s->link = (emu_port){.send = scn_link_send, .impl = s};
   s->host_out = &s->link;
   if (emu_fault_config_active(&cfg->fault)) {
     int rc = emu_fault_init(&s->fault, &cfg->fault, cfg->seed ^ SCN_FAULT_SEED, &s->link);

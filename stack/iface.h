@@ -87,9 +87,10 @@ typedef struct net_iface_stats {
   uint64_t tcp_segs_in, tcp_segs_out; /* segments to a connection or listener / sent */
   uint64_t tcp_rst_sent;
   uint64_t tcp_retransmits, tcp_fast_retransmits, tcp_timeouts;
-  uint64_t tcp_conns_opened;   /* active opens */
-  uint64_t tcp_conns_accepted; /* passive opens that completed the handshake */
-  uint64_t tcp_conns_reset;    /* closed by a RST from the peer */
+  uint64_t tcp_conns_opened;       /* active opens */
+  uint64_t tcp_conns_accepted;     /* passive opens that completed the handshake */
+  uint64_t tcp_conns_reset;        /* closed by a RST from the peer */
+  uint64_t tcp_time_wait_recycled; /* TIME-WAITs ended early for a new connection */
 } net_iface_stats;
 
 /* Writes a JSON object describing the machine (ring and stack counters) to buf,

@@ -56,6 +56,7 @@ struct net_tcp_conn {
   uint64_t rtt_start;
   unsigned backoffs; /* consecutive timeouts */
   int probe;         /* the persist timer fired: send one byte past a zero window */
+  int tx_blocked;    /* output stopped because the port was not ready (emu_port_ready) */
 
   /* RFC 5681 congestion control, RFC 6582 recovery point */
   uint32_t cwnd, ssthresh, recover;
@@ -87,7 +88,7 @@ void net_tcp_config_default(net_tcp_config *cfg) {
   cfg->rto_max_ns = 60000000000ull;
   cfg->time_wait_ns = 1000000000ull;
   cfg->max_retries = 8;
-  cfg->max_conns = 64;
+  cfg->max_conns = NET_TCP_DEFAULT_MAX_CONNS;
 }
 
 int net_tcp_configure(net_iface *ifc, const net_tcp_config *cfg) {
@@ -130,11 +131,30 @@ static int port_in_use(net_iface *ifc, uint16_t port) {
   return 0;
 }
 
+static void sweep(net_iface *ifc);
+static void enter_closed(net_tcp_conn *c, net_tcp_close_reason why);
+
+/* Ends the TIME-WAIT that has least left to wait, of a connection its
+ * owner let go: a full table takes a new connection rather than refuse it,
+ * as Linux drops a TIME-WAIT bucket past tcp_max_tw_buckets. 0 when there
+ * is none. */
+static int recycle_time_wait(net_iface *ifc) {
+  net_tcp_conn *oldest = NULL;
+  for (net_tcp_conn *c = ifc->tcp_conns; c; c = c->next)
+    if (c->state == NET_TCP_TIME_WAIT && c->released && (!oldest || c->tw_at < oldest->tw_at))
+      oldest = c;
+  if (!oldest) return 0;
+  enter_closed(oldest, NET_TCP_CLOSED_NORMAL);
+  sweep(ifc);
+  ifc->stats.tcp_time_wait_recycled++;
+  return 1;
+}
+
 /* One allocation: the TCB, then the send ring, then the receive ring. */
 static net_tcp_conn *conn_new(net_iface *ifc, uint32_t remote_ip, uint16_t remote_port,
                               uint16_t local_port) {
   const net_tcp_config *cfg = &ifc->tcp_cfg;
-  if (ifc->tcp_nconns >= cfg->max_conns) return NULL;
+  if (ifc->tcp_nconns >= cfg->max_conns && !recycle_time_wait(ifc)) return NULL;
   net_tcp_conn *c = calloc(1, sizeof *c + cfg->snd_buf + cfg->rcv_buf);
   if (!c) return NULL;
   c->ifc = ifc;
@@ -249,6 +269,18 @@ static void send_ack(net_tcp_conn *c, uint64_t now_ns) {
   (void)send_segment(c, c->snd_nxt, 0, 0, now_ns);
 }
 
+/* An ACK that can wait for a stopped port (see tcp_output): it goes with
+ * the data, or alone, when net_tcp_poll finds the port ready, one ACK for
+ * everything received meanwhile, as a delayed ACK would be. */
+static void send_ack_when_ready(net_tcp_conn *c, uint64_t now_ns) {
+  if (emu_port_ready(c->ifc->port)) {
+    send_ack(c, now_ns);
+    return;
+  }
+  c->ack_pending = 1;
+  c->tx_blocked = 1;
+}
+
 /* A RST for a segment that has no connection, or one the connection refuses
  * (§3.10.7.1): answer the ACK field if it had one, else acknowledge it. */
 static void send_rst_for(net_iface *ifc, uint32_t dst_ip, const net_tcp_repr *in, size_t seg_len,
@@ -325,6 +357,12 @@ static void tcp_output(net_tcp_conn *c, uint64_t now_ns) {
     if (n < avail && n < c->snd_mss && flight > 0 && !c->probe) break;
     int fin = c->fin_queued && n == avail;
     if (n == 0 && !fin) break;
+    /* a stopped queue: the data waits here, and net_tcp_poll goes on
+     * once the port is ready again */
+    if (!emu_port_ready(c->ifc->port)) {
+      c->tx_blocked = 1;
+      break;
+    }
     int retransmit = net_tcp_seq_lt(c->snd_nxt, c->snd_max);
     uint8_t flags = (uint8_t)((fin ? NET_TCP_FIN : 0) | (n && n == avail ? NET_TCP_PSH : 0));
     (void)send_segment(c, c->snd_nxt, n, flags, now_ns);
@@ -887,8 +925,20 @@ static void dispatch(net_tcp_conn *c, uint64_t now_ns) {
 static void finish(net_tcp_conn *c, uint64_t now_ns) {
   if (c->state != NET_TCP_CLOSED) tcp_output(c, now_ns);
   dispatch(c, now_ns);
-  if (c->state != NET_TCP_CLOSED && c->ack_pending) send_ack(c, now_ns);
-  c->ack_pending = 0;
+  if (c->state == NET_TCP_CLOSED || !c->ack_pending) {
+    c->ack_pending = 0;
+    return;
+  }
+  send_ack_when_ready(c, now_ns);
+  if (!c->tx_blocked) c->ack_pending = 0; /* sent, or refused: lost as on a wire */
+}
+
+/* RFC 9293 §3.10.7.4 (and RFC 6191): a new SYN for a 4-tuple in TIME-WAIT,
+ * past everything the old connection received, may open a new connection
+ * at once, as the clients of a busy server reuse their ports. */
+static int syn_ends_time_wait(const net_tcp_conn *c, const net_tcp_repr *s) {
+  return c->state == NET_TCP_TIME_WAIT && c->released && (s->flags & NET_TCP_SYN) &&
+         !(s->flags & (NET_TCP_ACK | NET_TCP_RST)) && net_tcp_seq_gt(s->seq, c->rcv_nxt);
 }
 
 static emu_fate input_listen(net_iface *ifc, struct net_tcp_listener *l, uint32_t src,
@@ -933,6 +983,11 @@ emu_fate net_tcp_input(net_iface *ifc, const uint8_t *ip_pkt, uint64_t now_ns) {
   uint64_t out_before = ifc->stats.tcp_segs_out;
   emu_fate fate;
   net_tcp_conn *c = conn_find(ifc, src, s.src_port, s.dst_port);
+  if (c && syn_ends_time_wait(c, &s)) {
+    enter_closed(c, NET_TCP_CLOSED_NORMAL);
+    sweep(ifc);
+    c = NULL; /* the listener takes the SYN */
+  }
   if (c) {
     ifc->stats.tcp_segs_in++;
     c->stats.segs_in++;
@@ -1014,6 +1069,8 @@ void net_tcp_poll(net_iface *ifc, uint64_t now_ns) {
       enter_closed(c, NET_TCP_CLOSED_NORMAL);
     } else if (c->rto_at <= now_ns) {
       on_rto(c, now_ns);
+    } else if (c->tx_blocked && emu_port_ready(ifc->port)) {
+      c->tx_blocked = 0; /* finish() sends what waited */
     } else {
       continue;
     }
@@ -1071,7 +1128,7 @@ int net_tcp_connect(net_iface *ifc, uint32_t dst_ip, uint16_t dst_port, uint16_t
   } else if (conn_find(ifc, dst_ip, dst_port, src_port)) {
     return EMU_ESTATE;
   }
-  if (ifc->tcp_nconns >= ifc->tcp_cfg.max_conns) return EMU_ENOSPC;
+  if (ifc->tcp_nconns >= ifc->tcp_cfg.max_conns && !recycle_time_wait(ifc)) return EMU_ENOSPC;
   net_tcp_conn *c = conn_new(ifc, dst_ip, dst_port, src_port);
   if (!c) return EMU_ENOMEM;
   c->state = NET_TCP_SYN_SENT;
@@ -1139,7 +1196,7 @@ int net_tcp_recv(net_tcp_conn *c, uint8_t *buf, size_t cap, uint64_t now_ns) {
     uint32_t edge = c->rcv_nxt + rcv_wnd(c);
     uint32_t grown = net_tcp_seq_gt(edge, c->rcv_adv) ? edge - c->rcv_adv : 0;
     uint32_t threshold = min_u32((uint32_t)(c->rcap / 2), c->ifc->tcp_cfg.mss);
-    if (grown >= threshold) send_ack(c, now_ns);
+    if (grown >= threshold) send_ack_when_ready(c, now_ns);
   }
   return (int)n;
 }

@@ -62,6 +62,11 @@ static inline int net_tcp_seq_ge(uint32_t a, uint32_t b) { return (int32_t)(a - 
 #define NET_TCP_OOO_RANGES      8
 #define NET_TCP_DEFAULT_MSS     536 /* RFC 9293 §3.7.1: assumed when no MSS option */
 #define NET_TCP_EPHEMERAL_FIRST 49152
+/* Connections in any state, TIME-WAIT included (a full table ends the
+ * TIME-WAIT with least left to wait for a new one): a busy server's load,
+ * 200 concurrent clients and the TIME-WAITs of a few thousand requests a
+ * second. Each takes its send and receive buffers. */
+#define NET_TCP_DEFAULT_MAX_CONNS 1024
 
 typedef struct net_tcp_config {
   uint64_t seed; /* seeds the ISS draws */
@@ -81,7 +86,7 @@ typedef struct net_tcp_config {
 
 /* seed 0, random ISS, MSS the largest the MTU allows (1460 at 1500), 64 KiB
  * buffers, RTO 1 s initial / 200 ms min / 60 s max, TIME-WAIT 1 s, 8
- * retries, 64 connections. */
+ * retries, NET_TCP_DEFAULT_MAX_CONNS connections. */
 void net_tcp_config_default(net_tcp_config *cfg);
 /* Replaces ifc's TCP configuration (net_iface_init installs the default with
  * a seed taken from the iface's address). Returns 0, EMU_EINVAL for values

@@ -53,8 +53,8 @@ static fixture *fx;
 
 static void setup(void) {
   fx = calloc(1, sizeof *fx);
-  fx->g.port = (emu_port){end_send, &fx->g, NULL, NULL};
-  fx->h.port = (emu_port){end_send, &fx->h, NULL, NULL};
+  fx->g.port = (emu_port){.send = end_send, .impl = &fx->g};
+  fx->h.port = (emu_port){.send = end_send, .impl = &fx->h};
   net_iface_config cfg;
   net_iface_config_slirp_guest(&cfg);
   ck_assert_int_eq(net_iface_init(&fx->guest, &cfg, &fx->g.port), 0);

@@ -55,7 +55,7 @@ typedef struct rig {
 
 static rig *rig_new(const char *spec, uint64_t seed) {
   rig *g = calloc(1, sizeof *g);
-  g->inner = (emu_port){sink_send, &g->inner_got, NULL, NULL};
+  g->inner = (emu_port){.send = sink_send, .impl = &g->inner_got};
   emu_fault_config cfg;
   char err[256];
   ck_assert_msg(emu_fault_config_parse(spec, &cfg, err, sizeof err) == 0, "%s", err);
@@ -312,7 +312,7 @@ START_TEST(test_parser_reads_every_key_and_names_the_bad_one) {
                    EMU_EINVAL);
   /* init distrusts a config built by hand too */
   emu_fault f;
-  emu_port p = {sink_send, NULL, NULL, NULL};
+  emu_port p = {.send = sink_send};
   emu_fault_config_default(&c);
   c.drop = -0.1;
   ck_assert_int_eq(emu_fault_init(&f, &c, 1, &p), EMU_EINVAL);

@@ -56,6 +56,7 @@ typedef struct wire_end {
   emu_port port;
   wire *w;
   int side;
+  int stopped; /* the port says it is not ready (emu_port_ready) */
 } wire_end;
 
 struct wire {
@@ -123,13 +124,15 @@ static int wire_send(void *impl, const uint8_t *frame, size_t len, uint64_t now_
   return 0;
 }
 
+static int wire_ready(void *impl) { return !((wire_end *)impl)->stopped; }
+
 static wire *wire_new(const net_tcp_config *guest_tcp, const net_tcp_config *host_tcp,
                       const emu_fault_config *faults, uint64_t fault_seed) {
   wire *w = calloc(1, sizeof *w);
   ck_assert_ptr_nonnull(w);
   w->now = 1 * SEC;
   for (int i = 0; i < 2; i++) {
-    w->ends[i] = (wire_end){{wire_send, &w->ends[i], NULL, NULL}, w, i};
+    w->ends[i] = (wire_end){{.send = wire_send, .impl = &w->ends[i], .ready = wire_ready}, w, i, 0};
   }
   emu_port *host_port = &w->ends[HOST].port;
   if (faults) {
@@ -698,6 +701,43 @@ START_TEST(test_sequence_numbers_wrap_past_2_pow_32) {
 }
 END_TEST
 
+/* A stopped port (a full TX hold) keeps the guest's data in its send
+ * buffer: no data segment leaves and none is refused; once the port is
+ * ready the driver's wake-up (the stack's poll) sends it, byte-exact,
+ * without a retransmission. */
+START_TEST(test_stopped_port_holds_data_until_ready) {
+  net_tcp_config g, h;
+  default_tcp(&g, 1000);
+  default_tcp(&h, 5000);
+  wire *w = wire_new(&g, &h, NULL, 0);
+  net_services svc;
+  client cl;
+  ck_assert_int_eq(net_services_start(&svc, &w->ifc[GUEST], NET_SVC_ALL), 0);
+  w->ends[GUEST].stopped = 1; /* the handshake is not data: it goes */
+  client_start(&cl, &w->ifc[HOST], GUEST_IP, NET_SVC_PORT_TCP_ECHO, 32768, w->now);
+  size_t before = w->nlog;
+  wire_run(w, w->now + 5 * SEC);
+  size_t guest_data = 0, host_data = 0;
+  for (size_t i = before; i < w->nlog; i++) {
+    if (w->log[i].from == GUEST) guest_data += w->log[i].len;
+    if (w->log[i].from == HOST) host_data += w->log[i].len;
+  }
+  ck_assert_uint_gt(host_data, 0);  /* the host went on sending ... */
+  ck_assert_uint_eq(guest_data, 0); /* ... and the guest's answer waited */
+  ck_assert_uint_lt(cl.received, cl.total);
+  w->ends[GUEST].stopped = 0;
+  net_iface_poll(&w->ifc[GUEST], w->now);
+  wire_run(w, w->now + 600 * SEC);
+  ck_assert_uint_eq(cl.received, cl.total);
+  ck_assert_uint_eq(cl.mismatch_at, SIZE_MAX);
+  ck_assert_uint_eq(net_iface_stats_get(&w->ifc[GUEST])->tx_errors, 0);
+  ck_assert_uint_eq(net_iface_stats_get(&w->ifc[GUEST])->tcp_retransmits, 0);
+  net_tcp_release(cl.c, w->now);
+  net_services_stop(&svc);
+  wire_free(w);
+}
+END_TEST
+
 /* ---- closing -------------------------------------------------------------------------------- */
 
 static void noop_ev(void *ctx, net_tcp_conn *c, unsigned ev, uint64_t now) {
@@ -740,6 +780,46 @@ START_TEST(test_active_close_waits_two_msl_in_time_wait) {
   ck_assert_int_eq(info.close_reason, NET_TCP_CLOSED_NORMAL);
   net_tcp_release(c, w->now);
   net_tcp_release(server, w->now);
+  wire_free(w);
+}
+END_TEST
+
+/* The guest closes first, so its side waits in TIME-WAIT; with the table
+ * full of those, a new connection ends the one with least left to wait
+ * rather than being refused (one still held by its owner is never ended). */
+static net_tcp_conn *closed_into_time_wait(wire *w, uint16_t port) {
+  net_tcp_conn *server = NULL, *c;
+  ck_assert_int_eq(net_tcp_listen(&w->ifc[HOST], port, noop_ev, &server), 0);
+  ck_assert_int_eq(net_tcp_connect(&w->ifc[GUEST], HOST_IP, port, 0, w->now, &c), 0);
+  wire_run(w, w->now + MS);
+  ck_assert_ptr_nonnull(server);
+  ck_assert_int_eq(net_tcp_close(c, w->now), 0);
+  wire_run(w, w->now + 2 * LATENCY);
+  ck_assert_int_eq(net_tcp_close(server, w->now), 0);
+  wire_run(w, w->now + 2 * LATENCY);
+  ck_assert_int_eq(net_tcp_get_state(c), NET_TCP_TIME_WAIT);
+  net_tcp_release(server, w->now);
+  return c;
+}
+
+START_TEST(test_full_table_ends_the_oldest_released_time_wait) {
+  net_tcp_config g;
+  default_tcp(&g, 0);
+  g.max_conns = 2;
+  g.time_wait_ns = 60 * SEC;
+  wire *w = wire_new(&g, NULL, NULL, 0);
+  net_tcp_conn *first = closed_into_time_wait(w, 5000);
+  net_tcp_conn *second = closed_into_time_wait(w, 5001);
+  net_tcp_conn *c = NULL;
+  /* both held by their owner: the table is full */
+  ck_assert_int_eq(net_tcp_connect(&w->ifc[GUEST], HOST_IP, 5000, 0, w->now, &c), EMU_ENOSPC);
+  net_tcp_release(second, w->now);
+  net_tcp_release(first, w->now);
+  ck_assert_int_eq(net_tcp_connect(&w->ifc[GUEST], HOST_IP, 5000, 0, w->now, &c), 0);
+  ck_assert_uint_eq(net_iface_stats_get(&w->ifc[GUEST])->tcp_time_wait_recycled, 1);
+  wire_run(w, w->now + MS);
+  ck_assert_int_eq(net_tcp_get_state(c), NET_TCP_ESTABLISHED);
+  net_tcp_release(c, w->now);
   wire_free(w);
 }
 END_TEST
@@ -1007,10 +1087,12 @@ static Suite *tcp_suite(void) {
   tcase_add_test(data, test_out_of_order_segments_buffered_then_delivered_in_order);
   tcase_add_test(data, test_sequence_numbers_wrap_past_2_pow_32);
   tcase_add_test(data, test_zero_window_probed_until_reader_drains);
+  tcase_add_test(data, test_stopped_port_holds_data_until_ready);
   suite_add_tcase(s, data);
   TCase *close = tcase_create("close");
   tcase_add_test(close, test_active_close_waits_two_msl_in_time_wait);
   tcase_add_test(close, test_simultaneous_close_passes_closing_on_both_sides);
+  tcase_add_test(close, test_full_table_ends_the_oldest_released_time_wait);
   suite_add_tcase(s, close);
   TCase *svc = tcase_create("services");
   tcase_add_test(svc, test_http_serves_index_stats_and_errors);

@@ -459,6 +459,14 @@ static int vnet_drv_tx_hold(vnet_drv *drv, int64_t id, const uint8_t *frame, siz
   return 0;
 }
 
+/* Ready for a bulk sender while the hold is under half full: the other
+ * half is for the frames that cannot wait (ACKs, replies), which are
+ * refused only when it is full. */
+static int vnet_drv_tx_ready(void *impl) {
+  const vnet_drv *drv = impl;
+  return drv->held.len < VNET_DRV_TX_HOLD / 2;
+}
+
 /* Sends held frames, oldest first, while the ring takes them. */
 static void vnet_drv_tx_release(vnet_drv *drv) {
   while (drv->held.len && drv->tx_nfree) {
@@ -602,7 +610,7 @@ int vnet_drv_init(vnet_drv *drv, const vnet_drv_opts *opts, gmem *mem, emu_sched
   drv->fates = fates;
   drv->trace = trace;
   for (unsigned q = 0; q < VNET_NUM_QUEUES; q++) drv->last_kick_ns[q] = EMU_TIME_NEVER;
-  drv->netdev = (emu_port){vnet_drv_transmit, drv, NULL, NULL};
+  drv->netdev = (emu_port){.send = vnet_drv_transmit, .impl = drv, .ready = vnet_drv_tx_ready};
   drv->deferral = (emu_port_deferral){vnet_drv_late_fate, drv, EMU_PORT_NO_TAG};
   drv->hdr_len = vnet_drv_bug(drv, VBUG_LEGACY_HDR) ? VNET_LEGACY_HDR_LEN : VNET_HDR_LEN;
   drv->max_frame = VNET_MAX_FRAME;
