@@ -1,9 +1,13 @@
 /* The host side of a run: captured frames, the burst workload, the host
  * peer's pings, and the Redox story, each a thin handle over sim/. */
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "api/internal.h"
 #include "emu/err.h"
+#include "sim/conv.h"
+#include "stack/wire.h"
 
 _Static_assert(EMU_FATE_COUNT <= VNS_FATE_SLOTS, "vns_story.fate_counts holds every fate");
 
@@ -110,5 +114,101 @@ VNS_API int vns_story_run(const vns_sim_opts *o, vns_story *out) {
   out->tcp_established = st.tcp_established;
   out->tcp_sent = st.tcp_sent;
   out->tcp_echoed = st.tcp_echoed;
+  return 0;
+}
+
+VNS_API size_t vns_sim_conversation_count(const vns_sim *sim) {
+  return sim ? scn_conv_count(sim->scn) : 0;
+}
+
+static void vns_conv_segment_of(const scn_conv_seg *g, vns_conv_segment *out) {
+  static const struct {
+    uint8_t bit;
+    const char *name;
+  } names[] = {{NET_TCP_SYN, "SYN"},
+               {NET_TCP_PSH, "PSH"},
+               {NET_TCP_ACK, "ACK"},
+               {NET_TCP_FIN, "FIN"},
+               {NET_TCP_RST, "RST"}};
+  memset(out, 0, sizeof *out);
+  out->none = g->none;
+  out->len = g->len;
+  size_t used = 0;
+  for (size_t i = 0; i < sizeof names / sizeof names[0] && !g->none; i++)
+    if (g->flags & names[i].bit)
+      used += (size_t)snprintf(out->flags + used, sizeof out->flags - used, "%s%s", used ? "," : "",
+                               names[i].name);
+}
+
+/* One line saying why r stopped. */
+static void vns_conv_why(const scn_conv_report *r, char *buf, size_t cap) {
+  switch (r->stop) {
+    case SCN_CONV_STOP_NO_SYN_ACK:
+      snprintf(buf, cap, "the guest did not answer the SYN within 5 s");
+      break;
+    case SCN_CONV_STOP_NO_DATA:
+      snprintf(buf, cap,
+               "the client acknowledges %" PRIu64 " bytes of the server's; the guest sent %" PRIu64
+               " in 5 s",
+               r->stop_a, r->stop_b);
+      break;
+    case SCN_CONV_STOP_GUEST_RESET:
+      snprintf(buf, cap, "the guest had reset the connection%s",
+               r->refused ? " (nothing listens on its port)" : "");
+      break;
+    case SCN_CONV_STOP_MISSING:
+      snprintf(buf, cap,
+               "client bytes %" PRIu64 "..%" PRIu64
+               " are not in the capture (a segment missing before frame %" PRIu64 ")",
+               r->stop_a, r->stop_b, r->stop_frame);
+      break;
+    case SCN_CONV_STOP_HOLD_FULL:
+      snprintf(buf, cap, "more client segments waited for the guest than the host holds (4 MiB)");
+      break;
+    case SCN_CONV_STOP_RUN_ENDED:
+      snprintf(buf, cap, "the run ended while a client segment waited for the guest");
+      break;
+    default:
+      buf[0] = '\0';
+      break;
+  }
+}
+
+VNS_API int vns_sim_conversation(const vns_sim *sim, size_t i, vns_conversation *out) {
+  const scn_conv_report *r = sim && out ? scn_conv_report_at(sim->scn, i) : NULL;
+  if (!r) return VNS_EINVAL;
+  memset(out, 0, sizeof *out);
+  out->client_ip = r->client_ip;
+  out->server_ip = r->server_ip;
+  out->client_port = r->client_port;
+  out->server_port = r->server_port;
+  out->syn_frame = r->syn_frame;
+  out->state = r->established ? "established" : r->refused ? "refused" : "not_established";
+  out->client_segments = r->client_segments;
+  out->client_sent = r->client_sent;
+  out->client_bytes = r->client_bytes;
+  out->client_delivered = r->client_delivered;
+  out->guest_segments = r->guest_segments;
+  out->guest_bytes = r->guest_bytes;
+  out->guest_fin = r->guest_fin;
+  out->guest_rst = r->guest_rst;
+  out->recorded_segments = r->recorded_segments;
+  out->recorded_bytes = r->recorded_bytes;
+  out->acks_clamped = r->acks_clamped;
+  out->answer = !r->recorded_segments ? "not_recorded"
+                : r->differs          ? "differs"
+                : r->compare_cut      ? "partly"
+                                      : "same";
+  out->compared = r->compared;
+  int differs = r->differs && r->recorded_segments; /* nothing to differ from otherwise */
+  out->diff_at = differs ? r->diff_at : 0;
+  if (differs) {
+    vns_conv_segment_of(&r->diff_recorded, &out->diff_recorded);
+    vns_conv_segment_of(&r->diff_guest, &out->diff_guest);
+  }
+  out->stopped = r->stop ? scn_conv_stop_name(r->stop) : NULL;
+  out->stop_frame = r->stop_frame;
+  out->stopped_ns = r->stop_ns;
+  vns_conv_why(r, out->why, sizeof out->why);
   return 0;
 }

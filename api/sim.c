@@ -11,6 +11,7 @@
 #include "api/internal.h"
 #include "emu/err.h"
 #include "emu/grow.h"
+#include "sim/conv.h"
 #include "virtio/vbug.h"
 
 VNS_API void vns_sim_opts_init(vns_sim_opts *o) {
@@ -225,6 +226,11 @@ static const char *vns_opts_problem(const vns_sim_opts *o) {
   if (o->dhcp && o->driver) return "dhcp needs the guest stack: your driver has none above it";
   if (o->guest_max_conns > SCN_TCP_MAX_CONNS_MAX)
     return "guest_max_conns is not from 1 to 65536 (0: 1024)";
+  for (size_t i = 0; i < sizeof o->sink_ports / sizeof o->sink_ports[0]; i++)
+    if (o->sink_ports[i] && o->driver)
+      return "sink_ports need the guest stack: your driver has none above it";
+  if (o->play_conversations && o->driver)
+    return "play_conversations needs the guest stack: your driver has none above it";
   return NULL;
 }
 
@@ -304,6 +310,10 @@ int vns_scn_config_from_opts(const vns_sim_opts *o, scn_config *cfg) {
   cfg->rx_buf_len = o->rx_buf_size;
   cfg->dhcp = o->dhcp != 0;
   cfg->tcp_max_conns = o->guest_max_conns;
+  cfg->play_conversations = o->play_conversations != 0;
+  _Static_assert(sizeof o->sink_ports == sizeof cfg->sink_ports, "one list of sink ports");
+  memcpy(cfg->sink_ports, o->sink_ports, sizeof cfg->sink_ports);
+  cfg->conv_server_ip = o->play_server_ip;
   return 0;
 }
 
@@ -647,6 +657,7 @@ enum {
   VNS_SC_ARP_PROXY_REPLIES,
   VNS_SC_TX_DOUBLE_FATES,
   VNS_SC_CAPTURE_SPREAD,
+  VNS_SC_CONV_OVER_LIMIT,
 };
 
 #define VNS_DEV_C(name, field) \
@@ -722,6 +733,7 @@ static const struct {
     /* with mergeable RX buffers: frames spread over several, and joined */
     VNS_DEV_C("rx_merged", rx_merged),
     VNS_DRV_C("rx_merged", rx_merged),
+    {"conversations.over_limit", VNS_CG_SIM, VNS_SC_CONV_OVER_LIMIT},
 };
 
 static uint64_t vns_sim_own_counter(const vns_sim *sim, size_t which) {
@@ -756,6 +768,8 @@ static uint64_t vns_sim_own_counter(const vns_sim *sim, size_t which) {
       return s->tx_fates.double_fates;
     case VNS_SC_CAPTURE_SPREAD:
       return s->capture.spread;
+    case VNS_SC_CONV_OVER_LIMIT:
+      return scn_conv_over_limit(s);
     default:
       return fs->frames_in[EMU_FAULT_RECV];
   }

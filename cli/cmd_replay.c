@@ -39,9 +39,21 @@ static const char replay_usage[] =
     "first, and the guest stands in for the server of its TCP conversations (the\n"
     "host that sent SYN-ACKs), else for the host asked the most (echo requests,\n"
     "SYNs, ARP who-has), else its busiest unicast destination, with the MAC the\n"
-    "capture showed for it; the report says whom and why. Frames to other hosts\n"
+    "capture showed for it (a server at a loopback address, which no guest can\n"
+    "have: the guest keeps its own, and the host plays the client from its own);\n"
+    "the report says whom and why. Frames to other hosts\n"
     "get the fate not_for_guest. Frames out of time order are injected right\n"
     "after their predecessor.\n"
+    "\n"
+    "With the guest in a captured server's place, the host plays the client of each\n"
+    "captured TCP conversation with it (as tcpliveplay does): the client's segments\n"
+    "leave in the capture's order and at its times, their acknowledgement numbers\n"
+    "rebased onto the guest's real ISN, each waiting (at most 5 s) until the guest\n"
+    "has sent what it acknowledges. The recorded server's segments are not sent but\n"
+    "compared with the guest's answer (fate compared); the client's segments after a\n"
+    "conversation stopped get conversation_stopped. The report has one line per\n"
+    "conversation: established or not, the client's bytes the guest acknowledged,\n"
+    "the guest's answer against the recorded server's, and why it stopped.\n"
     "\n"
     "A frame is 'answered' only once the guest's reply has left its stack. A reply\n"
     "first needs the asker's MAC, and nobody in a capture answers the guest's ARP:\n"
@@ -286,12 +298,30 @@ static size_t replay_print_differences(const vns_sim *fixed, const vns_sim *bugg
   return differ;
 }
 
+/* The ports the guest accepts on as a sink (the captured server's, where
+ * it runs no service of its own), as "3306, 5432" or a JSON list; how
+ * many. */
+static size_t replay_sink_ports(const replay_args *a, char *buf, size_t cap, int json) {
+  size_t n = 0, used = 0;
+  buf[0] = '\0';
+  for (size_t i = 0; i < sizeof a->o.sim.sink_ports / sizeof a->o.sim.sink_ports[0]; i++) {
+    uint16_t p = a->o.sim.sink_ports[i];
+    if (!p || p == NET_SVC_PORT_HTTP || p == NET_SVC_PORT_DISCARD || p == NET_SVC_PORT_TCP_ECHO)
+      continue;
+    int w = snprintf(buf + used, cap - used, "%s%u", n ? (json ? "," : ", ") : "", p);
+    if (w > 0 && (size_t)w < cap - used) used += (size_t)w;
+    n++;
+  }
+  return n;
+}
+
 /* Whom the guest stands in for, and why: a line, or a JSON member. */
 static void replay_print_as(const replay_args *a) {
   const replay_as *as = &a->as;
   if (!as->looked) return;
   const scn_addr *c = &as->chosen;
-  static const char *const whys[] = {"given", "tcp_server", "busiest_destination"};
+  static const char *const whys[] = {"given", "tcp_server", "tcp_server_loopback",
+                                     "busiest_destination"};
   const uint8_t *m = a->o.sim.guest_mac;
   char ip[16], mac[18];
   snprintf(ip, sizeof ip, "%u.%u.%u.%u", c->ip >> 24, (c->ip >> 16) & 255, (c->ip >> 8) & 255,
@@ -302,17 +332,26 @@ static void replay_print_as(const replay_args *a) {
       printf(",\"as\":{\"why\":\"none\"}");
       return;
     }
+    char sinks[64];
+    size_t nsinks = replay_sink_ports(a, sinks, sizeof sinks, 1);
     printf(",\"as\":{\"ip\":\"%s\",\"mac\":\"%s\",\"why\":\"%s\",\"syn_acks\":%" PRIu64
-           ",\"requests_to\":%" PRIu64 ",\"frames_to\":%" PRIu64 "}",
-           ip, mac, whys[as->why], c->syn_acks, c->asks, c->frames_to);
+           ",\"requests_to\":%" PRIu64 ",\"frames_to\":%" PRIu64 "%s%s%s}",
+           ip, mac, whys[as->why], c->syn_acks, c->asks, c->frames_to,
+           nsinks ? ",\"sink_ports\":[" : "", sinks, nsinks ? "]" : "");
   } else if (!c->ip) {
     printf(
         "  as: no unicast IPv4 address in the capture for the guest to stand in for: it keeps "
         "its own\n");
   } else {
-    char why[128];
+    char why[256];
     if (as->why == SCN_ENDPOINT_TCP_SERVER)
       snprintf(why, sizeof why, "the server of its TCP conversations (SYN-ACKs sent: %" PRIu64 ")",
+               c->syn_acks);
+    else if (as->why == SCN_ENDPOINT_LOOPBACK_SERVER)
+      snprintf(why, sizeof why,
+               "the server of its TCP conversations (SYN-ACKs sent: %" PRIu64
+               ") at a loopback address, which no guest can have: the guest keeps its own, "
+               "and the host plays the client from its own",
                c->syn_acks);
     else if (as->why == SCN_ENDPOINT_DESTINATION)
       snprintf(why, sizeof why,
@@ -325,7 +364,120 @@ static void replay_print_as(const replay_args *a) {
         "  as: the guest stands in for the capture's %s at %s, %s; frames between other hosts "
         "stay not_for_guest\n",
         ip, mac, why);
+    char sinks[64];
+    if (replay_sink_ports(a, sinks, sizeof sinks, 0))
+      printf(
+          "  note: the guest accepts TCP on port %s as the capture's server did, as a sink: it "
+          "runs no service there, reads what comes and sends nothing\n",
+          sinks);
   }
+}
+
+static void replay_ip_port(char *buf, size_t cap, uint32_t ip, uint16_t port) {
+  snprintf(buf, cap, "%u.%u.%u.%u:%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, port);
+}
+
+static void replay_conv_segment_json(const vns_conv_segment *g) {
+  if (g->none)
+    printf("null");
+  else
+    printf("{\"flags\":\"%s\",\"len\":%u}", g->flags, g->len);
+}
+
+static void replay_conv_json(const vns_conversation *c, size_t i) {
+  char client[24], server[24];
+  replay_ip_port(client, sizeof client, c->client_ip, c->client_port);
+  replay_ip_port(server, sizeof server, c->server_ip, c->server_port);
+  printf("%s{\"client\":\"%s\",\"server\":\"%s\",\"syn_frame\":%" PRIu64
+         ",\"state\":\"%s\",\"client_segments\":%" PRIu64 ",\"client_sent\":%" PRIu64
+         ",\"client_bytes\":%" PRIu64 ",\"client_delivered\":%" PRIu64
+         ",\"guest_segments\":%" PRIu64 ",\"guest_bytes\":%" PRIu64
+         ",\"guest_fin\":%s,\"guest_rst\":%s,\"recorded_segments\":%" PRIu64
+         ",\"recorded_bytes\":%" PRIu64 ",\"acks_clamped\":%" PRIu64
+         ",\"answer\":\"%s\",\"compared\":%" PRIu64,
+         i ? "," : "", client, server, c->syn_frame, c->state, c->client_segments, c->client_sent,
+         c->client_bytes, c->client_delivered, c->guest_segments, c->guest_bytes,
+         c->guest_fin ? "true" : "false", c->guest_rst ? "true" : "false", c->recorded_segments,
+         c->recorded_bytes, c->acks_clamped, c->answer, c->compared);
+  printf(",\"first_difference\":");
+  if (c->diff_at) {
+    printf("{\"segment\":%" PRIu64 ",\"recorded\":", c->diff_at);
+    replay_conv_segment_json(&c->diff_recorded);
+    printf(",\"guest\":");
+    replay_conv_segment_json(&c->diff_guest);
+    printf("}");
+  } else {
+    printf("null");
+  }
+  printf(",\"stopped\":");
+  if (c->stopped) {
+    printf("{\"reason\":\"%s\",\"frame\":%" PRIu64 ",\"t_ns\":%" PRIu64 ",\"text\":", c->stopped,
+           c->stop_frame, c->stopped_ns);
+    cli_print_json_string(stdout, c->why);
+    printf("}");
+  } else {
+    printf("null");
+  }
+  printf("}");
+}
+
+static void replay_conv_segment_text(char *buf, size_t cap, const vns_conv_segment *g) {
+  if (g->none)
+    snprintf(buf, cap, "none");
+  else
+    snprintf(buf, cap, "%s/%u", g->flags, g->len);
+}
+
+/* One line per conversation: key=value words, then why it stopped. */
+static void replay_conv_text(const vns_conversation *c, size_t i) {
+  char client[24], server[24], diff[96] = "", rec[32], gst[32];
+  replay_ip_port(client, sizeof client, c->client_ip, c->client_port);
+  replay_ip_port(server, sizeof server, c->server_ip, c->server_port);
+  if (c->diff_at) {
+    replay_conv_segment_text(rec, sizeof rec, &c->diff_recorded);
+    replay_conv_segment_text(gst, sizeof gst, &c->diff_guest);
+    snprintf(diff, sizeof diff, " at=%" PRIu64 " recorded=%s guest=%s", c->diff_at, rec, gst);
+  }
+  printf("  conversation %zu: %s > %s syn_frame=%" PRIu64 " state=%s delivered=%" PRIu64 "/%" PRIu64
+         " sent=%" PRIu64 "/%" PRIu64 " guest=%" PRIu64 "seg/%" PRIu64 "B%s%s recorded=%" PRIu64
+         "seg/%" PRIu64 "B answer=%s%s",
+         i + 1, client, server, c->syn_frame, c->state, c->client_delivered, c->client_bytes,
+         c->client_sent, c->client_segments, c->guest_segments, c->guest_bytes,
+         c->guest_fin ? "+FIN" : "", c->guest_rst ? "+RST" : "", c->recorded_segments,
+         c->recorded_bytes, c->answer, diff);
+  if (c->stopped && c->stop_frame)
+    printf(" end=stopped:%s frame=%" PRIu64 " (%s)\n", c->stopped, c->stop_frame, c->why);
+  else if (c->stopped)
+    printf(" end=stopped:%s (%s)\n", c->stopped, c->why);
+  else
+    printf(" end=ran\n");
+}
+
+/* The captured TCP conversations the host played the client of. */
+static void replay_print_conversations(const vns_sim *sim, int json) {
+  size_t n = vns_sim_conversation_count(sim);
+  vns_conversation c;
+  if (json) {
+    printf("\"conversations\":[");
+    for (size_t i = 0; i < n; i++)
+      if (vns_sim_conversation(sim, i, &c) == 0) replay_conv_json(&c, i);
+    printf("],");
+    return;
+  }
+  if (!n) return;
+  size_t established = 0, stopped = 0;
+  for (size_t i = 0; i < n; i++)
+    if (vns_sim_conversation(sim, i, &c) == 0) {
+      established += !strcmp(c.state, "established");
+      stopped += c.stopped != NULL;
+    }
+  printf("TCP conversations the host played the client of: %zu (established %zu, stopped %zu)\n", n,
+         established, stopped);
+  for (size_t i = 0; i < n; i++)
+    if (vns_sim_conversation(sim, i, &c) == 0) replay_conv_text(&c, i);
+  uint64_t over = cli_counter(sim, "conversations.over_limit");
+  if (over)
+    printf("  + %" PRIu64 " SYNs past the 256 conversations played, sent as captured\n", over);
 }
 
 /* The two runs of --compare, fed the same capture side by side. */
@@ -573,6 +725,7 @@ static void replay_print_text(const replay_args *a, const vns_sim *sim, replay_i
         in->info.nframes);
   replay_print_capture_notes(&in->info);
   replay_print_frames(sim, in, 0);
+  replay_print_conversations(sim, 0);
   cli_print_summary(stdout, sim, &a->o.sim);
   if (a->check) cli_print_violations(stdout, sim, &a->o.sim);
 }
@@ -598,6 +751,7 @@ static void replay_print_json(const replay_args *a, const vns_sim *sim, replay_i
   printf("\"frames\":[");
   replay_print_frames(sim, in, 1);
   printf("],");
+  replay_print_conversations(sim, 1);
   if (a->check) {
     printf("\"violations_list\":");
     cli_print_violations_json(stdout, sim);
@@ -838,6 +992,16 @@ static int replay_scan_frame(void *ctx, const scn_capture_frame *f) {
  * .3. */
 static int replay_take_as(replay_args *a) {
   const scn_addr *c = &a->as.chosen;
+  /* the captured clients' conversations with it are played against the guest,
+   * which accepts on the ports the host served (a sink where it runs no
+   * service) */
+  a->o.sim.play_conversations = 1;
+  memcpy(a->o.sim.sink_ports, c->served, sizeof a->o.sim.sink_ports);
+  if (a->as.why == SCN_ENDPOINT_LOOPBACK_SERVER) {
+    /* an address no guest can have: it keeps its own */
+    a->o.sim.play_server_ip = c->ip;
+    return 0;
+  }
   a->o.sim.guest_ip = c->ip;
   if (c->has_mac && !a->o.guest_mac_given) memcpy(a->o.sim.guest_mac, c->mac, sizeof c->mac);
   uint32_t last = c->ip & REPLAY_LAST_OCTET;

@@ -45,6 +45,8 @@ static const char *const emu_fate_names[EMU_FATE_COUNT] = {
     [EMU_FATE_TX_CHAIN_REJECTED] = "tx_chain_rejected",
     [EMU_FATE_NO_MEMORY] = "no_memory",
     [EMU_FATE_TX_NOT_RECLAIMED] = "tx_not_reclaimed",
+    [EMU_FATE_COMPARED] = "compared",
+    [EMU_FATE_CONVERSATION_STOPPED] = "conversation_stopped",
 };
 
 const char *emu_fate_name(emu_fate fate) {

@@ -76,6 +76,11 @@ typedef enum emu_fate {
   EMU_FATE_TX_CHAIN_REJECTED, /* the device refused its chain (a broken TX rule) */
   EMU_FATE_NO_MEMORY,         /* vnetsim ran out of host memory carrying it */
   EMU_FATE_TX_NOT_RECLAIMED,  /* held by the driver for a TX buffer that never came back */
+  /* captured TCP conversations the host plays the client of (sim/conv.h) */
+  EMU_FATE_COMPARED,             /* a segment the recorded server sent: the guest answers in its
+                                  * place, so it is compared with the guest's, never sent */
+  EMU_FATE_CONVERSATION_STOPPED, /* a client segment of a conversation that had stopped (its
+                                  * reason in the conversation's report): not sent */
   EMU_FATE_COUNT
 } emu_fate;
 

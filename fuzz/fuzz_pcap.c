@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "host/pcapio.h"
 #include "host/pcapng.h"
@@ -66,6 +67,26 @@ static void replay(scn *s, const scn_capture *in, int feed) {
   scn_config cfg;
   scn_config_default(&cfg);
   cfg.queue_size = 8; /* a small ring: the backlog and drops are reached too */
+  /* half the inputs (by their frame count) play the captured TCP
+   * conversations with the guest (sim/conv.c), as replay --as does */
+  cfg.play_conversations = in->nframes & 1;
+  if (cfg.play_conversations) { /* in the place of the host replay --as auto picks */
+    scn_endpoints e;
+    scn_addr chosen;
+    scn_endpoints_init(&e, cfg.guest.ip);
+    for (size_t i = 0; i < in->nframes; i++)
+      if (!in->frames[i].unconvertible)
+        scn_endpoints_add(&e, in->frames[i].data, in->frames[i].caplen);
+    scn_endpoint_why why = scn_endpoints_pick(&e, &chosen);
+    if (why == SCN_ENDPOINT_LOOPBACK_SERVER) {
+      cfg.conv_server_ip = chosen.ip; /* the guest keeps its own */
+    } else if (why != SCN_ENDPOINT_NONE) {
+      cfg.guest.ip = chosen.ip;
+      cfg.guest.gateway = (chosen.ip & ~0xffu) | ((chosen.ip & 0xffu) == 1 ? 2u : 1u);
+    }
+    if (why != SCN_ENDPOINT_NONE) memcpy(cfg.sink_ports, chosen.served, sizeof cfg.sink_ports);
+    scn_endpoints_free(&e);
+  }
   /* as replay does: virtual time starts at the first frame's time the
    * clock can hold */
   cfg.start_ns = 0;

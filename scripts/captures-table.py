@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The README's table of the public captures, as `vnetsim replay` replays
 them with its defaults: frames, the host the guest stands in for and why,
-and the fates. The table is made, never typed: --check fails when the
+the fates, and the TCP conversations the host played the client of. The table is made, never typed: --check fails when the
 README's copy differs from what the command prints now.
 
     captures-table.py VNETSIM CAPTURES_DIR [--check README | --update README]
@@ -33,27 +33,46 @@ def stands_in(j):
     if a["why"] == "none":
         return "nobody: no unicast IPv4 destination"
     why = {"tcp_server": "TCP server: SYN-ACKs %d" % a["syn_acks"],
+           "tcp_server_loopback": "loopback TCP server: SYN-ACKs %d; the guest keeps its address"
+           % a["syn_acks"],
            "busiest_destination": "requests %d, frames %d" % (a["requests_to"], a["frames_to"]),
            "given": "given"}[a["why"]]
     return "%s (%s)" % (a["ip"], why)
 
 
+def conversations(j):
+    convs = j.get("conversations", [])
+    if not convs:
+        return "none"
+    est = sum(1 for c in convs if c["state"] == "established")
+    notes = []
+    for c in convs:
+        if c["stopped"]:
+            notes.append("stopped: %s" % c["stopped"]["reason"])
+        elif c["state"] != "established":
+            notes.append(c["state"])
+    text = "%d of %d established" % (est, len(convs))
+    return text + ("; " + ", ".join(sorted(set(notes))) if notes else "")
+
+
 def row(vnetsim, directory, name):
     j, rc, err = replay(vnetsim, os.path.join(directory, name))
     if j is None:
-        return "| `%s` | exit %d: %s | | | | |" % (name, rc, err)
+        return "| `%s` | exit %d: %s | | | | | |" % (name, rc, err)
     fates = j["fates"]
     other = sorted(((n, f) for f, n in fates.items() if n and f not in SUCCESS),
                    key=lambda x: (-x[0], x[1]))
     others = ", ".join("%s %d" % (f, n) for n, f in other) or "none"
-    return "| `%s` | %d | %s | %d | %d | %s |" % (name, len(j["frames"]), stands_in(j),
-                                                fates["answered"], fates["delivered"], others)
+    return "| `%s` | %d | %s | %d | %d | %s | %s |" % (name, len(j["frames"]), stands_in(j),
+                                                     fates["answered"], fates["delivered"],
+                                                     others, conversations(j))
 
 
 def table(vnetsim, directory):
     names = sorted(n for n in os.listdir(directory) if n.endswith((".pcap", ".pcapng")))
-    lines = ["| capture | frames | the guest stands in for | answered | delivered | other fates |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = ["| capture | frames | the guest stands in for | answered | delivered | other fates "
+             "| TCP conversations played |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     lines += [row(vnetsim, directory, n) for n in names]
     return "\n".join(lines) + "\n"
 

@@ -9,11 +9,13 @@
 #include "sim/scn.h"
 #include "stack/wire.h"
 
+#define SCN_LOOPBACK_NET 127u /* 127/8 (RFC 1122 §3.2.1.3) */
+
 /* An address a guest can take: not 0/8, loopback, multicast or reserved,
  * nor the network or broadcast address of its /24. */
 static int scn_endpoint_usable(uint32_t ip) {
   uint32_t first = ip >> 24, last = ip & 0xffu;
-  return first != 0 && first != 127 && first < 224 && last != 0 && last != 255;
+  return first != 0 && first != SCN_LOOPBACK_NET && first < 224 && last != 0 && last != 255;
 }
 
 void scn_endpoints_init(scn_endpoints *e, uint32_t guest_ip) {
@@ -47,15 +49,31 @@ static int scn_is_request(const uint8_t *ip_pkt, size_t len) {
   return scn_tcp_syn_flags(ip_pkt, len) == NET_TCP_SYN;
 }
 
+/* Notes a port a server answered SYNs on (the first few). */
+static void scn_endpoint_served(scn_addr *a, uint16_t port) {
+  for (unsigned i = 0; i < a->nserved; i++)
+    if (a->served[i] == port) return;
+  if (a->nserved < SCN_ADDR_SERVED_MAX) a->served[a->nserved++] = port;
+}
+
 static void scn_endpoints_ipv4(scn_endpoints *e, const uint8_t *frame, const uint8_t *pkt,
                                size_t len) {
   uint32_t src = net_ipv4_src(pkt), dst = net_ipv4_dst(pkt);
   e->to_guest += dst == e->guest_ip;
+  if ((src >> 24) == SCN_LOOPBACK_NET && (!e->loopback.ip || e->loopback.ip == src) &&
+      scn_tcp_syn_flags(pkt, len) == (NET_TCP_SYN | NET_TCP_ACK)) {
+    e->loopback.ip = src;
+    e->loopback.syn_acks++;
+    scn_endpoint_served(&e->loopback, net_tcp_src_port(pkt + net_ipv4_header_len(pkt)));
+  }
   scn_addr *from = scn_endpoint(e, src);
   if (from) {
     scn_addr_note_mac(from, net_eth_src(frame), 1);
-    /* a SYN-ACK: its sender served a connection */
-    from->syn_acks += scn_tcp_syn_flags(pkt, len) == (NET_TCP_SYN | NET_TCP_ACK);
+    /* a SYN-ACK: its sender served a connection, from this port */
+    if (scn_tcp_syn_flags(pkt, len) == (NET_TCP_SYN | NET_TCP_ACK)) {
+      from->syn_acks++;
+      scn_endpoint_served(from, net_tcp_src_port(pkt + net_ipv4_header_len(pkt)));
+    }
   }
   /* a unicast frame: to one host, at its MAC */
   if (net_mac_is_group(net_eth_dst(frame))) return;
@@ -107,6 +125,11 @@ scn_endpoint_why scn_endpoints_pick(const scn_endpoints *e, scn_addr *out) {
   int servers = 0;
   for (size_t i = 0; i < e->addrs.cap; i++)
     servers |= e->addrs.slots[i].ip && e->addrs.slots[i].syn_acks;
+  /* a server the guest can play, at an address it keeps its own in */
+  if (!servers && e->loopback.syn_acks) {
+    *out = e->loopback;
+    return SCN_ENDPOINT_LOOPBACK_SERVER;
+  }
   for (size_t i = 0; i < e->addrs.cap; i++) {
     const scn_addr *a = &e->addrs.slots[i];
     if (!a->ip || (servers ? !a->syn_acks : !a->frames_to)) continue;

@@ -7,6 +7,7 @@
 
 #include "emu/err.h"
 #include "emu/grow.h"
+#include "sim/conv.h"
 
 enum {
   SCN_HOST_EV_GUEST_FRAME = 1,     /* a frame the guest sent */
@@ -18,6 +19,7 @@ enum {
   SCN_HOST_EV_CALL,                /* a host-side script: data holds fn and ctx */
   SCN_HOST_EV_CAPTURED,            /* a captured frame to send to the device */
   SCN_HOST_EV_CAPTURED_UNSENDABLE, /* a captured frame the host cannot send; arg: its fate */
+  SCN_HOST_EV_CONV,                /* the conversation player's timer */
 };
 
 struct scn_host_call {
@@ -212,10 +214,9 @@ static void scn_fault_arm(scn *s) {
     emu_actor_arm(&s->host, &s->fault_timer_at, emu_fault_poll_at(&s->fault), SCN_HOST_EV_FAULT);
 }
 
-/* The host sends: the frame enters the system (and the ledger) now. */
 /* The frame enters the system (and the ledger) now, as the host's next sent
  * frame; its ledger id, or -1 when out of host memory. */
-static int64_t scn_host_enter(scn *s, int captured) {
+int64_t scn_host_enter(scn *s, int captured) {
   int64_t id = emu_fates_enter(&s->fates, scn_now(s));
   if (id < 0) return -1;
   s->injected++;
@@ -231,14 +232,18 @@ static int64_t scn_host_enter(scn *s, int captured) {
 /* The host sends: the frame enters the system (and the ledger) now. */
 static void scn_host_send_now(scn *s, const uint8_t *frame, size_t len, int captured) {
   int64_t id = scn_host_enter(s, captured);
-  if (id < 0) return;
+  if (id >= 0) scn_host_put(s, (uint32_t)id, frame, len);
+}
+
+/* The frame that entered as id goes onto the link now. */
+void scn_host_put(scn *s, uint32_t id, const uint8_t *frame, size_t len) {
   if (s->host_tx) s->host_tx(s->host_tx_ctx, frame, len, scn_now(s));
-  if (s->fault_on && scn_ids_push(&s->on_link, (uint32_t)id)) {
+  if (s->fault_on && scn_ids_push(&s->on_link, id)) {
     /* out of host memory: the frame never left the host */
-    emu_fates_set(&s->fates, (uint32_t)id, EMU_FATE_RX_NO_BUFFER, scn_now(s), "host", -1);
+    emu_fates_set(&s->fates, id, EMU_FATE_RX_NO_BUFFER, scn_now(s), "host", -1);
     return;
   }
-  s->sending_id = (uint32_t)id;
+  s->sending_id = id;
   emu_port_send(s->host_out, frame, len, scn_now(s));
   scn_fault_arm(s);
   scn_forget_off_link(s, EMU_FAULT_SEND);
@@ -284,6 +289,7 @@ static emu_fate scn_host_deliver(void *ctx, const uint8_t *frame, size_t len, ui
   if (id >= 0) emu_fates_set(&s->tx_fates, (uint32_t)id, EMU_FATE_SENT, now_ns, "host", -1);
   emu_fate fate = s->peer ? net_iface_input(s->peer, frame, len, now_ns) : EMU_FATE_DELIVERED;
   if (s->host_rx) s->host_rx(s->host_rx_ctx, frame, len, now_ns);
+  if (s->conv) scn_conv_guest_frame(s, frame, len, now_ns);
   uint8_t reply[SCN_PROXY_REPLY_MAX];
   int n = s->cfg.arp_proxy ? scn_proxy_answer(s, frame, len, reply, sizeof reply) : 0;
   if (n > 0) {
@@ -330,7 +336,14 @@ static void scn_host_handle(emu_actor *self, const emu_event *ev) {
     case SCN_HOST_EV_CAPTURED:
       s->inject_sent++;
       if (s->cfg.arp_proxy) scn_proxy_learn(s, ev->data, ev->len);
+      /* a captured conversation's segment is the player's to send */
+      if (ev->kind == SCN_HOST_EV_CAPTURED && s->conv && scn_conv_take(s, ev->data, ev->len, now))
+        break;
       scn_host_send_now(s, ev->data, ev->len, ev->kind == SCN_HOST_EV_CAPTURED);
+      break;
+    case SCN_HOST_EV_CONV:
+      if (!emu_actor_timer_due(&s->conv_timer_at, ev)) return;
+      scn_conv_poll(s, now);
       break;
     case SCN_HOST_EV_UNSENDABLE:
     case SCN_HOST_EV_CAPTURED_UNSENDABLE: {
@@ -540,6 +553,7 @@ static int scn_init_guest(scn *s, const scn_config *cfg) {
   if (cfg->tcp_max_conns) tcp.max_conns = cfg->tcp_max_conns;
   rc = net_tcp_configure(&s->guest, &tcp);
   if (!rc && cfg->services) rc = net_services_start(&s->services, &s->guest, NET_SVC_ALL);
+  if (!rc) rc = scn_conv_open_sinks(s);
   if (rc) return rc;
   /* /stats reads the modelled device's counters too */
   if (!cfg->user_device) net_iface_set_stats_fn(&s->guest, scn_stats_json, s);
@@ -589,6 +603,7 @@ int scn_init(scn *s, const scn_config *cfg) {
   }
   /* (a user's driver probes when the embedder asks, after this) */
   if (!rc && cfg->host_peer) rc = scn_init_host_peer(s, cfg);
+  if (!rc && cfg->play_conversations) rc = scn_conv_open(s);
   if (rc) scn_close(s);
   return rc;
 }
@@ -599,6 +614,7 @@ void scn_close(scn *s) {
   free(s->on_link.ids);
   free(s->captured.ids);
   free(s->recv.ids);
+  scn_conv_close(s);
   scn_proxy_free(s);
   if (s->own_peer_up) net_iface_close(&s->own_peer);
   if (s->services.running) net_services_stop(&s->services);
@@ -712,6 +728,10 @@ int scn_client_add(scn *s, const char *text, int keep_body, char *why, size_t ca
   return rc;
 }
 
+void scn_conv_arm(scn *s, uint64_t at_ns) {
+  emu_actor_arm(&s->host, &s->conv_timer_at, at_ns, SCN_HOST_EV_CONV);
+}
+
 int scn_host_call_at(scn *s, uint64_t at_ns, scn_host_fn fn, void *ctx) {
   struct scn_host_call call = {fn, ctx};
   scn_extend_horizon(s, at_ns);
@@ -742,6 +762,8 @@ void scn_finish(scn *s) {
     emu_fault_close(&s->fault, now);
     s->fault_on = 0;
   }
+  /* Client segments still waiting for the guest are never sent. */
+  scn_conv_finish(s, now);
   if (!s->cfg.user_device) vnet_dev_finish(&s->dev);
   /* Replies still waiting for ARP never leave: their frames are settled
    * before the ledger closes. */

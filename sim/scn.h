@@ -28,6 +28,9 @@
 #include "virtio/vnet_drv.h"
 
 #define SCN_TCP_MAX_CONNS_MAX 65536u
+/* Ports a captured server served that the scan keeps, and the sinks a
+ * guest standing in for it opens (scn_config.sink_ports). */
+#define SCN_ADDR_SERVED_MAX 4u
 
 typedef struct scn_config {
   uint64_t seed;
@@ -95,6 +98,19 @@ typedef struct scn_config {
   /* The guest's TCP connection table (stack/tcp.h max_conns), at most
    * SCN_TCP_MAX_CONNS_MAX; 0: its default. */
   uint32_t tcp_max_conns;
+  /* The host plays the client of each captured TCP conversation toward
+   * the guest's address, the guest answering as the recorded server
+   * (sim/conv.h): for a replay whose guest stands in for a captured host.
+   * Default 0: captured frames go as they are. */
+  int play_conversations;
+  /* TCP ports (0: none) where the guest also accepts connections, as a
+   * sink that reads and sends nothing, when nothing of its own listens
+   * there: the ports of a captured server it stands in for. */
+  uint16_t sink_ports[SCN_ADDR_SERVED_MAX];
+  /* The captured server's address when the guest cannot take it (0: the
+   * guest's own): a loopback capture's 127.0.0.1. The player then sends the
+   * client's segments to the guest's address and MAC from the host's. */
+  uint32_t conv_server_ip;
 } scn_config;
 
 /* A driver or device the embedder brings (the public library's user
@@ -177,6 +193,9 @@ typedef struct scn_addr {
   uint64_t frames_to;  /* unicast frames sent to ip */
   uint64_t asks;       /* of them, requests it would answer: echo, SYN, ARP who-has */
   uint64_t syn_acks;   /* TCP SYN-ACKs ip sent: it served a conversation */
+  /* the ports those SYN-ACKs came from (the first SCN_ADDR_SERVED_MAX) */
+  uint16_t served[SCN_ADDR_SERVED_MAX];
+  unsigned nserved;
 } scn_addr;
 
 /* A table of addresses: open addressing on the IPv4 address. */
@@ -219,13 +238,19 @@ typedef struct scn_endpoints {
   scn_addrs addrs;
   uint32_t guest_ip; /* the guest's address as configured */
   uint64_t to_guest; /* frames addressed to it: the capture needs no stand-in */
+  /* a TCP server at a loopback address (a capture of a host talking to
+   * itself, which a guest cannot be): the first one seen */
+  scn_addr loopback;
   int out_of_memory;
 } scn_endpoints;
 
 typedef enum scn_endpoint_why {
-  SCN_ENDPOINT_NONE,        /* no unicast IPv4 destination a guest can be */
-  SCN_ENDPOINT_TCP_SERVER,  /* sent the most SYN-ACKs */
-  SCN_ENDPOINT_DESTINATION, /* was asked the most (echo requests, SYNs, ARP who-has),
+  SCN_ENDPOINT_NONE,            /* no unicast IPv4 destination a guest can be */
+  SCN_ENDPOINT_TCP_SERVER,      /* sent the most SYN-ACKs */
+  SCN_ENDPOINT_LOOPBACK_SERVER, /* no server a guest can be, but one at a loopback address:
+                                 * the guest keeps its own address and the host plays the
+                                 * client from its own (scn_config.conv_server_ip) */
+  SCN_ENDPOINT_DESTINATION,     /* was asked the most (echo requests, SYNs, ARP who-has),
                              * then received the most unicast frames */
 } scn_endpoint_why;
 
@@ -237,6 +262,9 @@ void scn_endpoints_add(scn_endpoints *e, const uint8_t *frame, size_t len);
  * it was chosen (NONE: *out is untouched). Ties go to the lower address. */
 scn_endpoint_why scn_endpoints_pick(const scn_endpoints *e, scn_addr *out);
 void scn_endpoints_free(scn_endpoints *e);
+
+/* The player of captured TCP conversations (sim/conv.h). */
+typedef struct scn_conv_player scn_conv_player;
 
 typedef struct scn {
   scn_config cfg;
@@ -315,6 +343,9 @@ typedef struct scn {
   /* The guest's client actions and DHCP (stack/client.h), on the heap once
    * asked for; NULL otherwise. */
   net_client *client;
+  /* cfg.play_conversations' player, and its timer on the host actor */
+  scn_conv_player *conv;
+  uint64_t conv_timer_at;
   scn_violation violations[SCN_MAX_VIOLATIONS];
   size_t nviolations;
   uint64_t violations_total; /* including those past the log's end */
@@ -420,6 +451,15 @@ int64_t scn_captured_id(const scn *s, size_t k);
  * captured frame also takes the next scn_captured_id(). */
 int scn_host_queue(scn *s, uint64_t at_ns, const uint8_t *frame, size_t len, emu_fate fate,
                    int captured);
+
+/* For the conversation player (sim/conv.c): a frame entering the system
+ * now as the host's next sent frame (captured: also the next captured
+ * one), its ledger id or -1 out of host memory (fated so); the frame that
+ * entered as id put on the link now; the player's timer (re)armed for
+ * at_ns. */
+int64_t scn_host_enter(scn *s, int captured);
+void scn_host_put(scn *s, uint32_t id, const uint8_t *frame, size_t len);
+void scn_conv_arm(scn *s, uint64_t at_ns);
 
 /* The proxy ARP (sim/arp_proxy.c, cfg.arp_proxy). Learns the addresses of a
  * frame the host sends. */

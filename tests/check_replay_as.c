@@ -134,6 +134,8 @@ static const struct {
     {"pcpp_unidirectional_tcp_stream_with_missing_packet.pcap", "busiest_destination",
      "81.218.72.15"},
     {"tcpdump_tcp-handshake-nano.pcap", "tcp_server", "137.116.81.94"},
+    /* a host talking to itself: the guest keeps its address */
+    {"tcpdump_print-flags.pcap", "tcp_server_loopback", "127.0.0.1"},
     {"tcpreplay_test.pcap", "tcp_server", "96.17.211.172"},
 };
 

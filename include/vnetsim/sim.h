@@ -215,6 +215,35 @@ typedef struct vns_sim_opts {
    * the guest a global address when it has none (RFC 4862 SLAAC). (none, 0) */
   uint8_t guest_ip6[16];
   int guest_slaac;
+  /* The host plays the client of each captured TCP conversation toward
+   * guest_ip, and the guest answers in the recorded server's place, as
+   * tcpliveplay plays a captured client against a live server: meant for a
+   * capture whose server the guest stands in for (`vnetsim replay --as`).
+   * From the client's SYN (vns_sim_inject_captured, vns_sim_feed_captured)
+   * on, the client's segments leave in the capture's order and at its
+   * times, their acknowledgement numbers rebased onto the guest's real ISN
+   * and their TCP checksums computed again; each waits until the guest has
+   * sent what it acknowledges (its SYN-ACK, its data; a client acknowledging
+   * past the guest's FIN acknowledges the FIN), at most 5 s of virtual time,
+   * after which the conversation stops. The recorded server's segments are
+   * not sent: their fate is "compared", and they are compared with the
+   * guest's. Client segments of a conversation that stopped get
+   * "conversation_stopped". vns_sim_conversation() reports each. At most
+   * 256 conversations are played; SYNs past them go as they are, counted in
+   * conversations.over_limit. Not with a driver of your own. (0) */
+  int play_conversations;
+  /* TCP ports (0: none) where the guest also accepts connections when
+   * nothing of its own listens there, as a sink: it reads what comes, sends
+   * nothing, and closes once the peer has. For a guest standing in for a
+   * captured server of a service it does not run (MySQL's 3306, say), so
+   * that the captured client's conversation still runs. Not with a driver
+   * of your own. (0) */
+  uint16_t sink_ports[4];
+  /* The captured server's address when the guest cannot take it, a
+   * loopback capture's 127.0.0.1 (0: guest_ip): the conversations to it are
+   * played (play_conversations) with the client's segments sent to
+   * guest_ip and guest_mac from the host's address and MAC (host_ip). (0) */
+  uint32_t play_server_ip;
 } vns_sim_opts;
 
 #define VNS_RING_SPLIT  0
@@ -282,7 +311,9 @@ VNS_API int vns_sim_finish(vns_sim *sim);
  * "device_broken", "link_down", "frame_invalid", "driver_skipped",
  * "rx_not_consumed", "driver_rejected", "not_for_guest", "malformed",
  * "bad_checksum", "unsupported", "no_listener", "rejected", "socket_full",
- * "fault_*" for link faults, "bad_timestamp" and "reply_unresolved".
+ * "fault_*" for link faults, "bad_timestamp", "reply_unresolved", and for
+ * captured TCP conversations (play_conversations) "compared" and
+ * "conversation_stopped".
  * "answered" means the guest stack's reply left the stack for the driver;
  * a reply that waits for ARP keeps its frame "pending" until it is sent
  * ("answered" then) or dropped ("reply_unresolved": ARP gave up, the ARP
@@ -401,6 +432,57 @@ VNS_API size_t vns_host_ping_count(const vns_sim *sim);
 /* VNS_EINVAL when i is out of range. */
 VNS_API int vns_host_ping(const vns_sim *sim, size_t i, vns_ping *out);
 
+/* --- captured TCP conversations (vns_sim_opts.play_conversations) ----------- */
+
+/* One side's segment where the two differ: its flags ("SYN,ACK",
+ * "PSH,ACK,FIN", ...: SYN, ACK, FIN and RST are compared, PSH only shown)
+ * and payload length, or none (that side sent no more). */
+typedef struct vns_conv_segment {
+  int none;
+  char flags[24];
+  uint32_t len;
+} vns_conv_segment;
+
+typedef struct vns_conversation {
+  uint32_t client_ip, server_ip; /* the server's is the guest's */
+  uint16_t client_port, server_port;
+  uint64_t syn_frame; /* the client's SYN among the captured frames, from 1 */
+  /* "established" (the client acknowledged the guest's SYN-ACK), "refused"
+   * (the guest answered the SYN with a RST: no listener on the port, say)
+   * or "not_established" */
+  const char *state;
+  uint64_t client_segments;                   /* the client's segments in the capture so far */
+  uint64_t client_sent;                       /* of them, sent to the guest */
+  uint64_t client_bytes;                      /* the client's data the capture holds (its span) */
+  uint64_t client_delivered;                  /* of it, acknowledged by the guest */
+  uint64_t guest_segments, guest_bytes;       /* what the guest sent in it, resent data too */
+  int guest_fin, guest_rst;                   /* ...a FIN, a RST among them */
+  uint64_t recorded_segments, recorded_bytes; /* what the recorded server sent, alike */
+  uint64_t acks_clamped; /* client acks past the guest's FIN, made to acknowledge it */
+  /* The guest's answer against the recorded server's, over the segments
+   * that carry something (SYN, FIN, RST or data), in order: "same",
+   * "differs" (at segment diff_at, from 1, as diff_recorded and diff_guest
+   * say), "not_recorded" (the capture holds none of the server's) or
+   * "partly" (alike as far as compared: one side ran 64 segments ahead). */
+  const char *answer;
+  uint64_t compared; /* segments alike before the first difference */
+  uint64_t diff_at;
+  vns_conv_segment diff_recorded, diff_guest;
+  /* NULL while it runs (or ran to the capture's end); else why it stopped:
+   * "no_syn_ack", "no_data" (the guest never sent data the client
+   * acknowledges), "guest_reset", "client_segment_missing" (the capture
+   * lacks client bytes), "hold_full", "run_ended" */
+  const char *stopped;
+  uint64_t stop_frame; /* the captured frame it stopped at, from 1, or 0 */
+  uint64_t stopped_ns;
+  char why[160]; /* one line saying why it stopped, "" while it runs */
+} vns_conversation;
+
+/* Conversations played so far, in the order of their SYNs. */
+VNS_API size_t vns_sim_conversation_count(const vns_sim *sim);
+/* Conversation i into *out. VNS_EINVAL past the last or for NULL. */
+VNS_API int vns_sim_conversation(const vns_sim *sim, size_t i, vns_conversation *out);
+
 /* --- the guest as a client -------------------------------------------------
  * The guest's own application runs actions, in order, once it holds an
  * address (at the start, or once DHCP bound it), each in virtual time with
@@ -491,6 +573,8 @@ VNS_API int vns_guest_dhcp(const vns_sim *sim, vns_dhcp_lease *out);
  *   after vns_sim_finish() anything but 0 is a lost frame     (always)
  *   host.arp_proxy_replies: ARP replies the host sent for the guest
  *   (vns_sim_opts.arp_proxy); they are among host.frames_sent
+ *   conversations.over_limit: captured SYNs past the conversations played
+ *   (vns_sim_opts.play_conversations), sent as captured
  * Stores the value in *out. VNS_ENOENT for an unknown name, VNS_ENOTSUP for
  * a counter of a half you brought. */
 VNS_API int vns_sim_counter(const vns_sim *sim, const char *name, uint64_t *out);
