@@ -69,8 +69,8 @@ int emu_trace_add_observer(emu_trace *t, emu_trace_observer_fn fn, void *ctx) {
 }
 
 /* A line being built: bytes beyond cap - 1 are counted but not stored,
- * which is what the snprintf calls this replaces did, so the stored text,
- * the returned length and the hash (over the stored bytes) stay the same. */
+ * which is what the snprintf calls this replaces did, so the stored text
+ * and the returned length stay the same. */
 typedef struct emu_tr_out {
   char *buf;
   size_t cap, n; /* n: the length the whole line would have */
