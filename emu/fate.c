@@ -47,6 +47,7 @@ static const char *const emu_fate_names[EMU_FATE_COUNT] = {
     [EMU_FATE_TX_NOT_RECLAIMED] = "tx_not_reclaimed",
     [EMU_FATE_COMPARED] = "compared",
     [EMU_FATE_CONVERSATION_STOPPED] = "conversation_stopped",
+    [EMU_FATE_REASSEMBLY_TIMEOUT] = "reassembly_timeout",
 };
 
 const char *emu_fate_name(emu_fate fate) {

@@ -81,6 +81,10 @@ typedef enum emu_fate {
                                   * place, so it is compared with the guest's, never sent */
   EMU_FATE_CONVERSATION_STOPPED, /* a client segment of a conversation that had stopped (its
                                   * reason in the conversation's report): not sent */
+  /* an IPv4 fragment whose datagram the guest never completed (stack/reasm.h):
+   * the rest did not come in time, the run ended first, or the table was
+   * full */
+  EMU_FATE_REASSEMBLY_TIMEOUT,
   EMU_FATE_COUNT
 } emu_fate;
 

@@ -40,6 +40,13 @@ void net_iface_config_slirp_host(net_iface_config *cfg) {
   cfg->mtu = 0;
 }
 
+static void report_fate(net_iface *ifc, uint64_t tag, emu_fate fate, uint64_t now_ns);
+
+/* A held fragment's fate, decided with its datagram's. */
+static void reasm_report(void *ctx, uint64_t tag, emu_fate fate, uint64_t now_ns) {
+  report_fate(ctx, tag, fate, now_ns);
+}
+
 int net_iface_init(net_iface *ifc, const net_iface_config *cfg, emu_port *port) {
   if (!ifc || !cfg || !port || !port->send) return EMU_EINVAL;
   if (cfg->ip == 0 || net_mac_is_group(cfg->mac)) return EMU_EINVAL;
@@ -51,6 +58,7 @@ int net_iface_init(net_iface *ifc, const net_iface_config *cfg, emu_port *port) 
   ifc->mtu = cfg->mtu ? cfg->mtu : NET_IFACE_MTU;
   ifc->port = port;
   ifc->next_ephemeral = NET_TCP_EPHEMERAL_FIRST;
+  net_reasm_init(&ifc->reasm, reasm_report, ifc);
   net_iface_priv_ip6_init(ifc);
   /* A deterministic default seed, different for each address, so that two
    * ifaces that were never configured still draw different ISSs. */
@@ -73,6 +81,8 @@ void net_iface_close(net_iface *ifc) {
   if (!ifc) return;
   net_tcp_free_all(ifc);
   net_udp_unbind_all(ifc);
+  ifc->reasm.report = NULL; /* freed, not reported: the run's ledger may be gone */
+  net_reasm_close(&ifc->reasm, EMU_FATE_REASSEMBLY_TIMEOUT, 0);
   memset(ifc, 0, sizeof *ifc);
 }
 
@@ -551,6 +561,28 @@ size_t net_iface_stats_json(const net_iface *ifc, char *buf, size_t cap) {
 
 /* ---- receive: IPv4 --------------------------------------------------------------- */
 
+static emu_fate input_ipv4_transport(net_iface *ifc, const uint8_t *pkt, uint64_t now_ns);
+static emu_fate input_settle(net_iface *ifc, emu_fate fate);
+
+/* RFC 791 §3.2 "Fragmentation and Reassembly": a fragment waits in the
+ * reassembly table (its fate deferred when the driver can take one later);
+ * the one that completes the datagram hands the whole of it on, and every
+ * fragment gets the datagram's fate. */
+static emu_fate input_fragment(net_iface *ifc, const uint8_t *pkt, size_t len, uint64_t now_ns) {
+  uint64_t tag = emu_port_can_defer(ifc->deferral) ? ifc->deferral->tag : EMU_PORT_NO_TAG;
+  const uint8_t *whole;
+  size_t whole_len;
+  emu_fate fate = net_reasm_add(&ifc->reasm, pkt, len, tag, now_ns, &whole, &whole_len);
+  if (!whole) return fate;
+  fate = net_ipv4_check(whole, whole_len) != 0 ? EMU_FATE_MALFORMED
+                                               : input_ipv4_transport(ifc, whole, now_ns);
+  /* the others' fate: what this input will settle to, as far as it is
+   * known now (a reply still waiting for ARP counts as given) */
+  emu_fate settled = input_settle(ifc, fate);
+  net_reasm_settle(&ifc->reasm, settled == EMU_FATE_PENDING ? EMU_FATE_ANSWERED : settled, now_ns);
+  return fate;
+}
+
 static emu_fate input_ipv4(net_iface *ifc, const uint8_t *pkt, size_t len, uint64_t now_ns) {
   if (net_ipv4_check(pkt, len) != 0) return EMU_FATE_MALFORMED;
   if (!net_ipv4_checksum_ok(pkt)) return EMU_FATE_BAD_CHECKSUM;
@@ -565,9 +597,12 @@ static emu_fate input_ipv4(net_iface *ifc, const uint8_t *pkt, size_t len, uint6
    * address MUST be silently discarded. */
   uint32_t src = net_ipv4_src(pkt);
   if (is_broadcast_ip(ifc, src) || is_multicast_ip(src)) return EMU_FATE_MALFORMED;
-  /* RFC 791 §3.2 "Fragmentation and Reassembly": without a reassembler a
-   * fragment's payload cannot be used. */
-  if (net_ipv4_is_fragment(pkt)) return EMU_FATE_UNSUPPORTED;
+  if (net_ipv4_is_fragment(pkt)) return input_fragment(ifc, pkt, len, now_ns);
+  return input_ipv4_transport(ifc, pkt, now_ns);
+}
+
+static emu_fate input_ipv4_transport(net_iface *ifc, const uint8_t *pkt, uint64_t now_ns) {
+  uint32_t dst = net_ipv4_dst(pkt), src = net_ipv4_src(pkt);
   switch (net_ipv4_protocol(pkt)) {
     case NET_IP_PROTO_ICMP:
       return input_icmp(ifc, pkt, now_ns);
@@ -656,6 +691,7 @@ void net_iface_finish(net_iface *ifc, uint64_t now_ns) {
   ifc->npending = 0;
   memset(ifc->arp_waits, 0, sizeof ifc->arp_waits);
   memset(ifc->nd_waits, 0, sizeof ifc->nd_waits);
+  net_reasm_close(&ifc->reasm, EMU_FATE_REASSEMBLY_TIMEOUT, now_ns); /* never completed */
 }
 
 /* ---- ping ------------------------------------------------------------------------ */
@@ -700,6 +736,7 @@ void net_iface_ping_reset(net_iface *ifc) { ifc->npings = 0; }
 
 void net_iface_poll(net_iface *ifc, uint64_t now_ns) {
   net_tcp_poll(ifc, now_ns);
+  net_reasm_poll(&ifc->reasm, now_ns);
   for (size_t i = 0; i < NET_IFACE_ARP_QUEUE_SIZE; i++) {
     net_iface_arp_wait *w = &ifc->arp_waits[i];
     if (w->ip == 0 || now_ns < w->deadline_ns) continue;
@@ -721,6 +758,8 @@ void net_iface_poll(net_iface *ifc, uint64_t now_ns) {
 
 uint64_t net_iface_poll_at(const net_iface *ifc) {
   uint64_t at = net_tcp_poll_at(ifc);
+  uint64_t reasm_at = net_reasm_poll_at(&ifc->reasm);
+  if (reasm_at < at) at = reasm_at;
   for (size_t i = 0; i < NET_IFACE_ARP_QUEUE_SIZE; i++) {
     const net_iface_arp_wait *w = &ifc->arp_waits[i];
     if (w->ip != 0 && w->deadline_ns < at) at = w->deadline_ns;

@@ -32,6 +32,7 @@
 #include "emu/fate.h"
 #include "emu/port.h"
 #include "emu/rng.h"
+#include "stack/reasm.h"
 #include "stack/tcp.h"
 #include "stack/udp.h"
 #include "stack/wire.h"
@@ -211,6 +212,7 @@ typedef struct net_iface {
   void *stats_ctx;
   emu_port_deferral *deferral; /* NULL: every fate is decided during input */
   uint64_t inputs;             /* net_iface_input calls so far */
+  net_reasm reasm;             /* IPv4 datagrams arriving in fragments */
   net_iface_rx_replies rx;
   uint16_t mtu; /* cfg.mtu, 0 resolved */
   /* IPv6 */

@@ -313,7 +313,8 @@ VNS_API int vns_sim_finish(vns_sim *sim);
  * "bad_checksum", "unsupported", "no_listener", "rejected", "socket_full",
  * "fault_*" for link faults, "bad_timestamp", "reply_unresolved", and for
  * captured TCP conversations (play_conversations) "compared" and
- * "conversation_stopped".
+ * "conversation_stopped", and "reassembly_timeout" for an IPv4 fragment
+ * whose datagram never completed.
  * "answered" means the guest stack's reply left the stack for the driver;
  * a reply that waits for ARP keeps its frame "pending" until it is sent
  * ("answered" then) or dropped ("reply_unresolved": ARP gave up, the ARP
