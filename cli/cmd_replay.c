@@ -59,7 +59,9 @@ static const char replay_usage[] =
     "first needs the asker's MAC, and nobody in a capture answers the guest's ARP:\n"
     "so the host does (proxy ARP), for every address the capture's frames use and\n"
     "for the guest's gateway, with the MAC the capture showed for that address, else\n"
-    "its own. Its ARP replies are host frames too (they have fates), counted apart.\n"
+    "its own; it answers the guest's IPv6 Neighbor Solicitations the same way (RFC\n"
+    "4861 proxy advertisements). Its replies are host frames too (they have fates),\n"
+    "counted apart.\n"
     "A reply dropped while it waits for ARP makes its frame 'reply_unresolved': ARP\n"
     "gave up (always, with --no-arp-proxy), the guest's ARP queue of 4 was full, or\n"
     "the run ended first.\n"
@@ -264,7 +266,11 @@ static void replay_print_frames(const vns_sim *sim, replay_input *in, int json) 
   in->spool_failed |= ferror(in->spool) != 0;
   if (json) return;
   uint64_t proxy = cli_counter(sim, "host.arp_proxy_replies");
-  if (proxy) printf("  + %" PRIu64 " ARP replies the host sent for the guest (proxy ARP)\n", proxy);
+  if (proxy)
+    printf("  + %" PRIu64
+           " ARP or Neighbor Advertisement replies the host sent for the guest"
+           " (proxy ARP/ND)\n",
+           proxy);
   /* copies a duplicate fault made are frames of their own, beside those the
    * host sent */
   uint64_t total = vns_sim_frame_count(sim), sent = cli_counter(sim, "host.frames_sent");

@@ -572,8 +572,9 @@ VNS_API int vns_guest_dhcp(const vns_sim *sim, vns_dhcp_lease *out);
  *   needs it)
  *   host.frames_unsent: frames queued at the host that have not left it;
  *   after vns_sim_finish() anything but 0 is a lost frame     (always)
- *   host.arp_proxy_replies: ARP replies the host sent for the guest
- *   (vns_sim_opts.arp_proxy); they are among host.frames_sent
+ *   host.arp_proxy_replies: ARP replies, and Neighbor Advertisements for
+ *   IPv6, the host sent for the guest (vns_sim_opts.arp_proxy); they are
+ *   among host.frames_sent
  *   conversations.over_limit: captured SYNs past the conversations played
  *   (vns_sim_opts.play_conversations), sent as captured
  * Stores the value in *out. VNS_ENOENT for an unknown name, VNS_ENOTSUP for
