@@ -27,7 +27,15 @@ int cmd_run(int argc, char **argv);
 /* bench --live (cli/cmd_bench_live.c): echo `bytes` through slirp and the
  * simulated guest, then through a plain loopback echo server; prints MB/s of
  * both and their ratio. Returns a CLI exit code. */
-int cli_bench_live(FILE *out, const scn_config *cfg, size_t bytes, int json);
+/* Frames the device holds for want of an RX buffer in a live run: real
+ * senders' windows put thousands of frames in flight at once (200
+ * connections' 64 KiB windows are ~9,000 frames), which a run should queue,
+ * as QEMU's net queue does for a backend, and not drop. */
+#define CLI_RUN_BACKLOG 4096u
+
+/* bench --live: `rounds` alternating echoes through the guest (as `run`
+ * runs it) and through a plain loopback server, medians and spreads. */
+int cli_bench_live(FILE *out, const scn_config *cfg, size_t bytes, unsigned rounds, int json);
 
 /* Options every simulating subcommand takes, as the library's options: the
  * command drives its simulations through the public API (include/vnetsim/). */

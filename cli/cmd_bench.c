@@ -46,8 +46,10 @@ static const char bench_usage[] =
     "  --rounds R   alternating rounds of every measurement (1..99, default 3)\n"
     "  --tcp-bytes B  bytes of the TCP transfer (4096..1073741824, default 4194304)\n"
     "  --live       instead: echo throughput through libslirp and the simulated guest\n"
-    "               in real time (loopback only), beside the same client against a plain\n"
-    "               loopback echo server in the same run, and their ratio\n"
+    "               in real time (loopback only), the guest run as 'vnetsim run' runs\n"
+    "               it (trace hash on, backlog 4096), beside the same client against a\n"
+    "               plain loopback echo server, alternating for --rounds rounds: the\n"
+    "               medians, their spreads and the ratio of the medians\n"
     "  --json       one JSON object instead of the table\n"
     "  -h, --help   this text\n";
 
@@ -370,7 +372,6 @@ static int bench_parse(int argc, char **argv, bench_args *a) {
         if (cli_parse_uint(optarg, 1, BENCH_MAX_ROUNDS, &a->rounds))
           return cli_error("bench", CLI_EXIT_USAGE, "--rounds: '%s' is not a number from 1 to %d",
                            optarg, BENCH_MAX_ROUNDS);
-        frames_given = 1;
         break;
       case 'j':
         a->json = 1;
@@ -392,8 +393,8 @@ static int bench_parse(int argc, char **argv, bench_args *a) {
     return cli_error("bench", CLI_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
   if (a->live && frames_given)
     return cli_error("bench", CLI_EXIT_USAGE,
-                     "--frames and --rounds size the ring measurements; --live measures TCP "
-                     "only (--tcp-bytes)");
+                     "--frames sizes the ring measurements; --live measures TCP only "
+                     "(--tcp-bytes, --rounds)");
   return 0;
 }
 
@@ -548,8 +549,8 @@ int cmd_bench(int argc, char **argv) {
   if (a.live) {
     scn_config cfg;
     scn_config_default(&cfg);
-    cfg.trace_hash = 0;
-    return cli_bench_live(stdout, &cfg, (size_t)a.tcp_bytes, a.json);
+    cfg.rx_backlog = CLI_RUN_BACKLOG; /* as `vnetsim run`, trace hash included */
+    return cli_bench_live(stdout, &cfg, (size_t)a.tcp_bytes, (unsigned)a.rounds, a.json);
   }
   net_iface_config guest, host;
   net_iface_config_slirp_guest(&guest);

@@ -176,7 +176,74 @@ static void *blive_loop_thread(void *arg) {
   return NULL;
 }
 
-int cli_bench_live(FILE *out, const scn_config *cfg, size_t bytes, int json) {
+#define BLIVE_ROUNDS_MAX 99
+
+/* MB/s of each round's echo of `bytes`, and their median and spread. */
+typedef struct blive_figure {
+  double mb_s[BLIVE_ROUNDS_MAX], median, lo, hi;
+} blive_figure;
+
+static int blive_cmp(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static void blive_summarize(blive_figure *f, unsigned rounds) {
+  double sorted[BLIVE_ROUNDS_MAX];
+  memcpy(sorted, f->mb_s, rounds * sizeof *sorted);
+  qsort(sorted, rounds, sizeof *sorted, blive_cmp);
+  f->lo = sorted[0];
+  f->hi = sorted[rounds - 1];
+  f->median = rounds % 2 ? sorted[rounds / 2] : (sorted[rounds / 2 - 1] + sorted[rounds / 2]) / 2;
+}
+
+/* The same client against the guest and the plain server, alternating, so
+ * that both see the same machine load; 0, or which of them failed. */
+static const char *blive_rounds(uint16_t sim_port, uint16_t plain_port, size_t bytes,
+                                unsigned rounds, blive_figure *sim, blive_figure *plain) {
+  double mb = (double)bytes / 1e6;
+  for (unsigned r = 0; r < rounds; r++) {
+    uint64_t t_sim = blive_client(sim_port, bytes), t_plain = blive_client(plain_port, bytes);
+    if (!t_sim) return "simulated guest's";
+    if (!t_plain) return "loopback server's";
+    sim->mb_s[r] = mb / ((double)t_sim / 1e9);
+    plain->mb_s[r] = mb / ((double)t_plain / 1e9);
+  }
+  blive_summarize(sim, rounds);
+  blive_summarize(plain, rounds);
+  return NULL;
+}
+
+static void blive_print(FILE *out, const scn_config *cfg, const scn_live *sl, size_t bytes,
+                        unsigned rounds, const blive_figure *sim, const blive_figure *plain,
+                        int json) {
+  double ratio = sim->median / plain->median;
+  if (json) {
+    fprintf(out,
+            "{\"command\":\"bench\",\"live\":{\"bytes\":%zu,\"rounds\":%u,"
+            "\"through_slirp_mb_s\":%.1f,\"through_slirp_spread\":[%.1f,%.1f],"
+            "\"loopback_mb_s\":%.1f,\"loopback_spread\":[%.1f,%.1f],\"ratio\":%.4f,"
+            "\"inbound_frames\":%zu}}\n",
+            bytes, rounds, sim->median, sim->lo, sim->hi, plain->median, plain->lo, plain->hi,
+            ratio, sl->s->fates.nframes);
+    return;
+  }
+  fprintf(out,
+          "live TCP echo of %.1f MB (seed %" PRIu64
+          ", queue %u), median of %u alternating "
+          "rounds (min-max):\n",
+          (double)bytes / 1e6, cfg->seed, cfg->queue_size, rounds);
+  fprintf(out,
+          "  through slirp + simulated guest  %8.1f MB/s (%.1f-%.1f)  (%zu frames in, %" PRIu64
+          " out)\n",
+          sim->median, sim->lo, sim->hi, sl->s->fates.nframes, sl->s->guest_frames);
+  fprintf(out, "  plain loopback echo (libuv)      %8.1f MB/s (%.1f-%.1f)\n", plain->median,
+          plain->lo, plain->hi);
+  fprintf(out, "  ratio of the medians             %8.4f\n", ratio);
+}
+
+int cli_bench_live(FILE *out, const scn_config *cfg, size_t bytes, unsigned rounds, int json) {
+  if (rounds == 0 || rounds > BLIVE_ROUNDS_MAX) rounds = BLIVE_ROUNDS_MAX;
   static scn_live_config lc;
   scn_live_config_default(&lc);
   lc.scn = *cfg;
@@ -202,33 +269,18 @@ int cli_bench_live(FILE *out, const scn_config *cfg, size_t bytes, int json) {
     scn_live_close(&sl);
     return cli_error("bench", CLI_EXIT_FAIL, "--live: cannot start the loop thread");
   }
-  uint64_t t_sim = blive_client(sl.fwds[0].bound_port, bytes);
-  uint64_t t_plain = blive_client(srv.port, bytes);
+  static blive_figure sim, plain;
+  const char *failed = blive_rounds(sl.fwds[0].bound_port, srv.port, bytes, rounds, &sim, &plain);
   host_live_request_stop(sl.live);
   pthread_join(tid, NULL);
   blive_server_close(&srv);
   scn_live_finish(&sl);
-  if (!t_sim || !t_plain) {
+  if (failed) {
     scn_live_close(&sl);
     return cli_error("bench", CLI_EXIT_FAIL, "--live: the %s echo came back short or wrong",
-                     !t_sim ? "simulated guest's" : "loopback server's");
+                     failed);
   }
-  double mb = (double)bytes / 1e6;
-  double sim = mb / ((double)t_sim / 1e9), plain = mb / ((double)t_plain / 1e9);
-  if (json) {
-    fprintf(out,
-            "{\"command\":\"bench\",\"live\":{\"bytes\":%zu,\"through_slirp_mb_s\":%.1f,"
-            "\"loopback_mb_s\":%.1f,\"ratio\":%.4f,\"inbound_frames\":%zu}}\n",
-            bytes, sim, plain, sim / plain, sl.s->fates.nframes);
-  } else {
-    fprintf(out, "live TCP echo of %.1f MB (seed %" PRIu64 ", queue %u):\n", mb, cfg->seed,
-            cfg->queue_size);
-    fprintf(out,
-            "  through slirp + simulated guest  %8.1f MB/s  (%zu frames in, %" PRIu64 " out)\n",
-            sim, sl.s->fates.nframes, sl.s->guest_frames);
-    fprintf(out, "  plain loopback echo (libuv)      %8.1f MB/s\n", plain);
-    fprintf(out, "  ratio                            %8.4f\n", sim / plain);
-  }
+  blive_print(out, cfg, &sl, bytes, rounds, &sim, &plain, json);
   scn_live_close(&sl);
   return th.rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }

@@ -17,12 +17,6 @@
 #include "host/outfile.h"
 #include "host/scn_live.h"
 
-/* Frames the device holds for want of an RX buffer in a live run: real
- * senders' windows put thousands of frames in flight at once (200
- * connections' 64 KiB windows are ~9,000 frames), which a run should queue,
- * as QEMU's net queue does for a backend, and not drop. */
-#define RUN_DEFAULT_BACKLOG 4096u
-
 static const char run_usage[] =
     "usage: vnetsim run [--hostfwd SPEC]... [--pcap FILE] [--record FILE] [--duration-s N]\n"
     "                   [--dhcp] [--guest ACTION [--guest-out FILE]]... [OPTIONS]\n"
@@ -269,7 +263,7 @@ static int run_parse(int argc, char **argv, run_args *a) {
       {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
   cli_sim_opts_default(&a->o, "run");
-  a->o.sim.rx_backlog = RUN_DEFAULT_BACKLOG;
+  a->o.sim.rx_backlog = CLI_RUN_BACKLOG;
   a->guest.cmd = "run";
   scn_live_config_default(&a->lc);
   int c;
