@@ -364,7 +364,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static rig r;
   memset(&r.conn, 0, sizeof r.conn);
   for (unsigned k = 0; k < NCONN; k++) r.conn[k].window = UINT16_MAX;
-  r.port = (emu_port){sink_send, &r, NULL, NULL};
+  r.port = (emu_port){.send = sink_send, .impl = &r};
   net_iface_config_slirp_guest(&r.guest);
   net_iface_config_slirp_host(&r.host);
   if (net_iface_init(&r.ifc, &r.guest, &r.port)) abort();

@@ -13,24 +13,33 @@ if [ ! -x "$build/fuzz_pcap" ] || [ -n "$(find emu virtio stack sim host teach a
   cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
 fi
 mkdir -p "$build/artifacts"
-status=0
-for target in vq_dev vq_drv vq_packed stack pcap live mm client; do
-  work="$build/corpus-$target"
+# One target per CPU at a time: each still gets SECONDS, the phase takes
+# SECONDS per CPU's share of the targets.
+jobs=$(nproc 2>/dev/null || echo 2)
+run_target() { # target -> its result line in $build/result-$target, CRASH or ok
+  local target=$1 work="$build/corpus-$1" log="$build/fuzz_$1.log" result=ok
+  local seeds=(fuzz/corpus/$target)
   mkdir -p "$work"
-  seeds=(fuzz/corpus/$target)
   # the public captures are good pcap seeds too, read-only
   if [ "$target" = pcap ] && [ -d ../shared/captures ]; then seeds+=(../shared/captures); fi
-  log="$build/fuzz_$target.log"
-  if "$build/fuzz_$target" -max_total_time="$secs" -print_final_stats=1 -timeout=10 \
-      -rss_limit_mb=2048 -artifact_prefix="$build/artifacts/$target-" "$work" "${seeds[@]}" \
-      >"$log" 2>&1; then
-    result=ok
-  else
-    result=CRASH
-    status=1
-  fi
+  "$build/fuzz_$target" -max_total_time="$secs" -print_final_stats=1 -timeout=10 \
+    -rss_limit_mb=2048 -artifact_prefix="$build/artifacts/$target-" "$work" "${seeds[@]}" \
+    >"$log" 2>&1 || result=CRASH
+  local execs
   execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
-  printf 'fuzz %-7s %-6s %12s executions in %ss (log: %s)\n' "$target" "$result" "$execs" "$secs" "$log"
-  [ "$result" = ok ] || grep -E 'ERROR|SUMMARY' "$log" | head -5
+  printf 'fuzz %-7s %-6s %12s executions in %ss (log: %s)\n' "$target" "$result" "$execs" "$secs" \
+    "$log" >"$build/result-$target"
+  [ "$result" = ok ] || grep -E 'ERROR|SUMMARY' "$log" | head -5 >>"$build/result-$target"
+}
+targets=(vq_dev vq_drv vq_packed stack pcap live mm client)
+for target in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  run_target "$target" &
+done
+wait
+status=0
+for target in "${targets[@]}"; do
+  cat "$build/result-$target"
+  grep -q ' CRASH ' "$build/result-$target" && status=1
 done
 exit $status
