@@ -113,18 +113,10 @@ static int scn_proxy_answer_ns(scn *s, const uint8_t *frame, size_t len, uint8_t
                       .payload_len = NET_ND_NS_LEN + NET_ND_OPT_LLADDR_LEN};
   memcpy(ip.src, target, 16);
   memcpy(ip.dst, net_ipv6_src(pkt), 16);
-  uint8_t *out = reply + NET_ETH_HEADER_LEN + NET_IPV6_HEADER_LEN, *body = out + 8;
-  memcpy(body, target, 16);
-  body[16] = NET_ND_OPT_TARGET_LLADDR;
-  body[17] = 1;
-  memcpy(body + 18, mac, NET_MAC_LEN);
-  net_icmp_repr na = {.type = NET_ICMP6_NEIGHBOR_ADVERT,
-                      .ident = NET_ND_NA_SOLICITED << 8,
-                      .data = body,
-                      .data_len = 16 + NET_ND_OPT_LLADDR_LEN};
   if (net_eth_emit(&eth, reply, cap) < 0 ||
       net_ipv6_emit(&ip, reply + NET_ETH_HEADER_LEN, cap - NET_ETH_HEADER_LEN) < 0 ||
-      net_icmp6_emit(&na, ip.src, ip.dst, out, ip.payload_len) < 0)
+      net_nd_emit(NET_ICMP6_NEIGHBOR_ADVERT, NET_ND_NA_SOLICITED, target, mac, ip.src, ip.dst,
+                  reply + NET_ETH_HEADER_LEN + NET_IPV6_HEADER_LEN, ip.payload_len) < 0)
     return 0;
   return SCN_PROXY_REPLY_MAX;
 }

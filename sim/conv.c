@@ -56,8 +56,6 @@ struct scn_conv_player {
 #define SCN_CONV_IP_CSUM   10 /* the IPv4 header's checksum, source and destination */
 #define SCN_CONV_IP_SRC    12
 #define SCN_CONV_IP_DST    16
-#define SCN_CONV_OPT_WS    3  /* window scale (RFC 7323 §2.2): kind 3, length 3, shift */
-#define SCN_CONV_WS_MAX    14 /* RFC 7323 §2.3: larger shifts are taken as 14 */
 
 static const char *const scn_conv_stop_names[SCN_CONV_STOP_COUNT] = {
     [SCN_CONV_RUNNING] = "running",
@@ -92,7 +90,8 @@ static int scn_conv_parse(const uint8_t *f, size_t len, scn_conv_pkt *p) {
     return 0;
   const uint8_t *t = ip + hl;
   size_t thl = net_tcp_header_len(t), total = net_ipv4_total_len(ip);
-  if (thl < NET_TCP_HEADER_LEN || total < hl + thl) return 0;
+  /* the whole TCP header captured: its options are read from the frame */
+  if (thl < NET_TCP_HEADER_LEN || total < hl + thl || avail < hl + thl) return 0;
   p->src = net_ipv4_src(ip);
   p->dst = net_ipv4_dst(ip);
   p->sport = net_tcp_src_port(t);
@@ -108,22 +107,11 @@ static int scn_conv_parse(const uint8_t *f, size_t len, scn_conv_pkt *p) {
   return 1;
 }
 
-/* The window scale shift a SYN segment offers, or -1 without the option. */
+/* The window scale shift a SYN segment offers, or -1 without the option
+ * (or with a malformed option list). */
 static int scn_conv_ws(const uint8_t *frame, const scn_conv_pkt *p) {
-  const uint8_t *t = frame + p->tcp_off;
-  size_t thl = net_tcp_header_len(t);
-  for (size_t i = NET_TCP_HEADER_LEN; i < thl;) {
-    if (t[i] == NET_TCP_OPT_END) break;
-    if (t[i] == NET_TCP_OPT_NOP) {
-      i++;
-      continue;
-    }
-    if (i + 1 >= thl || t[i + 1] < 2) break;
-    if (t[i] == SCN_CONV_OPT_WS && t[i + 1] == 3 && i + 2 < thl)
-      return t[i + 2] > SCN_CONV_WS_MAX ? SCN_CONV_WS_MAX : t[i + 2];
-    i += t[i + 1];
-  }
-  return -1;
+  net_tcp_opts o;
+  return net_tcp_options(frame + p->tcp_off, &o) == 0 ? o.ws : -1;
 }
 
 /* The sequence space a segment takes: its data, SYN and FIN. */

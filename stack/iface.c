@@ -113,10 +113,6 @@ static int on_subnet(const net_iface *ifc, uint32_t ip) {
 /* ---- transmit ------------------------------------------------------------------ */
 
 /* Hands a finished frame to the port; the port copies it (emu_port_send). */
-static int transmit(net_iface *ifc, const uint8_t *frame, size_t len, uint64_t now_ns) {
-  return net_iface_priv_transmit(ifc, frame, len, now_ns);
-}
-
 int net_iface_priv_transmit(net_iface *ifc, const uint8_t *frame, size_t len, uint64_t now_ns) {
   int err = emu_port_send(ifc->port, frame, len, now_ns);
   if (err < 0) {
@@ -145,7 +141,7 @@ static int send_arp(net_iface *ifc, uint16_t oper, const uint8_t *eth_dst,
   memcpy(arp.sha, ifc->cfg.mac, NET_MAC_LEN);
   memcpy(arp.tha, target_mac, NET_MAC_LEN);
   (void)net_arp_emit(&arp, frame + NET_ETH_HEADER_LEN, NET_ARP_LEN);
-  int err = transmit(ifc, frame, NET_ETH_HEADER_LEN + NET_ARP_LEN, now_ns);
+  int err = net_iface_priv_transmit(ifc, frame, NET_ETH_HEADER_LEN + NET_ARP_LEN, now_ns);
   if (err == 0) {
     if (oper == NET_ARP_OPER_REQUEST)
       ifc->stats.arp_requests_sent++;
@@ -260,7 +256,8 @@ uint64_t net_iface_priv_pending_take(net_iface *ifc, uint32_t next_hop, const ui
     if (mac) {
       memcpy(p->frame, mac, NET_MAC_LEN);
       /* failures are in tx_errors */
-      fate = transmit(ifc, p->frame, p->len, now_ns) == 0 ? EMU_FATE_ANSWERED : EMU_FATE_DELIVERED;
+      fate = net_iface_priv_transmit(ifc, p->frame, p->len, now_ns) == 0 ? EMU_FATE_ANSWERED
+                                                                         : EMU_FATE_DELIVERED;
     }
     p->next_hop = 0;
     pending_settle(ifc, p, fate, now_ns);
@@ -317,7 +314,7 @@ int net_iface_priv_pending_add(net_iface *ifc, uint32_t next_hop, const uint8_t 
 /* Sends the frame built in scratch now. One sent while a frame is being
  * received is a reply to it: that frame is answered. */
 int net_iface_priv_transmit_scratch(net_iface *ifc, size_t len, uint64_t now_ns) {
-  int err = transmit(ifc, ifc->scratch, len, now_ns);
+  int err = net_iface_priv_transmit(ifc, ifc->scratch, len, now_ns);
   if (err == 0 && ifc->rx.no) ifc->rx.sent++;
   return err;
 }
@@ -574,8 +571,7 @@ static emu_fate input_fragment(net_iface *ifc, const uint8_t *pkt, size_t len, u
   size_t whole_len;
   emu_fate fate = net_reasm_add(&ifc->reasm, pkt, len, tag, now_ns, &whole, &whole_len);
   if (!whole) return fate;
-  fate = net_ipv4_check(whole, whole_len) != 0 ? EMU_FATE_MALFORMED
-                                               : input_ipv4_transport(ifc, whole, now_ns);
+  fate = input_ipv4_transport(ifc, whole, now_ns);
   /* the others' fate: what this input will settle to, as far as it is
    * known now (a reply still waiting for ARP counts as given) */
   emu_fate settled = input_settle(ifc, fate);

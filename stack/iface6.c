@@ -160,14 +160,8 @@ static int send_ns(net_iface *ifc, const uint8_t *target, uint64_t now_ns) {
   const uint8_t *src = source_for(ifc, target);
   net_ipv6_solicited_node(target, dst);
   net_ipv6_multicast_mac(dst, mac);
-  uint8_t *body = msg + NET_ICMP6_HEADER_LEN;
-  memcpy(body, target, NET_IPV6_ADDR_LEN);
-  body[16] = NET_ND_OPT_SOURCE_LLADDR;
-  body[17] = 1; /* one unit of 8 bytes */
-  memcpy(body + 18, ifc->cfg.mac, NET_MAC_LEN);
-  net_icmp_repr r = {
-      .type = NET_ICMP6_NEIGHBOR_SOLICIT, .data = body, .data_len = 16 + NET_ND_OPT_LLADDR_LEN};
-  int n = net_icmp6_emit(&r, src, dst, msg, (size_t)ifc->mtu - NET_IPV6_HEADER_LEN);
+  int n = net_nd_emit(NET_ICMP6_NEIGHBOR_SOLICIT, 0, target, ifc->cfg.mac, src, dst, msg,
+                      (size_t)ifc->mtu - NET_IPV6_HEADER_LEN);
   if (n < 0) return n;
   int err =
       send_frame(ifc, src, dst, NET_IP_PROTO_ICMPV6, NET_ND_HOP_LIMIT, (size_t)n, mac, 0, now_ns);
@@ -320,17 +314,9 @@ static int send_na(net_iface *ifc, const uint8_t *target, const uint8_t *dst, in
   uint8_t t[NET_IPV6_ADDR_LEN], d[NET_IPV6_ADDR_LEN];
   memcpy(t, target, sizeof t); /* both may point into the frame received */
   memcpy(d, dst, sizeof d);
-  uint8_t *msg = ifc->scratch + L4_OFF6, *body = msg + NET_ICMP6_HEADER_LEN;
-  memcpy(body, t, NET_IPV6_ADDR_LEN);
-  body[16] = NET_ND_OPT_TARGET_LLADDR;
-  body[17] = 1;
-  memcpy(body + 18, ifc->cfg.mac, NET_MAC_LEN);
   uint8_t flags = NET_ND_NA_OVERRIDE | (solicited ? NET_ND_NA_SOLICITED : 0);
-  net_icmp_repr r = {.type = NET_ICMP6_NEIGHBOR_ADVERT,
-                     .ident = (uint16_t)(flags << 8), /* flags lead the 32-bit field */
-                     .data = body,
-                     .data_len = 16 + NET_ND_OPT_LLADDR_LEN};
-  int n = net_icmp6_emit(&r, t, d, msg, (size_t)ifc->mtu - NET_IPV6_HEADER_LEN);
+  int n = net_nd_emit(NET_ICMP6_NEIGHBOR_ADVERT, flags, t, ifc->cfg.mac, t, d,
+                      ifc->scratch + L4_OFF6, (size_t)ifc->mtu - NET_IPV6_HEADER_LEN);
   if (n < 0) return n;
   int err = ip6_output(ifc, t, d, NET_IP_PROTO_ICMPV6, NET_ND_HOP_LIMIT, (size_t)n, now_ns);
   if (err == 0) ifc->stats.nd_adverts_sent++;

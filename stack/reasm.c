@@ -21,7 +21,8 @@ void net_reasm_init(net_reasm *r, net_reasm_fate_fn report, void *ctx) {
   r->whole = NULL;
   r->report = report;
   r->report_ctx = ctx;
-  r->completed = r->timed_out = r->dropped = 0;
+  r->done = NULL;
+  r->completed = 0;
 }
 
 /* Every fragment slot s held gets fate; the slot is free again. */
@@ -39,6 +40,7 @@ void net_reasm_close(net_reasm *r, emu_fate fate, uint64_t now_ns) {
     if (r->slots[i].used) reasm_release(r, &r->slots[i], fate, now_ns);
   free(r->whole);
   r->whole = NULL;
+  r->done = NULL;
 }
 
 /* RFC 791 §3.2: a datagram is named by source, destination, protocol and
@@ -53,10 +55,7 @@ static net_reasm_slot *reasm_slot(net_reasm *r, const uint8_t *pkt, uint64_t now
       return s;
     if (!oldest || !s->used || (oldest->used && s->deadline_ns < oldest->deadline_ns)) oldest = s;
   }
-  if (oldest->used) {
-    r->timed_out++;
-    reasm_release(r, oldest, EMU_FATE_REASSEMBLY_TIMEOUT, now_ns);
-  }
+  if (oldest->used) reasm_release(r, oldest, EMU_FATE_REASSEMBLY_TIMEOUT, now_ns);
   oldest->data = malloc(REASM_BUF);
   oldest->have = calloc(REASM_BLOCKS / 8 + 1, 1);
   if (!oldest->data || !oldest->have) {
@@ -75,10 +74,7 @@ static net_reasm_slot *reasm_slot(net_reasm *r, const uint8_t *pkt, uint64_t now
 }
 
 static int reasm_complete(const net_reasm_slot *s) {
-  if (!s->end || !s->header_len) return 0;
-  for (uint32_t b = 0; b < (s->end + REASM_BLOCK - 1) / REASM_BLOCK; b++)
-    if (!(s->have[b / 8] & (1u << (b % 8)))) return 0;
-  return 1;
+  return s->end && s->header_len && s->blocks == (s->end + REASM_BLOCK - 1) / REASM_BLOCK;
 }
 
 /* The whole datagram in r->whole: the first fragment's header, with no
@@ -102,15 +98,12 @@ emu_fate net_reasm_add(net_reasm *r, const uint8_t *pkt, size_t len, uint64_t ta
   int last = !net_ipv4_more_frags(pkt);
   /* RFC 791 §3.2: every fragment but the last carries a multiple of 8
    * bytes, and no datagram is longer than 65,535 */
-  if (hl > len || (!last && n % REASM_BLOCK) || hl + off + n > NET_REASM_MAX_LEN || n == 0) {
-    r->dropped++;
+  if (hl > len || (!last && n % REASM_BLOCK) || hl + off + n > NET_REASM_MAX_LEN || n == 0)
     return EMU_FATE_MALFORMED;
-  }
   net_reasm_slot *s = reasm_slot(r, pkt, now_ns);
   if (!s) return EMU_FATE_NO_MEMORY;
   if (s->ntags == NET_REASM_FRAGMENTS || (last && s->end && s->end != off + n) ||
       (s->end && off + n > s->end)) {
-    r->dropped++;
     reasm_release(r, s, EMU_FATE_MALFORMED, now_ns); /* inconsistent: all of it */
     return EMU_FATE_MALFORMED;
   }
@@ -122,8 +115,11 @@ emu_fate net_reasm_add(net_reasm *r, const uint8_t *pkt, size_t len, uint64_t ta
    * into place when the datagram is built */
   memcpy(s->data + REASM_HEADER_MAX + off, pkt + hl, n);
   if (last) s->end = off + (uint32_t)n;
-  for (uint32_t b = off / REASM_BLOCK; b < (off + n + REASM_BLOCK - 1) / REASM_BLOCK; b++)
-    s->have[b / 8] |= (uint8_t)(1u << (b % 8));
+  for (uint32_t b = off / REASM_BLOCK; b < (off + n + REASM_BLOCK - 1) / REASM_BLOCK; b++) {
+    uint8_t bit = (uint8_t)(1u << (b % 8));
+    s->blocks += !(s->have[b / 8] & bit); /* a block sent twice counts once */
+    s->have[b / 8] |= bit;
+  }
   s->tags[s->ntags++] = tag;
   if (!reasm_complete(s)) return tag == EMU_PORT_NO_TAG ? EMU_FATE_DELIVERED : EMU_FATE_PENDING;
   s->ntags--; /* this fragment's fate is the caller's to give */
@@ -134,22 +130,20 @@ emu_fate net_reasm_add(net_reasm *r, const uint8_t *pkt, size_t len, uint64_t ta
   memmove(s->data + s->header_len, s->data + REASM_HEADER_MAX, s->end);
   *whole_len = reasm_build(r, s);
   *whole = r->whole;
+  r->done = s;
   r->completed++;
   return EMU_FATE_PENDING;
 }
 
 void net_reasm_settle(net_reasm *r, emu_fate fate, uint64_t now_ns) {
-  for (size_t i = 0; i < NET_REASM_SLOTS; i++) {
-    net_reasm_slot *s = &r->slots[i];
-    if (s->used && reasm_complete(s)) reasm_release(r, s, fate, now_ns);
-  }
+  if (r->done) reasm_release(r, r->done, fate, now_ns);
+  r->done = NULL;
 }
 
 void net_reasm_poll(net_reasm *r, uint64_t now_ns) {
   for (size_t i = 0; i < NET_REASM_SLOTS; i++) {
     net_reasm_slot *s = &r->slots[i];
     if (!s->used || now_ns < s->deadline_ns) continue;
-    r->timed_out++;
     reasm_release(r, s, EMU_FATE_REASSEMBLY_TIMEOUT, now_ns);
   }
 }

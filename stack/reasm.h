@@ -36,6 +36,7 @@ typedef struct net_reasm_slot {
   uint8_t *data;     /* the first fragment's header, then the payload */
   size_t header_len; /* 0 until the first fragment came */
   uint8_t *have;     /* a bit per 8-byte block of payload received */
+  uint32_t blocks;   /* how many of those bits are set */
   uint64_t tags[NET_REASM_FRAGMENTS];
   size_t ntags;
 } net_reasm_slot;
@@ -44,8 +45,9 @@ typedef struct net_reasm {
   net_reasm_slot slots[NET_REASM_SLOTS];
   net_reasm_fate_fn report;
   void *report_ctx;
-  uint8_t *whole; /* the last completed datagram, NET_REASM_MAX_LEN bytes once needed */
-  uint64_t completed, timed_out, dropped;
+  uint8_t *whole;       /* the last completed datagram, NET_REASM_MAX_LEN bytes once needed */
+  net_reasm_slot *done; /* its slot, until net_reasm_settle */
+  uint64_t completed;   /* datagrams made whole */
 } net_reasm;
 
 void net_reasm_init(net_reasm *r, net_reasm_fate_fn report, void *ctx);

@@ -374,6 +374,21 @@ int net_icmp6_emit(const net_icmp_repr *r, const uint8_t *src, const uint8_t *ds
   return n;
 }
 
+int net_nd_emit(uint8_t type, uint8_t na_flags, const uint8_t *target, const uint8_t *mac,
+                const uint8_t *src, const uint8_t *dst, uint8_t *buf, size_t cap) {
+  if (cap < NET_ND_NS_LEN + NET_ND_OPT_LLADDR_LEN) return EMU_ENOSPC;
+  uint8_t *body = buf + NET_ICMP6_HEADER_LEN, *opt = body + NET_IPV6_ADDR_LEN;
+  memmove(body, target, NET_IPV6_ADDR_LEN); /* target may lie in buf */
+  opt[0] = type == NET_ICMP6_NEIGHBOR_ADVERT ? NET_ND_OPT_TARGET_LLADDR : NET_ND_OPT_SOURCE_LLADDR;
+  opt[1] = NET_ND_OPT_LLADDR_LEN / 8; /* §4.6: in units of 8 bytes */
+  memcpy(opt + 2, mac, NET_MAC_LEN);
+  net_icmp_repr r = {.type = type,
+                     .ident = (uint16_t)(na_flags << 8), /* the flags lead the 32-bit field */
+                     .data = body,
+                     .data_len = NET_IPV6_ADDR_LEN + NET_ND_OPT_LLADDR_LEN};
+  return net_icmp6_emit(&r, src, dst, buf, cap);
+}
+
 int net_nd_options(const uint8_t *opts, size_t len, net_nd_opts *out) {
   memset(out, 0, sizeof *out);
   for (size_t i = 0; i < len;) {
@@ -491,13 +506,12 @@ int net_udp_checksum_ok6(const uint8_t *dgram, const uint8_t *src, const uint8_t
 
 /* ---- TCP -------------------------------------------------------------------------- */
 
-/* Walks the options of a header already known to lie inside its buffer.
- * Returns 0 and the MSS (0 when absent), or EMU_EFORMAT. RFC 9293 §3.1
- * "Options": End of Option List and No-Operation are one byte, every other
- * option is kind, length (counting both), data. */
-static int tcp_options(const uint8_t *seg, uint16_t *mss) {
+/* RFC 9293 §3.1 "Options": End of Option List and No-Operation are one
+ * byte, every other option is kind, length (counting both), data. */
+int net_tcp_options(const uint8_t *seg, net_tcp_opts *out) {
   const uint8_t *p = seg + NET_TCP_HEADER_LEN, *end = seg + net_tcp_header_len(seg);
-  *mss = 0;
+  out->mss = 0;
+  out->ws = -1;
   while (p < end) {
     if (p[0] == NET_TCP_OPT_END) break;
     if (p[0] == NET_TCP_OPT_NOP) {
@@ -507,7 +521,9 @@ static int tcp_options(const uint8_t *seg, uint16_t *mss) {
     if (end - p < 2 || p[1] < 2 || p[1] > end - p) return EMU_EFORMAT;
     if (p[0] == NET_TCP_OPT_MSS) {
       if (p[1] != 4) return EMU_EFORMAT;
-      *mss = net_get_be16(p + 2);
+      out->mss = net_get_be16(p + 2);
+    } else if (p[0] == NET_TCP_OPT_WS && p[1] == 3) {
+      out->ws = p[2] > NET_TCP_WS_MAX ? NET_TCP_WS_MAX : p[2];
     }
     p += p[1];
   }
@@ -518,8 +534,8 @@ int net_tcp_check(const uint8_t *seg, size_t len) {
   if (len < NET_TCP_HEADER_LEN) return EMU_EFORMAT;
   size_t hl = net_tcp_header_len(seg);
   if (hl < NET_TCP_HEADER_LEN || hl > len) return EMU_EFORMAT;
-  uint16_t mss;
-  return tcp_options(seg, &mss);
+  net_tcp_opts o;
+  return net_tcp_options(seg, &o);
 }
 
 int net_tcp_checksum_ok(const uint8_t *seg, size_t len, uint32_t src_ip, uint32_t dst_ip) {
@@ -536,7 +552,9 @@ int net_tcp_parse(const uint8_t *seg, size_t len, net_tcp_repr *out) {
   out->ack = net_tcp_ack(seg);
   out->flags = net_tcp_flags(seg);
   out->window = net_tcp_window(seg);
-  (void)tcp_options(seg, &out->mss);
+  net_tcp_opts o;
+  (void)net_tcp_options(seg, &o);
+  out->mss = o.mss;
   out->payload = net_tcp_payload(seg);
   out->payload_len = len - net_tcp_header_len(seg);
   return 0;

@@ -413,6 +413,15 @@ int net_icmp6_checksum_ok(const uint8_t *msg, size_t len, const uint8_t *src, co
 int net_icmp6_emit(const net_icmp_repr *r, const uint8_t *src, const uint8_t *dst, uint8_t *buf,
                    size_t cap);
 
+/* Writes a Neighbor Solicitation or Advertisement (RFC 4861 §4.3, §4.4):
+ * for type NET_ICMP6_NEIGHBOR_SOLICIT, target and a Source Link-Layer
+ * Address option with mac; for NET_ICMP6_NEIGHBOR_ADVERT, na_flags
+ * (NET_ND_NA_*), target and a Target Link-Layer Address option with mac;
+ * the checksum over src and dst. Returns the length (NET_ND_NS_LEN + 8) or
+ * EMU_ENOSPC. */
+int net_nd_emit(uint8_t type, uint8_t na_flags, const uint8_t *target, const uint8_t *mac,
+                const uint8_t *src, const uint8_t *dst, uint8_t *buf, size_t cap);
+
 /* What the options of one ND message said (RFC 4861 §4.6). */
 typedef struct net_nd_opts {
   const uint8_t *source_lladdr; /* NULL when absent */
@@ -494,6 +503,17 @@ int net_udp_emit6(const net_udp_repr *r, const uint8_t *src, const uint8_t *dst,
 #define NET_TCP_OPT_END    0
 #define NET_TCP_OPT_NOP    1
 #define NET_TCP_OPT_MSS    2
+#define NET_TCP_OPT_WS     3  /* window scale (RFC 7323 §2.2): kind, length 3, shift */
+#define NET_TCP_WS_MAX     14 /* RFC 7323 §2.3: a larger shift is taken as 14 */
+
+/* The options of a TCP header that lies whole in its buffer. */
+typedef struct net_tcp_opts {
+  uint16_t mss; /* 0 when absent */
+  int ws;       /* the window scale shift, at most NET_TCP_WS_MAX; -1 when absent */
+} net_tcp_opts;
+/* Walks them (RFC 9293 §3.1 "Options"): 0, or EMU_EFORMAT for a malformed
+ * option list. */
+int net_tcp_options(const uint8_t *seg, net_tcp_opts *out);
 
 /* 0 when seg (len bytes: the IPv4 payload) holds a header whose Data Offset
  * is at least 5 and lies inside len, and whose options are well formed (each
