@@ -106,11 +106,16 @@ static void do_barrier(rig *r, int a, gmem_barrier_kind kind) {
   v->mb_at = r->sched.now_ns;
 }
 
-/* Time passes; the model's timer makes stores visible meanwhile. */
+/* Time passes; the model's timer makes stores visible meanwhile. The clock
+ * stops at the end of the wait, never past it: an event still queued is
+ * later, so time never goes back when it runs (it did when the wait was
+ * added again after the events, from the last event's time). */
 static void do_wait(rig *r, uint8_t steps) {
+  uint64_t until = r->sched.now_ns + (uint64_t)steps * 37u;
   r->sched.running = -1;
-  emu_sched_run(&r->sched, r->sched.now_ns + (uint64_t)steps * 37u, UINT64_MAX);
-  r->sched.now_ns += (uint64_t)steps * 37u;
+  if (emu_sched_next_at(&r->sched) < r->sched.now_ns) abort(); /* an event left in the past */
+  emu_sched_run(&r->sched, until, UINT64_MAX);
+  r->sched.now_ns = until;
 }
 
 static void run_program(rig *r, fuzz_in *in) {

@@ -29,7 +29,20 @@ run_target() { # target -> its result line in $build/result-$target, CRASH or ok
   execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
   printf 'fuzz %-7s %-6s %12s executions in %ss (log: %s)\n' "$target" "$result" "$execs" "$secs" \
     "$log" >"$build/result-$target"
-  [ "$result" = ok ] || grep -E 'ERROR|SUMMARY' "$log" | head -5 >>"$build/result-$target"
+  [ "$result" = ok ] || crash_report "$target" "$log" >>"$build/result-$target"
+}
+# What a crash leaves in CI's output, where build-fuzz/ is gone with the
+# clone: the error, the project's own frames, and the input itself (base64,
+# decode with 'base64 -d' and run the target on it).
+crash_report() { # target log
+  grep -E 'ERROR|SUMMARY' "$2" | head -5
+  grep -E '^ +#[0-9]+ .* in [A-Za-z_].*/(emu|virtio|stack|sim|host|teach|api|cli|fuzz)/' "$2" | head -12
+  local input
+  input=$(grep -o "$build/artifacts/$1-[a-z]*-[0-9a-f]*" "$2" | head -1)
+  if [ -n "$input" ] && [ -f "$input" ] && [ "$(stat -c %s "$input")" -le 8192 ]; then
+    echo "crash input $input (base64):"
+    base64 -w 100 "$input"
+  fi
 }
 targets=(vq_dev vq_drv vq_packed stack pcap live mm client)
 for target in "${targets[@]}"; do
