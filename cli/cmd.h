@@ -24,18 +24,44 @@ int cmd_rules(int argc, char **argv);
 int cmd_explore(int argc, char **argv);
 int cmd_teach(int argc, char **argv);
 int cmd_run(int argc, char **argv);
-/* bench --live (cli/cmd_bench_live.c): echo `bytes` through slirp and the
- * simulated guest, then through a plain loopback echo server; prints MB/s of
- * both and their ratio. Returns a CLI exit code. */
 /* Frames the device holds for want of an RX buffer in a live run: real
  * senders' windows put thousands of frames in flight at once (200
  * connections' 64 KiB windows are ~9,000 frames), which a run should queue,
  * as QEMU's net queue does for a backend, and not drop. */
 #define CLI_RUN_BACKLOG 4096u
 
-/* bench --live: `rounds` alternating echoes through the guest (as `run`
- * runs it) and through a plain loopback server, medians and spreads. */
-int cli_bench_live(FILE *out, const scn_config *cfg, size_t bytes, unsigned rounds, int json);
+/* bench --live (cli/cmd_bench_live.c): `rounds` alternating rounds through
+ * the guest (as `run` runs it) and through plain loopback servers, each an
+ * echo of `bytes` and `requests` HTTP requests `concurrency` at a time; the
+ * medians, spreads and ratios. Returns a CLI exit code. */
+#define BENCH_HTTP_MAX_CONCURRENCY 256
+typedef struct cli_bench_live_args {
+  size_t bytes;
+  unsigned rounds, requests, concurrency;
+  int json;
+} cli_bench_live_args;
+int cli_bench_live(FILE *out, const scn_config *cfg, const cli_bench_live_args *a);
+
+/* Its request rate (cli/cmd_bench_http.c). The plain server, on the live
+ * loop, answers every request head with the response it was given (the
+ * guest's, so both send the same bytes), then closes, as the guest does. */
+#define BENCH_HTTP_RESPONSE_MAX 4096
+typedef struct bench_http_response {
+  size_t len;
+  char bytes[BENCH_HTTP_RESPONSE_MAX];
+} bench_http_response;
+typedef struct uv_loop_s uv_loop_t;
+typedef struct bench_http_server bench_http_server;
+bench_http_server *bench_http_server_start(uv_loop_t *loop); /* NULL: could not listen */
+uint16_t bench_http_server_port(const bench_http_server *srv);
+void bench_http_server_answer_with(bench_http_server *srv, const bench_http_response *r);
+void bench_http_server_close(bench_http_server *srv); /* with the loop stopped */
+/* `requests` GETs of / to 127.0.0.1:port, each on its own connection,
+ * `concurrency` at a time; each response must be a 200 and equal `expect`
+ * (when expect->len is 0, the first response becomes it). The wall time
+ * taken, or 0 with *why said. */
+uint64_t bench_http_client(uint16_t port, unsigned requests, unsigned concurrency,
+                           bench_http_response *expect, const char **why);
 
 /* Options every simulating subcommand takes, as the library's options: the
  * command drives its simulations through the public API (include/vnetsim/). */

@@ -18,7 +18,8 @@
 
 static const char bench_usage[] =
     "usage: vnetsim bench [--frames N] [--rounds R] [--tcp-bytes B] [--json]\n"
-    "       vnetsim bench --live [--tcp-bytes B] [--json]\n"
+    "       vnetsim bench --live [--tcp-bytes B] [--rounds R] [--requests N]\n"
+    "                            [--concurrency C] [--json]\n"
     "\n"
     "Measures, in CPU time of the thread, frames per second through the full RX path\n"
     "(host link -> device actor -> RX ring in guest memory -> driver actor ->\n"
@@ -49,7 +50,12 @@ static const char bench_usage[] =
     "               in real time (loopback only), the guest run as 'vnetsim run' runs\n"
     "               it (trace hash on, backlog 4096), beside the same client against a\n"
     "               plain loopback echo server, alternating for --rounds rounds: the\n"
-    "               medians, their spreads and the ratio of the medians\n"
+    "               medians, their spreads and the ratio of the medians; then, in\n"
+    "               each round, the request rate of the guest's HTTP server beside a\n"
+    "               plain loopback server sending the guest's response bytes\n"
+    "  --requests N HTTP requests per round, each on its own connection (0..1000000,\n"
+    "               default 1000; 0: the echo only), with --live\n"
+    "  --concurrency C  requests in flight at once (1..256, default 10), with --live\n"
     "  --json       one JSON object instead of the table\n"
     "  -h, --help   this text\n";
 
@@ -341,9 +347,12 @@ static int bench_tcp(size_t bytes, double *wall_s, double *virtual_s) {
 }
 
 typedef struct bench_args {
-  uint64_t frames, tcp_bytes, rounds;
-  int json, live;
+  uint64_t frames, tcp_bytes, rounds, requests, concurrency;
+  int json, live, live_only_given;
 } bench_args;
+
+#define BENCH_DEFAULT_REQUESTS    1000
+#define BENCH_DEFAULT_CONCURRENCY 10
 
 static int bench_parse(int argc, char **argv, bench_args *a) {
   static const struct option longopts[] = {{"frames", required_argument, NULL, 'n'},
@@ -351,9 +360,12 @@ static int bench_parse(int argc, char **argv, bench_args *a) {
                                            {"live", no_argument, NULL, 'l'},
                                            {"json", no_argument, NULL, 'j'},
                                            {"rounds", required_argument, NULL, 'r'},
+                                           {"requests", required_argument, NULL, 'q'},
+                                           {"concurrency", required_argument, NULL, 'c'},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
-  *a = (bench_args){200000, 4u << 20, 3, 0, 0};
+  *a =
+      (bench_args){200000, 4u << 20, 3, BENCH_DEFAULT_REQUESTS, BENCH_DEFAULT_CONCURRENCY, 0, 0, 0};
   int c, frames_given = 0;
   optind = 1;
   opterr = 0;
@@ -373,6 +385,19 @@ static int bench_parse(int argc, char **argv, bench_args *a) {
           return cli_error("bench", CLI_EXIT_USAGE, "--rounds: '%s' is not a number from 1 to %d",
                            optarg, BENCH_MAX_ROUNDS);
         break;
+      case 'q':
+        if (cli_parse_uint(optarg, 0, 1000000, &a->requests))
+          return cli_error("bench", CLI_EXIT_USAGE,
+                           "--requests: '%s' is not a number from 0 to 1000000", optarg);
+        a->live_only_given = 1;
+        break;
+      case 'c':
+        if (cli_parse_uint(optarg, 1, BENCH_HTTP_MAX_CONCURRENCY, &a->concurrency))
+          return cli_error("bench", CLI_EXIT_USAGE,
+                           "--concurrency: '%s' is not a number from 1 to %d", optarg,
+                           BENCH_HTTP_MAX_CONCURRENCY);
+        a->live_only_given = 1;
+        break;
       case 'j':
         a->json = 1;
         break;
@@ -391,6 +416,8 @@ static int bench_parse(int argc, char **argv, bench_args *a) {
   }
   if (optind < argc)
     return cli_error("bench", CLI_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+  if (!a->live && a->live_only_given)
+    return cli_error("bench", CLI_EXIT_USAGE, "--requests and --concurrency go with --live");
   if (a->live && frames_given)
     return cli_error("bench", CLI_EXIT_USAGE,
                      "--frames sizes the ring measurements; --live measures TCP only "
@@ -550,7 +577,9 @@ int cmd_bench(int argc, char **argv) {
     scn_config cfg;
     scn_config_default(&cfg);
     cfg.rx_backlog = CLI_RUN_BACKLOG; /* as `vnetsim run`, trace hash included */
-    return cli_bench_live(stdout, &cfg, (size_t)a.tcp_bytes, (unsigned)a.rounds, a.json);
+    cli_bench_live_args la = {(size_t)a.tcp_bytes, (unsigned)a.rounds, (unsigned)a.requests,
+                              (unsigned)a.concurrency, a.json};
+    return cli_bench_live(stdout, &cfg, &la);
   }
   net_iface_config guest, host;
   net_iface_config_slirp_guest(&guest);

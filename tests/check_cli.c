@@ -113,6 +113,9 @@ static const struct {
     {"run --backend tap --tap vtap9 --hostfwd tcp::0-:8023", "--hostfwd"},
     {"run --backend tap --tap vtap9 --guest-ip 172.16.0.1", "host's own address"},
     {"bench --live --frames 5000", "--live"},
+    {"bench --requests 5", "--live"},
+    {"bench --live --concurrency 0", "--concurrency"},
+    {"bench --live --requests -1", "--requests"},
     {"explore --bug rx-no-recycle --seeds 1..2 --seed 5", "--seed:"},
 };
 

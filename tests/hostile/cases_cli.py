@@ -56,6 +56,8 @@ NUMERIC = [(cmd, opt, rng) for cmd in COMMANDS for opt, rng in SIM_NUMERIC
     ("bench", "--frames", (1000, 100000000)),
     ("bench", "--rounds", (1, 99)),
     ("bench", "--tcp-bytes", (4096, 1 << 30)),
+    ("bench", "--requests", (0, 1000000)),
+    ("bench", "--concurrency", (1, 256)),
     ("run", "--duration-s", (1, 86400 * 365)),
 ]
 COMMANDS.update({"teach": ["teach", "--no-pause"], "bench": ["bench"]})

@@ -80,6 +80,29 @@ def load(fn, port, n, workers, *args):
     return failures
 
 
+def bench_live(vnetsim):
+    """bench --live's figures: both echoes and both request rates measured,
+    every request answered (the command fails otherwise), ratios of the
+    medians as printed."""
+    requests, conc = 300, 20
+    r = subprocess.run([vnetsim, "bench", "--live", "--tcp-bytes", "1000000", "--rounds", "1",
+                        "--requests", str(requests), "--concurrency", str(conc), "--json"],
+                       capture_output=True, text=True, timeout=TIMEOUT_S)
+    if r.returncode != 0:
+        print("bench --live: exit %d: %s" % (r.returncode, r.stderr.strip()))
+        return False
+    live = json.loads(r.stdout)["live"]
+    http = live["http"]
+    print("bench --live: echo %.1f against %.1f MB/s, HTTP %.0f against %.0f requests/s" %
+          (live["through_slirp_mb_s"], live["loopback_mb_s"], http["through_slirp_req_s"],
+           http["loopback_req_s"]))
+    return (http["requests"] == requests and http["concurrency"] == conc
+            and http["response_bytes"] > 0 and http["through_slirp_req_s"] > 0
+            and http["loopback_req_s"] > 0
+            and abs(http["ratio"] * http["loopback_req_s"] - http["through_slirp_req_s"])
+            <= 0.01 * http["through_slirp_req_s"] + 1)
+
+
 def main(argv):
     vnetsim = argv[0]
     conns, size, requests, conc = (int(x) for x in (argv[1:] + ["200", "1000000", "5000", "50"][len(argv) - 1:]))
@@ -109,6 +132,7 @@ def main(argv):
            summary["fates_accounted"], summary["tx_fates_accounted"]))
     ok = (not echo_fail and not http_fail and p.returncode == 0 and not any(checks.values())
           and summary["fates_accounted"] and summary["tx_fates_accounted"])
+    ok = bench_live(vnetsim) and ok
     print("live load: " + ("passed" if ok else "FAILED"))
     return 0 if ok else 1
 
