@@ -77,17 +77,36 @@ static const char http_index[] =
     "<body><h1>vnetsim guest</h1><p>Served over the simulated virtio-net device. "
     "Counters: <a href=\"/stats\">/stats</a></p></body></html>\n";
 
-/* Writes status line, headers and body to the connection, then closes it. */
-static void http_respond(net_tcp_conn *c, int status, const char *reason, const char *type,
-                         const char *body, size_t body_len, uint64_t now_ns) {
+/* What a response says besides its status. */
+typedef struct http_reply {
+  const char *type, *body;
+  size_t body_len;
+  int head_only; /* HEAD: the GET's headers, no body (RFC 9110 §9.3.2) */
+} http_reply;
+
+/* Writes status line, headers and (unless HEAD) body to the connection,
+ * then closes it. No Date header: RFC 9110 §6.6.1 has a server without a
+ * clock send none, and the guest's only clock is virtual. A 405 lists the
+ * methods that are allowed (RFC 9110 §15.5.6: it MUST). */
+static void http_respond(net_tcp_conn *c, int status, const char *reason, const http_reply *r,
+                         uint64_t now_ns) {
   char head[256];
-  int n = snprintf(head, sizeof head,
-                   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                   "Connection: close\r\n\r\n",
-                   status, reason, type, body_len);
+  int n =
+      snprintf(head, sizeof head,
+               "HTTP/1.1 %d %s\r\n%sContent-Type: %s\r\nContent-Length: %zu\r\n"
+               "Connection: close\r\n\r\n",
+               status, reason, status == 405 ? "Allow: GET, HEAD\r\n" : "", r->type, r->body_len);
   if (n > 0) (void)net_tcp_send(c, (const uint8_t *)head, (size_t)n, now_ns);
-  if (body_len) (void)net_tcp_send(c, (const uint8_t *)body, body_len, now_ns);
+  if (r->body_len && !r->head_only)
+    (void)net_tcp_send(c, (const uint8_t *)r->body, r->body_len, now_ns);
   net_tcp_release(c, now_ns); /* closes after the queued response (FIN) */
+}
+
+static void http_error(net_services *svc, net_tcp_conn *c, int status, const char *reason,
+                       const char *body, int head_only, uint64_t now_ns) {
+  svc->stats.http_errors++;
+  http_reply r = {"text/plain", body, strlen(body), head_only};
+  http_respond(c, status, reason, &r, now_ns);
 }
 
 /* The end of the request head ("\r\n\r\n", RFC 9112 §2.1), or NULL. */
@@ -109,10 +128,8 @@ static void http_ev(void *ctx, net_tcp_conn *c, unsigned ev, uint64_t now_ns) {
   req[len] = '\0';
   const char *end = head_end(req, len);
   if (!end) {
-    if (len == HTTP_HEAD_MAX || (ev & NET_TCP_EV_PEER_CLOSED)) {
-      svc->stats.http_errors++;
-      http_respond(c, 400, "Bad Request", "text/plain", "bad request\n", 12, now_ns);
-    }
+    if (len == HTTP_HEAD_MAX || (ev & NET_TCP_EV_PEER_CLOSED))
+      http_error(svc, c, 400, "Bad Request", "bad request\n", 0, now_ns);
     return; /* wait for the rest of the head */
   }
   (void)net_tcp_recv(c, NULL, (size_t)(end - req), now_ns); /* consume the head */
@@ -120,28 +137,27 @@ static void http_ev(void *ctx, net_tcp_conn *c, unsigned ev, uint64_t now_ns) {
   char method[16], target[256], version[16];
   if (sscanf(req, "%15s %255s %15s", method, target, version) != 3 ||
       strncmp(version, "HTTP/1.", 7) != 0) {
-    svc->stats.http_errors++;
-    http_respond(c, 400, "Bad Request", "text/plain", "bad request\n", 12, now_ns);
+    http_error(svc, c, 400, "Bad Request", "bad request\n", 0, now_ns);
     return;
   }
-  if (strcmp(method, "GET") != 0) {
-    svc->stats.http_errors++;
-    http_respond(c, 405, "Method Not Allowed", "text/plain", "only GET\n", 9, now_ns);
+  /* RFC 9110 §9.1: a general-purpose server supports GET and HEAD */
+  int head_only = strcmp(method, "HEAD") == 0;
+  if (!head_only && strcmp(method, "GET") != 0) {
+    http_error(svc, c, 405, "Method Not Allowed", "only GET and HEAD\n", 0, now_ns);
     return;
   }
-  if (strcmp(target, "/") == 0) {
-    svc->stats.http_requests++;
-    http_respond(c, 200, "OK", "text/html", http_index, sizeof http_index - 1, now_ns);
-  } else if (strcmp(target, "/stats") == 0) {
-    char body[CHUNK];
-    svc->stats.http_requests++;
+  http_reply r = {"text/html", http_index, sizeof http_index - 1, head_only};
+  char body[CHUNK];
+  if (strcmp(target, "/stats") == 0) {
     size_t n = net_iface_stats_report(svc->ifc, body, sizeof body - 1);
     if (n < sizeof body - 1) body[n++] = '\n';
-    http_respond(c, 200, "OK", "application/json", body, n, now_ns);
-  } else {
-    svc->stats.http_errors++;
-    http_respond(c, 404, "Not Found", "text/plain", "not found\n", 10, now_ns);
+    r = (http_reply){"application/json", body, n, head_only};
+  } else if (strcmp(target, "/") != 0) {
+    http_error(svc, c, 404, "Not Found", "not found\n", head_only, now_ns);
+    return;
   }
+  svc->stats.http_requests++;
+  http_respond(c, 200, "OK", &r, now_ns);
 }
 
 /* ---- start and stop ---------------------------------------------------------------------- */

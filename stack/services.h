@@ -8,10 +8,12 @@
  *   TCP 9     discard
  *   TCP 80    HTTP/1.1: "GET /" gets a short HTML page, "GET /stats" the
  *             iface's stats report (net_iface_stats_report: JSON from the
- *             embedder's callback, or the stack's own counters); anything else
- *             404 (unknown path), 405 (other method) or 400 (unparsable or
- *             over 2 KiB of request head). One request per connection: the
- *             response says "Connection: close" and the server closes.
+ *             embedder's callback, or the stack's own counters); HEAD gets
+ *             the same headers without the body; anything else 404 (unknown
+ *             path), 405 (other method, with "Allow: GET, HEAD") or 400
+ *             (unparsable or over 2 KiB of request head). One request per
+ *             connection: the response says "Connection: close" and the
+ *             server closes. No Date header: the guest has no real clock.
  *
  * A net_services struct is caller-owned and must stay put while started (its
  * UDP sockets are linked into the iface). Nothing here allocates; the TCP

@@ -930,7 +930,17 @@ START_TEST(test_http_serves_index_stats_and_errors) {
   ck_assert_ptr_nonnull(strstr(out, "HTTP/1.1 404 Not Found\r\n"));
   http_get(w, "POST / HTTP/1.1\r\n\r\n", out, sizeof out);
   ck_assert_ptr_nonnull(strstr(out, "HTTP/1.1 405 "));
-  ck_assert_uint_eq(svc.stats.http_requests, 3);
+  /* RFC 9110 §15.5.6: a 405 says which methods are allowed */
+  ck_assert_ptr_nonnull(strstr(out, "\r\nAllow: GET, HEAD\r\n"));
+  /* RFC 9110 §9.3.2: HEAD has GET's headers, Content-Length included, and no body */
+  char get[8192];
+  http_get(w, "GET / HTTP/1.1\r\n\r\n", get, sizeof get);
+  http_get(w, "HEAD / HTTP/1.1\r\n\r\n", out, sizeof out);
+  const char *get_end = strstr(get, "\r\n\r\n");
+  ck_assert_ptr_nonnull(get_end);
+  ck_assert_uint_eq(strlen(out), (size_t)(get_end + 4 - get));
+  ck_assert_int_eq(memcmp(out, get, strlen(out)), 0);
+  ck_assert_uint_eq(svc.stats.http_requests, 5);
   ck_assert_uint_eq(svc.stats.http_errors, 2);
   wire_run(w, w->now + 5 * SEC);
   ck_assert_uint_eq(w->ifc[GUEST].tcp_nconns, 0);
