@@ -4,19 +4,15 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "emu/err.h"
 #include "stack/iface_priv.h"
 
 /* Offsets inside an outgoing frame: we never send IPv4 options. */
-#define IP_OFF        NET_ETH_HEADER_LEN
-#define L4_OFF        (NET_ETH_HEADER_LEN + NET_IPV4_HEADER_LEN)
-#define ICMP_DATA_OFF (L4_OFF + NET_ICMP_HEADER_LEN)
-/* The most an echo carries: what an IP packet of the MTU leaves for it. */
-static size_t max_icmp_data(const net_iface *ifc) {
-  return (size_t)ifc->mtu - NET_IPV4_HEADER_LEN - NET_ICMP_HEADER_LEN;
-}
+#define IP_OFF NET_ETH_HEADER_LEN
+#define L4_OFF (NET_ETH_HEADER_LEN + NET_IPV4_HEADER_LEN)
 
 /* ---- identities --------------------------------------------------------------- */
 
@@ -83,6 +79,7 @@ void net_iface_close(net_iface *ifc) {
   net_udp_unbind_all(ifc);
   ifc->reasm.report = NULL; /* freed, not reported: the run's ledger may be gone */
   net_reasm_close(&ifc->reasm, EMU_FATE_REASSEMBLY_TIMEOUT, 0);
+  free(ifc->big);
   memset(ifc, 0, sizeof *ifc);
 }
 
@@ -319,26 +316,16 @@ int net_iface_priv_transmit_scratch(net_iface *ifc, size_t len, uint64_t now_ns)
   return err;
 }
 
-/* Sends the IPv4 packet whose payload (l4_len bytes) is already in scratch at
+/* Sends the IPv4 packet ip describes, whose payload is already in scratch at
  * L4_OFF: writes the IPv4 and Ethernet headers, then sends it, or queues it
  * while the next hop is resolved. */
-static int ipv4_output(net_iface *ifc, uint32_t dst, uint8_t protocol, size_t l4_len,
-                       uint64_t now_ns) {
-  if (l4_len > (size_t)ifc->mtu - NET_IPV4_HEADER_LEN) return EMU_EINVAL;
+static int ipv4_route(net_iface *ifc, const net_ipv4_repr *ip, uint64_t now_ns) {
+  uint32_t dst = ip->dst;
   /* No loopback, and no multicast: we would have no group MAC to send to. */
   if (dst == 0 || dst == ifc->cfg.ip || is_multicast_ip(dst)) return EMU_EINVAL;
-  net_ipv4_repr ip = {
-      .src = ifc->cfg.ip,
-      .dst = dst,
-      .protocol = protocol,
-      .ttl = NET_IFACE_TTL,
-      .ident = ifc->next_ip_ident++,
-      .dont_frag = 1, /* we never fragment, so neither should routers */
-      .payload_len = l4_len,
-  };
-  int err = net_ipv4_emit(&ip, ifc->scratch + IP_OFF, ifc->mtu);
+  int err = net_ipv4_emit(ip, ifc->scratch + IP_OFF, ifc->mtu);
   if (err < 0) return err;
-  size_t len = L4_OFF + l4_len;
+  size_t len = L4_OFF + ip->payload_len;
 
   if (is_broadcast_ip(ifc, dst)) {
     net_iface_priv_eth_header(ifc, ifc->scratch, net_mac_broadcast, NET_ETHERTYPE_IPV4);
@@ -356,6 +343,68 @@ static int ipv4_output(net_iface *ifc, uint32_t dst, uint8_t protocol, size_t l4
   arp_touch(ifc, e);
   net_iface_priv_eth_header(ifc, ifc->scratch, e->mac, NET_ETHERTYPE_IPV4);
   return net_iface_priv_transmit_scratch(ifc, len, now_ns);
+}
+
+static int ipv4_output(net_iface *ifc, uint32_t dst, uint8_t protocol, size_t l4_len,
+                       uint64_t now_ns) {
+  if (l4_len > (size_t)ifc->mtu - NET_IPV4_HEADER_LEN) return EMU_EINVAL;
+  net_ipv4_repr ip = {
+      .src = ifc->cfg.ip,
+      .dst = dst,
+      .protocol = protocol,
+      .ttl = NET_IFACE_TTL,
+      .ident = ifc->next_ip_ident++,
+      .dont_frag = 1, /* it fits our link: path MTU discovery (RFC 1191) for the rest */
+      .payload_len = l4_len,
+  };
+  return ipv4_route(ifc, &ip, now_ns);
+}
+
+/* Fragments wait for an unresolved next hop in the ARP queue, a frame each:
+ * when they would not all fit, none is queued (half a datagram is of no use
+ * to the peer) and the next hop is asked now, so that a datagram sent after
+ * its answer leaves whole. */
+static int fragments_fit(net_iface *ifc, uint32_t dst, size_t count, uint64_t now_ns) {
+  if (dst == 0 || dst == ifc->cfg.ip || is_multicast_ip(dst) || is_broadcast_ip(ifc, dst)) return 0;
+  uint32_t next_hop = on_subnet(ifc, dst) ? dst : ifc->cfg.gateway;
+  if (next_hop == 0 || arp_find(ifc, next_hop)) return 0; /* no route: ipv4_route says so */
+  if (ifc->npending + count <= NET_IFACE_ARP_QUEUE_SIZE) return 0;
+  ifc->stats.arp_queue_full++;
+  if (ifc->rx.no) ifc->rx.queue_full++;
+  if (!arp_wait_find(ifc, next_hop)) (void)send_arp_request(ifc, next_hop, now_ns);
+  return EMU_ENOSPC;
+}
+
+/* RFC 791 §3.2 "Fragmentation": a datagram larger than the link's MTU (built
+ * in the big buffer) leaves as fragments of one identification, each
+ * carrying whole 8-byte blocks except the last, More Fragments set on all but
+ * the last; Don't Fragment clear, for routers may fragment them further. A
+ * fragment the port refuses ends the datagram: the peer's reassembly times
+ * out, as on a lossy link. */
+static int ipv4_output_fragments(net_iface *ifc, uint32_t dst, uint8_t protocol, size_t l4_len,
+                                 uint64_t now_ns) {
+  if (l4_len > NET_IPV4_MAX_LEN - NET_IPV4_HEADER_LEN) return EMU_EINVAL;
+  size_t per = ((size_t)ifc->mtu - NET_IPV4_HEADER_LEN) & ~(size_t)(NET_IPV4_FRAG_BLOCK - 1);
+  net_ipv4_repr ip = {
+      .src = ifc->cfg.ip,
+      .dst = dst,
+      .protocol = protocol,
+      .ttl = NET_IFACE_TTL,
+      .ident = ifc->next_ip_ident,
+  };
+  int err = fragments_fit(ifc, dst, (l4_len + per - 1) / per, now_ns);
+  if (err) return err;
+  ifc->next_ip_ident++;
+  for (size_t off = 0; off < l4_len; off += per) {
+    ip.frag_offset = (uint32_t)off;
+    ip.payload_len = l4_len - off < per ? l4_len - off : per;
+    ip.more_frags = off + ip.payload_len < l4_len;
+    memcpy(ifc->scratch + L4_OFF, ifc->big + off, ip.payload_len);
+    err = ipv4_route(ifc, &ip, now_ns);
+    if (err) return err;
+    ifc->stats.ip_fragments_sent++;
+  }
+  return 0;
 }
 
 /* ---- receive: ARP ---------------------------------------------------------------- */
@@ -423,7 +472,6 @@ static emu_fate input_echo_request(net_iface *ifc, const uint8_t *ip_pkt, const 
   /* RFC 1122 §3.2.2.6: an echo request to a broadcast address MAY be silently
    * discarded; like most hosts we do. */
   if (net_ipv4_dst(ip_pkt) != ifc->cfg.ip) return EMU_FATE_UNSUPPORTED;
-  if (msg_len - NET_ICMP_HEADER_LEN > max_icmp_data(ifc)) return EMU_FATE_UNSUPPORTED;
   /* RFC 792 "Echo or Echo Reply Message": swap the addresses, type 0, and
    * return identifier, sequence number and data unchanged. */
   net_icmp_repr reply = {
@@ -434,9 +482,13 @@ static emu_fate input_echo_request(net_iface *ifc, const uint8_t *ip_pkt, const 
       .data = net_icmp_data(msg),
       .data_len = msg_len - NET_ICMP_HEADER_LEN,
   };
-  int n = net_icmp_emit(&reply, ifc->scratch + L4_OFF, sizeof ifc->scratch - L4_OFF);
+  /* a reassembled request may be larger than our link: the reply leaves
+   * in fragments */
+  size_t cap;
+  uint8_t *buf = net_iface_l4_buf_big(ifc, msg_len, &cap);
+  int n = buf ? net_icmp_emit(&reply, buf, cap) : EMU_ENOMEM;
   if (n < 0) return EMU_FATE_UNSUPPORTED;
-  if (ipv4_output(ifc, net_ipv4_src(ip_pkt), NET_IP_PROTO_ICMP, (size_t)n, now_ns) != 0)
+  if (net_iface_ip_send(ifc, net_ipv4_src(ip_pkt), NET_IP_PROTO_ICMP, (size_t)n, now_ns) != 0)
     return EMU_FATE_DELIVERED;
   ifc->stats.echo_replies_sent++;
   return EMU_FATE_ANSWERED;
@@ -481,8 +533,17 @@ uint8_t *net_iface_l4_buf(net_iface *ifc, size_t *cap) {
   return ifc->scratch + L4_OFF;
 }
 
+uint8_t *net_iface_l4_buf_big(net_iface *ifc, size_t l4_len, size_t *cap) {
+  if (l4_len <= (size_t)ifc->mtu - NET_IPV4_HEADER_LEN) return net_iface_l4_buf(ifc, cap);
+  if (!ifc->big && !(ifc->big = malloc(NET_IPV4_MAX_LEN - NET_IPV4_HEADER_LEN))) return NULL;
+  if (cap) *cap = NET_IPV4_MAX_LEN - NET_IPV4_HEADER_LEN;
+  return ifc->big;
+}
+
 int net_iface_ip_send(net_iface *ifc, uint32_t dst, uint8_t protocol, size_t l4_len,
                       uint64_t now_ns) {
+  if (l4_len > (size_t)ifc->mtu - NET_IPV4_HEADER_LEN && ifc->big)
+    return ipv4_output_fragments(ifc, dst, protocol, l4_len, now_ns);
   return ipv4_output(ifc, dst, protocol, l4_len, now_ns);
 }
 
@@ -694,9 +755,12 @@ void net_iface_finish(net_iface *ifc, uint64_t now_ns) {
 
 int net_iface_ping(net_iface *ifc, uint32_t dst_ip, uint16_t ident, uint16_t seq,
                    size_t payload_len, uint64_t now_ns) {
-  if (payload_len > max_icmp_data(ifc)) return EMU_EINVAL;
+  if (payload_len > NET_ICMP_MAX_DATA4) return EMU_EINVAL;
   if (ifc->npings == NET_IFACE_PING_MAX) return EMU_ENOSPC;
-  uint8_t *data = ifc->scratch + ICMP_DATA_OFF;
+  size_t cap;
+  uint8_t *buf = net_iface_l4_buf_big(ifc, NET_ICMP_HEADER_LEN + payload_len, &cap);
+  if (!buf) return EMU_ENOMEM;
+  uint8_t *data = buf + NET_ICMP_HEADER_LEN; /* built in place */
   for (size_t i = 0; i < payload_len; i++) data[i] = (uint8_t)(i & 0xff);
   net_icmp_repr echo = {
       .type = NET_ICMP_ECHO_REQUEST,
@@ -705,9 +769,9 @@ int net_iface_ping(net_iface *ifc, uint32_t dst_ip, uint16_t ident, uint16_t seq
       .data = data,
       .data_len = payload_len,
   };
-  int n = net_icmp_emit(&echo, ifc->scratch + L4_OFF, sizeof ifc->scratch - L4_OFF);
+  int n = net_icmp_emit(&echo, buf, cap);
   if (n < 0) return n;
-  int err = ipv4_output(ifc, dst_ip, NET_IP_PROTO_ICMP, (size_t)n, now_ns);
+  int err = net_iface_ip_send(ifc, dst_ip, NET_IP_PROTO_ICMP, (size_t)n, now_ns);
   if (err) return err;
   ifc->stats.echo_requests_sent++;
   ifc->pings[ifc->npings++] = (net_ping_result){

@@ -107,7 +107,8 @@ typedef struct net_iface_stats {
   /* IPv6 Neighbor Discovery (RFC 4861); echo replies over IPv6 count in
    * echo_replies_sent */
   uint64_t nd_solicits_sent, nd_adverts_sent, nd_router_solicits_sent;
-  uint64_t nd_unresolved; /* IPv6 packets dropped: their next hop never answered */
+  uint64_t nd_unresolved;     /* IPv6 packets dropped: their next hop never answered */
+  uint64_t ip_fragments_sent; /* IPv4 fragments of datagrams larger than the link */
 } net_iface_stats;
 
 /* Writes a JSON object describing the machine (ring and stack counters) to buf,
@@ -228,6 +229,7 @@ typedef struct net_iface {
     uint16_t src_port;
   } udp_rx;
   uint8_t scratch[NET_IFACE_FRAME_BUF]; /* outgoing frames are built here */
+  uint8_t *big; /* a datagram larger than the link, before its fragments; on first use */
 } net_iface;
 
 /* Sets ifc up with cfg's identity, sending through port (which must outlive
@@ -311,8 +313,9 @@ emu_fate net_iface_input(void *ifc, const uint8_t *frame, size_t len, uint64_t n
 /* Sends an ICMP echo request to dst_ip with payload_len deterministic payload
  * bytes (byte i is i & 0xff), and records it as a pending ping. When the next
  * hop's MAC is unknown the packet waits for ARP (see stats). Returns 0 when
- * the request was sent or queued; EMU_EINVAL when payload_len exceeds
- * NET_IFACE_MTU - 28, dst_ip is our own address, 0 or multicast, or dst_ip is
+ * the request was sent or queued (in fragments when larger than the link);
+ * EMU_EINVAL when payload_len exceeds NET_ICMP_MAX_DATA4 (65,507), dst_ip
+ * is our own address, 0 or multicast, or dst_ip is
  * off-subnet with no gateway; EMU_ENOSPC when NET_IFACE_PING_MAX results are held or the
  * ARP queue is full (counted in arp_queue_full); or the port's error (counted
  * in tx_errors). A ping is recorded only when 0 is returned. */
@@ -395,10 +398,15 @@ int net_iface_port_unreachable(net_iface *ifc, const net_ip_rx *rx, uint64_t now
 /* Where a transport builds its packet (the IPv4 payload) before calling
  * net_iface_ip_send(); *cap receives the room there (NET_IFACE_MTU - 20). */
 uint8_t *net_iface_l4_buf(net_iface *ifc, size_t *cap);
-/* Sends the l4_len bytes at net_iface_l4_buf() to dst as an IPv4 packet of
- * the given protocol: to the next hop's MAC, or queued while ARP resolves
- * it. Returns 0, EMU_EINVAL (no route, unusable address, too long), EMU_ENOSPC
- * (ARP queue full) or the port's error. */
+/* Where a transport builds an IPv4 payload of l4_len bytes: scratch when it
+ * fits the link, else a buffer of up to 65,515 bytes that net_iface_ip_send
+ * sends in fragments (allocated on first use: NULL when that fails). */
+uint8_t *net_iface_l4_buf_big(net_iface *ifc, size_t l4_len, size_t *cap);
+/* Sends the l4_len bytes at net_iface_l4_buf() (or net_iface_l4_buf_big())
+ * to dst as an IPv4 packet of the given protocol, in fragments when larger
+ * than the link (RFC 791 §3.2): to the next hop's MAC, or queued while ARP
+ * resolves it. Returns 0, EMU_EINVAL (no route, unusable address, too long),
+ * EMU_ENOSPC (ARP queue full) or the port's error. */
 int net_iface_ip_send(net_iface *ifc, uint32_t dst, uint8_t protocol, size_t l4_len,
                       uint64_t now_ns);
 /* 1 when ip is a broadcast address on ifc's subnet (or 255.255.255.255). */

@@ -62,10 +62,11 @@ uint16_t net_udp_local_port(const net_udp_sock *sock) { return sock->port; }
 int net_udp_sendto(net_udp_sock *sock, uint32_t dst_ip, uint16_t dst_port, const uint8_t *data,
                    size_t len, uint64_t now_ns) {
   if (!sock || !sock->ifc) return EMU_ESTATE;
-  if (len > NET_UDP_MAX_PAYLOAD || dst_port == 0 || (len && !data)) return EMU_EINVAL;
+  if (len > NET_UDP_MAX_DGRAM4 || dst_port == 0 || (len && !data)) return EMU_EINVAL;
   net_iface *ifc = sock->ifc;
   size_t cap;
-  uint8_t *buf = net_iface_l4_buf(ifc, &cap);
+  uint8_t *buf = net_iface_l4_buf_big(ifc, NET_UDP_HEADER_LEN + len, &cap);
+  if (!buf) return EMU_ENOMEM;
   net_udp_repr r = {
       .src_port = sock->port, .dst_port = dst_port, .payload = data, .payload_len = len};
   int n = net_udp_emit(&r, ifc->cfg.ip, dst_ip, buf, cap);

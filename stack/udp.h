@@ -66,10 +66,11 @@ void net_udp_unbind(net_udp_sock *sock);
 void net_udp_set_handler(net_udp_sock *sock, net_udp_rx_fn fn, void *ctx);
 uint16_t net_udp_local_port(const net_udp_sock *sock);
 
-/* Sends len bytes from sock's port to dst_ip:dst_port. Returns 0 when sent
- * or queued behind ARP; EMU_ESTATE when sock is unbound; EMU_EINVAL when len
- * exceeds NET_UDP_MAX_PAYLOAD or dst_port is 0 or the address is unusable
- * (see net_iface_ping); or the port's or ARP queue's error. */
+/* Sends len bytes from sock's port to dst_ip:dst_port, in IPv4 fragments
+ * when the datagram is larger than the link. Returns 0 when sent or queued
+ * behind ARP; EMU_ESTATE when sock is unbound; EMU_EINVAL when len exceeds
+ * NET_UDP_MAX_DGRAM4 or dst_port is 0 or the address is unusable (see
+ * net_iface_ping); EMU_ENOMEM; or the port's or ARP queue's error. */
 int net_udp_sendto(net_udp_sock *sock, uint32_t dst_ip, uint16_t dst_port, const uint8_t *data,
                    size_t len, uint64_t now_ns);
 /* From inside sock's handler: sends len bytes back to the sender of the

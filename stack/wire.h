@@ -138,6 +138,7 @@ int net_arp_emit(const net_arp_repr *r, uint8_t *buf, size_t cap);
 
 #define NET_IPV4_HEADER_LEN 20 /* without options */
 #define NET_IPV4_MAX_LEN    65535
+#define NET_IPV4_FRAG_BLOCK 8 /* fragment offsets count 8-byte blocks (RFC 791 §3.1) */
 #define NET_IP_PROTO_ICMP   1
 #define NET_IP_PROTO_TCP    6
 #define NET_IP_PROTO_UDP    17
@@ -216,6 +217,8 @@ int net_ipv4_emit(const net_ipv4_repr *r, uint8_t *buf, size_t cap);
 #define NET_ICMP_REDIRECT         5
 #define NET_ICMP_ECHO_REQUEST     8
 #define NET_ICMP_TIME_EXCEEDED    11
+/* The most echo data one IPv4 datagram carries, sent in fragments */
+#define NET_ICMP_MAX_DATA4 (NET_IPV4_MAX_LEN - NET_IPV4_HEADER_LEN - NET_ICMP_HEADER_LEN)
 
 /* 0 when msg holds at least the 8-byte ICMP header; EMU_EFORMAT otherwise.
  * len must be the message length from the IP layer (not including padding):
@@ -456,6 +459,8 @@ uint32_t net_ipv4_pseudo_sum(uint32_t src, uint32_t dst, uint8_t protocol, size_
 #define NET_UDP_HEADER_LEN 8
 /* The largest UDP payload in one unfragmented 1500-byte IPv4 packet. */
 #define NET_UDP_MAX_PAYLOAD (1500 - NET_IPV4_HEADER_LEN - NET_UDP_HEADER_LEN)
+/* The most one IPv4 datagram carries, sent in fragments (RFC 768, RFC 791) */
+#define NET_UDP_MAX_DGRAM4 (NET_IPV4_MAX_LEN - NET_IPV4_HEADER_LEN - NET_UDP_HEADER_LEN)
 
 /* 0 when dgram (len bytes: the IPv4 payload) holds an 8-byte header whose
  * Length field is at least 8 and at most len; EMU_EFORMAT otherwise. Bytes past

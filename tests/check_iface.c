@@ -420,7 +420,9 @@ START_TEST(test_unmatched_and_late_echo_replies_have_no_listener) {
 END_TEST
 
 START_TEST(test_ping_rejects_bad_arguments) {
-  ck_assert_int_eq(net_iface_ping(&fx->guest, HOST_IP, 1, 1, NET_IFACE_MTU - 27, 0), EMU_EINVAL);
+  /* more than one IPv4 datagram holds (less goes in fragments) */
+  ck_assert_int_eq(net_iface_ping(&fx->guest, HOST_IP, 1, 1, NET_ICMP_MAX_DATA4 + 1, 0),
+                   EMU_EINVAL);
   ck_assert_int_eq(net_iface_ping(&fx->guest, GUEST_IP, 1, 1, 0, 0), EMU_EINVAL);
   ck_assert_int_eq(net_iface_ping(&fx->guest, 0, 1, 1, 0, 0), EMU_EINVAL);
   ck_assert_int_eq(net_iface_ping(&fx->guest, IP4(224, 0, 0, 1), 1, 1, 0, 0), EMU_EINVAL);
@@ -846,6 +848,91 @@ END_TEST
 
 /* ---- IPv4 reassembly (RFC 791 §3.2) ---------------------------------------------- */
 
+/* The fragments a link end sent from frame `first` on: each checked as RFC
+ * 791 §3.2 has them (one identification, whole 8-byte blocks in order, More
+ * Fragments on all but the last, Don't Fragment clear, a valid header sum);
+ * their data joined into out. Returns the number of fragments. */
+static size_t join_fragments(const link_end *e, size_t first, uint8_t *out, size_t *out_len) {
+  size_t n = 0, off = 0;
+  uint16_t ident = 0;
+  for (size_t i = first; i < e->n; i++, n++) {
+    const uint8_t *ip = e->data[i] + NET_ETH_HEADER_LEN;
+    net_ipv4_repr r;
+    ck_assert_int_eq(net_ipv4_parse(ip, e->len[i] - NET_ETH_HEADER_LEN, &r), 0);
+    ck_assert(net_ipv4_checksum_ok(ip));
+    if (n == 0) ident = r.ident;
+    ck_assert_uint_eq(r.ident, ident);
+    ck_assert_uint_eq(r.frag_offset, off);
+    ck_assert_int_eq(r.dont_frag, 0);
+    ck_assert_int_eq(r.more_frags, i + 1 < e->n);
+    ck_assert_uint_le(NET_IPV4_HEADER_LEN + r.payload_len, NET_IFACE_MTU);
+    if (r.more_frags) ck_assert_uint_eq(r.payload_len % NET_IPV4_FRAG_BLOCK, 0);
+    memcpy(out + off, net_ipv4_payload(ip), r.payload_len);
+    off += r.payload_len;
+  }
+  *out_len = off;
+  return n;
+}
+
+/* A ping larger than the link (ping -s 4000, and the largest IPv4 allows)
+ * leaves in fragments; the guest reassembles it and its reply leaves in
+ * fragments too, which the host reassembles: the ping is answered, and the
+ * reply's data is the request's. The fragment that completes the request
+ * is answered; the ones that waited for it, with no deferred fates here,
+ * are delivered. */
+static const struct {
+  size_t data, fragments;
+} large_pings[] = {{4000, 3}, {NET_ICMP_MAX_DATA4, 45}};
+
+START_TEST(test_large_ping_leaves_and_returns_in_fragments) {
+  size_t data = large_pings[_i].data, fragments = large_pings[_i].fragments;
+  ck_assert_int_eq(net_iface_ping(&fx->host, GUEST_IP, 7, 1, 0, 0), 0); /* both learn the other */
+  pump(500);
+  size_t host_first = fx->host_end.n, guest_first = fx->guest_end.n;
+  ck_assert_int_eq(net_iface_ping(&fx->host, GUEST_IP, 7, 2, data, 1000), 0);
+  pump(1000);
+  const net_ping_result *r;
+  ck_assert_uint_eq(net_iface_ping_results(&fx->host, &r), 2);
+  ck_assert_int_eq(r[1].state, NET_PING_REPLIED);
+  static uint8_t request[NET_IPV4_MAX_LEN], reply[NET_IPV4_MAX_LEN];
+  size_t request_len, reply_len;
+  ck_assert_uint_eq(join_fragments(&fx->host_end, host_first, request, &request_len), fragments);
+  ck_assert_uint_eq(join_fragments(&fx->guest_end, guest_first, reply, &reply_len), fragments);
+  ck_assert_uint_eq(request_len, NET_ICMP_HEADER_LEN + data);
+  ck_assert_uint_eq(reply_len, request_len);
+  ck_assert_uint_eq(net_icmp_type(reply), NET_ICMP_ECHO_REPLY);
+  ck_assert(net_icmp_checksum_ok(reply, reply_len));
+  ck_assert_int_eq(memcmp(reply + 4, request + 4, request_len - 4), 0); /* ident, seq, data */
+  for (size_t i = host_first; i < fx->host_end.n; i++)
+    ck_assert_int_eq(fx->host_end.fate[i],
+                     i + 1 < fx->host_end.n ? EMU_FATE_DELIVERED : EMU_FATE_ANSWERED);
+  ck_assert_uint_eq(net_iface_stats_get(&fx->guest)->ip_fragments_sent, fragments);
+  ck_assert_uint_eq(net_iface_stats_get(&fx->host)->ip_fragments_sent, fragments);
+  assert_fates_add_up(&fx->guest);
+  /* one byte more than an IPv4 datagram holds */
+  ck_assert_int_eq(net_iface_ping(&fx->host, GUEST_IP, 7, 3, NET_ICMP_MAX_DATA4 + 1, 2000),
+                   EMU_EINVAL);
+}
+END_TEST
+
+/* To a next hop not resolved yet, fragments wait in the ARP queue (four
+ * frames): a datagram of more fragments than that is refused whole, and the
+ * next hop asked, so the same ping goes once it answered. */
+START_TEST(test_fragments_to_unresolved_next_hop_refused_whole_and_next_hop_asked) {
+  ck_assert_int_eq(net_iface_ping(&fx->host, GUEST_IP, 7, 1, 8000, 0), EMU_ENOSPC);
+  ck_assert_uint_eq(fx->host_end.n, 1); /* the ARP request, and no fragment */
+  ck_assert_uint_eq(net_eth_ethertype(fx->host_end.data[0]), NET_ETHERTYPE_ARP);
+  ck_assert_uint_eq(net_iface_stats_get(&fx->host)->arp_queue_full, 1);
+  pump(100);
+  ck_assert_int_eq(net_iface_ping(&fx->host, GUEST_IP, 7, 2, 8000, 200), 0);
+  pump(300);
+  const net_ping_result *r;
+  ck_assert_uint_eq(net_iface_ping_results(&fx->host, &r), 1);
+  ck_assert_int_eq(r[0].state, NET_PING_REPLIED);
+  ck_assert_uint_eq(net_iface_stats_get(&fx->host)->ip_fragments_sent, 6);
+}
+END_TEST
+
 #define FRAG_PART 16 /* bytes of the echo message per fragment, a multiple of 8 */
 
 /* Fragment k (of 3) of a 48-byte echo request from the host: offset
@@ -974,6 +1061,9 @@ static Suite *iface_suite(void) {
   tcase_add_test(late, test_reply_with_arp_queue_full_is_unresolved_at_once);
   tcase_add_test(late, test_without_deferral_queued_reply_counts_as_answered);
   tcase_add_test(late, test_fragmented_echo_reassembled_and_every_fragment_answered);
+  tcase_add_test(late, test_fragments_to_unresolved_next_hop_refused_whole_and_next_hop_asked);
+  tcase_add_loop_test(late, test_large_ping_leaves_and_returns_in_fragments, 0,
+                      (int)(sizeof large_pings / sizeof large_pings[0]));
   tcase_add_test(late, test_incomplete_datagram_times_out_named);
   tcase_add_test(late, test_fragment_of_odd_length_before_the_last_is_malformed);
   tcase_add_test(late, test_finish_settles_replies_still_queued);

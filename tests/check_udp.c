@@ -107,6 +107,46 @@ START_TEST(test_udp_echo_service_returns_the_datagram_to_its_sender) {
 }
 END_TEST
 
+/* What the host's handler got: a datagram too large for a socket's queue. */
+typedef struct big_rx {
+  size_t len, count;
+  uint8_t data[NET_UDP_MAX_DGRAM4];
+} big_rx;
+
+static emu_fate big_rx_fn(void *ctx, net_udp_sock *sock, uint32_t src_ip, uint16_t src_port,
+                          const uint8_t *data, size_t len, uint64_t now_ns) {
+  (void)sock, (void)src_ip, (void)src_port, (void)now_ns;
+  big_rx *b = ctx;
+  memcpy(b->data, data, len);
+  b->len = len;
+  b->count++;
+  return EMU_FATE_DELIVERED;
+}
+
+/* A datagram larger than the link goes out in IPv4 fragments; the guest
+ * reassembles it, and its echo, as large, goes back in fragments too. */
+START_TEST(test_udp_echo_of_a_datagram_larger_than_the_link_goes_both_ways_in_fragments) {
+  static big_rx got;
+  static uint8_t msg[20000];
+  memset(&got, 0, sizeof got);
+  for (size_t i = 0; i < sizeof msg; i++) msg[i] = (uint8_t)(i * 7 + 3);
+  net_udp_set_handler(&fx->sock, big_rx_fn, &got);
+  ck_assert_int_eq(net_udp_sendto(&fx->sock, GUEST_IP, 7, msg, 1, 0), 0); /* ARP both ways */
+  pump();
+  ck_assert_int_eq(net_udp_sendto(&fx->sock, GUEST_IP, 7, msg, sizeof msg, 0), 0);
+  pump();
+  ck_assert_uint_eq(got.count, 2);
+  ck_assert_uint_eq(got.len, sizeof msg);
+  ck_assert_int_eq(memcmp(got.data, msg, sizeof msg), 0);
+  /* 20,008 bytes of UDP in 1,480-byte pieces: 14 fragments each way */
+  size_t per = NET_IFACE_MTU - NET_IPV4_HEADER_LEN, frags = (8 + sizeof msg + per - 1) / per;
+  ck_assert_uint_eq(net_iface_stats_get(&fx->host)->ip_fragments_sent, frags);
+  ck_assert_uint_eq(net_iface_stats_get(&fx->guest)->ip_fragments_sent, frags);
+  ck_assert_uint_eq(fx->svc.stats.udp_echoed, 2);
+  ck_assert_int_eq(fx->h.fate[fx->h.n - 1], EMU_FATE_ANSWERED); /* the one that completed it */
+}
+END_TEST
+
 START_TEST(test_udp_discard_service_consumes_without_reply) {
   ck_assert_int_eq(net_udp_sendto(&fx->sock, GUEST_IP, 9, (const uint8_t *)"gone", 4, 0), 0);
   pump();
@@ -219,9 +259,10 @@ START_TEST(test_bind_rejects_taken_ports_and_picks_ephemeral_ones) {
   ck_assert_int_eq(net_udp_sendto(&a, HOST_IP, 1, NULL, 0, 0), EMU_ESTATE);
   ck_assert_int_eq(net_udp_bind(&fx->guest, &c, 0), 0);
   ck_assert_uint_eq(net_udp_local_port(&c), NET_UDP_EPHEMERAL_FIRST); /* free again */
-  uint8_t big[NET_UDP_MAX_PAYLOAD + 1] = {0};
+  /* the most one IPv4 datagram holds, in fragments, and one byte more */
+  static uint8_t big[NET_UDP_MAX_DGRAM4 + 1];
   ck_assert_int_eq(net_udp_sendto(&c, HOST_IP, 9, big, sizeof big, 0), EMU_EINVAL);
-  ck_assert_int_eq(net_udp_sendto(&c, HOST_IP, 9, big, sizeof big - 1, 0), 0);
+  ck_assert_int_eq(net_udp_sendto(&c, HOST_IP, 9, big, NET_IFACE_MTU - 28, 0), 0);
   ck_assert_int_eq(net_udp_sendto(&c, HOST_IP, 0, big, 1, 0), EMU_EINVAL);
   /* services cannot start twice on the same ports */
   net_services again;
@@ -316,6 +357,7 @@ static Suite *udp_suite(void) {
   TCase *tc = tcase_create("udp");
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, test_udp_echo_service_returns_the_datagram_to_its_sender);
+  tcase_add_test(tc, test_udp_echo_of_a_datagram_larger_than_the_link_goes_both_ways_in_fragments);
   tcase_add_test(tc, test_udp_discard_service_consumes_without_reply);
   tcase_add_test(tc, test_closed_port_answered_with_port_unreachable_quoting_header_and_8_bytes);
   tcase_add_test(tc, test_bad_udp_checksum_dropped_and_zero_checksum_accepted);

@@ -62,6 +62,20 @@ ip neigh show "$guest" dev vtap0 | grep -q '52:54:00:12:34:56' || fail "the kern
 curl -s --max-time 5 "http://$guest/stats" | grep -q '"rx_ring"' || fail "curl /stats"
 echo1m
 echo "ok: ping, ARP, /stats and 1 MiB of TCP echo between the kernel and the guest"
+# IPv4 fragments both ways (RFC 791 §3.2): the kernel sends a 4000-byte
+# ping and a 20000-byte UDP datagram in fragments; the guest reassembles
+# them and answers in fragments of its own, which the kernel reassembles.
+ping -c 2 -W 2 -q -s 4000 "$guest" >"$work/ping" ||
+  fail "the kernel's 4000-byte ping (fragments): $(tail -2 "$work/ping")"
+python3 - "$guest" <<'EOF' || fail "the guest's UDP echo of a 20000-byte datagram (fragments)"
+import os, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+data = os.urandom(20000)
+s.sendto(data, (sys.argv[1], 7))
+sys.exit(0 if s.recv(65536) == data else 1)
+EOF
+echo "ok: a 4000-byte ping and a 20000-byte UDP echo, in IPv4 fragments both ways"
 if tc qdisc add dev vtap0 root netem loss 5% 2>"$work/tc"; then
   echo1m
   tc qdisc del dev vtap0 root
