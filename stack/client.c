@@ -246,7 +246,7 @@ static void net_client_step_resolve(net_client *c, net_client_action *a, uint64_
   } else if (net_dns_get_state(&c->dns) == NET_DNS_DONE) {
     a->ip = net_dns_get_answer(&c->dns)->ip;
     a->result.ttl = net_dns_get_answer(&c->dns)->ttl;
-    net_dns_close(&c->dns);
+    net_dns_close(&c->dns, now_ns);
     net_client_transfer(c, a, now_ns);
   }
 }
@@ -343,7 +343,7 @@ static void net_client_step(net_client *c, net_client_action *a, uint64_t now_ns
 
 /* Gives back whatever the ended action held. */
 static void net_client_cleanup(net_client *c, uint64_t now_ns) {
-  net_dns_close(&c->dns);
+  net_dns_close(&c->dns, now_ns);
   net_httpc_close(&c->http, now_ns);
   if (c->conn) {
     if (net_tcp_get_state(c->conn) != NET_TCP_CLOSED &&
@@ -418,7 +418,7 @@ const net_dhcp *net_client_dhcp(const net_client *c) { return c->dhcp_on ? &c->d
 void net_client_close(net_client *c) {
   /* Nothing is sent: the sockets leave the iface's list, connections stay
    * the iface's to free (net_iface_close), without a callback into c. */
-  net_dns_close(&c->dns);
+  net_dns_forget(&c->dns);
   net_udp_unbind(&c->usock);
   if (c->dhcp_on) net_dhcp_close(&c->dhcp);
   if (c->http.conn) net_tcp_set_handler(c->http.conn, NULL, NULL);

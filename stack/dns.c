@@ -7,6 +7,7 @@
 #include "emu/err.h"
 #include "emu/sched.h"
 #include "stack/iface.h"
+#include "stack/tcp.h"
 
 /* The text form of a name is at most 253 characters (RFC 1035 §2.3.4's 255
  * wire bytes less the first length byte and the root). */
@@ -171,8 +172,9 @@ static int net_dns_scan(const uint8_t *msg, size_t len, size_t off, unsigned cou
   return 0;
 }
 
-/* The header's verdict, before the body is read. */
-static int net_dns_check_header(const uint8_t *query, const uint8_t *msg, size_t len,
+/* The header's verdict, before the body is read. Over TCP, TC means
+ * nothing (RFC 7766 §8 has no truncation there). */
+static int net_dns_check_header(const uint8_t *query, const uint8_t *msg, size_t len, int over_tcp,
                                 const char **why) {
   if (len < NET_DNS_HEADER_LEN) return *why = "shorter than a DNS header (12 bytes)", EMU_EFORMAT;
   uint16_t flags = net_get_be16(msg + NET_DNS_OFF_FLAGS);
@@ -180,8 +182,8 @@ static int net_dns_check_header(const uint8_t *query, const uint8_t *msg, size_t
     return *why = "a message with another id", EMU_EAGAIN;
   if (!(flags & NET_DNS_FLAG_QR)) return *why = "a query, not a response", EMU_EAGAIN;
   if (flags & NET_DNS_OPCODE_MASK) return *why = "a response to another opcode", EMU_EFORMAT;
-  if (flags & NET_DNS_FLAG_TC)
-    return *why = "the answer was truncated (TC) and DNS over TCP is not supported", EMU_ENOTSUP;
+  if ((flags & NET_DNS_FLAG_TC) && !over_tcp)
+    return *why = "the answer was truncated (TC)", EMU_ENOTSUP;
   return 0;
 }
 
@@ -196,14 +198,15 @@ static int net_dns_rcode_error(uint16_t rcode, const char **why) {
   return EMU_ESTATE;
 }
 
-int net_dns_parse_answer(const uint8_t *query, size_t qlen, const uint8_t *msg, size_t len,
-                         net_dns_answer *out, const char **why) {
+static int net_dns_parse(const uint8_t *query, size_t qlen, const uint8_t *msg, size_t len,
+                         int over_tcp, net_dns_answer *out, const char **why) {
   static const char *unused;
   if (!why) why = &unused;
   *why = NULL;
   memset(out, 0, sizeof *out);
+  out->over_tcp = over_tcp;
   if (!query || qlen < NET_DNS_HEADER_LEN || !msg) return *why = "no query", EMU_EINVAL;
-  int rc = net_dns_check_header(query, msg, len, why);
+  int rc = net_dns_check_header(query, msg, len, over_tcp, why);
   if (rc) return rc;
   uint8_t name[NET_DNS_NAME_MAX + 1];
   size_t off;
@@ -222,20 +225,97 @@ int net_dns_parse_answer(const uint8_t *query, size_t qlen, const uint8_t *msg, 
   return *why = "more than 8 CNAMEs, or a CNAME loop", EMU_EFORMAT;
 }
 
+int net_dns_parse_answer(const uint8_t *query, size_t qlen, const uint8_t *msg, size_t len,
+                         net_dns_answer *out, const char **why) {
+  return net_dns_parse(query, qlen, msg, len, 0, out, why);
+}
+
 /* ---- the resolver ------------------------------------------------------------------------ */
 
-static void net_dns_fail(net_dns *d, const char *why) {
+/* Ends the TCP connection: closed when answered, reset otherwise. */
+static void net_dns_tcp_end(net_dns *d, uint64_t now_ns) {
+  if (!d->tcp) return;
+  net_tcp_conn *c = d->tcp;
+  d->tcp = NULL;
+  net_tcp_set_handler(c, NULL, NULL);
+  if (d->state != NET_DNS_DONE && net_tcp_get_state(c) != NET_TCP_CLOSED) net_tcp_abort(c, now_ns);
+  net_tcp_release(c, now_ns);
+}
+
+static void net_dns_fail(net_dns *d, const char *why, uint64_t now_ns) {
   snprintf(d->error, sizeof d->error, "%s", why);
   d->state = NET_DNS_FAILED;
   net_udp_unbind(&d->sock);
+  net_dns_tcp_end(d, now_ns);
+}
+
+static void net_dns_done(net_dns *d, uint64_t now_ns) {
+  d->state = NET_DNS_DONE;
+  net_udp_unbind(&d->sock);
+  net_dns_tcp_end(d, now_ns);
+}
+
+/* The answer over TCP, once its length and that many bytes came. */
+static void net_dns_tcp_read(net_dns *d, uint64_t now_ns) {
+  int n;
+  while (d->tcp && (n = net_tcp_recv(d->tcp, d->tcp_in + d->tcp_got, sizeof d->tcp_in - d->tcp_got,
+                                     now_ns)) > 0) {
+    d->tcp_got += (size_t)n;
+    if (d->tcp_got < NET_DNS_TCP_LEN_PREFIX) continue;
+    size_t len = net_get_be16(d->tcp_in);
+    if (len > NET_DNS_TCP_MAX) {
+      net_dns_fail(d, "the answer over TCP is longer than 16384 bytes", now_ns);
+      return;
+    }
+    if (d->tcp_got < NET_DNS_TCP_LEN_PREFIX + len) continue;
+    const char *why;
+    int rc = net_dns_parse(d->query, d->qlen, d->tcp_in + NET_DNS_TCP_LEN_PREFIX, len, 1,
+                           &d->answer, &why);
+    /* on our own connection, a message that is not the answer is an error */
+    if (rc)
+      net_dns_fail(d, why, now_ns);
+    else
+      net_dns_done(d, now_ns);
+    return;
+  }
+}
+
+static void net_dns_tcp_ev(void *ctx, net_tcp_conn *c, unsigned ev, uint64_t now_ns) {
+  net_dns *d = ctx;
+  if (ev & NET_TCP_EV_ESTABLISHED) {
+    uint8_t msg[NET_DNS_TCP_LEN_PREFIX + NET_DNS_UDP_MAX];
+    net_put_be16(msg, (uint16_t)d->qlen);
+    memcpy(msg + NET_DNS_TCP_LEN_PREFIX, d->query, d->qlen);
+    (void)net_tcp_send(c, msg, NET_DNS_TCP_LEN_PREFIX + d->qlen, now_ns); /* the buffer is empty */
+  }
+  if (ev & (NET_TCP_EV_READABLE | NET_TCP_EV_PEER_CLOSED)) net_dns_tcp_read(d, now_ns);
+  if (d->tcp && (ev & (NET_TCP_EV_PEER_CLOSED | NET_TCP_EV_CLOSED)))
+    net_dns_fail(d,
+                 ev & NET_TCP_EV_ESTABLISHED || d->tcp_got
+                     ? "the server closed the TCP connection before the whole answer"
+                     : "the answer was truncated (TC) and the server refused DNS over TCP",
+                 now_ns);
+}
+
+/* RFC 1035 §4.2.1, RFC 7766 §5: a truncated answer is asked for again over
+ * TCP. */
+static void net_dns_ask_over_tcp(net_dns *d, uint64_t now_ns) {
+  net_udp_unbind(&d->sock);
+  if (net_tcp_connect(d->ifc, d->server, NET_DNS_PORT, 0, now_ns, &d->tcp) != 0) {
+    d->tcp = NULL;
+    net_dns_fail(d, "the answer was truncated (TC) and no TCP connection could be opened", now_ns);
+    return;
+  }
+  net_tcp_set_handler(d->tcp, net_dns_tcp_ev, d);
+  d->deadline_ns = now_ns + NET_DNS_TCP_TIMEOUT_NS;
 }
 
 static emu_fate net_dns_rx(void *ctx, net_udp_sock *sock, uint32_t src_ip, uint16_t src_port,
                            const uint8_t *data, size_t len, uint64_t now_ns) {
-  (void)sock, (void)now_ns;
+  (void)sock;
   net_dns *d = ctx;
   const char *why;
-  if (d->state != NET_DNS_WAITING) return EMU_FATE_DELIVERED;
+  if (d->state != NET_DNS_WAITING || d->tcp) return EMU_FATE_DELIVERED;
   if (src_ip != d->server || src_port != NET_DNS_PORT) {
     d->ignored++;
     d->last_ignored = "a datagram not from the server's port 53";
@@ -245,11 +325,12 @@ static emu_fate net_dns_rx(void *ctx, net_udp_sock *sock, uint32_t src_ip, uint1
   if (rc == EMU_EAGAIN) {
     d->ignored++;
     d->last_ignored = why;
+  } else if (rc == EMU_ENOTSUP) {
+    net_dns_ask_over_tcp(d, now_ns);
   } else if (rc) {
-    net_dns_fail(d, why);
+    net_dns_fail(d, why, now_ns);
   } else {
-    d->state = NET_DNS_DONE;
-    net_udp_unbind(&d->sock);
+    net_dns_done(d, now_ns);
   }
   return EMU_FATE_DELIVERED;
 }
@@ -284,10 +365,14 @@ int net_dns_start(net_dns *d, net_iface *ifc, uint32_t server, const char *name,
 
 void net_dns_poll(net_dns *d, uint64_t now_ns) {
   if (d->state != NET_DNS_WAITING || now_ns < d->deadline_ns) return;
+  if (d->tcp) {
+    net_dns_fail(d, "no answer over TCP within 10 s (the one over UDP was truncated)", now_ns);
+    return;
+  }
   if (d->tries >= NET_DNS_TRIES) {
     char why[160];
     snprintf(why, sizeof why, "no answer from the DNS server after %u queries", d->tries);
-    net_dns_fail(d, why);
+    net_dns_fail(d, why, now_ns);
     return;
   }
   d->wait_ns *= 2;
@@ -306,6 +391,15 @@ const net_dns_answer *net_dns_get_answer(const net_dns *d) {
 
 const char *net_dns_error(const net_dns *d) { return d->error; }
 
-void net_dns_close(net_dns *d) {
-  if (d) net_udp_unbind(&d->sock);
+void net_dns_forget(net_dns *d) {
+  if (!d) return;
+  net_udp_unbind(&d->sock);
+  if (d->tcp) net_tcp_set_handler(d->tcp, NULL, NULL);
+  d->tcp = NULL;
+}
+
+void net_dns_close(net_dns *d, uint64_t now_ns) {
+  if (!d) return;
+  net_udp_unbind(&d->sock);
+  net_dns_tcp_end(d, now_ns);
 }

@@ -11,16 +11,19 @@
  * What a response must be to be believed: from the server's address and
  * port 53; at least a header; the query's id (RFC 1035 §7.3: anything else
  * is not an answer, and is ignored, not fatal: the real answer may follow);
- * QR set and the opcode a standard query's; not truncated (TC: RFC 1035
- * §4.2.1 says retry over TCP, which this resolver does not do, so it is an
- * error); RCODE 0 (3 is "no such name"); exactly our question echoed back
+ * QR set and the opcode a standard query's; RCODE 0 (3 is "no such name"); exactly our question echoed back
  * (name compared without regard to case, §2.3.3); every record inside the
  * message. Names may be compressed (§4.1.4): a pointer must point before
  * the name that uses it, so a loop cannot form, and a name may not pass
  * NET_DNS_NAME_MAX bytes or NET_DNS_MAX_POINTERS pointers.
  *
+ * A truncated answer over UDP (TC) is not believed: the resolver asks again
+ * over TCP (RFC 1035 §4.2.1, RFC 7766 §5), each message behind its two-byte
+ * length (RFC 1035 §4.2.2), on one connection it closes when answered. An
+ * answer over TCP is believed as one over UDP would be, TC aside.
+ *
  * The id comes from a PRNG the caller seeds; time is only ever an argument.
- * Nothing allocates or prints. */
+ * Nothing allocates or prints (the TCP connection is the stack's). */
 #ifndef VNETSIM_STACK_DNS_H
 #define VNETSIM_STACK_DNS_H
 
@@ -60,6 +63,12 @@
 #define NET_DNS_RR_FIXED_LEN 10
 /* RFC 1035 §4.2.1: UDP messages are 512 bytes at most. */
 #define NET_DNS_UDP_MAX 512
+/* RFC 1035 §4.2.2: over TCP a message follows its length, two bytes. */
+#define NET_DNS_TCP_LEN_PREFIX 2
+/* The longest answer over TCP this resolver reads (an A lookup's answer is
+ * far shorter; RFC 7766 allows 65,535) and how long it waits for it. */
+#define NET_DNS_TCP_MAX        16384
+#define NET_DNS_TCP_TIMEOUT_NS 10000000000ull
 /* CNAMEs followed before the answer is called a loop. */
 #define NET_DNS_MAX_CNAMES 8
 /* RFC 1536 §1 and RFC 1035 §4.2.1 leave the interval to the resolver: 2 s,
@@ -78,13 +87,14 @@ typedef struct net_dns_answer {
   uint32_t ip;     /* host order */
   uint32_t ttl;    /* seconds, of the A record */
   unsigned cnames; /* CNAMEs followed to reach it */
+  int over_tcp;    /* the answer over UDP was truncated: this one came over TCP */
 } net_dns_answer;
 
 /* Checks the response msg (len bytes) to the query (qlen bytes) and finds
  * the first A record of the queried name or of the name its CNAMEs lead to.
  * Returns 0; EMU_EAGAIN when it is not an answer to this query (another id,
  * not a response): ignore it; EMU_EFORMAT when it is malformed; EMU_ENOTSUP
- * when truncated (TC); EMU_ESTATE when the server says the name does not
+ * when truncated (TC: ask over TCP); EMU_ESTATE when the server says the name does not
  * exist, failed, or answered without an address. *why says which. */
 int net_dns_parse_answer(const uint8_t *query, size_t qlen, const uint8_t *msg, size_t len,
                          net_dns_answer *out, const char **why);
@@ -97,9 +107,14 @@ typedef enum net_dns_state {
 } net_dns_state;
 
 /* Fields are private: use the functions. */
+typedef struct net_tcp_conn net_tcp_conn;
+
 typedef struct net_dns {
   net_iface *ifc;
   net_udp_sock sock;
+  net_tcp_conn *tcp; /* after a truncated answer, until answered or failed */
+  size_t tcp_got;
+  uint8_t tcp_in[NET_DNS_TCP_LEN_PREFIX + NET_DNS_TCP_MAX];
   net_dns_state state;
   uint32_t server;
   uint8_t query[NET_DNS_UDP_MAX];
@@ -124,6 +139,10 @@ net_dns_state net_dns_get_state(const net_dns *d);
 const net_dns_answer *net_dns_get_answer(const net_dns *d);
 /* Why it FAILED, else "". */
 const char *net_dns_error(const net_dns *d);
-void net_dns_close(net_dns *d);
+/* Unbinds, and ends a TCP connection still open (a RST when unanswered). */
+void net_dns_close(net_dns *d, uint64_t now_ns);
+/* Unbinds without sending anything: a TCP connection is left to the iface
+ * (net_iface_close frees it), with no callback into d. */
+void net_dns_forget(net_dns *d);
 
 #endif

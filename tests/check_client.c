@@ -4,6 +4,7 @@
  * test), hostile ones included, and sent from a second iface over an
  * instant test-only link. Time is virtual and advanced by the test. */
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "stack/httpc.h"
 #include "stack/iface.h"
 #include "stack/services.h"
+#include "stack/tcp.h"
 
 #define IP4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
 #define GUEST_IP        IP4(10, 0, 2, 15)
@@ -470,7 +472,7 @@ START_TEST(test_dns_resolver_retries_then_fails_and_ignores_strangers) {
   ck_assert_int_eq(net_dns_get_state(&d), NET_DNS_FAILED);
   ck_assert_uint_eq(sends, NET_DNS_TRIES);
   ck_assert_uint_eq(fx->now, 14 * SEC); /* 2 + 4 + 8 */
-  net_dns_close(&d);
+  net_dns_close(&d, fx->now);
 
   ck_assert_int_eq(net_dns_start(&d, &fx->guest, HOST_IP, "example.test", &rng, fx->now, &why), 0);
   pump();
@@ -492,7 +494,74 @@ START_TEST(test_dns_resolver_retries_then_fails_and_ignores_strangers) {
   pump();
   ck_assert_int_eq(net_dns_get_state(&d), NET_DNS_DONE);
   ck_assert_uint_eq(net_dns_get_answer(&d)->ip, IP4(127, 0, 0, 1));
-  net_dns_close(&d);
+  ck_assert_int_eq(net_dns_get_answer(&d)->over_tcp, 0);
+  net_dns_close(&d, fx->now);
+}
+END_TEST
+
+/* The host's DNS server over TCP (RFC 1035 §4.2.2): each query behind its
+ * two-byte length, answered the same way with an A record for 10.9.8.7. */
+typedef struct tcp_dns_server {
+  uint8_t in[NET_DNS_TCP_LEN_PREFIX + NET_DNS_UDP_MAX];
+  size_t got;
+  unsigned queries;
+} tcp_dns_server;
+
+static const uint8_t a_rec_tcp[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 9, 8, 7};
+
+static void tcp_dns_ev(void *ctx, net_tcp_conn *c, unsigned ev, uint64_t now_ns) {
+  tcp_dns_server *s = ctx;
+  if (ev & NET_TCP_EV_READABLE) {
+    int n = net_tcp_recv(c, s->in + s->got, sizeof s->in - s->got, now_ns);
+    if (n > 0) s->got += (size_t)n;
+    size_t qlen = s->got >= 2 ? net_get_be16(s->in) : SIZE_MAX;
+    if (qlen != SIZE_MAX && s->got >= 2 + qlen) {
+      uint8_t m[NET_DNS_TCP_LEN_PREFIX + NET_DNS_UDP_MAX];
+      size_t len = dns_answer(m + 2, s->in + 2, qlen, 0x8180, 1, a_rec_tcp, sizeof a_rec_tcp);
+      net_put_be16(m, (uint16_t)len);
+      ck_assert_int_eq(net_tcp_send(c, m, 2 + len, now_ns), (int)(2 + len));
+      s->queries++;
+      s->got = 0;
+    }
+  }
+  if (ev & (NET_TCP_EV_PEER_CLOSED | NET_TCP_EV_CLOSED)) net_tcp_release(c, now_ns);
+}
+
+/* The UDP server answers with TC set and no records: the resolver asks
+ * again over TCP and believes that answer; with nobody listening on TCP
+ * port 53, it fails saying so. */
+START_TEST(test_dns_truncated_answer_asked_again_over_tcp) {
+  emu_rng rng;
+  emu_rng_init(&rng, 1);
+  static tcp_dns_server srv;
+  memset(&srv, 0, sizeof srv);
+  int with_tcp = _i == 0;
+  if (with_tcp) ck_assert_int_eq(net_tcp_listen(&fx->host, NET_DNS_PORT, tcp_dns_ev, &srv), 0);
+  ck_assert_int_eq(net_udp_bind(&fx->host, &fx->server, NET_DNS_PORT), 0);
+  net_dns d;
+  const char *why;
+  ck_assert_int_eq(net_dns_start(&d, &fx->guest, HOST_IP, "big.test", &rng, 0, &why), 0);
+  pump();
+  uint8_t q[NET_DNS_UDP_MAX], m[NET_DNS_UDP_MAX];
+  uint32_t from;
+  uint16_t port;
+  int qlen = net_udp_recvfrom(&fx->server, q, sizeof q, &from, &port);
+  ck_assert_int_gt(qlen, 0);
+  size_t mlen = dns_answer(m, q, (size_t)qlen, 0x8380, 0, NULL, 0); /* QR RD RA TC */
+  ck_assert_int_eq(net_udp_sendto(&fx->server, GUEST_IP, port, m, mlen, 0), 0);
+  pump();
+  if (with_tcp) {
+    ck_assert_int_eq(net_dns_get_state(&d), NET_DNS_DONE);
+    ck_assert_uint_eq(srv.queries, 1);
+    ck_assert_uint_eq(net_dns_get_answer(&d)->ip, IP4(10, 9, 8, 7));
+    ck_assert_int_eq(net_dns_get_answer(&d)->over_tcp, 1);
+  } else {
+    ck_assert_int_eq(net_dns_get_state(&d), NET_DNS_FAILED);
+    ck_assert_str_eq(net_dns_error(&d),
+                     "the answer was truncated (TC) and the server refused DNS over TCP");
+  }
+  ck_assert_uint_eq(net_dns_poll_at(&d), EMU_TIME_NEVER);
+  net_dns_close(&d, 0);
 }
 END_TEST
 
@@ -686,6 +755,7 @@ static Suite *client_suite(void) {
   tcase_add_test(tc, test_dns_hostile_answers_each_get_their_error);
   tcase_add_test(tc, test_dns_query_refuses_bad_names);
   tcase_add_test(tc, test_dns_resolver_retries_then_fails_and_ignores_strangers);
+  tcase_add_loop_test(tc, test_dns_truncated_answer_asked_again_over_tcp, 0, 2);
   tcase_add_test(tc, test_url_parse_good_and_bad);
   tcase_add_test(tc, test_response_bodies_by_length_chunks_and_close);
   tcase_add_test(tc, test_hostile_responses_each_get_an_error);

@@ -29,8 +29,12 @@ ip link set lo up
 # This namespace's view of the resolver: ours alone.
 echo "nameserver 127.0.0.1" >"$work/resolv.conf"
 mount --bind "$work/resolv.conf" /etc/resolv.conf
+# many.test has 40 addresses: 667 bytes of answer, over UDP's 512 (RFC 1035
+# §4.2.1), so dnsmasq truncates it (TC) and the guest must ask over TCP.
+for i in $(seq 40); do echo "10.1.0.$i many.test"; done >"$work/many.hosts"
 dnsmasq --no-daemon --no-resolv --no-hosts --listen-address=127.0.0.1 --bind-interfaces \
   --port=53 --address=/example.test/127.0.0.1 --host-record=www.example.test,10.0.2.2 \
+  --addn-hosts="$work/many.hosts" \
   --cname=alias.example.test,www.example.test --address=/nx.test/ \
   --log-queries --log-facility="$work/dnsmasq.log" --pid-file="$work/dnsmasq.pid" 2>"$work/dnsmasq.err" &
 for _ in $(seq 50); do grep -q 'started' "$work/dnsmasq.log" 2>/dev/null && break; sleep 0.1; done
@@ -60,6 +64,18 @@ cmp -s "$work/www/f" "$work/got" || fail "the body written differs from the file
 grep -q 'query\[A\] www.example.test from 127.0.0.1' "$work/dnsmasq.log" ||
   fail "dnsmasq never saw the guest's query"
 echo "ok: the guest resolved an A record, a host record and a CNAME through slirp and dnsmasq, and fetched a file by name"
+
+# 1b. an answer too long for UDP: truncated there, asked again over TCP
+# (through slirp's TCP to 10.0.2.3:53, which reaches dnsmasq's TCP port)
+rc=0
+timeout 60 "$VNETSIM" run --hostfwd tcp::0-:8023 --guest "resolve many.test" \
+  >"$work/run.out" 2>&1 || rc=$?
+[ $rc = 0 ] || fail "resolve many.test: vnetsim run exited $rc"
+grep -Eq '\(resolve many.test\): ok ip=10\.1\.0\.([1-9]|[1-3][0-9]|40) ' "$work/run.out" ||
+  fail "many.test (a truncated answer, then DNS over TCP)"
+[ "$(grep -c 'query\[A\] many.test from 127.0.0.1' "$work/dnsmasq.log")" = 2 ] ||
+  fail "dnsmasq did not see the query twice (over UDP, then over TCP)"
+echo "ok: an answer too long for UDP came truncated, and the guest asked again over TCP"
 
 # 2. a name that does not exist: a clear failure, exit 1
 rc=0
