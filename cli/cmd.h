@@ -42,21 +42,22 @@ typedef struct cli_bench_live_args {
 } cli_bench_live_args;
 int cli_bench_live(FILE *out, const scn_config *cfg, const cli_bench_live_args *a);
 
-/* Its request rate (cli/cmd_bench_http.c). The plain server, on the live
- * loop, answers every request head with the response it was given (the
- * guest's, so both send the same bytes), then closes, as the guest does. */
+/* The response the plain HTTP server sends, the guest's. */
 #define BENCH_HTTP_RESPONSE_MAX 4096
 typedef struct bench_http_response {
   size_t len;
   char bytes[BENCH_HTTP_RESPONSE_MAX];
 } bench_http_response;
+/* The plain loopback servers (cli/cmd_bench_plain.c), on the live loop:
+ * echo, or HTTP answering every request head with the response it was
+ * given, then closing, as the guest does. NULL: could not listen. */
 typedef struct uv_loop_s uv_loop_t;
-typedef struct bench_http_server bench_http_server;
-bench_http_server *bench_http_server_start(uv_loop_t *loop); /* NULL: could not listen */
-uint16_t bench_http_server_port(const bench_http_server *srv);
-void bench_http_server_answer_with(bench_http_server *srv, const bench_http_response *r);
-void bench_http_server_close(bench_http_server *srv); /* with the loop stopped */
-/* `requests` GETs of / to 127.0.0.1:port, each on its own connection,
+typedef struct bench_plain_server bench_plain_server;
+bench_plain_server *bench_plain_start(uv_loop_t *loop, int http);
+uint16_t bench_plain_port(const bench_plain_server *srv);
+void bench_plain_answer_with(bench_plain_server *srv, const bench_http_response *r);
+void bench_plain_close(bench_plain_server *srv); /* with the loop stopped */
+/* The request rate's client (cli/cmd_bench_http.c): `requests` GETs of / to 127.0.0.1:port, each on its own connection,
  * `concurrency` at a time; each response must be a 200 and equal `expect`
  * (when expect->len is 0, the first response becomes it). The wall time
  * taken, or 0 with *why said. */

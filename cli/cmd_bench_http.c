@@ -1,7 +1,6 @@
-/* `vnetsim bench --live`'s request rate: short HTTP requests, each on its own
- * connection, to the guest's HTTP server through slirp and to a plain libuv
- * server on loopback that answers with the guest's own bytes, with the same
- * client. */
+/* `vnetsim bench --live`'s request rate: the client of short HTTP requests,
+ * each on its own connection, the same for the guest's HTTP server through
+ * slirp and for the plain server (cli/cmd_bench_plain.c). */
 #define _POSIX_C_SOURCE 200809L /* uv.h, poll, sockets */
 
 #include <errno.h>
@@ -22,144 +21,9 @@
 
 static const char bhttp_request[] = "GET / HTTP/1.1\r\nHost: guest\r\nConnection: close\r\n\r\n";
 
-#define BHTTP_HEAD_MAX   2048u                 /* a request head the plain server reads */
 #define BHTTP_TIMEOUT_NS (60u * 1000000000ull) /* a whole round, as the echo's */
 #define BHTTP_POLL_MS    100                   /* the client's poll, for the deadline */
 #define BHTTP_STATUS_OK  "HTTP/1.1 200 "       /* RFC 9112 §4: status-line of a 200 */
-
-/* --- the plain server: answers every request head with the guest's bytes -- */
-
-typedef struct bhttp_conn {
-  uv_tcp_t h;
-  uv_write_t write;
-  bench_http_server *srv;
-  struct bhttp_conn *next, **prev; /* the server's open connections */
-  size_t head_len;
-  char head[BHTTP_HEAD_MAX];
-} bhttp_conn;
-
-struct bench_http_server {
-  uv_tcp_t listener;
-  bhttp_conn *conns;
-  uint16_t port;
-  pthread_mutex_t lock; /* the response is set by the client's thread */
-  size_t response_len;
-  char response[BENCH_HTTP_RESPONSE_MAX];
-};
-
-static void bhttp_conn_closed(uv_handle_t *h) {
-  bhttp_conn *c = h->data;
-  if (c->next) c->next->prev = c->prev;
-  *c->prev = c->next;
-  free(c);
-}
-
-static void bhttp_close(bhttp_conn *c) {
-  uv_read_stop((uv_stream_t *)&c->h);
-  if (!uv_is_closing((uv_handle_t *)&c->h)) uv_close((uv_handle_t *)&c->h, bhttp_conn_closed);
-}
-
-static void bhttp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
-  (void)hint;
-  bhttp_conn *c = h->data;
-  buf->base = c->head + c->head_len;
-  buf->len = sizeof c->head - c->head_len;
-}
-
-/* The response is written, then the connection closed, as the guest's
- * server does ("Connection: close"). */
-static void bhttp_written(uv_write_t *req, int status) {
-  (void)status;
-  bhttp_close(req->data);
-}
-
-static void bhttp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
-  (void)buf;
-  bhttp_conn *c = s->data;
-  if (n < 0) {
-    bhttp_close(c);
-    return;
-  }
-  size_t scan_from = c->head_len > 3 ? c->head_len - 3 : 0;
-  c->head_len += (size_t)n;
-  int whole = 0;
-  for (size_t i = scan_from; i + 4 <= c->head_len && !whole; i++)
-    whole = memcmp(c->head + i, "\r\n\r\n", 4) == 0; /* RFC 9112 §2.1 */
-  if (!whole) {
-    if (c->head_len == sizeof c->head) bhttp_close(c);
-    return;
-  }
-  uv_read_stop(s);
-  bench_http_server *srv = c->srv;
-  pthread_mutex_lock(&srv->lock);
-  uv_buf_t out = uv_buf_init(srv->response, (unsigned)srv->response_len);
-  pthread_mutex_unlock(&srv->lock);
-  c->write.data = c;
-  if (out.len == 0 || uv_write(&c->write, s, &out, 1, bhttp_written) != 0) bhttp_close(c);
-}
-
-static void bhttp_accept(uv_stream_t *listener, int status) {
-  if (status < 0) return;
-  bhttp_conn *c = calloc(1, sizeof *c);
-  if (!c) return;
-  bench_http_server *srv = c->srv = listener->data;
-  uv_tcp_init(listener->loop, &c->h);
-  c->h.data = c;
-  c->next = srv->conns;
-  c->prev = &srv->conns;
-  if (srv->conns) srv->conns->prev = &c->next;
-  srv->conns = c;
-  if (uv_accept(listener, (uv_stream_t *)&c->h) == 0)
-    uv_read_start((uv_stream_t *)&c->h, bhttp_alloc, bhttp_read);
-  else
-    bhttp_close(c);
-}
-
-bench_http_server *bench_http_server_start(uv_loop_t *loop) {
-  bench_http_server *srv = calloc(1, sizeof *srv);
-  if (!srv) return NULL;
-  if (pthread_mutex_init(&srv->lock, NULL)) {
-    free(srv);
-    return NULL;
-  }
-  struct sockaddr_in sa;
-  uv_ip4_addr("127.0.0.1", 0, &sa);
-  uv_tcp_init(loop, &srv->listener);
-  srv->listener.data = srv;
-  /* the client's concurrency is at most BENCH_HTTP_MAX_CONCURRENCY */
-  int len = sizeof sa;
-  if (uv_tcp_bind(&srv->listener, (const struct sockaddr *)&sa, 0) ||
-      uv_listen((uv_stream_t *)&srv->listener, BENCH_HTTP_MAX_CONCURRENCY, bhttp_accept) ||
-      uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&sa, &len)) {
-    bench_http_server_close(srv);
-    return NULL;
-  }
-  srv->port = ntohs(sa.sin_port);
-  return srv;
-}
-
-uint16_t bench_http_server_port(const bench_http_server *srv) { return srv->port; }
-
-static void bhttp_server_closed(uv_handle_t *h) {
-  bench_http_server *srv = h->data;
-  pthread_mutex_destroy(&srv->lock);
-  free(srv);
-}
-
-void bench_http_server_answer_with(bench_http_server *srv, const bench_http_response *r) {
-  pthread_mutex_lock(&srv->lock);
-  memcpy(srv->response, r->bytes, r->len);
-  srv->response_len = r->len;
-  pthread_mutex_unlock(&srv->lock);
-}
-
-/* With the loop stopped: what is left is closed, and freed when the loop's
- * owner runs it once more (host_live_free). */
-void bench_http_server_close(bench_http_server *srv) {
-  for (bhttp_conn *c = srv->conns; c; c = c->next)
-    if (!uv_is_closing((uv_handle_t *)&c->h)) uv_close((uv_handle_t *)&c->h, bhttp_conn_closed);
-  uv_close((uv_handle_t *)&srv->listener, bhttp_server_closed);
-}
 
 /* --- the client ------------------------------------------------------------ */
 

@@ -24,99 +24,6 @@
 #include "host/live.h"
 #include "host/scn_live.h"
 
-/* --- the plain echo server: libuv only, no simulation ------------------- */
-
-typedef struct blive_conn {
-  uv_tcp_t h;
-  struct blive_conn *next, **prev;
-} blive_conn;
-
-typedef struct blive_server {
-  uv_tcp_t listener;
-  blive_conn *conns;
-  uint16_t port;
-} blive_server;
-
-typedef struct blive_write {
-  uv_write_t req;
-  char *data;
-} blive_write;
-
-static void blive_conn_closed(uv_handle_t *h) {
-  blive_conn *c = h->data;
-  if (c->next) c->next->prev = c->prev;
-  *c->prev = c->next;
-  free(c);
-}
-
-static void blive_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
-  (void)h;
-  buf->base = malloc(hint);
-  buf->len = buf->base ? hint : 0;
-}
-
-static void blive_written(uv_write_t *req, int status) {
-  (void)status;
-  blive_write *w = (blive_write *)req;
-  free(w->data);
-  free(w);
-}
-
-static void blive_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
-  if (n > 0) {
-    blive_write *w = malloc(sizeof *w);
-    if (w) {
-      w->data = buf->base; /* the write takes the buffer over */
-      uv_buf_t out = uv_buf_init(buf->base, (unsigned)n);
-      if (uv_write(&w->req, s, &out, 1, blive_written) == 0) return;
-      free(w);
-    }
-  } else if (n < 0 && !uv_is_closing((uv_handle_t *)s)) {
-    uv_close((uv_handle_t *)s, blive_conn_closed); /* EOF or error */
-  }
-  free(buf->base);
-}
-
-static void blive_accept(uv_stream_t *listener, int status) {
-  blive_server *srv = listener->data;
-  if (status < 0) return;
-  blive_conn *c = calloc(1, sizeof *c);
-  if (!c) return;
-  uv_tcp_init(listener->loop, &c->h);
-  c->h.data = c;
-  c->next = srv->conns;
-  c->prev = &srv->conns;
-  if (srv->conns) srv->conns->prev = &c->next;
-  srv->conns = c;
-  if (uv_accept(listener, (uv_stream_t *)&c->h) == 0)
-    uv_read_start((uv_stream_t *)&c->h, blive_alloc, blive_read);
-  else
-    uv_close((uv_handle_t *)&c->h, blive_conn_closed);
-}
-
-static int blive_server_start(blive_server *srv, uv_loop_t *loop) {
-  memset(srv, 0, sizeof *srv);
-  struct sockaddr_in sa;
-  uv_ip4_addr("127.0.0.1", 0, &sa);
-  uv_tcp_init(loop, &srv->listener);
-  srv->listener.data = srv;
-  if (uv_tcp_bind(&srv->listener, (const struct sockaddr *)&sa, 0) ||
-      uv_listen((uv_stream_t *)&srv->listener, 16, blive_accept))
-    return EMU_EIO;
-  int len = sizeof sa;
-  if (uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&sa, &len)) return EMU_EIO;
-  srv->port = ntohs(sa.sin_port);
-  return 0;
-}
-
-/* With the loop stopped: close what is left (host_live_free runs the loop
- * once more to finish the closes). */
-static void blive_server_close(blive_server *srv) {
-  for (blive_conn *c = srv->conns; c; c = c->next)
-    if (!uv_is_closing((uv_handle_t *)&c->h)) uv_close((uv_handle_t *)&c->h, blive_conn_closed);
-  uv_close((uv_handle_t *)&srv->listener, NULL);
-}
-
 /* --- the client ---------------------------------------------------------- */
 
 /* Sends `bytes` to 127.0.0.1:port and reads the echo, both at once; returns
@@ -202,11 +109,10 @@ static void blive_summarize(blive_figure *f, unsigned rounds) {
 typedef struct blive_run {
   const cli_bench_live_args *a;
   uint16_t sim_echo, plain_echo, sim_http, plain_http;
-  bench_http_server *http;
+  bench_plain_server *echo_srv, *http_srv;
   bench_http_response response; /* the guest's, which the plain server sends too */
   blive_figure echo[2], req[2]; /* [0] through the guest, [1] plain */
-  const char *failed;           /* what failed, or NULL */
-  char why[128];
+  char why[128];                /* what failed, or "" */
 } blive_run;
 
 static int blive_echo_round(blive_run *r, unsigned k) {
@@ -227,7 +133,7 @@ static int blive_http_round(blive_run *r, unsigned k) {
   const char *why = NULL;
   uint64_t t_sim =
       bench_http_client(r->sim_http, r->a->requests, r->a->concurrency, &r->response, &why);
-  if (t_sim && k == 0) bench_http_server_answer_with(r->http, &r->response);
+  if (t_sim && k == 0) bench_plain_answer_with(r->http_srv, &r->response);
   uint64_t t_plain = t_sim ? bench_http_client(r->plain_http, r->a->requests, r->a->concurrency,
                                                &r->response, &why)
                            : 0;
@@ -314,7 +220,7 @@ static int blive_init(scn_live *sl, const scn_config *cfg, char *err, size_t err
 }
 
 /* Runs the rounds with the live loop on its own thread; 0, or r->why set. */
-static int blive_measure(scn_live *sl, blive_server *echo, blive_run *r) {
+static int blive_measure(scn_live *sl, blive_run *r) {
   blive_thread th = {sl, 0};
   pthread_t tid;
   if (pthread_create(&tid, NULL, blive_loop_thread, &th)) {
@@ -324,8 +230,8 @@ static int blive_measure(scn_live *sl, blive_server *echo, blive_run *r) {
   int rc = blive_rounds(r);
   host_live_request_stop(sl->live);
   pthread_join(tid, NULL);
-  blive_server_close(echo);
-  bench_http_server_close(r->http);
+  bench_plain_close(r->echo_srv);
+  bench_plain_close(r->http_srv);
   scn_live_finish(sl);
   if (!rc && th.rc) snprintf(r->why, sizeof r->why, "the live loop failed");
   return rc || th.rc ? -1 : 0;
@@ -342,18 +248,19 @@ int cli_bench_live(FILE *out, const scn_config *cfg, const cli_bench_live_args *
   signal(SIGPIPE, SIG_IGN);
   /* The servers on the one loop, set up before its thread starts: the loop
    * is touched by one thread at a time. */
-  static blive_server srv;
-  if (blive_server_start(&srv, host_live_loop(sl.live)) ||
-      !(r.http = bench_http_server_start(host_live_loop(sl.live)))) {
-    blive_server_close(&srv);
+  r.echo_srv = bench_plain_start(host_live_loop(sl.live), 0);
+  r.http_srv = bench_plain_start(host_live_loop(sl.live), 1);
+  if (!r.echo_srv || !r.http_srv) {
+    if (r.echo_srv) bench_plain_close(r.echo_srv);
+    if (r.http_srv) bench_plain_close(r.http_srv);
     scn_live_close(&sl);
     return cli_error("bench", CLI_EXIT_FAIL, "--live: cannot start the loopback servers");
   }
   r.sim_echo = sl.fwds[0].bound_port;
   r.sim_http = sl.fwds[1].bound_port;
-  r.plain_echo = srv.port;
-  r.plain_http = bench_http_server_port(r.http);
-  int rc = blive_measure(&sl, &srv, &r);
+  r.plain_echo = bench_plain_port(r.echo_srv);
+  r.plain_http = bench_plain_port(r.http_srv);
+  int rc = blive_measure(&sl, &r);
   if (!rc) rc = a->json ? blive_print_json(out, &r, &sl) : blive_print_text(out, cfg, &r, &sl);
   scn_live_close(&sl);
   if (rc && r.why[0]) return cli_error("bench", CLI_EXIT_FAIL, "--live: %s", r.why);

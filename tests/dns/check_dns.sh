@@ -65,12 +65,15 @@ grep -q 'query\[A\] www.example.test from 127.0.0.1' "$work/dnsmasq.log" ||
   fail "dnsmasq never saw the guest's query"
 echo "ok: the guest resolved an A record, a host record and a CNAME through slirp and dnsmasq, and fetched a file by name"
 
+guest_run() { # EXIT-STATUS ACTION: vnetsim run doing one action, which must exit so
+  local want=$1 rc=0
+  timeout 60 "$VNETSIM" run --hostfwd tcp::0-:8023 --guest "$2" >"$work/run.out" 2>&1 || rc=$?
+  [ $rc = "$want" ] || fail "$2: vnetsim run exited $rc, not $want"
+}
+
 # 1b. an answer too long for UDP: truncated there, asked again over TCP
 # (through slirp's TCP to 10.0.2.3:53, which reaches dnsmasq's TCP port)
-rc=0
-timeout 60 "$VNETSIM" run --hostfwd tcp::0-:8023 --guest "resolve many.test" \
-  >"$work/run.out" 2>&1 || rc=$?
-[ $rc = 0 ] || fail "resolve many.test: vnetsim run exited $rc"
+guest_run 0 "resolve many.test"
 grep -Eq '\(resolve many.test\): ok ip=10\.1\.0\.([1-9]|[1-3][0-9]|40) ' "$work/run.out" ||
   fail "many.test (a truncated answer, then DNS over TCP)"
 [ "$(grep -c 'query\[A\] many.test from 127.0.0.1' "$work/dnsmasq.log")" = 2 ] ||
@@ -78,10 +81,7 @@ grep -Eq '\(resolve many.test\): ok ip=10\.1\.0\.([1-9]|[1-3][0-9]|40) ' "$work/
 echo "ok: an answer too long for UDP came truncated, and the guest asked again over TCP"
 
 # 2. a name that does not exist: a clear failure, exit 1
-rc=0
-timeout 60 "$VNETSIM" run --hostfwd tcp::0-:8023 --guest "resolve nothing.nx.test" \
-  >"$work/run.out" 2>&1 || rc=$?
-[ $rc = 1 ] || fail "a name that does not exist: exit $rc, not 1"
+guest_run 1 "resolve nothing.nx.test"
 grep -q '(resolve nothing.nx.test): failed: no such name (NXDOMAIN)' "$work/run.out" ||
   fail "NXDOMAIN not reported"
 echo "ok: NXDOMAIN is a failed action and exit status 1"
